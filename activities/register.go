@@ -1,0 +1,14 @@
+package activities
+
+import "go.temporal.io/sdk/activity"
+
+// Registry is the part of a Temporal worker that registers activities.
+type Registry interface {
+	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
+// Register registers the phase activities under their stable names.
+func Register(r Registry, a *Activities) {
+	r.RegisterActivityWithOptions(a.RunPhase, activity.RegisterOptions{Name: RunPhaseName})
+	r.RegisterActivityWithOptions(a.CompensatePhase, activity.RegisterOptions{Name: CompensatePhaseName})
+}

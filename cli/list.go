@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/godwit/godwit/workflows"
+)
+
+func (a *app) listCommand() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List migrations with their phase and status, newest first",
+		Long: `List migrations from Temporal's visibility store, with the MigrationStatus and
+MigrationPhase search attributes they publish. The same filter works in the
+Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: a.settings.Temporal.Namespace,
+				Query:     fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName),
+				PageSize:  int32(limit),
+			})
+			if err != nil {
+				return fmt.Errorf("list migrations: %w", err)
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tPHASE\tSTARTED\tWORKFLOW")
+			for _, e := range resp.GetExecutions() {
+				status, phase := "-", "-"
+				if sa := e.GetSearchAttributes().GetIndexedFields(); sa != nil {
+					status = payloadString(sa[workflows.SearchAttrStatus.GetName()].GetData(), status)
+					phase = payloadString(sa[workflows.SearchAttrPhase.GetName()].GetData(), phase)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), status, phase,
+					e.GetStartTime().AsTime().Local().Format(time.DateTime), e.GetStatus())
+			}
+			if len(resp.GetExecutions()) == 0 {
+				fmt.Fprintln(tw, "(no migrations yet: start one with godwit start -f SPEC)")
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many migrations")
+	return cmd
+}
+
+// payloadString decodes a JSON string payload such as "\"PAUSED\"".
+func payloadString(data []byte, fallback string) string {
+	if len(data) >= 2 && data[0] == '"' {
+		return string(data[1 : len(data)-1])
+	}
+	return fallback
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// renderText writes the report for people: a header, a progress bar per
+// phase, metrics, issues and next steps.
+func renderText(w io.Writer, r *migration.Report, now time.Time) {
+	fmt.Fprintf(w, "Migration %s — %s\n", r.Name, r.Status)
+	if r.Description != "" {
+		fmt.Fprintf(w, "  %s\n", r.Description)
+	}
+	fmt.Fprintf(w, "  Started    %s (%s ago)\n", r.StartTime.Local().Format(time.DateTime), since(r.StartTime, now))
+	if !r.EndTime.IsZero() {
+		fmt.Fprintf(w, "  Ended      %s (took %s)\n", r.EndTime.Local().Format(time.DateTime), r.EndTime.Sub(r.StartTime).Round(time.Second))
+	}
+	fmt.Fprintf(w, "  Phase      %s\n", r.CurrentPhase)
+	fmt.Fprintf(w, "  Progress   %s %5.1f%%\n", bar(r.OverallProgress, 30), r.OverallProgress)
+	rollback := r.Rollback
+	if r.RollbackNote != "" {
+		rollback += " (" + r.RollbackNote + ")"
+	}
+	fmt.Fprintf(w, "  Rollback   %s\n", rollback)
+	fmt.Fprintf(w, "  Risk       %s\n", r.Risk)
+	if r.WaitingGate != "" {
+		fmt.Fprintf(w, "  Waiting    for approval of gate %q\n", r.WaitingGate)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  Error      %s\n", r.Error)
+	}
+
+	fmt.Fprintln(w, "\nPhases")
+	for i, p := range r.Phases {
+		extra := []string{}
+		if p.Gate != "" {
+			gate := "gate " + p.Gate
+			if p.ApprovedBy != "" {
+				gate += " approved by " + p.ApprovedBy
+			}
+			extra = append(extra, gate)
+		}
+		if !p.StartTime.IsZero() {
+			end := p.EndTime
+			if end.IsZero() {
+				end = now
+			}
+			extra = append(extra, end.Sub(p.StartTime).Round(100*time.Millisecond).String())
+		}
+		if p.Attempts > 1 {
+			extra = append(extra, fmt.Sprintf("%d attempts", p.Attempts))
+		}
+		if p.Records > 0 {
+			extra = append(extra, fmt.Sprintf("%d records", p.Records))
+		}
+		fmt.Fprintf(w, "  %s %d. %-14s %s %5.1f%%  %-19s %s\n", phaseMark(p.State), i+1, p.Phase,
+			bar(p.Progress, 20), p.Progress, p.State, strings.Join(extra, ", "))
+		if p.Error != "" {
+			fmt.Fprintf(w, "        error: %s\n", p.Error)
+		} else if p.Summary != "" {
+			fmt.Fprintf(w, "        %s\n", p.Summary)
+		}
+	}
+
+	m := r.Metrics
+	fmt.Fprintln(w, "\nMetrics")
+	fmt.Fprintf(w, "  Records copied %d   Rate %.0f records/min   Error rate %.1f%%   Issues %d\n",
+		m.RecordsCopied, m.RecordsPerMinute, m.ErrorRate*100, m.IssuesEncountered)
+	if len(r.Issues) > 0 {
+		fmt.Fprintln(w, "\nIssues")
+		for _, is := range r.Issues {
+			fmt.Fprintf(w, "  %s %-7s %s %s\n", is.Time.Local().Format(time.TimeOnly), is.Severity, is.Phase, is.Message)
+		}
+	}
+	if len(r.NextSteps) > 0 {
+		fmt.Fprintln(w, "\nNext steps")
+		for _, s := range r.NextSteps {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+	}
+}
+
+func bar(percent float64, width int) string {
+	filled := int(percent / 100 * float64(width))
+	filled = max(0, min(width, filled))
+	return "[" + strings.Repeat("█", filled) + strings.Repeat("░", width-filled) + "]"
+}
+
+func phaseMark(s migration.PhaseState) string {
+	switch s {
+	case migration.PhaseCompleted:
+		return "✓"
+	case migration.PhaseRunning:
+		return "▶"
+	case migration.PhaseFailed, migration.PhaseCompFailed:
+		return "✗"
+	case migration.PhaseCompensating, migration.PhaseCompensated:
+		return "↺"
+	case migration.PhaseCancelled:
+		return "■"
+	}
+	return "·"
+}
+
+func since(t, now time.Time) time.Duration {
+	if now.Before(t) {
+		return 0
+	}
+	return now.Sub(t).Round(time.Second)
+}

@@ -1,0 +1,136 @@
+// Package cli is the `godwit` command line: validate and start migrations,
+// watch them, and steer them with pause, resume, approve and rollback.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/connect"
+	"github.com/godwit/godwit/logging"
+)
+
+// app carries what every command needs; commands get it, never globals.
+type app struct {
+	out, errOut io.Writer
+	cmd         *cobra.Command
+	settings    *config.Settings
+	logger      hclog.Logger
+	// dial is swappable so tests can point the CLI at their own server.
+	dial func(ctx context.Context) (client.Client, error)
+}
+
+// NewRootCommand returns the `godwit` command with all its subcommands.
+func NewRootCommand(out, errOut io.Writer) *cobra.Command {
+	a := &app{out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:   "godwit",
+		Short: "Move a live system from a legacy service and database to a new one, phase by phase",
+		Long: `Godwit runs a migration as a durable Temporal workflow:
+validate → provision → copy → shift-traffic → reconcile → decommission.
+Every completed phase registers a compensation; a failure, a failed gate or a
+rollback request undoes them in reverse order. Decommission is the point of no
+return.
+
+A migration is a YAML spec (see examples/demo.yaml). Typical session:
+
+  godwit validate -f spec.yaml          check the spec offline
+  godwit start -f spec.yaml             start it (workflow ID = spec name)
+  godwit status NAME --watch            follow it live
+  godwit pause NAME / godwit resume NAME
+  godwit approve NAME --gate GATE       open a manual gate
+  godwit rollback NAME --reason "..."   undo everything done so far
+  godwit list                           every migration and its status
+
+Settings (Temporal address, namespace, task queue, TLS, logging) come from
+flags, then GODWIT_* environment variables, then a settings file
+(--config, $GODWIT_CONFIG or ./godwit.yaml).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.cmd = cmd
+			s, err := config.LoadSettings(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			a.settings = s
+			logSettings := s.Log
+			if !cmd.Flags().Changed("log-level") {
+				// The CLI's own logs are for debugging; keep the terminal
+				// for results unless asked.
+				logSettings.Level = "warn"
+			}
+			a.logger = logging.New("godwit", logSettings, errOut)
+			if a.dial == nil {
+				a.dial = func(ctx context.Context) (client.Client, error) {
+					return connect.Dial(ctx, s.Temporal, a.logger)
+				}
+			}
+			return nil
+		},
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	config.BindFlags(root.PersistentFlags())
+	root.AddCommand(
+		a.validateCommand(), a.startCommand(), a.statusCommand(),
+		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
+		a.rollbackCommand(), a.listCommand(),
+	)
+	return root
+}
+
+// Execute runs the CLI and returns the process exit code.
+func Execute() int {
+	root := NewRootCommand(os.Stdout, os.Stderr)
+	if err := root.Execute(); err != nil {
+		var exit *exitError
+		if errors.As(err, &exit) {
+			if exit.msg != "" {
+				fmt.Fprintln(os.Stderr, "godwit:", exit.msg)
+			}
+			return exit.code
+		}
+		fmt.Fprintln(os.Stderr, "godwit:", err)
+		return 1
+	}
+	return 0
+}
+
+// exitError ends the CLI with a given exit code, e.g. 2 for a migration
+// that did not complete when --wait was given.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// client dials Temporal with a bounded wait.
+func (a *app) client() (client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return a.dial(ctx)
+}
+
+// whoami names the person steering a migration, for the audit trail in
+// the report and history.
+func whoami() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if v := os.Getenv("USER"); v != "" {
+		return v
+	}
+	return "unknown"
+}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate -f SPEC",
+		Short: "Check a migration spec offline, listing every problem with its field path",
+		Example: `  godwit validate -f examples/demo.yaml`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := config.LoadSpec(file)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "%s: spec is valid\n", file)
+			describeSpec(a, spec)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "migration spec (YAML)")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func describeSpec(a *app, spec *config.Spec) {
+	fmt.Fprintf(a.out, "migration %s: %d phases\n", spec.Name, len(spec.Phases))
+	for i, p := range spec.Phases {
+		line := fmt.Sprintf("  %d. %-14s timeout %s, %d attempts", i+1, p.Phase, p.Timeout, p.Retry.MaxAttempts)
+		if p.Approval != nil {
+			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
+		}
+		if p.Hook != nil && p.Hook.Compensate == nil {
+			line += ", no compensation"
+		}
+		if p.Phase.PointOfNoReturn() {
+			line += " (point of no return)"
+		}
+		fmt.Fprintln(a.out, line)
+	}
+}
+
+func (a *app) startCommand() *cobra.Command {
+	var file string
+	var wait, watch bool
+	cmd := &cobra.Command{
+		Use:   "start -f SPEC [--wait | --watch]",
+		Short: "Start a migration (workflow ID = the spec's name)",
+		Long: `Start a migration from its spec. The spec is validated first; nothing starts
+if it has a problem. A migration whose name is already running is refused.
+
+With --wait, godwit waits for the end and exits 0 only if the migration
+COMPLETED (2 if it was rolled back or failed). With --watch, it shows the live
+status until the end.`,
+		Example: `  godwit start -f examples/demo.yaml
+  godwit start -f examples/demo.yaml --watch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := config.LoadSpec(file)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			run, err := a.start(cmd.Context(), c, spec)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "started migration %s (run %s) on task queue %s\n", spec.Name, run.GetRunID(), a.taskQueue(spec))
+			switch {
+			case watch:
+				return a.watch(cmd.Context(), c, spec.Name, "text", defaultInterval)
+			case wait:
+				return a.waitResult(cmd.Context(), run)
+			}
+			fmt.Fprintf(a.out, "follow it:  godwit status %s --watch\n", spec.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "migration spec (YAML)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the migration to end; exit 0 only if it COMPLETED")
+	cmd.Flags().BoolVar(&watch, "watch", false, "show the live status until the migration ends")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func (a *app) taskQueue(spec *config.Spec) string {
+	if spec.TaskQueue != "" {
+		return spec.TaskQueue
+	}
+	return a.settings.Temporal.TaskQueue
+}
+
+func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (client.WorkflowRun, error) {
+	opts := client.StartWorkflowOptions{
+		ID:        spec.Name,
+		TaskQueue: a.taskQueue(spec),
+		// One live run per migration name; a finished one may be run again.
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchAttrPhase.ValueSet("none"),
+			workflows.SearchAttrStatus.ValueSet(string(migration.StatusInProgress)),
+		),
+		StaticSummary: spec.Description,
+	}
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Spec: *spec})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	var invalid *serviceerror.InvalidArgument
+	switch {
+	case errors.As(err, &started):
+		return nil, fmt.Errorf("migration %q is already running (run %s): follow it with `godwit status %s --watch`, or roll it back first",
+			spec.Name, started.RunId, spec.Name)
+	case errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute"):
+		return nil, fmt.Errorf("start migration %s: %w\nthe namespace lacks Godwit's search attributes: start godwit-worker once (it registers them) or run: temporal operator search-attribute create --name MigrationPhase --type Keyword --name MigrationStatus --type Keyword", spec.Name, err)
+	case err != nil:
+		return nil, fmt.Errorf("start migration %s: %w", spec.Name, err)
+	}
+	return run, nil
+}
+
+// waitResult waits for the run's end and prints its final report.
+func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) error {
+	var rep migration.Report
+	err := run.Get(ctx, &rep)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		var canceled *temporal.CanceledError
+		switch {
+		case errors.As(err, &appErr) && appErr.HasDetails():
+			_ = appErr.Details(&rep)
+		case errors.As(err, &canceled) && canceled.HasDetails():
+			_ = canceled.Details(&rep)
+		default:
+			return fmt.Errorf("migration %s: %w", run.GetID(), err)
+		}
+	}
+	renderText(a.out, &rep, rep.UpdatedTime)
+	if rep.Status != migration.StatusCompleted {
+		return &exitError{code: 2, msg: fmt.Sprintf("migration %s ended %s: %s", run.GetID(), rep.Status, rep.Error)}
+	}
+	return nil
+}

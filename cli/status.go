@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
+)
+
+const defaultInterval = 2 * time.Second
+
+func (a *app) statusCommand() *cobra.Command {
+	var watch bool
+	var output string
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "status NAME [--watch] [-o text|json]",
+		Short: "Show a migration's live status report",
+		Long: `Show the status report of a migration: status, current phase (X of Y),
+overall and per-phase progress, metrics, issues, next steps, risk and whether a
+rollback is still available. It asks the running workflow (the "status"
+query), so it is always current; the same query works in the Temporal UI.`,
+		Example: `  godwit status demo
+  godwit status demo --watch
+  godwit status demo -o json | jq .status`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q: use text or json", output)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if watch {
+				return a.watch(cmd.Context(), c, args[0], output, interval)
+			}
+			rep, err := queryStatus(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			return a.render(rep, output)
+		},
+	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh until the migration ends")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().DurationVar(&interval, "interval", defaultInterval, "refresh interval with --watch")
+	return cmd
+}
+
+func (a *app) render(rep *migration.Report, output string) error {
+	if output == "json" {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	renderText(a.out, rep, time.Now())
+	return nil
+}
+
+// watch re-renders the report until the migration reaches a final status.
+func (a *app) watch(ctx context.Context, c client.Client, name, output string, interval time.Duration) error {
+	tty := isTerminal(a.out)
+	for {
+		rep, err := queryStatus(ctx, c, name)
+		if err != nil {
+			return err
+		}
+		if tty && output == "text" {
+			fmt.Fprint(a.out, "\033[H\033[2J")
+		}
+		if err := a.render(rep, output); err != nil {
+			return err
+		}
+		if rep.Status.Final() {
+			if rep.Status != migration.StatusCompleted {
+				return &exitError{code: 2, msg: fmt.Sprintf("migration %s ended %s", name, rep.Status)}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// queryStatus asks the migration's latest run for its report.
+func queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	v, err := c.QueryWorkflow(ctx, name, "", workflows.QueryStatus)
+	if err != nil {
+		return nil, explain(name, err)
+	}
+	var rep migration.Report
+	if err := v.Get(&rep); err != nil {
+		return nil, fmt.Errorf("decode status of %s: %w", name, err)
+	}
+	return &rep, nil
+}
+
+// explain turns Temporal's errors about a missing workflow into advice.
+func explain(name string, err error) error {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("no migration named %q in this namespace: see `godwit list`", name)
+	}
+	return fmt.Errorf("migration %s: %w", name, err)
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,353 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FieldError is one problem in a document, located by its field path
+// (for example "phases[2].hook.run.timeout") and line.
+type FieldError struct {
+	Path    string
+	Line    int
+	Message string
+}
+
+func (e FieldError) Error() string {
+	loc := e.Path
+	if loc == "" {
+		loc = "(document)"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", loc, e.Line, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Message)
+}
+
+// FieldErrors is every problem found in a document, in document order.
+type FieldErrors []FieldError
+
+func (es FieldErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// strictDecoder decodes a YAML node into a struct the way encoding/json
+// would, but refuses unknown keys, wrong types and duplicate keys, and keeps
+// going after an error so a user sees every problem at once, each with its
+// path. yaml.v3's own KnownFields mode stops at the first error and names Go
+// types instead of field paths.
+type strictDecoder struct {
+	errs FieldErrors
+	// lines maps the path of every field, list item and map entry decoded
+	// to its line, so checks made after decoding can point at it too.
+	lines map[string]int
+	// budget is how many more nodes decode may visit. Aliases let a small
+	// document name the same node many times (phases: [*p, *p, ...], each
+	// with a long command); the budget stops that from expanding without
+	// bound. Zero means no limit.
+	budget, visited int
+}
+
+// newStrictDecoder returns a decoder for a document of size bytes: a
+// document without aliases has fewer nodes than bytes, so four nodes a byte
+// leaves ample room for aliases used in earnest.
+func newStrictDecoder(size int) *strictDecoder {
+	return &strictDecoder{lines: map[string]int{}, budget: 1000 + 4*size}
+}
+
+// lineOf returns the line of path or, when the document lacks that field,
+// of the nearest enclosing one that it has; 0 when none is known.
+func (d *strictDecoder) lineOf(path string) int {
+	for path != "" {
+		if line, ok := d.lines[path]; ok {
+			return line
+		}
+		path = path[:max(strings.LastIndexByte(path, '.'), strings.LastIndexByte(path, '['), 0)]
+	}
+	return 0
+}
+
+func (d *strictDecoder) mark(path string, n *yaml.Node) {
+	if d.lines != nil {
+		if _, ok := d.lines[path]; !ok {
+			d.lines[path] = n.Line
+		}
+	}
+}
+
+// key returns the text of a mapping key, or false (having reported it) when
+// the key is not a plain scalar or is a YAML merge key.
+func (d *strictDecoder) key(path string, key *yaml.Node) (string, bool) {
+	for key.Kind == yaml.AliasNode && key.Alias != nil {
+		key = key.Alias
+	}
+	switch {
+	case key.Kind != yaml.ScalarNode:
+		d.fail(path, key, "a key must be text, not %s", kindName(key))
+		return "", false
+	case key.Tag == "!!merge":
+		d.fail(joinPath(path, key.Value), key, "merge keys (<<) are not supported: write the fields out, or use defaults for settings shared by phases")
+		return "", false
+	}
+	return key.Value, true
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+func (d *strictDecoder) fail(path string, n *yaml.Node, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, FieldError{Path: path, Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+func (d *strictDecoder) decode(path string, n *yaml.Node, v reflect.Value) {
+	if d.budget > 0 {
+		if d.visited++; d.visited > d.budget {
+			if d.visited == d.budget+1 {
+				d.fail(path, n, "the document's aliases expand to more than %d values; write the values out instead", d.budget)
+			}
+			return
+		}
+	}
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return
+		}
+		n = n.Content[0]
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // leave the zero value; required checks come later
+	}
+	switch {
+	case v.Type() == durationType:
+		d.decodeDuration(path, n, v)
+	case v.Kind() == reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(path, n, v.Elem())
+	case v.Kind() == reflect.Struct:
+		d.decodeStruct(path, n, v)
+	case v.Kind() == reflect.Slice:
+		d.decodeSlice(path, n, v)
+	case v.Kind() == reflect.Map:
+		d.decodeMap(path, n, v)
+	default:
+		d.decodeScalar(path, n, v)
+	}
+}
+
+func (d *strictDecoder) decodeDuration(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(path, n, "must be a duration such as 30s, 5m or 1h30m, not %s", kindName(n))
+		return
+	}
+	dur, err := time.ParseDuration(n.Value)
+	if err != nil {
+		d.fail(path, n, "%q is not a duration: write a number with a unit, such as 30s, 5m or 1h30m", n.Value)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+func (d *strictDecoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(path, n, "must be a mapping (key: value lines), not %s", kindName(n))
+		return
+	}
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < v.NumField(); i++ {
+		tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = i
+		names = append(names, tag)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		name, ok := d.key(path, key)
+		if !ok {
+			continue
+		}
+		sub := joinPath(path, name)
+		if seen[name] {
+			d.fail(sub, key, "is given twice")
+			continue
+		}
+		seen[name] = true
+		idx, ok := fields[name]
+		if !ok {
+			d.fail(sub, key, "unknown field%s; known fields here: %s", suggest(name, names), strings.Join(names, ", "))
+			continue
+		}
+		d.mark(sub, key)
+		d.decode(sub, val, v.Field(idx))
+	}
+}
+
+func (d *strictDecoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(path, n, "must be a list (\"- item\" lines or [a, b]), not %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		sub := fmt.Sprintf("%s[%d]", path, i)
+		d.mark(sub, item)
+		d.decode(sub, item, s.Index(i))
+	}
+	v.Set(s)
+}
+
+func (d *strictDecoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(path, n, "must be a mapping (key: value lines), not %s", kindName(n))
+		return
+	}
+	if len(n.Content) == 0 {
+		return // leave nil: {} means the same as nothing, and survives JSON
+	}
+	m := reflect.MakeMap(v.Type())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		name, ok := d.key(path, key)
+		if !ok {
+			continue
+		}
+		sub := joinPath(path, name)
+		k := reflect.ValueOf(name).Convert(v.Type().Key())
+		if m.MapIndex(k).IsValid() {
+			d.fail(sub, key, "is given twice")
+			continue
+		}
+		d.mark(sub, key)
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(sub, val, elem)
+		m.SetMapIndex(k, elem)
+	}
+	v.Set(m)
+}
+
+func (d *strictDecoder) decodeScalar(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(path, n, "must be a single value, not %s", kindName(n))
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		// Quoted or not, YAML scalars are text here; but a bare number or
+		// boolean where text is expected is almost always a mistake in a name.
+		if n.Style == 0 && (n.Tag == "!!int" || n.Tag == "!!float" || n.Tag == "!!bool") && v.Type().Name() != "string" {
+			what := "the number"
+			if n.Tag == "!!bool" {
+				what = "the boolean"
+			}
+			d.fail(path, n, "must be text, not %s %s", what, n.Value)
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil || n.Tag != "!!bool" {
+			d.fail(path, n, "must be true or false, not %q", n.Value)
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		i, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			d.fail(path, n, "must be a whole number, not %q", n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			d.fail(path, n, "must be a number, not %q", n.Value)
+			return
+		}
+		// NaN and infinities would pass the range checks and then fail to
+		// marshal as the workflow's JSON input.
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			d.fail(path, n, "must be a finite number, not %q", n.Value)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.fail(path, n, "cannot be decoded into %s", v.Type())
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("the value %q", n.Value)
+	}
+}
+
+// suggest returns ` (did you mean "x"?)` for the known name closest to got,
+// when it is close enough to be a likely typo.
+func suggest(got string, known []string) string {
+	best, bestDist := "", 3
+	sorted := append([]string(nil), known...)
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		if dist := editDistance(strings.ToLower(got), strings.ToLower(k)); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

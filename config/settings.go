@@ -1,0 +1,146 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Settings are how the worker and the CLI reach Temporal and how they log.
+// They come from, highest precedence first: command-line flags, GODWIT_*
+// environment variables, a config file, then the defaults below.
+type Settings struct {
+	Temporal TemporalSettings `mapstructure:"temporal"`
+	Log      LogSettings      `mapstructure:"log"`
+}
+
+// TemporalSettings locate the Temporal service and authenticate to it.
+type TemporalSettings struct {
+	Address   string      `mapstructure:"address"`
+	Namespace string      `mapstructure:"namespace"`
+	TaskQueue string      `mapstructure:"taskQueue"`
+	TLS       TLSSettings `mapstructure:"tls"`
+	// APIKey is a secret: give it through GODWIT_TEMPORAL_APIKEY or a file
+	// named by apiKeyFile, not in a config file that may be committed.
+	APIKey     string `mapstructure:"apiKey"`
+	APIKeyFile string `mapstructure:"apiKeyFile"`
+}
+
+// TLSSettings configure mutual TLS to a Temporal cluster.
+type TLSSettings struct {
+	Cert       string `mapstructure:"cert"`
+	Key        string `mapstructure:"key"`
+	CA         string `mapstructure:"ca"`
+	ServerName string `mapstructure:"serverName"`
+}
+
+// Enabled reports whether any TLS option is set.
+func (t TLSSettings) Enabled() bool {
+	return t.Cert != "" || t.Key != "" || t.CA != "" || t.ServerName != ""
+}
+
+// LogSettings choose the log level and format.
+type LogSettings struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// Setting keys, their defaults, the flag that sets each and its help.
+var settingKeys = []struct {
+	key, flag, def, help string
+}{
+	{"temporal.address", "address", "localhost:7233", "Temporal frontend host:port"},
+	{"temporal.namespace", "namespace", "default", "Temporal namespace"},
+	{"temporal.taskQueue", "task-queue", "godwit", "task queue the worker polls and migrations run on"},
+	{"temporal.tls.cert", "tls-cert", "", "client certificate file for mTLS"},
+	{"temporal.tls.key", "tls-key", "", "client key file for mTLS"},
+	{"temporal.tls.ca", "tls-ca", "", "CA certificate file to verify the server"},
+	{"temporal.tls.serverName", "tls-server-name", "", "server name to verify (defaults to the address's host)"},
+	{"temporal.apiKeyFile", "api-key-file", "", "file holding a Temporal Cloud API key (or set GODWIT_TEMPORAL_APIKEY)"},
+	{"log.level", "log-level", "info", "log level: trace, debug, info, warn, error"},
+	{"log.format", "log-format", "text", "log format: text or json"},
+}
+
+// BindFlags adds one flag per setting (and --config) to fs.
+func BindFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "settings file (YAML); default ./godwit.yaml if present, or $GODWIT_CONFIG")
+	for _, s := range settingKeys {
+		fs.String(s.flag, "", s.help+" (default \""+s.def+"\")")
+	}
+}
+
+// LoadSettings resolves settings from flags in fs (may be nil), the
+// environment and the config file, in that order of precedence.
+func LoadSettings(fs *pflag.FlagSet) (*Settings, error) {
+	v := viper.New()
+	v.SetEnvPrefix("GODWIT")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	v.SetDefault("temporal.apiKey", "")
+	for _, s := range settingKeys {
+		v.SetDefault(s.key, s.def)
+		if fs != nil {
+			if f := fs.Lookup(s.flag); f != nil && f.Changed {
+				v.Set(s.key, f.Value.String())
+			}
+		}
+	}
+	file := os.Getenv("GODWIT_CONFIG")
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Changed {
+			file = f.Value.String()
+		}
+	}
+	if file == "" {
+		if _, err := os.Stat("godwit.yaml"); err == nil {
+			file = "godwit.yaml"
+		}
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("read settings file %s: %w", file, err)
+		}
+	}
+	var s Settings
+	if err := v.UnmarshalExact(&s); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	if err := s.resolve(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Settings) resolve() error {
+	var errs []error
+	if s.Temporal.APIKeyFile != "" && s.Temporal.APIKey == "" {
+		b, err := os.ReadFile(s.Temporal.APIKeyFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("temporal.apiKeyFile: %w", err))
+		}
+		s.Temporal.APIKey = strings.TrimSpace(string(b))
+	}
+	if (s.Temporal.TLS.Cert == "") != (s.Temporal.TLS.Key == "") {
+		errs = append(errs, errors.New("temporal.tls: cert and key must be given together"))
+	}
+	switch strings.ToLower(s.Log.Level) {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not a level: use trace, debug, info, warn or error", s.Log.Level))
+	}
+	switch s.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not a format: use text or json", s.Log.Format))
+	}
+	if s.Temporal.TaskQueue == "" {
+		errs = append(errs, errors.New("temporal.taskQueue: must not be empty"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,435 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// Spec is a migration spec: what `godwit start -f spec.yaml` runs. It is the
+// workflow's input, so it must never hold a secret: commands name the
+// environment variables or files that hold them, and only activities read them.
+type Spec struct {
+	// Name identifies the migration; it is the workflow ID.
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	// TaskQueue overrides the settings' task queue for this migration.
+	TaskQueue string `yaml:"taskQueue" json:"taskQueue,omitempty"`
+	// Defaults apply to every phase that does not set its own.
+	Defaults PhaseDefaults `yaml:"defaults" json:"defaults"`
+	Phases   []PhaseSpec   `yaml:"phases" json:"phases"`
+}
+
+// PhaseDefaults are the activity options shared by phases.
+type PhaseDefaults struct {
+	Timeout          Duration     `yaml:"timeout" json:"timeout,omitempty"`
+	HeartbeatTimeout Duration     `yaml:"heartbeatTimeout" json:"heartbeatTimeout,omitempty"`
+	Retry            *RetryPolicy `yaml:"retry" json:"retry,omitempty"`
+}
+
+// RetryPolicy is how often and how fast a failed phase activity is retried.
+type RetryPolicy struct {
+	MaxAttempts        int      `yaml:"maxAttempts" json:"maxAttempts"`
+	InitialInterval    Duration `yaml:"initialInterval" json:"initialInterval"`
+	BackoffCoefficient float64  `yaml:"backoffCoefficient" json:"backoffCoefficient"`
+	MaxInterval        Duration `yaml:"maxInterval" json:"maxInterval"`
+}
+
+// PhaseSpec configures one phase: its activity options, an optional manual
+// gate before it starts, and the driver that does its work.
+type PhaseSpec struct {
+	Phase            migration.Phase `yaml:"phase" json:"phase"`
+	Timeout          Duration        `yaml:"timeout" json:"timeout,omitempty"`
+	HeartbeatTimeout Duration        `yaml:"heartbeatTimeout" json:"heartbeatTimeout,omitempty"`
+	Retry            *RetryPolicy    `yaml:"retry" json:"retry,omitempty"`
+	// Approval is a manual gate: the phase waits for an `approve` update.
+	Approval *Approval `yaml:"approval" json:"approval,omitempty"`
+	// CompensatePartial runs the phase's compensation even when the phase
+	// itself failed or was interrupted by a rollback, for actions that may
+	// leave partial effects. The compensation must then tolerate them.
+	CompensatePartial bool `yaml:"compensatePartial" json:"compensatePartial,omitempty"`
+	// Hook is the command hook driver. Later drivers (copy, traffic,
+	// reconcile) sit beside it; a phase has exactly one.
+	Hook *Hook `yaml:"hook" json:"hook,omitempty"`
+}
+
+// Approval is a manual gate before a phase.
+type Approval struct {
+	Gate string `yaml:"gate" json:"gate"`
+	// Timeout fails the gate (and rolls back) when nobody approves in time;
+	// zero waits for ever.
+	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+}
+
+// Hook runs one command as the phase's action and another as its compensation.
+type Hook struct {
+	Run        *Command `yaml:"run" json:"run"`
+	Compensate *Command `yaml:"compensate" json:"compensate,omitempty"`
+}
+
+// Command is a process to run: argv, environment, working directory, timeout.
+type Command struct {
+	Command []string          `yaml:"command" json:"command"`
+	Env     map[string]string `yaml:"env" json:"env,omitempty"`
+	// Secrets are environment variables whose values the worker reads from
+	// its own environment or from a file, so they never enter history.
+	Secrets map[string]SecretRef `yaml:"secrets" json:"secrets,omitempty"`
+	Dir     string               `yaml:"dir" json:"dir,omitempty"`
+	Timeout Duration             `yaml:"timeout" json:"timeout,omitempty"`
+}
+
+// SecretRef names where a secret value lives, never the value itself.
+type SecretRef struct {
+	FromEnv  string `yaml:"fromEnv" json:"fromEnv,omitempty"`
+	FromFile string `yaml:"fromFile" json:"fromFile,omitempty"`
+}
+
+// Defaults used when a spec leaves a value out.
+const (
+	DefaultPhaseTimeout     = 10 * time.Minute
+	DefaultHeartbeatTimeout = 30 * time.Second
+	DefaultMaxAttempts      = 3
+	DefaultInitialInterval  = time.Second
+	DefaultBackoff          = 2.0
+	DefaultMaxInterval      = time.Minute
+	DefaultCommandTimeout   = 5 * time.Minute
+)
+
+var (
+	namePattern    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+	gatePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// LoadSpec reads and checks the spec file at path.
+func LoadSpec(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	spec, err := ParseSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("spec %s is not valid:\n%w", path, err)
+	}
+	return spec, nil
+}
+
+// ParseSpec decodes a YAML spec strictly, applies defaults and checks it.
+// The error, when not nil, is a FieldErrors listing every problem found, in
+// document order, each with the line of the field (or of the mapping that
+// lacks it).
+func ParseSpec(data []byte) (*Spec, error) {
+	empty := FieldErrors{{Message: "the spec is empty: it needs at least name and phases"}}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, empty
+	}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) { // only comments
+			return nil, empty
+		}
+		return nil, FieldErrors{yamlError(err)}
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		// The second document is broken; it is still a second document.
+		return nil, FieldErrors{yamlError(err)}
+	default:
+		return nil, FieldErrors{{Line: extra.Line, Message: "the file holds more than one YAML document; put one migration in each file"}}
+	}
+	var spec Spec
+	sd := newStrictDecoder(len(data))
+	sd.decode("", &root, reflect.ValueOf(&spec).Elem())
+	if len(sd.errs) > 0 {
+		return nil, sd.errs
+	}
+	spec.applyDefaults()
+	if errs := spec.Check(); len(errs) > 0 {
+		errs = dropInherited(errs, sd.lines)
+		for i := range errs {
+			errs[i].Line = sd.lineOf(errs[i].Path)
+		}
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		return nil, errs
+	}
+	return &spec, nil
+}
+
+var phasePath = regexp.MustCompile(`^phases\[\d+\]\.`)
+
+// dropInherited removes the errors about a phase value that the spec does
+// not write but inherits from defaults, when the same error is already
+// reported at defaults: a bad default is one mistake, not one per phase.
+func dropInherited(errs FieldErrors, written map[string]int) FieldErrors {
+	atDefaults := map[FieldError]bool{}
+	for _, e := range errs {
+		atDefaults[e] = true
+	}
+	kept := errs[:0]
+	for _, e := range errs {
+		if loc := phasePath.FindStringIndex(e.Path); loc != nil {
+			_, isWritten := written[e.Path]
+			if !isWritten && atDefaults[FieldError{Path: "defaults." + e.Path[loc[1]:], Message: e.Message}] {
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	return kept
+}
+
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 syntax error into a FieldError with its line.
+func yamlError(err error) FieldError {
+	msg := err.Error()
+	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return FieldError{Line: line, Message: "not valid YAML: " + m[2]}
+	}
+	return FieldError{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// applyDefaults fills what the spec leaves out. A phase inherits each unset
+// value from defaults, and defaults from the built-in Default* constants,
+// with three adjustments so an inherited value never contradicts one the
+// user wrote: an inherited heartbeatTimeout or command timeout is cut to the
+// phase's timeout, and an inherited retry maxInterval is raised to the
+// retry's initialInterval.
+func (s *Spec) applyDefaults() {
+	if s.Defaults.Timeout == 0 {
+		s.Defaults.Timeout = Duration(DefaultPhaseTimeout)
+	}
+	heartbeat := s.Defaults.HeartbeatTimeout
+	if heartbeat == 0 {
+		heartbeat = Duration(DefaultHeartbeatTimeout)
+		s.Defaults.HeartbeatTimeout = atMost(heartbeat, s.Defaults.Timeout)
+	}
+	if s.Defaults.Retry == nil {
+		s.Defaults.Retry = &RetryPolicy{}
+	}
+	s.Defaults.Retry.fill(RetryPolicy{
+		MaxAttempts: DefaultMaxAttempts, InitialInterval: Duration(DefaultInitialInterval),
+		BackoffCoefficient: DefaultBackoff, MaxInterval: Duration(DefaultMaxInterval),
+	})
+	for i := range s.Phases {
+		p := &s.Phases[i]
+		if p.Timeout == 0 {
+			p.Timeout = s.Defaults.Timeout
+		}
+		if p.HeartbeatTimeout == 0 {
+			p.HeartbeatTimeout = atMost(heartbeat, p.Timeout)
+		}
+		if p.Retry == nil {
+			p.Retry = &RetryPolicy{}
+		}
+		p.Retry.fill(*s.Defaults.Retry)
+		if p.Hook != nil {
+			for _, c := range []*Command{p.Hook.Run, p.Hook.Compensate} {
+				if c != nil && c.Timeout == 0 {
+					c.Timeout = atMost(Duration(DefaultCommandTimeout), p.Timeout)
+				}
+			}
+		}
+	}
+}
+
+// atMost returns d cut to limit, unless limit is not positive (an error
+// reported elsewhere).
+func atMost(d, limit Duration) Duration {
+	if limit > 0 && limit < d {
+		return limit
+	}
+	return d
+}
+
+func (r *RetryPolicy) fill(from RetryPolicy) {
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = from.MaxAttempts
+	}
+	if r.InitialInterval == 0 {
+		r.InitialInterval = from.InitialInterval
+	}
+	if r.BackoffCoefficient == 0 {
+		r.BackoffCoefficient = from.BackoffCoefficient
+	}
+	if r.MaxInterval == 0 {
+		r.MaxInterval = max(from.MaxInterval, r.InitialInterval)
+	}
+}
+
+// Check reports every missing required field and impossible value.
+func (s *Spec) Check() FieldErrors {
+	var errs FieldErrors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case s.Name == "":
+		add("name", "is required: the migration's name, which is also its workflow ID (e.g. orders-to-postgres)")
+	case !namePattern.MatchString(s.Name):
+		add("name", "%q is not a valid name: use 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit", s.Name)
+	}
+	checkTimeouts(add, "defaults", s.Defaults.Timeout, s.Defaults.HeartbeatTimeout)
+	checkRetry(add, "defaults.retry", s.Defaults.Retry)
+	if len(s.Phases) == 0 {
+		add("phases", "is required: list at least one phase (%s)", phaseList())
+	}
+	lastOrder, gates := -1, map[string]string{}
+	for i, p := range s.Phases {
+		path := fmt.Sprintf("phases[%d]", i)
+		switch {
+		case p.Phase == "":
+			add(path+".phase", "is required: one of %s", phaseList())
+		case !p.Phase.Valid():
+			add(path+".phase", "%q is not a phase: use one of %s", p.Phase, phaseList())
+		case p.Phase.Order() == lastOrder:
+			add(path+".phase", "%s is listed twice: each phase runs at most once", p.Phase)
+		case p.Phase.Order() < lastOrder:
+			add(path+".phase", "%s is out of order: phases run in the order %s", p.Phase, phaseList())
+		default:
+			lastOrder = p.Phase.Order()
+		}
+		checkTimeouts(add, path, p.Timeout, p.HeartbeatTimeout)
+		checkRetry(add, path+".retry", p.Retry)
+		if a := p.Approval; a != nil {
+			switch {
+			case a.Gate == "":
+				add(path+".approval.gate", "is required: the gate's name, used in `godwit approve <migration> --gate <name>`")
+			case !gatePattern.MatchString(a.Gate):
+				add(path+".approval.gate", "%q is not a valid gate name: use letters, digits, '.', '_' or '-'", a.Gate)
+			case gates[a.Gate] != "":
+				add(path+".approval.gate", "%q is already the gate of %s: gate names must be unique", a.Gate, gates[a.Gate])
+			default:
+				gates[a.Gate] = path
+			}
+			if a.Timeout < 0 {
+				add(path+".approval.timeout", "must not be negative")
+			}
+		}
+		if p.Hook == nil {
+			add(path, "has no action: add a driver, e.g. hook: {run: {command: [\"./migrate.sh\"]}}")
+			continue
+		}
+		if p.Hook.Run == nil {
+			add(path+".hook.run", "is required: the command the phase runs")
+		} else {
+			checkCommand(add, path+".hook.run", p.Hook.Run, p.Timeout)
+		}
+		if p.Hook.Compensate != nil {
+			checkCommand(add, path+".hook.compensate", p.Hook.Compensate, p.Timeout)
+		}
+	}
+	return errs
+}
+
+type addFunc func(path, format string, args ...any)
+
+func checkTimeouts(add addFunc, path string, timeout, heartbeat Duration) {
+	if timeout < 0 {
+		add(path+".timeout", "must be positive, e.g. 10m")
+	}
+	if heartbeat < 0 {
+		add(path+".heartbeatTimeout", "must be positive, e.g. 30s")
+	}
+	if timeout > 0 && heartbeat > timeout {
+		add(path+".heartbeatTimeout", "%s is longer than the timeout %s: a heartbeat timeout must be shorter", heartbeat, timeout)
+	}
+}
+
+func checkRetry(add addFunc, path string, r *RetryPolicy) {
+	if r == nil {
+		return
+	}
+	if r.MaxAttempts < 0 {
+		add(path+".maxAttempts", "must be at least 1 (1 means no retry), not %d", r.MaxAttempts)
+	}
+	if r.InitialInterval < 0 {
+		add(path+".initialInterval", "must be positive")
+	}
+	if r.BackoffCoefficient != 0 && r.BackoffCoefficient < 1 {
+		add(path+".backoffCoefficient", "must be at least 1, not %g", r.BackoffCoefficient)
+	}
+	if r.MaxInterval != 0 && r.MaxInterval < r.InitialInterval {
+		add(path+".maxInterval", "%s is shorter than initialInterval %s", r.MaxInterval, r.InitialInterval)
+	}
+}
+
+func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		add(path+".command", "is required: the program and its arguments, e.g. [\"sh\", \"-c\", \"echo hi\"]")
+	}
+	if c.Timeout < 0 {
+		add(path+".timeout", "must be positive")
+	} else if phaseTimeout > 0 && c.Timeout > phaseTimeout {
+		add(path+".timeout", "%s is longer than the phase timeout %s: the phase would time out first", c.Timeout, phaseTimeout)
+	}
+	for _, k := range sortedKeys(c.Env) {
+		if !envNamePattern.MatchString(k) {
+			add(path+".env."+k, "is not a valid environment variable name")
+		}
+	}
+	for _, k := range sortedKeys(c.Secrets) {
+		ref, sub := c.Secrets[k], path+".secrets."+k
+		if !envNamePattern.MatchString(k) {
+			add(sub, "is not a valid environment variable name")
+		}
+		if _, dup := c.Env[k]; dup {
+			add(sub, "is also set in env: set it in one place")
+		}
+		switch {
+		case ref.FromEnv == "" && ref.FromFile == "":
+			add(sub, "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
+		case ref.FromEnv != "" && ref.FromFile != "":
+			add(sub, "sets both fromEnv and fromFile: choose one")
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func phaseList() string {
+	var b bytes.Buffer
+	for i, p := range migration.AllPhases {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(p))
+	}
+	return b.String()
+}
+
+// PhaseSpecFor returns the spec of phase p, or nil when the spec leaves it out.
+func (s *Spec) PhaseSpecFor(p migration.Phase) *PhaseSpec {
+	for i := range s.Phases {
+		if s.Phases[i].Phase == p {
+			return &s.Phases[i]
+		}
+	}
+	return nil
+}
+
+// ErrNoSuchPhase is returned when a phase is asked for that the spec lacks.
+var ErrNoSuchPhase = errors.New("no such phase in the spec")

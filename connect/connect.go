@@ -1,0 +1,77 @@
+// Package connect dials Temporal from Godwit's settings, so the worker and
+// the CLI connect the same way (address, namespace, mTLS, API key).
+package connect
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/client"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/logging"
+)
+
+// Dial connects to Temporal. The error says where it tried to connect and
+// what to check, since an unreachable server is the most common first
+// problem.
+func Dial(ctx context.Context, s config.TemporalSettings, logger hclog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  s.Address,
+		Namespace: s.Namespace,
+		Logger:    logging.Temporal(logger.Named("temporal")),
+	}
+	if s.TLS.Enabled() {
+		tlsCfg, err := tlsConfig(s)
+		if err != nil {
+			return nil, err
+		}
+		opts.ConnectionOptions.TLS = tlsCfg
+	}
+	if s.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(s.APIKey)
+		if opts.ConnectionOptions.TLS == nil {
+			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w\n"+
+			"is the server running? Locally: `temporal server start-dev`; or set --address / GODWIT_TEMPORAL_ADDRESS",
+			s.Address, s.Namespace, err)
+	}
+	return c, nil
+}
+
+func tlsConfig(s config.TemporalSettings) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.TLS.ServerName}
+	if cfg.ServerName == "" {
+		if host, _, err := net.SplitHostPort(s.Address); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	if s.TLS.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(s.TLS.Cert, s.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls: load client certificate %s and key %s: %w", s.TLS.Cert, s.TLS.Key, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if s.TLS.CA != "" {
+		pem, err := os.ReadFile(s.TLS.CA)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("temporal.tls.ca: %s holds no PEM certificate", s.TLS.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}

@@ -1,0 +1,246 @@
+package migration
+
+import (
+	"fmt"
+	"time"
+)
+
+// Report is the status report of one migration run: what the `status` query
+// returns and what `godwit status` renders. Fields a person reads first come
+// first. The derived fields (progress, metrics, next steps, risk, rollback)
+// are filled by Refresh, so every producer computes them the same way.
+type Report struct {
+	Name         string    `json:"name"`
+	Description  string    `json:"description,omitempty"`
+	Status       Status    `json:"status"`
+	StartTime    time.Time `json:"startTime"`
+	EndTime      time.Time `json:"endTime,omitzero"`
+	UpdatedTime  time.Time `json:"updatedTime"`
+	CurrentPhase string    `json:"currentPhase"` // "3 of 5: copy"
+	// CurrentIndex is the 0-based index in Phases of the phase running or
+	// about to run; -1 before the first and after the last.
+	CurrentIndex    int           `json:"currentIndex"`
+	OverallProgress float64       `json:"overallProgress"` // percent, 0-100
+	Phases          []PhaseReport `json:"phases"`
+	Metrics         Metrics       `json:"metrics"`
+	NextSteps       []string      `json:"nextSteps"`
+	Risk            string        `json:"risk"`
+	Rollback        string        `json:"rollback"`
+	// RollbackNote says why rollback is not available, or why one ran.
+	RollbackNote string  `json:"rollbackNote,omitempty"`
+	WaitingGate  string  `json:"waitingGate,omitempty"`
+	Paused       bool    `json:"paused"`
+	Issues       []Issue `json:"issues,omitempty"`
+	Error        string  `json:"error,omitempty"`
+}
+
+// PhaseReport is the progress of one phase.
+type PhaseReport struct {
+	Phase     Phase      `json:"phase"`
+	State     PhaseState `json:"state"`
+	Progress  float64    `json:"progress"` // percent, 0-100
+	Gate      string     `json:"gate,omitempty"`
+	StartTime time.Time  `json:"startTime,omitzero"`
+	EndTime   time.Time  `json:"endTime,omitzero"`
+	Attempts  int        `json:"attempts,omitempty"`
+	Records   int64      `json:"records,omitempty"`
+	Summary   string     `json:"summary,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	// ApprovedBy names who opened the phase's gate.
+	ApprovedBy string `json:"approvedBy,omitempty"`
+}
+
+// Metrics are the run's key figures.
+type Metrics struct {
+	RecordsCopied     int64   `json:"recordsCopied"`
+	RecordsPerMinute  float64 `json:"recordsPerMinute"`
+	ErrorRate         float64 `json:"errorRate"` // failed attempts / attempts, 0-1
+	IssuesEncountered int     `json:"issuesEncountered"`
+}
+
+// Issue is something that went wrong or was refused during the run.
+type Issue struct {
+	Time     time.Time `json:"time"`
+	Phase    Phase     `json:"phase,omitempty"`
+	Severity string    `json:"severity"` // WARNING or ERROR
+	Message  string    `json:"message"`
+}
+
+// Issue severities.
+const (
+	SeverityWarning = "WARNING"
+	SeverityError   = "ERROR"
+)
+
+// NewReport returns the report of a run that has not started a phase yet.
+func NewReport(name, description string, phases []Phase, gates map[Phase]string, start time.Time) *Report {
+	r := &Report{
+		Name: name, Description: description, Status: StatusInProgress,
+		StartTime: start, CurrentIndex: -1,
+	}
+	for _, p := range phases {
+		r.Phases = append(r.Phases, PhaseReport{Phase: p, State: PhasePending, Gate: gates[p]})
+	}
+	r.Refresh(start)
+	return r
+}
+
+// AddIssue records an issue at time now.
+func (r *Report) AddIssue(now time.Time, phase Phase, severity, message string) {
+	r.Issues = append(r.Issues, Issue{Time: now, Phase: phase, Severity: severity, Message: message})
+}
+
+// Refresh recomputes the derived fields from the phase states at time now.
+func (r *Report) Refresh(now time.Time) {
+	r.UpdatedTime = now
+	r.CurrentPhase = r.currentPhaseText()
+	r.OverallProgress = r.overallProgress()
+	r.Metrics = r.metrics(now)
+	r.Rollback, r.RollbackNote = r.rollbackAvailability()
+	r.Risk = r.risk()
+	r.NextSteps = r.nextSteps()
+}
+
+func (r *Report) currentPhaseText() string {
+	n := len(r.Phases)
+	switch {
+	case n == 0:
+		return "none"
+	case r.CurrentIndex < 0 && r.Status == StatusCompleted:
+		return fmt.Sprintf("%d of %d: done", n, n)
+	case r.CurrentIndex < 0:
+		return fmt.Sprintf("0 of %d: not started", n)
+	}
+	return fmt.Sprintf("%d of %d: %s", r.CurrentIndex+1, n, r.Phases[r.CurrentIndex].Phase)
+}
+
+func (r *Report) overallProgress() float64 {
+	if len(r.Phases) == 0 {
+		return 100
+	}
+	var sum float64
+	for _, p := range r.Phases {
+		if p.State == PhaseCompleted {
+			sum += 100
+		} else {
+			sum += p.Progress
+		}
+	}
+	return sum / float64(len(r.Phases))
+}
+
+func (r *Report) metrics(now time.Time) Metrics {
+	m := Metrics{IssuesEncountered: len(r.Issues)}
+	var attempts, failed int
+	for _, p := range r.Phases {
+		m.RecordsCopied += p.Records
+		attempts += p.Attempts
+		switch {
+		case p.State == PhaseFailed && p.Attempts > 0:
+			failed += p.Attempts
+		case p.Attempts > 1:
+			failed += p.Attempts - 1
+		}
+	}
+	if attempts > 0 {
+		m.ErrorRate = float64(failed) / float64(attempts)
+	}
+	end := now
+	if !r.EndTime.IsZero() {
+		end = r.EndTime
+	}
+	if minutes := end.Sub(r.StartTime).Minutes(); minutes > 0 {
+		m.RecordsPerMinute = float64(m.RecordsCopied) / minutes
+	}
+	return m
+}
+
+// rollbackAvailability follows the rule that decommission is the point of no
+// return: once it has started, there is no legacy side left to return to.
+func (r *Report) rollbackAvailability() (string, string) {
+	switch r.Status {
+	case StatusRollingBack:
+		return RollbackInProgress, r.RollbackNote
+	case StatusRolledBack, StatusRollbackFailed:
+		return RollbackDone, r.RollbackNote
+	case StatusCompleted:
+		return RollbackNotAvailable, "the migration has completed"
+	}
+	for _, p := range r.Phases {
+		if p.Phase.PointOfNoReturn() && p.State != PhasePending {
+			return RollbackNotAvailable, "decommission has started: it is the point of no return"
+		}
+	}
+	if r.Status == StatusFailed {
+		return RollbackNotAvailable, "the migration has failed and ended"
+	}
+	return RollbackAvailable, ""
+}
+
+func (r *Report) risk() string {
+	switch r.Status {
+	case StatusRollbackFailed, StatusFailed:
+		return RiskHigh
+	case StatusRollingBack:
+		return RiskMedium
+	case StatusCompleted, StatusRolledBack:
+		return RiskLow
+	}
+	current := r.currentPhase()
+	errorIssues := 0
+	for _, is := range r.Issues {
+		if is.Severity == SeverityError {
+			errorIssues++
+		}
+	}
+	switch {
+	case current == PhaseDecommission:
+		return RiskHigh
+	case current == PhaseShiftTraffic && errorIssues > 0:
+		return RiskHigh
+	case current == PhaseShiftTraffic, errorIssues > 0, r.Metrics.ErrorRate > 0:
+		return RiskMedium
+	}
+	return RiskLow
+}
+
+func (r *Report) currentPhase() Phase {
+	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return ""
+	}
+	return r.Phases[r.CurrentIndex].Phase
+}
+
+func (r *Report) nextSteps() []string {
+	name := r.Name
+	switch r.Status {
+	case StatusCompleted:
+		return []string{"none: the migration is complete"}
+	case StatusRolledBack:
+		return []string{"find the cause (see error and issues), fix it, then start again: godwit start -f <spec>"}
+	case StatusRollbackFailed:
+		return []string{
+			"the rollback did not finish: undo the phases marked COMPENSATION_FAILED by hand (see their errors)",
+			"then start again once the systems are consistent: godwit start -f <spec>",
+		}
+	case StatusFailed:
+		return []string{"find the cause (see error and issues); nothing was rolled back automatically"}
+	case StatusRollingBack:
+		return []string{"wait for the compensations to finish: godwit status " + name + " --watch"}
+	case StatusWaitingApproval:
+		return []string{
+			fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate),
+			fmt.Sprintf("or roll back: godwit rollback %s --reason \"...\"", name),
+		}
+	}
+	var steps []string
+	if r.Paused {
+		steps = append(steps, "resume to continue: godwit resume "+name)
+	} else if p := r.currentPhase(); p != "" {
+		steps = append(steps, fmt.Sprintf("wait for phase %s to finish: godwit status %s --watch", p, name))
+	}
+	if r.Rollback == RollbackAvailable {
+		steps = append(steps, fmt.Sprintf("to abort: godwit rollback %s --reason \"...\"", name))
+	}
+	return steps
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs the Temporal CLI into bin/
+# (the integration tests start their own dev server with it), makes sure the
+# local databases run, then vets and tests all packages.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_go
+ensure_temporal
+ensure_databases
+export GODWIT_TEMPORAL_BIN="$BIN/temporal"
+cd "$ROOT"
+log "go vet ./..."
+go vet ./...
+log "go test ./..."
+go test -count=1 -race -timeout 20m ./... "$@"

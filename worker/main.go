@@ -1,0 +1,76 @@
+// Command godwit-worker runs Godwit's Migration workflow and phase
+// activities. Start as many as you like on one task queue: Temporal spreads
+// the work between them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/connect"
+	"github.com/godwit/godwit/logging"
+	"github.com/godwit/godwit/workflows"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "godwit-worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := pflag.NewFlagSet("godwit-worker", pflag.ContinueOnError)
+	config.BindFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: godwit-worker [flags]\n\nRuns Migration workflows and their phase activities until SIGINT or SIGTERM.\nSettings come from flags, then GODWIT_* environment variables, then the settings file.\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	settings, err := config.LoadSettings(fs)
+	if err != nil {
+		return err
+	}
+	logger := logging.New("godwit-worker", settings.Log, os.Stderr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := connect.Dial(ctx, settings.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := connect.EnsureSearchAttributes(ctx, c, settings.Temporal.Namespace, workflows.SearchAttributeNames); err != nil {
+		return err
+	}
+
+	w := worker.New(c, settings.Temporal.TaskQueue, worker.Options{
+		// Phases heartbeat every few seconds; sending them promptly lets a
+		// rollback cancel a running phase within seconds.
+		MaxHeartbeatThrottleInterval: 2 * time.Second,
+		// Finish the running phases' current step on shutdown.
+		WorkerStopTimeout: 10 * time.Second,
+	})
+	workflows.Register(w)
+	activities.Register(w, activities.New(logger.Named("activities")))
+	logger.Info("worker started", "address", settings.Temporal.Address,
+		"namespace", settings.Temporal.Namespace, "taskQueue", settings.Temporal.TaskQueue)
+	// worker.InterruptCh closes on SIGINT or SIGTERM; Run then stops polling
+	// and waits for in-flight tasks before returning.
+	if err := w.Run(worker.InterruptCh()); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	logger.Info("worker stopped")
+	return nil
+}

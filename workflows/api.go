@@ -1,0 +1,69 @@
+// Package workflows holds the Migration workflow: deterministic
+// orchestration of a migration's phases, gates, pause and rollback. It does
+// no I/O of its own; activities do the work.
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/config"
+)
+
+// Stable names: users type these in the Temporal UI and the temporal CLI, and
+// recorded histories depend on them. Never rename one.
+const (
+	WorkflowName   = "Migration"
+	SignalPause    = "pause"
+	SignalResume   = "resume"
+	SignalRollback = "rollback"
+	UpdateApprove  = "approve"
+	QueryStatus    = "status"
+)
+
+// Search attributes upserted as a run moves, so runs can be filtered in the
+// Temporal UI (MigrationStatus="PAUSED").
+var (
+	SearchAttrPhase  = temporal.NewSearchAttributeKeyKeyword("MigrationPhase")
+	SearchAttrStatus = temporal.NewSearchAttributeKeyKeyword("MigrationStatus")
+)
+
+// SearchAttributeNames lists the custom search attributes a namespace needs.
+var SearchAttributeNames = []string{SearchAttrPhase.GetName(), SearchAttrStatus.GetName()}
+
+// Error types of the workflow's own failure, one per unsuccessful final
+// status; the report travels as the error's details.
+const (
+	ErrTypeRolledBack     = "ROLLED_BACK"
+	ErrTypeRollbackFailed = "ROLLBACK_FAILED"
+	ErrTypeFailed         = "FAILED"
+)
+
+// Input starts a migration.
+type Input struct {
+	Spec config.Spec `json:"spec"`
+}
+
+// RollbackRequest is the `rollback` signal's payload.
+type RollbackRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+}
+
+// PauseRequest is the optional payload of `pause` and `resume`.
+type PauseRequest struct {
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+// ApproveRequest is the `approve` update's argument.
+type ApproveRequest struct {
+	Gate string `json:"gate"`
+	By   string `json:"by,omitempty"`
+}
+
+// ApproveResult is what `approve` returns once the gate is open.
+type ApproveResult struct {
+	Gate  string `json:"gate"`
+	Phase string `json:"phase"`
+	By    string `json:"by,omitempty"`
+}

@@ -1,0 +1,133 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// registerHandlers installs the `status` query, the `approve` update and a
+// loop that applies the pause, resume and rollback signals as they arrive.
+func (r *run) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (migration.Report, error) {
+		return r.snapshot(ctx), nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, r.approve,
+		workflow.UpdateHandlerOptions{Validator: r.validateApprove}); err != nil {
+		return err
+	}
+	workflow.Go(ctx, r.receiveSignals)
+	return nil
+}
+
+// validateApprove rejects, before anything is written to history, an
+// approval of a gate that is not waiting.
+func (r *run) validateApprove(ctx workflow.Context, req ApproveRequest) error {
+	switch {
+	case req.Gate == "":
+		return errors.New("approve needs a gate name")
+	case r.waitingGate == "":
+		return fmt.Errorf("no gate is waiting for approval (status %s, phase %s)",
+			r.report.Status, r.report.CurrentPhase)
+	case req.Gate != r.waitingGate:
+		return fmt.Errorf("gate %q is not waiting for approval; the waiting gate is %q", req.Gate, r.waitingGate)
+	}
+	return nil
+}
+
+func (r *run) approve(ctx workflow.Context, req ApproveRequest) (ApproveResult, error) {
+	by := req.By
+	if by == "" {
+		by = "unknown"
+	}
+	r.approvals[req.Gate] = by
+	r.logger.Info("gate approved", "gate", req.Gate, "by", by)
+	return ApproveResult{Gate: req.Gate, Phase: string(r.currentPhase()), By: by}, nil
+}
+
+func (r *run) receiveSignals(ctx workflow.Context) {
+	pause := workflow.GetSignalChannel(ctx, SignalPause)
+	resume := workflow.GetSignalChannel(ctx, SignalResume)
+	rollback := workflow.GetSignalChannel(ctx, SignalRollback)
+	for {
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(pause, func(c workflow.ReceiveChannel, _ bool) {
+			var req PauseRequest
+			c.Receive(ctx, &req)
+			r.onPause(ctx, req)
+		})
+		sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) {
+			var req PauseRequest
+			c.Receive(ctx, &req)
+			r.onResume(ctx, req)
+		})
+		sel.AddReceive(rollback, func(c workflow.ReceiveChannel, _ bool) {
+			var req RollbackRequest
+			c.Receive(ctx, &req)
+			r.onRollback(ctx, req)
+		})
+		sel.Select(ctx)
+	}
+}
+
+func (r *run) onPause(ctx workflow.Context, req PauseRequest) {
+	if r.report.Status.Final() || r.report.Status == migration.StatusRollingBack {
+		r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning,
+			fmt.Sprintf("pause ignored: the migration is %s", r.report.Status))
+		return
+	}
+	r.paused = true
+	r.report.Paused = true
+	if r.report.Status == migration.StatusInProgress {
+		r.report.Status = migration.StatusPaused
+	}
+	r.logger.Info("pause requested", "by", req.By, "reason", req.Reason)
+	r.publish(ctx)
+}
+
+func (r *run) onResume(ctx workflow.Context, req PauseRequest) {
+	if !r.paused {
+		return
+	}
+	r.paused = false
+	r.report.Paused = false
+	if r.report.Status == migration.StatusPaused {
+		r.report.Status = migration.StatusInProgress
+	}
+	r.logger.Info("resume requested", "by", req.By)
+	r.publish(ctx)
+}
+
+// onRollback starts a rollback unless decommission has begun (the point of
+// no return) or the run is over; a refusal is recorded as an issue, since
+// a signal cannot answer its sender.
+func (r *run) onRollback(ctx workflow.Context, req RollbackRequest) {
+	r.report.Refresh(workflow.Now(ctx))
+	if r.rollbackReason != "" {
+		return
+	}
+	if r.report.Rollback != migration.RollbackAvailable {
+		msg := fmt.Sprintf("rollback refused: %s", r.report.RollbackNote)
+		r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning, msg)
+		r.logger.Warn("rollback refused", "reason", r.report.RollbackNote, "by", req.By)
+		r.publish(ctx)
+		return
+	}
+	reason := "rollback requested"
+	if req.By != "" {
+		reason += " by " + req.By
+	}
+	if req.Reason != "" {
+		reason += ": " + req.Reason
+	}
+	r.rollbackReason = reason
+	r.report.RollbackNote = reason
+	r.report.Status = migration.StatusRollingBack
+	r.logger.Warn("rollback requested", "by", req.By, "reason", req.Reason)
+	r.publish(ctx)
+}
