@@ -103,13 +103,19 @@ func resolveSecret(ref config.SecretRef) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
+// lastLine returns the output's last line that is not a godwit:
+// marker, shortened, as the phase's one-line summary.
 func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l == "" || strings.HasPrefix(l, "godwit:") {
+			continue
+		}
+		if len(l) > 200 {
+			l = l[:200] + "…"
+		}
+		return l
 	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
+	return ""
 }

@@ -20,10 +20,10 @@ import (
 func (a *app) validateCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
-		Use:   "validate -f SPEC",
-		Short: "Check a migration spec offline, listing every problem with its field path",
+		Use:     "validate -f SPEC",
+		Short:   "Check a migration spec offline, listing every problem with its field path",
 		Example: `  godwit validate -f examples/demo.yaml`,
-		Args:  cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := config.LoadSpec(file)
 			if err != nil {

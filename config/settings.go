@@ -13,6 +13,24 @@ import (
 // Settings are how the worker and the CLI reach Temporal and how they log.
 // They come from, highest precedence first: command-line flags, GODWIT_*
 // environment variables, a config file, then the defaults below.
+//
+// The environment variables are the keys upper-cased, dots made
+// underscores, after GODWIT_:
+//
+//	GODWIT_TEMPORAL_ADDRESS          temporal.address        --address
+//	GODWIT_TEMPORAL_NAMESPACE        temporal.namespace      --namespace
+//	GODWIT_TEMPORAL_TASKQUEUE        temporal.taskQueue      --task-queue
+//	GODWIT_TEMPORAL_TLS_CERT         temporal.tls.cert       --tls-cert
+//	GODWIT_TEMPORAL_TLS_KEY          temporal.tls.key        --tls-key
+//	GODWIT_TEMPORAL_TLS_CA           temporal.tls.ca         --tls-ca
+//	GODWIT_TEMPORAL_TLS_SERVERNAME   temporal.tls.serverName --tls-server-name
+//	GODWIT_TEMPORAL_APIKEY           temporal.apiKey         (no flag: a secret)
+//	GODWIT_TEMPORAL_APIKEYFILE       temporal.apiKeyFile     --api-key-file
+//	GODWIT_LOG_LEVEL                 log.level               --log-level
+//	GODWIT_LOG_FORMAT                log.format              --log-format
+//
+// GODWIT_CONFIG (or --config) names the config file; without either,
+// ./godwit.yaml is read when it exists.
 type Settings struct {
 	Temporal TemporalSettings `mapstructure:"temporal"`
 	Log      LogSettings      `mapstructure:"log"`
@@ -77,11 +95,12 @@ func BindFlags(fs *pflag.FlagSet) {
 // environment and the config file, in that order of precedence.
 func LoadSettings(fs *pflag.FlagSet) (*Settings, error) {
 	v := viper.New()
-	v.SetEnvPrefix("GODWIT")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
+	// Every key is bound to its variable explicitly: viper's AutomaticEnv
+	// only reaches keys it already knows, which is easy to break.
+	mustBindEnv(v, "temporal.apiKey")
 	v.SetDefault("temporal.apiKey", "")
 	for _, s := range settingKeys {
+		mustBindEnv(v, s.key)
 		v.SetDefault(s.key, s.def)
 		if fs != nil {
 			if f := fs.Lookup(s.flag); f != nil && f.Changed {
@@ -117,19 +136,37 @@ func LoadSettings(fs *pflag.FlagSet) (*Settings, error) {
 	return &s, nil
 }
 
+// envVar returns the environment variable that sets key, e.g.
+// GODWIT_TEMPORAL_TASKQUEUE for temporal.taskQueue.
+func envVar(key string) string {
+	return "GODWIT_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func mustBindEnv(v *viper.Viper, key string) {
+	if err := v.BindEnv(key, envVar(key)); err != nil {
+		panic(err) // only when key is empty
+	}
+}
+
 func (s *Settings) resolve() error {
 	var errs []error
 	if s.Temporal.APIKeyFile != "" && s.Temporal.APIKey == "" {
 		b, err := os.ReadFile(s.Temporal.APIKeyFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("temporal.apiKeyFile: %w", err))
-		}
 		s.Temporal.APIKey = strings.TrimSpace(string(b))
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("temporal.apiKeyFile: %w", err))
+		case s.Temporal.APIKey == "":
+			// Better now than as an authentication error from Temporal.
+			errs = append(errs, fmt.Errorf("temporal.apiKeyFile: %s is empty", s.Temporal.APIKeyFile))
+		}
 	}
 	if (s.Temporal.TLS.Cert == "") != (s.Temporal.TLS.Key == "") {
 		errs = append(errs, errors.New("temporal.tls: cert and key must be given together"))
 	}
-	switch strings.ToLower(s.Log.Level) {
+	s.Log.Level = strings.ToLower(s.Log.Level)
+	s.Log.Format = strings.ToLower(s.Log.Format)
+	switch s.Log.Level {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log.level: %q is not a level: use trace, debug, info, warn or error", s.Log.Level))

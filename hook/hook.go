@@ -348,7 +348,7 @@ func (o *output) consume(r io.Reader) {
 		}
 		if len(pending) > 0 {
 			red, _ := o.redact(nil, pending, len(pending))
-			if true || !continued {
+			if !continued {
 				o.parseRecords(pending)
 			}
 			o.emit(red)

@@ -41,11 +41,12 @@ wait_port() {
 ensure_dev_server() {
   if port_open 7233; then log "Temporal already listening on 127.0.0.1:7233"; return; fi
   log "starting the Temporal dev server (UI on http://localhost:8233, log .godwit/temporal.log)"
-  nohup "$BIN/temporal" server start-dev --ip 127.0.0.1 --ui-port 8233 \
+  setsid nohup "$BIN/temporal" server start-dev --ip 127.0.0.1 --ui-port 8233 \
     --db-filename "$STATE/temporal.db" \
     --search-attribute MigrationPhase=Keyword --search-attribute MigrationStatus=Keyword \
-    --log-level warn >"$STATE/temporal.log" 2>&1 &
+    --log-level warn </dev/null >"$STATE/temporal.log" 2>&1 &
   echo $! >"$STATE/temporal.pid"
+  disown
   wait_port 7233 "the Temporal dev server"
 }
 
@@ -55,7 +56,10 @@ ensure_worker() {
     kill "$(cat "$STATE/worker.pid")"; sleep 1
   fi
   log "starting godwit-worker (log .godwit/worker.log)"
-  (cd "$ROOT" && nohup "$BIN/godwit-worker" >"$STATE/worker.log" 2>&1 & echo $! >"$STATE/worker.pid")
+  # The worker reads ./godwit.yaml if present, so it runs from the repo root.
+  (cd "$ROOT" && exec setsid nohup "$BIN/godwit-worker" </dev/null >"$STATE/worker.log" 2>&1) &
+  echo $! >"$STATE/worker.pid"
+  disown
 }
 
 # ensure_databases starts the local PostgreSQL and MariaDB when they are
