@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/activity"
@@ -36,6 +37,12 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, heart
 		return PhaseResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s %s: %v", action, in.Phase.Phase, err), ErrTypeConfig, err)
 	}
+	if cmd.Dir != "" {
+		if st, err := os.Stat(cmd.Dir); err != nil || !st.IsDir() {
+			msg := fmt.Sprintf("%s %s: working directory %s does not exist on this worker", action, in.Phase.Phase, cmd.Dir)
+			return PhaseResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, err)
+		}
+	}
 	env["GODWIT_MIGRATION"] = in.Migration
 	env["GODWIT_PHASE"] = string(in.Phase.Phase)
 	env["GODWIT_ACTION"] = string(action)
@@ -46,6 +53,8 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, heart
 		Redact: secrets,
 		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Phase, "action", action),
 		Tick:   heartbeat,
+		// Frequent ticks let a rollback reach a running hook within seconds.
+		TickInterval: time.Second,
 	})
 	out := PhaseResult{Records: res.Records, Summary: lastLine(res.Output), Output: res.Output}
 	if err != nil {

@@ -117,6 +117,8 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 		// One live run per migration name; a finished one may be run again.
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK quietly hands back the running execution.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchAttrPhase.ValueSet("none"),
 			workflows.SearchAttrStatus.ValueSet(string(migration.StatusInProgress)),

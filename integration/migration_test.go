@@ -1,0 +1,244 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// demo is one run of examples/demo.yaml in its own directory under a name
+// of its own, so tests can run side by side.
+type demo struct {
+	t    *testing.T
+	name string
+	dir  string
+	spec string
+}
+
+func newDemo(t *testing.T, name string) *demo {
+	t.Helper()
+	src, err := os.ReadFile("../examples/demo.yaml")
+	require.NoError(t, err)
+	d := &demo{t: t, name: name, dir: t.TempDir()}
+	text := strings.ReplaceAll(string(src), "/tmp/godwit-demo", d.dir)
+	text = strings.Replace(text, "name: demo\n", "name: "+name+"\n", 1)
+	d.spec = filepath.Join(d.dir, "spec.yaml")
+	require.NoError(t, os.WriteFile(d.spec, []byte(text), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(d.dir, "legacy"), 0o755))
+	var rows strings.Builder
+	for i := 1; i <= 1000; i++ {
+		fmt.Fprintf(&rows, "%d,user%d@example.com,user %d\n", i, i, i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "legacy/users.csv"), []byte(rows.String()), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "routing"), []byte("new=0 legacy=100\n"), 0o644))
+	return d
+}
+
+func (d *demo) start() {
+	d.t.Helper()
+	out, err := godwit(d.t, "start", "-f", d.spec)
+	require.NoError(d.t, err, out)
+	require.Contains(d.t, out, "started migration "+d.name)
+}
+
+func (d *demo) status() migration.Report {
+	d.t.Helper()
+	out, err := godwit(d.t, "status", d.name, "-o", "json")
+	require.NoError(d.t, err, out)
+	var rep migration.Report
+	require.NoError(d.t, json.Unmarshal([]byte(out), &rep), out)
+	return rep
+}
+
+// waitFor polls the status query until cond holds.
+func (d *demo) waitFor(what string, cond func(migration.Report) bool) migration.Report {
+	d.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rep := d.status()
+		if cond(rep) {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("timed out waiting for %s; last status %s at %s", what, rep.Status, rep.CurrentPhase)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// result waits for the run's end and returns the final report.
+func (d *demo) result() (migration.Report, error) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var rep migration.Report
+	err := env.client.GetWorkflow(ctx, d.name, "").Get(ctx, &rep)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		require.NoError(d.t, appErr.Details(&rep))
+	}
+	return rep, err
+}
+
+func (d *demo) read(path string) string {
+	d.t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.dir, path))
+	require.NoError(d.t, err)
+	return string(b)
+}
+
+func (d *demo) exists(path string) bool {
+	_, err := os.Stat(filepath.Join(d.dir, path))
+	return err == nil
+}
+
+func waitingAt(gate string) func(migration.Report) bool {
+	return func(r migration.Report) bool { return r.WaitingGate == gate }
+}
+
+func TestDemoMigrationCompletes(t *testing.T) {
+	t.Parallel()
+	d := newDemo(t, "it-demo-complete")
+	legacy := d.read("legacy/users.csv")
+	d.start()
+
+	running := d.waitFor("copy to run", func(r migration.Report) bool {
+		return r.CurrentIndex == 2 && r.Phases[2].State == migration.PhaseRunning
+	})
+	require.Equal(t, migration.StatusInProgress, running.Status)
+	require.Equal(t, "3 of 6: copy", running.CurrentPhase)
+	require.Equal(t, migration.RollbackAvailable, running.Rollback)
+
+	rep := d.waitFor("the go-live gate", waitingAt("go-live"))
+	require.Equal(t, migration.StatusWaitingApproval, rep.Status)
+	require.InDelta(t, 50.0, rep.OverallProgress, 0.01)
+	require.Equal(t, int64(1000), rep.Metrics.RecordsCopied)
+
+	out, err := godwit(t, "approve", d.name, "--gate", "nope")
+	require.Error(t, err)
+	require.Contains(t, out+err.Error(), `gate "nope" is not waiting for approval; the waiting gate is "go-live"`)
+	out, err = godwit(t, "approve", d.name, "--gate", "go-live", "--by", "it")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "gate go-live approved by it")
+
+	final, err := d.result()
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Equal(t, "it", final.Phases[3].ApprovedBy)
+	require.Equal(t, legacy, d.read("target/users.csv"), "the copy must hold every legacy row")
+	require.Equal(t, "new=100 legacy=0\n", d.read("routing"))
+	require.False(t, d.exists("legacy"), "decommission retires the legacy store")
+	require.True(t, d.exists("legacy.decommissioned"))
+
+	recordHistory(t, d.name)
+}
+
+func TestRollbackBySignalUndoesHookEffects(t *testing.T) {
+	t.Parallel()
+	d := newDemo(t, "it-demo-rollback")
+	d.start()
+	d.waitFor("the go-live gate", waitingAt("go-live"))
+	require.True(t, d.exists("target/users.csv"), "copy ran before the gate")
+
+	out, err := godwit(t, "rollback", d.name, "--reason", "p99 too high")
+	require.NoError(t, err, out)
+
+	final, err := d.result()
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Contains(t, final.Error, "p99 too high")
+	require.False(t, d.exists("target"), "provision's compensation removes the target store")
+	require.Equal(t, "new=0 legacy=100\n", d.read("routing"), "traffic never moved")
+	require.True(t, d.exists("legacy/users.csv"), "legacy is untouched")
+	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
+	require.Equal(t, migration.PhaseCompensated, final.Phases[2].State)
+	recordHistory(t, d.name)
+
+	// A finished migration can no longer be steered.
+	out, err = godwit(t, "rollback", d.name, "--reason", "again")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "has already ended (ROLLED_BACK)")
+}
+
+func TestRollbackCancelsARunningPhase(t *testing.T) {
+	t.Parallel()
+	d := newDemo(t, "it-demo-cancel")
+	d.start()
+	d.waitFor("copy to run", func(r migration.Report) bool {
+		return r.CurrentIndex == 2 && r.Phases[2].State == migration.PhaseRunning
+	})
+	out, err := godwit(t, "rollback", d.name, "--reason", "stop the copy")
+	require.NoError(t, err, out)
+
+	final, _ := d.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, migration.PhaseCancelled, final.Phases[2].State)
+	require.False(t, d.exists("target"))
+}
+
+func TestStartingARunningMigrationIsRefused(t *testing.T) {
+	t.Parallel()
+	d := newDemo(t, "it-demo-duplicate")
+	d.start()
+	out, err := godwit(t, "start", "-f", d.spec)
+	require.Error(t, err, out)
+	require.Contains(t, err.Error(), `migration "it-demo-duplicate" is already running`)
+
+	out, err = godwit(t, "pause", d.name)
+	require.NoError(t, err, out)
+	paused := d.waitFor("pause", func(r migration.Report) bool { return r.Status == migration.StatusPaused })
+	require.True(t, paused.Paused)
+	out, err = godwit(t, "list")
+	require.NoError(t, err, out)
+	require.Regexp(t, `it-demo-duplicate\s+PAUSED`, out)
+
+	out, err = godwit(t, "rollback", d.name, "--reason", "cleanup")
+	require.NoError(t, err, out)
+	final, _ := d.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+}
+
+func TestStatusOfUnknownMigration(t *testing.T) {
+	t.Parallel()
+	_, err := godwit(t, "status", "no-such-migration")
+	require.EqualError(t, err, `no migration named "no-such-migration" in this namespace: see `+"`godwit list`")
+}
+
+// recordHistory saves the run's history as JSON for the replay test in
+// workflows/, when GODWIT_RECORD_HISTORY names a directory (e.g.
+// workflows/testdata/histories). Record anew only when a workflow change is
+// meant to be compatible with a new history shape.
+func recordHistory(t *testing.T, workflowID string) {
+	t.Helper()
+	dir := os.Getenv("GODWIT_RECORD_HISTORY")
+	if dir == "" {
+		return
+	}
+	path := filepath.Join(dir, strings.TrimPrefix(workflowID, "it-")+".json")
+	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+}
