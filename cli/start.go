@@ -142,21 +142,11 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 
 // waitResult waits for the run's end and prints its final report.
 func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) error {
-	var rep migration.Report
-	err := run.Get(ctx, &rep)
+	rep, err := finalReport(ctx, run)
 	if err != nil {
-		var appErr *temporal.ApplicationError
-		var canceled *temporal.CanceledError
-		switch {
-		case errors.As(err, &appErr) && appErr.HasDetails():
-			_ = appErr.Details(&rep)
-		case errors.As(err, &canceled) && canceled.HasDetails():
-			_ = canceled.Details(&rep)
-		default:
-			return fmt.Errorf("migration %s: %w", run.GetID(), err)
-		}
+		return err
 	}
-	renderText(a.out, &rep, rep.UpdatedTime)
+	renderText(a.out, rep, rep.UpdatedTime)
 	if rep.Status != migration.StatusCompleted {
 		return &exitError{code: 2, msg: fmt.Sprintf("migration %s ended %s: %s", run.GetID(), rep.Status, rep.Error)}
 	}

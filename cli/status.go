@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
@@ -96,10 +98,19 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 	}
 }
 
-// queryStatus asks the migration's latest run for its report.
+// queryStatus returns the report of the migration's latest run. A running
+// migration answers the status query; an ended one is read from its
+// result, which needs no worker.
 func queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, name, "")
+	if err != nil {
+		return nil, explain(name, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return finalReport(ctx, c.GetWorkflow(ctx, name, ""))
 	}
 	v, err := c.QueryWorkflow(ctx, name, "", workflows.QueryStatus)
 	if err != nil {
@@ -110,6 +121,25 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 		return nil, fmt.Errorf("decode status of %s: %w", name, err)
 	}
 	return &rep, nil
+}
+
+// finalReport waits for the run's end and returns the report it left as
+// its result or as its failure's details. It needs no worker.
+func finalReport(ctx context.Context, run client.WorkflowRun) (*migration.Report, error) {
+	var rep migration.Report
+	err := run.Get(ctx, &rep)
+	if err == nil {
+		return &rep, nil
+	}
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&rep) == nil:
+		return &rep, nil
+	case errors.As(err, &canceled) && canceled.HasDetails() && canceled.Details(&rep) == nil:
+		return &rep, nil
+	}
+	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
 }
 
 // explain turns Temporal's errors about a missing workflow into advice.

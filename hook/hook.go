@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,8 +47,9 @@ const (
 	// tailErrorBytes is about how much output an ExitError message carries.
 	tailErrorBytes = 500
 
-	recordsPrefix = "godwit:records="
-	redacted      = "***"
+	recordsPrefix  = "godwit:records="
+	progressPrefix = "godwit:progress="
+	redacted       = "***"
 
 	// temporalEnvPrefix marks the worker's own Temporal settings and
 	// credentials, which must never reach a hook.
@@ -64,11 +66,19 @@ type Command struct {
 
 // Options tune a run.
 type Options struct {
-	MaxOutput    int           // bytes of combined stdout+stderr kept (the TAIL is kept); default 16384
-	Redact       []string      // secret values: every occurrence is replaced by "***" in the captured output and in log lines; empty strings ignored
-	Logger       hclog.Logger  // each output line logged at Info ("hook output", "line", ...), redacted; nil = hclog.NewNullLogger()
-	Tick         func()        // called every TickInterval while the process runs (the activity heartbeats here); may be nil
-	TickInterval time.Duration // default 5s
+	MaxOutput    int            // bytes of combined stdout+stderr kept (the TAIL is kept); default 16384
+	Redact       []string       // secret values: every occurrence is replaced by "***" in the captured output and in log lines; empty strings ignored
+	Logger       hclog.Logger   // each output line logged at Info ("hook output", "line", ...), redacted; nil = hclog.NewNullLogger()
+	Tick         func(Progress) // called every TickInterval while the process runs, with the progress reported so far (the activity heartbeats here); may be nil
+	TickInterval time.Duration  // default 5s
+}
+
+// Progress is what a running command has reported about itself through
+// marker lines: "godwit:records=N" (records moved so far) and
+// "godwit:progress=P" (percent done, 0-100).
+type Progress struct {
+	Records int64
+	Percent float64
 }
 
 // Result is what a finished command produced.
@@ -159,7 +169,7 @@ func Run(ctx context.Context, cmd Command, opts Options) (Result, error) {
 		defer close(readDone)
 		out.consume(pr)
 	}()
-	stopTick := startTicker(opts.Tick, opts.TickInterval)
+	stopTick := startTicker(opts.Tick, out.progress, opts.TickInterval)
 
 	waitErr := c.Wait()
 	res.Duration = time.Since(start)
@@ -178,7 +188,7 @@ func Run(ctx context.Context, cmd Command, opts Options) (Result, error) {
 	}
 
 	res.Output, res.Truncated = out.tail.String()
-	res.Records = out.records
+	res.Records = out.progress().Records
 	if c.ProcessState != nil {
 		res.ExitCode = exitCode(c.ProcessState)
 	}
@@ -263,7 +273,7 @@ func environ(cmd Command) ([]string, error) {
 // startTicker calls tick every interval until the returned stop is called;
 // stop returns only once tick can no longer be called, so no heartbeat
 // follows the end of Run.
-func startTicker(tick func(), interval time.Duration) (stop func()) {
+func startTicker(tick func(Progress), progress func() Progress, interval time.Duration) (stop func()) {
 	if tick == nil {
 		return func() {}
 	}
@@ -279,7 +289,7 @@ func startTicker(tick func(), interval time.Duration) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				tick()
+				tick(progress())
 			}
 		}
 	}()
@@ -299,13 +309,19 @@ func exitCode(ps *os.ProcessState) int {
 }
 
 // output turns the command's output into redacted log lines, a bounded
-// tail and a records count.
+// tail and the progress its marker lines report.
 type output struct {
 	logger  hclog.Logger
 	secrets [][]byte // longest first, so a secret containing another is hidden whole
 	maxLen  int      // length of the longest secret
 	tail    *tail
-	records int64
+	// Written by the reading goroutine, read by the ticker's.
+	records atomic.Int64
+	percent atomic.Uint64 // math.Float64bits
+}
+
+func (o *output) progress() Progress {
+	return Progress{Records: o.records.Load(), Percent: math.Float64frombits(o.percent.Load())}
 }
 
 func newOutput(opts Options) *output {
@@ -349,7 +365,7 @@ func (o *output) consume(r io.Reader) {
 		if len(pending) > 0 {
 			red, _ := o.redact(nil, pending, len(pending))
 			if !continued {
-				o.parseRecords(pending)
+				o.parseMarker(pending)
 			}
 			o.emit(red)
 			pending = pending[:0]
@@ -369,14 +385,19 @@ func (o *output) emit(red []byte) {
 	o.logger.Info("hook output", "line", line)
 }
 
-func (o *output) parseRecords(line []byte) {
+// parseMarker takes a records or progress marker line; malformed or
+// out-of-range values are ignored, since they are only shown to people.
+func (o *output) parseMarker(line []byte) {
 	s := strings.TrimSpace(string(line))
-	v, ok := strings.CutPrefix(s, recordsPrefix)
-	if !ok {
-		return
+	if v, ok := strings.CutPrefix(s, recordsPrefix); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			o.records.Store(n)
+		}
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-		o.records = n
+	if v, ok := strings.CutPrefix(s, progressPrefix); ok {
+		if p, err := strconv.ParseFloat(v, 64); err == nil && p >= 0 && p <= 100 {
+			o.percent.Store(math.Float64bits(p))
+		}
 	}
 }
 

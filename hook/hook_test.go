@@ -358,7 +358,7 @@ func TestRunRedactsInExitErrorAndAcrossPieces(t *testing.T) {
 
 func TestRunTicks(t *testing.T) {
 	var ticks atomic.Int32
-	_, err := Run(context.Background(), sh(`sleep 0.3`), Options{Tick: func() { ticks.Add(1) }, TickInterval: 50 * time.Millisecond})
+	_, err := Run(context.Background(), sh(`sleep 0.3`), Options{Tick: func(Progress) { ticks.Add(1) }, TickInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
 	n := ticks.Load()
 	assert.GreaterOrEqual(t, n, int32(2))
@@ -398,4 +398,25 @@ func TestTail(t *testing.T) {
 func TestExitErrorMessage(t *testing.T) {
 	assert.Equal(t, "exited with code 3: boom", (&ExitError{Code: 3, Tail: "boom"}).Error())
 	assert.Equal(t, "exited with code 1", (&ExitError{Code: 1}).Error())
+}
+
+func TestRunTicksCarryReportedProgress(t *testing.T) {
+	var mu sync.Mutex
+	var seen []Progress
+	script := `echo godwit:progress=40; echo godwit:records=400; sleep 0.3; echo godwit:progress=101; echo godwit:progress=80; sleep 0.3`
+	res, err := Run(context.Background(), sh(script), Options{
+		Tick: func(p Progress) {
+			mu.Lock()
+			seen = append(seen, p)
+			mu.Unlock()
+		},
+		TickInterval: 50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.Equal(t, int64(400), res.Records)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, seen, Progress{Records: 400, Percent: 40}, "a tick during the first sleep carries the first markers")
+	require.Contains(t, seen, Progress{Records: 400, Percent: 80}, "an out-of-range percent is ignored, the next one taken")
+	require.NotContains(t, seen, Progress{Records: 400, Percent: 101})
 }

@@ -147,8 +147,16 @@ func freePorts(n int) ([]int, error) {
 func godwit(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	root := cli.NewRootCommand(&out, &errOut)
-	root.SetArgs(append(args, "--address", env.address, "--task-queue", env.taskQueue))
+	return godwitOn(t, env.taskQueue, &out, &errOut, args...)
+}
+
+// godwitOn runs the CLI with the given task queue.
+func godwitOn(t *testing.T, queue string, out, errOut *bytes.Buffer, args ...string) (string, error) {
+	t.Helper()
+	out.Reset()
+	errOut.Reset()
+	root := cli.NewRootCommand(out, errOut)
+	root.SetArgs(append(args, "--address", env.address, "--task-queue", queue))
 	err := root.Execute()
 	return out.String() + errOut.String(), err
 }
