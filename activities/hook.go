@@ -52,7 +52,7 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, heart
 	res, err := hook.Run(ctx, hook.Command{Argv: cmd.Command, Env: env, Dir: cmd.Dir, Timeout: cmd.Timeout.D()}, hook.Options{
 		Redact: secrets,
 		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Phase, "action", action),
-		Tick:   heartbeat,
+		Tick:   func(hook.Progress) { heartbeat() },
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,
 	})
