@@ -24,9 +24,10 @@ import (
 
 // env is the shared dev server and worker for every test in the package.
 var env struct {
-	address   string
-	taskQueue string
-	client    client.Client
+	address     string
+	taskQueue   string
+	temporalBin string
+	client      client.Client
 }
 
 const taskQueue = "godwit-integration"
@@ -63,14 +64,22 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	w := worker.New(c, taskQueue, worker.Options{MaxHeartbeatThrottleInterval: time.Second})
-	workflows.Register(w)
-	activities.Register(w, activities.New(logger))
-	if err := w.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start worker:", err)
-		return 1
+	// Two workers on one task queue, as in production: every test runs with
+	// its workflow and activity tasks spread over both.
+	for i := range 2 {
+		w := worker.New(c, taskQueue, worker.Options{
+			MaxHeartbeatThrottleInterval: time.Second,
+			Identity:                     fmt.Sprintf("it-worker-%d", i+1),
+		})
+		workflows.Register(w)
+		activities.Register(w, activities.New(logger))
+		if err := w.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "start worker:", err)
+			return 1
+		}
+		defer w.Stop()
 	}
-	defer w.Stop()
+	env.temporalBin = bin
 	return m.Run()
 }
 

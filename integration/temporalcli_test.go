@@ -1,0 +1,59 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// temporalCLI runs the official temporal CLI against the test server.
+func temporalCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(env.temporalBin, append(args, "--address", env.address, "--namespace", "default")...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestSteerWithTheTemporalCLI drives a migration with nothing but the
+// official temporal CLI, through the stable signal, update and query names
+// the README documents.
+func TestSteerWithTheTemporalCLI(t *testing.T) {
+	t.Parallel()
+	d := newDemo(t, "it-temporal-cli")
+	d.start()
+
+	out, err := temporalCLI(t, "workflow", "signal", "--workflow-id", d.name, "--name", "pause", "--input", `{"by": "ops"}`)
+	require.NoError(t, err, out)
+	d.waitFor("pause", func(r migration.Report) bool { return r.Paused && r.Status == migration.StatusPaused })
+
+	out, err = temporalCLI(t, "workflow", "query", "--workflow-id", d.name, "--type", "status")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"status":"PAUSED"`)
+
+	out, err = temporalCLI(t, "workflow", "signal", "--workflow-id", d.name, "--name", "resume")
+	require.NoError(t, err, out)
+	d.waitFor("the go-live gate", waitingAt("go-live"))
+
+	out, err = temporalCLI(t, "workflow", "update", "execute", "--workflow-id", d.name, "--name", "approve",
+		"--input", `{"gate": "wrong", "by": "ops"}`)
+	require.Error(t, err, out)
+	require.Contains(t, out, `gate \"wrong\" is not waiting for approval`)
+
+	out, err = temporalCLI(t, "workflow", "signal", "--workflow-id", d.name, "--name", "rollback",
+		"--input", `{"reason": "from the temporal CLI", "by": "ops"}`)
+	require.NoError(t, err, out)
+	final, _ := d.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, "rollback requested by ops: from the temporal CLI", final.Error)
+
+	// Visibility may trail the run by a moment.
+	require.Eventually(t, func() bool {
+		out, err = temporalCLI(t, "workflow", "list", "--query", `MigrationStatus = "ROLLED_BACK"`)
+		return err == nil && strings.Contains(out, d.name)
+	}, 10*time.Second, 200*time.Millisecond, "the run is listed by its MigrationStatus search attribute")
+}
