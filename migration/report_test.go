@@ -1,0 +1,561 @@
+package migration
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// report builds a refreshed report whose phases have the given states, in
+// the given order; current is the CurrentIndex.
+func report(status Status, current int, phases ...PhaseReport) *Report {
+	r := &Report{Name: "demo", Status: status, StartTime: t0, CurrentIndex: current, Phases: phases}
+	r.Refresh(t0.Add(time.Minute))
+	return r
+}
+
+func ph(p Phase, s PhaseState) PhaseReport { return PhaseReport{Phase: p, State: s} }
+
+func TestNewReport(t *testing.T) {
+	gates := map[Phase]string{PhaseShiftTraffic: "go-live"}
+	r := NewReport("demo", "move users", []Phase{PhaseCopy, PhaseShiftTraffic, PhaseDecommission}, gates, t0)
+
+	assert.Equal(t, "demo", r.Name)
+	assert.Equal(t, "move users", r.Description)
+	assert.Equal(t, StatusInProgress, r.Status)
+	assert.Equal(t, t0, r.StartTime)
+	assert.Equal(t, t0, r.UpdatedTime, "refreshed at the start time")
+	assert.True(t, r.EndTime.IsZero())
+	assert.Equal(t, -1, r.CurrentIndex)
+	assert.Equal(t, "0 of 3: not started", r.CurrentPhase)
+	assert.Zero(t, r.OverallProgress)
+	assert.Equal(t, []PhaseReport{
+		{Phase: PhaseCopy, State: PhasePending},
+		{Phase: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"},
+		{Phase: PhaseDecommission, State: PhasePending},
+	}, r.Phases)
+	assert.Equal(t, RollbackAvailable, r.Rollback)
+	assert.Equal(t, RiskLow, r.Risk)
+	assert.Equal(t, []string{`to abort: godwit rollback demo --reason "..."`}, r.NextSteps)
+}
+
+func TestRefreshSetsUpdatedTime(t *testing.T) {
+	r := NewReport("demo", "", []Phase{PhaseCopy}, nil, t0)
+	r.Refresh(t0.Add(time.Hour))
+	assert.Equal(t, t0.Add(time.Hour), r.UpdatedTime)
+}
+
+func TestCurrentPhaseText(t *testing.T) {
+	three := func() []PhaseReport {
+		return []PhaseReport{ph(PhaseProvision, PhasePending), ph(PhaseCopy, PhasePending), ph(PhaseReconcile, PhasePending)}
+	}
+	tests := []struct {
+		name    string
+		status  Status
+		current int
+		phases  []PhaseReport
+		want    string
+	}{
+		{"no phases is none", StatusInProgress, -1, nil, "none"},
+		{"no phases is none even when completed", StatusCompleted, -1, nil, "none"},
+		{"before the first phase is not started", StatusInProgress, -1, three(), "0 of 3: not started"},
+		{"first phase running counts from one", StatusInProgress, 0, three(), "1 of 3: provision"},
+		{"second phase running names it", StatusInProgress, 1, three(), "2 of 3: copy"},
+		{"last phase running", StatusInProgress, 2, three(), "3 of 3: reconcile"},
+		{"waiting at a gate names the gated phase", StatusWaitingApproval, 1, three(), "2 of 3: copy"},
+		{"completed run is done", StatusCompleted, -1, three(), "3 of 3: done"},
+		{"compensating phase during rollback is named", StatusRollingBack, 0, three(), "1 of 3: provision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := report(tt.status, tt.current, tt.phases...)
+			assert.Equal(t, tt.want, r.CurrentPhase)
+		})
+	}
+}
+
+func TestOverallProgress(t *testing.T) {
+	tests := []struct {
+		name   string
+		phases []PhaseReport
+		want   float64
+	}{
+		{"no phases is complete", nil, 100},
+		{"all pending is zero", []PhaseReport{ph(PhaseCopy, PhasePending), ph(PhaseReconcile, PhasePending)}, 0},
+		{"completed counts as 100 whatever its progress field", []PhaseReport{
+			{Phase: PhaseCopy, State: PhaseCompleted, Progress: 0},
+			ph(PhaseReconcile, PhasePending),
+		}, 50},
+		{"mean of completed, running and pending", []PhaseReport{
+			ph(PhaseProvision, PhaseCompleted),
+			{Phase: PhaseCopy, State: PhaseRunning, Progress: 50},
+			ph(PhaseReconcile, PhasePending),
+		}, 50},
+		{"non-completed phases count their own progress", []PhaseReport{
+			{Phase: PhaseCopy, State: PhaseFailed, Progress: 40},
+			{Phase: PhaseReconcile, State: PhaseCompensated, Progress: 0},
+			{Phase: PhaseDecommission, State: PhaseCancelled, Progress: 20},
+		}, 20},
+		{"all completed is 100", []PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseReconcile, PhaseCompleted)}, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := report(StatusInProgress, -1, tt.phases...)
+			assert.InDelta(t, tt.want, r.OverallProgress, 1e-9)
+		})
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	tests := []struct {
+		name string
+		// build returns the report and the time to refresh at.
+		build func() (*Report, time.Time)
+		want  Metrics
+	}{
+		{
+			name: "records copied sums the phases",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseCopy, State: PhaseCompleted, Records: 700, Attempts: 1},
+					{Phase: PhaseReconcile, State: PhaseRunning, Records: 300, Attempts: 1},
+				}}, t0.Add(10 * time.Minute)
+			},
+			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 100},
+		},
+		{
+			name: "records per minute runs to now while the run goes on",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseCopy, State: PhaseRunning, Records: 1000, Attempts: 1},
+				}}, t0.Add(4 * time.Minute)
+			},
+			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 250},
+		},
+		{
+			name: "records per minute stops at the end time once ended",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, EndTime: t0.Add(5 * time.Minute), Status: StatusCompleted, Phases: []PhaseReport{
+					{Phase: PhaseCopy, State: PhaseCompleted, Records: 1000, Attempts: 1},
+				}}, t0.Add(time.Hour)
+			},
+			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 200},
+		},
+		{
+			name: "no elapsed time gives no rate",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseCopy, State: PhaseRunning, Records: 1000},
+				}}, t0
+			},
+			want: Metrics{RecordsCopied: 1000},
+		},
+		{
+			name: "no attempts gives no error rate",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{ph(PhaseCopy, PhasePending), ph(PhaseReconcile, PhaseFailed)}}, t0
+			},
+			want: Metrics{},
+		},
+		{
+			name: "a completed phase's attempts before the last count as failed",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 3},
+				}}, t0
+			},
+			want: Metrics{ErrorRate: 2.0 / 3},
+		},
+		{
+			name: "a failed phase's attempts all count as failed",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseProvision, State: PhaseCompleted, Attempts: 1},
+					{Phase: PhaseCopy, State: PhaseFailed, Attempts: 3},
+				}}, t0
+			},
+			want: Metrics{ErrorRate: 3.0 / 4},
+		},
+		{
+			name: "a running phase's current attempt does not count as failed",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseProvision, State: PhaseCompleted, Attempts: 1},
+					{Phase: PhaseCopy, State: PhaseRunning, Attempts: 2},
+				}}, t0
+			},
+			want: Metrics{ErrorRate: 1.0 / 3},
+		},
+		{
+			name: "first-attempt successes give a zero error rate",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: PhaseProvision, State: PhaseCompleted, Attempts: 1},
+					{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 1},
+				}}, t0
+			},
+			want: Metrics{},
+		},
+		{
+			name: "issues encountered counts every issue",
+			build: func() (*Report, time.Time) {
+				r := &Report{StartTime: t0}
+				r.AddIssue(t0, PhaseCopy, SeverityWarning, "slow")
+				r.AddIssue(t0, PhaseCopy, SeverityError, "broken")
+				return r, t0
+			},
+			want: Metrics{IssuesEncountered: 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, now := tt.build()
+			r.CurrentIndex = -1
+			if r.Status == "" {
+				r.Status = StatusInProgress
+			}
+			r.Refresh(now)
+			assert.Equal(t, tt.want.RecordsCopied, r.Metrics.RecordsCopied, "records copied")
+			assert.InDelta(t, tt.want.RecordsPerMinute, r.Metrics.RecordsPerMinute, 1e-9, "records per minute")
+			assert.InDelta(t, tt.want.ErrorRate, r.Metrics.ErrorRate, 1e-9, "error rate")
+			assert.Equal(t, tt.want.IssuesEncountered, r.Metrics.IssuesEncountered, "issues")
+		})
+	}
+}
+
+func TestAddIssue(t *testing.T) {
+	r := &Report{}
+	r.AddIssue(t0, PhaseCopy, SeverityError, "broken")
+	assert.Equal(t, []Issue{{Time: t0, Phase: PhaseCopy, Severity: SeverityError, Message: "broken"}}, r.Issues)
+}
+
+func TestRollbackAvailability(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   Status
+		current  int
+		phases   []PhaseReport
+		note     string // RollbackNote before Refresh
+		want     string
+		wantNote string // substring of the note; "" means the note must be empty
+	}{
+		{"available while in progress", StatusInProgress, 0,
+			[]PhaseReport{ph(PhaseCopy, PhaseRunning), ph(PhaseDecommission, PhasePending)}, "", RollbackAvailable, ""},
+		{"available before the first phase", StatusInProgress, -1,
+			[]PhaseReport{ph(PhaseCopy, PhasePending)}, "", RollbackAvailable, ""},
+		{"available while paused before decommission", StatusPaused, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhasePending)}, "", RollbackAvailable, ""},
+		{"available while decommission waits at its gate", StatusWaitingApproval, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhasePending)}, "", RollbackAvailable, ""},
+		{"not available once decommission runs", StatusInProgress, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseRunning)}, "", RollbackNotAvailable, "point of no return"},
+		{"not available once decommission completed", StatusInProgress, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseCompleted)}, "", RollbackNotAvailable, "point of no return"},
+		{"not available while paused after decommission started", StatusPaused, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseRunning)}, "", RollbackNotAvailable, "point of no return"},
+		{"not available after decommission failed", StatusFailed, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseFailed)}, "", RollbackNotAvailable, "point of no return"},
+		{"not available when failed without decommission", StatusFailed, 0,
+			[]PhaseReport{ph(PhaseCopy, PhaseFailed)}, "", RollbackNotAvailable, "failed"},
+		{"not available when completed", StatusCompleted, -1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseCompleted)}, "", RollbackNotAvailable, "completed"},
+		{"in progress while rolling back, keeping its reason", StatusRollingBack, 0,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompensating)}, "p99 too high", RollbackInProgress, "p99 too high"},
+		{"done when rolled back", StatusRolledBack, -1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompensated)}, "p99 too high", RollbackDone, "p99 too high"},
+		{"done when rollback failed", StatusRollbackFailed, 0,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompFailed)}, "p99 too high", RollbackDone, "p99 too high"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Name: "demo", Status: tt.status, StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases, RollbackNote: tt.note}
+			r.Refresh(t0)
+			assert.Equal(t, tt.want, r.Rollback)
+			if tt.wantNote == "" {
+				assert.Empty(t, r.RollbackNote)
+			} else {
+				assert.Contains(t, r.RollbackNote, tt.wantNote)
+			}
+		})
+	}
+}
+
+func TestRisk(t *testing.T) {
+	plan := func(current PhaseState) []PhaseReport {
+		return []PhaseReport{
+			{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 1},
+			{Phase: PhaseShiftTraffic, State: current},
+			{Phase: PhaseDecommission, State: PhasePending},
+		}
+	}
+	tests := []struct {
+		name    string
+		status  Status
+		current int
+		phases  []PhaseReport
+		issues  []string // severities
+		want    string
+	}{
+		{"low while a safe phase runs cleanly", StatusInProgress, 0,
+			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 1}}, nil, RiskLow},
+		{"low before any phase", StatusInProgress, -1, plan(PhasePending), nil, RiskLow},
+		{"low with warnings only", StatusInProgress, 0,
+			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 1}}, []string{SeverityWarning}, RiskLow},
+		{"medium while traffic shifts", StatusInProgress, 1, plan(PhaseRunning), nil, RiskMedium},
+		{"medium while traffic shift waits at its gate", StatusWaitingApproval, 1, plan(PhasePending), nil, RiskMedium},
+		{"medium while traffic shifts with a warning", StatusInProgress, 1, plan(PhaseRunning), []string{SeverityWarning}, RiskMedium},
+		{"high while traffic shifts with an error issue", StatusInProgress, 1, plan(PhaseRunning), []string{SeverityError}, RiskHigh},
+		{"medium with an error issue elsewhere", StatusInProgress, 0,
+			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 1}}, []string{SeverityError}, RiskMedium},
+		{"medium with retried attempts", StatusInProgress, 0,
+			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 2}}, nil, RiskMedium},
+		{"high while decommission runs", StatusInProgress, 2,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseShiftTraffic, PhaseCompleted), ph(PhaseDecommission, PhaseRunning)}, nil, RiskHigh},
+		{"medium while rolling back", StatusRollingBack, 0,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompensating)}, nil, RiskMedium},
+		{"medium while rolling back even from decommission position", StatusRollingBack, 1,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseCompensating)}, []string{SeverityError}, RiskMedium},
+		{"high when failed", StatusFailed, 2,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseShiftTraffic, PhaseCompleted), ph(PhaseDecommission, PhaseFailed)}, nil, RiskHigh},
+		{"high when rollback failed", StatusRollbackFailed, 0,
+			[]PhaseReport{ph(PhaseCopy, PhaseCompFailed)}, nil, RiskHigh},
+		{"low when completed despite past errors", StatusCompleted, -1,
+			[]PhaseReport{{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 3}}, []string{SeverityError}, RiskLow},
+		{"low when rolled back", StatusRolledBack, -1,
+			[]PhaseReport{{Phase: PhaseCopy, State: PhaseCompensated, Attempts: 3}}, []string{SeverityError}, RiskLow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Name: "demo", Status: tt.status, StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases}
+			for _, sev := range tt.issues {
+				r.AddIssue(t0, "", sev, "something")
+			}
+			r.Refresh(t0)
+			assert.Equal(t, tt.want, r.Risk)
+		})
+	}
+}
+
+func TestNextSteps(t *testing.T) {
+	const rollbackCmd = "godwit rollback demo"
+	tests := []struct {
+		name    string
+		status  Status
+		paused  bool
+		gate    string
+		current int
+		phases  []PhaseReport
+		want    []string // substrings that some step must contain
+		notWant []string // substrings no step may contain
+		exactly int      // number of steps, when > 0
+	}{
+		{
+			name: "waiting for approval says how to approve the gate and how to roll back", status: StatusWaitingApproval, gate: "go-live", current: 1,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), {Phase: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"}},
+			want:    []string{"godwit approve demo --gate go-live", `"go-live"`, rollbackCmd},
+			exactly: 2,
+		},
+		{
+			name: "paused says how to resume and how to roll back", status: StatusPaused, paused: true, current: 1,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseReconcile, PhasePending)},
+			want:    []string{"godwit resume demo", rollbackCmd},
+			notWant: []string{"wait for phase"},
+			exactly: 2,
+		},
+		{
+			name: "paused after decommission started offers no rollback", status: StatusPaused, paused: true, current: 1,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseRunning)},
+			want:    []string{"godwit resume demo"},
+			notWant: []string{"rollback"},
+		},
+		{
+			name: "in progress says to watch the running phase and how to abort", status: StatusInProgress, current: 0,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseRunning), ph(PhaseDecommission, PhasePending)},
+			want:    []string{"wait for phase copy", "godwit status demo --watch", rollbackCmd},
+			notWant: []string{"resume"},
+			exactly: 2,
+		},
+		{
+			name: "in progress after decommission started offers no rollback", status: StatusInProgress, current: 1,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseDecommission, PhaseRunning)},
+			want:    []string{"wait for phase decommission"},
+			notWant: []string{"rollback"},
+			exactly: 1,
+		},
+		{
+			name: "rolling back says to watch the compensations", status: StatusRollingBack, current: 0,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompensating)},
+			want:    []string{"godwit status demo --watch", "compensations"},
+			notWant: []string{rollbackCmd},
+			exactly: 1,
+		},
+		{
+			name: "completed has nothing left to do", status: StatusCompleted, current: -1,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted)},
+			want:    []string{"none: the migration is complete"},
+			notWant: []string{rollbackCmd},
+			exactly: 1,
+		},
+		{
+			name: "rolled back says to fix the cause and start again", status: StatusRolledBack, current: -1,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompensated)},
+			want:    []string{"find the cause", "godwit start -f"},
+			notWant: []string{rollbackCmd},
+			exactly: 1,
+		},
+		{
+			name: "rollback failed says to undo compensation failures by hand", status: StatusRollbackFailed, current: 0,
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompFailed)},
+			want:    []string{"COMPENSATION_FAILED", "by hand", "godwit start -f"},
+			notWant: []string{rollbackCmd},
+			exactly: 2,
+		},
+		{
+			name: "failed says nothing was rolled back", status: StatusFailed, current: 0,
+			phases:  []PhaseReport{ph(PhaseDecommission, PhaseFailed)},
+			want:    []string{"nothing was rolled back"},
+			notWant: []string{rollbackCmd},
+			exactly: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Name: "demo", Status: tt.status, Paused: tt.paused, WaitingGate: tt.gate,
+				StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases}
+			r.Refresh(t0)
+			all := strings.Join(r.NextSteps, "\n")
+			for _, w := range tt.want {
+				assert.Contains(t, all, w)
+			}
+			for _, w := range tt.notWant {
+				assert.NotContains(t, all, w)
+			}
+			if tt.exactly > 0 {
+				assert.Len(t, r.NextSteps, tt.exactly, all)
+			}
+		})
+	}
+}
+
+func TestStatusFinal(t *testing.T) {
+	tests := []struct {
+		status Status
+		final  bool
+	}{
+		{StatusInProgress, false},
+		{StatusPaused, false},
+		{StatusWaitingApproval, false},
+		{StatusRollingBack, false},
+		{StatusCompleted, true},
+		{StatusRolledBack, true},
+		{StatusRollbackFailed, true},
+		{StatusFailed, true},
+		{"", false},
+		{"UNKNOWN", false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.status), func(t *testing.T) {
+			assert.Equal(t, tt.final, tt.status.Final())
+		})
+	}
+}
+
+func TestPhase(t *testing.T) {
+	tests := []struct {
+		phase      Phase
+		order      int
+		noReturn   bool
+		validPhase bool
+	}{
+		{PhaseValidate, 0, false, true},
+		{PhaseProvision, 1, false, true},
+		{PhaseCopy, 2, false, true},
+		{PhaseShiftTraffic, 3, false, true},
+		{PhaseReconcile, 4, false, true},
+		{PhaseDecommission, 5, true, true},
+		{"", -1, false, false},
+		{"Copy", -1, false, false},
+		{"shift_traffic", -1, false, false},
+	}
+	for _, tt := range tests {
+		t.Run("phase "+string(tt.phase), func(t *testing.T) {
+			assert.Equal(t, tt.order, tt.phase.Order(), "order")
+			assert.Equal(t, tt.validPhase, tt.phase.Valid(), "valid")
+			assert.Equal(t, tt.noReturn, tt.phase.PointOfNoReturn(), "point of no return")
+		})
+	}
+	t.Run("AllPhases are in run order", func(t *testing.T) {
+		require.Len(t, AllPhases, 6)
+		for i, p := range AllPhases {
+			assert.Equal(t, i, p.Order(), p)
+		}
+	})
+}
+
+func TestReportJSON(t *testing.T) {
+	running := func() *Report {
+		r := NewReport("demo", "move users", []Phase{PhaseCopy, PhaseShiftTraffic}, map[Phase]string{PhaseShiftTraffic: "go-live"}, t0)
+		r.CurrentIndex = 0
+		r.Phases[0].State = PhaseRunning
+		r.Phases[0].StartTime = t0.Add(time.Second)
+		r.Phases[0].Attempts = 2
+		r.Phases[0].Records = 500
+		r.AddIssue(t0.Add(2*time.Second), PhaseCopy, SeverityWarning, "slow")
+		r.Refresh(t0.Add(time.Minute))
+		return r
+	}
+	tests := []struct {
+		name       string
+		report     func() *Report
+		hasEndTime bool
+	}{
+		{"a running report omits the zero end time", running, false},
+		{"an ended report carries its end time", func() *Report {
+			r := running()
+			r.Status = StatusCompleted
+			r.CurrentIndex = -1
+			for i := range r.Phases {
+				r.Phases[i].State = PhaseCompleted
+				r.Phases[i].EndTime = t0.Add(3 * time.Minute)
+			}
+			r.EndTime = t0.Add(3 * time.Minute)
+			r.Refresh(t0.Add(3 * time.Minute))
+			return r
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.report()
+			b, err := json.Marshal(r)
+			require.NoError(t, err)
+
+			var raw map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(b, &raw))
+			_, has := raw["endTime"]
+			assert.Equal(t, tt.hasEndTime, has, string(b))
+			for _, key := range []string{"name", "status", "startTime", "updatedTime", "currentPhase", "currentIndex",
+				"overallProgress", "phases", "metrics", "nextSteps", "risk", "rollback", "paused"} {
+				assert.Contains(t, raw, key)
+			}
+
+			var phases []map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(raw["phases"], &phases))
+			for i, p := range phases {
+				_, hasStart := p["startTime"]
+				_, hasEnd := p["endTime"]
+				assert.Equal(t, !r.Phases[i].StartTime.IsZero(), hasStart, "phase %d startTime", i)
+				assert.Equal(t, !r.Phases[i].EndTime.IsZero(), hasEnd, "phase %d endTime", i)
+			}
+
+			var back Report
+			require.NoError(t, json.Unmarshal(b, &back))
+			assert.Equal(t, *r, back)
+		})
+	}
+}
