@@ -61,12 +61,23 @@ type PhaseResult struct {
 	Duration config.Duration `json:"duration"`
 }
 
+// Heartbeat is what a running phase reports as it goes: progress for people
+// (`godwit status` reads it from the pending activity, costing no history)
+// and a checkpoint for itself (a retry, on any worker, resumes from it).
+type Heartbeat struct {
+	Percent    float64 `json:"percent,omitempty"`
+	Records    int64   `json:"records,omitempty"`
+	Checkpoint string  `json:"checkpoint,omitempty"`
+}
+
 // Driver does the work of a phase. Each kind of phase action (command hook
 // now; data copy, reconcile and traffic later) is one Driver.
 type Driver interface {
 	// Do performs action for the phase; it must be idempotent, since a
-	// retry or a second compensation may repeat it.
-	Do(ctx context.Context, action Action, in PhaseInput, heartbeat func()) (PhaseResult, error)
+	// retry or a second compensation may repeat it. resume is the last
+	// heartbeat of an earlier attempt (zero on the first); beat records
+	// progress and must be called regularly on long work.
+	Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error)
 }
 
 // Activities are the phase activities a worker registers.
@@ -99,7 +110,14 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	}
 	start := time.Now()
 	a.Logger.Info("phase started", "migration", in.Migration, "phase", in.Phase.Phase, "action", action, "attempt", info.Attempt)
-	res, err := driver.Do(ctx, action, in, func() { activity.RecordHeartbeat(ctx) })
+	var resume Heartbeat
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
+			a.Logger.Warn("unreadable checkpoint of the previous attempt; starting over", "phase", in.Phase.Phase, "error", err)
+			resume = Heartbeat{}
+		}
+	}
+	res, err := driver.Do(ctx, action, in, resume, func(hb Heartbeat) { activity.RecordHeartbeat(ctx, hb) })
 	res.Phase, res.Action, res.Attempt = in.Phase.Phase, action, info.Attempt
 	res.Duration = config.Duration(time.Since(start).Round(time.Millisecond))
 	if err != nil {

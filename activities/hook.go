@@ -24,7 +24,7 @@ type HookDriver struct {
 }
 
 // Do runs the hook's run or compensate command.
-func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, heartbeat func()) (PhaseResult, error) {
+func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error) {
 	cmd := in.Phase.Hook.Run
 	if action == ActionCompensate {
 		cmd = in.Phase.Hook.Compensate
@@ -43,6 +43,11 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, heart
 			return PhaseResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, err)
 		}
 	}
+	if resume.Checkpoint != "" {
+		// The previous attempt's last "godwit:checkpoint=" line: the hook
+		// may resume from it instead of starting over.
+		env["GODWIT_CHECKPOINT"] = resume.Checkpoint
+	}
 	env["GODWIT_MIGRATION"] = in.Migration
 	env["GODWIT_PHASE"] = string(in.Phase.Phase)
 	env["GODWIT_ACTION"] = string(action)
@@ -52,7 +57,9 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, heart
 	res, err := hook.Run(ctx, hook.Command{Argv: cmd.Command, Env: env, Dir: cmd.Dir, Timeout: cmd.Timeout.D()}, hook.Options{
 		Redact: secrets,
 		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Phase, "action", action),
-		Tick:   func(hook.Progress) { heartbeat() },
+		Tick: func(p hook.Progress) {
+			beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: p.Checkpoint})
+		},
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,
 	})

@@ -323,7 +323,7 @@ func TestHookDriverDo(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 
-			res, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, tt.action, in, func() {})
+			res, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, tt.action, in, Heartbeat{}, func(Heartbeat) {})
 
 			w := tt.want
 			if w.errType == "" {
@@ -385,7 +385,7 @@ func TestHookDriverDoCancellation(t *testing.T) {
 				time.AfterFunc(tt.delay, cancel)
 			}
 			start := time.Now()
-			_, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, ActionRun, hookInput(shCmd("sleep 30"), nil), func() {})
+			_, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, ActionRun, hookInput(shCmd("sleep 30"), nil), Heartbeat{}, func(Heartbeat) {})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.Canceled)
 			var appErr *temporal.ApplicationError
@@ -571,4 +571,40 @@ func TestWithResult(t *testing.T) {
 func TestNonRetryableErrorTypes(t *testing.T) {
 	assert.ElementsMatch(t, []string{ErrTypeConfig, ErrTypeHookMissing}, NonRetryableErrorTypes)
 	assert.NotContains(t, NonRetryableErrorTypes, ErrTypeHookFailed)
+}
+
+func TestRetriedHookResumesFromItsCheckpoint(t *testing.T) {
+	cases := []struct {
+		name      string
+		heartbeat any // details of the previous attempt; nil = first attempt
+		want      string
+	}{
+		{"first attempt starts from scratch", nil, "from start"},
+		{"a retry gets the last checkpoint", Heartbeat{Percent: 40, Records: 400, Checkpoint: "id:400"}, "from id:400"},
+		{"a retry without checkpoint starts from scratch", Heartbeat{Percent: 10}, "from start"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := activityEnv(t)
+			if tc.heartbeat != nil {
+				env.SetHeartbeatDetails(tc.heartbeat)
+			}
+			v, err := env.ExecuteActivity(RunPhaseName, hookInput(shCmd(`echo "from ${GODWIT_CHECKPOINT:-start}"`), nil))
+			require.NoError(t, err)
+			var res PhaseResult
+			require.NoError(t, v.Get(&res))
+			require.Equal(t, tc.want, res.Summary)
+		})
+	}
+}
+
+func TestHookProgressIsHeartbeated(t *testing.T) {
+	var beats []Heartbeat
+	d := &HookDriver{Logger: hclog.NewNullLogger()}
+	script := `echo godwit:progress=25; echo godwit:records=250; echo godwit:checkpoint=id:250; sleep 1.5`
+	_, err := d.Do(context.Background(), ActionRun, hookInput(shCmd(script), nil), Heartbeat{}, func(hb Heartbeat) {
+		beats = append(beats, hb)
+	})
+	require.NoError(t, err)
+	require.Contains(t, beats, Heartbeat{Percent: 25, Records: 250, Checkpoint: "id:250"})
 }

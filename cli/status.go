@@ -11,9 +11,12 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -120,7 +123,35 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 	if err := v.Get(&rep); err != nil {
 		return nil, fmt.Errorf("decode status of %s: %w", name, err)
 	}
+	if live, ok := liveProgress(desc.GetPendingActivities()); ok {
+		rep.MergeLive(live, time.Now())
+	}
 	return &rep, nil
+}
+
+// liveProgress reads the running phase activity's heartbeat and retry state
+// from the workflow's description. A migration runs one phase activity at a
+// time, so the first phase activity found is the current phase's.
+func liveProgress(pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
+	for _, pa := range pending {
+		switch pa.GetActivityType().GetName() {
+		case activities.RunPhaseName, activities.CompensatePhaseName:
+		default:
+			continue
+		}
+		live := migration.Live{Attempt: int(pa.GetAttempt())}
+		if pa.GetHeartbeatDetails() != nil {
+			var hb activities.Heartbeat
+			if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
+				live.Percent, live.Records = hb.Percent, hb.Records
+			}
+		}
+		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {
+			live.LastFailure = f.GetMessage()
+		}
+		return live, true
+	}
+	return migration.Live{}, false
 }
 
 // finalReport waits for the run's end and returns the report it left as

@@ -47,9 +47,12 @@ const (
 	// tailErrorBytes is about how much output an ExitError message carries.
 	tailErrorBytes = 500
 
-	recordsPrefix  = "godwit:records="
-	progressPrefix = "godwit:progress="
-	redacted       = "***"
+	recordsPrefix    = "godwit:records="
+	progressPrefix   = "godwit:progress="
+	checkpointPrefix = "godwit:checkpoint="
+	// maxCheckpoint bounds a checkpoint: it travels in every heartbeat.
+	maxCheckpoint = 4096
+	redacted      = "***"
 
 	// temporalEnvPrefix marks the worker's own Temporal settings and
 	// credentials, which must never reach a hook.
@@ -74,11 +77,13 @@ type Options struct {
 }
 
 // Progress is what a running command has reported about itself through
-// marker lines: "godwit:records=N" (records moved so far) and
-// "godwit:progress=P" (percent done, 0-100).
+// marker lines: "godwit:records=N" (records moved so far),
+// "godwit:progress=P" (percent done, 0-100) and "godwit:checkpoint=TEXT"
+// (where to resume after a crash, at most 4096 bytes).
 type Progress struct {
-	Records int64
-	Percent float64
+	Records    int64
+	Percent    float64
+	Checkpoint string
 }
 
 // Result is what a finished command produced.
@@ -88,6 +93,7 @@ type Result struct {
 	Truncated bool          // Output lost its beginning
 	Duration  time.Duration // from start to exit
 	Records   int64         // from the last output line of the form "godwit:records=N" (N >= 0), 0 if none
+	Progress  Progress      // everything the marker lines reported, as the last tick saw it
 }
 
 // ExitError is returned when the command ran but exited non-zero.
@@ -188,7 +194,8 @@ func Run(ctx context.Context, cmd Command, opts Options) (Result, error) {
 	}
 
 	res.Output, res.Truncated = out.tail.String()
-	res.Records = out.progress().Records
+	res.Progress = out.progress()
+	res.Records = res.Progress.Records
 	if c.ProcessState != nil {
 		res.ExitCode = exitCode(c.ProcessState)
 	}
@@ -316,12 +323,17 @@ type output struct {
 	maxLen  int      // length of the longest secret
 	tail    *tail
 	// Written by the reading goroutine, read by the ticker's.
-	records atomic.Int64
-	percent atomic.Uint64 // math.Float64bits
+	records    atomic.Int64
+	percent    atomic.Uint64 // math.Float64bits
+	checkpoint atomic.Pointer[string]
 }
 
 func (o *output) progress() Progress {
-	return Progress{Records: o.records.Load(), Percent: math.Float64frombits(o.percent.Load())}
+	p := Progress{Records: o.records.Load(), Percent: math.Float64frombits(o.percent.Load())}
+	if c := o.checkpoint.Load(); c != nil {
+		p.Checkpoint = *c
+	}
+	return p
 }
 
 func newOutput(opts Options) *output {
@@ -398,6 +410,9 @@ func (o *output) parseMarker(line []byte) {
 		if p, err := strconv.ParseFloat(v, 64); err == nil && p >= 0 && p <= 100 {
 			o.percent.Store(math.Float64bits(p))
 		}
+	}
+	if v, ok := strings.CutPrefix(s, checkpointPrefix); ok && len(v) <= maxCheckpoint {
+		o.checkpoint.Store(&v)
 	}
 }
 

@@ -403,7 +403,7 @@ func TestExitErrorMessage(t *testing.T) {
 func TestRunTicksCarryReportedProgress(t *testing.T) {
 	var mu sync.Mutex
 	var seen []Progress
-	script := `echo godwit:progress=40; echo godwit:records=400; sleep 0.3; echo godwit:progress=101; echo godwit:progress=80; sleep 0.3`
+	script := `echo godwit:progress=40; echo godwit:records=400; echo godwit:checkpoint=id:400; sleep 0.3; echo godwit:progress=101; echo godwit:progress=80; sleep 0.3`
 	res, err := Run(context.Background(), sh(script), Options{
 		Tick: func(p Progress) {
 			mu.Lock()
@@ -414,9 +414,10 @@ func TestRunTicksCarryReportedProgress(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, int64(400), res.Records)
+	require.Equal(t, Progress{Records: 400, Percent: 80, Checkpoint: "id:400"}, res.Progress)
 	mu.Lock()
 	defer mu.Unlock()
-	require.Contains(t, seen, Progress{Records: 400, Percent: 40}, "a tick during the first sleep carries the first markers")
-	require.Contains(t, seen, Progress{Records: 400, Percent: 80}, "an out-of-range percent is ignored, the next one taken")
-	require.NotContains(t, seen, Progress{Records: 400, Percent: 101})
+	require.Contains(t, seen, Progress{Records: 400, Percent: 40, Checkpoint: "id:400"}, "a tick during the first sleep carries the first markers")
+	require.Contains(t, seen, Progress{Records: 400, Percent: 80, Checkpoint: "id:400"}, "an out-of-range percent is ignored, the next one taken")
+	require.NotContains(t, seen, Progress{Records: 400, Percent: 101, Checkpoint: "id:400"})
 }

@@ -13,11 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -220,6 +222,38 @@ func TestStatusOfUnknownMigration(t *testing.T) {
 	require.EqualError(t, err, `no migration named "no-such-migration" in this namespace: see `+"`godwit list`")
 }
 
+// historyText returns the run's whole history as JSON text.
+func historyText(t *testing.T, workflowID string) string {
+	t.Helper()
+	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// phaseResults decodes the results of the run's completed phase activities.
+func phaseResults(t *testing.T, workflowID string) []activities.PhaseResult {
+	t.Helper()
+	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var out []activities.PhaseResult
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		if done := ev.GetActivityTaskCompletedEventAttributes(); done != nil {
+			var r activities.PhaseResult
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &r))
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // recordHistory saves the run's history as JSON for the replay test in
 // workflows/, when GODWIT_RECORD_HISTORY names a directory (e.g.
 // workflows/testdata/histories). Record anew only when a workflow change is
@@ -231,14 +265,5 @@ func recordHistory(t *testing.T, workflowID string) {
 		return
 	}
 	path := filepath.Join(dir, strings.TrimPrefix(workflowID, "it-")+".json")
-	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var h historypb.History
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		h.Events = append(h.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, b, 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(historyText(t, workflowID)), 0o644))
 }

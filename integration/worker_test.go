@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/migration"
 )
 
 // syncBuffer collects a process's output while the test reads it.
@@ -33,6 +36,25 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+func buildWorker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "godwit-worker")
+	out, err := exec.Command("go", "build", "-o", bin, "../worker").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// startWorker runs the godwit-worker binary on queue until the test ends.
+func startWorker(t *testing.T, bin, queue string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	w := exec.Command(bin, "--address", env.address, "--task-queue", queue, "--log-format", "json")
+	w.Stdout, w.Stderr = logs, logs
+	require.NoError(t, w.Start())
+	t.Cleanup(func() { _ = w.Process.Kill(); _, _ = w.Process.Wait() })
+	return w, logs
+}
+
 // TestWorkerBinaryRunsMigrationsAndStopsGracefully runs the real
 // godwit-worker binary on a task queue of its own, runs a migration on it
 // with `start --wait`, then stops it with SIGTERM. The ended migration's
@@ -40,17 +62,8 @@ func (b *syncBuffer) String() string {
 func TestWorkerBinaryRunsMigrationsAndStopsGracefully(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "godwit-worker")
-	build := exec.Command("go", "build", "-o", bin, "../worker")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-
 	queue := "it-worker-binary"
-	var logs syncBuffer
-	w := exec.Command(bin, "--address", env.address, "--task-queue", queue, "--log-format", "json")
-	w.Stdout, w.Stderr = &logs, &logs
-	require.NoError(t, w.Start())
-	t.Cleanup(func() { _ = w.Process.Kill() })
+	w, logs := startWorker(t, buildWorker(t), queue)
 
 	spec := filepath.Join(dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(spec, []byte(`name: it-worker-binary
@@ -88,4 +101,57 @@ phases:
 	require.NoError(t, err, res)
 	require.Contains(t, res, "Migration it-worker-binary — ROLLED_BACK")
 	require.True(t, strings.Contains(res, "exited with code 3"), res)
+}
+
+// TestCopyResumesFromCheckpointAfterWorkerCrash kills the worker with
+// SIGKILL in the middle of the demo's copy phase. Another worker picks the
+// phase up once its heartbeat times out, resumes from the last heartbeated
+// checkpoint, and the target ends with exactly the legacy rows.
+func TestCopyResumesFromCheckpointAfterWorkerCrash(t *testing.T) {
+	t.Parallel()
+	bin := buildWorker(t)
+	queue := "it-worker-crash"
+	first, _ := startWorker(t, bin, queue)
+
+	d := newDemo(t, "it-worker-crash")
+	// Slower batches and a short heartbeat timeout: a wide window to kill
+	// the worker in, and a quick takeover afterwards.
+	text, err := os.ReadFile(d.spec)
+	require.NoError(t, err)
+	slow := strings.ReplaceAll(string(text), "sleep 0.3", "sleep 0.5")
+	slow = strings.Replace(slow, "heartbeatTimeout: 10s", "heartbeatTimeout: 3s", 1)
+	require.NoError(t, os.WriteFile(d.spec, []byte(slow), 0o644))
+	var out, errOut bytes.Buffer
+	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", d.spec)
+	require.NoError(t, err, res)
+
+	status := func() migration.Report {
+		res, err := godwitOn(t, queue, &out, &errOut, "status", d.name, "-o", "json")
+		require.NoError(t, err, res)
+		var rep migration.Report
+		require.NoError(t, json.Unmarshal([]byte(res), &rep), res)
+		return rep
+	}
+	require.Eventually(t, func() bool {
+		rep := status()
+		return rep.Phases[2].State == migration.PhaseRunning && rep.Phases[2].Progress >= 20
+	}, 30*time.Second, 100*time.Millisecond, "copy reports progress through heartbeats")
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_, _ = first.Process.Wait()
+
+	startWorker(t, bin, queue)
+	rep := d.waitFor("the go-live gate", waitingAt("go-live"))
+	require.Equal(t, migration.PhaseCompleted, rep.Phases[2].State)
+	require.Equal(t, 2, rep.Phases[2].Attempts, "the copy ran a second attempt on the new worker")
+	require.Equal(t, d.read("legacy/users.csv"), d.read("target/users.csv"), "no row lost or doubled")
+
+	var copyOutput string
+	for _, r := range phaseResults(t, d.name) {
+		if r.Phase == migration.PhaseCopy {
+			copyOutput = r.Output
+		}
+	}
+	require.Regexp(t, `^resuming after row [1-9]\d*00\n`, copyOutput, "the second attempt resumed from the checkpoint")
+	res, err = godwitOn(t, queue, &out, &errOut, "rollback", d.name, "--reason", "test over")
+	require.NoError(t, err, res)
 }

@@ -244,3 +244,34 @@ func (r *Report) nextSteps() []string {
 	}
 	return steps
 }
+
+// Live is what Temporal knows of the running phase's activity but the
+// workflow does not: its heartbeat progress and its retries so far.
+type Live struct {
+	Percent     float64
+	Records     int64
+	Attempt     int
+	LastFailure string // the previous attempt's error, "" if none
+}
+
+// MergeLive adds the running phase's live progress to the report, so a
+// long phase shows movement and retries show up as they happen rather than
+// only when retries run out.
+func (r *Report) MergeLive(live Live, now time.Time) {
+	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return
+	}
+	p := &r.Phases[r.CurrentIndex]
+	if p.State != PhaseRunning && p.State != PhaseCompensating {
+		return
+	}
+	if p.State == PhaseRunning {
+		p.Progress = min(max(live.Percent, 0), 99.9) // 100 only once it completed
+		p.Records = live.Records
+	}
+	p.Attempts = live.Attempt
+	if live.LastFailure != "" {
+		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
+	}
+	r.Refresh(now)
+}

@@ -559,3 +559,41 @@ func TestReportJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeLive(t *testing.T) {
+	start := time.Unix(0, 0)
+	newRunning := func(state PhaseState) *Report {
+		r := NewReport("m", "", []Phase{PhaseValidate, PhaseCopy}, nil, start)
+		r.Phases[0].State = PhaseCompleted
+		r.Phases[1].State = state
+		r.CurrentIndex = 1
+		return r
+	}
+	t.Run("running phase takes heartbeat progress and records", func(t *testing.T) {
+		r := newRunning(PhaseRunning)
+		r.MergeLive(Live{Percent: 40, Records: 400, Attempt: 1}, start.Add(time.Minute))
+		require.Equal(t, 40.0, r.Phases[1].Progress)
+		require.Equal(t, int64(400), r.Metrics.RecordsCopied)
+		require.Equal(t, 400.0, r.Metrics.RecordsPerMinute)
+		require.Equal(t, 70.0, r.OverallProgress)
+		require.Empty(t, r.Phases[1].Error)
+	})
+	t.Run("a running phase never shows 100 before it completes", func(t *testing.T) {
+		r := newRunning(PhaseRunning)
+		r.MergeLive(Live{Percent: 100, Attempt: 1}, start)
+		require.Less(t, r.Phases[1].Progress, 100.0)
+	})
+	t.Run("a retry in progress is visible with the last failure", func(t *testing.T) {
+		r := newRunning(PhaseRunning)
+		r.MergeLive(Live{Attempt: 3, LastFailure: "connection refused"}, start)
+		require.Equal(t, 3, r.Phases[1].Attempts)
+		require.Equal(t, "attempt 2 failed, retrying: connection refused", r.Phases[1].Error)
+		require.Equal(t, RiskMedium, r.Risk, "failed attempts raise the risk")
+	})
+	t.Run("a phase that is not running is left alone", func(t *testing.T) {
+		r := newRunning(PhasePending)
+		r.MergeLive(Live{Percent: 50, Records: 5, Attempt: 2}, start)
+		require.Equal(t, 0.0, r.Phases[1].Progress)
+		require.Zero(t, r.Phases[1].Attempts)
+	})
+}
