@@ -32,7 +32,12 @@ type app struct {
 
 // NewRootCommand returns the `godwit` command with all its subcommands.
 func NewRootCommand(out, errOut io.Writer) *cobra.Command {
-	a := &app{out: out, errOut: errOut}
+	return newRootCommand(&app{out: out, errOut: errOut})
+}
+
+// newRootCommand builds the command tree around a; a.out and a.errOut must
+// be set. Tests set a.dial beforehand to keep the CLI off a real server.
+func newRootCommand(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "godwit",
 		Short: "Move a live system from a legacy service and database to a new one, phase by phase",
@@ -70,7 +75,7 @@ flags, then GODWIT_* environment variables, then a settings file
 				// for results unless asked.
 				logSettings.Level = "warn"
 			}
-			a.logger = logging.New("godwit", logSettings, errOut)
+			a.logger = logging.New("godwit", logSettings, a.errOut)
 			if a.dial == nil {
 				a.dial = func(ctx context.Context) (client.Client, error) {
 					return connect.Dial(ctx, s.Temporal, a.logger)
@@ -79,8 +84,8 @@ flags, then GODWIT_* environment variables, then a settings file
 			return nil
 		},
 	}
-	root.SetOut(out)
-	root.SetErr(errOut)
+	root.SetOut(a.out)
+	root.SetErr(a.errOut)
 	config.BindFlags(root.PersistentFlags())
 	root.AddCommand(
 		a.validateCommand(), a.startCommand(), a.statusCommand(),

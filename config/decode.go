@@ -49,6 +49,12 @@ func (es FieldErrors) Error() string {
 // types instead of field paths.
 type strictDecoder struct {
 	errs FieldErrors
+	// explained lists the paths a decoding error accounts for beyond its
+	// own: the field an unknown key was probably meant to be.
+	explained []string
+	// aborted is set when decoding gave up part-way (alias expansion), so
+	// what was decoded is too partial to check.
+	aborted bool
 	// lines maps the path of every field, list item and map entry decoded
 	// to its line, so checks made after decoding can point at it too.
 	lines map[string]int
@@ -117,6 +123,7 @@ func (d *strictDecoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	if d.budget > 0 {
 		if d.visited++; d.visited > d.budget {
 			if d.visited == d.budget+1 {
+				d.aborted = true
 				d.fail(path, n, "the document's aliases expand to more than %d values; write the values out instead", d.budget)
 			}
 			return
@@ -197,6 +204,9 @@ func (d *strictDecoder) decodeStruct(path string, n *yaml.Node, v reflect.Value)
 		idx, ok := fields[name]
 		if !ok {
 			d.fail(sub, key, "unknown field%s; known fields here: %s", suggest(name, names), strings.Join(names, ", "))
+			if c := closest(name, names); c != "" {
+				d.explained = append(d.explained, joinPath(path, c))
+			}
 			continue
 		}
 		d.mark(sub, key)
@@ -318,6 +328,15 @@ func kindName(n *yaml.Node) string {
 // suggest returns ` (did you mean "x"?)` for the known name closest to got,
 // when it is close enough to be a likely typo.
 func suggest(got string, known []string) string {
+	best := closest(got, known)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// closest returns the known name within two edits of got, or "".
+func closest(got string, known []string) string {
 	best, bestDist := "", 3
 	sorted := append([]string(nil), known...)
 	sort.Strings(sorted)
@@ -326,10 +345,7 @@ func suggest(got string, known []string) string {
 			best, bestDist = k, dist
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func editDistance(a, b string) int {

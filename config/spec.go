@@ -155,19 +155,57 @@ func ParseSpec(data []byte) (*Spec, error) {
 	var spec Spec
 	sd := newStrictDecoder(len(data))
 	sd.decode("", &root, reflect.ValueOf(&spec).Elem())
-	if len(sd.errs) > 0 {
+	if sd.aborted {
 		return nil, sd.errs
 	}
 	spec.applyDefaults()
-	if errs := spec.Check(); len(errs) > 0 {
-		errs = dropInherited(errs, sd.lines)
-		for i := range errs {
-			errs[i].Line = sd.lineOf(errs[i].Path)
-		}
+	// Check even a spec that did not decode cleanly, so one run shows every
+	// mistake; but leave out what a decoding error already explains.
+	explained := append([]string(nil), sd.explained...)
+	for _, e := range sd.errs {
+		explained = append(explained, e.Path)
+	}
+	errs := unrelatedTo(spec.Check(), explained)
+	errs = dropInherited(errs, sd.lines)
+	for i := range errs {
+		errs[i].Line = sd.lineOf(errs[i].Path)
+	}
+	errs = append(errs, sd.errs...)
+	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs
 	}
 	return &spec, nil
+}
+
+// unrelatedTo keeps the errors whose path neither contains nor lies inside
+// the path of one of the decoding errors: a field that failed to decode is
+// empty, and "phases[0] has no action" says nothing new after
+// "phases[0].hok: unknown field".
+func unrelatedTo(errs FieldErrors, explained []string) FieldErrors {
+	var out FieldErrors
+	for _, e := range errs {
+		related := false
+		for _, p := range explained {
+			if p == "" || within(e.Path, p) || within(p, e.Path) {
+				related = true
+				break
+			}
+		}
+		if !related {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// within reports whether path is base or a field or element under it.
+func within(path, base string) bool {
+	if path == base {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, base)
+	return ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "["))
 }
 
 var phasePath = regexp.MustCompile(`^phases\[\d+\]\.`)

@@ -81,13 +81,20 @@ var badSpecs = []struct {
 		want: `phase (line 2): unknown field (did you mean "phases"?); known fields here: ` + topFields,
 	},
 	{
+		name: "decoding and checking errors are reported together, minus what a typo explains",
+		yaml: "name: X\nphases:\n - phase: copi\n   hok: {}\n",
+		want: `name (line 1): "X" is not a valid name: use 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit
+phases[0].phase (line 3): "copi" is not a phase: use one of validate, provision, copy, shift-traffic, reconcile, decommission
+phases[0].hok (line 4): unknown field (did you mean "hook"?); known fields here: phase, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook`,
+	},
+	{
 		name: "misspelt name suggests name",
-		yaml: "nmae: m\n",
+		yaml: "nmae: m\n" + okPhases,
 		want: `nmae (line 1): unknown field (did you mean "name"?); known fields here: ` + topFields,
 	},
 	{
 		name: "unknown key far from any field has no suggestion",
-		yaml: "owner: team-data\n",
+		yaml: "owner: team-data\nname: m\n" + okPhases,
 		want: "owner (line 1): unknown field; known fields here: " + topFields,
 	},
 	{
@@ -119,6 +126,7 @@ phases:
   - phase: validate
     hook:
       rollback: {command: [./undo.sh]}
+      run: {command: [./do.sh]}
 `,
 		want: "phases[0].hook.rollback (line 5): unknown field; known fields here: run, compensate",
 	},
@@ -126,7 +134,7 @@ phases:
 		name: "merge keys are refused by name",
 		yaml: `name: m
 <<: {description: shared}
-`,
+` + okPhases,
 		want: "<< (line 2): merge keys (<<) are not supported: write the fields out, or use defaults for settings shared by phases",
 	},
 	{
@@ -160,27 +168,27 @@ phases:
 	},
 	{
 		name: "duration with an unknown unit",
-		yaml: "name: m\ndefaults:\n  heartbeatTimeout: 5x\n",
+		yaml: "name: m\ndefaults:\n  heartbeatTimeout: 5x\n" + okPhases,
 		want: `defaults.heartbeatTimeout (line 3): "5x" ` + notDuration,
 	},
 	{
 		name: "duration as a mapping",
-		yaml: "name: m\ndefaults:\n  timeout: {minutes: 5}\n",
+		yaml: "name: m\ndefaults:\n  timeout: {minutes: 5}\n" + okPhases,
 		want: "defaults.timeout (line 3): must be a duration such as 30s, 5m or 1h30m, not a mapping",
 	},
 	{
 		name: "maxAttempts as a word",
-		yaml: "name: m\ndefaults:\n  retry:\n    maxAttempts: three\n",
+		yaml: "name: m\ndefaults:\n  retry:\n    maxAttempts: three\n" + okPhases,
 		want: `defaults.retry.maxAttempts (line 4): must be a whole number, not "three"`,
 	},
 	{
 		name: "backoffCoefficient as a word",
-		yaml: "name: m\ndefaults:\n  retry: {backoffCoefficient: double}\n",
+		yaml: "name: m\ndefaults:\n  retry: {backoffCoefficient: double}\n" + okPhases,
 		want: `defaults.retry.backoffCoefficient (line 3): must be a number, not "double"`,
 	},
 	{
 		name: "backoffCoefficient not finite",
-		yaml: "name: m\ndefaults:\n  retry: {backoffCoefficient: NaN}\n",
+		yaml: "name: m\ndefaults:\n  retry: {backoffCoefficient: NaN}\n" + okPhases,
 		want: `defaults.retry.backoffCoefficient (line 3): must be a finite number, not "NaN"`,
 	},
 	{
@@ -234,7 +242,7 @@ phases:
 	},
 	{
 		name: "top-level key given twice",
-		yaml: "name: a\nname: b\n",
+		yaml: "name: a\nname: b\n" + okPhases,
 		want: "name (line 2): is given twice",
 	},
 	{
@@ -576,6 +584,9 @@ phases[2].hook.run.env.1X (line 12): is not a valid environment variable name
 name (line 13): "Bad Name" is not a valid name: use 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
 	},
 }
+
+// okPhases is a valid phases list, for cases about other fields.
+const okPhases = "phases: [{phase: validate, hook: {run: {command: [./check.sh]}}}]\n"
 
 func TestParseSpecRejectsBadSpecs(t *testing.T) {
 	require.GreaterOrEqual(t, len(badSpecs), 25)

@@ -2,6 +2,7 @@ package migration
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -108,6 +109,8 @@ func (r *Report) currentPhaseText() string {
 		return "none"
 	case r.CurrentIndex < 0 && r.Status == StatusCompleted:
 		return fmt.Sprintf("%d of %d: done", n, n)
+	case r.CurrentIndex < 0 && r.Status.Final():
+		return fmt.Sprintf("none: %s", strings.ToLower(strings.ReplaceAll(string(r.Status), "_", " ")))
 	case r.CurrentIndex < 0:
 		return fmt.Sprintf("0 of %d: not started", n)
 	}
@@ -228,10 +231,13 @@ func (r *Report) nextSteps() []string {
 	case StatusRollingBack:
 		return []string{"wait for the compensations to finish: godwit status " + name + " --watch"}
 	case StatusWaitingApproval:
-		return []string{
+		steps := []string{
 			fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate),
-			fmt.Sprintf("or roll back: godwit rollback %s --reason \"...\"", name),
 		}
+		if r.Paused {
+			steps = append(steps, "the migration is also paused: after approval it waits for godwit resume "+name)
+		}
+		return append(steps, fmt.Sprintf("or roll back: godwit rollback %s --reason \"...\"", name))
 	}
 	var steps []string
 	if r.Paused {

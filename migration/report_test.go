@@ -597,3 +597,25 @@ func TestMergeLive(t *testing.T) {
 		require.Zero(t, r.Phases[1].Attempts)
 	})
 }
+
+func TestEndedRunsDoNotReadAsNotStarted(t *testing.T) {
+	for status, want := range map[Status]string{
+		StatusRolledBack:     "none: rolled back",
+		StatusRollbackFailed: "none: rollback failed",
+		StatusFailed:         "none: failed",
+		StatusCompleted:      "2 of 2: done",
+	} {
+		r := NewReport("m", "", []Phase{PhaseValidate, PhaseCopy}, nil, time.Unix(0, 0))
+		r.Status = status
+		r.Refresh(time.Unix(1, 0))
+		require.Equal(t, want, r.CurrentPhase, status)
+	}
+}
+
+func TestPausedAtAGateSaysBothWaits(t *testing.T) {
+	r := NewReport("m", "", []Phase{PhaseShiftTraffic}, map[Phase]string{PhaseShiftTraffic: "go-live"}, time.Unix(0, 0))
+	r.Status, r.WaitingGate, r.Paused, r.CurrentIndex = StatusWaitingApproval, "go-live", true, 0
+	r.Refresh(time.Unix(1, 0))
+	require.Contains(t, r.NextSteps[0], "godwit approve m --gate go-live")
+	require.Contains(t, r.NextSteps[1], "godwit resume m")
+}
