@@ -41,18 +41,8 @@ func (a *app) validateCommand() *cobra.Command {
 
 func describeSpec(a *app, spec *config.Spec) {
 	fmt.Fprintf(a.out, "migration %s: %d phases\n", spec.Name, len(spec.Phases))
-	for i, p := range spec.Phases {
-		line := fmt.Sprintf("  %d. %-14s timeout %s, %d attempts", i+1, p.Phase, p.Timeout, p.Retry.MaxAttempts)
-		if p.Approval != nil {
-			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
-		}
-		if p.Hook != nil && p.Hook.Compensate == nil {
-			line += ", no compensation"
-		}
-		if p.Phase.PointOfNoReturn() {
-			line += " (point of no return)"
-		}
-		fmt.Fprintln(a.out, line)
+	for _, line := range spec.Outline() {
+		fmt.Fprintln(a.out, "  "+line)
 	}
 }
 
@@ -124,6 +114,8 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 			workflows.SearchAttrStatus.ValueSet(string(migration.StatusInProgress)),
 		),
 		StaticSummary: spec.Description,
+		// Shown in the Temporal UI beside the run: its plan.
+		StaticDetails: "Phases:\n\n" + strings.Join(spec.Outline(), "\n"),
 	}
 	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Spec: *spec})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

@@ -471,3 +471,24 @@ func (s *Spec) PhaseSpecFor(p migration.Phase) *PhaseSpec {
 
 // ErrNoSuchPhase is returned when a phase is asked for that the spec lacks.
 var ErrNoSuchPhase = errors.New("no such phase in the spec")
+
+// Outline describes the phases one line each, in run order: what
+// `godwit validate` prints and what the Temporal UI shows as the run's
+// details.
+func (s *Spec) Outline() []string {
+	lines := make([]string, 0, len(s.Phases))
+	for i, p := range s.Phases {
+		line := fmt.Sprintf("%d. %-14s timeout %s, %d attempts", i+1, p.Phase, p.Timeout, p.Retry.MaxAttempts)
+		if p.Approval != nil {
+			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
+		}
+		if p.Hook != nil && p.Hook.Compensate == nil {
+			line += ", no compensation"
+		}
+		if p.Phase.PointOfNoReturn() {
+			line += " (point of no return)"
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}

@@ -32,12 +32,18 @@ type demo struct {
 	spec string
 }
 
-func newDemo(t *testing.T, name string) *demo {
+// newDemo prepares the demo under name. batchPause replaces the copy's
+// pause between batches ("0.3" in the example): tests that must catch the
+// copy while it runs slow it down, so a loaded machine cannot make them miss
+// it.
+func newDemo(t *testing.T, name, batchPause string) *demo {
 	t.Helper()
 	src, err := os.ReadFile("../examples/demo.yaml")
 	require.NoError(t, err)
 	d := &demo{t: t, name: name, dir: t.TempDir()}
 	text := strings.ReplaceAll(string(src), "/tmp/godwit-demo", d.dir)
+	require.Contains(t, text, "sleep 0.3", "the demo's copy pause moved: update newDemo")
+	text = strings.ReplaceAll(text, "sleep 0.3", "sleep "+batchPause)
 	text = strings.Replace(text, "name: demo\n", "name: "+name+"\n", 1)
 	d.spec = filepath.Join(d.dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(d.spec, []byte(text), 0o644))
@@ -115,7 +121,7 @@ func waitingAt(gate string) func(migration.Report) bool {
 
 func TestDemoMigrationCompletes(t *testing.T) {
 	t.Parallel()
-	d := newDemo(t, "it-demo-complete")
+	d := newDemo(t, "it-demo-complete", "0.8")
 	legacy := d.read("legacy/users.csv")
 	d.start()
 
@@ -152,7 +158,7 @@ func TestDemoMigrationCompletes(t *testing.T) {
 
 func TestRollbackBySignalUndoesHookEffects(t *testing.T) {
 	t.Parallel()
-	d := newDemo(t, "it-demo-rollback")
+	d := newDemo(t, "it-demo-rollback", "0.1")
 	d.start()
 	d.waitFor("the go-live gate", waitingAt("go-live"))
 	require.True(t, d.exists("target/users.csv"), "copy ran before the gate")
@@ -180,7 +186,7 @@ func TestRollbackBySignalUndoesHookEffects(t *testing.T) {
 
 func TestRollbackCancelsARunningPhase(t *testing.T) {
 	t.Parallel()
-	d := newDemo(t, "it-demo-cancel")
+	d := newDemo(t, "it-demo-cancel", "3")
 	d.start()
 	d.waitFor("copy to run", func(r migration.Report) bool {
 		return r.CurrentIndex == 2 && r.Phases[2].State == migration.PhaseRunning
@@ -196,7 +202,7 @@ func TestRollbackCancelsARunningPhase(t *testing.T) {
 
 func TestStartingARunningMigrationIsRefused(t *testing.T) {
 	t.Parallel()
-	d := newDemo(t, "it-demo-duplicate")
+	d := newDemo(t, "it-demo-duplicate", "0.3")
 	d.start()
 	out, err := godwit(t, "start", "-f", d.spec)
 	require.Error(t, err, out)

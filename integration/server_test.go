@@ -80,6 +80,11 @@ func runMain(m *testing.M) int {
 		defer w.Stop()
 	}
 	env.temporalBin = bin
+	defer func() {
+		if workerBuild.bin != "" {
+			os.RemoveAll(filepath.Dir(workerBuild.bin))
+		}
+	}()
 	return m.Run()
 }
 

@@ -24,7 +24,7 @@ func temporalCLI(t *testing.T, args ...string) (string, error) {
 // the README documents.
 func TestSteerWithTheTemporalCLI(t *testing.T) {
 	t.Parallel()
-	d := newDemo(t, "it-temporal-cli")
+	d := newDemo(t, "it-temporal-cli", "0.1")
 	d.start()
 
 	out, err := temporalCLI(t, "workflow", "signal", "--workflow-id", d.name, "--name", "pause", "--input", `{"by": "ops"}`)

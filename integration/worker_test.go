@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,12 +37,29 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// buildWorker builds the godwit-worker binary once for every test.
 func buildWorker(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "godwit-worker")
-	out, err := exec.Command("go", "build", "-o", bin, "../worker").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
+	workerBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "godwit-it-worker")
+		if err != nil {
+			workerBuild.err = err
+			return
+		}
+		workerBuild.bin = filepath.Join(dir, "godwit-worker")
+		out, err := exec.Command("go", "build", "-o", workerBuild.bin, "../worker").CombinedOutput()
+		if err != nil {
+			workerBuild.err = fmt.Errorf("build godwit-worker: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, workerBuild.err)
+	return workerBuild.bin
+}
+
+var workerBuild struct {
+	once sync.Once
+	bin  string
+	err  error
 }
 
 // startWorker runs the godwit-worker binary on queue until the test ends.
@@ -113,13 +131,12 @@ func TestCopyResumesFromCheckpointAfterWorkerCrash(t *testing.T) {
 	queue := "it-worker-crash"
 	first, _ := startWorker(t, bin, queue)
 
-	d := newDemo(t, "it-worker-crash")
-	// Slower batches and a short heartbeat timeout: a wide window to kill
+	// Slow batches and a short heartbeat timeout: a wide window to kill
 	// the worker in, and a quick takeover afterwards.
+	d := newDemo(t, "it-worker-crash", "0.8")
 	text, err := os.ReadFile(d.spec)
 	require.NoError(t, err)
-	slow := strings.ReplaceAll(string(text), "sleep 0.3", "sleep 0.5")
-	slow = strings.Replace(slow, "heartbeatTimeout: 10s", "heartbeatTimeout: 3s", 1)
+	slow := strings.Replace(string(text), "heartbeatTimeout: 10s", "heartbeatTimeout: 3s", 1)
 	require.NoError(t, os.WriteFile(d.spec, []byte(slow), 0o644))
 	var out, errOut bytes.Buffer
 	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", d.spec)

@@ -281,3 +281,15 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 	}
 	r.Refresh(now)
 }
+
+// Headline is a few lines a person can take in at a glance: the Temporal UI
+// shows it as the run's current details.
+func (r *Report) Headline() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: phase %s, %.0f%% done\n", r.Status, r.CurrentPhase, r.OverallProgress)
+	fmt.Fprintf(&b, "rollback %s, risk %s\n", r.Rollback, r.Risk)
+	if len(r.NextSteps) > 0 {
+		fmt.Fprintf(&b, "next: %s\n", r.NextSteps[0])
+	}
+	return b.String()
+}

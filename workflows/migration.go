@@ -304,6 +304,8 @@ func (r *run) finish(ctx workflow.Context, err error) (*migration.Report, error)
 // phase or status changed, so history gets an event only on a real change.
 func (r *run) publish(ctx workflow.Context) {
 	r.report.Refresh(workflow.Now(ctx))
+	// Not a command, so not in history: safe to change at any time.
+	workflow.SetCurrentDetails(ctx, r.report.Headline())
 	phase, status := string(r.currentPhase()), string(r.report.Status)
 	if phase == "" {
 		phase = "none"
