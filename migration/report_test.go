@@ -619,3 +619,11 @@ func TestPausedAtAGateSaysBothWaits(t *testing.T) {
 	require.Contains(t, r.NextSteps[0], "godwit approve m --gate go-live")
 	require.Contains(t, r.NextSteps[1], "godwit resume m")
 }
+
+func TestHeadline(t *testing.T) {
+	r := NewReport("m", "", []Phase{PhaseValidate, PhaseCopy}, nil, time.Unix(0, 0))
+	r.Phases[0].State, r.CurrentIndex = PhaseCompleted, 1
+	r.Phases[1].State = PhaseRunning
+	r.Refresh(time.Unix(1, 0))
+	require.Equal(t, "IN_PROGRESS: phase 2 of 2: copy, 50% done\nrollback AVAILABLE, risk LOW\nnext: wait for phase copy to finish: godwit status m --watch\n", r.Headline())
+}
