@@ -52,26 +52,23 @@ reason, when that gate is not the one waiting; nothing is recorded then.`,
 		Example: `  godwit approve demo --gate go-live`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			handle, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-				WorkflowID:   args[0],
-				UpdateName:   workflows.UpdateApprove,
-				Args:         []any{workflows.ApproveRequest{Gate: gate, By: by}},
-				WaitForStage: client.WorkflowUpdateStageCompleted,
+			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
+				handle, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
+					WorkflowID:   args[0],
+					UpdateName:   workflows.UpdateApprove,
+					Args:         []any{workflows.ApproveRequest{Gate: gate, By: by}},
+					WaitForStage: client.WorkflowUpdateStageCompleted,
+				})
+				if err != nil {
+					return explain(args[0], err)
+				}
+				var res workflows.ApproveResult
+				if err := handle.Get(cmd.Context(), &res); err != nil {
+					return fmt.Errorf("approve %s of migration %s: %w", gate, args[0], err)
+				}
+				fmt.Fprintf(a.out, "gate %s approved by %s: migration %s goes on with phase %s\n", res.Gate, res.By, args[0], res.Phase)
+				return nil
 			})
-			if err != nil {
-				return explain(args[0], err)
-			}
-			var res workflows.ApproveResult
-			if err := handle.Get(cmd.Context(), &res); err != nil {
-				return fmt.Errorf("approve %s of migration %s: %w", gate, args[0], err)
-			}
-			fmt.Fprintf(a.out, "gate %s approved by %s: migration %s goes on with phase %s\n", res.Gate, res.By, args[0], res.Phase)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&gate, "gate", "", "name of the gate to open")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -55,10 +56,12 @@ Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
 	return cmd
 }
 
-// payloadString decodes a JSON string payload such as "\"PAUSED\"".
+// payloadString decodes a JSON string payload such as "\"PAUSED\"", or
+// returns fallback when data is not one.
 func payloadString(data []byte, fallback string) string {
-	if len(data) >= 2 && data[0] == '"' {
-		return string(data[1 : len(data)-1])
+	var s string
+	if len(data) == 0 || data[0] != '"' || json.Unmarshal(data, &s) != nil {
+		return fallback
 	}
-	return fallback
+	return s
 }

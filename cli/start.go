@@ -90,6 +90,7 @@ status until the end.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the migration to end; exit 0 only if it COMPLETED")
 	cmd.Flags().BoolVar(&watch, "watch", false, "show the live status until the migration ends")
 	_ = cmd.MarkFlagRequired("file")
+	cmd.MarkFlagsMutuallyExclusive("wait", "watch")
 	return cmd
 }
 

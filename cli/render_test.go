@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/migration"
+)
+
+var t0 = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+
+func filledBar(filled, width int) string {
+	return "[" + strings.Repeat("█", filled) + strings.Repeat("░", width-filled) + "]"
+}
+
+// runningReport is a migration in its second of three phases, copy at 50%,
+// so the overall progress is (100 + 50 + 0) / 3 = 50%.
+func runningReport() (*migration.Report, time.Time) {
+	r := migration.NewReport("orders", "Move orders to PG",
+		[]migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseShiftTraffic},
+		map[migration.Phase]string{migration.PhaseShiftTraffic: "go-live"}, t0)
+	r.Phases[0] = migration.PhaseReport{
+		Phase: migration.PhaseValidate, State: migration.PhaseCompleted, Progress: 100,
+		StartTime: t0, EndTime: t0.Add(1500 * time.Millisecond), Attempts: 3,
+		Summary: "legacy has 1000 rows",
+	}
+	r.Phases[1] = migration.PhaseReport{
+		Phase: migration.PhaseCopy, State: migration.PhaseRunning, Progress: 50,
+		StartTime: t0.Add(2 * time.Second), Attempts: 1, Records: 500,
+		Summary: "copied 500 of 1000 rows",
+	}
+	r.CurrentIndex = 1
+	now := t0.Add(5 * time.Minute)
+	r.Refresh(now)
+	return r, now
+}
+
+// rolledBackReport ended ROLLED_BACK after copy failed: one phase of each
+// of the other marks.
+func rolledBackReport() (*migration.Report, time.Time) {
+	r := migration.NewReport("orders", "",
+		[]migration.Phase{migration.PhaseValidate, migration.PhaseProvision, migration.PhaseCopy,
+			migration.PhaseShiftTraffic, migration.PhaseReconcile},
+		map[migration.Phase]string{migration.PhaseShiftTraffic: "go-live"}, t0)
+	r.Phases[0].State, r.Phases[0].Progress = migration.PhaseCompleted, 100
+	r.Phases[1].State, r.Phases[1].Progress = migration.PhaseCompensated, 100
+	r.Phases[2] = migration.PhaseReport{
+		Phase: migration.PhaseCopy, State: migration.PhaseFailed, Progress: 20,
+		StartTime: t0.Add(time.Minute), EndTime: t0.Add(2 * time.Minute), Attempts: 2, Records: 200,
+		Summary: "copied 200 of 1000 rows", // hidden by the error
+		Error:   "exit status 1: disk full",
+	}
+	r.Phases[3] = migration.PhaseReport{
+		Phase: migration.PhaseShiftTraffic, State: migration.PhaseCancelled, Gate: "go-live", ApprovedBy: "alice",
+	}
+	r.Phases[4].State = migration.PhaseCompFailed
+	r.Status = migration.StatusRolledBack
+	r.Error = "phase copy failed: exit status 1: disk full"
+	r.RollbackNote = "phase copy failed"
+	r.AddIssue(t0.Add(2*time.Minute), migration.PhaseCopy, migration.SeverityError, "copy failed: disk full")
+	r.EndTime = t0.Add(62*time.Minute + 3*time.Second)
+	r.CurrentIndex = -1
+	now := r.EndTime
+	r.Refresh(now)
+	return r, now
+}
+
+func waitingReport() (*migration.Report, time.Time) {
+	r := migration.NewReport("orders", "",
+		[]migration.Phase{migration.PhaseCopy, migration.PhaseShiftTraffic},
+		map[migration.Phase]string{migration.PhaseShiftTraffic: "go-live"}, t0)
+	r.Phases[0].State, r.Phases[0].Progress = migration.PhaseCompleted, 100
+	r.Status = migration.StatusWaitingApproval
+	r.WaitingGate = "go-live"
+	r.CurrentIndex = 1
+	now := t0.Add(time.Hour)
+	r.Refresh(now)
+	return r, now
+}
+
+// lineWith returns the one line of out that contains s.
+func lineWith(t *testing.T, out, s string) string {
+	t.Helper()
+	var found []string
+	for l := range strings.SplitSeq(out, "\n") {
+		if strings.Contains(l, s) {
+			found = append(found, l)
+		}
+	}
+	require.Len(t, found, 1, "lines containing %q in:\n%s", s, out)
+	return found[0]
+}
+
+func TestRenderText(t *testing.T) {
+	tests := []struct {
+		name   string
+		report func() (*migration.Report, time.Time)
+		// lines must each be a whole line of the output.
+		lines []string
+		// contains must each be in the output, absent must not.
+		contains, absent []string
+		// marks maps a phase line's "N. phase" to its mark.
+		marks map[string]string
+	}{
+		{
+			name:   "running",
+			report: runningReport,
+			lines: []string{
+				"Migration orders — IN_PROGRESS",
+				"  Move orders to PG",
+				"  Started    " + t0.Local().Format(time.DateTime) + " (5m0s ago)",
+				"  Phase      2 of 3: copy",
+				"  Progress   " + filledBar(15, 30) + "  50.0%",
+				"  Rollback   AVAILABLE",
+				"        legacy has 1000 rows",
+				"        copied 500 of 1000 rows",
+				"  Records copied 500   Rate 100 records/min   Error rate 50.0%   Issues 0",
+				"Next steps",
+				"  - wait for phase copy to finish: godwit status orders --watch",
+				`  - to abort: godwit rollback orders --reason "..."`,
+			},
+			contains: []string{
+				filledBar(20, 20) + " 100.0%  COMPLETED           1.5s, 3 attempts",
+				filledBar(10, 20) + "  50.0%  RUNNING             4m58s, 500 records",
+				filledBar(0, 20) + "   0.0%  PENDING             gate go-live\n",
+			},
+			absent: []string{"Ended", "\nIssues", "Waiting", "Error  ", "error:", "approved by"},
+			marks:  map[string]string{"1. validate": "✓", "2. copy": "▶", "3. shift-traffic": "·"},
+		},
+		{
+			name:   "rolled back",
+			report: rolledBackReport,
+			lines: []string{
+				"Migration orders — ROLLED_BACK",
+				"  Ended      " + t0.Add(62*time.Minute+3*time.Second).Local().Format(time.DateTime) + " (took 1h2m3s)",
+				"  Rollback   DONE (phase copy failed)",
+				"  Error      phase copy failed: exit status 1: disk full",
+				"        error: exit status 1: disk full",
+				"Issues",
+				"  " + t0.Add(2*time.Minute).Local().Format(time.TimeOnly) + " ERROR   copy copy failed: disk full",
+				"Next steps",
+			},
+			contains: []string{
+				"gate go-live approved by alice",
+				"COMPLETED",
+				"FAILED              1m0s, 2 attempts, 200 records\n",
+				"  Records copied 200   Rate 3 records/min   Error rate 100.0%   Issues 1",
+			},
+			absent: []string{"copied 200 of 1000 rows", "Waiting"},
+			marks: map[string]string{
+				"1. validate": "✓", "2. provision": "↺", "3. copy": "✗",
+				"4. shift-traffic": "■", "5. reconcile": "✗",
+			},
+		},
+		{
+			name:   "waiting for approval",
+			report: waitingReport,
+			lines: []string{
+				"Migration orders — WAITING_APPROVAL",
+				"  Waiting    for approval of gate \"go-live\"",
+				"  Phase      2 of 2: shift-traffic",
+				"  Progress   " + filledBar(15, 30) + "  50.0%",
+				`  - approve gate "go-live" to continue: godwit approve orders --gate go-live`,
+				`  - or roll back: godwit rollback orders --reason "..."`,
+			},
+			absent: []string{"Ended", "\nIssues", "\n  Move"},
+			marks:  map[string]string{"1. copy": "✓", "2. shift-traffic": "·"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, now := tt.report()
+			var buf bytes.Buffer
+			renderText(&buf, r, now)
+			out := buf.String()
+			lines := strings.Split(out, "\n")
+			// What the report derives is shown as it is.
+			require.NotEmpty(t, r.NextSteps)
+			want := append([]string{
+				"  Phase      " + r.CurrentPhase,
+				"  Risk       " + r.Risk,
+			}, tt.lines...)
+			for _, s := range r.NextSteps {
+				want = append(want, "  - "+s)
+			}
+			for _, l := range want {
+				assert.Contains(t, lines, l, "output:\n%s", out)
+			}
+			for _, s := range tt.contains {
+				assert.Contains(t, out, s)
+			}
+			for _, s := range tt.absent {
+				assert.NotContains(t, out, s)
+			}
+			for phase, mark := range tt.marks {
+				assert.True(t, strings.HasPrefix(lineWith(t, out, phase), "  "+mark+" "+phase+" "),
+					"phase %s should be marked %s:\n%s", phase, mark, out)
+			}
+			// The sections come in a fixed order.
+			idx := func(s string) int { return strings.Index(out, s) }
+			assert.Less(t, idx("Migration "), idx("\nPhases\n"))
+			assert.Less(t, idx("\nPhases\n"), idx("\nMetrics\n"))
+			if i := idx("\nIssues\n"); i >= 0 {
+				assert.Less(t, idx("\nMetrics\n"), i)
+				assert.Less(t, i, idx("\nNext steps\n"))
+			}
+		})
+	}
+}
+
+func TestRenderTextPhaseDurationOfRunningPhaseUsesNow(t *testing.T) {
+	r, now := runningReport()
+	var a, b bytes.Buffer
+	renderText(&a, r, now)
+	renderText(&b, r, now.Add(time.Minute))
+	assert.Contains(t, lineWith(t, a.String(), "2. copy"), "4m58s")
+	assert.Contains(t, lineWith(t, b.String(), "2. copy"), "5m58s")
+	// A finished phase's duration does not move.
+	assert.Contains(t, lineWith(t, b.String(), "1. validate"), "1.5s")
+	assert.Contains(t, b.String(), "(6m0s ago)")
+}
+
+func TestRenderTextStartedInTheFuture(t *testing.T) {
+	// A clock skew between the worker and this machine must not show a
+	// negative age.
+	r, _ := runningReport()
+	var buf bytes.Buffer
+	renderText(&buf, r, t0.Add(-time.Minute))
+	assert.Contains(t, buf.String(), "(0s ago)")
+}
+
+func TestBar(t *testing.T) {
+	tests := []struct {
+		percent float64
+		width   int
+		filled  int
+	}{
+		{0, 30, 0},
+		{50, 30, 15},
+		{100, 30, 30},
+		{99.9, 20, 19},
+		{5, 20, 1},
+		{4.9, 20, 0},
+		{150, 30, 30},
+		{-10, 30, 0},
+		{50, 0, 0},
+	}
+	for _, tt := range tests {
+		got := bar(tt.percent, tt.width)
+		assert.Equal(t, filledBar(tt.filled, tt.width), got, "bar(%v, %d)", tt.percent, tt.width)
+		assert.Equal(t, tt.width+2, len([]rune(got)), "bar(%v, %d) width", tt.percent, tt.width)
+	}
+}
+
+func TestPhaseMark(t *testing.T) {
+	tests := map[migration.PhaseState]string{
+		migration.PhasePending:      "·",
+		migration.PhaseRunning:      "▶",
+		migration.PhaseCompleted:    "✓",
+		migration.PhaseFailed:       "✗",
+		migration.PhaseCompFailed:   "✗",
+		migration.PhaseCompensating: "↺",
+		migration.PhaseCompensated:  "↺",
+		migration.PhaseCancelled:    "■",
+		"SOMETHING_NEW":             "·",
+	}
+	for state, mark := range tests {
+		assert.Equal(t, mark, phaseMark(state), "phaseMark(%s)", state)
+	}
+}

@@ -1,0 +1,429 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/migration"
+)
+
+func running(r *migration.Report) wfState { return wfState{report: r} }
+func ended(r *migration.Report) wfState   { return wfState{ended: true, report: r} }
+
+// only drops the time the report helpers return with the report.
+func only(r *migration.Report, _ time.Time) *migration.Report { return r }
+
+func completedReport() *migration.Report {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseCopy}, nil, t0)
+	r.Phases[0].State, r.Phases[0].Progress, r.Phases[0].Records = migration.PhaseCompleted, 100, 1000
+	r.Status = migration.StatusCompleted
+	r.EndTime = t0.Add(10 * time.Minute)
+	r.Refresh(r.EndTime)
+	return r
+}
+
+func failedReport() *migration.Report {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseDecommission}, nil, t0)
+	r.Phases[0].State, r.Phases[0].Error = migration.PhaseFailed, "mv: permission denied"
+	r.Status = migration.StatusFailed
+	r.Error = "phase decommission failed: mv: permission denied"
+	r.EndTime = t0.Add(time.Minute)
+	r.Refresh(r.EndTime)
+	return r
+}
+
+// overTheWire returns err as a client sees it after the server carried it:
+// encoded to a failure and decoded again, wrapped by the SDK.
+func overTheWire(err error) error {
+	fc := temporal.GetDefaultFailureConverter()
+	return fmt.Errorf("workflow execution error (type: Migration): %w", fc.FailureToError(fc.ErrorToFailure(err)))
+}
+
+func heartbeat(t *testing.T, hb any) *commonpb.Payloads {
+	t.Helper()
+	p, err := converter.GetDefaultDataConverter().ToPayloads(hb)
+	require.NoError(t, err)
+	return p
+}
+
+func pendingActivity(name string, attempt int32, details *commonpb.Payloads, failure string) *workflowpb.PendingActivityInfo {
+	pa := &workflowpb.PendingActivityInfo{
+		ActivityType:     &commonpb.ActivityType{Name: name},
+		Attempt:          attempt,
+		HeartbeatDetails: details,
+	}
+	if failure != "" {
+		pa.LastFailure = &failurepb.Failure{Message: failure}
+	}
+	return pa
+}
+
+func TestLiveProgress(t *testing.T) {
+	hb := heartbeat(t, activities.Heartbeat{Percent: 42.5, Records: 425, Checkpoint: "425"})
+	tests := []struct {
+		name    string
+		pending []*workflowpb.PendingActivityInfo
+		want    migration.Live
+		ok      bool
+	}{
+		{name: "none"},
+		{
+			name:    "other activities only",
+			pending: []*workflowpb.PendingActivityInfo{pendingActivity("SomethingElse", 2, hb, "x")},
+		},
+		{
+			name:    "first attempt with heartbeat",
+			pending: []*workflowpb.PendingActivityInfo{pendingActivity(activities.RunPhaseName, 1, hb, "")},
+			want:    migration.Live{Percent: 42.5, Records: 425, Attempt: 1},
+			ok:      true,
+		},
+		{
+			name: "retry shows the last failure",
+			pending: []*workflowpb.PendingActivityInfo{
+				pendingActivity("SomethingElse", 1, nil, ""),
+				pendingActivity(activities.RunPhaseName, 3, hb, "exit status 1"),
+			},
+			want: migration.Live{Percent: 42.5, Records: 425, Attempt: 3, LastFailure: "exit status 1"},
+			ok:   true,
+		},
+		{
+			name:    "a failure on the first attempt is not a retry",
+			pending: []*workflowpb.PendingActivityInfo{pendingActivity(activities.RunPhaseName, 1, nil, "stale")},
+			want:    migration.Live{Attempt: 1},
+			ok:      true,
+		},
+		{
+			name:    "compensation",
+			pending: []*workflowpb.PendingActivityInfo{pendingActivity(activities.CompensatePhaseName, 2, nil, "boom")},
+			want:    migration.Live{Attempt: 2, LastFailure: "boom"},
+			ok:      true,
+		},
+		{
+			name: "undecodable heartbeat is ignored",
+			pending: []*workflowpb.PendingActivityInfo{pendingActivity(activities.RunPhaseName, 1,
+				heartbeat(t, "not a heartbeat"), "")},
+			want: migration.Live{Attempt: 1},
+			ok:   true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := liveProgress(tt.pending)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestExplain(t *testing.T) {
+	err := explain("demo", fmt.Errorf("describe: %w", serviceerror.NewNotFound("workflow not found for ID: demo")))
+	assert.EqualError(t, err, "no migration named \"demo\" in this namespace: see `godwit list`")
+
+	cause := errors.New("deadline exceeded")
+	err = explain("demo", cause)
+	assert.EqualError(t, err, "migration demo: deadline exceeded")
+	assert.ErrorIs(t, err, cause)
+}
+
+func TestFinalReport(t *testing.T) {
+	failed := failedReport()
+	rolledBack, _ := rolledBackReport()
+	terminated := errors.New("workflow execution error: terminated")
+	tests := []struct {
+		name    string
+		run     *fakeRun
+		want    *migration.Report
+		wantErr string
+	}{
+		{name: "result", run: &fakeRun{report: completedReport()}, want: completedReport()},
+		{
+			name: "failure details",
+			run:  &fakeRun{err: overTheWire(temporal.NewApplicationError(failed.Error, "MigrationFailed", *failed))},
+			want: failed,
+		},
+		{
+			name: "cancellation details",
+			run:  &fakeRun{err: overTheWire(temporal.NewCanceledError(*rolledBack))},
+			want: rolledBack,
+		},
+		{
+			name:    "failure without details",
+			run:     &fakeRun{id: "orders", err: overTheWire(temporal.NewApplicationError("panic", "PanicError"))},
+			wantErr: "migration orders ended without a report (terminated or timed out outside Godwit): ",
+		},
+		{
+			name:    "failure with other details",
+			run:     &fakeRun{id: "orders", err: overTheWire(temporal.NewApplicationError("odd", "Odd", "a string"))},
+			wantErr: "migration orders ended without a report",
+		},
+		{
+			name:    "terminated",
+			run:     &fakeRun{id: "orders", err: terminated},
+			wantErr: "migration orders ended without a report",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := finalReport(t.Context(), tt.run)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.ErrorIs(t, err, tt.run.err)
+				assert.Nil(t, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, jsonRoundTrip(t, tt.want), jsonRoundTrip(t, got))
+		})
+	}
+}
+
+// jsonRoundTrip returns r as it looks after the wire, for comparison
+// (times lose their monotonic clock and location).
+func jsonRoundTrip(t *testing.T, r *migration.Report) string {
+	t.Helper()
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestWaitResult(t *testing.T) {
+	rolledBack, _ := rolledBackReport()
+	tests := []struct {
+		name     string
+		run      *fakeRun
+		wantCode int    // 0: no exit error
+		wantMsg  string // the exit error's message, or the error
+		rendered []string
+	}{
+		{
+			name:     "completed",
+			run:      &fakeRun{id: "orders", report: completedReport()},
+			rendered: []string{"Migration orders — COMPLETED", "(10m0s ago)"},
+		},
+		{
+			name:     "failed",
+			run:      &fakeRun{id: "orders", err: overTheWire(temporal.NewApplicationError("x", "MigrationFailed", *failedReport()))},
+			wantCode: 2,
+			wantMsg:  "migration orders ended FAILED: phase decommission failed: mv: permission denied",
+			rendered: []string{"Migration orders — FAILED", "(1m0s ago)"},
+		},
+		{
+			name:     "rolled back",
+			run:      &fakeRun{id: "orders", err: overTheWire(temporal.NewCanceledError(*rolledBack))},
+			wantCode: 2,
+			wantMsg:  "migration orders ended ROLLED_BACK: phase copy failed: exit status 1: disk full",
+			rendered: []string{"Migration orders — ROLLED_BACK", "(1h2m3s ago)"},
+		},
+		{
+			name:    "no report",
+			run:     &fakeRun{id: "orders", err: errors.New("terminated")},
+			wantMsg: "migration orders ended without a report (terminated or timed out outside Godwit): terminated",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			a := &app{out: &out, errOut: io.Discard}
+			err := a.waitResult(t.Context(), tt.run)
+			var exit *exitError
+			switch {
+			case tt.wantCode != 0:
+				require.ErrorAs(t, err, &exit)
+				assert.Equal(t, tt.wantCode, exit.code)
+				assert.Equal(t, tt.wantMsg, exit.msg)
+			case tt.wantMsg != "":
+				require.Error(t, err)
+				assert.False(t, errors.As(err, &exit), "a run without a report is an error, not exit code 2")
+				assert.EqualError(t, err, tt.wantMsg)
+			default:
+				require.NoError(t, err)
+			}
+			// The report is rendered as of its last update, not now.
+			for _, w := range tt.rendered {
+				assert.Contains(t, out.String(), w)
+			}
+			if tt.rendered == nil {
+				assert.Empty(t, out.String())
+			}
+		})
+	}
+}
+
+func TestStatusCommand(t *testing.T) {
+	runningRep, _ := runningReport()
+	rolledBack, _ := rolledBackReport()
+	hb := heartbeat(t, activities.Heartbeat{Percent: 75, Records: 750})
+	tests := []struct {
+		name      string
+		args      []string
+		states    []wfState
+		want      []string // in the output
+		wantErr   string
+		wantCode  int
+		queries   int
+		describes int
+	}{
+		{
+			name:    "running, text",
+			args:    []string{"status", "orders"},
+			states:  []wfState{running(only(runningReport()))},
+			want:    []string{"Migration orders — IN_PROGRESS\n", "  Phase      2 of 3: copy\n", "▶ 2. copy"},
+			queries: 1, describes: 1,
+		},
+		{
+			name: "running, live progress from the heartbeat",
+			args: []string{"status", "orders"},
+			states: []wfState{{report: runningRep, pending: []*workflowpb.PendingActivityInfo{
+				pendingActivity(activities.RunPhaseName, 2, hb, "connection reset")}}},
+			want: []string{
+				"  Progress   " + filledBar(17, 30) + "  58.3%", // (100 + 75 + 0) / 3
+				"2 attempts, 750 records",
+				"error: attempt 1 failed, retrying: connection reset",
+			},
+			queries: 1, describes: 1,
+		},
+		{
+			name:    "ended: read from the result, no query (needs no worker)",
+			args:    []string{"status", "orders"},
+			states:  []wfState{ended(only(rolledBackReport()))},
+			want:    []string{"Migration orders — ROLLED_BACK\n", "(took 1h2m3s)"},
+			queries: 0, describes: 1,
+		},
+		{
+			name:    "ended by failure",
+			args:    []string{"status", "orders"},
+			states:  []wfState{{ended: true, runErr: overTheWire(temporal.NewApplicationError("x", "MigrationFailed", *failedReport()))}},
+			want:    []string{"Migration orders — FAILED\n", "error: mv: permission denied"},
+			queries: 0, describes: 1,
+		},
+		{
+			name:      "missing",
+			args:      []string{"status", "nope"},
+			states:    []wfState{{describeErr: serviceerror.NewNotFound("workflow not found")}},
+			wantErr:   "no migration named \"nope\" in this namespace: see `godwit list`",
+			describes: 1,
+		},
+		{
+			name:      "query fails",
+			args:      []string{"status", "orders"},
+			states:    []wfState{{report: runningRep, queryErr: errors.New("no worker polling")}},
+			wantErr:   "migration orders: no worker polling",
+			queries:   1,
+			describes: 1,
+		},
+		{
+			name:      "watch until rolled back",
+			args:      []string{"status", "orders", "--watch", "--interval", "1ms"},
+			states:    []wfState{running(only(runningReport())), running(only(runningReport())), ended(rolledBack)},
+			want:      []string{"Migration orders — IN_PROGRESS\n", "Migration orders — ROLLED_BACK\n"},
+			wantErr:   "migration orders ended ROLLED_BACK",
+			wantCode:  2,
+			queries:   2,
+			describes: 3,
+		},
+		{
+			name:      "watch until completed",
+			args:      []string{"status", "orders", "-w", "--interval", "1ms"},
+			states:    []wfState{running(only(runningReport())), ended(completedReport())},
+			want:      []string{"Migration orders — IN_PROGRESS\n", "Migration orders — COMPLETED\n"},
+			queries:   1,
+			describes: 2,
+		},
+		{
+			name:      "watch stops on an error",
+			args:      []string{"status", "orders", "-w", "--interval", "1ms"},
+			states:    []wfState{running(only(runningReport())), {describeErr: errors.New("unavailable")}},
+			want:      []string{"Migration orders — IN_PROGRESS\n"},
+			wantErr:   "migration orders: unavailable",
+			queries:   1,
+			describes: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &fakeClient{states: tt.states}
+			out, _, err := godwit(t, c.dial, tt.args...)
+			switch {
+			case tt.wantCode != 0:
+				var exit *exitError
+				require.ErrorAs(t, err, &exit)
+				assert.Equal(t, tt.wantCode, exit.code)
+				assert.Equal(t, tt.wantErr, exit.msg)
+			case tt.wantErr != "":
+				assert.EqualError(t, err, tt.wantErr)
+			default:
+				require.NoError(t, err)
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+			assert.NotContains(t, out, "\033[", "no terminal control codes when the output is not a terminal")
+			assert.Equal(t, tt.queries, c.queries, "status queries")
+			assert.Equal(t, tt.describes, c.describes, "describes")
+			assert.Equal(t, 1, c.closed, "the client is closed")
+		})
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	rep, _ := runningReport()
+	c := &fakeClient{states: []wfState{{report: rep, pending: []*workflowpb.PendingActivityInfo{
+		pendingActivity(activities.RunPhaseName, 1, heartbeat(t, activities.Heartbeat{Percent: 80, Records: 800}), "")}}}}
+	out, _, err := godwit(t, c.dial, "status", "orders", "-o", "json")
+	require.NoError(t, err)
+	var got migration.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, "orders", got.Name)
+	assert.Equal(t, migration.StatusInProgress, got.Status)
+	assert.Equal(t, "2 of 3: copy", got.CurrentPhase)
+	require.Len(t, got.Phases, 3)
+	assert.Equal(t, 80.0, got.Phases[1].Progress, "live heartbeat merged")
+	assert.Equal(t, int64(800), got.Phases[1].Records)
+	assert.InDelta(t, 60.0, got.OverallProgress, 0.01)
+	assert.Contains(t, out, "\n  \"name\": \"orders\"", "indented")
+}
+
+func TestWatchJSON(t *testing.T) {
+	c := &fakeClient{states: []wfState{running(only(runningReport())), ended(completedReport())}}
+	out, _, err := godwit(t, c.dial, "status", "orders", "--watch", "-o", "json", "--interval", "1ms")
+	require.NoError(t, err)
+	dec := json.NewDecoder(strings.NewReader(out))
+	var statuses []migration.Status
+	for dec.More() {
+		var r migration.Report
+		require.NoError(t, dec.Decode(&r))
+		statuses = append(statuses, r.Status)
+	}
+	assert.Equal(t, []migration.Status{migration.StatusInProgress, migration.StatusCompleted}, statuses)
+}
+
+func TestWatchStopsWhenCancelled(t *testing.T) {
+	// Ctrl-C stops watching and leaves the migration running.
+	c := &fakeClient{states: []wfState{running(only(runningReport()))}}
+	var out bytes.Buffer
+	a := &app{out: &out, errOut: io.Discard}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := a.watch(ctx, c, "orders", "text", time.Hour)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, out.String(), "Migration orders — IN_PROGRESS")
+	assert.Empty(t, c.signals)
+}
