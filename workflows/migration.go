@@ -56,6 +56,9 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 		"migration rolled back: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx)))
 }
 
+// MinCompensationAttempts is the fewest attempts a compensation gets.
+const MinCompensationAttempts = 3
+
 // run is one migration's state. The report is the source of truth for what
 // happened; the other fields are the controls people steer it with.
 type run struct {
@@ -229,7 +232,7 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
 		pr.State = migration.PhaseCancelled
-		pr.Error = "interrupted"
+		pr.Error = "cancelled before it finished"
 		if spec.CompensatePartial {
 			r.compensations = append(r.compensations, i)
 		}
@@ -274,6 +277,9 @@ func (r *run) compensate(ctx workflow.Context) error {
 
 		opts := activityOptions(spec)
 		opts.WaitForCancellation = false
+		// An undo is retried even where the action was not (validate's
+		// maxAttempts: 1): giving up on it leaves the systems half-migrated.
+		opts.RetryPolicy.MaximumAttempts = max(opts.RetryPolicy.MaximumAttempts, MinCompensationAttempts)
 		actCtx := workflow.WithActivityOptions(dctx, opts)
 		var res activities.PhaseResult
 		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName,

@@ -535,3 +535,20 @@ func TestSearchAttributesFollowTheRun(t *testing.T) {
 		"copy/ROLLING_BACK", "validate/ROLLING_BACK", "none/ROLLED_BACK",
 	}, upserts)
 }
+
+func TestCompensationIsRetriedEvenWhenTheActionIsNot(t *testing.T) {
+	h := newHarness(t)
+	h.fake.behave = func(_ context.Context, call string, attempt int32) error {
+		switch {
+		case call == "run:copy":
+			return temporal.NewNonRetryableApplicationError("boom", "Test", nil)
+		case call == "compensate:provision" && attempt < MinCompensationAttempts:
+			return temporal.NewApplicationError("target busy", "Test")
+		}
+		return nil
+	}
+	rep, _ := h.run(specWith(migration.PhaseProvision, migration.PhaseCopy)) // maxAttempts: 1 each
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.Equal(t, []string{"run:provision", "run:copy",
+		"compensate:provision", "compensate:provision", "compensate:provision"}, h.fake.Calls())
+}
