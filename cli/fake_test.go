@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -46,6 +47,16 @@ type fakeClient struct {
 	listReqs []*workflowservice.ListWorkflowExecutionsRequest
 
 	closed int
+
+	// noPollers makes DescribeTaskQueue report no worker on the queue.
+	noPollers bool
+}
+
+func (c *fakeClient) DescribeTaskQueue(_ context.Context, queue string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
+	if c.noPollers {
+		return &workflowservice.DescribeTaskQueueResponse{}, nil
+	}
+	return &workflowservice.DescribeTaskQueueResponse{Pollers: []*taskqueuepb.PollerInfo{{Identity: "w1"}}}, nil
 }
 
 // wfState is one observation of the workflow.

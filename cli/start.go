@@ -76,6 +76,7 @@ status until the end.`,
 				return err
 			}
 			fmt.Fprintf(a.out, "started migration %s (run %s) on task queue %s\n", spec.Name, run.GetRunID(), a.taskQueue(spec))
+			a.warnIfNoWorker(cmd.Context(), c, a.taskQueue(spec))
 			switch {
 			case watch:
 				return a.watch(cmd.Context(), c, spec.Name, "text", defaultInterval)
@@ -92,6 +93,19 @@ status until the end.`,
 	_ = cmd.MarkFlagRequired("file")
 	cmd.MarkFlagsMutuallyExclusive("wait", "watch")
 	return cmd
+}
+
+// warnIfNoWorker tells the user when no worker polls the task queue: the
+// migration would wait silently, the most common first-run surprise.
+func (a *app) warnIfNoWorker(ctx context.Context, c client.Client, queue string) {
+	resp, err := c.DescribeTaskQueue(ctx, queue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		a.logger.Debug("describe task queue", "queue", queue, "error", err)
+		return
+	}
+	if len(resp.GetPollers()) == 0 {
+		fmt.Fprintf(a.errOut, "warning: no worker is polling task queue %s, so the migration waits until one does: start godwit-worker (with --task-queue %s)\n", queue, queue)
+	}
 }
 
 func (a *app) taskQueue(spec *config.Spec) string {

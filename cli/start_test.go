@@ -37,7 +37,17 @@ func TestStart(t *testing.T) {
 		wantCode  int
 		// notWrapped: the error is rewritten, not wrapped.
 		notWrapped bool
+		noPollers  bool
+		wantErrOut string // "" = nothing on stderr
 	}{
+		{
+			name:       "no worker on the queue is warned about",
+			args:       []string{"start", "-f", demoSpec},
+			noPollers:  true,
+			wantQueue:  "godwit",
+			wantOut:    []string{"started migration demo (run run-1) on task queue godwit\n"},
+			wantErrOut: "warning: no worker is polling task queue godwit, so the migration waits until one does: start godwit-worker (with --task-queue godwit)\n",
+		},
 		{
 			name:      "start",
 			args:      []string{"start", "-f", demoSpec},
@@ -116,8 +126,9 @@ func TestStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &fakeClient{startErr: tt.startErr, run: tt.run, states: tt.states}
-			out, _, err := godwit(t, c.dial, tt.args...)
+			c := &fakeClient{startErr: tt.startErr, run: tt.run, states: tt.states, noPollers: tt.noPollers}
+			out, errOut, err := godwit(t, c.dial, tt.args...)
+			assert.Equal(t, tt.wantErrOut, errOut)
 			switch {
 			case tt.wantCode != 0:
 				var exit *exitError
