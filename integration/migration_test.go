@@ -202,7 +202,7 @@ func TestRollbackCancelsARunningPhase(t *testing.T) {
 
 func TestStartingARunningMigrationIsRefused(t *testing.T) {
 	t.Parallel()
-	d := newDemo(t, "it-demo-duplicate", "0.3")
+	d := newDemo(t, "it-demo-duplicate", "3") // still copying when paused
 	d.start()
 	out, err := godwit(t, "start", "-f", d.spec)
 	require.Error(t, err, out)
