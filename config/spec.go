@@ -111,6 +111,10 @@ var (
 	namePattern    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 	gatePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// secretNamePattern matches variable names that conventionally hold
+	// secrets (PGPASSWORD, MYSQL_PWD, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY,
+	// API_KEY), but not the shell's PWD.
+	secretNamePattern = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)`)
 )
 
 // LoadSpec reads and checks the spec file at path.
@@ -418,8 +422,12 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 		add(path+".timeout", "%s is longer than the phase timeout %s: the phase would time out first", c.Timeout, phaseTimeout)
 	}
 	for _, k := range sortedKeys(c.Env) {
-		if !envNamePattern.MatchString(k) {
+		switch {
+		case !envNamePattern.MatchString(k):
 			add(path+".env."+k, "is not a valid environment variable name")
+		case secretNamePattern.MatchString(k) && c.Env[k] != "":
+			add(path+".env."+k, "looks like a secret, and env values are stored in workflow history in plain text: "+
+				"move it to secrets: {%s: {fromEnv: VAR}} (or fromFile), which the worker reads itself", k)
 		}
 	}
 	for _, k := range sortedKeys(c.Secrets) {

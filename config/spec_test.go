@@ -526,11 +526,30 @@ phases:
       run:
         command: [./copy.sh]
         env:
-          DB_PASSWORD: hunter2
+          DB_DSN: postgres://db/orders
         secrets:
-          DB_PASSWORD: {fromEnv: PGPASSWORD}
+          DB_DSN: {fromEnv: ORDERS_DSN}
 `,
-		want: "phases[0].hook.run.secrets.DB_PASSWORD (line 10): is also set in env: set it in one place",
+		want: "phases[0].hook.run.secrets.DB_DSN (line 10): is also set in env: set it in one place",
+	},
+	{
+		name: "secret-looking names may not take literal env values",
+		yaml: `name: m
+phases:
+  - phase: copy
+    hook:
+      run:
+        command: [./copy.sh]
+        env:
+          PGPASSWORD: hunter2
+          GITHUB_TOKEN: ghp_x
+          MYSQL_PWD: pw
+          PWD: /srv
+          TOKEN_TTL: ""
+`,
+		want: "phases[0].hook.run.env.PGPASSWORD (line 8): looks like a secret, and env values are stored in workflow history in plain text: move it to secrets: {PGPASSWORD: {fromEnv: VAR}} (or fromFile), which the worker reads itself\n" +
+			"phases[0].hook.run.env.GITHUB_TOKEN (line 9): looks like a secret, and env values are stored in workflow history in plain text: move it to secrets: {GITHUB_TOKEN: {fromEnv: VAR}} (or fromFile), which the worker reads itself\n" +
+			"phases[0].hook.run.env.MYSQL_PWD (line 10): looks like a secret, and env values are stored in workflow history in plain text: move it to secrets: {MYSQL_PWD: {fromEnv: VAR}} (or fromFile), which the worker reads itself",
 	},
 	{
 		name: "secret as a string",
