@@ -56,6 +56,7 @@ A migration is a YAML spec (see examples/demo.yaml). Typical session:
   godwit approve NAME --gate GATE       open a manual gate
   godwit rollback NAME --reason "..."   undo everything done so far
   godwit list                           every migration and its status
+  godwit output NAME [PHASE]            what the phases' hooks printed
 
 Settings (Temporal address, namespace, task queue, TLS, logging) come from
 flags, then GODWIT_* environment variables, then a settings file
@@ -90,7 +91,7 @@ flags, then GODWIT_* environment variables, then a settings file
 	root.AddCommand(
 		a.validateCommand(), a.startCommand(), a.statusCommand(),
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
-		a.rollbackCommand(), a.listCommand(),
+		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 	)
 	return root
 }

@@ -226,6 +226,7 @@ func TestDialErrorsSurface(t *testing.T) {
 		{"approve", "demo", "--gate", "go-live"},
 		{"rollback", "demo", "--reason", "p99"},
 		{"list"},
+		{"output", "demo"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -366,7 +367,7 @@ func TestHelp(t *testing.T) {
 
 	out, _, err := godwit(t, noDial(t), "--help")
 	require.NoError(t, err)
-	for _, sub := range []string{"validate", "start", "status", "pause", "resume", "approve", "rollback", "list"} {
+	for _, sub := range []string{"validate", "start", "status", "pause", "resume", "approve", "rollback", "list", "output"} {
 		assert.Regexp(t, `(?m)^  `+sub+` +\S`, out, "root help lists %s", sub)
 	}
 	assert.Contains(t, squash(out),

@@ -115,6 +115,15 @@ phases:
 	}
 	require.Contains(t, logs.String(), `"@message":"worker stopped"`)
 
+	res, err = godwitOn(t, queue, &cliOut, &cliErr, "output", "it-worker-binary")
+	require.NoError(t, err, res)
+	require.Equal(t, []string{
+		"== provision run, attempt 1,",
+		"== copy run, attempt 1,",
+		"== provision compensate, attempt 1,",
+	}, outputHeaders(res))
+	require.Contains(t, res, ", failed: run copy: exited with code 3: no route to source ==\nno route to source\n")
+
 	res, err = godwitOn(t, queue, &cliOut, &cliErr, "status", "it-worker-binary")
 	require.NoError(t, err, res)
 	require.Contains(t, res, "Migration it-worker-binary — ROLLED_BACK")
@@ -171,4 +180,19 @@ func TestCopyResumesFromCheckpointAfterWorkerCrash(t *testing.T) {
 	require.Regexp(t, `^resuming after row [1-9]\d*00\n`, copyOutput, "the second attempt resumed from the checkpoint")
 	res, err = godwitOn(t, queue, &out, &errOut, "rollback", d.name, "--reason", "test over")
 	require.NoError(t, err, res)
+}
+
+// outputHeaders returns the start of each "== phase action, attempt N,"
+// header that `godwit output` printed.
+func outputHeaders(out string) []string {
+	var heads []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "== ") {
+			if i := strings.Index(line, "attempt "); i > 0 {
+				end := i + strings.Index(line[i:], ",") + 1
+				heads = append(heads, line[:end])
+			}
+		}
+	}
+	return heads
 }

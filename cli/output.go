@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/godwit/godwit/activities"
+)
+
+func (a *app) outputCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "output NAME [PHASE]",
+		Short: "Print what each phase's hook printed, attempt by attempt",
+		Long: `Print the output the phases' hooks printed (the last 16 KiB of each), in the
+order they ran: completed actions, the last attempt of a phase that failed
+(earlier attempts are retried inside Temporal and not kept), and
+compensations. Give a phase to see only that one. It reads the workflow's
+history, so it works for running and ended migrations alike, with or
+without a worker.`,
+		Example: `  godwit output demo
+  godwit output demo copy`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			phase := ""
+			if len(args) == 2 {
+				phase = args[1]
+			}
+			results, err := phaseOutputs(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			shown := 0
+			for _, r := range results {
+				if phase != "" && string(r.Phase) != phase {
+					continue
+				}
+				shown++
+				fmt.Fprintf(a.out, "== %s %s, attempt %d, %s%s ==\n", r.Phase, r.Action, r.Attempt, r.Duration, r.failure)
+				out := r.Output
+				if out == "" {
+					out = "(no output)\n"
+				}
+				fmt.Fprint(a.out, out)
+				if !strings.HasSuffix(out, "\n") {
+					fmt.Fprintln(a.out)
+				}
+			}
+			if shown == 0 {
+				fmt.Fprintf(a.out, "no phase output yet for %s\n", strings.TrimSpace(args[0]+" "+phase))
+			}
+			return nil
+		},
+	}
+}
+
+// attemptOutput is one phase attempt's result as history recorded it.
+type attemptOutput struct {
+	activities.PhaseResult
+	failure string // ", failed: ..." for a failed attempt
+}
+
+// phaseOutputs reads the phase results out of the run's history: completed
+// activities carry one as their result, failed attempts as their failure's
+// details (activities.WithResult).
+func phaseOutputs(ctx context.Context, c client.Client, name string) ([]attemptOutput, error) {
+	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	dc := converter.GetDefaultDataConverter()
+	var out []attemptOutput
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return nil, explain(name, err)
+		}
+		if r, ok := attemptFromEvent(dc, ev); ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (attemptOutput, bool) {
+	var r attemptOutput
+	if done := ev.GetActivityTaskCompletedEventAttributes(); done != nil {
+		return r, dc.FromPayloads(done.GetResult(), &r.PhaseResult) == nil && r.Phase != ""
+	}
+	if failed := ev.GetActivityTaskFailedEventAttributes(); failed != nil {
+		f := failed.GetFailure()
+		details := f.GetApplicationFailureInfo().GetDetails()
+		if details == nil || dc.FromPayloads(details, &r.PhaseResult) != nil || r.Phase == "" {
+			return r, false
+		}
+		r.failure = ", failed: " + f.GetMessage()
+		return r, true
+	}
+	return r, false
+}
