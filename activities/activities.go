@@ -147,6 +147,6 @@ func WithResult(err error, res PhaseResult) error {
 	return temporal.NewApplicationErrorWithOptions(appErr.Message(), appErr.Type(), opts)
 }
 
-// errNoCompensation is not an error to the workflow: it is reported as a
-// summary, since a phase may have nothing to undo.
-var errNoCompensation = errors.New("no compensation configured")
+// noCompensation is the summary of compensating a phase that has nothing
+// to undo: not an error, since a phase may have no side effects.
+const noCompensation = "no compensation configured"

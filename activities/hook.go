@@ -30,7 +30,7 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 		cmd = in.Phase.Hook.Compensate
 	}
 	if cmd == nil {
-		return PhaseResult{Summary: errNoCompensation.Error()}, nil
+		return PhaseResult{Summary: noCompensation}, nil
 	}
 	env, secrets, err := resolveEnv(cmd)
 	if err != nil {

@@ -467,19 +467,6 @@ func phaseList() string {
 	return b.String()
 }
 
-// PhaseSpecFor returns the spec of phase p, or nil when the spec leaves it out.
-func (s *Spec) PhaseSpecFor(p migration.Phase) *PhaseSpec {
-	for i := range s.Phases {
-		if s.Phases[i].Phase == p {
-			return &s.Phases[i]
-		}
-	}
-	return nil
-}
-
-// ErrNoSuchPhase is returned when a phase is asked for that the spec lacks.
-var ErrNoSuchPhase = errors.New("no such phase in the spec")
-
 // Outline describes the phases one line each, in run order: what
 // `godwit validate` prints and what the Temporal UI shows as the run's
 // details.

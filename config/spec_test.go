@@ -901,13 +901,6 @@ func TestParseSpecAcceptsExample(t *testing.T) {
 	spec, err := LoadSpec(filepath.Join("testdata", "full.yaml"))
 	require.NoError(t, err)
 	assert.Equal(t, fullSpec(), spec)
-
-	for _, p := range migration.AllPhases {
-		require.NotNil(t, spec.PhaseSpecFor(p), p)
-		assert.Equal(t, p, spec.PhaseSpecFor(p).Phase)
-	}
-	assert.True(t, spec.PhaseSpecFor(migration.PhaseDecommission).Phase.PointOfNoReturn())
-	assert.Nil(t, (&Spec{}).PhaseSpecFor(migration.PhaseCopy))
 }
 
 // The examples shipped with the repository must stay valid.
