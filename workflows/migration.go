@@ -284,7 +284,6 @@ func (r *run) compensate(ctx workflow.Context) error {
 		var res activities.PhaseResult
 		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName,
 			activities.PhaseInput{Migration: r.spec.Name, Phase: spec}).Get(dctx, &res)
-		pr.EndTime = workflow.Now(dctx)
 		if err != nil {
 			msg := errorMessage(err)
 			pr.State, pr.Error = migration.PhaseCompFailed, msg
