@@ -26,34 +26,31 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 
 	stop := r.execute(ctx)
 	if stop == nil {
-		r.report.Status = migration.StatusCompleted
-		r.report.CurrentIndex = -1
-		return r.finish(ctx, nil)
+		r.end(ctx, migration.StatusCompleted)
+		return r.report, nil
 	}
 	r.report.Error = stop.reason
 	if stop.pastNoReturn {
-		r.report.Status = migration.StatusFailed
-		return r.finish(ctx, temporal.NewNonRetryableApplicationError(
-			"migration failed past the point of no return: "+stop.reason, ErrTypeFailed, nil, r.snapshot(ctx)))
+		r.end(ctx, migration.StatusFailed)
+		return r.report, temporal.NewNonRetryableApplicationError(
+			"migration failed past the point of no return: "+stop.reason, ErrTypeFailed, nil, r.snapshot(ctx))
 	}
 
 	r.report.Status = migration.StatusRollingBack
 	r.report.RollbackNote = stop.reason
 	r.publish(ctx)
 	if err := r.compensate(ctx); err != nil {
-		r.report.Status = migration.StatusRollbackFailed
 		r.report.Error = fmt.Sprintf("%s; then rollback failed: %v", stop.reason, err)
-		return r.finish(ctx, temporal.NewNonRetryableApplicationError(
-			"rollback failed: "+err.Error(), ErrTypeRollbackFailed, nil, r.snapshot(ctx)))
+		r.end(ctx, migration.StatusRollbackFailed)
+		return r.report, temporal.NewNonRetryableApplicationError(
+			"rollback failed: "+err.Error(), ErrTypeRollbackFailed, nil, r.snapshot(ctx))
 	}
-	r.report.Status = migration.StatusRolledBack
-	r.report.CurrentIndex = -1
+	r.end(ctx, migration.StatusRolledBack)
 	if stop.cancelled {
-		_, _ = r.finish(ctx, nil)
 		return r.report, temporal.NewCanceledError(r.snapshot(ctx))
 	}
-	return r.finish(ctx, temporal.NewNonRetryableApplicationError(
-		"migration rolled back: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx)))
+	return r.report, temporal.NewNonRetryableApplicationError(
+		"migration rolled back: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx))
 }
 
 // MinCompensationAttempts is the fewest attempts a compensation gets.
@@ -297,12 +294,16 @@ func (r *run) compensate(ctx workflow.Context) error {
 	return nil
 }
 
-// finish records the end of the run and returns the report with err.
-func (r *run) finish(ctx workflow.Context, err error) (*migration.Report, error) {
+// end records the run's final status. A run that completed or rolled back
+// has no current phase; one that failed keeps the phase it failed in.
+func (r *run) end(ctx workflow.Context, status migration.Status) {
+	r.report.Status = status
+	if status == migration.StatusCompleted || status == migration.StatusRolledBack {
+		r.report.CurrentIndex = -1
+	}
 	r.report.EndTime = workflow.Now(ctx)
 	r.publish(ctx)
-	r.logger.Info("migration ended", "status", r.report.Status)
-	return r.report, err
+	r.logger.Info("migration ended", "status", status)
 }
 
 // publish refreshes the report and upserts the search attributes when the

@@ -79,6 +79,7 @@ func (h *harness) run(spec config.Spec) (*migration.Report, error) {
 	var rep migration.Report
 	if err == nil {
 		require.NoError(h.t, h.env.GetWorkflowResult(&rep))
+		require.False(h.t, rep.EndTime.IsZero(), "the final report has its end time")
 		return &rep, nil
 	}
 	var appErr *temporal.ApplicationError
@@ -91,6 +92,7 @@ func (h *harness) run(spec config.Spec) (*migration.Report, error) {
 	default:
 		h.t.Fatalf("unexpected workflow error: %v", err)
 	}
+	require.False(h.t, rep.EndTime.IsZero(), "the final report, in an error's details too, has its end time")
 	return &rep, err
 }
 
