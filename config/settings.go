@@ -87,7 +87,13 @@ var settingKeys = []struct {
 func BindFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "settings file (YAML); default ./godwit.yaml if present, or $GODWIT_CONFIG")
 	for _, s := range settingKeys {
-		fs.String(s.flag, "", s.help+" (default \""+s.def+"\")")
+		help := s.help
+		if s.def != "" {
+			// The flag's own default stays empty so that LoadSettings can
+			// tell a flag that was set from one that was not.
+			help += " (default \"" + s.def + "\")"
+		}
+		fs.String(s.flag, "", help)
 	}
 }
 
