@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/migration"
 )
@@ -58,4 +59,27 @@ func TestSteerWithTheTemporalCLI(t *testing.T) {
 		out, err = temporalCLI(t, "workflow", "list", "--query", `MigrationStatus = "ROLLED_BACK"`)
 		return err == nil && strings.Contains(out, d.name)
 	}, 10*time.Second, 200*time.Millisecond, "the run is listed by its MigrationStatus search attribute")
+}
+
+// TestCancelFromTheTemporalCLIRollsBack cancels a run the way the Temporal
+// UI's Cancel button does: the compensations still run (they use a
+// disconnected context), and the report says ROLLED_BACK.
+func TestCancelFromTheTemporalCLIRollsBack(t *testing.T) {
+	t.Parallel()
+	d := newDemo(t, "it-temporal-cancel", "3")
+	d.start()
+	d.waitFor("copy to run", func(r migration.Report) bool {
+		return r.CurrentIndex == 2 && r.Phases[2].State == migration.PhaseRunning
+	})
+	out, err := temporalCLI(t, "workflow", "cancel", "--workflow-id", d.name)
+	require.NoError(t, err, out)
+
+	_, err = d.result()
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, err, &canceled)
+	final := d.status() // read from the cancelled run's details
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, "the workflow was cancelled", final.Error)
+	require.Equal(t, migration.PhaseCancelled, final.Phases[2].State)
+	require.False(t, d.exists("target"), "provision was compensated after the cancel")
 }
