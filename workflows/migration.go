@@ -221,6 +221,11 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 	if err == nil {
 		pr.State, pr.Progress = migration.PhaseCompleted, 100
 		pr.Attempts, pr.Records, pr.Summary = int(res.Attempt), res.Records, res.Summary
+		if res.Attempt > 1 {
+			// Retries that end well still say something about the systems.
+			r.report.AddIssue(workflow.Now(ctx), spec.Phase, migration.SeverityWarning,
+				fmt.Sprintf("phase %s succeeded on attempt %d of %d", spec.Phase, res.Attempt, spec.Retry.MaxAttempts))
+		}
 		r.compensations = append(r.compensations, i)
 		r.publish(ctx)
 		return r.requested() // a rollback that raced the phase's end

@@ -430,6 +430,11 @@ func TestRetriesHonoured(t *testing.T) {
 			}
 			require.Equal(t, tc.wantRuns, copies)
 			require.Equal(t, tc.maxAttempts, rep.Phases[1].Attempts)
+			if tc.wantStatus == migration.StatusCompleted {
+				require.Len(t, rep.Issues, 1)
+				require.Equal(t, "phase copy succeeded on attempt 3 of 3", rep.Issues[0].Message)
+				require.Equal(t, migration.SeverityWarning, rep.Issues[0].Severity)
+			}
 		})
 	}
 }
