@@ -66,6 +66,7 @@ type wfState struct {
 	report      *migration.Report
 	runErr      error // the ended run's error, instead of report
 	queryErr    error
+	queryBlocks bool // no worker: the query waits until its context ends
 	pending     []*workflowpb.PendingActivityInfo
 }
 
@@ -99,11 +100,15 @@ func (c *fakeClient) DescribeWorkflowExecution(_ context.Context, id, runID stri
 	}, nil
 }
 
-func (c *fakeClient) QueryWorkflow(_ context.Context, id, runID, queryType string, _ ...any) (converter.EncodedValue, error) {
+func (c *fakeClient) QueryWorkflow(ctx context.Context, id, runID, queryType string, _ ...any) (converter.EncodedValue, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.queries++
 	st := c.state()
+	c.mu.Unlock()
+	if st.queryBlocks {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if queryType != "status" {
 		return nil, fmt.Errorf("unknown query %q", queryType)
 	}

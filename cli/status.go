@@ -23,6 +23,10 @@ import (
 
 const defaultInterval = 2 * time.Second
 
+// queryTimeout bounds the wait for a worker to answer a status query; a
+// variable so tests need not wait that long.
+var queryTimeout = 10 * time.Second
+
 func (a *app) statusCommand() *cobra.Command {
 	var watch bool
 	var output string
@@ -115,8 +119,15 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 	if desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return finalReport(ctx, c.GetWorkflow(ctx, name, ""))
 	}
-	v, err := c.QueryWorkflow(ctx, name, "", workflows.QueryStatus)
+	// A query is answered by a worker; without one it would wait for ever.
+	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	v, err := c.QueryWorkflow(qctx, name, "", workflows.QueryStatus)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("migration %s is running but no worker answered its status query within %s: is godwit-worker running on task queue %s?",
+				name, queryTimeout, desc.GetExecutionConfig().GetTaskQueue().GetName())
+		}
 		return nil, explain(name, err)
 	}
 	var rep migration.Report

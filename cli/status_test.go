@@ -427,3 +427,14 @@ func TestWatchStopsWhenCancelled(t *testing.T) {
 	assert.Contains(t, out.String(), "Migration orders — IN_PROGRESS")
 	assert.Empty(t, c.signals)
 }
+
+func TestStatusWithoutWorkerTimesOutClearly(t *testing.T) {
+	old := queryTimeout
+	queryTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { queryTimeout = old })
+
+	c := &fakeClient{states: []wfState{{queryBlocks: true}}}
+	_, _, err := godwit(t, c.dial, "status", "orders")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "migration orders is running but no worker answered its status query within 50ms")
+}
