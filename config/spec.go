@@ -473,7 +473,11 @@ func phaseList() string {
 func (s *Spec) Outline() []string {
 	lines := make([]string, 0, len(s.Phases))
 	for i, p := range s.Phases {
-		line := fmt.Sprintf("%d. %-14s timeout %s, %d attempts", i+1, p.Phase, p.Timeout, p.Retry.MaxAttempts)
+		attempts := fmt.Sprintf("%d attempts", p.Retry.MaxAttempts)
+		if p.Retry.MaxAttempts == 1 {
+			attempts = "no retry"
+		}
+		line := fmt.Sprintf("%d. %-14s timeout %s, %s", i+1, p.Phase, p.Timeout, attempts)
 		if p.Approval != nil {
 			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,13 +39,19 @@ type demo struct {
 // it.
 func newDemo(t *testing.T, name, batchPause string) *demo {
 	t.Helper()
-	src, err := os.ReadFile("../examples/demo.yaml")
+	return newDemoFrom(t, "demo.yaml", name, batchPause)
+}
+
+// newDemoFrom is newDemo for another of the examples on the demo's files.
+func newDemoFrom(t *testing.T, example, name, batchPause string) *demo {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "examples", example))
 	require.NoError(t, err)
 	d := &demo{t: t, name: name, dir: t.TempDir()}
 	text := strings.ReplaceAll(string(src), "/tmp/godwit-demo", d.dir)
 	require.Contains(t, text, "sleep 0.3", "the demo's copy pause moved: update newDemo")
 	text = strings.ReplaceAll(text, "sleep 0.3", "sleep "+batchPause)
-	text = strings.Replace(text, "name: demo\n", "name: "+name+"\n", 1)
+	text = regexp.MustCompile(`(?m)^name: .*$`).ReplaceAllString(text, "name: "+name)
 	d.spec = filepath.Join(d.dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(d.spec, []byte(text), 0o644))
 	require.NoError(t, os.MkdirAll(filepath.Join(d.dir, "legacy"), 0o755))
@@ -272,4 +279,24 @@ func recordHistory(t *testing.T, workflowID string) {
 	}
 	path := filepath.Join(dir, strings.TrimPrefix(workflowID, "it-")+".json")
 	require.NoError(t, os.WriteFile(path, []byte(historyText(t, workflowID)), 0o644))
+}
+
+func TestFailedReconcileRollsBackOnItsOwn(t *testing.T) {
+	t.Parallel()
+	d := newDemoFrom(t, "demo-broken.yaml", "it-demo-broken", "0.05")
+	d.start()
+	final, err := d.result()
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, "phase reconcile failed: run reconcile: exited with code 1: mismatch: legacy has 1000 rows, target 990", final.Error)
+	for i, state := range []migration.PhaseState{
+		migration.PhaseCompensated, migration.PhaseCompensated, migration.PhaseCompensated,
+		migration.PhaseCompensated, migration.PhaseFailed, migration.PhasePending,
+	} {
+		require.Equal(t, state, final.Phases[i].State, final.Phases[i].Phase)
+	}
+	require.Equal(t, "new=0 legacy=100\n", d.read("routing"), "traffic went back to legacy")
+	require.False(t, d.exists("target"))
+	require.True(t, d.exists("legacy/users.csv"), "legacy untouched: decommission never ran")
 }
