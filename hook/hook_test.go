@@ -203,7 +203,7 @@ func readPid(t *testing.T, path string) int {
 
 func assertGone(t *testing.T, pid int) {
 	t.Helper()
-	assert.Eventually(t, func() bool { return !alive(pid) }, 2*time.Second, 20*time.Millisecond, "process %d still alive", pid)
+	assert.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 20*time.Millisecond, "process %d still alive", pid)
 	if alive(pid) {
 		_ = syscall.Kill(pid, syscall.SIGKILL) // don't leak it past the test
 	}
@@ -222,7 +222,9 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 	require.ErrorIs(t, err, ErrTimeout)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "300ms")
-	assert.Less(t, elapsed, 2*time.Second, "SIGTERM should have ended it well before SIGKILL")
+	// The exit code shows SIGTERM ended it; the bound only shows it did not
+	// run its 30 s (loose, for loaded CI machines).
+	assert.Less(t, elapsed, 10*time.Second)
 	assert.Equal(t, "started\n", res.Output)
 	assert.Equal(t, 128+int(syscall.SIGTERM), res.ExitCode)
 	assertGone(t, readPid(t, pidFile))
@@ -242,7 +244,7 @@ func TestRunEscalatesToSIGKILL(t *testing.T) {
 
 	require.ErrorIs(t, err, ErrTimeout)
 	assert.GreaterOrEqual(t, elapsed, killGrace)
-	assert.Less(t, elapsed, killGrace+2*time.Second)
+	assert.Less(t, elapsed, killGrace+10*time.Second)
 	assert.Equal(t, 128+int(syscall.SIGKILL), res.ExitCode)
 	assertGone(t, readPid(t, pidFile))
 }
@@ -260,7 +262,7 @@ func TestRunContextCancel(t *testing.T) {
 
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, ErrTimeout)
-	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second)
 	assertGone(t, readPid(t, pidFile))
 }
 
