@@ -32,6 +32,14 @@ ensure_temporal
 build_godwit
 ensure_dev_server
 ensure_worker
+
+# A demo left running by an earlier run is rolled back first, so this one
+# starts clean (rollback is refused once decommission runs; then it ends soon).
+if godwit status demo -o json 2>/dev/null | grep -Eq '"status": "(IN_PROGRESS|PAUSED|WAITING_APPROVAL|ROLLING_BACK)"'; then
+  log "an earlier demo is still running: rolling it back first"
+  godwit rollback demo --reason "demo restarted" --log-level error || true
+  godwit status demo --watch --interval 1s >/dev/null 2>&1 || true
+fi
 seed
 
 godwit validate -f "$ROOT/examples/demo.yaml"
@@ -39,7 +47,14 @@ godwit start -f "$ROOT/examples/demo.yaml"
 log "watch it in the Temporal UI: http://localhost:8233/namespaces/default/workflows/demo"
 
 log "waiting for the go-live gate"
-until godwit status demo -o json | grep -q '"waitingGate": "go-live"'; do sleep 1; done
+for _ in $(seq 1 120); do
+  json=$(godwit status demo -o json)
+  grep -q '"waitingGate": "go-live"' <<<"$json" && break
+  if grep -Eq '"status": "(COMPLETED|ROLLED_BACK|ROLLBACK_FAILED|FAILED)"' <<<"$json"; then
+    godwit status demo; echo "the demo ended before its gate; see above and .godwit/worker.log" >&2; exit 1
+  fi
+  sleep 1
+done
 godwit status demo
 log "approving the go-live gate"
 godwit approve demo --gate go-live --by demo-script
