@@ -3,25 +3,38 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
 
 func (a *app) listCommand() *cobra.Command {
 	var limit int
+	var status string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List migrations with their phase and status, newest first",
 		Long: `List migrations from Temporal's visibility store, with the MigrationStatus and
 MigrationPhase search attributes they publish. The same filter works in the
 Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
+		Example: `  godwit list
+  godwit list --status WAITING_APPROVAL`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			query := fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName)
+			if status != "" {
+				s := migration.Status(strings.ToUpper(status))
+				if !s.Valid() {
+					return fmt.Errorf("--status %q: use one of %s", status, strings.Join(migration.StatusNames(), ", "))
+				}
+				query += fmt.Sprintf(" AND %s = %q", workflows.SearchAttrStatus.GetName(), s)
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -29,7 +42,7 @@ Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
 			defer c.Close()
 			resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
 				Namespace: a.settings.Temporal.Namespace,
-				Query:     fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName),
+				Query:     query,
 				PageSize:  int32(limit),
 			})
 			if err != nil {
@@ -53,6 +66,7 @@ Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many migrations")
+	cmd.Flags().StringVar(&status, "status", "", "only migrations in this status (e.g. PAUSED, WAITING_APPROVAL, ROLLED_BACK)")
 	return cmd
 }
 

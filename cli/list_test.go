@@ -74,7 +74,16 @@ func TestList(t *testing.T) {
 		rows    [][]string // the fields of each line after the header
 		wantErr string
 		limit   int32
+		query   string // "" = every migration
 	}{
+		{
+			name:  "filtered by status, case-insensitive",
+			args:  []string{"list", "--status", "paused"},
+			resp:  &workflowservice.ListWorkflowExecutionsResponse{},
+			rows:  [][]string{strings.Fields("(no migrations yet: start one with godwit start -f SPEC)")},
+			limit: 50,
+			query: `WorkflowType = "Migration" AND MigrationStatus = "PAUSED"`,
+		},
 		{
 			name: "migrations",
 			args: []string{"list"},
@@ -116,7 +125,11 @@ func TestList(t *testing.T) {
 			assert.Equal(t, 1, c.closed, "the client is closed")
 			require.Len(t, c.listReqs, 1)
 			req := c.listReqs[0]
-			assert.Equal(t, `WorkflowType = "Migration"`, req.GetQuery())
+			wantQuery := tt.query
+			if wantQuery == "" {
+				wantQuery = `WorkflowType = "Migration"`
+			}
+			assert.Equal(t, wantQuery, req.GetQuery())
 			assert.Equal(t, tt.limit, req.GetPageSize())
 			if tt.wantErr != "" {
 				assert.EqualError(t, err, tt.wantErr)
@@ -143,4 +156,11 @@ func TestList(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestListRefusesAnUnknownStatus(t *testing.T) {
+	c := &fakeClient{}
+	_, _, err := godwit(t, c.dial, "list", "--status", "DONE")
+	require.EqualError(t, err, `--status "DONE": use one of IN_PROGRESS, PAUSED, WAITING_APPROVAL, ROLLING_BACK, COMPLETED, ROLLED_BACK, ROLLBACK_FAILED, FAILED`)
+	assert.Empty(t, c.listReqs)
 }

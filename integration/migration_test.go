@@ -222,6 +222,12 @@ func TestStartingARunningMigrationIsRefused(t *testing.T) {
 	out, err = godwit(t, "list")
 	require.NoError(t, err, out)
 	require.Regexp(t, `it-demo-duplicate\s+PAUSED`, out)
+	out, err = godwit(t, "list", "--status", "paused")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "it-demo-duplicate")
+	out, err = godwit(t, "list", "--status", "completed")
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "it-demo-duplicate")
 
 	out, err = godwit(t, "rollback", d.name, "--reason", "cleanup")
 	require.NoError(t, err, out)

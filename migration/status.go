@@ -15,6 +15,31 @@ const (
 	StatusFailed          Status = "FAILED"
 )
 
+// allStatuses lists every status, for validation and help texts.
+var allStatuses = []Status{
+	StatusInProgress, StatusPaused, StatusWaitingApproval, StatusRollingBack,
+	StatusCompleted, StatusRolledBack, StatusRollbackFailed, StatusFailed,
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range allStatuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// StatusNames returns every status's name.
+func StatusNames() []string {
+	out := make([]string, len(allStatuses))
+	for i, s := range allStatuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
 // Final reports whether no further change can happen to a run in status s.
 func (s Status) Final() bool {
 	switch s {
