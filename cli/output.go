@@ -58,7 +58,8 @@ without a worker.`,
 				}
 			}
 			if shown == 0 {
-				fmt.Fprintf(a.out, "no phase output yet for %s\n", strings.TrimSpace(args[0]+" "+phase))
+				fmt.Fprintf(a.out, "no hook output recorded for %s: a phase that has not run yet, or was cancelled while running, has none\n",
+					strings.TrimSpace(args[0]+" "+phase))
 			}
 			return nil
 		},
