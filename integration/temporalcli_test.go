@@ -53,6 +53,7 @@ func TestSteerWithTheTemporalCLI(t *testing.T) {
 	final, _ := d.result()
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, "rollback requested by ops: from the temporal CLI", final.Error)
+	recordHistory(t, d.name)
 
 	// Visibility may trail the run by a moment.
 	require.Eventually(t, func() bool {
@@ -82,4 +83,5 @@ func TestCancelFromTheTemporalCLIRollsBack(t *testing.T) {
 	require.Equal(t, "the workflow was cancelled", final.Error)
 	require.Equal(t, migration.PhaseCancelled, final.Phases[2].State)
 	require.False(t, d.exists("target"), "provision was compensated after the cancel")
+	recordHistory(t, d.name)
 }

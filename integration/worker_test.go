@@ -180,6 +180,8 @@ func TestCopyResumesFromCheckpointAfterWorkerCrash(t *testing.T) {
 	require.Regexp(t, `^resuming after row [1-9]\d*00\n`, copyOutput, "the second attempt resumed from the checkpoint")
 	res, err = godwitOn(t, queue, &out, &errOut, "rollback", d.name, "--reason", "test over")
 	require.NoError(t, err, res)
+	_, _ = d.result()
+	recordHistory(t, d.name)
 }
 
 // outputHeaders returns the start of each "== phase action, attempt N,"
