@@ -63,7 +63,7 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,
 	})
-	out := PhaseResult{Records: res.Records, Summary: lastLine(res.Output), Output: res.Output}
+	out := PhaseResult{Records: res.Progress.Records, Summary: lastLine(res.Output), Output: res.Output}
 	if err != nil {
 		return out, classifyHookError(action, in, err)
 	}

@@ -14,7 +14,6 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/migration"
@@ -173,13 +172,8 @@ func finalReport(ctx context.Context, run client.WorkflowRun) (*migration.Report
 	if err == nil {
 		return &rep, nil
 	}
-	var appErr *temporal.ApplicationError
-	var canceled *temporal.CanceledError
-	switch {
-	case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&rep) == nil:
-		return &rep, nil
-	case errors.As(err, &canceled) && canceled.HasDetails() && canceled.Details(&rep) == nil:
-		return &rep, nil
+	if final, ok := workflows.ReportFromError(err); ok {
+		return final, nil
 	}
 	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
 }

@@ -92,8 +92,7 @@ type Result struct {
 	Output    string        // redacted tail of combined output, at most MaxOutput bytes plus a leading marker "[... N bytes cut ...]\n" when cut
 	Truncated bool          // Output lost its beginning
 	Duration  time.Duration // from start to exit
-	Records   int64         // from the last output line of the form "godwit:records=N" (N >= 0), 0 if none
-	Progress  Progress      // everything the marker lines reported, as the last tick saw it
+	Progress  Progress      // what the marker lines reported: records ("godwit:records=N", last one wins), percent, checkpoint
 }
 
 // ExitError is returned when the command ran but exited non-zero.
@@ -195,7 +194,6 @@ func Run(ctx context.Context, cmd Command, opts Options) (Result, error) {
 
 	res.Output, res.Truncated = out.tail.String()
 	res.Progress = out.progress()
-	res.Records = res.Progress.Records
 	if c.ProcessState != nil {
 		res.ExitCode = exitCode(c.ProcessState)
 	}

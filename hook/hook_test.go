@@ -80,7 +80,7 @@ func TestRunCapturesOutput(t *testing.T) {
 			assert.Equal(t, 0, res.ExitCode)
 			assert.Equal(t, tt.want, res.Output)
 			assert.False(t, res.Truncated)
-			assert.Equal(t, tt.records, res.Records)
+			assert.Equal(t, tt.records, res.Progress.Records)
 			assert.Positive(t, res.Duration)
 		})
 	}
@@ -304,7 +304,7 @@ func TestRunLongLines(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Truncated)
 	assert.True(t, strings.HasSuffix(res.Output, "xxxx\ngodwit:records=12\n"), res.Output[len(res.Output)-40:])
-	assert.Equal(t, int64(12), res.Records)
+	assert.Equal(t, int64(12), res.Progress.Records)
 
 	// A records marker is honoured only at the start of a line, even when a
 	// long line is read in pieces and the marker begins a piece.
@@ -312,7 +312,7 @@ func TestRunLongLines(t *testing.T) {
 	res, err = Run(context.Background(), sh(script), Options{})
 	require.NoError(t, err)
 	assert.True(t, strings.HasSuffix(res.Output, "xxxxgodwit:records=99\n"))
-	assert.Equal(t, int64(12), res.Records)
+	assert.Equal(t, int64(12), res.Progress.Records)
 }
 
 func TestRunRedacts(t *testing.T) {
@@ -415,7 +415,7 @@ func TestRunTicksCarryReportedProgress(t *testing.T) {
 		TickInterval: 50 * time.Millisecond,
 	})
 	require.NoError(t, err)
-	require.Equal(t, int64(400), res.Records)
+	require.Equal(t, int64(400), res.Progress.Records)
 	require.Equal(t, Progress{Records: 400, Percent: 80, Checkpoint: "id:400"}, res.Progress)
 	mu.Lock()
 	defer mu.Unlock()

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,14 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	historypb "go.temporal.io/api/history/v1"
 
-	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
 )
 
 // demo is one run of examples/demo.yaml in its own directory under a name
@@ -103,9 +101,10 @@ func (d *demo) result() (migration.Report, error) {
 	defer cancel()
 	var rep migration.Report
 	err := env.client.GetWorkflow(ctx, d.name, "").Get(ctx, &rep)
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		require.NoError(d.t, appErr.Details(&rep))
+	if err != nil {
+		final, ok := workflows.ReportFromError(err)
+		require.True(d.t, ok, "the run ended without a report: %v", err)
+		rep = *final
 	}
 	return rep, err
 }
@@ -254,23 +253,6 @@ func historyText(t *testing.T, workflowID string) string {
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
 	require.NoError(t, err)
 	return string(b)
-}
-
-// phaseResults decodes the results of the run's completed phase activities.
-func phaseResults(t *testing.T, workflowID string) []activities.PhaseResult {
-	t.Helper()
-	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var out []activities.PhaseResult
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		if done := ev.GetActivityTaskCompletedEventAttributes(); done != nil {
-			var r activities.PhaseResult
-			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &r))
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // recordHistory saves the run's history as JSON for the replay test in

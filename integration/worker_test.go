@@ -171,13 +171,9 @@ func TestCopyResumesFromCheckpointAfterWorkerCrash(t *testing.T) {
 	require.Equal(t, 2, rep.Phases[2].Attempts, "the copy ran a second attempt on the new worker")
 	require.Equal(t, d.read("legacy/users.csv"), d.read("target/users.csv"), "no row lost or doubled")
 
-	var copyOutput string
-	for _, r := range phaseResults(t, d.name) {
-		if r.Phase == migration.PhaseCopy {
-			copyOutput = r.Output
-		}
-	}
-	require.Regexp(t, `^resuming after row [1-9]\d*00\n`, copyOutput, "the second attempt resumed from the checkpoint")
+	res, err = godwitOn(t, queue, &out, &errOut, "output", d.name, "copy")
+	require.NoError(t, err, res)
+	require.Regexp(t, `^== copy run, attempt 2, [^\n]*==\nresuming after row [1-9]\d*00\n`, res, "the second attempt resumed from the checkpoint")
 	res, err = godwitOn(t, queue, &out, &errOut, "rollback", d.name, "--reason", "test over")
 	require.NoError(t, err, res)
 	_, _ = d.result()

@@ -4,9 +4,12 @@
 package workflows
 
 import (
+	"errors"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
 )
 
 // Stable names: users type these in the Temporal UI and the temporal CLI, and
@@ -66,4 +69,20 @@ type ApproveResult struct {
 	Gate  string `json:"gate"`
 	Phase string `json:"phase"`
 	By    string `json:"by,omitempty"`
+}
+
+// ReportFromError returns the final report a run that did not complete
+// carries in its failure (ROLLED_BACK, ROLLBACK_FAILED, FAILED) or its
+// cancellation, and false when err holds none (terminated, timed out).
+func ReportFromError(err error) (*migration.Report, bool) {
+	var rep migration.Report
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&rep) == nil:
+		return &rep, true
+	case errors.As(err, &canceled) && canceled.HasDetails() && canceled.Details(&rep) == nil:
+		return &rep, true
+	}
+	return nil, false
 }

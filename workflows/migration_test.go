@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -82,16 +81,9 @@ func (h *harness) run(spec config.Spec) (*migration.Report, error) {
 		require.False(h.t, rep.EndTime.IsZero(), "the final report has its end time")
 		return &rep, nil
 	}
-	var appErr *temporal.ApplicationError
-	var canceled *temporal.CanceledError
-	switch {
-	case errors.As(err, &appErr):
-		require.NoError(h.t, appErr.Details(&rep))
-	case errors.As(err, &canceled):
-		require.NoError(h.t, canceled.Details(&rep))
-	default:
-		h.t.Fatalf("unexpected workflow error: %v", err)
-	}
+	final, ok := ReportFromError(err)
+	require.True(h.t, ok, "the workflow error carries no report: %v", err)
+	rep = *final
 	require.False(h.t, rep.EndTime.IsZero(), "the final report, in an error's details too, has its end time")
 	return &rep, err
 }
