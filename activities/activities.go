@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,6 +22,7 @@ import (
 const (
 	RunPhaseName        = "RunPhase"
 	CompensatePhaseName = "CompensatePhase"
+	PreflightName       = "Preflight"
 )
 
 // Error types that retry policies name as non-retryable: retrying cannot
@@ -48,17 +50,34 @@ const (
 type PhaseInput struct {
 	Migration string           `json:"migration"`
 	Phase     config.PhaseSpec `json:"phase"`
+	// Step is the 1-based index of the step to run in a multi-step phase;
+	// 0 runs (or compensates) the phase as a whole.
+	Step int `json:"step,omitempty"`
+	// StepsDone is how many steps of the phase completed, for a
+	// compensation that undoes only what was done.
+	StepsDone int `json:"stepsDone,omitempty"`
+	// Resume is the checkpoint a paused action stopped at: the action goes
+	// on from there, as a retry does from its last heartbeat.
+	Resume string `json:"resume,omitempty"`
 }
 
 // PhaseResult is a phase's outcome, small enough for workflow history.
 type PhaseResult struct {
-	Phase    migration.Phase `json:"phase"`
+	// Phase is the phase's name.
+	Phase    string          `json:"phase"`
+	Kind     migration.Phase `json:"kind,omitempty"`
 	Action   Action          `json:"action"`
+	Step     int             `json:"step,omitempty"`
 	Attempt  int32           `json:"attempt"`
 	Records  int64           `json:"records,omitempty"`
 	Summary  string          `json:"summary,omitempty"`
 	Output   string          `json:"output,omitempty"`
 	Duration config.Duration `json:"duration"`
+	// Outputs are the named values the phase hands to later phases.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// Checkpoint is where an interrupted action stopped (with a
+	// cancellation), so a `resume` can go on from there.
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // Heartbeat is what a running phase reports as it goes: progress for people
@@ -70,26 +89,41 @@ type Heartbeat struct {
 	Checkpoint string  `json:"checkpoint,omitempty"`
 }
 
-// Driver does the work of a phase. Each kind of phase action (command hook
-// now; data copy, reconcile and traffic later) is one Driver.
+// Driver does the work of a phase. Each driver section of a spec (`hook:`
+// now; copy, reconcile, traffic and terraform later) has one Driver,
+// registered under the section's key in Activities.Drivers.
 type Driver interface {
-	// Do performs action for the phase; it must be idempotent, since a
-	// retry or a second compensation may repeat it. resume is the last
-	// heartbeat of an earlier attempt (zero on the first); beat records
-	// progress and must be called regularly on long work.
+	// Do performs action for the phase (or for its step in.Step); it must
+	// be idempotent, since a retry or a second compensation may repeat it.
+	// resume is the last heartbeat of an earlier attempt, or the
+	// checkpoint a paused attempt stopped at (zero on the first); beat
+	// records progress and must be called regularly on long work.
 	Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error)
+	// Preflight checks, changing nothing, that the phase can run from this
+	// worker: reachability, credentials, privileges, programs, settings.
+	// It returns every problem found, each a sentence a person can act on.
+	Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string
 }
 
 // Activities are the phase activities a worker registers.
 type Activities struct {
 	Logger hclog.Logger
-	// Hook runs command hooks; tests may swap it.
-	Hook Driver
+	// Drivers maps a spec's driver section key ("hook") to its driver;
+	// tests may swap one.
+	Drivers map[string]Driver
 }
 
 // New returns the activities with the real drivers.
 func New(logger hclog.Logger) *Activities {
-	return &Activities{Logger: logger, Hook: &HookDriver{Logger: logger.Named("hook")}}
+	return &Activities{Logger: logger, Drivers: builtinDrivers(logger)}
+}
+
+// builtinDrivers lists every driver of this build: adding a driver adds
+// its line here (and its spec section registers with config).
+func builtinDrivers(logger hclog.Logger) map[string]Driver {
+	return map[string]Driver{
+		"hook": &HookDriver{Logger: logger.Named("hook")},
+	}
 }
 
 // RunPhase performs a phase's action.
@@ -109,30 +143,92 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
 	}
 	start := time.Now()
-	a.Logger.Info("phase started", "migration", in.Migration, "phase", in.Phase.Phase, "action", action, "attempt", info.Attempt)
-	var resume Heartbeat
+	log := a.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action)
+	if in.Step > 0 {
+		log = log.With("step", in.Step)
+	}
+	log.Info("phase started", "attempt", info.Attempt)
+	resume := Heartbeat{Checkpoint: in.Resume}
 	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
-			a.Logger.Warn("unreadable checkpoint of the previous attempt; starting over", "phase", in.Phase.Phase, "error", err)
-			resume = Heartbeat{}
+		var hb Heartbeat
+		if err := activity.GetHeartbeatDetails(ctx, &hb); err != nil {
+			log.Warn("unreadable checkpoint of the previous attempt; starting from the last known one", "error", err)
+		} else if hb.Checkpoint != "" || hb.Records > 0 || hb.Percent > 0 {
+			resume = hb
 		}
 	}
-	res, err := driver.Do(ctx, action, in, resume, func(hb Heartbeat) { activity.RecordHeartbeat(ctx, hb) })
-	res.Phase, res.Action, res.Attempt = in.Phase.Phase, action, info.Attempt
+	last := resume
+	res, err := driver.Do(ctx, action, in, resume, func(hb Heartbeat) {
+		last = hb
+		activity.RecordHeartbeat(ctx, hb)
+	})
+	res.Phase, res.Kind, res.Action, res.Step, res.Attempt = in.Phase.Name, in.Phase.Phase, action, in.Step, info.Attempt
 	res.Duration = config.Duration(time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		a.Logger.Warn("phase failed", "migration", in.Migration, "phase", in.Phase.Phase, "action", action, "attempt", info.Attempt, "error", err)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Interrupted (pause or rollback): say where it stopped, so a
+			// resume goes on from there.
+			res.Checkpoint = last.Checkpoint
+			log.Info("phase interrupted", "checkpoint", res.Checkpoint != "")
+			return res, temporal.NewCanceledError(res)
+		}
+		log.Warn("phase failed", "attempt", info.Attempt, "error", err)
 		return res, WithResult(err, res)
 	}
-	a.Logger.Info("phase finished", "migration", in.Migration, "phase", in.Phase.Phase, "action", action, "duration", res.Duration)
+	log.Info("phase finished", "duration", res.Duration)
 	return res, nil
 }
 
 func (a *Activities) driverFor(p config.PhaseSpec) (Driver, error) {
-	if p.Hook != nil {
-		return a.Hook, nil
+	key := p.DriverKey()
+	if key == "" {
+		return nil, fmt.Errorf("phase %s has no driver configured", p.Name)
 	}
-	return nil, fmt.Errorf("phase %s has no driver configured", p.Phase)
+	d, ok := a.Drivers[key]
+	if !ok {
+		return nil, fmt.Errorf("phase %s: this worker has no %s driver: run a worker built with it on this task queue", p.Name, key)
+	}
+	return d, nil
+}
+
+// PreflightInput asks for every driver's preflight over a whole spec.
+type PreflightInput struct {
+	Spec config.Spec `json:"spec"`
+}
+
+// PreflightResult lists what would stop the migration, per phase.
+type PreflightResult struct {
+	// Worker is the identity of the worker that ran the checks.
+	Worker   string    `json:"worker"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one preflight finding.
+type Problem struct {
+	Phase   string `json:"phase"`
+	Message string `json:"message"`
+}
+
+// Preflight runs every phase's driver preflight, changing nothing, and
+// reports all problems at once. Finding problems is its result, not an
+// error: the workflow decides what they mean.
+func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightResult, error) {
+	res := PreflightResult{}
+	if host, err := os.Hostname(); err == nil {
+		res.Worker = fmt.Sprintf("%d@%s", os.Getpid(), host)
+	}
+	for _, p := range in.Spec.Phases {
+		driver, err := a.driverFor(p)
+		if err != nil {
+			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: err.Error()})
+			continue
+		}
+		for _, msg := range driver.Preflight(ctx, &in.Spec, p) {
+			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: msg})
+		}
+	}
+	a.Logger.Info("preflight done", "migration", in.Spec.Name, "problems", len(res.Problems))
+	return res, nil
 }
 
 // WithResult attaches the partial result (attempt, output) to an

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +27,9 @@ type HookDriver struct {
 
 // Do runs the hook's run or compensate command.
 func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error) {
-	cmd := in.Phase.Hook.Run
-	if action == ActionCompensate {
-		cmd = in.Phase.Hook.Compensate
+	cmd, err := hookCommand(action, in)
+	if err != nil {
+		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
 	}
 	if cmd == nil {
 		return PhaseResult{Summary: noCompensation}, nil
@@ -35,11 +37,11 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 	env, secrets, err := resolveEnv(cmd)
 	if err != nil {
 		return PhaseResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s %s: %v", action, in.Phase.Phase, err), ErrTypeConfig, err)
+			fmt.Sprintf("%s %s: %v", action, in.Phase.Name, err), ErrTypeConfig, err)
 	}
 	if cmd.Dir != "" {
 		if st, err := os.Stat(cmd.Dir); err != nil || !st.IsDir() {
-			msg := fmt.Sprintf("%s %s: working directory %s does not exist on this worker", action, in.Phase.Phase, cmd.Dir)
+			msg := fmt.Sprintf("%s %s: working directory %s does not exist on this worker", action, in.Phase.Name, cmd.Dir)
 			return PhaseResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, err)
 		}
 	}
@@ -49,30 +51,125 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 		env["GODWIT_CHECKPOINT"] = resume.Checkpoint
 	}
 	env["GODWIT_MIGRATION"] = in.Migration
-	env["GODWIT_PHASE"] = string(in.Phase.Phase)
+	env["GODWIT_PHASE"] = in.Phase.Name
+	env["GODWIT_PHASE_KIND"] = string(in.Phase.Phase)
 	env["GODWIT_ACTION"] = string(action)
+	if in.Step > 0 {
+		env["GODWIT_STEP"] = strconv.Itoa(in.Step)
+	}
+	if action == ActionCompensate && in.StepsDone > 0 {
+		env["GODWIT_STEPS_DONE"] = strconv.Itoa(in.StepsDone)
+	}
 	if activity.IsActivity(ctx) {
 		env["GODWIT_ATTEMPT"] = strconv.Itoa(int(activity.GetInfo(ctx).Attempt))
 	}
 	res, err := hook.Run(ctx, hook.Command{Argv: cmd.Command, Env: env, Dir: cmd.Dir, Timeout: cmd.Timeout.D()}, hook.Options{
 		Redact: secrets,
-		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Phase, "action", action),
+		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action),
 		Tick: func(p hook.Progress) {
 			beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: p.Checkpoint})
 		},
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,
 	})
-	out := PhaseResult{Records: res.Progress.Records, Summary: lastLine(res.Output), Output: res.Output}
+	out := PhaseResult{Records: res.Progress.Records, Summary: lastLine(res.Output), Output: res.Output, Outputs: res.Outputs}
 	if err != nil {
 		return out, classifyHookError(action, in, err)
 	}
 	return out, nil
 }
 
+// hookCommand returns the command that performs action (nil when there
+// is nothing to run).
+func hookCommand(action Action, in PhaseInput) (*config.Command, error) {
+	h := in.Phase.Hook()
+	if h == nil {
+		return nil, fmt.Errorf("phase %s has no hook", in.Phase.Name)
+	}
+	switch {
+	case action == ActionCompensate:
+		return h.Compensate, nil
+	case in.Step > 0:
+		if in.Step > len(h.Steps) || h.Steps[in.Step-1].Run == nil {
+			return nil, fmt.Errorf("phase %s: step %d is not a command step", in.Phase.Name, in.Step)
+		}
+		return h.Steps[in.Step-1].Run, nil
+	}
+	return h.Run, nil
+}
+
+// Preflight checks that every command of the hook can start on this
+// worker: its directory exists, its program is found, its secrets are
+// readable.
+func (d *HookDriver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	h := phase.Hook()
+	if h == nil {
+		return []string{"has no hook"}
+	}
+	type named struct {
+		what string
+		cmd  *config.Command
+	}
+	cmds := []named{{"run", h.Run}, {"compensate", h.Compensate}}
+	for i, st := range h.Steps {
+		cmds = append(cmds, named{fmt.Sprintf("step %d", i+1), st.Run})
+	}
+	var problems []string
+	for _, c := range cmds {
+		if c.cmd == nil {
+			continue
+		}
+		for _, p := range commandProblems(c.cmd) {
+			problems = append(problems, c.what+": "+p)
+		}
+	}
+	return problems
+}
+
+// commandProblems finds what would stop cmd from starting here.
+func commandProblems(cmd *config.Command) []string {
+	var problems []string
+	if cmd.Dir != "" {
+		if st, err := os.Stat(cmd.Dir); err != nil || !st.IsDir() {
+			problems = append(problems, fmt.Sprintf("working directory %s does not exist on this worker", cmd.Dir))
+		}
+	}
+	if len(cmd.Command) > 0 {
+		prog := cmd.Command[0]
+		if strings.ContainsRune(prog, '/') {
+			path := prog
+			if !filepath.IsAbs(path) && cmd.Dir != "" {
+				path = filepath.Join(cmd.Dir, path)
+			}
+			if st, err := os.Stat(path); err != nil {
+				problems = append(problems, fmt.Sprintf("program %s is not on this worker", prog))
+			} else if st.Mode()&0o111 == 0 {
+				problems = append(problems, fmt.Sprintf("program %s is not executable (chmod +x)", prog))
+			}
+		} else if _, err := exec.LookPath(prog); err != nil {
+			problems = append(problems, fmt.Sprintf("program %s is not in the worker's PATH", prog))
+		}
+	}
+	for _, name := range sortedNames(cmd.Secrets) {
+		if _, err := resolveSecret(cmd.Secrets[name]); err != nil {
+			problems = append(problems, fmt.Sprintf("secret %s: %v", name, err))
+		}
+	}
+	return problems
+}
+
+func sortedNames(m map[string]config.SecretRef) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // classifyHookError decides retryability once, at the activity boundary.
 func classifyHookError(action Action, in PhaseInput, err error) error {
-	msg := fmt.Sprintf("%s %s: %v", action, in.Phase.Phase, err)
+	msg := fmt.Sprintf("%s %s: %v", action, in.Phase.Name, err)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err

@@ -26,8 +26,8 @@ func shCmd(script string) *config.Command {
 
 func hookInput(run, compensate *config.Command) PhaseInput {
 	return PhaseInput{Migration: "demo", Phase: config.PhaseSpec{
-		Phase: migration.PhaseCopy,
-		Hook:  &config.Hook{Run: run, Compensate: compensate},
+		Phase: migration.PhaseCopy, Name: "copy",
+		Driver: &config.Hook{Run: run, Compensate: compensate},
 	}}
 }
 
@@ -402,7 +402,7 @@ func activityEnv(t *testing.T) *testsuite.TestActivityEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	logger := hclog.NewNullLogger()
-	Register(env, &Activities{Logger: logger, Hook: &HookDriver{Logger: logger}})
+	Register(env, &Activities{Logger: logger, Drivers: map[string]Driver{"hook": &HookDriver{Logger: logger}}})
 	return env
 }
 
@@ -425,7 +425,7 @@ func TestActivities(t *testing.T) {
 			name:     "successful run returns the phase, action, first attempt, output and a duration",
 			activity: RunPhaseName,
 			in:       hookInput(shCmd(`sleep 0.05; echo "attempt $GODWIT_ATTEMPT"; echo godwit:records=9`), shCmd("echo undo")),
-			want: PhaseResult{Phase: migration.PhaseCopy, Action: ActionRun, Attempt: 1, Records: 9,
+			want: PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionRun, Attempt: 1, Records: 9,
 				Summary: "attempt 1", Output: "attempt 1\ngodwit:records=9\n"},
 			minElapsed: 50 * time.Millisecond,
 		},
@@ -433,7 +433,7 @@ func TestActivities(t *testing.T) {
 			name:     "successful compensation runs the compensate command",
 			activity: CompensatePhaseName,
 			in:       hookInput(shCmd("echo do"), shCmd(`sleep 0.05; echo "undo $GODWIT_ACTION"`)),
-			want: PhaseResult{Phase: migration.PhaseCopy, Action: ActionCompensate, Attempt: 1,
+			want: PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionCompensate, Attempt: 1,
 				Summary: "undo compensate", Output: "undo compensate\n"},
 			minElapsed: 50 * time.Millisecond,
 		},
@@ -441,7 +441,7 @@ func TestActivities(t *testing.T) {
 			name:     "compensation with no command succeeds with a summary",
 			activity: CompensatePhaseName,
 			in:       hookInput(shCmd("echo do"), nil),
-			want: PhaseResult{Phase: migration.PhaseCopy, Action: ActionCompensate, Attempt: 1,
+			want: PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionCompensate, Attempt: 1,
 				Summary: "no compensation configured"},
 		},
 		{
@@ -450,7 +450,7 @@ func TestActivities(t *testing.T) {
 			in:       hookInput(shCmd(`echo "started"; echo "connection refused" >&2; exit 3`), nil),
 			wantErr:  ErrTypeHookFailed,
 			wantMsg:  "exited with code 3",
-			want: PhaseResult{Phase: migration.PhaseCopy, Action: ActionRun, Attempt: 1,
+			want: PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionRun, Attempt: 1,
 				Summary: "connection refused", Output: "started\nconnection refused\n"},
 		},
 		{
@@ -459,7 +459,7 @@ func TestActivities(t *testing.T) {
 			in:       hookInput(shCmd("true"), shCmd(`echo "cannot drop"; exit 1`)),
 			wantErr:  ErrTypeHookFailed,
 			wantMsg:  "compensate copy",
-			want: PhaseResult{Phase: migration.PhaseCopy, Action: ActionCompensate, Attempt: 1,
+			want: PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionCompensate, Attempt: 1,
 				Summary: "cannot drop", Output: "cannot drop\n"},
 		},
 		{
@@ -469,12 +469,12 @@ func TestActivities(t *testing.T) {
 			wantErr:      ErrTypeHookMissing,
 			wantNonRetry: true,
 			wantMsg:      "godwit-test-no-such-program",
-			want:         PhaseResult{Phase: migration.PhaseCopy, Action: ActionRun, Attempt: 1},
+			want:         PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionRun, Attempt: 1},
 		},
 		{
 			name:         "phase with no driver is a non-retryable config error",
 			activity:     RunPhaseName,
-			in:           PhaseInput{Migration: "demo", Phase: config.PhaseSpec{Phase: migration.PhaseReconcile}},
+			in:           PhaseInput{Migration: "demo", Phase: config.PhaseSpec{Phase: migration.PhaseReconcile, Name: "reconcile"}},
 			wantErr:      ErrTypeConfig,
 			wantNonRetry: true,
 			wantMsg:      "phase reconcile has no driver configured",
@@ -512,7 +512,7 @@ func TestActivities(t *testing.T) {
 }
 
 func TestWithResult(t *testing.T) {
-	res := PhaseResult{Phase: migration.PhaseCopy, Action: ActionRun, Attempt: 2, Output: "boom\n", Summary: "boom"}
+	res := PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: ActionRun, Attempt: 2, Output: "boom\n", Summary: "boom"}
 	cause := errors.New("root cause")
 	canceled := fmt.Errorf("command interrupted: %w", context.Canceled)
 	plain := errors.New("plain")

@@ -25,12 +25,12 @@ func runningReport() (*migration.Report, time.Time) {
 		[]migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseShiftTraffic},
 		map[migration.Phase]string{migration.PhaseShiftTraffic: "go-live"}, t0)
 	r.Phases[0] = migration.PhaseReport{
-		Phase: migration.PhaseValidate, State: migration.PhaseCompleted, Progress: 100,
+		Phase: string(migration.PhaseValidate), Kind: migration.PhaseValidate, State: migration.PhaseCompleted, Progress: 100,
 		StartTime: t0, EndTime: t0.Add(1500 * time.Millisecond), Attempts: 3,
 		Summary: "legacy has 1000 rows",
 	}
 	r.Phases[1] = migration.PhaseReport{
-		Phase: migration.PhaseCopy, State: migration.PhaseRunning, Progress: 50,
+		Phase: string(migration.PhaseCopy), Kind: migration.PhaseCopy, State: migration.PhaseRunning, Progress: 50,
 		StartTime: t0.Add(2 * time.Second), Attempts: 1, Records: 500,
 		Summary: "copied 500 of 1000 rows",
 	}
@@ -50,19 +50,19 @@ func rolledBackReport() (*migration.Report, time.Time) {
 	r.Phases[0].State, r.Phases[0].Progress = migration.PhaseCompleted, 100
 	r.Phases[1].State, r.Phases[1].Progress = migration.PhaseCompensated, 100
 	r.Phases[2] = migration.PhaseReport{
-		Phase: migration.PhaseCopy, State: migration.PhaseFailed, Progress: 20,
+		Phase: string(migration.PhaseCopy), Kind: migration.PhaseCopy, State: migration.PhaseFailed, Progress: 20,
 		StartTime: t0.Add(time.Minute), EndTime: t0.Add(2 * time.Minute), Attempts: 2, Records: 200,
 		Summary: "copied 200 of 1000 rows", // hidden by the error
 		Error:   "exit status 1: disk full",
 	}
 	r.Phases[3] = migration.PhaseReport{
-		Phase: migration.PhaseShiftTraffic, State: migration.PhaseCancelled, Gate: "go-live", ApprovedBy: "alice",
+		Phase: string(migration.PhaseShiftTraffic), Kind: migration.PhaseShiftTraffic, State: migration.PhaseCancelled, Gate: "go-live", ApprovedBy: "alice",
 	}
 	r.Phases[4].State = migration.PhaseCompFailed
 	r.Status = migration.StatusRolledBack
 	r.Error = "phase copy failed: exit status 1: disk full"
 	r.RollbackNote = "phase copy failed"
-	r.AddIssue(t0.Add(2*time.Minute), migration.PhaseCopy, migration.SeverityError, "copy failed: disk full")
+	r.AddIssue(t0.Add(2*time.Minute), string(migration.PhaseCopy), migration.SeverityError, "copy failed: disk full")
 	r.EndTime = t0.Add(62*time.Minute + 3*time.Second)
 	r.CurrentIndex = -1
 	now := r.EndTime

@@ -111,7 +111,7 @@ func TestValidate(t *testing.T) {
 	assert.Equal(t, "migration demo: 6 phases", lines[1])
 	for i, phase := range demoPhases {
 		line := lines[2+i]
-		assert.Regexp(t, `^  \d\. \S+ +timeout \S+, 3 attempts`, line)
+		assert.Regexp(t, `^  \d\. \S+ +hook, timeout \S+, 3 attempts`, line)
 		assert.True(t, strings.HasPrefix(line, "  "+string(rune('1'+i))+". "+phase+" "), "line %d: %q", i, line)
 		assert.Equal(t, phase == "shift-traffic", strings.Contains(line, `gate "go-live" before it`), line)
 		assert.Equal(t, phase == "decommission", strings.HasSuffix(line, " (point of no return)"), line)

@@ -202,9 +202,20 @@ func (d *strictDecoder) decodeStruct(path string, n *yaml.Node, v reflect.Value)
 		}
 		seen[name] = true
 		idx, ok := fields[name]
+		if !ok && v.Type() == phaseSpecType {
+			if f, isDriver := driverFactory(name); isDriver {
+				d.mark(sub, key)
+				d.decodeDriver(sub, key, val, v.Addr().Interface().(*PhaseSpec), name, f)
+				continue
+			}
+		}
 		if !ok {
-			d.fail(sub, key, "unknown field%s; known fields here: %s", suggest(name, names), strings.Join(names, ", "))
-			if c := closest(name, names); c != "" {
+			known := names
+			if v.Type() == phaseSpecType {
+				known = append(append([]string(nil), names...), DriverKeys()...)
+			}
+			d.fail(sub, key, "unknown field%s; known fields here: %s", suggest(name, known), strings.Join(known, ", "))
+			if c := closest(name, known); c != "" {
 				d.explained = append(d.explained, joinPath(path, c))
 			}
 			continue
@@ -212,6 +223,20 @@ func (d *strictDecoder) decodeStruct(path string, n *yaml.Node, v reflect.Value)
 		d.mark(sub, key)
 		d.decode(sub, val, v.Field(idx))
 	}
+}
+
+var phaseSpecType = reflect.TypeOf(PhaseSpec{})
+
+// decodeDriver decodes a phase's driver section into the registered
+// driver's spec type. A phase has exactly one driver.
+func (d *strictDecoder) decodeDriver(path string, key, n *yaml.Node, p *PhaseSpec, name string, f DriverFactory) {
+	if p.Driver != nil {
+		d.fail(path, key, "a phase has exactly one driver, and this one already has %s: split the work into two phases", p.DriverKey())
+		return
+	}
+	spec := f()
+	d.decode(path, n, reflect.ValueOf(spec))
+	p.Driver = spec
 }
 
 func (d *strictDecoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {

@@ -27,6 +27,11 @@ type Spec struct {
 	Description string `yaml:"description" json:"description,omitempty"`
 	// TaskQueue overrides the settings' task queue for this migration.
 	TaskQueue string `yaml:"taskQueue" json:"taskQueue,omitempty"`
+	// Resources names what this migration drives beyond what its drivers
+	// declare themselves (a hook's database, a route): a migration whose
+	// resources overlap a running one's is refused. Free text, compared
+	// exactly, e.g. "postgres://orders/public.users".
+	Resources []string `yaml:"resources" json:"resources,omitempty"`
 	// Defaults apply to every phase that does not set its own.
 	Defaults PhaseDefaults `yaml:"defaults" json:"defaults"`
 	Phases   []PhaseSpec   `yaml:"phases" json:"phases"`
@@ -50,7 +55,15 @@ type RetryPolicy struct {
 // PhaseSpec configures one phase: its activity options, an optional manual
 // gate before it starts, and the driver that does its work.
 type PhaseSpec struct {
-	Phase            migration.Phase `yaml:"phase" json:"phase"`
+	// Phase is the phase's kind: validate, provision, copy, shift-traffic,
+	// reconcile or decommission. A kind may appear more than once.
+	Phase migration.Phase `yaml:"phase" json:"phase"`
+	// Name identifies the phase in the report, gates, logs, search
+	// attributes and `godwit output`; default: the kind. Unique.
+	Name string `yaml:"name" json:"name,omitempty"`
+	// Outputs names the values the phase hands to later phases, which
+	// refer to them as ${phases.NAME.outputs.KEY}.
+	Outputs          []string        `yaml:"outputs" json:"outputs,omitempty"`
 	Timeout          Duration        `yaml:"timeout" json:"timeout,omitempty"`
 	HeartbeatTimeout Duration        `yaml:"heartbeatTimeout" json:"heartbeatTimeout,omitempty"`
 	Retry            *RetryPolicy    `yaml:"retry" json:"retry,omitempty"`
@@ -60,10 +73,20 @@ type PhaseSpec struct {
 	// itself failed or was interrupted by a rollback, for actions that may
 	// leave partial effects. The compensation must then tolerate them.
 	CompensatePartial bool `yaml:"compensatePartial" json:"compensatePartial,omitempty"`
-	// Hook is the command hook driver. Later drivers (copy, traffic,
-	// reconcile) sit beside it; a phase has exactly one.
-	Hook *Hook `yaml:"hook" json:"hook,omitempty"`
+	// Driver does the phase's work: the section under a driver's key
+	// (`hook:`, or another registered driver's). A phase has exactly one.
+	Driver DriverSpec `yaml:"-" json:"-"`
 }
+
+// Hook returns the phase's command hook, or nil when another driver
+// does its work.
+func (p PhaseSpec) Hook() *Hook {
+	h, _ := p.Driver.(*Hook)
+	return h
+}
+
+// DriverKey returns the key of the phase's driver section ("hook").
+func (p PhaseSpec) DriverKey() string { return DriverKeyOf(p.Driver) }
 
 // Approval is a manual gate before a phase.
 type Approval struct {
@@ -73,10 +96,27 @@ type Approval struct {
 	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
 }
 
-// Hook runs one command as the phase's action and another as its compensation.
+// Hook runs one command as the phase's action and another as its
+// compensation; or, with steps, a series of commands, waits and gates.
 type Hook struct {
-	Run        *Command `yaml:"run" json:"run"`
-	Compensate *Command `yaml:"compensate" json:"compensate,omitempty"`
+	Run *Command `yaml:"run" json:"run,omitempty"`
+	// Steps replaces run with a series of steps, run one by one: pause
+	// holds between them, a gate waits for approval, rollback interrupts.
+	Steps      []HookStep `yaml:"steps" json:"steps,omitempty"`
+	Compensate *Command   `yaml:"compensate" json:"compensate,omitempty"`
+	// Resumable says the run command resumes from GODWIT_CHECKPOINT, so
+	// `pause` may stop it at once and a `resume` runs it again from its
+	// last checkpoint, instead of letting it finish first.
+	Resumable bool `yaml:"resumable" json:"resumable,omitempty"`
+}
+
+// HookStep is one step of a multi-step hook: exactly one of run, wait and
+// gate.
+type HookStep struct {
+	Name string   `yaml:"name" json:"name,omitempty"`
+	Run  *Command `yaml:"run" json:"run,omitempty"`
+	Wait Duration `yaml:"wait" json:"wait,omitempty"`
+	Gate string   `yaml:"gate" json:"gate,omitempty"`
 }
 
 // Command is a process to run: argv, environment, working directory, timeout.
@@ -281,12 +321,11 @@ func (s *Spec) applyDefaults() {
 			p.Retry = &RetryPolicy{}
 		}
 		p.Retry.fill(*s.Defaults.Retry)
-		if p.Hook != nil {
-			for _, c := range []*Command{p.Hook.Run, p.Hook.Compensate} {
-				if c != nil && c.Timeout == 0 {
-					c.Timeout = atMost(Duration(DefaultCommandTimeout), p.Timeout)
-				}
-			}
+		if p.Name == "" {
+			p.Name = string(p.Phase)
+		}
+		if d, ok := p.Driver.(Defaulter); ok {
+			d.ApplyDefaults(p)
 		}
 	}
 }
@@ -332,52 +371,211 @@ func (s *Spec) Check() FieldErrors {
 	if len(s.Phases) == 0 {
 		add("phases", "is required: list at least one phase (%s)", phaseList())
 	}
-	lastOrder, gates := -1, map[string]string{}
-	for i, p := range s.Phases {
+	s.checkPhases(add)
+	for i, r := range s.Resources {
+		if strings.TrimSpace(r) == "" {
+			add(fmt.Sprintf("resources[%d]", i), "must not be empty: name the resource, e.g. postgres://orders/public.users")
+		}
+	}
+	for i := range s.Phases {
+		p := &s.Phases[i]
+		path := fmt.Sprintf("phases[%d]", i)
+		if p.Driver == nil {
+			add(path, "has no action: add a driver (%s), e.g. hook: {run: {command: [\"./migrate.sh\"]}}",
+				strings.Join(DriverKeys(), ", "))
+			continue
+		}
+		c := &CheckContext{Spec: s, Phase: p, Path: path + "." + p.DriverKey()}
+		p.Driver.Check(c)
+		errs = append(errs, c.errs...)
+	}
+	errs = append(errs, s.checkReferences()...)
+	return errs
+}
+
+// checkPhases checks the phases' kinds, names, order and gates. Validate
+// entries come first and decommission entries last; the kinds between may
+// repeat and mix (a reconcile after the copy and another after traffic
+// moved), so their order is the spec's.
+func (s *Spec) checkPhases(add addFunc) {
+	names, gates := map[string]string{}, map[string]string{}
+	seenMiddle, seenDecommission := "", ""
+	for i := range s.Phases {
+		p := &s.Phases[i]
 		path := fmt.Sprintf("phases[%d]", i)
 		switch {
 		case p.Phase == "":
 			add(path+".phase", "is required: one of %s", phaseList())
 		case !p.Phase.Valid():
 			add(path+".phase", "%q is not a phase: use one of %s", p.Phase, phaseList())
-		case p.Phase.Order() == lastOrder:
-			add(path+".phase", "%s is listed twice: each phase runs at most once", p.Phase)
-		case p.Phase.Order() < lastOrder:
-			add(path+".phase", "%s is out of order: phases run in the order %s", p.Phase, phaseList())
+		case p.Phase == migration.PhaseValidate && (seenMiddle != "" || seenDecommission != ""):
+			add(path+".phase", "validate must come before the phases that change things, but %s comes earlier: move it up",
+				firstNonEmpty(seenMiddle, seenDecommission))
+		case p.Phase == migration.PhaseDecommission:
+			if seenDecommission == "" {
+				seenDecommission = p.Name
+			}
+		case p.Phase != migration.PhaseValidate && seenDecommission != "":
+			add(path+".phase", "%s must come before decommission %s: decommission entries come last, since the first to start is the point of no return",
+				p.Phase, seenDecommission)
+		case p.Phase != migration.PhaseValidate:
+			if seenMiddle == "" {
+				seenMiddle = p.Name
+			}
+		}
+		switch {
+		case p.Name == "" || p.Name == string(p.Phase) && !p.Phase.Valid():
+			// The kind's own error says it all.
+		case !namePattern.MatchString(p.Name):
+			add(path+".name", "%q is not a valid phase name: use 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit", p.Name)
+		case names[p.Name] != "":
+			what := "name"
+			if p.Name == string(p.Phase) {
+				what = "kind (a phase's name defaults to its kind)"
+			}
+			add(path+".name", "%q is already the name of %s: give each phase of the same %s a unique name, e.g. name: %s-2", p.Name, names[p.Name], what, p.Name)
 		default:
-			lastOrder = p.Phase.Order()
+			names[p.Name] = path
+		}
+		for j, o := range p.Outputs {
+			if !envNamePattern.MatchString(o) {
+				add(fmt.Sprintf("%s.outputs[%d]", path, j), "%q is not a valid output name: use letters, digits and '_'", o)
+			}
 		}
 		checkTimeouts(add, path, p.Timeout, p.HeartbeatTimeout)
 		checkRetry(add, path+".retry", p.Retry)
 		if a := p.Approval; a != nil {
-			switch {
-			case a.Gate == "":
-				add(path+".approval.gate", "is required: the gate's name, used in `godwit approve <migration> --gate <name>`")
-			case !gatePattern.MatchString(a.Gate):
-				add(path+".approval.gate", "%q is not a valid gate name: use letters, digits, '.', '_' or '-'", a.Gate)
-			case gates[a.Gate] != "":
-				add(path+".approval.gate", "%q is already the gate of %s: gate names must be unique", a.Gate, gates[a.Gate])
-			default:
-				gates[a.Gate] = path
-			}
+			checkGate(add, path+".approval.gate", path, a.Gate, gates)
 			if a.Timeout < 0 {
 				add(path+".approval.timeout", "must not be negative")
 			}
 		}
-		if p.Hook == nil {
-			add(path, "has no action: add a driver, e.g. hook: {run: {command: [\"./migrate.sh\"]}}")
-			continue
-		}
-		if p.Hook.Run == nil {
-			add(path+".hook.run", "is required: the command the phase runs")
-		} else {
-			checkCommand(add, path+".hook.run", p.Hook.Run, p.Timeout)
-		}
-		if p.Hook.Compensate != nil {
-			checkCommand(add, path+".hook.compensate", p.Hook.Compensate, p.Timeout)
+		if sp, ok := p.Driver.(StepPlanner); ok {
+			for j, st := range sp.PlanSteps() {
+				if st.Gate != "" {
+					stepPath := fmt.Sprintf("%s.%s.steps[%d]", path, p.DriverKey(), j)
+					checkGate(add, stepPath+".gate", stepPath, st.Gate, gates)
+				}
+			}
 		}
 	}
-	return errs
+}
+
+func checkGate(add addFunc, path, owner, gate string, gates map[string]string) {
+	switch {
+	case gate == "":
+		add(path, "is required: the gate's name, used in `godwit approve <migration> --gate <name>`")
+	case !gatePattern.MatchString(gate):
+		add(path, "%q is not a valid gate name: use letters, digits, '.', '_' or '-'", gate)
+	case gates[gate] != "":
+		add(path, "%q is already the gate of %s: gate names must be unique", gate, gates[gate])
+	default:
+		gates[gate] = owner
+	}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Check reports the hook's missing commands and impossible values.
+func (h *Hook) Check(c *CheckContext) {
+	add := func(path, format string, args ...any) {
+		c.errs = append(c.errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	timeout := c.Phase.Timeout
+	switch {
+	case h.Run == nil && len(h.Steps) == 0:
+		add(c.Path+".run", "is required: the command the phase runs (or steps: a list of commands, waits and gates)")
+	case h.Run != nil && len(h.Steps) > 0:
+		add(c.Path+".steps", "cannot be given with run: use run for one command, steps for several")
+	case h.Run != nil:
+		checkCommand(add, c.Path+".run", h.Run, timeout)
+	}
+	for i, st := range h.Steps {
+		path := fmt.Sprintf("%s.steps[%d]", c.Path, i)
+		n := 0
+		if st.Run != nil {
+			n++
+			checkCommand(add, path+".run", st.Run, timeout)
+		}
+		if st.Wait != 0 {
+			n++
+			if st.Wait < 0 {
+				add(path+".wait", "must be positive, e.g. 10m")
+			}
+		}
+		if st.Gate != "" {
+			n++
+		}
+		if n != 1 {
+			add(path, "needs exactly one of run (a command), wait (a duration) and gate (an approval), not %d", n)
+		}
+	}
+	if h.Resumable && len(h.Steps) > 0 {
+		add(c.Path+".resumable", "applies to run, not steps: pause already holds between steps")
+	}
+	if h.Compensate != nil {
+		checkCommand(add, c.Path+".compensate", h.Compensate, timeout)
+	}
+}
+
+// ApplyDefaults gives each command without a timeout the default, cut to
+// the phase's timeout.
+func (h *Hook) ApplyDefaults(p *PhaseSpec) {
+	cmds := []*Command{h.Run, h.Compensate}
+	for _, st := range h.Steps {
+		cmds = append(cmds, st.Run)
+	}
+	for _, c := range cmds {
+		if c != nil && c.Timeout == 0 {
+			c.Timeout = atMost(Duration(DefaultCommandTimeout), p.Timeout)
+		}
+	}
+}
+
+// HasCompensation reports whether the hook has a compensate command.
+func (h *Hook) HasCompensation() bool { return h.Compensate != nil }
+
+// Pausable reports whether pause may interrupt the run command.
+func (h *Hook) Pausable() bool { return h.Resumable }
+
+// PlanSteps returns the hook's steps; a hook with a single run command has
+// none and runs as one activity, as it always did.
+func (h *Hook) PlanSteps() []Step {
+	if len(h.Steps) == 0 {
+		return nil
+	}
+	out := make([]Step, len(h.Steps))
+	for i, st := range h.Steps {
+		name := st.Name
+		switch {
+		case st.Run != nil:
+			if name == "" {
+				name = strings.Join(st.Run.Command, " ")
+				if len(name) > 60 {
+					name = name[:60] + "…"
+				}
+			}
+			out[i] = Step{Name: name, Action: true}
+		case st.Gate != "":
+			if name == "" {
+				name = "gate " + st.Gate
+			}
+			out[i] = Step{Name: name, Gate: st.Gate}
+		default:
+			if name == "" {
+				name = "wait " + st.Wait.String()
+			}
+			out[i] = Step{Name: name, Wait: st.Wait.D()}
+		}
+	}
+	return out
 }
 
 type addFunc func(path, format string, args ...any)
@@ -477,17 +675,38 @@ func (s *Spec) Outline() []string {
 		if p.Retry.MaxAttempts == 1 {
 			attempts = "no retry"
 		}
-		line := fmt.Sprintf("%d. %-14s timeout %s, %s", i+1, p.Phase, p.Timeout, attempts)
+		label := p.Name
+		if p.Name != string(p.Phase) {
+			label = fmt.Sprintf("%s (%s)", p.Name, p.Phase)
+		}
+		line := fmt.Sprintf("%d. %-14s %s, timeout %s, %s", i+1, label, p.DriverKey(), p.Timeout, attempts)
 		if p.Approval != nil {
 			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
 		}
-		if p.Hook != nil && p.Hook.Compensate == nil {
+		if sp, ok := p.Driver.(StepPlanner); ok && len(sp.PlanSteps()) > 0 {
+			line += fmt.Sprintf(", %d steps", len(sp.PlanSteps()))
+		}
+		if c, ok := p.Driver.(Compensator); ok && !c.HasCompensation() {
 			line += ", no compensation"
 		}
-		if p.Phase.PointOfNoReturn() {
+		if len(p.Outputs) > 0 {
+			line += ", outputs " + strings.Join(p.Outputs, ", ")
+		}
+		if p.Phase.PointOfNoReturn() && firstDecommission(s.Phases) == i {
 			line += " (point of no return)"
 		}
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// firstDecommission returns the index of the first decommission phase, or
+// -1: starting it is the point of no return for the whole migration.
+func firstDecommission(phases []PhaseSpec) int {
+	for i, p := range phases {
+		if p.Phase.PointOfNoReturn() {
+			return i
+		}
+	}
+	return -1
 }

@@ -16,10 +16,10 @@ import (
 
 const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
-	topFields   = "name, description, taskQueue, defaults, phases"
-	phaseFields = "phase, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook"
+	topFields   = "name, description, taskQueue, resources, defaults, phases"
+	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook"
 	cmdFields   = "command, env, secrets, dir, timeout"
-	noAction    = `has no action: add a driver, e.g. hook: {run: {command: ["./migrate.sh"]}}`
+	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
 	noCommand   = `is required: the program and its arguments, e.g. ["sh", "-c", "echo hi"]`
 	notDuration = `is not a duration: write a number with a unit, such as 30s, 5m or 1h30m`
 	needsSource = `needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)`
@@ -85,7 +85,7 @@ var badSpecs = []struct {
 		yaml: "name: X\nphases:\n - phase: copi\n   hok: {}\n",
 		want: `name (line 1): "X" is not a valid name: use 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit
 phases[0].phase (line 3): "copi" is not a phase: use one of validate, provision, copy, shift-traffic, reconcile, decommission
-phases[0].hok (line 4): unknown field (did you mean "hook"?); known fields here: phase, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook`,
+phases[0].hok (line 4): unknown field (did you mean "hook"?); known fields here: phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook`,
 	},
 	{
 		name: "misspelt name suggests name",
@@ -128,7 +128,7 @@ phases:
       rollback: {command: [./undo.sh]}
       run: {command: [./do.sh]}
 `,
-		want: "phases[0].hook.rollback (line 5): unknown field; known fields here: run, compensate",
+		want: "phases[0].hook.rollback (line 5): unknown field; known fields here: run, steps, compensate, resumable",
 	},
 	{
 		name: "merge keys are refused by name",
@@ -307,7 +307,7 @@ phases:
   - phase: validate
     hook: {run: {command: [./check.sh]}}
 `,
-		want: "phases[1].phase (line 5): validate is out of order: phases run in the order " + phaseNames,
+		want: "phases[1].phase (line 5): validate must come before the phases that change things, but copy comes earlier: move it up",
 	},
 	{
 		name: "phase listed twice",
@@ -318,7 +318,7 @@ phases:
   - phase: copy
     hook: {run: {command: [./copy-again.sh]}}
 `,
-		want: "phases[1].phase (line 5): copy is listed twice: each phase runs at most once",
+		want: `phases[1].name (line 5): "copy" is already the name of phases[0]: give each phase of the same kind (a phase's name defaults to its kind) a unique name, e.g. name: copy-2`,
 	},
 	{
 		name: "phase without hook",
@@ -333,7 +333,7 @@ phases:
     hook:
       compensate: {command: [./undo.sh]}
 `,
-		want: "phases[0].hook.run (line 4): is required: the command the phase runs",
+		want: "phases[0].hook.run (line 4): is required: the command the phase runs (or steps: a list of commands, waits and gates)",
 	},
 	{
 		name: "empty command",
@@ -595,7 +595,7 @@ name: Bad Name
 `,
 		want: `phases[0] (line 2): ` + noAction + `
 phases[0].retry.maxAttempts (line 3): must be at least 1 (1 means no retry), not -2
-phases[1].phase (line 4): validate is out of order: phases run in the order ` + phaseNames + `
+phases[1].phase (line 4): validate must come before the phases that change things, but copy comes earlier: move it up
 phases[1].hook.run.command (line 8): ` + noCommand + `
 phases[1].hook.run.timeout (line 9): 1h0m0s is longer than the phase timeout 10m0s: the phase would time out first
 phases[2].approval.gate (line 11): "go" is already the gate of phases[1]: gate names must be unique
@@ -665,15 +665,15 @@ phases:
 		assert.Equal(t, PhaseDefaults{Timeout: d("10m"), HeartbeatTimeout: d("30s"), Retry: defaultRetry}, spec.Defaults)
 		require.Len(t, spec.Phases, 1)
 		assert.Equal(t, PhaseSpec{
-			Phase: migration.PhaseValidate, Timeout: d("10m"), HeartbeatTimeout: d("30s"), Retry: defaultRetry,
-			Hook: &Hook{
+			Phase: migration.PhaseValidate, Name: string(migration.PhaseValidate), Timeout: d("10m"), HeartbeatTimeout: d("30s"), Retry: defaultRetry,
+			Driver: &Hook{
 				Run:        &Command{Command: []string{"./check.sh"}, Timeout: d("5m")},
 				Compensate: &Command{Command: []string{"./undo.sh"}, Timeout: d("5m")},
 			},
 		}, spec.Phases[0])
 		// Phases own their retry policy: changing one leaves the defaults be.
 		assert.NotSame(t, spec.Defaults.Retry, spec.Phases[0].Retry)
-		assert.Equal(t, DefaultCommandTimeout, spec.Phases[0].Hook.Run.Timeout.D())
+		assert.Equal(t, DefaultCommandTimeout, spec.Phases[0].Hook().Run.Timeout.D())
 	})
 
 	t.Run("phase values override defaults", func(t *testing.T) {
@@ -696,11 +696,11 @@ phases:
 		assert.Equal(t, d("1h"), v.Timeout)
 		assert.Equal(t, d("1m"), v.HeartbeatTimeout)
 		assert.Equal(t, &RetryPolicy{MaxAttempts: 5, InitialInterval: d("2s"), BackoffCoefficient: 3, MaxInterval: d("5m")}, v.Retry)
-		assert.Equal(t, d("5m"), v.Hook.Run.Timeout, "command timeout defaults to 5m under a longer phase timeout")
+		assert.Equal(t, d("5m"), v.Hook().Run.Timeout, "command timeout defaults to 5m under a longer phase timeout")
 		assert.Equal(t, d("2m"), c.Timeout)
 		assert.Equal(t, d("10s"), c.HeartbeatTimeout)
 		assert.Equal(t, &RetryPolicy{MaxAttempts: 1, InitialInterval: d("5s"), BackoffCoefficient: 1.5, MaxInterval: d("10s")}, c.Retry)
-		assert.Equal(t, d("90s"), c.Hook.Run.Timeout)
+		assert.Equal(t, d("90s"), c.Hook().Run.Timeout)
 	})
 
 	t.Run("partial retry policies are filled field by field", func(t *testing.T) {
@@ -733,9 +733,9 @@ phases:
     hook: {run: {command: [a]}}
 `))
 		require.NoError(t, err)
-		assert.Equal(t, d("3m"), spec.Phases[0].Hook.Run.Timeout)
-		assert.Equal(t, d("3m"), spec.Phases[0].Hook.Compensate.Timeout)
-		assert.Equal(t, d("5m"), spec.Phases[1].Hook.Run.Timeout)
+		assert.Equal(t, d("3m"), spec.Phases[0].Hook().Run.Timeout)
+		assert.Equal(t, d("3m"), spec.Phases[0].Hook().Compensate.Timeout)
+		assert.Equal(t, d("5m"), spec.Phases[1].Hook().Run.Timeout)
 	})
 
 	t.Run("inherited values never contradict written ones", func(t *testing.T) {
@@ -759,7 +759,7 @@ phases:
 		assert.Equal(t, d("90s"), spec.Defaults.Retry.MaxInterval)
 		assert.Equal(t, d("10s"), spec.Phases[0].HeartbeatTimeout)
 		assert.Equal(t, d("2m"), spec.Phases[0].Retry.MaxInterval)
-		assert.Equal(t, d("10s"), spec.Phases[0].Hook.Run.Timeout)
+		assert.Equal(t, d("10s"), spec.Phases[0].Hook().Run.Timeout)
 		assert.Equal(t, d("30s"), spec.Phases[1].HeartbeatTimeout, "the built-in heartbeat, not the one cut to defaults.timeout")
 		assert.Equal(t, d("90s"), spec.Phases[1].Retry.MaxInterval)
 	})
@@ -780,8 +780,8 @@ phases:
 		assert.Equal(t, d("10m"), spec.Defaults.Timeout)
 		assert.Equal(t, d("30s"), spec.Phases[0].HeartbeatTimeout)
 		assert.Nil(t, spec.Phases[0].Approval)
-		assert.Nil(t, spec.Phases[0].Hook.Run.Env)
-		assert.Nil(t, spec.Phases[0].Hook.Run.Secrets)
+		assert.Nil(t, spec.Phases[0].Hook().Run.Env)
+		assert.Nil(t, spec.Phases[0].Hook().Run.Secrets)
 	})
 }
 
@@ -799,7 +799,7 @@ phases:
         env: *env
 `))
 		require.NoError(t, err)
-		hook := spec.Phases[0].Hook
+		hook := spec.Phases[0].Hook()
 		assert.Equal(t, map[string]string{"REGION": "eu-west-1", "MODE": "online"}, hook.Compensate.Env)
 		assert.Equal(t, hook.Run.Env, hook.Compensate.Env)
 	})
@@ -830,17 +830,17 @@ func fullSpec() *Spec {
 		},
 		Phases: []PhaseSpec{
 			{
-				Phase: migration.PhaseValidate, Timeout: d("15m"), HeartbeatTimeout: d("45s"),
+				Phase: migration.PhaseValidate, Name: string(migration.PhaseValidate), Timeout: d("15m"), HeartbeatTimeout: d("45s"),
 				Retry: &RetryPolicy{MaxAttempts: 1, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
-				Hook: &Hook{Run: &Command{
+				Driver: &Hook{Run: &Command{
 					Command: []string{"./scripts/validate.sh", "--source", "mysql://orders", "--target", "postgres://orders"},
 					Timeout: d("5m"),
 				}},
 			},
 			{
-				Phase: migration.PhaseProvision, Timeout: d("30m"), HeartbeatTimeout: d("1m"),
+				Phase: migration.PhaseProvision, Name: string(migration.PhaseProvision), Timeout: d("30m"), HeartbeatTimeout: d("1m"),
 				Retry: &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
-				Hook: &Hook{
+				Driver: &Hook{
 					Run: &Command{
 						Command: []string{"terraform", "apply", "-auto-approve"},
 						Env:     map[string]string{"TF_IN_AUTOMATION": "1", "TF_VAR_region": "eu-west-1"},
@@ -856,10 +856,10 @@ func fullSpec() *Spec {
 				},
 			},
 			{
-				Phase: migration.PhaseCopy, Timeout: d("2h"), HeartbeatTimeout: d("2m"),
+				Phase: migration.PhaseCopy, Name: string(migration.PhaseCopy), Timeout: d("2h"), HeartbeatTimeout: d("2m"),
 				Retry:             &RetryPolicy{MaxAttempts: 10, InitialInterval: d("10s"), BackoffCoefficient: 2, MaxInterval: d("5m")},
 				CompensatePartial: true,
-				Hook: &Hook{
+				Driver: &Hook{
 					Run: &Command{
 						Command: []string{"sh", "-c", "pgcopy --from \"$SRC\" --to \"$DST\""},
 						Env:     map[string]string{"SRC": "mysql://orders", "DST": "postgres://orders"},
@@ -874,24 +874,24 @@ func fullSpec() *Spec {
 				},
 			},
 			{
-				Phase: migration.PhaseShiftTraffic, Timeout: d("15m"), HeartbeatTimeout: d("45s"),
+				Phase: migration.PhaseShiftTraffic, Name: string(migration.PhaseShiftTraffic), Timeout: d("15m"), HeartbeatTimeout: d("45s"),
 				Retry:    &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
 				Approval: &Approval{Gate: "cutover", Timeout: d("24h")},
-				Hook: &Hook{
+				Driver: &Hook{
 					Run:        &Command{Command: []string{"./scripts/shift.sh", "100"}, Timeout: d("5m")},
 					Compensate: &Command{Command: []string{"./scripts/shift.sh", "0"}, Timeout: d("1m")},
 				},
 			},
 			{
-				Phase: migration.PhaseReconcile, Timeout: d("15m"), HeartbeatTimeout: d("45s"),
+				Phase: migration.PhaseReconcile, Name: string(migration.PhaseReconcile), Timeout: d("15m"), HeartbeatTimeout: d("45s"),
 				Retry: &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
-				Hook:  &Hook{Run: &Command{Command: []string{"./scripts/reconcile.sh"}, Timeout: d("5m")}},
+				Driver: &Hook{Run: &Command{Command: []string{"./scripts/reconcile.sh"}, Timeout: d("5m")}},
 			},
 			{
-				Phase: migration.PhaseDecommission, Timeout: d("4m"), HeartbeatTimeout: d("45s"),
+				Phase: migration.PhaseDecommission, Name: string(migration.PhaseDecommission), Timeout: d("4m"), HeartbeatTimeout: d("45s"),
 				Retry:    &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
 				Approval: &Approval{Gate: "drop-legacy"},
-				Hook:     &Hook{Run: &Command{Command: []string{"./scripts/drop-mysql.sh"}, Timeout: d("4m")}},
+				Driver: &Hook{Run: &Command{Command: []string{"./scripts/drop-mysql.sh"}, Timeout: d("4m")}},
 			},
 		},
 	}

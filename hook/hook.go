@@ -50,6 +50,11 @@ const (
 	recordsPrefix    = "godwit:records="
 	progressPrefix   = "godwit:progress="
 	checkpointPrefix = "godwit:checkpoint="
+	outputPrefix     = "godwit:output."
+	// maxOutputValue and maxOutputs bound the outputs a hook hands on:
+	// they travel in the workflow's history.
+	maxOutputValue = 1024
+	maxOutputs     = 32
 	// maxCheckpoint bounds a checkpoint: it travels in every heartbeat.
 	maxCheckpoint = 4096
 	redacted      = "***"
@@ -86,6 +91,10 @@ type Progress struct {
 	Checkpoint string
 }
 
+// Outputs are the named values a command reported with marker lines
+// "godwit:output.NAME=VALUE" (last one wins), for later phases.
+type Outputs map[string]string
+
 // Result is what a finished command produced.
 type Result struct {
 	ExitCode  int           // -1 when the command did not start or its status is unknown
@@ -93,6 +102,7 @@ type Result struct {
 	Truncated bool          // Output lost its beginning
 	Duration  time.Duration // from start to exit
 	Progress  Progress      // what the marker lines reported: records ("godwit:records=N", last one wins), percent, checkpoint
+	Outputs   Outputs       // "godwit:output.NAME=VALUE" lines, redacted; nil when none
 }
 
 // ExitError is returned when the command ran but exited non-zero.
@@ -194,6 +204,7 @@ func Run(ctx context.Context, cmd Command, opts Options) (Result, error) {
 
 	res.Output, res.Truncated = out.tail.String()
 	res.Progress = out.progress()
+	res.Outputs = out.takeOutputs()
 	if c.ProcessState != nil {
 		res.ExitCode = exitCode(c.ProcessState)
 	}
@@ -324,6 +335,57 @@ type output struct {
 	records    atomic.Int64
 	percent    atomic.Uint64 // math.Float64bits
 	checkpoint atomic.Pointer[string]
+	outMu      sync.Mutex
+	outputs    Outputs
+}
+
+func (o *output) takeOutputs() Outputs {
+	o.outMu.Lock()
+	defer o.outMu.Unlock()
+	return o.outputs
+}
+
+// parseOutput takes a "godwit:output.NAME=VALUE" line, already redacted
+// so that a secret never reaches history; malformed or oversized ones are
+// logged and dropped.
+func (o *output) parseOutput(red []byte) {
+	s := strings.TrimSpace(string(red))
+	rest, ok := strings.CutPrefix(s, outputPrefix)
+	if !ok {
+		return
+	}
+	name, value, ok := strings.Cut(rest, "=")
+	o.outMu.Lock()
+	defer o.outMu.Unlock()
+	_, known := o.outputs[name]
+	switch {
+	case !ok || !validOutputName(name):
+		o.logger.Warn("ignored output line: want godwit:output.NAME=VALUE with NAME of letters, digits and _", "line", s)
+	case len(value) > maxOutputValue:
+		o.logger.Warn("ignored output: value too long", "name", name, "bytes", len(value), "max", maxOutputValue)
+	case !known && len(o.outputs) >= maxOutputs:
+		o.logger.Warn("ignored output: too many outputs", "name", name, "max", maxOutputs)
+	default:
+		if o.outputs == nil {
+			o.outputs = Outputs{}
+		}
+		o.outputs[name] = value
+	}
+}
+
+func validOutputName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (o *output) progress() Progress {
@@ -376,6 +438,7 @@ func (o *output) consume(r io.Reader) {
 			red, _ := o.redact(nil, pending, len(pending))
 			if !continued {
 				o.parseMarker(pending)
+				o.parseOutput(red)
 			}
 			o.emit(red)
 			pending = pending[:0]

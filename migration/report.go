@@ -37,10 +37,18 @@ type Report struct {
 
 // PhaseReport is the progress of one phase.
 type PhaseReport struct {
-	Phase     Phase      `json:"phase"`
-	State     PhaseState `json:"state"`
-	Progress  float64    `json:"progress"` // percent, 0-100
-	Gate      string     `json:"gate,omitempty"`
+	// Phase is the phase's name (its kind unless the spec names it).
+	Phase    string     `json:"phase"`
+	Kind     Phase      `json:"kind,omitempty"`
+	State    PhaseState `json:"state"`
+	Progress float64    `json:"progress"` // percent, 0-100
+	Gate     string     `json:"gate,omitempty"`
+	// Steps is the number of steps of a multi-step phase; Step is the
+	// current or last one, "k of n: name".
+	Steps int    `json:"steps,omitempty"`
+	Step  string `json:"step,omitempty"`
+	// Outputs are the values the phase handed to later phases.
+	Outputs map[string]string `json:"outputs,omitempty"`
 	StartTime time.Time  `json:"startTime,omitzero"`
 	EndTime   time.Time  `json:"endTime,omitzero"`
 	Attempts  int        `json:"attempts,omitempty"`
@@ -62,7 +70,7 @@ type Metrics struct {
 // Issue is something that went wrong or was refused during the run.
 type Issue struct {
 	Time     time.Time `json:"time"`
-	Phase    Phase     `json:"phase,omitempty"`
+	Phase    string    `json:"phase,omitempty"` // the phase's name`
 	Severity string    `json:"severity"` // WARNING or ERROR
 	Message  string    `json:"message"`
 }
@@ -73,21 +81,49 @@ const (
 	SeverityError   = "ERROR"
 )
 
-// NewReport returns the report of a run that has not started a phase yet.
+// PlannedPhase is a phase as the report first shows it.
+type PlannedPhase struct {
+	Name  string
+	Kind  Phase
+	Gate  string
+	Steps int
+}
+
+// NewReport returns the report of a run whose phases are named by their
+// kinds, before any phase started.
 func NewReport(name, description string, phases []Phase, gates map[Phase]string, start time.Time) *Report {
+	plan := make([]PlannedPhase, len(phases))
+	for i, p := range phases {
+		plan[i] = PlannedPhase{Name: string(p), Kind: p, Gate: gates[p]}
+	}
+	return NewPlannedReport(name, description, plan, start)
+}
+
+// NewPlannedReport returns the report of a run that has not started a
+// phase yet.
+func NewPlannedReport(name, description string, plan []PlannedPhase, start time.Time) *Report {
 	r := &Report{
 		Name: name, Description: description, Status: StatusInProgress,
 		StartTime: start, CurrentIndex: -1,
 	}
-	for _, p := range phases {
-		r.Phases = append(r.Phases, PhaseReport{Phase: p, State: PhasePending, Gate: gates[p]})
+	for _, p := range plan {
+		r.Phases = append(r.Phases, PhaseReport{Phase: p.Name, Kind: p.Kind, State: PhasePending, Gate: p.Gate, Steps: p.Steps})
 	}
 	r.Refresh(start)
 	return r
 }
 
-// AddIssue records an issue at time now.
-func (r *Report) AddIssue(now time.Time, phase Phase, severity, message string) {
+// kind returns the phase's kind; reports from before phases had names
+// carry none, and their name was their kind.
+func (p PhaseReport) kind() Phase {
+	if p.Kind != "" {
+		return p.Kind
+	}
+	return Phase(p.Phase)
+}
+
+// AddIssue records an issue at time now about the phase named phase.
+func (r *Report) AddIssue(now time.Time, phase string, severity, message string) {
 	r.Issues = append(r.Issues, Issue{Time: now, Phase: phase, Severity: severity, Message: message})
 }
 
@@ -114,7 +150,12 @@ func (r *Report) currentPhaseText() string {
 	case r.CurrentIndex < 0:
 		return fmt.Sprintf("0 of %d: not started", n)
 	}
-	return fmt.Sprintf("%d of %d: %s", r.CurrentIndex+1, n, r.Phases[r.CurrentIndex].Phase)
+	cur := r.Phases[r.CurrentIndex]
+	text := fmt.Sprintf("%d of %d: %s", r.CurrentIndex+1, n, cur.Phase)
+	if cur.Step != "" && (cur.State == PhaseRunning || cur.State == PhasePending) {
+		text += ", step " + cur.Step
+	}
+	return text
 }
 
 func (r *Report) overallProgress() float64 {
@@ -170,8 +211,12 @@ func (r *Report) rollbackAvailability() (string, string) {
 		return RollbackNotAvailable, "the migration has completed"
 	}
 	for _, p := range r.Phases {
-		if p.Phase.PointOfNoReturn() && p.State != PhasePending {
-			return RollbackNotAvailable, "decommission has started: it is the point of no return"
+		if p.kind().PointOfNoReturn() && p.State != PhasePending {
+			what := "decommission"
+			if p.Phase != string(PhaseDecommission) {
+				what = "decommission " + p.Phase
+			}
+			return RollbackNotAvailable, what + " has started: it is the point of no return"
 		}
 	}
 	if r.Status == StatusFailed {
@@ -207,7 +252,16 @@ func (r *Report) risk() string {
 	return RiskLow
 }
 
+// currentPhase returns the kind of the current phase.
 func (r *Report) currentPhase() Phase {
+	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return ""
+	}
+	return r.Phases[r.CurrentIndex].kind()
+}
+
+// currentName returns the name of the current phase.
+func (r *Report) currentName() string {
 	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
 		return ""
 	}
@@ -242,7 +296,7 @@ func (r *Report) nextSteps() []string {
 	var steps []string
 	if r.Paused {
 		steps = append(steps, "resume to continue: godwit resume "+name)
-	} else if p := r.currentPhase(); p != "" {
+	} else if p := r.currentName(); p != "" {
 		steps = append(steps, fmt.Sprintf("wait for phase %s to finish: godwit status %s --watch", p, name))
 	}
 	if r.Rollback == RollbackAvailable {

@@ -20,7 +20,7 @@ func report(status Status, current int, phases ...PhaseReport) *Report {
 	return r
 }
 
-func ph(p Phase, s PhaseState) PhaseReport { return PhaseReport{Phase: p, State: s} }
+func ph(p Phase, s PhaseState) PhaseReport { return PhaseReport{Phase: string(p), Kind: p, State: s} }
 
 func TestNewReport(t *testing.T) {
 	gates := map[Phase]string{PhaseShiftTraffic: "go-live"}
@@ -36,9 +36,9 @@ func TestNewReport(t *testing.T) {
 	assert.Equal(t, "0 of 3: not started", r.CurrentPhase)
 	assert.Zero(t, r.OverallProgress)
 	assert.Equal(t, []PhaseReport{
-		{Phase: PhaseCopy, State: PhasePending},
-		{Phase: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"},
-		{Phase: PhaseDecommission, State: PhasePending},
+		{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhasePending},
+		{Phase: string(PhaseShiftTraffic), Kind: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"},
+		{Phase: string(PhaseDecommission), Kind: PhaseDecommission, State: PhasePending},
 	}, r.Phases)
 	assert.Equal(t, RollbackAvailable, r.Rollback)
 	assert.Equal(t, RiskLow, r.Risk)
@@ -89,18 +89,18 @@ func TestOverallProgress(t *testing.T) {
 		{"no phases is complete", nil, 100},
 		{"all pending is zero", []PhaseReport{ph(PhaseCopy, PhasePending), ph(PhaseReconcile, PhasePending)}, 0},
 		{"completed counts as 100 whatever its progress field", []PhaseReport{
-			{Phase: PhaseCopy, State: PhaseCompleted, Progress: 0},
+			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Progress: 0},
 			ph(PhaseReconcile, PhasePending),
 		}, 50},
 		{"mean of completed, running and pending", []PhaseReport{
 			ph(PhaseProvision, PhaseCompleted),
-			{Phase: PhaseCopy, State: PhaseRunning, Progress: 50},
+			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Progress: 50},
 			ph(PhaseReconcile, PhasePending),
 		}, 50},
 		{"non-completed phases count their own progress", []PhaseReport{
-			{Phase: PhaseCopy, State: PhaseFailed, Progress: 40},
-			{Phase: PhaseReconcile, State: PhaseCompensated, Progress: 0},
-			{Phase: PhaseDecommission, State: PhaseCancelled, Progress: 20},
+			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseFailed, Progress: 40},
+			{Phase: string(PhaseReconcile), Kind: PhaseReconcile, State: PhaseCompensated, Progress: 0},
+			{Phase: string(PhaseDecommission), Kind: PhaseDecommission, State: PhaseCancelled, Progress: 20},
 		}, 20},
 		{"all completed is 100", []PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseReconcile, PhaseCompleted)}, 100},
 	}
@@ -123,8 +123,8 @@ func TestMetrics(t *testing.T) {
 			name: "records copied sums the phases",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseCopy, State: PhaseCompleted, Records: 700, Attempts: 1},
-					{Phase: PhaseReconcile, State: PhaseRunning, Records: 300, Attempts: 1},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Records: 700, Attempts: 1},
+					{Phase: string(PhaseReconcile), Kind: PhaseReconcile, State: PhaseRunning, Records: 300, Attempts: 1},
 				}}, t0.Add(10 * time.Minute)
 			},
 			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 100},
@@ -133,7 +133,7 @@ func TestMetrics(t *testing.T) {
 			name: "records per minute runs to now while the run goes on",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseCopy, State: PhaseRunning, Records: 1000, Attempts: 1},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Records: 1000, Attempts: 1},
 				}}, t0.Add(4 * time.Minute)
 			},
 			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 250},
@@ -142,7 +142,7 @@ func TestMetrics(t *testing.T) {
 			name: "records per minute stops at the end time once ended",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, EndTime: t0.Add(5 * time.Minute), Status: StatusCompleted, Phases: []PhaseReport{
-					{Phase: PhaseCopy, State: PhaseCompleted, Records: 1000, Attempts: 1},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Records: 1000, Attempts: 1},
 				}}, t0.Add(time.Hour)
 			},
 			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 200},
@@ -151,7 +151,7 @@ func TestMetrics(t *testing.T) {
 			name: "no elapsed time gives no rate",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseCopy, State: PhaseRunning, Records: 1000},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Records: 1000},
 				}}, t0
 			},
 			want: Metrics{RecordsCopied: 1000},
@@ -167,7 +167,7 @@ func TestMetrics(t *testing.T) {
 			name: "a completed phase's attempts before the last count as failed",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 3},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Attempts: 3},
 				}}, t0
 			},
 			want: Metrics{ErrorRate: 2.0 / 3},
@@ -176,8 +176,8 @@ func TestMetrics(t *testing.T) {
 			name: "a failed phase's attempts all count as failed",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseProvision, State: PhaseCompleted, Attempts: 1},
-					{Phase: PhaseCopy, State: PhaseFailed, Attempts: 3},
+					{Phase: string(PhaseProvision), Kind: PhaseProvision, State: PhaseCompleted, Attempts: 1},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseFailed, Attempts: 3},
 				}}, t0
 			},
 			want: Metrics{ErrorRate: 3.0 / 4},
@@ -186,8 +186,8 @@ func TestMetrics(t *testing.T) {
 			name: "a running phase's current attempt does not count as failed",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseProvision, State: PhaseCompleted, Attempts: 1},
-					{Phase: PhaseCopy, State: PhaseRunning, Attempts: 2},
+					{Phase: string(PhaseProvision), Kind: PhaseProvision, State: PhaseCompleted, Attempts: 1},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Attempts: 2},
 				}}, t0
 			},
 			want: Metrics{ErrorRate: 1.0 / 3},
@@ -196,8 +196,8 @@ func TestMetrics(t *testing.T) {
 			name: "first-attempt successes give a zero error rate",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					{Phase: PhaseProvision, State: PhaseCompleted, Attempts: 1},
-					{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 1},
+					{Phase: string(PhaseProvision), Kind: PhaseProvision, State: PhaseCompleted, Attempts: 1},
+					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Attempts: 1},
 				}}, t0
 			},
 			want: Metrics{},
@@ -206,8 +206,8 @@ func TestMetrics(t *testing.T) {
 			name: "issues encountered counts every issue",
 			build: func() (*Report, time.Time) {
 				r := &Report{StartTime: t0}
-				r.AddIssue(t0, PhaseCopy, SeverityWarning, "slow")
-				r.AddIssue(t0, PhaseCopy, SeverityError, "broken")
+				r.AddIssue(t0, string(PhaseCopy), SeverityWarning, "slow")
+				r.AddIssue(t0, string(PhaseCopy), SeverityError, "broken")
 				return r, t0
 			},
 			want: Metrics{IssuesEncountered: 2},
@@ -231,8 +231,8 @@ func TestMetrics(t *testing.T) {
 
 func TestAddIssue(t *testing.T) {
 	r := &Report{}
-	r.AddIssue(t0, PhaseCopy, SeverityError, "broken")
-	assert.Equal(t, []Issue{{Time: t0, Phase: PhaseCopy, Severity: SeverityError, Message: "broken"}}, r.Issues)
+	r.AddIssue(t0, string(PhaseCopy), SeverityError, "broken")
+	assert.Equal(t, []Issue{{Time: t0, Phase: string(PhaseCopy), Severity: SeverityError, Message: "broken"}}, r.Issues)
 }
 
 func TestRollbackAvailability(t *testing.T) {
@@ -289,9 +289,9 @@ func TestRollbackAvailability(t *testing.T) {
 func TestRisk(t *testing.T) {
 	plan := func(current PhaseState) []PhaseReport {
 		return []PhaseReport{
-			{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 1},
-			{Phase: PhaseShiftTraffic, State: current},
-			{Phase: PhaseDecommission, State: PhasePending},
+			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Attempts: 1},
+			{Phase: string(PhaseShiftTraffic), Kind: PhaseShiftTraffic, State: current},
+			{Phase: string(PhaseDecommission), Kind: PhaseDecommission, State: PhasePending},
 		}
 	}
 	tests := []struct {
@@ -303,18 +303,18 @@ func TestRisk(t *testing.T) {
 		want    string
 	}{
 		{"low while a safe phase runs cleanly", StatusInProgress, 0,
-			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 1}}, nil, RiskLow},
+			[]PhaseReport{{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Attempts: 1}}, nil, RiskLow},
 		{"low before any phase", StatusInProgress, -1, plan(PhasePending), nil, RiskLow},
 		{"low with warnings only", StatusInProgress, 0,
-			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 1}}, []string{SeverityWarning}, RiskLow},
+			[]PhaseReport{{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Attempts: 1}}, []string{SeverityWarning}, RiskLow},
 		{"medium while traffic shifts", StatusInProgress, 1, plan(PhaseRunning), nil, RiskMedium},
 		{"medium while traffic shift waits at its gate", StatusWaitingApproval, 1, plan(PhasePending), nil, RiskMedium},
 		{"medium while traffic shifts with a warning", StatusInProgress, 1, plan(PhaseRunning), []string{SeverityWarning}, RiskMedium},
 		{"high while traffic shifts with an error issue", StatusInProgress, 1, plan(PhaseRunning), []string{SeverityError}, RiskHigh},
 		{"medium with an error issue elsewhere", StatusInProgress, 0,
-			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 1}}, []string{SeverityError}, RiskMedium},
+			[]PhaseReport{{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Attempts: 1}}, []string{SeverityError}, RiskMedium},
 		{"medium with retried attempts", StatusInProgress, 0,
-			[]PhaseReport{{Phase: PhaseCopy, State: PhaseRunning, Attempts: 2}}, nil, RiskMedium},
+			[]PhaseReport{{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Attempts: 2}}, nil, RiskMedium},
 		{"high while decommission runs", StatusInProgress, 2,
 			[]PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseShiftTraffic, PhaseCompleted), ph(PhaseDecommission, PhaseRunning)}, nil, RiskHigh},
 		{"medium while rolling back", StatusRollingBack, 0,
@@ -326,9 +326,9 @@ func TestRisk(t *testing.T) {
 		{"high when rollback failed", StatusRollbackFailed, 0,
 			[]PhaseReport{ph(PhaseCopy, PhaseCompFailed)}, nil, RiskHigh},
 		{"low when completed despite past errors", StatusCompleted, -1,
-			[]PhaseReport{{Phase: PhaseCopy, State: PhaseCompleted, Attempts: 3}}, []string{SeverityError}, RiskLow},
+			[]PhaseReport{{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Attempts: 3}}, []string{SeverityError}, RiskLow},
 		{"low when rolled back", StatusRolledBack, -1,
-			[]PhaseReport{{Phase: PhaseCopy, State: PhaseCompensated, Attempts: 3}}, []string{SeverityError}, RiskLow},
+			[]PhaseReport{{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompensated, Attempts: 3}}, []string{SeverityError}, RiskLow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,7 +357,7 @@ func TestNextSteps(t *testing.T) {
 	}{
 		{
 			name: "waiting for approval says how to approve the gate and how to roll back", status: StatusWaitingApproval, gate: "go-live", current: 1,
-			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), {Phase: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"}},
+			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), {Phase: string(PhaseShiftTraffic), Kind: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"}},
 			want:    []string{"godwit approve demo --gate go-live", `"go-live"`, rollbackCmd},
 			exactly: 2,
 		},
@@ -506,7 +506,7 @@ func TestReportJSON(t *testing.T) {
 		r.Phases[0].StartTime = t0.Add(time.Second)
 		r.Phases[0].Attempts = 2
 		r.Phases[0].Records = 500
-		r.AddIssue(t0.Add(2*time.Second), PhaseCopy, SeverityWarning, "slow")
+		r.AddIssue(t0.Add(2*time.Second), string(PhaseCopy), SeverityWarning, "slow")
 		r.Refresh(t0.Add(time.Minute))
 		return r
 	}

@@ -21,7 +21,16 @@ const (
 	SignalRollback = "rollback"
 	UpdateApprove  = "approve"
 	QueryStatus    = "status"
+	// Preflight and Lease are the workflow types of `godwit preflight` and
+	// of a resource's lease; SignalRelease ends a lease.
+	PreflightWorkflowName = "Preflight"
+	LeaseWorkflowName     = "Lease"
+	SignalRelease         = "release"
 )
+
+// LeaseWorkflowID is the workflow ID of resource's lease: one lease
+// workflow may run per ID, which is what makes a lease exclusive.
+func LeaseWorkflowID(resource string) string { return "godwit-lease:" + resource }
 
 // Search attributes upserted as a run moves, so runs can be filtered in the
 // Temporal UI (MigrationStatus="PAUSED").
@@ -44,6 +53,28 @@ const (
 // Input starts a migration.
 type Input struct {
 	Spec config.Spec `json:"spec"`
+	// Carry is the state a run hands to the run it continues as; nil on
+	// a migration's first run.
+	Carry *Carry `json:"carry,omitempty"`
+	// ActivitiesPerRun overrides DefaultActivitiesPerRun (tests).
+	ActivitiesPerRun int `json:"activitiesPerRun,omitempty"`
+}
+
+// Carry is a migration's state across continue-as-new: everything the
+// next run needs to go on exactly where this one stopped.
+type Carry struct {
+	Report        migration.Report  `json:"report"`
+	Compensations []int             `json:"compensations,omitempty"`
+	Approvals     map[string]string `json:"approvals,omitempty"`
+	Outputs       config.Outputs    `json:"outputs,omitempty"`
+	Leases        []string          `json:"leases,omitempty"`
+	StepsDone     map[int]int       `json:"stepsDone,omitempty"`
+	Paused        bool              `json:"paused,omitempty"`
+	PreflightDone bool              `json:"preflightDone,omitempty"`
+	// Phase and Step are where the next run picks up: the index of the
+	// phase, and how many of its steps are done.
+	Phase int `json:"phase"`
+	Step  int `json:"step"`
 }
 
 // RollbackRequest is the `rollback` signal's payload.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -16,15 +17,27 @@ import (
 // Migration runs a migration's phases in order. Each completed phase
 // registers its compensation; a failed phase, a failed gate, a `rollback`
 // signal or cancellation runs the compensations last-in first-out on a
-// disconnected context. Decommission is the point of no return.
+// disconnected context. The first decommission to start is the point of no
+// return. A run that has done many steps continues as new, carrying its
+// state, so long phases stay inside Temporal's history limits.
 func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
-	r := newRun(ctx, in.Spec)
+	r := newRun(ctx, in)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, fmt.Errorf("register handlers: %w", err)
 	}
 	r.publish(ctx)
 
-	stop := r.execute(ctx)
+	stop := r.acquireLeases(ctx)
+	if stop == nil {
+		stop = r.execute(ctx)
+	}
+	if stop != nil && stop.continueAsNew {
+		r.drainSignals(ctx)
+		if stop = r.requested(); stop == nil {
+			return nil, r.continueAsNew(ctx)
+		}
+	}
+	defer r.releaseLeases(ctx)
 	if stop == nil {
 		r.end(ctx, migration.StatusCompleted)
 		return r.report, nil
@@ -56,12 +69,27 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 // MinCompensationAttempts is the fewest attempts a compensation gets.
 const MinCompensationAttempts = 3
 
+// DefaultActivitiesPerRun is how many phase activities one run executes
+// before it continues as new: each costs about ten history events, so a
+// run stays well below Temporal's warning at 10,240 events.
+const DefaultActivitiesPerRun = 400
+
+// Workflow changes, for workflow.GetVersion: runs recorded before a change
+// replay on the old path.
+const (
+	changeSpine = "spine"
+	// spineV1: preflight in the validate phase, leases, pause stopping a
+	// pausable action at its checkpoint.
+	spineV1 = 1
+)
+
 // run is one migration's state. The report is the source of truth for what
 // happened; the other fields are the controls people steer it with.
 type run struct {
-	spec   config.Spec
-	report *migration.Report
-	logger log.Logger
+	spec    config.Spec
+	report  *migration.Report
+	logger  log.Logger
+	version workflow.Version
 
 	paused         bool
 	rollbackReason string // non-empty once a rollback is requested
@@ -71,48 +99,92 @@ type run struct {
 	// compensations holds the indexes of phases whose compensation is
 	// registered, in the order they were registered.
 	compensations []int
+	// outputs are the completed phases' outputs, for later phases.
+	outputs config.Outputs
+	// leases are the resources this migration holds.
+	leases []string
+	// stepsDone counts the completed steps of each multi-step phase.
+	stepsDone map[int]int
+	// preflightDone is set once the preflight passed.
+	preflightDone bool
+	// startPhase and startStep say where a continued run picks up.
+	startPhase, startStep int
+	// activities counts the phase activities of this run, and
+	// activitiesPerRun is when to continue as new.
+	activities, activitiesPerRun int
 
 	publishedPhase, publishedStatus string
 }
 
 // stopCause says why the phases stopped before the end.
 type stopCause struct {
-	reason       string
-	pastNoReturn bool // the failure came at or after decommission: no rollback
-	cancelled    bool // the workflow itself was cancelled
+	reason        string
+	pastNoReturn  bool // the failure came at or after decommission: no rollback
+	cancelled     bool // the workflow itself was cancelled
+	continueAsNew bool // not a stop: the run goes on in a new one
 }
 
-func newRun(ctx workflow.Context, spec config.Spec) *run {
-	phases := make([]migration.Phase, len(spec.Phases))
-	gates := map[migration.Phase]string{}
+func newRun(ctx workflow.Context, in Input) *run {
+	spec := in.Spec
+	r := &run{
+		spec:             spec,
+		logger:           log.With(workflow.GetLogger(ctx), "migration", spec.Name),
+		approvals:        map[string]string{},
+		outputs:          config.Outputs{},
+		stepsDone:        map[int]int{},
+		activitiesPerRun: in.ActivitiesPerRun,
+	}
+	if r.activitiesPerRun <= 0 {
+		r.activitiesPerRun = DefaultActivitiesPerRun
+	}
+	r.version = workflow.GetVersion(ctx, changeSpine, workflow.DefaultVersion, spineV1)
+	if c := in.Carry; c != nil {
+		rep := c.Report
+		r.report = &rep
+		r.paused, r.compensations, r.leases = c.Paused, c.Compensations, c.Leases
+		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
+		if c.Approvals != nil {
+			r.approvals = c.Approvals
+		}
+		if c.Outputs != nil {
+			r.outputs = c.Outputs
+		}
+		if c.StepsDone != nil {
+			r.stepsDone = c.StepsDone
+		}
+		return r
+	}
+	plan := make([]migration.PlannedPhase, len(spec.Phases))
 	for i, p := range spec.Phases {
-		phases[i] = p.Phase
+		plan[i] = migration.PlannedPhase{Name: p.Name, Kind: p.Phase}
 		if p.Approval != nil {
-			gates[p.Phase] = p.Approval.Gate
+			plan[i].Gate = p.Approval.Gate
+		}
+		if sp, ok := p.Driver.(config.StepPlanner); ok {
+			plan[i].Steps = len(sp.PlanSteps())
 		}
 	}
-	return &run{
-		spec:      spec,
-		report:    migration.NewReport(spec.Name, spec.Description, phases, gates, workflow.Now(ctx)),
-		logger:    log.With(workflow.GetLogger(ctx), "migration", spec.Name),
-		approvals: map[string]string{},
-	}
+	r.report = migration.NewPlannedReport(spec.Name, spec.Description, plan, workflow.Now(ctx))
+	return r
 }
 
 // execute runs the phases in order and returns why it stopped early, or nil
 // when every phase completed.
 func (r *run) execute(ctx workflow.Context) *stopCause {
-	for i := range r.spec.Phases {
+	for i := r.startPhase; i < len(r.spec.Phases); i++ {
 		r.report.CurrentIndex = i
 		r.publish(ctx)
-		if stop := r.holdWhilePaused(ctx); stop != nil {
-			return stop
-		}
-		if stop := r.awaitGate(ctx, i); stop != nil {
-			return stop
-		}
-		if stop := r.holdWhilePaused(ctx); stop != nil {
-			return stop
+		midPhase := i == r.startPhase && r.startStep > 0
+		if !midPhase {
+			if stop := r.holdWhilePaused(ctx); stop != nil {
+				return stop
+			}
+			if stop := r.awaitPhaseGate(ctx, i); stop != nil {
+				return stop
+			}
+			if stop := r.holdWhilePaused(ctx); stop != nil {
+				return stop
+			}
 		}
 		if stop := r.runPhase(ctx, i); stop != nil {
 			return stop
@@ -155,87 +227,221 @@ func (r *run) holdWhilePaused(ctx workflow.Context) *stopCause {
 	return nil
 }
 
-// awaitGate waits for an `approve` of the phase's gate, if it has one.
-func (r *run) awaitGate(ctx workflow.Context, i int) *stopCause {
+// awaitPhaseGate waits for an `approve` of the phase's gate, if it has one.
+func (r *run) awaitPhaseGate(ctx workflow.Context, i int) *stopCause {
 	gate := r.spec.Phases[i].Approval
 	if gate == nil {
 		return nil
 	}
-	r.waitingGate = gate.Gate
-	r.report.WaitingGate = gate.Gate
+	by, stop := r.awaitGate(ctx, r.spec.Phases[i].Name, gate.Gate, gate.Timeout.D())
+	if stop == nil {
+		r.report.Phases[i].ApprovedBy = by
+		r.publish(ctx)
+	}
+	return stop
+}
+
+// awaitGate waits for an `approve` of gate (for ever when timeout is 0)
+// and returns who approved it.
+func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.Duration) (string, *stopCause) {
+	r.waitingGate = gate
+	r.report.WaitingGate = gate
 	r.report.Status = migration.StatusWaitingApproval
 	r.publish(ctx)
-	r.logger.Info("waiting for approval", "gate", gate.Gate, "phase", r.spec.Phases[i].Phase)
-	opened := func() bool { return r.approvals[gate.Gate] != "" || r.rollbackReason != "" }
+	r.logger.Info("waiting for approval", "gate", gate, "phase", phase)
+	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" }
 	ok, err := true, error(nil)
-	if gate.Timeout > 0 {
-		ok, err = workflow.AwaitWithTimeout(ctx, gate.Timeout.D(), opened)
+	if timeout > 0 {
+		ok, err = workflow.AwaitWithTimeout(ctx, timeout, opened)
 	} else {
 		err = workflow.Await(ctx, opened)
 	}
 	r.waitingGate, r.report.WaitingGate = "", ""
 	switch {
 	case err != nil:
-		return r.cancelled()
+		return "", r.cancelled()
 	case r.rollbackReason != "":
-		return r.requested()
+		return "", r.requested()
 	case !ok:
-		reason := fmt.Sprintf("gate %s was not approved within %s", gate.Gate, gate.Timeout)
-		r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Phase, migration.SeverityError, reason)
-		return &stopCause{reason: reason}
+		reason := fmt.Sprintf("gate %s was not approved within %s", gate, config.Duration(timeout))
+		r.report.AddIssue(workflow.Now(ctx), phase, migration.SeverityError, reason)
+		return "", &stopCause{reason: reason}
 	}
-	r.report.Phases[i].ApprovedBy = r.approvals[gate.Gate]
 	r.report.Status = migration.StatusInProgress
 	if r.paused {
 		r.report.Status = migration.StatusPaused
 	}
-	r.publish(ctx)
-	return nil
+	return r.approvals[gate], nil
 }
 
-// runPhase runs phase i's activity. A rollback requested meanwhile cancels
-// the activity, unless the phase is the point of no return.
+// runPhase runs phase i: its preflight first when it is the first validate
+// phase, then its steps or its single action. A rollback requested
+// meanwhile interrupts it, unless the phase is past the point of no return.
 func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 	spec := r.spec.Phases[i]
 	pr := &r.report.Phases[i]
-	pr.State, pr.StartTime = migration.PhaseRunning, workflow.Now(ctx)
+	if pr.State != migration.PhaseRunning {
+		pr.State, pr.StartTime = migration.PhaseRunning, workflow.Now(ctx)
+	}
 	r.publish(ctx)
 
-	actCtx, cancel := workflow.WithCancel(ctx)
-	actCtx = workflow.WithActivityOptions(actCtx, activityOptions(spec))
-	fut := workflow.ExecuteActivity(actCtx, activities.RunPhaseName, activities.PhaseInput{Migration: r.spec.Name, Phase: spec})
-	done := false
-	if !spec.Phase.PointOfNoReturn() {
-		workflow.Go(ctx, func(gctx workflow.Context) {
-			_ = workflow.Await(gctx, func() bool { return done || r.rollbackReason != "" })
-			if !done {
-				cancel()
-			}
-		})
-	}
-	var res activities.PhaseResult
-	err := fut.Get(ctx, &res)
-	done = true
-	pr.EndTime = workflow.Now(ctx)
-
-	if err == nil {
-		pr.State, pr.Progress = migration.PhaseCompleted, 100
-		pr.Attempts, pr.Records, pr.Summary = int(res.Attempt), res.Records, res.Summary
-		if res.Attempt > 1 {
-			// Retries that end well still say something about the systems.
-			r.report.AddIssue(workflow.Now(ctx), spec.Phase, migration.SeverityWarning,
-				fmt.Sprintf("phase %s succeeded on attempt %d of %d", spec.Phase, res.Attempt, spec.Retry.MaxAttempts))
+	if r.version >= spineV1 && spec.Phase == migration.PhaseValidate && !r.preflightDone {
+		if stop := r.preflight(ctx, i); stop != nil {
+			return stop
 		}
-		r.compensations = append(r.compensations, i)
-		r.publish(ctx)
-		return r.requested() // a rollback that raced the phase's end
 	}
+	resolved, err := spec.Resolve(r.outputs)
+	if err != nil {
+		return r.phaseFailed(ctx, i, err.Error(), activities.PhaseResult{})
+	}
+	if sp, ok := resolved.Driver.(config.StepPlanner); ok && len(sp.PlanSteps()) > 0 {
+		return r.runSteps(ctx, i, resolved, sp.PlanSteps())
+	}
+	res, stop := r.runAction(ctx, i, resolved, 0)
+	if stop != nil {
+		return stop
+	}
+	r.phaseCompleted(ctx, i, res)
+	return r.requested() // a rollback that raced the phase's end
+}
 
+// runSteps runs a multi-step phase's steps one by one from where an
+// earlier run left off. Pause holds between steps, gates wait for
+// approval, and the run continues as new when its history grows long.
+func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps []config.Step) *stopCause {
+	pr := &r.report.Phases[i]
+	pr.Steps = len(steps)
+	first := 0
+	if i == r.startPhase {
+		first = r.startStep
+	}
+	var last activities.PhaseResult
+	for k := first; k < len(steps); k++ {
+		st := steps[k]
+		pr.Step = fmt.Sprintf("%d of %d: %s", k+1, len(steps), st.Name)
+		pr.Progress = 100 * float64(k) / float64(len(steps))
+		r.publish(ctx)
+		if k > first {
+			if stop := r.holdWhilePaused(ctx); stop != nil {
+				return stop
+			}
+		}
+		if st.Action && r.activities >= r.activitiesPerRun {
+			r.startPhase, r.startStep = i, k
+			return &stopCause{continueAsNew: true}
+		}
+		switch {
+		case st.Gate != "":
+			by, stop := r.awaitGate(ctx, spec.Name, st.Gate, 0)
+			if stop != nil {
+				return stop
+			}
+			r.logger.Info("step gate approved", "phase", spec.Name, "gate", st.Gate, "by", by)
+		case st.Wait > 0:
+			fired, err := workflow.AwaitWithTimeout(ctx, st.Wait, func() bool { return r.rollbackReason != "" })
+			switch {
+			case err != nil:
+				return r.cancelled()
+			case fired:
+				return r.requested()
+			}
+		case st.Action:
+			res, stop := r.runAction(ctx, i, spec, k+1)
+			if stop != nil {
+				return stop
+			}
+			pr.Records += res.Records
+			pr.Attempts = int(res.Attempt)
+			pr.Summary = res.Summary
+			last = res
+			if r.stepsDone[i] == 0 && !contains(r.compensations, i) {
+				// The phase has had effects: a rollback from here on
+				// must undo them, though the phase is not finished.
+				r.compensations = append(r.compensations, i)
+			}
+		}
+		r.stepsDone[i] = k + 1
+		if stop := r.requested(); stop != nil {
+			return stop
+		}
+	}
+	last.Records = pr.Records
+	r.phaseCompleted(ctx, i, last)
+	return r.requested()
+}
+
+func contains(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// runAction runs the phase's action (step 0) or one of its steps as an
+// activity. A rollback cancels it (not past the point of no return); a
+// pause stops a pausable action at its checkpoint, holds, and then runs it
+// again from there.
+func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step int) (activities.PhaseResult, *stopCause) {
+	pausable := false
+	if p, ok := spec.Driver.(config.Pausable); ok && r.version >= spineV1 {
+		pausable = p.Pausable() && step == 0
+	}
+	resume := ""
+	for {
+		r.activities++
+		actCtx, cancel := workflow.WithCancel(ctx)
+		actCtx = workflow.WithActivityOptions(actCtx, activityOptions(spec))
+		fut := workflow.ExecuteActivity(actCtx, activities.RunPhaseName,
+			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Step: step, Resume: resume})
+		done, forPause := false, false
+		if !spec.Phase.PointOfNoReturn() {
+			workflow.Go(ctx, func(gctx workflow.Context) {
+				err := workflow.Await(gctx, func() bool { return done || r.rollbackReason != "" || (pausable && r.paused) })
+				if !done {
+					forPause = err == nil && r.rollbackReason == "" && pausable && r.paused
+					cancel()
+				}
+			})
+		}
+		var res activities.PhaseResult
+		err := fut.Get(ctx, &res)
+		done = true
+		if err == nil {
+			return res, nil
+		}
+		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) && forPause && r.rollbackReason == "" {
+			var stopped activities.PhaseResult
+			if canceled.HasDetails() && canceled.Details(&stopped) == nil && stopped.Checkpoint != "" {
+				resume = stopped.Checkpoint
+			}
+			r.logger.Info("paused a running phase at its checkpoint", "phase", spec.Name, "checkpoint", resume)
+			if stop := r.holdWhilePaused(ctx); stop != nil {
+				r.report.Phases[i].State = migration.PhaseCancelled
+				r.report.Phases[i].Error = "interrupted by pause, then rolled back"
+				if spec.CompensatePartial {
+					r.compensations = append(r.compensations, i)
+				}
+				return res, stop
+			}
+			continue
+		}
+		return res, r.actionFailed(ctx, i, spec, err)
+	}
+}
+
+// actionFailed records a phase activity that did not succeed: cancelled
+// (by a rollback or the workflow's cancellation) or failed for good.
+func (r *run) actionFailed(ctx workflow.Context, i int, spec config.PhaseSpec, err error) *stopCause {
+	pr := &r.report.Phases[i]
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
+		pr.EndTime = workflow.Now(ctx)
 		pr.State = migration.PhaseCancelled
 		pr.Error = "cancelled before it finished"
-		if spec.CompensatePartial {
+		if spec.CompensatePartial && !contains(r.compensations, i) {
 			r.compensations = append(r.compensations, i)
 		}
 		if stop := r.requested(); stop != nil {
@@ -245,22 +451,58 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		r.publish(ctx)
 		return r.cancelled()
 	}
+	res, _ := failedResult(err)
+	return r.phaseFailed(ctx, i, errorMessage(err), res)
+}
 
-	msg := errorMessage(err)
+// phaseFailed records phase i as failed for good with msg.
+func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activities.PhaseResult) *stopCause {
+	spec := r.spec.Phases[i]
+	pr := &r.report.Phases[i]
+	pr.EndTime = workflow.Now(ctx)
 	pr.State, pr.Error = migration.PhaseFailed, msg
-	if res, ok := failedResult(err); ok {
+	if res.Attempt > 0 {
 		pr.Attempts, pr.Summary = int(res.Attempt), res.Summary
 	}
-	r.report.AddIssue(workflow.Now(ctx), spec.Phase, migration.SeverityError, msg)
-	if spec.CompensatePartial {
+	r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityError, msg)
+	if spec.CompensatePartial && !contains(r.compensations, i) {
 		r.compensations = append(r.compensations, i)
 	}
 	r.publish(ctx)
-	r.logger.Error("phase failed", "phase", spec.Phase, "error", msg)
+	r.logger.Error("phase failed", "phase", spec.Name, "error", msg)
 	return &stopCause{
-		reason:       fmt.Sprintf("phase %s failed: %s", spec.Phase, msg),
+		reason:       fmt.Sprintf("phase %s failed: %s", spec.Name, msg),
 		pastNoReturn: spec.Phase.PointOfNoReturn(),
 	}
+}
+
+// phaseCompleted records phase i as done, registers its compensation and
+// keeps the outputs it declared.
+func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseResult) {
+	spec := r.spec.Phases[i]
+	pr := &r.report.Phases[i]
+	pr.EndTime = workflow.Now(ctx)
+	pr.State, pr.Progress = migration.PhaseCompleted, 100
+	pr.Attempts, pr.Records, pr.Summary = int(res.Attempt), res.Records, res.Summary
+	if res.Attempt > 1 {
+		// Retries that end well still say something about the systems.
+		r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityWarning,
+			fmt.Sprintf("phase %s succeeded on attempt %d of %d", spec.Name, res.Attempt, spec.Retry.MaxAttempts))
+	}
+	if len(spec.Outputs) > 0 {
+		kept := map[string]string{}
+		for _, name := range spec.Outputs {
+			if v, ok := res.Outputs[name]; ok {
+				kept[name] = v
+			}
+		}
+		r.outputs[spec.Name] = kept
+		pr.Outputs = kept
+	}
+	if !contains(r.compensations, i) {
+		r.compensations = append(r.compensations, i)
+	}
+	r.publish(ctx)
 }
 
 // compensate runs the registered compensations last-in first-out. It stops
@@ -284,14 +526,17 @@ func (r *run) compensate(ctx workflow.Context) error {
 		opts.RetryPolicy.MaximumAttempts = max(opts.RetryPolicy.MaximumAttempts, MinCompensationAttempts)
 		actCtx := workflow.WithActivityOptions(dctx, opts)
 		var res activities.PhaseResult
+		if resolved, err := spec.Resolve(r.outputs); err == nil {
+			spec = resolved
+		}
 		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName,
-			activities.PhaseInput{Migration: r.spec.Name, Phase: spec}).Get(dctx, &res)
+			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, StepsDone: r.stepsDone[i]}).Get(dctx, &res)
 		if err != nil {
 			msg := errorMessage(err)
 			pr.State, pr.Error = migration.PhaseCompFailed, msg
-			r.report.AddIssue(workflow.Now(dctx), spec.Phase, migration.SeverityError, "compensation failed: "+msg)
+			r.report.AddIssue(workflow.Now(dctx), spec.Name, migration.SeverityError, "compensation failed: "+msg)
 			r.publish(dctx)
-			return fmt.Errorf("compensate %s: %s", spec.Phase, msg)
+			return fmt.Errorf("compensate %s: %s", spec.Name, msg)
 		}
 		pr.State, pr.Progress, pr.Summary = migration.PhaseCompensated, 0, res.Summary
 		r.publish(dctx)
@@ -317,7 +562,7 @@ func (r *run) publish(ctx workflow.Context) {
 	r.report.Refresh(workflow.Now(ctx))
 	// Not a command, so not in history: safe to change at any time.
 	workflow.SetCurrentDetails(ctx, r.report.Headline())
-	phase, status := string(r.currentPhase()), string(r.report.Status)
+	phase, status := r.currentPhase(), string(r.report.Status)
 	if phase == "" {
 		phase = "none"
 	}
@@ -340,9 +585,10 @@ func (r *run) snapshot(ctx workflow.Context) migration.Report {
 	return rep
 }
 
-func (r *run) currentPhase() migration.Phase {
+// currentPhase returns the current phase's name.
+func (r *run) currentPhase() string {
 	if i := r.report.CurrentIndex; i >= 0 && i < len(r.spec.Phases) {
-		return r.spec.Phases[i].Phase
+		return r.spec.Phases[i].Name
 	}
 	return ""
 }

@@ -26,12 +26,23 @@ type fakePhases struct {
 	calls []string // "run:copy", "compensate:copy"
 	// behave returns the outcome of a call; nil means success.
 	behave func(ctx context.Context, call string, attempt int32) error
+	// outputs returns the outputs of a successful call; may be nil.
+	outputs func(in activities.PhaseInput) map[string]string
+	// inputs keeps every call's input, for tests of what phases received.
+	inputs []activities.PhaseInput
+	// problems is what the preflight finds; preflights counts its runs.
+	problems   []activities.Problem
+	preflights int
 }
 
 func (f *fakePhases) record(ctx context.Context, action activities.Action, in activities.PhaseInput) (activities.PhaseResult, error) {
-	call := fmt.Sprintf("%s:%s", action, in.Phase.Phase)
+	call := fmt.Sprintf("%s:%s", action, in.Phase.Name)
+	if in.Step > 0 {
+		call = fmt.Sprintf("%s#%d", call, in.Step)
+	}
 	f.mu.Lock()
 	f.calls = append(f.calls, call)
+	f.inputs = append(f.inputs, in)
 	f.mu.Unlock()
 	attempt := activity.GetInfo(ctx).Attempt
 	if f.behave != nil {
@@ -39,7 +50,11 @@ func (f *fakePhases) record(ctx context.Context, action activities.Action, in ac
 			return activities.PhaseResult{}, activities.WithResult(err, activities.PhaseResult{Attempt: attempt})
 		}
 	}
-	return activities.PhaseResult{Phase: in.Phase.Phase, Action: action, Attempt: attempt, Records: 10, Summary: "ok " + call}, nil
+	res := activities.PhaseResult{Phase: in.Phase.Name, Action: action, Attempt: attempt, Records: 10, Summary: "ok " + call}
+	if f.outputs != nil {
+		res.Outputs = f.outputs(in)
+	}
+	return res, nil
 }
 
 func (f *fakePhases) Calls() []string {
@@ -65,6 +80,12 @@ func newHarness(t *testing.T) *harness {
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) (activities.PhaseResult, error) {
 		return h.fake.record(ctx, activities.ActionCompensate, in)
 	}, activity.RegisterOptions{Name: activities.CompensatePhaseName})
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PreflightInput) (activities.PreflightResult, error) {
+		h.fake.mu.Lock()
+		defer h.fake.mu.Unlock()
+		h.fake.preflights++
+		return activities.PreflightResult{Problems: h.fake.problems}, nil
+	}, activity.RegisterOptions{Name: activities.PreflightName})
 	return h
 }
 

@@ -9,9 +9,11 @@ type Registry interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 }
 
-// Register registers the Migration workflow under its stable name.
+// Register registers the workflows under their stable names.
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Migration, workflowRegisterOptions())
+	r.RegisterWorkflowWithOptions(PreflightWorkflow, workflow.RegisterOptions{Name: PreflightWorkflowName})
+	r.RegisterWorkflowWithOptions(Lease, workflow.RegisterOptions{Name: LeaseWorkflowName})
 }
 
 func workflowRegisterOptions() workflow.RegisterOptions {

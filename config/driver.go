@@ -1,0 +1,227 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DriverSpec is a phase driver's section of a spec (`hook:`, `copy:`,
+// `traffic:` ...): the typed settings the driver reads. A driver package
+// defines one type for it and registers it with RegisterDriver; the strict
+// decoder fills it from YAML field by field (yaml tags, as for the rest of
+// the spec) and the workflow carries it as JSON.
+type DriverSpec interface {
+	// Check reports every missing or impossible value; c knows the phase and
+	// the rest of the spec (stores, phase names) and builds field paths.
+	Check(c *CheckContext)
+}
+
+// Defaulter is a DriverSpec that fills values the spec leaves out, once
+// the phase's own options are known.
+type Defaulter interface {
+	ApplyDefaults(phase *PhaseSpec)
+}
+
+// Compensator is a DriverSpec that says whether it has anything to undo;
+// a driver spec without this method is taken to have a compensation.
+type Compensator interface {
+	HasCompensation() bool
+}
+
+// Resourcer is a DriverSpec that names the resources its phase drives
+// (a store's tables, a gateway route, a Terraform workspace), so that two
+// migrations never drive the same one (see Spec.Resources).
+type Resourcer interface {
+	Resources(spec *Spec) []string
+}
+
+// Pausable is a DriverSpec whose action can stop at a checkpoint and go on
+// from it later: `pause` then interrupts the running action instead of
+// waiting for it to finish.
+type Pausable interface {
+	Pausable() bool
+}
+
+// StepPlanner is a DriverSpec whose phase runs as a series of steps, one
+// by one, so that pause, approve and rollback act between them. Steps must
+// be a pure function of the spec: the workflow calls it.
+type StepPlanner interface {
+	PlanSteps() []Step
+}
+
+// Step is one step of a multi-step phase: an action of the driver, a
+// durable wait, or a manual gate; exactly one of the three.
+type Step struct {
+	// Name says what the step does, for the status report ("set weight 25").
+	Name string `json:"name"`
+	// Action is true when the driver runs the step (as the phase's activity,
+	// with the step's index in its input).
+	Action bool `json:"action,omitempty"`
+	// Wait holds the phase this long on a durable timer.
+	Wait time.Duration `json:"wait,omitempty"`
+	// Gate waits for `godwit approve NAME --gate GATE`.
+	Gate string `json:"gate,omitempty"`
+}
+
+// DriverFactory returns a new, empty spec section of one driver.
+type DriverFactory func() DriverSpec
+
+// drivers maps a section's key to its factory. The command hook is built
+// in; other drivers add themselves at init time through RegisterDriver, as
+// database/sql drivers do, so that adding one touches only its own package
+// and the line in package drivers that imports it.
+var drivers = struct {
+	sync.RWMutex
+	m map[string]DriverFactory
+}{m: map[string]DriverFactory{"hook": func() DriverSpec { return &Hook{} }}}
+
+// RegisterDriver makes a driver's spec section known under key. It panics
+// when key is taken: two drivers under one name is a programming error.
+func RegisterDriver(key string, factory DriverFactory) {
+	drivers.Lock()
+	defer drivers.Unlock()
+	if _, dup := drivers.m[key]; dup {
+		panic("config: driver " + key + " registered twice")
+	}
+	drivers.m[key] = factory
+}
+
+func driverFactory(key string) (DriverFactory, bool) {
+	drivers.RLock()
+	defer drivers.RUnlock()
+	f, ok := drivers.m[key]
+	return f, ok
+}
+
+// DriverKeys lists the registered drivers' section keys, sorted.
+func DriverKeys() []string {
+	drivers.RLock()
+	defer drivers.RUnlock()
+	keys := make([]string, 0, len(drivers.m))
+	for k := range drivers.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// DriverKeyOf returns the section key under which spec's type is
+// registered.
+func DriverKeyOf(spec DriverSpec) string {
+	if spec == nil {
+		return ""
+	}
+	t := reflect.TypeOf(spec)
+	drivers.RLock()
+	defer drivers.RUnlock()
+	for k, f := range drivers.m {
+		if reflect.TypeOf(f()) == t {
+			return k
+		}
+	}
+	return ""
+}
+
+// CheckContext is what a driver's Check sees: the spec around its phase,
+// and a way to report problems under its section's path.
+type CheckContext struct {
+	Spec  *Spec
+	Phase *PhaseSpec
+	// Path is the driver section's path, e.g. "phases[2].hook".
+	Path string
+	errs FieldErrors
+}
+
+// Errorf reports a problem at the field sub of the section ("" for the
+// section itself; "run.command" for a nested one).
+func (c *CheckContext) Errorf(sub, format string, args ...any) {
+	path := c.Path
+	if sub != "" {
+		path = joinPath(path, sub)
+	}
+	c.errs = append(c.errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// phaseJSON is PhaseSpec's plain fields, for its JSON form.
+type phaseJSON PhaseSpec
+
+// MarshalJSON writes the phase with its driver section under the driver's
+// key ("hook": {...}), the shape the workflow's input has always had.
+func (p PhaseSpec) MarshalJSON() ([]byte, error) {
+	plain, err := json.Marshal(phaseJSON(p))
+	if err != nil {
+		return nil, err
+	}
+	if p.Driver == nil {
+		return plain, nil
+	}
+	key := DriverKeyOf(p.Driver)
+	if key == "" {
+		return nil, fmt.Errorf("phase %s: driver %T is not registered", p.Name, p.Driver)
+	}
+	section, err := json.Marshal(p.Driver)
+	if err != nil {
+		return nil, fmt.Errorf("phase %s: %s section: %w", p.Name, key, err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return nil, err
+	}
+	m[key] = section
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the phase and decodes its driver section with the
+// registered driver's type.
+func (p *PhaseSpec) UnmarshalJSON(data []byte) error {
+	var plain phaseJSON
+	if err := json.Unmarshal(data, &plain); err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*p = PhaseSpec(plain)
+	known := phaseJSONKeys()
+	for k, raw := range m {
+		if known[k] || string(raw) == "null" {
+			continue
+		}
+		f, ok := driverFactory(k)
+		if !ok {
+			return fmt.Errorf("phase %s: driver %q is not part of this build of godwit (known: %s)",
+				p.Name, k, strings.Join(DriverKeys(), ", "))
+		}
+		if p.Driver != nil {
+			return fmt.Errorf("phase %s: has two drivers, %s and %s", p.Name, DriverKeyOf(p.Driver), k)
+		}
+		spec := f()
+		if err := json.Unmarshal(raw, spec); err != nil {
+			return fmt.Errorf("phase %s: %s section: %w", p.Name, k, err)
+		}
+		p.Driver = spec
+	}
+	// Histories recorded before phases had names.
+	if p.Name == "" {
+		p.Name = string(p.Phase)
+	}
+	return nil
+}
+
+func phaseJSONKeys() map[string]bool {
+	keys := map[string]bool{}
+	t := reflect.TypeOf(PhaseSpec{})
+	for i := 0; i < t.NumField(); i++ {
+		name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
+		if name != "" && name != "-" {
+			keys[name] = true
+		}
+	}
+	return keys
+}

@@ -1,0 +1,63 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/godwit/godwit/activities"
+)
+
+// preflightTimeout bounds one preflight: it only looks, so it is quick.
+const preflightTimeout = 2 * time.Minute
+
+// PreflightWorkflow runs every driver's preflight for a spec on a worker
+// and returns what it found, changing nothing: what `godwit preflight`
+// and `godwit start --dry-run` run, so the checks see what workers see.
+func PreflightWorkflow(ctx workflow.Context, in activities.PreflightInput) (activities.PreflightResult, error) {
+	var res activities.PreflightResult
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: preflightTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	err := workflow.ExecuteActivity(actx, activities.PreflightName, in).Get(ctx, &res)
+	return res, err
+}
+
+// preflight runs every driver's preflight before the first validate phase
+// does anything; problems fail the phase, all of them listed.
+func (r *run) preflight(ctx workflow.Context, i int) *stopCause {
+	spec := r.spec.Phases[i]
+	opts := activityOptions(spec)
+	opts.StartToCloseTimeout = min(opts.StartToCloseTimeout, preflightTimeout)
+	opts.HeartbeatTimeout = 0
+	var res activities.PreflightResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PreflightName,
+		activities.PreflightInput{Spec: r.spec}).Get(ctx, &res)
+	if err != nil {
+		return r.actionFailed(ctx, i, spec, err)
+	}
+	if len(res.Problems) > 0 {
+		return r.phaseFailed(ctx, i, PreflightSummary(res.Problems), activities.PhaseResult{})
+	}
+	r.preflightDone = true
+	r.report.Phases[i].Summary = fmt.Sprintf("preflight passed for %d phases", len(r.spec.Phases))
+	r.publish(ctx)
+	return nil
+}
+
+// PreflightSummary puts preflight problems in one message, phase by phase.
+func PreflightSummary(problems []activities.Problem) string {
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		lines[i] = fmt.Sprintf("phase %s: %s", p.Phase, p.Message)
+	}
+	noun := "problems"
+	if len(problems) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("preflight found %d %s: %s", len(problems), noun, strings.Join(lines, "; "))
+}
