@@ -173,7 +173,15 @@ func (d *strictDecoder) decodeDuration(path string, n *yaml.Node, v reflect.Valu
 	v.SetInt(int64(dur))
 }
 
+var secretRefType = reflect.TypeOf(SecretRef{})
+
 func (d *strictDecoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
+	if v.Type() == secretRefType && n.Kind == yaml.ScalarNode {
+		// Never echo the value: it is likely the secret itself.
+		d.fail(path, n, "must not be written in the spec, where it would be stored in workflow history in plain text: "+
+			"write {fromEnv: VAR} (a variable in the worker's environment) or {fromFile: PATH} (a file on the worker)")
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		d.fail(path, n, "must be a mapping (key: value lines), not %s", kindName(n))
 		return

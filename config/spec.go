@@ -32,6 +32,8 @@ type Spec struct {
 	// resources overlap a running one's is refused. Free text, compared
 	// exactly, e.g. "postgres://orders/public.users".
 	Resources []string `yaml:"resources" json:"resources,omitempty"`
+	// Stores are the databases the data drivers read and write, by name.
+	Stores map[string]StoreSpec `yaml:"stores" json:"stores,omitempty"`
 	// Defaults apply to every phase that does not set its own.
 	Defaults PhaseDefaults `yaml:"defaults" json:"defaults"`
 	Phases   []PhaseSpec   `yaml:"phases" json:"phases"`
@@ -129,6 +131,17 @@ type Command struct {
 	Dir     string               `yaml:"dir" json:"dir,omitempty"`
 	Timeout Duration             `yaml:"timeout" json:"timeout,omitempty"`
 }
+
+// StoreSpec is a database: its engine and where the worker finds its DSN
+// (which holds credentials, so it is never written in the spec).
+type StoreSpec struct {
+	// Engine is postgres, mysql (MySQL or MariaDB) or sqlite.
+	Engine string    `yaml:"engine" json:"engine"`
+	DSN    SecretRef `yaml:"dsn" json:"dsn"`
+}
+
+// StoreEngines are the engines a store may name.
+var StoreEngines = []string{"postgres", "mysql", "sqlite"}
 
 // SecretRef names where a secret value lives, never the value itself.
 type SecretRef struct {
@@ -372,6 +385,23 @@ func (s *Spec) Check() FieldErrors {
 		add("phases", "is required: list at least one phase (%s)", phaseList())
 	}
 	s.checkPhases(add)
+	for _, name := range sortedKeys(s.Stores) {
+		st, path := s.Stores[name], "stores."+name
+		switch {
+		case !gatePattern.MatchString(name):
+			add(path, "%q is not a valid store name: use letters, digits, '.', '_' or '-'", name)
+		case st.Engine == "":
+			add(path+".engine", "is required: one of %s", strings.Join(StoreEngines, ", "))
+		case !contains(StoreEngines, st.Engine):
+			add(path+".engine", "%q is not an engine Godwit knows: use one of %s", st.Engine, strings.Join(StoreEngines, ", "))
+		}
+		switch {
+		case st.DSN.FromEnv == "" && st.DSN.FromFile == "":
+			add(path+".dsn", "is required: {fromEnv: VAR} or {fromFile: PATH}, read by the worker (a DSN holds credentials, so it never goes in the spec)")
+		case st.DSN.FromEnv != "" && st.DSN.FromFile != "":
+			add(path+".dsn", "sets both fromEnv and fromFile: choose one")
+		}
+	}
 	for i, r := range s.Resources {
 		if strings.TrimSpace(r) == "" {
 			add(fmt.Sprintf("resources[%d]", i), "must not be empty: name the resource, e.g. postgres://orders/public.users")

@@ -16,7 +16,7 @@ import (
 
 const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
-	topFields   = "name, description, taskQueue, resources, defaults, phases"
+	topFields   = "name, description, taskQueue, resources, stores, defaults, phases"
 	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook"
 	cmdFields   = "command, env, secrets, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
@@ -554,7 +554,7 @@ phases:
 	{
 		name: "secret as a string",
 		yaml: "name: m\nphases:\n  - phase: copy\n    hook:\n      run:\n        command: [a]\n        secrets: {TOKEN: hunter2}\n",
-		want: `phases[0].hook.run.secrets.TOKEN (line 7): must be a mapping (key: value lines), not the value "hunter2"`,
+		want: "phases[0].hook.run.secrets.TOKEN (line 7): must not be written in the spec, where it would be stored in workflow history in plain text: write {fromEnv: VAR} (a variable in the worker's environment) or {fromFile: PATH} (a file on the worker)",
 	},
 	{
 		name: "several decoding errors are all reported in document order",

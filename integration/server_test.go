@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/cli"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
@@ -72,7 +73,7 @@ func runMain(m *testing.M) int {
 			Identity:                     fmt.Sprintf("it-worker-%d", i+1),
 		})
 		workflows.Register(w)
-		activities.Register(w, activities.New(logger))
+		activities.Register(w, drivers.Activities(logger))
 		if err := w.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, "start worker:", err)
 			return 1

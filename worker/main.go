@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/logging"
@@ -63,7 +64,7 @@ func run(args []string) error {
 		WorkerStopTimeout: 10 * time.Second,
 	})
 	workflows.Register(w)
-	activities.Register(w, activities.New(logger.Named("activities")))
+	activities.Register(w, drivers.Activities(logger.Named("activities")))
 	logger.Info("worker started", "address", settings.Temporal.Address,
 		"namespace", settings.Temporal.Namespace, "taskQueue", settings.Temporal.TaskQueue)
 	// worker.InterruptCh closes on SIGINT or SIGTERM; Run then stops polling

@@ -1,0 +1,29 @@
+// Package drivers lists every phase driver of this build. A driver is a
+// package of its own: a spec section type that registers itself with
+// config (config.RegisterDriver, in its init) and an activities.Driver that
+// does the work. Adding one adds one line to Builtin, which is also what
+// links the package (and so its spec section) into the worker and the CLI.
+package drivers
+
+import (
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/godwit/godwit/activities"
+)
+
+// Builtin returns the drivers beyond the built-in command hook, by the key
+// of their spec section.
+func Builtin(logger hclog.Logger) map[string]activities.Driver {
+	return map[string]activities.Driver{
+		// "copy": copydriver.New(logger.Named("copy")),
+	}
+}
+
+// Activities returns the phase activities with every driver of this build.
+func Activities(logger hclog.Logger) *activities.Activities {
+	a := activities.New(logger)
+	for key, d := range Builtin(logger) {
+		a.Drivers[key] = d
+	}
+	return a
+}
