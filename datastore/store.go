@@ -140,8 +140,8 @@ type dialect interface {
 	// placeholder numbered first; uses says which key value each placeholder
 	// takes, in order.
 	keyAfter(t *Table, first int) (cond string, uses []int)
-	tableSuffix() string // after CREATE TABLE's closing parenthesis
-	encode(t Type, v any) (any, error)   // canonical → bind parameter
+	tableSuffix() string               // after CREATE TABLE's closing parenthesis
+	encode(t Type, v any) (any, error) // canonical → bind parameter
 	estimate(ctx context.Context, db *sql.DB, table string) (int64, error)
 	transactionalDDL() bool
 }
