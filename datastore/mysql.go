@@ -28,8 +28,10 @@ func (mysqlDialect) open(dsn string) (*sql.DB, error) {
 		cfg.Params = map[string]string{}
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
-	// Strict mode: a value that does not fit is an error, not a silent truncation.
-	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+	// Strict mode: a value that does not fit is an error, not a silent
+	// truncation. NO_AUTO_VALUE_ON_ZERO: a copied key 0 stays 0 instead of
+	// taking the next AUTO_INCREMENT value (and overwriting row 1).
+	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'"
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)

@@ -248,30 +248,51 @@ func toTime(v any) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: %T into a date or timestamp", ErrBadValue, v)
 }
 
-// EncodeKey renders a row's primary-key values as strings for a checkpoint
-// (JSON numbers would lose 64-bit integers, and times and bytes need a form).
+// EncodeValue renders a canonical value as a string for a checkpoint (JSON
+// numbers would lose 64-bit integers; times and bytes need a form); see
+// DecodeValue.
+func EncodeValue(v any) (string, error) {
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case string:
+		return x, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), nil
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	}
+	return "", fmt.Errorf("%w: %T cannot be encoded", ErrBadValue, v)
+}
+
+// DecodeValue is the inverse of EncodeValue for a value of type t.
+func DecodeValue(t Type, s string) (any, error) {
+	if t.Kind == KindBytes {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+		}
+		return b, nil
+	}
+	return Canonical(t, s)
+}
+
+// EncodeKey renders a row's primary-key values with EncodeValue.
 func EncodeKey(t *Table, key []any) ([]string, error) {
 	if len(key) != len(t.PrimaryKey) {
 		return nil, fmt.Errorf("encode key of %s: %d values for %d key columns", t.Name, len(key), len(t.PrimaryKey))
 	}
 	out := make([]string, len(key))
 	for i, v := range key {
-		switch x := v.(type) {
-		case int64:
-			out[i] = strconv.FormatInt(x, 10)
-		case string:
-			out[i] = x
-		case []byte:
-			out[i] = base64.StdEncoding.EncodeToString(x)
-		case time.Time:
-			out[i] = x.UTC().Format(time.RFC3339Nano)
-		case bool:
-			out[i] = strconv.FormatBool(x)
-		case float64:
-			out[i] = strconv.FormatFloat(x, 'g', -1, 64)
-		default:
-			return nil, fmt.Errorf("encode key of %s: %w: %T in key column %s", t.Name, ErrBadValue, v, t.PrimaryKey[i])
+		s, err := EncodeValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode key of %s column %s: %w", t.Name, t.PrimaryKey[i], err)
 		}
+		out[i] = s
 	}
 	return out, nil
 }
@@ -284,16 +305,11 @@ func DecodeKey(t *Table, key []string) ([]any, error) {
 	out := make([]any, len(key))
 	for i, s := range key {
 		c := t.Column(t.PrimaryKey[i])
-		var err error
-		switch c.Type.Kind {
-		case KindBytes:
-			out[i], err = base64.StdEncoding.DecodeString(s)
-		default:
-			out[i], err = Canonical(c.Type, s)
-		}
+		v, err := DecodeValue(c.Type, s)
 		if err != nil {
 			return nil, fmt.Errorf("decode key of %s column %s: %w", t.Name, c.Name, err)
 		}
+		out[i] = v
 	}
 	return out, nil
 }
