@@ -257,3 +257,19 @@ func TestBadInputIsPermanentAndWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestSequenceMovedPastCopiedKeys(t *testing.T) {
+	ctx := context.Background()
+	// SQLite's INTEGER PRIMARY KEY becomes an identity column on PostgreSQL.
+	src, dst := setup(t, datastore.SQLite, datastore.Postgres, 300)
+	if _, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}}, datacopy.Checkpoint{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := dst.DB.QueryRowContext(ctx, `INSERT INTO kitchen (qty) VALUES (1) RETURNING id`).Scan(&id); err != nil {
+		t.Fatalf("first insert after the copy: %v", err)
+	}
+	if id != 300 {
+		t.Fatalf("new row got id %d, want 300 (past the copied 0..299)", id)
+	}
+}
