@@ -1,0 +1,68 @@
+package datacopy
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Stage is where a table's copy stands.
+type Stage string
+
+// The stages a table goes through, in order.
+const (
+	StageBackfill Stage = "backfill" // reading the table in key order
+	StageCatchUp  Stage = "catchup"  // re-reading rows changed since the backfill started
+	StageDone     Stage = "done"
+)
+
+// Checkpoint is a copy's resumable state: small, JSON-serialisable, and
+// safe to persist after any progress callback. Each table's entry says what
+// is already committed on the target; a run given it continues after
+// LastKey, so a killed process loses nothing, and the batches it re-sends
+// (committed but not yet checkpointed when it died) are upserts, so nothing
+// is doubled.
+type Checkpoint struct {
+	Tables map[string]*TableCheckpoint `json:"tables,omitempty"`
+}
+
+// TableCheckpoint is one table's state.
+type TableCheckpoint struct {
+	Stage Stage `json:"stage"`
+	// LastKey is the primary key of the last row committed on the target in
+	// the current stage (EncodeKey form); empty: the stage has not started.
+	LastKey []string `json:"lastKey,omitempty"`
+	// RowsDone counts the rows committed by the backfill up to LastKey.
+	RowsDone int64 `json:"rowsDone"`
+	// Total is the exact row count of the source, taken when the table's
+	// copy first started.
+	Total int64 `json:"total"`
+	// Watermark is the catch-up column's greatest value when the backfill
+	// started (EncodeValue form); empty when the table was empty.
+	Watermark string `json:"watermark,omitempty"`
+	// CatchUpRows counts the rows the catch-up pass re-copied.
+	CatchUpRows int64 `json:"catchUpRows,omitempty"`
+}
+
+// Clone returns a deep copy, safe to keep while the copy goes on.
+func (c Checkpoint) Clone() Checkpoint {
+	out := Checkpoint{Tables: make(map[string]*TableCheckpoint, len(c.Tables))}
+	for name, t := range c.Tables {
+		cp := *t
+		cp.LastKey = append([]string(nil), t.LastKey...)
+		out.Tables[name] = &cp
+	}
+	return out
+}
+
+// ParseCheckpoint decodes a checkpoint as Marshal wrote it; empty input is
+// an empty checkpoint (a fresh copy).
+func ParseCheckpoint(b []byte) (Checkpoint, error) {
+	var c Checkpoint
+	if len(b) == 0 {
+		return c, nil
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("parse copy checkpoint: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,364 @@
+package datastore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+type mysqlDialect struct{}
+
+func (mysqlDialect) open(dsn string) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a go-sql-driver/mysql DSN (user:pass@tcp(host:3306)/db)", ErrBadDSN)
+	}
+	// Times travel in UTC both ways; the session's zone is UTC too so that
+	// CURRENT_TIMESTAMP defaults and TIMESTAMP columns agree with them.
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	// One round trip per batch instead of prepare + execute + close.
+	cfg.InterpolateParams = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	// Strict mode: a value that does not fit is an error, not a silent
+	// truncation. NO_AUTO_VALUE_ON_ZERO: a copied key 0 stays 0 instead of
+	// taking the next AUTO_INCREMENT value (and overwriting row 1).
+	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'"
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
+	}
+	return sql.OpenDB(conn), nil
+}
+
+func (mysqlDialect) isAccessDenied(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1045 || me.Number == 1044 || me.Number == 1142 || me.Number == 1049
+	}
+	return false
+}
+
+func (mysqlDialect) quote(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+func (mysqlDialect) placeholder(int) string { return "?" }
+func (mysqlDialect) maxParams() int         { return 65535 }
+func (mysqlDialect) transactionalDDL() bool { return false }
+
+// tableSuffix: binary collation, so keys that differ only in case or accents
+// (distinct in PostgreSQL and SQLite) stay distinct rows.
+func (mysqlDialect) tableSuffix() string {
+	return " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+}
+
+func (mysqlDialect) listTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	return queryStrings(ctx, db, `SELECT TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'`)
+}
+
+func (d mysqlDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE = 'YES', COLUMN_DEFAULT, EXTRA
+		FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+		ORDER BY ORDINAL_POSITION`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	t := &Table{Name: name, Engine: MySQL}
+	for rows.Next() {
+		var c Column
+		var def sql.NullString
+		var extra string
+		if err := rows.Scan(&c.Name, &c.NativeType, &c.Nullable, &def, &extra); err != nil {
+			return nil, err
+		}
+		c.Type = mysqlType(c.NativeType)
+		c.AutoIncrement = strings.Contains(strings.ToLower(extra), "auto_increment")
+		if def.Valid {
+			c.Default = parseDefault(def.String)
+			// MySQL 8 writes string defaults unquoted (MariaDB quotes them).
+			if c.Default != nil && c.Default.Kind == DefaultExpr && !strings.Contains(strings.ToLower(extra), "default_generated") && textual(c.Type.Kind) {
+				c.Default = &Default{Kind: DefaultLiteral, Value: def.String, Quoted: true}
+			}
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(t.Columns) == 0 {
+		return nil, nil
+	}
+	if err := d.markJSON(ctx, db, t); err != nil {
+		return nil, err
+	}
+	irows, err := db.QueryContext(ctx, `
+		SELECT INDEX_NAME, NON_UNIQUE = 0, COLUMN_NAME
+		FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+		ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer irows.Close()
+	byName := map[string]*Index{}
+	functional := map[string]bool{}
+	var order []string
+	for irows.Next() {
+		var iname string
+		var unique bool
+		var col sql.NullString
+		if err := irows.Scan(&iname, &unique, &col); err != nil {
+			return nil, err
+		}
+		idx := byName[iname]
+		if idx == nil {
+			idx = &Index{Name: iname, Unique: unique}
+			byName[iname] = idx
+			order = append(order, iname)
+		}
+		if !col.Valid { // a functional index part
+			functional[iname] = true
+			continue
+		}
+		idx.Columns = append(idx.Columns, col.String)
+	}
+	if err := irows.Err(); err != nil {
+		return nil, err
+	}
+	for _, iname := range order {
+		idx := byName[iname]
+		switch {
+		case iname == "PRIMARY":
+			t.PrimaryKey = idx.Columns
+		case functional[iname]:
+			t.Skipped = append(t.Skipped, "index "+iname+" (functional index)")
+		default:
+			t.Indexes = append(t.Indexes, *idx)
+		}
+	}
+	return t, nil
+}
+
+// markJSON finds MariaDB's JSON columns: MariaDB stores JSON as LONGTEXT
+// with a json_valid() check named after the column.
+func (mysqlDialect) markJSON(ctx context.Context, db *sql.DB, t *Table) error {
+	hasLongtext := false
+	for _, c := range t.Columns {
+		hasLongtext = hasLongtext || strings.EqualFold(c.NativeType, "longtext")
+	}
+	if !hasLongtext {
+		return nil
+	}
+	// MySQL 8 has no TABLE_NAME here (and reports JSON columns as json): ignore the error.
+	clauses, err := queryStrings(ctx, db, `SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+		WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = ?`, t.Name)
+	if err != nil {
+		return nil
+	}
+	for _, cl := range clauses {
+		cl = strings.ToLower(strings.ReplaceAll(cl, " ", ""))
+		for i := range t.Columns {
+			c := &t.Columns[i]
+			if strings.EqualFold(c.NativeType, "longtext") && cl == "json_valid(`"+strings.ToLower(c.Name)+"`)" {
+				c.Type = Type{Kind: KindJSON}
+			}
+		}
+	}
+	return nil
+}
+
+func textual(k Kind) bool {
+	switch k {
+	case KindText, KindVarchar, KindUUID, KindJSON, KindDate, KindTimestamp, KindTimestampTZ:
+		return true
+	}
+	return false
+}
+
+func mysqlType(native string) Type {
+	n := strings.ToLower(native)
+	unsigned := strings.Contains(n, "unsigned")
+	base := strings.TrimSpace(strings.Fields(typeArgs.ReplaceAllString(n, ""))[0])
+	a, b := args(n)
+	switch base {
+	case "tinyint":
+		if a == 1 && !unsigned {
+			return Type{Kind: KindBool}
+		}
+		return Type{Kind: KindSmallInt}
+	case "smallint":
+		if unsigned {
+			return Type{Kind: KindInt}
+		}
+		return Type{Kind: KindSmallInt}
+	case "mediumint":
+		return Type{Kind: KindInt}
+	case "int", "integer":
+		if unsigned {
+			return Type{Kind: KindBigInt}
+		}
+		return Type{Kind: KindInt}
+	case "bigint":
+		if unsigned {
+			return Type{Kind: KindDecimal, Precision: 20}
+		}
+		return Type{Kind: KindBigInt}
+	case "decimal", "numeric":
+		return Type{Kind: KindDecimal, Precision: a, Scale: b}
+	case "float":
+		return Type{Kind: KindFloat}
+	case "double", "real":
+		return Type{Kind: KindDouble}
+	case "char", "varchar":
+		return Type{Kind: KindVarchar, Length: a}
+	case "tinytext", "text", "mediumtext", "longtext", "enum", "set":
+		return Type{Kind: KindText}
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return Type{Kind: KindBytes}
+	case "date":
+		return Type{Kind: KindDate}
+	case "datetime":
+		return Type{Kind: KindTimestamp}
+	case "timestamp":
+		return Type{Kind: KindTimestampTZ}
+	case "json":
+		return Type{Kind: KindJSON}
+	case "uuid": // MariaDB 10.7+
+		return Type{Kind: KindUUID}
+	}
+	return Type{Kind: KindUnsupported}
+}
+
+func (mysqlDialect) nativeType(c Column, key bool) (string, error) {
+	t := c.Type
+	switch t.Kind {
+	case KindSmallInt:
+		return "SMALLINT", nil
+	case KindInt:
+		return "INT", nil
+	case KindBigInt:
+		return "BIGINT", nil
+	case KindDecimal:
+		if t.Precision > 0 {
+			return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale), nil
+		}
+		// An unbounded numeric gets MySQL's widest; a value beyond it is refused (strict mode).
+		return "DECIMAL(65,30)", nil
+	case KindFloat:
+		return "FLOAT", nil
+	case KindDouble:
+		return "DOUBLE", nil
+	case KindBool:
+		return "TINYINT(1)", nil
+	case KindText:
+		if key {
+			return "VARCHAR(255)", nil
+		}
+		return "LONGTEXT", nil
+	case KindVarchar:
+		if t.Length > 16383 && !key {
+			return "LONGTEXT", nil
+		}
+		return fmt.Sprintf("VARCHAR(%d)", t.Length), nil
+	case KindBytes:
+		if key {
+			return "VARBINARY(255)", nil
+		}
+		return "LONGBLOB", nil
+	case KindDate:
+		return "DATE", nil
+	case KindTimestamp, KindTimestampTZ:
+		return "DATETIME(6)", nil
+	case KindJSON:
+		return "JSON", nil
+	case KindUUID:
+		return "CHAR(36)", nil
+	}
+	return "", fmt.Errorf("column %s (%s): %w", c.Name, c.NativeType, ErrUnsupportedType)
+}
+
+func (mysqlDialect) autoIncrementClause(Column) string { return " AUTO_INCREMENT" }
+
+func (mysqlDialect) renderDefault(c Column) (string, bool) {
+	now := "CURRENT_TIMESTAMP"
+	if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ {
+		now = "CURRENT_TIMESTAMP(6)"
+	}
+	return renderPortableDefault(c, now, "1", "0")
+}
+
+func (d mysqlDialect) upsertSuffix(t *Table) string {
+	isKey := map[string]bool{}
+	for _, k := range t.PrimaryKey {
+		isKey[k] = true
+	}
+	var sets []string
+	for _, c := range t.Columns {
+		if !isKey[c.Name] {
+			sets = append(sets, fmt.Sprintf("%s = VALUES(%s)", d.quote(c.Name), d.quote(c.Name)))
+		}
+	}
+	if len(sets) == 0 {
+		k := d.quote(t.PrimaryKey[0])
+		return " ON DUPLICATE KEY UPDATE " + k + " = " + k
+	}
+	return " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+}
+
+// keyAfter spells the row comparison out, led by "k1 >= ?", because MariaDB
+// does not turn (k1, k2) > (?, ?) into an index range.
+func (d mysqlDialect) keyAfter(t *Table, _ int) (string, []int) {
+	k := t.PrimaryKey
+	if len(k) == 1 {
+		return d.quote(k[0]) + " > ?", []int{0}
+	}
+	uses := []int{0}
+	var ors []string
+	for i := range k {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, d.quote(k[j])+" = ?")
+			uses = append(uses, j)
+		}
+		ands = append(ands, d.quote(k[i])+" > ?")
+		uses = append(uses, i)
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return d.quote(k[0]) + " >= ? AND (" + strings.Join(ors, " OR ") + ")", uses
+}
+
+func (mysqlDialect) encode(t Type, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return Canonical(t, v)
+}
+
+func (mysqlDialect) estimate(ctx context.Context, db *sql.DB, table string) (int64, error) {
+	var n sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT TABLE_ROWS FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, table).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownTable, table)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid {
+		return -1, nil
+	}
+	return n.Int64, nil
+}

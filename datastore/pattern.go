@@ -1,0 +1,109 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Table patterns are globs over table names in the store's default schema
+// (PostgreSQL's current_schema(), the MySQL DSN's database, SQLite's main):
+//
+//	*        any run of characters, e.g. orders_* matches orders_2024
+//	?        any one character
+//	[abc]    one of a, b or c; [a-z] a range; [!0-9] anything but a digit
+//	\*       a literal *
+//
+// A pattern without *, ? or [ is a table name and must exist. A pattern
+// must match at least one table. SQL LIKE wildcards (%), schema-qualified
+// names (a.b) and empty patterns are refused with ErrBadPattern.
+
+// ValidatePattern reports whether p is a usable table pattern; a spec parser
+// can call it to refuse a bad pattern before anything runs.
+func ValidatePattern(p string) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return fmt.Errorf("%w: empty pattern", ErrBadPattern)
+	case strings.Contains(p, "%"):
+		return fmt.Errorf("%w: %q: use * and ? (glob), not SQL LIKE's %%", ErrBadPattern, p)
+	case strings.Contains(p, "."):
+		return fmt.Errorf("%w: %q: schema-qualified names are not supported; tables are looked up in the DSN's default schema", ErrBadPattern, p)
+	case strings.ContainsAny(p, "/ \t\n"):
+		return fmt.Errorf("%w: %q: whitespace and / are not allowed", ErrBadPattern, p)
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("%w: %q: unbalanced [ ] or trailing \\", ErrBadPattern, p)
+	}
+	return nil
+}
+
+// IsGlob reports whether a (valid) pattern has wildcards.
+func IsGlob(p string) bool { return strings.ContainsAny(p, "*?[\\") }
+
+// MatchTables returns the names that the patterns select, sorted and without
+// duplicates. A literal name that is not in names is ErrUnknownTable; a glob
+// that matches nothing is ErrUnknownTable too (a typo must not copy nothing).
+func MatchTables(names []string, patterns []string) ([]string, error) {
+	if len(patterns) == 0 {
+		return nil, fmt.Errorf("%w: no tables or patterns given", ErrBadPattern)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range patterns {
+		if err := ValidatePattern(p); err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, name := range names {
+			if ok, _ := path.Match(p, name); ok {
+				n++
+				if !seen[name] {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
+		}
+		if n == 0 {
+			if IsGlob(p) {
+				return nil, fmt.Errorf("%w: pattern %q matches no table", ErrUnknownTable, p)
+			}
+			return nil, fmt.Errorf("%w: %q", ErrUnknownTable, p)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ListTables returns the base tables of the store's default schema, sorted,
+// leaving out Godwit's own bookkeeping table.
+func (s *Store) ListTables(ctx context.Context) ([]string, error) {
+	names, err := s.d.listTables(ctx, s.DB)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	out := names[:0]
+	for _, n := range names {
+		if n != provisionTable {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ResolveTables lists the store's tables and returns those the patterns
+// select (see MatchTables).
+func (s *Store) ResolveTables(ctx context.Context, patterns []string) ([]string, error) {
+	for _, p := range patterns {
+		if err := ValidatePattern(p); err != nil {
+			return nil, err
+		}
+	}
+	names, err := s.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return MatchTables(names, patterns)
+}

@@ -1,0 +1,324 @@
+package datastore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+type postgresDialect struct{}
+
+func (postgresDialect) open(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a PostgreSQL URL or keyword string", ErrBadDSN)
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+func (postgresDialect) isAccessDenied(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "28P01" || pg.Code == "28000" || pg.Code == "42501"
+	}
+	return false
+}
+
+func (postgresDialect) quote(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+func (postgresDialect) placeholder(i int) string { return "$" + strconv.Itoa(i) }
+func (postgresDialect) maxParams() int           { return 65535 }
+func (postgresDialect) transactionalDDL() bool   { return true }
+
+func (postgresDialect) listTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	return queryStrings(ctx, db, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+}
+
+func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+		       coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''), a.attidentity <> ''
+		FROM pg_attribute a
+		JOIN pg_class c ON c.oid = a.attrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+		WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p')
+		  AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	t := &Table{Name: name, Engine: Postgres}
+	for rows.Next() {
+		var c Column
+		var def string
+		var identity bool
+		if err := rows.Scan(&c.Name, &c.NativeType, &c.Nullable, &def, &identity); err != nil {
+			return nil, err
+		}
+		c.Type = postgresType(c.NativeType)
+		c.AutoIncrement = identity || strings.HasPrefix(def, "nextval(")
+		if def != "" && !c.AutoIncrement {
+			c.Default = parseDefault(def)
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(t.Columns) == 0 {
+		return nil, nil
+	}
+	// Indexes, with their columns in index order; char(31) separates names.
+	irows, err := db.QueryContext(ctx, `
+		SELECT ic.relname, x.indisprimary, x.indisunique,
+		       x.indexprs IS NOT NULL OR x.indpred IS NOT NULL,
+		       coalesce((SELECT string_agg(a.attname, chr(31) ORDER BY k.ord)
+		                 FROM unnest(x.indkey) WITH ORDINALITY k(attnum, ord)
+		                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum), '')
+		FROM pg_index x
+		JOIN pg_class ic ON ic.oid = x.indexrelid
+		JOIN pg_class c ON c.oid = x.indrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = $1
+		ORDER BY ic.relname`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer irows.Close()
+	for irows.Next() {
+		var idx Index
+		var primary, partial bool
+		var cols string
+		if err := irows.Scan(&idx.Name, &primary, &idx.Unique, &partial, &cols); err != nil {
+			return nil, err
+		}
+		idx.Columns = strings.Split(cols, "\x1f")
+		switch {
+		case primary:
+			t.PrimaryKey = idx.Columns
+		case partial:
+			t.Skipped = append(t.Skipped, "index "+idx.Name+" (expression or partial index)")
+		default:
+			t.Indexes = append(t.Indexes, idx)
+		}
+	}
+	return t, irows.Err()
+}
+
+var typeArgs = regexp.MustCompile(`\((\d+)(?:\s*,\s*(\d+))?\)`)
+
+// args returns the numbers in a type's parentheses: varchar(40) → 40, 0.
+func args(native string) (int, int) {
+	m := typeArgs.FindStringSubmatch(native)
+	if m == nil {
+		return 0, 0
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	return a, b
+}
+
+func postgresType(native string) Type {
+	n := strings.ToLower(native)
+	base := typeArgs.ReplaceAllString(n, "")
+	a, b := args(n)
+	switch {
+	case strings.HasSuffix(n, "[]"):
+		return Type{Kind: KindUnsupported}
+	case base == "smallint":
+		return Type{Kind: KindSmallInt}
+	case base == "integer":
+		return Type{Kind: KindInt}
+	case base == "bigint":
+		return Type{Kind: KindBigInt}
+	case base == "numeric":
+		return Type{Kind: KindDecimal, Precision: a, Scale: b}
+	case base == "real":
+		return Type{Kind: KindFloat}
+	case base == "double precision":
+		return Type{Kind: KindDouble}
+	case base == "boolean":
+		return Type{Kind: KindBool}
+	case base == "text" || base == "citext":
+		return Type{Kind: KindText}
+	case base == "character varying" || base == "character":
+		if a == 0 {
+			return Type{Kind: KindText}
+		}
+		return Type{Kind: KindVarchar, Length: a}
+	case base == "bytea":
+		return Type{Kind: KindBytes}
+	case base == "date":
+		return Type{Kind: KindDate}
+	case base == "timestamp without time zone":
+		return Type{Kind: KindTimestamp}
+	case base == "timestamp with time zone":
+		return Type{Kind: KindTimestampTZ}
+	case base == "json" || base == "jsonb":
+		return Type{Kind: KindJSON}
+	case base == "uuid":
+		return Type{Kind: KindUUID}
+	}
+	return Type{Kind: KindUnsupported}
+}
+
+func (postgresDialect) nativeType(c Column, key bool) (string, error) {
+	t := c.Type
+	switch t.Kind {
+	case KindSmallInt:
+		return "smallint", nil
+	case KindInt:
+		return "integer", nil
+	case KindBigInt:
+		return "bigint", nil
+	case KindDecimal:
+		if t.Precision > 0 {
+			return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale), nil
+		}
+		return "numeric", nil
+	case KindFloat:
+		return "real", nil
+	case KindDouble:
+		return "double precision", nil
+	case KindBool:
+		return "boolean", nil
+	case KindText:
+		return "text", nil
+	case KindVarchar:
+		return fmt.Sprintf("varchar(%d)", t.Length), nil
+	case KindBytes:
+		return "bytea", nil
+	case KindDate:
+		return "date", nil
+	case KindTimestamp:
+		return "timestamp", nil
+	case KindTimestampTZ:
+		return "timestamptz", nil
+	case KindJSON:
+		return "jsonb", nil
+	case KindUUID:
+		return "uuid", nil
+	}
+	return "", fmt.Errorf("column %s (%s): %w", c.Name, c.NativeType, ErrUnsupportedType)
+}
+
+func (postgresDialect) autoIncrementClause(c Column) string {
+	return " GENERATED BY DEFAULT AS IDENTITY"
+}
+
+func (postgresDialect) renderDefault(c Column) (string, bool) {
+	return renderPortableDefault(c, "CURRENT_TIMESTAMP", "true", "false")
+}
+
+func (d postgresDialect) upsertSuffix(t *Table) string {
+	return conflictUpsert(t, d.quote, "EXCLUDED")
+}
+
+func (postgresDialect) tableSuffix() string { return "" }
+
+func (d postgresDialect) keyAfter(t *Table, first int) (string, []int) {
+	return rowValueAfter(t, d.quote, d.placeholder, first)
+}
+
+func (postgresDialect) encode(t Type, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return Canonical(t, v)
+}
+
+func (d postgresDialect) estimate(ctx context.Context, db *sql.DB, table string) (int64, error) {
+	var n sql.NullFloat64
+	err := db.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = to_regclass(quote_ident($1))`, table).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownTable, table)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid || n.Float64 < 0 {
+		return -1, nil
+	}
+	return int64(n.Float64), nil
+}
+
+// syncIdentity moves each identity/serial sequence of t past the highest
+// value in its column, so the first insert after the copy does not collide.
+func (d postgresDialect) syncIdentity(ctx context.Context, db *sql.DB, t *Table) error {
+	for _, c := range t.Columns {
+		if !c.AutoIncrement {
+			continue
+		}
+		q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max(%s), 0) + 1, false) FROM %s`,
+			d.quote(c.Name), d.quote(t.Name))
+		if _, err := db.ExecContext(ctx, q, d.quote(t.Name), c.Name); err != nil {
+			return fmt.Errorf("set sequence of %s.%s: %w", t.Name, c.Name, err)
+		}
+	}
+	return nil
+}
+
+// conflictUpsert is the ON CONFLICT (key) DO UPDATE clause PostgreSQL and
+// SQLite share; excluded names the proposed row.
+func conflictUpsert(t *Table, quote func(string) string, excluded string) string {
+	keys := make([]string, len(t.PrimaryKey))
+	isKey := map[string]bool{}
+	for i, k := range t.PrimaryKey {
+		keys[i] = quote(k)
+		isKey[k] = true
+	}
+	var sets []string
+	for _, c := range t.Columns {
+		if !isKey[c.Name] {
+			sets = append(sets, fmt.Sprintf("%s = %s.%s", quote(c.Name), excluded, quote(c.Name)))
+		}
+	}
+	if len(sets) == 0 {
+		return " ON CONFLICT (" + strings.Join(keys, ", ") + ") DO NOTHING"
+	}
+	return " ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
+}
+
+// rowValueAfter is "(k1, k2) > (p1, p2)", which PostgreSQL and SQLite answer
+// with an index range scan.
+func rowValueAfter(t *Table, quote func(string) string, ph func(int) string, first int) (string, []int) {
+	cols := make([]string, len(t.PrimaryKey))
+	params := make([]string, len(t.PrimaryKey))
+	uses := make([]int, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		cols[i] = quote(k)
+		params[i] = ph(first + i)
+		uses[i] = i
+	}
+	return "(" + strings.Join(cols, ", ") + ") > (" + strings.Join(params, ", ") + ")", uses
+}
+
+func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,244 @@
+package datastore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Introspect reads a table's shape. A missing table is ErrUnknownTable.
+func (s *Store) Introspect(ctx context.Context, table string) (*Table, error) {
+	t, err := s.d.introspect(ctx, s.DB, table)
+	if err != nil {
+		return nil, fmt.Errorf("introspect %s: %w", table, err)
+	}
+	if t == nil {
+		return nil, fmt.Errorf("introspect: %w: %q", ErrUnknownTable, table)
+	}
+	return t, nil
+}
+
+// Filter restricts a read to rows whose Column is at least Since (a
+// canonical value of that column's kind): the catch-up pass's watermark.
+type Filter struct {
+	Column string
+	Since  any
+}
+
+// ReadBatch returns up to limit rows of t whose primary key is greater than
+// after (nil: from the first row), in primary-key order, each row holding
+// canonical values in t.Columns order. Keyset pagination keeps every batch
+// an index range scan, however deep into the table it is.
+func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int, filter *Filter) ([][]any, error) {
+	if err := t.CheckCopyable(); err != nil {
+		return nil, err
+	}
+	var where []string
+	var args []any
+	if len(after) > 0 {
+		if len(after) != len(t.PrimaryKey) {
+			return nil, fmt.Errorf("read %s: %d key values for %d key columns", t.Name, len(after), len(t.PrimaryKey))
+		}
+		cond, uses := s.d.keyAfter(t, 1)
+		where = append(where, cond)
+		for _, i := range uses {
+			k := t.PrimaryKey[i]
+			v, err := s.d.encode(t.Column(k).Type, after[i])
+			if err != nil {
+				return nil, fmt.Errorf("read %s: key %s: %w", t.Name, k, err)
+			}
+			args = append(args, v)
+		}
+	}
+	if filter != nil {
+		c := t.Column(filter.Column)
+		if c == nil {
+			return nil, fmt.Errorf("read %s: %w: column %q", t.Name, ErrShapeMismatch, filter.Column)
+		}
+		v, err := s.d.encode(c.Type, filter.Since)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: filter %s: %w", t.Name, c.Name, err)
+		}
+		args = append(args, v)
+		where = append(where, fmt.Sprintf("%s >= %s", s.d.quote(c.Name), s.d.placeholder(len(args))))
+	}
+	var q strings.Builder
+	q.WriteString("SELECT ")
+	for i, c := range t.Columns {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(s.d.quote(c.Name))
+	}
+	q.WriteString(" FROM " + s.d.quote(t.Name))
+	if len(where) > 0 {
+		q.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	q.WriteString(" ORDER BY ")
+	for i, k := range t.PrimaryKey {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(s.d.quote(k))
+	}
+	fmt.Fprintf(&q, " LIMIT %d", limit)
+
+	rows, err := s.DB.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	out := make([][]any, 0, limit)
+	for rows.Next() {
+		raw := make([]any, len(t.Columns))
+		ptrs := make([]any, len(raw))
+		for i := range raw {
+			ptrs[i] = &raw[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("read %s: %w", t.Name, err)
+		}
+		for i, c := range t.Columns {
+			if raw[i], err = Canonical(c.Type, raw[i]); err != nil {
+				return nil, fmt.Errorf("read %s column %s: %w", t.Name, c.Name, err)
+			}
+		}
+		out = append(out, raw)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.Name, err)
+	}
+	return out, nil
+}
+
+// maxRowsPerStatement bounds one INSERT's size (bytes sent, server memory).
+const maxRowsPerStatement = 1000
+
+// WriteBatch upserts rows (canonical values in t.Columns order) into t in one
+// transaction: a row whose primary key exists is overwritten, so writing the
+// same batch twice leaves the same table — a retried batch never doubles rows.
+func (s *Store) WriteBatch(ctx context.Context, t *Table, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := t.CheckCopyable(); err != nil {
+		return err
+	}
+	per := s.d.maxParams() / len(t.Columns)
+	per = min(per, maxRowsPerStatement)
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer tx.Rollback()
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		q, args, err := s.insertStatement(t, chunk)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", t.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("write %s: %w", t.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return nil
+}
+
+func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + s.d.quote(t.Name) + " (")
+	for i, c := range t.Columns {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(s.d.quote(c.Name))
+	}
+	q.WriteString(") VALUES ")
+	args := make([]any, 0, len(rows)*len(t.Columns))
+	for r, row := range rows {
+		if len(row) != len(t.Columns) {
+			return "", nil, fmt.Errorf("row %d has %d values for %d columns", r, len(row), len(t.Columns))
+		}
+		if r > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteByte('(')
+		for i, c := range t.Columns {
+			v, err := s.d.encode(c.Type, row[i])
+			if err != nil {
+				return "", nil, fmt.Errorf("column %s: %w", c.Name, err)
+			}
+			args = append(args, v)
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(s.d.placeholder(len(args)))
+		}
+		q.WriteByte(')')
+	}
+	q.WriteString(s.d.upsertSuffix(t))
+	return q.String(), args, nil
+}
+
+// Count returns the exact number of rows (SELECT COUNT(*)).
+func (s *Store) Count(ctx context.Context, table string) (int64, error) {
+	var n int64
+	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.d.quote(table)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// EstimateCount returns the engine's cheap estimate of the row count
+// (PostgreSQL's reltuples, MySQL's TABLE_ROWS); it can be off by a lot and
+// is -1 when the engine has none (SQLite, a never-analysed PostgreSQL table).
+func (s *Store) EstimateCount(ctx context.Context, table string) (int64, error) {
+	n, err := s.d.estimate(ctx, s.DB, table)
+	if err != nil {
+		return 0, fmt.Errorf("estimate count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// Max returns the greatest value of a column (canonical, nil if the table is
+// empty): the catch-up pass's starting watermark.
+func (s *Store) Max(ctx context.Context, t *Table, column string) (any, error) {
+	c := t.Column(column)
+	if c == nil {
+		return nil, fmt.Errorf("max %s.%s: %w: no such column", t.Name, column, ErrShapeMismatch)
+	}
+	var raw any
+	err := s.DB.QueryRowContext(ctx, "SELECT MAX("+s.d.quote(column)+") FROM "+s.d.quote(t.Name)).Scan(&raw)
+	if err != nil && err != sql.ErrNoRows {
+		return nil, fmt.Errorf("max %s.%s: %w", t.Name, column, err)
+	}
+	v, err := Canonical(c.Type, raw)
+	if err != nil {
+		return nil, fmt.Errorf("max %s.%s: %w", t.Name, column, err)
+	}
+	return v, nil
+}
+
+// Project returns a view of t with only the named columns, in that order
+// (the primary key must be among them); it is how a copy writes the
+// source's columns into a target whose column order differs.
+func (t *Table) Project(names []string) (*Table, error) {
+	p := &Table{Name: t.Name, PrimaryKey: t.PrimaryKey, Indexes: t.Indexes}
+	for _, n := range names {
+		c := t.Column(n)
+		if c == nil {
+			return nil, fmt.Errorf("table %s: %w: no column %q", t.Name, ErrShapeMismatch, n)
+		}
+		p.Columns = append(p.Columns, *c)
+	}
+	for _, k := range t.PrimaryKey {
+		if p.Column(k) == nil {
+			return nil, fmt.Errorf("table %s: %w: key column %q not among the columns", t.Name, ErrShapeMismatch, k)
+		}
+	}
+	return p, nil
+}

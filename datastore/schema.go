@@ -1,0 +1,214 @@
+// Package datastore talks to the relational databases a migration moves data
+// between — PostgreSQL, MySQL/MariaDB and SQLite — through one small API:
+// open a store from a DSN, list and introspect tables, read them in keyset
+// order, write batches idempotently (upsert by key), count rows, and create or
+// drop the tables a migration provisions. It knows nothing of Temporal.
+//
+// Values cross engines in one canonical Go form per portable Kind (see
+// values.go), so a row read from one engine can be written to any other.
+package datastore
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is an engine-neutral column type. The mapping of each Kind to each
+// engine's native type is documented in docs/data-plane.md and implemented in
+// nativeType.
+type Kind string
+
+// The portable kinds. KindUnsupported marks a native type that has no
+// lossless mapping (PostgreSQL interval, arrays, ...): provision refuses it
+// unless the caller overrides the column's target type.
+const (
+	KindSmallInt    Kind = "smallint"    // 16-bit signed integer
+	KindInt         Kind = "int"         // 32-bit signed integer
+	KindBigInt      Kind = "bigint"      // 64-bit signed integer
+	KindDecimal     Kind = "decimal"     // exact numeric, Precision/Scale (0 = unbounded)
+	KindFloat       Kind = "float"       // 32-bit float
+	KindDouble      Kind = "double"      // 64-bit float
+	KindBool        Kind = "bool"        // true/false
+	KindText        Kind = "text"        // unbounded string
+	KindVarchar     Kind = "varchar"     // string of at most Length characters
+	KindBytes       Kind = "bytes"       // binary
+	KindDate        Kind = "date"        // calendar date
+	KindTimestamp   Kind = "timestamp"   // date and time without zone (wall clock)
+	KindTimestampTZ Kind = "timestamptz" // an instant (kept in UTC)
+	KindJSON        Kind = "json"        // a JSON document, kept as its text
+	KindUUID        Kind = "uuid"        // a UUID, kept as its canonical text
+	KindUnsupported Kind = "unsupported" // no lossless mapping; see Column.NativeType
+)
+
+// Type is a column's portable type.
+type Type struct {
+	Kind      Kind `json:"kind"`
+	Length    int  `json:"length,omitempty"`    // KindVarchar
+	Precision int  `json:"precision,omitempty"` // KindDecimal; 0 = unbounded
+	Scale     int  `json:"scale,omitempty"`     // KindDecimal
+}
+
+// String renders the type as in the type-mapping table, e.g. "decimal(10,2)".
+func (t Type) String() string {
+	switch {
+	case t.Kind == KindVarchar && t.Length > 0:
+		return fmt.Sprintf("varchar(%d)", t.Length)
+	case t.Kind == KindDecimal && t.Precision > 0:
+		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
+	}
+	return string(t.Kind)
+}
+
+// DefaultKind classifies a column default so it can be carried across
+// engines; anything that is not a plain literal or the current time is an
+// engine-specific expression and is not carried to another engine.
+type DefaultKind string
+
+// The default kinds.
+const (
+	DefaultLiteral DefaultKind = "literal" // a number, string or boolean literal, in Value
+	DefaultNow     DefaultKind = "now"     // the current timestamp
+	DefaultExpr    DefaultKind = "expr"    // anything else, in Value as the engine wrote it
+)
+
+// Default is a column's default value.
+type Default struct {
+	Kind   DefaultKind `json:"kind"`
+	Value  string      `json:"value,omitempty"`  // literal text (unquoted) or the expression
+	Quoted bool        `json:"quoted,omitempty"` // a string literal (render quoted)
+}
+
+// Column is one column of a table.
+type Column struct {
+	Name          string   `json:"name"`
+	Type          Type     `json:"type"`
+	NativeType    string   `json:"nativeType"` // as the engine reports it, e.g. "character varying(40)"
+	Nullable      bool     `json:"nullable"`
+	Default       *Default `json:"default,omitempty"`
+	AutoIncrement bool     `json:"autoIncrement,omitempty"` // serial/identity, AUTO_INCREMENT, INTEGER PRIMARY KEY
+}
+
+// Index is a secondary index or a unique constraint (both are created the
+// same way on the target).
+type Index struct {
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"`
+	Unique  bool     `json:"unique"`
+}
+
+// Table is the introspected shape of one table.
+type Table struct {
+	Name       string   `json:"name"`
+	Engine     Engine   `json:"engine"` // the engine it was read from (NativeType is in its terms)
+	Columns    []Column `json:"columns"`
+	PrimaryKey []string `json:"primaryKey"` // in key order; empty if the table has none
+	Indexes    []Index  `json:"indexes,omitempty"`
+	// Skipped lists what introspection saw but cannot carry (expression or
+	// partial indexes), so provision can say so instead of dropping it silently.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// Column returns the named column, or nil.
+func (t *Table) Column(name string) *Column {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
+		}
+	}
+	return nil
+}
+
+// ColumnNames returns the columns' names in table order.
+func (t *Table) ColumnNames() []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// KeyIndexes returns the positions of the primary-key columns in Columns.
+func (t *Table) KeyIndexes() []int {
+	idx := make([]int, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		for j, c := range t.Columns {
+			if c.Name == k {
+				idx[i] = j
+			}
+		}
+	}
+	return idx
+}
+
+// CheckCopyable returns an error wrapping ErrNoPrimaryKey if the table cannot
+// be read in keyset order (and so cannot be copied resumably or upserted).
+func (t *Table) CheckCopyable() error {
+	if len(t.PrimaryKey) == 0 {
+		return fmt.Errorf("table %s: %w (keyset copy and idempotent writes need one)", t.Name, ErrNoPrimaryKey)
+	}
+	return nil
+}
+
+// parseDefault classifies a default as an engine wrote it. Casts such as
+// PostgreSQL's 'x'::text are removed first.
+func parseDefault(raw string) *Default {
+	s := strings.TrimSpace(raw)
+	if s == "" || strings.EqualFold(s, "null") {
+		return nil
+	}
+	// PostgreSQL writes casts and parentheses around literals:
+	// 'abc'::character varying, (0)::numeric, ('1.5'::numeric).
+	for {
+		before := s
+		s = stripCast(s)
+		if len(s) >= 2 && s[0] == '(' && s[len(s)-1] == ')' && !strings.Contains(s[1:len(s)-1], "(") {
+			s = strings.TrimSpace(s[1 : len(s)-1])
+		}
+		if s == before {
+			break
+		}
+	}
+	lower := strings.ToLower(s)
+	switch lower {
+	case "now()", "current_timestamp", "current_timestamp()", "localtimestamp", "localtimestamp()",
+		"current_timestamp(6)", "current_timestamp(3)", "now(6)", "statement_timestamp()", "transaction_timestamp()":
+		return &Default{Kind: DefaultNow}
+	case "true", "false":
+		return &Default{Kind: DefaultLiteral, Value: lower}
+	}
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return &Default{Kind: DefaultLiteral, Value: strings.ReplaceAll(s[1:len(s)-1], "''", "'"), Quoted: true}
+	}
+	if isNumberLiteral(s) {
+		return &Default{Kind: DefaultLiteral, Value: s}
+	}
+	return &Default{Kind: DefaultExpr, Value: strings.TrimSpace(raw)}
+}
+
+// stripCast removes a trailing PostgreSQL cast (::type) that is not inside a
+// string literal.
+func stripCast(s string) string {
+	if i := strings.LastIndex(s, "::"); i > 0 && !strings.Contains(s[i:], "'") {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+func isNumberLiteral(s string) bool {
+	if s == "" {
+		return false
+	}
+	digits, dot := 0, false
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case (r == '-' || r == '+') && i == 0:
+		case r == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}

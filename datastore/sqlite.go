@@ -1,0 +1,284 @@
+package datastore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+type sqliteDialect struct{}
+
+// SQLite keeps dates and timestamps as text; these fixed-width forms sort
+// as text in time order, which the catch-up watermark relies on.
+const (
+	sqliteDate        = "2006-01-02"
+	sqliteTimestamp   = "2006-01-02 15:04:05.000000"
+	sqliteTimestampTZ = "2006-01-02 15:04:05.000000-07:00"
+)
+
+func (sqliteDialect) open(dsn string) (*sql.DB, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, fmt.Errorf("%w: empty SQLite path", ErrBadDSN)
+	}
+	// Wait for a writer instead of failing with SQLITE_BUSY.
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db, err := sql.Open("sqlite", dsn+sep+"_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory") {
+		db.SetMaxOpenConns(1) // each connection would be a database of its own
+	}
+	return db, nil
+}
+
+func (sqliteDialect) isAccessDenied(error) bool { return false }
+
+func (sqliteDialect) quote(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+func (sqliteDialect) placeholder(int) string { return "?" }
+func (sqliteDialect) maxParams() int         { return 32766 }
+func (sqliteDialect) transactionalDDL() bool { return true }
+func (sqliteDialect) tableSuffix() string    { return "" }
+
+func (sqliteDialect) listTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	return queryStrings(ctx, db, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
+}
+
+func (sqliteDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	t := &Table{Name: name, Engine: SQLite}
+	keyPos := map[int]string{}
+	for rows.Next() {
+		var c Column
+		var notNull bool
+		var def sql.NullString
+		var pk int
+		if err := rows.Scan(&c.Name, &c.NativeType, &notNull, &def, &pk); err != nil {
+			return nil, err
+		}
+		c.Type = sqliteType(c.NativeType)
+		c.Nullable = !notNull && pk == 0
+		if def.Valid {
+			c.Default = parseDefault(def.String)
+		}
+		if pk > 0 {
+			keyPos[pk] = c.Name
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := 1; i <= len(keyPos); i++ {
+		t.PrimaryKey = append(t.PrimaryKey, keyPos[i])
+	}
+	// INTEGER PRIMARY KEY is the rowid: SQLite assigns it on insert.
+	if len(t.PrimaryKey) == 1 {
+		c := t.Column(t.PrimaryKey[0])
+		c.AutoIncrement = strings.EqualFold(c.NativeType, "INTEGER")
+	}
+	irows, err := db.QueryContext(ctx, `SELECT name, "unique", origin FROM pragma_index_list(?) ORDER BY name`, name)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		name   string
+		unique bool
+		origin string
+	}
+	var list []entry
+	for irows.Next() {
+		var e entry
+		if err := irows.Scan(&e.name, &e.unique, &e.origin); err != nil {
+			irows.Close()
+			return nil, err
+		}
+		list = append(list, e)
+	}
+	irows.Close()
+	for _, e := range list {
+		if e.origin == "pk" {
+			continue
+		}
+		cols, err := queryNullableStrings(ctx, db, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, e.name)
+		if err != nil {
+			return nil, err
+		}
+		if cols == nil {
+			t.Skipped = append(t.Skipped, "index "+e.name+" (expression index)")
+			continue
+		}
+		name := e.name
+		if strings.HasPrefix(name, "sqlite_autoindex_") { // an inline UNIQUE constraint
+			name = name[len("sqlite_autoindex_"):]
+		}
+		t.Indexes = append(t.Indexes, Index{Name: name, Columns: cols, Unique: e.unique})
+	}
+	return t, nil
+}
+
+// queryNullableStrings returns nil if any value is NULL (an expression in an index).
+func queryNullableStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	hasNull := false
+	for rows.Next() {
+		var s sql.NullString
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		hasNull = hasNull || !s.Valid
+		out = append(out, s.String)
+	}
+	if hasNull {
+		return nil, rows.Err()
+	}
+	return out, rows.Err()
+}
+
+func sqliteType(native string) Type {
+	n := strings.ToUpper(strings.TrimSpace(native))
+	base := strings.TrimSpace(typeArgs.ReplaceAllString(n, ""))
+	a, b := args(n)
+	switch {
+	case base == "":
+		return Type{Kind: KindText}
+	case strings.Contains(base, "BOOL"):
+		return Type{Kind: KindBool}
+	case base == "DECIMAL_TEXT" || base == "DECIMAL" || base == "NUMERIC":
+		return Type{Kind: KindDecimal, Precision: a, Scale: b}
+	case base == "SMALLINT" || base == "TINYINT" || base == "INT2":
+		return Type{Kind: KindSmallInt}
+	case strings.Contains(base, "INT"):
+		return Type{Kind: KindBigInt} // SQLite integers are 64-bit
+	case base == "DATE":
+		return Type{Kind: KindDate}
+	case base == "DATETIME" || base == "TIMESTAMP":
+		return Type{Kind: KindTimestamp}
+	case base == "TIMESTAMPTZ":
+		return Type{Kind: KindTimestampTZ}
+	case base == "JSON" || base == "JSONB":
+		return Type{Kind: KindJSON}
+	case base == "UUID":
+		return Type{Kind: KindUUID}
+	case strings.Contains(base, "CHAR") && a > 0:
+		return Type{Kind: KindVarchar, Length: a}
+	case strings.Contains(base, "CHAR") || strings.Contains(base, "CLOB") || strings.Contains(base, "TEXT"):
+		return Type{Kind: KindText}
+	case strings.Contains(base, "BLOB"):
+		return Type{Kind: KindBytes}
+	case base == "FLOAT":
+		return Type{Kind: KindFloat}
+	case strings.Contains(base, "REAL") || strings.Contains(base, "FLOA") || strings.Contains(base, "DOUB"):
+		return Type{Kind: KindDouble}
+	}
+	return Type{Kind: KindDecimal} // NUMERIC affinity
+}
+
+func (sqliteDialect) nativeType(c Column, _ bool) (string, error) {
+	t := c.Type
+	switch t.Kind {
+	case KindSmallInt:
+		return "SMALLINT", nil
+	case KindInt, KindBigInt:
+		return "INTEGER", nil // a single-column INTEGER key is the rowid: fastest
+	case KindDecimal:
+		// TEXT affinity (the name contains TEXT) keeps every digit; SQLite's
+		// NUMERIC affinity would round beyond 15 significant digits.
+		if t.Precision > 0 {
+			return fmt.Sprintf("DECIMAL_TEXT(%d,%d)", t.Precision, t.Scale), nil
+		}
+		return "DECIMAL_TEXT", nil
+	case KindFloat:
+		return "FLOAT", nil
+	case KindDouble:
+		return "DOUBLE", nil
+	case KindBool:
+		return "BOOLEAN", nil
+	case KindText:
+		return "TEXT", nil
+	case KindVarchar:
+		return fmt.Sprintf("VARCHAR(%d)", t.Length), nil
+	case KindBytes:
+		return "BLOB", nil
+	case KindDate:
+		return "DATE", nil
+	case KindTimestamp:
+		return "TIMESTAMP", nil
+	case KindTimestampTZ:
+		return "TIMESTAMPTZ", nil
+	case KindJSON:
+		return "JSON", nil
+	case KindUUID:
+		return "UUID", nil
+	}
+	return "", fmt.Errorf("column %s (%s): %w", c.Name, c.NativeType, ErrUnsupportedType)
+}
+
+func (sqliteDialect) autoIncrementClause(Column) string { return "" }
+
+func (sqliteDialect) renderDefault(c Column) (string, bool) {
+	return renderPortableDefault(c, "CURRENT_TIMESTAMP", "1", "0")
+}
+
+func (d sqliteDialect) upsertSuffix(t *Table) string {
+	return conflictUpsert(t, d.quote, "excluded")
+}
+
+func (d sqliteDialect) keyAfter(t *Table, first int) (string, []int) {
+	return rowValueAfter(t, d.quote, d.placeholder, first)
+}
+
+func (sqliteDialect) encode(t Type, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	c, err := Canonical(t, v)
+	if err != nil {
+		return nil, err
+	}
+	switch x := c.(type) {
+	case bool:
+		if x {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	case time.Time:
+		switch t.Kind {
+		case KindDate:
+			return x.Format(sqliteDate), nil
+		case KindTimestamp:
+			return x.Format(sqliteTimestamp), nil
+		default:
+			return x.UTC().Format(sqliteTimestampTZ), nil
+		}
+	}
+	return c, nil
+}
+
+func (sqliteDialect) estimate(context.Context, *sql.DB, string) (int64, error) { return -1, nil }

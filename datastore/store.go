@@ -1,0 +1,147 @@
+package datastore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Engine names a database engine.
+type Engine string
+
+// The supported engines.
+const (
+	Postgres Engine = "postgres" // PostgreSQL, through pgx
+	MySQL    Engine = "mysql"    // MySQL or MariaDB, through go-sql-driver/mysql
+	SQLite   Engine = "sqlite"   // SQLite, through modernc.org/sqlite (no cgo)
+)
+
+// ParseEngine accepts an engine's name as a spec writes it: postgres
+// (postgresql, pg), mysql (mariadb), sqlite (sqlite3).
+func ParseEngine(name string) (Engine, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "postgres", "postgresql", "pg":
+		return Postgres, nil
+	case "mysql", "mariadb":
+		return MySQL, nil
+	case "sqlite", "sqlite3":
+		return SQLite, nil
+	}
+	return "", fmt.Errorf("%w: %q (want postgres, mysql or sqlite)", ErrUnknownEngine, name)
+}
+
+// Errors a caller can test with errors.Is. All of them are permanent: retrying
+// the same call cannot succeed (see IsPermanent).
+var (
+	ErrUnknownEngine   = errors.New("unknown engine")
+	ErrBadDSN          = errors.New("bad DSN")
+	ErrBadPattern      = errors.New("bad table pattern")
+	ErrUnknownTable    = errors.New("no such table")
+	ErrNoPrimaryKey    = errors.New("table has no primary key")
+	ErrUnsupportedType = errors.New("type has no lossless mapping")
+	ErrTableExists     = errors.New("table already exists and was not provisioned by this owner")
+	ErrShapeMismatch   = errors.New("target table does not match the source")
+	ErrBadValue        = errors.New("value cannot be converted")
+	ErrAccessDenied    = errors.New("access denied")
+)
+
+var permanentErrors = []error{
+	ErrUnknownEngine, ErrBadDSN, ErrBadPattern, ErrUnknownTable, ErrNoPrimaryKey,
+	ErrUnsupportedType, ErrTableExists, ErrShapeMismatch, ErrBadValue, ErrAccessDenied,
+}
+
+// IsPermanent reports whether err is one that retrying cannot fix (a bad
+// spec, a missing table, a wrong password, a value that does not fit). Other
+// errors — a dropped connection, a deadlock, a timeout — are worth retrying.
+// The activity layer uses it to choose a non-retryable error type.
+func IsPermanent(err error) bool {
+	for _, p := range permanentErrors {
+		if errors.Is(err, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Store is an open database of one engine.
+type Store struct {
+	// DB is the connection pool; callers may use it for what this package
+	// does not cover, and must not close it (use Close).
+	DB     *sql.DB
+	Engine Engine
+	d      dialect
+}
+
+// Open connects to a database and checks that it answers. The DSN is the
+// engine's own: a PostgreSQL URL or keyword string, a go-sql-driver/mysql DSN
+// (user:pass@tcp(host:3306)/db), or a SQLite file path / file: URI. It is
+// never echoed in errors (it may hold a password).
+func Open(ctx context.Context, engine Engine, dsn string) (*Store, error) {
+	var d dialect
+	switch engine {
+	case Postgres:
+		d = postgresDialect{}
+	case MySQL:
+		d = mysqlDialect{}
+	case SQLite:
+		d = sqliteDialect{}
+	default:
+		return nil, fmt.Errorf("open: %w: %q", ErrUnknownEngine, engine)
+	}
+	db, err := d.open(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", engine, redact(err, dsn))
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		err = redact(err, dsn)
+		if d.isAccessDenied(err) {
+			err = fmt.Errorf("%w: %w", ErrAccessDenied, err)
+		}
+		return nil, fmt.Errorf("open %s store: %w", engine, err)
+	}
+	return &Store{DB: db, Engine: engine, d: d}, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// redact makes sure a DSN (and so its password) never appears in an error.
+func redact(err error, dsn string) error {
+	if err == nil || dsn == "" || !strings.Contains(err.Error(), dsn) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), dsn, "***"))
+}
+
+// Quote quotes an identifier for this store's engine.
+func (s *Store) Quote(name string) string { return s.d.quote(name) }
+
+// dialect is what differs between engines.
+type dialect interface {
+	open(dsn string) (*sql.DB, error)
+	isAccessDenied(err error) bool
+	quote(name string) string
+	placeholder(i int) string // 1-based
+	maxParams() int
+	listTables(ctx context.Context, db *sql.DB) ([]string, error)
+	// introspect returns nil, nil when the table does not exist.
+	introspect(ctx context.Context, db *sql.DB, name string) (*Table, error)
+	// nativeType renders a portable type for this engine; key says the
+	// column is part of a key or index (MySQL needs bounded strings there).
+	nativeType(c Column, key bool) (string, error)
+	autoIncrementClause(c Column) string
+	renderDefault(c Column) (string, bool)
+	// upsertSuffix is appended to a multi-row INSERT to make it an upsert.
+	upsertSuffix(t *Table) string
+	// keyAfter is the condition "primary key > the given key", with its first
+	// placeholder numbered first; uses says which key value each placeholder
+	// takes, in order.
+	keyAfter(t *Table, first int) (cond string, uses []int)
+	tableSuffix() string               // after CREATE TABLE's closing parenthesis
+	encode(t Type, v any) (any, error) // canonical → bind parameter
+	estimate(ctx context.Context, db *sql.DB, table string) (int64, error)
+	transactionalDDL() bool
+}
