@@ -193,6 +193,7 @@ func (r *route) status() api.RouteStatus {
 		New:            r.new.url.String(),
 		Weights:        st.weights,
 		InFlightWrites: r.inFlightWrites.Load(),
+		WaitingWrites:  r.waitingWrites.Load(),
 		Breaker:        breakerName(r.breaker.State()),
 		Fallbacks:      r.fallbacks.Load(),
 		Shadow:         r.shadowStatus(),

@@ -3,6 +3,8 @@ package gateway
 import (
 	"strconv"
 	"testing"
+
+	"github.com/spaolacci/murmur3"
 )
 
 func TestBucketMatchesUnleashVectors(t *testing.T) {
@@ -69,5 +71,21 @@ func TestBucketDependsOnRoute(t *testing.T) {
 	}
 	if same > 50 {
 		t.Fatalf("%d of 1000 keys share a bucket across routes, want about 10", same)
+	}
+}
+
+func TestMurmur3MatchesReferenceLibrary(t *testing.T) {
+	inputs := []string{"", "a", "ab", "abc", "abcd", "abcde", "users:user-42", "gr1:123"}
+	for i := 0; i < 5000; i++ {
+		inputs = append(inputs, "route-"+strconv.Itoa(i%7)+":"+strconv.Itoa(i*7919))
+	}
+	for _, in := range inputs {
+		// The streaming API over a fresh heap slice stays aligned, which
+		// checkptr (on under -race) requires of the library's block reads.
+		h := murmur3.New32WithSeed(0)
+		_, _ = h.Write(append([]byte(nil), in...))
+		if got, want := murmur3Sum32([]byte(in), 0), h.Sum32(); got != want {
+			t.Fatalf("murmur3(%q) = %d, reference %d", in, got, want)
+		}
 	}
 }

@@ -88,6 +88,8 @@ func (g *Gateway) waitForWrites(w http.ResponseWriter, req *http.Request, r *rou
 	if st.hold == nil {
 		return st, true
 	}
+	r.waitingWrites.Add(1)
+	defer r.waitingWrites.Add(-1)
 	t := time.NewTimer(r.cfg.WriteHold.MaxWait)
 	defer t.Stop()
 	for st.hold != nil {

@@ -58,6 +58,7 @@ type route struct {
 	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
 
 	inFlightWrites atomic.Int64
+	waitingWrites  atomic.Int64
 	fallbacks      atomic.Uint64
 	holdRejected   atomic.Uint64
 

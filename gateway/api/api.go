@@ -36,6 +36,8 @@ type RouteStatus struct {
 	// InFlightWrites counts writes being proxied now; after a hold starts,
 	// a cut-over waits for it to reach 0 (writes already past the hold).
 	InFlightWrites int64 `json:"inFlightWrites"`
+	// WaitingWrites counts writes waiting for a hold to end.
+	WaitingWrites int64 `json:"waitingWrites"`
 	// Breaker is the state of the circuit breaker on new.
 	Breaker string `json:"breaker"`
 	// Fallbacks counts requests meant for new that legacy served.
