@@ -265,4 +265,3 @@ func TestWeightChangesUnderLoadLoseNoRequest(t *testing.T) {
 	}
 	t.Logf("%d requests, %d weight changes, legacy %d, new %d", count, changes, legacy.hits.Load(), newSide.hits.Load())
 }
-
