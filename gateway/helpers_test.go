@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,6 +86,14 @@ func startGateway(t *testing.T, cfg Config, token string) *testGateway {
 	if err != nil {
 		t.Fatalf("new gateway: %v", err)
 	}
+	return serveTestGateway(t, g, token)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// serveTestGateway serves g on fresh 127.0.0.1 ports until the test ends.
+func serveTestGateway(t *testing.T, g *Gateway, token string) *testGateway {
+	t.Helper()
 	trafficLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
