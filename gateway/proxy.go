@@ -163,7 +163,14 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 			return
 		}
 	}
-	g.relayAndRecord(w, req, r, r.new, res, cancel, start, done, nil)
+	var sh *shadowCapture
+	if r.shadowEligible(req) {
+		sh = &shadowCapture{limit: r.cfg.Shadow.MaxBody}
+	}
+	g.relayAndRecord(w, req, r, r.new, res, cancel, start, done, sh)
+	if sh != nil {
+		g.startShadow(req, r, SideNew, res.StatusCode, sh)
+	}
 }
 
 // serveSide sends req to one side (legacy, or a fallback) and relays the

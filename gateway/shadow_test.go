@@ -76,6 +76,25 @@ func TestShadowCountsMismatchesWithoutTouchingTheClient(t *testing.T) {
 	if m := scrape(t, tg.admin); !contains(m, `godwit_gateway_shadow_mismatches_total{kind="status",route="users"} 1`) {
 		t.Fatalf("status mismatch not in metrics:\n%s", grepLines(m, "shadow"))
 	}
+
+	// Reads new serves are mirrored to legacy.
+	newSide.fail.Store(false)
+	if _, err := tg.client.SetWeights(ctx, "users", 100, 0); err != nil {
+		t.Fatal(err)
+	}
+	legacyBefore := legacy.hits.Load()
+	for i := 0; i < 3; i++ {
+		if _, side, _ := tg.send(t, hc, http.MethodGet, "/differs", ""); side != "new" {
+			t.Fatalf("read at weight 100 served by %s", side)
+		}
+	}
+	eventually(t, "copies of new's reads to be compared", func() bool {
+		st, err := tg.client.Route(ctx, "users")
+		return err == nil && st.Shadow.Compared == uint64(total+1+3) && st.Shadow.Mismatches == uint64(sent["/differs"]+1+3)
+	})
+	if legacy.hits.Load() != legacyBefore {
+		t.Fatal("shadow copies counted as legacy's real requests")
+	}
 }
 
 func TestSameBody(t *testing.T) {
