@@ -95,7 +95,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	m := newMetrics(g.registry)
 	for _, rc := range cfg.Routes {
-		r, err := newRoute(rc, m, cfg.StatsWindow, g.now)
+		r, err := newRoute(rc, m, cfg.StatsWindow, g.now, g.log)
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
 		}

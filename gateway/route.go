@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -77,7 +78,7 @@ var errStatus5xx = errors.New("upstream answered 5xx")
 // the breaker neither counts it as a failure nor a success.
 var errClientGone = errors.New("client went away")
 
-func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() time.Time) (*route, error) {
+func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() time.Time, log hclog.Logger) (*route, error) {
 	legacyURL, err := parseUpstream(cfg.Legacy)
 	if err != nil {
 		return nil, err
@@ -101,8 +102,9 @@ func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() t
 		Timeout:     cfg.Breaker.OpenFor,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errClientGone) },
-		OnStateChange: func(_ string, _, to gobreaker.State) {
+		OnStateChange: func(_ string, from, to gobreaker.State) {
 			breakerGauge.Set(float64(to))
+			log.Warn("circuit breaker on new changed state", "route", cfg.Name, "from", breakerName(from), "to", breakerName(to))
 		},
 	})
 	r.setState(&routeState{weights: cfg.Weights})
