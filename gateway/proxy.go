@@ -51,13 +51,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	read := isRead(req.Method)
-	st := r.state.Load()
-	if !read {
+	var st *routeState
+	if read {
+		st = r.state.Load()
+	} else {
 		var ok bool
-		if st, ok = g.waitForWrites(w, req, r, st); !ok {
+		if st, ok = g.admitWrite(w, req, r); !ok {
 			return
 		}
-		r.inFlightWrites.Add(1)
 		defer r.inFlightWrites.Add(-1)
 	}
 	weight := st.weights.Write
@@ -81,23 +82,35 @@ func (g *Gateway) match(req *http.Request) *route {
 	return nil
 }
 
-// waitForWrites blocks a write while the route's writes are held, at most
-// the route's MaxWait. It returns the state to route with, or false after
-// answering 503 (hold outlasted the wait) or when the client left.
-func (g *Gateway) waitForWrites(w http.ResponseWriter, req *http.Request, r *route, st *routeState) (*routeState, bool) {
-	if st.hold == nil {
-		return st, true
-	}
-	r.waitingWrites.Add(1)
-	defer r.waitingWrites.Add(-1)
-	t := time.NewTimer(r.cfg.WriteHold.MaxWait)
-	defer t.Stop()
-	for st.hold != nil {
+// admitWrite lets a write through once its route's writes are not held,
+// counting it in inFlightWrites (the caller decrements when done). While
+// held it waits at most the route's MaxWait, then answers 503 with
+// Retry-After; false means the request was answered or the client left.
+//
+// The count is raised before the hold is checked: with the admin setting the
+// hold before reading the count, one of the two always sees the other, so
+// "hold, then wait for inFlightWrites == 0" misses no write.
+func (g *Gateway) admitWrite(w http.ResponseWriter, req *http.Request, r *route) (*routeState, bool) {
+	var deadline <-chan time.Time
+	for {
+		r.inFlightWrites.Add(1)
+		st := r.state.Load()
+		if st.hold == nil {
+			return st, true
+		}
+		r.inFlightWrites.Add(-1)
+		if deadline == nil {
+			t := time.NewTimer(r.cfg.WriteHold.MaxWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		r.waitingWrites.Add(1)
 		select {
 		case <-st.hold.released:
-			// Another hold may have started at once; look again.
-			st = r.state.Load()
-		case <-t.C:
+			r.waitingWrites.Add(-1)
+			// Look again: another hold may have started at once.
+		case <-deadline:
+			r.waitingWrites.Add(-1)
 			r.holdRejected.Add(1)
 			r.m.holdRejected.WithLabelValues(r.cfg.Name).Inc()
 			secs := int((r.cfg.WriteHold.RetryAfter + time.Second - 1) / time.Second)
@@ -105,10 +118,10 @@ func (g *Gateway) waitForWrites(w http.ResponseWriter, req *http.Request, r *rou
 			http.Error(w, "writes are held for a cut-over; retry later", http.StatusServiceUnavailable)
 			return nil, false
 		case <-req.Context().Done():
+			r.waitingWrites.Add(-1)
 			return nil, false
 		}
 	}
-	return st, true
 }
 
 // serveNew sends a request the weights gave to new through the breaker. When
