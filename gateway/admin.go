@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ const defaultStatsWindow = time.Minute
 //	GET    /v1/routes                      every route's state
 //	GET    /v1/routes/{route}              one route's state
 //	PUT    /v1/routes/{route}/weights      {"read":R,"write":W}, both at once
+//	PUT    /v1/routes/{route}/upstreams    {"new":"http://10.0.0.7:8080"}; omitted sides unchanged
 //	PUT    /v1/routes/{route}/hold         hold writes; body {"ttl":"2m"} optional
 //	DELETE /v1/routes/{route}/hold         release writes
 //	GET    /v1/routes/{route}/stats?window=60s
@@ -43,6 +45,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /v1/routes", g.auth(g.listRoutes))
 	mux.HandleFunc("GET /v1/routes/{route}", g.auth(g.withRoute(g.getRoute)))
 	mux.HandleFunc("PUT /v1/routes/{route}/weights", g.auth(g.withRoute(g.putWeights)))
+	mux.HandleFunc("PUT /v1/routes/{route}/upstreams", g.auth(g.withRoute(g.putUpstreams)))
 	mux.HandleFunc("PUT /v1/routes/{route}/hold", g.auth(g.withRoute(g.putHold)))
 	mux.HandleFunc("DELETE /v1/routes/{route}/hold", g.auth(g.withRoute(g.deleteHold)))
 	mux.HandleFunc("GET /v1/routes/{route}/stats", g.auth(g.withRoute(g.getStats)))
@@ -118,6 +121,35 @@ func (g *Gateway) putWeights(w http.ResponseWriter, req *http.Request, r *route)
 	g.answerChange(w, r, err)
 }
 
+func (g *Gateway) putUpstreams(w http.ResponseWriter, req *http.Request, r *route) {
+	var body api.UpstreamsRequest
+	if err := decodeBody(req, &body); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err)
+		return
+	}
+	if body.Legacy == "" && body.New == "" {
+		writeJSONError(w, http.StatusBadRequest, errors.New(`give "legacy", "new" or both`))
+		return
+	}
+	var legacy, newURL *url.URL
+	var err error
+	if body.Legacy != "" {
+		if legacy, err = parseUpstream(body.Legacy); err != nil {
+			writeJSONError(w, http.StatusBadRequest, fmt.Errorf("legacy: %w", err))
+			return
+		}
+	}
+	if body.New != "" {
+		if newURL, err = parseUpstream(body.New); err != nil {
+			writeJSONError(w, http.StatusBadRequest, fmt.Errorf("new: %w", err))
+			return
+		}
+	}
+	err = g.change(func() { r.setUpstreams(legacy, newURL) })
+	g.log.Info("upstreams set", "route", r.cfg.Name, "legacy", r.legacy.target().String(), "new", r.new.target().String())
+	g.answerChange(w, r, err)
+}
+
 func (g *Gateway) putHold(w http.ResponseWriter, req *http.Request, r *route) {
 	var body api.HoldRequest
 	if err := decodeBody(req, &body); err != nil {
@@ -189,12 +221,12 @@ func (r *route) status() api.RouteStatus {
 		Name:           r.cfg.Name,
 		Host:           r.cfg.Match.Host,
 		PathPrefix:     r.cfg.Match.PathPrefix,
-		Legacy:         r.legacy.url.String(),
-		New:            r.new.url.String(),
+		Legacy:         r.legacy.target().String(),
+		New:            r.new.target().String(),
 		Weights:        st.weights,
 		InFlightWrites: r.inFlightWrites.Load(),
 		WaitingWrites:  r.waitingWrites.Load(),
-		Breaker:        breakerName(r.breaker.State()),
+		Breaker:        breakerName(r.breaker.Load().State()),
 		Fallbacks:      r.fallbacks.Load(),
 		Shadow:         r.shadowStatus(),
 	}
@@ -230,7 +262,7 @@ func (r *route) stats(span time.Duration) api.RouteStats {
 		Route:         r.cfg.Name,
 		WindowSeconds: span.Seconds(),
 		Weights:       r.state.Load().weights,
-		Breaker:       breakerName(r.breaker.State()),
+		Breaker:       breakerName(r.breaker.Load().State()),
 		Legacy:        r.legacy.stats.summary(span),
 		New:           r.new.stats.summary(span),
 		Fallbacks:     r.fallbacks.Load(),

@@ -270,3 +270,42 @@ func startGatewayFrom(t *testing.T, g *Gateway, token string) *testGateway {
 	t.Helper()
 	return serveTestGateway(t, g, token)
 }
+
+func TestUpstreamChangeMovesNewAndSurvivesARestart(t *testing.T) {
+	legacy, oldNew, nextNew := newTestUpstream(t, "legacy"), newTestUpstream(t, "new"), newTestUpstream(t, "new-v2")
+	cfg := baseConfig(legacy.URL, oldNew.URL)
+	cfg.Routes[0].Weights = Weights{Read: 100}
+	cfg.Routes[0].Breaker.ConsecutiveFailures = 2
+	cfg.StateFile = filepath.Join(t.TempDir(), "state.json")
+	ctx := context.Background()
+	hc := &http.Client{}
+
+	first := startGateway(t, cfg, "")
+	// Open the breaker on the old new upstream.
+	oldNew.fail.Store(true)
+	for i := 0; i < 3; i++ {
+		first.send(t, hc, http.MethodGet, "/users", "u")
+	}
+	if st, _ := first.client.Route(ctx, "users"); st.Breaker != "open" {
+		t.Fatalf("breaker %s, want open before the change", st.Breaker)
+	}
+	st, err := first.client.SetUpstreams(ctx, "users", "", nextNew.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.New != nextNew.URL || st.Legacy != legacy.URL || st.Breaker != "closed" {
+		t.Fatalf("after the change: new %s legacy %s breaker %s", st.New, st.Legacy, st.Breaker)
+	}
+	if _, _, body := first.send(t, hc, http.MethodGet, "/users", "u"); body != "new-v2" {
+		t.Fatalf("read answered by %q, want the new upstream new-v2", body)
+	}
+	if _, err := first.client.SetUpstreams(ctx, "users", "", "not a url"); !client.IsPermanent(err) {
+		t.Fatalf("bad URL: %v, want a permanent error", err)
+	}
+	first.stop()
+
+	second := startGateway(t, cfg, "")
+	if _, _, body := second.send(t, hc, http.MethodGet, "/users", "u"); body != "new-v2" {
+		t.Fatalf("after restart read answered by %q, want new-v2", body)
+	}
+}

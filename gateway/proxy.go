@@ -128,7 +128,7 @@ func (g *Gateway) admitWrite(w http.ResponseWriter, req *http.Request, r *route)
 // new cannot serve it and replaying is safe, legacy serves it instead;
 // either way it counts as a failure of new.
 func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, read bool) {
-	done, err := r.breaker.Allow()
+	done, err := r.breaker.Load().Allow()
 	if err != nil {
 		// Open (or half-open and busy): new never sees the request, so any
 		// method may go to legacy.
@@ -290,7 +290,7 @@ func bufferBody(req *http.Request, limit int64) (body []byte, replayable bool, e
 // call and must be called once the response body is done with.
 func (g *Gateway) roundTrip(req *http.Request, r *route, u *upstream, body []byte) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.Timeout)
-	out := outgoing(ctx, req, u.url, body)
+	out := outgoing(ctx, req, u.target(), body)
 	res, err := g.transport.RoundTrip(out)
 	if err != nil {
 		return nil, cancel, err

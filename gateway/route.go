@@ -27,10 +27,13 @@ const (
 // upstream is one side of a route: where it is and what it did lately.
 type upstream struct {
 	side  Side
-	url   *url.URL
+	addr  atomic.Pointer[url.URL] // replaced whole by the admin API
 	stats *window
 	m     sideMetrics
 }
+
+// target is the upstream's current base URL.
+func (u *upstream) target() *url.URL { return u.addr.Load() }
 
 // routeState is a route's mutable settings as one immutable snapshot: a
 // request loads it once, so a weight change is atomic and never observed
@@ -51,12 +54,14 @@ type writeHold struct {
 
 // route is a configured route at run time.
 type route struct {
-	cfg     RouteConfig
-	legacy  *upstream
-	new     *upstream
-	state   atomic.Pointer[routeState]
-	mu      sync.Mutex // serialises state changes; never taken by requests
-	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cfg    RouteConfig
+	legacy *upstream
+	new    *upstream
+	state  atomic.Pointer[routeState]
+	mu     sync.Mutex // serialises state changes; never taken by requests
+	// breaker guards new; a new upstream for new gets a fresh one.
+	breaker atomic.Pointer[gobreaker.TwoStepCircuitBreaker[struct{}]]
+	log     hclog.Logger
 
 	inFlightWrites atomic.Int64
 	waitingWrites  atomic.Int64
@@ -89,26 +94,66 @@ func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() t
 	}
 	r := &route{
 		cfg:       cfg,
-		legacy:    &upstream{side: SideLegacy, url: legacyURL, stats: newWindow(statsSpan, now), m: m.side(cfg.Name, string(SideLegacy))},
-		new:       &upstream{side: SideNew, url: newURL, stats: newWindow(statsSpan, now), m: m.side(cfg.Name, string(SideNew))},
+		legacy:    &upstream{side: SideLegacy, stats: newWindow(statsSpan, now), m: m.side(cfg.Name, string(SideLegacy))},
+		new:       &upstream{side: SideNew, stats: newWindow(statsSpan, now), m: m.side(cfg.Name, string(SideNew))},
 		shadowSem: make(chan struct{}, cfg.Shadow.MaxInFlight),
+		log:       log,
 		m:         m,
 	}
-	breakerGauge := m.breaker.WithLabelValues(cfg.Name)
-	threshold := cfg.Breaker.ConsecutiveFailures
-	r.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        cfg.Name,
-		MaxRequests: cfg.Breaker.HalfOpenRequests,
-		Timeout:     cfg.Breaker.OpenFor,
+	r.legacy.addr.Store(legacyURL)
+	r.new.addr.Store(newURL)
+	r.resetBreaker()
+	r.setState(&routeState{weights: cfg.Weights})
+	return r, nil
+}
+
+// resetBreaker gives new a fresh, closed breaker.
+func (r *route) resetBreaker() {
+	gauge := r.m.breaker.WithLabelValues(r.cfg.Name)
+	threshold := r.cfg.Breaker.ConsecutiveFailures
+	name := r.cfg.Name
+	log := r.log
+	r.breaker.Store(gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: r.cfg.Breaker.HalfOpenRequests,
+		Timeout:     r.cfg.Breaker.OpenFor,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errClientGone) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
-			breakerGauge.Set(float64(to))
-			log.Warn("circuit breaker on new changed state", "route", cfg.Name, "from", breakerName(from), "to", breakerName(to))
+			gauge.Set(float64(to))
+			log.Warn("circuit breaker on new changed state", "route", name, "from", breakerName(from), "to", breakerName(to))
 		},
-	})
-	r.setState(&routeState{weights: cfg.Weights})
-	return r, nil
+	}))
+	gauge.Set(float64(gobreaker.StateClosed))
+}
+
+// setUpstreams replaces either upstream (nil keeps it). In-flight requests
+// finish on the address they started with; a different new upstream gets a
+// fresh breaker, since the old one judged another service.
+func (r *route) setUpstreams(legacy, newURL *url.URL) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if legacy != nil {
+		r.legacy.addr.Store(legacy)
+	}
+	if newURL != nil && newURL.String() != r.new.target().String() {
+		r.new.addr.Store(newURL)
+		r.resetBreaker()
+	}
+}
+
+// configured is the side's upstream as the configuration file gives it,
+// normalised as the running one is.
+func (r *route) configured(side Side) string {
+	raw := r.cfg.Legacy
+	if side == SideNew {
+		raw = r.cfg.New
+	}
+	u, err := parseUpstream(raw)
+	if err != nil {
+		return raw
+	}
+	return u.String()
 }
 
 // setState publishes a new snapshot and its gauges. The caller holds mu, or

@@ -49,7 +49,7 @@ func (g *Gateway) startShadow(req *http.Request, r *route, servedBy Side, status
 	// Everything taken from req is copied now: the server reuses it once
 	// the handler returns.
 	ctx, cancel := context.WithTimeout(g.baseCtx, r.cfg.Timeout)
-	shadowReq := outgoing(ctx, req, other.url, nil)
+	shadowReq := outgoing(ctx, req, other.target(), nil)
 	shadowReq.Header.Set("X-Godwit-Shadow", "1")
 	g.shadows.Add(1)
 	go func() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,7 +19,11 @@ type stateFile struct {
 }
 
 type routeSaved struct {
-	Weights    Weights    `json:"weights"`
+	Weights Weights `json:"weights"`
+	// Legacy and New are kept only when set through the admin API (they
+	// differ from the configuration's); they win over the configuration.
+	Legacy     string     `json:"legacy,omitempty"`
+	New        string     `json:"new,omitempty"`
 	WritesHeld bool       `json:"writesHeld,omitempty"`
 	HoldUntil  *time.Time `json:"holdUntil,omitempty"`
 }
@@ -57,6 +62,9 @@ func (g *Gateway) restoreState() error {
 			return fmt.Errorf("state file %s, route %s: %w", g.cfg.StateFile, name, err)
 		}
 		r.setWeights(saved.Weights)
+		if err := restoreUpstreams(r, saved); err != nil {
+			return fmt.Errorf("state file %s, route %s: %w", g.cfg.StateFile, name, err)
+		}
 		switch {
 		case !saved.WritesHeld:
 		case saved.HoldUntil == nil:
@@ -67,6 +75,24 @@ func (g *Gateway) restoreState() error {
 		g.log.Info("restored route state", "route", name, "read", saved.Weights.Read,
 			"write", saved.Weights.Write, "writesHeld", r.state.Load().hold != nil)
 	}
+	return nil
+}
+
+// restoreUpstreams applies upstreams saved by the admin API.
+func restoreUpstreams(r *route, saved routeSaved) error {
+	var legacy, newURL *url.URL
+	var err error
+	if saved.Legacy != "" {
+		if legacy, err = parseUpstream(saved.Legacy); err != nil {
+			return err
+		}
+	}
+	if saved.New != "" {
+		if newURL, err = parseUpstream(saved.New); err != nil {
+			return err
+		}
+	}
+	r.setUpstreams(legacy, newURL)
 	return nil
 }
 
@@ -84,6 +110,12 @@ func (g *Gateway) change(fn func()) error {
 	for _, r := range g.routes {
 		st := r.state.Load()
 		saved := routeSaved{Weights: st.weights}
+		if u := r.legacy.target().String(); u != r.configured(SideLegacy) {
+			saved.Legacy = u
+		}
+		if u := r.new.target().String(); u != r.configured(SideNew) {
+			saved.New = u
+		}
 		if st.hold != nil {
 			saved.WritesHeld = true
 			if !st.hold.until.IsZero() {

@@ -92,6 +92,13 @@ type RouteStats struct {
 	Shadow        ShadowStatus `json:"shadow"`
 }
 
+// UpstreamsRequest is the body of PUT /v1/routes/{name}/upstreams: the
+// base URLs to use from now on; an empty field keeps that side's upstream.
+type UpstreamsRequest struct {
+	Legacy string `json:"legacy,omitempty"`
+	New    string `json:"new,omitempty"`
+}
+
 // HoldRequest is the optional body of PUT /v1/routes/{name}/hold.
 type HoldRequest struct {
 	// TTL, a Go duration ("2m"), releases the hold by itself after that

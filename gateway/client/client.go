@@ -111,6 +111,15 @@ func (c *Client) SetWeights(ctx context.Context, route string, read, write int) 
 	return out, err
 }
 
+// SetUpstreams points the route's sides at new base URLs; "" keeps a side.
+// A different new upstream starts with a fresh, closed breaker.
+func (c *Client) SetUpstreams(ctx context.Context, route, legacy, newURL string) (api.RouteStatus, error) {
+	var out api.RouteStatus
+	err := c.do(ctx, "set upstreams of route "+route, http.MethodPut, routePath(route, "/upstreams"),
+		api.UpstreamsRequest{Legacy: legacy, New: newURL}, &out)
+	return out, err
+}
+
 // HoldWrites holds the route's writes: they wait (up to the route's maxWait,
 // then 503 with Retry-After) until ReleaseWrites. ttl > 0 makes the gateway
 // release the hold by itself after ttl, in case the caller dies; 0 holds
