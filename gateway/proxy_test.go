@@ -265,3 +265,27 @@ func TestWeightChangesUnderLoadLoseNoRequest(t *testing.T) {
 	}
 	t.Logf("%d requests, %d weight changes, legacy %d, new %d", count, changes, legacy.hits.Load(), newSide.hits.Load())
 }
+
+func TestOverrideHeaderForcesASide(t *testing.T) {
+	legacy, newSide := newTestUpstream(t, "legacy"), newTestUpstream(t, "new")
+	cfg := baseConfig(legacy.URL, newSide.URL)
+	cfg.Routes[0].OverrideHeader = "X-Godwit-Force"
+	cfg.Routes[0].Weights = Weights{Read: 50, Write: 50}
+	tg := startGateway(t, cfg, "")
+	cases := []struct{ force, want string }{{"new", "new"}, {"NEW", "new"}, {"legacy", "legacy"}}
+	for _, c := range cases {
+		for i := 0; i < 30; i++ {
+			req, _ := http.NewRequest(http.MethodGet, tg.url+"/users", nil)
+			req.Header.Set("X-User-ID", strconv.Itoa(i))
+			req.Header.Set("X-Godwit-Force", c.force)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if got := res.Header.Get("X-Godwit-Side"); got != c.want {
+				t.Fatalf("forced %q, key %d: served by %s", c.force, i, got)
+			}
+		}
+	}
+}
