@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"github.com/godwit/godwit/gateway/api"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/godwit/godwit/gateway/api"
 )
 
 // The latency histogram's bins grow by latencyGrowth from latencyBase, so
