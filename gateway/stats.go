@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/godwit/godwit/gateway/api"
+)
+
+// The latency histogram's bins grow by latencyGrowth from latencyBase, so
+// a reported percentile is within about 15% of the true value from 100 µs
+// to about a minute; slower requests land in the last bin.
+const (
+	latencyBins   = 100
+	latencyBase   = 100 * time.Microsecond
+	latencyGrowth = 1.15
+)
+
+var logLatencyGrowth = math.Log(latencyGrowth)
+
+// latencyBin returns the bin whose upper bound is the first >= d.
+func latencyBin(d time.Duration) int {
+	if d <= latencyBase {
+		return 0
+	}
+	i := int(math.Ceil(math.Log(float64(d)/float64(latencyBase)) / logLatencyGrowth))
+	if i >= latencyBins {
+		return latencyBins - 1
+	}
+	return i
+}
+
+// binUpper is the upper bound of bin i.
+func binUpper(i int) time.Duration {
+	return time.Duration(float64(latencyBase) * math.Pow(latencyGrowth, float64(i)))
+}
+
+// second is one second of a side's traffic.
+type second struct {
+	unix     int64
+	requests uint64
+	errors   uint64
+	timed    uint64
+	latency  [latencyBins]uint32
+}
+
+// window keeps one side's traffic per second over a ring of seconds, so a
+// summary over any recent window costs a scan of that many seconds and
+// recording costs one short critical section.
+type window struct {
+	mu   sync.Mutex
+	ring []second
+	now  func() time.Time
+
+	// Totals since start, for the summary's context.
+	totalRequests uint64
+	totalErrors   uint64
+}
+
+func newWindow(span time.Duration, now func() time.Time) *window {
+	n := int(span / time.Second)
+	if n < 1 {
+		n = 1
+	}
+	return &window{ring: make([]second, n), now: now}
+}
+
+// slot returns the ring entry for unix second t, cleared if it held an older
+// second. The caller holds mu.
+func (w *window) slot(t int64) *second {
+	s := &w.ring[int(t%int64(len(w.ring)))]
+	if s.unix != t {
+		*s = second{unix: t}
+	}
+	return s
+}
+
+// record counts one request; latency < 0 means no response was timed (the
+// request never reached the side, e.g. an open breaker).
+func (w *window) record(failed bool, latency time.Duration) {
+	t := w.now().Unix()
+	w.mu.Lock()
+	s := w.slot(t)
+	s.requests++
+	w.totalRequests++
+	if failed {
+		s.errors++
+		w.totalErrors++
+	}
+	if latency >= 0 {
+		s.timed++
+		s.latency[latencyBin(latency)]++
+	}
+	w.mu.Unlock()
+}
+
+// SideStats summarises one side of a route over a window.
+type SideStats = api.SideStats
+
+// summary covers the last span (rounded up to whole seconds, at most the ring).
+func (w *window) summary(span time.Duration) SideStats {
+	n := int64((span + time.Second - 1) / time.Second)
+	if n < 1 {
+		n = 1
+	}
+	if n > int64(len(w.ring)) {
+		n = int64(len(w.ring))
+	}
+	now := w.now().Unix()
+	var out SideStats
+	var hist [latencyBins]uint64
+	var timed uint64
+	w.mu.Lock()
+	for i := range w.ring {
+		s := &w.ring[i]
+		if s.unix > now-n && s.unix <= now {
+			out.Requests += s.requests
+			out.Errors += s.errors
+			timed += s.timed
+			for b, c := range s.latency {
+				hist[b] += uint64(c)
+			}
+		}
+	}
+	out.TotalRequests, out.TotalErrors = w.totalRequests, w.totalErrors
+	w.mu.Unlock()
+	if out.Requests > 0 {
+		out.ErrorRate = float64(out.Errors) / float64(out.Requests)
+		out.SuccessRate = 1 - out.ErrorRate
+	}
+	out.P50Ms = percentile(hist[:], timed, 0.50)
+	out.P95Ms = percentile(hist[:], timed, 0.95)
+	out.P99Ms = percentile(hist[:], timed, 0.99)
+	return out
+}
+
+// percentile returns the q-quantile in milliseconds, interpolated within its bin.
+func percentile(hist []uint64, total uint64, q float64) float64 {
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var seen float64
+	for i, c := range hist {
+		if c == 0 {
+			continue
+		}
+		if seen+float64(c) >= rank {
+			lo := time.Duration(0)
+			if i > 0 {
+				lo = binUpper(i - 1)
+			}
+			hi := binUpper(i)
+			frac := (rank - seen) / float64(c)
+			d := float64(lo) + frac*float64(hi-lo)
+			return math.Round(d/float64(time.Millisecond)*1000) / 1000
+		}
+		seen += float64(c)
+	}
+	return float64(binUpper(len(hist)-1)) / float64(time.Millisecond)
+}
