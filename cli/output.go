@@ -7,9 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/godwit/godwit/activities"
 )
@@ -37,7 +39,7 @@ without a worker.`,
 			if len(args) == 2 {
 				phase = args[1]
 			}
-			results, err := phaseOutputs(cmd.Context(), c, args[0])
+			results, err := phaseOutputs(cmd.Context(), c, a.dc, args[0])
 			if err != nil {
 				return err
 			}
@@ -75,9 +77,8 @@ type attemptOutput struct {
 // phaseOutputs reads the phase results out of the run's history: completed
 // activities carry one as their result, failed attempts as their failure's
 // details (activities.WithResult).
-func phaseOutputs(ctx context.Context, c client.Client, name string) ([]attemptOutput, error) {
+func phaseOutputs(ctx context.Context, c client.Client, dc converter.DataConverter, name string) ([]attemptOutput, error) {
 	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	dc := converter.GetDefaultDataConverter()
 	var out []attemptOutput
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -102,8 +103,20 @@ func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (a
 		if details == nil || dc.FromPayloads(details, &r.PhaseResult) != nil || r.Phase == "" {
 			return r, false
 		}
-		r.failure = ", failed: " + f.GetMessage()
+		r.failure = ", failed: " + failureMessage(dc, f)
 		return r, true
 	}
 	return r, false
+}
+
+// failureMessage is f's message. With payload encryption on, the message
+// travels encrypted (the SDK's "Encoded failure") and is decrypted here; a
+// failure the converter cannot decrypt keeps its placeholder.
+func failureMessage(dc converter.DataConverter, f *failurepb.Failure) string {
+	if f.GetEncodedAttributes() == nil {
+		return f.GetMessage()
+	}
+	f = proto.Clone(f).(*failurepb.Failure)
+	converter.DecodeCommonFailureAttributes(dc, f)
+	return f.GetMessage()
 }

@@ -53,7 +53,7 @@ query), so it is always current; the same query works in the Temporal UI.`,
 			if watch {
 				return a.watch(cmd.Context(), c, args[0], output, interval)
 			}
-			rep, err := queryStatus(cmd.Context(), c, args[0])
+			rep, err := a.queryStatus(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ func (a *app) render(rep *migration.Report, output string) error {
 func (a *app) watch(ctx context.Context, c client.Client, name, output string, interval time.Duration) error {
 	tty := isTerminal(a.out)
 	for {
-		rep, err := queryStatus(ctx, c, name)
+		rep, err := a.queryStatus(ctx, c, name)
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 // queryStatus returns the report of the migration's latest run. A running
 // migration answers the status query; an ended one is read from its
 // result, which needs no worker.
-func queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
+func (a *app) queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -133,7 +133,7 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 	if err := v.Get(&rep); err != nil {
 		return nil, fmt.Errorf("decode status of %s: %w", name, err)
 	}
-	if live, ok := liveProgress(desc.GetPendingActivities()); ok {
+	if live, ok := liveProgress(a.dc, desc.GetPendingActivities()); ok {
 		rep.MergeLive(live, time.Now())
 	}
 	return &rep, nil
@@ -141,8 +141,9 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 
 // liveProgress reads the running phase activity's heartbeat and retry state
 // from the workflow's description. A migration runs one phase activity at a
-// time, so the first phase activity found is the current phase's.
-func liveProgress(pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
+// time, so the first phase activity found is the current phase's. dc
+// decodes the heartbeat and, when encryption is on, the failure's message.
+func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
 	for _, pa := range pending {
 		switch pa.GetActivityType().GetName() {
 		case activities.RunPhaseName, activities.CompensatePhaseName:
@@ -152,12 +153,12 @@ func liveProgress(pending []*workflowpb.PendingActivityInfo) (migration.Live, bo
 		live := migration.Live{Attempt: int(pa.GetAttempt())}
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat
-			if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
+			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
 				live.Percent, live.Records = hb.Percent, hb.Records
 			}
 		}
 		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {
-			live.LastFailure = f.GetMessage()
+			live.LastFailure = failureMessage(dc, f)
 		}
 		return live, true
 	}
