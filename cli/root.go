@@ -100,6 +100,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.validateCommand(), a.startCommand(), a.statusCommand(),
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
+		a.codecServerCommand(),
 	)
 	return root
 }
