@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/payloadcodec"
 )
 
 func (a *app) outputCommand() *cobra.Command {
@@ -85,28 +87,48 @@ func phaseOutputs(ctx context.Context, c client.Client, dc converter.DataConvert
 		if err != nil {
 			return nil, explain(name, err)
 		}
-		if r, ok := attemptFromEvent(dc, ev); ok {
+		r, ok, err := attemptFromEvent(dc, ev)
+		if err != nil {
+			return nil, explainDecode(fmt.Errorf("migration %s: event %d: %w", name, ev.GetEventId(), err))
+		}
+		if ok {
 			out = append(out, r)
 		}
 	}
 	return out, nil
 }
 
-func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (attemptOutput, bool) {
+// Results of other shapes are skipped; only payloads that cannot be
+// decrypted are an error, since skipping those would hide every output.
+func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (attemptOutput, bool, error) {
 	var r attemptOutput
 	if done := ev.GetActivityTaskCompletedEventAttributes(); done != nil {
-		return r, dc.FromPayloads(done.GetResult(), &r.PhaseResult) == nil && r.Phase != ""
+		err := dc.FromPayloads(done.GetResult(), &r.PhaseResult)
+		return r, err == nil && r.Phase != "", undecryptable(err)
 	}
 	if failed := ev.GetActivityTaskFailedEventAttributes(); failed != nil {
 		f := failed.GetFailure()
 		details := f.GetApplicationFailureInfo().GetDetails()
-		if details == nil || dc.FromPayloads(details, &r.PhaseResult) != nil || r.Phase == "" {
-			return r, false
+		if details == nil {
+			return r, false, nil
+		}
+		if err := dc.FromPayloads(details, &r.PhaseResult); err != nil || r.Phase == "" {
+			return r, false, undecryptable(err)
 		}
 		r.failure = ", failed: " + failureMessage(dc, f)
-		return r, true
+		return r, true, nil
 	}
-	return r, false
+	return r, false, nil
+}
+
+// undecryptable returns err if it says a payload is encrypted and could
+// not be decrypted, nil otherwise.
+func undecryptable(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) || errors.Is(err, payloadcodec.ErrUnknownKey) ||
+		errors.Is(err, payloadcodec.ErrDecrypt) {
+		return err
+	}
+	return nil
 }
 
 // failureMessage is f's message. With payload encryption on, the message

@@ -14,6 +14,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/migration"
@@ -131,7 +132,7 @@ func (a *app) queryStatus(ctx context.Context, c client.Client, name string) (*m
 	}
 	var rep migration.Report
 	if err := v.Get(&rep); err != nil {
-		return nil, fmt.Errorf("decode status of %s: %w", name, err)
+		return nil, explainDecode(fmt.Errorf("decode status of %s: %w", name, err))
 	}
 	if live, ok := liveProgress(a.dc, desc.GetPendingActivities()); ok {
 		rep.MergeLive(live, time.Now())
@@ -167,14 +168,22 @@ func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 
 // finalReport waits for the run's end and returns the report it left as
 // its result or as its failure's details. It needs no worker.
-func finalReport(ctx context.Context, run client.WorkflowRun) (*migration.Report, error) {
+func finalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Report, err error) {
+	defer func() { err = explainDecode(err) }()
 	var rep migration.Report
-	err := run.Get(ctx, &rep)
+	err = run.Get(ctx, &rep)
 	if err == nil {
 		return &rep, nil
 	}
 	if final, ok := workflows.ReportFromError(err); ok {
 		return final, nil
+	}
+	derr := undecryptable(err)
+	if derr == nil {
+		derr = undecodableDetails(err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("migration %s ended, but its report cannot be decoded: %w", run.GetID(), derr)
 	}
 	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
 }
@@ -195,4 +204,30 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// undecodableDetails returns the error decoding err's details when they
+// are encrypted and cannot be decrypted.
+func undecodableDetails(err error) error {
+	var rep migration.Report
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr) && appErr.HasDetails():
+		return undecryptable(appErr.Details(&rep))
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		return undecryptable(canceled.Details(&rep))
+	}
+	return nil
+}
+
+// explainDecode says what to do about payloads this CLI cannot decode
+// because they are encrypted and it has no keyring. (With a keyring that
+// lacks the key, the codec's own error already names the key.)
+func explainDecode(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) {
+		return fmt.Errorf("%w\nthe migration's payloads are encrypted: give this CLI the keyring the worker uses, "+
+			"with --codec-keys-file or --codec-keys-env (see docs/encryption.md)", err)
+	}
+	return err
 }

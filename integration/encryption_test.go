@@ -72,7 +72,8 @@ func TestEncryptedPayloads(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "codec-keys")
-	require.NoError(t, os.WriteFile(keys, []byte("# newest first\nit-2025:"+randomKey(t)+"\nit-2024:"+randomKey(t)+"\n"), 0o600))
+	keyring := "it-2025:" + randomKey(t) + "\nit-2024:" + randomKey(t) + "\n"
+	require.NoError(t, os.WriteFile(keys, []byte("# newest first\n"+keyring), 0o600))
 	const queue = "godwit-it-encrypted"
 	startEncryptedWorker(t, queue, keys)
 
@@ -105,6 +106,21 @@ func TestEncryptedPayloads(t *testing.T) {
 		for _, m := range []string{"hookout-42-r9", "undo-25-t7", "failout-99-s1"} {
 			assert.Contains(t, text, m)
 		}
+	})
+
+	t.Run("after a rotation the run stays readable; without its key it is not", func(t *testing.T) {
+		rotated := filepath.Join(dir, "rotated-keys")
+		require.NoError(t, os.WriteFile(rotated, []byte("it-2026:"+randomKey(t)+"\n"+keyring), 0o600))
+		var out, errOut bytes.Buffer
+		text, err := godwitOn(t, queue, &out, &errOut, "status", encrypted, "--codec-keys-file", rotated)
+		require.NoError(t, err, text)
+		assert.Contains(t, text, "failout-99-s1")
+
+		retired := filepath.Join(dir, "retired-keys")
+		require.NoError(t, os.WriteFile(retired, []byte("it-2026:"+randomKey(t)+"\n"), 0o600))
+		text, err = godwitOn(t, queue, &out, &errOut, "status", encrypted, "--codec-keys-file", retired)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), `key "it-2025"`)
 	})
 
 	t.Run("the godwit CLI without the keys cannot read it", func(t *testing.T) {
@@ -151,7 +167,7 @@ func TestEncryptedPayloads(t *testing.T) {
 		}
 
 		shown, err = temporalCLI(t, "workflow", "show", "--workflow-id", encrypted, "-o", "json",
-			"--codec-endpoint", endpoint, "--codec-auth", "Bearer wrong")
+			"--codec-endpoint", endpoint, "--codec-auth", "Bearer wrong", "--command-timeout", "3s") // it retries the 401s till then
 		assert.Error(t, err, "a wrong token must not decode: %s", shown)
 		for _, m := range secretMarkers {
 			assert.False(t, holds(shown, m), "a wrong token decoded %q", m)

@@ -93,7 +93,7 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 func (c *Codec) decrypt(p *commonpb.Payload) (*commonpb.Payload, error) {
 	id := string(p.GetMetadata()[MetadataKeyID])
 	if alg := string(p.GetMetadata()[MetadataCipher]); alg != "" && alg != CipherAESGCM {
-		return nil, fmt.Errorf("decrypt payload: cipher %q is not supported (only %s)", alg, CipherAESGCM)
+		return nil, fmt.Errorf("%w: cipher %q is not supported (only %s)", ErrDecrypt, alg, CipherAESGCM)
 	}
 	aead, ok := c.keys.aeads[id]
 	if !ok {
@@ -102,16 +102,16 @@ func (c *Codec) decrypt(p *commonpb.Payload) (*commonpb.Payload, error) {
 	}
 	data := p.GetData()
 	if len(data) < aead.NonceSize()+aead.Overhead() {
-		return nil, fmt.Errorf("decrypt payload with key %q: ciphertext too short (%d bytes)", id, len(data))
+		return nil, fmt.Errorf("%w with key %q: ciphertext too short (%d bytes)", ErrDecrypt, id, len(data))
 	}
 	nonce, sealed := data[:aead.NonceSize()], data[aead.NonceSize():]
 	plain, err := aead.Open(nil, nonce, sealed, []byte(id))
 	if err != nil {
-		return nil, fmt.Errorf("decrypt payload with key %q: authentication failed: the payload was altered, or key %q is not the key it was encrypted with", id, id)
+		return nil, fmt.Errorf("%w with key %q: authentication failed: the payload was altered, or key %q is not the key it was encrypted with", ErrDecrypt, id, id)
 	}
 	var d commonpb.Payload
 	if err := proto.Unmarshal(plain, &d); err != nil {
-		return nil, fmt.Errorf("decrypt payload with key %q: unmarshal: %w", id, err)
+		return nil, fmt.Errorf("%w with key %q: unmarshal: %w", ErrDecrypt, id, err)
 	}
 	return &d, nil
 }

@@ -29,6 +29,11 @@ const KeySize = 32
 // key to the keyring does.
 var ErrUnknownKey = errors.New("unknown encryption key")
 
+// ErrDecrypt is wrapped by the error of Decode for a payload that names a
+// listed key but does not decrypt with it: altered in storage, truncated,
+// or encrypted with another key under the same ID. Retrying does not help.
+var ErrDecrypt = errors.New("decrypt payload")
+
 // ErrKeyring is wrapped by every error about a malformed keyring: an entry
 // without an ID, a key that is not base64 or not 32 bytes, a duplicate ID.
 var ErrKeyring = errors.New("invalid keyring")
