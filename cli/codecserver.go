@@ -48,7 +48,8 @@ Temporal CLI:
 
 Temporal UI: browsers call the server directly, so it answers CORS requests
 from the origins given with --cors-origin (default the dev server's UI,
-http://localhost:8233). Then either
+http://localhost:8233 and http://127.0.0.1:8233: the browser's origin is
+whichever of the two was typed). Then either
   - the dev server: temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081
   - the temporalio/ui container: TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:8081
     (and --cors-origin with the UI's own address, e.g. http://localhost:8080)
@@ -83,7 +84,7 @@ so for a UI without login leave the token unset and keep the server on
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "host:port to listen on")
-	cmd.Flags().StringSliceVar(&origins, "cors-origin", []string{"http://localhost:8233"},
+	cmd.Flags().StringSliceVar(&origins, "cors-origin", []string{"http://localhost:8233", "http://127.0.0.1:8233"},
 		`browser origins allowed to call the server (the Temporal UI's scheme://host:port); repeat or comma-separate; "*" for any`)
 	cmd.Flags().StringVar(&tokenFile, "token-file", "",
 		"file holding the bearer token requests must send (or set "+codecServerTokenEnv+"); none: no token checked")
