@@ -114,7 +114,7 @@ func (a *app) withRunning(ctx context.Context, name string, fn func(client.Clien
 		return err
 	}
 	defer c.Close()
-	rep, err := queryStatus(ctx, c, name)
+	rep, err := a.queryStatus(ctx, c, name)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,20 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/payloadcodec"
 )
 
 func (a *app) outputCommand() *cobra.Command {
@@ -37,7 +41,7 @@ without a worker.`,
 			if len(args) == 2 {
 				phase = args[1]
 			}
-			results, err := phaseOutputs(cmd.Context(), c, args[0])
+			results, err := phaseOutputs(cmd.Context(), c, a.dc, args[0])
 			if err != nil {
 				return err
 			}
@@ -75,35 +79,66 @@ type attemptOutput struct {
 // phaseOutputs reads the phase results out of the run's history: completed
 // activities carry one as their result, failed attempts as their failure's
 // details (activities.WithResult).
-func phaseOutputs(ctx context.Context, c client.Client, name string) ([]attemptOutput, error) {
+func phaseOutputs(ctx context.Context, c client.Client, dc converter.DataConverter, name string) ([]attemptOutput, error) {
 	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	dc := converter.GetDefaultDataConverter()
 	var out []attemptOutput
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
 			return nil, explain(name, err)
 		}
-		if r, ok := attemptFromEvent(dc, ev); ok {
+		r, ok, err := attemptFromEvent(dc, ev)
+		if err != nil {
+			return nil, explainDecode(fmt.Errorf("migration %s: event %d: %w", name, ev.GetEventId(), err))
+		}
+		if ok {
 			out = append(out, r)
 		}
 	}
 	return out, nil
 }
 
-func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (attemptOutput, bool) {
+// Results of other shapes are skipped; only payloads that cannot be
+// decrypted are an error, since skipping those would hide every output.
+func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (attemptOutput, bool, error) {
 	var r attemptOutput
 	if done := ev.GetActivityTaskCompletedEventAttributes(); done != nil {
-		return r, dc.FromPayloads(done.GetResult(), &r.PhaseResult) == nil && r.Phase != ""
+		err := dc.FromPayloads(done.GetResult(), &r.PhaseResult)
+		return r, err == nil && r.Phase != "", undecryptable(err)
 	}
 	if failed := ev.GetActivityTaskFailedEventAttributes(); failed != nil {
 		f := failed.GetFailure()
 		details := f.GetApplicationFailureInfo().GetDetails()
-		if details == nil || dc.FromPayloads(details, &r.PhaseResult) != nil || r.Phase == "" {
-			return r, false
+		if details == nil {
+			return r, false, nil
 		}
-		r.failure = ", failed: " + f.GetMessage()
-		return r, true
+		if err := dc.FromPayloads(details, &r.PhaseResult); err != nil || r.Phase == "" {
+			return r, false, undecryptable(err)
+		}
+		r.failure = ", failed: " + failureMessage(dc, f)
+		return r, true, nil
 	}
-	return r, false
+	return r, false, nil
+}
+
+// undecryptable returns err if it says a payload is encrypted and could
+// not be decrypted, nil otherwise.
+func undecryptable(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) || errors.Is(err, payloadcodec.ErrUnknownKey) ||
+		errors.Is(err, payloadcodec.ErrDecrypt) {
+		return err
+	}
+	return nil
+}
+
+// failureMessage is f's message. With payload encryption on, the message
+// travels encrypted (the SDK's "Encoded failure") and is decrypted here; a
+// failure the converter cannot decrypt keeps its placeholder.
+func failureMessage(dc converter.DataConverter, f *failurepb.Failure) string {
+	if f.GetEncodedAttributes() == nil {
+		return f.GetMessage()
+	}
+	f = proto.Clone(f).(*failurepb.Failure)
+	converter.DecodeCommonFailureAttributes(dc, f)
+	return f.GetMessage()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
@@ -30,6 +31,10 @@ type app struct {
 	logger      hclog.Logger
 	// dial is swappable so tests can point the CLI at their own server.
 	dial func(ctx context.Context) (client.Client, error)
+	// dc decodes payloads the CLI reads itself from history and
+	// descriptions: the same converter the dialled client uses, so it
+	// decrypts when payload encryption is on.
+	dc converter.DataConverter
 }
 
 // NewRootCommand returns the `godwit` command with all its subcommands.
@@ -79,6 +84,9 @@ flags, then GODWIT_* environment variables, then a settings file
 				logSettings.Level = "warn"
 			}
 			a.logger = logging.New("godwit", logSettings, a.errOut)
+			if a.dc, err = connect.DataConverter(s.Temporal.Codec); err != nil {
+				return err
+			}
 			if a.dial == nil {
 				a.dial = func(ctx context.Context) (client.Client, error) {
 					return connect.Dial(ctx, s.Temporal, a.logger)
@@ -94,6 +102,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.validateCommand(), a.startCommand(), a.statusCommand(),
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
+		a.codecServerCommand(),
 	)
 	return root
 }

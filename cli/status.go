@@ -14,6 +14,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/migration"
@@ -53,7 +54,7 @@ query), so it is always current; the same query works in the Temporal UI.`,
 			if watch {
 				return a.watch(cmd.Context(), c, args[0], output, interval)
 			}
-			rep, err := queryStatus(cmd.Context(), c, args[0])
+			rep, err := a.queryStatus(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ func (a *app) render(rep *migration.Report, output string) error {
 func (a *app) watch(ctx context.Context, c client.Client, name, output string, interval time.Duration) error {
 	tty := isTerminal(a.out)
 	for {
-		rep, err := queryStatus(ctx, c, name)
+		rep, err := a.queryStatus(ctx, c, name)
 		if err != nil {
 			return err
 		}
@@ -107,7 +108,7 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 // queryStatus returns the report of the migration's latest run. A running
 // migration answers the status query; an ended one is read from its
 // result, which needs no worker.
-func queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
+func (a *app) queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -131,9 +132,9 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 	}
 	var rep migration.Report
 	if err := v.Get(&rep); err != nil {
-		return nil, fmt.Errorf("decode status of %s: %w", name, err)
+		return nil, explainDecode(fmt.Errorf("decode status of %s: %w", name, err))
 	}
-	if live, ok := liveProgress(desc.GetPendingActivities()); ok {
+	if live, ok := liveProgress(a.dc, desc.GetPendingActivities()); ok {
 		rep.MergeLive(live, time.Now())
 	}
 	return &rep, nil
@@ -141,8 +142,9 @@ func queryStatus(ctx context.Context, c client.Client, name string) (*migration.
 
 // liveProgress reads the running phase activity's heartbeat and retry state
 // from the workflow's description. A migration runs one phase activity at a
-// time, so the first phase activity found is the current phase's.
-func liveProgress(pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
+// time, so the first phase activity found is the current phase's. dc
+// decodes the heartbeat and, when encryption is on, the failure's message.
+func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
 	for _, pa := range pending {
 		switch pa.GetActivityType().GetName() {
 		case activities.RunPhaseName, activities.CompensatePhaseName:
@@ -152,12 +154,12 @@ func liveProgress(pending []*workflowpb.PendingActivityInfo) (migration.Live, bo
 		live := migration.Live{Attempt: int(pa.GetAttempt())}
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat
-			if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
+			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
 				live.Percent, live.Records = hb.Percent, hb.Records
 			}
 		}
 		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {
-			live.LastFailure = f.GetMessage()
+			live.LastFailure = failureMessage(dc, f)
 		}
 		return live, true
 	}
@@ -166,14 +168,22 @@ func liveProgress(pending []*workflowpb.PendingActivityInfo) (migration.Live, bo
 
 // finalReport waits for the run's end and returns the report it left as
 // its result or as its failure's details. It needs no worker.
-func finalReport(ctx context.Context, run client.WorkflowRun) (*migration.Report, error) {
+func finalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Report, err error) {
+	defer func() { err = explainDecode(err) }()
 	var rep migration.Report
-	err := run.Get(ctx, &rep)
+	err = run.Get(ctx, &rep)
 	if err == nil {
 		return &rep, nil
 	}
 	if final, ok := workflows.ReportFromError(err); ok {
 		return final, nil
+	}
+	derr := undecryptable(err)
+	if derr == nil {
+		derr = undecodableDetails(err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("migration %s ended, but its report cannot be decoded: %w", run.GetID(), derr)
 	}
 	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
 }
@@ -194,4 +204,30 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// undecodableDetails returns the error decoding err's details when they
+// are encrypted and cannot be decrypted.
+func undecodableDetails(err error) error {
+	var rep migration.Report
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr) && appErr.HasDetails():
+		return undecryptable(appErr.Details(&rep))
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		return undecryptable(canceled.Details(&rep))
+	}
+	return nil
+}
+
+// explainDecode says what to do about payloads this CLI cannot decode
+// because they are encrypted and it has no keyring. (With a keyring that
+// lacks the key, the codec's own error already names the key.)
+func explainDecode(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) {
+		return fmt.Errorf("%w\nthe migration's payloads are encrypted: give this CLI the keyring the worker uses, "+
+			"with --codec-keys-file or --codec-keys-env (see docs/encryption.md)", err)
+	}
+	return err
 }

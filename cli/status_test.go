@@ -125,7 +125,7 @@ func TestLiveProgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := liveProgress(tt.pending)
+			got, ok := liveProgress(converter.GetDefaultDataConverter(), tt.pending)
 			assert.Equal(t, tt.ok, ok)
 			assert.Equal(t, tt.want, got)
 		})

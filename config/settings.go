@@ -26,6 +26,8 @@ import (
 //	GODWIT_TEMPORAL_TLS_SERVERNAME   temporal.tls.serverName --tls-server-name
 //	GODWIT_TEMPORAL_APIKEY           temporal.apiKey         (no flag: a secret)
 //	GODWIT_TEMPORAL_APIKEYFILE       temporal.apiKeyFile     --api-key-file
+//	GODWIT_TEMPORAL_CODEC_KEYSFILE   temporal.codec.keysFile --codec-keys-file
+//	GODWIT_TEMPORAL_CODEC_KEYSENV    temporal.codec.keysEnv  --codec-keys-env
 //	GODWIT_LOG_LEVEL                 log.level               --log-level
 //	GODWIT_LOG_FORMAT                log.format              --log-format
 //
@@ -46,7 +48,27 @@ type TemporalSettings struct {
 	// named by apiKeyFile, not in a config file that may be committed.
 	APIKey     string `mapstructure:"apiKey"`
 	APIKeyFile string `mapstructure:"apiKeyFile"`
+	// Codec turns on payload encryption. It sits with the connection
+	// settings because it is part of how a client talks to Temporal (like
+	// TLS): every client connect.Dial makes, the worker's and the CLI's,
+	// encrypts with it.
+	Codec CodecSettings `mapstructure:"codec"`
 }
+
+// CodecSettings name the keyring that encrypts payloads sent to Temporal
+// (AES-256-GCM, see docs/encryption.md and package payloadcodec). Both empty
+// (the default): payloads are stored in plain JSON. Set one of them:
+// KeysFile names a file, KeysEnv names an environment variable, holding
+// entries "ID:BASE64KEY" (newlines or commas between them); the first entry
+// encrypts, every entry decrypts. The settings hold where the keys are,
+// never the keys.
+type CodecSettings struct {
+	KeysFile string `mapstructure:"keysFile"`
+	KeysEnv  string `mapstructure:"keysEnv"`
+}
+
+// Enabled reports whether payload encryption is configured.
+func (c CodecSettings) Enabled() bool { return c.KeysFile != "" || c.KeysEnv != "" }
 
 // TLSSettings configure mutual TLS to a Temporal cluster.
 type TLSSettings struct {
@@ -79,6 +101,8 @@ var settingKeys = []struct {
 	{"temporal.tls.ca", "tls-ca", "", "CA certificate file to verify the server"},
 	{"temporal.tls.serverName", "tls-server-name", "", "server name to verify (defaults to the address's host)"},
 	{"temporal.apiKeyFile", "api-key-file", "", "file holding a Temporal Cloud API key (or set GODWIT_TEMPORAL_APIKEY)"},
+	{"temporal.codec.keysFile", "codec-keys-file", "", "encrypt payloads with the keyring in this file (entries ID:BASE64KEY, first one encrypts); off when empty"},
+	{"temporal.codec.keysEnv", "codec-keys-env", "", "encrypt payloads with the keyring in this environment variable (instead of a file), e.g. GODWIT_CODEC_KEYS; off when empty"},
 	{"log.level", "log-level", "info", "log level: trace, debug, info, warn, error"},
 	{"log.format", "log-format", "text", "log format: text or json"},
 }
@@ -166,6 +190,9 @@ func (s *Settings) resolve() error {
 			// Better now than as an authentication error from Temporal.
 			errs = append(errs, fmt.Errorf("temporal.apiKeyFile: %s is empty", s.Temporal.APIKeyFile))
 		}
+	}
+	if s.Temporal.Codec.KeysFile != "" && s.Temporal.Codec.KeysEnv != "" {
+		errs = append(errs, errors.New("temporal.codec: set keysFile or keysEnv, not both"))
 	}
 	if (s.Temporal.TLS.Cert == "") != (s.Temporal.TLS.Key == "") {
 		errs = append(errs, errors.New("temporal.tls: cert and key must be given together"))

@@ -334,3 +334,47 @@ func TestLoadSettingsAPIKey(t *testing.T) {
 		assert.Empty(t, s.Temporal.APIKey)
 	})
 }
+
+func TestLoadSettingsCodec(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		file    string
+		args    []string
+		want    CodecSettings
+		wantErr string
+	}{
+		{name: "off by default", want: CodecSettings{}},
+		{name: "keys file from the environment", env: map[string]string{"GODWIT_TEMPORAL_CODEC_KEYSFILE": "/run/secrets/keys"},
+			want: CodecSettings{KeysFile: "/run/secrets/keys"}},
+		{name: "keys variable from the environment", env: map[string]string{"GODWIT_TEMPORAL_CODEC_KEYSENV": "GODWIT_CODEC_KEYS"},
+			want: CodecSettings{KeysEnv: "GODWIT_CODEC_KEYS"}},
+		{name: "keys file from the settings file", file: "temporal:\n  codec:\n    keysFile: /etc/godwit/keys\n",
+			want: CodecSettings{KeysFile: "/etc/godwit/keys"}},
+		{name: "flag wins over the environment", env: map[string]string{"GODWIT_TEMPORAL_CODEC_KEYSFILE": "/env/keys"},
+			args: []string{"--codec-keys-file", "/flag/keys"}, want: CodecSettings{KeysFile: "/flag/keys"}},
+		{name: "file and variable together", args: []string{"--codec-keys-file", "/k", "--codec-keys-env", "K"},
+			wantErr: "temporal.codec: set keysFile or keysEnv, not both"},
+		{name: "unknown codec key", file: "temporal:\n  codec:\n    keys: abc\n", wantErr: "'temporal.codec' has invalid keys: keys"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := isolate(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			args := tc.args
+			if tc.file != "" {
+				args = append(args, "--config", writeFile(t, filepath.Join(dir, "s.yaml"), tc.file))
+			}
+			s, err := LoadSettings(flags(t, args...))
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, s.Temporal.Codec)
+			assert.Equal(t, tc.want != CodecSettings{}, s.Temporal.Codec.Enabled())
+		})
+	}
+}

@@ -19,12 +19,24 @@ import (
 
 // Dial connects to Temporal. The error says where it tried to connect and
 // what to check, since an unreachable server is the most common first
-// problem.
+// problem. When s.Codec names keys, the client encrypts every payload and
+// failure message it sends and decrypts those it receives (workers created
+// from it included).
 func Dial(ctx context.Context, s config.TemporalSettings, logger hclog.Logger) (client.Client, error) {
+	dc, err := DataConverter(s.Codec)
+	if err != nil {
+		return nil, err
+	}
 	opts := client.Options{
-		HostPort:  s.Address,
-		Namespace: s.Namespace,
-		Logger:    logging.Temporal(logger.Named("temporal")),
+		HostPort:         s.Address,
+		Namespace:        s.Namespace,
+		Logger:           logging.Temporal(logger.Named("temporal")),
+		DataConverter:    dc,
+		FailureConverter: failureConverter(dc, s.Codec.Enabled()),
+	}
+	if s.Codec.Enabled() {
+		// Key IDs are not secret; the keys never reach a log.
+		logger.Debug("payload encryption on", "keysFile", s.Codec.KeysFile, "keysEnv", s.Codec.KeysEnv)
 	}
 	if s.TLS.Enabled() {
 		tlsCfg, err := tlsConfig(s)
