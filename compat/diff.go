@@ -26,10 +26,11 @@ type Options struct {
 type stage int
 
 const (
-	// Renames come first: later steps name objects by their new names.
-	stRenameTable stage = iota
+	// Views go first (their old definitions name old columns), then
+	// renames: later steps name objects by their new names.
+	stDropView stage = iota
+	stRenameTable
 	stRenameColumn
-	stDropView
 	stDropForeignKey
 	stDropConstraint
 	stCreateTable
@@ -302,8 +303,8 @@ func (c *comparison) tableRenamed(from, to string) {
 	}
 	c.add(Issue{
 		Type: "table_renamed", Severity: Breaking, FieldPath: "tables." + to,
-		Description:        fmt.Sprintf("table %s renamed to %s (same columns; detected as a rename)", from, to),
-		OldValue:           from, NewValue: to,
+		Description: fmt.Sprintf("table %s renamed to %s (same columns; detected as a rename)", from, to),
+		OldValue:    from, NewValue: to,
 		Impact:             fmt.Sprintf("queries that name %s fail", from),
 		SuggestedMigration: fmt.Sprintf("expand–contract: create %s, dual-write, backfill, switch reads, drop %s; or leave a view named %s during the release", to, from, from),
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE", "DELETE"},
@@ -525,8 +526,8 @@ func (c *comparison) columnRenamed(table string, before, renamed Table, from, to
 	}
 	c.add(Issue{
 		Type: "column_renamed", Severity: Breaking, FieldPath: fmt.Sprintf("tables.%s.columns.%s", table, to),
-		Description:        fmt.Sprintf("column %s.%s renamed to %s (same definition, similar name; detected as a rename)", table, from, to),
-		OldValue:           from, NewValue: to,
+		Description: fmt.Sprintf("column %s.%s renamed to %s (same definition, similar name; detected as a rename)", table, from, to),
+		OldValue:    from, NewValue: to,
 		Impact:             fmt.Sprintf("queries that name %s fail", from),
 		SuggestedMigration: fmt.Sprintf("expand–contract: add %s, dual-write %s and %s, backfill, switch reads, then drop %s", to, from, to, from),
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE"},
