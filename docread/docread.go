@@ -290,39 +290,42 @@ func findKey(n *yaml.Node, path string, line int, key string) (string, string) {
 	return "", ""
 }
 
-// findValue returns the path of the scalar value at line (with text value,
-// when it can be told apart), or of the collection starting there.
+// findValue returns the path of the scalar value at line with text value
+// or, when there is none, of the deepest collection starting at line.
 func findValue(n *yaml.Node, path string, line int, value string) string {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if p := findValue(c, path, line, value); p != "" {
-				return p
+	var scalar, collection string
+	var walk func(n *yaml.Node, path string)
+	visit := func(c *yaml.Node, p string) {
+		if c.Line == line {
+			if c.Kind == yaml.ScalarNode && c.Value == value && scalar == "" {
+				scalar = p
+			} else if c.Kind != yaml.ScalarNode {
+				collection = p
 			}
 		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := join(path, n.Content[i].Value)
-			v := n.Content[i+1]
-			if v.Line == line && (v.Kind != yaml.ScalarNode || v.Value == value) {
-				return p
+		walk(c, p)
+	}
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
 			}
-			if q := findValue(v, p, line, value); q != "" {
-				return q
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				visit(n.Content[i+1], join(path, n.Content[i].Value))
 			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			if c.Line == line && (c.Kind != yaml.ScalarNode || c.Value == value) {
-				return p
-			}
-			if q := findValue(c, p, line, value); q != "" {
-				return q
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				visit(c, fmt.Sprintf("%s[%d]", path, i))
 			}
 		}
 	}
-	return ""
+	walk(n, path)
+	if scalar != "" {
+		return scalar
+	}
+	return collection
 }
 
 // knownFields lists the yaml field names of the struct that the document
