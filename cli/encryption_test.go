@@ -30,7 +30,7 @@ func TestOutputAndLiveProgressOfEncryptedRuns(t *testing.T) {
 	dc, fc := encryptedConverters(t, ring)
 	otherDC, _ := encryptedConverters(t, otherRing)
 
-	result := activities.PhaseResult{Phase: migration.PhaseCopy, Action: activities.ActionRun, Attempt: 1, Output: "secret row\n"}
+	result := activities.PhaseResult{Phase: string(migration.PhaseCopy), Kind: migration.PhaseCopy, Action: activities.ActionRun, Attempt: 1, Output: "secret row\n"}
 	payloads, err := dc.ToPayloads(result)
 	require.NoError(t, err)
 	completed := &historypb.HistoryEvent{EventId: 9, Attributes: &historypb.HistoryEvent_ActivityTaskCompletedEventAttributes{

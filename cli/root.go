@@ -103,6 +103,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 		a.codecServerCommand(),
+		a.checkCompatCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
 	)
 	return root
 }

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/godwit/godwit/compat"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/plan"
+)
+
+// planInputs are the flags plan and runbook share.
+type planInputs struct {
+	spec, description string
+	rate              float64
+	compatReports     []string
+}
+
+func (in *planInputs) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&in.spec, "file", "f", "", "a Godwit migration spec (YAML)")
+	f.StringVar(&in.description, "description", "", "a migration description (JSON or YAML); with -f, it gives the volumes")
+	f.Float64Var(&in.rate, "copy-rate", 0, "copy rate in MB/s for the estimates (default 22, or the description's performance_requirements.copy_rate_mb_per_s)")
+	f.StringArrayVar(&in.compatReports, "compat", nil, "a check-compat report whose breaking findings count as a risk (repeatable)")
+}
+
+func (in *planInputs) build() (*plan.Plan, error) {
+	opts := plan.Options{CopyRateMBPerSecond: in.rate}
+	if in.rate < 0 {
+		return nil, errors.New("--copy-rate must be positive (MB/s)")
+	}
+	for _, path := range in.compatReports {
+		r, err := readCompatReport(path)
+		if err != nil {
+			return nil, err
+		}
+		opts.Compat = append(opts.Compat, r)
+	}
+	var desc *plan.Description
+	if in.description != "" {
+		d, err := plan.LoadDescription(in.description)
+		if err != nil {
+			return nil, err
+		}
+		desc = d
+	}
+	switch {
+	case in.spec != "":
+		spec, err := config.LoadSpec(in.spec)
+		if err != nil {
+			return nil, err
+		}
+		opts.Volumes = desc
+		return plan.FromSpec(spec, opts), nil
+	case desc != nil:
+		return plan.FromDescription(desc, opts), nil
+	}
+	return nil, errors.New("nothing to plan: give -f SPEC (a Godwit spec) or --description FILE (a migration description)")
+}
+
+func (a *app) planCommand() *cobra.Command {
+	var in planInputs
+	var out, maxRisk string
+	var validate, acceptBreaking bool
+	cmd := &cobra.Command{
+		Use:   "plan (-f SPEC | --description FILE) [--validate] [-o plan.json]",
+		Short: "Plan a migration: phases, estimated durations, risk, rollback steps",
+		Long: `Plan a migration from a Godwit spec or a migration description: the phases
+in order, each with its estimated duration, risk, success criteria and
+rollback step (and whether it can be undone), the overall risk with the
+factors that make it up, and anti-patterns (big-bang cut-over, no rollback
+window, decommission without bake time).
+
+Estimates: a copy takes the data volume at the copy rate (22 MB/s unless
+--copy-rate or the description says otherwise), a reconcile five times
+faster, a traffic shift the sum of its rollout holds; a spec without
+volumes is estimated by its phase timeouts (an upper bound). Give both -f
+and --description to plan a spec with the description's volumes.
+
+Risk factors and their points (0-1 LOW, 2-4 MEDIUM, 5+ HIGH):
+  large_volume +2 (>100 GB) / +3 (>1 TB), breaking_changes +3,
+  no_canary_or_shadow +2, irreversible_steps +1 each, no_reconcile +2,
+  no_gate_before_decommission +2, window_shorter_than_estimate +2.
+
+The table goes to stderr, the JSON plan to -o (or stdout). With --validate,
+plan exits 2 listing every problem when the risk is above --max-risk, when
+breaking changes are not accepted (--accept-breaking), or an anti-pattern
+is found.`,
+		Example: `  godwit plan -f migration.yaml --validate -o migration_plan.json
+  godwit plan --description migration_config.json -o migration_plan.json
+  godwit plan -f migration.yaml --description migration_config.json --compat compatibility_report.json --validate --max-risk HIGH`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !plan.ValidRisk(maxRisk) {
+				return fmt.Errorf("--max-risk %q: use LOW, MEDIUM or HIGH", maxRisk)
+			}
+			p, err := in.build()
+			if err != nil {
+				return err
+			}
+			if err := writeJSON(a, out, p); err != nil {
+				return err
+			}
+			fmt.Fprint(a.errOut, p.Table())
+			if !validate {
+				return nil
+			}
+			problems := p.Problems(maxRisk, acceptBreaking)
+			if len(problems) == 0 {
+				fmt.Fprintf(a.errOut, "plan %s passes: risk %s is within %s\n", p.Name, p.OverallRisk, strings.ToUpper(maxRisk))
+				return nil
+			}
+			return &exitError{code: 2, msg: fmt.Sprintf("plan %s does not pass its policy (%d problem(s)):\n  %s", p.Name, len(problems), strings.Join(problems, "\n  "))}
+		},
+	}
+	in.bind(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&out, "output", "o", "", "write the JSON plan to this file (default: stdout)")
+	f.BoolVar(&validate, "validate", false, "exit 2, listing every problem, when the plan breaks its policy")
+	f.StringVar(&maxRisk, "max-risk", "MEDIUM", "with --validate: the highest overall risk allowed (LOW, MEDIUM, HIGH)")
+	f.BoolVar(&acceptBreaking, "accept-breaking", false, "with --validate: breaking changes are known and planned for")
+	return cmd
+}
+
+func (a *app) runbookCommand() *cobra.Command {
+	var in planInputs
+	var out string
+	cmd := &cobra.Command{
+		Use:   "runbook (-f SPEC | --description FILE) [-o ROLLBACK.md]",
+		Short: "Write the rollback runbook of a migration in Markdown",
+		Long: `Write the rollback runbook of a migration: its point of no return, how to
+roll back with the exact godwit commands, per phase the rollback triggers,
+the rollback step, who approves and the success criteria to check, and the
+checklists for before, during and after. An item is ticked only when the
+plan itself shows it (a reconcile phase exists, a gate holds decommission);
+the rest is for a person to tick.`,
+		Example: `  godwit runbook -f migration.yaml > ROLLBACK.md
+  godwit runbook -f migration.yaml --description migration_config.json -o ROLLBACK.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := in.build()
+			if err != nil {
+				return err
+			}
+			return writeOutput(a, out, []byte(p.Runbook()))
+		},
+	}
+	in.bind(cmd)
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the runbook to this file (default: stdout)")
+	return cmd
+}
+
+func (a *app) initCommand() *cobra.Command {
+	var description, out string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init --description FILE [-o migration.yaml]",
+		Short: "Write a Godwit spec from a migration description",
+		Long: `Write a runnable Godwit spec from a migration description: its phases in
+order, approval gates before the traffic shift and decommission, timeouts
+of twice the estimates, and what each phase needs from the description as
+environment for its hook: GODWIT_TABLES (tables_to_migrate) for copy and
+reconcile; GODWIT_ROLLOUT_STEPS and GODWIT_FLAG (the feature flag's
+rollout_schedule), GODWIT_ALERT_THRESHOLDS, GODWIT_ROLLBACK_WHEN
+(automatic_rollback triggers) and GODWIT_ALERT_WHEN (alert_team triggers)
+for shift-traffic; GODWIT_WINDOW (preferred_migration_window).
+
+What cannot be derived, the commands that do the work, is a placeholder
+TODO-<phase>-command under a "# TODO(godwit init)" comment: the spec
+validates, and a placeholder fails at once if run. Replace them, then
+godwit validate and godwit plan the spec.`,
+		Example: `  godwit init --description migration_config.json -o migration.yaml
+  godwit init --description service.yaml | less`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := plan.LoadDescription(description)
+			if err != nil {
+				return err
+			}
+			data, err := plan.InitSpec(d, plan.Options{})
+			if err != nil {
+				return err
+			}
+			// Never hand over a spec that Godwit itself would refuse.
+			if _, err := config.ParseSpec(data); err != nil {
+				return fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", description, err)
+			}
+			if out != "" && out != "-" && !force {
+				if _, err := os.Stat(out); err == nil {
+					return fmt.Errorf("%s exists: pass --force to overwrite it", out)
+				}
+			}
+			if err := writeOutput(a, out, data); err != nil {
+				return err
+			}
+			if out != "" && out != "-" {
+				fmt.Fprintf(a.errOut, "wrote %s: fill in the TODO(godwit init) commands, then: godwit validate -f %s\n", out, out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&description, "description", "", "the migration description (JSON or YAML)")
+	f.StringVarP(&out, "output", "o", "", "write the spec to this file (default: stdout)")
+	f.BoolVar(&force, "force", false, "overwrite the output file")
+	_ = cmd.MarkFlagRequired("description")
+	return cmd
+}
+
+func readCompatReport(path string) (*compat.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --compat report: %w", err)
+	}
+	var r compat.Report
+	if err := json.Unmarshal(data, &r); err != nil || r.OverallCompatibility == "" {
+		return nil, fmt.Errorf("--compat %s is not a check-compat report (JSON with overall_compatibility): %v", path, err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,54 @@
+package compat
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseSchemaErrorsNameFieldPathAndFix(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"unknown field with a suggestion",
+			"tables:\n  users:\n    columns:\n      id: {type: int, nulable: false}\n",
+			[]string{`tables.users.columns.id.nulable (line 4): unknown field (did you mean "nullable"?)`}},
+		{"wrong type",
+			"tables:\n  users:\n    columns:\n      id: {type: int, length: long}\n",
+			[]string{`tables.users.columns.id.length (line 4): "long" is a string, but this field needs a number`}},
+		{"missing column type",
+			"tables:\n  users:\n    columns:\n      id: {nullable: false}\n",
+			[]string{"tables.users.columns.id.type (line 4): is required: the column's SQL type"}},
+		{"foreign key reference not table(col)",
+			"tables:\n  o:\n    columns: {uid: {type: int}}\n    constraints:\n      foreign_key: [{columns: [uid], references: users.id}]\n",
+			[]string{`tables.o.constraints.foreign_key[0].references (line 5): "users.id" is not of the form table(column)`}},
+		{"constraint on a column that does not exist",
+			"tables:\n  o:\n    columns: {uid: {type: int}}\n    constraints:\n      unique: [[uid, code]]\n",
+			[]string{`tables.o.constraints.unique[0][1] (line 5): "code" is not a column of table o; columns: uid`}},
+		{"nullable primary key",
+			"tables:\n  o:\n    columns: {id: {type: int, primary_key: true, nullable: true}}\n",
+			[]string{"tables.o.columns.id.nullable (line 3): a primary key column cannot be nullable"}},
+		{"not JSON or YAML",
+			"{\"tables\": {\"a\": }",
+			[]string{"not valid JSON or YAML"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseSchema("s.yaml", []byte(tc.doc))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "s.yaml is not valid:")
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestJSONAndYAMLDescriptionsReadTheSame(t *testing.T) {
+	j, err := ParseSchema("a.json", []byte(`{"tables": {"t": {"columns": {"id": {"type": "INT", "primary_key": true}, "e": {"type": "varchar", "length": 10, "unique": true}}}}}`))
+	require.NoError(t, err)
+	y, err := ParseSchema("a.yaml", []byte("tables:\n  t:\n    columns:\n      id: {type: integer}\n      e: {type: varchar(10)}\n    constraints: {primary_key: [id], unique: [[e]]}\n"))
+	require.NoError(t, err)
+	assert.Empty(t, CompareSchemas(j, y, Options{}).Issues)
+}

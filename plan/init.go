@@ -1,0 +1,200 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// InitSpec writes a Godwit spec (YAML) from a description: its phases,
+// gates, timeouts from the estimates, and what the description says each
+// phase needs (tables, rollout steps, thresholds, window) as environment
+// for the phase's hook. What cannot be derived (the commands that do the
+// work, store DSNs) is a placeholder command named TODO-..., which fails
+// at once when run, with a "# TODO(godwit init)" comment above it.
+//
+// It writes only the command-hook driver, the one that exists today; the
+// typed drivers (copy, traffic, reconcile) will take over these fields.
+func InitSpec(d *Description, opts Options) ([]byte, error) {
+	p := FromDescription(d, opts)
+	root := mapping()
+	root.HeadComment = fmt.Sprintf("Written by `godwit init` from a %s migration description.\nFill in every TODO(godwit init), then: godwit validate -f <this file>; godwit plan -f <this file>", d.Type)
+	addScalar(root, "name", p.Name)
+	if d.Description != "" {
+		addScalar(root, "description", d.Description)
+	}
+	defaults := mapping()
+	addScalar(defaults, "timeout", "10m")
+	addNode(root, "defaults", defaults)
+	phases := &yaml.Node{Kind: yaml.SequenceNode}
+	seen := map[migration.Phase]bool{}
+	for _, ph := range p.Phases {
+		// A spec runs each kind once, in order; described phases that map
+		// to a kind already written join it.
+		if seen[ph.Kind] {
+			continue
+		}
+		seen[ph.Kind] = true
+		phases.Content = append(phases.Content, specPhase(d, p, ph))
+	}
+	sortPhases(phases)
+	addNode(root, "phases", phases)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("write spec: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func specPhase(d *Description, p *Plan, ph Phase) *yaml.Node {
+	n := mapping()
+	addScalar(n, "phase", string(ph.Kind))
+	n.Content[0].HeadComment = fmt.Sprintf("%s: estimated %s (%s); rollback: %s", ph.Name, minutes(ph.EstimatedMinutes), ph.EstimateBasis, ph.RollbackStep)
+	addScalar(n, "timeout", phaseTimeout(ph.EstimatedMinutes))
+	if ph.Gate != "" {
+		gate := mapping()
+		addScalar(gate, "gate", ph.Gate)
+		addNode(n, "approval", gate)
+	}
+	env := map[string]string{}
+	var notes []string
+	switch ph.Kind {
+	case migration.PhaseCopy, migration.PhaseReconcile:
+		var names []string
+		for _, t := range d.TablesToMigrate {
+			names = append(names, t.Name)
+		}
+		if len(names) > 0 {
+			env["GODWIT_TABLES"] = strings.Join(names, ",")
+		}
+		notes = append(notes, "source and target DSNs go in secrets: {PGPASSWORD: {fromEnv: ...}}, never in env")
+	case migration.PhaseShiftTraffic:
+		for _, f := range d.FeatureFlags {
+			var steps []string
+			for _, s := range f.RolloutSchedule {
+				steps = append(steps, fmt.Sprintf("%g:%s", s.Percentage, hours(s.DurationHours)))
+			}
+			if len(steps) > 0 {
+				env["GODWIT_ROLLOUT_STEPS"] = strings.Join(steps, ",")
+				env["GODWIT_FLAG"] = f.Name
+			}
+		}
+		var th []string
+		for _, k := range sortedKeys(d.Monitoring.AlertThresholds) {
+			th = append(th, fmt.Sprintf("%s=%v", k, d.Monitoring.AlertThresholds[k]))
+		}
+		var auto, alert []string
+		for _, t := range d.RollbackTriggers {
+			s := fmt.Sprintf("%s>%v/%gm", t.Metric, t.Threshold, t.DurationMinutes)
+			switch t.Action {
+			case "automatic_rollback":
+				auto = append(auto, s)
+			case "alert_team":
+				alert = append(alert, s)
+			}
+		}
+		if len(th) > 0 {
+			env["GODWIT_ALERT_THRESHOLDS"] = strings.Join(th, ",")
+		}
+		if len(auto) > 0 {
+			// The hook exits non-zero when one holds: the phase fails and
+			// Godwit rolls back.
+			env["GODWIT_ROLLBACK_WHEN"] = strings.Join(auto, ",")
+		}
+		if len(alert) > 0 {
+			env["GODWIT_ALERT_WHEN"] = strings.Join(alert, ",")
+		}
+		notes = append(notes, "routes and upstream addresses of the legacy and new services")
+	}
+	if w := d.BusinessContinuity.PreferredMigrationWindow; w != nil && ph.Kind != migration.PhaseValidate {
+		env["GODWIT_WINDOW"] = strings.TrimSpace(fmt.Sprintf("%s-%s %s", w.Start, w.End, w.Timezone))
+	}
+	hook := mapping()
+	run := mapping()
+	todo := "TODO-" + string(ph.Kind) + "-command"
+	addNode(run, "command", flowSeq(todo))
+	run.Content[0].HeadComment = fmt.Sprintf("TODO(godwit init): the command that does %s%s. Until replaced, this placeholder fails at once.", ph.Name, notesText(notes))
+	if len(env) > 0 {
+		e := mapping()
+		for _, k := range sortedKeys(env) {
+			addScalar(e, k, env[k])
+		}
+		addNode(run, "env", e)
+	}
+	addNode(hook, "run", run)
+	if ph.Reversible && !nothingToUndo(ph.Kind) {
+		comp := mapping()
+		addNode(comp, "command", flowSeq("TODO-"+string(ph.Kind)+"-compensate-command"))
+		comp.Content[0].HeadComment = "TODO(godwit init): undo it: " + ph.RollbackStep
+		addNode(hook, "compensate", comp)
+	}
+	addNode(n, "hook", hook)
+	return n
+}
+
+func notesText(notes []string) string {
+	if len(notes) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(notes, "; ") + ")"
+}
+
+// phaseTimeout is twice the estimate, at least 10 minutes, in whole
+// minutes: room for a slow run without hiding a stuck one.
+func phaseTimeout(estimate float64) string {
+	m := math.Max(10, math.Ceil(estimate*2))
+	return shortDuration(time.Duration(m) * time.Minute)
+}
+
+func hours(h float64) string {
+	return shortDuration(time.Duration(h * float64(time.Hour)).Round(time.Minute))
+}
+
+// sortPhases orders the phases the way a spec must list them.
+func sortPhases(seq *yaml.Node) {
+	order := func(n *yaml.Node) int { return migration.Phase(n.Content[1].Value).Order() }
+	c := seq.Content
+	for i := 1; i < len(c); i++ {
+		for j := i; j > 0 && order(c[j]) < order(c[j-1]); j-- {
+			c[j], c[j-1] = c[j-1], c[j]
+		}
+	}
+}
+
+func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
+
+func addScalar(m *yaml.Node, key, value string) {
+	addNode(m, key, &yaml.Node{Kind: yaml.ScalarNode, Value: value})
+}
+
+func addNode(m *yaml.Node, key string, v *yaml.Node) {
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v)
+}
+
+func flowSeq(items ...string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, it := range items {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: it})
+	}
+	return n
+}
+
+// shortDuration writes d the way a person would: 8h, 1h30m, 45m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
