@@ -151,7 +151,7 @@ func commandProblems(cmd *config.Command) []string {
 		}
 	}
 	for _, name := range sortedNames(cmd.Secrets) {
-		if _, err := resolveSecret(cmd.Secrets[name]); err != nil {
+		if _, err := ResolveSecret(cmd.Secrets[name]); err != nil {
 			problems = append(problems, fmt.Sprintf("secret %s: %v", name, err))
 		}
 	}
@@ -191,7 +191,7 @@ func resolveEnv(cmd *config.Command) (map[string]string, []string, error) {
 	}
 	var secrets []string
 	for name, ref := range cmd.Secrets {
-		v, err := resolveSecret(ref)
+		v, err := ResolveSecret(ref)
 		if err != nil {
 			return nil, nil, fmt.Errorf("secret %s: %w", name, err)
 		}
@@ -201,7 +201,9 @@ func resolveEnv(cmd *config.Command) (map[string]string, []string, error) {
 	return env, secrets, nil
 }
 
-func resolveSecret(ref config.SecretRef) (string, error) {
+// ResolveSecret reads a secret on the worker: from its environment or a
+// file (trailing newlines cut). Only activities call it; never log the value.
+func ResolveSecret(ref config.SecretRef) (string, error) {
 	if ref.FromEnv != "" {
 		v, ok := os.LookupEnv(ref.FromEnv)
 		if !ok {
