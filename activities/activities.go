@@ -59,6 +59,9 @@ type PhaseInput struct {
 	// Resume is the checkpoint a paused action stopped at: the action goes
 	// on from there, as a retry does from its last heartbeat.
 	Resume string `json:"resume,omitempty"`
+	// Prior holds the outputs of the phase's earlier steps (a plan's hash
+	// for the apply step that follows it), later steps winning.
+	Prior map[string]string `json:"prior,omitempty"`
 }
 
 // PhaseResult is a phase's outcome, small enough for workflow history.
@@ -87,6 +90,9 @@ type Heartbeat struct {
 	Percent    float64 `json:"percent,omitempty"`
 	Records    int64   `json:"records,omitempty"`
 	Checkpoint string  `json:"checkpoint,omitempty"`
+	// Detail is progress in words for `godwit status`, a few short lines
+	// (per table rows done / total, rate, ETA); not kept in history.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Driver does the work of a phase. Each driver section of a spec (`hook:`

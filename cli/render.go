@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -60,10 +61,27 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 		}
 		fmt.Fprintf(w, "  %s %d. %-14s %s %5.1f%%  %-19s %s\n", phaseMark(p.State), i+1, p.Phase,
 			bar(p.Progress, 20), p.Progress, p.State, strings.Join(extra, ", "))
+		if p.Step != "" && p.State == migration.PhaseRunning {
+			fmt.Fprintf(w, "        step %s\n", p.Step)
+		}
 		if p.Error != "" {
 			fmt.Fprintf(w, "        error: %s\n", p.Error)
+		} else if p.Detail != "" {
+			for _, line := range strings.Split(strings.TrimRight(p.Detail, "\n"), "\n") {
+				fmt.Fprintf(w, "        %s\n", line)
+			}
 		} else if p.Summary != "" {
 			fmt.Fprintf(w, "        %s\n", p.Summary)
+		}
+		if len(p.Outputs) > 0 {
+			keys := make([]string, 0, len(p.Outputs))
+			for k := range p.Outputs {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(w, "        output %s = %s\n", k, p.Outputs[k])
+			}
 		}
 	}
 

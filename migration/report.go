@@ -49,12 +49,15 @@ type PhaseReport struct {
 	Step  string `json:"step,omitempty"`
 	// Outputs are the values the phase handed to later phases.
 	Outputs map[string]string `json:"outputs,omitempty"`
-	StartTime time.Time  `json:"startTime,omitzero"`
-	EndTime   time.Time  `json:"endTime,omitzero"`
-	Attempts  int        `json:"attempts,omitempty"`
-	Records   int64      `json:"records,omitempty"`
-	Summary   string     `json:"summary,omitempty"`
-	Error     string     `json:"error,omitempty"`
+	// Detail is the running phase's progress in words, from its last
+	// heartbeat (per table rows, rate, ETA); only in live status.
+	Detail    string    `json:"detail,omitempty"`
+	StartTime time.Time `json:"startTime,omitzero"`
+	EndTime   time.Time `json:"endTime,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	Records   int64     `json:"records,omitempty"`
+	Summary   string    `json:"summary,omitempty"`
+	Error     string    `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
 }
@@ -71,7 +74,7 @@ type Metrics struct {
 type Issue struct {
 	Time     time.Time `json:"time"`
 	Phase    string    `json:"phase,omitempty"` // the phase's name`
-	Severity string    `json:"severity"` // WARNING or ERROR
+	Severity string    `json:"severity"`        // WARNING or ERROR
 	Message  string    `json:"message"`
 }
 
@@ -312,6 +315,7 @@ type Live struct {
 	Records     int64
 	Attempt     int
 	LastFailure string // the previous attempt's error, "" if none
+	Detail      string // the driver's progress in words, shown under the phase
 }
 
 // MergeLive adds the running phase's live progress to the report, so a
@@ -328,6 +332,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 	if p.State == PhaseRunning {
 		p.Progress = min(max(live.Percent, 0), 99.9) // 100 only once it completed
 		p.Records = live.Records
+		p.Detail = live.Detail
 	}
 	p.Attempts = live.Attempt
 	if live.LastFailure != "" {

@@ -63,14 +63,15 @@ type Input struct {
 // Carry is a migration's state across continue-as-new: everything the
 // next run needs to go on exactly where this one stopped.
 type Carry struct {
-	Report        migration.Report  `json:"report"`
-	Compensations []int             `json:"compensations,omitempty"`
-	Approvals     map[string]string `json:"approvals,omitempty"`
-	Outputs       config.Outputs    `json:"outputs,omitempty"`
-	Leases        []string          `json:"leases,omitempty"`
-	StepsDone     map[int]int       `json:"stepsDone,omitempty"`
-	Paused        bool              `json:"paused,omitempty"`
-	PreflightDone bool              `json:"preflightDone,omitempty"`
+	Report        migration.Report          `json:"report"`
+	Compensations []int                     `json:"compensations,omitempty"`
+	Approvals     map[string]string         `json:"approvals,omitempty"`
+	Outputs       config.Outputs            `json:"outputs,omitempty"`
+	Leases        []string                  `json:"leases,omitempty"`
+	StepsDone     map[int]int               `json:"stepsDone,omitempty"`
+	Prior         map[int]map[string]string `json:"prior,omitempty"`
+	Paused        bool                      `json:"paused,omitempty"`
+	PreflightDone bool                      `json:"preflightDone,omitempty"`
 	// Phase and Step are where the next run picks up: the index of the
 	// phase, and how many of its steps are done.
 	Phase int `json:"phase"`

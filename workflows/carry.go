@@ -16,6 +16,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Outputs:       r.outputs,
 		Leases:        r.leases,
 		StepsDone:     r.stepsDone,
+		Prior:         r.prior,
 		Paused:        r.paused,
 		PreflightDone: r.preflightDone,
 		Phase:         r.startPhase,

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -103,8 +104,10 @@ type run struct {
 	outputs config.Outputs
 	// leases are the resources this migration holds.
 	leases []string
-	// stepsDone counts the completed steps of each multi-step phase.
+	// stepsDone counts the completed steps of each multi-step phase, and
+	// prior keeps the outputs of its steps so far.
 	stepsDone map[int]int
+	prior     map[int]map[string]string
 	// preflightDone is set once the preflight passed.
 	preflightDone bool
 	// startPhase and startStep say where a continued run picks up.
@@ -132,6 +135,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		approvals:        map[string]string{},
 		outputs:          config.Outputs{},
 		stepsDone:        map[int]int{},
+		prior:            map[int]map[string]string{},
 		activitiesPerRun: in.ActivitiesPerRun,
 	}
 	if r.activitiesPerRun <= 0 {
@@ -151,6 +155,9 @@ func newRun(ctx workflow.Context, in Input) *run {
 		}
 		if c.StepsDone != nil {
 			r.stepsDone = c.StepsDone
+		}
+		if c.Prior != nil {
+			r.prior = c.Prior
 		}
 		return r
 	}
@@ -316,6 +323,9 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		first = r.startStep
 	}
 	var last activities.PhaseResult
+	if r.prior[i] == nil {
+		r.prior[i] = map[string]string{}
+	}
 	for k := first; k < len(steps); k++ {
 		st := steps[k]
 		pr.Step = fmt.Sprintf("%d of %d: %s", k+1, len(steps), st.Name)
@@ -354,6 +364,9 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			pr.Attempts = int(res.Attempt)
 			pr.Summary = res.Summary
 			last = res
+			for _, name := range sortedKeys(res.Outputs) {
+				r.prior[i][name] = res.Outputs[name]
+			}
 			if r.stepsDone[i] == 0 && !contains(r.compensations, i) {
 				// The phase has had effects: a rollback from here on
 				// must undo them, though the phase is not finished.
@@ -366,6 +379,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		}
 	}
 	last.Records = pr.Records
+	last.Outputs = r.prior[i]
 	r.phaseCompleted(ctx, i, last)
 	return r.requested()
 }
@@ -393,8 +407,11 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 		r.activities++
 		actCtx, cancel := workflow.WithCancel(ctx)
 		actCtx = workflow.WithActivityOptions(actCtx, activityOptions(spec))
-		fut := workflow.ExecuteActivity(actCtx, activities.RunPhaseName,
-			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Step: step, Resume: resume})
+		in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Step: step, Resume: resume}
+		if step > 0 && len(r.prior[i]) > 0 {
+			in.Prior = r.prior[i]
+		}
+		fut := workflow.ExecuteActivity(actCtx, activities.RunPhaseName, in)
 		done, forPause := false, false
 		if !spec.Phase.PointOfNoReturn() {
 			workflow.Go(ctx, func(gctx workflow.Context) {
@@ -530,7 +547,7 @@ func (r *run) compensate(ctx workflow.Context) error {
 			spec = resolved
 		}
 		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName,
-			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, StepsDone: r.stepsDone[i]}).Get(dctx, &res)
+			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, StepsDone: r.stepsDone[i], Prior: r.prior[i]}).Get(dctx, &res)
 		if err != nil {
 			msg := errorMessage(err)
 			pr.State, pr.Error = migration.PhaseCompFailed, msg
@@ -633,4 +650,15 @@ func failedResult(err error) (activities.PhaseResult, bool) {
 		return res, true
 	}
 	return res, false
+}
+
+// sortedKeys returns m's keys in order: workflow code must not depend on
+// map iteration order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
