@@ -1,0 +1,372 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
+)
+
+// countedSteps is a driver section for tests: Count action steps, with a
+// gate before the step numbered GateAt (1-based), so a phase of thousands
+// of steps has a small spec.
+type countedSteps struct {
+	Count  int    `yaml:"count" json:"count"`
+	GateAt int    `yaml:"gateAt" json:"gateAt,omitempty"`
+	Gate   string `yaml:"gate" json:"gate,omitempty"`
+}
+
+func (c *countedSteps) Check(cc *config.CheckContext) {
+	if c.Count < 1 {
+		cc.Errorf("count", "must be at least 1")
+	}
+}
+
+func (c *countedSteps) PlanSteps() []config.Step {
+	var steps []config.Step
+	for k := 1; k <= c.Count; k++ {
+		if k == c.GateAt {
+			steps = append(steps, config.Step{Name: "gate " + c.Gate, Gate: c.Gate})
+		}
+		steps = append(steps, config.Step{Name: fmt.Sprintf("unit %d", k), Action: true})
+	}
+	return steps
+}
+
+func init() {
+	config.RegisterDriver("counted", func() config.DriverSpec { return &countedSteps{} })
+}
+
+func mustSpec(t *testing.T, yaml string) config.Spec {
+	t.Helper()
+	spec, err := config.ParseSpec([]byte(yaml))
+	require.NoError(t, err)
+	return *spec
+}
+
+const hookOK = `{run: {command: ["true"]}, compensate: {command: ["true"]}}`
+
+func TestRepeatedKindsRunInSpecOrderUnderTheirNames(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: validate, hook: `+hookOK+`}
+  - {phase: copy, hook: `+hookOK+`}
+  - {phase: reconcile, name: reconcile-after-copy, hook: `+hookOK+`}
+  - {phase: shift-traffic, name: shift-reads, hook: `+hookOK+`}
+  - {phase: shift-traffic, name: shift-writes, hook: `+hookOK+`}
+  - {phase: reconcile, name: reconcile-after-shift, retry: {maxAttempts: 1}, hook: `+hookOK+`}
+  - {phase: decommission, name: retire-tables, hook: `+hookOK+`}
+`)
+	h := newHarness(t)
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		if call == "run:reconcile-after-shift" {
+			return temporal.NewNonRetryableApplicationError("rows differ", "Test", nil)
+		}
+		return nil
+	}
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, []string{
+		"run:validate", "run:copy", "run:reconcile-after-copy", "run:shift-reads", "run:shift-writes", "run:reconcile-after-shift",
+		"compensate:shift-writes", "compensate:shift-reads", "compensate:reconcile-after-copy", "compensate:copy", "compensate:validate",
+	}, h.fake.Calls())
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.Equal(t, "reconcile-after-shift", rep.Phases[5].Phase)
+	require.Equal(t, migration.PhaseReconcile, rep.Phases[5].Kind)
+	require.Equal(t, "reconcile-after-shift", rep.Issues[0].Phase)
+	require.Contains(t, rep.Error, "phase reconcile-after-shift failed: rows differ")
+	require.Equal(t, 1, h.fake.preflights, "the validate phase ran the preflight once")
+}
+
+func TestFirstDecommissionIsThePointOfNoReturn(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: copy, hook: `+hookOK+`}
+  - {phase: decommission, name: retire-tables, hook: `+hookOK+`}
+  - {phase: decommission, name: retire-route, retry: {maxAttempts: 1}, hook: `+hookOK+`}
+`)
+	h := newHarness(t)
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		switch call {
+		case "run:retire-tables":
+			h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "too late", By: "bob"})
+			time.Sleep(200 * time.Millisecond)
+		case "run:retire-route":
+			return temporal.NewNonRetryableApplicationError("route busy", "Test", nil)
+		}
+		return nil
+	}
+	rep, err := h.run(spec)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, ErrTypeFailed, appErr.Type(), "a failure after the first decommission started is not rolled back")
+	require.Equal(t, []string{"run:copy", "run:retire-tables", "run:retire-route"}, h.fake.Calls())
+	require.Equal(t, migration.StatusFailed, rep.Status)
+	require.Equal(t, "rollback refused: decommission retire-tables has started: it is the point of no return", rep.Issues[0].Message)
+}
+
+func TestOutputsArePassedToLaterPhases(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - phase: provision
+    name: infra-green
+    outputs: [url]
+    hook: `+hookOK+`
+  - phase: shift-traffic
+    hook:
+      run: {command: [./shift.sh, "${phases.infra-green.outputs.url}"], env: {TARGET: "${phases.infra-green.outputs.url}/api"}}
+`)
+	h := newHarness(t)
+	h.fake.outputs = func(in activities.PhaseInput) map[string]string {
+		if in.Phase.Name == "infra-green" {
+			return map[string]string{"url": `http://green:8080/"q"`, "undeclared": "dropped"}
+		}
+		return nil
+	}
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	shift := h.fake.inputs[1].Phase.Hook().Run
+	require.Equal(t, []string{"./shift.sh", `http://green:8080/"q"`}, shift.Command)
+	require.Equal(t, `http://green:8080/"q"/api`, shift.Env["TARGET"])
+	require.Equal(t, map[string]string{"url": `http://green:8080/"q"`}, rep.Phases[0].Outputs, "only declared outputs are kept")
+}
+
+func TestAMissingOutputFailsThePhaseThatNeedsIt(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: provision, outputs: [url], hook: `+hookOK+`}
+  - phase: copy
+    hook: {run: {command: [./copy.sh, "${phases.provision.outputs.url}"]}}
+`)
+	h := newHarness(t)
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, []string{"run:provision", "compensate:provision"}, h.fake.Calls(), "copy never ran with a hole in its settings")
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.Contains(t, rep.Phases[1].Error, "no value for ${phases.provision.outputs.url}")
+}
+
+func TestPreflightProblemsFailTheValidatePhase(t *testing.T) {
+	h := newHarness(t)
+	h.fake.problems = []activities.Problem{
+		{Phase: "copy", Message: "store legacy: connection refused"},
+		{Phase: "copy", Message: "table users has no primary key"},
+	}
+	rep, err := h.run(specWith(migration.PhaseValidate, migration.PhaseCopy))
+	require.Error(t, err)
+	require.Empty(t, h.fake.Calls(), "nothing runs after a failed preflight")
+	require.Equal(t, migration.PhaseFailed, rep.Phases[0].State)
+	require.Equal(t, "preflight found 2 problems: phase copy: store legacy: connection refused; phase copy: table users has no primary key", rep.Phases[0].Error)
+}
+
+func TestStepsHoldOnPauseAndWaitAtTheirGate(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - phase: shift-traffic
+    hook:
+      steps:
+        - {name: "set 10%", run: {command: ["true"]}}
+        - {gate: half}
+        - {wait: 1h}
+        - {name: "set 100%", run: {command: ["true"]}}
+      compensate: {command: ["true"]}
+`)
+	h := newHarness(t)
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		if call == "run:shift-traffic#1" {
+			h.env.SignalWorkflow(SignalPause, PauseRequest{By: "carol"})
+		}
+		return nil
+	}
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.Equal(t, migration.StatusPaused, rep.Status)
+		require.Equal(t, "1 of 1: shift-traffic, step 2 of 4: gate half", rep.CurrentPhase)
+		require.Empty(t, rep.WaitingGate, "pause holds before the gate step")
+		h.env.SignalWorkflow(SignalResume, PauseRequest{By: "carol"})
+	}, 30*time.Minute)
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.Equal(t, migration.StatusWaitingApproval, rep.Status)
+		require.Equal(t, "half", rep.WaitingGate)
+		require.Equal(t, []string{"run:shift-traffic#1"}, h.fake.Calls())
+		h.env.UpdateWorkflow(UpdateApprove, "ok", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("approval rejected: %v", err) }, OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				require.NoError(t, err)
+				require.Equal(t, ApproveResult{Gate: "half", Phase: "shift-traffic", By: "dave"}, v)
+			},
+		}, ApproveRequest{Gate: "half", By: "dave"})
+	}, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		require.Equal(t, []string{"run:shift-traffic#1"}, h.fake.Calls(), "the wait step holds the phase")
+	}, 90*time.Minute)
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, []string{"run:shift-traffic#1", "run:shift-traffic#4"}, h.fake.Calls())
+	require.Equal(t, 4, rep.Phases[0].Steps)
+	require.GreaterOrEqual(t, rep.Phases[0].EndTime.Sub(rep.StartTime), 2*time.Hour)
+}
+
+func TestRollbackInTheMiddleOfAMultiStepPhaseUndoesIt(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: copy, hook: `+hookOK+`}
+  - phase: shift-traffic
+    hook:
+      steps:
+        - {run: {command: ["true"]}}
+        - {run: {command: ["true"]}}
+        - {run: {command: ["true"]}}
+      compensate: {command: ["true"]}
+`)
+	h := newHarness(t)
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if call != "run:shift-traffic#2" {
+			return nil
+		}
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "errors", By: "alice"})
+		for {
+			activity.RecordHeartbeat(ctx)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, []string{"run:copy", "run:shift-traffic#1", "run:shift-traffic#2", "compensate:shift-traffic", "compensate:copy"}, h.fake.Calls())
+	require.Equal(t, 1, h.fake.inputs[3].StepsDone, "the compensation knows how far the phase got")
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+}
+
+// TestPauseStopsAResumableActionAndRunsItAgainOnResume: the test
+// environment resolves a cancelled activity at once and without the
+// details the activity returns, so the checkpoint's way back (in the
+// cancellation's details) is checked on a real server, by
+// integration.TestPauseStopsAResumableHookAtItsCheckpoint.
+func TestPauseStopsAResumableActionAndRunsItAgainOnResume(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - phase: copy
+    heartbeatTimeout: 1s # heartbeats tell the activity of its cancellation
+    hook: {resumable: true, run: {command: ["true"]}, compensate: {command: ["true"]}}
+  - {phase: reconcile, hook: `+hookOK+`}
+`)
+	h := newHarness(t)
+	first := true
+	var pausedWhileStopped migration.Status
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if call != "run:copy" || !first {
+			return nil
+		}
+		first = false
+		h.env.SignalWorkflow(SignalPause, PauseRequest{By: "carol"})
+		for {
+			activity.RecordHeartbeat(ctx, activities.Heartbeat{Checkpoint: "row 42"})
+			select {
+			case <-ctx.Done():
+				pausedWhileStopped = h.query().Status
+				h.env.SignalWorkflow(SignalResume, PauseRequest{By: "carol"})
+				return temporal.NewCanceledError(activities.PhaseResult{Checkpoint: "row 42"})
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusPaused, pausedWhileStopped, "pause stopped the running action")
+	require.Equal(t, []string{"run:copy", "run:copy", "run:reconcile"}, h.fake.Calls(), "resume ran the action again, then went on")
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, migration.PhaseCompleted, rep.Phases[0].State)
+}
+
+func TestPauseLetsANonResumableActionFinish(t *testing.T) {
+	h := newHarness(t)
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if call == "run:copy" {
+			h.env.SignalWorkflow(SignalPause, PauseRequest{By: "carol"})
+			time.Sleep(100 * time.Millisecond)
+			if ctx.Err() != nil {
+				t.Error("pause cancelled an action that cannot resume")
+			}
+		}
+		return nil
+	}
+	h.env.RegisterDelayedCallback(func() {
+		require.Equal(t, migration.PhaseCompleted, h.query().Phases[0].State)
+		h.env.SignalWorkflow(SignalResume, PauseRequest{})
+	}, time.Hour)
+	rep, err := h.run(specWith(migration.PhaseCopy, migration.PhaseReconcile))
+	require.NoError(t, err)
+	require.Equal(t, runs(migration.PhaseCopy, migration.PhaseReconcile), h.fake.Calls())
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+}
+
+func TestAPhaseOfFiveThousandStepsContinuesAsNew(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: validate, hook: `+hookOK+`}
+  - {phase: copy, counted: {count: 5000, gateAt: 4500, gate: late}}
+`)
+	in := Input{Spec: spec}
+	var h *harness
+	var all []string
+	runsDone, gateSeen := 0, false
+	for {
+		h = newHarness(t)
+		h.env.RegisterDelayedCallback(func() {
+			if h.query().WaitingGate != "late" {
+				return
+			}
+			gateSeen = true
+			h.env.UpdateWorkflow(UpdateApprove, "g", &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+			}, ApproveRequest{Gate: "late", By: "erin"})
+		}, time.Minute)
+		h.env.ExecuteWorkflow(WorkflowName, in)
+		require.True(t, h.env.IsWorkflowCompleted())
+		runsDone++
+		calls := h.fake.Calls()
+		all = append(all, calls...)
+		var can *workflow.ContinueAsNewError
+		err := h.env.GetWorkflowError()
+		if !errors.As(err, &can) {
+			require.NoError(t, err)
+			break
+		}
+		require.LessOrEqual(t, len(calls), DefaultActivitiesPerRun, "a run stays within its activity budget")
+		in = Input{}
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+		require.NotNil(t, in.Carry)
+		require.Equal(t, 1, in.Carry.Phase)
+	}
+	want := []string{"run:validate"}
+	for k := 1; k <= 5001; k++ {
+		if k != 4500 { // the gate step
+			want = append(want, fmt.Sprintf("run:copy#%d", k))
+		}
+	}
+	require.Equal(t, want, all, "every step ran once, in order, across the runs")
+	var rep migration.Report
+	require.NoError(t, h.env.GetWorkflowResult(&rep))
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.True(t, gateSeen, "the gate step waited for approval")
+	require.Equal(t, 5001, rep.Phases[1].Steps)
+	require.Greater(t, runsDone, 10)
+	require.Equal(t, int64(5000*10), rep.Phases[1].Records, "every step's records counted once")
+}
