@@ -65,10 +65,10 @@ type PhaseSpec struct {
 	Name string `yaml:"name" json:"name,omitempty"`
 	// Outputs names the values the phase hands to later phases, which
 	// refer to them as ${phases.NAME.outputs.KEY}.
-	Outputs          []string        `yaml:"outputs" json:"outputs,omitempty"`
-	Timeout          Duration        `yaml:"timeout" json:"timeout,omitempty"`
-	HeartbeatTimeout Duration        `yaml:"heartbeatTimeout" json:"heartbeatTimeout,omitempty"`
-	Retry            *RetryPolicy    `yaml:"retry" json:"retry,omitempty"`
+	Outputs          []string     `yaml:"outputs" json:"outputs,omitempty"`
+	Timeout          Duration     `yaml:"timeout" json:"timeout,omitempty"`
+	HeartbeatTimeout Duration     `yaml:"heartbeatTimeout" json:"heartbeatTimeout,omitempty"`
+	Retry            *RetryPolicy `yaml:"retry" json:"retry,omitempty"`
 	// Approval is a manual gate: the phase waits for an `approve` update.
 	Approval *Approval `yaml:"approval" json:"approval,omitempty"`
 	// CompensatePartial runs the phase's compensation even when the phase

@@ -13,9 +13,9 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/godwit/godwit/activities"
-	"github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
+	"github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/logging"
 	"github.com/godwit/godwit/workflows"
 )
