@@ -47,11 +47,15 @@ without a worker.`,
 			}
 			shown := 0
 			for _, r := range results {
-				if phase != "" && string(r.Phase) != phase {
+				if phase != "" && r.Phase != phase {
 					continue
 				}
 				shown++
-				fmt.Fprintf(a.out, "== %s %s, attempt %d, %s%s ==\n", r.Phase, r.Action, r.Attempt, r.Duration, r.failure)
+				what := string(r.Action)
+				if r.Step > 0 {
+					what = fmt.Sprintf("%s step %d", r.Action, r.Step)
+				}
+				fmt.Fprintf(a.out, "== %s %s, attempt %d, %s%s ==\n", r.Phase, what, r.Attempt, r.Duration, r.failure)
 				out := r.Output
 				if out == "" {
 					out = "(no output)\n"
@@ -80,22 +84,51 @@ type attemptOutput struct {
 // activities carry one as their result, failed attempts as their failure's
 // details (activities.WithResult).
 func phaseOutputs(ctx context.Context, c client.Client, dc converter.DataConverter, name string) ([]attemptOutput, error) {
-	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	// A long migration continues as new: its earlier runs hold the
+	// earlier phases' output, so read the chain from its first run.
+	var runs [][]attemptOutput
+	runID := ""
+	for {
+		out, previous, err := runOutputs(ctx, c, dc, name, runID)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, out)
+		if previous == "" || len(runs) > 10000 {
+			break
+		}
+		runID = previous
+	}
+	var all []attemptOutput
+	for i := len(runs) - 1; i >= 0; i-- {
+		all = append(all, runs[i]...)
+	}
+	return all, nil
+}
+
+// runOutputs reads one run's phase results, and the ID of the run it
+// continued, if any.
+func runOutputs(ctx context.Context, c client.Client, dc converter.DataConverter, name, runID string) ([]attemptOutput, string, error) {
+	iter := c.GetWorkflowHistory(ctx, name, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var out []attemptOutput
+	previous := ""
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
-			return nil, explain(name, err)
+			return nil, "", explain(name, err)
+		}
+		if started := ev.GetWorkflowExecutionStartedEventAttributes(); started != nil {
+			previous = started.GetContinuedExecutionRunId()
 		}
 		r, ok, err := attemptFromEvent(dc, ev)
 		if err != nil {
-			return nil, explainDecode(fmt.Errorf("migration %s: event %d: %w", name, ev.GetEventId(), err))
+			return nil, "", explainDecode(fmt.Errorf("migration %s: event %d: %w", name, ev.GetEventId(), err))
 		}
 		if ok {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, previous, nil
 }
 
 // Results of other shapes are skipped; only payloads that cannot be

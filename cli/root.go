@@ -102,7 +102,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.validateCommand(), a.startCommand(), a.statusCommand(),
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
-		a.codecServerCommand(),
+		a.codecServerCommand(), a.preflightCommand(),
 		a.checkCompatCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
 	)
 	return root

@@ -48,18 +48,24 @@ func describeSpec(a *app, spec *config.Spec) {
 
 func (a *app) startCommand() *cobra.Command {
 	var file string
-	var wait, watch bool
+	var wait, watch, dry bool
 	cmd := &cobra.Command{
-		Use:   "start -f SPEC [--wait | --watch]",
+		Use:   "start -f SPEC [--wait | --watch | --dry-run]",
 		Short: "Start a migration (workflow ID = the spec's name)",
 		Long: `Start a migration from its spec. The spec is validated first; nothing starts
 if it has a problem. A migration whose name is already running is refused.
 
+A migration that would drive a resource (tables, a route, a workspace)
+held by another running migration is refused, naming the holder.
+
 With --wait, godwit waits for the end and exits 0 only if the migration
 COMPLETED (2 if it was rolled back or failed). With --watch, it shows the live
-status until the end.`,
+status until the end. With --dry-run, nothing starts: the spec is checked,
+every phase's preflight runs on a worker (as godwit preflight does) and the
+resources' leases are checked; exit 2 if anything would stop the migration.`,
 		Example: `  godwit start -f examples/demo.yaml
-  godwit start -f examples/demo.yaml --watch`,
+  godwit start -f examples/demo.yaml --watch
+  godwit start -f examples/demo.yaml --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := config.LoadSpec(file)
@@ -71,6 +77,16 @@ status until the end.`,
 				return err
 			}
 			defer c.Close()
+			if dry {
+				return a.dryRun(cmd.Context(), c, spec)
+			}
+			held, err := a.leaseHolders(cmd.Context(), c, spec)
+			if err != nil {
+				return err
+			}
+			if len(held) > 0 {
+				return fmt.Errorf("migration %s not started:\n  %s", spec.Name, strings.Join(held, "\n  "))
+			}
 			run, err := a.start(cmd.Context(), c, spec)
 			if err != nil {
 				return err
@@ -91,7 +107,8 @@ status until the end.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the migration to end; exit 0 only if it COMPLETED")
 	cmd.Flags().BoolVar(&watch, "watch", false, "show the live status until the migration ends")
 	_ = cmd.MarkFlagRequired("file")
-	cmd.MarkFlagsMutuallyExclusive("wait", "watch")
+	cmd.Flags().BoolVar(&dry, "dry-run", false, "check everything (spec, preflight on a worker, leases) and start nothing")
+	cmd.MarkFlagsMutuallyExclusive("wait", "watch", "dry-run")
 	return cmd
 }
 
