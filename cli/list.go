@@ -27,7 +27,9 @@ Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
   godwit list --status WAITING_APPROVAL`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			query := fmt.Sprintf("WorkflowType = %q", workflows.WorkflowName)
+			// A long migration continues as new: list only the run that
+			// carries it on, not the runs it left behind.
+			query := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus != \"ContinuedAsNew\"", workflows.WorkflowName)
 			if status != "" {
 				s := migration.Status(strings.ToUpper(status))
 				if !s.Valid() {

@@ -82,7 +82,7 @@ func TestList(t *testing.T) {
 			resp:  &workflowservice.ListWorkflowExecutionsResponse{},
 			rows:  [][]string{strings.Fields("(no migrations yet: start one with godwit start -f SPEC)")},
 			limit: 50,
-			query: `WorkflowType = "Migration" AND MigrationStatus = "PAUSED"`,
+			query: `WorkflowType = "Migration" AND ExecutionStatus != "ContinuedAsNew" AND MigrationStatus = "PAUSED"`,
 		},
 		{
 			name: "migrations",
@@ -127,7 +127,7 @@ func TestList(t *testing.T) {
 			req := c.listReqs[0]
 			wantQuery := tt.query
 			if wantQuery == "" {
-				wantQuery = `WorkflowType = "Migration"`
+				wantQuery = `WorkflowType = "Migration" AND ExecutionStatus != "ContinuedAsNew"`
 			}
 			assert.Equal(t, wantQuery, req.GetQuery())
 			assert.Equal(t, tt.limit, req.GetPageSize())
