@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -78,32 +80,92 @@ reason, when that gate is not the one waiting; nothing is recorded then.`,
 }
 
 func (a *app) rollbackCommand() *cobra.Command {
-	var reason string
+	var reason, skip string
+	var retry, abandon bool
 	cmd := &cobra.Command{
-		Use:   "rollback NAME --reason TEXT",
-		Short: "Undo a migration: stop it and run its compensations in reverse order",
+		Use:   "rollback NAME --reason TEXT | --retry | --skip PHASE | --abandon",
+		Short: "Undo a migration, or unblock a rollback whose compensation failed",
 		Long: `Roll a migration back. The running phase is cancelled and every completed
-phase's compensation runs, last first. Refused once decommission has started:
-that is the point of no return.`,
-		Example: `  godwit rollback demo --reason "p99 too high on the new service"`,
-		Args:    cobra.ExactArgs(1),
+phase's compensation runs, last first. Refused once the first decommission
+has started: that is the point of no return.
+
+If a compensation fails for good, the rollback stops there and the
+migration waits in ROLLBACK_BLOCKED (undoing an earlier phase while a later
+one is still in effect could do more harm). Then, once you have looked at
+the error:
+  --retry        runs the failed compensation again, then the rest;
+  --skip PHASE   says you undid PHASE by hand: the rollback goes on with the
+                 rest (recorded as an issue, with your name);
+  --abandon      ends the migration as ROLLBACK_FAILED, leaving the rest as
+                 it is.`,
+		Example: `  godwit rollback demo --reason "p99 too high on the new service"
+  godwit rollback demo --retry
+  godwit rollback demo --skip provision --reason "dropped the target schema by hand"
+  godwit rollback demo --abandon`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withRunning(cmd.Context(), args[0], func(c client.Client, rep *migration.Report) error {
+			name := args[0]
+			switch {
+			case retry:
+				return a.repair(cmd.Context(), name, workflows.RepairRequest{Action: workflows.RepairRetry, By: whoami(), Reason: reason})
+			case skip != "":
+				return a.repair(cmd.Context(), name, workflows.RepairRequest{Action: workflows.RepairSkip, Phase: skip, By: whoami(), Reason: reason})
+			case abandon:
+				return a.repair(cmd.Context(), name, workflows.RepairRequest{Action: workflows.RepairAbandon, By: whoami(), Reason: reason})
+			case reason == "":
+				return errors.New("rollback needs --reason TEXT (why, for the record), or one of --retry, --skip PHASE, --abandon for a blocked rollback")
+			}
+			return a.withRunning(cmd.Context(), name, func(c client.Client, rep *migration.Report) error {
+				if rep.Status == migration.StatusRollbackBlocked {
+					return fmt.Errorf("the rollback of %s is blocked: %s\nnext: %s", name, rep.RollbackNote, strings.Join(rep.NextSteps, "\n      "))
+				}
 				if rep.Rollback != migration.RollbackAvailable {
-					return fmt.Errorf("rollback of %s refused: %s (rollback: %s)", args[0], rep.RollbackNote, rep.Rollback)
+					return fmt.Errorf("rollback of %s refused: %s (rollback: %s)", name, rep.RollbackNote, rep.Rollback)
 				}
-				if err := c.SignalWorkflow(cmd.Context(), args[0], "", workflows.SignalRollback,
+				if err := c.SignalWorkflow(cmd.Context(), name, "", workflows.SignalRollback,
 					workflows.RollbackRequest{Reason: reason, By: whoami()}); err != nil {
-					return explain(args[0], err)
+					return explain(name, err)
 				}
-				fmt.Fprintf(a.out, "rollback requested for migration %s; follow it: godwit status %s --watch\n", args[0], args[0])
+				fmt.Fprintf(a.out, "rollback requested for migration %s; follow it: godwit status %s --watch\n", name, name)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why the migration is rolled back (required, for the record)")
-	_ = cmd.MarkFlagRequired("reason")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the migration is rolled back (required to start a rollback, for the record)")
+	cmd.Flags().BoolVar(&retry, "retry", false, "blocked rollback: run the failed compensation again, then the rest")
+	cmd.Flags().StringVar(&skip, "skip", "", "blocked rollback: PHASE was undone by hand; go on with the rest")
+	cmd.Flags().BoolVar(&abandon, "abandon", false, "blocked rollback: give up; the migration ends ROLLBACK_FAILED")
+	cmd.MarkFlagsMutuallyExclusive("retry", "skip", "abandon")
 	return cmd
+}
+
+// repair sends the `repair` update to a migration whose rollback is
+// blocked; the workflow refuses it, recording nothing, otherwise.
+func (a *app) repair(ctx context.Context, name string, req workflows.RepairRequest) error {
+	return a.withRunning(ctx, name, func(c client.Client, _ *migration.Report) error {
+		handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID:   name,
+			UpdateName:   workflows.UpdateRepair,
+			Args:         []any{req},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err != nil {
+			return explain(name, err)
+		}
+		var phase string
+		if err := handle.Get(ctx, &phase); err != nil {
+			return fmt.Errorf("%s the rollback of %s: %w", req.Action, name, err)
+		}
+		switch req.Action {
+		case workflows.RepairRetry:
+			fmt.Fprintf(a.out, "retrying the compensation of %s; follow it: godwit status %s --watch\n", phase, name)
+		case workflows.RepairSkip:
+			fmt.Fprintf(a.out, "%s marked as undone by hand by %s; the rollback goes on: godwit status %s --watch\n", phase, req.By, name)
+		default:
+			fmt.Fprintf(a.out, "rollback of %s abandoned at %s: it ends ROLLBACK_FAILED\n", name, phase)
+		}
+		return nil
+	})
 }
 
 // withRunning calls fn with a client and the current report, or explains

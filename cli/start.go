@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
@@ -49,6 +50,7 @@ func describeSpec(a *app, spec *config.Spec) {
 func (a *app) startCommand() *cobra.Command {
 	var file string
 	var wait, watch, dry bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "start -f SPEC [--wait | --watch | --dry-run]",
 		Short: "Start a migration (workflow ID = the spec's name)",
@@ -93,20 +95,37 @@ resources' leases are checked; exit 2 if anything would stop the migration.`,
 			}
 			fmt.Fprintf(a.out, "started migration %s (run %s) on task queue %s\n", spec.Name, run.GetRunID(), a.taskQueue(spec))
 			a.warnIfNoWorker(cmd.Context(), c, a.taskQueue(spec))
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			var werr error
 			switch {
 			case watch:
-				return a.watch(cmd.Context(), c, spec.Name, "text", defaultInterval)
+				werr = a.watch(ctx, c, spec.Name, "text", defaultInterval)
 			case wait:
-				return a.waitResult(cmd.Context(), run)
+				werr = a.waitResult(ctx, run)
+			default:
+				fmt.Fprintf(a.out, "follow it:  godwit status %s --watch\n", spec.Name)
+				return nil
 			}
-			fmt.Fprintf(a.out, "follow it:  godwit status %s --watch\n", spec.Name)
-			return nil
+			if errors.Is(werr, context.DeadlineExceeded) && ctx.Err() != nil && cmd.Context().Err() == nil {
+				status := "still running"
+				if rep, err := a.queryStatus(cmd.Context(), c, spec.Name); err == nil {
+					status = "still " + string(rep.Status)
+				}
+				return &exitError{code: 2, msg: fmt.Sprintf("migration %s is %s after %s; it goes on: godwit status %s", spec.Name, status, timeout, spec.Name)}
+			}
+			return werr
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "migration spec (YAML)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the migration to end; exit 0 only if it COMPLETED")
 	cmd.Flags().BoolVar(&watch, "watch", false, "show the live status until the migration ends")
 	_ = cmd.MarkFlagRequired("file")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait or --watch: stop waiting after this long (exit 2); the migration goes on, e.g. while ROLLBACK_BLOCKED waits for a person")
 	cmd.Flags().BoolVar(&dry, "dry-run", false, "check everything (spec, preflight on a worker, leases) and start nothing")
 	cmd.MarkFlagsMutuallyExclusive("wait", "watch", "dry-run")
 	return cmd

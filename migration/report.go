@@ -206,7 +206,7 @@ func (r *Report) metrics(now time.Time) Metrics {
 // return: once it has started, there is no legacy side left to return to.
 func (r *Report) rollbackAvailability() (string, string) {
 	switch r.Status {
-	case StatusRollingBack:
+	case StatusRollingBack, StatusRollbackBlocked:
 		return RollbackInProgress, r.RollbackNote
 	case StatusRolledBack, StatusRollbackFailed:
 		return RollbackDone, r.RollbackNote
@@ -230,7 +230,7 @@ func (r *Report) rollbackAvailability() (string, string) {
 
 func (r *Report) risk() string {
 	switch r.Status {
-	case StatusRollbackFailed, StatusFailed:
+	case StatusRollbackFailed, StatusFailed, StatusRollbackBlocked:
 		return RiskHigh
 	case StatusRollingBack:
 		return RiskMedium
@@ -287,6 +287,13 @@ func (r *Report) nextSteps() []string {
 		return []string{"find the cause (see error and issues); nothing was rolled back automatically"}
 	case StatusRollingBack:
 		return []string{"wait for the compensations to finish: godwit status " + name + " --watch"}
+	case StatusRollbackBlocked:
+		blocked := r.currentName()
+		return []string{
+			fmt.Sprintf("the compensation of %s failed for good (see its error); fix the cause, then retry it: godwit rollback %s --retry", blocked, name),
+			fmt.Sprintf("or, having undone %s by hand: godwit rollback %s --skip %s", blocked, name, blocked),
+			fmt.Sprintf("or give up and end the migration as ROLLBACK_FAILED: godwit rollback %s --abandon", name),
+		}
 	case StatusWaitingApproval:
 		steps := []string{
 			fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate),

@@ -9,6 +9,10 @@ const (
 	StatusPaused          Status = "PAUSED"
 	StatusWaitingApproval Status = "WAITING_APPROVAL"
 	StatusRollingBack     Status = "ROLLING_BACK"
+	// StatusRollbackBlocked: a compensation failed for good and the
+	// rollback waits for a person (godwit rollback NAME --retry | --skip
+	// PHASE | --abandon). Not final.
+	StatusRollbackBlocked Status = "ROLLBACK_BLOCKED"
 	StatusCompleted       Status = "COMPLETED"
 	StatusRolledBack      Status = "ROLLED_BACK"
 	StatusRollbackFailed  Status = "ROLLBACK_FAILED"
@@ -17,7 +21,7 @@ const (
 
 // allStatuses lists every status, for validation and help texts.
 var allStatuses = []Status{
-	StatusInProgress, StatusPaused, StatusWaitingApproval, StatusRollingBack,
+	StatusInProgress, StatusPaused, StatusWaitingApproval, StatusRollingBack, StatusRollbackBlocked,
 	StatusCompleted, StatusRolledBack, StatusRollbackFailed, StatusFailed,
 }
 
@@ -62,6 +66,9 @@ const (
 	PhaseCompensating PhaseState = "COMPENSATING"
 	PhaseCompensated  PhaseState = "COMPENSATED"
 	PhaseCompFailed   PhaseState = "COMPENSATION_FAILED"
+	// PhaseUndoneByHand: its compensation failed and a person undid it by
+	// hand, then told the rollback to go on (godwit rollback --skip).
+	PhaseUndoneByHand PhaseState = "UNDONE_BY_HAND"
 )
 
 // Rollback availability as shown in the status report.

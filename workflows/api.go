@@ -20,6 +20,7 @@ const (
 	SignalResume   = "resume"
 	SignalRollback = "rollback"
 	UpdateApprove  = "approve"
+	UpdateRepair   = "repair"
 	QueryStatus    = "status"
 	// Preflight and Lease are the workflow types of `godwit preflight` and
 	// of a resource's lease; SignalRelease ends a lease.
@@ -94,6 +95,26 @@ type PauseRequest struct {
 type ApproveRequest struct {
 	Gate string `json:"gate"`
 	By   string `json:"by,omitempty"`
+}
+
+// Repair actions for a blocked rollback.
+const (
+	RepairRetry   = "retry"
+	RepairSkip    = "skip"
+	RepairAbandon = "abandon"
+)
+
+// RepairRequest is the `repair` update's argument: what to do about the
+// compensation that blocks a rollback.
+type RepairRequest struct {
+	// Action is retry (run the failed compensation again, then the rest),
+	// skip (Phase was undone by hand: go on with the rest) or abandon (end
+	// the migration as ROLLBACK_FAILED).
+	Action string `json:"action"`
+	// Phase must name the blocked phase for skip, so nobody skips another.
+	Phase  string `json:"phase,omitempty"`
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // ApproveResult is what `approve` returns once the gate is open.

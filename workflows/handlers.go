@@ -21,8 +21,35 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: r.validateApprove}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRepair, r.onRepair,
+		workflow.UpdateHandlerOptions{Validator: r.validateRepair}); err != nil {
+		return err
+	}
 	workflow.Go(ctx, r.receiveSignals)
 	return nil
+}
+
+// validateRepair rejects, before anything is written to history, a repair
+// of a rollback that is not blocked, or a skip of another phase.
+func (r *run) validateRepair(ctx workflow.Context, req RepairRequest) error {
+	switch {
+	case r.blockedPhase == "" || r.repair != nil:
+		return fmt.Errorf("no rollback is blocked (status %s): repair applies only to ROLLBACK_BLOCKED", r.report.Status)
+	case req.Action != RepairRetry && req.Action != RepairSkip && req.Action != RepairAbandon:
+		return fmt.Errorf("repair action %q: use retry, skip or abandon", req.Action)
+	case req.Action == RepairSkip && req.Phase != r.blockedPhase:
+		return fmt.Errorf("skip names phase %q, but the rollback is blocked at phase %q: skip only the phase you undid by hand", req.Phase, r.blockedPhase)
+	}
+	return nil
+}
+
+func (r *run) onRepair(ctx workflow.Context, req RepairRequest) (string, error) {
+	if req.By == "" {
+		req.By = "unknown"
+	}
+	phase := r.blockedPhase
+	r.repair = &req
+	return phase, nil
 }
 
 // validateApprove rejects, before anything is written to history, an
@@ -76,7 +103,7 @@ func (r *run) receiveSignals(ctx workflow.Context) {
 }
 
 func (r *run) onPause(ctx workflow.Context, req PauseRequest) {
-	if r.report.Status.Final() || r.report.Status == migration.StatusRollingBack {
+	if r.report.Status.Final() || r.report.Status == migration.StatusRollingBack || r.report.Status == migration.StatusRollbackBlocked {
 		r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning,
 			fmt.Sprintf("pause ignored: the migration is %s", r.report.Status))
 		return

@@ -82,6 +82,11 @@ const (
 	// spineV1: preflight in the validate phase, leases, pause stopping a
 	// pausable action at its checkpoint.
 	spineV1 = 1
+
+	changeRepair = "repair"
+	// repairV1: a failed compensation blocks the rollback (ROLLBACK_BLOCKED)
+	// until a `repair` update retries, skips or abandons it.
+	repairV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -112,6 +117,10 @@ type run struct {
 	preflightDone bool
 	// startPhase and startStep say where a continued run picks up.
 	startPhase, startStep int
+	// blockedPhase names the phase whose compensation blocks the rollback;
+	// repair is the request that unblocks it.
+	blockedPhase string
+	repair       *RepairRequest
 	// activities counts the phase activities of this run, and
 	// activitiesPerRun is when to continue as new.
 	activities, activitiesPerRun int
@@ -367,7 +376,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			for _, name := range sortedKeys(res.Outputs) {
 				r.prior[i][name] = res.Outputs[name]
 			}
-			if r.stepsDone[i] == 0 && !contains(r.compensations, i) {
+			if !contains(r.compensations, i) {
 				// The phase has had effects: a rollback from here on
 				// must undo them, though the phase is not finished.
 				r.compensations = append(r.compensations, i)
@@ -526,10 +535,48 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 // at the first one that fails for good: undoing an earlier phase while a
 // later one is still in effect (dropping the target while traffic still
 // reaches it) would do more harm than stopping.
+//
+// Since changeRepair, a compensation that fails for good blocks the
+// rollback instead of ending it: the migration waits in ROLLBACK_BLOCKED
+// until a person retries it, skips it (having undone it by hand) or
+// abandons the rollback.
 func (r *run) compensate(ctx workflow.Context) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	for k := len(r.compensations) - 1; k >= 0; k-- {
 		i := r.compensations[k]
+		for {
+			err := r.compensateOne(dctx, i)
+			if err == nil {
+				break
+			}
+			if workflow.GetVersion(dctx, changeRepair, workflow.DefaultVersion, repairV1) == workflow.DefaultVersion {
+				return err
+			}
+			req := r.awaitRepair(dctx, i, err)
+			if req.Action == RepairAbandon {
+				return fmt.Errorf("%v; rollback abandoned by %s", err, req.By)
+			}
+			if req.Action == RepairSkip {
+				pr := &r.report.Phases[i]
+				pr.State, pr.Error = migration.PhaseUndoneByHand, ""
+				pr.Summary = "undone by hand, by " + req.By
+				msg := fmt.Sprintf("compensation of %s skipped by %s: undone by hand", r.spec.Phases[i].Name, req.By)
+				if req.Reason != "" {
+					msg += ": " + req.Reason
+				}
+				r.report.AddIssue(workflow.Now(dctx), r.spec.Phases[i].Name, migration.SeverityWarning, msg)
+				r.publish(dctx)
+				break
+			}
+			// RepairRetry: run the same compensation again.
+		}
+	}
+	return nil
+}
+
+// compensateOne runs phase i's compensation.
+func (r *run) compensateOne(dctx workflow.Context, i int) error {
+	{
 		spec := r.spec.Phases[i]
 		pr := &r.report.Phases[i]
 		r.report.CurrentIndex = i
@@ -559,6 +606,24 @@ func (r *run) compensate(ctx workflow.Context) error {
 		r.publish(dctx)
 	}
 	return nil
+}
+
+// awaitRepair holds a blocked rollback until a `repair` update says what
+// to do; the update's validator has checked the request.
+func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairRequest {
+	r.blockedPhase = r.spec.Phases[i].Name
+	r.repair = nil
+	r.report.Status = migration.StatusRollbackBlocked
+	r.report.RollbackNote = fmt.Sprintf("blocked: %v", cause)
+	r.publish(ctx)
+	r.logger.Error("rollback blocked: waiting for a person", "phase", r.blockedPhase, "error", cause)
+	_ = workflow.Await(ctx, func() bool { return r.repair != nil })
+	req := *r.repair
+	r.blockedPhase, r.repair = "", nil
+	r.report.Status = migration.StatusRollingBack
+	r.logger.Warn("rollback repair", "action", req.Action, "by", req.By, "phase", r.spec.Phases[i].Name)
+	r.publish(ctx)
+	return req
 }
 
 // end records the run's final status. A run that completed or rolled back

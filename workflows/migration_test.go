@@ -467,30 +467,110 @@ func TestNonRetryableErrorIsNotRetried(t *testing.T) {
 	require.Equal(t, []string{"run:copy"}, h.fake.Calls(), "one attempt, and nothing completed to compensate")
 }
 
-func TestCompensationFailureStopsRollback(t *testing.T) {
+// blockedSpec fails reconcile, so the rollback runs, and the
+// compensation of shift-traffic fails for good until fixed says otherwise.
+func blockedHarness(t *testing.T, fixed *bool) (*harness, config.Spec) {
 	h := newHarness(t)
 	h.fake.behave = func(_ context.Context, call string, _ int32) error {
-		switch call {
-		case "run:reconcile":
+		switch {
+		case call == "run:reconcile":
 			return temporal.NewNonRetryableApplicationError("mismatch", "Test", nil)
-		case "compensate:shift-traffic":
+		case call == "compensate:shift-traffic" && !*fixed:
 			return temporal.NewApplicationError("router unreachable", "Test")
 		}
 		return nil
 	}
 	spec := specWith(migration.PhaseProvision, migration.PhaseCopy, migration.PhaseShiftTraffic, migration.PhaseReconcile)
 	spec.Phases[2].Retry.MaxAttempts = 3
+	return h, spec
+}
+
+var blockedRuns = append(runs(migration.PhaseProvision, migration.PhaseCopy, migration.PhaseShiftTraffic, migration.PhaseReconcile),
+	"compensate:shift-traffic", "compensate:shift-traffic", "compensate:shift-traffic")
+
+// repairAt sends a repair update once the rollback is blocked, checking
+// what the report says then.
+func (h *harness) repairAt(req RepairRequest, rejectFirst *RepairRequest) {
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.Equal(h.t, migration.StatusRollbackBlocked, rep.Status)
+		require.Equal(h.t, migration.RiskHigh, rep.Risk)
+		require.Equal(h.t, migration.PhaseCompFailed, rep.Phases[2].State)
+		require.Contains(h.t, rep.NextSteps[0], "godwit rollback test --retry")
+		require.Contains(h.t, rep.NextSteps[1], "godwit rollback test --skip shift-traffic")
+		require.Contains(h.t, rep.NextSteps[2], "godwit rollback test --abandon")
+		require.Equal(h.t, blockedRuns, h.fake.Calls(), "earlier compensations wait while the rollback is blocked")
+		if rejectFirst != nil {
+			h.env.UpdateWorkflow(UpdateRepair, "bad", &testsuite.TestUpdateCallback{
+				OnReject:   func(error) {},
+				OnAccept:   func() { h.t.Error("a bad repair was accepted") },
+				OnComplete: func(any, error) {},
+			}, *rejectFirst)
+		}
+		h.env.UpdateWorkflow(UpdateRepair, "ok", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { h.t.Errorf("repair rejected: %v", err) }, OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				require.NoError(h.t, err)
+				require.Equal(h.t, "shift-traffic", v)
+			},
+		}, req)
+	}, time.Hour)
+}
+
+func TestAFailedCompensationBlocksTheRollbackUntilAbandoned(t *testing.T) {
+	fixed := false
+	h, spec := blockedHarness(t, &fixed)
+	h.repairAt(RepairRequest{Action: RepairAbandon, By: "ops"}, nil)
 	rep, err := h.run(spec)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, ErrTypeRollbackFailed, appErr.Type())
 	require.Equal(t, migration.StatusRollbackFailed, rep.Status)
-	want := append(runs(migration.PhaseProvision, migration.PhaseCopy, migration.PhaseShiftTraffic, migration.PhaseReconcile),
-		"compensate:shift-traffic", "compensate:shift-traffic", "compensate:shift-traffic")
-	require.Equal(t, want, h.fake.Calls(), "a failed compensation is retried, and earlier ones must not run after it")
+	require.Equal(t, blockedRuns, h.fake.Calls(), "a failed compensation is retried, and earlier ones must not run after it")
 	require.Equal(t, migration.PhaseCompFailed, rep.Phases[2].State)
 	require.Contains(t, rep.Phases[2].Error, "router unreachable")
+	require.Contains(t, rep.Error, "rollback abandoned by ops")
 	require.Equal(t, migration.PhaseCompleted, rep.Phases[1].State, "copy was not undone")
+}
+
+func TestRetryingABlockedRollbackFinishesIt(t *testing.T) {
+	fixed := false
+	h, spec := blockedHarness(t, &fixed)
+	h.env.RegisterDelayedCallback(func() { fixed = true }, 30*time.Minute)
+	h.repairAt(RepairRequest{Action: RepairRetry, By: "ops"}, &RepairRequest{Action: "undo-everything"})
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.Equal(t, append(blockedRuns, "compensate:shift-traffic", "compensate:copy", "compensate:provision"), h.fake.Calls())
+	require.Equal(t, migration.PhaseCompensated, rep.Phases[2].State)
+}
+
+func TestSkippingTheBlockedPhaseGoesOnWithTheRest(t *testing.T) {
+	fixed := false
+	h, spec := blockedHarness(t, &fixed)
+	h.repairAt(RepairRequest{Action: RepairSkip, Phase: "shift-traffic", By: "ops", Reason: "router reset by hand"},
+		&RepairRequest{Action: RepairSkip, Phase: "copy", By: "ops"})
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.Equal(t, append(blockedRuns, "compensate:copy", "compensate:provision"), h.fake.Calls())
+	require.Equal(t, migration.PhaseUndoneByHand, rep.Phases[2].State)
+	last := rep.Issues[len(rep.Issues)-1]
+	require.Equal(t, "compensation of shift-traffic skipped by ops: undone by hand: router reset by hand", last.Message)
+}
+
+func TestRepairIsRejectedWhenNothingIsBlocked(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(UpdateRepair, "early", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) {
+				require.EqualError(t, err, "no rollback is blocked (status WAITING_APPROVAL): repair applies only to ROLLBACK_BLOCKED")
+			},
+			OnAccept: func() { t.Error("repair accepted with nothing blocked") }, OnComplete: func(any, error) {},
+		}, RepairRequest{Action: RepairRetry})
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "done testing"})
+	}, time.Hour)
+	_, _ = h.run(gatedSpec(""))
 }
 
 func TestCancelledWorkflowStillRollsBack(t *testing.T) {
