@@ -104,3 +104,16 @@ func TestDiffSaysWhatChanged(t *testing.T) {
 	}
 	assert.True(t, strings.HasPrefix(ShortHash("sha256:0123456789abcdef"), "0123456789ab"))
 }
+
+func TestInspectFindsOutputs(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`output "address" { value = "x" }
+output "password" {
+  value     = "y"
+  sensitive = true
+}`), 0o644))
+	c, err := Inspect(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []OutputDecl{{Name: "address"}, {Name: "password", Sensitive: true}}, c.Outputs)
+	assert.Empty(t, c.Variables)
+}

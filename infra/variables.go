@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Variable is an input variable a module declares.
@@ -21,25 +22,47 @@ type Variable struct {
 	Sensitive bool
 }
 
+// OutputDecl is a root module output the module declares.
+type OutputDecl struct {
+	Name      string
+	Sensitive bool
+}
+
+// Config is what a module declares that a spec refers to.
+type Config struct {
+	Variables []Variable
+	Outputs   []OutputDecl
+}
+
 var variableSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+	},
 }
 
 var variableBodySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "sensitive"}},
 }
 
-// Variables reads the variables the module in dir declares (its *.tf and
-// *.tf.json files; override files may only add defaults), changing
-// nothing and running no binary, so a preflight can say which values a
-// spec is missing before anything runs.
+// Variables returns the variables the module in dir declares (see Inspect).
 func Variables(dir string) ([]Variable, error) {
+	c, err := Inspect(dir)
+	return c.Variables, err
+}
+
+// Inspect reads the variables and outputs the module in dir declares (its
+// *.tf and *.tf.json files; override files may only add defaults),
+// changing nothing and running no binary, so a preflight can say which
+// values a spec is missing before anything runs.
+func Inspect(dir string) (Config, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read module %s: %w", dir, err)
+		return Config{}, fmt.Errorf("read module %s: %w", dir, err)
 	}
 	parser := hclparse.NewParser()
 	found := map[string]*Variable{}
+	outputs := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") {
@@ -56,25 +79,25 @@ func Variables(dir string) ([]Variable, error) {
 			continue
 		}
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("read module %s: %s", dir, diags.Error())
+			return Config{}, fmt.Errorf("read module %s: %s", dir, diags.Error())
 		}
 		override := strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf"), "override")
 		content, _, diags := file.Body.PartialContent(variableSchema)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("read module %s: %s", dir, diags.Error())
+			return Config{}, fmt.Errorf("read module %s: %s", dir, diags.Error())
 		}
 		for _, b := range content.Blocks {
+			if b.Type == "output" {
+				attrs, _, _ := b.Body.PartialContent(variableBodySchema)
+				outputs[b.Labels[0]] = outputs[b.Labels[0]] || isTrue(attrs.Attributes["sensitive"])
+				continue
+			}
 			attrs, _, diags := b.Body.PartialContent(variableBodySchema)
 			if diags.HasErrors() {
-				return nil, fmt.Errorf("read module %s: variable %s: %s", dir, b.Labels[0], diags.Error())
+				return Config{}, fmt.Errorf("read module %s: variable %s: %s", dir, b.Labels[0], diags.Error())
 			}
 			_, hasDefault := attrs.Attributes["default"]
-			sensitive := false
-			if a, ok := attrs.Attributes["sensitive"]; ok {
-				if v, diags := a.Expr.Value(nil); !diags.HasErrors() && v.Type().FriendlyName() == "bool" && v.True() {
-					sensitive = true
-				}
-			}
+			sensitive := isTrue(attrs.Attributes["sensitive"])
 			v := found[b.Labels[0]]
 			switch {
 			case v == nil && !override:
@@ -85,10 +108,22 @@ func Variables(dir string) ([]Variable, error) {
 			}
 		}
 	}
-	out := make([]Variable, 0, len(found))
+	var c Config
 	for _, v := range found {
-		out = append(out, *v)
+		c.Variables = append(c.Variables, *v)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	sort.Slice(c.Variables, func(i, j int) bool { return c.Variables[i].Name < c.Variables[j].Name })
+	for _, name := range sortedKeys(outputs) {
+		c.Outputs = append(c.Outputs, OutputDecl{Name: name, Sensitive: outputs[name]})
+	}
+	return c, nil
+}
+
+// isTrue reports whether the attribute is the literal true.
+func isTrue(a *hcl.Attribute) bool {
+	if a == nil {
+		return false
+	}
+	v, diags := a.Expr.Value(nil)
+	return !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && v.True()
 }
