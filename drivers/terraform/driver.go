@@ -321,7 +321,7 @@ func (r *runner) apply(ctx context.Context) (activities.PhaseResult, error) {
 func (r *runner) changeDetail(now infra.Summary) string {
 	var approved infra.Summary
 	if text := r.in.Prior[OutputPlanSummary]; text != "" && json.Unmarshal([]byte(text), &approved) == nil {
-		return "it " + infra.Diff(approved, now) + "; now: " + now.String()
+		return infra.Diff(approved, now) + "; now: " + now.String()
 	}
 	return "now: " + now.String()
 }

@@ -185,7 +185,7 @@ func TestAPlanThatChangedSinceApprovalIsRefused(t *testing.T) {
 	assert.Equal(t, ErrTypePlanChanged, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, err.Error(), "the plan changed since it was approved: approved plan "+infra.ShortHash(plan.Outputs[OutputPlanHash]))
-	assert.Contains(t, err.Error(), "it now also + "+blue+"; no longer + "+green)
+	assert.Contains(t, err.Error(), "now also + "+blue+"; no longer + "+green)
 	assert.Equal(t, []string{green}, f.resources(), "nothing was applied")
 }
 
