@@ -5,6 +5,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/bin"
 STATE="$ROOT/.godwit"
 TEMPORAL_VERSION=v1.5.1
+# Newer tags carry replace directives that `go install` refuses.
+TERRAFORM_VERSION=v1.6.6
 export PATH="$BIN:/usr/local/go/bin:$PATH"
 mkdir -p "$BIN" "$STATE"
 
@@ -20,6 +22,14 @@ ensure_temporal() {
   if [ -x "$BIN/temporal" ]; then return; fi
   log "installing the Temporal CLI $TEMPORAL_VERSION into bin/ (first time only, 1-3 minutes)"
   GOBIN="$BIN" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
+}
+
+# ensure_terraform installs Terraform (for the terraform phase driver's
+# tests) from the Go module proxy into bin/, once.
+ensure_terraform() {
+  if [ -x "$BIN/terraform" ]; then return; fi
+  log "installing Terraform $TERRAFORM_VERSION into bin/ (first time only, about 2.5 minutes)"
+  GOBIN="$BIN" go install "github.com/hashicorp/terraform@$TERRAFORM_VERSION"
 }
 
 build_godwit() {

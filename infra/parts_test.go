@@ -1,0 +1,119 @@
+package infra
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOutputKeepsARedactedTail(t *testing.T) {
+	cases := []struct {
+		name    string
+		max     int
+		secrets []string
+		writes  []string
+		want    string
+	}{
+		{"short output as written", 100, nil, []string{"a\n", "b\n"}, "a\nb\n"},
+		{"secrets hidden", 100, []string{"hunter2", ""}, []string{"pw=hunter2\n"}, "pw=***\n"},
+		{"secret split across writes hidden", 100, []string{"hunter2"}, []string{"pw=hun", "ter2\n"}, "pw=***\n"},
+		{"only the tail kept", 4, nil, []string{"0123456789"}, "[... 6 bytes cut ...]\n6789"},
+	}
+	for _, c := range cases {
+		o := NewOutput(c.max, c.secrets)
+		for _, w := range c.writes {
+			_, err := o.Write([]byte(w))
+			require.NoError(t, err)
+		}
+		assert.Equal(t, c.want, o.String(), c.name)
+	}
+}
+
+func TestLockedErrorReadsTerraformsMessage(t *testing.T) {
+	msg := `exit status 1
+
+Error: Error acquiring the state lock
+
+Error message: resource temporarily unavailable
+Lock Info:
+  ID:        91a7e7c1-aaaa
+  Path:      terraform.tfstate
+  Operation: OperationTypePlan
+  Who:       bob@laptop
+  Version:   1.6.6
+  Created:   2026-11-25 10:00:00 +0000 UTC
+  Info:      
+`
+	cases := []struct {
+		name string
+		text string
+		want *LockedError
+	}{
+		{"lock with holder", msg, &LockedError{ID: "91a7e7c1-aaaa", Operation: "OperationTypePlan", Who: "bob@laptop", Created: "2026-11-25 10:00:00 +0000 UTC"}},
+		{"another error", "Error: No value for required variable", nil},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, lockedError(c.text), c.name)
+	}
+}
+
+func TestVariablesFindsRequiredAndSensitive(t *testing.T) {
+	vars, err := Variables(filepath.Join("..", "examples", "blue-green"))
+	require.NoError(t, err)
+	assert.Equal(t, []Variable{
+		{Name: "app"},
+		{Name: "deploy_token", Sensitive: true},
+		{Name: "green_release"},
+		{Name: "migration_phase", Required: true},
+	}, vars)
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.tf"), []byte(`variable "x" {}
+variable "y" { default = 1 }`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a_override.tf"), []byte(`variable "x" { default = "z" }`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.tf.json"), []byte(`{"variable": {"j": {}}}`), 0o644))
+	vars, err = Variables(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []Variable{{Name: "j", Required: true}, {Name: "x"}, {Name: "y"}}, vars)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.tf"), []byte(`variable "x" {`), 0o644))
+	_, err = Variables(dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broken.tf")
+}
+
+func TestDiffSaysWhatChanged(t *testing.T) {
+	blue := Change{Address: "terraform_data.blue[0]", Action: "delete"}
+	green := Change{Address: "terraform_data.green[0]", Action: "create"}
+	cases := []struct {
+		name          string
+		approved, now []Change
+		want          string
+	}{
+		{"a new change", []Change{green}, []Change{blue, green}, "now also - terraform_data.blue[0]"},
+		{"a change gone", []Change{blue, green}, []Change{green}, "no longer - terraform_data.blue[0]"},
+		{"same addresses", []Change{green}, []Change{green}, "the same resources change, but to other values"},
+	}
+	for _, c := range cases {
+		got := Diff(Summary{Changes: c.approved}, Summary{Changes: c.now})
+		assert.Equal(t, c.want, got, c.name)
+	}
+	assert.True(t, strings.HasPrefix(ShortHash("sha256:0123456789abcdef"), "0123456789ab"))
+}
+
+func TestInspectFindsOutputs(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`output "address" { value = "x" }
+output "password" {
+  value     = "y"
+  sensitive = true
+}`), 0o644))
+	c, err := Inspect(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []OutputDecl{{Name: "address"}, {Name: "password", Sensitive: true}}, c.Outputs)
+	assert.Empty(t, c.Variables)
+}
