@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/drivers/traffic"
 )
 
 // Builtin returns the drivers beyond the built-in command hook, by the key
@@ -16,6 +17,7 @@ import (
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
 		// "copy": copydriver.New(logger.Named("copy")),
+		traffic.Key: traffic.New(logger.Named("traffic")),
 	}
 }
 
