@@ -73,7 +73,7 @@ func (a analysisRun) run(ctx context.Context, state AnalysisState) (AnalysisStat
 		if err := a.wait(ctx, interval); err != nil {
 			return state, err
 		}
-		stats, err := a.source.Stats(ctx, a.route, interval)
+		stats, err := a.source.Stats(ctx, a.route, sampleWindow(interval))
 		if err != nil {
 			return state, fmt.Errorf("analysis sample %d of %d: %w", state.Samples+1, total, err)
 		}
@@ -99,6 +99,16 @@ func (a analysisRun) run(ctx context.Context, state AnalysisState) (AnalysisStat
 		return state, &AnalysisError{Outcome: client.Inconclusive, State: state, Limit: limit}
 	}
 	return state, nil
+}
+
+// sampleWindow is the stats window of a sample covering the last interval.
+// The gateway counts in whole seconds and its newest second is still
+// filling, so a window of the interval alone would miss part of it (a 1s
+// window is only the current, partial second): one second more covers the
+// whole interval, at the cost of sharing a boundary second with the
+// previous sample.
+func sampleWindow(interval time.Duration) time.Duration {
+	return interval + time.Second
 }
 
 // thresholds converts the spec's limits to the gateway client's, where 0
