@@ -208,6 +208,14 @@ func TestTrafficShiftCompletesThroughTheGateway(t *testing.T) {
         - setWeight: 100
 `)
 	r.start()
+	// While the analysis runs, status shows its figures (the heartbeat).
+	var detail string
+	r.waitFor("the analysis figures in status", func() bool {
+		detail = r.status().Phases[1].Detail
+		return strings.Contains(detail, "samples:") && strings.Contains(detail, "; last: ")
+	})
+	require.Regexp(t, `^analysis \d of 3 samples: \d passed, \d failed \(limit 2\), \d inconclusive; last: \w+, new \d+ requests, error rate`, detail)
+	t.Logf("status during the analysis: %s", detail)
 	r.waitFor("the go-100 gate", func() bool { return r.status().WaitingGate == "go-100" })
 	require.Equal(t, [2]int{50, 50}, r.weights())
 	rep := r.status()
