@@ -111,6 +111,8 @@ func (d *strictDecoder) key(path string, key *yaml.Node) (string, bool) {
 
 var durationType = reflect.TypeOf(Duration(0))
 
+var yamlUnmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
 func (d *strictDecoder) fail(path string, n *yaml.Node, format string, args ...any) {
 	line := 0
 	if n != nil {
@@ -144,6 +146,13 @@ func (d *strictDecoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	switch {
 	case v.Type() == durationType:
 		d.decodeDuration(path, n, v)
+	case v.CanAddr() && v.Addr().Type().Implements(yamlUnmarshalerType):
+		// A value with more than one written form (a driver's
+		// `setWeight: 5` or `setWeight: {reads: 50}`) decodes itself;
+		// its Check reports impossible values with their paths.
+		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			d.fail(path, n, "%s", err.Error())
+		}
 	case v.Kind() == reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))

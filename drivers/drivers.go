@@ -10,14 +10,15 @@ import (
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/drivers/terraform"
+	"github.com/godwit/godwit/drivers/traffic"
 )
 
 // Builtin returns the drivers beyond the built-in command hook, by the key
 // of their spec section.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		// "copy": copydriver.New(logger.Named("copy")),
 		terraform.Key: terraform.New(logger.Named("terraform")),
+		traffic.Key:   traffic.New(logger.Named("traffic")),
 	}
 }
 

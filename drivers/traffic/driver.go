@@ -1,0 +1,292 @@
+package traffic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/gateway/api"
+	"github.com/godwit/godwit/gateway/client"
+)
+
+// Error types of the driver's application errors, for retry policies and
+// the report. Retrying cannot help the first and the last two.
+const (
+	// ErrTypeGatewayRefused: the gateway refused a call for good (unknown
+	// route, wrong token, bad weight).
+	ErrTypeGatewayRefused = "GatewayRequestRefused"
+	// ErrTypeGatewayUnavailable: the call may pass later (network, 5xx).
+	ErrTypeGatewayUnavailable = "GatewayUnavailable"
+	// ErrTypeAnalysisFailed: an analysis breached its thresholds (or was
+	// inconclusive and does not accept that); the phase rolls back.
+	ErrTypeAnalysisFailed = "AnalysisFailed"
+)
+
+// Outputs of a setWeight step (and of the phase, when it declares them).
+const (
+	OutputReadWeight  = "READ_WEIGHT"
+	OutputWriteWeight = "WRITE_WEIGHT"
+)
+
+// Driver runs traffic phases against a godwit-gateway.
+type Driver struct {
+	logger hclog.Logger
+	// httpClient carries admin calls; nil uses the client's default.
+	httpClient *http.Client
+	// beatEvery is how often an analysis heartbeats while it waits for its
+	// next sample, so a rollback's cancellation reaches it quickly.
+	beatEvery time.Duration
+}
+
+// New returns the traffic driver.
+func New(logger hclog.Logger) *Driver {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Driver{logger: logger, beatEvery: time.Second}
+}
+
+var _ activities.Driver = (*Driver)(nil)
+
+// Do runs one step (a setWeight or an analysis) or the compensation,
+// which moves the route back to legacy.
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	spec, ok := in.Phase.Driver.(*Spec)
+	if !ok {
+		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s has no traffic section", in.Phase.Name))
+	}
+	gw, err := d.client(spec)
+	if err != nil {
+		return activities.PhaseResult{}, configError(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err))
+	}
+	log := d.logger.With("migration", in.Migration, "phase", in.Phase.Name, "route", spec.Route)
+	if action == activities.ActionCompensate {
+		return d.compensate(ctx, log, gw, spec)
+	}
+	if in.Step < 1 || in.Step > len(spec.Steps) {
+		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s runs as %d steps; step %d is not one of them", in.Phase.Name, len(spec.Steps), in.Step))
+	}
+	st := spec.Steps[in.Step-1]
+	switch {
+	case st.SetWeight != nil:
+		return d.setWeight(ctx, log, gw, spec, *st.SetWeight, beat)
+	case st.Analysis != nil:
+		return d.analyse(ctx, log.With("step", in.Step), gw, spec, *st.Analysis, resume, beat)
+	}
+	return activities.PhaseResult{}, configError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
+}
+
+// setWeight sets the step's weights; a side the step does not name keeps
+// the weight the gateway has.
+func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec, w Weight, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	if spec.NewUpstream != "" {
+		if _, err := gw.SetUpstreams(ctx, spec.Route, "", spec.NewUpstream); err != nil {
+			return activities.PhaseResult{}, classify(err)
+		}
+	}
+	cur, err := gw.Route(ctx, spec.Route)
+	if err != nil {
+		return activities.PhaseResult{}, classify(err)
+	}
+	reads, writes := cur.Weights.Read, cur.Weights.Write
+	r, wr := w.Targets(spec.move())
+	if r != nil {
+		reads = *r
+	}
+	if wr != nil {
+		writes = *wr
+	}
+	st, err := gw.SetWeights(ctx, spec.Route, reads, writes)
+	if err != nil {
+		return activities.PhaseResult{}, classify(err)
+	}
+	summary := fmt.Sprintf("route %s: reads %d%%, writes %d%% to new (were %d%%, %d%%)",
+		spec.Route, st.Weights.Read, st.Weights.Write, cur.Weights.Read, cur.Weights.Write)
+	beat(activities.Heartbeat{Percent: 100, Detail: summary})
+	log.Info("weights set", "read", st.Weights.Read, "write", st.Weights.Write,
+		"wasRead", cur.Weights.Read, "wasWrite", cur.Weights.Write)
+	return activities.PhaseResult{Summary: summary, Outputs: weightOutputs(st.Weights)}, nil
+}
+
+// analyse runs an analysis step from its checkpoint.
+func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec, a Analysis, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	var state AnalysisState
+	if resume.Checkpoint != "" {
+		if err := json.Unmarshal([]byte(resume.Checkpoint), &state); err != nil {
+			log.Warn("unreadable analysis checkpoint; sampling from the start", "error", err)
+			state = AnalysisState{}
+		}
+	}
+	total, limit := a.Samples(), max(1, a.FailureLimit)
+	last := analysisBeat(state, total, limit)
+	run := analysisRun{
+		source: gw, route: spec.Route, spec: a,
+		wait: func(ctx context.Context, dur time.Duration) error {
+			return waitBeating(ctx, dur, d.beatEvery, func() { beat(last) })
+		},
+		report: func(s AnalysisState) {
+			last = analysisBeat(s, total, limit)
+			beat(last)
+			v := s.Last
+			log.Info("analysis sample", "sample", s.Samples, "of", total, "outcome", v.Outcome,
+				"requests", v.Requests, "errorRate", v.ErrorRate, "p99Ms", v.P99Ms, "breaker", v.Breaker)
+		},
+	}
+	state, err := run.run(ctx, state)
+	res := activities.PhaseResult{Summary: describe(state, total, limit)}
+	var failed *AnalysisError
+	switch {
+	case errors.As(err, &failed):
+		log.Warn("analysis did not pass", "outcome", failed.Outcome, "samples", state.Samples, "failed", state.Failed)
+		return res, temporal.NewNonRetryableApplicationError(failed.Error(), ErrTypeAnalysisFailed, nil)
+	case err != nil:
+		return res, classify(err)
+	}
+	res.Summary = "passed: " + res.Summary
+	return res, nil
+}
+
+func analysisBeat(s AnalysisState, total, limit int) activities.Heartbeat {
+	cp, _ := json.Marshal(s)
+	return activities.Heartbeat{Percent: 100 * float64(s.Samples) / float64(total), Checkpoint: string(cp), Detail: describe(s, total, limit)}
+}
+
+// waitBeating waits d, calling beat every `every`, and returns ctx's error
+// if it ends first.
+func waitBeating(ctx context.Context, d, every time.Duration, beat func()) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case <-tick.C:
+			beat()
+		}
+	}
+}
+
+// compensate moves the route back to legacy (0/0) and releases any write
+// hold, in that order, so held writes go on to legacy. Both calls are
+// idempotent, so a repeated compensation does no harm.
+func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec) (activities.PhaseResult, error) {
+	st, err := gw.SetWeights(ctx, spec.Route, 0, 0)
+	if err != nil {
+		return activities.PhaseResult{}, classify(err)
+	}
+	held := st.WritesHeld
+	if st, err = gw.ReleaseWrites(ctx, spec.Route); err != nil {
+		return activities.PhaseResult{}, classify(err)
+	}
+	summary := fmt.Sprintf("route %s back on legacy: reads %d%%, writes %d%% to new", spec.Route, st.Weights.Read, st.Weights.Write)
+	if held {
+		summary += "; write hold released"
+	}
+	log.Info("route back on legacy", "writeHoldReleased", held)
+	return activities.PhaseResult{Summary: summary, Outputs: weightOutputs(st.Weights)}, nil
+}
+
+func weightOutputs(w api.Weights) map[string]string {
+	return map[string]string{OutputReadWeight: strconv.Itoa(w.Read), OutputWriteWeight: strconv.Itoa(w.Write)}
+}
+
+// Preflight checks, changing nothing, that the gateway answers, accepts the
+// token and has the route, and that the spec passes the split-stores rule.
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no traffic section"}
+	}
+	var problems []string
+	for _, p := range s.writeProblems(spec) {
+		problems = append(problems, fmt.Sprintf("traffic.%s: %s", p.path, p.msg))
+	}
+	gw, err := d.client(s)
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := gw.Route(ctx, s.Route); err != nil {
+		problems = append(problems, explain(ctx, gw, s, err))
+	}
+	return problems
+}
+
+// explain turns a failed route lookup into a sentence a person can act on.
+func explain(ctx context.Context, gw *client.Client, s *Spec, err error) string {
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		return fmt.Sprintf("gateway at %s: %v", s.Gateway.Admin, err)
+	}
+	switch ce.Status {
+	case 0:
+		return fmt.Sprintf("the gateway's admin API at %s is not reachable from this worker: %s", s.Gateway.Admin, ce.Message)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		if s.Gateway.Token == nil {
+			return fmt.Sprintf("the gateway at %s requires a token: set gateway.token to {fromEnv: VAR} or {fromFile: PATH}", s.Gateway.Admin)
+		}
+		return fmt.Sprintf("the gateway at %s refused the token from %s: it must be the gateway's admin token (its admin.tokenEnv or admin.tokenFile)",
+			s.Gateway.Admin, tokenSource(*s.Gateway.Token))
+	case http.StatusNotFound:
+		msg := fmt.Sprintf("route %q does not exist on the gateway at %s", s.Route, s.Gateway.Admin)
+		if routes, err := gw.Routes(ctx); err == nil {
+			names := make([]string, len(routes))
+			for i, r := range routes {
+				names[i] = r.Name
+			}
+			msg += fmt.Sprintf(" (its routes: %s)", strings.Join(names, ", "))
+		}
+		return msg
+	}
+	return fmt.Sprintf("gateway at %s: %v", s.Gateway.Admin, err)
+}
+
+func tokenSource(ref config.SecretRef) string {
+	if ref.FromEnv != "" {
+		return "environment variable " + ref.FromEnv
+	}
+	return "file " + ref.FromFile
+}
+
+// client returns an admin API client with the token read on this worker.
+func (d *Driver) client(s *Spec) (*client.Client, error) {
+	token := ""
+	if s.Gateway.Token != nil {
+		var err error
+		if token, err = activities.ResolveSecret(*s.Gateway.Token); err != nil {
+			return nil, fmt.Errorf("gateway token: %w", err)
+		}
+	}
+	return client.New(client.Options{BaseURL: s.Gateway.Admin, Token: token, HTTPClient: d.httpClient})
+}
+
+// classify decides retryability once: the gateway's permanent refusals
+// are not retried, everything else (network, 5xx) is.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case client.IsPermanent(err):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeGatewayRefused, err)
+	}
+	return temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeGatewayUnavailable, err)
+}
+
+func configError(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+}

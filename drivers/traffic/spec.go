@@ -1,0 +1,532 @@
+// Package traffic is the traffic phase driver (`traffic:` in a spec): it
+// moves a route of the Godwit gateway from legacy to new step by step —
+// set a weight, hold, analyse new's error rate and latency, wait at a gate —
+// and moves it back to legacy when the phase is rolled back. The steps are
+// planned from the spec (config.StepPlanner), so the workflow runs them one
+// by one and pause, approve and rollback act between them; each action step
+// is one idempotent call to the gateway's admin API, or, for an analysis, a
+// sampling loop that heartbeats and resumes from its checkpoint.
+package traffic
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/godwit/godwit/config"
+)
+
+// Key is the spec section's key.
+const Key = "traffic"
+
+func init() {
+	config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} })
+}
+
+// What a plain `setWeight: N` moves (Spec.Move).
+const (
+	MoveBoth   = "both"
+	MoveReads  = "reads"
+	MoveWrites = "writes"
+)
+
+// How writes stay consistent when they move while legacy and new keep
+// separate databases (Spec.WriteConsistency).
+const (
+	// WritesPinned: all writes are on one side at any moment (write weights
+	// 0 or 100 only) while reads move by percentage.
+	WritesPinned = "pinned"
+	// WritesReverseReplication: writes that land on new are replicated back
+	// to legacy, so any split of writes keeps both databases whole.
+	WritesReverseReplication = "reverseReplication"
+	// WritesSharedStore: both services use one database.
+	WritesSharedStore = "sharedStore"
+)
+
+// What an analysis whose samples were all inconclusive (too few requests
+// on new) does (Analysis.OnInconclusive).
+const (
+	InconclusiveFail = "fail"
+	InconclusivePass = "pass"
+)
+
+// Spec is the `traffic:` section of a phase. It names the token's source,
+// never the token: the section goes into workflow history.
+type Spec struct {
+	// Gateway is the godwit-gateway whose admin API the driver calls.
+	Gateway Gateway `yaml:"gateway" json:"gateway"`
+	// Route is the gateway route to move.
+	Route string `yaml:"route" json:"route"`
+	// Move says what a plain `setWeight: N` sets: reads and writes (both,
+	// the default), reads only or writes only (the other keeps its weight).
+	Move string `yaml:"move" json:"move,omitempty"`
+	// NewUpstream, when set, points the route's new side at this base URL
+	// before each weight change (idempotent), e.g. an address an earlier
+	// phase produced: ${phases.provision.outputs.URL}.
+	NewUpstream string `yaml:"newUpstream" json:"newUpstream,omitempty"`
+	// Stores names the spec's stores behind legacy and new, so the
+	// split-stores rule knows whether they share a database.
+	Stores *StorePair `yaml:"stores" json:"stores,omitempty"`
+	// WriteConsistency says how writes stay consistent when some go to new
+	// while legacy and new have separate databases: pinned,
+	// reverseReplication or sharedStore.
+	WriteConsistency string `yaml:"writeConsistency" json:"writeConsistency,omitempty"`
+	// Steps run in order: setWeight, hold, analysis or gate.
+	Steps []Step `yaml:"steps" json:"steps"`
+}
+
+// Gateway locates a godwit-gateway's admin API.
+type Gateway struct {
+	// Admin is the admin API's base URL, e.g. http://127.0.0.1:9090.
+	Admin string `yaml:"admin" json:"admin"`
+	// Token is where the worker reads the admin bearer token; none for a
+	// gateway whose admin API runs without one (loopback only).
+	Token *config.SecretRef `yaml:"token" json:"token,omitempty"`
+}
+
+// StorePair names the stores (keys of the spec's stores:) that legacy and
+// new use.
+type StorePair struct {
+	Legacy string `yaml:"legacy" json:"legacy"`
+	New    string `yaml:"new" json:"new"`
+}
+
+// Step is one step of the shift: exactly one of setWeight, hold, analysis
+// and gate.
+type Step struct {
+	// Name labels the step in the status report; default: what it does.
+	Name      string          `yaml:"name" json:"name,omitempty"`
+	SetWeight *Weight         `yaml:"setWeight" json:"setWeight,omitempty"`
+	Hold      config.Duration `yaml:"hold" json:"hold,omitempty"`
+	Analysis  *Analysis       `yaml:"analysis" json:"analysis,omitempty"`
+	Gate      string          `yaml:"gate" json:"gate,omitempty"`
+}
+
+// Weight is a setWeight step's target, written `setWeight: 25` (applied to
+// what Spec.Move names) or `setWeight: {reads: 50, writes: 0}` (a side left
+// out keeps its current weight).
+type Weight struct {
+	// All is the plain form's percentage.
+	All    *int `json:"all,omitempty"`
+	Reads  *int `json:"reads,omitempty"`
+	Writes *int `json:"writes,omitempty"`
+}
+
+// UnmarshalYAML reads either form; Check reports the ranges.
+func (w *Weight) UnmarshalYAML(n *yaml.Node) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		v, err := percent(n)
+		if err != nil {
+			return err
+		}
+		*w = Weight{All: &v}
+		return nil
+	case yaml.MappingNode:
+		*w = Weight{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i].Value, n.Content[i+1]
+			var dst **int
+			switch key {
+			case "reads":
+				dst = &w.Reads
+			case "writes":
+				dst = &w.Writes
+			default:
+				return fmt.Errorf("unknown field %q; known fields here: reads, writes", key)
+			}
+			if *dst != nil {
+				return fmt.Errorf("%s is given twice", key)
+			}
+			v, err := percent(val)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			*dst = &v
+		}
+		if w.Reads == nil && w.Writes == nil {
+			return errors.New("needs reads, writes or both, e.g. {reads: 50, writes: 0}")
+		}
+		return nil
+	}
+	return errors.New("must be a percentage (setWeight: 25) or a mapping (setWeight: {reads: 50, writes: 0})")
+}
+
+func percent(n *yaml.Node) (int, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		return 0, fmt.Errorf("must be a whole percentage 0..100, not %q", n.Value)
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil {
+		return 0, fmt.Errorf("must be a whole percentage 0..100, not %q", n.Value)
+	}
+	return v, nil
+}
+
+// Targets returns the read and write weights the step sets given move; nil
+// keeps that side's current weight.
+func (w Weight) Targets(move string) (reads, writes *int) {
+	if w.All == nil {
+		return w.Reads, w.Writes
+	}
+	switch move {
+	case MoveReads:
+		return w.All, nil
+	case MoveWrites:
+		return nil, w.All
+	}
+	return w.All, w.All
+}
+
+// Analysis judges new over a window: every interval it reads the
+// gateway's figures for the last interval and counts a failed sample when
+// a threshold is breached; failureLimit failed samples fail the phase (and
+// so roll it back).
+type Analysis struct {
+	// Window is how long the analysis watches.
+	Window config.Duration `yaml:"window" json:"window"`
+	// Interval is the time between samples; each covers the last interval.
+	Interval config.Duration `yaml:"interval" json:"interval"`
+	// MinRequests on new a sample needs for a verdict (default 1): fewer
+	// make it inconclusive, unless a threshold is breached anyway.
+	MinRequests int `yaml:"minRequests" json:"minRequests,omitempty"`
+	// MaxErrorRate on new, 0..1; fallbacks and breaker diversions count as
+	// errors of new. 0 allows no error at all.
+	MaxErrorRate *float64 `yaml:"maxErrorRate" json:"maxErrorRate,omitempty"`
+	// MaxP95 and MaxP99 bound new's latency.
+	MaxP95 config.Duration `yaml:"maxP95" json:"maxP95,omitempty"`
+	MaxP99 config.Duration `yaml:"maxP99" json:"maxP99,omitempty"`
+	// MaxShadowMismatchRate bounds the route's shadow mismatches, 0..1.
+	MaxShadowMismatchRate *float64 `yaml:"maxShadowMismatchRate" json:"maxShadowMismatchRate,omitempty"`
+	// FailureLimit is how many failed samples fail the analysis (default 1).
+	FailureLimit int `yaml:"failureLimit" json:"failureLimit,omitempty"`
+	// OnInconclusive decides an analysis none of whose samples passed or
+	// reached the failure limit: fail (default) or pass.
+	OnInconclusive string `yaml:"onInconclusive" json:"onInconclusive,omitempty"`
+}
+
+// Samples is how many samples the analysis takes.
+func (a Analysis) Samples() int {
+	if a.Interval <= 0 {
+		return 1
+	}
+	return max(1, int(a.Window/a.Interval))
+}
+
+// ApplyDefaults fills the analysis settings left out.
+func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+	if s.Move == "" {
+		s.Move = MoveBoth
+	}
+	for i := range s.Steps {
+		a := s.Steps[i].Analysis
+		if a == nil {
+			continue
+		}
+		if a.MinRequests == 0 {
+			// A sample of no requests must not pass.
+			a.MinRequests = 1
+		}
+		if a.FailureLimit == 0 {
+			a.FailureLimit = 1
+		}
+		if a.OnInconclusive == "" {
+			a.OnInconclusive = InconclusiveFail
+		}
+	}
+}
+
+// HasCompensation is true: a rollback always moves the route back to legacy.
+func (s *Spec) HasCompensation() bool { return true }
+
+// Resources names the route, so two migrations never drive it at once.
+func (s *Spec) Resources(*config.Spec) []string {
+	return []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
+}
+
+// PlanSteps maps the steps one to one: setWeight and analysis are actions
+// of the driver, hold a durable wait, gate an approval.
+func (s *Spec) PlanSteps() []config.Step {
+	out := make([]config.Step, len(s.Steps))
+	for i, st := range s.Steps {
+		var step config.Step
+		switch {
+		case st.SetWeight != nil:
+			step = config.Step{Name: "set weight " + describeWeight(*st.SetWeight, s.Move), Action: true}
+		case st.Analysis != nil:
+			step = config.Step{Name: fmt.Sprintf("analysis for %s", st.Analysis.Window), Action: true}
+		case st.Gate != "":
+			step = config.Step{Name: "gate " + st.Gate, Gate: st.Gate}
+		case st.Hold > 0:
+			step = config.Step{Name: "hold " + st.Hold.String(), Wait: st.Hold.D()}
+		default:
+			// Check reports it; an action keeps the plan one to one.
+			step = config.Step{Name: "invalid step", Action: true}
+		}
+		if st.Name != "" {
+			step.Name = st.Name
+		}
+		out[i] = step
+	}
+	return out
+}
+
+// describeWeight says what a setWeight sets, e.g. "reads 50%, writes 0%".
+func describeWeight(w Weight, move string) string {
+	reads, writes := w.Targets(move)
+	switch {
+	case reads != nil && writes != nil && *reads == *writes:
+		return fmt.Sprintf("%d%%", *reads)
+	case reads != nil && writes != nil:
+		return fmt.Sprintf("reads %d%%, writes %d%%", *reads, *writes)
+	case reads != nil:
+		return fmt.Sprintf("reads %d%%", *reads)
+	case writes != nil:
+		return fmt.Sprintf("writes %d%%", *writes)
+	}
+	return "?"
+}
+
+// Check reports every missing or impossible value with its field path.
+func (s *Spec) Check(c *config.CheckContext) {
+	s.checkGateway(c)
+	if strings.TrimSpace(s.Route) == "" {
+		c.Errorf("route", "is required: the name of the gateway route to move (routes[].name in the gateway's configuration)")
+	}
+	switch s.Move {
+	case "", MoveBoth, MoveReads, MoveWrites:
+	default:
+		c.Errorf("move", "%q is not a choice: use both (reads and writes), reads or writes", s.Move)
+	}
+	if s.NewUpstream != "" && !strings.Contains(s.NewUpstream, "${") {
+		if err := checkURL(s.NewUpstream); err != nil {
+			c.Errorf("newUpstream", "%v", err)
+		}
+	}
+	if s.Stores != nil {
+		for _, side := range []struct{ path, name string }{{"stores.legacy", s.Stores.Legacy}, {"stores.new", s.Stores.New}} {
+			if side.name == "" {
+				c.Errorf(side.path, "is required: the name of one of the spec's stores")
+			} else if _, ok := c.Spec.Stores[side.name]; !ok {
+				c.Errorf(side.path, "%q is not one of the spec's stores: add it under stores: or fix the name", side.name)
+			}
+		}
+	}
+	switch s.WriteConsistency {
+	case "", WritesPinned, WritesReverseReplication, WritesSharedStore:
+	default:
+		c.Errorf("writeConsistency", "%q is not a choice: use pinned, reverseReplication or sharedStore", s.WriteConsistency)
+	}
+	s.checkSteps(c)
+	for _, p := range s.writeProblems(c.Spec) {
+		c.Errorf(p.path, "%s", p.msg)
+	}
+}
+
+func (s *Spec) checkGateway(c *config.CheckContext) {
+	if s.Gateway.Admin == "" {
+		c.Errorf("gateway.admin", "is required: the gateway's admin API, e.g. http://127.0.0.1:9090")
+	} else if err := checkURL(s.Gateway.Admin); err != nil {
+		c.Errorf("gateway.admin", "%v", err)
+	}
+	if t := s.Gateway.Token; t != nil {
+		switch {
+		case t.FromEnv == "" && t.FromFile == "":
+			c.Errorf("gateway.token", "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
+		case t.FromEnv != "" && t.FromFile != "":
+			c.Errorf("gateway.token", "sets both fromEnv and fromFile: choose one")
+		}
+	}
+}
+
+// checkURL accepts http(s)://host[:port][/path] without credentials, which
+// would land in workflow history.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("%q is not a URL of the form http(s)://host:port", raw)
+	case u.User != nil:
+		return errors.New("must not hold credentials, which would be stored in workflow history: use gateway.token")
+	}
+	return nil
+}
+
+func (s *Spec) checkSteps(c *config.CheckContext) {
+	if len(s.Steps) == 0 {
+		c.Errorf("steps", "is required: e.g. [{setWeight: 10}, {hold: 5m}, {setWeight: 100}]")
+		return
+	}
+	seenAction := false
+	for i, st := range s.Steps {
+		path := fmt.Sprintf("steps[%d]", i)
+		n := 0
+		if st.SetWeight != nil {
+			n++
+			s.checkWeight(c, path+".setWeight", *st.SetWeight)
+		}
+		if st.Hold != 0 {
+			n++
+			if st.Hold < 0 {
+				c.Errorf(path+".hold", "must be positive, e.g. 5m")
+			}
+		}
+		if st.Analysis != nil {
+			n++
+			checkAnalysis(c, path+".analysis", *st.Analysis)
+		}
+		if st.Gate != "" {
+			n++ // the gate's name is checked with the spec's other gates
+		}
+		if n != 1 {
+			c.Errorf(path, "needs exactly one of setWeight, hold, analysis and gate, not %d", n)
+			continue
+		}
+		switch {
+		case st.SetWeight != nil || st.Analysis != nil:
+			seenAction = true
+		case !seenAction && st.Gate != "":
+			c.Errorf(path+".gate", "comes before any weight is set: put it on the phase instead, as approval: {gate: %s}", st.Gate)
+		case !seenAction:
+			c.Errorf(path+".hold", "comes before any weight is set, so it holds nothing: remove it, or set a weight first")
+		}
+	}
+}
+
+func (s *Spec) checkWeight(c *config.CheckContext, path string, w Weight) {
+	check := func(sub string, v *int) {
+		if v != nil && (*v < 0 || *v > 100) {
+			c.Errorf(path+sub, "%d is not a percentage: use 0..100", *v)
+		}
+	}
+	check("", w.All)
+	check(".reads", w.Reads)
+	check(".writes", w.Writes)
+}
+
+func checkAnalysis(c *config.CheckContext, path string, a Analysis) {
+	switch {
+	case a.Window <= 0:
+		c.Errorf(path+".window", "is required and must be positive: how long the analysis watches, e.g. 2m")
+	case c.Phase != nil && c.Phase.Timeout > 0 && a.Window >= c.Phase.Timeout:
+		c.Errorf(path+".window", "%s is not shorter than the phase timeout %s: the analysis would time out; raise the phase's timeout", a.Window, c.Phase.Timeout)
+	}
+	switch {
+	case a.Interval <= 0:
+		c.Errorf(path+".interval", "is required and must be positive: the time between samples, e.g. 10s")
+	case a.Interval.D().Seconds() < 1:
+		c.Errorf(path+".interval", "%s is shorter than the gateway's 1s statistics slots: use 1s or more", a.Interval)
+	case a.Window > 0 && a.Interval > a.Window:
+		c.Errorf(path+".interval", "%s is longer than the window %s: no sample would be taken", a.Interval, a.Window)
+	}
+	if a.MinRequests < 0 {
+		c.Errorf(path+".minRequests", "must not be negative")
+	}
+	if a.FailureLimit < 0 {
+		c.Errorf(path+".failureLimit", "must be at least 1")
+	} else if a.FailureLimit > a.Samples() {
+		c.Errorf(path+".failureLimit", "%d is more than the %d samples the window takes: the analysis could never fail", a.FailureLimit, a.Samples())
+	}
+	rate := func(sub string, v *float64) {
+		if v != nil && (*v < 0 || *v > 1) {
+			c.Errorf(path+sub, "%g is not a rate: use 0..1 (0.01 is 1%%)", *v)
+		}
+	}
+	rate(".maxErrorRate", a.MaxErrorRate)
+	rate(".maxShadowMismatchRate", a.MaxShadowMismatchRate)
+	if a.MaxP95 < 0 {
+		c.Errorf(path+".maxP95", "must be positive, e.g. 250ms")
+	}
+	if a.MaxP99 < 0 {
+		c.Errorf(path+".maxP99", "must be positive, e.g. 500ms")
+	}
+	if a.MaxErrorRate == nil && a.MaxP95 == 0 && a.MaxP99 == 0 && a.MaxShadowMismatchRate == nil {
+		c.Errorf(path, "checks nothing: set at least one of maxErrorRate, maxP95, maxP99 and maxShadowMismatchRate")
+	}
+	switch a.OnInconclusive {
+	case "", InconclusiveFail, InconclusivePass:
+	default:
+		c.Errorf(path+".onInconclusive", "%q is not a choice: use fail or pass", a.OnInconclusive)
+	}
+}
+
+// problem is a finding at a path of the section.
+type problem struct{ path, msg string }
+
+// writeProblems applies the split-stores rule: when legacy and new keep
+// separate databases, sending some writes to new while a one-way copy runs
+// leaves each database without the other's writes (and a rollback loses
+// new's). Such a spec must say how writes stay consistent. What the spec
+// tells: stores: {legacy, new} names the databases; without it, a spec that
+// declares two or more stores is taken to copy between them, so separate.
+func (s *Spec) writeProblems(spec *config.Spec) []problem {
+	var out []problem
+	if s.WriteConsistency == WritesPinned {
+		for i, st := range s.Steps {
+			if st.SetWeight == nil {
+				continue
+			}
+			if _, w := st.SetWeight.Targets(s.move()); w != nil && *w != 0 && *w != 100 {
+				out = append(out, problem{fmt.Sprintf("steps[%d].setWeight", i), fmt.Sprintf(
+					"sends %d%% of writes to new, but writeConsistency pinned keeps all writes on one side: use 0 or 100 for writes", *w)})
+			}
+		}
+	}
+	split, why := s.splitStores(spec)
+	if s.WriteConsistency == WritesSharedStore && split && s.Stores != nil {
+		out = append(out, problem{"writeConsistency", fmt.Sprintf("says the services share one database, but %s: name the same store for both, or choose pinned or reverseReplication", why)})
+	}
+	if !split || s.WriteConsistency != "" {
+		return out
+	}
+	for i, st := range s.Steps {
+		if st.SetWeight == nil {
+			continue
+		}
+		if _, w := st.SetWeight.Targets(s.move()); w != nil && *w > 0 && *w <= 100 {
+			out = append(out, problem{fmt.Sprintf("steps[%d].setWeight", i), fmt.Sprintf(
+				"sends %d%% of writes to new, but %s: writes on new would be missing from legacy and lost by a rollback. "+
+					"Say how writes stay consistent with writeConsistency: pinned (writes move at once, 0 or 100, while reads move by percentage), "+
+					"reverseReplication (new's writes are replicated back to legacy) or sharedStore (both services use one database); "+
+					"or move only reads (move: reads)", *w, why)})
+			break // one finding says it all
+		}
+	}
+	return out
+}
+
+// splitStores tells from the spec whether legacy and new have databases
+// of their own, and why it thinks so.
+func (s *Spec) splitStores(spec *config.Spec) (bool, string) {
+	if s.Stores != nil {
+		if s.Stores.Legacy != s.Stores.New {
+			return true, fmt.Sprintf("legacy uses store %s and new store %s", s.Stores.Legacy, s.Stores.New)
+		}
+		return false, ""
+	}
+	if spec != nil && len(spec.Stores) >= 2 {
+		names := make([]string, 0, len(spec.Stores))
+		for n := range spec.Stores {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return true, fmt.Sprintf("the spec declares %d stores (%s), so legacy and new are taken to have separate databases (name them with stores: {legacy, new})",
+			len(names), strings.Join(names, ", "))
+	}
+	return false, ""
+}
+
+func (s *Spec) move() string {
+	if s.Move == "" {
+		return MoveBoth
+	}
+	return s.Move
+}
