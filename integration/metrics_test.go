@@ -52,8 +52,9 @@ phases:
 	require.Error(t, err, res)
 	require.Contains(t, err.Error(), "ended ROLLED_BACK")
 
-	metrics := scrapeMetrics(t, "http://"+listen+"/metrics", logs)
-	for _, want := range []struct {
+	// The SDK counts a workflow's end after it told the server, which may
+	// be after the CLI saw the end: scrape until the figures are in.
+	wants := []struct {
 		sample string
 		value  float64
 	}{
@@ -62,12 +63,37 @@ phases:
 		{`godwit_phase_attempts_total{action="run",kind="reconcile",outcome="failed"}`, 2},
 		{`godwit_phase_attempts_total{action="compensate",kind="copy",outcome="completed"}`, 1},
 		{`godwit_phase_attempt_duration_seconds_count{action="run",kind="copy",outcome="completed"}`, 1},
-	} {
-		require.Equal(t, want.value, sample(t, metrics, want.sample), "%s in:\n%s", want.sample, metrics)
 	}
 	// The SDK's own worker metrics, tagged with the task queue.
-	require.Regexp(t, `(?m)^temporal_activity_execution_latency_seconds_count\{.*task_queue="`+queue+`".*\} [1-9]`, metrics)
-	require.Regexp(t, `(?m)^temporal_workflow_failed_total\{.*workflow_type="Migration".*\} 1$`, metrics, "the rolled-back run ended as a failed workflow")
+	sdkWants := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^temporal_activity_execution_latency_seconds_count\{.*task_queue="` + queue + `".*\} [1-9]`),
+		regexp.MustCompile(`(?m)^temporal_workflow_failed_total\{.*workflow_type="Migration".*\} 1$`), // ROLLED_BACK ends as a failed workflow
+	}
+	var metrics string
+	complete := func() bool {
+		metrics = scrapeMetrics(t, "http://"+listen+"/metrics", logs)
+		for _, w := range wants {
+			if sample(t, metrics, w.sample) != w.value {
+				return false
+			}
+		}
+		for _, re := range sdkWants {
+			if !re.MatchString(metrics) {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !complete() && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, w := range wants {
+		require.Equal(t, w.value, sample(t, metrics, w.sample), "%s in:\n%s", w.sample, metrics)
+	}
+	for _, re := range sdkWants {
+		require.Regexp(t, re, metrics)
+	}
 	require.Contains(t, logs.String(), `"@message":"metrics endpoint started"`)
 }
 
