@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -50,6 +51,11 @@ type fakeClient struct {
 
 	// noPollers makes DescribeTaskQueue report no worker on the queue.
 	noPollers bool
+
+	// startSpec is the spec in the run's start event (GetWorkflowHistory,
+	// in briefing_test.go); histories counts its reads.
+	startSpec *config.Spec
+	histories int
 }
 
 func (c *fakeClient) DescribeTaskQueue(_ context.Context, queue string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {

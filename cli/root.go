@@ -35,6 +35,8 @@ type app struct {
 	// descriptions: the same converter the dialled client uses, so it
 	// decrypts when payload encryption is on.
 	dc converter.DataConverter
+	// brief holds `status --format`'s options.
+	brief briefOptions
 }
 
 // NewRootCommand returns the `godwit` command with all its subcommands.

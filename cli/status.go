@@ -32,19 +32,30 @@ func (a *app) statusCommand() *cobra.Command {
 	var output string
 	var interval time.Duration
 	cmd := &cobra.Command{
-		Use:   "status NAME [--watch] [-o text|json]",
+		Use:   "status NAME [--watch] [-o text|json] [--format exec|team|markdown]",
 		Short: "Show a migration's live status report",
 		Long: `Show the status report of a migration: status, current phase (X of Y),
 overall and per-phase progress, metrics, issues, next steps, risk and whether a
 rollback is still available. It asks the running workflow (the "status"
-query), so it is always current; the same query works in the Temporal UI.`,
+query), so it is always current; the same query works in the Temporal UI.
+
+--format prints the Migration Architect templates instead: exec (executive
+summary), team (technical team update) or markdown (both, for a ticket).
+Availability and performance impact come from the gateway of the traffic
+phase (or --gateway and --gateway-route); a figure that was not measured says
+so and why.`,
 		Example: `  godwit status demo
   godwit status demo --watch
-  godwit status demo -o json | jq .status`,
+  godwit status demo -o json | jq .status
+  godwit status demo --format exec
+  godwit status demo --format markdown --gateway http://127.0.0.1:9090 --gateway-route users`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
+			}
+			if err := a.brief.check(output); err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -58,16 +69,20 @@ query), so it is always current; the same query works in the Temporal UI.`,
 			if err != nil {
 				return err
 			}
-			return a.render(rep, output)
+			return a.render(cmd.Context(), c, rep, output)
 		},
 	}
+	a.brief.bindFlags(cmd)
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh until the migration ends")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().DurationVar(&interval, "interval", defaultInterval, "refresh interval with --watch")
 	return cmd
 }
 
-func (a *app) render(rep *migration.Report, output string) error {
+func (a *app) render(ctx context.Context, c client.Client, rep *migration.Report, output string) error {
+	if a.brief.format != "" {
+		return a.renderBrief(ctx, c, rep)
+	}
 	if output == "json" {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
@@ -88,7 +103,7 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 		if tty && output == "text" {
 			fmt.Fprint(a.out, "\033[H\033[2J")
 		}
-		if err := a.render(rep, output); err != nil {
+		if err := a.render(ctx, c, rep, output); err != nil {
 			return err
 		}
 		if rep.Status.Final() {

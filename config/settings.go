@@ -30,12 +30,21 @@ import (
 //	GODWIT_TEMPORAL_CODEC_KEYSENV    temporal.codec.keysEnv  --codec-keys-env
 //	GODWIT_LOG_LEVEL                 log.level               --log-level
 //	GODWIT_LOG_FORMAT                log.format              --log-format
+//	GODWIT_METRICS_LISTEN            metrics.listen          --metrics-listen
 //
 // GODWIT_CONFIG (or --config) names the config file; without either,
 // ./godwit.yaml is read when it exists.
 type Settings struct {
 	Temporal TemporalSettings `mapstructure:"temporal"`
 	Log      LogSettings      `mapstructure:"log"`
+	Metrics  MetricsSettings  `mapstructure:"metrics"`
+}
+
+// MetricsSettings turn on the worker's Prometheus endpoint.
+type MetricsSettings struct {
+	// Listen is the address the worker serves /metrics on, e.g.
+	// "127.0.0.1:9464" or ":9464"; empty (the default): no endpoint.
+	Listen string `mapstructure:"listen"`
 }
 
 // TemporalSettings locate the Temporal service and authenticate to it.
@@ -105,6 +114,7 @@ var settingKeys = []struct {
 	{"temporal.codec.keysEnv", "codec-keys-env", "", "encrypt payloads with the keyring in this environment variable (instead of a file), e.g. GODWIT_CODEC_KEYS; off when empty"},
 	{"log.level", "log-level", "info", "log level: trace, debug, info, warn, error"},
 	{"log.format", "log-format", "text", "log format: text or json"},
+	{"metrics.listen", "metrics-listen", "", "worker only: serve Prometheus metrics on this address (e.g. 127.0.0.1:9464) at /metrics; off when empty"},
 }
 
 // BindFlags adds one flag per setting (and --config) to fs.

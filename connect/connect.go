@@ -22,7 +22,10 @@ import (
 // problem. When s.Codec names keys, the client encrypts every payload and
 // failure message it sends and decrypts those it receives (workers created
 // from it included).
-func Dial(ctx context.Context, s config.TemporalSettings, logger hclog.Logger) (client.Client, error) {
+//
+// configure, if given, adjusts the client's options before dialling (the
+// worker sets its metrics handler there).
+func Dial(ctx context.Context, s config.TemporalSettings, logger hclog.Logger, configure ...func(*client.Options)) (client.Client, error) {
 	dc, err := DataConverter(s.Codec)
 	if err != nil {
 		return nil, err
@@ -50,6 +53,9 @@ func Dial(ctx context.Context, s config.TemporalSettings, logger hclog.Logger) (
 		if opts.ConnectionOptions.TLS == nil {
 			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
+	}
+	for _, f := range configure {
+		f(&opts)
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

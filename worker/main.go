@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/godwit/godwit/activities"
@@ -17,6 +18,7 @@ import (
 	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/logging"
+	"github.com/godwit/godwit/workermetrics"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -45,9 +47,18 @@ func run(args []string) error {
 	}
 	logger := logging.New("godwit-worker", settings.Log, os.Stderr)
 
+	var metrics *workermetrics.Metrics
+	var withMetrics []func(*client.Options)
+	if settings.Metrics.Listen != "" {
+		if metrics, err = workermetrics.New(logger.Named("metrics")); err != nil {
+			return err
+		}
+		withMetrics = append(withMetrics, func(o *client.Options) { o.MetricsHandler = metrics.Handler() })
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := connect.Dial(ctx, settings.Temporal, logger)
+	c, err := connect.Dial(ctx, settings.Temporal, logger, withMetrics...)
 	if err != nil {
 		return err
 	}
@@ -56,13 +67,27 @@ func run(args []string) error {
 		return err
 	}
 
-	w := worker.New(c, settings.Temporal.TaskQueue, worker.Options{
+	opts := worker.Options{
 		// Phases heartbeat every few seconds; sending them promptly lets a
 		// rollback cancel a running phase within seconds.
 		MaxHeartbeatThrottleInterval: 2 * time.Second,
 		// Finish the running phases' current step on shutdown.
 		WorkerStopTimeout: 10 * time.Second,
-	})
+	}
+	if metrics != nil {
+		opts.Interceptors = append(opts.Interceptors, metrics.Interceptor())
+		addr, stop, err := metrics.Serve(settings.Metrics.Listen)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = stop(sctx)
+		}()
+		logger.Info("metrics endpoint started", "url", "http://"+addr+"/metrics")
+	}
+	w := worker.New(c, settings.Temporal.TaskQueue, opts)
 	workflows.Register(w)
 	activities.Register(w, drivers.Activities(logger.Named("activities")))
 	logger.Info("worker started", "address", settings.Temporal.Address,
