@@ -14,4 +14,5 @@ func Register(r Registry, a *Activities) {
 	r.RegisterActivityWithOptions(a.Preflight, activity.RegisterOptions{Name: PreflightName})
 	r.RegisterActivityWithOptions(a.ClaimLease, activity.RegisterOptions{Name: ClaimLeaseName})
 	r.RegisterActivityWithOptions(a.HolderRunning, activity.RegisterOptions{Name: HolderRunningName})
+	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: NotifyName})
 }

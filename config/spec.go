@@ -32,6 +32,9 @@ type Spec struct {
 	// resources overlap a running one's is refused. Free text, compared
 	// exactly, e.g. "postgres://orders/public.users".
 	Resources []string `yaml:"resources" json:"resources,omitempty"`
+	// Notifications are webhooks told of the run's phases, gates and
+	// rollbacks as they happen.
+	Notifications []Notification `yaml:"notifications" json:"notifications,omitempty"`
 	// Stores are the databases the data drivers read and write, by name.
 	Stores map[string]StoreSpec `yaml:"stores" json:"stores,omitempty"`
 	// Defaults apply to every phase that does not set its own.
@@ -385,6 +388,7 @@ func (s *Spec) Check() FieldErrors {
 		add("phases", "is required: list at least one phase (%s)", phaseList())
 	}
 	s.checkPhases(add)
+	errs = append(errs, CheckNotifications("notifications", s.Notifications)...)
 	for _, name := range sortedKeys(s.Stores) {
 		st, path := s.Stores[name], "stores."+name
 		switch {

@@ -16,7 +16,7 @@ import (
 
 const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
-	topFields   = "name, description, taskQueue, resources, stores, defaults, phases"
+	topFields   = "name, description, taskQueue, resources, notifications, stores, defaults, phases"
 	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook"
 	cmdFields   = "command, env, secrets, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`

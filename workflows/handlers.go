@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/notify"
 )
 
 // registerHandlers installs the `status` query, the `approve` update and a
@@ -115,6 +116,8 @@ func (r *run) onPause(ctx workflow.Context, req PauseRequest) {
 	}
 	r.logger.Info("pause requested", "by", req.By, "reason", req.Reason)
 	r.publish(ctx)
+	r.notify(ctx, notify.Event{Type: notify.Paused, By: req.By, Reason: req.Reason,
+		Message: fmt.Sprintf("migration %s paused by %s", r.spec.Name, byName(req.By))})
 }
 
 func (r *run) onResume(ctx workflow.Context, req PauseRequest) {
@@ -128,6 +131,8 @@ func (r *run) onResume(ctx workflow.Context, req PauseRequest) {
 	}
 	r.logger.Info("resume requested", "by", req.By)
 	r.publish(ctx)
+	r.notify(ctx, notify.Event{Type: notify.Resumed, By: req.By,
+		Message: fmt.Sprintf("migration %s resumed by %s", r.spec.Name, byName(req.By))})
 }
 
 // onRollback starts a rollback unless decommission has begun (the point of
@@ -157,4 +162,11 @@ func (r *run) onRollback(ctx workflow.Context, req RollbackRequest) {
 	r.report.Status = migration.StatusRollingBack
 	r.logger.Warn("rollback requested", "by", req.By, "reason", req.Reason)
 	r.publish(ctx)
+}
+
+func byName(by string) string {
+	if by == "" {
+		return "someone"
+	}
+	return by
 }

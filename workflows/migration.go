@@ -13,6 +13,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/notify"
 )
 
 // Migration runs a migration's phases in order. Each completed phase
@@ -35,12 +36,15 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	if stop != nil && stop.continueAsNew {
 		r.drainSignals(ctx)
 		if stop = r.requested(); stop == nil {
+			r.drainNotices(ctx)
 			return nil, r.continueAsNew(ctx)
 		}
 	}
 	defer r.releaseLeases(ctx)
+	defer r.drainNotices(ctx)
 	if stop == nil {
 		r.end(ctx, migration.StatusCompleted)
+		r.notify(ctx, notify.Event{Type: notify.Completed, Message: fmt.Sprintf("migration %s completed", r.spec.Name)})
 		return r.report, nil
 	}
 	r.report.Error = stop.reason
@@ -53,13 +57,19 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	r.report.Status = migration.StatusRollingBack
 	r.report.RollbackNote = stop.reason
 	r.publish(ctx)
+	r.notify(ctx, notify.Event{Type: notify.RollbackStarted, Reason: stop.reason,
+		Message: fmt.Sprintf("migration %s is rolling back: %s", r.spec.Name, stop.reason)})
 	if err := r.compensate(ctx); err != nil {
 		r.report.Error = fmt.Sprintf("%s; then rollback failed: %v", stop.reason, err)
 		r.end(ctx, migration.StatusRollbackFailed)
+		r.notify(ctx, notify.Event{Type: notify.RollbackFinished, Error: err.Error(),
+			Message: fmt.Sprintf("migration %s: rollback FAILED: %v", r.spec.Name, err)})
 		return r.report, temporal.NewNonRetryableApplicationError(
 			"rollback failed: "+err.Error(), ErrTypeRollbackFailed, nil, r.snapshot(ctx))
 	}
 	r.end(ctx, migration.StatusRolledBack)
+	r.notify(ctx, notify.Event{Type: notify.RollbackFinished, Reason: stop.reason,
+		Message: fmt.Sprintf("migration %s rolled back", r.spec.Name)})
 	if stop.cancelled {
 		return r.report, temporal.NewCanceledError(r.snapshot(ctx))
 	}
@@ -82,6 +92,10 @@ const (
 	// spineV1: preflight in the validate phase, leases, pause stopping a
 	// pausable action at its checkpoint.
 	spineV1 = 1
+
+	changeNotify = "notify"
+	// notifyV1: webhooks hear of phases, gates, pauses and rollbacks.
+	notifyV1 = 1
 
 	changeRepair = "repair"
 	// repairV1: a failed compensation blocks the rollback (ROLLBACK_BLOCKED)
@@ -121,6 +135,11 @@ type run struct {
 	// repair is the request that unblocks it.
 	blockedPhase string
 	repair       *RepairRequest
+	// notifyVersion enables notifications; notices counts the events sent
+	// by this run and pendingNotices are those still being delivered.
+	notifyVersion  workflow.Version
+	notices        int
+	pendingNotices []workflow.Future
 	// activities counts the phase activities of this run, and
 	// activitiesPerRun is when to continue as new.
 	activities, activitiesPerRun int
@@ -151,6 +170,9 @@ func newRun(ctx workflow.Context, in Input) *run {
 		r.activitiesPerRun = DefaultActivitiesPerRun
 	}
 	r.version = workflow.GetVersion(ctx, changeSpine, workflow.DefaultVersion, spineV1)
+	if len(spec.Notifications) > 0 {
+		r.notifyVersion = workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, notifyV1)
+	}
 	if c := in.Carry; c != nil {
 		rep := c.Report
 		r.report = &rep
@@ -264,6 +286,8 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 	r.report.WaitingGate = gate
 	r.report.Status = migration.StatusWaitingApproval
 	r.publish(ctx)
+	r.notify(ctx, notify.Event{Type: notify.GateWaiting, Phase: phase, Gate: gate,
+		Message: fmt.Sprintf("migration %s waits at gate %s: godwit approve %s --gate %s", r.spec.Name, gate, r.spec.Name, gate)})
 	r.logger.Info("waiting for approval", "gate", gate, "phase", phase)
 	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" }
 	ok, err := true, error(nil)
@@ -298,6 +322,9 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 	pr := &r.report.Phases[i]
 	if pr.State != migration.PhaseRunning {
 		pr.State, pr.StartTime = migration.PhaseRunning, workflow.Now(ctx)
+		r.publish(ctx)
+		r.notify(ctx, notify.Event{Type: notify.PhaseStarted, Phase: spec.Name,
+			Message: fmt.Sprintf("migration %s: phase %s started", r.spec.Name, spec.Name)})
 	}
 	r.publish(ctx)
 
@@ -495,6 +522,8 @@ func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activitie
 		r.compensations = append(r.compensations, i)
 	}
 	r.publish(ctx)
+	r.notify(ctx, notify.Event{Type: notify.PhaseFailed, Phase: spec.Name, Error: msg,
+		Message: fmt.Sprintf("migration %s: phase %s failed: %s", r.spec.Name, spec.Name, msg)})
 	r.logger.Error("phase failed", "phase", spec.Name, "error", msg)
 	return &stopCause{
 		reason:       fmt.Sprintf("phase %s failed: %s", spec.Name, msg),
@@ -529,6 +558,8 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 		r.compensations = append(r.compensations, i)
 	}
 	r.publish(ctx)
+	r.notify(ctx, notify.Event{Type: notify.PhaseCompleted, Phase: spec.Name,
+		Message: fmt.Sprintf("migration %s: phase %s completed", r.spec.Name, spec.Name)})
 }
 
 // compensate runs the registered compensations last-in first-out. It stops

@@ -17,6 +17,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/notify"
 )
 
 // fakePhases stands in for the phase activities: it records every call and
@@ -33,6 +34,8 @@ type fakePhases struct {
 	// problems is what the preflight finds; preflights counts its runs.
 	problems   []activities.Problem
 	preflights int
+	// events are the notifications sent.
+	events []notify.Event
 }
 
 func (f *fakePhases) record(ctx context.Context, action activities.Action, in activities.PhaseInput) (activities.PhaseResult, error) {
@@ -86,6 +89,12 @@ func newHarness(t *testing.T) *harness {
 		h.fake.preflights++
 		return activities.PreflightResult{Problems: h.fake.problems}, nil
 	}, activity.RegisterOptions{Name: activities.PreflightName})
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.NotifyInput) error {
+		h.fake.mu.Lock()
+		defer h.fake.mu.Unlock()
+		h.fake.events = append(h.fake.events, in.Event)
+		return nil
+	}, activity.RegisterOptions{Name: activities.NotifyName})
 	return h
 }
 

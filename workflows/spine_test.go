@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/notify"
 )
 
 // countedSteps is a driver section for tests: Count action steps, with a
@@ -369,4 +373,44 @@ phases:
 	require.Equal(t, 5001, rep.Phases[1].Steps)
 	require.Greater(t, runsDone, 10)
 	require.Equal(t, int64(5000*10), rep.Phases[1].Records, "every step's records counted once")
+}
+
+func TestWebhooksHearOfPhasesGatesPausesAndRollbacks(t *testing.T) {
+	spec := mustSpec(t, `name: test
+notifications:
+  - {kind: slack, url: {fromEnv: SLACK_URL}}
+phases:
+  - {phase: copy, hook: `+hookOK+`}
+  - {phase: shift-traffic, approval: {gate: go}, hook: `+hookOK+`}
+`)
+	h := newHarness(t)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalPause, PauseRequest{By: "carol"})
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{By: "alice", Reason: "not today"})
+	}, time.Hour)
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	// Notifications go out in the background: order them as sent, by the
+	// sequence number in their IDs.
+	seq := func(ev notify.Event) int {
+		parts := strings.Split(ev.ID, "/")
+		n, _ := strconv.Atoi(parts[len(parts)-2])
+		return n
+	}
+	sort.Slice(h.fake.events, func(i, j int) bool { return seq(h.fake.events[i]) < seq(h.fake.events[j]) })
+	var got []string
+	ids := map[string]bool{}
+	for _, ev := range h.fake.events {
+		got = append(got, string(ev.Type)+" "+ev.Phase+ev.Gate)
+		require.Equal(t, "test", ev.Migration)
+		require.False(t, ids[ev.ID], "event IDs are unique: %s", ev.ID)
+		ids[ev.ID] = true
+	}
+	require.Equal(t, []string{
+		"phase.started copy", "phase.completed copy", "gate.waiting shift-trafficgo",
+		"migration.paused ", "rollback.started ", "rollback.finished ",
+	}, got)
+	require.Contains(t, h.fake.events[2].Message, "godwit approve test --gate go")
+	require.Equal(t, "rollback requested by alice: not today", h.fake.events[4].Reason)
 }
