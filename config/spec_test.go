@@ -884,14 +884,14 @@ func fullSpec() *Spec {
 			},
 			{
 				Phase: migration.PhaseReconcile, Name: string(migration.PhaseReconcile), Timeout: d("15m"), HeartbeatTimeout: d("45s"),
-				Retry: &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
+				Retry:  &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
 				Driver: &Hook{Run: &Command{Command: []string{"./scripts/reconcile.sh"}, Timeout: d("5m")}},
 			},
 			{
 				Phase: migration.PhaseDecommission, Name: string(migration.PhaseDecommission), Timeout: d("4m"), HeartbeatTimeout: d("45s"),
 				Retry:    &RetryPolicy{MaxAttempts: 4, InitialInterval: d("2s"), BackoffCoefficient: 1.5, MaxInterval: d("2m")},
 				Approval: &Approval{Gate: "drop-legacy"},
-				Driver: &Hook{Run: &Command{Command: []string{"./scripts/drop-mysql.sh"}, Timeout: d("4m")}},
+				Driver:   &Hook{Run: &Command{Command: []string{"./scripts/drop-mysql.sh"}, Timeout: d("4m")}},
 			},
 		},
 	}
