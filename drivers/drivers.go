@@ -9,13 +9,16 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	copydriver "github.com/godwit/godwit/drivers/copy"
+	"github.com/godwit/godwit/drivers/provision"
 )
 
 // Builtin returns the drivers beyond the built-in command hook, by the key
 // of their spec section.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		// "copy": copydriver.New(logger.Named("copy")),
+		provision.Key: provision.New(logger.Named("provision")),
+		copydriver.Key: copydriver.New(logger.Named("copy")),
 	}
 }
 
