@@ -17,7 +17,7 @@ import (
 // of their spec section.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		provision.Key: provision.New(logger.Named("provision")),
+		provision.Key:  provision.New(logger.Named("provision")),
 		copydriver.Key: copydriver.New(logger.Named("copy")),
 	}
 }

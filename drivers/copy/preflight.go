@@ -46,15 +46,21 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	return problems
 }
 
+// tableProvider is a driver section that creates tables in a store (the
+// provision driver's).
+type tableProvider interface {
+	Provides(store, table string) bool
+}
+
 // provisionedEarlier returns a test for "an earlier provision phase
 // creates this table in this store".
 func provisionedEarlier(spec *config.Spec, phase string) func(store, table string) bool {
-	var earlier []interface{ Provides(store, table string) bool }
+	var earlier []tableProvider
 	for _, p := range spec.Phases {
 		if p.Name == phase {
 			break
 		}
-		if pv, ok := p.Driver.(interface{ Provides(store, table string) bool }); ok {
+		if pv, ok := p.Driver.(tableProvider); ok {
 			earlier = append(earlier, pv)
 		}
 	}
