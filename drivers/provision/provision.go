@@ -8,6 +8,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -119,8 +120,12 @@ func (s *Spec) Provides(store, table string) bool {
 	if s.To != store {
 		return false
 	}
-	m, err := datastore.MatchTables([]string{table}, s.Tables)
-	return err == nil && len(m) == 1
+	for _, p := range s.Tables {
+		if ok, _ := path.Match(p, table); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Driver runs provision phases.
