@@ -132,7 +132,9 @@ func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
 
 // Resources are the target tables: two migrations must not write the same
 // tables.
-func (s *Spec) Resources(*config.Spec) []string { return stores.Resources(s.To, s.Tables) }
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.To, s.Tables)
+}
 
 // Pausable is true: a pause stops the copy at its next batch boundary, and
 // resume continues from that checkpoint.

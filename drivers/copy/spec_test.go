@@ -101,7 +101,7 @@ func TestSpecDefaultsResourcesAndStores(t *testing.T) {
 	assert.Equal(t, 1, c.Concurrency)
 	assert.Equal(t, copydriver.OnRollbackEmpty, c.OnRollback)
 	assert.True(t, c.Pausable())
-	assert.Equal(t, []string{"store:new/customers", "store:new/orders_*"}, spec.AllResources(),
+	assert.Equal(t, []string{"store:file:/run/secrets/new/customers", "store:file:/run/secrets/new/orders_*"}, spec.AllResources(),
 		"provision and copy claim the same target tables, once")
 	// The activity sees only its phase: the section carries its stores'
 	// references (never a DSN), through the workflow's JSON.

@@ -108,7 +108,9 @@ func indexesCreatedLater(c *config.CheckContext, store string) bool {
 
 // Resources are the target tables: two migrations must not create (or
 // drop) the same tables.
-func (s *Spec) Resources(*config.Spec) []string { return stores.Resources(s.To, s.Tables) }
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.To, s.Tables)
+}
 
 // HasCompensation is true: provision drops the tables it created.
 func (s *Spec) HasCompensation() bool { return true }

@@ -96,15 +96,27 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Resources names the target tables of a phase writing into store: two
-// migrations must never write (or create, or drop) the same tables. A
-// pattern is claimed as written, so two migrations naming the same table
-// the same way collide; overlapping but different patterns are not
-// detected (name them in the spec's resources: to be sure).
-func Resources(store string, tables []string) []string {
+// Resources names the target tables of a phase writing into a store: two
+// migrations must never write (or create, or drop) the same tables. The
+// store is identified by where its DSN comes from (env:NEW_DSN,
+// file:/run/secrets/new), not by its name in the spec, which another spec
+// may give to another database: store:env:NEW_DSN/orders_*. A pattern is
+// claimed as written, so two migrations naming the same table the same way
+// collide; overlapping but different patterns are not detected (name the
+// tables in the spec's resources: to be sure).
+func Resources(spec *config.Spec, store string, tables []string) []string {
+	ref := "name:" + store
+	if st, ok := spec.Stores[store]; ok {
+		switch {
+		case st.DSN.FromEnv != "":
+			ref = "env:" + st.DSN.FromEnv
+		case st.DSN.FromFile != "":
+			ref = "file:" + st.DSN.FromFile
+		}
+	}
 	out := make([]string, 0, len(tables))
 	for _, t := range tables {
-		out = append(out, "store:"+store+"/"+t)
+		out = append(out, "store:"+ref+"/"+t)
 	}
 	return out
 }
