@@ -209,3 +209,14 @@ func TestPermanentErrorsAreNotRetried(t *testing.T) {
 	assert.Equal(t, activities.ErrTypeConfig, appErr.Type())
 	assert.Contains(t, appErr.Error(), "provision it first")
 }
+
+type configSpec = config.Spec
+
+func mustParse(t testing.TB, text string) *config.Spec {
+	t.Helper()
+	spec, err := config.ParseSpec([]byte(text))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	return spec
+}
