@@ -903,6 +903,9 @@ func TestParseSpecAcceptsExample(t *testing.T) {
 	assert.Equal(t, fullSpec(), spec)
 }
 
+// The examples shipped with the repository are checked in package drivers
+// (drivers_test.go), where every driver their phases use is linked in.
+
 func TestSpecJSONRoundTrip(t *testing.T) {
 	spec, err := LoadSpec(filepath.Join("testdata", "full.yaml"))
 	require.NoError(t, err)

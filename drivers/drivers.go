@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	copydriver "github.com/godwit/godwit/drivers/copy"
+	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/terraform"
 	"github.com/godwit/godwit/drivers/traffic"
 )
@@ -17,8 +19,10 @@ import (
 // of their spec section.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		terraform.Key: terraform.New(logger.Named("terraform")),
-		traffic.Key:   traffic.New(logger.Named("traffic")),
+		provision.Key:  provision.New(logger.Named("provision")),
+		copydriver.Key: copydriver.New(logger.Named("copy")),
+		terraform.Key:  terraform.New(logger.Named("terraform")),
+		traffic.Key:    traffic.New(logger.Named("traffic")),
 	}
 }
 

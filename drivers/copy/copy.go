@@ -1,0 +1,383 @@
+// Package copy is the `copy` phase driver: it backfills a target store's
+// tables from a source store while the source stays live, then (with
+// catchUp) re-copies the rows changed meanwhile. It resumes from the
+// checkpoint it heartbeats, so a killed worker, a timeout or a pause loses
+// nothing. The work is datacopy's; this package reads the spec section,
+// connects, checks, heartbeats and classifies errors.
+package copy
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "copy"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Limits of the spec's numbers: beyond them a setting is a mistake rather
+// than a tuning (a batch is one target transaction and is held in memory).
+const (
+	MaxBatchRows   = 100_000
+	MaxConcurrency = 32
+)
+
+// What the compensation does with the copied rows.
+const (
+	OnRollbackEmpty = "empty" // delete the rows of the tables this migration provisioned
+	OnRollbackKeep  = "keep"  // leave the target as it is
+)
+
+// Spec is a phase's `copy:` section.
+type Spec struct {
+	// From is the store read; To the store written (its tables must exist:
+	// provision them in an earlier phase, or create them yourself).
+	From string `yaml:"from" json:"from"`
+	To   string `yaml:"to" json:"to"`
+	// Tables are table names or glob patterns, resolved on From.
+	Tables []string `yaml:"tables" json:"tables"`
+	// BatchRows is the rows per read and per target transaction
+	// (default datacopy.DefaultBatchRows).
+	BatchRows int `yaml:"batchRows" json:"batchRows,omitempty"`
+	// Concurrency is how many tables are copied at once (default 1).
+	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
+	// RowsPerSecond caps the rows written per second over all tables;
+	// 0: no limit.
+	RowsPerSecond int `yaml:"rowsPerSecond" json:"rowsPerSecond,omitempty"`
+	// CatchUp re-copies the rows changed during the backfill.
+	CatchUp *CatchUp `yaml:"catchUp" json:"catchUp,omitempty"`
+	// CreateIndexes creates the source's secondary indexes and unique
+	// constraints on the target after the copy (pair with provision's
+	// deferIndexes: true).
+	CreateIndexes bool `yaml:"createIndexes" json:"createIndexes,omitempty"`
+	// OnRollback says what the compensation does: "empty" (default)
+	// deletes the rows of the copied tables that this migration's
+	// provision created; "keep" leaves the target as it is.
+	OnRollback string `yaml:"onRollback" json:"onRollback,omitempty"`
+	// Stores holds the from and to stores' specs, copied from the spec's
+	// stores: when the spec is checked (the activity sees only its phase).
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// CatchUp names the column that grows on every change of a row.
+type CatchUp struct {
+	// Column is an updated_at timestamp or a version number.
+	Column string `yaml:"column" json:"column"`
+	// Overlap is re-read before the watermark of a time column, since a
+	// transaction can commit after a later one with an older timestamp
+	// (default datacopy.DefaultOverlap).
+	Overlap config.Duration `yaml:"overlap" json:"overlap,omitempty"`
+}
+
+// Check reports unknown stores, bad patterns and impossible numbers.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "from", s.From)
+	stores.CheckStoreRef(c, "to", s.To)
+	if s.From != "" && s.From == s.To {
+		c.Errorf("to", "is the same store as from (%s): copy writes into another store", s.From)
+	}
+	stores.CheckTables(c, "tables", s.Tables)
+	if s.BatchRows < 0 || s.BatchRows > MaxBatchRows {
+		c.Errorf("batchRows", "must be between 1 and %d (rows per read and per target transaction), not %d", MaxBatchRows, s.BatchRows)
+	}
+	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
+		c.Errorf("concurrency", "must be between 1 and %d (tables copied at once), not %d", MaxConcurrency, s.Concurrency)
+	}
+	if s.RowsPerSecond < 0 {
+		c.Errorf("rowsPerSecond", "must not be negative: leave it out (or 0) for no limit")
+	}
+	if cu := s.CatchUp; cu != nil {
+		if strings.TrimSpace(cu.Column) == "" {
+			c.Errorf("catchUp.column", "is required: a column that grows whenever a row changes (updated_at, a version)")
+		}
+		if cu.Overlap < 0 {
+			c.Errorf("catchUp.overlap", "must not be negative (default %s)", datacopy.DefaultOverlap)
+		}
+	}
+	switch s.OnRollback {
+	case "", OnRollbackEmpty, OnRollbackKeep:
+	default:
+		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
+	}
+	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+}
+
+// ApplyDefaults fills the batch size, concurrency and compensation.
+func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+	if s.BatchRows == 0 {
+		s.BatchRows = datacopy.DefaultBatchRows
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = datacopy.DefaultConcurrency
+	}
+	if s.OnRollback == "" {
+		s.OnRollback = OnRollbackEmpty
+	}
+}
+
+// Resources are the target tables: two migrations must not write the same
+// tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.To, s.Tables)
+}
+
+// Pausable is true: a pause stops the copy at its next batch boundary, and
+// resume continues from that checkpoint.
+func (s *Spec) Pausable() bool { return true }
+
+// HasCompensation is false for onRollback: keep.
+func (s *Spec) HasCompensation() bool { return s.OnRollback != OnRollbackKeep }
+
+// CreatesIndexesIn reports whether the copy creates secondary indexes in
+// store after its load.
+func (s *Spec) CreatesIndexesIn(store string) bool { return s.CreateIndexes && s.To == store }
+
+// Driver runs copy phases.
+type Driver struct {
+	Logger hclog.Logger
+	// BeatInterval is how often a running copy heartbeats even when no
+	// batch finished (a long count or a slow batch); default 5s.
+	BeatInterval time.Duration
+}
+
+// New returns the copy driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger, BeatInterval: 5 * time.Second} }
+
+// Do copies (run) or empties the copied tables (compensate).
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: copy section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	if action == activities.ActionCompensate {
+		return d.empty(ctx, s, in.Migration, log)
+	}
+	return d.copy(ctx, s, resume, log, beat)
+}
+
+func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	cp, err := datacopy.ParseCheckpoint([]byte(resume.Checkpoint))
+	if err != nil {
+		// Starting over is safe (the writes are upserts), only slower.
+		log.Warn("unreadable checkpoint; copying from the start", "error", err)
+		cp = datacopy.Checkpoint{}
+	}
+	if len(cp.Tables) > 0 {
+		log.Info("resuming from checkpoint", "tables", len(cp.Tables), "rows_done", rowsDone(cp))
+	}
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
+	defer from.Close()
+	to, err := stores.Open(ctx, s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
+	defer to.Close()
+
+	hb := startBeating(beat, d.BeatInterval)
+	opts := datacopy.Options{
+		From: from, To: to, Tables: s.Tables,
+		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
+		Logger: log,
+	}
+	if s.CatchUp != nil {
+		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D()}
+	}
+	res, err := datacopy.Run(ctx, opts, cp, hb.progress)
+	// The checkpoint of the last committed batch, whatever happened: a
+	// pause, a rollback or a retry goes on from exactly there.
+	hb.stop(res)
+	out := activities.PhaseResult{Records: rowsDone(res.Checkpoint)}
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("copy stopped at its checkpoint", "rows_done", out.Records)
+			return out, ctx.Err()
+		}
+		return out, stores.Classify("copy", err)
+	}
+	if s.CreateIndexes {
+		if err := createIndexes(ctx, from, to, res.Tables); err != nil {
+			return out, stores.Classify("copy: create indexes", err)
+		}
+	}
+	out.Summary = copySummary(s, res)
+	return out, nil
+}
+
+func createIndexes(ctx context.Context, from, to *datastore.Store, tables []datacopy.TableProgress) error {
+	var src []*datastore.Table
+	for _, tp := range tables {
+		t, err := from.Introspect(ctx, tp.Table)
+		if err != nil {
+			return err
+		}
+		src = append(src, t)
+	}
+	_, err := datastore.CreateIndexes(ctx, to, src)
+	return err
+}
+
+func rowsDone(cp datacopy.Checkpoint) int64 {
+	var n int64
+	for _, t := range cp.Tables {
+		n += t.RowsDone
+	}
+	return n
+}
+
+func copySummary(s *Spec, res datacopy.Result) string {
+	var caught int64
+	for _, t := range res.Checkpoint.Tables {
+		caught += t.CatchUpRows
+	}
+	msg := fmt.Sprintf("copied %s rows of %d tables from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), len(res.Tables), s.From, s.To)
+	if secs := res.Duration.Seconds(); secs > 0 && res.Rows > 0 {
+		msg += fmt.Sprintf(", %s rows/s in this attempt", stores.Humanize(int64(float64(res.Rows)/secs)))
+	}
+	if s.CatchUp != nil {
+		msg += fmt.Sprintf("; catch-up re-copied %s changed rows", stores.Humanize(caught))
+	}
+	if s.CreateIndexes {
+		msg += "; secondary indexes created"
+	}
+	return msg
+}
+
+// empty is the compensation: it deletes the rows of the copied tables
+// that this migration's provision created, and leaves any other table
+// alone, since it may have held rows of its own before the copy.
+func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Logger) (activities.PhaseResult, error) {
+	if s.OnRollback == OnRollbackKeep {
+		return activities.PhaseResult{Summary: "kept the copied rows in " + s.To + " (onRollback: keep)"}, nil
+	}
+	to, err := stores.Open(ctx, s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+	}
+	defer to.Close()
+	all, err := to.ListTables(ctx)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+	}
+	var emptied, kept []string
+	for _, t := range matching(all, s.Tables) {
+		who, err := to.ProvisionOwner(ctx, t)
+		if err != nil {
+			return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+		}
+		if who != owner {
+			kept = append(kept, t)
+			continue
+		}
+		if err := to.Empty(ctx, t); err != nil {
+			return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+		}
+		emptied = append(emptied, t)
+	}
+	log.Info("emptied copied tables", "emptied", emptied, "kept", kept)
+	var parts []string
+	if len(emptied) > 0 {
+		parts = append(parts, fmt.Sprintf("emptied %s in %s", strings.Join(emptied, ", "), s.To))
+	}
+	if len(kept) > 0 {
+		parts = append(parts, fmt.Sprintf("left %s as they are: not created by this migration's provision, so emptying them could delete rows that were not copied", strings.Join(kept, ", ")))
+	}
+	if len(parts) == 0 {
+		return activities.PhaseResult{Summary: "no copied table left in " + s.To}, nil
+	}
+	return activities.PhaseResult{Records: int64(len(emptied)), Summary: strings.Join(parts, "; ")}, nil
+}
+
+// matching returns the names that match one of the patterns; unlike
+// datastore.MatchTables a pattern may match nothing (already dropped).
+func matching(names, patterns []string) []string {
+	var out []string
+	for _, n := range names {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, n); ok {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// beater serialises heartbeats from the copy's progress callback and a
+// ticker that keeps the activity alive while no batch finishes (a long
+// COUNT(*) at the start of a big table).
+type beater struct {
+	mu   sync.Mutex
+	beat func(activities.Heartbeat)
+	last activities.Heartbeat
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startBeating(beat func(activities.Heartbeat), every time.Duration) *beater {
+	b := &beater{beat: beat, done: make(chan struct{})}
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.done:
+				return
+			case <-t.C:
+				b.mu.Lock()
+				b.beat(b.last)
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+func (b *beater) progress(p datacopy.Progress) {
+	hb := Heartbeat(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.last = hb
+	b.beat(hb)
+}
+
+// stop ends the ticker and heartbeats the run's final checkpoint.
+func (b *beater) stop(res datacopy.Result) {
+	close(b.done)
+	b.wg.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(res.Checkpoint.Tables) == 0 {
+		return // planning failed before any table started: keep the last beat
+	}
+	hb := b.last
+	cp, _ := marshalCheckpoint(res.Checkpoint)
+	hb.Checkpoint = cp
+	hb.Records = rowsDone(res.Checkpoint)
+	b.last = hb
+	b.beat(hb)
+}

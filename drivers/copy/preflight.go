@@ -1,0 +1,106 @@
+package copy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Preflight connects to both stores and checks, changing nothing, that
+// every source table exists with a primary key (and the catch-up column),
+// and that every target table exists with the source's columns and is
+// writable, or is created by an earlier provision phase.
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no copy section"}
+	}
+	var problems []string
+	from, err := stores.Open(ctx, spec.Stores, s.From)
+	if err != nil {
+		problems = append(problems, stores.Unreachable(s.From, spec.Stores, err))
+	} else {
+		defer from.Close()
+	}
+	to, err := stores.Open(ctx, spec.Stores, s.To)
+	if err != nil {
+		problems = append(problems, stores.Unreachable(s.To, spec.Stores, err))
+	} else {
+		defer to.Close()
+	}
+	if from == nil {
+		return problems
+	}
+	names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
+	if err != nil {
+		return append(problems, stores.Problem(s.From, err))
+	}
+	problems = append(problems, missing...)
+	provided := provisionedEarlier(spec, phase.Name)
+	for _, n := range names {
+		problems = append(problems, d.tableProblems(ctx, from, to, s, n, provided)...)
+	}
+	return problems
+}
+
+// tableProvider is a driver section that creates tables in a store (the
+// provision driver's).
+type tableProvider interface {
+	Provides(store, table string) bool
+}
+
+// provisionedEarlier returns a test for "an earlier provision phase
+// creates this table in this store".
+func provisionedEarlier(spec *config.Spec, phase string) func(store, table string) bool {
+	var earlier []tableProvider
+	for _, p := range spec.Phases {
+		if p.Name == phase {
+			break
+		}
+		if pv, ok := p.Driver.(tableProvider); ok {
+			earlier = append(earlier, pv)
+		}
+	}
+	return func(store, table string) bool {
+		for _, pv := range earlier {
+			if pv.Provides(store, table) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, name string, provided func(store, table string) bool) []string {
+	src, err := from.Introspect(ctx, name)
+	if err != nil {
+		return []string{stores.Problem(s.From, err)}
+	}
+	var problems []string
+	if err := src.CheckCopyable(); err != nil {
+		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: the copy reads by key to resume where it stopped, so add one", s.From, name))
+	}
+	if s.CatchUp != nil && src.Column(s.CatchUp.Column) == nil {
+		problems = append(problems, fmt.Sprintf("store %s: table %s has no column %s for catchUp.column", s.From, name, s.CatchUp.Column))
+	}
+	if to == nil {
+		return problems
+	}
+	dst, err := to.Introspect(ctx, name)
+	if err != nil {
+		if !provided(s.To, name) {
+			problems = append(problems, fmt.Sprintf("store %s: table %s does not exist: provision it in an earlier phase (provision: {from: %s, to: %s, ...}) or create it", s.To, name, s.From, s.To))
+		}
+		return problems
+	}
+	if _, err := dst.Project(src.ColumnNames()); err != nil {
+		problems = append(problems, fmt.Sprintf("store %s: table %s does not fit the source: %v", s.To, name, err))
+	}
+	if err := to.CheckWrite(ctx, name); err != nil {
+		problems = append(problems, fmt.Sprintf("store %s: the user cannot write table %s: %v", s.To, name, err))
+	}
+	return problems
+}

@@ -1,0 +1,99 @@
+package copy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// detailTables bounds the per-table lines of a heartbeat's detail: the
+// status shows a few short lines, not a thousand.
+const detailTables = 6
+
+// Heartbeat turns a copy's progress into the phase's heartbeat: percent
+// and rows from the real counts, the checkpoint to resume from, and per
+// table "orders: 120,000 / 1,000,000 rows, 41,000 rows/s, ETA 21s".
+func Heartbeat(p datacopy.Progress) activities.Heartbeat {
+	hb := activities.Heartbeat{Records: p.RowsDone}
+	if p.Total > 0 {
+		hb.Percent = min(100*float64(p.RowsDone)/float64(p.Total), 100)
+	}
+	hb.Checkpoint, _ = marshalCheckpoint(p.Checkpoint)
+	hb.Detail = Detail(p)
+	return hb
+}
+
+func marshalCheckpoint(cp datacopy.Checkpoint) (string, error) {
+	b, err := json.Marshal(cp)
+	return string(b), err
+}
+
+// Detail is the progress in words: one line per unfinished table (at most
+// detailTables), finished ones counted, and a total line for several tables.
+func Detail(p datacopy.Progress) string {
+	var lines []string
+	if len(p.Tables) > 1 {
+		line := fmt.Sprintf("all %d tables: %s / %s rows, %s rows/s", len(p.Tables),
+			stores.Humanize(p.RowsDone), stores.Humanize(p.Total), stores.Humanize(int64(p.RowsPerSecond)))
+		if p.ETA >= 0 {
+			line += ", ETA " + eta(p.ETA)
+		}
+		lines = append(lines, line)
+	}
+	shown, done, hidden := 0, 0, 0
+	for _, t := range p.Tables {
+		if t.Stage == datacopy.StageDone {
+			done++
+			if len(p.Tables) > 1 {
+				continue
+			}
+		}
+		if shown == detailTables {
+			hidden++
+			continue
+		}
+		shown++
+		lines = append(lines, tableLine(t, p.Checkpoint.Tables[t.Table]))
+	}
+	if hidden > 0 {
+		lines = append(lines, fmt.Sprintf("… %d more tables to copy", hidden))
+	}
+	if done > 0 && len(p.Tables) > 1 {
+		lines = append(lines, fmt.Sprintf("%d of %d tables done", done, len(p.Tables)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func tableLine(t datacopy.TableProgress, st *datacopy.TableCheckpoint) string {
+	line := fmt.Sprintf("%s: %s / %s rows", t.Table, stores.Humanize(t.RowsDone), stores.Humanize(t.Total))
+	switch t.Stage {
+	case datacopy.StageDone:
+		return line + ", done"
+	case datacopy.StageCatchUp:
+		n := int64(0)
+		if st != nil {
+			n = st.CatchUpRows
+		}
+		return line + fmt.Sprintf(", catching up: %s changed rows re-copied", stores.Humanize(n))
+	}
+	if t.RowsPerSecond <= 0 {
+		return line + ", starting"
+	}
+	line += fmt.Sprintf(", %s rows/s", stores.Humanize(int64(t.RowsPerSecond)))
+	if left := t.Total - t.RowsDone; left > 0 {
+		line += ", ETA " + eta(time.Duration(float64(left)/t.RowsPerSecond*float64(time.Second)))
+	}
+	return line
+}
+
+func eta(d time.Duration) string {
+	if d < time.Second {
+		return "<1s"
+	}
+	return d.Round(time.Second).String()
+}

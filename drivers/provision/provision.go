@@ -1,0 +1,311 @@
+// Package provision is the `provision` phase driver: it creates a source
+// store's tables on a target store (any pair of PostgreSQL, MySQL/MariaDB
+// and SQLite), records what it created, and as its compensation drops
+// exactly that. The work is datastore.Provision's; this package reads the
+// spec section, connects, checks, and classifies errors.
+package provision
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "provision"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Spec is a phase's `provision:` section.
+type Spec struct {
+	// From is the store whose tables are read (introspected).
+	From string `yaml:"from" json:"from"`
+	// To is the store the tables are created in.
+	To string `yaml:"to" json:"to"`
+	// Tables are table names or glob patterns (orders_*), resolved on From.
+	Tables []string `yaml:"tables" json:"tables"`
+	// DeferIndexes leaves secondary indexes and unique constraints to a
+	// later copy phase with createIndexes: true (faster bulk loads).
+	DeferIndexes bool `yaml:"deferIndexes" json:"deferIndexes,omitempty"`
+	// TypeOverrides gives a column's type on the target, keyed
+	// "table.column": the opt-in for a type without a lossless mapping.
+	TypeOverrides map[string]string `yaml:"typeOverrides" json:"typeOverrides,omitempty"`
+	// Stores holds the from and to stores' specs (engine and DSN
+	// reference, never a DSN), copied from the spec's stores: when the
+	// spec is checked, since the activity sees only its phase.
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// IndexCreator is a driver section that creates the secondary indexes of
+// the tables it loads into a store, after the load (the copy driver with
+// createIndexes: true).
+type IndexCreator interface {
+	CreatesIndexesIn(store string) bool
+}
+
+// Check reports unknown stores, bad patterns and overrides, and indexes
+// deferred to a copy that does not exist.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "from", s.From)
+	stores.CheckStoreRef(c, "to", s.To)
+	if s.From != "" && s.From == s.To {
+		c.Errorf("to", "is the same store as from (%s): provision creates tables in another store", s.From)
+	}
+	stores.CheckTables(c, "tables", s.Tables)
+	for _, k := range sortedKeys(s.TypeOverrides) {
+		table, column, ok := strings.Cut(k, ".")
+		switch {
+		case !ok || table == "" || column == "" || strings.Contains(column, "."):
+			c.Errorf("typeOverrides."+k, "must be keyed table.column, e.g. jobs.every: \"VARCHAR(64)\"")
+		case strings.TrimSpace(s.TypeOverrides[k]) == "":
+			c.Errorf("typeOverrides."+k, "needs the column's type on the target, e.g. \"VARCHAR(64)\"")
+		}
+	}
+	if s.DeferIndexes && !indexesCreatedLater(c, s.To) {
+		c.Errorf("deferIndexes", "leaves the secondary indexes to a later copy phase into %s with createIndexes: true, and there is none: add one, or remove deferIndexes", s.To)
+	}
+	s.Stores = Pick(c.Spec, s.From, s.To)
+}
+
+// Pick returns the named stores of the spec (those it has).
+func Pick(spec *config.Spec, names ...string) map[string]config.StoreSpec {
+	out := map[string]config.StoreSpec{}
+	for _, n := range names {
+		if st, ok := spec.Stores[n]; ok {
+			out[n] = st
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func indexesCreatedLater(c *config.CheckContext, store string) bool {
+	after := false
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			after = true
+			continue
+		}
+		if ic, ok := p.Driver.(IndexCreator); ok && after && ic.CreatesIndexesIn(store) {
+			return true
+		}
+	}
+	return false
+}
+
+// Resources are the target tables: two migrations must not create (or
+// drop) the same tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.To, s.Tables)
+}
+
+// HasCompensation is true: provision drops the tables it created.
+func (s *Spec) HasCompensation() bool { return true }
+
+// Provides reports whether this provision creates table (a source table
+// name) in store: a copy phase after it may find the table missing at
+// preflight time.
+func (s *Spec) Provides(store, table string) bool {
+	if s.To != store {
+		return false
+	}
+	for _, p := range s.Tables {
+		if ok, _ := path.Match(p, table); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Driver runs provision phases.
+type Driver struct {
+	Logger hclog.Logger
+}
+
+// New returns the provision driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+
+// Do creates the tables (run) or drops those this migration created
+// (compensate). Both can be repeated: a retry finds its own tables.
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: provision section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	if action == activities.ActionCompensate {
+		return d.drop(ctx, s, in.Migration, log)
+	}
+	return d.create(ctx, s, in.Migration, log, beat)
+}
+
+func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("provision", err)
+	}
+	defer from.Close()
+	to, err := stores.Open(ctx, s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("provision", err)
+	}
+	defer to.Close()
+	names, err := from.ResolveTables(ctx, s.Tables)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("provision: store "+s.From, err)
+	}
+	tables := make([]*datastore.Table, 0, len(names))
+	for _, n := range names {
+		t, err := from.Introspect(ctx, n)
+		if err != nil {
+			return activities.PhaseResult{}, stores.Classify("provision: store "+s.From, err)
+		}
+		tables = append(tables, t)
+	}
+	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %d tables in %s", len(tables), s.To)})
+	res, err := datastore.Provision(ctx, to, tables, datastore.ProvisionOptions{
+		Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
+	})
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("provision into "+s.To, err)
+	}
+	for _, n := range res.Notes {
+		log.Warn("not carried over", "note", n)
+	}
+	return activities.PhaseResult{
+		Records: int64(len(res.Created)),
+		Summary: summary(s.To, res),
+		Output:  strings.Join(res.Notes, "\n"),
+	}, nil
+}
+
+func summary(to string, res datastore.ProvisionResult) string {
+	var parts []string
+	if len(res.Created) > 0 {
+		parts = append(parts, fmt.Sprintf("created %d tables in %s: %s", len(res.Created), to, strings.Join(res.Created, ", ")))
+	}
+	if len(res.Already) > 0 {
+		parts = append(parts, fmt.Sprintf("already created by an earlier attempt: %s", strings.Join(res.Already, ", ")))
+	}
+	if len(res.Notes) > 0 {
+		parts = append(parts, fmt.Sprintf("%d notes on what was not carried over (see godwit output)", len(res.Notes)))
+	}
+	if len(parts) == 0 {
+		return "nothing to create"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logger) (activities.PhaseResult, error) {
+	to, err := stores.Open(ctx, s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
+	}
+	defer to.Close()
+	dropped, err := datastore.DropProvisioned(ctx, to, owner)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("drop provisioned tables in "+s.To, err)
+	}
+	log.Info("dropped provisioned tables", "tables", dropped)
+	if len(dropped) == 0 {
+		return activities.PhaseResult{Summary: "no table of this migration left to drop in " + s.To}, nil
+	}
+	return activities.PhaseResult{
+		Records: int64(len(dropped)),
+		Summary: fmt.Sprintf("dropped %d tables this migration created in %s: %s", len(dropped), s.To, strings.Join(dropped, ", ")),
+	}, nil
+}
+
+// Preflight connects to both stores and checks, changing nothing, that
+// every table exists with a primary key and a type map to the target, that
+// none is in the way on the target, and that the target user may create
+// tables.
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no provision section"}
+	}
+	var problems []string
+	from, err := stores.Open(ctx, spec.Stores, s.From)
+	if err != nil {
+		problems = append(problems, stores.Unreachable(s.From, spec.Stores, err))
+	} else {
+		defer from.Close()
+	}
+	to, err := stores.Open(ctx, spec.Stores, s.To)
+	if err != nil {
+		problems = append(problems, stores.Unreachable(s.To, spec.Stores, err))
+	} else {
+		defer to.Close()
+		if err := to.CheckCreate(ctx); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: the user cannot create tables: %v", s.To, err))
+		}
+	}
+	if from == nil {
+		return problems
+	}
+	names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
+	if err != nil {
+		return append(problems, stores.Problem(s.From, err))
+	}
+	problems = append(problems, missing...)
+	for _, n := range names {
+		problems = append(problems, tableProblems(ctx, from, to, s, spec.Name, n)...)
+	}
+	return problems
+}
+
+// tableProblems checks one source table against the target (to may be nil
+// when it is unreachable).
+func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owner, name string) []string {
+	t, err := from.Introspect(ctx, name)
+	if err != nil {
+		return []string{stores.Problem(s.From, err)}
+	}
+	var problems []string
+	if err := t.CheckCopyable(); err != nil {
+		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary)", s.From, name))
+	}
+	if to == nil {
+		return problems
+	}
+	if _, _, err := to.CreateTableSQL(t, s.TypeOverrides); err != nil && len(t.PrimaryKey) > 0 {
+		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
+	}
+	if _, err := to.Introspect(ctx, name); err == nil {
+		switch who, err := to.ProvisionOwner(ctx, name); {
+		case err != nil:
+			problems = append(problems, stores.Problem(s.To, err))
+		case who == owner:
+			// Created by an earlier run of this migration: a retry keeps it.
+		case who != "":
+			problems = append(problems, fmt.Sprintf("store %s: table %s already exists, created by migration %s: drop it, or leave it out of tables", s.To, name, who))
+		default:
+			problems = append(problems, fmt.Sprintf("store %s: table %s already exists and was not created by Godwit: drop or rename it, or leave it out of tables (a copy phase alone can fill an existing table)", s.To, name))
+		}
+	}
+	return problems
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,217 @@
+// Package stores is what the data-plane drivers (provision, copy) share:
+// opening a spec's store by name on the worker, checking a driver
+// section's store names and table patterns, and turning datastore errors
+// into the errors the workflow's retry policy understands.
+package stores
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+)
+
+// OpenTimeout bounds connecting to a store: an unreachable one must become
+// a problem or a retry, not a hung activity.
+const OpenTimeout = 15 * time.Second
+
+// Open resolves the named store's DSN on this worker and connects to it.
+// Errors name the store and never hold the DSN.
+func Open(ctx context.Context, spec map[string]config.StoreSpec, name string) (*datastore.Store, error) {
+	st, ok := spec[name]
+	if !ok {
+		return nil, fmt.Errorf("store %s: %w: not in the spec's stores", name, datastore.ErrBadDSN)
+	}
+	engine, err := datastore.ParseEngine(st.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	dsn, err := activities.ResolveSecret(st.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: DSN: %w: %v", name, datastore.ErrBadDSN, err)
+	}
+	octx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	defer cancel()
+	s, err := datastore.Open(octx, engine, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// CheckStoreRef reports a from/to field that names no store of the spec.
+func CheckStoreRef(c *config.CheckContext, field, name string) {
+	known := Names(c.Spec)
+	switch {
+	case name == "":
+		c.Errorf(field, "is required: the name of one of the spec's stores (%s)", listOrNone(known))
+	case !contains(known, name):
+		c.Errorf(field, "%q is not one of the spec's stores (%s): add it under stores: or fix the name", name, listOrNone(known))
+	}
+}
+
+// CheckTables reports an empty table list and every bad pattern.
+func CheckTables(c *config.CheckContext, field string, tables []string) {
+	if len(tables) == 0 {
+		c.Errorf(field, "is required: list the tables, by name or glob pattern, e.g. [customers, \"orders_*\"]")
+	}
+	for i, p := range tables {
+		if err := datastore.ValidatePattern(p); err != nil {
+			c.Errorf(fmt.Sprintf("%s[%d]", field, i), "%v", err)
+		}
+	}
+}
+
+// Names returns the spec's store names, sorted.
+func Names(spec *config.Spec) []string {
+	names := make([]string, 0, len(spec.Stores))
+	for n := range spec.Stores {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "the spec has none: add stores: with engine and dsn"
+	}
+	return "the spec has " + strings.Join(names, ", ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Resources names the target tables of a phase writing into a store: two
+// migrations must never write (or create, or drop) the same tables. The
+// store is identified by where its DSN comes from (env:NEW_DSN,
+// file:/run/secrets/new), not by its name in the spec, which another spec
+// may give to another database: store:env:NEW_DSN/orders_*. A pattern is
+// claimed as written, so two migrations naming the same table the same way
+// collide; overlapping but different patterns are not detected (name the
+// tables in the spec's resources: to be sure).
+func Resources(spec *config.Spec, store string, tables []string) []string {
+	ref := "name:" + store
+	if st, ok := spec.Stores[store]; ok {
+		switch {
+		case st.DSN.FromEnv != "":
+			ref = "env:" + st.DSN.FromEnv
+		case st.DSN.FromFile != "":
+			ref = "file:" + st.DSN.FromFile
+		}
+	}
+	out := make([]string, 0, len(tables))
+	for _, t := range tables {
+		out = append(out, "store:"+ref+"/"+t)
+	}
+	return out
+}
+
+// Classify decides retryability once: a datastore error that retrying
+// cannot fix becomes a non-retryable ConfigError; cancellation passes as it
+// is; anything else (a lost connection, a deadlock) is retried.
+func Classify(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case datastore.IsPermanent(err):
+		msg := fmt.Sprintf("%s: %v", what, err)
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Problem turns an error into a preflight sentence about store name.
+func Problem(name string, err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "store "+name+": ")
+	if errors.Is(err, datastore.ErrAccessDenied) {
+		return fmt.Sprintf("store %s: access denied (check the user and password in its DSN, and its privileges): %s", name, msg)
+	}
+	return fmt.Sprintf("store %s: %s", name, msg)
+}
+
+// Unreachable is the preflight sentence for a store that cannot be opened.
+func Unreachable(name string, spec map[string]config.StoreSpec, err error) string {
+	if errors.Is(err, datastore.ErrBadDSN) || errors.Is(err, datastore.ErrAccessDenied) {
+		return Problem(name, err)
+	}
+	return fmt.Sprintf("store %s (%s) is not reachable from this worker: %s", name, spec[name].Engine,
+		strings.TrimPrefix(err.Error(), "store "+name+": "))
+}
+
+// Humanize writes n with thousands separators: 1,000,000.
+func Humanize(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// ResolveEach resolves the patterns on s one by one, so that preflight can
+// list every pattern that matches nothing, not only the first. It returns
+// the tables found and a sentence per pattern that matched none.
+func ResolveEach(ctx context.Context, s *datastore.Store, name string, patterns []string) ([]string, []string, error) {
+	all, err := s.ListTables(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found, problems []string
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		got, err := datastore.MatchTables(all, []string{p})
+		if err != nil {
+			have := "it has no tables"
+			if len(all) > 0 {
+				have = "it has " + strings.Join(firstN(all, 10), ", ")
+			}
+			if datastore.IsGlob(p) {
+				problems = append(problems, fmt.Sprintf("store %s: pattern %q matches no table (%s)", name, p, have))
+			} else {
+				problems = append(problems, fmt.Sprintf("store %s: table %q does not exist (%s)", name, p, have))
+			}
+			continue
+		}
+		for _, t := range got {
+			if !seen[t] {
+				seen[t] = true
+				found = append(found, t)
+			}
+		}
+	}
+	sort.Strings(found)
+	return found, problems, nil
+}
+
+func firstN(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(append([]string(nil), list[:n]...), fmt.Sprintf("and %d more", len(list)-n))
+}
