@@ -45,20 +45,25 @@ func (a *app) pauseResume(signal, short string) *cobra.Command {
 }
 
 func (a *app) approveCommand() *cobra.Command {
-	var gate, by string
+	var gate, by, reason string
 	cmd := &cobra.Command{
-		Use:   "approve NAME --gate GATE",
+		Use:   "approve NAME --gate GATE [--reason TEXT]",
 		Short: "Open a manual gate that a migration is waiting at",
 		Long: `Approve the gate a migration is waiting at. The approval is refused, with the
-reason, when that gate is not the one waiting; nothing is recorded then.`,
-		Example: `  godwit approve demo --gate go-live`,
+reason, when that gate is not the one waiting; nothing is recorded then.
+
+A disruptive phase waiting for the spec's window (status WAITING_WINDOW)
+waits at the gate "window": approving it starts the phase now, outside
+its window, and needs --reason (recorded as an issue).`,
+		Example: `  godwit approve demo --gate go-live
+  godwit approve orders --gate window --reason "incident 4711: legacy disk failing"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
 				handle, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
 					WorkflowID:   args[0],
 					UpdateName:   workflows.UpdateApprove,
-					Args:         []any{workflows.ApproveRequest{Gate: gate, By: by}},
+					Args:         []any{workflows.ApproveRequest{Gate: gate, By: by, Reason: reason}},
 					WaitForStage: client.WorkflowUpdateStageCompleted,
 				})
 				if err != nil {
@@ -75,6 +80,7 @@ reason, when that gate is not the one waiting; nothing is recorded then.`,
 	}
 	cmd.Flags().StringVar(&gate, "gate", "", "name of the gate to open")
 	cmd.Flags().StringVar(&by, "by", whoami(), "who approves, for the record")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required for --gate window)")
 	_ = cmd.MarkFlagRequired("gate")
 	return cmd
 }

@@ -161,6 +161,6 @@ func TestList(t *testing.T) {
 func TestListRefusesAnUnknownStatus(t *testing.T) {
 	c := &fakeClient{}
 	_, _, err := godwit(t, c.dial, "list", "--status", "DONE")
-	require.EqualError(t, err, `--status "DONE": use one of IN_PROGRESS, PAUSED, WAITING_APPROVAL, ROLLING_BACK, ROLLBACK_BLOCKED, COMPLETED, ROLLED_BACK, ROLLBACK_FAILED, FAILED`)
+	require.EqualError(t, err, `--status "DONE": use one of IN_PROGRESS, PAUSED, WAITING_APPROVAL, WAITING_WINDOW, ROLLING_BACK, ROLLBACK_BLOCKED, COMPLETED, ROLLED_BACK, ROLLBACK_FAILED, FAILED`)
 	assert.Empty(t, c.listReqs)
 }

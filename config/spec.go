@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/window"
 )
 
 // Spec is a migration spec: what `godwit start -f spec.yaml` runs. It is the
@@ -35,6 +36,9 @@ type Spec struct {
 	// Notifications are webhooks told of the run's phases, gates and
 	// rollbacks as they happen.
 	Notifications []Notification `yaml:"notifications" json:"notifications,omitempty"`
+	// Window holds the migration's disruptive phases until a preferred
+	// maintenance window opens, and out of critical business hours.
+	Window *window.Spec `yaml:"window" json:"window,omitempty"`
 	// Stores are the databases the data drivers read and write, by name.
 	Stores map[string]StoreSpec `yaml:"stores" json:"stores,omitempty"`
 	// Defaults apply to every phase that does not set its own.
@@ -78,9 +82,20 @@ type PhaseSpec struct {
 	// itself failed or was interrupted by a rollback, for actions that may
 	// leave partial effects. The compensation must then tolerate them.
 	CompensatePartial bool `yaml:"compensatePartial" json:"compensatePartial,omitempty"`
+	// Disruptive phases wait for the spec's window before they start;
+	// default: true for decommission, false otherwise.
+	Disruptive *bool `yaml:"disruptive" json:"disruptive,omitempty"`
 	// Driver does the phase's work: the section under a driver's key
 	// (`hook:`, or another registered driver's). A phase has exactly one.
 	Driver DriverSpec `yaml:"-" json:"-"`
+}
+
+// IsDisruptive reports whether the phase waits for the spec's window.
+func (p PhaseSpec) IsDisruptive() bool {
+	if p.Disruptive != nil {
+		return *p.Disruptive
+	}
+	return p.Phase == migration.PhaseDecommission
 }
 
 // Hook returns the phase's command hook, or nil when another driver
@@ -389,6 +404,16 @@ func (s *Spec) Check() FieldErrors {
 	}
 	s.checkPhases(add)
 	errs = append(errs, CheckNotifications("notifications", s.Notifications)...)
+	if s.Window != nil {
+		for _, p := range s.Window.Check() {
+			add(joinPath("window", p.Path), "%s", p.Message)
+		}
+	}
+	for i, p := range s.Phases {
+		if p.Disruptive != nil && *p.Disruptive && s.Window == nil {
+			add(fmt.Sprintf("phases[%d].disruptive", i), "has no effect without a window: add a top-level window: {timezone, preferred, businessHours}")
+		}
+	}
 	for _, name := range sortedKeys(s.Stores) {
 		st, path := s.Stores[name], "stores."+name
 		switch {

@@ -16,8 +16,8 @@ import (
 
 const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
-	topFields   = "name, description, taskQueue, resources, notifications, stores, defaults, phases"
-	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook"
+	topFields   = "name, description, taskQueue, resources, notifications, window, stores, defaults, phases"
+	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook"
 	cmdFields   = "command, env, secrets, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
 	noCommand   = `is required: the program and its arguments, e.g. ["sh", "-c", "echo hi"]`
@@ -85,7 +85,7 @@ var badSpecs = []struct {
 		yaml: "name: X\nphases:\n - phase: copi\n   hok: {}\n",
 		want: `name (line 1): "X" is not a valid name: use 1-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit
 phases[0].phase (line 3): "copi" is not a phase: use one of validate, provision, copy, shift-traffic, reconcile, decommission
-phases[0].hok (line 4): unknown field (did you mean "hook"?); known fields here: phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook`,
+phases[0].hok (line 4): unknown field (did you mean "hook"?); known fields here: phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook`,
 	},
 	{
 		name: "misspelt name suggests name",

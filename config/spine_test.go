@@ -104,7 +104,7 @@ func TestSpineSpecErrors(t *testing.T) {
 		{
 			name: "two drivers in one phase",
 			yaml: "name: m\nphases:\n  - phase: copy\n    hook: " + okHook + "\n    hook2: {}\n",
-			want: "phases[0].hook2 (line 5): unknown field (did you mean \"hook\"?); known fields here: phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, hook",
+			want: "phases[0].hook2 (line 5): unknown field (did you mean \"hook\"?); known fields here: phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook",
 		},
 		{
 			name: "store with an inline DSN",

@@ -30,6 +30,10 @@ type Report struct {
 	// RollbackNote says why rollback is not available, or why one ran.
 	RollbackNote string  `json:"rollbackNote,omitempty"`
 	WaitingGate  string  `json:"waitingGate,omitempty"`
+	// Window describes the window a disruptive phase waits for, and
+	// WindowOpens when it opens (while the status is WAITING_WINDOW).
+	Window      string    `json:"window,omitempty"`
+	WindowOpens time.Time `json:"windowOpens,omitzero"`
 	Paused       bool    `json:"paused"`
 	Issues       []Issue `json:"issues,omitempty"`
 	Error        string  `json:"error,omitempty"`
@@ -293,6 +297,13 @@ func (r *Report) nextSteps() []string {
 			fmt.Sprintf("the compensation of %s failed for good (see its error); fix the cause, then retry it: godwit rollback %s --retry", blocked, name),
 			fmt.Sprintf("or, having undone %s by hand: godwit rollback %s --skip %s", blocked, name, blocked),
 			fmt.Sprintf("or give up and end the migration as ROLLBACK_FAILED: godwit rollback %s --abandon", name),
+		}
+	case StatusWaitingWindow:
+		return []string{
+			fmt.Sprintf("phase %s waits for its window %s, which opens at %s (in %s)", r.currentName(), r.Window,
+				r.WindowOpens.UTC().Format("2006-01-02 15:04 MST"), r.WindowOpens.Sub(r.UpdatedTime).Round(time.Minute)),
+			fmt.Sprintf("to start it now anyway: godwit approve %s --gate window --reason \"...\"", name),
+			fmt.Sprintf("or roll back: godwit rollback %s --reason \"...\"", name),
 		}
 	case StatusWaitingApproval:
 		steps := []string{

@@ -8,6 +8,8 @@ const (
 	StatusInProgress      Status = "IN_PROGRESS"
 	StatusPaused          Status = "PAUSED"
 	StatusWaitingApproval Status = "WAITING_APPROVAL"
+	// StatusWaitingWindow: a disruptive phase waits for the spec's window.
+	StatusWaitingWindow Status = "WAITING_WINDOW"
 	StatusRollingBack     Status = "ROLLING_BACK"
 	// StatusRollbackBlocked: a compensation failed for good and the
 	// rollback waits for a person (godwit rollback NAME --retry | --skip
@@ -21,7 +23,7 @@ const (
 
 // allStatuses lists every status, for validation and help texts.
 var allStatuses = []Status{
-	StatusInProgress, StatusPaused, StatusWaitingApproval, StatusRollingBack, StatusRollbackBlocked,
+	StatusInProgress, StatusPaused, StatusWaitingApproval, StatusWaitingWindow, StatusRollingBack, StatusRollbackBlocked,
 	StatusCompleted, StatusRolledBack, StatusRollbackFailed, StatusFailed,
 }
 

@@ -95,7 +95,14 @@ type PauseRequest struct {
 type ApproveRequest struct {
 	Gate string `json:"gate"`
 	By   string `json:"by,omitempty"`
+	// Reason is required to open the "window" gate: starting a disruptive
+	// phase outside its window is a decision worth recording.
+	Reason string `json:"reason,omitempty"`
 }
+
+// WindowGate is the gate a disruptive phase waits at until its window
+// opens; approving it (with a reason) starts the phase now.
+const WindowGate = "window"
 
 // Repair actions for a blocked rollback.
 const (

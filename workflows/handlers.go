@@ -64,6 +64,8 @@ func (r *run) validateApprove(ctx workflow.Context, req ApproveRequest) error {
 			r.report.Status, r.report.CurrentPhase)
 	case req.Gate != r.waitingGate:
 		return fmt.Errorf("gate %q is not waiting for approval; the waiting gate is %q", req.Gate, r.waitingGate)
+	case req.Gate == WindowGate && req.Reason == "":
+		return errors.New("starting a disruptive phase outside its window needs a reason: godwit approve NAME --gate window --reason \"...\"")
 	}
 	return nil
 }
@@ -74,6 +76,9 @@ func (r *run) approve(ctx workflow.Context, req ApproveRequest) (ApproveResult, 
 		by = "unknown"
 	}
 	r.approvals[req.Gate] = by
+	if req.Gate == WindowGate {
+		r.windowReason = req.Reason
+	}
 	r.logger.Info("gate approved", "gate", req.Gate, "by", by)
 	return ApproveResult{Gate: req.Gate, Phase: string(r.currentPhase()), By: by}, nil
 }

@@ -97,6 +97,10 @@ const (
 	// notifyV1: webhooks hear of phases, gates, pauses and rollbacks.
 	notifyV1 = 1
 
+	changeWindow = "window"
+	// windowV1: disruptive phases wait for the spec's window.
+	windowV1 = 1
+
 	changeRepair = "repair"
 	// repairV1: a failed compensation blocks the rollback (ROLLBACK_BLOCKED)
 	// until a `repair` update retries, skips or abandons it.
@@ -135,6 +139,8 @@ type run struct {
 	// repair is the request that unblocks it.
 	blockedPhase string
 	repair       *RepairRequest
+	// windowReason is why the window gate was approved.
+	windowReason string
 	// notifyVersion enables notifications; notices counts the events sent
 	// by this run and pendingNotices are those still being delivered.
 	notifyVersion  workflow.Version
@@ -218,6 +224,12 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 				return stop
 			}
 			if stop := r.awaitPhaseGate(ctx, i); stop != nil {
+				return stop
+			}
+			if stop := r.holdWhilePaused(ctx); stop != nil {
+				return stop
+			}
+			if stop := r.awaitWindow(ctx, i); stop != nil {
 				return stop
 			}
 			if stop := r.holdWhilePaused(ctx); stop != nil {
@@ -758,3 +770,6 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// zeroResult is the result of a phase that failed before its activity ran.
+var zeroResult activities.PhaseResult

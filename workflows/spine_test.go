@@ -414,3 +414,74 @@ phases:
 	require.Contains(t, h.fake.events[2].Message, "godwit approve test --gate go")
 	require.Equal(t, "rollback requested by alice: not today", h.fake.events[4].Reason)
 }
+
+func windowSpec(t *testing.T, window string) config.Spec {
+	return mustSpec(t, `name: test
+window: `+window+`
+phases:
+  - {phase: copy, hook: `+hookOK+`}
+  - {phase: shift-traffic, name: switch-writes, disruptive: true, hook: `+hookOK+`}
+  - {phase: decommission, hook: `+hookOK+`}
+`)
+}
+
+func TestDisruptivePhasesWaitForTheWindowAcrossZonesAndDST(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	// Saturday 24 October 2026, 10:00 in Berlin (08:00 UTC). The window is
+	// 02:00-04:00 Berlin time; that night summer time ends at 03:00.
+	start := time.Date(2026, 10, 24, 10, 0, 0, 0, berlin)
+	h := newHarness(t)
+	h.env.SetStartTime(start)
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.Equal(t, migration.StatusWaitingWindow, rep.Status)
+		require.Equal(t, "window", rep.WaitingGate)
+		require.Equal(t, time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), rep.WindowOpens.UTC(), "02:00 CEST, the first 02:00 of the night")
+		require.Contains(t, rep.NextSteps[0], "phase switch-writes waits for its window 02:00–04:00 (Europe/Berlin), which opens at 2026-10-25 00:00 UTC")
+		require.Equal(t, []string{"run:copy"}, h.fake.Calls())
+	}, time.Hour)
+	rep, err := h.run(windowSpec(t, `{timezone: Europe/Berlin, preferred: [{start: "02:00", end: "04:00"}]}`))
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), rep.Phases[1].StartTime.UTC(), "the disruptive phase started when the window opened")
+	require.Equal(t, time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), rep.Phases[2].StartTime.UTC(), "decommission found the window still open")
+}
+
+func TestBusinessHoursHoldDecommissionUntilTheyEnd(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	// Monday 9 March 2026, 11:00 in New York, the day after summer time began.
+	h := newHarness(t)
+	h.env.SetStartTime(time.Date(2026, 3, 9, 11, 0, 0, 0, ny))
+	spec := mustSpec(t, `name: test
+window: {timezone: America/New_York, businessHours: [{days: [mon-fri], start: "08:00", end: "18:00"}]}
+phases:
+  - {phase: copy, hook: `+hookOK+`}
+  - {phase: decommission, hook: `+hookOK+`}
+`)
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, time.Date(2026, 3, 9, 22, 0, 0, 0, time.UTC), rep.Phases[1].StartTime.UTC(), "18:00 EDT is 22:00 UTC")
+}
+
+func TestApprovingTheWindowGateNeedsAReasonAndStartsNow(t *testing.T) {
+	h := newHarness(t)
+	h.env.SetStartTime(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	h.env.RegisterDelayedCallback(func() {
+		require.Equal(t, migration.StatusWaitingWindow, h.query().Status)
+		h.env.UpdateWorkflow(UpdateApprove, "no-reason", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { require.ErrorContains(t, err, "needs a reason") },
+			OnAccept: func() { t.Error("window override without a reason accepted") }, OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: WindowGate, By: "erin"})
+		h.env.UpdateWorkflow(UpdateApprove, "ok", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: WindowGate, By: "erin", Reason: "incident 4711"})
+	}, time.Hour)
+	rep, err := h.run(windowSpec(t, `{preferred: [{start: "02:00", end: "04:00"}]}`))
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Contains(t, rep.Issues[0].Message, "phase switch-writes started outside its window, approved by erin: incident 4711")
+	require.GreaterOrEqual(t, rep.EndTime.Sub(rep.StartTime), 14*time.Hour, "the override opened the window for one phase only: decommission waited")
+}
