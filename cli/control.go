@@ -57,7 +57,7 @@ waits at the gate "window": approving it starts the phase now, outside
 its window, and needs --reason (recorded as an issue).`,
 		Example: `  godwit approve demo --gate go-live
   godwit approve orders --gate window --reason "incident 4711: legacy disk failing"`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
 				handle, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{

@@ -28,15 +28,15 @@ type Report struct {
 	Risk            string        `json:"risk"`
 	Rollback        string        `json:"rollback"`
 	// RollbackNote says why rollback is not available, or why one ran.
-	RollbackNote string  `json:"rollbackNote,omitempty"`
-	WaitingGate  string  `json:"waitingGate,omitempty"`
+	RollbackNote string `json:"rollbackNote,omitempty"`
+	WaitingGate  string `json:"waitingGate,omitempty"`
 	// Window describes the window a disruptive phase waits for, and
 	// WindowOpens when it opens (while the status is WAITING_WINDOW).
 	Window      string    `json:"window,omitempty"`
 	WindowOpens time.Time `json:"windowOpens,omitzero"`
-	Paused       bool    `json:"paused"`
-	Issues       []Issue `json:"issues,omitempty"`
-	Error        string  `json:"error,omitempty"`
+	Paused      bool      `json:"paused"`
+	Issues      []Issue   `json:"issues,omitempty"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // PhaseReport is the progress of one phase.

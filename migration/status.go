@@ -10,7 +10,7 @@ const (
 	StatusWaitingApproval Status = "WAITING_APPROVAL"
 	// StatusWaitingWindow: a disruptive phase waits for the spec's window.
 	StatusWaitingWindow Status = "WAITING_WINDOW"
-	StatusRollingBack     Status = "ROLLING_BACK"
+	StatusRollingBack   Status = "ROLLING_BACK"
 	// StatusRollbackBlocked: a compensation failed for good and the
 	// rollback waits for a person (godwit rollback NAME --retry | --skip
 	// PHASE | --abandon). Not final.
