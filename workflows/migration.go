@@ -454,7 +454,13 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 	for {
 		r.activities++
 		actCtx, cancel := workflow.WithCancel(ctx)
-		actCtx = workflow.WithActivityOptions(actCtx, activityOptions(spec))
+		opts := activityOptions(spec)
+		// The Temporal UI shows this instead of only "RunPhase".
+		opts.Summary = spec.Name + ": run"
+		if step > 0 {
+			opts.Summary = fmt.Sprintf("%s: step %s", spec.Name, r.report.Phases[i].Step)
+		}
+		actCtx = workflow.WithActivityOptions(actCtx, opts)
 		in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Step: step, Resume: resume}
 		if step > 0 && len(r.prior[i]) > 0 {
 			in.Prior = r.prior[i]
@@ -481,6 +487,11 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			var stopped activities.PhaseResult
 			if canceled.HasDetails() && canceled.Details(&stopped) == nil && stopped.Checkpoint != "" {
 				resume = stopped.Checkpoint
+			}
+			pr := &r.report.Phases[i]
+			pr.Summary = "stopped by pause at its checkpoint; resume goes on from there"
+			if stopped.Records > 0 {
+				pr.Records = stopped.Records
 			}
 			r.logger.Info("paused a running phase at its checkpoint", "phase", spec.Name, "checkpoint", resume)
 			if stop := r.holdWhilePaused(ctx); stop != nil {
@@ -627,6 +638,7 @@ func (r *run) compensateOne(dctx workflow.Context, i int) error {
 		r.publish(dctx)
 
 		opts := activityOptions(spec)
+		opts.Summary = spec.Name + ": compensate"
 		opts.WaitForCancellation = false
 		// An undo is retried even where the action was not (validate's
 		// maxAttempts: 1): giving up on it leaves the systems half-migrated.

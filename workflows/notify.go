@@ -32,6 +32,7 @@ func (r *run) notify(ctx workflow.Context, ev notify.Event) {
 	actx, _ := workflow.NewDisconnectedContext(ctx)
 	actx = workflow.WithActivityOptions(actx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
+		Summary:             "notify: " + string(ev.Type),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			MaximumAttempts:        10,

@@ -34,6 +34,7 @@ func (r *run) preflight(ctx workflow.Context, i int) *stopCause {
 	opts := activityOptions(spec)
 	opts.StartToCloseTimeout = min(opts.StartToCloseTimeout, preflightTimeout)
 	opts.HeartbeatTimeout = 0
+	opts.Summary = "preflight of every phase"
 	var res activities.PreflightResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PreflightName,
 		activities.PreflightInput{Spec: r.spec}).Get(ctx, &res)

@@ -530,3 +530,13 @@ func (s *Spec) move() string {
 	}
 	return s.Move
 }
+
+// GatewayRoute names the gateway and route this phase moves, so
+// `godwit status --format exec` can read availability and latency from the
+// gateway's stats.
+func (s *Spec) GatewayRoute() (adminURL string, token config.SecretRef, route string) {
+	if s.Gateway.Token != nil {
+		token = *s.Gateway.Token
+	}
+	return s.Gateway.Admin, token, s.Route
+}
