@@ -31,10 +31,15 @@ const (
 	ErrTypeConfig      = "ConfigError"
 	ErrTypeHookMissing = "HookNotFound"
 	ErrTypeHookFailed  = "HookFailed"
+	// ErrTypeStepsAgain: a step of a multi-step phase found that what an
+	// earlier step showed (a plan a person approved) no longer holds; the
+	// phase's steps start again from the first, gates included, instead of
+	// going on with something nobody saw.
+	ErrTypeStepsAgain = "StepsAgain"
 )
 
 // NonRetryableErrorTypes lists the error types no retry policy should retry.
-var NonRetryableErrorTypes = []string{ErrTypeConfig, ErrTypeHookMissing}
+var NonRetryableErrorTypes = []string{ErrTypeConfig, ErrTypeHookMissing, ErrTypeStepsAgain}
 
 // Action says whether a phase is done or undone.
 type Action string

@@ -159,6 +159,30 @@ type stopCause struct {
 	pastNoReturn  bool // the failure came at or after decommission: no rollback
 	cancelled     bool // the workflow itself was cancelled
 	continueAsNew bool // not a stop: the run goes on in a new one
+	stepsAgain    bool // a step asked for its phase's steps to start again
+}
+
+// maxStepRestarts bounds how often a phase's steps start again (a plan
+// that keeps changing under the gate): then the phase fails.
+const maxStepRestarts = 3
+
+// restartSteps prepares phase i's steps to run again from the first: the
+// gates among them wait for a new approval, and earlier step outputs are
+// forgotten.
+func (r *run) restartSteps(ctx workflow.Context, i int, steps []config.Step, reason string) {
+	for _, st := range steps {
+		if st.Gate != "" {
+			delete(r.approvals, st.Gate)
+		}
+	}
+	r.prior[i] = map[string]string{}
+	r.stepsDone[i] = 0
+	pr := &r.report.Phases[i]
+	pr.State, pr.Error = migration.PhaseRunning, ""
+	msg := fmt.Sprintf("phase %s starts its steps again: %s", r.spec.Phases[i].Name, reason)
+	r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Name, migration.SeverityWarning, msg)
+	r.logger.Warn("steps start again", "phase", r.spec.Phases[i].Name, "reason", reason)
+	r.publish(ctx)
 }
 
 func newRun(ctx workflow.Context, in Input) *run {
@@ -353,6 +377,9 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return r.runSteps(ctx, i, resolved, sp.PlanSteps())
 	}
 	res, stop := r.runAction(ctx, i, resolved, 0)
+	if stop != nil && stop.stepsAgain {
+		return r.phaseFailed(ctx, i, stop.reason, zeroResult)
+	}
 	if stop != nil {
 		return stop
 	}
@@ -371,6 +398,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		first = r.startStep
 	}
 	var last activities.PhaseResult
+	restarts := 0
 	if r.prior[i] == nil {
 		r.prior[i] = map[string]string{}
 	}
@@ -405,6 +433,15 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			}
 		case st.Action:
 			res, stop := r.runAction(ctx, i, spec, k+1)
+			if stop != nil && stop.stepsAgain && restarts < maxStepRestarts {
+				restarts++
+				r.restartSteps(ctx, i, steps, stop.reason)
+				k = -1 // the loop goes on at the first step
+				continue
+			}
+			if stop != nil && stop.stepsAgain {
+				return r.phaseFailed(ctx, i, fmt.Sprintf("%s (its steps started again %d times already)", stop.reason, restarts), zeroResult)
+			}
 			if stop != nil {
 				return stop
 			}
@@ -526,6 +563,10 @@ func (r *run) actionFailed(ctx workflow.Context, i int, spec config.PhaseSpec, e
 		}
 		r.publish(ctx)
 		return r.cancelled()
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeStepsAgain {
+		return &stopCause{reason: errorMessage(err), stepsAgain: true}
 	}
 	res, _ := failedResult(err)
 	return r.phaseFailed(ctx, i, errorMessage(err), res)

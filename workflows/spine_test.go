@@ -485,3 +485,41 @@ func TestApprovingTheWindowGateNeedsAReasonAndStartsNow(t *testing.T) {
 	require.Contains(t, rep.Issues[0].Message, "phase switch-writes started outside its window, approved by erin: incident 4711")
 	require.GreaterOrEqual(t, rep.EndTime.Sub(rep.StartTime), 14*time.Hour, "the override opened the window for one phase only: decommission waited")
 }
+
+func TestAStepThatFindsThePlanChangedStartsThePhaseAgainAndTheGateAsksAgain(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - phase: provision
+    counted: {count: 2, gateAt: 2, gate: apply}
+`)
+	h := newHarness(t)
+	applies := 0
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		if call == "run:provision#3" { // the step after the gate: apply
+			applies++
+			if applies == 1 {
+				return temporal.NewNonRetryableApplicationError("the plan changed since it was approved", activities.ErrTypeStepsAgain, nil)
+			}
+		}
+		return nil
+	}
+	approvals := 0
+	approve := func() {
+		h.env.UpdateWorkflow(UpdateApprove, fmt.Sprint("a", approvals), &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: "apply", By: "dave"})
+		approvals++
+	}
+	h.env.RegisterDelayedCallback(approve, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.Equal(t, "apply", rep.WaitingGate, "the gate asks again")
+		require.Contains(t, rep.Issues[0].Message, "phase provision starts its steps again: the plan changed since it was approved")
+		approve()
+	}, 2*time.Hour)
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, 2, approvals)
+	require.Equal(t, []string{"run:provision#1", "run:provision#3", "run:provision#1", "run:provision#3"}, h.fake.Calls())
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+}

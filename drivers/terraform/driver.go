@@ -35,9 +35,9 @@ const (
 
 // Error types of this driver, for retry policies and people.
 const (
-	// ErrTypePlanChanged: the plan made at apply time differs from the
-	// approved one. Not retryable: a person must look at the new plan.
-	ErrTypePlanChanged = "TerraformPlanChanged"
+	// A plan made at apply time that differs from the approved one is
+	// reported as activities.ErrTypeStepsAgain: the phase plans again and
+	// its gate asks again.
 	// ErrTypeDestroyNotAllowed: the plan destroys what allowDestroy does
 	// not name. Not retryable.
 	ErrTypeDestroyNotAllowed = "TerraformDestroyNotAllowed"
@@ -419,7 +419,9 @@ func classify(action activities.Action, in activities.PhaseInput, err error) err
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.As(err, &changed):
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypePlanChanged, err)
+		// Not applied: the workflow plans again and, where the spec has a
+		// gate, asks again with the new plan.
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeStepsAgain, err)
 	case errors.As(err, &destroys):
 		return temporal.NewNonRetryableApplicationError(msg, ErrTypeDestroyNotAllowed, err)
 	case errors.As(err, &locked):

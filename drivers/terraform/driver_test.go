@@ -182,7 +182,7 @@ func TestAPlanThatChangedSinceApprovalIsRefused(t *testing.T) {
 	_, err = f.do(activities.ActionRun, p, 3, plan.Outputs)
 	require.Error(t, err)
 	appErr := appError(t, err)
-	assert.Equal(t, ErrTypePlanChanged, appErr.Type())
+	assert.Equal(t, activities.ErrTypeStepsAgain, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, err.Error(), "the plan changed since it was approved: approved plan "+infra.ShortHash(plan.Outputs[OutputPlanHash]))
 	assert.Contains(t, err.Error(), "now also + "+blue+"; no longer + "+green)
