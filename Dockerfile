@@ -25,7 +25,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN go build -trimpath -ldflags "-s -w" -o /out/godwit-worker ./worker \
- && go build -trimpath -ldflags "-s -w" -o /out/godwit ./starter
+ && go build -trimpath -ldflags "-s -w" -o /out/godwit ./starter \
+ && go build -trimpath -ldflags "-s -w" -o /out/godwit-gateway ./gateway/cmd/godwit-gateway
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -37,9 +38,9 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 godwit \
  && useradd --system --uid 10001 --gid godwit --create-home --home-dir /home/godwit \
       --shell /usr/sbin/nologin godwit \
- && mkdir -p /tmp/godwit-demo \
- && chown godwit:godwit /tmp/godwit-demo
-COPY --from=build /out/godwit-worker /out/godwit /usr/local/bin/
+ && mkdir -p /tmp/godwit-demo /var/lib/godwit-gateway \
+ && chown godwit:godwit /tmp/godwit-demo /var/lib/godwit-gateway
+COPY --from=build /out/godwit-worker /out/godwit /out/godwit-gateway /usr/local/bin/
 COPY examples/ /opt/godwit/examples/
 # The worker and the CLI read ./godwit.yaml when it exists: mount a settings
 # file at /opt/godwit/godwit.yaml, or name one with GODWIT_CONFIG.

@@ -98,6 +98,8 @@ type Heartbeat struct {
 	// Detail is progress in words for `godwit status`, a few short lines
 	// (per table rows done / total, rate, ETA); not kept in history.
 	Detail string `json:"detail,omitempty"`
+	// Host is the worker host's load in words, for the status report.
+	Host string `json:"host,omitempty"`
 }
 
 // Driver does the work of a phase. Each driver section of a spec (`hook:`
@@ -169,8 +171,14 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 		}
 	}
 	last := resume
+	var hostAt time.Time
+	host := ""
 	res, err := driver.Do(ctx, action, in, resume, func(hb Heartbeat) {
 		last = hb
+		if time.Since(hostAt) > 5*time.Second {
+			host, hostAt = hostLoad(), time.Now()
+		}
+		hb.Host = host
 		activity.RecordHeartbeat(ctx, hb)
 	})
 	res.Phase, res.Kind, res.Action, res.Step, res.Attempt = in.Phase.Name, in.Phase.Phase, action, in.Step, info.Attempt

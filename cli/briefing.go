@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/briefing"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/gateway/api"
 	gwclient "github.com/godwit/godwit/gateway/client"
 	"github.com/godwit/godwit/migration"
@@ -85,7 +87,7 @@ type gatewayTarget struct {
 // observe gathers the figures the report does not hold. Each one that
 // cannot be had comes back as a note saying why.
 func (a *app) observe(ctx context.Context, c client.Client, rep *migration.Report) briefing.Observations {
-	var obs briefing.Observations
+	obs := a.observeLoad(ctx, c, rep)
 	tp, ok := trafficPhase(rep)
 	switch {
 	case !ok && a.brief.gateway == "":
@@ -125,23 +127,11 @@ func trafficPhase(rep *migration.Report) (migration.PhaseReport, bool) {
 // gatewayFromSpec finds the gateway the traffic phase drives in the spec
 // the run started with (its first history event); note says why not.
 func (a *app) gatewayFromSpec(ctx context.Context, c client.Client, name, phase string) (gatewayTarget, string) {
-	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !iter.HasNext() {
-		return gatewayTarget{}, "the run's history is empty, so its spec cannot be read"
+	spec, note := a.runSpec(ctx, c, name)
+	if spec == nil {
+		return gatewayTarget{}, note
 	}
-	ev, err := iter.Next()
-	if err != nil {
-		return gatewayTarget{}, fmt.Sprintf("the run's spec cannot be read: %v", err)
-	}
-	var in workflows.Input
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return gatewayTarget{}, "the run's first history event is not its start, so its spec cannot be read"
-	}
-	if err := a.dc.FromPayloads(attrs.GetInput(), &in); err != nil {
-		return gatewayTarget{}, fmt.Sprintf("the run's spec cannot be decoded: %v", explainDecode(err))
-	}
-	for _, p := range in.Spec.Phases {
+	for _, p := range spec.Phases {
 		if p.Name != phase {
 			continue
 		}
@@ -176,4 +166,103 @@ func readStats(ctx context.Context, t gatewayTarget) (stats api.RouteStats, sour
 		return stats, source, fmt.Errorf("%s did not answer: %v", source, err)
 	}
 	return stats, source, nil
+}
+
+// observeLoad fills System Load: the worker host running the current phase
+// (from its heartbeats) and each store of the spec, asked from here with
+// the DSN this machine's environment names (as the worker would).
+func (a *app) observeLoad(ctx context.Context, c client.Client, rep *migration.Report) briefing.Observations {
+	var obs briefing.Observations
+	if rep.Status.Final() {
+		obs.LoadNote = fmt.Sprintf("the migration ended %s; load now would not describe its run", rep.Status)
+		return obs
+	}
+	if rep.WorkerLoad != "" {
+		obs.Load = append(obs.Load, rep.WorkerLoad)
+	}
+	spec, note := a.runSpec(ctx, c, rep.Name)
+	if spec != nil {
+		for _, name := range sortedStoreNames(spec.Stores) {
+			st := spec.Stores[name]
+			obs.Load = append(obs.Load, fmt.Sprintf("%s (%s): %s", name, st.Engine, storeLoad(ctx, st)))
+		}
+	}
+	if len(obs.Load) == 0 {
+		obs.LoadNote = "no phase is running on a worker and the spec names no stores"
+		if note != "" {
+			obs.LoadNote = note
+		}
+	}
+	return obs
+}
+
+func sortedStoreNames(m map[string]config.StoreSpec) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// storeLoad asks one store how busy it is; a figure it cannot get says why.
+func storeLoad(ctx context.Context, st config.StoreSpec) string {
+	dsn, err := activities.ResolveSecret(st.DSN)
+	if err != nil {
+		return "not measured: its DSN cannot be read here (" + err.Error() + ")"
+	}
+	engine, err := datastore.ParseEngine(st.Engine)
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, gatewayTimeout)
+	defer cancel()
+	s, err := datastore.Open(ctx, engine, dsn)
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	defer s.Close()
+	load, err := s.Load(ctx)
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	return load
+}
+
+// runSpec reads the spec a run started with from its first history event;
+// when it cannot, the note says why.
+func (a *app) runSpec(ctx context.Context, c client.Client, name string) (*config.Spec, string) {
+	if a.specCache != nil && a.specCache.name == name {
+		return a.specCache.spec, a.specCache.note
+	}
+	spec, note := a.readRunSpec(ctx, c, name)
+	a.specCache = &cachedSpec{name: name, spec: spec, note: note}
+	return spec, note
+}
+
+// cachedSpec is a run's spec read once per command.
+type cachedSpec struct {
+	name string
+	spec *config.Spec
+	note string
+}
+
+func (a *app) readRunSpec(ctx context.Context, c client.Client, name string) (*config.Spec, string) {
+	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !iter.HasNext() {
+		return nil, "the run's history is empty, so its spec cannot be read"
+	}
+	ev, err := iter.Next()
+	if err != nil {
+		return nil, fmt.Sprintf("the run's spec cannot be read: %v", err)
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return nil, "the run's first history event is not its start, so its spec cannot be read"
+	}
+	var in workflows.Input
+	if err := a.dc.FromPayloads(attrs.GetInput(), &in); err != nil {
+		return nil, fmt.Sprintf("the run's spec cannot be decoded: %v", explainDecode(err))
+	}
+	return &in.Spec, ""
 }

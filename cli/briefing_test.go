@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,13 @@ func fakeGateway(t *testing.T, token string) *httptest.Server {
 	return srv
 }
 
+func withWorkerLoad(r *migration.Report, load string) *migration.Report {
+	r.WorkerLoad = load
+	return r
+}
+
 func TestStatusFormats(t *testing.T) {
+	t.Setenv("TEST_LEGACY_DSN", filepath.Join(t.TempDir(), "legacy.db"))
 	gw := fakeGateway(t, "")
 	secured := fakeGateway(t, "s3cret-admin-token")
 	t.Setenv("TEST_GW_TOKEN", "s3cret-admin-token")
@@ -134,12 +141,27 @@ func TestStatusFormats(t *testing.T) {
 			args:   []string{"status", "orders", "--format", "team"},
 			report: only(runningReport()),
 			want:   []string{"Phase: copy - RUNNING\n", "🔄 copy - 50% complete (500 records)\n", "✓ validate"},
+			// The run's spec is read (once) for its stores' load.
+			histories: 1,
 		},
 		{
-			name:   "markdown",
-			args:   []string{"status", "orders", "--format", "markdown"},
-			report: only(runningReport()),
-			want:   []string{"## Migration orders\n", "### Executive summary\n", "### Technical team update\n", "**Migration Status:** IN_PROGRESS  \n"},
+			name:   "system load from the worker's heartbeats and the spec's stores",
+			args:   []string{"status", "orders", "--format", "team"},
+			report: withWorkerLoad(only(runningReport()), "worker w1: load 0.50 0.40 0.30 on 2 CPUs, memory 35% used"),
+			spec: &config.Spec{Name: "orders", Stores: map[string]config.StoreSpec{
+				"legacy": {Engine: "sqlite", DSN: config.SecretRef{FromEnv: "TEST_LEGACY_DSN"}},
+				"new":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "NO_SUCH_DSN_VAR"}},
+			}, Phases: []config.PhaseSpec{{Phase: migration.PhaseCopy, Name: "copy", Driver: &config.Hook{}}}},
+			want: []string{"System Load: worker w1: load 0.50 0.40 0.30 on 2 CPUs, memory 35% used; legacy (sqlite): a single-file database, ",
+				"; new (postgres): not measured: its DSN cannot be read here (environment variable NO_SUCH_DSN_VAR is not set on this worker)"},
+			histories: 1,
+		},
+		{
+			name:      "markdown",
+			args:      []string{"status", "orders", "--format", "markdown"},
+			report:    only(runningReport()),
+			want:      []string{"## Migration orders\n", "### Executive summary\n", "### Technical team update\n", "**Migration Status:** IN_PROGRESS  \n"},
+			histories: 1,
 		},
 		{
 			name:   "figures from the gateway given by flags",
@@ -149,6 +171,7 @@ func TestStatusFormats(t *testing.T) {
 				"- System Availability: 99.00% (198 of 200 requests answered without error over the last 1m0s, gateway " + gw.URL + ", route users)\n",
 				"- Performance Impact: +25% p95 latency (new 25.0 ms vs legacy 20.0 ms over the last 1m0s, gateway " + gw.URL + ", route users)\n",
 			},
+			histories: 1,
 		},
 		{
 			name:   "figures from the gateway the spec names, with its token",
@@ -175,17 +198,19 @@ func TestStatusFormats(t *testing.T) {
 			histories: 1,
 		},
 		{
-			name:   "a gateway that refuses the token: the token is not shown",
-			args:   []string{"status", "orders", "--format", "exec", "--gateway", secured.URL, "--gateway-route", "users", "--gateway-token-env", "NO_SUCH_VAR_FOR_TEST"},
-			report: shiftingReport(),
-			want:   []string{"- System Availability: not measured: the token of gateway " + secured.URL + ", route users cannot be read here: environment variable NO_SUCH_VAR_FOR_TEST is not set on this worker\n"},
-			absent: []string{"s3cret-admin-token"},
+			name:      "a gateway that refuses the token: the token is not shown",
+			args:      []string{"status", "orders", "--format", "exec", "--gateway", secured.URL, "--gateway-route", "users", "--gateway-token-env", "NO_SUCH_VAR_FOR_TEST"},
+			report:    shiftingReport(),
+			want:      []string{"- System Availability: not measured: the token of gateway " + secured.URL + ", route users cannot be read here: environment variable NO_SUCH_VAR_FOR_TEST is not set on this worker\n"},
+			absent:    []string{"s3cret-admin-token"},
+			histories: 1,
 		},
 		{
-			name:   "a gateway that does not answer",
-			args:   []string{"status", "orders", "--format", "exec", "--gateway", "http://127.0.0.1:1", "--gateway-route", "users"},
-			report: shiftingReport(),
-			want:   []string{"- System Availability: not measured: gateway http://127.0.0.1:1, route users did not answer: stats of route users: "},
+			name:      "a gateway that does not answer",
+			args:      []string{"status", "orders", "--format", "exec", "--gateway", "http://127.0.0.1:1", "--gateway-route", "users"},
+			report:    shiftingReport(),
+			want:      []string{"- System Availability: not measured: gateway http://127.0.0.1:1, route users did not answer: stats of route users: "},
+			histories: 1,
 		},
 		{
 			name:    "format and json do not mix",

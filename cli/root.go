@@ -37,6 +37,8 @@ type app struct {
 	dc converter.DataConverter
 	// brief holds `status --format`'s options.
 	brief briefOptions
+	// specCache holds the spec of the run a status command reads.
+	specCache *cachedSpec
 }
 
 // NewRootCommand returns the `godwit` command with all its subcommands.

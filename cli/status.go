@@ -170,7 +170,7 @@ func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat
 			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
-				live.Percent, live.Records, live.Detail = hb.Percent, hb.Records, hb.Detail
+				live.Percent, live.Records, live.Detail, live.Host = hb.Percent, hb.Records, hb.Detail, hb.Host
 			}
 		}
 		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {

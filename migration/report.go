@@ -34,9 +34,12 @@ type Report struct {
 	// WindowOpens when it opens (while the status is WAITING_WINDOW).
 	Window      string    `json:"window,omitempty"`
 	WindowOpens time.Time `json:"windowOpens,omitzero"`
-	Paused      bool      `json:"paused"`
-	Issues      []Issue   `json:"issues,omitempty"`
-	Error       string    `json:"error,omitempty"`
+	// WorkerLoad is the load of the worker host running the current
+	// phase, from its heartbeats (live status only).
+	WorkerLoad string  `json:"workerLoad,omitempty"`
+	Paused     bool    `json:"paused"`
+	Issues     []Issue `json:"issues,omitempty"`
+	Error      string  `json:"error,omitempty"`
 }
 
 // PhaseReport is the progress of one phase.
@@ -334,6 +337,7 @@ type Live struct {
 	Attempt     int
 	LastFailure string // the previous attempt's error, "" if none
 	Detail      string // the driver's progress in words, shown under the phase
+	Host        string // the worker host's load in words
 }
 
 // MergeLive adds the running phase's live progress to the report, so a
@@ -352,6 +356,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Records = live.Records
 		p.Detail = live.Detail
 	}
+	r.WorkerLoad = live.Host
 	p.Attempts = live.Attempt
 	if live.LastFailure != "" {
 		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)

@@ -51,7 +51,7 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	if stop.pastNoReturn {
 		r.end(ctx, migration.StatusFailed)
 		return r.report, temporal.NewNonRetryableApplicationError(
-			"migration failed past the point of no return: "+stop.reason, ErrTypeFailed, nil, r.snapshot(ctx))
+			"FAILED past the point of no return, nothing undone: "+stop.reason, ErrTypeFailed, nil, r.snapshot(ctx))
 	}
 
 	r.report.Status = migration.StatusRollingBack
@@ -65,7 +65,7 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 		r.notify(ctx, notify.Event{Type: notify.RollbackFinished, Error: err.Error(),
 			Message: fmt.Sprintf("migration %s: rollback FAILED: %v", r.spec.Name, err)})
 		return r.report, temporal.NewNonRetryableApplicationError(
-			"rollback failed: "+err.Error(), ErrTypeRollbackFailed, nil, r.snapshot(ctx))
+			"ROLLBACK_FAILED: "+err.Error(), ErrTypeRollbackFailed, nil, r.snapshot(ctx))
 	}
 	r.end(ctx, migration.StatusRolledBack)
 	r.notify(ctx, notify.Event{Type: notify.RollbackFinished, Reason: stop.reason,
@@ -74,7 +74,7 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 		return r.report, temporal.NewCanceledError(r.snapshot(ctx))
 	}
 	return r.report, temporal.NewNonRetryableApplicationError(
-		"migration rolled back: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx))
+		"ROLLED_BACK: every completed phase was undone; the cause: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx))
 }
 
 // MinCompensationAttempts is the fewest attempts a compensation gets.
@@ -325,6 +325,8 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 	r.notify(ctx, notify.Event{Type: notify.GateWaiting, Phase: phase, Gate: gate,
 		Message: fmt.Sprintf("migration %s waits at gate %s: godwit approve %s --gate %s", r.spec.Name, gate, r.spec.Name, gate)})
 	r.logger.Info("waiting for approval", "gate", gate, "phase", phase)
+	since := workflow.Now(ctx)
+	defer r.timeGate(ctx, since)
 	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" }
 	ok, err := true, error(nil)
 	if timeout > 0 {
@@ -585,6 +587,7 @@ func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activitie
 	if spec.CompensatePartial && !contains(r.compensations, i) {
 		r.compensations = append(r.compensations, i)
 	}
+	r.countPhase(ctx, spec.Phase, "failed")
 	r.publish(ctx)
 	r.notify(ctx, notify.Event{Type: notify.PhaseFailed, Phase: spec.Name, Error: msg,
 		Message: fmt.Sprintf("migration %s: phase %s failed: %s", r.spec.Name, spec.Name, msg)})
@@ -621,6 +624,7 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 	if !contains(r.compensations, i) {
 		r.compensations = append(r.compensations, i)
 	}
+	r.countPhase(ctx, spec.Phase, "completed")
 	r.publish(ctx)
 	r.notify(ctx, notify.Event{Type: notify.PhaseCompleted, Phase: spec.Name,
 		Message: fmt.Sprintf("migration %s: phase %s completed", r.spec.Name, spec.Name)})
@@ -699,6 +703,7 @@ func (r *run) compensateOne(dctx workflow.Context, i int) error {
 			return fmt.Errorf("compensate %s: %s", spec.Name, msg)
 		}
 		pr.State, pr.Progress, pr.Summary = migration.PhaseCompensated, 0, res.Summary
+		r.countPhase(dctx, spec.Phase, "compensated")
 		r.publish(dctx)
 	}
 	return nil
@@ -711,6 +716,7 @@ func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairReques
 	r.repair = nil
 	r.report.Status = migration.StatusRollbackBlocked
 	r.report.RollbackNote = fmt.Sprintf("blocked: %v", cause)
+	workflow.GetMetricsHandler(ctx).Counter(MetricBlocked).Inc(1)
 	r.publish(ctx)
 	r.logger.Error("rollback blocked: waiting for a person", "phase", r.blockedPhase, "error", cause)
 	_ = workflow.Await(ctx, func() bool { return r.repair != nil })
@@ -731,6 +737,7 @@ func (r *run) end(ctx workflow.Context, status migration.Status) {
 	}
 	r.report.EndTime = workflow.Now(ctx)
 	r.publish(ctx)
+	r.countEnd(ctx, status)
 	r.logger.Info("migration ended", "status", status)
 }
 
