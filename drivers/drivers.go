@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
 )
 
 // Builtin returns the drivers beyond the built-in command hook, by the key
@@ -16,6 +17,7 @@ import (
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
 		// "copy": copydriver.New(logger.Named("copy")),
+		"reconcile": reconciledriver.New(logger.Named("reconcile")),
 	}
 }
 

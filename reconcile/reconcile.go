@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -230,4 +232,34 @@ func progressOf(pairs []TablePair, results []*TableReport, checks []*tableCheck)
 func (t TableReport) Brief() TableReport {
 	t.Differences = nil
 	return t
+}
+
+// Plan checks, changing and comparing nothing, that every table can be
+// compared: it exists on both sides with a primary key, the rules fit its
+// columns, and the where bound is valid SQL on both engines. It returns the
+// method each table would use.
+func Plan(ctx context.Context, opts Options) ([]string, error) {
+	o := opts.withDefaults()
+	if o.Source == nil || o.Target == nil {
+		return nil, fmt.Errorf("%w: source and target stores are required", ErrBadOption)
+	}
+	var methods []string
+	for _, p := range o.Tables {
+		tc, err := planTable(ctx, &o, p)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %s: %w", p.Source, err)
+		}
+		for _, s := range []*side{tc.src, tc.tgt} {
+			if s.where == "" {
+				continue
+			}
+			var one int
+			err := s.store.DB.QueryRowContext(ctx, "SELECT 1"+s.from()+whereClause(s.where)+" LIMIT 1").Scan(&one)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("reconcile %s: %w: where %q on %s: %v", p.Source, ErrBadOption, s.where, s.label, err)
+			}
+		}
+		methods = append(methods, p.Source+": "+tc.method())
+	}
+	return methods, nil
 }

@@ -209,8 +209,8 @@ func changeTarget(t *testing.T, s *datastore.Store, n int) map[Class][]string {
 		q(s.Engine, "UPDATE items SET price = price + 0.01 WHERE id = 2999", "UPDATE items SET price = price + 0.01 WHERE id = 2999"),
 		q(s.Engine, "UPDATE items SET active = NOT active WHERE id = 42", "UPDATE items SET active = 1 - active WHERE id = 42"),
 	)
-	writeRows(t, s, "items", n+1, n+3, itemRow)   // extra at the end
-	writeRows(t, s, "items", -5, -4, itemRow)     // extra before the start
+	writeRows(t, s, "items", n+1, n+3, itemRow) // extra at the end
+	writeRows(t, s, "items", -5, -4, itemRow)   // extra before the start
 	return map[Class][]string{
 		MissingInTarget: {"1", fmt.Sprint(n), "777"},
 		ExtraInTarget:   {"-5", fmt.Sprint(n + 1), fmt.Sprint(n + 2)},

@@ -556,7 +556,7 @@ type limiter struct {
 	hit      atomic.Value // string: why it stopped
 	onTick   func()
 	cancel   context.CancelFunc // cancels the run's context
-	last     atomic.Int64 // unix nanos of the last progress report
+	last     atomic.Int64       // unix nanos of the last progress report
 }
 
 var errStop = errors.New("limit reached")
