@@ -104,6 +104,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 		a.codecServerCommand(),
 		a.checkCompatCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
+		a.reconcileCommand(), a.diffCommand(),
 	)
 	return root
 }

@@ -1,12 +1,14 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,8 +387,34 @@ func (tc *tableCheck) compare(a, b map[string]*row) []found {
 			out = append(out, tc.difference(ExtraInTarget, rb, nil))
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return strings.Join(out[i].Key, ",") < strings.Join(out[j].Key, ",") })
 	return out
+}
+
+var classOrder = map[Class]int{MissingInTarget: 0, ExtraInTarget: 1, Mismatched: 2}
+
+// sortFound orders differences by class, then key (numbers as numbers).
+func sortFound(ds []found) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Difference, ds[j].Difference
+		if a.Class != b.Class {
+			return classOrder[a.Class] < classOrder[b.Class]
+		}
+		for k := range min(len(a.Key), len(b.Key)) {
+			if c := compareKeyPart(a.Key[k], b.Key[k]); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+}
+
+func compareKeyPart(a, b string) int {
+	x, err1 := strconv.ParseInt(a, 10, 64)
+	y, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 == nil && err2 == nil {
+		return cmp.Compare(x, y)
+	}
+	return strings.Compare(a, b)
 }
 
 func (tc *tableCheck) differing(a, b *row) []string {
@@ -467,6 +495,7 @@ func (tc *tableCheck) recheck(ctx context.Context, rep *TableReport) error {
 
 // fill writes the counts, samples and statistics into rep.
 func (tc *tableCheck) fill(rep *TableReport) {
+	sortFound(tc.diffs)
 	values := tc.o.SampleValues
 	perClass := map[Class]int{}
 	for i := range tc.diffs {
