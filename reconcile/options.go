@@ -119,6 +119,8 @@ type Options struct {
 
 	// beforeRecheck is a test hook called just before the recheck fetch.
 	beforeRecheck func()
+	// md5Only keeps MD5 between two PostgreSQL databases (benchmark).
+	md5Only bool
 }
 
 func (o *Options) withDefaults() Options {

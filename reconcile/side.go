@@ -23,6 +23,7 @@ type side struct {
 	keyKinds []datastore.Kind
 	where    string
 	inDB     bool // the row hash is computed by the database
+	native   bool // both sides PostgreSQL: its own hash function, not MD5
 	floatDec int
 
 	hashSQL string   // rowHashSQL, when inDB
@@ -54,7 +55,7 @@ func (s *side) prepare() {
 		s.selects[i] = x
 	}
 	if s.inDB {
-		s.hashSQL = rowHashSQL(e, s.quote, s.cols, s.types, s.floatDec)
+		s.hashSQL = rowHashSQL(e, s.quote, s.cols, s.types, s.floatDec, s.native)
 	}
 }
 
@@ -96,7 +97,19 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 	if s.inDB {
 		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), SUM(" + s.hashSQL + ")" + s.from() +
 			whereClause(cond, s.where) + " GROUP BY 1"
-		rows, err := s.store.DB.QueryContext(ctx, stmt, q.args...)
+		tx, err := s.store.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+		}
+		defer tx.Rollback()
+		if s.store.Engine == datastore.Postgres {
+			// PostgreSQL cannot estimate the number of buckets, assumes
+			// one per row and sorts; hashing the few groups is cheaper.
+			if _, err := tx.ExecContext(ctx, "SET LOCAL enable_sort = off"); err != nil {
+				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, stmt, q.args...)
 		if err != nil {
 			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
 		}
