@@ -144,7 +144,7 @@ func writeReportFile(path string, v any) error {
 }
 
 func (a *app) diffCommand() *cobra.Command {
-	var fromEngine, fromEnv, fromTable, toEngine, toEnv, toTable, output, reportFile, where string
+	var fromEngine, fromEnv, fromTable, toEngine, toEnv, toTable, output, reportFile, where, updated string
 	var ignore []string
 	var threshold int
 	var maxDiffs int64
@@ -186,7 +186,7 @@ comparison could not run.`,
 				Source: from, Target: to, SourceName: fromEnv, TargetName: toEnv,
 				Tables:    []reconcile.TablePair{{Source: fromTable, Target: toTable}},
 				Threshold: threshold, MaxDifferences: maxDiffs, MaxDuration: maxDuration, RecheckAfter: recheck,
-				Logger: a.logger.Named("diff"),
+				Logger: a.logger.Named("diff"), UpdatedColumn: updated,
 			}
 			if where != "" {
 				o.Where = map[string]string{"*": where}
@@ -229,6 +229,7 @@ comparison could not run.`,
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json (the full report)")
 	f.StringVar(&reportFile, "report-file", "", "also write the full JSON report to this file")
 	f.StringVar(&where, "where", "", "SQL condition bounding the rows compared on both sides (rows in flight)")
+	f.StringVar(&updated, "updated-column", "", "timestamp column set by every write: rows written after the check began are not compared")
 	f.StringSliceVar(&ignore, "ignore", nil, "columns to leave out of the comparison")
 	f.IntVar(&threshold, "threshold", 0, "largest key range compared row by row (default 256)")
 	f.Int64Var(&maxDiffs, "max-differences", 0, "stop after this many differences (0: no limit)")

@@ -102,7 +102,7 @@ func BenchmarkReconcile(b *testing.B) {
 // naiveCompare streams both tables in key order and compares each row's
 // canonical texts: the reference a checksum must beat.
 func naiveCompare(ctx context.Context, a, b *datastore.Store, table string) (int, error) {
-	tc, err := planTable(ctx, &Options{Source: a, Target: b, FloatDecimals: 6, SourceName: "a", TargetName: "b"}, TablePair{Source: table, Target: table})
+	tc, err := planTable(ctx, &Options{Source: a, Target: b, FloatDecimals: 6, SourceName: "a", TargetName: "b"}, TablePair{Source: table, Target: table}, time.Now())
 	if err != nil {
 		return 0, err
 	}

@@ -83,6 +83,10 @@ type Options struct {
 	// condition applied on both sides, e.g. "updated_at < '2024-05-01'",
 	// so rows being written while the check runs stay out.
 	Where map[string]string
+	// UpdatedColumn, when set, names a timestamp column (in every table)
+	// that each write sets: only rows it dates before the check began are
+	// compared, so rows written during the check stay out, on both sides.
+	UpdatedColumn string
 	// Factor is the number of sub-ranges a differing range is split into
 	// (default 16).
 	Factor int

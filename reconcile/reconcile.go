@@ -103,7 +103,7 @@ func Run(ctx context.Context, opts Options, resume Checkpoint) (*Report, error) 
 		if _, ok := done[p.Source]; ok {
 			continue
 		}
-		tc, err := planTable(ctx, &o, p)
+		tc, err := planTable(ctx, &o, p, start)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile %s: %w", p.Source, err)
 		}
@@ -245,7 +245,7 @@ func Plan(ctx context.Context, opts Options) ([]string, error) {
 	}
 	var methods []string
 	for _, p := range o.Tables {
-		tc, err := planTable(ctx, &o, p)
+		tc, err := planTable(ctx, &o, p, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("reconcile %s: %w", p.Source, err)
 		}

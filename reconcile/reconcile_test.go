@@ -404,6 +404,33 @@ func TestWhereBoundKeepsRowsInFlightOut(t *testing.T) {
 	}
 }
 
+// Rows written while the check runs (dated after it began by the updated
+// column) are in flight: neither missing nor mismatched.
+func TestRowsWrittenDuringTheCheckAreInFlight(t *testing.T) {
+	a, b := newItems(t, datastore.Postgres, 1000), newItems(t, datastore.MySQL, 1000)
+	later := time.Now().Add(time.Hour).UTC()
+	writeRows(t, a.Store, "items", 2001, 2011, func(i int) []any { r := itemRow(i); r[5] = later; return r })
+	writeRows(t, a.Store, "items", 5, 6, func(i int) []any { r := itemRow(i); r[4] = "renamed"; r[5] = later; return r })
+	dbtest.Exec(t, b.Store, "UPDATE items SET label = 'stale' WHERE id = 7")
+	for _, c := range []struct {
+		column string
+		want   string
+	}{
+		{"at", "0 missing_in_target, 0 extra_in_target, 1 mismatched"},
+		{"", "10 missing_in_target, 0 extra_in_target, 2 mismatched"},
+	} {
+		rep := run(t, Options{Source: a.Store, Target: b.Store, Threshold: 16, UpdatedColumn: c.column})
+		if !strings.Contains(rep.Summary(), c.want) {
+			t.Fatalf("updatedColumn %q: %s, want %s", c.column, rep.Summary(), c.want)
+		}
+	}
+	_, err := Run(context.Background(), Options{Source: a.Store, Target: b.Store, UpdatedColumn: "label",
+		Tables: []TablePair{{Source: "items", Target: "items"}}}, Checkpoint{})
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "no timestamp column") {
+		t.Fatalf("a text column as updatedColumn: %v", err)
+	}
+}
+
 func TestLimitsStopTheCheckWithAReason(t *testing.T) {
 	a, b := newItems(t, datastore.Postgres, 2000), newItems(t, datastore.MySQL, 2000)
 	dbtest.Exec(t, b.Store, "UPDATE items SET label = 'x' WHERE id % 20 = 0") // 100 differences

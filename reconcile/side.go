@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/godwit/godwit/datastore"
 )
@@ -26,8 +27,9 @@ type side struct {
 	native   bool // both sides PostgreSQL: its own hash function, not MD5
 	floatDec int
 
-	hashSQL string   // rowHashSQL, when inDB
-	selects []string // per compared column, what a fetch selects
+	updated *datastore.Column // UpdatedColumn, fetched with each row
+	hashSQL string            // rowHashSQL, when inDB
+	selects []string          // per compared column, what a fetch selects
 
 	// statistics, shared by the goroutines of one table
 	queries, fetched, keysRead, streamed atomic.Int64
@@ -183,7 +185,8 @@ func toInt64(v any) (int64, bool) {
 type row struct {
 	key     []any
 	keyText string
-	texts   []string // exact canonical text per compared column
+	updated time.Time // UpdatedColumn's value (zero when NULL or not asked)
+	texts   []string  // exact canonical text per compared column
 	nulls   []bool
 	hashTxt []string // texts as hashed (tolerance buckets), nil when equal to texts
 }
@@ -195,14 +198,37 @@ func (r *row) hash() uint64 {
 	return rowHash(r.texts, r.nulls)
 }
 
-// scan runs stmt and hands each row (after lead leading columns) to fn.
+// fetchList is what a fetch selects: the compared columns, then
+// UpdatedColumn when set.
+func (s *side) fetchList() string {
+	l := strings.Join(s.selects, ", ")
+	if s.updated != nil {
+		l += ", " + s.quote(s.updated.Name)
+	}
+	return l
+}
+
+// scan runs stmt and hands each row (after lead leading columns) to fn;
+// withUpdated says the statement selects fetchList.
 func (s *side) scan(ctx context.Context, stmt string, args []any, lead int, fn func(lead []any, r *row)) error {
+	return s.scanRows(ctx, stmt, args, lead, false, fn)
+}
+
+func (s *side) scanFetch(ctx context.Context, stmt string, args []any, fn func(r *row)) error {
+	return s.scanRows(ctx, stmt, args, 0, s.updated != nil, func(_ []any, r *row) { fn(r) })
+}
+
+func (s *side) scanRows(ctx context.Context, stmt string, args []any, lead int, withUpdated bool, fn func(lead []any, r *row)) error {
 	rows, err := s.store.DB.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	raw := make([]any, lead+len(s.cols))
+	n := lead + len(s.cols)
+	if withUpdated {
+		n++
+	}
+	raw := make([]any, n)
 	ptrs := make([]any, len(raw))
 	for i := range raw {
 		ptrs[i] = &raw[i]
@@ -214,9 +240,14 @@ func (s *side) scan(ctx context.Context, stmt string, args []any, lead int, fn f
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		r, err := s.makeRow(raw[lead:])
+		r, err := s.makeRow(raw[lead : lead+len(s.cols)])
 		if err != nil {
 			return err
+		}
+		if withUpdated {
+			if v, err := datastore.Canonical(s.updated.Type, raw[n-1]); err == nil && v != nil {
+				r.updated, _ = v.(time.Time)
+			}
 		}
 		fn(raw[:lead], r)
 	}
@@ -263,10 +294,10 @@ func (s *side) makeRow(raw []any) (*row, error) {
 func (s *side) fetch(ctx context.Context, r keyRange) (map[string]*row, error) {
 	q := &qb{engine: s.store.Engine}
 	cond := rangeCond(q, s.keys, s.keyKinds, r)
-	stmt := "SELECT " + strings.Join(s.selects, ", ") + s.from() + whereClause(cond, s.where)
+	stmt := "SELECT " + s.fetchList() + s.from() + whereClause(cond, s.where)
 	out := map[string]*row{}
 	s.queries.Add(1)
-	err := s.scan(ctx, stmt, q.args, 0, func(_ []any, rw *row) { out[rw.keyText] = rw })
+	err := s.scanFetch(ctx, stmt, q.args, func(rw *row) { out[rw.keyText] = rw })
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s on %s: %w", s.table, s.label, err)
 	}
@@ -285,9 +316,9 @@ func (s *side) fetchKeys(ctx context.Context, keys [][]any) (map[string]*row, er
 		for _, k := range keys[start:min(start+batch, len(keys))] {
 			ors = append(ors, keyEq(q, s.keys, s.keyKinds, k))
 		}
-		stmt := "SELECT " + strings.Join(s.selects, ", ") + s.from() + " WHERE " + strings.Join(ors, " OR ")
+		stmt := "SELECT " + s.fetchList() + s.from() + " WHERE " + strings.Join(ors, " OR ")
 		s.queries.Add(1)
-		err := s.scan(ctx, stmt, q.args, 0, func(_ []any, rw *row) { out[rw.keyText] = rw })
+		err := s.scanFetch(ctx, stmt, q.args, func(rw *row) { out[rw.keyText] = rw })
 		if err != nil {
 			return nil, fmt.Errorf("re-check %s on %s: %w", s.table, s.label, err)
 		}

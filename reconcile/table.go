@@ -27,6 +27,7 @@ type tableCheck struct {
 	src, tgt *side
 	note     string
 
+	began   time.Time     // with UpdatedColumn: rows written since are in flight
 	sem     chan struct{} // bounds the queries in flight
 	checked atomic.Int64  // rows resolved (equal or compared)
 	limit   *limiter
@@ -45,7 +46,7 @@ type found struct {
 
 // planTable introspects both sides and decides what is compared and where
 // the hashes are computed.
-func planTable(ctx context.Context, o *Options, p TablePair) (*tableCheck, error) {
+func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*tableCheck, error) {
 	st, err := o.Source.Introspect(ctx, p.Source)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.SourceName, err)
@@ -135,6 +136,19 @@ func planTable(ctx context.Context, o *Options, p TablePair) (*tableCheck, error
 	}
 	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcDB)
 	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtDB)
+	if o.UpdatedColumn != "" {
+		for _, sd := range []*struct {
+			s *side
+			t *datastore.Table
+		}{{tc.src, st}, {tc.tgt, tt}} {
+			c := sd.t.Column(o.UpdatedColumn)
+			if c == nil || (c.Type.Kind != datastore.KindTimestamp && c.Type.Kind != datastore.KindTimestampTZ) {
+				return nil, fmt.Errorf("%w: table %s on %s has no timestamp column %q (updatedColumn)", ErrBadOption, sd.t.Name, sd.s.label, o.UpdatedColumn)
+			}
+			sd.s.updated = c
+		}
+		tc.began = began
+	}
 	var notes []string
 	if len(ignored) > 0 {
 		notes = append(notes, "ignored: "+strings.Join(ignored, ", "))
@@ -384,11 +398,17 @@ func (tc *tableCheck) compareRows(ctx context.Context, r keyRange) error {
 	return tc.record(tc.compare(a, b))
 }
 
-// compare classifies the keys of two fetched sets.
+// compare classifies the keys of two fetched sets. With UpdatedColumn, a
+// key whose row was written on either side since the check began is in
+// flight and not compared.
 func (tc *tableCheck) compare(a, b map[string]*row) []found {
 	var out []found
+	inFlight := func(r *row) bool { return r != nil && !tc.began.IsZero() && !r.updated.Before(tc.began) }
 	for k, ra := range a {
 		rb, ok := b[k]
+		if inFlight(ra) || inFlight(rb) {
+			continue
+		}
 		if !ok {
 			out = append(out, tc.difference(MissingInTarget, ra, nil))
 			continue
@@ -406,7 +426,7 @@ func (tc *tableCheck) compare(a, b map[string]*row) []found {
 		}
 	}
 	for k, rb := range b {
-		if _, ok := a[k]; !ok {
+		if _, ok := a[k]; !ok && !inFlight(rb) {
 			out = append(out, tc.difference(ExtraInTarget, rb, nil))
 		}
 	}

@@ -125,7 +125,7 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 	closeAll := func() { from.Close(); to.Close() }
 	o := rec.Options{
 		Source: from, Target: to, SourceName: s.From, TargetName: s.To,
-		Columns: s.Columns, Where: s.Where,
+		Columns: s.Columns, Where: s.Where, UpdatedColumn: s.UpdatedColumn,
 		Factor: s.Factor, Threshold: s.Threshold, Concurrency: s.Concurrency,
 		MaxDifferences: s.MaxDifferences, MaxDuration: s.MaxDuration.D(), RecheckAfter: s.RecheckAfter.D(),
 	}

@@ -50,6 +50,7 @@ func TestSpecIsCheckedAndResolved(t *testing.T) {
       recheckAfter: 5s
       columns: {"items.price": {tolerance: 0.01}, "*.note": {trimRight: true}}
       where: {"*": "updated_at < '2024-01-01'"}
+      updatedColumn: updated_at
       maxDifferences: 1000
       maxDuration: 10m`, false, "", DirectionForward},
 		{"unknown store", "      {from: legacy, to: nowhere, tables: [items]}", false, `store "nowhere" is not in stores`, ""},

@@ -47,6 +47,9 @@ type Spec struct {
 	// Where bounds the rows compared per table (or "*"), an SQL condition
 	// run on both sides, to keep rows written during the check out.
 	Where map[string]string `yaml:"where" json:"where,omitempty"`
+	// UpdatedColumn names a timestamp column every write sets: rows it
+	// dates after the check began are in flight and not compared.
+	UpdatedColumn string `yaml:"updatedColumn" json:"updatedColumn,omitempty"`
 	// MaxDifferences and MaxDuration stop the check early (the phase then
 	// fails: an incomplete check proves nothing).
 	MaxDifferences int64           `yaml:"maxDifferences" json:"maxDifferences,omitempty"`
