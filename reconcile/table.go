@@ -27,14 +27,16 @@ type tableCheck struct {
 	src, tgt *side
 	note     string
 
-	began   time.Time     // with UpdatedColumn: rows written since are in flight
-	sem     chan struct{} // bounds the queries in flight
-	checked atomic.Int64  // rows resolved (equal or compared)
-	limit   *limiter
+	textKeysAcross bool          // text keys between two engines (binaryKey)
+	began          time.Time     // with UpdatedColumn: rows written since are in flight
+	sem            chan struct{} // bounds the queries in flight
+	checked        atomic.Int64  // rows resolved (equal or compared)
+	limit          *limiter
 
 	mu    sync.Mutex
 	diffs []found
-	total atomic.Int64 // max(source rows, target rows)
+	seen  map[string]bool // keys of diffs
+	total atomic.Int64    // max(source rows, target rows)
 }
 
 // found is a difference with the key's canonical values (for a re-check).
@@ -122,13 +124,22 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	if hasJSON(cols) && (o.Source.Engine != o.Target.Engine || !srcDB || !tgtDB) {
 		srcDB, tgtDB = false, false
 	}
+	// Text keys between two engines are ordered and compared by their
+	// UTF-8 bytes on both sides, whatever the columns' collations, so a
+	// key range holds the same keys on each side.
+	textKeysAcross := false
+	if o.Source.Engine != o.Target.Engine {
+		for _, pos := range keyPos {
+			textKeysAcross = textKeysAcross || textKind(srcTypes[pos].Kind) || textKind(tgtTypes[pos].Kind)
+		}
+	}
 	native := !o.md5Only && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
-	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency)}
+	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross}
 	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, inDB bool) *side {
 		sd := &side{label: label, store: s, table: table, cols: cols, types: types, keyPos: keyPos,
 			where: o.where(p.Source), inDB: inDB, native: native, floatDec: o.FloatDecimals}
 		for _, pos := range keyPos {
-			sd.keys = append(sd.keys, s.Quote(cols[pos].name))
+			sd.keys = append(sd.keys, binaryKey(s.Engine, s.Quote(cols[pos].name), types[pos].Kind, textKeysAcross))
 			sd.keyKinds = append(sd.keyKinds, types[pos].Kind)
 		}
 		sd.prepare()
@@ -158,6 +169,31 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	}
 	tc.note = strings.Join(notes, "; ")
 	return tc, nil
+}
+
+func textKind(k datastore.Kind) bool {
+	switch k {
+	case datastore.KindText, datastore.KindVarchar, datastore.KindUUID, datastore.KindUnsupported:
+		return true
+	}
+	return false
+}
+
+// binaryKey is the key column as compared in ranges: itself, or for text
+// keys between two engines its binary (UTF-8 byte order) form. That form
+// may not use the column's index when its collation is not binary: each
+// range query then scans (docs/reconcile.md).
+func binaryKey(e datastore.Engine, col string, k datastore.Kind, across bool) string {
+	if !across || !textKind(k) {
+		return col
+	}
+	switch e {
+	case datastore.Postgres:
+		return "(" + col + "::text COLLATE \"C\")"
+	case datastore.MySQL:
+		return "(CONVERT(" + col + " USING utf8mb4) COLLATE utf8mb4_bin)"
+	}
+	return col // SQLite compares text as bytes (BINARY) unless told otherwise
 }
 
 func hasJSON(cols []colPlan) bool {
@@ -201,7 +237,7 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 	tc.total.Store(max(rep.SourceRows, rep.TargetRows))
 	if n := tc.total.Load(); n > 0 {
 		g, gctx := errgroup.WithContext(ctx)
-		tc.resolve(gctx, g, keyRange{}, n)
+		tc.resolve(gctx, g, keyRange{}, n, 0)
 		err = g.Wait()
 	}
 	stopped := err != nil && tc.limit.reached() && parent.Err() == nil
@@ -227,12 +263,15 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 
 // resolve checks range r (about n rows) and schedules what it must look
 // into further on g.
-func (tc *tableCheck) resolve(ctx context.Context, g *errgroup.Group, r keyRange, n int64) {
+func (tc *tableCheck) resolve(ctx context.Context, g *errgroup.Group, r keyRange, n int64, depth int) {
 	g.Go(func() error {
 		if err := tc.limit.err(ctx); err != nil {
 			return err
 		}
-		if n <= int64(tc.o.Threshold) {
+		// The depth bound is a safety net: each level cuts a range into
+		// parts, so 64 levels are never needed unless the two sides
+		// disagree on key order.
+		if n <= int64(tc.o.Threshold) || depth >= maxDepth {
 			return tc.compareRows(ctx, r)
 		}
 		subs, bucket, err := tc.split(ctx, r, n)
@@ -257,7 +296,7 @@ func (tc *tableCheck) resolve(ctx context.Context, g *errgroup.Group, r keyRange
 				tc.progress(a[i].Count)
 				continue
 			}
-			tc.resolve(ctx, g, sub, max(a[i].Count, b[i].Count))
+			tc.resolve(ctx, g, sub, max(a[i].Count, b[i].Count), depth+1)
 		}
 		return nil
 	})
@@ -345,6 +384,9 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 // maxBuckets bounds the sub-ranges of one arithmetic split (the rows a
 // checksum query returns).
 const maxBuckets = 1 << 16
+
+// maxDepth bounds the bisection (see resolve).
+const maxDepth = 64
 
 func intKind(k datastore.Kind) bool {
 	return k == datastore.KindSmallInt || k == datastore.KindInt || k == datastore.KindBigInt
@@ -497,9 +539,21 @@ func (tc *tableCheck) record(ds []found) error {
 		return nil
 	}
 	tc.mu.Lock()
-	tc.diffs = append(tc.diffs, ds...)
+	if tc.seen == nil {
+		tc.seen = map[string]bool{}
+	}
+	n := 0
+	for _, d := range ds {
+		// A key looked up across ranges may be found twice.
+		k := strings.Join(d.Key, colSep)
+		if !tc.seen[k] {
+			tc.seen[k] = true
+			tc.diffs = append(tc.diffs, d)
+			n++
+		}
+	}
 	tc.mu.Unlock()
-	return tc.limit.add(int64(len(ds)))
+	return tc.limit.add(int64(n))
 }
 
 // recheck waits, then fetches the differing keys again from both sides:
