@@ -74,9 +74,10 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }() // no beat after Do returns
 	go func() {
+		defer close(stopped)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
