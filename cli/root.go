@@ -108,6 +108,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 		a.codecServerCommand(), a.preflightCommand(),
 		a.checkCompatCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
+		a.reconcileCommand(), a.diffCommand(),
 	)
 	return root
 }

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/reconcile"
+)
+
+// twoUserTables makes a PostgreSQL and a SQLite users table, equal but for
+// the changes, with their DSNs in RC_A and RC_B.
+func twoUserTables(t *testing.T, changes ...string) {
+	t.Helper()
+	a, b := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, a.Store, "CREATE TABLE users (id int PRIMARY KEY, email text, score numeric(6,2))",
+		"INSERT INTO users SELECT i, 'u' || i || '@example.com', i / 4.0 FROM generate_series(1, 2000) i")
+	dbtest.Exec(t, b.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, score DECIMAL_TEXT(6,2))",
+		"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000) "+
+			"INSERT INTO users SELECT i, 'u' || i || '@example.com', printf('%.2f', i / 4.0) FROM s")
+	dbtest.Exec(t, b.Store, changes...)
+	t.Setenv("RC_A", a.DSN)
+	t.Setenv("RC_B", b.DSN)
+}
+
+func TestDiffCommand(t *testing.T) {
+	args := []string{"diff", "--from-engine", "postgres", "--from-dsn-env", "RC_A", "--from-table", "users",
+		"--to-engine", "sqlite", "--to-dsn-env", "RC_B"}
+	t.Run("equal tables exit 0", func(t *testing.T) {
+		twoUserTables(t)
+		out, _, err := run(t, noDial(t), args...)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "0 missing_in_target, 0 extra_in_target, 0 mismatched")
+	})
+	t.Run("differences exit 2, named in text and JSON", func(t *testing.T) {
+		twoUserTables(t, "DELETE FROM users WHERE id = 10", "UPDATE users SET score = '0.01' WHERE id = 20")
+		out, _, err := run(t, noDial(t), args...)
+		require.Equal(t, 2, exitCode(err), out)
+		require.Contains(t, out, "missing_in_target  key=10")
+		require.Contains(t, out, "mismatched         key=20 columns=score")
+		out, _, err = run(t, noDial(t), append(args, "-o", "json")...)
+		require.Equal(t, 2, exitCode(err))
+		var rep reconcile.Report
+		require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+		require.Len(t, rep.Tables[0].Differences, 2)
+		require.Equal(t, []string{"score"}, rep.Tables[0].Differences[1].Columns)
+	})
+	t.Run("ignored column and unset variable", func(t *testing.T) {
+		twoUserTables(t, "UPDATE users SET score = '0.01' WHERE id = 20")
+		_, _, err := run(t, noDial(t), append(args, "--ignore", "score")...)
+		require.NoError(t, err)
+		_, _, err = run(t, noDial(t), "diff", "--from-engine", "postgres", "--from-dsn-env", "RC_UNSET_X", "--from-table", "users",
+			"--to-engine", "sqlite", "--to-dsn-env", "RC_B")
+		require.ErrorContains(t, err, "environment variable RC_UNSET_X is not set")
+	})
+}
+
+func TestReconcileCommandUsesTheSpecTolerance(t *testing.T) {
+	spec := func(tol string) string {
+		return writeSpec(t, `name: rc-cli
+stores:
+  legacy: {engine: postgres, dsn: {fromEnv: RC_A}}
+  new: {engine: sqlite, dsn: {fromEnv: RC_B}}
+phases:
+  - phase: reconcile
+    name: verify
+    reconcile: {from: legacy, to: new, tables: [users]`+tol+`}
+`)
+	}
+	twoUserTables(t, "DELETE FROM users WHERE id = 10")
+	out, errOut, err := run(t, noDial(t), "reconcile", "-f", spec(""))
+	require.Equal(t, 2, exitCode(err), out)
+	require.Contains(t, errOut, "verify: beyond tolerance: 1 missing_in_target, tolerance 0")
+	out, _, err = run(t, noDial(t), "reconcile", "-f", spec(", tolerance: {maxMissing: 1}"), "-o", "json")
+	require.NoError(t, err, out)
+	var res struct {
+		Phases []phaseCheck `json:"phases"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.True(t, res.Phases[0].Passed)
+	require.Equal(t, int64(1), res.Phases[0].Report.Tables[0].Missing)
+	_, _, err = run(t, noDial(t), "reconcile", "-f", spec(""), "--phase", "nope")
+	require.ErrorContains(t, err, `no reconcile phase named "nope" (its reconcile phases: verify)`)
+	require.False(t, strings.Contains(out, "postgres://"), "a DSN leaked into the output")
+}

@@ -1,0 +1,195 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	rec "github.com/godwit/godwit/reconcile"
+)
+
+// ErrTypeDifferences is the error type of a check whose differences exceed
+// the tolerance (or that stopped at a limit). It is not retryable: the
+// workflow fails the phase and rolls back.
+const ErrTypeDifferences = "ReconcileDifferences"
+
+// maxOutput bounds the readable report kept in the phase result.
+const maxOutput = 16 << 10
+
+// Driver runs reconcile phases.
+type Driver struct {
+	Logger hclog.Logger
+	// BeatEvery is how often the last progress is heartbeated again while
+	// a long query runs (default 5s).
+	BeatEvery time.Duration
+}
+
+// New returns the reconcile driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+
+// Do runs the check and applies the gate; there is nothing to compensate.
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat,
+	beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	if action == activities.ActionCompensate {
+		return activities.PhaseResult{Summary: "nothing to undo: a reconcile changes nothing"}, nil
+	}
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok {
+		err := fmt.Errorf("phase %s has no reconcile section", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	opts, closeStores, err := Options(ctx, s)
+	if err != nil {
+		return activities.PhaseResult{}, classify(in.Phase.Name, err)
+	}
+	defer closeStores()
+	opts.Logger = log
+	cp, err := rec.DecodeCheckpoint(resume.Checkpoint)
+	if err != nil {
+		log.Warn("unreadable checkpoint; comparing every table again", "error", err)
+		cp = rec.Checkpoint{}
+	}
+
+	// Progress comes from the check's goroutines; a ticker repeats the
+	// last one so a long checksum query does not miss the heartbeat timeout.
+	var mu sync.Mutex
+	last := resume
+	opts.Progress = func(p rec.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		last = activities.Heartbeat{Percent: p.Percent, Records: p.RowsChecked, Checkpoint: p.Checkpoint.Encode(), Detail: p.Detail}
+		beat(last)
+	}
+	every := d.BeatEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }() // no beat after Do returns
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				mu.Lock()
+				beat(last)
+				mu.Unlock()
+			}
+		}
+	}()
+
+	rep, err := rec.Run(ctx, opts, cp)
+	if err != nil {
+		return activities.PhaseResult{}, classify(in.Phase.Name, err)
+	}
+	rep.Direction = s.Truth
+	brief := rep.Brief()
+	src, _, _, _ := rep.Totals()
+	out := activities.PhaseResult{Records: src, Summary: rep.Summary(), Output: truncate(brief.Text(), maxOutput)}
+	if fails := s.Tolerance.Check(rep); len(fails) > 0 {
+		msg := fmt.Sprintf("reconcile %s: beyond tolerance: %s; %s", in.Phase.Name, strings.Join(fails, "; "), rep.Summary())
+		return out, temporal.NewNonRetryableApplicationError(msg, ErrTypeDifferences, nil, brief)
+	}
+	log.Info("reconcile passed", "summary", out.Summary)
+	return out, nil
+}
+
+// Options opens both stores of the section (DSNs resolved on this worker)
+// and returns the check's options with the direction applied; close
+// closes the stores. The CLI runs the same check through it.
+func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
+	from, err := openStore(ctx, s.From, s.FromStore)
+	if err != nil {
+		return rec.Options{}, nil, err
+	}
+	to, err := openStore(ctx, s.To, s.ToStore)
+	if err != nil {
+		from.Close()
+		return rec.Options{}, nil, err
+	}
+	closeAll := func() { from.Close(); to.Close() }
+	o := rec.Options{
+		Source: from, Target: to, SourceName: s.From, TargetName: s.To,
+		Columns: s.Columns, Where: s.Where, UpdatedColumn: s.UpdatedColumn,
+		Factor: s.Factor, Threshold: s.Threshold, Concurrency: s.Concurrency,
+		MaxDifferences: s.MaxDifferences, MaxDuration: s.MaxDuration.D(), RecheckAfter: s.RecheckAfter.D(),
+	}
+	if s.Truth == DirectionReverse {
+		o.Source, o.Target, o.SourceName, o.TargetName = to, from, s.To, s.From
+	}
+	o.Tables, err = rec.ResolveTables(ctx, o.Source, s.Tables)
+	if err != nil {
+		closeAll()
+		return rec.Options{}, nil, fmt.Errorf("tables on %s: %w", o.SourceName, err)
+	}
+	return o, closeAll, nil
+}
+
+func openStore(ctx context.Context, name string, st config.StoreSpec) (*datastore.Store, error) {
+	engine, err := datastore.ParseEngine(st.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	dsn, err := activities.ResolveSecret(st.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w: dsn: %v", name, rec.ErrBadOption, err)
+	}
+	s, err := datastore.Open(ctx, engine, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// Preflight opens both stores and plans every table, comparing nothing.
+func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no reconcile section"}
+	}
+	opts, closeStores, err := Options(ctx, s)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer closeStores()
+	if _, err := rec.Plan(ctx, opts); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// classify decides retryability once: bad settings, missing tables and
+// refused credentials are permanent; a lost connection is retried.
+func classify(phase string, err error) error {
+	msg := fmt.Sprintf("reconcile %s: %v", phase, err)
+	if rec.IsPermanent(err) {
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return temporal.NewApplicationError(msg, "ReconcileError", err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "\n… (truncated; run godwit reconcile -f SPEC -o json for the full list)\n"
+}

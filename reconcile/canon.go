@@ -1,0 +1,357 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/datastore"
+)
+
+// The canonical text of a value — what a row's hash is computed over and
+// what fetched rows are compared by — is the same whichever engine the value
+// came from (docs/reconcile.md has the table):
+//
+//	integers         decimal digits                         42
+//	bool             1 or 0                                 1
+//	decimal          trailing fractional zeros removed      12.3 (from 12.30)
+//	float, double    rounded to FloatDecimals, then as decimal
+//	text, varchar    as stored (TrimRight, EmptyIsNull on request)
+//	uuid             lower case                              3f2a…
+//	bytes            lower-case hex                          00ff
+//	date             2006-01-02
+//	timestamp(tz)    2006-01-02 15:04:05.000000 (UTC for tz), Precision on request
+//	json             keys sorted, no spaces (in Go only; see below)
+//
+// NULL is the byte 0x1e; columns are joined with 0x1f. Inside the
+// databases the same text is built in SQL (sqlCanon); a value whose SQL
+// rendering differs from the Go one only costs a fetch (the fetched rows are
+// compared in Go), never a missed difference.
+const (
+	nullMark = "\x1e"
+	colSep   = "\x1f"
+)
+
+// colPlan is one compared column: its name, its type on each side, and its
+// rule.
+type colPlan struct {
+	name     string
+	src, tgt datastore.Type
+	rule     ColumnRule
+	tol      *big.Rat // nil: exact
+	key      bool
+}
+
+// canonText renders a canonical datastore value (or, for AsText, the
+// engine's text) of kind k; ok is false for NULL.
+func canonText(k datastore.Kind, v any, c *colPlan, floatDec int) (string, bool) {
+	if v == nil {
+		return "", false
+	}
+	if c.rule.AsText || k == datastore.KindUnsupported {
+		s := fmt.Sprint(v)
+		if b, isBytes := v.([]byte); isBytes {
+			s = string(b)
+		}
+		return textRules(s, c.rule)
+	}
+	switch k {
+	case datastore.KindSmallInt, datastore.KindInt, datastore.KindBigInt:
+		if c.tol != nil {
+			return bucket(fmt.Sprint(v), c.tol), true
+		}
+		return fmt.Sprint(v), true
+	case datastore.KindBool:
+		if b, _ := v.(bool); b {
+			return "1", true
+		}
+		return "0", true
+	case datastore.KindDecimal:
+		s := fmt.Sprint(v)
+		if c.tol != nil {
+			return bucket(s, c.tol), true
+		}
+		return trimNumber(s), true
+	case datastore.KindFloat, datastore.KindDouble:
+		f, _ := v.(float64)
+		// The databases convert a double to decimal at 15 significant
+		// digits (6 for a float) before rounding: do the same.
+		digits := 15
+		if k == datastore.KindFloat {
+			digits = 6
+		}
+		s := strconv.FormatFloat(f, 'g', digits, 64)
+		if c.tol != nil {
+			return bucket(s, c.tol), true
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok {
+			return s, true // NaN, Inf
+		}
+		return trimNumber(r.FloatString(floatDec)), true
+	case datastore.KindText, datastore.KindVarchar:
+		s, _ := v.(string)
+		return textRules(s, c.rule)
+	case datastore.KindUUID:
+		s, _ := v.(string)
+		return strings.ToLower(s), true
+	case datastore.KindBytes:
+		b, _ := v.([]byte)
+		return hex.EncodeToString(b), true
+	case datastore.KindDate:
+		t, _ := v.(time.Time)
+		return t.Format("2006-01-02"), true
+	case datastore.KindTimestamp, datastore.KindTimestampTZ:
+		t, _ := v.(time.Time)
+		return truncTime(t.UTC().Format("2006-01-02 15:04:05.000000"), c.rule.Precision), true
+	case datastore.KindJSON:
+		s, _ := v.(string)
+		return canonJSON(s), true
+	}
+	return fmt.Sprint(v), true
+}
+
+func textRules(s string, r ColumnRule) (string, bool) {
+	if r.TrimRight {
+		s = strings.TrimRight(s, " ")
+	}
+	if r.EmptyIsNull && s == "" {
+		return "", false
+	}
+	return s, true
+}
+
+// trimNumber removes trailing fractional zeros and a bare point:
+// 12.300 → 12.3, 5.000 → 5, -0.000 → 0.
+func trimNumber(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
+	if strings.Contains(s, ".") && !strings.ContainsAny(s, "eE") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+// bucket is round(x / tol) as an integer: values further apart than tol
+// always land in different buckets, so a checksum over buckets never hides
+// a difference beyond the tolerance (values within it may still differ in
+// bucket; the row comparison then decides).
+func bucket(s string, tol *big.Rat) string {
+	x, ok := new(big.Rat).SetString(strings.TrimSpace(s))
+	if !ok {
+		return s
+	}
+	q := new(big.Rat).Quo(x, tol)
+	return trimNumber(q.FloatString(0))
+}
+
+// truncTime keeps the first digits of the fraction of a
+// "2006-01-02 15:04:05.000000" text and zeroes the rest.
+func truncTime(s, precision string) string {
+	keep := precisionDigits(precision)
+	if keep >= 6 || len(s) != 26 {
+		return s
+	}
+	return s[:20+keep] + strings.Repeat("0", 6-keep)
+}
+
+func precisionDigits(p string) int {
+	switch p {
+	case "s":
+		return 0
+	case "ms":
+		return 3
+	}
+	return 6
+}
+
+// canonJSON renders a document with sorted keys and no spaces, numbers as
+// written; text that is not JSON is kept as it is.
+func canonJSON(s string) string {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return s
+	}
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return s
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// sqlCanon is the SQL expression rendering column c (of type t on engine e)
+// as its canonical text, NULL for NULL. Only PostgreSQL and MySQL hash
+// inside the database.
+func sqlCanon(e datastore.Engine, quote func(string) string, c *colPlan, t datastore.Type, floatDec int) string {
+	x := quote(c.name)
+	if e == datastore.Postgres {
+		return pgCanon(x, c, t, floatDec)
+	}
+	return myCanon(x, c, t, floatDec)
+}
+
+func pgCanon(x string, c *colPlan, t datastore.Type, floatDec int) string {
+	text := func(s string) string {
+		if c.rule.TrimRight {
+			s = "rtrim(" + s + ", ' ')"
+		}
+		if c.rule.EmptyIsNull {
+			s = "NULLIF(" + s + ", '')"
+		}
+		return s
+	}
+	if c.rule.AsText || t.Kind == datastore.KindUnsupported {
+		return text(x + "::text")
+	}
+	if c.tol != nil && numeric(t.Kind) {
+		return "round(" + x + "::numeric / " + c.tol.FloatString(20) + ")::text"
+	}
+	switch t.Kind {
+	case datastore.KindSmallInt, datastore.KindInt, datastore.KindBigInt:
+		return x + "::text"
+	case datastore.KindBool:
+		return "(CASE WHEN " + x + " THEN '1' WHEN NOT " + x + " THEN '0' END)"
+	case datastore.KindDecimal:
+		// trim_scale (PostgreSQL 13+) drops trailing fractional zeros.
+		return "trim_scale(" + x + ")::text"
+	case datastore.KindFloat, datastore.KindDouble:
+		return "trim_scale(round(" + x + "::numeric, " + strconv.Itoa(floatDec) + "))::text"
+	case datastore.KindText, datastore.KindVarchar:
+		return text(x + "::text")
+	case datastore.KindUUID:
+		return "lower(" + x + "::text)"
+	case datastore.KindBytes:
+		return "encode(" + x + ", 'hex')"
+	case datastore.KindDate:
+		return "to_char(" + x + ", 'YYYY-MM-DD')"
+	case datastore.KindTimestamp:
+		return pgTrunc("to_char("+x+", 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision)
+	case datastore.KindTimestampTZ:
+		return pgTrunc("to_char("+x+" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision)
+	case datastore.KindJSON:
+		// jsonb's own text: equal documents render alike, but not as
+		// canonJSON does — so JSON tables between engines hash in Go.
+		return x + "::jsonb::text"
+	}
+	return x + "::text"
+}
+
+func pgTrunc(s, precision string) string {
+	keep := precisionDigits(precision)
+	if keep >= 6 {
+		return s
+	}
+	return "(left(" + s + ", " + strconv.Itoa(20+keep) + ") || '" + strings.Repeat("0", 6-keep) + "')"
+}
+
+func myCanon(x string, c *colPlan, t datastore.Type, floatDec int) string {
+	text := func(s string) string {
+		if c.rule.TrimRight {
+			s = "TRIM(TRAILING ' ' FROM " + s + ")"
+		}
+		if c.rule.EmptyIsNull {
+			s = "NULLIF(" + s + ", '')"
+		}
+		return s
+	}
+	trim := func(s string) string {
+		return "(CASE WHEN LOCATE('.', " + s + ") > 0 THEN TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM " + s + ")) ELSE " + s + " END)"
+	}
+	if c.rule.AsText || t.Kind == datastore.KindUnsupported {
+		return text("CAST(" + x + " AS CHAR)")
+	}
+	if c.tol != nil && numeric(t.Kind) {
+		return "CAST(CAST(ROUND(" + x + " / " + c.tol.FloatString(20) + ") AS DECIMAL(65,0)) AS CHAR)"
+	}
+	switch t.Kind {
+	case datastore.KindSmallInt, datastore.KindInt, datastore.KindBigInt:
+		return "CAST(" + x + " AS CHAR)"
+	case datastore.KindBool:
+		return "(CASE WHEN " + x + " <> 0 THEN '1' WHEN " + x + " = 0 THEN '0' END)"
+	case datastore.KindDecimal:
+		return trim("CAST(" + x + " AS CHAR)")
+	case datastore.KindFloat, datastore.KindDouble:
+		return trim("CAST(CAST(" + x + " AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR)")
+	case datastore.KindText, datastore.KindVarchar:
+		return text(x)
+	case datastore.KindUUID:
+		return "LOWER(" + x + ")"
+	case datastore.KindBytes:
+		return "LOWER(HEX(" + x + "))"
+	case datastore.KindDate:
+		return "DATE_FORMAT(" + x + ", '%Y-%m-%d')"
+	case datastore.KindTimestamp, datastore.KindTimestampTZ:
+		// Sessions run in UTC (datastore.Open), so TIMESTAMP reads as UTC.
+		s := "DATE_FORMAT(" + x + ", '%Y-%m-%d %H:%i:%s.%f')"
+		if keep := precisionDigits(c.rule.Precision); keep < 6 {
+			s = "CONCAT(LEFT(" + s + ", " + strconv.Itoa(20+keep) + "), '" + strings.Repeat("0", 6-keep) + "')"
+		}
+		return s
+	case datastore.KindJSON:
+		return "CAST(" + x + " AS CHAR)"
+	}
+	return "CAST(" + x + " AS CHAR)"
+}
+
+func numeric(k datastore.Kind) bool {
+	switch k {
+	case datastore.KindSmallInt, datastore.KindInt, datastore.KindBigInt, datastore.KindDecimal,
+		datastore.KindFloat, datastore.KindDouble:
+		return true
+	}
+	return false
+}
+
+// rowHashSQL is the expression of a row's hash: the first 15 hex digits
+// of the MD5 of the joined canonical texts, as an integer the database sums
+// exactly (numeric / DECIMAL). With native set (both sides PostgreSQL) it
+// is hashtextextended(text, 0) instead — PostgreSQL's hash-partitioning
+// hash, stable across versions and platforms, about 3x cheaper than MD5,
+// but not computable by MySQL or in Go.
+func rowHashSQL(e datastore.Engine, quote func(string) string, cols []colPlan, types []datastore.Type, floatDec int, native bool) string {
+	parts := make([]string, len(cols))
+	for i := range cols {
+		x := sqlCanon(e, quote, &cols[i], types[i], floatDec)
+		if e == datastore.Postgres {
+			parts[i] = "coalesce(" + x + ", '" + nullMark + "')"
+		} else {
+			// One charset and no collation: bytes are what is hashed.
+			parts[i] = "COALESCE(CAST(CONVERT(" + x + " USING utf8mb4) AS BINARY), '" + nullMark + "')"
+		}
+	}
+	if e == datastore.Postgres {
+		text := strings.Join(parts, " || '"+colSep+"' || ")
+		if native {
+			return "hashtextextended(" + text + ", 0)"
+		}
+		return "('x' || substr(md5(" + text + "), 1, 15))::bit(60)::bigint"
+	}
+	return "CAST(CONV(LEFT(MD5(CONCAT(" + strings.Join(parts, ", '"+colSep+"', ") + ")), 15), 16, 10) AS UNSIGNED)"
+}
+
+// rowHash is rowHashSQL computed in Go over canonical texts.
+func rowHash(texts []string, nulls []bool) uint64 {
+	h := newMD5()
+	for i, s := range texts {
+		if i > 0 {
+			h.WriteString(colSep)
+		}
+		if nulls[i] {
+			h.WriteString(nullMark)
+		} else {
+			h.WriteString(s)
+		}
+	}
+	return h.sum60()
+}

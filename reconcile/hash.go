@@ -1,0 +1,50 @@
+package reconcile
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"hash"
+	"math/big"
+	"math/bits"
+)
+
+// md5Writer hashes a row's canonical text.
+type md5Writer struct{ h hash.Hash }
+
+func newMD5() md5Writer { return md5Writer{h: md5.New()} }
+
+func (w md5Writer) WriteString(s string) { _, _ = w.h.Write([]byte(s)) }
+
+// sum60 is the first 15 hex digits of the digest as an integer, as
+// ('x' || substr(md5(t), 1, 15))::bit(60)::bigint computes it.
+func (w md5Writer) sum60() uint64 {
+	var d [md5.Size]byte
+	return binary.BigEndian.Uint64(w.h.Sum(d[:0])[:8]) >> 4
+}
+
+// checksum is a range's row count and the exact sum of its row hashes, as
+// both sides compute it (the sum in decimal, as the databases return it).
+type checksum struct {
+	Count int64
+	Sum   string
+}
+
+// acc sums 60-bit hashes without overflow (128 bits hold 2^68 rows).
+type acc struct {
+	n      int64
+	hi, lo uint64
+}
+
+func (a *acc) add(h uint64) {
+	var carry uint64
+	a.lo, carry = bits.Add64(a.lo, h, 0)
+	a.hi += carry
+	a.n++
+}
+
+func (a *acc) checksum() checksum {
+	v := new(big.Int).SetUint64(a.hi)
+	v.Lsh(v, 64)
+	v.Or(v, new(big.Int).SetUint64(a.lo))
+	return checksum{Count: a.n, Sum: v.String()}
+}

@@ -1,0 +1,376 @@
+package reconcile
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/godwit/godwit/datastore"
+)
+
+// side is one table on one store, as the check reads it.
+type side struct {
+	label    string // "source" / "target" store name, for errors
+	store    *datastore.Store
+	table    string
+	cols     []colPlan        // compared columns, key columns included
+	types    []datastore.Type // each compared column's type on this side
+	keyPos   []int            // positions of the key columns in cols
+	keys     []string         // quoted key columns, in key order
+	keyKinds []datastore.Kind
+	where    string
+	inDB     bool // the row hash is computed by the database
+	native   bool // both sides PostgreSQL: its own hash function, not MD5
+	floatDec int
+
+	updated *datastore.Column // UpdatedColumn, fetched with each row
+	hashSQL string            // rowHashSQL, when inDB
+	selects []string          // per compared column, what a fetch selects
+
+	// statistics, shared by the goroutines of one table
+	queries, fetched, keysRead, streamed atomic.Int64
+}
+
+func (s *side) quote(n string) string { return s.store.Quote(n) }
+
+func (s *side) from() string { return " FROM " + s.quote(s.table) }
+
+func (s *side) prepare() {
+	e := s.store.Engine
+	s.selects = make([]string, len(s.cols))
+	for i := range s.cols {
+		x := s.quote(s.cols[i].name)
+		if s.cols[i].rule.AsText || s.types[i].Kind == datastore.KindUnsupported {
+			switch e {
+			case datastore.MySQL:
+				x = "CAST(" + x + " AS CHAR)"
+			case datastore.Postgres:
+				x = x + "::text"
+			default:
+				x = "CAST(" + x + " AS TEXT)"
+			}
+		}
+		s.selects[i] = x
+	}
+	if s.inDB {
+		s.hashSQL = rowHashSQL(e, s.quote, s.cols, s.types, s.floatDec, s.native)
+	}
+}
+
+// count is the exact number of rows within the where bound.
+func (s *side) count(ctx context.Context) (int64, error) {
+	var n int64
+	s.queries.Add(1)
+	err := s.store.DB.QueryRowContext(ctx, "SELECT COUNT(*)"+s.from()+whereClause(s.where)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s on %s: %w", s.table, s.label, err)
+	}
+	return n, nil
+}
+
+// minMax returns the smallest and greatest first key column (an integer).
+func (s *side) minMax(ctx context.Context) (lo, hi int64, ok bool, err error) {
+	var a, b sql.NullInt64
+	s.queries.Add(1)
+	q := "SELECT MIN(" + s.keys[0] + "), MAX(" + s.keys[0] + ")" + s.from() + whereClause(s.where)
+	if err := s.store.DB.QueryRowContext(ctx, q).Scan(&a, &b); err != nil {
+		return 0, 0, false, fmt.Errorf("key bounds of %s on %s: %w", s.table, s.label, err)
+	}
+	return a.Int64, b.Int64, a.Valid && b.Valid, nil
+}
+
+// bucketSQL renders which sub-range of sp a row falls in.
+type bucketSQL func(q *qb, s *side) string
+
+// checksums returns the checksum of each of n buckets of rows in r.
+func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n int) ([]checksum, error) {
+	q := &qb{engine: s.store.Engine}
+	b := bucket(q, s)
+	cond := rangeCond(q, s.keys, s.keyKinds, r)
+	out := make([]checksum, n)
+	for i := range out {
+		out[i].Sum = "0"
+	}
+	s.queries.Add(1)
+	if s.inDB {
+		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), SUM(" + s.hashSQL + ")" + s.from() +
+			whereClause(cond, s.where) + " GROUP BY 1"
+		tx, err := s.store.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+		}
+		defer tx.Rollback()
+		if s.store.Engine == datastore.Postgres {
+			// PostgreSQL cannot estimate the number of buckets, assumes
+			// one per row and sorts; hashing the few groups is cheaper.
+			if _, err := tx.ExecContext(ctx, "SET LOCAL enable_sort = off"); err != nil {
+				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, stmt, q.args...)
+		if err != nil {
+			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var i, c int64
+			var sum sql.NullString
+			if err := rows.Scan(&i, &c, &sum); err != nil {
+				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+			}
+			if i >= 0 && i < int64(n) {
+				out[i] = checksum{Count: c, Sum: normSum(sum.String)}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+		}
+		return out, nil
+	}
+	// No hash function in this engine (or text it cannot render like the
+	// other side): stream the range and hash each row here.
+	accs := make([]acc, n)
+	stmt := "SELECT " + b + ", " + strings.Join(s.selects, ", ") + s.from() + whereClause(cond, s.where)
+	err := s.scan(ctx, stmt, q.args, 1, func(lead []any, r *row) {
+		i, _ := toInt64(lead[0])
+		if i >= 0 && i < int64(n) {
+			accs[i].add(r.hash())
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+	}
+	for i := range accs {
+		out[i] = accs[i].checksum()
+		s.streamed.Add(accs[i].n)
+	}
+	return out, nil
+}
+
+func normSum(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "0"
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 { // some drivers add ".0"
+		s = s[:i]
+	}
+	return s
+}
+
+func toInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case float64:
+		return int64(x), true
+	case []byte:
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// row is one fetched row: canonical key values and each compared column's
+// canonical text.
+type row struct {
+	key     []any
+	keyText string
+	updated time.Time // UpdatedColumn's value (zero when NULL or not asked)
+	texts   []string  // exact canonical text per compared column
+	nulls   []bool
+	hashTxt []string // texts as hashed (tolerance buckets), nil when equal to texts
+}
+
+func (r *row) hash() uint64 {
+	if r.hashTxt != nil {
+		return rowHash(r.hashTxt, r.nulls)
+	}
+	return rowHash(r.texts, r.nulls)
+}
+
+// fetchList is what a fetch selects: the compared columns, then
+// UpdatedColumn when set.
+func (s *side) fetchList() string {
+	l := strings.Join(s.selects, ", ")
+	if s.updated != nil {
+		l += ", " + s.quote(s.updated.Name)
+	}
+	return l
+}
+
+// scan runs stmt and hands each row (after lead leading columns) to fn;
+// withUpdated says the statement selects fetchList.
+func (s *side) scan(ctx context.Context, stmt string, args []any, lead int, fn func(lead []any, r *row)) error {
+	return s.scanRows(ctx, stmt, args, lead, false, fn)
+}
+
+func (s *side) scanFetch(ctx context.Context, stmt string, args []any, fn func(r *row)) error {
+	return s.scanRows(ctx, stmt, args, 0, s.updated != nil, func(_ []any, r *row) { fn(r) })
+}
+
+func (s *side) scanRows(ctx context.Context, stmt string, args []any, lead int, withUpdated bool, fn func(lead []any, r *row)) error {
+	rows, err := s.store.DB.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := lead + len(s.cols)
+	if withUpdated {
+		n++
+	}
+	raw := make([]any, n)
+	ptrs := make([]any, len(raw))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	for rows.Next() {
+		for i := range raw {
+			raw[i] = nil
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		r, err := s.makeRow(raw[lead : lead+len(s.cols)])
+		if err != nil {
+			return err
+		}
+		if withUpdated {
+			if v, err := datastore.Canonical(s.updated.Type, raw[n-1]); err == nil && v != nil {
+				r.updated, _ = v.(time.Time)
+			}
+		}
+		fn(raw[:lead], r)
+	}
+	return rows.Err()
+}
+
+func (s *side) makeRow(raw []any) (*row, error) {
+	r := &row{texts: make([]string, len(s.cols)), nulls: make([]bool, len(s.cols))}
+	vals := make([]any, len(s.cols))
+	for i := range s.cols {
+		c := &s.cols[i]
+		t := s.types[i]
+		if c.rule.AsText || t.Kind == datastore.KindUnsupported {
+			t = datastore.Type{Kind: datastore.KindText}
+		}
+		v, err := datastore.Canonical(t, raw[i])
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", c.name, err)
+		}
+		vals[i] = v
+		exact := *c
+		exact.tol = nil
+		txt, ok := canonText(s.types[i].Kind, v, &exact, s.floatDec)
+		r.texts[i], r.nulls[i] = txt, !ok
+		if c.tol != nil && ok {
+			if r.hashTxt == nil {
+				r.hashTxt = append([]string(nil), r.texts...)
+			}
+			r.hashTxt[i], _ = canonText(s.types[i].Kind, v, c, s.floatDec)
+		} else if r.hashTxt != nil {
+			r.hashTxt[i] = txt
+		}
+	}
+	keyTexts := make([]string, len(s.keyPos))
+	for i, p := range s.keyPos {
+		r.key = append(r.key, vals[p])
+		keyTexts[i] = r.texts[p]
+	}
+	r.keyText = strings.Join(keyTexts, colSep)
+	return r, nil
+}
+
+// fetch returns the rows of r, by key text.
+func (s *side) fetch(ctx context.Context, r keyRange) (map[string]*row, error) {
+	q := &qb{engine: s.store.Engine}
+	cond := rangeCond(q, s.keys, s.keyKinds, r)
+	stmt := "SELECT " + s.fetchList() + s.from() + whereClause(cond, s.where)
+	out := map[string]*row{}
+	s.queries.Add(1)
+	err := s.scanFetch(ctx, stmt, q.args, func(rw *row) { out[rw.keyText] = rw })
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s on %s: %w", s.table, s.label, err)
+	}
+	s.fetched.Add(int64(len(out)))
+	return out, nil
+}
+
+// fetchKeys returns the rows with the given keys (the where bound does not
+// apply: a re-check looks at the rows themselves).
+func (s *side) fetchKeys(ctx context.Context, keys [][]any) (map[string]*row, error) {
+	out := map[string]*row{}
+	const batch = 100
+	for start := 0; start < len(keys); start += batch {
+		q := &qb{engine: s.store.Engine}
+		var ors []string
+		for _, k := range keys[start:min(start+batch, len(keys))] {
+			ors = append(ors, keyEq(q, s.keys, s.keyKinds, k))
+		}
+		stmt := "SELECT " + s.fetchList() + s.from() + " WHERE " + strings.Join(ors, " OR ")
+		s.queries.Add(1)
+		err := s.scanFetch(ctx, stmt, q.args, func(rw *row) { out[rw.keyText] = rw })
+		if err != nil {
+			return nil, fmt.Errorf("re-check %s on %s: %w", s.table, s.label, err)
+		}
+	}
+	s.fetched.Add(int64(len(out)))
+	return out, nil
+}
+
+// splitKeys reads the keys of r in order and returns the parts-1 keys that
+// cut it into parts ranges of about equal size.
+func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64) ([][]any, error) {
+	q := &qb{engine: s.store.Engine}
+	cond := rangeCond(q, s.keys, s.keyKinds, r)
+	stmt := "SELECT " + strings.Join(s.keys, ", ") + s.from() + whereClause(cond, s.where) +
+		" ORDER BY " + strings.Join(s.keys, ", ")
+	s.queries.Add(1)
+	rows, err := s.store.DB.QueryContext(ctx, stmt, q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("split %s on %s: %w", s.table, s.label, err)
+	}
+	defer rows.Close()
+	step := total / int64(parts)
+	if step < 1 {
+		step = 1
+	}
+	var out [][]any
+	var i int64
+	raw := make([]any, len(s.keys))
+	ptrs := make([]any, len(raw))
+	for j := range raw {
+		ptrs[j] = &raw[j]
+	}
+	for rows.Next() {
+		if i > 0 && i%step == 0 && len(out) < parts-1 {
+			if err := rows.Scan(ptrs...); err != nil {
+				return nil, fmt.Errorf("split %s on %s: %w", s.table, s.label, err)
+			}
+			k := make([]any, len(raw))
+			for j, p := range s.keyPos {
+				v, err := datastore.Canonical(s.types[p], raw[j])
+				if err != nil {
+					return nil, fmt.Errorf("split %s on %s: key %s: %w", s.table, s.label, s.cols[p].name, err)
+				}
+				k[j] = v
+			}
+			out = append(out, k)
+		}
+		i++
+	}
+	s.keysRead.Add(i)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("split %s on %s: %w", s.table, s.label, err)
+	}
+	return out, nil
+}

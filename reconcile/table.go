@@ -1,0 +1,705 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/godwit/godwit/datastore"
+)
+
+// tableCheck compares one table pair.
+type tableCheck struct {
+	o        *Options
+	pair     TablePair
+	src, tgt *side
+	note     string
+
+	textKeysAcross bool          // text keys between two engines (binaryKey)
+	began          time.Time     // with UpdatedColumn: rows written since are in flight
+	sem            chan struct{} // bounds the queries in flight
+	checked        atomic.Int64  // rows resolved (equal or compared)
+	limit          *limiter
+
+	mu    sync.Mutex
+	diffs []found
+	seen  map[string]bool // keys of diffs
+	total atomic.Int64    // max(source rows, target rows)
+}
+
+// found is a difference with the key's canonical values (for a re-check).
+type found struct {
+	Difference
+	key    []any
+	values map[string][2]string // differing columns' texts, truncated
+}
+
+// planTable introspects both sides and decides what is compared and where
+// the hashes are computed.
+func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*tableCheck, error) {
+	st, err := o.Source.Introspect(ctx, p.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.SourceName, err)
+	}
+	tt, err := o.Target.Introspect(ctx, p.Target)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.TargetName, err)
+	}
+	if err := st.CheckCopyable(); err != nil {
+		return nil, fmt.Errorf("%s: %w (reconcile compares by key)", o.SourceName, err)
+	}
+	isKey := map[string]int{}
+	for i, k := range st.PrimaryKey {
+		isKey[k] = i
+	}
+	var cols []colPlan
+	var srcTypes, tgtTypes []datastore.Type
+	var ignored []string
+	for _, c := range st.Columns {
+		r := o.rule(p.Source, c.Name)
+		if err := CheckRule(r); err != nil {
+			return nil, fmt.Errorf("table %s column %s: %w", p.Source, c.Name, err)
+		}
+		_, key := isKey[c.Name]
+		if key && r != (ColumnRule{}) {
+			return nil, fmt.Errorf("%w: table %s: key column %s takes no rule (keys are compared exactly)", ErrBadOption, p.Source, c.Name)
+		}
+		if r.Ignore {
+			ignored = append(ignored, c.Name)
+			continue
+		}
+		tc := tt.Column(c.Name)
+		if tc == nil {
+			return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s (ignore it with a column rule if that is intended)",
+				p.Source, datastore.ErrShapeMismatch, c.Name, o.TargetName, p.Target)
+		}
+		cp := colPlan{name: c.Name, src: c.Type, tgt: tc.Type, rule: r, key: key}
+		if r.Tolerance != "" {
+			if !numeric(c.Type.Kind) || !numeric(tc.Type.Kind) {
+				return nil, fmt.Errorf("%w: table %s column %s: a tolerance needs a numeric column (it is %s / %s)",
+					ErrBadOption, p.Source, c.Name, c.Type, tc.Type)
+			}
+			cp.tol, _ = new(big.Rat).SetString(r.Tolerance)
+		}
+		cols = append(cols, cp)
+		srcTypes = append(srcTypes, c.Type)
+		tgtTypes = append(tgtTypes, tc.Type)
+	}
+	var extra []string
+	for _, c := range tt.Columns {
+		if st.Column(c.Name) == nil {
+			extra = append(extra, c.Name)
+		}
+	}
+	keyPos := make([]int, len(st.PrimaryKey))
+	for i, k := range st.PrimaryKey {
+		for j := range cols {
+			if cols[j].name == k {
+				keyPos[i] = j
+			}
+		}
+	}
+	for _, k := range st.PrimaryKey {
+		if tt.Column(k) == nil {
+			return nil, fmt.Errorf("table %s: %w: key column %s is not in %s's %s", p.Source, datastore.ErrShapeMismatch, k, o.TargetName, p.Target)
+		}
+	}
+	// Where is each side hashed? PostgreSQL and MySQL hash in the
+	// database; SQLite, without a hash function, in Go. JSON renders
+	// alike only within one engine, so a JSON column between two engines
+	// (or against a Go-hashed side) is hashed in Go on both sides.
+	srcDB, tgtDB := o.Source.Engine != datastore.SQLite, o.Target.Engine != datastore.SQLite
+	if hasJSON(cols) && (o.Source.Engine != o.Target.Engine || !srcDB || !tgtDB) {
+		srcDB, tgtDB = false, false
+	}
+	// Text keys between two engines are ordered and compared by their
+	// UTF-8 bytes on both sides, whatever the columns' collations, so a
+	// key range holds the same keys on each side.
+	textKeysAcross := false
+	if o.Source.Engine != o.Target.Engine {
+		for _, pos := range keyPos {
+			textKeysAcross = textKeysAcross || textKind(srcTypes[pos].Kind) || textKind(tgtTypes[pos].Kind)
+		}
+	}
+	native := !o.md5Only && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
+	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross}
+	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, inDB bool) *side {
+		sd := &side{label: label, store: s, table: table, cols: cols, types: types, keyPos: keyPos,
+			where: o.where(p.Source), inDB: inDB, native: native, floatDec: o.FloatDecimals}
+		for _, pos := range keyPos {
+			sd.keys = append(sd.keys, binaryKey(s.Engine, s.Quote(cols[pos].name), types[pos].Kind, textKeysAcross))
+			sd.keyKinds = append(sd.keyKinds, types[pos].Kind)
+		}
+		sd.prepare()
+		return sd
+	}
+	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcDB)
+	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtDB)
+	if o.UpdatedColumn != "" {
+		for _, sd := range []*struct {
+			s *side
+			t *datastore.Table
+		}{{tc.src, st}, {tc.tgt, tt}} {
+			c := sd.t.Column(o.UpdatedColumn)
+			if c == nil || (c.Type.Kind != datastore.KindTimestamp && c.Type.Kind != datastore.KindTimestampTZ) {
+				return nil, fmt.Errorf("%w: table %s on %s has no timestamp column %q (updatedColumn)", ErrBadOption, sd.t.Name, sd.s.label, o.UpdatedColumn)
+			}
+			sd.s.updated = c
+		}
+		tc.began = began
+	}
+	var notes []string
+	if len(ignored) > 0 {
+		notes = append(notes, "ignored: "+strings.Join(ignored, ", "))
+	}
+	if len(extra) > 0 {
+		notes = append(notes, "target-only columns not compared: "+strings.Join(extra, ", "))
+	}
+	tc.note = strings.Join(notes, "; ")
+	return tc, nil
+}
+
+func textKind(k datastore.Kind) bool {
+	switch k {
+	case datastore.KindText, datastore.KindVarchar, datastore.KindUUID, datastore.KindUnsupported:
+		return true
+	}
+	return false
+}
+
+// binaryKey is the key column as compared in ranges: itself, or for text
+// keys between two engines its binary (UTF-8 byte order) form. That form
+// may not use the column's index when its collation is not binary: each
+// range query then scans (docs/reconcile.md).
+func binaryKey(e datastore.Engine, col string, k datastore.Kind, across bool) string {
+	if !across || !textKind(k) {
+		return col
+	}
+	switch e {
+	case datastore.Postgres:
+		return "(" + col + "::text COLLATE \"C\")"
+	case datastore.MySQL:
+		return "(CONVERT(" + col + " USING utf8mb4) COLLATE utf8mb4_bin)"
+	}
+	return col // SQLite compares text as bytes (BINARY) unless told otherwise
+}
+
+func hasJSON(cols []colPlan) bool {
+	for _, c := range cols {
+		if !c.rule.AsText && (c.src.Kind == datastore.KindJSON || c.tgt.Kind == datastore.KindJSON) {
+			return true
+		}
+	}
+	return false
+}
+
+func (tc *tableCheck) method() string {
+	where := func(s *side) string {
+		if s.native {
+			return "hashtextextended in postgres"
+		}
+		if s.inDB {
+			return "md5 in " + string(s.store.Engine)
+		}
+		return "md5 in Go over " + string(s.store.Engine) + " rows"
+	}
+	return "checksums: " + where(tc.src) + " / " + where(tc.tgt)
+}
+
+// run compares the table: counts, then checksums of key ranges, bisecting
+// the differing ones down to Threshold rows, which are compared row by row.
+// parent is the caller's context; ctx is the run's, cancelled at a limit.
+func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
+	start := time.Now()
+	rep := TableReport{Table: tc.pair.Source, Method: tc.method(), Note: tc.note}
+	if tc.pair.Target != tc.pair.Source {
+		rep.TargetTable = tc.pair.Target
+	}
+	var err error
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
+	g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
+	if err = g.Wait(); err != nil {
+		return rep, err
+	}
+	tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+	if n := tc.total.Load(); n > 0 {
+		g, gctx := errgroup.WithContext(ctx)
+		tc.resolve(gctx, g, keyRange{}, n, 0)
+		err = g.Wait()
+	}
+	stopped := err != nil && tc.limit.reached() && parent.Err() == nil
+	if err != nil && !stopped {
+		return rep, err
+	}
+	if stopped {
+		ctx = parent // for the samples below
+	}
+	if !stopped && tc.o.RecheckAfter > 0 && len(tc.diffs) > 0 {
+		if err := tc.recheck(ctx, &rep); err != nil {
+			return rep, err
+		}
+	}
+	tc.fill(&rep)
+	rep.Complete = !stopped
+	rep.Seconds = time.Since(start).Seconds()
+	if rep.Seconds > 0 {
+		rep.RowsPerSecond = math.Round(float64(tc.checked.Load()) / rep.Seconds)
+	}
+	return rep, nil
+}
+
+// resolve checks range r (about n rows) and schedules what it must look
+// into further on g.
+func (tc *tableCheck) resolve(ctx context.Context, g *errgroup.Group, r keyRange, n int64, depth int) {
+	g.Go(func() error {
+		if err := tc.limit.err(ctx); err != nil {
+			return err
+		}
+		// The depth bound is a safety net: each level cuts a range into
+		// parts, so 64 levels are never needed unless the two sides
+		// disagree on key order.
+		if n <= int64(tc.o.Threshold) || depth >= maxDepth {
+			return tc.compareRows(ctx, r)
+		}
+		subs, bucket, err := tc.split(ctx, r, n)
+		if err != nil {
+			return err
+		}
+		if subs == nil { // cannot split further
+			return tc.compareRows(ctx, r)
+		}
+		var a, b []checksum
+		tc.acquire()
+		cg, cctx := errgroup.WithContext(ctx)
+		cg.Go(func() (e error) { a, e = tc.src.checksums(cctx, r, bucket, len(subs)); return })
+		cg.Go(func() (e error) { b, e = tc.tgt.checksums(cctx, r, bucket, len(subs)); return })
+		err = cg.Wait()
+		tc.release()
+		if err != nil {
+			return err
+		}
+		for i, sub := range subs {
+			if a[i] == b[i] {
+				tc.progress(a[i].Count)
+				continue
+			}
+			tc.resolve(ctx, g, sub, max(a[i].Count, b[i].Count), depth+1)
+		}
+		return nil
+	})
+}
+
+func (tc *tableCheck) acquire() { tc.sem <- struct{}{} }
+func (tc *tableCheck) release() { <-tc.sem }
+
+// split cuts r into up to Factor sub-ranges and returns how a row's
+// sub-range is computed in SQL. A first key column of integers is cut
+// arithmetically; any other key at keys read in order from the larger side.
+func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRange, bucketSQL, error) {
+	f := tc.o.Factor
+	if intKind(tc.src.keyKinds[0]) && intKind(tc.tgt.keyKinds[0]) && len(r.Lo) <= 1 && len(r.Hi) <= 1 {
+		lo, hi, ok, err := tc.intBounds(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok && hi-lo >= 2 {
+			// One GROUP BY pass costs the same for 16 buckets or thousands:
+			// aim straight at ranges of about Threshold rows, so a table
+			// with differences all over is not scanned once per level.
+			parts := int64(f)
+			if want := (n + int64(tc.o.Threshold) - 1) / int64(tc.o.Threshold); want > parts {
+				parts = min(want, maxBuckets)
+			}
+			width := (hi - lo + parts - 1) / parts
+			var subs []keyRange
+			for a := lo; a < hi; a += width {
+				subs = append(subs, keyRange{Lo: []any{a}, Hi: []any{min(a+width, hi)}})
+				if a > math.MaxInt64-width {
+					break
+				}
+			}
+			return subs, func(q *qb, s *side) string {
+				k := s.keys[0]
+				switch s.store.Engine {
+				case datastore.Postgres:
+					return "((" + k + "::bigint - " + q.ph(datastore.KindBigInt, lo) + "::bigint) / " + q.ph(datastore.KindBigInt, width) + "::bigint)"
+				case datastore.MySQL:
+					return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") DIV " + q.ph(datastore.KindBigInt, width) + ")"
+				}
+				return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") / " + q.ph(datastore.KindBigInt, width) + ")"
+			}, nil
+		}
+		if ok && len(tc.src.keys) == 1 {
+			return nil, nil, nil // one key value: nothing to split
+		}
+	}
+	// Split points from the side with more rows in r.
+	from, m := tc.src, n
+	tc.acquire()
+	points, err := from.splitKeys(ctx, r, f, m)
+	tc.release()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(points) == 0 {
+		from = tc.tgt
+		tc.acquire()
+		points, err = from.splitKeys(ctx, r, f, m)
+		tc.release()
+		if err != nil || len(points) == 0 {
+			return nil, nil, err
+		}
+	}
+	subs := make([]keyRange, 0, len(points)+1)
+	lo := r.Lo
+	for _, p := range points {
+		subs = append(subs, keyRange{Lo: lo, Hi: p})
+		lo = p
+	}
+	subs = append(subs, keyRange{Lo: lo, Hi: r.Hi})
+	return subs, func(q *qb, s *side) string {
+		var b strings.Builder
+		b.WriteString("(CASE")
+		for i, p := range points {
+			fmt.Fprintf(&b, " WHEN %s THEN %d", tupleCmp(q, s.keys, s.keyKinds, p, true), i)
+		}
+		fmt.Fprintf(&b, " ELSE %d END)", len(points))
+		return b.String()
+	}, nil
+}
+
+// maxBuckets bounds the sub-ranges of one arithmetic split (the rows a
+// checksum query returns).
+const maxBuckets = 1 << 16
+
+// maxDepth bounds the bisection (see resolve).
+const maxDepth = 64
+
+func intKind(k datastore.Kind) bool {
+	return k == datastore.KindSmallInt || k == datastore.KindInt || k == datastore.KindBigInt
+}
+
+// intBounds returns [lo, hi) of the first key column within r: the range's
+// own bounds, or the smallest and greatest keys of both sides.
+func (tc *tableCheck) intBounds(ctx context.Context, r keyRange) (lo, hi int64, ok bool, err error) {
+	if len(r.Lo) == 1 && len(r.Hi) == 1 {
+		lo, _ = r.Lo[0].(int64)
+		hi, _ = r.Hi[0].(int64)
+		return lo, hi, true, nil
+	}
+	var l1, h1, l2, h2 int64
+	var ok1, ok2 bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (e error) { l1, h1, ok1, e = tc.src.minMax(gctx); return })
+	g.Go(func() (e error) { l2, h2, ok2, e = tc.tgt.minMax(gctx); return })
+	if err := g.Wait(); err != nil {
+		return 0, 0, false, err
+	}
+	switch {
+	case ok1 && ok2:
+		lo, hi = min(l1, l2), max(h1, h2)
+	case ok1:
+		lo, hi = l1, h1
+	case ok2:
+		lo, hi = l2, h2
+	default:
+		return 0, 0, false, nil
+	}
+	if hi == math.MaxInt64 || (lo < 0 && hi > math.MaxInt64+lo-1) {
+		return 0, 0, false, nil // the width would overflow: split by keys instead
+	}
+	return lo, hi + 1, true, nil
+}
+
+// compareRows fetches r from both sides and records the differences.
+func (tc *tableCheck) compareRows(ctx context.Context, r keyRange) error {
+	var a, b map[string]*row
+	tc.acquire()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (e error) { a, e = tc.src.fetch(gctx, r); return })
+	g.Go(func() (e error) { b, e = tc.tgt.fetch(gctx, r); return })
+	err := g.Wait()
+	tc.release()
+	if err != nil {
+		return err
+	}
+	tc.progress(int64(max(len(a), len(b))))
+	return tc.record(tc.compare(a, b))
+}
+
+// compare classifies the keys of two fetched sets. With UpdatedColumn, a
+// key whose row was written on either side since the check began is in
+// flight and not compared.
+func (tc *tableCheck) compare(a, b map[string]*row) []found {
+	var out []found
+	inFlight := func(r *row) bool { return r != nil && !tc.began.IsZero() && !r.updated.Before(tc.began) }
+	for k, ra := range a {
+		rb, ok := b[k]
+		if inFlight(ra) || inFlight(rb) {
+			continue
+		}
+		if !ok {
+			out = append(out, tc.difference(MissingInTarget, ra, nil))
+			continue
+		}
+		if cols := tc.differing(ra, rb); len(cols) > 0 {
+			d := tc.difference(Mismatched, ra, rb)
+			d.Columns = cols
+			d.values = map[string][2]string{}
+			for i, c := range tc.src.cols {
+				if slices.Contains(cols, c.name) {
+					d.values[c.name] = [2]string{shown(ra, i), shown(rb, i)}
+				}
+			}
+			out = append(out, d)
+		}
+	}
+	for k, rb := range b {
+		if _, ok := a[k]; !ok && !inFlight(rb) {
+			out = append(out, tc.difference(ExtraInTarget, rb, nil))
+		}
+	}
+	return out
+}
+
+var classOrder = map[Class]int{MissingInTarget: 0, ExtraInTarget: 1, Mismatched: 2}
+
+// sortFound orders differences by class, then key (numbers as numbers).
+func sortFound(ds []found) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Difference, ds[j].Difference
+		if a.Class != b.Class {
+			return classOrder[a.Class] < classOrder[b.Class]
+		}
+		for k := range min(len(a.Key), len(b.Key)) {
+			if c := compareKeyPart(a.Key[k], b.Key[k]); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+}
+
+func compareKeyPart(a, b string) int {
+	x, err1 := strconv.ParseInt(a, 10, 64)
+	y, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 == nil && err2 == nil {
+		return cmp.Compare(x, y)
+	}
+	return strings.Compare(a, b)
+}
+
+func (tc *tableCheck) differing(a, b *row) []string {
+	var cols []string
+	for i := range tc.src.cols {
+		c := &tc.src.cols[i]
+		if a.nulls[i] != b.nulls[i] {
+			cols = append(cols, c.name)
+			continue
+		}
+		if a.nulls[i] || a.texts[i] == b.texts[i] {
+			continue
+		}
+		if c.tol != nil && withinTolerance(a.texts[i], b.texts[i], c.tol) {
+			continue
+		}
+		cols = append(cols, c.name)
+	}
+	return cols
+}
+
+func (tc *tableCheck) difference(class Class, a, b *row) found {
+	key := make([]string, len(a.key))
+	for i, v := range a.key {
+		s, err := datastore.EncodeValue(v)
+		if err != nil {
+			s = fmt.Sprint(v)
+		}
+		key[i] = s
+	}
+	return found{Difference: Difference{Class: class, Key: key}, key: a.key}
+}
+
+// record keeps differences and stops the run at MaxDifferences.
+func (tc *tableCheck) record(ds []found) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	tc.mu.Lock()
+	if tc.seen == nil {
+		tc.seen = map[string]bool{}
+	}
+	n := 0
+	for _, d := range ds {
+		// A key looked up across ranges may be found twice.
+		k := strings.Join(d.Key, colSep)
+		if !tc.seen[k] {
+			tc.seen[k] = true
+			tc.diffs = append(tc.diffs, d)
+			n++
+		}
+	}
+	tc.mu.Unlock()
+	return tc.limit.add(int64(n))
+}
+
+// recheck waits, then fetches the differing keys again from both sides:
+// only the keys that still differ count.
+func (tc *tableCheck) recheck(ctx context.Context, rep *TableReport) error {
+	t := time.NewTimer(tc.o.RecheckAfter)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C:
+	}
+	if tc.o.beforeRecheck != nil {
+		tc.o.beforeRecheck()
+	}
+	keys := make([][]any, len(tc.diffs))
+	for i, d := range tc.diffs {
+		keys[i] = d.key
+	}
+	var a, b map[string]*row
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (e error) { a, e = tc.src.fetchKeys(gctx, keys); return })
+	g.Go(func() (e error) { b, e = tc.tgt.fetchKeys(gctx, keys); return })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	still := tc.compare(a, b)
+	rep.Rechecked = int64(len(tc.diffs))
+	rep.Resolved = rep.Rechecked - int64(len(still))
+	_ = tc.limit.add(-rep.Resolved)
+	tc.mu.Lock()
+	tc.diffs = still
+	tc.mu.Unlock()
+	return nil
+}
+
+// fill writes the counts, samples and statistics into rep.
+func (tc *tableCheck) fill(rep *TableReport) {
+	sortFound(tc.diffs)
+	values := tc.o.SampleValues
+	perClass := map[Class]int{}
+	for i := range tc.diffs {
+		d := &tc.diffs[i].Difference
+		switch d.Class {
+		case MissingInTarget:
+			rep.Missing++
+		case ExtraInTarget:
+			rep.Extra++
+		case Mismatched:
+			rep.Mismatched++
+			if rep.MismatchedColumns == nil {
+				rep.MismatchedColumns = map[string]int64{}
+			}
+			for _, c := range d.Columns {
+				rep.MismatchedColumns[c]++
+			}
+		}
+		if len(rep.Differences) < tc.o.MaxListed {
+			rep.Differences = append(rep.Differences, *d)
+		}
+		if perClass[d.Class] < tc.o.SampleKeys {
+			perClass[d.Class]++
+			s := *d
+			if d.Class == Mismatched && values > 0 {
+				values--
+				s.Values = tc.diffs[i].values
+			}
+			rep.Samples = append(rep.Samples, s)
+		}
+	}
+	rep.Checksums = tc.src.queries.Load() + tc.tgt.queries.Load()
+	rep.RowsFetched = tc.src.fetched.Load() + tc.tgt.fetched.Load()
+	rep.RowsHashed = tc.src.streamed.Load() + tc.tgt.streamed.Load()
+	rep.KeysRead = tc.src.keysRead.Load() + tc.tgt.keysRead.Load()
+}
+
+func shown(r *row, i int) string {
+	if r.nulls[i] {
+		return "NULL"
+	}
+	s := r.texts[i]
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "…"
+	}
+	return s
+}
+
+func (tc *tableCheck) progress(rows int64) {
+	tc.checked.Add(rows)
+	tc.limit.tick()
+}
+
+// limiter stops a run at MaxDifferences or MaxDuration and reports
+// progress at most about once a second.
+type limiter struct {
+	maxDiffs int64
+	diffs    atomic.Int64
+	hit      atomic.Value // string: why it stopped
+	onTick   func()
+	cancel   context.CancelFunc // cancels the run's context
+	last     atomic.Int64       // unix nanos of the last progress report
+}
+
+var errStop = errors.New("limit reached")
+
+func (l *limiter) add(n int64) error {
+	if l == nil {
+		return nil
+	}
+	d := l.diffs.Add(n)
+	if l.maxDiffs > 0 && d >= l.maxDiffs {
+		l.stop(fmt.Sprintf("maxDifferences (%d) reached", l.maxDiffs))
+		return fmt.Errorf("%w: %w", ErrLimit, errStop)
+	}
+	return nil
+}
+
+func (l *limiter) stop(why string) {
+	if l.hit.CompareAndSwap(nil, why) && l.cancel != nil {
+		l.cancel()
+	}
+}
+
+func (l *limiter) reached() bool { return l != nil && l.hit.Load() != nil }
+
+func (l *limiter) why() string {
+	if s, ok := l.hit.Load().(string); ok {
+		return s
+	}
+	return ""
+}
+
+func (l *limiter) err(ctx context.Context) error {
+	if l.reached() {
+		return fmt.Errorf("%w: %s", ErrLimit, l.why())
+	}
+	return ctx.Err()
+}
+
+func (l *limiter) tick() {
+	if l == nil || l.onTick == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.last.Load()
+	if now-last >= int64(time.Second) && l.last.CompareAndSwap(last, now) {
+		l.onTick()
+	}
+}
