@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	compatdriver "github.com/godwit/godwit/drivers/compat"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/terraform"
@@ -19,10 +20,11 @@ import (
 // of their spec section.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		provision.Key:  provision.New(logger.Named("provision")),
-		copydriver.Key: copydriver.New(logger.Named("copy")),
-		terraform.Key:  terraform.New(logger.Named("terraform")),
-		traffic.Key:    traffic.New(logger.Named("traffic")),
+		provision.Key:    provision.New(logger.Named("provision")),
+		copydriver.Key:   copydriver.New(logger.Named("copy")),
+		terraform.Key:    terraform.New(logger.Named("terraform")),
+		traffic.Key:      traffic.New(logger.Named("traffic")),
+		compatdriver.Key: compatdriver.New(logger.Named("compat")),
 	}
 }
 
