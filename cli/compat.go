@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,12 +161,16 @@ func sortedStoreNames(st map[string]config.StoreSpec) []string {
 // writeJSON writes v as indented JSON to path, or to stdout when path is
 // empty or "-".
 func writeJSON(a *app, path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	// Not HTML-escaped: reports and schemas hold SQL (amount >= 0) that
+	// people read.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	data = append(data, '\n')
-	return writeOutput(a, path, data)
+	return writeOutput(a, path, buf.Bytes())
 }
 
 func writeOutput(a *app, path string, data []byte) error {

@@ -105,15 +105,16 @@ var portableTypes = map[datastore.Kind]string{
 
 var leadingTypeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9 _]*`)
 
-// exportType writes a column's type. PostgreSQL's own names are the
-// description's, so they are kept when they parse (jsonb stays jsonb);
+// exportType writes a column's type. PostgreSQL's types are the
+// description's, so they are kept, in their short names (varchar(40),
+// timestamptz), when they parse (jsonb stays jsonb);
 // other engines' columns are written by their portable kind (MySQL's
 // tinyint(1) is a boolean, datetime a timestamp). A type without a
 // portable kind keeps its engine name, cut to what a type name may hold.
 func exportType(engine datastore.Engine, c datastore.Column) (string, int, int, int) {
 	if engine == datastore.Postgres {
-		if _, err := ParseType(c.NativeType, 0, 0, 0); err == nil {
-			return c.NativeType, 0, 0, 0
+		if t, err := ParseType(c.NativeType, 0, 0, 0); err == nil && t.Family != "other" || aliases[t.Name] != "" {
+			return t.String(), 0, 0, 0
 		}
 	}
 	name, ok := portableTypes[c.Type.Kind]
