@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -194,15 +193,6 @@ func (a *app) observeLoad(ctx context.Context, c client.Client, rep *migration.R
 		}
 	}
 	return obs
-}
-
-func sortedStoreNames(m map[string]config.StoreSpec) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // storeLoad asks one store how busy it is; a figure it cannot get says why.

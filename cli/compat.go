@@ -1,21 +1,27 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/godwit/godwit/compat"
+	"github.com/godwit/godwit/config"
+	compatdriver "github.com/godwit/godwit/drivers/compat"
 )
 
 func (a *app) checkCompatCommand() *cobra.Command {
 	var before, after, beforeAPI, afterAPI, out, dialect, failOn string
+	var beforeStore, afterStore, spec string
 	var noRenames bool
 	cmd := &cobra.Command{
-		Use:   "check-compat (--before A --after B | --before-openapi A --after-openapi B) [-o report.json]",
+		Use:   "check-compat (--before A | --before-store S) (--after B | --after-store S) [-f SPEC] | --before-openapi A --after-openapi B [-o report.json]",
 		Short: "Compare two schema descriptions or two OpenAPI documents; exit 2 on breaking changes",
 		Long: `Compare two versions of a database schema (schema descriptions in JSON or
 YAML) or of an API (OpenAPI 3 documents), and report every change: its
@@ -41,19 +47,29 @@ Schema descriptions look like:
 Renamed columns are recognised when a dropped and an added column have the
 same definition and similar names (email -> email_address); --no-renames
 reports them as a drop and an add. SQL is generated for PostgreSQL.
-(godwit schema export --store, to describe a live database, is not there yet.)`,
+
+Either side may be a live database instead of a file: --before-store or
+--after-store names a store of the spec given with -f, whose schema is
+exported as godwit schema export does (the DSN is read from the store's
+fromEnv or fromFile, here). Files and databases compare in any mix.`,
 		Example: `  godwit check-compat --before old_schema.json --after new_schema.json -o compatibility_report.json
   godwit check-compat --before-openapi v1.yaml --after-openapi v2.yaml -o api_report.json
-  godwit check-compat --before a.yaml --after b.yaml --fail-on potentially_breaking`,
+  godwit check-compat --before a.yaml --after b.yaml --fail-on potentially_breaking
+  godwit check-compat --before old_schema.json --after-store new -f migration.yaml
+  godwit check-compat --before-store legacy --after-store new -f migration.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			schemas := before != "" || after != ""
+			schemas := before != "" || after != "" || beforeStore != "" || afterStore != ""
 			apis := beforeAPI != "" || afterAPI != ""
 			switch {
 			case schemas && apis:
 				return errors.New("give either --before/--after (schemas) or --before-openapi/--after-openapi (APIs), not both; run check-compat twice for both")
-			case schemas && (before == "" || after == ""):
-				return errors.New("--before and --after go together: the old and the new schema description")
+			case before != "" && beforeStore != "", after != "" && afterStore != "":
+				return errors.New("each side is a file or a store: give --before or --before-store, --after or --after-store")
+			case schemas && (before == "" && beforeStore == "" || after == "" && afterStore == ""):
+				return errors.New("--before and --after go together: the old and the new schema description (or --before-store / --after-store)")
+			case (beforeStore != "" || afterStore != "") && spec == "":
+				return errors.New("--before-store and --after-store name stores of a spec: give it with -f SPEC")
 			case apis && (beforeAPI == "" || afterAPI == ""):
 				return errors.New("--before-openapi and --after-openapi go together: the old and the new OpenAPI document")
 			case !schemas && !apis:
@@ -69,15 +85,25 @@ reports them as a drop and an add. SQL is generated for PostgreSQL.
 				if err != nil {
 					return err
 				}
-				b, err := compat.LoadSchema(before)
+				var st map[string]config.StoreSpec
+				if spec != "" {
+					s, err := config.LoadSpec(spec)
+					if err != nil {
+						return err
+					}
+					st = s.Stores
+				}
+				bsrc := compatdriver.Source{File: before, Store: beforeStore}
+				asrc := compatdriver.Source{File: after, Store: afterStore}
+				b, err := loadSide(cmd.Context(), spec, bsrc, st)
 				if err != nil {
 					return err
 				}
-				af, err := compat.LoadSchema(after)
+				af, err := loadSide(cmd.Context(), spec, asrc, st)
 				if err != nil {
 					return err
 				}
-				report = compat.CompareSchemas(b, af, compat.Options{Dialect: d, NoRenames: noRenames, Before: before, After: after})
+				report = compat.CompareSchemas(b, af, compat.Options{Dialect: d, NoRenames: noRenames, Before: bsrc.String(), After: asrc.String()})
 			} else {
 				var err error
 				if report, err = compat.CompareOpenAPI(beforeAPI, afterAPI); err != nil {
@@ -100,6 +126,9 @@ reports them as a drop and an add. SQL is generated for PostgreSQL.
 	f := cmd.Flags()
 	f.StringVar(&before, "before", "", "the old schema description (JSON or YAML)")
 	f.StringVar(&after, "after", "", "the new schema description (JSON or YAML)")
+	f.StringVar(&beforeStore, "before-store", "", "instead of --before: a store of the spec (-f) whose live schema is the old one")
+	f.StringVar(&afterStore, "after-store", "", "instead of --after: a store of the spec (-f) whose live schema is the new one")
+	f.StringVarP(&spec, "file", "f", "", "the Godwit spec whose stores: --before-store and --after-store name")
 	f.StringVar(&beforeAPI, "before-openapi", "", "the old OpenAPI 3 document")
 	f.StringVar(&afterAPI, "after-openapi", "", "the new OpenAPI 3 document")
 	f.StringVarP(&out, "output", "o", "", "write the JSON report to this file (default: stdout)")
@@ -109,15 +138,39 @@ reports them as a drop and an add. SQL is generated for PostgreSQL.
 	return cmd
 }
 
+// loadSide reads one side of a schema comparison: a file, or a store of
+// the spec, exported.
+func loadSide(ctx context.Context, spec string, src compatdriver.Source, st map[string]config.StoreSpec) (*compat.Schema, error) {
+	if src.Store != "" {
+		if _, ok := st[src.Store]; !ok {
+			return nil, fmt.Errorf("%s has no store %q (it has %s)", spec, src.Store, orNone(sortedStoreNames(st)))
+		}
+	}
+	return compatdriver.LoadSchema(ctx, src, st)
+}
+
+func sortedStoreNames(st map[string]config.StoreSpec) []string {
+	names := make([]string, 0, len(st))
+	for n := range st {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // writeJSON writes v as indented JSON to path, or to stdout when path is
 // empty or "-".
 func writeJSON(a *app, path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	// Not HTML-escaped: reports and schemas hold SQL (amount >= 0) that
+	// people read.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	data = append(data, '\n')
-	return writeOutput(a, path, data)
+	return writeOutput(a, path, buf.Bytes())
 }
 
 func writeOutput(a *app, path string, data []byte) error {

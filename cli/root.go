@@ -107,7 +107,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 		a.codecServerCommand(), a.preflightCommand(),
-		a.checkCompatCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
+		a.checkCompatCommand(), a.schemaCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
 		a.reconcileCommand(), a.diffCommand(),
 	)
 	return root

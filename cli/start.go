@@ -15,6 +15,7 @@ import (
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/plan"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -165,8 +166,9 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 			workflows.SearchAttrStatus.ValueSet(string(migration.StatusInProgress)),
 		),
 		StaticSummary: spec.Description,
-		// Shown in the Temporal UI beside the run: its plan.
-		StaticDetails: "Phases:\n\n" + strings.Join(spec.Outline(), "\n"),
+		// Shown in the Temporal UI beside the run: its plan (phases with
+		// estimate, risk and rollback step), bounded in size.
+		StaticDetails: plan.FromSpec(spec, plan.Options{}).Details(plan.DefaultDetailsBytes),
 	}
 	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Spec: *spec})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

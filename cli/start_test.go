@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/plan"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -162,8 +163,12 @@ func TestStart(t *testing.T) {
 			assert.True(t, o.WorkflowExecutionErrorWhenAlreadyStarted, "a running migration must be refused, not joined")
 			assert.Contains(t, o.StaticSummary, "Move the users table")
 			for _, p := range demoPhases {
-				assert.Contains(t, o.StaticDetails, p, "the plan in the UI names every phase")
+				assert.Contains(t, o.StaticDetails, "| "+p+" |", "the plan in the UI names every phase")
 			}
+			assert.Contains(t, o.StaticDetails, "risk **", "the plan's overall risk")
+			assert.Contains(t, o.StaticDetails, "point of no return: decommission")
+			assert.Contains(t, o.StaticDetails, "runs the compensation: ", "each phase's rollback step")
+			assert.LessOrEqual(t, len(o.StaticDetails), plan.DefaultDetailsBytes)
 			assert.Equal(t, 2, o.TypedSearchAttributes.Size())
 			status, ok := o.TypedSearchAttributes.GetKeyword(workflows.SearchAttrStatus)
 			assert.True(t, ok)

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	compatdriver "github.com/godwit/godwit/drivers/compat"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
@@ -20,11 +21,12 @@ import (
 // of their spec section.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		provision.Key:  provision.New(logger.Named("provision")),
-		copydriver.Key: copydriver.New(logger.Named("copy")),
-		terraform.Key:  terraform.New(logger.Named("terraform")),
-		traffic.Key:    traffic.New(logger.Named("traffic")),
-		"reconcile":    reconciledriver.New(logger.Named("reconcile")),
+		provision.Key:    provision.New(logger.Named("provision")),
+		copydriver.Key:   copydriver.New(logger.Named("copy")),
+		"reconcile":      reconciledriver.New(logger.Named("reconcile")),
+		traffic.Key:      traffic.New(logger.Named("traffic")),
+		terraform.Key:    terraform.New(logger.Named("terraform")),
+		compatdriver.Key: compatdriver.New(logger.Named("compat")),
 	}
 }
 

@@ -247,13 +247,22 @@ func (d *Description) name() string {
 			n = d.Type + "-migration"
 		}
 	}
-	n = regexp.MustCompile(`[^a-z0-9._-]+`).ReplaceAllString(strings.ToLower(n), "-")
+	if n = slug(n); n == "" {
+		n = "migration"
+	}
+	return n
+}
+
+var notNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// slug turns free text into a name Godwit accepts for a migration or a
+// phase (1-63 of a-z 0-9 . _ -, starting and ending with a letter or
+// digit), or "" when nothing of it is left.
+func slug(text string) string {
+	n := notNameChars.ReplaceAllString(strings.ToLower(text), "-")
 	n = strings.Trim(n, "-._")
 	if len(n) > 63 {
 		n = strings.Trim(n[:63], "-._")
-	}
-	if n == "" {
-		n = "migration"
 	}
 	return n
 }

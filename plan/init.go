@@ -19,8 +19,9 @@ import (
 // work, store DSNs) is a placeholder command named TODO-..., which fails
 // at once when run, with a "# TODO(godwit init)" comment above it.
 //
-// It writes only the command-hook driver, the one that exists today; the
-// typed drivers (copy, traffic, reconcile) will take over these fields.
+// Each described phase becomes a phase of its own, so a kind may repeat
+// (see SpecNames for their names). It writes only the command-hook driver;
+// the typed drivers (copy, traffic, reconcile) will take over these fields.
 func InitSpec(d *Description, opts Options) ([]byte, error) {
 	p := FromDescription(d, opts)
 	root := mapping()
@@ -33,15 +34,18 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 	addScalar(defaults, "timeout", "10m")
 	addNode(root, "defaults", defaults)
 	phases := &yaml.Node{Kind: yaml.SequenceNode}
-	seen := map[migration.Phase]bool{}
-	for _, ph := range p.Phases {
-		// A spec runs each kind once, in order; described phases that map
-		// to a kind already written join it.
-		if seen[ph.Kind] {
-			continue
+	// Every described phase becomes a phase of its own: a kind may repeat
+	// (canary then full rollout; a reconcile after each shift), each one
+	// named (SpecNames) and with its own gate.
+	names := SpecNames(p.Phases)
+	shifts := 0
+	for i, ph := range p.Phases {
+		flag := -1 // every flag's schedule, the last one winning
+		if ph.Kind == migration.PhaseShiftTraffic {
+			flag = pairedFlag(d, p, shifts)
+			shifts++
 		}
-		seen[ph.Kind] = true
-		phases.Content = append(phases.Content, specPhase(d, p, ph))
+		phases.Content = append(phases.Content, specPhase(d, p, ph, names[i], flag))
 	}
 	sortPhases(phases)
 	addNode(root, "phases", phases)
@@ -54,10 +58,35 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func specPhase(d *Description, p *Plan, ph Phase) *yaml.Node {
+// pairedFlag is the feature flag the k-th traffic shift rolls out: when
+// the description has as many flags with a schedule as shift phases, the
+// k-th; otherwise -1 (every flag, as one shift).
+func pairedFlag(d *Description, p *Plan, k int) int {
+	var scheduled []int
+	for i, f := range d.FeatureFlags {
+		if len(f.RolloutSchedule) > 0 {
+			scheduled = append(scheduled, i)
+		}
+	}
+	shifts := 0
+	for _, ph := range p.Phases {
+		if ph.Kind == migration.PhaseShiftTraffic {
+			shifts++
+		}
+	}
+	if shifts > 1 && len(scheduled) == shifts {
+		return scheduled[k]
+	}
+	return -1
+}
+
+func specPhase(d *Description, p *Plan, ph Phase, name string, flag int) *yaml.Node {
 	n := mapping()
 	addScalar(n, "phase", string(ph.Kind))
 	n.Content[0].HeadComment = fmt.Sprintf("%s: estimated %s (%s); rollback: %s", ph.Name, minutes(ph.EstimatedMinutes), ph.EstimateBasis, ph.RollbackStep)
+	if name != string(ph.Kind) {
+		addScalar(n, "name", name)
+	}
 	addScalar(n, "timeout", phaseTimeout(ph.EstimatedMinutes))
 	if ph.Gate != "" {
 		gate := mapping()
@@ -77,7 +106,10 @@ func specPhase(d *Description, p *Plan, ph Phase) *yaml.Node {
 		}
 		notes = append(notes, "source and target DSNs go in secrets: {PGPASSWORD: {fromEnv: ...}}, never in env")
 	case migration.PhaseShiftTraffic:
-		for _, f := range d.FeatureFlags {
+		for i, f := range d.FeatureFlags {
+			if flag >= 0 && i != flag {
+				continue
+			}
 			var steps []string
 			for _, s := range f.RolloutSchedule {
 				steps = append(steps, fmt.Sprintf("%g:%s", s.Percentage, hours(s.DurationHours)))
@@ -119,7 +151,7 @@ func specPhase(d *Description, p *Plan, ph Phase) *yaml.Node {
 	}
 	hook := mapping()
 	run := mapping()
-	todo := "TODO-" + string(ph.Kind) + "-command"
+	todo := "TODO-" + name + "-command"
 	addNode(run, "command", flowSeq(todo))
 	run.Content[0].HeadComment = fmt.Sprintf("TODO(godwit init): the command that does %s%s. Until replaced, this placeholder fails at once.", ph.Name, notesText(notes))
 	if len(env) > 0 {
@@ -132,7 +164,7 @@ func specPhase(d *Description, p *Plan, ph Phase) *yaml.Node {
 	addNode(hook, "run", run)
 	if ph.Reversible && !nothingToUndo(ph.Kind) {
 		comp := mapping()
-		addNode(comp, "command", flowSeq("TODO-"+string(ph.Kind)+"-compensate-command"))
+		addNode(comp, "command", flowSeq("TODO-"+name+"-compensate-command"))
 		comp.Content[0].HeadComment = "TODO(godwit init): undo it: " + ph.RollbackStep
 		addNode(hook, "compensate", comp)
 	}
@@ -158,9 +190,19 @@ func hours(h float64) string {
 	return shortDuration(time.Duration(h * float64(time.Hour)).Round(time.Minute))
 }
 
-// sortPhases orders the phases the way a spec must list them.
+// sortPhases orders the phases the way a spec must list them: validate
+// entries first, decommission entries last, the others in the
+// description's order.
 func sortPhases(seq *yaml.Node) {
-	order := func(n *yaml.Node) int { return migration.Phase(n.Content[1].Value).Order() }
+	order := func(n *yaml.Node) int {
+		switch migration.Phase(n.Content[1].Value) {
+		case migration.PhaseValidate:
+			return 0
+		case migration.PhaseDecommission:
+			return 2
+		}
+		return 1
+	}
 	c := seq.Content
 	for i := 1; i < len(c); i++ {
 		for j := i; j > 0 && order(c[j]) < order(c[j-1]); j-- {

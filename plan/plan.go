@@ -55,6 +55,16 @@ type Phase struct {
 	Reversible      bool     `json:"reversible"`
 	Gate            string   `json:"gate,omitempty"`
 	PointOfNoReturn bool     `json:"point_of_no_return,omitempty"`
+	// Steps is how many steps a phase of steps runs (0: one action), and
+	// StepGates how many of them wait for an approval.
+	Steps     int `json:"steps,omitempty"`
+	StepGates int `json:"step_gates,omitempty"`
+}
+
+// staged reports whether a traffic shift moves in more than one step or
+// waits for a person first: the opposite of a big-bang cut-over.
+func (ph Phase) staged() bool {
+	return ph.Gate != "" || ph.StepGates > 0 || ph.Steps > 1
 }
 
 // RiskFactor is one documented reason the plan is risky, and its weight.
@@ -96,9 +106,11 @@ const DefaultCopyRateMBPerSecond = 22.0
 // checksums of segments are compared, rows are not moved.
 const reconcileSpeedup = 5.0
 
-// FromSpec plans a Godwit spec. Only the spec's phase kinds, timeouts,
-// gates and compensations are read, so the plan keeps working as the spec
-// gains fields.
+// FromSpec plans a Godwit spec. Only the spec's phase names, kinds,
+// timeouts, gates, steps and compensations are read, so the plan keeps
+// working as the spec gains fields. A kind may repeat (a reconcile after
+// the copy and another after the traffic moved): each phase is planned on
+// its own, under its name.
 func FromSpec(spec *config.Spec, opts Options) *Plan {
 	p := &Plan{Name: spec.Name, Description: spec.Description, Source: "spec"}
 	vol := volumeMB(opts.Volumes)
@@ -111,10 +123,13 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 		}
 		if est, basis, ok := volumeEstimate(ps.Phase, vol, rate); ok {
 			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
+		} else if est, basis, ok := stepsEstimate(ps); ok {
+			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
 		}
 		if ps.Approval != nil {
 			ph.Gate = ps.Approval.Gate
 		}
+		ph.Steps, ph.StepGates = stepCounts(ps)
 		hasCompensation := true
 		if c, ok := ps.Driver.(config.Compensator); ok {
 			hasCompensation = c.HasCompensation()
@@ -197,9 +212,62 @@ func FromDescription(d *Description, opts Options) *Plan {
 			p.Phases = append(p.Phases, describedPhase(ph, d))
 		}
 	}
+	p.uniqueGates()
 	p.finish(opts, vol)
 	p.addDescriptionRisks(d)
 	return p
+}
+
+// SpecNames gives each phase the name it has in a Godwit spec: its kind
+// when no other phase has that kind (the spec's default), else its
+// described name made a valid phase name, else kind-N; all distinct.
+func SpecNames(phases []Phase) []string {
+	count := map[migration.Phase]int{}
+	for _, ph := range phases {
+		count[ph.Kind]++
+	}
+	names := make([]string, len(phases))
+	used := map[string]bool{}
+	for i, ph := range phases {
+		if count[ph.Kind] == 1 {
+			names[i] = string(ph.Kind)
+			used[names[i]] = true
+		}
+	}
+	for i, ph := range phases {
+		if names[i] != "" {
+			continue
+		}
+		n := slug(ph.Name)
+		if n == "" || used[n] {
+			n = string(ph.Kind)
+		}
+		for k := 2; used[n]; k++ {
+			n = fmt.Sprintf("%s-%d", ph.Kind, k)
+		}
+		names[i], used[n] = n, true
+	}
+	return names
+}
+
+// uniqueGates gives the gates of repeated kinds distinct names: the first
+// keeps the kind's gate, the others add their phase's spec name.
+func (p *Plan) uniqueGates() {
+	names := SpecNames(p.Phases)
+	seen := map[string]bool{}
+	for i := range p.Phases {
+		g := p.Phases[i].Gate
+		if g == "" {
+			continue
+		}
+		if seen[g] {
+			if g = g + "-" + names[i]; len(g) > 63 {
+				g = g[:63]
+			}
+			p.Phases[i].Gate = g
+		}
+		seen[g] = true
+	}
 }
 
 // describedPhase fills what a description-made phase gets by its kind:
@@ -346,6 +414,39 @@ func successCriteria(kind migration.Phase, d *Description) []string {
 	return nil
 }
 
+// stepsEstimate estimates a phase of steps by its durable waits (the holds
+// of a traffic rollout): the actions between them are short next to them.
+func stepsEstimate(ps config.PhaseSpec) (float64, string, bool) {
+	sp, ok := ps.Driver.(config.StepPlanner)
+	if !ok {
+		return 0, "", false
+	}
+	steps := sp.PlanSteps()
+	var wait time.Duration
+	for _, st := range steps {
+		wait += st.Wait
+	}
+	if wait <= 0 {
+		return 0, "", false
+	}
+	return round1(wait.Minutes()), fmt.Sprintf("the holds of its %d steps (%s), plus the time gates wait for approval", len(steps), shortDuration(wait)), true
+}
+
+// stepCounts counts a phase's steps and the gates among them.
+func stepCounts(ps config.PhaseSpec) (steps, gates int) {
+	sp, ok := ps.Driver.(config.StepPlanner)
+	if !ok {
+		return 0, 0
+	}
+	for _, st := range sp.PlanSteps() {
+		steps++
+		if st.Gate != "" {
+			gates++
+		}
+	}
+	return steps, gates
+}
+
 func nothingToUndo(p migration.Phase) bool {
 	return p == migration.PhaseValidate || p == migration.PhaseReconcile
 }
@@ -353,8 +454,9 @@ func nothingToUndo(p migration.Phase) bool {
 // finish totals the estimates, scores the risk from the phases, and finds
 // the anti-patterns.
 func (p *Plan) finish(opts Options, volMB float64) {
-	var hasCopy, hasReconcile, hasShift bool
-	shiftGated := false
+	var hasCopy, hasReconcile bool
+	// bigBang names the traffic shifts that move everything at once.
+	var bigBang []string
 	for i := range p.Phases {
 		ph := &p.Phases[i]
 		p.EstimatedTotalMinutes += ph.EstimatedMinutes
@@ -364,7 +466,9 @@ func (p *Plan) finish(opts Options, volMB float64) {
 		case migration.PhaseReconcile:
 			hasReconcile = true
 		case migration.PhaseShiftTraffic:
-			hasShift, shiftGated = true, ph.Gate != ""
+			if !ph.staged() {
+				bigBang = append(bigBang, ph.Name)
+			}
 		case migration.PhaseDecommission:
 			ph.PointOfNoReturn = true
 			if p.PointOfNoReturn == "" {
@@ -395,9 +499,9 @@ func (p *Plan) finish(opts Options, volMB float64) {
 			p.addRisk(FactorBreakingChanges, 3, fmt.Sprintf("%s comparison: %d breaking change(s)", r.Kind, r.Summary.Breaking))
 		}
 	}
-	if hasShift && !shiftGated && p.Source == "spec" {
-		p.addRisk(FactorNoCanary, 2, "traffic moves in one step with no gate or canary before it")
-		p.Warnings = append(p.Warnings, "big-bang cut-over: traffic moves at once; add an approval gate to shift-traffic and move it in steps")
+	if len(bigBang) > 0 && p.Source == "spec" {
+		p.addRisk(FactorNoCanary, 2, fmt.Sprintf("traffic moves in one step with no gate or canary before it (%s)", strings.Join(bigBang, ", ")))
+		p.Warnings = append(p.Warnings, fmt.Sprintf("big-bang cut-over: %s moves traffic at once; add an approval gate or move it in steps", strings.Join(bigBang, ", ")))
 	}
 	if hasCopy && !hasReconcile {
 		p.addRisk(FactorNoReconcile, 2, "data is copied but never compared with the source")
