@@ -145,13 +145,13 @@ live_setup() {
   seed_live
 }
 
-# follow_copy shows the status every ~8 s until the copy phase is done.
+# follow_copy shows the status every ~10 s until the copy phase is done.
 follow_copy() {
   local shown=0 cur st
   for _ in $(seq 1 600); do
     cur=$(status_field "$LIVE" currentPhase); st=$(status_field "$LIVE" status)
-    if is_final "$st" || [[ -n "$cur" && ! "$cur" =~ (validate|provision|copy)$ ]]; then break; fi
-    if [[ "$cur" =~ copy$ ]] && [ $((SECONDS - shown)) -ge 8 ]; then
+    if is_final "$st" || [[ -n "$cur" && ! "$cur" =~ (not started|validate|provision|copy)$ ]]; then break; fi
+    if [[ "$cur" =~ copy$ ]] && [ $((SECONDS - shown)) -ge 10 ]; then
       log "godwit status $LIVE   (the copy is throttled to 4,000 rows/s; try godwit pause / resume)"
       godwit status "$LIVE"; load_line
       shown=$SECONDS
