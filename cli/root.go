@@ -52,20 +52,25 @@ func newRootCommand(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "godwit",
 		Short: "Move a live system from a legacy service and database to a new one, phase by phase",
-		Long: `Godwit runs a migration as a durable Temporal workflow:
-validate → provision → copy → shift-traffic → reconcile → decommission.
-Every completed phase registers a compensation; a failure, a failed gate or a
-rollback request undoes them in reverse order. Decommission is the point of no
-return.
+		Long: `Godwit runs a migration as a durable Temporal workflow: an ordered list of
+named phases (validate first, then provision, copy, reconcile, shift-traffic
+in the order the spec gives, a kind may repeat; decommission last), each
+done by a driver (hook, provision, copy, reconcile, traffic, terraform,
+compat). Every completed phase registers a compensation; a failure, a failed
+gate or a rollback request undoes them in reverse order. The first
+decommission to start is the point of no return.
 
-A migration is a YAML spec (see examples/demo.yaml). Typical session:
+A migration is a YAML spec (see examples/live-demo.yaml and README.md).
+Typical session:
 
   godwit validate -f spec.yaml          check the spec offline
+  godwit start -f spec.yaml --dry-run   run every preflight on a worker, start nothing
   godwit start -f spec.yaml             start it (workflow ID = spec name)
-  godwit status NAME --watch            follow it live
+  godwit status NAME --watch            follow it live (--format exec|team|markdown)
   godwit pause NAME / godwit resume NAME
   godwit approve NAME --gate GATE       open a manual gate
   godwit rollback NAME --reason "..."   undo everything done so far
+  godwit rollback NAME --retry          unblock a rollback whose compensation failed
   godwit list                           every migration and its status
   godwit output NAME [PHASE]            what the phases' hooks printed
 
