@@ -269,7 +269,7 @@ type planChanged struct {
 }
 
 func (e *planChanged) Error() string {
-	return fmt.Sprintf("%v: approved plan %s, now %s (%s): roll back, or run the phase again to plan and approve anew",
+	return fmt.Sprintf("%v: approved plan %s, now %s (%s): planning and asking again",
 		infra.ErrPlanChanged, infra.ShortHash(e.approved), infra.ShortHash(e.now), e.detail)
 }
 
