@@ -66,6 +66,10 @@ type Step struct {
 	Wait time.Duration `json:"wait,omitempty"`
 	// Gate waits for `godwit approve NAME --gate GATE`.
 	Gate string `json:"gate,omitempty"`
+	// Check marks an action that only looks (a traffic analysis): `godwit
+	// promote` skips it along with the remaining waits and gates, while
+	// the actions that move things still run, in order.
+	Check bool `json:"check,omitempty"`
 }
 
 // DriverFactory returns a new, empty spec section of one driver.

@@ -21,6 +21,8 @@ const (
 	SignalRollback = "rollback"
 	UpdateApprove  = "approve"
 	UpdateRepair   = "repair"
+	UpdatePromote  = "promote"
+	UpdateRecord   = "record"
 	QueryStatus    = "status"
 	// Preflight and Lease are the workflow types of `godwit preflight` and
 	// of a resource's lease; SignalRelease ends a lease.
@@ -71,6 +73,7 @@ type Carry struct {
 	Leases        []string                  `json:"leases,omitempty"`
 	StepsDone     map[int]int               `json:"stepsDone,omitempty"`
 	Prior         map[int]map[string]string `json:"prior,omitempty"`
+	Promoted      map[int]string            `json:"promoted,omitempty"`
 	Paused        bool                      `json:"paused,omitempty"`
 	PreflightDone bool                      `json:"preflightDone,omitempty"`
 	// Phase and Step are where the next run picks up: the index of the
@@ -122,6 +125,21 @@ type RepairRequest struct {
 	Phase  string `json:"phase,omitempty"`
 	By     string `json:"by,omitempty"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// PromoteRequest is the `promote` update's argument: skip the remaining
+// waits, gates and checks of the running phase of steps.
+type PromoteRequest struct {
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RecordRequest is the `record` update's argument: something a person did
+// by hand to the systems the migration drives (a manual weight override),
+// kept as an issue in the report.
+type RecordRequest struct {
+	By      string `json:"by,omitempty"`
+	Message string `json:"message"`
 }
 
 // ApproveResult is what `approve` returns once the gate is open.

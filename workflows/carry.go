@@ -17,6 +17,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Leases:        r.leases,
 		StepsDone:     r.stepsDone,
 		Prior:         r.prior,
+		Promoted:      r.promoted,
 		Paused:        r.paused,
 		PreflightDone: r.preflightDone,
 		Phase:         r.startPhase,

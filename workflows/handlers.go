@@ -22,6 +22,14 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: r.validateApprove}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePromote, r.onPromote,
+		workflow.UpdateHandlerOptions{Validator: r.validatePromote}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecord, r.onRecord,
+		workflow.UpdateHandlerOptions{Validator: r.validateRecord}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRepair, r.onRepair,
 		workflow.UpdateHandlerOptions{Validator: r.validateRepair}); err != nil {
 		return err
@@ -174,4 +182,58 @@ func byName(by string) string {
 		return "someone"
 	}
 	return by
+}
+
+// validatePromote accepts a promote only while a phase of steps runs (or
+// waits at one of its step gates) and the migration can still go back.
+func (r *run) validatePromote(ctx workflow.Context, req PromoteRequest) error {
+	i := r.report.CurrentIndex
+	switch {
+	case r.report.Status.Final() || r.rollbackReason != "":
+		return fmt.Errorf("nothing to promote: the migration is %s", r.report.Status)
+	case i < 0 || i >= len(r.spec.Phases) || r.report.Phases[i].Steps == 0 || r.report.Phases[i].State != migration.PhaseRunning:
+		return fmt.Errorf("promote applies to a running phase of steps (a traffic shift); the current phase is %s (%s)",
+			r.report.CurrentPhase, r.report.Status)
+	case r.promoted[i] != "":
+		return fmt.Errorf("phase %s was already promoted by %s", r.spec.Phases[i].Name, r.promoted[i])
+	case r.spec.Phases[i].Phase.PointOfNoReturn():
+		return fmt.Errorf("phase %s is past the point of no return: promote makes no sense there", r.spec.Phases[i].Name)
+	}
+	return nil
+}
+
+func (r *run) onPromote(ctx workflow.Context, req PromoteRequest) (string, error) {
+	by := req.By
+	if by == "" {
+		by = "unknown"
+	}
+	i := r.report.CurrentIndex
+	r.promoted[i] = by
+	msg := fmt.Sprintf("phase %s promoted by %s: its remaining waits, gates and checks are skipped", r.spec.Phases[i].Name, by)
+	if req.Reason != "" {
+		msg += ": " + req.Reason
+	}
+	r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Name, migration.SeverityWarning, msg)
+	r.publish(ctx)
+	return r.spec.Phases[i].Name, nil
+}
+
+func (r *run) validateRecord(ctx workflow.Context, req RecordRequest) error {
+	if req.Message == "" {
+		return errors.New("record needs a message")
+	}
+	if r.report.Status.Final() {
+		return fmt.Errorf("the migration has ended (%s)", r.report.Status)
+	}
+	return nil
+}
+
+func (r *run) onRecord(ctx workflow.Context, req RecordRequest) (string, error) {
+	by := req.By
+	if by == "" {
+		by = "unknown"
+	}
+	r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning, req.Message+" (by "+by+")")
+	r.publish(ctx)
+	return r.currentPhase(), nil
 }

@@ -139,6 +139,9 @@ type run struct {
 	// repair is the request that unblocks it.
 	blockedPhase string
 	repair       *RepairRequest
+	// promoted names who promoted a phase (by index): its remaining waits,
+	// gates and checks are skipped.
+	promoted map[int]string
 	// windowReason is why the window gate was approved.
 	windowReason string
 	// notifyVersion enables notifications; notices counts the events sent
@@ -194,6 +197,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		outputs:          config.Outputs{},
 		stepsDone:        map[int]int{},
 		prior:            map[int]map[string]string{},
+		promoted:         map[int]string{},
 		activitiesPerRun: in.ActivitiesPerRun,
 	}
 	if r.activitiesPerRun <= 0 {
@@ -219,6 +223,9 @@ func newRun(ctx workflow.Context, in Input) *run {
 		}
 		if c.Prior != nil {
 			r.prior = c.Prior
+		}
+		if c.Promoted != nil {
+			r.promoted = c.Promoted
 		}
 		return r
 	}
@@ -327,7 +334,11 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 	r.logger.Info("waiting for approval", "gate", gate, "phase", phase)
 	since := workflow.Now(ctx)
 	defer r.timeGate(ctx, since)
-	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" }
+	promotedNow := func() bool {
+		i := r.report.CurrentIndex
+		return i >= 0 && r.promoted[i] != "" && gate != r.phaseGate(i)
+	}
+	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" || promotedNow() }
 	ok, err := true, error(nil)
 	if timeout > 0 {
 		ok, err = workflow.AwaitWithTimeout(ctx, timeout, opened)
@@ -340,6 +351,10 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 		return "", r.cancelled()
 	case r.rollbackReason != "":
 		return "", r.requested()
+	case promotedNow() && r.approvals[gate] == "":
+		r.logger.Info("step gate skipped: promoted", "gate", gate)
+		r.report.Status = migration.StatusInProgress
+		return r.promoted[r.report.CurrentIndex], nil
 	case !ok:
 		reason := fmt.Sprintf("gate %s was not approved within %s", gate, config.Duration(timeout))
 		r.report.AddIssue(workflow.Now(ctx), phase, migration.SeverityError, reason)
@@ -414,6 +429,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 				return stop
 			}
 		}
+		if r.promoted[i] != "" && (st.Gate != "" || st.Wait > 0 || st.Check) {
+			r.logger.Info("step skipped: promoted", "phase", spec.Name, "step", st.Name)
+			r.stepsDone[i] = k + 1
+			continue
+		}
 		if st.Action && r.activities >= r.activitiesPerRun {
 			r.startPhase, r.startStep = i, k
 			return &stopCause{continueAsNew: true}
@@ -426,11 +446,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			}
 			r.logger.Info("step gate approved", "phase", spec.Name, "gate", st.Gate, "by", by)
 		case st.Wait > 0:
-			fired, err := workflow.AwaitWithTimeout(ctx, st.Wait, func() bool { return r.rollbackReason != "" })
+			fired, err := workflow.AwaitWithTimeout(ctx, st.Wait, func() bool { return r.rollbackReason != "" || r.promoted[i] != "" })
 			switch {
 			case err != nil:
 				return r.cancelled()
-			case fired:
+			case fired && r.rollbackReason != "":
 				return r.requested()
 			}
 		case st.Action:
@@ -833,3 +853,11 @@ func sortedKeys(m map[string]string) []string {
 
 // zeroResult is the result of a phase that failed before its activity ran.
 var zeroResult activities.PhaseResult
+
+// phaseGate returns the gate before phase i ("" if none).
+func (r *run) phaseGate(i int) string {
+	if a := r.spec.Phases[i].Approval; a != nil {
+		return a.Gate
+	}
+	return ""
+}

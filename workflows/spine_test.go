@@ -523,3 +523,44 @@ phases:
 	require.Equal(t, []string{"run:provision#1", "run:provision#3", "run:provision#1", "run:provision#3"}, h.fake.Calls())
 	require.Equal(t, migration.StatusCompleted, rep.Status)
 }
+
+func TestPromoteSkipsTheRemainingWaitsAndGates(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - phase: shift-traffic
+    approval: {gate: start}
+    hook:
+      steps:
+        - {name: "10%", run: {command: ["true"]}}
+        - {wait: 2h}
+        - {gate: half}
+        - {name: "100%", run: {command: ["true"]}}
+      compensate: {command: ["true"]}
+`)
+	h := newHarness(t)
+	reject := func(name string, req PromoteRequest, want string) {
+		h.env.UpdateWorkflow(UpdatePromote, name, &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { require.ErrorContains(t, err, want) },
+			OnAccept: func() { t.Errorf("promote %s accepted", name) }, OnComplete: func(any, error) {},
+		}, req)
+	}
+	h.env.RegisterDelayedCallback(func() {
+		reject("at-phase-gate", PromoteRequest{By: "ann"}, "promote applies to a running phase of steps")
+		h.env.UpdateWorkflow(UpdateApprove, "start", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: "start", By: "ann"})
+	}, time.Minute)
+	h.env.RegisterDelayedCallback(func() {
+		require.Contains(t, h.query().CurrentPhase, "step 2 of 4: wait 2h0m0s")
+		h.env.UpdateWorkflow(UpdatePromote, "ok", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {},
+			OnComplete: func(v any, err error) { require.Equal(t, "shift-traffic", v) },
+		}, PromoteRequest{By: "ann", Reason: "bake time enough"})
+		reject("twice", PromoteRequest{By: "bob"}, "already promoted by ann")
+	}, 30*time.Minute)
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, []string{"run:shift-traffic#1", "run:shift-traffic#4"}, h.fake.Calls())
+	require.Less(t, rep.EndTime.Sub(rep.StartTime), time.Hour, "neither the wait nor the gate held the promoted phase")
+	require.Contains(t, rep.Issues[0].Message, "phase shift-traffic promoted by ann: its remaining waits, gates and checks are skipped: bake time enough")
+}

@@ -262,7 +262,7 @@ func (s *Spec) PlanSteps() []config.Step {
 		case st.SetWeight != nil:
 			step = config.Step{Name: "set weight " + describeWeight(*st.SetWeight, s.Move), Action: true}
 		case st.Analysis != nil:
-			step = config.Step{Name: fmt.Sprintf("analysis for %s", st.Analysis.Window), Action: true}
+			step = config.Step{Name: fmt.Sprintf("analysis for %s", st.Analysis.Window), Action: true, Check: true}
 		case st.Gate != "":
 			step = config.Step{Name: "gate " + st.Gate, Gate: st.Gate}
 		case st.Hold > 0:

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/godwit/godwit/activities"
+	gwclient "github.com/godwit/godwit/gateway/client"
+	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
+)
+
+func (a *app) promoteCommand() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "promote NAME",
+		Short: "Skip the remaining waits, gates and analyses of the running traffic shift",
+		Long: `Promote the running phase of steps (a traffic shift): its remaining holds,
+gates and analyses are skipped, while the steps that move traffic still run,
+in order, up to the last one. The step running now finishes first. Refused
+outside a running phase of steps and past the point of no return; recorded
+as an issue with your name.`,
+		Example: `  godwit promote shop --reason "two days at 50% without an error"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
+				var phase string
+				if err := a.update(cmd.Context(), c, args[0], workflows.UpdatePromote,
+					workflows.PromoteRequest{By: whoami(), Reason: reason}, &phase); err != nil {
+					return fmt.Errorf("promote %s: %w", args[0], err)
+				}
+				fmt.Fprintf(a.out, "phase %s of %s promoted: it goes on to its last step; follow it: godwit status %s --watch\n", phase, args[0], args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	return cmd
+}
+
+func (a *app) setWeightCommand() *cobra.Command {
+	var phase string
+	var reads, writes int
+	cmd := &cobra.Command{
+		Use:   "set-weight NAME --phase PHASE --reads R [--writes W]",
+		Short: "Set a traffic phase's route weights by hand, recorded in the migration",
+		Long: `Set the share of reads and writes that the gateway route of a traffic phase
+sends to new, now, by hand: the escape hatch for an operator who must act
+before the next step. The change is recorded as an issue in the migration's
+report, with your name. The phase's next weight step, a promote or a
+rollback sets the weights again. Refused once the migration has ended or is
+past its point of no return. The gateway's token is read here, from the
+environment variable or file the spec names.`,
+		Example: `  godwit set-weight shop --phase shift-users --reads 0 --writes 0   # everyone back on legacy now`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if writes < 0 {
+				writes = reads
+			}
+			if reads < 0 || reads > 100 || writes > 100 {
+				return fmt.Errorf("--reads and --writes are percentages, 0 to 100")
+			}
+			name := args[0]
+			return a.withRunning(cmd.Context(), name, func(c client.Client, rep *migration.Report) error {
+				if rep.Rollback == migration.RollbackNotAvailable {
+					return fmt.Errorf("set-weight on %s refused: %s", name, rep.RollbackNote)
+				}
+				target, note := a.gatewayFromSpec(cmd.Context(), c, name, phase)
+				if note != "" {
+					return fmt.Errorf("set-weight on %s: %s", name, note)
+				}
+				if err := setWeights(cmd.Context(), target, reads, writes); err != nil {
+					return err
+				}
+				msg := fmt.Sprintf("route %s of phase %s set by hand to reads %d%%, writes %d%% to new", target.route, phase, reads, writes)
+				var at string
+				if err := a.update(cmd.Context(), c, name, workflows.UpdateRecord, workflows.RecordRequest{By: whoami(), Message: msg}, &at); err != nil {
+					fmt.Fprintf(a.errOut, "warning: the weights were set, but the migration did not record it: %v\n", err)
+				}
+				fmt.Fprintln(a.out, msg)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&phase, "phase", "", "the traffic phase whose route to set (required)")
+	cmd.Flags().IntVar(&reads, "reads", -1, "percent of reads to new, 0-100 (required)")
+	cmd.Flags().IntVar(&writes, "writes", -1, "percent of writes to new, 0-100 (default: as --reads)")
+	_ = cmd.MarkFlagRequired("phase")
+	_ = cmd.MarkFlagRequired("reads")
+	return cmd
+}
+
+func setWeights(ctx context.Context, t gatewayTarget, reads, writes int) error {
+	var token string
+	if t.token.FromEnv != "" || t.token.FromFile != "" {
+		var err error
+		if token, err = activities.ResolveSecret(t.token); err != nil {
+			return fmt.Errorf("the token of gateway %s cannot be read here: %v", t.url, err)
+		}
+	}
+	gc, err := gwclient.New(gwclient.Options{BaseURL: t.url, Token: token})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, gatewayTimeout)
+	defer cancel()
+	if _, err := gc.SetWeights(ctx, t.route, reads, writes); err != nil {
+		return fmt.Errorf("set weights of route %s on gateway %s: %w", t.route, t.url, err)
+	}
+	return nil
+}
+
+// update sends a workflow update and waits for its result.
+func (a *app) update(ctx context.Context, c client.Client, name, update string, arg, result any) error {
+	handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: name, UpdateName: update, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return explain(name, err)
+	}
+	return handle.Get(ctx, result)
+}
