@@ -207,7 +207,9 @@ func TestDataPlaneCopyResumesAfterWorkerKilled(t *testing.T) {
 	final, err := r.result()
 	require.NoError(t, err, "%+v", final)
 	require.Equal(t, migration.StatusCompleted, final.Status)
-	require.Equal(t, 2, final.Phases[1].Attempts, "the copy ran a second attempt on the new worker")
+	// At least a second attempt, on the new worker; a loaded machine may
+	// add one more (a heartbeat missed), which must resume just the same.
+	require.GreaterOrEqual(t, final.Phases[1].Attempts, 2, "the copy ran a second attempt on the new worker")
 	require.Equal(t, int64(rows), final.Phases[1].Records)
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
 

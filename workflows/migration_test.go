@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -76,6 +77,9 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, fake: &fakePhases{}}
 	h.env = h.suite.NewTestWorkflowEnvironment()
+	// The deadlock detector's 1 s can pass on a loaded CI machine under
+	// -race without any deadlock; a real one still ends in the test timeout.
+	h.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	h.env.RegisterWorkflowWithOptions(Migration, workflowRegisterOptions())
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) (activities.PhaseResult, error) {
 		return h.fake.record(ctx, activities.ActionRun, in)
