@@ -22,17 +22,17 @@ import (
 // godwit-worker process at a time on a queue of its own, so a test can kill
 // "the worker" with SIGKILL and start a fresh one.
 type killRun struct {
-	t          *testing.T
-	name, dir  string
-	queue      string
-	spec       string
-	src, dst   dbtest.DB
-	target     *faultProxy
-	legacy     *gatewaytest.Upstream
-	new_       *gatewaytest.Upstream
-	gw         *gatewaytest.Gateway
-	load       *clientLoad
-	worker     *workerProc
+	t         *testing.T
+	name, dir string
+	queue     string
+	spec      string
+	src, dst  dbtest.DB
+	target    *faultProxy
+	legacy    *gatewaytest.Upstream
+	new_      *gatewaytest.Upstream
+	gw        *gatewaytest.Gateway
+	load      *clientLoad
+	worker    *workerProc
 	// killed lists each attempt killed and the worker started after it.
 	killed []killPoint
 }
