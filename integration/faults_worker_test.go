@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
@@ -75,7 +77,7 @@ stores:
   legacy: {engine: sqlite, dsn: {fromFile: %[2]s/legacy.dsn}}
   new: {engine: postgres, dsn: {fromFile: %[2]s/new.dsn}}
 phases:
-%[3]s`, name, r.dir, fmt.Sprintf(phases, r.dir, r.gw.AdminURL))
+%[3]s`, name, r.dir, strings.NewReplacer("%[1]s", r.dir, "%[2]s", r.gw.AdminURL).Replace(phases))
 	r.spec = filepath.Join(r.dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(r.spec, []byte(text), 0o644))
 	r.worker = startWorkerAt(t, env.address, r.queue)
@@ -275,4 +277,36 @@ func (r *killRun) requireNoFailedRequest() {
 	r.t.Helper()
 	tr := &trafficRun{t: r.t, load: r.load}
 	tr.requireNoFailedRequest()
+}
+
+// TestFaultCancelledRunRollsBackThroughAWorkerCrash cancels the workflow
+// (as `temporal workflow cancel` or the UI would) in the middle of a copy,
+// then kills the worker while provision's compensation drops the table.
+// The cancelled run still rolls back, on a fresh worker, to the end.
+func TestFaultCancelledRunRollsBackThroughAWorkerCrash(t *testing.T) {
+	t.Parallel()
+	r := newKillRun(t, "it-fault-cancel", `  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain]}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 5000}
+`)
+	r.start()
+	r.worker.waitLogged(t, 60*time.Second, "phase started", map[string]string{"migration": r.name, "phase": "copy"})
+	waitUntil(t, "rows in the target", func() bool {
+		n, err := r.dst.Store.Count(context.Background(), "plain")
+		return err == nil && n >= 2000
+	})
+	require.NoError(t, env.client.CancelWorkflow(context.Background(), r.name, ""))
+	r.target.add("slow", "latency", "downstream", map[string]any{"latency": 150})
+	r.killAt("provision", "compensate", 0, nil)
+	r.target.remove("slow")
+
+	final, err := r.result()
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, err, &canceled)
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, migration.PhaseCompensated, final.Phases[0].State)
+	require.Equal(t, migration.PhaseCancelled, final.Phases[1].State)
+	require.NotContains(t, tablesOf(t, r.dst.Store), "plain", "provision's compensation dropped the table")
+	r.requireEveryKillRetried()
 }
