@@ -313,7 +313,12 @@ func yamlError(err error) FieldError {
 	msg := err.Error()
 	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return FieldError{Line: line, Message: "not valid YAML: " + m[2]}
+		msg := "not valid YAML: " + m[2]
+		if m[2] == "found character that cannot start any token" {
+			// Nearly always a tab: yaml.v3 does not say so.
+			msg += " (a tab? YAML indents with spaces only)"
+		}
+		return FieldError{Line: line, Message: msg}
 	}
 	return FieldError{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
@@ -475,7 +480,7 @@ func (s *Spec) checkPhases(add addFunc) {
 				seenDecommission = p.Name
 			}
 		case p.Phase != migration.PhaseValidate && seenDecommission != "":
-			add(path+".phase", "%s must come before decommission %s: decommission entries come last, since the first to start is the point of no return",
+			add(path+".phase", "%s must come before the decommission phase %q: move it up; decommission entries come last, since the first to start is the point of no return",
 				p.Phase, seenDecommission)
 		case p.Phase != migration.PhaseValidate:
 			if seenMiddle == "" {

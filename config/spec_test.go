@@ -53,7 +53,7 @@ var badSpecs = []struct {
 	{
 		name: "tab indentation",
 		yaml: "name: m\nphases:\n\t- phase: validate\n",
-		want: "(document) (line 3): not valid YAML: found character that cannot start any token",
+		want: "(document) (line 3): not valid YAML: found character that cannot start any token (a tab? YAML indents with spaces only)",
 	},
 	{
 		name: "two documents",

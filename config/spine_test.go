@@ -44,7 +44,7 @@ func TestSpineSpecErrors(t *testing.T) {
 		{
 			name: "decommission before another kind",
 			yaml: "name: m\nphases:\n  - {phase: decommission, hook: " + okHook + "}\n  - {phase: reconcile, hook: " + okHook + "}\n",
-			want: "phases[1].phase (line 4): reconcile must come before decommission decommission: decommission entries come last, since the first to start is the point of no return",
+			want: "phases[1].phase (line 4): reconcile must come before the decommission phase \"decommission\": move it up; decommission entries come last, since the first to start is the point of no return",
 		},
 		{
 			name: "validate after a changing phase",

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // probeTable is created inside a transaction that is always rolled back,
@@ -65,7 +66,7 @@ func (s *Store) CheckWrite(ctx context.Context, table string) error {
 		return s.probe(ctx, fmt.Sprintf("DELETE FROM %s WHERE 1 = 0", s.d.quote(table)))
 	}
 	if len(need) > 0 {
-		return fmt.Errorf("%w: the user lacks %v on table %s", ErrAccessDenied, need, table)
+		return fmt.Errorf("%w: the user lacks %s on table %s", ErrAccessDenied, strings.Join(need, " and "), table)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ type Command struct {
 // Options tune a run.
 type Options struct {
 	MaxOutput    int            // bytes of combined stdout+stderr kept (the TAIL is kept); default 16384
-	Redact       []string       // secret values: every occurrence is replaced by "***" in the captured output and in log lines; empty strings ignored
+	Redact       []string       // secret values: every occurrence, and of each of their Variants, is replaced by "***" in the captured output and in log lines; empty strings ignored
 	Logger       hclog.Logger   // each output line logged at Info ("hook output", "line", ...), redacted; nil = hclog.NewNullLogger()
 	Tick         func(Progress) // called every TickInterval while the process runs, with the progress reported so far (the activity heartbeats here); may be nil
 	TickInterval time.Duration  // default 5s
@@ -399,13 +399,17 @@ func (o *output) progress() Progress {
 func newOutput(opts Options) *output {
 	o := &output{logger: opts.Logger, tail: newTail(opts.MaxOutput)}
 	seen := make(map[string]bool)
-	for _, s := range opts.Redact {
-		if s == "" || seen[s] {
-			continue
+	for _, secret := range opts.Redact {
+		// A secret printed encoded (base64, hex, URL-encoded, reversed) is
+		// as readable as the value: each form is redacted too.
+		for _, s := range Variants(secret) {
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			o.secrets = append(o.secrets, []byte(s))
+			o.maxLen = max(o.maxLen, len(s))
 		}
-		seen[s] = true
-		o.secrets = append(o.secrets, []byte(s))
-		o.maxLen = max(o.maxLen, len(s))
 	}
 	sort.SliceStable(o.secrets, func(i, j int) bool { return len(o.secrets[i]) > len(o.secrets[j]) })
 	return o

@@ -2,8 +2,11 @@ package infra
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
+
+	"github.com/godwit/godwit/hook"
 )
 
 // DefaultMaxOutput is how much of Terraform's output an Output keeps.
@@ -26,12 +29,14 @@ func NewOutput(max int, secrets []string) *Output {
 	if max <= 0 {
 		max = DefaultMaxOutput
 	}
+	// Each secret's encoded forms (base64, hex, URL-encoded, reversed) are
+	// hidden too, longest first so that a form containing another goes
+	// whole.
 	var kept []string
 	for _, s := range secrets {
-		if s != "" {
-			kept = append(kept, s)
-		}
+		kept = append(kept, hook.Variants(s)...)
 	}
+	sort.SliceStable(kept, func(i, j int) bool { return len(kept[i]) > len(kept[j]) })
 	return &Output{max: max, secrets: kept}
 }
 

@@ -21,6 +21,7 @@ func TestOutputKeepsARedactedTail(t *testing.T) {
 		{"short output as written", 100, nil, []string{"a\n", "b\n"}, "a\nb\n"},
 		{"secrets hidden", 100, []string{"hunter2", ""}, []string{"pw=hunter2\n"}, "pw=***\n"},
 		{"secret split across writes hidden", 100, []string{"hunter2"}, []string{"pw=hun", "ter2\n"}, "pw=***\n"},
+		{"encoded secrets hidden", 100, []string{"hunter2"}, []string{"b64=aHVudGVyMg== hex=68756e74657232 rev=2retnuh\n"}, "b64=*** hex=*** rev=***\n"},
 		{"only the tail kept", 4, nil, []string{"0123456789"}, "[... 6 bytes cut ...]\n6789"},
 	}
 	for _, c := range cases {

@@ -3,6 +3,8 @@ package copy
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
@@ -96,11 +98,26 @@ func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s
 		}
 		return problems
 	}
-	if _, err := dst.Project(src.ColumnNames()); err != nil {
+	if missing := missingColumns(src, dst); len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("store %s: table %s lacks the source's column %s (it has %s): add it, or drop the table and let a provision phase create it",
+			s.To, name, strings.Join(missing, ", "), strings.Join(dst.ColumnNames(), ", ")))
+	} else if _, err := dst.Project(src.ColumnNames()); err != nil {
 		problems = append(problems, fmt.Sprintf("store %s: table %s does not fit the source: %v", s.To, name, err))
 	}
 	if err := to.CheckWrite(ctx, name); err != nil {
-		problems = append(problems, fmt.Sprintf("store %s: the user cannot write table %s: %v", s.To, name, err))
+		problems = append(problems, fmt.Sprintf("store %s: the copy cannot write there: %v", s.To, err))
 	}
 	return problems
+}
+
+// missingColumns lists, quoted, the source's columns the target table
+// does not have.
+func missingColumns(src, dst *datastore.Table) []string {
+	var missing []string
+	for _, c := range src.ColumnNames() {
+		if dst.Column(c) == nil {
+			missing = append(missing, strconv.Quote(c))
+		}
+	}
+	return missing
 }

@@ -36,7 +36,7 @@ func Open(ctx context.Context, spec map[string]config.StoreSpec, name string) (*
 	}
 	dsn, err := activities.ResolveSecret(st.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: DSN: %w: %v", name, datastore.ErrBadDSN, err)
+		return nil, &unreadableDSN{store: name, err: err}
 	}
 	octx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
@@ -215,3 +215,17 @@ func firstN(list []string, n int) []string {
 	}
 	return append(append([]string(nil), list[:n]...), fmt.Sprintf("and %d more", len(list)-n))
 }
+
+// unreadableDSN is a DSN reference this worker cannot resolve (variable
+// unset, file missing): datastore.ErrBadDSN, so permanent, with a message
+// that says what to fix.
+type unreadableDSN struct {
+	store string
+	err   error
+}
+
+func (e *unreadableDSN) Error() string {
+	return fmt.Sprintf("store %s: cannot read its DSN: %v", e.store, e.err)
+}
+
+func (e *unreadableDSN) Unwrap() []error { return []error{datastore.ErrBadDSN, e.err} }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,6 +65,13 @@ type Options struct {
 	BreakerOpenFor time.Duration
 	// Logger receives the gateway's logs; nil discards them.
 	Logger hclog.Logger
+	// StateFile keeps the weights set through the admin API across a
+	// restart (Stop, then Start with the same file); "" keeps none.
+	StateFile string
+	// TrafficAddr and AdminAddr are the listen addresses; default
+	// 127.0.0.1:0. A restarted gateway passes its predecessor's addresses
+	// so that what drives it (a migration's spec) still finds it.
+	TrafficAddr, AdminAddr string
 }
 
 // Gateway is a running gateway.
@@ -73,7 +81,14 @@ type Gateway struct {
 	TrafficURL, AdminURL string
 	// Client calls the admin API with the token.
 	Client *client.Client
+	// TrafficAddr and AdminAddr are the host:port it listens on.
+	TrafficAddr, AdminAddr string
+	stop                   func()
 }
+
+// Stop stops the gateway before the test ends (a crash or a restart, as
+// seen by its clients). Calling it again does nothing.
+func (g *Gateway) Stop() { g.stop() }
 
 // Start runs a gateway with one route, keyed on the X-User-ID header, with
 // the answering side in the X-Godwit-Side response header.
@@ -86,7 +101,17 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if opts.BreakerOpenFor > 0 {
 		openFor = fmt.Sprintf("\n    breaker: {openFor: %s}", opts.BreakerOpenFor)
 	}
-	cfg, err := gateway.ParseConfig([]byte(fmt.Sprintf(`
+	stateFile := ""
+	if opts.StateFile != "" {
+		stateFile = fmt.Sprintf("stateFile: %q\n", opts.StateFile)
+	}
+	if opts.TrafficAddr == "" {
+		opts.TrafficAddr = "127.0.0.1:0"
+	}
+	if opts.AdminAddr == "" {
+		opts.AdminAddr = "127.0.0.1:0"
+	}
+	cfg, err := gateway.ParseConfig([]byte(fmt.Sprintf(`%s
 listen: 127.0.0.1:0
 admin: {listen: 127.0.0.1:0}
 sideHeader: X-Godwit-Side
@@ -97,7 +122,7 @@ routes:
     stickyKey: {header: X-User-ID}
     timeout: 5s
     writeHold: {maxWait: 2s, retryAfter: 1s}%s
-`, opts.Route, opts.Legacy, opts.New, openFor)))
+`, stateFile, opts.Route, opts.Legacy, opts.New, openFor)))
 	if err != nil {
 		t.Fatalf("gateway config: %v", err)
 	}
@@ -105,11 +130,11 @@ routes:
 	if err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}
-	trafficLn, err := net.Listen("tcp", "127.0.0.1:0")
+	trafficLn, err := net.Listen("tcp", opts.TrafficAddr)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	adminLn, err := net.Listen("tcp", opts.AdminAddr)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -119,8 +144,11 @@ routes:
 		defer close(done)
 		_ = g.Serve(ctx, trafficLn, adminLn)
 	}()
-	t.Cleanup(func() { cancel(); <-done })
-	gw := &Gateway{Gateway: g, TrafficURL: "http://" + trafficLn.Addr().String(), AdminURL: "http://" + adminLn.Addr().String()}
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	gw := &Gateway{Gateway: g, TrafficURL: "http://" + trafficLn.Addr().String(), AdminURL: "http://" + adminLn.Addr().String(),
+		TrafficAddr: trafficLn.Addr().String(), AdminAddr: adminLn.Addr().String(), stop: stop}
 	if gw.Client, err = client.New(client.Options{BaseURL: gw.AdminURL, Token: opts.Token}); err != nil {
 		t.Fatalf("gateway client: %v", err)
 	}
