@@ -62,7 +62,7 @@ steps:
 	assert.Equal(t, []config.Step{
 		{Name: "set weight reads 10%", Action: true},
 		{Name: "hold 2m0s", Wait: 2 * time.Minute},
-		{Name: "analysis for 1m0s", Action: true},
+		{Name: "analysis for 1m0s", Action: true, Check: true},
 		{Name: "set weight reads 50%, writes 0%", Action: true},
 		{Name: "gate go-100", Gate: "go-100"},
 		{Name: "all in", Action: true},
