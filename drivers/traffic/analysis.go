@@ -139,3 +139,7 @@ func describe(s AnalysisState, total, limit int) string {
 	}
 	return b
 }
+
+// hasExternalSource reports whether the analysis reads something besides
+// the gateway's statistics.
+func (a Analysis) hasExternalSource() bool { return false }

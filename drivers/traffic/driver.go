@@ -65,6 +65,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if !ok {
 		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s has no traffic section", in.Phase.Name))
 	}
+	if h := spec.haproxy(); h != nil {
+		return d.doHAProxy(ctx, action, in, spec, h, resume, beat)
+	}
 	gw, err := d.client(spec)
 	if err != nil {
 		return activities.PhaseResult{}, configError(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err))
@@ -214,6 +217,11 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	var problems []string
 	for _, p := range s.writeProblems(spec) {
 		problems = append(problems, fmt.Sprintf("traffic.%s: %s", p.path, p.msg))
+	}
+	if h := s.haproxy(); h != nil {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return append(problems, haproxyPreflight(ctx, h)...)
 	}
 	gw, err := d.client(s)
 	if err != nil {

@@ -60,6 +60,8 @@ const (
 type Spec struct {
 	// Gateway is the godwit-gateway whose admin API the driver calls.
 	Gateway Gateway `yaml:"gateway" json:"gateway"`
+	// Router, when it names HAProxy, is driven instead of the gateway.
+	Router *Router `yaml:"router" json:"router,omitempty"`
 	// Route is the gateway route to move.
 	Route string `yaml:"route" json:"route"`
 	// Move says what a plain `setWeight: N` sets: reads and writes (both,
@@ -249,6 +251,9 @@ func (s *Spec) HasCompensation() bool { return true }
 
 // Resources names the route, so two migrations never drive it at once.
 func (s *Spec) Resources(*config.Spec) []string {
+	if h := s.haproxy(); h != nil {
+		return []string{"haproxy:" + h.Socket + "/" + h.Backend}
+	}
 	return []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
 }
 
@@ -297,8 +302,12 @@ func describeWeight(w Weight, move string) string {
 
 // Check reports every missing or impossible value with its field path.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.checkGateway(c)
-	if strings.TrimSpace(s.Route) == "" {
+	if s.haproxy() != nil {
+		s.checkHAProxy(c)
+	} else {
+		s.checkGateway(c)
+	}
+	if s.haproxy() == nil && strings.TrimSpace(s.Route) == "" {
 		c.Errorf("route", "is required: the name of the gateway route to move (routes[].name in the gateway's configuration)")
 	}
 	switch s.Move {
