@@ -73,8 +73,8 @@ func (s *Spec) checkHAProxy(c *config.CheckContext) {
 			(w.Reads == nil || w.Writes == nil || *w.Reads != *w.Writes) {
 			c.Errorf(fmt.Sprintf("steps[%d].setWeight", i), "gives reads and writes different weights, which HAProxy cannot do: use setWeight: N")
 		}
-		if a := st.Analysis; a != nil && !a.hasExternalSource() {
-			c.Errorf(fmt.Sprintf("steps[%d].analysis", i), "reads the gateway's statistics, which HAProxy does not have: add a prometheus or http source")
+		if a := st.Analysis; a != nil && (!a.hasExternalSource() || a.usesGateway()) {
+			c.Errorf(fmt.Sprintf("steps[%d].analysis", i), "reads the gateway's statistics (maxErrorRate, maxP95, maxP99, maxShadowMismatchRate), which HAProxy does not have: use a prometheus or http source instead")
 		}
 	}
 }
@@ -155,7 +155,20 @@ func (d *Driver) doHAProxy(ctx context.Context, action activities.Action, in act
 	case st.SetWeight != nil:
 		return d.haproxyWeight(ctx, log, h, *st.SetWeight)
 	case st.Analysis != nil:
-		return d.analyse(ctx, log.With("step", in.Step), nil, spec, *st.Analysis, resume, beat)
+		return d.analyse(ctx, log.With("step", in.Step), nil, haproxyRamp(h), spec, *st.Analysis, resume, beat)
 	}
 	return activities.PhaseResult{}, configError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
+}
+
+// haproxyRamp lowers new's share on HAProxy by step points.
+func haproxyRamp(h *HAProxyRouter) rampFunc {
+	rt := haproxy.Runtime{Socket: h.Socket}
+	return func(ctx context.Context, step int) (int, error) {
+		cur, err := rt.Percent(ctx, h.Backend, h.LegacyServer, h.NewServer)
+		if err != nil {
+			return 0, err
+		}
+		next := max(0, cur-step)
+		return next, rt.Split(ctx, h.Backend, h.LegacyServer, h.NewServer, next)
+	}
 }
