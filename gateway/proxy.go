@@ -128,7 +128,8 @@ func (g *Gateway) admitWrite(w http.ResponseWriter, req *http.Request, r *route)
 // new cannot serve it and replaying is safe, legacy serves it instead;
 // either way it counts as a failure of new.
 func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, read bool) {
-	done, err := r.breaker.Load().Allow()
+	br := r.breaker.Load()
+	tk, err := br.allow()
 	if err != nil {
 		// Open (or half-open and busy): new never sees the request, so any
 		// method may go to legacy.
@@ -139,7 +140,7 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 	}
 	body, replayable, err := bufferBody(req, r.cfg.MaxRetryBody)
 	if err != nil {
-		done(errClientGone)
+		br.done(tk, errClientGone)
 		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -148,10 +149,10 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 	if err != nil {
 		defer cancel()
 		if req.Context().Err() != nil {
-			done(errClientGone)
+			br.done(tk, errClientGone)
 			return
 		}
-		done(err)
+		br.done(tk, err)
 		r.new.record(-1, errorKind(err))
 		// A read is safe to replay. A write only when new never received
 		// it (the connection was refused or could not be dialled): once a
@@ -169,7 +170,7 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 		if read && replayable {
 			_ = res.Body.Close()
 			cancel()
-			done(errStatus5xx)
+			br.done(tk, errStatus5xx)
 			r.new.record(time.Since(start), "status_5xx")
 			g.fallback(r, "retried")
 			g.serveSide(w, req, r, r.legacy, body, false)
@@ -180,7 +181,7 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 	if r.shadowEligible(req) {
 		sh = &shadowCapture{limit: r.cfg.Shadow.MaxBody}
 	}
-	g.relayAndRecord(w, req, r, r.new, res, cancel, start, done, sh)
+	g.relayAndRecord(w, req, r, r.new, res, cancel, start, br, tk, sh)
 	if sh != nil {
 		g.startShadow(req, r, SideNew, res.StatusCode, sh)
 	}
@@ -204,16 +205,16 @@ func (g *Gateway) serveSide(w http.ResponseWriter, req *http.Request, r *route, 
 	if shadowOK && r.shadowEligible(req) {
 		sh = &shadowCapture{limit: r.cfg.Shadow.MaxBody}
 	}
-	g.relayAndRecord(w, req, r, u, res, cancel, start, nil, sh)
+	g.relayAndRecord(w, req, r, u, res, cancel, start, nil, ticket{}, sh)
 	if sh != nil {
 		g.startShadow(req, r, u.side, res.StatusCode, sh)
 	}
 }
 
 // relayAndRecord copies res to the client and records the outcome for u and,
-// when done is set, for the breaker.
+// when br is set, for the breaker.
 func (g *Gateway) relayAndRecord(w http.ResponseWriter, req *http.Request, r *route, u *upstream, res *http.Response,
-	cancel context.CancelFunc, start time.Time, done func(error), sh *shadowCapture) {
+	cancel context.CancelFunc, start time.Time, br *breaker, tk ticket, sh *shadowCapture) {
 	defer cancel()
 	upErr, clientErr := g.relay(w, res, u.side, sh)
 	latency := time.Since(start)
@@ -227,8 +228,8 @@ func (g *Gateway) relayAndRecord(w http.ResponseWriter, req *http.Request, r *ro
 	case clientErr != nil || req.Context().Err() != nil:
 		outcome = errClientGone
 	}
-	if done != nil {
-		done(outcome)
+	if br != nil {
+		br.done(tk, outcome)
 	}
 	u.record(latency, kind)
 }

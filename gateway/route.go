@@ -60,7 +60,7 @@ type route struct {
 	state  atomic.Pointer[routeState]
 	mu     sync.Mutex // serialises state changes; never taken by requests
 	// breaker guards new; a new upstream for new gets a fresh one.
-	breaker atomic.Pointer[gobreaker.TwoStepCircuitBreaker[struct{}]]
+	breaker atomic.Pointer[breaker]
 	log     hclog.Logger
 
 	inFlightWrites atomic.Int64
@@ -113,7 +113,7 @@ func (r *route) resetBreaker() {
 	threshold := r.cfg.Breaker.ConsecutiveFailures
 	name := r.cfg.Name
 	log := r.log
-	r.breaker.Store(gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	r.breaker.Store(newBreaker(gobreaker.Settings{
 		Name:        name,
 		MaxRequests: r.cfg.Breaker.HalfOpenRequests,
 		Timeout:     r.cfg.Breaker.OpenFor,

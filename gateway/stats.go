@@ -3,6 +3,7 @@ package gateway
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/godwit/godwit/gateway/api"
@@ -36,26 +37,28 @@ func binUpper(i int) time.Duration {
 	return time.Duration(float64(latencyBase) * math.Pow(latencyGrowth, float64(i)))
 }
 
-// second is one second of a side's traffic.
+// second is one second of a side's traffic. Its counters are atomics so
+// that recording takes no lock; only the first request of a new second
+// clears the slot, under the window's mutex.
 type second struct {
-	unix     int64
-	requests uint64
-	errors   uint64
-	timed    uint64
-	latency  [latencyBins]uint32
+	unix     atomic.Int64
+	requests atomic.Uint64
+	errors   atomic.Uint64
+	timed    atomic.Uint64
+	latency  [latencyBins]atomic.Uint32
 }
 
 // window keeps one side's traffic per second over a ring of seconds, so a
 // summary over any recent window costs a scan of that many seconds and
-// recording costs one short critical section.
+// recording costs a few atomic adds.
 type window struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // taken once a second to recycle a slot, never per request
 	ring []second
 	now  func() time.Time
 
 	// Totals since start, for the summary's context.
-	totalRequests uint64
-	totalErrors   uint64
+	totalRequests atomic.Uint64
+	totalErrors   atomic.Uint64
 }
 
 func newWindow(span time.Duration, now func() time.Time) *window {
@@ -67,32 +70,42 @@ func newWindow(span time.Duration, now func() time.Time) *window {
 }
 
 // slot returns the ring entry for unix second t, cleared if it held an older
-// second. The caller holds mu.
+// second. The counters are zeroed before the new second is published, so a
+// request that sees the slot as current never adds to a count that is then
+// cleared.
 func (w *window) slot(t int64) *second {
 	s := &w.ring[int(t%int64(len(w.ring)))]
-	if s.unix != t {
-		*s = second{unix: t}
+	if s.unix.Load() == t {
+		return s
 	}
+	w.mu.Lock()
+	if s.unix.Load() != t {
+		s.requests.Store(0)
+		s.errors.Store(0)
+		s.timed.Store(0)
+		for i := range s.latency {
+			s.latency[i].Store(0)
+		}
+		s.unix.Store(t)
+	}
+	w.mu.Unlock()
 	return s
 }
 
 // record counts one request; latency < 0 means no response was timed (the
 // request never reached the side, e.g. an open breaker).
 func (w *window) record(failed bool, latency time.Duration) {
-	t := w.now().Unix()
-	w.mu.Lock()
-	s := w.slot(t)
-	s.requests++
-	w.totalRequests++
+	s := w.slot(w.now().Unix())
+	s.requests.Add(1)
+	w.totalRequests.Add(1)
 	if failed {
-		s.errors++
-		w.totalErrors++
+		s.errors.Add(1)
+		w.totalErrors.Add(1)
 	}
 	if latency >= 0 {
-		s.timed++
-		s.latency[latencyBin(latency)]++
+		s.timed.Add(1)
+		s.latency[latencyBin(latency)].Add(1)
 	}
-	w.mu.Unlock()
 }
 
 // SideStats summarises one side of a route over a window.
@@ -111,20 +124,20 @@ func (w *window) summary(span time.Duration) SideStats {
 	var out SideStats
 	var hist [latencyBins]uint64
 	var timed uint64
-	w.mu.Lock()
+	// Read without the lock: a summary racing with recording may miss the
+	// requests of that instant, which the next sample sees.
 	for i := range w.ring {
 		s := &w.ring[i]
-		if s.unix > now-n && s.unix <= now {
-			out.Requests += s.requests
-			out.Errors += s.errors
-			timed += s.timed
-			for b, c := range s.latency {
-				hist[b] += uint64(c)
+		if u := s.unix.Load(); u > now-n && u <= now {
+			out.Requests += s.requests.Load()
+			out.Errors += s.errors.Load()
+			timed += s.timed.Load()
+			for b := range s.latency {
+				hist[b] += uint64(s.latency[b].Load())
 			}
 		}
 	}
-	out.TotalRequests, out.TotalErrors = w.totalRequests, w.totalErrors
-	w.mu.Unlock()
+	out.TotalRequests, out.TotalErrors = w.totalRequests.Load(), w.totalErrors.Load()
 	if out.Requests > 0 {
 		out.ErrorRate = float64(out.Errors) / float64(out.Requests)
 		out.SuccessRate = 1 - out.ErrorRate

@@ -32,6 +32,14 @@ ensure_terraform() {
   GOBIN="$BIN" go install "github.com/hashicorp/terraform@$TERRAFORM_VERSION"
 }
 
+# ensure_haproxy installs HAProxy from Debian's packages (the haproxy
+# runtime-API tests start a real one), once. Needs root and apt.
+ensure_haproxy() {
+  if command -v haproxy >/dev/null; then return; fi
+  log "installing haproxy from Debian (first time only)"
+  apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy >/dev/null
+}
+
 build_godwit() {
   log "building godwit and godwit-worker into bin/"
   (cd "$ROOT" && go build -o "$BIN/godwit" ./starter && go build -o "$BIN/godwit-worker" ./worker)

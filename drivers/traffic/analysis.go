@@ -59,6 +59,28 @@ type analysisRun struct {
 	wait func(ctx context.Context, d time.Duration) error
 	// report is told of every sample (the driver heartbeats the state).
 	report func(AnalysisState)
+	// external judges the Prometheus and HTTP checks; nil when none.
+	external *externalSources
+}
+
+// sample takes one verdict: the gateway's figures when the analysis uses
+// them, then each external check; any failure fails the sample, else any
+// inconclusive check makes it inconclusive.
+func (a analysisRun) sample(ctx context.Context, th client.Thresholds, interval time.Duration) (client.Verdict, error) {
+	v := client.Verdict{Outcome: client.Pass}
+	if a.spec.usesGateway() {
+		stats, err := a.source.Stats(ctx, a.route, sampleWindow(interval))
+		if err != nil {
+			return v, err
+		}
+		v = client.Analyze(stats, th)
+	}
+	if a.external != nil {
+		for _, c := range a.external.judge(ctx, a.spec) {
+			v = combine(v, c)
+		}
+	}
+	return v, nil
 }
 
 // run takes the samples still due after state and judges each against the
@@ -73,11 +95,10 @@ func (a analysisRun) run(ctx context.Context, state AnalysisState) (AnalysisStat
 		if err := a.wait(ctx, interval); err != nil {
 			return state, err
 		}
-		stats, err := a.source.Stats(ctx, a.route, sampleWindow(interval))
+		v, err := a.sample(ctx, th, interval)
 		if err != nil {
 			return state, fmt.Errorf("analysis sample %d of %d: %w", state.Samples+1, total, err)
 		}
-		v := client.Analyze(stats, th)
 		state.Samples++
 		state.Last = &v
 		switch v.Outcome {

@@ -28,8 +28,15 @@ const (
 	// ErrTypeGatewayUnavailable: the call may pass later (network, 5xx).
 	ErrTypeGatewayUnavailable = "GatewayUnavailable"
 	// ErrTypeAnalysisFailed: an analysis breached its thresholds (or was
-	// inconclusive and does not accept that); the phase rolls back.
+	// inconclusive and does not accept that); the phase rolls back. With
+	// onFailure: rampDown the weight has already been stepped down to 0.
 	ErrTypeAnalysisFailed = "AnalysisFailed"
+	// ErrTypeAnalysisPaused: an analysis with onFailure: pause did not pass.
+	// The weight is left where it was; the workflow should hold the phase
+	// for a human (resume to retry the step, rollback to move back) instead
+	// of rolling back. Non-retryable, so the activity's retry policy does
+	// not run the analysis again by itself.
+	ErrTypeAnalysisPaused = "AnalysisPaused"
 )
 
 // Outputs of a setWeight step (and of the phase, when it declares them).
@@ -65,6 +72,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if !ok {
 		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s has no traffic section", in.Phase.Name))
 	}
+	if h := spec.haproxy(); h != nil {
+		return d.doHAProxy(ctx, action, in, spec, h, resume, beat)
+	}
 	gw, err := d.client(spec)
 	if err != nil {
 		return activities.PhaseResult{}, configError(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err))
@@ -81,7 +91,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	case st.SetWeight != nil:
 		return d.setWeight(ctx, log, gw, spec, *st.SetWeight, beat)
 	case st.Analysis != nil:
-		return d.analyse(ctx, log.With("step", in.Step), gw, spec, *st.Analysis, resume, beat)
+		return d.analyse(ctx, log.With("step", in.Step), gw, gatewayRamp(gw, spec.Route), spec, *st.Analysis, resume, beat)
 	}
 	return activities.PhaseResult{}, configError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
 }
@@ -119,7 +129,7 @@ func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Cli
 }
 
 // analyse runs an analysis step from its checkpoint.
-func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec, a Analysis, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw statsSource, ramp rampFunc, spec *Spec, a Analysis, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	var state AnalysisState
 	if resume.Checkpoint != "" {
 		if err := json.Unmarshal([]byte(resume.Checkpoint), &state); err != nil {
@@ -131,6 +141,7 @@ func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw *client.Clien
 	last := analysisBeat(state, total, limit)
 	run := analysisRun{
 		source: gw, route: spec.Route, spec: a,
+		external: &externalSources{http: d.checkClient()},
 		wait: func(ctx context.Context, dur time.Duration) error {
 			return waitBeating(ctx, dur, d.beatEvery, func() { beat(last) })
 		},
@@ -147,8 +158,8 @@ func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw *client.Clien
 	var failed *AnalysisError
 	switch {
 	case errors.As(err, &failed):
-		log.Warn("analysis did not pass", "outcome", failed.Outcome, "samples", state.Samples, "failed", state.Failed)
-		return res, temporal.NewNonRetryableApplicationError(failed.Error(), ErrTypeAnalysisFailed, nil)
+		log.Warn("analysis did not pass", "outcome", failed.Outcome, "samples", state.Samples, "failed", state.Failed, "onFailure", a.OnFailure)
+		return res, d.onFailure(ctx, log, a, failed, ramp, beat)
 	case err != nil:
 		return res, classify(err)
 	}
@@ -214,6 +225,11 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	var problems []string
 	for _, p := range s.writeProblems(spec) {
 		problems = append(problems, fmt.Sprintf("traffic.%s: %s", p.path, p.msg))
+	}
+	if h := s.haproxy(); h != nil {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return append(problems, haproxyPreflight(ctx, h)...)
 	}
 	gw, err := d.client(s)
 	if err != nil {

@@ -60,6 +60,8 @@ const (
 type Spec struct {
 	// Gateway is the godwit-gateway whose admin API the driver calls.
 	Gateway Gateway `yaml:"gateway" json:"gateway"`
+	// Router, when it names HAProxy, is driven instead of the gateway.
+	Router *Router `yaml:"router" json:"router,omitempty"`
 	// Route is the gateway route to move.
 	Route string `yaml:"route" json:"route"`
 	// Move says what a plain `setWeight: N` sets: reads and writes (both,
@@ -211,6 +213,17 @@ type Analysis struct {
 	// OnInconclusive decides an analysis none of whose samples passed or
 	// reached the failure limit: fail (default) or pass.
 	OnInconclusive string `yaml:"onInconclusive" json:"onInconclusive,omitempty"`
+	// Prometheus adds a PromQL query with a threshold to every sample.
+	Prometheus *PromCheck `yaml:"prometheus" json:"prometheus,omitempty"`
+	// HTTP adds an HTTP check to every sample.
+	HTTP *HTTPCheck `yaml:"http" json:"http,omitempty"`
+	// OnFailure is what a failed analysis does: rollback (default), pause
+	// (hold at the current weight for a human: the step fails with
+	// ErrTypeAnalysisPaused) or rampDown (step the weight down by RampStep
+	// every Interval to 0, then fail as rollback does).
+	OnFailure string `yaml:"onFailure" json:"onFailure,omitempty"`
+	// RampStep is rampDown's decrement in percentage points (default 10).
+	RampStep int `yaml:"rampStep" json:"rampStep,omitempty"`
 }
 
 // Samples is how many samples the analysis takes.
@@ -249,6 +262,9 @@ func (s *Spec) HasCompensation() bool { return true }
 
 // Resources names the route, so two migrations never drive it at once.
 func (s *Spec) Resources(*config.Spec) []string {
+	if h := s.haproxy(); h != nil {
+		return []string{"haproxy:" + h.Socket + "/" + h.Backend}
+	}
 	return []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
 }
 
@@ -297,8 +313,12 @@ func describeWeight(w Weight, move string) string {
 
 // Check reports every missing or impossible value with its field path.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.checkGateway(c)
-	if strings.TrimSpace(s.Route) == "" {
+	if s.haproxy() != nil {
+		s.checkHAProxy(c)
+	} else {
+		s.checkGateway(c)
+	}
+	if s.haproxy() == nil && strings.TrimSpace(s.Route) == "" {
 		c.Errorf("route", "is required: the name of the gateway route to move (routes[].name in the gateway's configuration)")
 	}
 	switch s.Move {
@@ -448,9 +468,10 @@ func checkAnalysis(c *config.CheckContext, path string, a Analysis) {
 	if a.MaxP99 < 0 {
 		c.Errorf(path+".maxP99", "must be positive, e.g. 500ms")
 	}
-	if a.MaxErrorRate == nil && a.MaxP95 == 0 && a.MaxP99 == 0 && a.MaxShadowMismatchRate == nil {
-		c.Errorf(path, "checks nothing: set at least one of maxErrorRate, maxP95, maxP99 and maxShadowMismatchRate")
+	if !a.usesGateway() && !a.hasExternalSource() {
+		c.Errorf(path, "checks nothing: set at least one of maxErrorRate, maxP95, maxP99, maxShadowMismatchRate, prometheus and http")
 	}
+	checkSources(c, path, a)
 	switch a.OnInconclusive {
 	case "", InconclusiveFail, InconclusivePass:
 	default:

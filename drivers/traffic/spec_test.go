@@ -115,6 +115,18 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 		{"token with both sources", "", "gateway: {admin: http://127.0.0.1:9090, token: {fromEnv: A, fromFile: /b}}\nroute: users\nsteps: [{setWeight: 5}]", []string{
 			"phases[0].traffic.gateway.token: sets both fromEnv and fromFile",
 		}},
+		{"haproxy router incomplete", "", "router: {haproxy: {socket: /run/haproxy.sock}}\nsteps: [{setWeight: 5}]", []string{
+			"phases[0].traffic.router.haproxy.backend: is required",
+			"phases[0].traffic.router.haproxy.legacyServer: is required",
+			"phases[0].traffic.router.haproxy.newServer: is required",
+		}},
+		{"haproxy cannot split reads from writes", "", "router: {haproxy: {socket: /s, backend: be, legacyServer: s1, newServer: s2}}\nmove: reads\nsteps: [{setWeight: {reads: 50, writes: 0}}]", []string{
+			`phases[0].traffic.move: "reads" cannot be done with HAProxy`,
+			"phases[0].traffic.steps[0].setWeight: gives reads and writes different weights",
+		}},
+		{"haproxy beside a gateway", "", gatewayLines + "router: {haproxy: {socket: /s, backend: be, legacyServer: s1, newServer: s2}}\nsteps: [{setWeight: 5}]", []string{
+			"phases[0].traffic.gateway: is set beside router.haproxy",
+		}},
 		{"steps required", "", gatewayLines, []string{"phases[0].traffic.steps: is required"}},
 		{"weights out of range", "", gatewayLines + "steps: [{setWeight: 101}, {setWeight: {reads: -1, writes: 200}}]", []string{
 			"phases[0].traffic.steps[0].setWeight: 101 is not a percentage",
