@@ -36,10 +36,15 @@ const (
 	// phase's steps start again from the first, gates included, instead of
 	// going on with something nobody saw.
 	ErrTypeStepsAgain = "StepsAgain"
+	// ErrTypeHoldForPerson: a step found something a person must judge (an
+	// analysis with onFailure: pause). The workflow pauses the migration
+	// at that step: resume runs the step again; rollback or promote decide
+	// otherwise.
+	ErrTypeHoldForPerson = "AnalysisPaused"
 )
 
 // NonRetryableErrorTypes lists the error types no retry policy should retry.
-var NonRetryableErrorTypes = []string{ErrTypeConfig, ErrTypeHookMissing, ErrTypeStepsAgain}
+var NonRetryableErrorTypes = []string{ErrTypeConfig, ErrTypeHookMissing, ErrTypeStepsAgain, ErrTypeHoldForPerson}
 
 // Action says whether a phase is done or undone.
 type Action string

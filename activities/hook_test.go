@@ -569,7 +569,7 @@ func TestWithResult(t *testing.T) {
 
 // TestNonRetryableErrorTypes guards the list the workflow's retry policies use.
 func TestNonRetryableErrorTypes(t *testing.T) {
-	assert.ElementsMatch(t, []string{ErrTypeConfig, ErrTypeHookMissing, ErrTypeStepsAgain}, NonRetryableErrorTypes)
+	assert.ElementsMatch(t, []string{ErrTypeConfig, ErrTypeHookMissing, ErrTypeStepsAgain, ErrTypeHoldForPerson}, NonRetryableErrorTypes)
 	assert.NotContains(t, NonRetryableErrorTypes, ErrTypeHookFailed)
 }
 

@@ -163,6 +163,7 @@ type stopCause struct {
 	cancelled     bool // the workflow itself was cancelled
 	continueAsNew bool // not a stop: the run goes on in a new one
 	stepsAgain    bool // a step asked for its phase's steps to start again
+	holdForPerson bool // a step asked a person to judge: pause there
 }
 
 // maxStepRestarts bounds how often a phase's steps start again (a plan
@@ -394,7 +395,7 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return r.runSteps(ctx, i, resolved, sp.PlanSteps())
 	}
 	res, stop := r.runAction(ctx, i, resolved, 0)
-	if stop != nil && stop.stepsAgain {
+	if stop != nil && (stop.stepsAgain || stop.holdForPerson) {
 		return r.phaseFailed(ctx, i, stop.reason, zeroResult)
 	}
 	if stop != nil {
@@ -463,6 +464,18 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			}
 			if stop != nil && stop.stepsAgain {
 				return r.phaseFailed(ctx, i, fmt.Sprintf("%s (its steps started again %d times already)", stop.reason, restarts), zeroResult)
+			}
+			if stop != nil && stop.holdForPerson {
+				// Hold here for a person: resume runs this step again,
+				// promote skips it, rollback undoes the phase.
+				r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityWarning,
+					fmt.Sprintf("phase %s paused at step %d for a decision: %s; resume to run the step again, promote to go on, or roll back", spec.Name, k+1, stop.reason))
+				r.paused, r.report.Paused = true, true
+				if stop := r.holdWhilePaused(ctx); stop != nil {
+					return stop
+				}
+				k-- // the same step again (or skipped, if promoted)
+				continue
 			}
 			if stop != nil {
 				return stop
@@ -589,6 +602,9 @@ func (r *run) actionFailed(ctx workflow.Context, i int, spec config.PhaseSpec, e
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeStepsAgain {
 		return &stopCause{reason: errorMessage(err), stepsAgain: true}
+	}
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeHoldForPerson {
+		return &stopCause{reason: errorMessage(err), holdForPerson: true}
 	}
 	res, _ := failedResult(err)
 	return r.phaseFailed(ctx, i, errorMessage(err), res)

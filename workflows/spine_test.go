@@ -564,3 +564,31 @@ phases:
 	require.Less(t, rep.EndTime.Sub(rep.StartTime), time.Hour, "neither the wait nor the gate held the promoted phase")
 	require.Contains(t, rep.Issues[0].Message, "phase shift-traffic promoted by ann: its remaining waits, gates and checks are skipped: bake time enough")
 }
+
+func TestAStepThatAsksAPersonPausesThereAndRunsAgainOnResume(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: shift-traffic, counted: {count: 3}}
+`)
+	h := newHarness(t)
+	tries := 0
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		if call == "run:shift-traffic#2" {
+			tries++
+			if tries == 1 {
+				return temporal.NewNonRetryableApplicationError("error rate 0.02 above 0.01", activities.ErrTypeHoldForPerson, nil)
+			}
+		}
+		return nil
+	}
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.Equal(t, migration.StatusPaused, rep.Status)
+		require.Contains(t, rep.Issues[0].Message, "phase shift-traffic paused at step 2 for a decision: error rate 0.02 above 0.01")
+		h.env.SignalWorkflow(SignalResume, PauseRequest{By: "dave"})
+	}, time.Hour)
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, []string{"run:shift-traffic#1", "run:shift-traffic#2", "run:shift-traffic#2", "run:shift-traffic#3"}, h.fake.Calls())
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+}

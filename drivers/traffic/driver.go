@@ -36,7 +36,7 @@ const (
 	// for a human (resume to retry the step, rollback to move back) instead
 	// of rolling back. Non-retryable, so the activity's retry policy does
 	// not run the analysis again by itself.
-	ErrTypeAnalysisPaused = "AnalysisPaused"
+	ErrTypeAnalysisPaused = activities.ErrTypeHoldForPerson
 )
 
 // Outputs of a setWeight step (and of the phase, when it declares them).
