@@ -68,6 +68,12 @@ phases:
 	sdkWants := []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^temporal_activity_execution_latency_seconds_count\{.*task_queue="` + queue + `".*\} [1-9]`),
 		regexp.MustCompile(`(?m)^temporal_workflow_failed_total\{.*workflow_type="Migration".*\} 1$`), // ROLLED_BACK ends as a failed workflow
+		// The workflow's own: phases by outcome, the end, the rollback.
+		regexp.MustCompile(`(?m)^godwit_phases_total\{.*kind="copy".*outcome="completed".*\} 1$`),
+		regexp.MustCompile(`(?m)^godwit_phases_total\{.*kind="reconcile".*outcome="failed".*\} 1$`),
+		regexp.MustCompile(`(?m)^godwit_phases_total\{.*kind="copy".*outcome="compensated".*\} 1$`),
+		regexp.MustCompile(`(?m)^godwit_migrations_total\{.*status="ROLLED_BACK".*\} 1$`),
+		regexp.MustCompile(`(?m)^godwit_rollbacks_total\{.*outcome="rolled_back".*\} 1$`),
 	}
 	var metrics string
 	complete := func() bool {
