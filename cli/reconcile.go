@@ -27,6 +27,7 @@ type phaseCheck struct {
 
 func (a *app) reconcileCommand() *cobra.Command {
 	var file, phase, output, reportFile string
+	var repair, deleteExtra bool
 	cmd := &cobra.Command{
 		Use:   "reconcile -f SPEC [--phase NAME] [-o text|json]",
 		Short: "Run a spec's reconcile check now, outside a workflow; exit 2 beyond its tolerance",
@@ -38,6 +39,11 @@ For each table: row counts, then checksums of key ranges computed inside the
 databases, bisection of the ranges that differ, and the differing keys by
 class (missing_in_target, extra_in_target, mismatched with the columns
 named). The spec's tolerance decides the exit code.
+
+--repair (or repair: in the spec) re-copies the differing rows from the
+source of truth into the other side and re-checks exactly those keys;
+extra rows are deleted only with --delete-extra (or repair: {deleteExtra:
+true}). This is the one way this command changes data.
 
 Exit codes: 0 within tolerance, 2 beyond it (or stopped at a limit), 1 the
 check could not run (unreachable store, missing table, bad spec).`,
@@ -62,6 +68,10 @@ check could not run (unreachable store, missing table, bad spec).`,
 				names = append(names, p.Name)
 				if phase != "" && p.Name != phase {
 					continue
+				}
+				if repair || deleteExtra {
+					s.Repair.Enabled = true
+					s.Repair.DeleteExtra = s.Repair.DeleteExtra || deleteExtra
 				}
 				rep, err := a.runReconcile(cmd.Context(), s)
 				if err != nil {
@@ -110,6 +120,8 @@ check could not run (unreachable store, missing table, bad spec).`,
 	f.StringVar(&phase, "phase", "", "run only this reconcile phase (by name)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text (a table and sample keys) or json (the full report)")
 	f.StringVar(&reportFile, "report-file", "", "also write the full JSON report (every differing key) to this file")
+	f.BoolVar(&repair, "repair", false, "re-copy missing and mismatched rows from the source of truth, then re-check them")
+	f.BoolVar(&deleteExtra, "delete-extra", false, "with --repair: also delete the extra rows (implies --repair)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }

@@ -27,6 +27,8 @@ type tableCheck struct {
 	src, tgt *side
 	note     string
 
+	srcTable, tgtTable *datastore.Table // as introspected, for a repair
+
 	textKeysAcross bool          // text keys between two engines (binaryKey)
 	began          time.Time     // with UpdatedColumn: rows written since are in flight
 	sem            chan struct{} // bounds the queries in flight
@@ -134,7 +136,8 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 	}
 	native := !o.md5Only && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
-	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross}
+	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
+		srcTable: st, tgtTable: tt}
 	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, inDB bool) *side {
 		sd := &side{label: label, store: s, table: table, cols: cols, types: types, keyPos: keyPos,
 			where: o.where(p.Source), inDB: inDB, native: native, floatDec: o.FloatDecimals}
@@ -253,6 +256,11 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 		}
 	}
 	tc.fill(&rep)
+	if !stopped && tc.o.Repair && len(tc.diffs) > 0 {
+		if err := tc.repair(ctx, &rep); err != nil {
+			return rep, err
+		}
+	}
 	rep.Complete = !stopped
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {
