@@ -158,6 +158,7 @@ func writeReportFile(path string, v any) error {
 func (a *app) diffCommand() *cobra.Command {
 	var fromEngine, fromEnv, fromTable, toEngine, toEnv, toTable, output, reportFile, where, updated string
 	var ignore []string
+	var portable bool
 	var threshold int
 	var maxDiffs int64
 	var maxDuration, recheck time.Duration
@@ -198,7 +199,7 @@ comparison could not run.`,
 				Source: from, Target: to, SourceName: fromEnv, TargetName: toEnv,
 				Tables:    []reconcile.TablePair{{Source: fromTable, Target: toTable}},
 				Threshold: threshold, MaxDifferences: maxDiffs, MaxDuration: maxDuration, RecheckAfter: recheck,
-				Logger: a.logger.Named("diff"), UpdatedColumn: updated,
+				Logger: a.logger.Named("diff"), UpdatedColumn: updated, PortableHash: portable,
 			}
 			if where != "" {
 				o.Where = map[string]string{"*": where}
@@ -242,6 +243,7 @@ comparison could not run.`,
 	f.StringVar(&reportFile, "report-file", "", "also write the full JSON report to this file")
 	f.StringVar(&where, "where", "", "SQL condition bounding the rows compared on both sides (rows in flight)")
 	f.StringVar(&updated, "updated-column", "", "timestamp column set by every write: rows written after the check began are not compared")
+	f.BoolVar(&portable, "portable-hash", false, "between two PostgreSQL databases, use the cross-engine MD5 hash instead of hashtextextended (to measure it)")
 	f.StringSliceVar(&ignore, "ignore", nil, "columns to leave out of the comparison")
 	f.IntVar(&threshold, "threshold", 0, "largest key range compared row by row (default 256)")
 	f.Int64Var(&maxDiffs, "max-differences", 0, "stop after this many differences (0: no limit)")

@@ -130,10 +130,14 @@ type Options struct {
 	// once a second) and when a table ends.
 	Progress func(Progress)
 
+	// PortableHash keeps the canonical cross-engine hash (MD5 of the
+	// canonical text) between two PostgreSQL databases, instead of
+	// PostgreSQL's own hashtextextended: for measuring that path, or to
+	// compare checksums with a third engine's.
+	PortableHash bool
+
 	// beforeRecheck is a test hook called just before the recheck fetch.
 	beforeRecheck func()
-	// md5Only keeps MD5 between two PostgreSQL databases (benchmark).
-	md5Only bool
 }
 
 func (o *Options) withDefaults() Options {

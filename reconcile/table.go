@@ -135,7 +135,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 			textKeysAcross = textKeysAcross || textKind(srcTypes[pos].Kind) || textKind(tgtTypes[pos].Kind)
 		}
 	}
-	native := !o.md5Only && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
+	native := !o.PortableHash && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
 	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
 		srcTable: st, tgtTable: tt}
 	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, inDB bool) *side {
