@@ -112,3 +112,33 @@ phases:
 	require.NoError(t, err, out)
 	require.Contains(t, out, "0 missing_in_target, 0 extra_in_target, 0 mismatched")
 }
+
+func TestLimitsStopWithAClearMessage(t *testing.T) {
+	spec := writeSpec(t, `name: rc-cli
+stores:
+  legacy: {engine: postgres, dsn: {fromEnv: RC_A}}
+  new: {engine: sqlite, dsn: {fromEnv: RC_B}}
+phases:
+  - phase: reconcile
+    name: verify
+    reconcile: {from: legacy, to: new, tables: [users], threshold: 10, concurrency: 1, maxDifferences: 3, tolerance: {maxMismatched: 1000}}
+`)
+	twoUserTables(t, "UPDATE users SET email = 'x' WHERE id % 50 = 0") // 40 differences
+	out, errOut, err := run(t, noDial(t), "reconcile", "-f", spec)
+	require.Equal(t, 2, exitCode(err), out)
+	require.Contains(t, out, "users (incomplete)")
+	require.Contains(t, out, "INCOMPLETE: maxDifferences (3) reached")
+	require.Contains(t, errOut, "verify: beyond tolerance: the check is incomplete: maxDifferences (3) reached")
+
+	args := []string{"diff", "--from-engine", "postgres", "--from-dsn-env", "RC_A", "--from-table", "users",
+		"--to-engine", "sqlite", "--to-dsn-env", "RC_B", "--max-duration", "1ns"}
+	out, _, err = run(t, noDial(t), args...)
+	require.Equal(t, 2, exitCode(err), out)
+	require.Contains(t, out, "INCOMPLETE: maxDuration (1ns) reached")
+	out, _, err = run(t, noDial(t), append(args, "-o", "json")...)
+	require.Equal(t, 2, exitCode(err), out)
+	var rep reconcile.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Equal(t, "maxDuration (1ns) reached", rep.Stopped)
+	require.False(t, rep.Complete())
+}

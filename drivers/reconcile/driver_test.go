@@ -296,3 +296,21 @@ func TestReportPathDefaults(t *testing.T) {
 		t.Fatalf("from the driver: %s", got)
 	}
 }
+
+func TestDoFailsAStoppedCheckNamingTheLimit(t *testing.T) {
+	s, _, b := sqliteSpec(t, ", tolerance: {maxMismatched: 1000}, maxDifferences: 2, concurrency: 1")
+	dbtest.Exec(t, b.Store, "UPDATE items SET label = 'x' WHERE id % 25 = 0") // 20 differences
+	res, err, _ := do(t, s)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrTypeDifferences || !app.NonRetryable() {
+		t.Fatalf("want a non-retryable %s error, got %v", ErrTypeDifferences, err)
+	}
+	for _, want := range []string{"the check is incomplete: maxDifferences (2) reached", "INCOMPLETE: maxDifferences (2) reached"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if !strings.Contains(res.Output, "items (incomplete)") {
+		t.Errorf("the output does not mark the table incomplete:\n%s", res.Output)
+	}
+}
