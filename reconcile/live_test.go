@@ -78,15 +78,14 @@ func TestLiveWritesDuringTheCheckAreNotReportedWhenBounded(t *testing.T) {
 			var wg sync.WaitGroup
 			var rep *Report
 			var err error
-			done := make(chan struct{})
+			done, began := make(chan struct{}), make(chan struct{})
+			o.started = func() { close(began) }
 			go func() {
 				defer close(done)
 				rep, err = Run(context.Background(), o, Checkpoint{})
 				during.Store(writes.Load())
 			}()
-			// The check has taken its start time by now; every write
-			// below happens after it began.
-			time.Sleep(20 * time.Millisecond)
+			<-began // every write below happens after the check began
 			writer(t, src.Store, n, c.updates, stop, &writes, &wg)
 			<-done
 			close(stop)
@@ -101,7 +100,7 @@ func TestLiveWritesDuringTheCheckAreNotReportedWhenBounded(t *testing.T) {
 				t.Fatalf("%d writes during the check were reported: %s\n%s", during.Load(), rep.Summary(), rep.Text())
 			}
 			// The same check unbounded sees them: they were real differences.
-			o.Where, o.UpdatedColumn = nil, ""
+			o.Where, o.UpdatedColumn, o.started = nil, "", nil
 			again, err := Run(context.Background(), o, Checkpoint{})
 			if err != nil {
 				t.Fatal(err)

@@ -136,6 +136,9 @@ type Options struct {
 	// compare checksums with a third engine's.
 	PortableHash bool
 
+	// started is a test hook called once the check has taken its start
+	// time (rows dated after it are in flight).
+	started func()
 	// beforeRecheck is a test hook called just before the recheck fetch.
 	beforeRecheck func()
 }

@@ -234,14 +234,15 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
 	g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
-	if err = g.Wait(); err != nil {
-		return rep, err
-	}
-	tc.total.Store(max(rep.SourceRows, rep.TargetRows))
-	if n := tc.total.Load(); n > 0 {
-		g, gctx := errgroup.WithContext(ctx)
-		tc.resolve(gctx, g, keyRange{}, n, 0)
-		err = g.Wait()
+	// A limit may cancel the counts too (a very short maxDuration): that
+	// is a stop like any other, not an error.
+	if err = g.Wait(); err == nil {
+		tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+		if n := tc.total.Load(); n > 0 {
+			g, gctx := errgroup.WithContext(ctx)
+			tc.resolve(gctx, g, keyRange{}, n, 0)
+			err = g.Wait()
+		}
 	}
 	stopped := err != nil && tc.limit.reached() && parent.Err() == nil
 	if err != nil && !stopped {
