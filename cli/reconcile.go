@@ -27,6 +27,7 @@ type phaseCheck struct {
 
 func (a *app) reconcileCommand() *cobra.Command {
 	var file, phase, output, reportFile string
+	var repair, deleteExtra bool
 	cmd := &cobra.Command{
 		Use:   "reconcile -f SPEC [--phase NAME] [-o text|json]",
 		Short: "Run a spec's reconcile check now, outside a workflow; exit 2 beyond its tolerance",
@@ -38,6 +39,11 @@ For each table: row counts, then checksums of key ranges computed inside the
 databases, bisection of the ranges that differ, and the differing keys by
 class (missing_in_target, extra_in_target, mismatched with the columns
 named). The spec's tolerance decides the exit code.
+
+--repair (or repair: in the spec) re-copies the differing rows from the
+source of truth into the other side and re-checks exactly those keys;
+extra rows are deleted only with --delete-extra (or repair: {deleteExtra:
+true}). This is the one way this command changes data.
 
 Exit codes: 0 within tolerance, 2 beyond it (or stopped at a limit), 1 the
 check could not run (unreachable store, missing table, bad spec).`,
@@ -62,6 +68,10 @@ check could not run (unreachable store, missing table, bad spec).`,
 				names = append(names, p.Name)
 				if phase != "" && p.Name != phase {
 					continue
+				}
+				if repair || deleteExtra {
+					s.Repair.Enabled = true
+					s.Repair.DeleteExtra = s.Repair.DeleteExtra || deleteExtra
 				}
 				rep, err := a.runReconcile(cmd.Context(), s)
 				if err != nil {
@@ -110,6 +120,8 @@ check could not run (unreachable store, missing table, bad spec).`,
 	f.StringVar(&phase, "phase", "", "run only this reconcile phase (by name)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text (a table and sample keys) or json (the full report)")
 	f.StringVar(&reportFile, "report-file", "", "also write the full JSON report (every differing key) to this file")
+	f.BoolVar(&repair, "repair", false, "re-copy missing and mismatched rows from the source of truth, then re-check them")
+	f.BoolVar(&deleteExtra, "delete-extra", false, "with --repair: also delete the extra rows (implies --repair)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -146,6 +158,7 @@ func writeReportFile(path string, v any) error {
 func (a *app) diffCommand() *cobra.Command {
 	var fromEngine, fromEnv, fromTable, toEngine, toEnv, toTable, output, reportFile, where, updated string
 	var ignore []string
+	var portable bool
 	var threshold int
 	var maxDiffs int64
 	var maxDuration, recheck time.Duration
@@ -186,7 +199,7 @@ comparison could not run.`,
 				Source: from, Target: to, SourceName: fromEnv, TargetName: toEnv,
 				Tables:    []reconcile.TablePair{{Source: fromTable, Target: toTable}},
 				Threshold: threshold, MaxDifferences: maxDiffs, MaxDuration: maxDuration, RecheckAfter: recheck,
-				Logger: a.logger.Named("diff"), UpdatedColumn: updated,
+				Logger: a.logger.Named("diff"), UpdatedColumn: updated, PortableHash: portable,
 			}
 			if where != "" {
 				o.Where = map[string]string{"*": where}
@@ -230,6 +243,7 @@ comparison could not run.`,
 	f.StringVar(&reportFile, "report-file", "", "also write the full JSON report to this file")
 	f.StringVar(&where, "where", "", "SQL condition bounding the rows compared on both sides (rows in flight)")
 	f.StringVar(&updated, "updated-column", "", "timestamp column set by every write: rows written after the check began are not compared")
+	f.BoolVar(&portable, "portable-hash", false, "between two PostgreSQL databases, use the cross-engine MD5 hash instead of hashtextextended (to measure it)")
 	f.StringSliceVar(&ignore, "ignore", nil, "columns to leave out of the comparison")
 	f.IntVar(&threshold, "threshold", 0, "largest key range compared row by row (default 256)")
 	f.Int64Var(&maxDiffs, "max-differences", 0, "stop after this many differences (0: no limit)")

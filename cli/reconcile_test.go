@@ -87,3 +87,58 @@ phases:
 	require.ErrorContains(t, err, `no reconcile phase named "nope" (its reconcile phases: verify)`)
 	require.False(t, strings.Contains(out, "postgres://"), "a DSN leaked into the output")
 }
+
+func TestReconcileCommandRepairs(t *testing.T) {
+	spec := writeSpec(t, `name: rc-cli
+stores:
+  legacy: {engine: postgres, dsn: {fromEnv: RC_A}}
+  new: {engine: sqlite, dsn: {fromEnv: RC_B}}
+phases:
+  - phase: reconcile
+    name: verify
+    reconcile: {from: legacy, to: new, tables: [users]}
+`)
+	twoUserTables(t, "DELETE FROM users WHERE id = 10", "UPDATE users SET score = '0.01' WHERE id = 20",
+		"INSERT INTO users VALUES (5000, 'x@example.com', '1.00')")
+	// Without deletes the extra row stays and fails the gate.
+	out, errOut, err := run(t, noDial(t), "reconcile", "-f", spec, "--repair")
+	require.Equal(t, 2, exitCode(err), out)
+	require.Contains(t, out, "repaired: 2 rows re-copied from legacy, 0 deleted, 1 extra kept")
+	require.Contains(t, errOut, "1 extra_in_target, tolerance 0")
+	out, _, err = run(t, noDial(t), "reconcile", "-f", spec, "--delete-extra")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "repaired: 0 rows re-copied from legacy, 1 deleted; re-check: clean")
+	out, _, err = run(t, noDial(t), "reconcile", "-f", spec)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "0 missing_in_target, 0 extra_in_target, 0 mismatched")
+}
+
+func TestLimitsStopWithAClearMessage(t *testing.T) {
+	spec := writeSpec(t, `name: rc-cli
+stores:
+  legacy: {engine: postgres, dsn: {fromEnv: RC_A}}
+  new: {engine: sqlite, dsn: {fromEnv: RC_B}}
+phases:
+  - phase: reconcile
+    name: verify
+    reconcile: {from: legacy, to: new, tables: [users], threshold: 10, concurrency: 1, maxDifferences: 3, tolerance: {maxMismatched: 1000}}
+`)
+	twoUserTables(t, "UPDATE users SET email = 'x' WHERE id % 50 = 0") // 40 differences
+	out, errOut, err := run(t, noDial(t), "reconcile", "-f", spec)
+	require.Equal(t, 2, exitCode(err), out)
+	require.Contains(t, out, "users (incomplete)")
+	require.Contains(t, out, "INCOMPLETE: maxDifferences (3) reached")
+	require.Contains(t, errOut, "verify: beyond tolerance: the check is incomplete: maxDifferences (3) reached")
+
+	args := []string{"diff", "--from-engine", "postgres", "--from-dsn-env", "RC_A", "--from-table", "users",
+		"--to-engine", "sqlite", "--to-dsn-env", "RC_B", "--max-duration", "1ns"}
+	out, _, err = run(t, noDial(t), args...)
+	require.Equal(t, 2, exitCode(err), out)
+	require.Contains(t, out, "INCOMPLETE: maxDuration (1ns) reached")
+	out, _, err = run(t, noDial(t), append(args, "-o", "json")...)
+	require.Equal(t, 2, exitCode(err), out)
+	var rep reconcile.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Equal(t, "maxDuration (1ns) reached", rep.Stopped)
+	require.False(t, rep.Complete())
+}

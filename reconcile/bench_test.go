@@ -64,7 +64,7 @@ func BenchmarkReconcile(b *testing.B) {
 
 		// The canonical MD5 hash, as used between different engines.
 		md5o := o
-		md5o.md5Only = true
+		md5o.PortableHash = true
 		start = time.Now()
 		if rep, err = Run(ctx, md5o, Checkpoint{}); err != nil || rep.Differing() != 0 {
 			b.Fatalf("md5 check: %v %v", err, rep)

@@ -105,6 +105,15 @@ type Options struct {
 	// differences were found and fetches those keys again from both sides:
 	// only those still differing count (rows in flight on a live source).
 	RecheckAfter time.Duration
+	// Repair, when set, re-copies each table's differing rows from the
+	// source of truth once the check (and any re-check) is over: missing
+	// and mismatched keys are upserted into the target, extra ones deleted
+	// only with DeleteExtra. Exactly those keys are then fetched again
+	// from both sides; TableReport.Repair says what was done and what still
+	// differs, and Tolerance.Check judges the table on that. A check
+	// stopped at a limit repairs nothing.
+	Repair      bool
+	DeleteExtra bool
 	// SampleKeys bounds the keys kept per class and table in the summary
 	// (default 10); MaxListed bounds the full list (default 10000).
 	SampleKeys int
@@ -121,10 +130,17 @@ type Options struct {
 	// once a second) and when a table ends.
 	Progress func(Progress)
 
+	// PortableHash keeps the canonical cross-engine hash (MD5 of the
+	// canonical text) between two PostgreSQL databases, instead of
+	// PostgreSQL's own hashtextextended: for measuring that path, or to
+	// compare checksums with a third engine's.
+	PortableHash bool
+
+	// started is a test hook called once the check has taken its start
+	// time (rows dated after it are in flight).
+	started func()
 	// beforeRecheck is a test hook called just before the recheck fetch.
 	beforeRecheck func()
-	// md5Only keeps MD5 between two PostgreSQL databases (benchmark).
-	md5Only bool
 }
 
 func (o *Options) withDefaults() Options {

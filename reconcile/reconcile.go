@@ -91,6 +91,9 @@ func Run(ctx context.Context, opts Options, resume Checkpoint) (*Report, error) 
 		}
 	}
 	start := time.Now()
+	if o.started != nil {
+		o.started()
+	}
 	rep := &Report{Source: o.SourceName, Target: o.TargetName, Started: start.UTC()}
 	done := map[string]TableReport{}
 	for _, t := range resume.Done {

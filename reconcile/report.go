@@ -62,6 +62,9 @@ type TableReport struct {
 	// RecheckAfter; Resolved those that no longer differed (in flight).
 	Rechecked int64 `json:"rechecked,omitempty"`
 	Resolved  int64 `json:"resolved,omitempty"`
+	// Repair is set when the differences were repaired (Options.Repair):
+	// what was written and what the re-check of those keys found.
+	Repair *RepairReport `json:"repair,omitempty"`
 	// Complete is false when the check stopped at a limit before the end.
 	Complete      bool    `json:"complete"`
 	Seconds       float64 `json:"seconds"`
@@ -125,10 +128,40 @@ func (r *Report) Summary() string {
 	src, m, e, x := r.Totals()
 	s := fmt.Sprintf("%d tables, %d source rows: %d %s, %d %s, %d %s (truth: %s, %.1fs, %.0f rows/s)",
 		len(r.Tables), src, m, MissingInTarget, e, ExtraInTarget, x, Mismatched, r.Source, r.Seconds, r.RowsPerSecond)
+	var repaired bool
+	var up, del, still int64
+	for _, t := range r.Tables {
+		if t.Repair != nil {
+			repaired = true
+			up += t.Repair.Upserted
+			del += t.Repair.Deleted
+			still += t.Repair.Missing + t.Repair.Extra + t.Repair.Mismatched
+		}
+	}
+	if repaired {
+		s += fmt.Sprintf("; repaired: %d rows re-copied, %d deleted, %d still differing", up, del, still)
+	}
 	if r.Stopped != "" {
 		s += "; INCOMPLETE: " + r.Stopped
 	}
 	return s
+}
+
+// Remaining sums the differences the gate judges: per table, those found,
+// or for a repaired table those its re-check still found.
+func (r *Report) Remaining() (missing, extra, mismatched int64) {
+	for _, t := range r.Tables {
+		if t.Repair != nil {
+			missing += t.Repair.Missing
+			extra += t.Repair.Extra
+			mismatched += t.Repair.Mismatched
+			continue
+		}
+		missing += t.Missing
+		extra += t.Extra
+		mismatched += t.Mismatched
+	}
+	return
 }
 
 // Brief returns the report without the full lists: what goes into an
@@ -191,6 +224,21 @@ func (r *Report) Text() string {
 		if n := t.Differing(); n > int64(len(t.Samples)) {
 			fmt.Fprintf(&b, "  … %d more (full list: -o json)\n", n-int64(len(t.Samples)))
 		}
+		if rr := t.Repair; rr != nil {
+			fmt.Fprintf(&b, "  repaired: %d rows re-copied from %s, %d deleted", rr.Upserted, r.Source, rr.Deleted)
+			if rr.ExtraKept > 0 {
+				fmt.Fprintf(&b, ", %d extra kept (deleteExtra is off)", rr.ExtraKept)
+			}
+			if rr.Clean() {
+				b.WriteString("; re-check: clean\n")
+			} else {
+				fmt.Fprintf(&b, "; re-check: %d %s, %d %s, %d %s still differ\n",
+					rr.Missing, MissingInTarget, rr.Extra, ExtraInTarget, rr.Mismatched, Mismatched)
+				for _, d := range rr.Still {
+					fmt.Fprintf(&b, "    still %-18s key=%s\n", d.Class, strings.Join(d.Key, ","))
+				}
+			}
+		}
 	}
 	fmt.Fprintf(&b, "\n%s\n", r.Summary())
 	return b.String()
@@ -209,6 +257,9 @@ type Tolerance struct {
 }
 
 // Check returns the reasons the report fails the gate (nil: it passes).
+// A repaired table is judged on what its re-check still found, and a key
+// the repair wrote or deleted that still differs fails whatever the
+// tolerance.
 func (t Tolerance) Check(r *Report) []string {
 	var out []string
 	if !r.Complete() {
@@ -218,7 +269,17 @@ func (t Tolerance) Check(r *Report) []string {
 		}
 		out = append(out, "the check is incomplete: "+reason)
 	}
-	src, m, e, x := r.Totals()
+	src, _, _, _ := r.Totals()
+	m, e, x := r.Remaining()
+	var unfixed int64
+	for _, tb := range r.Tables {
+		if tb.Repair != nil {
+			unfixed += tb.Repair.Unfixed
+		}
+	}
+	if unfixed > 0 {
+		out = append(out, fmt.Sprintf("the repair did not fix %d keys (the re-check still finds them)", unfixed))
+	}
 	class := func(name Class, n, max int64, pct float64) {
 		allowed := max
 		if p := int64(pct / 100 * float64(src)); p > allowed {

@@ -27,6 +27,8 @@ type tableCheck struct {
 	src, tgt *side
 	note     string
 
+	srcTable, tgtTable *datastore.Table // as introspected, for a repair
+
 	textKeysAcross bool          // text keys between two engines (binaryKey)
 	began          time.Time     // with UpdatedColumn: rows written since are in flight
 	sem            chan struct{} // bounds the queries in flight
@@ -133,8 +135,9 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 			textKeysAcross = textKeysAcross || textKind(srcTypes[pos].Kind) || textKind(tgtTypes[pos].Kind)
 		}
 	}
-	native := !o.md5Only && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
-	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross}
+	native := !o.PortableHash && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
+	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
+		srcTable: st, tgtTable: tt}
 	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, inDB bool) *side {
 		sd := &side{label: label, store: s, table: table, cols: cols, types: types, keyPos: keyPos,
 			where: o.where(p.Source), inDB: inDB, native: native, floatDec: o.FloatDecimals}
@@ -231,14 +234,15 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
 	g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
-	if err = g.Wait(); err != nil {
-		return rep, err
-	}
-	tc.total.Store(max(rep.SourceRows, rep.TargetRows))
-	if n := tc.total.Load(); n > 0 {
-		g, gctx := errgroup.WithContext(ctx)
-		tc.resolve(gctx, g, keyRange{}, n, 0)
-		err = g.Wait()
+	// A limit may cancel the counts too (a very short maxDuration): that
+	// is a stop like any other, not an error.
+	if err = g.Wait(); err == nil {
+		tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+		if n := tc.total.Load(); n > 0 {
+			g, gctx := errgroup.WithContext(ctx)
+			tc.resolve(gctx, g, keyRange{}, n, 0)
+			err = g.Wait()
+		}
 	}
 	stopped := err != nil && tc.limit.reached() && parent.Err() == nil
 	if err != nil && !stopped {
@@ -253,6 +257,11 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 		}
 	}
 	tc.fill(&rep)
+	if !stopped && tc.o.Repair && len(tc.diffs) > 0 {
+		if err := tc.repair(ctx, &rep); err != nil {
+			return rep, err
+		}
+	}
 	rep.Complete = !stopped
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ const maxOutput = 16 << 10
 // Driver runs reconcile phases.
 type Driver struct {
 	Logger hclog.Logger
+	// StateDir is where full reports go by default (ReportPath); empty:
+	// $GODWIT_STATE_DIR, else godwit under the temporary directory.
+	StateDir string
 	// BeatEvery is how often the last progress is heartbeated again while
 	// a long query runs (default 5s).
 	BeatEvery time.Duration
@@ -101,8 +105,23 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	rep.Direction = s.Truth
 	brief := rep.Brief()
 	src, _, _, _ := rep.Totals()
-	out := activities.PhaseResult{Records: src, Summary: rep.Summary(), Output: truncate(brief.Text(), maxOutput)}
-	if fails := s.Tolerance.Check(rep); len(fails) > 0 {
+	fails := s.Tolerance.Check(rep)
+	out := activities.PhaseResult{Records: src, Summary: rep.Summary()}
+	var line string
+	// The full list goes to a file on this worker, never into the
+	// workflow's history; a file that cannot be written costs the list,
+	// not the verdict.
+	path := ReportPath(s, d.StateDir, in.Migration, in.Phase.Name)
+	full := FullReport{Migration: in.Migration, Phase: in.Phase.Name, Passed: len(fails) == 0, Failures: fails, Report: rep}
+	if err := WriteReport(path, full); err != nil {
+		log.Warn("full report not written", "path", path, "error", err)
+		line = fmt.Sprintf("full list of differences: not written (%v)\n", err)
+	} else {
+		out.Outputs = map[string]string{OutputReportFile: path}
+		line = fmt.Sprintf("full list of differences on worker %s: %s\n", hostname(), path)
+	}
+	out.Output = line + truncate(brief.Text(), maxOutput)
+	if len(fails) > 0 {
 		msg := fmt.Sprintf("reconcile %s: beyond tolerance: %s; %s", in.Phase.Name, strings.Join(fails, "; "), rep.Summary())
 		return out, temporal.NewNonRetryableApplicationError(msg, ErrTypeDifferences, nil, brief)
 	}
@@ -129,6 +148,7 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 		Columns: s.Columns, Where: s.Where, UpdatedColumn: s.UpdatedColumn,
 		Factor: s.Factor, Threshold: s.Threshold, Concurrency: s.Concurrency,
 		MaxDifferences: s.MaxDifferences, MaxDuration: s.MaxDuration.D(), RecheckAfter: s.RecheckAfter.D(),
+		Repair: s.Repair.Enabled, DeleteExtra: s.Repair.DeleteExtra,
 	}
 	if s.Truth == DirectionReverse {
 		o.Source, o.Target, o.SourceName, o.TargetName = to, from, s.To, s.From
@@ -185,6 +205,14 @@ func classify(phase string, err error) error {
 		return err
 	}
 	return temporal.NewApplicationError(msg, "ReconcileError", err)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "(unknown)"
+	}
+	return h
 }
 
 func truncate(s string, n int) string {

@@ -2,8 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,6 +63,11 @@ func TestSpecIsCheckedAndResolved(t *testing.T) {
 		{"bad rule", "      {from: legacy, to: new, tables: [items], columns: {\"items.a\": {precision: h}}}", false, "want s, ms or us", ""},
 		{"bad rule key", "      {from: legacy, to: new, tables: [items], columns: {price: {ignore: true}}}", false, "want table.column", ""},
 		{"unknown field", "      {from: legacy, to: new, tables: [items], tolerence: {}}", false, "unknown field", ""},
+		{"repair as a flag", "      {from: legacy, to: new, tables: [items], repair: true}", false, "", DirectionForward},
+		{"repair with deletes", "      {from: legacy, to: new, tables: [items], repair: {deleteExtra: true}}", false, "", DirectionForward},
+		{"repair with an unknown field", "      {from: legacy, to: new, tables: [items], repair: {deleteExtras: true}}", false, `unknown field "deleteExtras"`, ""},
+		{"repair not a bool", "      {from: legacy, to: new, tables: [items], repair: sometimes}", false, "want true, false", ""},
+		{"deleteExtra with repair off", "      {from: legacy, to: new, tables: [items], repair: {enabled: false, deleteExtra: true}}", false, "deleteExtra needs the repair enabled", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,7 +120,9 @@ func do(t *testing.T, s *Spec) (activities.PhaseResult, error, []activities.Hear
 	t.Helper()
 	var beats []activities.Heartbeat
 	in := activities.PhaseInput{Migration: "rc", Phase: config.PhaseSpec{Name: "reconcile", Phase: "reconcile", Driver: s}}
-	res, err := New(hclog.NewNullLogger()).Do(context.Background(), activities.ActionRun, in, activities.Heartbeat{},
+	d := New(hclog.NewNullLogger())
+	d.StateDir = t.TempDir()
+	res, err := d.Do(context.Background(), activities.ActionRun, in, activities.Heartbeat{},
 		func(h activities.Heartbeat) { beats = append(beats, h) })
 	return res, err, beats
 }
@@ -178,5 +188,129 @@ func TestReverseDirectionSwapsTheSides(t *testing.T) {
 	res, err, _ := do(t, s)
 	if err == nil || !strings.Contains(res.Summary, "1 extra_in_target") || !strings.Contains(res.Summary, "truth: new") {
 		t.Fatalf("reverse: %v / %s", err, res.Summary)
+	}
+}
+
+func TestRepairSpecForms(t *testing.T) {
+	for section, want := range map[string]Repair{
+		"repair: true":                 {Enabled: true},
+		"repair: false":                {},
+		"repair: {deleteExtra: true}":  {Enabled: true, DeleteExtra: true},
+		"repair: {deleteExtra: false}": {Enabled: true},
+	} {
+		spec, err := config.ParseSpec([]byte(specYAML("      {from: legacy, to: new, tables: [items], "+section+"}", false)))
+		if err != nil {
+			t.Fatalf("%s: %v", section, err)
+		}
+		if got := spec.Phases[0].Driver.(*Spec).Repair; got != want {
+			t.Errorf("%s: decoded %+v, want %+v", section, got, want)
+		}
+	}
+}
+
+func TestDoRepairsAndPassesOnlyWhenTheRecheckIsClean(t *testing.T) {
+	change := []string{"DELETE FROM items WHERE id = 7", "UPDATE items SET label = 'x' WHERE id = 9",
+		"INSERT INTO items VALUES (900, 'extra')"}
+	cases := []struct {
+		name    string
+		repair  Repair
+		wantErr string
+		want    string
+	}{
+		{"repair without deletes leaves the extra row to the gate", Repair{Enabled: true}, "1 extra_in_target, tolerance 0",
+			"repaired: 2 rows re-copied, 0 deleted, 1 still differing"},
+		{"repair with deletes passes", Repair{Enabled: true, DeleteExtra: true}, "",
+			"repaired: 2 rows re-copied, 1 deleted, 0 still differing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, _, b := sqliteSpec(t, "")
+			s.Repair = c.repair
+			dbtest.Exec(t, b.Store, change...)
+			res, err, _ := do(t, s)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
+			}
+			if !strings.Contains(res.Summary, c.want) || !strings.Contains(res.Output, "repaired:") {
+				t.Fatalf("summary %q, want %q; output:\n%s", res.Summary, c.want, res.Output)
+			}
+		})
+	}
+}
+
+func TestDoWritesTheFullListToAFile(t *testing.T) {
+	s, _, b := sqliteSpec(t, "")
+	dbtest.Exec(t, b.Store, "DELETE FROM items WHERE id % 10 = 0") // 50 missing: beyond the 10 sampled
+	res, err, _ := do(t, s)
+	if err == nil {
+		t.Fatal("50 missing rows passed the gate")
+	}
+	path := res.Outputs[OutputReportFile]
+	if path == "" || !strings.Contains(res.Output, path) {
+		t.Fatalf("the result does not name the report file: outputs %v\n%s", res.Outputs, res.Output)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full FullReport
+	if err := json.Unmarshal(raw, &full); err != nil {
+		t.Fatal(err)
+	}
+	tr := full.Report.Tables[0]
+	if full.Passed || full.Phase != "reconcile" || len(full.Failures) == 0 {
+		t.Fatalf("verdict in the file: %+v", full)
+	}
+	keys := map[string]bool{}
+	for _, d := range tr.Differences {
+		if d.Class == "missing_in_target" {
+			keys[d.Key[0]] = true
+		}
+	}
+	for i := 10; i <= 500; i += 10 {
+		if !keys[fmt.Sprint(i)] {
+			t.Fatalf("key %d is not in the file's list (%d keys)", i, len(keys))
+		}
+	}
+	if len(tr.Samples) >= 50 {
+		t.Fatalf("samples are not bounded: %d", len(tr.Samples))
+	}
+
+	// The spec's reportFile wins over the state directory.
+	s.ReportFile = filepath.Join(t.TempDir(), "mine.json")
+	res, _, _ = do(t, s)
+	if res.Outputs[OutputReportFile] != s.ReportFile {
+		t.Fatalf("report file %q, want the spec's %q", res.Outputs[OutputReportFile], s.ReportFile)
+	}
+	if _, err := os.Stat(s.ReportFile); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReportPathDefaults(t *testing.T) {
+	t.Setenv(StateDirEnv, "/var/lib/godwit")
+	if got := ReportPath(&Spec{}, "", "m1", "verify/copy"); got != "/var/lib/godwit/reconcile/m1/verify_copy.json" {
+		t.Fatalf("from the environment: %s", got)
+	}
+	if got := ReportPath(&Spec{}, "/srv/state", "m1", "verify"); got != "/srv/state/reconcile/m1/verify.json" {
+		t.Fatalf("from the driver: %s", got)
+	}
+}
+
+func TestDoFailsAStoppedCheckNamingTheLimit(t *testing.T) {
+	s, _, b := sqliteSpec(t, ", tolerance: {maxMismatched: 1000}, maxDifferences: 2, concurrency: 1")
+	dbtest.Exec(t, b.Store, "UPDATE items SET label = 'x' WHERE id % 25 = 0") // 20 differences
+	res, err, _ := do(t, s)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrTypeDifferences || !app.NonRetryable() {
+		t.Fatalf("want a non-retryable %s error, got %v", ErrTypeDifferences, err)
+	}
+	for _, want := range []string{"the check is incomplete: maxDifferences (2) reached", "INCOMPLETE: maxDifferences (2) reached"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if !strings.Contains(res.Output, "items (incomplete)") {
+		t.Errorf("the output does not mark the table incomplete:\n%s", res.Output)
 	}
 }

@@ -54,6 +54,16 @@ type Spec struct {
 	// fails: an incomplete check proves nothing).
 	MaxDifferences int64           `yaml:"maxDifferences" json:"maxDifferences,omitempty"`
 	MaxDuration    config.Duration `yaml:"maxDuration" json:"maxDuration,omitempty"`
+	// Repair re-copies the differing rows from the source of truth once
+	// they are found (`repair: true`), deleting extra rows only with
+	// `repair: {deleteExtra: true}`; the phase then passes only if the
+	// re-check of exactly those keys is clean (extra rows kept meet the
+	// extra tolerance).
+	Repair Repair `yaml:"repair" json:"repair,omitempty"`
+	// ReportFile is where the worker writes the full report (every
+	// differing key, up to 10,000 per table) as JSON; default
+	// <state dir>/reconcile/<migration>/<phase>.json (see ReportPath).
+	ReportFile string `yaml:"reportFile" json:"reportFile,omitempty"`
 	// Factor, Threshold and Concurrency tune the bisection (16, 256, 2).
 	Factor      int `yaml:"factor" json:"factor,omitempty"`
 	Threshold   int `yaml:"threshold" json:"threshold,omitempty"`
@@ -154,6 +164,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	if s.MaxDifferences < 0 || s.Factor < 0 || s.Threshold < 0 || s.Concurrency < 0 {
 		c.Errorf("", "maxDifferences, factor, threshold and concurrency must be 0 (default) or more")
+	}
+	if s.Repair.DeleteExtra && !s.Repair.Enabled {
+		c.Errorf("repair", "deleteExtra needs the repair enabled (repair: {deleteExtra: true})")
 	}
 	if s.Factor == 1 {
 		c.Errorf("factor", "must be at least 2: a range is split into this many parts")

@@ -1,0 +1,189 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/datastore"
+)
+
+// RepairReport says what a repair changed on the target and what its
+// re-check of exactly those keys found.
+type RepairReport struct {
+	// Upserted is the number of rows re-copied from the source of truth
+	// (missing_in_target and mismatched keys); Deleted the extra_in_target
+	// rows deleted (only with DeleteExtra); ExtraKept the extra rows left
+	// alone because deletes were not asked for.
+	Upserted  int64 `json:"upserted"`
+	Deleted   int64 `json:"deleted"`
+	ExtraKept int64 `json:"extraKept,omitempty"`
+	// Missing, Extra and Mismatched count the repaired keys that still
+	// differ after the re-check (extra rows kept included in Extra).
+	Missing    int64 `json:"missingInTarget"`
+	Extra      int64 `json:"extraInTarget"`
+	Mismatched int64 `json:"mismatched"`
+	// Unfixed is the number of keys the repair wrote or deleted that still
+	// differ: any is a failure whatever the tolerance.
+	Unfixed int64 `json:"unfixed"`
+	// Still holds a bounded sample of the keys still differing.
+	Still   []Difference `json:"still,omitempty"`
+	Seconds float64      `json:"seconds"`
+}
+
+// Clean reports whether the re-check found every repaired key equal.
+func (r *RepairReport) Clean() bool { return r.Missing+r.Extra+r.Mismatched == 0 }
+
+// repairBatch bounds the keys of one repair statement.
+const repairBatch = 200
+
+// repair re-copies the differing rows from the source of truth (upsert of
+// missing and mismatched keys), deletes the extra ones when asked, then
+// fetches exactly those keys again from both sides and records what still
+// differs in rep.Repair. Deletes run first, so a re-copied row cannot
+// collide with an extra row on a unique secondary index.
+func (tc *tableCheck) repair(ctx context.Context, rep *TableReport) error {
+	start := time.Now()
+	rr := &RepairReport{}
+	var upsert, remove, all [][]any
+	for _, d := range tc.diffs {
+		all = append(all, d.key)
+		switch {
+		case d.Class == ExtraInTarget && tc.o.DeleteExtra:
+			remove = append(remove, d.key)
+		case d.Class == ExtraInTarget:
+			rr.ExtraKept++
+		default:
+			upsert = append(upsert, d.key)
+		}
+	}
+	for start := 0; start < len(remove); start += repairBatch {
+		n, err := tc.deleteKeys(ctx, remove[start:min(start+repairBatch, len(remove))])
+		if err != nil {
+			return err
+		}
+		rr.Deleted += n
+	}
+	for start := 0; start < len(upsert); start += repairBatch {
+		n, err := tc.copyKeys(ctx, upsert[start:min(start+repairBatch, len(upsert))])
+		if err != nil {
+			return err
+		}
+		rr.Upserted += n
+	}
+	tc.o.Logger.Info("repaired", "table", tc.pair.Source, "upserted", rr.Upserted, "deleted", rr.Deleted, "extra_kept", rr.ExtraKept)
+
+	var a, b map[string]*row
+	var err error
+	if a, err = tc.src.fetchKeys(ctx, all); err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	if b, err = tc.tgt.fetchKeys(ctx, all); err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	still := tc.compare(a, b)
+	sortFound(still)
+	for _, d := range still {
+		switch d.Class {
+		case MissingInTarget:
+			rr.Missing++
+			rr.Unfixed++
+		case ExtraInTarget:
+			rr.Extra++
+			if tc.o.DeleteExtra {
+				rr.Unfixed++
+			}
+		case Mismatched:
+			rr.Mismatched++
+			rr.Unfixed++
+		}
+		if len(rr.Still) < tc.o.SampleKeys {
+			rr.Still = append(rr.Still, d.Difference)
+		}
+	}
+	rr.Seconds = time.Since(start).Seconds()
+	rep.Repair = rr
+	return nil
+}
+
+// copyKeys reads the source rows with these keys (every source column the
+// target has, ignored ones included: a repair re-copies the row as the
+// copy did) and upserts them into the target. It returns the rows written;
+// a key the source no longer has (deleted since) is not written.
+func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error) {
+	var names []string
+	for _, c := range tc.srcTable.Columns {
+		if tc.tgtTable.Column(c.Name) != nil {
+			names = append(names, c.Name)
+		}
+	}
+	src, err := tc.srcTable.Project(names)
+	if err != nil {
+		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
+	}
+	dst, err := tc.tgtTable.Project(names)
+	if err != nil {
+		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
+	}
+	s := tc.src
+	q := &qb{engine: s.store.Engine}
+	cols := make([]string, len(names))
+	for i, n := range names {
+		cols[i] = s.quote(n)
+	}
+	stmt := "SELECT " + strings.Join(cols, ", ") + s.from() + " WHERE " + keysCond(q, s, keys)
+	s.queries.Add(1)
+	rows, err := s.store.DB.QueryContext(ctx, stmt, q.args...)
+	if err != nil {
+		return 0, fmt.Errorf("repair %s: read %s: %w", tc.pair.Source, s.label, err)
+	}
+	defer rows.Close()
+	var out [][]any
+	for rows.Next() {
+		raw := make([]any, len(names))
+		ptrs := make([]any, len(raw))
+		for i := range raw {
+			ptrs[i] = &raw[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return 0, fmt.Errorf("repair %s: read %s: %w", tc.pair.Source, s.label, err)
+		}
+		for i, c := range src.Columns {
+			if raw[i], err = datastore.Canonical(c.Type, raw[i]); err != nil {
+				return 0, fmt.Errorf("repair %s: read %s column %s: %w", tc.pair.Source, s.label, c.Name, err)
+			}
+		}
+		out = append(out, raw)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("repair %s: read %s: %w", tc.pair.Source, s.label, err)
+	}
+	if err := tc.tgt.store.WriteBatch(ctx, dst, out); err != nil {
+		return 0, fmt.Errorf("repair %s: write %s: %w", tc.pair.Source, tc.tgt.label, err)
+	}
+	return int64(len(out)), nil
+}
+
+// deleteKeys deletes the target rows with these keys.
+func (tc *tableCheck) deleteKeys(ctx context.Context, keys [][]any) (int64, error) {
+	s := tc.tgt
+	q := &qb{engine: s.store.Engine}
+	stmt := "DELETE" + s.from() + " WHERE " + keysCond(q, s, keys)
+	s.queries.Add(1)
+	res, err := s.store.DB.ExecContext(ctx, stmt, q.args...)
+	if err != nil {
+		return 0, fmt.Errorf("repair %s: delete on %s: %w", tc.pair.Source, s.label, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// keysCond is (key = a) OR (key = b) ... on side s.
+func keysCond(q *qb, s *side, keys [][]any) string {
+	ors := make([]string, len(keys))
+	for i, k := range keys {
+		ors[i] = keyEq(q, s.keys, s.keyKinds, k)
+	}
+	return strings.Join(ors, " OR ")
+}

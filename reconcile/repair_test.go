@@ -1,0 +1,82 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRepairFixesEachClass(t *testing.T) {
+	// Each engine is the repaired target once.
+	for _, p := range pairs[:3] {
+		for _, deleteExtra := range []bool{true, false} {
+			name := string(p.src) + "-" + string(p.tgt)
+			if deleteExtra {
+				name += "-deleteExtra"
+			}
+			t.Run(name, func(t *testing.T) {
+				const n = 3000
+				a, b := newItems(t, p.src, n), newItems(t, p.tgt, n)
+				want := changeTarget(t, b.Store, n)
+				o := Options{Source: a.Store, Target: b.Store, Threshold: 40, Repair: true, DeleteExtra: deleteExtra}
+				rep := run(t, o)
+				tr := rep.Tables[0]
+				rr := tr.Repair
+				if rr == nil {
+					t.Fatalf("no repair report: %s", rep.Summary())
+				}
+				// What was found is still reported as found.
+				if tr.Missing != 3 || tr.Extra != 3 || tr.Mismatched != 4 {
+					t.Fatalf("found %d/%d/%d, want 3/3/4: %s", tr.Missing, tr.Extra, tr.Mismatched, rep.Summary())
+				}
+				if rr.Upserted != int64(len(want[MissingInTarget])+len(want[Mismatched])) {
+					t.Errorf("upserted %d rows, want 7", rr.Upserted)
+				}
+				if rr.Unfixed != 0 || rr.Missing != 0 || rr.Mismatched != 0 {
+					t.Errorf("repair left differences: %+v\n%s", rr, rep.Text())
+				}
+				again := run(t, Options{Source: a.Store, Target: b.Store, Threshold: 40})
+				if deleteExtra {
+					if rr.Deleted != 3 || rr.Extra != 0 || !rr.Clean() {
+						t.Errorf("deleted %d, extra still %d: want 3 deleted and none left", rr.Deleted, rr.Extra)
+					}
+					if fails := (Tolerance{}).Check(rep); fails != nil {
+						t.Errorf("a clean repair must pass the gate: %v", fails)
+					}
+					if again.Differing() != 0 {
+						t.Errorf("a fresh check after the repair: %s", again.Summary())
+					}
+					return
+				}
+				// Without deleteExtra the extra rows stay and count.
+				if rr.Deleted != 0 || rr.ExtraKept != 3 || rr.Extra != 3 {
+					t.Errorf("deleted %d, kept %d, extra after %d: want 0, 3, 3", rr.Deleted, rr.ExtraKept, rr.Extra)
+				}
+				fails := (Tolerance{}).Check(rep)
+				if len(fails) != 1 || !strings.Contains(fails[0], "3 extra_in_target") {
+					t.Errorf("kept extras must meet the extra tolerance: %v", fails)
+				}
+				if fails := (Tolerance{MaxExtra: 3}).Check(rep); fails != nil {
+					t.Errorf("within the extra tolerance after repair: %v", fails)
+				}
+				if got := keysOf(&again.Tables[0], ExtraInTarget); again.Differing() != 3 || len(got) != 3 {
+					t.Errorf("a fresh check after the repair: %s", again.Summary())
+				}
+				if !strings.Contains(rep.Text(), "3 extra kept (deleteExtra is off)") {
+					t.Errorf("the report does not say extras were kept:\n%s", rep.Text())
+				}
+			})
+		}
+	}
+}
+
+func TestRepairIsNotDoneOnAStoppedCheck(t *testing.T) {
+	a, b := newItems(t, pairs[0].src, 3000), newItems(t, pairs[0].tgt, 3000)
+	changeTarget(t, b.Store, 3000)
+	rep := run(t, Options{Source: a.Store, Target: b.Store, Threshold: 10, MaxDifferences: 2, Concurrency: 1, Repair: true})
+	if rep.Complete() || rep.Tables[0].Repair != nil {
+		t.Fatalf("a check stopped at a limit repaired: %s", rep.Summary())
+	}
+	if again := run(t, Options{Source: a.Store, Target: b.Store}); again.Differing() != 10 {
+		t.Fatalf("the target changed after a stopped check: %s", again.Summary())
+	}
+}
