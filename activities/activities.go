@@ -23,6 +23,7 @@ const (
 	RunPhaseName        = "RunPhase"
 	CompensatePhaseName = "CompensatePhase"
 	PreflightName       = "Preflight"
+	PlanUnitsName       = "PlanUnits"
 )
 
 // Error types that retry policies name as non-retryable: retrying cannot
@@ -69,6 +70,9 @@ type PhaseInput struct {
 	// Resume is the checkpoint a paused action stopped at: the action goes
 	// on from there, as a retry does from its last heartbeat.
 	Resume string `json:"resume,omitempty"`
+	// Unit names the part of a fanned-out phase to run (a table); "" runs
+	// the whole phase.
+	Unit string `json:"unit,omitempty"`
 	// Prior holds the outputs of the phase's earlier steps (a plan's hash
 	// for the apply step that follows it), later steps winning.
 	Prior map[string]string `json:"prior,omitempty"`
@@ -121,6 +125,12 @@ type Driver interface {
 	// worker: reachability, credentials, privileges, programs, settings.
 	// It returns every problem found, each a sentence a person can act on.
 	Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string
+}
+
+// UnitPlanner is a Driver whose phase can fan out: it lists the units
+// (tables) of the phase, resolving patterns against the live systems.
+type UnitPlanner interface {
+	Units(ctx context.Context, in PhaseInput) ([]string, error)
 }
 
 // Activities are the phase activities a worker registers.
@@ -270,3 +280,22 @@ func WithResult(err error, res PhaseResult) error {
 // noCompensation is the summary of compensating a phase that has nothing
 // to undo: not an error, since a phase may have no side effects.
 const noCompensation = "no compensation configured"
+
+// PlanUnits lists the units of a phase that fans out, in a stable order.
+func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {
+	driver, err := a.driverFor(in.Phase)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+	}
+	up, ok := driver.(UnitPlanner)
+	if !ok {
+		err := fmt.Errorf("phase %s: the %s driver cannot fan out", in.Phase.Name, in.Phase.DriverKey())
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+	}
+	units, err := up.Units(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	a.Logger.Info("phase fans out", "migration", in.Migration, "phase", in.Phase.Name, "units", len(units))
+	return units, nil
+}

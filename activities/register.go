@@ -12,6 +12,7 @@ func Register(r Registry, a *Activities) {
 	r.RegisterActivityWithOptions(a.RunPhase, activity.RegisterOptions{Name: RunPhaseName})
 	r.RegisterActivityWithOptions(a.CompensatePhase, activity.RegisterOptions{Name: CompensatePhaseName})
 	r.RegisterActivityWithOptions(a.Preflight, activity.RegisterOptions{Name: PreflightName})
+	r.RegisterActivityWithOptions(a.PlanUnits, activity.RegisterOptions{Name: PlanUnitsName})
 	r.RegisterActivityWithOptions(a.ClaimLease, activity.RegisterOptions{Name: ClaimLeaseName})
 	r.RegisterActivityWithOptions(a.HolderRunning, activity.RegisterOptions{Name: HolderRunningName})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: NotifyName})

@@ -54,6 +54,15 @@ type StepPlanner interface {
 	PlanSteps() []Step
 }
 
+// FanOut is a DriverSpec whose phase may split into units (a copy's
+// tables) that run as separate activities, at most FanOut() at once, so
+// several workers share one phase and each unit resumes from its own
+// checkpoint. 0 keeps the phase one activity. The driver's runtime lists
+// the units (activities.UnitPlanner).
+type FanOut interface {
+	FanOut() int
+}
+
 // Step is one step of a multi-step phase: an action of the driver, a
 // durable wait, or a manual gate; exactly one of the three.
 type Step struct {

@@ -394,6 +394,9 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 	if sp, ok := resolved.Driver.(config.StepPlanner); ok && len(sp.PlanSteps()) > 0 {
 		return r.runSteps(ctx, i, resolved, sp.PlanSteps())
 	}
+	if fo, ok := resolved.Driver.(config.FanOut); ok && fo.FanOut() > 0 && r.version >= spineV1 {
+		return r.runUnits(ctx, i, resolved, fo.FanOut())
+	}
 	res, stop := r.runAction(ctx, i, resolved, 0)
 	if stop != nil && (stop.stepsAgain || stop.holdForPerson) {
 		return r.phaseFailed(ctx, i, stop.reason, zeroResult)

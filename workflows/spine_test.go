@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,8 +50,17 @@ func (c *countedSteps) PlanSteps() []config.Step {
 	return steps
 }
 
+// fannedOut is a driver section for tests whose phase fans out.
+type fannedOut struct {
+	Limit int `yaml:"limit" json:"limit"`
+}
+
+func (f *fannedOut) Check(*config.CheckContext) {}
+func (f *fannedOut) FanOut() int                 { return f.Limit }
+
 func init() {
 	config.RegisterDriver("counted", func() config.DriverSpec { return &countedSteps{} })
+	config.RegisterDriver("fanned", func() config.DriverSpec { return &fannedOut{} })
 }
 
 func mustSpec(t *testing.T, yaml string) config.Spec {
@@ -591,4 +601,67 @@ phases:
 	require.NoError(t, err)
 	require.Equal(t, []string{"run:shift-traffic#1", "run:shift-traffic#2", "run:shift-traffic#2", "run:shift-traffic#3"}, h.fake.Calls())
 	require.Equal(t, migration.StatusCompleted, rep.Status)
+}
+
+func TestAFannedOutPhaseRunsEachUnitAsItsOwnActivity(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: copy, fanned: {limit: 2}}
+  - {phase: reconcile, hook: `+hookOK+`}
+`)
+	h := newHarness(t)
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+		return []string{"customers", "orders", "order_lines", "invoices", "payments"}, nil
+	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	var mu sync.Mutex
+	running, most := 0, 0
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if call != "run:copy" {
+			return nil
+		}
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	}
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	var units []string
+	for _, in := range h.fake.inputs {
+		if in.Phase.Name == "copy" {
+			units = append(units, in.Unit)
+		}
+	}
+	sort.Strings(units)
+	require.Equal(t, []string{"customers", "invoices", "order_lines", "orders", "payments"}, units, "each unit ran once")
+	require.LessOrEqual(t, most, 2, "at most the limit at once")
+	require.Equal(t, int64(50), rep.Phases[0].Records, "records summed over the units")
+	require.Equal(t, "5 of 5 units done, 0 running", rep.Phases[0].Step)
+}
+
+func TestAFailedUnitStopsThePhaseAndRollsBackWhatTheOthersDid(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: copy, retry: {maxAttempts: 1}, fanned: {limit: 1}}
+`)
+	h := newHarness(t)
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+		return []string{"a", "b", "c"}, nil
+	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if len(h.fake.Calls()) == 2 { // the second unit
+			return temporal.NewNonRetryableApplicationError("table b has no primary key", "Test", nil)
+		}
+		return nil
+	}
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, []string{"run:copy", "run:copy", "compensate:copy"}, h.fake.Calls(), "c never started; the phase was undone")
+	require.Equal(t, "phase copy failed: unit b: table b has no primary key", rep.Error)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
 }

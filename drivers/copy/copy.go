@@ -37,6 +37,10 @@ const (
 	MaxConcurrency = 32
 )
 
+// MaxFanOut bounds the tables copied as separate activities at once
+// (Temporal's limit of pending activities per workflow is 2,000).
+const MaxFanOut = 256
+
 // What the compensation does with the copied rows.
 const (
 	OnRollbackEmpty = "empty" // delete the rows of the tables this migration provisioned
@@ -56,6 +60,11 @@ type Spec struct {
 	BatchRows int `yaml:"batchRows" json:"batchRows,omitempty"`
 	// Concurrency is how many tables are copied at once (default 1).
 	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
+	// FanOut, when set, copies each table as its own activity, at most
+	// FanOut at once: the workers on the task queue share the tables, and
+	// each resumes from its own checkpoint. RowsPerSecond then applies to
+	// each table.
+	Units int `yaml:"fanOut" json:"fanOut,omitempty"`
 	// RowsPerSecond caps the rows written per second over all tables;
 	// 0: no limit.
 	RowsPerSecond int `yaml:"rowsPerSecond" json:"rowsPerSecond,omitempty"`
@@ -100,6 +109,12 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	if s.RowsPerSecond < 0 {
 		c.Errorf("rowsPerSecond", "must not be negative: leave it out (or 0) for no limit")
+	}
+	switch {
+	case s.Units < 0 || s.Units > MaxFanOut:
+		c.Errorf("fanOut", "must be between 1 and %d (tables copied as separate activities at once), not %d", MaxFanOut, s.Units)
+	case s.Units > 0 && s.Concurrency > 1:
+		c.Errorf("concurrency", "applies within one activity; with fanOut each table is its own activity: set fanOut only")
 	}
 	if cu := s.CatchUp; cu != nil {
 		if strings.TrimSpace(cu.Column) == "" {
@@ -169,7 +184,37 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if action == activities.ActionCompensate {
 		return d.empty(ctx, s, in.Migration, log)
 	}
+	if in.Unit != "" {
+		one := *s
+		one.Tables = []string{in.Unit}
+		s = &one
+		log = log.With("table", in.Unit)
+	}
 	return d.copy(ctx, s, resume, log, beat)
+}
+
+// FanOut says how many tables run at once as separate activities (0: the
+// phase is one activity).
+func (s *Spec) FanOut() int { return s.Units }
+
+// Units lists the tables the phase copies, its patterns resolved on the
+// source, for a phase that fans out.
+func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: copy section missing or its stores not resolved", in.Phase.Name)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return nil, stores.Classify("copy", err)
+	}
+	defer from.Close()
+	tables, err := from.ResolveTables(ctx, s.Tables)
+	if err != nil {
+		return nil, stores.Classify("copy", err)
+	}
+	return tables, nil
 }
 
 func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {

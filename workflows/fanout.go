@@ -1,0 +1,125 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
+)
+
+// runUnits runs a fanned-out phase: its driver lists the units (tables),
+// and each runs as its own activity, at most limit at once, so the workers
+// on the task queue share them and each resumes from its own checkpoint.
+// Pause holds the units not yet started; rollback cancels the running
+// ones; the first unit that fails for good stops the others.
+func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit int) *stopCause {
+	pr := &r.report.Phases[i]
+	opts := activityOptions(spec)
+	opts.Summary = spec.Name + ": list units"
+	opts.HeartbeatTimeout = 0
+	var units []string
+	r.activities++
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanUnitsName,
+		activities.PhaseInput{Migration: r.spec.Name, Phase: spec}).Get(ctx, &units)
+	if err != nil {
+		return r.actionFailed(ctx, i, spec, err)
+	}
+	if len(units) == 0 {
+		r.phaseCompleted(ctx, i, activities.PhaseResult{Summary: "nothing to do: no units"})
+		return r.requested()
+	}
+	cctx, cancelAll := workflow.WithCancel(ctx)
+	if !spec.Phase.PointOfNoReturn() {
+		workflow.Go(ctx, func(g workflow.Context) {
+			_ = workflow.Await(g, func() bool { return r.rollbackReason != "" })
+			cancelAll()
+		})
+	}
+	sem := workflow.NewSemaphore(ctx, int64(max(limit, 1)))
+	var (
+		started, finished, succeeded int
+		records                      int64
+		failure                      error
+		failedUnit                   string
+		summaries                    []string
+		attempts                     int32
+	)
+	progress := func() {
+		pr.Step = fmt.Sprintf("%d of %d units done, %d running", finished, len(units), started-finished)
+		pr.Progress = 100 * float64(finished) / float64(len(units))
+		pr.Records = records
+		r.publish(ctx)
+	}
+	for _, unit := range units {
+		if failure != nil || r.rollbackReason != "" {
+			break
+		}
+		if stop := r.holdWhilePaused(ctx); stop != nil {
+			break // the running units are cancelled by the rollback
+		}
+		if err := sem.Acquire(ctx, 1); err != nil {
+			break // the workflow was cancelled
+		}
+		if failure != nil || r.rollbackReason != "" {
+			sem.Release(1)
+			break
+		}
+		started++
+		r.activities++
+		progress()
+		unit := unit
+		workflow.Go(ctx, func(g workflow.Context) {
+			defer sem.Release(1)
+			uopts := activityOptions(spec)
+			uopts.Summary = spec.Name + ": " + unit
+			var res activities.PhaseResult
+			err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, uopts), activities.RunPhaseName,
+				activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Unit: unit}).Get(g, &res)
+			finished++
+			if err != nil {
+				if failure == nil {
+					failure, failedUnit = err, unit
+					cancelAll()
+				}
+				return
+			}
+			succeeded++
+			records += res.Records
+			attempts = max(attempts, res.Attempt)
+			if len(summaries) < 20 && res.Summary != "" {
+				summaries = append(summaries, unit+": "+res.Summary)
+			}
+			if !contains(r.compensations, i) {
+				// A unit has had effects: a rollback from here on must
+				// undo the phase, though it is not finished.
+				r.compensations = append(r.compensations, i)
+			}
+			progress()
+		})
+	}
+	_ = workflow.Await(ctx, func() bool { return finished == started })
+	progress()
+	var canceled *temporal.CanceledError
+	switch {
+	case failure != nil && !errors.As(failure, &canceled):
+		return r.phaseFailed(ctx, i, fmt.Sprintf("unit %s: %s", failedUnit, errorMessage(failure)), activities.PhaseResult{Attempt: attempts})
+	case r.rollbackReason != "":
+		pr.State, pr.Error = migration.PhaseCancelled, fmt.Sprintf("cancelled with %d of %d units done", succeeded, len(units))
+		r.publish(ctx)
+		return r.requested()
+	case failure != nil || succeeded < len(units):
+		return r.cancelled()
+	}
+	summary := fmt.Sprintf("%d units: %s", len(units), strings.Join(summaries, "; "))
+	if len(units) > len(summaries) {
+		summary += fmt.Sprintf("; and %d more", len(units)-len(summaries))
+	}
+	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: summary, Attempt: max(attempts, 1)})
+	return r.requested()
+}
