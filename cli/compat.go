@@ -132,7 +132,7 @@ fromEnv or fromFile, here). Files and databases compare in any mix.`,
 	f.StringVar(&beforeAPI, "before-openapi", "", "the old OpenAPI 3 document")
 	f.StringVar(&afterAPI, "after-openapi", "", "the new OpenAPI 3 document")
 	f.StringVarP(&out, "output", "o", "", "write the JSON report to this file (default: stdout)")
-	f.StringVar(&dialect, "dialect", "postgres", "SQL dialect of the migration scripts (postgres)")
+	f.StringVar(&dialect, "dialect", "postgres", "SQL dialect of the migration scripts: postgres, mysql (MySQL 8, MariaDB 10.5+) or sqlite (3.35+; changes its ALTER TABLE cannot make rebuild the table)")
 	f.StringVar(&failOn, "fail-on", "breaking", "exit 2 on changes this serious or more: breaking or potentially_breaking")
 	f.BoolVar(&noRenames, "no-renames", false, "report renamed columns and tables as a drop and an add")
 	return cmd

@@ -163,17 +163,20 @@ func (a *app) initCommand() *cobra.Command {
 		Short: "Write a Godwit spec from a migration description",
 		Long: `Write a runnable Godwit spec from a migration description: its phases in
 order, approval gates before the traffic shift and decommission, timeouts
-of twice the estimates, and what each phase needs from the description as
-environment for its hook: GODWIT_TABLES (tables_to_migrate) for copy and
-reconcile; GODWIT_ROLLOUT_STEPS and GODWIT_FLAG (the feature flag's
-rollout_schedule), GODWIT_ALERT_THRESHOLDS, GODWIT_ROLLBACK_WHEN
-(automatic_rollback triggers) and GODWIT_ALERT_WHEN (alert_team triggers)
-for shift-traffic; GODWIT_WINDOW (preferred_migration_window).
+of twice the estimates, and typed drivers where the description gives what
+they need: stores legacy and new with provision, copy and reconcile of
+tables_to_migrate; a traffic shift whose steps are the feature flag's
+rollout_schedule (setWeight, analysis, hold), the analysis thresholds from
+automatic_rollback triggers and alert_thresholds; notifications for
+alert_team triggers; window from preferred_migration_window and
+critical_business_hours. Other phases get a command hook with the
+description's values as environment.
 
-What cannot be derived, the commands that do the work, is a placeholder
-TODO-<phase>-command under a "# TODO(godwit init)" comment: the spec
-validates, and a placeholder fails at once if run. Replace them, then
-godwit validate and godwit plan the spec.`,
+What cannot be derived (the stores' DSN variables, the gateway's admin URL,
+the route, the webhook variable) is a value starting "TODO(godwit init):"
+saying what to put there: godwit validate names each such field until it
+is filled in. Commands are TODO-<phase>-command placeholders, which fail at
+once if run.`,
 		Example: `  godwit init --description migration_config.json -o migration.yaml
   godwit init --description service.yaml | less`,
 		Args: cobra.NoArgs,
@@ -186,9 +189,25 @@ godwit validate and godwit plan the spec.`,
 			if err != nil {
 				return err
 			}
-			// Never hand over a spec that Godwit itself would refuse.
+			// Never hand over a spec that Godwit itself would refuse for
+			// anything but the placeholders it is meant to have.
+			var todo config.FieldErrors
 			if _, err := config.ParseSpec(data); err != nil {
-				return fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", description, err)
+				var fe config.FieldErrors
+				if !errors.As(err, &fe) {
+					return fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", description, err)
+				}
+				var other config.FieldErrors
+				for _, e := range fe {
+					if strings.HasPrefix(e.Message, config.PlaceholderMessage) {
+						todo = append(todo, e)
+					} else {
+						other = append(other, e)
+					}
+				}
+				if len(other) > 0 {
+					return fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", description, other)
+				}
 			}
 			if out != "" && out != "-" && !force {
 				if _, err := os.Stat(out); err == nil {
@@ -200,6 +219,9 @@ godwit validate and godwit plan the spec.`,
 			}
 			if out != "" && out != "-" {
 				fmt.Fprintf(a.errOut, "wrote %s: fill in the TODO(godwit init) commands, then: godwit validate -f %s\n", out, out)
+			}
+			if len(todo) > 0 {
+				fmt.Fprintf(a.errOut, "godwit validate refuses the spec until these fields are filled in:\n%v\n", todo)
 			}
 			return nil
 		},

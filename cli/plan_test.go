@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -136,8 +138,17 @@ func TestInitWritesASpecThatValidates(t *testing.T) {
 			assert.Contains(t, stderr, "fill in the TODO(godwit init) commands")
 			data, err := os.ReadFile(out)
 			require.NoError(t, err)
-			_, err = config.ParseSpec(data)
-			require.NoError(t, err, "init's spec must pass ParseSpec:\n%s", data)
+			assert.Contains(t, stderr, "godwit validate refuses the spec until these fields are filled in:")
+			_, _, err = godwit(t, noDial(t), "validate", "-f", out)
+			require.Error(t, err, "the fields init cannot derive are named until filled in")
+			assert.Contains(t, err.Error(), "is still a placeholder written by godwit init: fill in")
+			filled := regexp.MustCompile(`(\w+): 'TODO\(godwit init\)[^\n]*`).ReplaceAllStringFunc(string(data), func(m string) string {
+				key := m[:strings.Index(m, ":")]
+				return key + ": " + map[string]string{"fromEnv": "FILLED_VAR", "admin": "http://127.0.0.1:18490", "route": "users"}[key]
+			})
+			_, err = config.ParseSpec([]byte(filled))
+			require.NoError(t, err, "filled in, init's spec must pass ParseSpec:\n%s", filled)
+			require.NoError(t, os.WriteFile(out, []byte(filled), 0o644))
 			_, _, err = godwit(t, noDial(t), "validate", "-f", out)
 			require.NoError(t, err)
 			_, _, err = godwit(t, noDial(t), "init", "--description", fixture(t, "plan", desc), "-o", out)

@@ -48,6 +48,12 @@ const (
 type change struct {
 	issue   Issue
 	scripts []staged
+	// table is the (after) table the change belongs to, "" for views and
+	// procedures; tableLevel marks a table added, removed or renamed.
+	table      string
+	tableLevel bool
+	// noIssue marks scripts that belong to no single issue (a rebuild).
+	noIssue bool
 }
 
 type staged struct {
@@ -62,6 +68,17 @@ type comparison struct {
 	before, after *Schema
 	opts          Options
 	changes       []change
+	// rebuild lists the tables SQLite must rebuild, and tablePairs what
+	// the rebuild needs of each table compared.
+	rebuild    map[string]bool
+	tablePairs map[string]tablePair
+}
+
+// tablePair is a table present in both versions: its definitions and the
+// columns renamed (old name → new name).
+type tablePair struct {
+	before, after Table
+	renames       map[string]string
 }
 
 // CompareSchemas reports every change from before to after, with its
@@ -71,14 +88,17 @@ func CompareSchemas(before, after *Schema, opts Options) *Report {
 	if opts.Dialect == "" {
 		opts.Dialect = Postgres
 	}
-	c := &comparison{before: before, after: after, opts: opts}
+	c := &comparison{before: before, after: after, opts: opts, rebuild: map[string]bool{}, tablePairs: map[string]tablePair{}}
 	c.tables()
 	c.views()
 	c.procedures()
+	c.foldRebuilds()
 	r := &Report{Kind: "schema", Before: opts.Before, After: opts.After, Dialect: opts.Dialect}
 	var all []staged
 	for _, ch := range c.changes {
-		r.Issues = append(r.Issues, ch.issue)
+		if !ch.noIssue {
+			r.Issues = append(r.Issues, ch.issue)
+		}
 		all = append(all, ch.scripts...)
 	}
 	sort.SliceStable(all, func(i, j int) bool {
@@ -107,7 +127,23 @@ func (c *comparison) add(issue Issue, scripts ...staged) {
 			scripts[i].key = issue.FieldPath
 		}
 	}
-	c.changes = append(c.changes, change{issue: issue, scripts: scripts})
+	ch := change{issue: issue, scripts: scripts}
+	if rest, ok := strings.CutPrefix(issue.FieldPath, "tables."); ok {
+		ch.table, _, _ = strings.Cut(rest, ".")
+		ch.tableLevel = !strings.Contains(rest, ".")
+	}
+	c.changes = append(c.changes, ch)
+}
+
+// needRebuild records that SQLite cannot make a change of table in place
+// (its ALTER TABLE adds, renames and drops columns, nothing else); it
+// reports whether it did, i.e. whether the dialect is SQLite.
+func (c *comparison) needRebuild(table string) bool {
+	if c.opts.Dialect != SQLite {
+		return false
+	}
+	c.rebuild[table] = true
+	return true
 }
 
 // ---- tables ----
@@ -248,6 +284,7 @@ func topoOrder(names []string, s *Schema) []string {
 }
 
 func (c *comparison) tableAdded(name string, order int) {
+	d := c.opts.Dialect
 	t := c.after.Tables[name]
 	c.add(Issue{
 		Type: "table_added", Severity: Additive, FieldPath: "tables." + name,
@@ -255,13 +292,14 @@ func (c *comparison) tableAdded(name string, order int) {
 		NewValue:    columnOrder(t),
 		Impact:      "none for existing code: nothing uses the table yet",
 	}, staged{stage: stCreateTable, key: fmt.Sprintf("%04d", order), script: Script{
-		ForwardSQL:      createTable(name, t),
-		RollbackSQL:     fmt.Sprintf("DROP TABLE %s;", ident(name)),
-		ValidationQuery: tableExists(name, true),
+		ForwardSQL:      d.createTable(name, t),
+		RollbackSQL:     fmt.Sprintf("DROP TABLE %s;", d.ident(name)),
+		ValidationQuery: d.tableExists(name, true),
 	}})
 }
 
 func (c *comparison) tableRemoved(name string) {
+	d := c.opts.Dialect
 	t := c.before.Tables[name]
 	c.add(Issue{
 		Type: "table_removed", Severity: Breaking, FieldPath: "tables." + name,
@@ -271,9 +309,9 @@ func (c *comparison) tableRemoved(name string) {
 		SuggestedMigration: "stop every use of the table first; keep a backup: the rollback recreates it empty",
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE", "DELETE"},
 	}, staged{stage: stDropTable, key: reverseKey(name, c.before), script: Script{
-		ForwardSQL:      fmt.Sprintf("DROP TABLE %s;", ident(name)),
-		RollbackSQL:     createTable(name, t),
-		ValidationQuery: tableExists(name, false),
+		ForwardSQL:      fmt.Sprintf("DROP TABLE %s;", d.ident(name)),
+		RollbackSQL:     d.createTable(name, t),
+		ValidationQuery: d.tableExists(name, false),
 		DataLoss:        true,
 	}})
 }
@@ -292,14 +330,17 @@ func reverseKey(name string, s *Schema) string {
 }
 
 func (c *comparison) tableRenamed(from, to string) {
+	d := c.opts.Dialect
 	bt := c.before.Tables[from]
-	forward := []string{alterTable(from, "RENAME TO "+ident(to))}
-	rollback := []string{alterTable(to, "RENAME TO "+ident(from))}
-	// PostgreSQL keeps constraint names on a rename; rename the derived
-	// ones so the result matches a table created under the new name.
+	forward := []string{d.alterTable(from, "RENAME TO "+d.ident(to))}
+	rollback := []string{d.alterTable(to, "RENAME TO "+d.ident(from))}
+	// Engines keep constraint names on a rename; rename the derived ones
+	// so the result matches a table created under the new name.
 	for _, p := range constraintNames(from, bt, to, bt) {
-		forward = append(forward, alterTable(to, fmt.Sprintf("RENAME CONSTRAINT %s TO %s", ident(p[0]), ident(p[1]))))
-		rollback = append([]string{alterTable(to, fmt.Sprintf("RENAME CONSTRAINT %s TO %s", ident(p[1]), ident(p[0])))}, rollback...)
+		if fwd := d.renameConstraint(to, bt, p, false); fwd != "" {
+			forward = append(forward, fwd)
+			rollback = append([]string{d.renameConstraint(to, bt, p, true)}, rollback...)
+		}
 	}
 	c.add(Issue{
 		Type: "table_renamed", Severity: Breaking, FieldPath: "tables." + to,
@@ -311,7 +352,7 @@ func (c *comparison) tableRenamed(from, to string) {
 	}, staged{stage: stRenameTable, script: Script{
 		ForwardSQL:      strings.Join(forward, "\n"),
 		RollbackSQL:     strings.Join(rollback, "\n"),
-		ValidationQuery: tableExists(to, true),
+		ValidationQuery: d.tableExists(to, true),
 	}})
 	c.table(to, bt, to, c.after.Tables[to])
 }
@@ -320,26 +361,74 @@ func (c *comparison) tableRenamed(from, to string) {
 // name a (columns as in ta) with their names under b (columns as in tb),
 // for those that differ. ta and tb list the same constraints in the same
 // order.
-func constraintNames(a string, ta Table, b string, tb Table) [][2]string {
-	var out [][2]string
-	add := func(x, y string) {
-		if x != y {
-			out = append(out, [2]string{x, y})
+func constraintNames(a string, ta Table, b string, tb Table) []renamedConstraint {
+	var out []renamedConstraint
+	add := func(r renamedConstraint) {
+		if r.from != r.to {
+			out = append(out, r)
 		}
 	}
 	if len(ta.Constraints.PrimaryKey) > 0 {
-		add(pkName(a), pkName(b))
+		add(renamedConstraint{kind: "pk", from: pkName(a), to: pkName(b)})
 	}
 	for i := range ta.Constraints.Unique {
-		add(uniqueName(a, ta.Constraints.Unique[i]), uniqueName(b, tb.Constraints.Unique[i]))
+		add(renamedConstraint{kind: "unique", from: uniqueName(a, ta.Constraints.Unique[i]), to: uniqueName(b, tb.Constraints.Unique[i]), cols: tb.Constraints.Unique[i]})
 	}
 	for i := range ta.Constraints.ForeignKey {
-		add(fkName(a, ta.Constraints.ForeignKey[i].Columns), fkName(b, tb.Constraints.ForeignKey[i].Columns))
+		add(renamedConstraint{kind: "fk", from: fkName(a, ta.Constraints.ForeignKey[i].Columns), to: fkName(b, tb.Constraints.ForeignKey[i].Columns), fk: tb.Constraints.ForeignKey[i]})
 	}
 	for i := range ta.Constraints.Check {
-		add(checkName(a, ta.Constraints.Check[i]), checkName(b, tb.Constraints.Check[i]))
+		add(renamedConstraint{kind: "check", from: checkName(a, ta.Constraints.Check[i]), to: checkName(b, tb.Constraints.Check[i]), check: tb.Constraints.Check[i]})
 	}
 	return out
+}
+
+// renamedConstraint is a constraint whose derived name changes, with what
+// re-creating it takes on engines that cannot rename it (written with the
+// columns' new names, which they have whenever it is renamed).
+type renamedConstraint struct {
+	kind, from, to string
+	cols           []string
+	fk             ForeignKey
+	check          string
+}
+
+// renameConstraint renames r on table (whose definition is t), back when
+// undo; "" when the engine has nothing to rename. MySQL renames indexes
+// (so unique constraints) but re-creates foreign keys and checks; its
+// primary key is always named PRIMARY. SQLite renames a unique
+// constraint's index; the names of its other constraints live only in the
+// CREATE TABLE text and are left as they are.
+func (d Dialect) renameConstraint(table string, t Table, r renamedConstraint, undo bool) string {
+	from, to := r.from, r.to
+	if undo {
+		from, to = to, from
+	}
+	switch d {
+	case Postgres:
+		return d.alterTable(table, fmt.Sprintf("RENAME CONSTRAINT %s TO %s", d.ident(from), d.ident(to)))
+	case MySQL:
+		switch r.kind {
+		case "unique":
+			return d.alterTable(table, fmt.Sprintf("RENAME INDEX %s TO %s", d.ident(from), d.ident(to)))
+		case "fk":
+			stmts := []string{d.alterTable(table, "DROP FOREIGN KEY "+d.ident(from))}
+			if needsFKIndex(t, r.fk) {
+				stmts = append(stmts, d.alterTable(table, fmt.Sprintf("RENAME INDEX %s TO %s", d.ident(from), d.ident(to))))
+			}
+			stmts = append(stmts, d.alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s %s", d.ident(to), d.fkClause(r.fk))))
+			return strings.Join(stmts, "\n")
+		case "check":
+			return d.alterTable(table, fmt.Sprintf("DROP CONSTRAINT %s", d.ident(from))) + "\n" +
+				d.alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s CHECK (%s)", d.ident(to), r.check))
+		}
+	case SQLite:
+		if r.kind == "unique" {
+			return d.dropIndex(table, from) + "\n" +
+				fmt.Sprintf("CREATE UNIQUE INDEX %s ON %s (%s);", d.ident(to), d.ident(table), d.idents(r.cols))
+		}
+	}
+	return ""
 }
 
 // table compares one table present in both versions (under name bn
@@ -363,6 +452,7 @@ func (c *comparison) table(bn string, bt Table, an string, at Table) {
 			return columnDef("x", bt.Columns[r]) == columnDef("x", at.Columns[a])
 		}, true)
 	}
+	c.tablePairs[an] = tablePair{before: bt, after: at, renames: renames}
 	// Compare constraints as if the renames had happened, since the
 	// database carries them over.
 	renamed := renameColumns(bt, renames)
@@ -370,7 +460,7 @@ func (c *comparison) table(bn string, bt Table, an string, at Table) {
 		if a, ok := renames[r]; ok {
 			c.columnRenamed(an, bt, renamed, r, a)
 		} else {
-			c.columnRemoved(an, r, bt.Columns[r])
+			c.columnRemoved(an, r, bt.Columns[r], at)
 		}
 	}
 	isRenamed := map[string]bool{}
@@ -432,6 +522,7 @@ func renameColumns(t Table, renames map[string]string) Table {
 // ---- columns ----
 
 func (c *comparison) columnAdded(table, name string, col Column) {
+	d := c.opts.Dialect
 	path := fmt.Sprintf("tables.%s.columns.%s", table, name)
 	issue := Issue{
 		Type: "column_added", Severity: Additive, FieldPath: path,
@@ -440,9 +531,13 @@ func (c *comparison) columnAdded(table, name string, col Column) {
 		Impact:      "none for existing code",
 	}
 	s := Script{
-		ForwardSQL:      alterTable(table, "ADD COLUMN "+columnDef(name, col)),
-		RollbackSQL:     alterTable(table, "DROP COLUMN "+ident(name)),
-		ValidationQuery: columnExists(table, name, true),
+		ForwardSQL:      d.alterTable(table, "ADD COLUMN "+d.columnDef(name, col)),
+		RollbackSQL:     d.alterTable(table, "DROP COLUMN "+d.ident(name)),
+		ValidationQuery: d.columnExists(table, name, true),
+	}
+	// SQLite adds a NOT NULL column only with a constant default.
+	if d == SQLite && (col.AutoIncrement || !col.nullable() && (defaultSQL(col) == "" || !constantDefault(col))) {
+		c.needRebuild(table)
 	}
 	if !col.nullable() && defaultSQL(col) == "" && !col.AutoIncrement {
 		issue.Severity = Breaking
@@ -452,13 +547,13 @@ func (c *comparison) columnAdded(table, name string, col Column) {
 		nullable := col
 		t := true
 		nullable.Nullable = &t
-		stmts := []string{alterTable(table, "ADD COLUMN "+columnDef(name, nullable))}
+		stmts := []string{d.alterTable(table, "ADD COLUMN "+d.columnDef(name, nullable))}
 		if v := backfillValue(col); v != "" {
-			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s IS NULL;", ident(table), ident(name), v, ident(name)))
+			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s IS NULL;", d.ident(table), d.ident(name), v, d.ident(name)))
 		} else {
 			stmts = append(stmts, fmt.Sprintf("-- backfill %s.%s here: no placeholder value for type %s", table, name, columnType(col)))
 		}
-		stmts = append(stmts, alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET NOT NULL", ident(name))))
+		stmts = append(stmts, d.setNotNull(table, name, col))
 		s.ForwardSQL = strings.Join(stmts, "\n")
 	}
 	c.add(issue, staged{stage: stAddColumn, script: s})
@@ -486,17 +581,21 @@ func backfillValue(col Column) string {
 	return ""
 }
 
-func (c *comparison) columnRemoved(table, name string, col Column) {
+func (c *comparison) columnRemoved(table, name string, col Column, after Table) {
+	d := c.opts.Dialect
 	path := fmt.Sprintf("tables.%s.columns.%s", table, name)
+	// SQLite drops a column only when no key, index or check names it;
+	// the rebuild always works.
+	c.needRebuild(table)
 	restore := col
-	rollback := []string{alterTable(table, "ADD COLUMN "+columnDef(name, col))}
+	rollback := []string{d.alterTable(table, "ADD COLUMN "+d.columnDef(name, col))}
 	if !col.nullable() && defaultSQL(col) == "" && !col.AutoIncrement {
 		t := true
 		restore.Nullable = &t
 		rollback = []string{
-			alterTable(table, "ADD COLUMN "+columnDef(name, restore)),
+			d.alterTable(table, "ADD COLUMN "+d.columnDef(name, restore)),
 			fmt.Sprintf("-- restore %s.%s from a backup here: the values were dropped", table, name),
-			alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET NOT NULL", ident(name))),
+			d.setNotNull(table, name, col),
 		}
 	}
 	c.add(Issue{
@@ -507,22 +606,28 @@ func (c *comparison) columnRemoved(table, name string, col Column) {
 		SuggestedMigration: "release code that no longer uses the column first; drop it one release later (contract)",
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE"},
 	}, staged{stage: stDropColumn, script: Script{
-		ForwardSQL:      alterTable(table, "DROP COLUMN "+ident(name)),
+		ForwardSQL:      d.alterTable(table, "DROP COLUMN "+d.ident(name)),
 		RollbackSQL:     strings.Join(rollback, "\n"),
-		ValidationQuery: columnExists(table, name, false),
+		ValidationQuery: d.columnExists(table, name, false),
 		DataLoss:        true,
 	}})
 }
 
 func (c *comparison) columnRenamed(table string, before, renamed Table, from, to string) {
-	forward := []string{alterTable(table, fmt.Sprintf("RENAME COLUMN %s TO %s", ident(from), ident(to)))}
-	rollback := []string{alterTable(table, fmt.Sprintf("RENAME COLUMN %s TO %s", ident(to), ident(from)))}
+	d := c.opts.Dialect
+	forward := []string{d.alterTable(table, fmt.Sprintf("RENAME COLUMN %s TO %s", d.ident(from), d.ident(to)))}
+	rollback := []string{d.alterTable(table, fmt.Sprintf("RENAME COLUMN %s TO %s", d.ident(to), d.ident(from)))}
 	for _, p := range constraintNames(table, before, table, renamed) {
-		if !involves(p[0], from) {
+		if !involves(p.from, from) {
 			continue
 		}
-		forward = append(forward, alterTable(table, fmt.Sprintf("RENAME CONSTRAINT %s TO %s", ident(p[0]), ident(p[1]))))
-		rollback = append([]string{alterTable(table, fmt.Sprintf("RENAME CONSTRAINT %s TO %s", ident(p[1]), ident(p[0])))}, rollback...)
+		if p.kind != "unique" {
+			c.needRebuild(table) // SQLite cannot rename the others
+		}
+		if fwd := d.renameConstraint(table, renamed, p, false); fwd != "" {
+			forward = append(forward, fwd)
+			rollback = append([]string{d.renameConstraint(table, renamed, p, true)}, rollback...)
+		}
 	}
 	c.add(Issue{
 		Type: "column_renamed", Severity: Breaking, FieldPath: fmt.Sprintf("tables.%s.columns.%s", table, to),
@@ -534,7 +639,7 @@ func (c *comparison) columnRenamed(table string, before, renamed Table, from, to
 	}, staged{stage: stRenameColumn, script: Script{
 		ForwardSQL:      strings.Join(forward, "\n"),
 		RollbackSQL:     strings.Join(rollback, "\n"),
-		ValidationQuery: columnExists(table, to, true),
+		ValidationQuery: d.columnExists(table, to, true),
 	}})
 }
 
@@ -546,27 +651,31 @@ func involves(name, col string) bool {
 
 // column compares a column present in both versions.
 func (c *comparison) column(table, name string, b, a Column) {
+	d := c.opts.Dialect
 	path := fmt.Sprintf("tables.%s.columns.%s", table, name)
-	col := ident(name)
+	col := d.ident(name)
 	key := func(n int) string { return fmt.Sprintf("%s.%d", path, n) }
 	bt, at := columnType(b), columnType(a)
 	if change := CompareTypes(bt, at); change != TypeSame {
-		c.typeChanged(table, name, path, bt, at, change, key(0))
+		c.needRebuild(table)
+		c.typeChanged(table, name, path, b, a, change, key(0))
 	}
 	bd, ad := defaultSQL(b), defaultSQL(a)
 	if b.AutoIncrement != a.AutoIncrement {
-		c.autoIncrement(table, name, path, a.AutoIncrement, key(1))
+		c.needRebuild(table)
+		c.autoIncrement(table, name, path, b, a, key(1))
 	}
 	if bd != ad && !a.AutoIncrement && !b.AutoIncrement {
+		c.needRebuild(table)
 		sev, typ, impact := NonBreaking, "column_default_changed", "new rows that omit the column get the new default"
-		fwd, back := alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET DEFAULT %s", col, ad)), alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET DEFAULT %s", col, bd))
+		fwd, back := d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET DEFAULT %s", col, ad)), d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET DEFAULT %s", col, bd))
 		switch {
 		case bd == "":
 			typ = "column_default_added"
-			back = alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP DEFAULT", col))
+			back = d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP DEFAULT", col))
 		case ad == "":
 			typ = "column_default_removed"
-			fwd = alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP DEFAULT", col))
+			fwd = d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP DEFAULT", col))
 			impact = "new rows that omit the column get NULL"
 			if !a.nullable() {
 				sev, impact = PotentiallyBreaking, "INSERTs that omit the column fail: it is NOT NULL and has no default any more"
@@ -579,7 +688,11 @@ func (c *comparison) column(table, name string, b, a Column) {
 			AffectedOperations: []string{"INSERT"},
 		}, staged{stage: stAlterColumn, key: key(2), script: Script{ForwardSQL: fwd, RollbackSQL: back}})
 	}
+	// MySQL changes nullability with MODIFY COLUMN, which restates the
+	// whole column: as it is once type, generator and default are changed.
+	now := mixColumn(b, a, 2)
 	if b.nullable() && !a.nullable() {
+		c.needRebuild(table)
 		issue := Issue{
 			Type: "column_made_not_null", Severity: Breaking, FieldPath: path + ".nullable",
 			Description: fmt.Sprintf("column %s.%s made NOT NULL without a default", table, name),
@@ -589,28 +702,29 @@ func (c *comparison) column(table, name string, b, a Column) {
 			AffectedOperations: []string{"INSERT", "UPDATE"},
 		}
 		stmts := []string{}
-		s := Script{RollbackSQL: alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP NOT NULL", col))}
+		s := Script{RollbackSQL: d.setNullable(table, name, now)}
 		if ad != "" {
 			issue.Severity = PotentiallyBreaking
 			issue.Description = fmt.Sprintf("column %s.%s made NOT NULL (default %s)", table, name, ad)
 			issue.Impact = "writers that set the column to NULL explicitly fail; existing NULLs are backfilled with the default"
-			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s IS NULL;", ident(table), col, ad, col))
+			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s IS NULL;", d.ident(table), col, ad, col))
 		} else {
-			s.PrecheckQuery = fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL;", ident(table), col)
+			s.PrecheckQuery = fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL;", d.ident(table), col)
 		}
-		s.ForwardSQL = strings.Join(append(stmts, alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET NOT NULL", col))), "\n")
-		s.ValidationQuery = fmt.Sprintf("SELECT is_nullable = 'NO' AS ok FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s AND column_name = %s;", literal(table), literal(name))
+		s.ForwardSQL = strings.Join(append(stmts, d.setNotNull(table, name, now)), "\n")
+		s.ValidationQuery = d.notNullQuery(table, name)
 		c.add(issue, staged{stage: stAlterColumn, key: key(3), script: s})
 	}
 	if !b.nullable() && a.nullable() {
+		c.needRebuild(table)
 		c.add(Issue{
 			Type: "column_made_nullable", Severity: NonBreaking, FieldPath: path + ".nullable",
 			Description: fmt.Sprintf("column %s.%s made nullable", table, name),
 			OldValue:    false, NewValue: true,
 			Impact: "writers are unaffected; readers that assume a value must handle NULL",
 		}, staged{stage: stAlterColumn, key: key(3), script: Script{
-			ForwardSQL:    alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP NOT NULL", col)),
-			RollbackSQL:   alterTable(table, fmt.Sprintf("ALTER COLUMN %s SET NOT NULL", col)),
+			ForwardSQL:    d.setNullable(table, name, now),
+			RollbackSQL:   d.setNotNull(table, name, now),
 			PrecheckQuery: "",
 		}})
 	}
@@ -623,21 +737,26 @@ func orNone(s string) string {
 	return s
 }
 
-func (c *comparison) typeChanged(table, name, path string, bt, at SQLType, change TypeChange, key string) {
-	col := ident(name)
-	alter := func(t SQLType, cast bool) string {
+func (c *comparison) typeChanged(table, name, path string, b, a Column, change TypeChange, key string) {
+	d := c.opts.Dialect
+	col := d.ident(name)
+	bt, at := columnType(b), columnType(a)
+	alter := func(t SQLType, cast bool, now Column) string {
+		if d == MySQL {
+			return d.alterTable(table, "MODIFY COLUMN "+d.columnDef(name, now))
+		}
 		using := ""
 		if cast {
 			using = fmt.Sprintf(" USING %s::%s", col, t)
 		}
-		return alterTable(table, fmt.Sprintf("ALTER COLUMN %s TYPE %s%s", col, t, using))
+		return d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s TYPE %s%s", col, t, using))
 	}
 	cast := bt.Family != at.Family
 	issue := Issue{
 		FieldPath: path + ".type", OldValue: bt.String(), NewValue: at.String(),
 		AffectedOperations: []string{"INSERT", "UPDATE"},
 	}
-	s := Script{ForwardSQL: alter(at, cast), RollbackSQL: alter(bt, cast)}
+	s := Script{ForwardSQL: alter(at, cast, mixColumn(b, a, 0)), RollbackSQL: alter(bt, cast, b)}
 	switch change {
 	case TypeWidened:
 		issue.Type, issue.Severity = "column_type_widened", NonBreaking
@@ -649,7 +768,7 @@ func (c *comparison) typeChanged(table, name, path string, bt, at SQLType, chang
 		issue.Description = fmt.Sprintf("column %s.%s narrowed from %s to %s", table, name, bt, at)
 		issue.Impact = "existing values that do not fit make the change fail; writers sending them fail afterwards"
 		issue.SuggestedMigration = "run the precheck query, shorten or migrate the values that do not fit, and release writers that respect the new limit first"
-		s.PrecheckQuery = narrowingPrecheck(table, col, bt, at)
+		s.PrecheckQuery = narrowingPrecheck(d, table, col, bt, at)
 	default:
 		issue.Type, issue.Severity = "column_type_changed", Breaking
 		issue.Description = fmt.Sprintf("column %s.%s changed type from %s to %s", table, name, bt, at)
@@ -657,8 +776,14 @@ func (c *comparison) typeChanged(table, name, path string, bt, at SQLType, chang
 		issue.SuggestedMigration = fmt.Sprintf("expand–contract: add a %s column, dual-write, backfill with a conversion, switch reads, drop the old column", at)
 		issue.AffectedOperations = []string{"SELECT", "INSERT", "UPDATE"}
 	}
-	s.ValidationQuery = fmt.Sprintf("SELECT format_type(atttypid, atttypmod) = %s AS ok FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s;",
-		literal(pgFormatType(at)), literal(table), literal(name))
+	switch d {
+	case Postgres:
+		s.ValidationQuery = fmt.Sprintf("SELECT format_type(atttypid, atttypmod) = %s AS ok FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s;",
+			literal(pgFormatType(at)), literal(table), literal(name))
+	case MySQL:
+		s.ValidationQuery = fmt.Sprintf("SELECT COLUMN_TYPE LIKE %s AS ok FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s;",
+			literal(mysqlColumnType(d.typeSQL(at, a.AutoIncrement))), literal(table), literal(name))
+	}
 	c.add(issue, staged{stage: stAlterColumn, key: key, script: s})
 }
 
@@ -683,29 +808,40 @@ func pgFormatType(t SQLType) string {
 }
 
 // narrowingPrecheck counts the rows whose value would not fit.
-func narrowingPrecheck(table, col string, from, to SQLType) string {
+func narrowingPrecheck(d Dialect, table, col string, from, to SQLType) string {
 	switch {
 	case to.Family == "string" && to.Length > 0:
-		return fmt.Sprintf("SELECT count(*) FROM %s WHERE length(%s) > %d;", ident(table), col, to.Length)
+		return fmt.Sprintf("SELECT count(*) FROM %s WHERE char_length(%s) > %d;", d.ident(table), col, to.Length)
 	case to.Family == "integer":
 		limits := map[string][2]string{"smallint": {"-32768", "32767"}, "integer": {"-2147483648", "2147483647"}}
 		if l, ok := limits[to.Name]; ok {
-			return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s NOT BETWEEN %s AND %s;", ident(table), col, l[0], l[1])
+			return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s NOT BETWEEN %s AND %s;", d.ident(table), col, l[0], l[1])
 		}
 	case to.Family == "decimal" && to.Precision > 0:
-		return fmt.Sprintf("SELECT count(*) FROM %s WHERE abs(%s) >= 1e%d OR %s <> round(%s, %d);", ident(table), col, to.Precision-to.Scale, col, col, to.Scale)
+		return fmt.Sprintf("SELECT count(*) FROM %s WHERE abs(%s) >= 1e%d OR %s <> round(%s, %d);", d.ident(table), col, to.Precision-to.Scale, col, col, to.Scale)
 	}
 	return ""
 }
 
-func (c *comparison) autoIncrement(table, name, path string, added bool, key string) {
-	col := ident(name)
+func (c *comparison) autoIncrement(table, name, path string, b, a Column, key string) {
+	d := c.opts.Dialect
+	added := a.AutoIncrement
+	col := d.ident(name)
 	addIdentity := strings.Join([]string{
-		alterTable(table, fmt.Sprintf("ALTER COLUMN %s ADD GENERATED BY DEFAULT AS IDENTITY", col)),
+		d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s ADD GENERATED BY DEFAULT AS IDENTITY", col)),
 		// Start after the values already there, or the next insert collides.
 		fmt.Sprintf("SELECT setval(pg_get_serial_sequence(%s, %s), coalesce(max(%s), 0) + 1, false) FROM %s;", literal(ident(table)), literal(name), col, ident(table)),
 	}, "\n")
-	dropIdentity := alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP IDENTITY", col))
+	dropIdentity := d.alterTable(table, fmt.Sprintf("ALTER COLUMN %s DROP IDENTITY", col))
+	if d == MySQL {
+		// MySQL's AUTO_INCREMENT starts after the values already there.
+		with, without := mixColumn(b, a, 1), mixColumn(b, a, 0)
+		if !added {
+			with, without = without, with
+		}
+		addIdentity = d.alterTable(table, "MODIFY COLUMN "+d.columnDef(name, with))
+		dropIdentity = d.alterTable(table, "MODIFY COLUMN "+d.columnDef(name, without))
+	}
 	if added {
 		c.add(Issue{
 			Type: "auto_increment_added", Severity: NonBreaking, FieldPath: path + ".auto_increment",
@@ -728,15 +864,18 @@ func (c *comparison) autoIncrement(table, name, path string, added bool, key str
 // ---- constraints and indexes ----
 
 func (c *comparison) constraints(path, table string, b, a Table) {
+	d := c.opts.Dialect
 	bpk, apk := b.Constraints.PrimaryKey, a.Constraints.PrimaryKey
-	pk := ident(pkName(table))
-	addPK := alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s PRIMARY KEY (%s)", pk, idents(apk)))
-	oldPK := alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s PRIMARY KEY (%s)", pk, idents(bpk)))
-	dropPK := alterTable(table, "DROP CONSTRAINT "+pk)
+	addPK := d.addPK(table, apk)
+	oldPK := d.addPK(table, bpk)
+	dropPK := d.dropPK(table)
 	dupes := func(cols []string) string {
-		return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) AS duplicates;", ident(table), idents(cols))
+		return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) AS duplicates;", d.ident(table), d.idents(cols))
 	}
 	ppath := path + ".constraints.primary_key"
+	if strings.Join(bpk, ",") != strings.Join(apk, ",") {
+		c.needRebuild(table)
+	}
 	switch {
 	case strings.Join(bpk, ",") == strings.Join(apk, ","):
 	case len(bpk) == 0:
@@ -746,14 +885,14 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			Impact:             "existing duplicates or NULLs make it fail; writers that insert duplicates fail",
 			SuggestedMigration: "remove duplicates (precheck query) first",
 			AffectedOperations: []string{"INSERT", "UPDATE"},
-		}, staged{stage: stAddConstraint, script: Script{ForwardSQL: addPK, RollbackSQL: dropPK, PrecheckQuery: dupes(apk), ValidationQuery: constraintExists(pkName(table), true)}})
+		}, staged{stage: stAddConstraint, script: Script{ForwardSQL: addPK, RollbackSQL: dropPK, PrecheckQuery: dupes(apk), ValidationQuery: d.constraintExists(table, pkName(table), true)}})
 	case len(apk) == 0:
 		c.add(Issue{
 			Type: "primary_key_removed", Severity: PotentiallyBreaking, FieldPath: ppath, OldValue: bpk,
 			Description:        fmt.Sprintf("primary key (%s) removed from %s", strings.Join(bpk, ", "), table),
 			Impact:             "duplicates become possible; replication and ORMs that need a key may stop working",
 			AffectedOperations: []string{"INSERT", "UPDATE", "DELETE"},
-		}, staged{stage: stDropConstraint, script: Script{ForwardSQL: dropPK, RollbackSQL: oldPK, ValidationQuery: constraintExists(pkName(table), false)}})
+		}, staged{stage: stDropConstraint, script: Script{ForwardSQL: dropPK, RollbackSQL: oldPK, ValidationQuery: d.constraintExists(table, pkName(table), false)}})
 	default:
 		c.add(Issue{
 			Type: "primary_key_changed", Severity: Breaking, FieldPath: ppath, OldValue: bpk, NewValue: apk,
@@ -763,7 +902,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			AffectedOperations: []string{"SELECT", "INSERT", "UPDATE", "DELETE"},
 		},
 			staged{stage: stDropConstraint, script: Script{Description: "drop the old primary key of " + table, ForwardSQL: dropPK, RollbackSQL: oldPK}},
-			staged{stage: stAddConstraint, script: Script{Description: "add the new primary key of " + table, ForwardSQL: addPK, RollbackSQL: dropPK, PrecheckQuery: dupes(apk), ValidationQuery: constraintExists(pkName(table), true)}})
+			staged{stage: stAddConstraint, script: Script{Description: "add the new primary key of " + table, ForwardSQL: addPK, RollbackSQL: dropPK, PrecheckQuery: dupes(apk), ValidationQuery: d.constraintExists(table, pkName(table), true)}})
 	}
 
 	// Unique constraints.
@@ -778,9 +917,9 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			Description: fmt.Sprintf("unique constraint on %s(%s) removed", table, strings.Join(cols, ", ")), OldValue: cols,
 			Impact: "duplicates become possible; nothing that worked fails",
 		}, staged{stage: stDropConstraint, key: name, script: Script{
-			ForwardSQL:      alterTable(table, "DROP CONSTRAINT "+ident(name)),
-			RollbackSQL:     alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s UNIQUE (%s)", ident(name), idents(cols))),
-			ValidationQuery: constraintExists(name, false),
+			ForwardSQL:      d.dropUnique(table, b, cols),
+			RollbackSQL:     d.addUnique(table, cols),
+			ValidationQuery: d.constraintExists(table, name, false),
 		}})
 	}
 	for _, k := range sortedKeys(au) {
@@ -795,10 +934,10 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			SuggestedMigration: "remove duplicates (precheck query) and release writers that avoid them first",
 			AffectedOperations: []string{"INSERT", "UPDATE"},
 		}, staged{stage: stAddConstraint, key: name, script: Script{
-			ForwardSQL:      alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s UNIQUE (%s)", ident(name), idents(cols))),
-			RollbackSQL:     alterTable(table, "DROP CONSTRAINT "+ident(name)),
+			ForwardSQL:      d.addUnique(table, cols),
+			RollbackSQL:     d.dropUnique(table, a, cols),
 			PrecheckQuery:   dupes(cols),
-			ValidationQuery: constraintExists(name, true),
+			ValidationQuery: d.constraintExists(table, name, true),
 		}})
 	}
 
@@ -815,14 +954,15 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			continue
 		}
 		fk, name := bf[k], fkName(table, bf[k].Columns)
+		c.needRebuild(table)
 		c.add(Issue{
 			Type: "foreign_key_removed", Severity: NonBreaking, FieldPath: path + ".constraints.foreign_key",
 			Description: fmt.Sprintf("foreign key %s(%s) → %s removed", table, strings.Join(fk.Columns, ", "), fk.References), OldValue: k,
 			Impact: "orphan rows become possible; nothing that worked fails",
 		}, staged{stage: stDropForeignKey, key: name, script: Script{
-			ForwardSQL:      alterTable(table, "DROP CONSTRAINT "+ident(name)),
-			RollbackSQL:     alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s %s", ident(name), fkClause(fk))),
-			ValidationQuery: constraintExists(name, false),
+			ForwardSQL:      d.dropFK(table, b, fk),
+			RollbackSQL:     d.addFK(table, fk),
+			ValidationQuery: d.constraintExists(table, name, false),
 		}})
 	}
 	for _, k := range sortedKeys(af) {
@@ -830,10 +970,11 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			continue
 		}
 		fk, name := af[k], fkName(table, af[k].Columns)
+		c.needRebuild(table)
 		refTable, refCols, _ := parseReference(fk.References)
 		var on []string
 		for i, col := range fk.Columns {
-			on = append(on, fmt.Sprintf("p.%s = c.%s", ident(refCols[i]), ident(col)))
+			on = append(on, fmt.Sprintf("p.%s = c.%s", d.ident(refCols[i]), d.ident(col)))
 		}
 		c.add(Issue{
 			Type: "foreign_key_added", Severity: Breaking, FieldPath: path + ".constraints.foreign_key",
@@ -842,10 +983,10 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			SuggestedMigration: "fix orphans (precheck query); on large tables add it NOT VALID, then VALIDATE CONSTRAINT",
 			AffectedOperations: []string{"INSERT", "UPDATE", "DELETE"},
 		}, staged{stage: stAddForeignKey, key: name, script: Script{
-			ForwardSQL:      alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s %s", ident(name), fkClause(fk))),
-			RollbackSQL:     alterTable(table, "DROP CONSTRAINT "+ident(name)),
-			PrecheckQuery:   fmt.Sprintf("SELECT count(*) FROM %s c WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s);", ident(table), "c."+ident(fk.Columns[0]), ident(refTable), strings.Join(on, " AND ")),
-			ValidationQuery: constraintExists(name, true),
+			ForwardSQL:      d.addFK(table, fk),
+			RollbackSQL:     d.dropFK(table, a, fk),
+			PrecheckQuery:   fmt.Sprintf("SELECT count(*) FROM %s c WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s);", d.ident(table), "c."+d.ident(fk.Columns[0]), d.ident(refTable), strings.Join(on, " AND ")),
+			ValidationQuery: d.constraintExists(table, name, true),
 		}})
 	}
 
@@ -856,14 +997,15 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			continue
 		}
 		name := checkName(table, k)
+		c.needRebuild(table)
 		c.add(Issue{
 			Type: "check_constraint_removed", Severity: NonBreaking, FieldPath: path + ".constraints.check",
 			Description: fmt.Sprintf("check constraint on %s removed: %s", table, k), OldValue: k,
 			Impact: "values the check refused become possible; nothing that worked fails",
 		}, staged{stage: stDropConstraint, key: name, script: Script{
-			ForwardSQL:      alterTable(table, "DROP CONSTRAINT "+ident(name)),
-			RollbackSQL:     alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s CHECK (%s)", ident(name), k)),
-			ValidationQuery: constraintExists(name, false),
+			ForwardSQL:      d.alterTable(table, "DROP CONSTRAINT "+d.ident(name)),
+			RollbackSQL:     d.alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s CHECK (%s)", d.ident(name), k)),
+			ValidationQuery: d.constraintExists(table, name, false),
 		}})
 	}
 	for _, k := range sortedKeys(ac) {
@@ -871,6 +1013,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			continue
 		}
 		name := checkName(table, k)
+		c.needRebuild(table)
 		c.add(Issue{
 			Type: "check_constraint_added", Severity: Breaking, FieldPath: path + ".constraints.check",
 			Description: fmt.Sprintf("check constraint on %s added: %s", table, k), NewValue: k,
@@ -878,10 +1021,10 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			SuggestedMigration: "fix the rows the precheck query counts; on large tables add it NOT VALID, then VALIDATE CONSTRAINT",
 			AffectedOperations: []string{"INSERT", "UPDATE"},
 		}, staged{stage: stAddConstraint, key: name, script: Script{
-			ForwardSQL:      alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s CHECK (%s)", ident(name), k)),
-			RollbackSQL:     alterTable(table, "DROP CONSTRAINT "+ident(name)),
-			PrecheckQuery:   fmt.Sprintf("SELECT count(*) FROM %s WHERE NOT (%s);", ident(table), k),
-			ValidationQuery: constraintExists(name, true),
+			ForwardSQL:      d.alterTable(table, fmt.Sprintf("ADD CONSTRAINT %s CHECK (%s)", d.ident(name), k)),
+			RollbackSQL:     d.alterTable(table, "DROP CONSTRAINT "+d.ident(name)),
+			PrecheckQuery:   fmt.Sprintf("SELECT count(*) FROM %s WHERE NOT (%s);", d.ident(table), k),
+			ValidationQuery: d.constraintExists(table, name, true),
 		}})
 	}
 }
@@ -903,6 +1046,7 @@ func set(list []string) map[string]bool {
 }
 
 func (c *comparison) indexes(path, table string, b, a Table) {
+	d := c.opts.Dialect
 	bi, ai := map[string]Index{}, map[string]Index{}
 	for _, ix := range b.Indexes {
 		bi[ix.Name] = ix
@@ -917,7 +1061,7 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 		}
 		return fmt.Sprintf("%sindex %s on %s(%s)", u, ix.Name, table, strings.Join(ix.Columns, ", "))
 	}
-	drop := func(ix Index) string { return fmt.Sprintf("DROP INDEX %s;", ident(ix.Name)) }
+	drop := func(ix Index) string { return d.dropIndex(table, ix.Name) }
 	for _, n := range sortedKeys(bi) {
 		old := bi[n]
 		nw, ok := ai[n]
@@ -928,7 +1072,7 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 				Type: "index_removed", Severity: PotentiallyBreaking, FieldPath: ipath, OldValue: old.Columns,
 				Description: describe(old) + " removed",
 				Impact:      "queries that used the index may become slow; a removed unique index allows duplicates",
-			}, staged{stage: stDropConstraint, key: n, script: Script{ForwardSQL: drop(old), RollbackSQL: createIndex(table, old), ValidationQuery: indexExists(n, false)}})
+			}, staged{stage: stDropConstraint, key: n, script: Script{ForwardSQL: drop(old), RollbackSQL: d.createIndex(table, old), ValidationQuery: d.indexExists(table, n, false)}})
 		case strings.Join(old.Columns, ",") != strings.Join(nw.Columns, ",") || old.Unique != nw.Unique:
 			sev, impact := PotentiallyBreaking, "queries planned for the old columns may become slow"
 			if nw.Unique && !old.Unique {
@@ -939,8 +1083,8 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 				Description: fmt.Sprintf("%s changed to %s", describe(old), describe(nw)),
 				Impact:      impact,
 			},
-				staged{stage: stDropConstraint, key: n, script: Script{Description: "drop the old " + describe(old), ForwardSQL: drop(old), RollbackSQL: createIndex(table, old)}},
-				staged{stage: stAddIndex, key: n, script: Script{Description: "create the new " + describe(nw), ForwardSQL: createIndex(table, nw), RollbackSQL: drop(nw), ValidationQuery: indexExists(n, true)}})
+				staged{stage: stDropConstraint, key: n, script: Script{Description: "drop the old " + describe(old), ForwardSQL: drop(old), RollbackSQL: d.createIndex(table, old)}},
+				staged{stage: stAddIndex, key: n, script: Script{Description: "create the new " + describe(nw), ForwardSQL: d.createIndex(table, nw), RollbackSQL: drop(nw), ValidationQuery: d.indexExists(table, n, true)}})
 		}
 	}
 	for _, n := range sortedKeys(ai) {
@@ -953,12 +1097,12 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 			Description: describe(ix) + " added",
 			Impact:      "none for existing code; writes lock the table while it builds (use CREATE INDEX CONCURRENTLY on large tables)",
 		}
-		s := Script{ForwardSQL: createIndex(table, ix), RollbackSQL: drop(ix), ValidationQuery: indexExists(n, true)}
+		s := Script{ForwardSQL: d.createIndex(table, ix), RollbackSQL: drop(ix), ValidationQuery: d.indexExists(table, n, true)}
 		if ix.Unique {
 			issue.Severity = Breaking
 			issue.Impact = "existing duplicates make it fail; writers that insert duplicates fail"
 			issue.AffectedOperations = []string{"INSERT", "UPDATE"}
-			s.PrecheckQuery = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) AS duplicates;", ident(table), idents(ix.Columns))
+			s.PrecheckQuery = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) AS duplicates;", d.ident(table), d.idents(ix.Columns))
 		}
 		c.add(issue, staged{stage: stAddIndex, key: n, script: s})
 	}
@@ -967,10 +1111,11 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 // ---- views and procedures ----
 
 func (c *comparison) views() {
+	d := c.opts.Dialect
 	createView := func(n string, v View) string {
-		return fmt.Sprintf("CREATE VIEW %s AS %s;", ident(n), strings.TrimSuffix(strings.TrimSpace(v.Definition), ";"))
+		return fmt.Sprintf("CREATE VIEW %s AS %s;", d.ident(n), strings.TrimSuffix(strings.TrimSpace(v.Definition), ";"))
 	}
-	dropView := func(n string) string { return fmt.Sprintf("DROP VIEW %s;", ident(n)) }
+	dropView := func(n string) string { return fmt.Sprintf("DROP VIEW %s;", d.ident(n)) }
 	for _, n := range sortedKeys(c.before.Views) {
 		old := c.before.Views[n]
 		nw, ok := c.after.Views[n]
@@ -981,7 +1126,7 @@ func (c *comparison) views() {
 				Description: fmt.Sprintf("view %s removed", n), Impact: "queries that read the view fail",
 				SuggestedMigration: "keep the view, possibly over the new tables, until its readers have moved",
 				AffectedOperations: []string{"SELECT"},
-			}, staged{stage: stDropView, key: n, script: Script{ForwardSQL: dropView(n), RollbackSQL: createView(n, old), ValidationQuery: tableExists(n, false)}})
+			}, staged{stage: stDropView, key: n, script: Script{ForwardSQL: dropView(n), RollbackSQL: createView(n, old), ValidationQuery: d.tableExists(n, false)}})
 			continue
 		}
 		if normalizeSpace(old.Definition) == normalizeSpace(nw.Definition) && strings.Join(old.Columns, ",") == strings.Join(nw.Columns, ",") {
@@ -1005,7 +1150,7 @@ func (c *comparison) views() {
 			Impact: impact, AffectedOperations: []string{"SELECT"},
 		},
 			staged{stage: stDropView, key: n, script: Script{Description: "drop the old view " + n, ForwardSQL: dropView(n), RollbackSQL: createView(n, old)}},
-			staged{stage: stCreateView, key: n, script: Script{Description: "create the new view " + n, ForwardSQL: createView(n, nw), RollbackSQL: dropView(n), ValidationQuery: tableExists(n, true)}})
+			staged{stage: stCreateView, key: n, script: Script{Description: "create the new view " + n, ForwardSQL: createView(n, nw), RollbackSQL: dropView(n), ValidationQuery: d.tableExists(n, true)}})
 	}
 	for _, n := range sortedKeys(c.after.Views) {
 		if _, ok := c.before.Views[n]; ok {
@@ -1015,7 +1160,7 @@ func (c *comparison) views() {
 		c.add(Issue{
 			Type: "view_added", Severity: Additive, FieldPath: "views." + n, NewValue: v.Columns,
 			Description: fmt.Sprintf("view %s added", n), Impact: "none for existing code",
-		}, staged{stage: stCreateView, key: n, script: Script{ForwardSQL: createView(n, v), RollbackSQL: dropView(n), ValidationQuery: tableExists(n, true)}})
+		}, staged{stage: stCreateView, key: n, script: Script{ForwardSQL: createView(n, v), RollbackSQL: dropView(n), ValidationQuery: d.tableExists(n, true)}})
 	}
 }
 

@@ -246,6 +246,8 @@ func ParseSpec(data []byte) (*Spec, error) {
 		errs[i].Line = sd.lineOf(errs[i].Path)
 	}
 	errs = append(errs, sd.errs...)
+	held := placeholders("", &root)
+	errs = append(withoutPlaceheld(errs, held), held...)
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs

@@ -30,6 +30,7 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 	if d.Description != "" {
 		addScalar(root, "description", d.Description)
 	}
+	addTopLevel(root, d, p)
 	defaults := mapping()
 	addScalar(defaults, "timeout", "10m")
 	addNode(root, "defaults", defaults)
@@ -92,6 +93,10 @@ func specPhase(d *Description, p *Plan, ph Phase, name string, flag int) *yaml.N
 		gate := mapping()
 		addScalar(gate, "gate", ph.Gate)
 		addNode(n, "approval", gate)
+	}
+	if key, drv := typedDriver(d, ph, flag); drv != nil {
+		addNode(n, key, drv)
+		return n
 	}
 	env := map[string]string{}
 	var notes []string

@@ -107,25 +107,3 @@ func TestDescriptionErrorsNameFieldPath(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
-
-func TestInitSpecCarriesTheDescription(t *testing.T) {
-	d, err := LoadDescription("testdata/service.yaml")
-	require.NoError(t, err)
-	out, err := InitSpec(d, Options{})
-	require.NoError(t, err)
-	spec, err := config.ParseSpec(out)
-	require.NoError(t, err)
-	var kinds []migration.Phase
-	for _, p := range spec.Phases {
-		kinds = append(kinds, p.Phase)
-	}
-	assert.Equal(t, []migration.Phase{migration.PhaseProvision, migration.PhaseShiftTraffic, migration.PhaseDecommission}, kinds)
-	shift := spec.Phases[1]
-	require.NotNil(t, shift.Approval)
-	assert.Equal(t, "go-live", shift.Approval.Gate)
-	assert.Equal(t, "5:24h,25:24h,100:0s", shift.Hook().Run.Env["GODWIT_ROLLOUT_STEPS"])
-	assert.Equal(t, "error_rate>0.05/5m", shift.Hook().Run.Env["GODWIT_ROLLBACK_WHEN"])
-	assert.Equal(t, "response_time_p95>500/10m", shift.Hook().Run.Env["GODWIT_ALERT_WHEN"])
-	assert.Contains(t, string(out), "# TODO(godwit init)")
-	assert.Nil(t, spec.Phases[2].Hook().Compensate, "decommission has no compensation")
-}

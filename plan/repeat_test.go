@@ -79,51 +79,6 @@ phases:
 	}
 }
 
-func TestInitKeepsRepeatedKindsWithNamesAndGates(t *testing.T) {
-	d, err := ParseDescription("d.yaml", []byte(`type: service
-name: users
-migration_phases:
-  - {phase: preparation, description: deploy the new service}
-  - {phase: canary rollout, description: move reads behind the flag}
-  - {phase: verify reads, description: compare responses}
-  - {phase: full rollout, description: move writes behind the flag}
-  - {phase: verify writes, description: compare responses}
-  - {phase: retire, description: decommission the monolith code}
-feature_flags:
-  - {name: reads, rollout_schedule: [{percentage: 10, duration_hours: 1}, {percentage: 100, duration_hours: 0}]}
-  - {name: writes, rollout_schedule: [{percentage: 50, duration_hours: 2}, {percentage: 100, duration_hours: 0}]}
-`))
-	require.NoError(t, err)
-	out, err := InitSpec(d, Options{})
-	require.NoError(t, err)
-	spec, err := config.ParseSpec(out)
-	require.NoError(t, err, string(out))
-	type row struct {
-		name string
-		kind migration.Phase
-		gate string
-	}
-	var got []row
-	for _, p := range spec.Phases {
-		r := row{p.Name, p.Phase, ""}
-		if p.Approval != nil {
-			r.gate = p.Approval.Gate
-		}
-		got = append(got, r)
-	}
-	assert.Equal(t, []row{
-		{"provision", migration.PhaseProvision, ""},
-		{"canary-rollout", migration.PhaseShiftTraffic, "go-live"},
-		{"verify-reads", migration.PhaseReconcile, ""},
-		{"full-rollout", migration.PhaseShiftTraffic, "go-live-full-rollout"},
-		{"verify-writes", migration.PhaseReconcile, ""},
-		{"decommission", migration.PhaseDecommission, "decommission"},
-	}, got)
-	assert.Equal(t, "reads", spec.Phases[1].Hook().Run.Env["GODWIT_FLAG"], "each shift rolls out its own flag")
-	assert.Equal(t, "writes", spec.Phases[3].Hook().Run.Env["GODWIT_FLAG"])
-	assert.Equal(t, []string{"TODO-full-rollout-command"}, spec.Phases[3].Hook().Run.Command)
-}
-
 func TestSpecNamesAreDistinctAndValid(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
