@@ -56,7 +56,7 @@ type fannedOut struct {
 }
 
 func (f *fannedOut) Check(*config.CheckContext) {}
-func (f *fannedOut) FanOut() int                 { return f.Limit }
+func (f *fannedOut) FanOut() int                { return f.Limit }
 
 func init() {
 	config.RegisterDriver("counted", func() config.DriverSpec { return &countedSteps{} })
