@@ -73,7 +73,7 @@ func TestSchemaFlagsAreChecked(t *testing.T) {
 		{"a file and a store for one side", []string{"check-compat", "--before", "a.json", "--before-store", "shop", "--after", "b.json"}, "each side is a file or a store"},
 		{"a store without a spec", []string{"check-compat", "--before", "a.json", "--after-store", "shop"}, "give it with -f SPEC"},
 		{"an unknown store to compare", []string{"check-compat", "--before-store", "nope", "--after-store", "shop", "-f", spec}, `has no store "nope" (it has shop)`},
-		{"an unset DSN variable", []string{"check-compat", "--before-store", "shop", "--after-store", "shop", "-f", spec}, "store shop: DSN"},
+		{"an unset DSN variable", []string{"check-compat", "--before-store", "shop", "--after-store", "shop", "-f", spec}, "store shop: cannot read its DSN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := godwit(t, noDial(t), tc.args...)
