@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -242,6 +244,9 @@ func (s *Store) copyValues(t *Table, rows [][]any) ([][]any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("row %d column %s: %w", r, c.Name, err)
 			}
+			if d, ok := v.(string); ok && c.Type.Kind == KindDecimal {
+				v = numericValue(d)
+			}
 			vals[i] = v
 		}
 		out[r] = vals
@@ -432,4 +437,23 @@ func escapeLoad(buf *bytes.Buffer, s string) {
 			buf.WriteByte(b)
 		}
 	}
+}
+
+// numericValue turns a plain decimal string into the pgtype.Numeric binary
+// COPY sends, so pgx need not try (and fail) other plans first; any other
+// form (an exponent, NaN) stays text for pgx to parse.
+func numericValue(s string) any {
+	if !plainDecimal(s) {
+		return s
+	}
+	digits, exp := s, int32(0)
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		digits = s[:dot] + s[dot+1:]
+		exp = -int32(len(s) - dot - 1)
+	}
+	n, ok := new(big.Int).SetString(digits, 10)
+	if !ok {
+		return s
+	}
+	return pgtype.Numeric{Int: n, Exp: exp, Valid: true}
 }

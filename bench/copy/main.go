@@ -290,8 +290,8 @@ func (b *bench) generate(db string, from, to int) error {
 		SELECT i, (i * 7919) %% 100000, ((i * 31) %% 1000000) / 100.0, i / 7.0, i %% 2 = 0,
 		       'name-' || i || '-ünï', md5(i::text) || ' note ' || (i %% 97),
 		       timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second' + (i %% 1000) * interval '1 microsecond',
-		       date '2000-01-01' + (i %% 9000)
-		FROM generate_series(%d, %d) i; ANALYZE t`, from, to))
+		       date '2000-01-01' + (i %% 9000)::int
+		FROM generate_series(%d::bigint, %d) i; ANALYZE t`, from, to))
 }
 
 func (b *bench) psql(db, sql string) error {
