@@ -53,8 +53,9 @@ func RetiredName(pattern, table string) string {
 	return strings.ReplaceAll(pattern, "{table}", table)
 }
 
-// retiredOriginal returns the table a retired name was made from.
-func retiredOriginal(pattern, name string) (string, bool) {
+// RetiredOriginal returns the table a retired name was made from under
+// pattern (false when name is not one).
+func RetiredOriginal(pattern, name string) (string, bool) {
 	if pattern == "" {
 		pattern = DefaultRetiredName
 	}
@@ -68,8 +69,9 @@ func retiredOriginal(pattern, name string) (string, bool) {
 // Retire decommissions the tables of s matching opts.Tables. It can be
 // repeated: a table an earlier attempt renamed or dropped counts as done
 // (Already), so a retried phase finishes the rest. A pattern that matches
-// nothing, and was not retired before, is ErrUnknownTable: retiring the
-// wrong store must not succeed quietly.
+// nothing, and was not retired before, is ErrUnknownTable (retiring the
+// wrong store must not succeed quietly) — except with RetireDrop, where a
+// dropped table leaves no trace: there it counts as Already.
 func Retire(ctx context.Context, s *Store, opts RetireOptions) (RetireResult, error) {
 	if opts.Mode == "" {
 		opts.Mode = RetireRename
@@ -91,22 +93,30 @@ func Retire(ctx context.Context, s *Store, opts RetireOptions) (RetireResult, er
 			return res, fmt.Errorf("retire: %w", err)
 		}
 		var matched []string
+		already := false
 		for _, n := range all {
-			if ok, _ := path.Match(p, n); !ok {
-				continue
-			}
-			if orig, ok := retiredOriginal(opts.RenameTo, n); ok && opts.Mode == RetireRename {
-				// A table this retire renamed earlier, matched again by
-				// its own pattern: already done, not a new candidate.
+			if orig, ok := RetiredOriginal(opts.RenameTo, n); ok && opts.Mode == RetireRename {
+				// A table this retire renamed earlier: done, and never a
+				// new candidate even if the pattern matches its new name.
 				if m, _ := path.Match(p, orig); m && !exists[orig] {
-					res.Already = append(res.Already, orig)
+					res.Already = appendNew(res.Already, orig)
+					already = true
 				}
 				continue
 			}
-			matched = append(matched, n)
+			if ok, _ := path.Match(p, n); ok {
+				matched = append(matched, n)
+			}
 		}
-		if len(matched) == 0 && !containsMatch(res.Already, p) {
-			return res, fmt.Errorf("retire: %w: nothing matches %q", ErrUnknownTable, p)
+		if len(matched) == 0 && !already {
+			if opts.Mode != RetireDrop {
+				return res, fmt.Errorf("retire: %w: nothing matches %q", ErrUnknownTable, p)
+			}
+			// A dropped table leaves no trace: on a retry, a pattern
+			// that matches nothing was dropped by the earlier attempt
+			// (preflight, before anything changed, checks that it
+			// matched then).
+			res.Already = appendNew(res.Already, p)
 		}
 		for _, n := range matched {
 			if _, done := res.Done[n]; done {
@@ -123,13 +133,13 @@ func Retire(ctx context.Context, s *Store, opts RetireOptions) (RetireResult, er
 	return res, nil
 }
 
-func containsMatch(names []string, pattern string) bool {
-	for _, n := range names {
-		if ok, _ := path.Match(pattern, n); ok {
-			return true
+func appendNew(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
 		}
 	}
-	return false
+	return append(list, s)
 }
 
 func matchesAny(patterns []string, name string) bool {
@@ -180,7 +190,7 @@ func Unretire(ctx context.Context, s *Store, opts RetireOptions) ([]string, erro
 	}
 	var back []string
 	for _, n := range all {
-		orig, ok := retiredOriginal(opts.RenameTo, n)
+		orig, ok := RetiredOriginal(opts.RenameTo, n)
 		if !ok || exists[orig] || !matchesAny(opts.Tables, orig) {
 			continue
 		}
