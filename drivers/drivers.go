@@ -12,8 +12,8 @@ import (
 	compatdriver "github.com/godwit/godwit/drivers/compat"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
-	"github.com/godwit/godwit/drivers/retire"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+	"github.com/godwit/godwit/drivers/retire"
 	"github.com/godwit/godwit/drivers/terraform"
 	"github.com/godwit/godwit/drivers/traffic"
 )
