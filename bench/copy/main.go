@@ -245,8 +245,16 @@ func (b *bench) referencePG(src string) (float64, error) {
 	if err := b.psql(dst, ddl); err != nil {
 		return 0, err
 	}
-	return b.pipe(fmt.Sprintf(`psql -X -q %q -c '\copy t to stdout' | psql -X -q %q -c '\copy t from stdin'`,
+	r, err := b.pipe(fmt.Sprintf(`psql -X -q %q -c '\copy t to stdout' | psql -X -q %q -c '\copy t from stdin'`,
 		b.pgURL+"/"+src, b.pgURL+"/"+dst))
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.Command("psql", "-X", "-A", "-t", b.pgURL+"/"+dst, "-c", "SELECT COUNT(*) FROM t").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(b.rows) {
+		return 0, fmt.Errorf("reference to PostgreSQL loaded %s rows, want %d (%v)", strings.TrimSpace(string(out)), b.rows, err)
+	}
+	return r, nil
 }
 
 // referenceMy times psql \copy | mariadb LOAD DATA LOCAL INFILE into a
@@ -264,8 +272,16 @@ func (b *bench) referenceMy(src string) (float64, error) {
 		return 0, err
 	}
 	sel := `SELECT id, n, price, ratio, active::int, name, note, (ts AT TIME ZONE 'UTC')::timestamp, born FROM t`
-	return b.pipe(fmt.Sprintf(`psql -X -q %q -c '\copy (%s) to stdout' | mariadb --local-infile=1 -h %s -u %s %s -e "SET time_zone = '+00:00'; LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE t"`,
-		b.pgURL+"/"+src, sel, b.myHost, b.myUser, dst))
+	r, err := b.pipe(fmt.Sprintf(`psql -X -q %q -c %q | mariadb --local-infile=1 -h %s -u %s %s -e "SET time_zone = '+00:00'; LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE t"`,
+		b.pgURL+"/"+src, `\copy (`+sel+`) to stdout`, b.myHost, b.myUser, dst))
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.Command("mariadb", "-N", "-h", b.myHost, "-u", b.myUser, dst, "-e", "SELECT COUNT(*) FROM t").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(b.rows) {
+		return 0, fmt.Errorf("reference to MariaDB loaded %s rows, want %d (%v)", strings.TrimSpace(string(out)), b.rows, err)
+	}
+	return r, nil
 }
 
 func (b *bench) pipe(script string) (float64, error) {
