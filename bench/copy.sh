@@ -1,12 +1,11 @@
 #!/bin/sh
-# Copies GODWIT_BENCH_ROWS (default 1,000,000) generated rows from SQLite into
-# PostgreSQL through the provision and copy drivers, and in the same run loads
-# the same rows with psql \copy (the reference). Prints rows/s for both and,
-# last, "ratio: X" (godwit / reference). Needs PostgreSQL on 127.0.0.1:5432
-# (or GODWIT_TEST_POSTGRES) and psql. Not part of the normal test run.
+# The data-plane benchmark (bench/copy/main.go): a generated PostgreSQL
+# table of GODWIT_BENCH_ROWS rows (default 1,000,000) copied to PostgreSQL
+# and to MariaDB through a real migration (Temporal dev server, a
+# godwit-worker, the provision and copy drivers), against psql \copy pipes
+# in the same run. Prints rows/s, the worker's peak RSS and, last,
+# "ratio: X" (godwit / reference, PostgreSQL to PostgreSQL). Not part of the
+# normal test run.
 set -eu
 cd "$(dirname "$0")/.."
-out=$(go test -run '^$' -bench CopyDriverSQLiteToPostgres -benchtime 1x -timeout 30m ./drivers/copy/ 2>&1) || { printf '%s\n' "$out"; exit 1; }
-# go test prints its own lines after the benchmark's: keep the ratio last.
-printf '%s\n' "$out" | grep -v '^ratio:'
-printf '%s\n' "$out" | grep '^ratio:'
+exec go run ./bench/copy -rows "${GODWIT_BENCH_ROWS:-1000000}" "$@"

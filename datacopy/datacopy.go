@@ -307,29 +307,44 @@ func (r *run) setStage(p *tablePlan, s Stage) {
 }
 
 // pass copies the rows after the checkpoint's LastKey (matching filter),
-// batch by batch, until a short batch says the table is done.
+// batch by batch, until a short batch says the table is done. The next
+// batch is read while the current one is written, so the source and the
+// target work at the same time; the checkpoint still moves only after a
+// batch's write has committed.
 func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+	r.mu.Lock()
+	lastKey := append([]string(nil), p.state.LastKey...)
+	r.mu.Unlock()
+	var after []any
+	if len(lastKey) > 0 {
+		var err error
+		if after, err = datastore.DecodeKey(p.source, lastKey); err != nil {
+			return fmt.Errorf("copy %s: %w", p.name, err)
+		}
+	}
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel() // an abandoned read-ahead stops with the pass
+	next := r.readAhead(readCtx, p, after, filter)
 	for {
 		// The batch boundary: the place a cancellation takes effect.
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("copy %s: stopped: %w", p.name, err)
 		}
-		r.mu.Lock()
-		lastKey := append([]string(nil), p.state.LastKey...)
-		r.mu.Unlock()
-		var after []any
-		if len(lastKey) > 0 {
-			var err error
-			if after, err = datastore.DecodeKey(p.source, lastKey); err != nil {
-				return fmt.Errorf("copy %s: %w", p.name, err)
-			}
+		res := <-next
+		if res.err != nil {
+			return fmt.Errorf("copy %s: %w", p.name, res.err)
 		}
-		rows, err := r.opts.From.ReadBatch(ctx, p.source, after, r.opts.BatchRows, filter)
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", p.name, err)
-		}
+		rows := res.rows
 		if len(rows) == 0 {
 			return nil
+		}
+		last := rows[len(rows)-1]
+		key := make([]any, 0, len(p.source.PrimaryKey))
+		for _, i := range p.source.KeyIndexes() {
+			key = append(key, last[i])
+		}
+		if len(rows) == r.opts.BatchRows {
+			next = r.readAhead(readCtx, p, key, filter)
 		}
 		if r.limiter != nil {
 			if err := r.limiter.WaitN(ctx, len(rows)); err != nil {
@@ -338,11 +353,6 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 		}
 		if err := r.opts.To.WriteBatch(ctx, p.target, rows); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
-		}
-		last := rows[len(rows)-1]
-		key := make([]any, 0, len(p.source.PrimaryKey))
-		for _, i := range p.source.KeyIndexes() {
-			key = append(key, last[i])
 		}
 		enc, err := datastore.EncodeKey(p.source, key)
 		if err != nil {
@@ -363,6 +373,22 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 			return nil
 		}
 	}
+}
+
+// batchRead is one read-ahead's outcome.
+type batchRead struct {
+	rows [][]any
+	err  error
+}
+
+// readAhead reads the batch after the given key in the background.
+func (r *run) readAhead(ctx context.Context, p *tablePlan, after []any, filter *datastore.Filter) <-chan batchRead {
+	ch := make(chan batchRead, 1)
+	go func() {
+		rows, err := r.opts.From.ReadBatch(ctx, p.source, after, r.opts.BatchRows, filter)
+		ch <- batchRead{rows: rows, err: err}
+	}()
+	return ch
 }
 
 func ctxErrOr(ctx context.Context, err error) error {

@@ -115,16 +115,9 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 // maxRowsPerStatement bounds one INSERT's size (bytes sent, server memory).
 const maxRowsPerStatement = 1000
 
-// WriteBatch upserts rows (canonical values in t.Columns order) into t in one
-// transaction: a row whose primary key exists is overwritten, so writing the
-// same batch twice leaves the same table — a retried batch never doubles rows.
-func (s *Store) WriteBatch(ctx context.Context, t *Table, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if err := t.CheckCopyable(); err != nil {
-		return err
-	}
+// writeInsert upserts rows with multi-row INSERT statements (the portable
+// path: SQLite's, and MySQL's when LOAD DATA LOCAL INFILE is off).
+func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 	per := s.d.maxParams() / len(t.Columns)
 	per = min(per, maxRowsPerStatement)
 	tx, err := s.DB.BeginTx(ctx, nil)

@@ -72,6 +72,8 @@ type Store struct {
 	DB     *sql.DB
 	Engine Engine
 	d      dialect
+	// bulk remembers what the fast write path may use (see bulkwrite.go).
+	bulk bulkState
 }
 
 // Open connects to a database and checks that it answers. The DSN is the

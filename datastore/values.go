@@ -145,6 +145,9 @@ func toDecimal(v any) (any, error) {
 	switch x := v.(type) {
 	case string:
 		s := strings.TrimSpace(x)
+		if plainDecimal(s) {
+			return s, nil // the usual form, checked without big.Rat's allocations
+		}
 		if _, ok := new(big.Rat).SetString(s); !ok {
 			return nil, fmt.Errorf("%w: %q is not a decimal", ErrBadValue, x)
 		}
@@ -163,6 +166,27 @@ func toDecimal(v any) (any, error) {
 		return nil, err
 	}
 	return strconv.FormatInt(n.(int64), 10), nil
+}
+
+// plainDecimal reports whether s is [-+]digits[.digits], the form every
+// engine prints a decimal in.
+func plainDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits, dot := 0, false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 func toFloat(v any) (any, error) {

@@ -13,6 +13,7 @@ import (
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+	"github.com/godwit/godwit/drivers/retire"
 	"github.com/godwit/godwit/drivers/terraform"
 	"github.com/godwit/godwit/drivers/traffic"
 )
@@ -27,6 +28,7 @@ func Builtin(logger hclog.Logger) map[string]activities.Driver {
 		traffic.Key:      traffic.New(logger.Named("traffic")),
 		terraform.Key:    terraform.New(logger.Named("terraform")),
 		compatdriver.Key: compatdriver.New(logger.Named("compat")),
+		retire.Key:       retire.New(logger.Named("retire")),
 	}
 }
 

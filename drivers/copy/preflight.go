@@ -41,6 +41,13 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		return append(problems, stores.Problem(s.From, err))
 	}
 	problems = append(problems, missing...)
+	if to != nil && to.Engine == datastore.MySQL && s.RequireFastPath {
+		if path, err := to.WritePath(ctx); err != nil {
+			problems = append(problems, stores.Problem(s.To, err))
+		} else if path != datastore.PathLoadData {
+			problems = append(problems, fmt.Sprintf("store %s: LOAD DATA LOCAL INFILE is off (local_infile=OFF): turn it on (SET GLOBAL local_infile = 1) or drop requireFastPath to copy with multi-row INSERT, several times slower", s.To))
+		}
+	}
 	provided := provisionedEarlier(spec, phase.Name)
 	for _, n := range names {
 		problems = append(problems, d.tableProblems(ctx, from, to, s, n, provided)...)

@@ -1,0 +1,459 @@
+package datastore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// WritePath names how WriteBatch writes into a store.
+type WritePath string
+
+// The write paths, fastest first.
+const (
+	// PathCopy is PostgreSQL's COPY (pgx CopyFrom): straight into the table
+	// when no row at or past the batch's first key exists there, else into a
+	// temporary table merged with one INSERT ... ON CONFLICT DO UPDATE.
+	PathCopy WritePath = "copy"
+	// PathLoadData is MySQL's LOAD DATA LOCAL INFILE ... REPLACE, fed from
+	// memory (no file touches the disk).
+	PathLoadData WritePath = "load data"
+	// PathInsert is multi-row INSERT upserts in one transaction (SQLite's,
+	// and MySQL's when the server has local_infile off).
+	PathInsert WritePath = "insert"
+)
+
+// bulkState is what a Store learned about its fast path; the zero value
+// means "not asked yet".
+type bulkState struct {
+	mu sync.Mutex
+	// loadData is MySQL's local_infile: 0 not asked, 1 on, -1 off.
+	loadData int
+	// forceInsert turns the fast paths off (tests of the fallback).
+	forceInsert bool
+}
+
+// WriteBatch upserts rows (canonical values in t.Columns order, sorted by
+// primary key as ReadBatch returns them) into t in one transaction: a row
+// whose primary key exists is overwritten, so writing the same batch twice
+// leaves the same table — a retried batch never doubles rows. It takes the
+// engine's fastest path (see WritePath).
+func (s *Store) WriteBatch(ctx context.Context, t *Table, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := t.CheckCopyable(); err != nil {
+		return err
+	}
+	for r, row := range rows {
+		if len(row) != len(t.Columns) {
+			return fmt.Errorf("write %s: row %d has %d values for %d columns", t.Name, r, len(row), len(t.Columns))
+		}
+	}
+	path, err := s.WritePath(ctx)
+	if err != nil {
+		return err
+	}
+	switch path {
+	case PathCopy:
+		return s.writeCopy(ctx, t, rows)
+	case PathLoadData:
+		err := s.writeLoadData(ctx, t, rows)
+		if errors.Is(err, errLoadDataOff) {
+			s.setLoadData(-1)
+			return s.writeInsert(ctx, t, rows)
+		}
+		return err
+	}
+	return s.writeInsert(ctx, t, rows)
+}
+
+// WritePath says which path WriteBatch takes on this store. For MySQL it
+// asks the server for local_infile once (a preflight reports PathInsert as
+// "LOAD DATA LOCAL INFILE is off: the copy will be slower").
+func (s *Store) WritePath(ctx context.Context) (WritePath, error) {
+	s.bulk.mu.Lock()
+	force, known := s.bulk.forceInsert, s.bulk.loadData
+	s.bulk.mu.Unlock()
+	if force {
+		return PathInsert, nil
+	}
+	switch s.Engine {
+	case Postgres:
+		return PathCopy, nil
+	case MySQL:
+		if known == 0 {
+			var on sql.NullInt64
+			if err := s.DB.QueryRowContext(ctx, "SELECT @@GLOBAL.local_infile").Scan(&on); err != nil {
+				return "", fmt.Errorf("ask local_infile: %w", err)
+			}
+			known = -1
+			if on.Valid && on.Int64 != 0 {
+				known = 1
+			}
+			s.setLoadData(known)
+		}
+		if known > 0 {
+			return PathLoadData, nil
+		}
+	}
+	return PathInsert, nil
+}
+
+func (s *Store) setLoadData(v int) {
+	s.bulk.mu.Lock()
+	s.bulk.loadData = v
+	s.bulk.mu.Unlock()
+}
+
+// --- PostgreSQL: COPY ---
+
+// writeCopy writes rows with COPY. Plain COPY into the table cannot be an
+// upsert, so it is used only when the batch's key range is known to be
+// empty on the target: no row there has a key at or past the batch's first
+// key (the usual case of a backfill, which fills the table in key order).
+// That test is only sound where every engine orders the key the same way
+// (numbers, dates, times), so text keys, a retried batch, a catch-up pass
+// or a range another writer is filling take the merge: COPY into a
+// temporary table, then one INSERT ... SELECT ... ON CONFLICT DO UPDATE.
+// A concurrent writer that slips a key in between test and COPY makes the
+// COPY fail with a unique violation; the batch is then merged instead.
+func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any) error {
+	values, err := s.copyValues(t, rows)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if orderedKey(t) {
+			done, err := s.copyIntoEmptyRange(ctx, pc, t, values)
+			if err != nil || done {
+				return err
+			}
+		}
+		return s.copyMerge(ctx, pc, t, values)
+	})
+}
+
+// copyIntoEmptyRange COPYs straight into t if its key range is empty; done
+// is false when the batch must be merged instead.
+func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any) (done bool, err error) {
+	tx, err := pc.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer tx.Rollback(ctx)
+	keys := make([]string, len(t.PrimaryKey))
+	params := make([]string, len(t.PrimaryKey))
+	var args []any
+	for i, k := range t.PrimaryKey {
+		keys[i] = s.d.quote(k)
+		params[i] = s.d.placeholder(i + 1)
+		args = append(args, values[0][t.columnIndex(k)])
+	}
+	q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE (%s) >= (%s))",
+		s.d.quote(t.Name), strings.Join(keys, ", "), strings.Join(params, ", "))
+	var taken bool
+	if err := tx.QueryRow(ctx, q, args...).Scan(&taken); err != nil {
+		return false, fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	if taken {
+		return false, nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.Name}, t.ColumnNames(), pgx.CopyFromRows(values)); err != nil {
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == "23505" { // unique_violation: a concurrent writer
+			return false, nil
+		}
+		return false, fmt.Errorf("write %s: copy: %w", t.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return true, nil
+}
+
+// copyMerge COPYs into a temporary table dropped at commit and upserts
+// from it: one statement however many rows, and idempotent.
+func (s *Store) copyMerge(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any) error {
+	tx, err := pc.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer tx.Rollback(ctx)
+	sum := sha256.Sum256([]byte(t.Name))
+	stage := "godwit_stage_" + hex.EncodeToString(sum[:8])
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = s.d.quote(c.Name)
+	}
+	list := strings.Join(cols, ", ")
+	// CREATE TABLE AS keeps the columns' types and nothing else: no
+	// constraint of the target can fail before the merge sees the row.
+	create := fmt.Sprintf("CREATE TEMPORARY TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA",
+		s.d.quote(stage), list, s.d.quote(t.Name))
+	if _, err := tx.Exec(ctx, create); err != nil {
+		return fmt.Errorf("write %s: staging table: %w", t.Name, err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stage}, t.ColumnNames(), pgx.CopyFromRows(values)); err != nil {
+		return fmt.Errorf("write %s: copy: %w", t.Name, err)
+	}
+	merge := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s",
+		s.d.quote(t.Name), list, list, s.d.quote(stage), s.d.upsertSuffix(t))
+	if _, err := tx.Exec(ctx, merge); err != nil {
+		return fmt.Errorf("write %s: merge: %w", t.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return nil
+}
+
+// copyValues encodes rows for CopyFrom (binary COPY): the canonical values
+// pgx cannot send as they are get their text form, which PostgreSQL parses
+// exactly (numeric, uuid).
+func (s *Store) copyValues(t *Table, rows [][]any) ([][]any, error) {
+	out := make([][]any, len(rows))
+	for r, row := range rows {
+		vals := make([]any, len(row))
+		for i, c := range t.Columns {
+			v, err := s.d.encode(c.Type, row[i])
+			if err != nil {
+				return nil, fmt.Errorf("row %d column %s: %w", r, c.Name, err)
+			}
+			if d, ok := v.(string); ok && c.Type.Kind == KindDecimal {
+				v = numericValue(d)
+			}
+			vals[i] = v
+		}
+		out[r] = vals
+	}
+	return out, nil
+}
+
+// orderedKey reports whether every key column is of a kind all engines
+// order alike (text is ordered by each database's collation).
+func orderedKey(t *Table) bool {
+	for _, k := range t.PrimaryKey {
+		c := t.Column(k)
+		if c == nil {
+			return false
+		}
+		switch c.Type.Kind {
+		case KindSmallInt, KindInt, KindBigInt, KindDate, KindTimestamp, KindTimestampTZ:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// columnIndex is the position of the named column, -1 if absent.
+func (t *Table) columnIndex(name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// --- MySQL: LOAD DATA LOCAL INFILE ---
+
+// errLoadDataOff says the server refused LOAD DATA LOCAL INFILE.
+var errLoadDataOff = errors.New("LOAD DATA LOCAL INFILE is disabled")
+
+// writeLoadData writes rows with LOAD DATA LOCAL INFILE ... REPLACE, the
+// rows streamed from memory through a reader handler of the driver. REPLACE
+// makes it idempotent: a row whose key exists is replaced. LOCAL turns
+// conversion errors into warnings, so any warning rolls the batch back and
+// fails it: a value that does not fit is never stored silently altered.
+func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error {
+	var buf bytes.Buffer
+	buf.Grow(len(rows) * 128)
+	for r, row := range rows {
+		for i, c := range t.Columns {
+			if i > 0 {
+				buf.WriteByte('\t')
+			}
+			if err := appendLoadValue(&buf, c.Type, row[i]); err != nil {
+				return fmt.Errorf("write %s: row %d column %s: %w", t.Name, r, c.Name, err)
+			}
+		}
+		buf.WriteByte('\n')
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	handler := "godwit_" + hex.EncodeToString(id[:])
+	data := buf.Bytes()
+	mysql.RegisterReaderHandler(handler, func() io.Reader { return bytes.NewReader(data) })
+	defer mysql.DeregisterReaderHandler(handler)
+
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = s.d.quote(c.Name)
+	}
+	// CHARACTER SET binary: the bytes go in as they are (UTF-8 text, raw
+	// blobs); the columns' own character sets interpret them.
+	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' REPLACE INTO TABLE %s CHARACTER SET binary
+		FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (%s)`,
+		handler, s.d.quote(t.Name), strings.Join(cols, ", "))
+
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, q); err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && (me.Number == 1148 || me.Number == 3948) {
+			return fmt.Errorf("write %s: %w: %v", t.Name, errLoadDataOff, err)
+		}
+		if errors.As(err, &me) && strings.HasPrefix(string(me.SQLState[:]), "22") { // data exception
+			return fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
+		}
+		return fmt.Errorf("write %s: load data: %w", t.Name, err)
+	}
+	if err := loadWarnings(ctx, tx); err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return nil
+}
+
+// loadWarnings turns the warnings of the last statement into an error.
+func loadWarnings(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SHOW WARNINGS LIMIT 3")
+	if err != nil {
+		return fmt.Errorf("read warnings: %w", err)
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var level, msg string
+		var code int
+		if err := rows.Scan(&level, &code, &msg); err != nil {
+			return fmt.Errorf("read warnings: %w", err)
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read warnings: %w", err)
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// appendLoadValue writes one field in LOAD DATA's default text format:
+// \N for NULL, backslash escapes for the separators and the escape itself.
+func appendLoadValue(buf *bytes.Buffer, t Type, v any) error {
+	if v == nil {
+		buf.WriteString(`\N`)
+		return nil
+	}
+	c, err := Canonical(t, v)
+	if err != nil {
+		return err
+	}
+	switch x := c.(type) {
+	case int64:
+		buf.WriteString(strconv.FormatInt(x, 10))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%w: %v does not fit a MySQL number", ErrBadValue, x)
+		}
+		buf.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+	case bool:
+		if x {
+			buf.WriteByte('1')
+		} else {
+			buf.WriteByte('0')
+		}
+	case time.Time:
+		switch t.Kind {
+		case KindDate:
+			buf.WriteString(x.Format("2006-01-02"))
+		default: // the session's zone is UTC; canonical times are UTC
+			buf.WriteString(x.UTC().Format("2006-01-02 15:04:05.999999"))
+		}
+	case string:
+		escapeLoad(buf, x)
+	case []byte:
+		escapeLoad(buf, string(x))
+	default:
+		return fmt.Errorf("%w: %T for LOAD DATA", ErrBadValue, c)
+	}
+	return nil
+}
+
+func escapeLoad(buf *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; b {
+		case '\\':
+			buf.WriteString(`\\`)
+		case '\t':
+			buf.WriteString(`\t`)
+		case '\n':
+			buf.WriteString(`\n`)
+		case '\r':
+			buf.WriteString(`\r`)
+		case 0:
+			buf.WriteString(`\0`)
+		default:
+			buf.WriteByte(b)
+		}
+	}
+}
+
+// numericValue turns a plain decimal string into the pgtype.Numeric binary
+// COPY sends, so pgx need not try (and fail) other plans first; any other
+// form (an exponent, NaN) stays text for pgx to parse.
+func numericValue(s string) any {
+	if !plainDecimal(s) {
+		return s
+	}
+	digits, exp := s, int32(0)
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		digits = s[:dot] + s[dot+1:]
+		exp = -int32(len(s) - dot - 1)
+	}
+	n, ok := new(big.Int).SetString(digits, 10)
+	if !ok {
+		return s
+	}
+	return pgtype.Numeric{Int: n, Exp: exp, Valid: true}
+}

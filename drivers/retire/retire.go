@@ -1,0 +1,202 @@
+// Package retire is the `retire` phase driver, for decommission phases: it
+// takes a store's tables out of service — renamed out of the way (the
+// default; a person can rename them back), dropped, or kept — and its
+// summary names what it did. A rename's compensation renames the tables
+// back; a drop has none (it is the point of no return), nor has keep.
+// The work is datastore.Retire's.
+package retire
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "retire"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Spec is a phase's `retire:` section.
+type Spec struct {
+	// Store is the store whose tables are retired (the legacy one).
+	Store string `yaml:"store" json:"store"`
+	// Tables are table names or glob patterns.
+	Tables []string `yaml:"tables" json:"tables"`
+	// Mode is rename (default), drop or keep.
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+	// RenameTo is the new name for mode rename, holding {table}
+	// (default "{table}_retired").
+	RenameTo string `yaml:"renameTo" json:"renameTo,omitempty"`
+	// Stores holds the store's spec, copied from the spec's stores: when
+	// the spec is checked (the activity sees only its phase).
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// Check reports an unknown store, bad patterns, an unknown mode and a
+// rename pattern without {table}.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "store", s.Store)
+	stores.CheckTables(c, "tables", s.Tables)
+	switch datastore.RetireMode(s.Mode) {
+	case "", datastore.RetireRename, datastore.RetireDrop, datastore.RetireKeep:
+	default:
+		c.Errorf("mode", "%q is not a choice: use rename (default: out of the way, can be renamed back), drop or keep", s.Mode)
+	}
+	if s.RenameTo != "" {
+		switch {
+		case datastore.RetireMode(s.Mode) == datastore.RetireDrop || datastore.RetireMode(s.Mode) == datastore.RetireKeep:
+			c.Errorf("renameTo", "is for mode rename only, not %s", s.Mode)
+		case !strings.Contains(s.RenameTo, "{table}") || s.RenameTo == "{table}":
+			c.Errorf("renameTo", "must hold {table} and more, e.g. \"{table}_retired\" or \"old_{table}\"")
+		}
+	}
+	s.Stores = provision.Pick(c.Spec, s.Store)
+}
+
+// ApplyDefaults sets the mode to rename.
+func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+	if s.Mode == "" {
+		s.Mode = string(datastore.RetireRename)
+	}
+}
+
+// Resources are the retired tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.Store, s.Tables)
+}
+
+// HasCompensation is true only for rename: the tables are renamed back.
+func (s *Spec) HasCompensation() bool { return datastore.RetireMode(s.Mode) == datastore.RetireRename }
+
+func (s *Spec) options() datastore.RetireOptions {
+	return datastore.RetireOptions{Tables: s.Tables, Mode: datastore.RetireMode(s.Mode), RenameTo: s.RenameTo}
+}
+
+// Driver runs retire phases.
+type Driver struct {
+	Logger hclog.Logger
+}
+
+// New returns the retire driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+
+// Do retires the tables (run) or renames them back (compensate). Both can
+// be repeated: a retry finds what an earlier attempt did.
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, _ func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: retire section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	st, err := stores.Open(ctx, s.Stores, s.Store)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("retire", err)
+	}
+	defer st.Close()
+	if action == activities.ActionCompensate {
+		back, err := datastore.Unretire(ctx, st, s.options())
+		if err != nil {
+			return activities.PhaseResult{}, stores.Classify("retire: rename back", err)
+		}
+		log.Info("renamed retired tables back", "tables", back)
+		if len(back) == 0 {
+			return activities.PhaseResult{Summary: "no retired table to rename back in " + s.Store}, nil
+		}
+		return activities.PhaseResult{Records: int64(len(back)), Summary: fmt.Sprintf("renamed %s back in %s", strings.Join(back, ", "), s.Store)}, nil
+	}
+	res, err := datastore.Retire(ctx, st, s.options())
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("retire in "+s.Store, err)
+	}
+	log.Info("retired tables", "mode", res.Mode, "done", res.Done, "already", res.Already)
+	return activities.PhaseResult{Records: int64(len(res.Done) + len(res.Already)), Summary: Summary(s.Store, res)}, nil
+}
+
+// Summary says what a retire did, naming every table: "renamed orders to
+// orders_retired in legacy", "dropped orders in legacy", "kept orders in
+// legacy as they are".
+func Summary(store string, res datastore.RetireResult) string {
+	names := make([]string, 0, len(res.Done))
+	for n := range res.Done {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	if len(names) > 0 {
+		switch res.Mode {
+		case datastore.RetireRename:
+			var pairs []string
+			for _, n := range names {
+				pairs = append(pairs, n+" to "+res.Done[n])
+			}
+			parts = append(parts, fmt.Sprintf("renamed %s in %s (rename them back to undo)", strings.Join(pairs, ", "), store))
+		case datastore.RetireDrop:
+			parts = append(parts, fmt.Sprintf("dropped %s in %s", strings.Join(names, ", "), store))
+		case datastore.RetireKeep:
+			parts = append(parts, fmt.Sprintf("kept %s in %s as they are (mode: keep)", strings.Join(names, ", "), store))
+		}
+	}
+	if len(res.Already) > 0 {
+		verb := "renamed"
+		if res.Mode == datastore.RetireDrop {
+			verb = "dropped"
+		}
+		parts = append(parts, fmt.Sprintf("%s already %s by an earlier attempt", strings.Join(res.Already, ", "), verb))
+	}
+	if len(parts) == 0 {
+		return "nothing to retire in " + store
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Preflight checks, changing nothing, that the store answers and every
+// pattern matches a table (or one retired earlier).
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no retire section"}
+	}
+	st, err := stores.Open(ctx, spec.Stores, s.Store)
+	if err != nil {
+		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
+	}
+	defer st.Close()
+	all, err := st.ListTables(ctx)
+	if err != nil {
+		return []string{stores.Problem(s.Store, err)}
+	}
+	var problems []string
+	for _, p := range s.Tables {
+		found := false
+		for _, n := range all {
+			if ok, _ := path.Match(p, n); ok {
+				found = true
+				break
+			}
+			// A table an earlier attempt renamed counts too.
+			if orig, ok := datastore.RetiredOriginal(s.RenameTo, n); ok && s.Mode != string(datastore.RetireDrop) {
+				if m, _ := path.Match(p, orig); m {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("store %s: no table matches %q to retire", s.Store, p))
+		}
+	}
+	return problems
+}
