@@ -6,6 +6,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
+
+	// Recorded runs use every driver: their specs must decode as the
+	// worker's do, or the replay would take another path.
+	_ "github.com/godwit/godwit/drivers"
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
