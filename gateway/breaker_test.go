@@ -16,7 +16,7 @@ func TestBreakerOpensFallsBackAndCloses(t *testing.T) {
 	legacy, newSide := newTestUpstream(t, "legacy"), newTestUpstream(t, "new")
 	cfg := baseConfig(legacy.URL, newSide.URL)
 	cfg.Routes[0].Weights = Weights{Read: 100, Write: 100}
-	cfg.Routes[0].Breaker = BreakerConfig{ConsecutiveFailures: 3, OpenFor: 300 * time.Millisecond, HalfOpenRequests: 1}
+	cfg.Routes[0].Breaker = BreakerConfig{ConsecutiveFailures: 3, OpenFor: 2 * time.Second, HalfOpenRequests: 1}
 	tg := startGateway(t, cfg, "")
 	hc := &http.Client{}
 	ctx := context.Background()
