@@ -32,6 +32,8 @@ func TestACopyFannedOutByTableCompletesWithEveryRow(t *testing.T) {
     provision: {from: legacy, to: new, tables: ["t_*"]}
   - phase: copy
     copy: {from: legacy, to: new, tables: ["t_*"], fanOut: 2, batchRows: 200}
+  - phase: reconcile
+    reconcile: {from: legacy, to: new, tables: ["t_*"], fanOut: 3}
 `)
 	r.start()
 	final, err := r.result()
@@ -46,5 +48,10 @@ func TestACopyFannedOutByTableCompletesWithEveryRow(t *testing.T) {
 	out, err := godwit(t, "output", r.name, "copy")
 	require.NoError(t, err, out)
 	require.Equal(t, 4, strings.Count(out, "== copy run, attempt"), "one activity per table:\n%s", out)
+	require.Equal(t, migration.PhaseCompleted, final.Phases[2].State)
+	require.Equal(t, "4 of 4 units done, 0 running", final.Phases[2].Step, "the reconcile fanned out too")
+	out, err = godwit(t, "output", r.name, "reconcile")
+	require.NoError(t, err, out)
+	require.Equal(t, 4, strings.Count(out, "== reconcile run, attempt"), "one check per table:\n%s", out)
 	recordHistory(t, r.name)
 }

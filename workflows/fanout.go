@@ -47,7 +47,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		records                      int64
 		failure                      error
 		failedUnit                   string
-		summaries                    []string
+		summaries                    = make([]string, len(units))
 		attempts                     int32
 	)
 	progress := func() {
@@ -56,7 +56,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		pr.Records = records
 		r.publish(ctx)
 	}
-	for _, unit := range units {
+	for j, unit := range units {
 		if failure != nil || r.rollbackReason != "" {
 			break
 		}
@@ -73,7 +73,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		started++
 		r.activities++
 		progress()
-		unit := unit
+		j, unit := j, unit
 		workflow.Go(ctx, func(g workflow.Context) {
 			defer sem.Release(1)
 			uopts := activityOptions(spec)
@@ -92,8 +92,8 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 			succeeded++
 			records += res.Records
 			attempts = max(attempts, res.Attempt)
-			if len(summaries) < 20 && res.Summary != "" {
-				summaries = append(summaries, unit+": "+res.Summary)
+			if res.Summary != "" {
+				summaries[j] = unit + ": " + res.Summary
 			}
 			if !contains(r.compensations, i) {
 				// A unit has had effects: a rollback from here on must
@@ -116,9 +116,16 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	case failure != nil || succeeded < len(units):
 		return r.cancelled()
 	}
-	summary := fmt.Sprintf("%d units: %s", len(units), strings.Join(summaries, "; "))
-	if len(units) > len(summaries) {
-		summary += fmt.Sprintf("; and %d more", len(units)-len(summaries))
+	// In the units' order, the first 20: the result stays small.
+	var shown []string
+	for _, s := range summaries {
+		if s != "" && len(shown) < 20 {
+			shown = append(shown, s)
+		}
+	}
+	summary := fmt.Sprintf("%d units: %s", len(units), strings.Join(shown, "; "))
+	if len(units) > len(shown) {
+		summary += fmt.Sprintf("; and %d more", len(units)-len(shown))
 	}
 	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: summary, Attempt: max(attempts, 1)})
 	return r.requested()

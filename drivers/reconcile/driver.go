@@ -52,6 +52,14 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
 	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	phaseName := in.Phase.Name
+	if in.Unit != "" {
+		one := *s
+		one.Tables = []string{in.Unit}
+		s = &one
+		log = log.With("table", in.Unit)
+		phaseName += "." + in.Unit // one report file per table
+	}
 	opts, closeStores, err := Options(ctx, s)
 	if err != nil {
 		return activities.PhaseResult{}, classify(in.Phase.Name, err)
@@ -111,7 +119,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	// The full list goes to a file on this worker, never into the
 	// workflow's history; a file that cannot be written costs the list,
 	// not the verdict.
-	path := ReportPath(s, d.StateDir, in.Migration, in.Phase.Name)
+	path := ReportPath(s, d.StateDir, in.Migration, phaseName)
 	full := FullReport{Migration: in.Migration, Phase: in.Phase.Name, Passed: len(fails) == 0, Failures: fails, Report: rep}
 	if err := WriteReport(path, full); err != nil {
 		log.Warn("full report not written", "path", path, "error", err)
@@ -220,4 +228,24 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "\n… (truncated; run godwit reconcile -f SPEC -o json for the full list)\n"
+}
+
+// Units lists the tables the phase compares (patterns resolved on the
+// source of truth), for a phase that fans out.
+func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok {
+		err := fmt.Errorf("phase %s has no reconcile section", in.Phase.Name)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	opts, closeStores, err := Options(ctx, s)
+	if err != nil {
+		return nil, classify(in.Phase.Name, err)
+	}
+	defer closeStores()
+	units := make([]string, len(opts.Tables))
+	for i, t := range opts.Tables {
+		units[i] = t.Source
+	}
+	return units, nil
 }

@@ -68,6 +68,10 @@ type Spec struct {
 	Factor      int `yaml:"factor" json:"factor,omitempty"`
 	Threshold   int `yaml:"threshold" json:"threshold,omitempty"`
 	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
+	// Units, when set (`fanOut: N`), compares each table as its own
+	// activity, at most N at once, so the workers share the tables and
+	// each resumes on its own.
+	Units int `yaml:"fanOut" json:"fanOut,omitempty"`
 
 	// Resolved by Check from the rest of the spec, so the activity (which
 	// sees only its phase) has them: the stores' engines and DSN
@@ -162,6 +166,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.RecheckAfter.D() > 10*time.Minute {
 		c.Errorf("recheckAfter", "is longer than 10m: a re-check waits for replication lag, not for a batch job")
 	}
+	if s.Units < 0 {
+		c.Errorf("fanOut", "must be 0 (one activity) or more (tables compared as separate activities at once), not %d", s.Units)
+	}
 	if s.MaxDifferences < 0 || s.Factor < 0 || s.Threshold < 0 || s.Concurrency < 0 {
 		c.Errorf("", "maxDifferences, factor, threshold and concurrency must be 0 (default) or more")
 	}
@@ -174,3 +181,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 }
 
 func indexPath(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
+
+// FanOut says how many tables are compared at once as separate activities
+// (0: the phase is one activity).
+func (s *Spec) FanOut() int { return s.Units }
