@@ -37,6 +37,10 @@ type Plan struct {
 	AlertThresholds  map[string]any    `json:"alert_thresholds,omitempty"`
 	// PointOfNoReturn names the phase after which rollback is impossible.
 	PointOfNoReturn string `json:"point_of_no_return,omitempty"`
+	// Notifications counts the webhooks the spec tells of the run;
+	// WindowEnforced says the spec holds disruptive phases for a window.
+	Notifications  int  `json:"notifications,omitempty"`
+	WindowEnforced bool `json:"window_enforced,omitempty"`
 }
 
 // Phase is one step of the plan.
@@ -158,6 +162,8 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 		p.Dependencies = opts.Volumes.Constraints.Dependencies
 		p.Window = opts.Volumes.BusinessContinuity.PreferredMigrationWindow
 	}
+	p.Notifications = len(spec.Notifications)
+	p.WindowEnforced = spec.Window != nil
 	p.finish(opts, vol)
 	return p
 }

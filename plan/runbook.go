@@ -208,6 +208,8 @@ func (p *Plan) checklists(w func(string, ...any)) {
 	if len(p.Dependencies) > 0 {
 		w("- [ ] notified: %s\n", strings.Join(p.Dependencies, ", "))
 	}
+	w("- %s the team hears of every phase, gate and rollback as it happens (notifications)\n", box(p.Notifications > 0))
+	w("- %s disruptive phases wait for the migration window, out of business hours\n", box(p.WindowEnforced))
 	w("\n### During\n\n")
 	w("- %s a gate holds the traffic shift for a person\n", box(gated(migration.PhaseShiftTraffic)))
 	w("- [ ] dashboards for the critical metrics are open\n")
