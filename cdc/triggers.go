@@ -115,6 +115,9 @@ func createCapture(ctx context.Context, s *datastore.Store, capture string, tt *
 			}
 		}
 		created = append(created, "trigger "+tr.name)
+		if tr.also != "" {
+			created = append(created, tr.also)
+		}
 	}
 	return created, nil
 }
@@ -146,6 +149,7 @@ func changelogDDL(s *datastore.Store, tt *triggerTable) string {
 type triggerDef struct {
 	name  string
 	stmts []string
+	also  string // another object the statements create (PostgreSQL's function)
 }
 
 // triggerDDL is the engine's triggers for one table. An update that moves
@@ -181,7 +185,7 @@ END
 $godwit$`, q(fn), into, strings.Join(oldList, ", "),
 			rowExpr(oldList), rowExpr(newList), into, strings.Join(oldList, ", "), into, strings.Join(newList, ", "))
 		name := triggerName(capture, tt.src.Name, "iud")
-		return []triggerDef{{name: name, stmts: []string{body,
+		return []triggerDef{{name: name, also: "function " + fn, stmts: []string{body,
 			fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", q(name), tbl, q(fn))}}}
 	case datastore.MySQL:
 		now := "UTC_TIMESTAMP(6)"
@@ -192,11 +196,11 @@ $godwit$`, q(fn), into, strings.Join(oldList, ", "),
 		upd := triggerName(capture, tt.src.Name, "u")
 		del := triggerName(capture, tt.src.Name, "d")
 		return []triggerDef{
-			{ins, []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s FOR EACH ROW %s VALUES ('I', %s, %s)",
+			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s FOR EACH ROW %s VALUES ('I', %s, %s)",
 				q(ins), tbl, into, now, strings.Join(newList, ", "))}},
-			{upd, []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW BEGIN IF NOT (%s) THEN %s VALUES ('D', %s, %s); END IF; %s VALUES ('U', %s, %s); END",
+			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW BEGIN IF NOT (%s) THEN %s VALUES ('D', %s, %s); END IF; %s VALUES ('U', %s, %s); END",
 				q(upd), tbl, strings.Join(distinct, " AND "), into, now, strings.Join(oldList, ", "), into, now, strings.Join(newList, ", "))}},
-			{del, []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s FOR EACH ROW %s VALUES ('D', %s, %s)",
+			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s FOR EACH ROW %s VALUES ('D', %s, %s)",
 				q(del), tbl, into, now, strings.Join(oldList, ", "))}},
 		}
 	default:
@@ -208,11 +212,11 @@ $godwit$`, q(fn), into, strings.Join(oldList, ", "),
 		upd := triggerName(capture, tt.src.Name, "u")
 		del := triggerName(capture, tt.src.Name, "d")
 		return []triggerDef{
-			{ins, []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s VALUES ('I', %s, %s); END",
+			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s VALUES ('I', %s, %s); END",
 				q(ins), tbl, into, now, strings.Join(newList, ", "))}},
-			{upd, []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s BEGIN %s SELECT 'D', %s, %s WHERE NOT (%s); %s VALUES ('U', %s, %s); END",
+			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s BEGIN %s SELECT 'D', %s, %s WHERE NOT (%s); %s VALUES ('U', %s, %s); END",
 				q(upd), tbl, into, now, strings.Join(oldList, ", "), strings.Join(distinct, " AND "), into, now, strings.Join(newList, ", "))}},
-			{del, []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s VALUES ('D', %s, %s); END",
+			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s VALUES ('D', %s, %s); END",
 				q(del), tbl, into, now, strings.Join(oldList, ", "))}},
 		}
 	}
