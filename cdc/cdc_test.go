@@ -430,7 +430,9 @@ func TestCaughtUp(t *testing.T) {
 func TestBatchCoalesces(t *testing.T) {
 	key := []int{0}
 	full := func(id, v int) change { return change{row: []any{int64(id), int64(v), "x"}} }
-	part := func(id, v int) change { return change{row: []any{int64(id), int64(v), nil}, set: []bool{true, true, false}} }
+	part := func(id, v int) change {
+		return change{row: []any{int64(id), int64(v), nil}, set: []bool{true, true, false}}
+	}
 	del := func(id int) change { return change{delete: true, row: []any{int64(id), nil, nil}} }
 	cases := []struct {
 		name string
