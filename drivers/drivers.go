@@ -11,6 +11,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/drivers/terraform"
 	"github.com/godwit/godwit/drivers/traffic"
 )
@@ -23,6 +24,7 @@ func Builtin(logger hclog.Logger) map[string]activities.Driver {
 		copydriver.Key: copydriver.New(logger.Named("copy")),
 		terraform.Key:  terraform.New(logger.Named("terraform")),
 		traffic.Key:    traffic.New(logger.Named("traffic")),
+		replicate.Key:  replicate.New(logger.Named("replicate")),
 	}
 }
 
