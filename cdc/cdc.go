@@ -130,8 +130,14 @@ type Checkpoint struct {
 
 // Lag is how far the target is behind the source.
 type Lag struct {
-	// Seconds is the age of the oldest change not yet applied (0 when all
-	// are).
+	// Through is a time of the source up to which every change committed
+	// is applied (zero: not known yet).
+	Through time.Time `json:"through"`
+	// Seconds is Measured − Through: the age of the oldest change that may
+	// not be applied yet. Triggers: 0 when the changelogs are empty.
+	// Logical: the stream is probed every LagEvery and a probe needs up to
+	// wal_writer_delay to be decoded, so an idle stream shows a fraction of
+	// a second.
 	Seconds float64 `json:"seconds"`
 	// Changes is the number of changes captured and not yet applied:
 	// changelog rows (triggers), or changes received and not yet applied

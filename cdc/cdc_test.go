@@ -110,20 +110,18 @@ func (w *writer) one() error {
 	return nil
 }
 
-// untilQuiet ends a run once the writer is done and the lag was zero at
-// two measurements after that (the first may predate the last writes).
+// untilQuiet ends a run once the writer is done and every change made
+// before that is applied (Drained since the moment done was seen).
 func untilQuiet(done *atomic.Bool) func(Progress) bool {
-	quiet := 0
+	var drained func(Progress) bool
 	return func(p Progress) bool {
 		if !done.Load() {
 			return false
 		}
-		if p.Lag.Changes == 0 && p.Lag.Seconds == 0 {
-			quiet++
-		} else {
-			quiet = 0
+		if drained == nil {
+			drained = Drained(time.Now())
 		}
-		return quiet >= 2
+		return drained(p)
 	}
 }
 
@@ -411,6 +409,12 @@ func TestCaughtUp(t *testing.T) {
 		{"under the limit for the hold", []Progress{at(0, 1), at(2, 0.5), at(3, 0)}, []bool{false, false, true}},
 		{"a rise starts the hold over", []Progress{at(0, 1), at(2, 9), at(3, 1), at(5, 1), at(6, 1)}, []bool{false, false, false, false, true}},
 		{"never under", []Progress{at(0, 6), at(10, 7)}, []bool{false, false}},
+		{"a young backlog that takes long to apply is not caught up", []Progress{
+			{Lag: Lag{Seconds: 0.1, Changes: 1000, Measured: t0}, ChangesPerSecond: 100},
+			{Lag: Lag{Seconds: 0.1, Changes: 1000, Measured: t0.Add(5 * time.Second)}, ChangesPerSecond: 100},
+			{Lag: Lag{Seconds: 0.1, Changes: 100, Measured: t0.Add(6 * time.Second)}, ChangesPerSecond: 100},
+			{Lag: Lag{Seconds: 0.1, Changes: 100, Measured: t0.Add(9 * time.Second)}, ChangesPerSecond: 100},
+		}, []bool{false, false, false, true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -161,11 +161,11 @@ type logicalReader struct {
 	idle      pglogrepl.LSN // a position passed with nothing pending
 	confirmed pglogrepl.LSN
 	lastSent  time.Time
-	// probes are the send times of lag probes not yet seen in the stream.
-	probes    []time.Time
-	lastProbe time.Time
-	probeTag  string
-	walBytes  int64
+	// seen is the send time of the newest lag probe the stream brought
+	// back: every change committed before it has been received.
+	seen     time.Time
+	started  time.Time
+	probeTag string
 }
 
 type txn struct {
@@ -228,6 +228,7 @@ func openLogical(ctx context.Context, o Options, tables map[string]*datastore.Ta
 	}
 	r.conn = conn
 	r.lastSent = time.Now()
+	r.started = time.Now()
 	return r, nil
 }
 
@@ -511,20 +512,24 @@ func (r *logicalReader) sendStatus(reply bool) error {
 }
 
 // lag measures, then sends a probe: a non-transactional logical message
-// carrying its send time. Once the stream brings it back, every change
-// committed before it has been received; the oldest probe not yet back
-// bounds the lag from below.
+// carrying its send time. Once the stream brings it back (and what came
+// before it is applied), every change committed before that time is on
+// the target.
 func (r *logicalReader) lag(ctx context.Context, now time.Time) (Lag, error) {
-	l := Lag{Measured: now}
-	if len(r.probes) > 0 {
-		l.Seconds = now.Sub(r.probes[0]).Seconds()
-	}
+	l := Lag{Measured: now, Through: r.seen}
 	for _, t := range r.ready {
 		l.Changes += int64(len(t.changes))
-		l.Seconds = max(l.Seconds, now.Sub(t.commit).Seconds())
+		if !l.Through.IsZero() && t.commit.Before(l.Through) {
+			l.Through = t.commit
+		}
 	}
 	if r.open != nil {
 		l.Changes += int64(len(r.open.changes))
+	}
+	if l.Through.IsZero() {
+		l.Seconds = now.Sub(r.started).Seconds()
+	} else {
+		l.Seconds = max(now.Sub(l.Through).Seconds(), 0)
 	}
 	var current string
 	err := r.o.Source.DB.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text, pg_logical_emit_message(false, $1, $2)::text",
@@ -532,25 +537,21 @@ func (r *logicalReader) lag(ctx context.Context, now time.Time) (Lag, error) {
 	if err != nil {
 		return l, fmt.Errorf("measure lag: %w", classifyPG(err))
 	}
-	r.probes = append(r.probes, now)
 	if cur, err := pglogrepl.ParseLSN(current); err == nil && cur > max(r.confirmed, r.idle) {
 		l.Bytes = int64(cur - max(r.confirmed, r.idle))
 	}
 	return l, nil
 }
 
-// probeSeen drops the probes sent at or before the one that came back.
+// probeSeen records the send time of a probe that came back.
 func (r *logicalReader) probeSeen(content string) {
 	ns, err := strconv.ParseInt(content, 10, 64)
 	if err != nil {
 		return
 	}
-	at := time.Unix(0, ns)
-	i := 0
-	for i < len(r.probes) && !r.probes[i].After(at) {
-		i++
+	if at := time.Unix(0, ns); at.After(r.seen) {
+		r.seen = at
 	}
-	r.probes = r.probes[i:]
 }
 
 func minTime(a, b time.Time) time.Time {

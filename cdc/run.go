@@ -280,13 +280,27 @@ func stopped(ctx context.Context, err error) error {
 	return err
 }
 
-// CaughtUp returns an Until function: true once the lag has stayed at or
-// under maxLag for hold (measured by the progress reports' clock). hold 0:
-// the first measurement under maxLag.
+// EffectiveLag is the greater of the lag's age and the time the pending
+// changes take to apply at this run's rate: a backlog captured a moment
+// ago is young, but not caught up.
+func EffectiveLag(p Progress) time.Duration {
+	lag := p.Lag.Duration()
+	if p.Lag.Changes > 0 {
+		if p.ChangesPerSecond <= 0 {
+			return max(lag, time.Hour)
+		}
+		lag = max(lag, time.Duration(float64(p.Lag.Changes)/p.ChangesPerSecond*float64(time.Second)))
+	}
+	return lag
+}
+
+// CaughtUp returns an Until function: true once the effective lag
+// (EffectiveLag) has stayed at or under maxLag for hold (measured by the
+// progress reports' clock). hold 0: the first measurement under maxLag.
 func CaughtUp(maxLag, hold time.Duration) func(Progress) bool {
 	var since time.Time
 	return func(p Progress) bool {
-		if p.Lag.Duration() > maxLag {
+		if EffectiveLag(p) > maxLag {
 			since = time.Time{}
 			return false
 		}
@@ -294,5 +308,14 @@ func CaughtUp(maxLag, hold time.Duration) func(Progress) bool {
 			since = p.Lag.Measured
 		}
 		return p.Lag.Measured.Sub(since) >= hold
+	}
+}
+
+// Drained returns an Until function: true once every change committed on
+// the source before since is applied and nothing captured is pending. Run
+// it with since = the moment the source's writes stopped (or later).
+func Drained(since time.Time) func(Progress) bool {
+	return func(p Progress) bool {
+		return p.Lag.Changes == 0 && !p.Lag.Through.IsZero() && !p.Lag.Through.Before(since)
 	}
 }

@@ -462,9 +462,10 @@ func (r *triggerReader) lag(ctx context.Context, now time.Time) (Lag, error) {
 			return l, fmt.Errorf("measure lag of %s: %w", tt.changelog, err)
 		}
 		l.Changes += n
-		if secs.Valid {
+		if secs.Valid && n > 0 {
 			l.Seconds = max(l.Seconds, secs.Float64)
 		}
 	}
+	l.Through = now.Add(-time.Duration(l.Seconds * float64(time.Second)))
 	return l, nil
 }

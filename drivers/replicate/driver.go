@@ -152,10 +152,13 @@ func (d *Driver) follow(ctx context.Context, s *Spec, o cdc.RunOptions, resume a
 		}
 	}
 	maxLag, hold := s.MaxLag.D(), s.HoldFor.D()
+	o.Until = cdc.CaughtUp(maxLag, hold)
 	if s.mode() == ModeStop {
-		maxLag, hold = 0, time.Second
+		// Everything committed before this attempt started: the writes
+		// were stopped or moved before the phase began.
+		maxLag, hold = 0, 0
+		o.Until = cdc.Drained(time.Now())
 	}
-	o.Until = untilCaughtUp(maxLag, hold)
 	hb := startBeating(beat, d.BeatInterval, s, maxLag, hold)
 	hb.set(cdc.Progress{Checkpoint: cp}, false)
 	final, err := cdc.Run(ctx, o, cp, func(p cdc.Progress) { hb.set(p, true) })
@@ -178,17 +181,6 @@ func (d *Driver) follow(ctx context.Context, s *Spec, o cdc.RunOptions, resume a
 		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed: %s", stores.Humanize(final.Applied), strings.Join(dropped, ", "))
 	}
 	return out, nil
-}
-
-// untilCaughtUp also requires nothing pending when the limit is zero.
-func untilCaughtUp(maxLag, hold time.Duration) func(cdc.Progress) bool {
-	caught := cdc.CaughtUp(maxLag, hold)
-	return func(p cdc.Progress) bool {
-		if maxLag == 0 && p.Lag.Changes > 0 {
-			p.Lag.Seconds = 1 // not drained yet
-		}
-		return caught(p)
-	}
 }
 
 func roundLag(l cdc.Lag) time.Duration { return l.Duration().Round(10 * time.Millisecond) }
@@ -216,7 +208,7 @@ func Detail(s *Spec, p cdc.Progress, maxLag, hold time.Duration) string {
 	}
 	target := fmt.Sprintf("done once the lag stays under %s for %s", maxLag, hold)
 	if s.mode() == ModeStop {
-		target = "then the capture is removed"
+		target = "draining what was written before this phase, then removing the capture"
 	}
 	method := p.Method
 	if method == "" {

@@ -118,6 +118,11 @@ func (s *Spec) Check(c *config.CheckContext) {
 
 // checkOrder looks at the other phases of the spec.
 func (s *Spec) checkOrder(c *config.CheckContext) {
+	switch s.mode() {
+	case ModeSetup, ModeCatchUp, ModeStop:
+	default:
+		return // the mode's own error says it
+	}
 	var setup *Spec
 	before := true
 	for i := range c.Spec.Phases {
