@@ -194,3 +194,11 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// StopWhenDone stops the throwaway cluster (if one gets started) when t
+// ends, for packages whose TestMain cannot call Main. Call it before
+// NewLogicalDB, so the databases are dropped first; afterwards no other
+// test of the binary can use the cluster.
+func StopWhenDone(t testing.TB) {
+	t.Cleanup(stop)
+}

@@ -1,0 +1,160 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/cdc"
+	"github.com/godwit/godwit/cdc/cdctest"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/migration"
+)
+
+// cdcPhases: provision, set the capture up, copy, replicate until caught
+// up (writes keep running), then — once a person says the writes stopped
+// — drain and remove the capture.
+const cdcPhases = `  - phase: validate
+    hook:
+      run: {command: ["true"]}
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [kitchen]}
+  - phase: provision
+    name: capture
+    replicate: {from: legacy, to: new, tables: [kitchen], mode: setup}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [kitchen], batchRows: 200}
+  - phase: copy
+    name: replicate
+    replicate: {from: legacy, to: new, tables: [kitchen], maxLag: 2s, holdFor: 1s}
+  - phase: decommission
+    name: stop-replication
+    approval: {gate: writes-stopped}
+    replicate: {from: legacy, to: new, tables: [kitchen], mode: stop}
+`
+
+// sourceWriter keeps inserting, updating and deleting kitchen rows, one
+// change per transaction, until stopped.
+type sourceWriter struct {
+	s       *datastore.Store
+	tbl     *datastore.Table
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	changes atomic.Int64
+	err     atomic.Value
+}
+
+func startWriter(t *testing.T, s *datastore.Store) *sourceWriter {
+	t.Helper()
+	tbl, err := s.Introspect(context.Background(), "kitchen")
+	require.NoError(t, err)
+	w := &sourceWriter{s: s, tbl: tbl, stop: make(chan struct{})}
+	w.wg.Add(1)
+	go w.run()
+	return w
+}
+
+func (w *sourceWriter) run() {
+	defer w.wg.Done()
+	ctx := context.Background()
+	ph := w.s.Placeholder
+	for i := 0; ; i++ {
+		select {
+		case <-w.stop:
+			return
+		case <-time.After(3 * time.Millisecond):
+		}
+		var err error
+		switch i % 4 {
+		case 0:
+			err = w.s.WriteBatch(ctx, w.tbl, [][]any{dbtest.KitchenRow(100000 + i)})
+		case 1:
+			_, err = w.s.DB.ExecContext(ctx, "UPDATE kitchen SET qty = qty + 1, note = "+ph(1)+" WHERE id = "+ph(2), fmt.Sprintf("changed %d", i), (i*7)%2000)
+		case 2:
+			_, err = w.s.DB.ExecContext(ctx, "DELETE FROM kitchen WHERE id = "+ph(1), (i*13)%2000)
+		case 3:
+			_, err = w.s.DB.ExecContext(ctx, "UPDATE kitchen SET name = "+ph(1)+" WHERE id = "+ph(2), fmt.Sprintf("n%d", i), 100000+i-3)
+		}
+		if err != nil {
+			w.err.Store(err)
+			return
+		}
+		w.changes.Add(1)
+	}
+}
+
+func (w *sourceWriter) halt(t *testing.T) int64 {
+	t.Helper()
+	close(w.stop)
+	w.wg.Wait()
+	if err, _ := w.err.Load().(error); err != nil {
+		t.Fatalf("source writer: %v", err)
+	}
+	return w.changes.Load()
+}
+
+// TestCDCMigrationKeepsTargetInStepWithLiveWrites runs provision → capture
+// setup → copy → replicate (caught up) on the dev server while a writer
+// changes the source all along; after the writes stop, the stop phase
+// drains the rest: the target equals the source, and no slot, publication,
+// trigger or changelog is left.
+func TestCDCMigrationKeepsTargetInStepWithLiveWrites(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		method string
+		open   func(t *testing.T) (dbtest.DB, dbtest.DB)
+	}{
+		{"postgres logical to mariadb", "logical", func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			cdctest.StopWhenDone(t)
+			return cdctest.NewLogicalDB(t), dbtest.New(t, datastore.MySQL)
+		}},
+		{"mariadb triggers to postgres", "triggers", func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			return dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src, dst := tc.open(t)
+			dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "kitchen")...)
+			k, err := src.Store.Introspect(context.Background(), "kitchen")
+			require.NoError(t, err)
+			require.NoError(t, src.Store.WriteBatch(context.Background(), k, dbtest.KitchenRows(0, 2000)))
+
+			name := "it-cdc-" + tc.method
+			r := newDataRun(t, name, src, dst, cdcPhases)
+			w := startWriter(t, src.Store)
+			r.start()
+			rep := r.waitFor("the writes-stopped gate", waitingAt("writes-stopped"))
+			byName := map[string]migration.PhaseReport{}
+			for _, p := range rep.Phases {
+				byName[p.Phase] = p
+			}
+			require.Contains(t, byName["capture"].Summary, "set up ("+tc.method+")")
+			require.Contains(t, byName["replicate"].Summary, "caught up: lag")
+			written := w.halt(t)
+			require.Greater(t, written, int64(50), "the writer ran through the copy and the replication")
+
+			out, err := godwit(t, "approve", name, "--gate", "writes-stopped")
+			require.NoError(t, err, out)
+			final, err := r.result()
+			require.NoError(t, err, "%+v", final)
+			require.Equal(t, migration.StatusCompleted, final.Status)
+			last := final.Phases[len(final.Phases)-1]
+			require.True(t, strings.HasPrefix(last.Summary, "drained"), last.Summary)
+
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+			left, err := cdc.Leftovers(context.Background(), src.Store)
+			require.NoError(t, err)
+			require.Empty(t, left, "nothing of the capture is left after completion")
+		})
+	}
+}
