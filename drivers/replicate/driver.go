@@ -122,11 +122,11 @@ func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.
 	}
 	msg := fmt.Sprintf("change capture %s of %d tables in %s set up (%s)", o.Name, len(o.Tables), s.From, res.Method)
 	if len(res.Created) > 0 {
-		msg += ": created " + strings.Join(res.Created, ", ")
+		msg += ": created " + countKinds(res.Created)
 	} else {
 		msg += ": already set up by an earlier attempt"
 	}
-	return activities.PhaseResult{Records: int64(len(res.Created)), Summary: msg}, nil
+	return activities.PhaseResult{Records: int64(len(res.Created)), Summary: msg, Output: strings.Join(res.Created, "\n")}, nil
 }
 
 func (d *Driver) teardown(ctx context.Context, s *Spec, o cdc.Options) (activities.PhaseResult, error) {
@@ -137,7 +137,8 @@ func (d *Driver) teardown(ctx context.Context, s *Spec, o cdc.Options) (activiti
 	if len(dropped) == 0 {
 		return activities.PhaseResult{Summary: "no change capture object of this migration left in " + s.From}, nil
 	}
-	return activities.PhaseResult{Records: int64(len(dropped)), Summary: "removed from " + s.From + ": " + strings.Join(dropped, ", ")}, nil
+	return activities.PhaseResult{Records: int64(len(dropped)), Summary: "removed from " + s.From + ": " + countKinds(dropped),
+		Output: strings.Join(dropped, "\n")}, nil
 }
 
 // follow applies changes until caught up (catchUp) or drained (stop; then
@@ -178,9 +179,36 @@ func (d *Driver) follow(ctx context.Context, s *Spec, o cdc.RunOptions, resume a
 		if err != nil {
 			return out, classify("remove change capture from "+s.From, err)
 		}
-		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed: %s", stores.Humanize(final.Applied), strings.Join(dropped, ", "))
+		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s", stores.Humanize(final.Applied), s.From, countKinds(dropped))
+		out.Output = strings.Join(dropped, "\n")
 	}
 	return out, nil
+}
+
+// countKinds sums objects up by kind: "2 tables, 6 triggers" (the
+// names go to the phase's output).
+func countKinds(objects []string) string {
+	counts := map[string]int{}
+	var order []string
+	for _, o := range objects {
+		kind, _, _ := strings.Cut(o, " ")
+		if counts[kind] == 0 {
+			order = append(order, kind)
+		}
+		counts[kind]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		name := k
+		if k == "table" {
+			name = "changelog table"
+		}
+		if counts[k] > 1 {
+			name += "s"
+		}
+		parts[i] = fmt.Sprintf("%d %s", counts[k], name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func roundLag(l cdc.Lag) time.Duration { return l.Duration().Round(10 * time.Millisecond) }
