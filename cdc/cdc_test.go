@@ -229,7 +229,7 @@ func TestRestartFromCheckpointReplaysIdempotently(t *testing.T) {
 					t.Fatal(err)
 				}
 				w := &writer{s: src.Store, tbl: tbl}
-				w.write(t, 400)
+				w.write(t, 200)
 
 				first, err := killedRun(ctx, o, failAt)
 				if !errors.Is(err, errKilled) {

@@ -81,11 +81,17 @@ func setupLogical(ctx context.Context, o Options) ([]string, error) {
 	return created, nil
 }
 
-// classifyPG marks a privilege error as permanent.
+// classifyPG marks the errors a retry cannot fix as permanent: a missing
+// privilege, and a server state a person must change (wal_level, the
+// slot limit).
 func classifyPG(err error) error {
 	var pg *pgconn.PgError
-	if errors.As(err, &pg) && (pg.Code == "42501" || pg.Code == "55000") {
+	switch {
+	case !errors.As(err, &pg):
+	case pg.Code == "42501" || pg.Code == "28000" || pg.Code == "28P01":
 		return fmt.Errorf("%w: %w", datastore.ErrAccessDenied, err)
+	case pg.Code == "55000" || pg.Code == "53400":
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}
 	return err
 }
@@ -215,21 +221,47 @@ func openLogical(ctx context.Context, o Options, tables map[string]*datastore.Ta
 	// Values arrive as text: UTC makes timestamptz text unambiguous.
 	cfg.RuntimeParams["TimeZone"] = "UTC"
 	cfg.RuntimeParams["application_name"] = "godwit-cdc"
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	conn, err := startStream(ctx, cfg, slot, r.skip, o.Name)
 	if err != nil {
-		return nil, fmt.Errorf("open replication connection: %w", classifyPG(err))
-	}
-	err = pglogrepl.StartReplication(ctx, conn, slot, r.skip, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", "publication_names '" + publicationName(o.Name) + "'", "messages 'true'"},
-	})
-	if err != nil {
-		conn.Close(context.Background())
-		return nil, fmt.Errorf("start replication from slot %s: %w", slot, classifyPG(err))
+		return nil, err
 	}
 	r.conn = conn
 	r.lastSent = time.Now()
 	r.started = time.Now()
 	return r, nil
+}
+
+// slotBusyWait is how long a stream waits for its slot to be let go: the
+// server ends the previous stream (an earlier run, a retry) a moment after
+// its connection closed.
+const slotBusyWait = 15 * time.Second
+
+// startStream opens a replication connection and starts streaming the
+// slot, waiting while the slot is still held by a stream that is ending.
+func startStream(ctx context.Context, cfg *pgconn.Config, slot string, from pglogrepl.LSN, capture string) (*pgconn.PgConn, error) {
+	deadline := time.Now().Add(slotBusyWait)
+	for {
+		conn, err := pgconn.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open replication connection: %w", classifyPG(err))
+		}
+		err = pglogrepl.StartReplication(ctx, conn, slot, from, pglogrepl.StartReplicationOptions{
+			PluginArgs: []string{"proto_version '1'", "publication_names '" + publicationName(capture) + "'", "messages 'true'"},
+		})
+		if err == nil {
+			return conn, nil
+		}
+		conn.Close(context.Background())
+		var pg *pgconn.PgError
+		if !errors.As(err, &pg) || pg.Code != "55006" || time.Now().After(deadline) {
+			return nil, fmt.Errorf("start replication from slot %s: %w", slot, classifyPG(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (r *logicalReader) close() {
