@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -499,4 +500,28 @@ func TestLogicalKeepsUnchangedToastedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "big")
+}
+
+// A table that was not captured from the start (created after setup, then
+// matched by a pattern) is refused: its changes since setup are lost.
+func TestRunRefusesATableCapturedAfterSetup(t *testing.T) {
+	for _, pc := range pairs() {
+		t.Run(pc.name, func(t *testing.T) {
+			src, dst := pc.open(t)
+			ctx := context.Background()
+			seed(t, src.Store, dst.Store, 5)
+			o := runOpts(src, dst, captureName(t), pc.method)
+			if _, err := Setup(ctx, o.Options); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+			dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "later")[0])
+			dbtest.Exec(t, dst.Store, dbtest.KitchenDDL(dst.Store.Engine, "later")[0])
+			o.Tables = []string{"kitchen", "later"}
+			_, err := Run(ctx, o, Checkpoint{}, nil)
+			if !errors.Is(err, ErrNotSetUp) || !strings.Contains(err.Error(), "later") {
+				t.Fatalf("got %v, want ErrNotSetUp naming table later", err)
+			}
+		})
+	}
 }

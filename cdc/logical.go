@@ -201,6 +201,9 @@ func openLogical(ctx context.Context, o Options, tables map[string]*datastore.Ta
 	if err != nil {
 		return nil, fmt.Errorf("look for slot %s: %w", slot, err)
 	}
+	if err := checkPublished(ctx, o, tables); err != nil {
+		return nil, err
+	}
 	r := &logicalReader{o: o, tables: tables, rels: map[uint32]*relation{}, probeTag: "godwit:" + o.Name}
 	if confirmed.Valid {
 		r.confirmed, _ = pglogrepl.ParseLSN(confirmed.String)
@@ -229,6 +232,34 @@ func openLogical(ctx context.Context, o Options, tables map[string]*datastore.Ta
 	r.lastSent = time.Now()
 	r.started = time.Now()
 	return r, nil
+}
+
+// checkPublished makes sure every table is in the capture's publication:
+// a table created after setup (matched by a pattern since) would be copied
+// but never replicated.
+func checkPublished(ctx context.Context, o Options, tables map[string]*datastore.Table) error {
+	rows, err := o.Source.DB.QueryContext(ctx, "SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = current_schema()", publicationName(o.Name))
+	if err != nil {
+		return fmt.Errorf("read publication %s: %w", publicationName(o.Name), err)
+	}
+	defer rows.Close()
+	published := map[string]bool{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		published[t] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for name := range tables {
+		if !published[name] {
+			return fmt.Errorf("%w: table %s is not in publication %s (created after setup?): its changes are not captured", ErrNotSetUp, name, publicationName(o.Name))
+		}
+	}
+	return nil
 }
 
 // slotBusyWait is how long a stream waits for its slot to be let go: the
