@@ -320,13 +320,17 @@ func (r *logicalReader) next(ctx context.Context, maxChanges int, wait time.Dura
 		if !time.Now().Before(d) {
 			break
 		}
-		rctx, cancel := context.WithDeadline(ctx, d)
-		msg, err := r.conn.ReceiveMessage(rctx)
-		cancel()
+		if err := ctx.Err(); err != nil {
+			return batch{}, err
+		}
+		// A read deadline on the socket rather than a context per message:
+		// pgconn watches a context with a goroutine of its own, which costs
+		// more than the message. A cancellation is seen within wait.
+		if err := r.conn.Conn().SetReadDeadline(d); err != nil {
+			return batch{}, fmt.Errorf("replication stream: %w", err)
+		}
+		msg, err := r.conn.ReceiveMessage(context.Background())
 		if err != nil {
-			if ctx.Err() != nil {
-				return batch{}, ctx.Err()
-			}
 			if pgconn.Timeout(err) {
 				break
 			}

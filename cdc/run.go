@@ -10,7 +10,7 @@ import (
 
 // Defaults of RunOptions.
 const (
-	DefaultBatchChanges = 1000
+	DefaultBatchChanges = 5000
 	DefaultWait         = 500 * time.Millisecond
 	DefaultLagEvery     = time.Second
 )

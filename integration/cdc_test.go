@@ -158,3 +158,64 @@ func TestCDCMigrationKeepsTargetInStepWithLiveWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestCDCRollbackWhileReplicatingRemovesTheCapture rolls a migration back
+// while its replicate phase runs (a writer still busy): the phase is
+// interrupted, the compensations run last-in first-out — the copy empties
+// the target, capture removes the slot and publication (or triggers and
+// changelogs), provision drops the tables — and nothing of Godwit is left
+// on either side.
+func TestCDCRollbackWhileReplicatingRemovesTheCapture(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, method string
+		open         func(t *testing.T) (dbtest.DB, dbtest.DB)
+	}{
+		{"postgres logical to sqlite", "logical", func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			cdctest.StopWhenDone(t)
+			return cdctest.NewLogicalDB(t), dbtest.New(t, datastore.SQLite)
+		}},
+		{"sqlite triggers to mariadb", "triggers", func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			return dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.MySQL)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src, dst := tc.open(t)
+			dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "kitchen")...)
+			k, err := src.Store.Introspect(context.Background(), "kitchen")
+			require.NoError(t, err)
+			require.NoError(t, src.Store.WriteBatch(context.Background(), k, dbtest.KitchenRows(0, 500)))
+			// holdFor 1h: the replicate phase runs until the rollback.
+			phases := strings.Replace(cdcPhases, "maxLag: 2s, holdFor: 1s", "maxLag: 2s, holdFor: 1h", 1)
+			name := "it-cdc-rollback-" + tc.method
+			r := newDataRun(t, name, src, dst, phases)
+			w := startWriter(t, src.Store)
+			defer w.halt(t)
+			r.start()
+			r.waitFor("replicate applying changes", func(rep migration.Report) bool {
+				for _, p := range rep.Phases {
+					if p.Phase == "replicate" && p.State == migration.PhaseRunning && strings.Contains(p.Detail, "("+tc.method+"): lag") {
+						return true
+					}
+				}
+				return false
+			})
+			out, err := godwit(t, "rollback", name, "--reason", "test")
+			require.NoError(t, err, out)
+			final, err := r.result()
+			require.Error(t, err)
+			require.Equal(t, migration.StatusRolledBack, final.Status)
+			byName := map[string]migration.PhaseReport{}
+			for _, p := range final.Phases {
+				byName[p.Phase] = p
+			}
+			require.Contains(t, byName["capture"].Summary, "removed from legacy")
+			left, err := cdc.Leftovers(context.Background(), src.Store)
+			require.NoError(t, err)
+			require.Empty(t, left, "the capture's compensation removed everything")
+			require.Empty(t, tablesOf(t, dst.Store), "provision's compensation dropped the target tables")
+		})
+	}
+}

@@ -27,11 +27,13 @@ import (
 )
 
 var cluster struct {
-	once  sync.Once
-	admin string
-	err   error
-	dir   string
-	run   func(args ...string) *exec.Cmd
+	mu      sync.Mutex
+	started bool
+	admin   string
+	err     error
+	dir     string
+	run     func(args ...string) *exec.Cmd
+	users   int // tests holding it through StopWhenDone
 }
 
 // Main runs the package's tests, then stops the throwaway cluster if one
@@ -47,14 +49,20 @@ func Main(m *testing.M) {
 // test, saying why, when none can be had.
 func LogicalAdmin(t testing.TB) string {
 	t.Helper()
-	cluster.once.Do(func() { cluster.admin, cluster.err = find() })
-	if cluster.err != nil {
+	cluster.mu.Lock()
+	if !cluster.started {
+		cluster.started = true
+		cluster.admin, cluster.err = find()
+	}
+	admin, err := cluster.admin, cluster.err
+	cluster.mu.Unlock()
+	if err != nil {
 		t.Fatalf("cdctest: no PostgreSQL with wal_level=logical for the logical replication tests: %v\n"+
 			"The machine's server runs with another wal_level and cannot be restarted by a test; install the PostgreSQL "+
 			"server binaries (initdb, pg_ctl) so the tests start a throwaway cluster, or set GODWIT_TEST_POSTGRES_LOGICAL "+
-			"to the URL of a server with wal_level=logical. The triggers method runs on any PostgreSQL.", cluster.err)
+			"to the URL of a server with wal_level=logical. The triggers method runs on any PostgreSQL.", err)
 	}
-	return cluster.admin
+	return admin
 }
 
 // NewLogicalDB creates a fresh database on the logical server, dropped
@@ -178,12 +186,22 @@ func withStop(run func(...string) *exec.Cmd, pgctl, data string) func(...string)
 }
 
 func stop() {
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	stopLocked()
+}
+
+// stopLocked stops the cluster; the next LogicalAdmin starts a new one.
+func stopLocked() {
 	if stopCmd != nil {
 		_ = stopCmd.Run()
+		stopCmd = nil
 	}
 	if cluster.dir != "" {
 		os.RemoveAll(cluster.dir)
+		cluster.dir = ""
 	}
+	cluster.started, cluster.admin, cluster.err = false, "", nil
 }
 
 func freePort() (int, error) {
@@ -195,10 +213,20 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// StopWhenDone stops the throwaway cluster (if one gets started) when t
-// ends, for packages whose TestMain cannot call Main. Call it before
-// NewLogicalDB, so the databases are dropped first; afterwards no other
-// test of the binary can use the cluster.
+// StopWhenDone stops the throwaway cluster (if one gets started) once t
+// and every other test that called it ended, for packages whose TestMain
+// cannot call Main. Call it before NewLogicalDB, so the databases are
+// dropped first. A later test starts a new cluster.
 func StopWhenDone(t testing.TB) {
-	t.Cleanup(stop)
+	cluster.mu.Lock()
+	cluster.users++
+	cluster.mu.Unlock()
+	t.Cleanup(func() {
+		cluster.mu.Lock()
+		defer cluster.mu.Unlock()
+		cluster.users--
+		if cluster.users == 0 {
+			stopLocked()
+		}
+	})
 }

@@ -64,7 +64,7 @@ func TestSpecChecks(t *testing.T) {
 `, []string{"must be the setup phase's (to: new, tables: a, b)"}},
 		{"bad mode, method and numbers", `
   - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [a], mode: later, method: binlog, maxLag: -1s, batchChanges: 100000}}
-`, []string{`"later" is not a mode`, `"binlog" is not a method`, "must not be negative (default 5s)", "must be between 1 and 10000, not 100000"}},
+`, []string{`"later" is not a mode`, `"binlog" is not a method`, "must not be negative (default 5s)", "must be between 1 and 50000, not 100000"}},
 		{"method only on setup", `
   - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [a], mode: setup}}
   - {phase: copy, name: replicate, replicate: {from: legacy, to: new, tables: [a], method: logical}}

@@ -45,7 +45,7 @@ const (
 const (
 	DefaultMaxLag  = 5 * time.Second
 	DefaultHoldFor = 5 * time.Second
-	MaxBatch       = 10_000
+	MaxBatch       = 50_000
 )
 
 // Spec is a phase's `replicate:` section.
