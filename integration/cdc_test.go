@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,6 +218,88 @@ func TestCDCRollbackWhileReplicatingRemovesTheCapture(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, left, "the capture's compensation removed everything")
 			require.Empty(t, tablesOf(t, dst.Store), "provision's compensation dropped the target tables")
+		})
+	}
+}
+
+// TestCDCReplicationResumesAfterWorkerKilled kills the worker process
+// (SIGKILL) while the stop phase drains a backlog a few changes per batch;
+// another worker takes the phase over after its heartbeat timeout and
+// resumes from the last heartbeated position: the target ends equal to
+// the source (nothing lost, nothing doubled) and the capture is removed.
+func TestCDCReplicationResumesAfterWorkerKilled(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, method string
+		open         func(t *testing.T) (dbtest.DB, dbtest.DB)
+	}{
+		{"postgres logical to mariadb", "logical", func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			cdctest.StopWhenDone(t)
+			return cdctest.NewLogicalDB(t), dbtest.New(t, datastore.MySQL)
+		}},
+		{"mariadb triggers to postgres", "triggers", func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			return dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+		}},
+	}
+	bin := buildWorker(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			queue := "it-cdc-crash-" + tc.method
+			first, _ := startWorker(t, bin, queue)
+			src, dst := tc.open(t)
+			ctx := context.Background()
+			dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "kitchen")...)
+			k, err := src.Store.Introspect(ctx, "kitchen")
+			require.NoError(t, err)
+			require.NoError(t, src.Store.WriteBatch(ctx, k, dbtest.KitchenRows(0, 1000)))
+			name := "it-cdc-crash-" + tc.method
+			r := newDataRun(t, name, src, dst, `  - phase: provision
+    provision: {from: legacy, to: new, tables: [kitchen]}
+  - phase: provision
+    name: capture
+    replicate: {from: legacy, to: new, tables: [kitchen], mode: setup}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [kitchen]}
+  - phase: decommission
+    name: stop-replication
+    approval: {gate: backlog-made}
+    heartbeatTimeout: 3s
+    replicate: {from: legacy, to: new, tables: [kitchen], mode: stop, batchChanges: 5}
+`)
+			var out, errOut bytes.Buffer
+			res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)
+			require.NoError(t, err, res)
+			r.waitFor("the backlog-made gate", waitingAt("backlog-made"))
+			// A backlog of a few thousand changes, drained 5 at a time.
+			for i := 0; i < 3; i++ {
+				dbtest.Exec(t, src.Store, "UPDATE kitchen SET qty = qty + 1")
+			}
+			dbtest.Exec(t, src.Store, "DELETE FROM kitchen WHERE qty % 5 = 0")
+			require.NoError(t, src.Store.WriteBatch(ctx, k, dbtest.KitchenRows(5000, 5500)))
+			res, err = godwit(t, "approve", name, "--gate", "backlog-made")
+			require.NoError(t, err, res)
+
+			r.waitFor("the drain to have applied changes", func(rep migration.Report) bool {
+				p := rep.Phases[len(rep.Phases)-1]
+				return p.State == migration.PhaseRunning && strings.Contains(p.Detail, "applied") && !strings.Contains(p.Detail, "applied 0 changes")
+			})
+			require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+			_, _ = first.Process.Wait()
+			left, err := cdc.Leftovers(ctx, src.Store)
+			require.NoError(t, err)
+			require.NotEmpty(t, left, "killed mid-drain: the capture is still there")
+
+			startWorker(t, bin, queue)
+			final, err := r.result()
+			require.NoError(t, err, "%+v", final)
+			require.Equal(t, migration.StatusCompleted, final.Status)
+			last := final.Phases[len(final.Phases)-1]
+			require.Equal(t, 2, last.Attempts, "the drain ran a second attempt on the new worker")
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+			left, err = cdc.Leftovers(ctx, src.Store)
+			require.NoError(t, err)
+			require.Empty(t, left)
 		})
 	}
 }
