@@ -118,6 +118,14 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.PhaseResult, error) {
 	res, err := cdc.Setup(ctx, o)
 	if err != nil {
+		// A half-made capture helps no one and a failed phase has no
+		// compensation: remove what this attempt made (nothing depends on
+		// it before the copy); a retry starts clean.
+		if dropped, terr := cdc.Teardown(context.WithoutCancel(ctx), o); terr != nil {
+			d.Logger.Warn("could not remove a half-made capture", "capture", o.Name, "error", terr)
+		} else if len(dropped) > 0 {
+			d.Logger.Info("removed a half-made capture", "capture", o.Name, "dropped", dropped)
+		}
 		return activities.PhaseResult{}, classify("set up change capture on "+s.From, err)
 	}
 	msg := fmt.Sprintf("change capture %s of %d tables in %s set up (%s)", o.Name, len(o.Tables), s.From, res.Method)

@@ -288,3 +288,21 @@ func TestPreflightLogicalNeedsWalLevel(t *testing.T) {
 	assert.Contains(t, problems[0], "wal_level is "+level+", logical replication needs wal_level=logical")
 	assert.Contains(t, problems[0], "use method triggers")
 }
+
+// A setup that fails half-way (the second table has no primary key)
+// removes what it made: a failed phase gets no compensation.
+func TestFailedSetupLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, src.Store, "CREATE TABLE a_ok (id BIGINT PRIMARY KEY)", "CREATE TABLE b_nokey (id BIGINT)")
+	spec := driverSpec(t, "cdc-half", src, dst, "triggers")
+	in := input(spec, 0)
+	in.Phase.Driver.(*replicate.Spec).Tables = []string{"a_ok", "b_nokey"}
+	_, err := replicate.New(hclog.NewNullLogger()).Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	assert.True(t, appErr.NonRetryable(), "no primary key is permanent: %v", err)
+	left, err := cdc.Leftovers(ctx, src.Store)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+}
