@@ -13,6 +13,7 @@ import (
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/drivers/retire"
 	"github.com/godwit/godwit/drivers/terraform"
 	"github.com/godwit/godwit/drivers/traffic"
@@ -24,6 +25,7 @@ func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
 		provision.Key:    provision.New(logger.Named("provision")),
 		copydriver.Key:   copydriver.New(logger.Named("copy")),
+		replicate.Key:    replicate.New(logger.Named("replicate")),
 		"reconcile":      reconciledriver.New(logger.Named("reconcile")),
 		traffic.Key:      traffic.New(logger.Named("traffic")),
 		terraform.Key:    terraform.New(logger.Named("terraform")),

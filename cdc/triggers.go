@@ -1,0 +1,471 @@
+package cdc
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/datastore"
+)
+
+// The changelog's own columns; the source's key columns follow under their
+// own names (the prefix keeps them apart from a source key called id).
+const (
+	colSeq = "godwit_seq" // order of capture, never reused
+	colOp  = "godwit_op"  // I, U or D: for people reading the table; the drain reads the row's state
+	colAt  = "godwit_at"  // capture time (UTC), for the lag
+)
+
+// triggerTable is one captured table of the triggers method.
+type triggerTable struct {
+	src       *datastore.Table
+	changelog string
+	keyTypes  []string // DDL of the key columns in the changelog
+}
+
+func (t *triggerTable) keyCols() []string { return t.src.PrimaryKey }
+
+// setupTriggers creates, for each table, the changelog and the triggers
+// that fill it. Objects that exist are kept, so it can be repeated; a
+// trigger is never dropped and re-created (a change made in between would
+// be lost).
+func setupTriggers(ctx context.Context, o Options) ([]string, error) {
+	var created []string
+	for _, name := range o.Tables {
+		tt, err := loadTriggerTable(ctx, o.Source, o.Name, name)
+		if err != nil {
+			return created, err
+		}
+		made, err := createCapture(ctx, o.Source, o.Name, tt)
+		created = append(created, made...)
+		if err != nil {
+			return created, fmt.Errorf("set up triggers on %s: %w", name, err)
+		}
+	}
+	return created, nil
+}
+
+func loadTriggerTable(ctx context.Context, s *datastore.Store, capture, name string) (*triggerTable, error) {
+	src, err := s.Introspect(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := src.CheckCopyable(); err != nil {
+		return nil, err
+	}
+	tt := &triggerTable{src: src, changelog: changelogName(capture, name)}
+	for _, k := range src.PrimaryKey {
+		typ, err := keyColumnDDL(ctx, s, src, k)
+		if err != nil {
+			return nil, fmt.Errorf("key column %s.%s: %w", name, k, err)
+		}
+		tt.keyTypes = append(tt.keyTypes, typ)
+	}
+	return tt, nil
+}
+
+// keyColumnDDL is a key column's type as the changelog declares it: the
+// source's own type (with its collation on MySQL, so the join back to the
+// table uses its primary key).
+func keyColumnDDL(ctx context.Context, s *datastore.Store, t *datastore.Table, col string) (string, error) {
+	c := t.Column(col)
+	if s.Engine != datastore.MySQL {
+		if c.NativeType == "" {
+			return "TEXT", nil
+		}
+		return c.NativeType, nil
+	}
+	var coll sql.NullString
+	err := s.DB.QueryRowContext(ctx, `SELECT COLLATION_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, t.Name, col).Scan(&coll)
+	if err != nil {
+		return "", err
+	}
+	if coll.Valid && coll.String != "" {
+		return c.NativeType + " COLLATE " + coll.String, nil
+	}
+	return c.NativeType, nil
+}
+
+func createCapture(ctx context.Context, s *datastore.Store, capture string, tt *triggerTable) ([]string, error) {
+	var created []string
+	exists, err := tableExists(ctx, s, tt.changelog)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		if _, err := s.DB.ExecContext(ctx, changelogDDL(s, tt)); err != nil {
+			return nil, fmt.Errorf("create changelog %s: %w", tt.changelog, err)
+		}
+		created = append(created, "table "+tt.changelog)
+	}
+	have, err := listTriggers(ctx, s, tt.src.Name)
+	if err != nil {
+		return created, err
+	}
+	for _, tr := range triggerDDL(s, capture, tt) {
+		if have[tr.name] {
+			continue
+		}
+		for _, stmt := range tr.stmts {
+			if _, err := s.DB.ExecContext(ctx, stmt); err != nil {
+				return created, fmt.Errorf("create trigger %s: %w", tr.name, err)
+			}
+		}
+		created = append(created, "trigger "+tr.name)
+		if tr.also != "" {
+			created = append(created, tr.also)
+		}
+	}
+	return created, nil
+}
+
+func changelogDDL(s *datastore.Store, tt *triggerTable) string {
+	q := s.Quote
+	var cols []string
+	switch s.Engine {
+	case datastore.Postgres:
+		cols = append(cols, q(colSeq)+" bigserial PRIMARY KEY", q(colOp)+" char(1) NOT NULL",
+			q(colAt)+" timestamptz NOT NULL DEFAULT clock_timestamp()")
+	case datastore.MySQL:
+		cols = append(cols, q(colSeq)+" BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", q(colOp)+" CHAR(1) NOT NULL",
+			q(colAt)+" DATETIME(6) NOT NULL")
+	default:
+		cols = append(cols, q(colSeq)+" INTEGER PRIMARY KEY AUTOINCREMENT", q(colOp)+" TEXT NOT NULL",
+			q(colAt)+" REAL NOT NULL")
+	}
+	for i, k := range tt.keyCols() {
+		cols = append(cols, q(k)+" "+tt.keyTypes[i])
+	}
+	ddl := "CREATE TABLE " + q(tt.changelog) + " (" + strings.Join(cols, ", ") + ")"
+	if s.Engine == datastore.MySQL {
+		ddl += " ENGINE=InnoDB"
+	}
+	return ddl
+}
+
+type triggerDef struct {
+	name  string
+	stmts []string
+	also  string // another object the statements create (PostgreSQL's function)
+}
+
+// triggerDDL is the engine's triggers for one table. An update that moves
+// a row to another key records the old key too, so the old row is deleted
+// on the target.
+func triggerDDL(s *datastore.Store, capture string, tt *triggerTable) []triggerDef {
+	q := s.Quote
+	keys := tt.keyCols()
+	var keyList, newList, oldList, distinct []string
+	for _, k := range keys {
+		keyList = append(keyList, q(k))
+		newList = append(newList, "NEW."+q(k))
+		oldList = append(oldList, "OLD."+q(k))
+	}
+	cl, tbl := q(tt.changelog), q(tt.src.Name)
+	into := "INSERT INTO " + cl + " (" + q(colOp) + ", " + q(colAt) + ", " + strings.Join(keyList, ", ") + ")"
+	switch s.Engine {
+	case datastore.Postgres:
+		into = "INSERT INTO " + cl + " (" + q(colOp) + ", " + strings.Join(keyList, ", ") + ")"
+		fn := functionName(capture, tt.src.Name)
+		body := fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $godwit$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    %s VALUES ('D', %s);
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'UPDATE' AND (%s) IS DISTINCT FROM (%s) THEN
+    %s VALUES ('D', %s);
+  END IF;
+  %s VALUES (left(TG_OP, 1), %s);
+  RETURN NEW;
+END
+$godwit$`, q(fn), into, strings.Join(oldList, ", "),
+			rowExpr(oldList), rowExpr(newList), into, strings.Join(oldList, ", "), into, strings.Join(newList, ", "))
+		name := triggerName(capture, tt.src.Name, "iud")
+		return []triggerDef{{name: name, also: "function " + fn, stmts: []string{body,
+			fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", q(name), tbl, q(fn))}}}
+	case datastore.MySQL:
+		now := "UTC_TIMESTAMP(6)"
+		for _, k := range keys {
+			distinct = append(distinct, "OLD."+q(k)+" <=> NEW."+q(k))
+		}
+		ins := triggerName(capture, tt.src.Name, "i")
+		upd := triggerName(capture, tt.src.Name, "u")
+		del := triggerName(capture, tt.src.Name, "d")
+		return []triggerDef{
+			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s FOR EACH ROW %s VALUES ('I', %s, %s)",
+				q(ins), tbl, into, now, strings.Join(newList, ", "))}},
+			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW BEGIN IF NOT (%s) THEN %s VALUES ('D', %s, %s); END IF; %s VALUES ('U', %s, %s); END",
+				q(upd), tbl, strings.Join(distinct, " AND "), into, now, strings.Join(oldList, ", "), into, now, strings.Join(newList, ", "))}},
+			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s FOR EACH ROW %s VALUES ('D', %s, %s)",
+				q(del), tbl, into, now, strings.Join(oldList, ", "))}},
+		}
+	default:
+		now := "julianday('now')"
+		for _, k := range keys {
+			distinct = append(distinct, "OLD."+q(k)+" IS NEW."+q(k))
+		}
+		ins := triggerName(capture, tt.src.Name, "i")
+		upd := triggerName(capture, tt.src.Name, "u")
+		del := triggerName(capture, tt.src.Name, "d")
+		return []triggerDef{
+			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s VALUES ('I', %s, %s); END",
+				q(ins), tbl, into, now, strings.Join(newList, ", "))}},
+			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s BEGIN %s SELECT 'D', %s, %s WHERE NOT (%s); %s VALUES ('U', %s, %s); END",
+				q(upd), tbl, into, now, strings.Join(oldList, ", "), strings.Join(distinct, " AND "), into, now, strings.Join(newList, ", "))}},
+			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s VALUES ('D', %s, %s); END",
+				q(del), tbl, into, now, strings.Join(oldList, ", "))}},
+		}
+	}
+}
+
+func rowExpr(cols []string) string {
+	if len(cols) == 1 {
+		return cols[0]
+	}
+	return "ROW(" + strings.Join(cols, ", ") + ")"
+}
+
+// teardownTriggers drops the triggers first (so no write lands in a
+// changelog about to go), then the changelogs and functions. Objects
+// already gone are skipped.
+func teardownTriggers(ctx context.Context, s *datastore.Store, capture string) ([]string, error) {
+	objs, err := listObjects(ctx, s, capture)
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, kind := range []string{"trigger", "table", "function"} {
+		for _, o := range objs {
+			if o.Kind != kind {
+				continue
+			}
+			var stmt string
+			switch {
+			case kind == "trigger" && s.Engine == datastore.Postgres:
+				stmt = "DROP TRIGGER IF EXISTS " + s.Quote(o.Name) + " ON " + s.Quote(o.Table)
+			case kind == "trigger":
+				stmt = "DROP TRIGGER IF EXISTS " + s.Quote(o.Name)
+			case kind == "table":
+				stmt = "DROP TABLE IF EXISTS " + s.Quote(o.Name)
+			case kind == "function":
+				stmt = "DROP FUNCTION IF EXISTS " + s.Quote(o.Name) + "()"
+			}
+			if _, err := s.DB.ExecContext(ctx, stmt); err != nil {
+				return dropped, fmt.Errorf("drop %s %s: %w", kind, o.Name, err)
+			}
+			dropped = append(dropped, kind+" "+o.Name)
+		}
+	}
+	return dropped, nil
+}
+
+func tableExists(ctx context.Context, s *datastore.Store, name string) (bool, error) {
+	var n int
+	var err error
+	switch s.Engine {
+	case datastore.Postgres:
+		err = s.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+			WHERE table_schema = current_schema() AND table_name = $1`, name).Scan(&n)
+	case datastore.MySQL:
+		err = s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES
+			WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, name).Scan(&n)
+	default:
+		err = s.DB.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for table %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
+func listTriggers(ctx context.Context, s *datastore.Store, table string) (map[string]bool, error) {
+	var q string
+	switch s.Engine {
+	case datastore.Postgres:
+		q = `SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relname = $1 AND NOT t.tgisinternal`
+	case datastore.MySQL:
+		q = `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS
+			WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?`
+	default:
+		q = `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?`
+	}
+	rows, err := s.DB.QueryContext(ctx, q, table)
+	if err != nil {
+		return nil, fmt.Errorf("list triggers of %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
+}
+
+// triggerReader drains the changelogs: it reads the oldest entries with
+// the row's current state (a LEFT JOIN on the key: no row means deleted),
+// and once they are applied deletes exactly the entries it read. An entry
+// committed late with a lower number is still there for the next read,
+// which a "last number read" position would skip.
+type triggerReader struct {
+	s      *datastore.Store
+	tables []*triggerTable
+	keyIdx map[string][]int
+}
+
+// drainPoll is how often an empty changelog is read again.
+const drainPoll = 50 * time.Millisecond
+
+func openTriggers(ctx context.Context, o Options, tables map[string]tablePair) (*triggerReader, error) {
+	r := &triggerReader{s: o.Source, keyIdx: map[string][]int{}}
+	for _, name := range sortedNames(tables) {
+		src := tables[name].src
+		tt := &triggerTable{src: src, changelog: changelogName(o.Name, name)}
+		ok, err := tableExists(ctx, o.Source, tt.changelog)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: changelog %s of table %s does not exist", ErrNotSetUp, tt.changelog, name)
+		}
+		r.tables = append(r.tables, tt)
+		r.keyIdx[name] = src.KeyIndexes()
+	}
+	return r, nil
+}
+
+func (r *triggerReader) close() {}
+
+func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Duration) (batch, error) {
+	deadline := time.Now().Add(wait)
+	per := max(maxChanges/max(len(r.tables), 1), 1)
+	for {
+		b := batch{seqs: map[string][]int64{}}
+		for _, tt := range r.tables {
+			if err := r.read(ctx, tt, per, &b); err != nil {
+				return batch{}, err
+			}
+		}
+		if b.n > 0 || !time.Now().Before(deadline) {
+			return b, nil
+		}
+		select {
+		case <-ctx.Done():
+			return batch{}, ctx.Err()
+		case <-time.After(min(drainPoll, time.Until(deadline))):
+		}
+	}
+}
+
+func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b *batch) error {
+	q := r.s.Quote
+	src := tt.src
+	var cols, on []string
+	cols = append(cols, "c."+q(colSeq))
+	for _, k := range src.PrimaryKey {
+		cols = append(cols, "c."+q(k))
+		on = append(on, "t."+q(k)+" = c."+q(k))
+	}
+	for _, c := range src.Columns {
+		cols = append(cols, "t."+q(c.Name))
+	}
+	stmt := fmt.Sprintf("SELECT %s FROM %s c LEFT JOIN %s t ON %s ORDER BY c.%s LIMIT %d",
+		strings.Join(cols, ", "), q(tt.changelog), q(src.Name), strings.Join(on, " AND "), q(colSeq), limit)
+	rows, err := r.s.DB.QueryContext(ctx, stmt)
+	if err != nil {
+		return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
+	}
+	defer rows.Close()
+	nk := len(src.PrimaryKey)
+	keyIdx := r.keyIdx[src.Name]
+	for rows.Next() {
+		raw := make([]any, 1+nk+len(src.Columns))
+		ptrs := make([]any, len(raw))
+		for i := range raw {
+			ptrs[i] = &raw[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
+		}
+		seq, err := datastore.Canonical(datastore.Type{Kind: datastore.KindBigInt}, raw[0])
+		if err != nil {
+			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
+		}
+		b.seqs[tt.changelog] = append(b.seqs[tt.changelog], seq.(int64))
+		row := make([]any, len(src.Columns))
+		current := raw[1+nk:]
+		if current[keyIdx[0]] == nil {
+			// The row is gone: delete it by the changelog's key.
+			for i, ci := range keyIdx {
+				if row[ci], err = datastore.Canonical(src.Columns[ci].Type, raw[1+i]); err != nil {
+					return fmt.Errorf("read changelog %s key %s: %w", tt.changelog, src.PrimaryKey[i], err)
+				}
+			}
+			b.add(src.Name, keyIdx, change{delete: true, row: row})
+			continue
+		}
+		for i, c := range src.Columns {
+			if row[i], err = datastore.Canonical(c.Type, current[i]); err != nil {
+				return fmt.Errorf("read %s column %s: %w", src.Name, c.Name, err)
+			}
+		}
+		b.add(src.Name, keyIdx, change{row: row})
+	}
+	return rows.Err()
+}
+
+// confirm deletes the changelog entries the batch read.
+func (r *triggerReader) confirm(ctx context.Context, b batch) error {
+	for cl, seqs := range b.seqs {
+		for start := 0; start < len(seqs); start += 500 {
+			chunk := seqs[start:min(start+500, len(seqs))]
+			ph := make([]string, len(chunk))
+			args := make([]any, len(chunk))
+			for i, s := range chunk {
+				ph[i], args[i] = r.s.Placeholder(i+1), s
+			}
+			stmt := "DELETE FROM " + r.s.Quote(cl) + " WHERE " + r.s.Quote(colSeq) + " IN (" + strings.Join(ph, ", ") + ")"
+			if _, err := r.s.DB.ExecContext(ctx, stmt, args...); err != nil {
+				return fmt.Errorf("remove drained changes from %s: %w", cl, err)
+			}
+		}
+	}
+	return nil
+}
+
+// lag counts the entries left and the age of the oldest, by the source's
+// clock (the triggers stamp entries with it).
+func (r *triggerReader) lag(ctx context.Context, now time.Time) (Lag, error) {
+	l := Lag{Measured: now}
+	for _, tt := range r.tables {
+		var age string
+		switch r.s.Engine {
+		case datastore.Postgres:
+			age = "extract(epoch from clock_timestamp() - min(" + r.s.Quote(colAt) + "))::float8"
+		case datastore.MySQL:
+			age = "TIMESTAMPDIFF(MICROSECOND, MIN(" + r.s.Quote(colAt) + "), UTC_TIMESTAMP(6)) / 1000000.0"
+		default:
+			age = "(julianday('now') - min(" + r.s.Quote(colAt) + ")) * 86400.0"
+		}
+		var n int64
+		var secs sql.NullFloat64
+		if err := r.s.DB.QueryRowContext(ctx, "SELECT count(*), "+age+" FROM "+r.s.Quote(tt.changelog)).Scan(&n, &secs); err != nil {
+			return l, fmt.Errorf("measure lag of %s: %w", tt.changelog, err)
+		}
+		l.Changes += n
+		if secs.Valid && n > 0 {
+			l.Seconds = max(l.Seconds, secs.Float64)
+		}
+	}
+	l.Through = now.Add(-time.Duration(l.Seconds * float64(time.Second)))
+	return l, nil
+}

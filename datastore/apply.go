@@ -1,0 +1,179 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Mutation is one change to apply to a row of a table, identified by its
+// primary key: an upsert of the whole row, an update of some of its
+// columns, or a delete. Change data capture turns a source's changes into
+// mutations; applying the same mutations twice leaves the same table.
+type Mutation struct {
+	// Delete removes the row whose key is in Row (only the key columns of
+	// Row are read).
+	Delete bool
+	// Row holds canonical values in the table's column order.
+	Row []any
+	// Set, when not nil, says which columns of Row carry a value: the
+	// mutation then updates those columns of an existing row and does
+	// nothing when the row does not exist (PostgreSQL leaves an unchanged
+	// TOASTed value out of a change). Nil: Row is the whole row (upsert).
+	Set []bool
+}
+
+// TableMutations are the mutations of one table.
+type TableMutations struct {
+	Table *Table
+	// Empty deletes every row of the table before the mutations (the
+	// source table was truncated).
+	Empty     bool
+	Mutations []Mutation
+}
+
+// maxKeysPerDelete bounds one DELETE's key list.
+const maxKeysPerDelete = 500
+
+// Apply writes mutations of several tables in one transaction: all of them
+// or none. Mutations of one table should name each key once (coalesce them
+// first): within a table deletes run before upserts, then partial updates.
+func (s *Store) Apply(ctx context.Context, changes []TableMutations) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply changes: %w", err)
+	}
+	defer tx.Rollback()
+	for _, tm := range changes {
+		t := tm.Table
+		if err := t.CheckCopyable(); err != nil {
+			return err
+		}
+		if tm.Empty {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.d.quote(t.Name)); err != nil {
+				return fmt.Errorf("apply changes to %s: empty: %w", t.Name, err)
+			}
+		}
+		var deletes, upserts [][]any
+		var partial []Mutation
+		for _, m := range tm.Mutations {
+			switch {
+			case m.Delete:
+				deletes = append(deletes, m.Row)
+			case m.Set == nil:
+				upserts = append(upserts, m.Row)
+			default:
+				partial = append(partial, m)
+			}
+		}
+		for start := 0; start < len(deletes); start += maxKeysPerDelete {
+			q, args, err := s.deleteStatement(t, deletes[start:min(start+maxKeysPerDelete, len(deletes))])
+			if err != nil {
+				return fmt.Errorf("apply changes to %s: %w", t.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("apply changes to %s: delete: %w", t.Name, err)
+			}
+		}
+		per := min(s.d.maxParams()/len(t.Columns), maxRowsPerStatement)
+		for start := 0; start < len(upserts); start += per {
+			q, args, err := s.insertStatement(t, upserts[start:min(start+per, len(upserts))])
+			if err != nil {
+				return fmt.Errorf("apply changes to %s: %w", t.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("apply changes to %s: upsert: %w", t.Name, err)
+			}
+		}
+		for _, m := range partial {
+			q, args, err := s.updateStatement(t, m)
+			if err != nil {
+				return fmt.Errorf("apply changes to %s: %w", t.Name, err)
+			}
+			if q == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("apply changes to %s: update: %w", t.Name, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apply changes: commit: %w", err)
+	}
+	return nil
+}
+
+// deleteStatement deletes rows by key: "k IN (...)" for a one-column key,
+// "(k1 = ? AND k2 = ?) OR ..." otherwise (an index lookup on every engine).
+func (s *Store) deleteStatement(t *Table, rows [][]any) (string, []any, error) {
+	keys := t.KeyIndexes()
+	var args []any
+	var conds []string
+	for _, row := range rows {
+		if len(row) != len(t.Columns) {
+			return "", nil, fmt.Errorf("delete: row has %d values for %d columns", len(row), len(t.Columns))
+		}
+		var ands []string
+		for i, ki := range keys {
+			v, err := s.d.encode(t.Columns[ki].Type, row[ki])
+			if err != nil {
+				return "", nil, fmt.Errorf("delete: key %s: %w", t.PrimaryKey[i], err)
+			}
+			args = append(args, v)
+			ands = append(ands, s.d.quote(t.PrimaryKey[i])+" = "+s.d.placeholder(len(args)))
+		}
+		conds = append(conds, strings.Join(ands, " AND "))
+	}
+	if len(keys) == 1 {
+		ph := make([]string, len(args))
+		for i := range args {
+			ph[i] = s.d.placeholder(i + 1)
+		}
+		return "DELETE FROM " + s.d.quote(t.Name) + " WHERE " + s.d.quote(t.PrimaryKey[0]) +
+			" IN (" + strings.Join(ph, ", ") + ")", args, nil
+	}
+	return "DELETE FROM " + s.d.quote(t.Name) + " WHERE (" + strings.Join(conds, ") OR (") + ")", args, nil
+}
+
+// updateStatement updates the columns of m.Set that are not key columns;
+// "" when there is none to set.
+func (s *Store) updateStatement(t *Table, m Mutation) (string, []any, error) {
+	if len(m.Row) != len(t.Columns) || len(m.Set) != len(t.Columns) {
+		return "", nil, fmt.Errorf("update: %d values and %d flags for %d columns", len(m.Row), len(m.Set), len(t.Columns))
+	}
+	isKey := map[string]bool{}
+	for _, k := range t.PrimaryKey {
+		isKey[k] = true
+	}
+	var sets []string
+	var args []any
+	for i, c := range t.Columns {
+		if !m.Set[i] || isKey[c.Name] {
+			continue
+		}
+		v, err := s.d.encode(c.Type, m.Row[i])
+		if err != nil {
+			return "", nil, fmt.Errorf("update: column %s: %w", c.Name, err)
+		}
+		args = append(args, v)
+		sets = append(sets, s.d.quote(c.Name)+" = "+s.d.placeholder(len(args)))
+	}
+	if len(sets) == 0 {
+		return "", nil, nil
+	}
+	var where []string
+	for i, ki := range t.KeyIndexes() {
+		v, err := s.d.encode(t.Columns[ki].Type, m.Row[ki])
+		if err != nil {
+			return "", nil, fmt.Errorf("update: key %s: %w", t.PrimaryKey[i], err)
+		}
+		args = append(args, v)
+		where = append(where, s.d.quote(t.PrimaryKey[i])+" = "+s.d.placeholder(len(args)))
+	}
+	return "UPDATE " + s.d.quote(t.Name) + " SET " + strings.Join(sets, ", ") + " WHERE " + strings.Join(where, " AND "), args, nil
+}
+
+// Placeholder is this engine's bind parameter number i (1-based): $1 on
+// PostgreSQL, ? elsewhere.
+func (s *Store) Placeholder(i int) string { return s.d.placeholder(i) }

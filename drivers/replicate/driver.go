@@ -1,0 +1,328 @@
+package replicate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/cdc"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Driver runs replicate phases.
+type Driver struct {
+	Logger hclog.Logger
+	// BeatInterval is how often a running replication heartbeats even
+	// when nothing changed; default 5s.
+	BeatInterval time.Duration
+	// LagEvery is how often the lag is measured; default cdc's.
+	LagEvery time.Duration
+}
+
+// New returns the replicate driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger, BeatInterval: 5 * time.Second} }
+
+// CaptureName is the name of a migration's capture of a store: the same
+// for every phase of the migration, distinct for another migration or
+// another source.
+func CaptureName(migration string, st config.StoreSpec) string {
+	return cdc.CaptureName(migration, sourceRef(st))
+}
+
+func sourceRef(st config.StoreSpec) string {
+	switch {
+	case st.DSN.FromEnv != "":
+		return "env:" + st.DSN.FromEnv
+	case st.DSN.FromFile != "":
+		return "file:" + st.DSN.FromFile
+	}
+	return ""
+}
+
+// Do sets the capture up, applies changes until caught up, or drains and
+// stops; the compensation (setup's) removes the capture.
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: replicate section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "mode", s.mode())
+	compensate := action == activities.ActionCompensate
+	o, closeAll, err := d.open(ctx, s, in.Migration, log, compensate, !compensate && s.mode() != ModeSetup)
+	if err != nil {
+		return activities.PhaseResult{}, classify("replicate", err)
+	}
+	defer closeAll()
+	switch {
+	case action == activities.ActionCompensate:
+		return d.teardown(ctx, s, o.Options)
+	case s.mode() == ModeSetup:
+		return d.setup(ctx, s, o.Options)
+	}
+	return d.follow(ctx, s, o, resume, beat, log)
+}
+
+// open connects to the source (and the target if needed) and resolves the
+// tables (a compensation goes on without them: it finds the capture's
+// objects by name, and a table may be gone).
+func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.Logger, compensate, target bool) (cdc.RunOptions, func(), error) {
+	var o cdc.RunOptions
+	st := s.Stores[s.From]
+	dsn, err := activities.ResolveSecret(st.DSN)
+	if err != nil {
+		return o, nil, fmt.Errorf("store %s: DSN: %w: %v", s.From, datastore.ErrBadDSN, err)
+	}
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return o, nil, err
+	}
+	closers := []func(){func() { from.Close() }}
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	method, _ := cdc.ParseMethod(s.Method)
+	o.Options = cdc.Options{Source: from, SourceDSN: dsn, Name: CaptureName(migration, st), Method: method, Logger: log}
+	names, err := from.ResolveTables(ctx, s.Tables)
+	if err != nil && !compensate {
+		closeAll()
+		return o, nil, fmt.Errorf("store %s: %w", s.From, err)
+	}
+	o.Tables = names
+	if target {
+		to, err := stores.Open(ctx, s.Stores, s.To)
+		if err != nil {
+			closeAll()
+			return o, nil, err
+		}
+		closers = append(closers, func() { to.Close() })
+		o.Target = to
+	}
+	o.BatchChanges = s.BatchChanges
+	o.LagEvery = d.LagEvery
+	return o, closeAll, nil
+}
+
+func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.PhaseResult, error) {
+	res, err := cdc.Setup(ctx, o)
+	if err != nil {
+		// A half-made capture helps no one and a failed phase has no
+		// compensation: remove what this attempt made (nothing depends on
+		// it before the copy); a retry starts clean.
+		if dropped, terr := cdc.Teardown(context.WithoutCancel(ctx), o); terr != nil {
+			d.Logger.Warn("could not remove a half-made capture", "capture", o.Name, "error", terr)
+		} else if len(dropped) > 0 {
+			d.Logger.Info("removed a half-made capture", "capture", o.Name, "dropped", dropped)
+		}
+		return activities.PhaseResult{}, classify("set up change capture on "+s.From, err)
+	}
+	msg := fmt.Sprintf("change capture %s of %d tables in %s set up (%s)", o.Name, len(o.Tables), s.From, res.Method)
+	if len(res.Created) > 0 {
+		msg += ": created " + countKinds(res.Created)
+	} else {
+		msg += ": already set up by an earlier attempt"
+	}
+	return activities.PhaseResult{Records: int64(len(res.Created)), Summary: msg, Output: strings.Join(res.Created, "\n")}, nil
+}
+
+func (d *Driver) teardown(ctx context.Context, s *Spec, o cdc.Options) (activities.PhaseResult, error) {
+	dropped, err := cdc.Teardown(ctx, o)
+	if err != nil {
+		return activities.PhaseResult{}, classify("remove change capture from "+s.From, err)
+	}
+	if len(dropped) == 0 {
+		return activities.PhaseResult{Summary: "no change capture object of this migration left in " + s.From}, nil
+	}
+	return activities.PhaseResult{Records: int64(len(dropped)), Summary: "removed from " + s.From + ": " + countKinds(dropped),
+		Output: strings.Join(dropped, "\n")}, nil
+}
+
+// follow applies changes until caught up (catchUp) or drained (stop; then
+// removes the capture).
+func (d *Driver) follow(ctx context.Context, s *Spec, o cdc.RunOptions, resume activities.Heartbeat, beat func(activities.Heartbeat), log hclog.Logger) (activities.PhaseResult, error) {
+	var cp cdc.Checkpoint
+	if resume.Checkpoint != "" {
+		if err := json.Unmarshal([]byte(resume.Checkpoint), &cp); err != nil {
+			// Starting over is safe (replay is idempotent), only slower.
+			log.Warn("unreadable checkpoint; replaying from the capture's position", "error", err)
+			cp = cdc.Checkpoint{}
+		}
+	}
+	maxLag, hold := s.MaxLag.D(), s.HoldFor.D()
+	o.Until = cdc.CaughtUp(maxLag, hold)
+	if s.mode() == ModeStop {
+		// Everything committed before this attempt started: the writes
+		// were stopped or moved before the phase began.
+		maxLag, hold = 0, 0
+		o.Until = cdc.Drained(time.Now())
+	}
+	hb := startBeating(beat, d.BeatInterval, s, maxLag, hold)
+	hb.set(cdc.Progress{Checkpoint: cp}, false)
+	final, err := cdc.Run(ctx, o, cp, func(p cdc.Progress) { hb.set(p, true) })
+	last := hb.stop(final)
+	out := activities.PhaseResult{Records: final.Applied}
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("replication stopped at its checkpoint", "applied", final.Applied)
+			return out, ctx.Err()
+		}
+		return out, classify("replicate from "+s.From+" to "+s.To, err)
+	}
+	out.Summary = fmt.Sprintf("caught up: lag %s, %d changes behind (under %s for %s); %s changes applied",
+		roundLag(last.Lag), last.Lag.Changes, maxLag, hold, stores.Humanize(final.Applied))
+	if s.mode() == ModeStop {
+		dropped, err := cdc.Teardown(ctx, o.Options)
+		if err != nil {
+			return out, classify("remove change capture from "+s.From, err)
+		}
+		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s", stores.Humanize(final.Applied), s.From, countKinds(dropped))
+		out.Output = strings.Join(dropped, "\n")
+	}
+	return out, nil
+}
+
+// countKinds sums objects up by kind: "2 tables, 6 triggers" (the
+// names go to the phase's output).
+func countKinds(objects []string) string {
+	counts := map[string]int{}
+	var order []string
+	for _, o := range objects {
+		kind, _, _ := strings.Cut(o, " ")
+		if counts[kind] == 0 {
+			order = append(order, kind)
+		}
+		counts[kind]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		name := k
+		if k == "table" {
+			name = "changelog table"
+		}
+		if counts[k] > 1 {
+			name += "s"
+		}
+		parts[i] = fmt.Sprintf("%d %s", counts[k], name)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func roundLag(l cdc.Lag) time.Duration { return l.Duration().Round(10 * time.Millisecond) }
+
+// classify decides retryability once: permanent cdc and datastore errors
+// become non-retryable ConfigErrors; anything else is retried.
+func classify(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case cdc.IsPermanent(err):
+		msg := fmt.Sprintf("%s: %v", what, err)
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Detail is the replication's state in words for `godwit status`.
+func Detail(s *Spec, p cdc.Progress, maxLag, hold time.Duration) string {
+	lag := fmt.Sprintf("lag %s, %s changes behind", roundLag(p.Lag), stores.Humanize(p.Lag.Changes))
+	if p.Lag.Bytes > 0 {
+		lag += fmt.Sprintf(" (%s KiB of WAL)", stores.Humanize(p.Lag.Bytes/1024))
+	}
+	target := fmt.Sprintf("done once the lag stays under %s for %s", maxLag, hold)
+	if s.mode() == ModeStop {
+		target = "draining what was written before this phase, then removing the capture"
+	}
+	method := p.Method
+	if method == "" {
+		method = p.Checkpoint.Method
+	}
+	return fmt.Sprintf("%s → %s (%s): %s\napplied %s changes, %s changes/s in this attempt; %s",
+		s.From, s.To, method, lag, stores.Humanize(p.Checkpoint.Applied), stores.Humanize(int64(p.ChangesPerSecond)), target)
+}
+
+// beater serialises heartbeats from the replication's progress and a
+// ticker that keeps the activity alive while nothing changes.
+type beater struct {
+	mu          sync.Mutex
+	beat        func(activities.Heartbeat)
+	spec        *Spec
+	maxLag      time.Duration
+	hold        time.Duration
+	last        cdc.Progress
+	lastBeat    time.Time
+	done        chan struct{}
+	wg          sync.WaitGroup
+	minInterval time.Duration
+}
+
+func startBeating(beat func(activities.Heartbeat), every time.Duration, s *Spec, maxLag, hold time.Duration) *beater {
+	b := &beater{beat: beat, spec: s, maxLag: maxLag, hold: hold, done: make(chan struct{}), minInterval: time.Second}
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.done:
+				return
+			case <-t.C:
+				b.mu.Lock()
+				b.send()
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// set records progress; a heartbeat goes at most once a second (each
+// batch reports, and there can be hundreds a second).
+func (b *beater) set(p cdc.Progress, send bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.last = p
+	if send && time.Since(b.lastBeat) >= b.minInterval {
+		b.send()
+	}
+}
+
+func (b *beater) send() {
+	cp, _ := json.Marshal(b.last.Checkpoint)
+	b.beat(activities.Heartbeat{
+		Records:    b.last.Checkpoint.Applied,
+		Checkpoint: string(cp),
+		Detail:     Detail(b.spec, b.last, b.maxLag, b.hold),
+	})
+	b.lastBeat = time.Now()
+}
+
+// stop ends the ticker and heartbeats the final checkpoint.
+func (b *beater) stop(final cdc.Checkpoint) cdc.Progress {
+	close(b.done)
+	b.wg.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if final.Method != "" {
+		b.last.Checkpoint = final
+	}
+	b.send()
+	return b.last
+}

@@ -1,0 +1,205 @@
+// Package replicate is the `replicate` phase driver: change data capture
+// from a source store to a target store, around a backfill. One section,
+// three modes, each a phase of its own:
+//
+//   - setup, before the copy: creates the capture (a PostgreSQL slot and
+//     publication, or change triggers and changelog tables); its
+//     compensation removes them.
+//   - catchUp (the default), after the copy: applies the changes captured
+//     since setup to the target, and completes once the lag has stayed
+//     under maxLag for holdFor — "caught up" — so that the next phase (a
+//     traffic switch) runs against a target that is seconds behind.
+//   - stop, later: drains what is left (until the lag is zero) and removes
+//     the capture; the point of no return for replication.
+//
+// The work is package cdc's; this package reads the section, connects,
+// checks, heartbeats the position and the lag, and classifies errors.
+package replicate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/cdc"
+	"github.com/godwit/godwit/config"
+	copydriver "github.com/godwit/godwit/drivers/copy"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "replicate"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// The modes.
+const (
+	ModeSetup   = "setup"
+	ModeCatchUp = "catchUp"
+	ModeStop    = "stop"
+)
+
+// Defaults.
+const (
+	DefaultMaxLag  = 5 * time.Second
+	DefaultHoldFor = 5 * time.Second
+	MaxBatch       = 50_000
+)
+
+// Spec is a phase's `replicate:` section.
+type Spec struct {
+	// From is the store whose changes are captured; To the store they are
+	// applied to (its tables exist: provision them).
+	From string `yaml:"from" json:"from"`
+	To   string `yaml:"to" json:"to"`
+	// Tables are table names or glob patterns, resolved on From; the same
+	// list in every replicate phase of a capture.
+	Tables []string `yaml:"tables" json:"tables"`
+	// Mode is setup, catchUp (default) or stop.
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+	// Method (setup only) is auto (default: logical replication on a
+	// PostgreSQL with wal_level=logical, triggers otherwise), logical or
+	// triggers.
+	Method string `yaml:"method" json:"method,omitempty"`
+	// MaxLag is the lag under which the target counts as caught up
+	// (default 5s).
+	MaxLag config.Duration `yaml:"maxLag" json:"maxLag,omitempty"`
+	// HoldFor is how long the lag must stay under MaxLag (default 5s).
+	HoldFor config.Duration `yaml:"holdFor" json:"holdFor,omitempty"`
+	// BatchChanges bounds the changes per target transaction (default
+	// cdc.DefaultBatchChanges).
+	BatchChanges int `yaml:"batchChanges" json:"batchChanges,omitempty"`
+	// Stores holds the from and to stores' specs, copied from the spec's
+	// stores: when the spec is checked (the activity sees only its phase).
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+func (s *Spec) mode() string {
+	if s.Mode == "" {
+		return ModeCatchUp
+	}
+	return s.Mode
+}
+
+// Check reports unknown stores, bad patterns and modes, and phases out of
+// order: catchUp and stop need an earlier setup of the same capture, and a
+// setup must come before any copy between the same stores.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "from", s.From)
+	stores.CheckStoreRef(c, "to", s.To)
+	if s.From != "" && s.From == s.To {
+		c.Errorf("to", "is the same store as from (%s): replicate applies changes to another store", s.From)
+	}
+	stores.CheckTables(c, "tables", s.Tables)
+	switch s.Mode {
+	case "", ModeSetup, ModeCatchUp, ModeStop:
+	default:
+		c.Errorf("mode", "%q is not a mode: use setup (before the copy), catchUp (after it; the default) or stop", s.Mode)
+	}
+	if _, err := cdc.ParseMethod(s.Method); err != nil {
+		c.Errorf("method", "%q is not a method: use auto, logical (PostgreSQL) or triggers", s.Method)
+	} else if s.Method != "" && s.mode() != ModeSetup {
+		c.Errorf("method", "is chosen by the setup phase; leave it out of a %s phase", s.mode())
+	}
+	if s.MaxLag < 0 {
+		c.Errorf("maxLag", "must not be negative (default %s)", DefaultMaxLag)
+	}
+	if s.HoldFor < 0 {
+		c.Errorf("holdFor", "must not be negative (default %s)", DefaultHoldFor)
+	}
+	if s.BatchChanges < 0 || s.BatchChanges > MaxBatch {
+		c.Errorf("batchChanges", "must be between 1 and %d, not %d", MaxBatch, s.BatchChanges)
+	}
+	s.checkOrder(c)
+	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+}
+
+// checkOrder looks at the other phases of the spec.
+func (s *Spec) checkOrder(c *config.CheckContext) {
+	switch s.mode() {
+	case ModeSetup, ModeCatchUp, ModeStop:
+	default:
+		return // the mode's own error says it
+	}
+	var setup *Spec
+	before := true
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			before = false
+			continue
+		}
+		other, ok := p.Driver.(*Spec)
+		if !ok {
+			if cp, ok := p.Driver.(*copydriver.Spec); ok && before && s.mode() == ModeSetup {
+				if cp.From == s.From && cp.To == s.To {
+					c.Errorf("mode", "setup must come before the copy phase %s: changes made during the copy are captured only once setup has run", p.Name)
+				}
+			}
+			continue
+		}
+		if other.From != s.From || other.mode() != ModeSetup {
+			continue
+		}
+		if s.mode() == ModeSetup {
+			if before {
+				c.Errorf("from", "phase %s already sets up a capture of %s: one setup per source store", p.Name, s.From)
+			}
+			continue
+		}
+		if before {
+			setup = other
+		}
+	}
+	if s.mode() == ModeSetup {
+		return
+	}
+	if setup == nil {
+		c.Errorf("mode", "%s needs an earlier replicate phase with mode: setup and from: %s (before the copy), which creates the capture", s.mode(), s.From)
+		return
+	}
+	if setup.To != s.To || !sameSet(setup.Tables, s.Tables) {
+		c.Errorf("tables", "must be the setup phase's (to: %s, tables: %s): one capture, one list", setup.To, strings.Join(setup.Tables, ", "))
+	}
+}
+
+func sameSet(a, b []string) bool {
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+// ApplyDefaults fills the mode, the lag limit and the hold.
+func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+	if s.Mode == "" {
+		s.Mode = ModeCatchUp
+	}
+	if s.MaxLag == 0 {
+		s.MaxLag = config.Duration(DefaultMaxLag)
+	}
+	if s.HoldFor == 0 && s.Mode == ModeCatchUp {
+		s.HoldFor = config.Duration(DefaultHoldFor)
+	}
+	if s.BatchChanges == 0 {
+		s.BatchChanges = cdc.DefaultBatchChanges
+	}
+}
+
+// Resources are the target tables: two migrations must not write the same
+// tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.To, s.Tables)
+}
+
+// Pausable: catchUp and stop stop at their next batch and resume from the
+// checkpoint; setup is short.
+func (s *Spec) Pausable() bool { return s.mode() != ModeSetup }
+
+// HasCompensation: setup's removes the capture. Undoing catchUp would mean
+// undoing changes on the target: the copy's compensation empties it; stop
+// cannot be undone (the capture is gone).
+func (s *Spec) HasCompensation() bool { return s.mode() == ModeSetup }
