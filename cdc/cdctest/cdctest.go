@@ -134,7 +134,13 @@ func checkLogical(dsn string) error {
 func start() (string, error) {
 	initdb, err := exec.LookPath("initdb")
 	if err != nil {
-		return "", fmt.Errorf("initdb not found on PATH: %w", err)
+		// Debian keeps the server binaries off PATH.
+		if found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(found) > 0 {
+			initdb, err = found[len(found)-1], nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("initdb not found on PATH nor under /usr/lib/postgresql: %w", err)
 	}
 	pgctl := filepath.Join(filepath.Dir(initdb), "pg_ctl")
 	dir, err := os.MkdirTemp("", "godwit-pglogical-")
