@@ -44,7 +44,11 @@ type Options struct {
 	RowsPerSecond float64
 	// CatchUp, if set, re-copies the rows changed since the backfill began.
 	CatchUp *CatchUp
-	Logger  hclog.Logger // nil = no logging
+	// NoDirect turns off the PostgreSQL → PostgreSQL direct path (binary
+	// COPY streamed from source to target, rows never decoded), so every
+	// batch goes through ReadBatch and WriteBatch; for comparisons.
+	NoDirect bool
+	Logger   hclog.Logger // nil = no logging
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -312,6 +316,9 @@ func (r *run) setStage(p *tablePlan, s Stage) {
 // target work at the same time; the checkpoint still moves only after a
 // batch's write has committed.
 func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+	if !r.opts.NoDirect && r.opts.From.CanCopyDirect(ctx, r.opts.To, p.source, p.target, filter) {
+		return r.passDirect(ctx, p, filter)
+	}
 	r.mu.Lock()
 	lastKey := append([]string(nil), p.state.LastKey...)
 	r.mu.Unlock()
@@ -354,22 +361,72 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 		if err := r.opts.To.WriteBatch(ctx, p.target, rows); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
-		enc, err := datastore.EncodeKey(p.source, key)
-		if err != nil {
+		if err := r.commit(p, filter, key, int64(len(rows))); err != nil {
+			return err
+		}
+		if len(rows) < r.opts.BatchRows {
+			return nil
+		}
+	}
+}
+
+// commit records a batch the target has committed: its last key becomes
+// the checkpoint, and the progress callback gets it.
+func (r *run) commit(p *tablePlan, filter *datastore.Filter, key []any, n int64) error {
+	enc, err := datastore.EncodeKey(p.source, key)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", p.name, err)
+	}
+	r.mu.Lock()
+	p.state.LastKey = enc
+	if filter == nil && p.state.Stage == StageBackfill {
+		p.state.RowsDone += n
+	} else {
+		p.state.CatchUpRows += n
+	}
+	r.live[p.name].written += n
+	r.written += n
+	r.mu.Unlock()
+	r.report()
+	return nil
+}
+
+// passDirect is pass for PostgreSQL → PostgreSQL: each batch streams from
+// the source's binary COPY into the target's (datastore.CopyDirect), so
+// the source and target already work at once and rows are never decoded.
+// The checkpoint is the batch's last key, as in pass.
+func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+	r.mu.Lock()
+	lastKey := append([]string(nil), p.state.LastKey...)
+	r.mu.Unlock()
+	var after []any
+	if len(lastKey) > 0 {
+		var err error
+		if after, err = datastore.DecodeKey(p.source, lastKey); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
-		r.mu.Lock()
-		p.state.LastKey = enc
-		if filter == nil && p.state.Stage == StageBackfill {
-			p.state.RowsDone += int64(len(rows))
-		} else {
-			p.state.CatchUpRows += int64(len(rows))
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("copy %s: stopped: %w", p.name, err)
 		}
-		r.live[p.name].written += int64(len(rows))
-		r.written += int64(len(rows))
-		r.mu.Unlock()
-		r.report()
-		if len(rows) < r.opts.BatchRows {
+		if r.limiter != nil {
+			if err := r.limiter.WaitN(ctx, r.opts.BatchRows); err != nil {
+				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
+			}
+		}
+		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, r.opts.BatchRows, filter)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", p.name, ctxErrOr(ctx, err))
+		}
+		if b.Keys == 0 {
+			return nil
+		}
+		if err := r.commit(p, filter, b.LastKey, b.Rows); err != nil {
+			return err
+		}
+		after = b.LastKey
+		if b.Keys < r.opts.BatchRows {
 			return nil
 		}
 	}
