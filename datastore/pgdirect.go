@@ -1,6 +1,7 @@
 package datastore
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"errors"
@@ -352,7 +353,14 @@ func (s *Store) stream(ctx context.Context, pc *pgx.Conn, copyOut, copyIn string
 		pr, pw := io.Pipe()
 		srcErr := make(chan error, 1)
 		go func() {
-			_, err := spg.CopyTo(ctx, pw, copyOut)
+			// The source sends one CopyData message per row and the target
+			// sends one message per Read: without the buffer every row
+			// would cross the pipe, and the network, on its own.
+			bw := bufio.NewWriterSize(pw, 64<<10)
+			_, err := spg.CopyTo(ctx, bw, copyOut)
+			if err == nil {
+				err = bw.Flush()
+			}
 			pw.CloseWithError(err) // nil: the reader sees EOF
 			srcErr <- err
 		}()
