@@ -25,6 +25,9 @@ const (
 	DefaultBatchRows   = 5000
 	DefaultConcurrency = 1
 	DefaultOverlap     = time.Minute
+	// DefaultDriftCheckEvery is how many batches pass between two checks
+	// of the source table's columns.
+	DefaultDriftCheckEvery = 10
 )
 
 // Options say what to copy and how.
@@ -48,7 +51,13 @@ type Options struct {
 	// COPY streamed from source to target, rows never decoded), so every
 	// batch goes through ReadBatch and WriteBatch; for comparisons.
 	NoDirect bool
-	Logger   hclog.Logger // nil = no logging
+	// DriftCheckEvery is how many committed batches of a table pass between
+	// two checks that its source columns are still those introspected at
+	// the start (and each stage is checked once more at its end); default
+	// DefaultDriftCheckEvery, negative = never. A column added, dropped or
+	// retyped fails the copy with a *datastore.DriftError (permanent).
+	DriftCheckEvery int
+	Logger          hclog.Logger // nil = no logging
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -149,6 +158,9 @@ func (o *Options) normalize() error {
 	if o.BatchRows < 0 || o.Concurrency < 0 || o.RowsPerSecond < 0 {
 		return fmt.Errorf("copy: batchRows, concurrency and rowsPerSecond must not be negative")
 	}
+	if o.DriftCheckEvery == 0 {
+		o.DriftCheckEvery = DefaultDriftCheckEvery
+	}
 	if o.CatchUp != nil && o.CatchUp.Overlap == 0 {
 		o.CatchUp.Overlap = DefaultOverlap
 	}
@@ -184,6 +196,8 @@ type tablePlan struct {
 	source *datastore.Table
 	target *datastore.Table
 	state  *TableCheckpoint
+	// batches counts the batches committed in this run (for drift checks).
+	batches int
 }
 
 func (r *run) plan(ctx context.Context, name string) (*tablePlan, error) {
@@ -259,6 +273,9 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		if err := r.pass(ctx, p, nil); err != nil {
 			return err
 		}
+		if err := r.checkDrift(ctx, p); err != nil {
+			return err
+		}
 		next := StageDone
 		if r.opts.CatchUp != nil {
 			next = StageCatchUp
@@ -273,6 +290,9 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		}
 		log.Info("catch-up", "column", r.opts.CatchUp.Column, "since", filter)
 		if err := r.pass(ctx, p, filter); err != nil {
+			return err
+		}
+		if err := r.checkDrift(ctx, p); err != nil {
 			return err
 		}
 		r.setStage(p, StageDone)
@@ -316,9 +336,25 @@ func (r *run) setStage(p *tablePlan, s Stage) {
 // target work at the same time; the checkpoint still moves only after a
 // batch's write has committed.
 func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+	var err error
 	if !r.opts.NoDirect && r.opts.From.CanCopyDirect(ctx, r.opts.To, p.source, p.target, filter) {
-		return r.passDirect(ctx, p, filter)
+		err = r.passDirect(ctx, p, filter)
+	} else {
+		err = r.passDecoded(ctx, p, filter)
 	}
+	if err == nil || ctx.Err() != nil || errors.Is(err, datastore.ErrSchemaDrift) || r.opts.DriftCheckEvery < 0 {
+		return err
+	}
+	// A batch that fails because the table changed under it (a column
+	// gone, a type the target cannot take) is reported as the change.
+	if derr := r.opts.From.CheckDrift(ctx, p.source); errors.Is(derr, datastore.ErrSchemaDrift) {
+		return fmt.Errorf("copy %s: %w (the batch failed: %v)", p.name, derr, err)
+	}
+	return err
+}
+
+// passDecoded is pass through ReadBatch and WriteBatch (any engine pair).
+func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
 	r.mu.Lock()
 	lastKey := append([]string(nil), p.state.LastKey...)
 	r.mu.Unlock()
@@ -361,7 +397,7 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 		if err := r.opts.To.WriteBatch(ctx, p.target, rows); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
-		if err := r.commit(p, filter, key, int64(len(rows))); err != nil {
+		if err := r.commit(ctx, p, filter, key, int64(len(rows))); err != nil {
 			return err
 		}
 		if len(rows) < r.opts.BatchRows {
@@ -372,7 +408,7 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 
 // commit records a batch the target has committed: its last key becomes
 // the checkpoint, and the progress callback gets it.
-func (r *run) commit(p *tablePlan, filter *datastore.Filter, key []any, n int64) error {
+func (r *run) commit(ctx context.Context, p *tablePlan, filter *datastore.Filter, key []any, n int64) error {
 	enc, err := datastore.EncodeKey(p.source, key)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", p.name, err)
@@ -388,6 +424,22 @@ func (r *run) commit(p *tablePlan, filter *datastore.Filter, key []any, n int64)
 	r.written += n
 	r.mu.Unlock()
 	r.report()
+	p.batches++
+	if r.opts.DriftCheckEvery > 0 && p.batches%r.opts.DriftCheckEvery == 0 {
+		return r.checkDrift(ctx, p)
+	}
+	return nil
+}
+
+// checkDrift fails the copy when the source table's columns are no longer
+// those it was planned with: going on would copy the wrong shape.
+func (r *run) checkDrift(ctx context.Context, p *tablePlan) error {
+	if r.opts.DriftCheckEvery < 0 {
+		return nil
+	}
+	if err := r.opts.From.CheckDrift(ctx, p.source); err != nil {
+		return fmt.Errorf("copy %s: %w", p.name, err)
+	}
 	return nil
 }
 
@@ -422,7 +474,7 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 		if b.Keys == 0 {
 			return nil
 		}
-		if err := r.commit(p, filter, b.LastKey, b.Rows); err != nil {
+		if err := r.commit(ctx, p, filter, b.LastKey, b.Rows); err != nil {
 			return err
 		}
 		after = b.LastKey
