@@ -28,6 +28,9 @@ const (
 	// DefaultDriftCheckEvery is how many batches pass between two checks
 	// of the source table's columns.
 	DefaultDriftCheckEvery = 10
+	DefaultMaxLag          = 5 * time.Second
+	DefaultMinRows         = 100
+	DefaultMaxPasses       = 10
 )
 
 // Options say what to copy and how.
@@ -65,9 +68,22 @@ type Options struct {
 // whose Column is at least the value it had when the backfill started, less
 // Overlap for time columns (a transaction can commit after a later one that
 // carries an older timestamp). Deleted rows are not seen: reconcile finds them.
+//
+// Catch-up repeats passes (see MaxLag, MinRows, MaxPasses): each starts
+// from the greatest value the previous one saw, so the passes shrink as
+// the backfill's lag is closed.
 type CatchUp struct {
 	Column  string
 	Overlap time.Duration // default DefaultOverlap; negative = none
+	// MaxLag: a pass that took less than this ends the catch-up (the target
+	// is then at most about that far behind); default DefaultMaxLag,
+	// negative = never by duration.
+	MaxLag time.Duration
+	// MinRows: a pass that re-copied fewer rows ends the catch-up; default
+	// DefaultMinRows, negative = never by count.
+	MinRows int64
+	// MaxPasses bounds the passes; default DefaultMaxPasses.
+	MaxPasses int
 }
 
 // TableProgress is one table's progress.
@@ -161,8 +177,24 @@ func (o *Options) normalize() error {
 	if o.DriftCheckEvery == 0 {
 		o.DriftCheckEvery = DefaultDriftCheckEvery
 	}
-	if o.CatchUp != nil && o.CatchUp.Overlap == 0 {
-		o.CatchUp.Overlap = DefaultOverlap
+	if cu := o.CatchUp; cu != nil {
+		c := *cu // the caller's struct stays as it was
+		if c.Overlap == 0 {
+			c.Overlap = DefaultOverlap
+		}
+		if c.MaxLag == 0 {
+			c.MaxLag = DefaultMaxLag
+		}
+		if c.MinRows == 0 {
+			c.MinRows = DefaultMinRows
+		}
+		if c.MaxPasses == 0 {
+			c.MaxPasses = DefaultMaxPasses
+		}
+		if c.MaxPasses < 0 {
+			return fmt.Errorf("copy: catchUp.maxPasses must not be negative")
+		}
+		o.CatchUp = &c
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
@@ -284,15 +316,7 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		stage = next
 	}
 	if stage == StageCatchUp {
-		filter, err := r.catchUpFilter(p)
-		if err != nil {
-			return err
-		}
-		log.Info("catch-up", "column", r.opts.CatchUp.Column, "since", filter)
-		if err := r.pass(ctx, p, filter); err != nil {
-			return err
-		}
-		if err := r.checkDrift(ctx, p); err != nil {
+		if err := r.catchUp(ctx, p, log); err != nil {
 			return err
 		}
 		r.setStage(p, StageDone)
@@ -302,6 +326,73 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 	}
 	log.Info("copied", "rows_done", p.state.RowsDone, "catch_up_rows", p.state.CatchUpRows)
 	return nil
+}
+
+// catchUp repeats catch-up passes until the source is nearly still: each
+// pass first takes the column's greatest value (the next pass's
+// watermark), then copies the rows at or above its own watermark less the
+// overlap. It stops after a pass that took less than MaxLag or re-copied
+// fewer than MinRows rows, or after MaxPasses passes (the lag may then
+// still be above MaxLag: it says so in its log; a later catch-up, e.g. at
+// cutover, closes it).
+func (r *run) catchUp(ctx context.Context, p *tablePlan, log hclog.Logger) error {
+	cu := r.opts.CatchUp
+	for {
+		r.mu.Lock()
+		next := p.state.NextWatermark
+		r.mu.Unlock()
+		if next == "" {
+			w, err := r.opts.From.Max(ctx, p.source, cu.Column)
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", p.name, err)
+			}
+			if w != nil {
+				if next, err = datastore.EncodeValue(w); err != nil {
+					return fmt.Errorf("copy %s: watermark: %w", p.name, err)
+				}
+			}
+			r.mu.Lock()
+			p.state.NextWatermark = next
+			r.mu.Unlock()
+		}
+		filter, err := r.catchUpFilter(p)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		before, pass := p.state.CatchUpRows, p.state.CatchUpPasses+1
+		r.mu.Unlock()
+		log.Info("catch-up pass", "pass", pass, "column", cu.Column, "since", filter)
+		start := time.Now()
+		if err := r.pass(ctx, p, filter); err != nil {
+			return err
+		}
+		if err := r.checkDrift(ctx, p); err != nil {
+			return err
+		}
+		took := time.Since(start)
+		r.mu.Lock()
+		found := p.state.CatchUpRows - before
+		p.state.CatchUpPasses = pass
+		p.state.LastKey = nil
+		if p.state.NextWatermark != "" {
+			p.state.Watermark = p.state.NextWatermark
+		}
+		p.state.NextWatermark = ""
+		r.mu.Unlock()
+		r.report()
+		switch {
+		case took < cu.MaxLag:
+			log.Info("catch-up settled: the pass took less than maxLag", "pass", pass, "rows", found, "took", took)
+			return nil
+		case found < cu.MinRows:
+			log.Info("catch-up settled: the pass found few changed rows", "pass", pass, "rows", found, "took", took)
+			return nil
+		case pass >= cu.MaxPasses:
+			log.Warn("catch-up stopped after maxPasses with the lag still above maxLag", "passes", pass, "rows", found, "took", took, "max_lag", cu.MaxLag)
+			return nil
+		}
+	}
 }
 
 func (r *run) catchUpFilter(p *tablePlan) (*datastore.Filter, error) {
