@@ -39,8 +39,13 @@ type TableCheckpoint struct {
 	// Watermark is the catch-up column's greatest value when the backfill
 	// started (EncodeValue form); empty when the table was empty.
 	Watermark string `json:"watermark,omitempty"`
-	// CatchUpRows counts the rows the catch-up pass re-copied.
+	// CatchUpRows counts the rows the catch-up passes re-copied.
 	CatchUpRows int64 `json:"catchUpRows,omitempty"`
+	// NextWatermark is the catch-up column's greatest value when the
+	// current catch-up pass started: the next pass's Watermark.
+	NextWatermark string `json:"nextWatermark,omitempty"`
+	// CatchUpPasses counts the catch-up passes finished.
+	CatchUpPasses int `json:"catchUpPasses,omitempty"`
 }
 
 // Clone returns a deep copy, safe to keep while the copy goes on.

@@ -25,6 +25,12 @@ const (
 	DefaultBatchRows   = 5000
 	DefaultConcurrency = 1
 	DefaultOverlap     = time.Minute
+	// DefaultDriftCheckEvery is how many batches pass between two checks
+	// of the source table's columns.
+	DefaultDriftCheckEvery = 10
+	DefaultMaxLag          = 5 * time.Second
+	DefaultMinRows         = 100
+	DefaultMaxPasses       = 10
 )
 
 // Options say what to copy and how.
@@ -44,7 +50,17 @@ type Options struct {
 	RowsPerSecond float64
 	// CatchUp, if set, re-copies the rows changed since the backfill began.
 	CatchUp *CatchUp
-	Logger  hclog.Logger // nil = no logging
+	// NoDirect turns off the PostgreSQL → PostgreSQL direct path (binary
+	// COPY streamed from source to target, rows never decoded), so every
+	// batch goes through ReadBatch and WriteBatch; for comparisons.
+	NoDirect bool
+	// DriftCheckEvery is how many committed batches of a table pass between
+	// two checks that its source columns are still those introspected at
+	// the start (and each stage is checked once more at its end); default
+	// DefaultDriftCheckEvery, negative = never. A column added, dropped or
+	// retyped fails the copy with a *datastore.DriftError (permanent).
+	DriftCheckEvery int
+	Logger          hclog.Logger // nil = no logging
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -52,9 +68,22 @@ type Options struct {
 // whose Column is at least the value it had when the backfill started, less
 // Overlap for time columns (a transaction can commit after a later one that
 // carries an older timestamp). Deleted rows are not seen: reconcile finds them.
+//
+// Catch-up repeats passes (see MaxLag, MinRows, MaxPasses): each starts
+// from the greatest value the previous one saw, so the passes shrink as
+// the backfill's lag is closed.
 type CatchUp struct {
 	Column  string
 	Overlap time.Duration // default DefaultOverlap; negative = none
+	// MaxLag: a pass that took less than this ends the catch-up (the target
+	// is then at most about that far behind); default DefaultMaxLag,
+	// negative = never by duration.
+	MaxLag time.Duration
+	// MinRows: a pass that re-copied fewer rows ends the catch-up; default
+	// DefaultMinRows, negative = never by count.
+	MinRows int64
+	// MaxPasses bounds the passes; default DefaultMaxPasses.
+	MaxPasses int
 }
 
 // TableProgress is one table's progress.
@@ -145,8 +174,27 @@ func (o *Options) normalize() error {
 	if o.BatchRows < 0 || o.Concurrency < 0 || o.RowsPerSecond < 0 {
 		return fmt.Errorf("copy: batchRows, concurrency and rowsPerSecond must not be negative")
 	}
-	if o.CatchUp != nil && o.CatchUp.Overlap == 0 {
-		o.CatchUp.Overlap = DefaultOverlap
+	if o.DriftCheckEvery == 0 {
+		o.DriftCheckEvery = DefaultDriftCheckEvery
+	}
+	if cu := o.CatchUp; cu != nil {
+		c := *cu // the caller's struct stays as it was
+		if c.Overlap == 0 {
+			c.Overlap = DefaultOverlap
+		}
+		if c.MaxLag == 0 {
+			c.MaxLag = DefaultMaxLag
+		}
+		if c.MinRows == 0 {
+			c.MinRows = DefaultMinRows
+		}
+		if c.MaxPasses == 0 {
+			c.MaxPasses = DefaultMaxPasses
+		}
+		if c.MaxPasses < 0 {
+			return fmt.Errorf("copy: catchUp.maxPasses must not be negative")
+		}
+		o.CatchUp = &c
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
@@ -180,6 +228,8 @@ type tablePlan struct {
 	source *datastore.Table
 	target *datastore.Table
 	state  *TableCheckpoint
+	// batches counts the batches committed in this run (for drift checks).
+	batches int
 }
 
 func (r *run) plan(ctx context.Context, name string) (*tablePlan, error) {
@@ -255,6 +305,9 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		if err := r.pass(ctx, p, nil); err != nil {
 			return err
 		}
+		if err := r.checkDrift(ctx, p); err != nil {
+			return err
+		}
 		next := StageDone
 		if r.opts.CatchUp != nil {
 			next = StageCatchUp
@@ -263,12 +316,7 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		stage = next
 	}
 	if stage == StageCatchUp {
-		filter, err := r.catchUpFilter(p)
-		if err != nil {
-			return err
-		}
-		log.Info("catch-up", "column", r.opts.CatchUp.Column, "since", filter)
-		if err := r.pass(ctx, p, filter); err != nil {
+		if err := r.catchUp(ctx, p, log); err != nil {
 			return err
 		}
 		r.setStage(p, StageDone)
@@ -278,6 +326,73 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 	}
 	log.Info("copied", "rows_done", p.state.RowsDone, "catch_up_rows", p.state.CatchUpRows)
 	return nil
+}
+
+// catchUp repeats catch-up passes until the source is nearly still: each
+// pass first takes the column's greatest value (the next pass's
+// watermark), then copies the rows at or above its own watermark less the
+// overlap. It stops after a pass that took less than MaxLag or re-copied
+// fewer than MinRows rows, or after MaxPasses passes (the lag may then
+// still be above MaxLag: it says so in its log; a later catch-up, e.g. at
+// cutover, closes it).
+func (r *run) catchUp(ctx context.Context, p *tablePlan, log hclog.Logger) error {
+	cu := r.opts.CatchUp
+	for {
+		r.mu.Lock()
+		next := p.state.NextWatermark
+		r.mu.Unlock()
+		if next == "" {
+			w, err := r.opts.From.Max(ctx, p.source, cu.Column)
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", p.name, err)
+			}
+			if w != nil {
+				if next, err = datastore.EncodeValue(w); err != nil {
+					return fmt.Errorf("copy %s: watermark: %w", p.name, err)
+				}
+			}
+			r.mu.Lock()
+			p.state.NextWatermark = next
+			r.mu.Unlock()
+		}
+		filter, err := r.catchUpFilter(p)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		before, pass := p.state.CatchUpRows, p.state.CatchUpPasses+1
+		r.mu.Unlock()
+		log.Info("catch-up pass", "pass", pass, "column", cu.Column, "since", filter)
+		start := time.Now()
+		if err := r.pass(ctx, p, filter); err != nil {
+			return err
+		}
+		if err := r.checkDrift(ctx, p); err != nil {
+			return err
+		}
+		took := time.Since(start)
+		r.mu.Lock()
+		found := p.state.CatchUpRows - before
+		p.state.CatchUpPasses = pass
+		p.state.LastKey = nil
+		if p.state.NextWatermark != "" {
+			p.state.Watermark = p.state.NextWatermark
+		}
+		p.state.NextWatermark = ""
+		r.mu.Unlock()
+		r.report()
+		switch {
+		case took < cu.MaxLag:
+			log.Info("catch-up settled: the pass took less than maxLag", "pass", pass, "rows", found, "took", took)
+			return nil
+		case found < cu.MinRows:
+			log.Info("catch-up settled: the pass found few changed rows", "pass", pass, "rows", found, "took", took)
+			return nil
+		case pass >= cu.MaxPasses:
+			log.Warn("catch-up stopped after maxPasses with the lag still above maxLag", "passes", pass, "rows", found, "took", took, "max_lag", cu.MaxLag)
+			return nil
+		}
+	}
 }
 
 func (r *run) catchUpFilter(p *tablePlan) (*datastore.Filter, error) {
@@ -312,6 +427,25 @@ func (r *run) setStage(p *tablePlan, s Stage) {
 // target work at the same time; the checkpoint still moves only after a
 // batch's write has committed.
 func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+	var err error
+	if !r.opts.NoDirect && r.opts.From.CanCopyDirect(ctx, r.opts.To, p.source, p.target, filter) {
+		err = r.passDirect(ctx, p, filter)
+	} else {
+		err = r.passDecoded(ctx, p, filter)
+	}
+	if err == nil || ctx.Err() != nil || errors.Is(err, datastore.ErrSchemaDrift) || r.opts.DriftCheckEvery < 0 {
+		return err
+	}
+	// A batch that fails because the table changed under it (a column
+	// gone, a type the target cannot take) is reported as the change.
+	if derr := r.opts.From.CheckDrift(ctx, p.source); errors.Is(derr, datastore.ErrSchemaDrift) {
+		return fmt.Errorf("copy %s: %w (the batch failed: %v)", p.name, derr, err)
+	}
+	return err
+}
+
+// passDecoded is pass through ReadBatch and WriteBatch (any engine pair).
+func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
 	r.mu.Lock()
 	lastKey := append([]string(nil), p.state.LastKey...)
 	r.mu.Unlock()
@@ -354,22 +488,88 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 		if err := r.opts.To.WriteBatch(ctx, p.target, rows); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
-		enc, err := datastore.EncodeKey(p.source, key)
-		if err != nil {
+		if err := r.commit(ctx, p, filter, key, int64(len(rows))); err != nil {
+			return err
+		}
+		if len(rows) < r.opts.BatchRows {
+			return nil
+		}
+	}
+}
+
+// commit records a batch the target has committed: its last key becomes
+// the checkpoint, and the progress callback gets it.
+func (r *run) commit(ctx context.Context, p *tablePlan, filter *datastore.Filter, key []any, n int64) error {
+	enc, err := datastore.EncodeKey(p.source, key)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", p.name, err)
+	}
+	r.mu.Lock()
+	p.state.LastKey = enc
+	if filter == nil && p.state.Stage == StageBackfill {
+		p.state.RowsDone += n
+	} else {
+		p.state.CatchUpRows += n
+	}
+	r.live[p.name].written += n
+	r.written += n
+	r.mu.Unlock()
+	r.report()
+	p.batches++
+	if r.opts.DriftCheckEvery > 0 && p.batches%r.opts.DriftCheckEvery == 0 {
+		return r.checkDrift(ctx, p)
+	}
+	return nil
+}
+
+// checkDrift fails the copy when the source table's columns are no longer
+// those it was planned with: going on would copy the wrong shape.
+func (r *run) checkDrift(ctx context.Context, p *tablePlan) error {
+	if r.opts.DriftCheckEvery < 0 {
+		return nil
+	}
+	if err := r.opts.From.CheckDrift(ctx, p.source); err != nil {
+		return fmt.Errorf("copy %s: %w", p.name, err)
+	}
+	return nil
+}
+
+// passDirect is pass for PostgreSQL → PostgreSQL: each batch streams from
+// the source's binary COPY into the target's (datastore.CopyDirect), so
+// the source and target already work at once and rows are never decoded.
+// The checkpoint is the batch's last key, as in pass.
+func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+	r.mu.Lock()
+	lastKey := append([]string(nil), p.state.LastKey...)
+	r.mu.Unlock()
+	var after []any
+	if len(lastKey) > 0 {
+		var err error
+		if after, err = datastore.DecodeKey(p.source, lastKey); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
-		r.mu.Lock()
-		p.state.LastKey = enc
-		if filter == nil && p.state.Stage == StageBackfill {
-			p.state.RowsDone += int64(len(rows))
-		} else {
-			p.state.CatchUpRows += int64(len(rows))
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("copy %s: stopped: %w", p.name, err)
 		}
-		r.live[p.name].written += int64(len(rows))
-		r.written += int64(len(rows))
-		r.mu.Unlock()
-		r.report()
-		if len(rows) < r.opts.BatchRows {
+		if r.limiter != nil {
+			if err := r.limiter.WaitN(ctx, r.opts.BatchRows); err != nil {
+				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
+			}
+		}
+		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, r.opts.BatchRows, filter)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", p.name, ctxErrOr(ctx, err))
+		}
+		if b.Keys == 0 {
+			return nil
+		}
+		if err := r.commit(ctx, p, filter, b.LastKey, b.Rows); err != nil {
+			return err
+		}
+		after = b.LastKey
+		if b.Keys < r.opts.BatchRows {
 			return nil
 		}
 	}

@@ -204,8 +204,7 @@ func (s *Store) copyMerge(ctx context.Context, pc *pgx.Conn, t *Table, values []
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
-	sum := sha256.Sum256([]byte(t.Name))
-	stage := "godwit_stage_" + hex.EncodeToString(sum[:8])
+	stage := stageName(t.Name)
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = s.d.quote(c.Name)
@@ -230,6 +229,12 @@ func (s *Store) copyMerge(ctx context.Context, pc *pgx.Conn, t *Table, values []
 		return fmt.Errorf("write %s: commit: %w", t.Name, err)
 	}
 	return nil
+}
+
+// stageName is the temporary table a batch for table is merged through.
+func stageName(table string) string {
+	sum := sha256.Sum256([]byte(table))
+	return "godwit_stage_" + hex.EncodeToString(sum[:8])
 }
 
 // copyValues encodes rows for CopyFrom (binary COPY): the canonical values

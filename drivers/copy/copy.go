@@ -96,6 +96,14 @@ type CatchUp struct {
 	// transaction can commit after a later one with an older timestamp
 	// (default datacopy.DefaultOverlap).
 	Overlap config.Duration `yaml:"overlap" json:"overlap,omitempty"`
+	// MaxLag: a catch-up pass shorter than this ends the catch-up (default
+	// datacopy.DefaultMaxLag).
+	MaxLag config.Duration `yaml:"maxLag" json:"maxLag,omitempty"`
+	// MinRows: a pass that re-copies fewer rows ends it (default
+	// datacopy.DefaultMinRows).
+	MinRows int `yaml:"minRows" json:"minRows,omitempty"`
+	// MaxPasses bounds the passes (default datacopy.DefaultMaxPasses).
+	MaxPasses int `yaml:"maxPasses" json:"maxPasses,omitempty"`
 }
 
 // Check reports unknown stores, bad patterns and impossible numbers.
@@ -127,6 +135,15 @@ func (s *Spec) Check(c *config.CheckContext) {
 		}
 		if cu.Overlap < 0 {
 			c.Errorf("catchUp.overlap", "must not be negative (default %s)", datacopy.DefaultOverlap)
+		}
+		if cu.MaxLag < 0 {
+			c.Errorf("catchUp.maxLag", "must not be negative (default %s)", datacopy.DefaultMaxLag)
+		}
+		if cu.MinRows < 0 {
+			c.Errorf("catchUp.minRows", "must not be negative (default %d)", datacopy.DefaultMinRows)
+		}
+		if cu.MaxPasses < 0 || cu.MaxPasses > 100 {
+			c.Errorf("catchUp.maxPasses", "must be between 1 and 100 (default %d), not %d", datacopy.DefaultMaxPasses, cu.MaxPasses)
 		}
 	}
 	switch s.OnRollback {
@@ -257,7 +274,8 @@ func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat,
 		Logger: log,
 	}
 	if s.CatchUp != nil {
-		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D()}
+		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),
+			MaxLag: s.CatchUp.MaxLag.D(), MinRows: int64(s.CatchUp.MinRows), MaxPasses: s.CatchUp.MaxPasses}
 	}
 	res, err := datacopy.Run(ctx, opts, cp, hb.progress)
 	// The checkpoint of the last committed batch, whatever happened: a
