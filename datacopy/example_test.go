@@ -51,6 +51,6 @@ func Example() {
 	// Output:
 	// created: [orders_2024] <nil>
 	// rows: 2 of 2 <nil>
-	// checkpoint: {"tables":{"orders_2024":{"stage":"done","rowsDone":2,"total":2,"watermark":"2024-03-02T11:00:00Z","catchUpRows":1}}}
+	// checkpoint: {"tables":{"orders_2024":{"stage":"done","rowsDone":2,"total":2,"watermark":"2024-03-02T11:00:00Z","catchUpRows":1,"catchUpPasses":1}}}
 	// dropped: [orders_2024] <nil>
 }
