@@ -92,6 +92,8 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		return d.setWeight(ctx, log, gw, spec, *st.SetWeight, beat)
 	case st.Analysis != nil:
 		return d.analyse(ctx, log.With("step", in.Step), gw, gatewayRamp(gw, spec.Route), spec, *st.Analysis, resume, beat)
+	case st.RetireLegacy:
+		return d.retireLegacy(ctx, log, gw, spec, beat)
 	}
 	return activities.PhaseResult{}, configError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
 }
@@ -305,4 +307,29 @@ func classify(err error) error {
 
 func configError(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+}
+
+// retireLegacy pins the route on new and points its legacy side at new
+// as well: no request, fallback or shadow copy reaches the legacy service
+// any more. Idempotent.
+func (d *Driver) retireLegacy(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	cur, err := gw.Route(ctx, spec.Route)
+	if err != nil {
+		return activities.PhaseResult{}, classify(err)
+	}
+	if _, err := gw.SetWeights(ctx, spec.Route, 100, 100); err != nil {
+		return activities.PhaseResult{}, classify(err)
+	}
+	if cur.Legacy != cur.New {
+		if _, err := gw.SetUpstreams(ctx, spec.Route, cur.New, ""); err != nil {
+			return activities.PhaseResult{}, classify(err)
+		}
+	}
+	summary := fmt.Sprintf("route %s pinned on new (%s); legacy %s removed from it and may be shut down", spec.Route, cur.New, cur.Legacy)
+	if cur.Legacy == cur.New {
+		summary = fmt.Sprintf("route %s already pinned on new (%s)", spec.Route, cur.New)
+	}
+	beat(activities.Heartbeat{Percent: 100, Detail: summary})
+	log.Info("legacy retired from route", "route", spec.Route, "legacy", cur.Legacy, "new", cur.New)
+	return activities.PhaseResult{Summary: summary, Outputs: weightOutputs(api.Weights{Read: 100, Write: 100})}, nil
 }

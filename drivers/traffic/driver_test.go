@@ -196,3 +196,33 @@ func closedPort(t *testing.T) string {
 	require.NoError(t, l.Close())
 	return "http://" + addr
 }
+
+func TestRetireLegacyPinsTheRouteOnNew(t *testing.T) {
+	gw, token := startGateway(t)
+	ctx := context.Background()
+	before, err := gw.Client.Route(ctx, "users")
+	require.NoError(t, err)
+	s := &Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users", Steps: []Step{{RetireLegacy: true}}}
+	for i, want := range []string{
+		"route users pinned on new (" + before.New + "); legacy " + before.Legacy + " removed from it and may be shut down",
+		"route users already pinned on new (" + before.New + ")",
+	} {
+		res, err := New(nil).Do(ctx, activities.ActionRun, phaseInput(s, 1), activities.Heartbeat{}, noBeat)
+		require.NoError(t, err, "run %d", i+1)
+		assert.Equal(t, want, res.Summary)
+	}
+	st, err := gw.Client.Route(ctx, "users")
+	require.NoError(t, err)
+	assert.Equal(t, 100, st.Weights.Read)
+	assert.Equal(t, 100, st.Weights.Write)
+	assert.Equal(t, before.New, st.Legacy, "nothing points at the legacy service any more")
+
+	spec, err := config.ParseSpec([]byte(`name: m
+phases:
+  - phase: shift-traffic
+    traffic: {gateway: {admin: "http://127.0.0.1:1"}, route: users, steps: [{setWeight: 10}, {retireLegacy: true}]}
+`))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "steps[1].retireLegacy (line 4): removes the legacy service from the route for good: use it in a decommission phase")
+	assert.Nil(t, spec)
+}

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
 )
 
 // Key is the spec section's key.
@@ -107,6 +108,11 @@ type Step struct {
 	Hold      config.Duration `yaml:"hold" json:"hold,omitempty"`
 	Analysis  *Analysis       `yaml:"analysis" json:"analysis,omitempty"`
 	Gate      string          `yaml:"gate" json:"gate,omitempty"`
+	// RetireLegacy pins the route on new (reads and writes 100%) and points
+	// its legacy side at new too, so nothing reaches the legacy service and
+	// it can be shut down: the route's decommission, in a decommission
+	// phase only.
+	RetireLegacy bool `yaml:"retireLegacy" json:"retireLegacy,omitempty"`
 }
 
 // Weight is a setWeight step's target, written `setWeight: 25` (applied to
@@ -283,6 +289,8 @@ func (s *Spec) PlanSteps() []config.Step {
 			step = config.Step{Name: "gate " + st.Gate, Gate: st.Gate}
 		case st.Hold > 0:
 			step = config.Step{Name: "hold " + st.Hold.String(), Wait: st.Hold.D()}
+		case st.RetireLegacy:
+			step = config.Step{Name: "retire legacy from route " + s.Route, Action: true}
 		default:
 			// Check reports it; an action keeps the plan one to one.
 			step = config.Step{Name: "invalid step", Action: true}
@@ -406,12 +414,18 @@ func (s *Spec) checkSteps(c *config.CheckContext) {
 		if st.Gate != "" {
 			n++ // the gate's name is checked with the spec's other gates
 		}
+		if st.RetireLegacy {
+			n++
+			if c.Phase != nil && c.Phase.Phase != migration.PhaseDecommission {
+				c.Errorf(path+".retireLegacy", "removes the legacy service from the route for good: use it in a decommission phase (the point of no return), not in %s", c.Phase.Phase)
+			}
+		}
 		if n != 1 {
-			c.Errorf(path, "needs exactly one of setWeight, hold, analysis and gate, not %d", n)
+			c.Errorf(path, "needs exactly one of setWeight, hold, analysis, gate and retireLegacy, not %d", n)
 			continue
 		}
 		switch {
-		case st.SetWeight != nil || st.Analysis != nil:
+		case st.SetWeight != nil || st.Analysis != nil || st.RetireLegacy:
 			seenAction = true
 		case !seenAction && st.Gate != "":
 			c.Errorf(path+".gate", "comes before any weight is set: put it on the phase instead, as approval: {gate: %s}", st.Gate)
