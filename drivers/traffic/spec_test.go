@@ -139,8 +139,8 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 			"phases[0].traffic.steps[2].setWeight: needs reads, writes or both",
 		}},
 		{"a step with two kinds", "", gatewayLines + "steps: [{setWeight: 5, hold: 1m}, {}]", []string{
-			"phases[0].traffic.steps[0]: needs exactly one of setWeight, hold, analysis and gate, not 2",
-			"phases[0].traffic.steps[1]: needs exactly one of setWeight, hold, analysis and gate, not 0",
+			"phases[0].traffic.steps[0]: needs exactly one of setWeight, hold, analysis, gate and retireLegacy, not 2",
+			"phases[0].traffic.steps[1]: needs exactly one of setWeight, hold, analysis, gate and retireLegacy, not 0",
 		}},
 		{"a gate or hold before any weight", "", gatewayLines + "steps: [{gate: early}, {hold: 1m}, {setWeight: 5}]", []string{
 			"phases[0].traffic.steps[0].gate: comes before any weight is set: put it on the phase instead, as approval: {gate: early}",
