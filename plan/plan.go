@@ -101,6 +101,19 @@ type Options struct {
 	// Volumes gives a plan made from a spec the data volumes of a
 	// description, so its copy and reconcile are estimated.
 	Volumes *Description
+	// Measured, when set, is a volume and a rate read from the live
+	// source store (godwit plan --measure); it wins over the others.
+	Measured *Measurement
+}
+
+// Measurement is what sampling a live source store found.
+type Measurement struct {
+	VolumeMB float64 `json:"volume_mb"`
+	// RateMBPerSecond is the sampled read rate, an upper bound on the copy
+	// rate (the target is never written while planning).
+	RateMBPerSecond float64 `json:"rate_mb_per_second"`
+	// Basis says how, in words.
+	Basis string `json:"basis"`
 }
 
 // DefaultCopyRateMBPerSecond is the copy rate used when none is given.
@@ -119,6 +132,9 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 	p := &Plan{Name: spec.Name, Description: spec.Description, Source: "spec"}
 	vol := volumeMB(opts.Volumes)
 	rate := copyRate(opts)
+	if m := opts.Measured; m != nil && m.VolumeMB > 0 && m.RateMBPerSecond > 0 {
+		vol, rate = m.VolumeMB, m.RateMBPerSecond
+	}
 	for i, ps := range spec.Phases {
 		ph := Phase{
 			Order: i + 1, Name: ps.Name, Kind: ps.Phase,
@@ -127,6 +143,9 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 		}
 		if est, basis, ok := volumeEstimate(ps.Phase, vol, rate); ok {
 			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
+			if opts.Measured != nil && opts.Measured.Basis != "" {
+				ph.EstimateBasis += "; " + opts.Measured.Basis
+			}
 		} else if est, basis, ok := stepsEstimate(ps); ok {
 			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
 		}

@@ -471,3 +471,7 @@ func (b *beater) stop(res datacopy.Result) {
 	b.last = hb
 	b.beat(hb)
 }
+
+// SourceTables names the store the copy reads and its table patterns, for
+// planning (godwit plan --measure samples them).
+func (s *Spec) SourceTables() (store string, tables []string) { return s.From, s.Tables }
