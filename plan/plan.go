@@ -180,6 +180,8 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 	if opts.Volumes != nil {
 		p.Dependencies = opts.Volumes.Constraints.Dependencies
 		p.Window = opts.Volumes.BusinessContinuity.PreferredMigrationWindow
+		p.RollbackTriggers = opts.Volumes.RollbackTriggers
+		p.AlertThresholds = opts.Volumes.Monitoring.AlertThresholds
 	}
 	p.Notifications = len(spec.Notifications)
 	p.WindowEnforced = spec.Window != nil

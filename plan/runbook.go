@@ -109,7 +109,7 @@ func (p *Plan) Runbook() string {
 	}
 	w("\n## How to roll back\n\n")
 	w("```sh\ngodwit status %s                        # where it is, and whether rollback is AVAILABLE\ngodwit rollback %s --reason \"<why>\"     # undo every completed phase, last first\ngodwit status %s --watch                # follow the rollback to ROLLED_BACK\n```\n\n", p.Name, p.Name, p.Name)
-	w("A rollback that fails part-way stops and ends `ROLLBACK_FAILED`, naming the phase: fix the cause, then undo the remaining phases by hand in the order of the table below, bottom up.\n\n")
+	w("A compensation that fails for good stops the rollback there: the migration waits in `ROLLBACK_BLOCKED`, naming the phase and the error. Fix the cause and `godwit rollback %s --retry`; or undo that phase by hand and `godwit rollback %s --skip PHASE`; or `godwit rollback %s --abandon` and undo the remaining phases by hand in the order of the table below, bottom up.\n\n", p.Name, p.Name, p.Name)
 	w("| # | phase | rollback step | reversible |\n|---|---|---|---|\n")
 	for _, ph := range p.Phases {
 		rev := "yes"
