@@ -54,6 +54,14 @@ type StepPlanner interface {
 	PlanSteps() []Step
 }
 
+// Throttler is a DriverSpec whose rate can change while it runs (`godwit
+// throttle`, as gh-ost's live commands): the workflow stops the action at
+// its checkpoint and runs it again with the section WithRowsPerSecond
+// returns. 0 means no limit.
+type Throttler interface {
+	WithRowsPerSecond(rps int) DriverSpec
+}
+
 // FanOut is a DriverSpec whose phase may split into units (a copy's
 // tables) that run as separate activities, at most FanOut() at once, so
 // several workers share one phase and each unit resumes from its own

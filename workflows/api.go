@@ -23,6 +23,7 @@ const (
 	UpdateRepair   = "repair"
 	UpdatePromote  = "promote"
 	UpdateRecord   = "record"
+	UpdateThrottle = "throttle"
 	QueryStatus    = "status"
 	// Preflight and Lease are the workflow types of `godwit preflight` and
 	// of a resource's lease; SignalRelease ends a lease.
@@ -74,6 +75,7 @@ type Carry struct {
 	StepsDone     map[int]int               `json:"stepsDone,omitempty"`
 	Prior         map[int]map[string]string `json:"prior,omitempty"`
 	Promoted      map[int]string            `json:"promoted,omitempty"`
+	Throttle      map[int]int               `json:"throttle,omitempty"`
 	Paused        bool                      `json:"paused,omitempty"`
 	PreflightDone bool                      `json:"preflightDone,omitempty"`
 	// Phase and Step are where the next run picks up: the index of the
@@ -125,6 +127,13 @@ type RepairRequest struct {
 	Phase  string `json:"phase,omitempty"`
 	By     string `json:"by,omitempty"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// ThrottleRequest is the `throttle` update's argument: a new rows-per-second
+// limit for the running phase (0: no limit), taken at its next checkpoint.
+type ThrottleRequest struct {
+	RowsPerSecond int    `json:"rowsPerSecond"`
+	By            string `json:"by,omitempty"`
 }
 
 // PromoteRequest is the `promote` update's argument: skip the remaining

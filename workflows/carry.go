@@ -18,6 +18,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		StepsDone:     r.stepsDone,
 		Prior:         r.prior,
 		Promoted:      r.promoted,
+		Throttle:      r.throttle,
 		Paused:        r.paused,
 		PreflightDone: r.preflightDone,
 		Phase:         r.startPhase,

@@ -79,8 +79,9 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 			uopts := activityOptions(spec)
 			uopts.Summary = spec.Name + ": " + unit
 			var res activities.PhaseResult
+			// A unit started after `throttle` takes the new rate.
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, uopts), activities.RunPhaseName,
-				activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Unit: unit}).Get(g, &res)
+				activities.PhaseInput{Migration: r.spec.Name, Phase: r.throttled(i, spec), Unit: unit}).Get(g, &res)
 			finished++
 			if err != nil {
 				if failure == nil {

@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/notify"
 )
@@ -24,6 +25,10 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePromote, r.onPromote,
 		workflow.UpdateHandlerOptions{Validator: r.validatePromote}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateThrottle, r.onThrottle,
+		workflow.UpdateHandlerOptions{Validator: r.validateThrottle}); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecord, r.onRecord,
@@ -236,4 +241,39 @@ func (r *run) onRecord(ctx workflow.Context, req RecordRequest) (string, error) 
 	r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning, req.Message+" (by "+by+")")
 	r.publish(ctx)
 	return r.currentPhase(), nil
+}
+
+// validateThrottle accepts a new rate only for a running phase whose
+// driver takes one.
+func (r *run) validateThrottle(ctx workflow.Context, req ThrottleRequest) error {
+	i := r.report.CurrentIndex
+	switch {
+	case req.RowsPerSecond < 0:
+		return errors.New("rows per second must be 0 (no limit) or more")
+	case r.report.Status.Final() || r.rollbackReason != "":
+		return fmt.Errorf("nothing to throttle: the migration is %s", r.report.Status)
+	case i < 0 || i >= len(r.spec.Phases) || r.report.Phases[i].State != migration.PhaseRunning:
+		return fmt.Errorf("throttle applies to a running phase; the current phase is %s (%s)", r.report.CurrentPhase, r.report.Status)
+	}
+	if _, ok := r.spec.Phases[i].Driver.(config.Throttler); !ok {
+		return fmt.Errorf("phase %s's %s driver takes no rate: throttle applies to a copy", r.spec.Phases[i].Name, r.spec.Phases[i].DriverKey())
+	}
+	return nil
+}
+
+func (r *run) onThrottle(ctx workflow.Context, req ThrottleRequest) (string, error) {
+	by := req.By
+	if by == "" {
+		by = "unknown"
+	}
+	i := r.report.CurrentIndex
+	r.throttle[i] = req.RowsPerSecond
+	limit := fmt.Sprintf("%d rows/s", req.RowsPerSecond)
+	if req.RowsPerSecond == 0 {
+		limit = "no limit"
+	}
+	r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Name, migration.SeverityWarning,
+		fmt.Sprintf("phase %s throttled to %s by %s; it takes the rate at its next checkpoint", r.spec.Phases[i].Name, limit, by))
+	r.publish(ctx)
+	return r.spec.Phases[i].Name, nil
 }

@@ -139,6 +139,9 @@ type run struct {
 	// repair is the request that unblocks it.
 	blockedPhase string
 	repair       *RepairRequest
+	// throttle holds the rows-per-second limit set while running (by phase
+	// index; `godwit throttle`), overriding the spec's.
+	throttle map[int]int
 	// promoted names who promoted a phase (by index): its remaining waits,
 	// gates and checks are skipped.
 	promoted map[int]string
@@ -199,6 +202,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		stepsDone:        map[int]int{},
 		prior:            map[int]map[string]string{},
 		promoted:         map[int]string{},
+		throttle:         map[int]int{},
 		activitiesPerRun: in.ActivitiesPerRun,
 	}
 	if r.activitiesPerRun <= 0 {
@@ -227,6 +231,9 @@ func newRun(ctx workflow.Context, in Input) *run {
 		}
 		if c.Promoted != nil {
 			r.promoted = c.Promoted
+		}
+		if c.Throttle != nil {
+			r.throttle = c.Throttle
 		}
 		return r
 	}
@@ -527,6 +534,8 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 	}
 	resume := ""
 	for {
+		spec = r.throttled(i, spec)
+		throttledTo, throttleSet := r.throttle[i]
 		r.activities++
 		actCtx, cancel := workflow.WithCancel(ctx)
 		opts := activityOptions(spec)
@@ -541,12 +550,19 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			in.Prior = r.prior[i]
 		}
 		fut := workflow.ExecuteActivity(actCtx, activities.RunPhaseName, in)
-		done, forPause := false, false
+		done, forPause, forThrottle := false, false, false
+		rethrottled := func() bool {
+			now, set := r.throttle[i]
+			return pausable && (set != throttleSet || now != throttledTo)
+		}
 		if !spec.Phase.PointOfNoReturn() {
 			workflow.Go(ctx, func(gctx workflow.Context) {
-				err := workflow.Await(gctx, func() bool { return done || r.rollbackReason != "" || (pausable && r.paused) })
+				err := workflow.Await(gctx, func() bool {
+					return done || r.rollbackReason != "" || (pausable && r.paused) || rethrottled()
+				})
 				if !done {
 					forPause = err == nil && r.rollbackReason == "" && pausable && r.paused
+					forThrottle = err == nil && r.rollbackReason == "" && !forPause && rethrottled()
 					cancel()
 				}
 			})
@@ -558,6 +574,16 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			return res, nil
 		}
 		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) && forThrottle && r.rollbackReason == "" {
+			// Stopped at its checkpoint to take the new rate: go on from
+			// there at once.
+			var stopped activities.PhaseResult
+			if canceled.HasDetails() && canceled.Details(&stopped) == nil && stopped.Checkpoint != "" {
+				resume = stopped.Checkpoint
+			}
+			r.logger.Info("phase restarted at its checkpoint with a new throttle", "phase", spec.Name, "rowsPerSecond", r.throttle[i])
+			continue
+		}
 		if errors.As(err, &canceled) && forPause && r.rollbackReason == "" {
 			var stopped activities.PhaseResult
 			if canceled.HasDetails() && canceled.Details(&stopped) == nil && stopped.Checkpoint != "" {
@@ -879,4 +905,16 @@ func (r *run) phaseGate(i int) string {
 		return a.Gate
 	}
 	return ""
+}
+
+// throttled returns spec with the rate set by `throttle` for phase i, if
+// any and if its driver takes one.
+func (r *run) throttled(i int, spec config.PhaseSpec) config.PhaseSpec {
+	rps, set := r.throttle[i]
+	t, ok := spec.Driver.(config.Throttler)
+	if !set || !ok {
+		return spec
+	}
+	spec.Driver = t.WithRowsPerSecond(rps)
+	return spec
 }

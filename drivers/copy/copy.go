@@ -475,3 +475,11 @@ func (b *beater) stop(res datacopy.Result) {
 // SourceTables names the store the copy reads and its table patterns, for
 // planning (godwit plan --measure samples them).
 func (s *Spec) SourceTables() (store string, tables []string) { return s.From, s.Tables }
+
+// WithRowsPerSecond returns the section with another rate (`godwit
+// throttle` while the copy runs; 0: no limit).
+func (s *Spec) WithRowsPerSecond(rps int) config.DriverSpec {
+	c := *s
+	c.RowsPerSecond = rps
+	return &c
+}
