@@ -49,7 +49,10 @@ type Gateway struct {
 	byName    map[string]*route
 	registry  *prometheus.Registry
 	transport http.RoundTripper
-	now       func() time.Time
+	// pool carries bodiless reads to plain-http upstreams; nil when the
+	// caller injected a Transport, which then carries everything.
+	pool *connPool
+	now  func() time.Time
 
 	// persistMu serialises state file writes so the file always holds the
 	// last change.
@@ -89,6 +92,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.transport == nil {
 		g.transport = newTransport()
+		g.pool = newConnPool(512)
 	}
 	if g.now == nil {
 		g.now = time.Now
