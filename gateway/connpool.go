@@ -226,7 +226,7 @@ func writeRequest(w *bufio.Writer, req *http.Request, base *url.URL) {
 		}
 		w.WriteString(t.EscapedPath())
 	}
-	if req.URL.RawQuery != "" || req.URL.ForceQuery {
+	if req.URL.RawQuery != "" {
 		w.WriteByte('?')
 		w.WriteString(req.URL.RawQuery)
 	}
