@@ -114,7 +114,10 @@ func New(opts Options) (*Gateway, error) {
 }
 
 // newTransport is tuned for a proxy: many idle connections per upstream
-// (two upstreams carry all the traffic), bounded dial and header waits.
+// (two upstreams carry all the traffic), bounded dial and header waits,
+// larger socket buffers, and bodies passed through as the upstream encoded
+// them (no gzip asked for and undone on the client's behalf). It carries
+// what the connection pool does not: bodies, writes, https upstreams.
 func newTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil, // never send upstream calls through an HTTP_PROXY
@@ -124,7 +127,9 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
 	}
 }
 

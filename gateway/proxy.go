@@ -394,8 +394,10 @@ func (g *Gateway) relay(w http.ResponseWriter, res *http.Response, side Side, sh
 	buf := *bufp
 	// Streamed answers (no length: server-sent events, long polls) are
 	// flushed as they come rather than held in the buffer.
-	flush := res.ContentLength < 0
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController
+	if res.ContentLength < 0 {
+		rc = http.NewResponseController(w)
+	}
 	for {
 		n, err := res.Body.Read(buf)
 		if n > 0 {
@@ -405,7 +407,7 @@ func (g *Gateway) relay(w http.ResponseWriter, res *http.Response, side Side, sh
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
-			if flush {
+			if rc != nil {
 				_ = rc.Flush()
 			}
 		}
