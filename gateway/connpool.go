@@ -41,7 +41,14 @@ type upConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	host *hostConns
+	// idleSince is when the connection went back to the pool.
+	idleSince time.Time
 }
+
+// maxIdleAge is how long an idle connection is trusted: upstreams close
+// idle keep-alive connections on their own timeouts (nginx after 60-75 s),
+// and one closed under us costs a failed write and a retry.
+const maxIdleAge = 30 * time.Second
 
 // aLongTimeAgo is a deadline that makes pending I/O fail at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -83,11 +90,8 @@ func (p *connPool) roundTrip(ctx context.Context, req *http.Request, base *url.U
 		var c *upConn
 		reused := false
 		if attempt == 0 {
-			select {
-			case c = <-h.idle:
-				reused = true
-			default:
-			}
+			c = h.take(time.Now())
+			reused = c != nil
 		}
 		if c == nil {
 			var err error
@@ -103,6 +107,22 @@ func (p *connPool) roundTrip(ctx context.Context, req *http.Request, base *url.U
 			return nil, nil, err
 		}
 		return res, body.finish, nil
+	}
+}
+
+// take returns an idle connection younger than maxIdleAge, closing older
+// ones, or nil.
+func (h *hostConns) take(now time.Time) *upConn {
+	for {
+		select {
+		case c := <-h.idle:
+			if now.Sub(c.idleSince) < maxIdleAge {
+				return c
+			}
+			c.nc.Close()
+		default:
+			return nil
+		}
 	}
 }
 
@@ -201,6 +221,7 @@ func (b *pooledBody) finish() {
 		b.c.nc.Close()
 		return
 	}
+	b.c.idleSince = time.Now()
 	select {
 	case b.c.host.idle <- b.c:
 	default:

@@ -263,3 +263,34 @@ func TestPoolSkipsEarlyHints(t *testing.T) {
 		t.Fatalf("got %d %q, want 200 \"ok\"", res.StatusCode, body)
 	}
 }
+
+// TestPoolDropsOldIdleConnections: an idle connection older than
+// maxIdleAge is closed rather than reused.
+func TestPoolDropsOldIdleConnections(t *testing.T) {
+	cases := []struct {
+		name  string
+		age   time.Duration
+		reuse bool
+	}{
+		{"fresh", time.Second, true},
+		{"old", maxIdleAge + time.Second, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer b.Close()
+			h := &hostConns{idle: make(chan *upConn, 1)}
+			now := time.Now()
+			h.idle <- &upConn{nc: a, idleSince: now.Add(-c.age)}
+			got := h.take(now)
+			if (got != nil) != c.reuse {
+				t.Fatalf("take = %v, want reuse %v", got, c.reuse)
+			}
+			if !c.reuse {
+				if _, err := b.Write([]byte("x")); err == nil {
+					t.Error("the old connection was not closed")
+				}
+			}
+		})
+	}
+}
