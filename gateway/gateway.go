@@ -49,7 +49,10 @@ type Gateway struct {
 	byName    map[string]*route
 	registry  *prometheus.Registry
 	transport http.RoundTripper
-	now       func() time.Time
+	// pool carries bodiless reads to plain-http upstreams; nil when the
+	// caller injected a Transport, which then carries everything.
+	pool *connPool
+	now  func() time.Time
 
 	// persistMu serialises state file writes so the file always holds the
 	// last change.
@@ -89,6 +92,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.transport == nil {
 		g.transport = newTransport()
+		g.pool = newConnPool(512)
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -110,7 +114,10 @@ func New(opts Options) (*Gateway, error) {
 }
 
 // newTransport is tuned for a proxy: many idle connections per upstream
-// (two upstreams carry all the traffic), bounded dial and header waits.
+// (two upstreams carry all the traffic), bounded dial and header waits,
+// larger socket buffers, and bodies passed through as the upstream encoded
+// them (no gzip asked for and undone on the client's behalf). It carries
+// what the connection pool does not: bodies, writes, https upstreams.
 func newTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil, // never send upstream calls through an HTTP_PROXY
@@ -120,7 +127,9 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
 	}
 }
 

@@ -214,7 +214,7 @@ func (g *Gateway) serveSide(w http.ResponseWriter, req *http.Request, r *route, 
 // relayAndRecord copies res to the client and records the outcome for u and,
 // when br is set, for the breaker.
 func (g *Gateway) relayAndRecord(w http.ResponseWriter, req *http.Request, r *route, u *upstream, res *http.Response,
-	cancel context.CancelFunc, start time.Time, br *breaker, tk ticket, sh *shadowCapture) {
+	cancel func(), start time.Time, br *breaker, tk ticket, sh *shadowCapture) {
 	defer cancel()
 	upErr, clientErr := g.relay(w, res, u.side, sh)
 	latency := time.Since(start)
@@ -289,9 +289,21 @@ func bufferBody(req *http.Request, limit int64) (body []byte, replayable bool, e
 // roundTrip sends req to u with the route's timeout. body, when not nil,
 // replaces req.Body (a buffered copy). The returned cancel ends the upstream
 // call and must be called once the response body is done with.
-func (g *Gateway) roundTrip(req *http.Request, r *route, u *upstream, body []byte) (*http.Response, context.CancelFunc, error) {
+//
+// Bodiless reads to plain-http upstreams take the gateway's own connection
+// pool (see connPool), with the timeout as a deadline on the connection
+// rather than a context timer per request.
+func (g *Gateway) roundTrip(req *http.Request, r *route, u *upstream, body []byte) (*http.Response, func(), error) {
+	base := u.target()
+	if g.pool != nil && body == nil && usable(req, base) {
+		res, done, err := g.pool.roundTrip(req.Context(), req, base, time.Now().Add(r.cfg.Timeout))
+		if err != nil {
+			return nil, func() {}, err
+		}
+		return res, done, nil
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.Timeout)
-	out := outgoing(ctx, req, u.target(), body)
+	out := outgoing(ctx, req, base, body)
 	res, err := g.transport.RoundTrip(out)
 	if err != nil {
 		return nil, cancel, err
@@ -382,8 +394,10 @@ func (g *Gateway) relay(w http.ResponseWriter, res *http.Response, side Side, sh
 	buf := *bufp
 	// Streamed answers (no length: server-sent events, long polls) are
 	// flushed as they come rather than held in the buffer.
-	flush := res.ContentLength < 0
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController
+	if res.ContentLength < 0 {
+		rc = http.NewResponseController(w)
+	}
 	for {
 		n, err := res.Body.Read(buf)
 		if n > 0 {
@@ -393,7 +407,7 @@ func (g *Gateway) relay(w http.ResponseWriter, res *http.Response, side Side, sh
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
-			if flush {
+			if rc != nil {
 				_ = rc.Flush()
 			}
 		}
