@@ -111,7 +111,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.validateCommand(), a.startCommand(), a.statusCommand(),
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
-		a.codecServerCommand(), a.preflightCommand(), a.promoteCommand(), a.setWeightCommand(),
+		a.codecServerCommand(), a.preflightCommand(), a.promoteCommand(), a.setWeightCommand(), a.throttleCommand(),
 		a.checkCompatCommand(), a.schemaCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
 		a.reconcileCommand(), a.diffCommand(),
 	)

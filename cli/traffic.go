@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -123,4 +124,35 @@ func (a *app) update(ctx context.Context, c client.Client, name, update string, 
 		return explain(name, err)
 	}
 	return handle.Get(ctx, result)
+}
+
+func (a *app) throttleCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "throttle NAME ROWS_PER_SECOND",
+		Short: "Change the running copy's rate (0: no limit); it takes it at its next checkpoint",
+		Long: `Change how many rows per second the running copy writes, while it runs (as
+gh-ost's live commands do): the copy stops at its next checkpoint and goes
+on from there at the new rate, and tables of a fanned-out copy that start
+later take it too. 0 lifts the limit. Recorded as an issue with your name;
+godwit status shows it.`,
+		Example: `  godwit throttle orders 2000    # ease off: replicas lag
+  godwit throttle orders 0       # full speed again`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rps, err := strconv.Atoi(args[1])
+			if err != nil || rps < 0 {
+				return fmt.Errorf("rows per second %q: give a whole number, 0 for no limit", args[1])
+			}
+			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
+				var phase string
+				if err := a.update(cmd.Context(), c, args[0], workflows.UpdateThrottle,
+					workflows.ThrottleRequest{RowsPerSecond: rps, By: whoami()}, &phase); err != nil {
+					return fmt.Errorf("throttle %s: %w", args[0], err)
+				}
+				fmt.Fprintf(a.out, "phase %s of %s takes %d rows/s at its next checkpoint (0: no limit)\n", phase, args[0], rps)
+				return nil
+			})
+		},
+	}
+	return cmd
 }

@@ -50,6 +50,19 @@ func (c *countedSteps) PlanSteps() []config.Step {
 	return steps
 }
 
+// rated is a driver section for tests whose rate can change while it runs.
+type rated struct {
+	RowsPerSecond int `yaml:"rowsPerSecond" json:"rowsPerSecond"`
+}
+
+func (r *rated) Check(*config.CheckContext) {}
+func (r *rated) Pausable() bool             { return true }
+func (r *rated) WithRowsPerSecond(rps int) config.DriverSpec {
+	c := *r
+	c.RowsPerSecond = rps
+	return &c
+}
+
 // fannedOut is a driver section for tests whose phase fans out.
 type fannedOut struct {
 	Limit int `yaml:"limit" json:"limit"`
@@ -61,6 +74,7 @@ func (f *fannedOut) FanOut() int                { return f.Limit }
 func init() {
 	config.RegisterDriver("counted", func() config.DriverSpec { return &countedSteps{} })
 	config.RegisterDriver("fanned", func() config.DriverSpec { return &fannedOut{} })
+	config.RegisterDriver("rated", func() config.DriverSpec { return &rated{} })
 }
 
 func mustSpec(t *testing.T, yaml string) config.Spec {
@@ -664,4 +678,50 @@ phases:
 	require.Equal(t, []string{"run:copy", "run:copy", "compensate:copy"}, h.fake.Calls(), "c never started; the phase was undone")
 	require.Equal(t, "phase copy failed: unit b: table b has no primary key", rep.Error)
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
+}
+
+func TestThrottleRestartsTheRunningCopyAtItsCheckpointWithTheNewRate(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: copy, heartbeatTimeout: 1s, rated: {rowsPerSecond: 500}}
+`)
+	h := newHarness(t)
+	first := true
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if !first {
+			return nil
+		}
+		first = false
+		h.env.UpdateWorkflow(UpdateThrottle, "t", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, ThrottleRequest{RowsPerSecond: 2000, By: "ops"})
+		for {
+			activity.RecordHeartbeat(ctx, activities.Heartbeat{Checkpoint: "row 7"})
+			select {
+			case <-ctx.Done():
+				return temporal.NewCanceledError(activities.PhaseResult{Checkpoint: "row 7"})
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, []string{"run:copy", "run:copy"}, h.fake.Calls(), "stopped and run again")
+	require.Equal(t, 500, h.fake.inputs[0].Phase.Driver.(*rated).RowsPerSecond)
+	require.Equal(t, 2000, h.fake.inputs[1].Phase.Driver.(*rated).RowsPerSecond, "the second run takes the new rate")
+	require.Contains(t, rep.Issues[0].Message, "phase copy throttled to 2000 rows/s by ops")
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+}
+
+func TestThrottleIsRefusedForADriverWithoutARate(t *testing.T) {
+	h := newHarness(t)
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		h.env.UpdateWorkflow(UpdateThrottle, "t", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { require.ErrorContains(t, err, "phase copy's hook driver takes no rate") },
+			OnAccept: func() { t.Error("throttle of a hook accepted") }, OnComplete: func(any, error) {},
+		}, ThrottleRequest{RowsPerSecond: 10})
+		return nil
+	}
+	_, err := h.run(specWith(migration.PhaseCopy))
+	require.NoError(t, err)
 }
