@@ -139,7 +139,7 @@ func TestSlowNewTimesOutAndReadsFallBack(t *testing.T) {
 	})
 	cfg := baseConfig(legacy.URL, newSide.URL)
 	cfg.Routes[0].Weights = Weights{Read: 100}
-	cfg.Routes[0].Timeout = 50 * time.Millisecond
+	cfg.Routes[0].Timeout = 500 * time.Millisecond // long enough for legacy on a loaded machine
 	tg := startGateway(t, cfg, "")
 	if status, side, _ := tg.send(t, &http.Client{}, http.MethodGet, "/users/1", "u1"); status != http.StatusOK || side != "legacy" {
 		t.Fatalf("slow new: %d from %s, want 200 from legacy", status, side)
