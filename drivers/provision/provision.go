@@ -239,18 +239,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if !ok {
 		return []string{"has no provision section"}
 	}
-	var problems []string
-	from, err := stores.Open(ctx, spec.Stores, s.From)
-	if err != nil {
-		problems = append(problems, stores.Unreachable(s.From, spec.Stores, err))
-	} else {
-		defer from.Close()
-	}
-	to, err := stores.Open(ctx, spec.Stores, s.To)
-	if err != nil {
-		problems = append(problems, stores.Unreachable(s.To, spec.Stores, err))
-	} else {
-		defer to.Close()
+	from, to, problems, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	defer closeStores()
+	if to != nil {
 		if err := to.CheckCreate(ctx); err != nil {
 			problems = append(problems, fmt.Sprintf("store %s: the user cannot create tables: %v", s.To, err))
 		}

@@ -229,3 +229,24 @@ func (e *unreadableDSN) Error() string {
 }
 
 func (e *unreadableDSN) Unwrap() []error { return []error{datastore.ErrBadDSN, e.err} }
+
+// OpenPair opens a phase's from and to stores for a preflight, changing
+// nothing. A store that cannot be opened is nil, with its problem in the
+// list; close closes what was opened.
+func OpenPair(ctx context.Context, spec map[string]config.StoreSpec, fromName, toName string) (from, to *datastore.Store, problems []string, close func()) {
+	var err error
+	if from, err = Open(ctx, spec, fromName); err != nil {
+		from, problems = nil, append(problems, Unreachable(fromName, spec, err))
+	}
+	if to, err = Open(ctx, spec, toName); err != nil {
+		to, problems = nil, append(problems, Unreachable(toName, spec, err))
+	}
+	return from, to, problems, func() {
+		if from != nil {
+			from.Close()
+		}
+		if to != nil {
+			to.Close()
+		}
+	}
+}
