@@ -11,6 +11,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	compatdriver "github.com/godwit/godwit/drivers/compat"
 	copydriver "github.com/godwit/godwit/drivers/copy"
+	"github.com/godwit/godwit/drivers/cutover"
 	"github.com/godwit/godwit/drivers/provision"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
 	"github.com/godwit/godwit/drivers/replicate"
@@ -31,6 +32,7 @@ func Builtin(logger hclog.Logger) map[string]activities.Driver {
 		terraform.Key:    terraform.New(logger.Named("terraform")),
 		compatdriver.Key: compatdriver.New(logger.Named("compat")),
 		retire.Key:       retire.New(logger.Named("retire")),
+		cutover.Key:      cutover.New(logger.Named("cutover")),
 	}
 }
 

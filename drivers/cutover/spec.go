@@ -1,0 +1,160 @@
+// Package cutover is the `cutover` phase driver: the write cut-over of a
+// route of the Godwit gateway from legacy to new, with no write lost. One
+// action:
+//
+//  1. hold the route's writes at the gateway (they wait there);
+//  2. wait until the writes already past the hold have finished;
+//  3. drain the change capture (package cdc, set up by a replicate phase
+//     with mode: setup) until the target has every change (lag 0);
+//  4. set the route's read and write weights to 100 (all on new);
+//  5. release the writes: they go on to new.
+//
+// Steps 2 and 3 together must finish within the timeout (default 30s).
+// Past it the switch is cancelled, as Vitess' SwitchTraffic does: writes
+// are released to legacy, the weights are left as they were, and the
+// phase fails with a retryable error (ErrTypeCatchUpTimeout).
+//
+// The compensation sets the weights back to legacy (0/0) and releases the
+// writes; both idempotent. Without reverse replication, writes that
+// reached new after the switch are not copied back to legacy.
+package cutover
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/replicate"
+	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/drivers/traffic"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "cutover"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Limits and defaults.
+const (
+	DefaultTimeout = 30 * time.Second
+	// MaxTimeout bounds how long writes may be held: clients of the
+	// gateway wait (or get 503) for that long.
+	MaxTimeout = 10 * time.Minute
+)
+
+// Spec is a phase's `cutover:` section.
+type Spec struct {
+	// Gateway is the godwit-gateway whose admin API the driver calls (as in
+	// the traffic section).
+	Gateway traffic.Gateway `yaml:"gateway" json:"gateway"`
+	// Route is the gateway route whose writes move.
+	Route string `yaml:"route" json:"route"`
+	// From, To and Tables name the capture, as the replicate setup phase
+	// names them.
+	From   string   `yaml:"from" json:"from"`
+	To     string   `yaml:"to" json:"to"`
+	Tables []string `yaml:"tables" json:"tables"`
+	// Timeout bounds the wait for writes in flight plus the catch-up: how
+	// long writes are held at most before the switch (default 30s).
+	Timeout config.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Stores holds the from and to stores' specs, copied from the spec's
+	// stores when the spec is checked (the activity sees only its phase).
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// Check reports a missing gateway or route, unknown stores, a bad timeout,
+// and a cut-over without an earlier replicate setup of the same capture
+// (nothing would bring the target up to date).
+func (s *Spec) Check(c *config.CheckContext) {
+	if s.Gateway.Admin == "" {
+		c.Errorf("gateway.admin", "is required: the gateway's admin API, e.g. http://127.0.0.1:9090")
+	} else if err := checkURL(s.Gateway.Admin); err != nil {
+		c.Errorf("gateway.admin", "%v", err)
+	}
+	if t := s.Gateway.Token; t != nil {
+		switch {
+		case t.FromEnv == "" && t.FromFile == "":
+			c.Errorf("gateway.token", "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
+		case t.FromEnv != "" && t.FromFile != "":
+			c.Errorf("gateway.token", "sets both fromEnv and fromFile: choose one")
+		}
+	}
+	if s.Route == "" {
+		c.Errorf("route", "is required: the name of the gateway route whose writes move (routes[].name in the gateway's configuration)")
+	}
+	stores.CheckStoreRef(c, "from", s.From)
+	stores.CheckStoreRef(c, "to", s.To)
+	if s.From != "" && s.From == s.To {
+		c.Errorf("to", "is the same store as from (%s)", s.From)
+	}
+	stores.CheckTables(c, "tables", s.Tables)
+	if s.Timeout < 0 || s.Timeout.D() > MaxTimeout {
+		c.Errorf("timeout", "must be between 1s and %s (default %s): writes are held that long at most", MaxTimeout, DefaultTimeout)
+	}
+	s.checkCapture(c)
+	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+}
+
+// checkCapture finds the earlier replicate setup phase of the same
+// capture.
+func (s *Spec) checkCapture(c *config.CheckContext) {
+	if s.From == "" {
+		return
+	}
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			break
+		}
+		r, ok := p.Driver.(*replicate.Spec)
+		if !ok || r.From != s.From || r.Mode != replicate.ModeSetup {
+			continue
+		}
+		if r.To != s.To || !sameSet(r.Tables, s.Tables) {
+			c.Errorf("tables", "must be the replicate setup phase %s's (to: %s, tables: %s): one capture, one list", p.Name, r.To, strings.Join(r.Tables, ", "))
+		}
+		return
+	}
+	c.Errorf("from", "needs an earlier replicate phase with mode: setup and from: %s (before the copy): the cut-over drains that capture", s.From)
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s)://host:port URL", raw)
+	}
+	if u.User != nil {
+		return errors.New("must not hold credentials, which would be stored in workflow history: use gateway.token")
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+// ApplyDefaults fills the timeout.
+func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+	if s.Timeout == 0 {
+		s.Timeout = config.Duration(DefaultTimeout)
+	}
+}
+
+// Resources are the gateway route (as the traffic driver names it) and
+// the target tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	out := []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
+	return append(out, stores.Resources(spec, s.To, s.Tables)...)
+}
+
+// HasCompensation: weights back to legacy, writes released.
+func (s *Spec) HasCompensation() bool { return true }
