@@ -1,0 +1,231 @@
+package cutover_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	_ "github.com/godwit/godwit/drivers" // every driver's section
+	"github.com/godwit/godwit/drivers/cutover"
+	"github.com/godwit/godwit/drivers/replicate"
+	"github.com/godwit/godwit/gateway/gatewaytest"
+)
+
+const storesYAML = `name: cut
+stores:
+  legacy: {engine: mysql, dsn: {fromEnv: LEGACY_DSN}}
+  new: {engine: postgres, dsn: {fromFile: /run/secrets/new}}
+phases:
+  - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [a, b], mode: setup}}
+`
+
+func TestSpecChecks(t *testing.T) {
+	tests := []struct {
+		name  string
+		phase string
+		want  []string // substrings of the error; none: valid
+	}{
+		{"valid", `{gateway: {admin: "http://127.0.0.1:9090", token: {fromEnv: GW_TOKEN}}, route: api, from: legacy, to: new, tables: [b, a], timeout: 10s}`, nil},
+		{"gateway and route required", `{from: legacy, to: new, tables: [a, b]}`,
+			[]string{"gateway.admin (line", "is required: the gateway's admin API", "route (line", "is required: the name of the gateway route"}},
+		{"credentials in the URL", `{gateway: {admin: "http://u:p@127.0.0.1:9090"}, route: api, from: legacy, to: new, tables: [a, b]}`,
+			[]string{"must not hold credentials"}},
+		{"tables differ from the capture's", `{gateway: {admin: "http://127.0.0.1:9090"}, route: api, from: legacy, to: new, tables: [a]}`,
+			[]string{"must be the replicate setup phase capture's (to: new, tables: a, b)"}},
+		{"no capture of that store", `{gateway: {admin: "http://127.0.0.1:9090"}, route: api, from: new, to: legacy, tables: [a, b]}`,
+			[]string{"needs an earlier replicate phase with mode: setup and from: new"}},
+		{"timeout too long", `{gateway: {admin: "http://127.0.0.1:9090"}, route: api, from: legacy, to: new, tables: [a, b], timeout: 1h}`,
+			[]string{"must be between 1s and 10m0s (default 30s)"}},
+		{"unknown key", `{gateway: {admin: "http://127.0.0.1:9090"}, route: api, from: legacy, to: new, tables: [a, b], weight: 50}`,
+			[]string{"weight"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := config.ParseSpec([]byte(storesYAML + "  - {phase: shift-traffic, name: switch, cutover: " + tt.phase + "}\n"))
+			if len(tt.want) == 0 {
+				require.NoError(t, err)
+				s := spec.Phases[1].Driver.(*cutover.Spec)
+				assert.Equal(t, config.Duration(10*time.Second), s.Timeout)
+				assert.True(t, s.HasCompensation())
+				assert.Equal(t, []string{"route:http://127.0.0.1:9090/api", "store:file:/run/secrets/new/b", "store:file:/run/secrets/new/a"}, s.Resources(spec))
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestDefaultTimeout(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(storesYAML + `  - {phase: shift-traffic, name: switch, cutover: {gateway: {admin: "http://127.0.0.1:9090"}, route: api, from: legacy, to: new, tables: [a, b]}}` + "\n"))
+	require.NoError(t, err)
+	assert.Equal(t, config.Duration(cutover.DefaultTimeout), spec.Phases[1].Driver.(*cutover.Spec).Timeout)
+}
+
+// fixture is a capture set up and a backfill done between two real
+// stores, a real gateway in front of two stand-in services, and the spec
+// of a migration that cuts the route over.
+type fixture struct {
+	src, dst dbtest.DB
+	gw       *gatewaytest.Gateway
+	spec     *config.Spec
+	d        *cutover.Driver
+}
+
+func setup(t *testing.T, ctx context.Context, src, dst dbtest.DB, timeout string) *fixture {
+	t.Helper()
+	gw := gatewaytest.Start(t, gatewaytest.Options{Legacy: gatewaytest.NewUpstream(t, "legacy").URL, New: gatewaytest.NewUpstream(t, "new").URL, Route: "users"})
+	dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "kitchen")...)
+	tbl, err := src.Store.Introspect(ctx, "kitchen")
+	require.NoError(t, err)
+	require.NoError(t, src.Store.WriteBatch(ctx, tbl, dbtest.KitchenRows(0, 100)))
+	_, err = datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "x"})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	file := func(n, dsn string) string {
+		p := filepath.Join(dir, n)
+		require.NoError(t, os.WriteFile(p, []byte(dsn+"\n"), 0o600))
+		return p
+	}
+	text := fmt.Sprintf(`name: cut-%d
+stores:
+  legacy: {engine: %s, dsn: {fromFile: %q}}
+  new: {engine: %s, dsn: {fromFile: %q}}
+phases:
+  - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [kitchen], mode: setup, method: triggers}}
+  - {phase: shift-traffic, name: switch-writes, cutover: {gateway: {admin: %q}, route: users, from: legacy, to: new, tables: [kitchen], timeout: %s}}
+`, time.Now().UnixNano()%1e9, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN), gw.AdminURL, timeout)
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err, text)
+	f := &fixture{src: src, dst: dst, gw: gw, spec: spec, d: cutover.New(hclog.NewNullLogger())}
+	assert.Empty(t, f.d.Preflight(ctx, spec, spec.Phases[1]), "preflight before the capture exists (an earlier phase sets it up)")
+	_, err = replicate.New(hclog.NewNullLogger()).Do(ctx, activities.ActionRun, f.input(0), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	_, err = datacopy.Run(ctx, datacopy.Options{From: src.Store, To: dst.Store, Tables: []string{"kitchen"}, BatchRows: 50}, datacopy.Checkpoint{}, nil)
+	require.NoError(t, err)
+	// Changes after the backfill: only the cut-over's catch-up brings them.
+	dbtest.Exec(t, src.Store, "UPDATE kitchen SET qty = qty + 7 WHERE id < 20", "DELETE FROM kitchen WHERE id = 50")
+	// Reads already moved half-way (a traffic phase), writes still on legacy.
+	_, err = gw.Client.SetWeights(ctx, "users", 50, 0)
+	require.NoError(t, err)
+	assert.Empty(t, f.d.Preflight(ctx, spec, spec.Phases[1]))
+	return f
+}
+
+func (f *fixture) input(i int) activities.PhaseInput {
+	return activities.PhaseInput{Migration: f.spec.Name, Phase: f.spec.Phases[i]}
+}
+
+func stores(t *testing.T) map[string]func(t *testing.T) (dbtest.DB, dbtest.DB) {
+	return map[string]func(t *testing.T) (dbtest.DB, dbtest.DB){
+		"sqlite to postgres": func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			return dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+		},
+		"postgres to sqlite": func(t *testing.T) (dbtest.DB, dbtest.DB) {
+			return dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.SQLite)
+		},
+	}
+}
+
+// A cut-over ends with the route on new for reads and writes, no write
+// held, and the target equal to the source; its compensation moves the
+// route back to legacy, twice over.
+func TestCutOver(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			src, dst := open(t)
+			f := setup(t, ctx, src, dst, "20s")
+			var beats []activities.Heartbeat
+			res, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(hb activities.Heartbeat) { beats = append(beats, hb) })
+			require.NoError(t, err)
+			assert.Contains(t, res.Summary, "route users cut over to new (read and write weights 100, were 50/0): writes held for")
+			assert.NotEmpty(t, res.Outputs["heldFor"])
+			st, err := f.gw.Client.Route(ctx, "users")
+			require.NoError(t, err)
+			assert.Equal(t, 100, st.Weights.Read)
+			assert.Equal(t, 100, st.Weights.Write)
+			assert.False(t, st.WritesHeld, "writes are released")
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+			require.NotEmpty(t, beats)
+			assert.Contains(t, beats[0].Detail, "writes held")
+
+			for i := 0; i < 2; i++ {
+				res, err = f.d.Do(ctx, activities.ActionCompensate, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+				require.NoError(t, err)
+				assert.Contains(t, res.Summary, "not copied back")
+				st, err = f.gw.Client.Route(ctx, "users")
+				require.NoError(t, err)
+				assert.Equal(t, 0, st.Weights.Read)
+				assert.Equal(t, 0, st.Weights.Write)
+				assert.False(t, st.WritesHeld)
+			}
+		})
+	}
+}
+
+// A cut-over whose catch-up cannot finish (the target table is locked)
+// is cancelled at its timeout: writes released, weights as they were, a
+// retryable error of its own type. Once the lock is gone, a retry
+// succeeds.
+func TestCutOverCatchUpTimeout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	f := setup(t, ctx, src, dst, "1s")
+	tx, err := dst.Store.DB.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, "LOCK TABLE kitchen IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	_, err = f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	assert.Equal(t, cutover.ErrTypeCatchUpTimeout, appErr.Type())
+	assert.False(t, appErr.NonRetryable(), "a later attempt may catch up: %v", err)
+	assert.ErrorIs(t, err, cutover.ErrCatchUpTimeout)
+	assert.Contains(t, err.Error(), "writes released to legacy")
+	st, err := f.gw.Client.Route(ctx, "users")
+	require.NoError(t, err)
+	assert.Equal(t, 50, st.Weights.Read, "weights unchanged")
+	assert.Equal(t, 0, st.Weights.Write, "weights unchanged")
+	assert.False(t, st.WritesHeld, "writes released")
+
+	require.NoError(t, tx.Rollback())
+	_, err = f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+}
+
+// Preflight names an unknown route and a gateway that does not answer.
+func TestPreflightGateway(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, ctx, dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.SQLite), "5s")
+	phase := f.spec.Phases[1]
+	s := *phase.Driver.(*cutover.Spec)
+	s.Route = "orders"
+	phase.Driver = &s
+	problems := f.d.Preflight(ctx, f.spec, phase)
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0], `route "orders" does not exist on the gateway`)
+	f.gw.Stop()
+	problems = f.d.Preflight(ctx, f.spec, f.spec.Phases[1])
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0], "is not reachable from this worker")
+}
