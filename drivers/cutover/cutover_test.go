@@ -155,6 +155,7 @@ func TestCutOver(t *testing.T) {
 			var beats []activities.Heartbeat
 			res, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(hb activities.Heartbeat) { beats = append(beats, hb) })
 			require.NoError(t, err)
+			t.Log(res.Summary)
 			assert.Contains(t, res.Summary, "route users cut over to new (read and write weights 100, were 50/0): writes held for")
 			assert.NotEmpty(t, res.Outputs["heldFor"])
 			st, err := f.gw.Client.Route(ctx, "users")
@@ -197,6 +198,7 @@ func TestCutOverCatchUpTimeout(t *testing.T) {
 	_, err = f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
+	t.Log(err)
 	assert.Equal(t, cutover.ErrTypeCatchUpTimeout, appErr.Type())
 	assert.False(t, appErr.NonRetryable(), "a later attempt may catch up: %v", err)
 	assert.ErrorIs(t, err, cutover.ErrCatchUpTimeout)

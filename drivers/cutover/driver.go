@@ -151,8 +151,12 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 		case ctx.Err() != nil:
 			return activities.PhaseResult{}, ctx.Err()
 		case cctx.Err() != nil:
-			msg := fmt.Sprintf("cut-over of route %s cancelled: %v (%s; %d changes still behind): writes released to legacy after %s, weights left at read %d, write %d",
-				s.Route, ErrCatchUpTimeout, timeout, final.Lag.Changes, held, before.Weights.Read, before.Weights.Write)
+			behind := "lag not measured yet"
+			if !final.Lag.Measured.IsZero() {
+				behind = fmt.Sprintf("%d changes still behind", final.Lag.Changes)
+			}
+			msg := fmt.Sprintf("cut-over of route %s cancelled: %v (%s; %s): writes released to legacy after %s, weights left at read %d, write %d",
+				s.Route, ErrCatchUpTimeout, timeout, behind, held, before.Weights.Read, before.Weights.Write)
 			if relErr != nil {
 				msg += fmt.Sprintf("; releasing writes failed (the gateway releases them by itself within %s): %v", timeout+30*time.Second, relErr)
 			}
