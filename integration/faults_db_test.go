@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,6 +45,11 @@ func TestFaultDatabaseFaultsDuringCopy(t *testing.T) {
     heartbeatTimeout: 10s
     retry: {maxAttempts: 20, initialInterval: 300ms, maxInterval: 1s}
     copy: {from: legacy, to: new, tables: [kitchen, plain], batchRows: 500, rowsPerSecond: 6000, concurrency: 2}
+  - phase: reconcile
+    approval: {gate: check}
+    heartbeatTimeout: 10s
+    retry: {maxAttempts: 20, initialInterval: 300ms, maxInterval: 1s}
+    reconcile: {from: legacy, to: new, tables: [kitchen, plain], threshold: 64}
 `)
 			// The worker reaches both databases through the proxies.
 			for file, dsn := range map[string]string{
@@ -82,9 +88,34 @@ func TestFaultDatabaseFaultsDuringCopy(t *testing.T) {
 			time.Sleep(2500 * time.Millisecond)
 			srcProxy.remove("silence")
 
-			final, err := (&demo{t: t, name: name}).result()
+			// The reconcile meets the faults too: its connections to the
+			// target are reset until one of its attempts has failed.
+			d := &demo{t: t, name: name}
+			statusAt := func() migration.Report {
+				out, err := godwitAt(t, env.address, queue, "status", name, "-o", "json")
+				require.NoError(t, err, out)
+				var rep migration.Report
+				require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+				return rep
+			}
+			deadline := time.Now().Add(90 * time.Second)
+			for statusAt().WaitingGate != "check" {
+				require.True(t, time.Now().Before(deadline), "timed out waiting for the check gate")
+				time.Sleep(200 * time.Millisecond)
+			}
+			dstProxy.add("reset", "reset_peer", "upstream", map[string]any{"timeout": 0})
+			out, err = godwitAt(t, env.address, queue, "approve", name, "--gate", "check")
+			require.NoError(t, err, out)
+			for rep := statusAt(); rep.Phases[2].Attempts < 2; rep = statusAt() {
+				require.True(t, time.Now().Before(deadline), "the reconcile never failed an attempt under resets")
+				time.Sleep(100 * time.Millisecond)
+			}
+			dstProxy.remove("reset")
+
+			final, err := d.result()
 			require.NoError(t, err, "%+v\nworker:\n%s", final, worker.logs.String())
 			require.Equal(t, migration.StatusCompleted, final.Status)
+			require.GreaterOrEqual(t, final.Phases[2].Attempts, 2, "the reset failed an attempt of the reconcile, which then passed")
 			require.GreaterOrEqual(t, final.Phases[1].Attempts, 3, "each fault failed an attempt of the copy")
 			require.Equal(t, int64(6000+plainRows), final.Phases[1].Records)
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
