@@ -10,13 +10,15 @@ import (
 	"go.temporal.io/sdk/activity"
 )
 
-// Lease activity names and the lease workflow's ID scheme; the workflows
-// package holds the same names (it cannot import this one's callers).
+// Lease activity names.
 const (
 	ClaimLeaseName    = "ClaimLease"
 	HolderRunningName = "HolderRunning"
-	leaseIDPrefix     = "godwit-lease:"
 )
+
+// LeaseWorkflowID is the workflow ID of resource's lease: one lease
+// workflow may run per ID, which is what makes a lease exclusive.
+func LeaseWorkflowID(resource string) string { return "godwit-lease:" + resource }
 
 // LeaseClaim asks who holds a resource's lease, on behalf of Holder.
 type LeaseClaim struct {
@@ -41,7 +43,7 @@ func (a *Activities) HolderRunning(ctx context.Context, holder string) (bool, er
 // so the resource is free again.
 func (a *Activities) ClaimLease(ctx context.Context, in LeaseClaim) (LeaseHolder, error) {
 	c := activity.GetClient(ctx)
-	id := leaseIDPrefix + in.Resource
+	id := LeaseWorkflowID(in.Resource)
 	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	switch {

@@ -145,17 +145,24 @@ func (a *app) gatewayFromSpec(ctx context.Context, c client.Client, name, phase 
 	return gatewayTarget{}, fmt.Sprintf("traffic phase %s is not in the run's spec", phase)
 }
 
+// client returns an admin client of the gateway, its token read here as
+// the worker would; label names the gateway in errors (never the token).
+func (t gatewayTarget) client(label string) (*gwclient.Client, error) {
+	var token string
+	if t.token.FromEnv != "" || t.token.FromFile != "" {
+		var err error
+		if token, err = activities.ResolveSecret(t.token); err != nil {
+			return nil, fmt.Errorf("the token of %s cannot be read here: %v", label, err)
+		}
+	}
+	return gwclient.New(gwclient.Options{BaseURL: t.url, Token: token})
+}
+
 // readStats asks the gateway for the route's figures over its default
 // window. Errors name the gateway and route, never the token.
 func readStats(ctx context.Context, t gatewayTarget) (stats api.RouteStats, source string, err error) {
 	source = fmt.Sprintf("gateway %s, route %s", t.url, t.route)
-	var token string
-	if t.token.FromEnv != "" || t.token.FromFile != "" {
-		if token, err = activities.ResolveSecret(t.token); err != nil {
-			return stats, source, fmt.Errorf("the token of %s cannot be read here: %v", source, err)
-		}
-	}
-	gc, err := gwclient.New(gwclient.Options{BaseURL: t.url, Token: token})
+	gc, err := t.client(source)
 	if err != nil {
 		return stats, source, err
 	}

@@ -60,17 +60,9 @@ its window, and needs --reason (recorded as an issue).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
-				handle, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-					WorkflowID:   args[0],
-					UpdateName:   workflows.UpdateApprove,
-					Args:         []any{workflows.ApproveRequest{Gate: gate, By: by, Reason: reason}},
-					WaitForStage: client.WorkflowUpdateStageCompleted,
-				})
-				if err != nil {
-					return explain(args[0], err)
-				}
 				var res workflows.ApproveResult
-				if err := handle.Get(cmd.Context(), &res); err != nil {
+				if err := a.update(cmd.Context(), c, args[0], workflows.UpdateApprove,
+					workflows.ApproveRequest{Gate: gate, By: by, Reason: reason}, &res); err != nil {
 					return fmt.Errorf("approve %s of migration %s: %w", gate, args[0], err)
 				}
 				fmt.Fprintf(a.out, "gate %s approved by %s: migration %s goes on with phase %s\n", res.Gate, res.By, args[0], res.Phase)
@@ -149,17 +141,8 @@ the error:
 // blocked; the workflow refuses it, recording nothing, otherwise.
 func (a *app) repair(ctx context.Context, name string, req workflows.RepairRequest) error {
 	return a.withRunning(ctx, name, func(c client.Client, _ *migration.Report) error {
-		handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID:   name,
-			UpdateName:   workflows.UpdateRepair,
-			Args:         []any{req},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		})
-		if err != nil {
-			return explain(name, err)
-		}
 		var phase string
-		if err := handle.Get(ctx, &phase); err != nil {
+		if err := a.update(ctx, c, name, workflows.UpdateRepair, req, &phase); err != nil {
 			return fmt.Errorf("%s the rollback of %s: %w", req.Action, name, err)
 		}
 		switch req.Action {

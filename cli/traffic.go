@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
-	"github.com/godwit/godwit/activities"
-	gwclient "github.com/godwit/godwit/gateway/client"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -95,14 +93,7 @@ environment variable or file the spec names.`,
 }
 
 func setWeights(ctx context.Context, t gatewayTarget, reads, writes int) error {
-	var token string
-	if t.token.FromEnv != "" || t.token.FromFile != "" {
-		var err error
-		if token, err = activities.ResolveSecret(t.token); err != nil {
-			return fmt.Errorf("the token of gateway %s cannot be read here: %v", t.url, err)
-		}
-	}
-	gc, err := gwclient.New(gwclient.Options{BaseURL: t.url, Token: token})
+	gc, err := t.client("gateway " + t.url)
 	if err != nil {
 		return err
 	}

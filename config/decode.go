@@ -383,14 +383,16 @@ func closest(got string, known []string) string {
 	sorted := append([]string(nil), known...)
 	sort.Strings(sorted)
 	for _, k := range sorted {
-		if dist := editDistance(strings.ToLower(got), strings.ToLower(k)); dist < bestDist {
+		if dist := EditDistance(strings.ToLower(got), strings.ToLower(k)); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, for "did you
+// mean" suggestions.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j

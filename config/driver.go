@@ -99,7 +99,13 @@ type DriverFactory func() DriverSpec
 var drivers = struct {
 	sync.RWMutex
 	m map[string]DriverFactory
-}{m: map[string]DriverFactory{"hook": func() DriverSpec { return &Hook{} }}}
+	// keys maps each section type to its key, so DriverKeyOf (called for
+	// every phase a workflow schedules) need not build every section.
+	keys map[reflect.Type]string
+}{
+	m:    map[string]DriverFactory{"hook": func() DriverSpec { return &Hook{} }},
+	keys: map[reflect.Type]string{reflect.TypeOf(&Hook{}): "hook"},
+}
 
 // RegisterDriver makes a driver's spec section known under key. It panics
 // when key is taken: two drivers under one name is a programming error.
@@ -110,6 +116,7 @@ func RegisterDriver(key string, factory DriverFactory) {
 		panic("config: driver " + key + " registered twice")
 	}
 	drivers.m[key] = factory
+	drivers.keys[reflect.TypeOf(factory())] = key
 }
 
 func driverFactory(key string) (DriverFactory, bool) {
@@ -137,15 +144,9 @@ func DriverKeyOf(spec DriverSpec) string {
 	if spec == nil {
 		return ""
 	}
-	t := reflect.TypeOf(spec)
 	drivers.RLock()
 	defer drivers.RUnlock()
-	for k, f := range drivers.m {
-		if reflect.TypeOf(f()) == t {
-			return k
-		}
-	}
-	return ""
+	return drivers.keys[reflect.TypeOf(spec)]
 }
 
 // CheckContext is what a driver's Check sees: the spec around its phase,
@@ -209,9 +210,8 @@ func (p *PhaseSpec) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*p = PhaseSpec(plain)
-	known := phaseJSONKeys()
 	for k, raw := range m {
-		if known[k] || string(raw) == "null" {
+		if phaseFieldKeys[k] || string(raw) == "null" {
 			continue
 		}
 		f, ok := driverFactory(k)
@@ -234,6 +234,10 @@ func (p *PhaseSpec) UnmarshalJSON(data []byte) error {
 	}
 	return nil
 }
+
+// phaseFieldKeys are the JSON keys of PhaseSpec's own fields; any other
+// key of a phase is a driver section.
+var phaseFieldKeys = phaseJSONKeys()
 
 func phaseJSONKeys() map[string]bool {
 	keys := map[string]bool{}

@@ -16,26 +16,14 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/godwit/godwit/config"
 )
 
 // FieldError is one problem in a document, located by its field path (for
-// example "tables.users.columns.id.type") and line.
-type FieldError struct {
-	Path    string
-	Line    int
-	Message string
-}
-
-func (e FieldError) Error() string {
-	loc := e.Path
-	if loc == "" {
-		loc = "(document)"
-	}
-	if e.Line > 0 {
-		return fmt.Sprintf("%s (line %d): %s", loc, e.Line, e.Message)
-	}
-	return fmt.Sprintf("%s: %s", loc, e.Message)
-}
+// example "tables.users.columns.id.type") and line: the spec's own kind,
+// so every document Godwit reads reports problems the same way.
+type FieldError = config.FieldError
 
 // Errors is every problem found in one document.
 type Errors struct {
@@ -416,22 +404,4 @@ func closest(name string, known []string) string {
 }
 
 // Distance is the Levenshtein edit distance between a and b.
-func Distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func Distance(a, b string) int { return config.EditDistance(a, b) }

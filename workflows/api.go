@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 )
@@ -32,9 +33,9 @@ const (
 	SignalRelease         = "release"
 )
 
-// LeaseWorkflowID is the workflow ID of resource's lease: one lease
-// workflow may run per ID, which is what makes a lease exclusive.
-func LeaseWorkflowID(resource string) string { return "godwit-lease:" + resource }
+// LeaseWorkflowID is the workflow ID of resource's lease (defined with
+// the lease activities, which look leases up by it).
+func LeaseWorkflowID(resource string) string { return activities.LeaseWorkflowID(resource) }
 
 // Search attributes upserted as a run moves, so runs can be filtered in the
 // Temporal UI (MigrationStatus="PAUSED").
