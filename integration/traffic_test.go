@@ -258,7 +258,9 @@ func TestTrafficShiftRollsBackWhenNewFails(t *testing.T) {
 	final, err := r.result()
 	require.Error(t, err)
 	require.Equal(t, migration.StatusRolledBack, final.Status, final.Error)
-	require.Regexp(t, `^phase shift-users failed: analysis failed: 2 of \d samples breached a threshold \(limit 2\): error rate 1\.0000 above 0\.0100`, final.Error)
+	// The first failing sample may still hold a few requests from before
+	// new broke: its error rate is near 1, not always exactly 1.
+	require.Regexp(t, `^phase shift-users failed: analysis failed: 2 of \d samples breached a threshold \(limit 2\): error rate (0\.[5-9]\d{3}|1\.0000) above 0\.0100`, final.Error)
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
 	require.Equal(t, "route users back on legacy: reads 0%, writes 0% to new", final.Phases[1].Summary)
 	require.Equal(t, [2]int{0, 0}, r.weights(), "the gateway ends at 0")
