@@ -20,10 +20,13 @@ func (s *Store) Introspect(ctx context.Context, table string) (*Table, error) {
 }
 
 // Filter restricts a read to rows whose Column is at least Since (a
-// canonical value of that column's kind): the catch-up pass's watermark.
+// canonical value of that column's kind): the catch-up pass's watermark;
+// and, with Range, to one key range of the table. An empty Column
+// filters by Range alone.
 type Filter struct {
 	Column string
 	Since  any
+	Range  *KeyRange
 }
 
 // ReadBatch returns up to limit rows of t whose primary key is greater than
@@ -51,7 +54,12 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 			args = append(args, v)
 		}
 	}
-	if filter != nil {
+	conds, rargs, err := s.rangeConds(t, filterRange(filter), len(args)+1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.Name, err)
+	}
+	where, args = append(where, conds...), append(args, rargs...)
+	if filter != nil && filter.Column != "" {
 		c := t.Column(filter.Column)
 		if c == nil {
 			return nil, fmt.Errorf("read %s: %w: column %q", t.Name, ErrShapeMismatch, filter.Column)
