@@ -21,7 +21,8 @@ type Range struct {
 
 // String renders the range as "[from, to)", an open end left empty:
 // "[, 1000)", "[1000, 2000)", "[2000, )". Bounds are query-escaped (so they
-// hold no ", " or ")"), and an empty-string bound is written ''.
+// hold no ", " or ")"), and an empty-string bound is written as two
+// single quotes.
 func (r Range) String() string {
 	return "[" + boundText(r.From) + ", " + boundText(r.To) + ")"
 }

@@ -49,6 +49,9 @@ type bulkState struct {
 	loadData int
 	// forceInsert turns the fast paths off (tests of the fallback).
 	forceInsert bool
+	// merges counts the COPY batches merged through a staging table
+	// (tests of the empty-range probe).
+	merges int64
 }
 
 // WriteBatch upserts rows (canonical values in t.Columns order, sorted by
@@ -211,6 +214,9 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 // copyMerge COPYs into a temporary table dropped at commit and upserts
 // from it: one statement however many rows, and idempotent.
 func (s *Store) copyMerge(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any) error {
+	s.bulk.mu.Lock()
+	s.bulk.merges++
+	s.bulk.mu.Unlock()
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)

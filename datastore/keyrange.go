@@ -94,22 +94,25 @@ func (s *Store) SplitPoints(ctx context.Context, t *Table, every int64) ([]any, 
 	}
 	c := t.Column(t.PrimaryKey[0])
 	k, tbl := s.d.quote(c.Name), s.d.quote(t.Name)
+	// Each range starts at prev (the first at the smallest key, so it is
+	// never empty) and holds about every rows.
+	prev, err := s.scanKey(ctx, c, fmt.Sprintf("SELECT MIN(%s) FROM %s", k, tbl))
+	if err != nil || prev == nil {
+		return nil, wrapSplit(t, err)
+	}
 	var points []any
-	var prev any
 	for {
-		where, args := "", []any(nil)
-		if prev != nil {
-			v, err := s.d.encode(c.Type, prev)
-			if err != nil {
-				return nil, fmt.Errorf("split %s: %w", t.Name, err)
-			}
-			where, args = " WHERE "+k+" >= "+s.d.placeholder(1), []any{v}
+		v, err := s.d.encode(c.Type, prev)
+		if err != nil {
+			return nil, fmt.Errorf("split %s: %w", t.Name, err)
 		}
-		next, err := s.scanKey(ctx, c, fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT 1 OFFSET %d", k, tbl, where, k, every), args...)
+		args := []any{v}
+		next, err := s.scanKey(ctx, c, fmt.Sprintf("SELECT %s FROM %s WHERE %s >= %s ORDER BY %s LIMIT 1 OFFSET %d",
+			k, tbl, k, s.d.placeholder(1), k, every), args...)
 		if err != nil || next == nil {
 			return points, wrapSplit(t, err)
 		}
-		if prev != nil && sameValue(next, prev) {
+		if sameValue(next, prev) {
 			// More than every rows share prev: the next range starts at
 			// the next distinct value.
 			if next, err = s.scanKey(ctx, c, fmt.Sprintf("SELECT MIN(%s) FROM %s WHERE %s > %s", k, tbl, k, s.d.placeholder(1)), args...); err != nil || next == nil {
