@@ -347,7 +347,7 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 	}
 	msg := fmt.Sprintf("copied %s rows of %d tables from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), len(res.Tables), s.From, s.To)
 	if n := rangesCopied(res); n > 0 {
-		msg += fmt.Sprintf(" in %d key ranges", n)
+		msg += fmt.Sprintf(" in %d key range%s", n, map[bool]string{true: "s"}[n > 1])
 	}
 	if secs := res.Duration.Seconds(); secs > 0 && res.Rows > 0 {
 		msg += fmt.Sprintf(", %s rows/s in this attempt", stores.Humanize(int64(float64(res.Rows)/secs)))
