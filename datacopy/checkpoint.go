@@ -53,6 +53,10 @@ type TableCheckpoint struct {
 	NextWatermark string `json:"nextWatermark,omitempty"`
 	// CatchUpPasses counts the catch-up passes finished.
 	CatchUpPasses int `json:"catchUpPasses,omitempty"`
+	// FullCopy marks a table without a key, copied in one pass: until its
+	// stage is done, RowsDone counts the rows sent in the current attempt,
+	// which a resumed run sends again from zero.
+	FullCopy bool `json:"fullCopy,omitempty"`
 }
 
 // Clone returns a deep copy, safe to keep while the copy goes on.

@@ -55,6 +55,12 @@ type Options struct {
 	// Range, when set, copies only this key range of the one table Tables
 	// names (a unit of a fanned-out copy; see Unit and ParseUnit).
 	Range *Range
+	// FullCopy are names or glob patterns of tables without a primary key
+	// that may be copied anyway, each in one pass that is not resumable
+	// (datastore.FullCopy: the target's rows are deleted and all rows
+	// copied in one transaction; an interrupted attempt starts again from
+	// zero). A table without a key that no pattern matches is refused.
+	FullCopy []string
 	// RowsPerSecond caps the rows written per second across all tables;
 	// 0 = no limit.
 	RowsPerSecond float64
@@ -113,6 +119,9 @@ type TableProgress struct {
 	RangesDone int `json:"rangesDone,omitempty"`
 	// Range is the one key range this run copies (Options.Range), "" for all.
 	Range string `json:"range,omitempty"`
+	// FullCopy says the table has no key and is copied in one pass that
+	// is not resumable (Options.FullCopy).
+	FullCopy bool `json:"fullCopy,omitempty"`
 }
 
 // Progress is reported after every committed batch (never concurrently).
@@ -262,6 +271,7 @@ type tablePlan struct {
 	source *datastore.Table
 	target *datastore.Table
 	state  *TableCheckpoint
+	full   bool // no key: copied in one pass (copyFull)
 	// batches counts the batches committed in this run (for drift checks).
 	batches int
 }
@@ -271,8 +281,11 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: source: %w", name, err)
 	}
+	full := false
 	if err := src.CheckCopyable(); err != nil {
-		return nil, fmt.Errorf("copy %s: %w", name, err)
+		if full = r.fullCopy(name); !full {
+			return nil, fmt.Errorf("copy %s: %w (or list it in fullCopy to copy it in one pass that is not resumable)", name, err)
+		}
 	}
 	dst, err := r.opts.To.Introspect(ctx, name)
 	if err != nil {
@@ -284,6 +297,9 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 	}
 	if r.opts.CatchUp != nil && src.Column(r.opts.CatchUp.Column) == nil {
 		return nil, fmt.Errorf("copy %s: %w: catch-up column %q not in the source table", name, datastore.ErrShapeMismatch, r.opts.CatchUp.Column)
+	}
+	if full {
+		return r.planFull(ctx, src, view)
 	}
 	entries, err := r.entries(ctx, src)
 	if err != nil {
@@ -357,6 +373,9 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 	stage := p.state.Stage
 	r.mu.Unlock()
 	log := r.log.With("table", p.name)
+	if stage == StageBackfill && p.full {
+		return r.copyFull(ctx, p, log)
+	}
 	if stage == StageBackfill {
 		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", p.state.Total)
 		if err := r.pass(ctx, p, p.rangeFilter()); err != nil {
@@ -692,6 +711,7 @@ func (r *run) snapshot() Progress {
 		tp.RowsDone += st.RowsDone
 		tp.Total += st.Total
 		tp.CatchUpRows += st.CatchUpRows
+		tp.FullCopy = tp.FullCopy || st.FullCopy
 		if st.Range != nil {
 			tp.Ranges++
 			if st.Stage == StageDone {

@@ -150,6 +150,15 @@ func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 }
 
 func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
+	q, args, err := s.plainInsert(t, rows)
+	if err != nil {
+		return "", nil, err
+	}
+	return q + s.d.upsertSuffix(t), args, nil
+}
+
+// plainInsert is a multi-row INSERT of rows into t, without upsert.
+func (s *Store) plainInsert(t *Table, rows [][]any) (string, []any, error) {
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + s.d.quote(t.Name) + " (")
 	for i, c := range t.Columns {
@@ -181,7 +190,6 @@ func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
 		}
 		q.WriteByte(')')
 	}
-	q.WriteString(s.d.upsertSuffix(t))
 	return q.String(), args, nil
 }
 

@@ -74,6 +74,12 @@ type Spec struct {
 	// fanOut one unit (activity) per range. 0 (default): tables are not
 	// split. See docs/copy-ranges.md.
 	SplitRows int64 `yaml:"splitRows" json:"splitRows,omitempty"`
+	// FullCopy lists tables (names or patterns) that have no primary key
+	// and may be copied anyway, each in one pass that is not resumable:
+	// the target's rows are deleted and every row copied in one
+	// transaction, so an interrupted attempt starts again from zero. A
+	// table without a key not listed here is refused by preflight.
+	FullCopy []string `yaml:"fullCopy" json:"fullCopy,omitempty"`
 	// CatchUp re-copies the rows changed during the backfill.
 	CatchUp *CatchUp `yaml:"catchUp" json:"catchUp,omitempty"`
 	// CreateIndexes creates the source's secondary indexes and unique
@@ -130,6 +136,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("rowsPerSecond", "must not be negative: leave it out (or 0) for no limit")
 	}
 	checkSplit(c, s)
+	checkFullCopy(c, "fullCopy", s.FullCopy)
 	switch {
 	case s.Units < 0 || s.Units > MaxFanOut:
 		c.Errorf("fanOut", "must be between 1 and %d (tables copied as separate activities at once), not %d", MaxFanOut, s.Units)
@@ -251,7 +258,7 @@ func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string,
 	if s.SplitRows <= 0 {
 		return tables, nil
 	}
-	units, err := rangeUnits(ctx, from, tables, s.SplitRows)
+	units, err := rangeUnits(ctx, from, tables, s.SplitRows, s.FullCopy)
 	if err != nil {
 		return nil, stores.Classify("copy", err)
 	}
@@ -290,7 +297,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume 
 	opts := datacopy.Options{
 		From: from, To: to, Tables: s.Tables,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
-		SplitRows: s.SplitRows, Range: rng, Logger: log,
+		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Logger: log,
 	}
 	if s.CatchUp != nil {
 		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),
@@ -355,6 +362,9 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 	msg += fmt.Sprintf(" (written with %s)", writeHow(path))
 	if path == datastore.PathInsert && to == datastore.MySQL {
 		msg += "; LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF), so the fast path was not used"
+	}
+	if full := fullCopied(res); len(full) > 0 {
+		msg += fmt.Sprintf("; %s without a key copied in full, in one pass (not resumable)", strings.Join(full, ", "))
 	}
 	if s.CatchUp != nil {
 		msg += fmt.Sprintf("; catch-up re-copied %s changed rows", stores.Humanize(caught))

@@ -78,6 +78,9 @@ func tableLine(t datacopy.TableProgress) string {
 	if t.Ranges > 1 {
 		line += fmt.Sprintf(" (%d of %d key ranges done)", t.RangesDone, t.Ranges)
 	}
+	if t.FullCopy {
+		line += " (no key: full copy, restarts from zero if interrupted)"
+	}
 	switch t.Stage {
 	case datacopy.StageDone:
 		return line + ", done"

@@ -30,7 +30,7 @@ func checkSplit(c *config.CheckContext, s *Spec) {
 // rangeUnits lists a fanned-out copy's units: each table of more than
 // splitRows rows is split into key ranges (datacopy.PlanRanges), one unit
 // per range ("orders [1000, 2000)"); smaller tables are one unit each.
-func rangeUnits(ctx context.Context, from *datastore.Store, tables []string, splitRows int64) ([]string, error) {
+func rangeUnits(ctx context.Context, from *datastore.Store, tables []string, splitRows int64, fullCopy []string) ([]string, error) {
 	var units []string
 	for _, name := range tables {
 		t, err := from.Introspect(ctx, name)
@@ -38,7 +38,11 @@ func rangeUnits(ctx context.Context, from *datastore.Store, tables []string, spl
 			return nil, err
 		}
 		if err := t.CheckCopyable(); err != nil {
-			return nil, fmt.Errorf("copy %s: %w", name, err)
+			if !matchesAny(name, fullCopy) {
+				return nil, fmt.Errorf("copy %s: %w", name, err)
+			}
+			units = append(units, name) // no key, no ranges: one full copy
+			continue
 		}
 		ranges, _, err := datacopy.PlanRanges(ctx, from, t, splitRows)
 		if err != nil {
