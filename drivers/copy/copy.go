@@ -364,7 +364,7 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 		msg += "; LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF), so the fast path was not used"
 	}
 	if full := fullCopied(res); len(full) > 0 {
-		msg += fmt.Sprintf("; %s without a key copied in full, in one pass (not resumable)", strings.Join(full, ", "))
+		msg += fmt.Sprintf("; %s without a key copied in full, in one pass of multi-row INSERTs (not resumable)", strings.Join(full, ", "))
 	}
 	if s.CatchUp != nil {
 		msg += fmt.Sprintf("; catch-up re-copied %s changed rows", stores.Humanize(caught))

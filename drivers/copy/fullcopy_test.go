@@ -78,7 +78,7 @@ func TestFullCopyThroughTheDrivers(t *testing.T) {
 			for attempt := 0; attempt < 2; attempt++ { // the second: a retry after success
 				res, err := cp.Do(ctx, activities.ActionRun, input(spec, 1), activities.Heartbeat{}, func(hb activities.Heartbeat) { details = append(details, hb.Detail) })
 				require.NoError(t, err)
-				assert.Contains(t, res.Summary, "audit without a key copied in full, in one pass (not resumable)")
+				assert.Contains(t, res.Summary, "audit without a key copied in full, in one pass of multi-row INSERTs (not resumable)")
 				assert.Equal(t, int64(200+1000), res.Records)
 				assert.Equal(t, int64(1000), rowsIn(t, dst.Store, "audit"), "a retry doubles nothing")
 			}
