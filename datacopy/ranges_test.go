@@ -292,3 +292,27 @@ func TestSequencePastKeysAfterRangesFinishOutOfOrder(t *testing.T) {
 		t.Fatalf("new row got id %d, want 900 (past the copied 0..899)", id)
 	}
 }
+
+// TestThrottleIsSharedByTheRanges: at 1 row/s with a burst of one batch,
+// the first committed batch empties the bucket for every range, so a stop
+// at that moment leaves exactly one batch copied (a bucket per range would
+// let each range's first batch through).
+func TestThrottleIsSharedByTheRanges(t *testing.T) {
+	src, dst := setup(t, datastore.SQLite, datastore.SQLite, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	res, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100,
+		SplitRows: 250, Concurrency: 4, RowsPerSecond: 1}, datacopy.Checkpoint{}, func(datacopy.Progress) { cancel() })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	var done int64
+	for _, st := range res.Checkpoint.Tables {
+		done += st.RowsDone
+	}
+	if len(res.Checkpoint.Tables) != 4 || done != 100 {
+		t.Fatalf("%d ranges, %d rows done; want 4 ranges and the first batch (100) only", len(res.Checkpoint.Tables), done)
+	}
+	if n, _ := dst.Count(context.Background(), "kitchen"); n != 100 {
+		t.Fatalf("target holds %d rows, want 100", n)
+	}
+}
