@@ -295,7 +295,7 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: target: %w", name, err)
 	}
-	if r.opts.CatchUp != nil && src.Column(r.opts.CatchUp.Column) == nil {
+	if r.opts.CatchUp != nil && !full && src.Column(r.opts.CatchUp.Column) == nil {
 		return nil, fmt.Errorf("copy %s: %w: catch-up column %q not in the source table", name, datastore.ErrShapeMismatch, r.opts.CatchUp.Column)
 	}
 	if full {

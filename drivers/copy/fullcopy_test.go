@@ -39,7 +39,7 @@ phases:
   - phase: provision
     provision: {from: legacy, to: new, tables: [plain, audit]%s}
   - phase: copy
-    copy: {from: legacy, to: new, tables: [plain, audit], batchRows: 100%s}
+    copy: {from: legacy, to: new, tables: [plain, audit], batchRows: 100, catchUp: {column: id, maxPasses: 1}%s}
 `, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN), extra, extra)
 	spec, err := config.ParseSpec([]byte(text))
 	require.NoError(t, err, text)
@@ -48,7 +48,8 @@ phases:
 
 // TestFullCopyThroughTheDrivers: preflight refuses a table without a key
 // unless fullCopy lists it; with it, provision creates the table without
-// a key and copy copies it in one pass, saying so in its status and summary.
+// a key and copy copies it in one pass, saying so in its status and
+// summary (the catch-up column is not asked of it: a full copy has none).
 func TestFullCopyThroughTheDrivers(t *testing.T) {
 	for _, engine := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
 		t.Run("sqlite to "+string(engine), func(t *testing.T) {
@@ -63,8 +64,9 @@ func TestFullCopyThroughTheDrivers(t *testing.T) {
 
 			refused := keylessSpec(t, src, dst, false)
 			problems := append(prov.Preflight(ctx, refused, refused.Phases[0]), cp.Preflight(ctx, refused, refused.Phases[1])...)
-			require.Len(t, problems, 2, "%v", problems)
-			for _, p := range problems {
+			require.Len(t, problems, 3, "%v", problems)
+			assert.Equal(t, "store legacy: table audit has no column id for catchUp.column", problems[2])
+			for _, p := range problems[:2] {
 				assert.Contains(t, p, "store legacy: table audit has no primary key")
 				assert.Contains(t, p, "fullCopy")
 			}
