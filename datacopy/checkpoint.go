@@ -25,9 +25,16 @@ type Checkpoint struct {
 	Tables map[string]*TableCheckpoint `json:"tables,omitempty"`
 }
 
-// TableCheckpoint is one table's state.
+// TableCheckpoint is one table's state, or one key range's: a table split
+// into ranges has an entry per range, keyed by Unit(table, range), with
+// Table and Range set.
 type TableCheckpoint struct {
-	Stage Stage `json:"stage"`
+	// Table is the table of a key range's entry ("" for a whole table:
+	// the entry's key is the table's name).
+	Table string `json:"table,omitempty"`
+	// Range is the entry's key range (nil: the whole table).
+	Range *Range `json:"range,omitempty"`
+	Stage Stage  `json:"stage"`
 	// LastKey is the primary key of the last row committed on the target in
 	// the current stage (EncodeKey form); empty: the stage has not started.
 	LastKey []string `json:"lastKey,omitempty"`
@@ -46,6 +53,10 @@ type TableCheckpoint struct {
 	NextWatermark string `json:"nextWatermark,omitempty"`
 	// CatchUpPasses counts the catch-up passes finished.
 	CatchUpPasses int `json:"catchUpPasses,omitempty"`
+	// FullCopy marks a table without a key, copied in one pass: until its
+	// stage is done, RowsDone counts the rows sent in the current attempt,
+	// which a resumed run sends again from zero.
+	FullCopy bool `json:"fullCopy,omitempty"`
 }
 
 // Clone returns a deep copy, safe to keep while the copy goes on.
@@ -54,6 +65,10 @@ func (c Checkpoint) Clone() Checkpoint {
 	for name, t := range c.Tables {
 		cp := *t
 		cp.LastKey = append([]string(nil), t.LastKey...)
+		if t.Range != nil {
+			rg := *t.Range
+			cp.Range = &rg
+		}
 		out.Tables[name] = &cp
 	}
 	return out
@@ -70,4 +85,12 @@ func ParseCheckpoint(b []byte) (Checkpoint, error) {
 		return c, fmt.Errorf("parse copy checkpoint: %w", err)
 	}
 	return c, nil
+}
+
+// tableOf is the table an entry belongs to.
+func (t *TableCheckpoint) tableOf(key string) string {
+	if t.Table != "" {
+		return t.Table
+	}
+	return key
 }

@@ -43,8 +43,24 @@ type Options struct {
 	// BatchRows is the rows read and written per batch (one target
 	// transaction); default 5000.
 	BatchRows int
-	// Concurrency is how many tables are copied at once; default 1.
+	// Concurrency is how many tables (or key ranges, see SplitRows) are
+	// copied at once; default 1.
 	Concurrency int
+	// SplitRows, when positive, splits each table of more rows than this
+	// into key ranges of about SplitRows rows on its leading key column
+	// (PlanRanges), copied as separate entries of the checkpoint, up to
+	// Concurrency at once. The ranges are planned once, when the table
+	// starts, and kept in the checkpoint. 0: tables are not split.
+	SplitRows int64
+	// Range, when set, copies only this key range of the one table Tables
+	// names (a unit of a fanned-out copy; see Unit and ParseUnit).
+	Range *Range
+	// FullCopy are names or glob patterns of tables without a primary key
+	// that may be copied anyway, each in one pass that is not resumable
+	// (datastore.FullCopy: the target's rows are deleted and all rows
+	// copied in one transaction; an interrupted attempt starts again from
+	// zero). A table without a key that no pattern matches is refused.
+	FullCopy []string
 	// RowsPerSecond caps the rows written per second across all tables;
 	// 0 = no limit.
 	RowsPerSecond float64
@@ -86,14 +102,26 @@ type CatchUp struct {
 	MaxPasses int
 }
 
-// TableProgress is one table's progress.
+// TableProgress is one table's progress; a table split into key ranges
+// counts the rows of all its ranges.
 type TableProgress struct {
 	Table    string `json:"table"`
-	Stage    Stage  `json:"stage"`
+	Stage    Stage  `json:"stage"` // the earliest stage of its ranges
 	RowsDone int64  `json:"rowsDone"`
 	Total    int64  `json:"total"`
 	// RowsPerSecond is this table's average rate since it started in this run.
 	RowsPerSecond float64 `json:"rowsPerSecond"`
+	// CatchUpRows counts the rows catch-up passes re-copied.
+	CatchUpRows int64 `json:"catchUpRows,omitempty"`
+	// Ranges and RangesDone count the table's key ranges in this run
+	// (0 when it is not split).
+	Ranges     int `json:"ranges,omitempty"`
+	RangesDone int `json:"rangesDone,omitempty"`
+	// Range is the one key range this run copies (Options.Range), "" for all.
+	Range string `json:"range,omitempty"`
+	// FullCopy says the table has no key and is copied in one pass that
+	// is not resumable (Options.FullCopy).
+	FullCopy bool `json:"fullCopy,omitempty"`
 }
 
 // Progress is reported after every committed batch (never concurrently).
@@ -139,17 +167,24 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 	// Plan every table before copying any, so a missing target table or a
 	// shape mismatch fails fast with nothing written.
 	var plans []*tablePlan
+	left := map[string]int{} // a table's entries not yet done
 	for _, name := range names {
-		p, err := r.plan(ctx, name)
+		ps, err := r.plan(ctx, name)
 		if err != nil {
 			return r.result(), err
 		}
-		plans = append(plans, p)
+		plans = append(plans, ps...)
+		left[name] += len(ps)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, p := range plans {
-		g.Go(func() error { return r.copyTable(gctx, p) })
+		g.Go(func() error {
+			if err := r.copyTable(gctx, p); err != nil {
+				return err
+			}
+			return r.finishTable(gctx, p, left)
+		})
 	}
 	err = g.Wait()
 	if err == nil {
@@ -171,8 +206,11 @@ func (o *Options) normalize() error {
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
 	}
-	if o.BatchRows < 0 || o.Concurrency < 0 || o.RowsPerSecond < 0 {
-		return fmt.Errorf("copy: batchRows, concurrency and rowsPerSecond must not be negative")
+	if o.BatchRows < 0 || o.Concurrency < 0 || o.RowsPerSecond < 0 || o.SplitRows < 0 {
+		return fmt.Errorf("copy: batchRows, concurrency, splitRows and rowsPerSecond must not be negative")
+	}
+	if o.Range != nil && len(o.Tables) != 1 {
+		return fmt.Errorf("copy: a key range is copied from exactly one table, not %d", len(o.Tables))
 	}
 	if o.DriftCheckEvery == 0 {
 		o.DriftCheckEvery = DefaultDriftCheckEvery
@@ -222,23 +260,32 @@ type liveTable struct {
 	written int64
 }
 
-// tablePlan is a table's source shape and the target view it is written through.
+// tablePlan is a table's (or one key range's) source shape and the
+// target view it is written through.
 type tablePlan struct {
+	// name is the checkpoint entry's key: the table's name, or the table
+	// and its range (Unit) for one range of a split table.
 	name   string
+	table  string
+	rng    *datastore.KeyRange // nil: the whole table
 	source *datastore.Table
 	target *datastore.Table
 	state  *TableCheckpoint
+	full   bool // no key: copied in one pass (copyFull)
 	// batches counts the batches committed in this run (for drift checks).
 	batches int
 }
 
-func (r *run) plan(ctx context.Context, name string) (*tablePlan, error) {
+func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 	src, err := r.opts.From.Introspect(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: source: %w", name, err)
 	}
+	full := false
 	if err := src.CheckCopyable(); err != nil {
-		return nil, fmt.Errorf("copy %s: %w", name, err)
+		if full = r.fullCopy(name); !full {
+			return nil, fmt.Errorf("copy %s: %w (or list it in fullCopy to copy it in one pass that is not resumable)", name, err)
+		}
 	}
 	dst, err := r.opts.To.Introspect(ctx, name)
 	if err != nil {
@@ -248,35 +295,57 @@ func (r *run) plan(ctx context.Context, name string) (*tablePlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: target: %w", name, err)
 	}
-	if r.opts.CatchUp != nil && src.Column(r.opts.CatchUp.Column) == nil {
+	if r.opts.CatchUp != nil && !full && src.Column(r.opts.CatchUp.Column) == nil {
 		return nil, fmt.Errorf("copy %s: %w: catch-up column %q not in the source table", name, datastore.ErrShapeMismatch, r.opts.CatchUp.Column)
 	}
-	r.mu.Lock()
-	state := r.cp.Tables[name]
-	r.mu.Unlock()
-	if state == nil {
-		if state, err = r.firstState(ctx, src); err != nil {
-			return nil, err
-		}
-	} else if _, err := datastore.DecodeKey(src, state.LastKey); len(state.LastKey) > 0 && err != nil {
-		return nil, fmt.Errorf("copy %s: checkpoint does not fit the table: %w", name, err)
+	if full {
+		return r.planFull(ctx, src, view)
 	}
+	entries, err := r.entries(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	var plans []*tablePlan
+	for key, state := range entries {
+		if _, err := datastore.DecodeKey(src, state.LastKey); len(state.LastKey) > 0 && err != nil {
+			return nil, fmt.Errorf("copy %s: checkpoint does not fit the table: %w", key, err)
+		}
+		p := &tablePlan{name: key, table: name, source: src, target: view, state: state}
+		if state.Range != nil {
+			if p.rng, err = state.Range.KeyRange(src); err != nil {
+				return nil, fmt.Errorf("copy %s: checkpoint: %w", key, err)
+			}
+		}
+		plans = append(plans, p)
+	}
+	sort.Slice(plans, func(i, j int) bool { return plans[i].name < plans[j].name })
 	r.mu.Lock()
 	if r.cp.Tables == nil {
 		r.cp.Tables = map[string]*TableCheckpoint{}
 	}
-	r.cp.Tables[name] = state
-	r.live[name] = &liveTable{}
+	for _, p := range plans {
+		r.cp.Tables[p.name] = p.state
+		r.live[p.name] = &liveTable{}
+	}
 	r.mu.Unlock()
-	return &tablePlan{name: name, source: src, target: view, state: state}, nil
+	return plans, nil
 }
 
-// firstState counts the table and, for a catch-up, takes the watermark —
-// before the backfill reads a row, so every later change is at or above it.
-func (r *run) firstState(ctx context.Context, src *datastore.Table) (*TableCheckpoint, error) {
-	st := &TableCheckpoint{Stage: StageBackfill}
+// firstState counts the table (or its range r; a known count is passed
+// in) and, for a catch-up, takes the watermark — before the backfill
+// reads a row, so every later change is at or above it.
+func (r *run) firstState(ctx context.Context, src *datastore.Table, rg *Range, count *int64) (*TableCheckpoint, error) {
+	st := &TableCheckpoint{Stage: StageBackfill, Range: rg}
+	var kr *datastore.KeyRange
+	if rg != nil {
+		st.Table = src.Name
+		var err error
+		if kr, err = rg.KeyRange(src); err != nil {
+			return nil, fmt.Errorf("copy %s: %w", src.Name, err)
+		}
+	}
 	if r.opts.CatchUp != nil {
-		w, err := r.opts.From.Max(ctx, src, r.opts.CatchUp.Column)
+		w, err := r.opts.From.MaxRange(ctx, src, r.opts.CatchUp.Column, kr)
 		if err != nil {
 			return nil, fmt.Errorf("copy %s: %w", src.Name, err)
 		}
@@ -286,7 +355,11 @@ func (r *run) firstState(ctx context.Context, src *datastore.Table) (*TableCheck
 			}
 		}
 	}
-	n, err := r.opts.From.Count(ctx, src.Name)
+	if count != nil {
+		st.Total = *count
+		return st, nil
+	}
+	n, err := r.opts.From.CountRange(ctx, src, kr)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
@@ -300,9 +373,12 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 	stage := p.state.Stage
 	r.mu.Unlock()
 	log := r.log.With("table", p.name)
+	if stage == StageBackfill && p.full {
+		return r.copyFull(ctx, p, log)
+	}
 	if stage == StageBackfill {
 		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", p.state.Total)
-		if err := r.pass(ctx, p, nil); err != nil {
+		if err := r.pass(ctx, p, p.rangeFilter()); err != nil {
 			return err
 		}
 		if err := r.checkDrift(ctx, p); err != nil {
@@ -320,9 +396,6 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 			return err
 		}
 		r.setStage(p, StageDone)
-	}
-	if err := datastore.SyncAutoIncrement(ctx, r.opts.To, p.target); err != nil {
-		return fmt.Errorf("copy %s: %w", p.name, err)
 	}
 	log.Info("copied", "rows_done", p.state.RowsDone, "catch_up_rows", p.state.CatchUpRows)
 	return nil
@@ -342,7 +415,7 @@ func (r *run) catchUp(ctx context.Context, p *tablePlan, log hclog.Logger) error
 		next := p.state.NextWatermark
 		r.mu.Unlock()
 		if next == "" {
-			w, err := r.opts.From.Max(ctx, p.source, cu.Column)
+			w, err := r.opts.From.MaxRange(ctx, p.source, cu.Column, p.rng)
 			if err != nil {
 				return fmt.Errorf("copy %s: %w", p.name, err)
 			}
@@ -400,7 +473,7 @@ func (r *run) catchUpFilter(p *tablePlan) (*datastore.Filter, error) {
 	w := p.state.Watermark
 	r.mu.Unlock()
 	if w == "" {
-		return nil, nil // the table was empty when the backfill began: every row is new
+		return p.rangeFilter(), nil // the table was empty when the backfill began: every row is new
 	}
 	col := p.source.Column(r.opts.CatchUp.Column)
 	since, err := datastore.DecodeValue(col.Type, w)
@@ -410,7 +483,15 @@ func (r *run) catchUpFilter(p *tablePlan) (*datastore.Filter, error) {
 	if t, ok := since.(time.Time); ok && r.opts.CatchUp.Overlap > 0 {
 		since = t.Add(-r.opts.CatchUp.Overlap)
 	}
-	return &datastore.Filter{Column: col.Name, Since: since}, nil
+	return &datastore.Filter{Column: col.Name, Since: since, Range: p.rng}, nil
+}
+
+// rangeFilter restricts a backfill to the plan's key range (nil: none).
+func (p *tablePlan) rangeFilter() *datastore.Filter {
+	if p.rng == nil {
+		return nil
+	}
+	return &datastore.Filter{Range: p.rng}
 }
 
 func (r *run) setStage(p *tablePlan, s Stage) {
@@ -485,7 +566,7 @@ func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.F
 				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
 			}
 		}
-		if err := r.opts.To.WriteBatch(ctx, p.target, rows); err != nil {
+		if err := r.opts.To.WriteBatchIn(ctx, p.target, rows, p.rng); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
 		if err := r.commit(ctx, p, filter, key, int64(len(rows))); err != nil {
@@ -506,7 +587,7 @@ func (r *run) commit(ctx context.Context, p *tablePlan, filter *datastore.Filter
 	}
 	r.mu.Lock()
 	p.state.LastKey = enc
-	if filter == nil && p.state.Stage == StageBackfill {
+	if p.state.Stage == StageBackfill {
 		p.state.RowsDone += n
 	} else {
 		p.state.CatchUpRows += n
@@ -598,32 +679,67 @@ func ctxErrOr(ctx context.Context, err error) error {
 	return err
 }
 
-// snapshot builds a Progress under the lock.
+// snapshot builds a Progress under the lock. The key ranges of a table
+// add up to one TableProgress.
 func (r *run) snapshot() Progress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
 	p := Progress{Checkpoint: r.cp.Clone()}
-	names := make([]string, 0, len(r.live))
-	for n := range r.live {
-		names = append(names, n)
+	keys := make([]string, 0, len(r.live))
+	for k := range r.live {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
+	sort.Strings(keys)
+	byTable := map[string]*TableProgress{}
+	started := map[string]time.Time{}
+	written := map[string]int64{}
+	var order []string
 	var left int64
-	for _, n := range names {
-		st, lt := r.cp.Tables[n], r.live[n]
-		tp := TableProgress{Table: n, Stage: st.Stage, RowsDone: st.RowsDone, Total: st.Total}
-		if !lt.started.IsZero() {
-			if secs := now.Sub(lt.started).Seconds(); secs > 0 {
-				tp.RowsPerSecond = float64(lt.written) / secs
+	for _, k := range keys {
+		st, lt := r.cp.Tables[k], r.live[k]
+		name := st.tableOf(k)
+		tp := byTable[name]
+		if tp == nil {
+			tp = &TableProgress{Table: name, Stage: StageDone}
+			byTable[name] = tp
+			order = append(order, name)
+		}
+		if stageOrder(st.Stage) < stageOrder(tp.Stage) {
+			tp.Stage = st.Stage
+		}
+		tp.RowsDone += st.RowsDone
+		tp.Total += st.Total
+		tp.CatchUpRows += st.CatchUpRows
+		tp.FullCopy = tp.FullCopy || st.FullCopy
+		if st.Range != nil {
+			tp.Ranges++
+			if st.Stage == StageDone {
+				tp.RangesDone++
+			}
+			if r.opts.Range != nil {
+				tp.Range = st.Range.String()
 			}
 		}
+		if !lt.started.IsZero() && (started[name].IsZero() || lt.started.Before(started[name])) {
+			started[name] = lt.started
+		}
+		written[name] += lt.written
 		if st.Stage == StageBackfill && st.Total > st.RowsDone {
 			left += st.Total - st.RowsDone
 		}
-		p.Tables = append(p.Tables, tp)
 		p.RowsDone += st.RowsDone
 		p.Total += st.Total
+	}
+	sort.Strings(order)
+	for _, name := range order {
+		tp := byTable[name]
+		if t0 := started[name]; !t0.IsZero() {
+			if secs := now.Sub(t0).Seconds(); secs > 0 {
+				tp.RowsPerSecond = float64(written[name]) / secs
+			}
+		}
+		p.Tables = append(p.Tables, *tp)
 	}
 	p.ETA = -1
 	if secs := now.Sub(r.start).Seconds(); secs > 0 && r.written > 0 {
@@ -631,6 +747,17 @@ func (r *run) snapshot() Progress {
 		p.ETA = time.Duration(float64(left) / p.RowsPerSecond * float64(time.Second))
 	}
 	return p
+}
+
+// stageOrder ranks stages in the order a table goes through them.
+func stageOrder(s Stage) int {
+	switch s {
+	case StageBackfill:
+		return 0
+	case StageCatchUp:
+		return 1
+	}
+	return 2
 }
 
 func (r *run) report() {

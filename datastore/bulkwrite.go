@@ -49,6 +49,9 @@ type bulkState struct {
 	loadData int
 	// forceInsert turns the fast paths off (tests of the fallback).
 	forceInsert bool
+	// merges counts the COPY batches merged through a staging table
+	// (tests of the empty-range probe).
+	merges int64
 }
 
 // WriteBatch upserts rows (canonical values in t.Columns order, sorted by
@@ -57,6 +60,11 @@ type bulkState struct {
 // leaves the same table — a retried batch never doubles rows. It takes the
 // engine's fastest path (see WritePath).
 func (s *Store) WriteBatch(ctx context.Context, t *Table, rows [][]any) error {
+	return s.writeBatch(ctx, t, rows, nil)
+}
+
+// writeBatch is WriteBatch for rows in r (nil: anywhere).
+func (s *Store) writeBatch(ctx context.Context, t *Table, rows [][]any, r *KeyRange) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -74,7 +82,7 @@ func (s *Store) WriteBatch(ctx context.Context, t *Table, rows [][]any) error {
 	}
 	switch path {
 	case PathCopy:
-		return s.writeCopy(ctx, t, rows)
+		return s.writeCopy(ctx, t, rows, r)
 	case PathLoadData:
 		err := s.writeLoadData(ctx, t, rows)
 		if errors.Is(err, errLoadDataOff) {
@@ -136,7 +144,7 @@ func (s *Store) setLoadData(v int) {
 // temporary table, then one INSERT ... SELECT ... ON CONFLICT DO UPDATE.
 // A concurrent writer that slips a key in between test and COPY makes the
 // COPY fail with a unique violation; the batch is then merged instead.
-func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any) error {
+func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any, r *KeyRange) error {
 	values, err := s.copyValues(t, rows)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)
@@ -149,7 +157,7 @@ func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any) error {
 	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		if orderedKey(t) {
-			done, err := s.copyIntoEmptyRange(ctx, pc, t, values)
+			done, err := s.copyIntoEmptyRange(ctx, pc, t, values, r)
 			if err != nil || done {
 				return err
 			}
@@ -158,9 +166,11 @@ func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any) error {
 	})
 }
 
-// copyIntoEmptyRange COPYs straight into t if its key range is empty; done
-// is false when the batch must be merged instead.
-func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any) (done bool, err error) {
+// copyIntoEmptyRange COPYs straight into t if its key range is empty (up
+// to r.To when the batch belongs to a key range: rows of a higher range,
+// copied at the same time, are no conflict); done is false when the batch
+// must be merged instead.
+func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any, r *KeyRange) (done bool, err error) {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("write %s: %w", t.Name, err)
@@ -174,8 +184,13 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 		params[i] = s.d.placeholder(i + 1)
 		args = append(args, values[0][t.columnIndex(k)])
 	}
-	q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE (%s) >= (%s))",
-		s.d.quote(t.Name), strings.Join(keys, ", "), strings.Join(params, ", "))
+	conds, rargs, err := s.rangeConds(t, &KeyRange{To: rangeTo(r)}, len(args)+1)
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	args = append(args, rargs...)
+	conds = append([]string{fmt.Sprintf("(%s) >= (%s)", strings.Join(keys, ", "), strings.Join(params, ", "))}, conds...)
+	q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s)", s.d.quote(t.Name), strings.Join(conds, " AND "))
 	var taken bool
 	if err := tx.QueryRow(ctx, q, args...).Scan(&taken); err != nil {
 		return false, fmt.Errorf("write %s: %w", t.Name, err)
@@ -199,6 +214,9 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 // copyMerge COPYs into a temporary table dropped at commit and upserts
 // from it: one statement however many rows, and idempotent.
 func (s *Store) copyMerge(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any) error {
+	s.bulk.mu.Lock()
+	s.bulk.merges++
+	s.bulk.mu.Unlock()
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)

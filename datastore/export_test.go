@@ -7,3 +7,11 @@ func ForceInsert(s *Store) {
 	s.bulk.forceInsert = true
 	s.bulk.mu.Unlock()
 }
+
+// Merges is how many decoded COPY batches were merged through a staging
+// table rather than copied straight into the table.
+func Merges(s *Store) int64 {
+	s.bulk.mu.Lock()
+	defer s.bulk.mu.Unlock()
+	return s.bulk.merges
+}

@@ -64,7 +64,7 @@ func (s *Store) CanCopyDirect(ctx context.Context, to *Store, src, dst *Table, f
 			return false
 		}
 	}
-	if filter != nil {
+	if filter != nil && filter.Column != "" {
 		c := src.Column(filter.Column)
 		if c == nil || !literalKind(c.Type.Kind) {
 			return false
@@ -113,7 +113,7 @@ func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, afte
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		if orderedKey(dst) {
-			rows, done, err := s.directIntoEmptyRange(ctx, to, pc, dst, after, query)
+			rows, done, err := s.directIntoEmptyRange(ctx, to, pc, dst, after, filterRange(filter), query)
 			if err != nil || done {
 				b.Rows = rows
 				return err
@@ -144,7 +144,12 @@ func (s *Store) batchBounds(ctx context.Context, t *Table, after []any, limit in
 			args = append(args, after[i])
 		}
 	}
-	if filter != nil {
+	conds, rargs, err := s.rangeConds(t, filterRange(filter), len(args)+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("copy %s: %w", t.Name, err)
+	}
+	where, args = append(where, conds...), append(args, rargs...)
+	if filter != nil && filter.Column != "" {
 		args = append(args, filter.Since)
 		where = append(where, fmt.Sprintf("%s >= %s", s.d.quote(filter.Column), s.d.placeholder(len(args))))
 	}
@@ -162,7 +167,7 @@ func (s *Store) batchBounds(ctx context.Context, t *Table, after []any, limit in
 	}
 	var n int
 	ptrs[len(keys)] = &n
-	err := s.DB.QueryRowContext(ctx, q, args...).Scan(ptrs...)
+	err = s.DB.QueryRowContext(ctx, q, args...).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil
 	}
@@ -217,7 +222,12 @@ func (s *Store) copyOutQuery(src, dst *Table, after, last []any, filter *Filter)
 		return "", err
 	}
 	where = append(where, keyList+" <= "+l)
-	if filter != nil {
+	conds, err := s.rangeLiterals(src, filterRange(filter))
+	if err != nil {
+		return "", err
+	}
+	where = append(where, conds...)
+	if filter != nil && filter.Column != "" {
 		c := src.Column(filter.Column)
 		fl, err := pgLiteral(*c, filter.Since)
 		if err != nil {
@@ -259,21 +269,21 @@ func pgLiteral(c Column, v any) (string, error) {
 }
 
 // directIntoEmptyRange streams the batch straight into the table when the
-// target holds no key past `after`; done is false when it must be merged.
-func (s *Store) directIntoEmptyRange(ctx context.Context, to *Store, pc *pgx.Conn, t *Table, after []any, query string) (rows int64, done bool, err error) {
+// target holds no key past `after` (within r, when the batch belongs to a
+// key range: rows of other ranges, copied at the same time, are no
+// conflict); done is false when it must be merged.
+func (s *Store) directIntoEmptyRange(ctx context.Context, to *Store, pc *pgx.Conn, t *Table, after []any, r *KeyRange, query string) (rows int64, done bool, err error) {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
-	q := "SELECT EXISTS (SELECT 1 FROM " + to.d.quote(t.Name)
-	if len(after) > 0 {
-		cond, _ := to.d.keyAfter(t, 1)
-		q += " WHERE " + cond
+	q, args, err := to.probeQuery(t, after, r)
+	if err != nil {
+		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
-	q += ")"
 	var taken bool
-	if err := tx.QueryRow(ctx, q, after...).Scan(&taken); err != nil {
+	if err := tx.QueryRow(ctx, q, args...).Scan(&taken); err != nil {
 		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	if taken {

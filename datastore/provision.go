@@ -30,7 +30,10 @@ type ProvisionOptions struct {
 	// keyed "table.column" — the opt-in for a type without a lossless
 	// mapping (e.g. a PostgreSQL interval into MySQL "VARCHAR(64)").
 	TypeOverrides map[string]string
-	Logger        hclog.Logger // nil = no logging
+	// WithoutKey says a table may be created without a primary key (it is
+	// copied in one non-resumable pass, see FullCopy); nil: none may.
+	WithoutKey func(table string) bool
+	Logger     hclog.Logger // nil = no logging
 }
 
 // ProvisionResult says what Provision did.
@@ -64,7 +67,7 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 	}
 	var todo []plan
 	for _, t := range tables {
-		if err := t.CheckCopyable(); err != nil {
+		if err := t.CheckCopyable(); err != nil && (opts.WithoutKey == nil || !opts.WithoutKey(t.Name)) {
 			return res, fmt.Errorf("provision: %w", err)
 		}
 		owner, exists, err := target.provisionState(ctx, t.Name)
@@ -257,7 +260,9 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 	for i, k := range t.PrimaryKey {
 		keys[i] = s.d.quote(k)
 	}
-	lines = append(lines, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
+	if len(keys) > 0 { // a table without one is created so only when opted in (WithoutKey)
+		lines = append(lines, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
+	}
 	for _, sk := range t.Skipped {
 		notes = append(notes, t.Name+": "+sk+" not carried")
 	}

@@ -20,10 +20,13 @@ func (s *Store) Introspect(ctx context.Context, table string) (*Table, error) {
 }
 
 // Filter restricts a read to rows whose Column is at least Since (a
-// canonical value of that column's kind): the catch-up pass's watermark.
+// canonical value of that column's kind): the catch-up pass's watermark;
+// and, with Range, to one key range of the table. An empty Column
+// filters by Range alone.
 type Filter struct {
 	Column string
 	Since  any
+	Range  *KeyRange
 }
 
 // ReadBatch returns up to limit rows of t whose primary key is greater than
@@ -51,7 +54,12 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 			args = append(args, v)
 		}
 	}
-	if filter != nil {
+	conds, rargs, err := s.rangeConds(t, filterRange(filter), len(args)+1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.Name, err)
+	}
+	where, args = append(where, conds...), append(args, rargs...)
+	if filter != nil && filter.Column != "" {
 		c := t.Column(filter.Column)
 		if c == nil {
 			return nil, fmt.Errorf("read %s: %w: column %q", t.Name, ErrShapeMismatch, filter.Column)
@@ -142,6 +150,15 @@ func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 }
 
 func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
+	q, args, err := s.plainInsert(t, rows)
+	if err != nil {
+		return "", nil, err
+	}
+	return q + s.d.upsertSuffix(t), args, nil
+}
+
+// plainInsert is a multi-row INSERT of rows into t, without upsert.
+func (s *Store) plainInsert(t *Table, rows [][]any) (string, []any, error) {
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + s.d.quote(t.Name) + " (")
 	for i, c := range t.Columns {
@@ -173,7 +190,6 @@ func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
 		}
 		q.WriteByte(')')
 	}
-	q.WriteString(s.d.upsertSuffix(t))
 	return q.String(), args, nil
 }
 

@@ -77,7 +77,7 @@ var badEnvs = []badEnv{
 			dst := dbtest.New(t, datastore.Postgres)
 			return storesYAML(src.DSN, "postgres", fileRef(t, dir, "new.dsn", dst.DSN), dir), provisionPhase(`[events]`), nil
 		},
-		want: "phase provision: store legacy: table events has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary)",
+		want: "phase provision: store legacy: table events has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary), or list it in fullCopy here and in the copy phase to copy it in one pass that is not resumable",
 	},
 	{
 		name: "target table of another shape",

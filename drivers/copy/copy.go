@@ -68,6 +68,18 @@ type Spec struct {
 	// RowsPerSecond caps the rows written per second over all tables;
 	// 0: no limit.
 	RowsPerSecond int `yaml:"rowsPerSecond" json:"rowsPerSecond,omitempty"`
+	// SplitRows splits each table of more rows than this into key ranges
+	// of about that many rows on its leading key column, copied in
+	// parallel: `concurrency` ranges at once within the activity, or with
+	// fanOut one unit (activity) per range. 0 (default): tables are not
+	// split. See docs/copy-ranges.md.
+	SplitRows int64 `yaml:"splitRows" json:"splitRows,omitempty"`
+	// FullCopy lists tables (names or patterns) that have no primary key
+	// and may be copied anyway, each in one pass that is not resumable:
+	// the target's rows are deleted and every row copied in one
+	// transaction, so an interrupted attempt starts again from zero. A
+	// table without a key not listed here is refused by preflight.
+	FullCopy []string `yaml:"fullCopy" json:"fullCopy,omitempty"`
 	// CatchUp re-copies the rows changed during the backfill.
 	CatchUp *CatchUp `yaml:"catchUp" json:"catchUp,omitempty"`
 	// CreateIndexes creates the source's secondary indexes and unique
@@ -123,6 +135,8 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.RowsPerSecond < 0 {
 		c.Errorf("rowsPerSecond", "must not be negative: leave it out (or 0) for no limit")
 	}
+	checkSplit(c, s)
+	checkFullCopy(c, "fullCopy", s.FullCopy)
 	switch {
 	case s.Units < 0 || s.Units > MaxFanOut:
 		c.Errorf("fanOut", "must be between 1 and %d (tables copied as separate activities at once), not %d", MaxFanOut, s.Units)
@@ -206,13 +220,18 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if action == activities.ActionCompensate {
 		return d.empty(ctx, s, in.Migration, log)
 	}
+	var rng *datacopy.Range
 	if in.Unit != "" {
+		table, r, err := datacopy.ParseUnit(in.Unit)
+		if err != nil {
+			return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+		}
 		one := *s
-		one.Tables = []string{in.Unit}
-		s = &one
+		one.Tables = []string{table}
+		s, rng = &one, r
 		log = log.With("table", in.Unit)
 	}
-	return d.copy(ctx, s, resume, log, beat)
+	return d.copy(ctx, s, rng, resume, log, beat)
 }
 
 // FanOut says how many tables run at once as separate activities (0: the
@@ -236,10 +255,17 @@ func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string,
 	if err != nil {
 		return nil, stores.Classify("copy", err)
 	}
-	return tables, nil
+	if s.SplitRows <= 0 {
+		return tables, nil
+	}
+	units, err := rangeUnits(ctx, from, tables, s.SplitRows, s.FullCopy)
+	if err != nil {
+		return nil, stores.Classify("copy", err)
+	}
+	return units, nil
 }
 
-func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume activities.Heartbeat, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	cp, err := datacopy.ParseCheckpoint([]byte(resume.Checkpoint))
 	if err != nil {
 		// Starting over is safe (the writes are upserts), only slower.
@@ -271,7 +297,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat,
 	opts := datacopy.Options{
 		From: from, To: to, Tables: s.Tables,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
-		Logger: log,
+		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Logger: log,
 	}
 	if s.CatchUp != nil {
 		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),
@@ -289,7 +315,9 @@ func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat,
 		}
 		return out, stores.Classify("copy", err)
 	}
-	if s.CreateIndexes {
+	// Of a table's range units only the last range's creates the indexes,
+	// so two units never create the same index at once.
+	if s.CreateIndexes && (rng == nil || rng.To == nil) {
 		if err := createIndexes(ctx, from, to, res.Tables); err != nil {
 			return out, stores.Classify("copy: create indexes", err)
 		}
@@ -325,12 +353,18 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 		caught += t.CatchUpRows
 	}
 	msg := fmt.Sprintf("copied %s rows of %d tables from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), len(res.Tables), s.From, s.To)
+	if n := rangesCopied(res); n > 0 {
+		msg += fmt.Sprintf(" in %d key range%s", n, map[bool]string{true: "s"}[n > 1])
+	}
 	if secs := res.Duration.Seconds(); secs > 0 && res.Rows > 0 {
 		msg += fmt.Sprintf(", %s rows/s in this attempt", stores.Humanize(int64(float64(res.Rows)/secs)))
 	}
 	msg += fmt.Sprintf(" (written with %s)", writeHow(path))
 	if path == datastore.PathInsert && to == datastore.MySQL {
 		msg += "; LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF), so the fast path was not used"
+	}
+	if full := fullCopied(res); len(full) > 0 {
+		msg += fmt.Sprintf("; %s without a key copied in full, in one pass of multi-row INSERTs (not resumable)", strings.Join(full, ", "))
 	}
 	if s.CatchUp != nil {
 		msg += fmt.Sprintf("; catch-up re-copied %s changed rows", stores.Humanize(caught))

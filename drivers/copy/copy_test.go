@@ -181,7 +181,7 @@ phases:
 		"store new: cannot read its DSN: environment variable GODWIT_TEST_UNSET_DSN_VAR is not set on this worker",
 		`store legacy: table "ordres" does not exist (it has kitchen, kitchen_log, plain)`,
 		"store legacy: table kitchen has no column changed for catchUp.column",
-		"store legacy: table kitchen_log has no primary key: the copy reads by key to resume where it stopped, so add one",
+		"store legacy: table kitchen_log has no primary key: the copy reads by key to resume where it stopped, so add one (or list the table in fullCopy to copy it in one pass that is not resumable)",
 		"store legacy: table kitchen_log has no column changed for catchUp.column",
 	}, problems)
 	problems = d.Preflight(context.Background(), spec, spec.Phases[1])

@@ -78,10 +78,12 @@ func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s
 		return []string{stores.Problem(s.From, err)}
 	}
 	var problems []string
-	if err := src.CheckCopyable(); err != nil {
-		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: the copy reads by key to resume where it stopped, so add one", s.From, name))
+	keyless := src.CheckCopyable() != nil
+	full := keyless && matchesAny(name, s.FullCopy) // copied in one pass, without catch-up
+	if keyless && !full {
+		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: the copy reads by key to resume where it stopped, so add one (or list the table in fullCopy to copy it in one pass that is not resumable)", s.From, name))
 	}
-	if s.CatchUp != nil && src.Column(s.CatchUp.Column) == nil {
+	if s.CatchUp != nil && !full && src.Column(s.CatchUp.Column) == nil {
 		problems = append(problems, fmt.Sprintf("store %s: table %s has no column %s for catchUp.column", s.From, name, s.CatchUp.Column))
 	}
 	if to == nil {

@@ -58,7 +58,7 @@ func Detail(p datacopy.Progress) string {
 			continue
 		}
 		shown++
-		lines = append(lines, tableLine(t, p.Checkpoint.Tables[t.Table]))
+		lines = append(lines, tableLine(t))
 	}
 	if hidden > 0 {
 		lines = append(lines, fmt.Sprintf("… %d more tables to copy", hidden))
@@ -69,17 +69,23 @@ func Detail(p datacopy.Progress) string {
 	return strings.Join(lines, "\n")
 }
 
-func tableLine(t datacopy.TableProgress, st *datacopy.TableCheckpoint) string {
-	line := fmt.Sprintf("%s: %s / %s rows", t.Table, stores.Humanize(t.RowsDone), stores.Humanize(t.Total))
+func tableLine(t datacopy.TableProgress) string {
+	name := t.Table
+	if t.Range != "" {
+		name += " " + t.Range
+	}
+	line := fmt.Sprintf("%s: %s / %s rows", name, stores.Humanize(t.RowsDone), stores.Humanize(t.Total))
+	if t.Ranges > 1 {
+		line += fmt.Sprintf(" (%d of %d key ranges done)", t.RangesDone, t.Ranges)
+	}
+	if t.FullCopy {
+		line += " (no key: full copy, restarts from zero if interrupted)"
+	}
 	switch t.Stage {
 	case datacopy.StageDone:
 		return line + ", done"
 	case datacopy.StageCatchUp:
-		n := int64(0)
-		if st != nil {
-			n = st.CatchUpRows
-		}
-		return line + fmt.Sprintf(", catching up: %s changed rows re-copied", stores.Humanize(n))
+		return line + fmt.Sprintf(", catching up: %s changed rows re-copied", stores.Humanize(t.CatchUpRows))
 	}
 	if t.RowsPerSecond <= 0 {
 		return line + ", starting"

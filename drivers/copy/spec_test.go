@@ -68,6 +68,25 @@ func TestSpecChecks(t *testing.T) {
   - phase: provision
     provision: {from: legacy, to: new, tables: [t], typeOverrides: {every: "VARCHAR(64)", "jobs.x": ""}}
 `, []string{"typeOverrides.every: must be keyed table.column", "typeOverrides.jobs.x: needs the column's type"}},
+		{"key ranges with concurrency or fanOut are valid", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [a], splitRows: 1000000, concurrency: 4}
+  - phase: copy
+    name: copy2
+    copy: {from: legacy, to: new, tables: [b], splitRows: 500000, fanOut: 8}
+`, nil},
+		{"key ranges need parallelism and a sensible size", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [a], splitRows: 1000000}
+  - phase: copy
+    name: copy2
+    copy: {from: legacy, to: new, tables: [b], splitRows: 500, fanOut: 2}
+  - phase: copy
+    name: copy3
+    copy: {from: legacy, to: new, tables: [c], splitRows: 20000, batchRows: 50000, concurrency: 2}
+`, []string{"phases[0].copy.splitRows: needs concurrency above 1 or fanOut",
+			"phases[1].copy.splitRows: must be at least 10000 rows per key range",
+			"phases[2].copy.splitRows: is 20000 rows per key range, less than one batch (batchRows: 50000)"}},
 		{"unknown fields are refused", `
   - phase: copy
     copy: {from: legacy, to: new, tables: [t], batchrows: 5}

@@ -40,6 +40,10 @@ type Spec struct {
 	// TypeOverrides gives a column's type on the target, keyed
 	// "table.column": the opt-in for a type without a lossless mapping.
 	TypeOverrides map[string]string `yaml:"typeOverrides" json:"typeOverrides,omitempty"`
+	// FullCopy lists tables (names or patterns) without a primary key to
+	// create anyway, for a copy phase that copies them in full (its own
+	// fullCopy); other tables without a key are refused.
+	FullCopy []string `yaml:"fullCopy" json:"fullCopy,omitempty"`
 	// Stores holds the from and to stores' specs (engine and DSN
 	// reference, never a DSN), copied from the spec's stores: when the
 	// spec is checked, since the activity sees only its phase.
@@ -62,6 +66,11 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("to", "is the same store as from (%s): provision creates tables in another store", s.From)
 	}
 	stores.CheckTables(c, "tables", s.Tables)
+	for i, p := range s.FullCopy {
+		if err := datastore.ValidatePattern(p); err != nil {
+			c.Errorf(fmt.Sprintf("fullCopy[%d]", i), "%v", err)
+		}
+	}
 	for _, k := range sortedKeys(s.TypeOverrides) {
 		table, column, ok := strings.Cut(k, ".")
 		switch {
@@ -179,6 +188,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %d tables in %s", len(tables), s.To)})
 	res, err := datastore.Provision(ctx, to, tables, datastore.ProvisionOptions{
 		Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
+		WithoutKey: s.withoutKey,
 	})
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("provision into "+s.To, err)
@@ -268,8 +278,8 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		return []string{stores.Problem(s.From, err)}
 	}
 	var problems []string
-	if err := t.CheckCopyable(); err != nil {
-		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary)", s.From, name))
+	if err := t.CheckCopyable(); err != nil && !s.withoutKey(name) {
+		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary), or list it in fullCopy here and in the copy phase to copy it in one pass that is not resumable", s.From, name))
 	}
 	if to == nil {
 		return problems
@@ -299,4 +309,15 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// withoutKey reports whether fullCopy lets the table be created without a
+// primary key.
+func (s *Spec) withoutKey(table string) bool {
+	for _, p := range s.FullCopy {
+		if ok, _ := path.Match(p, table); ok {
+			return true
+		}
+	}
+	return false
 }
