@@ -60,7 +60,10 @@ type Options struct {
 	// DefaultDriftCheckEvery, negative = never. A column added, dropped or
 	// retyped fails the copy with a *datastore.DriftError (permanent).
 	DriftCheckEvery int
-	Logger          hclog.Logger // nil = no logging
+	// Probe, if set, holds the writes while its value is over its maximum
+	// (see throttle.go).
+	Probe  *Probe
+	Logger hclog.Logger // nil = no logging
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -106,6 +109,9 @@ type Progress struct {
 	// ETA is the backfill rows left (Total − RowsDone over unfinished
 	// tables) at RowsPerSecond; -1 until there is a rate to go by.
 	ETA time.Duration `json:"eta"`
+	// Throttle is the back-off probe's last reading (nil: no probe, or
+	// not probed yet).
+	Throttle *ThrottleStatus `json:"throttle,omitempty"`
 	// Checkpoint is a snapshot to persist: resuming from it loses nothing.
 	Checkpoint Checkpoint `json:"checkpoint"`
 }
@@ -135,6 +141,9 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		cp: resume.Clone(), live: map[string]*liveTable{}}
 	if opts.RowsPerSecond > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(opts.RowsPerSecond), opts.BatchRows)
+	}
+	if opts.Probe != nil {
+		r.gate = newGate(*opts.Probe, r.log, r.report)
 	}
 	// Plan every table before copying any, so a missing target table or a
 	// shape mismatch fails fast with nothing written.
@@ -199,6 +208,13 @@ func (o *Options) normalize() error {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}
+	if o.Probe != nil {
+		p := *o.Probe // the caller's struct stays as it was
+		if err := p.normalize(); err != nil {
+			return err
+		}
+		o.Probe = &p
+	}
 	return nil
 }
 
@@ -206,6 +222,7 @@ type run struct {
 	opts       Options
 	log        hclog.Logger
 	limiter    *rate.Limiter
+	gate       *gate // nil: no back-off probe
 	start      time.Time
 	onProgress func(Progress)
 
@@ -485,6 +502,9 @@ func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.F
 				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
 			}
 		}
+		if err := r.hold(ctx, p); err != nil {
+			return err
+		}
 		if err := r.opts.To.WriteBatch(ctx, p.target, rows); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
@@ -558,6 +578,9 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
 			}
 		}
+		if err := r.hold(ctx, p); err != nil {
+			return err
+		}
 		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, r.opts.BatchRows, filter)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, ctxErrOr(ctx, err))
@@ -626,6 +649,9 @@ func (r *run) snapshot() Progress {
 		p.Total += st.Total
 	}
 	p.ETA = -1
+	if r.gate != nil {
+		p.Throttle = r.gate.snapshot()
+	}
 	if secs := now.Sub(r.start).Seconds(); secs > 0 && r.written > 0 {
 		p.RowsPerSecond = float64(r.written) / secs
 		p.ETA = time.Duration(float64(left) / p.RowsPerSecond * float64(time.Second))

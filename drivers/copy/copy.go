@@ -83,6 +83,9 @@ type Spec struct {
 	// INSERT, several times slower); without it the copy falls back and
 	// says so in its log and summary.
 	RequireFastPath bool `yaml:"requireFastPath" json:"requireFastPath,omitempty"`
+	// Throttle holds the copy back while a probe's value is too high
+	// (see throttle.go).
+	Throttle *Throttle `yaml:"throttle" json:"throttle,omitempty"`
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores: when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
@@ -151,7 +154,8 @@ func (s *Spec) Check(c *config.CheckContext) {
 	default:
 		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
 	}
-	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+	s.Throttle.check(c)
+	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
 }
 
 // ApplyDefaults fills the batch size, concurrency and compensation.
@@ -267,11 +271,16 @@ func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat,
 	if path == datastore.PathInsert && to.Engine == datastore.MySQL {
 		log.Warn("LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF): writing with multi-row INSERT, slower", "store", s.To)
 	}
+	probe, closeProbe, err := s.probe(ctx, from, to)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
+	defer closeProbe()
 	hb := startBeating(beat, d.BeatInterval)
 	opts := datacopy.Options{
 		From: from, To: to, Tables: s.Tables,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
-		Logger: log,
+		Probe: probe, Logger: log,
 	}
 	if s.CatchUp != nil {
 		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),
@@ -287,7 +296,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, resume activities.Heartbeat,
 			log.Info("copy stopped at its checkpoint", "rows_done", out.Records)
 			return out, ctx.Err()
 		}
-		return out, stores.Classify("copy", err)
+		return out, classify("copy", err)
 	}
 	if s.CreateIndexes {
 		if err := createIndexes(ctx, from, to, res.Tables); err != nil {
