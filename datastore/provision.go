@@ -231,8 +231,13 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 	}
 	same := t.Engine == s.Engine
 	var lines []string
+	var unmapped []Column
 	for _, c := range t.Columns {
 		typ, err := s.columnType(t, c, same, inKey[c.Name], overrides)
+		if errors.Is(err, ErrUnsupportedType) {
+			unmapped = append(unmapped, c) // all of them named at once, below
+			continue
+		}
 		if err != nil {
 			return "", nil, err
 		}
@@ -253,6 +258,9 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 		}
 		lines = append(lines, line)
 	}
+	if len(unmapped) > 0 {
+		return "", nil, s.unmappedError(t, unmapped, inKey)
+	}
 	keys := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		keys[i] = s.d.quote(k)
@@ -271,12 +279,7 @@ func (s *Store) columnType(t *Table, c Column, same, key bool, overrides map[str
 	if same && c.NativeType != "" && !(s.Engine == MySQL && c.Type.Kind == KindJSON) {
 		return c.NativeType, nil
 	}
-	typ, err := s.d.nativeType(c, key)
-	if err != nil {
-		return "", fmt.Errorf("table %s: %w; give the column a target type in typeOverrides (\"%s.%s\") to copy it as that",
-			t.Name, err, t.Name, c.Name)
-	}
-	return typ, nil
+	return s.d.nativeType(c, key)
 }
 
 func (s *Store) columnDefault(c Column, same bool) (string, bool) {
