@@ -194,16 +194,9 @@ func DropProvisioned(ctx context.Context, target *Store, owner string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("drop provisioned: read %s: %w", provisionTable, err)
 	}
-	var dropped []string
-	for _, t := range tables {
-		if _, err := target.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+target.d.quote(t)); err != nil {
-			return dropped, fmt.Errorf("drop provisioned %s: %w", t, err)
-		}
-		if _, err := target.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE owner = %s AND table_name = %s",
-			target.d.quote(provisionTable), target.d.placeholder(1), target.d.placeholder(2)), owner, t); err != nil {
-			return dropped, fmt.Errorf("drop provisioned %s: remove record: %w", t, err)
-		}
-		dropped = append(dropped, t)
+	dropped, err := target.dropRecorded(ctx, owner, tables, true)
+	if err != nil {
+		return dropped, fmt.Errorf("drop provisioned %w", err)
 	}
 	var left int
 	if err := target.DB.QueryRowContext(ctx, `SELECT count(*) FROM `+target.d.quote(provisionTable)).Scan(&left); err == nil && left == 0 {
