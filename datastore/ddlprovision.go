@@ -285,3 +285,52 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// CheckScript is ProvisionFromDDL's check of a script against the tables,
+// changing nothing (for preflight): it parses, and must create exactly
+// the tables and touch no other.
+func CheckScript(engine Engine, script string, tables []*Table) error {
+	stmts, err := ParseDDL(engine, script)
+	if err != nil {
+		return err
+	}
+	return matchScript(engine, stmts, tables)
+}
+
+// EmptyAll empties the tables (Empty), also when some reference others by
+// foreign key, as a DDL script's tables may: PostgreSQL truncates them in
+// one statement; elsewhere a table that cannot be emptied yet (its rows
+// still referenced, or MySQL refusing TRUNCATE of a referenced table) is
+// emptied by DELETE in a later pass, after the tables referencing it.
+func (s *Store) EmptyAll(ctx context.Context, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	if s.Engine == Postgres {
+		quoted := make([]string, len(tables))
+		for i, t := range tables {
+			quoted[i] = s.d.quote(t)
+		}
+		if _, err := s.DB.ExecContext(ctx, "TRUNCATE TABLE "+strings.Join(quoted, ", ")); err != nil {
+			return fmt.Errorf("empty %s: %w", strings.Join(tables, ", "), err)
+		}
+		return nil
+	}
+	left := tables
+	for len(left) > 0 {
+		var failed []string
+		var lastErr error
+		for _, t := range left {
+			if err := s.Empty(ctx, t); err != nil {
+				if _, derr := s.DB.ExecContext(ctx, "DELETE FROM "+s.d.quote(t)); derr != nil {
+					failed, lastErr = append(failed, t), fmt.Errorf("empty %s: %w", t, derr)
+				}
+			}
+		}
+		if len(failed) == len(left) {
+			return lastErr
+		}
+		left = failed
+	}
+	return nil
+}

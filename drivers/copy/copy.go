@@ -387,10 +387,11 @@ func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Log
 			kept = append(kept, t)
 			continue
 		}
-		if err := to.Empty(ctx, t); err != nil {
-			return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
-		}
 		emptied = append(emptied, t)
+	}
+	// All at once: tables from a DDL file may reference each other.
+	if err := to.EmptyAll(ctx, emptied); err != nil {
+		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
 	}
 	log.Info("emptied copied tables", "emptied", emptied, "kept", kept)
 	var parts []string
