@@ -149,3 +149,32 @@ func TestUnsignedBigintIntoSignedIsAnErrorNotALoss(t *testing.T) {
 		})
 	}
 }
+
+// TestDecimalThatWouldBeRoundedIsRefused: a SQLite DECIMAL(10,2) may hold
+// 9.999 (SQLite does not enforce the scale); PostgreSQL's numeric(10,2)
+// and MySQL's DECIMAL(10,2) would round it silently, so the batch fails
+// saying which value and column, and nothing of it is written.
+func TestDecimalThatWouldBeRoundedIsRefused(t *testing.T) {
+	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(to), func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := dbtest.New(t, datastore.SQLite).Store, dbtest.New(t, to).Store
+			dbtest.Exec(t, src, "CREATE TABLE prices (id INTEGER PRIMARY KEY, total DECIMAL(10,2))",
+				"INSERT INTO prices VALUES (1, 12.5), (2, 9.999), (3, NULL)")
+			prices, err := src.Introspect(ctx, "prices")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := datastore.Provision(ctx, dst, []*datastore.Table{prices}, datastore.ProvisionOptions{Owner: "m"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"prices"}}, datacopy.Checkpoint{}, nil)
+			if !errors.Is(err, datastore.ErrBadValue) || !strings.Contains(err.Error(), "row 1 column total: value cannot be converted: 9.999 has 3 decimal places and the target column is DECIMAL(10,2): it would be rounded") {
+				t.Fatalf("err = %v, want the rounding refused", err)
+			}
+			if n, _ := dst.Count(ctx, "prices"); n != 0 {
+				t.Errorf("target holds %d rows, want 0", n)
+			}
+		})
+	}
+}

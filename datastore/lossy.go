@@ -46,3 +46,44 @@ func (s *Store) suggestedType(c Column, key bool) string {
 	}
 	return "LONGTEXT"
 }
+
+// checkDecimals refuses a decimal that does not fit its target column's
+// precision and scale: PostgreSQL and MySQL would round its fraction
+// silently (a SQLite DECIMAL(10,2) may hold 9.999; an unbounded PostgreSQL
+// numeric may have more than the 30 places of MySQL's DECIMAL(65,30)).
+func checkDecimals(t *Table, rows [][]any) error {
+	for i, c := range t.Columns {
+		if c.Type.Kind != KindDecimal || c.Type.Precision <= 0 {
+			continue
+		}
+		for r, row := range rows {
+			s, ok := row[i].(string)
+			if !ok {
+				continue
+			}
+			if err := fitsDecimal(s, c.Type.Precision, c.Type.Scale); err != nil {
+				return fmt.Errorf("row %d column %s: %w", r, c.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fitsDecimal checks a plain decimal text against DECIMAL(p,s). Forms
+// other than [-+]digits[.digits] are left to the database.
+func fitsDecimal(v string, p, s int) error {
+	if !plainDecimal(v) {
+		return nil
+	}
+	d := strings.TrimLeft(v, "+-")
+	whole, frac, _ := strings.Cut(d, ".")
+	whole = strings.TrimLeft(whole, "0")
+	frac = strings.TrimRight(frac, "0")
+	switch {
+	case len(frac) > s:
+		return fmt.Errorf("%w: %s has %d decimal places and the target column is DECIMAL(%d,%d): it would be rounded; widen the target column", ErrBadValue, v, len(frac), p, s)
+	case len(whole) > p-s:
+		return fmt.Errorf("%w: %s has %d digits before the point and the target column is DECIMAL(%d,%d), which holds %d; widen the target column", ErrBadValue, v, len(whole), p, s, p-s)
+	}
+	return nil
+}
