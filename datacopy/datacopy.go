@@ -76,7 +76,10 @@ type Options struct {
 	// DefaultDriftCheckEvery, negative = never. A column added, dropped or
 	// retyped fails the copy with a *datastore.DriftError (permanent).
 	DriftCheckEvery int
-	Logger          hclog.Logger // nil = no logging
+	// Probe, if set, holds the writes while its value is over its maximum
+	// (see throttle.go).
+	Probe  *Probe
+	Logger hclog.Logger // nil = no logging
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -134,6 +137,9 @@ type Progress struct {
 	// ETA is the backfill rows left (Total − RowsDone over unfinished
 	// tables) at RowsPerSecond; -1 until there is a rate to go by.
 	ETA time.Duration `json:"eta"`
+	// Throttle is the back-off probe's last reading (nil: no probe, or
+	// not probed yet).
+	Throttle *ThrottleStatus `json:"throttle,omitempty"`
 	// Checkpoint is a snapshot to persist: resuming from it loses nothing.
 	Checkpoint Checkpoint `json:"checkpoint"`
 }
@@ -163,6 +169,9 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		cp: resume.Clone(), live: map[string]*liveTable{}}
 	if opts.RowsPerSecond > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(opts.RowsPerSecond), opts.BatchRows)
+	}
+	if opts.Probe != nil {
+		r.gate = newGate(*opts.Probe, r.log, r.report)
 	}
 	// Plan every table before copying any, so a missing target table or a
 	// shape mismatch fails fast with nothing written.
@@ -237,6 +246,13 @@ func (o *Options) normalize() error {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}
+	if o.Probe != nil {
+		p := *o.Probe // the caller's struct stays as it was
+		if err := p.normalize(); err != nil {
+			return err
+		}
+		o.Probe = &p
+	}
 	return nil
 }
 
@@ -244,6 +260,7 @@ type run struct {
 	opts       Options
 	log        hclog.Logger
 	limiter    *rate.Limiter
+	gate       *gate // nil: no back-off probe
 	start      time.Time
 	onProgress func(Progress)
 
@@ -566,6 +583,9 @@ func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.F
 				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
 			}
 		}
+		if err := r.hold(ctx, p); err != nil {
+			return err
+		}
 		if err := r.opts.To.WriteBatchIn(ctx, p.target, rows, p.rng); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
@@ -638,6 +658,9 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 			if err := r.limiter.WaitN(ctx, r.opts.BatchRows); err != nil {
 				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
 			}
+		}
+		if err := r.hold(ctx, p); err != nil {
+			return err
 		}
 		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, r.opts.BatchRows, filter)
 		if err != nil {
@@ -742,6 +765,9 @@ func (r *run) snapshot() Progress {
 		p.Tables = append(p.Tables, *tp)
 	}
 	p.ETA = -1
+	if r.gate != nil {
+		p.Throttle = r.gate.snapshot()
+	}
 	if secs := now.Sub(r.start).Seconds(); secs > 0 && r.written > 0 {
 		p.RowsPerSecond = float64(r.written) / secs
 		p.ETA = time.Duration(float64(left) / p.RowsPerSecond * float64(time.Second))

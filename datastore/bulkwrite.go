@@ -76,6 +76,9 @@ func (s *Store) writeBatch(ctx context.Context, t *Table, rows [][]any, r *KeyRa
 			return fmt.Errorf("write %s: row %d has %d values for %d columns", t.Name, r, len(row), len(t.Columns))
 		}
 	}
+	if err := checkDecimals(t, rows); err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
 	path, err := s.WritePath(ctx)
 	if err != nil {
 		return err

@@ -197,16 +197,9 @@ func DropProvisioned(ctx context.Context, target *Store, owner string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("drop provisioned: read %s: %w", provisionTable, err)
 	}
-	var dropped []string
-	for _, t := range tables {
-		if _, err := target.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+target.d.quote(t)); err != nil {
-			return dropped, fmt.Errorf("drop provisioned %s: %w", t, err)
-		}
-		if _, err := target.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE owner = %s AND table_name = %s",
-			target.d.quote(provisionTable), target.d.placeholder(1), target.d.placeholder(2)), owner, t); err != nil {
-			return dropped, fmt.Errorf("drop provisioned %s: remove record: %w", t, err)
-		}
-		dropped = append(dropped, t)
+	dropped, err := target.dropRecorded(ctx, owner, tables, true)
+	if err != nil {
+		return dropped, fmt.Errorf("drop provisioned %w", err)
 	}
 	var left int
 	if err := target.DB.QueryRowContext(ctx, `SELECT count(*) FROM `+target.d.quote(provisionTable)).Scan(&left); err == nil && left == 0 {
@@ -234,8 +227,13 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 	}
 	same := t.Engine == s.Engine
 	var lines []string
+	var unmapped []Column
 	for _, c := range t.Columns {
 		typ, err := s.columnType(t, c, same, inKey[c.Name], overrides)
+		if errors.Is(err, ErrUnsupportedType) {
+			unmapped = append(unmapped, c) // all of them named at once, below
+			continue
+		}
 		if err != nil {
 			return "", nil, err
 		}
@@ -255,6 +253,9 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 			notes = append(notes, fmt.Sprintf("%s.%s: default %q not carried to %s", t.Name, c.Name, c.Default.Value, s.Engine))
 		}
 		lines = append(lines, line)
+	}
+	if len(unmapped) > 0 {
+		return "", nil, s.unmappedError(t, unmapped, inKey)
 	}
 	keys := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
@@ -276,12 +277,7 @@ func (s *Store) columnType(t *Table, c Column, same, key bool, overrides map[str
 	if same && c.NativeType != "" && !(s.Engine == MySQL && c.Type.Kind == KindJSON) {
 		return c.NativeType, nil
 	}
-	typ, err := s.d.nativeType(c, key)
-	if err != nil {
-		return "", fmt.Errorf("table %s: %w; give the column a target type in typeOverrides (\"%s.%s\") to copy it as that",
-			t.Name, err, t.Name, c.Name)
-	}
-	return typ, nil
+	return s.d.nativeType(c, key)
 }
 
 func (s *Store) columnDefault(c Column, same bool) (string, bool) {

@@ -3,6 +3,7 @@ package datastore
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -133,6 +134,11 @@ func toInt(v any) (any, error) {
 		return int64(x), nil
 	case string:
 		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// An unsigned 64-bit value (or a wide decimal) into a signed
+			// bigint: refused, never wrapped or rounded.
+			return nil, fmt.Errorf("%w: %s does not fit a signed 64-bit integer: give the target column a wider type (numeric(20,0), DECIMAL(20,0))", ErrBadValue, strings.TrimSpace(x))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q is not an integer", ErrBadValue, x)
 		}

@@ -95,6 +95,9 @@ type Spec struct {
 	// INSERT, several times slower); without it the copy falls back and
 	// says so in its log and summary.
 	RequireFastPath bool `yaml:"requireFastPath" json:"requireFastPath,omitempty"`
+	// Throttle holds the copy back while a probe's value is too high
+	// (see throttle.go).
+	Throttle *Throttle `yaml:"throttle" json:"throttle,omitempty"`
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores: when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
@@ -165,7 +168,8 @@ func (s *Spec) Check(c *config.CheckContext) {
 	default:
 		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
 	}
-	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+	s.Throttle.check(c)
+	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
 }
 
 // ApplyDefaults fills the batch size, concurrency and compensation.
@@ -293,11 +297,16 @@ func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume 
 	if path == datastore.PathInsert && to.Engine == datastore.MySQL {
 		log.Warn("LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF): writing with multi-row INSERT, slower", "store", s.To)
 	}
+	probe, closeProbe, err := s.probe(ctx, from, to)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
+	defer closeProbe()
 	hb := startBeating(beat, d.BeatInterval)
 	opts := datacopy.Options{
 		From: from, To: to, Tables: s.Tables,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
-		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Logger: log,
+		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Probe: probe, Logger: log,
 	}
 	if s.CatchUp != nil {
 		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),
@@ -313,7 +322,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume 
 			log.Info("copy stopped at its checkpoint", "rows_done", out.Records)
 			return out, ctx.Err()
 		}
-		return out, stores.Classify("copy", err)
+		return out, classify("copy", err)
 	}
 	// Of a table's range units only the last range's creates the indexes,
 	// so two units never create the same index at once.
@@ -412,10 +421,11 @@ func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Log
 			kept = append(kept, t)
 			continue
 		}
-		if err := to.Empty(ctx, t); err != nil {
-			return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
-		}
 		emptied = append(emptied, t)
+	}
+	// All at once: tables from a DDL file may reference each other.
+	if err := to.EmptyAll(ctx, emptied); err != nil {
+		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
 	}
 	log.Info("emptied copied tables", "emptied", emptied, "kept", kept)
 	var parts []string

@@ -37,6 +37,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 			problems = append(problems, fmt.Sprintf("store %s: LOAD DATA LOCAL INFILE is off (local_infile=OFF): turn it on (SET GLOBAL local_infile = 1) or drop requireFastPath to copy with multi-row INSERT, several times slower", s.To))
 		}
 	}
+	problems = append(problems, s.probeProblems(ctx, spec)...)
 	provided := provisionedEarlier(spec, phase.Name)
 	for _, n := range names {
 		problems = append(problems, d.tableProblems(ctx, from, to, s, n, provided)...)

@@ -87,6 +87,30 @@ func TestSpecChecks(t *testing.T) {
 `, []string{"phases[0].copy.splitRows: needs concurrency above 1 or fanOut",
 			"phases[1].copy.splitRows: must be at least 10000 rows per key range",
 			"phases[2].copy.splitRows: is 20000 rows per key range, less than one batch (batchRows: 50000)"}},
+		{"a throttle probe is valid", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], throttle: {probe: {name: replication_lag, store: legacy, query: "SELECT 1", max: 0, every: 2s, attempts: 5}}}
+`, nil},
+		{"a throttle probe needs a known store, a query and a max", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], throttle: {probe: {store: replica, query: " "}}}
+`, []string{`copy.throttle.probe.store: "replica" is not one of the spec's stores (the spec has legacy, new)`,
+			"copy.throttle.probe.query: is required: a query returning one number",
+			"copy.throttle.probe.max: is required: the highest value at which the copy goes on writing"}},
+		{"a throttle probe's interval and attempts must be possible", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], throttle: {probe: {name: "lag now", store: legacy, query: "SELECT 1", max: 5, every: 1ms, attempts: 100}}}
+`, []string{"copy.throttle.probe.every: must be between 100ms and 10m0s (default 1s), not 1ms",
+			"copy.throttle.probe.attempts: must be between 1 and 20 (default 3), not 100",
+			`copy.throttle.probe.name: "lag now" must be a short word`}},
+		{"a throttle without a probe is refused", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], throttle: {}}
+`, []string{"copy.throttle.probe: is required in throttle: {probe: {store, query, max}}"}},
+		{"a throttle probe's unknown fields are refused", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], throttle: {probe: {store: legacy, query: "SELECT 1", max: 5, maximum: 3}}}
+`, []string{"copy.throttle.probe.maximum: unknown field"}},
 		{"unknown fields are refused", `
   - phase: copy
     copy: {from: legacy, to: new, tables: [t], batchrows: 5}

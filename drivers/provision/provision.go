@@ -44,6 +44,9 @@ type Spec struct {
 	// create anyway, for a copy phase that copies them in full (its own
 	// fullCopy); other tables without a key are refused.
 	FullCopy []string `yaml:"fullCopy" json:"fullCopy,omitempty"`
+	// DDL, if set, takes the target's DDL from a file instead of
+	// rendering it (see ddl.go).
+	DDL *DDL `yaml:"ddl" json:"ddl,omitempty"`
 	// Stores holds the from and to stores' specs (engine and DSN
 	// reference, never a DSN), copied from the spec's stores: when the
 	// spec is checked, since the activity sees only its phase.
@@ -80,7 +83,8 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf("typeOverrides."+k, "needs the column's type on the target, e.g. \"VARCHAR(64)\"")
 		}
 	}
-	if s.DeferIndexes && !indexesCreatedLater(c, s.To) {
+	s.DDL.check(c, s)
+	if s.DeferIndexes && s.DDL == nil && !indexesCreatedLater(c, s.To) {
 		c.Errorf("deferIndexes", "leaves the secondary indexes to a later copy phase into %s with createIndexes: true, and there is none: add one, or remove deferIndexes", s.To)
 	}
 	s.Stores = Pick(c.Spec, s.From, s.To)
@@ -186,12 +190,17 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		tables = append(tables, t)
 	}
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %d tables in %s", len(tables), s.To)})
-	res, err := datastore.Provision(ctx, to, tables, datastore.ProvisionOptions{
-		Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
-		WithoutKey: s.withoutKey,
-	})
+	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
+		WithoutKey: s.withoutKey}
+	var res datastore.ProvisionResult
+	if s.DDL != nil {
+		res, err = createFromDDL(ctx, to, s, tables, opts)
+	} else {
+		res, err = datastore.Provision(ctx, to, tables, opts)
+		err = stores.Classify("provision into "+s.To, err)
+	}
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("provision into "+s.To, err)
+		return activities.PhaseResult{}, err
 	}
 	for _, n := range res.Notes {
 		log.Warn("not carried over", "note", n)
@@ -264,8 +273,15 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		return append(problems, stores.Problem(s.From, err))
 	}
 	problems = append(problems, missing...)
+	var tables []*datastore.Table
 	for _, n := range names {
 		problems = append(problems, tableProblems(ctx, from, to, s, spec.Name, n)...)
+		if t, err := from.Introspect(ctx, n); err == nil {
+			tables = append(tables, t)
+		}
+	}
+	if s.DDL != nil {
+		problems = append(problems, ddlProblems(to, s, tables)...)
 	}
 	return problems
 }
@@ -284,7 +300,7 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 	if to == nil {
 		return problems
 	}
-	if _, _, err := to.CreateTableSQL(t, s.TypeOverrides); err != nil && len(t.PrimaryKey) > 0 {
+	if _, _, err := to.CreateTableSQL(t, s.TypeOverrides); err != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
 		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
 	}
 	if _, err := to.Introspect(ctx, name); err == nil {

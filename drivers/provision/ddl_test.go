@@ -1,0 +1,180 @@
+package provision_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	copydriver "github.com/godwit/godwit/drivers/copy"
+	"github.com/godwit/godwit/drivers/provision"
+)
+
+// targetDDL creates the source's customers and orders on each engine, in
+// its own terms (an extra column, a foreign key, an index).
+var targetDDL = map[datastore.Engine]string{
+	datastore.Postgres: `-- the new shop
+CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(100) NOT NULL, tier text);
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id), total numeric(12,2));
+CREATE INDEX orders_by_customer ON orders (customer_id);
+`,
+	datastore.MySQL: "CREATE TABLE customers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, tier TEXT) COLLATE=utf8mb4_bin;\n" +
+		"CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id BIGINT, total DECIMAL(12,2), FOREIGN KEY (customer_id) REFERENCES customers (id)) COLLATE=utf8mb4_bin;\n",
+	datastore.SQLite: "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tier TEXT);\n" +
+		"CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers (id), total DECIMAL_TEXT(12,2));\n",
+}
+
+func ddlSpec(t *testing.T, src, dst dbtest.DB, ddl string) *config.Spec {
+	t.Helper()
+	dir := t.TempDir()
+	file := func(n, text string) string {
+		p := filepath.Join(dir, n)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+		return p
+	}
+	text := fmt.Sprintf(`name: ddl-%s
+stores:
+  legacy: {engine: %s, dsn: {fromFile: %s}}
+  new: {engine: %s, dsn: {fromFile: %s}}
+phases:
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [customers, orders], ddl: {fromFile: %s}}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [customers, orders], batchRows: 2}
+`, dst.Store.Engine, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN), file("shop.sql", ddl))
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err, text)
+	return spec
+}
+
+func seedShop(t *testing.T, db dbtest.DB) {
+	dbtest.Exec(t, db.Store,
+		"CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+		"CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, total DECIMAL(10,2))",
+		"INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bő'), (3, 'Cy')",
+		"INSERT INTO orders VALUES (10, 1, 9.99), (11, 2, 0.01), (12, 3, NULL), (13, 1, 100)")
+}
+
+func in(spec *config.Spec, i int) activities.PhaseInput {
+	return activities.PhaseInput{Migration: spec.Name, Phase: spec.Phases[i]}
+}
+
+func none(activities.Heartbeat) {}
+
+// TestProvisionFromDDLFileThenCopy: on each target engine the tables come
+// from the spec's DDL file, the copy fills them, and the compensations
+// empty and drop exactly them.
+func TestProvisionFromDDLFileThenCopy(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, engine)
+			seedShop(t, src)
+			spec := ddlSpec(t, src, dst, targetDDL[engine])
+			prov, cp := provision.New(hclog.NewNullLogger()), copydriver.New(hclog.NewNullLogger())
+			require.Empty(t, prov.Preflight(ctx, spec, spec.Phases[0]))
+			res, err := prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			assert.Equal(t, "created 2 tables in new: customers, orders", res.Summary)
+			tier, err := dst.Store.Introspect(ctx, "customers")
+			require.NoError(t, err)
+			assert.NotNil(t, tier.Column("tier"), "the file's DDL, not a rendered one")
+
+			res, err = cp.Do(ctx, activities.ActionRun, in(spec, 1), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			assert.Equal(t, int64(7), res.Records, res.Summary)
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "customers")
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "orders")
+
+			// The tables reference each other: emptied all the same.
+			_, err = cp.Do(ctx, activities.ActionCompensate, in(spec, 1), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			assert.Zero(t, count(t, dst.Store, "customers")+count(t, dst.Store, "orders"))
+			res, err = prov.Do(ctx, activities.ActionCompensate, in(spec, 0), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			assert.Equal(t, "dropped 2 tables this migration created in new: customers, orders", res.Summary)
+			tables, err := dst.Store.ListTables(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, tables)
+		})
+	}
+}
+
+// TestDDLFileProblems: preflight names a missing file and a script that
+// creates a table not listed; the run refuses them without retrying and
+// creates nothing.
+func TestDDLFileProblems(t *testing.T) {
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.MySQL)
+	seedShop(t, src)
+	prov := provision.New(hclog.NewNullLogger())
+
+	spec := ddlSpec(t, src, dst, targetDDL[datastore.MySQL]+"CREATE TABLE audit (id INT PRIMARY KEY);\n")
+	problems := prov.Preflight(ctx, spec, spec.Phases[0])
+	require.Len(t, problems, 1, "%v", problems)
+	assert.Contains(t, problems[0], "statement 3 (line 3) creates table audit, which is not in tables (customers, orders)")
+	_, err := prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+	assertConfigError(t, err, "creates table audit, which is not in tables")
+
+	p := spec.Phases[0].Driver.(*provision.Spec)
+	p.DDL.FromFile = filepath.Join(t.TempDir(), "gone.sql")
+	problems = prov.Preflight(ctx, spec, spec.Phases[0])
+	require.Len(t, problems, 1, "%v", problems)
+	assert.Regexp(t, regexp.MustCompile(`^ddl.fromFile .*gone.sql cannot be read on this worker: `), problems[0])
+	_, err = prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+	assertConfigError(t, err, "gone.sql cannot be read on this worker")
+
+	tables, err := dst.Store.ListTables(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, tables)
+}
+
+func assertConfigError(t *testing.T, err error, want string) {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.True(t, appErr.NonRetryable())
+	assert.Equal(t, activities.ErrTypeConfig, appErr.Type())
+	assert.Contains(t, appErr.Error(), want)
+}
+
+func TestDDLSpecChecks(t *testing.T) {
+	for _, tt := range []struct{ name, section, want string }{
+		{"fromFile is required", `ddl: {}`, "provision.ddl.fromFile: is required"},
+		{"no type overrides with a file", `ddl: {fromFile: s.sql}, typeOverrides: {t.c: TEXT}`, "provision.typeOverrides: applies to rendered DDL only"},
+		{"no deferred indexes with a file", `ddl: {fromFile: s.sql}, deferIndexes: true`, "provision.deferIndexes: applies to rendered DDL only"},
+		{"unknown fields", `ddl: {fromfile: s.sql}`, "provision.ddl.fromfile: unknown field"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.ParseSpec([]byte(`name: d
+stores:
+  legacy: {engine: sqlite, dsn: {fromEnv: A}}
+  new: {engine: postgres, dsn: {fromEnv: B}}
+phases:
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [t], ` + tt.section + `}
+`))
+			require.Error(t, err)
+			assert.Contains(t, regexp.MustCompile(` \(line \d+\)`).ReplaceAllString(err.Error(), ""), tt.want)
+		})
+	}
+}
+
+func count(t *testing.T, s *datastore.Store, table string) int64 {
+	t.Helper()
+	n, err := s.Count(context.Background(), table)
+	require.NoError(t, err)
+	return n
+}
