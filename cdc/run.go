@@ -220,6 +220,10 @@ func (o *RunOptions) defaults() {
 
 func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePair, cp Checkpoint, progress func(Progress)) (Checkpoint, error) {
 	log := o.logger()
+	hooks, err := originHooks(ctx, o.Target, o.Name)
+	if err != nil {
+		return cp, err
+	}
 	p := Progress{Method: cp.Method, Started: o.Now()}
 	var lastLag time.Time
 	for {
@@ -231,7 +235,7 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 			return cp, stopped(ctx, err)
 		}
 		if b.n > 0 || b.position != "" {
-			if err := apply(ctx, o.Target, tables, b); err != nil {
+			if err := apply(ctx, o.Target, tables, b, hooks); err != nil {
 				return cp, stopped(ctx, err)
 			}
 			if err := r.confirm(ctx, b); err != nil {
