@@ -97,7 +97,7 @@ func originHooks(ctx context.Context, target *datastore.Store, name string) (dat
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", originTable).Scan(&n); err != nil || n == 0 {
 				return err
 			}
-			return exec("DELETE FROM " + q)(ctx, tx)
+			return exec("DELETE FROM "+q)(ctx, tx)
 		},
 	}, nil
 }
