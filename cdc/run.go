@@ -323,3 +323,25 @@ func Drained(since time.Time) func(Progress) bool {
 		return p.Lag.Changes == 0 && !p.Lag.Through.IsZero() && !p.Lag.Through.Before(since)
 	}
 }
+
+// Reversed is the replication the other way, for after the write switch:
+// the capture named name on o's target (whose DSN is targetDSN), applied
+// to o's source; same tables, batches and clock, method auto. Changes
+// either stream applies are tagged with their origin, so the two run side
+// by side without echoing each other's (origin.go).
+func (o RunOptions) Reversed(name, targetDSN string) RunOptions {
+	r := o
+	r.Source, r.SourceDSN, r.Target = o.Target, targetDSN, o.Source
+	r.Name, r.Method, r.Until = name, MethodAuto, nil
+	return r
+}
+
+// Passed returns an Until function: true once every change committed on
+// the source before since is applied, whether or not newer ones are
+// pending (for a source that keeps taking writes, where Drained may never
+// see an empty capture).
+func Passed(since time.Time) func(Progress) bool {
+	return func(p Progress) bool {
+		return !p.Lag.Through.IsZero() && !p.Lag.Through.Before(since)
+	}
+}
