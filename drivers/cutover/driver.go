@@ -391,8 +391,10 @@ func classifyCapture(what string, err error) error {
 }
 
 // Preflight checks, changing nothing, that the gateway's admin API answers
-// and knows the route, that both stores are reachable, the source tables exist, and
-// that the capture exists on the source or an earlier phase sets it up.
+// and knows the route, that both stores are reachable, the source tables
+// exist and are writable (reverse replication applies to them), that the
+// reverse capture can be made on new, and that the capture exists on the
+// source or an earlier phase sets it up.
 func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
 	s, ok := phase.Driver.(*Spec)
 	if !ok {
@@ -406,11 +408,12 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	} else if _, err := gw.Route(ctx, s.Route); err != nil {
 		problems = append(problems, explain(s, err))
 	}
-	from, _, more, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	from, to, more, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
 	defer closeStores()
 	problems = append(problems, more...)
 	if from != nil {
-		_, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
+		names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
+		problems = append(problems, reverseProblems(ctx, s, from, to, names)...)
 		if err != nil {
 			problems = append(problems, stores.Problem(s.From, err))
 		}
@@ -422,6 +425,21 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		case len(objs) == 0 && !setUpEarlier(spec, phase.Name, s.From):
 			problems = append(problems, fmt.Sprintf("store %s: no change capture of this migration exists and no earlier replicate phase with mode: setup creates one", s.From))
 		}
+	}
+	return problems
+}
+
+// reverseProblems checks that reverse replication can run: the capture
+// can be made on new, and this worker's user can write legacy's tables.
+func reverseProblems(ctx context.Context, s *Spec, from, to *datastore.Store, tables []string) []string {
+	var problems []string
+	for _, n := range tables {
+		if err := from.CheckWrite(ctx, n); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: the user cannot write table %s, which reverse replication (new → legacy, for a rollback after the cut-over) needs: %v", s.From, n, err))
+		}
+	}
+	if to != nil {
+		problems = append(problems, replicate.CaptureProblems(ctx, to, s.To, "", tables)...)
 	}
 	return problems
 }
