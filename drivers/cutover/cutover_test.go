@@ -61,6 +61,7 @@ func TestSpecChecks(t *testing.T) {
 				s := spec.Phases[1].Driver.(*cutover.Spec)
 				assert.Equal(t, config.Duration(10*time.Second), s.Timeout)
 				assert.True(t, s.HasCompensation())
+				assert.True(t, spec.Phases[1].CompensatePartial, "a cut-over cut short may have let writes reach new")
 				assert.Equal(t, []string{"route:http://127.0.0.1:9090/api", "store:file:/run/secrets/new/b", "store:file:/run/secrets/new/a"}, s.Resources(spec))
 				return
 			}

@@ -149,10 +149,17 @@ func sameSet(a, b []string) bool {
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
-// ApplyDefaults fills the timeout.
-func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+// ApplyDefaults fills the timeout, and makes the phase's compensation run
+// even when the phase failed or was interrupted: a cut-over cut short
+// after the weights moved has let writes reach new, which only the
+// compensation brings back to legacy (it tolerates a switch that never
+// happened: no reverse capture, weights back to 0/0).
+func (s *Spec) ApplyDefaults(p *config.PhaseSpec) {
 	if s.Timeout == 0 {
 		s.Timeout = config.Duration(DefaultTimeout)
+	}
+	if p != nil {
+		p.CompensatePartial = true
 	}
 }
 
