@@ -21,7 +21,9 @@ import (
 // the target in step while a writer changes the source, moves reads first
 // and then cuts the writes over at the gateway: writes held, the capture
 // drained to lag 0, the route switched, writes released. The target ends
-// equal to the source and the route at 100% for both.
+// equal to the source and the route at 100% for both; the stop phase ends
+// the reverse replication the cut-over started, and neither store keeps a
+// capture object.
 func TestCutOverSwitchesWritesOnceTheTargetHasEveryChange(t *testing.T) {
 	t.Parallel()
 	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
@@ -77,9 +79,12 @@ func TestCutOverSwitchesWritesOnceTheTargetHasEveryChange(t *testing.T) {
 	require.Equal(t, [2]int{100, 100}, [2]int{st.Weights.Read, st.Weights.Write})
 	require.False(t, st.WritesHeld, "writes released after the switch")
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
-	left, err := cdc.Leftovers(context.Background(), src.Store)
-	require.NoError(t, err)
-	require.Empty(t, left, "the capture is removed at the end")
+	for _, s := range []*datastore.Store{src.Store, dst.Store} {
+		left, err := cdc.Leftovers(context.Background(), s)
+		require.NoError(t, err)
+		require.Empty(t, left, "the captures (forward on legacy, reverse on new) are removed at the end: %s", s.Engine)
+	}
+	require.Contains(t, final.Phases[6].Summary, "reverse replication stopped")
 }
 
 // TestRollbackAfterCutOverBringsWritesMadeOnNewBack runs, on the dev
