@@ -3,6 +3,7 @@ package cutover_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -338,4 +339,25 @@ func TestPreflightGateway(t *testing.T) {
 	problems = f.d.Preflight(ctx, f.spec, f.spec.Phases[1])
 	require.Len(t, problems, 1)
 	assert.Contains(t, problems[0], "is not reachable from this worker")
+}
+
+// Preflight names a legacy store this worker's user cannot write: reverse
+// replication (a rollback after the cut-over) applies new's writes there.
+func TestPreflightNeedsWritableLegacy(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	f := setup(t, ctx, src, dbtest.New(t, datastore.SQLite), "5s")
+	role := fmt.Sprintf("godwit_ro_%d", time.Now().UnixNano()%1e9)
+	dbtest.Exec(t, src.Store, "CREATE ROLE "+role+" LOGIN", "GRANT SELECT ON kitchen TO "+role)
+	t.Cleanup(func() {
+		src.Store.DB.Exec("DROP OWNED BY " + role)
+		src.Store.DB.Exec("DROP ROLE " + role)
+	})
+	u, err := url.Parse(src.DSN)
+	require.NoError(t, err)
+	u.User = url.User(role)
+	require.NoError(t, os.WriteFile(f.spec.Stores["legacy"].DSN.FromFile, []byte(u.String()+"\n"), 0o600))
+	problems := f.d.Preflight(ctx, f.spec, f.spec.Phases[1])
+	require.Len(t, problems, 1, "%v", problems)
+	assert.Contains(t, problems[0], "store legacy: the user cannot write table kitchen, which reverse replication (new → legacy, for a rollback after the cut-over) needs")
 }
