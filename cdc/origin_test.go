@@ -105,3 +105,43 @@ func TestAppliedChangesAreNotEchoed(t *testing.T) {
 		})
 	}
 }
+
+// Passed ends a run once everything committed before its time is applied,
+// with newer changes pending or not; Drained also wants nothing pending.
+func TestPassedAndDrained(t *testing.T) {
+	since := time.Date(2024, 1, 1, 0, 0, 10, 0, time.UTC)
+	cases := []struct {
+		name          string
+		lag           Lag
+		passed, drain bool
+	}{
+		{"not measured yet", Lag{}, false, false},
+		{"behind the start", Lag{Through: since.Add(-time.Second)}, false, false},
+		{"past the start, newer changes pending", Lag{Through: since.Add(time.Second), Changes: 40}, true, false},
+		{"past the start, nothing pending", Lag{Through: since}, true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Progress{Lag: c.lag}
+			if got := Passed(since)(p); got != c.passed {
+				t.Fatalf("Passed: got %v, want %v", got, c.passed)
+			}
+			if got := Drained(since)(p); got != c.drain {
+				t.Fatalf("Drained: got %v, want %v", got, c.drain)
+			}
+		})
+	}
+}
+
+// Reversed swaps the stores and names the other capture, keeping the
+// tables and the run's settings.
+func TestReversed(t *testing.T) {
+	a, b := &datastore.Store{Engine: datastore.MySQL}, &datastore.Store{Engine: datastore.Postgres}
+	o := RunOptions{Options: Options{Source: a, SourceDSN: "a-dsn", Name: "fwd", Tables: []string{"t"}, Method: MethodTriggers},
+		Target: b, BatchChanges: 7, Until: func(Progress) bool { return true }}
+	r := o.Reversed("rev", "b-dsn")
+	if r.Source != b || r.Target != a || r.SourceDSN != "b-dsn" || r.Name != "rev" || r.Method != MethodAuto ||
+		r.BatchChanges != 7 || r.Until != nil || len(r.Tables) != 1 || r.Tables[0] != "t" {
+		t.Fatalf("reversed: %+v", r)
+	}
+}
