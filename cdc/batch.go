@@ -142,8 +142,9 @@ func planTables(ctx context.Context, source, target *datastore.Store, names []st
 	return out, nil
 }
 
-// apply writes a batch to the target in one transaction.
-func apply(ctx context.Context, target *datastore.Store, tables map[string]tablePair, b batch) error {
+// apply writes a batch to the target in one transaction, tagged with its
+// origin by hooks (origin.go).
+func apply(ctx context.Context, target *datastore.Store, tables map[string]tablePair, b batch, hooks datastore.TxHooks) error {
 	var all []datastore.TableMutations
 	for _, name := range b.order {
 		tb := b.tables[name]
@@ -160,7 +161,7 @@ func apply(ctx context.Context, target *datastore.Store, tables map[string]table
 	if len(all) == 0 {
 		return nil
 	}
-	return target.Apply(ctx, all)
+	return target.ApplyWith(ctx, all, hooks)
 }
 
 // sameValue compares canonical values.

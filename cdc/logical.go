@@ -178,6 +178,9 @@ type txn struct {
 	end     pglogrepl.LSN
 	commit  time.Time
 	changes []tableChange
+	// replicated: a Godwit stream applied it (its origin message came
+	// first); it is not captured again.
+	replicated bool
 }
 
 type tableChange struct {
@@ -401,15 +404,19 @@ func (r *logicalReader) decode(data []byte) error {
 		t := *r.open
 		r.open = nil
 		t.end = m.TransactionEndLSN
-		if t.end <= r.skip || len(t.changes) == 0 {
-			// Applied before the restart, or nothing of ours: only the
-			// position moves.
+		if t.end <= r.skip || len(t.changes) == 0 || t.replicated {
+			// Applied before the restart, nothing of ours, or written by
+			// a replication stream (origin.go): only the position moves.
 			r.idle = max(r.idle, t.end)
 			return nil
 		}
 		r.ready = append(r.ready, t)
 		r.nReady += len(t.changes)
 	case *pglogrepl.LogicalDecodingMessage:
+		if m.Prefix == originMessage && m.Transactional && r.open != nil {
+			r.open.replicated = true
+			return nil
+		}
 		if m.Prefix == r.probeTag && !m.Transactional {
 			r.probeSeen(string(m.Content))
 			if r.open == nil {

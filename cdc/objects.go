@@ -90,7 +90,11 @@ func listObjects(ctx context.Context, s *datastore.Store, capture string) ([]Obj
 		)
 	default:
 		err = firstErr(
-			add("table", `SELECT name, '' FROM sqlite_master WHERE type = 'table'`, isChangelog),
+			// The origin marker (origin.go) is shared by the captures of
+			// the database: listed with each, dropped with the last.
+			add("table", `SELECT name, '' FROM sqlite_master WHERE type = 'table'`, func(n string) bool {
+				return isChangelog(n) || n == originTable
+			}),
 			add("trigger", `SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'`, isTrigger),
 		)
 	}

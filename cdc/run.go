@@ -220,6 +220,10 @@ func (o *RunOptions) defaults() {
 
 func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePair, cp Checkpoint, progress func(Progress)) (Checkpoint, error) {
 	log := o.logger()
+	hooks, err := originHooks(ctx, o.Target, o.Name)
+	if err != nil {
+		return cp, err
+	}
 	p := Progress{Method: cp.Method, Started: o.Now()}
 	var lastLag time.Time
 	for {
@@ -231,7 +235,7 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 			return cp, stopped(ctx, err)
 		}
 		if b.n > 0 || b.position != "" {
-			if err := apply(ctx, o.Target, tables, b); err != nil {
+			if err := apply(ctx, o.Target, tables, b, hooks); err != nil {
 				return cp, stopped(ctx, err)
 			}
 			if err := r.confirm(ctx, b); err != nil {
@@ -317,5 +321,27 @@ func CaughtUp(maxLag, hold time.Duration) func(Progress) bool {
 func Drained(since time.Time) func(Progress) bool {
 	return func(p Progress) bool {
 		return p.Lag.Changes == 0 && !p.Lag.Through.IsZero() && !p.Lag.Through.Before(since)
+	}
+}
+
+// Reversed is the replication the other way, for after the write switch:
+// the capture named name on o's target (whose DSN is targetDSN), applied
+// to o's source; same tables, batches and clock, method auto. Changes
+// either stream applies are tagged with their origin, so the two run side
+// by side without echoing each other's (origin.go).
+func (o RunOptions) Reversed(name, targetDSN string) RunOptions {
+	r := o
+	r.Source, r.SourceDSN, r.Target = o.Target, targetDSN, o.Source
+	r.Name, r.Method, r.Until = name, MethodAuto, nil
+	return r
+}
+
+// Passed returns an Until function: true once every change committed on
+// the source before since is applied, whether or not newer ones are
+// pending (for a source that keeps taking writes, where Drained may never
+// see an empty capture).
+func Passed(since time.Time) func(Progress) bool {
+	return func(p Progress) bool {
+		return !p.Lag.Through.IsZero() && !p.Lag.Through.Before(since)
 	}
 }

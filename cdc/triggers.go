@@ -33,6 +33,13 @@ func (t *triggerTable) keyCols() []string { return t.src.PrimaryKey }
 // be lost).
 func setupTriggers(ctx context.Context, o Options) ([]string, error) {
 	var created []string
+	if o.Source.Engine == datastore.SQLite {
+		made, err := createOriginTable(ctx, o.Source)
+		if err != nil {
+			return nil, err
+		}
+		created = append(created, made...)
+	}
 	for _, name := range o.Tables {
 		tt, err := loadTriggerTable(ctx, o.Source, o.Name, name)
 		if err != nil {
@@ -172,6 +179,9 @@ func triggerDDL(s *datastore.Store, capture string, tt *triggerTable) []triggerD
 		fn := functionName(capture, tt.src.Name)
 		body := fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $godwit$
 BEGIN
+  IF coalesce(current_setting('%s', true), '') <> '' THEN
+    RETURN NULL; -- written by a replication stream: not captured again
+  END IF;
   IF TG_OP = 'DELETE' THEN
     %s VALUES ('D', %s);
     RETURN OLD;
@@ -182,7 +192,7 @@ BEGIN
   %s VALUES (left(TG_OP, 1), %s);
   RETURN NEW;
 END
-$godwit$`, q(fn), into, strings.Join(oldList, ", "),
+$godwit$`, q(fn), originSetting, into, strings.Join(oldList, ", "),
 			rowExpr(oldList), rowExpr(newList), into, strings.Join(oldList, ", "), into, strings.Join(newList, ", "))
 		name := triggerName(capture, tt.src.Name, "iud")
 		return []triggerDef{{name: name, also: "function " + fn, stmts: []string{body,
@@ -195,13 +205,15 @@ $godwit$`, q(fn), into, strings.Join(oldList, ", "),
 		ins := triggerName(capture, tt.src.Name, "i")
 		upd := triggerName(capture, tt.src.Name, "u")
 		del := triggerName(capture, tt.src.Name, "d")
+		// Nothing is recorded for a write of a replication stream.
+		skip := "IF " + originVar + " IS NULL THEN "
 		return []triggerDef{
-			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s FOR EACH ROW %s VALUES ('I', %s, %s)",
-				q(ins), tbl, into, now, strings.Join(newList, ", "))}},
-			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW BEGIN IF NOT (%s) THEN %s VALUES ('D', %s, %s); END IF; %s VALUES ('U', %s, %s); END",
-				q(upd), tbl, strings.Join(distinct, " AND "), into, now, strings.Join(oldList, ", "), into, now, strings.Join(newList, ", "))}},
-			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s FOR EACH ROW %s VALUES ('D', %s, %s)",
-				q(del), tbl, into, now, strings.Join(oldList, ", "))}},
+			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s FOR EACH ROW BEGIN %s%s VALUES ('I', %s, %s); END IF; END",
+				q(ins), tbl, skip, into, now, strings.Join(newList, ", "))}},
+			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW BEGIN %sIF NOT (%s) THEN %s VALUES ('D', %s, %s); END IF; %s VALUES ('U', %s, %s); END IF; END",
+				q(upd), tbl, skip, strings.Join(distinct, " AND "), into, now, strings.Join(oldList, ", "), into, now, strings.Join(newList, ", "))}},
+			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s FOR EACH ROW BEGIN %s%s VALUES ('D', %s, %s); END IF; END",
+				q(del), tbl, skip, into, now, strings.Join(oldList, ", "))}},
 		}
 	default:
 		now := "julianday('now')"
@@ -211,13 +223,16 @@ $godwit$`, q(fn), into, strings.Join(oldList, ", "),
 		ins := triggerName(capture, tt.src.Name, "i")
 		upd := triggerName(capture, tt.src.Name, "u")
 		del := triggerName(capture, tt.src.Name, "d")
+		// Nothing is recorded while the applier's marker row exists (see
+		// origin.go).
+		when := "WHEN NOT EXISTS (SELECT 1 FROM " + q(originTable) + ")"
 		return []triggerDef{
-			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s VALUES ('I', %s, %s); END",
-				q(ins), tbl, into, now, strings.Join(newList, ", "))}},
-			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s BEGIN %s SELECT 'D', %s, %s WHERE NOT (%s); %s VALUES ('U', %s, %s); END",
-				q(upd), tbl, into, now, strings.Join(oldList, ", "), strings.Join(distinct, " AND "), into, now, strings.Join(newList, ", "))}},
-			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s VALUES ('D', %s, %s); END",
-				q(del), tbl, into, now, strings.Join(oldList, ", "))}},
+			{name: ins, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT ON %s %s BEGIN %s VALUES ('I', %s, %s); END",
+				q(ins), tbl, when, into, now, strings.Join(newList, ", "))}},
+			{name: upd, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER UPDATE ON %s %s BEGIN %s SELECT 'D', %s, %s WHERE NOT (%s); %s VALUES ('U', %s, %s); END",
+				q(upd), tbl, when, into, now, strings.Join(oldList, ", "), strings.Join(distinct, " AND "), into, now, strings.Join(newList, ", "))}},
+			{name: del, stmts: []string{fmt.Sprintf("CREATE TRIGGER %s AFTER DELETE ON %s %s BEGIN %s VALUES ('D', %s, %s); END",
+				q(del), tbl, when, into, now, strings.Join(oldList, ", "))}},
 		}
 	}
 }
@@ -260,7 +275,8 @@ func teardownTriggers(ctx context.Context, s *datastore.Store, capture string) (
 			dropped = append(dropped, kind+" "+o.Name)
 		}
 	}
-	return dropped, nil
+	more, err := dropOriginTable(ctx, s)
+	return append(dropped, more...), err
 }
 
 func tableExists(ctx context.Context, s *datastore.Store, name string) (bool, error) {

@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -39,11 +40,31 @@ const maxKeysPerDelete = 500
 // or none. Mutations of one table should name each key once (coalesce them
 // first): within a table deletes run before upserts, then partial updates.
 func (s *Store) Apply(ctx context.Context, changes []TableMutations) error {
+	return s.ApplyWith(ctx, changes, TxHooks{})
+}
+
+// TxHooks run statements of the caller's inside Apply's transaction:
+// change data capture marks the transaction as written by a replication
+// stream (its origin), so the target's own capture does not record it.
+type TxHooks struct {
+	// Begin runs first in the transaction.
+	Begin func(ctx context.Context, tx *sql.Tx) error
+	// BeforeCommit runs last, before the commit.
+	BeforeCommit func(ctx context.Context, tx *sql.Tx) error
+}
+
+// ApplyWith is Apply with hooks in its transaction.
+func (s *Store) ApplyWith(ctx context.Context, changes []TableMutations, hooks TxHooks) error {
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apply changes: %w", err)
 	}
 	defer tx.Rollback()
+	if hooks.Begin != nil {
+		if err := hooks.Begin(ctx, tx); err != nil {
+			return fmt.Errorf("apply changes: %w", err)
+		}
+	}
 	for _, tm := range changes {
 		t := tm.Table
 		if err := t.CheckCopyable(); err != nil {
@@ -96,6 +117,11 @@ func (s *Store) Apply(ctx context.Context, changes []TableMutations) error {
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("apply changes to %s: update: %w", t.Name, err)
 			}
+		}
+	}
+	if hooks.BeforeCommit != nil {
+		if err := hooks.BeforeCommit(ctx, tx); err != nil {
+			return fmt.Errorf("apply changes: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

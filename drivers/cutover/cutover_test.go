@@ -3,6 +3,7 @@ package cutover_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/cdc"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
@@ -60,6 +62,7 @@ func TestSpecChecks(t *testing.T) {
 				s := spec.Phases[1].Driver.(*cutover.Spec)
 				assert.Equal(t, config.Duration(10*time.Second), s.Timeout)
 				assert.True(t, s.HasCompensation())
+				assert.True(t, spec.Phases[1].CompensatePartial, "a cut-over cut short may have let writes reach new")
 				assert.Equal(t, []string{"route:http://127.0.0.1:9090/api", "store:file:/run/secrets/new/b", "store:file:/run/secrets/new/a"}, s.Resources(spec))
 				return
 			}
@@ -109,6 +112,7 @@ stores:
 phases:
   - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [kitchen], mode: setup, method: triggers}}
   - {phase: shift-traffic, name: switch-writes, cutover: {gateway: {admin: %q}, route: users, from: legacy, to: new, tables: [kitchen], timeout: %s}}
+  - {phase: decommission, name: stop, replicate: {from: legacy, to: new, tables: [kitchen], mode: stop}}
 `, time.Now().UnixNano()%1e9, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN), gw.AdminURL, timeout)
 	spec, err := config.ParseSpec([]byte(text))
 	require.NoError(t, err, text)
@@ -142,10 +146,37 @@ func stores(t *testing.T) map[string]func(t *testing.T) (dbtest.DB, dbtest.DB) {
 	}
 }
 
+// writeOnNew changes the target as new's service would after the switch:
+// an insert, updates, a key change and a delete.
+func writeOnNew(t *testing.T, ctx context.Context, dst *datastore.Store) {
+	t.Helper()
+	tbl, err := dst.Introspect(ctx, "kitchen")
+	require.NoError(t, err)
+	require.NoError(t, dst.WriteBatch(ctx, tbl, dbtest.KitchenRows(500, 505)))
+	ph := dst.Placeholder
+	dbtest.Exec(t, dst, "UPDATE kitchen SET qty = qty + 1000 WHERE id < 30", "DELETE FROM kitchen WHERE id = 60")
+	_, err = dst.DB.ExecContext(ctx, "UPDATE kitchen SET id = "+ph(1)+" WHERE id = "+ph(2), 900, 70)
+	require.NoError(t, err)
+}
+
+// noLeftovers asserts that neither store holds a capture object.
+func noLeftovers(t *testing.T, ctx context.Context, stores ...*datastore.Store) {
+	t.Helper()
+	for _, s := range stores {
+		left, err := cdc.Leftovers(ctx, s)
+		require.NoError(t, err)
+		assert.Empty(t, left, "capture objects left in %s", s.Engine)
+	}
+}
+
 // A cut-over ends with the route on new for reads and writes, no write
-// held, and the target equal to the source; its compensation moves the
-// route back to legacy, twice over.
-func TestCutOver(t *testing.T) {
+// held, the target equal to the source and reverse replication set up on
+// new. Writes then made on new are brought back to legacy by the
+// compensation, which moves the route back to legacy only after that and
+// removes the reverse capture; the forward capture did not record the
+// writes the reverse stream applied (no echo). A second compensation finds
+// nothing to drain.
+func TestCutOverThenRollbackBringsWritesBack(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -157,6 +188,7 @@ func TestCutOver(t *testing.T) {
 			require.NoError(t, err)
 			t.Log(res.Summary)
 			assert.Contains(t, res.Summary, "route users cut over to new (read and write weights 100, were 50/0): writes held for")
+			assert.Contains(t, res.Summary, "reverse replication new → legacy set up (triggers)")
 			assert.NotEmpty(t, res.Outputs["heldFor"])
 			st, err := f.gw.Client.Route(ctx, "users")
 			require.NoError(t, err)
@@ -166,25 +198,63 @@ func TestCutOver(t *testing.T) {
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
 			require.NotEmpty(t, beats)
 			assert.Contains(t, beats[0].Detail, "writes held")
+			rev, err := cdc.Objects(ctx, dst.Store, res.Outputs["reverseCapture"])
+			require.NoError(t, err)
+			require.NotEmpty(t, rev, "the reverse capture exists on new")
 
-			for i := 0; i < 2; i++ {
-				res, err = f.d.Do(ctx, activities.ActionCompensate, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
-				require.NoError(t, err)
-				assert.Contains(t, res.Summary, "not copied back")
-				st, err = f.gw.Client.Route(ctx, "users")
-				require.NoError(t, err)
-				assert.Equal(t, 0, st.Weights.Read)
-				assert.Equal(t, 0, st.Weights.Write)
-				assert.False(t, st.WritesHeld)
-			}
+			writeOnNew(t, ctx, dst.Store)
+			res, err = f.d.Do(ctx, activities.ActionCompensate, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.NoError(t, err)
+			t.Log(res.Summary)
+			assert.Contains(t, res.Summary, "route users back on legacy (weights 0/0, were 100/100): writes held for")
+			assert.Contains(t, res.Summary, "changes made on new applied to legacy; reverse capture removed from new")
+			assert.Greater(t, res.Records, int64(0))
+			dbtest.AssertSameRows(t, dst.Store, src.Store, "kitchen")
+			st, err = f.gw.Client.Route(ctx, "users")
+			require.NoError(t, err)
+			assert.Equal(t, [2]int{0, 0}, [2]int{st.Weights.Read, st.Weights.Write})
+			assert.False(t, st.WritesHeld)
+			noLeftovers(t, ctx, dst.Store)
+
+			res, err = f.d.Do(ctx, activities.ActionCompensate, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.NoError(t, err)
+			assert.Contains(t, res.Summary, "no reverse replication was set up")
+
+			// The forward capture holds none of what the reverse stream
+			// applied to legacy: its stop drains nothing.
+			res, err = replicate.New(hclog.NewNullLogger()).Do(ctx, activities.ActionRun, f.input(2), activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.NoError(t, err)
+			assert.Contains(t, res.Summary, "drained (0 changes applied)")
+			noLeftovers(t, ctx, src.Store, dst.Store)
 		})
 	}
 }
 
-// A cut-over whose catch-up cannot finish (the target table is locked)
-// is cancelled at its timeout: writes released, weights as they were, a
-// retryable error of its own type. Once the lock is gone, a retry
-// succeeds.
+// Decommission after the cut-over (replicate mode: stop) applies the
+// writes made on new to legacy, then removes both captures: nothing is
+// left in either store.
+func TestStopAfterCutOverRemovesReverseReplication(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+	f := setup(t, ctx, src, dst, "20s")
+	_, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	writeOnNew(t, ctx, dst.Store)
+	res, err := replicate.New(hclog.NewNullLogger()).Do(ctx, activities.ActionRun, f.input(2), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	t.Log(res.Summary)
+	assert.Contains(t, res.Summary, "drained (0 changes applied) and removed the capture from legacy")
+	assert.Contains(t, res.Summary, "reverse replication stopped (")
+	assert.Contains(t, res.Summary, "changes made on new applied to legacy) and its capture removed from new: 1 trigger, 1 changelog table, 1 function")
+	dbtest.AssertSameRows(t, dst.Store, src.Store, "kitchen")
+	noLeftovers(t, ctx, src.Store, dst.Store)
+}
+
+// A cut-over whose catch-up cannot finish (rows of the target locked) is
+// cancelled at its timeout: writes released, weights as they were, a
+// retryable error of its own type, and the reverse capture it set up
+// removed. Once the lock is gone, a retry succeeds.
 func TestCutOverCatchUpTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -192,7 +262,8 @@ func TestCutOverCatchUpTimeout(t *testing.T) {
 	f := setup(t, ctx, src, dst, "1s")
 	tx, err := dst.Store.DB.BeginTx(ctx, nil)
 	require.NoError(t, err)
-	_, err = tx.ExecContext(ctx, "LOCK TABLE kitchen IN ACCESS EXCLUSIVE MODE")
+	// Row locks: the catch-up's updates wait.
+	_, err = tx.ExecContext(ctx, "SELECT id FROM kitchen WHERE id < 20 FOR UPDATE")
 	require.NoError(t, err)
 
 	_, err = f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
@@ -208,11 +279,49 @@ func TestCutOverCatchUpTimeout(t *testing.T) {
 	assert.Equal(t, 50, st.Weights.Read, "weights unchanged")
 	assert.Equal(t, 0, st.Weights.Write, "weights unchanged")
 	assert.False(t, st.WritesHeld, "writes released")
+	noLeftovers(t, ctx, dst.Store)
 
 	require.NoError(t, tx.Rollback())
 	_, err = f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
 	require.NoError(t, err)
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+}
+
+// A rollback whose reverse drain cannot finish within the timeout (rows of
+// legacy locked) fails, retryably, with writes released to new and the
+// route left on new: never a switch back with changes missing. Once the
+// lock is gone, the retry brings every write back.
+func TestRollbackAfterCutOverTimesOutOnNew(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	f := setup(t, ctx, src, dst, "1s")
+	_, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	writeOnNew(t, ctx, dst.Store)
+	tx, err := src.Store.DB.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, "SELECT id FROM kitchen WHERE id < 30 FOR UPDATE")
+	require.NoError(t, err)
+
+	_, err = f.d.Do(ctx, activities.ActionCompensate, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	t.Log(err)
+	assert.Equal(t, cutover.ErrTypeCatchUpTimeout, appErr.Type())
+	assert.False(t, appErr.NonRetryable())
+	assert.Contains(t, err.Error(), "rollback of route users cancelled")
+	assert.Contains(t, err.Error(), "writes released to new")
+	st, err := f.gw.Client.Route(ctx, "users")
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{100, 100}, [2]int{st.Weights.Read, st.Weights.Write}, "the route stays on new")
+	assert.False(t, st.WritesHeld, "writes released")
+
+	require.NoError(t, tx.Rollback())
+	_, err = f.d.Do(ctx, activities.ActionCompensate, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	dbtest.AssertSameRows(t, dst.Store, src.Store, "kitchen")
+	noLeftovers(t, ctx, dst.Store)
 }
 
 // Preflight names an unknown route and a gateway that does not answer.
@@ -230,4 +339,25 @@ func TestPreflightGateway(t *testing.T) {
 	problems = f.d.Preflight(ctx, f.spec, f.spec.Phases[1])
 	require.Len(t, problems, 1)
 	assert.Contains(t, problems[0], "is not reachable from this worker")
+}
+
+// Preflight names a legacy store this worker's user cannot write: reverse
+// replication (a rollback after the cut-over) applies new's writes there.
+func TestPreflightNeedsWritableLegacy(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	f := setup(t, ctx, src, dbtest.New(t, datastore.SQLite), "5s")
+	role := fmt.Sprintf("godwit_ro_%d", time.Now().UnixNano()%1e9)
+	dbtest.Exec(t, src.Store, "CREATE ROLE "+role+" LOGIN", "GRANT SELECT ON kitchen TO "+role)
+	t.Cleanup(func() {
+		src.Store.DB.Exec("DROP OWNED BY " + role)
+		src.Store.DB.Exec("DROP ROLE " + role)
+	})
+	u, err := url.Parse(src.DSN)
+	require.NoError(t, err)
+	u.User = url.User(role)
+	require.NoError(t, os.WriteFile(f.spec.Stores["legacy"].DSN.FromFile, []byte(u.String()+"\n"), 0o600))
+	problems := f.d.Preflight(ctx, f.spec, f.spec.Phases[1])
+	require.Len(t, problems, 1, "%v", problems)
+	assert.Contains(t, problems[0], "store legacy: the user cannot write table kitchen, which reverse replication (new → legacy, for a rollback after the cut-over) needs")
 }

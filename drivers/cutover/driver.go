@@ -17,6 +17,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/gateway/client"
 )
 
@@ -62,7 +63,8 @@ type checkpoint struct {
 	Switched bool `json:"switched"`
 }
 
-// Do runs the cut-over, or (compensation) moves the route back to legacy.
+// Do runs the cut-over, or (compensation) moves the route back to legacy
+// with every write made on new.
 func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	s, ok := in.Phase.Driver.(*Spec)
 	if !ok || s.Stores == nil {
@@ -74,41 +76,127 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if err != nil {
 		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
+	o, closeAll, err := d.open(ctx, s, in.Migration, log)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("cut-over of "+s.Route, err)
+	}
+	defer closeAll()
 	if action == activities.ActionCompensate {
-		return d.compensate(ctx, log, gw, s)
+		return d.compensate(ctx, log, gw, s, o, beat)
 	}
 	var cp checkpoint
 	if resume.Checkpoint != "" {
 		_ = json.Unmarshal([]byte(resume.Checkpoint), &cp) // unreadable: start over, which is safe
 	}
 	if cp.Switched {
+		// The reverse capture was set up before the weights moved; make
+		// sure of it before new takes writes.
+		if _, err := cdc.Setup(ctx, o.reverse.Options); err != nil {
+			return activities.PhaseResult{}, classifyCapture("set up reverse replication on "+s.To, err)
+		}
 		if _, err := gw.ReleaseWrites(ctx, s.Route); err != nil {
 			return activities.PhaseResult{}, classify(err)
 		}
 		return activities.PhaseResult{Summary: fmt.Sprintf("route %s: writes moved to new by an earlier attempt; writes released", s.Route)}, nil
 	}
-	o, closeAll, err := d.open(ctx, s, in.Migration, log)
-	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("cut-over of "+s.Route, err)
-	}
-	defer closeAll()
 	return d.switchWrites(ctx, log, gw, s, o, beat)
 }
 
-// switchWrites is the cut-over proper.
-func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, o cdc.RunOptions, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+// switchWrites sets up the reverse capture on new, then moves the route's
+// writes to new with the forward capture drained. A switch cancelled
+// before the weights moved removes the reverse capture again (a failed
+// phase gets no compensation); once the weights may have moved it stays,
+// so that every write new took is captured.
+func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	var setup cdc.SetupResult
+	m, err := d.move(ctx, log, gw, s, o.forward, moveTo{read: 100, write: 100, from: "legacy", to: "new", what: "cut-over",
+		// Before writes can reach new: every write new takes is
+		// captured. New took only the forward stream's writes until now,
+		// which the capture would skip anyway (their origin).
+		ready: func(ctx context.Context) error {
+			var err error
+			setup, err = cdc.Setup(ctx, o.reverse.Options)
+			if err != nil {
+				return fmt.Errorf("set up reverse replication on %s: %w", s.To, err)
+			}
+			return nil
+		},
+		switched: func() {
+			cp, _ := json.Marshal(checkpoint{Switched: true})
+			beat(activities.Heartbeat{Percent: 100, Checkpoint: string(cp), Detail: fmt.Sprintf("route %s: weights 100/100; releasing writes", s.Route)})
+		}}, beat)
+	if err != nil {
+		if !m.weightsTried {
+			d.dropReverse(ctx, log, o)
+		}
+		return activities.PhaseResult{}, err
+	}
+	log.Info("writes cut over to new", "held", m.held, "applied", m.applied, "reverse", setup.Method)
+	return activities.PhaseResult{
+		Records: m.applied,
+		Summary: fmt.Sprintf("route %s cut over to new (read and write weights 100, were %d/%d): writes held for %s, %d changes applied in the catch-up; reverse replication new → legacy set up (%s)",
+			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.applied, setup.Method),
+		Outputs: map[string]string{"heldFor": m.held.String(), "reverseCapture": o.reverse.Name},
+	}, nil
+}
+
+// dropReverse removes the reverse capture of a switch that did not happen.
+func (d *Driver) dropReverse(ctx context.Context, log hclog.Logger, o pair) {
+	// Bounded: a lock on new can hold the drop, and the phase's error
+	// should not wait for it.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if dropped, err := cdc.Teardown(tctx, o.reverse.Options); err != nil {
+		log.Warn("could not remove the reverse capture of a cancelled cut-over; the replicate setup phase's compensation removes it", "capture", o.reverse.Name, "error", err)
+	} else if len(dropped) > 0 {
+		log.Info("removed the reverse capture of a cancelled cut-over", "dropped", dropped)
+	}
+}
+
+// moveTo is where a move sends the route, and the words for it.
+type moveTo struct {
+	read, write int
+	from, to    string // the sides, "legacy" and "new"
+	what        string // "cut-over" or "rollback"
+	// ready, if set, runs after the drain, before the weights move, within
+	// the timeout (the cut-over sets the reverse capture up there).
+	ready    func(ctx context.Context) error
+	switched func() // called once the weights are set
+}
+
+// moved says how a move went.
+type moved struct {
+	before       api.RouteStatus
+	held         time.Duration
+	applied      int64
+	weightsTried bool // the weights may have changed
+}
+
+// move is a switch of the route without losing a write, either way:
+//
+//  1. hold the route's writes at the gateway (they wait there);
+//  2. wait until the writes already past the hold have finished;
+//  3. drain the capture of the side being left (cdc.Run until lag 0);
+//  4. set the weights;
+//  5. release the writes: they go on to the other side.
+//
+// Steps 2 and 3 share the timeout; past it the move is cancelled: writes
+// released to the side being left, weights unchanged, a retryable
+// ErrTypeCatchUpTimeout.
+func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, capture cdc.RunOptions, to moveTo, beat func(activities.Heartbeat)) (moved, error) {
+	var m moved
 	timeout := s.Timeout.D()
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	before, err := gw.Route(ctx, s.Route)
-	if err != nil {
-		return activities.PhaseResult{}, classify(err)
+	var err error
+	if m.before, err = gw.Route(ctx, s.Route); err != nil {
+		return m, classify(err)
 	}
 	// The hold releases itself if this worker dies: the timeout, plus time
 	// to set the weights and release.
 	if _, err := gw.HoldWrites(ctx, s.Route, timeout+30*time.Second); err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return m, classify(err)
 	}
 	heldAt := time.Now()
 	released := false
@@ -128,87 +216,121 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 			log.Error("could not release the route's writes; the gateway releases them at the hold's end", "error", err)
 		}
 	}()
-	beat(activities.Heartbeat{Detail: fmt.Sprintf("route %s: writes held; waiting for writes in flight, then catching up (at most %s)", s.Route, timeout)})
+	beat(activities.Heartbeat{Detail: fmt.Sprintf("route %s (%s): writes held; waiting for writes in flight, then catching up %s (at most %s)", s.Route, to.what, to.to, timeout)})
 
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var final cdc.Progress
 	err = gw.WaitWritesDrained(cctx, s.Route, d.DrainEvery)
 	if err == nil {
-		// Every write the source will see before the switch is committed
-		// now: drain up to this moment.
-		o.Until = cdc.Drained(time.Now())
-		_, err = cdc.Run(cctx, o, cdc.Checkpoint{}, func(p cdc.Progress) {
+		// Every write the side being left will see is committed now:
+		// drain up to this moment.
+		capture.Until = cdc.Drained(time.Now())
+		_, err = cdc.Run(cctx, capture, cdc.Checkpoint{}, func(p cdc.Progress) {
 			final = p
-			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: fmt.Sprintf("route %s: writes held for %s; catching up: %d changes behind, %d applied",
-				s.Route, time.Since(heldAt).Round(time.Millisecond), p.Lag.Changes, p.AppliedThisRun)})
+			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: fmt.Sprintf("route %s (%s): writes held for %s; catching up %s: %d changes behind, %d applied",
+				s.Route, to.what, time.Since(heldAt).Round(time.Millisecond), to.to, p.Lag.Changes, p.AppliedThisRun)})
 		})
 	}
+	if err == nil && to.ready != nil {
+		err = to.ready(cctx)
+	}
+	m.applied = final.AppliedThisRun
 	if err != nil {
 		relErr := release()
-		held := time.Since(heldAt).Round(time.Millisecond)
+		m.held = time.Since(heldAt).Round(time.Millisecond)
 		switch {
 		case ctx.Err() != nil:
-			return activities.PhaseResult{}, ctx.Err()
+			return m, ctx.Err()
 		case cctx.Err() != nil:
 			behind := "lag not measured yet"
 			if !final.Lag.Measured.IsZero() {
 				behind = fmt.Sprintf("%d changes still behind", final.Lag.Changes)
 			}
-			msg := fmt.Sprintf("cut-over of route %s cancelled: %v (%s; %s): writes released to legacy after %s, weights left at read %d, write %d",
-				s.Route, ErrCatchUpTimeout, timeout, behind, held, before.Weights.Read, before.Weights.Write)
+			msg := fmt.Sprintf("%s of route %s cancelled: %v (%s; %s): writes released to %s after %s, weights left at read %d, write %d",
+				to.what, s.Route, ErrCatchUpTimeout, timeout, behind, to.from, m.held, m.before.Weights.Read, m.before.Weights.Write)
 			if relErr != nil {
 				msg += fmt.Sprintf("; releasing writes failed (the gateway releases them by itself within %s): %v", timeout+30*time.Second, relErr)
 			}
-			log.Warn("cut-over cancelled: catch-up too slow", "timeout", timeout, "behind", final.Lag.Changes)
-			return activities.PhaseResult{}, temporal.NewApplicationErrorWithCause(msg, ErrTypeCatchUpTimeout, fmt.Errorf("%w: %v", ErrCatchUpTimeout, err))
+			log.Warn(to.what+" cancelled: catch-up too slow", "timeout", timeout, "behind", final.Lag.Changes)
+			return m, temporal.NewApplicationErrorWithCause(msg, ErrTypeCatchUpTimeout, fmt.Errorf("%w: %v", ErrCatchUpTimeout, err))
 		case errors.As(err, new(*client.Error)):
+			return m, classify(err)
+		}
+		return m, classifyCapture(fmt.Sprintf("catch-up before the %s of %s", to.what, s.Route), err)
+	}
+	m.weightsTried = true
+	if _, err := gw.SetWeights(ctx, s.Route, to.read, to.write); err != nil {
+		// The weights did not change (or the call's answer was lost and a
+		// retry sets them again): writes go back to where they were.
+		return m, classify(err)
+	}
+	if to.switched != nil {
+		to.switched()
+	}
+	if err := release(); err != nil {
+		return m, classify(err)
+	}
+	m.held = time.Since(heldAt).Round(time.Millisecond)
+	return m, nil
+}
+
+// compensate moves the route back to legacy. With reverse replication set
+// up (the cut-over completed), writes are held, the reverse capture is
+// drained to legacy, and only then the weights move back: every write made
+// on new is on legacy. If the drain does not finish within the timeout,
+// the compensation fails (retryable) with writes released to new: never a
+// switch back with changes missing. Then the reverse capture is removed.
+func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	objs, err := cdc.Objects(ctx, o.reverse.Source, o.reverse.Name)
+	if err != nil {
+		return activities.PhaseResult{}, classifyCapture("look for the reverse capture on "+s.To, err)
+	}
+	if len(objs) == 0 {
+		// No reverse capture: the cut-over never let writes reach new.
+		if _, err := gw.SetWeights(ctx, s.Route, 0, 0); err != nil {
 			return activities.PhaseResult{}, classify(err)
 		}
-		if cdc.IsPermanent(err) {
-			return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError("catch-up before the cut-over of "+s.Route+": "+err.Error(), activities.ErrTypeConfig, err)
+		if _, err := gw.ReleaseWrites(ctx, s.Route); err != nil {
+			return activities.PhaseResult{}, classify(err)
 		}
-		return activities.PhaseResult{}, fmt.Errorf("catch-up before the cut-over of %s: %w", s.Route, err)
+		log.Info("route moved back to legacy; no reverse capture to drain")
+		return activities.PhaseResult{Summary: fmt.Sprintf("route %s back on legacy (weights 0/0), writes released; no reverse replication was set up, so new took no writes", s.Route)}, nil
 	}
-	if _, err := gw.SetWeights(ctx, s.Route, 100, 100); err != nil {
-		// The weights did not change (or the call's answer was lost and a
-		// retry sets them again): writes go back to legacy.
-		return activities.PhaseResult{}, classify(err)
+	m, err := d.move(ctx, log, gw, s, o.reverse, moveTo{read: 0, write: 0, from: "new", to: "legacy", what: "rollback"}, beat)
+	if err != nil {
+		return activities.PhaseResult{}, err
 	}
-	cp, _ := json.Marshal(checkpoint{Switched: true})
-	beat(activities.Heartbeat{Percent: 100, Checkpoint: string(cp), Detail: fmt.Sprintf("route %s: weights 100/100; releasing writes", s.Route)})
-	if err := release(); err != nil {
-		return activities.PhaseResult{}, classify(err)
+	dropped, err := cdc.Teardown(ctx, o.reverse.Options)
+	if err != nil {
+		return activities.PhaseResult{}, classifyCapture("remove the reverse capture from "+s.To, err)
 	}
-	held := time.Since(heldAt).Round(time.Millisecond)
-	log.Info("writes cut over to new", "held", held, "applied", final.AppliedThisRun)
+	log.Info("route moved back to legacy with the writes made on new", "held", m.held, "applied", m.applied, "dropped", dropped)
 	return activities.PhaseResult{
-		Records: final.AppliedThisRun,
-		Summary: fmt.Sprintf("route %s cut over to new (read and write weights 100, were %d/%d): writes held for %s, %d changes applied in the catch-up",
-			s.Route, before.Weights.Read, before.Weights.Write, held, final.AppliedThisRun),
-		Outputs: map[string]string{"heldFor": held.String()},
+		Records: m.applied,
+		Summary: fmt.Sprintf("route %s back on legacy (weights 0/0, were %d/%d): writes held for %s, %d changes made on new applied to legacy; reverse capture removed from %s (%d objects)",
+			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.applied, s.To, len(dropped)),
+		Outputs: map[string]string{"heldFor": m.held.String()},
 	}, nil
 }
 
-// compensate moves the route back to legacy and releases any hold.
-func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec) (activities.PhaseResult, error) {
-	if _, err := gw.SetWeights(ctx, s.Route, 0, 0); err != nil {
-		return activities.PhaseResult{}, classify(err)
-	}
-	if _, err := gw.ReleaseWrites(ctx, s.Route); err != nil {
-		return activities.PhaseResult{}, classify(err)
-	}
-	log.Info("route moved back to legacy")
-	return activities.PhaseResult{Summary: fmt.Sprintf("route %s back on legacy (weights 0/0), writes released; writes made on new since the cut-over are not copied back to legacy", s.Route)}, nil
+// pair is the replication both ways: forward legacy → new (drained at the
+// cut-over) and reverse new → legacy (set up at the cut-over, drained by
+// the rollback).
+type pair struct {
+	forward, reverse cdc.RunOptions
 }
 
 // open connects to both stores and resolves the tables.
-func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.Logger) (cdc.RunOptions, func(), error) {
-	var o cdc.RunOptions
-	st := s.Stores[s.From]
-	dsn, err := activities.ResolveSecret(st.DSN)
-	if err != nil {
-		return o, nil, fmt.Errorf("store %s: DSN: %w: %v", s.From, datastore.ErrBadDSN, err)
+func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.Logger) (pair, func(), error) {
+	var o pair
+	dsn := map[string]string{}
+	for _, name := range []string{s.From, s.To} {
+		v, err := activities.ResolveSecret(s.Stores[name].DSN)
+		if err != nil {
+			return o, nil, fmt.Errorf("store %s: DSN: %w: %v", name, datastore.ErrBadDSN, err)
+		}
+		dsn[name] = v
 	}
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {
@@ -225,10 +347,10 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 		closeAll()
 		return o, nil, fmt.Errorf("store %s: %w", s.From, err)
 	}
-	o.Options = cdc.Options{Source: from, SourceDSN: dsn, Name: replicate.CaptureName(migration, st), Tables: names, Logger: log}
-	o.Target = to
-	o.LagEvery = d.LagEvery
-	o.Wait = d.LagEvery
+	f := cdc.RunOptions{Target: to, LagEvery: d.LagEvery, Wait: d.LagEvery}
+	f.Options = cdc.Options{Source: from, SourceDSN: dsn[s.From], Name: replicate.CaptureName(migration, s.Stores[s.From]), Tables: names, Logger: log}
+	o.forward = f
+	o.reverse = f.Reversed(replicate.ReverseCaptureName(migration, s.Stores[s.To]), dsn[s.To])
 	return o, closeAll, nil
 }
 
@@ -256,9 +378,23 @@ func classify(err error) error {
 	return fmt.Errorf("cut-over: %w", err)
 }
 
+// classifyCapture: a permanent capture error (not set up, schema drift,
+// access denied) is a ConfigError; anything else is retried.
+func classifyCapture(what string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case cdc.IsPermanent(err):
+		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), activities.ErrTypeConfig, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // Preflight checks, changing nothing, that the gateway's admin API answers
-// and knows the route, that both stores are reachable, the source tables exist, and
-// that the capture exists on the source or an earlier phase sets it up.
+// and knows the route, that both stores are reachable, the source tables
+// exist and are writable (reverse replication applies to them), that the
+// reverse capture can be made on new, and that the capture exists on the
+// source or an earlier phase sets it up.
 func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
 	s, ok := phase.Driver.(*Spec)
 	if !ok {
@@ -272,11 +408,12 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	} else if _, err := gw.Route(ctx, s.Route); err != nil {
 		problems = append(problems, explain(s, err))
 	}
-	from, _, more, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	from, to, more, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
 	defer closeStores()
 	problems = append(problems, more...)
 	if from != nil {
-		_, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
+		names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
+		problems = append(problems, reverseProblems(ctx, s, from, to, names)...)
 		if err != nil {
 			problems = append(problems, stores.Problem(s.From, err))
 		}
@@ -288,6 +425,21 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		case len(objs) == 0 && !setUpEarlier(spec, phase.Name, s.From):
 			problems = append(problems, fmt.Sprintf("store %s: no change capture of this migration exists and no earlier replicate phase with mode: setup creates one", s.From))
 		}
+	}
+	return problems
+}
+
+// reverseProblems checks that reverse replication can run: the capture
+// can be made on new, and this worker's user can write legacy's tables.
+func reverseProblems(ctx context.Context, s *Spec, from, to *datastore.Store, tables []string) []string {
+	var problems []string
+	for _, n := range tables {
+		if err := from.CheckWrite(ctx, n); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: the user cannot write table %s, which reverse replication (new → legacy, for a rollback after the cut-over) needs: %v", s.From, n, err))
+		}
+	}
+	if to != nil {
+		problems = append(problems, replicate.CaptureProblems(ctx, to, s.To, "", tables)...)
 	}
 	return problems
 }

@@ -1,22 +1,29 @@
 // Package cutover is the `cutover` phase driver: the write cut-over of a
-// route of the Godwit gateway from legacy to new, with no write lost. One
-// action:
+// route of the Godwit gateway from legacy to new, with no write lost, and
+// back. One action:
 //
 //  1. hold the route's writes at the gateway (they wait there);
 //  2. wait until the writes already past the hold have finished;
 //  3. drain the change capture (package cdc, set up by a replicate phase
 //     with mode: setup) until the target has every change (lag 0);
-//  4. set the route's read and write weights to 100 (all on new);
-//  5. release the writes: they go on to new.
+//  4. set up reverse replication: a capture on new (new → legacy), so
+//     every write new takes from now on is captured;
+//  5. set the route's read and write weights to 100 (all on new);
+//  6. release the writes: they go on to new.
 //
-// Steps 2 and 3 together must finish within the timeout (default 30s).
+// Steps 2 to 4 together must finish within the timeout (default 30s).
 // Past it the switch is cancelled, as Vitess' SwitchTraffic does: writes
-// are released to legacy, the weights are left as they were, and the
-// phase fails with a retryable error (ErrTypeCatchUpTimeout).
+// are released to legacy, the weights are left as they were, the reverse
+// capture is removed, and the phase fails with a retryable error
+// (ErrTypeCatchUpTimeout).
 //
-// The compensation sets the weights back to legacy (0/0) and releases the
-// writes; both idempotent. Without reverse replication, writes that
-// reached new after the switch are not copied back to legacy.
+// The compensation is the same move the other way (Vitess'
+// ReverseTraffic): hold the writes, drain the reverse capture to legacy,
+// weights back to 0/0, release, remove the reverse capture; every write
+// made on new is then on legacy. A drain that does not finish within the
+// timeout fails the compensation (retryable) with writes released to new.
+// The replicate phase with mode: stop (decommission) ends the reverse
+// replication.
 package cutover
 
 import (
@@ -142,10 +149,17 @@ func sameSet(a, b []string) bool {
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
-// ApplyDefaults fills the timeout.
-func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+// ApplyDefaults fills the timeout, and makes the phase's compensation run
+// even when the phase failed or was interrupted: a cut-over cut short
+// after the weights moved has let writes reach new, which only the
+// compensation brings back to legacy (it tolerates a switch that never
+// happened: no reverse capture, weights back to 0/0).
+func (s *Spec) ApplyDefaults(p *config.PhaseSpec) {
 	if s.Timeout == 0 {
 		s.Timeout = config.Duration(DefaultTimeout)
+	}
+	if p != nil {
+		p.CompensatePartial = true
 	}
 }
 
@@ -156,5 +170,5 @@ func (s *Spec) Resources(spec *config.Spec) []string {
 	return append(out, stores.Resources(spec, s.To, s.Tables)...)
 }
 
-// HasCompensation: weights back to legacy, writes released.
+// HasCompensation: the writes made on new back to legacy, then the route.
 func (s *Spec) HasCompensation() bool { return true }

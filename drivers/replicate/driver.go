@@ -39,6 +39,13 @@ func CaptureName(migration string, st config.StoreSpec) string {
 	return cdc.CaptureName(migration, sourceRef(st))
 }
 
+// ReverseCaptureName is the name of the capture of the new store that the
+// cut-over sets up (reverse replication new → legacy): distinct from any
+// forward capture's, of this store or another.
+func ReverseCaptureName(migration string, newStore config.StoreSpec) string {
+	return cdc.CaptureName(migration, "reverse:"+sourceRef(newStore))
+}
+
 func sourceRef(st config.StoreSpec) string {
 	switch {
 	case st.DSN.FromEnv != "":
@@ -59,18 +66,28 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	}
 	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "mode", s.mode())
 	compensate := action == activities.ActionCompensate
-	o, closeAll, err := d.open(ctx, s, in.Migration, log, compensate, !compensate && s.mode() != ModeSetup)
+	o, closeAll, err := d.open(ctx, s, in.Migration, log, compensate, compensate || s.mode() != ModeSetup)
 	if err != nil {
 		return activities.PhaseResult{}, classify("replicate", err)
 	}
 	defer closeAll()
 	switch {
 	case action == activities.ActionCompensate:
-		return d.teardown(ctx, s, o.Options)
+		return d.teardown(ctx, s, in.Migration, o)
 	case s.mode() == ModeSetup:
 		return d.setup(ctx, s, o.Options)
 	}
-	return d.follow(ctx, s, o, resume, beat, log)
+	return d.follow(ctx, s, in.Migration, o, resume, beat, log)
+}
+
+// reverse is the reverse replication a cut-over sets up on the target
+// (cdc.RunOptions.Reversed of o, o.Target open).
+func (d *Driver) reverse(s *Spec, migration string, o cdc.RunOptions) (cdc.RunOptions, error) {
+	dsn, err := activities.ResolveSecret(s.Stores[s.To].DSN)
+	if err != nil {
+		return o, fmt.Errorf("store %s: DSN: %w: %v", s.To, datastore.ErrBadDSN, err)
+	}
+	return o.Reversed(ReverseCaptureName(migration, s.Stores[s.To]), dsn), nil
 }
 
 // open connects to the source (and the target if needed) and resolves the
@@ -137,11 +154,23 @@ func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.
 	return activities.PhaseResult{Records: int64(len(res.Created)), Summary: msg, Output: strings.Join(res.Created, "\n")}, nil
 }
 
-func (d *Driver) teardown(ctx context.Context, s *Spec, o cdc.Options) (activities.PhaseResult, error) {
-	dropped, err := cdc.Teardown(ctx, o)
+// teardown removes the capture and, if a cut-over left one (its phase
+// failed after setting it up), the reverse capture on the target: nothing
+// of the migration's replication is left in either store.
+func (d *Driver) teardown(ctx context.Context, s *Spec, migration string, o cdc.RunOptions) (activities.PhaseResult, error) {
+	dropped, err := cdc.Teardown(ctx, o.Options)
 	if err != nil {
 		return activities.PhaseResult{}, classify("remove change capture from "+s.From, err)
 	}
+	rev, err := d.reverse(s, migration, o)
+	if err != nil {
+		return activities.PhaseResult{}, classify("remove reverse capture from "+s.To, err)
+	}
+	more, err := cdc.Teardown(ctx, rev.Options)
+	if err != nil {
+		return activities.PhaseResult{}, classify("remove reverse capture from "+s.To, err)
+	}
+	dropped = append(dropped, more...)
 	if len(dropped) == 0 {
 		return activities.PhaseResult{Summary: "no change capture object of this migration left in " + s.From}, nil
 	}
@@ -151,7 +180,18 @@ func (d *Driver) teardown(ctx context.Context, s *Spec, o cdc.Options) (activiti
 
 // follow applies changes until caught up (catchUp) or drained (stop; then
 // removes the capture).
-func (d *Driver) follow(ctx context.Context, s *Spec, o cdc.RunOptions, resume activities.Heartbeat, beat func(activities.Heartbeat), log hclog.Logger) (activities.PhaseResult, error) {
+func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, resume activities.Heartbeat, beat func(activities.Heartbeat), log hclog.Logger) (activities.PhaseResult, error) {
+	if s.mode() == ModeStop && resume.Checkpoint != "" {
+		// An earlier attempt may have drained and removed the capture,
+		// then failed on the reverse one: go on with that.
+		objs, err := cdc.Objects(ctx, o.Source, o.Name)
+		if err != nil {
+			return activities.PhaseResult{}, classify("look for the capture on "+s.From, err)
+		}
+		if len(objs) == 0 {
+			return d.stopReverse(ctx, s, migration, o, beat, activities.PhaseResult{Summary: "capture removed from " + s.From + " by an earlier attempt"})
+		}
+	}
 	var cp cdc.Checkpoint
 	if resume.Checkpoint != "" {
 		if err := json.Unmarshal([]byte(resume.Checkpoint), &cp); err != nil {
@@ -189,7 +229,49 @@ func (d *Driver) follow(ctx context.Context, s *Spec, o cdc.RunOptions, resume a
 		}
 		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s", stores.Humanize(final.Applied), s.From, countKinds(dropped))
 		out.Output = strings.Join(dropped, "\n")
+		return d.stopReverse(ctx, s, migration, o, beat, out)
 	}
+	return out, nil
+}
+
+// stopReverse ends the reverse replication a cut-over started, if any:
+// the changes made on the target up to now are applied to the source
+// (which keeps its last state until it is retired), then the reverse
+// capture is removed. The point of no return: a rollback can no longer
+// bring the writes back.
+func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, beat func(activities.Heartbeat), out activities.PhaseResult) (activities.PhaseResult, error) {
+	rev, err := d.reverse(s, migration, o)
+	if err != nil {
+		return out, classify("stop reverse replication", err)
+	}
+	objs, err := cdc.Objects(ctx, rev.Source, rev.Name)
+	if err != nil {
+		return out, classify("look for the reverse capture on "+s.To, err)
+	}
+	if len(objs) == 0 {
+		return out, nil
+	}
+	// Writes go on on the target: everything before now, not an empty
+	// capture.
+	rev.Until = cdc.Passed(time.Now())
+	swapped := *s
+	swapped.From, swapped.To, swapped.Mode = s.To, s.From, ModeStop
+	hb := startBeating(beat, d.BeatInterval, &swapped, 0, 0)
+	final, err := cdc.Run(ctx, rev, cdc.Checkpoint{}, func(p cdc.Progress) { hb.set(p, true) })
+	hb.stop(final)
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		return out, classify("reverse replication from "+s.To+" to "+s.From, err)
+	}
+	dropped, err := cdc.Teardown(ctx, rev.Options)
+	if err != nil {
+		return out, classify("remove the reverse capture from "+s.To, err)
+	}
+	out.Summary += fmt.Sprintf("; reverse replication stopped (%s changes made on %s applied to %s) and its capture removed from %s: %s",
+		stores.Humanize(final.Applied), s.To, s.From, s.To, countKinds(dropped))
+	out.Output = strings.TrimPrefix(out.Output+"\n"+strings.Join(dropped, "\n"), "\n")
 	return out, nil
 }
 

@@ -43,7 +43,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		}
 	}
 	if s.mode() == ModeSetup {
-		problems = append(problems, captureProblems(ctx, from, s, names)...)
+		problems = append(problems, CaptureProblems(ctx, from, s.From, s.Method, names)...)
 	}
 	if to != nil {
 		provided := provisionedEarlier(spec, phase.Name)
@@ -62,16 +62,19 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	return problems
 }
 
-// captureProblems checks that the capture can be created on the source.
-func captureProblems(ctx context.Context, from *datastore.Store, s *Spec, tables []string) []string {
-	want, _ := cdc.ParseMethod(s.Method)
+// CaptureProblems checks, changing nothing, that a capture of the tables
+// can be created on store from (named store in the messages) with the
+// method (a spec's name: "", auto, logical, triggers). The cutover driver
+// checks its reverse capture on new with it.
+func CaptureProblems(ctx context.Context, from *datastore.Store, store, methodName string, tables []string) []string {
+	want, _ := cdc.ParseMethod(methodName)
 	method, err := cdc.Resolve(ctx, from, want)
 	if err != nil {
-		return []string{fmt.Sprintf("store %s: %v", s.From, err)}
+		return []string{fmt.Sprintf("store %s: %v", store, err)}
 	}
 	var problems []string
 	add := func(format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("store %s: ", s.From)+fmt.Sprintf(format, args...))
+		problems = append(problems, fmt.Sprintf("store %s: ", store)+fmt.Sprintf(format, args...))
 	}
 	switch {
 	case method == cdc.MethodLogical:
