@@ -21,6 +21,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Throttle:      r.throttle,
 		Paused:        r.paused,
 		PreflightDone: r.preflightDone,
+		LagCheckpoint: r.lagCheckpoint,
 		Phase:         r.startPhase,
 		Step:          r.startStep,
 	}

@@ -157,6 +157,14 @@ type run struct {
 	activities, activitiesPerRun int
 
 	publishedPhase, publishedStatus string
+
+	// lagGate is the lag condition of the waiting gate (requireLag), and
+	// lagCheckpoint where its replication stands; gateBreak ends a gate's
+	// wait to continue as new; publishedLag is the ReplicationLag upserted.
+	lagGate       *lagGate
+	lagCheckpoint string
+	gateBreak     bool
+	publishedLag  *float64
 }
 
 // stopCause says why the phases stopped before the end.
@@ -217,6 +225,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		r.report = &rep
 		r.paused, r.compensations, r.leases = c.Paused, c.Compensations, c.Leases
 		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
+		r.lagCheckpoint = c.LagCheckpoint
 		if c.Approvals != nil {
 			r.approvals = c.Approvals
 		}
@@ -322,7 +331,15 @@ func (r *run) awaitPhaseGate(ctx workflow.Context, i int) *stopCause {
 	if gate == nil {
 		return nil
 	}
+	stopFollowing := func() {}
+	if gate.RequireLag > 0 && lagOn(ctx) {
+		stopFollowing = r.followWhileWaiting(ctx, i, gate)
+	}
 	by, stop := r.awaitGate(ctx, r.spec.Phases[i].Name, gate.Gate, gate.Timeout.D())
+	stopFollowing()
+	if stop != nil && stop.continueAsNew {
+		r.startPhase, r.startStep = i, 0
+	}
 	if stop == nil {
 		r.report.Phases[i].ApprovedBy = by
 		r.publish(ctx)
@@ -346,7 +363,7 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 		i := r.report.CurrentIndex
 		return i >= 0 && r.promoted[i] != "" && gate != r.phaseGate(i)
 	}
-	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" || promotedNow() }
+	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" || promotedNow() || r.gateBreak }
 	ok, err := true, error(nil)
 	if timeout > 0 {
 		ok, err = workflow.AwaitWithTimeout(ctx, timeout, opened)
@@ -359,6 +376,11 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 		return "", r.cancelled()
 	case r.rollbackReason != "":
 		return "", r.requested()
+	case r.gateBreak && r.approvals[gate] == "":
+		// The gate's replication filled this run's history (requireLag):
+		// the next run waits at the same gate.
+		r.gateBreak = false
+		return "", &stopCause{continueAsNew: true}
 	case promotedNow() && r.approvals[gate] == "":
 		r.logger.Info("step gate skipped: promoted", "gate", gate)
 		r.report.Status = migration.StatusInProgress
@@ -688,6 +710,9 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 	}
 	if !contains(r.compensations, i) {
 		r.compensations = append(r.compensations, i)
+	}
+	if res.Lag != nil && lagOn(ctx) {
+		r.recordLag(ctx, spec.Name, res.Lag)
 	}
 	r.countPhase(ctx, spec.Phase, "completed")
 	r.publish(ctx)

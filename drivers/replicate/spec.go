@@ -71,6 +71,10 @@ type Spec struct {
 	// BatchChanges bounds the changes per target transaction (default
 	// cdc.DefaultBatchChanges).
 	BatchChanges int `yaml:"batchChanges" json:"batchChanges,omitempty"`
+	// RunFor, set by the workflow (never in a spec), bounds a catchUp: it
+	// applies changes for about that long and returns with the lag, caught
+	// up or not (the loop that keeps a gate's lag fresh).
+	RunFor config.Duration `yaml:"-" json:"runFor,omitempty"`
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores: when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
@@ -203,3 +207,13 @@ func (s *Spec) Pausable() bool { return s.mode() != ModeSetup }
 // undoing changes on the target: the copy's compensation empties it; stop
 // cannot be undone (the capture is gone).
 func (s *Spec) HasCompensation() bool { return s.mode() == ModeSetup }
+
+// FollowFor: a catchUp can run bounded, for the lag a gate requires.
+func (s *Spec) FollowFor(d time.Duration) (config.DriverSpec, bool) {
+	if s.mode() != ModeCatchUp {
+		return nil, false
+	}
+	c := *s
+	c.RunFor = config.Duration(d)
+	return &c, true
+}

@@ -1,0 +1,203 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
+)
+
+// followSpec is a driver section for tests that follows a replication
+// (config.LagFollower), like a replicate catchUp.
+type followSpec struct {
+	RunFor config.Duration `yaml:"-" json:"runFor,omitempty"`
+}
+
+func (f *followSpec) Check(*config.CheckContext) {}
+func (f *followSpec) FollowFor(d time.Duration) (config.DriverSpec, bool) {
+	return &followSpec{RunFor: config.Duration(d)}, true
+}
+
+func init() {
+	config.RegisterDriver("testfollow", func() config.DriverSpec { return &followSpec{} })
+}
+
+const lagSpec = `name: test
+phases:
+  - {phase: validate, hook: ` + hookOK + `}
+  - {phase: copy, name: replicate, testfollow: {}}
+  - phase: shift-traffic
+    approval: {gate: go, requireLag: 5s}
+    hook: ` + hookOK + `
+`
+
+// laggingReplication answers the follow phase: its own run returns a lag
+// of 3s; the bounded runs a gate starts return 20s until caughtUp, then
+// 1s. Each bounded run takes a moment (as a real one takes RunFor), and
+// honours cancellation.
+func laggingReplication(h *harness, caughtUp *atomic.Bool, bounded *atomic.Int32) {
+	h.fake.result = func(ctx context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
+		f, ok := in.Phase.Driver.(*followSpec)
+		if !ok {
+			return nil
+		}
+		if f.RunFor == 0 {
+			res.Lag = &migration.ReplicationLag{Seconds: 3, Changes: 30}
+			return nil
+		}
+		bounded.Add(1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		res.Checkpoint = `{"applied":7}`
+		res.Lag = &migration.ReplicationLag{Seconds: 20, Changes: 2000}
+		if caughtUp.Load() {
+			res.Lag = &migration.ReplicationLag{Seconds: 1, Changes: 3}
+		}
+		return nil
+	}
+}
+
+func TestRequireLagRefusesApprovalWhileTheLagIsAboveTheLimit(t *testing.T) {
+	h := newHarness(t)
+	var caughtUp atomic.Bool
+	var bounded atomic.Int32
+	laggingReplication(h, &caughtUp, &bounded)
+	var refusals []string
+	approvedBy := ""
+	var approve func()
+	approve = func() {
+		if h.query().WaitingGate != "go" {
+			h.env.RegisterDelayedCallback(approve, 10*time.Millisecond)
+			return
+		}
+		h.env.UpdateWorkflow(UpdateApprove, "", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) {
+				refusals = append(refusals, err.Error())
+				if strings.Contains(err.Error(), "measured 20s") {
+					caughtUp.Store(true) // the replication catches up now
+				}
+				h.env.RegisterDelayedCallback(approve, 10*time.Millisecond)
+			},
+			OnAccept:   func() {},
+			OnComplete: func(v any, err error) { approvedBy = v.(ApproveResult).By },
+		}, ApproveRequest{Gate: "go", By: "erin"})
+	}
+	h.env.RegisterDelayedCallback(approve, 10*time.Millisecond)
+
+	rep, err := h.run(mustSpec(t, lagSpec))
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, "erin", approvedBy)
+	require.NotEmpty(t, refusals)
+	require.Contains(t, refusals[0], "gate go requires the replication lag at or under 5s")
+	sawHigh := false
+	for _, r := range refusals {
+		sawHigh = sawHigh || strings.Contains(r, "but phase replicate measured 20s (2000 changes behind)")
+	}
+	require.True(t, sawHigh, "a refusal names the lag measured: %q", refusals)
+	require.Equal(t, 1.0, rep.Replication.Seconds, "the report keeps the last lag")
+
+	// The bounded runs ran between the gate opening and the next phase,
+	// which started only once the last of them had ended.
+	calls := h.fake.Calls()
+	require.Equal(t, []string{"run:validate", "run:replicate"}, calls[:2])
+	require.Equal(t, "run:shift-traffic", calls[len(calls)-1])
+	for _, c := range calls[2 : len(calls)-1] {
+		require.Equal(t, "run:replicate", c)
+	}
+	require.Len(t, calls[2:len(calls)-1], int(bounded.Load()))
+	for _, in := range h.fake.inputs[3 : len(calls)-1] {
+		require.Equal(t, `{"applied":7}`, in.Resume, "each bounded run resumes from the last one's checkpoint")
+	}
+}
+
+func TestRollbackAtALagGateStopsTheReplicationBeforeCompensating(t *testing.T) {
+	h := newHarness(t)
+	var caughtUp atomic.Bool
+	var bounded atomic.Int32
+	laggingReplication(h, &caughtUp, &bounded)
+	var poll func()
+	poll = func() {
+		if bounded.Load() < 2 {
+			h.env.RegisterDelayedCallback(poll, 10*time.Millisecond)
+			return
+		}
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "test", By: "erin"})
+	}
+	h.env.RegisterDelayedCallback(poll, 10*time.Millisecond)
+	rep, err := h.run(mustSpec(t, lagSpec))
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	calls := h.fake.Calls()
+	n := len(calls)
+	require.Equal(t, []string{"compensate:replicate", "compensate:validate"}, calls[n-2:],
+		"compensations come after every replication run: %v", calls)
+	for _, c := range calls[1 : n-2] {
+		require.Equal(t, "run:replicate", c)
+	}
+}
+
+func TestALagGateContinuesAsNewWithItsCheckpoint(t *testing.T) {
+	h := newHarness(t)
+	var caughtUp atomic.Bool
+	var bounded atomic.Int32
+	laggingReplication(h, &caughtUp, &bounded)
+	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: mustSpec(t, lagSpec), ActivitiesPerRun: 6})
+	require.True(t, h.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.NotNil(t, in.Carry)
+	require.Equal(t, 2, in.Carry.Phase, "the next run waits at the same gate")
+	require.Equal(t, 0, in.Carry.Step)
+	require.Equal(t, `{"applied":7}`, in.Carry.LagCheckpoint)
+	require.NotNil(t, in.Carry.Report.Replication)
+	require.Equal(t, 4, int(bounded.Load()), "validate, replicate and 4 bounded runs: 6 activities")
+
+	// The next run waits at the gate again, resuming the replication from
+	// the carried checkpoint, and the gate opens once caught up.
+	h2 := newHarness(t)
+	caughtUp.Store(true)
+	laggingReplication(h2, &caughtUp, &bounded)
+	var try func()
+	try = func() {
+		h2.env.UpdateWorkflow(UpdateApprove, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(error) { h2.env.RegisterDelayedCallback(try, 10*time.Millisecond) },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: "go", By: "erin"})
+	}
+	h2.env.RegisterDelayedCallback(try, 10*time.Millisecond)
+	in.ActivitiesPerRun = 100
+	h2.env.ExecuteWorkflow(WorkflowName, in)
+	require.True(t, h2.env.IsWorkflowCompleted())
+	require.NoError(t, h2.env.GetWorkflowError())
+	require.Equal(t, `{"applied":7}`, h2.fake.inputs[0].Resume)
+	require.Equal(t, "run:shift-traffic", h2.fake.Calls()[len(h2.fake.Calls())-1])
+}
+
+func TestRequireLagNeedsAnEarlierReplication(t *testing.T) {
+	_, err := config.ParseSpec([]byte(`name: test
+phases:
+  - phase: shift-traffic
+    approval: {gate: go, requireLag: 5s}
+    hook: ` + hookOK + `
+  - {phase: reconcile, name: replicate, testfollow: {}}
+`))
+	require.ErrorContains(t, err, "phases[0].approval.requireLag (line 4): needs an earlier replicate phase in mode catchUp")
+}
