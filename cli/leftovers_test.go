@@ -72,6 +72,7 @@ func TestStatusWarnsAboutLeftoversAndCleanupRemovesThem(t *testing.T) {
 	assert.Contains(t, out, "legacy (sqlite): trigger "+trigger)
 	assert.Contains(t, out, "legacy (sqlite): table godwit_cl_"+legacy.Name+"_customers")
 	assert.Contains(t, out, "remove them: godwit cleanup orders")
+	t.Log(out)
 	// The other migration's capture is named, with what drops it by hand.
 	assert.Contains(t, out, "objects of another change capture (not this migration's; owner unknown)")
 	assert.Contains(t, out, "new (postgres): trigger godwit_tr_"+other.Name+"_customers_iud — once sure no migration uses it: DROP TRIGGER godwit_tr_"+other.Name+"_customers_iud ON customers;")

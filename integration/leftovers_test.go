@@ -46,6 +46,7 @@ func TestStatusWarnsAboutACaptureLeftByAFailedRun(t *testing.T) {
 	require.Contains(t, out, "WARNING: the migration ended FAILED but its change capture objects remain", out)
 	require.Contains(t, out, "⚠ legacy (postgres): "+slot, out)
 	require.Contains(t, out, "remove them: godwit cleanup "+name, out)
+	t.Log(out)
 
 	out, err = godwit(t, "cleanup", name)
 	require.NoError(t, err, out)
