@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -176,7 +177,9 @@ func (a *app) queryStatus(ctx context.Context, c client.Client, name string) (*m
 
 // liveProgress reads the running phase activity's heartbeat and retry state
 // from the workflow's description. A migration runs one phase activity at a
-// time, so the first phase activity found is the current phase's. dc
+// time, besides the bounded replications of a follower (their IDs start
+// with workflows.FollowActivityPrefix), so the first other phase activity
+// found is the current phase's. dc
 // decodes the heartbeat and, when encryption is on, the failure's message.
 func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
 	for _, pa := range pending {
@@ -184,6 +187,9 @@ func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 		case activities.RunPhaseName, activities.CompensatePhaseName:
 		default:
 			continue
+		}
+		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
+			continue // a replication beside the phase (requireLag, background)
 		}
 		live := migration.Live{Attempt: int(pa.GetAttempt())}
 		if pa.GetHeartbeatDetails() != nil {

@@ -274,3 +274,17 @@ func LagSource(phases []PhaseSpec, i int) int {
 	}
 	return -1
 }
+
+// CaptureUser is a DriverSpec whose phase reads a change capture of the
+// store CaptureSource names (a replicate phase, a cut-over's catch-up):
+// a background replication of that capture stops before it starts.
+type CaptureUser interface {
+	CaptureSource() string
+}
+
+// Background is a DriverSpec whose replication, once its phase is done,
+// keeps running in the background across the following phases
+// (replicate's `background: true`).
+type Background interface {
+	InBackground() bool
+}

@@ -94,6 +94,9 @@ type Carry struct {
 	// LagCheckpoint is where the replication that keeps a gate's lag
 	// fresh stood (requireLag).
 	LagCheckpoint string `json:"lagCheckpoint,omitempty"`
+	// Background is the index + 1 of the phase whose replication ran in
+	// the background, to start again in the next run; 0: none.
+	Background int `json:"background,omitempty"`
 	// Phase and Step are where the next run picks up: the index of the
 	// phase, and how many of its steps are done.
 	Phase int `json:"phase"`

@@ -22,6 +22,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Paused:        r.paused,
 		PreflightDone: r.preflightDone,
 		LagCheckpoint: r.lagCheckpoint,
+		Background:    r.bgCarry,
 		Phase:         r.startPhase,
 		Step:          r.startStep,
 	}

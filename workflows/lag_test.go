@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -21,13 +22,20 @@ import (
 // followSpec is a driver section for tests that follows a replication
 // (config.LagFollower), like a replicate catchUp.
 type followSpec struct {
-	RunFor config.Duration `yaml:"-" json:"runFor,omitempty"`
+	From       string          `yaml:"from" json:"from,omitempty"`
+	Background bool            `yaml:"background" json:"background,omitempty"`
+	Stop       bool            `yaml:"stop" json:"stop,omitempty"`
+	RunFor     config.Duration `yaml:"-" json:"runFor,omitempty"`
 }
 
 func (f *followSpec) Check(*config.CheckContext) {}
 func (f *followSpec) FollowFor(d time.Duration) (config.DriverSpec, bool) {
-	return &followSpec{RunFor: config.Duration(d)}, true
+	c := *f
+	c.RunFor = config.Duration(d)
+	return &c, !f.Stop
 }
+func (f *followSpec) CaptureSource() string { return f.From }
+func (f *followSpec) InBackground() bool    { return f.Background && !f.Stop }
 
 func init() {
 	config.RegisterDriver("testfollow", func() config.DriverSpec { return &followSpec{} })
@@ -200,4 +208,148 @@ phases:
   - {phase: reconcile, name: replicate, testfollow: {}}
 `))
 	require.ErrorContains(t, err, "phases[0].approval.requireLag (line 4): needs an earlier replicate phase in mode catchUp")
+}
+
+const backgroundSpec = `name: test
+phases:
+  - {phase: validate, hook: ` + hookOK + `}
+  - {phase: copy, name: replicate, testfollow: {from: legacy, background: true}}
+  - {phase: shift-traffic, name: reads, hook: ` + hookOK + `}
+  - {phase: reconcile, hook: ` + hookOK + `}
+  - {phase: decommission, name: stop, testfollow: {from: legacy, stop: true}}
+`
+
+// backgroundReplication answers the follow phases as laggingReplication
+// does (caught up), makes reads and reconcile take a moment (so the
+// background replication runs beside them), and records, when the stop
+// phase or a compensation starts, how many bounded runs the test
+// environment still runs (it resolves a cancelled activity at once).
+func backgroundReplication(h *harness, bounded *atomic.Int32, runningAtExclusive *[]int32) {
+	var caughtUp atomic.Bool
+	caughtUp.Store(true)
+	var running atomic.Int32
+	laggingReplication(h, &caughtUp, bounded)
+	follow := h.fake.result
+	h.fake.result = func(ctx context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
+		f, ok := in.Phase.Driver.(*followSpec)
+		switch {
+		case ok && f.RunFor > 0:
+			running.Add(1)
+			defer running.Add(-1)
+		case in.Phase.Name == "stop" || activity.GetInfo(ctx).ActivityType.Name == activities.CompensatePhaseName:
+			*runningAtExclusive = append(*runningAtExclusive, running.Load())
+		case in.Phase.Name == "reads" || in.Phase.Name == "reconcile":
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(40 * time.Millisecond):
+			}
+		}
+		return follow(ctx, in, res)
+	}
+}
+
+func boundedCalls(inputs []activities.PhaseInput) []int {
+	var at []int
+	for k, in := range inputs {
+		if f, ok := in.Phase.Driver.(*followSpec); ok && f.RunFor > 0 {
+			at = append(at, k)
+		}
+	}
+	return at
+}
+
+func TestBackgroundReplicationRunsAcrossPhasesUntilTheStop(t *testing.T) {
+	h := newHarness(t)
+	var bounded atomic.Int32
+	var atExclusive []int32
+	backgroundReplication(h, &bounded, &atExclusive)
+	rep, err := h.run(mustSpec(t, backgroundSpec))
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	calls := h.fake.Calls()
+	require.Equal(t, []string{"run:validate", "run:replicate"}, calls[:2])
+	require.Equal(t, "run:stop", calls[len(calls)-1])
+	at := boundedCalls(h.fake.inputs)
+	require.NotEmpty(t, at, "the replication went on after its phase: %v", calls)
+	require.Greater(t, at[0], 1, "it starts once its phase is done")
+	require.Less(t, at[len(at)-1], len(calls)-1, "none after the stop began")
+	// (That the stop waits for the cancelled run to end is the server's
+	// WaitForCancellation, which the test environment does not model: the
+	// integration test checks it in the history.)
+	require.Len(t, atExclusive, 1)
+	require.NotNil(t, rep.Replication)
+	require.Equal(t, "stop", rep.Replication.Phase, "the last lag is the stop's")
+}
+
+func TestRollbackStopsTheBackgroundReplicationBeforeCompensating(t *testing.T) {
+	h := newHarness(t)
+	var bounded atomic.Int32
+	var atExclusive []int32
+	backgroundReplication(h, &bounded, &atExclusive)
+	var poll func()
+	poll = func() {
+		if bounded.Load() < 2 {
+			h.env.RegisterDelayedCallback(poll, 5*time.Millisecond)
+			return
+		}
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "test", By: "erin"})
+	}
+	h.env.RegisterDelayedCallback(poll, 5*time.Millisecond)
+	rep, err := h.run(mustSpec(t, backgroundSpec))
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.NotEmpty(t, atExclusive)
+	require.Equal(t, "replicate", rep.Replication.Phase)
+	require.Equal(t, 1.0, rep.Replication.Seconds, "the background runs' lag is the report's (3s at the phase's end)")
+	calls := h.fake.Calls()
+	at := boundedCalls(h.fake.inputs)
+	first := 0
+	for k, c := range calls {
+		if strings.HasPrefix(c, "compensate:") {
+			first = k
+			break
+		}
+	}
+	require.Greater(t, first, 0)
+	require.Less(t, at[len(at)-1], first, "no replication after the compensations began: %v", calls)
+}
+
+func TestBackgroundReplicationSurvivesContinueAsNew(t *testing.T) {
+	h := newHarness(t)
+	var bounded atomic.Int32
+	var atExclusive []int32
+	backgroundReplication(h, &bounded, &atExclusive)
+	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: mustSpec(t, backgroundSpec), ActivitiesPerRun: 5})
+	require.True(t, h.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.NotNil(t, in.Carry)
+	require.Equal(t, 2, in.Carry.Background, "the replicate phase's replication goes on in the next run")
+	require.Equal(t, `{"applied":7}`, in.Carry.LagCheckpoint)
+	require.Equal(t, 0, in.Carry.Step)
+
+	h2 := newHarness(t)
+	backgroundReplication(h2, &bounded, &atExclusive)
+	in.ActivitiesPerRun = 100
+	h2.env.ExecuteWorkflow(WorkflowName, in)
+	require.True(t, h2.env.IsWorkflowCompleted())
+	require.NoError(t, h2.env.GetWorkflowError())
+	at := boundedCalls(h2.fake.inputs)
+	require.NotEmpty(t, at, "the next run started the replication again: %v", h2.fake.Calls())
+	require.Equal(t, `{"applied":7}`, h2.fake.inputs[at[0]].Resume)
+	require.Equal(t, "run:stop", h2.fake.Calls()[len(h2.fake.Calls())-1])
+}
+
+func TestBackgroundOnlyOnACatchUpSpecCheck(t *testing.T) {
+	_, err := config.ParseSpec([]byte(`name: t
+stores:
+  legacy: {engine: sqlite, dsn: {fromEnv: A}}
+  new: {engine: sqlite, dsn: {fromEnv: B}}
+phases:
+  - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [a], mode: setup, background: true}}
+`))
+	require.ErrorContains(t, err, "background (line 6): applies to a catchUp")
 }

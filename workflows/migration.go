@@ -31,7 +31,16 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 
 	stop := r.acquireLeases(ctx)
 	if stop == nil {
+		if c := in.Carry; c != nil && c.Background > 0 && lagOn(ctx) {
+			r.startBackground(ctx, c.Background-1)
+		}
 		stop = r.execute(ctx)
+	}
+	if r.bg != nil {
+		// Whatever comes next (the end, a rollback's compensations, the
+		// next run) must not race the replication.
+		r.bgCarry = r.bg.src + 1
+		r.stopBackground()
 	}
 	if stop != nil && stop.continueAsNew {
 		r.drainSignals(ctx)
@@ -165,6 +174,12 @@ type run struct {
 	lagCheckpoint string
 	gateBreak     bool
 	publishedLag  *float64
+	// bg is the replication running in the background across phases;
+	// bgCarry (its phase's index + 1) restarts it after continue-as-new.
+	bg      *follower
+	bgCarry int
+	// follows numbers the followers' activities, for their IDs.
+	follows int
 }
 
 // stopCause says why the phases stopped before the end.
@@ -267,6 +282,11 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 		r.report.CurrentIndex = i
 		r.publish(ctx)
 		midPhase := i == r.startPhase && r.startStep > 0
+		if r.bg != nil && !midPhase && r.activities >= r.activitiesPerRun {
+			// The background replication spent this run's budget.
+			r.startPhase, r.startStep = i, 0
+			return &stopCause{continueAsNew: true}
+		}
 		if !midPhase {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
@@ -283,6 +303,9 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
 			}
+		}
+		if r.needsCapture(i) {
+			r.stopBackground()
 		}
 		if stop := r.runPhase(ctx, i); stop != nil {
 			return stop
@@ -434,6 +457,9 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return stop
 	}
 	r.phaseCompleted(ctx, i, res)
+	if b, ok := resolved.Driver.(config.Background); ok && b.InBackground() && lagOn(ctx) {
+		r.startBackground(ctx, i)
+	}
 	return r.requested() // a rollback that raced the phase's end
 }
 

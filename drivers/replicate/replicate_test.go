@@ -330,13 +330,24 @@ func TestBoundedCatchUpReturnsItsLag(t *testing.T) {
 	require.True(t, ok)
 	in := input(spec, 1)
 	in.Phase.Driver = follow
-	res, err := d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
-	require.NoError(t, err)
-	require.NotNil(t, res.Lag)
-	assert.Contains(t, res.Summary, "kept up for 200ms: lag")
-	assert.Contains(t, res.Checkpoint, `"applied":300`)
-	assert.Equal(t, int64(0), res.Lag.Changes, "the backlog was applied")
-	assert.False(t, res.Lag.Measured.IsZero())
+	// Bounded runs, each resuming from the last one's checkpoint, until
+	// the backlog is applied (one is usually enough; a busy machine may
+	// need more).
+	var res activities.PhaseResult
+	for k := 0; ; k++ {
+		res, err = d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(activities.Heartbeat) {})
+		require.NoError(t, err)
+		require.NotNil(t, res.Lag)
+		assert.Contains(t, res.Summary, "kept up for 200ms: lag")
+		assert.Contains(t, res.Checkpoint, `"applied":`)
+		assert.False(t, res.Lag.Measured.IsZero())
+		in.Resume = res.Checkpoint
+		if res.Lag.Changes == 0 {
+			break
+		}
+		require.Less(t, k, 100, "the backlog was never applied: %s", res.Summary)
+	}
+	assert.Contains(t, res.Checkpoint, `"applied":300`, "applied counts go on from the checkpoint")
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
 
 	res, err = d.Do(ctx, activities.ActionRun, input(spec, 1), activities.Heartbeat{Checkpoint: res.Checkpoint}, func(activities.Heartbeat) {})

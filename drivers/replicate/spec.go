@@ -71,6 +71,10 @@ type Spec struct {
 	// BatchChanges bounds the changes per target transaction (default
 	// cdc.DefaultBatchChanges).
 	BatchChanges int `yaml:"batchChanges" json:"batchChanges,omitempty"`
+	// Background (catchUp only) keeps the replication running once the
+	// phase is done, across the following phases, until a phase that
+	// uses the capture (a cut-over, a stop) starts, or the run ends.
+	Background bool `yaml:"background" json:"background,omitempty"`
 	// RunFor, set by the workflow (never in a spec), bounds a catchUp: it
 	// applies changes for about that long and returns with the lag, caught
 	// up or not (the loop that keeps a gate's lag fresh).
@@ -112,6 +116,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	if s.HoldFor < 0 {
 		c.Errorf("holdFor", "must not be negative (default %s)", DefaultHoldFor)
+	}
+	if s.Background && s.mode() != ModeCatchUp {
+		c.Errorf("background", "applies to a catchUp, which keeps replicating after it caught up; leave it out of a %s phase", s.mode())
 	}
 	if s.BatchChanges < 0 || s.BatchChanges > MaxBatch {
 		c.Errorf("batchChanges", "must be between 1 and %d, not %d", MaxBatch, s.BatchChanges)
@@ -217,3 +224,9 @@ func (s *Spec) FollowFor(d time.Duration) (config.DriverSpec, bool) {
 	c.RunFor = config.Duration(d)
 	return &c, true
 }
+
+// CaptureSource: every replicate phase uses the capture of From.
+func (s *Spec) CaptureSource() string { return s.From }
+
+// InBackground: a catchUp with background: true goes on after its phase.
+func (s *Spec) InBackground() bool { return s.Background && s.mode() == ModeCatchUp }
