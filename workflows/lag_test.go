@@ -353,3 +353,51 @@ phases:
 `))
 	require.ErrorContains(t, err, "background (line 6): applies to a catchUp")
 }
+
+// A background replication that spends the budget while a step gate waits
+// continues the run as new at that step: the next run waits at the same
+// gate, with the replication going on.
+func TestBackgroundReplicationAtAStepGateContinuesAsNewAtThatStep(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: validate, hook: `+hookOK+`}
+  - {phase: copy, name: replicate, testfollow: {from: legacy, background: true}}
+  - {phase: shift-traffic, counted: {count: 2, gateAt: 2, gate: apply}}
+`)
+	h := newHarness(t)
+	var bounded atomic.Int32
+	var atExclusive []int32
+	backgroundReplication(h, &bounded, &atExclusive)
+	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: spec, ActivitiesPerRun: 6})
+	require.True(t, h.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.Equal(t, 2, in.Carry.Phase)
+	require.Equal(t, 1, in.Carry.Step, "the next run picks up at the gate step")
+	require.Equal(t, 2, in.Carry.Background)
+
+	h2 := newHarness(t)
+	backgroundReplication(h2, &bounded, &atExclusive)
+	var try func()
+	try = func() {
+		if h2.query().WaitingGate != "apply" {
+			h2.env.RegisterDelayedCallback(try, 5*time.Millisecond)
+			return
+		}
+		h2.env.UpdateWorkflow(UpdateApprove, "", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("refused: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: "apply", By: "erin"})
+	}
+	h2.env.RegisterDelayedCallback(try, 5*time.Millisecond)
+	in.ActivitiesPerRun = 100
+	h2.env.ExecuteWorkflow(WorkflowName, in)
+	require.True(t, h2.env.IsWorkflowCompleted())
+	require.NoError(t, h2.env.GetWorkflowError())
+	calls := h2.fake.Calls()
+	require.Equal(t, "run:shift-traffic#3", calls[len(calls)-1], "only the step after the gate ran: %v", calls)
+	for _, c := range calls[:len(calls)-1] {
+		require.Equal(t, "run:replicate", c)
+	}
+}

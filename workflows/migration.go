@@ -500,6 +500,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		switch {
 		case st.Gate != "":
 			by, stop := r.awaitGate(ctx, spec.Name, st.Gate, 0)
+			if stop != nil && stop.continueAsNew {
+				// A background replication spent the budget: the next
+				// run waits at this step's gate.
+				r.startPhase, r.startStep = i, k
+			}
 			if stop != nil {
 				return stop
 			}
