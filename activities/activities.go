@@ -95,6 +95,10 @@ type PhaseResult struct {
 	// Checkpoint is where an interrupted action stopped (with a
 	// cancellation), so a `resume` can go on from there.
 	Checkpoint string `json:"checkpoint,omitempty"`
+	// Lag is a replication's lag when the phase returned (replicate): the
+	// workflow upserts it as the ReplicationLag search attribute and a gate
+	// with requireLag compares it with its limit.
+	Lag *migration.ReplicationLag `json:"lag,omitempty"`
 }
 
 // Heartbeat is what a running phase reports as it goes: progress for people

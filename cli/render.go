@@ -32,6 +32,10 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 	if r.WaitingGate != "" {
 		fmt.Fprintf(w, "  Waiting    for approval of gate %q\n", r.WaitingGate)
 	}
+	if l := r.Replication; l != nil {
+		fmt.Fprintf(w, "  Lag        %s, %d changes behind (measured by phase %s %s ago)\n",
+			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "  Error      %s\n", r.Error)
 	}

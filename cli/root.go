@@ -39,6 +39,8 @@ type app struct {
 	brief briefOptions
 	// specCache holds the spec of the run a status command reads.
 	specCache *cachedSpec
+	// leftovers makes a text status look for change capture objects.
+	leftovers bool
 }
 
 // NewRootCommand returns the `godwit` command with all its subcommands.
@@ -113,7 +115,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 		a.codecServerCommand(), a.preflightCommand(), a.promoteCommand(), a.setWeightCommand(), a.throttleCommand(),
 		a.checkCompatCommand(), a.schemaCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
-		a.reconcileCommand(), a.diffCommand(),
+		a.reconcileCommand(), a.diffCommand(), a.cleanupCommand(),
 	)
 	return root
 }

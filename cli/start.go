@@ -178,7 +178,7 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 		return nil, fmt.Errorf("migration %q is already running (run %s): follow it with `godwit status %s --watch`, or roll it back first",
 			spec.Name, started.RunId, spec.Name)
 	case errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute"):
-		return nil, fmt.Errorf("start migration %s: %w\nthe namespace lacks Godwit's search attributes: start godwit-worker once (it registers them) or run: temporal operator search-attribute create --name MigrationPhase --type Keyword --name MigrationStatus --type Keyword", spec.Name, err)
+		return nil, fmt.Errorf("start migration %s: %w\nthe namespace lacks Godwit's search attributes: start godwit-worker once (it registers them) or run: temporal operator search-attribute create --name MigrationPhase --type Keyword --name MigrationStatus --type Keyword --name ReplicationLag --type Double", spec.Name, err)
 	case err != nil:
 		return nil, fmt.Errorf("start migration %s: %w", spec.Name, err)
 	}

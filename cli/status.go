@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,7 +44,14 @@ query), so it is always current; the same query works in the Temporal UI.
 summary), team (technical team update) or markdown (both, for a ticket).
 Availability and performance impact come from the gateway of the traffic
 phase (or --gateway and --gateway-route); a figure that was not measured says
-so and why.`,
+so and why.
+
+For a migration with replicate phases, the text status also looks into the
+stores of its spec (from this machine, with the DSNs the spec names) for
+change capture objects: while it runs, its own are listed; once it has
+ended, any that remain are a warning with the command that removes them
+(godwit cleanup NAME); another capture's objects are named with the
+statement that drops them. --leftovers=false skips the look.`,
 		Example: `  godwit status demo
   godwit status demo --watch
   godwit status demo -o json | jq .status
@@ -76,6 +84,8 @@ so and why.`,
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh until the migration ends")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().DurationVar(&interval, "interval", defaultInterval, "refresh interval with --watch")
+	cmd.Flags().BoolVar(&a.leftovers, "leftovers", true,
+		"look into the spec's stores for change capture objects (replication slots, triggers) and warn about any an ended run left")
 	return cmd
 }
 
@@ -89,6 +99,11 @@ func (a *app) render(ctx context.Context, c client.Client, rep *migration.Report
 		return enc.Encode(rep)
 	}
 	renderText(a.out, rep, time.Now())
+	if a.leftovers {
+		if scan, ok := a.scanLeftovers(ctx, c, rep.Name); ok {
+			renderLeftovers(a.out, rep, scan)
+		}
+	}
 	return nil
 }
 
@@ -103,7 +118,12 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 		if tty && output == "text" {
 			fmt.Fprint(a.out, "\033[H\033[2J")
 		}
-		if err := a.render(ctx, c, rep, output); err != nil {
+		// The stores are looked into once, at the end, not every refresh.
+		want := a.leftovers
+		a.leftovers = want && rep.Status.Final()
+		err = a.render(ctx, c, rep, output)
+		a.leftovers = want
+		if err != nil {
 			return err
 		}
 		if rep.Status.Final() {
@@ -157,7 +177,9 @@ func (a *app) queryStatus(ctx context.Context, c client.Client, name string) (*m
 
 // liveProgress reads the running phase activity's heartbeat and retry state
 // from the workflow's description. A migration runs one phase activity at a
-// time, so the first phase activity found is the current phase's. dc
+// time, besides the bounded replications of a follower (their IDs start
+// with workflows.FollowActivityPrefix), so the first other phase activity
+// found is the current phase's. dc
 // decodes the heartbeat and, when encryption is on, the failure's message.
 func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
 	for _, pa := range pending {
@@ -165,6 +187,9 @@ func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 		case activities.RunPhaseName, activities.CompensatePhaseName:
 		default:
 			continue
+		}
+		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
+			continue // a replication beside the phase (requireLag, background)
 		}
 		live := migration.Live{Attempt: int(pa.GetAttempt())}
 		if pa.GetHeartbeatDetails() != nil {

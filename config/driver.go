@@ -250,3 +250,41 @@ func phaseJSONKeys() map[string]bool {
 	}
 	return keys
 }
+
+// LagFollower is a DriverSpec whose phase keeps a target in step with a
+// source (a replicate catchUp) and can run bounded: FollowFor returns the
+// section of an action that applies changes for about d, then returns
+// with the lag it measured (activities.PhaseResult.Lag). The workflow runs
+// it in a loop while a gate with requireLag waits. ok is false when this
+// section does not follow (a setup or a stop).
+type LagFollower interface {
+	FollowFor(d time.Duration) (spec DriverSpec, ok bool)
+}
+
+// LagSource returns the index of the phase whose replication a gate
+// before phases[i] measures: the latest earlier phase whose driver
+// follows (LagFollower); -1 when there is none.
+func LagSource(phases []PhaseSpec, i int) int {
+	for j := min(i, len(phases)) - 1; j >= 0; j-- {
+		if f, ok := phases[j].Driver.(LagFollower); ok {
+			if _, follows := f.FollowFor(time.Second); follows {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// CaptureUser is a DriverSpec whose phase reads a change capture of the
+// store CaptureSource names (a replicate phase, a cut-over's catch-up):
+// a background replication of that capture stops before it starts.
+type CaptureUser interface {
+	CaptureSource() string
+}
+
+// Background is a DriverSpec whose replication, once its phase is done,
+// keeps running in the background across the following phases
+// (replicate's `background: true`).
+type Background interface {
+	InBackground() bool
+}

@@ -114,6 +114,11 @@ type Approval struct {
 	// Timeout fails the gate (and rolls back) when nobody approves in time;
 	// zero waits for ever.
 	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// RequireLag refuses the approval while the replication lag of the
+	// latest earlier replicate phase (mode catchUp) is above it; while the
+	// gate waits, that replication keeps applying changes and measuring.
+	// Zero: no condition.
+	RequireLag Duration `yaml:"requireLag" json:"requireLag,omitempty"`
 }
 
 // Hook runs one command as the phase's action and another as its
@@ -515,6 +520,7 @@ func (s *Spec) checkPhases(add addFunc) {
 			if a.Timeout < 0 {
 				add(path+".approval.timeout", "must not be negative")
 			}
+			checkRequireLag(add, path+".approval.requireLag", a.RequireLag, s.Phases[:i])
 		}
 		if sp, ok := p.Driver.(StepPlanner); ok {
 			for j, st := range sp.PlanSteps() {
@@ -775,4 +781,15 @@ func firstDecommission(phases []PhaseSpec) int {
 		}
 	}
 	return -1
+}
+
+// checkRequireLag: a lag condition needs a replication to measure, before
+// the gate's phase.
+func checkRequireLag(add addFunc, path string, d Duration, earlier []PhaseSpec) {
+	switch {
+	case d < 0:
+		add(path, "must not be negative (0: no lag condition)")
+	case d > 0 && LagSource(earlier, len(earlier)) < 0:
+		add(path, "needs an earlier replicate phase in mode catchUp, whose lag the gate measures: add one before this phase, or remove requireLag")
+	}
 }

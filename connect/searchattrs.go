@@ -10,19 +10,19 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// EnsureSearchAttributes registers the Keyword search attributes names in the
-// namespace when they are missing. A migration upserts them as it moves, and
+// EnsureSearchAttributes registers the search attributes attrs (name to
+// type) in the namespace when they are missing. A migration upserts them as it moves, and
 // an unregistered attribute would fail its workflow tasks, so the worker
 // checks before it polls.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, names []string) error {
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enums.IndexedValueType) error {
 	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
 		return fmt.Errorf("list search attributes of namespace %s: %w", namespace, err)
 	}
 	missing := map[string]enums.IndexedValueType{}
-	for _, n := range names {
+	for n, typ := range attrs {
 		if _, ok := resp.GetCustomAttributes()[n]; !ok {
-			missing[n] = enums.INDEXED_VALUE_TYPE_KEYWORD
+			missing[n] = typ
 		}
 	}
 	if len(missing) == 0 {
@@ -33,7 +33,7 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	})
 	if err != nil {
 		return fmt.Errorf("register search attributes %v in namespace %s: %w\n"+
-			"register them once as an operator: temporal operator search-attribute create --namespace %s --name MigrationPhase --type Keyword --name MigrationStatus --type Keyword",
+			"register them once as an operator: temporal operator search-attribute create --namespace %s --name MigrationPhase --type Keyword --name MigrationStatus --type Keyword --name ReplicationLag --type Double",
 			keys(missing), namespace, err, namespace)
 	}
 	return nil

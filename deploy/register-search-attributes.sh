@@ -1,6 +1,6 @@
 #!/bin/sh
 # Registers Godwit's search attributes (MigrationPhase and MigrationStatus,
-# both Keyword) in a Temporal namespace, then exits. It is the
+# both Keyword; ReplicationLag, Double) in a Temporal namespace, then exits. It is the
 # register-search-attributes service of docker-compose.yml and runs in the
 # temporalio/admin-tools image; it works anywhere the temporal CLI is.
 #
@@ -16,7 +16,15 @@ set -eu
 address=${TEMPORAL_ADDRESS:-temporal:7233}
 namespace=${TEMPORAL_NAMESPACE:-default}
 attempts=${ATTEMPTS:-60}
-names="MigrationPhase MigrationStatus"
+names="MigrationPhase MigrationStatus ReplicationLag"
+
+# typeof prints the type a name is registered with.
+typeof() {
+  case $1 in
+    ReplicationLag) echo Double ;;
+    *) echo Keyword ;;
+  esac
+}
 
 # missing prints the names not registered yet, one a line; it fails when
 # the list fails.
@@ -37,7 +45,7 @@ while :; do
     fi
     set -- --address "$address" --namespace "$namespace"
     for name in $todo; do
-      set -- "$@" --name "$name" --type Keyword
+      set -- "$@" --name "$name" --type "$(typeof "$name")"
     done
     if temporal operator search-attribute create "$@"; then
       echo "registered $(printf '%s' "$todo" | tr '\n' ' ') in namespace $namespace"

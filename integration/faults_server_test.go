@@ -41,6 +41,7 @@ func startDurableServer(t *testing.T) *durableServer {
 		"--db-filename", filepath.Join(t.TempDir(), "temporal.db"),
 		"--port", fmt.Sprint(ports[0]), "--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2]),
 		"--search-attribute", "MigrationPhase=Keyword", "--search-attribute", "MigrationStatus=Keyword",
+		"--search-attribute", "ReplicationLag=Double",
 		"--log-level", "error"}
 	s.start()
 	t.Cleanup(s.kill)

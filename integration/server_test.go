@@ -61,7 +61,7 @@ func runMain(m *testing.M) int {
 	}
 	defer c.Close()
 	env.client = c
-	if err := connect.EnsureSearchAttributes(ctx, c, "default", workflows.SearchAttributeNames); err != nil {
+	if err := connect.EnsureSearchAttributes(ctx, c, "default", workflows.SearchAttributes); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -117,6 +117,7 @@ func startDevServer(bin string) (func(), string, error) {
 	cmd := exec.Command(bin, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
 		"--port", fmt.Sprint(ports[0]), "--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2]),
 		"--search-attribute", "MigrationPhase=Keyword", "--search-attribute", "MigrationStatus=Keyword",
+		"--search-attribute", "ReplicationLag=Double",
 		"--log-level", "error")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

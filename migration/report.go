@@ -36,10 +36,13 @@ type Report struct {
 	WindowOpens time.Time `json:"windowOpens,omitzero"`
 	// WorkerLoad is the load of the worker host running the current
 	// phase, from its heartbeats (live status only).
-	WorkerLoad string  `json:"workerLoad,omitempty"`
-	Paused     bool    `json:"paused"`
-	Issues     []Issue `json:"issues,omitempty"`
-	Error      string  `json:"error,omitempty"`
+	WorkerLoad string `json:"workerLoad,omitempty"`
+	// Replication is the last lag a replicate phase measured (at its end,
+	// or while a gate with requireLag waits); nil before any.
+	Replication *ReplicationLag `json:"replication,omitempty"`
+	Paused      bool            `json:"paused"`
+	Issues      []Issue         `json:"issues,omitempty"`
+	Error       string          `json:"error,omitempty"`
 }
 
 // PhaseReport is the progress of one phase.
@@ -374,4 +377,23 @@ func (r *Report) Headline() string {
 		fmt.Fprintf(&b, "next: %s\n", r.NextSteps[0])
 	}
 	return b.String()
+}
+
+// ReplicationLag is how far a replication's target was behind its source
+// when a replicate phase last measured it.
+type ReplicationLag struct {
+	// Phase is the replicate phase that measured it.
+	Phase string `json:"phase,omitempty"`
+	// Seconds is the effective lag: the greater of the oldest unapplied
+	// change's age and the time the pending changes take at the apply rate.
+	Seconds float64 `json:"seconds"`
+	// Changes are the changes captured and not yet applied.
+	Changes int64 `json:"changes"`
+	// Measured is when (the worker's clock; the workflow's once recorded).
+	Measured time.Time `json:"measured"`
+}
+
+// Duration is Seconds as a time.Duration.
+func (l ReplicationLag) Duration() time.Duration {
+	return time.Duration(l.Seconds * float64(time.Second))
 }

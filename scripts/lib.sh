@@ -62,6 +62,7 @@ ensure_dev_server() {
   setsid nohup "$BIN/temporal" server start-dev --ip 127.0.0.1 --ui-port 8233 \
     --db-filename "$STATE/temporal.db" \
     --search-attribute MigrationPhase=Keyword --search-attribute MigrationStatus=Keyword \
+    --search-attribute ReplicationLag=Double \
     --log-level warn </dev/null >"$STATE/temporal.log" 2>&1 &
   echo $! >"$STATE/temporal.pid"
   disown

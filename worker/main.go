@@ -63,7 +63,7 @@ func run(args []string) error {
 		return err
 	}
 	defer c.Close()
-	if err := connect.EnsureSearchAttributes(ctx, c, settings.Temporal.Namespace, workflows.SearchAttributeNames); err != nil {
+	if err := connect.EnsureSearchAttributes(ctx, c, settings.Temporal.Namespace, workflows.SearchAttributes); err != nil {
 		return err
 	}
 

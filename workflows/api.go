@@ -6,6 +6,7 @@ package workflows
 import (
 	"errors"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
@@ -42,10 +43,21 @@ func LeaseWorkflowID(resource string) string { return activities.LeaseWorkflowID
 var (
 	SearchAttrPhase  = temporal.NewSearchAttributeKeyKeyword("MigrationPhase")
 	SearchAttrStatus = temporal.NewSearchAttributeKeyKeyword("MigrationStatus")
+	// SearchAttrLag is the replication lag in seconds a replicate phase
+	// last measured (ReplicationLag > 5).
+	SearchAttrLag = temporal.NewSearchAttributeKeyFloat64("ReplicationLag")
 )
 
 // SearchAttributeNames lists the custom search attributes a namespace needs.
-var SearchAttributeNames = []string{SearchAttrPhase.GetName(), SearchAttrStatus.GetName()}
+var SearchAttributeNames = []string{SearchAttrPhase.GetName(), SearchAttrStatus.GetName(), SearchAttrLag.GetName()}
+
+// SearchAttributes are the custom search attributes with their types, as
+// a namespace registers them.
+var SearchAttributes = map[string]enums.IndexedValueType{
+	SearchAttrPhase.GetName():  enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SearchAttrStatus.GetName(): enums.INDEXED_VALUE_TYPE_KEYWORD,
+	SearchAttrLag.GetName():    enums.INDEXED_VALUE_TYPE_DOUBLE,
+}
 
 // Error types of the workflow's own failure, one per unsuccessful final
 // status; the report travels as the error's details.
@@ -79,6 +91,12 @@ type Carry struct {
 	Throttle      map[int]int               `json:"throttle,omitempty"`
 	Paused        bool                      `json:"paused,omitempty"`
 	PreflightDone bool                      `json:"preflightDone,omitempty"`
+	// LagCheckpoint is where the replication that keeps a gate's lag
+	// fresh stood (requireLag).
+	LagCheckpoint string `json:"lagCheckpoint,omitempty"`
+	// Background is the index + 1 of the phase whose replication ran in
+	// the background, to start again in the next run; 0: none.
+	Background int `json:"background,omitempty"`
 	// Phase and Step are where the next run picks up: the index of the
 	// phase, and how many of its steps are done.
 	Phase int `json:"phase"`

@@ -21,6 +21,8 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Throttle:      r.throttle,
 		Paused:        r.paused,
 		PreflightDone: r.preflightDone,
+		LagCheckpoint: r.lagCheckpoint,
+		Background:    r.bgCarry,
 		Phase:         r.startPhase,
 		Step:          r.startStep,
 	}

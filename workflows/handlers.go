@@ -79,6 +79,8 @@ func (r *run) validateApprove(ctx workflow.Context, req ApproveRequest) error {
 		return fmt.Errorf("gate %q is not waiting for approval; the waiting gate is %q", req.Gate, r.waitingGate)
 	case req.Gate == WindowGate && req.Reason == "":
 		return errors.New("starting a disruptive phase outside its window needs a reason: godwit approve NAME --gate window --reason \"...\"")
+	case r.lagGate != nil && req.Gate == r.lagGate.gate:
+		return r.lagGate.check(r.report, workflow.Now(ctx))
 	}
 	return nil
 }

@@ -31,7 +31,16 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 
 	stop := r.acquireLeases(ctx)
 	if stop == nil {
+		if c := in.Carry; c != nil && c.Background > 0 && lagOn(ctx) {
+			r.startBackground(ctx, c.Background-1)
+		}
 		stop = r.execute(ctx)
+	}
+	if r.bg != nil {
+		// Whatever comes next (the end, a rollback's compensations, the
+		// next run) must not race the replication.
+		r.bgCarry = r.bg.src + 1
+		r.stopBackground()
 	}
 	if stop != nil && stop.continueAsNew {
 		r.drainSignals(ctx)
@@ -157,6 +166,20 @@ type run struct {
 	activities, activitiesPerRun int
 
 	publishedPhase, publishedStatus string
+
+	// lagGate is the lag condition of the waiting gate (requireLag), and
+	// lagCheckpoint where its replication stands; gateBreak ends a gate's
+	// wait to continue as new; publishedLag is the ReplicationLag upserted.
+	lagGate       *lagGate
+	lagCheckpoint string
+	gateBreak     bool
+	publishedLag  *float64
+	// bg is the replication running in the background across phases;
+	// bgCarry (its phase's index + 1) restarts it after continue-as-new.
+	bg      *follower
+	bgCarry int
+	// follows numbers the followers' activities, for their IDs.
+	follows int
 }
 
 // stopCause says why the phases stopped before the end.
@@ -217,6 +240,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		r.report = &rep
 		r.paused, r.compensations, r.leases = c.Paused, c.Compensations, c.Leases
 		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
+		r.lagCheckpoint = c.LagCheckpoint
 		if c.Approvals != nil {
 			r.approvals = c.Approvals
 		}
@@ -258,6 +282,11 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 		r.report.CurrentIndex = i
 		r.publish(ctx)
 		midPhase := i == r.startPhase && r.startStep > 0
+		if r.bg != nil && !midPhase && r.activities >= r.activitiesPerRun {
+			// The background replication spent this run's budget.
+			r.startPhase, r.startStep = i, 0
+			return &stopCause{continueAsNew: true}
+		}
 		if !midPhase {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
@@ -274,6 +303,9 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
 			}
+		}
+		if r.needsCapture(i) {
+			r.stopBackground()
 		}
 		if stop := r.runPhase(ctx, i); stop != nil {
 			return stop
@@ -322,7 +354,15 @@ func (r *run) awaitPhaseGate(ctx workflow.Context, i int) *stopCause {
 	if gate == nil {
 		return nil
 	}
+	stopFollowing := func() {}
+	if gate.RequireLag > 0 && lagOn(ctx) {
+		stopFollowing = r.followWhileWaiting(ctx, i, gate)
+	}
 	by, stop := r.awaitGate(ctx, r.spec.Phases[i].Name, gate.Gate, gate.Timeout.D())
+	stopFollowing()
+	if stop != nil && stop.continueAsNew {
+		r.startPhase, r.startStep = i, 0
+	}
 	if stop == nil {
 		r.report.Phases[i].ApprovedBy = by
 		r.publish(ctx)
@@ -346,7 +386,7 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 		i := r.report.CurrentIndex
 		return i >= 0 && r.promoted[i] != "" && gate != r.phaseGate(i)
 	}
-	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" || promotedNow() }
+	opened := func() bool { return r.approvals[gate] != "" || r.rollbackReason != "" || promotedNow() || r.gateBreak }
 	ok, err := true, error(nil)
 	if timeout > 0 {
 		ok, err = workflow.AwaitWithTimeout(ctx, timeout, opened)
@@ -359,6 +399,11 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 		return "", r.cancelled()
 	case r.rollbackReason != "":
 		return "", r.requested()
+	case r.gateBreak && r.approvals[gate] == "":
+		// The gate's replication filled this run's history (requireLag):
+		// the next run waits at the same gate.
+		r.gateBreak = false
+		return "", &stopCause{continueAsNew: true}
 	case promotedNow() && r.approvals[gate] == "":
 		r.logger.Info("step gate skipped: promoted", "gate", gate)
 		r.report.Status = migration.StatusInProgress
@@ -412,6 +457,9 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return stop
 	}
 	r.phaseCompleted(ctx, i, res)
+	if b, ok := resolved.Driver.(config.Background); ok && b.InBackground() && lagOn(ctx) {
+		r.startBackground(ctx, i)
+	}
 	return r.requested() // a rollback that raced the phase's end
 }
 
@@ -452,6 +500,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		switch {
 		case st.Gate != "":
 			by, stop := r.awaitGate(ctx, spec.Name, st.Gate, 0)
+			if stop != nil && stop.continueAsNew {
+				// A background replication spent the budget: the next
+				// run waits at this step's gate.
+				r.startPhase, r.startStep = i, k
+			}
 			if stop != nil {
 				return stop
 			}
@@ -688,6 +741,9 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 	}
 	if !contains(r.compensations, i) {
 		r.compensations = append(r.compensations, i)
+	}
+	if res.Lag != nil && lagOn(ctx) {
+		r.recordLag(ctx, spec.Name, res.Lag)
 	}
 	r.countPhase(ctx, spec.Phase, "completed")
 	r.publish(ctx)

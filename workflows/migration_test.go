@@ -37,6 +37,8 @@ type fakePhases struct {
 	preflights int
 	// events are the notifications sent.
 	events []notify.Event
+	// result, when set, completes a successful call's result (a lag).
+	result func(ctx context.Context, in activities.PhaseInput, res *activities.PhaseResult) error
 }
 
 func (f *fakePhases) record(ctx context.Context, action activities.Action, in activities.PhaseInput) (activities.PhaseResult, error) {
@@ -55,6 +57,11 @@ func (f *fakePhases) record(ctx context.Context, action activities.Action, in ac
 		}
 	}
 	res := activities.PhaseResult{Phase: in.Phase.Name, Action: action, Attempt: attempt, Records: 10, Summary: "ok " + call}
+	if f.result != nil {
+		if err := f.result(ctx, in, &res); err != nil {
+			return res, err
+		}
+	}
 	if f.outputs != nil {
 		res.Outputs = f.outputs(in)
 	}

@@ -172,3 +172,7 @@ func (s *Spec) Resources(spec *config.Spec) []string {
 
 // HasCompensation: the writes made on new back to legacy, then the route.
 func (s *Spec) HasCompensation() bool { return true }
+
+// CaptureSource: the catch-up drains the capture of From, so a background
+// replication of it stops before the cut-over starts.
+func (s *Spec) CaptureSource() string { return s.From }

@@ -17,6 +17,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
 )
 
 // Driver runs replicate phases.
@@ -208,6 +209,12 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 		maxLag, hold = 0, 0
 		o.Until = cdc.Drained(time.Now())
 	}
+	bounded := s.RunFor > 0 && s.mode() == ModeCatchUp
+	if bounded {
+		// The lag of the last measurement after RunFor is the result.
+		started, runFor := time.Now(), s.RunFor.D()
+		o.Until = func(cdc.Progress) bool { return time.Since(started) >= runFor }
+	}
 	hb := startBeating(beat, d.BeatInterval, s, maxLag, hold)
 	hb.set(cdc.Progress{Checkpoint: cp}, false)
 	final, err := cdc.Run(ctx, o, cp, func(p cdc.Progress) { hb.set(p, true) })
@@ -220,8 +227,15 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 		}
 		return out, classify("replicate from "+s.From+" to "+s.To, err)
 	}
+	out.Lag = lagOf(last)
 	out.Summary = fmt.Sprintf("caught up: lag %s, %d changes behind (under %s for %s); %s changes applied",
 		roundLag(last.Lag), last.Lag.Changes, maxLag, hold, stores.Humanize(final.Applied))
+	if bounded {
+		cp, _ := json.Marshal(final)
+		out.Checkpoint = string(cp)
+		out.Summary = fmt.Sprintf("kept up for %s: lag %s, %d changes behind; %s changes applied",
+			s.RunFor, out.Lag.Duration().Round(10*time.Millisecond), last.Lag.Changes, stores.Humanize(final.Applied))
+	}
 	if s.mode() == ModeStop {
 		dropped, err := cdc.Teardown(ctx, o.Options)
 		if err != nil {
@@ -299,6 +313,12 @@ func countKinds(objects []string) string {
 		parts[i] = fmt.Sprintf("%d %s", counts[k], name)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lagOf is the lag a phase returns: the effective lag, as catchUp
+// judges it, so a gate's limit means what maxLag means.
+func lagOf(p cdc.Progress) *migration.ReplicationLag {
+	return &migration.ReplicationLag{Seconds: cdc.EffectiveLag(p).Seconds(), Changes: p.Lag.Changes, Measured: p.Lag.Measured}
 }
 
 func roundLag(l cdc.Lag) time.Duration { return l.Duration().Round(10 * time.Millisecond) }

@@ -306,3 +306,58 @@ func TestFailedSetupLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 }
+
+// A bounded catchUp (what a gate with requireLag runs while it waits)
+// applies changes and returns the lag it measured with its checkpoint,
+// caught up or not; a plain catchUp returns its lag too.
+func TestBoundedCatchUpReturnsItsLag(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "kitchen")...)
+	tbl, err := src.Store.Introspect(ctx, "kitchen")
+	require.NoError(t, err)
+	_, err = datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "x"})
+	require.NoError(t, err)
+	spec := driverSpec(t, "cdc-bounded", src, dst, "triggers")
+	d := replicate.New(hclog.NewNullLogger())
+	d.LagEvery = 50 * time.Millisecond
+	_, err = d.Do(ctx, activities.ActionRun, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	require.NoError(t, src.Store.WriteBatch(ctx, tbl, dbtest.KitchenRows(0, 300)))
+
+	follow, ok := spec.Phases[1].Driver.(*replicate.Spec).FollowFor(200 * time.Millisecond)
+	require.True(t, ok)
+	in := input(spec, 1)
+	in.Phase.Driver = follow
+	// Bounded runs, each resuming from the last one's checkpoint, until
+	// the backlog is applied (one is usually enough; a busy machine may
+	// need more).
+	var res activities.PhaseResult
+	for k := 0; ; k++ {
+		res, err = d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(activities.Heartbeat) {})
+		require.NoError(t, err)
+		require.NotNil(t, res.Lag)
+		assert.Contains(t, res.Summary, "kept up for 200ms: lag")
+		assert.Contains(t, res.Checkpoint, `"applied":`)
+		assert.False(t, res.Lag.Measured.IsZero())
+		in.Resume = res.Checkpoint
+		if res.Lag.Changes == 0 {
+			break
+		}
+		require.Less(t, k, 100, "the backlog was never applied: %s", res.Summary)
+	}
+	assert.Contains(t, res.Checkpoint, `"applied":300`, "applied counts go on from the checkpoint")
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+
+	res, err = d.Do(ctx, activities.ActionRun, input(spec, 1), activities.Heartbeat{Checkpoint: res.Checkpoint}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	require.NotNil(t, res.Lag, "a catchUp's result carries its lag")
+	assert.LessOrEqual(t, res.Lag.Seconds, 1.0)
+	assert.Empty(t, res.Checkpoint)
+
+	_, ok = spec.Phases[0].Driver.(*replicate.Spec).FollowFor(time.Second)
+	assert.False(t, ok, "a setup does not follow")
+	_, ok = spec.Phases[2].Driver.(*replicate.Spec).FollowFor(time.Second)
+	assert.False(t, ok, "a stop does not follow")
+}

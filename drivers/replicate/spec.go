@@ -71,6 +71,14 @@ type Spec struct {
 	// BatchChanges bounds the changes per target transaction (default
 	// cdc.DefaultBatchChanges).
 	BatchChanges int `yaml:"batchChanges" json:"batchChanges,omitempty"`
+	// Background (catchUp only) keeps the replication running once the
+	// phase is done, across the following phases, until a phase that
+	// uses the capture (a cut-over, a stop) starts, or the run ends.
+	Background bool `yaml:"background" json:"background,omitempty"`
+	// RunFor, set by the workflow (never in a spec), bounds a catchUp: it
+	// applies changes for about that long and returns with the lag, caught
+	// up or not (the loop that keeps a gate's lag fresh).
+	RunFor config.Duration `yaml:"-" json:"runFor,omitempty"`
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores: when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
@@ -108,6 +116,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	if s.HoldFor < 0 {
 		c.Errorf("holdFor", "must not be negative (default %s)", DefaultHoldFor)
+	}
+	if s.Background && s.mode() != ModeCatchUp {
+		c.Errorf("background", "applies to a catchUp, which keeps replicating after it caught up; leave it out of a %s phase", s.mode())
 	}
 	if s.BatchChanges < 0 || s.BatchChanges > MaxBatch {
 		c.Errorf("batchChanges", "must be between 1 and %d, not %d", MaxBatch, s.BatchChanges)
@@ -203,3 +214,19 @@ func (s *Spec) Pausable() bool { return s.mode() != ModeSetup }
 // undoing changes on the target: the copy's compensation empties it; stop
 // cannot be undone (the capture is gone).
 func (s *Spec) HasCompensation() bool { return s.mode() == ModeSetup }
+
+// FollowFor: a catchUp can run bounded, for the lag a gate requires.
+func (s *Spec) FollowFor(d time.Duration) (config.DriverSpec, bool) {
+	if s.mode() != ModeCatchUp {
+		return nil, false
+	}
+	c := *s
+	c.RunFor = config.Duration(d)
+	return &c, true
+}
+
+// CaptureSource: every replicate phase uses the capture of From.
+func (s *Spec) CaptureSource() string { return s.From }
+
+// InBackground: a catchUp with background: true goes on after its phase.
+func (s *Spec) InBackground() bool { return s.Background && s.mode() == ModeCatchUp }

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/godwit/godwit/cdc"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/drivers/replicate"
+	"github.com/godwit/godwit/migration"
+)
+
+const leftoverSpec = `name: orders
+stores:
+  legacy: {engine: sqlite, dsn: {fromEnv: LO_LEGACY_DSN}}
+  new: {engine: postgres, dsn: {fromEnv: LO_NEW_DSN}}
+phases:
+  - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [customers], mode: setup}}
+  - {phase: copy, name: replicate, replicate: {from: legacy, to: new, tables: [customers]}}
+`
+
+// leftoverStores makes the spec's two stores, real databases: legacy
+// (SQLite) with this migration's capture set up, new (PostgreSQL) with
+// the trigger capture of another migration.
+func leftoverStores(t *testing.T) (spec *config.Spec, legacy, other cdc.Options) {
+	t.Helper()
+	ctx := context.Background()
+	l, n := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	t.Setenv("LO_LEGACY_DSN", l.DSN)
+	t.Setenv("LO_NEW_DSN", n.DSN)
+	dbtest.Exec(t, l.Store, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+	dbtest.Exec(t, n.Store, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+	spec, err := config.ParseSpec([]byte(leftoverSpec))
+	require.NoError(t, err)
+	legacy = cdc.Options{Source: l.Store, Name: replicate.CaptureName("orders", spec.Stores["legacy"]),
+		Tables: []string{"customers"}, Method: cdc.MethodTriggers}
+	_, err = cdc.Setup(ctx, legacy)
+	require.NoError(t, err)
+	other = cdc.Options{Source: n.Store, Name: cdc.CaptureName("billing", "env:BILLING_DSN"),
+		Tables: []string{"customers"}, Method: cdc.MethodTriggers}
+	_, err = cdc.Setup(ctx, other)
+	require.NoError(t, err)
+	return spec, legacy, other
+}
+
+func endedReport(status migration.Status) *migration.Report {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseProvision, migration.PhaseCopy}, nil, t0)
+	r.Phases[0].State = migration.PhaseCompleted
+	r.Status, r.EndTime = status, t0.Add(time.Minute)
+	return r
+}
+
+func TestStatusWarnsAboutLeftoversAndCleanupRemovesThem(t *testing.T) {
+	isolate(t)
+	spec, legacy, other := leftoverStores(t)
+	ctx := context.Background()
+	ended := &fakeClient{states: []wfState{{report: endedReport(migration.StatusFailed), ended: true}}, startSpec: spec}
+	dial := func(context.Context) (client.Client, error) { return ended, nil }
+
+	out, _, err := run(t, dial, "status", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "WARNING: the migration ended FAILED but its change capture objects remain")
+	trigger := "godwit_tr_" + legacy.Name + "_customers_i"
+	assert.Contains(t, out, "legacy (sqlite): trigger "+trigger)
+	assert.Contains(t, out, "legacy (sqlite): table godwit_cl_"+legacy.Name+"_customers")
+	assert.Contains(t, out, "remove them: godwit cleanup orders")
+	t.Log(out)
+	// The other migration's capture is named, with what drops it by hand.
+	assert.Contains(t, out, "objects of another change capture (not this migration's; owner unknown)")
+	assert.Contains(t, out, "new (postgres): trigger godwit_tr_"+other.Name+"_customers_iud — once sure no migration uses it: DROP TRIGGER godwit_tr_"+other.Name+"_customers_iud ON customers;")
+	assert.NotContains(t, out, "legacy (sqlite): trigger godwit_tr_"+other.Name)
+
+	out, _, err = run(t, dial, "cleanup", "orders", "--dry-run")
+	require.NoError(t, err)
+	assert.Contains(t, out, "would remove: legacy trigger "+trigger)
+	objs, err := cdc.Objects(ctx, legacy.Source, legacy.Name)
+	require.NoError(t, err)
+	assert.Len(t, objs, 5, "a dry run removed something (three triggers, the changelog and the origin marker table): %v", objs)
+
+	out, _, err = run(t, dial, "cleanup", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "removed: legacy trigger "+trigger)
+	assert.Contains(t, out, "left alone (another capture): new trigger godwit_tr_"+other.Name)
+	objs, err = cdc.Objects(ctx, legacy.Source, legacy.Name)
+	require.NoError(t, err)
+	assert.Empty(t, objs, "cleanup left objects of the migration's capture")
+	objs, err = cdc.Objects(ctx, other.Source, other.Name)
+	require.NoError(t, err)
+	assert.Len(t, objs, 3, "cleanup touched another migration's capture")
+
+	out, _, err = run(t, dial, "status", "orders")
+	require.NoError(t, err)
+	assert.NotContains(t, out, "the migration ended FAILED but its change capture objects remain")
+	assert.Contains(t, out, "objects of another change capture")
+
+	out, _, err = run(t, dial, "cleanup", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "no change capture object of migration orders in stores legacy, new")
+}
+
+func TestStatusListsTheCaptureOfARunningMigrationAndCleanupRefusesIt(t *testing.T) {
+	isolate(t)
+	spec, legacy, other := leftoverStores(t)
+	_, err := cdc.Teardown(context.Background(), other)
+	require.NoError(t, err)
+	running := endedReport(migration.StatusInProgress)
+	running.EndTime = time.Time{}
+	c := &fakeClient{states: []wfState{{report: running}}, startSpec: spec}
+	dial := func(context.Context) (client.Client, error) { return c, nil }
+
+	out, _, err := run(t, dial, "status", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "in use by this migration (IN_PROGRESS), removed by its stop phase or its rollback:")
+	assert.Contains(t, out, "· legacy (sqlite): trigger godwit_tr_"+legacy.Name+"_customers_d")
+	assert.NotContains(t, out, "WARNING")
+
+	out, _, err = run(t, dial, "status", "orders", "--leftovers=false")
+	require.NoError(t, err)
+	assert.NotContains(t, out, "Change capture")
+
+	_, _, err = run(t, dial, "cleanup", "orders")
+	require.ErrorContains(t, err, "migration orders is running: its change capture is in use")
+	objs, err := cdc.Objects(context.Background(), legacy.Source, legacy.Name)
+	require.NoError(t, err)
+	assert.Len(t, objs, 5, "three triggers, the changelog and the origin marker table")
+}
+
+func TestStatusNamesAStoreItCannotCheck(t *testing.T) {
+	isolate(t)
+	spec, _, _ := leftoverStores(t)
+	require.NoError(t, os.Unsetenv("LO_NEW_DSN")) // t.Setenv restores it
+	c := &fakeClient{states: []wfState{{report: endedReport(migration.StatusRolledBack), ended: true}}, startSpec: spec}
+	out, _, err := run(t, func(context.Context) (client.Client, error) { return c, nil }, "status", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "? store new not checked for change capture objects:")
+	assert.Contains(t, out, "LO_NEW_DSN")
+	assert.Contains(t, out, "WARNING: the migration ended ROLLED_BACK")
+}
+
+// A cut-over sets up a reverse capture on new; left behind, it is the
+// migration's own (not "another capture's"), and cleanup removes it.
+func TestStatusCountsALeftReverseCaptureAsTheMigrations(t *testing.T) {
+	isolate(t)
+	spec, _, other := leftoverStores(t)
+	ctx := context.Background()
+	reverse := cdc.Options{Source: other.Source, Name: replicate.ReverseCaptureName("orders", spec.Stores["new"]),
+		Tables: []string{"customers"}, Method: cdc.MethodTriggers}
+	_, err := cdc.Setup(ctx, reverse)
+	require.NoError(t, err)
+	ended := &fakeClient{states: []wfState{{report: endedReport(migration.StatusRolledBack), ended: true}}, startSpec: spec}
+	dial := func(context.Context) (client.Client, error) { return ended, nil }
+
+	out, _, err := run(t, dial, "status", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "new (postgres): trigger godwit_tr_"+reverse.Name+"_customers_iud")
+	assert.NotContains(t, out, "trigger godwit_tr_"+reverse.Name+"_customers_iud — once sure no migration uses it",
+		"the reverse capture was shown as another migration's")
+
+	out, _, err = run(t, dial, "cleanup", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "removed: new trigger godwit_tr_"+reverse.Name)
+	objs, err := cdc.Objects(ctx, reverse.Source, reverse.Name)
+	require.NoError(t, err)
+	assert.Empty(t, objs, "cleanup left the reverse capture")
+	objs, err = cdc.Objects(ctx, other.Source, other.Name)
+	require.NoError(t, err)
+	assert.Len(t, objs, 3, "cleanup touched another migration's capture")
+}

@@ -1,0 +1,230 @@
+package workflows
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
+)
+
+const (
+	changeLag = "replication-lag"
+	// lagV1: a replicate phase's lag is recorded in the report and upserted
+	// as ReplicationLag; a gate with requireLag keeps that replication
+	// running, in bounded activities, while it waits, and its approval is
+	// refused while the lag is above the limit.
+	lagV1 = 1
+)
+
+// How long each bounded replicate activity of a requireLag gate runs: the
+// first briefly, so the gate knows the lag within seconds, then longer, so
+// a gate waiting a day costs a few thousand activities (continuing as new
+// past activitiesPerRun). lagRetry is the pause after a failed one.
+const (
+	lagFirstRun = 2 * time.Second
+	lagRun      = 10 * time.Second
+	lagRetry    = 30 * time.Second
+)
+
+// FollowActivityPrefix starts the activity ID of every bounded replicate
+// activity a follower runs (a requireLag gate's, a background one): they
+// run beside the current phase's activity, which `godwit status` shows.
+const FollowActivityPrefix = "follow-"
+
+// lagGate is the lag condition of the gate waiting now, and the
+// replication that measures it.
+type lagGate struct {
+	gate  string
+	limit time.Duration
+	f     *follower
+}
+
+// follower is a loop of bounded replicate activities of phase src: for a
+// gate with requireLag while it waits, or in the background across
+// phases. measured says it has returned a lag since the gate opened; err
+// is its last failure, until one succeeds.
+type follower struct {
+	src      int
+	phase    string
+	measured bool
+	err      string
+	// stop cancels the loop and waits for its activity to end.
+	stop func()
+}
+
+// lagOn reports whether this run records lags (changeLag).
+func lagOn(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changeLag, workflow.DefaultVersion, lagV1) >= lagV1
+}
+
+// recordLag keeps a replicate phase's lag in the report and upserts the
+// search attribute when its value (to a tenth of a second) changed.
+func (r *run) recordLag(ctx workflow.Context, phase string, lag *migration.ReplicationLag) {
+	l := *lag
+	l.Phase = phase
+	if l.Measured.IsZero() {
+		l.Measured = workflow.Now(ctx)
+	}
+	r.report.Replication = &l
+	rounded := math.Round(l.Seconds*10) / 10
+	if r.publishedLag != nil && *r.publishedLag == rounded {
+		return
+	}
+	r.publishedLag = &rounded
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrLag.ValueSet(rounded)); err != nil {
+		r.logger.Warn("upsert search attribute", "name", SearchAttrLag.GetName(), "error", err)
+	}
+}
+
+// followWhileWaiting starts, for the gate before phase i and its lag
+// condition, the replication of the latest earlier catchUp phase, unless
+// it already runs in the background; the approval's validator compares
+// its lag with the limit. The returned function ends what it started.
+func (r *run) followWhileWaiting(ctx workflow.Context, i int, a *config.Approval) func() {
+	src := config.LagSource(r.spec.Phases, i)
+	if src < 0 {
+		return func() {} // the spec's check refuses this
+	}
+	f, own := r.bg, false
+	if f == nil || f.src != src {
+		f, own = r.startFollower(ctx, src, "keep up while gate "+a.Gate+" waits"), true
+	}
+	f.measured = false
+	r.lagGate = &lagGate{gate: a.Gate, limit: a.RequireLag.D(), f: f}
+	return func() {
+		if own {
+			f.stop()
+		}
+		r.lagGate = nil
+	}
+}
+
+// startFollower starts a loop of bounded replicate activities of phase
+// src: each applies changes for a few seconds and returns the lag, kept in
+// the report and the search attribute. Past activitiesPerRun the loop ends
+// and sets gateBreak, so a waiting gate continues as new. stop cancels it
+// and waits for its activity to end, so no replication holds the capture
+// when the next phase or a compensation starts.
+func (r *run) startFollower(ctx workflow.Context, src int, what string) *follower {
+	f := &follower{src: src, phase: r.spec.Phases[src].Name}
+	lctx, cancel := workflow.WithCancel(ctx)
+	done := false
+	workflow.Go(lctx, func(g workflow.Context) {
+		defer func() { done = true }()
+		runFor := lagFirstRun
+		for g.Err() == nil {
+			if err := workflow.Await(g, func() bool { return !r.paused }); err != nil {
+				return
+			}
+			if r.activities >= r.activitiesPerRun {
+				r.gateBreak = true
+				return
+			}
+			res, err := r.followOnce(g, src, what, runFor)
+			switch {
+			case g.Err() != nil:
+				return
+			case err != nil:
+				f.err = errorMessage(err)
+				r.report.AddIssue(workflow.Now(g), f.phase, migration.SeverityWarning,
+					fmt.Sprintf("replication (%s) failed, tried again in %s: %s", what, lagRetry, f.err))
+				r.publish(g)
+				_ = workflow.Sleep(g, lagRetry)
+			case res.Lag != nil:
+				f.err, f.measured = "", true
+				r.lagCheckpoint = res.Checkpoint
+				r.recordLag(g, f.phase, res.Lag)
+				r.publish(g)
+				runFor = lagRun
+			}
+		}
+	})
+	f.stop = func() {
+		cancel()
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Await(dctx, func() bool { return done })
+	}
+	return f
+}
+
+// startBackground starts phase src's replication in the background, once
+// the phase is done, when its section asks for it.
+func (r *run) startBackground(ctx workflow.Context, src int) {
+	if b, ok := r.spec.Phases[src].Driver.(config.Background); !ok || !b.InBackground() {
+		return
+	}
+	r.stopBackground()
+	r.bg = r.startFollower(ctx, src, "keep up in the background")
+	r.logger.Info("replication goes on in the background", "phase", r.bg.phase)
+}
+
+// stopBackground stops the background replication, if any.
+func (r *run) stopBackground() {
+	if r.bg == nil {
+		return
+	}
+	r.bg.stop()
+	r.logger.Info("background replication stopped", "phase", r.bg.phase)
+	r.bg = nil
+}
+
+// needsCapture reports whether phase i uses the capture the background
+// replication follows, so that replication must stop before it starts.
+func (r *run) needsCapture(i int) bool {
+	if r.bg == nil {
+		return false
+	}
+	u, ok := r.spec.Phases[i].Driver.(config.CaptureUser)
+	bgu, bgok := r.spec.Phases[r.bg.src].Driver.(config.CaptureUser)
+	return ok && bgok && u.CaptureSource() == bgu.CaptureSource()
+}
+
+// followOnce runs phase src's replication bounded to runFor.
+func (r *run) followOnce(ctx workflow.Context, src int, what string, runFor time.Duration) (activities.PhaseResult, error) {
+	var res activities.PhaseResult
+	spec, err := r.spec.Phases[src].Resolve(r.outputs)
+	if err != nil {
+		return res, err
+	}
+	f, _ := spec.Driver.(config.LagFollower)
+	d, ok := f.FollowFor(runFor)
+	if !ok {
+		return res, fmt.Errorf("phase %s does not follow a replication", spec.Name)
+	}
+	spec.Driver = d
+	opts := activityOptions(spec)
+	opts.Summary = spec.Name + ": " + what
+	r.activities++
+	r.follows++
+	// Told apart from the current phase's activity by `godwit status`.
+	opts.ActivityID = fmt.Sprintf("%s%d", FollowActivityPrefix, r.follows)
+	in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Resume: r.lagCheckpoint}
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.RunPhaseName, in).Get(ctx, &res)
+	return res, err
+}
+
+// checkLag is the approval's lag condition: nil when the lag last
+// measured while the gate waits is at or under the limit.
+func (lg *lagGate) check(rep *migration.Report, now time.Time) error {
+	l := rep.Replication
+	if !lg.f.measured || l == nil || l.Phase != lg.f.phase {
+		msg := fmt.Sprintf("gate %s requires the replication lag at or under %s, and phase %s has not measured it since the gate opened "+
+			"(it runs while the gate waits and reports within seconds): try again shortly", lg.gate, config.Duration(lg.limit), lg.f.phase)
+		if lg.f.err != "" {
+			msg += "; its last attempt failed: " + lg.f.err
+		}
+		return fmt.Errorf("%s", msg)
+	}
+	if l.Duration() > lg.limit {
+		return fmt.Errorf("gate %s requires the replication lag at or under %s, but phase %s measured %s (%d changes behind) %s ago; "+
+			"it keeps applying changes while the gate waits: try again once it has caught up (godwit status shows the lag)",
+			lg.gate, config.Duration(lg.limit), lg.f.phase, l.Duration().Round(10*time.Millisecond), l.Changes,
+			max(0, now.Sub(l.Measured)).Round(time.Second))
+	}
+	return nil
+}
