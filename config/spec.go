@@ -754,6 +754,12 @@ func (s *Spec) Outline() []string {
 		line := fmt.Sprintf("%d. %-14s %s, timeout %s, %s", i+1, label, p.DriverKey(), p.Timeout, attempts)
 		if p.Approval != nil {
 			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
+			if p.Approval.RequireLag > 0 {
+				line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
+			}
+		}
+		if b, ok := p.Driver.(Background); ok && b.InBackground() {
+			line += ", then on in the background"
 		}
 		if sp, ok := p.Driver.(StepPlanner); ok && len(sp.PlanSteps()) > 0 {
 			line += fmt.Sprintf(", %d steps", len(sp.PlanSteps()))

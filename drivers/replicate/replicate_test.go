@@ -117,6 +117,22 @@ func TestSpecDefaultsAndTraits(t *testing.T) {
 	assert.Contains(t, string(b), `"fromEnv":"LEGACY_DSN"`)
 }
 
+// The outline `godwit validate` prints says which replication goes on in
+// the background and which gate waits for the lag.
+func TestOutlineNamesBackgroundReplicationAndLagGates(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(storesYAML + `
+  - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [a], mode: setup}}
+  - {phase: copy, name: replicate, replicate: {from: legacy, to: new, tables: [a], background: true}}
+  - {phase: copy, name: replicate-again, replicate: {from: legacy, to: new, tables: [a]}}
+  - {phase: decommission, name: stop, approval: {gate: go, requireLag: 3s}, replicate: {from: legacy, to: new, tables: [a], mode: stop}}
+`))
+	require.NoError(t, err)
+	lines := spec.Outline()
+	assert.Contains(t, lines[1], "then on in the background")
+	assert.NotContains(t, lines[2], "background")
+	assert.Contains(t, lines[3], `gate "go" before it (opens with the replication lag under 3s)`)
+}
+
 // driverSpec writes a spec replicating the kitchen table between two
 // stores, their DSNs in files.
 func driverSpec(t *testing.T, name string, src, dst dbtest.DB, method string) *config.Spec {
