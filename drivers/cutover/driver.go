@@ -133,9 +133,9 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 	}
 	log.Info("writes cut over to new", "held", m.held, "applied", m.applied, "reverse", setup.Method)
 	return activities.PhaseResult{
-		Records: m.applied,
-		Summary: fmt.Sprintf("route %s cut over to new (read and write weights 100, were %d/%d): writes held for %s, %d changes applied in the catch-up; reverse replication new → legacy set up (%s)",
-			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.applied, setup.Method),
+		Records: m.early + m.applied,
+		Summary: fmt.Sprintf("route %s cut over to new (read and write weights 100, were %d/%d): writes held for %s, %d changes applied in the catch-up (%d before the hold); reverse replication new → legacy set up (%s)",
+			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.early+m.applied, m.early, setup.Method),
 		Outputs: map[string]string{"heldFor": m.held.String(), "reverseCapture": o.reverse.Name},
 	}, nil
 }
@@ -166,14 +166,56 @@ type moveTo struct {
 
 // moved says how a move went.
 type moved struct {
-	before       api.RouteStatus
-	held         time.Duration
-	applied      int64
-	weightsTried bool // the weights may have changed
+	before api.RouteStatus
+	held   time.Duration
+	// early is what the catch-up before the hold applied, applied what
+	// the one with writes held did.
+	early, applied int64
+	weightsTried   bool // the weights may have changed
+}
+
+// maxEarlyPasses bounds the catch-up passes before the hold.
+const maxEarlyPasses = 10
+
+// catchUpBeforeHold applies the capture's backlog while writes still go
+// on, so that the hold covers only what is written meanwhile: a rollback
+// after hours on new finds hours of reverse changes, and a cut-over after
+// a long gate the forward changes since the last replicate phase. Each
+// pass drains the changes committed before it started, within the move's
+// timeout; it stops once a pass takes less than half the timeout (what is
+// left fits in the hold), or after a pass that applied nothing in the
+// whole timeout (a stuck target: the held catch-up then fails as it
+// should, and releases the writes).
+func (d *Driver) catchUpBeforeHold(ctx context.Context, s *Spec, capture cdc.RunOptions, to moveTo, timeout time.Duration, beat func(activities.Heartbeat)) (int64, error) {
+	var total int64
+	for pass := 1; pass <= maxEarlyPasses; pass++ {
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		capture.Until = cdc.Drained(start)
+		var applied int64
+		_, err := cdc.Run(pctx, capture, cdc.Checkpoint{}, func(p cdc.Progress) {
+			applied = p.AppliedThisRun
+			beat(activities.Heartbeat{Records: total + applied, Detail: fmt.Sprintf("route %s (%s): catching up %s before holding writes (pass %d): %d changes behind, %d applied",
+				s.Route, to.what, to.to, pass, p.Lag.Changes, total+applied)})
+		})
+		timedOut := pctx.Err() != nil
+		cancel()
+		total += applied
+		switch {
+		case ctx.Err() != nil:
+			return total, ctx.Err()
+		case err != nil && !timedOut:
+			return total, classifyCapture(fmt.Sprintf("catch-up before the %s of %s", to.what, s.Route), err)
+		case err == nil && time.Since(start) < timeout/2, applied == 0:
+			return total, nil
+		}
+	}
+	return total, nil
 }
 
 // move is a switch of the route without losing a write, either way:
 //
+//  0. catch up while writes still go on (catchUpBeforeHold);
 //  1. hold the route's writes at the gateway (they wait there);
 //  2. wait until the writes already past the hold have finished;
 //  3. drain the capture of the side being left (cdc.Run until lag 0);
@@ -192,6 +234,9 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Client, 
 	var err error
 	if m.before, err = gw.Route(ctx, s.Route); err != nil {
 		return m, classify(err)
+	}
+	if m.early, err = d.catchUpBeforeHold(ctx, s, capture, to, timeout, beat); err != nil {
+		return m, err
 	}
 	// The hold releases itself if this worker dies: the timeout, plus time
 	// to set the weights and release.
@@ -307,9 +352,9 @@ func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Cl
 	}
 	log.Info("route moved back to legacy with the writes made on new", "held", m.held, "applied", m.applied, "dropped", dropped)
 	return activities.PhaseResult{
-		Records: m.applied,
-		Summary: fmt.Sprintf("route %s back on legacy (weights 0/0, were %d/%d): writes held for %s, %d changes made on new applied to legacy; reverse capture removed from %s (%d objects)",
-			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.applied, s.To, len(dropped)),
+		Records: m.early + m.applied,
+		Summary: fmt.Sprintf("route %s back on legacy (weights 0/0, were %d/%d): writes held for %s, %d changes made on new applied to legacy (%d before the hold, %d while writes were held); reverse capture removed from %s (%d objects)",
+			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.early+m.applied, m.early, m.applied, s.To, len(dropped)),
 		Outputs: map[string]string{"heldFor": m.held.String()},
 	}, nil
 }
