@@ -78,8 +78,13 @@ type Options struct {
 	DriftCheckEvery int
 	// Probe, if set, holds the writes while its value is over its maximum
 	// (see throttle.go).
-	Probe  *Probe
-	Logger hclog.Logger // nil = no logging
+	Probe *Probe
+	// AfterCommit, if set, is called after each batch's write committed
+	// and before its checkpoint is taken: a fault-injection point for the
+	// tests that kill a worker exactly there (the batch is on the target,
+	// the checkpoint still says it is not).
+	AfterCommit func(table string)
+	Logger      hclog.Logger // nil = no logging
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -601,6 +606,9 @@ func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.F
 // commit records a batch the target has committed: its last key becomes
 // the checkpoint, and the progress callback gets it.
 func (r *run) commit(ctx context.Context, p *tablePlan, filter *datastore.Filter, key []any, n int64) error {
+	if r.opts.AfterCommit != nil {
+		r.opts.AfterCommit(p.name)
+	}
 	enc, err := datastore.EncodeKey(p.source, key)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", p.name, err)

@@ -89,7 +89,11 @@ func run(args []string) error {
 	}
 	w := worker.New(c, settings.Temporal.TaskQueue, opts)
 	workflows.Register(w)
-	activities.Register(w, drivers.Activities(logger.Named("activities")))
+	acts := drivers.Activities(logger.Named("activities"))
+	if err := injectFaults(acts, logger); err != nil {
+		return err
+	}
+	activities.Register(w, acts)
 	logger.Info("worker started", "address", settings.Temporal.Address,
 		"namespace", settings.Temporal.Namespace, "taskQueue", settings.Temporal.TaskQueue)
 	// worker.InterruptCh closes on SIGINT or SIGTERM; Run then stops polling

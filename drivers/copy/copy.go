@@ -208,6 +208,9 @@ type Driver struct {
 	// BeatInterval is how often a running copy heartbeats even when no
 	// batch finished (a long count or a slow batch); default 5s.
 	BeatInterval time.Duration
+	// AfterCommit, if set, runs after each batch committed and before its
+	// checkpoint (datacopy.Options.AfterCommit): for fault injection only.
+	AfterCommit func(table string)
 }
 
 // New returns the copy driver.
@@ -307,6 +310,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume 
 		From: from, To: to, Tables: s.Tables,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
 		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Probe: probe, Logger: log,
+		AfterCommit: d.AfterCommit,
 	}
 	if s.CatchUp != nil {
 		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),

@@ -1,0 +1,91 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/migration"
+)
+
+// TestCopySharedByWorkersSurvivesRepeatedKills copies one table split into
+// key ranges, fanned out so that several worker processes share it, while
+// workers are killed with SIGKILL at random moments, six times, each
+// replaced by a fresh one; and one worker kills itself right after a
+// batch committed and before its checkpoint was heartbeated (the fault
+// point GODWIT_FAULT_KILL_AFTER_BATCHES). Every range resumes from its
+// last checkpoint on whichever worker picks it up; at the end the target
+// holds exactly the source's rows, each key once.
+func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
+	t.Parallel()
+	const rows = 80_000
+	const kills = 6
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, seed>>1))
+	t.Logf("random kill points from seed %d", seed)
+
+	queue := "it-copy-kills"
+	selfKiller := startWorkerAt(t, env.address, queue, "GODWIT_FAULT_KILL_AFTER_BATCHES=7")
+	workers := []*workerProc{startWorkerAt(t, env.address, queue), startWorkerAt(t, env.address, queue)}
+
+	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+	seedPlain(t, src, rows)
+	r := newDataRun(t, "it-copy-kills", src, dst, `  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain]}
+  - phase: copy
+    heartbeatTimeout: 3s
+    retry: {maxAttempts: 30, initialInterval: 200ms, maxInterval: 1s}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 1500, splitRows: 10000, fanOut: 4}
+`)
+	var out, errOut bytes.Buffer
+	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)
+	require.NoError(t, err, res)
+	r.waitFor("the copy to start", func(rep migration.Report) bool { return rep.Phases[1].State == migration.PhaseRunning })
+
+	done := make(chan struct{})
+	var final migration.Report
+	var runErr error
+	go func() { final, runErr = r.result(); close(done) }()
+	killed := 0
+	for killed < kills {
+		select {
+		case <-done:
+			t.Fatalf("the copy ended after only %d of %d kills: make it longer (rows, rowsPerSecond)", killed, kills)
+		case <-time.After(time.Duration(700+rng.IntN(1800)) * time.Millisecond):
+		}
+		i := rng.IntN(len(workers))
+		workers[i].kill()
+		killed++
+		copied, err := dst.Store.Count(context.Background(), "plain")
+		require.NoError(t, err)
+		t.Logf("kill %d: worker %d, %d rows on the target", killed, i, copied)
+		workers[i] = startWorkerAt(t, env.address, queue)
+	}
+	<-done
+	require.NoError(t, runErr, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Greater(t, final.Phases[1].Attempts, 1, "killed units ran again")
+	require.Contains(t, selfKiller.logs.String(), "fault injection: killing this worker between a batch's commit and its checkpoint",
+		"the self-killing worker took part in the copy")
+
+	n, err := dst.Store.Count(context.Background(), "plain")
+	require.NoError(t, err)
+	require.Equal(t, int64(rows), n)
+	var distinct int64
+	require.NoError(t, dst.Store.DB.QueryRowContext(context.Background(), "SELECT COUNT(DISTINCT id) FROM plain").Scan(&distinct))
+	require.Equal(t, int64(rows), distinct, "a key copied twice")
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
+	resumed := 0
+	for _, w := range append(workers, selfKiller) {
+		resumed += strings.Count(w.logs.String(), `"@message":"resuming from checkpoint"`)
+	}
+	t.Logf("units resumed from a checkpoint: %d (in the surviving workers' logs)", resumed)
+}
