@@ -42,7 +42,20 @@ const (
 	// at that step: resume runs the step again; rollback or promote decide
 	// otherwise.
 	ErrTypeHoldForPerson = "AnalysisPaused"
+	// ErrTypeSchemaDrift: a source table's columns changed while a phase
+	// copied or replicated it. Going on would copy the wrong shape, and
+	// rolling back would throw away hours of work for what a person can
+	// fix (the target's schema, or the change itself): the workflow pauses
+	// the migration with an issue naming the change, and resume runs the
+	// phase again from the checkpoint it reached (SchemaDrift).
+	ErrTypeSchemaDrift = "SchemaDrift"
 )
+
+// SchemaDrift is the activity error for a source table that changed shape
+// during the phase: not retried, and the migration pauses on it.
+func SchemaDrift(msg string, cause error) error {
+	return temporal.NewNonRetryableApplicationError(msg, ErrTypeSchemaDrift, cause)
+}
 
 // NonRetryableErrorTypes lists the error types no retry policy should retry.
 var NonRetryableErrorTypes = []string{ErrTypeConfig, ErrTypeHookMissing, ErrTypeStepsAgain, ErrTypeHoldForPerson}
@@ -211,6 +224,11 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 			return res, temporal.NewCanceledError(res)
 		}
 		log.Warn("phase failed", "attempt", info.Attempt, "error", err)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == ErrTypeSchemaDrift {
+			// The migration pauses on it and resume goes on from here.
+			res.Checkpoint = last.Checkpoint
+		}
 		return res, WithResult(err, res)
 	}
 	log.Info("phase finished", "duration", res.Duration)

@@ -658,6 +658,12 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			}
 			continue
 		}
+		if stop, handled := r.pauseOnDrift(ctx, i, spec, err, &resume); handled {
+			if stop != nil {
+				return res, stop
+			}
+			continue
+		}
 		return res, r.actionFailed(ctx, i, spec, err)
 	}
 }

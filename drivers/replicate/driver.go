@@ -331,6 +331,8 @@ func classify(what string, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.Is(err, cdc.ErrSchemaDrift):
+		return activities.SchemaDrift(fmt.Sprintf("%s: %v", what, err), err)
 	case cdc.IsPermanent(err):
 		msg := fmt.Sprintf("%s: %v", what, err)
 		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)

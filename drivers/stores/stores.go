@@ -130,6 +130,8 @@ func Classify(what string, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.Is(err, datastore.ErrSchemaDrift):
+		return activities.SchemaDrift(fmt.Sprintf("%s: %v", what, err), err)
 	case datastore.IsPermanent(err):
 		msg := fmt.Sprintf("%s: %v", what, err)
 		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
