@@ -46,7 +46,8 @@ type Options struct {
 	// at least the source's columns.
 	Tables []string
 	// BatchRows is the rows read and written per batch (one target
-	// transaction); default 5000.
+	// transaction); default 5000. The direct path's batches start there
+	// and grow (DirectBatchTime).
 	BatchRows int
 	// Concurrency is how many tables are copied at once; default 1.
 	Concurrency int
