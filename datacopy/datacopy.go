@@ -31,6 +31,11 @@ const (
 	DefaultMaxLag          = 5 * time.Second
 	DefaultMinRows         = 100
 	DefaultMaxPasses       = 10
+	// DefaultDirectBatchTime is about how long one batch of the PostgreSQL
+	// → PostgreSQL direct path runs (Options.DirectBatchTime).
+	DefaultDirectBatchTime = time.Second
+	// DirectMaxRows bounds a direct batch's rows.
+	DirectMaxRows = 1_000_000
 )
 
 // Options say what to copy and how.
@@ -41,7 +46,8 @@ type Options struct {
 	// at least the source's columns.
 	Tables []string
 	// BatchRows is the rows read and written per batch (one target
-	// transaction); default 5000.
+	// transaction); default 5000. The direct path's batches start there
+	// and grow (DirectBatchTime).
 	BatchRows int
 	// Concurrency is how many tables (or key ranges, see SplitRows) are
 	// copied at once; default 1.
@@ -70,6 +76,13 @@ type Options struct {
 	// COPY streamed from source to target, rows never decoded), so every
 	// batch goes through ReadBatch and WriteBatch; for comparisons.
 	NoDirect bool
+	// DirectBatchTime: the direct path's batches start at BatchRows rows
+	// and grow (at most fourfold a batch, to DirectMaxRows) until one takes
+	// about this long, since each batch's statements, round trips and
+	// commit cost time the rows do not; the rows stream, so a batch's size
+	// costs no memory. Default DefaultDirectBatchTime; negative = every
+	// batch BatchRows rows. Throttled copies keep BatchRows.
+	DirectBatchTime time.Duration
 	// DriftCheckEvery is how many committed batches of a table pass between
 	// two checks that its source columns are still those introspected at
 	// the start (and each stage is checked once more at its end); default
@@ -228,6 +241,9 @@ func (o *Options) normalize() error {
 	}
 	if o.DriftCheckEvery == 0 {
 		o.DriftCheckEvery = DefaultDriftCheckEvery
+	}
+	if o.DirectBatchTime == 0 {
+		o.DirectBatchTime = DefaultDirectBatchTime
 	}
 	if cu := o.CatchUp; cu != nil {
 		c := *cu // the caller's struct stays as it was
@@ -658,19 +674,21 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
 	}
+	limit := r.opts.BatchRows
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("copy %s: stopped: %w", p.name, err)
 		}
 		if r.limiter != nil {
-			if err := r.limiter.WaitN(ctx, r.opts.BatchRows); err != nil {
+			if err := r.limiter.WaitN(ctx, limit); err != nil {
 				return fmt.Errorf("copy %s: stopped while throttled: %w", p.name, ctxErrOr(ctx, err))
 			}
 		}
 		if err := r.hold(ctx, p); err != nil {
 			return err
 		}
-		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, r.opts.BatchRows, filter)
+		started := time.Now()
+		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, limit, filter)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, ctxErrOr(ctx, err))
 		}
@@ -681,10 +699,23 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 			return err
 		}
 		after = b.LastKey
-		if b.Keys < r.opts.BatchRows {
+		if b.Keys < limit {
 			return nil
 		}
+		limit = r.nextDirectLimit(limit, time.Since(started))
 	}
+}
+
+// nextDirectLimit sizes the next direct batch to take about
+// DirectBatchTime at the rate the last one (limit rows in took) went,
+// growing at most fourfold a batch and never below BatchRows. Throttled,
+// batches stay at BatchRows: the limiter's burst.
+func (r *run) nextDirectLimit(limit int, took time.Duration) int {
+	if r.limiter != nil || r.opts.DirectBatchTime < 0 || took <= 0 {
+		return r.opts.BatchRows
+	}
+	n := int(float64(limit) * r.opts.DirectBatchTime.Seconds() / took.Seconds())
+	return max(r.opts.BatchRows, min(n, 4*limit, DirectMaxRows))
 }
 
 // batchRead is one read-ahead's outcome.

@@ -76,6 +76,7 @@ func TestCopyBetweenEngines(t *testing.T) {
 			reports := 0
 			res, err := datacopy.Run(context.Background(), datacopy.Options{
 				From: src, To: dst, Tables: []string{"kitchen", "order_*"}, BatchRows: 100, Concurrency: 2,
+				DirectBatchTime: -1, // batches of 100 on every path, for the count of reports
 			}, datacopy.Checkpoint{}, func(p datacopy.Progress) { last = p; reports++ })
 			if err != nil {
 				t.Fatal(err)

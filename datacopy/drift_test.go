@@ -43,7 +43,7 @@ func TestSchemaDriftStopsTheCopy(t *testing.T) {
 			ctx := context.Background()
 			src, dst := setup(t, tc.from, datastore.Postgres, 500)
 			altered := false
-			opts := datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100, DriftCheckEvery: 2}
+			opts := datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100, DriftCheckEvery: 2, DirectBatchTime: -1}
 			res, err := datacopy.Run(ctx, opts, datacopy.Checkpoint{}, func(p datacopy.Progress) {
 				if tc.alter == "" || altered || p.RowsDone < 100 {
 					return

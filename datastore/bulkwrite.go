@@ -193,9 +193,8 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 	}
 	args = append(args, rargs...)
 	conds = append([]string{fmt.Sprintf("(%s) >= (%s)", strings.Join(keys, ", "), strings.Join(params, ", "))}, conds...)
-	q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s)", s.d.quote(t.Name), strings.Join(conds, " AND "))
-	var taken bool
-	if err := tx.QueryRow(ctx, q, args...).Scan(&taken); err != nil {
+	taken, err := s.keyTaken(ctx, tx, t, strings.Join(conds, " AND "), args)
+	if err != nil {
 		return false, fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	if taken {
@@ -210,6 +209,34 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return true, nil
+}
+
+// keyTaken reports whether t holds a row matching cond (a condition on
+// its key, "" for any row). The probe is an ORDER BY key LIMIT 1, not an
+// EXISTS: on a table being filled the planner has no statistics yet, and
+// for EXISTS it expects a match within a few rows and picks a sequential
+// scan, which reads the whole table when the range is empty (the usual
+// answer) — a scan per batch that grows with the table. Ordering by the
+// key makes the index the only cheap plan.
+func (s *Store) keyTaken(ctx context.Context, tx pgx.Tx, t *Table, cond string, args []any) (bool, error) {
+	keys := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		keys[i] = s.d.quote(k)
+	}
+	q := "SELECT 1 FROM " + s.d.quote(t.Name)
+	if cond != "" {
+		q += " WHERE " + cond
+	}
+	q += " ORDER BY " + strings.Join(keys, ", ") + " LIMIT 1"
+	var one int
+	err := tx.QueryRow(ctx, q, args...).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe the key range: %w", err)
 	}
 	return true, nil
 }

@@ -211,8 +211,9 @@ func rangeTo(r *KeyRange) any {
 	return r.To
 }
 
-// probeQuery asks whether t holds a key past after (nil: any key) within r.
-func (s *Store) probeQuery(t *Table, after []any, r *KeyRange) (string, []any, error) {
+// probeCond is the condition of the probe asking whether t holds a key
+// past after (nil: any key) within r, for keyTaken.
+func (s *Store) probeCond(t *Table, after []any, r *KeyRange) (string, []any, error) {
 	var conds []string
 	args := append([]any(nil), after...)
 	if len(after) > 0 {
@@ -223,10 +224,5 @@ func (s *Store) probeQuery(t *Table, after []any, r *KeyRange) (string, []any, e
 	if err != nil {
 		return "", nil, err
 	}
-	conds, args = append(conds, rc...), append(args, rargs...)
-	q := "SELECT EXISTS (SELECT 1 FROM " + s.d.quote(t.Name)
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	return q + ")", args, nil
+	return strings.Join(append(conds, rc...), " AND "), append(args, rargs...), nil
 }

@@ -3,7 +3,6 @@ package datastore
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -91,17 +90,20 @@ func literalKind(k Kind) bool {
 // row has a key past `after` (the backfill's usual case; ordered keys
 // only), else COPY into a temporary table merged with INSERT ... ON
 // CONFLICT DO UPDATE. Call CanCopyDirect first.
+//
+// The batch is one source statement, COPY (SELECT ... ORDER BY key LIMIT
+// limit): its size and last key are read from the stream's framing as it
+// passes (tupleScanner), so no query has to find the bounds first. The rows
+// are streamed, never held, so limit bounds the batch's time, not memory.
 func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, after []any, limit int, filter *Filter) (DirectBatch, error) {
 	var b DirectBatch
 	if len(after) > 0 && len(after) != len(src.PrimaryKey) {
 		return b, fmt.Errorf("copy %s: %d key values for %d key columns", src.Name, len(after), len(src.PrimaryKey))
 	}
-	last, n, err := s.batchBounds(ctx, src, after, limit, filter)
-	if err != nil || n == 0 {
-		return b, err
+	if limit <= 0 {
+		return b, fmt.Errorf("copy %s: batch limit %d", src.Name, limit)
 	}
-	b.Keys, b.LastKey = n, last
-	query, err := s.copyOutQuery(src, dst, after, last, filter)
+	query, err := s.copyOutQuery(src, dst, after, limit, filter)
 	if err != nil {
 		return b, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
@@ -113,79 +115,23 @@ func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, afte
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		if orderedKey(dst) {
-			rows, done, err := s.directIntoEmptyRange(ctx, to, pc, dst, after, filterRange(filter), query)
+			res, done, err := s.directIntoEmptyRange(ctx, to, pc, src, dst, after, filterRange(filter), query)
 			if err != nil || done {
-				b.Rows = rows
+				b = res
 				return err
 			}
 		}
+		b, err = s.directMerge(ctx, to, pc, src, dst, query)
 		b.Merged = true
-		b.Rows, err = s.directMerge(ctx, to, pc, dst, query)
 		return err
 	})
 	return b, err
 }
 
-// batchBounds finds the batch's last key and how many keys it spans, with
-// an index-only scan of the key.
-func (s *Store) batchBounds(ctx context.Context, t *Table, after []any, limit int, filter *Filter) ([]any, int, error) {
-	keys := make([]string, len(t.PrimaryKey))
-	desc := make([]string, len(t.PrimaryKey))
-	for i, k := range t.PrimaryKey {
-		keys[i] = s.d.quote(k)
-		desc[i] = keys[i] + " DESC"
-	}
-	var where []string
-	var args []any
-	if len(after) > 0 {
-		cond, uses := s.d.keyAfter(t, 1)
-		where = append(where, cond)
-		for _, i := range uses {
-			args = append(args, after[i])
-		}
-	}
-	conds, rargs, err := s.rangeConds(t, filterRange(filter), len(args)+1)
-	if err != nil {
-		return nil, 0, fmt.Errorf("copy %s: %w", t.Name, err)
-	}
-	where, args = append(where, conds...), append(args, rargs...)
-	if filter != nil && filter.Column != "" {
-		args = append(args, filter.Since)
-		where = append(where, fmt.Sprintf("%s >= %s", s.d.quote(filter.Column), s.d.placeholder(len(args))))
-	}
-	inner := "SELECT " + strings.Join(keys, ", ") + " FROM " + s.d.quote(t.Name)
-	if len(where) > 0 {
-		inner += " WHERE " + strings.Join(where, " AND ")
-	}
-	inner += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), limit)
-	q := fmt.Sprintf("SELECT %s, count(*) OVER () FROM (%s) s ORDER BY %s LIMIT 1",
-		strings.Join(keys, ", "), inner, strings.Join(desc, ", "))
-	raw := make([]any, len(keys))
-	ptrs := make([]any, len(keys)+1)
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	var n int
-	ptrs[len(keys)] = &n
-	err = s.DB.QueryRowContext(ctx, q, args...).Scan(ptrs...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("copy %s: batch bounds: %w", t.Name, err)
-	}
-	for i, k := range t.PrimaryKey {
-		if raw[i], err = Canonical(t.Column(k).Type, raw[i]); err != nil {
-			return nil, 0, fmt.Errorf("copy %s: key %s: %w", t.Name, k, err)
-		}
-	}
-	return raw, n, nil
-}
-
-// copyOutQuery is the source's COPY of the rows in (after, last] matching
-// filter, each column cast to the target's type where the two differ
-// (binary COPY carries no type: both ends must agree).
-func (s *Store) copyOutQuery(src, dst *Table, after, last []any, filter *Filter) (string, error) {
+// copyOutQuery is the source's COPY of the first limit rows after `after`
+// matching filter, in key order, each column cast to the target's type
+// where the two differ (binary COPY carries no type: both ends must agree).
+func (s *Store) copyOutQuery(src, dst *Table, after []any, limit int, filter *Filter) (string, error) {
 	cols := make([]string, len(src.Columns))
 	for i, c := range src.Columns {
 		cols[i] = s.d.quote(c.Name)
@@ -197,31 +143,18 @@ func (s *Store) copyOutQuery(src, dst *Table, after, last []any, filter *Filter)
 	for i, k := range src.PrimaryKey {
 		keys[i] = s.d.quote(k)
 	}
-	keyList := "(" + strings.Join(keys, ", ") + ")"
-	lits := func(vals []any) (string, error) {
-		out := make([]string, len(vals))
+	var where []string
+	if len(after) > 0 {
+		out := make([]string, len(after))
 		for i, k := range src.PrimaryKey {
-			l, err := pgLiteral(*src.Column(k), vals[i])
+			l, err := pgLiteral(*src.Column(k), after[i])
 			if err != nil {
 				return "", fmt.Errorf("key %s: %w", k, err)
 			}
 			out[i] = l
 		}
-		return "(" + strings.Join(out, ", ") + ")", nil
+		where = append(where, "("+strings.Join(keys, ", ")+") > ("+strings.Join(out, ", ")+")")
 	}
-	var where []string
-	if len(after) > 0 {
-		l, err := lits(after)
-		if err != nil {
-			return "", err
-		}
-		where = append(where, keyList+" > "+l)
-	}
-	l, err := lits(last)
-	if err != nil {
-		return "", err
-	}
-	where = append(where, keyList+" <= "+l)
 	conds, err := s.rangeLiterals(src, filterRange(filter))
 	if err != nil {
 		return "", err
@@ -235,8 +168,11 @@ func (s *Store) copyOutQuery(src, dst *Table, after, last []any, filter *Filter)
 		}
 		where = append(where, s.d.quote(c.Name)+" >= "+fl)
 	}
-	return fmt.Sprintf("COPY (SELECT %s FROM %s WHERE %s ORDER BY %s) TO STDOUT (FORMAT binary)",
-		strings.Join(cols, ", "), s.d.quote(src.Name), strings.Join(where, " AND "), strings.Join(keys, ", ")), nil
+	q := "COPY (SELECT " + strings.Join(cols, ", ") + " FROM " + s.d.quote(src.Name)
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return q + fmt.Sprintf(" ORDER BY %s LIMIT %d) TO STDOUT (FORMAT binary)", strings.Join(keys, ", "), limit), nil
 }
 
 // pgLiteral renders a canonical key or filter value as a typed literal.
@@ -272,43 +208,44 @@ func pgLiteral(c Column, v any) (string, error) {
 // target holds no key past `after` (within r, when the batch belongs to a
 // key range: rows of other ranges, copied at the same time, are no
 // conflict); done is false when it must be merged.
-func (s *Store) directIntoEmptyRange(ctx context.Context, to *Store, pc *pgx.Conn, t *Table, after []any, r *KeyRange, query string) (rows int64, done bool, err error) {
+func (s *Store) directIntoEmptyRange(ctx context.Context, to *Store, pc *pgx.Conn, src, t *Table, after []any, r *KeyRange, query string) (b DirectBatch, done bool, err error) {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
+		return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
-	q, args, err := to.probeQuery(t, after, r)
+	cond, args, err := to.probeCond(t, after, r)
 	if err != nil {
-		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
+		return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
-	var taken bool
-	if err := tx.QueryRow(ctx, q, args...).Scan(&taken); err != nil {
-		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
+	taken, err := to.keyTaken(ctx, tx, t, cond, args)
+	if err != nil {
+		return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	if taken {
-		return 0, false, nil
+		return b, false, nil
 	}
-	n, err := s.stream(ctx, pc, query, copyInQuery(to, t, t.Name))
+	b, err = s.stream(ctx, pc, src, query, copyInQuery(to, t, t.Name))
 	if err != nil {
 		var pg *pgconn.PgError
 		if errors.As(err, &pg) && pg.Code == "23505" { // a concurrent writer slipped a key in
-			return 0, false, nil
+			return DirectBatch{}, false, nil
 		}
-		return 0, false, fmt.Errorf("copy %s: %w", t.Name, err)
+		return DirectBatch{}, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, false, fmt.Errorf("copy %s: commit: %w", t.Name, err)
+		return DirectBatch{}, false, fmt.Errorf("copy %s: commit: %w", t.Name, err)
 	}
-	return n, true, nil
+	return b, true, nil
 }
 
 // directMerge streams the batch into a temporary table dropped at commit
 // and upserts from it, as copyMerge does for decoded rows.
-func (s *Store) directMerge(ctx context.Context, to *Store, pc *pgx.Conn, t *Table, query string) (int64, error) {
+func (s *Store) directMerge(ctx context.Context, to *Store, pc *pgx.Conn, src, t *Table, query string) (DirectBatch, error) {
+	var none DirectBatch
 	tx, err := pc.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("copy %s: %w", t.Name, err)
+		return none, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
 	stage := stageName(t.Name)
@@ -316,21 +253,21 @@ func (s *Store) directMerge(ctx context.Context, to *Store, pc *pgx.Conn, t *Tab
 	create := fmt.Sprintf("CREATE TEMPORARY TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA",
 		to.d.quote(stage), list, to.d.quote(t.Name))
 	if _, err := tx.Exec(ctx, create); err != nil {
-		return 0, fmt.Errorf("copy %s: staging table: %w", t.Name, err)
+		return none, fmt.Errorf("copy %s: staging table: %w", t.Name, err)
 	}
-	n, err := s.stream(ctx, pc, query, copyInQuery(to, t, stage))
+	b, err := s.stream(ctx, pc, src, query, copyInQuery(to, t, stage))
 	if err != nil {
-		return 0, fmt.Errorf("copy %s: %w", t.Name, err)
+		return none, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	merge := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s",
 		to.d.quote(t.Name), list, list, to.d.quote(stage), to.d.upsertSuffix(t))
 	if _, err := tx.Exec(ctx, merge); err != nil {
-		return 0, fmt.Errorf("copy %s: merge: %w", t.Name, err)
+		return none, fmt.Errorf("copy %s: merge: %w", t.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("copy %s: commit: %w", t.Name, err)
+		return none, fmt.Errorf("copy %s: commit: %w", t.Name, err)
 	}
-	return n, nil
+	return b, nil
 }
 
 func copyInQuery(to *Store, t *Table, into string) string {
@@ -348,26 +285,32 @@ func quotedColumns(s *Store, t *Table) string {
 // errTargetStopped tells the source's COPY that the target gave up reading.
 var errTargetStopped = errors.New("target stopped reading")
 
-// stream runs copyOut on a source connection and feeds its output to
-// copyIn on the target connection pc, returning the rows the target took.
-// Either side failing stops the other: the pipe carries the error across.
-func (s *Store) stream(ctx context.Context, pc *pgx.Conn, copyOut, copyIn string) (int64, error) {
+// stream runs copyOut (src's rows) on a source connection and feeds its
+// output to copyIn on the target connection pc. It returns what the batch
+// held: the tuples the source sent and the last one's key, read from the
+// stream as it passed, and the rows the target took. Either side failing
+// stops the other: the pipe carries the error across.
+func (s *Store) stream(ctx context.Context, pc *pgx.Conn, src *Table, copyOut, copyIn string) (DirectBatch, error) {
+	var b DirectBatch
 	sconn, err := s.DB.Conn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("source: %w", err)
+		return b, fmt.Errorf("source: %w", err)
 	}
 	defer sconn.Close()
-	var rows int64
 	err = sconn.Raw(func(dc any) error {
 		spg := dc.(*stdlib.Conn).Conn().PgConn()
 		pr, pw := io.Pipe()
 		srcErr := make(chan error, 1)
+		// The source sends one CopyData message per row and the target
+		// sends one message per Read: without the buffer every row would
+		// cross the pipe, and the network, on its own.
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		scan := newTupleScanner(bw, src.KeyIndexes())
 		go func() {
-			// The source sends one CopyData message per row and the target
-			// sends one message per Read: without the buffer every row
-			// would cross the pipe, and the network, on its own.
-			bw := bufio.NewWriterSize(pw, 64<<10)
-			_, err := spg.CopyTo(ctx, bw, copyOut)
+			_, err := spg.CopyTo(ctx, scan, copyOut)
+			if err == nil && !scan.complete() {
+				err = errors.New("binary COPY ended without its trailer")
+			}
 			if err == nil {
 				err = bw.Flush()
 			}
@@ -383,8 +326,11 @@ func (s *Store) stream(ctx context.Context, pc *pgx.Conn, copyOut, copyIn string
 		if err != nil {
 			return fmt.Errorf("target copy: %w", err)
 		}
-		rows = tag.RowsAffected()
+		b.Keys, b.Rows = int(scan.tuples), tag.RowsAffected()
+		if b.LastKey, err = scan.lastKey(src); err != nil {
+			return fmt.Errorf("last key of the batch: %w", err)
+		}
 		return nil
 	})
-	return rows, err
+	return b, err
 }

@@ -217,6 +217,9 @@ phases:
 	if rep.Status != migration.StatusCompleted || cp.Records <= 0 {
 		return 0, fmt.Errorf("migration %s ended %s, copy %+v", name, rep.Status, cp)
 	}
+	if os.Getenv("GODWIT_BENCH_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "copy phase: %s, %v\n", cp.Summary, cp.EndTime.Sub(cp.StartTime))
+	}
 	return float64(cp.Records) / cp.EndTime.Sub(cp.StartTime).Seconds(), nil
 }
 

@@ -56,7 +56,9 @@ type Spec struct {
 	// Tables are table names or glob patterns, resolved on From.
 	Tables []string `yaml:"tables" json:"tables"`
 	// BatchRows is the rows per read and per target transaction
-	// (default datacopy.DefaultBatchRows).
+	// (default datacopy.DefaultBatchRows). PostgreSQL → PostgreSQL, where
+	// rows stream without being held, it is the first batch's size: the
+	// batches then grow to about a second each (docs/copy-fast.md).
 	BatchRows int `yaml:"batchRows" json:"batchRows,omitempty"`
 	// Concurrency is how many tables are copied at once (default 1).
 	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
