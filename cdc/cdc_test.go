@@ -525,3 +525,47 @@ func TestRunRefusesATableCapturedAfterSetup(t *testing.T) {
 		})
 	}
 }
+
+// A column added on the source while the replication runs stops it with
+// ErrSchemaDrift naming the column, whatever the method (the triggers
+// record only keys, so the trigger run compares the table's columns every
+// few seconds; pgoutput announces the new relation), after applying what
+// it read before; nothing is applied in the wrong shape.
+func TestColumnAddedWhileReplicatingStopsTheRun(t *testing.T) {
+	for _, pc := range pairs() {
+		t.Run(pc.name, func(t *testing.T) {
+			t.Parallel()
+			src, dst := pc.open(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			tbl := seed(t, src.Store, dst.Store, 20)
+			o := runOpts(src, dst, captureName(t), pc.method)
+			if _, err := Setup(ctx, o.Options); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+			w := &writer{s: src.Store, tbl: tbl}
+			w.write(t, 10)
+			added := false
+			o.Until = func(Progress) bool { return false }
+			_, err := Run(ctx, o, Checkpoint{}, func(p Progress) {
+				if !added && p.AppliedThisRun > 0 {
+					added = true
+					dbtest.Exec(t, src.Store, "ALTER TABLE kitchen ADD COLUMN extra TEXT")
+					if err := w.one(); err != nil { // a change in the new shape
+						t.Error(err)
+					}
+				}
+			})
+			if !added {
+				t.Fatal("nothing was applied before the column was to be added")
+			}
+			if !errors.Is(err, ErrSchemaDrift) || !IsPermanent(err) {
+				t.Fatalf("got %v, want a permanent ErrSchemaDrift", err)
+			}
+			if !strings.Contains(err.Error(), "extra") {
+				t.Fatalf("the error does not name the new column: %v", err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cdc
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -336,13 +337,21 @@ type triggerReader struct {
 	s      *datastore.Store
 	tables []*triggerTable
 	keyIdx map[string][]int
+	// checked is when the tables' columns were last compared with the
+	// shape the run started with (triggers record keys only, so a column
+	// added on the source would otherwise be left out without a word).
+	checked time.Time
 }
 
 // drainPoll is how often an empty changelog is read again.
 const drainPoll = 50 * time.Millisecond
 
+// driftEvery is how often a trigger run introspects its source tables
+// again to notice a changed shape (schema drift).
+const driftEvery = 2 * time.Second
+
 func openTriggers(ctx context.Context, o Options, tables map[string]tablePair) (*triggerReader, error) {
-	r := &triggerReader{s: o.Source, keyIdx: map[string][]int{}}
+	r := &triggerReader{s: o.Source, keyIdx: map[string][]int{}, checked: time.Now()}
 	for _, name := range sortedNames(tables) {
 		src := tables[name].src
 		tt := &triggerTable{src: src, changelog: changelogName(o.Name, name)}
@@ -362,6 +371,9 @@ func openTriggers(ctx context.Context, o Options, tables map[string]tablePair) (
 func (r *triggerReader) close() {}
 
 func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Duration) (batch, error) {
+	if err := r.checkDrift(ctx); err != nil {
+		return batch{}, err
+	}
 	deadline := time.Now().Add(wait)
 	per := max(maxChanges/max(len(r.tables), 1), 1)
 	for {
@@ -380,6 +392,28 @@ func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Dura
 		case <-time.After(min(drainPoll, time.Until(deadline))):
 		}
 	}
+}
+
+// checkDrift fails the run with ErrSchemaDrift, naming the change, when a
+// source table's columns are no longer those the run started with, at
+// most every driftEvery. Changes read before the check are all applied,
+// with the shape they were read in.
+func (r *triggerReader) checkDrift(ctx context.Context) error {
+	if time.Since(r.checked) < driftEvery {
+		return nil
+	}
+	for _, tt := range r.tables {
+		err := r.s.CheckDrift(ctx, tt.src)
+		var d *datastore.DriftError
+		switch {
+		case errors.As(err, &d):
+			return fmt.Errorf("%w: table %s: %s", ErrSchemaDrift, d.Table, strings.Join(d.Changes, "; "))
+		case err != nil:
+			return fmt.Errorf("table %s: %w", tt.src.Name, err)
+		}
+	}
+	r.checked = time.Now()
+	return nil
 }
 
 func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b *batch) error {
