@@ -86,7 +86,10 @@ func (r *trafficRun) status() migration.Report {
 // waitFor polls cond (on the gateway or the report) until it holds.
 func (r *trafficRun) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
+	// A bound on liveness, not a speed check: under -race with the whole
+	// integration package running in parallel on two cores, the live
+	// demo's copy of 100,000 SQLite rows alone takes most of a minute.
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s; status %+v", what, r.status())
