@@ -81,7 +81,7 @@ func (d *demo) status() migration.Report {
 // waitFor polls the status query until cond holds.
 func (d *demo) waitFor(what string, cond func(migration.Report) bool) migration.Report {
 	d.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		rep := d.status()
 		if cond(rep) {
@@ -97,7 +97,7 @@ func (d *demo) waitFor(what string, cond func(migration.Report) bool) migration.
 // result waits for the run's end and returns the final report.
 func (d *demo) result() (migration.Report, error) {
 	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var rep migration.Report
 	err := env.client.GetWorkflow(ctx, d.name, "").Get(ctx, &rep)
