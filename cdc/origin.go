@@ -79,23 +79,28 @@ func originHooks(ctx context.Context, target *datastore.Store, name string) (dat
 		return datastore.TxHooks{Begin: exec("SET "+originVar+" = ?", name), BeforeCommit: exec("SET " + originVar + " = NULL")}, nil
 	}
 	q := target.Quote(originTable)
+	// Whether Begin marked the transaction: hooks run for one transaction
+	// at a time, and only a marked one has a row to remove.
+	marked := false
 	return datastore.TxHooks{
 		Begin: func(ctx context.Context, tx *sql.Tx) error {
 			// The table exists only where a capture does (created with its
-			// triggers); without it nothing can echo.
+			// triggers); without it nothing can echo. Looked up in each
+			// transaction: a capture may be set up on the target while a
+			// run applies to it.
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", originTable).Scan(&n); err != nil {
 				return fmt.Errorf("look for %s: %w", originTable, err)
 			}
-			if n == 0 {
+			marked = n > 0
+			if !marked {
 				return nil
 			}
 			return exec("INSERT INTO "+q+" (capture) VALUES (?)", name)(ctx, tx)
 		},
 		BeforeCommit: func(ctx context.Context, tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", originTable).Scan(&n); err != nil || n == 0 {
-				return err
+			if !marked {
+				return nil
 			}
 			return exec("DELETE FROM "+q)(ctx, tx)
 		},

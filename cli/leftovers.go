@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +137,7 @@ func (a *app) cleanup(ctx context.Context, c client.Client, name string, dryRun 
 		return a.cleanupProblems(scan)
 	}
 	dropped, err := replicate.Cleanup(ctx, spec, spec.Name, ours)
-	for _, store := range sortedKeysOf(dropped) {
+	for _, store := range slices.Sorted(maps.Keys(dropped)) {
 		for _, o := range dropped[store] {
 			fmt.Fprintf(a.out, "removed: %s %s\n", store, o)
 		}
@@ -158,13 +159,4 @@ func (a *app) cleanupProblems(scan replicate.Scan) error {
 
 func storeList(spec *config.Spec) string {
 	return "stores " + strings.Join(sortedStoreNames(spec.Stores), ", ")
-}
-
-func sortedKeysOf(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -610,7 +610,7 @@ func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.F
 		if err := r.opts.To.WriteBatchIn(ctx, p.target, rows, p.rng); err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, err)
 		}
-		if err := r.commit(ctx, p, filter, key, int64(len(rows))); err != nil {
+		if err := r.commit(ctx, p, key, int64(len(rows))); err != nil {
 			return err
 		}
 		if len(rows) < r.opts.BatchRows {
@@ -621,7 +621,7 @@ func (r *run) passDecoded(ctx context.Context, p *tablePlan, filter *datastore.F
 
 // commit records a batch the target has committed: its last key becomes
 // the checkpoint, and the progress callback gets it.
-func (r *run) commit(ctx context.Context, p *tablePlan, filter *datastore.Filter, key []any, n int64) error {
+func (r *run) commit(ctx context.Context, p *tablePlan, key []any, n int64) error {
 	if r.opts.AfterCommit != nil {
 		r.opts.AfterCommit(p.name)
 	}
@@ -695,7 +695,7 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 		if b.Keys == 0 {
 			return nil
 		}
-		if err := r.commit(ctx, p, filter, b.LastKey, b.Rows); err != nil {
+		if err := r.commit(ctx, p, b.LastKey, b.Rows); err != nil {
 			return err
 		}
 		after = b.LastKey

@@ -27,22 +27,17 @@ func (s *Store) rangeConds(t *Table, r *KeyRange, next int) ([]string, []any, er
 	if len(t.PrimaryKey) == 0 {
 		return nil, nil, fmt.Errorf("key range of %s: %w", t.Name, ErrNoPrimaryKey)
 	}
-	c := t.Column(t.PrimaryKey[0])
-	var conds []string
 	var args []any
-	for _, b := range []struct {
-		v  any
-		op string
-	}{{r.From, ">="}, {r.To, "<"}} {
-		if b.v == nil {
-			continue
-		}
-		v, err := s.d.encode(c.Type, b.v)
+	conds, err := s.rangeBounds(t, r, func(c *Column, v any) (string, error) {
+		ev, err := s.d.encode(c.Type, v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("key range of %s: %w", t.Name, err)
+			return "", err
 		}
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf("%s %s %s", s.d.quote(c.Name), b.op, s.d.placeholder(next+len(args)-1)))
+		args = append(args, ev)
+		return s.d.placeholder(next + len(args) - 1), nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return conds, args, nil
 }
@@ -53,16 +48,22 @@ func (s *Store) rangeLiterals(t *Table, r *KeyRange) ([]string, error) {
 	if r == nil || len(t.PrimaryKey) == 0 {
 		return nil, nil
 	}
+	return s.rangeBounds(t, r, func(c *Column, v any) (string, error) { return pgLiteral(*c, v) })
+}
+
+// rangeBounds renders r's bounds on t's leading key column, each value
+// written by value (a bind parameter, or a literal).
+func (s *Store) rangeBounds(t *Table, r *KeyRange, value func(c *Column, v any) (string, error)) ([]string, error) {
 	c := t.Column(t.PrimaryKey[0])
 	var conds []string
-	for _, b := range []struct {
+	for _, b := range [...]struct {
 		v  any
 		op string
 	}{{r.From, ">="}, {r.To, "<"}} {
 		if b.v == nil {
 			continue
 		}
-		l, err := pgLiteral(*c, b.v)
+		l, err := value(c, b.v)
 		if err != nil {
 			return nil, fmt.Errorf("key range of %s: %w", t.Name, err)
 		}

@@ -153,11 +153,9 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 }
 
 // startBackground starts phase src's replication in the background, once
-// the phase is done, when its section asks for it.
+// the phase is done (its section asks for it: config.Background); one
+// running before is stopped first.
 func (r *run) startBackground(ctx workflow.Context, src int) {
-	if b, ok := r.spec.Phases[src].Driver.(config.Background); !ok || !b.InBackground() {
-		return
-	}
 	r.stopBackground()
 	r.bg = r.startFollower(ctx, src, "keep up in the background")
 	r.logger.Info("replication goes on in the background", "phase", r.bg.phase)
@@ -208,7 +206,7 @@ func (r *run) followOnce(ctx workflow.Context, src int, what string, runFor time
 	return res, err
 }
 
-// checkLag is the approval's lag condition: nil when the lag last
+// check is the approval's lag condition: nil when the lag last
 // measured while the gate waits is at or under the limit.
 func (lg *lagGate) check(rep *migration.Report, now time.Time) error {
 	l := rep.Replication

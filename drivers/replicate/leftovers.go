@@ -3,6 +3,8 @@ package replicate
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,12 +74,7 @@ func UsesCapture(spec *config.Spec) bool {
 // error: the others are still worth reporting.
 func FindLeftovers(ctx context.Context, spec *config.Spec, migration string) Scan {
 	var scan Scan
-	names := make([]string, 0, len(spec.Stores))
-	for name := range spec.Stores {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(spec.Stores)) {
 		found, err := storeLeftovers(ctx, spec.Stores, name, migration)
 		if err != nil {
 			scan.Problems = append(scan.Problems, fmt.Sprintf("store %s not checked for change capture objects: %v", name, err))
