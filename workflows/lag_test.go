@@ -395,9 +395,14 @@ phases:
 	h2.env.ExecuteWorkflow(WorkflowName, in)
 	require.True(t, h2.env.IsWorkflowCompleted())
 	require.NoError(t, h2.env.GetWorkflowError())
+	// The background replication runs beside the phase until the run
+	// ends, so one of its bounded activities may come after the step.
 	calls := h2.fake.Calls()
-	require.Equal(t, "run:shift-traffic#3", calls[len(calls)-1], "only the step after the gate ran: %v", calls)
-	for _, c := range calls[:len(calls)-1] {
-		require.Equal(t, "run:replicate", c)
+	var phases []string
+	for _, c := range calls {
+		if c != "run:replicate" {
+			phases = append(phases, c)
+		}
 	}
+	require.Equal(t, []string{"run:shift-traffic#3"}, phases, "only the step after the gate ran: %v", calls)
 }
