@@ -63,6 +63,8 @@ type strictDecoder struct {
 	// with a long command); the budget stops that from expanding without
 	// bound. Zero means no limit.
 	budget, visited int
+	// zeros are the numbers written as 0 (see Spec.refuseWrittenZeros).
+	zeros []writtenZero
 }
 
 // newStrictDecoder returns a decoder for a document of size bytes: a
@@ -331,6 +333,9 @@ func (d *strictDecoder) decodeScalar(path string, n *yaml.Node, v reflect.Value)
 			return
 		}
 		v.SetInt(i)
+		if i == 0 {
+			d.zeros = append(d.zeros, writtenZero{path: path, v: v})
+		}
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if err != nil {
@@ -344,6 +349,9 @@ func (d *strictDecoder) decodeScalar(path string, n *yaml.Node, v reflect.Value)
 			return
 		}
 		v.SetFloat(f)
+		if f == 0 {
+			d.zeros = append(d.zeros, writtenZero{path: path, v: v})
+		}
 	default:
 		d.fail(path, n, "cannot be decoded into %s", v.Type())
 	}

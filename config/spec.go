@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -195,9 +194,9 @@ var (
 
 // LoadSpec reads and checks the spec file at path.
 func LoadSpec(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSpecFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
+		return nil, err
 	}
 	spec, err := ParseSpec(data)
 	if err != nil {
@@ -214,6 +213,9 @@ func ParseSpec(data []byte) (*Spec, error) {
 	empty := FieldErrors{{Message: "the spec is empty: it needs at least name and phases"}}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, empty
+	}
+	if len(data) > MaxSpecBytes {
+		return nil, FieldErrors{tooLarge(fmt.Sprintf("%d bytes (%.1f MiB)", len(data), float64(len(data))/(1<<20)))}
 	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -239,6 +241,7 @@ func ParseSpec(data []byte) (*Spec, error) {
 		return nil, sd.errs
 	}
 	spec.applyDefaults()
+	refusedZeros := spec.refuseWrittenZeros(sd.zeros)
 	// Check even a spec that did not decode cleanly, so one run shows every
 	// mistake; but leave out what a decoding error already explains.
 	explained := append([]string(nil), sd.explained...)
@@ -249,6 +252,9 @@ func ParseSpec(data []byte) (*Spec, error) {
 	errs = dropInherited(errs, sd.lines)
 	for i := range errs {
 		errs[i].Line = sd.lineOf(errs[i].Path)
+		if refusedZeros[errs[i].Path] {
+			errs[i].Message += zeroNote
+		}
 	}
 	errs = append(errs, sd.errs...)
 	held := placeholders("", &root)
@@ -668,13 +674,13 @@ func checkRetry(add addFunc, path string, r *RetryPolicy) {
 	if r == nil {
 		return
 	}
-	if r.MaxAttempts < 0 {
+	if r.MaxAttempts < 1 {
 		add(path+".maxAttempts", "must be at least 1 (1 means no retry), not %d", r.MaxAttempts)
 	}
 	if r.InitialInterval < 0 {
 		add(path+".initialInterval", "must be positive")
 	}
-	if r.BackoffCoefficient != 0 && r.BackoffCoefficient < 1 {
+	if r.BackoffCoefficient < 1 {
 		add(path+".backoffCoefficient", "must be at least 1, not %g", r.BackoffCoefficient)
 	}
 	if r.MaxInterval != 0 && r.MaxInterval < r.InitialInterval {

@@ -42,7 +42,10 @@ type Report struct {
 	Replication *ReplicationLag `json:"replication,omitempty"`
 	Paused      bool            `json:"paused"`
 	Issues      []Issue         `json:"issues,omitempty"`
-	Error       string          `json:"error,omitempty"`
+	// IssuesDropped counts the occurrences of issues left out of Issues
+	// to keep the report (and the run's history) bounded (NoteIssue).
+	IssuesDropped int    `json:"issuesDropped,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 // PhaseReport is the progress of one phase.
@@ -86,7 +89,14 @@ type Issue struct {
 	Phase    string    `json:"phase,omitempty"` // the phase's name`
 	Severity string    `json:"severity"`        // WARNING or ERROR
 	Message  string    `json:"message"`
+	// Count is how often the same issue (phase, severity, message) was
+	// seen, and LastSeen when last; 0 (reports before NoteIssue) means once.
+	Count    int       `json:"count,omitempty"`
+	LastSeen time.Time `json:"lastSeen,omitzero"`
 }
+
+// Times returns how often the issue was seen (at least once).
+func (i Issue) Times() int { return max(i.Count, 1) }
 
 // Issue severities.
 const (
@@ -136,8 +146,80 @@ func (p PhaseReport) kind() Phase {
 }
 
 // AddIssue records an issue at time now about the phase named phase.
+// Runs recorded before NoteIssue keep using it: every issue is a new
+// entry.
 func (r *Report) AddIssue(now time.Time, phase string, severity, message string) {
 	r.Issues = append(r.Issues, Issue{Time: now, Phase: phase, Severity: severity, Message: message})
+}
+
+// MaxIssues bounds the issues a report keeps: a failing follower that
+// notes an issue every 30 s for a week must not grow the report (which the
+// run carries through continue-as-new and returns in every query).
+const MaxIssues = 50
+
+// NoteIssue records an issue like AddIssue, but an issue already in the
+// report (same phase, severity and message) is counted again, with its
+// last-seen time, instead of added; past MaxIssues the oldest warning (or,
+// when there is none, the oldest issue) is dropped and counted in
+// IssuesDropped.
+func (r *Report) NoteIssue(now time.Time, phase string, severity, message string) {
+	for k := len(r.Issues) - 1; k >= 0; k-- {
+		is := &r.Issues[k]
+		if is.Phase == phase && is.Severity == severity && is.Message == message {
+			is.Count, is.LastSeen = is.Times()+1, now
+			return
+		}
+	}
+	r.Issues = append(r.Issues, Issue{Time: now, Phase: phase, Severity: severity, Message: message, Count: 1, LastSeen: now})
+	r.capIssues()
+}
+
+// CompactIssues merges repeated issues into one entry each (counted) and
+// caps the list, for a report carried from a run that used AddIssue.
+func (r *Report) CompactIssues() {
+	old := r.Issues
+	r.Issues = nil
+	for _, is := range old {
+		merged := false
+		for k := range r.Issues {
+			kept := &r.Issues[k]
+			if kept.Phase == is.Phase && kept.Severity == is.Severity && kept.Message == is.Message {
+				kept.Count = kept.Times() + is.Times()
+				kept.LastSeen = latest(kept.LastSeen, is.Time, is.LastSeen)
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			is.Count, is.LastSeen = is.Times(), latest(is.Time, is.LastSeen)
+			r.Issues = append(r.Issues, is)
+		}
+	}
+	r.capIssues()
+}
+
+func (r *Report) capIssues() {
+	for len(r.Issues) > MaxIssues {
+		drop := 0
+		for k, is := range r.Issues {
+			if is.Severity != SeverityError {
+				drop = k
+				break
+			}
+		}
+		r.IssuesDropped += r.Issues[drop].Times()
+		r.Issues = append(r.Issues[:drop], r.Issues[drop+1:]...)
+	}
+}
+
+func latest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
 }
 
 // Refresh recomputes the derived fields from the phase states at time now.
@@ -187,7 +269,10 @@ func (r *Report) overallProgress() float64 {
 }
 
 func (r *Report) metrics(now time.Time) Metrics {
-	m := Metrics{IssuesEncountered: len(r.Issues)}
+	m := Metrics{IssuesEncountered: r.IssuesDropped}
+	for _, is := range r.Issues {
+		m.IssuesEncountered += is.Times()
+	}
 	var attempts, failed int
 	for _, p := range r.Phases {
 		m.RecordsCopied += p.Records

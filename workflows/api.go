@@ -75,6 +75,8 @@ type Input struct {
 	Carry *Carry `json:"carry,omitempty"`
 	// ActivitiesPerRun overrides DefaultActivitiesPerRun (tests).
 	ActivitiesPerRun int `json:"activitiesPerRun,omitempty"`
+	// decodeErr is why the input did not decode (see UnmarshalJSON).
+	decodeErr error
 }
 
 // Carry is a migration's state across continue-as-new: everything the

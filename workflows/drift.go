@@ -43,7 +43,7 @@ func (r *run) pauseOnDrift(ctx workflow.Context, i int, spec config.PhaseSpec, e
 	msg := errorMessage(err)
 	pr := &r.report.Phases[i]
 	pr.Summary = "paused: a source table changed shape; resume goes on from the checkpoint"
-	r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityWarning, fmt.Sprintf(
+	r.addIssue(ctx, spec.Name, migration.SeverityWarning, fmt.Sprintf(
 		"%s — the migration is paused: make the target's table match (or undo the change on the source), then `godwit resume %s` goes on from the checkpoint; or `godwit rollback %s --reason ...`",
 		msg, r.spec.Name, r.spec.Name))
 	r.paused, r.report.Paused = true, true

@@ -125,7 +125,7 @@ func (r *run) receiveSignals(ctx workflow.Context) {
 
 func (r *run) onPause(ctx workflow.Context, req PauseRequest) {
 	if r.report.Status.Final() || r.report.Status == migration.StatusRollingBack || r.report.Status == migration.StatusRollbackBlocked {
-		r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning,
+		r.addIssue(ctx, r.currentPhase(), migration.SeverityWarning,
 			fmt.Sprintf("pause ignored: the migration is %s", r.report.Status))
 		return
 	}
@@ -165,7 +165,7 @@ func (r *run) onRollback(ctx workflow.Context, req RollbackRequest) {
 	}
 	if r.report.Rollback != migration.RollbackAvailable {
 		msg := fmt.Sprintf("rollback refused: %s", r.report.RollbackNote)
-		r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning, msg)
+		r.addIssue(ctx, r.currentPhase(), migration.SeverityWarning, msg)
 		r.logger.Warn("rollback refused", "reason", r.report.RollbackNote, "by", req.By)
 		r.publish(ctx)
 		return
@@ -220,7 +220,7 @@ func (r *run) onPromote(ctx workflow.Context, req PromoteRequest) (string, error
 	if req.Reason != "" {
 		msg += ": " + req.Reason
 	}
-	r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Name, migration.SeverityWarning, msg)
+	r.addIssue(ctx, r.spec.Phases[i].Name, migration.SeverityWarning, msg)
 	r.publish(ctx)
 	return r.spec.Phases[i].Name, nil
 }
@@ -240,7 +240,7 @@ func (r *run) onRecord(ctx workflow.Context, req RecordRequest) (string, error) 
 	if by == "" {
 		by = "unknown"
 	}
-	r.report.AddIssue(workflow.Now(ctx), r.currentPhase(), migration.SeverityWarning, req.Message+" (by "+by+")")
+	r.addIssue(ctx, r.currentPhase(), migration.SeverityWarning, req.Message+" (by "+by+")")
 	r.publish(ctx)
 	return r.currentPhase(), nil
 }
@@ -274,7 +274,7 @@ func (r *run) onThrottle(ctx workflow.Context, req ThrottleRequest) (string, err
 	if req.RowsPerSecond == 0 {
 		limit = "no limit"
 	}
-	r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Name, migration.SeverityWarning,
+	r.addIssue(ctx, r.spec.Phases[i].Name, migration.SeverityWarning,
 		fmt.Sprintf("phase %s throttled to %s by %s; it takes the rate at its next checkpoint", r.spec.Phases[i].Name, limit, by))
 	r.publish(ctx)
 	return r.spec.Phases[i].Name, nil

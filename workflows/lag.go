@@ -131,7 +131,7 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 				return
 			case err != nil:
 				f.err = errorMessage(err)
-				r.report.AddIssue(workflow.Now(g), f.phase, migration.SeverityWarning,
+				r.addIssue(g, f.phase, migration.SeverityWarning,
 					fmt.Sprintf("replication (%s) failed, tried again in %s: %s", what, lagRetry, f.err))
 				r.publish(g)
 				_ = workflow.Sleep(g, lagRetry)

@@ -79,7 +79,7 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 				err = cerr
 			} else if claim.Holder != "" {
 				reason := fmt.Sprintf("resource %s is held by migration %s: wait for it to end, or roll it back", res, claim.Holder)
-				r.report.AddIssue(workflow.Now(ctx), "", "ERROR", reason)
+				r.addIssue(ctx, "", "ERROR", reason)
 				return &stopCause{reason: reason}
 			} else {
 				err = r.startLease(ctx, res)
@@ -87,7 +87,7 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 		}
 		if err != nil {
 			reason := fmt.Sprintf("lease on %s: %v", res, err)
-			r.report.AddIssue(workflow.Now(ctx), "", "ERROR", reason)
+			r.addIssue(ctx, "", "ERROR", reason)
 			return &stopCause{reason: reason}
 		}
 		r.leases = append(r.leases, res)

@@ -23,9 +23,15 @@ import (
 // return. A run that has done many steps continues as new, carrying its
 // state, so long phases stay inside Temporal's history limits.
 func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
+	if err := prepareInput(ctx, &in); err != nil {
+		return nil, err
+	}
 	r := newRun(ctx, in)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, fmt.Errorf("register handlers: %w", err)
+	}
+	if workflow.GetVersion(ctx, changeSignals, workflow.DefaultVersion, signalsV1) >= signalsV1 {
+		r.watchUnknownSignals(ctx)
 	}
 	r.publish(ctx)
 
@@ -123,6 +129,8 @@ type run struct {
 	report  *migration.Report
 	logger  log.Logger
 	version workflow.Version
+	// issuesVersion says how issues are recorded (addIssue).
+	issuesVersion workflow.Version
 
 	paused         bool
 	rollbackReason string // non-empty once a rollback is requested
@@ -210,7 +218,7 @@ func (r *run) restartSteps(ctx workflow.Context, i int, steps []config.Step, rea
 	pr := &r.report.Phases[i]
 	pr.State, pr.Error = migration.PhaseRunning, ""
 	msg := fmt.Sprintf("phase %s starts its steps again: %s", r.spec.Phases[i].Name, reason)
-	r.report.AddIssue(workflow.Now(ctx), r.spec.Phases[i].Name, migration.SeverityWarning, msg)
+	r.addIssue(ctx, r.spec.Phases[i].Name, migration.SeverityWarning, msg)
 	r.logger.Warn("steps start again", "phase", r.spec.Phases[i].Name, "reason", reason)
 	r.publish(ctx)
 }
@@ -235,9 +243,14 @@ func newRun(ctx workflow.Context, in Input) *run {
 	if len(spec.Notifications) > 0 {
 		r.notifyVersion = workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, notifyV1)
 	}
+	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV1)
 	if c := in.Carry; c != nil {
 		rep := c.Report
 		r.report = &rep
+		if r.issuesVersion >= issuesV1 {
+			// A run before issuesV1 may carry thousands.
+			r.report.CompactIssues()
+		}
 		r.paused, r.compensations, r.leases = c.Paused, c.Compensations, c.Leases
 		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
 		r.lagCheckpoint = c.LagCheckpoint
@@ -410,7 +423,7 @@ func (r *run) awaitGate(ctx workflow.Context, phase, gate string, timeout time.D
 		return r.promoted[r.report.CurrentIndex], nil
 	case !ok:
 		reason := fmt.Sprintf("gate %s was not approved within %s", gate, config.Duration(timeout))
-		r.report.AddIssue(workflow.Now(ctx), phase, migration.SeverityError, reason)
+		r.addIssue(ctx, phase, migration.SeverityError, reason)
 		return "", &stopCause{reason: reason}
 	}
 	r.report.Status = migration.StatusInProgress
@@ -531,7 +544,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			if stop != nil && stop.holdForPerson {
 				// Hold here for a person: resume runs this step again,
 				// promote skips it, rollback undoes the phase.
-				r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityWarning,
+				r.addIssue(ctx, spec.Name, migration.SeverityWarning,
 					fmt.Sprintf("phase %s paused at step %d for a decision: %s; resume to run the step again, promote to go on, or roll back", spec.Name, k+1, stop.reason))
 				r.paused, r.report.Paused = true, true
 				if stop := r.holdWhilePaused(ctx); stop != nil {
@@ -707,7 +720,7 @@ func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activitie
 	if res.Attempt > 0 {
 		pr.Attempts, pr.Summary = int(res.Attempt), res.Summary
 	}
-	r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityError, msg)
+	r.addIssue(ctx, spec.Name, migration.SeverityError, msg)
 	if spec.CompensatePartial && !contains(r.compensations, i) {
 		r.compensations = append(r.compensations, i)
 	}
@@ -732,7 +745,7 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 	pr.Attempts, pr.Records, pr.Summary = int(res.Attempt), res.Records, res.Summary
 	if res.Attempt > 1 {
 		// Retries that end well still say something about the systems.
-		r.report.AddIssue(workflow.Now(ctx), spec.Name, migration.SeverityWarning,
+		r.addIssue(ctx, spec.Name, migration.SeverityWarning,
 			fmt.Sprintf("phase %s succeeded on attempt %d of %d", spec.Name, res.Attempt, spec.Retry.MaxAttempts))
 	}
 	if len(spec.Outputs) > 0 {
@@ -790,7 +803,7 @@ func (r *run) compensate(ctx workflow.Context) error {
 				if req.Reason != "" {
 					msg += ": " + req.Reason
 				}
-				r.report.AddIssue(workflow.Now(dctx), r.spec.Phases[i].Name, migration.SeverityWarning, msg)
+				r.addIssue(dctx, r.spec.Phases[i].Name, migration.SeverityWarning, msg)
 				r.publish(dctx)
 				break
 			}
@@ -825,7 +838,7 @@ func (r *run) compensateOne(dctx workflow.Context, i int) error {
 		if err != nil {
 			msg := errorMessage(err)
 			pr.State, pr.Error = migration.PhaseCompFailed, msg
-			r.report.AddIssue(workflow.Now(dctx), spec.Name, migration.SeverityError, "compensation failed: "+msg)
+			r.addIssue(dctx, spec.Name, migration.SeverityError, "compensation failed: "+msg)
 			r.publish(dctx)
 			return fmt.Errorf("compensate %s: %s", spec.Name, msg)
 		}

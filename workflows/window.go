@@ -59,7 +59,7 @@ func (r *run) awaitWindow(ctx workflow.Context, i int) *stopCause {
 	if by := r.approvals[WindowGate]; by != "" {
 		// One override opens the window for this phase only.
 		delete(r.approvals, WindowGate)
-		r.report.AddIssue(workflow.Now(ctx), phase, migration.SeverityWarning,
+		r.addIssue(ctx, phase, migration.SeverityWarning,
 			fmt.Sprintf("phase %s started outside its window, approved by %s: %s", phase, by, r.windowReason))
 	}
 	r.report.Status = migration.StatusInProgress

@@ -131,10 +131,10 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("to", "is the same store as from (%s): copy writes into another store", s.From)
 	}
 	stores.CheckTables(c, "tables", s.Tables)
-	if s.BatchRows < 0 || s.BatchRows > MaxBatchRows {
+	if s.BatchRows < 1 || s.BatchRows > MaxBatchRows {
 		c.Errorf("batchRows", "must be between 1 and %d (rows per read and per target transaction), not %d", MaxBatchRows, s.BatchRows)
 	}
-	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
+	if s.Concurrency < 1 || s.Concurrency > MaxConcurrency {
 		c.Errorf("concurrency", "must be between 1 and %d (tables copied at once), not %d", MaxConcurrency, s.Concurrency)
 	}
 	if s.RowsPerSecond < 0 {

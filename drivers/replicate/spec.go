@@ -120,7 +120,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.Background && s.mode() != ModeCatchUp {
 		c.Errorf("background", "applies to a catchUp, which keeps replicating after it caught up; leave it out of a %s phase", s.mode())
 	}
-	if s.BatchChanges < 0 || s.BatchChanges > MaxBatch {
+	if s.BatchChanges < 1 || s.BatchChanges > MaxBatch {
 		c.Errorf("batchChanges", "must be between 1 and %d, not %d", MaxBatch, s.BatchChanges)
 	}
 	s.checkOrder(c)
