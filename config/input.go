@@ -40,7 +40,7 @@ func readSpecFile(path string) ([]byte, error) {
 func tooLarge(size string) FieldError {
 	return FieldError{Message: fmt.Sprintf("the spec is %s, over the limit of %d bytes (1 MiB): "+
 		"it travels in the workflow's history, where Temporal refuses inputs this large; "+
-		"keep bulky content (DDL, long table lists) in files the worker reads (provision's ddlFile, tables: [\"*\"])",
+		"keep bulky content (DDL, long table lists) in files the worker reads (provision's ddl: {fromFile: ...}, tables: [\"*\"])",
 		size, MaxSpecBytes)}
 }
 

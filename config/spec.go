@@ -223,14 +223,14 @@ func ParseSpec(data []byte) (*Spec, error) {
 		if errors.Is(err, io.EOF) { // only comments
 			return nil, empty
 		}
-		return nil, FieldErrors{yamlError(err)}
+		return nil, FieldErrors{yamlErrorIn(data, err)}
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		// The second document is broken; it is still a second document.
-		return nil, FieldErrors{yamlError(err)}
+		return nil, FieldErrors{yamlErrorIn(data, err)}
 	default:
 		return nil, FieldErrors{{Line: extra.Line, Message: "the file holds more than one YAML document; put one migration in each file"}}
 	}

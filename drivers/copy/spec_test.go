@@ -111,6 +111,15 @@ func TestSpecChecks(t *testing.T) {
   - phase: copy
     copy: {from: legacy, to: new, tables: [t], throttle: {probe: {store: legacy, query: "SELECT 1", max: 5, maximum: 3}}}
 `, []string{"copy.throttle.probe.maximum: unknown field"}},
+		{"a batchRows or concurrency written as 0 is refused with its range, not made the default", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], batchRows: 0, concurrency: 0}
+`, []string{"phases[0].copy.batchRows: must be between 1 and 100000 (rows per read and per target transaction), not 0 (a 0 written in the spec is not taken as the default",
+			"phases[0].copy.concurrency: must be between 1 and 32 (tables copied at once), not 0"}},
+		{"rowsPerSecond: 0 means no limit and stays", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [t], rowsPerSecond: 0, fanOut: 0}
+`, nil},
 		{"unknown fields are refused", `
   - phase: copy
     copy: {from: legacy, to: new, tables: [t], batchrows: 5}

@@ -113,6 +113,10 @@ type Step struct {
 	// it can be shut down: the route's decommission, in a decommission
 	// phase only.
 	RetireLegacy bool `yaml:"retireLegacy" json:"retireLegacy,omitempty"`
+	// RampDown says a setWeight step lowers a weight on purpose (moves
+	// traffic back to legacy): without it such a step is refused, since a
+	// shift that goes down is usually a typo (setWeight: 5 after 50).
+	RampDown bool `yaml:"rampDown" json:"rampDown,omitempty"`
 }
 
 // Weight is a setWeight step's target, written `setWeight: 25` (applied to
@@ -394,12 +398,20 @@ func (s *Spec) checkSteps(c *config.CheckContext) {
 		return
 	}
 	seenAction := false
+	// The weights the steps so far set (nil: not set by this phase).
+	var reads, writes *int
 	for i, st := range s.Steps {
 		path := fmt.Sprintf("steps[%d]", i)
 		n := 0
 		if st.SetWeight != nil {
 			n++
 			s.checkWeight(c, path+".setWeight", *st.SetWeight)
+			r, w := st.SetWeight.Targets(s.Move)
+			checkGoesDown(c, path, "reads", reads, r, st.RampDown)
+			checkGoesDown(c, path, "writes", writes, w, st.RampDown)
+			reads, writes = firstSet(r, reads), firstSet(w, writes)
+		} else if st.RampDown {
+			c.Errorf(path+".rampDown", "applies to a setWeight step (one that lowers a weight): move it there, or remove it")
 		}
 		if st.Hold != 0 {
 			n++
@@ -433,6 +445,23 @@ func (s *Spec) checkSteps(c *config.CheckContext) {
 			c.Errorf(path+".hold", "comes before any weight is set, so it holds nothing: remove it, or set a weight first")
 		}
 	}
+}
+
+// checkGoesDown refuses a step that lowers side's weight from before to
+// now unless it says rampDown: true.
+func checkGoesDown(c *config.CheckContext, path, side string, before, now *int, rampDown bool) {
+	if before == nil || now == nil || *now >= *before || *now < 0 || *before > 100 || rampDown {
+		return
+	}
+	c.Errorf(path+".setWeight", "sets %s to %d%%, down from %d%% at an earlier step: a weight that goes down moves traffic back to legacy; "+
+		"if that is meant, add rampDown: true to this step, otherwise fix the number", side, *now, *before)
+}
+
+func firstSet(v, otherwise *int) *int {
+	if v != nil {
+		return v
+	}
+	return otherwise
 }
 
 func (s *Spec) checkWeight(c *config.CheckContext, path string, w Weight) {

@@ -138,6 +138,16 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 			`phases[0].traffic.steps[1].setWeight: unknown field "read"; known fields here: reads, writes`,
 			"phases[0].traffic.steps[2].setWeight: needs reads, writes or both",
 		}},
+		{"a weight that goes down without rampDown", "", gatewayLines + "steps: [{setWeight: 50}, {hold: 1m}, {setWeight: 5}]", []string{
+			"phases[0].traffic.steps[2].setWeight: sets reads to 5%, down from 50% at an earlier step: a weight that goes down moves traffic back to legacy; if that is meant, add rampDown: true",
+			"phases[0].traffic.steps[2].setWeight: sets writes to 5%, down from 50%",
+		}},
+		{"one side that goes down", "", gatewayLines + "steps: [{setWeight: {reads: 50, writes: 20}}, {setWeight: {writes: 10}}]", []string{
+			"phases[0].traffic.steps[1].setWeight: sets writes to 10%, down from 20%",
+		}},
+		{"rampDown on a step that sets no weight", "", gatewayLines + "steps: [{setWeight: 50}, {hold: 1m, rampDown: true}]", []string{
+			"phases[0].traffic.steps[1].rampDown: applies to a setWeight step",
+		}},
 		{"a step with two kinds", "", gatewayLines + "steps: [{setWeight: 5, hold: 1m}, {}]", []string{
 			"phases[0].traffic.steps[0]: needs exactly one of setWeight, hold, analysis, gate and retireLegacy, not 2",
 			"phases[0].traffic.steps[1]: needs exactly one of setWeight, hold, analysis, gate and retireLegacy, not 0",
@@ -174,8 +184,8 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 			`phases[0].traffic.stores.new: "nowhere" is not one of the spec's stores`,
 		}},
 		// The split-stores rule.
-		{"writes over split stores without a consistency", twoStores, gatewayLines + "steps: [{setWeight: {reads: 50, writes: 0}}, {setWeight: 5}]", []string{
-			"phases[0].traffic.steps[1].setWeight: sends 5% of writes to new, but the spec declares 2 stores (legacy, target)",
+		{"writes over split stores without a consistency", twoStores, gatewayLines + "steps: [{setWeight: {reads: 50, writes: 0}}, {setWeight: 60}]", []string{
+			"phases[0].traffic.steps[1].setWeight: sends 60% of writes to new, but the spec declares 2 stores (legacy, target)",
 		}},
 		{"writes over named split stores", twoStores, gatewayLines + "stores: {legacy: legacy, new: target}\nmove: writes\nsteps: [{setWeight: 100}]", []string{
 			"phases[0].traffic.steps[0].setWeight: sends 100% of writes to new, but legacy uses store legacy and new store target",
@@ -201,6 +211,22 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 			for i, w := range c.want {
 				assert.True(t, strings.HasPrefix(got[i], w), "problem %d:\n got %s\nwant %s…", i, got[i], w)
 			}
+		})
+	}
+}
+
+// TestWeightsGoDownOnlyWithRampDown: a step that lowers a weight is
+// accepted when it says so; raising, or setting the other side, is not
+// going down.
+func TestWeightsGoDownOnlyWithRampDown(t *testing.T) {
+	for name, steps := range map[string]string{
+		"rampDown says it is meant": "[{setWeight: 50}, {setWeight: 0, rampDown: true}]",
+		"weights that only go up":   "[{setWeight: 5}, {setWeight: 5}, {setWeight: 100}]",
+		"reads up, writes set once": "[{setWeight: {reads: 50}}, {setWeight: {writes: 10}}, {setWeight: {reads: 100}}]",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.ParseSpec([]byte(specWith("", gatewayLines+"steps: "+steps)))
+			require.NoError(t, err)
 		})
 	}
 }
