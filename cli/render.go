@@ -96,7 +96,14 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 	if len(r.Issues) > 0 {
 		fmt.Fprintln(w, "\nIssues")
 		for _, is := range r.Issues {
-			fmt.Fprintf(w, "  %s %-7s %s %s\n", is.Time.Local().Format(time.TimeOnly), is.Severity, is.Phase, is.Message)
+			seen := ""
+			if is.Times() > 1 {
+				seen = fmt.Sprintf(" (%d times, last at %s)", is.Times(), is.LastSeen.Local().Format(time.TimeOnly))
+			}
+			fmt.Fprintf(w, "  %s %-7s %s %s%s\n", is.Time.Local().Format(time.TimeOnly), is.Severity, is.Phase, is.Message, seen)
+		}
+		if r.IssuesDropped > 0 {
+			fmt.Fprintf(w, "  (%d older occurrences of other issues not kept)\n", r.IssuesDropped)
 		}
 	}
 	if len(r.NextSteps) > 0 {

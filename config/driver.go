@@ -201,15 +201,22 @@ func (p PhaseSpec) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the phase and decodes its driver section with the
 // registered driver's type.
 func (p *PhaseSpec) UnmarshalJSON(data []byte) error {
-	var plain phaseJSON
-	if err := json.Unmarshal(data, &plain); err != nil {
-		return err
-	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
+	var plain phaseJSON
+	if err := json.Unmarshal(data, &plain); err != nil {
+		// Say which phase: the error of a field's own decoder does not.
+		var id struct{ Name, Phase string }
+		_ = json.Unmarshal(data, &id)
+		return fmt.Errorf("phase %s: %w", firstNonEmpty(id.Name, id.Phase, "(unnamed)"), err)
+	}
 	*p = PhaseSpec(plain)
+	if p.Name == "" {
+		// For the errors below; set for good at the end.
+		p.Name = string(p.Phase)
+	}
 	for k, raw := range m {
 		if phaseFieldKeys[k] || string(raw) == "null" {
 			continue

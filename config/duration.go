@@ -23,11 +23,11 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"30s\": %w", err)
+		return fmt.Errorf("%s is not a duration: a duration must be a string such as \"30s\", \"5m\" or \"1h30m\"", b)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%q is not a duration: write a number with a unit, such as \"30s\", \"5m\" or \"1h30m\"", s)
 	}
 	*d = Duration(v)
 	return nil

@@ -159,8 +159,8 @@ const MaxIssues = 50
 
 // NoteIssue records an issue like AddIssue, but an issue already in the
 // report (same phase, severity and message) is counted again, with its
-// last-seen time, instead of added; past MaxIssues the oldest warning (or,
-// when there is none, the oldest issue) is dropped and counted in
+// last-seen time, instead of added; past MaxIssues the warning seen least
+// recently (or, when there is none, the error) is dropped and counted in
 // IssuesDropped.
 func (r *Report) NoteIssue(now time.Time, phase string, severity, message string) {
 	for k := len(r.Issues) - 1; k >= 0; k-- {
@@ -198,13 +198,16 @@ func (r *Report) CompactIssues() {
 	r.capIssues()
 }
 
+// capIssues drops the issues seen least recently, warnings before errors,
+// until MaxIssues are left: one that keeps coming back stays.
 func (r *Report) capIssues() {
 	for len(r.Issues) > MaxIssues {
-		drop := 0
+		drop, dropWarning := 0, false
 		for k, is := range r.Issues {
-			if is.Severity != SeverityError {
-				drop = k
-				break
+			warning := is.Severity != SeverityError
+			seen, dropSeen := latest(is.Time, is.LastSeen), latest(r.Issues[drop].Time, r.Issues[drop].LastSeen)
+			if (warning && !dropWarning) || (warning == dropWarning && seen.Before(dropSeen)) {
+				drop, dropWarning = k, warning
 			}
 		}
 		r.IssuesDropped += r.Issues[drop].Times()

@@ -1,0 +1,148 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/migration"
+)
+
+// runRaw executes the workflow with input as another client sends it: JSON
+// that godwit did not write.
+func (h *harness) runRaw(input string) error {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(WorkflowName, json.RawMessage(input))
+	require.True(h.t, h.env.IsWorkflowCompleted())
+	return h.env.GetWorkflowError()
+}
+
+// TestInputWithoutDefaultsCompletes: the README's payload for `temporal
+// workflow start`, with a spec that leaves every default out, runs as the
+// same spec started by godwit would (it used to panic on the missing retry
+// policy, and the run hung).
+func TestInputWithoutDefaultsCompletes(t *testing.T) {
+	h := newHarness(t)
+	err := h.runRaw(`{"spec":{"name":"x","phases":[{"phase":"validate","hook":{"run":{"command":["true"]}}}]}}`)
+	require.NoError(t, err)
+	var rep migration.Report
+	require.NoError(t, h.env.GetWorkflowResult(&rep))
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, []string{"run:validate"}, h.fake.Calls())
+	got := h.fake.inputs[0].Phase
+	require.NotNil(t, got.Retry, "the phase ran with the default retry policy")
+	assert.Equal(t, config.DefaultMaxAttempts, got.Retry.MaxAttempts)
+	assert.Equal(t, config.Duration(config.DefaultPhaseTimeout), got.Timeout)
+	assert.Equal(t, config.Duration(config.DefaultCommandTimeout), got.Hook().Run.Timeout)
+}
+
+// TestBadInputFailsNamingTheField: an input that does not decode, or a
+// spec that is not valid, ends the run FAILED with a non-retryable error
+// that names the problem; nothing runs.
+func TestBadInputFailsNamingTheField(t *testing.T) {
+	cases := []struct{ name, input, want string }{
+		{"a phase without a driver", `{"spec":{"name":"x","phases":[{"phase":"validate"}]}}`,
+			"the spec is not valid:\nphases[0]: has no action"},
+		{"no phases", `{"spec":{"name":"x"}}`, "phases: is required"},
+		{"no spec at all", `{"name":"x","phases":[]}`, "name: is required"},
+		{"a number where a duration belongs", `{"spec":{"name":"x","defaults":{"timeout":5},"phases":[{"phase":"validate","hook":{"run":{"command":["true"]}}}]}}`,
+			`the input is not a Migration input: 5 is not a duration: a duration must be a string such as "30s"`},
+		{"a duration without a unit in a phase", `{"spec":{"name":"x","phases":[{"phase":"validate","timeout":"10","hook":{"run":{"command":["true"]}}}]}}`,
+			`the input is not a Migration input: phase validate: "10" is not a duration`},
+		{"an unknown driver", `{"spec":{"name":"x","phases":[{"phase":"validate","hok":{"run":{"command":["true"]}}}]}}`,
+			`the input is not a Migration input: phase validate: driver "hok" is not part of this build of godwit`},
+		{"a bad value", `{"spec":{"name":"x","phases":[{"phase":"validate","retry":{"maxAttempts":-1},"hook":{"run":{"command":["true"]}}}]}}`,
+			"phases[0].retry.maxAttempts: must be at least 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			err := h.runRaw(c.input)
+			require.Error(t, err)
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, err, &appErr, "a failure, not a panic: %v", err)
+			assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+			assert.True(t, appErr.NonRetryable())
+			assert.Contains(t, appErr.Message(), c.want)
+			rep, ok := ReportFromError(err)
+			require.True(t, ok, "the failure carries a report for godwit status")
+			assert.Equal(t, migration.StatusFailed, rep.Status)
+			assert.Contains(t, rep.Error, c.want)
+			assert.Empty(t, h.fake.Calls(), "nothing runs")
+		})
+	}
+}
+
+// TestUnknownSignalIsAnIssue: a signal of a name the workflow does not
+// handle (`pasue`) shows in the status as an issue, once, counted.
+func TestUnknownSignalIsAnIssue(t *testing.T) {
+	h := newHarness(t)
+	spec := specWith(migration.PhaseValidate, migration.PhaseCopy)
+	spec.Phases[1].Approval = &config.Approval{Gate: "go"}
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow("pasue", PauseRequest{By: "ops"})
+	}, time.Minute)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow("pasue", nil)
+		h.env.SignalWorkflow("Rollback", "not JSON we know")
+	}, 2*time.Minute)
+	h.env.RegisterDelayedCallback(func() {
+		rep := h.query()
+		require.False(t, rep.Paused, "pasue is not pause")
+		var ours []migration.Issue
+		for _, is := range rep.Issues {
+			if strings.Contains(is.Message, "ignored") {
+				ours = append(ours, is)
+			}
+		}
+		require.Len(t, ours, 2, "%+v", rep.Issues)
+		assert.Equal(t, `signal "Rollback" ignored: this workflow handles only "pause", "resume" and "rollback" (check the name; updates such as approve are sent with `+"`temporal workflow update execute`)", ours[1].Message)
+		assert.Contains(t, ours[0].Message, `signal "pasue" ignored`)
+		assert.Equal(t, 2, ours[0].Count, "the same signal twice is one issue seen twice")
+		assert.True(t, ours[0].LastSeen.After(ours[0].Time), "last seen at the second signal: %+v", ours[0])
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "done", By: "ops"})
+	}, 3*time.Minute)
+	rep, err := h.run(spec)
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+}
+
+// TestIssuesAreCountedAndCapped: an issue seen again is counted, not
+// added; a report carried from a run before that is compacted.
+func TestIssuesAreCountedAndCapped(t *testing.T) {
+	h := newHarness(t)
+	spec := specWith(migration.PhaseValidate, migration.PhaseCopy)
+	plan := []migration.PlannedPhase{{Name: "validate", Kind: migration.PhaseValidate}, {Name: "copy", Kind: migration.PhaseCopy}}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	carried := migration.NewPlannedReport("test", "", plan, t0)
+	for i := range 500 { // what a failing follower left, every 30 s, before issuesV1
+		carried.AddIssue(t0.Add(time.Duration(i)*30*time.Second), "copy", migration.SeverityWarning, "replication (catchUp) failed, tried again in 30s: boom")
+	}
+	for i := range 80 {
+		carried.AddIssue(t0, "copy", migration.SeverityWarning, fmt.Sprintf("distinct %d", i))
+	}
+	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: spec, Carry: &Carry{Report: *carried, Phase: 0, PreflightDone: true}})
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.NoError(t, h.env.GetWorkflowError())
+	var rep migration.Report
+	require.NoError(t, h.env.GetWorkflowResult(&rep))
+	require.LessOrEqual(t, len(rep.Issues), migration.MaxIssues)
+	assert.Equal(t, 580, rep.Metrics.IssuesEncountered, "every occurrence is still counted")
+	assert.Greater(t, rep.IssuesDropped, 0)
+	var follower *migration.Issue
+	for i := range rep.Issues {
+		if strings.HasPrefix(rep.Issues[i].Message, "replication") {
+			follower = &rep.Issues[i]
+		}
+	}
+	require.NotNil(t, follower, "the issue that keeps coming back is kept: %+v", rep.Issues)
+	assert.Equal(t, 500, follower.Count)
+	assert.Equal(t, t0.Add(499*30*time.Second), follower.LastSeen.UTC())
+}
