@@ -78,20 +78,11 @@ func (d *demo) status() migration.Report {
 	return rep
 }
 
-// waitFor polls the status query until cond holds.
+// waitFor polls the status query until cond holds, for as long as the
+// run keeps moving (waitWhileMoving).
 func (d *demo) waitFor(what string, cond func(migration.Report) bool) migration.Report {
 	d.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		rep := d.status()
-		if cond(rep) {
-			return rep
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("timed out waiting for %s; last status %s at %s", what, rep.Status, rep.CurrentPhase)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return waitWhileMoving(d.t, what, d.status, cond)
 }
 
 // result waits for the run's end and returns the final report.

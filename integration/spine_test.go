@@ -136,12 +136,18 @@ func waitLeaseEnded(t *testing.T, resource string) {
 	}
 }
 
+// TestPauseStopsAResumableHookAtItsCheckpoint: pause stops the running
+// hook at once (its process ends) and resume runs it again from its last
+// checkpoint. The hook waits at unit 10 until the test lets it go on, so
+// a slow machine cannot let it finish before the pause reaches it; the
+// test waits for events (a checkpoint, the pause, the process's end), not
+// for time.
 func TestPauseStopsAResumableHookAtItsCheckpoint(t *testing.T) {
 	t.Parallel()
 	d := newSpec(t, "it-pause-checkpoint", `
 phases:
   - phase: copy
-    heartbeatTimeout: 5s
+    heartbeatTimeout: 30s
     hook:
       resumable: true
       run:
@@ -150,28 +156,37 @@ phases:
           - sh
           - -c
           - |
+            echo $$ > pid
             i=${GODWIT_CHECKPOINT:-0}
             [ "$i" -gt 0 ] && echo "resuming after unit $i"
             while [ "$i" -lt 40 ]; do
+              while [ "$i" -ge 10 ] && [ ! -e go-on ]; do sleep 0.1; done
               i=$((i + 1)); echo "$i" >> units
               echo "godwit:checkpoint=$i"; echo "godwit:progress=$((i * 100 / 40))"
-              sleep 0.25
             done
             echo "done at unit $i"
   - phase: reconcile
     hook: {run: {dir: DIR, command: [sh, -c, 'test "$(sort -n units | uniq | wc -l)" = 40 && test "$(wc -l < units)" -le 41']}}
 `)
 	d.start()
-	d.waitFor("the copy to run a while", func(r migration.Report) bool { return r.Phases[0].Progress >= 20 })
+	d.waitFor("the copy to report its checkpoint at unit 10", func(r migration.Report) bool { return r.Phases[0].Progress >= 25 })
+	pid := strings.TrimSpace(d.read("pid"))
+	require.True(t, processRuns(pid), "the hook (pid %s) runs, held at unit 10", pid)
 	out, err := godwit(t, "pause", d.name)
 	require.NoError(t, err, out)
-	d.waitFor("the pause", func(r migration.Report) bool { return r.Status == migration.StatusPaused })
-	time.Sleep(2 * time.Second)
-	before := d.read("units")
-	time.Sleep(time.Second)
-	require.Equal(t, before, d.read("units"), "the paused hook was stopped, not left running")
-	rep := d.status()
+	rep := d.waitFor("the pause to stop the copy at its checkpoint", func(r migration.Report) bool {
+		return r.Status == migration.StatusPaused && strings.HasPrefix(r.Phases[0].Summary, "stopped by pause at its checkpoint")
+	})
 	require.Equal(t, migration.PhaseRunning, rep.Phases[0].State, "the phase is held, not finished")
+	// The activity returned when its process was stopped; a process that
+	// outlived it (a bug) would still be there seconds later.
+	deadline := time.Now().Add(time.Minute)
+	for processRuns(pid) {
+		require.True(t, time.Now().Before(deadline), "the paused hook (pid %s) was stopped, not left running: it still runs a minute after the pause", pid)
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Equal(t, "10", lastLine(d.read("units")), "no unit after the pause's checkpoint")
+	require.NoError(t, os.WriteFile(filepath.Join(d.dir, "go-on"), nil, 0o644))
 
 	out, err = godwit(t, "resume", d.name)
 	require.NoError(t, err, out)
@@ -183,6 +198,25 @@ phases:
 	require.Regexp(t, `resuming after unit [1-9][0-9]*`, out, "the resumed hook went on from its checkpoint")
 	require.Contains(t, out, "done at unit 40")
 	recordHistory(t, d.name)
+}
+
+// processRuns reports whether the process pid exists (and is not a zombie).
+func processRuns(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command's closing parenthesis.
+	s := string(stat)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 func TestStepsGatesAndOutputsOnARealServer(t *testing.T) {

@@ -83,19 +83,13 @@ func (r *trafficRun) status() migration.Report {
 	return rep
 }
 
-// waitFor polls cond (on the gateway or the report) until it holds.
+// waitFor polls cond (on the gateway or the report) until it holds, for
+// as long as the run keeps moving (waitWhileMoving): under -race with the
+// whole integration package running in parallel on two cores, the live
+// demo's copy of 100,000 SQLite rows alone takes minutes.
 func (r *trafficRun) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	// A bound on liveness, not a speed check: under -race with the whole
-	// integration package running in parallel on two cores, the live
-	// demo's copy of 100,000 SQLite rows alone takes most of a minute.
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s; status %+v", what, r.status())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitWhileMoving(r.t, what, r.status, func(migration.Report) bool { return cond() })
 }
 
 // weights returns the route's weights as the gateway has them.
@@ -108,10 +102,15 @@ func (r *trafficRun) weights() [2]int {
 
 func (r *trafficRun) result() (migration.Report, error) {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Wait for the end as long as the run moves, then for its result.
+	waitWhileMoving(r.t, "the run to end", r.status, func(rep migration.Report) bool { return rep.Status.Final() })
+	ctx, cancel := context.WithTimeout(context.Background(), stallAfter)
 	defer cancel()
 	var rep migration.Report
 	err := env.client.GetWorkflow(ctx, r.name, "").Get(ctx, &rep)
+	if ctx.Err() != nil {
+		r.t.Fatalf("the run's status is final but its result did not come within %s: %v", stallAfter, err)
+	}
 	if err != nil {
 		final, ok := workflows.ReportFromError(err)
 		require.True(r.t, ok, "the run ended without a report: %v", err)
@@ -139,7 +138,9 @@ func startClientLoad(t *testing.T, base string) *clientLoad {
 		l.done.Add(1)
 		go func() {
 			defer l.done.Done()
-			for i := 0; i < 20000 && ctx.Err() == nil; i++ {
+			// Until stopped, not for a number of requests: a slow run
+			// must still have clients when its analysis watches.
+			for i := 0; ctx.Err() == nil; i++ {
 				l.one(ctx, hc, base, fmt.Sprintf("user-%d", (i*2+w)%1000))
 				time.Sleep(4 * time.Millisecond)
 			}
