@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,29 @@ func TestIssuesAreCountedAndCapped(t *testing.T) {
 	require.NotNil(t, follower, "the issue that keeps coming back is kept: %+v", rep.Issues)
 	assert.Equal(t, 500, follower.Count)
 	assert.Equal(t, t0.Add(499*30*time.Second), follower.LastSeen.UTC())
+}
+
+// TestPreparedSpecsOfGodwitStartAreNotRecordedAgain: a spec godwit start
+// parsed already has its defaults, so the workflow's side effect records
+// no second copy of it in history; and it passes the checks again.
+func TestPreparedSpecsOfGodwitStartAreNotRecordedAgain(t *testing.T) {
+	files, err := filepath.Glob("../examples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			spec, err := config.LoadSpec(f)
+			if err != nil {
+				t.Skipf("not a spec on its own: %v", err)
+			}
+			// Through JSON, as the workflow receives it.
+			b, err := json.Marshal(Input{Spec: *spec})
+			require.NoError(t, err)
+			var in Input
+			require.NoError(t, json.Unmarshal(b, &in))
+			p := prepare(in)
+			require.Empty(t, p.Error)
+			require.Nil(t, p.Spec, "the spec changed when prepared again")
+		})
+	}
 }
