@@ -94,8 +94,15 @@ func prepareInput(ctx workflow.Context, in *Input) error {
 	return temporal.NewNonRetryableApplicationError("FAILED: "+p.Error, ErrTypeInvalidInput, nil, *rep)
 }
 
-// prepare is prepareInput's pure part.
-func prepare(in Input) prepared {
+// prepare is prepareInput's pure part. A check that panics on an input
+// nobody foresaw fails the run like any bad input: a panic here would fail
+// the workflow task over and over, and the run would hang.
+func prepare(in Input) (out prepared) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = prepared{Error: fmt.Sprintf("the spec could not be checked (%v): check it with godwit validate", p)}
+		}
+	}()
 	if in.decodeErr != nil {
 		return prepared{Error: fmt.Sprintf("the input is not a Migration input: %v; "+
 			"send {\"spec\": {...}}, the spec as JSON (`godwit start -f spec.yaml` does it for you)", in.decodeErr)}
@@ -109,7 +116,6 @@ func prepare(in Input) prepared {
 			spec = c
 		}
 	}
-	var out prepared
 	if err := spec.Prepare(); err != nil {
 		out.Error = "the spec is not valid:\n" + err.Error()
 	}

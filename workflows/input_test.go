@@ -172,3 +172,17 @@ func TestPreparedSpecsOfGodwitStartAreNotRecordedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyDriverSectionsAreReportedNotPanicked: every driver's section,
+// sent empty by another client, is reported by its checks (the recover in
+// prepare is a last resort, not the way these fail).
+func TestEmptyDriverSectionsAreReportedNotPanicked(t *testing.T) {
+	for _, key := range config.DriverKeys() {
+		t.Run(key, func(t *testing.T) {
+			var in Input
+			require.NoError(t, json.Unmarshal([]byte(fmt.Sprintf(`{"spec":{"name":"x","phases":[{"phase":"copy","%s":{}}]}}`, key)), &in))
+			p := prepare(in)
+			require.NotContains(t, p.Error, "could not be checked", "the checks of an empty %s section panicked", key)
+		})
+	}
+}
