@@ -73,6 +73,7 @@ func TestCutOverSwitchesWritesOnceTheTargetHasEveryChange(t *testing.T) {
 	require.NoError(t, err, "%+v", final)
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	require.Contains(t, final.Phases[5].Summary, "route users cut over to new")
+	recordHistory(t, r.name)
 
 	st, err = gw.Client.Route(context.Background(), "users")
 	require.NoError(t, err)
@@ -165,6 +166,9 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final)
 			require.Contains(t, final.Phases[4].Summary, "changes made on new applied to legacy (")
+			if i == 0 {
+				recordHistory(t, name)
+			}
 
 			st, err = gw.Client.Route(ctx, "users")
 			require.NoError(t, err)
