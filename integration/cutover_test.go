@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -65,6 +64,7 @@ func TestCutOverSwitchesWritesOnceTheTargetHasEveryChange(t *testing.T) {
 
 	// The writes to the legacy database stop with the cut-over; here the
 	// writer stands for the legacy service's writes.
+	w.waitChanges(t, 21)
 	written := w.halt(t)
 	require.Greater(t, written, int64(20))
 	out, err := godwit(t, "approve", r.name, "--gate", "cut-over")
@@ -146,6 +146,7 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			w := startWriter(t, src.Store)
 			r.start()
 			r.waitFor("the cut-over gate", waitingAt("cut-over"))
+			w.waitChanges(t, 21)
 			require.Greater(t, w.halt(t), int64(20))
 			out, err := godwit(t, "approve", name, "--gate", "cut-over")
 			require.NoError(t, err, out)
@@ -157,7 +158,7 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 
 			// New's service writes; then someone rolls back.
 			wn := startWriter(t, dst.Store)
-			time.Sleep(time.Second)
+			wn.waitChanges(t, 21)
 			require.Greater(t, wn.halt(t), int64(20))
 			onNew, rowsOnNew := dbtest.ReadAll(t, dst.Store, "kitchen")
 			out, err = godwit(t, "rollback", name, "--reason", "test")

@@ -84,12 +84,12 @@ func TestWindowPromoteAndNotificationsOnARealServer(t *testing.T) {
 	urlFile := filepath.Join(t.TempDir(), "hook-url")
 	require.NoError(t, os.WriteFile(urlFile, []byte(hook.URL+"\n"), 0o600))
 
-	// Business hours all day, every day: a disruptive phase is always
-	// outside its window.
+	// The window opens tomorrow only: the disruptive phase is outside it.
+	tomorrow := strings.ToLower(time.Now().UTC().Add(24 * time.Hour).Weekday().String()[:3])
 	d := newSpec(t, "it-hist-window", fmt.Sprintf(`
 window:
   timezone: UTC
-  businessHours: [{start: "00:00", end: "12:00"}, {start: "12:00", end: "00:00"}]
+  preferred: [{days: [%s], start: "10:00", end: "11:00"}]
 notifications:
   - kind: json
     url: {fromFile: %s}
@@ -106,7 +106,7 @@ phases:
   - phase: decommission
     name: retire
     hook: {run: {dir: DIR, command: [sh, -c, 'echo retired > retired']}}
-`, urlFile))
+`, tomorrow, urlFile))
 	d.start()
 	d.waitFor("the wait step", func(r migration.Report) bool { return strings.Contains(r.CurrentPhase, "step 2 of 4") })
 	out, err := godwit(t, "promote", d.name, "--reason", "all good at 10%")
@@ -214,7 +214,7 @@ func TestContinueAsNewCarriesARunOn(t *testing.T) {
 	spec, err := config.LoadSpec(r.spec)
 	require.NoError(t, err)
 	run, err := env.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: r.name, TaskQueue: env.taskQueue},
-		workflows.WorkflowName, workflows.Input{Spec: *spec, ActivitiesPerRun: 8})
+		workflows.WorkflowName, workflows.Input{Spec: *spec, ActivitiesPerRun: 4})
 	require.NoError(t, err)
 	first := run.GetRunID()
 	r.waitFor("the reads-moved gate", waitingAt("reads-moved"))
