@@ -92,6 +92,22 @@ func (w *sourceWriter) run() {
 	}
 }
 
+// waitChanges waits until the writer has made at least n changes (a
+// loaded machine writes slower; the bound is only against a hang).
+func (w *sourceWriter) waitChanges(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for w.changes.Load() < n {
+		if err, _ := w.err.Load().(error); err != nil {
+			t.Fatalf("source writer: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 2m for %d changes by the writer; it made %d", n, w.changes.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (w *sourceWriter) halt(t *testing.T) int64 {
 	t.Helper()
 	close(w.stop)
@@ -142,6 +158,7 @@ func TestCDCMigrationKeepsTargetInStepWithLiveWrites(t *testing.T) {
 			}
 			require.Contains(t, byName["capture"].Summary, "set up ("+tc.method+")")
 			require.Contains(t, byName["replicate"].Summary, "caught up: lag")
+			w.waitChanges(t, 51)
 			written := w.halt(t)
 			require.Greater(t, written, int64(50), "the writer ran through the copy and the replication")
 

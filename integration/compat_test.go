@@ -53,6 +53,7 @@ func TestCompatGateStopsABreakingMigration(t *testing.T) {
 			require.Contains(t, gate.Summary+gate.Error+final.Error, tc.summary)
 			_, err := os.Stat(filepath.Join(marks, "copied"))
 			require.Equal(t, tc.copyRuns, err == nil, "the copy runs only after the gate passes")
+			recordHistory(t, tc.name)
 			if tc.copyRuns {
 				require.Contains(t, gate.Summary, "plan: migration "+tc.name+": 2 phases")
 				require.Equal(t, map[string]string{"compatibility": "fully_compatible"}, gate.Outputs)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -65,6 +64,7 @@ func TestCutOverSwitchesWritesOnceTheTargetHasEveryChange(t *testing.T) {
 
 	// The writes to the legacy database stop with the cut-over; here the
 	// writer stands for the legacy service's writes.
+	w.waitChanges(t, 21)
 	written := w.halt(t)
 	require.Greater(t, written, int64(20))
 	out, err := godwit(t, "approve", r.name, "--gate", "cut-over")
@@ -73,6 +73,7 @@ func TestCutOverSwitchesWritesOnceTheTargetHasEveryChange(t *testing.T) {
 	require.NoError(t, err, "%+v", final)
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	require.Contains(t, final.Phases[5].Summary, "route users cut over to new")
+	recordHistory(t, r.name)
 
 	st, err = gw.Client.Route(context.Background(), "users")
 	require.NoError(t, err)
@@ -145,6 +146,7 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			w := startWriter(t, src.Store)
 			r.start()
 			r.waitFor("the cut-over gate", waitingAt("cut-over"))
+			w.waitChanges(t, 21)
 			require.Greater(t, w.halt(t), int64(20))
 			out, err := godwit(t, "approve", name, "--gate", "cut-over")
 			require.NoError(t, err, out)
@@ -156,7 +158,7 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 
 			// New's service writes; then someone rolls back.
 			wn := startWriter(t, dst.Store)
-			time.Sleep(time.Second)
+			wn.waitChanges(t, 21)
 			require.Greater(t, wn.halt(t), int64(20))
 			onNew, rowsOnNew := dbtest.ReadAll(t, dst.Store, "kitchen")
 			out, err = godwit(t, "rollback", name, "--reason", "test")
@@ -165,6 +167,9 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final)
 			require.Contains(t, final.Phases[4].Summary, "changes made on new applied to legacy (")
+			if i == 0 {
+				recordHistory(t, name)
+			}
 
 			st, err = gw.Client.Route(ctx, "users")
 			require.NoError(t, err)

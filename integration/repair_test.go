@@ -73,6 +73,7 @@ func TestABlockedRollbackGoesOnAfterASkipOrEndsOnAbandon(t *testing.T) {
 	require.Equal(t, migration.PhaseUndoneByHand, final.Phases[1].State)
 	require.False(t, d.exists("target"))
 	require.Contains(t, final.Issues[len(final.Issues)-1].Message, "compensation of shift-traffic skipped by")
+	recordHistory(t, d.name)
 
 	a := startBlockedRollback(t, "it-repair-abandon")
 	out, err = godwit(t, "rollback", a.name, "--abandon")
@@ -80,6 +81,7 @@ func TestABlockedRollbackGoesOnAfterASkipOrEndsOnAbandon(t *testing.T) {
 	finalA, _ := a.result()
 	require.Equal(t, migration.StatusRollbackFailed, finalA.Status)
 	require.True(t, a.exists("target"), "abandon leaves the rest as it is")
+	recordHistory(t, a.name)
 	out, err = godwit(t, "rollback", a.name, "--retry")
 	require.Error(t, err, out)
 	require.Contains(t, err.Error(), "has already ended (ROLLBACK_FAILED)")

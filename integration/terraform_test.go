@@ -134,6 +134,7 @@ func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 	out, err := godwit(t, "output", b.name, "retire-blue")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "Apply complete! Resources: 0 added, 0 changed, 1 destroyed.")
+	recordHistory(t, b.name)
 }
 
 func TestTerraformRollbackRestoresBlueOnly(t *testing.T) {
@@ -152,6 +153,7 @@ func TestTerraformRollbackRestoresBlueOnly(t *testing.T) {
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
 	require.Regexp(t, `^restored \(the state had serial \d+ before the phase\): 0 to add, 0 to change, 1 to destroy: - terraform_data.green\[0\]$`, final.Phases[1].Summary)
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "back to blue only")
+	recordHistory(t, b.name)
 }
 
 func TestTerraformPlanChangedAtTheGateIsNotApplied(t *testing.T) {

@@ -235,6 +235,7 @@ func TestTrafficShiftCompletesThroughTheGateway(t *testing.T) {
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	require.Equal(t, [2]int{100, 100}, r.weights(), "the gateway ends at 100")
 	require.Equal(t, "route users: reads 100%, writes 100% to new (were 50%, 50%)", final.Phases[1].Summary)
+	recordHistory(t, r.name)
 	r.waitFor("requests served by new at 100%", func() bool {
 		before := r.load.legacy.Load()
 		time.Sleep(300 * time.Millisecond)
@@ -268,6 +269,7 @@ func TestTrafficShiftRollsBackWhenNewFails(t *testing.T) {
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
 	require.Equal(t, "route users back on legacy: reads 0%, writes 0% to new", final.Phases[1].Summary)
 	require.Equal(t, [2]int{0, 0}, r.weights(), "the gateway ends at 0")
+	recordHistory(t, r.name)
 	require.Positive(t, r.new_.Failed.Load(), "new did fail requests")
 	r.requireNoFailedRequest()
 }
@@ -292,5 +294,6 @@ func TestTrafficRollbackSignalMovesTheRouteBackAtOnce(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
+	recordHistory(t, r.name)
 	r.requireNoFailedRequest()
 }
