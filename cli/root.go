@@ -18,6 +18,7 @@ import (
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
+
 	// Every driver's spec section registers itself: specs that use them parse.
 	_ "github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/logging"
