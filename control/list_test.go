@@ -33,4 +33,3 @@ func TestPayloadString(t *testing.T) {
 	}
 	assert.Equal(t, "none", payloadString(nil, "none"), "the fallback is the caller's")
 }
-
