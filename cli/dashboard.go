@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 )
 
 func (a *app) dashboardCommand() *cobra.Command {
-	var listen, uiURL string
+	var listen, uiURL, tokenFile string
 	var refresh time.Duration
 	cmd := &cobra.Command{
 		Use:   "dashboard [--listen ADDR] [--ui-url URL]",
@@ -41,7 +40,7 @@ prints; an embedded script refreshes them (every --refresh) and sends the
 actions. Nothing is loaded from the internet: it works offline.
 
 Actions (approve a gate, pause, resume, roll back) need a token: set
-GODWIT_DASHBOARD_TOKEN before starting it, and type the same token into the
+GODWIT_DASHBOARD_TOKEN (or give --token-file) before starting it, and type the same token into the
 page (the script sends it as "Authorization: Bearer TOKEN"; no cookie is
 used). Without it the dashboard is read-only. The JSON API:
 
@@ -64,7 +63,10 @@ its memory): see docs/dashboard.md.`,
 				return err
 			}
 			defer c.Close()
-			token := strings.TrimSpace(os.Getenv(dashboard.TokenEnv))
+			token, err := bearerToken(tokenFile, dashboard.TokenEnv)
+			if err != nil {
+				return err
+			}
 			h, err := dashboard.New(dashboard.Options{
 				Source:    a.migrations(c),
 				Token:     token,
@@ -81,6 +83,8 @@ its memory): see docs/dashboard.md.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8090", "host:port to listen on")
 	cmd.Flags().StringVar(&uiURL, "ui-url", dashboard.DefaultUIURL, "the Temporal UI the run pages link to")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "",
+		"file holding the bearer token that allows actions (or set "+dashboard.TokenEnv+"); none: read-only")
 	cmd.Flags().DurationVar(&refresh, "refresh", 5*time.Second, "how often pages refresh themselves")
 	return cmd
 }
