@@ -128,7 +128,7 @@ func screenshot(t *testing.T, ctx context.Context, file string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, file), png, 0o644))
 }
@@ -144,14 +144,16 @@ func TestDashboardInABrowser(t *testing.T) {
 	srv := dashboardServer(t, token)
 	readOnly := dashboardServer(t, "")
 
-	gated := newDemo(t, "it-dash-gated", "0.2")
-	undone := newDemo(t, "it-dash-undone", "0.05")
+	// The gated run is watched through the dashboard from its start, so
+	// its copy's rate is sampled; the other is rolled back at its gate.
+	gated := newDemo(t, "it-dash-gated", "0.3")
 	gated.start()
+	watchUntil(t, srv.URL, gated.name, "the go-live gate", waitingAt("go-live"))
+	undone := newDemo(t, "it-dash-undone", "0.05")
 	undone.start()
 	undone.waitFor("the go-live gate", waitingAt("go-live"))
 	out, err := godwit(t, "rollback", undone.name, "--reason", "dashboard test")
 	require.NoError(t, err, out)
-	watchUntil(t, srv.URL, gated.name, "the go-live gate", waitingAt("go-live"))
 	final, _ := undone.result()
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 
