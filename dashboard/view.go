@@ -72,8 +72,9 @@ type runView struct {
 	Executive, Team     []docField
 	Issues              []issueView
 	NextSteps           []string
-	// Can* say which actions make sense now; the buttons of the others
-	// are disabled with a reason.
+	// Can* say which actions the page offers now: allowed (a token is
+	// configured) and making sense for the run; the other buttons are
+	// disabled, with ActionsNote saying why when it is not obvious.
 	CanApprove, CanPause, CanResume, CanRollback bool
 	ActionsNote                                  string
 }
@@ -169,10 +170,11 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 	v.Executive = docFields(briefing.ExecutiveSummary(rep, obs))
 	v.Team = docFields(briefing.TeamUpdate(rep, obs, now))
 	final := rep.Status.Final()
-	v.CanApprove = !final && rep.WaitingGate != ""
-	v.CanPause = !final && !rep.Paused && rep.Status != migration.StatusRollingBack && rep.Status != migration.StatusRollbackBlocked
-	v.CanResume = !final && rep.Paused
-	v.CanRollback = !final && rep.Rollback == migration.RollbackAvailable
+	live := v.Actions && !final
+	v.CanApprove = live && rep.WaitingGate != ""
+	v.CanPause = live && !rep.Paused && rep.Status != migration.StatusRollingBack && rep.Status != migration.StatusRollbackBlocked
+	v.CanResume = live && rep.Paused
+	v.CanRollback = live && rep.Rollback == migration.RollbackAvailable
 	switch {
 	case !v.Actions:
 		v.ActionsNote = "Read-only: start the dashboard with " + TokenEnv + " set to allow actions."

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/godwit/godwit/control"
@@ -133,6 +134,34 @@ func screenshot(t *testing.T, ctx context.Context, file string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, file), png, 0o644))
 }
 
+// otherWorkflows lists the IDs of the workflows that are not migrations
+// (leases, preflights) on the dev server.
+func otherWorkflows(t *testing.T) []string {
+	t.Helper()
+	resp, err := env.client.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: "default", Query: `WorkflowType != "Migration"`, PageSize: 1000,
+	})
+	require.NoError(t, err)
+	var ids []string
+	for _, e := range resp.GetExecutions() {
+		ids = append(ids, e.GetExecution().GetWorkflowId())
+	}
+	return ids
+}
+
+// fitsAPhone loads url at a phone's width (390 CSS pixels) and checks that
+// nothing makes the page scroll sideways, then goes back to the desktop size.
+func fitsAPhone(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS("main"))))
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	require.NoError(t, err)
+	require.LessOrEqual(t, width, 390, "%s is %dpx wide on a 390px phone: something overflows", url, width)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS("main"))))
+}
+
 // TestDashboardInABrowser renders the list and a live run in chromium:
 // the gate, progress bars and charts are there; approving from the page
 // opens the gate; without the token the action is refused; a rolled-back
@@ -147,12 +176,14 @@ func TestDashboardInABrowser(t *testing.T) {
 	// The gated run is watched through the dashboard from its start, so
 	// its copy's rate is sampled; the other is rolled back at its gate.
 	gated := newDemo(t, "it-dash-gated", "0.3")
+	out, err := godwit(t, "preflight", "-f", gated.spec) // a Preflight workflow, which the list must hide
+	require.NoError(t, err, out)
 	gated.start()
 	watchUntil(t, srv.URL, gated.name, "the go-live gate", waitingAt("go-live"))
 	undone := newDemo(t, "it-dash-undone", "0.05")
 	undone.start()
 	undone.waitFor("the go-live gate", waitingAt("go-live"))
-	out, err := godwit(t, "rollback", undone.name, "--reason", "dashboard test")
+	out, err = godwit(t, "rollback", undone.name, "--reason", "dashboard test")
 	require.NoError(t, err, out)
 	final, _ := undone.result()
 	require.Equal(t, migration.StatusRolledBack, final.Status)
@@ -168,7 +199,13 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.Equal(t, "WAITING_APPROVAL", rows["it-dash-gated"], "rows: %v", rows)
 	require.Equal(t, "ROLLED_BACK", rows["it-dash-undone"], "a rolled-back run reads ROLLED_BACK, not Failed; rows: %v", rows)
 	require.Positive(t, count(t, ctx, `tbody [role=progressbar][aria-valuenow]`))
+	others := otherWorkflows(t)
+	require.NotEmpty(t, others, "the preflight ran as a workflow of its own")
+	for _, id := range others {
+		require.NotContains(t, rows, id, "lease and preflight workflows are not listed")
+	}
 	screenshot(t, ctx, "dashboard-list.png")
+	fitsAPhone(t, ctx, srv.URL+"/")
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/?status=ROLLED_BACK"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/migrations/it-dash-undone"]`))))
@@ -188,6 +225,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.Equal(t, 5, count(t, ctx, `svg[role=img][aria-label]`), "rate, lag, weights, errors and findings charts")
 	require.Equal(t, 1, count(t, ctx, `#chart-rate polyline`), "the copy's rate was sampled while the dashboard watched it")
 	screenshot(t, ctx, "dashboard-run.png")
+	fitsAPhone(t, ctx, srv.URL+"/migrations/it-dash-gated")
 
 	// Without the token the action is refused, and nothing changes.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#approve"))))
