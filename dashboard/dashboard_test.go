@@ -219,9 +219,9 @@ func TestRunPage(t *testing.T) {
 		`Waiting for approval of gate <strong id="waiting-gate">go-live</strong>`,
 		`aria-current="step"`,
 		`<span class="state">COMPLETED</span>`,
-		`58s`,                       // the copy's duration
-		`step 1 of 3: go-live`,      // the running phase's step
-		`all checks passed`,         // a summary
+		`58s`,                  // the copy's duration
+		`step 1 of 3: go-live`, // the running phase's step
+		`all checks passed`,    // a summary
 		`role="progressbar" aria-label="phase copy progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="100" aria-valuetext="100%, 1,000 records"`,
 		`<svg role="img" aria-label="Copy rate: no samples yet.`,
 		`No samples yet: no replicate phase has measured its lag.`,
