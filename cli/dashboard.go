@@ -104,6 +104,10 @@ func (a *app) serveDashboard(ctx context.Context, listen string, h http.Handler,
 		mode = "actions allowed with the token"
 	}
 	fmt.Fprintf(a.out, "dashboard listening on http://%s (%s)\n", l.Addr(), mode)
+	if host, _, _ := net.SplitHostPort(l.Addr().String()); !net.ParseIP(host).IsLoopback() {
+		// Reads need no token: the reports are as open as the address.
+		fmt.Fprintf(a.errOut, "godwit: warning: anyone who reaches %s can read the migrations' reports; put it behind a proxy that authenticates, or listen on 127.0.0.1\n", l.Addr())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
