@@ -126,6 +126,9 @@ type Heartbeat struct {
 	Detail string `json:"detail,omitempty"`
 	// Host is the worker host's load in words, for the status report.
 	Host string `json:"host,omitempty"`
+	// Tables is a copy's progress per table, for the dashboard's bars
+	// (bounded like Detail); not kept in history.
+	Tables []migration.TableProgress `json:"tables,omitempty"`
 }
 
 // Driver does the work of a phase. Each driver section of a spec (`hook:`

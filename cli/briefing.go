@@ -13,6 +13,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/briefing"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/gateway/api"
 	gwclient "github.com/godwit/godwit/gateway/client"
@@ -259,7 +260,7 @@ func (a *app) readRunSpec(ctx context.Context, c client.Client, name string) (*c
 	}
 	var in workflows.Input
 	if err := a.dc.FromPayloads(attrs.GetInput(), &in); err != nil {
-		return nil, fmt.Sprintf("the run's spec cannot be decoded: %v", explainDecode(err))
+		return nil, fmt.Sprintf("the run's spec cannot be decoded: %v", control.ExplainDecode(err))
 	}
 	return &in.Spec, ""
 }

@@ -102,9 +102,13 @@ func (a *app) serverLogger(cmd *cobra.Command) hclog.Logger {
 
 // codecServerToken reads the token from file, or else from the
 // environment; empty means no token.
-func codecServerToken(file string) (string, error) {
+func codecServerToken(file string) (string, error) { return bearerToken(file, codecServerTokenEnv) }
+
+// bearerToken reads a server's token from file (--token-file), or else
+// from the environment variable env; empty means no token.
+func bearerToken(file, env string) (string, error) {
 	if file == "" {
-		return strings.TrimSpace(os.Getenv(codecServerTokenEnv)), nil
+		return strings.TrimSpace(os.Getenv(env)), nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

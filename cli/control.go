@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -30,14 +29,23 @@ func (a *app) pauseResume(signal, short string) *cobra.Command {
 		Example: fmt.Sprintf("  godwit %s demo --reason \"load spike on the source\"", signal),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withRunning(cmd.Context(), args[0], func(c client.Client, rep *migration.Report) error {
-				if err := c.SignalWorkflow(cmd.Context(), args[0], "", signal,
-					workflows.PauseRequest{Reason: reason, By: whoami()}); err != nil {
-					return explain(args[0], err)
-				}
-				fmt.Fprintf(a.out, "%s sent to migration %s (now %s, phase %s)\n", signal, args[0], rep.Status, rep.CurrentPhase)
-				return nil
-			})
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			req := workflows.PauseRequest{Reason: reason, By: whoami()}
+			m := a.migrations(c)
+			steer := m.Pause
+			if signal == workflows.SignalResume {
+				steer = m.Resume
+			}
+			rep, err := steer(cmd.Context(), args[0], req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "%s sent to migration %s (now %s, phase %s)\n", signal, args[0], rep.Status, rep.CurrentPhase)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
@@ -59,15 +67,17 @@ its window, and needs --reason (recorded as an issue).`,
   godwit approve orders --gate window --reason "incident 4711: legacy disk failing"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withRunning(cmd.Context(), args[0], func(c client.Client, _ *migration.Report) error {
-				var res workflows.ApproveResult
-				if err := a.update(cmd.Context(), c, args[0], workflows.UpdateApprove,
-					workflows.ApproveRequest{Gate: gate, By: by, Reason: reason}, &res); err != nil {
-					return fmt.Errorf("approve %s of migration %s: %w", gate, args[0], err)
-				}
-				fmt.Fprintf(a.out, "gate %s approved by %s: migration %s goes on with phase %s\n", res.Gate, res.By, args[0], res.Phase)
-				return nil
-			})
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			res, err := a.migrations(c).Approve(cmd.Context(), args[0], workflows.ApproveRequest{Gate: gate, By: by, Reason: reason})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "gate %s approved by %s: migration %s goes on with phase %s\n", res.Gate, res.By, args[0], res.Phase)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&gate, "gate", "", "name of the gate to open")
@@ -113,20 +123,16 @@ the error:
 			case reason == "":
 				return errors.New("rollback needs --reason TEXT (why, for the record), or one of --retry, --skip PHASE, --abandon for a blocked rollback")
 			}
-			return a.withRunning(cmd.Context(), name, func(c client.Client, rep *migration.Report) error {
-				if rep.Status == migration.StatusRollbackBlocked {
-					return fmt.Errorf("the rollback of %s is blocked: %s\nnext: %s", name, rep.RollbackNote, strings.Join(rep.NextSteps, "\n      "))
-				}
-				if rep.Rollback != migration.RollbackAvailable {
-					return fmt.Errorf("rollback of %s refused: %s (rollback: %s)", name, rep.RollbackNote, rep.Rollback)
-				}
-				if err := c.SignalWorkflow(cmd.Context(), name, "", workflows.SignalRollback,
-					workflows.RollbackRequest{Reason: reason, By: whoami()}); err != nil {
-					return explain(name, err)
-				}
-				fmt.Fprintf(a.out, "rollback requested for migration %s; follow it: godwit status %s --watch\n", name, name)
-				return nil
-			})
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := a.migrations(c).Rollback(cmd.Context(), name, workflows.RollbackRequest{Reason: reason, By: whoami()}); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "rollback requested for migration %s; follow it: godwit status %s --watch\n", name, name)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the migration is rolled back (required to start a rollback, for the record)")
@@ -142,7 +148,7 @@ the error:
 func (a *app) repair(ctx context.Context, name string, req workflows.RepairRequest) error {
 	return a.withRunning(ctx, name, func(c client.Client, _ *migration.Report) error {
 		var phase string
-		if err := a.update(ctx, c, name, workflows.UpdateRepair, req, &phase); err != nil {
+		if err := a.migrations(c).Update(ctx, name, workflows.UpdateRepair, req, &phase); err != nil {
 			return fmt.Errorf("%s the rollback of %s: %w", req.Action, name, err)
 		}
 		switch req.Action {
@@ -165,12 +171,9 @@ func (a *app) withRunning(ctx context.Context, name string, fn func(client.Clien
 		return err
 	}
 	defer c.Close()
-	rep, err := a.queryStatus(ctx, c, name)
+	rep, err := a.migrations(c).Running(ctx, name)
 	if err != nil {
 		return err
-	}
-	if rep.Status.Final() {
-		return fmt.Errorf("migration %s has already ended (%s): nothing to steer", name, rep.Status)
 	}
 	return fn(c, rep)
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/payloadcodec"
 )
@@ -71,7 +72,7 @@ func TestOutputAndLiveProgressOfEncryptedRuns(t *testing.T) {
 			require.NoError(t, err)
 			pending := []*workflowpb.PendingActivityInfo{pendingActivity(activities.RunPhaseName, 2, hb, "")}
 			pending[0].LastFailure = failure
-			live, ok := liveProgress(tt.dc, pending)
+			live, ok := control.LiveProgress(tt.dc, pending)
 			require.True(t, ok)
 			if tt.wantErr == nil {
 				assert.Equal(t, migration.Live{Percent: 50, Records: 5, Attempt: 2, LastFailure: "exited with code 1: secret row"}, live)
@@ -84,8 +85,8 @@ func TestOutputAndLiveProgressOfEncryptedRuns(t *testing.T) {
 
 func TestExplainDecode(t *testing.T) {
 	plain := errors.New("boom")
-	assert.Equal(t, plain, explainDecode(plain))
-	err := explainDecode(converter.ErrEncodingIsNotSupported)
+	assert.Equal(t, plain, control.ExplainDecode(plain))
+	err := control.ExplainDecode(converter.ErrEncodingIsNotSupported)
 	assert.ErrorIs(t, err, converter.ErrEncodingIsNotSupported)
 	assert.Contains(t, err.Error(), "payloads are encrypted: give this CLI the keyring the worker uses, with --codec-keys-file or --codec-keys-env")
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/migration"
 )
@@ -108,7 +109,7 @@ they are listed with the statement that drops them.
 func (a *app) cleanup(ctx context.Context, c client.Client, name string, dryRun bool) error {
 	desc, err := c.DescribeWorkflowExecution(ctx, name, "")
 	if err != nil {
-		return explain(name, err)
+		return control.Explain(name, err)
 	}
 	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return fmt.Errorf("migration %s is running: its change capture is in use (its stop phase or its rollback removes it); "+

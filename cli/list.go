@@ -1,17 +1,15 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
-	"github.com/godwit/godwit/workflows"
 )
 
 func (a *app) listCommand() *cobra.Command {
@@ -27,41 +25,25 @@ Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
   godwit list --status WAITING_APPROVAL`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A long migration continues as new: list only the run that
-			// carries it on, not the runs it left behind.
-			query := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus != \"ContinuedAsNew\"", workflows.WorkflowName)
-			if status != "" {
-				s := migration.Status(strings.ToUpper(status))
-				if !s.Valid() {
-					return fmt.Errorf("--status %q: use one of %s", status, strings.Join(migration.StatusNames(), ", "))
-				}
-				query += fmt.Sprintf(" AND %s = %q", workflows.SearchAttrStatus.GetName(), s)
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
-				Namespace: a.settings.Temporal.Namespace,
-				Query:     query,
-				PageSize:  int32(limit),
-			})
+			listed, err := a.migrations(c).List(cmd.Context(), migration.Status(strings.ToUpper(status)), limit)
+			if control.KindOf(err) == control.KindRefused {
+				return fmt.Errorf("--%w", err)
+			}
 			if err != nil {
-				return fmt.Errorf("list migrations: %w", err)
+				return err
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSTATUS\tPHASE\tSTARTED\tWORKFLOW")
-			for _, e := range resp.GetExecutions() {
-				status, phase := "-", "-"
-				if sa := e.GetSearchAttributes().GetIndexedFields(); sa != nil {
-					status = payloadString(sa[workflows.SearchAttrStatus.GetName()].GetData(), status)
-					phase = payloadString(sa[workflows.SearchAttrPhase.GetName()].GetData(), phase)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), status, phase,
-					e.GetStartTime().AsTime().Local().Format(time.DateTime), e.GetStatus())
+			for _, l := range listed {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Status, l.Phase,
+					l.StartTime.Local().Format(time.DateTime), l.Execution)
 			}
-			if len(resp.GetExecutions()) == 0 {
+			if len(listed) == 0 {
 				fmt.Fprintln(tw, "(no migrations yet: start one with godwit start -f SPEC)")
 			}
 			return tw.Flush()
@@ -70,14 +52,4 @@ Temporal UI: WorkflowType = "Migration" AND MigrationStatus = "PAUSED".`,
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many migrations")
 	cmd.Flags().StringVar(&status, "status", "", "only migrations in this status (e.g. PAUSED, WAITING_APPROVAL, ROLLED_BACK)")
 	return cmd
-}
-
-// payloadString decodes a JSON string payload such as "\"PAUSED\"", or
-// returns fallback when data is not one.
-func payloadString(data []byte, fallback string) string {
-	var s string
-	if len(data) == 0 || data[0] != '"' || json.Unmarshal(data, &s) != nil {
-		return fallback
-	}
-	return s
 }

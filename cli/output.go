@@ -2,20 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
-	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/godwit/godwit/activities"
-	"github.com/godwit/godwit/payloadcodec"
+	"github.com/godwit/godwit/control"
 )
 
 func (a *app) outputCommand() *cobra.Command {
@@ -115,14 +112,14 @@ func runOutputs(ctx context.Context, c client.Client, dc converter.DataConverter
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
-			return nil, "", explain(name, err)
+			return nil, "", control.Explain(name, err)
 		}
 		if started := ev.GetWorkflowExecutionStartedEventAttributes(); started != nil {
 			previous = started.GetContinuedExecutionRunId()
 		}
 		r, ok, err := attemptFromEvent(dc, ev)
 		if err != nil {
-			return nil, "", explainDecode(fmt.Errorf("migration %s: event %d: %w", name, ev.GetEventId(), err))
+			return nil, "", control.ExplainDecode(fmt.Errorf("migration %s: event %d: %w", name, ev.GetEventId(), err))
 		}
 		if ok {
 			out = append(out, r)
@@ -137,7 +134,7 @@ func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (a
 	var r attemptOutput
 	if done := ev.GetActivityTaskCompletedEventAttributes(); done != nil {
 		err := dc.FromPayloads(done.GetResult(), &r.PhaseResult)
-		return r, err == nil && r.Phase != "", undecryptable(err)
+		return r, err == nil && r.Phase != "", control.Undecryptable(err)
 	}
 	if failed := ev.GetActivityTaskFailedEventAttributes(); failed != nil {
 		f := failed.GetFailure()
@@ -146,32 +143,10 @@ func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (a
 			return r, false, nil
 		}
 		if err := dc.FromPayloads(details, &r.PhaseResult); err != nil || r.Phase == "" {
-			return r, false, undecryptable(err)
+			return r, false, control.Undecryptable(err)
 		}
-		r.failure = ", failed: " + failureMessage(dc, f)
+		r.failure = ", failed: " + control.FailureMessage(dc, f)
 		return r, true, nil
 	}
 	return r, false, nil
-}
-
-// undecryptable returns err if it says a payload is encrypted and could
-// not be decrypted, nil otherwise.
-func undecryptable(err error) error {
-	if errors.Is(err, converter.ErrEncodingIsNotSupported) || errors.Is(err, payloadcodec.ErrUnknownKey) ||
-		errors.Is(err, payloadcodec.ErrDecrypt) {
-		return err
-	}
-	return nil
-}
-
-// failureMessage is f's message. With payload encryption on, the message
-// travels encrypted (the SDK's "Encoded failure") and is decrypted here; a
-// failure the converter cannot decrypt keeps its placeholder.
-func failureMessage(dc converter.DataConverter, f *failurepb.Failure) string {
-	if f.GetEncodedAttributes() == nil {
-		return f.GetMessage()
-	}
-	f = proto.Clone(f).(*failurepb.Failure)
-	converter.DecodeCommonFailureAttributes(dc, f)
-	return f.GetMessage()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
+
 	// Every driver's spec section registers itself: specs that use them parse.
 	_ "github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/logging"
@@ -74,6 +75,7 @@ Typical session:
   godwit rollback NAME --reason "..."   undo everything done so far
   godwit rollback NAME --retry          unblock a rollback whose compensation failed
   godwit list                           every migration and its status
+  godwit dashboard                      the same in a browser, with charts and actions
   godwit output NAME [PHASE]            what the phases' hooks printed
 
 Settings (Temporal address, namespace, task queue, TLS, logging) come from
@@ -115,7 +117,7 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.rollbackCommand(), a.listCommand(), a.outputCommand(),
 		a.codecServerCommand(), a.preflightCommand(), a.promoteCommand(), a.setWeightCommand(), a.throttleCommand(),
 		a.checkCompatCommand(), a.schemaCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
-		a.reconcileCommand(), a.diffCommand(), a.cleanupCommand(),
+		a.reconcileCommand(), a.diffCommand(), a.cleanupCommand(), a.dashboardCommand(),
 	)
 	return root
 }

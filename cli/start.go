@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/plan"
 	"github.com/godwit/godwit/workflows"
@@ -187,7 +188,7 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 
 // waitResult waits for the run's end and prints its final report.
 func (a *app) waitResult(ctx context.Context, run client.WorkflowRun) error {
-	rep, err := finalReport(ctx, run)
+	rep, err := control.FinalReport(ctx, run)
 	if err != nil {
 		return err
 	}

@@ -3,23 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
-	"github.com/godwit/godwit/workflows"
 )
 
 const defaultInterval = 2 * time.Second
@@ -140,101 +132,19 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 	}
 }
 
-// queryStatus returns the report of the migration's latest run. A running
-// migration answers the status query; an ended one is read from its
-// result, which needs no worker.
+// queryStatus returns the report of the migration's latest run, as
+// control reads it for every caller.
 func (a *app) queryStatus(ctx context.Context, c client.Client, name string) (*migration.Report, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	desc, err := c.DescribeWorkflowExecution(ctx, name, "")
-	if err != nil {
-		return nil, explain(name, err)
-	}
-	if desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return finalReport(ctx, c.GetWorkflow(ctx, name, ""))
-	}
-	// A query is answered by a worker; without one it would wait for ever.
-	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
-	v, err := c.QueryWorkflow(qctx, name, "", workflows.QueryStatus)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("migration %s is running but no worker answered its status query within %s: is godwit-worker running on task queue %s?",
-				name, queryTimeout, desc.GetExecutionConfig().GetTaskQueue().GetName())
-		}
-		return nil, explain(name, err)
-	}
-	var rep migration.Report
-	if err := v.Get(&rep); err != nil {
-		return nil, explainDecode(fmt.Errorf("decode status of %s: %w", name, err))
-	}
-	if live, ok := liveProgress(a.dc, desc.GetPendingActivities()); ok {
-		rep.MergeLive(live, time.Now())
-	}
-	return &rep, nil
+	return a.migrations(c).Status(ctx, name)
 }
 
-// liveProgress reads the running phase activity's heartbeat and retry state
-// from the workflow's description. A migration runs one phase activity at a
-// time, besides the bounded replications of a follower (their IDs start
-// with workflows.FollowActivityPrefix), so the first other phase activity
-// found is the current phase's. dc
-// decodes the heartbeat and, when encryption is on, the failure's message.
-func liveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
-	for _, pa := range pending {
-		switch pa.GetActivityType().GetName() {
-		case activities.RunPhaseName, activities.CompensatePhaseName:
-		default:
-			continue
-		}
-		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
-			continue // a replication beside the phase (requireLag, background)
-		}
-		live := migration.Live{Attempt: int(pa.GetAttempt())}
-		if pa.GetHeartbeatDetails() != nil {
-			var hb activities.Heartbeat
-			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
-				live.Percent, live.Records, live.Detail, live.Host = hb.Percent, hb.Records, hb.Detail, hb.Host
-			}
-		}
-		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {
-			live.LastFailure = failureMessage(dc, f)
-		}
-		return live, true
+// migrations reads and steers migrations through c.
+func (a *app) migrations(c client.Client) control.Migrations {
+	ns := ""
+	if a.settings != nil {
+		ns = a.settings.Temporal.Namespace
 	}
-	return migration.Live{}, false
-}
-
-// finalReport waits for the run's end and returns the report it left as
-// its result or as its failure's details. It needs no worker.
-func finalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Report, err error) {
-	defer func() { err = explainDecode(err) }()
-	var rep migration.Report
-	err = run.Get(ctx, &rep)
-	if err == nil {
-		return &rep, nil
-	}
-	if final, ok := workflows.ReportFromError(err); ok {
-		return final, nil
-	}
-	derr := undecryptable(err)
-	if derr == nil {
-		derr = undecodableDetails(err)
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("migration %s ended, but its report cannot be decoded: %w", run.GetID(), derr)
-	}
-	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
-}
-
-// explain turns Temporal's errors about a missing workflow into advice.
-func explain(name string, err error) error {
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return fmt.Errorf("no migration named %q in this namespace: see `godwit list`", name)
-	}
-	return fmt.Errorf("migration %s: %w", name, err)
+	return control.Migrations{Client: c, DC: a.dc, Namespace: ns, QueryTimeout: queryTimeout}
 }
 
 func isTerminal(w any) bool {
@@ -244,30 +154,4 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// undecodableDetails returns the error decoding err's details when they
-// are encrypted and cannot be decrypted.
-func undecodableDetails(err error) error {
-	var rep migration.Report
-	var appErr *temporal.ApplicationError
-	var canceled *temporal.CanceledError
-	switch {
-	case errors.As(err, &appErr) && appErr.HasDetails():
-		return undecryptable(appErr.Details(&rep))
-	case errors.As(err, &canceled) && canceled.HasDetails():
-		return undecryptable(canceled.Details(&rep))
-	}
-	return nil
-}
-
-// explainDecode says what to do about payloads this CLI cannot decode
-// because they are encrypted and it has no keyring. (With a keyring that
-// lacks the key, the codec's own error already names the key.)
-func explainDecode(err error) error {
-	if errors.Is(err, converter.ErrEncodingIsNotSupported) {
-		return fmt.Errorf("%w\nthe migration's payloads are encrypted: give this CLI the keyring the worker uses, "+
-			"with --codec-keys-file or --codec-keys-env (see docs/encryption.md)", err)
-	}
-	return err
 }

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -125,7 +126,7 @@ func TestLiveProgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := liveProgress(converter.GetDefaultDataConverter(), tt.pending)
+			got, ok := control.LiveProgress(converter.GetDefaultDataConverter(), tt.pending)
 			assert.Equal(t, tt.ok, ok)
 			assert.Equal(t, tt.want, got)
 		})
@@ -133,11 +134,11 @@ func TestLiveProgress(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
-	err := explain("demo", fmt.Errorf("describe: %w", serviceerror.NewNotFound("workflow not found for ID: demo")))
+	err := control.Explain("demo", fmt.Errorf("describe: %w", serviceerror.NewNotFound("workflow not found for ID: demo")))
 	assert.EqualError(t, err, "no migration named \"demo\" in this namespace: see `godwit list`")
 
 	cause := errors.New("deadline exceeded")
-	err = explain("demo", cause)
+	err = control.Explain("demo", cause)
 	assert.EqualError(t, err, "migration demo: deadline exceeded")
 	assert.ErrorIs(t, err, cause)
 }
@@ -181,7 +182,7 @@ func TestFinalReport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := finalReport(t.Context(), tt.run)
+			got, err := control.FinalReport(t.Context(), tt.run)
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)

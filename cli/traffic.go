@@ -107,14 +107,7 @@ func setWeights(ctx context.Context, t gatewayTarget, reads, writes int) error {
 
 // update sends a workflow update and waits for its result.
 func (a *app) update(ctx context.Context, c client.Client, name, update string, arg, result any) error {
-	handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: name, UpdateName: update, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return explain(name, err)
-	}
-	return handle.Get(ctx, result)
+	return a.migrations(c).Update(ctx, name, update, arg, result)
 }
 
 func (a *app) throttleCommand() *cobra.Command {

@@ -36,6 +36,7 @@ func TestComposeFileHasThePromisedServices(t *testing.T) {
 		{"gateway", []string{"godwit-gateway-token"}, []string{"gateway-state", "/etc/godwit/gateway.yaml"}},
 		{"prometheus", nil, []string{"/etc/prometheus/prometheus.yml"}},
 		{"codec-server", []string{"godwit-codec-keys"}, nil},
+		{"dashboard", []string{"godwit-codec-keys", "godwit-dashboard-token"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.service, func(t *testing.T) {

@@ -197,6 +197,14 @@ func TestDataPlaneCopyResumesAfterWorkerKilled(t *testing.T) {
 		return rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Progress >= 20
 	})
 	require.Regexp(t, `^plain: [\d,]+ / 40,000 rows, [\d,]+ rows/s, ETA \d+s$`, running.Phases[1].Detail)
+	// The same figures, as numbers, for the dashboard's per-table bars.
+	require.Len(t, running.Phases[1].Tables, 1, "%+v", running.Phases[1])
+	table := running.Phases[1].Tables[0]
+	require.Equal(t, "plain", table.Table)
+	require.Equal(t, int64(rows), table.Total)
+	require.Positive(t, table.RowsDone)
+	require.Positive(t, table.RowsPerSecond)
+	require.Positive(t, table.ETASeconds)
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_, _ = first.Process.Wait()
 	copiedBefore, err := dst.Store.Count(context.Background(), "plain")

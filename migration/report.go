@@ -73,6 +73,21 @@ type PhaseReport struct {
 	Error     string    `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// Tables is the running copy's progress per table, from its last
+	// heartbeat; only in live status.
+	Tables []TableProgress `json:"tables,omitempty"`
+}
+
+// TableProgress is one table of a running copy as its heartbeat tells it.
+type TableProgress struct {
+	Table    string `json:"table"`
+	RowsDone int64  `json:"rowsDone"`
+	Total    int64  `json:"total"`
+	// RowsPerSecond is the table's average rate so far; 0 before one.
+	RowsPerSecond float64 `json:"rowsPerSecond,omitempty"`
+	// ETASeconds is the time left at that rate; 0 when unknown or done.
+	ETASeconds float64 `json:"etaSeconds,omitempty"`
+	Done       bool    `json:"done,omitempty"`
 }
 
 // Metrics are the run's key figures.
@@ -429,6 +444,8 @@ type Live struct {
 	LastFailure string // the previous attempt's error, "" if none
 	Detail      string // the driver's progress in words, shown under the phase
 	Host        string // the worker host's load in words
+	// Tables is a copy's progress per table (nil for other drivers).
+	Tables []TableProgress
 }
 
 // MergeLive adds the running phase's live progress to the report, so a
@@ -446,6 +463,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Progress = min(max(live.Percent, 0), 99.9) // 100 only once it completed
 		p.Records = live.Records
 		p.Detail = live.Detail
+		p.Tables = live.Tables
 	}
 	r.WorkerLoad = live.Host
 	p.Attempts = live.Attempt

@@ -40,6 +40,15 @@ ensure_haproxy() {
   apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy >/dev/null
 }
 
+# ensure_chromium installs Debian's chromium (the dashboard's browser test
+# drives it headless with chromedp), once. Needs root and apt; the test
+# finds it on PATH or at $GODWIT_CHROMIUM.
+ensure_chromium() {
+  if [ -n "${GODWIT_CHROMIUM:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then return; fi
+  log "installing chromium from Debian (first time only)"
+  apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null
+}
+
 build_godwit() {
   log "building godwit and godwit-worker into bin/"
   (cd "$ROOT" && go build -o "$BIN/godwit" ./starter && go build -o "$BIN/godwit-worker" ./worker)

@@ -9,6 +9,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
 )
 
 // detailTables bounds the per-table lines of a heartbeat's detail: the
@@ -25,7 +26,40 @@ func Heartbeat(p datacopy.Progress) activities.Heartbeat {
 	}
 	hb.Checkpoint, _ = marshalCheckpoint(p.Checkpoint)
 	hb.Detail = Detail(p)
+	hb.Tables = Tables(p)
 	return hb
+}
+
+// heartbeatTables bounds the tables a heartbeat carries, unfinished first:
+// a heartbeat stays small however many tables a copy has.
+const heartbeatTables = 20
+
+// Tables is the progress of each table as figures (unfinished tables
+// first, at most heartbeatTables), for the dashboard's progress bars.
+func Tables(p datacopy.Progress) []migration.TableProgress {
+	var open, done []migration.TableProgress
+	for _, t := range p.Tables {
+		tp := migration.TableProgress{Table: t.Table, RowsDone: t.RowsDone, Total: t.Total, Done: t.Stage == datacopy.StageDone}
+		if t.Range != "" {
+			tp.Table += " " + t.Range
+		}
+		if !tp.Done && t.RowsPerSecond > 0 {
+			tp.RowsPerSecond = t.RowsPerSecond
+			if left := t.Total - t.RowsDone; left > 0 {
+				tp.ETASeconds = float64(left) / t.RowsPerSecond
+			}
+		}
+		if tp.Done {
+			done = append(done, tp)
+		} else {
+			open = append(open, tp)
+		}
+	}
+	all := append(open, done...)
+	if len(all) > heartbeatTables {
+		all = all[:heartbeatTables]
+	}
+	return all
 }
 
 func marshalCheckpoint(cp datacopy.Checkpoint) (string, error) {

@@ -3,6 +3,7 @@ package copy_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/godwit/godwit/datastore/dbtest"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/migration"
 )
 
 const probeSpec = `, throttle: {probe: {name: replication_lag, store: legacy, query: "SELECT lag FROM throttle_ctl", max: 5, every: 100ms%s}}`
@@ -107,4 +109,24 @@ phases:
 	c := spec.Phases[0].Driver.(*copydriver.Spec)
 	assert.Contains(t, c.Stores, "replica")
 	assert.Len(t, c.Stores, 3)
+}
+
+func TestTablesAreFiguresUnfinishedFirst(t *testing.T) {
+	p := datacopy.Progress{Tables: []datacopy.TableProgress{
+		{Table: "accounts", Stage: datacopy.StageDone, RowsDone: 10, Total: 10, RowsPerSecond: 5},
+		{Table: "orders", RowsDone: 100, Total: 1100, RowsPerSecond: 50},
+		{Table: "users", RowsDone: 0, Total: 7},
+	}}
+	got := copydriver.Tables(p)
+	want := []migration.TableProgress{
+		{Table: "orders", RowsDone: 100, Total: 1100, RowsPerSecond: 50, ETASeconds: 20},
+		{Table: "users", Total: 7},
+		{Table: "accounts", RowsDone: 10, Total: 10, Done: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Tables = %+v\nwant %+v", got, want)
+	}
+	if hb := copydriver.Heartbeat(p); !reflect.DeepEqual(hb.Tables, want) {
+		t.Fatalf("the heartbeat carries %+v, want the tables' figures", hb.Tables)
+	}
 }

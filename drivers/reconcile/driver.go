@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -112,9 +113,10 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	}
 	rep.Direction = s.Truth
 	brief := rep.Brief()
-	src, _, _, _ := rep.Totals()
+	src, missing, extra, mismatched := rep.Totals()
 	fails := s.Tolerance.Check(rep)
-	out := activities.PhaseResult{Records: src, Summary: rep.Summary()}
+	out := activities.PhaseResult{Records: src, Summary: rep.Summary(),
+		Outputs: map[string]string{OutputDifferences: strconv.FormatInt(missing+extra+mismatched, 10)}}
 	var line string
 	// The full list goes to a file on this worker, never into the
 	// workflow's history; a file that cannot be written costs the list,
@@ -125,7 +127,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		log.Warn("full report not written", "path", path, "error", err)
 		line = fmt.Sprintf("full list of differences: not written (%v)\n", err)
 	} else {
-		out.Outputs = map[string]string{OutputReportFile: path}
+		out.Outputs[OutputReportFile] = path
 		line = fmt.Sprintf("full list of differences on worker %s: %s\n", hostname(), path)
 	}
 	out.Output = line + truncate(brief.Text(), maxOutput)

@@ -249,6 +249,9 @@ func TestDoWritesTheFullListToAFile(t *testing.T) {
 	if path == "" || !strings.Contains(res.Output, path) {
 		t.Fatalf("the result does not name the report file: outputs %v\n%s", res.Outputs, res.Output)
 	}
+	if got := res.Outputs[OutputDifferences]; got != "50" {
+		t.Fatalf("outputs %v: %s = %q, want the 50 missing rows counted", res.Outputs, OutputDifferences, got)
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

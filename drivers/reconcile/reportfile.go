@@ -18,6 +18,11 @@ const StateDirEnv = "GODWIT_STATE_DIR"
 // the full report was written to on the worker.
 const OutputReportFile = "reportFile"
 
+// OutputDifferences is the key of the phase result's Outputs counting the
+// rows found different (missing + extra + mismatched), for the dashboard's
+// findings chart.
+const OutputDifferences = "differences"
+
 // FullReport is what the report file holds: the phase's verdict and the
 // report with every differing key (up to 10,000 per table; tables resumed
 // from a checkpoint carry their counts and samples only).

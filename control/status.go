@@ -1,0 +1,159 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/payloadcodec"
+	"github.com/godwit/godwit/workflows"
+)
+
+// Status returns the report of the migration's latest run: what `godwit
+// status` shows. A running migration answers the status query, with the
+// running phase's heartbeat merged in; an ended one is read from its
+// result, which needs no worker.
+func (m Migrations) Status(ctx context.Context, name string) (*migration.Report, error) {
+	ctx = withContext(ctx)
+	desc, err := m.Client.DescribeWorkflowExecution(ctx, name, "")
+	if err != nil {
+		return nil, Explain(name, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return FinalReport(ctx, m.Client.GetWorkflow(ctx, name, ""))
+	}
+	// A query is answered by a worker; without one it would wait for ever.
+	timeout := m.queryTimeout()
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	v, err := m.Client.QueryWorkflow(qctx, name, "", workflows.QueryStatus)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("migration %s is running but no worker answered its status query within %s: is godwit-worker running on task queue %s?",
+				name, timeout, desc.GetExecutionConfig().GetTaskQueue().GetName())
+		}
+		return nil, Explain(name, err)
+	}
+	var rep migration.Report
+	if err := v.Get(&rep); err != nil {
+		return nil, ExplainDecode(fmt.Errorf("decode status of %s: %w", name, err))
+	}
+	if live, ok := LiveProgress(m.dc(), desc.GetPendingActivities()); ok {
+		rep.MergeLive(live, time.Now())
+	}
+	return &rep, nil
+}
+
+// LiveProgress reads the running phase activity's heartbeat and retry state
+// from the workflow's description. A migration runs one phase activity at a
+// time, besides the bounded replications of a follower (their IDs start
+// with workflows.FollowActivityPrefix), so the first other phase activity
+// found is the current phase's. dc decodes the heartbeat and, when
+// encryption is on, the failure's message.
+func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
+	for _, pa := range pending {
+		switch pa.GetActivityType().GetName() {
+		case activities.RunPhaseName, activities.CompensatePhaseName:
+		default:
+			continue
+		}
+		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
+			continue // a replication beside the phase (requireLag, background)
+		}
+		live := migration.Live{Attempt: int(pa.GetAttempt())}
+		if pa.GetHeartbeatDetails() != nil {
+			var hb activities.Heartbeat
+			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
+				live.Percent, live.Records, live.Detail, live.Host = hb.Percent, hb.Records, hb.Detail, hb.Host
+				live.Tables = hb.Tables
+			}
+		}
+		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {
+			live.LastFailure = FailureMessage(dc, f)
+		}
+		return live, true
+	}
+	return migration.Live{}, false
+}
+
+// FinalReport waits for the run's end and returns the report it left as
+// its result or as its failure's details. It needs no worker.
+func FinalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Report, err error) {
+	defer func() { err = ExplainDecode(err) }()
+	var rep migration.Report
+	err = run.Get(ctx, &rep)
+	if err == nil {
+		return &rep, nil
+	}
+	if final, ok := workflows.ReportFromError(err); ok {
+		return final, nil
+	}
+	derr := Undecryptable(err)
+	if derr == nil {
+		derr = undecodableDetails(err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("migration %s ended, but its report cannot be decoded: %w", run.GetID(), derr)
+	}
+	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
+}
+
+// undecodableDetails returns the error decoding err's details when they
+// are encrypted and cannot be decrypted.
+func undecodableDetails(err error) error {
+	var rep migration.Report
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr) && appErr.HasDetails():
+		return Undecryptable(appErr.Details(&rep))
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		return Undecryptable(canceled.Details(&rep))
+	}
+	return nil
+}
+
+// ExplainDecode says what to do about payloads this process cannot decode
+// because they are encrypted and it has no keyring. (With a keyring that
+// lacks the key, the codec's own error already names the key.)
+func ExplainDecode(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) {
+		return fmt.Errorf("%w\nthe migration's payloads are encrypted: give this CLI the keyring the worker uses, "+
+			"with --codec-keys-file or --codec-keys-env (see docs/encryption.md)", err)
+	}
+	return err
+}
+
+// Undecryptable returns err if it says a payload is encrypted and could
+// not be decrypted, nil otherwise.
+func Undecryptable(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) || errors.Is(err, payloadcodec.ErrUnknownKey) ||
+		errors.Is(err, payloadcodec.ErrDecrypt) {
+		return err
+	}
+	return nil
+}
+
+// FailureMessage is f's message. With payload encryption on, the message
+// travels encrypted (the SDK's "Encoded failure") and is decrypted here; a
+// failure the converter cannot decrypt keeps its placeholder.
+func FailureMessage(dc converter.DataConverter, f *failurepb.Failure) string {
+	if f.GetEncodedAttributes() == nil {
+		return f.GetMessage()
+	}
+	f = proto.Clone(f).(*failurepb.Failure)
+	converter.DecodeCommonFailureAttributes(dc, f)
+	return f.GetMessage()
+}

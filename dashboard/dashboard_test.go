@@ -1,0 +1,409 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
+)
+
+var t0 = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+
+// fakeSource answers from reports held in memory and records the actions.
+type fakeSource struct {
+	mu       sync.Mutex
+	listed   []control.Listed
+	reports  map[string]*migration.Report
+	listErr  error
+	statuses []migration.Status // the filters List was called with
+	approves []workflows.ApproveRequest
+	pauses   []workflows.PauseRequest
+	rollback []workflows.RollbackRequest
+	// approveErr answers Approve.
+	approveErr error
+}
+
+func (f *fakeSource) List(_ context.Context, status migration.Status, _ int) ([]control.Listed, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.statuses = append(f.statuses, status)
+	return f.listed, f.listErr
+}
+
+func (f *fakeSource) Status(_ context.Context, name string) (*migration.Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rep, ok := f.reports[name]
+	if !ok {
+		return nil, &control.Error{Kind: control.KindNotFound, Err: errors.New("no migration named \"" + name + "\" in this namespace: see `godwit list`")}
+	}
+	cp := *rep
+	return &cp, nil
+}
+
+func (f *fakeSource) running(name string) (*migration.Report, error) {
+	rep, err := f.Status(context.Background(), name)
+	if err == nil && rep.Status.Final() {
+		return nil, &control.Error{Kind: control.KindEnded, Err: errors.New("migration " + name + " has already ended (" + string(rep.Status) + "): nothing to steer")}
+	}
+	return rep, err
+}
+
+func (f *fakeSource) Approve(_ context.Context, name string, req workflows.ApproveRequest) (workflows.ApproveResult, error) {
+	if _, err := f.running(name); err != nil {
+		return workflows.ApproveResult{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.approves = append(f.approves, req)
+	if f.approveErr != nil {
+		return workflows.ApproveResult{}, f.approveErr
+	}
+	return workflows.ApproveResult{Gate: req.Gate, Phase: "shift-traffic", By: req.By}, nil
+}
+
+func (f *fakeSource) Pause(_ context.Context, name string, req workflows.PauseRequest) (*migration.Report, error) {
+	rep, err := f.running(name)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pauses = append(f.pauses, req)
+	return rep, nil
+}
+
+func (f *fakeSource) Resume(ctx context.Context, name string, req workflows.PauseRequest) (*migration.Report, error) {
+	return f.Pause(ctx, name, req)
+}
+
+func (f *fakeSource) Rollback(_ context.Context, name string, req workflows.RollbackRequest) error {
+	if _, err := f.running(name); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rollback = append(f.rollback, req)
+	return nil
+}
+
+// waitingReport is a run waiting at its go-live gate after a copy.
+func waitingReport() *migration.Report {
+	r := migration.NewPlannedReport("orders", "orders to the new service", []migration.PlannedPhase{
+		{Name: "validate", Kind: migration.PhaseValidate},
+		{Name: "copy", Kind: migration.PhaseCopy},
+		{Name: "shift-traffic", Kind: migration.PhaseShiftTraffic, Gate: "go-live", Steps: 3},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime, r.Phases[0].Summary = migration.PhaseCompleted, t0, t0.Add(2*time.Second), "all checks passed"
+	r.Phases[1].State, r.Phases[1].StartTime, r.Phases[1].EndTime, r.Phases[1].Records = migration.PhaseCompleted, t0.Add(2*time.Second), t0.Add(time.Minute), 1000
+	r.Phases[2].State, r.Phases[2].StartTime = migration.PhaseRunning, t0.Add(time.Minute)
+	r.Phases[2].Step = "1 of 3: go-live"
+	r.CurrentIndex = 2
+	r.Status, r.WaitingGate = migration.StatusWaitingApproval, "go-live"
+	r.Refresh(t0.Add(2 * time.Minute))
+	return r
+}
+
+// copyingReport is a run copying two tables.
+func copyingReport() *migration.Report {
+	r := migration.NewPlannedReport("users", "", []migration.PlannedPhase{{Name: "copy", Kind: migration.PhaseCopy}}, t0)
+	r.CurrentIndex = 0
+	r.Phases[0].State, r.Phases[0].StartTime = migration.PhaseRunning, t0
+	r.MergeLive(migration.Live{Percent: 40, Records: 400, Attempt: 1, Tables: []migration.TableProgress{
+		{Table: "orders", RowsDone: 300, Total: 900, RowsPerSecond: 1500, ETASeconds: 0.4},
+		{Table: "users", RowsDone: 100, Total: 100, Done: true},
+	}}, t0.Add(time.Second))
+	return r
+}
+
+func rolledBackReport() *migration.Report {
+	r := migration.NewPlannedReport("legacy-move", "", []migration.PlannedPhase{{Name: "copy", Kind: migration.PhaseCopy}}, t0)
+	r.Status, r.EndTime, r.Error = migration.StatusRolledBack, t0.Add(time.Minute), "rolled back: p99 too high"
+	r.Phases[0].State = migration.PhaseCompensated
+	r.Refresh(t0.Add(time.Minute))
+	return r
+}
+
+func newFake() *fakeSource {
+	return &fakeSource{
+		listed: []control.Listed{
+			{Name: "orders", Status: "WAITING_APPROVAL", Phase: "shift-traffic", StartTime: t0, Execution: "Running"},
+			{Name: "legacy-move", Status: "ROLLED_BACK", Phase: "copy", StartTime: t0, Execution: "Failed"},
+			{Name: "ghost", Status: "IN_PROGRESS", Phase: "copy", StartTime: t0, Execution: "Running"},
+		},
+		reports: map[string]*migration.Report{
+			"orders": waitingReport(), "legacy-move": rolledBackReport(), "users": copyingReport(),
+		},
+	}
+}
+
+func newTestServer(t *testing.T, src Source, token string) *httptest.Server {
+	t.Helper()
+	h, err := New(Options{Source: src, Token: token, Namespace: "prod", UIURL: "http://ui.example:8233/", Now: func() time.Time { return t0.Add(2 * time.Minute) }})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestListPage(t *testing.T) {
+	src := newFake()
+	srv := newTestServer(t, src, "")
+	code, body, hdr := get(t, srv.URL+"/")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, "text/html; charset=utf-8", hdr.Get("Content-Type"))
+	assert.Contains(t, body, `<meta name="viewport" content="width=device-width, initial-scale=1">`)
+	assert.Contains(t, body, `<a href="/migrations/orders">orders</a>`)
+	assert.Contains(t, body, `<a href="/migrations/legacy-move">legacy-move</a>`)
+	assert.Contains(t, body, `>ROLLED_BACK<`, "Godwit's status, not Temporal's Failed")
+	assert.NotContains(t, body, ">Failed<")
+	assert.Contains(t, body, `role="progressbar" aria-label="orders progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="67"`)
+	assert.Contains(t, body, "3 of 3: shift-traffic, step 1 of 3: go-live", "the report's current phase")
+	assert.Contains(t, body, "2026-03-14 09:30:00 UTC")
+	assert.Contains(t, body, `<td data-label="Risk">`+waitingReport().Risk+`</td>`)
+	assert.Contains(t, body, "report not read: no migration named &#34;ghost&#34;", "a row whose report cannot be read says why")
+	assert.Contains(t, body, `<label for="status-filter">Status</label>`)
+	assert.Contains(t, body, `src="/assets/dashboard.js"`)
+	assert.NotContains(t, body, "http://", "nothing is loaded from another host")
+
+	code, _, _ = get(t, srv.URL+"/?status=rolled_back")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, migration.StatusRolledBack, src.statuses[len(src.statuses)-1], "the filter reaches the visibility query")
+
+	code, body, _ = get(t, srv.URL+"/?status=DONE")
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, `status &#34;DONE&#34;: use one of IN_PROGRESS`)
+}
+
+func TestListPageEmptyAndFailing(t *testing.T) {
+	srv := newTestServer(t, &fakeSource{}, "")
+	code, body, _ := get(t, srv.URL+"/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "No migrations yet: start one with godwit start -f SPEC.")
+
+	srv = newTestServer(t, &fakeSource{listErr: errors.New("list migrations: connection refused")}, "")
+	code, body, _ = get(t, srv.URL+"/")
+	assert.Equal(t, http.StatusBadGateway, code)
+	assert.Contains(t, body, `role="alert">list migrations: connection refused`)
+}
+
+func TestRunPage(t *testing.T) {
+	srv := newTestServer(t, newFake(), "")
+	code, body, _ := get(t, srv.URL+"/migrations/orders")
+	require.Equal(t, http.StatusOK, code, body)
+	for _, want := range []string{
+		`<h1>Migration orders <span class="status attention" id="run-status">WAITING_APPROVAL</span></h1>`,
+		`Waiting for approval of gate <strong id="waiting-gate">go-live</strong>`,
+		`aria-current="step"`,
+		`<span class="state">COMPLETED</span>`,
+		`58s`,                  // the copy's duration
+		`step 1 of 3: go-live`, // the running phase's step
+		`all checks passed`,    // a summary
+		`role="progressbar" aria-label="phase copy progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="100" aria-valuetext="100%, 1,000 records"`,
+		`<svg role="img" aria-label="Copy rate: no samples yet.`,
+		`No samples yet: no replicate phase has measured its lag.`,
+		`<svg role="img" aria-label="Error rate (failed phase attempts) from`,
+		`<dt>Risk Assessment</dt>`,
+		`<h2 id="team-h">Technical team update</h2>`,
+		`href="http://ui.example:8233/namespaces/prod/workflows/orders"`,
+		`Read-only: start the dashboard with GODWIT_DASHBOARD_TOKEN set to allow actions.`,
+		`<button type="submit" id="approve" disabled>Approve gate go-live</button>`,
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, `id="token"`, "no token field on a read-only dashboard")
+
+	code, body, _ = get(t, srv.URL+"/migrations/nope")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Contains(t, body, "no migration named &#34;nope&#34;")
+}
+
+func TestRunPageWithToken(t *testing.T) {
+	srv := newTestServer(t, newFake(), "s3cret")
+	_, body, _ := get(t, srv.URL+"/migrations/orders")
+	assert.Contains(t, body, `<button type="submit" id="approve">Approve gate go-live</button>`)
+	assert.Contains(t, body, `<button type="button" data-action="pause" id="pause">Pause</button>`)
+	assert.Contains(t, body, `<button type="button" data-action="resume" id="resume" disabled>Resume</button>`, "not paused: nothing to resume")
+	assert.Contains(t, body, `<input id="token" name="token" type="password"`)
+	assert.NotContains(t, body, "s3cret", "the token never reaches a page")
+
+	_, body, _ = get(t, srv.URL+"/migrations/legacy-move")
+	assert.Contains(t, body, `id="run-status">ROLLED_BACK</span>`)
+	assert.Contains(t, body, `The migration has ended (ROLLED_BACK): nothing to steer.`)
+	assert.Contains(t, body, `id="rollback" class="danger" disabled>`)
+}
+
+func TestRunPageCopyTables(t *testing.T) {
+	srv := newTestServer(t, newFake(), "")
+	_, body, _ := get(t, srv.URL+"/migrations/users")
+	assert.Contains(t, body, `aria-label="table orders copy progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="33" aria-valuetext="orders: 300 / 900 rows"`)
+	assert.Contains(t, body, `<span class="rate">1,500 rows/s</span> <span class="eta">ETA 0s</span>`)
+	assert.Contains(t, body, `aria-valuenow="100" aria-valuetext="users: 100 / 100 rows, done"`)
+	assert.Contains(t, body, `<svg role="img" aria-label="Copy rate from`, "the heartbeat's rates are a sample")
+	assert.Contains(t, body, "latest rows/s 1500 rows/s")
+}
+
+func TestAPIRead(t *testing.T) {
+	srv := newTestServer(t, newFake(), "")
+	code, body, hdr := get(t, srv.URL+"/api/migrations/orders")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+	want, err := json.MarshalIndent(waitingReport(), "", "  ")
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), body, "the report as godwit status -o json prints it")
+
+	code, body, _ = get(t, srv.URL+"/api/migrations/nope")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.JSONEq(t, `{"error":"no migration named \"nope\" in this namespace: see `+"`godwit list`"+`"}`, body)
+
+	code, body, _ = get(t, srv.URL+"/api/migrations")
+	require.Equal(t, http.StatusOK, code)
+	var list []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &list), body)
+	require.Len(t, list, 3)
+	assert.Equal(t, "ROLLED_BACK", list[1]["status"])
+	assert.Equal(t, "LOW", list[1]["risk"])
+	assert.Nil(t, list[2]["progress"])
+	assert.Contains(t, list[2]["problem"], "no migration named")
+
+	code, _, _ = get(t, srv.URL+"/api/migrations?status=nope")
+	assert.Equal(t, http.StatusBadRequest, code)
+}
+
+func post(t *testing.T, url, contentType, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestActions(t *testing.T) {
+	const token = "s3cret"
+	const bearer = "Bearer " + token
+	const jsonType = "application/json"
+	tests := []struct {
+		name        string
+		token       string // configured
+		path        string
+		contentType string
+		auth        string
+		body        string
+		approveErr  error
+		wantCode    int
+		wantBody    string
+		check       func(t *testing.T, f *fakeSource)
+	}{
+		{name: "read-only without a configured token", path: "orders/approve", contentType: jsonType, auth: bearer,
+			body: `{"gate":"go-live"}`, wantCode: 403, wantBody: "read-only: start it with GODWIT_DASHBOARD_TOKEN"},
+		{name: "no token sent, checked before the content type", token: token, path: "orders/approve", contentType: "text/plain",
+			body: `nonsense`, wantCode: 401, wantBody: `send the dashboard's token as \"Authorization: Bearer TOKEN\"`},
+		{name: "wrong token", token: token, path: "orders/rollback", contentType: jsonType, auth: "Bearer guess",
+			body: `{"reason":"x"}`, wantCode: 401},
+		{name: "token of another scheme", token: token, path: "orders/pause", contentType: jsonType, auth: "Basic " + token,
+			body: `{}`, wantCode: 401},
+		{name: "not JSON", token: token, path: "orders/approve", contentType: "application/x-www-form-urlencoded", auth: bearer,
+			body: `gate=go-live`, wantCode: 415, wantBody: `the body must be application/json`},
+		{name: "malformed JSON", token: token, path: "orders/approve", contentType: jsonType, auth: bearer,
+			body: `{"gate":`, wantCode: 400, wantBody: `the body must be a JSON object`},
+		{name: "unknown field", token: token, path: "orders/approve", contentType: jsonType, auth: bearer,
+			body: `{"gates":"go-live"}`, wantCode: 400, wantBody: `unknown field \"gates\"`},
+		{name: "approve without a gate", token: token, path: "orders/approve", contentType: "application/json; charset=utf-8", auth: bearer,
+			body: `{}`, wantCode: 400, wantBody: `approve needs the gate's name`},
+		{name: "wrong gate refused by the migration", token: token, path: "orders/approve", contentType: jsonType, auth: bearer,
+			body:       `{"gate":"nope","by":"ana"}`,
+			approveErr: &control.Error{Kind: control.KindRefused, Err: errors.New(`gate "nope" is not waiting for approval; the waiting gate is "go-live"`)},
+			wantCode:   409, wantBody: `gate \"nope\" is not waiting for approval; the waiting gate is \"go-live\"`},
+		{name: "approved", token: token, path: "orders/approve", contentType: jsonType, auth: bearer,
+			body: `{"gate":"go-live","by":"ana","reason":"load test green"}`, wantCode: 200,
+			wantBody: `gate go-live approved by ana: migration orders goes on with phase shift-traffic`,
+			check: func(t *testing.T, f *fakeSource) {
+				assert.Equal(t, []workflows.ApproveRequest{{Gate: "go-live", By: "ana", Reason: "load test green"}}, f.approves)
+			}},
+		{name: "by defaults to dashboard", token: token, path: "orders/pause", contentType: jsonType, auth: bearer,
+			body: `{"reason":"load spike"}`, wantCode: 200, wantBody: `pause sent to migration orders (now WAITING_APPROVAL`,
+			check: func(t *testing.T, f *fakeSource) {
+				assert.Equal(t, []workflows.PauseRequest{{Reason: "load spike", By: "dashboard"}}, f.pauses)
+			}},
+		{name: "resume", token: token, path: "orders/resume", contentType: jsonType, auth: bearer,
+			body: `{"by":"ana"}`, wantCode: 200, wantBody: `resume sent to migration orders`},
+		{name: "rollback needs a reason", token: token, path: "orders/rollback", contentType: jsonType, auth: bearer,
+			body: `{"by":"ana"}`, wantCode: 400, wantBody: `rollback needs a reason`,
+			check: func(t *testing.T, f *fakeSource) { assert.Empty(t, f.rollback) }},
+		{name: "rollback", token: token, path: "orders/rollback", contentType: jsonType, auth: bearer,
+			body: `{"by":"ana","reason":"p99 too high"}`, wantCode: 200, wantBody: `rollback requested for migration orders`,
+			check: func(t *testing.T, f *fakeSource) {
+				assert.Equal(t, []workflows.RollbackRequest{{Reason: "p99 too high", By: "ana"}}, f.rollback)
+			}},
+		{name: "ended migration", token: token, path: "legacy-move/pause", contentType: jsonType, auth: bearer,
+			body: `{}`, wantCode: 409, wantBody: `has already ended (ROLLED_BACK): nothing to steer`},
+		{name: "missing migration", token: token, path: "nope/resume", contentType: jsonType, auth: bearer,
+			body: `{}`, wantCode: 404, wantBody: `no migration named \"nope\"`},
+		{name: "unknown action", token: token, path: "orders/promote", contentType: jsonType, auth: bearer,
+			body: `{}`, wantCode: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newFake()
+			src.approveErr = tt.approveErr
+			srv := newTestServer(t, src, tt.token)
+			code, body := post(t, srv.URL+"/api/migrations/"+tt.path, tt.contentType, tt.auth, tt.body)
+			assert.Equal(t, tt.wantCode, code, body)
+			assert.Contains(t, body, tt.wantBody)
+			if tt.wantCode != 404 || tt.wantBody != "" {
+				assert.True(t, json.Valid([]byte(body)), "a JSON answer: %s", body)
+			}
+			if tt.wantCode == 401 {
+				assert.Empty(t, src.approves)
+				assert.Empty(t, src.pauses)
+				assert.Empty(t, src.rollback)
+			}
+			if tt.check != nil {
+				tt.check(t, src)
+			}
+		})
+	}
+}
+
+func TestAssetsAreEmbedded(t *testing.T) {
+	srv := newTestServer(t, newFake(), "")
+	code, body, _ := get(t, srv.URL+"/assets/dashboard.js")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "[data-live]")
+	code, body, _ = get(t, srv.URL+"/assets/dashboard.css")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "@media (max-width: 40rem)")
+}

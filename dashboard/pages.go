@@ -1,0 +1,121 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godwit/godwit/migration"
+)
+
+// rowTimeout bounds the read of one list row's report: a run whose worker
+// does not answer must not hold up the whole list.
+const rowTimeout = 5 * time.Second
+
+// rowReaders bounds the reports read at once for the list.
+const rowReaders = 4
+
+func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
+	filter := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("status")))
+	v := listView{
+		Page:     Page{Title: "Migrations", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Filter:   filter,
+		Statuses: migration.StatusNames(),
+	}
+	if err := checkFilter(filter); err != nil {
+		v.Error = err.Error()
+		s.render(w, http.StatusBadRequest, "list.html", v)
+		return
+	}
+	code := http.StatusOK
+	rows, err := s.rows(r.Context(), migration.Status(filter))
+	if err != nil {
+		code, v.Error = statusOf(err), err.Error()
+	}
+	v.Rows = rows
+	if err == nil && len(rows) == 0 {
+		v.Empty = "No migrations yet: start one with godwit start -f SPEC."
+		if filter != "" {
+			v.Empty = "No migration is " + filter + "."
+		}
+	}
+	s.render(w, code, "list.html", v)
+}
+
+// checkFilter rejects a status filter that names no status.
+func checkFilter(status string) error {
+	if status != "" && !migration.Status(status).Valid() {
+		return fmt.Errorf("%w: status %q: use one of %s", errBadRequest, status, strings.Join(migration.StatusNames(), ", "))
+	}
+	return nil
+}
+
+// rows lists the migrations with the figures of their reports (progress,
+// risk), read side by side.
+func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, error) {
+	listed, err := s.opts.Source.List(ctx, status, s.opts.Limit)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]listRow, len(listed))
+	sem := make(chan struct{}, rowReaders)
+	var wg sync.WaitGroup
+	for i, l := range listed {
+		rows[i] = listRow{Name: l.Name, Href: runHref(l.Name), Status: l.Status, StatusClass: statusClass(l.Status),
+			Phase: l.Phase, Started: stamp(l.StartTime), StartedISO: l.StartTime.UTC().Format(time.RFC3339), Risk: "-"}
+		wg.Add(1)
+		go func(row *listRow) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rctx, cancel := context.WithTimeout(ctx, rowTimeout)
+			defer cancel()
+			rep, err := s.opts.Source.Status(rctx, row.Name)
+			if err != nil {
+				row.Problem = "report not read: " + err.Error()
+				return
+			}
+			s.series.record(rep, s.opts.Now())
+			// The report is newer than the visibility store's copy.
+			row.Status, row.StatusClass = string(rep.Status), statusClass(string(rep.Status))
+			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
+			row.Progress = &progress{Percent: rep.OverallProgress, Label: row.Name + " progress", Text: pctText(rep.OverallProgress)}
+		}(&rows[i])
+	}
+	wg.Wait()
+	return rows, nil
+}
+
+func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	rep, err := s.opts.Source.Status(r.Context(), name)
+	if err != nil {
+		v := Page{Title: "Migration " + name, Refresh: int(s.opts.Refresh.Seconds()), Error: err.Error()}
+		s.render(w, statusOf(err), "error.html", v)
+		return
+	}
+	now := s.opts.Now()
+	points := s.series.record(rep, now)
+	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, now))
+}
+
+// render writes the named template, or a plain error if it fails (before
+// anything was sent: it renders into a buffer first).
+func (s *Server) render(w http.ResponseWriter, code int, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.opts.Logger.Error("render page", "template", name, "error", err)
+		http.Error(w, "the page could not be rendered: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func pctText(v float64) string { return funcs["pct"].(func(float64) string)(v) + "%" }

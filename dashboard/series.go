@@ -1,0 +1,158 @@
+package dashboard
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/godwit/godwit/drivers/reconcile"
+	"github.com/godwit/godwit/drivers/traffic"
+	"github.com/godwit/godwit/migration"
+)
+
+// sample is one point of a run's charts, taken from a status report the
+// dashboard read. A figure the report did not hold is NaN-free: has* say
+// which ones are there.
+type sample struct {
+	At            time.Time
+	RowsPerSecond float64
+	hasRate       bool
+	LagSeconds    float64
+	hasLag        bool
+	ReadWeight    float64
+	WriteWeight   float64
+	hasWeights    bool
+	// ErrorRate is the share of failed phase attempts, in percent.
+	ErrorRate float64
+	// records is the run's records so far, to derive the next rate.
+	records int64
+}
+
+// minSampleGap keeps refreshes of several viewers from crowding a series.
+const minSampleGap = time.Second
+
+// seriesStore keeps a bounded series per run, in this process's memory:
+// the workflow never sees heartbeats, so the live points come from the
+// reports the dashboard reads (see docs/dashboard.md).
+type seriesStore struct {
+	mu      sync.Mutex
+	perRun  int
+	maxRuns int
+	runs    map[string]*runSeries
+}
+
+type runSeries struct {
+	startTime time.Time // tells a new run of the same name apart
+	points    []sample
+	touched   time.Time
+}
+
+func newSeriesStore(perRun, maxRuns int) *seriesStore {
+	return &seriesStore{perRun: perRun, maxRuns: maxRuns, runs: map[string]*runSeries{}}
+}
+
+// record adds a point from rep read at now, and returns the run's series.
+func (s *seriesStore) record(rep *migration.Report, now time.Time) []sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.runs[rep.Name]
+	if rs == nil || !rs.startTime.Equal(rep.StartTime) {
+		rs = &runSeries{startTime: rep.StartTime, touched: now}
+		s.runs[rep.Name] = rs
+		s.evict()
+	}
+	rs.touched = now
+	if n := len(rs.points); n > 0 && now.Sub(rs.points[n-1].At) < minSampleGap {
+		return append([]sample(nil), rs.points...)
+	}
+	// An ended run's figures no longer move: one point at its end is enough.
+	if rep.Status.Final() && len(rs.points) > 0 && rs.points[len(rs.points)-1].At.Equal(rep.EndTime) {
+		return append([]sample(nil), rs.points...)
+	}
+	at := now
+	if rep.Status.Final() && !rep.EndTime.IsZero() {
+		at = rep.EndTime
+	}
+	var prev *sample
+	if n := len(rs.points); n > 0 {
+		prev = &rs.points[n-1]
+	}
+	rs.points = append(rs.points, sampleOf(rep, at, prev))
+	if len(rs.points) > s.perRun {
+		rs.points = rs.points[len(rs.points)-s.perRun:]
+	}
+	return append([]sample(nil), rs.points...)
+}
+
+// evict drops the runs looked at longest ago beyond maxRuns.
+func (s *seriesStore) evict() {
+	for len(s.runs) > s.maxRuns {
+		var oldest string
+		for name, rs := range s.runs {
+			if oldest == "" || rs.touched.Before(s.runs[oldest].touched) {
+				oldest = name
+			}
+		}
+		delete(s.runs, oldest)
+	}
+}
+
+// sampleOf reads a point's figures from rep. The rate is the running
+// copy's per-table rates when its heartbeat has them, else the records
+// gained since the previous point.
+func sampleOf(rep *migration.Report, at time.Time, prev *sample) sample {
+	p := sample{At: at, records: rep.Metrics.RecordsCopied, ErrorRate: 100 * rep.Metrics.ErrorRate}
+	if cur, ok := currentPhase(rep); ok && cur.State == migration.PhaseRunning && len(cur.Tables) > 0 {
+		for _, t := range cur.Tables {
+			p.RowsPerSecond += t.RowsPerSecond
+		}
+		p.hasRate = true
+	} else if prev != nil && at.After(prev.At) && !rep.Status.Final() {
+		p.RowsPerSecond = max(0, float64(p.records-prev.records)/at.Sub(prev.At).Seconds())
+		p.hasRate = true
+	}
+	if l := rep.Replication; l != nil {
+		p.LagSeconds, p.hasLag = l.Duration().Seconds(), true
+	}
+	if r, w, ok := weights(rep); ok {
+		p.ReadWeight, p.WriteWeight, p.hasWeights = r, w, true
+	}
+	return p
+}
+
+// weights are the last weights a traffic phase or step handed on.
+func weights(rep *migration.Report) (read, write float64, ok bool) {
+	for i := len(rep.Phases) - 1; i >= 0; i-- {
+		out := rep.Phases[i].Outputs
+		r, rerr := strconv.ParseFloat(out[traffic.OutputReadWeight], 64)
+		w, werr := strconv.ParseFloat(out[traffic.OutputWriteWeight], 64)
+		if rerr == nil && werr == nil {
+			return r, w, true
+		}
+	}
+	return 0, 0, false
+}
+
+// finding is one reconcile phase's count of differing rows.
+type finding struct {
+	Phase       string
+	Differences float64
+}
+
+// findings lists the reconcile phases that reported their differences.
+func findings(rep *migration.Report) []finding {
+	var out []finding
+	for _, p := range rep.Phases {
+		if v, err := strconv.ParseFloat(p.Outputs[reconcile.OutputDifferences], 64); err == nil {
+			out = append(out, finding{Phase: p.Phase, Differences: v})
+		}
+	}
+	return out
+}
+
+func currentPhase(rep *migration.Report) (migration.PhaseReport, bool) {
+	if rep.CurrentIndex < 0 || rep.CurrentIndex >= len(rep.Phases) {
+		return migration.PhaseReport{}, false
+	}
+	return rep.Phases[rep.CurrentIndex], true
+}

@@ -1,0 +1,73 @@
+package dashboard
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/migration"
+)
+
+func TestSeriesIsBoundedPerRunAndAcrossRuns(t *testing.T) {
+	s := newSeriesStore(3, 2)
+	rep := waitingReport()
+	var got []sample
+	for i := range 5 {
+		got = s.record(rep, t0.Add(time.Duration(i)*time.Second))
+	}
+	require.Len(t, got, 3, "at most perRun points")
+	assert.Equal(t, t0.Add(4*time.Second), got[2].At)
+	assert.Equal(t, t0.Add(2*time.Second), got[0].At, "the oldest points go first")
+
+	got = s.record(rep, t0.Add(4*time.Second+100*time.Millisecond))
+	assert.Len(t, got, 3, "a read within a second of the last adds no point")
+
+	other := copyingReport()
+	s.record(other, t0.Add(10*time.Second))
+	third := rolledBackReport()
+	s.record(third, t0.Add(11*time.Second))
+	assert.Len(t, s.runs, 2, "at most maxRuns runs")
+	assert.NotContains(t, s.runs, "orders", "the run looked at longest ago goes")
+
+	again := copyingReport()
+	again.StartTime = t0.Add(time.Hour)
+	got = s.record(again, t0.Add(2*time.Hour))
+	assert.Len(t, got, 1, "a new run of the same name starts a new series")
+}
+
+func TestSampleFigures(t *testing.T) {
+	rep := waitingReport()
+	rep.Replication = &migration.ReplicationLag{Seconds: 1.5}
+	rep.Phases[2].Outputs = map[string]string{"READ_WEIGHT": "25", "WRITE_WEIGHT": "0"}
+	prev := sample{At: t0, records: 400}
+	p := sampleOf(rep, t0.Add(2*time.Second), &prev)
+	assert.True(t, p.hasRate)
+	assert.InDelta(t, 300, p.RowsPerSecond, 0.001, "records gained since the last point over the seconds between")
+	assert.True(t, p.hasLag)
+	assert.InDelta(t, 1.5, p.LagSeconds, 0.001)
+	assert.True(t, p.hasWeights)
+	assert.Equal(t, 25.0, p.ReadWeight)
+
+	first := sampleOf(rep, t0, nil)
+	assert.False(t, first.hasRate, "one point gives no rate")
+
+	rep.Phases[1].Outputs = map[string]string{"differences": "7"}
+	assert.Equal(t, []finding{{Phase: "copy", Differences: 7}}, findings(rep))
+}
+
+func TestChartLabels(t *testing.T) {
+	empty := timeChart("c", "Replication lag", "s", "no replicate phase has measured its lag.", nil,
+		series{"lag", "s1", func(p sample) (float64, bool) { return p.LagSeconds, p.hasLag }})
+	assert.Equal(t, "Replication lag: no samples yet. no replicate phase has measured its lag.", empty.Label)
+	assert.Empty(t, empty.Lines)
+
+	pts := []sample{{At: t0, LagSeconds: 2, hasLag: true}, {At: t0.Add(10 * time.Second), LagSeconds: 1, hasLag: true}}
+	c := timeChart("c", "Replication lag", "s", "", pts,
+		series{"lag", "s1", func(p sample) (float64, bool) { return p.LagSeconds, p.hasLag }})
+	require.Len(t, c.Lines, 1)
+	assert.Equal(t, "0.0,0.0 300.0,50.0", c.Lines[0].Points, "the highest point at the top, time across")
+	assert.Contains(t, c.Label, "latest lag 1 s; highest 2 s.")
+	assert.Empty(t, c.Note)
+}

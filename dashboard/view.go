@@ -1,0 +1,291 @@
+package dashboard
+
+import (
+	"fmt"
+	"html/template"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/briefing"
+	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
+)
+
+// funcs are the templates' only helpers: formatting, no decisions.
+var funcs = template.FuncMap{
+	"pct": func(v float64) string { return fmt.Sprintf("%.0f", v) },
+}
+
+// Page is what every page template gets.
+type Page struct {
+	Title   string
+	Refresh int // seconds
+	// Actions says whether actions are allowed (a token is configured).
+	Actions bool
+	Error   string
+}
+
+// progress is a progress bar: its value and its words.
+type progress struct {
+	Percent float64
+	Label   string // the accessible name, "copy progress"
+	Text    string // "42%" or "42% — 120 / 1,000 rows"
+}
+
+// listView is the list page.
+type listView struct {
+	Page
+	Filter   string
+	Statuses []string
+	Rows     []listRow
+	Empty    string
+}
+
+type listRow struct {
+	Name, Href  string
+	Status      string
+	StatusClass string
+	Phase       string
+	Progress    *progress // nil when the report could not be read
+	Started     string
+	StartedISO  string
+	Risk        string
+	Problem     string // why the report could not be read
+}
+
+// runView is a run's page.
+type runView struct {
+	Page
+	Name, Description   string
+	Status, StatusClass string
+	CurrentPhase        string
+	Overall             progress
+	Started, Ended      string
+	Risk, Rollback      string
+	UILink              string
+	WaitingGate         string
+	Paused              bool
+	Error               string
+	Phases              []phaseView
+	Charts              []chart
+	Executive, Team     []docField
+	Issues              []issueView
+	NextSteps           []string
+	// Can* say which actions the page offers now: allowed (a token is
+	// configured) and making sense for the run; the other buttons are
+	// disabled, with ActionsNote saying why when it is not obvious.
+	CanApprove, CanPause, CanResume, CanRollback bool
+	ActionsNote                                  string
+}
+
+type phaseView struct {
+	Number                  int
+	Name, Kind              string
+	State, StateClass       string
+	Current                 bool
+	Progress                progress
+	Duration, Step, Summary string
+	Detail, Error           string
+	Gate, ApprovedBy        string
+	Attempts                int
+	Tables                  []tableView
+}
+
+type tableView struct {
+	Progress progress
+	Rate     string
+	ETA      string
+}
+
+type issueView struct {
+	Time, Severity, Phase, Message string
+}
+
+type docField struct {
+	Label, Value string
+	Items        []string
+	Numbered     bool
+}
+
+// statusClass names the CSS class of a status: its colour family.
+func statusClass(s string) string {
+	switch migration.Status(s) {
+	case migration.StatusCompleted:
+		return "ok"
+	case migration.StatusRolledBack, migration.StatusPaused, migration.StatusWaitingApproval, migration.StatusWaitingWindow:
+		return "attention"
+	case migration.StatusFailed, migration.StatusRollbackFailed, migration.StatusRollbackBlocked, migration.StatusRollingBack:
+		return "bad"
+	}
+	return "running"
+}
+
+func phaseClass(s migration.PhaseState) string {
+	switch s {
+	case migration.PhaseCompleted:
+		return "ok"
+	case migration.PhaseRunning, migration.PhaseCompensating:
+		return "running"
+	case migration.PhaseFailed, migration.PhaseCompFailed:
+		return "bad"
+	case migration.PhaseCompensated, migration.PhaseCancelled, migration.PhaseUndoneByHand:
+		return "attention"
+	}
+	return "pending"
+}
+
+func runHref(name string) string { return "/migrations/" + url.PathEscape(name) }
+
+// newRunView turns a report into the run page's view at time now.
+func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Time) runView {
+	v := runView{
+		Page:         Page{Title: "Migration " + rep.Name, Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Name:         rep.Name,
+		Description:  rep.Description,
+		Status:       string(rep.Status),
+		StatusClass:  statusClass(string(rep.Status)),
+		CurrentPhase: rep.CurrentPhase,
+		Overall:      progress{Percent: rep.OverallProgress, Label: "overall progress", Text: fmt.Sprintf("%.0f%%", rep.OverallProgress)},
+		Started:      stamp(rep.StartTime),
+		Risk:         rep.Risk,
+		Rollback:     withNote(rep.Rollback, rep.RollbackNote),
+		UILink:       s.uiLink(rep.Name),
+		WaitingGate:  rep.WaitingGate,
+		Paused:       rep.Paused,
+		Error:        rep.Error,
+		NextSteps:    rep.NextSteps,
+	}
+	if !rep.EndTime.IsZero() {
+		v.Ended = fmt.Sprintf("%s (took %s)", stamp(rep.EndTime), rep.EndTime.Sub(rep.StartTime).Round(time.Second))
+	}
+	for i, p := range rep.Phases {
+		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, now))
+	}
+	for _, is := range rep.Issues {
+		v.Issues = append(v.Issues, issueView{Time: stamp(is.Time), Severity: is.Severity, Phase: is.Phase, Message: is.Message})
+	}
+	v.Charts = charts(rep, points)
+	obs := observations(rep)
+	v.Executive = docFields(briefing.ExecutiveSummary(rep, obs))
+	v.Team = docFields(briefing.TeamUpdate(rep, obs, now))
+	final := rep.Status.Final()
+	live := v.Actions && !final
+	v.CanApprove = live && rep.WaitingGate != ""
+	v.CanPause = live && !rep.Paused && rep.Status != migration.StatusRollingBack && rep.Status != migration.StatusRollbackBlocked
+	v.CanResume = live && rep.Paused
+	v.CanRollback = live && rep.Rollback == migration.RollbackAvailable
+	switch {
+	case !v.Actions:
+		v.ActionsNote = "Read-only: start the dashboard with " + TokenEnv + " set to allow actions."
+	case final:
+		v.ActionsNote = fmt.Sprintf("The migration has ended (%s): nothing to steer.", rep.Status)
+	}
+	return v
+}
+
+func newPhaseView(i int, p migration.PhaseReport, current bool, now time.Time) phaseView {
+	pv := phaseView{
+		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: string(p.State), StateClass: phaseClass(p.State),
+		Current: current, Summary: p.Summary, Detail: p.Detail, Error: p.Error, Gate: p.Gate,
+		ApprovedBy: p.ApprovedBy, Attempts: p.Attempts,
+	}
+	percent := p.Progress
+	if p.State == migration.PhaseCompleted {
+		percent = 100
+	}
+	pv.Progress = progress{Percent: percent, Label: "phase " + p.Phase + " progress", Text: fmt.Sprintf("%.0f%%", percent)}
+	if p.Records > 0 {
+		pv.Progress.Text += fmt.Sprintf(", %s records", stores.Humanize(p.Records))
+	}
+	if p.Step != "" {
+		pv.Step = "step " + p.Step
+	} else if p.Steps > 0 {
+		pv.Step = fmt.Sprintf("%d steps", p.Steps)
+	}
+	if !p.StartTime.IsZero() {
+		end := p.EndTime
+		if end.IsZero() {
+			end = now
+		}
+		pv.Duration = end.Sub(p.StartTime).Round(100 * time.Millisecond).String()
+	}
+	for _, t := range p.Tables {
+		tv := tableView{Progress: progress{Label: "table " + t.Table + " copy progress",
+			Text: fmt.Sprintf("%s: %s / %s rows", t.Table, stores.Humanize(t.RowsDone), stores.Humanize(t.Total))}}
+		switch {
+		case t.Done:
+			tv.Progress.Percent = 100
+			tv.Progress.Text += ", done"
+		case t.Total > 0:
+			tv.Progress.Percent = min(100, 100*float64(t.RowsDone)/float64(t.Total))
+		}
+		if t.RowsPerSecond > 0 {
+			tv.Rate = stores.Humanize(int64(t.RowsPerSecond)) + " rows/s"
+		}
+		if t.ETASeconds > 0 {
+			tv.ETA = "ETA " + (time.Duration(t.ETASeconds * float64(time.Second))).Round(time.Second).String()
+		}
+		pv.Tables = append(pv.Tables, tv)
+	}
+	return pv
+}
+
+// charts are the run page's charts, each drawn even without samples.
+func charts(rep *migration.Report, points []sample) []chart {
+	return []chart{
+		timeChart("chart-rate", "Copy rate", "rows/s", "no copy has run while the dashboard watched.", points,
+			series{"rows/s", "s1", func(p sample) (float64, bool) { return p.RowsPerSecond, p.hasRate }}),
+		timeChart("chart-lag", "Replication lag", "s", "no replicate phase has measured its lag.", points,
+			series{"lag", "s1", func(p sample) (float64, bool) { return p.LagSeconds, p.hasLag }}),
+		timeChart("chart-weights", "Traffic weights on new", "%", "no traffic phase has set weights.", points,
+			series{"reads", "s1", func(p sample) (float64, bool) { return p.ReadWeight, p.hasWeights }},
+			series{"writes", "s2", func(p sample) (float64, bool) { return p.WriteWeight, p.hasWeights }}),
+		timeChart("chart-errors", "Error rate (failed phase attempts)", "%", "the dashboard has read no report yet.", points,
+			series{"errors", "s3", func(p sample) (float64, bool) { return p.ErrorRate, true }}),
+		findingsChart(findings(rep)),
+	}
+}
+
+// observations are the figures the dashboard has beside the report: the
+// worker's load from the heartbeat. It does not ask the gateway or the
+// stores (godwit status --format does), so the templates say so.
+func observations(rep *migration.Report) briefing.Observations {
+	var obs briefing.Observations
+	if rep.WorkerLoad != "" && !rep.Status.Final() {
+		obs.Load = []string{rep.WorkerLoad}
+	} else {
+		obs.LoadNote = "the dashboard does not query the stores; godwit status " + rep.Name + " --format team does"
+	}
+	return obs
+}
+
+func docFields(d briefing.Doc) []docField {
+	out := make([]docField, len(d))
+	for i, f := range d {
+		out[i] = docField{Label: f.Label, Value: f.Value, Items: f.Items, Numbered: f.Marker == "#"}
+	}
+	return out
+}
+
+func (s *Server) uiLink(name string) string {
+	ns := s.opts.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return strings.TrimRight(s.opts.UIURL, "/") + "/namespaces/" + url.PathEscape(ns) + "/workflows/" + url.PathEscape(name)
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func withNote(v, note string) string {
+	if note == "" {
+		return v
+	}
+	return v + " (" + note + ")"
+}
