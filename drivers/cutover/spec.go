@@ -78,19 +78,7 @@ type Spec struct {
 // and a cut-over without an earlier replicate setup of the same capture
 // (nothing would bring the target up to date).
 func (s *Spec) Check(c *config.CheckContext) {
-	if s.Gateway.Admin == "" {
-		c.Errorf("gateway.admin", "is required: the gateway's admin API, e.g. http://127.0.0.1:9090")
-	} else if err := checkURL(s.Gateway.Admin); err != nil {
-		c.Errorf("gateway.admin", "%v", err)
-	}
-	if t := s.Gateway.Token; t != nil {
-		switch {
-		case t.FromEnv == "" && t.FromFile == "":
-			c.Errorf("gateway.token", "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
-		case t.FromEnv != "" && t.FromFile != "":
-			c.Errorf("gateway.token", "sets both fromEnv and fromFile: choose one")
-		}
-	}
+	s.Gateway.Check(c, "gateway")
 	if s.Route == "" {
 		c.Errorf("route", "is required: the name of the gateway route whose writes move (routes[].name in the gateway's configuration)")
 	}
@@ -166,8 +154,7 @@ func (s *Spec) ApplyDefaults(p *config.PhaseSpec) {
 // Resources are the gateway route (as the traffic driver names it) and
 // the target tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	out := []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
-	return append(out, stores.Resources(spec, s.To, s.Tables)...)
+	return append(s.Gateway.Resources(s.Route), stores.Resources(spec, s.To, s.Tables)...)
 }
 
 // HasCompensation: the writes made on new back to legacy, then the route.
