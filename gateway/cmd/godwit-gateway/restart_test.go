@@ -174,10 +174,14 @@ func (p *gatewayProcess) state() map[string]routeState {
 // POSTs with sticky keys until stopped, at most max requests or a deadline.
 type load struct {
 	total, refused, failed, non2xx atomic.Int64
-	mu                             sync.Mutex
-	firstProblems                  []string
-	stop                           chan struct{}
-	wg                             sync.WaitGroup
+	// failedWrites counts the failed among them that were POSTs;
+	// ackedWrites holds the X-Request-ID of every POST answered 2xx.
+	failedWrites  atomic.Int64
+	ackedWrites   sync.Map
+	mu            sync.Mutex
+	firstProblems []string
+	stop          chan struct{}
+	wg            sync.WaitGroup
 }
 
 func startLoad(url string, workers int, max int64, deadline time.Duration) *load {
@@ -203,6 +207,8 @@ func startLoad(url string, workers int, max int64, deadline time.Duration) *load
 				}
 				req, _ := http.NewRequest(method, fmt.Sprintf("%s/users/%d", url, i), body)
 				req.Header.Set("X-User-ID", fmt.Sprintf("user-%d-%d", w, i%50))
+				id := fmt.Sprintf("%d-%d", w, i)
+				req.Header.Set("X-Request-ID", id)
 				res, err := hc.Do(req)
 				switch {
 				case errors.Is(err, syscall.ECONNREFUSED):
@@ -210,6 +216,9 @@ func startLoad(url string, workers int, max int64, deadline time.Duration) *load
 					l.note("refused: " + err.Error())
 				case err != nil:
 					l.failed.Add(1)
+					if method == http.MethodPost {
+						l.failedWrites.Add(1)
+					}
 					l.note(time.Now().Format("15:04:05.000") + " " + method + ": " + err.Error())
 				default:
 					_, _ = io.Copy(io.Discard, res.Body)
@@ -217,6 +226,8 @@ func startLoad(url string, workers int, max int64, deadline time.Duration) *load
 					if res.StatusCode/100 != 2 {
 						l.non2xx.Add(1)
 						l.note(fmt.Sprintf("%s: status %d", method, res.StatusCode))
+					} else if method == http.MethodPost {
+						l.ackedWrites.Store(id, true)
 					}
 				}
 			}
