@@ -27,9 +27,7 @@
 package cutover
 
 import (
-	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -116,17 +114,6 @@ func (s *Spec) checkCapture(c *config.CheckContext) {
 		return
 	}
 	c.Errorf("from", "needs an earlier replicate phase with mode: setup and from: %s (before the copy): the cut-over drains that capture", s.From)
-}
-
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s)://host:port URL", raw)
-	}
-	if u.User != nil {
-		return errors.New("must not hold credentials, which would be stored in workflow history: use gateway.token")
-	}
-	return nil
 }
 
 func sameSet(a, b []string) bool {
