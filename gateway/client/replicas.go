@@ -148,7 +148,9 @@ func (r *Replicas) Route(ctx context.Context, route string) (api.RouteStatus, er
 // SetWeights sets both weights on every replica.
 func (r *Replicas) SetWeights(ctx context.Context, route string, read, write int) (api.RouteStatus, error) {
 	got, err := all(ctx, r, fmt.Sprintf("set weights of route %s to %d/%d", route, read, write),
-		func(ctx context.Context, c *Client) (api.RouteStatus, error) { return c.SetWeights(ctx, route, read, write) })
+		func(ctx context.Context, c *Client) (api.RouteStatus, error) {
+			return c.SetWeights(ctx, route, read, write)
+		})
 	if err != nil {
 		return api.RouteStatus{}, err
 	}
@@ -158,7 +160,9 @@ func (r *Replicas) SetWeights(ctx context.Context, route string, read, write int
 // SetUpstreams points the route's sides at other base URLs on every replica.
 func (r *Replicas) SetUpstreams(ctx context.Context, route, legacy, newURL string) (api.RouteStatus, error) {
 	got, err := all(ctx, r, "set upstreams of route "+route,
-		func(ctx context.Context, c *Client) (api.RouteStatus, error) { return c.SetUpstreams(ctx, route, legacy, newURL) })
+		func(ctx context.Context, c *Client) (api.RouteStatus, error) {
+			return c.SetUpstreams(ctx, route, legacy, newURL)
+		})
 	if err != nil {
 		return api.RouteStatus{}, err
 	}
