@@ -317,7 +317,13 @@ func (g *Gateway) Serve(ctx context.Context, trafficLn, adminLn net.Listener) er
 	traffic := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog:  g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		ConnState: countConns(&conns)}
-	admin := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
+	adminHandler := g.AdminHandler()
+	admin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if g.draining.Load() {
+			w.Header().Set("Connection", "close") // as for traffic: reconnect to whoever accepts now
+		}
+		adminHandler.ServeHTTP(w, req)
+	}), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:  g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		ConnState: countConns(&conns)}
 	errc := make(chan error, 2)
