@@ -186,3 +186,55 @@ func TestHandOverRefusesChangesUntilAborted(t *testing.T) {
 		t.Fatalf("a change after the hand-over was aborted: %v", err)
 	}
 }
+
+func TestReloadTakesAChangedUpstreamAndReleasesARemovedRoute(t *testing.T) {
+	legacy, newSide, newer := newTestUpstream(t, "legacy"), newTestUpstream(t, "new"), newTestUpstream(t, "newer")
+	cfg := baseConfig(legacy.URL, newSide.URL)
+	orders := RouteConfig{Name: "orders", Match: MatchConfig{PathPrefix: "/orders"}, Legacy: legacy.URL, New: newSide.URL}
+	orders.setDefaults()
+	orders.WriteHold.MaxWait = 20 * time.Second
+	cfg.Routes = append([]RouteConfig{orders}, cfg.Routes...)
+	tg := startGateway(t, cfg, "")
+	ctx := context.Background()
+	if _, err := tg.client.SetWeights(ctx, "users", 100, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.client.HoldWrites(ctx, "orders", 0); err != nil {
+		t.Fatal(err)
+	}
+	writeDone := make(chan int, 1)
+	go func() {
+		res, err := http.Post(tg.url+"/orders/1", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			writeDone <- -1
+			return
+		}
+		res.Body.Close()
+		writeDone <- res.StatusCode
+	}()
+	eventually(t, "the write on orders to wait on the hold", func() bool {
+		st, err := tg.client.Route(ctx, "orders")
+		return err == nil && st.WaitingWrites == 1
+	})
+
+	next := cfg
+	next.Routes = []RouteConfig{cfg.Routes[1]}
+	next.Routes[0].New = newer.URL
+	if err := tg.Reload(next, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, side, body := tg.send(t, http.DefaultClient, http.MethodGet, "/users/1", "u1"); side != "new" || body != "newer" {
+		t.Fatalf("after the reload a read at weight 100 was answered by %s (%q), want new's reloaded upstream newer", side, body)
+	}
+	select {
+	case code := <-writeDone:
+		if code != http.StatusOK {
+			t.Fatalf("the write held on the removed route ended with %d, want 200", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the write held on a route the reload removed was not released")
+	}
+	if _, err := tg.client.Route(ctx, "orders"); err == nil {
+		t.Fatal("the removed route still answers on the admin API")
+	}
+}
