@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -237,4 +238,76 @@ func TestReloadTakesAChangedUpstreamAndReleasesARemovedRoute(t *testing.T) {
 	if _, err := tg.client.Route(ctx, "orders"); err == nil {
 		t.Fatal("the removed route still answers on the admin API")
 	}
+}
+
+func TestADrainingGatewayReleasesWritesTheSuccessorReleases(t *testing.T) {
+	legacy, newSide := newTestUpstream(t, "legacy"), newTestUpstream(t, "new")
+	cfg := baseConfig(legacy.URL, newSide.URL)
+	cfg.StateFile = filepath.Join(t.TempDir(), "state.json")
+	cfg.Routes[0].WriteHold.MaxWait = 30 * time.Second
+	old, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trafficLn, adminLn := listen(t), listen(t)
+	ctx, handOff := context.WithCancelCause(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- old.Serve(ctx, trafficLn, adminLn) }()
+	<-old.Serving()
+	oldAdmin, _ := client.New(client.Options{BaseURL: "http://" + adminLn.Addr().String()})
+	if _, err := oldAdmin.HoldWrites(context.Background(), "users", 0); err != nil {
+		t.Fatal(err)
+	}
+	writeDone := make(chan int, 1)
+	go func() {
+		res, err := http.Post("http://"+trafficLn.Addr().String()+"/users/1", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			writeDone <- -1
+			return
+		}
+		res.Body.Close()
+		writeDone <- res.StatusCode
+	}()
+	eventually(t, "the write to wait on the hold", func() bool {
+		st, err := oldAdmin.Route(context.Background(), "users")
+		return err == nil && st.WaitingWrites == 1
+	})
+
+	// The hand-over: the old process saves and drains; the successor loads
+	// the hold from the state file, and its admin API releases it.
+	if err := old.HandOver(); err != nil {
+		t.Fatal(err)
+	}
+	handOff(ErrHandedOver)
+	successor, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := serveTestGateway(t, successor, "")
+	if st, err := tg.client.Route(context.Background(), "users"); err != nil || !st.WritesHeld {
+		t.Fatalf("the successor's route: %+v, %v; want the hold it inherited", st, err)
+	}
+	if _, err := tg.client.ReleaseWrites(context.Background(), "users"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-writeDone:
+		if code != http.StatusOK {
+			t.Fatalf("the write held in the draining process ended with %d, want 200", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the write held in the draining process was not released when the successor released the hold")
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("the draining gateway stopped with %v", err)
+	}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }
