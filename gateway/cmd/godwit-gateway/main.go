@@ -43,6 +43,11 @@ func main() {
 }
 
 func run(configPath, pidFile string, log hclog.Logger) error {
+	// First of all: SIGHUP and SIGUSR2 would otherwise end the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
 	cfg, token, err := loadConfig(configPath)
 	if err != nil {
 		return err
@@ -58,10 +63,6 @@ func run(configPath, pidFile string, log hclog.Logger) error {
 		lns.close()
 		return fmt.Errorf("start gateway: %w", err)
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
 	ctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	done := make(chan error, 1)
