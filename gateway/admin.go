@@ -54,11 +54,14 @@ func (g *Gateway) AdminHandler() http.Handler {
 
 // auth refuses requests without the bearer token, in constant time.
 func (g *Gateway) auth(next http.HandlerFunc) http.HandlerFunc {
-	if g.token == "" {
-		return next
-	}
-	want := []byte("Bearer " + g.token)
 	return func(w http.ResponseWriter, req *http.Request) {
+		// The token is read per request: a reload may change it.
+		token := g.settings.Load().token
+		if token == "" {
+			next(w, req)
+			return
+		}
+		want := []byte("Bearer " + token)
 		got := []byte(req.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="godwit-gateway"`)
@@ -75,7 +78,7 @@ type routeHandler func(http.ResponseWriter, *http.Request, *route)
 func (g *Gateway) withRoute(next routeHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		name := req.PathValue("route")
-		r, ok := g.byName[name]
+		r, ok := g.table.Load().lookup(name)
 		if !ok {
 			writeJSONError(w, http.StatusNotFound, fmt.Errorf("no route named %q", name))
 			return
@@ -85,8 +88,9 @@ func (g *Gateway) withRoute(next routeHandler) http.HandlerFunc {
 }
 
 func (g *Gateway) listRoutes(w http.ResponseWriter, _ *http.Request) {
-	out := make([]api.RouteStatus, 0, len(g.routes))
-	for _, r := range g.routes {
+	routes := g.routes()
+	out := make([]api.RouteStatus, 0, len(routes))
+	for _, r := range routes {
 		out = append(out, r.status())
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -179,6 +183,11 @@ func (g *Gateway) deleteHold(w http.ResponseWriter, _ *http.Request, r *route) {
 // answerChange answers a change with the route's new state, or 500 when it
 // could not be saved.
 func (g *Gateway) answerChange(w http.ResponseWriter, r *route, err error) {
+	if errors.Is(err, errHandingOver) {
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, err)
+		return
+	}
 	if err != nil {
 		g.log.Error("saving gateway state failed", "route", r.cfg.Name, "error", err)
 		writeJSONError(w, http.StatusInternalServerError, err)

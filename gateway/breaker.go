@@ -105,3 +105,21 @@ func (b *breaker) disarm(newGen bool) {
 
 // State is gobreaker's state.
 func (b *breaker) State() gobreaker.State { return b.cb.State() }
+
+// errRestoredOpen is the failure reported to open a breaker restored open.
+var errRestoredOpen = errors.New("breaker was open before the gateway restarted")
+
+// trip opens the breaker by reporting the failures it needs to open. It
+// restores a breaker that was open (or half-open) before a restart: it then
+// stays open for its whole openFor from now, erring towards keeping a
+// failing new service out of traffic rather than probing it early.
+func (b *breaker) trip(failures uint32) {
+	b.disarm(false)
+	for i := uint32(0); i < failures && b.cb.State() == gobreaker.StateClosed; i++ {
+		done, err := b.cb.Allow()
+		if err != nil {
+			return
+		}
+		done(errRestoredOpen)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -42,21 +43,34 @@ type Options struct {
 // Gateway is a running set of routes. It serves traffic (ServeHTTP) and
 // the admin API (AdminHandler); Run does both on the configured listeners.
 type Gateway struct {
+	// cfg holds the settings a reload cannot change (listeners, state file,
+	// stats window, shutdown timeout); the routes, the side header and the
+	// token are in table and settings, which a reload replaces whole.
 	cfg       Config
 	log       hclog.Logger
-	token     string
-	routes    []*route
-	byName    map[string]*route
+	table     atomic.Pointer[routeTable]
+	settings  atomic.Pointer[liveSettings]
 	registry  *prometheus.Registry
+	metrics   *metrics
 	transport http.RoundTripper
 	// pool carries bodiless reads to plain-http upstreams; nil when the
 	// caller injected a Transport, which then carries everything.
 	pool *connPool
 	now  func() time.Time
 
-	// persistMu serialises state file writes so the file always holds the
-	// last change.
-	persistMu sync.Mutex
+	// persistMu serialises state changes and state file writes so the file
+	// always holds the last change; handingOver (under persistMu) refuses
+	// changes once the state has been handed to a successor process.
+	persistMu   sync.Mutex
+	handingOver bool
+	saveReq     chan struct{}
+	saver       sync.WaitGroup
+
+	// draining is set once the gateway stops for good or hands over: every
+	// answer then says "Connection: close", so clients open their next
+	// connection to whoever still accepts instead of reusing this one.
+	draining atomic.Bool
+	serving  chan struct{}
 
 	// baseCtx outlives requests (shadow copies use it) and ends at Close.
 	baseCtx    context.Context
@@ -64,24 +78,34 @@ type Gateway struct {
 	shadows    sync.WaitGroup
 }
 
-// New builds a gateway from its configuration and restores the weights and
-// holds saved in the state file, if any.
+// routeTable is the routes in match order, and by name; replaced whole by
+// a reload.
+type routeTable struct {
+	routes []*route
+	byName map[string]*route
+}
+
+// liveSettings are the gateway-wide settings a reload may change.
+type liveSettings struct {
+	token      string
+	sideHeader string
+}
+
+// New builds a gateway from its configuration and restores the weights,
+// holds and breakers saved in the state file, if any.
 func New(opts Options) (*Gateway, error) {
 	cfg := opts.Config
-	if err := cfg.Validate(); err != nil {
+	if err := checkConfig(cfg, opts.Token); err != nil {
 		return nil, err
-	}
-	if opts.Token == "" && !loopback(cfg.Admin.Listen) {
-		return nil, fmt.Errorf("admin API on %s without a token: set admin.tokenEnv or admin.tokenFile, or listen on loopback", cfg.Admin.Listen)
 	}
 	g := &Gateway{
 		cfg:       cfg,
 		log:       opts.Logger,
-		token:     opts.Token,
-		byName:    map[string]*route{},
 		registry:  opts.Registry,
 		transport: opts.Transport,
 		now:       opts.Now,
+		saveReq:   make(chan struct{}, 1),
+		serving:   make(chan struct{}),
 	}
 	if g.log == nil {
 		g.log = hclog.NewNullLogger()
@@ -97,20 +121,107 @@ func New(opts Options) (*Gateway, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
-	m := newMetrics(g.registry)
-	for _, rc := range cfg.Routes {
-		r, err := newRoute(rc, m, cfg.StatsWindow, g.now, g.log)
-		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
-		}
-		g.routes = append(g.routes, r)
-		g.byName[rc.Name] = r
+	g.metrics = newMetrics(g.registry)
+	table, err := g.buildTable(cfg.Routes, nil)
+	if err != nil {
+		return nil, err
 	}
+	g.table.Store(table)
+	g.settings.Store(&liveSettings{token: opts.Token, sideHeader: cfg.SideHeader})
 	g.baseCtx, g.baseCancel = context.WithCancel(context.Background())
 	if err := g.restoreState(); err != nil {
 		return nil, err
 	}
+	g.saver.Add(1)
+	go g.saveLoop()
 	return g, nil
+}
+
+// checkConfig validates cfg and refuses an open admin API off loopback.
+func checkConfig(cfg Config, token string) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if token == "" && !loopback(cfg.Admin.Listen) {
+		return fmt.Errorf("admin API on %s without a token: set admin.tokenEnv or admin.tokenFile, or listen on loopback", cfg.Admin.Listen)
+	}
+	return nil
+}
+
+// buildTable makes the routes of rcs; a route old has by the same name is
+// reconfigured on top of its live state instead of starting afresh.
+func (g *Gateway) buildTable(rcs []RouteConfig, old *routeTable) (*routeTable, error) {
+	t := &routeTable{byName: map[string]*route{}}
+	for _, rc := range rcs {
+		var r *route
+		var err error
+		if prev, ok := old.lookup(rc.Name); ok {
+			r, err = prev.reconfigure(rc, g.log, g.saveSoon)
+		} else {
+			r, err = newRoute(rc, g.metrics, g.cfg.StatsWindow, g.now, g.log, g.saveSoon)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
+		}
+		t.routes = append(t.routes, r)
+		t.byName[rc.Name] = r
+	}
+	return t, nil
+}
+
+// lookup finds a route by name in a table that may be nil.
+func (t *routeTable) lookup(name string) (*route, bool) {
+	if t == nil {
+		return nil, false
+	}
+	r, ok := t.byName[name]
+	return r, ok
+}
+
+// routes is the current route table's routes.
+func (g *Gateway) routes() []*route { return g.table.Load().routes }
+
+// Reload applies a new configuration without stopping: routes are matched
+// and proxied by the new configuration from the next request on, while
+// requests already running finish as they started. Weights, holds, breakers
+// and statistics of routes that keep their name carry over (a reload never
+// changes a weight: the admin API does); new routes start from their
+// configured weights; removed routes release their held writes. The
+// listeners, the state file, statsWindow and shutdownTimeout cannot change
+// in place: a different value is logged and kept until a restart (SIGUSR2).
+func (g *Gateway) Reload(cfg Config, token string) error {
+	if err := checkConfig(cfg, token); err != nil {
+		return err
+	}
+	for _, d := range []struct{ name, old, new string }{
+		{"listen", g.cfg.Listen, cfg.Listen},
+		{"admin.listen", g.cfg.Admin.Listen, cfg.Admin.Listen},
+		{"stateFile", g.cfg.StateFile, cfg.StateFile},
+		{"statsWindow", g.cfg.StatsWindow.String(), cfg.StatsWindow.String()},
+		{"shutdownTimeout", g.cfg.ShutdownTimeout.String(), cfg.ShutdownTimeout.String()},
+	} {
+		if d.old != d.new {
+			g.log.Warn("setting changed in the configuration; a reload cannot change it, restart (SIGUSR2) to apply it",
+				"setting", d.name, "running", d.old, "configured", d.new)
+		}
+	}
+	g.persistMu.Lock()
+	defer g.persistMu.Unlock()
+	old := g.table.Load()
+	table, err := g.buildTable(cfg.Routes, old)
+	if err != nil {
+		return err
+	}
+	for _, r := range old.routes {
+		if _, kept := table.byName[r.cfg.Name]; !kept {
+			r.releaseWrites()
+			g.log.Info("route removed by the reload", "route", r.cfg.Name)
+		}
+	}
+	g.table.Store(table)
+	g.settings.Store(&liveSettings{token: token, sideHeader: cfg.SideHeader})
+	g.log.Info("configuration reloaded", "routes", len(table.routes), "adminAuth", token != "")
+	return g.saveLocked()
 }
 
 // newTransport is tuned for a proxy: many idle connections per upstream
@@ -146,12 +257,14 @@ func loopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Close releases the gateway's background work: holds' timers stop and
-// in-flight shadow copies are cancelled and waited for.
+// Close releases the gateway's background work: holds' timers stop,
+// in-flight shadow copies are cancelled and waited for, and the state is
+// saved a last time (breakers included).
 func (g *Gateway) Close() {
 	g.baseCancel()
 	g.shadows.Wait()
-	for _, r := range g.routes {
+	g.saver.Wait()
+	for _, r := range g.routes() {
 		r.mu.Lock()
 		if h := r.state.Load().hold; h != nil && h.timer != nil {
 			h.timer.Stop()
@@ -159,6 +272,20 @@ func (g *Gateway) Close() {
 		r.mu.Unlock()
 	}
 }
+
+// Serving is closed once Serve has started serving on its listeners.
+func (g *Gateway) Serving() <-chan struct{} { return g.serving }
+
+// ErrHandedOver is the cancellation cause that tells Serve a successor
+// process now accepts on the same listeners (see HandOver): Serve then
+// drains instead of just shutting down.
+var ErrHandedOver = errors.New("handed over to a successor process")
+
+// drainGrace is how long a gateway that handed over keeps its idle
+// keep-alive connections open, answering with "Connection: close", before
+// it closes them: a client then learns from an answer that the connection
+// ends instead of racing a close.
+const drainGrace = 2 * time.Second
 
 // Run serves traffic and the admin API on the configured listeners until
 // ctx ends, then shuts both down gracefully: in-flight requests (held writes
@@ -176,30 +303,84 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.Serve(ctx, trafficLn, adminLn)
 }
 
-// Serve is Run on listeners the caller opened (tests use port 0).
+// Serve is Run on listeners the caller opened (tests use port 0; a
+// successor process uses the ones it inherited). When ctx ends with the
+// cause ErrHandedOver, the listeners are closed at once (the successor
+// accepts on its copies), answers say "Connection: close", and open
+// connections get up to drainGrace to finish before the graceful shutdown;
+// otherwise the graceful shutdown starts at once.
 func (g *Gateway) Serve(ctx context.Context, trafficLn, adminLn net.Listener) error {
 	defer g.Close()
+	var conns atomic.Int64
+	trafficLn = &closeOnce{Listener: trafficLn}
+	adminLn = &closeOnce{Listener: adminLn}
 	traffic := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
-	admin := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+		ErrorLog:  g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ConnState: countConns(&conns)}
+	adminHandler := g.AdminHandler()
+	admin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if g.draining.Load() {
+			w.Header().Set("Connection", "close") // as for traffic: reconnect to whoever accepts now
+		}
+		adminHandler.ServeHTTP(w, req)
+	}), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:  g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ConnState: countConns(&conns)}
 	errc := make(chan error, 2)
 	go func() { errc <- traffic.Serve(trafficLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
 	g.log.Info("gateway listening", "traffic", trafficLn.Addr().String(), "admin", adminLn.Addr().String(),
-		"routes", len(g.routes), "adminAuth", g.token != "")
+		"routes", len(g.routes()), "adminAuth", g.settings.Load().token != "")
+	close(g.serving)
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	g.draining.Store(true)
+	if errors.Is(context.Cause(ctx), ErrHandedOver) {
+		g.log.Info("handed over; draining connections", "grace", drainGrace)
+		_ = trafficLn.Close()
+		_ = adminLn.Close()
+		stopFollow := g.followStateFile()
+		defer stopFollow()
+		deadline := time.Now().Add(min(drainGrace, g.cfg.ShutdownTimeout))
+		for conns.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
-	g.log.Info("gateway shutting down")
+	g.log.Info("gateway shutting down", "openConnections", conns.Load())
 	err := errors.Join(traffic.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return err
+}
+
+// countConns counts a server's open connections.
+func countConns(n *atomic.Int64) func(net.Conn, http.ConnState) {
+	return func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			n.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			n.Add(-1)
+		}
+	}
+}
+
+// closeOnce is a listener that may be closed both by a hand-over and by
+// http.Server.Shutdown; the second close is not an error.
+type closeOnce struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *closeOnce) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }

@@ -45,6 +45,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "connection upgrades are not supported by godwit-gateway", http.StatusNotImplemented)
 		return
 	}
+	if g.draining.Load() {
+		// This process is stopping or handing over: the client's next
+		// request should open a connection to whoever accepts now.
+		w.Header().Set("Connection", "close")
+	}
 	r := g.match(req)
 	if r == nil {
 		http.Error(w, "no route matches this request", http.StatusNotFound)
@@ -74,7 +79,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // match returns the first route that matches req, or nil.
 func (g *Gateway) match(req *http.Request) *route {
-	for _, r := range g.routes {
+	for _, r := range g.routes() {
 		if r.matches(req) {
 			return r
 		}
@@ -379,11 +384,14 @@ func (g *Gateway) relay(w http.ResponseWriter, res *http.Response, side Side, sh
 		h[k] = vv
 	}
 	removeHopHeaders(h)
+	if g.draining.Load() {
+		h.Set("Connection", "close") // removeHopHeaders dropped the one ServeHTTP set
+	}
 	for k := range res.Trailer {
 		h.Add("Trailer", k)
 	}
-	if g.cfg.SideHeader != "" {
-		h.Set(g.cfg.SideHeader, string(side))
+	if sh := g.settings.Load().sideHeader; sh != "" {
+		h.Set(sh, string(side))
 	}
 	w.WriteHeader(res.StatusCode)
 	if sh != nil {

@@ -126,9 +126,11 @@ func TestRouteMatching(t *testing.T) {
 		{Name: "slash", Match: MatchConfig{PathPrefix: "/static/"}},
 	}
 	g := &Gateway{}
+	table := &routeTable{byName: map[string]*route{}}
 	for _, rc := range routes {
-		g.routes = append(g.routes, &route{cfg: rc})
+		table.routes = append(table.routes, &route{cfg: rc})
 	}
+	g.table.Store(table)
 	cases := []struct {
 		host, path, want string
 	}{

@@ -52,28 +52,42 @@ type writeHold struct {
 	timer    *time.Timer
 }
 
-// route is a configured route at run time.
+// route is a configured route at run time. Its configuration is fixed; a
+// reload (Gateway.Reload) builds a new route that shares the old one's
+// routeLive and upstreams, so weights, holds, the breaker, the statistics
+// and the write counters carry over, and requests still running on the old
+// route object see the same state as new ones.
 type route struct {
-	cfg    RouteConfig
+	cfg RouteConfig
+	*routeLive
 	legacy *upstream
 	new    *upstream
-	state  atomic.Pointer[routeState]
-	mu     sync.Mutex // serialises state changes; never taken by requests
+	log    hclog.Logger
+	// changed asks the gateway to save its state soon (a breaker changed
+	// state); nil in tests that build routes alone.
+	changed func()
+
+	shadowSem chan struct{}
+
+	m *metrics
+}
+
+// routeLive is the part of a route that outlives a reload of the
+// configuration.
+type routeLive struct {
+	state atomic.Pointer[routeState]
+	mu    sync.Mutex // serialises state changes; never taken by requests
 	// breaker guards new; a new upstream for new gets a fresh one.
 	breaker atomic.Pointer[breaker]
-	log     hclog.Logger
 
 	inFlightWrites atomic.Int64
 	waitingWrites  atomic.Int64
 	fallbacks      atomic.Uint64
 	holdRejected   atomic.Uint64
 
-	shadowSem        chan struct{}
 	shadowCompared   atomic.Uint64
 	shadowMismatches atomic.Uint64
 	shadowDropped    atomic.Uint64
-
-	m *metrics
 }
 
 // errStatus5xx marks a 5xx answer from new as a breaker failure.
@@ -83,7 +97,7 @@ var errStatus5xx = errors.New("upstream answered 5xx")
 // the breaker neither counts it as a failure nor a success.
 var errClientGone = errors.New("client went away")
 
-func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() time.Time, log hclog.Logger) (*route, error) {
+func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() time.Time, log hclog.Logger, changed func()) (*route, error) {
 	legacyURL, err := parseUpstream(cfg.Legacy)
 	if err != nil {
 		return nil, err
@@ -94,6 +108,8 @@ func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() t
 	}
 	r := &route{
 		cfg:       cfg,
+		routeLive: &routeLive{},
+		changed:   changed,
 		legacy:    &upstream{side: SideLegacy, stats: newWindow(statsSpan, now), m: m.side(cfg.Name, string(SideLegacy))},
 		new:       &upstream{side: SideNew, stats: newWindow(statsSpan, now), m: m.side(cfg.Name, string(SideNew))},
 		shadowSem: make(chan struct{}, cfg.Shadow.MaxInFlight),
@@ -107,12 +123,52 @@ func newRoute(cfg RouteConfig, m *metrics, statsSpan time.Duration, now func() t
 	return r, nil
 }
 
+// reconfigure builds the route cfg describes on top of r's live state (a
+// reload): weights, holds, statistics and counters carry over. An upstream
+// whose configured URL changed is replaced (it wins over one set through
+// the admin API, since the operator just edited it); the breaker is kept
+// unless new's upstream or the breaker's settings changed.
+func (r *route) reconfigure(cfg RouteConfig, log hclog.Logger, changed func()) (*route, error) {
+	legacyURL, err := parseUpstream(cfg.Legacy)
+	if err != nil {
+		return nil, err
+	}
+	newURL, err := parseUpstream(cfg.New)
+	if err != nil {
+		return nil, err
+	}
+	nr := &route{
+		cfg:       cfg,
+		routeLive: r.routeLive,
+		legacy:    r.legacy,
+		new:       r.new,
+		log:       log,
+		changed:   changed,
+		shadowSem: make(chan struct{}, cfg.Shadow.MaxInFlight),
+		m:         r.m,
+	}
+	nr.mu.Lock()
+	defer nr.mu.Unlock()
+	if cfg.Legacy != r.cfg.Legacy {
+		nr.legacy.addr.Store(legacyURL)
+	}
+	switch {
+	case cfg.New != r.cfg.New && newURL.String() != nr.new.target().String():
+		nr.new.addr.Store(newURL)
+		nr.resetBreaker()
+	case cfg.Breaker != r.cfg.Breaker:
+		nr.resetBreaker()
+	}
+	return nr, nil
+}
+
 // resetBreaker gives new a fresh, closed breaker.
 func (r *route) resetBreaker() {
 	gauge := r.m.breaker.WithLabelValues(r.cfg.Name)
 	threshold := r.cfg.Breaker.ConsecutiveFailures
 	name := r.cfg.Name
 	log := r.log
+	changed := r.changed
 	r.breaker.Store(newBreaker(gobreaker.Settings{
 		Name:        name,
 		MaxRequests: r.cfg.Breaker.HalfOpenRequests,
@@ -122,6 +178,9 @@ func (r *route) resetBreaker() {
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			gauge.Set(float64(to))
 			log.Warn("circuit breaker on new changed state", "route", name, "from", breakerName(from), "to", breakerName(to))
+			if changed != nil {
+				changed() // the state file keeps an open breaker across restarts
+			}
 		},
 	}))
 	gauge.Set(float64(gobreaker.StateClosed))

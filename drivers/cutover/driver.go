@@ -107,7 +107,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 // before the weights moved removes the reverse capture again (a failed
 // phase gets no compensation); once the weights may have moved it stays,
 // so that every write new took is captured.
-func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.Replicas, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	var setup cdc.SetupResult
 	m, err := d.move(ctx, log, gw, s, o.forward, moveTo{read: 100, write: 100, from: "legacy", to: "new", what: "cut-over",
 		// Before writes can reach new: every write new takes is
@@ -225,7 +225,7 @@ func (d *Driver) catchUpBeforeHold(ctx context.Context, s *Spec, capture cdc.Run
 // Steps 2 and 3 share the timeout; past it the move is cancelled: writes
 // released to the side being left, weights unchanged, a retryable
 // ErrTypeCatchUpTimeout.
-func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, capture cdc.RunOptions, to moveTo, beat func(activities.Heartbeat)) (moved, error) {
+func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas, s *Spec, capture cdc.RunOptions, to moveTo, beat func(activities.Heartbeat)) (moved, error) {
 	var m moved
 	timeout := s.Timeout.D()
 	if timeout <= 0 {
@@ -326,7 +326,7 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Client, 
 // on new is on legacy. If the drain does not finish within the timeout,
 // the compensation fails (retryable) with writes released to new: never a
 // switch back with changes missing. Then the reverse capture is removed.
-func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Client, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Replicas, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	objs, err := cdc.Objects(ctx, o.reverse.Source, o.reverse.Name)
 	if err != nil {
 		return activities.PhaseResult{}, classifyCapture("look for the reverse capture on "+s.To, err)
@@ -399,8 +399,9 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 	return o, closeAll, nil
 }
 
-// client returns an admin API client with the token read on this worker.
-func (d *Driver) client(s *Spec) (*client.Client, error) {
+// client returns an admin API client of every replica, with the token
+// read on this worker.
+func (d *Driver) client(s *Spec) (*client.Replicas, error) {
 	token := ""
 	if s.Gateway.Token != nil {
 		var err error
@@ -408,7 +409,7 @@ func (d *Driver) client(s *Spec) (*client.Client, error) {
 			return nil, fmt.Errorf("gateway token: %w", err)
 		}
 	}
-	return client.New(client.Options{BaseURL: s.Gateway.Admin, Token: token, HTTPClient: d.HTTPClient})
+	return client.NewReplicas(s.Gateway.Admin, client.Options{Token: token, HTTPClient: d.HTTPClient})
 }
 
 // classify: the gateway's permanent refusals are not retried; everything
@@ -450,8 +451,13 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	defer cancel()
 	if gw, err := d.client(s); err != nil {
 		problems = append(problems, err.Error())
-	} else if _, err := gw.Route(ctx, s.Route); err != nil {
-		problems = append(problems, explain(s, err))
+	} else {
+		// Each replica is asked on its own, so a problem names the replica.
+		for _, admin := range gw.URLs() {
+			if _, err := gw.Each()[admin].Route(ctx, s.Route); err != nil {
+				problems = append(problems, explain(s, admin, err))
+			}
+		}
 	}
 	from, to, more, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
 	defer closeStores()
@@ -503,18 +509,19 @@ func setUpEarlier(spec *config.Spec, phase, from string) bool {
 	return false
 }
 
-// explain turns a failed route lookup into a sentence a person can act on.
-func explain(s *Spec, err error) string {
+// explain turns a failed route lookup on the replica at admin into a
+// sentence a person can act on.
+func explain(s *Spec, admin string, err error) string {
 	var ce *client.Error
 	if errors.As(err, &ce) {
 		switch ce.Status {
 		case 0:
-			return fmt.Sprintf("the gateway's admin API at %s is not reachable from this worker: %s", s.Gateway.Admin, ce.Message)
+			return fmt.Sprintf("the gateway's admin API at %s is not reachable from this worker: %s", admin, ce.Message)
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Sprintf("the gateway at %s refused the admin token (set gateway.token to the gateway's admin token)", s.Gateway.Admin)
+			return fmt.Sprintf("the gateway at %s refused the admin token (set gateway.token to the gateway's admin token)", admin)
 		case http.StatusNotFound:
-			return fmt.Sprintf("route %q does not exist on the gateway at %s", s.Route, s.Gateway.Admin)
+			return fmt.Sprintf("route %q does not exist on the gateway at %s", s.Route, admin)
 		}
 	}
-	return fmt.Sprintf("gateway at %s: %v", s.Gateway.Admin, err)
+	return fmt.Sprintf("gateway at %s: %v", admin, err)
 }

@@ -27,9 +27,7 @@
 package cutover
 
 import (
-	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -78,19 +76,7 @@ type Spec struct {
 // and a cut-over without an earlier replicate setup of the same capture
 // (nothing would bring the target up to date).
 func (s *Spec) Check(c *config.CheckContext) {
-	if s.Gateway.Admin == "" {
-		c.Errorf("gateway.admin", "is required: the gateway's admin API, e.g. http://127.0.0.1:9090")
-	} else if err := checkURL(s.Gateway.Admin); err != nil {
-		c.Errorf("gateway.admin", "%v", err)
-	}
-	if t := s.Gateway.Token; t != nil {
-		switch {
-		case t.FromEnv == "" && t.FromFile == "":
-			c.Errorf("gateway.token", "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
-		case t.FromEnv != "" && t.FromFile != "":
-			c.Errorf("gateway.token", "sets both fromEnv and fromFile: choose one")
-		}
-	}
+	s.Gateway.Check(c, "gateway")
 	if s.Route == "" {
 		c.Errorf("route", "is required: the name of the gateway route whose writes move (routes[].name in the gateway's configuration)")
 	}
@@ -130,17 +116,6 @@ func (s *Spec) checkCapture(c *config.CheckContext) {
 	c.Errorf("from", "needs an earlier replicate phase with mode: setup and from: %s (before the copy): the cut-over drains that capture", s.From)
 }
 
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s)://host:port URL", raw)
-	}
-	if u.User != nil {
-		return errors.New("must not hold credentials, which would be stored in workflow history: use gateway.token")
-	}
-	return nil
-}
-
 func sameSet(a, b []string) bool {
 	x := append([]string(nil), a...)
 	y := append([]string(nil), b...)
@@ -166,8 +141,7 @@ func (s *Spec) ApplyDefaults(p *config.PhaseSpec) {
 // Resources are the gateway route (as the traffic driver names it) and
 // the target tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	out := []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
-	return append(out, stores.Resources(spec, s.To, s.Tables)...)
+	return append(s.Gateway.Resources(s.Route), stores.Resources(spec, s.To, s.Tables)...)
 }
 
 // HasCompensation: the writes made on new back to legacy, then the route.

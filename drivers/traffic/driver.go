@@ -100,7 +100,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 
 // setWeight sets the step's weights; a side the step does not name keeps
 // the weight the gateway has.
-func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec, w Weight, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Replicas, spec *Spec, w Weight, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	if spec.NewUpstream != "" {
 		if _, err := gw.SetUpstreams(ctx, spec.Route, "", spec.NewUpstream); err != nil {
 			return activities.PhaseResult{}, classify(err)
@@ -196,7 +196,7 @@ func waitBeating(ctx context.Context, d, every time.Duration, beat func()) error
 // compensate moves the route back to legacy (0/0) and releases any write
 // hold, in that order, so held writes go on to legacy. Both calls are
 // idempotent, so a repeated compensation does no harm.
-func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec) (activities.PhaseResult, error) {
+func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Replicas, spec *Spec) (activities.PhaseResult, error) {
 	st, err := gw.SetWeights(ctx, spec.Route, 0, 0)
 	if err != nil {
 		return activities.PhaseResult{}, classify(err)
@@ -239,29 +239,34 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if _, err := gw.Route(ctx, s.Route); err != nil {
-		problems = append(problems, explain(ctx, gw, s, err))
+	// Each replica is asked on its own, so a problem names the replica.
+	for _, admin := range gw.URLs() {
+		c := gw.Each()[admin]
+		if _, err := c.Route(ctx, s.Route); err != nil {
+			problems = append(problems, explain(ctx, c, admin, s, err))
+		}
 	}
 	return problems
 }
 
-// explain turns a failed route lookup into a sentence a person can act on.
-func explain(ctx context.Context, gw *client.Client, s *Spec, err error) string {
+// explain turns a failed route lookup on the replica at admin into a
+// sentence a person can act on.
+func explain(ctx context.Context, gw *client.Client, admin string, s *Spec, err error) string {
 	var ce *client.Error
 	if !errors.As(err, &ce) {
-		return fmt.Sprintf("gateway at %s: %v", s.Gateway.Admin, err)
+		return fmt.Sprintf("gateway at %s: %v", admin, err)
 	}
 	switch ce.Status {
 	case 0:
-		return fmt.Sprintf("the gateway's admin API at %s is not reachable from this worker: %s", s.Gateway.Admin, ce.Message)
+		return fmt.Sprintf("the gateway's admin API at %s is not reachable from this worker: %s", admin, ce.Message)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if s.Gateway.Token == nil {
-			return fmt.Sprintf("the gateway at %s requires a token: set gateway.token to {fromEnv: VAR} or {fromFile: PATH}", s.Gateway.Admin)
+			return fmt.Sprintf("the gateway at %s requires a token: set gateway.token to {fromEnv: VAR} or {fromFile: PATH}", admin)
 		}
 		return fmt.Sprintf("the gateway at %s refused the token from %s: it must be the gateway's admin token (its admin.tokenEnv or admin.tokenFile)",
-			s.Gateway.Admin, tokenSource(*s.Gateway.Token))
+			admin, tokenSource(*s.Gateway.Token))
 	case http.StatusNotFound:
-		msg := fmt.Sprintf("route %q does not exist on the gateway at %s", s.Route, s.Gateway.Admin)
+		msg := fmt.Sprintf("route %q does not exist on the gateway at %s", s.Route, admin)
 		if routes, err := gw.Routes(ctx); err == nil {
 			names := make([]string, len(routes))
 			for i, r := range routes {
@@ -271,7 +276,7 @@ func explain(ctx context.Context, gw *client.Client, s *Spec, err error) string 
 		}
 		return msg
 	}
-	return fmt.Sprintf("gateway at %s: %v", s.Gateway.Admin, err)
+	return fmt.Sprintf("gateway at %s: %v", admin, err)
 }
 
 func tokenSource(ref config.SecretRef) string {
@@ -281,8 +286,9 @@ func tokenSource(ref config.SecretRef) string {
 	return "file " + ref.FromFile
 }
 
-// client returns an admin API client with the token read on this worker.
-func (d *Driver) client(s *Spec) (*client.Client, error) {
+// client returns an admin API client of every replica, with the token
+// read on this worker.
+func (d *Driver) client(s *Spec) (*client.Replicas, error) {
 	token := ""
 	if s.Gateway.Token != nil {
 		var err error
@@ -290,7 +296,7 @@ func (d *Driver) client(s *Spec) (*client.Client, error) {
 			return nil, fmt.Errorf("gateway token: %w", err)
 		}
 	}
-	return client.New(client.Options{BaseURL: s.Gateway.Admin, Token: token, HTTPClient: d.httpClient})
+	return client.NewReplicas(s.Gateway.Admin, client.Options{Token: token, HTTPClient: d.httpClient})
 }
 
 // classify decides retryability once: the gateway's permanent refusals
@@ -312,7 +318,7 @@ func configError(err error) error {
 // retireLegacy pins the route on new and points its legacy side at new
 // as well: no request, fallback or shadow copy reaches the legacy service
 // any more. Idempotent.
-func (d *Driver) retireLegacy(ctx context.Context, log hclog.Logger, gw *client.Client, spec *Spec, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) retireLegacy(ctx context.Context, log hclog.Logger, gw *client.Replicas, spec *Spec, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	cur, err := gw.Route(ctx, spec.Route)
 	if err != nil {
 		return activities.PhaseResult{}, classify(err)

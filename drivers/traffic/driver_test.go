@@ -48,16 +48,16 @@ func TestPreflight(t *testing.T) {
 		spec Spec
 		want string // "" = no problem
 	}{
-		{"all good", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users"}, ""},
-		{"unreachable", Spec{Gateway: Gateway{Admin: closed, Token: &token}, Route: "users"},
+		{"all good", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users"}, ""},
+		{"unreachable", Spec{Gateway: Gateway{Admin: AdminURLs{closed}, Token: &token}, Route: "users"},
 			"the gateway's admin API at " + closed + " is not reachable from this worker"},
-		{"wrong token", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &config.SecretRef{FromFile: wrong}}, Route: "users"},
+		{"wrong token", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &config.SecretRef{FromFile: wrong}}, Route: "users"},
 			"the gateway at " + gw.AdminURL + " refused the token from file " + wrong},
-		{"no token", Spec{Gateway: Gateway{Admin: gw.AdminURL}, Route: "users"},
+		{"no token", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}}, Route: "users"},
 			"the gateway at " + gw.AdminURL + " requires a token: set gateway.token"},
-		{"token variable not set", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &config.SecretRef{FromEnv: "GODWIT_TEST_UNSET_TOKEN"}}, Route: "users"},
+		{"token variable not set", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &config.SecretRef{FromEnv: "GODWIT_TEST_UNSET_TOKEN"}}, Route: "users"},
 			"gateway token: environment variable GODWIT_TEST_UNSET_TOKEN is not set on this worker"},
-		{"unknown route", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "orders"},
+		{"unknown route", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "orders"},
 			`route "orders" does not exist on the gateway at ` + gw.AdminURL + " (its routes: users)"},
 	}
 	d := New(nil)
@@ -81,7 +81,7 @@ func TestPreflightRefusesWriteShiftOverSplitStores(t *testing.T) {
 		"legacy": {Engine: "postgres", DSN: config.SecretRef{FromEnv: "A"}},
 		"target": {Engine: "postgres", DSN: config.SecretRef{FromEnv: "B"}},
 	}}
-	s := &Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users", Move: MoveBoth,
+	s := &Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users", Move: MoveBoth,
 		Steps: []Step{{SetWeight: &Weight{All: intp(5)}}}}
 	got := New(nil).Preflight(context.Background(), spec, config.PhaseSpec{Driver: s})
 	require.Len(t, got, 1)
@@ -95,7 +95,7 @@ func TestSetWeightStepsAndCompensation(t *testing.T) {
 	gw, token := startGateway(t)
 	ctx := context.Background()
 	d := New(nil)
-	base := Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users"}
+	base := Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users"}
 	step := func(move string, w Weight) activities.PhaseResult {
 		t.Helper()
 		s := base
@@ -147,7 +147,7 @@ func TestSetWeightStepsAndCompensation(t *testing.T) {
 func TestNewUpstreamIsSetBeforeTheWeight(t *testing.T) {
 	gw, token := startGateway(t)
 	other := gatewaytest.NewUpstream(t, "new-2")
-	s := &Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users", NewUpstream: other.URL,
+	s := &Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users", NewUpstream: other.URL,
 		Steps: []Step{{SetWeight: &Weight{Reads: intp(100)}}}}
 	_, err := New(nil).Do(context.Background(), activities.ActionRun, phaseInput(s, 1), activities.Heartbeat{}, noBeat)
 	require.NoError(t, err)
@@ -166,13 +166,13 @@ func TestErrorsRetryableOrNot(t *testing.T) {
 		retryable bool
 		errType   string
 	}{
-		{"unknown route is refused for good", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "orders",
+		{"unknown route is refused for good", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "orders",
 			Steps: []Step{{SetWeight: &Weight{All: intp(5)}}}}, 1, false, ErrTypeGatewayRefused},
-		{"unreachable gateway is retried", Spec{Gateway: Gateway{Admin: closed, Token: &token}, Route: "users",
+		{"unreachable gateway is retried", Spec{Gateway: Gateway{Admin: AdminURLs{closed}, Token: &token}, Route: "users",
 			Steps: []Step{{SetWeight: &Weight{All: intp(5)}}}}, 1, true, ErrTypeGatewayUnavailable},
-		{"a hold is not the driver's to run", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users",
+		{"a hold is not the driver's to run", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users",
 			Steps: []Step{{SetWeight: &Weight{All: intp(5)}}, {Hold: config.Duration(1)}}}, 2, false, activities.ErrTypeConfig},
-		{"unreadable token is a setting to fix", Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &config.SecretRef{FromFile: "/nonexistent/token"}}, Route: "users",
+		{"unreadable token is a setting to fix", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &config.SecretRef{FromFile: "/nonexistent/token"}}, Route: "users",
 			Steps: []Step{{SetWeight: &Weight{All: intp(5)}}}}, 1, false, activities.ErrTypeConfig},
 	}
 	for _, c := range cases {
@@ -202,7 +202,7 @@ func TestRetireLegacyPinsTheRouteOnNew(t *testing.T) {
 	ctx := context.Background()
 	before, err := gw.Client.Route(ctx, "users")
 	require.NoError(t, err)
-	s := &Spec{Gateway: Gateway{Admin: gw.AdminURL, Token: &token}, Route: "users", Steps: []Step{{RetireLegacy: true}}}
+	s := &Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users", Steps: []Step{{RetireLegacy: true}}}
 	for i, want := range []string{
 		"route users pinned on new (" + before.New + "); legacy " + before.Legacy + " removed from it and may be shut down",
 		"route users already pinned on new (" + before.New + ")",

@@ -49,7 +49,7 @@ func (s *Spec) haproxy() *HAProxyRouter {
 
 func (s *Spec) checkHAProxy(c *config.CheckContext) {
 	h := s.haproxy()
-	if s.Gateway.Admin != "" {
+	if len(s.Gateway.Admin) > 0 {
 		c.Errorf("gateway", "is set beside router.haproxy: a phase drives one router; remove one of them")
 	}
 	for _, f := range []struct{ path, v, eg string }{

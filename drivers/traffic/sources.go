@@ -240,7 +240,7 @@ func trimSlash(s string) string {
 type rampFunc func(ctx context.Context, step int) (int, error)
 
 // gatewayRamp lowers both of a gateway route's weights by step points.
-func gatewayRamp(gw *client.Client, route string) rampFunc {
+func gatewayRamp(gw *client.Replicas, route string) rampFunc {
 	return func(ctx context.Context, step int) (int, error) {
 		cur, err := gw.Route(ctx, route)
 		if err != nil {

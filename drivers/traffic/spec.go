@@ -9,6 +9,7 @@
 package traffic
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -83,13 +84,121 @@ type Spec struct {
 	Steps []Step `yaml:"steps" json:"steps"`
 }
 
-// Gateway locates a godwit-gateway's admin API.
+// Gateway locates a godwit-gateway's admin API, or the admin APIs of its
+// replicas.
 type Gateway struct {
-	// Admin is the admin API's base URL, e.g. http://127.0.0.1:9090.
-	Admin string `yaml:"admin" json:"admin"`
+	// Admin is the admin API's base URL, e.g. http://127.0.0.1:9090, or a
+	// list of them, one per replica behind the same load balancer: every
+	// change is made on every replica, and is done only when all have
+	// acknowledged it.
+	Admin AdminURLs `yaml:"admin" json:"admin"`
 	// Token is where the worker reads the admin bearer token; none for a
 	// gateway whose admin API runs without one (loopback only).
 	Token *config.SecretRef `yaml:"token" json:"token,omitempty"`
+}
+
+// AdminURLs are the admin API base URLs of a gateway's replicas, written
+// as one URL (`admin: http://gw:9090`) or a list (`admin: [http://gw1:9090,
+// http://gw2:9090]`). One URL is encoded as a plain string, as before
+// replicas existed, so specs in workflow histories read the same.
+type AdminURLs []string
+
+// UnmarshalYAML reads one URL or a list of them.
+func (a *AdminURLs) UnmarshalYAML(n *yaml.Node) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*a = AdminURLs{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		var list []string
+		if err := n.Decode(&list); err != nil {
+			return fmt.Errorf("must be a URL or a list of URLs: %w", err)
+		}
+		*a = list
+		return nil
+	}
+	return errors.New("must be a URL (admin: http://127.0.0.1:9090) or a list of them, one per replica (admin: [http://10.0.0.1:9090, http://10.0.0.2:9090])")
+}
+
+// MarshalJSON writes one URL as a string, several as a list.
+func (a AdminURLs) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON reads a string or a list.
+func (a *AdminURLs) UnmarshalJSON(raw []byte) error {
+	var one string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		*a = nil
+		if one != "" {
+			*a = AdminURLs{one}
+		}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return fmt.Errorf("gateway.admin: want a URL or a list of URLs: %w", err)
+	}
+	*a = list
+	return nil
+}
+
+// String joins the URLs for messages.
+func (a AdminURLs) String() string { return strings.Join(a, ", ") }
+
+// First is the first replica's URL, "" when none is set.
+func (a AdminURLs) First() string {
+	if len(a) == 0 {
+		return ""
+	}
+	return a[0]
+}
+
+// Resources names the route on every replica, so two migrations never
+// drive it at once through any of them; one replica gives the same name
+// as before replicas existed.
+func (g Gateway) Resources(route string) []string {
+	out := make([]string, len(g.Admin))
+	for i, u := range g.Admin {
+		out[i] = "route:" + strings.TrimSuffix(u, "/") + "/" + route
+	}
+	return out
+}
+
+// Check reports a missing or malformed admin URL (each replica's) and a
+// token reference that names no source, under path (e.g. "gateway").
+func (g Gateway) Check(c *config.CheckContext, path string) {
+	if len(g.Admin) == 0 {
+		c.Errorf(path+".admin", "is required: the gateway's admin API, e.g. http://127.0.0.1:9090, or a list, one per replica")
+	}
+	seen := map[string]bool{}
+	for i, u := range g.Admin {
+		at := path + ".admin"
+		if len(g.Admin) > 1 {
+			at = fmt.Sprintf("%s.admin[%d]", path, i)
+		}
+		if err := checkURL(u); err != nil {
+			c.Errorf(at, "%v", err)
+		}
+		if seen[strings.TrimSuffix(u, "/")] {
+			c.Errorf(at, "%s is listed twice: list each replica once", u)
+		}
+		seen[strings.TrimSuffix(u, "/")] = true
+	}
+	if t := g.Token; t != nil {
+		switch {
+		case t.FromEnv == "" && t.FromFile == "":
+			c.Errorf(path+".token", "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
+		case t.FromEnv != "" && t.FromFile != "":
+			c.Errorf(path+".token", "sets both fromEnv and fromFile: choose one")
+		}
+	}
 }
 
 // StorePair names the stores (keys of the spec's stores:) that legacy and
@@ -275,7 +384,7 @@ func (s *Spec) Resources(*config.Spec) []string {
 	if h := s.haproxy(); h != nil {
 		return []string{"haproxy:" + h.Socket + "/" + h.Backend}
 	}
-	return []string{"route:" + strings.TrimSuffix(s.Gateway.Admin, "/") + "/" + s.Route}
+	return s.Gateway.Resources(s.Route)
 }
 
 // PlanSteps maps the steps one to one: setWeight and analysis are actions
@@ -363,21 +472,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 }
 
-func (s *Spec) checkGateway(c *config.CheckContext) {
-	if s.Gateway.Admin == "" {
-		c.Errorf("gateway.admin", "is required: the gateway's admin API, e.g. http://127.0.0.1:9090")
-	} else if err := checkURL(s.Gateway.Admin); err != nil {
-		c.Errorf("gateway.admin", "%v", err)
-	}
-	if t := s.Gateway.Token; t != nil {
-		switch {
-		case t.FromEnv == "" && t.FromFile == "":
-			c.Errorf("gateway.token", "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
-		case t.FromEnv != "" && t.FromFile != "":
-			c.Errorf("gateway.token", "sets both fromEnv and fromFile: choose one")
-		}
-	}
-}
+func (s *Spec) checkGateway(c *config.CheckContext) { s.Gateway.Check(c, "gateway") }
 
 // checkURL accepts http(s)://host[:port][/path] without credentials, which
 // would land in workflow history.
@@ -597,10 +692,10 @@ func (s *Spec) move() string {
 
 // GatewayRoute names the gateway and route this phase moves, so
 // `godwit status --format exec` can read availability and latency from the
-// gateway's stats.
+// gateway's stats. With replicas it names the first.
 func (s *Spec) GatewayRoute() (adminURL string, token config.SecretRef, route string) {
 	if s.Gateway.Token != nil {
 		token = *s.Gateway.Token
 	}
-	return s.Gateway.Admin, token, s.Route
+	return s.Gateway.Admin.First(), token, s.Route
 }

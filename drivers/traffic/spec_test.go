@@ -45,7 +45,7 @@ steps:
 	ten, fifty, zero, hundred := 10, 50, 0, 100
 	rate0 := 0.0
 	assert.Equal(t, &Spec{
-		Gateway: Gateway{Admin: "http://127.0.0.1:9090", Token: &config.SecretRef{FromEnv: "GW_TOKEN"}},
+		Gateway: Gateway{Admin: AdminURLs{"http://127.0.0.1:9090"}, Token: &config.SecretRef{FromEnv: "GW_TOKEN"}},
 		Route:   "users", Move: MoveReads, NewUpstream: "http://10.0.0.7:8080",
 		Steps: []Step{
 			{SetWeight: &Weight{All: &ten}},
@@ -111,6 +111,10 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 		}},
 		{"credentials in the admin URL refused", "", "gateway: {admin: http://u:p@127.0.0.1:9090}\nroute: users\nsteps: [{setWeight: 5}]", []string{
 			"phases[0].traffic.gateway.admin: must not hold credentials",
+		}},
+		{"a bad or repeated replica is named by its index", "", "gateway: {admin: [http://10.0.0.1:9090, ftp://x, http://10.0.0.1:9090]}\nroute: users\nsteps: [{setWeight: 5}]", []string{
+			"phases[0].traffic.gateway.admin[1]: \"ftp://x\" is not a URL",
+			"phases[0].traffic.gateway.admin[2]: http://10.0.0.1:9090 is listed twice",
 		}},
 		{"token with both sources", "", "gateway: {admin: http://127.0.0.1:9090, token: {fromEnv: A, fromFile: /b}}\nroute: users\nsteps: [{setWeight: 5}]", []string{
 			"phases[0].traffic.gateway.token: sets both fromEnv and fromFile",

@@ -84,7 +84,18 @@ func (e *Error) Permanent() bool {
 
 // IsPermanent reports whether err (or an error it wraps) is a permanent
 // admin API error. The traffic activity maps it to a non-retryable error.
+// A call to replicas is permanent when any replica refused it for good:
+// retrying cannot make every replica acknowledge it.
 func IsPermanent(err error) bool {
+	var re *ReplicaError
+	if errors.As(err, &re) {
+		for _, e := range re.errs {
+			if IsPermanent(e) {
+				return true
+			}
+		}
+		return false
+	}
 	var e *Error
 	return errors.As(err, &e) && e.Permanent()
 }
