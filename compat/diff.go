@@ -1029,7 +1029,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 	}
 }
 
-func keyed(lists [][]string) map[string][]string {
+func keyed[L ~[]string](lists []L) map[string][]string {
 	m := map[string][]string{}
 	for _, l := range lists {
 		m[strings.Join(l, ",")] = l
