@@ -293,7 +293,7 @@ func (c *comparison) tableAdded(name string, order int) {
 		Impact:      "none for existing code: nothing uses the table yet",
 	}, staged{stage: stCreateTable, key: fmt.Sprintf("%04d", order), script: Script{
 		ForwardSQL:      d.createTable(name, t),
-		RollbackSQL:     fmt.Sprintf("DROP TABLE %s;", d.ident(name)),
+		RollbackSQL:     d.dropTable(name, t),
 		ValidationQuery: d.tableExists(name, true),
 	}})
 }
@@ -309,7 +309,7 @@ func (c *comparison) tableRemoved(name string) {
 		SuggestedMigration: "stop every use of the table first; keep a backup: the rollback recreates it empty",
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE", "DELETE"},
 	}, staged{stage: stDropTable, key: reverseKey(name, c.before), script: Script{
-		ForwardSQL:      fmt.Sprintf("DROP TABLE %s;", d.ident(name)),
+		ForwardSQL:      d.dropTable(name, t),
 		RollbackSQL:     d.createTable(name, t),
 		ValidationQuery: d.tableExists(name, false),
 		DataLoss:        true,
@@ -556,6 +556,10 @@ func (c *comparison) columnAdded(table, name string, col Column) {
 		stmts = append(stmts, d.setNotNull(table, name, col))
 		s.ForwardSQL = strings.Join(stmts, "\n")
 	}
+	if trig := d.onUpdateTrigger(table, name, col); len(trig) > 0 {
+		s.ForwardSQL = strings.Join(append([]string{s.ForwardSQL}, trig...), "\n")
+		s.RollbackSQL = strings.Join(append(d.dropOnUpdateTrigger(table, name), s.RollbackSQL), "\n")
+	}
 	c.add(issue, staged{stage: stAddColumn, script: s})
 }
 
@@ -598,6 +602,10 @@ func (c *comparison) columnRemoved(table, name string, col Column, after Table) 
 			d.setNotNull(table, name, col),
 		}
 	}
+	var dropTrigger []string
+	if col.OnUpdate != "" {
+		dropTrigger = d.dropOnUpdateTrigger(table, name)
+	}
 	c.add(Issue{
 		Type: "column_removed", Severity: Breaking, FieldPath: path,
 		Description:        fmt.Sprintf("column %s.%s removed", table, name),
@@ -606,8 +614,8 @@ func (c *comparison) columnRemoved(table, name string, col Column, after Table) 
 		SuggestedMigration: "release code that no longer uses the column first; drop it one release later (contract)",
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE"},
 	}, staged{stage: stDropColumn, script: Script{
-		ForwardSQL:      d.alterTable(table, "DROP COLUMN "+d.ident(name)),
-		RollbackSQL:     strings.Join(rollback, "\n"),
+		ForwardSQL:      strings.Join(append(dropTrigger, d.alterTable(table, "DROP COLUMN "+d.ident(name))), "\n"),
+		RollbackSQL:     strings.Join(append(rollback, d.onUpdateTrigger(table, name, col)...), "\n"),
 		ValidationQuery: d.columnExists(table, name, false),
 		DataLoss:        true,
 	}})
@@ -628,6 +636,11 @@ func (c *comparison) columnRenamed(table string, before, renamed Table, from, to
 			forward = append(forward, fwd)
 			rollback = append([]string{d.renameConstraint(table, renamed, p, true)}, rollback...)
 		}
+	}
+	// A trigger names the column in its body and its name: made again.
+	if col := before.Columns[from]; col.OnUpdate != "" && d != MySQL {
+		forward = append(append(forward, d.dropOnUpdateTrigger(table, from)...), d.onUpdateTrigger(table, to, col)...)
+		rollback = append(append(d.dropOnUpdateTrigger(table, to), rollback...), d.onUpdateTrigger(table, from, col)...)
 	}
 	c.add(Issue{
 		Type: "column_renamed", Severity: Breaking, FieldPath: fmt.Sprintf("tables.%s.columns.%s", table, to),
@@ -687,6 +700,11 @@ func (c *comparison) column(table, name string, b, a Column) {
 			OldValue:    b.Default, NewValue: a.Default, Impact: impact,
 			AffectedOperations: []string{"INSERT"},
 		}, staged{stage: stAlterColumn, key: key(2), script: Script{ForwardSQL: fwd, RollbackSQL: back}})
+	}
+	if b.OnUpdate != a.OnUpdate {
+		// SQLite rebuilds only when another change needs it: the
+		// trigger is made or dropped on its own.
+		c.onUpdateChanged(table, name, path, b, a, key(4))
 	}
 	// MySQL changes nullability with MODIFY COLUMN, which restates the
 	// whole column: as it is once type, generator and default are changed.

@@ -49,6 +49,11 @@ type Column struct {
 	AutoIncrement bool   `yaml:"auto_increment" json:"auto_increment,omitempty"`
 	Unique        bool   `yaml:"unique" json:"unique,omitempty"`
 	Default       any    `yaml:"default" json:"default,omitempty"`
+	// OnUpdate is the expression the column takes on every UPDATE that
+	// leaves it unchanged (MySQL's ON UPDATE CURRENT_TIMESTAMP), "" for
+	// none. A default written "CURRENT_TIMESTAMP ON UPDATE
+	// CURRENT_TIMESTAMP" is split into the two by Normalize.
+	OnUpdate string `yaml:"on_update" json:"on_update,omitempty"`
 	// Comment is the column's description for people; it is carried, not
 	// compared: changing it changes nothing for a reader or a writer.
 	Comment string `yaml:"comment" json:"comment,omitempty"`
@@ -189,6 +194,9 @@ func (s *Schema) check(es *docread.Errors) *docread.Errors {
 			default:
 				es.Add(cp+".default", "must be a string, a number or a boolean")
 			}
+			if strings.Contains(c.OnUpdate, ";") {
+				es.Add(cp+".on_update", "must be one SQL expression, e.g. CURRENT_TIMESTAMP")
+			}
 		}
 		hasCol := func(col string) bool { _, ok := t.Columns[col]; return ok }
 		checkCols := func(p string, cols []string) {
@@ -286,6 +294,7 @@ func (s *Schema) Normalize() {
 		}
 		cols := map[string]Column{}
 		for cn, c := range t.Columns {
+			c = splitOnUpdate(c)
 			c.PrimaryKey = false
 			if contains(t.Constraints.PrimaryKey, cn) {
 				f := false
