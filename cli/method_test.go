@@ -79,3 +79,29 @@ func TestCompatReportWithAByteOrderMarkIsRead(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "schema comparison: 10 breaking change(s)")
 }
+
+// TestFailOnNeverLetsThePipelineReachAcceptBreaking: check-compat --fail-on
+// never exits 0 with the report, plan --accept-breaking acknowledges it,
+// and the runbook carries its rollback SQL.
+func TestFailOnNeverLetsThePipelineReachAcceptBreaking(t *testing.T) {
+	before, after := method(t, "database_schema_before.json"), method(t, "database_schema_after.json")
+	spec := fixture(t, "plan", "spec.yaml")
+	report := filepath.Join(t.TempDir(), "report.json")
+	_, stderr, err := godwit(t, noDial(t), "check-compat", "--before", before, "--after", after, "--fail-on", "never", "-o", report)
+	require.NoError(t, err, "never: the report is written and the stage passes")
+	assert.Contains(t, stderr, "breaking")
+
+	_, _, err = godwit(t, noDial(t), "plan", "-f", spec, "--compat", report, "--validate", "--max-risk", "HIGH")
+	assert.Equal(t, 2, exitCode(err), "unacknowledged: %v", err)
+	_, _, err = godwit(t, noDial(t), "plan", "-f", spec, "--compat", report, "--validate", "--max-risk", "HIGH", "--accept-breaking")
+	assert.NoError(t, err)
+
+	out, _, err := godwit(t, noDial(t), "runbook", "-f", spec, "--compat", report)
+	require.NoError(t, err)
+	assert.Contains(t, out, "## Schema rollback SQL")
+	assert.Contains(t, out, "DROP TABLE user_preferences;")
+
+	_, _, err = godwit(t, noDial(t), "check-compat", "--before", before, "--after", after, "--fail-on", "sometimes")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "use never, breaking or potentially_breaking")
+}

@@ -107,8 +107,10 @@ func CompareSchemas(before, after *Schema, opts Options) *Report {
 		}
 		return all[i].key < all[j].key
 	})
+	added := addedColumns(before, after)
 	for i, s := range all {
 		s.script.Order = i + 1
+		s.script = markAfterExpand(s.script, added)
 		r.MigrationScripts = append(r.MigrationScripts, s.script)
 	}
 	r.finish()
@@ -781,6 +783,11 @@ func (c *comparison) typeChanged(table, name, path string, b, a Column, change T
 		issue.Description = fmt.Sprintf("column %s.%s widened from %s to %s", table, name, bt, at)
 		issue.Impact = "every existing value fits; the rollback fails if longer or larger values were written meanwhile"
 		issue.AffectedOperations = nil
+		// The rollback narrows: values written since may not fit.
+		if q := narrowingPrecheck(d, table, col, at, bt); q != "" {
+			s.RollbackPrecheckQuery = q
+			s.DataLoss = true
+		}
 	case TypeNarrowed:
 		issue.Type, issue.Severity = "column_type_narrowed", Breaking
 		issue.Description = fmt.Sprintf("column %s.%s narrowed from %s to %s", table, name, bt, at)
@@ -829,7 +836,11 @@ func pgFormatType(t SQLType) string {
 func narrowingPrecheck(d Dialect, table, col string, from, to SQLType) string {
 	switch {
 	case to.Family == "string" && to.Length > 0:
-		return fmt.Sprintf("SELECT count(*) FROM %s WHERE char_length(%s) > %d;", d.ident(table), col, to.Length)
+		length := "char_length" // SQLite's length counts characters too
+		if d == SQLite {
+			length = "length"
+		}
+		return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s(%s) > %d;", d.ident(table), length, col, to.Length)
 	case to.Family == "integer":
 		limits := map[string][2]string{"smallint": {"-32768", "32767"}, "integer": {"-2147483648", "2147483647"}}
 		if l, ok := limits[to.Name]; ok {
@@ -1225,4 +1236,50 @@ func (c *comparison) procedures() {
 			})
 		}
 	}
+}
+
+// addedColumns lists, per table present in both versions, the columns the
+// after version adds.
+func addedColumns(before, after *Schema) map[string][]string {
+	out := map[string][]string{}
+	for name, at := range after.Tables {
+		bt, ok := before.Tables[name]
+		if !ok {
+			continue
+		}
+		for _, col := range sortedKeys(at.Columns) {
+			if _, ok := bt.Columns[col]; !ok {
+				out[name] = append(out[name], col)
+			}
+		}
+	}
+	return out
+}
+
+var word = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+
+// markAfterExpand marks a precheck that reads a column the migration adds
+// (a check constraint on a new column): run before the ADD COLUMN, it
+// fails; the report says to run it after the expand step.
+func markAfterExpand(s Script, added map[string][]string) Script {
+	if s.PrecheckQuery == "" {
+		return s
+	}
+	table, _, _ := strings.Cut(strings.TrimPrefix(s.FieldPath, "tables."), ".")
+	cols := added[table]
+	if len(cols) == 0 {
+		return s
+	}
+	var reads []string
+	for _, w := range word.FindAllString(s.PrecheckQuery, -1) {
+		if contains(cols, w) && !contains(reads, w) {
+			reads = append(reads, w)
+		}
+	}
+	if len(reads) == 0 {
+		return s
+	}
+	s.PrecheckAfterExpand = true
+	s.PrecheckQuery = fmt.Sprintf("-- run after expand: it reads %s, which this migration adds\n%s", strings.Join(reads, ", "), s.PrecheckQuery)
+	return s
 }

@@ -148,6 +148,11 @@ func TestScriptsRoundTripOnMySQLAndSQLite(t *testing.T) {
 
 				for i := len(report.MigrationScripts) - 1; i >= 0; i-- {
 					s := report.MigrationScripts[i]
+					if s.RollbackPrecheckQuery != "" {
+						var n int64
+						require.NoError(t, conn.QueryRowContext(ctx, s.RollbackPrecheckQuery).Scan(&n), "rollback precheck of %s:\n%s", s.FieldPath, s.RollbackPrecheckQuery)
+						require.Zero(t, n, "rollback precheck of %s counts rows that block it", s.FieldPath)
+					}
 					execScript(t, ctx, conn, fmt.Sprintf("rollback %d (%s)", s.Order, s.FieldPath), s.RollbackSQL)
 				}
 				require.Equal(t, original, exported(t, db, engine), "rollback scripts in reverse order must give back the original schema")

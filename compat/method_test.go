@@ -100,3 +100,62 @@ func TestPlannedChangeSeverityAgreesWithCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackOfAWideningCountsWhatWouldNotFit: bio varchar(255) -> text
+// breaks nothing forward, but its rollback narrows the column again, so
+// the script counts the rows it would cut and is flagged data_loss.
+func TestRollbackOfAWideningCountsWhatWouldNotFit(t *testing.T) {
+	before, err := LoadSchema(methodBefore)
+	require.NoError(t, err)
+	after, err := LoadSchema(methodAfter)
+	require.NoError(t, err)
+	for d, length := range map[Dialect]string{Postgres: "char_length", MySQL: "char_length", SQLite: "length"} {
+		r := CompareSchemas(before, after, Options{Dialect: d})
+		var found bool
+		for _, s := range r.MigrationScripts {
+			if s.FieldPath == "tables.user_profiles.columns.bio.type" || d == SQLite && s.FieldPath == "tables.user_profiles" {
+				found = true
+				if d == SQLite {
+					break // the rebuild carries the change; its rollback is checked on the engine
+				}
+				assert.Equal(t, "SELECT count(*) FROM user_profiles WHERE "+length+"(bio) > 255;", s.RollbackPrecheckQuery, d)
+				assert.True(t, s.DataLoss, "%s: the rollback may cut values", d)
+			}
+		}
+		require.True(t, found, d)
+		path := "tables.users.columns.email.type"
+		if d == SQLite {
+			path = "tables.users" // the table's rebuild carries it
+		}
+		assert.Contains(t, r.RiskAssessment.DataLossChanges, path, "%s: email varchar(320) -> varchar(255) on rollback", d)
+	}
+}
+
+// TestPrecheckOfANewColumnRunsAfterExpand: the method's after schema adds
+// user_profiles.language with a check on it; counting the rows that fail
+// the check needs the column, so the precheck is marked.
+func TestPrecheckOfANewColumnRunsAfterExpand(t *testing.T) {
+	before, err := LoadSchema(methodBefore)
+	require.NoError(t, err)
+	after, err := LoadSchema(methodAfter)
+	require.NoError(t, err)
+	r := CompareSchemas(before, after, Options{})
+	var marked, unmarked []string
+	for _, s := range r.MigrationScripts {
+		if s.PrecheckQuery == "" {
+			continue
+		}
+		if s.PrecheckAfterExpand {
+			marked = append(marked, s.PrecheckQuery)
+		} else {
+			unmarked = append(unmarked, s.PrecheckQuery)
+		}
+	}
+	require.Len(t, marked, 2, "language and session_type are new columns with checks")
+	assert.Contains(t, marked[0]+marked[1], "-- run after expand: it reads language, which this migration adds\n")
+	assert.Contains(t, marked[0]+marked[1], "-- run after expand: it reads session_type, which this migration adds\n")
+	for _, q := range unmarked {
+		assert.NotContains(t, q, "run after expand")
+	}
+	assert.NotEmpty(t, unmarked, "checks on existing columns (phone, bio) run any time")
+}

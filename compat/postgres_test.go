@@ -159,6 +159,11 @@ func roundTrip(t *testing.T, beforeFile, afterFile string, seed []string) {
 
 	for i := len(report.MigrationScripts) - 1; i >= 0; i-- {
 		s := report.MigrationScripts[i]
+		if s.RollbackPrecheckQuery != "" {
+			var n int64
+			require.NoError(t, db.QueryRow(ctx, s.RollbackPrecheckQuery).Scan(&n), "rollback precheck of %s", s.FieldPath)
+			require.Zero(t, n, "rollback precheck of %s counts rows that block it", s.FieldPath)
+		}
 		execAll(t, ctx, db, fmt.Sprintf("rollback %d (%s)", s.Order, s.FieldPath), s.RollbackSQL)
 	}
 	require.Equal(t, strings.Join(original, "\n"), strings.Join(snapshot(t, ctx, db), "\n"),

@@ -91,6 +91,14 @@ type Script struct {
 	// PrecheckQuery counts the rows that would make the forward SQL fail or
 	// lose data; run it before: 0 means safe.
 	PrecheckQuery string `json:"precheck_query,omitempty"`
+	// PrecheckAfterExpand marks a precheck that reads a column this
+	// migration adds: it can run only once the expand step (the ADD
+	// COLUMN before it) has; the query starts with a comment saying so.
+	PrecheckAfterExpand bool `json:"precheck_after_expand,omitempty"`
+	// RollbackPrecheckQuery counts the rows the rollback SQL would fail on
+	// or cut (a widening's rollback narrows the column again); run it
+	// before rolling back: 0 means safe.
+	RollbackPrecheckQuery string `json:"rollback_precheck_query,omitempty"`
 	// ValidationQuery returns one row with ok = true once the forward SQL
 	// has been applied.
 	ValidationQuery string `json:"validation_query,omitempty"`

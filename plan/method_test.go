@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 	. "github.com/godwit/godwit/plan"
@@ -127,4 +129,34 @@ func TestLongNamesAreShortenedWithAHash(t *testing.T) {
 	n := FromDescription(d, Options{}).Name
 	assert.LessOrEqual(t, len(n), 63)
 	assert.Regexp(t, `^postgresql-13-production-database-to-postgresql-15-clo-[0-9a-f]{8}$`, n)
+}
+
+func TestRunbookTicksBreakingOnlyWithAReportAndCarriesItsRollbackSQL(t *testing.T) {
+	d, err := LoadDescription(methodService)
+	require.NoError(t, err)
+	d.ServiceDetails = nil // no missing endpoints: only the report speaks of breaking changes
+	before, err := compat.LoadSchema("../docread/testdata/method/assets/database_schema_before.json")
+	require.NoError(t, err)
+	after, err := compat.LoadSchema("../docread/testdata/method/assets/database_schema_after.json")
+	require.NoError(t, err)
+
+	without := FromDescription(d, Options{}).Runbook()
+	assert.Contains(t, without, "- [ ] no breaking change left unacknowledged (no check-compat report was given", "nothing shows it without a report")
+	assert.NotContains(t, without, "Schema rollback SQL")
+
+	clean := FromDescription(d, Options{Compat: []*compat.Report{compat.CompareSchemas(before, before, compat.Options{Before: "a.json", After: "a.json"})}}).Runbook()
+	assert.Contains(t, clean, "- [x] no breaking change left unacknowledged (checked by check-compat: schema comparison a.json → a.json)")
+
+	r := compat.CompareSchemas(before, after, compat.Options{Before: "before.json", After: "after.json"})
+	rb := FromDescription(d, Options{Compat: []*compat.Report{r}}).Runbook()
+	assert.Contains(t, rb, "- [ ] no breaking change left unacknowledged (checked by check-compat")
+	assert.Contains(t, rb, "## Schema rollback SQL (schema comparison before.json → after.json)")
+	assert.Contains(t, rb, "```sql\nDROP TABLE user_preferences;")
+	assert.Contains(t, rb, "- Precheck (rows the rollback would fail on or cut; 0 means safe): `SELECT count(*) FROM user_profiles WHERE char_length(bio) > 255;`")
+	assert.Contains(t, rb, "**Data loss:**")
+	// The rollbacks come in reverse order: the last forward step first.
+	first := strings.Index(rb, "### Undo ")
+	require.Positive(t, first)
+	assert.Contains(t, rb[first:], fmt.Sprintf("### Undo %d:", len(r.MigrationScripts)))
+	assert.Less(t, strings.Index(rb, fmt.Sprintf("### Undo %d:", len(r.MigrationScripts))), strings.Index(rb, "### Undo 1:"))
 }

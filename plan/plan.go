@@ -41,6 +41,10 @@ type Plan struct {
 	// WindowEnforced says the spec holds disruptive phases for a window.
 	Notifications  int  `json:"notifications,omitempty"`
 	WindowEnforced bool `json:"window_enforced,omitempty"`
+	// compat are the check-compat reports the plan was given: only they
+	// show that no breaking change is left unacknowledged, and the
+	// runbook carries their rollback SQL.
+	compat []*compat.Report
 }
 
 // Phase is one step of the plan.
@@ -505,6 +509,11 @@ func nothingToUndo(p migration.Phase) bool {
 // finish totals the estimates, scores the risk from the phases, and finds
 // the anti-patterns.
 func (p *Plan) finish(opts Options, volMB float64) {
+	for _, r := range opts.Compat {
+		if r != nil {
+			p.compat = append(p.compat, r)
+		}
+	}
 	var hasCopy, hasReconcile bool
 	// bigBang names the traffic shifts that move everything at once.
 	var bigBang []string
