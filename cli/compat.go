@@ -48,7 +48,8 @@ Schema descriptions look like:
 
 Renamed columns are recognised when a dropped and an added column have the
 same definition and similar names (email -> email_address); --no-renames
-reports them as a drop and an add. SQL is generated for PostgreSQL.
+reports them as a drop and an add. SQL is generated for PostgreSQL unless
+--dialect says mysql or sqlite.
 
 Either side may be a live database instead of a file: --before-store or
 --after-store names a store of the spec given with -f, whose schema is
