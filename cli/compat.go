@@ -107,9 +107,6 @@ fromEnv or fromFile, here). Files and databases compare in any mix.`,
 				if err != nil {
 					return err
 				}
-				for _, w := range append(b.Warnings, af.Warnings...) {
-					fmt.Fprintln(a.errOut, "warning: "+w)
-				}
 				report = compat.CompareSchemas(b, af, compat.Options{Dialect: d, NoRenames: noRenames, Before: bsrc.String(), After: asrc.String()})
 			} else {
 				var err error

@@ -26,7 +26,7 @@ func TestMethodSampleFilesLoadAsShipped(t *testing.T) {
 		_, stderr, err := godwit(t, noDial(t), "check-compat", "--before", before, "--after", after, "-o", report)
 		assert.Equal(t, 2, exitCode(err), "the added checks are breaking; error: %v", err)
 		assert.Contains(t, stderr, "check constraint on users added")
-		assert.NotContains(t, stderr, "warning:")
+		assert.NotContains(t, stderr, "WARNING")
 		data, err := os.ReadFile(report)
 		require.NoError(t, err)
 		var r struct {
@@ -61,10 +61,21 @@ func TestUnknownDescriptionFieldIsAWarningOnStderr(t *testing.T) {
 	assert.Contains(t, stderr, "warning: "+desc+": owner_team (line 2): unknown field")
 
 	schema := filepath.Join(t.TempDir(), "s.yaml")
+	report := filepath.Join(t.TempDir(), "report.json")
 	require.NoError(t, os.WriteFile(schema, []byte("tables:\n  t:\n    columns:\n      id: {type: bigint, collation: C}\n"), 0o600))
 	_, stderr, err = godwit(t, noDial(t), "check-compat", "--before", schema, "--after", schema)
 	require.NoError(t, err)
-	assert.Contains(t, stderr, "warning: "+schema+": tables.t.columns.id.collation (line 4): unknown field")
+	assert.Contains(t, stderr, "WARNING              "+schema+": tables.t.columns.id.collation (line 4): unknown field")
+	_, _, err = godwit(t, noDial(t), "check-compat", "--before", schema, "--after", schema, "-o", report)
+	require.NoError(t, err)
+	data, err := os.ReadFile(report)
+	require.NoError(t, err)
+	var r struct {
+		Warnings []string `json:"warnings"`
+	}
+	require.NoError(t, json.Unmarshal(data, &r))
+	require.Len(t, r.Warnings, 2, "the report lists them too, once per side")
+	assert.Contains(t, r.Warnings[0], "tables.t.columns.id.collation (line 4): unknown field")
 }
 
 func TestCompatReportWithAByteOrderMarkIsRead(t *testing.T) {

@@ -94,6 +94,7 @@ func CompareSchemas(before, after *Schema, opts Options) *Report {
 	c.procedures()
 	c.foldRebuilds()
 	r := &Report{Kind: "schema", Before: opts.Before, After: opts.After, Dialect: opts.Dialect}
+	r.Warnings = append(append(r.Warnings, before.Warnings...), after.Warnings...)
 	var all []staged
 	for _, ch := range c.changes {
 		if !ch.noIssue {

@@ -56,6 +56,9 @@ type Report struct {
 	MigrationScripts     []Script       `json:"migration_scripts"`
 	RiskAssessment       RiskAssessment `json:"risk_assessment"`
 	Recommendations      []string       `json:"recommendations"`
+	// Warnings are the fields of the two descriptions that Godwit does not
+	// know and ignored (file, field path, line).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Summary counts the issues by severity.
@@ -277,9 +280,12 @@ func (r *Report) Headline() string {
 
 // Lines lists the issues one per line, most serious first, for a terminal.
 func (r *Report) Lines() []string {
-	lines := make([]string, 0, len(r.Issues))
+	lines := make([]string, 0, len(r.Issues)+len(r.Warnings))
 	for _, i := range r.Issues {
 		lines = append(lines, fmt.Sprintf("%-20s %s: %s", strings.ToUpper(string(i.Severity)), i.FieldPath, i.Description))
+	}
+	for _, w := range r.Warnings {
+		lines = append(lines, fmt.Sprintf("%-20s %s", "WARNING", w))
 	}
 	return lines
 }
