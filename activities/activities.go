@@ -304,7 +304,7 @@ func WithResult(err error, res PhaseResult) error {
 
 // noCompensation is the summary of compensating a phase that has nothing
 // to undo: not an error, since a phase may have no side effects.
-const noCompensation = "no compensation configured"
+const noCompensation = migration.NoCompensationSummary
 
 // PlanUnits lists the units of a phase that fans out, in a stable order.
 func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {

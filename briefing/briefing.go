@@ -99,6 +99,9 @@ type Field struct {
 	// item's start: "- ", "#" (numbered) or "" (the item carries its mark).
 	Items  []string
 	Marker string
+	// Commands says each item may end in a godwit command, which Markdown
+	// shows as a code span (else `--gate` is an en dash, `<spec>` vanishes).
+	Commands bool
 }
 
 // Doc is a filled template: its fields in order.
@@ -137,6 +140,9 @@ func writeMarkdown(w io.Writer, d Doc) {
 			if f.Marker == "#" {
 				m = fmt.Sprintf("%d. ", j+1)
 			}
+			if f.Commands {
+				it = migration.MarkdownCommand(it)
+			}
 			fmt.Fprintf(w, "%s%s\n", m, it)
 		}
 		if i < len(d)-1 {
@@ -163,9 +169,9 @@ func ExecutiveSummary(r *migration.Report, obs Observations) Doc {
 			"Performance Impact: " + performanceImpact(r, obs),
 			fmt.Sprintf("Issues Encountered: %d", r.Metrics.IssuesEncountered),
 		}},
-		{Label: "Next Steps", Marker: "#", Items: steps},
+		{Label: "Next Steps", Marker: "#", Items: steps, Commands: true},
 		{Label: "Risk Assessment", Value: r.Risk},
-		{Label: "Rollback Status", Value: withNote(r.Rollback, r.RollbackNote)},
+		{Label: "Rollback Status", Value: rollbackStatus(r)},
 	}
 }
 
@@ -279,4 +285,13 @@ func dataProgress(r *migration.Report) string {
 		text += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return text
+}
+
+// rollbackStatus is the rollback's state and why: who asked for it, when
+// a person did.
+func rollbackStatus(r *migration.Report) string {
+	if by, reason, ok := r.RequestedRollback(); ok {
+		return withNote(r.Rollback, "rollback "+migration.RequestText(by, reason))
+	}
+	return withNote(r.Rollback, r.RollbackNote)
 }

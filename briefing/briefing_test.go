@@ -270,3 +270,29 @@ func TestUnknownFormat(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exec, team, markdown")
 }
+
+func TestTeamUpdateSaysWhatWillNeverRunAndWhatWasNotUndone(t *testing.T) {
+	r, obs, now := rolledBackReport()
+	r.Phases[0].Summary = migration.NoCompensationSummary
+	var b bytes.Buffer
+	writeText(&b, TeamUpdate(r, obs, now))
+	out := b.String()
+	assert.Contains(t, out, "Upcoming:\nnone\n", "an ended run has nothing upcoming")
+	assert.Contains(t, out, "Not Run:\n■ shift-traffic - NOT RUN: the migration ended ROLLED_BACK\n")
+	assert.Contains(t, out, "provision - NOT UNDONE: it has no compensation, its effects remain")
+	assert.NotContains(t, out, "provision - COMPENSATED")
+}
+
+func TestRequestedRollbackInTheBriefing(t *testing.T) {
+	r, obs, now := rolledBackReport()
+	r.Error = migration.RollbackRequestNote("alice", "p99 too high")
+	r.RollbackNote = r.Error
+	r.Refresh(now)
+	var b bytes.Buffer
+	writeMarkdown(&b, append(ExecutiveSummary(r, obs), TeamUpdate(r, obs, now)...))
+	out := b.String()
+	assert.Contains(t, out, "**Rollback Status:** DONE (rollback asked for by alice: p99 too high)")
+	assert.Contains(t, out, "resolution ETA: none needed for the run: the rollback was asked for by alice: p99 too high")
+	assert.Contains(t, out, "`godwit start -f <spec>`")
+	assert.NotContains(t, out, "find the cause")
+}

@@ -15,14 +15,17 @@ func TeamUpdate(r *migration.Report, obs Observations, now time.Time) Doc {
 		{Label: "Phase", Value: phaseLine(r)},
 		{Label: "Duration", Value: durationLine(r, now)},
 	}
-	var done, running, upcoming, undone []string
+	var done, running, upcoming, undone, notRun []string
 	for i, p := range r.Phases {
-		switch p.State {
-		case migration.PhaseCompleted:
+		switch {
+		case p.State == migration.PhaseCompleted:
 			done = append(done, "✓ "+completedItem(p))
-		case migration.PhaseRunning, migration.PhaseCompensating:
+		case p.State == migration.PhaseRunning, p.State == migration.PhaseCompensating:
 			running = append(running, "🔄 "+runningItem(p))
-		case migration.PhasePending:
+		case p.State == migration.PhasePending && r.Status.Final():
+			// Nothing is upcoming once the run has ended.
+			notRun = append(notRun, fmt.Sprintf("■ %s - NOT RUN: the migration ended %s", p.Phase, r.Status))
+		case p.State == migration.PhasePending:
 			upcoming = append(upcoming, "⏳ "+upcomingItem(r, i, now))
 		default:
 			undone = append(undone, undoneMark(p.State)+" "+undoneItem(p))
@@ -35,6 +38,9 @@ func TeamUpdate(r *migration.Report, obs Observations, now time.Time) Doc {
 	)
 	if len(undone) > 0 {
 		d = append(d, Field{Label: "Failed or Undone", Items: undone})
+	}
+	if len(notRun) > 0 {
+		d = append(d, Field{Label: "Not Run", Items: notRun})
 	}
 	var issues []string
 	for _, is := range r.Issues {
@@ -180,9 +186,6 @@ func runningItem(p migration.PhaseReport) string {
 // running and has progress, and after its gate when it has one.
 func upcomingItem(r *migration.Report, i int, now time.Time) string {
 	p := r.Phases[i]
-	if r.Status.Final() {
-		return fmt.Sprintf("%s - will not start: the migration ended %s", p.Phase, r.Status)
-	}
 	var start string
 	switch {
 	case r.Status == migration.StatusWaitingApproval && i == r.CurrentIndex:
@@ -219,6 +222,9 @@ func undoneMark(s migration.PhaseState) string {
 }
 
 func undoneItem(p migration.PhaseReport) string {
+	if undone := p.UndoneText(); undone != "" {
+		return p.Phase + " - " + undone
+	}
 	text := fmt.Sprintf("%s - %s", p.Phase, p.State)
 	if p.Error != "" {
 		text += ": " + p.Error
@@ -231,6 +237,9 @@ func undoneItem(p migration.PhaseReport) string {
 func resolution(r *migration.Report) string {
 	switch r.Status {
 	case migration.StatusRolledBack:
+		if by, reason, ok := r.RequestedRollback(); ok {
+			return "none needed for the run: the rollback was " + migration.RequestText(by, reason)
+		}
 		return "none needed for the run: it was rolled back; fix the cause before starting again"
 	case migration.StatusCompleted:
 		return "none needed: the migration completed"

@@ -35,7 +35,9 @@ and recommendations. A one-line summary and the breaking findings go to
 stderr, so a CI log shows why a stage failed.
 
 Exit codes: 0 compatible, 2 breaking changes found (or, with
---fail-on potentially_breaking, potentially breaking ones), 1 bad input.
+--fail-on potentially_breaking, potentially breaking ones; never with
+--fail-on never, so a pipeline can pass the report on to
+plan --compat ... --accept-breaking), 1 bad input.
 
 Schema descriptions look like:
   {"tables": {"users": {"columns": {"id": {"type": "bigint", "primary_key": true},
@@ -46,7 +48,8 @@ Schema descriptions look like:
 
 Renamed columns are recognised when a dropped and an added column have the
 same definition and similar names (email -> email_address); --no-renames
-reports them as a drop and an add. SQL is generated for PostgreSQL.
+reports them as a drop and an add. SQL is generated for PostgreSQL unless
+--dialect says mysql or sqlite.
 
 Either side may be a live database instead of a file: --before-store or
 --after-store names a store of the spec given with -f, whose schema is
@@ -55,6 +58,7 @@ fromEnv or fromFile, here). Files and databases compare in any mix.`,
 		Example: `  godwit check-compat --before old_schema.json --after new_schema.json -o compatibility_report.json
   godwit check-compat --before-openapi v1.yaml --after-openapi v2.yaml -o api_report.json
   godwit check-compat --before a.yaml --after b.yaml --fail-on potentially_breaking
+  godwit check-compat --before a.yaml --after b.yaml --fail-on never -o report.json && godwit plan -f migration.yaml --compat report.json --validate --accept-breaking
   godwit check-compat --before old_schema.json --after-store new -f migration.yaml
   godwit check-compat --before-store legacy --after-store new -f migration.yaml`,
 		Args: cobra.NoArgs,
@@ -76,8 +80,8 @@ fromEnv or fromFile, here). Files and databases compare in any mix.`,
 				return errors.New("nothing to compare: give --before and --after (schema descriptions) or --before-openapi and --after-openapi")
 			}
 			threshold := compat.Severity(failOn)
-			if threshold != compat.Breaking && threshold != compat.PotentiallyBreaking {
-				return fmt.Errorf("--fail-on %q: use breaking or potentially_breaking", failOn)
+			if threshold != compat.Breaking && threshold != compat.PotentiallyBreaking && failOn != "never" {
+				return fmt.Errorf("--fail-on %q: use never, breaking or potentially_breaking", failOn)
 			}
 			var report *compat.Report
 			if schemas {
@@ -117,7 +121,7 @@ fromEnv or fromFile, here). Files and databases compare in any mix.`,
 			for _, line := range report.Lines() {
 				fmt.Fprintln(a.errOut, "  "+line)
 			}
-			if report.AtLeast(threshold) {
+			if failOn != "never" && report.AtLeast(threshold) {
 				return &exitError{code: 2, msg: fmt.Sprintf("%s changes found: see the report for the expand–contract steps", threshold)}
 			}
 			return nil
@@ -133,7 +137,7 @@ fromEnv or fromFile, here). Files and databases compare in any mix.`,
 	f.StringVar(&afterAPI, "after-openapi", "", "the new OpenAPI 3 document")
 	f.StringVarP(&out, "output", "o", "", "write the JSON report to this file (default: stdout)")
 	f.StringVar(&dialect, "dialect", "postgres", "SQL dialect of the migration scripts: postgres, mysql (MySQL 8, MariaDB 10.5+) or sqlite (3.35+; changes its ALTER TABLE cannot make rebuild the table)")
-	f.StringVar(&failOn, "fail-on", "breaking", "exit 2 on changes this serious or more: breaking or potentially_breaking")
+	f.StringVar(&failOn, "fail-on", "breaking", "exit 2 on changes this serious or more: breaking or potentially_breaking; never: always exit 0 with the report (for a pipeline that acknowledges them with plan --accept-breaking)")
 	f.BoolVar(&noRenames, "no-renames", false, "report renamed columns and tables as a drop and an add")
 	return cmd
 }

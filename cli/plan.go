@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,6 +203,9 @@ once if run.`,
 			if err != nil {
 				return err
 			}
+			for _, w := range d.Warnings {
+				fmt.Fprintln(a.errOut, "warning: "+w)
+			}
 			data, err := plan.InitSpec(d, plan.Options{})
 			if err != nil {
 				return err
@@ -256,6 +260,9 @@ func readCompatReport(path string) (*compat.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read --compat report: %w", err)
 	}
+	// A report saved by an editor may start with a UTF-8 byte-order mark,
+	// which encoding/json refuses.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var r compat.Report
 	if err := json.Unmarshal(data, &r); err != nil || r.OverallCompatibility == "" {
 		return nil, fmt.Errorf("--compat %s is not a check-compat report (JSON with overall_compatibility): %v", path, err)

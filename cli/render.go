@@ -24,7 +24,12 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 	fmt.Fprintf(w, "  Phase      %s\n", r.CurrentPhase)
 	fmt.Fprintf(w, "  Progress   %s %5.1f%%\n", bar(r.OverallProgress, 30), r.OverallProgress)
 	rollback := r.Rollback
-	if r.RollbackNote != "" {
+	by, reason, requested := r.RequestedRollback()
+	switch {
+	case requested:
+		// Not an error: a person asked for it.
+		rollback += " (" + migration.RequestText(by, reason) + ")"
+	case r.RollbackNote != "":
 		rollback += " (" + r.RollbackNote + ")"
 	}
 	fmt.Fprintf(w, "  Rollback   %s\n", rollback)
@@ -36,7 +41,7 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 		fmt.Fprintf(w, "  Lag        %s, %d changes behind (measured by phase %s %s ago)\n",
 			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
 	}
-	if r.Error != "" {
+	if r.Error != "" && !(requested && r.Error == r.RollbackNote) {
 		fmt.Fprintf(w, "  Error      %s\n", r.Error)
 	}
 

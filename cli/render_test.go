@@ -273,3 +273,17 @@ func TestPhaseMark(t *testing.T) {
 		assert.Equal(t, mark, phaseMark(state), "phaseMark(%s)", state)
 	}
 }
+
+func TestRenderTextRequestedRollbackIsNotAnError(t *testing.T) {
+	r, now := rolledBackReport()
+	r.Error = migration.RollbackRequestNote("alice", "p99 too high")
+	r.RollbackNote = r.Error
+	r.Refresh(now)
+	var b bytes.Buffer
+	renderText(&b, r, now)
+	out := b.String()
+	assert.Contains(t, out, "  Rollback   DONE (asked for by alice: p99 too high)\n")
+	assert.NotContains(t, out, "Error      rollback requested", "a rollback a person asked for is not an error")
+	assert.NotContains(t, out, "find the cause")
+	assert.Contains(t, out, "nothing failed: the rollback was asked for by alice: p99 too high")
+}

@@ -94,6 +94,7 @@ func CompareSchemas(before, after *Schema, opts Options) *Report {
 	c.procedures()
 	c.foldRebuilds()
 	r := &Report{Kind: "schema", Before: opts.Before, After: opts.After, Dialect: opts.Dialect}
+	r.Warnings = append(append(r.Warnings, before.Warnings...), after.Warnings...)
 	var all []staged
 	for _, ch := range c.changes {
 		if !ch.noIssue {
@@ -107,8 +108,10 @@ func CompareSchemas(before, after *Schema, opts Options) *Report {
 		}
 		return all[i].key < all[j].key
 	})
+	added := addedColumns(before, after)
 	for i, s := range all {
 		s.script.Order = i + 1
+		s.script = markAfterExpand(s.script, added)
 		r.MigrationScripts = append(r.MigrationScripts, s.script)
 	}
 	r.finish()
@@ -293,7 +296,7 @@ func (c *comparison) tableAdded(name string, order int) {
 		Impact:      "none for existing code: nothing uses the table yet",
 	}, staged{stage: stCreateTable, key: fmt.Sprintf("%04d", order), script: Script{
 		ForwardSQL:      d.createTable(name, t),
-		RollbackSQL:     fmt.Sprintf("DROP TABLE %s;", d.ident(name)),
+		RollbackSQL:     d.dropTable(name, t),
 		ValidationQuery: d.tableExists(name, true),
 	}})
 }
@@ -309,7 +312,7 @@ func (c *comparison) tableRemoved(name string) {
 		SuggestedMigration: "stop every use of the table first; keep a backup: the rollback recreates it empty",
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE", "DELETE"},
 	}, staged{stage: stDropTable, key: reverseKey(name, c.before), script: Script{
-		ForwardSQL:      fmt.Sprintf("DROP TABLE %s;", d.ident(name)),
+		ForwardSQL:      d.dropTable(name, t),
 		RollbackSQL:     d.createTable(name, t),
 		ValidationQuery: d.tableExists(name, false),
 		DataLoss:        true,
@@ -556,6 +559,10 @@ func (c *comparison) columnAdded(table, name string, col Column) {
 		stmts = append(stmts, d.setNotNull(table, name, col))
 		s.ForwardSQL = strings.Join(stmts, "\n")
 	}
+	if trig := d.onUpdateTrigger(table, name, col); len(trig) > 0 {
+		s.ForwardSQL = strings.Join(append([]string{s.ForwardSQL}, trig...), "\n")
+		s.RollbackSQL = strings.Join(append(d.dropOnUpdateTrigger(table, name), s.RollbackSQL), "\n")
+	}
 	c.add(issue, staged{stage: stAddColumn, script: s})
 }
 
@@ -598,6 +605,10 @@ func (c *comparison) columnRemoved(table, name string, col Column, after Table) 
 			d.setNotNull(table, name, col),
 		}
 	}
+	var dropTrigger []string
+	if col.OnUpdate != "" {
+		dropTrigger = d.dropOnUpdateTrigger(table, name)
+	}
 	c.add(Issue{
 		Type: "column_removed", Severity: Breaking, FieldPath: path,
 		Description:        fmt.Sprintf("column %s.%s removed", table, name),
@@ -606,8 +617,8 @@ func (c *comparison) columnRemoved(table, name string, col Column, after Table) 
 		SuggestedMigration: "release code that no longer uses the column first; drop it one release later (contract)",
 		AffectedOperations: []string{"SELECT", "INSERT", "UPDATE"},
 	}, staged{stage: stDropColumn, script: Script{
-		ForwardSQL:      d.alterTable(table, "DROP COLUMN "+d.ident(name)),
-		RollbackSQL:     strings.Join(rollback, "\n"),
+		ForwardSQL:      strings.Join(append(dropTrigger, d.alterTable(table, "DROP COLUMN "+d.ident(name))), "\n"),
+		RollbackSQL:     strings.Join(append(rollback, d.onUpdateTrigger(table, name, col)...), "\n"),
 		ValidationQuery: d.columnExists(table, name, false),
 		DataLoss:        true,
 	}})
@@ -628,6 +639,11 @@ func (c *comparison) columnRenamed(table string, before, renamed Table, from, to
 			forward = append(forward, fwd)
 			rollback = append([]string{d.renameConstraint(table, renamed, p, true)}, rollback...)
 		}
+	}
+	// A trigger names the column in its body and its name: made again.
+	if col := before.Columns[from]; col.OnUpdate != "" && d != MySQL {
+		forward = append(append(forward, d.dropOnUpdateTrigger(table, from)...), d.onUpdateTrigger(table, to, col)...)
+		rollback = append(append(d.dropOnUpdateTrigger(table, to), rollback...), d.onUpdateTrigger(table, from, col)...)
 	}
 	c.add(Issue{
 		Type: "column_renamed", Severity: Breaking, FieldPath: fmt.Sprintf("tables.%s.columns.%s", table, to),
@@ -687,6 +703,11 @@ func (c *comparison) column(table, name string, b, a Column) {
 			OldValue:    b.Default, NewValue: a.Default, Impact: impact,
 			AffectedOperations: []string{"INSERT"},
 		}, staged{stage: stAlterColumn, key: key(2), script: Script{ForwardSQL: fwd, RollbackSQL: back}})
+	}
+	if b.OnUpdate != a.OnUpdate {
+		// SQLite rebuilds only when another change needs it: the
+		// trigger is made or dropped on its own.
+		c.onUpdateChanged(table, name, path, b, a, key(4))
 	}
 	// MySQL changes nullability with MODIFY COLUMN, which restates the
 	// whole column: as it is once type, generator and default are changed.
@@ -763,6 +784,11 @@ func (c *comparison) typeChanged(table, name, path string, b, a Column, change T
 		issue.Description = fmt.Sprintf("column %s.%s widened from %s to %s", table, name, bt, at)
 		issue.Impact = "every existing value fits; the rollback fails if longer or larger values were written meanwhile"
 		issue.AffectedOperations = nil
+		// The rollback narrows: values written since may not fit.
+		if q := narrowingPrecheck(d, table, col, at, bt); q != "" {
+			s.RollbackPrecheckQuery = q
+			s.DataLoss = true
+		}
 	case TypeNarrowed:
 		issue.Type, issue.Severity = "column_type_narrowed", Breaking
 		issue.Description = fmt.Sprintf("column %s.%s narrowed from %s to %s", table, name, bt, at)
@@ -811,7 +837,11 @@ func pgFormatType(t SQLType) string {
 func narrowingPrecheck(d Dialect, table, col string, from, to SQLType) string {
 	switch {
 	case to.Family == "string" && to.Length > 0:
-		return fmt.Sprintf("SELECT count(*) FROM %s WHERE char_length(%s) > %d;", d.ident(table), col, to.Length)
+		length := "char_length" // SQLite's length counts characters too
+		if d == SQLite {
+			length = "length"
+		}
+		return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s(%s) > %d;", d.ident(table), length, col, to.Length)
 	case to.Family == "integer":
 		limits := map[string][2]string{"smallint": {"-32768", "32767"}, "integer": {"-2147483648", "2147483647"}}
 		if l, ok := limits[to.Name]; ok {
@@ -1029,7 +1059,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 	}
 }
 
-func keyed(lists [][]string) map[string][]string {
+func keyed[L ~[]string](lists []L) map[string][]string {
 	m := map[string][]string{}
 	for _, l := range lists {
 		m[strings.Join(l, ",")] = l
@@ -1207,4 +1237,50 @@ func (c *comparison) procedures() {
 			})
 		}
 	}
+}
+
+// addedColumns lists, per table present in both versions, the columns the
+// after version adds.
+func addedColumns(before, after *Schema) map[string][]string {
+	out := map[string][]string{}
+	for name, at := range after.Tables {
+		bt, ok := before.Tables[name]
+		if !ok {
+			continue
+		}
+		for _, col := range sortedKeys(at.Columns) {
+			if _, ok := bt.Columns[col]; !ok {
+				out[name] = append(out[name], col)
+			}
+		}
+	}
+	return out
+}
+
+var word = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+
+// markAfterExpand marks a precheck that reads a column the migration adds
+// (a check constraint on a new column): run before the ADD COLUMN, it
+// fails; the report says to run it after the expand step.
+func markAfterExpand(s Script, added map[string][]string) Script {
+	if s.PrecheckQuery == "" {
+		return s
+	}
+	table, _, _ := strings.Cut(strings.TrimPrefix(s.FieldPath, "tables."), ".")
+	cols := added[table]
+	if len(cols) == 0 {
+		return s
+	}
+	var reads []string
+	for _, w := range word.FindAllString(s.PrecheckQuery, -1) {
+		if contains(cols, w) && !contains(reads, w) {
+			reads = append(reads, w)
+		}
+	}
+	if len(reads) == 0 {
+		return s
+	}
+	s.PrecheckAfterExpand = true
+	s.PrecheckQuery = fmt.Sprintf("-- run after expand: it reads %s, which this migration adds\n%s", strings.Join(reads, ", "), s.PrecheckQuery)
+	return s
 }

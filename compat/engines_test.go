@@ -89,6 +89,14 @@ func TestScriptsRoundTripOnMySQLAndSQLite(t *testing.T) {
 				`INSERT INTO old_events VALUES (1, '{}')`,
 			},
 		},
+		{
+			name: "the Migration Architect method's sample schemas as shipped", before: methodBefore, after: methodAfter,
+			seed: []string{
+				`INSERT INTO users (username, email, password_hash) VALUES ('ann', 'ann@x.io', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')`,
+				`INSERT INTO user_profiles (user_id, bio) SELECT id, 'hello' FROM users`,
+				`INSERT INTO user_sessions (id, user_id, expires_at) SELECT 's1', id, '2030-01-01 00:00:00' FROM users`,
+			},
+		},
 	}
 	for _, engine := range []datastore.Engine{datastore.MySQL, datastore.SQLite} {
 		dialect := Dialect(engine)
@@ -127,6 +135,7 @@ func TestScriptsRoundTripOnMySQLAndSQLite(t *testing.T) {
 					}
 				}
 				migrated := exported(t, db, engine)
+				require.Equal(t, onUpdateColumns(after), triggers(t, ctx, conn, dialect), "every on-update column of after has its trigger (on MySQL its clause)")
 
 				fresh := dbtest.New(t, engine)
 				freshConn, err := fresh.Store.DB.Conn(ctx)
@@ -139,9 +148,15 @@ func TestScriptsRoundTripOnMySQLAndSQLite(t *testing.T) {
 
 				for i := len(report.MigrationScripts) - 1; i >= 0; i-- {
 					s := report.MigrationScripts[i]
+					if s.RollbackPrecheckQuery != "" {
+						var n int64
+						require.NoError(t, conn.QueryRowContext(ctx, s.RollbackPrecheckQuery).Scan(&n), "rollback precheck of %s:\n%s", s.FieldPath, s.RollbackPrecheckQuery)
+						require.Zero(t, n, "rollback precheck of %s counts rows that block it", s.FieldPath)
+					}
 					execScript(t, ctx, conn, fmt.Sprintf("rollback %d (%s)", s.Order, s.FieldPath), s.RollbackSQL)
 				}
 				require.Equal(t, original, exported(t, db, engine), "rollback scripts in reverse order must give back the original schema")
+				require.Equal(t, onUpdateColumns(before), triggers(t, ctx, conn, dialect), "after the rollback, the on-update columns of before only")
 			})
 		}
 	}

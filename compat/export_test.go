@@ -77,7 +77,7 @@ func TestExportedSchemaComparesWithItsDatabase(t *testing.T) {
 			require.NoError(t, err, "an exported description must load")
 			users, orders := file.Tables["users"], file.Tables["orders"]
 			assert.Equal(t, []string{"id"}, users.Constraints.PrimaryKey)
-			assert.Equal(t, [][]string{{"email"}}, users.Constraints.Unique)
+			assert.Equal(t, []ColumnList{{"email"}}, users.Constraints.Unique)
 			assert.True(t, users.Columns["id"].AutoIncrement)
 			assert.Equal(t, "it's me", users.Columns["name"].Default)
 			assert.False(t, users.Columns["email"].nullable())

@@ -108,6 +108,14 @@ func TestScriptsRoundTripOnPostgres(t *testing.T) {
 				`INSERT INTO invoices SELECT id, id, 1 FROM customers`,
 			},
 		},
+		{
+			name: "the Migration Architect method's sample schemas as shipped", before: methodBefore, after: methodAfter,
+			seed: []string{
+				`INSERT INTO users (username, email, password_hash) VALUES ('ann', 'ann@x.io', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')`,
+				`INSERT INTO user_profiles (user_id, bio) SELECT id, 'hello' FROM users`,
+				`INSERT INTO user_sessions (id, user_id, expires_at) SELECT 's1', id, '2030-01-01 00:00:00' FROM users`,
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) { roundTrip(t, tc.before, tc.after, tc.seed) })
 	}
@@ -142,6 +150,7 @@ func roundTrip(t *testing.T, beforeFile, afterFile string, seed []string) {
 		}
 	}
 	migrated := snapshot(t, ctx, db)
+	require.Equal(t, onUpdateColumns(after), pgTriggers(t, ctx, db), "every on-update column of after has its trigger")
 
 	fresh := tempDB(t, ctx)
 	execAll(t, ctx, fresh, "create after", DDL(after)...)
@@ -150,8 +159,21 @@ func roundTrip(t *testing.T, beforeFile, afterFile string, seed []string) {
 
 	for i := len(report.MigrationScripts) - 1; i >= 0; i-- {
 		s := report.MigrationScripts[i]
+		if s.RollbackPrecheckQuery != "" {
+			var n int64
+			require.NoError(t, db.QueryRow(ctx, s.RollbackPrecheckQuery).Scan(&n), "rollback precheck of %s", s.FieldPath)
+			require.Zero(t, n, "rollback precheck of %s counts rows that block it", s.FieldPath)
+		}
 		execAll(t, ctx, db, fmt.Sprintf("rollback %d (%s)", s.Order, s.FieldPath), s.RollbackSQL)
 	}
 	require.Equal(t, strings.Join(original, "\n"), strings.Join(snapshot(t, ctx, db), "\n"),
 		"rollback scripts in reverse order must give back the original schema")
+	require.Equal(t, onUpdateColumns(before), pgTriggers(t, ctx, db), "after the rollback, the triggers of before only")
+}
+
+func pgTriggers(t *testing.T, ctx context.Context, conn *pgx.Conn) int {
+	t.Helper()
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%_on_update' AND NOT tgisinternal").Scan(&n))
+	return n
 }

@@ -93,8 +93,18 @@ func (c *comparison) foldRebuilds() {
 	if c.opts.Dialect != SQLite || len(c.rebuild) == 0 {
 		return
 	}
+	// What the rollbacks of the folded scripts warned of, the rollback of
+	// the rebuild warns of.
+	dataLoss := map[string]bool{}
+	rollbackChecks := map[string][]string{}
 	for i, ch := range c.changes {
 		if ch.table != "" && !ch.tableLevel && c.rebuild[ch.table] {
+			for _, s := range ch.scripts {
+				dataLoss[ch.table] = dataLoss[ch.table] || s.script.DataLoss
+				if q := s.script.RollbackPrecheckQuery; q != "" {
+					rollbackChecks[ch.table] = append(rollbackChecks[ch.table], q)
+				}
+			}
 			c.changes[i].scripts = nil
 		}
 	}
@@ -110,11 +120,13 @@ func (c *comparison) foldRebuilds() {
 			undo[to] = from
 		}
 		c.changes = append(c.changes, change{noIssue: true, scripts: []staged{{stage: stAlterColumn, key: "tables." + t, script: Script{
-			FieldPath:       "tables." + t,
-			Description:     fmt.Sprintf("rebuild table %s with its new definition (SQLite's ALTER TABLE cannot make these changes)", t),
-			ForwardSQL:      SQLite.rebuildTable(t, p.before, p.after, p.renames),
-			RollbackSQL:     SQLite.rebuildTable(t, p.after, p.before, undo),
-			ValidationQuery: sqliteColumnsQuery(t, p.after),
+			FieldPath:             "tables." + t,
+			Description:           fmt.Sprintf("rebuild table %s with its new definition (SQLite's ALTER TABLE cannot make these changes)", t),
+			ForwardSQL:            SQLite.rebuildTable(t, p.before, p.after, p.renames),
+			RollbackSQL:           SQLite.rebuildTable(t, p.after, p.before, undo),
+			ValidationQuery:       sqliteColumnsQuery(t, p.after),
+			RollbackPrecheckQuery: sumCounts(rollbackChecks[t]),
+			DataLoss:              dataLoss[t],
 		}}}})
 	}
 }
@@ -183,4 +195,20 @@ func sqliteColumnsQuery(table string, t Table) string {
 	}
 	return fmt.Sprintf("SELECT count(*) = %d AND sum(name IN (%s)) = %d AS ok FROM pragma_table_info(%s);",
 		len(names), strings.Join(lits, ", "), len(names), literal(table))
+}
+
+// sumCounts makes one query of several "SELECT count(*) ...;" queries: the
+// sum of their counts; "" for none.
+func sumCounts(queries []string) string {
+	switch len(queries) {
+	case 0:
+		return ""
+	case 1:
+		return queries[0]
+	}
+	parts := make([]string, len(queries))
+	for i, q := range queries {
+		parts[i] = "(" + strings.TrimSuffix(strings.TrimSpace(q), ";") + ")"
+	}
+	return "SELECT " + strings.Join(parts, " + ") + ";"
 }

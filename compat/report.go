@@ -56,6 +56,9 @@ type Report struct {
 	MigrationScripts     []Script       `json:"migration_scripts"`
 	RiskAssessment       RiskAssessment `json:"risk_assessment"`
 	Recommendations      []string       `json:"recommendations"`
+	// Warnings are the fields of the two descriptions that Godwit does not
+	// know and ignored (file, field path, line).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Summary counts the issues by severity.
@@ -91,6 +94,14 @@ type Script struct {
 	// PrecheckQuery counts the rows that would make the forward SQL fail or
 	// lose data; run it before: 0 means safe.
 	PrecheckQuery string `json:"precheck_query,omitempty"`
+	// PrecheckAfterExpand marks a precheck that reads a column this
+	// migration adds: it can run only once the expand step (the ADD
+	// COLUMN before it) has; the query starts with a comment saying so.
+	PrecheckAfterExpand bool `json:"precheck_after_expand,omitempty"`
+	// RollbackPrecheckQuery counts the rows the rollback SQL would fail on
+	// or cut (a widening's rollback narrows the column again); run it
+	// before rolling back: 0 means safe.
+	RollbackPrecheckQuery string `json:"rollback_precheck_query,omitempty"`
 	// ValidationQuery returns one row with ok = true once the forward SQL
 	// has been applied.
 	ValidationQuery string `json:"validation_query,omitempty"`
@@ -269,9 +280,12 @@ func (r *Report) Headline() string {
 
 // Lines lists the issues one per line, most serious first, for a terminal.
 func (r *Report) Lines() []string {
-	lines := make([]string, 0, len(r.Issues))
+	lines := make([]string, 0, len(r.Issues)+len(r.Warnings))
 	for _, i := range r.Issues {
 		lines = append(lines, fmt.Sprintf("%-20s %s: %s", strings.ToUpper(string(i.Severity)), i.FieldPath, i.Description))
+	}
+	for _, w := range r.Warnings {
+		lines = append(lines, fmt.Sprintf("%-20s %s", "WARNING", w))
 	}
 	return lines
 }

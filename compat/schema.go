@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/godwit/godwit/docread"
 )
 
@@ -22,6 +24,9 @@ type Schema struct {
 	Tables        map[string]Table `yaml:"tables" json:"tables"`
 	Views         map[string]View  `yaml:"views" json:"views,omitempty"`
 	Procedures    []Procedure      `yaml:"procedures" json:"procedures,omitempty"`
+	// Warnings are the fields of the description Godwit does not know and
+	// ignored, as lines for the user (file, field path, line).
+	Warnings []string `yaml:"-" json:"-"`
 }
 
 // Table is one table: its columns, constraints and indexes.
@@ -44,15 +49,48 @@ type Column struct {
 	AutoIncrement bool   `yaml:"auto_increment" json:"auto_increment,omitempty"`
 	Unique        bool   `yaml:"unique" json:"unique,omitempty"`
 	Default       any    `yaml:"default" json:"default,omitempty"`
+	// OnUpdate is the expression the column takes on every UPDATE that
+	// leaves it unchanged (MySQL's ON UPDATE CURRENT_TIMESTAMP), "" for
+	// none. A default written "CURRENT_TIMESTAMP ON UPDATE
+	// CURRENT_TIMESTAMP" is split into the two by Normalize.
+	OnUpdate string `yaml:"on_update" json:"on_update,omitempty"`
+	// Comment is the column's description for people; it is carried, not
+	// compared: changing it changes nothing for a reader or a writer.
+	Comment string `yaml:"comment" json:"comment,omitempty"`
 }
 
 // Constraints are a table's constraints; they have no names in the format,
-// so the SQL names them from their content (see constraintName).
+// so the SQL names them from their content (see constraintName). Each
+// unique constraint is a list of columns, or one column's name: the
+// method's samples write "unique": ["username", "email"] for two
+// one-column constraints.
 type Constraints struct {
 	PrimaryKey []string     `yaml:"primary_key" json:"primary_key,omitempty"`
-	Unique     [][]string   `yaml:"unique" json:"unique,omitempty"`
+	Unique     []ColumnList `yaml:"unique" json:"unique,omitempty"`
 	ForeignKey []ForeignKey `yaml:"foreign_key" json:"foreign_key,omitempty"`
 	Check      []string     `yaml:"check" json:"check,omitempty"`
+}
+
+// ColumnList is the columns of one constraint. In a document it is a list
+// of column names or, for one column, its name alone.
+type ColumnList []string
+
+// UnmarshalYAML accepts a list of column names or one name.
+func (c *ColumnList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var name string
+		if err := n.Decode(&name); err != nil {
+			return err
+		}
+		*c = ColumnList{name}
+		return nil
+	}
+	var cols []string
+	if err := n.Decode(&cols); err != nil {
+		return err
+	}
+	*c = cols
+	return nil
 }
 
 // ForeignKey references another table: References is "table(col, ...)".
@@ -94,6 +132,7 @@ func LoadSchema(path string) (*Schema, error) {
 	if err := doc.Finish(s.check(doc.Errors())); err != nil {
 		return nil, err
 	}
+	s.Warnings = doc.WarningLines()
 	s.Normalize()
 	return &s, nil
 }
@@ -109,6 +148,7 @@ func ParseSchema(name string, data []byte) (*Schema, error) {
 	if err := doc.Finish(s.check(doc.Errors())); err != nil {
 		return nil, err
 	}
+	s.Warnings = doc.WarningLines()
 	s.Normalize()
 	return &s, nil
 }
@@ -153,6 +193,9 @@ func (s *Schema) check(es *docread.Errors) *docread.Errors {
 			case nil, string, int, int64, float64, bool:
 			default:
 				es.Add(cp+".default", "must be a string, a number or a boolean")
+			}
+			if strings.Contains(c.OnUpdate, ";") {
+				es.Add(cp+".on_update", "must be one SQL expression, e.g. CURRENT_TIMESTAMP")
 			}
 		}
 		hasCol := func(col string) bool { _, ok := t.Columns[col]; return ok }
@@ -251,13 +294,14 @@ func (s *Schema) Normalize() {
 		}
 		cols := map[string]Column{}
 		for cn, c := range t.Columns {
+			c = splitOnUpdate(c)
 			c.PrimaryKey = false
 			if contains(t.Constraints.PrimaryKey, cn) {
 				f := false
 				c.Nullable = &f
 			}
 			if c.Unique {
-				t.Constraints.Unique = append(t.Constraints.Unique, []string{cn})
+				t.Constraints.Unique = append(t.Constraints.Unique, ColumnList{cn})
 				c.Unique = false
 			}
 			if c.Nullable == nil {
@@ -268,7 +312,7 @@ func (s *Schema) Normalize() {
 		}
 		t.Columns = cols
 		seen := map[string]bool{}
-		var uniq [][]string
+		var uniq []ColumnList
 		for _, u := range t.Constraints.Unique {
 			k := strings.Join(u, ",")
 			if seen[k] || k == strings.Join(t.Constraints.PrimaryKey, ",") {

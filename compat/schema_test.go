@@ -12,9 +12,9 @@ func TestParseSchemaErrorsNameFieldPathAndFix(t *testing.T) {
 		name, doc string
 		want      []string
 	}{
-		{"unknown field with a suggestion",
-			"tables:\n  users:\n    columns:\n      id: {type: int, nulable: false}\n",
-			[]string{`tables.users.columns.id.nulable (line 4): unknown field (did you mean "nullable"?)`}},
+		{"a misspelt field is named with a suggestion when the description fails",
+			"tables:\n  users:\n    columns:\n      id: {tipe: int}\n",
+			[]string{"tables.users.columns.id.type (line 4): is required", `tables.users.columns.id.tipe (line 4): unknown field (did you mean "type"?)`}},
 		{"wrong type",
 			"tables:\n  users:\n    columns:\n      id: {type: int, length: long}\n",
 			[]string{`tables.users.columns.id.length (line 4): "long" is a string, but this field needs a number`}},

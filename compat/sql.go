@@ -229,6 +229,9 @@ func (d Dialect) columnDef(name string, c Column) string {
 	if c.AutoIncrement && d == MySQL {
 		b.WriteString(" AUTO_INCREMENT")
 	}
+	if c.OnUpdate != "" && d == MySQL {
+		b.WriteString(" ON UPDATE " + c.OnUpdate) // elsewhere a trigger: onupdate.go
+	}
 	return b.String()
 }
 
@@ -295,7 +298,7 @@ func (d Dialect) createTableAs(created, table string, t Table) []string {
 	for _, ix := range sortedIndexes(t.Indexes) {
 		stmts = append(stmts, d.createIndex(table, ix))
 	}
-	return stmts
+	return append(stmts, d.onUpdateTriggers(table, t)...)
 }
 
 func sortedIndexes(ixs []Index) []Index {

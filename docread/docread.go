@@ -1,7 +1,11 @@
 // Package docread decodes the JSON or YAML documents that teams already
-// write (schema descriptions, migration descriptions) strictly: unknown
-// fields and wrong types are reported with the file, the field path and the
-// line, so a user can fix the document without guessing.
+// write (schema descriptions, migration descriptions): wrong types are
+// errors and unknown fields are warnings, each reported with the file, the
+// field path and the line, so a user can fix the document without guessing.
+// A description is written for people and by other tools (the Migration
+// Architect method's own samples carry fields such as target_performance),
+// so a field Godwit does not use must not stop it; Godwit's own spec is
+// read by config, which stays strict.
 package docread
 
 import (
@@ -65,6 +69,22 @@ func (es *Errors) Err() error {
 type Doc struct {
 	File  string
 	lines map[string]int
+	// Warnings are the fields of the document that Godwit does not know
+	// and ignored, each with a hint at the known field it may be a typo of.
+	Warnings []FieldError
+}
+
+// WarningLines returns the warnings as lines a user reads: the file, the
+// field path, the line and what was done.
+func (d *Doc) WarningLines() []string {
+	lines := make([]string, len(d.Warnings))
+	for i, w := range d.Warnings {
+		lines[i] = w.Error()
+		if d.File != "" {
+			lines[i] = d.File + ": " + lines[i]
+		}
+	}
+	return lines
 }
 
 // Line returns the line of path, or of its nearest enclosing field; 0 when
@@ -87,11 +107,14 @@ func (d *Doc) Line(path string) int {
 func (d *Doc) Errors() *Errors { return &Errors{File: d.File} }
 
 // Finish fills in the lines of es and returns it as an error, or nil when
-// it holds no problem.
+// it holds no problem. A document that fails lists its unknown fields among
+// its problems too: a misspelt field ("tipe") is often why another is
+// missing.
 func (d *Doc) Finish(es *Errors) error {
 	if len(es.List) == 0 {
 		return nil
 	}
+	es.List = append(es.List, d.Warnings...)
 	for i := range es.List {
 		if es.List[i].Line == 0 {
 			es.List[i].Line = d.Line(es.List[i].Path)
@@ -111,9 +134,15 @@ func ReadFile(path string, v any) (*Doc, error) {
 	return Decode(path, data, v)
 }
 
-// Decode decodes data, JSON or YAML, into v strictly. name is the document's
-// file name for messages. The error, when not nil, is an *Errors.
+// utf8BOM is the byte-order mark some editors put at the start of a UTF-8
+// file; it says nothing about the document.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// Decode decodes data, JSON or YAML, into v. name is the document's file
+// name for messages. A wrong type is an error, which when not nil is an
+// *Errors; an unknown field is left out and listed in the Doc's Warnings.
 func Decode(name string, data []byte, v any) (*Doc, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	doc := &Doc{File: name, lines: map[string]int{}}
 	es := doc.Errors()
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -134,10 +163,21 @@ func Decode(name string, data []byte, v any) (*Doc, error) {
 	case err == nil:
 		return doc, nil
 	case errors.As(err, &te):
+		// yaml.v3 decodes every field it knows before it reports the
+		// ones it does not, so v is complete when only those are left.
 		for _, msg := range te.Errors {
-			es.List = append(es.List, typeError(msg, &root, reflect.TypeOf(v)))
+			fe, unknown := typeError(msg, &root, reflect.TypeOf(v))
+			if unknown {
+				fe.Message += "; ignored"
+				doc.Warnings = append(doc.Warnings, fe)
+			} else {
+				es.List = append(es.List, fe)
+			}
 		}
-		return nil, doc.Finish(es)
+		if err := doc.Finish(es); err != nil {
+			return nil, err
+		}
+		return doc, nil
 	default:
 		es.List = append(es.List, syntaxError(err))
 		return nil, es
@@ -160,11 +200,11 @@ func syntaxError(err error) FieldError {
 }
 
 // typeError turns one of yaml.v3's decoding messages into a FieldError at
-// the path of the offending node.
-func typeError(msg string, root *yaml.Node, top reflect.Type) FieldError {
+// the path of the offending node, and says whether it is an unknown field.
+func typeError(msg string, root *yaml.Node, top reflect.Type) (FieldError, bool) {
 	m := lineMsg.FindStringSubmatch(msg)
 	if m == nil {
-		return FieldError{Message: msg}
+		return FieldError{Message: msg}, false
 	}
 	line, _ := strconv.Atoi(m[1])
 	text := m[2]
@@ -177,13 +217,13 @@ func typeError(msg string, root *yaml.Node, top reflect.Type) FieldError {
 			}
 			fe.Message += "; known fields here: " + strings.Join(known, ", ")
 		}
-		return fe
+		return fe, true
 	}
 	if c := cannotDecode.FindStringSubmatch(text); c != nil {
 		path := findValue(root, "", line, c[2])
-		return FieldError{Path: path, Line: line, Message: fmt.Sprintf("%q is a %s, but this field needs %s", c[2], kindName(c[1]), goTypeName(c[3]))}
+		return FieldError{Path: path, Line: line, Message: fmt.Sprintf("%q is a %s, but this field needs %s", c[2], kindName(c[1]), goTypeName(c[3]))}, false
 	}
-	return FieldError{Line: line, Message: text}
+	return FieldError{Line: line, Message: text}, false
 }
 
 func kindName(tag string) string {

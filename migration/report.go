@@ -390,6 +390,13 @@ func (r *Report) nextSteps() []string {
 	case StatusCompleted:
 		return []string{"none: the migration is complete"}
 	case StatusRolledBack:
+		if by, reason, ok := r.RequestedRollback(); ok {
+			return []string{
+				fmt.Sprintf("nothing failed: the rollback was %s, and every completed phase that could be undone was", RequestText(by, reason)),
+				"check the legacy side serves as before (traffic, data), and tell the teams that depend on it",
+				"when what made you roll back is dealt with, start again: godwit start -f <spec>",
+			}
+		}
 		return []string{"find the cause (see error and issues), fix it, then start again: godwit start -f <spec>"}
 	case StatusRollbackFailed:
 		return []string{
@@ -399,6 +406,9 @@ func (r *Report) nextSteps() []string {
 	case StatusFailed:
 		return []string{"find the cause (see error and issues); nothing was rolled back automatically"}
 	case StatusRollingBack:
+		if by, reason, ok := r.RequestedRollback(); ok {
+			return []string{fmt.Sprintf("the rollback was %s; wait for the compensations to finish: godwit status %s --watch", RequestText(by, reason), name)}
+		}
 		return []string{"wait for the compensations to finish: godwit status " + name + " --watch"}
 	case StatusRollbackBlocked:
 		blocked := r.currentName()
@@ -475,15 +485,40 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 
 // Headline is a few lines a person can take in at a glance: the Temporal UI
 // shows it as the run's current details.
+//
+// The Temporal UI renders it as Markdown, so it is a list (plain lines
+// would run together) and commands are code spans (`--gate` would become
+// an en dash and `<spec>` would vanish).
 func (r *Report) Headline() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: phase %s, %.0f%% done\n", r.Status, r.CurrentPhase, r.OverallProgress)
-	fmt.Fprintf(&b, "rollback %s, risk %s\n", r.Rollback, r.Risk)
+	fmt.Fprintf(&b, "- **%s**: phase %s, %.0f%% done\n", r.Status, MarkdownText(r.CurrentPhase), r.OverallProgress)
+	fmt.Fprintf(&b, "- rollback %s, risk %s\n", r.Rollback, r.Risk)
+	if by, reason, ok := r.RequestedRollback(); ok {
+		fmt.Fprintf(&b, "- rollback %s\n", MarkdownText(RequestText(by, reason)))
+	}
 	if len(r.NextSteps) > 0 {
-		fmt.Fprintf(&b, "next: %s\n", r.NextSteps[0])
+		fmt.Fprintf(&b, "- next: %s\n", MarkdownCommand(r.NextSteps[0]))
 	}
 	return b.String()
 }
+
+// MarkdownCommand writes a next step for Markdown: the godwit command it
+// ends with as a code span, the words before it escaped.
+func MarkdownCommand(step string) string {
+	i := strings.Index(step, "godwit ")
+	if i < 0 {
+		return MarkdownText(step)
+	}
+	cmd := strings.TrimRight(step[i:], ".")
+	return MarkdownText(step[:i]) + "`" + strings.ReplaceAll(cmd, "`", "'") + "`"
+}
+
+// MarkdownText escapes the characters Markdown would read as markup.
+func MarkdownText(s string) string {
+	return markdownEscaper.Replace(s)
+}
+
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "<", `&lt;`, ">", `&gt;`, "[", `\[`, "]", `\]`, "#", `\#`, "|", `\|`)
 
 // ReplicationLag is how far a replication's target was behind its source
 // when a replicate phase last measured it.

@@ -625,5 +625,5 @@ func TestHeadline(t *testing.T) {
 	r.Phases[0].State, r.CurrentIndex = PhaseCompleted, 1
 	r.Phases[1].State = PhaseRunning
 	r.Refresh(time.Unix(1, 0))
-	require.Equal(t, "IN_PROGRESS: phase 2 of 2: copy, 50% done\nrollback AVAILABLE, risk LOW\nnext: wait for phase copy to finish: godwit status m --watch\n", r.Headline())
+	require.Equal(t, "- **IN_PROGRESS**: phase 2 of 2: copy, 50% done\n- rollback AVAILABLE, risk LOW\n- next: wait for phase copy to finish: `godwit status m --watch`\n", r.Headline())
 }

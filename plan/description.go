@@ -5,7 +5,10 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -35,6 +38,10 @@ type Description struct {
 	FeatureFlags     []FeatureFlag     `yaml:"feature_flags" json:"feature_flags,omitempty"`
 	Monitoring       Monitoring        `yaml:"monitoring" json:"monitoring"`
 	RollbackTriggers []RollbackTrigger `yaml:"rollback_triggers" json:"rollback_triggers,omitempty"`
+	// Warnings are what a reader should know about the description that
+	// does not stop it: fields Godwit does not know and ignored, figures
+	// that disagree. Lines for the user, never part of the plan.
+	Warnings []string `yaml:"-" json:"-"`
 }
 
 // Constraints are the limits the migration must respect.
@@ -85,10 +92,13 @@ type ServiceDetails struct {
 
 // ServiceInfo describes one side of a service migration.
 type ServiceInfo struct {
-	Name           string         `yaml:"name" json:"name,omitempty"`
-	Endpoints      []string       `yaml:"endpoints" json:"endpoints,omitempty"`
-	CurrentLoad    map[string]any `yaml:"current_load" json:"current_load,omitempty"`
-	Infrastructure any            `yaml:"infrastructure" json:"infrastructure,omitempty"`
+	Name        string         `yaml:"name" json:"name,omitempty"`
+	Endpoints   []string       `yaml:"endpoints" json:"endpoints,omitempty"`
+	CurrentLoad map[string]any `yaml:"current_load" json:"current_load,omitempty"`
+	// TargetPerformance is the load the new side must carry, as the
+	// method's service samples write it; kept as written.
+	TargetPerformance map[string]any `yaml:"target_performance" json:"target_performance,omitempty"`
+	Infrastructure    any            `yaml:"infrastructure" json:"infrastructure,omitempty"`
 }
 
 // DescribedPhase is a phase as the description names it.
@@ -137,6 +147,7 @@ func LoadDescription(path string) (*Description, error) {
 	if err := doc.Finish(d.check(doc.Errors())); err != nil {
 		return nil, err
 	}
+	d.Warnings = append(doc.WarningLines(), d.warnings()...)
 	return &d, nil
 }
 
@@ -150,6 +161,7 @@ func ParseDescription(name string, data []byte) (*Description, error) {
 	if err := doc.Finish(d.check(doc.Errors())); err != nil {
 		return nil, err
 	}
+	d.Warnings = append(doc.WarningLines(), d.warnings()...)
 	return &d, nil
 }
 
@@ -260,9 +272,39 @@ var notNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
 // digit), or "" when nothing of it is left.
 func slug(text string) string {
 	n := notNameChars.ReplaceAllString(strings.ToLower(text), "-")
-	n = strings.Trim(n, "-._")
-	if len(n) > 63 {
-		n = strings.Trim(n[:63], "-._")
+	return shorten(strings.Trim(n, "-._"))
+}
+
+// maxNameLength is the longest migration, phase or gate name Godwit
+// accepts (a DNS label's limit, so names fit in hosts and labels too).
+const maxNameLength = 63
+
+// shorten fits a name into maxNameLength: a longer one keeps its start and
+// ends in "-" and 8 hex digits of its SHA-256, so two long names that share
+// their first 54 characters stay distinct (cutting would merge them).
+func shorten(n string) string {
+	if len(n) <= maxNameLength {
+		return n
 	}
-	return n
+	sum := sha256.Sum256([]byte(n))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return strings.TrimRight(n[:maxNameLength-len(suffix)], "-._") + suffix
+}
+
+// warnings are what a reader should know about the description's figures:
+// data_volume_gb is used only when no table has a size, so a total that
+// disagrees with the tables' sizes by more than a tenth is said.
+func (d *Description) warnings() []string {
+	var mb float64
+	for _, t := range d.TablesToMigrate {
+		mb += t.SizeMB
+	}
+	gb := d.Constraints.DataVolumeGB
+	if mb == 0 || gb == 0 {
+		return nil
+	}
+	if tables := mb / 1024; math.Abs(tables-gb) > 0.1*math.Max(tables, gb) {
+		return []string{fmt.Sprintf("constraints.data_volume_gb is %g GB but tables_to_migrate's size_mb add up to %.1f GB: estimates use the tables' sizes; correct whichever is wrong", gb, tables)}
+	}
+	return nil
 }

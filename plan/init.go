@@ -34,6 +34,8 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 	defaults := mapping()
 	addScalar(defaults, "timeout", "10m")
 	addNode(root, "defaults", defaults)
+	// The phases keep the description's order: FromDescription gave each
+	// a kind a spec accepts in that place (see orderedKind).
 	phases := &yaml.Node{Kind: yaml.SequenceNode}
 	// Every described phase becomes a phase of its own: a kind may repeat
 	// (canary then full rollout; a reconcile after each shift), each one
@@ -48,7 +50,6 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 		}
 		phases.Content = append(phases.Content, specPhase(d, p, ph, names[i], flag))
 	}
-	sortPhases(phases)
 	addNode(root, "phases", phases)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -85,6 +86,9 @@ func specPhase(d *Description, p *Plan, ph Phase, name string, flag int) *yaml.N
 	n := mapping()
 	addScalar(n, "phase", string(ph.Kind))
 	n.Content[0].HeadComment = fmt.Sprintf("%s: estimated %s (%s); rollback: %s", ph.Name, minutes(ph.EstimatedMinutes), ph.EstimateBasis, ph.RollbackStep)
+	if ph.KindNote != "" {
+		n.Content[0].HeadComment += "\n" + ph.KindNote
+	}
 	if name != string(ph.Kind) {
 		addScalar(n, "name", name)
 	}
@@ -193,27 +197,6 @@ func phaseTimeout(estimate float64) string {
 
 func hours(h float64) string {
 	return shortDuration(time.Duration(h * float64(time.Hour)).Round(time.Minute))
-}
-
-// sortPhases orders the phases the way a spec must list them: validate
-// entries first, decommission entries last, the others in the
-// description's order.
-func sortPhases(seq *yaml.Node) {
-	order := func(n *yaml.Node) int {
-		switch migration.Phase(n.Content[1].Value) {
-		case migration.PhaseValidate:
-			return 0
-		case migration.PhaseDecommission:
-			return 2
-		}
-		return 1
-	}
-	c := seq.Content
-	for i := 1; i < len(c); i++ {
-		for j := i; j > 0 && order(c[j]) < order(c[j-1]); j-- {
-			c[j], c[j-1] = c[j-1], c[j]
-		}
-	}
 }
 
 func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }

@@ -41,6 +41,10 @@ type Plan struct {
 	// WindowEnforced says the spec holds disruptive phases for a window.
 	Notifications  int  `json:"notifications,omitempty"`
 	WindowEnforced bool `json:"window_enforced,omitempty"`
+	// compat are the check-compat reports the plan was given: only they
+	// show that no breaking change is left unacknowledged, and the
+	// runbook carries their rollback SQL.
+	compat []*compat.Report
 }
 
 // Phase is one step of the plan.
@@ -48,9 +52,12 @@ type Phase struct {
 	Order int    `json:"order"`
 	Name  string `json:"name"`
 	// Kind is the Godwit phase it runs as (validate ... decommission).
-	Kind             migration.Phase `json:"kind"`
-	Description      string          `json:"description,omitempty"`
-	EstimatedMinutes float64         `json:"estimated_minutes"`
+	Kind        migration.Phase `json:"kind"`
+	Description string          `json:"description,omitempty"`
+	// KindNote says why Kind is not the one the phase's words suggest
+	// (see orderedKind).
+	KindNote         string  `json:"kind_note,omitempty"`
+	EstimatedMinutes float64 `json:"estimated_minutes"`
 	// EstimateBasis says where the estimate comes from.
 	EstimateBasis   string   `json:"estimate_basis"`
 	Risk            string   `json:"risk"`
@@ -182,6 +189,7 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 		p.Window = opts.Volumes.BusinessContinuity.PreferredMigrationWindow
 		p.RollbackTriggers = opts.Volumes.RollbackTriggers
 		p.AlertThresholds = opts.Volumes.Monitoring.AlertThresholds
+		p.Warnings = append(p.Warnings, opts.Volumes.Warnings...)
 	}
 	p.Notifications = len(spec.Notifications)
 	p.WindowEnforced = spec.Window != nil
@@ -207,10 +215,13 @@ func FromDescription(d *Description, opts Options) *Plan {
 	vol := volumeMB(d)
 	rate := copyRate(opts)
 	if len(d.MigrationPhases) > 0 {
+		var changed, retired bool
 		for i, dp := range d.MigrationPhases {
-			kind := kindOf(dp.Phase + " " + dp.Description)
+			kind, note := orderedKind(kindOf(dp.Phase+" "+dp.Description), changed, retired)
+			changed = changed || kind != migration.PhaseValidate
+			retired = retired || kind == migration.PhaseDecommission
 			ph := Phase{
-				Order: i + 1, Name: dp.Phase, Kind: kind, Description: dp.Description,
+				Order: i + 1, Name: dp.Phase, Kind: kind, KindNote: note, Description: dp.Description,
 				EstimatedMinutes: dp.EstimatedDurationHours * 60,
 				EstimateBasis:    "estimated_duration_hours of the description",
 			}
@@ -240,6 +251,7 @@ func FromDescription(d *Description, opts Options) *Plan {
 		}
 	}
 	p.uniqueGates()
+	p.Warnings = append(p.Warnings, d.Warnings...)
 	p.finish(opts, vol)
 	p.addDescriptionRisks(d)
 	return p
@@ -288,9 +300,7 @@ func (p *Plan) uniqueGates() {
 			continue
 		}
 		if seen[g] {
-			if g = g + "-" + names[i]; len(g) > 63 {
-				g = g[:63]
-			}
+			g = shorten(g + "-" + names[i])
 			p.Phases[i].Gate = g
 		}
 		seen[g] = true
@@ -336,6 +346,23 @@ func standardPhases(d *Description) []migration.Phase {
 	return migration.AllPhases
 }
 
+// orderedKind keeps a described phase where the description puts it: a
+// Godwit spec runs validate phases before anything changes and nothing but
+// decommission after the first decommission, so a check described after a
+// change (validation of the new service once traffic moved) runs as a
+// reconcile, which may come anywhere and changes nothing either, and a
+// phase described after a decommission is past the point of no return, so
+// it runs as one. note says so when the kind was moved.
+func orderedKind(kind migration.Phase, changed, retired bool) (migration.Phase, string) {
+	switch {
+	case retired && kind != migration.PhaseDecommission:
+		return migration.PhaseDecommission, fmt.Sprintf("runs as decommission, not %s: it comes after the point of no return", kind)
+	case changed && kind == migration.PhaseValidate:
+		return migration.PhaseReconcile, "runs as reconcile, not validate: it checks after phases that change things, and validate phases run before them"
+	}
+	return kind, ""
+}
+
 // kindOf maps a described phase to the Godwit phase it runs as, by words.
 func kindOf(text string) migration.Phase {
 	t := strings.ToLower(text)
@@ -359,7 +386,8 @@ func kindOf(text string) migration.Phase {
 }
 
 // volumeMB is the data a description moves: its tables' sizes, or its
-// data_volume_gb.
+// data_volume_gb when no table has a size (a conflict between the two is
+// one of the description's warnings).
 func volumeMB(d *Description) float64 {
 	if d == nil {
 		return 0
@@ -481,6 +509,11 @@ func nothingToUndo(p migration.Phase) bool {
 // finish totals the estimates, scores the risk from the phases, and finds
 // the anti-patterns.
 func (p *Plan) finish(opts Options, volMB float64) {
+	for _, r := range opts.Compat {
+		if r != nil {
+			p.compat = append(p.compat, r)
+		}
+	}
 	var hasCopy, hasReconcile bool
 	// bigBang names the traffic shifts that move everything at once.
 	var bigBang []string
@@ -585,12 +618,14 @@ func (p *Plan) score() {
 // schema changes it plans, endpoints that disappear, traffic without a
 // staged rollout.
 func (p *Plan) addDescriptionRisks(d *Description) {
+	// check-compat's own rules decide, so a widening (varchar(255) to
+	// text) is no more breaking here than in its report.
 	var breaking []string
 	for _, sc := range d.SchemaChanges {
 		for _, c := range sc.Changes {
-			switch typ, _ := c["type"].(string); typ {
-			case "drop_column", "drop_table", "rename_column", "rename_table", "modify_column", "add_constraint":
-				breaking = append(breaking, sc.Table+": "+typ)
+			if compat.PlannedChangeSeverity(c) == compat.Breaking {
+				typ, _ := c["type"].(string)
+				breaking = append(breaking, sc.Table+": "+typ+plannedTarget(c))
 			}
 		}
 	}
@@ -606,6 +641,16 @@ func (p *Plan) addDescriptionRisks(d *Description) {
 		p.Warnings = append(p.Warnings, "big-bang cut-over: give a feature flag a rollout_schedule (e.g. 5%, 25%, 50%, 100% with holds)")
 	}
 	p.score()
+}
+
+// plannedTarget names what a planned change touches, for the risk detail.
+func plannedTarget(c SchemaChange) string {
+	for _, k := range []string{"column", "constraint_name"} {
+		if v, ok := c[k].(string); ok && v != "" {
+			return " " + v
+		}
+	}
+	return ""
 }
 
 // MissingEndpoints lists the legacy service's endpoints that the new

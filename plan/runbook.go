@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -139,8 +140,57 @@ func (p *Plan) Runbook() string {
 			w("  - [ ] %s\n", c)
 		}
 	}
+	p.schemaRollback(w)
 	p.checklists(w)
 	return b.String()
+}
+
+// compatNames names the reports the plan was given.
+func (p *Plan) compatNames() string {
+	var names []string
+	for _, r := range p.compat {
+		names = append(names, compatName(r))
+	}
+	return "checked by check-compat: " + strings.Join(names, "; ")
+}
+
+func compatName(r *compat.Report) string {
+	n := r.Kind + " comparison"
+	if r.Before != "" || r.After != "" {
+		n += fmt.Sprintf(" %s → %s", r.Before, r.After)
+	}
+	return n
+}
+
+// schemaRollback writes the rollback SQL of the check-compat reports, in
+// the order it must run (the reverse of the forward scripts), with the
+// checks to make first and what it cannot bring back.
+func (p *Plan) schemaRollback(w func(string, ...any)) {
+	for _, r := range p.compat {
+		if len(r.MigrationScripts) == 0 {
+			continue
+		}
+		w("\n## Schema rollback SQL (%s)\n\n", compatName(r))
+		w("Run the steps in this order (the reverse of the forward scripts), each after its precheck returns 0. Dialect: %s.\n", orDefault(string(r.Dialect), "postgres"))
+		for i := len(r.MigrationScripts) - 1; i >= 0; i-- {
+			s := r.MigrationScripts[i]
+			w("\n### Undo %d: %s\n\n", s.Order, s.FieldPath)
+			if s.DataLoss {
+				w("- **Data loss:** the rollback restores the structure, not the data the change removed or that no longer fits: restore it from a backup.\n")
+			}
+			if q := s.RollbackPrecheckQuery; q != "" {
+				w("- Precheck (rows the rollback would fail on or cut; 0 means safe): `%s`\n", q)
+			}
+			w("\n```sql\n%s\n```\n", strings.TrimSpace(s.RollbackSQL))
+		}
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // triggers lists what should make an operator roll back during a phase.
@@ -201,7 +251,11 @@ func (p *Plan) checklists(w func(string, ...any)) {
 	w("\n## Checklists\n\n`[x]` items follow from the plan itself; `[ ]` items are for a person to check.\n\n### Before\n\n")
 	w("- %s every phase before the point of no return has a rollback step\n", box(allReversible))
 	w("- %s a validate phase runs first\n", box(has(migration.PhaseValidate)))
-	w("- %s no breaking change left unacknowledged\n", box(!p.hasFactor(FactorBreakingChanges)))
+	if len(p.compat) == 0 {
+		w("- [ ] no breaking change left unacknowledged (no check-compat report was given: run `godwit check-compat` and pass its report with --compat)\n")
+	} else {
+		w("- %s no breaking change left unacknowledged (%s)\n", box(!p.hasFactor(FactorBreakingChanges)), p.compatNames())
+	}
 	w("- %s alert thresholds are defined for the traffic shift\n", box(len(p.AlertThresholds) > 0))
 	w("- [ ] the rollback has been rehearsed on a staging copy (`godwit rollback` after shift-traffic)\n")
 	w("- [ ] backups of the legacy side exist and have been restored once\n")

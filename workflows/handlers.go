@@ -170,13 +170,9 @@ func (r *run) onRollback(ctx workflow.Context, req RollbackRequest) {
 		r.publish(ctx)
 		return
 	}
-	reason := "rollback requested"
-	if req.By != "" {
-		reason += " by " + req.By
-	}
-	if req.Reason != "" {
-		reason += ": " + req.Reason
-	}
+	// The same text as before migration.RollbackRequestNote existed, so
+	// runs in flight and recorded histories read the same.
+	reason := migration.RollbackRequestNote(req.By, req.Reason)
 	r.rollbackReason = reason
 	r.report.RollbackNote = reason
 	r.report.Status = migration.StatusRollingBack

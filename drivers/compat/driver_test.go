@@ -237,3 +237,18 @@ func TestResultIsBounded(t *testing.T) {
 	assert.Less(t, len(back[0].Issues), 2000)
 	assert.Empty(t, back[0].MigrationScripts)
 }
+
+// TestGateRunsTheMethodSamplesAndListsUnknownFields: the method's own
+// schemas load in the gate as shipped, and a field Godwit does not know
+// shows in the phase's output instead of failing it.
+func TestGateRunsTheMethodSamplesAndListsUnknownFields(t *testing.T) {
+	before, after := "../../docread/testdata/method/assets/database_schema_before.json", "../../docread/testdata/method/assets/database_schema_after.json"
+	res, err := run(t, parse(t, fmt.Sprintf("before: {file: %s}\nafter: {file: %s}", before, after)))
+	require.Error(t, err, "the method's added checks are breaking")
+	assert.Contains(t, res.Summary, "schema: breaking")
+
+	extra := writeFile(t, "extra.json", `{"tables": {"t": {"columns": {"id": {"type": "bigint", "primary_key": true, "collation": "C"}}}}}`)
+	res, err = run(t, parse(t, fmt.Sprintf("before: {file: %s}\nafter: {file: %s}", extra, extra)))
+	require.NoError(t, err)
+	assert.Contains(t, res.Output, "tables.t.columns.id.collation (line 1): unknown field")
+}

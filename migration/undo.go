@@ -1,0 +1,84 @@
+package migration
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Why a rollback ran and what a compensation did are recorded as text in
+// the report (the workflow's state and its recorded histories hold them so);
+// these functions write and read that text in one place, so the status
+// can say "asked for by alice" instead of calling a request an error.
+
+// rollbackRequested starts the note of a rollback a person asked for.
+const rollbackRequested = "rollback requested"
+
+// RollbackRequestNote is the note of a rollback asked for by by (may be
+// empty) for reason (may be empty): "rollback requested by alice: p99 too
+// high".
+func RollbackRequestNote(by, reason string) string {
+	note := rollbackRequested
+	if by != "" {
+		note += " by " + by
+	}
+	if reason != "" {
+		note += ": " + reason
+	}
+	return note
+}
+
+// RequestedRollback says whether the run's rollback was asked for by a
+// person (godwit rollback, or the rollback signal), and who and why; by
+// is "someone" when the request did not say.
+func (r *Report) RequestedRollback() (by, reason string, ok bool) {
+	note := r.RollbackNote
+	if r.Status == StatusRollbackFailed || r.Status == StatusRolledBack || r.Status == StatusRollingBack {
+		if r.Error != "" {
+			note = r.Error
+		}
+	}
+	if note != rollbackRequested && !strings.HasPrefix(note, rollbackRequested+" by ") && !strings.HasPrefix(note, rollbackRequested+": ") {
+		return "", "", false
+	}
+	rest := strings.TrimPrefix(note, rollbackRequested)
+	if strings.HasPrefix(rest, " by ") {
+		rest = strings.TrimPrefix(rest, " by ")
+		by, reason, _ = strings.Cut(rest, ": ")
+	} else {
+		reason = strings.TrimPrefix(rest, ": ")
+	}
+	// A failed rollback appends its error: "...; then rollback failed: ...".
+	reason, _, _ = strings.Cut(reason, "; then rollback failed: ")
+	if by == "" {
+		by = "someone"
+	}
+	return by, reason, true
+}
+
+// RequestText says who asked for the rollback and why, for a person.
+func RequestText(by, reason string) string {
+	if reason == "" {
+		return fmt.Sprintf("asked for by %s (no reason given)", by)
+	}
+	return fmt.Sprintf("asked for by %s: %s", by, reason)
+}
+
+// NoCompensationSummary is the summary of compensating a phase that has no
+// compensation: its state says COMPENSATED, yet its effects remain.
+const NoCompensationSummary = "no compensation configured"
+
+// UndoneText is what a phase's undo did, for a person: a phase compensated
+// without a compensation was not undone, and one with nothing to undo
+// changed nothing; "" when the state says it all.
+func (p PhaseReport) UndoneText() string {
+	if p.State != PhaseCompensated {
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(p.Summary, NoCompensationSummary):
+		return "NOT UNDONE: it has no compensation, its effects remain"
+	case strings.HasPrefix(p.Summary, "nothing to undo"):
+		return "NOTHING TO UNDO: " + strings.TrimPrefix(strings.TrimPrefix(p.Summary, "nothing to undo"), ": ")
+	}
+	return ""
+}

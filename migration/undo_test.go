@@ -1,0 +1,91 @@
+package migration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// requestedRollback is a run a person rolled back, as the workflow records
+// it: the request's note in RollbackNote and Error.
+func requestedRollback(status Status, by, reason string) *Report {
+	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	r := NewReport("orders", "", []Phase{PhaseCopy, PhaseShiftTraffic}, nil, t0)
+	r.Phases[0].State = PhaseCompensated
+	r.Status = status
+	r.Error = RollbackRequestNote(by, reason)
+	r.RollbackNote = r.Error
+	r.CurrentIndex = -1
+	r.Refresh(t0.Add(time.Minute))
+	return r
+}
+
+func TestRollbackRequestNoteKeepsTheWorkflowsText(t *testing.T) {
+	// Runs in flight and recorded histories hold this text.
+	assert.Equal(t, "rollback requested by alice: p99 too high", RollbackRequestNote("alice", "p99 too high"))
+	assert.Equal(t, "rollback requested", RollbackRequestNote("", ""))
+	assert.Equal(t, "rollback requested: no reason", RollbackRequestNote("", "no reason"))
+}
+
+func TestRequestedRollbackSaysWhoAndWhyNotAnError(t *testing.T) {
+	r := requestedRollback(StatusRolledBack, "alice", "p99 too high")
+	by, reason, ok := r.RequestedRollback()
+	require.True(t, ok)
+	assert.Equal(t, "alice", by)
+	assert.Equal(t, "p99 too high", reason)
+	steps := strings.Join(r.NextSteps, "\n")
+	assert.NotContains(t, steps, "find the cause", "nothing failed")
+	assert.Contains(t, r.NextSteps[0], "nothing failed: the rollback was asked for by alice: p99 too high")
+	assert.Contains(t, steps, "godwit start -f <spec>")
+
+	r = requestedRollback(StatusRollingBack, "", "")
+	by, _, ok = r.RequestedRollback()
+	require.True(t, ok)
+	assert.Equal(t, "someone", by)
+	assert.Contains(t, r.NextSteps[0], "the rollback was asked for by someone (no reason given); wait for the compensations to finish")
+
+	r = requestedRollback(StatusRollbackFailed, "bob", "bad data")
+	r.Error += "; then rollback failed: compensate copy: boom"
+	_, reason, ok = r.RequestedRollback()
+	require.True(t, ok)
+	assert.Equal(t, "bad data", reason)
+
+	failed := requestedRollback(StatusRolledBack, "x", "y")
+	failed.Error, failed.RollbackNote = "phase copy failed: disk full", "phase copy failed"
+	failed.Refresh(failed.UpdatedTime)
+	_, _, ok = failed.RequestedRollback()
+	assert.False(t, ok, "a rollback after a failure was not asked for")
+	assert.Contains(t, failed.NextSteps[0], "find the cause")
+}
+
+func TestHeadlineIsMarkdownWithCommandsAsCode(t *testing.T) {
+	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	r := NewReport("orders", "", []Phase{PhaseCopy, PhaseShiftTraffic}, map[Phase]string{PhaseShiftTraffic: "go-live"}, t0)
+	r.Phases[0].State, r.Phases[0].Progress = PhaseCompleted, 100
+	r.Status, r.WaitingGate, r.CurrentIndex = StatusWaitingApproval, "go-live", 1
+	r.Refresh(t0)
+	h := r.Headline()
+	for _, line := range strings.Split(strings.TrimSuffix(h, "\n"), "\n") {
+		assert.True(t, strings.HasPrefix(line, "- "), "each line is a list item, or Markdown runs them together: %q", line)
+	}
+	assert.Contains(t, h, "`godwit approve orders --gate go-live`", "a code span keeps --gate from becoming an en dash")
+
+	rb := requestedRollback(StatusRolledBack, "alice", "p99 too high")
+	h = rb.Headline()
+	assert.Contains(t, h, "- rollback asked for by alice: p99 too high\n")
+	rb.Error, rb.RollbackNote = "phase copy failed", "phase copy failed"
+	rb.Refresh(rb.UpdatedTime)
+	assert.Contains(t, rb.Headline(), "`godwit start -f <spec>`", "<spec> survives inside a code span")
+}
+
+func TestUndoneTextTellsNoCompensationFromUndone(t *testing.T) {
+	assert.Equal(t, "NOT UNDONE: it has no compensation, its effects remain",
+		PhaseReport{State: PhaseCompensated, Summary: NoCompensationSummary}.UndoneText())
+	assert.Equal(t, "NOTHING TO UNDO: a reconcile changes nothing",
+		PhaseReport{State: PhaseCompensated, Summary: "nothing to undo: a reconcile changes nothing"}.UndoneText())
+	assert.Empty(t, PhaseReport{State: PhaseCompensated, Summary: "dropped 3 tables"}.UndoneText())
+	assert.Empty(t, PhaseReport{State: PhaseFailed, Summary: NoCompensationSummary}.UndoneText())
+}
