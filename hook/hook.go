@@ -74,14 +74,14 @@ var BaseEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
 
 // Command is a process to run.
 type Command struct {
-	Argv    []string          // program and arguments; Argv[0] looked up in PATH
-	Env     map[string]string // the command's own variables (override inherited values)
+	Argv []string          // program and arguments; Argv[0] looked up in PATH
+	Env  map[string]string // the command's own variables (override inherited values)
 	// Inherit names variables of the worker's environment the command gets
 	// beyond BaseEnv (an explicit allow-list; unset ones are skipped).
 	// GODWIT_* names are never inherited.
 	Inherit []string
-	Dir     string            // working directory; "" = the worker's
-	Timeout time.Duration     // 0 = no timeout of its own (ctx still applies)
+	Dir     string        // working directory; "" = the worker's
+	Timeout time.Duration // 0 = no timeout of its own (ctx still applies)
 }
 
 // Options tune a run.
