@@ -113,3 +113,7 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// LooksLikeSecretName reports whether an environment variable's name says
+// it holds a secret (PGPASSWORD, DB_PASS, GITHUB_TOKEN, API_KEY, ...).
+func LooksLikeSecretName(name string) bool { return secretName(name) }
