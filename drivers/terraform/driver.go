@@ -151,13 +151,22 @@ func (d *Driver) module(spec *Spec, secrets map[string]string) (*infra.Module, e
 	if err != nil {
 		return nil, err
 	}
-	redact := make([]string, 0, len(secrets))
+	env, err := resolveSecrets(spec.SecretEnv)
+	if err != nil {
+		return nil, infra.Permanent(err)
+	}
+	// Its own secrets, and every other secret this worker knows.
+	redact := activities.KnownSecrets().Values()
 	for _, v := range secrets {
+		redact = append(redact, v)
+	}
+	for _, v := range env {
 		redact = append(redact, v)
 	}
 	return infra.New(infra.Options{
 		Dir: spec.Dir, Binary: bin, Workspace: spec.Workspace, PlanDir: d.PlanDir,
-		Redact: redact, Logger: d.Logger.With("dir", spec.Dir, "workspace", spec.Workspace),
+		Redact: redact, Inherit: spec.InheritEnv, Env: env,
+		Logger: d.Logger.With("dir", spec.Dir, "workspace", spec.Workspace),
 	})
 }
 
