@@ -205,6 +205,10 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 			resume = hb
 		}
 	}
+	// A checkpoint leaves the worker sealed (no secret in heartbeat details
+	// or history); the driver gets it back whole. A hook's own secrets,
+	// not yet read on a fresh worker, are unsealed by its driver.
+	resume.Checkpoint, _ = knownSecrets.Unseal(resume.Checkpoint)
 	last := resume
 	var hostAt time.Time
 	host := ""
@@ -214,15 +218,19 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 			host, hostAt = hostLoad(), time.Now()
 		}
 		hb.Host = host
+		hb.Checkpoint = knownSecrets.Seal(hb.Checkpoint)
+		hb.Detail = knownSecrets.String(hb.Detail)
 		activity.RecordHeartbeat(ctx, hb)
 	})
 	res.Phase, res.Kind, res.Action, res.Step, res.Attempt = in.Phase.Name, in.Phase.Phase, action, in.Step, info.Attempt
 	res.Duration = config.Duration(time.Since(start).Round(time.Millisecond))
+	redactResult(knownSecrets, &res)
+	err = redactError(knownSecrets, err)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			// Interrupted (pause or rollback): say where it stopped, so a
 			// resume goes on from there.
-			res.Checkpoint = last.Checkpoint
+			res.Checkpoint = knownSecrets.Seal(last.Checkpoint)
 			log.Info("phase interrupted", "checkpoint", res.Checkpoint != "")
 			return res, temporal.NewCanceledError(res)
 		}
@@ -230,7 +238,7 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == ErrTypeSchemaDrift {
 			// The migration pauses on it and resume goes on from here.
-			res.Checkpoint = last.Checkpoint
+			res.Checkpoint = knownSecrets.Seal(last.Checkpoint)
 		}
 		return res, WithResult(err, res)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/hook"
+	"github.com/godwit/godwit/redact"
 )
 
 // HookDriver runs a phase's command hook.
@@ -45,10 +46,19 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 			return PhaseResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, err)
 		}
 	}
+	if err := checkInherited(cmd.InheritEnv); err != nil {
+		return PhaseResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s %s: %v", action, in.Phase.Name, err), ErrTypeConfig, err)
+	}
 	if resume.Checkpoint != "" {
 		// The previous attempt's last "godwit:checkpoint=" line: the hook
-		// may resume from it instead of starting over.
-		env["GODWIT_CHECKPOINT"] = resume.Checkpoint
+		// may resume from it instead of starting over. It left the worker
+		// sealed; the hook's secrets, resolved above, unseal it.
+		cp, missing := knownSecrets.Unseal(resume.Checkpoint)
+		if len(missing) > 0 {
+			d.Logger.Warn("the checkpoint names secrets this hook did not read; they stay sealed", "secrets", strings.Join(missing, ","))
+		}
+		env["GODWIT_CHECKPOINT"] = cp
 	}
 	env["GODWIT_MIGRATION"] = in.Migration
 	env["GODWIT_PHASE"] = in.Phase.Name
@@ -63,8 +73,10 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 	if activity.IsActivity(ctx) {
 		env["GODWIT_ATTEMPT"] = strconv.Itoa(int(activity.GetInfo(ctx).Attempt))
 	}
-	res, err := hook.Run(ctx, hook.Command{Argv: cmd.Command, Env: env, Dir: cmd.Dir, Timeout: cmd.Timeout.D()}, hook.Options{
-		Redact: secrets,
+	res, err := hook.Run(ctx, hook.Command{Argv: cmd.Command, Env: env, Inherit: cmd.InheritEnv, Dir: cmd.Dir, Timeout: cmd.Timeout.D()}, hook.Options{
+		// Its own secrets, and every other secret this worker knows (store
+		// DSNs, tokens, its keyring), however the hook came by them.
+		Redact: append(secrets, knownSecrets.Values()...),
 		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action),
 		Tick: func(p hook.Progress) {
 			beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: p.Checkpoint})
@@ -190,7 +202,8 @@ func resolveEnv(cmd *config.Command) (map[string]string, []string, error) {
 		env[k] = v
 	}
 	var secrets []string
-	for name, ref := range cmd.Secrets {
+	for _, name := range sortedNames(cmd.Secrets) {
+		ref := cmd.Secrets[name]
 		v, err := ResolveSecret(ref)
 		if err != nil {
 			return nil, nil, fmt.Errorf("secret %s: %w", name, err)
@@ -202,8 +215,18 @@ func resolveEnv(cmd *config.Command) (map[string]string, []string, error) {
 }
 
 // ResolveSecret reads a secret on the worker: from its environment or a
-// file (trailing newlines cut). Only activities call it; never log the value.
+// file (trailing newlines cut). Only activities call it; never log the
+// value. The value joins KnownSecrets, so that it is redacted from every
+// output, log line and error of this process.
 func ResolveSecret(ref config.SecretRef) (string, error) {
+	v, err := readSecret(ref)
+	if err == nil {
+		knownSecrets.Add(SecretName(ref), v)
+	}
+	return v, err
+}
+
+func readSecret(ref config.SecretRef) (string, error) {
 	if ref.FromEnv != "" {
 		v, ok := os.LookupEnv(ref.FromEnv)
 		if !ok {
@@ -216,6 +239,21 @@ func ResolveSecret(ref config.SecretRef) (string, error) {
 		return "", fmt.Errorf("read secret file: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// checkInherited refuses to hand a hook, through inheritEnv, a variable
+// holding a secret the worker knows (a store DSN, a token, the keyring): a
+// secret reaches a hook only declared under secrets. The spec check refuses
+// the names it can tell; this catches the worker's own (a keyring variable
+// named in its settings).
+func checkInherited(names []string) error {
+	for _, name := range names {
+		if v, ok := os.LookupEnv(name); ok && len(v) >= redact.MinSecretLen && knownSecrets.Contains(v) {
+			return fmt.Errorf("inheritEnv %s holds a secret this worker knows (a store DSN, a token or its keyring): "+
+				"declare it under secrets: {%s: {fromEnv: %s}} so the hook's output is redacted", name, name, name)
+		}
+	}
+	return nil
 }
 
 // lastLine returns the output's last line that is not a godwit:

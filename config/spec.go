@@ -150,8 +150,12 @@ type Command struct {
 	// Secrets are environment variables whose values the worker reads from
 	// its own environment or from a file, so they never enter history.
 	Secrets map[string]SecretRef `yaml:"secrets" json:"secrets,omitempty"`
-	Dir     string               `yaml:"dir" json:"dir,omitempty"`
-	Timeout Duration             `yaml:"timeout" json:"timeout,omitempty"`
+	// InheritEnv names variables of the worker's environment the command
+	// gets; beyond them it gets only PATH, HOME, LANG, LC_ALL, TZ, TMPDIR,
+	// its own GODWIT_* variables, env and secrets.
+	InheritEnv []string `yaml:"inheritEnv" json:"inheritEnv,omitempty"`
+	Dir        string   `yaml:"dir" json:"dir,omitempty"`
+	Timeout    Duration `yaml:"timeout" json:"timeout,omitempty"`
 }
 
 // StoreSpec is a database: its engine and where the worker finds its DSN
@@ -567,20 +571,25 @@ func (h *Hook) Check(c *CheckContext) {
 		c.errs = append(c.errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	timeout := c.Phase.Timeout
+	dsnVars := storeDSNVars(c.Spec)
+	check := func(path string, cmd *Command) {
+		checkCommand(add, path, cmd, timeout)
+		checkCredentials(add, path, cmd, dsnVars)
+	}
 	switch {
 	case h.Run == nil && len(h.Steps) == 0:
 		add(c.Path+".run", "is required: the command the phase runs (or steps: a list of commands, waits and gates)")
 	case h.Run != nil && len(h.Steps) > 0:
 		add(c.Path+".steps", "cannot be given with run: use run for one command, steps for several")
 	case h.Run != nil:
-		checkCommand(add, c.Path+".run", h.Run, timeout)
+		check(c.Path+".run", h.Run)
 	}
 	for i, st := range h.Steps {
 		path := fmt.Sprintf("%s.steps[%d]", c.Path, i)
 		n := 0
 		if st.Run != nil {
 			n++
-			checkCommand(add, path+".run", st.Run, timeout)
+			check(path+".run", st.Run)
 		}
 		if st.Wait != 0 {
 			n++
@@ -599,7 +608,7 @@ func (h *Hook) Check(c *CheckContext) {
 		add(c.Path+".resumable", "applies to run, not steps: pause already holds between steps")
 	}
 	if h.Compensate != nil {
-		checkCommand(add, c.Path+".compensate", h.Compensate, timeout)
+		check(c.Path+".compensate", h.Compensate)
 	}
 }
 

@@ -18,7 +18,7 @@ const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
 	topFields   = "name, description, taskQueue, resources, notifications, window, stores, defaults, phases"
 	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook"
-	cmdFields   = "command, env, secrets, dir, timeout"
+	cmdFields   = "command, env, secrets, inheritEnv, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
 	noCommand   = `is required: the program and its arguments, e.g. ["sh", "-c", "echo hi"]`
 	notDuration = `is not a duration: write a number with a unit, such as 30s, 5m or 1h30m`
@@ -552,6 +552,55 @@ phases:
 			"phases[0].hook.run.env.MYSQL_PWD (line 10): looks like a secret, and env values are stored in workflow history in plain text: move it to secrets: {MYSQL_PWD: {fromEnv: VAR}} (or fromFile), which the worker reads itself",
 	},
 	{
+		name: "literal credentials in env values and arguments are refused; $NAME references pass",
+		yaml: `name: m
+stores:
+  orders: {engine: postgres, dsn: {fromEnv: ORDERS_DSN}}
+phases:
+  - phase: copy
+    hook:
+      run:
+        command: [sh, -c, 'mysql -uroot -phunter2 -e "select 1"; psql "postgres://app:$PGPW@db/x"; mysql -p"$PW"']
+        env:
+          TARGET: postgres://app:s3cret@db:5432/orders
+          MY: app:pw1@tcp(db:3306)/orders
+          KV: host=db password=pw2
+          DB_PASS: pw3
+          PGPASS: pw4
+          BYPASS: "1"
+          REF: postgres://app:$PW@db/orders
+      compensate:
+        command: [psql, --password=pw5, "postgres://u:pw6@db/x"]
+`,
+		want: "phases[0].hook.run.command[2] (line 8): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix + "\n" +
+			"phases[0].hook.run.env.TARGET (line 10): holds a literal credential (the password of a user:password@host URL): " + literalFix + "\n" +
+			"phases[0].hook.run.env.MY (line 11): holds a literal credential (the password of a user:password@tcp(host) DSN): " + literalFix + "\n" +
+			"phases[0].hook.run.env.KV (line 12): holds a literal credential (a password=VALUE): " + literalFix + "\n" +
+			"phases[0].hook.run.env.DB_PASS (line 13): looks like a secret, and env values are stored in workflow history in plain text: move it to secrets: {DB_PASS: {fromEnv: VAR}} (or fromFile), which the worker reads itself\n" +
+			"phases[0].hook.run.env.PGPASS (line 14): looks like a secret, and env values are stored in workflow history in plain text: move it to secrets: {PGPASS: {fromEnv: VAR}} (or fromFile), which the worker reads itself\n" +
+			"phases[0].hook.compensate.command[1] (line 18): holds a literal credential (a password=VALUE): " + literalFix + "\n" +
+			"phases[0].hook.compensate.command[2] (line 18): holds a literal credential (the password of a user:password@host URL): " + literalFix,
+	},
+	{
+		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
+		yaml: `name: m
+stores:
+  orders: {engine: postgres, dsn: {fromEnv: ORDERS_DSN}}
+phases:
+  - phase: copy
+    hook:
+      run:
+        command: [./copy.sh]
+        inheritEnv: [AWS_REGION, GODWIT_CODEC_KEYS, ORDERS_DSN, GITHUB_TOKEN, "A-B"]
+        secrets:
+          ORDERS_DSN: {fromEnv: ORDERS_DSN}
+`,
+		want: "phases[0].hook.run.inheritEnv[1] (line 9): GODWIT_CODEC_KEYS is one of the worker's own settings (its Temporal credentials, its keyring): a hook never gets them; the hook's own GODWIT_* variables (GODWIT_PHASE, GODWIT_CHECKPOINT, ...) are set without asking\n" +
+			"phases[0].hook.run.inheritEnv[2] (line 9): ORDERS_DSN is the DSN variable of store orders, which holds its credentials: declare it under secrets: {ORDERS_DSN: {fromEnv: ORDERS_DSN}} so the hook gets it and its output is redacted\n" +
+			"phases[0].hook.run.inheritEnv[3] (line 9): GITHUB_TOKEN looks like a secret: declare it under secrets: {GITHUB_TOKEN: {fromEnv: GITHUB_TOKEN}} so the hook's output is redacted\n" +
+			"phases[0].hook.run.inheritEnv[4] (line 9): \"A-B\" is not a valid environment variable name",
+	},
+	{
 		name: "secret as a string",
 		yaml: "name: m\nphases:\n  - phase: copy\n    hook:\n      run:\n        command: [a]\n        secrets: {TOKEN: hunter2}\n",
 		want: "phases[0].hook.run.secrets.TOKEN (line 7): must not be written in the spec, where it would be stored in workflow history in plain text: write {fromEnv: VAR} (a variable in the worker's environment) or {fromFile: PATH} (a file on the worker)",
@@ -606,6 +655,8 @@ name (line 13): "Bad Name" is not a valid name: use 1-63 lowercase letters, digi
 
 // okPhases is a valid phases list, for cases about other fields.
 const okPhases = "phases: [{phase: validate, hook: {run: {command: [./check.sh]}}}]\n"
+
+const literalFix = "the spec is stored in workflow history in plain text: put the value in the worker's environment or a file and declare it under secrets: {NAME: {fromEnv: VAR}} (or fromFile), then refer to $NAME in the command"
 
 func TestParseSpecRejectsBadSpecs(t *testing.T) {
 	require.GreaterOrEqual(t, len(badSpecs), 25)

@@ -45,9 +45,11 @@ CREATE INDEX ON "Orders" (id)
 	}
 
 	refused := []struct{ name, script, want string }{
-		{"drop", "CREATE TABLE a (id int PRIMARY KEY);\nDROP TABLE b", "statement 2 (line 2): DROP: only CREATE TABLE, CREATE INDEX and ALTER TABLE"},
-		{"insert", "INSERT INTO a VALUES (1)", "statement 1 (line 1): INSERT: only"},
-		{"view", "CREATE VIEW v AS SELECT 1", "CREATE VIEW: only"},
+		{"drop", "CREATE TABLE a (id int PRIMARY KEY);\nDROP TABLE b", "statement 2 (line 2): is not a CREATE TABLE, CREATE INDEX or ALTER TABLE statement: only CREATE TABLE, CREATE INDEX and ALTER TABLE"},
+		{"insert", "INSERT INTO a VALUES (1)", "statement 1 (line 1): is not a CREATE TABLE"},
+		{"view", "CREATE VIEW v AS SELECT 1", "statement 1 (line 1): is not a CREATE TABLE"},
+		// A file that is not DDL (a password file) is never quoted.
+		{"not sql at all", "root:hunter2-pw:0:0:root:/root:/bin/bash\n", "statement 1 (line 1): is not a CREATE TABLE"},
 		{"temporary table", "CREATE TEMPORARY TABLE a (id int)", "a temporary table vanishes"},
 		{"schema-qualified", "CREATE TABLE public.a (id int)", `"public" is qualified with a schema`},
 		{"concurrent index", "CREATE INDEX CONCURRENTLY i ON a (id)", "CONCURRENTLY cannot run inside the transaction"},
@@ -58,6 +60,9 @@ CREATE INDEX ON "Orders" (id)
 			_, err := datastore.ParseDDL(datastore.Postgres, tt.script)
 			if !errors.Is(err, datastore.ErrBadDDL) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want ErrBadDDL saying %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "root:") {
+				t.Fatalf("err = %v quotes the file", err)
 			}
 		})
 	}

@@ -228,14 +228,15 @@ func (c *tokenCursor) name(engine Engine) (string, error) {
 
 const allowedDDL = "only CREATE TABLE, CREATE INDEX and ALTER TABLE on the listed tables are allowed"
 
+// notDDL says a statement is not one a DDL script may hold. It quotes none
+// of the statement: a file that is not a DDL script (a password file named
+// by mistake or malice) must not be shown in an error.
+const notDDL = "is not a CREATE TABLE, CREATE INDEX or ALTER TABLE statement: " + allowedDDL
+
 // classify says what one statement creates or changes.
 func classify(engine Engine, sql string) (Statement, error) {
 	c := &tokenCursor{toks: tokens(sql, 16)}
 	st := Statement{SQL: sql}
-	head := ""
-	if len(c.toks) > 0 {
-		head = strings.ToUpper(c.toks[0].text)
-	}
 	switch {
 	case c.skip("CREATE"):
 		c.skip("OR")
@@ -254,7 +255,7 @@ func classify(engine Engine, sql string) (Statement, error) {
 		case c.peek("UNIQUE", "FULLTEXT", "SPATIAL", "INDEX"):
 			c.skip("UNIQUE", "FULLTEXT", "SPATIAL")
 			if !c.skip("INDEX") {
-				return st, fmt.Errorf("%s: %s", firstWords(c.toks), allowedDDL)
+				return st, errors.New(notDDL)
 			}
 			st.Kind = CreateIndex
 			if c.peek("CONCURRENTLY") {
@@ -272,11 +273,11 @@ func classify(engine Engine, sql string) (Statement, error) {
 			}
 			c.skip("ONLY")
 		default:
-			return st, fmt.Errorf("%s: %s", firstWords(c.toks), allowedDDL)
+			return st, errors.New(notDDL)
 		}
 	case c.skip("ALTER"):
 		if !c.skip("TABLE") {
-			return st, fmt.Errorf("%s: %s", firstWords(c.toks), allowedDDL)
+			return st, errors.New(notDDL)
 		}
 		st.Kind = AlterTable
 		if c.skip("IF") {
@@ -284,7 +285,7 @@ func classify(engine Engine, sql string) (Statement, error) {
 		}
 		c.skip("ONLY")
 	default:
-		return st, fmt.Errorf("%s: %s", head, allowedDDL)
+		return st, errors.New(notDDL)
 	}
 	name, err := c.name(engine)
 	if err != nil {
@@ -292,13 +293,4 @@ func classify(engine Engine, sql string) (Statement, error) {
 	}
 	st.Table = name
 	return st, nil
-}
-
-// firstWords is the head of a statement for a message ("CREATE VIEW").
-func firstWords(toks []token) string {
-	var w []string
-	for _, t := range toks[:min(len(toks), 2)] {
-		w = append(w, strings.ToUpper(t.text))
-	}
-	return strings.Join(w, " ")
 }

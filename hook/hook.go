@@ -59,17 +59,29 @@ const (
 	maxCheckpoint = 4096
 	redacted      = "***"
 
-	// temporalEnvPrefix marks the worker's own Temporal settings and
-	// credentials, which must never reach a hook.
-	temporalEnvPrefix = "GODWIT_TEMPORAL_"
+	// godwitEnvPrefix marks the worker's own settings and credentials
+	// (GODWIT_TEMPORAL_APIKEY, GODWIT_CODEC_KEYS, ...), which never reach
+	// a command from the worker's environment: the only GODWIT_* variables
+	// a hook sees are those the caller sets in Command.Env.
+	godwitEnvPrefix = "GODWIT_"
 )
+
+// BaseEnv are the variables of the worker's environment every command
+// gets: what a program needs to run and to format text, nothing that could
+// be a credential. Anything else it gets from Command.Env or names in
+// Command.Inherit.
+var BaseEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
 
 // Command is a process to run.
 type Command struct {
-	Argv    []string          // program and arguments; Argv[0] looked up in PATH
-	Env     map[string]string // added to the environment (override inherited values)
-	Dir     string            // working directory; "" = the worker's
-	Timeout time.Duration     // 0 = no timeout of its own (ctx still applies)
+	Argv []string          // program and arguments; Argv[0] looked up in PATH
+	Env  map[string]string // the command's own variables (override inherited values)
+	// Inherit names variables of the worker's environment the command gets
+	// beyond BaseEnv (an explicit allow-list; unset ones are skipped).
+	// GODWIT_* names are never inherited.
+	Inherit []string
+	Dir     string        // working directory; "" = the worker's
+	Timeout time.Duration // 0 = no timeout of its own (ctx still applies)
 }
 
 // Options tune a run.
@@ -244,44 +256,43 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-// environ returns the worker's environment without its Temporal settings,
-// plus cmd.Env sorted by key so the result does not depend on map order.
+// environ returns the command's environment: BaseEnv and the Inherit
+// names from the worker's environment (never a GODWIT_* variable, which
+// holds the worker's own settings and credentials), then cmd.Env, all
+// sorted by name so the result does not depend on map order. Nothing else
+// of the worker's environment — store DSNs, keyrings, tokens — reaches it.
 func environ(cmd Command) ([]string, error) {
-	keys := make([]string, 0, len(cmd.Env))
-	for k := range cmd.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("invalid environment variable name %q", k)
+	vars := make(map[string]string, len(BaseEnv)+len(cmd.Inherit)+len(cmd.Env)+1)
+	for _, name := range append(append([]string(nil), BaseEnv...), cmd.Inherit...) {
+		if strings.HasPrefix(name, godwitEnvPrefix) {
+			return nil, fmt.Errorf("inherit %s: the worker's GODWIT_* variables hold its settings and credentials and are never passed to a command", name)
 		}
-		keys = append(keys, k)
+		if v, ok := os.LookupEnv(name); ok {
+			vars[name] = v
+		}
 	}
-	sort.Strings(keys)
-
 	// A shell trusts PWD; the worker's would be wrong in another directory.
-	var pwd string
-	if _, set := cmd.Env["PWD"]; !set && cmd.Dir != "" {
+	if cmd.Dir != "" {
 		abs, err := filepath.Abs(cmd.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("dir %q: %w", cmd.Dir, err)
 		}
-		pwd = abs
+		vars["PWD"] = abs
 	}
-
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, temporalEnvPrefix) {
-			continue
+	for k, v := range cmd.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("invalid environment variable name %q", k)
 		}
-		if _, overridden := cmd.Env[name]; overridden || (pwd != "" && name == "PWD") {
-			continue
-		}
-		env = append(env, kv)
+		vars[k] = v
 	}
-	if pwd != "" {
-		env = append(env, "PWD="+pwd)
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
 	}
+	sort.Strings(keys)
+	env := make([]string, 0, len(keys))
 	for _, k := range keys {
-		env = append(env, k+"="+cmd.Env[k])
+		env = append(env, k+"="+vars[k])
 	}
 	return env, nil
 }

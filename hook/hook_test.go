@@ -120,19 +120,40 @@ func TestRunNonZeroExit(t *testing.T) {
 	}
 }
 
+// TestRunEnvironment: a command gets BaseEnv, the names it inherits and
+// its own variables — nothing else of the worker's environment, and never
+// a GODWIT_* variable (the worker's settings, keyring and credentials).
 func TestRunEnvironment(t *testing.T) {
 	t.Setenv("GODWIT_TEMPORAL_APIKEY", "worker-secret")
-	t.Setenv("GODWIT_TEMPORAL_ADDRESS", "temporal:7233")
+	t.Setenv("GODWIT_CODEC_KEYS", "k1:a2V5")
+	t.Setenv("ORDERS_DSN", "postgres://app:dsn-secret@db/orders")
 	t.Setenv("HOOK_TEST_INHERITED", "from-worker")
 	t.Setenv("HOOK_TEST_OVERRIDDEN", "old")
+	t.Setenv("LANG", "C.UTF-8")
 
-	cmd := sh(`echo "apikey=${GODWIT_TEMPORAL_APIKEY-unset}"; echo "address=${GODWIT_TEMPORAL_ADDRESS-unset}"; ` +
-		`echo "inherited=$HOOK_TEST_INHERITED"; echo "overridden=$HOOK_TEST_OVERRIDDEN"; echo "added=$HOOK_TEST_ADDED"; ` +
-		`env | grep -c '^HOOK_TEST_OVERRIDDEN='`)
-	cmd.Env = map[string]string{"HOOK_TEST_OVERRIDDEN": "new", "HOOK_TEST_ADDED": "a b=c"}
+	cmd := sh(`env | sort`)
+	cmd.Env = map[string]string{"HOOK_TEST_OVERRIDDEN": "new", "HOOK_TEST_ADDED": "a b=c", "GODWIT_PHASE": "p"}
+	cmd.Inherit = []string{"HOOK_TEST_INHERITED", "HOOK_TEST_OVERRIDDEN", "HOOK_TEST_UNSET"}
 	res, err := Run(context.Background(), cmd, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, "apikey=unset\naddress=unset\ninherited=from-worker\noverridden=new\nadded=a b=c\n1\n", res.Output)
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(res.Output), "\n") {
+		name, _, _ := strings.Cut(line, "=")
+		names = append(names, name)
+	}
+	allowed := map[string]bool{"PATH": true, "HOME": true, "LANG": true, "LC_ALL": true, "TZ": true, "TMPDIR": true,
+		"HOOK_TEST_INHERITED": true, "HOOK_TEST_OVERRIDDEN": true, "HOOK_TEST_ADDED": true, "GODWIT_PHASE": true,
+		// The shell sets these itself.
+		"PWD": true, "SHLVL": true, "_": true, "OLDPWD": true}
+	for _, n := range names {
+		assert.True(t, allowed[n], "the command saw %s, which is neither in BaseEnv, inherited nor its own: %s", n, res.Output)
+	}
+	for _, want := range []string{"HOOK_TEST_INHERITED=from-worker", "HOOK_TEST_OVERRIDDEN=new", "HOOK_TEST_ADDED=a b=c", "GODWIT_PHASE=p", "LANG=C.UTF-8"} {
+		assert.Contains(t, res.Output, want+"\n")
+	}
+	for _, secret := range []string{"worker-secret", "k1:a2V5", "dsn-secret"} {
+		assert.NotContains(t, res.Output, secret)
+	}
 }
 
 func TestEnvironSortedAndFiltered(t *testing.T) {
@@ -147,6 +168,8 @@ func TestEnvironSortedAndFiltered(t *testing.T) {
 
 	_, err = environ(Command{Env: map[string]string{"A=B": "x"}})
 	assert.ErrorContains(t, err, `invalid environment variable name "A=B"`)
+	_, err = environ(Command{Inherit: []string{"GODWIT_TEMPORAL_APIKEY"}})
+	assert.ErrorContains(t, err, "inherit GODWIT_TEMPORAL_APIKEY")
 }
 
 func TestRunDir(t *testing.T) {

@@ -41,6 +41,12 @@ type Options struct {
 	PlanDir string
 	// Redact lists secret values hidden from Output ("***").
 	Redact []string
+	// Inherit names variables of the worker's environment Terraform gets
+	// beyond BaseEnv (the TF_* settings a spec names); Env adds variables
+	// of its own (provider credentials read from secrets). Nothing else of
+	// the worker's environment reaches it.
+	Inherit []string
+	Env     map[string]string
 	// MaxOutput bounds the output kept (its tail); default 16 KiB.
 	MaxOutput int
 	// Logger receives one line per command; nil discards.
@@ -89,7 +95,7 @@ func New(opts Options) (*Module, error) {
 	}
 	// No update check against checkpoint.hashicorp.com: workers may have
 	// no internet, and the answer is of no use here.
-	env := cleanEnv(os.Environ())
+	env := environ(opts.Inherit, opts.Env)
 	env["CHECKPOINT_DISABLE"] = "1"
 	if err := tf.SetEnv(env); err != nil {
 		return nil, fmt.Errorf("terraform environment: %w", err)
@@ -100,16 +106,29 @@ func New(opts Options) (*Module, error) {
 	return m, nil
 }
 
-// cleanEnv returns the environment without the variables tfexec refuses
-// to pass on (TF_VAR_*, TF_CLI_ARGS, TF_LOG...): a worker's TF_VAR_x must
+// BaseEnv are the variables of the worker's environment Terraform always
+// gets: what it needs to run (PATH, HOME for its CLI configuration) and to
+// format text. No store DSN, keyring or credential of the worker's.
+var BaseEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
+
+// environ returns Terraform's environment: BaseEnv and the inherited names
+// from the worker's environment, then env; without the variables tfexec
+// refuses to pass on (TF_VAR_*, TF_CLI_ARGS, TF_LOG...): a TF_VAR_x must
 // not change what a plan does behind the spec's back.
-func cleanEnv(environ []string) map[string]string {
-	env := map[string]string{}
-	for _, kv := range environ {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
+func environ(inherit []string, env map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, name := range append(append([]string(nil), BaseEnv...), inherit...) {
+		if strings.HasPrefix(name, "GODWIT_") {
+			continue // the worker's settings and credentials
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			out[name] = v
+		}
 	}
-	return tfexec.CleanEnv(env)
+	for k, v := range env {
+		out[k] = v
+	}
+	return tfexec.CleanEnv(out)
 }
 
 // Output returns what the commands printed so far: redacted, its tail

@@ -118,3 +118,25 @@ output "password" {
 	assert.Equal(t, []OutputDecl{{Name: "address"}, {Name: "password", Sensitive: true}}, c.Outputs)
 	assert.Empty(t, c.Variables)
 }
+
+// TestTerraformEnvironmentIsMinimal: Terraform gets BaseEnv, the TF_*
+// names the spec lists and its secret variables — never the worker's store
+// DSNs, keyring or a TF_VAR_ that would change the plan.
+func TestTerraformEnvironmentIsMinimal(t *testing.T) {
+	t.Setenv("ORDERS_DSN", "postgres://app:tf-dsn-pw@db/x")
+	t.Setenv("GODWIT_CODEC_KEYS", "k1:a2V5a2V5")
+	t.Setenv("TF_PLUGIN_CACHE_DIR", "/cache")
+	t.Setenv("TF_VAR_region", "elsewhere")
+	t.Setenv("PATH", "/usr/bin:/bin")
+	env := environ([]string{"TF_PLUGIN_CACHE_DIR", "TF_VAR_region", "GODWIT_CODEC_KEYS"}, map[string]string{"AWS_SECRET_ACCESS_KEY": "aws-s"})
+	for name := range env {
+		switch name {
+		case "PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "TF_PLUGIN_CACHE_DIR", "AWS_SECRET_ACCESS_KEY":
+		default:
+			t.Errorf("Terraform would get %s=%s", name, env[name])
+		}
+	}
+	if env["TF_PLUGIN_CACHE_DIR"] != "/cache" || env["AWS_SECRET_ACCESS_KEY"] != "aws-s" || env["PATH"] != "/usr/bin:/bin" {
+		t.Errorf("environment %v lacks the named TF_* variable, the secret or PATH", env)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/drivers"
+	"github.com/godwit/godwit/specfiles"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -38,6 +39,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// The tests' spec files (DDL scripts, Terraform modules) live in
+	// temporary directories and the repository: the workers may read them.
+	if os.Getenv(specfiles.DirEnv) == "" {
+		os.Setenv(specfiles.DirEnv, "/")
+	}
 	bin, err := temporalBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

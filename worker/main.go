@@ -5,10 +5,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -18,6 +21,7 @@ import (
 	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/drivers"
 	"github.com/godwit/godwit/logging"
+	"github.com/godwit/godwit/redact"
 	"github.com/godwit/godwit/workermetrics"
 	"github.com/godwit/godwit/workflows"
 )
@@ -27,6 +31,53 @@ func main() {
 		fmt.Fprintln(os.Stderr, "godwit-worker:", err)
 		os.Exit(1)
 	}
+}
+
+// addSettingsSecrets records the worker's own credentials: its keyring
+// (the whole text and each key) and its Temporal API key.
+func addSettingsSecrets(set *redact.Set, s config.TemporalSettings) {
+	set.Add("temporal-apikey", s.APIKey)
+	if s.APIKeyFile != "" {
+		if b, err := os.ReadFile(s.APIKeyFile); err == nil {
+			set.Add("file:"+s.APIKeyFile, strings.TrimSpace(string(b)))
+		}
+	}
+	var ring string
+	switch {
+	case s.Codec.KeysEnv != "":
+		ring = os.Getenv(s.Codec.KeysEnv)
+	case s.Codec.KeysFile != "":
+		if b, err := os.ReadFile(s.Codec.KeysFile); err == nil {
+			ring = string(b)
+		}
+	}
+	set.Add("keyring", strings.TrimSpace(ring))
+	for _, entry := range strings.FieldsFunc(ring, func(r rune) bool { return r == '\n' || r == ',' }) {
+		if id, key, ok := strings.Cut(strings.TrimSpace(entry), ":"); ok {
+			id, key = strings.TrimSpace(id), strings.TrimSpace(key)
+			set.Add("keyring:"+id, key)
+			// The raw key too, so that its hex is hidden as well.
+			if raw, err := base64.StdEncoding.DecodeString(key); err == nil {
+				set.Add("keyring:"+id+"#raw", string(raw))
+			}
+		}
+	}
+}
+
+// logEncryption says at start whether payloads are encrypted, and with
+// which key (its ID, never the key), so that an operator can tell from
+// the log that history is protected.
+func logEncryption(logger hclog.Logger, s config.CodecSettings) error {
+	codec, err := connect.Codec(s)
+	if err != nil {
+		return err
+	}
+	if codec == nil {
+		logger.Info("payload encryption off: workflow inputs, results and heartbeats are stored in plain JSON (see docs/encryption.md)")
+		return nil
+	}
+	logger.Info("payload encryption on", "keyID", codec.Keyring().ActiveKeyID(), "decryptKeyIDs", strings.Join(codec.Keyring().KeyIDs(), ","))
+	return nil
 }
 
 func run(args []string) error {
@@ -45,7 +96,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := logging.New("godwit-worker", settings.Log, os.Stderr)
+	// Every secret the worker knows is hidden from its log, in every form:
+	// those in its environment and settings now, those phases read later.
+	secrets := activities.KnownSecrets()
+	activities.AddEnvironmentSecrets(secrets)
+	addSettingsSecrets(secrets, settings.Temporal)
+	logger := logging.New("godwit-worker", settings.Log, secrets.Writer(os.Stderr))
+	if err := logEncryption(logger, settings.Temporal.Codec); err != nil {
+		return err
+	}
 
 	var metrics *workermetrics.Metrics
 	var withMetrics []func(*client.Options)

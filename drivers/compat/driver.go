@@ -15,6 +15,7 @@ import (
 	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/specfiles"
 )
 
 // ErrTypeIncompatible is the error type of a gate that found changes as
@@ -108,6 +109,9 @@ func (s *Spec) what() string {
 // Compare runs the section's comparisons, schemas first, then APIs, with
 // stores resolved through st (engine and DSN reference by name).
 func Compare(ctx context.Context, s *Spec, st map[string]config.StoreSpec) ([]*compat.Report, error) {
+	if err := filesInside(s); err != nil {
+		return nil, fileError{err}
+	}
 	var reports []*compat.Report
 	if s.Before != nil && s.After != nil {
 		before, err := LoadSchema(ctx, *s.Before, st)
@@ -130,6 +134,30 @@ func Compare(ctx context.Context, s *Spec, st map[string]config.StoreSpec) ([]*c
 		reports = append(reports, r)
 	}
 	return reports, nil
+}
+
+// filesInside refuses the section's files that lie outside the worker's
+// files directory (specfiles): a spec must not make the worker read any
+// file it can.
+func filesInside(s *Spec) error {
+	var files []struct{ field, path string }
+	for _, f := range []struct {
+		field string
+		src   *Source
+	}{{"compat.before.file", s.Before}, {"compat.after.file", s.After}} {
+		if f.src != nil && f.src.File != "" {
+			files = append(files, struct{ field, path string }{f.field, f.src.File})
+		}
+	}
+	if o := s.OpenAPI; o != nil {
+		files = append(files, struct{ field, path string }{"compat.openapi.before", o.Before}, struct{ field, path string }{"compat.openapi.after", o.After})
+	}
+	for _, f := range files {
+		if _, err := specfiles.Resolve(f.field, f.path); errors.Is(err, specfiles.ErrOutside) {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoadSchema reads a schema: a description file, or the live schema of a
@@ -274,6 +302,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	s, ok := phase.Driver.(*Spec)
 	if !ok {
 		return []string{"has no compat section"}
+	}
+	if err := filesInside(s); err != nil {
+		return []string{err.Error()}
 	}
 	var problems []string
 	for _, f := range []struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/specfiles"
 )
 
 // specWith is a migration whose validate phase has the given compat
@@ -242,6 +243,7 @@ func TestResultIsBounded(t *testing.T) {
 // schemas load in the gate as shipped, and a field Godwit does not know
 // shows in the phase's output instead of failing it.
 func TestGateRunsTheMethodSamplesAndListsUnknownFields(t *testing.T) {
+	t.Setenv(specfiles.DirEnv, "/") // the samples are in another package's testdata
 	before, after := "../../docread/testdata/method/assets/database_schema_before.json", "../../docread/testdata/method/assets/database_schema_after.json"
 	res, err := run(t, parse(t, fmt.Sprintf("before: {file: %s}\nafter: {file: %s}", before, after)))
 	require.Error(t, err, "the method's added checks are breaking")
@@ -251,4 +253,28 @@ func TestGateRunsTheMethodSamplesAndListsUnknownFields(t *testing.T) {
 	res, err = run(t, parse(t, fmt.Sprintf("before: {file: %s}\nafter: {file: %s}", extra, extra)))
 	require.NoError(t, err)
 	assert.Contains(t, res.Output, "tables.t.columns.id.collation (line 1): unknown field")
+}
+
+// TestFilesOutsideTheFilesDirectoryAreNotRead: a schema or API file
+// outside GODWIT_FILES_DIR is refused by preflight and the run, without
+// retrying, and its content is never quoted.
+func TestFilesOutsideTheFilesDirectoryAreNotRead(t *testing.T) {
+	outside := writeFile(t, "passwd.json", `root:hunter2-pw:0:0`)
+	t.Setenv(specfiles.DirEnv, t.TempDir())
+	for _, section := range []string{
+		fmt.Sprintf("before: {file: %s}\nafter: {file: %s}", outside, outside),
+		"before: {file: ../../../../../../etc/passwd}\nafter: {file: ../../../../../../etc/passwd}",
+		fmt.Sprintf("openapi: {before: %s, after: %s}", outside, outside),
+	} {
+		spec := parse(t, section)
+		problems := New(hclog.NewNullLogger()).Preflight(context.Background(), spec, spec.Phases[0])
+		require.Len(t, problems, 1, "%v", problems)
+		assert.Contains(t, problems[0], "is outside the directory the worker reads spec files from")
+		_, err := run(t, spec)
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr)
+		assert.Equal(t, activities.ErrTypeConfig, appErr.Type())
+		assert.Contains(t, appErr.Error(), specfiles.DirEnv)
+		assert.NotContains(t, appErr.Error()+problems[0], "hunter2")
+	}
 }

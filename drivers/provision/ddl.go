@@ -12,6 +12,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/specfiles"
 )
 
 // MaxDDLBytes bounds a DDL file: it is read whole, on the worker.
@@ -20,8 +21,9 @@ const MaxDDLBytes = 16 << 20
 // DDL names where the target tables' DDL comes from instead of being
 // rendered from the source.
 type DDL struct {
-	// FromFile is a SQL script on the worker (absolute, or relative to the
-	// worker's working directory), read by the activity, never carried in
+	// FromFile is a SQL script on the worker, under its files directory
+	// ($GODWIT_FILES_DIR, default its working directory; relative paths
+	// are relative to it), read by the activity, never carried in
 	// the workflow's history: CREATE TABLE for each table of tables, and
 	// CREATE INDEX / ALTER TABLE on them.
 	FromFile string `yaml:"fromFile" json:"fromFile"`
@@ -43,9 +45,15 @@ func (d *DDL) check(c *config.CheckContext, s *Spec) {
 	}
 }
 
-// readDDL reads the spec's DDL file on this worker.
+// readDDL reads the spec's DDL file on this worker, only under the
+// worker's files directory (specfiles): a spec must not make the worker
+// read any file it can.
 func readDDL(path string) (string, error) {
-	f, err := os.Open(path)
+	real, err := specfiles.Resolve("ddl.fromFile", path)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(real)
 	if err != nil {
 		return "", fmt.Errorf("ddl.fromFile %s cannot be read on this worker: %w", path, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/godwit/godwit/datastore/dbtest"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/specfiles"
 )
 
 // targetDDL creates the source's customers and orders on each engine, in
@@ -38,6 +39,8 @@ CREATE INDEX orders_by_customer ON orders (customer_id);
 
 func ddlSpec(t *testing.T, src, dst dbtest.DB, ddl string) *config.Spec {
 	t.Helper()
+	// The worker reads spec files under its files directory only.
+	t.Setenv(specfiles.DirEnv, os.TempDir())
 	dir := t.TempDir()
 	file := func(n, text string) string {
 		p := filepath.Join(dir, n)
@@ -135,6 +138,21 @@ func TestDDLFileProblems(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`^ddl.fromFile .*gone.sql cannot be read on this worker: `), problems[0])
 	_, err = prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
 	assertConfigError(t, err, "gone.sql cannot be read on this worker")
+
+	// Outside the files directory: refused, and its content never quoted.
+	secretFile := filepath.Join(t.TempDir(), "passwd")
+	require.NoError(t, os.WriteFile(secretFile, []byte("root:hunter2-pw:0:0\n"), 0o600))
+	t.Setenv(specfiles.DirEnv, t.TempDir())
+	for _, path := range []string{secretFile, "../" + filepath.Base(filepath.Dir(secretFile)) + "/passwd", "../../../../../../etc/passwd"} {
+		p.DDL.FromFile = path
+		problems = prov.Preflight(ctx, spec, spec.Phases[0])
+		require.Len(t, problems, 1, "%v", problems)
+		assert.Contains(t, problems[0], "is outside the directory the worker reads spec files from")
+		assert.NotContains(t, problems[0], "hunter2")
+		_, err = prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+		assertConfigError(t, err, "GODWIT_FILES_DIR")
+		assert.NotContains(t, err.Error(), "root:")
+	}
 
 	tables, err := dst.Store.ListTables(ctx)
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/infra"
+	"github.com/godwit/godwit/specfiles"
 )
 
 // Outputs the driver's steps hand to the later ones (and to later phases,
@@ -151,13 +152,30 @@ func (d *Driver) module(spec *Spec, secrets map[string]string) (*infra.Module, e
 	if err != nil {
 		return nil, err
 	}
-	redact := make([]string, 0, len(secrets))
+	// The module is read only under the worker's files directory.
+	dir, err := specfiles.Resolve("terraform.dir", spec.Dir)
+	switch {
+	case errors.Is(err, specfiles.ErrOutside):
+		return nil, infra.Permanent(err)
+	case err != nil:
+		dir = spec.Dir // infra.New says it is missing
+	}
+	env, err := resolveSecrets(spec.SecretEnv)
+	if err != nil {
+		return nil, infra.Permanent(err)
+	}
+	// Its own secrets, and every other secret this worker knows.
+	redact := activities.KnownSecrets().Values()
 	for _, v := range secrets {
 		redact = append(redact, v)
 	}
+	for _, v := range env {
+		redact = append(redact, v)
+	}
 	return infra.New(infra.Options{
-		Dir: spec.Dir, Binary: bin, Workspace: spec.Workspace, PlanDir: d.PlanDir,
-		Redact: redact, Logger: d.Logger.With("dir", spec.Dir, "workspace", spec.Workspace),
+		Dir: dir, Binary: bin, Workspace: spec.Workspace, PlanDir: d.PlanDir,
+		Redact: redact, Inherit: spec.InheritEnv, Env: env,
+		Logger: d.Logger.With("dir", spec.Dir, "workspace", spec.Workspace),
 	})
 }
 
@@ -469,6 +487,9 @@ func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.Pha
 			continue
 		}
 		secrets[name] = v
+	}
+	if _, err := specfiles.Resolve("terraform.dir", spec.Dir); errors.Is(err, specfiles.ErrOutside) {
+		return append(problems, err.Error())
 	}
 	if st, err := os.Stat(spec.Dir); err != nil || !st.IsDir() {
 		return append(problems, fmt.Sprintf("module directory %s does not exist on this worker", spec.Dir))

@@ -331,6 +331,12 @@ compensate: {vars: {migration_phase: preparation}}`, []string{
 	p.Driver.(*Spec).Dir = filepath.Join(f.dir, "missing")
 	assert.Equal(t, []string{"module directory " + filepath.Join(f.dir, "missing") + " does not exist on this worker"},
 		f.d.Preflight(context.Background(), nil, p))
+	// A module outside the worker's files directory is not read.
+	p = f.phase("provision", "", provision)
+	p.Driver.(*Spec).Dir = "/etc"
+	got := f.d.Preflight(context.Background(), nil, p)
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "terraform.dir /etc is outside the directory the worker reads spec files from")
 	p = f.phase("provision", "", provision)
 	p.Driver.(*Spec).Binary = "no-such-terraform"
 	assert.Equal(t, []string{"no-such-terraform is not in this machine's PATH"}, f.d.Preflight(context.Background(), nil, p))

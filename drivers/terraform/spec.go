@@ -38,6 +38,14 @@ type Spec struct {
 	// SecretVars are variables whose values the worker reads from its
 	// environment or a file; they never enter history.
 	SecretVars map[string]config.SecretRef `yaml:"secretVars" json:"secretVars,omitempty"`
+	// InheritEnv names TF_* variables of the worker's environment that
+	// Terraform gets (TF_PLUGIN_CACHE_DIR, TF_CLI_CONFIG_FILE, ...); beyond
+	// them it gets only PATH, HOME, the locale, TMPDIR and SecretEnv.
+	InheritEnv []string `yaml:"inheritEnv" json:"inheritEnv,omitempty"`
+	// SecretEnv are environment variables Terraform gets whose values the
+	// worker reads (a provider's credentials, AWS_SECRET_ACCESS_KEY); they
+	// never enter history and are redacted from its output.
+	SecretEnv map[string]config.SecretRef `yaml:"secretEnv" json:"secretEnv,omitempty"`
 	// Apply holds the values the phase's action applies (on top of Vars).
 	Apply Values `yaml:"apply" json:"apply"`
 	// Compensate says how a rollback undoes the phase; nil: it does not.
@@ -77,6 +85,7 @@ const (
 var (
 	varName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 	workspaceName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,89}$`)
+	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	secretLikeName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)`)
 )
 
@@ -113,6 +122,26 @@ func (s *Spec) Check(c *config.CheckContext) {
 			if _, dup := plain.vars[name]; dup {
 				c.Errorf(plain.path+"."+name, "is also in secretVars: set it in one place")
 			}
+		}
+	}
+	for i, name := range s.InheritEnv {
+		sub := fmt.Sprintf("inheritEnv[%d]", i)
+		switch {
+		case !strings.HasPrefix(name, "TF_") || !envName.MatchString(name):
+			c.Errorf(sub, "%q is not a TF_* variable: Terraform inherits only the TF_* settings named here; give a provider's credentials under secretEnv: {NAME: {fromEnv: VAR}}", name)
+		case strings.HasPrefix(name, "TF_VAR_") || name == "TF_CLI_ARGS" || strings.HasPrefix(name, "TF_CLI_ARGS_") || strings.HasPrefix(name, "TF_LOG"):
+			c.Errorf(sub, "%s would change what Terraform does behind the spec's back: set the variable or option in the spec instead", name)
+		}
+	}
+	for _, name := range sortedKeys(s.SecretEnv) {
+		ref, sub := s.SecretEnv[name], "secretEnv."+name
+		switch {
+		case !envName.MatchString(name) || strings.HasPrefix(name, "GODWIT_"):
+			c.Errorf(sub, "is not a valid environment variable name (GODWIT_* names are the worker's own)")
+		case ref.FromEnv == "" && ref.FromFile == "":
+			c.Errorf(sub, "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
+		case ref.FromEnv != "" && ref.FromFile != "":
+			c.Errorf(sub, "sets both fromEnv and fromFile: choose one")
 		}
 	}
 	if s.Approve != nil && s.Approve.Gate == "" {

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+)
+
+// A spec is stored in workflow history in plain text: a credential written
+// in it is readable by anyone who can read the history. These patterns find
+// the literal credentials people commonly write in a hook's env values and
+// arguments; a reference the shell expands ($NAME, ${NAME}) is not a
+// literal and passes.
+var (
+	// urlPassword: scheme://user:PASSWORD@host.
+	urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'"]*:([^\s@/'"]+)@`)
+	// mysqlPassword: go-sql-driver's user:PASSWORD@tcp(host).
+	mysqlPassword = regexp.MustCompile(`(?:^|[\s'"=])[^\s:/@'"=]+:([^\s@/'"]+)@(?:tcp|unix)\(`)
+	// keywordPassword: libpq's password=VALUE, a --password=VALUE flag.
+	keywordPassword = regexp.MustCompile(`(?i)(?:^|[\s'"])(?:--)?(?:password|passwd|pwd)=([^\s'"]+)`)
+	// mysqlShortPassword: the MySQL clients' -pPASSWORD (no space).
+	mysqlShortPassword = regexp.MustCompile(`(?:^|[\s'"])-p([^\s'"]+)`)
+	mysqlClient        = regexp.MustCompile(`(?:^|[\s/'"])(?:mysql|mysqldump|mysqladmin|mysqlimport|mariadb|mariadb-dump|mysqlpump)(?:\s|$|['"])`)
+	// passNamePattern: variable names that hold a password beyond those
+	// secretNamePattern knows (PGPASS, DB_PASS, PASS).
+	passNamePattern = regexp.MustCompile(`(?i)(?:^|_)(?:PG)?PASS(?:_|$)`)
+)
+
+// literalCredential returns what kind of literal credential s holds, or "".
+// mysqlArgs says s is part of a command that runs a MySQL client, where
+// -pVALUE is a password rather than another tool's flag.
+func literalCredential(s string, mysqlArgs bool) string {
+	literal := func(v string) bool { return v != "" && !strings.HasPrefix(v, "$") }
+	if m := urlPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+		return "the password of a user:password@host URL"
+	}
+	if m := mysqlPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+		return "the password of a user:password@tcp(host) DSN"
+	}
+	if m := keywordPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+		return "a password=VALUE"
+	}
+	if mysqlArgs {
+		if m := mysqlShortPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+			return "a MySQL -pPASSWORD argument"
+		}
+	}
+	return ""
+}
+
+// secretName reports whether an environment variable's name says it holds
+// a secret.
+func secretName(name string) bool {
+	return secretNamePattern.MatchString(name) || passNamePattern.MatchString(name)
+}
+
+// checkCredentials refuses literal credentials in a command's env values
+// and arguments, and inheritEnv names that would hand a hook a credential
+// without redaction: the worker's own GODWIT_* settings, a store's DSN
+// variable, a variable named like a secret.
+func checkCredentials(add addFunc, path string, c *Command, dsnVars map[string]string) {
+	const fix = "the spec is stored in workflow history in plain text: put the value in the worker's environment or a file " +
+		"and declare it under secrets: {NAME: {fromEnv: VAR}} (or fromFile), then refer to $NAME in the command"
+	mysqlArgs := mysqlClient.MatchString(" " + strings.Join(c.Command, " ") + " ")
+	for i, arg := range c.Command {
+		if what := literalCredential(arg, mysqlArgs); what != "" {
+			add(path+".command["+itoa(i)+"]", "holds a literal credential (%s): %s", what, fix)
+		}
+	}
+	for _, k := range sortedKeys(c.Env) {
+		if what := literalCredential(c.Env[k], false); what != "" {
+			add(path+".env."+k, "holds a literal credential (%s): %s", what, fix)
+		} else if passNamePattern.MatchString(k) && !secretNamePattern.MatchString(k) && c.Env[k] != "" {
+			add(path+".env."+k, "looks like a secret, and env values are stored in workflow history in plain text: "+
+				"move it to secrets: {%s: {fromEnv: VAR}} (or fromFile), which the worker reads itself", k)
+		}
+	}
+	for i, name := range c.InheritEnv {
+		sub := path + ".inheritEnv[" + itoa(i) + "]"
+		switch {
+		case !envNamePattern.MatchString(name):
+			add(sub, "%q is not a valid environment variable name", name)
+		case strings.HasPrefix(name, "GODWIT_"):
+			add(sub, "%s is one of the worker's own settings (its Temporal credentials, its keyring): a hook never gets them; "+
+				"the hook's own GODWIT_* variables (GODWIT_PHASE, GODWIT_CHECKPOINT, ...) are set without asking", name)
+		case dsnVars[name] != "":
+			add(sub, "%s is the DSN variable of store %s, which holds its credentials: declare it under secrets: {%s: {fromEnv: %s}} "+
+				"so the hook gets it and its output is redacted", name, dsnVars[name], name, name)
+		case secretName(name):
+			add(sub, "%s looks like a secret: declare it under secrets: {%s: {fromEnv: %s}} so the hook's output is redacted", name, name, name)
+		}
+	}
+}
+
+// storeDSNVars maps each environment variable a store's DSN is read from
+// to the store's name.
+func storeDSNVars(s *Spec) map[string]string {
+	if s == nil {
+		return nil
+	}
+	out := make(map[string]string, len(s.Stores))
+	for _, name := range sortedKeys(s.Stores) {
+		if v := s.Stores[name].DSN.FromEnv; v != "" && out[v] == "" {
+			out[v] = name
+		}
+	}
+	return out
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// LooksLikeSecretName reports whether an environment variable's name says
+// it holds a secret (PGPASSWORD, DB_PASS, GITHUB_TOKEN, API_KEY, ...).
+func LooksLikeSecretName(name string) bool { return secretName(name) }
