@@ -63,7 +63,7 @@ func Canonical(t Type, v any) (any, error) {
 	case KindSmallInt, KindInt, KindBigInt:
 		return toInt(v)
 	case KindDecimal:
-		return toDecimal(v)
+		return toDecimalScaled(t, v)
 	case KindFloat, KindDouble:
 		return toFloat(v)
 	case KindBool:
@@ -145,6 +145,25 @@ func toInt(v any) (any, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("%w: %T into an integer", ErrBadValue, v)
+}
+
+// toDecimalScaled is toDecimal, with a number SQLite hands back for a
+// NUMERIC(p,s) column (a float64 or an int64) written with the column's s
+// fraction digits, as the other engines write it: 12.3 → "12.30". Up to 15
+// significant digits the float64 holds the decimal exactly, so this is the
+// value that was stored.
+func toDecimalScaled(t Type, v any) (any, error) {
+	if t.Scale > 0 && t.Precision > 0 && t.Precision <= SQLiteDecimalDigits {
+		switch x := v.(type) {
+		case float64:
+			if !math.IsInf(x, 0) && !math.IsNaN(x) {
+				return strconv.FormatFloat(x, 'f', t.Scale, 64), nil
+			}
+		case int64:
+			return strconv.FormatInt(x, 10) + "." + strings.Repeat("0", t.Scale), nil
+		}
+	}
+	return toDecimal(v)
 }
 
 func toDecimal(v any) (any, error) {
