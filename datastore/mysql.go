@@ -157,6 +157,17 @@ func (d mysqlDialect) introspect(ctx context.Context, db *sql.DB, name string) (
 	return t, nil
 }
 
+// mysqlAction spells a referential action portably. InnoDB checks
+// foreign keys at once, so RESTRICT and NO ACTION are one action, and
+// MariaDB reports RESTRICT where none was given: NO ACTION, the portable
+// default, says it.
+func mysqlAction(a string) string {
+	if strings.EqualFold(a, "RESTRICT") {
+		return "NO ACTION"
+	}
+	return strings.ToUpper(a)
+}
+
 // foreignKeys reads a table's foreign keys, their columns in constraint
 // order. One that references another database is left out.
 func (mysqlDialect) foreignKeys(ctx context.Context, db *sql.DB, name string) ([]ForeignKey, error) {
@@ -178,7 +189,7 @@ func (mysqlDialect) foreignKeys(ctx context.Context, db *sql.DB, name string) ([
 			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Name != cname {
-			out = append(out, ForeignKey{Name: cname, RefTable: ref, OnDelete: del, OnUpdate: upd})
+			out = append(out, ForeignKey{Name: cname, RefTable: ref, OnDelete: mysqlAction(del), OnUpdate: mysqlAction(upd)})
 		}
 		fk := &out[len(out)-1]
 		fk.Columns = append(fk.Columns, col)
