@@ -130,6 +130,9 @@ func SampleData() []string {
 	var ord, lines []string
 	for i := 1; i <= 300; i++ {
 		total := fmt.Sprintf("%d.%02d", (i*i*37)%999, (i*13)%100)
+		if i%4 == 1 { // small totals: as text "9.05" > "10"
+			total = fmt.Sprintf("%d.%02d", i%10, i%100)
+		}
 		if i%25 == 0 {
 			total = "12.30" // the same total many times, for WHERE total = 12.30
 		}

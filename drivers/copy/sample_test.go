@@ -16,6 +16,7 @@ import (
 	"github.com/godwit/godwit/datastore/dbtest"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/reconcile"
 )
 
 // TestSampleShopMigratesWithItsForeignKeysAndAnswers moves a small shop
@@ -73,6 +74,14 @@ func TestSampleShopMigratesWithItsForeignKeysAndAnswers(t *testing.T) {
 			}
 			assert.Equal(t, dbtest.SampleForeignKeys(p[0], p[1]), dbtest.DescribeForeignKeys(dstTables...), "the target's foreign keys")
 			assert.Equal(t, dbtest.Answers(t, src.Store, dbtest.SampleQueries), dbtest.Answers(t, dst.Store, dbtest.SampleQueries))
+			var pairs []reconcile.TablePair
+			for _, n := range dbtest.SampleTables {
+				pairs = append(pairs, reconcile.TablePair{Source: n, Target: n})
+			}
+			rep, err := reconcile.Run(ctx, reconcile.Options{Source: src.Store, Target: dst.Store, Tables: pairs, Threshold: 16}, reconcile.Checkpoint{})
+			require.NoError(t, err)
+			assert.True(t, rep.Complete())
+			assert.Zero(t, rep.Differing(), "reconcile finds the copy equal: %s", rep.Summary())
 
 			for range 2 {
 				_, err = cp.Do(ctx, activities.ActionCompensate, input(spec, 1), activities.Heartbeat{}, func(activities.Heartbeat) {})
