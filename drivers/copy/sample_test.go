@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,7 +50,7 @@ func TestSampleShopMigratesWithItsForeignKeysAndAnswers(t *testing.T) {
 			}
 			require.Equal(t, dbtest.SampleForeignKeys(p[0]), dbtest.DescribeForeignKeys(srcTables...), "the source's foreign keys, introspected")
 
-			spec := sampleSpec(t, "shop-"+string(p[0])+"-"+string(p[1]), src, dst)
+			spec := sampleSpec(t, "shop-"+string(p[0])+"-"+string(p[1]), src, dst, "")
 			prov, cp := provision.New(logger()), copydriver.New(logger())
 			assert.Empty(t, prov.Preflight(ctx, spec, spec.Phases[0]))
 			res, err := prov.Do(ctx, activities.ActionRun, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
@@ -96,7 +97,7 @@ func TestSampleShopMigratesWithItsForeignKeysAndAnswers(t *testing.T) {
 	}
 }
 
-func sampleSpec(t *testing.T, name string, src, dst dbtest.DB) *config.Spec {
+func sampleSpec(t *testing.T, name string, src, dst dbtest.DB, copyExtra string) *config.Spec {
 	t.Helper()
 	dir := t.TempDir()
 	file := func(n, dsn string) string {
@@ -112,9 +113,45 @@ phases:
   - phase: provision
     provision: {from: legacy, to: new, tables: ["*"]}
   - phase: copy
-    copy: {from: legacy, to: new, tables: ["*"], batchRows: 50}
-`, name, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN))
+    copy: {from: legacy, to: new, tables: ["*"], batchRows: 50%s}
+`, name, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN), copyExtra)
+	if copyExtra == "alone" {
+		text = text[:strings.Index(text, "  - phase: copy")]
+	}
 	spec, err := config.ParseSpec([]byte(text))
 	require.NoError(t, err, text)
 	return spec
+}
+
+// TestForeignKeysWhenNoCopyFollowsOrItFansOut: with no copy phase after
+// it, provision creates the foreign keys itself; before a copy that fans
+// out (no activity sees the whole load) it says, for each, why it will not.
+func TestForeignKeysWhenNoCopyFollowsOrItFansOut(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, dbtest.SampleDDL(datastore.Postgres)...)
+	for _, target := range []datastore.Engine{datastore.MySQL, datastore.Postgres} {
+		t.Run("provision alone into "+string(target), func(t *testing.T) {
+			dst := dbtest.New(t, target)
+			spec := sampleSpec(t, "shop-alone-"+string(target), src, dst, "alone")
+			res, err := provision.New(logger()).Do(ctx, activities.ActionRun, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.NoError(t, err)
+			assert.Contains(t, res.Summary, "4 foreign keys carried")
+			var tables []*datastore.Table
+			for _, n := range dbtest.SampleTables {
+				tb, err := dst.Store.Introspect(ctx, n)
+				require.NoError(t, err)
+				tables = append(tables, tb)
+			}
+			assert.Equal(t, dbtest.SampleForeignKeys(target), dbtest.DescribeForeignKeys(tables...))
+		})
+	}
+	t.Run("before a copy with fanOut", func(t *testing.T) {
+		dst := dbtest.New(t, datastore.MySQL)
+		spec := sampleSpec(t, "shop-fan", src, dst, ", fanOut: 2")
+		res, err := provision.New(logger()).Do(ctx, activities.ActionRun, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
+		require.NoError(t, err)
+		assert.Contains(t, res.Summary, "4 foreign keys NOT carried")
+		assert.Contains(t, res.Output, "orders.orders_customer_id_fkey: phase copy copies the tables with fanOut")
+	})
 }
