@@ -75,3 +75,30 @@ func TestSQLiteWideDecimalsStayExactAsText(t *testing.T) {
 	copyAll(t, src.Store, dst.Store, []*datastore.Table{w})
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "w")
 }
+
+// TestSQLiteNumbersReadBackWithTheColumnsScale: a NUMERIC(p,s) value
+// comes back from SQLite as a float64 or an int64 and reads as the decimal
+// the other engines print; one with more places than s is not rounded.
+func TestSQLiteNumbersReadBackWithTheColumnsScale(t *testing.T) {
+	dec := datastore.Type{Kind: datastore.KindDecimal, Precision: 10, Scale: 2}
+	for _, c := range []struct {
+		name string
+		typ  datastore.Type
+		in   any
+		want string
+	}{
+		{"real padded to the scale", dec, 12.3, "12.30"},
+		{"integer padded to the scale", dec, int64(-12), "-12.00"},
+		{"text as it is", dec, "12.30", "12.30"},
+		{"more places than the scale: not rounded", dec, 9.999, "9.999"},
+		{"fifteen digits exact", datastore.Type{Kind: datastore.KindDecimal, Precision: 15, Scale: 3}, 123456789012.345, "123456789012.345"},
+		{"unbounded: shortest form", datastore.Type{Kind: datastore.KindDecimal}, 0.5, "0.5"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := datastore.Canonical(c.typ, c.in)
+			if err != nil || got != c.want {
+				t.Fatalf("Canonical(%s, %v) = %v, %v; want %s", c.typ, c.in, got, err, c.want)
+			}
+		})
+	}
+}
