@@ -135,10 +135,10 @@ func carryable(t *Table, present map[string]bool) (*Table, []string) {
 	return &c, not
 }
 
-// dependencyOrder sorts tables so that a table comes after those its
+// DependencyOrder sorts tables so that a table comes after those its
 // foreign keys reference (self-references aside); tables in a cycle keep
 // their name order.
-func dependencyOrder(tables []*Table) []*Table {
+func DependencyOrder(tables []*Table) []*Table {
 	byName := map[string]*Table{}
 	for _, t := range tables {
 		byName[t.Name] = t
@@ -196,7 +196,7 @@ func CreateForeignKeys(ctx context.Context, target *Store, tables []*Table) (For
 	for _, n := range names {
 		present[n] = true
 	}
-	for _, src := range dependencyOrder(tables) {
+	for _, src := range DependencyOrder(tables) {
 		if len(src.ForeignKeys) == 0 {
 			continue
 		}
