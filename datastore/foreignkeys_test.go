@@ -129,3 +129,35 @@ func TestForeignKeysAfterTheCopy(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackDropsForeignKeysFirst: two tables that reference each other
+// cannot be dropped one after the other while their constraints hold; the
+// compensation drops the constraints first.
+func TestRollbackDropsForeignKeysFirst(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE a (id integer PRIMARY KEY, b_id integer)",
+		"CREATE TABLE b (id integer PRIMARY KEY, a_id integer REFERENCES a (id))",
+		"ALTER TABLE a ADD CONSTRAINT a_b_fkey FOREIGN KEY (b_id) REFERENCES b (id)")
+	var tables []*datastore.Table
+	for _, n := range []string{"a", "b"} {
+		tb, err := src.Store.Introspect(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(to), func(t *testing.T) {
+			dst := dbtest.New(t, to).Store
+			res, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1", ForeignKeysNow: true})
+			if err != nil || len(res.ForeignKeys.Carried) != 2 {
+				t.Fatalf("provision with foreign keys now: %+v, %v", res.ForeignKeys, err)
+			}
+			dropped, err := datastore.DropProvisioned(ctx, dst, "m1")
+			if err != nil || len(dropped) != 2 {
+				t.Fatalf("rollback of a cycle: dropped %v, %v", dropped, err)
+			}
+		})
+	}
+}
