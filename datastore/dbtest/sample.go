@@ -115,7 +115,7 @@ func SampleData() []string {
 	for i := 1; i <= 40; i++ {
 		ref := "NULL"
 		if i > 1 && i%3 != 0 {
-			ref = fmt.Sprint((i * 7) % (i - 1) + 1)
+			ref = fmt.Sprint((i*7)%(i-1) + 1)
 		}
 		cust = append(cust, fmt.Sprintf("(%d, '%s %d', 'Zürich', %s)", i, strings.ReplaceAll(names[i%len(names)], "'", "''"), i, ref))
 	}
