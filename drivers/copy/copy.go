@@ -103,6 +103,25 @@ type Spec struct {
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores: when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// TablesFromScript, set when the spec is checked, says an earlier
+	// provision took the target's DDL from a file: the script says which
+	// foreign keys exist, so the copy adds none.
+	TablesFromScript bool `yaml:"-" json:"tablesFromScript,omitempty"`
+}
+
+// provisionedFromScript reports whether an earlier provision phase into
+// store takes its DDL from a file.
+func provisionedFromScript(c *config.CheckContext, store string) bool {
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			return false
+		}
+		if ps, ok := p.Driver.(*provision.Spec); ok && ps.To == store && ps.DDL != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // CatchUp names the column that grows on every change of a row.
@@ -172,6 +191,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	s.Throttle.check(c)
 	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
+	s.TablesFromScript = provisionedFromScript(c, s.To)
 }
 
 // ApplyDefaults fills the batch size, concurrency and compensation.
@@ -345,7 +365,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 		}
 	}
 	out.Summary = copySummary(s, res, path, to.Engine)
-	if in := rng == nil && s.Units == 0; in {
+	if rng == nil && s.Units == 0 && !s.TablesFromScript {
 		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables)
 		if err != nil {
 			return out, stores.Classify("copy: create foreign keys", err)
