@@ -51,6 +51,22 @@ type Spec struct {
 	// reference, never a DSN), copied from the spec's stores: when the
 	// spec is checked, since the activity sees only its phase.
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// ForeignKeysNow, set when the spec is checked, says no later copy
+	// phase fills the target: provision creates the foreign keys itself.
+	// Otherwise the copy creates them after its load (a run started
+	// before this field existed lacks it, and so leaves them to the copy).
+	ForeignKeysNow bool `yaml:"-" json:"foreignKeysNow,omitempty"`
+	// ForeignKeysLeft, set when the spec is checked, is why the foreign
+	// keys will not be created on a PostgreSQL or MySQL target (a later
+	// copy fans out, so no activity sees the whole load).
+	ForeignKeysLeft string `yaml:"-" json:"foreignKeysLeft,omitempty"`
+}
+
+// Loader is a driver section that fills a store's tables (the copy
+// driver). CreatesForeignKeys says whether it creates their foreign keys
+// after its load.
+type Loader interface {
+	LoadsInto(store string) (loads, createsForeignKeys bool)
 }
 
 // IndexCreator is a driver section that creates the secondary indexes of
@@ -88,6 +104,32 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("deferIndexes", "leaves the secondary indexes to a later copy phase into %s with createIndexes: true, and there is none: add one, or remove deferIndexes", s.To)
 	}
 	s.Stores = Pick(c.Spec, s.From, s.To)
+	s.ForeignKeysNow, s.ForeignKeysLeft = foreignKeysPlan(c, s.To)
+}
+
+// foreignKeysPlan decides when the foreign keys of the tables provisioned
+// in store are created: now, if no later phase loads the store; by that
+// copy after its load; or not at all, if it fans out (why).
+func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left string) {
+	after := false
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			after = true
+			continue
+		}
+		l, ok := p.Driver.(Loader)
+		if !ok || !after {
+			continue
+		}
+		if loads, creates := l.LoadsInto(store); loads {
+			if !creates {
+				return false, fmt.Sprintf("phase %s copies the tables with fanOut, one activity per table, so no activity sees the whole load to create them after it", p.Name)
+			}
+			return false, ""
+		}
+	}
+	return true, ""
 }
 
 // Pick returns the named stores of the spec (those it has).
@@ -191,7 +233,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	}
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %d tables in %s", len(tables), s.To)})
 	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
-		WithoutKey: s.withoutKey}
+		WithoutKey: s.withoutKey, ForeignKeysNow: s.ForeignKeysNow}
 	var res datastore.ProvisionResult
 	if s.DDL != nil {
 		res, err = createFromDDL(ctx, to, s, tables, opts)
@@ -205,11 +247,35 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	for _, n := range res.Notes {
 		log.Warn("not carried over", "note", n)
 	}
+	if res.ForeignKeysLater > 0 && s.ForeignKeysLeft != "" {
+		for _, t := range tables {
+			for _, fk := range t.ForeignKeys {
+				if !reported(res.ForeignKeys.NotCarried, t.Name+"."+fk.Name) {
+					res.ForeignKeys.NotCarried = append(res.ForeignKeys.NotCarried, fmt.Sprintf("%s.%s: %s", t.Name, fk.Name, s.ForeignKeysLeft))
+				}
+			}
+		}
+		res.ForeignKeysLater = 0
+	}
+	for _, n := range res.ForeignKeys.NotCarried {
+		log.Warn("foreign key not carried over", "note", n)
+	}
+	output := append(append([]string(nil), res.Notes...), res.ForeignKeys.NotCarried...)
 	return activities.PhaseResult{
 		Records: int64(len(res.Created)),
 		Summary: summary(s.To, res),
-		Output:  strings.Join(res.Notes, "\n"),
+		Output:  strings.Join(output, "\n"),
 	}, nil
+}
+
+// reported says whether a note on the constraint label ("table.name") is among notes.
+func reported(notes []string, label string) bool {
+	for _, n := range notes {
+		if strings.HasPrefix(n, label+":") {
+			return true
+		}
+	}
+	return false
 }
 
 func summary(to string, res datastore.ProvisionResult) string {
@@ -219,6 +285,12 @@ func summary(to string, res datastore.ProvisionResult) string {
 	}
 	if len(res.Already) > 0 {
 		parts = append(parts, fmt.Sprintf("already created by an earlier attempt: %s", strings.Join(res.Already, ", ")))
+	}
+	if fk := res.ForeignKeys.Summary(); fk != "" {
+		parts = append(parts, fk)
+	}
+	if res.ForeignKeysLater > 0 {
+		parts = append(parts, fmt.Sprintf("%d foreign keys left for after the copy", res.ForeignKeysLater))
 	}
 	if len(res.Notes) > 0 {
 		parts = append(parts, fmt.Sprintf("%d notes on what was not carried over (see godwit output)", len(res.Notes)))
