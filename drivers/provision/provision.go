@@ -243,19 +243,29 @@ func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log 
 	if err != nil {
 		return "", stores.Classify("provision", err)
 	}
-	name := datastore.DatabaseName(engine, dsn)
+	what := databaseWords(engine, dsn)
 	created, err := datastore.CreateDatabase(ctx, engine, dsn, owner)
 	if err != nil {
 		return "", stores.Classify("provision: store "+s.To, err)
 	}
 	if created {
-		log.Info("created the target database", "store", s.To, "database", name)
-		return fmt.Sprintf("created database %s for store %s", name, s.To), nil
+		log.Info("created the target database", "store", s.To)
+		return fmt.Sprintf("created %s for store %s", what, s.To), nil
 	}
 	if who, err := datastore.DatabaseCreator(ctx, engine, dsn); err == nil && who == owner {
-		return fmt.Sprintf("database %s of store %s created by an earlier attempt", name, s.To), nil
+		return fmt.Sprintf("%s of store %s created by an earlier attempt", what, s.To), nil
 	}
 	return "", nil
+}
+
+// databaseWords names a store's database for a summary, which goes into
+// the workflow's history: a server database by its name, a SQLite file
+// not by its path, which is the whole DSN.
+func databaseWords(engine datastore.Engine, dsn string) string {
+	if engine == datastore.SQLite {
+		return "the database file"
+	}
+	return "database " + datastore.DatabaseName(engine, dsn)
 }
 
 func summary(to string, res datastore.ProvisionResult) string {
@@ -301,11 +311,10 @@ func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logg
 			return activities.PhaseResult{}, stores.Classify("drop the database this migration created in "+s.To, err)
 		}
 		if gone {
-			name := datastore.DatabaseName(engine, dsn)
-			log.Info("dropped the database this migration created", "store", s.To, "database", name)
+			log.Info("dropped the database this migration created", "store", s.To)
 			return activities.PhaseResult{
 				Records: int64(len(dropped)),
-				Summary: fmt.Sprintf("dropped database %s of store %s, which this migration created (with its %d tables)", name, s.To, len(dropped)),
+				Summary: fmt.Sprintf("dropped %s of store %s, which this migration created (with its %d tables)", databaseWords(engine, dsn), s.To, len(dropped)),
 			}, nil
 		}
 	}
