@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/drivers"
+	"github.com/godwit/godwit/plan"
 )
 
 // shopDDL is a small source schema of a few tables, in each engine's DDL.
@@ -224,4 +226,25 @@ phases:
 			require.Equal(t, []string{"copy", "reconcile"}, same, "problems: %v", problems)
 		})
 	}
+}
+
+// Item 1: a spec written by `godwit init --description` passes the
+// worker's preflight once its placeholders are filled in (the stores'
+// variables, the commands), into an empty target: its provision creates
+// the tables that its copy and reconcile need.
+func TestInitSpecPassesPreflightOnceFilled(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, shopDDL(datastore.MySQL)...)
+	d, err := plan.LoadDescription(filepath.Join("..", "plan", "testdata", "database.json"))
+	require.NoError(t, err)
+	data, err := plan.InitSpec(d, plan.Options{})
+	require.NoError(t, err)
+	vars := map[string]string{"LEGACY_DSN": uniqueEnv(t, src.DSN), "NEW_DSN": uniqueEnv(t, dst.DSN)}
+	filled := regexp.MustCompile(`fromEnv: 'TODO\(godwit init\)[^\n]*\(e\.g\. (\w+)\)'`).ReplaceAllStringFunc(string(data), func(m string) string {
+		example := regexp.MustCompile(`\(e\.g\. (\w+)\)`).FindStringSubmatch(m)[1]
+		return "fromEnv: " + vars[example]
+	})
+	filled = regexp.MustCompile(`command: \[TODO-[\w-]+-command\]`).ReplaceAllString(filled, `command: ["true"]`)
+	require.NotRegexp(t, `: .?TODO`, filled, "every placeholder value filled (comments may keep theirs)")
+	require.Empty(t, preflight(t, filled), "init's spec, filled in:\n%s", filled)
 }
