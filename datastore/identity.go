@@ -10,6 +10,10 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
+// ErrSameDatabase is the error of a phase whose two stores are one
+// database under two names: permanent, the spec must change.
+var ErrSameDatabase = errors.New("the two stores are the same database")
+
 // Identity says which database a store is, whatever DSN reached it: two
 // store names whose DSNs differ (a host name and an address, two users)
 // but reach the same database have equal identities. Copying, replicating

@@ -50,7 +50,7 @@ var (
 var permanentErrors = []error{
 	ErrUnknownEngine, ErrBadDSN, ErrBadPattern, ErrUnknownTable, ErrNoPrimaryKey,
 	ErrUnsupportedType, ErrTableExists, ErrShapeMismatch, ErrBadValue, ErrAccessDenied,
-	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase,
+	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase,
 }
 
 // IsPermanent reports whether err is one that retrying cannot fix (a bad

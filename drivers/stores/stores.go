@@ -309,3 +309,18 @@ func SameDatabase(ctx context.Context, aName string, a *datastore.Store, bName s
 	return fmt.Sprintf("stores %s and %s are the same database (%s): the phase would read and write one database, and its rollback would empty the source; point %s's DSN at the other database",
 		aName, bName, idA, bName)
 }
+
+// RefuseSameDatabase is SameDatabase for a phase's run (which may have no
+// preflight before it): an error that is datastore.ErrSameDatabase (so
+// permanent), nil when the two stores are different databases.
+func RefuseSameDatabase(ctx context.Context, aName string, a *datastore.Store, bName string, b *datastore.Store) error {
+	if p := SameDatabase(ctx, aName, a, bName, b); p != "" {
+		return &sameDatabase{msg: p}
+	}
+	return nil
+}
+
+type sameDatabase struct{ msg string }
+
+func (e *sameDatabase) Error() string { return e.msg }
+func (e *sameDatabase) Unwrap() error { return datastore.ErrSameDatabase }
