@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -353,4 +355,48 @@ func DropCreatedDatabase(ctx context.Context, engine Engine, dsn, owner string) 
 		return true, nil
 	}
 	return false, fmt.Errorf("%w: %q", ErrUnknownEngine, engine)
+}
+
+// CheckCreateDatabase reports, changing nothing, whether the DSN's user
+// may create the database it names (an ErrAccessDenied error if not): on
+// PostgreSQL the CREATEDB attribute (or superuser), on MySQL the CREATE
+// privilege (global, or on a pattern matching the database), on SQLite a
+// writable directory for the file.
+func CheckCreateDatabase(ctx context.Context, engine Engine, dsn string) error {
+	name := DatabaseName(engine, dsn)
+	if engine == SQLite {
+		if name == "" {
+			return nil
+		}
+		dir := filepath.Dir(name)
+		if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+			return fmt.Errorf("%w: the directory %s cannot take the database file: %v", ErrAccessDenied, dir, err)
+		}
+		return nil
+	}
+	admin, err := openServer(ctx, engine, dsn)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	var ok bool
+	switch engine {
+	case Postgres:
+		err = admin.QueryRowContext(ctx, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&ok)
+	case MySQL:
+		const grantee = `CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')`
+		var n int
+		err = admin.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = `+grantee+` AND PRIVILEGE_TYPE = 'CREATE') +
+			(SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = `+grantee+` AND PRIVILEGE_TYPE = 'CREATE'
+				AND ? LIKE TABLE_SCHEMA)`, name).Scan(&n)
+		ok = n > 0
+	}
+	if err != nil {
+		return fmt.Errorf("check the right to create database %s: %w", name, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: the user may not create database %s", ErrAccessDenied, name)
+	}
+	return nil
 }

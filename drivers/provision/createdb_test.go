@@ -125,3 +125,32 @@ func TestProvisionCompensationKeepsADatabaseItDidNotCreate(t *testing.T) {
 		})
 	}
 }
+
+// With createDatabase: true on a database that does not exist, preflight
+// checks that it can be created: a PostgreSQL role without CREATEDB, a
+// SQLite file in a directory that does not exist.
+func TestProvisionPreflightChecksTheDatabaseCanBeCreated(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.SQLite)
+	seedShop(t, src)
+
+	admin := dbtest.New(t, datastore.Postgres)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	role := "godwit_nocreatedb_" + hex.EncodeToString(b)
+	dbtest.Exec(t, admin.Store, "CREATE ROLE "+role+" LOGIN NOCREATEDB")
+	t.Cleanup(func() { _, _ = admin.Store.DB.ExecContext(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	u, err := url.Parse(newDatabaseDSN(t, datastore.Postgres))
+	require.NoError(t, err)
+	u.User = url.User(role)
+	spec := createDBSpec(t, "nocreatedb", src, datastore.Postgres, u.String())
+	d := provision.New(hclog.NewNullLogger())
+	require.Equal(t, []string{"store new: createDatabase: access denied: the user may not create database " + u.Path[1:]},
+		d.Preflight(ctx, spec, spec.Phases[0]))
+
+	nowhere := filepath.Join(t.TempDir(), "no-such-dir", "new.db")
+	spec = createDBSpec(t, "nodir", src, datastore.SQLite, nowhere)
+	problems := d.Preflight(ctx, spec, spec.Phases[0])
+	require.Len(t, problems, 1)
+	require.Contains(t, problems[0], "store new: createDatabase: access denied: the directory "+filepath.Dir(nowhere)+" cannot take the database file")
+}

@@ -258,6 +258,22 @@ func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log 
 	return "", nil
 }
 
+// createDatabaseProblems checks, changing nothing, that the target's
+// database, which does not exist yet, can be created.
+func createDatabaseProblems(ctx context.Context, spec *config.Spec, s *Spec) []string {
+	engine, dsn, err := stores.Resolve(spec.Stores, s.To)
+	if err != nil {
+		return nil // reported by the open already
+	}
+	if exists, err := datastore.DatabaseExists(ctx, engine, dsn); err != nil || exists {
+		return nil // the open reported why it failed
+	}
+	if err := datastore.CheckCreateDatabase(ctx, engine, dsn); err != nil {
+		return []string{fmt.Sprintf("store %s: createDatabase: %v", s.To, err)}
+	}
+	return nil
+}
+
 // databaseWords names a store's database for a summary, which goes into
 // the workflow's history: a server database by its name, a SQLite file
 // not by its path, which is the whole DSN.
@@ -338,6 +354,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	from, to, problems, closeStores := stores.OpenPair(ctx, spec, stores.Before(spec, phase.Name), s.From, s.To)
 	defer closeStores()
+	if to == nil && s.CreateDatabase {
+		problems = append(problems, createDatabaseProblems(ctx, spec, s)...)
+	}
 	if to != nil {
 		if err := to.CheckCreate(ctx); err != nil {
 			problems = append(problems, fmt.Sprintf("store %s: the user cannot create tables: %v", s.To, err))
