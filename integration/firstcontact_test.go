@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -70,8 +71,8 @@ func missingDatabase(t *testing.T, engine datastore.Engine) string {
 		dsn = u.String()
 	}
 	t.Cleanup(func() {
-		// Whoever created it (the run, under its name), it goes.
-		for _, owner := range []string{"it-first-contact-" + string(engine)} {
+		// Created by a run of this test (under its name): it goes.
+		if owner, err := datastore.DatabaseCreator(context.Background(), engine, dsn); err == nil && strings.HasPrefix(owner, "it-first-contact-") {
 			_, _ = datastore.DropCreatedDatabase(context.Background(), engine, dsn, owner)
 		}
 	})
@@ -148,4 +149,34 @@ func TestFirstSpecRunsAsWritten(t *testing.T) {
 func newDataRunDSN(t *testing.T, name string, src dbtest.DB, engine datastore.Engine, dsn, phases string) *dataRun {
 	t.Helper()
 	return newDataRun(t, name, src, dbtest.DB{DSN: dsn, Store: &datastore.Store{Engine: engine}}, phases)
+}
+
+// TestRollbackDropsTheDatabaseProvisionCreated: a rollback after the copy
+// drops the target database that provision created (createDatabase), and
+// the run ends ROLLED_BACK.
+func TestRollbackDropsTheDatabaseProvisionCreated(t *testing.T) {
+	t.Parallel()
+	src := dbtest.New(t, datastore.Postgres)
+	seedFirstContact(t, src)
+	dsn := missingDatabase(t, datastore.MySQL)
+	r := newDataRunDSN(t, "it-first-contact-mysql-rollback", src, datastore.MySQL, dsn, firstContactPhases(", createDatabase: true")+`  - phase: reconcile
+    name: go-live
+    approval: {gate: go-live}
+    hook: {run: {command: ["true"]}}
+`)
+	r.start()
+	r.waitFor("the go-live gate", waitingAt("go-live"))
+	exists, err := datastore.DatabaseExists(context.Background(), datastore.MySQL, dsn)
+	require.NoError(t, err)
+	require.True(t, exists, "provision created the database")
+	out, err := godwit(t, "rollback", r.name, "--reason", "test")
+	require.NoError(t, err, out)
+	final, err := r.result()
+	require.Error(t, err)
+	require.Equal(t, "ROLLED_BACK", string(final.Status))
+	name := datastore.DatabaseName(datastore.MySQL, dsn)
+	require.Equal(t, "dropped database "+name+" of store new, which this migration created (with its 3 tables)", final.Phases[1].Summary)
+	exists, err = datastore.DatabaseExists(context.Background(), datastore.MySQL, dsn)
+	require.NoError(t, err)
+	require.False(t, exists, "the rollback dropped the database it created")
 }
