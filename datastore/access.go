@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // probeTable is created inside a transaction that is always rolled back,
@@ -154,7 +153,7 @@ func (s *Store) fileWritable(ctx context.Context) error {
 		return nil // in memory
 	}
 	for _, p := range []string{path, filepath.Dir(path)} {
-		if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+		if err := writable(p); err != nil {
 			return fmt.Errorf("%w: %s is not writable by this worker: %v", ErrAccessDenied, p, err)
 		}
 	}

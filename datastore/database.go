@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -369,7 +368,7 @@ func CheckCreateDatabase(ctx context.Context, engine Engine, dsn string) error {
 			return nil
 		}
 		dir := filepath.Dir(name)
-		if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		if err := writable(dir); err != nil {
 			return fmt.Errorf("%w: the directory %s cannot take the database file: %v", ErrAccessDenied, dir, err)
 		}
 		return nil

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
+	"path/filepath"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -110,9 +110,12 @@ func (s *Store) sqliteIdentity(ctx context.Context, id *Identity) error {
 	if err != nil {
 		return err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.Server = fmt.Sprintf("dev:%d/ino:%d", st.Dev, st.Ino)
+	if key, ok := fileID(fi); ok {
+		id.Server = key
 		return nil
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
 	id.Server = "file:" + path
 	return nil
