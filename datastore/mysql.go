@@ -42,7 +42,7 @@ func (mysqlDialect) open(dsn string) (*sql.DB, error) {
 func (mysqlDialect) isAccessDenied(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return me.Number == 1045 || me.Number == 1044 || me.Number == 1142 || me.Number == 1049
+		return me.Number == 1045 || me.Number == 1044 || me.Number == 1142
 	}
 	return false
 }

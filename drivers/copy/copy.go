@@ -321,6 +321,11 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 		return activities.PhaseResult{}, stores.Classify("copy", err)
 	}
 	defer to.Close()
+	// A spec without a validate phase has had no preflight: a copy onto
+	// itself must still never start.
+	if err := stores.RefuseSameDatabase(ctx, s.From, from, s.To, to); err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
 
 	path, err := to.WritePath(ctx)
 	if err != nil {

@@ -47,6 +47,12 @@ type Spec struct {
 	// DDL, if set, takes the target's DDL from a file instead of
 	// rendering it (see ddl.go).
 	DDL *DDL `yaml:"ddl" json:"ddl,omitempty"`
+	// CreateDatabase creates the target's database (for SQLite its file)
+	// when it does not exist, marked as this migration's; the compensation
+	// drops it again, and only if this migration created it. Off by
+	// default: a DSN naming a database that does not exist is usually a
+	// mistake.
+	CreateDatabase bool `yaml:"createDatabase" json:"createDatabase,omitempty"`
 	// Stores holds the from and to stores' specs (engine and DSN
 	// reference, never a DSN), copied from the spec's stores: when the
 	// spec is checked, since the activity sees only its phase.
@@ -185,6 +191,10 @@ func (s *Spec) Provides(store, table string) bool {
 	return false
 }
 
+// CreatesDatabase reports whether this provision creates store's database
+// (createDatabase: true into it).
+func (s *Spec) CreatesDatabase(store string) bool { return s.CreateDatabase && s.To == store }
+
 // Driver runs provision phases.
 type Driver struct {
 	Logger hclog.Logger
@@ -214,6 +224,10 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		return activities.PhaseResult{}, stores.Classify("provision", err)
 	}
 	defer from.Close()
+	dbNote, err := d.createDatabase(ctx, s, owner, log)
+	if err != nil {
+		return activities.PhaseResult{}, err
+	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("provision", err)
@@ -261,9 +275,13 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		log.Warn("foreign key not carried over", "note", n)
 	}
 	output := append(append([]string(nil), res.Notes...), res.ForeignKeys.NotCarried...)
+	sum := summary(s.To, res)
+	if dbNote != "" {
+		sum = dbNote + "; " + sum
+	}
 	return activities.PhaseResult{
 		Records: int64(len(res.Created)),
-		Summary: summary(s.To, res),
+		Summary: sum,
 		Output:  strings.Join(output, "\n"),
 	}, nil
 }
@@ -276,6 +294,60 @@ func reported(notes []string, label string) bool {
 		}
 	}
 	return false
+}
+
+// createDatabase creates the target's database when createDatabase is on
+// and it does not exist, and says what it did for the summary. The record
+// of who created it is kept in the database itself (datastore's marker),
+// so a retry that finds it already created, or the compensation, knows
+// it is this migration's.
+func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log hclog.Logger) (string, error) {
+	if !s.CreateDatabase {
+		return "", nil
+	}
+	engine, dsn, err := stores.Resolve(s.Stores, s.To)
+	if err != nil {
+		return "", stores.Classify("provision", err)
+	}
+	what := databaseWords(engine, dsn)
+	created, err := datastore.CreateDatabase(ctx, engine, dsn, owner)
+	if err != nil {
+		return "", stores.Classify("provision: store "+s.To, err)
+	}
+	if created {
+		log.Info("created the target database", "store", s.To)
+		return fmt.Sprintf("created %s for store %s", what, s.To), nil
+	}
+	if who, err := datastore.DatabaseCreator(ctx, engine, dsn); err == nil && who == owner {
+		return fmt.Sprintf("%s of store %s created by an earlier attempt", what, s.To), nil
+	}
+	return "", nil
+}
+
+// createDatabaseProblems checks, changing nothing, that the target's
+// database, which does not exist yet, can be created.
+func createDatabaseProblems(ctx context.Context, spec *config.Spec, s *Spec) []string {
+	engine, dsn, err := stores.Resolve(spec.Stores, s.To)
+	if err != nil {
+		return nil // reported by the open already
+	}
+	if exists, err := datastore.DatabaseExists(ctx, engine, dsn); err != nil || exists {
+		return nil // the open reported why it failed
+	}
+	if err := datastore.CheckCreateDatabase(ctx, engine, dsn); err != nil {
+		return []string{fmt.Sprintf("store %s: createDatabase: %v", s.To, err)}
+	}
+	return nil
+}
+
+// databaseWords names a store's database for a summary, which goes into
+// the workflow's history: a server database by its name, a SQLite file
+// not by its path, which is the whole DSN.
+func databaseWords(engine datastore.Engine, dsn string) string {
+	if engine == datastore.SQLite {
+		return "the database file"
+	}
+	return "database " + datastore.DatabaseName(engine, dsn)
 }
 
 func summary(to string, res datastore.ProvisionResult) string {
@@ -302,16 +374,38 @@ func summary(to string, res datastore.ProvisionResult) string {
 }
 
 func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logger) (activities.PhaseResult, error) {
+	engine, dsn, err := stores.Resolve(s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
+	}
+	if ok, err := datastore.DatabaseExists(ctx, engine, dsn); err == nil && !ok {
+		// Never created, or dropped by an earlier attempt: nothing to
+		// undo (and opening a SQLite file would create it).
+		return activities.PhaseResult{Summary: "the database of " + s.To + " does not exist: nothing to drop"}, nil
+	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
 	}
-	defer to.Close()
 	dropped, err := datastore.DropProvisioned(ctx, to, owner)
+	to.Close()
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("drop provisioned tables in "+s.To, err)
 	}
 	log.Info("dropped provisioned tables", "tables", dropped)
+	if s.CreateDatabase {
+		gone, err := datastore.DropCreatedDatabase(ctx, engine, dsn, owner)
+		if err != nil {
+			return activities.PhaseResult{}, stores.Classify("drop the database this migration created in "+s.To, err)
+		}
+		if gone {
+			log.Info("dropped the database this migration created", "store", s.To)
+			return activities.PhaseResult{
+				Records: int64(len(dropped)),
+				Summary: fmt.Sprintf("dropped %s of store %s, which this migration created (with its %d tables)", databaseWords(engine, dsn), s.To, len(dropped)),
+			}, nil
+		}
+	}
 	if len(dropped) == 0 {
 		return activities.PhaseResult{Summary: "no table of this migration left to drop in " + s.To}, nil
 	}
@@ -330,8 +424,11 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if !ok {
 		return []string{"has no provision section"}
 	}
-	from, to, problems, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	from, to, problems, closeStores := stores.OpenPair(ctx, spec, stores.Before(spec, phase.Name), s.From, s.To)
 	defer closeStores()
+	if to == nil && s.CreateDatabase {
+		problems = append(problems, createDatabaseProblems(ctx, spec, s)...)
+	}
 	if to != nil {
 		if err := to.CheckCreate(ctx); err != nil {
 			problems = append(problems, fmt.Sprintf("store %s: the user cannot create tables: %v", s.To, err))
