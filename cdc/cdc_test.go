@@ -186,7 +186,26 @@ func TestChangesDuringAndAfterBackfillArrive(t *testing.T) {
 				t.Fatalf("logical checkpoint has no LSN: %+v", cp)
 			}
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+			if dst.Store.Engine == datastore.SQLite {
+				assertSQLiteRepresentation(t, dst.Store)
+			}
 		})
+	}
+}
+
+// assertSQLiteRepresentation checks that the rows a capture applied to
+// SQLite are stored as the copy stores them (docs/data-plane.md): a
+// numeric(12,2) as a number, a timestamp without a zero fraction.
+func assertSQLiteRepresentation(t *testing.T, s *datastore.Store) {
+	t.Helper()
+	var applied, textPrice, zeroFraction int
+	err := s.DB.QueryRow(`SELECT count(*), sum(typeof(price) NOT IN ('real', 'integer')), sum(updated_at || '' LIKE '%.000000')
+		FROM kitchen WHERE id >= 10000 AND id < 50000`).Scan(&applied, &textPrice, &zeroFraction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied == 0 || textPrice != 0 || zeroFraction != 0 {
+		t.Fatalf("of %d rows inserted by the capture, %d have price stored as text and %d a timestamp with a zero fraction", applied, textPrice, zeroFraction)
 	}
 }
 

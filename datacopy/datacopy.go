@@ -203,6 +203,7 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		plans = append(plans, ps...)
 		left[name] += len(ps)
 	}
+	plans = parentsFirst(plans)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, p := range plans {
@@ -221,6 +222,27 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	return r.result(), err
+}
+
+// parentsFirst orders the plans so that a table comes after the tables its
+// foreign keys reference (datastore.DependencyOrder): once the target has
+// its foreign keys, a repeated copy (a retry, a catch-up pass) must not
+// write a child row before its parent. The order is otherwise kept.
+func parentsFirst(plans []*tablePlan) []*tablePlan {
+	var tables []*datastore.Table
+	seen := map[string]bool{}
+	for _, p := range plans {
+		if !seen[p.table] && p.source != nil {
+			seen[p.table] = true
+			tables = append(tables, p.source)
+		}
+	}
+	rank := map[string]int{}
+	for i, t := range datastore.DependencyOrder(tables) {
+		rank[t.Name] = i
+	}
+	sort.SliceStable(plans, func(i, j int) bool { return rank[plans[i].table] < rank[plans[j].table] })
+	return plans
 }
 
 func (o *Options) normalize() error {

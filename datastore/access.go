@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -29,6 +30,9 @@ func (s *Store) CheckCreate(ctx context.Context) error {
 		}
 		return nil
 	default:
+		if s.readOnly {
+			return s.fileWritable(ctx)
+		}
 		return s.probe(ctx, fmt.Sprintf("CREATE TABLE %s (x INTEGER)", s.d.quote(probeTable)))
 	}
 }
@@ -61,6 +65,9 @@ func (s *Store) CheckWrite(ctx context.Context, table string) error {
 			}
 		}
 	case SQLite:
+		if s.readOnly {
+			return s.fileWritable(ctx)
+		}
 		// A read-only file or connection fails any write: try one that
 		// touches no row, in a transaction that is rolled back.
 		return s.probe(ctx, fmt.Sprintf("DELETE FROM %s WHERE 1 = 0", s.d.quote(table)))
@@ -130,6 +137,25 @@ func (s *Store) Empty(ctx context.Context, table string) error {
 	}
 	if _, err := s.DB.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("empty %s: %w", table, err)
+	}
+	return nil
+}
+
+// fileWritable is the write check of a SQLite store opened read-only (a
+// preflight): its file, and the directory its journal goes to, must be
+// writable by this process.
+func (s *Store) fileWritable(ctx context.Context) error {
+	var path string
+	if err := s.DB.QueryRowContext(ctx, "SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path); err != nil {
+		return fmt.Errorf("locate the database file: %w", err)
+	}
+	if path == "" {
+		return nil // in memory
+	}
+	for _, p := range []string{path, filepath.Dir(path)} {
+		if err := writable(p); err != nil {
+			return fmt.Errorf("%w: %s is not writable by this worker: %v", ErrAccessDenied, p, err)
+		}
 	}
 	return nil
 }

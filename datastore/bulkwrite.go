@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -382,6 +383,20 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	defer conn.Close()
+	// REPLACE deletes a row before it inserts it again: with the foreign
+	// keys a copy creates after its load, a retried or repeated copy would
+	// cascade that delete to the children (or be refused by RESTRICT).
+	// Without the checks nothing cascades: the load only puts rows back.
+	// The checks are on again before the connection returns to the pool.
+	if _, err := conn.ExecContext(ctx, "SET foreign_key_checks = 0"); err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "SET foreign_key_checks = 1"); err != nil {
+			// Never hand a connection without the checks back to the pool.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)

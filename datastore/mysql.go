@@ -42,7 +42,7 @@ func (mysqlDialect) open(dsn string) (*sql.DB, error) {
 func (mysqlDialect) isAccessDenied(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return me.Number == 1045 || me.Number == 1044 || me.Number == 1142 || me.Number == 1049
+		return me.Number == 1045 || me.Number == 1044 || me.Number == 1142
 	}
 	return false
 }
@@ -149,7 +149,53 @@ func (d mysqlDialect) introspect(ctx context.Context, db *sql.DB, name string) (
 			t.Indexes = append(t.Indexes, *idx)
 		}
 	}
+	fks, err := d.foreignKeys(ctx, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("foreign keys of %s: %w", name, err)
+	}
+	t.ForeignKeys = fks
 	return t, nil
+}
+
+// mysqlAction spells a referential action portably. InnoDB checks
+// foreign keys at once, so RESTRICT and NO ACTION are one action, and
+// MariaDB reports RESTRICT where none was given: NO ACTION, the portable
+// default, says it.
+func mysqlAction(a string) string {
+	if strings.EqualFold(a, "RESTRICT") {
+		return "NO ACTION"
+	}
+	return strings.ToUpper(a)
+}
+
+// foreignKeys reads a table's foreign keys, their columns in constraint
+// order. One that references another database is left out.
+func (mysqlDialect) foreignKeys(ctx context.Context, db *sql.DB, name string) ([]ForeignKey, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
+		FROM information_schema.KEY_COLUMN_USAGE k
+		JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+		  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+		WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_SCHEMA = DATABASE()
+		ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ForeignKey
+	for rows.Next() {
+		var cname, ref, del, upd, col, refCol string
+		if err := rows.Scan(&cname, &ref, &del, &upd, &col, &refCol); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].Name != cname {
+			out = append(out, ForeignKey{Name: cname, RefTable: ref, OnDelete: mysqlAction(del), OnUpdate: mysqlAction(upd)})
+		}
+		fk := &out[len(out)-1]
+		fk.Columns = append(fk.Columns, col)
+		fk.RefColumns = append(fk.RefColumns, refCol)
+	}
+	return out, rows.Err()
 }
 
 // markJSON finds MariaDB's JSON columns: MariaDB stores JSON as LONGTEXT

@@ -85,7 +85,7 @@ func (s *Store) ListTables(ctx context.Context) ([]string, error) {
 	}
 	out := names[:0]
 	for _, n := range names {
-		if n != provisionTable {
+		if n != provisionTable && n != databaseMarker {
 			out = append(out, n)
 		}
 	}

@@ -115,7 +115,65 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 			t.Indexes = append(t.Indexes, idx)
 		}
 	}
-	return t, irows.Err()
+	if err := irows.Err(); err != nil {
+		return nil, err
+	}
+	fks, err := d.foreignKeys(ctx, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("foreign keys of %s: %w", name, err)
+	}
+	t.ForeignKeys = fks
+	return t, nil
+}
+
+// foreignKeys reads a table's foreign keys; char(31) separates the column
+// names, which come in constraint order. One that references a table in
+// another schema is left out (a migration moves one schema).
+func (postgresDialect) foreignKeys(ctx context.Context, db *sql.DB, name string) ([]ForeignKey, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT k.conname, rc.relname, k.confdeltype, k.confupdtype,
+		       (SELECT string_agg(a.attname, chr(31) ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+		          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum),
+		       (SELECT string_agg(a.attname, chr(31) ORDER BY u.ord) FROM unnest(k.confkey) WITH ORDINALITY u(attnum, ord)
+		          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum)
+		FROM pg_constraint k
+		JOIN pg_class c ON c.oid = k.conrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_class rc ON rc.oid = k.confrelid
+		WHERE k.contype = 'f' AND n.nspname = current_schema() AND c.relname = $1
+		  AND rc.relnamespace = c.relnamespace
+		ORDER BY k.conname`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ForeignKey
+	for rows.Next() {
+		var fk ForeignKey
+		var del, upd, cols, refs string
+		if err := rows.Scan(&fk.Name, &fk.RefTable, &del, &upd, &cols, &refs); err != nil {
+			return nil, err
+		}
+		fk.Columns, fk.RefColumns = strings.Split(cols, "\x1f"), strings.Split(refs, "\x1f")
+		fk.OnDelete, fk.OnUpdate = pgAction(del), pgAction(upd)
+		out = append(out, fk)
+	}
+	return out, rows.Err()
+}
+
+// pgAction spells pg_constraint's one-letter referential action.
+func pgAction(c string) string {
+	switch c {
+	case "r":
+		return "RESTRICT"
+	case "c":
+		return "CASCADE"
+	case "n":
+		return "SET NULL"
+	case "d":
+		return "SET DEFAULT"
+	}
+	return "NO ACTION"
 }
 
 var typeArgs = regexp.MustCompile(`\((\d+)(?:\s*,\s*(\d+))?\)`)

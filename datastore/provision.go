@@ -33,7 +33,12 @@ type ProvisionOptions struct {
 	// WithoutKey says a table may be created without a primary key (it is
 	// copied in one non-resumable pass, see FullCopy); nil: none may.
 	WithoutKey func(table string) bool
-	Logger     hclog.Logger // nil = no logging
+	// ForeignKeysNow creates the foreign keys on a PostgreSQL or MySQL
+	// target at once, for tables no copy will fill; without it they are
+	// left to CreateForeignKeys after the copy. SQLite targets declare
+	// them in CREATE TABLE either way.
+	ForeignKeysNow bool
+	Logger         hclog.Logger // nil = no logging
 }
 
 // ProvisionResult says what Provision did.
@@ -41,6 +46,10 @@ type ProvisionResult struct {
 	Created []string `json:"created"`           // tables created by this call
 	Already []string `json:"already,omitempty"` // tables this owner had created before (a retry)
 	Notes   []string `json:"notes,omitempty"`   // what was not carried over (defaults, indexes)
+	// ForeignKeys says which foreign keys the target has now and which it
+	// will not have; ForeignKeysLater counts those left for after the copy.
+	ForeignKeys      ForeignKeyResult `json:"foreignKeys"`
+	ForeignKeysLater int              `json:"foreignKeysLater,omitempty"`
 }
 
 // Provision creates the given (source) tables on the target, mapped to the
@@ -65,8 +74,16 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		t   *Table
 		ddl string
 	}
+	tables = append([]*Table(nil), tables...) // the caller's stay as they are
+	present, err := target.tableSet(ctx, tables)
+	if err != nil {
+		return res, fmt.Errorf("provision: %w", err)
+	}
 	var todo []plan
-	for _, t := range tables {
+	for i, t := range tables {
+		t, not := carryable(t, present)
+		tables[i] = t
+		res.ForeignKeys.NotCarried = append(res.ForeignKeys.NotCarried, not...)
 		if err := t.CheckCopyable(); err != nil && (opts.WithoutKey == nil || !opts.WithoutKey(t.Name)) {
 			return res, fmt.Errorf("provision: %w", err)
 		}
@@ -106,7 +123,47 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 			return res, err
 		}
 	}
+	switch {
+	case target.Engine == SQLite:
+		// Declared by CREATE TABLE; the copy checks the rows against them.
+		for _, t := range tables {
+			for _, fk := range t.ForeignKeys {
+				if _, err := target.foreignKeyClause(t.Name, fk); err != nil {
+					res.ForeignKeys.NotCarried = append(res.ForeignKeys.NotCarried, fmt.Sprintf("%s.%s: %v", t.Name, fk.Name, err))
+				} else {
+					res.ForeignKeys.Carried = append(res.ForeignKeys.Carried, t.Name+"."+fk.Name)
+				}
+			}
+		}
+	case opts.ForeignKeysNow:
+		fks, err := CreateForeignKeys(ctx, target, tables)
+		res.ForeignKeys.add(fks)
+		if err != nil {
+			return res, err
+		}
+	default:
+		for _, t := range tables {
+			res.ForeignKeysLater += len(t.ForeignKeys)
+		}
+	}
 	return res, nil
+}
+
+// tableSet is the names of the given tables and of those already on the
+// store: the parents a foreign key may reference.
+func (s *Store) tableSet(ctx context.Context, tables []*Table) (map[string]bool, error) {
+	names, err := s.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	for _, t := range tables {
+		set[t.Name] = true
+	}
+	return set, nil
 }
 
 func (s *Store) ensureProvisionTable(ctx context.Context) error {
@@ -197,6 +254,10 @@ func DropProvisioned(ctx context.Context, target *Store, owner string) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("drop provisioned: read %s: %w", provisionTable, err)
 	}
+	// Foreign keys first: then the tables go in any order, cycles too.
+	if err := DropForeignKeys(ctx, target, tables); err != nil {
+		return nil, fmt.Errorf("drop provisioned: %w", err)
+	}
 	dropped, err := target.dropRecorded(ctx, owner, tables, true)
 	if err != nil {
 		return dropped, fmt.Errorf("drop provisioned %w", err)
@@ -225,6 +286,13 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 			inKey[c] = true
 		}
 	}
+	// MySQL indexes a foreign key's columns, and its types must match
+	// the parent's key: both need bounded types.
+	for _, fk := range t.ForeignKeys {
+		for _, c := range fk.Columns {
+			inKey[c] = true
+		}
+	}
 	same := t.Engine == s.Engine
 	var lines []string
 	var unmapped []Column
@@ -236,6 +304,10 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 		}
 		if err != nil {
 			return "", nil, err
+		}
+		if s.Engine == SQLite && !same && c.Type.Kind == KindDecimal && strings.HasPrefix(typ, "DECIMAL_TEXT") {
+			notes = append(notes, fmt.Sprintf("%s.%s: %s has more than %d significant digits, so SQLite keeps it exact as TEXT, which compares and sorts as text: CAST(%s AS REAL) in a query, or typeOverrides %s.%s: NUMERIC to store numbers (exact to %d digits only)",
+				t.Name, c.Name, c.Type, SQLiteDecimalDigits, c.Name, t.Name, c.Name, SQLiteDecimalDigits))
 		}
 		line := s.d.quote(c.Name) + " " + typ
 		auto := c.AutoIncrement && len(t.PrimaryKey) > 0 && t.PrimaryKey[0] == c.Name && isInt(c.Type.Kind)
@@ -263,6 +335,19 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 	}
 	if len(keys) > 0 { // a table without one is created so only when opted in (WithoutKey)
 		lines = append(lines, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
+	}
+	// SQLite cannot add a foreign key later: declare them now (it does not
+	// enforce them unless a connection turns foreign_keys on). Other
+	// engines get them after the copy (CreateForeignKeys).
+	if s.Engine == SQLite {
+		for _, fk := range t.ForeignKeys {
+			clause, err := s.foreignKeyClause(t.Name, fk)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("%s.%s: foreign key not carried: %v", t.Name, fk.Name, err))
+				continue
+			}
+			lines = append(lines, clause)
+		}
 	}
 	for _, sk := range t.Skipped {
 		notes = append(notes, t.Name+": "+sk+" not carried")

@@ -96,6 +96,24 @@ type Index struct {
 	Unique  bool     `json:"unique"`
 }
 
+// ForeignKey is a foreign-key constraint of a table: Columns reference
+// RefColumns of RefTable (same schema/database), in the same order.
+type ForeignKey struct {
+	Name       string   `json:"name"`
+	Columns    []string `json:"columns"`
+	RefTable   string   `json:"refTable"`
+	RefColumns []string `json:"refColumns"`
+	// OnDelete and OnUpdate are the referential actions in SQL's words:
+	// NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT.
+	OnDelete string `json:"onDelete,omitempty"`
+	OnUpdate string `json:"onUpdate,omitempty"`
+}
+
+// String renders the constraint for a person: "orders(customer_id) → customers(id)".
+func (fk ForeignKey) String() string {
+	return fmt.Sprintf("%s (%s) → %s (%s)", fk.Name, strings.Join(fk.Columns, ", "), fk.RefTable, strings.Join(fk.RefColumns, ", "))
+}
+
 // Table is the introspected shape of one table.
 type Table struct {
 	Name       string   `json:"name"`
@@ -103,6 +121,8 @@ type Table struct {
 	Columns    []Column `json:"columns"`
 	PrimaryKey []string `json:"primaryKey"` // in key order; empty if the table has none
 	Indexes    []Index  `json:"indexes,omitempty"`
+	// ForeignKeys are the table's foreign-key constraints, by name.
+	ForeignKeys []ForeignKey `json:"foreignKeys,omitempty"`
 	// Skipped lists what introspection saw but cannot carry (expression or
 	// partial indexes), so provision can say so instead of dropping it silently.
 	Skipped []string `json:"skipped,omitempty"`

@@ -12,13 +12,36 @@ import (
 
 type sqliteDialect struct{}
 
-// SQLite keeps dates and timestamps as text; these fixed-width forms sort
-// as text in time order, which the catch-up watermark relies on.
+// SQLite keeps dates and timestamps as text, in the canonical form its
+// own date functions write ("2024-01-02 03:04:05"), a fraction only when
+// it is not zero, so that WHERE at = '2024-01-02 03:04:05' finds the row.
+// These forms still sort as text in time order (a shorter fraction is a
+// prefix, and Go drops only trailing zeros), which the catch-up watermark
+// and keyset reads rely on.
 const (
 	sqliteDate        = "2006-01-02"
-	sqliteTimestamp   = "2006-01-02 15:04:05.000000"
-	sqliteTimestampTZ = "2006-01-02 15:04:05.000000-07:00"
+	sqliteTimestamp   = "2006-01-02 15:04:05.999999"
+	sqliteTimestampTZ = "2006-01-02 15:04:05.999999-07:00"
 )
+
+// SQLiteDecimalDigits is the widest decimal SQLite stores as a number:
+// every decimal of up to 15 significant digits round-trips exactly through
+// a float64, so NUMERIC(p,s) with p ≤ 15 keeps values exact and compares,
+// sorts and aggregates them as numbers. A wider (or unbounded) one is kept
+// exact as TEXT (DECIMAL_TEXT), which compares as text.
+const SQLiteDecimalDigits = 15
+
+// SQLiteTimeText renders a canonical date or timestamp of kind k as SQLite
+// stores it (for a bound parameter that must compare like a stored value).
+func SQLiteTimeText(k Kind, t time.Time) string {
+	switch k {
+	case KindDate:
+		return t.Format(sqliteDate)
+	case KindTimestamp:
+		return t.Format(sqliteTimestamp)
+	}
+	return t.UTC().Format(sqliteTimestampTZ)
+}
 
 func (sqliteDialect) open(dsn string) (*sql.DB, error) {
 	if strings.TrimSpace(dsn) == "" {
@@ -54,7 +77,59 @@ func (sqliteDialect) listTables(ctx context.Context, db *sql.DB) ([]string, erro
 	return queryStrings(ctx, db, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
 }
 
-func (sqliteDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
+func (d sqliteDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
+	t, err := d.introspectColumns(ctx, db, name)
+	if err != nil || t == nil {
+		return t, err
+	}
+	irows, err := db.QueryContext(ctx, `SELECT name, "unique", origin FROM pragma_index_list(?) ORDER BY name`, name)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		name   string
+		unique bool
+		origin string
+	}
+	var list []entry
+	for irows.Next() {
+		var e entry
+		if err := irows.Scan(&e.name, &e.unique, &e.origin); err != nil {
+			irows.Close()
+			return nil, err
+		}
+		list = append(list, e)
+	}
+	irows.Close()
+	for _, e := range list {
+		if e.origin == "pk" {
+			continue
+		}
+		cols, err := queryNullableStrings(ctx, db, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, e.name)
+		if err != nil {
+			return nil, err
+		}
+		if cols == nil {
+			t.Skipped = append(t.Skipped, "index "+e.name+" (expression index)")
+			continue
+		}
+		name := e.name
+		if strings.HasPrefix(name, "sqlite_autoindex_") { // an inline UNIQUE constraint
+			name = name[len("sqlite_autoindex_"):]
+		}
+		t.Indexes = append(t.Indexes, Index{Name: name, Columns: cols, Unique: e.unique})
+	}
+	fks, err := sqliteForeignKeys(ctx, db, t)
+	if err != nil {
+		return nil, fmt.Errorf("foreign keys of %s: %w", name, err)
+	}
+	t.ForeignKeys = fks
+	return t, nil
+}
+
+// introspectColumns reads a table's columns and primary key (nil, nil if
+// it does not exist).
+func (sqliteDialect) introspectColumns(ctx context.Context, db *sql.DB, name string) (*Table, error) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n); err != nil {
 		return nil, err
@@ -98,44 +173,56 @@ func (sqliteDialect) introspect(ctx context.Context, db *sql.DB, name string) (*
 		c := t.Column(t.PrimaryKey[0])
 		c.AutoIncrement = strings.EqualFold(c.NativeType, "INTEGER")
 	}
-	irows, err := db.QueryContext(ctx, `SELECT name, "unique", origin FROM pragma_index_list(?) ORDER BY name`, name)
+	return t, nil
+}
+
+// sqliteForeignKeys reads a table's foreign keys. SQLite's have no name:
+// they are named table_columns_fkey, as PostgreSQL would. A reference
+// without columns means the parent's primary key.
+func sqliteForeignKeys(ctx context.Context, db *sql.DB, t *Table) ([]ForeignKey, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, t.Name)
 	if err != nil {
 		return nil, err
 	}
-	type entry struct {
-		name   string
-		unique bool
-		origin string
-	}
-	var list []entry
-	for irows.Next() {
-		var e entry
-		if err := irows.Scan(&e.name, &e.unique, &e.origin); err != nil {
-			irows.Close()
+	var out []ForeignKey
+	var ids []int
+	implicit := map[int]bool{}
+	for rows.Next() {
+		var id int
+		var ref, from, upd, del string
+		var to sql.NullString
+		if err := rows.Scan(&id, &ref, &from, &to, &upd, &del); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		list = append(list, e)
+		if n := len(ids); n == 0 || ids[n-1] != id {
+			ids = append(ids, id)
+			out = append(out, ForeignKey{RefTable: ref, OnDelete: strings.ToUpper(del), OnUpdate: strings.ToUpper(upd)})
+		}
+		fk := &out[len(out)-1]
+		fk.Columns = append(fk.Columns, from)
+		fk.RefColumns = append(fk.RefColumns, to.String)
+		implicit[len(out)-1] = implicit[len(out)-1] || !to.Valid
 	}
-	irows.Close()
-	for _, e := range list {
-		if e.origin == "pk" {
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		fk := &out[i]
+		fk.Name = t.Name + "_" + strings.Join(fk.Columns, "_") + "_fkey"
+		if !implicit[i] {
 			continue
 		}
-		cols, err := queryNullableStrings(ctx, db, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, e.name)
-		if err != nil {
-			return nil, err
+		parent := t
+		if fk.RefTable != t.Name {
+			if parent, err = (sqliteDialect{}).introspectColumns(ctx, db, fk.RefTable); err != nil || parent == nil {
+				return nil, fmt.Errorf("foreign key %s references %s, whose primary key cannot be read: %v", fk.Name, fk.RefTable, err)
+			}
 		}
-		if cols == nil {
-			t.Skipped = append(t.Skipped, "index "+e.name+" (expression index)")
-			continue
-		}
-		name := e.name
-		if strings.HasPrefix(name, "sqlite_autoindex_") { // an inline UNIQUE constraint
-			name = name[len("sqlite_autoindex_"):]
-		}
-		t.Indexes = append(t.Indexes, Index{Name: name, Columns: cols, Unique: e.unique})
+		fk.RefColumns = append([]string(nil), parent.PrimaryKey...)
 	}
-	return t, nil
+	return out, nil
 }
 
 // queryNullableStrings returns nil if any value is NULL (an expression in an index).
@@ -208,8 +295,13 @@ func (sqliteDialect) nativeType(c Column, _ bool) (string, error) {
 	case KindInt, KindBigInt:
 		return "INTEGER", nil // a single-column INTEGER key is the rowid: fastest
 	case KindDecimal:
-		// TEXT affinity (the name contains TEXT) keeps every digit; SQLite's
-		// NUMERIC affinity would round beyond 15 significant digits.
+		// NUMERIC affinity stores the value as an INTEGER or REAL: exact up
+		// to 15 significant digits, and compared as a number. Beyond that
+		// it would round, so TEXT affinity (the name contains TEXT) keeps
+		// every digit, compared as text (provision says so in its notes).
+		if t.Precision > 0 && t.Precision <= SQLiteDecimalDigits {
+			return fmt.Sprintf("NUMERIC(%d,%d)", t.Precision, t.Scale), nil
+		}
 		if t.Precision > 0 {
 			return fmt.Sprintf("DECIMAL_TEXT(%d,%d)", t.Precision, t.Scale), nil
 		}
@@ -269,14 +361,7 @@ func (sqliteDialect) encode(t Type, v any) (any, error) {
 		}
 		return int64(0), nil
 	case time.Time:
-		switch t.Kind {
-		case KindDate:
-			return x.Format(sqliteDate), nil
-		case KindTimestamp:
-			return x.Format(sqliteTimestamp), nil
-		default:
-			return x.UTC().Format(sqliteTimestampTZ), nil
-		}
+		return SQLiteTimeText(t.Kind, x), nil
 	}
 	return c, nil
 }

@@ -50,7 +50,7 @@ var (
 var permanentErrors = []error{
 	ErrUnknownEngine, ErrBadDSN, ErrBadPattern, ErrUnknownTable, ErrNoPrimaryKey,
 	ErrUnsupportedType, ErrTableExists, ErrShapeMismatch, ErrBadValue, ErrAccessDenied,
-	ErrSchemaDrift, ErrBadDDL,
+	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase,
 }
 
 // IsPermanent reports whether err is one that retrying cannot fix (a bad
@@ -75,6 +75,9 @@ type Store struct {
 	d      dialect
 	// bulk remembers what the fast write path may use (see bulkwrite.go).
 	bulk bulkState
+	// readOnly: a SQLite file opened with mode=ro by OpenReadOnly, whose
+	// write checks ask the file system instead of probing.
+	readOnly bool
 }
 
 // Open connects to a database and checks that it answers. The DSN is the
@@ -100,7 +103,9 @@ func Open(ctx context.Context, engine Engine, dsn string) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		err = redact(err, dsn)
-		if d.isAccessDenied(err) {
+		if missing := missingDatabase(engine, dsn, err); missing != nil {
+			err = fmt.Errorf("%w: %w", missing, err)
+		} else if d.isAccessDenied(err) {
 			err = fmt.Errorf("%w: %w", ErrAccessDenied, err)
 		}
 		return nil, fmt.Errorf("open %s store: %w", engine, err)

@@ -63,7 +63,7 @@ func Canonical(t Type, v any) (any, error) {
 	case KindSmallInt, KindInt, KindBigInt:
 		return toInt(v)
 	case KindDecimal:
-		return toDecimal(v)
+		return toDecimalScaled(t, v)
 	case KindFloat, KindDouble:
 		return toFloat(v)
 	case KindBool:
@@ -145,6 +145,39 @@ func toInt(v any) (any, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("%w: %T into an integer", ErrBadValue, v)
+}
+
+// toDecimalScaled is toDecimal, with a number SQLite hands back for a
+// NUMERIC(p,s) column (a float64 or an int64) padded to the column's s
+// fraction digits, as the other engines write it: 12.3 → "12.30". Up to 15
+// significant digits the float64's shortest form is exactly the decimal
+// that was stored. A value with more fraction digits than s (SQLite does
+// not enforce the scale) is never rounded here: a target that would round
+// it refuses it.
+func toDecimalScaled(t Type, v any) (any, error) {
+	if t.Scale > 0 && t.Precision > 0 && t.Precision <= SQLiteDecimalDigits {
+		switch x := v.(type) {
+		case float64:
+			if !math.IsInf(x, 0) && !math.IsNaN(x) {
+				return padScale(strconv.FormatFloat(x, 'f', -1, 64), t.Scale), nil
+			}
+		case int64:
+			return padScale(strconv.FormatInt(x, 10), t.Scale), nil
+		}
+	}
+	return toDecimal(v)
+}
+
+// padScale adds fraction zeros to a plain decimal up to scale digits.
+func padScale(s string, scale int) string {
+	dot := strings.IndexByte(s, '.')
+	if dot < 0 {
+		return s + "." + strings.Repeat("0", scale)
+	}
+	if have := len(s) - dot - 1; have < scale {
+		return s + strings.Repeat("0", scale-have)
+	}
+	return s
 }
 
 func toDecimal(v any) (any, error) {

@@ -141,6 +141,42 @@ var badEnvs = []badEnv{
 		want: "phase copy: store new: cannot read its DSN: read secret file: open {DIR}/secrets/new.dsn: no such file or directory",
 	},
 	{
+		name: "target database missing",
+		setup: func(t *testing.T, dir string) (string, string, map[string]string) {
+			src := sqliteWithOrders(t)
+			dsn := missingDatabase(t, datastore.MySQL)
+			return storesYAML(src.DSN, "mysql", fileRef(t, dir, "new.dsn", dsn), dir), copyPhase(`[orders]`),
+				map[string]string{"DB": datastore.DatabaseName(datastore.MySQL, dsn)}
+		},
+		want: "phase copy: store new: database {DB} does not exist: create it, or let the provision phase into new create it (provision: {createDatabase: true})",
+	},
+	{
+		name: "SQLite target file missing (and not created by the preflight)",
+		setup: func(t *testing.T, dir string) (string, string, map[string]string) {
+			src := sqliteWithOrders(t)
+			path := filepath.Join(dir, "new.db")
+			t.Cleanup(func() {
+				if _, err := os.Stat(path); err == nil {
+					t.Errorf("the preflight created %s", path)
+				}
+			})
+			return storesYAML(src.DSN, "sqlite", fileRef(t, dir, "new.dsn", path), dir), copyPhase(`[orders]`),
+				map[string]string{"PATH": path}
+		},
+		want: "phase copy: store new: SQLite database file {PATH} does not exist: create it, or let the provision phase into new create it (provision: {createDatabase: true})",
+	},
+	{
+		name: "one database under two store names",
+		setup: func(t *testing.T, dir string) (string, string, map[string]string) {
+			src := sqliteWithOrders(t)
+			id, err := src.Store.Identity(context.Background())
+			require.NoError(t, err)
+			return storesYAML(src.DSN, "sqlite", fileRef(t, dir, "new.dsn", "file:"+src.DSN), dir), copyPhase(`[orders]`),
+				map[string]string{"ID": id.String()}
+		},
+		want: "phase copy: stores legacy and new are the same database ({ID}): the phase would read and write one database, and its rollback would empty the source; point new's DSN at the other database",
+	},
+	{
 		name: "hook program missing",
 		setup: func(t *testing.T, dir string) (string, string, map[string]string) {
 			return "", `  - phase: copy

@@ -89,7 +89,7 @@ func TestLiveDemoCompletes(t *testing.T) {
 	final, err := r.result()
 	require.NoError(t, err, "%+v", final)
 	require.Equal(t, migration.StatusCompleted, final.Status)
-	require.Equal(t, "created 3 tables in new: customers, order_lines, orders", final.Phases[1].Summary)
+	require.Equal(t, "created the database file for store new; created 3 tables in new: customers, order_lines, orders", final.Phases[1].Summary)
 	require.Equal(t, int64(100000), final.Phases[2].Records)
 	require.Contains(t, final.Phases[2].Summary, "copied 100,000 rows of 3 tables from legacy to new")
 	require.Equal(t, "route users: reads 100%, writes 100% to new (were 50%, 0%)", final.Phases[4].Summary)

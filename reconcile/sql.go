@@ -27,7 +27,7 @@ func (q *qb) ph(k datastore.Kind, v any) string {
 
 // bindValue turns a canonical value into what the engine's driver binds and
 // compares like the stored value: SQLite keeps times as text in
-// datastore's fixed-width forms and booleans as 0/1.
+// datastore's forms (SQLiteTimeText) and booleans as 0/1.
 func bindValue(e datastore.Engine, k datastore.Kind, v any) any {
 	if e != datastore.SQLite {
 		return v
@@ -39,14 +39,7 @@ func bindValue(e datastore.Engine, k datastore.Kind, v any) any {
 		}
 		return int64(0)
 	case time.Time:
-		switch k {
-		case datastore.KindDate:
-			return x.Format("2006-01-02")
-		case datastore.KindTimestamp:
-			return x.Format("2006-01-02 15:04:05.000000")
-		default:
-			return x.UTC().Format("2006-01-02 15:04:05.000000-07:00")
-		}
+		return datastore.SQLiteTimeText(k, x)
 	}
 	return v
 }

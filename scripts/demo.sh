@@ -220,8 +220,12 @@ live() {
     "$LIVE_DIR/bin/demo-db" tables "$LIVE_DIR/new.db" | sed 's/^/    /'
     log "done. Try a rollback at the gate: ./scripts/demo.sh rollback-demo"
   else
-    log "the new database after the rollback (provision's compensation dropped what it created):"
-    "$LIVE_DIR/bin/demo-db" tables "$LIVE_DIR/new.db" | sed 's/^/    /'
+    if [ -e "$LIVE_DIR/new.db" ]; then
+      log "the new database after the rollback (provision's compensation dropped what it created):"
+      "$LIVE_DIR/bin/demo-db" tables "$LIVE_DIR/new.db" | sed 's/^/    /'
+    else
+      log "new.db is gone: provision created it (createDatabase), so its compensation removed it"
+    fi
     log "done. Run it to the end: ./scripts/demo.sh"
   fi
   log "everything keeps running (UI http://localhost:8233); stop it with: ./scripts/demo.sh stop"

@@ -14,6 +14,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/specfiles"
 )
@@ -320,7 +321,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 			}
 			continue
 		}
-		problems = append(problems, storeProblems(ctx, spec.Stores, *f.src)...)
+		problems = append(problems, storeProblems(ctx, spec.Stores, stores.Before(spec, phase.Name), *f.src)...)
 	}
 	if o := s.OpenAPI; o != nil {
 		missing := false
@@ -339,9 +340,12 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	return problems
 }
 
-func storeProblems(ctx context.Context, st map[string]config.StoreSpec, src Source) []string {
-	db, err := stores.Open(ctx, st, src.Store)
+func storeProblems(ctx context.Context, st map[string]config.StoreSpec, plan stores.Plan, src Source) []string {
+	db, err := stores.OpenReadOnly(ctx, st, src.Store)
 	if err != nil {
+		if errors.Is(err, datastore.ErrNoDatabase) && plan.Database(src.Store) {
+			return nil
+		}
 		return []string{stores.Unreachable(src.Store, st, err)}
 	}
 	defer db.Close()
@@ -351,9 +355,16 @@ func storeProblems(ctx context.Context, st map[string]config.StoreSpec, src Sour
 		}
 		return nil
 	}
-	_, missing, err := stores.ResolveEach(ctx, db, src.Store, src.Tables)
-	if err != nil {
-		return []string{stores.Problem(src.Store, err)}
+	var problems []string
+	for _, p := range src.Tables {
+		if plan.Table(src.Store, p) {
+			continue // created by an earlier phase
+		}
+		_, missing, err := stores.ResolveEach(ctx, db, src.Store, []string{p})
+		if err != nil {
+			return []string{stores.Problem(src.Store, err)}
+		}
+		problems = append(problems, missing...)
 	}
-	return missing
+	return problems
 }

@@ -103,6 +103,25 @@ type Spec struct {
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores: when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// TablesFromScript, set when the spec is checked, says an earlier
+	// provision took the target's DDL from a file: the script says which
+	// foreign keys exist, so the copy adds none.
+	TablesFromScript bool `yaml:"-" json:"tablesFromScript,omitempty"`
+}
+
+// provisionedFromScript reports whether an earlier provision phase into
+// store takes its DDL from a file.
+func provisionedFromScript(c *config.CheckContext, store string) bool {
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			return false
+		}
+		if ps, ok := p.Driver.(*provision.Spec); ok && ps.To == store && ps.DDL != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // CatchUp names the column that grows on every change of a row.
@@ -172,6 +191,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	s.Throttle.check(c)
 	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
+	s.TablesFromScript = provisionedFromScript(c, s.To)
 }
 
 // ApplyDefaults fills the batch size, concurrency and compensation.
@@ -199,6 +219,13 @@ func (s *Spec) Pausable() bool { return true }
 
 // HasCompensation is false for onRollback: keep.
 func (s *Spec) HasCompensation() bool { return s.OnRollback != OnRollbackKeep }
+
+// LoadsInto reports whether the copy fills store's tables, and whether it
+// creates their foreign keys after its load (not with fanOut: no unit sees
+// the whole load).
+func (s *Spec) LoadsInto(store string) (loads, createsForeignKeys bool) {
+	return s.To == store, s.To == store && s.Units == 0
+}
 
 // CreatesIndexesIn reports whether the copy creates secondary indexes in
 // store after its load.
@@ -240,7 +267,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		s, rng = &one, r
 		log = log.With("table", in.Unit)
 	}
-	return d.copy(ctx, s, rng, resume, log, beat)
+	return d.copy(ctx, s, in.Migration, rng, resume, log, beat)
 }
 
 // FanOut says how many tables run at once as separate activities (0: the
@@ -274,7 +301,7 @@ func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string,
 	return units, nil
 }
 
-func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume activities.Heartbeat, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.Range, resume activities.Heartbeat, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	cp, err := datacopy.ParseCheckpoint([]byte(resume.Checkpoint))
 	if err != nil {
 		// Starting over is safe (the writes are upserts), only slower.
@@ -294,6 +321,11 @@ func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume 
 		return activities.PhaseResult{}, stores.Classify("copy", err)
 	}
 	defer to.Close()
+	// A spec without a validate phase has had no preflight: a copy onto
+	// itself must still never start.
+	if err := stores.RefuseSameDatabase(ctx, s.From, from, s.To, to); err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
 
 	path, err := to.WritePath(ctx)
 	if err != nil {
@@ -338,7 +370,43 @@ func (d *Driver) copy(ctx context.Context, s *Spec, rng *datacopy.Range, resume 
 		}
 	}
 	out.Summary = copySummary(s, res, path, to.Engine)
+	if rng == nil && s.Units == 0 && !s.TablesFromScript {
+		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables)
+		if err != nil {
+			return out, stores.Classify("copy: create foreign keys", err)
+		}
+		if sum := fks.Summary(); sum != "" {
+			out.Summary += "; " + sum
+		}
+		for _, n := range append(fks.NotCarried, fks.Violated...) {
+			log.Warn("foreign key not carried over", "note", n)
+		}
+		out.Output = strings.Join(append(fks.NotCarried, fks.Violated...), "\n")
+	}
 	return out, nil
+}
+
+// createForeignKeys gives the copied tables that this migration
+// provisioned their source's foreign keys, now that their rows are in
+// (on SQLite, where provision declared them, it checks the rows). A
+// table the migration did not create is left as its owner made it.
+func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []datacopy.TableProgress) (datastore.ForeignKeyResult, error) {
+	var src []*datastore.Table
+	for _, tp := range tables {
+		who, err := to.ProvisionOwner(ctx, tp.Table)
+		if err != nil {
+			return datastore.ForeignKeyResult{}, err
+		}
+		if who != owner {
+			continue
+		}
+		t, err := from.Introspect(ctx, tp.Table)
+		if err != nil {
+			return datastore.ForeignKeyResult{}, err
+		}
+		src = append(src, t)
+	}
+	return datastore.CreateForeignKeys(ctx, to, src)
 }
 
 func createIndexes(ctx context.Context, from, to *datastore.Store, tables []datacopy.TableProgress) error {

@@ -220,3 +220,21 @@ func mustParse(t testing.TB, text string) *config.Spec {
 	}
 	return spec
 }
+
+// A copy whose two stores are one database (two names, two DSNs) is
+// refused when it runs, even without a preflight before it, and touches
+// nothing.
+func TestCopyOntoItselfIsRefused(t *testing.T) {
+	src := dbtest.New(t, datastore.SQLite)
+	seed(t, src, 10)
+	spec := dataSpec(t, "onto-itself", src, dbtest.DB{DSN: "file:" + src.DSN, Store: src.Store}, "")
+	_, err := copydriver.New(logger()).Do(context.Background(), activities.ActionRun, input(spec, 1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.True(t, appErr.NonRetryable())
+	assert.Equal(t, activities.ErrTypeConfig, appErr.Type())
+	assert.Contains(t, appErr.Error(), "stores legacy and new are the same database")
+	n, err := src.Store.Count(context.Background(), "plain")
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), n)
+}

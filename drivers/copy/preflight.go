@@ -20,7 +20,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if !ok {
 		return []string{"has no copy section"}
 	}
-	from, to, problems, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	plan := stores.Before(spec, phase.Name)
+	from, to, problems, closeStores := stores.OpenPair(ctx, spec, plan, s.From, s.To)
 	defer closeStores()
 	if from == nil {
 		return problems
@@ -38,42 +39,13 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		}
 	}
 	problems = append(problems, s.probeProblems(ctx, spec)...)
-	provided := provisionedEarlier(spec, phase.Name)
 	for _, n := range names {
-		problems = append(problems, d.tableProblems(ctx, from, to, s, n, provided)...)
+		problems = append(problems, d.tableProblems(ctx, from, to, s, n, plan)...)
 	}
 	return problems
 }
 
-// tableProvider is a driver section that creates tables in a store (the
-// provision driver's).
-type tableProvider interface {
-	Provides(store, table string) bool
-}
-
-// provisionedEarlier returns a test for "an earlier provision phase
-// creates this table in this store".
-func provisionedEarlier(spec *config.Spec, phase string) func(store, table string) bool {
-	var earlier []tableProvider
-	for _, p := range spec.Phases {
-		if p.Name == phase {
-			break
-		}
-		if pv, ok := p.Driver.(tableProvider); ok {
-			earlier = append(earlier, pv)
-		}
-	}
-	return func(store, table string) bool {
-		for _, pv := range earlier {
-			if pv.Provides(store, table) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, name string, provided func(store, table string) bool) []string {
+func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, name string, plan stores.Plan) []string {
 	src, err := from.Introspect(ctx, name)
 	if err != nil {
 		return []string{stores.Problem(s.From, err)}
@@ -92,7 +64,7 @@ func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s
 	}
 	dst, err := to.Introspect(ctx, name)
 	if err != nil {
-		if !provided(s.To, name) {
+		if !plan.Table(s.To, name) {
 			problems = append(problems, fmt.Sprintf("store %s: table %s does not exist: provision it in an earlier phase (provision: {from: %s, to: %s, ...}) or create it", s.To, name, s.From, s.To))
 		}
 		return problems

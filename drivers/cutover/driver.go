@@ -459,7 +459,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 			}
 		}
 	}
-	from, to, more, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	plan := stores.Before(spec, phase.Name)
+	from, to, more, closeStores := stores.OpenPair(ctx, spec, plan, s.From, s.To)
 	defer closeStores()
 	problems = append(problems, more...)
 	if from != nil {

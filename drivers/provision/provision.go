@@ -47,10 +47,32 @@ type Spec struct {
 	// DDL, if set, takes the target's DDL from a file instead of
 	// rendering it (see ddl.go).
 	DDL *DDL `yaml:"ddl" json:"ddl,omitempty"`
+	// CreateDatabase creates the target's database (for SQLite its file)
+	// when it does not exist, marked as this migration's; the compensation
+	// drops it again, and only if this migration created it. Off by
+	// default: a DSN naming a database that does not exist is usually a
+	// mistake.
+	CreateDatabase bool `yaml:"createDatabase" json:"createDatabase,omitempty"`
 	// Stores holds the from and to stores' specs (engine and DSN
 	// reference, never a DSN), copied from the spec's stores: when the
 	// spec is checked, since the activity sees only its phase.
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// ForeignKeysNow, set when the spec is checked, says no later copy
+	// phase fills the target: provision creates the foreign keys itself.
+	// Otherwise the copy creates them after its load (a run started
+	// before this field existed lacks it, and so leaves them to the copy).
+	ForeignKeysNow bool `yaml:"-" json:"foreignKeysNow,omitempty"`
+	// ForeignKeysLeft, set when the spec is checked, is why the foreign
+	// keys will not be created on a PostgreSQL or MySQL target (a later
+	// copy fans out, so no activity sees the whole load).
+	ForeignKeysLeft string `yaml:"-" json:"foreignKeysLeft,omitempty"`
+}
+
+// Loader is a driver section that fills a store's tables (the copy
+// driver). CreatesForeignKeys says whether it creates their foreign keys
+// after its load.
+type Loader interface {
+	LoadsInto(store string) (loads, createsForeignKeys bool)
 }
 
 // IndexCreator is a driver section that creates the secondary indexes of
@@ -88,6 +110,32 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("deferIndexes", "leaves the secondary indexes to a later copy phase into %s with createIndexes: true, and there is none: add one, or remove deferIndexes", s.To)
 	}
 	s.Stores = Pick(c.Spec, s.From, s.To)
+	s.ForeignKeysNow, s.ForeignKeysLeft = foreignKeysPlan(c, s.To)
+}
+
+// foreignKeysPlan decides when the foreign keys of the tables provisioned
+// in store are created: now, if no later phase loads the store; by that
+// copy after its load; or not at all, if it fans out (why).
+func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left string) {
+	after := false
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			after = true
+			continue
+		}
+		l, ok := p.Driver.(Loader)
+		if !ok || !after {
+			continue
+		}
+		if loads, creates := l.LoadsInto(store); loads {
+			if !creates {
+				return false, fmt.Sprintf("phase %s copies the tables with fanOut, one activity per table, so no activity sees the whole load to create them after it", p.Name)
+			}
+			return false, ""
+		}
+	}
+	return true, ""
 }
 
 // Pick returns the named stores of the spec (those it has).
@@ -143,6 +191,10 @@ func (s *Spec) Provides(store, table string) bool {
 	return false
 }
 
+// CreatesDatabase reports whether this provision creates store's database
+// (createDatabase: true into it).
+func (s *Spec) CreatesDatabase(store string) bool { return s.CreateDatabase && s.To == store }
+
 // Driver runs provision phases.
 type Driver struct {
 	Logger hclog.Logger
@@ -172,6 +224,10 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		return activities.PhaseResult{}, stores.Classify("provision", err)
 	}
 	defer from.Close()
+	dbNote, err := d.createDatabase(ctx, s, owner, log)
+	if err != nil {
+		return activities.PhaseResult{}, err
+	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("provision", err)
@@ -191,7 +247,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	}
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %d tables in %s", len(tables), s.To)})
 	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
-		WithoutKey: s.withoutKey}
+		WithoutKey: s.withoutKey, ForeignKeysNow: s.ForeignKeysNow}
 	var res datastore.ProvisionResult
 	if s.DDL != nil {
 		res, err = createFromDDL(ctx, to, s, tables, opts)
@@ -205,11 +261,93 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	for _, n := range res.Notes {
 		log.Warn("not carried over", "note", n)
 	}
+	if res.ForeignKeysLater > 0 && s.ForeignKeysLeft != "" {
+		for _, t := range tables {
+			for _, fk := range t.ForeignKeys {
+				if !reported(res.ForeignKeys.NotCarried, t.Name+"."+fk.Name) {
+					res.ForeignKeys.NotCarried = append(res.ForeignKeys.NotCarried, fmt.Sprintf("%s.%s: %s", t.Name, fk.Name, s.ForeignKeysLeft))
+				}
+			}
+		}
+		res.ForeignKeysLater = 0
+	}
+	for _, n := range res.ForeignKeys.NotCarried {
+		log.Warn("foreign key not carried over", "note", n)
+	}
+	output := append(append([]string(nil), res.Notes...), res.ForeignKeys.NotCarried...)
+	sum := summary(s.To, res)
+	if dbNote != "" {
+		sum = dbNote + "; " + sum
+	}
 	return activities.PhaseResult{
 		Records: int64(len(res.Created)),
-		Summary: summary(s.To, res),
-		Output:  strings.Join(res.Notes, "\n"),
+		Summary: sum,
+		Output:  strings.Join(output, "\n"),
 	}, nil
+}
+
+// reported says whether a note on the constraint label ("table.name") is among notes.
+func reported(notes []string, label string) bool {
+	for _, n := range notes {
+		if strings.HasPrefix(n, label+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// createDatabase creates the target's database when createDatabase is on
+// and it does not exist, and says what it did for the summary. The record
+// of who created it is kept in the database itself (datastore's marker),
+// so a retry that finds it already created, or the compensation, knows
+// it is this migration's.
+func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log hclog.Logger) (string, error) {
+	if !s.CreateDatabase {
+		return "", nil
+	}
+	engine, dsn, err := stores.Resolve(s.Stores, s.To)
+	if err != nil {
+		return "", stores.Classify("provision", err)
+	}
+	what := databaseWords(engine, dsn)
+	created, err := datastore.CreateDatabase(ctx, engine, dsn, owner)
+	if err != nil {
+		return "", stores.Classify("provision: store "+s.To, err)
+	}
+	if created {
+		log.Info("created the target database", "store", s.To)
+		return fmt.Sprintf("created %s for store %s", what, s.To), nil
+	}
+	if who, err := datastore.DatabaseCreator(ctx, engine, dsn); err == nil && who == owner {
+		return fmt.Sprintf("%s of store %s created by an earlier attempt", what, s.To), nil
+	}
+	return "", nil
+}
+
+// createDatabaseProblems checks, changing nothing, that the target's
+// database, which does not exist yet, can be created.
+func createDatabaseProblems(ctx context.Context, spec *config.Spec, s *Spec) []string {
+	engine, dsn, err := stores.Resolve(spec.Stores, s.To)
+	if err != nil {
+		return nil // reported by the open already
+	}
+	if exists, err := datastore.DatabaseExists(ctx, engine, dsn); err != nil || exists {
+		return nil // the open reported why it failed
+	}
+	if err := datastore.CheckCreateDatabase(ctx, engine, dsn); err != nil {
+		return []string{fmt.Sprintf("store %s: createDatabase: %v", s.To, err)}
+	}
+	return nil
+}
+
+// databaseWords names a store's database for a summary, which goes into
+// the workflow's history: a server database by its name, a SQLite file
+// not by its path, which is the whole DSN.
+func databaseWords(engine datastore.Engine, dsn string) string {
+	if engine == datastore.SQLite {
+		return "the database file"
+	}
+	return "database " + datastore.DatabaseName(engine, dsn)
 }
 
 func summary(to string, res datastore.ProvisionResult) string {
@@ -219,6 +357,12 @@ func summary(to string, res datastore.ProvisionResult) string {
 	}
 	if len(res.Already) > 0 {
 		parts = append(parts, fmt.Sprintf("already created by an earlier attempt: %s", strings.Join(res.Already, ", ")))
+	}
+	if fk := res.ForeignKeys.Summary(); fk != "" {
+		parts = append(parts, fk)
+	}
+	if res.ForeignKeysLater > 0 {
+		parts = append(parts, fmt.Sprintf("%d foreign keys left for after the copy", res.ForeignKeysLater))
 	}
 	if len(res.Notes) > 0 {
 		parts = append(parts, fmt.Sprintf("%d notes on what was not carried over (see godwit output)", len(res.Notes)))
@@ -230,16 +374,38 @@ func summary(to string, res datastore.ProvisionResult) string {
 }
 
 func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logger) (activities.PhaseResult, error) {
+	engine, dsn, err := stores.Resolve(s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
+	}
+	if ok, err := datastore.DatabaseExists(ctx, engine, dsn); err == nil && !ok {
+		// Never created, or dropped by an earlier attempt: nothing to
+		// undo (and opening a SQLite file would create it).
+		return activities.PhaseResult{Summary: "the database of " + s.To + " does not exist: nothing to drop"}, nil
+	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
 	}
-	defer to.Close()
 	dropped, err := datastore.DropProvisioned(ctx, to, owner)
+	to.Close()
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("drop provisioned tables in "+s.To, err)
 	}
 	log.Info("dropped provisioned tables", "tables", dropped)
+	if s.CreateDatabase {
+		gone, err := datastore.DropCreatedDatabase(ctx, engine, dsn, owner)
+		if err != nil {
+			return activities.PhaseResult{}, stores.Classify("drop the database this migration created in "+s.To, err)
+		}
+		if gone {
+			log.Info("dropped the database this migration created", "store", s.To)
+			return activities.PhaseResult{
+				Records: int64(len(dropped)),
+				Summary: fmt.Sprintf("dropped %s of store %s, which this migration created (with its %d tables)", databaseWords(engine, dsn), s.To, len(dropped)),
+			}, nil
+		}
+	}
 	if len(dropped) == 0 {
 		return activities.PhaseResult{Summary: "no table of this migration left to drop in " + s.To}, nil
 	}
@@ -258,8 +424,11 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if !ok {
 		return []string{"has no provision section"}
 	}
-	from, to, problems, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	from, to, problems, closeStores := stores.OpenPair(ctx, spec, stores.Before(spec, phase.Name), s.From, s.To)
 	defer closeStores()
+	if to == nil && s.CreateDatabase {
+		problems = append(problems, createDatabaseProblems(ctx, spec, s)...)
+	}
 	if to != nil {
 		if err := to.CheckCreate(ctx); err != nil {
 			problems = append(problems, fmt.Sprintf("store %s: the user cannot create tables: %v", s.To, err))

@@ -16,6 +16,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
 	rec "github.com/godwit/godwit/reconcile"
 )
 
@@ -153,6 +154,18 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 		return rec.Options{}, nil, err
 	}
 	closeAll := func() { from.Close(); to.Close() }
+	o := optionsFor(s, from, to)
+	o.Tables, err = rec.ResolveTables(ctx, o.Source, s.Tables)
+	if err != nil {
+		closeAll()
+		return rec.Options{}, nil, fmt.Errorf("tables on %s: %w", o.SourceName, err)
+	}
+	return o, closeAll, nil
+}
+
+// optionsFor is the check's options over two open stores, with the
+// direction applied and no tables yet.
+func optionsFor(s *Spec, from, to *datastore.Store) rec.Options {
 	o := rec.Options{
 		Source: from, Target: to, SourceName: s.From, TargetName: s.To,
 		Columns: s.Columns, Where: s.Where, UpdatedColumn: s.UpdatedColumn,
@@ -163,12 +176,7 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 	if s.Truth == DirectionReverse {
 		o.Source, o.Target, o.SourceName, o.TargetName = to, from, s.To, s.From
 	}
-	o.Tables, err = rec.ResolveTables(ctx, o.Source, s.Tables)
-	if err != nil {
-		closeAll()
-		return rec.Options{}, nil, fmt.Errorf("tables on %s: %w", o.SourceName, err)
-	}
-	return o, closeAll, nil
+	return o
 }
 
 func openStore(ctx context.Context, name string, st config.StoreSpec) (*datastore.Store, error) {
@@ -187,21 +195,81 @@ func openStore(ctx context.Context, name string, st config.StoreSpec) (*datastor
 	return s, nil
 }
 
-// Preflight opens both stores and plans every table, comparing nothing.
-func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.PhaseSpec) []string {
+// Preflight opens both stores (changing nothing) and plans every table,
+// comparing nothing. It reasons over the plan: a table that an earlier
+// phase creates (a provision before this check) is not there yet, so only
+// its other side is checked; a database an earlier phase creates is not
+// checked at all; and two stores that are one database are refused.
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
 	s, ok := phase.Driver.(*Spec)
 	if !ok {
 		return []string{"has no reconcile section"}
 	}
-	opts, closeStores, err := Options(ctx, s)
-	if err != nil {
-		return []string{err.Error()}
-	}
+	plan := stores.Before(spec, phase.Name)
+	// The section carries its stores (resolved by Check), so a caller
+	// without the whole spec (godwit reconcile) can check it too.
+	pair := &config.Spec{Stores: map[string]config.StoreSpec{s.From: s.FromStore, s.To: s.ToStore}}
+	from, to, problems, closeStores := stores.OpenPair(ctx, pair, plan, s.From, s.To)
 	defer closeStores()
-	if _, err := rec.Plan(ctx, opts); err != nil {
-		return []string{err.Error()}
+	if from == nil || to == nil {
+		return problems
 	}
-	return nil
+	opts := optionsFor(s, from, to)
+	tables, err := rec.ResolveTables(ctx, opts.Source, s.Tables)
+	if err != nil && errors.Is(err, datastore.ErrUnknownTable) {
+		// The source of truth's tables may be created by an earlier phase
+		// (a reverse check right after a provision): take them from the
+		// other side, those the plan creates.
+		if other, oerr := rec.ResolveTables(ctx, opts.Target, s.Tables); oerr == nil {
+			var planned []rec.TablePair
+			for _, t := range other {
+				if plan.Table(opts.SourceName, t.Source) {
+					planned = append(planned, t)
+				}
+			}
+			if len(planned) > 0 {
+				tables, err = planned, nil
+			}
+		}
+	}
+	if err != nil {
+		return append(problems, fmt.Sprintf("tables on %s: %v", opts.SourceName, err))
+	}
+	for _, t := range tables {
+		srcPlanned := plan.Table(opts.SourceName, t.Source) && !exists(ctx, opts.Source, t.Source)
+		tgtPlanned := plan.Table(opts.TargetName, t.Target) && !exists(ctx, opts.Target, t.Target)
+		switch {
+		case srcPlanned && tgtPlanned:
+			continue
+		case srcPlanned || tgtPlanned:
+			// Created by an earlier phase from the other side's table: that
+			// side must be comparable (it has a key).
+			side, name, st := opts.Target, t.Target, opts.TargetName
+			if tgtPlanned {
+				side, name, st = opts.Source, t.Source, opts.SourceName
+			}
+			if tbl, err := side.Introspect(ctx, name); err != nil {
+				problems = append(problems, fmt.Sprintf("reconcile %s: store %s: %v", t.Source, st, err))
+			} else if len(tbl.PrimaryKey) == 0 {
+				problems = append(problems, fmt.Sprintf("reconcile %s: store %s: table %s has no primary key: rows are compared by key", t.Source, st, name))
+			}
+			continue
+		}
+		opts.Tables = append(opts.Tables, t)
+	}
+	if len(opts.Tables) > 0 {
+		if _, err := rec.Plan(ctx, opts); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	return problems
+}
+
+// exists reports whether table exists on s (a lookup that fails counts as
+// present, so that planning reports the real error).
+func exists(ctx context.Context, s *datastore.Store, table string) bool {
+	_, err := s.Introspect(ctx, table)
+	return err == nil || !errors.Is(err, datastore.ErrUnknownTable)
 }
 
 // classify decides retryability once: bad settings, missing tables and

@@ -127,6 +127,13 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 		}
 		closers = append(closers, func() { to.Close() })
 		o.Target = to
+		if !compensate {
+			// Changes applied to their own source would echo forever.
+			if err := stores.RefuseSameDatabase(ctx, s.From, from, s.To, to); err != nil {
+				closeAll()
+				return o, nil, err
+			}
+		}
 	}
 	o.BatchChanges = s.BatchChanges
 	o.LagEvery = d.LagEvery

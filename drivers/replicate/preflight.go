@@ -22,7 +22,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if !ok {
 		return []string{"has no replicate section"}
 	}
-	from, to, problems, closeStores := stores.OpenPair(ctx, spec.Stores, s.From, s.To)
+	plan := stores.Before(spec, phase.Name)
+	from, to, problems, closeStores := stores.OpenPair(ctx, spec, plan, s.From, s.To)
 	defer closeStores()
 	if from == nil {
 		return problems
@@ -46,10 +47,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		problems = append(problems, CaptureProblems(ctx, from, s.From, s.Method, names)...)
 	}
 	if to != nil {
-		provided := provisionedEarlier(spec, phase.Name)
 		for _, n := range names {
 			if _, err := to.Introspect(ctx, n); err != nil {
-				if !provided(s.To, n) {
+				if !plan.Table(s.To, n) {
 					problems = append(problems, fmt.Sprintf("store %s: table %s does not exist: provision it in an earlier phase or create it", s.To, n))
 				}
 				continue
@@ -132,29 +132,4 @@ func CaptureProblems(ctx context.Context, from *datastore.Store, store, methodNa
 		}
 	}
 	return problems
-}
-
-// provisionedEarlier returns a test for "an earlier phase creates this
-// table in this store" (a provision driver's section).
-func provisionedEarlier(spec *config.Spec, phase string) func(store, table string) bool {
-	type provider interface {
-		Provides(store, table string) bool
-	}
-	var earlier []provider
-	for _, p := range spec.Phases {
-		if p.Name == phase {
-			break
-		}
-		if pv, ok := p.Driver.(provider); ok {
-			earlier = append(earlier, pv)
-		}
-	}
-	return func(store, table string) bool {
-		for _, pv := range earlier {
-			if pv.Provides(store, table) {
-				return true
-			}
-		}
-		return false
-	}
 }

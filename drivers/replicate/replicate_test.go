@@ -377,3 +377,22 @@ func TestBoundedCatchUpReturnsItsLag(t *testing.T) {
 	_, ok = spec.Phases[2].Driver.(*replicate.Spec).FollowFor(time.Second)
 	assert.False(t, ok, "a stop does not follow")
 }
+
+// A replication whose two stores are one database is refused by its
+// preflight and, without one, when it runs: its changes would be applied
+// to their own source.
+func TestReplicationOntoItselfIsRefused(t *testing.T) {
+	src := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, src.Store, dbtest.KitchenDDL(datastore.SQLite, "kitchen")...)
+	spec := driverSpec(t, "cdc-itself", src, dbtest.DB{DSN: "file:" + src.DSN, Store: src.Store}, "triggers")
+	d := replicate.New(hclog.NewNullLogger())
+	ctx := context.Background()
+	problems := d.Preflight(ctx, spec, spec.Phases[1])
+	require.NotEmpty(t, problems)
+	assert.Contains(t, strings.Join(problems, "\n"), "stores legacy and new are the same database")
+	_, err := d.Do(ctx, activities.ActionRun, input(spec, 1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	assert.True(t, appErr.NonRetryable(), "%v", err)
+	assert.Contains(t, err.Error(), "stores legacy and new are the same database")
+}

@@ -8,6 +8,7 @@ package retire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -169,8 +170,12 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if !ok {
 		return []string{"has no retire section"}
 	}
-	st, err := stores.Open(ctx, spec.Stores, s.Store)
+	plan := stores.Before(spec, phase.Name)
+	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
 	if err != nil {
+		if errors.Is(err, datastore.ErrNoDatabase) && plan.Database(s.Store) {
+			return nil
+		}
 		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
 	}
 	defer st.Close()
@@ -180,7 +185,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	var problems []string
 	for _, p := range s.Tables {
-		found := false
+		// A table an earlier phase creates (a provision) will be there.
+		found := plan.Table(s.Store, p)
 		for _, n := range all {
 			if ok, _ := path.Match(p, n); ok {
 				found = true

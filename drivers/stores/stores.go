@@ -26,21 +26,44 @@ const OpenTimeout = 15 * time.Second
 // Open resolves the named store's DSN on this worker and connects to it.
 // Errors name the store and never hold the DSN.
 func Open(ctx context.Context, spec map[string]config.StoreSpec, name string) (*datastore.Store, error) {
+	return open(ctx, spec, name, datastore.Open)
+}
+
+// OpenReadOnly is Open for a check that must change nothing (a
+// preflight): a SQLite file is opened read-only, and one that does not
+// exist is reported missing instead of being created.
+func OpenReadOnly(ctx context.Context, spec map[string]config.StoreSpec, name string) (*datastore.Store, error) {
+	return open(ctx, spec, name, datastore.OpenReadOnly)
+}
+
+// Resolve returns the named store's engine and its DSN, read on this
+// worker: for what needs the DSN itself (creating its database). The DSN
+// is a secret: never log it or put it in a result.
+func Resolve(spec map[string]config.StoreSpec, name string) (datastore.Engine, string, error) {
 	st, ok := spec[name]
 	if !ok {
-		return nil, fmt.Errorf("store %s: %w: not in the spec's stores", name, datastore.ErrBadDSN)
+		return "", "", fmt.Errorf("store %s: %w: not in the spec's stores", name, datastore.ErrBadDSN)
 	}
 	engine, err := datastore.ParseEngine(st.Engine)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", name, err)
+		return "", "", fmt.Errorf("store %s: %w", name, err)
 	}
 	dsn, err := activities.ResolveSecret(st.DSN)
 	if err != nil {
-		return nil, &unreadableDSN{store: name, err: err}
+		return "", "", &unreadableDSN{store: name, err: err}
+	}
+	return engine, dsn, nil
+}
+
+func open(ctx context.Context, spec map[string]config.StoreSpec, name string,
+	openFn func(context.Context, datastore.Engine, string) (*datastore.Store, error)) (*datastore.Store, error) {
+	engine, dsn, err := Resolve(spec, name)
+	if err != nil {
+		return nil, err
 	}
 	octx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	s, err := datastore.Open(octx, engine, dsn)
+	s, err := openFn(octx, engine, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", name, err)
 	}
@@ -143,6 +166,10 @@ func Classify(what string, err error) error {
 func Problem(name string, err error) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "store "+name+": ")
+	var missing *datastore.MissingDatabaseError
+	if errors.As(err, &missing) {
+		return fmt.Sprintf("store %s: %s: create it, or let the provision phase into %s create it (provision: {createDatabase: true})", name, missing, name)
+	}
 	if errors.Is(err, datastore.ErrAccessDenied) {
 		return fmt.Sprintf("store %s: access denied (check the user and password in its DSN, and its privileges): %s", name, msg)
 	}
@@ -151,7 +178,7 @@ func Problem(name string, err error) string {
 
 // Unreachable is the preflight sentence for a store that cannot be opened.
 func Unreachable(name string, spec map[string]config.StoreSpec, err error) string {
-	if errors.Is(err, datastore.ErrBadDSN) || errors.Is(err, datastore.ErrAccessDenied) {
+	if errors.Is(err, datastore.ErrBadDSN) || errors.Is(err, datastore.ErrAccessDenied) || errors.Is(err, datastore.ErrNoDatabase) {
 		return Problem(name, err)
 	}
 	return fmt.Sprintf("store %s (%s) is not reachable from this worker: %s", name, spec[name].Engine,
@@ -232,16 +259,30 @@ func (e *unreadableDSN) Error() string {
 
 func (e *unreadableDSN) Unwrap() []error { return []error{datastore.ErrBadDSN, e.err} }
 
-// OpenPair opens a phase's from and to stores for a preflight, changing
-// nothing. A store that cannot be opened is nil, with its problem in the
-// list; close closes what was opened.
-func OpenPair(ctx context.Context, spec map[string]config.StoreSpec, fromName, toName string) (from, to *datastore.Store, problems []string, close func()) {
-	var err error
-	if from, err = Open(ctx, spec, fromName); err != nil {
-		from, problems = nil, append(problems, Unreachable(fromName, spec, err))
+// OpenPair opens a phase's from and to stores for its preflight, changing
+// nothing (SQLite read-only). A store that cannot be opened is nil, with
+// its problem in the list, unless its database does not exist yet and the
+// plan creates it (provision's createDatabase): then it is nil with no
+// problem, and the caller checks what it can without it. Two stores that
+// are the same database under two names are a problem: a copy onto itself
+// would be a no-op that looks like success, and its rollback would empty
+// the source. close closes what was opened.
+func OpenPair(ctx context.Context, spec *config.Spec, plan Plan, fromName, toName string) (from, to *datastore.Store, problems []string, close func()) {
+	openOne := func(name string) *datastore.Store {
+		s, err := OpenReadOnly(ctx, spec.Stores, name)
+		switch {
+		case err == nil:
+			return s
+		case errors.Is(err, datastore.ErrNoDatabase) && plan.Database(name):
+			// Created by a phase before the one that needs it.
+		default:
+			problems = append(problems, Unreachable(name, spec.Stores, err))
+		}
+		return nil
 	}
-	if to, err = Open(ctx, spec, toName); err != nil {
-		to, problems = nil, append(problems, Unreachable(toName, spec, err))
+	from, to = openOne(fromName), openOne(toName)
+	if p := SameDatabase(ctx, fromName, from, toName, to); p != "" {
+		problems = append(problems, p)
 	}
 	return from, to, problems, func() {
 		if from != nil {
@@ -252,3 +293,34 @@ func OpenPair(ctx context.Context, spec map[string]config.StoreSpec, fromName, t
 		}
 	}
 }
+
+// SameDatabase is the problem of two stores of a phase that are one
+// database (their identities are equal), "" when they are not or cannot
+// be told (a store not open, an identity that cannot be read).
+func SameDatabase(ctx context.Context, aName string, a *datastore.Store, bName string, b *datastore.Store) string {
+	if a == nil || b == nil || aName == bName {
+		return ""
+	}
+	idA, errA := a.Identity(ctx)
+	idB, errB := b.Identity(ctx)
+	if errA != nil || errB != nil || idA != idB {
+		return ""
+	}
+	return fmt.Sprintf("stores %s and %s are the same database (%s): the phase would read and write one database, and its rollback would empty the source; point %s's DSN at the other database",
+		aName, bName, idA, bName)
+}
+
+// RefuseSameDatabase is SameDatabase for a phase's run (which may have no
+// preflight before it): an error that is datastore.ErrSameDatabase (so
+// permanent), nil when the two stores are different databases.
+func RefuseSameDatabase(ctx context.Context, aName string, a *datastore.Store, bName string, b *datastore.Store) error {
+	if p := SameDatabase(ctx, aName, a, bName, b); p != "" {
+		return &sameDatabase{msg: p}
+	}
+	return nil
+}
+
+type sameDatabase struct{ msg string }
+
+func (e *sameDatabase) Error() string { return e.msg }
+func (e *sameDatabase) Unwrap() error { return datastore.ErrSameDatabase }

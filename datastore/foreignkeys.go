@@ -1,0 +1,381 @@
+package datastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Foreign keys cross engines like this (docs/data-plane.md):
+//
+//   - PostgreSQL and MySQL/MariaDB targets get them after the copy
+//     (CreateForeignKeys), so the load needs no table order and no
+//     per-row checks: on PostgreSQL ADD CONSTRAINT … NOT VALID, then
+//     VALIDATE CONSTRAINT (which checks the rows without blocking writes);
+//     on MySQL ADD CONSTRAINT, which checks the rows as it adds it.
+//   - SQLite cannot add a constraint to an existing table: provision
+//     declares them in CREATE TABLE (SQLite enforces them only on a
+//     connection that turns foreign_keys on, which Godwit's never do), and
+//     CreateForeignKeys runs PRAGMA foreign_key_check after the copy.
+//
+// A constraint that cannot be carried (its parent table is not on the
+// target, the target refuses its action, rows violate it) is reported in a
+// ForeignKeyResult, never dropped silently.
+
+// ForeignKeyResult says which foreign keys a target has and which it has
+// not, and why.
+type ForeignKeyResult struct {
+	// Carried are the constraints on the target, as "table.name".
+	Carried []string `json:"carried,omitempty"`
+	// NotCarried are the constraints the target lacks, each with why.
+	NotCarried []string `json:"notCarried,omitempty"`
+	// Violated are constraints declared on a SQLite target that rows of
+	// the copy violate (SQLite keeps them; PRAGMA foreign_key_check lists them).
+	Violated []string `json:"violated,omitempty"`
+}
+
+// add appends another result.
+func (r *ForeignKeyResult) add(o ForeignKeyResult) {
+	r.Carried = append(r.Carried, o.Carried...)
+	r.NotCarried = append(r.NotCarried, o.NotCarried...)
+	r.Violated = append(r.Violated, o.Violated...)
+}
+
+// Summary renders the result for a phase summary; empty when there were no
+// foreign keys at all.
+func (r ForeignKeyResult) Summary() string {
+	var parts []string
+	if len(r.Carried) > 0 {
+		parts = append(parts, fmt.Sprintf("%d foreign keys carried (%s)", len(r.Carried), strings.Join(r.Carried, ", ")))
+	}
+	if len(r.Violated) > 0 {
+		parts = append(parts, fmt.Sprintf("%d violated by copied rows: %s", len(r.Violated), strings.Join(r.Violated, "; ")))
+	}
+	if len(r.NotCarried) > 0 {
+		parts = append(parts, fmt.Sprintf("%d foreign keys NOT carried: %s", len(r.NotCarried), strings.Join(r.NotCarried, "; ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ForeignKeyName is the name a table's foreign key gets on a target:
+// prefixed with the table's name (MySQL wants constraint names unique per
+// database) and kept within 63 characters (PostgreSQL's limit).
+func ForeignKeyName(table string, fk ForeignKey) string {
+	n := IndexName(table, fk.Name)
+	if len(n) <= 63 {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(n))
+	return fmt.Sprintf("%s_%08x", n[:54], h.Sum32())
+}
+
+// sameForeignKey reports whether two constraints have the same shape
+// (names aside): a retried or hand-made constraint counts as present.
+func sameForeignKey(a, b ForeignKey) bool {
+	return a.RefTable == b.RefTable && strings.Join(a.Columns, "\x1f") == strings.Join(b.Columns, "\x1f") &&
+		strings.Join(a.RefColumns, "\x1f") == strings.Join(b.RefColumns, "\x1f")
+}
+
+// foreignKeyClause renders CONSTRAINT … FOREIGN KEY … REFERENCES … for
+// this store's engine.
+func (s *Store) foreignKeyClause(table string, fk ForeignKey) (string, error) {
+	if len(fk.Columns) == 0 || len(fk.Columns) != len(fk.RefColumns) {
+		return "", fmt.Errorf("it has %d columns referencing %d", len(fk.Columns), len(fk.RefColumns))
+	}
+	quoteAll := func(cols []string) string {
+		q := make([]string, len(cols))
+		for i, c := range cols {
+			q[i] = s.d.quote(c)
+		}
+		return strings.Join(q, ", ")
+	}
+	clause := fmt.Sprintf("CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s)",
+		s.d.quote(ForeignKeyName(table, fk)), quoteAll(fk.Columns), s.d.quote(fk.RefTable), quoteAll(fk.RefColumns))
+	for _, a := range []struct{ on, action string }{{"DELETE", fk.OnDelete}, {"UPDATE", fk.OnUpdate}} {
+		switch act := strings.ToUpper(strings.TrimSpace(a.action)); act {
+		case "", "NO ACTION":
+		case "SET DEFAULT":
+			if s.Engine == MySQL {
+				return "", fmt.Errorf("ON %s SET DEFAULT is not supported by InnoDB", a.on)
+			}
+			clause += " ON " + a.on + " " + act
+		case "RESTRICT", "CASCADE", "SET NULL":
+			clause += " ON " + a.on + " " + act
+		default:
+			return "", fmt.Errorf("unknown action ON %s %s", a.on, act)
+		}
+	}
+	return clause, nil
+}
+
+// carryable returns t with only the foreign keys whose parent table is
+// in present (the tables provisioned with it, and those already on the
+// target); the others are reported as not carried.
+func carryable(t *Table, present map[string]bool) (*Table, []string) {
+	if len(t.ForeignKeys) == 0 {
+		return t, nil
+	}
+	c := *t
+	c.ForeignKeys = nil
+	var not []string
+	for _, fk := range t.ForeignKeys {
+		if present[fk.RefTable] {
+			c.ForeignKeys = append(c.ForeignKeys, fk)
+			continue
+		}
+		not = append(not, fmt.Sprintf("%s.%s: references table %s, which is neither migrated nor on the target", t.Name, fk.Name, fk.RefTable))
+	}
+	return &c, not
+}
+
+// DependencyOrder sorts tables so that a table comes after those its
+// foreign keys reference (self-references aside); tables in a cycle keep
+// their name order.
+func DependencyOrder(tables []*Table) []*Table {
+	byName := map[string]*Table{}
+	for _, t := range tables {
+		byName[t.Name] = t
+	}
+	sorted := append([]*Table(nil), tables...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	done := map[string]bool{}
+	var out []*Table
+	for len(out) < len(sorted) {
+		progress := false
+		for _, t := range sorted {
+			if done[t.Name] {
+				continue
+			}
+			ready := true
+			for _, fk := range t.ForeignKeys {
+				if fk.RefTable != t.Name && byName[fk.RefTable] != nil && !done[fk.RefTable] {
+					ready = false
+				}
+			}
+			if ready {
+				done[t.Name], progress = true, true
+				out = append(out, t)
+			}
+		}
+		if !progress { // a cycle: take the first left, by name
+			for _, t := range sorted {
+				if !done[t.Name] {
+					done[t.Name] = true
+					out = append(out, t)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CreateForeignKeys gives the target the (source) tables' foreign keys,
+// after the copy, in dependency order; see the comment at the top of this
+// file for each engine. It is idempotent: a constraint of the same shape
+// already on the target counts as carried (on PostgreSQL it is validated
+// again, in case an earlier attempt died between ADD and VALIDATE). A
+// constraint the target refuses — its rows violate it, its parent is not
+// there, its action is not supported — is reported in NotCarried and does
+// not fail the call; an error is returned only for what a retry may fix
+// (a lost connection).
+func CreateForeignKeys(ctx context.Context, target *Store, tables []*Table) (ForeignKeyResult, error) {
+	var res ForeignKeyResult
+	names, err := target.ListTables(ctx)
+	if err != nil {
+		return res, fmt.Errorf("foreign keys: %w", err)
+	}
+	present := map[string]bool{}
+	for _, n := range names {
+		present[n] = true
+	}
+	for _, src := range DependencyOrder(tables) {
+		if len(src.ForeignKeys) == 0 {
+			continue
+		}
+		if !present[src.Name] {
+			for _, fk := range src.ForeignKeys {
+				res.NotCarried = append(res.NotCarried, fmt.Sprintf("%s.%s: table %s is not on the target", src.Name, fk.Name, src.Name))
+			}
+			continue
+		}
+		t, not := carryable(src, present)
+		res.NotCarried = append(res.NotCarried, not...)
+		have, err := target.Introspect(ctx, t.Name)
+		if err != nil {
+			return res, fmt.Errorf("foreign keys of %s: %w", t.Name, err)
+		}
+		var r ForeignKeyResult
+		if target.Engine == SQLite {
+			r, err = target.checkSQLiteForeignKeys(ctx, t, have)
+		} else {
+			r, err = target.addForeignKeys(ctx, t, have)
+		}
+		res.add(r)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// addForeignKeys adds t's foreign keys to a PostgreSQL or MySQL table.
+func (s *Store) addForeignKeys(ctx context.Context, t, have *Table) (ForeignKeyResult, error) {
+	var res ForeignKeyResult
+	for _, fk := range t.ForeignKeys {
+		label := t.Name + "." + fk.Name
+		name := ForeignKeyName(t.Name, fk)
+		var existing *ForeignKey
+		for i := range have.ForeignKeys {
+			if sameForeignKey(have.ForeignKeys[i], fk) {
+				existing = &have.ForeignKeys[i]
+			}
+		}
+		if existing == nil {
+			clause, err := s.foreignKeyClause(t.Name, fk)
+			if err != nil {
+				res.NotCarried = append(res.NotCarried, fmt.Sprintf("%s: %v", label, err))
+				continue
+			}
+			q := "ALTER TABLE " + s.d.quote(t.Name) + " ADD " + clause
+			if s.Engine == Postgres {
+				q += " NOT VALID" // checked below, without holding writes off
+			}
+			if _, err := s.DB.ExecContext(ctx, q); err != nil {
+				if !isServerError(err) {
+					return res, fmt.Errorf("add foreign key %s: %w", label, err)
+				}
+				res.NotCarried = append(res.NotCarried, fmt.Sprintf("%s: the target refused it: %v", label, err))
+				continue
+			}
+		} else {
+			name = existing.Name
+		}
+		if s.Engine == Postgres {
+			q := fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", s.d.quote(t.Name), s.d.quote(name))
+			if _, err := s.DB.ExecContext(ctx, q); err != nil {
+				if !isServerError(err) {
+					return res, fmt.Errorf("validate foreign key %s: %w", label, err)
+				}
+				// A constraint NOT VALID would still refuse later writes
+				// that the source accepts: take it away and say why.
+				drop := fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", s.d.quote(t.Name), s.d.quote(name))
+				if _, derr := s.DB.ExecContext(ctx, drop); derr != nil {
+					return res, fmt.Errorf("foreign key %s failed validation (%v) and dropping it failed: %w", label, err, derr)
+				}
+				res.NotCarried = append(res.NotCarried, fmt.Sprintf("%s: copied rows violate it: %v", label, err))
+				continue
+			}
+		}
+		res.Carried = append(res.Carried, t.Name+"."+name)
+	}
+	return res, nil
+}
+
+// checkSQLiteForeignKeys reports which of t's foreign keys the SQLite
+// table declares, and runs PRAGMA foreign_key_check on it.
+func (s *Store) checkSQLiteForeignKeys(ctx context.Context, t, have *Table) (ForeignKeyResult, error) {
+	var res ForeignKeyResult
+	// foreign_key_check's fkid is pragma_foreign_key_list's id; the
+	// introspected constraints are in the order of those ids.
+	rows, err := s.DB.QueryContext(ctx, `SELECT fkid, count(*) FROM pragma_foreign_key_check(?) GROUP BY fkid`, t.Name)
+	if err != nil {
+		return res, fmt.Errorf("foreign_key_check on %s: %w", t.Name, err)
+	}
+	violations := map[int]int64{}
+	for rows.Next() {
+		var id int
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return res, err
+		}
+		violations[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("foreign_key_check on %s: %w", t.Name, err)
+	}
+	ids, err := queryInts(ctx, s, `SELECT DISTINCT id FROM pragma_foreign_key_list(?) ORDER BY id`, t.Name)
+	if err != nil {
+		return res, fmt.Errorf("foreign keys of %s: %w", t.Name, err)
+	}
+	for _, fk := range t.ForeignKeys {
+		label := t.Name + "." + fk.Name
+		found := -1
+		for i := range have.ForeignKeys {
+			if sameForeignKey(have.ForeignKeys[i], fk) && i < len(ids) {
+				found = ids[i]
+			}
+		}
+		switch {
+		case found < 0:
+			res.NotCarried = append(res.NotCarried, label+": SQLite cannot add a foreign key to an existing table, and this one was not declared when it was created")
+		case violations[found] > 0:
+			res.Violated = append(res.Violated, fmt.Sprintf("%s: %d rows of %s have no parent in %s (PRAGMA foreign_key_check)", label, violations[found], t.Name, fk.RefTable))
+		default:
+			res.Carried = append(res.Carried, label)
+		}
+	}
+	return res, nil
+}
+
+func queryInts(ctx context.Context, s *Store, q string, args ...any) ([]int, error) {
+	rows, err := s.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// isServerError reports whether the database answered with an error (the
+// statement was refused) rather than the connection failing.
+func isServerError(err error) bool {
+	var pg *pgconn.PgError
+	var my *mysql.MySQLError
+	return errors.As(err, &pg) || errors.As(err, &my)
+}
+
+// DropForeignKeys drops every foreign key of the tables (those that
+// exist), so they can then be dropped in any order; the compensation of
+// provision runs it first. SQLite's go with their tables.
+func DropForeignKeys(ctx context.Context, s *Store, tables []string) error {
+	if s.Engine == SQLite {
+		return nil
+	}
+	for _, name := range tables {
+		t, err := s.d.introspect(ctx, s.DB, name)
+		if err != nil {
+			return fmt.Errorf("drop foreign keys of %s: %w", name, err)
+		}
+		if t == nil {
+			continue
+		}
+		for _, fk := range t.ForeignKeys {
+			q := fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", s.d.quote(name), s.d.quote(fk.Name))
+			if s.Engine == MySQL {
+				q = fmt.Sprintf("ALTER TABLE %s DROP FOREIGN KEY %s", s.d.quote(name), s.d.quote(fk.Name))
+			}
+			if _, err := s.DB.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("drop foreign key %s of %s: %w", fk.Name, name, err)
+			}
+		}
+	}
+	return nil
+}

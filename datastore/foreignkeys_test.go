@@ -1,0 +1,163 @@
+package datastore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+)
+
+// sampleSource creates the sample shop database on engine and returns
+// its introspected tables, parents first.
+func sampleSource(t *testing.T, engine datastore.Engine) (dbtest.DB, []*datastore.Table) {
+	t.Helper()
+	src := dbtest.New(t, engine)
+	dbtest.Exec(t, src.Store, dbtest.SampleDDL(engine)...)
+	dbtest.Exec(t, src.Store, dbtest.SampleData()...)
+	var tables []*datastore.Table
+	for _, n := range dbtest.SampleTables {
+		tb, err := src.Store.Introspect(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	return src, tables
+}
+
+// copyAll copies every row of the tables (no foreign keys on the way).
+func copyAll(t *testing.T, from, to *datastore.Store, tables []*datastore.Table) {
+	t.Helper()
+	for _, tb := range tables {
+		_, rows := dbtest.ReadAll(t, from, tb.Name)
+		dst, err := to.Introspect(context.Background(), tb.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := to.WriteBatch(context.Background(), dst, rows); err != nil {
+			t.Fatalf("copy %s: %v", tb.Name, err)
+		}
+	}
+}
+
+// TestForeignKeysAreIntrospectedOnEveryEngine reads a self-reference, a
+// composite key and ON DELETE / ON UPDATE actions from each engine.
+func TestForeignKeysAreIntrospectedOnEveryEngine(t *testing.T) {
+	for _, engine := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(engine), func(t *testing.T) {
+			_, tables := sampleSource(t, engine)
+			if got, want := dbtest.DescribeForeignKeys(tables...), dbtest.SampleForeignKeys(engine); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("foreign keys:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		db := dbtest.New(t, datastore.SQLite)
+		dbtest.Exec(t, db.Store,
+			`CREATE TABLE p (a TEXT, b INTEGER, PRIMARY KEY (a, b))`,
+			`CREATE TABLE c (id INTEGER PRIMARY KEY, up INTEGER REFERENCES c ON DELETE SET NULL,
+				a TEXT, b INTEGER, FOREIGN KEY (a, b) REFERENCES p (a, b) ON UPDATE CASCADE)`)
+		c, err := db.Store.Introspect(context.Background(), "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			"c(a, b) → p(a, b) ON DELETE NO ACTION ON UPDATE CASCADE",
+			"c(up) → c(id) ON DELETE SET NULL ON UPDATE NO ACTION", // no columns named: the parent's key
+		}
+		if got := dbtest.DescribeForeignKeys(c); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("foreign keys:\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+// TestForeignKeysAfterTheCopy provisions the sample on each target
+// engine, copies it, creates the foreign keys (twice: a retried activity
+// finds them there), reports an orphan row instead of failing, and drops
+// everything on rollback.
+func TestForeignKeysAfterTheCopy(t *testing.T) {
+	for _, to := range dbtest.Engines {
+		t.Run("postgres to "+string(to), func(t *testing.T) {
+			ctx := context.Background()
+			src, tables := sampleSource(t, datastore.Postgres)
+			// An orphan, as a source with a NOT VALID constraint may hold.
+			dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
+				"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')",
+				"ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE NOT VALID")
+			dst := dbtest.New(t, to).Store
+			res, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if to == datastore.SQLite {
+				if len(res.ForeignKeys.Carried) != 4 {
+					t.Fatalf("SQLite declares the 4 foreign keys in CREATE TABLE: %+v", res.ForeignKeys)
+				}
+			} else if res.ForeignKeysLater != 4 || len(res.ForeignKeys.Carried) != 0 {
+				t.Fatalf("provision leaves the 4 foreign keys for after the copy: %+v", res)
+			}
+			copyAll(t, src.Store, dst, tables)
+			for attempt := 1; attempt <= 2; attempt++ {
+				fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+				if err != nil {
+					t.Fatalf("attempt %d: %v", attempt, err)
+				}
+				sum := fks.Summary()
+				if len(fks.Carried) != 3 || !strings.Contains(sum, "orders_customer_id_fkey") {
+					t.Fatalf("attempt %d: want 3 carried and orders_customer_id_fkey reported: %s", attempt, sum)
+				}
+				if to == datastore.SQLite && (len(fks.Violated) != 1 || !strings.Contains(fks.Violated[0], "1 rows of orders")) {
+					t.Fatalf("attempt %d: SQLite reports the orphan from foreign_key_check: %s", attempt, sum)
+				}
+				if to != datastore.SQLite && (len(fks.NotCarried) != 1 || !strings.Contains(fks.NotCarried[0], "violate") && !strings.Contains(fks.NotCarried[0], "refused")) {
+					t.Fatalf("attempt %d: the orphan keeps the constraint off, and says why: %s", attempt, sum)
+				}
+			}
+			orders, err := dst.Introspect(ctx, "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if to != datastore.SQLite && len(orders.ForeignKeys) != 0 {
+				t.Fatalf("a constraint the rows violate is not left behind: %+v", orders.ForeignKeys)
+			}
+			dropped, err := datastore.DropProvisioned(ctx, dst, "m1")
+			if err != nil || len(dropped) != 4 {
+				t.Fatalf("rollback: dropped %v, %v", dropped, err)
+			}
+		})
+	}
+}
+
+// TestRollbackDropsForeignKeysFirst: two tables that reference each other
+// cannot be dropped one after the other while their constraints hold; the
+// compensation drops the constraints first.
+func TestRollbackDropsForeignKeysFirst(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE a (id integer PRIMARY KEY, b_id integer)",
+		"CREATE TABLE b (id integer PRIMARY KEY, a_id integer REFERENCES a (id))",
+		"ALTER TABLE a ADD CONSTRAINT a_b_fkey FOREIGN KEY (b_id) REFERENCES b (id)")
+	var tables []*datastore.Table
+	for _, n := range []string{"a", "b"} {
+		tb, err := src.Store.Introspect(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(to), func(t *testing.T) {
+			dst := dbtest.New(t, to).Store
+			res, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1", ForeignKeysNow: true})
+			if err != nil || len(res.ForeignKeys.Carried) != 2 {
+				t.Fatalf("provision with foreign keys now: %+v, %v", res.ForeignKeys, err)
+			}
+			dropped, err := datastore.DropProvisioned(ctx, dst, "m1")
+			if err != nil || len(dropped) != 2 {
+				t.Fatalf("rollback of a cycle: dropped %v, %v", dropped, err)
+			}
+		})
+	}
+}
