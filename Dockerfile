@@ -17,7 +17,7 @@
 # run programs (examples/demo.yaml uses sh, wc, cmp, tail, head and mv). Hooks
 # that need other tools need an image built FROM this one with them added.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26.0-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0
 # Modules first: this layer is reused until go.mod or go.sum change.
@@ -28,7 +28,7 @@ RUN go build -trimpath -ldflags "-s -w" -o /out/godwit-worker ./worker \
  && go build -trimpath -ldflags "-s -w" -o /out/godwit ./starter \
  && go build -trimpath -ldflags "-s -w" -o /out/godwit-gateway ./gateway/cmd/godwit-gateway
 
-FROM debian:bookworm-slim
+FROM debian:12.11-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates diffutils \
  && rm -rf /var/lib/apt/lists/*
