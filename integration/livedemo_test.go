@@ -95,6 +95,7 @@ func TestLiveDemoCompletes(t *testing.T) {
 	require.Equal(t, "route users: reads 100%, writes 100% to new (were 50%, 0%)", final.Phases[4].Summary)
 	require.Equal(t, "legacy database retired: legacy-retired.db", final.Phases[5].Summary)
 	require.Equal(t, [2]int{100, 100}, r.weights(), "the gateway ends at 100")
+	recordHistory(t, r.name) // provision, copy, reconcile, traffic and retire drivers in one run
 
 	ctx := context.Background()
 	legacy, err := datastore.Open(ctx, datastore.SQLite, filepath.Join(dir, "legacy-retired.db"))
