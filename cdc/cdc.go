@@ -134,10 +134,12 @@ type Lag struct {
 	// is applied (zero: not known yet).
 	Through time.Time `json:"through"`
 	// Seconds is Measured − Through: the age of the oldest change that may
-	// not be applied yet. Triggers: 0 when the changelogs are empty.
-	// Logical: the stream is probed every LagEvery and a probe needs up to
-	// wal_writer_delay to be decoded, so an idle stream shows a fraction of
-	// a second.
+	// not be applied yet; 0 when nothing is behind (triggers: the
+	// changelogs are empty; logical: nothing pending and the stream has
+	// passed the source's WAL position). Logical, while changes flow: the
+	// stream is probed every LagEvery and a probe needs up to
+	// wal_writer_delay to be decoded, so the figure is the probe interval
+	// and a little more (see LagFloor).
 	Seconds float64 `json:"seconds"`
 	// Changes is the number of changes captured and not yet applied:
 	// changelog rows (triggers), or changes received and not yet applied
@@ -147,6 +149,19 @@ type Lag struct {
 	Bytes int64 `json:"bytes,omitempty"`
 	// Measured is when the figures were taken.
 	Measured time.Time `json:"measured"`
+}
+
+// LagFloor is the smallest lag limit (maxLag) a method can judge: a
+// limit under it could only ever hold on an idle source. Logical: the
+// probe interval (DefaultLagEvery), which bounds the lag while changes
+// flow. Triggers: the changelog's timestamps are exact, but a report is
+// rounded to 10ms and a measurement query takes about that long. Auto is
+// judged as logical, which it may choose.
+func LagFloor(m Method) time.Duration {
+	if m == MethodTriggers {
+		return 10 * time.Millisecond
+	}
+	return DefaultLagEvery
 }
 
 // Duration is Seconds as a time.Duration.

@@ -590,31 +590,56 @@ func (r *logicalReader) sendStatus(reply bool) error {
 // before it is applied), every change committed before that time is on
 // the target.
 func (r *logicalReader) lag(ctx context.Context, now time.Time) (Lag, error) {
-	l := Lag{Measured: now, Through: r.seen}
-	for _, t := range r.ready {
+	var current string
+	err := r.o.Source.DB.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text, pg_logical_emit_message(false, $1, $2)::text",
+		r.probeTag, strconv.FormatInt(now.UnixNano(), 10)).Scan(&current, new(string))
+	if err != nil {
+		return Lag{Measured: now}, fmt.Errorf("measure lag: %w", classifyPG(err))
+	}
+	cur, err := pglogrepl.ParseLSN(current)
+	if err != nil {
+		return Lag{Measured: now}, fmt.Errorf("measure lag: bad WAL position %q: %w", current, err)
+	}
+	return logicalLag(now, r.started, r.seen, r.ready, r.open, max(r.confirmed, r.idle), cur), nil
+}
+
+// logicalLag computes a logical stream's lag at now from what it holds:
+// seen (the send time of the newest probe back), the transactions ready
+// or open (received, not yet applied), passed (the WAL position up to
+// which nothing is pending) and current (the source's WAL position, read
+// at now).
+//
+// When nothing is pending and the stream has passed every WAL byte
+// written by now, nothing is behind: the lag is 0, through now. Otherwise
+// the probe bounds it: a probe goes out at each measurement, so an idle
+// stream that judged by the probe alone would read the probe interval
+// (1 s and a little more) for ever, and a maxLag of 1s would never hold.
+// Under writes the probe bound stays, so a logical capture cannot judge a
+// limit under its probe interval (LagFloor).
+func logicalLag(now, started, seen time.Time, ready []txn, open *txn, passed, current pglogrepl.LSN) Lag {
+	l := Lag{Measured: now, Through: seen}
+	for _, t := range ready {
 		l.Changes += int64(len(t.changes))
 		if !l.Through.IsZero() && t.commit.Before(l.Through) {
 			l.Through = t.commit
 		}
 	}
-	if r.open != nil {
-		l.Changes += int64(len(r.open.changes))
+	if open != nil {
+		l.Changes += int64(len(open.changes))
 	}
-	if l.Through.IsZero() {
-		l.Seconds = now.Sub(r.started).Seconds()
-	} else {
+	if current > passed {
+		l.Bytes = int64(current - passed)
+	}
+	pending := len(ready) > 0 || open != nil
+	switch {
+	case !pending && l.Bytes == 0:
+		l.Through = now
+	case l.Through.IsZero():
+		l.Seconds = now.Sub(started).Seconds()
+	default:
 		l.Seconds = max(now.Sub(l.Through).Seconds(), 0)
 	}
-	var current string
-	err := r.o.Source.DB.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text, pg_logical_emit_message(false, $1, $2)::text",
-		r.probeTag, strconv.FormatInt(now.UnixNano(), 10)).Scan(&current, new(string))
-	if err != nil {
-		return l, fmt.Errorf("measure lag: %w", classifyPG(err))
-	}
-	if cur, err := pglogrepl.ParseLSN(current); err == nil && cur > max(r.confirmed, r.idle) {
-		l.Bytes = int64(cur - max(r.confirmed, r.idle))
-	}
-	return l, nil
+	return l
 }
 
 // probeSeen records the send time of a probe that came back.

@@ -75,11 +75,15 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 		}
 		if p.Error != "" {
 			fmt.Fprintf(w, "        error: %s\n", p.Error)
-		} else if p.Detail != "" {
+		}
+		// A running phase's detail is its live progress (a replication's
+		// lag and applied count): a retried attempt shows it under the
+		// previous attempt's error, not instead of it.
+		if p.Detail != "" {
 			for _, line := range strings.Split(strings.TrimRight(p.Detail, "\n"), "\n") {
 				fmt.Fprintf(w, "        %s\n", line)
 			}
-		} else if p.Summary != "" {
+		} else if p.Error == "" && p.Summary != "" {
 			fmt.Fprintf(w, "        %s\n", p.Summary)
 		}
 		if len(p.Outputs) > 0 {

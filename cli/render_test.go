@@ -287,3 +287,24 @@ func TestRenderTextRequestedRollbackIsNotAnError(t *testing.T) {
 	assert.NotContains(t, out, "find the cause")
 	assert.Contains(t, out, "nothing failed: the rollback was asked for by alice: p99 too high")
 }
+
+// A replicate phase on its second attempt shows the first attempt's
+// failure and, under it, its live lag and applied count (the heartbeat's
+// detail): the error does not hide them.
+func TestRenderTextRetriedReplicationShowsItsLiveLag(t *testing.T) {
+	r := migration.NewReport("orders", "",
+		[]migration.Phase{migration.PhaseValidate, migration.PhaseCopy}, nil, t0)
+	r.Phases[0].State = migration.PhaseCompleted
+	r.Phases[1].State = migration.PhaseRunning
+	r.Phases[1].StartTime = t0
+	r.CurrentIndex = 1
+	detail := "legacy → new (logical): lag 0s, 0 changes behind\napplied 1,234 changes, 56 changes/s in this attempt; done once the lag stays under 2s for 3s"
+	r.MergeLive(migration.Live{Attempt: 2, LastFailure: "replication stream: connection reset", Records: 1234, Detail: detail}, t0.Add(time.Minute))
+	var b bytes.Buffer
+	renderText(&b, r, t0.Add(time.Minute))
+	out := b.String()
+	assert.Contains(t, out, "error: attempt 1 failed, retrying: replication stream: connection reset")
+	assert.Contains(t, out, "        legacy → new (logical): lag 0s, 0 changes behind\n")
+	assert.Contains(t, out, "        applied 1,234 changes, 56 changes/s in this attempt")
+	assert.Less(t, strings.Index(out, "error: attempt 1"), strings.Index(out, "lag 0s"), "the failure comes first, then the live lag")
+}

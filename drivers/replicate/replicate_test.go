@@ -396,3 +396,40 @@ func TestReplicationOntoItselfIsRefused(t *testing.T) {
 	assert.True(t, appErr.NonRetryable(), "%v", err)
 	assert.Contains(t, err.Error(), "stores legacy and new are the same database")
 }
+
+// A maxLag under what the capture's method can measure is refused, naming
+// the floor; at the floor it is accepted (an idle source reads 0).
+func TestMaxLagUnderTheMethodsFloorIsRefused(t *testing.T) {
+	const pgStores = `name: cdc
+stores:
+  legacy: {engine: postgres, dsn: {fromEnv: LEGACY_DSN}}
+  new: {engine: postgres, dsn: {fromFile: /run/secrets/new}}
+phases:
+`
+	tests := []struct {
+		name, stores, method, maxLag string
+		want                         string // "": valid
+	}{
+		{"logical under 1s", pgStores, "logical", "500ms", "500ms is under what the logical method can measure (1s)"},
+		{"auto on postgres under 1s", pgStores, "auto", "900ms", "under what the auto (logical on PostgreSQL) method can measure (1s)"},
+		{"logical at 1s", pgStores, "logical", "1s", ""},
+		{"triggers under 10ms", pgStores, "triggers", "5ms", "5ms is under what the triggers method can measure (10ms)"},
+		{"triggers at 500ms", pgStores, "triggers", "500ms", ""},
+		{"auto on mysql is triggers", storesYAML, "auto", "500ms", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			phases := fmt.Sprintf(`  - {phase: provision, name: capture, replicate: {from: legacy, to: new, tables: [a], mode: setup, method: %s}}
+  - {phase: copy, name: replicate, replicate: {from: legacy, to: new, tables: [a], maxLag: %s}}
+`, tt.method, tt.maxLag)
+			_, err := config.ParseSpec([]byte(tt.stores + phases))
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), "replicate.maxLag")
+		})
+	}
+}

@@ -114,6 +114,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.MaxLag < 0 {
 		c.Errorf("maxLag", "must not be negative (default %s)", DefaultMaxLag)
 	}
+	if m, floor := s.lagFloor(c); s.MaxLag > 0 && s.MaxLag.D() < floor {
+		c.Errorf("maxLag", "%s is under what the %s method can measure (%s): the lag would never be judged under it; use at least %s", s.MaxLag, m, floor, floor)
+	}
 	if s.HoldFor < 0 {
 		c.Errorf("holdFor", "must not be negative (default %s)", DefaultHoldFor)
 	}
@@ -125,6 +128,33 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	s.checkOrder(c)
 	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+}
+
+// lagFloor names the capture's method, as its setup phase chooses it,
+// and the smallest maxLag it can judge (cdc.LagFloor). Auto is logical on
+// a PostgreSQL source (it may be chosen there), triggers elsewhere.
+func (s *Spec) lagFloor(c *config.CheckContext) (string, time.Duration) {
+	method := s.Method
+	if s.mode() != ModeSetup {
+		for i := range c.Spec.Phases {
+			if o, ok := c.Spec.Phases[i].Driver.(*Spec); ok && o.From == s.From && o.mode() == ModeSetup {
+				method = o.Method
+				break
+			}
+		}
+	}
+	m, err := cdc.ParseMethod(method)
+	if err != nil {
+		m = cdc.MethodAuto
+	}
+	if m == cdc.MethodAuto {
+		if st, ok := c.Spec.Stores[s.From]; ok && st.Engine != "postgres" {
+			m = cdc.MethodTriggers
+		} else {
+			return "auto (logical on PostgreSQL)", cdc.LagFloor(cdc.MethodLogical)
+		}
+	}
+	return string(m), cdc.LagFloor(m)
 }
 
 // checkOrder looks at the other phases of the spec.
