@@ -250,9 +250,9 @@ func resolution(r *migration.Report) string {
 func rate(r *migration.Report) string {
 	m := r.Metrics
 	if m.RecordsCopied == 0 {
-		return "not measured: no phase has reported records yet"
+		return "not measured: no copy phase has reported rows yet"
 	}
-	return fmt.Sprintf("%.0f records/minute (%d records since %s)", m.RecordsPerMinute, m.RecordsCopied, utc(r.StartTime))
+	return fmt.Sprintf("%.0f records/minute (%d records copied since %s)", m.RecordsPerMinute, m.RecordsCopied, utc(r.StartTime))
 }
 
 func load(obs Observations) string {

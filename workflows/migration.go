@@ -120,6 +120,11 @@ const (
 	// repairV1: a failed compensation blocks the rollback (ROLLBACK_BLOCKED)
 	// until a `repair` update retries, skips or abandons it.
 	repairV1 = 1
+
+	changeReportDriver = "report-driver"
+	// reportDriverV1: the report names each phase's driver, so its
+	// records count as copied, compared or neither (migration.Metrics).
+	reportDriverV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -274,9 +279,13 @@ func newRun(ctx workflow.Context, in Input) *run {
 		}
 		return r
 	}
+	withDriver := workflow.GetVersion(ctx, changeReportDriver, workflow.DefaultVersion, reportDriverV1) >= reportDriverV1
 	plan := make([]migration.PlannedPhase, len(spec.Phases))
 	for i, p := range spec.Phases {
 		plan[i] = migration.PlannedPhase{Name: p.Name, Kind: p.Phase}
+		if withDriver {
+			plan[i].Driver = p.DriverKey()
+		}
 		if p.Approval != nil {
 			plan[i].Gate = p.Approval.Gate
 		}
