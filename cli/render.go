@@ -135,6 +135,8 @@ func phaseMark(s migration.PhaseState) string {
 		return "✓"
 	case migration.PhaseRunning:
 		return "▶"
+	case migration.PhasePaused:
+		return "‖"
 	case migration.PhaseFailed, migration.PhaseCompFailed:
 		return "✗"
 	case migration.PhaseCompensating, migration.PhaseCompensated:

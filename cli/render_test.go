@@ -314,3 +314,15 @@ func TestRenderTextRequestedRollbackIsNotAnError(t *testing.T) {
 	assert.NotContains(t, out, "find the cause")
 	assert.Contains(t, out, "nothing failed: the rollback was asked for by alice: p99 too high")
 }
+
+func TestRenderTextShowsAPausedPhaseWithItsProgress(t *testing.T) {
+	r, now := runningReport()
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.ShowPaused()
+	r.Refresh(now)
+	var buf bytes.Buffer
+	renderText(&buf, r, now)
+	line := lineWith(t, buf.String(), "2. copy")
+	assert.True(t, strings.HasPrefix(line, "  ‖ 2. copy "), "the paused phase is marked ‖: %q", line)
+	assert.Contains(t, line, filledBar(10, 20)+"  50.0%  PAUSED")
+}

@@ -505,6 +505,18 @@ type Live struct {
 	Tables []TableProgress
 }
 
+// ShowPaused marks the running phase PAUSED while the run is paused: no
+// activity runs then, and RUNNING at the progress it stopped at would read
+// as a copy that hangs.
+func (r *Report) ShowPaused() {
+	if r.Status != StatusPaused || r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return
+	}
+	if p := &r.Phases[r.CurrentIndex]; p.State == PhaseRunning {
+		p.State = PhasePaused
+	}
+}
+
 // MergeLive adds the running phase's live progress to the report, so a
 // long phase shows movement and retries show up as they happen rather than
 // only when retries run out.

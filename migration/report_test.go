@@ -658,3 +658,24 @@ func TestHeadline(t *testing.T) {
 	r.Refresh(time.Unix(1, 0))
 	require.Equal(t, "- **IN_PROGRESS**: phase 2 of 2: copy, 50% done\n- rollback AVAILABLE, risk LOW\n- next: wait for phase copy to finish: `godwit status m --watch`\n", r.Headline())
 }
+
+func TestShowPaused(t *testing.T) {
+	tests := []struct {
+		name   string
+		status Status
+		state  PhaseState
+		want   PhaseState
+	}{
+		{"a paused run's running phase shows PAUSED", StatusPaused, PhaseRunning, PhasePaused},
+		{"a running run's phase stays RUNNING", StatusInProgress, PhaseRunning, PhaseRunning},
+		{"paused before a phase, it stays PENDING", StatusPaused, PhasePending, PhasePending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Status: tt.status, CurrentIndex: 0, Phases: []PhaseReport{{Phase: "copy", Kind: PhaseCopy, State: tt.state, Progress: 25}}}
+			r.ShowPaused()
+			assert.Equal(t, tt.want, r.Phases[0].State)
+			assert.InDelta(t, 25.0, r.Phases[0].Progress, 1e-9, "the progress it stopped at is kept")
+		})
+	}
+}
