@@ -103,6 +103,9 @@ type PhaseResult struct {
 	Summary  string          `json:"summary,omitempty"`
 	Output   string          `json:"output,omitempty"`
 	Duration config.Duration `json:"duration"`
+	// Percent is how far an interrupted action had got (its last
+	// heartbeat's), so a paused phase keeps showing it.
+	Percent float64 `json:"percent,omitempty"`
 	// Outputs are the named values the phase hands to later phases.
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Checkpoint is where an interrupted action stopped (with a
@@ -231,6 +234,7 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 			// Interrupted (pause or rollback): say where it stopped, so a
 			// resume goes on from there.
 			res.Checkpoint = knownSecrets.Seal(last.Checkpoint)
+			res.Percent = last.Percent
 			log.Info("phase interrupted", "checkpoint", res.Checkpoint != "")
 			return res, temporal.NewCanceledError(res)
 		}

@@ -296,3 +296,17 @@ func TestRequestedRollbackInTheBriefing(t *testing.T) {
 	assert.Contains(t, out, "`godwit start -f <spec>`")
 	assert.NotContains(t, out, "find the cause")
 }
+
+func TestTeamUpdateShowsAPausedPhaseInProgress(t *testing.T) {
+	r, obs, now := runningReport()
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.ShowPaused()
+	r.Refresh(now)
+	var b bytes.Buffer
+	writeText(&b, TeamUpdate(r, obs, now))
+	out := b.String()
+	assert.Contains(t, out, "In Progress:\n⏸ copy", "a paused copy is still in progress")
+	assert.Contains(t, out, "- PAUSED")
+	assert.Contains(t, out, "expected end not estimated: the phase is paused")
+	assert.NotContains(t, out, "Failed or Undone")
+}

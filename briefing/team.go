@@ -22,6 +22,9 @@ func TeamUpdate(r *migration.Report, obs Observations, now time.Time) Doc {
 			done = append(done, "✓ "+completedItem(p))
 		case p.State == migration.PhaseRunning, p.State == migration.PhaseCompensating:
 			running = append(running, "🔄 "+runningItem(p))
+		case p.State == migration.PhasePaused:
+			// Stopped at its checkpoint; resume goes on from there.
+			running = append(running, "⏸ "+runningItem(p)+" - PAUSED")
 		case p.State == migration.PhasePending && r.Status.Final():
 			// Nothing is upcoming once the run has ended.
 			notRun = append(notRun, fmt.Sprintf("■ %s - NOT RUN: the migration ended %s", p.Phase, r.Status))
@@ -120,6 +123,9 @@ func durationLine(r *migration.Report, now time.Time) string {
 			return what + " has not started: the migration is paused"
 		}
 		return what + " has not started yet"
+	}
+	if p.State == migration.PhasePaused {
+		return utc(p.StartTime) + " - expected end not estimated: the phase is paused"
 	}
 	end, ok := expectedEnd(p, now)
 	if !ok {
@@ -250,9 +256,9 @@ func resolution(r *migration.Report) string {
 func rate(r *migration.Report) string {
 	m := r.Metrics
 	if m.RecordsCopied == 0 {
-		return "not measured: no phase has reported records yet"
+		return "not measured: no copy phase has reported rows yet"
 	}
-	return fmt.Sprintf("%.0f records/minute (%d records since %s)", m.RecordsPerMinute, m.RecordsCopied, utc(r.StartTime))
+	return fmt.Sprintf("%.0f records/minute (%d records copied since %s)", m.RecordsPerMinute, m.RecordsCopied, utc(r.StartTime))
 }
 
 func load(obs Observations) string {

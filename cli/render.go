@@ -100,8 +100,12 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 
 	m := r.Metrics
 	fmt.Fprintln(w, "\nMetrics")
-	fmt.Fprintf(w, "  Records copied %d   Rate %.0f records/min   Error rate %.1f%%   Issues %d\n",
-		m.RecordsCopied, m.RecordsPerMinute, m.ErrorRate*100, m.IssuesEncountered)
+	compared := ""
+	if m.RecordsCompared > 0 {
+		compared = fmt.Sprintf("   Records compared %d", m.RecordsCompared)
+	}
+	fmt.Fprintf(w, "  Records copied %d%s   Rate %.0f records/min   Error rate %.1f%%   Issues %d\n",
+		m.RecordsCopied, compared, m.RecordsPerMinute, m.ErrorRate*100, m.IssuesEncountered)
 	if len(r.Issues) > 0 {
 		fmt.Fprintln(w, "\nIssues")
 		for _, is := range r.Issues {
@@ -135,6 +139,8 @@ func phaseMark(s migration.PhaseState) string {
 		return "✓"
 	case migration.PhaseRunning:
 		return "▶"
+	case migration.PhasePaused:
+		return "‖"
 	case migration.PhaseFailed, migration.PhaseCompFailed:
 		return "✗"
 	case migration.PhaseCompensating, migration.PhaseCompensated:

@@ -70,6 +70,24 @@ func rolledBackReport() (*migration.Report, time.Time) {
 	return r, now
 }
 
+// liveDemoReport is the live demo's run once its rows were compared: 3
+// tables created, 100,000 rows copied, the same rows compared by a hook.
+func liveDemoReport() (*migration.Report, time.Time) {
+	r := migration.NewPlannedReport("live-demo", "", []migration.PlannedPhase{
+		{Name: "provision", Kind: migration.PhaseProvision, Driver: "provision"},
+		{Name: "copy", Kind: migration.PhaseCopy, Driver: "copy"},
+		{Name: "reconcile", Kind: migration.PhaseReconcile, Driver: "hook"},
+		{Name: "shift-traffic", Kind: migration.PhaseShiftTraffic, Driver: "traffic", Gate: "go-live"},
+	}, t0)
+	for i, n := range []int64{3, 100000, 100000} {
+		r.Phases[i].State, r.Phases[i].Progress, r.Phases[i].Attempts, r.Phases[i].Records = migration.PhaseCompleted, 100, 1, n
+	}
+	r.Status, r.WaitingGate, r.CurrentIndex = migration.StatusWaitingApproval, "go-live", 3
+	now := t0.Add(10 * time.Minute)
+	r.Refresh(now)
+	return r, now
+}
+
 func waitingReport() (*migration.Report, time.Time) {
 	r := migration.NewReport("orders", "",
 		[]migration.Phase{migration.PhaseCopy, migration.PhaseShiftTraffic},
@@ -156,6 +174,15 @@ func TestRenderText(t *testing.T) {
 				"1. validate": "✓", "2. provision": "↺", "3. copy": "✗",
 				"4. shift-traffic": "■", "5. reconcile": "✗",
 			},
+		},
+		{
+			name:   "copied and compared rows apart",
+			report: liveDemoReport,
+			lines: []string{
+				"  Records copied 100000   Records compared 100000   Rate 10000 records/min   Error rate 0.0%   Issues 0",
+			},
+			absent: []string{"200003", "200000"},
+			marks:  map[string]string{"1. provision": "✓", "2. copy": "✓", "3. reconcile": "✓"},
 		},
 		{
 			name:   "waiting for approval",
@@ -307,4 +334,16 @@ func TestRenderTextRetriedReplicationShowsItsLiveLag(t *testing.T) {
 	assert.Contains(t, out, "        legacy → new (logical): lag 0s, 0 changes behind\n")
 	assert.Contains(t, out, "        applied 1,234 changes, 56 changes/s in this attempt")
 	assert.Less(t, strings.Index(out, "error: attempt 1"), strings.Index(out, "lag 0s"), "the failure comes first, then the live lag")
+}
+
+func TestRenderTextShowsAPausedPhaseWithItsProgress(t *testing.T) {
+	r, now := runningReport()
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.ShowPaused()
+	r.Refresh(now)
+	var buf bytes.Buffer
+	renderText(&buf, r, now)
+	line := lineWith(t, buf.String(), "2. copy")
+	assert.True(t, strings.HasPrefix(line, "  ‖ 2. copy "), "the paused phase is marked ‖: %q", line)
+	assert.Contains(t, line, filledBar(10, 20)+"  50.0%  PAUSED")
 }

@@ -50,6 +50,7 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	if err := v.Get(&rep); err != nil {
 		return nil, ExplainDecode(fmt.Errorf("decode status of %s: %w", name, err))
 	}
+	rep.ShowPaused()
 	if live, ok := LiveProgress(m.dc(), desc.GetPendingActivities()); ok {
 		rep.MergeLive(live, time.Now())
 	}

@@ -127,6 +127,8 @@ func phaseClass(s migration.PhaseState) string {
 		return "ok"
 	case migration.PhaseRunning, migration.PhaseCompensating:
 		return "running"
+	case migration.PhasePaused:
+		return "attention"
 	case migration.PhaseFailed, migration.PhaseCompFailed:
 		return "bad"
 	case migration.PhaseCompensated, migration.PhaseCancelled, migration.PhaseUndoneByHand:

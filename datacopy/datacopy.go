@@ -820,7 +820,7 @@ func (r *run) snapshot() Progress {
 		tp := byTable[name]
 		if t0 := started[name]; !t0.IsZero() {
 			if secs := now.Sub(t0).Seconds(); secs > 0 {
-				tp.RowsPerSecond = float64(written[name]) / secs
+				tp.RowsPerSecond = r.throttled(float64(written[name]) / secs)
 			}
 		}
 		p.Tables = append(p.Tables, *tp)
@@ -830,10 +830,21 @@ func (r *run) snapshot() Progress {
 		p.Throttle = r.gate.snapshot()
 	}
 	if secs := now.Sub(r.start).Seconds(); secs > 0 && r.written > 0 {
-		p.RowsPerSecond = float64(r.written) / secs
+		p.RowsPerSecond = r.throttled(float64(r.written) / secs)
 		p.ETA = time.Duration(float64(left) / p.RowsPerSecond * float64(time.Second))
 	}
 	return p
+}
+
+// throttled caps a measured rate at RowsPerSecond: the limiter lets the
+// first batch through at once, so early in a throttled run (and right
+// after `godwit throttle` restarts it) rows/time overstates the rate the
+// rest will go at, and the ETA would read "<1s" at 20%.
+func (r *run) throttled(rate float64) float64 {
+	if r.opts.RowsPerSecond > 0 {
+		return min(rate, r.opts.RowsPerSecond)
+	}
+	return rate
 }
 
 // stageOrder ranks stages in the order a table goes through them.

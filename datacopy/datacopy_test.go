@@ -225,6 +225,38 @@ func TestThrottleStopsOnCancel(t *testing.T) {
 	}
 }
 
+func TestThrottledRateAndETAUseTheLimit(t *testing.T) {
+	src, dst := setup(t, datastore.SQLite, datastore.SQLite, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	// 10 rows/s with batches of 100: the first batch goes through at once
+	// (the limiter's burst), the other 900 rows take 90 s.
+	var first *datacopy.Progress
+	_, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100, RowsPerSecond: 10},
+		datacopy.Checkpoint{}, func(p datacopy.Progress) {
+			if first == nil && p.RowsDone > 0 {
+				first = &p
+				cancel()
+			}
+		})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if first == nil {
+		t.Fatal("no progress with rows done was reported before the cancel")
+	}
+	if first.RowsPerSecond > 10 || first.RowsPerSecond <= 0 {
+		t.Errorf("rows/s after the first batch = %.0f, want at most the limit (10)", first.RowsPerSecond)
+	}
+	if left := time.Duration(first.Total-first.RowsDone) * time.Second / 10; first.ETA < left {
+		t.Errorf("ETA with %d of %d rows done = %s, want at least %s at the limit", first.RowsDone, first.Total, first.ETA, left)
+	}
+	for _, tp := range first.Tables {
+		if tp.RowsPerSecond > 10 {
+			t.Errorf("table %s rows/s = %.0f, want at most the limit (10)", tp.Table, tp.RowsPerSecond)
+		}
+	}
+}
+
 func TestBadInputIsPermanentAndWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	src, dst := setup(t, datastore.SQLite, datastore.Postgres, 10)

@@ -36,7 +36,7 @@ func TestSchemaDriftPausesTheMigrationAndResumeGoesOn(t *testing.T) {
 	dbtest.Exec(t, src.Store, "ALTER TABLE plain ADD COLUMN extra TEXT")
 
 	paused := r.waitFor("the pause on the schema change", func(rep migration.Report) bool { return rep.Status == migration.StatusPaused })
-	require.Equal(t, migration.PhaseRunning, paused.Phases[1].State, "paused, not failed")
+	require.Equal(t, migration.PhasePaused, paused.Phases[1].State, "paused, not failed")
 	require.NotEmpty(t, paused.Issues)
 	issue := paused.Issues[len(paused.Issues)-1].Message
 	require.Contains(t, issue, "column extra added")

@@ -177,7 +177,8 @@ phases:
 	rep := d.waitFor("the pause to stop the copy at its checkpoint", func(r migration.Report) bool {
 		return r.Status == migration.StatusPaused && strings.HasPrefix(r.Phases[0].Summary, "stopped by pause at its checkpoint")
 	})
-	require.Equal(t, migration.PhaseRunning, rep.Phases[0].State, "the phase is held, not finished")
+	require.Equal(t, migration.PhasePaused, rep.Phases[0].State, "the phase is held, not finished, and shown paused")
+	require.InDelta(t, 25.0, rep.Phases[0].Progress, 1e-9, "the paused copy keeps the progress it stopped at (unit 10 of 40)")
 	// The activity returned when its process was stopped; a process that
 	// outlived it (a bug) would still be there seconds later.
 	deadline := time.Now().Add(time.Minute)

@@ -51,8 +51,11 @@ type Report struct {
 // PhaseReport is the progress of one phase.
 type PhaseReport struct {
 	// Phase is the phase's name (its kind unless the spec names it).
-	Phase    string     `json:"phase"`
-	Kind     Phase      `json:"kind,omitempty"`
+	Phase string `json:"phase"`
+	Kind  Phase  `json:"kind,omitempty"`
+	// Driver is the key of the driver that does the phase's work ("copy",
+	// "hook", ...); empty in reports recorded before it was kept.
+	Driver   string     `json:"driver,omitempty"`
 	State    PhaseState `json:"state"`
 	Progress float64    `json:"progress"` // percent, 0-100
 	Gate     string     `json:"gate,omitempty"`
@@ -92,7 +95,13 @@ type TableProgress struct {
 
 // Metrics are the run's key figures.
 type Metrics struct {
-	RecordsCopied     int64   `json:"recordsCopied"`
+	// RecordsCopied counts the rows the copy phases wrote (a copy
+	// driver's backfill and catch-up, a change capture's catch-up in a
+	// copy phase); not the tables a provision created nor the rows a
+	// reconcile compared.
+	RecordsCopied int64 `json:"recordsCopied"`
+	// RecordsCompared counts the rows the reconcile phases checked.
+	RecordsCompared   int64   `json:"recordsCompared"`
 	RecordsPerMinute  float64 `json:"recordsPerMinute"`
 	ErrorRate         float64 `json:"errorRate"` // failed attempts / attempts, 0-1
 	IssuesEncountered int     `json:"issuesEncountered"`
@@ -121,10 +130,12 @@ const (
 
 // PlannedPhase is a phase as the report first shows it.
 type PlannedPhase struct {
-	Name  string
-	Kind  Phase
-	Gate  string
-	Steps int
+	Name string
+	Kind Phase
+	// Driver is the key of the phase's driver section.
+	Driver string
+	Gate   string
+	Steps  int
 }
 
 // NewReport returns the report of a run whose phases are named by their
@@ -145,7 +156,7 @@ func NewPlannedReport(name, description string, plan []PlannedPhase, start time.
 		StartTime: start, CurrentIndex: -1,
 	}
 	for _, p := range plan {
-		r.Phases = append(r.Phases, PhaseReport{Phase: p.Name, Kind: p.Kind, State: PhasePending, Gate: p.Gate, Steps: p.Steps})
+		r.Phases = append(r.Phases, PhaseReport{Phase: p.Name, Kind: p.Kind, Driver: p.Driver, State: PhasePending, Gate: p.Gate, Steps: p.Steps})
 	}
 	r.Refresh(start)
 	return r
@@ -158,6 +169,37 @@ func (p PhaseReport) kind() Phase {
 		return p.Kind
 	}
 	return Phase(p.Phase)
+}
+
+type recordsMeaning int
+
+const (
+	recordsOther    recordsMeaning = iota // tables created, objects removed, steps
+	recordsCopied                         // rows written to the target
+	recordsCompared                       // rows checked against the source
+)
+
+// recordsAre says what the phase's Records count. The driver decides when
+// the report knows it: a copy driver copies and a reconcile driver compares
+// in whatever phase they run, and the drivers that count objects (tables
+// created, names retired) never count rows. A hook, a change capture, an
+// unknown driver or a report without drivers go by the phase's kind.
+func (p PhaseReport) recordsAre() recordsMeaning {
+	switch p.Driver {
+	case "copy":
+		return recordsCopied
+	case "reconcile":
+		return recordsCompared
+	case "provision", "retire", "terraform", "traffic", "compat":
+		return recordsOther
+	}
+	switch p.kind() {
+	case PhaseCopy:
+		return recordsCopied
+	case PhaseReconcile:
+		return recordsCompared
+	}
+	return recordsOther
 }
 
 // AddIssue records an issue at time now about the phase named phase.
@@ -293,7 +335,12 @@ func (r *Report) metrics(now time.Time) Metrics {
 	}
 	var attempts, failed int
 	for _, p := range r.Phases {
-		m.RecordsCopied += p.Records
+		switch p.recordsAre() {
+		case recordsCopied:
+			m.RecordsCopied += p.Records
+		case recordsCompared:
+			m.RecordsCompared += p.Records
+		}
 		attempts += p.Attempts
 		switch {
 		case p.State == PhaseFailed && p.Attempts > 0:
@@ -456,6 +503,18 @@ type Live struct {
 	Host        string // the worker host's load in words
 	// Tables is a copy's progress per table (nil for other drivers).
 	Tables []TableProgress
+}
+
+// ShowPaused marks the running phase PAUSED while the run is paused: no
+// activity runs then, and RUNNING at the progress it stopped at would read
+// as a copy that hangs.
+func (r *Report) ShowPaused() {
+	if r.Status != StatusPaused || r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return
+	}
+	if p := &r.Phases[r.CurrentIndex]; p.State == PhaseRunning {
+		p.State = PhasePaused
+	}
 }
 
 // MergeLive adds the running phase's live progress to the report, so a

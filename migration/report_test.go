@@ -120,14 +120,44 @@ func TestMetrics(t *testing.T) {
 		want  Metrics
 	}{
 		{
-			name: "records copied sums the phases",
+			name: "records copied counts the copy phases only, compared rows apart",
+			build: func() (*Report, time.Time) {
+				// The live demo: 3 tables created, 100,000 rows copied and
+				// compared (a hook compares), once shown as 200,003 copied.
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: "provision", Kind: PhaseProvision, Driver: "provision", State: PhaseCompleted, Records: 3, Attempts: 1},
+					{Phase: "copy", Kind: PhaseCopy, Driver: "copy", State: PhaseCompleted, Records: 100000, Attempts: 1},
+					{Phase: "reconcile", Kind: PhaseReconcile, Driver: "hook", State: PhaseCompleted, Records: 100000, Attempts: 1},
+				}}, t0.Add(10 * time.Minute)
+			},
+			want: Metrics{RecordsCopied: 100000, RecordsCompared: 100000, RecordsPerMinute: 10000},
+		},
+		{
+			name: "the driver decides over the phase's kind",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
+					// A change capture's catch-up in a copy phase applies rows.
+					{Phase: "replicate", Kind: PhaseCopy, Driver: "replicate", State: PhaseCompleted, Records: 50, Attempts: 1},
+					// A copy run as a provision phase still copies rows.
+					{Phase: "seed", Kind: PhaseProvision, Driver: "copy", State: PhaseCompleted, Records: 20, Attempts: 1},
+					// Tables created in a copy phase are not rows.
+					{Phase: "tables", Kind: PhaseCopy, Driver: "provision", State: PhaseCompleted, Records: 4, Attempts: 1},
+					{Phase: "check", Kind: PhaseValidate, Driver: "reconcile", State: PhaseRunning, Records: 30, Attempts: 1},
+					{Phase: "retire", Kind: PhaseDecommission, Driver: "retire", State: PhaseCompleted, Records: 3, Attempts: 1},
+				}}, t0.Add(10 * time.Minute)
+			},
+			want: Metrics{RecordsCopied: 70, RecordsCompared: 30, RecordsPerMinute: 7},
+		},
+		{
+			name: "a report without drivers goes by the phases' kinds",
+			build: func() (*Report, time.Time) {
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: string(PhaseProvision), State: PhaseCompleted, Records: 3, Attempts: 1},
 					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Records: 700, Attempts: 1},
 					{Phase: string(PhaseReconcile), Kind: PhaseReconcile, State: PhaseRunning, Records: 300, Attempts: 1},
 				}}, t0.Add(10 * time.Minute)
 			},
-			want: Metrics{RecordsCopied: 1000, RecordsPerMinute: 100},
+			want: Metrics{RecordsCopied: 700, RecordsCompared: 300, RecordsPerMinute: 70},
 		},
 		{
 			name: "records per minute runs to now while the run goes on",
@@ -222,6 +252,7 @@ func TestMetrics(t *testing.T) {
 			}
 			r.Refresh(now)
 			assert.Equal(t, tt.want.RecordsCopied, r.Metrics.RecordsCopied, "records copied")
+			assert.Equal(t, tt.want.RecordsCompared, r.Metrics.RecordsCompared, "records compared")
 			assert.InDelta(t, tt.want.RecordsPerMinute, r.Metrics.RecordsPerMinute, 1e-9, "records per minute")
 			assert.InDelta(t, tt.want.ErrorRate, r.Metrics.ErrorRate, 1e-9, "error rate")
 			assert.Equal(t, tt.want.IssuesEncountered, r.Metrics.IssuesEncountered, "issues")
@@ -626,4 +657,25 @@ func TestHeadline(t *testing.T) {
 	r.Phases[1].State = PhaseRunning
 	r.Refresh(time.Unix(1, 0))
 	require.Equal(t, "- **IN_PROGRESS**: phase 2 of 2: copy, 50% done\n- rollback AVAILABLE, risk LOW\n- next: wait for phase copy to finish: `godwit status m --watch`\n", r.Headline())
+}
+
+func TestShowPaused(t *testing.T) {
+	tests := []struct {
+		name   string
+		status Status
+		state  PhaseState
+		want   PhaseState
+	}{
+		{"a paused run's running phase shows PAUSED", StatusPaused, PhaseRunning, PhasePaused},
+		{"a running run's phase stays RUNNING", StatusInProgress, PhaseRunning, PhaseRunning},
+		{"paused before a phase, it stays PENDING", StatusPaused, PhasePending, PhasePending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Status: tt.status, CurrentIndex: 0, Phases: []PhaseReport{{Phase: "copy", Kind: PhaseCopy, State: tt.state, Progress: 25}}}
+			r.ShowPaused()
+			assert.Equal(t, tt.want, r.Phases[0].State)
+			assert.InDelta(t, 25.0, r.Phases[0].Progress, 1e-9, "the progress it stopped at is kept")
+		})
+	}
 }

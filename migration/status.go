@@ -71,6 +71,10 @@ const (
 	// PhaseUndoneByHand: its compensation failed and a person undid it by
 	// hand, then told the rollback to go on (godwit rollback --skip).
 	PhaseUndoneByHand PhaseState = "UNDONE_BY_HAND"
+	// PhasePaused is how a status shows the running phase while the run
+	// is paused (ShowPaused): stopped at its checkpoint, resumed from
+	// there. The workflow keeps it RUNNING, so a throttle still applies.
+	PhasePaused PhaseState = "PAUSED"
 )
 
 // Rollback availability as shown in the status report.

@@ -120,6 +120,16 @@ const (
 	// repairV1: a failed compensation blocks the rollback (ROLLBACK_BLOCKED)
 	// until a `repair` update retries, skips or abandons it.
 	repairV1 = 1
+
+	changeReportDriver = "report-driver"
+	// reportDriverV1: the report names each phase's driver, so its
+	// records count as copied, compared or neither (migration.Metrics).
+	reportDriverV1 = 1
+
+	changePausedProgress = "paused-progress"
+	// pausedProgressV1: a phase stopped by a pause keeps the progress its
+	// last heartbeat reported.
+	pausedProgressV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -274,9 +284,13 @@ func newRun(ctx workflow.Context, in Input) *run {
 		}
 		return r
 	}
+	withDriver := workflow.GetVersion(ctx, changeReportDriver, workflow.DefaultVersion, reportDriverV1) >= reportDriverV1
 	plan := make([]migration.PlannedPhase, len(spec.Phases))
 	for i, p := range spec.Phases {
 		plan[i] = migration.PlannedPhase{Name: p.Name, Kind: p.Phase}
+		if withDriver {
+			plan[i].Driver = p.DriverKey()
+		}
 		if p.Approval != nil {
 			plan[i].Gate = p.Approval.Gate
 		}
@@ -659,6 +673,9 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			pr.Summary = "stopped by pause at its checkpoint; resume goes on from there"
 			if stopped.Records > 0 {
 				pr.Records = stopped.Records
+			}
+			if workflow.GetVersion(ctx, changePausedProgress, workflow.DefaultVersion, pausedProgressV1) >= pausedProgressV1 {
+				pr.Progress = min(max(stopped.Percent, 0), 99.9) // 100 only once it completed
 			}
 			r.logger.Info("paused a running phase at its checkpoint", "phase", spec.Name, "checkpoint", resume)
 			if stop := r.holdWhilePaused(ctx); stop != nil {

@@ -180,7 +180,13 @@ func TestPhasesRunInOrderAndComplete(t *testing.T) {
 	require.Equal(t, runs(migration.AllPhases...), h.fake.Calls())
 	require.Equal(t, migration.StatusCompleted, rep.Status)
 	require.Equal(t, 100.0, rep.OverallProgress)
-	require.Equal(t, int64(60), rep.Metrics.RecordsCopied)
+	// Every phase reports 10 records: only the copy phase's are rows
+	// copied, and the reconcile phase's rows compared.
+	require.Equal(t, int64(10), rep.Metrics.RecordsCopied)
+	require.Equal(t, int64(10), rep.Metrics.RecordsCompared)
+	for _, p := range rep.Phases {
+		require.Equal(t, "hook", p.Driver, "the report names phase %s's driver", p.Phase)
+	}
 	for _, p := range rep.Phases {
 		require.Equal(t, migration.PhaseCompleted, p.State, p.Phase)
 	}
