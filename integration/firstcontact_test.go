@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -44,7 +45,8 @@ func seedFirstContact(t *testing.T, db dbtest.DB) {
 	dbtest.Exec(t, db.Store,
 		"CREATE TABLE customers (id INTEGER PRIMARY KEY, name "+text+" NOT NULL)",
 		"CREATE TABLE products (id INTEGER PRIMARY KEY, title "+text+" NOT NULL, price "+money+" NOT NULL)",
-		"CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, product_id INTEGER NOT NULL, placed "+ts+" NOT NULL)",
+		"CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, product_id INTEGER NOT NULL, placed "+ts+" NOT NULL,"+
+			" FOREIGN KEY (customer_id) REFERENCES customers (id), FOREIGN KEY (product_id) REFERENCES products (id))",
 		"INSERT INTO customers VALUES (1, 'Zoë Ångström'), (2, 'José'), (3, 'Ada')",
 		"INSERT INTO products VALUES (1, 'Crème brûlée', 7.50), (2, 'Tea', 2.05)",
 		"INSERT INTO orders VALUES (10, 1, 1, '2024-03-01 10:00:00'), (11, 2, 2, '2024-03-02 11:30:00'), (12, 3, 1, '2024-03-03 12:45:00'), (13, 1, 2, '2024-03-04 08:15:00')",
@@ -132,6 +134,7 @@ func TestFirstSpecRunsAsWritten(t *testing.T) {
 			final := r.status()
 			require.Equal(t, "COMPLETED", string(final.Status), out)
 			require.Equal(t, int64(9), final.Phases[2].Records, "rows copied")
+			require.Equal(t, int64(9), final.Metrics.RecordsCopied, "metrics.recordsCopied counts the rows copied, nothing else")
 			require.Regexp(t, `^3 tables, 9 source rows: 0 \S+, 0 \S+, 0 \S+ `, final.Phases[3].Summary, "reconcile found no difference")
 
 			target, err := datastore.Open(context.Background(), pair.to, dst.DSN)
@@ -140,6 +143,14 @@ func TestFirstSpecRunsAsWritten(t *testing.T) {
 			for _, table := range []string{"customers", "orders", "products"} {
 				dbtest.AssertSameRows(t, src.Store, target, table)
 			}
+			orders, err := target.Introspect(context.Background(), "orders")
+			require.NoError(t, err)
+			var refs []string
+			for _, fk := range orders.ForeignKeys {
+				refs = append(refs, fmt.Sprintf("%v→%s%v", fk.Columns, fk.RefTable, fk.RefColumns))
+			}
+			sort.Strings(refs)
+			require.Equal(t, []string{"[customer_id]→customers[id]", "[product_id]→products[id]"}, refs, "the foreign keys are on the target")
 		})
 	}
 }
