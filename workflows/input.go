@@ -107,12 +107,12 @@ func prepare(in Input) (out prepared) {
 		return prepared{Error: fmt.Sprintf("the input is not a Migration input: %v; "+
 			"send {\"spec\": {...}}, the spec as JSON (`godwit start -f spec.yaml` does it for you)", in.decodeErr)}
 	}
-	before, _ := json.Marshal(in.Spec)
+	before, err := json.Marshal(in.Spec)
 	spec := in.Spec
 	// Fill a copy: the phases' slice and retry policies are shared with in.
-	if b, err := json.Marshal(in.Spec); err == nil {
+	if err == nil {
 		var c config.Spec
-		if json.Unmarshal(b, &c) == nil {
+		if json.Unmarshal(before, &c) == nil {
 			spec = c
 		}
 	}
