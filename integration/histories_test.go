@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -34,20 +32,12 @@ import (
 // really taken, so a recorded history covers what its name says.
 
 // recordRun saves one run of a workflow (runID "" for the latest) as file
-// in GODWIT_RECORD_HISTORY, and returns the run's events.
+// in GODWIT_RECORD_HISTORY, when set, and returns the run's events.
 func recordRun(t *testing.T, workflowID, runID, file string) []*historypb.HistoryEvent {
 	t.Helper()
-	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var h historypb.History
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		h.Events = append(h.Events, ev)
-	}
+	h := runHistory(t, workflowID, runID)
 	if dir := os.Getenv("GODWIT_RECORD_HISTORY"); dir != "" {
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, file), b, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), historyJSON(t, h), 0o644))
 	}
 	return h.Events
 }

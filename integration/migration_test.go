@@ -231,19 +231,31 @@ func TestStatusOfUnknownMigration(t *testing.T) {
 	require.EqualError(t, err, `no migration named "no-such-migration" in this namespace: see `+"`godwit list`")
 }
 
-// historyText returns the run's whole history as JSON text.
-func historyText(t *testing.T, workflowID string) string {
+// runHistory returns one run's whole history (runID "" for the latest).
+func runHistory(t *testing.T, workflowID, runID string) *historypb.History {
 	t.Helper()
-	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		require.NoError(t, err)
 		h.Events = append(h.Events, ev)
 	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	return &h
+}
+
+// historyJSON renders a history as the replayer reads it.
+func historyJSON(t *testing.T, h *historypb.History) []byte {
+	t.Helper()
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	require.NoError(t, err)
-	return string(b)
+	return b
+}
+
+// historyText returns the latest run's whole history as JSON text.
+func historyText(t *testing.T, workflowID string) string {
+	t.Helper()
+	return string(historyJSON(t, runHistory(t, workflowID, "")))
 }
 
 // recordHistory saves the run's history as JSON for the replay test in
@@ -252,12 +264,10 @@ func historyText(t *testing.T, workflowID string) string {
 // meant to be compatible with a new history shape.
 func recordHistory(t *testing.T, workflowID string) {
 	t.Helper()
-	dir := os.Getenv("GODWIT_RECORD_HISTORY")
-	if dir == "" {
+	if os.Getenv("GODWIT_RECORD_HISTORY") == "" {
 		return
 	}
-	path := filepath.Join(dir, strings.TrimPrefix(workflowID, "it-")+".json")
-	require.NoError(t, os.WriteFile(path, []byte(historyText(t, workflowID)), 0o644))
+	recordRun(t, workflowID, "", strings.TrimPrefix(workflowID, "it-")+".json")
 }
 
 func TestFailedReconcileRollsBackOnItsOwn(t *testing.T) {
