@@ -162,6 +162,9 @@ type Activities struct {
 	// Drivers maps a spec's driver section key ("hook") to its driver;
 	// tests may swap one.
 	Drivers map[string]Driver
+	// LeaseKeyer says what each leased resource is (a store's identity);
+	// nil keys each by its name as written (PlainLeaseKeys).
+	LeaseKeyer LeaseKeyer
 }
 
 // New returns the activities with the real drivers.
@@ -265,6 +268,9 @@ func (a *Activities) driverFor(p config.PhaseSpec) (Driver, error) {
 // PreflightInput asks for every driver's preflight over a whole spec.
 type PreflightInput struct {
 	Spec config.Spec `json:"spec"`
+	// Leases asks for the spec's leases too (`godwit preflight` checks
+	// who holds them).
+	Leases bool `json:"leases,omitempty"`
 }
 
 // PreflightResult lists what would stop the migration, per phase.
@@ -272,6 +278,8 @@ type PreflightResult struct {
 	// Worker is the identity of the worker that ran the checks.
 	Worker   string    `json:"worker"`
 	Problems []Problem `json:"problems,omitempty"`
+	// Leases are the leases the migration would take (PreflightInput.Leases).
+	Leases []LeaseResource `json:"leases,omitempty"`
 }
 
 // Problem is one preflight finding.
@@ -297,6 +305,13 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		for _, msg := range driver.Preflight(ctx, &in.Spec, p) {
 			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: msg})
 		}
+	}
+	if in.Leases {
+		leases, err := a.leaseResources(ctx, &in.Spec)
+		if err != nil {
+			res.Problems = append(res.Problems, Problem{Phase: "leases", Message: err.Error()})
+		}
+		res.Leases = leases
 	}
 	a.Logger.Info("preflight done", "migration", in.Spec.Name, "problems", len(res.Problems))
 	return res, nil

@@ -16,6 +16,7 @@ import (
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
 	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/drivers/retire"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/drivers/terraform"
 	"github.com/godwit/godwit/drivers/traffic"
 )
@@ -39,6 +40,7 @@ func Builtin(logger hclog.Logger) map[string]activities.Driver {
 // Activities returns the phase activities with every driver of this build.
 func Activities(logger hclog.Logger) *activities.Activities {
 	a := activities.New(logger)
+	a.LeaseKeyer = stores.LeaseKeys
 	for key, d := range Builtin(logger) {
 		a.Drivers[key] = d
 	}

@@ -34,8 +34,9 @@ const (
 	SignalRelease         = "release"
 )
 
-// LeaseWorkflowID is the workflow ID of resource's lease (defined with
-// the lease activities, which look leases up by it).
+// LeaseWorkflowID is the workflow ID of resource's lease in the old form,
+// from before leases were keyed by identity (defined with the lease
+// activities, which look leases up by it).
 func LeaseWorkflowID(resource string) string { return activities.LeaseWorkflowID(resource) }
 
 // Search attributes upserted as a run moves, so runs can be filtered in the
@@ -87,6 +88,7 @@ type Carry struct {
 	Approvals     map[string]string         `json:"approvals,omitempty"`
 	Outputs       config.Outputs            `json:"outputs,omitempty"`
 	Leases        []string                  `json:"leases,omitempty"`
+	LeaseIDs      []string                  `json:"leaseIDs,omitempty"`
 	StepsDone     map[int]int               `json:"stepsDone,omitempty"`
 	Prior         map[int]map[string]string `json:"prior,omitempty"`
 	Promoted      map[int]string            `json:"promoted,omitempty"`

@@ -15,6 +15,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Approvals:     r.approvals,
 		Outputs:       r.outputs,
 		Leases:        r.leases,
+		LeaseIDs:      r.leaseIDs,
 		StepsDone:     r.stepsDone,
 		Prior:         r.prior,
 		Promoted:      r.promoted,

@@ -14,11 +14,18 @@ import (
 
 // Leases keep two migrations from driving the same resource (a store's
 // tables, a gateway route, a Terraform workspace). Each held resource has a
-// Lease workflow with the ID LeaseWorkflowID(resource), started by the
-// migration as a child: Temporal runs at most one workflow per ID, so the
-// second migration's start of the same lease fails, atomically, on the
-// server. The lease ends when the migration releases it at its end, or when
-// it finds its holder no longer running (a migration terminated by hand).
+// Lease workflow, started by the migration as a child: Temporal runs at
+// most one workflow per ID, so the second migration's start of the same
+// lease fails, atomically, on the server. The lease ends when the migration
+// releases it at its end, or when it finds its holder no longer running (a
+// migration terminated by hand).
+//
+// Since leaseKeyV1 a lease's ID is a hash of what the resource is (a
+// store's identity and the table, the route, the workspace; see
+// activities.LeaseResources), so one database under two DSNs is one lease
+// and no name shows in an ID; the readable name is in the lease's input.
+// Runs started before keep their old IDs (LeaseWorkflowID(resource)), and
+// a new run refuses a resource an old run holds that way.
 
 // LeaseInput starts a lease: the resource, and the workflow ID of the
 // migration that holds it.
@@ -64,8 +71,11 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 // run only. A resource held by another running migration stops this one
 // before any phase runs.
 func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
-	if r.version < spineV1 || r.startPhase > 0 || r.startStep > 0 || len(r.leases) > 0 {
+	if r.version < spineV1 || r.startPhase > 0 || r.startStep > 0 || len(r.leases) > 0 || len(r.leaseIDs) > 0 {
 		return nil
+	}
+	if workflow.GetVersion(ctx, changeLeaseKey, workflow.DefaultVersion, leaseKeyV1) >= leaseKeyV1 {
+		return r.acquireKeyedLeases(ctx)
 	}
 	for _, res := range r.spec.AllResources() {
 		err := r.startLease(ctx, res)
@@ -98,15 +108,77 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 	return nil
 }
 
+// acquireKeyedLeases takes the leases an activity lists, keyed by what
+// each resource is (leaseKeyV1). A resource an older run holds under its
+// old ID stops this one as a held lease does.
+func (r *run) acquireKeyedLeases(ctx workflow.Context) *stopCause {
+	if len(r.spec.AllResources()) == 0 {
+		return nil
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "leases: what each resource is, and who holds it",
+	})
+	var list []activities.LeaseResource
+	err := workflow.ExecuteActivity(actx, activities.LeaseResourcesName,
+		activities.LeaseResourcesInput{Spec: r.spec, Holder: r.spec.Name}).Get(ctx, &list)
+	if err != nil {
+		reason := fmt.Sprintf("leases: %v", err)
+		r.addIssue(ctx, "", "ERROR", reason)
+		return &stopCause{reason: reason}
+	}
+	for _, l := range list {
+		if l.LegacyHolder != "" {
+			return r.leaseHeld(ctx, l.Name, l.LegacyHolder)
+		}
+	}
+	for _, l := range list {
+		claim := LeaseInput{Resource: l.Name, Holder: r.spec.Name, ID: l.ID}
+		err := r.startLeaseAs(ctx, claim)
+		if isAlreadyStarted(err) {
+			var held activities.LeaseHolder
+			cctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+			if cerr := workflow.ExecuteActivity(cctx, activities.ClaimLeaseName, claim).Get(ctx, &held); cerr != nil {
+				err = cerr
+			} else if held.Holder != "" {
+				return r.leaseHeld(ctx, l.Name, held.Holder)
+			} else {
+				err = r.startLeaseAs(ctx, claim)
+			}
+		}
+		if err != nil {
+			reason := fmt.Sprintf("lease on %s: %v", l.Name, err)
+			r.addIssue(ctx, "", "ERROR", reason)
+			return &stopCause{reason: reason}
+		}
+		r.leaseIDs = append(r.leaseIDs, l.ID)
+	}
+	r.logger.Info("leases acquired", "leases", len(r.leaseIDs))
+	return nil
+}
+
+// leaseHeld stops the run: name is held by another running migration.
+func (r *run) leaseHeld(ctx workflow.Context, name, holder string) *stopCause {
+	reason := fmt.Sprintf("resource %s is held by migration %s: wait for it to end, or roll it back", name, holder)
+	r.addIssue(ctx, "", "ERROR", reason)
+	return &stopCause{reason: reason}
+}
+
 func (r *run) startLease(ctx workflow.Context, res string) error {
+	return r.startLeaseAs(ctx, LeaseInput{Resource: res, Holder: r.spec.Name})
+}
+
+// startLeaseAs starts the lease workflow claim names, as a child.
+func (r *run) startLeaseAs(ctx workflow.Context, claim LeaseInput) error {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            LeaseWorkflowID(res),
+		WorkflowID:            claim.WorkflowID(),
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// The lease outlives a run of its holder that continues as new;
 		// it ends on release, or when it finds the holder gone.
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, LeaseWorkflowName, LeaseInput{Resource: res, Holder: r.spec.Name})
+	child := workflow.ExecuteChildWorkflow(cctx, LeaseWorkflowName, claim)
 	return child.GetChildWorkflowExecution().Get(ctx, nil)
 }
 
@@ -118,19 +190,25 @@ func isAlreadyStarted(err error) bool {
 // releaseLeases ends the migration's leases; it runs once the migration
 // has ended, whatever the outcome.
 func (r *run) releaseLeases(ctx workflow.Context) {
-	if len(r.leases) == 0 {
+	if len(r.leases) == 0 && len(r.leaseIDs) == 0 {
 		return
 	}
+	// A run holds leases of one form: old-form resources (r.leases) or
+	// lease IDs (r.leaseIDs).
+	ids := r.leaseIDs
+	for _, res := range r.leases {
+		ids = append(ids, LeaseWorkflowID(res))
+	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	futures := make([]workflow.Future, len(r.leases))
-	for i, res := range r.leases {
-		futures[i] = workflow.SignalExternalWorkflow(dctx, LeaseWorkflowID(res), "", SignalRelease, nil)
+	futures := make([]workflow.Future, len(ids))
+	for i, id := range ids {
+		futures[i] = workflow.SignalExternalWorkflow(dctx, id, "", SignalRelease, nil)
 	}
 	for i, f := range futures {
 		if err := f.Get(dctx, nil); err != nil {
 			// A lease that already ended needs no release.
-			r.logger.Info("lease release", "resource", r.leases[i], "error", err)
+			r.logger.Info("lease release", "lease", ids[i], "error", err)
 		}
 	}
-	r.leases = nil
+	r.leases, r.leaseIDs = nil, nil
 }

@@ -130,6 +130,12 @@ const (
 	// pausedProgressV1: a phase stopped by a pause keeps the progress its
 	// last heartbeat reported.
 	pausedProgressV1 = 1
+
+	changeLeaseKey = "lease-key"
+	// leaseKeyV1: leases are keyed by what a resource is (a store's
+	// identity), listed by an activity, with hashed IDs; old-form leases
+	// held by earlier runs still count.
+	leaseKeyV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -152,8 +158,10 @@ type run struct {
 	compensations []int
 	// outputs are the completed phases' outputs, for later phases.
 	outputs config.Outputs
-	// leases are the resources this migration holds.
-	leases []string
+	// leases are the resources this migration holds in the old form
+	// (before leaseKeyV1); leaseIDs the IDs of the leases it holds since.
+	leases   []string
+	leaseIDs []string
 	// stepsDone counts the completed steps of each multi-step phase, and
 	// prior keeps the outputs of its steps so far.
 	stepsDone map[int]int
@@ -261,7 +269,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			// A run before issuesV1 may carry thousands.
 			r.report.CompactIssues()
 		}
-		r.paused, r.compensations, r.leases = c.Paused, c.Compensations, c.Leases
+		r.paused, r.compensations, r.leases, r.leaseIDs = c.Paused, c.Compensations, c.Leases, c.LeaseIDs
 		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
 		r.lagCheckpoint = c.LagCheckpoint
 		if c.Approvals != nil {

@@ -126,17 +126,11 @@ func contains(list []string, s string) bool {
 // may give to another database: store:env:NEW_DSN/orders_*. A pattern is
 // claimed as written, so two migrations naming the same table the same way
 // collide; overlapping but different patterns are not detected (name the
-// tables in the spec's resources: to be sure).
+// tables in the spec's resources: to be sure). These names are the old
+// lease form; the lease itself is keyed by the database's identity
+// (LeaseKeys).
 func Resources(spec *config.Spec, store string, tables []string) []string {
-	ref := "name:" + store
-	if st, ok := spec.Stores[store]; ok {
-		switch {
-		case st.DSN.FromEnv != "":
-			ref = "env:" + st.DSN.FromEnv
-		case st.DSN.FromFile != "":
-			ref = "file:" + st.DSN.FromFile
-		}
-	}
+	ref := storeRef(spec, store)
 	out := make([]string, 0, len(tables))
 	for _, t := range tables {
 		out = append(out, "store:"+ref+"/"+t)
