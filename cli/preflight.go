@@ -13,6 +13,7 @@ import (
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -62,11 +63,11 @@ problem (each is listed), 1 when the checks could not run.`,
 // returns an exitError with code 2 when either found a problem.
 func (a *app) dryRun(ctx context.Context, c client.Client, spec *config.Spec) error {
 	fmt.Fprintf(a.out, "spec %s is valid: %d phases\n", spec.Name, len(spec.Phases))
-	held, err := a.leaseHolders(ctx, c, spec)
+	res, err := a.runPreflight(ctx, c, spec)
 	if err != nil {
 		return err
 	}
-	res, err := a.runPreflight(ctx, c, spec)
+	held, err := a.leaseHolders(ctx, c, spec, res.Leases)
 	if err != nil {
 		return err
 	}
@@ -96,11 +97,11 @@ func (a *app) runPreflight(ctx context.Context, c client.Client, spec *config.Sp
 	ctx, cancel := context.WithTimeout(ctx, preflightWait)
 	defer cancel()
 	a.warnIfNoWorker(ctx, c, queue)
-	id := fmt.Sprintf("%s-preflight-%d", spec.Name, time.Now().UnixNano())
+	id := fmt.Sprintf("%s%s-%d", workflows.PreflightIDPrefix, spec.Name, time.Now().UnixNano())
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: queue, WorkflowExecutionTimeout: preflightWait,
 		StaticSummary: "preflight of migration " + spec.Name,
-	}, workflows.PreflightWorkflowName, activities.PreflightInput{Spec: *spec})
+	}, workflows.PreflightWorkflowName, activities.PreflightInput{Spec: *spec, Leases: true})
 	if err != nil {
 		return res, fmt.Errorf("start preflight of %s: %w", spec.Name, err)
 	}
@@ -114,32 +115,68 @@ func (a *app) runPreflight(ctx context.Context, c client.Client, spec *config.Sp
 }
 
 // leaseHolders says, for each resource of the spec held by another running
-// migration, which one holds it.
-func (a *app) leaseHolders(ctx context.Context, c client.Client, spec *config.Spec) ([]string, error) {
+// migration, which one holds it. leases are the spec's leases as a worker
+// keyed them (a preflight's); without them (a plain start, which asks no
+// worker) only what needs no I/O is checked: every resource's old-form
+// lease, and the keyed lease of each resource that is not a store's table
+// (a store's identity is read on a worker; the run's own start checks it,
+// atomically).
+func (a *app) leaseHolders(ctx context.Context, c client.Client, spec *config.Spec, leases []activities.LeaseResource) ([]string, error) {
+	if leases == nil {
+		for _, res := range spec.AllResources() {
+			l := activities.LeaseResource{ID: activities.LeaseKeyID(res), Name: res, Legacy: []string{res}}
+			if _, _, ok := stores.ParseResource(spec, res); ok {
+				l.ID = ""
+			}
+			leases = append(leases, l)
+		}
+	}
 	var held []string
-	for _, res := range spec.AllResources() {
-		desc, err := c.DescribeWorkflowExecution(ctx, workflows.LeaseWorkflowID(res), "")
-		var notFound *serviceerror.NotFound
-		switch {
-		case errors.As(err, &notFound):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("check lease on %s: %w", res, err)
+	for _, l := range leases {
+		ids := make([]string, 0, len(l.Legacy)+1)
+		if l.ID != "" {
+			ids = append(ids, l.ID)
 		}
-		info := desc.GetWorkflowExecutionInfo()
-		if info.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			continue
+		for _, old := range l.Legacy {
+			ids = append(ids, activities.LeaseWorkflowID(old))
 		}
-		holder := info.GetParentExecution().GetWorkflowId()
-		if holder == "" || holder == spec.Name {
-			continue // an earlier run of this migration: its start settles it
+		for _, id := range ids {
+			holder, err := runningHolder(ctx, c, spec, id)
+			if err != nil {
+				return nil, fmt.Errorf("check lease on %s: %w", l.Name, err)
+			}
+			if holder != "" {
+				held = append(held, fmt.Sprintf("resource %s is held by migration %s, which is running: wait for it to end (godwit status %s --watch) or roll it back",
+					l.Name, holder, holder))
+				break
+			}
 		}
-		hd, err := c.DescribeWorkflowExecution(ctx, holder, "")
-		if err == nil && hd.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			continue // stale: the next start clears it
-		}
-		held = append(held, fmt.Sprintf("resource %s is held by migration %s, which is running: wait for it to end (godwit status %s --watch) or roll it back",
-			res, holder, holder))
 	}
 	return held, nil
+}
+
+// runningHolder is the running migration, other than spec's, that holds
+// the lease workflow id; "" when none does.
+func runningHolder(ctx context.Context, c client.Client, spec *config.Spec, id string) (string, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return "", nil
+	}
+	holder := info.GetParentExecution().GetWorkflowId()
+	if holder == "" || holder == spec.Name {
+		return "", nil // an earlier run of this migration: its start settles it
+	}
+	hd, err := c.DescribeWorkflowExecution(ctx, holder, "")
+	if err == nil && hd.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return "", nil // stale: the next start clears it
+	}
+	return holder, nil
 }

@@ -84,7 +84,7 @@ resources' leases are checked; exit 2 if anything would stop the migration.`,
 			if dry {
 				return a.dryRun(cmd.Context(), c, spec)
 			}
-			held, err := a.leaseHolders(cmd.Context(), c, spec)
+			held, err := a.leaseHolders(cmd.Context(), c, spec, nil)
 			if err != nil {
 				return err
 			}

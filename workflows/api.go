@@ -34,6 +34,14 @@ const (
 	SignalRelease         = "release"
 )
 
+// Workflow ID prefixes of the Preflight and Lease workflows, so a
+// visibility query can leave them out (docs/temporal-ui.md); a migration's
+// workflow ID is its name.
+const (
+	PreflightIDPrefix = "godwit-preflight:"
+	LeaseIDPrefix     = activities.LeaseIDPrefix
+)
+
 // LeaseWorkflowID is the workflow ID of resource's lease in the old form,
 // from before leases were keyed by identity (defined with the lease
 // activities, which look leases up by it).

@@ -1,0 +1,91 @@
+package stores_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// otherName reaches the same PostgreSQL database under another DSN: the
+// host by name instead of address, the parameters in another order.
+func otherName(t *testing.T, dsn string) string {
+	t.Helper()
+	require.Contains(t, dsn, "127.0.0.1")
+	other := strings.Replace(dsn, "127.0.0.1", "localhost", 1)
+	return strings.Replace(other, "?sslmode=disable", "?application_name=godwit-lease-test&sslmode=disable", 1)
+}
+
+func TestLeaseKeysOfOneDatabaseUnderTwoDSNsAreOne(t *testing.T) {
+	db := dbtest.New(t, datastore.Postgres)
+	other := dbtest.New(t, datastore.Postgres)
+	t.Setenv("LEASE_UT_A_DSN", db.DSN)
+	t.Setenv("LEASE_UT_B_DSN", otherName(t, db.DSN))
+	t.Setenv("LEASE_UT_C_DSN", other.DSN)
+	t.Setenv("LEASE_UT_NEW_DSN", strings.Replace(db.DSN, "godwit_data_", "godwit_lease_absent_", 1))
+	absent := filepath.Join(t.TempDir(), "absent.db")
+	t.Setenv("LEASE_UT_FILE_DSN", absent)
+	spec := &config.Spec{Name: "keys", Stores: map[string]config.StoreSpec{
+		"a":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_A_DSN"}},
+		"b":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_B_DSN"}},
+		"c":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_C_DSN"}},
+		"new":  {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_NEW_DSN"}},
+		"file": {Engine: "sqlite", DSN: config.SecretRef{FromEnv: "LEASE_UT_FILE_DSN"}},
+	}}
+	resources := []string{
+		"store:env:LEASE_UT_A_DSN/items",
+		"store:env:LEASE_UT_B_DSN/items",
+		"store:env:LEASE_UT_A_DSN/orders",
+		"store:env:LEASE_UT_C_DSN/items",
+		"store:env:LEASE_UT_NEW_DSN/items",
+		"store:env:LEASE_UT_FILE_DSN/items",
+		"route:http://gw:8080/orders",
+	}
+	keys, err := stores.LeaseKeys(context.Background(), spec, resources)
+	require.NoError(t, err)
+	require.Len(t, keys, len(resources))
+
+	require.Equal(t, keys[0].Key, keys[1].Key, "one database under two DSNs is one lease")
+	require.True(t, strings.HasPrefix(keys[0].Key, "store:postgres:"), keys[0].Key)
+	require.NotEqual(t, keys[0].Key, keys[2].Key, "another table is another lease")
+	require.NotEqual(t, keys[0].Key, keys[3].Key, "another database on the same server is another lease")
+	require.Equal(t, "table items of store a", keys[0].Name)
+	require.Equal(t, "table items of store b", keys[1].Name)
+	require.Equal(t, resources[4], keys[4].Key, "a database not created yet is keyed as written")
+	require.Equal(t, resources[5], keys[5].Key, "a SQLite file not created yet is keyed as written, and not created")
+	require.NoFileExists(t, absent)
+	require.Equal(t, resources[6], keys[6].Key, "a route is keyed as written")
+	for i, k := range keys[:4] {
+		id := activities.LeaseKeyID(k.Key)
+		require.True(t, strings.HasPrefix(id, activities.LeaseIDPrefix), id)
+		for _, name := range []string{"items", "orders", "LEASE_UT", "postgres"} {
+			require.NotContains(t, id, name, "lease ID of %s", resources[i])
+		}
+	}
+}
+
+func TestParseResourceReadsBackWhatResourcesWrote(t *testing.T) {
+	spec := &config.Spec{Stores: map[string]config.StoreSpec{
+		"new":  {Engine: "postgres", DSN: config.SecretRef{FromEnv: "NEW_DSN"}},
+		"file": {Engine: "sqlite", DSN: config.SecretRef{FromFile: "/run/secrets/new"}},
+	}}
+	for _, store := range []string{"new", "file"} {
+		res := stores.Resources(spec, store, []string{"public.orders"})[0]
+		got, table, ok := stores.ParseResource(spec, res)
+		require.True(t, ok, res)
+		require.Equal(t, store, got)
+		require.Equal(t, "public.orders", table)
+	}
+	for _, res := range []string{"store:orders/public.users", "route:http://gw/orders", "terraform:infra#default", "store:env:OTHER_DSN/t"} {
+		_, _, ok := stores.ParseResource(spec, res)
+		require.False(t, ok, res)
+	}
+}
