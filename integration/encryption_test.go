@@ -187,6 +187,13 @@ func randomKey(t *testing.T) string {
 // godwit-worker does when GODWIT_TEMPORAL_CODEC_KEYSFILE is set.
 func startEncryptedWorker(t *testing.T, queue, keys string) {
 	t.Helper()
+	startEncryptedWorkerWith(t, queue, keys, activities.New)
+}
+
+// startEncryptedWorkerWith is startEncryptedWorker with the activities
+// newActs makes (drivers.Activities for a worker with every driver).
+func startEncryptedWorkerWith(t *testing.T, queue, keys string, newActs func(hclog.Logger) *activities.Activities) {
+	t.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "it-encrypted", Level: hclog.Warn})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -197,7 +204,7 @@ func startEncryptedWorker(t *testing.T, queue, keys string) {
 	t.Cleanup(c.Close)
 	w := worker.New(c, queue, worker.Options{MaxHeartbeatThrottleInterval: time.Second, Identity: "it-encrypted-worker"})
 	workflows.Register(w)
-	activities.Register(w, activities.New(logger))
+	activities.Register(w, newActs(logger))
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 }

@@ -258,8 +258,8 @@ phases:
 	final, err := d.result()
 	require.NoError(t, err)
 	require.Equal(t, migration.StatusCompleted, final.Status)
-	waitLeaseEnded(t, "store:hist/public.items")
-	events := recordRun(t, workflows.LeaseWorkflowID("store:hist/public.items"), "", "hist-lease.json")
+	waitLeaseEnded(t, activities.LeaseKeyID("store:hist/public.items"))
+	events := recordRun(t, activities.LeaseKeyID("store:hist/public.items"), "", "hist-lease.json")
 	require.Equal(t, workflows.LeaseWorkflowName, events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName())
 	deadline := time.Now().Add(time.Minute)
 	for !hasEvent(events, func(ev *historypb.HistoryEvent) bool {
@@ -267,6 +267,6 @@ phases:
 	}) {
 		require.True(t, time.Now().Before(deadline), "the lease was never released by a signal")
 		time.Sleep(200 * time.Millisecond)
-		events = recordRun(t, workflows.LeaseWorkflowID("store:hist/public.items"), "", "hist-lease.json")
+		events = recordRun(t, activities.LeaseKeyID("store:hist/public.items"), "", "hist-lease.json")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
@@ -109,7 +110,7 @@ func TestAMigrationOverlappingARunningOneIsRefused(t *testing.T) {
 	out, err = godwit(t, "rollback", a.name, "--reason", "free the lease")
 	require.NoError(t, err, out)
 	_, _ = a.result()
-	waitLeaseEnded(t, "store:orders/public.users")
+	waitLeaseEnded(t, activities.LeaseKeyID("store:orders/public.users"))
 	recordHistory(t, a.name)
 
 	b.start() // the lease is free again
@@ -119,19 +120,20 @@ func TestAMigrationOverlappingARunningOneIsRefused(t *testing.T) {
 	finalB, err := b.result()
 	require.NoError(t, err)
 	require.Equal(t, migration.StatusCompleted, finalB.Status)
-	waitLeaseEnded(t, "store:orders/public.users")
+	waitLeaseEnded(t, activities.LeaseKeyID("store:orders/public.users"))
 }
 
-func waitLeaseEnded(t *testing.T, resource string) {
+// waitLeaseEnded waits until the lease workflow id has ended.
+func waitLeaseEnded(t *testing.T, id string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		desc, err := env.client.DescribeWorkflowExecution(context.Background(), workflows.LeaseWorkflowID(resource), "")
+		desc, err := env.client.DescribeWorkflowExecution(context.Background(), id, "")
 		require.NoError(t, err)
 		if desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return
 		}
-		require.True(t, time.Now().Before(deadline), "the lease on %s was not released", resource)
+		require.True(t, time.Now().Before(deadline), "the lease %s was not released", id)
 		time.Sleep(200 * time.Millisecond)
 	}
 }
