@@ -124,7 +124,7 @@ func (r *run) acquireKeyedLeases(ctx workflow.Context) *stopCause {
 	err := workflow.ExecuteActivity(actx, activities.LeaseResourcesName,
 		activities.LeaseResourcesInput{Spec: r.spec, Holder: r.spec.Name}).Get(ctx, &list)
 	if err != nil {
-		reason := fmt.Sprintf("leases: %v", err)
+		reason := "leases: " + errorMessage(err)
 		r.addIssue(ctx, "", "ERROR", reason)
 		return &stopCause{reason: reason}
 	}
@@ -148,7 +148,7 @@ func (r *run) acquireKeyedLeases(ctx workflow.Context) *stopCause {
 			}
 		}
 		if err != nil {
-			reason := fmt.Sprintf("lease on %s: %v", l.Name, err)
+			reason := fmt.Sprintf("lease on %s: %s", l.Name, errorMessage(err))
 			r.addIssue(ctx, "", "ERROR", reason)
 			return &stopCause{reason: reason}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/activities"
@@ -127,4 +128,15 @@ phases:
 	require.NotNil(t, in.Carry)
 	require.Equal(t, []string{activities.LeaseKeyID("k")}, in.Carry.LeaseIDs)
 	require.Empty(t, in.Carry.Leases)
+}
+
+func TestLeasesThatCannotBeKeyedStopTheRunBeforeAnyPhase(t *testing.T) {
+	h := newHarness(t)
+	h.env.RegisterActivityWithOptions(func(context.Context, activities.LeaseResourcesInput) ([]activities.LeaseResource, error) {
+		return nil, temporal.NewNonRetryableApplicationError("lease table orders of store new: store new: cannot read its DSN: ORDERS_DSN is not set", activities.ErrTypeConfig, nil)
+	}, activity.RegisterOptions{Name: activities.LeaseResourcesName})
+	rep, err := h.run(mustSpec(t, leasedWorkflowSpec))
+	require.Error(t, err)
+	require.Equal(t, "leases: lease table orders of store new: store new: cannot read its DSN: ORDERS_DSN is not set", rep.Error)
+	require.Empty(t, h.fake.Calls(), "no phase ran")
 }
