@@ -2,13 +2,11 @@ package stores
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
-	"github.com/godwit/godwit/datastore"
 )
 
 // ParseResource reads a resource written by Resources back into the
@@ -47,9 +45,12 @@ func storeRef(spec *config.Spec, store string) string {
 // LeaseKeys keys a store's tables by the database's identity
 // (datastore.Identity), read from the store on this worker, so one
 // database reached through two DSNs (127.0.0.1 and localhost, two users)
-// is one lease. A database that does not exist yet (a phase creates it)
-// has no identity: its tables are keyed by the resource as written. Every
-// other resource is keyed as written. It is the workers' LeaseKeyer.
+// is one lease. A store whose identity cannot be read (its database does
+// not exist yet, a phase creates it; it cannot be reached or logged into,
+// which preflight and the phases report in their own words) has its
+// tables keyed by the resource as written: still one lease between specs
+// naming it alike. Every other resource is keyed as written. It is the
+// workers' LeaseKeyer.
 func LeaseKeys(ctx context.Context, spec *config.Spec, resources []string) ([]activities.LeaseKey, error) {
 	ids := map[string]string{} // store name -> identity, "" when it has none yet
 	out := make([]activities.LeaseKey, len(resources))
@@ -62,10 +63,10 @@ func LeaseKeys(ctx context.Context, spec *config.Spec, resources []string) ([]ac
 		out[i].Name = fmt.Sprintf("table %s of store %s", table, store)
 		id, known := ids[store]
 		if !known {
-			var err error
-			if id, err = identify(ctx, spec, store); err != nil {
-				return nil, Classify("lease "+out[i].Name, err)
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
+			id = identify(ctx, spec, store)
 			ids[store] = id
 		}
 		if id != "" {
@@ -75,19 +76,16 @@ func LeaseKeys(ctx context.Context, spec *config.Spec, resources []string) ([]ac
 	return out, nil
 }
 
-// identify reads a store's identity, "" for a database not created yet.
-func identify(ctx context.Context, spec *config.Spec, store string) (string, error) {
+// identify reads a store's identity, "" when it cannot be read.
+func identify(ctx context.Context, spec *config.Spec, store string) string {
 	s, err := OpenReadOnly(ctx, spec.Stores, store)
-	switch {
-	case errors.Is(err, datastore.ErrNoDatabase):
-		return "", nil
-	case err != nil:
-		return "", err
+	if err != nil {
+		return ""
 	}
 	defer s.Close()
 	id, err := s.Identity(ctx)
 	if err != nil {
-		return "", fmt.Errorf("store %s: %w", store, err)
+		return ""
 	}
-	return id.String(), nil
+	return id.String()
 }

@@ -33,12 +33,15 @@ func TestLeaseKeysOfOneDatabaseUnderTwoDSNsAreOne(t *testing.T) {
 	t.Setenv("LEASE_UT_NEW_DSN", strings.Replace(db.DSN, "godwit_data_", "godwit_lease_absent_", 1))
 	absent := filepath.Join(t.TempDir(), "absent.db")
 	t.Setenv("LEASE_UT_FILE_DSN", absent)
+	t.Setenv("LEASE_UT_DENIED_DSN", strings.Replace(db.DSN, "postgres@", "godwit_no_such_role@", 1))
 	spec := &config.Spec{Name: "keys", Stores: map[string]config.StoreSpec{
-		"a":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_A_DSN"}},
-		"b":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_B_DSN"}},
-		"c":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_C_DSN"}},
-		"new":  {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_NEW_DSN"}},
-		"file": {Engine: "sqlite", DSN: config.SecretRef{FromEnv: "LEASE_UT_FILE_DSN"}},
+		"a":      {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_A_DSN"}},
+		"b":      {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_B_DSN"}},
+		"c":      {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_C_DSN"}},
+		"new":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_NEW_DSN"}},
+		"file":   {Engine: "sqlite", DSN: config.SecretRef{FromEnv: "LEASE_UT_FILE_DSN"}},
+		"denied": {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_DENIED_DSN"}},
+		"unset":  {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_UT_UNSET_DSN"}},
 	}}
 	resources := []string{
 		"store:env:LEASE_UT_A_DSN/items",
@@ -48,6 +51,8 @@ func TestLeaseKeysOfOneDatabaseUnderTwoDSNsAreOne(t *testing.T) {
 		"store:env:LEASE_UT_NEW_DSN/items",
 		"store:env:LEASE_UT_FILE_DSN/items",
 		"route:http://gw:8080/orders",
+		"store:env:LEASE_UT_DENIED_DSN/items",
+		"store:env:LEASE_UT_UNSET_DSN/items",
 	}
 	keys, err := stores.LeaseKeys(context.Background(), spec, resources)
 	require.NoError(t, err)
@@ -63,6 +68,8 @@ func TestLeaseKeysOfOneDatabaseUnderTwoDSNsAreOne(t *testing.T) {
 	require.Equal(t, resources[5], keys[5].Key, "a SQLite file not created yet is keyed as written, and not created")
 	require.NoFileExists(t, absent)
 	require.Equal(t, resources[6], keys[6].Key, "a route is keyed as written")
+	require.Equal(t, resources[7], keys[7].Key, "a store that refuses the login is keyed as written (preflight says why)")
+	require.Equal(t, resources[8], keys[8].Key, "a store whose DSN is not set is keyed as written (preflight says why)")
 	for i, k := range keys[:4] {
 		id := activities.LeaseKeyID(k.Key)
 		require.True(t, strings.HasPrefix(id, activities.LeaseIDPrefix), id)
