@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,24 @@ func TestOneDatabaseUnderTwoDSNsIsOneLease(t *testing.T) {
 	out, err := godwit(t, "start", "--dry-run", "-f", b.spec)
 	require.Error(t, err, out)
 	require.Contains(t, out, "✗ resource table lease_items of store target is held by migration it-lease-dsn-a", out)
+
+	// Preflights and leases keep out of the migrations' way in the UI:
+	// their own ID prefixes, and the documented saved view lists neither.
+	var preflights []string
+	deadline := time.Now().Add(time.Minute)
+	for len(preflights) == 0 {
+		require.True(t, time.Now().Before(deadline), "the dry run's Preflight workflow never showed in the list")
+		time.Sleep(200 * time.Millisecond)
+		preflights = listWorkflowIDs(t, `WorkflowType = "Preflight"`)
+		preflights = slices.DeleteFunc(preflights, func(id string) bool { return !strings.Contains(id, "it-lease-dsn-b") })
+	}
+	for _, id := range preflights {
+		require.True(t, strings.HasPrefix(id, workflows.PreflightIDPrefix+"it-lease-dsn-b-"), id)
+	}
+	for _, id := range listWorkflowIDs(t, `WorkflowType = "Migration" AND ExecutionStatus != "ContinuedAsNew"`) {
+		require.False(t, strings.HasPrefix(id, workflows.LeaseIDPrefix) || strings.HasPrefix(id, workflows.PreflightIDPrefix),
+			"the saved view for migrations lists %s", id)
+	}
 
 	// The CLI cannot read a store's identity; the run's own start does,
 	// and the server lets only one run hold the lease.
@@ -221,7 +240,7 @@ func TestLeaseIDsNameNothingWithEncryptionOn(t *testing.T) {
 	for !contains(ids, leaseID) {
 		require.True(t, time.Now().Before(deadline), "the lease %s never showed in the workflow list", leaseID)
 		time.Sleep(200 * time.Millisecond)
-		ids = listWorkflowIDs(t)
+		ids = listWorkflowIDs(t, "")
 	}
 	for _, id := range ids {
 		require.NotContains(t, strings.ToLower(id), strings.ToLower(table), "workflow ID %s names the table", id)
@@ -235,14 +254,15 @@ func TestLeaseIDsNameNothingWithEncryptionOn(t *testing.T) {
 	waitLeaseEnded(t, leaseID)
 }
 
-// listWorkflowIDs lists every workflow ID of the namespace.
-func listWorkflowIDs(t *testing.T) []string {
+// listWorkflowIDs lists the workflow IDs a visibility query finds (""
+// for every workflow of the namespace).
+func listWorkflowIDs(t *testing.T, query string) []string {
 	t.Helper()
 	var ids []string
 	var token []byte
 	for {
 		resp, err := env.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: "default", PageSize: 1000, NextPageToken: token,
+			Namespace: "default", PageSize: 1000, NextPageToken: token, Query: query,
 		})
 		require.NoError(t, err)
 		for _, e := range resp.GetExecutions() {
