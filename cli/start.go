@@ -60,7 +60,11 @@ func (a *app) startCommand() *cobra.Command {
 if it has a problem. A migration whose name is already running is refused.
 
 A migration that would drive a resource (tables, a route, a workspace)
-held by another running migration is refused, naming the holder.
+held by another running migration is refused, naming the holder. A store's
+tables are leased by the database's identity, which only a worker can read:
+start checks routes and workspaces itself, and a run whose tables are held
+(under any DSN naming that database) stops before its first phase; --dry-run
+asks a worker and checks them all.
 
 With --wait, godwit waits for the end and exits 0 only if the migration
 COMPLETED (2 if it was rolled back or failed). With --watch, it shows the live
