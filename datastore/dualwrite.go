@@ -98,6 +98,11 @@ func (s *Store) LockTimeoutSQL(d time.Duration) string { return s.d.lockTimeout(
 // for a lock (worth retrying later).
 func (s *Store) IsLockTimeout(err error) bool { return s.d.isLockTimeout(err) }
 
+// IsRefused reports whether err is the server refusing a statement (a
+// syntax error, a missing column, a constraint): running it again cannot
+// succeed. A lost connection, a deadlock or a lock timeout is not.
+func (s *Store) IsRefused(err error) bool { return err != nil && s.d.refused(err) }
+
 // dualWriteName is a trigger's name: the prefix, the table, the event;
 // a long table name is cut and made unique with a hash (names are at most
 // 63 characters on PostgreSQL).
@@ -250,6 +255,20 @@ func (postgresDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", max(t.Milliseconds(), 1))
 }
 
+func (postgresDialect) refused(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || len(pg.Code) < 2 {
+		return false
+	}
+	// 08 connection, 40 rollback (deadlock, serialization), 53 resources,
+	// 55P03 lock timeout, 57 operator intervention: worth retrying.
+	switch pg.Code[:2] {
+	case "08", "40", "53", "57":
+		return false
+	}
+	return pg.Code != "55P03"
+}
+
 func (postgresDialect) isLockTimeout(err error) bool {
 	var pg *pgconn.PgError
 	// 55P03 lock_not_available: lock_timeout expired.
@@ -300,6 +319,12 @@ func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
 
 func (mysqlDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int64(t/time.Second), 1))
+}
+
+func (mysqlDialect) refused(err error) bool {
+	var me *mysql.MySQLError
+	// 1205 lock wait timeout, 1213 deadlock: worth retrying.
+	return errors.As(err, &me) && me.Number != 1205 && me.Number != 1213
 }
 
 func (mysqlDialect) isLockTimeout(err error) bool {
@@ -361,6 +386,10 @@ func (d sqliteDialect) dropDualWrite(tr DualWriteTrigger) []string {
 }
 
 func (sqliteDialect) lockTimeout(time.Duration) string { return "" }
+
+// refused: a SQLite file has no connection to lose, so any error but a
+// busy database is the statement's.
+func (d sqliteDialect) refused(err error) bool { return !d.isLockTimeout(err) }
 
 func (sqliteDialect) isLockTimeout(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))

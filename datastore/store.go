@@ -159,4 +159,5 @@ type dialect interface {
 	dropDualWrite(tr DualWriteTrigger) []string
 	lockTimeout(d time.Duration) string
 	isLockTimeout(err error) bool
+	refused(err error) bool
 }

@@ -193,7 +193,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
 				for i, q := range inTx {
 					if _, err := tx.ExecContext(ctx, q); err != nil {
-						return statementError(c, i, len(stmts), err, "nothing of the change was applied (one transaction)")
+						return statementError(st, c, i, len(stmts), err, "nothing of the change was applied (one transaction)")
 					}
 				}
 				return writeRecord(ctx, tx, st, c.Name, record{step: stepUp, done: len(inTx)})
@@ -354,8 +354,8 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 			return err
 		})
 		if err != nil {
-			what := "the statements before it were applied and recorded: fix it and run again (it goes on from there), or roll back"
-			return n, statementError(c, i, len(stmts), err, what)
+			what := "the statements before it were applied and recorded: fix it and run again (it goes on from there)"
+			return n, stepError(st, c, step, i, len(stmts), err, what)
 		}
 		n++
 		if err := writeRecord(ctx, st.DB, st, c.Name, record{step: step, done: i + 1}); err != nil {
@@ -365,15 +365,53 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 	return n, nil
 }
 
-func statementError(c Change, i, total int, err error, what string) error {
+// StatementError is a statement of a change that failed. Refused is
+// true when the store refused it (a wrong statement, not a lost
+// connection or a lock timeout): running it again cannot succeed.
+type StatementError struct {
+	Change  string
+	Index   int // 1-based, in the change's statements
+	Total   int
+	Line    int // in the script, when known
+	Refused bool
+	Note    string // what became of the change
+	Err     error
+}
+
+func (e *StatementError) Error() string {
+	at := ""
+	if e.Line > 0 {
+		at = fmt.Sprintf(" (line %d)", e.Line)
+	}
+	return fmt.Sprintf("change %s: statement %d of %d%s failed: %v; %s", e.Change, e.Index, e.Total, at, e.Err, e.Note)
+}
+
+func (e *StatementError) Unwrap() error { return e.Err }
+
+func statementError(st *datastore.Store, c Change, i, total int, err error, what string) error {
+	if _, ok := err.(*StatementError); ok {
+		return err
+	}
+	return stepError(st, c, stepUp, i, total, err, what)
+}
+
+func stepError(st *datastore.Store, c Change, step string, i, total int, err error, what string) error {
 	line := 0
-	if i < len(c.Up) {
-		line = c.Up[i].Line
+	if n := i - removals(c); step == stepUp && n >= 0 && n < len(c.Up) {
+		line = c.Up[n].Line
+	} else if step == stepDown && i < len(c.Down) {
+		line = c.Down[i].Line
 	}
-	if line > 0 {
-		return fmt.Errorf("change %s: statement %d of %d (line %d) failed: %w; %s", c.Name, i+1, total, line, err, what)
+	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Note: what, Err: err}
+}
+
+// removals is how many statements come before Up (trigger removals):
+// unknown here, so lines are given only when there are none.
+func removals(c Change) int {
+	if len(c.RemoveDualWrite) > 0 {
+		return -1 << 30
 	}
-	return fmt.Errorf("change %s: statement %d of %d failed: %w; %s", c.Name, i+1, total, err, what)
+	return 0
 }
 
 // inTransaction runs fn in a transaction that waits at most timeout for
