@@ -68,20 +68,20 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if action == activities.ActionCompensate {
 		res, err := schemachange.Rollback(ctx, st, change, log)
 		if err != nil {
-			return activities.PhaseResult{}, classify("expand: roll back in "+s.Store, err)
+			return activities.PhaseResult{}, Classify("expand: roll back in "+s.Store, err)
 		}
 		log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers)
 		return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(s.Store, res)}, nil
 	}
 	res, err := schemachange.Apply(ctx, st, change, log)
 	if err != nil {
-		return activities.PhaseResult{}, classify("expand in "+s.Store, err)
+		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
 	}
 	if !res.Already {
 		// A new change starts: the records a finished earlier run of this
 		// migration left (its contract's) must not make later phases skip.
 		if err := forgetOthers(ctx, st, in.Migration, name); err != nil {
-			return activities.PhaseResult{}, classify("expand in "+s.Store, err)
+			return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
 		}
 	}
 	log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
@@ -112,9 +112,9 @@ func rollbackSummary(store string, res schemachange.Result) string {
 	return strings.Join(parts, "; ") + " in " + store
 }
 
-// classify makes a script's failure (a statement the store refuses)
+// Classify makes a script's failure (a statement the store refuses)
 // non-retryable, unless it is a lock timeout or a lost connection.
-func classify(what string, err error) error {
+func Classify(what string, err error) error {
 	var sqlErr *schemachange.StatementError
 	if errors.As(err, &sqlErr) && sqlErr.Refused {
 		msg := fmt.Sprintf("%s: %v", what, err)

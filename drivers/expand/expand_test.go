@@ -1,0 +1,158 @@
+package expand_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/drivers/backfill"
+	"github.com/godwit/godwit/drivers/contract"
+	"github.com/godwit/godwit/drivers/expand"
+	"github.com/godwit/godwit/specfiles"
+)
+
+// renameSpec is a column rename as expand → backfill → contract on db.
+func renameSpec(t *testing.T, db dbtest.DB) *config.Spec {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(specfiles.DirEnv, dir)
+	write := func(name, text string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
+	write("app.dsn", db.DSN)
+	write("expand.sql", "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);")
+	write("expand.down.sql", "ALTER TABLE users DROP COLUMN email_address;")
+	write("contract.sql", "ALTER TABLE users DROP COLUMN email;")
+	text := fmt.Sprintf(`name: rename-test
+stores:
+  app: {engine: %s, dsn: {fromFile: %s}}
+phases:
+  - phase: provision
+    name: expand
+    expand:
+      store: app
+      sql: {fromFile: expand.sql}
+      rollback: {fromFile: expand.down.sql}
+      dualWrite:
+        users: {email_address: "email", email: {from: email_address}}
+  - phase: copy
+    name: backfill
+    backfill: {store: app, table: users, set: {email_address: "email"}, where: "email_address IS NULL", batchRows: 2}
+  - phase: decommission
+    name: contract
+    approval: {gate: contract}
+    contract: {store: app, sql: {fromFile: contract.sql}}
+`, db.Store.Engine, filepath.Join(dir, "app.dsn"))
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	return spec
+}
+
+// roundTrip is the phase as the activity receives it: through JSON.
+func roundTrip(t *testing.T, p config.PhaseSpec) config.PhaseSpec {
+	t.Helper()
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	var out config.PhaseSpec
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+func run(t *testing.T, d activities.Driver, action activities.Action, spec *config.Spec, i int) activities.PhaseResult {
+	t.Helper()
+	in := activities.PhaseInput{Migration: spec.Name, Phase: roundTrip(t, spec.Phases[i])}
+	res, err := d.Do(context.Background(), action, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	return res
+}
+
+func TestRenameExpandBackfillContract(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))",
+		"INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x')")
+	spec := renameSpec(t, db)
+	e, b, c := expand.New(log), backfill.New(log), contract.New(log)
+	// The backfill's column is one the expand adds: preflight counts it.
+	for i, d := range []activities.Driver{e, b, c} {
+		require.Empty(t, d.Preflight(ctx, spec, spec.Phases[i]), "preflight of %s", spec.Phases[i].Name)
+	}
+	require.Equal(t, []string{"users"}, spec.Phases[2].Driver.(*contract.Spec).DualWriteTables)
+
+	res := run(t, e, activities.ActionRun, spec, 0)
+	require.Contains(t, res.Summary, "dual-write on users")
+	dbtest.Exec(t, db.Store, "INSERT INTO users (id, email) VALUES (4, 'd@x')")
+	res = run(t, b, activities.ActionRun, spec, 1)
+	require.Contains(t, res.Summary, "4 rows walked, 3 updated")
+	var unequal int
+	require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NOT email").Scan(&unequal))
+	require.Zero(t, unequal)
+
+	run(t, c, activities.ActionRun, spec, 2)
+	tb, err := db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email_address"}, tb.ColumnNames())
+	trs, err := db.Store.DualWriteTriggers(ctx)
+	require.NoError(t, err)
+	require.Empty(t, trs)
+	// A retried contract finds itself done.
+	res = run(t, c, activities.ActionRun, spec, 2)
+	require.Contains(t, res.Summary, "already applied")
+}
+
+func TestExpandCompensationRestoresTheSchema(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))", "INSERT INTO users VALUES (1, 'a@x')")
+	spec := renameSpec(t, db)
+	e, b := expand.New(log), backfill.New(log)
+	run(t, e, activities.ActionRun, spec, 0)
+	run(t, b, activities.ActionRun, spec, 1)
+	run(t, b, activities.ActionCompensate, spec, 1)
+	res := run(t, e, activities.ActionCompensate, spec, 0)
+	require.Contains(t, res.Summary, "removed dual-write triggers")
+	tb, err := db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
+	trs, err := db.Store.DualWriteTriggers(ctx)
+	require.NoError(t, err)
+	require.Empty(t, trs)
+
+	// Run again after the rollback, the change starts afresh.
+	run(t, e, activities.ActionRun, spec, 0)
+	res = run(t, b, activities.ActionRun, spec, 1)
+	require.Contains(t, res.Summary, "1 updated")
+}
+
+func TestSpecMistakes(t *testing.T) {
+	cases := []struct{ section, want string }{
+		{`{store: app, rollback: {fromFile: x.sql}}`, "expand.sql (line 6): is required"},
+		{`{store: app, sql: {fromFile: x.sql}}`, "expand.rollback (line 6): is required"},
+		{`{store: app, sql: {fromReport: r.json}, rollback: {fromFile: x.sql}}`, "not supported yet"},
+		{`{store: app, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}, dualWrite: {users: {a: {to: b}}}}`, `"to" is not a field`},
+		{`{store: nope, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "not one of the spec's stores"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := config.ParseSpec([]byte(`name: bad
+stores:
+  app: {engine: sqlite, dsn: {fromEnv: APP_DSN}}
+phases:
+  - phase: provision
+    expand: ` + tc.section + "\n"))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
