@@ -172,9 +172,13 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	if rec != nil && rec.step != stepUp {
 		return Result{}, fmt.Errorf("change %s is being rolled back (%d statements of its down script done): finish the rollback first", c.Name, rec.done)
 	}
-	stmts, triggers, err := plan(ctx, st, c)
+	stmts, created, err := plan(ctx, st, c)
 	if err != nil {
 		return Result{}, err
+	}
+	var triggers []string
+	for _, tr := range created {
+		triggers = append(triggers, tr.Name)
 	}
 	if rec != nil && rec.done >= len(stmts) {
 		return Result{Already: true, Triggers: triggers}, nil
@@ -291,8 +295,9 @@ func RemoveDualWrite(ctx context.Context, st *datastore.Store, tables []string) 
 
 // plan returns every statement of the change in order: trigger removals,
 // Up, trigger creations; and the triggers' names.
-func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []string, error) {
-	var out, names []string
+func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []datastore.DualWriteTrigger, error) {
+	var out []string
+	var created []datastore.DualWriteTrigger
 	if len(c.RemoveDualWrite) > 0 {
 		all, err := st.DualWriteTriggers(ctx)
 		if err != nil {
@@ -325,11 +330,11 @@ func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []strin
 		out = append(out, q...)
 		for _, s := range q {
 			if name := createdTrigger(s); name != "" {
-				names = append(names, name)
+				created = append(created, datastore.DualWriteTrigger{Name: name, Table: t.Name})
 			}
 		}
 	}
-	return out, names, nil
+	return out, created, nil
 }
 
 // oneByOne runs stmts[done:] each alone, recording after each how many are
@@ -374,6 +379,7 @@ type StatementError struct {
 	Total   int
 	Line    int // in the script, when known
 	Refused bool
+	Down    bool   // a statement of the down (rollback) script
 	Note    string // what became of the change
 	Err     error
 }
@@ -383,7 +389,11 @@ func (e *StatementError) Error() string {
 	if e.Line > 0 {
 		at = fmt.Sprintf(" (line %d)", e.Line)
 	}
-	return fmt.Sprintf("change %s: statement %d of %d%s failed: %v; %s", e.Change, e.Index, e.Total, at, e.Err, e.Note)
+	what := "statement"
+	if e.Down {
+		what = "rollback script's statement"
+	}
+	return fmt.Sprintf("change %s: %s %d of %d%s failed: %v; %s", e.Change, what, e.Index, e.Total, at, e.Err, e.Note)
 }
 
 func (e *StatementError) Unwrap() error { return e.Err }
@@ -402,7 +412,7 @@ func stepError(st *datastore.Store, c Change, step string, i, total int, err err
 	} else if step == stepDown && i < len(c.Down) {
 		line = c.Down[i].Line
 	}
-	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Note: what, Err: err}
+	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
 }
 
 // removals is how many statements come before Up (trigger removals):
@@ -502,4 +512,46 @@ func findFold(list []string, s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// DryRun checks the change without keeping anything of it, where the
+// engine's DDL is transactional (PostgreSQL, SQLite): Up, the triggers
+// and then Down run in one transaction that is always rolled back. It
+// reports the first statement the store refuses. On MySQL/MariaDB, whose
+// DDL cannot be rolled back, it does nothing (ok is false).
+func DryRun(ctx context.Context, st *datastore.Store, c Change) (ok bool, err error) {
+	if !transactional(st) {
+		return false, nil
+	}
+	c.normalize()
+	stmts, created, err := plan(ctx, st, c)
+	if err != nil {
+		return true, err
+	}
+	inTx, _ := splitConcurrent(stmts)
+	// As a rollback does, the triggers go before the down script.
+	for _, tr := range created {
+		inTx = append(inTx, st.DropDualWriteSQL(tr)...)
+	}
+	tx, err := st.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return true, err
+	}
+	defer tx.Rollback()
+	if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" {
+		if _, err := tx.ExecContext(ctx, lt); err != nil {
+			return true, err
+		}
+	}
+	for i, q := range inTx {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return true, stepError(st, c, stepUp, i, len(inTx), err, "in a dry run, rolled back")
+		}
+	}
+	for i, s := range c.Down {
+		if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
+			return true, stepError(st, c, stepDown, i, len(c.Down), err, "after the expand, in a dry run, rolled back")
+		}
+	}
+	return true, nil
 }

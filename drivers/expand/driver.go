@@ -137,6 +137,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	defer st.Close()
 	var problems []string
+	scripts := map[string][]datastore.ScriptStatement{}
 	for _, f := range []struct {
 		field string
 		src   *Source
@@ -144,9 +145,14 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		if f.src == nil || f.src.FromFile == "" {
 			continue
 		}
-		if _, err := schemachange.ReadScript(st.Engine, f.field+".fromFile", f.src.FromFile); err != nil {
+		stmts, err := schemachange.ReadScript(st.Engine, f.field+".fromFile", f.src.FromFile)
+		if err != nil {
 			problems = append(problems, err.Error())
 		}
+		scripts[f.field] = stmts
+	}
+	if len(problems) == 0 {
+		problems = append(problems, d.dryRun(ctx, spec, s, phase.Name, scripts["sql"], scripts["rollback"])...)
 	}
 	for _, table := range s.Tables() {
 		t, err := st.Introspect(ctx, table)
@@ -161,4 +167,26 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		}
 	}
 	return problems
+}
+
+// dryRun runs the expand, its triggers and its rollback in a transaction
+// that is rolled back, where the engine's DDL is transactional (on SQLite
+// on a writable connection to the file the read-only one found).
+func (d *Driver) dryRun(ctx context.Context, spec *config.Spec, s *Spec, phase string, up, down []datastore.ScriptStatement) []string {
+	if spec.Stores[s.Store].Engine == "" {
+		return nil
+	}
+	if e, err := datastore.ParseEngine(spec.Stores[s.Store].Engine); err != nil || e == datastore.MySQL {
+		return nil
+	}
+	st, err := stores.Open(ctx, spec.Stores, s.Store)
+	if err != nil {
+		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
+	}
+	defer st.Close()
+	c := schemachange.Change{Name: RecordName(spec.Name, phase), Up: up, Down: down, DualWrite: s.Rules(), LockTimeout: s.LockTimeout.D()}
+	if _, err := schemachange.DryRun(ctx, st, c); err != nil {
+		return []string{fmt.Sprintf("store %s: %v", s.Store, err)}
+	}
+	return nil
 }

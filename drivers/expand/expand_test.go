@@ -156,3 +156,30 @@ phases:
 		})
 	}
 }
+
+func TestPreflightDryRunsBothScriptsAndKeepsNothing(t *testing.T) {
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.New(t, engine)
+			dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+			spec := renameSpec(t, db)
+			d := expand.New(hclog.NewNullLogger())
+			require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]))
+			// A rollback script that does not undo the expand is found
+			// before anything runs.
+			dir := os.Getenv(specfiles.DirEnv)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "expand.down.sql"), []byte("ALTER TABLE users DROP COLUMN nope;"), 0o600))
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.Len(t, problems, 1)
+			require.Contains(t, problems[0], "rollback script's statement 1 of 1 (line 1)")
+			require.Contains(t, problems[0], "dry run")
+			tb, err := db.Store.Introspect(ctx, "users")
+			require.NoError(t, err)
+			require.Equal(t, []string{"id", "email"}, tb.ColumnNames(), "the dry run kept nothing")
+			trs, err := db.Store.DualWriteTriggers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, trs)
+		})
+	}
+}
