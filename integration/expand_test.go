@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +24,12 @@ import (
 // expand (add the column, dual-write) → backfill → contract behind a gate,
 // on one database.
 func expandRun(t *testing.T, name string, db dbtest.DB) *demo {
+	t.Helper()
+	return expandRunWith(t, name, db, `{store: app, table: users, set: {email_address: "email"}, where: "email_address IS NULL", batchRows: 100, rowsPerSecond: 2000}`)
+}
+
+// expandRunWith is expandRun with another backfill section.
+func expandRunWith(t *testing.T, name string, db dbtest.DB, backfill string) *demo {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(file, text string) {
@@ -49,12 +57,13 @@ phases:
         users: {email_address: "email", email: {from: email_address}}
   - phase: copy
     name: backfill
-    backfill: {store: app, table: users, set: {email_address: "email"}, where: "email_address IS NULL", batchRows: 100, rowsPerSecond: 2000}
+    heartbeatTimeout: 3s
+    backfill: %[4]s
   - phase: decommission
     name: contract
     approval: {gate: contract}
     contract: {store: app, sql: {fromFile: %[3]s/contract.sql}}
-`, name, db.Store.Engine, dir)
+`, name, db.Store.Engine, dir, backfill)
 	spec := filepath.Join(dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(spec, []byte(text), 0o644))
 	return &demo{t: t, name: name, dir: dir, spec: spec}
@@ -186,4 +195,46 @@ func TestExpandContractRenamesAColumnLive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBackfillResumesAfterWorkerKilled kills the worker with SIGKILL in
+// the middle of a throttled backfill on PostgreSQL; another worker takes
+// the phase over and goes on after the last batch committed: every row is
+// updated exactly once (an update counter the backfill increments).
+func TestBackfillResumesAfterWorkerKilled(t *testing.T) {
+	t.Parallel()
+	bin := buildWorker(t)
+	queue := "it-expand-crash"
+	first, _ := startWorker(t, bin, queue)
+
+	const rows = 20_000
+	db := dbtest.New(t, datastore.Postgres)
+	seedUsers(t, db, rows)
+	dbtest.Exec(t, db.Store, "ALTER TABLE users ADD COLUMN updates INTEGER NOT NULL DEFAULT 0")
+	r := expandRunWith(t, "it-expand-crash", db,
+		`{store: app, table: users, set: {email_address: "email", updates: "updates + 1"}, batchRows: 250, rowsPerSecond: 2500}`)
+	var out, errOut bytes.Buffer
+	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)
+	require.NoError(t, err, res)
+
+	running := r.waitFor("the backfill to be a fifth done", func(rep migration.Report) bool {
+		return rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Progress >= 20
+	})
+	require.Regexp(t, `^users: [\d,]+ / 20,000 rows, [\d,]+ updated`, running.Phases[1].Detail)
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_, _ = first.Process.Wait()
+	require.Positive(t, countWhere(t, db.Store, "updates = 1"))
+	require.Positive(t, countWhere(t, db.Store, "updates = 0"), "killed mid-backfill")
+
+	startWorker(t, bin, queue)
+	r.waitFor("the contract gate", waitingAt("contract"))
+	rep := r.status()
+	require.GreaterOrEqual(t, rep.Phases[1].Attempts, 2, "the backfill ran a second attempt on the new worker")
+	require.Zero(t, countWhere(t, db.Store, "updates <> 1"), "every row updated exactly once")
+	require.Zero(t, countWhere(t, db.Store, "email_address IS NULL OR email_address <> email"))
+	out2, err := godwitOn(t, queue, &out, &errOut, "rollback", r.name, "--reason", "test over")
+	require.NoError(t, err, out2)
+	final, _ := r.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, []string{"email", "id", "name", "updates"}, userColumns(t, db.Store))
 }
