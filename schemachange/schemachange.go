@@ -172,7 +172,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	if rec != nil && rec.step != stepUp {
 		return Result{}, fmt.Errorf("change %s is being rolled back (%d statements of its down script done): finish the rollback first", c.Name, rec.done)
 	}
-	stmts, created, err := plan(ctx, st, c)
+	removals, stmts, created, err := plan(ctx, st, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -195,6 +195,11 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	if transactional(st) && done < len(inTx) {
 		err := withRetry(ctx, st, c, log, "apply "+c.Name, func() error {
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
+				for _, q := range removals {
+					if _, err := tx.ExecContext(ctx, q); err != nil {
+						return fmt.Errorf("change %s: remove dual-write triggers: %w; nothing of the change was applied (one transaction)", c.Name, err)
+					}
+				}
 				for i, q := range inTx {
 					if _, err := tx.ExecContext(ctx, q); err != nil {
 						return statementError(st, c, i, len(stmts), err, "nothing of the change was applied (one transaction)")
@@ -207,6 +212,13 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 			return res, err
 		}
 		res.Statements, done = len(inTx), len(inTx)
+	}
+	if !transactional(st) {
+		for _, q := range removals {
+			if _, err := st.DB.ExecContext(ctx, q); err != nil {
+				return res, fmt.Errorf("change %s: remove dual-write triggers: %w", c.Name, err)
+			}
+		}
 	}
 	n, err := oneByOne(ctx, st, c, log, stepUp, append(inTx, after...), done)
 	res.Statements += n
@@ -293,19 +305,20 @@ func RemoveDualWrite(ctx context.Context, st *datastore.Store, tables []string) 
 	return removed, nil
 }
 
-// plan returns every statement of the change in order: trigger removals,
-// Up, trigger creations; and the triggers' names.
-func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []datastore.DualWriteTrigger, error) {
+// plan returns the change's statements: the removals of RemoveDualWrite's
+// triggers (each harmless when repeated, so run on every attempt and not
+// counted in the record: a retry finds fewer of them), then Up and the
+// dual-write triggers' creation (counted); and the triggers created.
+func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts []string, created []datastore.DualWriteTrigger, err error) {
 	var out []string
-	var created []datastore.DualWriteTrigger
 	if len(c.RemoveDualWrite) > 0 {
 		all, err := st.DualWriteTriggers(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, tr := range all {
 			if contains(c.RemoveDualWrite, tr.Table) {
-				out = append(out, st.DropDualWriteSQL(tr)...)
+				removals = append(removals, st.DropDualWriteSQL(tr)...)
 			}
 		}
 	}
@@ -315,7 +328,7 @@ func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []datas
 	for _, table := range tablesOf(c.DualWrite) {
 		t, err := st.Introspect(ctx, table)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dual-write on %s: %w", table, err)
+			return nil, nil, nil, fmt.Errorf("dual-write on %s: %w", table, err)
 		}
 		cols := t.ColumnNames()
 		for _, r := range c.DualWrite[table] {
@@ -325,7 +338,7 @@ func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []datas
 		}
 		q, err := st.DualWriteSQL(t, cols, c.DualWrite[table])
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		out = append(out, q...)
 		for _, s := range q {
@@ -334,7 +347,7 @@ func plan(ctx context.Context, st *datastore.Store, c Change) ([]string, []datas
 			}
 		}
 	}
-	return out, created, nil
+	return removals, out, created, nil
 }
 
 // oneByOne runs stmts[done:] each alone, recording after each how many are
@@ -407,21 +420,12 @@ func statementError(st *datastore.Store, c Change, i, total int, err error, what
 
 func stepError(st *datastore.Store, c Change, step string, i, total int, err error, what string) error {
 	line := 0
-	if n := i - removals(c); step == stepUp && n >= 0 && n < len(c.Up) {
-		line = c.Up[n].Line
+	if step == stepUp && i < len(c.Up) {
+		line = c.Up[i].Line
 	} else if step == stepDown && i < len(c.Down) {
 		line = c.Down[i].Line
 	}
 	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
-}
-
-// removals is how many statements come before Up (trigger removals):
-// unknown here, so lines are given only when there are none.
-func removals(c Change) int {
-	if len(c.RemoveDualWrite) > 0 {
-		return -1 << 30
-	}
-	return 0
 }
 
 // inTransaction runs fn in a transaction that waits at most timeout for
@@ -524,11 +528,12 @@ func DryRun(ctx context.Context, st *datastore.Store, c Change) (ok bool, err er
 		return false, nil
 	}
 	c.normalize()
-	stmts, created, err := plan(ctx, st, c)
+	removals, stmts, created, err := plan(ctx, st, c)
 	if err != nil {
 		return true, err
 	}
 	inTx, _ := splitConcurrent(stmts)
+	inTx = append(removals, inTx...)
 	// As a rollback does, the triggers go before the down script.
 	for _, tr := range created {
 		inTx = append(inTx, st.DropDualWriteSQL(tr)...)
