@@ -44,7 +44,7 @@ type Spec struct {
 // tables the earlier expand phases dual-write.
 func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
-	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)")
+	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)", false)
 	s.DualWriteTables = nil
 	for i := range c.Spec.Phases {
 		p := &c.Spec.Phases[i]

@@ -30,14 +30,29 @@ func RecordName(migration, phase string) string { return migration + "/" + phase
 // ReadSource reads a script for the store's engine, as a non-retryable
 // error when the file is missing or outside the files directory.
 func ReadSource(engine datastore.Engine, field string, src *Source) ([]datastore.ScriptStatement, error) {
-	if src == nil || src.FromFile == "" {
-		return nil, nil
-	}
-	stmts, err := schemachange.ReadScript(engine, field+".fromFile", src.FromFile)
+	stmts, err := readSource(engine, field, src)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
 	return stmts, nil
+}
+
+// readSource reads a file's statements, or a report's: its forward SQL
+// for sql, its rollback SQL for rollback.
+func readSource(engine datastore.Engine, field string, src *Source) ([]datastore.ScriptStatement, error) {
+	switch {
+	case src == nil:
+		return nil, nil
+	case src.FromReport != "":
+		up, down, err := ReportScripts(engine, field+".fromReport", src.FromReport)
+		if field == "rollback" {
+			return down, err
+		}
+		return up, err
+	case src.FromFile != "":
+		return schemachange.ReadScript(engine, field+".fromFile", src.FromFile)
+	}
+	return nil, nil
 }
 
 // Do applies the change (run) or undoes it (compensate). Both can be
@@ -85,9 +100,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		}
 	}
 	log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
-	sum := fmt.Sprintf("applied %d statements of %s to %s", len(up), s.SQL.FromFile, s.Store)
+	sum := fmt.Sprintf("applied %d statements of %s to %s", len(up), s.SQL.Path(), s.Store)
 	if res.Already {
-		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.FromFile, s.Store)
+		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.Path(), s.Store)
 	}
 	if len(res.Triggers) > 0 {
 		sum += fmt.Sprintf("; dual-write on %s (triggers %s)", strings.Join(s.Tables(), ", "), strings.Join(res.Triggers, ", "))
@@ -142,10 +157,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		field string
 		src   *Source
 	}{{"sql", s.SQL}, {"rollback", s.Rollback}} {
-		if f.src == nil || f.src.FromFile == "" {
-			continue
-		}
-		stmts, err := schemachange.ReadScript(st.Engine, f.field+".fromFile", f.src.FromFile)
+		stmts, err := readSource(st.Engine, f.field, f.src)
 		if err != nil {
 			problems = append(problems, err.Error())
 		}

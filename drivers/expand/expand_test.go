@@ -140,7 +140,7 @@ func TestSpecMistakes(t *testing.T) {
 	cases := []struct{ section, want string }{
 		{`{store: app, rollback: {fromFile: x.sql}}`, "expand.sql (line 6): is required"},
 		{`{store: app, sql: {fromFile: x.sql}}`, "expand.rollback (line 6): is required"},
-		{`{store: app, sql: {fromReport: r.json}, rollback: {fromFile: x.sql}}`, "not supported yet"},
+		{`{store: app, sql: {fromReport: r.json, fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "sets both fromFile and fromReport"},
 		{`{store: app, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}, dualWrite: {users: {a: {to: b}}}}`, `"to" is not a field`},
 		{`{store: nope, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "not one of the spec's stores"},
 	}
@@ -180,6 +180,61 @@ func TestPreflightDryRunsBothScriptsAndKeepsNothing(t *testing.T) {
 			trs, err := db.Store.DualWriteTriggers(ctx)
 			require.NoError(t, err)
 			require.Empty(t, trs)
+		})
+	}
+}
+
+// report writes a check-compat report (as `godwit check-compat -o`
+// writes it) into the files directory.
+func report(t *testing.T, dialect string, issues, scripts string) string {
+	t.Helper()
+	dir := os.Getenv(specfiles.DirEnv)
+	path := filepath.Join(dir, "compat-"+dialect+".json")
+	text := fmt.Sprintf(`{"kind": "schema", "overall_compatibility": "BACKWARD_COMPATIBLE", "summary": {}, "dialect": %q,
+  "issues": [%s], "migration_scripts": [%s], "risk_assessment": {"overall_risk": "LOW", "factors": []}, "recommendations": []}`,
+		dialect, issues, scripts)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	return path
+}
+
+func TestExpandFromReport(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))", "INSERT INTO users VALUES (1, 'a@x')")
+	spec := renameSpec(t, db) // sets the files directory
+	scripts := `{"order": 2, "field_path": "tables.users.indexes.users_ea", "description": "add index",
+	  "forward_sql": "CREATE INDEX users_ea ON users (email_address);", "rollback_sql": "DROP INDEX users_ea;"},
+	 {"order": 1, "field_path": "tables.users.columns.email_address", "description": "add column",
+	  "forward_sql": "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);", "rollback_sql": "ALTER TABLE users DROP COLUMN email_address;"}`
+	good := report(t, "sqlite", "", scripts)
+	e := spec.Phases[0].Driver.(*expand.Spec)
+	e.SQL, e.Rollback = &expand.Source{FromReport: good}, &expand.Source{FromReport: good}
+	d := expand.New(log)
+	require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]), "the report's forward and rollback SQL dry-run")
+	res := run(t, d, activities.ActionRun, spec, 0)
+	require.Contains(t, res.Summary, "applied 2 statements of "+good)
+	tb, err := db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email", "email_address"}, tb.ColumnNames())
+	run(t, d, activities.ActionCompensate, spec, 0) // the rollback SQL in reverse order: index, then column
+	tb, err = db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
+
+	for name, tc := range map[string]struct{ path, want string }{
+		"another dialect": {report(t, "postgres", "", scripts), "holds postgres SQL, but the store is sqlite: make it again with godwit check-compat --dialect sqlite"},
+		"a plain rename": {report(t, "sqlite", `{"type": "column_renamed", "severity": "BREAKING", "description": "renamed", "field_path": "tables.users.columns.email_address", "impact": "x"}`, scripts),
+			"renames a column (users.columns.email_address) with a plain RENAME COLUMN"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.SQL, e.Rollback = &expand.Source{FromReport: tc.path}, &expand.Source{FromReport: tc.path}
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.NotEmpty(t, problems)
+			require.Contains(t, problems[0], tc.want)
+			in := activities.PhaseInput{Migration: spec.Name, Phase: roundTrip(t, spec.Phases[0])}
+			_, err := d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }

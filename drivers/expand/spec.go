@@ -32,17 +32,33 @@ type Source struct {
 	// are relative to it), read by the activity, never carried in the
 	// workflow's history.
 	FromFile string `yaml:"fromFile" json:"fromFile,omitempty"`
-	// FromReport is a check-compat report's SQL (not in this build).
+	// FromReport is a `godwit check-compat` report (JSON, on the worker,
+	// under the same files directory) made for the store's dialect: sql
+	// takes its forward SQL, rollback its rollback SQL.
 	FromReport string `yaml:"fromReport" json:"fromReport,omitempty"`
 }
 
-// CheckSource reports a missing or unsupported script source at field.
-func CheckSource(c *config.CheckContext, field string, s *Source, what string) {
+// Path is the file the source names.
+func (s *Source) Path() string {
+	if s == nil {
+		return ""
+	}
+	if s.FromReport != "" {
+		return s.FromReport
+	}
+	return s.FromFile
+}
+
+// CheckSource reports a missing or doubled script source at field; a
+// report is allowed only where allowReport says so.
+func CheckSource(c *config.CheckContext, field string, s *Source, what string, allowReport bool) {
 	switch {
 	case s == nil || s.FromFile == "" && s.FromReport == "":
 		c.Errorf(field, "is required: {fromFile: PATH}, the SQL file (on the worker) that %s", what)
-	case s.FromReport != "":
-		c.Errorf(field+".fromReport", "is not supported yet: write the SQL into a file and name it with fromFile (check-compat's report shows the SQL per dialect)")
+	case s.FromFile != "" && s.FromReport != "":
+		c.Errorf(field, "sets both fromFile and fromReport: choose one")
+	case s.FromReport != "" && !allowReport:
+		c.Errorf(field+".fromReport", "is for the expand phase's sql and rollback: write the contract SQL into a file and name it with fromFile")
 	}
 }
 
@@ -108,8 +124,8 @@ type Spec struct {
 // Check reports an unknown store, missing scripts and empty rules.
 func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
-	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)")
-	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation")
+	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)", true)
+	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation", true)
 	for _, table := range sortedKeys(s.DualWrite) {
 		if err := datastore.ValidatePattern(table); err != nil || strings.ContainsAny(table, "*?[") {
 			c.Errorf("dualWrite."+table, "must name one table, not a pattern")
