@@ -238,3 +238,35 @@ func TestBackfillResumesAfterWorkerKilled(t *testing.T) {
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, []string{"email", "id", "name", "updates"}, userColumns(t, db.Store))
 }
+
+// TestBackfillTakesThrottleWhileItRuns: `godwit throttle` lifts a slow
+// backfill's limit while it runs; the backfill stops at its last batch and
+// goes on from the store's record at the new rate, updating every row
+// exactly once.
+func TestBackfillTakesThrottleWhileItRuns(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, datastore.MySQL)
+	seedUsers(t, db, 3000)
+	dbtest.Exec(t, db.Store, "ALTER TABLE users ADD COLUMN updates INTEGER NOT NULL DEFAULT 0")
+	r := expandRunWith(t, "it-expand-throttle", db,
+		`{store: app, table: users, set: {email_address: "email", updates: "updates + 1"}, batchRows: 100, rowsPerSecond: 50}`)
+	r.start()
+	r.waitFor("the backfill to run", func(rep migration.Report) bool {
+		return rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Progress > 0
+	})
+	out, err := godwit(t, "throttle", r.name, "0")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "phase backfill of it-expand-throttle takes 0 rows/s")
+	rep := r.waitFor("the contract gate", waitingAt("contract"))
+	var messages []string
+	for _, is := range rep.Issues {
+		messages = append(messages, is.Message)
+	}
+	require.Contains(t, fmt.Sprint(messages), "phase backfill throttled to ")
+	require.Zero(t, countWhere(t, db.Store, "updates <> 1"), "every row updated exactly once")
+	require.Zero(t, countWhere(t, db.Store, "email_address IS NULL OR email_address <> email"))
+	out, err = godwit(t, "rollback", r.name, "--reason", "test over")
+	require.NoError(t, err, out)
+	final, _ := r.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+}
