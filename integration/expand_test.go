@@ -69,8 +69,8 @@ phases:
 	return &demo{t: t, name: name, dir: dir, spec: spec}
 }
 
-// oldWriter writes as the old application code does, only the old column:
-// new rows and changed addresses, until stopped.
+// oldWriter writes as one version of the application code does, only one
+// of the two columns: new rows and changed addresses, until stopped.
 type oldWriter struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -79,6 +79,12 @@ type oldWriter struct {
 }
 
 func startOldWriter(st *datastore.Store, firstID int) *oldWriter {
+	return startColumnWriter(st, firstID, "email")
+}
+
+// startColumnWriter writes only column, as old code (email) or new code
+// (email_address) does: new rows and changed addresses.
+func startColumnWriter(st *datastore.Store, firstID int, column string) *oldWriter {
 	w := &oldWriter{stop: make(chan struct{})}
 	w.wg.Add(1)
 	go func() {
@@ -89,8 +95,8 @@ func startOldWriter(st *datastore.Store, firstID int) *oldWriter {
 				return
 			default:
 			}
-			ins := fmt.Sprintf("INSERT INTO users (id, email) VALUES (%d, 'w%d@x')", id, id)
-			upd := fmt.Sprintf("UPDATE users SET email = 'changed%d@x' WHERE id = %d", id, 1+id%firstID)
+			ins := fmt.Sprintf("INSERT INTO users (id, %s) VALUES (%d, 'w%d@x')", column, id, id)
+			upd := fmt.Sprintf("UPDATE users SET %s = 'changed%d@x' WHERE id = %d", column, id, 1+id%3000)
 			for _, q := range []string{ins, upd} {
 				if _, err := st.DB.Exec(q); err != nil {
 					w.lastErr.Store(err.Error())
@@ -155,10 +161,15 @@ func TestExpandContractRenamesAColumnLive(t *testing.T) {
 				r := expandRun(t, name, db)
 				w := startOldWriter(db.Store, 100000)
 				r.start()
+				// Once the new column is there, new code writes only it.
+				r.waitFor("the expand", func(rep migration.Report) bool { return rep.Phases[0].State == migration.PhaseCompleted })
+				nw := startColumnWriter(db.Store, 200000, "email_address")
 				rep := r.waitFor("the contract gate", waitingAt("contract"))
-				writes := w.halt()
+				writes, newWrites := w.halt(), nw.halt()
 				require.Equal(t, migration.StatusWaitingApproval, rep.Status)
 				require.Positive(t, writes, "the old-style writer wrote nothing: %v", w.lastErr.Load())
+				require.Positive(t, newWrites, "the new-style writer wrote nothing: %v", nw.lastErr.Load())
+				require.Positive(t, countWhere(t, db.Store, "id >= 200000"), "new-style rows")
 				// Every row has both shapes equal: the backfill's and the
 				// dual-write's, whichever came first.
 				require.Zero(t, countWhere(t, db.Store, "email_address IS NULL OR email_address <> email"))
