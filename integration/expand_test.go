@@ -281,3 +281,22 @@ func TestBackfillTakesThrottleWhileItRuns(t *testing.T) {
 	final, _ := r.result()
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 }
+
+// TestSlowBackfillStaysAlive: a backfill throttled so hard that a batch
+// waits longer than its phase's heartbeat timeout (4s between batches,
+// 3s timeout) keeps its activity alive and runs in one attempt.
+func TestSlowBackfillStaysAlive(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, datastore.SQLite)
+	seedUsers(t, db, 300)
+	r := expandRunWith(t, "it-expand-slow", db,
+		`{store: app, table: users, set: {email_address: "email"}, batchRows: 100, rowsPerSecond: 25}`)
+	r.start()
+	rep := r.waitFor("the contract gate", waitingAt("contract"))
+	require.Equal(t, 1, rep.Phases[1].Attempts, "the backfill ran in one attempt")
+	require.Zero(t, countWhere(t, db.Store, "email_address IS NULL OR email_address <> email"))
+	out, err := godwit(t, "rollback", r.name, "--reason", "test over")
+	require.NoError(t, err, out)
+	final, _ := r.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+}

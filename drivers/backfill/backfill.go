@@ -138,7 +138,11 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	}
 	b := schemachange.Backfill{Name: name, Table: s.Table, Set: s.Set, Where: s.Where,
 		BatchRows: s.BatchRows, RowsPerSecond: float64(s.RowsPerSecond), LockTimeout: s.LockTimeout.D()}
-	p, err := schemachange.RunBackfill(ctx, st, b, log, func(p schemachange.Progress) { beat(heartbeat(s, p)) })
+	// Between batches (a throttle's wait, a lock) the last progress is
+	// repeated, so the heartbeat timeout measures a dead worker only.
+	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
+	p, err := schemachange.RunBackfill(ctx, st, b, log, func(p schemachange.Progress) { ka.Set(heartbeat(s, p)) })
+	ka.Stop()
 	out := activities.PhaseResult{Records: p.Checkpoint.RowsDone}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -77,7 +77,7 @@ func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
 // Do removes the dual-write triggers and applies the contract SQL, as one
 // change (one transaction on PostgreSQL and SQLite); repeated, it finds
 // the change recorded and does nothing.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, _ func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	s, ok := in.Phase.Driver.(*Spec)
 	if !ok || s.Stores == nil {
 		err := fmt.Errorf("phase %s: contract section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
@@ -96,6 +96,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if err != nil {
 		return activities.PhaseResult{}, err
 	}
+	// A long ALTER or a lock wait reports no progress: keep the activity alive.
+	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
+	defer ka.Stop()
 	name := expand.RecordName(in.Migration, in.Phase.Name)
 	tables := s.DualWriteTables
 	if tables == nil {

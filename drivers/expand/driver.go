@@ -57,7 +57,7 @@ func readSource(engine datastore.Engine, field string, src *Source) ([]datastore
 
 // Do applies the change (run) or undoes it (compensate). Both can be
 // repeated: the store's record says what an earlier attempt did.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, _ func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	s, ok := in.Phase.Driver.(*Spec)
 	if !ok || s.Stores == nil {
 		err := fmt.Errorf("phase %s: expand section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
@@ -77,6 +77,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if err != nil {
 		return activities.PhaseResult{}, err
 	}
+	// A long ALTER or a lock wait reports no progress: keep the activity alive.
+	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
+	defer ka.Stop()
 	name := RecordName(in.Migration, in.Phase.Name)
 	change := schemachange.Change{Name: name, Up: up, Down: down, DualWrite: s.Rules(),
 		LockTimeout: s.LockTimeout.D(), Retries: s.Retries}
