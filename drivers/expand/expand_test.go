@@ -238,3 +238,14 @@ func TestExpandFromReport(t *testing.T) {
 		})
 	}
 }
+
+func TestBackfillPreflightNamesAColumnNoPhaseAdds(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+	spec := renameSpec(t, db)
+	b := spec.Phases[1].Driver.(*backfill.Spec)
+	b.Set = map[string]string{"email_lower": "lower(email)"}
+	problems := backfill.New(hclog.NewNullLogger()).Preflight(ctx, spec, spec.Phases[1])
+	require.Equal(t, []string{"store app: table users has no column email_lower to set, and no earlier phase adds it (an expand phase's dualWrite names the columns it adds)"}, problems)
+}
