@@ -57,16 +57,38 @@ type rawStatement struct {
 	line int
 }
 
+// ScriptStatement is one statement of a SQL script, as written, without
+// its ';'.
+type ScriptStatement struct {
+	SQL  string
+	Line int // 1-based line where it starts
+}
+
+// SplitScript cuts a script into statements by the engine's rules: ';'
+// ends a statement outside quotes, comments, PostgreSQL dollar quotes and
+// the BEGIN ... END body of a CREATE TRIGGER, PROCEDURE or FUNCTION.
+func SplitScript(engine Engine, script string) []ScriptStatement {
+	raw := splitSQL(engine, script)
+	out := make([]ScriptStatement, len(raw))
+	for i, r := range raw {
+		out[i] = ScriptStatement{SQL: r.sql, Line: r.line}
+	}
+	return out
+}
+
 // splitSQL cuts a script into statements. MySQL strings take backslash
-// escapes; PostgreSQL has $tag$ ... $tag$ quotes.
+// escapes; PostgreSQL has $tag$ ... $tag$ quotes; a routine's body
+// (CREATE TRIGGER ... BEGIN ... END) holds ';' of its own.
 func splitSQL(engine Engine, s string) []rawStatement {
 	var out []rawStatement
 	start, line, startLine := 0, 1, 0
+	var b blockDepth
 	flush := func(end int) {
 		if text := strings.TrimSpace(s[start:end]); text != "" && startLine > 0 {
 			out = append(out, rawStatement{sql: text, line: startLine})
 		}
 		start, startLine = end+1, 0
+		b = blockDepth{}
 	}
 	mark := func() {
 		if startLine == 0 {
@@ -113,13 +135,65 @@ func splitSQL(engine Engine, s string) []rawStatement {
 				i = stop - 1
 			}
 		case c == ';':
-			flush(i)
+			if b.depth == 0 {
+				flush(i)
+			}
+		case isWordByte(c):
+			mark()
+			j := i
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			b.word(s[i:j], s[j:])
+			i = j - 1
 		case !unicode.IsSpace(rune(c)):
 			mark()
 		}
 	}
 	flush(len(s))
 	return out
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// blockDepth follows a statement's words to know when a ';' is inside a
+// routine's BEGIN ... END body (a trigger on MySQL or SQLite, a BEGIN
+// ATOMIC function on PostgreSQL) rather than the statement's end.
+type blockDepth struct {
+	words   int
+	create  bool // the statement starts with CREATE
+	routine bool // ... and is a trigger, procedure or function
+	depth   int
+	skip    bool // the next word is END CASE's CASE
+}
+
+func (b *blockDepth) word(w, rest string) {
+	b.words++
+	if b.skip {
+		b.skip = false
+		return
+	}
+	switch {
+	case b.words == 1:
+		b.create = strings.EqualFold(w, "CREATE")
+	case b.create && b.depth == 0 && (strings.EqualFold(w, "TRIGGER") || strings.EqualFold(w, "PROCEDURE") || strings.EqualFold(w, "FUNCTION")):
+		b.routine = true
+	case b.routine && strings.EqualFold(w, "BEGIN"), b.depth > 0 && strings.EqualFold(w, "CASE"):
+		b.depth++
+	case b.depth > 0 && strings.EqualFold(w, "END"):
+		// END IF, END LOOP, END WHILE and END REPEAT close what BEGIN did
+		// not open; END and END CASE close a BEGIN or a CASE.
+		next := strings.TrimLeftFunc(rest, unicode.IsSpace)
+		for _, k := range []string{"IF", "LOOP", "WHILE", "REPEAT"} {
+			if len(next) >= len(k) && strings.EqualFold(next[:len(k)], k) && (len(next) == len(k) || !isWordByte(next[len(k)])) {
+				return
+			}
+		}
+		b.skip = len(next) >= 4 && strings.EqualFold(next[:4], "CASE") && (len(next) == 4 || !isWordByte(next[4]))
+		b.depth--
+	}
 }
 
 // dollarTag returns the $tag$ that s starts with ("" if none).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Engine names a database engine.
@@ -152,4 +153,11 @@ type dialect interface {
 	encode(t Type, v any) (any, error) // canonical → bind parameter
 	estimate(ctx context.Context, db *sql.DB, table string) (int64, error)
 	transactionalDDL() bool
+	// dualWriteSQL creates the dual-write triggers of a table (dualwrite.go).
+	dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error)
+	dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error)
+	dropDualWrite(tr DualWriteTrigger) []string
+	lockTimeout(d time.Duration) string
+	isLockTimeout(err error) bool
+	refused(err error) bool
 }

@@ -9,9 +9,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/drivers/backfill"
 	compatdriver "github.com/godwit/godwit/drivers/compat"
+	"github.com/godwit/godwit/drivers/contract"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/cutover"
+	"github.com/godwit/godwit/drivers/expand"
 	"github.com/godwit/godwit/drivers/provision"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
 	"github.com/godwit/godwit/drivers/replicate"
@@ -34,6 +37,9 @@ func Builtin(logger hclog.Logger) map[string]activities.Driver {
 		compatdriver.Key: compatdriver.New(logger.Named("compat")),
 		retire.Key:       retire.New(logger.Named("retire")),
 		cutover.Key:      cutover.New(logger.Named("cutover")),
+		expand.Key:       expand.New(logger.Named("expand")),
+		backfill.Key:     backfill.New(logger.Named("backfill")),
+		contract.Key:     contract.New(logger.Named("contract")),
 	}
 }
 

@@ -1,0 +1,436 @@
+package datastore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DualWritePrefix starts the name of every trigger (and, on PostgreSQL,
+// trigger function) Godwit creates for dual-write, so that it can find and
+// remove all of its own and no one else's.
+const DualWritePrefix = "godwit_dw_"
+
+// ErrBadDualWrite is a dual-write rule that cannot become a trigger: an
+// unknown column, an expression over no column.
+var ErrBadDualWrite = errors.New("bad dual-write rule")
+
+// DualWriteRule keeps Column equal to Expr, an SQL expression over the
+// row's other columns written as in a SELECT on the table ("lower(email)").
+// On each write: one that changes a column Expr reads but not Column sets
+// Column from Expr; one that changes Column keeps it as written. Two rules
+// in opposite directions (new from old, old from new) therefore keep both
+// shapes in step without loops.
+type DualWriteRule struct {
+	Column string `json:"column"`
+	Expr   string `json:"expr"`
+}
+
+// DualWriteTrigger is one trigger of Godwit's dual-write on a table.
+type DualWriteTrigger struct {
+	Name  string `json:"name"`
+	Table string `json:"table"`
+}
+
+// dualWriteRule is a rule resolved against the table's columns: its
+// expression with every column reference qualified by the new row.
+type dualWriteRule struct {
+	column  string
+	expr    string   // over NEW.<column>
+	sources []string // the columns expr reads
+}
+
+// DualWriteSQL returns the statements that create the dual-write triggers
+// on t for rules. columns are the table's columns at the time the triggers
+// run (its columns plus those the same change adds), by which the rules'
+// column references are recognised; t gives the primary key.
+func (s *Store) DualWriteSQL(t *Table, columns []string, rules []DualWriteRule) ([]string, error) {
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	resolved := make([]dualWriteRule, 0, len(rules))
+	for _, r := range rules {
+		col, ok := findColumn(columns, r.Column)
+		if !ok {
+			return nil, fmt.Errorf("%w: table %s has no column %q (nor does the change add it)", ErrBadDualWrite, t.Name, r.Column)
+		}
+		expr, sources := qualifyColumns(r.Expr, columns, "NEW.", s.d.quote)
+		if len(sources) == 0 {
+			return nil, fmt.Errorf("%w: %s.%s = %q reads no column of %s: write it over the row's columns, e.g. lower(email)", ErrBadDualWrite, t.Name, r.Column, r.Expr, t.Name)
+		}
+		for _, src := range sources {
+			if src == col {
+				return nil, fmt.Errorf("%w: %s.%s = %q reads the column it sets", ErrBadDualWrite, t.Name, r.Column, r.Expr)
+			}
+		}
+		resolved = append(resolved, dualWriteRule{column: col, expr: expr, sources: sources})
+	}
+	return s.d.dualWriteSQL(t, resolved)
+}
+
+// DualWriteTriggers lists Godwit's dual-write triggers in the store.
+func (s *Store) DualWriteTriggers(ctx context.Context) ([]DualWriteTrigger, error) {
+	out, err := s.d.dualWriteTriggers(ctx, s.DB)
+	if err != nil {
+		return nil, fmt.Errorf("list dual-write triggers: %w", err)
+	}
+	return out, nil
+}
+
+// DropDualWriteSQL returns the statements that remove one of Godwit's
+// dual-write triggers (and its function), each harmless when it is gone.
+func (s *Store) DropDualWriteSQL(tr DualWriteTrigger) []string { return s.d.dropDualWrite(tr) }
+
+// LockTimeoutSQL returns the statement that makes this session (on
+// PostgreSQL: this transaction) wait at most d for a lock, "" where the
+// engine has no such setting (SQLite waits on its busy timeout).
+func (s *Store) LockTimeoutSQL(d time.Duration) string { return s.d.lockTimeout(d) }
+
+// IsLockTimeout reports whether err is a statement that gave up waiting
+// for a lock (worth retrying later).
+func (s *Store) IsLockTimeout(err error) bool { return s.d.isLockTimeout(err) }
+
+// IsRefused reports whether err is the server refusing a statement (a
+// syntax error, a missing column, a constraint): running it again cannot
+// succeed. A lost connection, a deadlock or a lock timeout is not.
+func (s *Store) IsRefused(err error) bool { return err != nil && s.d.refused(err) }
+
+// dualWriteName is a trigger's name: the prefix, the table, the event;
+// a long table name is cut and made unique with a hash (names are at most
+// 63 characters on PostgreSQL).
+func dualWriteName(table, event string) string {
+	name := DualWritePrefix + table + event
+	if len(name) <= 60 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(table))
+	return DualWritePrefix + table[:60-len(DualWritePrefix)-len(event)-9] + "_" + hex.EncodeToString(sum[:4]) + event
+}
+
+func findColumn(columns []string, name string) (string, bool) {
+	for _, c := range columns {
+		if strings.EqualFold(c, name) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// qualifyColumns prefixes every column reference of expr with prefix
+// (NEW.), quoted: a word or quoted identifier naming a column, not
+// already qualified and not called as a function. String literals are
+// kept as they are. It returns the expression and the columns it reads.
+func qualifyColumns(expr string, columns []string, prefix string, quote func(string) string) (string, []string) {
+	var b strings.Builder
+	var sources []string
+	seen := map[string]bool{}
+	add := func(c string) {
+		b.WriteString(prefix + quote(c))
+		if !seen[c] {
+			seen[c] = true
+			sources = append(sources, c)
+		}
+	}
+	prevDot := func() bool {
+		out := strings.TrimRight(b.String(), " \t\n")
+		return strings.HasSuffix(out, ".")
+	}
+	nextParen := func(rest string) bool {
+		return strings.HasPrefix(strings.TrimLeft(rest, " \t\n"), "(")
+	}
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		switch {
+		case c == '\'':
+			j := i + 1
+			for j < len(expr) {
+				if expr[j] == '\'' {
+					if j+1 < len(expr) && expr[j+1] == '\'' {
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			end := min(j+1, len(expr))
+			b.WriteString(expr[i:end])
+			i = end
+		case c == '"' || c == '`':
+			j := strings.IndexByte(expr[i+1:], c)
+			if j < 0 {
+				b.WriteString(expr[i:])
+				i = len(expr)
+				continue
+			}
+			name := expr[i+1 : i+1+j]
+			if col, ok := findColumn(columns, name); ok && !prevDot() && !nextParen(expr[i+2+j:]) {
+				add(col)
+			} else {
+				b.WriteString(expr[i : i+2+j])
+			}
+			i += j + 2
+		case isWordByte(c) && !(c >= '0' && c <= '9'):
+			j := i
+			for j < len(expr) && isWordByte(expr[j]) {
+				j++
+			}
+			if col, ok := findColumn(columns, expr[i:j]); ok && !prevDot() && !nextParen(expr[j:]) {
+				add(col)
+			} else {
+				b.WriteString(expr[i:j])
+			}
+			i = j
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(expr) && isWordByte(expr[j]) {
+				j++
+			}
+			b.WriteString(expr[i:j])
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), sources
+}
+
+// --- PostgreSQL: one BEFORE INSERT OR UPDATE trigger per table, whose
+// function sets NEW's columns; the conditions are all taken on the row as
+// written before any is applied.
+
+func (d postgresDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error) {
+	name := dualWriteName(t.Name, "")
+	var decl, ins, upd, apply strings.Builder
+	for i, r := range rules {
+		fmt.Fprintf(&decl, "  c%d boolean;\n", i)
+		var srcIns, srcUpd []string
+		for _, s := range r.sources {
+			srcIns = append(srcIns, "NEW."+d.quote(s)+" IS NOT NULL")
+			srcUpd = append(srcUpd, "NEW."+d.quote(s)+" IS DISTINCT FROM OLD."+d.quote(s))
+		}
+		col := d.quote(r.column)
+		fmt.Fprintf(&ins, "    c%d := (%s) AND NEW.%s IS NULL;\n", i, strings.Join(srcIns, " OR "), col)
+		fmt.Fprintf(&upd, "    c%d := (%s) AND NEW.%s IS NOT DISTINCT FROM OLD.%s;\n", i, strings.Join(srcUpd, " OR "), col, col)
+		fmt.Fprintf(&apply, "  IF c%d THEN NEW.%s := %s; END IF;\n", i, col, r.expr)
+	}
+	fn := fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $godwit$
+DECLARE
+%sBEGIN
+  IF TG_OP = 'INSERT' THEN
+%s  ELSE
+%s  END IF;
+%s  RETURN NEW;
+END
+$godwit$`, d.quote(name), decl.String(), ins.String(), upd.String(), apply.String())
+	trg := fmt.Sprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()",
+		d.quote(name), d.quote(t.Name), d.quote(name))
+	return []string{fn, "DROP TRIGGER IF EXISTS " + d.quote(name) + " ON " + d.quote(t.Name), trg}, nil
+}
+
+func (postgresDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
+	return queryTriggers(ctx, db, `SELECT t.tgname, c.relname FROM pg_trigger t
+		JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND t.tgname LIKE 'godwit\_dw\_%'
+		ORDER BY c.relname, t.tgname`)
+}
+
+func (d postgresDialect) dropDualWrite(tr DualWriteTrigger) []string {
+	return []string{
+		"DROP TRIGGER IF EXISTS " + d.quote(tr.Name) + " ON " + d.quote(tr.Table),
+		"DROP FUNCTION IF EXISTS " + d.quote(tr.Name) + "()",
+	}
+}
+
+func (postgresDialect) lockTimeout(t time.Duration) string {
+	return fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", max(t.Milliseconds(), 1))
+}
+
+func (postgresDialect) refused(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || len(pg.Code) < 2 {
+		return false
+	}
+	// 08 connection, 40 rollback (deadlock, serialization), 53 resources,
+	// 55P03 lock timeout, 57 operator intervention: worth retrying.
+	switch pg.Code[:2] {
+	case "08", "40", "53", "57":
+		return false
+	}
+	return pg.Code != "55P03"
+}
+
+func (postgresDialect) isLockTimeout(err error) bool {
+	var pg *pgconn.PgError
+	// 55P03 lock_not_available: lock_timeout expired.
+	return errors.As(err, &pg) && pg.Code == "55P03"
+}
+
+// --- MySQL/MariaDB: a BEFORE INSERT and a BEFORE UPDATE trigger per
+// table, setting NEW's columns.
+
+func (d mysqlDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error) {
+	var out []string
+	for _, ev := range []struct{ suffix, event string }{{"_ins", "INSERT"}, {"_upd", "UPDATE"}} {
+		name := dualWriteName(t.Name, ev.suffix)
+		var decl, apply strings.Builder
+		for i, r := range rules {
+			var srcs []string
+			col := d.quote(r.column)
+			for _, s := range r.sources {
+				if ev.event == "INSERT" {
+					srcs = append(srcs, "NEW."+d.quote(s)+" IS NOT NULL")
+				} else {
+					srcs = append(srcs, "NOT (NEW."+d.quote(s)+" <=> OLD."+d.quote(s)+")")
+				}
+			}
+			cond := "NEW." + col + " IS NULL"
+			if ev.event == "UPDATE" {
+				cond = "NEW." + col + " <=> OLD." + col
+			}
+			fmt.Fprintf(&decl, "  DECLARE c%d BOOLEAN DEFAULT ((%s) AND %s);\n", i, strings.Join(srcs, " OR "), cond)
+			fmt.Fprintf(&apply, "  IF c%d THEN SET NEW.%s = %s; END IF;\n", i, col, r.expr)
+		}
+		out = append(out, "DROP TRIGGER IF EXISTS "+d.quote(name),
+			fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW BEGIN\n%s%sEND",
+				d.quote(name), ev.event, d.quote(t.Name), decl.String(), apply.String()))
+	}
+	return out, nil
+}
+
+func (mysqlDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
+	return queryTriggers(ctx, db, `SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS
+		WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'godwit\_dw\_%'
+		ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME`)
+}
+
+func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
+	return []string{"DROP TRIGGER IF EXISTS " + d.quote(tr.Name)}
+}
+
+func (mysqlDialect) lockTimeout(t time.Duration) string {
+	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int64(t/time.Second), 1))
+}
+
+func (mysqlDialect) refused(err error) bool {
+	var me *mysql.MySQLError
+	// 1205 lock wait timeout, 1213 deadlock: worth retrying.
+	return errors.As(err, &me) && me.Number != 1205 && me.Number != 1213
+}
+
+func (mysqlDialect) isLockTimeout(err error) bool {
+	var me *mysql.MySQLError
+	// 1205 lock wait timeout exceeded (also lock_wait_timeout on metadata locks).
+	return errors.As(err, &me) && me.Number == 1205
+}
+
+// --- SQLite: triggers cannot change NEW, so AFTER INSERT and AFTER
+// UPDATE triggers update the row by its primary key. The conditions read
+// NEW and OLD, the row as the statement wrote it, so the rules do not see
+// each other's updates; SQLite does not fire a trigger from its own body
+// (recursive_triggers is off), and the insert trigger's update, which
+// fires the update trigger, sets only columns whose rules already hold.
+
+func (d sqliteDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error) {
+	if len(t.PrimaryKey) == 0 {
+		return nil, fmt.Errorf("%w: table %s has no primary key, which SQLite's dual-write triggers update the row by", ErrBadDualWrite, t.Name)
+	}
+	var key []string
+	for _, k := range t.PrimaryKey {
+		key = append(key, d.quote(k)+" = NEW."+d.quote(k))
+	}
+	var out []string
+	for _, ev := range []struct{ suffix, event string }{{"_ins", "INSERT"}, {"_upd", "UPDATE"}} {
+		name := dualWriteName(t.Name, ev.suffix)
+		var body strings.Builder
+		for _, r := range rules {
+			col := d.quote(r.column)
+			var srcs []string
+			for _, s := range r.sources {
+				if ev.event == "INSERT" {
+					srcs = append(srcs, "NEW."+d.quote(s)+" IS NOT NULL")
+				} else {
+					srcs = append(srcs, "NEW."+d.quote(s)+" IS NOT OLD."+d.quote(s))
+				}
+			}
+			cond := "NEW." + col + " IS NULL"
+			if ev.event == "UPDATE" {
+				cond = "NEW." + col + " IS OLD." + col
+			}
+			fmt.Fprintf(&body, "  UPDATE %s SET %s = %s WHERE %s AND (%s) AND %s AND %s IS NOT (%s);\n",
+				d.quote(t.Name), col, r.expr, strings.Join(key, " AND "), strings.Join(srcs, " OR "), cond, col, r.expr)
+		}
+		out = append(out, "DROP TRIGGER IF EXISTS "+d.quote(name),
+			fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s FOR EACH ROW BEGIN\n%sEND",
+				d.quote(name), ev.event, d.quote(t.Name), body.String()))
+	}
+	return out, nil
+}
+
+func (sqliteDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
+	return queryTriggers(ctx, db, `SELECT name, tbl_name FROM sqlite_master
+		WHERE type = 'trigger' AND name LIKE 'godwit\_dw\_%' ESCAPE '\' ORDER BY tbl_name, name`)
+}
+
+func (d sqliteDialect) dropDualWrite(tr DualWriteTrigger) []string {
+	return []string{"DROP TRIGGER IF EXISTS " + d.quote(tr.Name)}
+}
+
+func (sqliteDialect) lockTimeout(time.Duration) string { return "" }
+
+// refused: a SQLite file has no connection to lose, so any error but a
+// busy database is the statement's.
+func (d sqliteDialect) refused(err error) bool { return !d.isLockTimeout(err) }
+
+func (sqliteDialect) isLockTimeout(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))
+}
+
+func queryTriggers(ctx context.Context, db *sql.DB, q string) ([]DualWriteTrigger, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DualWriteTrigger
+	for rows.Next() {
+		var tr DualWriteTrigger
+		if err := rows.Scan(&tr.Name, &tr.Table); err != nil {
+			return nil, err
+		}
+		out = append(out, tr)
+	}
+	return out, rows.Err()
+}
+
+// KeyAfterCond returns the condition "t's primary key > key" with bind
+// parameters numbered from first (for a keyset walk over t), and their
+// values encoded for this store.
+func (s *Store) KeyAfterCond(t *Table, key []any, first int) (string, []any, error) {
+	if err := t.CheckCopyable(); err != nil {
+		return "", nil, err
+	}
+	if len(key) != len(t.PrimaryKey) {
+		return "", nil, fmt.Errorf("key of %s: %d values for %d key columns", t.Name, len(key), len(t.PrimaryKey))
+	}
+	cond, uses := s.d.keyAfter(t, first)
+	args := make([]any, 0, len(uses))
+	for _, i := range uses {
+		k := t.PrimaryKey[i]
+		v, err := s.d.encode(t.Column(k).Type, key[i])
+		if err != nil {
+			return "", nil, fmt.Errorf("key of %s: %s: %w", t.Name, k, err)
+		}
+		args = append(args, v)
+	}
+	return cond, args, nil
+}

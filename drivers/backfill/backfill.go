@@ -1,0 +1,210 @@
+// Package backfill is the `backfill` phase driver of an expand/contract
+// change: it fills a column the expand phase added from an expression over
+// the old ones, in keyset batches by primary key (one short transaction
+// each, checkpointed in the store in the same transaction), throttled by
+// rowsPerSecond (and `godwit throttle`), pausable, with progress and ETA.
+// Rows written meanwhile are kept in step by the expand phase's
+// dual-write triggers. The work is schemachange.RunBackfill.
+package backfill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/expand"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/schemachange"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "backfill"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Spec is a phase's `backfill:` section.
+type Spec struct {
+	Store string `yaml:"store" json:"store"`
+	Table string `yaml:"table" json:"table"`
+	// Set maps each column to fill to an SQL expression over the row.
+	Set map[string]string `yaml:"set" json:"set"`
+	// Where restricts the rows updated ("email_address IS NULL").
+	Where string `yaml:"where" json:"where,omitempty"`
+	// BatchRows is the rows each batch walks (default 5000).
+	BatchRows int `yaml:"batchRows" json:"batchRows,omitempty"`
+	// RowsPerSecond caps the rows walked per second; 0: no limit.
+	RowsPerSecond int `yaml:"rowsPerSecond" json:"rowsPerSecond,omitempty"`
+	// LockTimeout bounds each batch's wait for a lock (default 2s).
+	LockTimeout config.Duration `yaml:"lockTimeout" json:"lockTimeout,omitempty"`
+	// Stores holds the store's spec, copied from the spec's stores.
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// Check reports an unknown store, a missing table or set.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "store", s.Store)
+	if strings.TrimSpace(s.Table) == "" {
+		c.Errorf("table", "is required: the table whose new column is filled")
+	}
+	if len(s.Set) == 0 {
+		c.Errorf("set", "is required: {new_column: \"expression over the old ones\"}, e.g. {email_address: \"lower(email)\"}")
+	}
+	for col, e := range s.Set {
+		if strings.TrimSpace(e) == "" {
+			c.Errorf("set."+col, "is empty: write an SQL expression over the row")
+		}
+	}
+	if s.BatchRows < 0 {
+		c.Errorf("batchRows", "must not be negative")
+	}
+	if s.RowsPerSecond < 0 {
+		c.Errorf("rowsPerSecond", "must not be negative (0: no limit)")
+	}
+	s.Stores = provision.Pick(c.Spec, s.Store)
+}
+
+// ApplyDefaults sets the batch size.
+func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
+	if s.BatchRows == 0 {
+		s.BatchRows = schemachange.DefaultBatchRows
+	}
+}
+
+// Resources is the table.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.Store, []string{s.Table})
+}
+
+// Pausable is true: a pause stops the backfill after its last batch, and
+// resume goes on from the store's record.
+func (s *Spec) Pausable() bool { return true }
+
+// WithRowsPerSecond returns the section with another rate (`godwit
+// throttle` while it runs; 0: no limit).
+func (s *Spec) WithRowsPerSecond(rps int) config.DriverSpec {
+	c := *s
+	c.RowsPerSecond = rps
+	return &c
+}
+
+func (s *Spec) columns() []string {
+	out := make([]string, 0, len(s.Set))
+	for c := range s.Set {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Driver runs backfill phases.
+type Driver struct {
+	Logger hclog.Logger
+}
+
+// New returns the backfill driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+
+// Do fills the columns (run), or forgets the backfill's record
+// (compensate: the expand phase's rollback drops what it filled).
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: backfill section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	st, err := stores.Open(ctx, s.Stores, s.Store)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("backfill", err)
+	}
+	defer st.Close()
+	name := expand.RecordName(in.Migration, in.Phase.Name)
+	if action == activities.ActionCompensate {
+		if err := schemachange.ForgetExcept(ctx, st, name, ""); err != nil {
+			return activities.PhaseResult{}, stores.Classify("backfill: forget progress", err)
+		}
+		return activities.PhaseResult{Summary: fmt.Sprintf("forgot the backfill's progress on %s (the expand phase's rollback removes what it filled)", s.Table)}, nil
+	}
+	b := schemachange.Backfill{Name: name, Table: s.Table, Set: s.Set, Where: s.Where,
+		BatchRows: s.BatchRows, RowsPerSecond: float64(s.RowsPerSecond), LockTimeout: s.LockTimeout.D()}
+	// Between batches (a throttle's wait, a lock) the last progress is
+	// repeated, so the heartbeat timeout measures a dead worker only.
+	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
+	p, err := schemachange.RunBackfill(ctx, st, b, log, func(p schemachange.Progress) { ka.Set(heartbeat(s, p)) })
+	ka.Stop()
+	out := activities.PhaseResult{Records: p.Checkpoint.RowsDone}
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("backfill stopped after its last batch", "rows_done", p.Checkpoint.RowsDone)
+			return out, ctx.Err()
+		}
+		if st.IsRefused(err) || datastore.IsPermanent(err) {
+			msg := fmt.Sprintf("backfill %s in %s: %v", s.Table, s.Store, err)
+			return out, temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
+		}
+		return out, stores.Classify("backfill "+s.Table+" in "+s.Store, err)
+	}
+	out.Summary = fmt.Sprintf("backfilled %s.%s: %s rows walked, %s updated in this run (%d batches)",
+		s.Table, strings.Join(s.columns(), ", "), stores.Humanize(p.Checkpoint.RowsDone), stores.Humanize(p.Updated), p.Batches)
+	return out, nil
+}
+
+// heartbeat is a batch's progress for the status: percent, rows, ETA and
+// the checkpoint (datacopy's form; the store's record is what resumes).
+func heartbeat(s *Spec, p schemachange.Progress) activities.Heartbeat {
+	cp, _ := json.Marshal(datacopy.Checkpoint{Tables: map[string]*datacopy.TableCheckpoint{s.Table: &p.Checkpoint}})
+	hb := activities.Heartbeat{Records: p.Checkpoint.RowsDone, Checkpoint: string(cp)}
+	if p.Checkpoint.Total > 0 {
+		hb.Percent = min(100, float64(p.Checkpoint.RowsDone)*100/float64(p.Checkpoint.Total))
+	}
+	hb.Detail = fmt.Sprintf("%s: %s / %s rows, %s updated", s.Table, stores.Humanize(p.Checkpoint.RowsDone),
+		stores.Humanize(p.Checkpoint.Total), stores.Humanize(p.Updated))
+	if p.ETA > 0 {
+		hb.Detail += ", ETA " + p.ETA.Round(time.Second).String()
+	}
+	return hb
+}
+
+// Preflight checks, changing nothing, that the store answers, the table
+// exists with a primary key, and every column to set exists or is added
+// by an earlier phase (the expand).
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no backfill section"}
+	}
+	plan := stores.Before(spec, phase.Name)
+	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
+	if err != nil {
+		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
+	}
+	defer st.Close()
+	t, err := st.Introspect(ctx, s.Table)
+	if err != nil {
+		if plan.Table(s.Store, s.Table) {
+			return nil
+		}
+		return []string{fmt.Sprintf("store %s: no table %s to backfill", s.Store, s.Table)}
+	}
+	var problems []string
+	if len(t.PrimaryKey) == 0 {
+		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key, which the backfill walks in batches by: add one", s.Store, s.Table))
+	}
+	for _, c := range s.columns() {
+		if t.Column(c) == nil && !plan.Column(s.Store, s.Table, c) {
+			problems = append(problems, fmt.Sprintf("store %s: table %s has no column %s to set, and no earlier phase adds it (an expand phase's dualWrite names the columns it adds)", s.Store, s.Table, c))
+		}
+	}
+	return problems
+}

@@ -1,0 +1,146 @@
+// Package contract is the `contract` phase driver, the last phase of an
+// expand/contract change, for decommission phases: it removes the
+// dual-write triggers the earlier expand phases installed on the store and
+// then applies the contract SQL (dropping the old column). Like every
+// decommission it is the point of no return: it has no compensation.
+package contract
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/drivers/expand"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/schemachange"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "contract"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Spec is a phase's `contract:` section.
+type Spec struct {
+	Store string `yaml:"store" json:"store"`
+	// SQL removes the old shape (drops the old column).
+	SQL *expand.Source `yaml:"sql" json:"sql"`
+	// LockTimeout bounds each wait for a table's lock (default 2s).
+	LockTimeout config.Duration `yaml:"lockTimeout" json:"lockTimeout,omitempty"`
+	// DualWriteTables are the tables earlier expand phases dual-write in
+	// the store, filled when the spec is checked: their triggers go first.
+	DualWriteTables []string `yaml:"-" json:"dualWriteTables,omitempty"`
+	// Stores holds the store's spec, copied from the spec's stores.
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// Check reports an unknown store or a missing script, and collects the
+// tables the earlier expand phases dual-write.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "store", s.Store)
+	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)", false)
+	s.DualWriteTables = nil
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			break
+		}
+		if e, ok := p.Driver.(*expand.Spec); ok && e.Store == s.Store {
+			s.DualWriteTables = append(s.DualWriteTables, e.Tables()...)
+		}
+	}
+	s.Stores = provision.Pick(c.Spec, s.Store)
+}
+
+// HasCompensation is false: contract is the point of no return.
+func (s *Spec) HasCompensation() bool { return false }
+
+// Resources are the dual-written tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.Store, s.DualWriteTables)
+}
+
+// Driver runs contract phases.
+type Driver struct {
+	Logger hclog.Logger
+}
+
+// New returns the contract driver.
+func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+
+// Do removes the dual-write triggers and applies the contract SQL, as one
+// change (one transaction on PostgreSQL and SQLite); repeated, it finds
+// the change recorded and does nothing.
+func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	s, ok := in.Phase.Driver.(*Spec)
+	if !ok || s.Stores == nil {
+		err := fmt.Errorf("phase %s: contract section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
+	if action == activities.ActionCompensate {
+		return activities.PhaseResult{Summary: "contract has no compensation (the point of no return)"}, nil
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+	st, err := stores.Open(ctx, s.Stores, s.Store)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("contract", err)
+	}
+	defer st.Close()
+	up, err := expand.ReadSource(st.Engine, "sql", s.SQL)
+	if err != nil {
+		return activities.PhaseResult{}, err
+	}
+	// A long ALTER or a lock wait reports no progress: keep the activity alive.
+	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
+	defer ka.Stop()
+	name := expand.RecordName(in.Migration, in.Phase.Name)
+	tables := s.DualWriteTables
+	if tables == nil {
+		tables = []string{}
+	}
+	change := schemachange.Change{Name: name, Up: up, RemoveDualWrite: tables, LockTimeout: s.LockTimeout.D()}
+	res, err := schemachange.Apply(ctx, st, change, log)
+	if err != nil {
+		return activities.PhaseResult{}, expand.Classify("contract in "+s.Store, err)
+	}
+	// The change is final: the earlier phases' records go (this one's stays,
+	// so a retry finds it done).
+	if err := schemachange.ForgetExcept(ctx, st, expand.RecordName(in.Migration, ""), name); err != nil {
+		return activities.PhaseResult{}, stores.Classify("contract in "+s.Store, err)
+	}
+	log.Info("contracted", "statements", res.Statements, "already", res.Already)
+	sum := fmt.Sprintf("applied %s to %s", s.SQL.FromFile, s.Store)
+	if res.Already {
+		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.FromFile, s.Store)
+	}
+	if len(s.DualWriteTables) > 0 {
+		sum += "; removed the dual-write triggers on " + strings.Join(s.DualWriteTables, ", ")
+	}
+	return activities.PhaseResult{Records: int64(res.Statements), Summary: sum}, nil
+}
+
+// Preflight checks, changing nothing, that the store answers and the
+// contract SQL can be read.
+func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
+	s, ok := phase.Driver.(*Spec)
+	if !ok {
+		return []string{"has no contract section"}
+	}
+	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
+	if err != nil {
+		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
+	}
+	defer st.Close()
+	if s.SQL != nil && s.SQL.FromFile != "" {
+		if _, err := schemachange.ReadScript(st.Engine, "sql.fromFile", s.SQL.FromFile); err != nil {
+			return []string{err.Error()}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package expand_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/drivers/backfill"
+	"github.com/godwit/godwit/drivers/contract"
+	"github.com/godwit/godwit/drivers/expand"
+	"github.com/godwit/godwit/specfiles"
+)
+
+// renameSpec is a column rename as expand → backfill → contract on db.
+func renameSpec(t *testing.T, db dbtest.DB) *config.Spec {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(specfiles.DirEnv, dir)
+	write := func(name, text string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
+	write("app.dsn", db.DSN)
+	write("expand.sql", "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);")
+	write("expand.down.sql", "ALTER TABLE users DROP COLUMN email_address;")
+	write("contract.sql", "ALTER TABLE users DROP COLUMN email;")
+	text := fmt.Sprintf(`name: rename-test
+stores:
+  app: {engine: %s, dsn: {fromFile: %s}}
+phases:
+  - phase: provision
+    name: expand
+    expand:
+      store: app
+      sql: {fromFile: expand.sql}
+      rollback: {fromFile: expand.down.sql}
+      dualWrite:
+        users: {email_address: "email", email: {from: email_address}}
+  - phase: copy
+    name: backfill
+    backfill: {store: app, table: users, set: {email_address: "email"}, where: "email_address IS NULL", batchRows: 2}
+  - phase: decommission
+    name: contract
+    approval: {gate: contract}
+    contract: {store: app, sql: {fromFile: contract.sql}}
+`, db.Store.Engine, filepath.Join(dir, "app.dsn"))
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	return spec
+}
+
+// roundTrip is the phase as the activity receives it: through JSON.
+func roundTrip(t *testing.T, p config.PhaseSpec) config.PhaseSpec {
+	t.Helper()
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	var out config.PhaseSpec
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+func run(t *testing.T, d activities.Driver, action activities.Action, spec *config.Spec, i int) activities.PhaseResult {
+	t.Helper()
+	in := activities.PhaseInput{Migration: spec.Name, Phase: roundTrip(t, spec.Phases[i])}
+	res, err := d.Do(context.Background(), action, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	return res
+}
+
+func TestRenameExpandBackfillContract(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))",
+		"INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x')")
+	spec := renameSpec(t, db)
+	e, b, c := expand.New(log), backfill.New(log), contract.New(log)
+	// The backfill's column is one the expand adds: preflight counts it.
+	for i, d := range []activities.Driver{e, b, c} {
+		require.Empty(t, d.Preflight(ctx, spec, spec.Phases[i]), "preflight of %s", spec.Phases[i].Name)
+	}
+	require.Equal(t, []string{"users"}, spec.Phases[2].Driver.(*contract.Spec).DualWriteTables)
+
+	res := run(t, e, activities.ActionRun, spec, 0)
+	require.Contains(t, res.Summary, "dual-write on users")
+	dbtest.Exec(t, db.Store, "INSERT INTO users (id, email) VALUES (4, 'd@x')")
+	res = run(t, b, activities.ActionRun, spec, 1)
+	require.Contains(t, res.Summary, "4 rows walked, 3 updated")
+	var unequal int
+	require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NOT email").Scan(&unequal))
+	require.Zero(t, unequal)
+
+	run(t, c, activities.ActionRun, spec, 2)
+	tb, err := db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email_address"}, tb.ColumnNames())
+	trs, err := db.Store.DualWriteTriggers(ctx)
+	require.NoError(t, err)
+	require.Empty(t, trs)
+	// A retried contract finds itself done.
+	res = run(t, c, activities.ActionRun, spec, 2)
+	require.Contains(t, res.Summary, "already applied")
+}
+
+func TestExpandCompensationRestoresTheSchema(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))", "INSERT INTO users VALUES (1, 'a@x')")
+	spec := renameSpec(t, db)
+	e, b := expand.New(log), backfill.New(log)
+	run(t, e, activities.ActionRun, spec, 0)
+	run(t, b, activities.ActionRun, spec, 1)
+	run(t, b, activities.ActionCompensate, spec, 1)
+	res := run(t, e, activities.ActionCompensate, spec, 0)
+	require.Contains(t, res.Summary, "removed dual-write triggers")
+	tb, err := db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
+	trs, err := db.Store.DualWriteTriggers(ctx)
+	require.NoError(t, err)
+	require.Empty(t, trs)
+
+	// Run again after the rollback, the change starts afresh.
+	run(t, e, activities.ActionRun, spec, 0)
+	res = run(t, b, activities.ActionRun, spec, 1)
+	require.Contains(t, res.Summary, "1 updated")
+}
+
+func TestSpecMistakes(t *testing.T) {
+	cases := []struct{ section, want string }{
+		{`{store: app, rollback: {fromFile: x.sql}}`, "expand.sql (line 6): is required"},
+		{`{store: app, sql: {fromFile: x.sql}}`, "expand.rollback (line 6): is required"},
+		{`{store: app, sql: {fromReport: r.json, fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "sets both fromFile and fromReport"},
+		{`{store: app, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}, dualWrite: {users: {a: {to: b}}}}`, `"to" is not a field`},
+		{`{store: nope, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "not one of the spec's stores"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := config.ParseSpec([]byte(`name: bad
+stores:
+  app: {engine: sqlite, dsn: {fromEnv: APP_DSN}}
+phases:
+  - phase: provision
+    expand: ` + tc.section + "\n"))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestPreflightDryRunsBothScriptsAndKeepsNothing(t *testing.T) {
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.New(t, engine)
+			dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+			spec := renameSpec(t, db)
+			d := expand.New(hclog.NewNullLogger())
+			require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]))
+			// A rollback script that does not undo the expand is found
+			// before anything runs.
+			dir := os.Getenv(specfiles.DirEnv)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "expand.down.sql"), []byte("ALTER TABLE users DROP COLUMN nope;"), 0o600))
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.Len(t, problems, 1)
+			require.Contains(t, problems[0], "rollback script's statement 1 of 1 (line 1)")
+			require.Contains(t, problems[0], "dry run")
+			tb, err := db.Store.Introspect(ctx, "users")
+			require.NoError(t, err)
+			require.Equal(t, []string{"id", "email"}, tb.ColumnNames(), "the dry run kept nothing")
+			trs, err := db.Store.DualWriteTriggers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, trs)
+		})
+	}
+}
+
+// report writes a check-compat report (as `godwit check-compat -o`
+// writes it) into the files directory.
+func report(t *testing.T, dialect string, issues, scripts string) string {
+	t.Helper()
+	dir := os.Getenv(specfiles.DirEnv)
+	path := filepath.Join(dir, "compat-"+dialect+".json")
+	text := fmt.Sprintf(`{"kind": "schema", "overall_compatibility": "BACKWARD_COMPATIBLE", "summary": {}, "dialect": %q,
+  "issues": [%s], "migration_scripts": [%s], "risk_assessment": {"overall_risk": "LOW", "factors": []}, "recommendations": []}`,
+		dialect, issues, scripts)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	return path
+}
+
+func TestExpandFromReport(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))", "INSERT INTO users VALUES (1, 'a@x')")
+	spec := renameSpec(t, db) // sets the files directory
+	scripts := `{"order": 2, "field_path": "tables.users.indexes.users_ea", "description": "add index",
+	  "forward_sql": "CREATE INDEX users_ea ON users (email_address);", "rollback_sql": "DROP INDEX users_ea;"},
+	 {"order": 1, "field_path": "tables.users.columns.email_address", "description": "add column",
+	  "forward_sql": "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);", "rollback_sql": "ALTER TABLE users DROP COLUMN email_address;"}`
+	good := report(t, "sqlite", "", scripts)
+	e := spec.Phases[0].Driver.(*expand.Spec)
+	e.SQL, e.Rollback = &expand.Source{FromReport: good}, &expand.Source{FromReport: good}
+	d := expand.New(log)
+	require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]), "the report's forward and rollback SQL dry-run")
+	res := run(t, d, activities.ActionRun, spec, 0)
+	require.Contains(t, res.Summary, "applied 2 statements of "+good)
+	tb, err := db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email", "email_address"}, tb.ColumnNames())
+	run(t, d, activities.ActionCompensate, spec, 0) // the rollback SQL in reverse order: index, then column
+	tb, err = db.Store.Introspect(ctx, "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
+
+	for name, tc := range map[string]struct{ path, want string }{
+		"another dialect": {report(t, "postgres", "", scripts), "holds postgres SQL, but the store is sqlite: make it again with godwit check-compat --dialect sqlite"},
+		"a plain rename": {report(t, "sqlite", `{"type": "column_renamed", "severity": "BREAKING", "description": "renamed", "field_path": "tables.users.columns.email_address", "impact": "x"}`, scripts),
+			"renames a column (users.columns.email_address) with a plain RENAME COLUMN"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.SQL, e.Rollback = &expand.Source{FromReport: tc.path}, &expand.Source{FromReport: tc.path}
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.NotEmpty(t, problems)
+			require.Contains(t, problems[0], tc.want)
+			in := activities.PhaseInput{Migration: spec.Name, Phase: roundTrip(t, spec.Phases[0])}
+			_, err := d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestBackfillPreflightNamesAColumnNoPhaseAdds(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+	spec := renameSpec(t, db)
+	b := spec.Phases[1].Driver.(*backfill.Spec)
+	b.Set = map[string]string{"email_lower": "lower(email)"}
+	problems := backfill.New(hclog.NewNullLogger()).Preflight(ctx, spec, spec.Phases[1])
+	require.Equal(t, []string{"store app: table users has no column email_lower to set, and no earlier phase adds it (an expand phase's dualWrite names the columns it adds)"}, problems)
+}

@@ -1,0 +1,194 @@
+// Package expand is the `expand` phase driver, the first phase of an
+// expand/contract change to a live schema: it applies a SQL script that
+// adds to the schema (a new column, an index), installs the dual-write
+// triggers that keep the old and new shapes in step while old and new
+// application code both write, and, as its compensation, removes those
+// triggers and runs the rollback script. The work is schemachange's; the
+// backfill and contract drivers are the change's later phases.
+package expand
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/provision"
+	"github.com/godwit/godwit/drivers/stores"
+)
+
+// Key is the section key of the driver in a phase.
+const Key = "expand"
+
+func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec{} }) }
+
+// Source says where a SQL script comes from.
+type Source struct {
+	// FromFile is a SQL file on the worker, under its files directory
+	// ($GODWIT_FILES_DIR, default its working directory; relative paths
+	// are relative to it), read by the activity, never carried in the
+	// workflow's history.
+	FromFile string `yaml:"fromFile" json:"fromFile,omitempty"`
+	// FromReport is a `godwit check-compat` report (JSON, on the worker,
+	// under the same files directory) made for the store's dialect: sql
+	// takes its forward SQL, rollback its rollback SQL.
+	FromReport string `yaml:"fromReport" json:"fromReport,omitempty"`
+}
+
+// Path is the file the source names.
+func (s *Source) Path() string {
+	if s == nil {
+		return ""
+	}
+	if s.FromReport != "" {
+		return s.FromReport
+	}
+	return s.FromFile
+}
+
+// CheckSource reports a missing or doubled script source at field; a
+// report is allowed only where allowReport says so.
+func CheckSource(c *config.CheckContext, field string, s *Source, what string, allowReport bool) {
+	switch {
+	case s == nil || s.FromFile == "" && s.FromReport == "":
+		c.Errorf(field, "is required: {fromFile: PATH}, the SQL file (on the worker) that %s", what)
+	case s.FromFile != "" && s.FromReport != "":
+		c.Errorf(field, "sets both fromFile and fromReport: choose one")
+	case s.FromReport != "" && !allowReport:
+		c.Errorf(field+".fromReport", "is for the expand phase's sql and rollback: write the contract SQL into a file and name it with fromFile")
+	}
+}
+
+// Rule is one dual-write rule: the column it keys is set from Expr, an
+// SQL expression over the row ("lower(email)"), or, written {from: COL}
+// for the inverse direction (new code writing only the new column), from
+// From. Both mean the same to the trigger: set this column from that
+// expression when a write changes the columns it reads but not this one.
+type Rule struct {
+	Expr string `json:"expr,omitempty"`
+	From string `json:"from,omitempty"`
+}
+
+// UnmarshalYAML reads either written form.
+func (r *Rule) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		r.Expr = n.Value
+		return nil
+	case yaml.MappingNode:
+		var m map[string]string
+		if err := n.Decode(&m); err != nil {
+			return fmt.Errorf("must be an SQL expression or {from: EXPRESSION}")
+		}
+		for k, v := range m {
+			if k != "from" {
+				return fmt.Errorf("%q is not a field of a dual-write rule: write an SQL expression, or {from: EXPRESSION}", k)
+			}
+			r.From = v
+		}
+		return nil
+	}
+	return fmt.Errorf("must be an SQL expression or {from: EXPRESSION}")
+}
+
+// Expression is the rule's SQL expression, in either form.
+func (r Rule) Expression() string {
+	if r.From != "" {
+		return r.From
+	}
+	return r.Expr
+}
+
+// Spec is a phase's `expand:` section.
+type Spec struct {
+	// Store is the store whose schema changes.
+	Store string `yaml:"store" json:"store"`
+	// SQL adds to the schema; Rollback undoes it (the compensation).
+	SQL      *Source `yaml:"sql" json:"sql"`
+	Rollback *Source `yaml:"rollback" json:"rollback"`
+	// DualWrite maps table → column → rule: triggers that keep the column
+	// set from its rule while old and new code both write.
+	DualWrite map[string]map[string]Rule `yaml:"dualWrite" json:"dualWrite,omitempty"`
+	// LockTimeout bounds each wait for a table's lock (default 2s); a
+	// statement that times out is retried, Retries times (default 5).
+	LockTimeout config.Duration `yaml:"lockTimeout" json:"lockTimeout,omitempty"`
+	Retries     int             `yaml:"retries" json:"retries,omitempty"`
+	// Stores holds the store's spec, copied from the spec's stores: when
+	// the spec is checked (the activity sees only its phase).
+	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+}
+
+// Check reports an unknown store, missing scripts and empty rules.
+func (s *Spec) Check(c *config.CheckContext) {
+	stores.CheckStoreRef(c, "store", s.Store)
+	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)", true)
+	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation", true)
+	for _, table := range sortedKeys(s.DualWrite) {
+		if err := datastore.ValidatePattern(table); err != nil || strings.ContainsAny(table, "*?[") {
+			c.Errorf("dualWrite."+table, "must name one table, not a pattern")
+		}
+		if len(s.DualWrite[table]) == 0 {
+			c.Errorf("dualWrite."+table, "names no column: write {new_column: \"expression over the old ones\"}")
+		}
+		for col, r := range s.DualWrite[table] {
+			if strings.TrimSpace(r.Expression()) == "" {
+				c.Errorf("dualWrite."+table+"."+col, "is empty: write an SQL expression over the row, e.g. \"lower(email)\", or {from: COLUMN}")
+			}
+		}
+	}
+	if s.Retries < 0 {
+		c.Errorf("retries", "must not be negative")
+	}
+	s.Stores = provision.Pick(c.Spec, s.Store)
+}
+
+// ProvidesColumn reports that the phase adds column to table in store:
+// every column it dual-writes is one the change adds (or the old one the
+// inverse rule sets, which exists already).
+func (s *Spec) ProvidesColumn(store, table, column string) bool {
+	if store != s.Store {
+		return false
+	}
+	for t, cols := range s.DualWrite {
+		if !strings.EqualFold(t, table) {
+			continue
+		}
+		for c := range cols {
+			if strings.EqualFold(c, column) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Resources are the dual-written tables.
+func (s *Spec) Resources(spec *config.Spec) []string {
+	return stores.Resources(spec, s.Store, sortedKeys(s.DualWrite))
+}
+
+// Rules returns the dual-write rules per table, in column order.
+func (s *Spec) Rules() map[string][]datastore.DualWriteRule {
+	out := map[string][]datastore.DualWriteRule{}
+	for _, table := range sortedKeys(s.DualWrite) {
+		for _, col := range sortedKeys(s.DualWrite[table]) {
+			out[table] = append(out[table], datastore.DualWriteRule{Column: col, Expr: s.DualWrite[table][col].Expression()})
+		}
+	}
+	return out
+}
+
+// Tables are the dual-written tables, sorted.
+func (s *Spec) Tables() []string { return sortedKeys(s.DualWrite) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,89 @@
+package schemachange_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/schemachange"
+)
+
+func TestBackfillResumesWithoutRewritingDoneBatches(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 25)
+			c := renameChange(e, true)
+			if _, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil {
+				t.Fatal(err)
+			}
+			// updates counts how often the backfill wrote each row.
+			dbtest.Exec(t, st, "ALTER TABLE users ADD COLUMN updates INTEGER NOT NULL DEFAULT 0")
+			b := schemachange.Backfill{Name: "test/backfill", Table: "users", BatchRows: 10,
+				Set: map[string]string{"email_address": "email", "updates": "updates + 1"}}
+
+			// The first run stops after its first batch (a killed worker).
+			cctx, cancel := context.WithCancel(ctx)
+			_, err := schemachange.RunBackfill(cctx, st, b, hclog.NewNullLogger(), func(p schemachange.Progress) { cancel() })
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted backfill: %v", err)
+			}
+			var progress []schemachange.Progress
+			p, err := schemachange.RunBackfill(ctx, st, b, hclog.NewNullLogger(), func(p schemachange.Progress) { progress = append(progress, p) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Checkpoint.Stage != datacopy.StageDone || p.Checkpoint.RowsDone != 25 || p.Checkpoint.Total != 25 {
+				t.Fatalf("final progress %+v", p.Checkpoint)
+			}
+			if p.Updated != 15 || len(progress) != 2 {
+				t.Fatalf("resumed run updated %d rows in %d batches, want 15 in 2", p.Updated, len(progress))
+			}
+			var wrong int
+			if err := st.DB.QueryRow("SELECT COUNT(*) FROM users WHERE updates <> 1 OR email_address IS NULL OR email_address <> email").Scan(&wrong); err != nil {
+				t.Fatal(err)
+			}
+			if wrong != 0 {
+				t.Fatalf("%d rows not backfilled exactly once", wrong)
+			}
+			// A finished backfill run again does nothing.
+			p, err = schemachange.RunBackfill(ctx, st, b, hclog.NewNullLogger(), nil)
+			if err != nil || p.Updated != 0 || p.Checkpoint.Stage != datacopy.StageDone {
+				t.Fatalf("backfill after done: %+v, %v", p, err)
+			}
+		})
+	}
+}
+
+func TestBackfillWhereAndThrottle(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 7)
+			c := renameChange(e, false)
+			c.DualWrite = nil
+			if _, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil {
+				t.Fatal(err)
+			}
+			dbtest.Exec(t, st, "UPDATE users SET email_address = 'kept' WHERE id = 3")
+			b := schemachange.Backfill{Name: "test/backfill", Table: "users", BatchRows: 3, RowsPerSecond: 1000,
+				Set: map[string]string{"email_address": "lower(email)"}, Where: "email_address IS NULL"}
+			p, err := schemachange.RunBackfill(ctx, st, b, hclog.NewNullLogger(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Updated != 6 || p.Batches != 3 {
+				t.Fatalf("updated %d in %d batches, want 6 in 3", p.Updated, p.Batches)
+			}
+			_, kept := both(t, st, 3)
+			_, filled := both(t, st, 4)
+			if kept.String != "kept" || filled.String != "user4@example.com" {
+				t.Fatalf("row 3 %v (want kept), row 4 %v", kept, filled)
+			}
+		})
+	}
+}

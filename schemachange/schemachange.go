@@ -1,0 +1,562 @@
+// Package schemachange changes a live schema in place, as expand and
+// contract: it applies a SQL script to a store (in one transaction where
+// the engine's DDL is transactional, statement by statement with recorded
+// progress where it is not), creates and removes the dual-write triggers
+// that keep an old and a new column in step while both exist, and fills a
+// new column in keyset batches (backfill.go). Each change is recorded in
+// the store under its name (table godwit_schema_changes), in the same
+// transaction as its work where the engine allows, so a retried or resumed
+// run neither applies a statement twice nor rewrites a finished batch. It
+// knows nothing of Temporal; engine-specific SQL is datastore's.
+package schemachange
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/godwit/godwit/datastore"
+)
+
+// RecordTable is the table in the store that records each change's
+// progress.
+const RecordTable = "godwit_schema_changes"
+
+// Defaults of a Change left zero.
+const (
+	DefaultLockTimeout = 2 * time.Second
+	DefaultRetries     = 5
+	DefaultBackoff     = time.Second
+)
+
+// Change is one schema change on a store: the statements to apply, the
+// statements that undo them, and the dual-write rules to install (expand)
+// or the tables whose dual-write triggers go first (contract).
+type Change struct {
+	// Name records the change in the store: unique per migration and phase.
+	Name string
+	// Up and Down are the scripts' statements (datastore.SplitScript).
+	Up, Down []datastore.ScriptStatement
+	// DualWrite holds the rules per table, installed after Up.
+	DualWrite map[string][]datastore.DualWriteRule
+	// RemoveDualWrite names tables whose dual-write triggers are removed
+	// before Up runs (contract: before the old column goes).
+	RemoveDualWrite []string
+	// LockTimeout bounds each wait for a lock (PostgreSQL lock_timeout,
+	// MySQL lock_wait_timeout); a statement that times out is retried up to
+	// Retries times, Backoff apart (doubling).
+	LockTimeout time.Duration
+	Retries     int
+	Backoff     time.Duration
+}
+
+func (c *Change) normalize() {
+	if c.LockTimeout <= 0 {
+		c.LockTimeout = DefaultLockTimeout
+	}
+	if c.Retries <= 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = DefaultBackoff
+	}
+}
+
+// Result says what Apply or Rollback did.
+type Result struct {
+	// Statements run by this call; Already is true when an earlier attempt
+	// had done everything.
+	Statements int
+	Already    bool
+	// Triggers created or removed.
+	Triggers []string
+}
+
+// record is a change's row in RecordTable.
+type record struct {
+	step    string // "up", "down" or "backfill"
+	done    int    // statements done in step
+	lastKey string // backfill: JSON of the last key done
+	rows    int64  // backfill: rows walked
+}
+
+const (
+	stepUp       = "up"
+	stepDown     = "down"
+	stepBackfill = "backfill"
+)
+
+// execer is a connection or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func ensureRecordTable(ctx context.Context, st *datastore.Store) error {
+	suffix := ""
+	if st.Engine == datastore.MySQL {
+		suffix = " ENGINE=InnoDB"
+	}
+	q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (name VARCHAR(200) NOT NULL PRIMARY KEY,
+		step VARCHAR(20) NOT NULL, done INTEGER NOT NULL, last_key TEXT, row_count BIGINT NOT NULL,
+		updated_at VARCHAR(40) NOT NULL)%s`, st.Quote(RecordTable), suffix)
+	if _, err := st.DB.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create %s: %w", RecordTable, err)
+	}
+	return nil
+}
+
+func readRecord(ctx context.Context, q execer, st *datastore.Store, name string) (*record, error) {
+	var r record
+	var key sql.NullString
+	err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT step, done, last_key, row_count FROM %s WHERE name = %s",
+		st.Quote(RecordTable), st.Placeholder(1)), name).Scan(&r.step, &r.done, &key, &r.rows)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", RecordTable, err)
+	}
+	r.lastKey = key.String
+	return &r, nil
+}
+
+func writeRecord(ctx context.Context, q execer, st *datastore.Store, name string, r record) error {
+	p := st.Placeholder
+	del := fmt.Sprintf("DELETE FROM %s WHERE name = %s", st.Quote(RecordTable), p(1))
+	ins := fmt.Sprintf("INSERT INTO %s (name, step, done, last_key, row_count, updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
+		st.Quote(RecordTable), p(1), p(2), p(3), p(4), p(5), p(6))
+	if _, err := q.ExecContext(ctx, del, name); err != nil {
+		return fmt.Errorf("write %s: %w", RecordTable, err)
+	}
+	var key any
+	if r.lastKey != "" {
+		key = r.lastKey
+	}
+	if _, err := q.ExecContext(ctx, ins, name, r.step, r.done, key, r.rows, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("write %s: %w", RecordTable, err)
+	}
+	return nil
+}
+
+func deleteRecord(ctx context.Context, q execer, st *datastore.Store, name string) error {
+	_, err := q.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s", st.Quote(RecordTable), st.Placeholder(1)), name)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", RecordTable, err)
+	}
+	return nil
+}
+
+// Apply applies the change: the dual-write triggers of RemoveDualWrite's
+// tables go, Up runs, the dual-write triggers are created. On PostgreSQL
+// and SQLite all of it is one transaction with the change's record; on
+// MySQL/MariaDB (whose DDL commits at once) each statement runs alone and
+// the record counts those done, so a retry goes on after the last one.
+// PostgreSQL's CREATE INDEX CONCURRENTLY runs after the transaction. A
+// change already applied is not applied again.
+func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger) (Result, error) {
+	c.normalize()
+	if err := ensureRecordTable(ctx, st); err != nil {
+		return Result{}, err
+	}
+	rec, err := readRecord(ctx, st.DB, st, c.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	if rec != nil && rec.step != stepUp {
+		return Result{}, fmt.Errorf("change %s is being rolled back (%d statements of its down script done): finish the rollback first", c.Name, rec.done)
+	}
+	removals, stmts, created, err := plan(ctx, st, c)
+	if err != nil {
+		return Result{}, err
+	}
+	var triggers []string
+	for _, tr := range created {
+		triggers = append(triggers, tr.Name)
+	}
+	if rec != nil && rec.done >= len(stmts) {
+		return Result{Already: true, Triggers: triggers}, nil
+	}
+	done := 0
+	if rec != nil {
+		done = rec.done
+	}
+	inTx, after := stmts, []string(nil)
+	if transactional(st) {
+		inTx, after = splitConcurrent(stmts)
+	}
+	res := Result{Triggers: triggers}
+	if transactional(st) && done < len(inTx) {
+		err := withRetry(ctx, st, c, log, "apply "+c.Name, func() error {
+			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
+				for _, q := range removals {
+					if _, err := tx.ExecContext(ctx, q); err != nil {
+						return fmt.Errorf("change %s: remove dual-write triggers: %w; nothing of the change was applied (one transaction)", c.Name, err)
+					}
+				}
+				for i, q := range inTx {
+					if _, err := tx.ExecContext(ctx, q); err != nil {
+						return statementError(st, c, i, len(stmts), err, "nothing of the change was applied (one transaction)")
+					}
+				}
+				return writeRecord(ctx, tx, st, c.Name, record{step: stepUp, done: len(inTx)})
+			})
+		})
+		if err != nil {
+			return res, err
+		}
+		res.Statements, done = len(inTx), len(inTx)
+	}
+	if !transactional(st) {
+		for _, q := range removals {
+			if _, err := st.DB.ExecContext(ctx, q); err != nil {
+				return res, fmt.Errorf("change %s: remove dual-write triggers: %w", c.Name, err)
+			}
+		}
+	}
+	n, err := oneByOne(ctx, st, c, log, stepUp, append(inTx, after...), done)
+	res.Statements += n
+	return res, err
+}
+
+// Rollback undoes the change: its dual-write triggers go, then Down runs
+// (one transaction where the engine allows, statement by statement with
+// recorded progress on MySQL) and the record is removed. A change never
+// applied has only its triggers removed (none should exist).
+func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger) (Result, error) {
+	c.normalize()
+	if err := ensureRecordTable(ctx, st); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	removed, err := RemoveDualWrite(ctx, st, tablesOf(c.DualWrite))
+	res.Triggers = removed
+	if err != nil {
+		return res, err
+	}
+	rec, err := readRecord(ctx, st.DB, st, c.Name)
+	if err != nil || rec == nil {
+		res.Already = rec == nil
+		return res, err
+	}
+	down := make([]string, len(c.Down))
+	for i, s := range c.Down {
+		down[i] = s.SQL
+	}
+	done := 0
+	if rec.step == stepDown {
+		done = rec.done
+	}
+	if transactional(st) {
+		err := withRetry(ctx, st, c, log, "roll back "+c.Name, func() error {
+			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
+				for i, q := range down {
+					if _, err := tx.ExecContext(ctx, q); err != nil {
+						return fmt.Errorf("change %s: down statement %d of %d (line %d) failed: %w; nothing was undone (one transaction): fix the down script and roll back again",
+							c.Name, i+1, len(down), c.Down[i].Line, err)
+					}
+				}
+				return deleteRecord(ctx, tx, st, c.Name)
+			})
+		})
+		if err == nil {
+			res.Statements = len(down)
+		}
+		return res, err
+	}
+	if rec.step != stepDown {
+		if err := writeRecord(ctx, st.DB, st, c.Name, record{step: stepDown}); err != nil {
+			return res, err
+		}
+	}
+	n, err := oneByOne(ctx, st, c, log, stepDown, down, done)
+	res.Statements = n
+	if err != nil {
+		return res, err
+	}
+	return res, deleteRecord(ctx, st.DB, st, c.Name)
+}
+
+// RemoveDualWrite removes Godwit's dual-write triggers on tables (every
+// one of them in the store when tables is nil) and returns their names.
+func RemoveDualWrite(ctx context.Context, st *datastore.Store, tables []string) ([]string, error) {
+	all, err := st.DualWriteTriggers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, tr := range all {
+		if tables != nil && !contains(tables, tr.Table) {
+			continue
+		}
+		for _, q := range st.DropDualWriteSQL(tr) {
+			if _, err := st.DB.ExecContext(ctx, q); err != nil {
+				return removed, fmt.Errorf("remove dual-write trigger %s on %s: %w", tr.Name, tr.Table, err)
+			}
+		}
+		removed = append(removed, tr.Name)
+	}
+	return removed, nil
+}
+
+// plan returns the change's statements: the removals of RemoveDualWrite's
+// triggers (each harmless when repeated, so run on every attempt and not
+// counted in the record: a retry finds fewer of them), then Up and the
+// dual-write triggers' creation (counted); and the triggers created.
+func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts []string, created []datastore.DualWriteTrigger, err error) {
+	var out []string
+	if len(c.RemoveDualWrite) > 0 {
+		all, err := st.DualWriteTriggers(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, tr := range all {
+			if contains(c.RemoveDualWrite, tr.Table) {
+				removals = append(removals, st.DropDualWriteSQL(tr)...)
+			}
+		}
+	}
+	for _, s := range c.Up {
+		out = append(out, s.SQL)
+	}
+	for _, table := range tablesOf(c.DualWrite) {
+		t, err := st.Introspect(ctx, table)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("dual-write on %s: %w", table, err)
+		}
+		cols := t.ColumnNames()
+		for _, r := range c.DualWrite[table] {
+			if _, ok := findFold(cols, r.Column); !ok {
+				cols = append(cols, r.Column) // added by Up
+			}
+		}
+		q, err := st.DualWriteSQL(t, cols, c.DualWrite[table])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		out = append(out, q...)
+		for _, s := range q {
+			if name := createdTrigger(s); name != "" {
+				created = append(created, datastore.DualWriteTrigger{Name: name, Table: t.Name})
+			}
+		}
+	}
+	return removals, out, created, nil
+}
+
+// oneByOne runs stmts[done:] each alone, recording after each how many are
+// done: for engines whose DDL is not transactional, and for what cannot
+// run in a transaction.
+func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger, step string, stmts []string, done int) (int, error) {
+	n := 0
+	for i := done; i < len(stmts); i++ {
+		q := stmts[i]
+		err := withRetry(ctx, st, c, log, fmt.Sprintf("%s %s statement %d", step, c.Name, i+1), func() error {
+			conn, err := st.DB.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" && !transactional(st) {
+				if _, err := conn.ExecContext(ctx, lt); err != nil {
+					return err
+				}
+			}
+			_, err = conn.ExecContext(ctx, q)
+			return err
+		})
+		if err != nil {
+			what := "the statements before it were applied and recorded: fix it and run again (it goes on from there)"
+			return n, stepError(st, c, step, i, len(stmts), err, what)
+		}
+		n++
+		if err := writeRecord(ctx, st.DB, st, c.Name, record{step: step, done: i + 1}); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// StatementError is a statement of a change that failed. Refused is
+// true when the store refused it (a wrong statement, not a lost
+// connection or a lock timeout): running it again cannot succeed.
+type StatementError struct {
+	Change  string
+	Index   int // 1-based, in the change's statements
+	Total   int
+	Line    int // in the script, when known
+	Refused bool
+	Down    bool   // a statement of the down (rollback) script
+	Note    string // what became of the change
+	Err     error
+}
+
+func (e *StatementError) Error() string {
+	at := ""
+	if e.Line > 0 {
+		at = fmt.Sprintf(" (line %d)", e.Line)
+	}
+	what := "statement"
+	if e.Down {
+		what = "rollback script's statement"
+	}
+	return fmt.Sprintf("change %s: %s %d of %d%s failed: %v; %s", e.Change, what, e.Index, e.Total, at, e.Err, e.Note)
+}
+
+func (e *StatementError) Unwrap() error { return e.Err }
+
+func statementError(st *datastore.Store, c Change, i, total int, err error, what string) error {
+	if _, ok := err.(*StatementError); ok {
+		return err
+	}
+	return stepError(st, c, stepUp, i, total, err, what)
+}
+
+func stepError(st *datastore.Store, c Change, step string, i, total int, err error, what string) error {
+	line := 0
+	if step == stepUp && i < len(c.Up) {
+		line = c.Up[i].Line
+	} else if step == stepDown && i < len(c.Down) {
+		line = c.Down[i].Line
+	}
+	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+}
+
+// inTransaction runs fn in a transaction that waits at most timeout for
+// each lock.
+func inTransaction(ctx context.Context, st *datastore.Store, timeout time.Duration, fn func(*sql.Tx) error) error {
+	tx, err := st.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if lt := st.LockTimeoutSQL(timeout); lt != "" {
+		if _, err := tx.ExecContext(ctx, lt); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// withRetry runs fn again while it fails on a lock timeout, up to the
+// change's retries, waiting Backoff, then twice as long each time.
+func withRetry(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger, what string, fn func() error) error {
+	wait := c.Backoff
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !st.IsLockTimeout(err) {
+			return err
+		}
+		if attempt > c.Retries {
+			return fmt.Errorf("%s: gave up after %d lock timeouts of %s (a long transaction holds the table): %w", what, attempt, c.LockTimeout, err)
+		}
+		log.Warn("lock timeout, retrying", "what", what, "attempt", attempt, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+func transactional(st *datastore.Store) bool { return st.Engine != datastore.MySQL }
+
+// splitConcurrent moves PostgreSQL's CREATE INDEX CONCURRENTLY (which
+// cannot run in a transaction) after the rest.
+func splitConcurrent(stmts []string) (inTx, after []string) {
+	for _, q := range stmts {
+		f := strings.Fields(strings.ToUpper(q))
+		if len(f) >= 3 && f[0] == "CREATE" && (f[1] == "INDEX" && f[2] == "CONCURRENTLY" || len(f) >= 4 && f[1] == "UNIQUE" && f[2] == "INDEX" && f[3] == "CONCURRENTLY") {
+			after = append(after, q)
+			continue
+		}
+		inTx = append(inTx, q)
+	}
+	return inTx, after
+}
+
+// createdTrigger is the trigger a CREATE TRIGGER statement creates ("" for
+// another statement).
+func createdTrigger(q string) string {
+	f := strings.Fields(q)
+	if len(f) >= 3 && strings.EqualFold(f[0], "CREATE") && strings.EqualFold(f[1], "TRIGGER") {
+		return strings.Trim(f[2], "\"`")
+	}
+	return ""
+}
+
+func tablesOf(m map[string][]datastore.DualWriteRule) []string {
+	out := make([]string, 0, len(m))
+	for t := range m {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	_, ok := findFold(list, s)
+	return ok
+}
+
+func findFold(list []string, s string) (string, bool) {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return x, true
+		}
+	}
+	return "", false
+}
+
+// DryRun checks the change without keeping anything of it, where the
+// engine's DDL is transactional (PostgreSQL, SQLite): Up, the triggers
+// and then Down run in one transaction that is always rolled back. It
+// reports the first statement the store refuses. On MySQL/MariaDB, whose
+// DDL cannot be rolled back, it does nothing (ok is false).
+func DryRun(ctx context.Context, st *datastore.Store, c Change) (ok bool, err error) {
+	if !transactional(st) {
+		return false, nil
+	}
+	c.normalize()
+	removals, stmts, created, err := plan(ctx, st, c)
+	if err != nil {
+		return true, err
+	}
+	inTx, _ := splitConcurrent(stmts)
+	inTx = append(removals, inTx...)
+	// As a rollback does, the triggers go before the down script.
+	for _, tr := range created {
+		inTx = append(inTx, st.DropDualWriteSQL(tr)...)
+	}
+	tx, err := st.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return true, err
+	}
+	defer tx.Rollback()
+	if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" {
+		if _, err := tx.ExecContext(ctx, lt); err != nil {
+			return true, err
+		}
+	}
+	for i, q := range inTx {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return true, stepError(st, c, stepUp, i, len(inTx), err, "in a dry run, rolled back")
+		}
+	}
+	for i, s := range c.Down {
+		if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
+			return true, stepError(st, c, stepDown, i, len(c.Down), err, "after the expand, in a dry run, rolled back")
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,270 @@
+package schemachange_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/schemachange"
+)
+
+// renameScripts are the expand and its rollback of renaming users.email
+// to email_address, per engine.
+func renameScripts(e datastore.Engine) (up, down string) {
+	switch e {
+	case datastore.MySQL:
+		return "-- expand; add the new column\nALTER TABLE users ADD COLUMN email_address VARCHAR(200) NULL;\nCREATE INDEX users_email_address ON users (email_address);",
+			"DROP INDEX users_email_address ON users;\nALTER TABLE users DROP COLUMN email_address;"
+	}
+	return "-- expand; add the new column\nALTER TABLE users ADD COLUMN email_address VARCHAR(200);\nCREATE INDEX users_email_address ON users (email_address);",
+		"DROP INDEX users_email_address;\nALTER TABLE users DROP COLUMN email_address;"
+}
+
+func setupUsers(t *testing.T, e datastore.Engine, rows int) *datastore.Store {
+	t.Helper()
+	db := dbtest.New(t, e)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(200), name VARCHAR(50))")
+	for i := 1; i <= rows; i++ {
+		dbtest.Exec(t, db.Store, fmt.Sprintf("INSERT INTO users (id, email, name) VALUES (%d, 'User%d@Example.com', 'n%d')", i, i, i))
+	}
+	return db.Store
+}
+
+func renameChange(e datastore.Engine, inverse bool) schemachange.Change {
+	up, down := renameScripts(e)
+	rules := []datastore.DualWriteRule{{Column: "email_address", Expr: "email"}}
+	if inverse {
+		rules = append(rules, datastore.DualWriteRule{Column: "email", Expr: "email_address"})
+	}
+	return schemachange.Change{
+		Name: "test/expand",
+		Up:   datastore.SplitScript(e, up), Down: datastore.SplitScript(e, down),
+		DualWrite: map[string][]datastore.DualWriteRule{"users": rules},
+	}
+}
+
+func columns(t *testing.T, st *datastore.Store, table string) []string {
+	t.Helper()
+	tb, err := st.Introspect(context.Background(), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tb.ColumnNames()
+	sort.Strings(c)
+	return c
+}
+
+func triggers(t *testing.T, st *datastore.Store) int {
+	t.Helper()
+	trs, err := st.DualWriteTriggers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(trs)
+}
+
+func both(t *testing.T, st *datastore.Store, id int) (sql.NullString, sql.NullString) {
+	t.Helper()
+	var a, b sql.NullString
+	q := fmt.Sprintf("SELECT email, email_address FROM users WHERE id = %d", id)
+	if err := st.DB.QueryRow(q).Scan(&a, &b); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return a, b
+}
+
+func TestExpandDualWriteRollback(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 3)
+			c := renameChange(e, true)
+			res, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Already || len(res.Triggers) == 0 {
+				t.Fatalf("first apply: %+v", res)
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[email email_address id name]" {
+				t.Fatalf("columns after expand: %v", got)
+			}
+			// Applying again (a retried activity) does nothing.
+			if res, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil || !res.Already {
+				t.Fatalf("second apply: %+v, %v", res, err)
+			}
+
+			// Old code writes only the old column: the new one follows.
+			dbtest.Exec(t, st, "INSERT INTO users (id, email) VALUES (10, 'old@x')")
+			dbtest.Exec(t, st, "UPDATE users SET email = 'old2@x' WHERE id = 10")
+			if a, b := both(t, st, 10); a.String != "old2@x" || b.String != "old2@x" {
+				t.Fatalf("old-style writes: email %v, email_address %v", a, b)
+			}
+			// New code writes only the new column: the old one follows.
+			dbtest.Exec(t, st, "INSERT INTO users (id, email_address) VALUES (11, 'new@x')")
+			dbtest.Exec(t, st, "UPDATE users SET email_address = 'new2@x' WHERE id = 11")
+			if a, b := both(t, st, 11); a.String != "new2@x" || b.String != "new2@x" {
+				t.Fatalf("new-style writes: email %v, email_address %v", a, b)
+			}
+			// A write of both keeps both as written.
+			dbtest.Exec(t, st, "UPDATE users SET email = 'a@x', email_address = 'b@x' WHERE id = 11")
+			if a, b := both(t, st, 11); a.String != "a@x" || b.String != "b@x" {
+				t.Fatalf("write of both: email %v, email_address %v", a, b)
+			}
+			// A write of neither leaves both.
+			dbtest.Exec(t, st, "UPDATE users SET name = 'z' WHERE id = 11")
+			if a, b := both(t, st, 11); a.String != "a@x" || b.String != "b@x" {
+				t.Fatalf("write of neither: email %v, email_address %v", a, b)
+			}
+			if n := triggers(t, st); n == 0 {
+				t.Fatal("no dual-write trigger listed")
+			}
+
+			res, err = schemachange.Rollback(ctx, st, c, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[email id name]" {
+				t.Fatalf("columns after rollback: %v", got)
+			}
+			if n := triggers(t, st); n != 0 {
+				t.Fatalf("%d dual-write triggers left after rollback", n)
+			}
+			var rows int
+			if err := st.DB.QueryRow("SELECT COUNT(*) FROM users").Scan(&rows); err != nil || rows != 5 {
+				t.Fatalf("rows after rollback: %d, %v", rows, err)
+			}
+			// Rolling back again (a retried compensation) does nothing.
+			if res, err := schemachange.Rollback(ctx, st, c, hclog.NewNullLogger()); err != nil || !res.Already {
+				t.Fatalf("second rollback: %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+func TestForwardRuleOnlyUsesExpression(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 0)
+			c := renameChange(e, false)
+			c.DualWrite["users"][0].Expr = "lower(email)"
+			if _, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil {
+				t.Fatal(err)
+			}
+			dbtest.Exec(t, st, "INSERT INTO users (id, email) VALUES (1, 'MiXed@X')")
+			if a, b := both(t, st, 1); a.String != "MiXed@X" || b.String != "mixed@x" {
+				t.Fatalf("email %v, email_address %v", a, b)
+			}
+			// Without an inverse rule, a write of the new column alone stays alone.
+			dbtest.Exec(t, st, "UPDATE users SET email_address = 'other@x' WHERE id = 1")
+			if a, b := both(t, st, 1); a.String != "MiXed@X" || b.String != "other@x" {
+				t.Fatalf("email %v, email_address %v", a, b)
+			}
+		})
+	}
+}
+
+func TestApplyFailureLeavesNothingWhereTransactional(t *testing.T) {
+	for _, e := range []datastore.Engine{datastore.Postgres, datastore.SQLite} {
+		t.Run(string(e), func(t *testing.T) {
+			st := setupUsers(t, e, 1)
+			c := renameChange(e, false)
+			c.Up = append(c.Up, datastore.ScriptStatement{SQL: "ALTER TABLE no_such_table ADD COLUMN x INTEGER", Line: 9})
+			_, err := schemachange.Apply(context.Background(), st, c, hclog.NewNullLogger())
+			if err == nil {
+				t.Fatal("a failing statement applied")
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[email id name]" {
+				t.Fatalf("columns after a failed expand: %v (%v)", got, err)
+			}
+			if n := triggers(t, st); n != 0 {
+				t.Fatalf("%d triggers after a failed expand", n)
+			}
+		})
+	}
+}
+
+func TestMySQLResumesAfterLastStatement(t *testing.T) {
+	st := setupUsers(t, datastore.MySQL, 1)
+	c := renameChange(datastore.MySQL, false)
+	bad := datastore.ScriptStatement{SQL: "ALTER TABLE no_such_table ADD COLUMN x INTEGER", Line: 9}
+	c.Up = append(c.Up, bad)
+	if _, err := schemachange.Apply(context.Background(), st, c, hclog.NewNullLogger()); err == nil {
+		t.Fatal("a failing statement applied")
+	}
+	// The statements before the failing one stay applied and recorded; a
+	// fixed run goes on after them instead of adding the column twice.
+	dbtest.Exec(t, st, "CREATE TABLE no_such_table (id INTEGER PRIMARY KEY)")
+	res, err := schemachange.Apply(context.Background(), st, c, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Statements != 1+4 { // the fixed statement and the triggers' drop+create pairs
+		t.Fatalf("resumed apply ran %d statements, want 5", res.Statements)
+	}
+}
+
+func TestLockTimeoutRetriesThenSucceeds(t *testing.T) {
+	for _, e := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 1)
+			// A long transaction holds the table.
+			tx, err := st.DB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec("UPDATE users SET name = 'held' WHERE id = 1"); err != nil {
+				t.Fatal(err)
+			}
+			c := renameChange(e, false)
+			c.LockTimeout, c.Retries, c.Backoff = 1, 1, 1
+			_, err = schemachange.Apply(ctx, st, c, hclog.NewNullLogger())
+			if err == nil || !st.IsLockTimeout(err) {
+				t.Fatalf("apply under a held lock: %v, want a lock timeout", err)
+			}
+			tx.Rollback()
+			if _, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil {
+				t.Fatalf("apply once the lock is free: %v", err)
+			}
+		})
+	}
+}
+
+// A contract whose statement fails after its trigger removals ran (on
+// MySQL they are not undone) must still apply the statement on the retry,
+// though the retry finds no trigger left to remove.
+func TestContractRetriedAfterTriggersWentStillApplies(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 1)
+			if _, err := schemachange.Apply(ctx, st, renameChange(e, true), hclog.NewNullLogger()); err != nil {
+				t.Fatal(err)
+			}
+			contract := schemachange.Change{Name: "test/contract", RemoveDualWrite: []string{"users"},
+				Up: []datastore.ScriptStatement{{SQL: "ALTER TABLE later DROP COLUMN x", Line: 1}}}
+			if _, err := schemachange.Apply(ctx, st, contract, hclog.NewNullLogger()); err == nil {
+				t.Fatal("a failing contract applied")
+			}
+			dbtest.Exec(t, st, "CREATE TABLE later (id INTEGER PRIMARY KEY, x INTEGER)")
+			res, err := schemachange.Apply(ctx, st, contract, hclog.NewNullLogger())
+			if err != nil || res.Already || res.Statements != 1 {
+				t.Fatalf("retried contract: %+v, %v", res, err)
+			}
+			if n := triggers(t, st); n != 0 {
+				t.Fatalf("%d triggers left", n)
+			}
+			if got := columns(t, st, "later"); fmt.Sprint(got) != "[id]" {
+				t.Fatalf("later's columns: %v", got)
+			}
+		})
+	}
+}
