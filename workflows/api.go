@@ -49,6 +49,11 @@ func LeaseWorkflowID(resource string) string { return activities.LeaseWorkflowID
 
 // Search attributes upserted as a run moves, so runs can be filtered in the
 // Temporal UI (MigrationStatus="PAUSED").
+// MemoSummary is the memo field where a Migration run keeps its
+// migration.Summary, upserted at phase boundaries: what `godwit status`
+// shows as last known when no worker answers, and what the dashboard lists.
+const MemoSummary = "godwitSummary"
+
 var (
 	SearchAttrPhase  = temporal.NewSearchAttributeKeyKeyword("MigrationPhase")
 	SearchAttrStatus = temporal.NewSearchAttributeKeyKeyword("MigrationStatus")

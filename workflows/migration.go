@@ -136,6 +136,11 @@ const (
 	// identity), listed by an activity, with hashed IDs; old-form leases
 	// held by earlier runs still count.
 	leaseKeyV1 = 1
+
+	changeMemo = "memo"
+	// memoV1: the run keeps a migration.Summary in its memo (MemoSummary),
+	// upserted at phase boundaries only, for readers with no worker.
+	memoV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -192,6 +197,10 @@ type run struct {
 	activities, activitiesPerRun int
 
 	publishedPhase, publishedStatus string
+	// memoVersion enables the memo summary; memoBoundary is the
+	// Summary.Boundary last upserted, so only a boundary adds an event.
+	memoVersion  workflow.Version
+	memoBoundary string
 
 	// lagGate is the lag condition of the waiting gate (requireLag), and
 	// lagCheckpoint where its replication stands; gateBreak ends a gate's
@@ -262,6 +271,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		r.notifyVersion = workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, notifyV1)
 	}
 	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV1)
+	r.memoVersion = workflow.GetVersion(ctx, changeMemo, workflow.DefaultVersion, memoV1)
 	if c := in.Carry; c != nil {
 		rep := c.Report
 		r.report = &rep
@@ -916,6 +926,7 @@ func (r *run) publish(ctx workflow.Context) {
 	if phase == "" {
 		phase = "none"
 	}
+	defer r.publishMemo(ctx)
 	if phase == r.publishedPhase && status == r.publishedStatus {
 		return
 	}
@@ -923,6 +934,24 @@ func (r *run) publish(ctx workflow.Context) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		SearchAttrPhase.ValueSet(phase), SearchAttrStatus.ValueSet(status)); err != nil {
 		r.logger.Warn("upsert search attributes", "error", err)
+	}
+}
+
+// publishMemo upserts the report's summary into the memo (MemoSummary)
+// when it crossed a boundary (Summary.Boundary): each upsert is a history
+// event, so never per step or per batch. The SDK encodes the memo with
+// the worker's data converter, so the payload codec encrypts it.
+func (r *run) publishMemo(ctx workflow.Context) {
+	if r.memoVersion < memoV1 {
+		return
+	}
+	sum := r.report.Summary(workflow.Now(ctx))
+	if sum.Boundary() == r.memoBoundary {
+		return
+	}
+	r.memoBoundary = sum.Boundary()
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoSummary: sum}); err != nil {
+		r.logger.Warn("upsert memo", "error", err)
 	}
 }
 
