@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
@@ -74,6 +75,7 @@ type wfState struct {
 	queryErr    error
 	queryBlocks bool // no worker: the query waits until its context ends
 	pending     []*workflowpb.PendingActivityInfo
+	memo        *commonpb.Memo // the run's memo (the last known summary)
 }
 
 type sentSignal struct {
@@ -101,7 +103,7 @@ func (c *fakeClient) DescribeWorkflowExecution(_ context.Context, id, runID stri
 		status = enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	}
 	return &workflowservice.DescribeWorkflowExecutionResponse{
-		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: status},
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: status, Memo: st.memo},
 		PendingActivities:     st.pending,
 	}, nil
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -31,6 +33,11 @@ func (a *app) statusCommand() *cobra.Command {
 overall and per-phase progress, metrics, issues, next steps, risk and whether a
 rollback is still available. It asks the running workflow (the "status"
 query), so it is always current; the same query works in the Temporal UI.
+
+When no worker answers (the worker is down), it prints the migration's last
+known state instead, marked "last known at TIME": the summary the run keeps
+in its memo at each phase boundary (status, phase, step, gate, last error),
+which Temporal serves without a worker. It then exits 1 with the warning.
 
 --format prints the Migration Architect templates instead: exec (executive
 summary), team (technical team update) or markdown (both, for a ticket).
@@ -67,7 +74,7 @@ statement that drops them. --leftovers=false skips the look.`,
 			}
 			rep, err := a.queryStatus(cmd.Context(), c, args[0])
 			if err != nil {
-				return err
+				return a.lastKnown(err, output)
 			}
 			return a.render(cmd.Context(), c, rep, output)
 		},
@@ -105,7 +112,7 @@ func (a *app) watch(ctx context.Context, c client.Client, name, output string, i
 	for {
 		rep, err := a.queryStatus(ctx, c, name)
 		if err != nil {
-			return err
+			return a.lastKnown(err, output)
 		}
 		if tty && output == "text" {
 			fmt.Fprint(a.out, "\033[H\033[2J")
@@ -154,4 +161,43 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// lastKnown prints the last known summary a *control.NoWorkerError
+// carries, marked with its time, and returns err: the status is not live,
+// so the command still fails (exit 1).
+func (a *app) lastKnown(err error, output string) error {
+	var nw *control.NoWorkerError
+	if !errors.As(err, &nw) {
+		return err
+	}
+	if nw.LastKnown == nil {
+		if nw.LastKnownProblem != "" {
+			return fmt.Errorf("%w\nthe last known state cannot be shown: %s", err, nw.LastKnownProblem)
+		}
+		return err
+	}
+	if output == "json" {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(struct {
+			LastKnown *migration.Summary `json:"lastKnown"`
+			Warning   string             `json:"warning"`
+		}{nw.LastKnown, err.Error()}); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	renderLastKnown(a.out, nw.Name, *nw.LastKnown)
+	return err
+}
+
+// renderLastKnown writes a summary kept in the run's memo, marked as last
+// known with its time.
+func renderLastKnown(w io.Writer, name string, s migration.Summary) {
+	fmt.Fprintf(w, "Migration %s — last known at %s (no worker answers: this is the state at the last phase boundary, not live)\n",
+		name, s.UpdatedAt.UTC().Format(time.RFC3339))
+	for _, l := range s.Lines() {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
 )
 
 func running(r *migration.Report) wfState { return wfState{report: r} }
@@ -438,4 +439,52 @@ func TestStatusWithoutWorkerTimesOutClearly(t *testing.T) {
 	_, _, err := godwit(t, c.dial, "status", "orders")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "migration orders is running but no worker answered its status query within 50ms")
+}
+
+func memoOf(t *testing.T, s migration.Summary) *commonpb.Memo {
+	t.Helper()
+	p, err := converter.GetDefaultDataConverter().ToPayload(s)
+	require.NoError(t, err)
+	return &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.MemoSummary: p}}
+}
+
+func TestStatusWithoutWorkerShowsTheLastKnownState(t *testing.T) {
+	old := queryTimeout
+	queryTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { queryTimeout = old })
+
+	sum := migration.Summary{
+		Status: migration.StatusWaitingApproval, Phase: "shift-traffic", PhaseIndex: 3, PhaseCount: 6,
+		PhaseState: migration.PhasePending, Gate: "go-live", Progress: 50, Risk: "MEDIUM",
+		Error:     "phase copy succeeded on attempt 2",
+		UpdatedAt: time.Date(2026, 12, 6, 15, 4, 5, 0, time.UTC),
+	}
+	c := &fakeClient{states: []wfState{{queryBlocks: true, memo: memoOf(t, sum)}}}
+	out, _, err := godwit(t, c.dial, "status", "orders")
+	require.Error(t, err, "the status is not live: the command still fails")
+	assert.Contains(t, err.Error(), "no worker answered its status query within 50ms")
+	assert.Equal(t, `Migration orders — last known at 2026-12-06T15:04:05Z (no worker answers: this is the state at the last phase boundary, not live)
+  Status: WAITING_APPROVAL
+  Phase: 4 of 6: shift-traffic (PENDING)
+  Waiting gate: go-live
+  Overall progress: 50.0%
+  Risk: MEDIUM
+  Last error: phase copy succeeded on attempt 2
+`, out)
+
+	out, _, err = godwit(t, c.dial, "status", "orders", "-o", "json")
+	require.Error(t, err)
+	var got struct {
+		LastKnown migration.Summary `json:"lastKnown"`
+		Warning   string            `json:"warning"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, sum, got.LastKnown)
+	assert.Contains(t, got.Warning, "no worker answered")
+
+	// A run from before the memo: only the warning, as before.
+	c = &fakeClient{states: []wfState{{queryBlocks: true}}}
+	out, _, err = godwit(t, c.dial, "status", "orders")
+	require.Error(t, err)
+	assert.Empty(t, out)
 }

@@ -24,7 +24,8 @@ import (
 // Status returns the report of the migration's latest run: what `godwit
 // status` shows. A running migration answers the status query, with the
 // running phase's heartbeat merged in; an ended one is read from its
-// result, which needs no worker.
+// result, which needs no worker. When no worker answers, the error is a
+// *NoWorkerError carrying the run's last known summary (its memo).
 func (m Migrations) Status(ctx context.Context, name string) (*migration.Report, error) {
 	ctx = withContext(ctx)
 	desc, err := m.Client.DescribeWorkflowExecution(ctx, name, "")
@@ -41,8 +42,12 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	v, err := m.Client.QueryWorkflow(qctx, name, "", workflows.QueryStatus)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("migration %s is running but no worker answered its status query within %s: is godwit-worker running on task queue %s?",
-				name, timeout, desc.GetExecutionConfig().GetTaskQueue().GetName())
+			nw := &NoWorkerError{Name: name, TaskQueue: desc.GetExecutionConfig().GetTaskQueue().GetName(), Timeout: timeout}
+			nw.LastKnown, err = MemoSummary(m.dc(), desc.GetWorkflowExecutionInfo().GetMemo())
+			if err != nil {
+				nw.LastKnownProblem = err.Error()
+			}
+			return nil, nw
 		}
 		return nil, Explain(name, err)
 	}
