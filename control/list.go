@@ -25,6 +25,11 @@ type Listed struct {
 	StartTime time.Time `json:"startTime"`
 	// Execution is Temporal's status of the run (Running, Completed, Failed...).
 	Execution string `json:"execution"`
+	// LastKnown is the summary the run keeps in its memo (at its last
+	// phase boundary); nil for runs from before it was kept, or when it
+	// cannot be decoded (LastKnownProblem says why).
+	LastKnown        *migration.Summary `json:"lastKnown,omitempty"`
+	LastKnownProblem string             `json:"lastKnownProblem,omitempty"`
 }
 
 // ListQuery is the visibility query of `godwit list`: migrations only (not
@@ -66,6 +71,11 @@ func (m Migrations) List(ctx context.Context, status migration.Status, limit int
 		if sa := e.GetSearchAttributes().GetIndexedFields(); sa != nil {
 			l.Status = payloadString(sa[workflows.SearchAttrStatus.GetName()].GetData(), l.Status)
 			l.Phase = payloadString(sa[workflows.SearchAttrPhase.GetName()].GetData(), l.Phase)
+		}
+		if sum, err := MemoSummary(m.dc(), e.GetMemo()); err != nil {
+			l.LastKnownProblem = err.Error()
+		} else {
+			l.LastKnown = sum
 		}
 		out = append(out, l)
 	}

@@ -56,10 +56,13 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		Risk      string   `json:"risk"`
 		StartTime string   `json:"startTime"`
 		Problem   string   `json:"problem,omitempty"`
+		// AsOf is when the figures were recorded, for rows read from the
+		// run's memo summary (its last phase boundary) instead of live.
+		AsOf string `json:"asOf,omitempty"`
 	}
 	out := make([]item, len(rows))
 	for i, row := range rows {
-		out[i] = item{Name: row.Name, Status: row.Status, Phase: row.Phase, Risk: row.Risk, StartTime: row.StartedISO, Problem: row.Problem}
+		out[i] = item{Name: row.Name, Status: row.Status, Phase: row.Phase, Risk: row.Risk, StartTime: row.StartedISO, Problem: row.Problem, AsOf: row.AsOfISO}
 		if row.Progress != nil {
 			out[i].Progress = &row.Progress.Percent
 		}

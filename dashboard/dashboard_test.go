@@ -34,6 +34,8 @@ type fakeSource struct {
 	rollback []workflows.RollbackRequest
 	// approveErr answers Approve.
 	approveErr error
+	// asked counts the Status calls per migration.
+	asked map[string]int
 }
 
 func (f *fakeSource) List(_ context.Context, status migration.Status, _ int) ([]control.Listed, error) {
@@ -46,6 +48,10 @@ func (f *fakeSource) List(_ context.Context, status migration.Status, _ int) ([]
 func (f *fakeSource) Status(_ context.Context, name string) (*migration.Report, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.asked == nil {
+		f.asked = map[string]int{}
+	}
+	f.asked[name]++
 	rep, ok := f.reports[name]
 	if !ok {
 		return nil, &control.Error{Kind: control.KindNotFound, Err: errors.New("no migration named \"" + name + "\" in this namespace: see `godwit list`")}
@@ -406,4 +412,36 @@ func TestAssetsAreEmbedded(t *testing.T) {
 	code, body, _ = get(t, srv.URL+"/assets/dashboard.css")
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "@media (max-width: 40rem)")
+}
+
+func TestListReadsTheMemoSummaryInsteadOfQueryingEachRun(t *testing.T) {
+	src := newFake()
+	src.listed = append(src.listed, control.Listed{
+		Name: "memo-run", Status: "WAITING_APPROVAL", Phase: "shift-traffic", StartTime: t0, Execution: "Running",
+		LastKnown: &migration.Summary{
+			Status: migration.StatusWaitingApproval, Phase: "shift-traffic", PhaseIndex: 2, PhaseCount: 4,
+			PhaseState: migration.PhasePending, Gate: "go-live", Progress: 42, Risk: "MEDIUM",
+			UpdatedAt: t0.Add(90 * time.Second),
+		},
+	})
+	srv := newTestServer(t, src, "")
+	code, body, _ := get(t, srv.URL+"/")
+	require.Equal(t, http.StatusOK, code, body)
+	src.mu.Lock()
+	asked := src.asked["memo-run"]
+	fallback := src.asked["orders"]
+	src.mu.Unlock()
+	assert.Zero(t, asked, "a run with a memo summary is not queried")
+	assert.Equal(t, 1, fallback, "a run without one is read as before")
+	assert.Contains(t, body, `aria-label="memo-run progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="42"`)
+	assert.Contains(t, body, "3 of 4: shift-traffic")
+	assert.Contains(t, body, `as of <time datetime="2026-03-14T09:31:30Z">2026-03-14 09:31:30 UTC</time>`)
+
+	code, body, _ = get(t, srv.URL+"/api/migrations")
+	require.Equal(t, http.StatusOK, code, body)
+	var items []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &items))
+	require.Len(t, items, 4)
+	assert.Equal(t, map[string]any{"name": "memo-run", "status": "WAITING_APPROVAL", "phase": "3 of 4: shift-traffic",
+		"progress": 42.0, "risk": "MEDIUM", "startTime": "2026-03-14T09:30:00Z", "asOf": "2026-03-14T09:31:30Z"}, items[3])
 }

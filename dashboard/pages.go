@@ -54,8 +54,10 @@ func checkFilter(status string) error {
 	return nil
 }
 
-// rows lists the migrations with the figures of their reports (progress,
-// risk), read side by side.
+// rows lists the migrations with their figures (progress, risk): from the
+// summary each run keeps in its memo, which the list brings along; for runs
+// without one (started before it was kept) from their reports, read side
+// by side.
 func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, error) {
 	listed, err := s.opts.Source.List(ctx, status, s.opts.Limit)
 	if err != nil {
@@ -67,6 +69,12 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 	for i, l := range listed {
 		rows[i] = listRow{Name: l.Name, Href: runHref(l.Name), Status: l.Status, StatusClass: statusClass(l.Status),
 			Phase: l.Phase, Started: stamp(l.StartTime), StartedISO: l.StartTime.UTC().Format(time.RFC3339), Risk: "-"}
+		if l.LastKnown != nil {
+			// The summary the run keeps at its phase boundaries came with
+			// the list: no query per row, and no worker needed.
+			fromSummary(&rows[i], *l.LastKnown)
+			continue
+		}
 		wg.Add(1)
 		go func(row *listRow) {
 			defer wg.Done()
@@ -88,6 +96,19 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 	}
 	wg.Wait()
 	return rows, nil
+}
+
+// fromSummary fills row from a run's memo summary.
+func fromSummary(row *listRow, sum migration.Summary) {
+	row.Status, row.StatusClass = string(sum.Status), statusClass(string(sum.Status))
+	row.Phase = sum.PhaseText()
+	if sum.Risk != "" {
+		row.Risk = sum.Risk
+	}
+	row.Progress = &progress{Percent: sum.Progress, Label: row.Name + " progress", Text: pctText(sum.Progress)}
+	if !sum.UpdatedAt.IsZero() {
+		row.AsOf, row.AsOfISO = stamp(sum.UpdatedAt), sum.UpdatedAt.UTC().Format(time.RFC3339)
+	}
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {

@@ -52,6 +52,9 @@ type listRow struct {
 	StartedISO  string
 	Risk        string
 	Problem     string // why the report could not be read
+	// AsOf is when the row's figures were recorded, when they come from
+	// the run's memo (its last phase boundary) rather than a live report.
+	AsOf, AsOfISO string
 }
 
 // runView is a run's page.

@@ -63,17 +63,11 @@ func (s Summary) Boundary() string {
 // Lines returns the summary as "label: value" lines for a person, the
 // error last.
 func (s Summary) Lines() []string {
-	phase := "none"
-	if s.Phase != "" {
-		phase = fmt.Sprintf("%d of %d: %s", s.PhaseIndex+1, s.PhaseCount, s.Phase)
-		if s.PhaseState != "" {
-			phase += " (" + string(s.PhaseState) + ")"
-		}
+	phase := s.PhaseText()
+	if s.Phase != "" && s.PhaseState != "" {
+		phase += " (" + string(s.PhaseState) + ")"
 	}
 	lines := []string{"Status: " + string(s.Status), "Phase: " + phase}
-	if s.Step != "" {
-		lines = append(lines, "Step: "+s.Step)
-	}
 	if s.Gate != "" {
 		lines = append(lines, "Waiting gate: "+s.Gate)
 	}
@@ -85,6 +79,27 @@ func (s Summary) Lines() []string {
 		lines = append(lines, "Last error: "+s.Error)
 	}
 	return lines
+}
+
+// PhaseText is the current phase as the report writes it ("3 of 5: copy,
+// step 2 of 4: batch").
+func (s Summary) PhaseText() string {
+	n := s.PhaseCount
+	switch {
+	case n == 0:
+		return "none"
+	case s.Phase == "" && s.Status == StatusCompleted:
+		return fmt.Sprintf("%d of %d: done", n, n)
+	case s.Phase == "" && s.Status.Final():
+		return fmt.Sprintf("none: %s", strings.ToLower(strings.ReplaceAll(string(s.Status), "_", " ")))
+	case s.Phase == "":
+		return fmt.Sprintf("0 of %d: not started", n)
+	}
+	text := fmt.Sprintf("%d of %d: %s", s.PhaseIndex+1, n, s.Phase)
+	if s.Step != "" && (s.PhaseState == PhaseRunning || s.PhaseState == PhasePending) {
+		text += ", step " + s.Step
+	}
+	return text
 }
 
 // oneLine folds text onto one line and cuts it to max runes.
