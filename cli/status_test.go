@@ -482,6 +482,13 @@ func TestStatusWithoutWorkerShowsTheLastKnownState(t *testing.T) {
 	assert.Equal(t, sum, got.LastKnown)
 	assert.Contains(t, got.Warning, "no worker answered")
 
+	// The server may give up first, before the CLI's own deadline.
+	c = &fakeClient{states: []wfState{{queryErr: serviceerror.NewDeadlineExceeded("query timed out before a worker could process it"), memo: memoOf(t, sum)}}}
+	out, _, err = godwit(t, c.dial, "status", "orders")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no worker answered its status query")
+	assert.Contains(t, out, "last known at 2026-12-06T15:04:05Z")
+
 	// A run from before the memo: only the warning, as before.
 	c = &fakeClient{states: []wfState{{queryBlocks: true}}}
 	out, _, err = godwit(t, c.dial, "status", "orders")

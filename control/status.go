@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -41,7 +42,10 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	defer cancel()
 	v, err := m.Client.QueryWorkflow(qctx, name, "", workflows.QueryStatus)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		// The client's deadline, or the server's own ("query timed out
+		// before a worker could process it"): no worker answered.
+		var serverTimeout *serviceerror.DeadlineExceeded
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) || errors.As(err, &serverTimeout) {
 			nw := &NoWorkerError{Name: name, TaskQueue: desc.GetExecutionConfig().GetTaskQueue().GetName(), Timeout: timeout}
 			nw.LastKnown, err = MemoSummary(m.dc(), desc.GetWorkflowExecutionInfo().GetMemo())
 			if err != nil {
