@@ -26,7 +26,9 @@ func (a *app) dashboardCommand() *cobra.Command {
 
   /                    every migration (from Temporal's visibility store, as
                        godwit list): status as Godwit names it (ROLLED_BACK,
-                       not Failed), current phase, progress, started, risk;
+                       not Failed), current phase, progress, started, risk,
+                       from the summary each run keeps in its memo at phase
+                       boundaries ("as of TIME"; no worker needed);
                        ?status=PAUSED filters
   /migrations/NAME     the run: phase timeline (state, duration, summary,
                        step k of n), a copy's per-table progress with rows/s
