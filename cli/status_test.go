@@ -483,11 +483,16 @@ func TestStatusWithoutWorkerShowsTheLastKnownState(t *testing.T) {
 	assert.Contains(t, got.Warning, "no worker answered")
 
 	// The server may give up first, before the CLI's own deadline.
-	c = &fakeClient{states: []wfState{{queryErr: serviceerror.NewDeadlineExceeded("query timed out before a worker could process it"), memo: memoOf(t, sum)}}}
-	out, _, err = godwit(t, c.dial, "status", "orders")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "no worker answered its status query")
-	assert.Contains(t, out, "last known at 2026-12-06T15:04:05Z")
+	for _, serverErr := range []error{
+		serviceerror.NewDeadlineExceeded("query timed out before a worker could process it"),
+		serviceerror.NewFailedPrecondition("no poller seen for task queue recently, worker may be down"),
+	} {
+		c = &fakeClient{states: []wfState{{queryErr: serverErr, memo: memoOf(t, sum)}}}
+		out, _, err = godwit(t, c.dial, "status", "orders")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "no worker answered its status query (the server: "+serverErr.Error()+")")
+		assert.Contains(t, out, "last known at 2026-12-06T15:04:05Z", serverErr)
+	}
 
 	// A run from before the memo: only the warning, as before.
 	c = &fakeClient{states: []wfState{{queryBlocks: true}}}

@@ -17,13 +17,19 @@ import (
 // run has none (started before Godwit kept it) or it cannot be decoded
 // (LastKnownProblem says why).
 type NoWorkerError struct {
-	Name, TaskQueue  string
-	Timeout          time.Duration
+	Name, TaskQueue string
+	Timeout         time.Duration
+	// Server is what the server said when it gave up before Timeout.
+	Server           string
 	LastKnown        *migration.Summary
 	LastKnownProblem string
 }
 
 func (e *NoWorkerError) Error() string {
+	if e.Server != "" {
+		return fmt.Sprintf("migration %s is running but no worker answered its status query (the server: %s): is godwit-worker running on task queue %s?",
+			e.Name, e.Server, e.TaskQueue)
+	}
 	return fmt.Sprintf("migration %s is running but no worker answered its status query within %s: is godwit-worker running on task queue %s?",
 		e.Name, e.Timeout, e.TaskQueue)
 }

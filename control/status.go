@@ -42,11 +42,11 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	defer cancel()
 	v, err := m.Client.QueryWorkflow(qctx, name, "", workflows.QueryStatus)
 	if err != nil {
-		// The client's deadline, or the server's own ("query timed out
-		// before a worker could process it"): no worker answered.
-		var serverTimeout *serviceerror.DeadlineExceeded
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) || errors.As(err, &serverTimeout) {
+		if noWorker(qctx, err) {
 			nw := &NoWorkerError{Name: name, TaskQueue: desc.GetExecutionConfig().GetTaskQueue().GetName(), Timeout: timeout}
+			if qctx.Err() == nil {
+				nw.Server = err.Error() // the server answered before the deadline
+			}
 			nw.LastKnown, err = MemoSummary(m.dc(), desc.GetWorkflowExecutionInfo().GetMemo())
 			if err != nil {
 				nw.LastKnownProblem = err.Error()
@@ -64,6 +64,18 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 		rep.MergeLive(live, time.Now())
 	}
 	return &rep, nil
+}
+
+// noWorker says whether a status query failed for want of a worker: the
+// client's deadline passed, the server gave up first ("query timed out
+// before a worker could process it"), or the server saw no poller lately
+// ("no poller seen for task queue recently, worker may be down").
+func noWorker(qctx context.Context, err error) bool {
+	var serverTimeout *serviceerror.DeadlineExceeded
+	var precondition *serviceerror.FailedPrecondition
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(qctx.Err(), context.DeadlineExceeded) ||
+		errors.As(err, &serverTimeout) ||
+		(errors.As(err, &precondition) && strings.Contains(precondition.Error(), "no poller seen"))
 }
 
 // LiveProgress reads the running phase activity's heartbeat and retry state

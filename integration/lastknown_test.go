@@ -20,6 +20,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -137,6 +138,20 @@ func TestStatusShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 			} else {
 				assert.True(t, holds(string(raw.GetData()), "shift-m3k"), "control: a plain memo holds the phase name")
 			}
+
+			// The list (godwit list, the dashboard) brings the summary along.
+			dc, err := connect.DataConverter(config.CodecSettings{KeysFile: tc.keys})
+			require.NoError(t, err)
+			ms := control.Migrations{Client: env.client, DC: dc, Namespace: "default"}
+			require.Eventually(t, func() bool {
+				listed, err := ms.List(context.Background(), migration.StatusWaitingApproval, 100)
+				for _, l := range listed {
+					if l.Name == tc.name && l.LastKnown != nil {
+						return err == nil && l.LastKnown.Gate == "go-live" && l.LastKnown.Phase == "shift-m3k"
+					}
+				}
+				return false
+			}, 30*time.Second, 200*time.Millisecond, "the visibility list carries the memo summary")
 
 			// A worker comes back: the run goes on from its gate.
 			stoppableWorker(t, tc.queue, tc.keys)
