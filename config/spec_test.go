@@ -582,6 +582,27 @@ phases:
 			"phases[0].hook.compensate.command[2] (line 18): holds a literal credential (the password of a user:password@host URL): " + literalFix,
 	},
 	{
+		name: "a literal secret assigned in a shell command string is refused, naming the phase; references pass",
+		yaml: `name: m
+phases:
+  - phase: validate
+    hook:
+      run:
+        command: [sh, -c, 'PGPASSWORD=s3cret psql -h db -c "select 1"']
+      compensate:
+        command: [bash, -c, "export API_TOKEN='abc'; PGPASSWORD=$PGPW psql; DB_PASS=\"${P}\" ./x; TOKEN_TTL= ./y"]
+  - phase: provision
+    hook:
+      run:
+        command: [sh, -c, 'mysql -uroot -pS3cret -e "select 1"']
+`,
+		want: "phases[0].hook.run.command[2] (line 6): phase validate sets PGPASSWORD to a literal value in its command, which is stored in workflow history in plain text: " +
+			"declare it under secrets: {PGPASSWORD: {fromEnv: VAR}} (or fromFile), which the worker reads and hands the command in its environment, and refer to it as $PGPASSWORD (or drop the assignment)\n" +
+			"phases[0].hook.compensate.command[2] (line 8): phase validate sets API_TOKEN to a literal value in its command, which is stored in workflow history in plain text: " +
+			"declare it under secrets: {API_TOKEN: {fromEnv: VAR}} (or fromFile), which the worker reads and hands the command in its environment, and refer to it as $API_TOKEN (or drop the assignment)\n" +
+			"phases[1].hook.run.command[2] (line 12): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix,
+	},
+	{
 		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
 		yaml: `name: m
 stores:
