@@ -645,7 +645,7 @@ func (p *Plan) addDescriptionRisks(d *Description) {
 	}
 	if missing := MissingEndpoints(d); len(missing) > 0 {
 		p.addRisk(FactorBreakingChanges, 3, "endpoints of the legacy service missing on the new one: "+strings.Join(missing, ", "))
-		p.antiPattern("the new service lacks legacy endpoints: "+strings.Join(missing, ", "))
+		p.antiPattern("the new service lacks legacy endpoints: " + strings.Join(missing, ", "))
 	}
 	if d.Type != "database" && rolloutHours(d) == 0 {
 		p.addRisk(FactorNoCanary, 2, "no feature flag with a rollout schedule: traffic moves in one step")
