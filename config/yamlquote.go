@@ -25,8 +25,8 @@ func yamlErrorIn(data []byte, err error) FieldError {
 // under column col when it is known (>= 0), so a person sees what the line
 // number points at:
 //
-//	    2 | description: "abc
-//	      |              ^
+//	2 | description: "abc
+//	  |              ^
 func sourceLine(data []byte, n, col int) string {
 	lines := strings.Split(string(data), "\n")
 	if n < 1 || n > len(lines) {
