@@ -450,6 +450,13 @@ func TestRequestedRollbackIsNotAnError(t *testing.T) {
 	assert.Contains(t, body, `<p class="error" role="alert">phase copy failed: connection refused</p>`, "a rollback after a failure shows the failure")
 	assert.NotContains(t, body, `run-outcome`)
 
+	blocked := requested(migration.StatusRollbackFailed)
+	blocked.Error = migration.RollbackRequestNote("alice", "p99 too high") + "; then rollback failed: drop table orders: permission denied"
+	src.reports["asked"] = blocked
+	_, body, _ = get(t, srv.URL+"/migrations/asked")
+	assert.Contains(t, body, `then rollback failed: drop table orders: permission denied</p>`, "a requested rollback that then failed shows that failure")
+	assert.Contains(t, body, `<p class="error" role="alert">`)
+
 	src.reports["asked"] = requested(migration.StatusRollingBack)
 	_, body, _ = get(t, srv.URL+"/")
 	assert.Contains(t, body, `<span class="status attention">ROLLING_BACK</span>`, "the list does not colour it as a failure either")

@@ -169,7 +169,10 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
 	}
-	if by, reason, ok := rep.RequestedRollback(); ok {
+	// Only while it rolls back and once it has: a requested rollback whose
+	// compensation then failed (ROLLBACK_FAILED, ROLLBACK_BLOCKED) keeps
+	// that failure as its error.
+	if by, reason, ok := rep.RequestedRollback(); ok && (rep.Status == migration.StatusRollingBack || rep.Status == migration.StatusRolledBack) {
 		verb := "Rolled back"
 		if rep.Status == migration.StatusRollingBack {
 			verb = "Rolling back"
