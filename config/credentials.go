@@ -30,15 +30,15 @@ var (
 
 // literalAssignment returns the name of the first secret-looking variable
 // s assigns a literal value to (PGPASSWORD=s3cret, export API_TOKEN='x'),
-// or "". An assignment of a reference ($NAME, "${NAME}") or of nothing is
-// not a literal.
+// or "". An assignment of a reference ($NAME, "${NAME}"), of a command's
+// output ($(cat FILE), `cat FILE`) or of nothing is not a literal.
 func literalAssignment(s string) string {
 	for _, m := range shellAssignment.FindAllStringSubmatch(s, -1) {
 		name, value := m[1], m[2]
 		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
 			value = value[1 : len(value)-1]
 		}
-		if value != "" && !strings.HasPrefix(value, "$") && secretName(name) {
+		if value != "" && !strings.HasPrefix(value, "$") && !strings.HasPrefix(value, "`") && secretName(name) {
 			return name
 		}
 	}

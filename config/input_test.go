@@ -156,3 +156,23 @@ func TestQuotesThatAreFineAreNotBlamed(t *testing.T) {
 	_, _, _, found := quoteProblem([]byte(doc))
 	assert.False(t, found)
 }
+
+// TestLiteralAssignment: a secret-named variable set to a literal in a
+// shell script is found; references, command output and other names are not.
+func TestLiteralAssignment(t *testing.T) {
+	for script, want := range map[string]string{
+		"PGPASSWORD=s3cret psql -h db":             "PGPASSWORD",
+		"export API_TOKEN='abc'; curl x":           "API_TOKEN",
+		"cd /x && DB_PASS=\"pw\" ./run":            "DB_PASS",
+		"env GITHUB_TOKEN=ghp_1 gh api":            "GITHUB_TOKEN",
+		"PGPASSWORD=$PGPW psql":                    "",
+		"PGPASSWORD=\"${PGPW}\" psql":              "",
+		"PGPASSWORD=$(cat /run/pw) psql":           "",
+		"PGPASSWORD=`cat /run/pw` psql":            "",
+		"TOKEN_TTL= ./y":                           "",
+		"PGHOST=db PGUSER=app psql":                "",
+		"psql --set=ON_ERROR_STOP=1 -c 'select 1'": "",
+	} {
+		assert.Equal(t, want, literalAssignment(script), script)
+	}
+}

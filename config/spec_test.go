@@ -590,7 +590,7 @@ phases:
       run:
         command: [sh, -c, 'PGPASSWORD=s3cret psql -h db -c "select 1"']
       compensate:
-        command: [bash, -c, "export API_TOKEN='abc'; PGPASSWORD=$PGPW psql; DB_PASS=\"${P}\" ./x; TOKEN_TTL= ./y"]
+        command: [bash, -c, "export API_TOKEN='abc'; PGPASSWORD=$PGPW psql; DB_PASS=\"${P}\" ./x; TOKEN_TTL= ./y; PGPASSWORD=$(cat /run/pw) psql"]
   - phase: provision
     hook:
       run:
