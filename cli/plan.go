@@ -128,7 +128,11 @@ is found.`,
 			}
 			problems := p.Problems(maxRisk, acceptBreaking)
 			if len(problems) == 0 {
-				fmt.Fprintf(a.errOut, "plan %s passes: risk %s is within %s\n", p.Name, p.OverallRisk, strings.ToUpper(maxRisk))
+				note := ""
+				if n := len(p.Warnings); n > 0 {
+					note = fmt.Sprintf("; the %d warning(s) above are about the input and do not fail it", n)
+				}
+				fmt.Fprintf(a.errOut, "plan %s passes: risk %s is within %s%s\n", p.Name, p.OverallRisk, strings.ToUpper(maxRisk), note)
 				return nil
 			}
 			return &exitError{code: 2, msg: fmt.Sprintf("plan %s does not pass its policy (%d problem(s)):\n  %s", p.Name, len(problems), strings.Join(problems, "\n  "))}

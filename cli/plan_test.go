@@ -127,7 +127,7 @@ func TestPlanValidateExitCodes(t *testing.T) {
 			assert.Equal(t, tc.code, exitCode(err), "error: %v", err)
 			if tc.name == "a description with only warnings about its fields passes, printing them" {
 				assert.Contains(t, stderr, "warning: "+warnOnly+": owner_team (line")
-				assert.Contains(t, stderr, "passes")
+				assert.Contains(t, stderr, "passes: risk LOW is within MEDIUM; the 2 warning(s) above are about the input and do not fail it")
 			}
 			for _, p := range tc.problems {
 				require.Error(t, err)
