@@ -13,6 +13,13 @@ import (
 // renderText writes the report for people: a header, a progress bar per
 // phase, metrics, issues and next steps.
 func renderText(w io.Writer, r *migration.Report, now time.Time) {
+	renderTextGate(w, r, now, 0)
+}
+
+// renderTextGate is renderText for a run waiting at a gate that opens only
+// with the replication lag at or under gateLag (its requireLag, read from
+// the run's spec; 0: none or not known).
+func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag time.Duration) {
 	fmt.Fprintf(w, "Migration %s — %s\n", r.Name, r.Status)
 	if r.Description != "" {
 		fmt.Fprintf(w, "  %s\n", r.Description)
@@ -34,7 +41,7 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 	}
 	fmt.Fprintf(w, "  Rollback   %s\n", rollback)
 	fmt.Fprintf(w, "  Risk       %s\n", r.Risk)
-	for _, l := range waitingLines(r, now) {
+	for _, l := range waitingLines(r, now, gateLag) {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
 	if l := r.Replication; l != nil {
@@ -130,7 +137,7 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 // waitingLines say, under the header, what a run that is not moving waits
 // for and the command that moves it on: a gate and who may open it, a
 // window and when it opens, a pause and who lifts it.
-func waitingLines(r *migration.Report, now time.Time) []string {
+func waitingLines(r *migration.Report, now time.Time, gateLag time.Duration) []string {
 	phase := ""
 	if r.CurrentIndex >= 0 && r.CurrentIndex < len(r.Phases) {
 		phase = r.Phases[r.CurrentIndex].Phase
@@ -145,6 +152,13 @@ func waitingLines(r *migration.Report, now time.Time) []string {
 	}
 	var out []string
 	switch {
+	case r.Status == migration.StatusWaitingApproval && r.WaitingGate != "" && gateLag > 0:
+		last := "not measured yet"
+		if l := r.Replication; l != nil {
+			last = fmt.Sprintf("last %s, %s ago", l.Duration().Round(10*time.Millisecond), since(l.Measured, now))
+		}
+		out = append(out, fmt.Sprintf("Waiting    for approval of gate %q%s, accepted only once the replication lag is at or under %s (%s); then: godwit approve %s --gate %s",
+			r.WaitingGate, before, gateLag, last, r.Name, r.WaitingGate))
 	case r.Status == migration.StatusWaitingApproval && r.WaitingGate != "":
 		out = append(out, fmt.Sprintf("Waiting    for approval of gate %q%s; to continue: godwit approve %s --gate %s",
 			r.WaitingGate, before, r.Name, r.WaitingGate))
