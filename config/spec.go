@@ -574,7 +574,7 @@ func (h *Hook) Check(c *CheckContext) {
 	dsnVars := storeDSNVars(c.Spec)
 	check := func(path string, cmd *Command) {
 		checkCommand(add, path, cmd, timeout)
-		checkCredentials(add, path, cmd, dsnVars)
+		checkCredentials(add, path, c.Phase.Name, cmd, dsnVars)
 	}
 	switch {
 	case h.Run == nil && len(h.Steps) == 0:

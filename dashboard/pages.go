@@ -81,7 +81,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 			}
 			s.series.record(rep, s.opts.Now())
 			// The report is newer than the visibility store's copy.
-			row.Status, row.StatusClass = string(rep.Status), statusClass(string(rep.Status))
+			row.Status, row.StatusClass = string(rep.Status), reportClass(rep)
 			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
 			row.Progress = &progress{Percent: rep.OverallProgress, Label: row.Name + " progress", Text: pctText(rep.OverallProgress)}
 		}(&rows[i])
