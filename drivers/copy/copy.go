@@ -55,6 +55,9 @@ type Spec struct {
 	To   string `yaml:"to" json:"to"`
 	// Tables are table names or glob patterns, resolved on From.
 	Tables []string `yaml:"tables" json:"tables"`
+	// Mapping names one of the spec's mappings, instead of from, to and
+	// tables (docs/mapping.md).
+	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// BatchRows is the rows per read and per target transaction
 	// (default datacopy.DefaultBatchRows). PostgreSQL → PostgreSQL, where
 	// rows stream without being held, it is the first batch's size: the
@@ -144,6 +147,7 @@ type CatchUp struct {
 
 // Check reports unknown stores, bad patterns and impossible numbers.
 func (s *Spec) Check(c *config.CheckContext) {
+	c.RefuseMapping(s.Mapping, "copy")
 	stores.CheckStoreRef(c, "from", s.From)
 	stores.CheckStoreRef(c, "to", s.To)
 	if s.From != "" && s.From == s.To {

@@ -34,6 +34,9 @@ type Spec struct {
 	To string `yaml:"to" json:"to"`
 	// Tables are table names or glob patterns (orders_*), resolved on From.
 	Tables []string `yaml:"tables" json:"tables"`
+	// Mapping names one of the spec's mappings, instead of from, to and
+	// tables (docs/mapping.md).
+	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// DeferIndexes leaves secondary indexes and unique constraints to a
 	// later copy phase with createIndexes: true (faster bulk loads).
 	DeferIndexes bool `yaml:"deferIndexes" json:"deferIndexes,omitempty"`
@@ -85,6 +88,7 @@ type IndexCreator interface {
 // Check reports unknown stores, bad patterns and overrides, and indexes
 // deferred to a copy that does not exist.
 func (s *Spec) Check(c *config.CheckContext) {
+	c.RefuseMapping(s.Mapping, "provision")
 	stores.CheckStoreRef(c, "from", s.From)
 	stores.CheckStoreRef(c, "to", s.To)
 	if s.From != "" && s.From == s.To {
