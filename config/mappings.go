@@ -51,3 +51,25 @@ func (c *CheckContext) RefuseMapping(name, driver string) {
 		c.Errorf("mapping", "%s with a mapping is not supported yet: only provision, copy and reconcile phases take mapping: (docs/mapping.md); carry these tables under their own names, or run this step outside the mapped migration", driver)
 	}
 }
+
+// MappingUser is a DriverSpec that takes `mapping: NAME`. Before any
+// section is checked, the spec hands it the mapping it names, so that it
+// knows its stores (the mapping's from and to) when the other phases'
+// checks ask (a provision asks whether a later copy loads its store).
+type MappingUser interface {
+	MappingName() string
+	TakeMapping(m *mapping.Spec)
+}
+
+// handMappings gives each MappingUser section the mapping it names.
+func (s *Spec) handMappings() {
+	for i := range s.Phases {
+		mu, ok := s.Phases[i].Driver.(MappingUser)
+		if !ok || mu.MappingName() == "" {
+			continue
+		}
+		if m, ok := s.Mappings[mu.MappingName()]; ok {
+			mu.TakeMapping(&m)
+		}
+	}
+}

@@ -459,6 +459,7 @@ func (s *Spec) Check() FieldErrors {
 		}
 	}
 	errs = append(errs, s.checkMappings()...)
+	s.handMappings()
 	for i, r := range s.Resources {
 		if strings.TrimSpace(r) == "" {
 			add(fmt.Sprintf("resources[%d]", i), "must not be empty: name the resource, e.g. postgres://orders/public.users")

@@ -1,6 +1,7 @@
 package datastore
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -14,25 +15,18 @@ import (
 // order, so that rows pair by position. src and dst are the introspected
 // source and target tables; the target table is m.Target.
 func MapTable(src, dst *Table, m mapping.Table) (view, target *Table, err error) {
-	view = &Table{Name: src.Name, Engine: src.Engine, PrimaryKey: src.PrimaryKey,
-		ForeignKeys: src.ForeignKeys, Where: m.Where, Mapped: true}
-	for _, mc := range m.Columns {
-		if !mc.Computed() {
-			c := src.Column(mc.Source)
-			if c == nil {
-				return nil, nil, fmt.Errorf("map %s: %w: no column %q on the source", src.Name, ErrShapeMismatch, mc.Source)
-			}
-			view.Columns = append(view.Columns, *c)
+	if view, err = SourceView(src, m); err != nil {
+		return nil, nil, err
+	}
+	for i, c := range view.Columns {
+		if c.Expr == "" {
 			continue
 		}
-		tc := dst.Column(mc.Target)
+		tc := dst.Column(c.Name)
 		if tc == nil {
-			return nil, nil, fmt.Errorf("map %s: %w: computed column %q is not in target table %s", src.Name, ErrShapeMismatch, mc.Target, dst.Name)
+			return nil, nil, fmt.Errorf("map %s: %w: computed column %q is not in target table %s", src.Name, ErrShapeMismatch, c.Name, dst.Name)
 		}
-		if src.Column(mc.Target) != nil {
-			return nil, nil, fmt.Errorf("map %s: %w: computed column %q has the name of a source column: give it another name", src.Name, mapping.ErrMapping, mc.Target)
-		}
-		view.Columns = append(view.Columns, Column{Name: mc.Target, Type: tc.Type, Nullable: true, Expr: mc.Expr})
+		view.Columns[i].Type = tc.Type
 	}
 	target, err = dst.Project(m.TargetColumns())
 	if err != nil {
@@ -43,6 +37,44 @@ func MapTable(src, dst *Table, m mapping.Table) (view, target *Table, err error)
 			src.Name, dst.Name, ErrShapeMismatch, strings.Join(m.Key, ", "), strings.Join(dst.PrimaryKey, ", "))
 	}
 	return view, target, nil
+}
+
+// SourceView is src as a mapped copy reads it: carried columns under
+// their source names, computed ones as expressions (their type is the
+// target column's, which MapTable fills in), the filter as Where.
+func SourceView(src *Table, m mapping.Table) (*Table, error) {
+	view := &Table{Name: src.Name, Engine: src.Engine, PrimaryKey: src.PrimaryKey,
+		ForeignKeys: src.ForeignKeys, Where: m.Where, Mapped: true}
+	for _, mc := range m.Columns {
+		if !mc.Computed() {
+			c := src.Column(mc.Source)
+			if c == nil {
+				return nil, fmt.Errorf("map %s: %w: no column %q on the source", src.Name, ErrShapeMismatch, mc.Source)
+			}
+			view.Columns = append(view.Columns, *c)
+			continue
+		}
+		if src.Column(mc.Target) != nil {
+			return nil, fmt.Errorf("map %s: %w: computed column %q has the name of a source column: give it another name", src.Name, mapping.ErrMapping, mc.Target)
+		}
+		view.Columns = append(view.Columns, Column{Name: mc.Target, Type: Type{Kind: KindUnsupported}, Nullable: true, Expr: mc.Expr})
+	}
+	return view, nil
+}
+
+// CompileRead has the store compile a read of view (its expressions and
+// filter) without reading a row (LIMIT 0): a preflight's check that a
+// mapping's SQL is valid on the source.
+func (s *Store) CompileRead(ctx context.Context, view *Table) error {
+	q := "SELECT " + s.selectList(view) + " FROM " + s.d.quote(view.Name)
+	if view.Where != "" {
+		q += " WHERE " + view.Where
+	}
+	rows, err := s.DB.QueryContext(ctx, q+" LIMIT 0")
+	if err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // columnExpr is how a read selects column c: its quoted name, or its
@@ -61,4 +93,68 @@ func (s *Store) selectList(t *Table) string {
 		cols[i] = s.columnExpr(c)
 	}
 	return strings.Join(cols, ", ")
+}
+
+// TargetTable is the table provision creates for a mapped source table:
+// the mapping's target name, its columns renamed (computed and cast ones
+// with their declared type, returned as type overrides keyed
+// "Table.Column" in the target's terms), the key, the indexes and the
+// foreign keys renamed. others maps the other mapped tables by source
+// name, so a foreign key to one of them names its target table. What the
+// mapping leaves out (an index or foreign key over a dropped column) is
+// said in notes.
+func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (t *Table, overrides map[string]string, notes []string) {
+	t = &Table{Name: m.Target, Engine: src.Engine, PrimaryKey: m.Key, Skipped: src.Skipped}
+	overrides = map[string]string{}
+	for _, mc := range m.Columns {
+		if mc.Computed() {
+			t.Columns = append(t.Columns, Column{Name: mc.Target, Nullable: true, Type: Type{Kind: KindUnsupported}})
+			overrides[m.Target+"."+mc.Target] = mc.Type
+			continue
+		}
+		c := *src.Column(mc.Source)
+		c.Name = mc.Target
+		t.Columns = append(t.Columns, c)
+		if mc.Type != "" {
+			overrides[m.Target+"."+mc.Target] = mc.Type
+		}
+	}
+	rename := func(tm mapping.Table, cols []string) ([]string, bool) {
+		out := make([]string, len(cols))
+		for i, c := range cols {
+			dst, ok := tm.TargetOf(c)
+			if !ok {
+				return nil, false
+			}
+			out[i] = dst
+		}
+		return out, true
+	}
+	for _, idx := range src.Indexes {
+		cols, ok := rename(m, idx.Columns)
+		if !ok {
+			notes = append(notes, fmt.Sprintf("%s: index %s not carried: a column of it is dropped by the mapping", m.Target, idx.Name))
+			continue
+		}
+		t.Indexes = append(t.Indexes, Index{Name: idx.Name, Columns: cols, Unique: idx.Unique})
+	}
+	for _, fk := range src.ForeignKeys {
+		cols, ok := rename(m, fk.Columns)
+		if !ok {
+			notes = append(notes, fmt.Sprintf("%s: foreign key %s not carried: a column of it is dropped by the mapping", m.Target, fk.Name))
+			continue
+		}
+		out := fk
+		out.Columns = cols
+		if ref, mapped := others[fk.RefTable]; mapped {
+			refCols, ok := rename(ref, fk.RefColumns)
+			if !ok {
+				notes = append(notes, fmt.Sprintf("%s: foreign key %s not carried: a referenced column is dropped by the mapping", m.Target, fk.Name))
+				continue
+			}
+			out.RefTable, out.RefColumns = ref.Target, refCols
+		}
+		t.ForeignKeys = append(t.ForeignKeys, out)
+	}
+	return t, overrides, notes
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/godwit/godwit/mapping"
 )
 
 // Engine names a database engine.
@@ -50,7 +52,7 @@ var (
 var permanentErrors = []error{
 	ErrUnknownEngine, ErrBadDSN, ErrBadPattern, ErrUnknownTable, ErrNoPrimaryKey,
 	ErrUnsupportedType, ErrTableExists, ErrShapeMismatch, ErrBadValue, ErrAccessDenied,
-	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase,
+	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase, mapping.ErrMapping,
 }
 
 // IsPermanent reports whether err is one that retrying cannot fix (a bad

@@ -266,3 +266,29 @@ func Adhoc(table, toTable, rule string, renames map[string]string) (*Spec, error
 	}
 	return &Spec{Names: rule, Tables: map[string]TableSpec{table: {To: toTable, Columns: renames}}}, nil
 }
+
+// TargetPatterns are the target tables the mapping writes, as names or
+// patterns: a table's to:, else the names rule applied to its name or
+// pattern (orders_* under PascalCase: Orders*). For what can be known
+// without the source: resources, the tables a rollback empties.
+func (s *Spec) TargetPatterns() []string {
+	out := make([]string, 0, len(s.Tables))
+	for _, key := range sortedKeys(s.Tables) {
+		if to := s.Tables[key].To; to != "" {
+			out = append(out, to)
+			continue
+		}
+		out = append(out, ApplyRule(s.Names, key))
+	}
+	return out
+}
+
+// MapsTo reports whether the mapping writes target table name.
+func (s *Spec) MapsTo(name string) bool {
+	for _, p := range s.TargetPatterns() {
+		if ok, _ := path.Match(p, name); ok || p == name {
+			return true
+		}
+	}
+	return false
+}

@@ -202,3 +202,10 @@ func indexPath(field string, i int) string { return fmt.Sprintf("%s[%d]", field,
 // FanOut says how many tables are compared at once as separate activities
 // (0: the phase is one activity).
 func (s *Spec) FanOut() int { return s.Units }
+
+// MappingName is the mapping the section names (config.MappingUser).
+func (s *Spec) MappingName() string { return s.Mapping }
+
+// TakeMapping takes the mapping's stores before the spec is checked
+// (config.MappingUser).
+func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }

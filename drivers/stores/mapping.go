@@ -45,6 +45,17 @@ func UseMapping(c *config.CheckContext, name string, from, to *string, tables *[
 	return m
 }
 
+// TakeMapping fills a section's empty from and to with the mapping's
+// stores (config.MappingUser), before any section is checked.
+func TakeMapping(m *mapping.Spec, from, to *string) {
+	if *from == "" {
+		*from = m.From
+	}
+	if *to == "" {
+		*to = m.To
+	}
+}
+
 // MappedTables resolves a mapping against the live source: every table it
 // selects, mapped (target names, columns, computed columns, filter).
 func MappedTables(ctx context.Context, src *datastore.Store, m *mapping.Spec) ([]mapping.Table, error) {
