@@ -62,19 +62,32 @@ func SourceView(src *Table, m mapping.Table) (*Table, error) {
 	return view, nil
 }
 
-// CompileRead has the store compile a read of view (its expressions and
-// filter) without reading a row (LIMIT 0): a preflight's check that a
-// mapping's SQL is valid on the source.
-func (s *Store) CompileRead(ctx context.Context, view *Table) error {
-	q := "SELECT " + s.selectList(view) + " FROM " + s.d.quote(view.Name)
+// CompileMapped has the store compile each expression and the filter of a
+// mapped view on its own (LIMIT 0 reads, no row read), so that each
+// problem names what is wrong: "add.LineTotal: ..." or "where: ...".
+func (s *Store) CompileMapped(ctx context.Context, view *Table) []error {
+	var errs []error
+	try := func(what, sel, where string) {
+		q := "SELECT " + sel + " FROM " + s.d.quote(view.Name)
+		if where != "" {
+			q += " WHERE " + where
+		}
+		rows, err := s.DB.QueryContext(ctx, q+" LIMIT 0")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w: %v", what, mapping.ErrMapping, err))
+			return
+		}
+		rows.Close()
+	}
+	for _, c := range view.Columns {
+		if c.Expr != "" {
+			try(fmt.Sprintf("add.%s (expr %q)", c.Name, c.Expr), s.columnExpr(c), "")
+		}
+	}
 	if view.Where != "" {
-		q += " WHERE " + view.Where
+		try(fmt.Sprintf("where %q", view.Where), "1", view.Where)
 	}
-	rows, err := s.DB.QueryContext(ctx, q+" LIMIT 0")
-	if err != nil {
-		return err
-	}
-	return rows.Close()
+	return errs
 }
 
 // columnExpr is how a read selects column c: its quoted name, or its

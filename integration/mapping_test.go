@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -13,13 +12,11 @@ import (
 	"github.com/godwit/godwit/migration"
 )
 
-// A mapped migration from PostgreSQL (snake_case) to MariaDB (PascalCase)
-// on the dev server: validate, provision, copy and reconcile all through
-// one mapping with a names rule, a rename, a drop, a computed column and a
-// filter. The run completes and reconcile finds no difference.
-func TestMappedMigrationCompletes(t *testing.T) {
-	t.Parallel()
-	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+// mappedShop is a small shop in snake_case on PostgreSQL, and an empty
+// MariaDB to carry it to.
+func mappedShop(t *testing.T) (src, dst dbtest.DB) {
+	t.Helper()
+	src, dst = dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
 	dbtest.Exec(t, src.Store,
 		`CREATE TABLE customer_account (customer_account_id int PRIMARY KEY, full_name text NOT NULL, legacy_code varchar(8))`,
 		`CREATE TABLE order_line (order_line_id bigint PRIMARY KEY,
@@ -28,7 +25,10 @@ func TestMappedMigrationCompletes(t *testing.T) {
 		`CREATE INDEX order_line_customer ON order_line (customer_account_id)`,
 		`INSERT INTO customer_account SELECT i, 'Customer ' || i, 'C' || i FROM generate_series(1, 50) i`,
 		`INSERT INTO order_line SELECT i, i % 50 + 1, (i % 90) + (i % 100) / 100.0, i % 5, 'note ' || i FROM generate_series(1, 2000) i`)
-	r := newDataRun(t, "it-mapped", src, dst, `  - phase: validate
+	return src, dst
+}
+
+const mappedPhases = `  - phase: validate
     hook:
       run: {command: ["true"]}
   - phase: provision
@@ -37,7 +37,9 @@ func TestMappedMigrationCompletes(t *testing.T) {
     copy: {mapping: shop, batchRows: 300}
   - phase: reconcile
     reconcile: {mapping: shop, threshold: 50}
-mappings:
+`
+
+const shopMapping = `mappings:
   shop:
     from: legacy
     to: new
@@ -52,8 +54,19 @@ mappings:
         add:
           LineTotal: {expr: "unit_price * quantity", type: "decimal(12,2)"}
         where: "quantity > 0"
-`)
+`
+
+// A mapped migration from PostgreSQL (snake_case) to MariaDB (PascalCase)
+// on the dev server: validate, provision, copy and reconcile all through
+// one mapping with a names rule, a rename, a drop, a computed column and a
+// filter. The run completes and reconcile finds no difference.
+func TestMappedMigrationCompletes(t *testing.T) {
+	t.Parallel()
+	src, dst := mappedShop(t)
+	r := newDataRun(t, "it-mapped", src, dst, mappedPhases+shopMapping)
 	out, err := godwit(t, "validate", "-f", r.spec)
+	require.NoError(t, err, out)
+	out, err = godwit(t, "preflight", "-f", r.spec)
 	require.NoError(t, err, out)
 	r.start()
 	final, err := r.result()
@@ -79,9 +92,25 @@ mappings:
 	out, err = godwit(t, "reconcile", "-f", r.spec)
 	require.NoError(t, err, out)
 	require.True(t, strings.Contains(out, "order_line→SalesLine"), out)
-	fmt.Fprintln(testWriter{t}, out)
 }
 
-type testWriter struct{ t *testing.T }
+// Preflight checks a mapping against the live schemas and names what does
+// not fit: an unknown column (with a suggestion), an expression the source
+// cannot compile, a filter over a column that does not exist.
+func TestMappedPreflightNamesWhatDoesNotFit(t *testing.T) {
+	t.Parallel()
+	src, dst := mappedShop(t)
+	bad := strings.NewReplacer("{unit_price: Price}", "{unit_prise: Price}").Replace(shopMapping)
+	r := newDataRun(t, "it-mapped-typo", src, dst, mappedPhases+bad)
+	out, err := godwit(t, "preflight", "-f", r.spec)
+	require.Error(t, err, out)
+	require.Contains(t, out, `columns.unit_prise: column unit_prise is not in source table order_line (did you mean "unit_price"?)`)
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+	bad = strings.NewReplacer("unit_price * quantity", "unit_price * qty", `"quantity > 0"`, `"shipped"`).Replace(shopMapping)
+	r = newDataRun(t, "it-mapped-expr", src, dst, mappedPhases+bad)
+	out, err = godwit(t, "preflight", "-f", r.spec)
+	require.Error(t, err, out)
+	require.Contains(t, out, `mapping shop table order_line: store legacy cannot compile add.LineTotal (expr "unit_price * qty")`)
+	require.Contains(t, out, `store legacy cannot compile where "shipped"`)
+	require.Empty(t, tablesOf(t, dst.Store), "preflight created nothing")
+}

@@ -122,8 +122,8 @@ func (d *Driver) mappedProblems(ctx context.Context, from, to *datastore.Store, 
 			problems = append(problems, fmt.Sprintf("mapping %s: %v", s.Mapping, err))
 			continue
 		}
-		if err := from.CompileRead(ctx, view); err != nil {
-			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot read it as mapped (an expression or the where filter): %v", s.Mapping, m.Source, s.From, err))
+		for _, err := range from.CompileMapped(ctx, view) {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot compile %v", s.Mapping, m.Source, s.From, err))
 		}
 		if s.CatchUp != nil && view.Column(s.CatchUp.Column) == nil {
 			problems = append(problems, fmt.Sprintf("mapping %s table %s: catchUp.column %s is not carried by the mapping", s.Mapping, m.Source, s.CatchUp.Column))

@@ -540,10 +540,13 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 			problems = append(problems, stores.Problem(s.From, err))
 			continue
 		}
-		if view, err := datastore.SourceView(src, m); err != nil {
+		view, err := datastore.SourceView(src, m)
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("mapping %s: %v", s.Mapping, err))
-		} else if err := from.CompileRead(ctx, view); err != nil {
-			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot read it as mapped (an expression or the where filter): %v", s.Mapping, m.Source, s.From, err))
+			continue
+		}
+		for _, err := range from.CompileMapped(ctx, view) {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot compile %v", s.Mapping, m.Source, s.From, err))
 		}
 	}
 	if to == nil {
