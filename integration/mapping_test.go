@@ -32,9 +32,9 @@ const mappedPhases = `  - phase: validate
     hook:
       run: {command: ["true"]}
   - phase: provision
-    provision: {mapping: shop}
+    provision: {mapping: shop, deferIndexes: true}
   - phase: copy
-    copy: {mapping: shop, batchRows: 300}
+    copy: {mapping: shop, batchRows: 300, createIndexes: true}
   - phase: reconcile
     reconcile: {mapping: shop, threshold: 50}
 `
@@ -84,6 +84,8 @@ func TestMappedMigrationCompletes(t *testing.T) {
 	require.Equal(t, []string{"OrderLineId"}, sl.PrimaryKey)
 	require.Len(t, sl.ForeignKeys, 1)
 	require.Equal(t, "CustomerAccount", sl.ForeignKeys[0].RefTable)
+	require.Len(t, sl.Indexes, 1, "the secondary index, created after the load")
+	require.Equal(t, []string{"CustomerAccountId"}, sl.Indexes[0].Columns)
 	var total string
 	require.NoError(t, dst.Store.DB.QueryRowContext(ctx, "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 7").Scan(&total))
 	require.Equal(t, "14.14", total, "7.07 × 2, computed by the source")
