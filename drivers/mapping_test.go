@@ -118,3 +118,54 @@ func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
 		})
 	}
 }
+
+func TestMappedProvisionAndCopyCarryTheirMapping(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec(`  - phase: provision
+    provision: {mapping: shop}
+  - phase: copy
+    copy: {mapping: shop}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range spec.Phases {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back config.PhaseSpec
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"mappingSpec":{"from":"legacy","to":"new","names":"PascalCase"`) {
+			t.Errorf("%s: the mapping does not travel with the section: %s", p.Name, b)
+		}
+	}
+	// The provision knows the copy loads its store (the copy's stores come
+	// from the mapping before any section is checked): the foreign keys
+	// wait for the load.
+	if !strings.Contains(mustJSON(t, spec.Phases[0]), `"stores":{"legacy"`) || strings.Contains(mustJSON(t, spec.Phases[0]), `"foreignKeysNow":true`) {
+		t.Errorf("provision section: %s", mustJSON(t, spec.Phases[0]))
+	}
+}
+
+func TestMappedProvisionRefusesDDLAndTypeOverrides(t *testing.T) {
+	for section, want := range map[string]string{
+		"provision: {mapping: shop, ddl: {fromFile: x.sql}}":       "phases[0].provision.ddl (line 21): with a mapping is not supported yet",
+		"provision: {mapping: shop, typeOverrides: {a.b: BIGINT}}": "phases[0].provision.typeOverrides (line 21): does not apply to a mapped provision",
+	} {
+		_, err := config.ParseSpec([]byte(mappedSpec("  - phase: provision\n    " + section + "\n")))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant %q", section, err, want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -228,3 +228,15 @@ func TestResolveAll(t *testing.T) {
 		t.Errorf("two tables onto one target = %v, want a collision", err)
 	}
 }
+
+func TestTargetPatterns(t *testing.T) {
+	s := issueSpec()
+	if got := strings.Join(s.TargetPatterns(), ","); got != "Audit*,CustomerAccount,SalesLine" {
+		t.Errorf("TargetPatterns() = %s", got)
+	}
+	for name, want := range map[string]bool{"SalesLine": true, "Audit2024": true, "CustomerAccount": true, "OrderLine": false, "order_line": false} {
+		if got := s.MapsTo(name); got != want {
+			t.Errorf("MapsTo(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
