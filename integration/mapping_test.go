@@ -1,8 +1,12 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -115,4 +119,60 @@ func TestMappedPreflightNamesWhatDoesNotFit(t *testing.T) {
 	require.Contains(t, out, `mapping shop table order_line: store legacy cannot compile add.LineTotal (expr "unit_price * qty")`)
 	require.Contains(t, out, `store legacy cannot compile where "shipped"`)
 	require.Empty(t, tablesOf(t, dst.Store), "preflight created nothing")
+}
+
+// A worker killed with SIGKILL in the middle of a mapped copy: another
+// worker resumes it from the last heartbeated checkpoint, and the mapped
+// reconcile after it finds no row lost, doubled or computed otherwise.
+func TestMappedCopyResumesAfterWorkerKilled(t *testing.T) {
+	t.Parallel()
+	bin := buildWorker(t)
+	queue := "it-mapped-crash"
+	first, _ := startWorker(t, bin, queue)
+
+	const rows = 40_000
+	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain_item (item_id bigint PRIMARY KEY, item_label text NOT NULL)",
+		fmt.Sprintf("INSERT INTO plain_item SELECT i, 'label ' || i FROM generate_series(1, %d) i", rows))
+	r := newDataRun(t, "it-mapped-crash", src, dst, `  - phase: provision
+    provision: {mapping: items}
+  - phase: copy
+    heartbeatTimeout: 3s
+    copy: {mapping: items, batchRows: 500, rowsPerSecond: 5000}
+  - phase: reconcile
+    reconcile: {mapping: items}
+mappings:
+  items:
+    from: legacy
+    to: new
+    names: PascalCase
+    tables:
+      plain_item:
+        columns: {item_label: Label}
+        add:
+          LabelLength: {expr: "length(item_label)", type: "int"}
+        where: "item_id % 10 <> 0"
+`)
+	var out, errOut bytes.Buffer
+	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)
+	require.NoError(t, err, res)
+	r.waitFor("the copy to be a fifth done", func(rep migration.Report) bool {
+		return rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Progress >= 20
+	})
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_, _ = first.Process.Wait()
+	before, err := dst.Store.Count(context.Background(), "PlainItem")
+	require.NoError(t, err)
+	require.Less(t, before, int64(rows*9/10), "killed mid-copy")
+
+	_, logs := startWorker(t, bin, queue)
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.GreaterOrEqual(t, final.Phases[1].Attempts, 2, "the copy ran a second attempt on the new worker")
+	require.Equal(t, int64(rows*9/10), final.Phases[1].Records, "the filter leaves every tenth row out")
+	require.Contains(t, final.Phases[2].Summary, "0 missing_in_target, 0 extra_in_target, 0 mismatched")
+	resumed := regexp.MustCompile(`"@message":"resuming from checkpoint"[^\n]*"rows_done":(\d+)`).FindStringSubmatch(logs.String())
+	require.NotNil(t, resumed, "the second worker resumed from a checkpoint:\n%s", logs.String())
+	require.NotEqual(t, "0", resumed[1])
 }
