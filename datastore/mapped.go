@@ -171,3 +171,49 @@ func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (
 	}
 	return t, overrides, notes
 }
+
+// ParseType reads a type as written for engine e ("decimal(12,2)",
+// "VARCHAR(40)", "bigint") into a Type, as introspection would.
+func ParseType(e Engine, native string) Type {
+	n := strings.TrimSpace(native)
+	if n == "" {
+		return Type{Kind: KindUnsupported}
+	}
+	switch e {
+	case Postgres:
+		return postgresType(strings.ToLower(n))
+	case MySQL:
+		return mysqlType(strings.ToLower(n))
+	}
+	return sqliteType(n)
+}
+
+// CastLoss says how a value of type from may be changed by a column of
+// type to: "" when every value fits unchanged (a wider integer or decimal,
+// a longer string, any value into text), else why not ("decimal(10,2) does
+// not fit every value of text"). A mapping's cast: that loses is refused
+// unless it says lossy: true.
+func CastLoss(from, to Type) string {
+	if from == to {
+		return ""
+	}
+	intRank := map[Kind]int{KindSmallInt: 1, KindInt: 2, KindBigInt: 3}
+	text := to.Kind == KindText || to.Kind == KindVarchar
+	switch {
+	case to.Kind == KindText:
+		return "" // every value has a text form
+	case intRank[from.Kind] > 0 && intRank[to.Kind] >= intRank[from.Kind]:
+		return ""
+	case intRank[from.Kind] > 0 && to.Kind == KindDecimal && (to.Precision == 0 || to.Precision-to.Scale >= map[Kind]int{KindSmallInt: 5, KindInt: 10, KindBigInt: 19}[from.Kind]):
+		return ""
+	case from.Kind == KindDecimal && to.Kind == KindDecimal && (to.Precision == 0 || from.Precision > 0 && to.Scale >= from.Scale && to.Precision-to.Scale >= from.Precision-from.Scale):
+		return ""
+	case from.Kind == KindFloat && to.Kind == KindDouble:
+		return ""
+	case from.Kind == KindVarchar && text && (to.Length == 0 || to.Length >= from.Length):
+		return ""
+	case from.Kind == KindTimestamp && to.Kind == KindTimestamp, from.Kind == KindDate && to.Kind == KindDate:
+		return ""
+	}
+	return fmt.Sprintf("%s does not hold every value of %s", to, from)
+}

@@ -148,3 +148,33 @@ func TestCompileMappedNamesEachBadExpression(t *testing.T) {
 		t.Errorf("problems %q", got)
 	}
 }
+
+func TestCastLoss(t *testing.T) {
+	ty := func(e datastore.Engine, s string) datastore.Type { return datastore.ParseType(e, s) }
+	pg, my := datastore.Postgres, datastore.MySQL
+	cases := []struct {
+		name     string
+		from, to datastore.Type
+		lossless bool
+	}{
+		{"int into bigint", ty(pg, "integer"), ty(my, "BIGINT"), true},
+		{"bigint into int", ty(pg, "bigint"), ty(my, "INT"), false},
+		{"int into decimal(12,2)", ty(pg, "integer"), ty(my, "decimal(12,2)"), true},
+		{"bigint into decimal(12,2)", ty(pg, "bigint"), ty(my, "decimal(12,2)"), false},
+		{"decimal widened", ty(pg, "numeric(10,2)"), ty(my, "decimal(12,2)"), true},
+		{"decimal scale cut", ty(pg, "numeric(10,4)"), ty(my, "decimal(12,2)"), false},
+		{"text into decimal", ty(pg, "text"), ty(my, "decimal(10,2)"), false},
+		{"anything into text", ty(pg, "numeric(10,2)"), ty(my, "TEXT"), true},
+		{"longer varchar", ty(pg, "character varying(20)"), ty(my, "VARCHAR(40)"), true},
+		{"shorter varchar", ty(pg, "text"), ty(my, "VARCHAR(10)"), false},
+		{"double into float", ty(pg, "double precision"), ty(my, "FLOAT"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			why := datastore.CastLoss(c.from, c.to)
+			if (why == "") != c.lossless {
+				t.Errorf("CastLoss(%s, %s) = %q, want lossless %v", c.from, c.to, why, c.lossless)
+			}
+		})
+	}
+}

@@ -119,6 +119,17 @@ func TestMappedPreflightNamesWhatDoesNotFit(t *testing.T) {
 	require.Contains(t, out, `mapping shop table order_line: store legacy cannot compile add.LineTotal (expr "unit_price * qty")`)
 	require.Contains(t, out, `store legacy cannot compile where "shipped"`)
 	require.Empty(t, tablesOf(t, dst.Store), "preflight created nothing")
+
+	// A cast that may change values is refused unless it says lossy.
+	lossy := strings.NewReplacer("drop: [legacy_code]", `cast: {full_name: {type: "varchar(10)"}}`).Replace(shopMapping)
+	r = newDataRun(t, "it-mapped-cast", src, dst, mappedPhases+lossy)
+	out, err = godwit(t, "preflight", "-f", r.spec)
+	require.Error(t, err, out)
+	require.Contains(t, out, `mapping shop table customer_account: cast full_name to "varchar(10)" may change values (varchar(10) does not hold every value of text)`)
+	lossy = strings.NewReplacer("drop: [legacy_code]", `cast: {full_name: {type: "varchar(10)", lossy: true}}`).Replace(shopMapping)
+	r = newDataRun(t, "it-mapped-lossy", src, dst, mappedPhases+lossy)
+	out, err = godwit(t, "preflight", "-f", r.spec)
+	require.NoError(t, err, out)
 }
 
 // A worker killed with SIGKILL in the middle of a mapped copy: another

@@ -548,6 +548,9 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 		for _, err := range from.CompileMapped(ctx, view) {
 			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot compile %v", s.Mapping, m.Source, s.From, err))
 		}
+		if engine, err := datastore.ParseEngine(s.Stores[s.To].Engine); err == nil {
+			problems = append(problems, stores.CastProblems(s.Mapping, src, m, engine)...)
+		}
 	}
 	if to == nil {
 		return problems

@@ -80,3 +80,23 @@ func SourceTable(t *datastore.Table) mapping.SourceTable {
 	}
 	return st
 }
+
+// CastProblems are the casts of a mapped table that may change values
+// (datastore.CastLoss) without saying lossy: true, as preflight problems.
+func CastProblems(mappingName string, src *datastore.Table, m mapping.Table, target datastore.Engine) []string {
+	var problems []string
+	for _, c := range m.Columns {
+		if c.Computed() || c.Type == "" || c.Lossy {
+			continue
+		}
+		sc := src.Column(c.Source)
+		if sc == nil {
+			continue
+		}
+		if why := datastore.CastLoss(sc.Type, datastore.ParseType(target, c.Type)); why != "" {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: cast %s to %q may change values (%s): make sure it cannot, or say lossy: true (tables.%s.cast.%s.lossy)",
+				mappingName, m.Source, c.Source, c.Type, why, m.Source, c.Source))
+		}
+	}
+	return problems
+}
