@@ -187,3 +187,47 @@ mappings:
 	require.NotNil(t, resumed, "the second worker resumed from a checkpoint:\n%s", logs.String())
 	require.NotEqual(t, "0", resumed[1])
 }
+
+// mappedShopOnMariaDB is mappedShop's source on MariaDB.
+func mappedShopOnMariaDB(t *testing.T) dbtest.DB {
+	t.Helper()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store,
+		"CREATE TABLE customer_account (customer_account_id INT PRIMARY KEY, full_name VARCHAR(100) NOT NULL, legacy_code VARCHAR(8))",
+		"CREATE TABLE order_line (order_line_id BIGINT PRIMARY KEY, customer_account_id INT NOT NULL, unit_price DECIMAL(10,2) NOT NULL, "+
+			"quantity INT NOT NULL, legacy_note TEXT, FOREIGN KEY (customer_account_id) REFERENCES customer_account (customer_account_id))",
+		"INSERT INTO customer_account SELECT seq, CONCAT('Customer ', seq), CONCAT('C', seq) FROM seq_1_to_50",
+		"INSERT INTO order_line SELECT seq, seq % 50 + 1, (seq % 90) + (seq % 100) / 100.0, seq % 5, CONCAT('note ', seq) FROM seq_1_to_2000")
+	return src
+}
+
+// The same mapped migration from MariaDB to PostgreSQL and from
+// PostgreSQL to SQLite: it completes and reconcile finds no difference.
+func TestMappedMigrationOtherEnginePairs(t *testing.T) {
+	t.Parallel()
+	for _, pair := range []struct{ from, to datastore.Engine }{
+		{datastore.MySQL, datastore.Postgres},
+		{datastore.Postgres, datastore.SQLite},
+	} {
+		t.Run(string(pair.from)+" to "+string(pair.to), func(t *testing.T) {
+			t.Parallel()
+			var src dbtest.DB
+			if pair.from == datastore.MySQL {
+				src = mappedShopOnMariaDB(t)
+			} else {
+				src, _ = mappedShop(t)
+			}
+			dst := dbtest.New(t, pair.to)
+			r := newDataRun(t, fmt.Sprintf("it-mapped-%s-%s", pair.from, pair.to), src, dst, mappedPhases+shopMapping)
+			out, err := godwit(t, "preflight", "-f", r.spec)
+			require.NoError(t, err, out)
+			r.start()
+			final, err := r.result()
+			require.NoError(t, err, "%+v", final)
+			require.Equal(t, migration.StatusCompleted, final.Status)
+			require.Equal(t, int64(50+1600), final.Phases[2].Records)
+			require.Contains(t, final.Phases[3].Summary, "0 missing_in_target, 0 extra_in_target, 0 mismatched")
+			require.Equal(t, []string{"CustomerAccount", "SalesLine"}, tablesOf(t, dst.Store))
+		})
+	}
+}
