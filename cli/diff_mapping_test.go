@@ -73,6 +73,8 @@ func TestDiffThroughANamesRule(t *testing.T) {
 	require.ErrorContains(t, err, `column unit_prise is not in source table order_line (did you mean "unit_price"?)`)
 	_, _, err = run(t, noDial(t), diff("order_line", "--map-column", "unit_price")...)
 	require.ErrorContains(t, err, "want SRC=DST")
+	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--where", "quantity > 0")...)
+	require.ErrorContains(t, err, "--where with --names or --map-column is not supported yet")
 }
 
 func TestReconcileCommandThroughASpecMapping(t *testing.T) {

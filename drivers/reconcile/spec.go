@@ -162,6 +162,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf("columns."+k, "%v", err)
 		}
 	}
+	if s.Mapping != "" && len(s.Where) > 0 {
+		c.Errorf("where", "with a mapping is not supported yet: the condition would run on both sides, whose names differ; bound the rows with the mapping's where (source side), or use updatedColumn")
+	}
 	for k, w := range s.Where {
 		if w == "" {
 			c.Errorf("where."+k, "is empty: write an SQL condition such as updated_at < '2024-05-01', or leave the table out")
