@@ -231,3 +231,28 @@ func TestMappedMigrationOtherEnginePairs(t *testing.T) {
 		})
 	}
 }
+
+// A mapped migration rolled back at a gate after the copy: the copy's
+// compensation empties the target tables under their mapped names, and
+// provision's drops them.
+func TestMappedMigrationRollsBack(t *testing.T) {
+	t.Parallel()
+	src, dst := mappedShop(t)
+	r := newDataRun(t, "it-mapped-rollback", src, dst, mappedPhases+`  - phase: reconcile
+    name: go-live
+    approval: {gate: go-live}
+    hook:
+      run: {command: ["true"]}
+`+shopMapping)
+	r.start()
+	r.waitFor("the go-live gate", waitingAt("go-live"))
+	require.Equal(t, []string{"CustomerAccount", "SalesLine"}, tablesOf(t, dst.Store))
+	out, err := godwit(t, "rollback", r.name, "--reason", "test")
+	require.NoError(t, err, out)
+	final, err := r.result()
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	require.Equal(t, "emptied CustomerAccount, SalesLine in new", final.Phases[2].Summary)
+	require.Equal(t, "dropped 2 tables this migration created in new: CustomerAccount, SalesLine", final.Phases[1].Summary)
+	require.Empty(t, tablesOf(t, dst.Store))
+}
