@@ -16,7 +16,7 @@ import (
 
 const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
-	topFields   = "name, description, taskQueue, resources, notifications, window, stores, defaults, phases"
+	topFields   = "name, description, taskQueue, resources, notifications, window, stores, mappings, defaults, phases"
 	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook"
 	cmdFields   = "command, env, secrets, inheritEnv, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
