@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -115,4 +116,31 @@ func TestFailOnNeverLetsThePipelineReachAcceptBreaking(t *testing.T) {
 	_, _, err = godwit(t, noDial(t), "check-compat", "--before", before, "--after", after, "--fail-on", "sometimes")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "use never, breaking or potentially_breaking")
+}
+
+// The method's own compatibility report (its expected_outputs), as shipped
+// and with a byte-order mark, is read by plan --compat and runbook
+// --compat: its rollback SQL reaches the runbook, and a breaking issue in
+// it is a risk.
+func TestPlanReadsTheMethodsOwnCompatReport(t *testing.T) {
+	desc := method(t, "sample_database_migration.json")
+	shipped := fixture(t, "docread", filepath.Join("method", "expected_outputs", "schema_compatibility_report.json"))
+	data, err := os.ReadFile(shipped)
+	require.NoError(t, err)
+	bom := filepath.Join(t.TempDir(), "bom.json")
+	require.NoError(t, os.WriteFile(bom, append([]byte("\xef\xbb\xbf"), data...), 0o600))
+	for _, report := range []string{shipped, bom} {
+		_, stderr, err := godwit(t, noDial(t), "plan", "--description", desc, "--compat", report)
+		require.NoError(t, err, stderr)
+		out, stderr, err := godwit(t, noDial(t), "runbook", "--description", desc, "--compat", report)
+		require.NoError(t, err, stderr)
+		assert.Contains(t, out, "## Schema rollback SQL (schema comparison)")
+		assert.Contains(t, out, "DROP TABLE IF EXISTS user_preferences;")
+		assert.NotContains(t, out, "### Undo 0:")
+	}
+	breaking := filepath.Join(t.TempDir(), "breaking.json")
+	require.NoError(t, os.WriteFile(breaking, []byte(strings.Replace(string(data), `"severity": "potentially_breaking"`, `"severity": "breaking"`, 1)), 0o600))
+	_, stderr, err := godwit(t, noDial(t), "plan", "--description", desc, "--compat", breaking)
+	require.NoError(t, err, stderr)
+	assert.Contains(t, stderr, "risk +3 breaking_changes: schema comparison: 1 breaking change(s)")
 }

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -130,7 +128,11 @@ is found.`,
 			}
 			problems := p.Problems(maxRisk, acceptBreaking)
 			if len(problems) == 0 {
-				fmt.Fprintf(a.errOut, "plan %s passes: risk %s is within %s\n", p.Name, p.OverallRisk, strings.ToUpper(maxRisk))
+				note := ""
+				if n := len(p.Warnings); n > 0 {
+					note = fmt.Sprintf("; the %d warning(s) above are about the input and do not fail it", n)
+				}
+				fmt.Fprintf(a.errOut, "plan %s passes: risk %s is within %s%s\n", p.Name, p.OverallRisk, strings.ToUpper(maxRisk), note)
 				return nil
 			}
 			return &exitError{code: 2, msg: fmt.Sprintf("plan %s does not pass its policy (%d problem(s)):\n  %s", p.Name, len(problems), strings.Join(problems, "\n  "))}
@@ -260,12 +262,9 @@ func readCompatReport(path string) (*compat.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read --compat report: %w", err)
 	}
-	// A report saved by an editor may start with a UTF-8 byte-order mark,
-	// which encoding/json refuses.
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	var r compat.Report
-	if err := json.Unmarshal(data, &r); err != nil || r.OverallCompatibility == "" {
-		return nil, fmt.Errorf("--compat %s is not a check-compat report (JSON with overall_compatibility): %v", path, err)
+	r, err := compat.DecodeReport(data)
+	if err != nil {
+		return nil, fmt.Errorf("--compat %s is not a compatibility report (JSON with overall_compatibility, as godwit check-compat or the Migration Architect method's checker writes it): %v", path, err)
 	}
-	return &r, nil
+	return r, nil
 }

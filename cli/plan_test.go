@@ -97,6 +97,14 @@ func TestCheckCompatWritesReportFile(t *testing.T) {
 func TestPlanValidateExitCodes(t *testing.T) {
 	spec := fixture(t, "plan", "spec.yaml")
 	service := fixture(t, "plan", "service.yaml")
+	// The service description with every legacy endpoint on the new side
+	// and two fields Godwit does not know: warnings, not problems.
+	data, err := os.ReadFile(service)
+	require.NoError(t, err)
+	warnOnly := filepath.Join(t.TempDir(), "service.yaml")
+	desc := strings.Replace(string(data), `endpoints: ["GET /api/v1/users/{id}", "POST /api/v1/users"]`,
+		`endpoints: ["GET /api/v1/users/{id}", "POST /api/v1/users", "GET /api/v1/users/{id}/avatar"]`, 1)
+	require.NoError(t, os.WriteFile(warnOnly, []byte(desc+"owner_team: identity\ntarget_performance: {p99_ms: 200}\n"), 0o600))
 	ungated := writeSpec(t, "name: quick\nphases:\n  - phase: copy\n    hook: {run: {command: [./copy.sh]}}\n  - phase: shift-traffic\n    hook: {run: {command: [./shift.sh]}}\n  - phase: decommission\n    hook: {run: {command: [./drop.sh]}}\n")
 	for _, tc := range []struct {
 		name     string
@@ -110,12 +118,17 @@ func TestPlanValidateExitCodes(t *testing.T) {
 			"overall risk HIGH", "big-bang cut-over", "decommission without bake time", "no rollback window",
 		}},
 		{"breaking findings need acknowledging", []string{"--description", service, "--validate", "--max-risk", "HIGH"}, 2, []string{"unacknowledged breaking changes: endpoints of the legacy service missing"}},
+		{"a description with only warnings about its fields passes, printing them", []string{"--description", warnOnly, "--validate"}, 0, nil},
 		{"a bad --max-risk is a usage error", []string{"-f", spec, "--max-risk", "SEVERE"}, 1, []string{"use LOW, MEDIUM or HIGH"}},
 		{"nothing to plan", []string{"--validate"}, 1, []string{"nothing to plan"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _, err := godwit(t, noDial(t), append([]string{"plan"}, tc.args...)...)
+			out, stderr, err := godwit(t, noDial(t), append([]string{"plan"}, tc.args...)...)
 			assert.Equal(t, tc.code, exitCode(err), "error: %v", err)
+			if tc.name == "a description with only warnings about its fields passes, printing them" {
+				assert.Contains(t, stderr, "warning: "+warnOnly+": owner_team (line")
+				assert.Contains(t, stderr, "passes: risk LOW is within MEDIUM; the 2 warning(s) above are about the input and do not fail it")
+			}
 			for _, p := range tc.problems {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), p)

@@ -13,6 +13,13 @@ import (
 // renderText writes the report for people: a header, a progress bar per
 // phase, metrics, issues and next steps.
 func renderText(w io.Writer, r *migration.Report, now time.Time) {
+	renderTextGate(w, r, now, 0)
+}
+
+// renderTextGate is renderText for a run waiting at a gate that opens only
+// with the replication lag at or under gateLag (its requireLag, read from
+// the run's spec; 0: none or not known).
+func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag time.Duration) {
 	fmt.Fprintf(w, "Migration %s — %s\n", r.Name, r.Status)
 	if r.Description != "" {
 		fmt.Fprintf(w, "  %s\n", r.Description)
@@ -34,8 +41,8 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 	}
 	fmt.Fprintf(w, "  Rollback   %s\n", rollback)
 	fmt.Fprintf(w, "  Risk       %s\n", r.Risk)
-	if r.WaitingGate != "" {
-		fmt.Fprintf(w, "  Waiting    for approval of gate %q\n", r.WaitingGate)
+	for _, l := range waitingLines(r, now, gateLag) {
+		fmt.Fprintf(w, "  %s\n", l)
 	}
 	if l := r.Replication; l != nil {
 		fmt.Fprintf(w, "  Lag        %s, %d changes behind (measured by phase %s %s ago)\n",
@@ -125,6 +132,56 @@ func renderText(w io.Writer, r *migration.Report, now time.Time) {
 			fmt.Fprintf(w, "  - %s\n", s)
 		}
 	}
+}
+
+// waitingLines say, under the header, what a run that is not moving waits
+// for and the command that moves it on: a gate and who may open it, a
+// window and when it opens, a pause and who lifts it.
+func waitingLines(r *migration.Report, now time.Time, gateLag time.Duration) []string {
+	phase := ""
+	if r.CurrentIndex >= 0 && r.CurrentIndex < len(r.Phases) {
+		phase = r.Phases[r.CurrentIndex].Phase
+	}
+	before := ""
+	switch {
+	case phase == "":
+	case r.Phases[r.CurrentIndex].State == migration.PhaseRunning:
+		before = " in phase " + phase // a gate among the phase's steps
+	default:
+		before = " before phase " + phase
+	}
+	var out []string
+	switch {
+	case r.Status == migration.StatusWaitingApproval && r.WaitingGate != "" && gateLag > 0:
+		last := "not measured yet"
+		if l := r.Replication; l != nil {
+			last = fmt.Sprintf("last %s, %s ago", l.Duration().Round(10*time.Millisecond), since(l.Measured, now))
+		}
+		out = append(out, fmt.Sprintf("Waiting    for approval of gate %q%s, accepted only once the replication lag is at or under %s (%s); then: godwit approve %s --gate %s",
+			r.WaitingGate, before, gateLag, last, r.Name, r.WaitingGate))
+	case r.Status == migration.StatusWaitingApproval && r.WaitingGate != "":
+		out = append(out, fmt.Sprintf("Waiting    for approval of gate %q%s; to continue: godwit approve %s --gate %s",
+			r.WaitingGate, before, r.Name, r.WaitingGate))
+	case r.Status == migration.StatusWaitingWindow:
+		opens := "when it opens"
+		if !r.WindowOpens.IsZero() {
+			opens = fmt.Sprintf("at %s (in %s)", r.WindowOpens.UTC().Format("2006-01-02 15:04 MST"), max(0, r.WindowOpens.Sub(now)).Round(time.Minute))
+		}
+		out = append(out, fmt.Sprintf("Waiting    for the window %s%s; it starts on its own %s, or now: godwit approve %s --gate window",
+			r.Window, before, opens, r.Name))
+	}
+	if r.Paused {
+		switch {
+		case r.Status == migration.StatusWaitingApproval || r.Status == migration.StatusWaitingWindow:
+			out = append(out, "Paused     too: once that wait is over, nothing runs until: godwit resume "+r.Name)
+		case phase != "" && r.Phases[r.CurrentIndex].State == migration.PhasePaused:
+			out = append(out, fmt.Sprintf("Paused     phase %s stopped at %.1f%%; nothing runs until: godwit resume %s",
+				phase, r.Phases[r.CurrentIndex].Progress, r.Name))
+		default:
+			out = append(out, "Paused     nothing runs until: godwit resume "+r.Name)
+		}
+	}
+	return out
 }
 
 func bar(percent float64, width int) string {

@@ -101,6 +101,15 @@ func waitingReport() (*migration.Report, time.Time) {
 	return r, now
 }
 
+// pausedReport is runningReport paused during its copy.
+func pausedReport() (*migration.Report, time.Time) {
+	r, now := runningReport()
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.ShowPaused()
+	r.Refresh(now)
+	return r, now
+}
+
 // lineWith returns the one line of out that contains s.
 func lineWith(t *testing.T, out, s string) string {
 	t.Helper()
@@ -189,14 +198,65 @@ func TestRenderText(t *testing.T) {
 			report: waitingReport,
 			lines: []string{
 				"Migration orders — WAITING_APPROVAL",
-				"  Waiting    for approval of gate \"go-live\"",
+				"  Waiting    for approval of gate \"go-live\" before phase shift-traffic; to continue: godwit approve orders --gate go-live",
 				"  Phase      2 of 2: shift-traffic",
 				"  Progress   " + filledBar(15, 30) + "  50.0%",
 				`  - approve gate "go-live" to continue: godwit approve orders --gate go-live`,
 				`  - or roll back: godwit rollback orders --reason "..."`,
 			},
-			absent: []string{"Ended", "\nIssues", "\n  Move"},
+			absent: []string{"Ended", "\nIssues", "\n  Move", "Paused"},
 			marks:  map[string]string{"1. copy": "✓", "2. shift-traffic": "·"},
+		},
+		{
+			name:   "paused",
+			report: pausedReport,
+			lines: []string{
+				"Migration orders — PAUSED",
+				"  Paused     phase copy stopped at 50.0%; nothing runs until: godwit resume orders",
+				"  - resume to continue: godwit resume orders",
+			},
+			absent: []string{"Waiting"},
+			marks:  map[string]string{"2. copy": "‖"},
+		},
+		{
+			name: "waiting for approval while paused",
+			report: func() (*migration.Report, time.Time) {
+				r, now := waitingReport()
+				r.Paused = true
+				r.Refresh(now)
+				return r, now
+			},
+			lines: []string{
+				"  Waiting    for approval of gate \"go-live\" before phase shift-traffic; to continue: godwit approve orders --gate go-live",
+				"  Paused     too: once that wait is over, nothing runs until: godwit resume orders",
+			},
+		},
+		{
+			name: "waiting at a gate among a phase's steps",
+			report: func() (*migration.Report, time.Time) {
+				r, now := waitingReport()
+				r.Phases[1].State, r.Phases[1].Step = migration.PhaseRunning, "6 of 7: gate go-live"
+				r.Refresh(now)
+				return r, now
+			},
+			lines: []string{
+				"  Waiting    for approval of gate \"go-live\" in phase shift-traffic; to continue: godwit approve orders --gate go-live",
+			},
+		},
+		{
+			name: "waiting for a window",
+			report: func() (*migration.Report, time.Time) {
+				r, now := waitingReport()
+				r.Status, r.WaitingGate = migration.StatusWaitingWindow, ""
+				r.Window, r.WindowOpens = "Sat 02:00-06:00 UTC", now.Add(3*time.Hour)
+				r.Refresh(now)
+				return r, now
+			},
+			lines: []string{
+				"Migration orders — WAITING_WINDOW",
+				"  Waiting    for the window Sat 02:00-06:00 UTC before phase shift-traffic; it starts on its own at 2025-03-14 13:00 UTC (in 3h0m0s), or now: godwit approve orders --gate window",
+			},
+			absent: []string{"Paused"},
 		},
 	}
 	for _, tt := range tests {

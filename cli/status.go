@@ -97,7 +97,7 @@ func (a *app) render(ctx context.Context, c client.Client, rep *migration.Report
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	renderText(a.out, rep, time.Now())
+	renderTextGate(a.out, rep, time.Now(), a.gateLag(ctx, c, rep))
 	if a.leftovers {
 		if scan, ok := a.scanLeftovers(ctx, c, rep.Name); ok {
 			renderLeftovers(a.out, rep, scan)
@@ -200,4 +200,23 @@ func renderLastKnown(w io.Writer, name string, s migration.Summary) {
 	for _, l := range s.Lines() {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
+}
+
+// gateLag is the requireLag of the gate rep waits at, read from the run's
+// spec: status then says the approval is refused until the lag is under
+// it. 0 when the run waits at no such gate or its spec cannot be read.
+func (a *app) gateLag(ctx context.Context, c client.Client, rep *migration.Report) time.Duration {
+	if rep.Status != migration.StatusWaitingApproval || rep.WaitingGate == "" {
+		return 0
+	}
+	spec, _ := a.runSpec(ctx, c, rep.Name)
+	if spec == nil {
+		return 0
+	}
+	for _, p := range spec.Phases {
+		if p.Approval != nil && p.Approval.Gate == rep.WaitingGate {
+			return p.Approval.RequireLag.D()
+		}
+	}
+	return 0
 }

@@ -17,10 +17,12 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
@@ -499,4 +501,27 @@ func TestStatusWithoutWorkerShowsTheLastKnownState(t *testing.T) {
 	out, _, err = godwit(t, c.dial, "status", "orders")
 	require.Error(t, err)
 	assert.Empty(t, out)
+}
+
+// TestStatusAtALagGate: at a gate with requireLag, status says the approval
+// is accepted only once the lag is under the limit, with the last lag
+// measured, instead of only "approve to continue" (which would be refused).
+func TestStatusAtALagGate(t *testing.T) {
+	rep, now := waitingReport()
+	rep.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 4.2, Changes: 120, Measured: now.Add(-3 * time.Second)}
+	spec := &config.Spec{Name: "orders", Phases: []config.PhaseSpec{
+		{Name: "copy", Phase: migration.PhaseCopy},
+		{Name: "shift-traffic", Phase: migration.PhaseShiftTraffic, Approval: &config.Approval{Gate: "go-live", RequireLag: config.Duration(time.Second)}},
+	}}
+	c := &fakeClient{states: []wfState{{report: rep}}, startSpec: spec}
+	dial := func(context.Context) (client.Client, error) { return c, nil }
+	out, _, err := run(t, dial, "status", "orders", "--leftovers=false")
+	require.NoError(t, err)
+	assert.Regexp(t, `\n  Waiting    for approval of gate "go-live" before phase shift-traffic, accepted only once the replication lag is at or under 1s \(last 4\.2s, \S+ ago\); then: godwit approve orders --gate go-live\n`, out)
+
+	spec.Phases[1].Approval.RequireLag = 0
+	c = &fakeClient{states: []wfState{{report: rep}}, startSpec: spec}
+	out, _, err = run(t, func(context.Context) (client.Client, error) { return c, nil }, "status", "orders", "--leftovers=false")
+	require.NoError(t, err)
+	assert.Contains(t, out, "\n  Waiting    for approval of gate \"go-live\" before phase shift-traffic; to continue: godwit approve orders --gate go-live\n")
 }

@@ -1,7 +1,9 @@
 package compat
 
 import (
+	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -158,4 +160,54 @@ func TestPrecheckOfANewColumnRunsAfterExpand(t *testing.T) {
 		assert.NotContains(t, q, "run after expand")
 	}
 	assert.NotEmpty(t, unmarked, "checks on existing columns (phone, bio) run any time")
+}
+
+// The method's own compatibility report, as its checker writes it
+// (expected_outputs/schema_compatibility_report.json), reads into Godwit's
+// shape: its top-level counts are the summary and its scripts'
+// script_content and rollback_script the forward and rollback SQL.
+func TestDecodeReportReadsTheMethodsOwnReport(t *testing.T) {
+	data, err := os.ReadFile("../docread/testdata/method/expected_outputs/schema_compatibility_report.json")
+	require.NoError(t, err)
+	for name, doc := range map[string][]byte{"as shipped": data, "with a byte-order mark": append([]byte("\xef\xbb\xbf"), data...)} {
+		t.Run(name, func(t *testing.T) {
+			r, err := DecodeReport(doc)
+			require.NoError(t, err)
+			assert.Equal(t, "schema", r.Kind)
+			assert.Equal(t, PotentiallyIncompatible, r.OverallCompatibility)
+			assert.Equal(t, Summary{Total: 4, PotentiallyBreaking: 4}, r.Summary)
+			assert.False(t, r.Breaking())
+			require.Len(t, r.MigrationScripts, 13)
+			first := r.MigrationScripts[0]
+			assert.Equal(t, 1, first.Order)
+			assert.Equal(t, "Create new table user_preferences", first.FieldPath)
+			assert.Contains(t, first.ForwardSQL, "CREATE TABLE user_preferences")
+			assert.Equal(t, "DROP TABLE IF EXISTS user_preferences;", first.RollbackSQL)
+		})
+	}
+	t.Run("a breaking issue counts as breaking", func(t *testing.T) {
+		doc := strings.Replace(string(data), `"severity": "potentially_breaking"`, `"severity": "breaking"`, 1)
+		r, err := DecodeReport([]byte(doc))
+		require.NoError(t, err)
+		assert.True(t, r.Breaking())
+		assert.Equal(t, 1, r.Summary.Breaking)
+	})
+	t.Run("godwit's own report reads unchanged", func(t *testing.T) {
+		before, err := LoadSchema(methodBefore)
+		require.NoError(t, err)
+		after, err := LoadSchema(methodAfter)
+		require.NoError(t, err)
+		want := CompareSchemas(before, after, Options{Before: "a.json", After: "b.json"})
+		b, err := json.Marshal(want)
+		require.NoError(t, err)
+		got, err := DecodeReport(b)
+		require.NoError(t, err)
+		assert.Equal(t, want.Summary, got.Summary)
+		assert.Equal(t, want.MigrationScripts, got.MigrationScripts)
+		assert.Equal(t, "a.json", got.Before)
+	})
+	t.Run("not a report", func(t *testing.T) {
+		_, err := DecodeReport([]byte(`{"tables": {}}`))
+		require.ErrorContains(t, err, "overall_compatibility")
+	})
 }

@@ -145,19 +145,7 @@ func (r *Report) finish() {
 		}
 		return a.FieldPath < b.FieldPath
 	})
-	r.Summary = Summary{Total: len(r.Issues)}
-	for _, i := range r.Issues {
-		switch i.Severity {
-		case Breaking:
-			r.Summary.Breaking++
-		case PotentiallyBreaking:
-			r.Summary.PotentiallyBreaking++
-		case NonBreaking:
-			r.Summary.NonBreaking++
-		default:
-			r.Summary.Additive++
-		}
-	}
+	r.Summary = countIssues(r.Issues)
 	switch {
 	case r.Summary.Breaking > 0:
 		r.OverallCompatibility = Incompatible

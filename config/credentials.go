@@ -23,7 +23,27 @@ var (
 	// passNamePattern: variable names that hold a password beyond those
 	// secretNamePattern knows (PGPASS, DB_PASS, PASS).
 	passNamePattern = regexp.MustCompile(`(?i)(?:^|_)(?:PG)?PASS(?:_|$)`)
+	// shellAssignment: NAME=VALUE in a shell command string (sh -c
+	// "PGPASSWORD=s3cret psql ...", export TOKEN=..., env NAME=VALUE).
+	shellAssignment = regexp.MustCompile(`(?:^|[\s;&|(])(?:(?:export|local|readonly|declare(?:\s+-x)?)\s+)?([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|)]*)`)
 )
+
+// literalAssignment returns the name of the first secret-looking variable
+// s assigns a literal value to (PGPASSWORD=s3cret, export API_TOKEN='x'),
+// or "". An assignment of a reference ($NAME, "${NAME}"), of a command's
+// output ($(cat FILE), `cat FILE`) or of nothing is not a literal.
+func literalAssignment(s string) string {
+	for _, m := range shellAssignment.FindAllStringSubmatch(s, -1) {
+		name, value := m[1], m[2]
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
+		if value != "" && !strings.HasPrefix(value, "$") && !strings.HasPrefix(value, "`") && secretName(name) {
+			return name
+		}
+	}
+	return ""
+}
 
 // literalCredential returns what kind of literal credential s holds, or "".
 // mysqlArgs says s is part of a command that runs a MySQL client, where
@@ -57,13 +77,17 @@ func secretName(name string) bool {
 // and arguments, and inheritEnv names that would hand a hook a credential
 // without redaction: the worker's own GODWIT_* settings, a store's DSN
 // variable, a variable named like a secret.
-func checkCredentials(add addFunc, path string, c *Command, dsnVars map[string]string) {
+func checkCredentials(add addFunc, path, phase string, c *Command, dsnVars map[string]string) {
 	const fix = "the spec is stored in workflow history in plain text: put the value in the worker's environment or a file " +
 		"and declare it under secrets: {NAME: {fromEnv: VAR}} (or fromFile), then refer to $NAME in the command"
 	mysqlArgs := mysqlClient.MatchString(" " + strings.Join(c.Command, " ") + " ")
 	for i, arg := range c.Command {
 		if what := literalCredential(arg, mysqlArgs); what != "" {
 			add(path+".command["+itoa(i)+"]", "holds a literal credential (%s): %s", what, fix)
+		} else if name := literalAssignment(arg); name != "" {
+			add(path+".command["+itoa(i)+"]", "phase %s sets %s to a literal value in its command, which is stored in workflow history in plain text: "+
+				"declare it under secrets: {%s: {fromEnv: VAR}} (or fromFile), which the worker reads and hands the command in its environment, "+
+				"and refer to it as $%s (or drop the assignment)", phase, name, name, name)
 		}
 	}
 	for _, k := range sortedKeys(c.Env) {

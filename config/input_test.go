@@ -127,6 +127,14 @@ func TestUnclosedQuoteIsReportedAtItsLine(t *testing.T) {
 			6, `the value that starts with " here is not closed`},
 		{"an apostrophe in single quotes", "name: m\nphases:\n  - phase: validate\n    name: 'it's'\n    hook: {run: {command: [a]}}\n",
 			4, `text "s'" follows the value closed by ' here: a ' inside '...' is written ''`},
+		{"over two lines, never closed", "name: m\ndescription: \"starts here\n  and goes on\nphases:\n  - phase: validate\n    hook: {run: {command: [\"true\"]}}\n",
+			2, "the value that starts with \" here is not closed on this line: end it with \" (a \" inside it is written \\\")\n" +
+				"    2 | description: \"starts here\n" +
+				"      |              ^"},
+		{"a value over two lines that closes is not blamed for a later mistake", "name: m\ndescription: \"a long\n  description\"\nphases:\n\t- phase: validate\n",
+			5, "a tab? YAML indents with spaces only)\n    5 | \t- phase: validate"},
+		{"the caret counts characters, not bytes", "name: m\ndescription: \"Zoë's\" text\nphases: []\n",
+			2, "    2 | description: \"Zoë's\" text\n      |                    ^"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -145,6 +153,26 @@ func TestUnclosedQuoteIsReportedAtItsLine(t *testing.T) {
 // scalars and escapes do not count as unclosed.
 func TestQuotesThatAreFineAreNotBlamed(t *testing.T) {
 	doc := "name: it's fine # don't\ndescription: |\n  a \"quote\n  it's\nx: \"a \\\" b\"\ny: 'it''s'\nz: [\"a\", 'b']\n"
-	_, _, found := quoteProblem([]byte(doc))
+	_, _, _, found := quoteProblem([]byte(doc))
 	assert.False(t, found)
+}
+
+// TestLiteralAssignment: a secret-named variable set to a literal in a
+// shell script is found; references, command output and other names are not.
+func TestLiteralAssignment(t *testing.T) {
+	for script, want := range map[string]string{
+		"PGPASSWORD=s3cret psql -h db":             "PGPASSWORD",
+		"export API_TOKEN='abc'; curl x":           "API_TOKEN",
+		"cd /x && DB_PASS=\"pw\" ./run":            "DB_PASS",
+		"env GITHUB_TOKEN=ghp_1 gh api":            "GITHUB_TOKEN",
+		"PGPASSWORD=$PGPW psql":                    "",
+		"PGPASSWORD=\"${PGPW}\" psql":              "",
+		"PGPASSWORD=$(cat /run/pw) psql":           "",
+		"PGPASSWORD=`cat /run/pw` psql":            "",
+		"TOKEN_TTL= ./y":                           "",
+		"PGHOST=db PGUSER=app psql":                "",
+		"psql --set=ON_ERROR_STOP=1 -c 'select 1'": "",
+	} {
+		assert.Equal(t, want, literalAssignment(script), script)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/window"
 )
@@ -40,6 +41,10 @@ type Spec struct {
 	Window *window.Spec `yaml:"window" json:"window,omitempty"`
 	// Stores are the databases the data drivers read and write, by name.
 	Stores map[string]StoreSpec `yaml:"stores" json:"stores,omitempty"`
+	// Mappings say how tables change on the way between two stores (names
+	// rule, renames, drops, computed columns, filters); phases name one
+	// with `mapping: NAME` instead of from/to/tables. See docs/mapping.md.
+	Mappings map[string]mapping.Spec `yaml:"mappings" json:"mappings,omitempty"`
 	// Defaults apply to every phase that does not set its own.
 	Defaults PhaseDefaults `yaml:"defaults" json:"defaults"`
 	Phases   []PhaseSpec   `yaml:"phases" json:"phases"`
@@ -453,6 +458,8 @@ func (s *Spec) Check() FieldErrors {
 			add(path+".dsn", "sets both fromEnv and fromFile: choose one")
 		}
 	}
+	errs = append(errs, s.checkMappings()...)
+	s.handMappings()
 	for i, r := range s.Resources {
 		if strings.TrimSpace(r) == "" {
 			add(fmt.Sprintf("resources[%d]", i), "must not be empty: name the resource, e.g. postgres://orders/public.users")
@@ -574,7 +581,7 @@ func (h *Hook) Check(c *CheckContext) {
 	dsnVars := storeDSNVars(c.Spec)
 	check := func(path string, cmd *Command) {
 		checkCommand(add, path, cmd, timeout)
-		checkCredentials(add, path, cmd, dsnVars)
+		checkCredentials(add, path, c.Phase.Name, cmd, dsnVars)
 	}
 	switch {
 	case h.Run == nil && len(h.Steps) == 0:

@@ -16,7 +16,7 @@ import (
 
 const (
 	phaseNames  = "validate, provision, copy, shift-traffic, reconcile, decommission"
-	topFields   = "name, description, taskQueue, resources, notifications, window, stores, defaults, phases"
+	topFields   = "name, description, taskQueue, resources, notifications, window, stores, mappings, defaults, phases"
 	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook"
 	cmdFields   = "command, env, secrets, inheritEnv, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
@@ -48,12 +48,12 @@ var badSpecs = []struct {
 	{
 		name: "invalid YAML",
 		yaml: "name: m\nphases: [\n",
-		want: "(document) (line 2): not valid YAML: did not find expected node content",
+		want: "(document) (line 2): not valid YAML: did not find expected node content\n    2 | phases: [",
 	},
 	{
 		name: "tab indentation",
 		yaml: "name: m\nphases:\n\t- phase: validate\n",
-		want: "(document) (line 3): not valid YAML: found character that cannot start any token (a tab? YAML indents with spaces only)",
+		want: "(document) (line 3): not valid YAML: found character that cannot start any token (a tab? YAML indents with spaces only)\n    3 | \t- phase: validate",
 	},
 	{
 		name: "two documents",
@@ -63,7 +63,7 @@ var badSpecs = []struct {
 	{
 		name: "invalid second document is not ignored",
 		yaml: "name: a\nphases: [{phase: validate, hook: {run: {command: [a]}}}]\n---\nname: [\n",
-		want: "(document) (line 4): not valid YAML: did not find expected node content",
+		want: "(document) (line 4): not valid YAML: did not find expected node content\n    4 | name: [",
 	},
 	{
 		name: "document is a list",
@@ -582,6 +582,27 @@ phases:
 			"phases[0].hook.compensate.command[2] (line 18): holds a literal credential (the password of a user:password@host URL): " + literalFix,
 	},
 	{
+		name: "a literal secret assigned in a shell command string is refused, naming the phase; references pass",
+		yaml: `name: m
+phases:
+  - phase: validate
+    hook:
+      run:
+        command: [sh, -c, 'PGPASSWORD=s3cret psql -h db -c "select 1"']
+      compensate:
+        command: [bash, -c, "export API_TOKEN='abc'; PGPASSWORD=$PGPW psql; DB_PASS=\"${P}\" ./x; TOKEN_TTL= ./y; PGPASSWORD=$(cat /run/pw) psql"]
+  - phase: provision
+    hook:
+      run:
+        command: [sh, -c, 'mysql -uroot -pS3cret -e "select 1"']
+`,
+		want: "phases[0].hook.run.command[2] (line 6): phase validate sets PGPASSWORD to a literal value in its command, which is stored in workflow history in plain text: " +
+			"declare it under secrets: {PGPASSWORD: {fromEnv: VAR}} (or fromFile), which the worker reads and hands the command in its environment, and refer to it as $PGPASSWORD (or drop the assignment)\n" +
+			"phases[0].hook.compensate.command[2] (line 8): phase validate sets API_TOKEN to a literal value in its command, which is stored in workflow history in plain text: " +
+			"declare it under secrets: {API_TOKEN: {fromEnv: VAR}} (or fromFile), which the worker reads and hands the command in its environment, and refer to it as $API_TOKEN (or drop the assignment)\n" +
+			"phases[1].hook.run.command[2] (line 12): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix,
+	},
+	{
 		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
 		yaml: `name: m
 stores:
@@ -670,7 +691,13 @@ func TestParseSpecRejectsBadSpecs(t *testing.T) {
 			assert.Nil(t, spec)
 			var fe FieldErrors
 			require.ErrorAs(t, err, &fe)
-			assert.Len(t, fe, strings.Count(tc.want, "\n")+1, "one FieldError per line")
+			n := 0 // one FieldError per line, the source lines shown under one aside
+			for _, l := range strings.Split(tc.want, "\n") {
+				if !strings.HasPrefix(l, " ") {
+					n++
+				}
+			}
+			assert.Len(t, fe, n, "one FieldError per line")
 		})
 	}
 }

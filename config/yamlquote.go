@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // yamlErrorIn is yamlError for a document that failed to parse, but it
@@ -12,21 +13,55 @@ import (
 // end of the file, the next key) or the line before, not the quote's.
 func yamlErrorIn(data []byte, err error) FieldError {
 	fe := yamlError(err)
-	if line, msg, ok := quoteProblem(data); ok {
-		fe.Line, fe.Message = line, "not valid YAML: "+msg
+	col := -1
+	if line, c, msg, ok := quoteProblem(data); ok {
+		fe.Line, fe.Message, col = line, "not valid YAML: "+msg, c
 	}
+	fe.Message += sourceLine(data, fe.Line, col)
 	return fe
 }
 
+// sourceLine shows line n of data (1-based) under an error, with a caret
+// under column col when it is known (>= 0), so a person sees what the line
+// number points at:
+//
+//	2 | description: "abc
+//	  |              ^
+func sourceLine(data []byte, n, col int) string {
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	text := strings.TrimRight(lines[n-1], "\r")
+	if n == 1 {
+		text = strings.TrimPrefix(text, "\ufeff")
+	}
+	gutter := fmt.Sprintf("%5d | ", n)
+	out := "\n" + gutter + text
+	if col >= 0 && col <= len(text) {
+		out += "\n" + strings.Repeat(" ", len(gutter)-2) + "| " + strings.Repeat(" ", utf8.RuneCountInString(text[:col])) + "^"
+	}
+	return out
+}
+
 // quoteProblem finds the first quoted value ("..." or '...') that is not
-// closed on the line where it opens, or that is followed by more text after
-// its closing quote ('it's'). A quoted value may span lines in YAML, but a
-// spec almost never means one, so when the document does not parse this is
-// the likeliest mistake. Block scalars (| and >) and comments are skipped.
-func quoteProblem(data []byte) (line int, msg string, ok bool) {
+// closed where it should be: one that never closes, or closes on a later
+// line with more text after its closing quote (the quote meant to close it
+// was left out, so it runs on to the next quote in the document), or that
+// is followed by more text after its closing quote on its own line
+// ('it's'). A quoted value may span lines in YAML: one that closes cleanly
+// on a later line is fine and skipped, so a later mistake is not blamed on
+// it. Block scalars (| and >) and comments are skipped. col is the byte
+// offset of the quote at fault in its line.
+func quoteProblem(data []byte) (line, col int, msg string, ok bool) {
+	lines := strings.Split(string(data), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], "\r")
+	}
 	blockIndent := -1 // the indent of the key whose block scalar is being skipped
-	for i, text := range strings.Split(string(data), "\n") {
-		text = strings.TrimRight(text, "\r")
+	start, prev := 0, byte(0)
+	for i := 0; i < len(lines); i++ {
+		text := lines[i]
 		trimmed := strings.TrimLeft(text, " ")
 		indent := len(text) - len(trimmed)
 		if blockIndent >= 0 {
@@ -35,41 +70,83 @@ func quoteProblem(data []byte) (line int, msg string, ok bool) {
 			}
 			blockIndent = -1
 		}
-		if m, found := lineQuoteProblem(text); found {
-			return i + 1, m, true
+		c, m, found, open := lineQuoteProblem(text, start, prev)
+		start, prev = 0, 0
+		if found {
+			return i + 1, c, m, true
+		}
+		if open >= 0 {
+			q := text[open]
+			j, end := closesLater(lines, i, open)
+			if j < 0 || !cleanAfter(lines[j][end+1:]) {
+				return i + 1, open, fmt.Sprintf("the value that starts with %c here is not closed on this line: end it with %c (a %c inside it is written %s)",
+					q, q, q, escapedQuote[q]), true
+			}
+			// A value over several lines, closed cleanly: go on after it.
+			i, start, prev = j-1, end+1, q
+			continue
 		}
 		if opensBlockScalar(trimmed) {
 			blockIndent = indent
 		}
 	}
-	return 0, "", false
+	return 0, -1, "", false
 }
 
-// lineQuoteProblem scans one line; see quoteProblem.
-func lineQuoteProblem(text string) (string, bool) {
-	prev := byte(0) // the last non-space character outside quotes
-	for i := 0; i < len(text); i++ {
+// lineQuoteProblem scans one line from byte start, prev being the last
+// non-space character before it outside quotes; see quoteProblem. It
+// returns a problem found on the line, or open >= 0: the offset of a quote
+// whose value the line does not close.
+func lineQuoteProblem(text string, start int, prev byte) (col int, msg string, found bool, open int) {
+	for i := start; i < len(text); i++ {
 		c := text[i]
 		switch {
 		case c == '#' && (i == 0 || text[i-1] == ' ' || text[i-1] == '\t'):
-			return "", false // a comment
+			return -1, "", false, -1 // a comment
 		case (c == '"' || c == '\'') && startsScalar(prev, text, i):
 			end := closingQuote(text, i)
 			if end < 0 {
-				return fmt.Sprintf("the value that starts with %c here is not closed on this line: end it with %c (a %c inside it is written %s)",
-					c, c, c, escapedQuote[c]), true
+				return -1, "", false, i
 			}
-			rest := strings.TrimLeft(text[end+1:], " \t")
-			if rest != "" && !strings.ContainsRune(",]}:#", rune(rest[0])) {
-				return fmt.Sprintf("text %q follows the value closed by %c here: a %c inside %c...%c is written %s",
-					firstWord(rest), c, c, c, c, escapedQuote[c]), true
+			if !cleanAfter(text[end+1:]) {
+				rest := strings.TrimLeft(text[end+1:], " \t")
+				return end, fmt.Sprintf("text %q follows the value closed by %c here: a %c inside %c...%c is written %s",
+					firstWord(rest), c, c, c, c, escapedQuote[c]), true, -1
 			}
 			i, prev = end, c
 		case c != ' ' && c != '\t':
 			prev = c
 		}
 	}
-	return "", false
+	return -1, "", false, -1
+}
+
+// cleanAfter reports whether what follows a closing quote may follow it:
+// nothing, a comment, or the ',', ']', '}' or ':' of the structure around.
+func cleanAfter(rest string) bool {
+	rest = strings.TrimLeft(rest, " \t")
+	return rest == "" || strings.ContainsRune(",]}:#", rune(rest[0]))
+}
+
+// closesLater finds where the value opened at lines[i][open] and not
+// closed on that line closes: the line and offset of its closing quote,
+// or -1, -1 when the document ends first.
+func closesLater(lines []string, i, open int) (int, int) {
+	q := lines[i][open]
+	for j := i + 1; j < len(lines); j++ {
+		text := lines[j]
+		for k := 0; k < len(text); k++ {
+			switch {
+			case q == '"' && text[k] == '\\':
+				k++
+			case text[k] == q && q == '\'' && k+1 < len(text) && text[k+1] == '\'':
+				k++
+			case text[k] == q:
+				return j, k
+			}
+		}
+	}
+	return -1, -1
 }
 
 // escapedQuote is how a quote is written inside a value quoted with it.

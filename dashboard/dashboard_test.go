@@ -445,3 +445,65 @@ func TestListReadsTheMemoSummaryInsteadOfQueryingEachRun(t *testing.T) {
 	assert.Equal(t, map[string]any{"name": "memo-run", "status": "WAITING_APPROVAL", "phase": "3 of 4: shift-traffic",
 		"progress": 42.0, "risk": "MEDIUM", "startTime": "2026-03-14T09:30:00Z", "asOf": "2026-03-14T09:31:30Z"}, items[3])
 }
+
+// A rollback a person asked for is a deliberate outcome: the run page says
+// who asked and why, without the red error box, and neither the page nor
+// the list colours it as a failure; a rollback after a failure still shows
+// the failure's reason as an error.
+func TestRequestedRollbackIsNotAnError(t *testing.T) {
+	requested := func(status migration.Status) *migration.Report {
+		r := migration.NewPlannedReport("asked", "", []migration.PlannedPhase{{Name: "copy", Kind: migration.PhaseCopy}}, t0)
+		note := migration.RollbackRequestNote("alice", "p99 too high")
+		r.Status, r.RollbackNote, r.Error = status, note, note
+		r.Phases[0].State = migration.PhaseCompensated
+		if status == migration.StatusRolledBack {
+			r.EndTime = t0.Add(time.Minute)
+		}
+		r.Refresh(t0.Add(time.Minute))
+		return r
+	}
+	failed := rolledBackReport()
+	failed.Name, failed.Error = "failed", "phase copy failed: connection refused"
+	src := &fakeSource{
+		listed: []control.Listed{
+			{Name: "asked", Status: "ROLLED_BACK", Phase: "copy", StartTime: t0, Execution: "Completed"},
+			{Name: "failed", Status: "ROLLED_BACK", Phase: "copy", StartTime: t0, Execution: "Failed"},
+		},
+		reports: map[string]*migration.Report{"asked": requested(migration.StatusRolledBack), "failed": failed},
+	}
+	srv := newTestServer(t, src, "")
+	_, body, _ := get(t, srv.URL+"/migrations/asked")
+	assert.Contains(t, body, `id="run-status">ROLLED_BACK</span>`)
+	assert.NotContains(t, body, `class="status bad"`)
+	assert.NotContains(t, body, `class="error"`, "a requested rollback is not an error")
+	assert.Contains(t, body, `<p class="outcome" id="run-outcome">Rolled back on request: nothing failed; the rollback was asked for by alice: p99 too high.</p>`)
+
+	src.reports["asked"] = requested(migration.StatusRollingBack)
+	_, body, _ = get(t, srv.URL+"/migrations/asked")
+	assert.Contains(t, body, `<span class="status attention" id="run-status">ROLLING_BACK</span>`, "not red while it rolls back on request")
+	assert.Contains(t, body, `Rolling back on request: nothing failed; the rollback was asked for by alice: p99 too high.`)
+	assert.NotContains(t, body, `class="error"`)
+
+	_, body, _ = get(t, srv.URL+"/migrations/failed")
+	assert.Contains(t, body, `<p class="error" role="alert">phase copy failed: connection refused</p>`, "a rollback after a failure shows the failure")
+	assert.NotContains(t, body, `run-outcome`)
+
+	blocked := requested(migration.StatusRollbackFailed)
+	blocked.Error = migration.RollbackRequestNote("alice", "p99 too high") + "; then rollback failed: drop table orders: permission denied"
+	src.reports["asked"] = blocked
+	_, body, _ = get(t, srv.URL+"/migrations/asked")
+	assert.Contains(t, body, `then rollback failed: drop table orders: permission denied</p>`, "a requested rollback that then failed shows that failure")
+	assert.Contains(t, body, `<p class="error" role="alert">`)
+
+	src.reports["asked"] = requested(migration.StatusRollingBack)
+	_, body, _ = get(t, srv.URL+"/")
+	assert.Contains(t, body, `<span class="status attention">ROLLING_BACK</span>`, "the list does not colour it as a failure either")
+	// The same from the run's memo summary.
+	sum := requested(migration.StatusRollingBack).Summary(t0)
+	require.True(t, sum.RequestedRollback)
+	src.mu.Lock()
+	src.listed = []control.Listed{{Name: "asked", Status: "ROLLING_BACK", StartTime: t0, Execution: "Running", LastKnown: &sum}}
+	src.mu.Unlock()
+	_, body, _ = get(t, srv.URL+"/")
+	assert.Contains(t, body, `<span class="status attention">ROLLING_BACK</span>`, "nor from the memo summary")
+}

@@ -89,7 +89,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 			}
 			s.series.record(rep, s.opts.Now())
 			// The report is newer than the visibility store's copy.
-			row.Status, row.StatusClass = string(rep.Status), statusClass(string(rep.Status))
+			row.Status, row.StatusClass = string(rep.Status), reportClass(rep)
 			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
 			row.Progress = &progress{Percent: rep.OverallProgress, Label: row.Name + " progress", Text: pctText(rep.OverallProgress)}
 		}(&rows[i])
@@ -101,6 +101,9 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 // fromSummary fills row from a run's memo summary.
 func fromSummary(row *listRow, sum migration.Summary) {
 	row.Status, row.StatusClass = string(sum.Status), statusClass(string(sum.Status))
+	if sum.RequestedRollback && (sum.Status == migration.StatusRollingBack || sum.Status == migration.StatusRolledBack) {
+		row.StatusClass = "attention" // as reportClass: asked for, not a failure
+	}
 	row.Phase = sum.PhaseText()
 	if sum.Risk != "" {
 		row.Risk = sum.Risk

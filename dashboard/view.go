@@ -69,12 +69,14 @@ type runView struct {
 	UILink              string
 	WaitingGate         string
 	Paused              bool
-	Error               string
-	Phases              []phaseView
-	Charts              []chart
-	Executive, Team     []docField
-	Issues              []issueView
-	NextSteps           []string
+	// Error is why the run failed; Outcome, for a rollback a person asked
+	// for, who asked and why: a deliberate outcome, not shown as an error.
+	Error, Outcome  string
+	Phases          []phaseView
+	Charts          []chart
+	Executive, Team []docField
+	Issues          []issueView
+	NextSteps       []string
 	// Can* say which actions the page offers now: allowed (a token is
 	// configured) and making sense for the run; the other buttons are
 	// disabled, with ActionsNote saying why when it is not obvious.
@@ -109,6 +111,15 @@ type docField struct {
 	Label, Value string
 	Items        []string
 	Numbered     bool
+}
+
+// reportClass is statusClass for a run whose report is read: a rollback a
+// person asked for is a deliberate outcome, never coloured as a failure.
+func reportClass(rep *migration.Report) string {
+	if _, _, ok := rep.RequestedRollback(); ok && (rep.Status == migration.StatusRollingBack || rep.Status == migration.StatusRolledBack) {
+		return "attention"
+	}
+	return statusClass(string(rep.Status))
 }
 
 // statusClass names the CSS class of a status: its colour family.
@@ -149,7 +160,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 		Name:         rep.Name,
 		Description:  rep.Description,
 		Status:       string(rep.Status),
-		StatusClass:  statusClass(string(rep.Status)),
+		StatusClass:  reportClass(rep),
 		CurrentPhase: rep.CurrentPhase,
 		Overall:      progress{Percent: rep.OverallProgress, Label: "overall progress", Text: fmt.Sprintf("%.0f%%", rep.OverallProgress)},
 		Started:      stamp(rep.StartTime),
@@ -160,6 +171,17 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 		Paused:       rep.Paused,
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
+	}
+	// Only while it rolls back and once it has: a requested rollback whose
+	// compensation then failed (ROLLBACK_FAILED, ROLLBACK_BLOCKED) keeps
+	// that failure as its error.
+	if by, reason, ok := rep.RequestedRollback(); ok && (rep.Status == migration.StatusRollingBack || rep.Status == migration.StatusRolledBack) {
+		verb := "Rolled back"
+		if rep.Status == migration.StatusRollingBack {
+			verb = "Rolling back"
+		}
+		v.Outcome = fmt.Sprintf("%s on request: nothing failed; the rollback was %s.", verb, migration.RequestText(by, reason))
+		v.Error = ""
 	}
 	if !rep.EndTime.IsZero() {
 		v.Ended = fmt.Sprintf("%s (took %s)", stamp(rep.EndTime), rep.EndTime.Sub(rep.StartTime).Round(time.Second))

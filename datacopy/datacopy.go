@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Defaults for Options left zero.
@@ -45,6 +46,11 @@ type Options struct {
 	// on From. Each must already exist on To (see datastore.Provision) with
 	// at least the source's columns.
 	Tables []string
+	// Mapped holds, by source table name, how a table's rows become the
+	// target's (mapping.Table): the copy reads through it (renamed and
+	// computed columns, filter) and writes the target table it names.
+	// Tables not in it are copied to the same name and columns.
+	Mapped map[string]mapping.Table
 	// BatchRows is the rows read and written per batch (one target
 	// transaction); default 5000. The direct path's batches start there
 	// and grow (DirectBatchTime).
@@ -347,11 +353,21 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 			return nil, fmt.Errorf("copy %s: %w (or list it in fullCopy to copy it in one pass that is not resumable)", name, err)
 		}
 	}
-	dst, err := r.opts.To.Introspect(ctx, name)
+	m, mapped := r.opts.Mapped[name]
+	targetName := name
+	if mapped {
+		targetName = m.Target
+	}
+	dst, err := r.opts.To.Introspect(ctx, targetName)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: target (provision it first): %w", name, err)
 	}
-	view, err := dst.Project(src.ColumnNames())
+	var view *datastore.Table
+	if mapped {
+		src, view, err = datastore.MapTable(src, dst, m)
+	} else {
+		view, err = dst.Project(src.ColumnNames())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: target: %w", name, err)
 	}

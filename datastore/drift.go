@@ -32,14 +32,20 @@ func (e *DriftError) Is(target error) bool { return target == ErrSchemaDrift }
 // start) and now: a column added, dropped or of another native type. It
 // returns nil when the columns are the same; nullability, defaults and
 // indexes do not change the shape a copy moves and are not compared.
+//
+// A mapped view (MapTable) reads only some columns: a column added to the
+// source is not carried, so only its carried columns are compared.
 func Drift(before, now *Table) *DriftError {
 	var changes []string
 	for _, c := range now.Columns {
-		if before.Column(c.Name) == nil {
+		if before.Column(c.Name) == nil && !before.Mapped {
 			changes = append(changes, fmt.Sprintf("column %s added (%s)", c.Name, c.NativeType))
 		}
 	}
 	for _, c := range before.Columns {
+		if c.Expr != "" {
+			continue // computed on the source: not a column of its own
+		}
 		n := now.Column(c.Name)
 		switch {
 		case n == nil:

@@ -3,7 +3,6 @@ package datastore
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
 // FullCopy copies every row of src (a table on from that has no primary
@@ -30,11 +29,11 @@ func (s *Store) FullCopy(ctx context.Context, from *Store, src, dst *Table, batc
 	if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.d.quote(dst.Name)); err != nil {
 		return 0, fmt.Errorf("full copy %s: empty the target first: %w", src.Name, err)
 	}
-	cols := make([]string, len(src.Columns))
-	for i, c := range src.Columns {
-		cols[i] = from.d.quote(c.Name)
+	q := "SELECT " + from.selectList(src) + " FROM " + from.d.quote(src.Name)
+	if src.Where != "" {
+		q += " WHERE " + src.Where
 	}
-	rows, err := from.DB.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+from.d.quote(src.Name))
+	rows, err := from.DB.QueryContext(ctx, q)
 	if err != nil {
 		return 0, fmt.Errorf("full copy %s: read: %w", src.Name, err)
 	}

@@ -160,6 +160,9 @@ func (s *Store) CountRange(ctx context.Context, t *Table, r *KeyRange) (int64, e
 		return 0, err
 	}
 	q := "SELECT COUNT(*) FROM " + s.d.quote(t.Name)
+	if t.Where != "" {
+		conds = append(conds, "("+t.Where+")")
+	}
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}

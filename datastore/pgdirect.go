@@ -54,7 +54,7 @@ func (s *Store) CanCopyDirect(ctx context.Context, to *Store, src, dst *Table, f
 		return false
 	}
 	for i, c := range src.Columns {
-		if c.Type.Kind == KindUnsupported || dst.Columns[i].Name != c.Name || dst.Columns[i].Type.Kind == KindUnsupported {
+		if c.Type.Kind == KindUnsupported || (dst.Columns[i].Name != c.Name && !src.Mapped) || dst.Columns[i].Type.Kind == KindUnsupported {
 			return false
 		}
 	}
@@ -134,7 +134,7 @@ func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, afte
 func (s *Store) copyOutQuery(src, dst *Table, after []any, limit int, filter *Filter) (string, error) {
 	cols := make([]string, len(src.Columns))
 	for i, c := range src.Columns {
-		cols[i] = s.d.quote(c.Name)
+		cols[i] = s.columnExpr(c)
 		if dc := dst.Columns[i]; dc.NativeType != c.NativeType {
 			cols[i] += "::" + dc.NativeType
 		}
@@ -160,6 +160,9 @@ func (s *Store) copyOutQuery(src, dst *Table, after []any, limit int, filter *Fi
 		return "", err
 	}
 	where = append(where, conds...)
+	if src.Where != "" {
+		where = append(where, "("+src.Where+")")
+	}
 	if filter != nil && filter.Column != "" {
 		c := src.Column(filter.Column)
 		fl, err := pgLiteral(*c, filter.Since)

@@ -59,6 +59,9 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 		return nil, fmt.Errorf("read %s: %w", t.Name, err)
 	}
 	where, args = append(where, conds...), append(args, rargs...)
+	if t.Where != "" {
+		where = append(where, "("+t.Where+")")
+	}
 	if filter != nil && filter.Column != "" {
 		c := t.Column(filter.Column)
 		if c == nil {
@@ -72,13 +75,7 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 		where = append(where, fmt.Sprintf("%s >= %s", s.d.quote(c.Name), s.d.placeholder(len(args))))
 	}
 	var q strings.Builder
-	q.WriteString("SELECT ")
-	for i, c := range t.Columns {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(s.d.quote(c.Name))
-	}
+	q.WriteString("SELECT " + s.selectList(t))
 	q.WriteString(" FROM " + s.d.quote(t.Name))
 	if len(where) > 0 {
 		q.WriteString(" WHERE " + strings.Join(where, " AND "))

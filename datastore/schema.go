@@ -86,6 +86,9 @@ type Column struct {
 	Nullable      bool     `json:"nullable"`
 	Default       *Default `json:"default,omitempty"`
 	AutoIncrement bool     `json:"autoIncrement,omitempty"` // serial/identity, AUTO_INCREMENT, INTEGER PRIMARY KEY
+	// Expr, in a mapped source view (MapTable), is the SQL expression in
+	// the source's dialect that reads the column instead of its name.
+	Expr string `json:"expr,omitempty"`
 }
 
 // Index is a secondary index or a unique constraint (both are created the
@@ -126,6 +129,12 @@ type Table struct {
 	// Skipped lists what introspection saw but cannot carry (expression or
 	// partial indexes), so provision can say so instead of dropping it silently.
 	Skipped []string `json:"skipped,omitempty"`
+	// Where, in a mapped source view (MapTable), is the SQL condition
+	// (source dialect) of the rows read; "" reads every row.
+	Where string `json:"where,omitempty"`
+	// Mapped marks a source view built by MapTable: its columns pair by
+	// position with a target view whose names differ.
+	Mapped bool `json:"mapped,omitempty"`
 }
 
 // Column returns the named column, or nil.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/godwit/godwit/mapping"
 )
 
 // Engine names a database engine.
@@ -51,7 +53,7 @@ var (
 var permanentErrors = []error{
 	ErrUnknownEngine, ErrBadDSN, ErrBadPattern, ErrUnknownTable, ErrNoPrimaryKey,
 	ErrUnsupportedType, ErrTableExists, ErrShapeMismatch, ErrBadValue, ErrAccessDenied,
-	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase,
+	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase, mapping.ErrMapping,
 }
 
 // IsPermanent reports whether err is one that retrying cannot fix (a bad

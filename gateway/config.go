@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -237,6 +238,30 @@ func (c Config) Validate() error {
 		seen[r.Name] = true
 	}
 	return errors.Join(errs...)
+}
+
+// checkStateFile refuses, when the gateway starts, a state file the gateway could not
+// save to: its directory is missing or is not a directory, or the path is
+// a directory. Otherwise the first save, after an admin change already
+// applied, would fail and a restart would lose the change.
+func checkStateFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("stateFile: %s is a directory: name a file in it, e.g. %s", path, filepath.Join(path, "gateway-state.json"))
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("stateFile: directory %s does not exist: create it (mkdir -p %s) or put stateFile in a directory that exists", dir, dir)
+	case err != nil:
+		return fmt.Errorf("stateFile: directory %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("stateFile: %s is not a directory: put stateFile in a directory", dir)
+	}
+	return nil
 }
 
 func (r RouteConfig) validate() error {

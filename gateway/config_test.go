@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,29 @@ func TestAdminToken(t *testing.T) {
 	}
 	if tok, err := (AdminConfig{}).Token(); err != nil || tok != "" {
 		t.Fatalf("no token configured: %q, %v", tok, err)
+	}
+}
+
+// A state file the gateway could not save to is refused when it starts,
+// naming the field and the directory, not at its first save after an admin
+// change (which it would already have applied).
+func TestNewRefusesAStateFileItCannotSave(t *testing.T) {
+	missingDir := filepath.Join(t.TempDir(), "no-such-dir")
+	isDir := t.TempDir()
+	for _, c := range []struct{ name, stateFile, want string }{
+		{"missing directory", filepath.Join(missingDir, "state.json"),
+			"stateFile: directory " + missingDir + " does not exist: create it (mkdir -p " + missingDir + ")"},
+		{"a directory", isDir, "stateFile: " + isDir + " is a directory: name a file in it"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte("stateFile: " + c.stateFile + "\nroutes: [{name: a, legacy: http://x, new: http://y}]"))
+			if err != nil {
+				t.Fatalf("the file itself is valid: %v", err)
+			}
+			_, err = New(Options{Config: cfg})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, c.want)
+			}
+		})
 	}
 }

@@ -137,9 +137,14 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// checkConfig validates cfg and refuses an open admin API off loopback.
+// checkConfig validates cfg, refuses an open admin API off loopback and a
+// state file it could not save to (Validate checks the file alone; this
+// checks it against the machine the gateway starts on).
 func checkConfig(cfg Config, token string) error {
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := checkStateFile(cfg.StateFile); err != nil {
 		return err
 	}
 	if token == "" && !loopback(cfg.Admin.Listen) {

@@ -180,6 +180,12 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.NoError(t, err, out)
 	gated.start()
 	watchUntil(t, srv.URL, gated.name, "the go-live gate", waitingAt("go-live"))
+	// `godwit status` says what the run waits for and how to continue it.
+	out, err = godwit(t, "status", gated.name)
+	require.NoError(t, err, out)
+	at := gated.status()
+	require.Contains(t, out, `  Waiting    for approval of gate "go-live" before phase `+at.Phases[at.CurrentIndex].Phase+
+		"; to continue: godwit approve "+gated.name+" --gate go-live\n", out)
 	undone := newDemo(t, "it-dash-undone", "0.05")
 	undone.start()
 	undone.waitFor("the go-live gate", waitingAt("go-live"))
@@ -215,6 +221,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/migrations/it-dash-undone"),
 		chromedp.WaitVisible(chromedp.CSS(`#run-status`))))
 	require.Equal(t, "ROLLED_BACK", text(t, ctx, "#run-status"))
+	// A rollback a person asked for is a deliberate outcome, not an error.
+	require.Contains(t, text(t, ctx, "#run-outcome"), "Rolled back on request: nothing failed; the rollback was asked for by")
+	require.Contains(t, text(t, ctx, "#run-outcome"), "dashboard test")
+	require.Zero(t, count(t, ctx, `#summary .error`), "no error box for a requested rollback")
+	require.Zero(t, count(t, ctx, `#run-status.bad`), "not coloured as a failure")
 
 	// The gated run's page: its gate, progress bars and charts.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/migrations/it-dash-gated"),

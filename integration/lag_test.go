@@ -83,6 +83,10 @@ func TestLagGateRefusesApprovalUntilTheReplicationCatchesUp(t *testing.T) {
 	require.Contains(t, err.Error(), "gate go requires the replication lag at or under 2s")
 	require.Contains(t, err.Error(), "phase replicate")
 	t.Log("refused: ", err)
+	out, err = godwit(t, "status", name)
+	require.NoError(t, err, out)
+	require.Contains(t, out, `  Waiting    for approval of gate "go" before phase go-live, accepted only once the replication lag is at or under 2s (`, out)
+	require.Contains(t, out, "); then: godwit approve "+name+" --gate go\n", out)
 	require.NoError(t, lock.Rollback())
 
 	deadline := time.Now().Add(60 * time.Second)

@@ -189,3 +189,54 @@ func TestTerraformPlanChangedAtTheGateIsNotApplied(t *testing.T) {
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "back to blue only")
 }
+
+// TestTerraformSecretAsTFVarReachesTheModuleOnly: a secret given the way
+// Terraform reads one from its environment (secretEnv: {TF_VAR_x: ...},
+// as docs/infrastructure.md shows) reaches the module as variable x — the
+// plan shows the module saw a token — and is in no status, output, worker
+// log or history.
+func TestTerraformSecretAsTFVarReachesTheModuleOnly(t *testing.T) {
+	t.Parallel()
+	name := "it-tf-tfvar"
+	bin := terraformBinary(t)
+	dir := t.TempDir()
+	module := filepath.Join(dir, "module")
+	require.NoError(t, os.MkdirAll(module, 0o755))
+	src, err := os.ReadFile(filepath.Join("..", "examples", "blue-green", "main.tf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(module, "main.tf"), src, 0o644))
+	secret := randomSecret(t, "tfTok", "")
+	worker := startWorkerAt(t, env.address, name, "IT_TF_DEPLOY_TOKEN="+secret, "GODWIT_FILES_DIR="+dir)
+	spec := filepath.Join(dir, "spec.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(`name: `+name+`
+phases:
+  - phase: provision
+    terraform:
+      dir: `+module+`
+      binary: `+bin+`
+      workspace: w
+      vars: {app: shop}
+      secretEnv: {TF_VAR_deploy_token: {fromEnv: IT_TF_DEPLOY_TOKEN}}
+      apply: {vars: {migration_phase: execution}}
+      compensate: {vars: {migration_phase: preparation}}
+`), 0o644))
+	cli := func(args ...string) string {
+		t.Helper()
+		out, err := godwitAt(t, env.address, name, args...)
+		require.NoError(t, err, "%s\nworker:\n%s", out, worker.logs.String())
+		return out
+	}
+	cli("start", "-f", spec, "--wait")
+	output := cli("output", name, "provision")
+	require.Contains(t, output, "with_token = true", "the module got a non-empty deploy_token")
+	places := map[string]string{
+		"godwit output":         output,
+		"godwit status":         cli("status", name),
+		"godwit status -o json": cli("status", name, "-o", "json"),
+		"worker log":            worker.logs.String(),
+		"history (as stored)":   rawHistory(t, name),
+	}
+	for where, text := range places {
+		require.NotContains(t, text, secret, where)
+	}
+}

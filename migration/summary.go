@@ -26,8 +26,11 @@ type Summary struct {
 	Progress float64 `json:"progress"` // overall percent at the boundary
 	Risk     string  `json:"risk,omitempty"`
 	// Error is the run's or the current phase's last error, on one line.
-	Error     string    `json:"error,omitempty"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Error string `json:"error,omitempty"`
+	// RequestedRollback says a person asked for the rollback (it is not a
+	// failure), as Report.RequestedRollback.
+	RequestedRollback bool      `json:"requestedRollback,omitempty"`
+	UpdatedAt         time.Time `json:"updatedAt"`
 }
 
 // maxSummaryError bounds the error a summary keeps, so the memo stays small.
@@ -51,6 +54,7 @@ func (r *Report) Summary(now time.Time) Summary {
 		s.PhaseIndex = -1
 	}
 	s.Error = oneLine(s.Error, maxSummaryError)
+	_, _, s.RequestedRollback = r.RequestedRollback()
 	return s
 }
 

@@ -190,6 +190,38 @@ func TestParseKeyringAcceptsCommasUnpaddedBase64AndComments(t *testing.T) {
 	assert.Equal(t, []string{"new", "old"}, k.KeyIDs())
 }
 
+// A key is accepted in every base64 form people generate it in, and each
+// form is the same key: what one encrypts, the others decrypt.
+func TestParseKeyringAcceptsEveryBase64FormOfAKey(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xfb, 0xff, 0xbf}, 11)[:KeySize] // encodes to + and / (- and _ URL-safe)
+	forms := map[string]string{
+		"standard":          base64.StdEncoding.EncodeToString(raw),
+		"unpadded":          base64.RawStdEncoding.EncodeToString(raw),
+		"URL-safe":          base64.URLEncoding.EncodeToString(raw),
+		"URL-safe unpadded": base64.RawURLEncoding.EncodeToString(raw),
+	}
+	require.Contains(t, forms["standard"], "/")
+	require.Contains(t, forms["URL-safe"], "_")
+	enc, err := New(mustRing(t, "k1:"+forms["standard"])).Encode([]*commonpb.Payload{{Data: []byte("secret")}})
+	require.NoError(t, err)
+	for name, form := range forms {
+		t.Run(name, func(t *testing.T) {
+			k, err := ParseKeyring("$GODWIT_CODEC_KEYS", "k1:"+form)
+			require.NoError(t, err)
+			got, err := New(k).Decode(enc)
+			require.NoError(t, err)
+			assert.Equal(t, "secret", string(got[0].Data))
+		})
+	}
+	t.Run("wrong length names the length it got", func(t *testing.T) {
+		short := base64.RawURLEncoding.EncodeToString(raw[:24])
+		_, err := ParseKeyring("$GODWIT_CODEC_KEYS", "k1:"+short)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "24 bytes after base64 decoding, AES-256 needs 32")
+		assert.NotContains(t, err.Error(), short)
+	})
+}
+
 func TestKeyringPrintsNoKeyMaterial(t *testing.T) {
 	key := newKey(t)
 	raw, _ := base64.StdEncoding.DecodeString(key)

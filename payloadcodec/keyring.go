@@ -134,13 +134,16 @@ func (k *Keyring) add(entry string) error {
 	return nil
 }
 
-// decodeKey accepts standard base64 with or without padding (what
-// `openssl rand -base64 32` and `head -c32 /dev/urandom | base64` print).
+// decodeKey accepts a 32-byte key in standard or URL-safe base64, with
+// or without its '=' padding: what `openssl rand -base64 32` prints, the
+// same piped through `tr -d '='`, and what a URL-safe encoder prints.
 func decodeKey(s string) ([]byte, error) {
-	key, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		key, err = base64.RawStdEncoding.DecodeString(s)
+	raw := strings.TrimRight(s, "=")
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(raw, "-_") {
+		enc = base64.RawURLEncoding
 	}
+	key, err := enc.DecodeString(raw)
 	if err != nil {
 		// base64's own error gives only an offset, never the input.
 		return nil, fmt.Errorf("not base64 (%v): generate a key with `openssl rand -base64 32`", err)

@@ -45,6 +45,17 @@ type Plan struct {
 	// show that no breaking change is left unacknowledged, and the
 	// runbook carries their rollback SQL.
 	compat []*compat.Report
+	// antiPatterns are the warnings that break the plan's policy (plan
+	// --validate fails on them); the others in Warnings are about the
+	// input (an unknown descriptive field, volumes that disagree) and only
+	// print.
+	antiPatterns []string
+}
+
+// antiPattern records a warning that breaks the plan's policy.
+func (p *Plan) antiPattern(msg string) {
+	p.Warnings = append(p.Warnings, msg)
+	p.antiPatterns = append(p.antiPatterns, msg)
 }
 
 // Phase is one step of the plan.
@@ -536,12 +547,12 @@ func (p *Plan) finish(opts Options, volMB float64) {
 			}
 			if ph.Gate == "" {
 				p.addRisk(FactorNoDecommissionGate, 2, "decommission starts without an approval gate: nobody confirms the bake time is over")
-				p.Warnings = append(p.Warnings, "decommission without bake time: add an approval gate before decommission, opened after the new side has run on its own long enough")
+				p.antiPattern("decommission without bake time: add an approval gate before decommission, opened after the new side has run on its own long enough")
 			}
 			// Nothing may run between shifting traffic and retiring the
 			// legacy side: there is no window to roll back in.
 			if i > 0 && p.Phases[i-1].Kind == migration.PhaseShiftTraffic && ph.Gate == "" {
-				p.Warnings = append(p.Warnings, "no rollback window: decommission follows the traffic shift at once; put a reconcile or a gate between them")
+				p.antiPattern("no rollback window: decommission follows the traffic shift at once; put a reconcile or a gate between them")
 			}
 		}
 		ph.Risk = phaseRisk(ph.Kind, ph.Reversible)
@@ -561,7 +572,7 @@ func (p *Plan) finish(opts Options, volMB float64) {
 	}
 	if len(bigBang) > 0 && p.Source == "spec" {
 		p.addRisk(FactorNoCanary, 2, fmt.Sprintf("traffic moves in one step with no gate or canary before it (%s)", strings.Join(bigBang, ", ")))
-		p.Warnings = append(p.Warnings, fmt.Sprintf("big-bang cut-over: %s moves traffic at once; add an approval gate or move it in steps", strings.Join(bigBang, ", ")))
+		p.antiPattern(fmt.Sprintf("big-bang cut-over: %s moves traffic at once; add an approval gate or move it in steps", strings.Join(bigBang, ", ")))
 	}
 	if hasCopy && !hasReconcile {
 		p.addRisk(FactorNoReconcile, 2, "data is copied but never compared with the source")
@@ -634,11 +645,11 @@ func (p *Plan) addDescriptionRisks(d *Description) {
 	}
 	if missing := MissingEndpoints(d); len(missing) > 0 {
 		p.addRisk(FactorBreakingChanges, 3, "endpoints of the legacy service missing on the new one: "+strings.Join(missing, ", "))
-		p.Warnings = append(p.Warnings, "the new service lacks legacy endpoints: "+strings.Join(missing, ", "))
+		p.antiPattern("the new service lacks legacy endpoints: " + strings.Join(missing, ", "))
 	}
 	if d.Type != "database" && rolloutHours(d) == 0 {
 		p.addRisk(FactorNoCanary, 2, "no feature flag with a rollout schedule: traffic moves in one step")
-		p.Warnings = append(p.Warnings, "big-bang cut-over: give a feature flag a rollout_schedule (e.g. 5%, 25%, 50%, 100% with holds)")
+		p.antiPattern("big-bang cut-over: give a feature flag a rollout_schedule (e.g. 5%, 25%, 50%, 100% with holds)")
 	}
 	p.score()
 }

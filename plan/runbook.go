@@ -10,7 +10,9 @@ import (
 
 // Problems lists what makes a plan break its policy, for `godwit plan
 // --validate`: a risk above maxRisk, breaking findings not accepted, and
-// every anti-pattern warning. None means the plan passes.
+// every anti-pattern. Warnings about the input (an unknown descriptive
+// field, volumes that disagree) print but are not problems. None means
+// the plan passes.
 func (p *Plan) Problems(maxRisk string, acceptBreaking bool) []string {
 	var out []string
 	if riskRank(p.OverallRisk) > riskRank(maxRisk) {
@@ -23,7 +25,7 @@ func (p *Plan) Problems(maxRisk string, acceptBreaking bool) []string {
 			}
 		}
 	}
-	for _, w := range p.Warnings {
+	for _, w := range p.antiPatterns {
 		out = append(out, "anti-pattern: "+w)
 	}
 	return out

@@ -37,8 +37,8 @@ const (
 	colSep   = "\x1f"
 )
 
-// colPlan is one compared column: its name, its type on each side, and its
-// rule.
+// colPlan is one compared column: its name (the target's, which findings
+// use), its type on each side, and its rule.
 type colPlan struct {
 	name     string
 	src, tgt datastore.Type
@@ -193,8 +193,7 @@ func canonJSON(s string) string {
 // sqlCanon is the SQL expression rendering column c (of type t on engine e)
 // as its canonical text, NULL for NULL. Only PostgreSQL and MySQL hash
 // inside the database.
-func sqlCanon(e datastore.Engine, quote func(string) string, c *colPlan, t datastore.Type, floatDec int) string {
-	x := quote(c.name)
+func sqlCanon(e datastore.Engine, x string, c *colPlan, t datastore.Type, floatDec int) string {
 	if e == datastore.Postgres {
 		return pgCanon(x, c, t, floatDec)
 	}
@@ -319,10 +318,10 @@ func numeric(k datastore.Kind) bool {
 // is hashtextextended(text, 0) instead — PostgreSQL's hash-partitioning
 // hash, stable across versions and platforms, about 3x cheaper than MD5,
 // but not computable by MySQL or in Go.
-func rowHashSQL(e datastore.Engine, quote func(string) string, cols []colPlan, types []datastore.Type, floatDec int, native bool) string {
+func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []datastore.Type, floatDec int, native bool) string {
 	parts := make([]string, len(cols))
 	for i := range cols {
-		x := sqlCanon(e, quote, &cols[i], types[i], floatDec)
+		x := sqlCanon(e, exprs[i], &cols[i], types[i], floatDec)
 		if e == datastore.Postgres {
 			parts[i] = "coalesce(" + x + ", '" + nullMark + "')"
 		} else {

@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // ErrBadOption is a setting that cannot work (an unknown column in a rule,
@@ -39,13 +40,17 @@ var ErrLimit = errors.New("reconcile stopped at a limit")
 // of datastore's permanent errors (unknown table, no primary key, access
 // denied ...). Anything else (a dropped connection) is worth a retry.
 func IsPermanent(err error) bool {
-	return errors.Is(err, ErrBadOption) || datastore.IsPermanent(err)
+	return errors.Is(err, ErrBadOption) || errors.Is(err, mapping.ErrMapping) || datastore.IsPermanent(err)
 }
 
 // TablePair names a table on each side; the names are usually equal.
 type TablePair struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
+	// Map, when set, says how source rows become target rows (renamed and
+	// computed columns, a filter): the check compares through it and its
+	// findings name the target's columns. Nil: same names on both sides.
+	Map *mapping.Table `json:"map,omitempty"`
 }
 
 // ColumnRule overrides how one column is compared.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Checkpoint is where a check can go on from: the tables already compared,
@@ -65,6 +66,30 @@ func ResolveTables(ctx context.Context, source *datastore.Store, patterns []stri
 	out := make([]TablePair, len(names))
 	for i, n := range names {
 		out[i] = TablePair{Source: n, Target: n}
+	}
+	return out, nil
+}
+
+// ResolveMapped selects and maps the mapping's tables on the source: each
+// pair carries its mapped table, so the check compares through it.
+func ResolveMapped(ctx context.Context, source *datastore.Store, m *mapping.Spec) ([]TablePair, error) {
+	names, err := source.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := m.ResolveAll(names, func(table string) (mapping.SourceTable, error) {
+		t, err := source.Introspect(ctx, table)
+		if err != nil {
+			return mapping.SourceTable{}, err
+		}
+		return sourceTable(t), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
+	}
+	out := make([]TablePair, len(tables))
+	for i := range tables {
+		out[i] = TablePair{Source: tables[i].Source, Target: tables[i].Target, Map: &tables[i]}
 	}
 	return out, nil
 }
@@ -260,6 +285,13 @@ func Plan(ctx context.Context, opts Options) ([]string, error) {
 			err := s.store.DB.QueryRowContext(ctx, "SELECT 1"+s.from()+whereClause(s.where)+" LIMIT 1").Scan(&one)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return nil, fmt.Errorf("reconcile %s: %w: where %q on %s: %v", p.Source, ErrBadOption, s.where, s.label, err)
+			}
+		}
+		if p.Map != nil {
+			// The source compiles every expression and the filter.
+			stmt := "SELECT " + tc.src.fetchList() + tc.src.from() + whereClause(tc.src.where) + " LIMIT 0"
+			if _, err := tc.src.store.DB.ExecContext(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("reconcile %s: %w: the mapping's expressions or filter do not compile on %s: %v", p.Source, mapping.ErrMapping, tc.src.label, err)
 			}
 		}
 		methods = append(methods, p.Source+": "+tc.method())

@@ -112,27 +112,33 @@ func (tc *tableCheck) repair(ctx context.Context, rep *TableReport) error {
 // copy did) and upserts them into the target. It returns the rows written;
 // a key the source no longer has (deleted since) is not written.
 func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error) {
-	var names []string
-	for _, c := range tc.srcTable.Columns {
-		if tc.tgtTable.Column(c.Name) != nil {
-			names = append(names, c.Name)
-		}
-	}
-	src, err := tc.srcTable.Project(names)
-	if err != nil {
-		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
-	}
-	dst, err := tc.tgtTable.Project(names)
-	if err != nil {
-		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
-	}
 	s := tc.src
-	q := &qb{engine: s.store.Engine}
-	cols := make([]string, len(names))
-	for i, n := range names {
-		cols[i] = s.quote(n)
+	var dstNames, sel []string
+	var srcTypes []datastore.Type
+	for _, c := range tc.mapped.Columns {
+		tcol := tc.tgtTable.Column(c.Target)
+		if tcol == nil {
+			continue
+		}
+		dstNames = append(dstNames, c.Target)
+		if c.Computed() {
+			sel = append(sel, "("+c.Expr+")")
+			srcTypes = append(srcTypes, tcol.Type)
+			continue
+		}
+		scol := tc.srcTable.Column(c.Source)
+		if scol == nil {
+			return 0, fmt.Errorf("repair %s: column %s is not in %s", tc.pair.Source, c.Source, s.label)
+		}
+		sel = append(sel, s.quote(c.Source))
+		srcTypes = append(srcTypes, scol.Type)
 	}
-	stmt := "SELECT " + strings.Join(cols, ", ") + s.from() + " WHERE " + keysCond(q, s, keys)
+	dst, err := tc.tgtTable.Project(dstNames)
+	if err != nil {
+		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
+	}
+	q := &qb{engine: s.store.Engine}
+	stmt := "SELECT " + strings.Join(sel, ", ") + s.from() + " WHERE " + keysCond(q, s, keys)
 	s.queries.Add(1)
 	rows, err := s.store.DB.QueryContext(ctx, stmt, q.args...)
 	if err != nil {
@@ -141,7 +147,7 @@ func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error)
 	defer rows.Close()
 	var out [][]any
 	for rows.Next() {
-		raw := make([]any, len(names))
+		raw := make([]any, len(sel))
 		ptrs := make([]any, len(raw))
 		for i := range raw {
 			ptrs[i] = &raw[i]
@@ -149,9 +155,9 @@ func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error)
 		if err := rows.Scan(ptrs...); err != nil {
 			return 0, fmt.Errorf("repair %s: read %s: %w", tc.pair.Source, s.label, err)
 		}
-		for i, c := range src.Columns {
-			if raw[i], err = datastore.Canonical(c.Type, raw[i]); err != nil {
-				return 0, fmt.Errorf("repair %s: read %s column %s: %w", tc.pair.Source, s.label, c.Name, err)
+		for i, t := range srcTypes {
+			if raw[i], err = datastore.Canonical(t, raw[i]); err != nil {
+				return 0, fmt.Errorf("repair %s: read %s column %s: %w", tc.pair.Source, s.label, dstNames[i], err)
 			}
 		}
 		out = append(out, raw)

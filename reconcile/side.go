@@ -19,6 +19,7 @@ type side struct {
 	table    string
 	cols     []colPlan        // compared columns, key columns included
 	types    []datastore.Type // each compared column's type on this side
+	exprs    []string         // each compared column as this side reads it: quoted name or (expression)
 	keyPos   []int            // positions of the key columns in cols
 	keys     []string         // quoted key columns, in key order
 	keyKinds []datastore.Kind
@@ -43,7 +44,7 @@ func (s *side) prepare() {
 	e := s.store.Engine
 	s.selects = make([]string, len(s.cols))
 	for i := range s.cols {
-		x := s.quote(s.cols[i].name)
+		x := s.exprs[i]
 		if s.cols[i].rule.AsText || s.types[i].Kind == datastore.KindUnsupported {
 			switch e {
 			case datastore.MySQL:
@@ -57,7 +58,7 @@ func (s *side) prepare() {
 		s.selects[i] = x
 	}
 	if s.inDB {
-		s.hashSQL = rowHashSQL(e, s.quote, s.cols, s.types, s.floatDec, s.native)
+		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native)
 	}
 }
 

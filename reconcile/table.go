@@ -18,7 +18,28 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
+
+// sourceTable is what a mapping knows of an introspected table.
+func sourceTable(t *datastore.Table) mapping.SourceTable {
+	st := mapping.SourceTable{Name: t.Name, Key: t.PrimaryKey}
+	for _, c := range t.Columns {
+		st.Columns = append(st.Columns, c.Name)
+	}
+	return st
+}
+
+// joinConds is the conjunction of the non-empty SQL conditions.
+func joinConds(conds ...string) string {
+	var parts []string
+	for _, c := range conds {
+		if strings.TrimSpace(c) != "" {
+			parts = append(parts, "("+c+")")
+		}
+	}
+	return strings.Join(parts, " AND ")
+}
 
 // tableCheck compares one table pair.
 type tableCheck struct {
@@ -28,6 +49,7 @@ type tableCheck struct {
 	note     string
 
 	srcTable, tgtTable *datastore.Table // as introspected, for a repair
+	mapped             *mapping.Table   // how source rows become target rows
 
 	textKeysAcross bool          // text keys between two engines (binaryKey)
 	began          time.Time     // with UpdatedColumn: rows written since are in flight
@@ -62,60 +84,87 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	if err := st.CheckCopyable(); err != nil {
 		return nil, fmt.Errorf("%s: %w (reconcile compares by key)", o.SourceName, err)
 	}
+	m := p.Map
+	if m == nil {
+		id := mapping.Identity(sourceTable(st))
+		m = &id
+	}
 	isKey := map[string]int{}
 	for i, k := range st.PrimaryKey {
 		isKey[k] = i
 	}
 	var cols []colPlan
 	var srcTypes, tgtTypes []datastore.Type
+	var srcX, tgtX []string
 	var ignored []string
-	for _, c := range st.Columns {
-		r := o.rule(p.Source, c.Name)
-		if err := CheckRule(r); err != nil {
-			return nil, fmt.Errorf("table %s column %s: %w", p.Source, c.Name, err)
+	for _, mc := range m.Columns {
+		ruleName := mc.Source
+		if mc.Computed() {
+			ruleName = mc.Target
 		}
-		_, key := isKey[c.Name]
+		r := o.rule(p.Source, ruleName)
+		if err := CheckRule(r); err != nil {
+			return nil, fmt.Errorf("table %s column %s: %w", p.Source, ruleName, err)
+		}
+		_, key := isKey[mc.Source]
+		key = key && !mc.Computed()
 		if key && r != (ColumnRule{}) {
-			return nil, fmt.Errorf("%w: table %s: key column %s takes no rule (keys are compared exactly)", ErrBadOption, p.Source, c.Name)
+			return nil, fmt.Errorf("%w: table %s: key column %s takes no rule (keys are compared exactly)", ErrBadOption, p.Source, mc.Source)
 		}
 		if r.Ignore {
-			ignored = append(ignored, c.Name)
+			ignored = append(ignored, mc.Target)
 			continue
 		}
-		tc := tt.Column(c.Name)
+		tc := tt.Column(mc.Target)
 		if tc == nil {
-			return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s (ignore it with a column rule if that is intended)",
-				p.Source, datastore.ErrShapeMismatch, c.Name, o.TargetName, p.Target)
+			hint := "ignore it with a column rule if that is intended"
+			if p.Map != nil {
+				hint = "map it to a target column (columns:), drop it, or fix the names rule"
+			}
+			return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s (%s)",
+				p.Source, datastore.ErrShapeMismatch, mc.Target, o.TargetName, p.Target, hint)
 		}
-		cp := colPlan{name: c.Name, src: c.Type, tgt: tc.Type, rule: r, key: key}
+		srcType, x := tc.Type, "("+mc.Expr+")"
+		if !mc.Computed() {
+			sc := st.Column(mc.Source)
+			if sc == nil {
+				return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s", p.Source, datastore.ErrShapeMismatch, mc.Source, o.SourceName, p.Source)
+			}
+			srcType, x = sc.Type, o.Source.Quote(mc.Source)
+		}
+		cp := colPlan{name: mc.Target, src: srcType, tgt: tc.Type, rule: r, key: key}
 		if r.Tolerance != "" {
-			if !numeric(c.Type.Kind) || !numeric(tc.Type.Kind) {
+			if !numeric(srcType.Kind) || !numeric(tc.Type.Kind) {
 				return nil, fmt.Errorf("%w: table %s column %s: a tolerance needs a numeric column (it is %s / %s)",
-					ErrBadOption, p.Source, c.Name, c.Type, tc.Type)
+					ErrBadOption, p.Source, ruleName, srcType, tc.Type)
 			}
 			cp.tol, _ = new(big.Rat).SetString(r.Tolerance)
 		}
 		cols = append(cols, cp)
-		srcTypes = append(srcTypes, c.Type)
+		srcTypes = append(srcTypes, srcType)
 		tgtTypes = append(tgtTypes, tc.Type)
+		srcX = append(srcX, x)
+		tgtX = append(tgtX, o.Target.Quote(mc.Target))
 	}
 	var extra []string
 	for _, c := range tt.Columns {
-		if st.Column(c.Name) == nil {
+		if m.Column(c.Name) == nil {
 			extra = append(extra, c.Name)
 		}
 	}
 	keyPos := make([]int, len(st.PrimaryKey))
 	for i, k := range st.PrimaryKey {
+		dst, carried := m.TargetOf(k)
+		if !carried {
+			return nil, fmt.Errorf("table %s: %w: key column %s is not carried by the mapping (rows are compared by key)", p.Source, mapping.ErrMapping, k)
+		}
+		if tt.Column(dst) == nil {
+			return nil, fmt.Errorf("table %s: %w: key column %s is not in %s's %s", p.Source, datastore.ErrShapeMismatch, dst, o.TargetName, p.Target)
+		}
 		for j := range cols {
-			if cols[j].name == k {
+			if cols[j].name == dst {
 				keyPos[i] = j
 			}
-		}
-	}
-	for _, k := range st.PrimaryKey {
-		if tt.Column(k) == nil {
-			return nil, fmt.Errorf("table %s: %w: key column %s is not in %s's %s", p.Source, datastore.ErrShapeMismatch, k, o.TargetName, p.Target)
 		}
 	}
 	// Where is each side hashed? PostgreSQL and MySQL hash in the
@@ -138,24 +187,29 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	native := !o.PortableHash && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
 	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
 		srcTable: st, tgtTable: tt}
-	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, inDB bool) *side {
-		sd := &side{label: label, store: s, table: table, cols: cols, types: types, keyPos: keyPos,
-			where: o.where(p.Source), inDB: inDB, native: native, floatDec: o.FloatDecimals}
+	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, exprs []string, where string, inDB bool) *side {
+		sd := &side{label: label, store: s, table: table, cols: cols, types: types, exprs: exprs, keyPos: keyPos,
+			where: where, inDB: inDB, native: native, floatDec: o.FloatDecimals}
 		for _, pos := range keyPos {
-			sd.keys = append(sd.keys, binaryKey(s.Engine, s.Quote(cols[pos].name), types[pos].Kind, textKeysAcross))
+			sd.keys = append(sd.keys, binaryKey(s.Engine, exprs[pos], types[pos].Kind, textKeysAcross))
 			sd.keyKinds = append(sd.keyKinds, types[pos].Kind)
 		}
 		sd.prepare()
 		return sd
 	}
-	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcDB)
-	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtDB)
+	// The mapping's filter says which source rows the target holds.
+	srcWhere := joinConds(m.Where, o.where(p.Source))
+	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB)
+	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB)
+	tc.mapped = m
 	if o.UpdatedColumn != "" {
+		tgtUpdated, _ := m.TargetOf(o.UpdatedColumn)
 		for _, sd := range []*struct {
-			s *side
-			t *datastore.Table
-		}{{tc.src, st}, {tc.tgt, tt}} {
-			c := sd.t.Column(o.UpdatedColumn)
+			s    *side
+			t    *datastore.Table
+			name string
+		}{{tc.src, st, o.UpdatedColumn}, {tc.tgt, tt, tgtUpdated}} {
+			c := sd.t.Column(sd.name)
 			if c == nil || (c.Type.Kind != datastore.KindTimestamp && c.Type.Kind != datastore.KindTimestampTZ) {
 				return nil, fmt.Errorf("%w: table %s on %s has no timestamp column %q (updatedColumn)", ErrBadOption, sd.t.Name, sd.s.label, o.UpdatedColumn)
 			}

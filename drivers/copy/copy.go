@@ -23,6 +23,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Key is the section key of the driver in a phase.
@@ -55,6 +56,11 @@ type Spec struct {
 	To   string `yaml:"to" json:"to"`
 	// Tables are table names or glob patterns, resolved on From.
 	Tables []string `yaml:"tables" json:"tables"`
+	// Mapping names one of the spec's mappings, instead of from, to and
+	// tables: each of its tables is copied through it (docs/mapping.md).
+	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
+	// MappingSpec is the mapping Mapping names, resolved by Check.
+	MappingSpec *mapping.Spec `yaml:"-" json:"mappingSpec,omitempty"`
 	// BatchRows is the rows per read and per target transaction
 	// (default datacopy.DefaultBatchRows). PostgreSQL → PostgreSQL, where
 	// rows stream without being held, it is the first batch's size: the
@@ -144,8 +150,14 @@ type CatchUp struct {
 
 // Check reports unknown stores, bad patterns and impossible numbers.
 func (s *Spec) Check(c *config.CheckContext) {
-	stores.CheckStoreRef(c, "from", s.From)
-	stores.CheckStoreRef(c, "to", s.To)
+	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
+	if s.Mapping != "" && s.MappingSpec == nil {
+		return // the unknown mapping is the error
+	}
+	if s.Mapping == "" { // a mapping's stores are checked at the mapping
+		stores.CheckStoreRef(c, "from", s.From)
+		stores.CheckStoreRef(c, "to", s.To)
+	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s): copy writes into another store", s.From)
 	}
@@ -210,6 +222,9 @@ func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
 // Resources are the target tables: two migrations must not write the same
 // tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
+	if s.MappingSpec != nil {
+		return stores.Resources(spec, s.To, s.MappingSpec.TargetPatterns())
+	}
 	return stores.Resources(spec, s.To, s.Tables)
 }
 
@@ -339,9 +354,13 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 		return activities.PhaseResult{}, stores.Classify("copy", err)
 	}
 	defer closeProbe()
+	mapped, err := s.mapped(ctx, from)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("copy", err)
+	}
 	hb := startBeating(beat, d.BeatInterval)
 	opts := datacopy.Options{
-		From: from, To: to, Tables: s.Tables,
+		From: from, To: to, Tables: s.Tables, Mapped: mapped,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
 		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Probe: probe, Logger: log,
 		AfterCommit: d.AfterCommit,
@@ -365,13 +384,13 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 	// Of a table's range units only the last range's creates the indexes,
 	// so two units never create the same index at once.
 	if s.CreateIndexes && (rng == nil || rng.To == nil) {
-		if err := createIndexes(ctx, from, to, res.Tables); err != nil {
+		if err := createIndexes(ctx, from, to, res.Tables, mapped); err != nil {
 			return out, stores.Classify("copy: create indexes", err)
 		}
 	}
 	out.Summary = copySummary(s, res, path, to.Engine)
 	if rng == nil && s.Units == 0 && !s.TablesFromScript {
-		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables)
+		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables, mapped)
 		if err != nil {
 			return out, stores.Classify("copy: create foreign keys", err)
 		}
@@ -390,29 +409,29 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 // provisioned their source's foreign keys, now that their rows are in
 // (on SQLite, where provision declared them, it checks the rows). A
 // table the migration did not create is left as its owner made it.
-func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []datacopy.TableProgress) (datastore.ForeignKeyResult, error) {
+func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []datacopy.TableProgress, mapped map[string]mapping.Table) (datastore.ForeignKeyResult, error) {
 	var src []*datastore.Table
 	for _, tp := range tables {
-		who, err := to.ProvisionOwner(ctx, tp.Table)
+		t, err := targetShape(ctx, from, tp.Table, mapped)
+		if err != nil {
+			return datastore.ForeignKeyResult{}, err
+		}
+		who, err := to.ProvisionOwner(ctx, t.Name)
 		if err != nil {
 			return datastore.ForeignKeyResult{}, err
 		}
 		if who != owner {
 			continue
 		}
-		t, err := from.Introspect(ctx, tp.Table)
-		if err != nil {
-			return datastore.ForeignKeyResult{}, err
-		}
 		src = append(src, t)
 	}
 	return datastore.CreateForeignKeys(ctx, to, src)
 }
 
-func createIndexes(ctx context.Context, from, to *datastore.Store, tables []datacopy.TableProgress) error {
+func createIndexes(ctx context.Context, from, to *datastore.Store, tables []datacopy.TableProgress, mapped map[string]mapping.Table) error {
 	var src []*datastore.Table
 	for _, tp := range tables {
-		t, err := from.Introspect(ctx, tp.Table)
+		t, err := targetShape(ctx, from, tp.Table, mapped)
 		if err != nil {
 			return err
 		}
@@ -420,6 +439,36 @@ func createIndexes(ctx context.Context, from, to *datastore.Store, tables []data
 	}
 	_, err := datastore.CreateIndexes(ctx, to, src)
 	return err
+}
+
+// targetShape is a copied table as the target has it: the source's, or
+// through its mapping the renamed table, columns, indexes and foreign keys.
+func targetShape(ctx context.Context, from *datastore.Store, name string, mapped map[string]mapping.Table) (*datastore.Table, error) {
+	t, err := from.Introspect(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := mapped[name]; ok {
+		t, _, _ = datastore.TargetTable(t, m, mapped)
+	}
+	return t, nil
+}
+
+// mapped resolves the section's mapping on the live source: every table
+// it maps, by source name; nil without a mapping.
+func (s *Spec) mapped(ctx context.Context, from *datastore.Store) (map[string]mapping.Table, error) {
+	if s.MappingSpec == nil {
+		return nil, nil
+	}
+	tables, err := stores.MappedTables(ctx, from, s.MappingSpec)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]mapping.Table, len(tables))
+	for _, t := range tables {
+		out[t.Source] = t
+	}
+	return out, nil
 }
 
 func rowsDone(cp datacopy.Checkpoint) int64 {
@@ -485,8 +534,12 @@ func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Log
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
 	}
+	targets := s.Tables
+	if s.MappingSpec != nil {
+		targets = s.MappingSpec.TargetPatterns()
+	}
 	var emptied, kept []string
-	for _, t := range matching(all, s.Tables) {
+	for _, t := range matching(all, targets) {
 		who, err := to.ProvisionOwner(ctx, t)
 		if err != nil {
 			return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
@@ -601,3 +654,10 @@ func (s *Spec) WithRowsPerSecond(rps int) config.DriverSpec {
 	c.RowsPerSecond = rps
 	return &c
 }
+
+// MappingName is the mapping the section names (config.MappingUser).
+func (s *Spec) MappingName() string { return s.Mapping }
+
+// TakeMapping takes the mapping's stores before the spec is checked
+// (config.MappingUser).
+func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }

@@ -26,6 +26,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if from == nil {
 		return problems
 	}
+	if s.MappingSpec != nil {
+		return append(problems, d.mappedProblems(ctx, from, to, s, plan)...)
+	}
 	names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
 	if err != nil {
 		return append(problems, stores.Problem(s.From, err))
@@ -91,4 +94,56 @@ func missingColumns(src, dst *datastore.Table) []string {
 		}
 	}
 	return missing
+}
+
+// mappedProblems checks a mapped copy against the live schemas: the
+// mapping resolves on the source (unknown tables and columns, with "did
+// you mean"; a key column dropped; two target names colliding), the
+// source compiles each expression and filter (a LIMIT 0 read), and each
+// target table exists with the mapped columns and key, or is created by an
+// earlier provision phase.
+func (d *Driver) mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, plan stores.Plan) []string {
+	tables, err := stores.MappedTables(ctx, from, s.MappingSpec)
+	if err != nil {
+		return []string{fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err)}
+	}
+	var problems []string
+	for _, m := range tables {
+		src, err := from.Introspect(ctx, m.Source)
+		if err != nil {
+			problems = append(problems, stores.Problem(s.From, err))
+			continue
+		}
+		if src.CheckCopyable() != nil && !matchesAny(m.Source, s.FullCopy) {
+			problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: the copy reads by key to resume where it stopped, so add one (or list the table in fullCopy)", s.From, m.Source))
+		}
+		view, err := datastore.SourceView(src, m)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("mapping %s: %v", s.Mapping, err))
+			continue
+		}
+		for _, err := range from.CompileMapped(ctx, view) {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot compile %v", s.Mapping, m.Source, s.From, err))
+		}
+		if s.CatchUp != nil && view.Column(s.CatchUp.Column) == nil {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: catchUp.column %s is not carried by the mapping", s.Mapping, m.Source, s.CatchUp.Column))
+		}
+		if to == nil {
+			continue
+		}
+		dst, err := to.Introspect(ctx, m.Target)
+		if err != nil {
+			if !plan.Table(s.To, m.Target) {
+				problems = append(problems, fmt.Sprintf("store %s: table %s (mapped from %s) does not exist: provision it in an earlier phase (provision: {mapping: %s}) or create it", s.To, m.Target, m.Source, s.Mapping))
+			}
+			continue
+		}
+		if _, _, err := datastore.MapTable(src, dst, m); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: table %s does not fit mapping %s: %v", s.To, m.Target, s.Mapping, err))
+		}
+		if err := to.CheckWrite(ctx, m.Target); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: the copy cannot write there: %v", s.To, err))
+		}
+	}
+	return problems
 }

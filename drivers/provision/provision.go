@@ -19,6 +19,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Key is the section key of the driver in a phase.
@@ -34,6 +35,13 @@ type Spec struct {
 	To string `yaml:"to" json:"to"`
 	// Tables are table names or glob patterns (orders_*), resolved on From.
 	Tables []string `yaml:"tables" json:"tables"`
+	// Mapping names one of the spec's mappings, instead of from, to and
+	// tables: the target's tables are created as it maps them (renamed
+	// table, columns, key, indexes and foreign keys; computed and cast
+	// columns with their declared type). See docs/mapping.md.
+	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
+	// MappingSpec is the mapping Mapping names, resolved by Check.
+	MappingSpec *mapping.Spec `yaml:"-" json:"mappingSpec,omitempty"`
 	// DeferIndexes leaves secondary indexes and unique constraints to a
 	// later copy phase with createIndexes: true (faster bulk loads).
 	DeferIndexes bool `yaml:"deferIndexes" json:"deferIndexes,omitempty"`
@@ -85,8 +93,20 @@ type IndexCreator interface {
 // Check reports unknown stores, bad patterns and overrides, and indexes
 // deferred to a copy that does not exist.
 func (s *Spec) Check(c *config.CheckContext) {
-	stores.CheckStoreRef(c, "from", s.From)
-	stores.CheckStoreRef(c, "to", s.To)
+	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
+	if s.Mapping != "" && s.MappingSpec == nil {
+		return // the unknown mapping is the error
+	}
+	if s.Mapping == "" { // a mapping's stores are checked at the mapping
+		stores.CheckStoreRef(c, "from", s.From)
+		stores.CheckStoreRef(c, "to", s.To)
+	}
+	if s.Mapping != "" && s.DDL != nil {
+		c.Errorf("ddl", "with a mapping is not supported yet: the target's DDL is derived from the mapping; leave ddl out")
+	}
+	if s.Mapping != "" && len(s.TypeOverrides) > 0 {
+		c.Errorf("typeOverrides", "does not apply to a mapped provision: give a column its target type with the mapping's cast: (tables.T.cast.COLUMN.type)")
+	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s): provision creates tables in another store", s.From)
 	}
@@ -170,6 +190,9 @@ func indexesCreatedLater(c *config.CheckContext, store string) bool {
 // Resources are the target tables: two migrations must not create (or
 // drop) the same tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
+	if s.MappingSpec != nil {
+		return stores.Resources(spec, s.To, s.MappingSpec.TargetPatterns())
+	}
 	return stores.Resources(spec, s.To, s.Tables)
 }
 
@@ -182,6 +205,9 @@ func (s *Spec) HasCompensation() bool { return true }
 func (s *Spec) Provides(store, table string) bool {
 	if s.To != store {
 		return false
+	}
+	if s.MappingSpec != nil && s.MappingSpec.MapsTo(table) {
+		return true
 	}
 	for _, p := range s.Tables {
 		if ok, _ := path.Match(p, table); ok {
@@ -233,20 +259,12 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		return activities.PhaseResult{}, stores.Classify("provision", err)
 	}
 	defer to.Close()
-	names, err := from.ResolveTables(ctx, s.Tables)
+	tables, overrides, mapNotes, err := s.sourceTables(ctx, from)
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("provision: store "+s.From, err)
 	}
-	tables := make([]*datastore.Table, 0, len(names))
-	for _, n := range names {
-		t, err := from.Introspect(ctx, n)
-		if err != nil {
-			return activities.PhaseResult{}, stores.Classify("provision: store "+s.From, err)
-		}
-		tables = append(tables, t)
-	}
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %d tables in %s", len(tables), s.To)})
-	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: s.TypeOverrides, Logger: log,
+	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: overrides, Logger: log,
 		WithoutKey: s.withoutKey, ForeignKeysNow: s.ForeignKeysNow}
 	var res datastore.ProvisionResult
 	if s.DDL != nil {
@@ -258,6 +276,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	if err != nil {
 		return activities.PhaseResult{}, err
 	}
+	res.Notes = append(mapNotes, res.Notes...)
 	for _, n := range res.Notes {
 		log.Warn("not carried over", "note", n)
 	}
@@ -284,6 +303,52 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		Summary: sum,
 		Output:  strings.Join(output, "\n"),
 	}, nil
+}
+
+// sourceTables introspects the tables to create, as the target will have
+// them: the source's, or through the mapping renamed (with the declared
+// types of computed and cast columns as type overrides, and notes on what
+// the mapping leaves out).
+func (s *Spec) sourceTables(ctx context.Context, from *datastore.Store) ([]*datastore.Table, map[string]string, []string, error) {
+	if s.MappingSpec == nil {
+		names, err := from.ResolveTables(ctx, s.Tables)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		tables := make([]*datastore.Table, 0, len(names))
+		for _, n := range names {
+			t, err := from.Introspect(ctx, n)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			tables = append(tables, t)
+		}
+		return tables, s.TypeOverrides, nil, nil
+	}
+	mapped, err := stores.MappedTables(ctx, from, s.MappingSpec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bySource := make(map[string]mapping.Table, len(mapped))
+	for _, m := range mapped {
+		bySource[m.Source] = m
+	}
+	var tables []*datastore.Table
+	overrides := map[string]string{}
+	var notes []string
+	for _, m := range mapped {
+		src, err := from.Introspect(ctx, m.Source)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		t, o, n := datastore.TargetTable(src, m, bySource)
+		tables = append(tables, t)
+		notes = append(notes, n...)
+		for k, v := range o {
+			overrides[k] = v
+		}
+	}
+	return tables, overrides, notes, nil
 }
 
 // reported says whether a note on the constraint label ("table.name") is among notes.
@@ -437,6 +502,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	if from == nil {
 		return problems
 	}
+	if s.MappingSpec != nil {
+		return append(problems, mappedProblems(ctx, from, to, s, spec.Name)...)
+	}
 	names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
 	if err != nil {
 		return append(problems, stores.Problem(s.From, err))
@@ -451,6 +519,61 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	if s.DDL != nil {
 		problems = append(problems, ddlProblems(to, s, tables)...)
+	}
+	return problems
+}
+
+// mappedProblems checks a mapped provision against the live schemas: the
+// mapping resolves on the source (unknown tables and columns with "did you
+// mean", a dropped key, colliding target names), the source compiles its
+// expressions and filters (a LIMIT 0 read), and each target table can be
+// created (declared types included) and is not there already.
+func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owner string) []string {
+	mapped, err := stores.MappedTables(ctx, from, s.MappingSpec)
+	if err != nil {
+		return []string{fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err)}
+	}
+	var problems []string
+	for _, m := range mapped {
+		src, err := from.Introspect(ctx, m.Source)
+		if err != nil {
+			problems = append(problems, stores.Problem(s.From, err))
+			continue
+		}
+		view, err := datastore.SourceView(src, m)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("mapping %s: %v", s.Mapping, err))
+			continue
+		}
+		for _, err := range from.CompileMapped(ctx, view) {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: store %s cannot compile %v", s.Mapping, m.Source, s.From, err))
+		}
+		if engine, err := datastore.ParseEngine(s.Stores[s.To].Engine); err == nil {
+			problems = append(problems, stores.CastProblems(s.Mapping, src, m, engine)...)
+		}
+	}
+	if to == nil {
+		return problems
+	}
+	tables, overrides, _, err := s.sourceTables(ctx, from)
+	if err != nil {
+		return append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err))
+	}
+	for _, t := range tables {
+		if err := t.CheckCopyable(); err != nil && !s.withoutKey(t.Name) {
+			problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: Godwit copies by key, so add one", s.From, t.Name))
+			continue
+		}
+		if _, _, err := to.CreateTableSQL(t, overrides); err != nil {
+			problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
+		}
+		if _, err := to.Introspect(ctx, t.Name); err == nil {
+			if who, err := to.ProvisionOwner(ctx, t.Name); err != nil {
+				problems = append(problems, stores.Problem(s.To, err))
+			} else if who != owner {
+				problems = append(problems, fmt.Sprintf("store %s: table %s already exists and was not created by this migration: drop or rename it, or map the table to another name (to:)", s.To, t.Name))
+			}
+		}
 	}
 	return problems
 }
@@ -506,3 +629,10 @@ func (s *Spec) withoutKey(table string) bool {
 	}
 	return false
 }
+
+// MappingName is the mapping the section names (config.MappingUser).
+func (s *Spec) MappingName() string { return s.Mapping }
+
+// TakeMapping takes the mapping's stores before the spec is checked
+// (config.MappingUser).
+func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }

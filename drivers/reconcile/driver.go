@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,12 +156,35 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 	}
 	closeAll := func() { from.Close(); to.Close() }
 	o := optionsFor(s, from, to)
-	o.Tables, err = rec.ResolveTables(ctx, o.Source, s.Tables)
+	o.Tables, err = resolveTables(ctx, s, o.Source)
 	if err != nil {
 		closeAll()
 		return rec.Options{}, nil, fmt.Errorf("tables on %s: %w", o.SourceName, err)
 	}
 	return o, closeAll, nil
+}
+
+// resolveTables is the pairs the section compares: its tables on the
+// source, or with a mapping the mapping's tables (those of the section's
+// tables, when a fan-out unit narrowed them to one).
+func resolveTables(ctx context.Context, s *Spec, source *datastore.Store) ([]rec.TablePair, error) {
+	if s.MappingSpec == nil {
+		return rec.ResolveTables(ctx, source, s.Tables)
+	}
+	pairs, err := rec.ResolveMapped(ctx, source, s.MappingSpec)
+	if err != nil {
+		return nil, err
+	}
+	var out []rec.TablePair
+	for _, p := range pairs {
+		for _, pat := range s.Tables {
+			if ok, _ := path.Match(pat, p.Source); ok {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // optionsFor is the check's options over two open stores, with the
@@ -215,8 +239,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		return problems
 	}
 	opts := optionsFor(s, from, to)
-	tables, err := rec.ResolveTables(ctx, opts.Source, s.Tables)
-	if err != nil && errors.Is(err, datastore.ErrUnknownTable) {
+	tables, err := resolveTables(ctx, s, opts.Source)
+	if err != nil && errors.Is(err, datastore.ErrUnknownTable) && s.MappingSpec == nil {
 		// The source of truth's tables may be created by an earlier phase
 		// (a reverse check right after a provision): take them from the
 		// other side, those the plan creates.

@@ -57,6 +57,9 @@ type Spec struct {
 	// Tables are table names or glob patterns, resolved on From; the same
 	// list in every replicate phase of a capture.
 	Tables []string `yaml:"tables" json:"tables"`
+	// Mapping names a mapping of the spec: not supported by this driver
+	// yet, so a phase naming one is refused (docs/mapping.md).
+	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// Mode is setup, catchUp (default) or stop.
 	Mode string `yaml:"mode" json:"mode,omitempty"`
 	// Method (setup only) is auto (default: logical replication on a
@@ -95,6 +98,7 @@ func (s *Spec) mode() string {
 // order: catchUp and stop need an earlier setup of the same capture, and a
 // setup must come before any copy between the same stores.
 func (s *Spec) Check(c *config.CheckContext) {
+	c.RefuseMapping(s.Mapping, "replicate")
 	stores.CheckStoreRef(c, "from", s.From)
 	stores.CheckStoreRef(c, "to", s.To)
 	if s.From != "" && s.From == s.To {

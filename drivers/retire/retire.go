@@ -35,6 +35,9 @@ type Spec struct {
 	Store string `yaml:"store" json:"store"`
 	// Tables are table names or glob patterns.
 	Tables []string `yaml:"tables" json:"tables"`
+	// Mapping names a mapping of the spec: not supported by this driver
+	// yet, so a phase naming one is refused (docs/mapping.md).
+	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// Mode is rename (default), drop or keep.
 	Mode string `yaml:"mode" json:"mode,omitempty"`
 	// RenameTo is the new name for mode rename, holding {table}
@@ -48,6 +51,7 @@ type Spec struct {
 // Check reports an unknown store, bad patterns, an unknown mode and a
 // rename pattern without {table}.
 func (s *Spec) Check(c *config.CheckContext) {
+	c.RefuseMapping(s.Mapping, "retire")
 	stores.CheckStoreRef(c, "store", s.Store)
 	stores.CheckTables(c, "tables", s.Tables)
 	switch datastore.RetireMode(s.Mode) {

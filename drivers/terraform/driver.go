@@ -91,7 +91,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	unlock := d.lockDir(spec.Dir)
 	defer unlock()
 
-	secrets, err := resolveSecrets(spec.SecretVars)
+	secrets, err := resolveSecrets(spec.secretVarRefs())
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", action, in.Phase.Name, err)
 		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
@@ -160,7 +160,7 @@ func (d *Driver) module(spec *Spec, secrets map[string]string) (*infra.Module, e
 	case err != nil:
 		dir = spec.Dir // infra.New says it is missing
 	}
-	env, err := resolveSecrets(spec.SecretEnv)
+	env, err := resolveSecrets(spec.envRefs())
 	if err != nil {
 		return nil, infra.Permanent(err)
 	}
@@ -480,8 +480,9 @@ func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.Pha
 	}
 	var problems []string
 	secrets := map[string]string{}
-	for _, name := range sortedKeys(spec.SecretVars) {
-		v, err := activities.ResolveSecret(spec.SecretVars[name])
+	refs := spec.secretVarRefs()
+	for _, name := range sortedKeys(refs) {
+		v, err := activities.ResolveSecret(refs[name])
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("secret variable %s: %v", name, err))
 			continue
@@ -532,7 +533,7 @@ func moduleProblems(spec *Spec, outputs []string) []string {
 		for k := range vars {
 			out[k] = true
 		}
-		for k := range spec.SecretVars {
+		for k := range spec.secretVarRefs() {
 			out[k] = true
 		}
 		return out
@@ -556,7 +557,7 @@ func moduleProblems(spec *Spec, outputs []string) []string {
 		}
 	}
 	all := merge(merge(spec.Vars, spec.Apply.Vars), spec.compensateVars())
-	for k := range spec.SecretVars {
+	for k := range spec.secretVarRefs() {
 		all[k] = ""
 	}
 	var unknown []string

@@ -279,6 +279,48 @@ apply: {vars: {migration_phase: execution}}`)
 	assert.Contains(t, err.Error(), "secret variable deploy_token: environment variable GODWIT_TF_TEST_TOKEN is not set on this worker")
 }
 
+// A secret given the way Terraform reads one from its environment,
+// secretEnv: {TF_VAR_name: ...}, reaches the module as the variable name
+// (it used to be dropped: Terraform saw the default), and is in neither
+// the phase's result nor the worker's log.
+func TestATFVarSecretReachesTerraformAndNothingElse(t *testing.T) {
+	const secret = "tok-77-do-not-print"
+	t.Setenv("GODWIT_TF_TEST_TFVAR", secret)
+	f := newFixture(t)
+	var logs strings.Builder
+	f.d.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace})
+	p := f.phase("provision", "", `
+secretEnv: {TF_VAR_deploy_token: {fromEnv: GODWIT_TF_TEST_TFVAR}}
+apply: {vars: {migration_phase: execution}}`)
+	plan, err := f.do(activities.ActionRun, p, 1, nil)
+	require.NoError(t, err)
+	assert.Contains(t, plan.Output, "with_token = true", "the module saw a non-empty deploy_token")
+	res := f.run(p)
+	for what, text := range map[string]string{"plan": mustJSON(t, plan), "apply": mustJSON(t, res), "log": logs.String()} {
+		assert.NotContains(t, text, secret, what)
+	}
+	assert.Empty(t, f.d.Preflight(context.Background(), nil, p), "preflight counts it as the module's variable")
+
+	for _, c := range []struct{ section, want string }{
+		{"secretEnv: {TF_VAR_deploy_token: {fromEnv: A}}\nsecretVars: {deploy_token: {fromEnv: B}}", "gives the variable deploy_token, which secretVars.deploy_token gives too"},
+		{"secretEnv: {TF_VAR_app: {fromEnv: A}}", "gives the variable app, which vars, apply.vars or compensate.vars gives too"},
+		{"secretEnv: {TF_CLI_ARGS_apply: {fromEnv: A}}", "TF_CLI_ARGS_apply would change what Terraform does behind the spec's back"},
+	} {
+		text := "name: t\nphases:\n  - phase: provision\n    terraform:\n      dir: " + f.dir + "\n      vars: {app: shop}\n" +
+			indent(c.section+"\napply: {vars: {migration_phase: execution}}", "      ")
+		_, err := config.ParseSpec([]byte(text))
+		require.Error(t, err, c.section)
+		assert.Contains(t, err.Error(), c.want)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
 func TestAHeldLockIsRetryableAndNamesItsHolder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -135,9 +135,18 @@ func (s *Spec) Check(c *config.CheckContext) {
 	}
 	for _, name := range sortedKeys(s.SecretEnv) {
 		ref, sub := s.SecretEnv[name], "secretEnv."+name
+		tfVar, isTFVar := strings.CutPrefix(name, "TF_VAR_")
 		switch {
 		case !envName.MatchString(name) || strings.HasPrefix(name, "GODWIT_"):
 			c.Errorf(sub, "is not a valid environment variable name (GODWIT_* names are the worker's own)")
+		case isTFVar && !varName.MatchString(tfVar):
+			c.Errorf(sub, "%q is not a valid Terraform variable name", tfVar)
+		case isTFVar && s.SecretVars[tfVar] != (config.SecretRef{}):
+			c.Errorf(sub, "gives the variable %s, which secretVars.%s gives too: set it in one place", tfVar, tfVar)
+		case isTFVar && (hasKey(s.Vars, tfVar) || hasKey(s.Apply.Vars, tfVar) || hasKey(s.compensateVars(), tfVar)):
+			c.Errorf(sub, "gives the variable %s, which vars, apply.vars or compensate.vars gives too: set it in one place", tfVar)
+		case name == "TF_CLI_ARGS" || strings.HasPrefix(name, "TF_CLI_ARGS_") || strings.HasPrefix(name, "TF_LOG"):
+			c.Errorf(sub, "%s would change what Terraform does behind the spec's back: set the option in the spec instead", name)
 		case ref.FromEnv == "" && ref.FromFile == "":
 			c.Errorf(sub, "needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)")
 		case ref.FromEnv != "" && ref.FromFile != "":
@@ -259,4 +268,40 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// secretVarRefs are the secret variables Terraform gets, each as a
+// reference the worker reads: secretVars, and each secretEnv entry named
+// TF_VAR_<name> as the variable <name>. Terraform would read a TF_VAR_*
+// from its environment, but the worker gives it variables only through the
+// private variables file (tfexec refuses TF_VAR_* in the environment), so
+// a TF_VAR_ given under secretEnv goes there too, rather than being dropped.
+func (s *Spec) secretVarRefs() map[string]config.SecretRef {
+	out := make(map[string]config.SecretRef, len(s.SecretVars))
+	for k, v := range s.SecretVars {
+		out[k] = v
+	}
+	for k, v := range s.SecretEnv {
+		if name, ok := strings.CutPrefix(k, "TF_VAR_"); ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// envRefs are the secretEnv entries that go into Terraform's environment:
+// all but the TF_VAR_* ones (see secretVarRefs).
+func (s *Spec) envRefs() map[string]config.SecretRef {
+	out := make(map[string]config.SecretRef, len(s.SecretEnv))
+	for k, v := range s.SecretEnv {
+		if !strings.HasPrefix(k, "TF_VAR_") {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/godwit/godwit/mapping"
+)
+
+// checkMappings checks each mapping's stores and shape (mapping.Spec.Check);
+// what needs the live schemas (unknown columns, a dropped key) is checked
+// at preflight.
+func (s *Spec) checkMappings() FieldErrors {
+	var errs FieldErrors
+	for _, name := range sortedKeys(s.Mappings) {
+		m, path := s.Mappings[name], "mappings."+name
+		if !gatePattern.MatchString(name) {
+			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%q is not a valid mapping name: use letters, digits, '.', '_' or '-'", name)})
+		}
+		for _, f := range []struct{ field, store string }{{"from", m.From}, {"to", m.To}} {
+			switch _, ok := s.Stores[f.store]; {
+			case f.store == "":
+				errs = append(errs, FieldError{Path: path + "." + f.field, Message: "is required: the name of a store in stores:"})
+			case !ok:
+				errs = append(errs, FieldError{Path: path + "." + f.field, Message: fmt.Sprintf("store %q is not in stores: (add it there with engine and dsn)%s", f.store, suggest(f.store, sortedKeys(s.Stores)))})
+			}
+		}
+		for _, p := range m.Check() {
+			errs = append(errs, FieldError{Path: joinPath(path, p.Path), Message: p.Message})
+		}
+	}
+	return errs
+}
+
+// Mapping returns the mapping a phase section names (`mapping: NAME`),
+// reporting at field "mapping" of c's section when the spec has none of
+// that name. A driver's Check calls it and keeps the result in its section,
+// so the activity (which sees only its phase) has the mapping.
+func (c *CheckContext) Mapping(name string) *mapping.Spec {
+	m, ok := c.Spec.Mappings[name]
+	if !ok {
+		c.Errorf("mapping", "mapping %q is not in mappings:%s", name, suggest(name, sortedKeys(c.Spec.Mappings)))
+		return nil
+	}
+	return &m
+}
+
+// RefuseMapping reports that the phase's driver does not take a mapping
+// yet, when the section names one.
+func (c *CheckContext) RefuseMapping(name, driver string) {
+	if name != "" {
+		c.Errorf("mapping", "%s with a mapping is not supported yet: only provision, copy and reconcile phases take mapping: (docs/mapping.md); carry these tables under their own names, or run this step outside the mapped migration", driver)
+	}
+}
+
+// MappingUser is a DriverSpec that takes `mapping: NAME`. Before any
+// section is checked, the spec hands it the mapping it names, so that it
+// knows its stores (the mapping's from and to) when the other phases'
+// checks ask (a provision asks whether a later copy loads its store).
+type MappingUser interface {
+	MappingName() string
+	TakeMapping(m *mapping.Spec)
+}
+
+// handMappings gives each MappingUser section the mapping it names.
+func (s *Spec) handMappings() {
+	for i := range s.Phases {
+		mu, ok := s.Phases[i].Driver.(MappingUser)
+		if !ok || mu.MappingName() == "" {
+			continue
+		}
+		if m, ok := s.Mappings[mu.MappingName()]; ok {
+			mu.TakeMapping(&m)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package datacopy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/reconcile"
+)
+
+var orderLineDDL = map[datastore.Engine]string{
+	datastore.Postgres: `CREATE TABLE order_line (order_line_id bigint PRIMARY KEY, unit_price numeric(10,2), quantity int NOT NULL, legacy_note text)`,
+	datastore.MySQL:    `CREATE TABLE order_line (order_line_id BIGINT PRIMARY KEY, unit_price DECIMAL(10,2), quantity INT NOT NULL, legacy_note TEXT)`,
+}
+
+var salesLineDDL = map[datastore.Engine]string{
+	datastore.Postgres: `CREATE TABLE "SalesLine" ("OrderLineId" bigint PRIMARY KEY, "Price" numeric(10,2), "Quantity" int NOT NULL, "LineTotal" numeric(12,2))`,
+	datastore.MySQL:    "CREATE TABLE SalesLine (OrderLineId BIGINT PRIMARY KEY, Price DECIMAL(10,2), Quantity INT NOT NULL, LineTotal DECIMAL(12,2))",
+	datastore.SQLite:   `CREATE TABLE SalesLine (OrderLineId INTEGER PRIMARY KEY, Price DECIMAL_TEXT(10,2), Quantity INTEGER NOT NULL, LineTotal DECIMAL_TEXT(12,2))`,
+}
+
+func salesMapping() *mapping.Spec {
+	return &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{
+		"order_line": {
+			To:      "SalesLine",
+			Columns: map[string]string{"unit_price": "Price"},
+			Drop:    []string{"legacy_note"},
+			Add:     map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity", Type: "decimal(12,2)"}},
+			Where:   "quantity > 0",
+		},
+	}}
+}
+
+func TestCopyThroughAMapping(t *testing.T) {
+	pairs := [][2]datastore.Engine{
+		{datastore.Postgres, datastore.MySQL},    // LOAD DATA (or multi-row INSERT)
+		{datastore.Postgres, datastore.Postgres}, // the COPY pipe
+		{datastore.Postgres, datastore.SQLite},   // the generic path
+		{datastore.MySQL, datastore.Postgres},
+	}
+	const n = 1000
+	for _, pair := range pairs {
+		from, to := pair[0], pair[1]
+		t.Run(string(from)+"→"+string(to), func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := dbtest.New(t, from).Store, dbtest.New(t, to).Store
+			dbtest.Exec(t, src, orderLineDDL[from])
+			var rows []string
+			for i := 1; i <= n; i++ {
+				rows = append(rows, fmt.Sprintf("(%d, %d.%02d, %d, 'note %d')", i, i%70, i%100, i%6, i))
+			}
+			dbtest.Exec(t, src, "INSERT INTO order_line VALUES "+strings.Join(rows, ", "))
+			dbtest.Exec(t, dst, salesLineDDL[to])
+
+			m := salesMapping()
+			pairs, err := reconcile.ResolveMapped(ctx, src, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mapped := map[string]mapping.Table{"order_line": *pairs[0].Map}
+			if from == datastore.Postgres && to == datastore.Postgres {
+				// The mapped table keeps the fast path.
+				s, _ := src.Introspect(ctx, "order_line")
+				d, _ := dst.Introspect(ctx, "SalesLine")
+				view, target, err := datastore.MapTable(s, d, mapped["order_line"])
+				if err != nil || !src.CanCopyDirect(ctx, dst, view, target, nil) {
+					t.Fatalf("mapped PostgreSQL → PostgreSQL does not take the COPY pipe (%v)", err)
+				}
+			}
+
+			if to == datastore.MySQL {
+				if p, err := dst.WritePath(ctx); err != nil || p != datastore.PathLoadData {
+					t.Logf("LOAD DATA LOCAL INFILE is off on this server (%v, %v): the mapped rows go through multi-row INSERT", p, err)
+				}
+			}
+
+			// Interrupted after its first batch, resumed from the checkpoint.
+			cctx, cancel := context.WithCancel(ctx)
+			opts := datacopy.Options{From: src, To: dst, Tables: []string{"order_line"}, Mapped: mapped, BatchRows: 100,
+				DirectBatchTime: -1, AfterCommit: func(string) { cancel() }}
+			res, err := datacopy.Run(cctx, opts, datacopy.Checkpoint{}, nil)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted copy: %v", err)
+			}
+			opts.AfterCommit = nil
+			res, err = datacopy.Run(ctx, opts, res.Checkpoint, nil)
+			if err != nil {
+				t.Fatalf("resumed copy: %v", err)
+			}
+			if want := int64(n - n/6); res.Checkpoint.Tables["order_line"].RowsDone != want {
+				t.Errorf("rows done %d, want %d (the filter leaves quantity 0 out)", res.Checkpoint.Tables["order_line"].RowsDone, want)
+			}
+			var total string
+			q := "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 7"
+			if to == datastore.Postgres {
+				q = `SELECT "LineTotal"::text FROM "SalesLine" WHERE "OrderLineId" = 7`
+			} else if to == datastore.SQLite {
+				q = "SELECT LineTotal FROM SalesLine WHERE OrderLineId = 7"
+			}
+			if err := dst.DB.QueryRowContext(ctx, q).Scan(&total); err != nil || total != "7.07" {
+				t.Errorf("LineTotal of 7 (7.07 × 1) = %q (%v)", total, err)
+			}
+			rep, err := reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Differing() != 0 {
+				t.Fatalf("reconcile through the mapping after the copy:\n%s", rep.Text())
+			}
+		})
+	}
+}

@@ -1,0 +1,174 @@
+package drivers_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/config"
+	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+)
+
+// mappedSpec is a spec with issue 19's mapping and the phases given.
+func mappedSpec(phases string) string {
+	return `name: mapped
+stores:
+  legacy: {engine: postgres, dsn: {fromEnv: LEGACY_DSN}}
+  new: {engine: mysql, dsn: {fromEnv: NEW_DSN}}
+mappings:
+  shop:
+    from: legacy
+    to: new
+    names: PascalCase
+    tables:
+      order_line:
+        to: SalesLine
+        columns: {unit_price: Price}
+        drop: [legacy_note]
+        add:
+          LineTotal: {expr: "unit_price * quantity", type: "decimal(12,2)"}
+        where: "quantity > 0"
+      customer_account: {}
+phases:
+` + phases
+}
+
+func TestMappedReconcilePhaseCarriesItsMapping(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The activity sees only its phase, through JSON: the mapping and the
+	// stores must travel with the section.
+	b, err := json.Marshal(spec.Phases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p config.PhaseSpec
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Driver.(*reconciledriver.Spec)
+	if s.From != "legacy" || s.To != "new" || s.FromStore.Engine != "postgres" || s.ToStore.Engine != "mysql" {
+		t.Errorf("stores from the mapping: %s→%s (%s→%s)", s.From, s.To, s.FromStore.Engine, s.ToStore.Engine)
+	}
+	if s.MappingSpec == nil || s.MappingSpec.Tables["order_line"].To != "SalesLine" || s.MappingSpec.Names != "PascalCase" {
+		t.Errorf("mapping not carried: %+v", s.MappingSpec)
+	}
+	if strings.Join(s.Tables, ",") != "customer_account,order_line" {
+		t.Errorf("tables = %v, want the mapping's", s.Tables)
+	}
+}
+
+func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
+	cases := []struct {
+		name, spec, want string
+	}{
+		{"unknown names rule",
+			strings.Replace(mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop}\n"), "names: PascalCase", "names: Pascal", 1),
+			`mappings.shop.names (line 9): names rule "Pascal" is not known`},
+		{"add without type",
+			strings.Replace(mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop}\n"), `, type: "decimal(12,2)"`, "", 1),
+			"mappings.shop.tables.order_line.add.LineTotal.type (line 16): is required"},
+		{"volatile expression",
+			strings.Replace(mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop}\n"), "unit_price * quantity", "now()", 1),
+			"mappings.shop.tables.order_line.add.LineTotal.expr (line 16): calls now"},
+		{"two tables onto one target",
+			strings.Replace(mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop}\n"), "customer_account: {}", "customer_account: {to: SalesLine}", 1),
+			"both map to target table SalesLine"},
+		{"unknown store",
+			strings.Replace(mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop}\n"), "to: new\n", "to: neww\n", 1),
+			`mappings.shop.to (line 8): store "neww" is not in stores: (add it there with engine and dsn) (did you mean "new"?)`},
+		{"unknown mapping",
+			mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shopp}\n"),
+			`phases[0].reconcile.mapping (line 21): mapping "shopp" is not in mappings: (did you mean "shop"?)`},
+		{"mapping and other stores",
+			mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop, from: new, to: legacy}\n"),
+			"phases[0].reconcile.from (line 21): is new but mapping shop maps from legacy to new"},
+		{"where on both sides",
+			mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop, where: {\"*\": \"id < 10\"}}\n"),
+			"phases[0].reconcile.where (line 21): with a mapping is not supported yet"},
+		{"reverse check",
+			mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop, direction: reverse}\n"),
+			"a mapped check compares forward only"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := config.ParseSpec([]byte(c.spec))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("ParseSpec = %v\nwant an error with %q", err, c.want)
+			}
+			if n := strings.Count(err.Error(), "\n") + 1; n > 2 {
+				t.Errorf("one mistake, %d errors:\n%v", n, err)
+			}
+		})
+	}
+}
+
+func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
+	for _, c := range []struct{ kind, section string }{
+		{"copy", "replicate: {mapping: shop, mode: setup}"},
+		{"copy", "cutover: {mapping: shop, route: r, gateway: {url: http://gw}}"},
+		{"decommission", "retire: {mapping: shop, store: legacy}"},
+	} {
+		key := strings.SplitN(c.section, ":", 2)[0]
+		t.Run(key, func(t *testing.T) {
+			_, err := config.ParseSpec([]byte(mappedSpec("  - phase: " + c.kind + "\n    " + c.section + "\n")))
+			want := key + " with a mapping is not supported yet"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
+			}
+		})
+	}
+}
+
+func TestMappedProvisionAndCopyCarryTheirMapping(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec(`  - phase: provision
+    provision: {mapping: shop}
+  - phase: copy
+    copy: {mapping: shop}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range spec.Phases {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back config.PhaseSpec
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"mappingSpec":{"from":"legacy","to":"new","names":"PascalCase"`) {
+			t.Errorf("%s: the mapping does not travel with the section: %s", p.Name, b)
+		}
+	}
+	// The provision knows the copy loads its store (the copy's stores come
+	// from the mapping before any section is checked): the foreign keys
+	// wait for the load.
+	if !strings.Contains(mustJSON(t, spec.Phases[0]), `"stores":{"legacy"`) || strings.Contains(mustJSON(t, spec.Phases[0]), `"foreignKeysNow":true`) {
+		t.Errorf("provision section: %s", mustJSON(t, spec.Phases[0]))
+	}
+}
+
+func TestMappedProvisionRefusesDDLAndTypeOverrides(t *testing.T) {
+	for section, want := range map[string]string{
+		"provision: {mapping: shop, ddl: {fromFile: x.sql}}":       "phases[0].provision.ddl (line 21): with a mapping is not supported yet",
+		"provision: {mapping: shop, typeOverrides: {a.b: BIGINT}}": "phases[0].provision.typeOverrides (line 21): does not apply to a mapped provision",
+	} {
+		_, err := config.ParseSpec([]byte(mappedSpec("  - phase: provision\n    " + section + "\n")))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant %q", section, err, want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,102 @@
+package stores
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
+)
+
+// UseMapping resolves a section's `mapping: NAME` for its Check: the
+// section's from, to and tables come from the mapping (a section that
+// also writes them must agree with it), and the mapping is returned for
+// the section to carry, since the activity sees only its phase. It returns
+// nil when name is empty or names no mapping (reported).
+func UseMapping(c *config.CheckContext, name string, from, to *string, tables *[]string) *mapping.Spec {
+	if name == "" {
+		return nil
+	}
+	m := c.Mapping(name)
+	if m == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		field string
+		got   *string
+		want  string
+	}{{"from", from, m.From}, {"to", to, m.To}} {
+		if *f.got != "" && *f.got != f.want {
+			c.Errorf(f.field, "is %s but mapping %s maps from %s to %s: leave from and to out (the mapping names the stores)", *f.got, name, m.From, m.To)
+		}
+		*f.got = f.want
+	}
+	keys := make([]string, 0, len(m.Tables))
+	for k := range m.Tables {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(*tables) > 0 && fmt.Sprint(*tables) != fmt.Sprint(keys) {
+		c.Errorf("tables", "lists tables but mapping %s selects the tables itself: leave tables out", name)
+	}
+	*tables = keys
+	return m
+}
+
+// TakeMapping fills a section's empty from and to with the mapping's
+// stores (config.MappingUser), before any section is checked.
+func TakeMapping(m *mapping.Spec, from, to *string) {
+	if *from == "" {
+		*from = m.From
+	}
+	if *to == "" {
+		*to = m.To
+	}
+}
+
+// MappedTables resolves a mapping against the live source: every table it
+// selects, mapped (target names, columns, computed columns, filter).
+func MappedTables(ctx context.Context, src *datastore.Store, m *mapping.Spec) ([]mapping.Table, error) {
+	names, err := src.ListTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.ResolveAll(names, func(table string) (mapping.SourceTable, error) {
+		t, err := src.Introspect(ctx, table)
+		if err != nil {
+			return mapping.SourceTable{}, err
+		}
+		return SourceTable(t), nil
+	})
+}
+
+// SourceTable is what a mapping needs to know of an introspected table.
+func SourceTable(t *datastore.Table) mapping.SourceTable {
+	st := mapping.SourceTable{Name: t.Name, Key: t.PrimaryKey}
+	for _, c := range t.Columns {
+		st.Columns = append(st.Columns, c.Name)
+	}
+	return st
+}
+
+// CastProblems are the casts of a mapped table that may change values
+// (datastore.CastLoss) without saying lossy: true, as preflight problems.
+func CastProblems(mappingName string, src *datastore.Table, m mapping.Table, target datastore.Engine) []string {
+	var problems []string
+	for _, c := range m.Columns {
+		if c.Computed() || c.Type == "" || c.Lossy {
+			continue
+		}
+		sc := src.Column(c.Source)
+		if sc == nil {
+			continue
+		}
+		if why := datastore.CastLoss(sc.Type, datastore.ParseType(target, c.Type)); why != "" {
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: cast %s to %q may change values (%s): make sure it cannot, or say lossy: true (tables.%s.cast.%s.lossy)",
+				mappingName, m.Source, c.Source, c.Type, why, m.Source, c.Source))
+		}
+	}
+	return problems
+}

@@ -1,0 +1,220 @@
+// Package mapping says how a source table becomes a target table when the
+// schema changes on the way: a names rule for what is not named by hand,
+// table and column renames, dropped columns, columns computed from the
+// source row, explicit type changes and a row filter. It is the one place
+// that knows how a source row becomes a target row: datastore turns a
+// resolved Table into SELECT lists and DDL per dialect, and the copy and
+// reconcile packages take a Table instead of a table name. It knows nothing
+// of Temporal, of the spec file or of any database. See docs/mapping.md.
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// ErrMapping is a mapping that cannot work (an unknown column, a dropped
+// key, two columns with one target name). Permanent.
+var ErrMapping = errors.New("bad mapping")
+
+// Spec is one entry of the spec's `mappings:`: the stores it maps between
+// and its rules, table by table.
+type Spec struct {
+	// From and To name stores of the spec's `stores:`.
+	From string `yaml:"from" json:"from"`
+	To   string `yaml:"to" json:"to"`
+	// Names is the rule for every table and column not named by hand:
+	// PascalCase | camelCase | snake_case | lower | upper | asIs (default).
+	Names string `yaml:"names" json:"names,omitempty"`
+	// Tables are the source tables carried, by name or glob pattern
+	// ("orders_*"); only these are mapped.
+	Tables map[string]TableSpec `yaml:"tables" json:"tables"`
+}
+
+// TableSpec is how one source table (or each table a pattern matches) is
+// mapped.
+type TableSpec struct {
+	// To is the target table's name; default: the names rule. Not allowed
+	// on a pattern (its tables would all get one name).
+	To string `yaml:"to" json:"to,omitempty"`
+	// Columns renames source columns: {unit_price: Price}.
+	Columns map[string]string `yaml:"columns" json:"columns,omitempty"`
+	// Drop lists source columns not carried.
+	Drop []string `yaml:"drop" json:"drop,omitempty"`
+	// Add lists target columns computed from the source row.
+	Add map[string]Computed `yaml:"add" json:"add,omitempty"`
+	// Cast changes a source column's type on the target explicitly.
+	Cast map[string]Cast `yaml:"cast" json:"cast,omitempty"`
+	// Where is an SQL condition in the source's dialect: only the rows it
+	// holds for are carried.
+	Where string `yaml:"where" json:"where,omitempty"`
+}
+
+// Computed is a target column computed by the source engine from the source
+// row.
+type Computed struct {
+	// Expr is SQL in the source's dialect, e.g. "unit_price * quantity".
+	Expr string `yaml:"expr" json:"expr"`
+	// Type is the target column's declared type, e.g. "decimal(12,2)".
+	Type string `yaml:"type" json:"type"`
+}
+
+// Cast is an explicit type change of a carried column.
+type Cast struct {
+	Type string `yaml:"type" json:"type"`
+	// Lossy accepts a change that may lose values (decimal to integer).
+	Lossy bool `yaml:"lossy" json:"lossy,omitempty"`
+}
+
+// Problem is one thing wrong with a mapping's shape: Path is relative to
+// the mapping (e.g. "tables.order_line.add.LineTotal.type").
+type Problem struct {
+	Path    string
+	Message string
+}
+
+// volatile matches functions whose value changes from one evaluation to
+// the next: an expression calling them would give the copy, a re-copy and
+// the reconcile different rows. Words inside quotes are not looked at.
+var volatile = regexp.MustCompile(`(?i)\b(now|random|rand|uuid|uuid_short|gen_random_uuid|uuid_generate_v[14]|current_timestamp|current_date|current_time|localtime|localtimestamp|sysdate|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|utc_timestamp|utc_date|utc_time|unix_timestamp|curdate|curtime|setseed|nextval|connection_id|last_insert_id)\b`)
+
+var quoted = regexp.MustCompile(`'(?:[^']|'')*'`)
+
+// VolatileCall returns the first volatile function expr calls (now,
+// random, uuid, current_timestamp ...), or "".
+func VolatileCall(expr string) string {
+	return volatile.FindString(quoted.ReplaceAllString(expr, "''"))
+}
+
+// Check reports every problem of the mapping's shape that can be seen
+// without the databases: an unknown names rule, a table mapped twice, two
+// target names colliding, an add without expr or type, a volatile
+// expression, a drop and a rename of one column.
+func (s *Spec) Check() []Problem {
+	var ps []Problem
+	add := func(p, format string, args ...any) {
+		ps = append(ps, Problem{Path: p, Message: fmt.Sprintf(format, args...)})
+	}
+	if err := CheckRule(s.Names); err != nil {
+		add("names", "%v", err)
+	}
+	if len(s.Tables) == 0 {
+		add("tables", "is required: the source tables carried, by name or pattern (orders_*), each with its rules or {} for the names rule only")
+	}
+	keys := sortedKeys(s.Tables)
+	targets := map[string]string{} // target name (lower case) -> source table
+	for _, name := range keys {
+		t := s.Tables[name]
+		tp := "tables." + name
+		glob := isGlob(name)
+		if _, err := path.Match(name, ""); err != nil || strings.TrimSpace(name) == "" || strings.ContainsAny(name, ". \t/%") {
+			add(tp, "%q is not a table name or pattern: use a name or a glob such as orders_* (no schema, no SQL %%)", name)
+		}
+		if glob {
+			if t.To != "" {
+				add(tp+".to", "a pattern maps many tables: they cannot all be named %q (map those tables by name, or let the names rule name them)", t.To)
+			}
+		} else {
+			for _, other := range keys {
+				if other != name && isGlob(other) {
+					if ok, _ := path.Match(other, name); ok {
+						add(tp, "table %s is mapped twice: by name and by the pattern %q; keep one", name, other)
+					}
+				}
+			}
+			target := t.To
+			if target == "" {
+				target = ApplyRule(s.Names, name)
+			}
+			if prev, dup := targets[strings.ToLower(target)]; dup {
+				add(tp, "tables %s and %s both map to target table %s; give one of them another name with to:", prev, name, target)
+			} else {
+				targets[strings.ToLower(target)] = name
+			}
+		}
+		ps = append(ps, t.check(tp, s.Names)...)
+	}
+	return ps
+}
+
+// check reports the shape problems of one table's rules.
+func (t *TableSpec) check(tp, rule string) []Problem {
+	var ps []Problem
+	add := func(p, format string, args ...any) {
+		ps = append(ps, Problem{Path: p, Message: fmt.Sprintf(format, args...)})
+	}
+	dropped := map[string]bool{}
+	for i, d := range t.Drop {
+		if dropped[d] {
+			add(fmt.Sprintf("%s.drop[%d]", tp, i), "column %s is dropped twice", d)
+		}
+		dropped[d] = true
+		if _, ok := t.Columns[d]; ok {
+			add(fmt.Sprintf("%s.drop[%d]", tp, i), "column %s is both dropped and renamed (columns: %s: %s); keep one", d, d, t.Columns[d])
+		}
+		if _, ok := t.Cast[d]; ok {
+			add(fmt.Sprintf("%s.drop[%d]", tp, i), "column %s is both dropped and cast; keep one", d)
+		}
+	}
+	// Target names written by hand: renames, added columns, and the names
+	// rule's names of cast columns. Two of them alike is a collision.
+	named := map[string]string{} // lower-case target -> what names it
+	claim := func(p, target, by string) {
+		if target == "" {
+			return
+		}
+		if prev, dup := named[strings.ToLower(target)]; dup {
+			add(p, "target column %s would be written by both %s and %s; rename one of them", target, prev, by)
+			return
+		}
+		named[strings.ToLower(target)] = by
+	}
+	for _, src := range sortedKeys(t.Columns) {
+		dst := t.Columns[src]
+		if strings.TrimSpace(dst) == "" {
+			add(tp+".columns."+src, "is empty: give the target column's name, or list %s under drop: to leave it out", src)
+		}
+		claim(tp+".columns."+src, dst, "the rename of "+src)
+	}
+	for _, src := range sortedKeys(t.Cast) {
+		c := t.Cast[src]
+		if strings.TrimSpace(c.Type) == "" {
+			add(tp+".cast."+src+".type", "is required: the target type of %s, e.g. decimal(10,2)", src)
+		}
+		if _, renamed := t.Columns[src]; !renamed {
+			claim(tp+".cast."+src, ApplyRule(rule, src), "column "+src)
+		}
+	}
+	for _, dst := range sortedKeys(t.Add) {
+		c, p := t.Add[dst], tp+".add."+dst
+		if strings.TrimSpace(c.Expr) == "" {
+			add(p+".expr", "is required: an SQL expression in the source's dialect over the source row, e.g. unit_price * quantity")
+		} else if f := VolatileCall(c.Expr); f != "" {
+			add(p+".expr", "calls %s, whose value changes on every evaluation: the copy, a re-copy and reconcile would disagree; compute it from the row's own columns", f)
+		}
+		if strings.TrimSpace(c.Type) == "" {
+			add(p+".type", "is required: the target column's type, e.g. decimal(12,2)")
+		}
+		claim(p, dst, "the added column "+dst)
+	}
+	if f := VolatileCall(t.Where); f != "" {
+		add(tp+".where", "calls %s, whose value changes on every evaluation: the rows carried would depend on when the copy ran; filter on the row's own columns", f)
+	}
+	return ps
+}
+
+// isGlob reports whether a table key is a pattern.
+func isGlob(p string) bool { return strings.ContainsAny(p, "*?[\\") }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,125 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/mapping"
+)
+
+// salesMapping renames, drops, computes and filters: order_line (snake
+// case) becomes SalesLine (PascalCase).
+func salesMapping() *mapping.Spec {
+	return &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{
+		"order_line": {
+			To:      "SalesLine",
+			Columns: map[string]string{"unit_price": "Price"},
+			Drop:    []string{"legacy_note"},
+			Add:     map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity", Type: "decimal(12,2)"}},
+			Where:   "quantity > 0",
+		},
+	}}
+}
+
+// newMappedPair builds order_line on a PostgreSQL source and SalesLine on
+// a MariaDB target holding what the mapping makes of it, independently.
+func newMappedPair(t *testing.T, n int) (src, tgt dbtest.DB) {
+	t.Helper()
+	src, tgt = dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, `CREATE TABLE order_line (order_line_id bigint PRIMARY KEY, unit_price numeric(10,2),
+		quantity int NOT NULL, legacy_note text)`)
+	dbtest.Exec(t, tgt.Store, "CREATE TABLE SalesLine (OrderLineId BIGINT PRIMARY KEY, Price DECIMAL(10,2), "+
+		"Quantity INT NOT NULL, LineTotal DECIMAL(12,2))")
+	var values, target []string
+	for i := 1; i <= n; i++ {
+		price, qty := fmt.Sprintf("%d.%02d", i%50, i%100), i%7 // quantity 0: filtered out
+		values = append(values, fmt.Sprintf("(%d, %s, %d, 'note %d')", i, price, qty, i))
+		if qty > 0 {
+			target = append(target, fmt.Sprintf("(%d, %s, %d, %s * %d)", i, price, qty, price, qty))
+		}
+	}
+	dbtest.Exec(t, src.Store, "INSERT INTO order_line VALUES "+strings.Join(values, ", "))
+	dbtest.Exec(t, tgt.Store, "INSERT INTO SalesLine VALUES "+strings.Join(target, ", "))
+	return src, tgt
+}
+
+func TestMappedTableComparesThroughTheMapping(t *testing.T) {
+	const n = 700
+	src, tgt := newMappedPair(t, n)
+	ctx := context.Background()
+	pairs, err := ResolveMapped(ctx, src.Store, salesMapping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Source: src.Store, Target: tgt.Store, Tables: pairs, Threshold: 20}
+	if _, err := Plan(ctx, o); err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	rep := run(t, o)
+	if d := rep.Differing(); d != 0 {
+		t.Fatalf("equal through the mapping: %d differences:\n%s", d, rep.Text())
+	}
+	tr := rep.Tables[0]
+	if want := int64(n - n/7); tr.SourceRows != want || tr.TargetRows != want {
+		t.Errorf("rows %d/%d, want %d on each side (the filter leaves quantity 0 out)", tr.SourceRows, tr.TargetRows, want)
+	}
+
+	// Planted: a renamed column, a computed one, a row the filter keeps.
+	dbtest.Exec(t, tgt.Store, "UPDATE SalesLine SET Price = Price + 1 WHERE OrderLineId = 8")
+	dbtest.Exec(t, tgt.Store, "UPDATE SalesLine SET LineTotal = 0 WHERE OrderLineId = 9")
+	dbtest.Exec(t, tgt.Store, "DELETE FROM SalesLine WHERE OrderLineId = 10")
+	rep = run(t, o)
+	tr = rep.Tables[0]
+	if got := keysOf(&tr, MissingInTarget); strings.Join(got, " ") != "10" {
+		t.Errorf("missing %v, want [10]", got)
+	}
+	cols := map[string]string{}
+	for _, d := range tr.Differences {
+		if d.Class == Mismatched {
+			cols[d.Key[0]] = strings.Join(d.Columns, ",")
+		}
+	}
+	if cols["8"] != "Price" || cols["9"] != "LineTotal" || len(cols) != 2 {
+		t.Errorf("mismatched columns %v, want 8: Price and 9: LineTotal (the target's names)", cols)
+	}
+	if txt := rep.Text(); !strings.Contains(txt, "key=8 columns=Price") {
+		t.Errorf("report does not name the target's columns:\n%s", txt)
+	}
+
+	// A repair writes through the mapping: the target's names, the
+	// computed value, nothing from outside the filter.
+	o.Repair = true
+	if rep = run(t, o); rep.Tables[0].Repair == nil || !rep.Tables[0].Repair.Clean() {
+		t.Fatalf("repair through the mapping: %+v\n%s", rep.Tables[0].Repair, rep.Text())
+	}
+	o.Repair = false
+	if rep = run(t, o); rep.Differing() != 0 {
+		t.Fatalf("after the repair: %d differences:\n%s", rep.Differing(), rep.Text())
+	}
+}
+
+func TestMappedPlanRefusesWhatTheSourceCannotCompile(t *testing.T) {
+	src, tgt := newMappedPair(t, 10)
+	ctx := context.Background()
+	m := salesMapping()
+	tb := m.Tables["order_line"]
+	tb.Add = map[string]mapping.Computed{"LineTotal": {Expr: "unit_prize * quantity", Type: "decimal(12,2)"}}
+	m.Tables["order_line"] = tb
+	pairs, err := ResolveMapped(ctx, src.Store, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Plan(ctx, Options{Source: src.Store, Target: tgt.Store, Tables: pairs})
+	if err == nil || !strings.Contains(err.Error(), "do not compile") || !IsPermanent(err) {
+		t.Fatalf("plan with a bad expression = %v, want a permanent error saying it does not compile", err)
+	}
+	tb.Drop = []string{"order_line_id"}
+	m.Tables["order_line"] = tb
+	if _, err := ResolveMapped(ctx, src.Store, m); err == nil || !strings.Contains(err.Error(), "key column") {
+		t.Fatalf("a dropped key = %v, want it refused", err)
+	}
+}
