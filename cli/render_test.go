@@ -146,7 +146,8 @@ func TestRenderText(t *testing.T) {
 				"  Rollback   AVAILABLE",
 				"        legacy has 1000 rows",
 				"        copied 500 of 1000 rows",
-				"  Records copied 500   Rate 100 records/min   Error rate 50.0%   Issues 0",
+				"  Records copied 500   Rate 100 records/min   Error rate 0.0%   Issues 0",
+				"  Attempts 4, 2 failed (an attempt retried well is no failed work: not in the error rate)",
 				"Next steps",
 				"  - wait for phase copy to finish: godwit status orders --watch",
 				`  - to abort: godwit rollback orders --reason "..."`,
@@ -175,7 +176,7 @@ func TestRenderText(t *testing.T) {
 			contains: []string{
 				"gate go-live approved by alice",
 				"COMPLETED",
-				"FAILED              1m0s, 2 attempts, 200 records\n",
+				"FAILED              1m0s, 2 attempts, 200 records at 3/s\n",
 				"  Records copied 200   Rate 3 records/min   Error rate 100.0%   Issues 1",
 			},
 			absent: []string{"copied 200 of 1000 rows", "Waiting"},
