@@ -132,6 +132,9 @@ type Heartbeat struct {
 	// Tables is a copy's progress per table, for the dashboard's bars
 	// (bounded like Detail); not kept in history.
 	Tables []migration.TableProgress `json:"tables,omitempty"`
+	// Unit names the unit of a fanned-out phase the heartbeat is from, so
+	// the status can add up the units running at once.
+	Unit string `json:"unit,omitempty"`
 }
 
 // Driver does the work of a phase. Each driver section of a spec (`hook:`
@@ -218,16 +221,23 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	last := resume
 	var hostAt time.Time
 	host := ""
-	res, err := driver.Do(ctx, action, in, resume, func(hb Heartbeat) {
+	beat := func(hb Heartbeat) {
 		last = hb
 		if time.Since(hostAt) > 5*time.Second {
 			host, hostAt = hostLoad(), time.Now()
 		}
-		hb.Host = host
+		hb.Host, hb.Unit = host, in.Unit
 		hb.Checkpoint = knownSecrets.Seal(hb.Checkpoint)
 		hb.Detail = knownSecrets.String(hb.Detail)
 		activity.RecordHeartbeat(ctx, hb)
-	})
+	}
+	if in.Unit != "" {
+		// A unit says which it is at once, with where it resumes from, so
+		// the status counts its attempt and progress before the driver's
+		// first heartbeat.
+		beat(resume)
+	}
+	res, err := driver.Do(ctx, action, in, resume, beat)
 	res.Phase, res.Kind, res.Action, res.Step, res.Attempt = in.Phase.Name, in.Phase.Phase, action, in.Step, info.Attempt
 	res.Duration = config.Duration(time.Since(start).Round(time.Millisecond))
 	redactResult(knownSecrets, &res)

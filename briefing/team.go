@@ -58,7 +58,7 @@ func TeamUpdate(r *migration.Report, obs Observations, now time.Time) Doc {
 	m := r.Metrics
 	d = append(d, Field{Label: "Metrics", Marker: "- ", Items: []string{
 		"Migration Rate: " + rate(r),
-		fmt.Sprintf("Error Rate: %.2f%% (failed phase attempts / attempts)", m.ErrorRate*100),
+		errorRateText(m),
 		"System Load: " + load(obs),
 	}})
 	return d
@@ -269,4 +269,14 @@ func load(obs Observations) string {
 		return "not measured: " + obs.LoadNote
 	}
 	return "not measured: Godwit does not read the stores' or hosts' CPU, memory or connections yet"
+}
+
+// errorRateText is the error rate, work that failed for good, with the
+// failed attempts beside it: a retry that succeeded is no failed work.
+func errorRateText(m migration.Metrics) string {
+	text := fmt.Sprintf("Error Rate: %.2f%% (phases or units that failed for good / run)", m.ErrorRate*100)
+	if m.FailedAttempts > 0 {
+		text += fmt.Sprintf("; %d of %d attempts failed", m.FailedAttempts, m.Attempts)
+	}
+	return text
 }

@@ -74,6 +74,7 @@ func TestOutputAndLiveProgressOfEncryptedRuns(t *testing.T) {
 			pending[0].LastFailure = failure
 			live, ok := control.LiveProgress(tt.dc, pending)
 			require.True(t, ok)
+			live.Units = nil
 			if tt.wantErr == nil {
 				assert.Equal(t, migration.Live{Percent: 50, Records: 5, Attempt: 2, LastFailure: "exited with code 1: secret row"}, live)
 			} else {

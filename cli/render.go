@@ -69,11 +69,15 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			}
 			extra = append(extra, end.Sub(p.StartTime).Round(100*time.Millisecond).String())
 		}
-		if p.Attempts > 1 {
-			extra = append(extra, fmt.Sprintf("%d attempts", p.Attempts))
-		}
+		extra = append(extra, attemptsText(p)...)
 		if p.Records > 0 {
-			extra = append(extra, fmt.Sprintf("%d records", p.Records))
+			records := fmt.Sprintf("%d records", p.Records)
+			if rate := p.Rate(now); rate > 0 && p.CountsRows() {
+				// Over the whole phase, every attempt and unit: a retried
+				// copy's summary gives only its last attempt's rate.
+				records += fmt.Sprintf(" at %.0f/s", rate)
+			}
+			extra = append(extra, records)
 		}
 		fmt.Fprintf(w, "  %s %d. %-14s %s %5.1f%%  %-19s %s\n", phaseMark(p.State), i+1, p.Phase,
 			bar(p.Progress, 20), p.Progress, p.State, strings.Join(extra, ", "))
@@ -113,6 +117,12 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 	}
 	fmt.Fprintf(w, "  Records copied %d%s   Rate %.0f records/min   Error rate %.1f%%   Issues %d\n",
 		m.RecordsCopied, compared, m.RecordsPerMinute, m.ErrorRate*100, m.IssuesEncountered)
+	if m.FailedAttempts > 0 {
+		// Apart from the error rate: a retry that went on to succeed
+		// (a worker killed under a unit) is no failed work.
+		fmt.Fprintf(w, "  Attempts %d, %d failed (an attempt retried well is no failed work: not in the error rate)\n",
+			m.Attempts, m.FailedAttempts)
+	}
 	if len(r.Issues) > 0 {
 		fmt.Fprintln(w, "\nIssues")
 		for _, is := range r.Issues {
@@ -132,6 +142,21 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			fmt.Fprintf(w, "  - %s\n", s)
 		}
 	}
+}
+
+// attemptsText says how many attempts a phase took: for a fanned-out
+// phase its units' attempts and how many failed, as they happen.
+func attemptsText(p migration.PhaseReport) []string {
+	attempts, failed := p.AttemptCounts()
+	switch {
+	case p.Units > 0 && failed > 0:
+		return []string{fmt.Sprintf("%d of %d units done, %d attempts (%d failed)", p.UnitsDone, p.Units, attempts, failed)}
+	case p.Units > 0:
+		return []string{fmt.Sprintf("%d of %d units done", p.UnitsDone, p.Units)}
+	case p.Attempts > 1:
+		return []string{fmt.Sprintf("%d attempts", p.Attempts)}
+	}
+	return nil
 }
 
 // waitingLines say, under the header, what a run that is not moving waits

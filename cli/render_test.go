@@ -146,7 +146,8 @@ func TestRenderText(t *testing.T) {
 				"  Rollback   AVAILABLE",
 				"        legacy has 1000 rows",
 				"        copied 500 of 1000 rows",
-				"  Records copied 500   Rate 100 records/min   Error rate 50.0%   Issues 0",
+				"  Records copied 500   Rate 100 records/min   Error rate 0.0%   Issues 0",
+				"  Attempts 4, 2 failed (an attempt retried well is no failed work: not in the error rate)",
 				"Next steps",
 				"  - wait for phase copy to finish: godwit status orders --watch",
 				`  - to abort: godwit rollback orders --reason "..."`,
@@ -175,7 +176,7 @@ func TestRenderText(t *testing.T) {
 			contains: []string{
 				"gate go-live approved by alice",
 				"COMPLETED",
-				"FAILED              1m0s, 2 attempts, 200 records\n",
+				"FAILED              1m0s, 2 attempts, 200 records at 3/s\n",
 				"  Records copied 200   Rate 3 records/min   Error rate 100.0%   Issues 1",
 			},
 			absent: []string{"copied 200 of 1000 rows", "Waiting"},
@@ -406,4 +407,35 @@ func TestRenderTextShowsAPausedPhaseWithItsProgress(t *testing.T) {
 	line := lineWith(t, buf.String(), "2. copy")
 	assert.True(t, strings.HasPrefix(line, "  ‖ 2. copy "), "the paused phase is marked ‖: %q", line)
 	assert.Contains(t, line, filledBar(10, 20)+"  50.0%  PAUSED")
+}
+
+// TestRenderTextFannedOutPhaseShowsItsUnitsSummed renders a copy fanned
+// out in 8 units (5 done, one after a retry; 2 running, one on its second
+// attempt; 1 not started) with the running units' heartbeats merged.
+func TestRenderTextFannedOutPhaseShowsItsUnitsSummed(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "copy", Kind: migration.PhaseCopy, Driver: "copy"}}, t0)
+	r.CurrentIndex = 0
+	p := &r.Phases[0]
+	p.State, p.StartTime, p.Step = migration.PhaseRunning, t0, "5 of 8 units done, 2 running"
+	p.Units, p.UnitsDone, p.RunningUnits, p.FailedAttempts = 8, 5, []string{"u5", "u6"}, 1
+	p.Records, p.Progress = 500_000, 62.5
+	now := t0.Add(time.Minute)
+	r.MergeLive(migration.Live{Units: []migration.UnitLive{
+		{Unit: "u5", Live: migration.Live{Attempt: 2, Percent: 40, Records: 20_000, LastFailure: "worker killed", Detail: "orders [1, 50001): 20,000 / 50,000 rows"}},
+		{Unit: "u6", Live: migration.Live{Attempt: 1, Percent: 60, Records: 30_000, Detail: "orders [50001, ): 30,000 / 50,000 rows"}},
+	}}, now)
+	var b bytes.Buffer
+	renderText(&b, r, now)
+	out := b.String()
+	for _, want := range []string{
+		"  Progress   " + filledBar(22, 30) + "  75.0%", // (5 + 0.4 + 0.6) / 8
+		"RUNNING             1m0s, 5 of 8 units done, 9 attempts (2 failed), 550000 records at 9167/s",
+		"        error: unit u5: attempt 1 failed, retrying: worker killed",
+		"        orders [1, 50001): 20,000 / 50,000 rows\n        orders [50001, ): 30,000 / 50,000 rows\n",
+		"  Records copied 550000   Rate 550000 records/min   Error rate 0.0%   Issues 0",
+		"  Attempts 9, 2 failed (an attempt retried well is no failed work: not in the error rate)",
+	} {
+		assert.Contains(t, out, want)
+	}
 }

@@ -131,6 +131,10 @@ func TestLiveProgress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := control.LiveProgress(converter.GetDefaultDataConverter(), tt.pending)
 			assert.Equal(t, tt.ok, ok)
+			if ok {
+				assert.Len(t, got.Units, 1, "the phase activity is its one unit")
+			}
+			got.Units = nil
 			assert.Equal(t, tt.want, got)
 		})
 	}
@@ -524,4 +528,19 @@ func TestStatusAtALagGate(t *testing.T) {
 	out, _, err = run(t, func(context.Context) (client.Client, error) { return c, nil }, "status", "orders", "--leftovers=false")
 	require.NoError(t, err)
 	assert.Contains(t, out, "\n  Waiting    for approval of gate \"go-live\" before phase shift-traffic; to continue: godwit approve orders --gate go-live\n")
+}
+
+func TestLiveProgressKeepsEveryUnitOfAFannedOutPhase(t *testing.T) {
+	a := heartbeat(t, activities.Heartbeat{Percent: 40, Records: 400, Unit: "orders"})
+	b := heartbeat(t, activities.Heartbeat{Percent: 10, Records: 100, Unit: "customers"})
+	got, ok := control.LiveProgress(converter.GetDefaultDataConverter(), []*workflowpb.PendingActivityInfo{
+		pendingActivity(activities.RunPhaseName, 1, a, ""),
+		pendingActivity(activities.RunPhaseName, 2, b, "worker lost"),
+		pendingActivity(activities.RunPhaseName, 1, nil, ""),
+	})
+	require.True(t, ok)
+	require.Len(t, got.Units, 3)
+	assert.Equal(t, migration.UnitLive{Unit: "orders", Live: migration.Live{Percent: 40, Records: 400, Attempt: 1}}, got.Units[0])
+	assert.Equal(t, migration.UnitLive{Unit: "customers", Live: migration.Live{Percent: 10, Records: 100, Attempt: 2, LastFailure: "worker lost"}}, got.Units[1])
+	assert.Equal(t, migration.UnitLive{Live: migration.Live{Attempt: 1}}, got.Units[2], "no heartbeat yet: no name")
 }

@@ -82,9 +82,12 @@ func noWorker(qctx context.Context, err error) bool {
 // from the workflow's description. A migration runs one phase activity at a
 // time, besides the bounded replications of a follower (their IDs start
 // with workflows.FollowActivityPrefix), so the first other phase activity
-// found is the current phase's. dc decodes the heartbeat and, when
+// found is the current phase's; a fanned-out phase runs one per unit, and
+// all of them are in Units. dc decodes the heartbeat and, when
 // encryption is on, the failure's message.
 func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
+	var out migration.Live
+	found := false
 	for _, pa := range pending {
 		switch pa.GetActivityType().GetName() {
 		case activities.RunPhaseName, activities.CompensatePhaseName:
@@ -95,19 +98,25 @@ func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 			continue // a replication beside the phase (requireLag, background)
 		}
 		live := migration.Live{Attempt: int(pa.GetAttempt())}
+		unit := ""
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat
 			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &hb); err == nil {
 				live.Percent, live.Records, live.Detail, live.Host = hb.Percent, hb.Records, hb.Detail, hb.Host
-				live.Tables = hb.Tables
+				live.Tables, unit = hb.Tables, hb.Unit
 			}
 		}
 		if f := pa.GetLastFailure(); f != nil && pa.GetAttempt() > 1 {
 			live.LastFailure = FailureMessage(dc, f)
 		}
-		return live, true
+		// The units of a fanned-out phase run at once: each is kept, and
+		// the first also stands for the phase when it is not fanned out.
+		if !found {
+			out, found = live, true
+		}
+		out.Units = append(out.Units, migration.UnitLive{Unit: unit, Live: live})
 	}
-	return migration.Live{}, false
+	return out, found
 }
 
 // FinalReport waits for the run's end and returns the report it left as

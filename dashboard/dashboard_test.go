@@ -231,7 +231,7 @@ func TestRunPage(t *testing.T) {
 		`role="progressbar" aria-label="phase copy progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="100" aria-valuetext="100%, 1,000 records"`,
 		`<svg role="img" aria-label="Copy rate: no samples yet.`,
 		`No samples yet: no replicate phase has measured its lag.`,
-		`<svg role="img" aria-label="Error rate (failed phase attempts) from`,
+		`<svg role="img" aria-label="Error rate (work failed for good) from`,
 		`<dt>Risk Assessment</dt>`,
 		`<h2 id="team-h">Technical team update</h2>`,
 		`href="http://ui.example:8233/namespaces/prod/workflows/orders"`,

@@ -22,7 +22,8 @@ type sample struct {
 	ReadWeight    float64
 	WriteWeight   float64
 	hasWeights    bool
-	// ErrorRate is the share of failed phase attempts, in percent.
+	// ErrorRate is the share of the work (phases, units) that failed for
+	// good, in percent; retried attempts that succeeded are not in it.
 	ErrorRate float64
 	// records is the run's records so far, to derive the next rate.
 	records int64

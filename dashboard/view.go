@@ -268,7 +268,7 @@ func charts(rep *migration.Report, points []sample) []chart {
 		timeChart("chart-weights", "Traffic weights on new", "%", "no traffic phase has set weights.", points,
 			series{"reads", "s1", func(p sample) (float64, bool) { return p.ReadWeight, p.hasWeights }},
 			series{"writes", "s2", func(p sample) (float64, bool) { return p.WriteWeight, p.hasWeights }}),
-		timeChart("chart-errors", "Error rate (failed phase attempts)", "%", "the dashboard has read no report yet.", points,
+		timeChart("chart-errors", "Error rate (work failed for good)", "%", "the dashboard has read no report yet.", points,
 			series{"errors", "s3", func(p sample) (float64, bool) { return p.ErrorRate, true }}),
 		findingsChart(findings(rep)),
 	}

@@ -55,6 +55,7 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
 	var runErr error
 	go func() { final, runErr = r.result(); close(done) }()
 	killed := 0
+	var lastRead migration.PhaseReport
 	for killed < kills {
 		select {
 		case <-done:
@@ -68,11 +69,24 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("kill %d: worker %d, %d rows on the target", killed, i, copied)
 		workers[i] = startWorkerAt(t, env.address, queue)
+		if rep := r.status(); rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Units > 0 {
+			// The status sums the units, and a killed one goes on from
+			// its checkpoint: what it shows never goes back.
+			p := rep.Phases[1]
+			require.GreaterOrEqual(t, p.Progress, lastRead.Progress, "progress went back after a kill: %+v then %+v", lastRead, p)
+			require.GreaterOrEqual(t, p.Records, lastRead.Records, "rows went back after a kill")
+			require.GreaterOrEqual(t, p.FailedAttempts, lastRead.FailedAttempts)
+			lastRead = p
+		}
 	}
 	<-done
 	require.NoError(t, runErr, "%+v", final)
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	require.Greater(t, final.Phases[1].Attempts, 1, "killed units ran again")
+	require.Positive(t, final.Metrics.FailedAttempts, "the killed attempts are counted")
+	require.Zero(t, final.Metrics.ErrorRate, "killed attempts that retries finished are no failed work")
+	require.Equal(t, migration.RiskLow, final.Risk)
+	require.Equal(t, int64(rows), final.Metrics.RecordsCopied)
 	require.Contains(t, selfKiller.logs.String(), "fault injection: killing this worker between a batch's commit and its checkpoint",
 		"the self-killing worker took part in the copy")
 

@@ -125,7 +125,7 @@ func TestDataPlaneMigrationsComplete(t *testing.T) {
 			require.Equal(t, migration.PhaseCompleted, final.Phases[0].State)
 			require.Equal(t, "created 2 tables in new: kitchen, plain", final.Phases[1].Summary)
 			require.Equal(t, int64(3000), final.Phases[2].Records)
-			require.Contains(t, final.Phases[2].Summary, "copied 3,000 rows of 1 tables from legacy to new")
+			require.Contains(t, final.Phases[2].Summary, "copied 3,000 rows of 1 table from legacy to new")
 			require.Contains(t, final.Phases[2].Summary, "catch-up re-copied")
 			require.Contains(t, final.Phases[2].Summary, "secondary indexes created")
 			require.Equal(t, int64(3000), final.Phases[3].Records)

@@ -40,8 +40,8 @@ func TestACopyFannedOutByKeyRangeCompletesWithEveryRow(t *testing.T) {
 	require.Equal(t, int64(35_000+6000), final.Phases[1].Records)
 	require.Equal(t, "5 of 5 units done, 0 running", final.Phases[1].Step)
 	require.True(t, strings.HasPrefix(final.Phases[1].Summary,
-		"5 units: audit: copied 6,000 rows of 1 tables from legacy to new"), final.Phases[1].Summary)
-	require.Contains(t, final.Phases[1].Summary, "plain [, 10001): copied 10,000 rows of 1 tables from legacy to new in 1 key range")
+		"5 units: audit: copied 6,000 rows of 1 table from legacy to new"), final.Phases[1].Summary)
+	require.Contains(t, final.Phases[1].Summary, "plain [, 10001): copied 10,000 rows of 1 table from legacy to new in 1 key range")
 	require.Contains(t, final.Phases[1].Summary, "plain [30001, ): copied 5,000 rows")
 	require.Contains(t, final.Phases[1].Summary, "audit without a key copied in full, in one pass of multi-row INSERTs (not resumable)")
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
@@ -97,7 +97,7 @@ func TestDataPlaneSplitCopyResumesAfterWorkerKilled(t *testing.T) {
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	require.GreaterOrEqual(t, final.Phases[1].Attempts, 2, "the copy ran a second attempt on the new worker")
 	require.Equal(t, int64(rows), final.Phases[1].Records)
-	require.Contains(t, final.Phases[1].Summary, "copied 40,000 rows of 1 tables from legacy to new in 4 key ranges")
+	require.Contains(t, final.Phases[1].Summary, "copied 40,000 rows of 1 table from legacy to new in 4 key ranges")
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
 
 	resumed := regexp.MustCompile(`"@message":"resuming from checkpoint"[^\n]*"rows_done":(\d+)`).FindStringSubmatch(logs.String())

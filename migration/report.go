@@ -79,6 +79,17 @@ type PhaseReport struct {
 	// Tables is the running copy's progress per table, from its last
 	// heartbeat; only in live status.
 	Tables []TableProgress `json:"tables,omitempty"`
+	// Units is the number of units (tables, key ranges) of a fanned-out
+	// phase, 0 for a phase that is not; UnitsDone counts those finished
+	// well (their rows are in Records) and RunningUnits names those
+	// running (at most fanOut of them).
+	Units        int      `json:"units,omitempty"`
+	UnitsDone    int      `json:"unitsDone,omitempty"`
+	RunningUnits []string `json:"runningUnits,omitempty"`
+	// FailedAttempts counts the failed attempts of a fanned-out phase's
+	// units, retried or not (a phase that is not fanned out derives them
+	// from Attempts and State).
+	FailedAttempts int `json:"failedAttempts,omitempty"`
 }
 
 // TableProgress is one table of a running copy as its heartbeat tells it.
@@ -101,10 +112,18 @@ type Metrics struct {
 	// reconcile compared.
 	RecordsCopied int64 `json:"recordsCopied"`
 	// RecordsCompared counts the rows the reconcile phases checked.
-	RecordsCompared   int64   `json:"recordsCompared"`
-	RecordsPerMinute  float64 `json:"recordsPerMinute"`
-	ErrorRate         float64 `json:"errorRate"` // failed attempts / attempts, 0-1
-	IssuesEncountered int     `json:"issuesEncountered"`
+	RecordsCompared  int64   `json:"recordsCompared"`
+	RecordsPerMinute float64 `json:"recordsPerMinute"`
+	// ErrorRate is the share of the work that failed for good, 0-1: the
+	// phases (or units of a fanned-out phase) that failed over those run.
+	// An attempt that failed and was retried well is not failed work: it
+	// counts in FailedAttempts.
+	ErrorRate float64 `json:"errorRate"`
+	// Attempts counts the phase (and unit) attempts made so far, running
+	// ones included; FailedAttempts those that failed, retried or not.
+	Attempts          int `json:"attempts"`
+	FailedAttempts    int `json:"failedAttempts"`
+	IssuesEncountered int `json:"issuesEncountered"`
 }
 
 // Issue is something that went wrong or was refused during the run.
@@ -333,7 +352,7 @@ func (r *Report) metrics(now time.Time) Metrics {
 	for _, is := range r.Issues {
 		m.IssuesEncountered += is.Times()
 	}
-	var attempts, failed int
+	var work, failedWork int
 	for _, p := range r.Phases {
 		switch p.recordsAre() {
 		case recordsCopied:
@@ -341,16 +360,15 @@ func (r *Report) metrics(now time.Time) Metrics {
 		case recordsCompared:
 			m.RecordsCompared += p.Records
 		}
-		attempts += p.Attempts
-		switch {
-		case p.State == PhaseFailed && p.Attempts > 0:
-			failed += p.Attempts
-		case p.Attempts > 1:
-			failed += p.Attempts - 1
-		}
+		attempts, failed := p.attempts()
+		m.Attempts += attempts
+		m.FailedAttempts += failed
+		w, f := p.work()
+		work += w
+		failedWork += f
 	}
-	if attempts > 0 {
-		m.ErrorRate = float64(failed) / float64(attempts)
+	if work > 0 {
+		m.ErrorRate = float64(failedWork) / float64(work)
 	}
 	end := now
 	if !r.EndTime.IsZero() {
@@ -409,10 +427,26 @@ func (r *Report) risk() string {
 		return RiskHigh
 	case current == PhaseShiftTraffic && errorIssues > 0:
 		return RiskHigh
-	case current == PhaseShiftTraffic, errorIssues > 0, r.Metrics.ErrorRate > 0:
+	case current == PhaseShiftTraffic, errorIssues > 0, r.Metrics.ErrorRate > 0, r.retrying():
 		return RiskMedium
 	}
 	return RiskLow
+}
+
+// retrying says the current phase runs on a retry: while it may still
+// fail, the risk is raised; once the retry succeeded, it is not.
+func (r *Report) retrying() bool {
+	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return false
+	}
+	p := r.Phases[r.CurrentIndex]
+	if p.State != PhaseRunning {
+		return false
+	}
+	if p.Units > 0 {
+		return p.Error != "" // a running unit's attempt failed (mergeUnits)
+	}
+	return p.Attempts > 1
 }
 
 // currentPhase returns the kind of the current phase.
@@ -503,6 +537,16 @@ type Live struct {
 	Host        string // the worker host's load in words
 	// Tables is a copy's progress per table (nil for other drivers).
 	Tables []TableProgress
+	// Units are the running units of a fanned-out phase, one Live each
+	// (the fields above are then the first one's).
+	Units []UnitLive
+}
+
+// UnitLive is one running unit of a fanned-out phase as Temporal knows it.
+type UnitLive struct {
+	// Unit names it, from its heartbeat; "" before its first one.
+	Unit string
+	Live
 }
 
 // ShowPaused marks the running phase PAUSED while the run is paused: no
@@ -526,6 +570,12 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 	}
 	p := &r.Phases[r.CurrentIndex]
 	if p.State != PhaseRunning && p.State != PhaseCompensating {
+		return
+	}
+	if p.Units > 0 && p.State == PhaseRunning {
+		p.mergeUnits(live.Units)
+		r.WorkerLoad = live.Host
+		r.Refresh(now)
 		return
 	}
 	if p.State == PhaseRunning {

@@ -194,23 +194,23 @@ func TestMetrics(t *testing.T) {
 			want: Metrics{},
 		},
 		{
-			name: "a completed phase's attempts before the last count as failed",
+			name: "a completed phase's attempts before the last count as failed attempts, not failed work",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
 					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Attempts: 3},
 				}}, t0
 			},
-			want: Metrics{ErrorRate: 2.0 / 3},
+			want: Metrics{Attempts: 3, FailedAttempts: 2},
 		},
 		{
-			name: "a failed phase's attempts all count as failed",
+			name: "a failed phase's attempts all count as failed, and the phase as failed work",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
 					{Phase: string(PhaseProvision), Kind: PhaseProvision, State: PhaseCompleted, Attempts: 1},
 					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseFailed, Attempts: 3},
 				}}, t0
 			},
-			want: Metrics{ErrorRate: 3.0 / 4},
+			want: Metrics{ErrorRate: 1.0 / 2, Attempts: 4, FailedAttempts: 3},
 		},
 		{
 			name: "a running phase's current attempt does not count as failed",
@@ -220,7 +220,7 @@ func TestMetrics(t *testing.T) {
 					{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Attempts: 2},
 				}}, t0
 			},
-			want: Metrics{ErrorRate: 1.0 / 3},
+			want: Metrics{Attempts: 3, FailedAttempts: 1},
 		},
 		{
 			name: "first-attempt successes give a zero error rate",
@@ -255,6 +255,10 @@ func TestMetrics(t *testing.T) {
 			assert.Equal(t, tt.want.RecordsCompared, r.Metrics.RecordsCompared, "records compared")
 			assert.InDelta(t, tt.want.RecordsPerMinute, r.Metrics.RecordsPerMinute, 1e-9, "records per minute")
 			assert.InDelta(t, tt.want.ErrorRate, r.Metrics.ErrorRate, 1e-9, "error rate")
+			if tt.want.Attempts > 0 {
+				assert.Equal(t, tt.want.Attempts, r.Metrics.Attempts, "attempts")
+			}
+			assert.Equal(t, tt.want.FailedAttempts, r.Metrics.FailedAttempts, "failed attempts")
 			assert.Equal(t, tt.want.IssuesEncountered, r.Metrics.IssuesEncountered, "issues")
 		})
 	}

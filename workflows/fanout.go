@@ -50,6 +50,19 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		summaries                    = make([]string, len(units))
 		attempts                     int32
 	)
+	// The report names the running units and counts the attempts as they
+	// end, so the status can add the running units' heartbeats to the
+	// units done (migration.Report.MergeLive). Report fields only: no
+	// command changes, so every recorded history replays as before.
+	pr.Units, pr.UnitsDone, pr.RunningUnits, pr.FailedAttempts = len(units), 0, nil, 0
+	unitEnded := func(unit string) {
+		for k, u := range pr.RunningUnits {
+			if u == unit {
+				pr.RunningUnits = append(pr.RunningUnits[:k:k], pr.RunningUnits[k+1:]...)
+				break
+			}
+		}
+	}
 	progress := func() {
 		pr.Step = fmt.Sprintf("%d of %d units done, %d running", finished, len(units), started-finished)
 		pr.Progress = 100 * float64(finished) / float64(len(units))
@@ -72,6 +85,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		}
 		started++
 		r.activities++
+		pr.RunningUnits = append(pr.RunningUnits, unit)
 		progress()
 		j, unit := j, unit
 		workflow.Go(ctx, func(g workflow.Context) {
@@ -83,7 +97,9 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, uopts), activities.RunPhaseName,
 				activities.PhaseInput{Migration: r.spec.Name, Phase: r.throttled(i, spec), Unit: unit}).Get(g, &res)
 			finished++
+			unitEnded(unit)
 			if err != nil {
+				pr.FailedAttempts += failedAttempts(err)
 				if failure == nil {
 					failure, failedUnit = err, unit
 					cancelAll()
@@ -91,6 +107,8 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 				return
 			}
 			succeeded++
+			pr.UnitsDone = succeeded
+			pr.FailedAttempts += max(int(res.Attempt)-1, 0)
 			records += res.Records
 			attempts = max(attempts, res.Attempt)
 			if res.Summary != "" {
@@ -130,4 +148,18 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	}
 	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: summary, Attempt: max(attempts, 1)})
 	return r.requested()
+}
+
+// failedAttempts counts the attempts behind a unit's error: all of them
+// when its activity says how many there were, none when it was cancelled
+// (a rollback or another unit's failure stopped it), else the last one.
+func failedAttempts(err error) int {
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return 0
+	}
+	if res, ok := failedResult(err); ok && res.Attempt > 0 {
+		return int(res.Attempt)
+	}
+	return 1
 }

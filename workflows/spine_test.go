@@ -725,3 +725,41 @@ func TestThrottleIsRefusedForADriverWithoutARate(t *testing.T) {
 	_, err := h.run(specWith(migration.PhaseCopy))
 	require.NoError(t, err)
 }
+
+// TestAFannedOutPhaseCountsItsUnitsAndTheirFailedAttempts checks the
+// report of a fanned-out phase names its units and counts the failed
+// attempts of a unit that a retry then finished: failed attempts, not
+// failed work, so the error rate stays 0 and the risk LOW.
+func TestAFannedOutPhaseCountsItsUnitsAndTheirFailedAttempts(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - {phase: copy, retry: {maxAttempts: 3, initialInterval: 1s}, fanned: {limit: 2}}
+`)
+	h := newHarness(t)
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+		return []string{"a", "b", "c", "d"}, nil
+	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	var mu sync.Mutex
+	failures := 0
+	h.fake.behave = func(ctx context.Context, call string, attempt int32) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if call == "run:copy" && attempt == 1 && failures < 2 {
+			failures++
+			return errors.New("worker lost")
+		}
+		return nil
+	}
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	p := rep.Phases[0]
+	require.Equal(t, migration.PhaseCompleted, p.State)
+	require.Equal(t, 4, p.Units)
+	require.Equal(t, 4, p.UnitsDone)
+	require.Empty(t, p.RunningUnits)
+	require.Equal(t, 2, p.FailedAttempts, "each unit's failed attempt counted")
+	require.Equal(t, 6, rep.Metrics.Attempts)
+	require.Equal(t, 2, rep.Metrics.FailedAttempts)
+	require.Zero(t, rep.Metrics.ErrorRate, "no work failed for good")
+	require.Equal(t, migration.RiskLow, rep.Risk)
+}

@@ -479,18 +479,32 @@ func rowsDone(cp datacopy.Checkpoint) int64 {
 	return n
 }
 
+// attemptRate is the copy's rate for its summary. A copy done in one
+// attempt gives its rate; a resumed one says the rate is its last
+// attempt's and how many rows earlier attempts had copied, since the
+// phase's rate over all attempts (godwit status) is not that.
+func attemptRate(res datacopy.Result) string {
+	secs := res.Duration.Seconds()
+	if secs <= 0 || res.Rows <= 0 {
+		return ""
+	}
+	rate := stores.Humanize(int64(float64(res.Rows) / secs))
+	if before := rowsDone(res.Checkpoint) - res.Rows; before > 0 {
+		return fmt.Sprintf(", %s rows/s in the last attempt, which resumed after %s rows", rate, stores.Humanize(before))
+	}
+	return fmt.Sprintf(", %s rows/s", rate)
+}
+
 func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to datastore.Engine) string {
 	var caught int64
 	for _, t := range res.Checkpoint.Tables {
 		caught += t.CatchUpRows
 	}
-	msg := fmt.Sprintf("copied %s rows of %d tables from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), len(res.Tables), s.From, s.To)
+	msg := fmt.Sprintf("copied %s rows of %s from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), stores.Count(len(res.Tables), "table"), s.From, s.To)
 	if n := rangesCopied(res); n > 0 {
 		msg += fmt.Sprintf(" in %d key range%s", n, map[bool]string{true: "s"}[n > 1])
 	}
-	if secs := res.Duration.Seconds(); secs > 0 && res.Rows > 0 {
-		msg += fmt.Sprintf(", %s rows/s in this attempt", stores.Humanize(int64(float64(res.Rows)/secs)))
-	}
+	msg += attemptRate(res)
 	msg += fmt.Sprintf(" (written with %s)", writeHow(path))
 	if path == datastore.PathInsert && to == datastore.MySQL {
 		msg += "; LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF), so the fast path was not used"

@@ -75,7 +75,7 @@ func TestRangeUnitsThroughTheDriver(t *testing.T) {
 	for i, want := range []int64{10_000, 10_000, 5_000, 10_000, 2_500} {
 		assert.Equal(t, want, results[i].Records, units[i])
 	}
-	assert.True(t, strings.HasPrefix(results[0].Summary, "copied 10,000 rows of 1 tables from legacy to new in 1 key range"), results[0].Summary)
+	assert.True(t, strings.HasPrefix(results[0].Summary, "copied 10,000 rows of 1 table from legacy to new in 1 key range"), results[0].Summary)
 
 	var id int64
 	require.NoError(t, dst.Store.DB.QueryRowContext(ctx, `INSERT INTO kitchen (qty) VALUES (1) RETURNING id`).Scan(&id))

@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/migration"
+)
+
+// TestStatusOfAFannedOutCopySumsItsUnits reads `godwit status` again and
+// again while a copy split into 8 units (7 key ranges and a table without
+// a key) runs two at a time, and checks that what it shows is the whole
+// phase, summed over its units, never one unit standing for it: the
+// progress and the rows never go back between two reads, and at the end
+// the rows copied are the tables' rows.
+func TestStatusOfAFannedOutCopySumsItsUnits(t *testing.T) {
+	t.Parallel()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+	seedPlain(t, src, 70_000)
+	dbtest.Exec(t, src.Store, "CREATE TABLE audit (who VARCHAR(40), n INTEGER)",
+		"INSERT INTO audit SELECT 'u' || (id % 9), id % 4 FROM plain WHERE id <= 3000",
+		"INSERT INTO audit SELECT 'u' || (id % 9), id % 4 FROM plain WHERE id <= 3000")
+	r := newDataRun(t, "it-fanstatus", src, dst, `
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain, audit], fullCopy: [audit]}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [plain, audit], fanOut: 2, batchRows: 500, rowsPerSecond: 4000, splitRows: 10000, fullCopy: [audit]}
+`)
+	r.start()
+	r.waitFor("the copy to start", func(rep migration.Report) bool { return rep.Phases[1].State == migration.PhaseRunning })
+
+	var reads []migration.PhaseReport
+	var overall []float64
+	summed := false
+	for {
+		rep := r.status()
+		p := rep.Phases[1]
+		if rep.Status.Final() || p.State != migration.PhaseRunning {
+			break
+		}
+		if p.Units == 0 { // still listing its units
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		require.Equal(t, 8, p.Units, "7 key ranges of plain and audit")
+		require.LessOrEqual(t, p.Progress, 100.0)
+		if n := len(reads); n > 0 {
+			prev := reads[n-1]
+			require.GreaterOrEqual(t, p.Progress, prev.Progress, "the phase's progress went back between two reads: %+v then %+v", prev, p)
+			require.GreaterOrEqual(t, p.Records, prev.Records, "the phase's rows went back between two reads")
+			require.GreaterOrEqual(t, p.UnitsDone, prev.UnitsDone)
+			require.GreaterOrEqual(t, rep.OverallProgress, overall[n-1])
+		}
+		require.GreaterOrEqual(t, p.Progress, 100*float64(p.UnitsDone)/8, "at least the units done")
+		require.Equal(t, rep.Metrics.RecordsCopied, p.Records)
+		if p.Records > 10_000 {
+			summed = true // more rows than any one unit holds
+		}
+		reads = append(reads, p)
+		overall = append(overall, rep.OverallProgress)
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("%d reads while the units ran; last: %d of 8 units done, %d rows, %.1f%%", len(reads), reads[len(reads)-1].UnitsDone, reads[len(reads)-1].Records, reads[len(reads)-1].Progress)
+	require.GreaterOrEqual(t, len(reads), 2, "the copy ran too fast to be read twice: make it slower (rows, rowsPerSecond)")
+	require.True(t, summed, "no read showed the units summed: %+v", reads)
+
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Equal(t, int64(70_000+6000), final.Metrics.RecordsCopied, "every row of both tables, once")
+	require.Equal(t, int64(70_000+6000), final.Phases[1].Records)
+	require.Equal(t, 8, final.Phases[1].UnitsDone)
+	require.Empty(t, final.Phases[1].RunningUnits)
+	require.Zero(t, final.Metrics.ErrorRate)
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
+}

@@ -1,0 +1,155 @@
+package migration
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// attempts returns the attempts the phase made so far (running ones
+// included) and how many of them failed, retried or not. A fanned-out
+// phase counts its units' attempts: each unit done took one good attempt,
+// each running one is one, and the failed ones are counted as they fail.
+func (p PhaseReport) attempts() (attempts, failed int) {
+	if p.Units > 0 {
+		return p.UnitsDone + len(p.RunningUnits) + p.FailedAttempts, p.FailedAttempts
+	}
+	switch {
+	case p.State == PhaseFailed:
+		return p.Attempts, p.Attempts
+	case p.Attempts > 1:
+		return p.Attempts, p.Attempts - 1
+	}
+	return p.Attempts, 0
+}
+
+// work returns the pieces of work the phase stands for once it has run
+// (itself, or its units when fanned out) and how many failed for good: a
+// worker killed under a unit that its retry then finished is no failed
+// work.
+func (p PhaseReport) work() (work, failed int) {
+	if p.Attempts == 0 && p.UnitsDone == 0 && len(p.RunningUnits) == 0 && p.FailedAttempts == 0 {
+		return 0, 0
+	}
+	if p.State == PhaseFailed {
+		failed = 1
+	}
+	return max(p.Units, 1), failed
+}
+
+// Rate is the phase's records per second over its whole run, every
+// attempt and unit included (to now while it runs); 0 when it has no
+// records or has not started.
+func (p PhaseReport) Rate(now time.Time) float64 {
+	if p.Records <= 0 || p.StartTime.IsZero() {
+		return 0
+	}
+	end := p.EndTime
+	if end.IsZero() {
+		end = now
+	}
+	secs := end.Sub(p.StartTime).Seconds()
+	if secs <= 0 {
+		return 0
+	}
+	return float64(p.Records) / secs
+}
+
+// unitDetailLines bounds the per-unit lines of a fanned-out phase's detail.
+const unitDetailLines = 6
+
+// mergeUnits adds the running units' heartbeats to a fanned-out phase:
+// the rows of the units done (Records, from the workflow) plus each
+// running unit's; progress is the units done plus each running unit's
+// share, over all units; per-table counts are summed across the units
+// (key ranges of one table add up); the failed attempts of running units
+// count as they happen. A heartbeat of a unit the report no longer lists
+// as running is ignored: it has finished since and is counted already.
+func (p *PhaseReport) mergeUnits(units []UnitLive) {
+	running := map[string]bool{}
+	for _, u := range p.RunningUnits {
+		running[u] = true
+	}
+	var (
+		partial float64
+		records int64
+		tables  []TableProgress
+		lines   []string
+		hidden  int
+	)
+	for _, u := range units {
+		if u.Attempt > 1 && (u.Unit == "" || running[u.Unit]) {
+			p.FailedAttempts += u.Attempt - 1
+			p.Attempts = max(p.Attempts, u.Attempt)
+			if u.LastFailure != "" && p.Error == "" {
+				name := u.Unit
+				if name == "" {
+					name = "(starting)"
+				}
+				p.Error = fmt.Sprintf("unit %s: attempt %d failed, retrying: %s", name, u.Attempt-1, u.LastFailure)
+			}
+		}
+		if u.Unit == "" || !running[u.Unit] {
+			continue
+		}
+		delete(running, u.Unit) // a unit counts once
+		partial += min(max(u.Percent, 0), 100) / 100
+		records += u.Records
+		tables = append(tables, u.Tables...)
+		if d, _, _ := strings.Cut(u.Detail, "\n"); d != "" {
+			if len(lines) < unitDetailLines {
+				lines = append(lines, d)
+			} else {
+				hidden++
+			}
+		}
+	}
+	if p.Units > 0 {
+		p.Progress = min(max(p.Progress, 100*(float64(p.UnitsDone)+partial)/float64(p.Units)), 99.9)
+	}
+	p.Records += records
+	p.Tables = SumTables(tables)
+	if hidden > 0 {
+		lines = append(lines, fmt.Sprintf("… and %d more units running", hidden))
+	}
+	p.Detail = strings.Join(lines, "\n")
+}
+
+// SumTables adds up the progress of the same table reported by several
+// units: the key ranges of a split table ("orders [1, 5000)") count as
+// the table. The order is the tables' first appearance.
+func SumTables(in []TableProgress) []TableProgress {
+	var out []TableProgress
+	at := map[string]int{}
+	for _, t := range in {
+		name, _, _ := strings.Cut(t.Table, " [")
+		k, ok := at[name]
+		if !ok {
+			at[name] = len(out)
+			t.Table = name
+			out = append(out, t)
+			continue
+		}
+		s := &out[k]
+		s.RowsDone += t.RowsDone
+		s.Total += t.Total
+		s.RowsPerSecond += t.RowsPerSecond
+		s.Done = s.Done && t.Done
+	}
+	for k := range out {
+		s := &out[k]
+		s.ETASeconds = 0
+		if left := s.Total - s.RowsDone; !s.Done && left > 0 && s.RowsPerSecond > 0 {
+			s.ETASeconds = float64(left) / s.RowsPerSecond
+		}
+	}
+	return out
+}
+
+// AttemptCounts returns the attempts the phase made so far (its units'
+// when fanned out, running ones included) and how many failed.
+func (p PhaseReport) AttemptCounts() (attempts, failed int) { return p.attempts() }
+
+// CountsRows says the phase's Records are rows (copied or compared), not
+// objects such as tables created.
+func (p PhaseReport) CountsRows() bool { return p.recordsAre() != recordsOther }

@@ -1,0 +1,98 @@
+package migration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fannedOut is a run whose copy phase has 8 units: doneUnits done
+// (100,000 rows each, failedDone failed attempts among them), the units
+// named in running running, the rest not started.
+func fannedOut(start time.Time, doneUnits, failedDone int, running ...string) *Report {
+	r := NewPlannedReport("m", "", []PlannedPhase{{Name: "provision", Kind: PhaseProvision, Driver: "provision"},
+		{Name: "copy", Kind: PhaseCopy, Driver: "copy"}}, start)
+	r.CurrentIndex = 1
+	r.Phases[0].State, r.Phases[0].Attempts, r.Phases[0].Records = PhaseCompleted, 1, 2
+	p := &r.Phases[1]
+	p.State, p.StartTime = PhaseRunning, start
+	p.Units, p.UnitsDone, p.RunningUnits, p.FailedAttempts = 8, doneUnits, running, failedDone
+	p.Records = int64(doneUnits) * 100_000
+	p.Progress = 100 * float64(doneUnits) / 8 // the workflow's: units ended
+	r.Refresh(start)
+	return r
+}
+
+func unit(name string, attempt int, percent float64, rows int64, table string, total int64) UnitLive {
+	return UnitLive{Unit: name, Live: Live{Attempt: attempt, Percent: percent, Records: rows,
+		Detail: table + ": some rows\nsecond line",
+		Tables: []TableProgress{{Table: table, RowsDone: rows, Total: total, RowsPerSecond: 1000}}}}
+}
+
+func TestMergeLiveSumsTheUnitsOfAFannedOutPhase(t *testing.T) {
+	start := time.Unix(0, 0)
+	// 5 units done (one after a retry), u5 and u6 running (u5 on its
+	// second attempt after a worker was killed), u7 not started; u4's
+	// heartbeat is still in the description though it has finished since
+	// (the report counts it done), and u7 has none.
+	r := fannedOut(start, 5, 1, "u5", "u6")
+	u5 := unit("u5", 2, 40, 20_000, "orders [1, 50001)", 50_000)
+	u5.LastFailure = "activity Heartbeat timeout"
+	live := Live{Units: []UnitLive{
+		unit("u4", 1, 90, 90_000, "customers", 100_000),
+		u5,
+		unit("u6", 1, 50, 25_000, "orders [50001, )", 50_000),
+	}}
+	r.MergeLive(live, start.Add(time.Minute))
+	p := r.Phases[1]
+	assert.InDelta(t, 100*(5+0.4+0.5)/8, p.Progress, 1e-9, "units done plus each running unit's share, over all 8")
+	assert.Equal(t, int64(500_000+45_000), p.Records, "rows of the units done plus the running ones', not u4's twice")
+	assert.Equal(t, int64(500_000+45_000), r.Metrics.RecordsCopied, "provision's tables are not copied rows")
+	assert.Equal(t, []TableProgress{{Table: "orders", RowsDone: 45_000, Total: 100_000, RowsPerSecond: 2000, ETASeconds: 27.5}}, p.Tables,
+		"the key ranges of one table add up")
+	assert.Equal(t, "orders [1, 50001): some rows\norders [50001, ): some rows", p.Detail)
+	assert.Equal(t, 2, p.FailedAttempts, "the done unit's failed attempt and the running one's, as it happens")
+	assert.Equal(t, "unit u5: attempt 1 failed, retrying: activity Heartbeat timeout", p.Error)
+	assert.Equal(t, 1+5+2+2, r.Metrics.Attempts, "provision's, the units done, the running ones and the failed ones")
+	assert.Equal(t, 2, r.Metrics.FailedAttempts)
+	assert.Zero(t, r.Metrics.ErrorRate, "no work failed for good")
+	assert.Equal(t, RiskMedium, r.Risk, "a unit runs on a retry")
+	first := r.OverallProgress
+
+	// Later: u5 finished on its second attempt, u6 goes on.
+	r = fannedOut(start, 6, 2, "u6")
+	r.MergeLive(Live{Units: []UnitLive{unit("u6", 1, 60, 30_000, "orders [50001, )", 50_000)}}, start.Add(2*time.Minute))
+	p = r.Phases[1]
+	assert.InDelta(t, 100*(6+0.6)/8, p.Progress, 1e-9)
+	assert.GreaterOrEqual(t, r.OverallProgress, first, "progress never goes back")
+	assert.Equal(t, int64(630_000), r.Metrics.RecordsCopied)
+	assert.Equal(t, 2, r.Metrics.FailedAttempts, "failed attempts stay counted")
+	assert.Zero(t, r.Metrics.ErrorRate)
+	assert.Equal(t, RiskLow, r.Risk, "a worker crash the retry survived is no risk")
+	assert.Empty(t, p.Error)
+}
+
+func TestMergeLiveNeverShowsAFannedOutPhaseDoneBeforeItIs(t *testing.T) {
+	r := fannedOut(time.Unix(0, 0), 7, 0, "u7")
+	r.MergeLive(Live{Units: []UnitLive{unit("u7", 1, 100, 100_000, "t", 100_000)}}, time.Unix(60, 0))
+	require.Less(t, r.Phases[1].Progress, 100.0)
+}
+
+func TestAFailedUnitIsFailedWork(t *testing.T) {
+	r := fannedOut(time.Unix(0, 0), 3, 2)
+	r.Phases[1].State = PhaseFailed
+	r.Refresh(time.Unix(60, 0))
+	assert.InDelta(t, 1.0/9, r.Metrics.ErrorRate, 1e-9, "1 unit of 8 and the provision phase ran, 1 failed for good")
+	assert.Equal(t, 1+3+2, r.Metrics.Attempts)
+}
+
+func TestPhaseRateIsOverTheWholePhase(t *testing.T) {
+	start := time.Unix(0, 0)
+	p := PhaseReport{Records: 600_000, StartTime: start, EndTime: start.Add(time.Minute)}
+	assert.Equal(t, 10_000.0, p.Rate(start.Add(time.Hour)), "to its end once ended")
+	p.EndTime = time.Time{}
+	assert.Equal(t, 5_000.0, p.Rate(start.Add(2*time.Minute)), "to now while it runs")
+	assert.Zero(t, PhaseReport{}.Rate(start))
+}
