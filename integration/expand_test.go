@@ -300,3 +300,45 @@ func TestSlowBackfillStaysAlive(t *testing.T) {
 	final, _ := r.result()
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 }
+
+// TestCleanupRemovesTheDualWriteOfATerminatedRun terminates a rename by
+// hand at its contract gate, on each engine: nothing undoes it, so its
+// dual-write triggers stay. `godwit status` (which has no report to show)
+// warns about them and names `godwit cleanup`, which removes them; the
+// data and the expanded schema are left as they are.
+func TestCleanupRemovesTheDualWriteOfATerminatedRun(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []datastore.Engine{datastore.Postgres, datastore.MySQL, datastore.SQLite} {
+		t.Run(string(engine), func(t *testing.T) {
+			db := dbtest.New(t, engine)
+			seedUsers(t, db, 200)
+			name := fmt.Sprintf("it-dw-terminated-%s", engine)
+			r := expandRun(t, name, db)
+			r.start()
+			r.waitFor("the contract gate", waitingAt("contract"))
+			require.NoError(t, env.client.TerminateWorkflow(context.Background(), name, "", "by hand, in a test"))
+			trs, err := db.Store.DualWriteTriggers(context.Background())
+			require.NoError(t, err)
+			require.NotEmpty(t, trs)
+
+			out, err := godwit(t, "status", name)
+			require.Error(t, err, "a terminated run has no report")
+			require.Contains(t, out, "WARNING: the migration ended TERMINATED but its dual-write triggers remain", out)
+			require.Contains(t, out, fmt.Sprintf("⚠ app (%s): dual-write trigger %s on users", engine, trs[0].Name), out)
+			require.Contains(t, out, "remove them: godwit cleanup "+name, out)
+			t.Log(out)
+
+			out, err = godwit(t, "cleanup", name)
+			require.NoError(t, err, out)
+			require.Contains(t, out, "removed: app dual-write trigger "+trs[0].Name, out)
+			trs, err = db.Store.DualWriteTriggers(context.Background())
+			require.NoError(t, err)
+			require.Empty(t, trs, "cleanup left dual-write triggers")
+			require.Equal(t, []string{"email", "email_address", "id", "name"}, userColumns(t, db.Store), "cleanup changes no column")
+			require.Equal(t, int64(200), countWhere(t, db.Store, "1 = 1"))
+
+			out, _ = godwit(t, "status", name)
+			require.NotContains(t, out, "WARNING", out)
+		})
+	}
+}
