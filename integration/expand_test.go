@@ -342,3 +342,38 @@ func TestCleanupRemovesTheDualWriteOfATerminatedRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackOfAPartlyAppliedExpandOnMariaDB: an expand whose second
+// statement MariaDB refuses stays partly applied (its first statement
+// committed). The phase fails and its compensation runs the rollback
+// script with recorded progress: the statements dropping what never ran
+// are skipped and named in the phase's summary, the rest undo the first
+// statement. The run ends ROLLED_BACK with the original schema.
+func TestRollbackOfAPartlyAppliedExpandOnMariaDB(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, datastore.MySQL)
+	seedUsers(t, db, 50)
+	r := expandRun(t, "it-expand-partial-mysql", db)
+	write := func(file, text string) {
+		require.NoError(t, os.WriteFile(filepath.Join(r.dir, file), []byte(text), 0o600))
+	}
+	write("expand.sql", "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);\n"+
+		"ALTER TABLE users ADD COLUMN age NOT_A_TYPE;\n"+
+		"CREATE INDEX users_email_address ON users (email_address);\n")
+	write("expand.down.sql", "DROP INDEX users_email_address ON users;\n"+
+		"ALTER TABLE users DROP COLUMN age;\n"+
+		"ALTER TABLE users DROP COLUMN email_address;\n")
+	r.start()
+	final, err := r.result()
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final.Phases[0])
+	expand := final.Phases[0]
+	require.Equal(t, migration.PhaseCompensated, expand.State)
+	require.Contains(t, expand.Summary, "partly applied, so 2 rollback statements found nothing to drop and were skipped", expand.Summary)
+	require.Contains(t, expand.Summary, "rollback statement 1 (line 1)", expand.Summary)
+	require.Equal(t, []string{"email", "id", "name"}, userColumns(t, db.Store))
+	require.Equal(t, int64(50), countWhere(t, db.Store, "1 = 1"))
+	trs, err := db.Store.DualWriteTriggers(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, trs)
+}
