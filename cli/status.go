@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -70,7 +71,7 @@ statement that drops them. --leftovers=false skips the look.`,
 			}
 			rep, err := a.queryStatus(cmd.Context(), c, args[0])
 			if err != nil {
-				if output == "text" && a.brief.format == "" {
+				if errors.Is(err, control.ErrNoReport) && output == "text" && a.brief.format == "" {
 					a.leftoversWithoutReport(cmd.Context(), c, args[0])
 				}
 				return err

@@ -126,7 +126,7 @@ func run(ctx context.Context, n, runs, batch int) error {
 	ref, bf := median(refSecs), median(bfSecs)
 	fmt.Printf("%d rows, PostgreSQL, medians of %d runs:\n", n, runs)
 	fmt.Printf("  reference (one UPDATE … SET email_address = lower(email)): %.2fs (%.0f rows/s)\n", ref, float64(n)/ref)
-	fmt.Printf("  godwit backfill (batchRows %d, %d batches, unthrottled): %.2fs (%.0f rows/s)\n", batch, batches, bf, float64(n)/bf)
+	fmt.Printf("  backfill (Godwit, batchRows %d, %d batches, unthrottled): %.2fs (%.0f rows/s)\n", batch, batches, bf, float64(n)/bf)
 	fmt.Printf("ratio: %.2f\n", ref/bf)
 	return nil
 }
