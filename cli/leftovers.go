@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -15,51 +16,76 @@ import (
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/drivers/expand"
 	"github.com/godwit/godwit/drivers/replicate"
-	"github.com/godwit/godwit/migration"
 )
 
 // leftoverTimeout bounds the look into the stores that `godwit status`
 // adds: a slow store must not hold the status up for long.
 const leftoverTimeout = 20 * time.Second
 
-// scanLeftovers looks for change capture objects in the stores of the
-// run's spec, from this machine, with the DSNs the spec names. ok is
-// false when the migration creates none (no replicate phase) or its spec
-// cannot be read.
-func (a *app) scanLeftovers(ctx context.Context, c client.Client, name string) (replicate.Scan, bool) {
+// leftoverScan is what `godwit status` and `godwit cleanup` found in a
+// migration's stores: change capture objects and dual-write triggers.
+type leftoverScan struct {
+	capture   replicate.Scan
+	dualWrite expand.Scan
+}
+
+// findLeftovers looks into the stores of spec for what its phases create
+// and can leave behind.
+func findLeftovers(ctx context.Context, spec *config.Spec, all bool) leftoverScan {
+	var s leftoverScan
+	if all || replicate.UsesCapture(spec) {
+		s.capture = replicate.FindLeftovers(ctx, spec, spec.Name)
+	}
+	if expand.UsesDualWrite(spec) {
+		s.dualWrite = expand.FindLeftovers(ctx, spec)
+	}
+	return s
+}
+
+// scanLeftovers looks for change capture objects and dual-write triggers
+// in the stores of the run's spec, from this machine, with the DSNs the
+// spec names. ok is false when the migration creates neither (no
+// replicate phase, no dual-write) or its spec cannot be read.
+func (a *app) scanLeftovers(ctx context.Context, c client.Client, name string) (leftoverScan, bool) {
 	spec, _ := a.runSpec(ctx, c, name)
-	if spec == nil || !replicate.UsesCapture(spec) {
-		return replicate.Scan{}, false
+	if spec == nil || !replicate.UsesCapture(spec) && !expand.UsesDualWrite(spec) {
+		return leftoverScan{}, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, leftoverTimeout)
 	defer cancel()
-	return replicate.FindLeftovers(ctx, spec, spec.Name), true
+	return findLeftovers(ctx, spec, false), true
 }
 
 // renderLeftovers writes what scan found after a text status: while the
-// migration runs its own objects are in use (information); once it has
-// ended they are leftovers (a warning, with the command that removes
-// them). Other captures' objects are named with their drop statements.
-func renderLeftovers(w io.Writer, rep *migration.Report, scan replicate.Scan) {
+// migration runs (ended false) its own objects are in use (information);
+// once it has ended they are leftovers (a warning, with the command that
+// removes them). Others' objects are named with their drop statements.
+func renderLeftovers(w io.Writer, name, status string, ended bool, scan leftoverScan) {
+	renderCapture(w, name, status, ended, scan.capture)
+	renderDualWrite(w, name, status, ended, scan.dualWrite)
+}
+
+func renderCapture(w io.Writer, name, status string, ended bool, scan replicate.Scan) {
 	ours, others := scan.Ours(), scan.Others()
 	if len(ours)+len(others)+len(scan.Problems) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nChange capture")
-	if len(ours) > 0 && !rep.Status.Final() {
-		fmt.Fprintf(w, "  in use by this migration (%s), removed by its stop phase or its rollback:\n", rep.Status)
+	if len(ours) > 0 && !ended {
+		fmt.Fprintf(w, "  in use by this migration (%s), removed by its stop phase or its rollback:\n", status)
 		for _, l := range ours {
 			fmt.Fprintf(w, "    · %s (%s): %s\n", l.Store, l.Engine, l.Object)
 		}
 	}
-	if len(ours) > 0 && rep.Status.Final() {
+	if len(ours) > 0 && ended {
 		fmt.Fprintf(w, "  ⚠ WARNING: the migration ended %s but its change capture objects remain "+
-			"(an unused replication slot retains WAL until the disk fills; triggers slow every write):\n", rep.Status)
+			"(an unused replication slot retains WAL until the disk fills; triggers slow every write):\n", status)
 		for _, l := range ours {
 			fmt.Fprintf(w, "    ⚠ %s (%s): %s\n", l.Store, l.Engine, l.Object)
 		}
-		fmt.Fprintf(w, "    remove them: godwit cleanup %s   (--dry-run lists them without removing)\n", rep.Name)
+		fmt.Fprintf(w, "    remove them: godwit cleanup %s   (--dry-run lists them without removing)\n", name)
 	}
 	if len(others) > 0 {
 		fmt.Fprintln(w, "  ⚠ WARNING: objects of another change capture (not this migration's; owner unknown):")
@@ -73,21 +99,56 @@ func renderLeftovers(w io.Writer, rep *migration.Report, scan replicate.Scan) {
 	}
 }
 
+func renderDualWrite(w io.Writer, name, status string, ended bool, scan expand.Scan) {
+	ours, others := scan.Ours(), scan.Others()
+	if len(ours)+len(others)+len(scan.Problems) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nDual-write")
+	if len(ours) > 0 && !ended {
+		fmt.Fprintf(w, "  in use by this migration (%s), removed by its contract phase or its rollback:\n", status)
+		for _, l := range ours {
+			fmt.Fprintf(w, "    · %s (%s): %s\n", l.Store, l.Engine, l.Object())
+		}
+	}
+	if len(ours) > 0 && ended {
+		fmt.Fprintf(w, "  ⚠ WARNING: the migration ended %s but its dual-write triggers remain "+
+			"(every write to their tables runs them, and fails once a column they name is dropped):\n", status)
+		for _, l := range ours {
+			fmt.Fprintf(w, "    ⚠ %s (%s): %s\n", l.Store, l.Engine, l.Object())
+		}
+		fmt.Fprintf(w, "    remove them: godwit cleanup %s   (--dry-run lists them without removing)\n", name)
+	}
+	if len(others) > 0 {
+		fmt.Fprintln(w, "  ⚠ WARNING: dual-write triggers on tables this migration does not dual-write (another migration's; owner unknown):")
+		for _, l := range others {
+			fmt.Fprintf(w, "    ⚠ %s (%s): %s — once sure no migration uses it: %s\n", l.Store, l.Engine, l.Object(), l.Drop)
+		}
+	}
+	for _, p := range scan.Problems {
+		fmt.Fprintf(w, "  ? %s\n", p)
+	}
+}
+
 func (a *app) cleanupCommand() *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "cleanup NAME [--dry-run]",
-		Short: "Remove the change capture objects an ended migration left in its stores",
-		Long: `Remove what a migration's change capture left behind once the migration has
-ended (completed, rolled back, failed): replication slots and publications
-(PostgreSQL logical replication), changelog tables, triggers and trigger
-functions. They are found by the name Godwit gave them, in every store of
-the spec the run started with, from this machine, with the DSNs the spec
-names (the variables or files must exist here, as for the worker).
+		Short: "Remove the change capture objects and dual-write triggers an ended migration left in its stores",
+		Long: `Remove what a migration left behind once it has ended (completed, rolled
+back, failed, terminated by hand): its change capture's replication slots and
+publications (PostgreSQL logical replication), changelog tables, triggers and
+trigger functions, and its expand phases' dual-write triggers (godwit_dw_...,
+and their functions on PostgreSQL). They are found by the name Godwit gave
+them, in every store of the spec the run started with, from this machine,
+with the DSNs the spec names (the variables or files must exist here, as for
+the worker). A dual-write trigger is the migration's when it is on a table
+one of its expand phases dual-writes in that store.
 
-A running migration's capture is in use: cleanup refuses it (its stop phase
-or its rollback removes it). Objects of other captures are never removed;
-they are listed with the statement that drops them.
+A running migration's objects are in use: cleanup refuses it (its stop
+phase, its contract phase or its rollback removes them). Other captures'
+objects and dual-write triggers on other tables are never removed; they are
+listed with the statement that drops them.
 
 --dry-run lists what would be removed, and removes nothing.`,
 		Example: `  godwit cleanup cdc-demo --dry-run
@@ -112,50 +173,84 @@ func (a *app) cleanup(ctx context.Context, c client.Client, name string, dryRun 
 		return control.Explain(name, err)
 	}
 	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return fmt.Errorf("migration %s is running: its change capture is in use (its stop phase or its rollback removes it); "+
-			"cleanup is for a migration that has ended", name)
+		return fmt.Errorf("migration %s is running: its change capture and dual-write triggers are in use "+
+			"(its stop phase, its contract phase or its rollback removes them); cleanup is for a migration that has ended", name)
 	}
 	spec, note := a.runSpec(ctx, c, name)
 	if spec == nil {
 		return fmt.Errorf("migration %s: %s", name, note)
 	}
-	scan := replicate.FindLeftovers(ctx, spec, spec.Name)
-	for _, p := range scan.Problems {
+	scan := findLeftovers(ctx, spec, true)
+	problems := append(append([]string(nil), scan.capture.Problems...), scan.dualWrite.Problems...)
+	for _, p := range problems {
 		fmt.Fprintf(a.errOut, "godwit: %s\n", p)
 	}
+	errCapture := a.cleanupCapture(ctx, spec, name, scan.capture, dryRun)
+	errDualWrite := a.cleanupDualWrite(ctx, spec, name, scan.dualWrite, dryRun)
+	if err := cmp.Or(errCapture, errDualWrite); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d store(s) could not be checked (above)", len(problems))}
+	}
+	return nil
+}
+
+func (a *app) cleanupCapture(ctx context.Context, spec *config.Spec, name string, scan replicate.Scan, dryRun bool) error {
 	ours := scan.Ours()
 	for _, l := range scan.Others() {
 		fmt.Fprintf(a.out, "left alone (another capture): %s %s — %s\n", l.Store, l.Object, l.Drop)
 	}
 	if len(ours) == 0 {
 		fmt.Fprintf(a.out, "no change capture object of migration %s in %s\n", name, storeList(spec))
-		return a.cleanupProblems(scan)
+		return nil
 	}
 	if dryRun {
 		for _, l := range ours {
 			fmt.Fprintf(a.out, "would remove: %s %s\n", l.Store, l.Object)
 		}
-		return a.cleanupProblems(scan)
+		return nil
 	}
 	dropped, err := replicate.Cleanup(ctx, spec, spec.Name, ours)
-	for _, store := range slices.Sorted(maps.Keys(dropped)) {
-		for _, o := range dropped[store] {
-			fmt.Fprintf(a.out, "removed: %s %s\n", store, o)
-		}
-	}
+	a.printRemoved(dropped, func(o string) string { return o })
 	if err != nil {
 		return fmt.Errorf("cleanup of migration %s: %w", name, err)
 	}
-	return a.cleanupProblems(scan)
+	return nil
 }
 
-// cleanupProblems fails the command when a store could not be looked
-// into: what it holds is unknown.
-func (a *app) cleanupProblems(scan replicate.Scan) error {
-	if len(scan.Problems) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d store(s) could not be checked (above)", len(scan.Problems))}
+func (a *app) cleanupDualWrite(ctx context.Context, spec *config.Spec, name string, scan expand.Scan, dryRun bool) error {
+	if !expand.UsesDualWrite(spec) {
+		return nil
+	}
+	ours := scan.Ours()
+	for _, l := range scan.Others() {
+		fmt.Fprintf(a.out, "left alone (not a table this migration dual-writes): %s %s — %s\n", l.Store, l.Object(), l.Drop)
+	}
+	if len(ours) == 0 {
+		fmt.Fprintf(a.out, "no dual-write trigger of migration %s in %s\n", name, strings.Join(slices.Sorted(maps.Keys(expand.DualWriteTables(spec))), ", "))
+		return nil
+	}
+	if dryRun {
+		for _, l := range ours {
+			fmt.Fprintf(a.out, "would remove: %s %s\n", l.Store, l.Object())
+		}
+		return nil
+	}
+	removed, err := expand.Cleanup(ctx, spec, ours)
+	a.printRemoved(removed, func(o string) string { return "dual-write trigger " + o })
+	if err != nil {
+		return fmt.Errorf("cleanup of migration %s: %w", name, err)
 	}
 	return nil
+}
+
+func (a *app) printRemoved(byStore map[string][]string, label func(string) string) {
+	for _, store := range slices.Sorted(maps.Keys(byStore)) {
+		for _, o := range byStore[store] {
+			fmt.Fprintf(a.out, "removed: %s %s\n", store, label(o))
+		}
+	}
 }
 
 func storeList(spec *config.Spec) string {

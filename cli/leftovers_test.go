@@ -127,7 +127,7 @@ func TestStatusListsTheCaptureOfARunningMigrationAndCleanupRefusesIt(t *testing.
 	assert.NotContains(t, out, "Change capture")
 
 	_, _, err = run(t, dial, "cleanup", "orders")
-	require.ErrorContains(t, err, "migration orders is running: its change capture is in use")
+	require.ErrorContains(t, err, "migration orders is running: its change capture and dual-write triggers are in use")
 	objs, err := cdc.Objects(context.Background(), legacy.Source, legacy.Name)
 	require.NoError(t, err)
 	assert.Len(t, objs, 5, "three triggers, the changelog and the origin marker table")

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/godwit/godwit/control"
@@ -45,11 +47,12 @@ Availability and performance impact come from the gateway of the traffic
 phase (or --gateway and --gateway-route); a figure that was not measured says
 so and why.
 
-For a migration with replicate phases, the text status also looks into the
-stores of its spec (from this machine, with the DSNs the spec names) for
-change capture objects: while it runs, its own are listed; once it has
-ended, any that remain are a warning with the command that removes them
-(godwit cleanup NAME); another capture's objects are named with the
+For a migration with replicate phases or dual-write (expand phases), the
+text status also looks into the stores of its spec (from this machine, with
+the DSNs the spec names) for change capture objects and dual-write triggers
+(godwit_dw_...): while it runs, its own are listed; once it has ended
+(terminated by hand too), any that remain are a warning with the command
+that removes them (godwit cleanup NAME); others' objects are named with the
 statement that drops them. --leftovers=false skips the look.`,
 		Example: `  godwit status demo
   godwit status demo --watch
@@ -74,6 +77,9 @@ statement that drops them. --leftovers=false skips the look.`,
 			}
 			rep, err := a.queryStatus(cmd.Context(), c, args[0])
 			if err != nil {
+				if errors.Is(err, control.ErrNoReport) && output == "text" && a.brief.format == "" {
+					a.leftoversWithoutReport(cmd.Context(), c, args[0])
+				}
 				return a.lastKnown(err, output)
 			}
 			return a.render(cmd.Context(), c, rep, output)
@@ -84,7 +90,7 @@ statement that drops them. --leftovers=false skips the look.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().DurationVar(&interval, "interval", defaultInterval, "refresh interval with --watch")
 	cmd.Flags().BoolVar(&a.leftovers, "leftovers", true,
-		"look into the spec's stores for change capture objects (replication slots, triggers) and warn about any an ended run left")
+		"look into the spec's stores for change capture objects (replication slots, triggers) and dual-write triggers, and warn about any an ended run left")
 	return cmd
 }
 
@@ -100,10 +106,26 @@ func (a *app) render(ctx context.Context, c client.Client, rep *migration.Report
 	renderTextGate(a.out, rep, time.Now(), a.gateLag(ctx, c, rep))
 	if a.leftovers {
 		if scan, ok := a.scanLeftovers(ctx, c, rep.Name); ok {
-			renderLeftovers(a.out, rep, scan)
+			renderLeftovers(a.out, rep.Name, string(rep.Status), rep.Status.Final(), scan)
 		}
 	}
 	return nil
+}
+
+// leftoversWithoutReport shows what a run that ended without a report
+// (terminated by hand, timed out) left in its stores: nothing undid it.
+func (a *app) leftoversWithoutReport(ctx context.Context, c client.Client, name string) {
+	if !a.leftovers {
+		return
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, name, "")
+	st := desc.GetWorkflowExecutionInfo().GetStatus()
+	if err != nil || st == enums.WORKFLOW_EXECUTION_STATUS_RUNNING || st == enums.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
+		return
+	}
+	if scan, ok := a.scanLeftovers(ctx, c, name); ok {
+		renderLeftovers(a.out, name, strings.ToUpper(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")), true, scan)
+	}
 }
 
 // watch re-renders the report until the migration reaches a final status.

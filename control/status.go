@@ -119,6 +119,10 @@ func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 	return out, found
 }
 
+// ErrNoReport is a run that ended without leaving a report: terminated
+// by hand or timed out outside Godwit.
+var ErrNoReport = errors.New("ended without a report")
+
 // FinalReport waits for the run's end and returns the report it left as
 // its result or as its failure's details. It needs no worker.
 func FinalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Report, err error) {
@@ -138,7 +142,7 @@ func FinalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Repo
 	if derr != nil {
 		return nil, fmt.Errorf("migration %s ended, but its report cannot be decoded: %w", run.GetID(), derr)
 	}
-	return nil, fmt.Errorf("migration %s ended without a report (terminated or timed out outside Godwit): %w", run.GetID(), err)
+	return nil, fmt.Errorf("migration %s %w (terminated or timed out outside Godwit): %w", run.GetID(), ErrNoReport, err)
 }
 
 // undecodableDetails returns the error decoding err's details when they

@@ -322,3 +322,28 @@ func (r *run) hold(ctx context.Context, p *tablePlan) error {
 	}
 	return nil
 }
+
+// Gate is the back-off probe's hold for a batch walker other than the copy
+// (the expand/contract backfill): Wait at each batch boundary, Status for
+// the progress report. The copy uses the same gate inside Run.
+type Gate struct{ g *gate }
+
+// NewGate checks p and returns its gate; onChange (may be nil) is called
+// when the probe starts or stops holding, and on every probe while held.
+func NewGate(p Probe, log hclog.Logger, onChange func()) (*Gate, error) {
+	if err := p.normalize(); err != nil {
+		return nil, err
+	}
+	if onChange == nil {
+		onChange = func() {}
+	}
+	return &Gate{g: newGate(p, log, onChange)}, nil
+}
+
+// Wait returns when the walker may write: at once if the last probe is
+// fresh and under the maximum, else after probing (and waiting while the
+// value is over it). It fails on ctx's end or with ErrProbeFailed.
+func (g *Gate) Wait(ctx context.Context) error { return g.g.wait(ctx) }
+
+// Status is what the probe last saw (nil before its first probe).
+func (g *Gate) Status() *ThrottleStatus { return g.g.snapshot() }

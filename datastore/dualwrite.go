@@ -103,6 +103,11 @@ func (s *Store) IsLockTimeout(err error) bool { return s.d.isLockTimeout(err) }
 // succeed. A lost connection, a deadlock or a lock timeout is not.
 func (s *Store) IsRefused(err error) bool { return err != nil && s.d.refused(err) }
 
+// IsMissingObject reports whether err is a statement refused because the
+// table, column, index, trigger or routine it names does not exist (a
+// DROP of what was never created).
+func (s *Store) IsMissingObject(err error) bool { return err != nil && s.d.missingObject(err) }
+
 // dualWriteName is a trigger's name: the prefix, the table, the event;
 // a long table name is cut and made unique with a hash (names are at most
 // 63 characters on PostgreSQL).
@@ -255,6 +260,19 @@ func (postgresDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", max(t.Milliseconds(), 1))
 }
 
+func (postgresDialect) missingObject(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return false
+	}
+	// undefined column, table, object, function
+	switch pg.Code {
+	case "42703", "42P01", "42704", "42883":
+		return true
+	}
+	return false
+}
+
 func (postgresDialect) refused(err error) bool {
 	var pg *pgconn.PgError
 	if !errors.As(err, &pg) || len(pg.Code) < 2 {
@@ -319,6 +337,21 @@ func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
 
 func (mysqlDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int64(t/time.Second), 1))
+}
+
+func (mysqlDialect) missingObject(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	// 1051 unknown table, 1054 unknown column, 1091 can't drop (no such
+	// column or key), 1146 no such table, 1176 no such key, 1305 no such
+	// routine, 1360 no such trigger.
+	switch me.Number {
+	case 1051, 1054, 1091, 1146, 1176, 1305, 1360:
+		return true
+	}
+	return false
 }
 
 func (mysqlDialect) refused(err error) bool {
@@ -386,6 +419,12 @@ func (d sqliteDialect) dropDualWrite(tr DualWriteTrigger) []string {
 }
 
 func (sqliteDialect) lockTimeout(time.Duration) string { return "" }
+
+func (sqliteDialect) missingObject(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "no such column") || strings.Contains(m, "no such table") ||
+		strings.Contains(m, "no such index") || strings.Contains(m, "no such trigger")
+}
 
 // refused: a SQLite file has no connection to lose, so any error but a
 // busy database is the statement's.

@@ -162,4 +162,5 @@ type dialect interface {
 	lockTimeout(d time.Duration) string
 	isLockTimeout(err error) bool
 	refused(err error) bool
+	missingObject(err error) bool
 }

@@ -300,3 +300,80 @@ func TestSlowBackfillStaysAlive(t *testing.T) {
 	final, _ := r.result()
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 }
+
+// TestCleanupRemovesTheDualWriteOfATerminatedRun terminates a rename by
+// hand at its contract gate, on each engine: nothing undoes it, so its
+// dual-write triggers stay. `godwit status` (which has no report to show)
+// warns about them and names `godwit cleanup`, which removes them; the
+// data and the expanded schema are left as they are.
+func TestCleanupRemovesTheDualWriteOfATerminatedRun(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []datastore.Engine{datastore.Postgres, datastore.MySQL, datastore.SQLite} {
+		t.Run(string(engine), func(t *testing.T) {
+			db := dbtest.New(t, engine)
+			seedUsers(t, db, 200)
+			name := fmt.Sprintf("it-dw-terminated-%s", engine)
+			r := expandRun(t, name, db)
+			r.start()
+			r.waitFor("the contract gate", waitingAt("contract"))
+			require.NoError(t, env.client.TerminateWorkflow(context.Background(), name, "", "by hand, in a test"))
+			trs, err := db.Store.DualWriteTriggers(context.Background())
+			require.NoError(t, err)
+			require.NotEmpty(t, trs)
+
+			out, err := godwit(t, "status", name)
+			require.Error(t, err, "a terminated run has no report")
+			require.Contains(t, out, "WARNING: the migration ended TERMINATED but its dual-write triggers remain", out)
+			require.Contains(t, out, fmt.Sprintf("⚠ app (%s): dual-write trigger %s on users", engine, trs[0].Name), out)
+			require.Contains(t, out, "remove them: godwit cleanup "+name, out)
+			t.Log(out)
+
+			out, err = godwit(t, "cleanup", name)
+			require.NoError(t, err, out)
+			require.Contains(t, out, "removed: app dual-write trigger "+trs[0].Name, out)
+			trs, err = db.Store.DualWriteTriggers(context.Background())
+			require.NoError(t, err)
+			require.Empty(t, trs, "cleanup left dual-write triggers")
+			require.Equal(t, []string{"email", "email_address", "id", "name"}, userColumns(t, db.Store), "cleanup changes no column")
+			require.Equal(t, int64(200), countWhere(t, db.Store, "1 = 1"))
+
+			out, _ = godwit(t, "status", name)
+			require.NotContains(t, out, "WARNING", out)
+		})
+	}
+}
+
+// TestRollbackOfAPartlyAppliedExpandOnMariaDB: an expand whose second
+// statement MariaDB refuses stays partly applied (its first statement
+// committed). The phase fails and its compensation runs the rollback
+// script with recorded progress: the statements dropping what never ran
+// are skipped and named in the phase's summary, the rest undo the first
+// statement. The run ends ROLLED_BACK with the original schema.
+func TestRollbackOfAPartlyAppliedExpandOnMariaDB(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, datastore.MySQL)
+	seedUsers(t, db, 50)
+	r := expandRun(t, "it-expand-partial-mysql", db)
+	write := func(file, text string) {
+		require.NoError(t, os.WriteFile(filepath.Join(r.dir, file), []byte(text), 0o600))
+	}
+	write("expand.sql", "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);\n"+
+		"ALTER TABLE users ADD COLUMN age NOT_A_TYPE;\n"+
+		"CREATE INDEX users_email_address ON users (email_address);\n")
+	write("expand.down.sql", "DROP INDEX users_email_address ON users;\n"+
+		"ALTER TABLE users DROP COLUMN age;\n"+
+		"ALTER TABLE users DROP COLUMN email_address;\n")
+	r.start()
+	final, err := r.result()
+	require.Error(t, err)
+	require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final.Phases[0])
+	expand := final.Phases[0]
+	require.Equal(t, migration.PhaseCompensated, expand.State)
+	require.Contains(t, expand.Summary, "partly applied, so 2 rollback statements found nothing to drop and were skipped", expand.Summary)
+	require.Contains(t, expand.Summary, "rollback statement 1 (line 1)", expand.Summary)
+	require.Equal(t, []string{"email", "id", "name"}, userColumns(t, db.Store))
+	require.Equal(t, int64(50), countWhere(t, db.Store, "1 = 1"))
+	trs, err := db.Store.DualWriteTriggers(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, trs)
+}

@@ -33,6 +33,9 @@ type Backfill struct {
 	BatchRows int
 	// RowsPerSecond caps the rows walked per second; 0 = no limit.
 	RowsPerSecond float64
+	// Probe, if set, is a back-off probe (datacopy's, as a copy's
+	// throttle.probe): while its value is over its maximum no batch starts.
+	Probe *datacopy.Probe
 	// LockTimeout bounds each batch's wait for a lock; a batch that times
 	// out is retried (see Change).
 	LockTimeout time.Duration
@@ -48,6 +51,8 @@ type Progress struct {
 	Updated    int64                    `json:"updated"`
 	Batches    int                      `json:"batches"`
 	ETA        time.Duration            `json:"eta,omitempty"`
+	// Throttle is what the back-off probe last saw (nil: no probe yet).
+	Throttle *datacopy.ThrottleStatus `json:"throttle,omitempty"`
 }
 
 // RunBackfill walks the table in primary-key order from where the
@@ -107,8 +112,26 @@ func RunBackfill(ctx context.Context, st *datastore.Store, b Backfill, log hclog
 	if b.RowsPerSecond > 0 {
 		limiter = rate.NewLimiter(rate.Limit(b.RowsPerSecond), b.BatchRows)
 	}
+	report := func() {
+		if onBatch != nil {
+			onBatch(p)
+		}
+	}
+	var gate *datacopy.Gate
+	if b.Probe != nil {
+		// A held backfill reports on every probe, so its wait shows.
+		if gate, err = datacopy.NewGate(*b.Probe, log, func() { p.Throttle = gate.Status(); report() }); err != nil {
+			return p, fmt.Errorf("backfill %s: %w", b.Table, err)
+		}
+	}
 	started, walked := time.Now(), int64(0)
 	for {
+		if gate != nil {
+			if err := gate.Wait(ctx); err != nil {
+				return p, fmt.Errorf("backfill %s: stopped at its record while throttled by the probe: %w", b.Table, err)
+			}
+			p.Throttle = gate.Status()
+		}
 		var next []any
 		var n, updated int64
 		err := withRetry(ctx, st, c, log, "backfill "+b.Table, func() error {
@@ -139,9 +162,7 @@ func RunBackfill(ctx context.Context, st *datastore.Store, b Backfill, log hclog
 		walked += n
 		if next == nil {
 			p.Checkpoint.Stage, p.Checkpoint.LastKey, p.ETA = datacopy.StageDone, nil, 0
-			if onBatch != nil {
-				onBatch(p)
-			}
+			report()
 			log.Info("backfill done", "table", b.Table, "rows", p.Checkpoint.RowsDone, "updated", p.Updated)
 			return p, nil
 		}
@@ -155,9 +176,7 @@ func RunBackfill(ctx context.Context, st *datastore.Store, b Backfill, log hclog
 			left := max(p.Checkpoint.Total-p.Checkpoint.RowsDone, 0)
 			p.ETA = time.Duration(float64(left) / rps * float64(time.Second))
 		}
-		if onBatch != nil {
-			onBatch(p)
-		}
+		report()
 		if limiter != nil {
 			if err := limiter.WaitN(ctx, int(min(n, int64(b.BatchRows)))); err != nil {
 				return p, err

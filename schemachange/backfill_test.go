@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -83,6 +84,59 @@ func TestBackfillWhereAndThrottle(t *testing.T) {
 			_, filled := both(t, st, 4)
 			if kept.String != "kept" || filled.String != "user4@example.com" {
 				t.Fatalf("row 3 %v (want kept), row 4 %v", kept, filled)
+			}
+		})
+	}
+}
+
+// The back-off probe (datacopy's) holds the backfill before its first
+// batch while its value is over its maximum, and lets it go on once the
+// value is back under; a probe that keeps failing stops it at its record
+// with datacopy.ErrProbeFailed, nothing updated.
+func TestBackfillHeldByTheProbe(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 9)
+			c := renameChange(e, false)
+			c.DualWrite = nil
+			if _, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil {
+				t.Fatal(err)
+			}
+			dbtest.Exec(t, st, "CREATE TABLE throttle_control (lag INTEGER NOT NULL)", "INSERT INTO throttle_control VALUES (7)")
+			b := schemachange.Backfill{Name: "test/backfill", Table: "users", BatchRows: 4,
+				Set: map[string]string{"email_address": "lower(email)"}, Where: "email_address IS NULL",
+				Probe: &datacopy.Probe{Name: "lag", Store: st, StoreName: "app", Query: "SELECT lag FROM throttle_control", Max: 5, Every: 20 * time.Millisecond}}
+			var heldWith []int64 // rows done each time the probe held the backfill
+			p, err := schemachange.RunBackfill(ctx, st, b, hclog.NewNullLogger(), func(p schemachange.Progress) {
+				if p.Throttle != nil && p.Throttle.Throttled {
+					heldWith = append(heldWith, p.Checkpoint.RowsDone)
+					dbtest.Exec(t, st, "UPDATE throttle_control SET lag = 1")
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(heldWith) == 0 || heldWith[0] != 0 {
+				t.Fatalf("the probe (lag 7 > 5) did not hold the backfill before its first batch: held at %v", heldWith)
+			}
+			if p.Updated != 9 || p.Throttle == nil || p.Throttle.Holds != 1 || p.Throttle.Throttled {
+				t.Fatalf("updated %d, throttle %+v; want 9 rows, held once, no longer held", p.Updated, p.Throttle)
+			}
+
+			dbtest.Exec(t, st, "UPDATE users SET email_address = NULL")
+			b.Name = "test/backfill-2"
+			b.Probe = &datacopy.Probe{Name: "lag", Store: st, StoreName: "app", Query: "SELECT lag FROM no_such_table", Max: 5, Attempts: 2, Every: 10 * time.Millisecond}
+			p, err = schemachange.RunBackfill(ctx, st, b, hclog.NewNullLogger(), nil)
+			if !errors.Is(err, datacopy.ErrProbeFailed) {
+				t.Fatalf("failing probe: %v, want ErrProbeFailed", err)
+			}
+			var filled int
+			if err := st.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NOT NULL").Scan(&filled); err != nil {
+				t.Fatal(err)
+			}
+			if p.Updated != 0 || filled != 0 {
+				t.Fatalf("a backfill whose probe fails updated %d rows (%d filled)", p.Updated, filled)
 			}
 		})
 	}

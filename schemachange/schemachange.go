@@ -76,15 +76,40 @@ type Result struct {
 	Already    bool
 	// Triggers created or removed.
 	Triggers []string
+	// Skipped are the down statements a rollback of a partly applied
+	// change (MySQL/MariaDB) passed over because what they drop does not
+	// exist: the up statements that would have made it never ran.
+	Skipped []Skipped
+}
+
+// Skipped is a down statement a rollback passed over, and why.
+type Skipped struct {
+	Index int    `json:"index"` // 1-based, in the down script
+	Line  int    `json:"line,omitempty"`
+	SQL   string `json:"sql"`
+	Error string `json:"error"`
+}
+
+// String names the statement and the store's reason.
+func (s Skipped) String() string {
+	at := ""
+	if s.Line > 0 {
+		at = fmt.Sprintf(" (line %d)", s.Line)
+	}
+	return fmt.Sprintf("rollback statement %d%s %.60q: %s", s.Index, at, s.SQL, s.Error)
 }
 
 // record is a change's row in RecordTable.
 type record struct {
 	step    string // "up", "down" or "backfill"
 	done    int    // statements done in step
-	lastKey string // backfill: JSON of the last key done
-	rows    int64  // backfill: rows walked
+	lastKey string // backfill: JSON of the last key done; down: partialMark when the up was partly applied
+	rows    int64  // backfill: rows walked; down after a partial up: up statements that had been applied
 }
+
+// partialMark in a down record says the change's up script had been only
+// partly applied when its rollback began.
+const partialMark = "partial"
 
 const (
 	stepUp       = "up"
@@ -220,7 +245,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 			}
 		}
 	}
-	n, err := oneByOne(ctx, st, c, log, stepUp, append(inTx, after...), done)
+	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp}, append(inTx, after...), done, false)
 	res.Statements += n
 	return res, err
 }
@@ -270,13 +295,23 @@ func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 		}
 		return res, err
 	}
+	// An up script stopped part way (a statement refused, the run
+	// stopped): the down script's statements for what never ran find
+	// nothing to drop. Those are passed over and reported, not fatal.
+	base := record{step: stepDown, lastKey: rec.lastKey, rows: rec.rows}
 	if rec.step != stepDown {
-		if err := writeRecord(ctx, st.DB, st, c.Name, record{step: stepDown}); err != nil {
+		base = record{step: stepDown}
+		if rec.done < len(c.Up) {
+			base.lastKey, base.rows = partialMark, int64(rec.done)
+			log.Warn("rolling back a partly applied change; down statements whose object does not exist are skipped",
+				"change", c.Name, "up_applied", rec.done, "up_total", len(c.Up))
+		}
+		if err := writeRecord(ctx, st.DB, st, c.Name, base); err != nil {
 			return res, err
 		}
 	}
-	n, err := oneByOne(ctx, st, c, log, stepDown, down, done)
-	res.Statements = n
+	n, skipped, err := oneByOne(ctx, st, c, log, base, down, done, base.lastKey == partialMark)
+	res.Statements, res.Skipped = n, skipped
 	if err != nil {
 		return res, err
 	}
@@ -353,8 +388,13 @@ func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts [
 // oneByOne runs stmts[done:] each alone, recording after each how many are
 // done: for engines whose DDL is not transactional, and for what cannot
 // run in a transaction.
-func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger, step string, stmts []string, done int) (int, error) {
+//
+// skipMissing (a rollback of a partly applied change) passes over a
+// statement refused because its object does not exist, and returns it.
+func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger, base record, stmts []string, done int, skipMissing bool) (int, []Skipped, error) {
+	step := base.step
 	n := 0
+	var skipped []Skipped
 	for i := done; i < len(stmts); i++ {
 		q := stmts[i]
 		err := withRetry(ctx, st, c, log, fmt.Sprintf("%s %s statement %d", step, c.Name, i+1), func() error {
@@ -371,16 +411,31 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 			_, err = conn.ExecContext(ctx, q)
 			return err
 		})
-		if err != nil {
+		switch {
+		case err != nil && skipMissing && st.IsMissingObject(err):
+			sk := Skipped{Index: i + 1, SQL: q, Error: err.Error()}
+			if i < len(c.Down) {
+				sk.Line = c.Down[i].Line
+			}
+			log.Warn("rollback statement skipped: its object does not exist (the up statement that creates it never ran)",
+				"change", c.Name, "statement", i+1, "line", sk.Line, "error", err)
+			skipped = append(skipped, sk)
+		case err != nil:
 			what := "the statements before it were applied and recorded: fix it and run again (it goes on from there)"
-			return n, stepError(st, c, step, i, len(stmts), err, what)
+			if skipMissing {
+				what += fmt.Sprintf("; the change had been partly applied (%d of its %d statements), so rollback statements whose object does not exist are skipped, but this one failed otherwise", base.rows, len(c.Up))
+			}
+			return n, skipped, stepError(st, c, step, i, len(stmts), err, what)
+		default:
+			n++
 		}
-		n++
-		if err := writeRecord(ctx, st.DB, st, c.Name, record{step: step, done: i + 1}); err != nil {
-			return n, err
+		r := base
+		r.done = i + 1
+		if err := writeRecord(ctx, st.DB, st, c.Name, r); err != nil {
+			return n, skipped, err
 		}
 	}
-	return n, nil
+	return n, skipped, nil
 }
 
 // StatementError is a statement of a change that failed. Refused is

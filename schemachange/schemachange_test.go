@@ -3,8 +3,10 @@ package schemachange_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -267,4 +269,90 @@ func TestContractRetriedAfterTriggersWentStillApplies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// On MySQL/MariaDB an up script refused part way stays partly applied.
+// Its rollback runs the down script with recorded progress: statements
+// that drop what the unapplied up statements would have made find nothing
+// and are passed over, reported; the rest undo the applied prefix. A
+// down statement that fails for another reason still fails, and after a
+// complete up a missing object is an error like any other.
+func TestRollbackOfAPartlyAppliedChangeOnMySQL(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	up := "ALTER TABLE users ADD COLUMN email_address VARCHAR(200) NULL;\n" +
+		"ALTER TABLE users ADD COLUMN age NOT_A_TYPE;\n" +
+		"CREATE INDEX users_email_address ON users (email_address);"
+	down := "DROP INDEX users_email_address ON users;\n" +
+		"ALTER TABLE users DROP COLUMN age;\n" +
+		"ALTER TABLE users DROP COLUMN email_address;"
+	change := func(down string) schemachange.Change {
+		return schemachange.Change{Name: "test/partial", Up: datastore.SplitScript(datastore.MySQL, up),
+			Down: datastore.SplitScript(datastore.MySQL, down)}
+	}
+
+	t.Run("skips what never ran", func(t *testing.T) {
+		st := setupUsers(t, datastore.MySQL, 3)
+		c := change(down)
+		_, err := schemachange.Apply(ctx, st, c, log)
+		var se *schemachange.StatementError
+		if !errors.As(err, &se) || se.Index != 2 || !se.Refused {
+			t.Fatalf("apply: %v, want statement 2 refused", err)
+		}
+		if got := columns(t, st, "users"); fmt.Sprint(got) != "[email email_address id name]" {
+			t.Fatalf("partly applied: %v", got)
+		}
+		res, err := schemachange.Rollback(ctx, st, c, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Skipped) != 2 || res.Skipped[0].Index != 1 || res.Skipped[1].Index != 2 || res.Skipped[1].Line != 2 || res.Statements != 1 {
+			t.Fatalf("rollback ran %d, skipped %+v; want 1 run, statements 1 and 2 skipped", res.Statements, res.Skipped)
+		}
+		t.Log(res.Skipped[0])
+		if got := columns(t, st, "users"); fmt.Sprint(got) != "[email id name]" {
+			t.Fatalf("after rollback: %v", got)
+		}
+		// The change is forgotten: applied again (fixed), it starts afresh.
+		if res, err := schemachange.Rollback(ctx, st, c, log); err != nil || !res.Already {
+			t.Fatalf("second rollback: %+v, %v", res, err)
+		}
+	})
+
+	t.Run("fails on another error", func(t *testing.T) {
+		st := setupUsers(t, datastore.MySQL, 1)
+		c := change("DROP INDEX users_email_address ON users;\nALTER TABLE users DROP COLUMN email_address, NOT SQL;")
+		if _, err := schemachange.Apply(ctx, st, c, log); err == nil {
+			t.Fatal("apply succeeded")
+		}
+		_, err := schemachange.Rollback(ctx, st, c, log)
+		var se *schemachange.StatementError
+		if !errors.As(err, &se) || !se.Down || se.Index != 2 || !strings.Contains(err.Error(), "partly applied (1 of its 3 statements)") {
+			t.Fatalf("rollback: %v, want down statement 2 failing, saying the change was partly applied", err)
+		}
+		// The down script fixed, the rollback goes on after statement 1
+		// (recorded, skipped), still passing over what never ran.
+		c = change("DROP INDEX users_email_address ON users;\nALTER TABLE users DROP COLUMN email_address;")
+		res, err := schemachange.Rollback(ctx, st, c, log)
+		if err != nil || res.Statements != 1 || len(res.Skipped) != 0 {
+			t.Fatalf("resumed rollback: %+v, %v; want statement 2 run", res, err)
+		}
+		if got := columns(t, st, "users"); fmt.Sprint(got) != "[email id name]" {
+			t.Fatalf("after rollback: %v", got)
+		}
+	})
+
+	t.Run("a complete change skips nothing", func(t *testing.T) {
+		st := setupUsers(t, datastore.MySQL, 1)
+		c := change(down)
+		c.Up = datastore.SplitScript(datastore.MySQL, "ALTER TABLE users ADD COLUMN email_address VARCHAR(200) NULL;")
+		if _, err := schemachange.Apply(ctx, st, c, log); err != nil {
+			t.Fatal(err)
+		}
+		_, err := schemachange.Rollback(ctx, st, c, log)
+		var se *schemachange.StatementError
+		if !errors.As(err, &se) || !se.Down || se.Index != 1 {
+			t.Fatalf("rollback: %v, want down statement 1 failing (its index does not exist, yet the up ran whole)", err)
+		}
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
+	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/expand"
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
@@ -47,6 +48,9 @@ type Spec struct {
 	RowsPerSecond int `yaml:"rowsPerSecond" json:"rowsPerSecond,omitempty"`
 	// LockTimeout bounds each batch's wait for a lock (default 2s).
 	LockTimeout config.Duration `yaml:"lockTimeout" json:"lockTimeout,omitempty"`
+	// Throttle holds the backfill at a batch boundary while its back-off
+	// probe is over its maximum (the copy's section and semantics).
+	Throttle *copydriver.Throttle `yaml:"throttle" json:"throttle,omitempty"`
 	// Stores holds the store's spec, copied from the spec's stores.
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
 }
@@ -71,7 +75,12 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.RowsPerSecond < 0 {
 		c.Errorf("rowsPerSecond", "must not be negative (0: no limit)")
 	}
-	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Throttle.Check(c)
+	names := []string{s.Store}
+	if s.Throttle != nil && s.Throttle.Probe != nil && s.Throttle.Probe.Store != "" {
+		names = append(names, s.Throttle.Probe.Store)
+	}
+	s.Stores = provision.Pick(c.Spec, names...)
 }
 
 // ApplyDefaults sets the batch size.
@@ -138,6 +147,16 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	}
 	b := schemachange.Backfill{Name: name, Table: s.Table, Set: s.Set, Where: s.Where,
 		BatchRows: s.BatchRows, RowsPerSecond: float64(s.RowsPerSecond), LockTimeout: s.LockTimeout.D()}
+	if s.Throttle != nil && s.Throttle.Probe != nil {
+		ps := st
+		if s.Throttle.Probe.Store != s.Store {
+			if ps, err = stores.Open(ctx, s.Stores, s.Throttle.Probe.Store); err != nil {
+				return activities.PhaseResult{}, stores.Classify("backfill: throttle probe", err)
+			}
+			defer ps.Close()
+		}
+		b.Probe = s.Throttle.Probe.On(ps)
+	}
 	// Between batches (a throttle's wait, a lock) the last progress is
 	// repeated, so the heartbeat timeout measures a dead worker only.
 	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
@@ -153,7 +172,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 			msg := fmt.Sprintf("backfill %s in %s: %v", s.Table, s.Store, err)
 			return out, temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
 		}
-		return out, stores.Classify("backfill "+s.Table+" in "+s.Store, err)
+		return out, copydriver.Classify("backfill "+s.Table+" in "+s.Store, err)
 	}
 	out.Summary = fmt.Sprintf("backfilled %s.%s: %s rows walked, %s updated in this run (%d batches)",
 		s.Table, strings.Join(s.columns(), ", "), stores.Humanize(p.Checkpoint.RowsDone), stores.Humanize(p.Updated), p.Batches)
@@ -173,6 +192,7 @@ func heartbeat(s *Spec, p schemachange.Progress) activities.Heartbeat {
 	if p.ETA > 0 {
 		hb.Detail += ", ETA " + p.ETA.Round(time.Second).String()
 	}
+	hb.Detail = strings.Join(copydriver.WithThrottle([]string{hb.Detail}, p.Throttle), "; ")
 	return hb
 }
 
@@ -197,7 +217,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		}
 		return []string{fmt.Sprintf("store %s: no table %s to backfill", s.Store, s.Table)}
 	}
-	var problems []string
+	problems := s.Throttle.Problems(ctx, spec)
 	if len(t.PrimaryKey) == 0 {
 		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key, which the backfill walks in batches by: add one", s.Store, s.Table))
 	}

@@ -201,7 +201,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	default:
 		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
 	}
-	s.Throttle.check(c)
+	s.Throttle.Check(c)
 	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
 	s.TablesFromScript = provisionedFromScript(c, s.To)
 }
@@ -379,7 +379,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 			log.Info("copy stopped at its checkpoint", "rows_done", out.Records)
 			return out, ctx.Err()
 		}
-		return out, classify("copy", err)
+		return out, Classify("copy", err)
 	}
 	// Of a table's range units only the last range's creates the indexes,
 	// so two units never create the same index at once.

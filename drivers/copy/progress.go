@@ -100,7 +100,7 @@ func Detail(p datacopy.Progress) string {
 	if done > 0 && len(p.Tables) > 1 {
 		lines = append(lines, fmt.Sprintf("%d of %d tables done", done, len(p.Tables)))
 	}
-	lines = withThrottle(lines, p.Throttle)
+	lines = WithThrottle(lines, p.Throttle)
 	return strings.Join(lines, "\n")
 }
 

@@ -26,7 +26,7 @@ const (
 )
 
 // Throttle is a copy's `throttle:` section: what, besides rowsPerSecond,
-// holds the copy back.
+// holds the copy back. The backfill driver takes the same section.
 type Throttle struct {
 	// Probe is a back-off probe (gh-ost's --throttle-query).
 	Probe *Probe `yaml:"probe" json:"probe,omitempty"`
@@ -51,8 +51,8 @@ type Probe struct {
 
 var probeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
-// check reports a throttle section's mistakes, with their paths.
-func (t *Throttle) check(c *config.CheckContext) {
+// Check reports a throttle section's mistakes, with their paths.
+func (t *Throttle) Check(c *config.CheckContext) {
 	if t == nil {
 		return
 	}
@@ -96,10 +96,7 @@ func (s *Spec) probe(ctx context.Context, from, to *datastore.Store) (*datacopy.
 		return nil, func() {}, nil
 	}
 	p := s.Throttle.Probe
-	dp := &datacopy.Probe{Name: p.Name, StoreName: p.Store, Query: p.Query, Every: p.Every.D(), Attempts: p.Attempts}
-	if p.Max != nil {
-		dp.Max = *p.Max
-	}
+	dp := p.On(nil)
 	switch p.Store {
 	case s.From:
 		dp.Store = from
@@ -116,13 +113,28 @@ func (s *Spec) probe(ctx context.Context, from, to *datastore.Store) (*datacopy.
 	return dp, func() {}, nil
 }
 
+// On is the probe for datacopy, run on st (the store the probe names,
+// opened by the caller).
+func (p *Probe) On(st *datastore.Store) *datacopy.Probe {
+	dp := &datacopy.Probe{Name: p.Name, Store: st, StoreName: p.Store, Query: p.Query, Every: p.Every.D(), Attempts: p.Attempts}
+	if p.Max != nil {
+		dp.Max = *p.Max
+	}
+	return dp
+}
+
 // probeProblems asks the probe once (preflight): a query that fails or
 // does not return one number is a problem now rather than mid-copy.
 func (s *Spec) probeProblems(ctx context.Context, spec *config.Spec) []string {
-	if s.Throttle == nil || s.Throttle.Probe == nil {
+	return s.Throttle.Problems(ctx, spec)
+}
+
+// Problems asks the section's probe once (preflight), nil without one.
+func (t *Throttle) Problems(ctx context.Context, spec *config.Spec) []string {
+	if t == nil || t.Probe == nil {
 		return nil
 	}
-	p := s.Throttle.Probe
+	p := t.Probe
 	st, err := stores.Open(ctx, spec.Stores, p.Store)
 	if err != nil {
 		return []string{"throttle probe: " + stores.Unreachable(p.Store, spec.Stores, err)}
@@ -141,9 +153,9 @@ func probeLabel(p *Probe) string {
 	return p.Name
 }
 
-// classify is stores.Classify, plus a failing probe: permanent, since the
-// copy cannot tell whether writing is safe.
-func classify(what string, err error) error {
+// Classify is stores.Classify, plus a failing probe: permanent, since the
+// copy (or backfill) cannot tell whether writing is safe.
+func Classify(what string, err error) error {
 	if errors.Is(err, datacopy.ErrProbeFailed) && !errors.Is(err, context.Canceled) {
 		msg := fmt.Sprintf("%s: %v", what, err)
 		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
@@ -151,9 +163,9 @@ func classify(what string, err error) error {
 	return stores.Classify(what, err)
 }
 
-// withThrottle puts the probe's line in a heartbeat's detail: first while
+// WithThrottle puts the probe's line in a heartbeat's detail: first while
 // it holds the copy, last otherwise.
-func withThrottle(lines []string, t *datacopy.ThrottleStatus) []string {
+func WithThrottle(lines []string, t *datacopy.ThrottleStatus) []string {
 	switch {
 	case t == nil:
 		return lines

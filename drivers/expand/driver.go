@@ -88,7 +88,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		if err != nil {
 			return activities.PhaseResult{}, Classify("expand: roll back in "+s.Store, err)
 		}
-		log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers)
+		log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers, "skipped", len(res.Skipped))
 		return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(s.Store, res)}, nil
 	}
 	res, err := schemachange.Apply(ctx, st, change, log)
@@ -126,6 +126,14 @@ func rollbackSummary(store string, res schemachange.Result) string {
 		parts = append(parts, "nothing of the change was applied, so no rollback SQL ran")
 	} else {
 		parts = append(parts, fmt.Sprintf("ran the %d statements of the rollback SQL", res.Statements))
+	}
+	if len(res.Skipped) > 0 {
+		var sk []string
+		for _, s := range res.Skipped {
+			sk = append(sk, s.String())
+		}
+		parts = append(parts, fmt.Sprintf("the change had been partly applied, so %d rollback statements found nothing to drop and were skipped (%s)",
+			len(res.Skipped), strings.Join(sk, "; ")))
 	}
 	return strings.Join(parts, "; ") + " in " + store
 }

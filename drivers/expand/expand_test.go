@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -23,6 +25,12 @@ import (
 
 // renameSpec is a column rename as expand → backfill → contract on db.
 func renameSpec(t *testing.T, db dbtest.DB) *config.Spec {
+	t.Helper()
+	return renameSpecWith(t, db, `{store: app, table: users, set: {email_address: "email"}, where: "email_address IS NULL", batchRows: 2}`)
+}
+
+// renameSpecWith is renameSpec with another backfill section.
+func renameSpecWith(t *testing.T, db dbtest.DB, backfillSection string) *config.Spec {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv(specfiles.DirEnv, dir)
@@ -47,12 +55,12 @@ phases:
         users: {email_address: "email", email: {from: email_address}}
   - phase: copy
     name: backfill
-    backfill: {store: app, table: users, set: {email_address: "email"}, where: "email_address IS NULL", batchRows: 2}
+    backfill: %s
   - phase: decommission
     name: contract
     approval: {gate: contract}
     contract: {store: app, sql: {fromFile: contract.sql}}
-`, db.Store.Engine, filepath.Join(dir, "app.dsn"))
+`, db.Store.Engine, filepath.Join(dir, "app.dsn"), backfillSection)
 	spec, err := config.ParseSpec([]byte(text))
 	require.NoError(t, err)
 	return spec
@@ -248,4 +256,53 @@ func TestBackfillPreflightNamesAColumnNoPhaseAdds(t *testing.T) {
 	b.Set = map[string]string{"email_lower": "lower(email)"}
 	problems := backfill.New(hclog.NewNullLogger()).Preflight(ctx, spec, spec.Phases[1])
 	require.Equal(t, []string{"store app: table users has no column email_lower to set, and no earlier phase adds it (an expand phase's dualWrite names the columns it adds)"}, problems)
+}
+
+// A backfill's throttle.probe (the copy's section) is checked with the
+// spec, asked by preflight, shown in the heartbeat, and a probe that keeps
+// failing stops the phase for good.
+func TestBackfillThrottleProbe(t *testing.T) {
+	ctx := context.Background()
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))",
+		"INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x')",
+		"CREATE TABLE throttle_control (lag INTEGER)", "INSERT INTO throttle_control VALUES (0)")
+	section := func(query string) string {
+		return `{store: app, table: users, set: {email_address: "email"}, batchRows: 2,
+      throttle: {probe: {name: lag, store: app, query: "` + query + `", max: 5, attempts: 1, every: 100ms}}}`
+	}
+	_, err := config.ParseSpec([]byte(`name: bad
+stores:
+  app: {engine: sqlite, dsn: {fromEnv: APP_DSN}}
+phases:
+  - phase: copy
+    backfill: {store: app, table: users, set: {a: b}, throttle: {probe: {store: app, query: "SELECT 1"}}}
+`))
+	require.ErrorContains(t, err, "backfill.throttle.probe.max")
+
+	spec := renameSpecWith(t, db, section("SELECT lag FROM throttle_control"))
+	e, b := expand.New(log), backfill.New(log)
+	require.Empty(t, b.Preflight(ctx, spec, spec.Phases[1]))
+	run(t, e, activities.ActionRun, spec, 0)
+	var beats []activities.Heartbeat
+	in := activities.PhaseInput{Migration: spec.Name, Phase: roundTrip(t, spec.Phases[1])}
+	res, err := b.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(hb activities.Heartbeat) { beats = append(beats, hb) })
+	require.NoError(t, err)
+	require.Contains(t, res.Summary, "3 updated")
+	require.NotEmpty(t, beats)
+	require.Contains(t, beats[len(beats)-1].Detail, "probe lag 0 (max 5)")
+
+	bad := renameSpecWith(t, db, section("SELECT lag FROM no_such_table"))
+	require.Contains(t, strings.Join(b.Preflight(ctx, bad, bad.Phases[1]), "\n"), "throttle probe lag: the query on store app fails")
+	dbtest.Exec(t, db.Store, "UPDATE users SET email_address = NULL")
+	in = activities.PhaseInput{Migration: "other", Phase: roundTrip(t, bad.Phases[1])}
+	_, err = b.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "a failing probe is permanent: %v", err)
+	require.ErrorContains(t, err, "throttle probe failed")
+	var filled int
+	require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NOT NULL").Scan(&filled))
+	require.Zero(t, filled, "the backfill wrote although its probe failed")
 }

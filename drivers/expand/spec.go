@@ -145,6 +145,17 @@ func (s *Spec) Check(c *config.CheckContext) {
 	s.Stores = provision.Pick(c.Spec, s.Store)
 }
 
+// ApplyDefaults makes the phase's compensation run even when the phase
+// failed: on MySQL/MariaDB a script refused part way stays partly applied
+// (its DDL commits statement by statement), and only the rollback undoes
+// it; on PostgreSQL and SQLite a failed expand applied nothing, and its
+// rollback finds nothing recorded and runs no SQL.
+func (s *Spec) ApplyDefaults(p *config.PhaseSpec) {
+	if p != nil {
+		p.CompensatePartial = true
+	}
+}
+
 // ProvidesColumn reports that the phase adds column to table in store:
 // every column it dual-writes is one the change adds (or the old one the
 // inverse rule sets, which exists already).
