@@ -94,6 +94,17 @@ func (s *Store) DropDualWriteSQL(tr DualWriteTrigger) []string { return s.d.drop
 // engine has no such setting (SQLite waits on its busy timeout).
 func (s *Store) LockTimeoutSQL(d time.Duration) string { return s.d.lockTimeout(d) }
 
+// ClaimWriteSQL returns a statement that, run first in a transaction that
+// reads before it writes, takes the write lock at once ("" where the engine
+// needs none). SQLite wants it: a transaction that read and then writes
+// after another connection has written fails with SQLITE_BUSY at once,
+// without waiting on the busy timeout (waiting could deadlock); one that
+// writes first waits its turn. table.column is any column of an existing
+// table: the statement changes no row.
+func (s *Store) ClaimWriteSQL(table, column string) string {
+	return s.d.claimWrite(s.d.quote(table), s.d.quote(column))
+}
+
 // IsLockTimeout reports whether err is a statement that gave up waiting
 // for a lock (worth retrying later).
 func (s *Store) IsLockTimeout(err error) bool { return s.d.isLockTimeout(err) }
@@ -256,6 +267,8 @@ func (d postgresDialect) dropDualWrite(tr DualWriteTrigger) []string {
 	}
 }
 
+func (postgresDialect) claimWrite(string, string) string { return "" }
+
 func (postgresDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", max(t.Milliseconds(), 1))
 }
@@ -334,6 +347,8 @@ func (mysqlDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWr
 func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
 	return []string{"DROP TRIGGER IF EXISTS " + d.quote(tr.Name)}
 }
+
+func (mysqlDialect) claimWrite(string, string) string { return "" }
 
 func (mysqlDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int64(t/time.Second), 1))
@@ -419,6 +434,12 @@ func (d sqliteDialect) dropDualWrite(tr DualWriteTrigger) []string {
 }
 
 func (sqliteDialect) lockTimeout(time.Duration) string { return "" }
+
+// claimWrite: an UPDATE matching no row still opens SQLite's write
+// transaction (the RESERVED lock), waiting on the busy timeout.
+func (sqliteDialect) claimWrite(table, column string) string {
+	return "UPDATE " + table + " SET " + column + " = " + column + " WHERE 1 = 0"
+}
 
 func (sqliteDialect) missingObject(err error) bool {
 	m := err.Error()

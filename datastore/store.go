@@ -160,6 +160,10 @@ type dialect interface {
 	dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error)
 	dropDualWrite(tr DualWriteTrigger) []string
 	lockTimeout(d time.Duration) string
+	// claimWrite is a statement that takes the write lock at the start of
+	// a transaction that reads before it writes, "" where row locks make it
+	// needless.
+	claimWrite(table, column string) string
 	isLockTimeout(err error) bool
 	refused(err error) bool
 	missingObject(err error) bool

@@ -17,7 +17,8 @@ const stallAfter = 5 * time.Minute
 // waitWhileMoving polls cond until it holds. It waits as long as the run's
 // report keeps changing (status, phase, step, progress, records, the
 // running phase's detail), and fails only when nothing has changed for
-// stallAfter, saying what it waited for and what it saw last.
+// stallAfter (or at once when the run has ended), saying what it waited
+// for and what it saw last.
 func waitWhileMoving(t *testing.T, what string, report func() migration.Report, cond func(migration.Report) bool) migration.Report {
 	t.Helper()
 	last, since := "", time.Now()
@@ -25,6 +26,10 @@ func waitWhileMoving(t *testing.T, what string, report func() migration.Report, 
 		rep := report()
 		if cond(rep) {
 			return rep
+		}
+		if rep.Status.Final() {
+			// An ended run changes no more: what it waits for will not come.
+			t.Fatalf("waited for %s; the run ended first: %s", what, describeReport(rep))
 		}
 		if key := movement(rep); key != last {
 			last, since = key, time.Now()

@@ -136,6 +136,13 @@ func RunBackfill(ctx context.Context, st *datastore.Store, b Backfill, log hclog
 		var n, updated int64
 		err := withRetry(ctx, st, c, log, "backfill "+b.Table, func() error {
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
+				// The batch reads its bounds before it writes: take the
+				// write lock first where the engine needs it (SQLite).
+				if claim := st.ClaimWriteSQL(t.Name, t.PrimaryKey[0]); claim != "" {
+					if _, err := tx.ExecContext(ctx, claim); err != nil {
+						return fmt.Errorf("take the write lock: %w", err)
+					}
+				}
 				var err error
 				next, n, updated, err = batch(ctx, tx, st, t, last, b, set)
 				if err != nil {
