@@ -8,6 +8,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/plan"
 )
 
@@ -92,8 +93,8 @@ func measure(ctx context.Context, spec *config.Spec) (*plan.Measurement, error) 
 		VolumeMB:        float64(rows) * avg / 1e6,
 		RateMBPerSecond: float64(bytes) / 1e6 / took.Seconds(),
 	}
-	m.Basis = fmt.Sprintf("measured on %s: %d rows estimated in %d tables, %.0f bytes a row, read at %.0f rows/s over a %d-row sample (a read rate: the copy is slower)",
-		storeName, rows, len(tables), avg, float64(sampled)/took.Seconds(), sampled)
+	m.Basis = fmt.Sprintf("measured on %s: %d rows estimated in %s, %.0f bytes a row, read at %.0f rows/s over a %d-row sample (a read rate: the copy is slower)",
+		storeName, rows, migration.Count(len(tables), "table"), avg, float64(sampled)/took.Seconds(), sampled)
 	return m, nil
 }
 

@@ -46,7 +46,7 @@ phases:
 	out, errOut, err := godwit(t, noDial(t), "plan", "-f", spec, "--measure")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, `"estimate_basis": "`)
-	assert.Regexp(t, `measured on legacy: 3000 rows estimated in 1 tables, \d+ bytes a row, read at \d+ rows/s over a 3000-row sample`, out)
+	assert.Regexp(t, `measured on legacy: 3000 rows estimated in 1 table, \d+ bytes a row, read at \d+ rows/s over a 3000-row sample`, out)
 	_, err = os.Stat(filepath.Join(dir, "new.db"))
 	assert.True(t, os.IsNotExist(err), "planning wrote nothing to the target")
 

@@ -10,6 +10,7 @@ import (
 	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
 )
 
 // storeFlags name a live database: a store of a spec, or an engine and the
@@ -125,7 +126,7 @@ Compare the result with a file, or compare a file with a database at once:
 				return err
 			}
 			if out != "" && out != "-" {
-				fmt.Fprintf(a.errOut, "wrote %s: %d tables, %d views, %d procedures\n", out, len(schema.Tables), len(schema.Views), len(schema.Procedures))
+				fmt.Fprintf(a.errOut, "wrote %s: %s, %s, %s\n", out, migration.Count(len(schema.Tables), "table"), migration.Count(len(schema.Views), "view"), migration.Count(len(schema.Procedures), "procedure"))
 			}
 			return nil
 		},

@@ -71,7 +71,7 @@ phases:
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Contains(t, final.Error, "beyond tolerance: 2 missing_in_target, tolerance 0")
 	require.NotContains(t, final.Error, "mismatched, tolerance", "one mismatch is within the tolerance")
-	require.Contains(t, final.Error, "1 tables, 5000 source rows: 2 missing_in_target, 0 extra_in_target, 1 mismatched (truth: legacy")
+	require.Contains(t, final.Error, "1 table, 5000 source rows: 2 missing_in_target, 0 extra_in_target, 1 mismatched (truth: legacy")
 	require.Equal(t, migration.PhaseFailed, final.Phases[2].State)
 	require.Equal(t, "provisioned\ncopied\nuncopied\nunprovisioned\n", d.read("marks"), "compensations ran last first")
 	require.NotContains(t, final.Error, legacy.DSN)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/migration"
 )
 
 // Checkpoint is where a check can go on from: the tables already compared,
@@ -239,7 +240,7 @@ func progressOf(pairs []TablePair, results []*TableReport, checks []*tableCheck)
 		}
 	}
 	sort.Strings(lines)
-	lines = append([]string{fmt.Sprintf("%d of %d tables compared", p.TablesDone, p.Tables)}, lines...)
+	lines = append([]string{fmt.Sprintf("%d of %s compared", p.TablesDone, migration.Count(p.Tables, "table"))}, lines...)
 	if len(lines) > 6 {
 		lines = append(lines[:6], fmt.Sprintf("… %d more tables running", len(lines)-6))
 	}

@@ -475,7 +475,7 @@ func TestProgressReportsTablesAndCheckpoint(t *testing.T) {
 	if calls == 0 || last.TablesDone != 1 || last.Percent != 100 || len(last.Checkpoint.Done) != 1 {
 		t.Fatalf("last progress %+v after %d calls", last, calls)
 	}
-	if !strings.Contains(last.Detail, "1 of 1 tables compared") {
+	if !strings.Contains(last.Detail, "1 of 1 table compared") {
 		t.Fatalf("detail %q", last.Detail)
 	}
 }

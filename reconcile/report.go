@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/godwit/godwit/migration"
 )
 
 // Class is the kind of a difference.
@@ -123,11 +125,11 @@ func (r *Report) Complete() bool {
 }
 
 // Summary is one line for people and activity results:
-// "3 tables, 1000000 rows: 2 missing_in_target, 0 extra_in_target, 1 mismatched (source legacy)".
+// "3 tables, 1000000 source rows: 2 missing_in_target, 0 extra_in_target, 1 mismatched (source legacy)".
 func (r *Report) Summary() string {
 	src, m, e, x := r.Totals()
-	s := fmt.Sprintf("%d tables, %d source rows: %d %s, %d %s, %d %s (truth: %s, %.1fs, %.0f rows/s)",
-		len(r.Tables), src, m, MissingInTarget, e, ExtraInTarget, x, Mismatched, r.Source, r.Seconds, r.RowsPerSecond)
+	s := fmt.Sprintf("%s, %d source rows: %d %s, %d %s, %d %s (truth: %s, %.1fs, %.0f rows/s)",
+		migration.Count(len(r.Tables), "table"), src, m, MissingInTarget, e, ExtraInTarget, x, Mismatched, r.Source, r.Seconds, r.RowsPerSecond)
 	var repaired bool
 	var up, del, still int64
 	for _, t := range r.Tables {

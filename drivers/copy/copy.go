@@ -24,6 +24,7 @@ import (
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/migration"
 )
 
 // Key is the section key of the driver in a phase.
@@ -500,7 +501,7 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 	for _, t := range res.Checkpoint.Tables {
 		caught += t.CatchUpRows
 	}
-	msg := fmt.Sprintf("copied %s rows of %s from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), stores.Count(len(res.Tables), "table"), s.From, s.To)
+	msg := fmt.Sprintf("copied %s rows of %s from %s to %s", stores.Humanize(rowsDone(res.Checkpoint)), migration.Count(len(res.Tables), "table"), s.From, s.To)
 	if n := rangesCopied(res); n > 0 {
 		msg += fmt.Sprintf(" in %d key range%s", n, map[bool]string{true: "s"}[n > 1])
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/migration"
 )
 
 // Key is the section key of the driver in a phase.
@@ -263,7 +264,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	if err != nil {
 		return activities.PhaseResult{}, stores.Classify("provision: store "+s.From, err)
 	}
-	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %s in %s", stores.Count(len(tables), "table"), s.To)})
+	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %s in %s", migration.Count(len(tables), "table"), s.To)})
 	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: overrides, Logger: log,
 		WithoutKey: s.withoutKey, ForeignKeysNow: s.ForeignKeysNow}
 	var res datastore.ProvisionResult
@@ -418,7 +419,7 @@ func databaseWords(engine datastore.Engine, dsn string) string {
 func summary(to string, res datastore.ProvisionResult) string {
 	var parts []string
 	if len(res.Created) > 0 {
-		parts = append(parts, fmt.Sprintf("created %s in %s: %s", stores.Count(len(res.Created), "table"), to, strings.Join(res.Created, ", ")))
+		parts = append(parts, fmt.Sprintf("created %s in %s: %s", migration.Count(len(res.Created), "table"), to, strings.Join(res.Created, ", ")))
 	}
 	if len(res.Already) > 0 {
 		parts = append(parts, fmt.Sprintf("already created by an earlier attempt: %s", strings.Join(res.Already, ", ")))
@@ -467,7 +468,7 @@ func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logg
 			log.Info("dropped the database this migration created", "store", s.To)
 			return activities.PhaseResult{
 				Records: int64(len(dropped)),
-				Summary: fmt.Sprintf("dropped %s of store %s, which this migration created (with its %s)", databaseWords(engine, dsn), s.To, stores.Count(len(dropped), "table")),
+				Summary: fmt.Sprintf("dropped %s of store %s, which this migration created (with its %s)", databaseWords(engine, dsn), s.To, migration.Count(len(dropped), "table")),
 			}, nil
 		}
 	}
@@ -476,7 +477,7 @@ func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logg
 	}
 	return activities.PhaseResult{
 		Records: int64(len(dropped)),
-		Summary: fmt.Sprintf("dropped %s this migration created in %s: %s", stores.Count(len(dropped), "table"), s.To, strings.Join(dropped, ", ")),
+		Summary: fmt.Sprintf("dropped %s this migration created in %s: %s", migration.Count(len(dropped), "table"), s.To, strings.Join(dropped, ", ")),
 	}, nil
 }
 

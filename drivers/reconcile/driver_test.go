@@ -149,7 +149,7 @@ func TestDoPassesEqualTablesAndFailsBeyondTolerance(t *testing.T) {
 			if (err != nil) != c.wantErr {
 				t.Fatalf("error %v, want error: %v (summary %q)", err, c.wantErr, res.Summary)
 			}
-			if res.Records != 500 || !strings.Contains(res.Summary, "1 tables, 500 source rows") {
+			if res.Records != 500 || !strings.Contains(res.Summary, "1 table, 500 source rows") {
 				t.Fatalf("result %+v", res)
 			}
 			if len(beats) == 0 || beats[len(beats)-1].Detail == "" || beats[len(beats)-1].Checkpoint == "" {

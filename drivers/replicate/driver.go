@@ -153,7 +153,7 @@ func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.
 		}
 		return activities.PhaseResult{}, classify("set up change capture on "+s.From, err)
 	}
-	msg := fmt.Sprintf("change capture %s of %s in %s set up (%s)", o.Name, stores.Count(len(o.Tables), "table"), s.From, res.Method)
+	msg := fmt.Sprintf("change capture %s of %s in %s set up (%s)", o.Name, migration.Count(len(o.Tables), "table"), s.From, res.Method)
 	if len(res.Created) > 0 {
 		msg += ": created " + countKinds(res.Created)
 	} else {

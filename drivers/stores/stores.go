@@ -318,11 +318,3 @@ type sameDatabase struct{ msg string }
 
 func (e *sameDatabase) Error() string { return e.msg }
 func (e *sameDatabase) Unwrap() error { return datastore.ErrSameDatabase }
-
-// Count writes n and the noun, plural unless n is 1: "1 table", "3 tables".
-func Count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
