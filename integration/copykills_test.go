@@ -38,12 +38,15 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
 	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
 	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
 	seedPlain(t, src, rows)
+	// rowsPerSecond holds each of the 4 units to 800 rows/s, so the copy
+	// (80,000 rows, 25 s or more) outlasts the six kills (at most 2.5 s
+	// apart): a quiet machine copied the rows at 1,500 before the sixth.
 	r := newDataRun(t, "it-copy-kills", src, dst, `  - phase: provision
     provision: {from: legacy, to: new, tables: [plain]}
   - phase: copy
     heartbeatTimeout: 3s
     retry: {maxAttempts: 30, initialInterval: 200ms, maxInterval: 1s}
-    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 1500, splitRows: 10000, fanOut: 4}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 800, splitRows: 10000, fanOut: 4}
 `)
 	var out, errOut bytes.Buffer
 	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)
