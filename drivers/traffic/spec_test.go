@@ -187,18 +187,12 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 		{"stores must be the spec's", twoStores, gatewayLines + "stores: {legacy: legacy, new: nowhere}\nmove: reads\nsteps: [{setWeight: 5}]", []string{
 			`phases[0].traffic.stores.new: "nowhere" is not one of the spec's stores`,
 		}},
-		// The split-stores rule.
-		{"writes over split stores without a consistency", twoStores, gatewayLines + "steps: [{setWeight: {reads: 50, writes: 0}}, {setWeight: 60}]", []string{
-			"phases[0].traffic.steps[1].setWeight: sends 60% of writes to new, but the spec declares 2 stores (legacy, target)",
-		}},
+		// The split-stores rule (over the plan: plan_test.go).
 		{"writes over named split stores", twoStores, gatewayLines + "stores: {legacy: legacy, new: target}\nmove: writes\nsteps: [{setWeight: 100}]", []string{
 			"phases[0].traffic.steps[0].setWeight: sends 100% of writes to new, but legacy uses store legacy and new store target",
 		}},
 		{"pinned writes move all at once", twoStores, gatewayLines + "writeConsistency: pinned\nsteps: [{setWeight: {reads: 50, writes: 0}}, {setWeight: {writes: 30}}]", []string{
 			"phases[0].traffic.steps[1].setWeight: sends 30% of writes to new, but writeConsistency pinned keeps all writes on one side",
-		}},
-		{"a shared store that is two stores", twoStores, gatewayLines + "stores: {legacy: legacy, new: target}\nwriteConsistency: sharedStore\nsteps: [{setWeight: 5}]", []string{
-			"phases[0].traffic.writeConsistency: says the services share one database, but legacy uses store legacy and new store target",
 		}},
 	}
 	for _, c := range cases {
