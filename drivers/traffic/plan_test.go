@@ -44,6 +44,7 @@ func TestSplitStoresRuleReasonsOverThePlan(t *testing.T) {
 		{"after a cut-over, new's writes are captured for legacy", setup + copyPhase + cutover, ""},
 		{"named stores said to be one database: the preflight reads their identities", bookkeep, "stores: {legacy: legacy, new: target}, writeConsistency: sharedStore, "},
 		{"a copy before, and only reads move", copyPhase, "move: reads, "},
+		{"a copy before, and sharedStore without naming the stores: the spec's word", copyPhase, "writeConsistency: sharedStore, "},
 	}
 	for _, c := range accepted {
 		t.Run("accepts "+c.name, func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestSplitStoresRuleReasonsOverThePlan(t *testing.T) {
 			"phases[2].traffic.steps[0].setWeight: sends 25% of writes to new, but legacy uses store target and new store legacy (phase reverse moves rows from target to legacy)"},
 		{"named stores, nothing moved: two names are two databases until said otherwise", bookkeep, "stores: {legacy: legacy, new: target}, ",
 			"phases[1].traffic.steps[0].setWeight: sends 25% of writes to new, but legacy uses store legacy and new store target: writes on new would be missing"},
-		{"a shared store that a copy moves rows into", copyPhase, "writeConsistency: sharedStore, ",
+		{"named stores said to be shared, that a copy moves rows between", copyPhase, "stores: {legacy: legacy, new: target}, writeConsistency: sharedStore, ",
 			"phases[1].traffic.writeConsistency: says the services share one database, but phase copy moves rows from store legacy to store target, so each has its own"},
 	}
 	for _, c := range refused {
