@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -308,7 +309,11 @@ func (m *Module) varOptions(dir string, vars Vars) (cleanup func(), args varArgs
 	return cleanup, args, nil
 }
 
-// planDir returns the private directory for plan and variable files.
+// planDir returns the private directory for plan and variable files:
+// both hold secret variables' values in clear. MkdirAll leaves a directory
+// that already exists as it is, so one made with wider permissions is
+// narrowed to 0700, and one this user does not own (another user's, made
+// first in a shared /tmp) or a symbolic link is refused.
 func (m *Module) planDir() (string, error) {
 	dir := m.opts.PlanDir
 	if dir == "" {
@@ -316,6 +321,21 @@ func (m *Module) planDir() (string, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("plan directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("plan directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", Permanent(fmt.Errorf("plan directory %s is not a directory (a symbolic link?): plan files hold secret variables; point the plan directory at a directory of the worker's own", dir))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return "", Permanent(fmt.Errorf("plan directory %s belongs to user %d, not to the worker's (%d): plan files hold secret variables; remove it or point the plan directory elsewhere", dir, st.Uid, os.Getuid()))
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", fmt.Errorf("plan directory %s: make it private (0700): %w", dir, err)
+		}
 	}
 	return dir, nil
 }
