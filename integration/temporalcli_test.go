@@ -15,7 +15,13 @@ import (
 // temporalCLI runs the official temporal CLI against the test server.
 func temporalCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(env.temporalBin, append(args, "--address", env.address, "--namespace", "default")...)
+	return temporalCLIAt(t, env.address, args...)
+}
+
+// temporalCLIAt runs the temporal CLI against the server at address.
+func temporalCLIAt(t *testing.T, address string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(env.temporalBin, append(args, "--address", address, "--namespace", "default")...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
