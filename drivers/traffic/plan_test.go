@@ -11,7 +11,7 @@ import (
 	_ "github.com/godwit/godwit/drivers/copy"
 	_ "github.com/godwit/godwit/drivers/cutover"
 	_ "github.com/godwit/godwit/drivers/replicate"
-	_ "github.com/godwit/godwit/drivers/traffic"
+	"github.com/godwit/godwit/drivers/traffic"
 )
 
 // The split-stores rule reasons over the plan: what the phases before the
@@ -68,14 +68,7 @@ func TestSplitStoresRuleReasonsOverThePlan(t *testing.T) {
 	}
 	for _, c := range refused {
 		t.Run("refuses "+c.name, func(t *testing.T) {
-			_, err := config.ParseSpec([]byte(planSpec(c.earlier, c.extra, "[{setWeight: 25}]")))
-			require.Error(t, err)
-			var errs config.FieldErrors
-			require.ErrorAs(t, err, &errs)
-			var got []string
-			for _, e := range errs {
-				got = append(got, e.Path+": "+e.Message)
-			}
+			got := traffic.RefusedSpecProblems(t, planSpec(c.earlier, c.extra, "[{setWeight: 25}]"))
 			require.Len(t, got, 1, strings.Join(got, "\n"))
 			assert.True(t, strings.HasPrefix(got[0], c.want), "got  %s\nwant %s…", got[0], c.want)
 		})

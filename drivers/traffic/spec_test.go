@@ -23,6 +23,21 @@ func specWith(top, section string) string {
 	return b.String()
 }
 
+// RefusedSpecProblems parses yaml, which must be refused, and returns its
+// problems as "path: message" (exported for the external tests).
+func RefusedSpecProblems(t *testing.T, yaml string) []string {
+	t.Helper()
+	_, err := config.ParseSpec([]byte(yaml))
+	require.Error(t, err)
+	var errs config.FieldErrors
+	require.ErrorAs(t, err, &errs)
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Path+": "+e.Message)
+	}
+	return got
+}
+
 const gatewayLines = "gateway: {admin: http://127.0.0.1:9090, token: {fromEnv: GW_TOKEN}}\nroute: users\n"
 
 const twoStores = "stores:\n  legacy: {engine: postgres, dsn: {fromEnv: A}}\n  target: {engine: postgres, dsn: {fromEnv: B}}\n"
@@ -197,14 +212,7 @@ func TestCheckReportsEveryProblemWithItsPath(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := config.ParseSpec([]byte(specWith(c.top, c.section)))
-			require.Error(t, err)
-			var errs config.FieldErrors
-			require.ErrorAs(t, err, &errs)
-			var got []string
-			for _, e := range errs {
-				got = append(got, e.Path+": "+e.Message)
-			}
+			got := RefusedSpecProblems(t, specWith(c.top, c.section))
 			require.Len(t, got, len(c.want), strings.Join(got, "\n"))
 			for i, w := range c.want {
 				assert.True(t, strings.HasPrefix(got[i], w), "problem %d:\n got %s\nwant %s…", i, got[i], w)
