@@ -29,6 +29,10 @@ type actionRequest struct {
 // apiError is every error the API answers with.
 type apiError struct {
 	Error string `json:"error"`
+	// LastKnown is, when no worker answers a running run's status query,
+	// the summary it kept at its last phase boundary (as `godwit status
+	// -o json` prints it then).
+	LastKnown *migration.Summary `json:"lastKnown,omitempty"`
 }
 
 // actionResult is what a done action answers.
@@ -74,7 +78,12 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.opts.Source.Status(r.Context(), r.PathValue("name"))
 	if err != nil {
-		writeJSON(w, statusOf(err), apiError{Error: err.Error()})
+		out := apiError{Error: err.Error()}
+		var nw *control.NoWorkerError
+		if errors.As(err, &nw) {
+			out.LastKnown = nw.LastKnown
+		}
+		writeJSON(w, statusOf(err), out)
 		return
 	}
 	s.series.record(rep, s.opts.Now())

@@ -36,6 +36,9 @@ type fakeSource struct {
 	approveErr error
 	// asked counts the Status calls per migration.
 	asked map[string]int
+	// statusErr answers Status for these migrations (a worker that does
+	// not answer, say).
+	statusErr map[string]error
 }
 
 func (f *fakeSource) List(_ context.Context, status migration.Status, _ int) ([]control.Listed, error) {
@@ -52,6 +55,9 @@ func (f *fakeSource) Status(_ context.Context, name string) (*migration.Report, 
 		f.asked = map[string]int{}
 	}
 	f.asked[name]++
+	if err := f.statusErr[name]; err != nil {
+		return nil, err
+	}
 	rep, ok := f.reports[name]
 	if !ok {
 		return nil, &control.Error{Kind: control.KindNotFound, Err: errors.New("no migration named \"" + name + "\" in this namespace: see `godwit list`")}
@@ -506,4 +512,54 @@ func TestRequestedRollbackIsNotAnError(t *testing.T) {
 	src.mu.Unlock()
 	_, body, _ = get(t, srv.URL+"/")
 	assert.Contains(t, body, `<span class="status attention">ROLLING_BACK</span>`, "nor from the memo summary")
+}
+
+// A running run whose worker does not answer its status query shows the
+// state it kept in its memo at its last phase boundary, marked as last
+// known with its time and the warning, instead of an error page; the API
+// answers the error with the summary beside it.
+func TestRunPageShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
+	src := newFake()
+	noWorker := &control.NoWorkerError{Name: "stalled", TaskQueue: "godwit", Timeout: 5 * time.Second,
+		LastKnown: &migration.Summary{
+			Status: migration.StatusWaitingApproval, Phase: "shift-traffic", PhaseIndex: 2, PhaseCount: 4,
+			PhaseState: migration.PhasePending, Gate: "go-live", Progress: 42, Risk: "MEDIUM",
+			Error: "copy orders: deadlock, retried", UpdatedAt: t0.Add(90 * time.Second),
+		}}
+	src.statusErr = map[string]error{
+		"stalled": noWorker,
+		"blank":   &control.NoWorkerError{Name: "blank", TaskQueue: "godwit", Timeout: 5 * time.Second, LastKnownProblem: "decode memo godwitSummary: no key"},
+	}
+	srv := newTestServer(t, src, "")
+	code, body, _ := get(t, srv.URL+"/migrations/stalled")
+	require.Equal(t, http.StatusOK, code, body)
+	for _, want := range []string{
+		`data-page="lastknown"`,
+		`<h1>Migration stalled <span class="status attention" id="run-status">WAITING_APPROVAL</span></h1>`,
+		`<strong>Last known at <time datetime="2026-03-14T09:31:30Z">2026-03-14 09:31:30 UTC</time></strong>: no worker answers`,
+		`no worker answered its status query within 5s: is godwit-worker running on task queue godwit?`,
+		`aria-label="overall progress (last known)" aria-valuemin="0" aria-valuemax="100" aria-valuenow="42"`,
+		`<dd>3 of 4: shift-traffic (PENDING)</dd>`,
+		`<dd id="waiting-gate">go-live</dd>`,
+		`<dd>MEDIUM</dd>`,
+		`Last error: copy orders: deadlock, retried`,
+		`href="http://ui.example:8233/namespaces/prod/workflows/stalled"`,
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, `id="approve"`, "no action is offered while no worker answers")
+
+	code, body, _ = get(t, srv.URL+"/migrations/blank")
+	assert.Equal(t, http.StatusBadGateway, code, "without a summary the error stays")
+	assert.Contains(t, body, "the last known state cannot be shown: decode memo godwitSummary: no key")
+
+	code, body, _ = get(t, srv.URL+"/api/migrations/stalled")
+	assert.Equal(t, http.StatusBadGateway, code)
+	var out struct {
+		Error     string
+		LastKnown migration.Summary
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &out), body)
+	assert.Contains(t, out.Error, "no worker answered its status query")
+	assert.Equal(t, *noWorker.LastKnown, out.LastKnown)
 }

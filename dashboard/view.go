@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/briefing"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/migration"
 )
@@ -19,7 +20,10 @@ var funcs = template.FuncMap{
 
 // Page is what every page template gets.
 type Page struct {
-	Title   string
+	Title string
+	// Kind names the page's shape ("list", "run", "lastknown", "error"):
+	// the script reloads the whole page when a refresh brings another.
+	Kind    string
 	Refresh int // seconds
 	// Actions says whether actions are allowed (a token is configured).
 	Actions bool
@@ -84,6 +88,45 @@ type runView struct {
 	ActionsNote                                  string
 }
 
+// lastKnownView is a running run's page when no worker answers its status
+// query: the summary it kept in its memo at its last phase boundary,
+// marked as such with its time and the reason it is not live.
+type lastKnownView struct {
+	Page
+	Name, Status, StatusClass string
+	Overall                   progress
+	AsOf, AsOfISO             string
+	// Warning is why the state is not live: no worker answered, and what
+	// to check.
+	Warning                      string
+	Phase, Gate, Risk, LastError string
+	UILink                       string
+}
+
+// newLastKnownView turns the last known summary nw carries into its page.
+func (s *Server) newLastKnownView(nw *control.NoWorkerError) lastKnownView {
+	sum := *nw.LastKnown
+	v := lastKnownView{
+		Page:    Page{Title: "Migration " + nw.Name + " (last known)", Kind: "lastknown", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Name:    nw.Name,
+		Status:  string(sum.Status),
+		AsOf:    stamp(sum.UpdatedAt),
+		Warning: nw.Error(),
+		Phase:   sum.PhaseText(),
+		Gate:    sum.Gate, Risk: sum.Risk, LastError: sum.Error,
+		UILink:  s.uiLink(nw.Name),
+		Overall: progress{Percent: sum.Progress, Label: "overall progress (last known)", Text: pctText(sum.Progress) + " (last known)"},
+	}
+	v.StatusClass = summaryClass(sum)
+	if !sum.UpdatedAt.IsZero() {
+		v.AsOfISO = sum.UpdatedAt.UTC().Format(time.RFC3339)
+	}
+	if sum.Phase != "" && sum.PhaseState != "" {
+		v.Phase += " (" + string(sum.PhaseState) + ")"
+	}
+	return v
+}
+
 type phaseView struct {
 	Number                  int
 	Name, Kind              string
@@ -122,6 +165,14 @@ func reportClass(rep *migration.Report) string {
 	return statusClass(string(rep.Status))
 }
 
+// summaryClass is reportClass for a run known by its memo summary.
+func summaryClass(sum migration.Summary) string {
+	if sum.RequestedRollback && (sum.Status == migration.StatusRollingBack || sum.Status == migration.StatusRolledBack) {
+		return "attention"
+	}
+	return statusClass(string(sum.Status))
+}
+
 // statusClass names the CSS class of a status: its colour family.
 func statusClass(s string) string {
 	switch migration.Status(s) {
@@ -156,7 +207,7 @@ func runHref(name string) string { return "/migrations/" + url.PathEscape(name) 
 // newRunView turns a report into the run page's view at time now.
 func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Time) runView {
 	v := runView{
-		Page:         Page{Title: "Migration " + rep.Name, Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Page:         Page{Title: "Migration " + rep.Name, Kind: "run", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
 		Name:         rep.Name,
 		Description:  rep.Description,
 		Status:       string(rep.Status),

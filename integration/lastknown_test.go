@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +24,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/dashboard"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -153,6 +157,14 @@ func TestStatusShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 				return false
 			}, 30*time.Second, 200*time.Millisecond, "the visibility list carries the memo summary")
 
+			// The dashboard's run page shows it too, marked as last known.
+			page := dashboardPage(t, ms, tc.name)
+			assert.Contains(t, page, `data-page="lastknown"`)
+			assert.Contains(t, page, `id="run-status">WAITING_APPROVAL</span>`)
+			assert.Contains(t, page, "<strong>Last known at <time datetime=\""+when.Format(time.RFC3339)+"\">")
+			assert.Contains(t, page, "no worker answered its status query")
+			assert.Contains(t, page, `<dd id="waiting-gate">go-live</dd>`)
+
 			// A worker comes back: the run goes on from its gate.
 			stoppableWorker(t, tc.queue, tc.keys)
 			text, err = godwitOn(t, tc.queue, &out, &errOut, withKeys("approve", tc.name, "--gate", "go-live")...)
@@ -164,4 +176,21 @@ func TestStatusShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dashboardPage reads a run's page from a dashboard over ms; the page
+// must answer 200.
+func dashboardPage(t *testing.T, ms control.Migrations, name string) string {
+	t.Helper()
+	h, err := dashboard.New(dashboard.Options{Source: ms})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/migrations/" + name)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the run page of %s: %s", name, body)
+	return string(body)
 }

@@ -13,6 +13,12 @@
       .then(function (r) { return r.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
+        // Another kind of page (a run whose worker stopped or came back
+        // answering): its parts differ, so load it whole.
+        if (doc.body.getAttribute("data-page") !== body.getAttribute("data-page")) {
+          location.reload();
+          return;
+        }
         document.querySelectorAll("[data-live]").forEach(function (old) {
           var fresh = doc.getElementById(old.id);
           if (!fresh || old.contains(document.activeElement)) { return; }
