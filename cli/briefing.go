@@ -66,20 +66,15 @@ func (a *app) renderBrief(ctx context.Context, c client.Client, rep *migration.R
 // cannot be had comes back as a note saying why.
 func (a *app) observe(ctx context.Context, c client.Client, rep *migration.Report) briefing.Observations {
 	obs := a.observeLoad(ctx, c, rep)
-	tp, ok := control.TrafficPhase(rep)
-	switch {
-	case !ok && a.brief.gateway == "":
-		return obs // the template says there is no traffic phase
-	case rep.Status.Final():
-		obs.TrafficNote = fmt.Sprintf("the migration ended %s; the gateway's figures now would not describe its run", rep.Status)
+	phase, wanted, note := control.TrafficWanted(rep)
+	if !wanted && (note != "" || a.brief.gateway == "") {
+		obs.TrafficNote = note // empty: the template says there is no traffic phase, or it has not started
 		return obs
-	case ok && tp.State == migration.PhasePending && a.brief.gateway == "":
-		return obs // the template says it has not started
 	}
 	target := control.Gateway{URL: a.brief.gateway, Route: a.brief.route, Token: config.SecretRef{FromEnv: a.brief.tokenEnv}}
 	if target.URL == "" {
 		var note string
-		if target, note = a.gatewayFromSpec(ctx, c, rep.Name, tp.Phase); note != "" {
+		if target, note = a.gatewayFromSpec(ctx, c, rep.Name, phase); note != "" {
 			obs.TrafficNote = note
 			return obs
 		}

@@ -33,7 +33,8 @@ func (a *app) dashboardCommand() *cobra.Command {
   /migrations/NAME     the run: phase timeline (state, duration, summary,
                        step k of n), a copy's per-table progress with rows/s
                        and ETA, charts over time (rows/s, replication lag,
-                       traffic weights, error rate, reconcile findings), the
+                       traffic weights, error rate, the gateway's error rate
+                       on the traffic phase's route, reconcile findings), the
                        executive summary and team update, gates waiting,
                        issues, and a link to the run in the Temporal UI
 

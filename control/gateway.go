@@ -86,6 +86,24 @@ func GatewayOf(spec *config.Spec, phase string) (Gateway, error) {
 	return Gateway{}, fmt.Errorf("traffic phase %s is not in the run's spec", phase)
 }
 
+// TrafficWanted says whether the gateway's figures describe rep now: it
+// has a traffic phase (named phase), which has started, and the run has
+// not ended. When not, note says why when a person needs telling (an ended
+// run); it is empty when the templates say so themselves (no traffic
+// phase, or it has not started).
+func TrafficWanted(rep *migration.Report) (phase string, wanted bool, note string) {
+	tp, ok := TrafficPhase(rep)
+	switch {
+	case rep.Status.Final():
+		return tp.Phase, false, fmt.Sprintf("the migration ended %s; the gateway's figures now would not describe its run", rep.Status)
+	case !ok:
+		return "", false, ""
+	case tp.State == migration.PhasePending:
+		return tp.Phase, false, ""
+	}
+	return tp.Phase, true, ""
+}
+
 // TrafficPhase is the report's traffic phase, if it has one.
 func TrafficPhase(rep *migration.Report) (migration.PhaseReport, bool) {
 	for _, p := range rep.Phases {

@@ -86,7 +86,8 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, statusOf(err), out)
 		return
 	}
-	s.series.record(rep, s.opts.Now())
+	tr, _ := s.traffic(r.Context(), rep)
+	s.series.record(rep, tr, s.opts.Now())
 	writeJSON(w, http.StatusOK, rep)
 }
 

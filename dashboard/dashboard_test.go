@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -39,6 +41,53 @@ type fakeSource struct {
 	// statusErr answers Status for these migrations (a worker that does
 	// not answer, say).
 	statusErr map[string]error
+	// specs answer RunSpec; specsRead counts its calls.
+	specs     map[string]*config.Spec
+	specsRead int
+}
+
+func (f *fakeSource) RunSpec(_ context.Context, name string) (*config.Spec, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.specsRead++
+	if spec, ok := f.specs[name]; ok {
+		return spec, nil
+	}
+	return nil, errors.New("the run's history is empty, so its spec cannot be read")
+}
+
+// trafficSection stands in for the traffic driver's spec section: it
+// names the gateway route its phase drives.
+type trafficSection struct{ admin, route string }
+
+func (s *trafficSection) Check(*config.CheckContext) {}
+func (s *trafficSection) GatewayRoute() (string, config.SecretRef, string) {
+	return s.admin, config.SecretRef{}, s.route
+}
+
+// trafficSpec is a spec whose shift-traffic phase drives route users of
+// the gateway at admin.
+func trafficSpec(admin string) *config.Spec {
+	return &config.Spec{Name: "orders", Phases: []config.PhaseSpec{
+		{Name: "validate"}, {Name: "copy"}, {Name: "shift-traffic", Driver: &trafficSection{admin: admin, route: "users"}},
+	}}
+}
+
+// fakeGateway answers the stats of route users: 4% errors on new.
+func fakeGateway(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/routes/users/stats" {
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(api.Error{Error: "no route " + r.URL.Path})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(api.RouteStats{Route: "users", WindowSeconds: 60,
+			Legacy: api.SideStats{Requests: 150, SuccessRate: 1, P95Ms: 20},
+			New:    api.SideStats{Requests: 50, Errors: 2, ErrorRate: 0.04, SuccessRate: 0.96, P95Ms: 25}})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (f *fakeSource) List(_ context.Context, status migration.Status, _ int) ([]control.Listed, error) {
@@ -562,4 +611,38 @@ func TestRunPageShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &out), body)
 	assert.Contains(t, out.Error, "no worker answered its status query")
 	assert.Equal(t, *noWorker.LastKnown, out.LastKnown)
+}
+
+// The run page reads the gateway's stats on the traffic phase's route, as
+// godwit status --format exec does: the gateway error-rate chart gets a
+// point per read and the executive summary its availability; the route is
+// found in the run's spec once. A gateway that does not answer leaves the
+// chart empty with a note saying why.
+func TestRunPageReadsTheGatewaysStats(t *testing.T) {
+	src := newFake()
+	gw := fakeGateway(t)
+	src.specs = map[string]*config.Spec{"orders": trafficSpec(gw.URL)}
+	srv := newTestServer(t, src, "")
+	code, body, _ := get(t, srv.URL+"/migrations/orders")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `<figure class="chart" id="chart-gateway-errors">`)
+	assert.Contains(t, body, `<svg role="img" aria-label="Gateway error rate from`)
+	assert.Contains(t, body, "latest new 4 %, legacy 0 %; highest 4 %.")
+	assert.Contains(t, body, "System Availability: 99.00% (198 of 200 requests answered without error over the last 1m0s, gateway "+gw.URL+", route users)", "the executive summary's availability")
+	_, _, _ = get(t, srv.URL+"/migrations/orders")
+	src.mu.Lock()
+	assert.Equal(t, 1, src.specsRead, "the route is read from the spec once per run")
+	src.mu.Unlock()
+
+	down := newFake()
+	dead := fakeGateway(t)
+	dead.Close()
+	down.specs = map[string]*config.Spec{"orders": trafficSpec(dead.URL)}
+	_, body, _ = get(t, newTestServer(t, down, "").URL+"/migrations/orders")
+	assert.Contains(t, body, `<svg role="img" aria-label="Gateway error rate: no samples yet. the gateway&#39;s stats were not read: gateway `+dead.URL+`, route users did not answer`)
+
+	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/users")
+	assert.Contains(t, body, "No samples yet: no traffic phase has sent requests through the gateway while the dashboard watched.", "a run without a traffic phase reads no gateway")
+	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/legacy-move")
+	assert.Contains(t, body, "No samples yet: the gateway&#39;s stats were not read: the migration ended ROLLED_BACK", "an ended run's gateway figures would not describe it")
 }

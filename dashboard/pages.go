@@ -89,7 +89,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 				row.Problem = "report not read: " + err.Error()
 				return
 			}
-			s.series.record(rep, s.opts.Now())
+			s.series.record(rep, nil, s.opts.Now())
 			// The report is newer than the visibility store's copy.
 			row.Status, row.StatusClass = string(rep.Status), reportClass(rep)
 			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
@@ -130,9 +130,10 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.render(w, statusOf(err), "error.html", v)
 		return
 	}
+	tr, note := s.traffic(r.Context(), rep)
 	now := s.opts.Now()
-	points := s.series.record(rep, now)
-	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, now))
+	points := s.series.record(rep, tr, now)
+	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, tr, note, now))
 }
 
 // render writes the named template, or a plain error if it fails (before

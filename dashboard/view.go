@@ -205,7 +205,9 @@ func phaseClass(s migration.PhaseState) string {
 func runHref(name string) string { return "/migrations/" + url.PathEscape(name) }
 
 // newRunView turns a report into the run page's view at time now.
-func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Time) runView {
+// tr is what the gateway saw on the traffic phase's route (nil when not
+// read; trafficNote says why, when it matters).
+func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing.Traffic, trafficNote string, now time.Time) runView {
 	v := runView{
 		Page:         Page{Title: "Migration " + rep.Name, Kind: "run", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
 		Name:         rep.Name,
@@ -243,8 +245,8 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 	for _, is := range rep.Issues {
 		v.Issues = append(v.Issues, issueView{Time: stamp(is.Time), Severity: is.Severity, Phase: is.Phase, Message: is.Message})
 	}
-	v.Charts = charts(rep, points)
-	obs := observations(rep)
+	v.Charts = charts(rep, points, trafficNote)
+	obs := observations(rep, tr, trafficNote)
 	v.Executive = docFields(briefing.ExecutiveSummary(rep, obs))
 	v.Team = docFields(briefing.TeamUpdate(rep, obs, now))
 	final := rep.Status.Final()
@@ -309,8 +311,13 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, now time.Time) p
 	return pv
 }
 
-// charts are the run page's charts, each drawn even without samples.
-func charts(rep *migration.Report, points []sample) []chart {
+// charts are the run page's charts, each drawn even without samples;
+// trafficNote says why the gateway's stats were not read, when it matters.
+func charts(rep *migration.Report, points []sample, trafficNote string) []chart {
+	gatewayNote := "no traffic phase has sent requests through the gateway while the dashboard watched."
+	if trafficNote != "" {
+		gatewayNote = "the gateway's stats were not read: " + trafficNote + "."
+	}
 	return []chart{
 		timeChart("chart-rate", "Copy rate", "rows/s", "no copy has run while the dashboard watched.", points,
 			series{"rows/s", "s1", func(p sample) (float64, bool) { return p.RowsPerSecond, p.hasRate }}),
@@ -321,15 +328,19 @@ func charts(rep *migration.Report, points []sample) []chart {
 			series{"writes", "s2", func(p sample) (float64, bool) { return p.WriteWeight, p.hasWeights }}),
 		timeChart("chart-errors", "Error rate (work failed for good)", "%", "the dashboard has read no report yet.", points,
 			series{"errors", "s3", func(p sample) (float64, bool) { return p.ErrorRate, true }}),
+		timeChart("chart-gateway-errors", "Gateway error rate", "%", gatewayNote, points,
+			series{"new", "s1", func(p sample) (float64, bool) { return p.NewErrors, p.hasNew }},
+			series{"legacy", "s2", func(p sample) (float64, bool) { return p.LegacyErrors, p.hasLegacy }}),
 		findingsChart(findings(rep)),
 	}
 }
 
 // observations are the figures the dashboard has beside the report: the
-// worker's load from the heartbeat. It does not ask the gateway or the
-// stores (godwit status --format does), so the templates say so.
-func observations(rep *migration.Report) briefing.Observations {
-	var obs briefing.Observations
+// gateway's (as godwit status --format reads them) and the worker's load
+// from the heartbeat. It does not ask the stores (godwit status --format
+// does), so the templates say so.
+func observations(rep *migration.Report, tr *briefing.Traffic, trafficNote string) briefing.Observations {
+	obs := briefing.Observations{Traffic: tr, TrafficNote: trafficNote}
 	if rep.WorkerLoad != "" && !rep.Status.Final() {
 		obs.Load = []string{rep.WorkerLoad}
 	} else {

@@ -233,7 +233,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.Equal(t, "go-live", text(t, ctx, "#waiting-gate"))
 	require.Equal(t, "WAITING_APPROVAL", text(t, ctx, "#run-status"))
 	require.GreaterOrEqual(t, count(t, ctx, `[role=progressbar][aria-valuenow]`), 7, "the overall bar and one per phase")
-	require.Equal(t, 5, count(t, ctx, `svg[role=img][aria-label]`), "rate, lag, weights, errors and findings charts")
+	require.Equal(t, 6, count(t, ctx, `svg[role=img][aria-label]`), "rate, lag, weights, errors, gateway errors and findings charts")
 	require.Equal(t, 1, count(t, ctx, `#chart-rate polyline`), "the copy's rate was sampled while the dashboard watched it")
 	screenshot(t, ctx, "dashboard-run.png")
 	fitsAPhone(t, ctx, srv.URL+"/migrations/it-dash-gated")
