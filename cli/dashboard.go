@@ -53,8 +53,9 @@ used). Without it the dashboard is read-only. The JSON API:
   POST /api/migrations/NAME/pause      {"by": "ana", "reason": "..."}   also /resume
   POST /api/migrations/NAME/rollback   {"by": "ana", "reason": "..."}   (reason required)
 
-Charts keep the points the dashboard read while it ran (bounded per run, in
-its memory): see docs/dashboard.md.`,
+Charts draw the points each run keeps at its phase and step boundaries
+(bounded, in the run's state, so they survive a restart of the dashboard)
+merged with those the dashboard read while it ran: see docs/dashboard.md.`,
 		Example: `  godwit dashboard                                   # http://127.0.0.1:8090, read-only
   GODWIT_DASHBOARD_TOKEN=$(cat token) godwit dashboard --listen 0.0.0.0:8090
   curl -s -H "Authorization: Bearer $(cat token)" -H 'Content-Type: application/json' \

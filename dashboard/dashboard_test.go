@@ -646,3 +646,32 @@ func TestRunPageReadsTheGatewaysStats(t *testing.T) {
 	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/legacy-move")
 	assert.Contains(t, body, "No samples yet: the gateway&#39;s stats were not read: the migration ended ROLLED_BACK", "an ended run's gateway figures would not describe it")
 }
+
+// The charts start from the series the workflow kept at its boundaries
+// (rep.Series), so a dashboard that just started draws the run's past;
+// its own live points are merged in time order.
+func TestChartsDrawTheWorkflowsSeriesAfterARestart(t *testing.T) {
+	src := newFake()
+	lag, read, write := 3.0, 50.0, 50.0
+	rep := src.reports["orders"]
+	rep.Series = []migration.Point{
+		{At: t0, Records: 0},
+		{At: t0.Add(time.Minute), Records: 1200, LagSeconds: &lag},
+		{At: t0.Add(90 * time.Second), Records: 1200, LagSeconds: &lag, ReadWeight: &read, WriteWeight: &write},
+	}
+	srv := newTestServer(t, src, "") // a fresh dashboard: no live point yet
+	_, body, _ := get(t, srv.URL+"/migrations/orders")
+	span := "from " + t0.Local().Format(time.TimeOnly) + " to " + t0.Add(2*time.Minute).Local().Format(time.TimeOnly) // the charts' local time
+	assert.Contains(t, body, `<svg role="img" aria-label="Copy rate `+span+`: latest rows/s 0 rows/s; highest 20 rows/s.`,
+		"1,200 records over the first minute, none since; the live point (2 minutes in) is last")
+	assert.Contains(t, body, `<svg role="img" aria-label="Replication lag `+span+`: latest lag 3 s; highest 3 s.`)
+	assert.Contains(t, body, `<svg role="img" aria-label="Traffic weights on new `+span+`: latest reads 50 %, writes 50 %; highest 50 %.`)
+
+	live := []sample{{At: t0.Add(30 * time.Second)}, {At: t0.Add(2 * time.Minute)}}
+	got := merged(rep, live)
+	require.Len(t, got, 5)
+	for i := 1; i < len(got); i++ {
+		assert.False(t, got[i].At.Before(got[i-1].At), "in time order at %d: %v", i, got)
+	}
+	assert.Equal(t, t0.Add(30*time.Second), got[1].At, "a live point between the workflow's")
+}

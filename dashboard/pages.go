@@ -132,7 +132,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	}
 	tr, note := s.traffic(r.Context(), rep)
 	now := s.opts.Now()
-	points := s.series.record(rep, tr, now)
+	points := merged(rep, s.series.record(rep, tr, now))
 	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, tr, note, now))
 }
 

@@ -1,13 +1,13 @@
 package dashboard
 
 import (
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/godwit/godwit/briefing"
 	"github.com/godwit/godwit/drivers/reconcile"
-	"github.com/godwit/godwit/drivers/traffic"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -122,7 +122,7 @@ func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *s
 	if l := rep.Replication; l != nil {
 		p.LagSeconds, p.hasLag = l.Duration().Seconds(), true
 	}
-	if r, w, ok := weights(rep); ok {
+	if r, w, ok := rep.Weights(); ok {
 		p.ReadWeight, p.WriteWeight, p.hasWeights = r, w, true
 	}
 	if tr != nil {
@@ -136,17 +136,29 @@ func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *s
 	return p
 }
 
-// weights are the last weights a traffic phase or step handed on.
-func weights(rep *migration.Report) (read, write float64, ok bool) {
-	for i := len(rep.Phases) - 1; i >= 0; i-- {
-		out := rep.Phases[i].Outputs
-		r, rerr := strconv.ParseFloat(out[traffic.OutputReadWeight], 64)
-		w, werr := strconv.ParseFloat(out[traffic.OutputWriteWeight], 64)
-		if rerr == nil && werr == nil {
-			return r, w, true
+// merged is the run's chart points: those the workflow kept at its
+// boundaries (rep.Series, which outlive this process) and the live ones
+// this process read (live), in time order.
+func merged(rep *migration.Report, live []sample) []sample {
+	out := make([]sample, 0, len(rep.Series)+len(live))
+	for i, p := range rep.Series {
+		s := sample{At: p.At, records: p.Records, ErrorRate: 100 * p.ErrorRate}
+		// The rate between two boundaries is the records gained over the
+		// time between: an average over the phase, not a peak.
+		if prev := rep.Series[max(0, i-1)]; i > 0 && p.Records > 0 && p.At.After(prev.At) {
+			s.RowsPerSecond, s.hasRate = max(0, float64(p.Records-prev.Records)/p.At.Sub(prev.At).Seconds()), true
 		}
+		if p.LagSeconds != nil {
+			s.LagSeconds, s.hasLag = *p.LagSeconds, true
+		}
+		if p.ReadWeight != nil && p.WriteWeight != nil {
+			s.ReadWeight, s.WriteWeight, s.hasWeights = *p.ReadWeight, *p.WriteWeight, true
+		}
+		out = append(out, s)
 	}
-	return 0, 0, false
+	out = append(out, live...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
 }
 
 // finding is one reconcile phase's count of differing rows.

@@ -319,7 +319,7 @@ func charts(rep *migration.Report, points []sample, trafficNote string) []chart 
 		gatewayNote = "the gateway's stats were not read: " + trafficNote + "."
 	}
 	return []chart{
-		timeChart("chart-rate", "Copy rate", "rows/s", "no copy has run while the dashboard watched.", points,
+		timeChart("chart-rate", "Copy rate", "rows/s", "no copy has reported rows yet.", points,
 			series{"rows/s", "s1", func(p sample) (float64, bool) { return p.RowsPerSecond, p.hasRate }}),
 		timeChart("chart-lag", "Replication lag", "s", "no replicate phase has measured its lag.", points,
 			series{"lag", "s1", func(p sample) (float64, bool) { return p.LagSeconds, p.hasLag }}),
