@@ -74,6 +74,13 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// apiNotFound answers what no API route matches, in JSON like every API
+// error.
+func apiNotFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no API %s %s: the API is GET /api/migrations, GET /api/migrations/NAME "+
+		"and POST /api/migrations/NAME/approve|pause|resume|rollback", r.Method, r.URL.Path)})
+}
+
 // apiStatus answers the status report as `godwit status -o json` prints it.
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.opts.Source.Status(r.Context(), r.PathValue("name"))

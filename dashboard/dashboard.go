@@ -119,6 +119,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("POST /api/migrations/{name}/pause", s.action(s.pause))
 	mux.HandleFunc("POST /api/migrations/{name}/resume", s.action(s.resume))
 	mux.HandleFunc("POST /api/migrations/{name}/rollback", s.action(s.rollback))
+	mux.HandleFunc("/api/", apiNotFound)
 	s.mux = mux
 	return s, nil
 }

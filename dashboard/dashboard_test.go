@@ -434,7 +434,14 @@ func TestActions(t *testing.T) {
 		{name: "missing migration", token: token, path: "nope/resume", contentType: jsonType, auth: bearer,
 			body: `{}`, wantCode: 404, wantBody: `no migration named \"nope\"`},
 		{name: "unknown action", token: token, path: "orders/promote", contentType: jsonType, auth: bearer,
-			body: `{}`, wantCode: 404},
+			body: `{}`, wantCode: 404, wantBody: `no API POST /api/migrations/orders/promote: the API is`},
+		{name: "approve without a reason", token: token, path: "orders/approve", contentType: jsonType, auth: bearer,
+			body: `{"gate":"go-live"}`, wantCode: 200, wantBody: `gate go-live approved by dashboard`,
+			check: func(t *testing.T, f *fakeSource) {
+				assert.Equal(t, []workflows.ApproveRequest{{Gate: "go-live", By: "dashboard"}}, f.approves, "reason is optional for approve")
+			}},
+		{name: "no token sent with a malformed body: 401 before 400", token: token, path: "orders/rollback", contentType: jsonType,
+			body: `{"reason":`, wantCode: 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,9 +451,7 @@ func TestActions(t *testing.T) {
 			code, body := post(t, srv.URL+"/api/migrations/"+tt.path, tt.contentType, tt.auth, tt.body)
 			assert.Equal(t, tt.wantCode, code, body)
 			assert.Contains(t, body, tt.wantBody)
-			if tt.wantCode != 404 || tt.wantBody != "" {
-				assert.True(t, json.Valid([]byte(body)), "a JSON answer: %s", body)
-			}
+			assert.True(t, json.Valid([]byte(body)), "a JSON answer: %s", body)
 			if tt.wantCode == 401 {
 				assert.Empty(t, src.approves)
 				assert.Empty(t, src.pauses)
