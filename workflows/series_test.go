@@ -45,12 +45,7 @@ func TestSeriesIsKeptAtBoundariesAndQueried(t *testing.T) {
 func TestSeriesIsCarriedAcrossContinueAsNew(t *testing.T) {
 	h := newHarness(t)
 	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: steppedSpec(t), ActivitiesPerRun: 2})
-	require.True(t, h.env.IsWorkflowCompleted())
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
-	var in Input
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
-	require.NotNil(t, in.Carry)
+	in := continuedAsNew(t, h)
 	carried := in.Carry.Report.Series
 	require.NotEmpty(t, carried, "the first run's points are in the carry")
 
@@ -63,4 +58,17 @@ func TestSeriesIsCarriedAcrossContinueAsNew(t *testing.T) {
 	require.NoError(t, h2.env.GetWorkflowResult(&rep))
 	require.Greater(t, len(rep.Series), len(carried), "the next run added its own points")
 	require.Equal(t, carried[0].At, rep.Series[0].At, "the next run's series starts with the first run's")
+}
+
+// continuedAsNew returns the input the harness's run handed to the next
+// run when it continued as new.
+func continuedAsNew(t *testing.T, h *harness) Input {
+	t.Helper()
+	require.True(t, h.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "the run continued as new: %v", h.env.GetWorkflowError())
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.NotNil(t, in.Carry)
+	return in
 }
