@@ -28,13 +28,8 @@ import (
 // where a missing browser is a broken set-up and fails the test.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("GODWIT_CHROMIUM"); p != "" {
+	if p, ok := findChromium(); ok {
 		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
 	}
 	msg := "no chromium found (looked for $GODWIT_CHROMIUM, chromium, chromium-browser, google-chrome): " +
 		"run ./scripts/test.sh, which installs it, or apt-get install -y chromium"
@@ -43,6 +38,19 @@ func chromium(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// findChromium looks for $GODWIT_CHROMIUM, then a chromium on PATH.
+func findChromium() (string, bool) {
+	if p := os.Getenv("GODWIT_CHROMIUM"); p != "" {
+		return p, true
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // browser starts a headless chromium and returns its context.
