@@ -104,7 +104,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, pages: pages, series: newSeriesStore(opts.Samples, maxRuns),
-		gateways: gatewayCache{runs: map[gatewayKey]control.Gateway{}}}
+		gateways: gatewayCache{runs: map[gatewayKey]cachedGateway{}}}
 	assets, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, err

@@ -646,6 +646,17 @@ func TestRunPageReadsTheGatewaysStats(t *testing.T) {
 	_, body, _ = get(t, newTestServer(t, down, "").URL+"/migrations/orders")
 	assert.Contains(t, body, `<svg role="img" aria-label="Gateway error rate: no samples yet. the gateway&#39;s stats were not read: gateway `+dead.URL+`, route users did not answer`)
 
+	// A traffic phase whose driver names no gateway: said once, remembered.
+	hook := newFake()
+	hook.specs = map[string]*config.Spec{"orders": {Name: "orders", Phases: []config.PhaseSpec{{Name: "shift-traffic"}}}}
+	hookSrv := newTestServer(t, hook, "")
+	_, body, _ = get(t, hookSrv.URL+"/migrations/orders")
+	assert.Contains(t, body, "the gateway&#39;s stats were not read: traffic phase shift-traffic&#39;s")
+	_, _, _ = get(t, hookSrv.URL+"/migrations/orders")
+	hook.mu.Lock()
+	assert.Equal(t, 1, hook.specsRead, "a spec that names no gateway is read once")
+	hook.mu.Unlock()
+
 	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/users")
 	assert.Contains(t, body, "No samples yet: no traffic phase has sent requests through the gateway while the dashboard watched.", "a run without a traffic phase reads no gateway")
 	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/legacy-move")

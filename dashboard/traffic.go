@@ -19,7 +19,13 @@ const trafficTimeout = 2 * time.Second
 // refresh costs one stats call and no history read.
 type gatewayCache struct {
 	mu   sync.Mutex
-	runs map[gatewayKey]control.Gateway
+	runs map[gatewayKey]cachedGateway
+}
+
+// cachedGateway is a run's gateway route, or why its spec names none.
+type cachedGateway struct {
+	gateway control.Gateway
+	err     error
 }
 
 // gatewayKey tells a run apart from a later one of the same name.
@@ -51,27 +57,26 @@ func (s *Server) traffic(ctx context.Context, rep *migration.Report) (*briefing.
 }
 
 // gateway is the route phase drives, from the cache or the run's spec.
-// A spec that cannot be read is not remembered: the next page tries again.
+// What the spec says (a route, or that its driver names none) is
+// remembered; a spec that cannot be read is not: the next page tries again.
 func (s *Server) gateway(ctx context.Context, rep *migration.Report, phase string) (control.Gateway, error) {
 	key := gatewayKey{rep.Name, rep.StartTime}
 	s.gateways.mu.Lock()
-	g, ok := s.gateways.runs[key]
+	c, ok := s.gateways.runs[key]
 	s.gateways.mu.Unlock()
 	if ok {
-		return g, nil
+		return c.gateway, c.err
 	}
 	spec, err := s.opts.Source.RunSpec(ctx, rep.Name)
 	if err != nil {
 		return control.Gateway{}, err
 	}
-	if g, err = control.GatewayOf(spec, phase); err != nil {
-		return g, err
-	}
+	c.gateway, c.err = control.GatewayOf(spec, phase)
 	s.gateways.mu.Lock()
 	defer s.gateways.mu.Unlock()
 	if len(s.gateways.runs) >= maxRuns {
 		clear(s.gateways.runs) // rare: re-read on the next page
 	}
-	s.gateways.runs[key] = g
-	return g, nil
+	s.gateways.runs[key] = c
+	return c.gateway, c.err
 }
