@@ -8,7 +8,12 @@
 
   // refresh fetches this page again and swaps each [data-live] part that
   // the reader is not using (focus inside it), keeping typed values.
+  // One refresh at a time: a run whose worker does not answer takes the
+  // status query's timeout to read, longer than the refresh interval.
+  var busy = false;
   function refresh() {
+    if (busy) { return Promise.resolve(); }
+    busy = true;
     return fetch(location.href, { headers: { Accept: "text/html" }, cache: "no-store" })
       .then(function (r) { return r.text(); })
       .then(function (html) {
@@ -32,7 +37,8 @@
       })
       .catch(function (e) {
         if (state) { state.textContent = "Refresh failed: " + e.message; }
-      });
+      })
+      .finally(function () { busy = false; });
   }
   setInterval(refresh, every * 1000);
 
