@@ -215,15 +215,27 @@ func TestContinueAsNewCarriesARunOn(t *testing.T) {
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
 
-	// Follow the chain of runs from the first.
+	// Follow the chain of runs from the first. (hist-continue-run*.json
+	// were recorded before the report kept its series; these have it.)
 	runID, n := first, 0
+	var firstEnd time.Time
 	for runID != "" {
 		n++
-		events := recordRun(t, r.name, runID, fmt.Sprintf("hist-continue-run%d.json", n))
+		events := recordRun(t, r.name, runID, fmt.Sprintf("series-continue-run%d.json", n))
+		if n == 1 {
+			firstEnd = events[len(events)-1].GetEventTime().AsTime()
+		}
 		runID = events[len(events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 		require.Less(t, n, 50, "runaway chain of runs")
 	}
 	require.GreaterOrEqual(t, n, 2, "the run continued as new at least once")
+
+	// The series the run kept at its boundaries crossed the continue-as-new.
+	require.NotEmpty(t, final.Series, "the final report has the run's series")
+	require.LessOrEqual(t, len(final.Series), migration.MaxSeries)
+	require.True(t, final.Series[0].At.Before(firstEnd), "the series starts in the first run (%s), before it continued as new at %s",
+		final.Series[0].At, firstEnd)
+	require.Equal(t, int64(100), final.Series[len(final.Series)-1].Records, "the last point has every row copied")
 }
 
 // TestPreflightAndLeaseWorkflowsOnARealServer runs the Preflight workflow

@@ -46,6 +46,9 @@ type Report struct {
 	// to keep the report (and the run's history) bounded (NoteIssue).
 	IssuesDropped int    `json:"issuesDropped,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// Series is the run's figures at its phase and step boundaries, kept
+	// by the workflow (AddPoint), bounded by MaxSeries.
+	Series []Point `json:"series,omitempty"`
 }
 
 // PhaseReport is the progress of one phase.

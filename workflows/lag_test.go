@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -165,12 +162,7 @@ func TestALagGateContinuesAsNewWithItsCheckpoint(t *testing.T) {
 	var bounded atomic.Int32
 	laggingReplication(h, &caughtUp, &bounded)
 	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: mustSpec(t, lagSpec), ActivitiesPerRun: 6})
-	require.True(t, h.env.IsWorkflowCompleted())
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
-	var in Input
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
-	require.NotNil(t, in.Carry)
+	in := continuedAsNew(t, h)
 	require.Equal(t, 2, in.Carry.Phase, "the next run waits at the same gate")
 	require.Equal(t, 0, in.Carry.Step)
 	require.Equal(t, `{"applied":7}`, in.Carry.LagCheckpoint)
@@ -321,12 +313,7 @@ func TestBackgroundReplicationSurvivesContinueAsNew(t *testing.T) {
 	var atExclusive []int32
 	backgroundReplication(h, &bounded, &atExclusive)
 	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: mustSpec(t, backgroundSpec), ActivitiesPerRun: 5})
-	require.True(t, h.env.IsWorkflowCompleted())
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
-	var in Input
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
-	require.NotNil(t, in.Carry)
+	in := continuedAsNew(t, h)
 	require.Equal(t, 2, in.Carry.Background, "the replicate phase's replication goes on in the next run")
 	require.Equal(t, `{"applied":7}`, in.Carry.LagCheckpoint)
 	require.Equal(t, 0, in.Carry.Step)
@@ -369,11 +356,7 @@ phases:
 	var atExclusive []int32
 	backgroundReplication(h, &bounded, &atExclusive)
 	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: spec, ActivitiesPerRun: 6})
-	require.True(t, h.env.IsWorkflowCompleted())
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "%v", h.env.GetWorkflowError())
-	var in Input
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	in := continuedAsNew(t, h)
 	require.Equal(t, 2, in.Carry.Phase)
 	require.Equal(t, 1, in.Carry.Step, "the next run picks up at the gate step")
 	require.Equal(t, 2, in.Carry.Background)

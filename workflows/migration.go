@@ -141,6 +141,13 @@ const (
 	// memoV1: the run keeps a migration.Summary in its memo (MemoSummary),
 	// upserted at phase boundaries only, for readers with no worker.
 	memoV1 = 1
+
+	changeSeries = "series"
+	// seriesV1: the report keeps a bounded series of the run's figures
+	// (migration.Report.Series), a point at each publish (phase and step
+	// boundaries, gates, signals), carried across continue-as-new in the
+	// report, so charts survive a restart of the dashboard.
+	seriesV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -201,6 +208,8 @@ type run struct {
 	// Summary.Boundary last upserted, so only a boundary adds an event.
 	memoVersion  workflow.Version
 	memoBoundary string
+	// seriesVersion enables the report's series (migration.Report.Series).
+	seriesVersion workflow.Version
 
 	// lagGate is the lag condition of the waiting gate (requireLag), and
 	// lagCheckpoint where its replication stands; gateBreak ends a gate's
@@ -272,6 +281,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 	}
 	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV1)
 	r.memoVersion = workflow.GetVersion(ctx, changeMemo, workflow.DefaultVersion, memoV1)
+	r.seriesVersion = workflow.GetVersion(ctx, changeSeries, workflow.DefaultVersion, seriesV1)
 	if c := in.Carry; c != nil {
 		rep := c.Report
 		r.report = &rep
@@ -920,6 +930,10 @@ func (r *run) end(ctx workflow.Context, status migration.Status) {
 // phase or status changed, so history gets an event only on a real change.
 func (r *run) publish(ctx workflow.Context) {
 	r.report.Refresh(workflow.Now(ctx))
+	if r.seriesVersion >= seriesV1 {
+		// State, not a command: no history event per point.
+		r.report.AddPoint(workflow.Now(ctx), r.prior[r.report.CurrentIndex])
+	}
 	// Not a command, so not in history: safe to change at any time.
 	workflow.SetCurrentDetails(ctx, r.report.Headline())
 	phase, status := r.currentPhase(), string(r.report.Status)
@@ -960,6 +974,7 @@ func (r *run) snapshot(ctx workflow.Context) migration.Report {
 	rep := *r.report
 	rep.Phases = append([]migration.PhaseReport(nil), r.report.Phases...)
 	rep.Issues = append([]migration.Issue(nil), r.report.Issues...)
+	rep.Series = append([]migration.Point(nil), r.report.Series...)
 	rep.Refresh(workflow.Now(ctx))
 	return rep
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/gateway/client"
+	"github.com/godwit/godwit/migration"
 )
 
 // Error types of the driver's application errors, for retry policies and
@@ -41,10 +42,11 @@ const (
 	ErrTypeAnalysisPaused = activities.ErrTypeHoldForPerson
 )
 
-// Outputs of a setWeight step (and of the phase, when it declares them).
+// Outputs of a setWeight step (and of the phase, when it declares them):
+// the report's names, so its series and the dashboard read them.
 const (
-	OutputReadWeight  = "READ_WEIGHT"
-	OutputWriteWeight = "WRITE_WEIGHT"
+	OutputReadWeight  = migration.OutputReadWeight
+	OutputWriteWeight = migration.OutputWriteWeight
 )
 
 // Driver runs traffic phases against a godwit-gateway.
