@@ -105,9 +105,29 @@ func (b *blueGreen) approve(gate string) {
 
 var planSummary = regexp.MustCompile(`^plan [0-9a-f]{12}: `)
 
+// retireBlueAsksWithItsPlan waits for the decommission's gate and checks
+// that it shows what the apply will destroy, before anything is destroyed,
+// while a rollback is still possible.
+func (b *blueGreen) retireBlueAsksWithItsPlan() migration.Report {
+	b.t.Helper()
+	rep := b.waitFor("the retire-blue gate", waitingAt("retire-blue"))
+	retire := rep.Phases[3]
+	require.Equal(b.t, "2 of 2: gate retire-blue, then apply", retire.Step)
+	require.Regexp(b.t, planSummary, retire.Summary, "the decommission planned before its gate")
+	require.True(b.t, strings.HasSuffix(retire.Summary, ": 0 to add, 0 to change, 1 to destroy: - terraform_data.blue[0]"), retire.Summary)
+	require.Equal(b.t, migration.RollbackAvailable, rep.Rollback, "only planned: %s", rep.RollbackNote)
+	require.Equal(b.t, []string{"terraform_data.blue[0]", "terraform_data.green[0]"}, b.resources(), "nothing destroyed before the approval")
+	out, err := godwit(b.t, "status", b.name)
+	require.NoError(b.t, err, out)
+	require.Contains(b.t, out, "1 to destroy: - terraform_data.blue[0]", "godwit status shows the plan at the gate")
+	return rep
+}
+
 func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 	t.Parallel()
-	b := newBlueGreen(t, "it-tf-bluegreen")
+	// Recorded as tf-decom-approve.json; tf-bluegreen.json is the same run
+	// before changeGateAfterPlan (the decommission's gate before its plan).
+	b := newBlueGreen(t, "it-tf-decom-approve")
 	b.start()
 
 	rep := b.waitFor("the green-plan gate", waitingAt("green-plan"))
@@ -118,7 +138,7 @@ func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "nothing applied before the approval")
 	b.approve("green-plan")
 
-	rep = b.waitFor("the retire-blue gate", waitingAt("retire-blue"))
+	rep = b.retireBlueAsksWithItsPlan()
 	require.Equal(t, migration.PhaseCompleted, rep.Phases[1].State)
 	require.Equal(t, "http://shop-green.internal:8080", rep.Phases[1].Outputs["green_address"])
 	require.True(t, strings.HasPrefix(rep.Phases[1].Summary, "applied plan "), rep.Phases[1].Summary)
@@ -139,12 +159,13 @@ func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 
 func TestTerraformRollbackRestoresBlueOnly(t *testing.T) {
 	t.Parallel()
-	b := newBlueGreen(t, "it-tf-rollback")
+	// Recorded as tf-decom-rollback.json; tf-rollback.json is the same run
+	// before changeGateAfterPlan.
+	b := newBlueGreen(t, "it-tf-decom-rollback")
 	b.start()
 	b.waitFor("the green-plan gate", waitingAt("green-plan"))
 	b.approve("green-plan")
-	b.waitFor("the retire-blue gate", waitingAt("retire-blue"))
-	require.Equal(t, []string{"terraform_data.blue[0]", "terraform_data.green[0]"}, b.resources())
+	b.retireBlueAsksWithItsPlan()
 
 	out, err := godwit(t, "rollback", b.name, "--reason", "green is slow")
 	require.NoError(t, err, out)
@@ -152,6 +173,8 @@ func TestTerraformRollbackRestoresBlueOnly(t *testing.T) {
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
 	require.Regexp(t, `^restored \(the state had serial \d+ before the phase\): 0 to add, 0 to change, 1 to destroy: - terraform_data.green\[0\]$`, final.Phases[1].Summary)
+	require.Equal(t, migration.PhaseCancelled, final.Phases[3].State, "the decommission only planned: nothing to undo")
+	require.True(t, strings.HasPrefix(final.Phases[3].Error, "stopped before it changed anything: rollback requested by "), final.Phases[3].Error)
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "back to blue only")
 	recordHistory(t, b.name)
 }

@@ -76,6 +76,10 @@ type PhaseReport struct {
 	Error     string    `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// BeforeNoReturn is set while a decommission has run only steps that
+	// change nothing (its plan, its gate): it has started, but a rollback
+	// is still possible.
+	BeforeNoReturn bool `json:"beforeNoReturn,omitempty"`
 	// Tables is the running copy's progress per table, from its last
 	// heartbeat; only in live status.
 	Tables []TableProgress `json:"tables,omitempty"`
@@ -381,7 +385,8 @@ func (r *Report) metrics(now time.Time) Metrics {
 }
 
 // rollbackAvailability follows the rule that decommission is the point of no
-// return: once it has started, there is no legacy side left to return to.
+// return: once it has started, there is no legacy side left to return to
+// (unless it has only planned so far: BeforeNoReturn).
 func (r *Report) rollbackAvailability() (string, string) {
 	switch r.Status {
 	case StatusRollingBack, StatusRollbackBlocked:
@@ -392,7 +397,7 @@ func (r *Report) rollbackAvailability() (string, string) {
 		return RollbackNotAvailable, "the migration has completed"
 	}
 	for _, p := range r.Phases {
-		if p.kind().PointOfNoReturn() && p.State != PhasePending {
+		if p.kind().PointOfNoReturn() && p.State != PhasePending && !p.BeforeNoReturn {
 			what := "decommission"
 			if p.Phase != string(PhaseDecommission) {
 				what = "decommission " + p.Phase

@@ -141,6 +141,14 @@ const (
 	// memoV1: the run keeps a migration.Summary in its memo (MemoSummary),
 	// upserted at phase boundaries only, for readers with no worker.
 	memoV1 = 1
+
+	changeGateAfterPlan = "gate-after-plan"
+	// gateAfterPlanV1: a phase's own gate waits after the read-only steps
+	// its phase begins with (a Terraform plan), so the person at the gate
+	// sees what is about to change; a decommission is not past its point
+	// of no return until a step that changes something starts; read-only
+	// steps register no compensation. Asked only when such a phase comes.
+	gateAfterPlanV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -195,6 +203,10 @@ type run struct {
 	// activities counts the phase activities of this run, and
 	// activitiesPerRun is when to continue as new.
 	activities, activitiesPerRun int
+
+	// gateAfterPlan is this run's changeGateAfterPlan version, once asked.
+	gateAfterPlan      workflow.Version
+	gateAfterPlanAsked bool
 
 	publishedPhase, publishedStatus string
 	// memoVersion enables the memo summary; memoBoundary is the
@@ -336,17 +348,10 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
 			}
-			if stop := r.awaitPhaseGate(ctx, i); stop != nil {
-				return stop
-			}
-			if stop := r.holdWhilePaused(ctx); stop != nil {
-				return stop
-			}
-			if stop := r.awaitWindow(ctx, i); stop != nil {
-				return stop
-			}
-			if stop := r.holdWhilePaused(ctx); stop != nil {
-				return stop
+			if !r.gateAfterReadOnly(ctx, r.spec.Phases[i]) {
+				if stop := r.awaitPhaseGateAndWindow(ctx, i); stop != nil {
+					return stop
+				}
 			}
 		}
 		if r.needsCapture(i) {
@@ -391,6 +396,38 @@ func (r *run) holdWhilePaused(ctx workflow.Context) *stopCause {
 	r.report.Status = migration.StatusInProgress
 	r.publish(ctx)
 	return nil
+}
+
+// awaitPhaseGateAndWindow waits for the phase's gate, then for the spec's
+// window, holding while paused after each.
+func (r *run) awaitPhaseGateAndWindow(ctx workflow.Context, i int) *stopCause {
+	if stop := r.awaitPhaseGate(ctx, i); stop != nil {
+		return stop
+	}
+	if stop := r.holdWhilePaused(ctx); stop != nil {
+		return stop
+	}
+	if stop := r.awaitWindow(ctx, i); stop != nil {
+		return stop
+	}
+	return r.holdWhilePaused(ctx)
+}
+
+// gateAfterPlanOn says whether this run follows changeGateAfterPlan. It
+// is asked only when a phase it concerns comes up, so a run without one
+// records no marker.
+func (r *run) gateAfterPlanOn(ctx workflow.Context) bool {
+	if !r.gateAfterPlanAsked {
+		r.gateAfterPlan = workflow.GetVersion(ctx, changeGateAfterPlan, workflow.DefaultVersion, gateAfterPlanV1)
+		r.gateAfterPlanAsked = true
+	}
+	return r.gateAfterPlan >= gateAfterPlanV1
+}
+
+// gateAfterReadOnly says whether phase p's own gate waits inside its
+// steps, after the read-only ones (config.PhaseSpec.GateAfterReadOnly).
+func (r *run) gateAfterReadOnly(ctx workflow.Context, p config.PhaseSpec) bool {
+	return p.GateAfterReadOnly() && r.gateAfterPlanOn(ctx)
 }
 
 // awaitPhaseGate waits for an `approve` of the phase's gate, if it has one.
@@ -511,12 +548,24 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 // runSteps runs a multi-step phase's steps one by one from where an
 // earlier run left off. Pause holds between steps, gates wait for
 // approval, and the run continues as new when its history grows long.
-func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps []config.Step) *stopCause {
+//
+// Since changeGateAfterPlan, the phase's own gate waits after the
+// read-only steps it begins with (late), and a decommission keeps
+// BeforeNoReturn while only such steps and gates have run (guarded): a
+// rollback is still possible there, and read-only steps register no
+// compensation, since they did nothing to undo.
+func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps []config.Step) (stop *stopCause) {
 	pr := &r.report.Phases[i]
 	pr.Steps = len(steps)
 	first := 0
 	if i == r.startPhase {
 		first = r.startStep
+	}
+	late := r.gateAfterReadOnly(ctx, spec)
+	guarded := spec.Phase.PointOfNoReturn() && r.gateAfterPlanOn(ctx)
+	change := config.FirstChange(steps)
+	if late || guarded {
+		defer func() { r.stoppedBeforeChange(ctx, i, stop) }()
 	}
 	var last activities.PhaseResult
 	restarts := 0
@@ -527,6 +576,9 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		st := steps[k]
 		pr.Step = fmt.Sprintf("%d of %d: %s", k+1, len(steps), st.Name)
 		pr.Progress = 100 * float64(k) / float64(len(steps))
+		if guarded {
+			pr.BeforeNoReturn = k < change || (late && k == change)
+		}
 		r.publish(ctx)
 		if k > first {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
@@ -541,6 +593,20 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		if st.Action && r.activities >= r.activitiesPerRun {
 			r.startPhase, r.startStep = i, k
 			return &stopCause{continueAsNew: true}
+		}
+		if late && k == change && pr.ApprovedBy == "" {
+			pr.Step = fmt.Sprintf("%d of %d: gate %s, then %s", k+1, len(steps), spec.Approval.Gate, st.Name)
+			if stop := r.awaitPhaseGateAndWindow(ctx, i); stop != nil {
+				if stop.continueAsNew {
+					r.startPhase, r.startStep = i, k
+				}
+				return stop
+			}
+			pr.Step = fmt.Sprintf("%d of %d: %s", k+1, len(steps), st.Name)
+		}
+		if guarded && k == change {
+			pr.BeforeNoReturn = false
+			r.publish(ctx)
 		}
 		switch {
 		case st.Gate != "":
@@ -566,6 +632,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			res, stop := r.runAction(ctx, i, spec, k+1)
 			if stop != nil && stop.stepsAgain && restarts < maxStepRestarts {
 				restarts++
+				if late {
+					// The phase's gate asks again, with the new plan.
+					delete(r.approvals, spec.Approval.Gate)
+					pr.ApprovedBy = ""
+				}
 				r.restartSteps(ctx, i, steps, stop.reason)
 				k = -1 // the loop goes on at the first step
 				continue
@@ -595,7 +666,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			for _, name := range sortedKeys(res.Outputs) {
 				r.prior[i][name] = res.Outputs[name]
 			}
-			if !contains(r.compensations, i) {
+			if !contains(r.compensations, i) && !((late || guarded) && st.ReadOnly) {
 				// The phase has had effects: a rollback from here on
 				// must undo them, though the phase is not finished.
 				r.compensations = append(r.compensations, i)
@@ -610,6 +681,18 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 	last.Outputs = r.prior[i]
 	r.phaseCompleted(ctx, i, last)
 	return r.requested()
+}
+
+// stoppedBeforeChange records phase i, stopped (by a rollback, a gate's
+// timeout) before any of its steps changed anything, as cancelled: it has
+// nothing to undo, and must not read as still running.
+func (r *run) stoppedBeforeChange(ctx workflow.Context, i int, stop *stopCause) {
+	pr := &r.report.Phases[i]
+	if stop == nil || stop.continueAsNew || pr.State != migration.PhaseRunning || contains(r.compensations, i) {
+		return
+	}
+	pr.State, pr.EndTime = migration.PhaseCancelled, workflow.Now(ctx)
+	pr.Error = "stopped before it changed anything: " + stop.reason
 }
 
 func contains(list []int, v int) bool {
@@ -653,7 +736,7 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			now, set := r.throttle[i]
 			return pausable && (set != throttleSet || now != throttledTo)
 		}
-		if !spec.Phase.PointOfNoReturn() {
+		if !spec.Phase.PointOfNoReturn() || r.report.Phases[i].BeforeNoReturn {
 			workflow.Go(ctx, func(gctx workflow.Context) {
 				err := workflow.Await(gctx, func() bool {
 					return done || r.rollbackReason != "" || (pausable && r.paused) || rethrottled()
@@ -766,7 +849,7 @@ func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activitie
 	r.logger.Error("phase failed", "phase", spec.Name, "error", msg)
 	return &stopCause{
 		reason:       fmt.Sprintf("phase %s failed: %s", spec.Name, msg),
-		pastNoReturn: spec.Phase.PointOfNoReturn(),
+		pastNoReturn: spec.Phase.PointOfNoReturn() && !pr.BeforeNoReturn,
 	}
 }
 

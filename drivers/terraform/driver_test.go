@@ -205,7 +205,7 @@ func TestAPlanDestroyingWhatIsNotAllowedFailsBeforeApply(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.applyDirectly("execution")
-			p := f.phase("decommission", "", "apply: {vars: {migration_phase: completion}}\n"+c.allowDestroy)
+			p := f.phase("decommission", "", "apply: {vars: {migration_phase: completion}}\napprove: {gate: g}\n"+c.allowDestroy)
 			_, err := f.do(activities.ActionRun, p, 1, nil)
 			if !c.wantErr {
 				require.NoError(t, err)

@@ -31,6 +31,7 @@ func TestCheckReportsImpossibleSections(t *testing.T) {
 		{"gate without name", "dir: m\napprove: {gate: ''}", "phases[0].terraform.approve.gate (line 6): is required"},
 		{"bad workspace", "dir: m\nworkspace: 'a/b'", `phases[0].terraform.workspace (line 6): "a/b" is not a valid workspace name`},
 		{"bad variable name", "dir: m\nvars: {'9x': y}", "phases[0].terraform.vars.9x (line 6): is not a valid Terraform variable name"},
+		{"destroys with nobody seeing the plan", "dir: m\nallowDestroy: [a.b]", "phases[0].terraform.allowDestroy (line 6): lets the plan destroy a.b, and nobody would see that plan before it is applied: add approve: {gate: NAME}"},
 	}
 	for _, c := range cases {
 		_, err := parse(c.section)
@@ -97,4 +98,20 @@ func TestSpecJSONRoundTrip(t *testing.T) {
 	require.NoError(t, back.UnmarshalJSON(b))
 	assert.Equal(t, spec.Phases[0], back)
 	assert.Contains(t, string(b), `"terraform":{"dir":"m","workspace":"default"`)
+}
+
+// TestAPhaseGateWaitsAfterThePlan: a terraform phase's own gate (the
+// decommission's, in examples/blue-green.yaml) waits after its read-only
+// plan, so it can show what the apply will destroy; allowDestroy is then
+// seen at that gate.
+func TestAPhaseGateWaitsAfterThePlan(t *testing.T) {
+	text := "name: t\nphases:\n  - phase: decommission\n    approval: {gate: retire}\n    terraform:\n" +
+		indent("dir: m\napply: {vars: {p: c}}\nallowDestroy: [a.b]", "      ")
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	require.True(t, spec.Phases[0].GateAfterReadOnly())
+	steps := spec.Phases[0].Driver.(*Spec).PlanSteps()
+	require.True(t, steps[0].ReadOnly, "the plan changes nothing")
+	require.Equal(t, 1, config.FirstChange(steps), "the apply is the first step that changes something")
+	assert.Contains(t, spec.Outline()[0], `gate "retire" after its plan, 2 steps, no compensation (point of no return)`)
 }
