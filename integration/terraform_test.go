@@ -208,7 +208,7 @@ func TestTerraformPlanChangedAtTheGateIsNotApplied(t *testing.T) {
 	out, err := godwit(t, "rollback", b.name, "--reason", "not this release")
 	require.NoError(t, err, out)
 	final, err := b.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "back to blue only")
 }

@@ -88,6 +88,12 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	if stop.cancelled {
 		return r.report, temporal.NewCanceledError(r.snapshot(ctx))
 	}
+	if stop.requested && workflow.GetVersion(ctx, changeRolledBackResult, workflow.DefaultVersion, rolledBackResultV1) >= rolledBackResultV1 {
+		// A person asked for this rollback and every compensation ran:
+		// the run did what it was asked, so it completes, its result
+		// saying ROLLED_BACK. A rollback after a failure still fails it.
+		return r.report, nil
+	}
 	return r.report, temporal.NewNonRetryableApplicationError(
 		"ROLLED_BACK: every completed phase was undone; the cause: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx))
 }
@@ -149,6 +155,13 @@ const (
 	// of no return until a step that changes something starts; read-only
 	// steps register no compensation. Asked only when such a phase comes.
 	gateAfterPlanV1 = 1
+
+	changeRolledBackResult = "rolled-back-result"
+	// rolledBackResultV1: a rollback a person asked for (`rollback`
+	// signal) that undid every phase completes the run with the report
+	// (status ROLLED_BACK) as its result instead of failing it; a rollback
+	// after a failure or a gate's timeout still fails the run.
+	rolledBackResultV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -237,6 +250,7 @@ type stopCause struct {
 	continueAsNew bool // not a stop: the run goes on in a new one
 	stepsAgain    bool // a step asked for its phase's steps to start again
 	holdForPerson bool // a step asked a person to judge: pause there
+	requested     bool // a person asked for the rollback (`rollback` signal)
 }
 
 // maxStepRestarts bounds how often a phase's steps start again (a plan
@@ -369,7 +383,7 @@ func (r *run) requested() *stopCause {
 	if r.rollbackReason == "" {
 		return nil
 	}
-	return &stopCause{reason: r.rollbackReason}
+	return &stopCause{reason: r.rollbackReason, requested: true}
 }
 
 func (r *run) cancelled() *stopCause {
