@@ -613,7 +613,23 @@ func (r *Report) Headline() string {
 	if len(r.NextSteps) > 0 {
 		fmt.Fprintf(&b, "- next: %s\n", MarkdownCommand(r.NextSteps[0]))
 	}
+	b.WriteString(r.gateHeadline())
 	return b.String()
+}
+
+// gateHeadline is what the person at a gate inside a phase must see (a
+// Terraform plan: what the apply will add, change and destroy) and where
+// to read it in full, values included; "" when no such gate waits.
+func (r *Report) gateHeadline() string {
+	if r.WaitingGate == "" || r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return ""
+	}
+	p := r.Phases[r.CurrentIndex]
+	if p.State != PhaseRunning || p.Summary == "" {
+		return "" // a gate before its phase: nothing of the phase ran yet
+	}
+	return fmt.Sprintf("- gate %s shows %s: %s\n- in full, with values: `godwit output %s %s`\n",
+		MarkdownText(r.WaitingGate), MarkdownText(p.Phase), MarkdownText(p.Summary), r.Name, p.Phase)
 }
 
 // MarkdownCommand writes a next step for Markdown: the godwit command it
