@@ -120,6 +120,12 @@ func (b *blueGreen) retireBlueAsksWithItsPlan() migration.Report {
 	out, err := godwit(b.t, "status", b.name)
 	require.NoError(b.t, err, out)
 	require.Contains(b.t, out, "1 to destroy: - terraform_data.blue[0]", "godwit status shows the plan at the gate")
+	// The plan in full, with the values it destroys, is the plan step's
+	// output (as the Temporal UI's Current Details say).
+	out, err = godwit(b.t, "output", b.name, "retire-blue")
+	require.NoError(b.t, err, out)
+	require.Contains(b.t, out, `terraform_data.blue[0] will be destroyed`, out)
+	require.Contains(b.t, out, `"http://shop-blue.internal:8080"`, "the plan shows the values, not only the addresses")
 	return rep
 }
 
