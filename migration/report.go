@@ -628,7 +628,7 @@ func (r *Report) gateHeadline() string {
 	if p.State != PhaseRunning || p.Summary == "" {
 		return "" // a gate before its phase: nothing of the phase ran yet
 	}
-	return fmt.Sprintf("- gate %s shows %s: %s\n- in full, with values: `godwit output %s %s`\n",
+	return fmt.Sprintf("- gate %s shows %s: %s\n- what it printed (a Terraform plan in full, with its values): `godwit output %s %s`\n",
 		MarkdownText(r.WaitingGate), MarkdownText(p.Phase), MarkdownText(p.Summary), r.Name, p.Phase)
 }
 

@@ -79,7 +79,7 @@ func TestHeadlineIsMarkdownWithCommandsAsCode(t *testing.T) {
 	r.Refresh(t0)
 	h = r.Headline()
 	assert.Contains(t, h, "- gate go-live shows shift-traffic: plan 9c87dcffff59: 0 to add, 0 to change, 1 to destroy: - terraform\\_data.blue\\[0\\]\n")
-	assert.Contains(t, h, "- in full, with values: `godwit output orders shift-traffic`\n")
+	assert.Contains(t, h, "- what it printed (a Terraform plan in full, with its values): `godwit output orders shift-traffic`\n")
 
 	rb := requestedRollback(StatusRolledBack, "alice", "p99 too high")
 	h = rb.Headline()
