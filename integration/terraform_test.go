@@ -114,7 +114,8 @@ func (b *blueGreen) retireBlueAsksWithItsPlan() migration.Report {
 	retire := rep.Phases[3]
 	require.Equal(b.t, "2 of 2: gate retire-blue, then apply", retire.Step)
 	require.Regexp(b.t, planSummary, retire.Summary, "the decommission planned before its gate")
-	require.True(b.t, strings.HasSuffix(retire.Summary, ": 0 to add, 0 to change, 1 to destroy: - terraform_data.blue[0]"), retire.Summary)
+	require.Contains(b.t, retire.Summary, ": 0 to add, 0 to change, 1 to destroy: - terraform_data.blue[0] {", retire.Summary)
+	require.Contains(b.t, retire.Summary, `input.address: "http://shop-blue.internal:8080"`, "the gate shows the values it destroys")
 	require.Equal(b.t, migration.RollbackAvailable, rep.Rollback, "only planned: %s", rep.RollbackNote)
 	require.Equal(b.t, []string{"terraform_data.blue[0]", "terraform_data.green[0]"}, b.resources(), "nothing destroyed before the approval")
 	out, err := godwit(b.t, "status", b.name)
@@ -140,7 +141,8 @@ func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 	provision := rep.Phases[1]
 	require.Equal(t, "2 of 3: approve the plan (gate green-plan)", provision.Step)
 	require.Regexp(t, planSummary, provision.Summary)
-	require.True(t, strings.HasSuffix(provision.Summary, ": 1 to add, 0 to change, 0 to destroy: + terraform_data.green[0]"), provision.Summary)
+	require.Contains(t, provision.Summary, ": 1 to add, 0 to change, 0 to destroy: + terraform_data.green[0] {", provision.Summary)
+	require.Contains(t, provision.Summary, `input.release: "v2"`, "the gate shows the values the plan sets")
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "nothing applied before the approval")
 	b.approve("green-plan")
 

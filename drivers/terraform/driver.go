@@ -245,7 +245,8 @@ func (r *runner) plan(ctx context.Context) (activities.PhaseResult, error) {
 	}
 	r.m.Discard(p)
 	res := activities.PhaseResult{
-		Summary: clip(fmt.Sprintf("plan %s: %s", infra.ShortHash(p.Hash), p.Summary)),
+		// With the values: it is what the person at the gate approves.
+		Summary: clip(fmt.Sprintf("plan %s: %s", infra.ShortHash(p.Hash), p.Summary.Detailed())),
 		Outputs: map[string]string{OutputPlanHash: p.Hash},
 	}
 	if changes, err := json.Marshal(p.Summary); err == nil && len(changes) <= maxPriorChanges {
