@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/stretchr/testify/assert"
@@ -171,4 +172,17 @@ func TestDetailedShowsTheValuesAChangeSetsOrRemoves(t *testing.T) {
 		`~ terraform_data.lb {input.weights.0: 100 → 0, input.weights.1: 0 → 100}`, s.Detailed())
 	assert.Equal(t, "1 to add, 1 to change, 1 to destroy: - terraform_data.blue[0], + terraform_data.green[0], ~ terraform_data.lb", s.String(),
 		"String stays addresses only, for summaries and messages")
+}
+
+// TestLongValuesAreCutOnACharacter: a change's values are bounded, and
+// the cut never splits a character (the text goes into JSON and history).
+func TestLongValuesAreCutOnACharacter(t *testing.T) {
+	for n := 0; n < 4; n++ {
+		before := map[string]any{"a": strings.Repeat("x", 231+n)}
+		after := map[string]any{"a": "y"}
+		v := changeValues("update", &tfjson.Change{Before: before, After: after}, func(s string) string { return s })
+		assert.True(t, utf8.ValidString(v), "%q", v)
+		assert.True(t, strings.HasSuffix(v, "…"), v)
+		assert.LessOrEqual(t, len(v), maxValues+len("…"))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	tfjson "github.com/hashicorp/terraform-json"
 )
@@ -143,7 +144,11 @@ func changeValues(action string, c *tfjson.Change, redact func(string) string) s
 	// Redacted before it is cut, so a secret cut in two is still hidden.
 	text := redact(strings.Join(parts, ", "))
 	if len(text) > maxValues {
-		text = text[:maxValues] + "…"
+		cut := maxValues
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut-- // not inside a "→"
+		}
+		text = text[:cut] + "…"
 	}
 	return text
 }

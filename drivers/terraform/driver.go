@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/temporal"
@@ -467,7 +468,11 @@ func resolveSecrets(refs map[string]config.SecretRef) (map[string]string, error)
 // clip shortens a summary for the report.
 func clip(s string) string {
 	if len(s) > maxSummary {
-		return s[:maxSummary] + "…"
+		cut := maxSummary
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // not inside a character: a plan's values hold "→"
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package terraform
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,4 +115,14 @@ func TestAPhaseGateWaitsAfterThePlan(t *testing.T) {
 	require.True(t, steps[0].ReadOnly, "the plan changes nothing")
 	require.Equal(t, 1, config.FirstChange(steps), "the apply is the first step that changes something")
 	assert.Contains(t, spec.Outline()[0], `gate "retire" after its plan, 2 steps, no compensation (point of no return)`)
+}
+
+// TestClipCutsOnACharacter: a long summary (a plan's values hold "→") is
+// cut on a character boundary.
+func TestClipCutsOnACharacter(t *testing.T) {
+	for n := 0; n < 4; n++ {
+		s := clip(strings.Repeat("x", maxSummary-2+n) + "→ y")
+		assert.True(t, utf8.ValidString(s), "%q", s[len(s)-8:])
+		assert.True(t, strings.HasSuffix(s, "…"))
+	}
 }
