@@ -97,3 +97,10 @@ func TestUndoneTextTellsNoCompensationFromUndone(t *testing.T) {
 	assert.Empty(t, PhaseReport{State: PhaseCompensated, Summary: "dropped 3 tables"}.UndoneText())
 	assert.Empty(t, PhaseReport{State: PhaseFailed, Summary: NoCompensationSummary}.UndoneText())
 }
+
+func TestShownStateSaysCompensatedOnlyWhenSomethingWasUndone(t *testing.T) {
+	assert.Equal(t, "NOT_UNDONE", PhaseReport{State: PhaseCompensated, Summary: NoCompensationSummary}.ShownState())
+	assert.Equal(t, "NOTHING_TO_UNDO", PhaseReport{State: PhaseCompensated, Summary: "nothing to undo: a catchUp has no compensation"}.ShownState())
+	assert.Equal(t, "COMPENSATED", PhaseReport{State: PhaseCompensated, Summary: "dropped 3 tables"}.ShownState())
+	assert.Equal(t, "FAILED", PhaseReport{State: PhaseFailed, Summary: NoCompensationSummary}.ShownState())
+}
