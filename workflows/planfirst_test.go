@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 )
@@ -146,4 +148,43 @@ func TestRollbackIsRefusedOnceTheDecommissionApplies(t *testing.T) {
 	require.Equal(t, migration.StatusCompleted, rep.Status)
 	require.Len(t, rep.Issues, 1)
 	require.Equal(t, "rollback refused: decommission has started: it is the point of no return", rep.Issues[0].Message)
+}
+
+func TestAChangedPlanAsksAtThePhaseGateAgain(t *testing.T) {
+	h := newHarness(t)
+	applies := 0
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		if call == "run:decommission#2" {
+			applies++
+			if applies == 1 {
+				return temporal.NewNonRetryableApplicationError("the plan changed since it was approved", activities.ErrTypeStepsAgain, nil)
+			}
+		}
+		return nil
+	}
+	asked := 0
+	var approve func()
+	approve = func() {
+		rep := h.query()
+		require.Equal(t, "retire", rep.WaitingGate)
+		asked++
+		if asked == 2 {
+			require.Empty(t, rep.Phases[2].ApprovedBy, "the first approval was of the old plan")
+			require.Equal(t, migration.RollbackAvailable, rep.Rollback, "nothing applied yet: %s", rep.RollbackNote)
+		}
+		h.env.UpdateWorkflow(UpdateApprove, fmt.Sprintf("approve-%d", asked), &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("approval rejected: %v", err) },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: "retire", By: "dave"})
+		if asked == 1 {
+			h.env.RegisterDelayedCallback(approve, time.Hour)
+		}
+	}
+	h.env.RegisterDelayedCallback(approve, time.Hour)
+	rep, err := h.run(plannedDecommission(t, phaseGateAfterPlan))
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, 2, asked, "the gate asked again with the new plan")
+	require.Equal(t, []string{"run:validate", "run:provision", "run:decommission#1", "run:decommission#2", "run:decommission#1", "run:decommission#2"}, h.fake.Calls())
 }
