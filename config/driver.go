@@ -87,6 +87,27 @@ type Step struct {
 	// promote` skips it along with the remaining waits and gates, while
 	// the actions that move things still run, in order.
 	Check bool `json:"check,omitempty"`
+	// ReadOnly marks an action that changes nothing but shows what the
+	// next steps will do (a Terraform plan): the phase's own gate
+	// (`approval:`) waits after it, showing its result, and a decommission
+	// is not past its point of no return until a step that changes
+	// something starts.
+	ReadOnly bool `json:"readOnly,omitempty"`
+}
+
+// Changes reports whether the step may change something: an action that
+// is neither read-only nor a check. Gates and waits change nothing.
+func (s Step) Changes() bool { return s.Action && !s.ReadOnly && !s.Check }
+
+// FirstChange returns the index of the first step that may change
+// something, or len(steps) when none does.
+func FirstChange(steps []Step) int {
+	for k, st := range steps {
+		if st.Changes() {
+			return k
+		}
+	}
+	return len(steps)
 }
 
 // DriverFactory returns a new, empty spec section of one driver.

@@ -94,6 +94,20 @@ type PhaseSpec struct {
 	Driver DriverSpec `yaml:"-" json:"-"`
 }
 
+// GateAfterReadOnly reports whether the phase's own gate (`approval:`)
+// waits after the read-only steps its phase begins with (a Terraform plan)
+// instead of before the phase: the person at the gate then sees what the
+// phase is about to change, and approves exactly that.
+func (p PhaseSpec) GateAfterReadOnly() bool {
+	sp, ok := p.Driver.(StepPlanner)
+	if p.Approval == nil || !ok {
+		return false
+	}
+	steps := sp.PlanSteps()
+	k := FirstChange(steps)
+	return k > 0 && k < len(steps) && steps[0].ReadOnly
+}
+
 // IsDisruptive reports whether the phase waits for the spec's window.
 func (p PhaseSpec) IsDisruptive() bool {
 	if p.Disruptive != nil {
@@ -774,11 +788,14 @@ func (s *Spec) Outline() []string {
 			label = fmt.Sprintf("%s (%s)", p.Name, p.Phase)
 		}
 		line := fmt.Sprintf("%d. %-14s %s, timeout %s, %s", i+1, label, p.DriverKey(), p.Timeout, attempts)
-		if p.Approval != nil {
+		switch {
+		case p.GateAfterReadOnly():
+			line += fmt.Sprintf(", gate %q after its %s", p.Approval.Gate, readOnlyNames(p))
+		case p.Approval != nil:
 			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
-			if p.Approval.RequireLag > 0 {
-				line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
-			}
+		}
+		if p.Approval != nil && p.Approval.RequireLag > 0 {
+			line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
 		}
 		if b, ok := p.Driver.(Background); ok && b.InBackground() {
 			line += ", then on in the background"
@@ -798,6 +815,18 @@ func (s *Spec) Outline() []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// readOnlyNames names the read-only steps a phase's gate waits after.
+func readOnlyNames(p PhaseSpec) string {
+	steps := p.Driver.(StepPlanner).PlanSteps()
+	var names []string
+	for _, st := range steps[:FirstChange(steps)] {
+		if st.ReadOnly {
+			names = append(names, st.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // firstDecommission returns the index of the first decommission phase, or

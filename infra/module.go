@@ -249,7 +249,9 @@ func (m *Module) Plan(ctx context.Context, vars Vars) (*Plan, error) {
 		os.Remove(file.Name())
 		return nil, err
 	}
-	p := &Plan{File: file.Name(), Summary: Summarize(shown), Hash: hash}
+	// The values of a plan's changes are shown to people and kept in
+	// history: the module's secrets are hidden in them as in its output.
+	p := &Plan{File: file.Name(), Summary: summarize(shown, m.out.redact), Hash: hash}
 	m.log.Info("planned", "workspace", m.opts.Workspace, "hash", ShortHash(hash), "summary", p.Summary.String())
 	return p, nil
 }

@@ -224,7 +224,7 @@ func TestCDCRollbackWhileReplicatingRemovesTheCapture(t *testing.T) {
 			out, err := godwit(t, "rollback", name, "--reason", "test")
 			require.NoError(t, err, out)
 			final, err := r.result()
-			require.Error(t, err)
+			require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 			require.Equal(t, migration.StatusRolledBack, final.Status)
 			byName := map[string]migration.PhaseReport{}
 			for _, p := range final.Phases {

@@ -186,7 +186,7 @@ func TestRollbackDropsTheDatabaseProvisionCreated(t *testing.T) {
 	out, err := godwit(t, "rollback", r.name, "--reason", "test")
 	require.NoError(t, err, out)
 	final, err := r.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, "ROLLED_BACK", string(final.Status))
 	name := datastore.DatabaseName(datastore.MySQL, dsn)
 	require.Equal(t, "dropped database "+name+" of store new, which this migration created (with its 3 tables)", final.Phases[1].Summary)

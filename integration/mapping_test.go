@@ -250,7 +250,7 @@ func TestMappedMigrationRollsBack(t *testing.T) {
 	out, err := godwit(t, "rollback", r.name, "--reason", "test")
 	require.NoError(t, err, out)
 	final, err := r.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, "emptied CustomerAccount, SalesLine in new", final.Phases[2].Summary)
 	require.Equal(t, "dropped 2 tables this migration created in new: CustomerAccount, SalesLine", final.Phases[1].Summary)

@@ -300,7 +300,7 @@ func TestTrafficRollbackSignalMovesTheRouteBackAtOnce(t *testing.T) {
 	t.Logf("route back on legacy %s after the rollback signal", time.Since(asked).Round(time.Millisecond))
 	require.Less(t, time.Since(asked), 15*time.Second, "a rollback does not wait out the hold")
 	final, err := r.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
 	recordHistory(t, r.name)

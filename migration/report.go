@@ -79,6 +79,10 @@ type PhaseReport struct {
 	Error     string    `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// BeforeNoReturn is set while a decommission has run only steps that
+	// change nothing (its plan, its gate): it has started, but a rollback
+	// is still possible.
+	BeforeNoReturn bool `json:"beforeNoReturn,omitempty"`
 	// Tables is the running copy's progress per table, from its last
 	// heartbeat; only in live status.
 	Tables []TableProgress `json:"tables,omitempty"`
@@ -384,7 +388,8 @@ func (r *Report) metrics(now time.Time) Metrics {
 }
 
 // rollbackAvailability follows the rule that decommission is the point of no
-// return: once it has started, there is no legacy side left to return to.
+// return: once it has started, there is no legacy side left to return to
+// (unless it has only planned so far: BeforeNoReturn).
 func (r *Report) rollbackAvailability() (string, string) {
 	switch r.Status {
 	case StatusRollingBack, StatusRollbackBlocked:
@@ -395,7 +400,7 @@ func (r *Report) rollbackAvailability() (string, string) {
 		return RollbackNotAvailable, "the migration has completed"
 	}
 	for _, p := range r.Phases {
-		if p.kind().PointOfNoReturn() && p.State != PhasePending {
+		if p.kind().PointOfNoReturn() && p.State != PhasePending && !p.BeforeNoReturn {
 			what := "decommission"
 			if p.Phase != string(PhaseDecommission) {
 				what = "decommission " + p.Phase
@@ -611,7 +616,23 @@ func (r *Report) Headline() string {
 	if len(r.NextSteps) > 0 {
 		fmt.Fprintf(&b, "- next: %s\n", MarkdownCommand(r.NextSteps[0]))
 	}
+	b.WriteString(r.gateHeadline())
 	return b.String()
+}
+
+// gateHeadline is what the person at a gate inside a phase must see (a
+// Terraform plan: what the apply will add, change and destroy) and where
+// to read it in full, values included; "" when no such gate waits.
+func (r *Report) gateHeadline() string {
+	if r.WaitingGate == "" || r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return ""
+	}
+	p := r.Phases[r.CurrentIndex]
+	if p.State != PhaseRunning || p.Summary == "" {
+		return "" // a gate before its phase: nothing of the phase ran yet
+	}
+	return fmt.Sprintf("- gate %s shows %s: %s\n- what it printed (a Terraform plan in full, with its values): `godwit output %s %s`\n",
+		MarkdownText(r.WaitingGate), MarkdownText(p.Phase), MarkdownText(p.Summary), r.Name, p.Phase)
 }
 
 // MarkdownCommand writes a next step for Markdown: the godwit command it

@@ -76,7 +76,10 @@ type Phase struct {
 	RollbackStep    string   `json:"rollback_step"`
 	Reversible      bool     `json:"reversible"`
 	Gate            string   `json:"gate,omitempty"`
-	PointOfNoReturn bool     `json:"point_of_no_return,omitempty"`
+	// GateAfterPlan: the gate waits after the phase's read-only first
+	// steps (a Terraform plan), showing what the phase will change.
+	GateAfterPlan   bool `json:"gate_after_plan,omitempty"`
+	PointOfNoReturn bool `json:"point_of_no_return,omitempty"`
 	// Steps is how many steps a phase of steps runs (0: one action), and
 	// StepGates how many of them wait for an approval.
 	Steps     int `json:"steps,omitempty"`
@@ -168,7 +171,7 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
 		}
 		if ps.Approval != nil {
-			ph.Gate = ps.Approval.Gate
+			ph.Gate, ph.GateAfterPlan = ps.Approval.Gate, ps.GateAfterReadOnly()
 		}
 		ph.Steps, ph.StepGates = stepCounts(ps)
 		hasCompensation := true

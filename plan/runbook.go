@@ -127,7 +127,9 @@ func (p *Plan) Runbook() string {
 			w("%s\n\n", ph.Description)
 		}
 		w("- Estimated: %s (%s); risk %s\n", minutes(ph.EstimatedMinutes), ph.EstimateBasis, ph.Risk)
-		if ph.Gate != "" {
+		if ph.Gate != "" && ph.GateAfterPlan {
+			w("- Approval: the phase plans first; the owner of gate `%s` approves that plan, which the gate shows, before anything changes: `godwit approve %s --gate %s`\n", ph.Gate, p.Name, ph.Gate)
+		} else if ph.Gate != "" {
 			w("- Approval: the owner of gate `%s` approves before it starts: `godwit approve %s --gate %s`\n", ph.Gate, p.Name, ph.Gate)
 		} else {
 			w("- Approval: none; it starts as soon as the phase before it completes\n")

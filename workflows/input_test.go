@@ -111,7 +111,7 @@ func TestUnknownSignalIsAnIssue(t *testing.T) {
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "done", By: "ops"})
 	}, 3*time.Minute)
 	rep, err := h.run(spec)
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 }
 

@@ -145,7 +145,7 @@ func TestRollbackAtALagGateStopsTheReplicationBeforeCompensating(t *testing.T) {
 	}
 	h.env.RegisterDelayedCallback(poll, 10*time.Millisecond)
 	rep, err := h.run(mustSpec(t, lagSpec))
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 	calls := h.fake.Calls()
 	n := len(calls)
@@ -289,7 +289,7 @@ func TestRollbackStopsTheBackgroundReplicationBeforeCompensating(t *testing.T) {
 	}
 	h.env.RegisterDelayedCallback(poll, 5*time.Millisecond)
 	rep, err := h.run(mustSpec(t, backgroundSpec))
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 	require.NotEmpty(t, atExclusive)
 	require.Equal(t, "replicate", rep.Replication.Phase)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/temporal"
@@ -245,7 +246,8 @@ func (r *runner) plan(ctx context.Context) (activities.PhaseResult, error) {
 	}
 	r.m.Discard(p)
 	res := activities.PhaseResult{
-		Summary: clip(fmt.Sprintf("plan %s: %s", infra.ShortHash(p.Hash), p.Summary)),
+		// With the values: it is what the person at the gate approves.
+		Summary: clip(fmt.Sprintf("plan %s: %s", infra.ShortHash(p.Hash), p.Summary.Detailed())),
 		Outputs: map[string]string{OutputPlanHash: p.Hash},
 	}
 	if changes, err := json.Marshal(p.Summary); err == nil && len(changes) <= maxPriorChanges {
@@ -466,7 +468,11 @@ func resolveSecrets(refs map[string]config.SecretRef) (map[string]string, error)
 // clip shortens a summary for the report.
 func clip(s string) string {
 	if len(s) > maxSummary {
-		return s[:maxSummary] + "…"
+		cut := maxSummary
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // not inside a character: a plan's values hold "→"
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }

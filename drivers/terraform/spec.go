@@ -156,6 +156,11 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.Approve != nil && s.Approve.Gate == "" {
 		c.Errorf("approve.gate", "is required: the gate's name, used in `godwit approve <migration> --gate <name>`")
 	}
+	if len(s.AllowDestroy) > 0 && s.Approve == nil && (c.Phase == nil || c.Phase.Approval == nil) {
+		c.Errorf("allowDestroy", "lets the plan destroy %s, and nobody would see that plan before it is applied: "+
+			"add approve: {gate: NAME} (or an approval: {gate: NAME} on the phase, which then waits after the plan), "+
+			"so the gate shows what the plan destroys", strings.Join(s.AllowDestroy, ", "))
+	}
 	for i, p := range s.AllowDestroy {
 		if strings.TrimSpace(p) == "" {
 			c.Errorf(fmt.Sprintf("allowDestroy[%d]", i), "must not be empty: a resource address, e.g. terraform_data.blue[*]")
@@ -198,7 +203,9 @@ func (s *Spec) Resources(*config.Spec) []string {
 
 // PlanSteps returns plan, the approval gate when there is one, and apply.
 func (s *Spec) PlanSteps() []config.Step {
-	steps := []config.Step{{Name: StepPlan, Action: true}}
+	// The plan changes nothing: a gate on the phase waits after it and
+	// shows it, and a decommission's point of no return is its apply.
+	steps := []config.Step{{Name: StepPlan, Action: true, ReadOnly: true}}
 	if s.Approve != nil {
 		steps = append(steps, config.Step{Name: "approve the plan (gate " + s.Approve.Gate + ")", Gate: s.Approve.Gate})
 	}
