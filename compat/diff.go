@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/godwit/godwit/docread"
+	"github.com/godwit/godwit/suggest"
 )
 
 // Options tune a schema comparison.
@@ -239,7 +239,7 @@ func similarNames(a, b string) bool {
 	if strings.Contains(la, lb) || strings.Contains(lb, la) {
 		return true
 	}
-	if docread.Distance(la, lb) <= max(1, min(len(la), len(lb))/4) {
+	if suggest.Distance(la, lb) <= max(1, min(len(la), len(lb))/4) {
 		return true
 	}
 	words := map[string]bool{}

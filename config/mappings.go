@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/suggest"
 )
 
 // checkMappings checks each mapping's stores and shape (mapping.Spec.Check);
@@ -21,7 +22,7 @@ func (s *Spec) checkMappings() FieldErrors {
 			case f.store == "":
 				errs = append(errs, FieldError{Path: path + "." + f.field, Message: "is required: the name of a store in stores:"})
 			case !ok:
-				errs = append(errs, FieldError{Path: path + "." + f.field, Message: fmt.Sprintf("store %q is not in stores: (add it there with engine and dsn)%s", f.store, suggest(f.store, sortedKeys(s.Stores)))})
+				errs = append(errs, FieldError{Path: path + "." + f.field, Message: fmt.Sprintf("store %q is not in stores: (add it there with engine and dsn)%s", f.store, suggest.DidYouMean(f.store, sortedKeys(s.Stores)))})
 			}
 		}
 		for _, p := range m.Check() {
@@ -38,7 +39,7 @@ func (s *Spec) checkMappings() FieldErrors {
 func (c *CheckContext) Mapping(name string) *mapping.Spec {
 	m, ok := c.Spec.Mappings[name]
 	if !ok {
-		c.Errorf("mapping", "mapping %q is not in mappings:%s", name, suggest(name, sortedKeys(c.Spec.Mappings)))
+		c.Errorf("mapping", "mapping %q is not in mappings:%s", name, suggest.DidYouMean(name, sortedKeys(c.Spec.Mappings)))
 		return nil
 	}
 	return &m

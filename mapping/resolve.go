@@ -5,6 +5,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/godwit/godwit/suggest"
 )
 
 // SourceTable is what resolution needs to know of a source table.
@@ -135,7 +137,7 @@ func (s *Spec) TableNames(names []string) ([]string, error) {
 			if isGlob(key) {
 				return nil, fmt.Errorf("%w: tables.%s: the pattern matches no source table", ErrMapping, key)
 			}
-			return nil, fmt.Errorf("%w: tables.%s: no such source table%s", ErrMapping, key, suggest(key, names))
+			return nil, fmt.Errorf("%w: tables.%s: no such source table%s", ErrMapping, key, suggest.DidYouMean(key, names))
 		}
 	}
 	sort.Strings(out)
@@ -174,7 +176,7 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	unknown := func(field, col string) {
 		if !has[col] {
-			bad("%s: column %s is not in source table %s%s", field, col, src.Name, suggest(col, src.Columns))
+			bad("%s: column %s is not in source table %s%s", field, col, src.Name, suggest.DidYouMean(col, src.Columns))
 		}
 	}
 	for _, c := range sortedKeys(rules.Columns) {
