@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -90,7 +92,7 @@ func checkCredentials(add addFunc, path, phase string, c *Command, dsnVars map[s
 				"and refer to it as $%s (or drop the assignment)", phase, name, name, name)
 		}
 	}
-	for _, k := range sortedKeys(c.Env) {
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		if what := literalCredential(c.Env[k], false); what != "" {
 			add(path+".env."+k, "holds a literal credential (%s): %s", what, fix)
 		} else if passNamePattern.MatchString(k) && !secretNamePattern.MatchString(k) && c.Env[k] != "" {
@@ -122,7 +124,7 @@ func storeDSNVars(s *Spec) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(s.Stores))
-	for _, name := range sortedKeys(s.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(s.Stores)) {
 		if v := s.Stores[name].DSN.FromEnv; v != "" && out[v] == "" {
 			out[v] = name
 		}

@@ -431,4 +431,3 @@ func splitPath(path string) []string {
 	}
 	return parts
 }
-

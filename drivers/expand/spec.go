@@ -9,7 +9,8 @@ package expand
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -126,7 +127,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
 	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)", true)
 	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation", true)
-	for _, table := range sortedKeys(s.DualWrite) {
+	for _, table := range slices.Sorted(maps.Keys(s.DualWrite)) {
 		if err := datastore.ValidatePattern(table); err != nil || strings.ContainsAny(table, "*?[") {
 			c.Errorf("dualWrite."+table, "must name one table, not a pattern")
 		}
@@ -178,14 +179,14 @@ func (s *Spec) ProvidesColumn(store, table, column string) bool {
 
 // Resources are the dual-written tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	return stores.Resources(spec, s.Store, sortedKeys(s.DualWrite))
+	return stores.Resources(spec, s.Store, slices.Sorted(maps.Keys(s.DualWrite)))
 }
 
 // Rules returns the dual-write rules per table, in column order.
 func (s *Spec) Rules() map[string][]datastore.DualWriteRule {
 	out := map[string][]datastore.DualWriteRule{}
-	for _, table := range sortedKeys(s.DualWrite) {
-		for _, col := range sortedKeys(s.DualWrite[table]) {
+	for _, table := range slices.Sorted(maps.Keys(s.DualWrite)) {
+		for _, col := range slices.Sorted(maps.Keys(s.DualWrite[table])) {
 			out[table] = append(out[table], datastore.DualWriteRule{Column: col, Expr: s.DualWrite[table][col].Expression()})
 		}
 	}
@@ -193,13 +194,4 @@ func (s *Spec) Rules() map[string][]datastore.DualWriteRule {
 }
 
 // Tables are the dual-written tables, sorted.
-func (s *Spec) Tables() []string { return sortedKeys(s.DualWrite) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *Spec) Tables() []string { return slices.Sorted(maps.Keys(s.DualWrite)) }

@@ -8,8 +8,9 @@ package provision
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -117,7 +118,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf(fmt.Sprintf("fullCopy[%d]", i), "%v", err)
 		}
 	}
-	for _, k := range sortedKeys(s.TypeOverrides) {
+	for _, k := range slices.Sorted(maps.Keys(s.TypeOverrides)) {
 		table, column, ok := strings.Cut(k, ".")
 		switch {
 		case !ok || table == "" || column == "" || strings.Contains(column, "."):
@@ -609,15 +610,6 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		}
 	}
 	return problems
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // withoutKey reports whether fullCopy lets the table be created without a
