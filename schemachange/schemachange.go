@@ -124,13 +124,9 @@ type execer interface {
 }
 
 func ensureRecordTable(ctx context.Context, st *datastore.Store) error {
-	suffix := ""
-	if st.Engine == datastore.MySQL {
-		suffix = " ENGINE=InnoDB"
-	}
 	q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (name VARCHAR(200) NOT NULL PRIMARY KEY,
 		step VARCHAR(20) NOT NULL, done INTEGER NOT NULL, last_key TEXT, row_count BIGINT NOT NULL,
-		updated_at VARCHAR(40) NOT NULL)%s`, st.Quote(RecordTable), suffix)
+		updated_at VARCHAR(40) NOT NULL)%s`, st.Quote(RecordTable), st.TableSuffix())
 	if _, err := st.DB.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create %s: %w", RecordTable, err)
 	}
@@ -213,11 +209,11 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 		done = rec.done
 	}
 	inTx, after := stmts, []string(nil)
-	if transactional(st) {
+	if st.TransactionalDDL() {
 		inTx, after = splitConcurrent(stmts)
 	}
 	res := Result{Triggers: triggers}
-	if transactional(st) && done < len(inTx) {
+	if st.TransactionalDDL() && done < len(inTx) {
 		err := withRetry(ctx, st, c, log, "apply "+c.Name, func() error {
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
 				for _, q := range removals {
@@ -238,7 +234,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 		}
 		res.Statements, done = len(inTx), len(inTx)
 	}
-	if !transactional(st) {
+	if !st.TransactionalDDL() {
 		for _, q := range removals {
 			if _, err := st.DB.ExecContext(ctx, q); err != nil {
 				return res, fmt.Errorf("change %s: remove dual-write triggers: %w", c.Name, err)
@@ -278,7 +274,7 @@ func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 	if rec.step == stepDown {
 		done = rec.done
 	}
-	if transactional(st) {
+	if st.TransactionalDDL() {
 		err := withRetry(ctx, st, c, log, "roll back "+c.Name, func() error {
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
 				for i, q := range down {
@@ -403,7 +399,7 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 				return err
 			}
 			defer conn.Close()
-			if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" && !transactional(st) {
+			if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" && !st.TransactionalDDL() {
 				if _, err := conn.ExecContext(ctx, lt); err != nil {
 					return err
 				}
@@ -524,8 +520,6 @@ func withRetry(ctx context.Context, st *datastore.Store, c Change, log hclog.Log
 	}
 }
 
-func transactional(st *datastore.Store) bool { return st.Engine != datastore.MySQL }
-
 // splitConcurrent moves PostgreSQL's CREATE INDEX CONCURRENTLY (which
 // cannot run in a transaction) after the rest.
 func splitConcurrent(stmts []string) (inTx, after []string) {
@@ -579,7 +573,7 @@ func findFold(list []string, s string) (string, bool) {
 // reports the first statement the store refuses. On MySQL/MariaDB, whose
 // DDL cannot be rolled back, it does nothing (ok is false).
 func DryRun(ctx context.Context, st *datastore.Store, c Change) (ok bool, err error) {
-	if !transactional(st) {
+	if !st.TransactionalDDL() {
 		return false, nil
 	}
 	c.normalize()

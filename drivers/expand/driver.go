@@ -199,7 +199,7 @@ func (d *Driver) dryRun(ctx context.Context, spec *config.Spec, s *Spec, phase s
 	if spec.Stores[s.Store].Engine == "" {
 		return nil
 	}
-	if e, err := datastore.ParseEngine(spec.Stores[s.Store].Engine); err != nil || e == datastore.MySQL {
+	if e, err := datastore.ParseEngine(spec.Stores[s.Store].Engine); err != nil || !e.TransactionalDDL() {
 		return nil
 	}
 	st, err := stores.Open(ctx, spec.Stores, s.Store)
