@@ -90,8 +90,9 @@ func (s *Store) DualWriteTriggers(ctx context.Context) ([]DualWriteTrigger, erro
 func (s *Store) DropDualWriteSQL(tr DualWriteTrigger) []string { return s.d.dropDualWrite(tr) }
 
 // LockTimeoutSQL returns the statement that makes this session (on
-// PostgreSQL: this transaction) wait at most d for a lock, "" where the
-// engine has no such setting (SQLite waits on its busy timeout).
+// PostgreSQL: this transaction) wait at most d for a lock, a table's or a
+// row's; "" where the engine has no such setting (SQLite waits on its busy
+// timeout).
 func (s *Store) LockTimeoutSQL(d time.Duration) string { return s.d.lockTimeout(d) }
 
 // ClaimWriteSQL returns a statement that, run first in a transaction that
@@ -350,8 +351,13 @@ func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
 
 func (mysqlDialect) claimWrite(string, string) string { return "" }
 
+// lockTimeout sets both of InnoDB's waits: lock_wait_timeout bounds a
+// wait for a metadata (table) lock, innodb_lock_wait_timeout one for a row
+// lock, which a backfill batch meets beside the application's writes (its
+// default is 50 s).
 func (mysqlDialect) lockTimeout(t time.Duration) string {
-	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int64(t/time.Second), 1))
+	secs := max(int64(t/time.Second), 1)
+	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", secs, secs)
 }
 
 func (mysqlDialect) missingObject(err error) bool {

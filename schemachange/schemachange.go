@@ -49,7 +49,8 @@ type Change struct {
 	// before Up runs (contract: before the old column goes).
 	RemoveDualWrite []string
 	// LockTimeout bounds each wait for a lock (PostgreSQL lock_timeout,
-	// MySQL lock_wait_timeout); a statement that times out is retried up to
+	// MySQL lock_wait_timeout and, for row locks, innodb_lock_wait_timeout);
+	// a statement that times out is retried up to
 	// Retries times, Backoff apart (doubling).
 	LockTimeout time.Duration
 	Retries     int
