@@ -117,3 +117,70 @@ func TestStatusAndCleanupKnowDualWriteTriggers(t *testing.T) {
 		})
 	}
 }
+
+// Cleanup of an ended run forgets its schema-change records too (another
+// migration's stay): a rerun under the same name then applies its expand
+// and creates its triggers, instead of finding the ended run's record and
+// taking the change as applied.
+func TestCleanupForgetsTheEndedRunsSchemaChangeRecords(t *testing.T) {
+	for _, engine := range []datastore.Engine{datastore.Postgres, datastore.MySQL, datastore.SQLite} {
+		t.Run(string(engine), func(t *testing.T) {
+			isolate(t)
+			ctx := context.Background()
+			log := hclog.NewNullLogger()
+			db := dbtest.New(t, engine)
+			t.Setenv("LO_APP_DSN", db.DSN)
+			st := db.Store
+			dbtest.Exec(t, st, "CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(200))")
+			spec, err := config.ParseSpec([]byte(fmt.Sprintf(dualWriteSpec, engine)))
+			require.NoError(t, err)
+			expandChange := schemachange.Change{Name: "orders/expand",
+				Up:        datastore.SplitScript(engine, "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);"),
+				DualWrite: map[string][]datastore.DualWriteRule{"users": {{Column: "email_address", Expr: "email"}}}}
+			// The run was stopped after its expand; another migration's
+			// record is in the same store.
+			first, err := schemachange.Apply(ctx, st, expandChange, log)
+			require.NoError(t, err)
+			_, err = schemachange.Apply(ctx, st, schemachange.Change{Name: "other/expand",
+				Up: datastore.SplitScript(engine, "CREATE TABLE other_t (id INTEGER NOT NULL PRIMARY KEY);")}, log)
+			require.NoError(t, err)
+			records := func(prefix string) []string {
+				recs, err := schemachange.Records(ctx, st, prefix)
+				require.NoError(t, err)
+				var out []string
+				for _, r := range recs {
+					out = append(out, r.String())
+				}
+				return out
+			}
+			applied := fmt.Sprintf("orders/expand: %d statements applied", first.Statements)
+			require.Len(t, records("orders/"), 1)
+			require.Contains(t, records("orders/")[0], applied)
+
+			ended := &fakeClient{states: []wfState{{report: endedReport(migration.StatusFailed), ended: true}}, startSpec: spec}
+			out, _, err := run(t, ended.dial, "cleanup", "orders", "--dry-run")
+			require.NoError(t, err)
+			assert.Contains(t, out, "would forget: app schema-change progress record "+applied)
+			require.Len(t, records("orders/"), 1, "a dry run forgot a record")
+
+			out, _, err = run(t, ended.dial, "cleanup", "orders")
+			require.NoError(t, err)
+			assert.Contains(t, out, "removed: app dual-write trigger godwit_dw_users")
+			assert.Contains(t, out, "forgot: app schema-change progress record orders/expand")
+			assert.Empty(t, records("orders/"), "cleanup left the ended run's records")
+			assert.Len(t, records("other/"), 1, "cleanup forgot another migration's record")
+
+			// The schema put back by hand, a rerun applies its expand again.
+			dbtest.Exec(t, st, "ALTER TABLE users DROP COLUMN email_address")
+			res, err := schemachange.Apply(ctx, st, expandChange, log)
+			require.NoError(t, err)
+			assert.False(t, res.Already, "the rerun took the ended run's record for its own progress")
+			assert.Equal(t, first.Statements, res.Statements)
+			assert.Positive(t, triggerTables(t, st)["users"], "the rerun created no dual-write trigger")
+
+			out, _, err = run(t, ended.dial, "cleanup", "orders", "--dry-run")
+			require.NoError(t, err)
+			assert.Contains(t, out, "would forget: app schema-change progress record orders/expand")
+		})
+	}
+}

@@ -228,3 +228,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	return problems
 }
+
+// RecordStore is the store the backfill's progress record is kept in.
+func (s *Spec) RecordStore() string { return s.Store }
+
+var _ expand.RecordKeeper = (*Spec)(nil)

@@ -144,3 +144,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	return nil
 }
+
+// RecordStore is the store the contract's record is kept in.
+func (s *Spec) RecordStore() string { return s.Store }
+
+var _ expand.RecordKeeper = (*Spec)(nil)

@@ -306,3 +306,59 @@ phases:
 	require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NOT NULL").Scan(&filled))
 	require.Zero(t, filled, "the backfill wrote although its probe failed")
 }
+
+// A run under the name of one that completed its expand, backfill and
+// contract applies all of its own statements: the completed run's records
+// (its contract's stays, for a retried contract) must not make the new
+// run's contract take itself as already applied.
+func TestRerunAfterACompletedRunAppliesItsOwnStatements(t *testing.T) {
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))",
+		"INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x')")
+	spec := renameSpec(t, db)
+	e, b, c := expand.New(log), backfill.New(log), contract.New(log)
+	run(t, e, activities.ActionRun, spec, 0)
+	run(t, b, activities.ActionRun, spec, 1)
+	run(t, c, activities.ActionRun, spec, 2)
+
+	// The next change, under the same migration name: the column back.
+	dir := os.Getenv(specfiles.DirEnv)
+	for name, text := range map[string]string{
+		"expand.sql":      "ALTER TABLE users ADD COLUMN email VARCHAR(200);",
+		"expand.down.sql": "ALTER TABLE users DROP COLUMN email;",
+		"contract.sql":    "ALTER TABLE users DROP COLUMN email_address;",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
+	text := fmt.Sprintf(`name: rename-test
+stores:
+  app: {engine: sqlite, dsn: {fromFile: %s}}
+phases:
+  - phase: provision
+    name: expand
+    expand:
+      store: app
+      sql: {fromFile: expand.sql}
+      rollback: {fromFile: expand.down.sql}
+      dualWrite:
+        users: {email: "email_address", email_address: {from: email}}
+  - phase: copy
+    name: backfill
+    backfill: {store: app, table: users, set: {email: "email_address"}, where: "email IS NULL", batchRows: 2}
+  - phase: decommission
+    name: contract
+    contract: {store: app, sql: {fromFile: contract.sql}}
+`, filepath.Join(dir, "app.dsn"))
+	again, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	res := run(t, e, activities.ActionRun, again, 0)
+	require.NotContains(t, res.Summary, "already applied", "the new run's expand")
+	res = run(t, b, activities.ActionRun, again, 1)
+	require.Contains(t, res.Summary, "3 updated", "the new run's backfill")
+	res = run(t, c, activities.ActionRun, again, 2)
+	require.NotContains(t, res.Summary, "already applied", "the new run's contract")
+	tb, err := db.Store.Introspect(context.Background(), "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
+}
