@@ -53,3 +53,20 @@ func Records(ctx context.Context, st *datastore.Store, prefix string) ([]Record,
 	}
 	return out, rows.Err()
 }
+
+// Forget removes the records of the named changes; a name without a
+// record is passed over.
+func Forget(ctx context.Context, st *datastore.Store, names ...string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	if err := ensureRecordTable(ctx, st); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := deleteRecord(ctx, st.DB, st, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -95,12 +95,19 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if err != nil {
 		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
 	}
-	if !res.Already {
-		// A new change starts: the records a finished earlier run of this
-		// migration left (its contract's) must not make later phases skip.
-		if err := forgetOthers(ctx, st, in.Migration, name); err != nil {
-			return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
-		}
+	// The records an earlier run of this migration left for the phases
+	// after this one (a completed run's contract's) must not make them
+	// skip. Only later phases' go: an earlier expand of this run keeps its
+	// record, which its compensation needs.
+	switch {
+	case s.Later != nil:
+		err = ForgetLater(ctx, st, in.Migration, s.Later)
+	case !res.Already:
+		// A phase of a run started before Later existed: the old rule.
+		err = forgetOthers(ctx, st, in.Migration, name)
+	}
+	if err != nil {
+		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
 	}
 	log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
 	sum := fmt.Sprintf("applied %d statements of %s to %s", len(up), s.SQL.Path(), s.Store)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/schemachange"
 )
@@ -102,4 +103,36 @@ func ForgetRecords(ctx context.Context, spec *config.Spec, found []StoreRecord) 
 		forgotten[name] = byStore[name]
 	}
 	return forgotten, nil
+}
+
+// LaterPhases returns the names of the phases after c's in the spec whose
+// drivers keep records in store. None of them has run when c's phase runs
+// (phases run in order, and only compensations go back), so a record of
+// theirs found then is an earlier run's under the same migration name.
+// The slice is never nil: a phase spec checked before this field existed
+// (a run in flight) decodes it as nil, and keeps the old rule.
+func LaterPhases(c *config.CheckContext, store string) []string {
+	out := []string{}
+	after := false
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		if p == c.Phase {
+			after = true
+			continue
+		}
+		if k, ok := p.Driver.(RecordKeeper); ok && after && k.RecordStore() == store {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// ForgetLater removes the records of the migration's later phases (see
+// LaterPhases) from st, so that they start afresh in this run.
+func ForgetLater(ctx context.Context, st *datastore.Store, migration string, later []string) error {
+	names := make([]string, len(later))
+	for i, p := range later {
+		names[i] = RecordName(migration, p)
+	}
+	return schemachange.Forget(ctx, st, names...)
 }

@@ -120,6 +120,10 @@ type Spec struct {
 	// Stores holds the store's spec, copied from the spec's stores: when
 	// the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// Later names the phases after this one that keep records in the
+	// store (LaterPhases), filled when the spec is checked. No omitempty:
+	// nil means a run started before the field existed.
+	Later []string `yaml:"-" json:"later"`
 }
 
 // Check reports an unknown store, missing scripts and empty rules.
@@ -144,6 +148,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("retries", "must not be negative")
 	}
 	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Later = LaterPhases(c, s.Store)
 }
 
 // ApplyDefaults makes the phase's compensation run even when the phase
