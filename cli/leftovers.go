@@ -122,9 +122,9 @@ func renderDualWrite(w io.Writer, name, status string, ended bool, scan expand.S
 		fmt.Fprintf(w, "    remove them: godwit cleanup %s   (--dry-run lists them without removing)\n", name)
 	}
 	if len(others) > 0 {
-		fmt.Fprintln(w, "  ⚠ WARNING: dual-write triggers on tables this migration does not dual-write (another migration's; owner unknown):")
+		fmt.Fprintln(w, "  ⚠ WARNING: dual-write triggers of another migration:")
 		for _, l := range others {
-			fmt.Fprintf(w, "    ⚠ %s (%s): %s — once sure no migration uses it: %s\n", l.Store, l.Engine, l.Object(), l.Drop)
+			fmt.Fprintf(w, "    ⚠ %s (%s): %s (%s) — once sure no migration uses it: %s\n", l.Store, l.Engine, l.Object(), whoseTrigger(l), l.Drop)
 		}
 	}
 	for _, p := range scan.Problems {
@@ -141,11 +141,13 @@ func (a *app) cleanupCommand() *cobra.Command {
 back, failed, terminated by hand): its change capture's replication slots and
 publications (PostgreSQL logical replication), changelog tables, triggers and
 trigger functions, and its expand phases' dual-write triggers (godwit_dw_...,
-and their functions on PostgreSQL). They are found by the name Godwit gave
-them, in every store of the spec the run started with, from this machine,
-with the DSNs the spec names (the variables or files must exist here, as for
-the worker). A dual-write trigger is the migration's when it is on a table
-one of its expand phases dual-writes in that store. It also forgets the
+godwit_dwm_<tag>_..., and their functions on PostgreSQL). They are found by
+the name Godwit gave them, in every store of the spec the run started with,
+from this machine, with the DSNs the spec names (the variables or files must
+exist here, as for the worker). A dual-write trigger is the migration's when
+its name carries the migration's tag (8 hex digits of the SHA-256 of its
+name), or, for a name without a tag (made before tags), when it is on a
+table one of its expand phases dual-writes in that store. It also forgets the
 run's schema-change records (godwit_schema_changes: how far its expand,
 backfill and contract got), which a later run under the same name would
 otherwise take for its own progress; a partly applied expand's record is
@@ -235,7 +237,7 @@ func (a *app) cleanupDualWrite(ctx context.Context, spec *config.Spec, name stri
 	}
 	ours := scan.Ours()
 	for _, l := range scan.Others() {
-		fmt.Fprintf(a.out, "left alone (not a table this migration dual-writes): %s %s — %s\n", l.Store, l.Object(), l.Drop)
+		fmt.Fprintf(a.out, "left alone (%s): %s %s — %s\n", whoseTrigger(l), l.Store, l.Object(), l.Drop)
 	}
 	if len(ours) == 0 {
 		fmt.Fprintf(a.out, "no dual-write trigger of migration %s in %s\n", name, strings.Join(slices.Sorted(maps.Keys(expand.DualWriteTables(spec))), ", "))
@@ -282,6 +284,16 @@ func (a *app) cleanupRecords(ctx context.Context, spec *config.Spec, name string
 		return fmt.Errorf("cleanup of migration %s: %w", name, err)
 	}
 	return nil
+}
+
+// whoseTrigger says why a dual-write trigger is another migration's: its
+// name carries another migration's tag, or (a name without a tag, from
+// before tags) it is on a table this migration does not dual-write.
+func whoseTrigger(l expand.Leftover) string {
+	if l.Tagged {
+		return "its name carries another migration's tag, " + l.Tag
+	}
+	return "not a table this migration dual-writes; owner unknown"
 }
 
 func (a *app) printRemoved(byStore map[string][]string, label func(string) string) {

@@ -178,7 +178,7 @@ type dialect interface {
 	estimate(ctx context.Context, db *sql.DB, table string) (int64, error)
 	transactionalDDL() bool
 	// dualWriteSQL creates the dual-write triggers of a table (dualwrite.go).
-	dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error)
+	dualWriteSQL(t *Table, rules []dualWriteRule, tag string) ([]string, error)
 	dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error)
 	dropDualWrite(tr DualWriteTrigger) []string
 	lockTimeout(d time.Duration) string

@@ -45,6 +45,12 @@ type Change struct {
 	Up, Down []datastore.ScriptStatement
 	// DualWrite holds the rules per table, installed after Up.
 	DualWrite map[string][]datastore.DualWriteRule
+	// Owner is the migration whose dual-write triggers these are: their
+	// names carry its tag (datastore.DualWriteTag), so status and cleanup
+	// tell them from another migration's. A table that already has
+	// untagged triggers of Godwit's (a run from before tags, resumed) gets
+	// untagged names again, so one set never holds both; "" names none.
+	Owner string
 	// RemoveDualWrite names tables whose dual-write triggers are removed
 	// before Up runs (contract: before the old column goes).
 	RemoveDualWrite []string
@@ -343,15 +349,15 @@ func RemoveDualWrite(ctx context.Context, st *datastore.Store, tables []string) 
 // dual-write triggers' creation (counted); and the triggers created.
 func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts []string, created []datastore.DualWriteTrigger, err error) {
 	var out []string
-	if len(c.RemoveDualWrite) > 0 {
-		all, err := st.DualWriteTriggers(ctx)
-		if err != nil {
+	var existing []datastore.DualWriteTrigger
+	if len(c.RemoveDualWrite) > 0 || len(c.DualWrite) > 0 {
+		if existing, err = st.DualWriteTriggers(ctx); err != nil {
 			return nil, nil, nil, err
 		}
-		for _, tr := range all {
-			if contains(c.RemoveDualWrite, tr.Table) {
-				removals = append(removals, st.DropDualWriteSQL(tr)...)
-			}
+	}
+	for _, tr := range existing {
+		if contains(c.RemoveDualWrite, tr.Table) {
+			removals = append(removals, st.DropDualWriteSQL(tr)...)
 		}
 	}
 	for _, s := range c.Up {
@@ -368,7 +374,7 @@ func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts [
 				cols = append(cols, r.Column) // added by Up
 			}
 		}
-		q, err := st.DualWriteSQL(t, cols, c.DualWrite[table])
+		q, err := st.DualWriteSQL(t, cols, c.DualWrite[table], triggerTag(c.Owner, t.Name, existing))
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -543,6 +549,17 @@ func createdTrigger(q string) string {
 		return strings.Trim(f[2], "\"`")
 	}
 	return ""
+}
+
+// triggerTag is the tag of the triggers the change creates on table: its
+// owner's, unless the table already has untagged ones (see Change.Owner).
+func triggerTag(owner, table string, existing []datastore.DualWriteTrigger) string {
+	for _, tr := range existing {
+		if tr.Tag == "" && strings.EqualFold(tr.Table, table) {
+			return ""
+		}
+	}
+	return datastore.DualWriteTag(owner)
 }
 
 func tablesOf(m map[string][]datastore.DualWriteRule) []string {

@@ -81,7 +81,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
 	defer ka.Stop()
 	name := RecordName(in.Migration, in.Phase.Name)
-	change := schemachange.Change{Name: name, Up: up, Down: down, DualWrite: s.Rules(),
+	change := schemachange.Change{Name: name, Owner: in.Migration, Up: up, Down: down, DualWrite: s.Rules(),
 		LockTimeout: s.LockTimeout.D(), Retries: s.Retries}
 	if action == activities.ActionCompensate {
 		res, err := schemachange.Rollback(ctx, st, change, log)
@@ -214,7 +214,7 @@ func (d *Driver) dryRun(ctx context.Context, spec *config.Spec, s *Spec, phase s
 		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
 	}
 	defer st.Close()
-	c := schemachange.Change{Name: RecordName(spec.Name, phase), Up: up, Down: down, DualWrite: s.Rules(), LockTimeout: s.LockTimeout.D()}
+	c := schemachange.Change{Name: RecordName(spec.Name, phase), Owner: spec.Name, Up: up, Down: down, DualWrite: s.Rules(), LockTimeout: s.LockTimeout.D()}
 	if _, err := schemachange.DryRun(ctx, st, c); err != nil {
 		return []string{fmt.Sprintf("store %s: %v", s.Store, err)}
 	}
