@@ -41,7 +41,17 @@ func renameSpecWith(t *testing.T, db dbtest.DB, backfillSection string) *config.
 	write("expand.sql", "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);")
 	write("expand.down.sql", "ALTER TABLE users DROP COLUMN email_address;")
 	write("contract.sql", "ALTER TABLE users DROP COLUMN email;")
-	text := fmt.Sprintf(`name: rename-test
+	text := renameSpecText(db.Store.Engine, filepath.Join(dir, "app.dsn"), `{email_address: "email", email: {from: email_address}}`, backfillSection)
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	return spec
+}
+
+// renameSpecText is the spec of an expand with dualWrite on users, a
+// backfill and a contract behind a gate, on a store of engine whose DSN is
+// in dsnFile.
+func renameSpecText(engine datastore.Engine, dsnFile, dualWrite, backfillSection string) string {
+	return fmt.Sprintf(`name: rename-test
 stores:
   app: {engine: %s, dsn: {fromFile: %s}}
 phases:
@@ -52,7 +62,7 @@ phases:
       sql: {fromFile: expand.sql}
       rollback: {fromFile: expand.down.sql}
       dualWrite:
-        users: {email_address: "email", email: {from: email_address}}
+        users: %s
   - phase: copy
     name: backfill
     backfill: %s
@@ -60,10 +70,7 @@ phases:
     name: contract
     approval: {gate: contract}
     contract: {store: app, sql: {fromFile: contract.sql}}
-`, db.Store.Engine, filepath.Join(dir, "app.dsn"), backfillSection)
-	spec, err := config.ParseSpec([]byte(text))
-	require.NoError(t, err)
-	return spec
+`, engine, dsnFile, dualWrite, backfillSection)
 }
 
 // roundTrip is the phase as the activity receives it: through JSON.
@@ -331,25 +338,8 @@ func TestRerunAfterACompletedRunAppliesItsOwnStatements(t *testing.T) {
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
 	}
-	text := fmt.Sprintf(`name: rename-test
-stores:
-  app: {engine: sqlite, dsn: {fromFile: %s}}
-phases:
-  - phase: provision
-    name: expand
-    expand:
-      store: app
-      sql: {fromFile: expand.sql}
-      rollback: {fromFile: expand.down.sql}
-      dualWrite:
-        users: {email: "email_address", email_address: {from: email}}
-  - phase: copy
-    name: backfill
-    backfill: {store: app, table: users, set: {email: "email_address"}, where: "email IS NULL", batchRows: 2}
-  - phase: decommission
-    name: contract
-    contract: {store: app, sql: {fromFile: contract.sql}}
-`, filepath.Join(dir, "app.dsn"))
+	text := renameSpecText(datastore.SQLite, filepath.Join(dir, "app.dsn"), `{email: "email_address", email_address: {from: email}}`,
+		`{store: app, table: users, set: {email: "email_address"}, where: "email IS NULL", batchRows: 2}`)
 	again, err := config.ParseSpec([]byte(text))
 	require.NoError(t, err)
 	res := run(t, e, activities.ActionRun, again, 0)

@@ -113,14 +113,8 @@ func ForgetRecords(ctx context.Context, spec *config.Spec, found []StoreRecord) 
 // (a run in flight) decodes it as nil, and keeps the old rule.
 func LaterPhases(c *config.CheckContext, store string) []string {
 	out := []string{}
-	after := false
-	for i := range c.Spec.Phases {
-		p := &c.Spec.Phases[i]
-		if p == c.Phase {
-			after = true
-			continue
-		}
-		if k, ok := p.Driver.(RecordKeeper); ok && after && k.RecordStore() == store {
+	for _, p := range c.PhasesAfter() {
+		if k, ok := p.Driver.(RecordKeeper); ok && k.RecordStore() == store {
 			out = append(out, p.Name)
 		}
 	}

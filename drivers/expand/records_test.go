@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,18 +28,10 @@ import (
 func TestTwoExpandsRollBackBoth(t *testing.T) {
 	db := dbtest.New(t, datastore.SQLite)
 	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
-	dir := t.TempDir()
-	t.Setenv(specfiles.DirEnv, dir)
-	for name, text := range map[string]string{
-		"app.dsn": db.DSN,
-		"a.sql":   "ALTER TABLE users ADD COLUMN a INTEGER;", "a.down.sql": "ALTER TABLE users DROP COLUMN a;",
+	spec := sqliteSpec(t, db, map[string]string{
+		"a.sql": "ALTER TABLE users ADD COLUMN a INTEGER;", "a.down.sql": "ALTER TABLE users DROP COLUMN a;",
 		"b.sql": "ALTER TABLE users ADD COLUMN b INTEGER;", "b.down.sql": "ALTER TABLE users DROP COLUMN b;",
-	} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
-	}
-	spec, err := config.ParseSpec([]byte(fmt.Sprintf(`name: two
-stores:
-  app: {engine: sqlite, dsn: {fromFile: %s}}
+	}, `name: two
 phases:
   - phase: provision
     name: expand-a
@@ -46,8 +39,7 @@ phases:
   - phase: provision
     name: expand-b
     expand: {store: app, sql: {fromFile: b.sql}, rollback: {fromFile: b.down.sql}}
-`, filepath.Join(dir, "app.dsn"))))
-	require.NoError(t, err)
+`)
 	e := expand.New(hclog.NewNullLogger())
 	run(t, e, activities.ActionRun, spec, 0)
 	run(t, e, activities.ActionRun, spec, 1)
@@ -66,14 +58,7 @@ func TestRerunOfABackfillAndContractAppliesTheContract(t *testing.T) {
 	db := dbtest.New(t, datastore.SQLite)
 	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200), email_address VARCHAR(200), legacy INTEGER)",
 		"INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'b@x')")
-	dir := t.TempDir()
-	t.Setenv(specfiles.DirEnv, dir)
-	for name, text := range map[string]string{"app.dsn": db.DSN, "contract.sql": "ALTER TABLE users DROP COLUMN legacy;"} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
-	}
-	spec, err := config.ParseSpec([]byte(fmt.Sprintf(`name: fill
-stores:
-  app: {engine: sqlite, dsn: {fromFile: %s}}
+	spec := sqliteSpec(t, db, map[string]string{"contract.sql": "ALTER TABLE users DROP COLUMN legacy;"}, `name: fill
 phases:
   - phase: copy
     name: backfill
@@ -81,8 +66,7 @@ phases:
   - phase: decommission
     name: contract
     contract: {store: app, sql: {fromFile: contract.sql}}
-`, filepath.Join(dir, "app.dsn"))))
-	require.NoError(t, err)
+`)
 	log := hclog.NewNullLogger()
 	b, c := backfill.New(log), contract.New(log)
 	run(t, b, activities.ActionRun, spec, 0)
@@ -133,4 +117,22 @@ func byHand(t *testing.T, db dbtest.DB, stmts ...string) {
 	require.NoError(t, err)
 	defer st.Close()
 	dbtest.Exec(t, st, stmts...)
+}
+
+// sqliteSpec writes files into a files directory of the test's, with db's
+// DSN as app.dsn, and parses phases (a spec without stores) with the
+// store app on db added.
+func sqliteSpec(t *testing.T, db dbtest.DB, files map[string]string, phases string) *config.Spec {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(specfiles.DirEnv, dir)
+	files["app.dsn"] = db.DSN
+	for name, text := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
+	name, rest, _ := strings.Cut(phases, "\n")
+	text := fmt.Sprintf("%s\nstores:\n  app: {engine: sqlite, dsn: {fromFile: %s}}\n%s", name, filepath.Join(dir, "app.dsn"), rest)
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	return spec
 }

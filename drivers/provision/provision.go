@@ -139,15 +139,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 // in store are created: now, if no later phase loads the store; by that
 // copy after its load; or not at all, if it fans out (why).
 func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left string) {
-	after := false
-	for i := range c.Spec.Phases {
-		p := &c.Spec.Phases[i]
-		if p == c.Phase {
-			after = true
-			continue
-		}
+	for _, p := range c.PhasesAfter() {
 		l, ok := p.Driver.(Loader)
-		if !ok || !after {
+		if !ok {
 			continue
 		}
 		if loads, creates := l.LoadsInto(store); loads {
