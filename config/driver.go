@@ -180,6 +180,30 @@ type CheckContext struct {
 	errs FieldErrors
 }
 
+// PhasesBefore returns the spec's phases before the one being checked, in
+// order: those that run before it.
+func (c *CheckContext) PhasesBefore() []*PhaseSpec { before, _ := c.around(); return before }
+
+// PhasesAfter returns the spec's phases after the one being checked, in
+// order: none of them has run when it runs.
+func (c *CheckContext) PhasesAfter() []*PhaseSpec { _, after := c.around(); return after }
+
+func (c *CheckContext) around() (before, after []*PhaseSpec) {
+	seen := false
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		switch {
+		case p == c.Phase:
+			seen = true
+		case seen:
+			after = append(after, p)
+		default:
+			before = append(before, p)
+		}
+	}
+	return before, after
+}
+
 // Errorf reports a problem at the field sub of the section ("" for the
 // section itself; "run.command" for a nested one).
 func (c *CheckContext) Errorf(sub, format string, args ...any) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -455,7 +457,7 @@ func (s *Spec) Check() FieldErrors {
 			add(fmt.Sprintf("phases[%d].disruptive", i), "has no effect without a window: add a top-level window: {timezone, preferred, businessHours}")
 		}
 	}
-	for _, name := range sortedKeys(s.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(s.Stores)) {
 		st, path := s.Stores[name], "stores."+name
 		switch {
 		case !gatePattern.MatchString(name):
@@ -727,7 +729,7 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 	} else if phaseTimeout > 0 && c.Timeout > phaseTimeout {
 		add(path+".timeout", "%s is longer than the phase timeout %s: the phase would time out first", c.Timeout, phaseTimeout)
 	}
-	for _, k := range sortedKeys(c.Env) {
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		switch {
 		case !envNamePattern.MatchString(k):
 			add(path+".env."+k, "is not a valid environment variable name")
@@ -736,7 +738,7 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 				"move it to secrets: {%s: {fromEnv: VAR}} (or fromFile), which the worker reads itself", k)
 		}
 	}
-	for _, k := range sortedKeys(c.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(c.Secrets)) {
 		ref, sub := c.Secrets[k], path+".secrets."+k
 		if !envNamePattern.MatchString(k) {
 			add(sub, "is not a valid environment variable name")
@@ -751,15 +753,6 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 			add(sub, "sets both fromEnv and fromFile: choose one")
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func phaseList() string {

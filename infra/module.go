@@ -13,9 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -288,7 +290,7 @@ func (a varArgs) destroy() []tfexec.DestroyOption {
 // is private (0600, in a 0700 directory) and removed by cleanup.
 func (m *Module) varOptions(dir string, vars Vars) (cleanup func(), args varArgs, err error) {
 	cleanup = func() {}
-	for _, k := range sortedKeys(vars.Plain) {
+	for _, k := range slices.Sorted(maps.Keys(vars.Plain)) {
 		args.vars = append(args.vars, tfexec.Var(k+"="+vars.Plain[k]))
 	}
 	if len(vars.Secret) == 0 {
@@ -517,15 +519,6 @@ func errorTail(text string) string {
 		text = text[:1000] + "…"
 	}
 	return text
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // BinaryEnv names the environment variable that points at the Terraform

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -115,13 +117,13 @@ func changeValues(action string, c *tfjson.Change, redact func(string) string) s
 	var parts []string
 	switch action {
 	case "delete":
-		for _, k := range sortedKeys(before) {
+		for _, k := range slices.Sorted(maps.Keys(before)) {
 			if before[k] != "null" {
 				parts = append(parts, k+": "+before[k])
 			}
 		}
 	case "create", "read":
-		for _, k := range sortedKeys(after) {
+		for _, k := range slices.Sorted(maps.Keys(after)) {
 			if after[k] != "null" {
 				parts = append(parts, k+": "+after[k])
 			}
@@ -134,7 +136,7 @@ func changeValues(action string, c *tfjson.Change, redact func(string) string) s
 		for k := range after {
 			keys[k] = ""
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			b, a := orNull(before, k), orNull(after, k)
 			if b != a || a == unknownValue {
 				parts = append(parts, k+": "+b+" → "+a)

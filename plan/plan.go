@@ -2,8 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -470,7 +471,7 @@ func successCriteria(kind migration.Phase, d *Description) []string {
 	case migration.PhaseShiftTraffic:
 		c := []string{"each traffic step holds without crossing an alert threshold"}
 		if d != nil {
-			for _, k := range sortedKeys(d.Monitoring.AlertThresholds) {
+			for _, k := range slices.Sorted(maps.Keys(d.Monitoring.AlertThresholds)) {
 				c = append(c, fmt.Sprintf("%s within %v", k, d.Monitoring.AlertThresholds[k]))
 			}
 		}
@@ -702,15 +703,6 @@ func (w *Window) minutes() float64 {
 		d += 24 * time.Hour
 	}
 	return d.Minutes()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // firstDecommission returns the index of the spec's first decommission

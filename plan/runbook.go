@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/godwit/godwit/compat"
@@ -211,7 +213,7 @@ func (p *Plan) triggers(ph Phase) []string {
 			}
 			t = append(t, fmt.Sprintf("%s above %v for %g min (%s)", rt.Metric, rt.Threshold, rt.DurationMinutes, verb))
 		}
-		for _, k := range sortedKeys(p.AlertThresholds) {
+		for _, k := range slices.Sorted(maps.Keys(p.AlertThresholds)) {
 			t = append(t, fmt.Sprintf("%s crosses %v", k, p.AlertThresholds[k]))
 		}
 	}

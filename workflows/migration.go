@@ -3,7 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -687,7 +688,8 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			pr.Attempts = int(res.Attempt)
 			pr.Summary = res.Summary
 			last = res
-			for _, name := range sortedKeys(res.Outputs) {
+			// Sorted: workflow code must not depend on map iteration order.
+			for _, name := range slices.Sorted(maps.Keys(res.Outputs)) {
 				r.prior[i][name] = res.Outputs[name]
 			}
 			if !contains(r.compensations, i) && !((late || guarded) && st.ReadOnly) {
@@ -1124,17 +1126,6 @@ func failedResult(err error) (activities.PhaseResult, bool) {
 		return res, true
 	}
 	return res, false
-}
-
-// sortedKeys returns m's keys in order: workflow code must not depend on
-// map iteration order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // zeroResult is the result of a phase that failed before its activity ran.

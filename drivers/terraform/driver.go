@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,7 +376,7 @@ func (r *runner) outputs(ctx context.Context) (map[string]string, error) {
 			continue
 		case !ok:
 			return nil, infra.Permanent(fmt.Errorf("the module has no output %q after the apply (it has %s): fix outputs: in the spec or add the output to the module",
-				name, strings.Join(sortedKeys(all), ", ")))
+				name, strings.Join(slices.Sorted(maps.Keys(all)), ", ")))
 		case o.Sensitive:
 			return nil, infra.Permanent(fmt.Errorf("output %q is sensitive: phase outputs are stored in workflow history, so it cannot be one", name))
 		}
@@ -455,7 +457,7 @@ func classify(action activities.Action, in activities.PhaseInput, err error) err
 // resolveSecrets reads the secret variables on this worker.
 func resolveSecrets(refs map[string]config.SecretRef) (map[string]string, error) {
 	out := make(map[string]string, len(refs))
-	for _, name := range sortedKeys(refs) {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		v, err := activities.ResolveSecret(refs[name])
 		if err != nil {
 			return nil, fmt.Errorf("secret variable %s: %w", name, err)
@@ -487,7 +489,7 @@ func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.Pha
 	var problems []string
 	secrets := map[string]string{}
 	refs := spec.secretVarRefs()
-	for _, name := range sortedKeys(refs) {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		v, err := activities.ResolveSecret(refs[name])
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("secret variable %s: %v", name, err))

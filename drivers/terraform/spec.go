@@ -9,9 +9,10 @@ package terraform
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/godwit/godwit/config"
@@ -105,7 +106,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf("compensate", "needs vars (the values from before the phase, e.g. {migration_phase: preparation}) or destroy: true")
 		}
 	}
-	for _, name := range sortedKeys(s.SecretVars) {
+	for _, name := range slices.Sorted(maps.Keys(s.SecretVars)) {
 		ref, sub := s.SecretVars[name], "secretVars."+name
 		switch {
 		case !varName.MatchString(name):
@@ -133,7 +134,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf(sub, "%s would change what Terraform does behind the spec's back: set the variable or option in the spec instead", name)
 		}
 	}
-	for _, name := range sortedKeys(s.SecretEnv) {
+	for _, name := range slices.Sorted(maps.Keys(s.SecretEnv)) {
 		ref, sub := s.SecretEnv[name], "secretEnv."+name
 		tfVar, isTFVar := strings.CutPrefix(name, "TF_VAR_")
 		switch {
@@ -169,7 +170,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 }
 
 func checkVars(c *config.CheckContext, path string, vars map[string]string) {
-	for _, k := range sortedKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		switch {
 		case !varName.MatchString(k):
 			c.Errorf(path+"."+k, "is not a valid Terraform variable name")
@@ -266,15 +267,6 @@ func globMatch(pattern, text string) bool {
 		text = text[j+len(part):]
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func hasKey(m map[string]string, k string) bool {
