@@ -282,3 +282,29 @@ phases:
 		events = recordRun(t, activities.LeaseKeyID("store:hist/public.items"), "", "hist-lease.json")
 	}
 }
+
+// TestRetireTakesTheLegacyTablesOutOfService: a small copy, then a
+// decommission phase of the retire driver renames the legacy table out of
+// the way; the recorded history is the retire driver's.
+func TestRetireTakesTheLegacyTablesOutOfService(t *testing.T) {
+	t.Parallel()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+	seedPlain(t, src, 20)
+	r := newDataRun(t, "it-hist-retire", src, dst, `  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain]}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [plain]}
+  - phase: decommission
+    retire: {store: legacy, tables: [plain]}
+`)
+	r.start()
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Equal(t, "renamed plain to plain_retired in legacy (rename them back to undo)", final.Phases[2].Summary)
+	names, err := src.Store.ListTables(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"plain_retired"}, names, "the legacy table is out of the way")
+	recordRun(t, r.name, "", "hist-retire.json")
+}
