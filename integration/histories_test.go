@@ -308,3 +308,40 @@ func TestRetireTakesTheLegacyTablesOutOfService(t *testing.T) {
 	require.Equal(t, []string{"plain_retired"}, names, "the legacy table is out of the way")
 	recordRun(t, r.name, "", "hist-retire.json")
 }
+
+// TestALongRecordedMessageIsClipped: a record update carrying 10 KB
+// becomes one issue of at most migration.MaxIssueMessage bytes that keeps
+// its beginning and who recorded it (issuesV2), and the run goes on.
+func TestALongRecordedMessageIsClipped(t *testing.T) {
+	t.Parallel()
+	d := newSpec(t, "it-hist-issue-clipped", `
+phases:
+  - phase: validate
+    hook: {run: {command: ["true"]}}
+  - phase: copy
+    approval: {gate: go}
+    hook: {run: {command: ["true"]}}
+`)
+	d.start()
+	d.waitFor("the go gate", waitingAt("go"))
+	ctx := context.Background()
+	upd, err := env.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: d.name, UpdateName: workflows.UpdateRecord, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.RecordRequest{By: "it", Message: "weights set by hand: " + strings.Repeat("x", 10000)}},
+	})
+	require.NoError(t, err)
+	require.NoError(t, upd.Get(ctx, nil))
+	out, err := godwit(t, "approve", d.name, "--gate", "go")
+	require.NoError(t, err, out)
+
+	final, err := d.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Len(t, final.Issues, 1, "%+v", final.Issues)
+	msg := final.Issues[0].Message
+	require.LessOrEqual(t, len(msg), migration.MaxIssueMessage, "the message was kept whole")
+	require.True(t, strings.HasPrefix(msg, "weights set by hand: xxx"), msg[:40])
+	require.True(t, strings.HasSuffix(msg, "xxx (by it)"), "who recorded it is kept: %q", msg[len(msg)-60:])
+	events := recordRun(t, d.name, "", "hist-issue-clipped.json")
+	require.True(t, hasEvent(events, updateAccepted(workflows.UpdateRecord)))
+}
