@@ -98,6 +98,7 @@ func TestMappedMigrationCompletes(t *testing.T) {
 	out, err = godwit(t, "reconcile", "-f", r.spec)
 	require.NoError(t, err, out)
 	require.True(t, strings.Contains(out, "order_line→SalesLine"), out)
+	recordHistory(t, r.name) // provision, copy and reconcile through a mapping
 }
 
 // Preflight checks a mapping against the live schemas and names what does

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Report is the status report of one migration run: what the `status` query
@@ -239,6 +240,32 @@ func (r *Report) AddIssue(now time.Time, phase string, severity, message string)
 // notes an issue every 30 s for a week must not grow the report (which the
 // run carries through continue-as-new and returns in every query).
 const MaxIssues = 50
+
+// MaxIssueMessage bounds an issue's message, in bytes: MaxIssues of them
+// stay far below Temporal's 2 MB limit on the report a run returns and
+// carries through continue-as-new, whatever a person records or an error
+// says.
+const MaxIssueMessage = 2048
+
+// ClipIssueMessage returns message cut to at most MaxIssueMessage bytes:
+// its beginning and its end are kept (what happened, and who recorded it
+// or how the error ended), the middle is replaced by how many bytes were
+// left out. Cuts fall on character boundaries.
+func ClipIssueMessage(message string) string {
+	if len(message) <= MaxIssueMessage {
+		return message
+	}
+	// The note " … (N bytes not kept) … " takes at most 40 bytes.
+	const room = 40
+	head, tail := (MaxIssueMessage-room)*3/4, len(message)-(MaxIssueMessage-room)/4
+	for head > 0 && !utf8.RuneStart(message[head]) {
+		head--
+	}
+	for tail < len(message) && !utf8.RuneStart(message[tail]) {
+		tail++
+	}
+	return fmt.Sprintf("%s … (%d bytes not kept) … %s", message[:head], tail-head, message[tail:])
+}
 
 // NoteIssue records an issue like AddIssue, but an issue already in the
 // report (same phase, severity and message) is counted again, with its

@@ -306,7 +306,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 	if len(spec.Notifications) > 0 {
 		r.notifyVersion = workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, notifyV1)
 	}
-	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV1)
+	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV2)
 	r.memoVersion = workflow.GetVersion(ctx, changeMemo, workflow.DefaultVersion, memoV1)
 	r.seriesVersion = workflow.GetVersion(ctx, changeSeries, workflow.DefaultVersion, seriesV1)
 	if c := in.Carry; c != nil {
