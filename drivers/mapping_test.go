@@ -172,3 +172,34 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestCutoverRefusesAMappingWithNoInverseNamingTheRule(t *testing.T) {
+	cutover := "  - phase: copy\n    cutover: {mapping: shop, route: r, gateway: {url: http://gw}}\n"
+	_, err := config.ParseSpec([]byte(mappedSpec(cutover)))
+	want := `phases[0].cutover.mapping (line 21): cutover sets up reverse replication (new → legacy) through the inverse of mapping shop, which has none: mappings.shop.tables.order_line.where: a filter (where: quantity > 0) carries only the rows it holds for`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
+	}
+
+	// inverse: is accepted under cast and add; with the filter gone and the
+	// cast given its inverse, only the missing wiring is left to refuse.
+	invertible := strings.Replace(mappedSpec(cutover), `        where: "quantity > 0"
+`, `        cast: {price_text: {type: "decimal(10,2)", inverse: "CAST(PriceText AS varchar(20))"}}
+`, 1)
+	invertible = strings.Replace(invertible, `drop: [legacy_note]`, `drop: [legacy_note, amount_cents]`, 1)
+	invertible = strings.Replace(invertible, `type: "decimal(12,2)"}`, `type: "decimal(12,2)"}
+          Amount: {expr: "amount_cents / 100.0", type: "decimal(12,2)", inverse: {amount_cents: "CAST(Amount * 100 AS bigint)"}}`, 1)
+	_, err = config.ParseSpec([]byte(invertible))
+	if err == nil || strings.Contains(err.Error(), "reverse replication") || !strings.Contains(err.Error(), "cutover with a mapping is not supported yet") {
+		t.Fatalf("ParseSpec = %v\nwant only: cutover with a mapping is not supported yet\n%s", err, invertible)
+	}
+	spec, err := config.ParseSpec([]byte(strings.Replace(invertible, cutover, "  - phase: reconcile\n    reconcile: {mapping: shop}\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := spec.Mappings["shop"]
+	if m.Tables["order_line"].Cast["price_text"].Inverse != "CAST(PriceText AS varchar(20))" ||
+		m.Tables["order_line"].Add["Amount"].Inverse["amount_cents"] != "CAST(Amount * 100 AS bigint)" {
+		t.Errorf("inverse: not read: %+v", m.Tables["order_line"])
+	}
+}
