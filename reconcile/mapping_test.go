@@ -123,3 +123,37 @@ func TestMappedPlanRefusesWhatTheSourceCannotCompile(t *testing.T) {
 		t.Fatalf("a dropped key = %v, want it refused", err)
 	}
 }
+
+// updatedColumn names a source column; through a mapping the target's
+// column is its mapped name, and a dropped one is refused as such.
+func TestMappedUpdatedColumnDroppedIsNamed(t *testing.T) {
+	src, tgt := newMappedPair(t, 20)
+	dbtest.Exec(t, src.Store, "ALTER TABLE order_line ADD COLUMN updated_at timestamp NOT NULL DEFAULT '2026-01-01'")
+	m := salesMapping()
+	ol := m.Tables["order_line"]
+	ol.Drop = append(ol.Drop, "updated_at")
+	m.Tables["order_line"] = ol
+	ctx := context.Background()
+	pairs, err := ResolveMapped(ctx, src.Store, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Source: src.Store, Target: tgt.Store, Tables: pairs, UpdatedColumn: "updated_at"}
+	_, err = Plan(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), "updatedColumn updated_at is dropped by the mapping of table order_line") {
+		t.Fatalf("Plan = %v, want updatedColumn named as dropped by the mapping", err)
+	}
+
+	// Carried under its mapped name, but not a timestamp on the target:
+	// the target's name is the one reported.
+	dbtest.Exec(t, tgt.Store, "ALTER TABLE SalesLine ADD COLUMN UpdatedAt VARCHAR(20)")
+	ol.Drop = ol.Drop[:len(ol.Drop)-1]
+	m.Tables["order_line"] = ol
+	if o.Tables, err = ResolveMapped(ctx, src.Store, m); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Plan(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), `has no timestamp column "UpdatedAt"`) {
+		t.Fatalf("Plan = %v, want the target's missing UpdatedAt named", err)
+	}
+}
