@@ -107,7 +107,6 @@ func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
 
 func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
 	for _, c := range []struct{ kind, section string }{
-		{"copy", "replicate: {mapping: shop, mode: setup}"},
 		{"copy", "cutover: {mapping: shop, route: r, gateway: {url: http://gw}}"},
 		{"decommission", "retire: {mapping: shop, store: legacy}"},
 	} {
@@ -201,5 +200,34 @@ func TestCutoverRefusesAMappingWithNoInverseNamingTheRule(t *testing.T) {
 	if m.Tables["order_line"].Cast["price_text"].Inverse != "CAST(PriceText AS varchar(20))" ||
 		m.Tables["order_line"].Add["Amount"].Inverse["amount_cents"] != "CAST(Amount * 100 AS bigint)" {
 		t.Errorf("inverse: not read: %+v", m.Tables["order_line"])
+	}
+}
+
+// replicate takes a mapping (its stores and tables are the mapping's, and
+// the mapping travels with the section); a mapped capture uses triggers,
+// so method: logical is refused, and the catchUp must name the setup's
+// mapping.
+func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec(`  - phase: provision
+    replicate: {mapping: shop, mode: setup}
+  - phase: copy
+    replicate: {mapping: shop, maxLag: 50ms}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range spec.Phases {
+		if b := mustJSON(t, p); !strings.Contains(b, `"from":"legacy","to":"new","tables":["customer_account","order_line"],"mapping":"shop","mappingSpec":{"from":"legacy"`) {
+			t.Errorf("%s: the mapping and its stores do not travel with the section: %s", p.Name, b)
+		}
+	}
+	for phases, want := range map[string]string{
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n": "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n  - phase: copy\n    replicate: {from: legacy, to: new, tables: [order_line]}\n": `phases[1].replicate.mapping (line 23): must be the setup phase's ("shop", not "")`,
+	} {
+		_, err := config.ParseSpec([]byte(mappedSpec(phases)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant %q", phases, err, want)
+		}
 	}
 }

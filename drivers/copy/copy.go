@@ -458,18 +458,7 @@ func targetShape(ctx context.Context, from *datastore.Store, name string, mapped
 // mapped resolves the section's mapping on the live source: every table
 // it maps, by source name; nil without a mapping.
 func (s *Spec) mapped(ctx context.Context, from *datastore.Store) (map[string]mapping.Table, error) {
-	if s.MappingSpec == nil {
-		return nil, nil
-	}
-	tables, err := stores.MappedTables(ctx, from, s.MappingSpec)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]mapping.Table, len(tables))
-	for _, t := range tables {
-		out[t.Source] = t
-	}
-	return out, nil
+	return stores.MappedBySource(ctx, from, s.MappingSpec)
 }
 
 func rowsDone(cp datacopy.Checkpoint) int64 {

@@ -72,6 +72,23 @@ func MappedTables(ctx context.Context, src *datastore.Store, m *mapping.Spec) ([
 	})
 }
 
+// MappedBySource is MappedTables by source table name (the shape
+// datacopy and cdc take); nil for no mapping.
+func MappedBySource(ctx context.Context, src *datastore.Store, m *mapping.Spec) (map[string]mapping.Table, error) {
+	if m == nil {
+		return nil, nil
+	}
+	tables, err := MappedTables(ctx, src, m)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]mapping.Table, len(tables))
+	for _, t := range tables {
+		out[t.Source] = t
+	}
+	return out, nil
+}
+
 // SourceTable is what a mapping needs to know of an introspected table.
 func SourceTable(t *datastore.Table) mapping.SourceTable {
 	st := mapping.SourceTable{Name: t.Name, Key: t.PrimaryKey}
