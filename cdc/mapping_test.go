@@ -13,22 +13,9 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/mapping/mappingtest"
 	"github.com/godwit/godwit/reconcile"
 )
-
-// shopMapping renames the table and a column (and the rest by the names
-// rule), drops one, computes one and filters rows.
-func shopMapping() *mapping.Spec {
-	return &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{
-		"order_line": {
-			To:      "SalesLine",
-			Columns: map[string]string{"unit_price": "Price"},
-			Drop:    []string{"legacy_note"},
-			Add:     map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity", Type: "decimal(12,2)"}},
-			Where:   "quantity > 0",
-		},
-	}}
-}
 
 // The steps of the mapped writer: rows 1..300 start with quantity i % 6,
 // so multiples of 6 are outside the filter.
@@ -74,7 +61,7 @@ func TestTriggersApplyChangesThroughAMapping(t *testing.T) {
 		`INSERT INTO order_line SELECT i, (i % 70) + (i % 100) / 100.0, i % 6, 'note ' || i, timestamp '2026-01-01' + i * interval '1 second'
 			FROM generate_series(1, 300) i`)
 	dbtest.Exec(t, dst.Store, "CREATE TABLE SalesLine (OrderLineId BIGINT PRIMARY KEY, Price DECIMAL(10,2), Quantity INT NOT NULL, CreatedAt DATETIME(6) NOT NULL, LineTotal DECIMAL(12,2))")
-	pairs, err := reconcile.ResolveMapped(ctx, src.Store, shopMapping())
+	pairs, err := reconcile.ResolveMapped(ctx, src.Store, mappingtest.SalesLine())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/mapping/mappingtest"
 	"github.com/godwit/godwit/reconcile"
 )
 
@@ -27,7 +28,7 @@ func TestMappedCatchUpFollowsAWriter(t *testing.T) {
 			FROM generate_series(1, 3000) i`)
 	dbtest.Exec(t, dst, salesLineDDL[datastore.MySQL])
 	dbtest.Exec(t, dst, "ALTER TABLE SalesLine ADD COLUMN UpdatedAt DATETIME(6) NOT NULL")
-	pairs, err := reconcile.ResolveMapped(ctx, src, salesMapping())
+	pairs, err := reconcile.ResolveMapped(ctx, src, mappingtest.SalesLine())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,7 @@ package integration
 import (
 	"context"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -37,57 +34,26 @@ const mappedCDCPhases = `  - phase: validate
     replicate: {mapping: shop, mode: stop}
 `
 
-// shopWriter inserts, updates, deletes and moves order_line rows across
-// the mapping's filter (quantity > 0), one change per statement, until
-// stopped.
-type shopWriter struct {
-	s       *datastore.Store
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	changes atomic.Int64
-	err     atomic.Value
-}
-
-func (w *shopWriter) run() {
-	defer w.wg.Done()
-	ctx := context.Background()
-	for i := 0; ; i++ {
-		select {
-		case <-w.stop:
-			return
-		case <-time.After(3 * time.Millisecond):
-		}
-		id := (i*37)%2000 + 1
-		var q string
-		var args []any
-		switch i % 5 {
-		case 0:
-			q, args = "INSERT INTO order_line VALUES ($1, $2, 9.99, $3, 'new')", []any{100000 + i, i%50 + 1, i % 3}
-		case 1:
-			q, args = "UPDATE order_line SET unit_price = unit_price + 1 WHERE order_line_id = $1", []any{id}
-		case 2:
-			q, args = "DELETE FROM order_line WHERE order_line_id = $1", []any{(i*13)%2000 + 1}
-		case 3: // out of the filter
-			q, args = "UPDATE order_line SET quantity = 0 WHERE order_line_id = $1", []any{id}
-		case 4: // into it
-			q, args = "UPDATE order_line SET quantity = 3, legacy_note = 'moved in' WHERE order_line_id = $1", []any{id}
-		}
-		if _, err := w.s.DB.ExecContext(ctx, q, args...); err != nil {
-			w.err.Store(err)
-			return
-		}
-		w.changes.Add(1)
+// shopStep is step i of a writer that inserts, updates, deletes and
+// moves order_line rows across the mapping's filter (quantity > 0).
+func shopStep(ctx context.Context, s *datastore.Store, i int) error {
+	id := (i*37)%2000 + 1
+	var q string
+	var args []any
+	switch i % 5 {
+	case 0:
+		q, args = "INSERT INTO order_line VALUES ($1, $2, 9.99, $3, 'new')", []any{100000 + i, i%50 + 1, i % 3}
+	case 1:
+		q, args = "UPDATE order_line SET unit_price = unit_price + 1 WHERE order_line_id = $1", []any{id}
+	case 2:
+		q, args = "DELETE FROM order_line WHERE order_line_id = $1", []any{(i*13)%2000 + 1}
+	case 3: // out of the filter
+		q, args = "UPDATE order_line SET quantity = 0 WHERE order_line_id = $1", []any{id}
+	case 4: // into it
+		q, args = "UPDATE order_line SET quantity = 3, legacy_note = 'moved in' WHERE order_line_id = $1", []any{id}
 	}
-}
-
-func (w *shopWriter) halt(t *testing.T) int64 {
-	t.Helper()
-	close(w.stop)
-	w.wg.Wait()
-	if err, _ := w.err.Load().(error); err != nil {
-		t.Fatalf("source writer: %v", err)
-	}
-	return w.changes.Load()
+	_, err := s.DB.ExecContext(ctx, q, args...)
+	return err
 }
 
 // Change capture through a mapping on the dev server (PostgreSQL to
@@ -106,9 +72,7 @@ func TestMappedCDCFollowsLiveWrites(t *testing.T) {
 	out, err = godwit(t, "preflight", "-f", r.spec)
 	require.NoError(t, err, out)
 
-	w := &shopWriter{s: src.Store, stop: make(chan struct{})}
-	w.wg.Add(1)
-	go w.run()
+	w := startSteps(func(ctx context.Context, i int) error { return shopStep(ctx, src.Store, i) })
 	r.start()
 	rep := r.waitFor("the writes-stopped gate", waitingAt("writes-stopped"))
 	byName := map[string]migration.PhaseReport{}

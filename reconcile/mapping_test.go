@@ -9,21 +9,8 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/mapping/mappingtest"
 )
-
-// salesMapping renames, drops, computes and filters: order_line (snake
-// case) becomes SalesLine (PascalCase).
-func salesMapping() *mapping.Spec {
-	return &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{
-		"order_line": {
-			To:      "SalesLine",
-			Columns: map[string]string{"unit_price": "Price"},
-			Drop:    []string{"legacy_note"},
-			Add:     map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity", Type: "decimal(12,2)"}},
-			Where:   "quantity > 0",
-		},
-	}}
-}
 
 // newMappedPair builds order_line on a PostgreSQL source and SalesLine on
 // a MariaDB target holding what the mapping makes of it, independently.
@@ -51,7 +38,7 @@ func TestMappedTableComparesThroughTheMapping(t *testing.T) {
 	const n = 700
 	src, tgt := newMappedPair(t, n)
 	ctx := context.Background()
-	pairs, err := ResolveMapped(ctx, src.Store, salesMapping())
+	pairs, err := ResolveMapped(ctx, src.Store, mappingtest.SalesLine())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +92,7 @@ func TestMappedTableComparesThroughTheMapping(t *testing.T) {
 func TestMappedPlanRefusesWhatTheSourceCannotCompile(t *testing.T) {
 	src, tgt := newMappedPair(t, 10)
 	ctx := context.Background()
-	m := salesMapping()
+	m := mappingtest.SalesLine()
 	tb := m.Tables["order_line"]
 	tb.Add = map[string]mapping.Computed{"LineTotal": {Expr: "unit_prize * quantity", Type: "decimal(12,2)"}}
 	m.Tables["order_line"] = tb
@@ -129,7 +116,7 @@ func TestMappedPlanRefusesWhatTheSourceCannotCompile(t *testing.T) {
 func TestMappedUpdatedColumnDroppedIsNamed(t *testing.T) {
 	src, tgt := newMappedPair(t, 20)
 	dbtest.Exec(t, src.Store, "ALTER TABLE order_line ADD COLUMN updated_at timestamp NOT NULL DEFAULT '2026-01-01'")
-	m := salesMapping()
+	m := mappingtest.SalesLine()
 	ol := m.Tables["order_line"]
 	ol.Drop = append(ol.Drop, "updated_at")
 	m.Tables["order_line"] = ol

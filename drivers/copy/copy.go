@@ -151,13 +151,9 @@ type CatchUp struct {
 
 // Check reports unknown stores, bad patterns and impossible numbers.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
-	if s.Mapping != "" && s.MappingSpec == nil {
+	var ok bool
+	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
-	}
-	if s.Mapping == "" { // a mapping's stores are checked at the mapping
-		stores.CheckStoreRef(c, "from", s.From)
-		stores.CheckStoreRef(c, "to", s.To)
 	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s): copy writes into another store", s.From)

@@ -94,13 +94,9 @@ type IndexCreator interface {
 // Check reports unknown stores, bad patterns and overrides, and indexes
 // deferred to a copy that does not exist.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
-	if s.Mapping != "" && s.MappingSpec == nil {
+	var ok bool
+	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
-	}
-	if s.Mapping == "" { // a mapping's stores are checked at the mapping
-		stores.CheckStoreRef(c, "from", s.From)
-		stores.CheckStoreRef(c, "to", s.To)
 	}
 	if s.Mapping != "" && s.DDL != nil {
 		c.Errorf("ddl", "with a mapping is not supported yet: the target's DDL is derived from the mapping; leave ddl out")

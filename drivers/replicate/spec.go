@@ -102,13 +102,9 @@ func (s *Spec) mode() string {
 // order: catchUp and stop need an earlier setup of the same capture, and a
 // setup must come before any copy between the same stores.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
-	if s.Mapping != "" && s.MappingSpec == nil {
+	var ok bool
+	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
-	}
-	if s.Mapping == "" { // a mapping's stores are checked at the mapping
-		stores.CheckStoreRef(c, "from", s.From)
-		stores.CheckStoreRef(c, "to", s.To)
 	}
 	if s.Mapping != "" && s.Method == string(cdc.MethodLogical) {
 		c.Errorf("method", "logical replication through a mapping is not supported yet: a mapped capture uses method triggers (leave method out, or set method: triggers)")

@@ -45,6 +45,22 @@ func UseMapping(c *config.CheckContext, name string, from, to *string, tables *[
 	return m
 }
 
+// CheckStoresOrMapping begins the Check of a section that takes
+// `mapping:`: with a mapping, its from, to and tables are the mapping's
+// (UseMapping; the mapping's stores are checked at the mapping); without
+// one, from and to must name stores. It returns the mapping, and false
+// when the section names a mapping the spec does not have (reported:
+// nothing else of the section is worth checking).
+func CheckStoresOrMapping(c *config.CheckContext, name string, from, to *string, tables *[]string) (*mapping.Spec, bool) {
+	m := UseMapping(c, name, from, to, tables)
+	if name != "" {
+		return m, m != nil
+	}
+	CheckStoreRef(c, "from", *from)
+	CheckStoreRef(c, "to", *to)
+	return nil, true
+}
+
 // TakeMapping fills a section's empty from and to with the mapping's
 // stores (config.MappingUser), before any section is checked.
 func TakeMapping(m *mapping.Spec, from, to *string) {
