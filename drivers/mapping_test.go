@@ -2,6 +2,7 @@ package drivers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -219,6 +220,9 @@ func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
 	for _, p := range spec.Phases {
 		if b := mustJSON(t, p); !strings.Contains(b, `"from":"legacy","to":"new","tables":["customer_account","order_line"],"mapping":"shop","mappingSpec":{"from":"legacy"`) {
 			t.Errorf("%s: the mapping and its stores do not travel with the section: %s", p.Name, b)
+		}
+		if got := fmt.Sprint(p.Driver.(config.Resourcer).Resources(spec)); !strings.Contains(got, "SalesLine") || strings.Contains(got, "order_line") {
+			t.Errorf("%s: resources %s, want the target tables (SalesLine)", p.Name, got)
 		}
 	}
 	for phases, want := range map[string]string{

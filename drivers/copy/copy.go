@@ -219,10 +219,7 @@ func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
 // Resources are the target tables: two migrations must not write the same
 // tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	if s.MappingSpec != nil {
-		return stores.Resources(spec, s.To, s.MappingSpec.TargetPatterns())
-	}
-	return stores.Resources(spec, s.To, s.Tables)
+	return stores.WrittenResources(spec, s.To, s.MappingSpec, s.Tables)
 }
 
 // Pausable is true: a pause stops the copy at its next batch boundary, and

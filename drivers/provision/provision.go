@@ -187,10 +187,7 @@ func indexesCreatedLater(c *config.CheckContext, store string) bool {
 // Resources are the target tables: two migrations must not create (or
 // drop) the same tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	if s.MappingSpec != nil {
-		return stores.Resources(spec, s.To, s.MappingSpec.TargetPatterns())
-	}
-	return stores.Resources(spec, s.To, s.Tables)
+	return stores.WrittenResources(spec, s.To, s.MappingSpec, s.Tables)
 }
 
 // HasCompensation is true: provision drops the tables it created.

@@ -249,10 +249,10 @@ func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
 	}
 }
 
-// Resources are the target tables: two migrations must not write the same
-// tables.
+// Resources are the target tables (a mapping's: by their target names):
+// two migrations must not write the same tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	return stores.Resources(spec, s.To, s.Tables)
+	return stores.WrittenResources(spec, s.To, s.MappingSpec, s.Tables)
 }
 
 // Pausable: catchUp and stop stop at their next batch and resume from the

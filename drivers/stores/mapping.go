@@ -61,6 +61,15 @@ func CheckStoresOrMapping(c *config.CheckContext, name string, from, to *string,
 	return nil, true
 }
 
+// WrittenResources is Resources of the tables a section writes in store
+// to: the mapping's target tables when it has one, else tables.
+func WrittenResources(spec *config.Spec, to string, m *mapping.Spec, tables []string) []string {
+	if m != nil {
+		return Resources(spec, to, m.TargetPatterns())
+	}
+	return Resources(spec, to, tables)
+}
+
 // TakeMapping fills a section's empty from and to with the mapping's
 // stores (config.MappingUser), before any section is checked.
 func TakeMapping(m *mapping.Spec, from, to *string) {
