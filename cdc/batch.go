@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // change is one captured change of a row, values in the source table's
@@ -109,15 +110,21 @@ func merge(prev, next change) change {
 	}
 }
 
-// tablePair is a captured table: its shape on the source and the target's
-// table projected onto the source's columns.
+// tablePair is a captured table: its shape on the source, what a change
+// reads of it (view) and the target's table projected onto view's columns,
+// pairing by position.
 type tablePair struct {
 	src *datastore.Table
-	dst *datastore.Table
+	// view is src itself, or for a mapped table its mapped view
+	// (datastore.MapTable): carried columns, computed ones as expressions,
+	// the filter as Where.
+	view *datastore.Table
+	dst  *datastore.Table
 }
 
-// planTables introspects every table on both sides.
-func planTables(ctx context.Context, source, target *datastore.Store, names []string) (map[string]tablePair, error) {
+// planTables introspects every table on both sides; a table in mapped
+// goes to its mapping's target through the mapping.
+func planTables(ctx context.Context, source, target *datastore.Store, names []string, mapped map[string]mapping.Table) (map[string]tablePair, error) {
 	out := map[string]tablePair{}
 	for _, n := range names {
 		src, err := source.Introspect(ctx, n)
@@ -126,6 +133,18 @@ func planTables(ctx context.Context, source, target *datastore.Store, names []st
 		}
 		if err := src.CheckCopyable(); err != nil {
 			return nil, err
+		}
+		if m, ok := mapped[n]; ok {
+			dst, err := target.Introspect(ctx, m.Target)
+			if err != nil {
+				return nil, fmt.Errorf("target (mapped from %s): %w", n, err)
+			}
+			view, proj, err := datastore.MapTable(src, dst, m)
+			if err != nil {
+				return nil, fmt.Errorf("target: %w", err)
+			}
+			out[n] = tablePair{src: src, view: view, dst: proj}
+			continue
 		}
 		dst, err := target.Introspect(ctx, n)
 		if err != nil {
@@ -137,7 +156,7 @@ func planTables(ctx context.Context, source, target *datastore.Store, names []st
 		}
 		// Keys are looked up by the source's key columns.
 		proj.PrimaryKey = src.PrimaryKey
-		out[n] = tablePair{src: src, dst: proj}
+		out[n] = tablePair{src: src, view: src, dst: proj}
 	}
 	return out, nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Method is how changes are captured.
@@ -92,6 +93,12 @@ type Options struct {
 	Tables []string
 	// Method is the capture method; MethodAuto picks one (see Resolve).
 	Method Method
+	// Mapped holds, by source table name, how a table's rows become the
+	// target's (mapping.Table): each change is read back from the source
+	// through the mapping, so the source engine computes the expressions
+	// and the filter, and a row that fails the filter is deleted on the
+	// target. Only the triggers method applies a mapping (see Resolve).
+	Mapped map[string]mapping.Table
 	// Logger receives progress; nil: none.
 	Logger hclog.Logger
 }

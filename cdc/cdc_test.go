@@ -286,7 +286,7 @@ func killedRun(ctx context.Context, o RunOptions, failAt int) (Checkpoint, error
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	tables, err := planTables(ctx, o.Source, o.Target, o.Tables)
+	tables, err := planTables(ctx, o.Source, o.Target, o.Tables, o.Mapped)
 	if err != nil {
 		return Checkpoint{}, err
 	}

@@ -21,7 +21,10 @@ const (
 
 // triggerTable is one captured table of the triggers method.
 type triggerTable struct {
-	src       *datastore.Table
+	src *datastore.Table
+	// view is what the drain reads of a changed row: src, or its mapped
+	// view (tablePair.view).
+	view      *datastore.Table
 	changelog string
 	keyTypes  []string // DDL of the key columns in the changelog
 }
@@ -353,8 +356,8 @@ const driftEvery = 2 * time.Second
 func openTriggers(ctx context.Context, o Options, tables map[string]tablePair) (*triggerReader, error) {
 	r := &triggerReader{s: o.Source, keyIdx: map[string][]int{}, checked: time.Now()}
 	for _, name := range sortedNames(tables) {
-		src := tables[name].src
-		tt := &triggerTable{src: src, changelog: changelogName(o.Name, name)}
+		src, view := tables[name].src, tables[name].view
+		tt := &triggerTable{src: src, view: view, changelog: changelogName(o.Name, name)}
 		ok, err := tableExists(ctx, o.Source, tt.changelog)
 		if err != nil {
 			return nil, err
@@ -363,7 +366,7 @@ func openTriggers(ctx context.Context, o Options, tables map[string]tablePair) (
 			return nil, fmt.Errorf("%w: changelog %s of table %s does not exist", ErrNotSetUp, tt.changelog, name)
 		}
 		r.tables = append(r.tables, tt)
-		r.keyIdx[name] = src.KeyIndexes()
+		r.keyIdx[name] = view.KeyIndexes()
 	}
 	return r, nil
 }
@@ -416,9 +419,29 @@ func (r *triggerReader) checkDrift(ctx context.Context) error {
 	return nil
 }
 
+// colPasses is the drain's own column of a mapped read: 1 when the row
+// passes the mapping's filter, else 0 (NULL: no row).
+const colPasses = "godwit_passes"
+
+// readFrom is what the drain joins the changelog to: the table, or for a
+// mapped view a derived table of the view's columns as the source
+// computes them, named by the view's names, and whether the row passes
+// the filter, so that no expression meets the changelog's columns.
+func readFrom(s *datastore.Store, view *datastore.Table) string {
+	if !view.Mapped {
+		return s.Quote(view.Name)
+	}
+	passes := "1"
+	if view.Where != "" {
+		passes = "CASE WHEN (" + view.Where + ") THEN 1 ELSE 0 END"
+	}
+	cols := append(s.SelectNamed(view), passes+" AS "+s.Quote(colPasses))
+	return "(SELECT " + strings.Join(cols, ", ") + " FROM " + s.Quote(view.Name) + ")"
+}
+
 func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b *batch) error {
 	q := r.s.Quote
-	src := tt.src
+	src := tt.view
 	var cols, on []string
 	cols = append(cols, "c."+q(colSeq))
 	for _, k := range src.PrimaryKey {
@@ -428,8 +451,11 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 	for _, c := range src.Columns {
 		cols = append(cols, "t."+q(c.Name))
 	}
+	if src.Mapped {
+		cols = append(cols, "t."+q(colPasses))
+	}
 	stmt := fmt.Sprintf("SELECT %s FROM %s c LEFT JOIN %s t ON %s ORDER BY c.%s LIMIT %d",
-		strings.Join(cols, ", "), q(tt.changelog), q(src.Name), strings.Join(on, " AND "), q(colSeq), limit)
+		strings.Join(cols, ", "), q(tt.changelog), readFrom(r.s, src), strings.Join(on, " AND "), q(colSeq), limit)
 	rows, err := r.s.DB.QueryContext(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
@@ -438,7 +464,7 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 	nk := len(src.PrimaryKey)
 	keyIdx := r.keyIdx[src.Name]
 	for rows.Next() {
-		raw := make([]any, 1+nk+len(src.Columns))
+		raw := make([]any, len(cols))
 		ptrs := make([]any, len(raw))
 		for i := range raw {
 			ptrs[i] = &raw[i]
@@ -452,9 +478,14 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 		}
 		b.seqs[tt.changelog] = append(b.seqs[tt.changelog], seq.(int64))
 		row := make([]any, len(src.Columns))
-		current := raw[1+nk:]
-		if current[keyIdx[0]] == nil {
-			// The row is gone: delete it by the changelog's key.
+		current := raw[1+nk : 1+nk+len(src.Columns)]
+		gone, err := rowGone(src, current[keyIdx[0]], raw[len(raw)-1])
+		if err != nil {
+			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
+		}
+		if gone {
+			// The row is gone (or, mapped, fails the filter now): delete
+			// it by the changelog's key.
 			for i, ci := range keyIdx {
 				if row[ci], err = datastore.Canonical(src.Columns[ci].Type, raw[1+i]); err != nil {
 					return fmt.Errorf("read changelog %s key %s: %w", tt.changelog, src.PrimaryKey[i], err)
@@ -471,6 +502,23 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 		b.add(src.Name, keyIdx, change{row: row})
 	}
 	return rows.Err()
+}
+
+// rowGone says whether a changed row is to be deleted on the target: no
+// row has its key any more (key is NULL), or, for a mapped view, the row
+// does not pass the filter (passes, the read's last column, is not 1).
+func rowGone(view *datastore.Table, key, passes any) (bool, error) {
+	if key == nil {
+		return true, nil
+	}
+	if !view.Mapped {
+		return false, nil
+	}
+	v, err := datastore.Canonical(datastore.Type{Kind: datastore.KindInt}, passes)
+	if err != nil {
+		return false, fmt.Errorf("filter result: %w", err)
+	}
+	return v != int64(1), nil
 }
 
 // confirm deletes the changelog entries the batch read.

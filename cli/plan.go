@@ -176,11 +176,11 @@ the rest is for a person to tick.`,
 }
 
 func (a *app) initCommand() *cobra.Command {
-	var description, out string
+	var description, before, after, out string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "init --description FILE [-o migration.yaml]",
-		Short: "Write a Godwit spec from a migration description",
+		Use:   "init (--description FILE | --before A.json --after B.json) [-o migration.yaml]",
+		Short: "Write a Godwit spec from a migration description or a schema change",
 		Long: `Write a runnable Godwit spec from a migration description: its phases in
 order, approval gates before the traffic shift and decommission, timeouts
 of twice the estimates, and typed drivers where the description gives what
@@ -192,45 +192,58 @@ alert_team triggers; window from preferred_migration_window and
 critical_business_hours. Other phases get a command hook with the
 description's values as environment.
 
+With --before and --after (two schema descriptions in the Migration
+Architect format, as godwit check-compat reads them), it proposes a
+mapping (docs/mapping.md) from the before schema to the after one, and
+provision, copy and reconcile take it (mapping: schema):
+  - the names rule most names follow (snake_case to PascalCase ...); only
+    the names that do not follow it are listed;
+  - a table renamed where one disappears and one with the same columns
+    appears; a column renamed where one disappears and one of the same
+    type appears in the same table;
+  - columns gone with no partner under drop:, new columns under add: with
+    their constant default or NULL as the value, changed types under cast:.
+A guess (a rename, a value for a new column) is written as a rule with a
+"# TODO(godwit init): confirm" comment: the spec validates with it, so
+read each one. What cannot be guessed (a column that could have become
+one of several, the value of a NOT NULL column with no constant default)
+is a placeholder value that godwit validate refuses until it is filled in.
+Tables new in the after schema are listed in a comment, not created.
+With --description as well, the description's spec gets the mapping.
+
 What cannot be derived (the stores' DSN variables, the gateway's admin URL,
 the route, the webhook variable) is a value starting "TODO(godwit init):"
 saying what to put there: godwit validate names each such field until it
 is filled in. Commands are TODO-<phase>-command placeholders, which fail at
 once if run.`,
 		Example: `  godwit init --description migration_config.json -o migration.yaml
-  godwit init --description service.yaml | less`,
+  godwit init --description service.yaml | less
+  godwit init --before schema_before.json --after schema_after.json -o migration.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := plan.LoadDescription(description)
+			if (before == "") != (after == "") {
+				return fmt.Errorf("--before and --after go together: the schema descriptions before and after the migration")
+			}
+			if description == "" && before == "" {
+				return fmt.Errorf("give --description FILE (a migration description) or --before A.json --after B.json (two schema descriptions)")
+			}
+			var opts plan.Options
+			source := description
+			if before != "" {
+				p, err := proposeMapping(a, before, after)
+				if err != nil {
+					return err
+				}
+				opts.Mapping = p
+				source = before + " and " + after
+			}
+			data, err := a.initSpec(description, opts)
 			if err != nil {
 				return err
 			}
-			for _, w := range d.Warnings {
-				fmt.Fprintln(a.errOut, "warning: "+w)
-			}
-			data, err := plan.InitSpec(d, plan.Options{})
+			todo, err := initPlaceholders(data, source)
 			if err != nil {
 				return err
-			}
-			// Never hand over a spec that Godwit itself would refuse for
-			// anything but the placeholders it is meant to have.
-			var todo config.FieldErrors
-			if _, err := config.ParseSpec(data); err != nil {
-				var fe config.FieldErrors
-				if !errors.As(err, &fe) {
-					return fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", description, err)
-				}
-				var other config.FieldErrors
-				for _, e := range fe {
-					if strings.HasPrefix(e.Message, config.PlaceholderMessage) {
-						todo = append(todo, e)
-					} else {
-						other = append(other, e)
-					}
-				}
-				if len(other) > 0 {
-					return fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", description, other)
-				}
 			}
 			if out != "" && out != "-" && !force {
 				if _, err := os.Stat(out); err == nil {
@@ -251,10 +264,71 @@ once if run.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&description, "description", "", "the migration description (JSON or YAML)")
+	f.StringVar(&before, "before", "", "the schema description before the migration (JSON or YAML): with --after, propose a mapping")
+	f.StringVar(&after, "after", "", "the schema description after the migration (JSON or YAML)")
 	f.StringVarP(&out, "output", "o", "", "write the spec to this file (default: stdout)")
 	f.BoolVar(&force, "force", false, "overwrite the output file")
-	_ = cmd.MarkFlagRequired("description")
 	return cmd
+}
+
+// initSpec writes the spec of godwit init: from the description when there
+// is one, else around the proposed mapping alone.
+func (a *app) initSpec(description string, opts plan.Options) ([]byte, error) {
+	if description == "" {
+		return plan.MappingSpec("schema-change", opts.Mapping)
+	}
+	d, err := plan.LoadDescription(description)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range d.Warnings {
+		fmt.Fprintln(a.errOut, "warning: "+w)
+	}
+	return plan.InitSpec(d, opts)
+}
+
+// proposeMapping reads the before and after schema descriptions and infers
+// the mapping between them.
+func proposeMapping(a *app, before, after string) (*compat.Proposal, error) {
+	var schemas [2]*compat.Schema
+	for i, path := range []string{before, after} {
+		s, err := compat.LoadSchema(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range s.Warnings {
+			fmt.Fprintln(a.errOut, "warning: "+w)
+		}
+		schemas[i] = s
+	}
+	p := compat.ProposeMapping(schemas[0], schemas[1])
+	return &p, nil
+}
+
+// initPlaceholders parses the spec godwit init wrote and returns the fields
+// still placeholders; any other error is a bug of init's: never hand over
+// a spec Godwit itself would refuse for anything but its placeholders.
+func initPlaceholders(data []byte, source string) (config.FieldErrors, error) {
+	_, err := config.ParseSpec(data)
+	if err == nil {
+		return nil, nil
+	}
+	var fe config.FieldErrors
+	if !errors.As(err, &fe) {
+		return nil, fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", source, err)
+	}
+	var todo, other config.FieldErrors
+	for _, e := range fe {
+		if strings.HasPrefix(e.Message, config.PlaceholderMessage) {
+			todo = append(todo, e)
+		} else {
+			other = append(other, e)
+		}
+	}
+	if len(other) > 0 {
+		return nil, fmt.Errorf("the spec written from %s is not valid (a bug in godwit init, please report it):\n%w", source, other)
+	}
+	return todo, nil
 }
 
 func readCompatReport(path string) (*compat.Report, error) {

@@ -55,6 +55,19 @@ func (c *CheckContext) RefuseMapping(name, driver string) {
 	}
 }
 
+// RefuseNonInvertible reports, at field "mapping", each rule of the named
+// mapping that has no inverse (mapping.Spec.Invertible), for a driver that
+// sets up reverse replication through it; the rule is named by its path.
+func (c *CheckContext) RefuseNonInvertible(name, driver string) {
+	m, ok := c.Spec.Mappings[name]
+	if name == "" || !ok {
+		return
+	}
+	for _, p := range m.Invertible() {
+		c.Errorf("mapping", "%s sets up reverse replication (new → legacy) through the inverse of mapping %s, which has none: mappings.%s.%s: %s", driver, name, name, p.Path, p.Message)
+	}
+}
+
 // MappingUser is a DriverSpec that takes `mapping: NAME`. Before any
 // section is checked, the spec hands it the mapping it names, so that it
 // knows its stores (the mapping's from and to) when the other phases'

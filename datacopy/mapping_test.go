@@ -11,6 +11,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/mapping/mappingtest"
 	"github.com/godwit/godwit/reconcile"
 )
 
@@ -23,18 +24,6 @@ var salesLineDDL = map[datastore.Engine]string{
 	datastore.Postgres: `CREATE TABLE "SalesLine" ("OrderLineId" bigint PRIMARY KEY, "Price" numeric(10,2), "Quantity" int NOT NULL, "LineTotal" numeric(12,2))`,
 	datastore.MySQL:    "CREATE TABLE SalesLine (OrderLineId BIGINT PRIMARY KEY, Price DECIMAL(10,2), Quantity INT NOT NULL, LineTotal DECIMAL(12,2))",
 	datastore.SQLite:   `CREATE TABLE SalesLine (OrderLineId INTEGER PRIMARY KEY, Price DECIMAL_TEXT(10,2), Quantity INTEGER NOT NULL, LineTotal DECIMAL_TEXT(12,2))`,
-}
-
-func salesMapping() *mapping.Spec {
-	return &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{
-		"order_line": {
-			To:      "SalesLine",
-			Columns: map[string]string{"unit_price": "Price"},
-			Drop:    []string{"legacy_note"},
-			Add:     map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity", Type: "decimal(12,2)"}},
-			Where:   "quantity > 0",
-		},
-	}}
 }
 
 func TestCopyThroughAMapping(t *testing.T) {
@@ -58,7 +47,7 @@ func TestCopyThroughAMapping(t *testing.T) {
 			dbtest.Exec(t, src, "INSERT INTO order_line VALUES "+strings.Join(rows, ", "))
 			dbtest.Exec(t, dst, salesLineDDL[to])
 
-			m := salesMapping()
+			m := mappingtest.SalesLine()
 			pairs, err := reconcile.ResolveMapped(ctx, src, m)
 			if err != nil {
 				t.Fatal(err)

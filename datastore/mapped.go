@@ -108,6 +108,17 @@ func (s *Store) selectList(t *Table) string {
 	return strings.Join(cols, ", ")
 }
 
+// SelectNamed is the columns of t as a read selects them, each named by
+// its column's name (a computed column's expression under its target
+// name): the select list of a derived table over a mapped view.
+func (s *Store) SelectNamed(t *Table) []string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = s.columnExpr(c) + " AS " + s.d.quote(c.Name)
+	}
+	return cols
+}
+
 // TargetTable is the table provision creates for a mapped source table:
 // the mapping's target name, its columns renamed (computed and cast ones
 // with their declared type, returned as type overrides keyed

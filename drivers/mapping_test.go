@@ -2,6 +2,7 @@ package drivers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -107,7 +108,6 @@ func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
 
 func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
 	for _, c := range []struct{ kind, section string }{
-		{"copy", "replicate: {mapping: shop, mode: setup}"},
 		{"copy", "cutover: {mapping: shop, route: r, gateway: {url: http://gw}}"},
 		{"decommission", "retire: {mapping: shop, store: legacy}"},
 	} {
@@ -171,4 +171,67 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestCutoverRefusesAMappingWithNoInverseNamingTheRule(t *testing.T) {
+	cutover := "  - phase: copy\n    cutover: {mapping: shop, route: r, gateway: {url: http://gw}}\n"
+	_, err := config.ParseSpec([]byte(mappedSpec(cutover)))
+	want := `phases[0].cutover.mapping (line 21): cutover sets up reverse replication (new → legacy) through the inverse of mapping shop, which has none: mappings.shop.tables.order_line.where: a filter (where: quantity > 0) carries only the rows it holds for`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
+	}
+
+	// inverse: is accepted under cast and add; with the filter gone and the
+	// cast given its inverse, only the missing wiring is left to refuse.
+	invertible := strings.Replace(mappedSpec(cutover), `        where: "quantity > 0"
+`, `        cast: {price_text: {type: "decimal(10,2)", inverse: "CAST(PriceText AS varchar(20))"}}
+`, 1)
+	invertible = strings.Replace(invertible, `drop: [legacy_note]`, `drop: [legacy_note, amount_cents]`, 1)
+	invertible = strings.Replace(invertible, `type: "decimal(12,2)"}`, `type: "decimal(12,2)"}
+          Amount: {expr: "amount_cents / 100.0", type: "decimal(12,2)", inverse: {amount_cents: "CAST(Amount * 100 AS bigint)"}}`, 1)
+	_, err = config.ParseSpec([]byte(invertible))
+	if err == nil || strings.Contains(err.Error(), "reverse replication") || !strings.Contains(err.Error(), "cutover with a mapping is not supported yet") {
+		t.Fatalf("ParseSpec = %v\nwant only: cutover with a mapping is not supported yet\n%s", err, invertible)
+	}
+	spec, err := config.ParseSpec([]byte(strings.Replace(invertible, cutover, "  - phase: reconcile\n    reconcile: {mapping: shop}\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := spec.Mappings["shop"]
+	if m.Tables["order_line"].Cast["price_text"].Inverse != "CAST(PriceText AS varchar(20))" ||
+		m.Tables["order_line"].Add["Amount"].Inverse["amount_cents"] != "CAST(Amount * 100 AS bigint)" {
+		t.Errorf("inverse: not read: %+v", m.Tables["order_line"])
+	}
+}
+
+// replicate takes a mapping (its stores and tables are the mapping's, and
+// the mapping travels with the section); a mapped capture uses triggers,
+// so method: logical is refused, and the catchUp must name the setup's
+// mapping.
+func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec(`  - phase: provision
+    replicate: {mapping: shop, mode: setup}
+  - phase: copy
+    replicate: {mapping: shop, maxLag: 50ms}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range spec.Phases {
+		if b := mustJSON(t, p); !strings.Contains(b, `"from":"legacy","to":"new","tables":["customer_account","order_line"],"mapping":"shop","mappingSpec":{"from":"legacy"`) {
+			t.Errorf("%s: the mapping and its stores do not travel with the section: %s", p.Name, b)
+		}
+		if got := fmt.Sprint(p.Driver.(config.Resourcer).Resources(spec)); !strings.Contains(got, "SalesLine") || strings.Contains(got, "order_line") {
+			t.Errorf("%s: resources %s, want the target tables (SalesLine)", p.Name, got)
+		}
+	}
+	for phases, want := range map[string]string{
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n": "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n  - phase: copy\n    replicate: {from: legacy, to: new, tables: [order_line]}\n": `phases[1].replicate.mapping (line 23): must be the setup phase's ("shop", not "")`,
+	} {
+		_, err := config.ParseSpec([]byte(mappedSpec(phases)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant %q", phases, err, want)
+		}
+	}
 }

@@ -42,22 +42,26 @@ const cdcPhases = `  - phase: validate
     replicate: {from: legacy, to: new, tables: [kitchen], mode: stop}
 `
 
-// sourceWriter keeps inserting, updating and deleting kitchen rows, one
-// change per transaction, until stopped.
+// sourceWriter makes one change per transaction, step by step, until
+// stopped.
 type sourceWriter struct {
-	s       *datastore.Store
-	tbl     *datastore.Table
+	step    func(ctx context.Context, i int) error
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	changes atomic.Int64
 	err     atomic.Value
 }
 
+// startWriter keeps inserting, updating and deleting kitchen rows.
 func startWriter(t *testing.T, s *datastore.Store) *sourceWriter {
 	t.Helper()
 	tbl, err := s.Introspect(context.Background(), "kitchen")
 	require.NoError(t, err)
-	w := &sourceWriter{s: s, tbl: tbl, stop: make(chan struct{})}
+	return startSteps(func(ctx context.Context, i int) error { return kitchenStep(ctx, s, tbl, i) })
+}
+
+func startSteps(step func(ctx context.Context, i int) error) *sourceWriter {
+	w := &sourceWriter{step: step, stop: make(chan struct{})}
 	w.wg.Add(1)
 	go w.run()
 	return w
@@ -66,30 +70,35 @@ func startWriter(t *testing.T, s *datastore.Store) *sourceWriter {
 func (w *sourceWriter) run() {
 	defer w.wg.Done()
 	ctx := context.Background()
-	ph := w.s.Placeholder
 	for i := 0; ; i++ {
 		select {
 		case <-w.stop:
 			return
 		case <-time.After(3 * time.Millisecond):
 		}
-		var err error
-		switch i % 4 {
-		case 0:
-			err = w.s.WriteBatch(ctx, w.tbl, [][]any{dbtest.KitchenRow(100000 + i)})
-		case 1:
-			_, err = w.s.DB.ExecContext(ctx, "UPDATE kitchen SET qty = qty + 1, note = "+ph(1)+" WHERE id = "+ph(2), fmt.Sprintf("changed %d", i), (i*7)%2000)
-		case 2:
-			_, err = w.s.DB.ExecContext(ctx, "DELETE FROM kitchen WHERE id = "+ph(1), (i*13)%2000)
-		case 3:
-			_, err = w.s.DB.ExecContext(ctx, "UPDATE kitchen SET name = "+ph(1)+" WHERE id = "+ph(2), fmt.Sprintf("n%d", i), 100000+i-3)
-		}
-		if err != nil {
+		if err := w.step(ctx, i); err != nil {
 			w.err.Store(err)
 			return
 		}
 		w.changes.Add(1)
 	}
+}
+
+// kitchenStep is step i of the kitchen writer.
+func kitchenStep(ctx context.Context, s *datastore.Store, tbl *datastore.Table, i int) error {
+	ph := s.Placeholder
+	var err error
+	switch i % 4 {
+	case 0:
+		err = s.WriteBatch(ctx, tbl, [][]any{dbtest.KitchenRow(100000 + i)})
+	case 1:
+		_, err = s.DB.ExecContext(ctx, "UPDATE kitchen SET qty = qty + 1, note = "+ph(1)+" WHERE id = "+ph(2), fmt.Sprintf("changed %d", i), (i*7)%2000)
+	case 2:
+		_, err = s.DB.ExecContext(ctx, "DELETE FROM kitchen WHERE id = "+ph(1), (i*13)%2000)
+	case 3:
+		_, err = s.DB.ExecContext(ctx, "UPDATE kitchen SET name = "+ph(1)+" WHERE id = "+ph(2), fmt.Sprintf("n%d", i), 100000+i-3)
+	}
+	return err
 }
 
 // waitChanges waits until the writer has made at least n changes (a

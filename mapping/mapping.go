@@ -62,6 +62,11 @@ type Computed struct {
 	Expr string `yaml:"expr" json:"expr"`
 	// Type is the target column's declared type, e.g. "decimal(12,2)".
 	Type string `yaml:"type" json:"type"`
+	// Inverse gives back, for reverse replication, the source columns this
+	// one replaces (each dropped): source column -> SQL in the target's
+	// dialect over the target row, e.g. {amount_cents: "Amount * 100"}.
+	// Without it the column is simply not carried back.
+	Inverse map[string]string `yaml:"inverse" json:"inverse,omitempty"`
 }
 
 // Cast is an explicit type change of a carried column.
@@ -69,6 +74,11 @@ type Cast struct {
 	Type string `yaml:"type" json:"type"`
 	// Lossy accepts a change that may lose values (decimal to integer).
 	Lossy bool `yaml:"lossy" json:"lossy,omitempty"`
+	// Inverse is SQL in the target's dialect over the target row that
+	// gives the source column back, for reverse replication, e.g.
+	// "CAST(Price AS varchar(20))". Required only when reverse
+	// replication goes through the mapping.
+	Inverse string `yaml:"inverse" json:"inverse,omitempty"`
 }
 
 // Problem is one thing wrong with a mapping's shape: Path is relative to
@@ -202,8 +212,44 @@ func (t *TableSpec) check(tp, rule string) []Problem {
 		}
 		claim(p, dst, "the added column "+dst)
 	}
+	ps = append(ps, t.checkInverses(tp, dropped)...)
 	if f := VolatileCall(t.Where); f != "" {
 		add(tp+".where", "calls %s, whose value changes on every evaluation: the rows carried would depend on when the copy ran; filter on the row's own columns", f)
+	}
+	return ps
+}
+
+// checkInverses reports the shape problems of the inverse expressions: an
+// added column can give back only a dropped source column (a carried one
+// comes back by its rename), each by one added column; no volatile calls.
+func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem {
+	var ps []Problem
+	add := func(p, format string, args ...any) {
+		ps = append(ps, Problem{Path: p, Message: fmt.Sprintf(format, args...)})
+	}
+	volatileInverse := func(p, expr string) {
+		if f := VolatileCall(expr); f != "" {
+			add(p, "calls %s, whose value changes on every evaluation: the legacy side would get another value than the one written; compute it from the target row's own columns", f)
+		}
+	}
+	givenBack := map[string]string{}
+	for _, dst := range sortedKeys(t.Add) {
+		for _, src := range sortedKeys(t.Add[dst].Inverse) {
+			p := tp + ".add." + dst + ".inverse." + src
+			switch {
+			case !dropped[src]:
+				add(p, "%s is not dropped: a carried column comes back by its own name or rename; an added column's inverse gives back a source column it replaces (list %s under drop:)", src, src)
+			case givenBack[src] != "":
+				add(p, "%s is given back by both %s and %s; keep one", src, givenBack[src], dst)
+			case strings.TrimSpace(t.Add[dst].Inverse[src]) == "":
+				add(p, "is empty: give the SQL (in the target's dialect, over the target row) that computes %s back", src)
+			}
+			givenBack[src] = dst
+			volatileInverse(p, t.Add[dst].Inverse[src])
+		}
+	}
+	for _, src := range sortedKeys(t.Cast) {
+		volatileInverse(tp+".cast."+src+".inverse", t.Cast[src].Inverse)
 	}
 	return ps
 }

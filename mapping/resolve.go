@@ -29,6 +29,10 @@ type Table struct {
 	Key []string `json:"key,omitempty"`
 	// Where is the source-side row filter ("" : every row).
 	Where string `json:"where,omitempty"`
+	// Restored are the dropped source columns an added column's inverse
+	// gives back: Target is the source column, Expr the SQL over the target
+	// row (in the target's dialect). Only Inverse reads them.
+	Restored []Column `json:"restored,omitempty"`
 }
 
 // Column is one target column and where its value comes from.
@@ -42,6 +46,9 @@ type Column struct {
 	// the source column's type, as provision translates it).
 	Type  string `json:"type,omitempty"`
 	Lossy bool   `json:"lossy,omitempty"`
+	// Inverse, on a cast column, is the SQL over the target row (in the
+	// target's dialect) that gives the source column back.
+	Inverse string `json:"inverse,omitempty"`
 }
 
 // Computed reports whether the column is computed from an expression.
@@ -216,13 +223,19 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 			col.Target = ApplyRule(s.Names, c)
 		}
 		if cast, ok := rules.Cast[c]; ok {
-			col.Type, col.Lossy = cast.Type, cast.Lossy
+			col.Type, col.Lossy, col.Inverse = cast.Type, cast.Lossy, cast.Inverse
 		}
 		place(col, "column "+c)
 	}
 	for _, name := range slices.Sorted(maps.Keys(rules.Add)) {
 		a := rules.Add[name]
 		place(Column{Target: name, Expr: a.Expr, Type: a.Type}, "the added column "+name)
+		for _, src := range sortedKeys(a.Inverse) {
+			if !dropped[src] {
+				bad("add.%s.inverse: %s is not dropped: only a dropped source column is given back by an added column's inverse", name, src)
+			}
+			t.Restored = append(t.Restored, Column{Target: src, Expr: a.Inverse[src]})
+		}
 	}
 	for _, k := range src.Key {
 		if dst, ok := t.TargetOf(k); ok {

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -32,7 +33,7 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 	if d.Description != "" {
 		addScalar(root, "description", d.Description)
 	}
-	addTopLevel(root, d, p)
+	addTopLevel(root, d, p, opts.Mapping)
 	defaults := mapping()
 	addScalar(defaults, "timeout", "10m")
 	addNode(root, "defaults", defaults)
@@ -50,9 +51,14 @@ func InitSpec(d *Description, opts Options) ([]byte, error) {
 			flag = pairedFlag(d, p, shifts)
 			shifts++
 		}
-		phases.Content = append(phases.Content, specPhase(d, p, ph, names[i], flag))
+		phases.Content = append(phases.Content, specPhase(d, p, ph, names[i], flag, opts.Mapping))
 	}
 	addNode(root, "phases", phases)
+	return encode(root)
+}
+
+// encode writes a spec's YAML, indented by two.
+func encode(root *yaml.Node) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -84,7 +90,7 @@ func pairedFlag(d *Description, p *Plan, k int) int {
 	return -1
 }
 
-func specPhase(d *Description, p *Plan, ph Phase, name string, flag int) *yaml.Node {
+func specPhase(d *Description, p *Plan, ph Phase, name string, flag int, m *compat.Proposal) *yaml.Node {
 	n := mapping()
 	addScalar(n, "phase", string(ph.Kind))
 	n.Content[0].HeadComment = fmt.Sprintf("%s: estimated %s (%s); rollback: %s", ph.Name, minutes(ph.EstimatedMinutes), ph.EstimateBasis, ph.RollbackStep)
@@ -100,7 +106,7 @@ func specPhase(d *Description, p *Plan, ph Phase, name string, flag int) *yaml.N
 		addScalar(gate, "gate", ph.Gate)
 		addNode(n, "approval", gate)
 	}
-	if key, drv := typedDriver(d, ph, flag); drv != nil {
+	if key, drv := typedDriver(d, ph, flag, m); drv != nil {
 		addNode(n, key, drv)
 		return n
 	}

@@ -126,6 +126,10 @@ type Options struct {
 	// Measured, when set, is a volume and a rate read from the live
 	// source store (godwit plan --measure); it wins over the others.
 	Measured *Measurement
+	// Mapping, when set, is a mapping proposed from a before and an after
+	// schema (godwit init --before --after): the spec gets it under
+	// mappings: and its provision, copy and reconcile take mapping:.
+	Mapping *compat.Proposal
 }
 
 // Measurement is what sampling a live source store found.

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 )
@@ -31,15 +32,29 @@ func engineOf(name string) string {
 	return todo("the engine of " + name + ": postgres, mysql or sqlite")
 }
 
-// usesStores is whether the description moves tables: then the spec gets
-// the stores legacy and new, and typed provision, copy and reconcile
-// phases.
-func usesStores(d *Description) bool { return len(d.TablesToMigrate) > 0 }
+// usesStores is whether the description moves tables or a mapping was
+// proposed: then the spec gets the stores legacy and new, and typed
+// provision, copy and reconcile phases.
+func usesStores(d *Description, m *compat.Proposal) bool {
+	return len(d.TablesToMigrate) > 0 || m != nil
+}
+
+// MappingName is the name `godwit init --before --after` gives the
+// mapping it proposes.
+const MappingName = "schema"
+
+// addMapping writes the proposed mapping under `mappings:`.
+func addMapping(root *yaml.Node, m *compat.Proposal) {
+	ms := mapping()
+	addNode(ms, MappingName, m.YAML("legacy", "new"))
+	addNode(root, "mappings", ms)
+	root.Content[len(root.Content)-2].HeadComment = "Proposed by godwit init from the before and after schemas: confirm each TODO(godwit init)\ncomment, and fill in each TODO(godwit init) value (godwit validate names them). docs/mapping.md"
+}
 
 // addTopLevel writes the spec's stores, notifications and window from the
 // description.
-func addTopLevel(root *yaml.Node, d *Description, p *Plan) {
-	if usesStores(d) {
+func addTopLevel(root *yaml.Node, d *Description, p *Plan, m *compat.Proposal) {
+	if usesStores(d, m) {
 		stores := mapping()
 		for _, s := range []struct{ name, of, env string }{{"legacy", d.Source, "LEGACY_DSN"}, {"new", d.Target, "NEW_DSN"}} {
 			st := mapping()
@@ -54,6 +69,9 @@ func addTopLevel(root *yaml.Node, d *Description, p *Plan) {
 			addNode(stores, s.name, st)
 		}
 		addNode(root, "stores", stores)
+	}
+	if m != nil {
+		addMapping(root, m)
 	}
 	var alerts []string
 	for _, t := range d.RollbackTriggers {
@@ -105,7 +123,7 @@ func addTopLevel(root *yaml.Node, d *Description, p *Plan) {
 // tables to migrate; a traffic shift through the gateway rolling out a
 // feature flag's schedule. It returns nil otherwise (the phase gets a
 // command hook).
-func typedDriver(d *Description, ph Phase, flag int) (string, *yaml.Node) {
+func typedDriver(d *Description, ph Phase, flag int, m *compat.Proposal) (string, *yaml.Node) {
 	tables := func() *yaml.Node {
 		var names []string
 		for _, t := range d.TablesToMigrate {
@@ -115,6 +133,10 @@ func typedDriver(d *Description, ph Phase, flag int) (string, *yaml.Node) {
 	}
 	pair := func() *yaml.Node {
 		n := mapping()
+		if m != nil {
+			addScalar(n, "mapping", MappingName)
+			return n
+		}
 		addScalar(n, "from", "legacy")
 		addScalar(n, "to", "new")
 		addNode(n, "tables", tables())
@@ -122,16 +144,24 @@ func typedDriver(d *Description, ph Phase, flag int) (string, *yaml.Node) {
 	}
 	switch ph.Kind {
 	case migration.PhaseProvision:
-		if usesStores(d) {
+		if usesStores(d, m) {
 			return "provision", pair()
 		}
 	case migration.PhaseCopy:
-		if usesStores(d) {
+		if usesStores(d, m) {
 			return "copy", pair()
 		}
 	case migration.PhaseReconcile:
-		if usesStores(d) {
-			return "reconcile", pair()
+		if usesStores(d, m) {
+			n := pair()
+			if m != nil {
+				// After the traffic shift a check would turn reverse, which
+				// needs the inverse mapping: compare forward, as a mapped
+				// check does for now.
+				addScalar(n, "direction", "forward")
+				n.Content[len(n.Content)-2].LineComment = "a mapped check compares legacy to new (docs/mapping.md)"
+			}
+			return "reconcile", n
 		}
 	case migration.PhaseShiftTraffic:
 		if steps := trafficSteps(d, flag); steps != nil {
@@ -251,4 +281,25 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+// MappingSpec writes a spec that moves a database from the before schema
+// to the after one through the proposed mapping m (godwit init --before
+// --after without a description): the stores legacy and new, the mapping,
+// and provision, copy and reconcile through it.
+func MappingSpec(name string, m *compat.Proposal) ([]byte, error) {
+	root := mapping()
+	root.HeadComment = "Written by `godwit init` from a before and an after schema description.\nFill in every TODO(godwit init), then: godwit validate -f <this file>; godwit preflight -f <this file>"
+	addScalar(root, "name", name)
+	addTopLevel(root, &Description{}, nil, m)
+	phases := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, kind := range []migration.Phase{migration.PhaseProvision, migration.PhaseCopy, migration.PhaseReconcile} {
+		key, drv := typedDriver(&Description{}, Phase{Kind: kind}, -1, m)
+		ph := mapping()
+		addScalar(ph, "phase", string(kind))
+		addNode(ph, key, drv)
+		phases.Content = append(phases.Content, ph)
+	}
+	addNode(root, "phases", phases)
+	return encode(root)
 }

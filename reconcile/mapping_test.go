@@ -9,21 +9,8 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/mapping/mappingtest"
 )
-
-// salesMapping renames, drops, computes and filters: order_line (snake
-// case) becomes SalesLine (PascalCase).
-func salesMapping() *mapping.Spec {
-	return &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{
-		"order_line": {
-			To:      "SalesLine",
-			Columns: map[string]string{"unit_price": "Price"},
-			Drop:    []string{"legacy_note"},
-			Add:     map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity", Type: "decimal(12,2)"}},
-			Where:   "quantity > 0",
-		},
-	}}
-}
 
 // newMappedPair builds order_line on a PostgreSQL source and SalesLine on
 // a MariaDB target holding what the mapping makes of it, independently.
@@ -51,7 +38,7 @@ func TestMappedTableComparesThroughTheMapping(t *testing.T) {
 	const n = 700
 	src, tgt := newMappedPair(t, n)
 	ctx := context.Background()
-	pairs, err := ResolveMapped(ctx, src.Store, salesMapping())
+	pairs, err := ResolveMapped(ctx, src.Store, mappingtest.SalesLine())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +92,7 @@ func TestMappedTableComparesThroughTheMapping(t *testing.T) {
 func TestMappedPlanRefusesWhatTheSourceCannotCompile(t *testing.T) {
 	src, tgt := newMappedPair(t, 10)
 	ctx := context.Background()
-	m := salesMapping()
+	m := mappingtest.SalesLine()
 	tb := m.Tables["order_line"]
 	tb.Add = map[string]mapping.Computed{"LineTotal": {Expr: "unit_prize * quantity", Type: "decimal(12,2)"}}
 	m.Tables["order_line"] = tb
@@ -121,5 +108,39 @@ func TestMappedPlanRefusesWhatTheSourceCannotCompile(t *testing.T) {
 	m.Tables["order_line"] = tb
 	if _, err := ResolveMapped(ctx, src.Store, m); err == nil || !strings.Contains(err.Error(), "key column") {
 		t.Fatalf("a dropped key = %v, want it refused", err)
+	}
+}
+
+// updatedColumn names a source column; through a mapping the target's
+// column is its mapped name, and a dropped one is refused as such.
+func TestMappedUpdatedColumnDroppedIsNamed(t *testing.T) {
+	src, tgt := newMappedPair(t, 20)
+	dbtest.Exec(t, src.Store, "ALTER TABLE order_line ADD COLUMN updated_at timestamp NOT NULL DEFAULT '2026-01-01'")
+	m := mappingtest.SalesLine()
+	ol := m.Tables["order_line"]
+	ol.Drop = append(ol.Drop, "updated_at")
+	m.Tables["order_line"] = ol
+	ctx := context.Background()
+	pairs, err := ResolveMapped(ctx, src.Store, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Source: src.Store, Target: tgt.Store, Tables: pairs, UpdatedColumn: "updated_at"}
+	_, err = Plan(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), "updatedColumn updated_at is dropped by the mapping of table order_line") {
+		t.Fatalf("Plan = %v, want updatedColumn named as dropped by the mapping", err)
+	}
+
+	// Carried under its mapped name, but not a timestamp on the target:
+	// the target's name is the one reported.
+	dbtest.Exec(t, tgt.Store, "ALTER TABLE SalesLine ADD COLUMN UpdatedAt VARCHAR(20)")
+	ol.Drop = ol.Drop[:len(ol.Drop)-1]
+	m.Tables["order_line"] = ol
+	if o.Tables, err = ResolveMapped(ctx, src.Store, m); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Plan(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), `has no timestamp column "UpdatedAt"`) {
+		t.Fatalf("Plan = %v, want the target's missing UpdatedAt named", err)
 	}
 }

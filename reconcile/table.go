@@ -203,7 +203,10 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB)
 	tc.mapped = m
 	if o.UpdatedColumn != "" {
-		tgtUpdated, _ := m.TargetOf(o.UpdatedColumn)
+		tgtUpdated, carried := m.TargetOf(o.UpdatedColumn)
+		if !carried && st.Column(o.UpdatedColumn) != nil {
+			return nil, fmt.Errorf("%w: updatedColumn %s is dropped by the mapping of table %s: the target has nothing to date its rows by; carry it (remove it from drop:) or leave updatedColumn out", ErrBadOption, o.UpdatedColumn, p.Source)
+		}
 		for _, sd := range []*struct {
 			s    *side
 			t    *datastore.Table
@@ -211,7 +214,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}{{tc.src, st, o.UpdatedColumn}, {tc.tgt, tt, tgtUpdated}} {
 			c := sd.t.Column(sd.name)
 			if c == nil || (c.Type.Kind != datastore.KindTimestamp && c.Type.Kind != datastore.KindTimestampTZ) {
-				return nil, fmt.Errorf("%w: table %s on %s has no timestamp column %q (updatedColumn)", ErrBadOption, sd.t.Name, sd.s.label, o.UpdatedColumn)
+				return nil, fmt.Errorf("%w: table %s on %s has no timestamp column %q (updatedColumn)", ErrBadOption, sd.t.Name, sd.s.label, sd.name)
 			}
 			sd.s.updated = c
 		}

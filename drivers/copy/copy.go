@@ -151,13 +151,9 @@ type CatchUp struct {
 
 // Check reports unknown stores, bad patterns and impossible numbers.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
-	if s.Mapping != "" && s.MappingSpec == nil {
+	var ok bool
+	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
-	}
-	if s.Mapping == "" { // a mapping's stores are checked at the mapping
-		stores.CheckStoreRef(c, "from", s.From)
-		stores.CheckStoreRef(c, "to", s.To)
 	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s): copy writes into another store", s.From)
@@ -223,10 +219,7 @@ func (s *Spec) ApplyDefaults(*config.PhaseSpec) {
 // Resources are the target tables: two migrations must not write the same
 // tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	if s.MappingSpec != nil {
-		return stores.Resources(spec, s.To, s.MappingSpec.TargetPatterns())
-	}
-	return stores.Resources(spec, s.To, s.Tables)
+	return stores.WrittenResources(spec, s.To, s.MappingSpec, s.Tables)
 }
 
 // Pausable is true: a pause stops the copy at its next batch boundary, and
@@ -461,18 +454,7 @@ func targetShape(ctx context.Context, from *datastore.Store, name string, mapped
 // mapped resolves the section's mapping on the live source: every table
 // it maps, by source name; nil without a mapping.
 func (s *Spec) mapped(ctx context.Context, from *datastore.Store) (map[string]mapping.Table, error) {
-	if s.MappingSpec == nil {
-		return nil, nil
-	}
-	tables, err := stores.MappedTables(ctx, from, s.MappingSpec)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]mapping.Table, len(tables))
-	for _, t := range tables {
-		out[t.Source] = t
-	}
-	return out, nil
+	return stores.MappedBySource(ctx, from, s.MappingSpec)
 }
 
 func rowsDone(cp datacopy.Checkpoint) int64 {

@@ -79,6 +79,9 @@ type Spec struct {
 // and a cut-over without an earlier replicate setup of the same capture
 // (nothing would bring the target up to date).
 func (s *Spec) Check(c *config.CheckContext) {
+	// The cut-over sets up reverse replication: a mapping with no inverse
+	// is refused for that first, naming its rule.
+	c.RefuseNonInvertible(s.Mapping, "cutover")
 	c.RefuseMapping(s.Mapping, "cutover")
 	s.Gateway.Check(c, "gateway")
 	if s.Route == "" {

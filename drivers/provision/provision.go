@@ -95,13 +95,9 @@ type IndexCreator interface {
 // Check reports unknown stores, bad patterns and overrides, and indexes
 // deferred to a copy that does not exist.
 func (s *Spec) Check(c *config.CheckContext) {
-	s.MappingSpec = stores.UseMapping(c, s.Mapping, &s.From, &s.To, &s.Tables)
-	if s.Mapping != "" && s.MappingSpec == nil {
+	var ok bool
+	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
-	}
-	if s.Mapping == "" { // a mapping's stores are checked at the mapping
-		stores.CheckStoreRef(c, "from", s.From)
-		stores.CheckStoreRef(c, "to", s.To)
 	}
 	if s.Mapping != "" && s.DDL != nil {
 		c.Errorf("ddl", "with a mapping is not supported yet: the target's DDL is derived from the mapping; leave ddl out")
@@ -186,10 +182,7 @@ func indexesCreatedLater(c *config.CheckContext, store string) bool {
 // Resources are the target tables: two migrations must not create (or
 // drop) the same tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	if s.MappingSpec != nil {
-		return stores.Resources(spec, s.To, s.MappingSpec.TargetPatterns())
-	}
-	return stores.Resources(spec, s.To, s.Tables)
+	return stores.WrittenResources(spec, s.To, s.MappingSpec, s.Tables)
 }
 
 // HasCompensation is true: provision drops the tables it created.

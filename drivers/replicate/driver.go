@@ -124,6 +124,12 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 		return o, nil, fmt.Errorf("store %s: %w", s.From, err)
 	}
 	o.Tables = names
+	if s.MappingSpec != nil && !compensate {
+		if o.Mapped, err = stores.MappedBySource(ctx, from, s.MappingSpec); err != nil {
+			closeAll()
+			return o, nil, fmt.Errorf("mapping %s on store %s: %w", s.Mapping, s.From, err)
+		}
+	}
 	if target {
 		to, err := stores.Open(ctx, s.Stores, s.To)
 		if err != nil {
@@ -442,3 +448,4 @@ func (b *beater) stop(final cdc.Checkpoint) cdc.Progress {
 	b.send()
 	return b.last
 }
+

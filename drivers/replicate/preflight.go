@@ -43,19 +43,37 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 			problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: changes are applied by key, so add one", s.From, n))
 		}
 	}
+	method := s.Method
+	targetOf := func(n string) string { return n }
+	if s.MappingSpec != nil {
+		if method == "" {
+			method = string(cdc.MethodTriggers) // a mapped capture's (cdc.Options.Mapped)
+		}
+		mapped, err := stores.MappedBySource(ctx, from, s.MappingSpec)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err))
+		}
+		targetOf = func(n string) string {
+			if m, ok := mapped[n]; ok {
+				return m.Target
+			}
+			return n
+		}
+	}
 	if s.mode() == ModeSetup {
-		problems = append(problems, CaptureProblems(ctx, from, s.From, s.Method, names)...)
+		problems = append(problems, CaptureProblems(ctx, from, s.From, method, names)...)
 	}
 	if to != nil {
 		for _, n := range names {
-			if _, err := to.Introspect(ctx, n); err != nil {
-				if !plan.Table(s.To, n) {
-					problems = append(problems, fmt.Sprintf("store %s: table %s does not exist: provision it in an earlier phase or create it", s.To, n))
+			tn := targetOf(n)
+			if _, err := to.Introspect(ctx, tn); err != nil {
+				if !plan.Table(s.To, tn) {
+					problems = append(problems, fmt.Sprintf("store %s: table %s does not exist: provision it in an earlier phase or create it", s.To, tn))
 				}
 				continue
 			}
-			if err := to.CheckWrite(ctx, n); err != nil {
-				problems = append(problems, fmt.Sprintf("store %s: the user cannot write table %s: %v", s.To, n, err))
+			if err := to.CheckWrite(ctx, tn); err != nil {
+				problems = append(problems, fmt.Sprintf("store %s: the user cannot write table %s: %v", s.To, tn, err))
 			}
 		}
 	}

@@ -45,6 +45,31 @@ func UseMapping(c *config.CheckContext, name string, from, to *string, tables *[
 	return m
 }
 
+// CheckStoresOrMapping begins the Check of a section that takes
+// `mapping:`: with a mapping, its from, to and tables are the mapping's
+// (UseMapping; the mapping's stores are checked at the mapping); without
+// one, from and to must name stores. It returns the mapping, and false
+// when the section names a mapping the spec does not have (reported:
+// nothing else of the section is worth checking).
+func CheckStoresOrMapping(c *config.CheckContext, name string, from, to *string, tables *[]string) (*mapping.Spec, bool) {
+	m := UseMapping(c, name, from, to, tables)
+	if name != "" {
+		return m, m != nil
+	}
+	CheckStoreRef(c, "from", *from)
+	CheckStoreRef(c, "to", *to)
+	return nil, true
+}
+
+// WrittenResources is Resources of the tables a section writes in store
+// to: the mapping's target tables when it has one, else tables.
+func WrittenResources(spec *config.Spec, to string, m *mapping.Spec, tables []string) []string {
+	if m != nil {
+		return Resources(spec, to, m.TargetPatterns())
+	}
+	return Resources(spec, to, tables)
+}
+
 // TakeMapping fills a section's empty from and to with the mapping's
 // stores (config.MappingUser), before any section is checked.
 func TakeMapping(m *mapping.Spec, from, to *string) {
@@ -70,6 +95,23 @@ func MappedTables(ctx context.Context, src *datastore.Store, m *mapping.Spec) ([
 		}
 		return SourceTable(t), nil
 	})
+}
+
+// MappedBySource is MappedTables by source table name (the shape
+// datacopy and cdc take); nil for no mapping.
+func MappedBySource(ctx context.Context, src *datastore.Store, m *mapping.Spec) (map[string]mapping.Table, error) {
+	if m == nil {
+		return nil, nil
+	}
+	tables, err := MappedTables(ctx, src, m)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]mapping.Table, len(tables))
+	for _, t := range tables {
+		out[t.Source] = t
+	}
+	return out, nil
 }
 
 // SourceTable is what a mapping needs to know of an introspected table.

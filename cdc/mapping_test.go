@@ -1,0 +1,187 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/mapping/mappingtest"
+	"github.com/godwit/godwit/reconcile"
+)
+
+// The steps of the mapped writer: rows 1..300 start with quantity i % 6,
+// so multiples of 6 are outside the filter.
+const (
+	movedOut = 7  // quantity 1 → 0: leaves the filter, deleted on the target
+	movedIn  = 12 // quantity 0 → 4: enters the filter, inserted on the target
+)
+
+func mappedWrite(ctx context.Context, s *datastore.Store, i int) error {
+	ph := s.Placeholder
+	var q string
+	var args []any
+	switch i % 6 {
+	case 0: // an insert, in or out of the filter
+		q, args = "INSERT INTO order_line VALUES ("+ph(1)+", 1.25, "+ph(2)+", 'new', "+ph(3)+")", []any{1000 + i, i % 4, "2026-02-01 10:00:00"}
+	case 1: // a price change: Price and LineTotal follow
+		q, args = "UPDATE order_line SET unit_price = unit_price + 1 WHERE order_line_id = "+ph(1), []any{i%300 + 1}
+	case 2: // a delete
+		q, args = "DELETE FROM order_line WHERE order_line_id = "+ph(1), []any{(i*7)%300 + 1}
+	case 3: // a dropped column only: nothing the target holds changes
+		q, args = "UPDATE order_line SET legacy_note = 'seen' WHERE order_line_id = "+ph(1), []any{i%300 + 1}
+	case 4: // a quantity change, which may move the row across the filter
+		q, args = "UPDATE order_line SET quantity = (quantity + 1) % 3 WHERE order_line_id = "+ph(1), []any{(i*5)%300 + 1}
+	case 5: // a key change
+		q, args = "UPDATE order_line SET order_line_id = "+ph(1)+" WHERE order_line_id = "+ph(2), []any{5000 + i, (i*11)%300 + 1}
+	}
+	if _, err := s.DB.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("writer step %d: %s: %w", i, q, err)
+	}
+	return nil
+}
+
+// orderLineDDL is the source table on each engine.
+var orderLineDDL = map[datastore.Engine]string{
+	datastore.Postgres: "CREATE TABLE order_line (order_line_id bigint PRIMARY KEY, unit_price numeric(10,2), quantity int NOT NULL, legacy_note text, created_at timestamp NOT NULL)",
+	datastore.MySQL:    "CREATE TABLE order_line (order_line_id BIGINT PRIMARY KEY, unit_price DECIMAL(10,2), quantity INT NOT NULL, legacy_note TEXT, created_at DATETIME(6) NOT NULL)",
+}
+
+// mappedPair creates order_line with rows 1..300 on src (quantity i % 6)
+// and provisions its mapped table (SalesLine) on dst; it returns the
+// mapped table and the reconcile pairs of the mapping.
+func mappedPair(t *testing.T, src, dst *datastore.Store) (map[string]mapping.Table, []reconcile.TablePair) {
+	t.Helper()
+	ctx := context.Background()
+	dbtest.Exec(t, src, orderLineDDL[src.Engine])
+	for i := 1; i <= 300; i++ {
+		dbtest.Exec(t, src, fmt.Sprintf("INSERT INTO order_line VALUES (%d, %d.%02d, %d, 'note %d', '2026-01-01 00:00:00')", i, i%70, i%100, i%6, i))
+	}
+	pairs, err := reconcile.ResolveMapped(ctx, src, mappingtest.SalesLine())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := *pairs[0].Map
+	tbl, err := src.Introspect(ctx, "order_line")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, overrides, _ := datastore.TargetTable(tbl, m, nil)
+	if _, err := datastore.Provision(ctx, dst, []*datastore.Table{target}, datastore.ProvisionOptions{Owner: "cdc-test", TypeOverrides: overrides}); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]mapping.Table{"order_line": m}, pairs[:1]
+}
+
+// Change capture by triggers through a mapping: a writer's inserts,
+// updates, deletes and key changes arrive renamed and computed by the
+// source; a row updated out of the filter is deleted on the target and
+// one updated into it is inserted; reconcile through the mapping then
+// finds no difference.
+func TestTriggersApplyChangesThroughAMapping(t *testing.T) {
+	for _, pc := range [][2]datastore.Engine{
+		{datastore.Postgres, datastore.MySQL},
+		{datastore.MySQL, datastore.Postgres},
+		{datastore.Postgres, datastore.SQLite},
+	} {
+		t.Run(string(pc[0])+" to "+string(pc[1]), func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := dbtest.New(t, pc[0]), dbtest.New(t, pc[1])
+			mapped, pairs := mappedPair(t, src.Store, dst.Store)
+			o := runOpts(src, dst, captureName(t), MethodAuto)
+			o.Tables, o.Mapped = []string{"order_line"}, mapped
+			if res, err := Setup(ctx, o.Options); err != nil || res.Method != MethodTriggers {
+				t.Fatalf("Setup through a mapping = %v, %v; want method triggers", res.Method, err)
+			}
+			t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+			if _, err := datacopy.Run(ctx, datacopy.Options{From: src.Store, To: dst.Store, Tables: o.Tables, Mapped: mapped}, datacopy.Checkpoint{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			cp := followMappedWriter(t, o)
+
+			q, ph := dst.Store.Quote, dst.Store.Placeholder
+			var out, in int
+			var total any
+			if err := dst.Store.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+q("SalesLine")+" WHERE "+q("OrderLineId")+" = "+ph(1), movedOut).Scan(&out); err != nil || out != 0 {
+				t.Errorf("row %d, updated out of the filter: %d on the target (%v), want deleted", movedOut, out, err)
+			}
+			if err := dst.Store.DB.QueryRowContext(ctx, "SELECT COUNT(*), MAX("+q("LineTotal")+") FROM "+q("SalesLine")+" WHERE "+q("OrderLineId")+" = "+ph(1), movedIn).Scan(&in, &total); err != nil || in != 1 || total == nil {
+				t.Errorf("row %d, updated into the filter: %d on the target, LineTotal %v (%v), want inserted with its computed total", movedIn, in, total, err)
+			}
+			rep, err := reconcile.Run(ctx, reconcile.Options{Source: src.Store, Target: dst.Store, Tables: pairs}, reconcile.Checkpoint{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Differing() != 0 {
+				t.Fatalf("reconcile through the mapping after %d changes applied:\n%s", cp.Applied, rep.Text())
+			}
+		})
+	}
+}
+
+// followMappedWriter runs the capture while a writer makes its changes,
+// then moves movedOut out of the filter and movedIn into it, until every
+// change is applied.
+func followMappedWriter(t *testing.T, o RunOptions) Checkpoint {
+	t.Helper()
+	ctx := context.Background()
+	var done atomic.Bool
+	errs := make(chan error, 1)
+	go func() {
+		defer done.Store(true)
+		for i := 0; i < 240; i++ {
+			if err := mappedWrite(ctx, o.Source, i); err != nil {
+				errs <- err
+				return
+			}
+		}
+		for _, q := range []string{
+			fmt.Sprintf("UPDATE order_line SET quantity = 0 WHERE order_line_id = %d", movedOut),
+			fmt.Sprintf("UPDATE order_line SET quantity = 4 WHERE order_line_id = %d", movedIn),
+		} {
+			if _, err := o.Source.DB.ExecContext(ctx, q); err != nil {
+				errs <- fmt.Errorf("%s: %w", q, err)
+				return
+			}
+		}
+	}()
+	o.Until = untilQuiet(&done)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cp, err := Run(rctx, o, Checkpoint{}, nil)
+	if err != nil {
+		t.Fatalf("Run through the mapping (applied %d changes): %v", cp.Applied, err)
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if cp.Applied == 0 {
+		t.Fatal("Run applied no change: the writer's changes were not captured")
+	}
+	return cp
+}
+
+// A mapped capture takes the triggers method: logical replication,
+// asked for, is refused with what to do instead.
+func TestMappedCaptureRefusesLogical(t *testing.T) {
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE order_line (order_line_id bigint PRIMARY KEY, unit_price numeric(10,2), quantity int NOT NULL, legacy_note text)")
+	o := Options{Source: src.Store, SourceDSN: src.DSN, Name: captureName(t), Tables: []string{"order_line"}, Method: MethodLogical,
+		Mapped: map[string]mapping.Table{"order_line": {Source: "order_line", Target: "SalesLine"}}}
+	_, err := Setup(context.Background(), o)
+	if !errors.Is(err, ErrNotSupported) || !IsPermanent(err) {
+		t.Fatalf("Setup of a mapped capture with method logical = %v, want ErrNotSupported naming method triggers", err)
+	}
+	if !strings.Contains(err.Error(), "through a mapping uses method triggers") {
+		t.Fatalf("error %q does not say to use method triggers", err)
+	}
+}

@@ -1,0 +1,284 @@
+package compat
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/godwit/godwit/mapping"
+)
+
+// Proposal is a mapping inferred from a before and an after schema
+// description (`godwit init --before A --after B`): what is certain is
+// written as rules, what is guessed carries a note to confirm, what cannot
+// be guessed is a question for a person.
+type Proposal struct {
+	// Names is the names rule most names follow ("" for asIs).
+	Names string
+	// Tables are the before tables carried, by source name.
+	Tables []ProposedTable
+	// Gone are before tables with no partner after: not carried.
+	Gone []string
+	// New are after tables with no partner before: not written by the
+	// mapping.
+	New []string
+}
+
+// ProposedTable is how one before table is proposed to map.
+type ProposedTable struct {
+	Source string
+	// Target is the after table; TargetNote is set when it was guessed
+	// (the names differ beyond the names rule) or ambiguous (Candidates).
+	Target     string
+	TargetNote string
+	// Candidates are the after tables a gone table could have become when
+	// there is more than one: a person chooses.
+	Candidates []string
+	Renames    []ProposedRename
+	Drop       []string
+	Add        []ProposedAdd
+	Cast       []ProposedCast
+}
+
+// ProposedRename is a column that disappears while one of its type
+// appears. More than one candidate means a person chooses.
+type ProposedRename struct {
+	From       string
+	To         string   // "" when ambiguous
+	Candidates []string // the after columns of the same type, when ambiguous
+	Type       string
+}
+
+// ProposedAdd is an after column with no partner before.
+type ProposedAdd struct {
+	Name string
+	Type string
+	// Expr is the value it takes for carried rows: its default, or NULL
+	// for a nullable column; "" when neither (a person writes it).
+	Expr string
+	Note string
+}
+
+// ProposedCast is a carried column whose type changes.
+type ProposedCast struct {
+	Column   string
+	From, To string
+	Change   TypeChange
+}
+
+// ProposeMapping infers a mapping from before to after: the names rule
+// most names follow, tables renamed (one gone and one with the same
+// columns appearing), columns renamed (one gone and one of the same type
+// appearing in the same table), dropped, added and cast columns.
+func ProposeMapping(before, after *Schema) Proposal {
+	p := Proposal{Names: inferRule(before, after)}
+	pairs, gone, fresh := pairTables(before, after, p.Names)
+	p.Gone, p.New = gone, fresh
+	for _, src := range sortedKeys(pairs) {
+		pt := pairs[src]
+		if pt.Target != "" {
+			proposeColumns(&pt, before.Tables[src], after.Tables[pt.Target], p.Names)
+		}
+		p.Tables = append(p.Tables, pt)
+	}
+	return p
+}
+
+// inferRule returns the names rule that names the most before tables and
+// columns as they are after; asIs ("") wins a tie.
+func inferRule(before, after *Schema) string {
+	afterNames := map[string]bool{}
+	for tn, t := range after.Tables {
+		afterNames[tn] = true
+		for cn := range t.Columns {
+			afterNames[cn] = true
+		}
+	}
+	score := func(rule string) int {
+		n := 0
+		for tn, t := range before.Tables {
+			if afterNames[mapping.ApplyRule(rule, tn)] {
+				n++
+			}
+			for cn := range t.Columns {
+				if afterNames[mapping.ApplyRule(rule, cn)] {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	best, bestScore := "", score(mapping.RuleAsIs)
+	for _, r := range mapping.Rules {
+		if s := score(r); s > bestScore {
+			best, bestScore = r, s
+		}
+	}
+	return best
+}
+
+// pairTables pairs each before table with its after table: by the names
+// rule, else the one after table that appeared with the same columns.
+func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, []string, []string) {
+	pairs := map[string]ProposedTable{}
+	taken := map[string]bool{}
+	var unpaired []string
+	for _, tn := range sortedKeys(before.Tables) {
+		if _, ok := after.Tables[mapping.ApplyRule(rule, tn)]; ok {
+			pairs[tn] = ProposedTable{Source: tn, Target: mapping.ApplyRule(rule, tn)}
+			taken[mapping.ApplyRule(rule, tn)] = true
+			continue
+		}
+		unpaired = append(unpaired, tn)
+	}
+	var fresh []string
+	for _, an := range sortedKeys(after.Tables) {
+		if !taken[an] {
+			fresh = append(fresh, an)
+		}
+	}
+	sameColumns := func(b, a Table) bool {
+		if len(b.Columns) != len(a.Columns) {
+			return false
+		}
+		for cn := range b.Columns {
+			if _, ok := a.Columns[mapping.ApplyRule(rule, cn)]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	candidates := map[string][]string{} // before table -> after tables
+	backs := map[string][]string{}      // after table -> before tables
+	for _, tn := range unpaired {
+		for _, an := range fresh {
+			if sameColumns(before.Tables[tn], after.Tables[an]) {
+				candidates[tn] = append(candidates[tn], an)
+				backs[an] = append(backs[an], tn)
+			}
+		}
+	}
+	var gone []string
+	for _, tn := range unpaired {
+		cs := candidates[tn]
+		switch {
+		case len(cs) == 1 && len(backs[cs[0]]) == 1:
+			pairs[tn] = ProposedTable{Source: tn, Target: cs[0], TargetNote: fmt.Sprintf("confirm: %s is gone and %s appeared with the same columns", tn, cs[0])}
+			taken[cs[0]] = true
+		case len(cs) > 0:
+			pairs[tn] = ProposedTable{Source: tn, Candidates: cs}
+		default:
+			gone = append(gone, tn)
+		}
+	}
+	fresh = fresh[:0]
+	for _, an := range sortedKeys(after.Tables) {
+		if !taken[an] {
+			fresh = append(fresh, an)
+		}
+	}
+	return pairs, gone, fresh
+}
+
+// proposeColumns fills pt's renames, drops, adds and casts from the
+// columns of its before table b and after table a.
+func proposeColumns(pt *ProposedTable, b, a Table, rule string) {
+	claimed := map[string]bool{}
+	var goneCols []string
+	for _, cn := range columnOrder(b) {
+		dst := mapping.ApplyRule(rule, cn)
+		ac, ok := a.Columns[dst]
+		if !ok {
+			goneCols = append(goneCols, cn)
+			continue
+		}
+		claimed[dst] = true
+		from, to := columnType(b.Columns[cn]), columnType(ac)
+		if ch := CompareTypes(from, to); ch != TypeSame {
+			pt.Cast = append(pt.Cast, ProposedCast{Column: cn, From: typeText(b.Columns[cn]), To: typeText(ac), Change: ch})
+		}
+	}
+	var newCols []string
+	for _, cn := range columnOrder(a) {
+		if !claimed[cn] {
+			newCols = append(newCols, cn)
+		}
+	}
+	sameType := func(x, y Column) bool { return CompareTypes(columnType(x), columnType(y)) == TypeSame }
+	cands := map[string][]string{}
+	backs := map[string][]string{}
+	for _, g := range goneCols {
+		for _, n := range newCols {
+			if sameType(b.Columns[g], a.Columns[n]) {
+				cands[g] = append(cands[g], n)
+				backs[n] = append(backs[n], g)
+			}
+		}
+	}
+	renamed := map[string]bool{}
+	for _, g := range goneCols {
+		cs := cands[g]
+		switch {
+		case len(cs) == 1 && len(backs[cs[0]]) == 1:
+			pt.Renames = append(pt.Renames, ProposedRename{From: g, To: cs[0], Type: typeText(b.Columns[g])})
+			renamed[cs[0]] = true
+		case len(cs) > 0:
+			pt.Renames = append(pt.Renames, ProposedRename{From: g, Candidates: cs, Type: typeText(b.Columns[g])})
+		default:
+			pt.Drop = append(pt.Drop, g)
+		}
+	}
+	for _, n := range newCols {
+		if renamed[n] {
+			continue
+		}
+		pt.Add = append(pt.Add, proposeAdd(n, a.Columns[n], backs[n]))
+	}
+}
+
+// proposeAdd proposes the value of an after column no before column
+// becomes: its default when it is a constant, NULL when it may be NULL.
+func proposeAdd(name string, c Column, candidateOf []string) ProposedAdd {
+	add := ProposedAdd{Name: name, Type: typeText(c)}
+	if len(candidateOf) > 0 {
+		add.Note = fmt.Sprintf("or the new name of %s (see its rename): then remove this add", strings.Join(candidateOf, " or "))
+	}
+	// A computed default (CURRENT_TIMESTAMP) would give each row the
+	// time of its copy: a person writes an expression over the row.
+	if constantDefault(c) && !strings.EqualFold(defaultSQL(c), "NULL") {
+		add.Expr = defaultSQL(c)
+		return add
+	}
+	if c.nullable() {
+		add.Expr = "NULL"
+	}
+	return add
+}
+
+// typeText writes a column's type as the description spells it, with its
+// size: varchar(320), decimal(10,2).
+func typeText(c Column) string {
+	switch {
+	case strings.Contains(c.Type, "("):
+		return c.Type
+	case c.Length > 0:
+		return fmt.Sprintf("%s(%d)", c.Type, c.Length)
+	case c.Precision > 0 && c.Scale > 0:
+		return fmt.Sprintf("%s(%d,%d)", c.Type, c.Precision, c.Scale)
+	case c.Precision > 0:
+		return fmt.Sprintf("%s(%d)", c.Type, c.Precision)
+	}
+	return c.Type
+}
+
+// String names a type change for a person.
+func (c TypeChange) String() string {
+	switch c {
+	case TypeSame:
+		return "unchanged"
+	case TypeWidened:
+		return "widened"
+	case TypeNarrowed:
+		return "narrowed"
+	}
+	return "converted"
+}
