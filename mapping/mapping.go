@@ -233,8 +233,8 @@ func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem 
 		}
 	}
 	givenBack := map[string]string{}
-	for _, dst := range sortedKeys(t.Add) {
-		for _, src := range sortedKeys(t.Add[dst].Inverse) {
+	for _, dst := range slices.Sorted(maps.Keys(t.Add)) {
+		for _, src := range slices.Sorted(maps.Keys(t.Add[dst].Inverse)) {
 			p := tp + ".add." + dst + ".inverse." + src
 			switch {
 			case !dropped[src]:
@@ -248,7 +248,7 @@ func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem 
 			volatileInverse(p, t.Add[dst].Inverse[src])
 		}
 	}
-	for _, src := range sortedKeys(t.Cast) {
+	for _, src := range slices.Sorted(maps.Keys(t.Cast)) {
 		volatileInverse(tp+".cast."+src+".inverse", t.Cast[src].Inverse)
 	}
 	return ps

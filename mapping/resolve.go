@@ -230,7 +230,7 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 	for _, name := range slices.Sorted(maps.Keys(rules.Add)) {
 		a := rules.Add[name]
 		place(Column{Target: name, Expr: a.Expr, Type: a.Type}, "the added column "+name)
-		for _, src := range sortedKeys(a.Inverse) {
+		for _, src := range slices.Sorted(maps.Keys(a.Inverse)) {
 			if !dropped[src] {
 				bad("add.%s.inverse: %s is not dropped: only a dropped source column is given back by an added column's inverse", name, src)
 			}
