@@ -587,7 +587,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		return
 	}
 	if p.State == PhaseRunning {
-		p.Progress = min(max(live.Percent, 0), 99.9) // 100 only once it completed
+		p.Progress = min(p.stepProgress(live.Percent), 99.9) // 100 only once it completed
 		p.Records = live.Records
 		p.Detail = live.Detail
 		p.Tables = live.Tables
@@ -598,6 +598,20 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
 	}
 	r.Refresh(now)
+}
+
+// stepProgress is the phase's progress when its running activity is at
+// percent: of a multi-step phase, the steps done plus the running step's
+// share (a traffic analysis's heartbeat counts its samples, not the
+// phase's steps, and shown as is the bar would jump back at every step);
+// of any other phase, percent itself.
+func (p PhaseReport) stepProgress(percent float64) float64 {
+	percent = min(max(percent, 0), 100)
+	var k, n int
+	if _, err := fmt.Sscanf(p.Step, "%d of %d", &k, &n); err != nil || p.Steps <= 1 || n != p.Steps || k < 1 || k > n {
+		return percent
+	}
+	return 100 * (float64(k-1) + percent/100) / float64(n)
 }
 
 // Headline is a few lines a person can take in at a glance: the Temporal UI
