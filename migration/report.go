@@ -371,6 +371,9 @@ func (r *Report) metrics(now time.Time) Metrics {
 		m.Attempts += attempts
 		m.FailedAttempts += failed
 		w, f := p.work()
+		if r.failedThenUndone(p) {
+			w, f = max(w, 1), max(f, 1)
+		}
 		work += w
 		failedWork += f
 	}
