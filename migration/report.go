@@ -684,6 +684,26 @@ type ReplicationLag struct {
 	Measured time.Time `json:"measured"`
 }
 
+// CutOverAfterLag names the cut-over phase (driver "cutover") that started
+// after Replication was measured, and when it started; "" when none did.
+// From then on writes go to new and the forward replication that lag
+// measured is over: the figure is history, and the reverse replication
+// (new → legacy) the cut-over set up is measured by no phase (its changes
+// wait in the capture on new until a rollback or a replicate stop applies
+// them).
+func (r *Report) CutOverAfterLag() (string, time.Time) {
+	l := r.Replication
+	if l == nil {
+		return "", time.Time{}
+	}
+	for _, p := range r.Phases {
+		if p.Driver == "cutover" && !p.StartTime.IsZero() && !l.Measured.After(p.StartTime) {
+			return p.Phase, p.StartTime
+		}
+	}
+	return "", time.Time{}
+}
+
 // Duration is Seconds as a time.Duration.
 func (l ReplicationLag) Duration() time.Duration {
 	return time.Duration(l.Seconds * float64(time.Second))
