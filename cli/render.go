@@ -45,8 +45,16 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 		fmt.Fprintf(w, "  %s\n", l)
 	}
 	if l := r.Replication; l != nil {
-		fmt.Fprintf(w, "  Lag        %s, %d changes behind (measured by phase %s %s ago)\n",
+		last := fmt.Sprintf("%s, %d changes behind (measured by phase %s %s ago)",
 			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+		if cut, _ := r.CutOverAfterLag(); cut != "" {
+			// The forward figure would read as live; it stopped moving at
+			// the cut-over, and nothing measures the reverse stream.
+			fmt.Fprintf(w, "  Lag        legacy → new: ended at cut-over %s; last measured before it: %s\n", cut, last)
+			fmt.Fprintf(w, "             new → legacy: not measured; new's writes wait in the reverse capture until a rollback or a replicate stop phase applies them\n")
+		} else {
+			fmt.Fprintf(w, "  Lag        %s\n", last)
+		}
 	}
 	if r.Error != "" && !(requested && r.Error == r.RollbackNote) {
 		fmt.Fprintf(w, "  Error      %s\n", r.Error)

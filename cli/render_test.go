@@ -453,3 +453,35 @@ func TestRenderTextSaysWhatAnUndoDid(t *testing.T) {
 	assert.Regexp(t, `2\. provision .* COMPENSATED `, text)
 	assert.NotRegexp(t, `1\. validate .* COMPENSATED`, text)
 }
+
+// After the cut-over the replicate phase's last lag is history: the Lag
+// line says the forward replication ended there and that the reverse one
+// is not measured, instead of showing the old figure as if it were live.
+func TestRenderTextLagAfterTheCutOver(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "switch", Kind: migration.PhaseShiftTraffic, Driver: "cutover"},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime = migration.PhaseCompleted, t0, t0.Add(time.Minute)
+	r.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 1.5, Changes: 7, Measured: t0.Add(time.Minute)}
+	r.CurrentIndex = 1
+	render := func(now time.Time) string {
+		r.Refresh(now)
+		var b bytes.Buffer
+		renderText(&b, r, now)
+		return b.String()
+	}
+
+	before := render(t0.Add(time.Minute))
+	assert.Contains(t, before, "  Lag        1.5s, 7 changes behind (measured by phase catch-up 0s ago)\n", "before the cut-over the lag is current")
+
+	r.Phases[1].State, r.Phases[1].StartTime = migration.PhaseRunning, t0.Add(2*time.Minute)
+	during := render(t0.Add(3 * time.Minute))
+	assert.Contains(t, during, "  Lag        legacy → new: ended at cut-over switch; last measured before it: 1.5s, 7 changes behind (measured by phase catch-up 2m0s ago)\n")
+	assert.Contains(t, during, "new → legacy: not measured")
+
+	r.Phases[1].State, r.Phases[1].EndTime = migration.PhaseCompleted, t0.Add(4*time.Minute)
+	after := render(t0.Add(10 * time.Minute))
+	assert.Contains(t, after, "legacy → new: ended at cut-over switch")
+	assert.NotContains(t, after, "  Lag        1.5s", "the old figure is not shown as the current lag")
+}

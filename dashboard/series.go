@@ -120,7 +120,9 @@ func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *s
 		p.hasRate = true
 	}
 	if l := rep.Replication; l != nil {
-		p.LagSeconds, p.hasLag = l.Duration().Seconds(), true
+		// After a cut-over the last forward lag is history, not a level.
+		_, ended := rep.CutOverAfterLag()
+		p.LagSeconds, p.hasLag = l.Duration().Seconds(), ended.IsZero()
 	}
 	if r, w, ok := rep.Weights(); ok {
 		p.ReadWeight, p.WriteWeight, p.hasWeights = r, w, true
@@ -141,6 +143,7 @@ func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *s
 // this process read (live), in time order.
 func merged(rep *migration.Report, live []sample) []sample {
 	out := make([]sample, 0, len(rep.Series)+len(live))
+	_, lagEnded := rep.CutOverAfterLag()
 	for i, p := range rep.Series {
 		s := sample{At: p.At, records: p.Records, ErrorRate: 100 * p.ErrorRate}
 		// The rate between two boundaries is the records gained over the
@@ -148,7 +151,7 @@ func merged(rep *migration.Report, live []sample) []sample {
 		if prev := rep.Series[max(0, i-1)]; i > 0 && p.Records > 0 && p.At.After(prev.At) {
 			s.RowsPerSecond, s.hasRate = max(0, float64(p.Records-prev.Records)/p.At.Sub(prev.At).Seconds()), true
 		}
-		if p.LagSeconds != nil {
+		if p.LagSeconds != nil && (lagEnded.IsZero() || p.At.Before(lagEnded)) {
 			s.LagSeconds, s.hasLag = *p.LagSeconds, true
 		}
 		if p.ReadWeight != nil && p.WriteWeight != nil {

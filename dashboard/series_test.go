@@ -80,3 +80,23 @@ func TestChartLabels(t *testing.T) {
 	assert.Contains(t, c.Label, "latest lag 1 s; highest 2 s.")
 	assert.Empty(t, c.Note)
 }
+
+func TestLagChartStopsAtTheCutOver(t *testing.T) {
+	rep := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "switch", Kind: migration.PhaseShiftTraffic, Driver: "cutover"},
+	}, t0)
+	lag := 1.5
+	rep.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: lag, Measured: t0.Add(time.Minute)}
+	rep.Series = []migration.Point{{At: t0.Add(time.Minute), LagSeconds: &lag}, {At: t0.Add(3 * time.Minute), LagSeconds: &lag}}
+	rep.Phases[0].State = migration.PhaseCompleted
+	assert.True(t, sampleOf(rep, nil, t0.Add(90*time.Second), nil).hasLag, "before the cut-over the lag is drawn")
+
+	rep.Phases[1].State, rep.Phases[1].StartTime, rep.CurrentIndex = migration.PhaseRunning, t0.Add(2*time.Minute), 1
+	assert.False(t, sampleOf(rep, nil, t0.Add(4*time.Minute), nil).hasLag,
+		"after the cut-over the forward lag is history: no flat line at its last value")
+	points := merged(rep, nil)
+	require.Len(t, points, 2)
+	assert.True(t, points[0].hasLag, "the point before the cut-over keeps its lag")
+	assert.False(t, points[1].hasLag, "the point after it draws none")
+}

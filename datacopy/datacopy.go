@@ -210,6 +210,11 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		left[name] += len(ps)
 	}
 	plans = parentsFirst(plans)
+	// Say what the target holds before the first batch: a resumed run
+	// (after a pause, a retry or `godwit throttle`) would otherwise report
+	// nothing, and its status 0 rows, until a batch of its own committed,
+	// which a throttled or probe-held copy can take long to do.
+	r.report()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, p := range plans {

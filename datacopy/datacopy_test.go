@@ -211,12 +211,22 @@ func TestCatchUpCopiesRowsChangedDuringBackfill(t *testing.T) {
 	}
 }
 
+// afterFirstBatch calls cancel at the first progress with rows done: the
+// first report of a run, before any batch, says what the target held.
+func afterFirstBatch(cancel func()) func(datacopy.Progress) {
+	return func(p datacopy.Progress) {
+		if p.RowsDone > 0 {
+			cancel()
+		}
+	}
+}
+
 func TestThrottleStopsOnCancel(t *testing.T) {
 	src, dst := setup(t, datastore.SQLite, datastore.SQLite, 1000)
 	ctx, cancel := context.WithCancel(context.Background())
 	// 1 row/s with batches of 100: the second batch would wait 100 s.
 	res, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100, RowsPerSecond: 1},
-		datacopy.Checkpoint{}, func(datacopy.Progress) { cancel() })
+		datacopy.Checkpoint{}, afterFirstBatch(cancel))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -254,6 +264,45 @@ func TestThrottledRateAndETAUseTheLimit(t *testing.T) {
 		if tp.RowsPerSecond > 10 {
 			t.Errorf("table %s rows/s = %.0f, want at most the limit (10)", tp.Table, tp.RowsPerSecond)
 		}
+	}
+}
+
+// A copy resumed from its checkpoint (after a pause, a retry or `godwit
+// throttle`) reports the rows the target already holds before it writes a
+// batch of its own: a throttled copy's status did not show them until then.
+func TestResumedCopyReportsItsCheckpointBeforeItsFirstBatch(t *testing.T) {
+	src, dst := setup(t, datastore.SQLite, datastore.SQLite, 1000)
+	opts := datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100, RowsPerSecond: 10}
+	ctx, cancel := context.WithCancel(context.Background())
+	var held int64
+	res, err := datacopy.Run(ctx, opts, datacopy.Checkpoint{}, func(p datacopy.Progress) {
+		if p.RowsDone > 0 {
+			held = p.RowsDone
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || held == 0 {
+		t.Fatalf("first run: err = %v, rows done %d; want a cancel after the first batch", err, held)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	var first *datacopy.Progress
+	_, err = datacopy.Run(ctx, opts, res.Checkpoint, func(p datacopy.Progress) {
+		if first == nil {
+			first = &p
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("resumed run: err = %v, want context.Canceled", err)
+	}
+	if first == nil {
+		t.Fatal("the resumed run reported no progress")
+	}
+	if first.RowsDone != held || len(first.Tables) != 1 || first.Tables[0].RowsDone != held || first.Tables[0].Total != 1000 {
+		t.Errorf("first progress of the resumed run: %d rows done, tables %+v; want the %d rows of its checkpoint (of 1000), before a batch of its own",
+			first.RowsDone, first.Tables, held)
 	}
 }
 

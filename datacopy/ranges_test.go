@@ -310,7 +310,7 @@ func TestThrottleIsSharedByTheRanges(t *testing.T) {
 	src, dst := setup(t, datastore.SQLite, datastore.SQLite, 1000)
 	ctx, cancel := context.WithCancel(context.Background())
 	res, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 100,
-		SplitRows: 250, Concurrency: 4, RowsPerSecond: 1}, datacopy.Checkpoint{}, func(datacopy.Progress) { cancel() })
+		SplitRows: 250, Concurrency: 4, RowsPerSecond: 1}, datacopy.Checkpoint{}, afterFirstBatch(cancel))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}

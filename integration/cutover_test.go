@@ -152,6 +152,11 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			require.NoError(t, err, out)
 			rep := r.waitFor("the decommission gate", waitingAt("decommission"))
 			require.Contains(t, rep.Phases[4].Summary, "reverse replication new → legacy set up")
+			// The replicate phase's lag is history once the writes moved.
+			out, err = godwit(t, "status", name, "--leftovers=false")
+			require.NoError(t, err, out)
+			require.Contains(t, out, "  Lag        legacy → new: ended at cut-over writes; last measured before it: ", out)
+			require.Contains(t, out, "new → legacy: not measured", out)
 			st, err := gw.Client.Route(ctx, "users")
 			require.NoError(t, err)
 			require.Equal(t, [2]int{100, 100}, [2]int{st.Weights.Read, st.Weights.Write})

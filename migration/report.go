@@ -398,6 +398,9 @@ func (r *Report) metrics(now time.Time) Metrics {
 		m.Attempts += attempts
 		m.FailedAttempts += failed
 		w, f := p.work()
+		if r.failedThenUndone(p) {
+			w, f = max(w, 1), max(f, 1)
+		}
 		work += w
 		failedWork += f
 	}
@@ -614,7 +617,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		return
 	}
 	if p.State == PhaseRunning {
-		p.Progress = min(max(live.Percent, 0), 99.9) // 100 only once it completed
+		p.Progress = min(p.stepProgress(live.Percent), 99.9) // 100 only once it completed
 		p.Records = live.Records
 		p.Detail = live.Detail
 		p.Tables = live.Tables
@@ -625,6 +628,20 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
 	}
 	r.Refresh(now)
+}
+
+// stepProgress is the phase's progress when its running activity is at
+// percent: of a multi-step phase, the steps done plus the running step's
+// share (a traffic analysis's heartbeat counts its samples, not the
+// phase's steps, and shown as is the bar would jump back at every step);
+// of any other phase, percent itself.
+func (p PhaseReport) stepProgress(percent float64) float64 {
+	percent = min(max(percent, 0), 100)
+	var k, n int
+	if _, err := fmt.Sscanf(p.Step, "%d of %d", &k, &n); err != nil || p.Steps <= 1 || n != p.Steps || k < 1 || k > n {
+		return percent
+	}
+	return 100 * (float64(k-1) + percent/100) / float64(n)
 }
 
 // Headline is a few lines a person can take in at a glance: the Temporal UI
@@ -692,6 +709,26 @@ type ReplicationLag struct {
 	Changes int64 `json:"changes"`
 	// Measured is when (the worker's clock; the workflow's once recorded).
 	Measured time.Time `json:"measured"`
+}
+
+// CutOverAfterLag names the cut-over phase (driver "cutover") that started
+// after Replication was measured, and when it started; "" when none did.
+// From then on writes go to new and the forward replication that lag
+// measured is over: the figure is history, and the reverse replication
+// (new → legacy) the cut-over set up is measured by no phase (its changes
+// wait in the capture on new until a rollback or a replicate stop applies
+// them).
+func (r *Report) CutOverAfterLag() (string, time.Time) {
+	l := r.Replication
+	if l == nil {
+		return "", time.Time{}
+	}
+	for _, p := range r.Phases {
+		if p.Driver == "cutover" && !p.StartTime.IsZero() && !l.Measured.After(p.StartTime) {
+			return p.Phase, p.StartTime
+		}
+	}
+	return "", time.Time{}
 }
 
 // Duration is Seconds as a time.Duration.

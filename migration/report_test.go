@@ -625,6 +625,20 @@ func TestMergeLive(t *testing.T) {
 		require.Equal(t, "attempt 2 failed, retrying: connection refused", r.Phases[1].Error)
 		require.Equal(t, RiskMedium, r.Risk, "failed attempts raise the risk")
 	})
+	t.Run("a multi-step phase counts its steps done, not the running step's own percent", func(t *testing.T) {
+		var shown []float64
+		for _, at := range []struct {
+			step    string
+			percent float64
+		}{{"6 of 14: analysis", 0}, {"6 of 14: analysis", 50}, {"11 of 14: analysis", 0}, {"14 of 14: retire", 100}} {
+			r := newRunning(PhaseRunning)
+			r.Phases[1].Steps, r.Phases[1].Step = 14, at.step
+			r.MergeLive(Live{Percent: at.percent, Attempt: 1}, start)
+			shown = append(shown, r.Phases[1].Progress)
+		}
+		assert.InDeltaSlice(t, []float64{100 * 5.0 / 14, 100 * 5.5 / 14, 100 * 10.0 / 14, 99.9}, shown, 1e-9,
+			"step 6 of 14 at 0%% and 50%%, step 11 at 0%%, the last step at 100%%")
+	})
 	t.Run("a phase that is not running is left alone", func(t *testing.T) {
 		r := newRunning(PhasePending)
 		r.MergeLive(Live{Percent: 50, Records: 5, Attempt: 2}, start)

@@ -37,6 +37,24 @@ func (p PhaseReport) work() (work, failed int) {
 	return max(p.Units, 1), failed
 }
 
+// FailedReason is the run's stop reason when phase failed with msg: the
+// report's Error from then on, which keeps the failure once a rollback has
+// compensated the phase and cleared its own error.
+func FailedReason(phase, msg string) string {
+	return fmt.Sprintf("phase %s failed: %s", phase, msg)
+}
+
+// failedThenUndone says the run stopped because phase p failed and the
+// rollback has since compensated it (or is at it): its work failed all the
+// same, though its state no longer says FAILED.
+func (r *Report) failedThenUndone(p PhaseReport) bool {
+	switch p.State {
+	case PhaseCompensating, PhaseCompensated, PhaseCompFailed, PhaseUndoneByHand:
+		return strings.HasPrefix(r.Error, FailedReason(p.Phase, ""))
+	}
+	return false
+}
+
 // Rate is the phase's records per second over its whole run, every
 // attempt and unit included (to now while it runs); 0 when it has no
 // records or has not started.

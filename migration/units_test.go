@@ -96,3 +96,30 @@ func TestPhaseRateIsOverTheWholePhase(t *testing.T) {
 	assert.Equal(t, 5_000.0, p.Rate(start.Add(2*time.Minute)), "to now while it runs")
 	assert.Zero(t, PhaseReport{}.Rate(start))
 }
+
+func TestErrorRateKeepsAFailedPhaseItsRollbackUndid(t *testing.T) {
+	start := time.Unix(0, 0)
+	r := NewReport("m", "", []Phase{PhaseValidate, PhaseCopy, PhaseShiftTraffic}, nil, start)
+	for i := range r.Phases {
+		r.Phases[i].State, r.Phases[i].Attempts = PhaseCompleted, 1
+	}
+	// The analysis saw an error rate of 1.0: the traffic phase fails and
+	// the run rolls back, the way the workflow records it.
+	msg := "analysis failed: error rate 1.00 > 0.05"
+	traffic := &r.Phases[2]
+	traffic.State, traffic.Error = PhaseFailed, msg
+	r.Error = FailedReason(traffic.Phase, msg)
+	r.Refresh(start.Add(time.Minute))
+	require.InDelta(t, 1.0/3, r.Metrics.ErrorRate, 1e-9, "the failed phase, before the rollback")
+
+	r.Status, r.CurrentIndex = StatusRollingBack, 2
+	traffic.State, traffic.Error = PhaseCompensating, ""
+	r.Refresh(start.Add(2 * time.Minute))
+	require.InDelta(t, 1.0/3, r.Metrics.ErrorRate, 1e-9, "while its compensation runs")
+
+	traffic.State = PhaseCompensated
+	r.Phases[1].State = PhaseCompensated // completed, then undone: no failed work
+	r.Status, r.CurrentIndex = StatusRolledBack, -1
+	r.Refresh(start.Add(3 * time.Minute))
+	require.InDelta(t, 1.0/3, r.Metrics.ErrorRate, 1e-9, "after the rollback undid it")
+}

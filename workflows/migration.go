@@ -874,7 +874,7 @@ func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activitie
 		Message: fmt.Sprintf("migration %s: phase %s failed: %s", r.spec.Name, spec.Name, msg)})
 	r.logger.Error("phase failed", "phase", spec.Name, "error", msg)
 	return &stopCause{
-		reason:       fmt.Sprintf("phase %s failed: %s", spec.Name, msg),
+		reason:       migration.FailedReason(spec.Name, msg),
 		pastNoReturn: spec.Phase.PointOfNoReturn() && !pr.BeforeNoReturn,
 	}
 }
