@@ -254,7 +254,7 @@ once if run.`,
 				return err
 			}
 			if out != "" && out != "-" {
-				fmt.Fprintf(a.errOut, "wrote %s: fill in the TODO(godwit init) commands, then: godwit validate -f %s\n", out, out)
+				fmt.Fprintf(a.errOut, "wrote %s: fill in every TODO(godwit init) value and confirm every TODO(godwit init) comment, then: godwit validate -f %s\n", out, out)
 			}
 			if len(todo) > 0 {
 				fmt.Fprintf(a.errOut, "godwit validate refuses the spec until these fields are filled in:\n%v\n", todo)

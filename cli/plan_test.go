@@ -148,7 +148,7 @@ func TestInitWritesASpecThatValidates(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "migration.yaml")
 			_, stderr, err := godwit(t, noDial(t), "init", "--description", fixture(t, "plan", desc), "-o", out)
 			require.NoError(t, err)
-			assert.Contains(t, stderr, "fill in the TODO(godwit init) commands")
+			assert.Contains(t, stderr, "fill in every TODO(godwit init) value")
 			data, err := os.ReadFile(out)
 			require.NoError(t, err)
 			assert.Contains(t, stderr, "godwit validate refuses the spec until these fields are filled in:")
