@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,4 +105,26 @@ phases:
 	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("%d units are too many for one run", n))
 	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("about %d units in all", MaxFanOutUnits))
 	require.Contains(t, rep.Phases[0].Error, "Raise splitRows")
+}
+
+func TestALagFollowerOverItsHistoryBudgetContinuesAsNewAtTheGate(t *testing.T) {
+	h := newHarness(t)
+	var caughtUp atomic.Bool
+	var bounded atomic.Int32
+	laggingReplication(h, &caughtUp, &bounded)
+	was := historyUse
+	// The history reaches the budget after the follower's second run.
+	historyUse = func(workflow.Context) (int, int, bool) {
+		if bounded.Load() >= 2 {
+			return HistoryEventsPerRun, 0, false
+		}
+		return 100, 0, false
+	}
+	t.Cleanup(func() { historyUse = was })
+	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: mustSpec(t, lagSpec)})
+	in := continuedAsNew(t, h)
+	require.Equal(t, 2, in.Carry.Phase, "the next run waits at the same gate")
+	require.Equal(t, 0, in.Carry.Step)
+	require.Equal(t, 2, int(bounded.Load()), "the follower stopped once the history reached the budget")
+	require.NotEmpty(t, in.Carry.LagCheckpoint, "the follower's checkpoint is carried")
 }
