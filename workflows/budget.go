@@ -67,8 +67,8 @@ func (r *run) fanOutOverBudget(ctx workflow.Context, n int) string {
 	if events+n*fanOutEventsPerUnit <= HistoryEventsPerRun && bytes+n*fanOutBytesPerUnit <= HistoryBytesPerRun {
 		return ""
 	}
-	return fmt.Sprintf("%d units are too many for one run: each adds about %d history events, and this run, at %d events, "+
-		"may reach %d (about %d units in all); no unit was started. Raise splitRows so each table splits into fewer units, "+
-		"or spread the tables over several fanOut phases",
+	return fmt.Sprintf("%d units are too many for one workflow run, so no unit was started: each unit adds about %d history events "+
+		"and the run, now at %d events, may reach %d, so a fanned-out phase runs at most about %d units. "+
+		"Raise splitRows so each table splits into fewer units, or spread the tables over several fanOut phases",
 		n, fanOutEventsPerUnit, events, HistoryEventsPerRun, MaxFanOutUnits)
 }

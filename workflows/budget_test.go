@@ -102,8 +102,8 @@ phases:
 	require.Error(t, err)
 	require.Empty(t, h.fake.Calls(), "no unit ran")
 	require.Equal(t, migration.PhaseFailed, rep.Phases[0].State)
-	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("%d units are too many for one run", n))
-	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("about %d units in all", MaxFanOutUnits))
+	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("%d units are too many for one workflow run, so no unit was started", n))
+	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("at most about %d units", MaxFanOutUnits))
 	require.Contains(t, rep.Phases[0].Error, "Raise splitRows")
 }
 
