@@ -345,3 +345,47 @@ phases:
 	events := recordRun(t, d.name, "", "hist-issue-clipped.json")
 	require.True(t, hasEvent(events, updateAccepted(workflows.UpdateRecord)))
 }
+
+// TestAHistoryBudgetContinuesARunBetweenPhases: past its budget (here a
+// small activity budget), a run with no background replication continues
+// as new between phases (history-budget v1), and a fan-out within the
+// history budget runs its units; the chain of runs is recorded.
+func TestAHistoryBudgetContinuesARunBetweenPhases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.SQLite)
+	for _, name := range []string{"b_a", "b_b", "b_c"} {
+		dbtest.Exec(t, src.Store, "CREATE TABLE "+name+" (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)",
+			"INSERT INTO "+name+" VALUES (1, 'one'), (2, 'two')")
+	}
+	r := newDataRun(t, "it-budget-continue", src, dst, `  - phase: validate
+    hook:
+      run: {command: ["true"]}
+  - phase: provision
+    provision: {from: legacy, to: new, tables: ["b_*"]}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: ["b_*"], fanOut: 2}
+  - phase: reconcile
+    reconcile: {from: legacy, to: new, tables: ["b_*"]}
+`)
+	spec, err := config.LoadSpec(r.spec)
+	require.NoError(t, err)
+	run, err := env.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: r.name, TaskQueue: env.taskQueue},
+		workflows.WorkflowName, workflows.Input{Spec: *spec, ActivitiesPerRun: 2})
+	require.NoError(t, err)
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Equal(t, "3 of 3 units done, 0 running", final.Phases[2].Step, "the copy fanned out")
+	for _, name := range []string{"b_a", "b_b", "b_c"} {
+		dbtest.AssertSameRows(t, src.Store, dst.Store, name)
+	}
+	runID, n := run.GetRunID(), 0
+	for runID != "" {
+		n++
+		events := recordRun(t, r.name, runID, fmt.Sprintf("budget-continue-run%d.json", n))
+		runID = events[len(events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+		require.Less(t, n, 50, "runaway chain of runs")
+	}
+	require.GreaterOrEqual(t, n, 2, "the run continued as new between phases at least once, with no background replication")
+}

@@ -34,6 +34,10 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		r.phaseCompleted(ctx, i, activities.PhaseResult{Summary: "nothing to do: no units"})
 		return r.requested()
 	}
+	if why := r.fanOutOverBudget(ctx, len(units)); why != "" {
+		// Better now than the server terminating the run mid-copy.
+		return r.phaseFailed(ctx, i, why, activities.PhaseResult{})
+	}
 	cctx, cancelAll := workflow.WithCancel(ctx)
 	if !spec.Phase.PointOfNoReturn() {
 		workflow.Go(ctx, func(g workflow.Context) {

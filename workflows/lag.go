@@ -121,7 +121,7 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 			if err := workflow.Await(g, func() bool { return !r.paused }); err != nil {
 				return
 			}
-			if r.activities >= r.activitiesPerRun {
+			if r.nearBudget(g) {
 				r.gateBreak = true
 				return
 			}

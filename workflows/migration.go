@@ -181,6 +181,8 @@ type run struct {
 	version workflow.Version
 	// issuesVersion says how issues are recorded (addIssue).
 	issuesVersion workflow.Version
+	// budgetVersion says what counts toward the run's budget (nearBudget).
+	budgetVersion workflow.Version
 
 	paused         bool
 	rollbackReason string // non-empty once a rollback is requested
@@ -309,6 +311,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV2)
 	r.memoVersion = workflow.GetVersion(ctx, changeMemo, workflow.DefaultVersion, memoV1)
 	r.seriesVersion = workflow.GetVersion(ctx, changeSeries, workflow.DefaultVersion, seriesV1)
+	r.budgetVersion = workflow.GetVersion(ctx, changeHistoryBudget, workflow.DefaultVersion, historyBudgetV1)
 	if c := in.Carry; c != nil {
 		rep := c.Report
 		r.report = &rep
@@ -364,8 +367,9 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 		r.report.CurrentIndex = i
 		r.publish(ctx)
 		midPhase := i == r.startPhase && r.startStep > 0
-		if r.bg != nil && !midPhase && r.activities >= r.activitiesPerRun {
-			// The background replication spent this run's budget.
+		if (r.bg != nil || r.budgetVersion >= historyBudgetV1) && !midPhase && r.nearBudget(ctx) {
+			// The run spent its budget (before historyBudgetV1, only a
+			// background replication could spend it between phases).
 			r.startPhase, r.startStep = i, 0
 			return &stopCause{continueAsNew: true}
 		}
@@ -615,7 +619,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			r.stepsDone[i] = k + 1
 			continue
 		}
-		if st.Action && r.activities >= r.activitiesPerRun {
+		if st.Action && r.nearBudget(ctx) {
 			r.startPhase, r.startStep = i, k
 			return &stopCause{continueAsNew: true}
 		}
