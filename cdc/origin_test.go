@@ -139,7 +139,7 @@ func TestReversed(t *testing.T) {
 	a, b := &datastore.Store{Engine: datastore.MySQL}, &datastore.Store{Engine: datastore.Postgres}
 	o := RunOptions{Options: Options{Source: a, SourceDSN: "a-dsn", Name: "fwd", Tables: []string{"t"}, Method: MethodTriggers},
 		Target: b, BatchChanges: 7, Until: func(Progress) bool { return true }}
-	r := o.Reversed("rev", "b-dsn")
+	r := o.Reversed("rev", "b-dsn", nil)
 	if r.Source != b || r.Target != a || r.SourceDSN != "b-dsn" || r.Name != "rev" || r.Method != MethodAuto ||
 		r.BatchChanges != 7 || r.Until != nil || len(r.Tables) != 1 || r.Tables[0] != "t" {
 		t.Fatalf("reversed: %+v", r)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/godwit/godwit/config"
+	cutoverdriver "github.com/godwit/godwit/drivers/cutover"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
 )
 
@@ -108,7 +109,6 @@ func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
 
 func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
 	for _, c := range []struct{ kind, section string }{
-		{"copy", "cutover: {mapping: shop, route: r, gateway: {url: http://gw}}"},
 		{"decommission", "retire: {mapping: shop, store: legacy}"},
 	} {
 		key := strings.SplitN(c.section, ":", 2)[0]
@@ -182,20 +182,22 @@ func TestCutoverRefusesAMappingWithNoInverseNamingTheRule(t *testing.T) {
 	}
 
 	// inverse: is accepted under cast and add; with the filter gone and the
-	// cast given its inverse, only the missing wiring is left to refuse.
-	invertible := strings.Replace(mappedSpec(cutover), `        where: "quantity > 0"
+	// cast given its inverse, the cut-over takes the mapping: its stores
+	// and tables are the mapping's, as the replicate setup's are.
+	setup := "  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n"
+	invertible := strings.Replace(mappedSpec(setup+strings.Replace(cutover, "url:", "admin:", 1)), `        where: "quantity > 0"
 `, `        cast: {price_text: {type: "decimal(10,2)", inverse: "CAST(PriceText AS varchar(20))"}}
 `, 1)
 	invertible = strings.Replace(invertible, `drop: [legacy_note]`, `drop: [legacy_note, amount_cents]`, 1)
 	invertible = strings.Replace(invertible, `type: "decimal(12,2)"}`, `type: "decimal(12,2)"}
           Amount: {expr: "amount_cents / 100.0", type: "decimal(12,2)", inverse: {amount_cents: "CAST(Amount * 100 AS bigint)"}}`, 1)
-	_, err = config.ParseSpec([]byte(invertible))
-	if err == nil || strings.Contains(err.Error(), "reverse replication") || !strings.Contains(err.Error(), "cutover with a mapping is not supported yet") {
-		t.Fatalf("ParseSpec = %v\nwant only: cutover with a mapping is not supported yet\n%s", err, invertible)
-	}
-	spec, err := config.ParseSpec([]byte(strings.Replace(invertible, cutover, "  - phase: reconcile\n    reconcile: {mapping: shop}\n", 1)))
+	spec, err := config.ParseSpec([]byte(invertible))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ParseSpec = %v\n%s", err, invertible)
+	}
+	c := spec.Phases[1].Driver.(*cutoverdriver.Spec)
+	if c.From != "legacy" || c.To != "new" || fmt.Sprint(c.Tables) != "[customer_account order_line]" || c.MappingSpec == nil {
+		t.Errorf("cutover section = from %q, to %q, tables %v, mapping %v: want the mapping's", c.From, c.To, c.Tables, c.MappingSpec)
 	}
 	m := spec.Mappings["shop"]
 	if m.Tables["order_line"].Cast["price_text"].Inverse != "CAST(PriceText AS varchar(20))" ||
@@ -226,7 +228,7 @@ func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
 		}
 	}
 	for phases, want := range map[string]string{
-		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n": "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n":                                                               "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
 		"  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n  - phase: copy\n    replicate: {from: legacy, to: new, tables: [order_line]}\n": `phases[1].replicate.mapping (line 23): must be the setup phase's ("shop", not "")`,
 	} {
 		_, err := config.ParseSpec([]byte(mappedSpec(phases)))

@@ -82,13 +82,18 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 }
 
 // reverse is the reverse replication a cut-over sets up on the target
-// (cdc.RunOptions.Reversed of o, o.Target open).
-func (d *Driver) reverse(s *Spec, migration string, o cdc.RunOptions) (cdc.RunOptions, error) {
+// (cdc.RunOptions.Reversed of o, o.Target open), through the inverse of
+// o's mapping if it has one.
+func (d *Driver) reverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions) (cdc.RunOptions, error) {
 	dsn, err := activities.ResolveSecret(s.Stores[s.To].DSN)
 	if err != nil {
 		return o, fmt.Errorf("store %s: DSN: %w: %v", s.To, datastore.ErrBadDSN, err)
 	}
-	return o.Reversed(ReverseCaptureName(migration, s.Stores[s.To]), dsn), nil
+	inverse, err := stores.InverseByTarget(ctx, o.Source, o.Mapped)
+	if err != nil {
+		return o, fmt.Errorf("mapping %s: %w", s.Mapping, err)
+	}
+	return o.Reversed(ReverseCaptureName(migration, s.Stores[s.To]), dsn, inverse), nil
 }
 
 // open connects to the source (and the target if needed) and resolves the
@@ -176,7 +181,7 @@ func (d *Driver) teardown(ctx context.Context, s *Spec, migration string, o cdc.
 	if err != nil {
 		return activities.PhaseResult{}, classify("remove change capture from "+s.From, err)
 	}
-	rev, err := d.reverse(s, migration, o)
+	rev, err := d.reverse(ctx, s, migration, o)
 	if err != nil {
 		return activities.PhaseResult{}, classify("remove reverse capture from "+s.To, err)
 	}
@@ -267,7 +272,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 // capture is removed. The point of no return: a rollback can no longer
 // bring the writes back.
 func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, beat func(activities.Heartbeat), out activities.PhaseResult) (activities.PhaseResult, error) {
-	rev, err := d.reverse(s, migration, o)
+	rev, err := d.reverse(ctx, s, migration, o)
 	if err != nil {
 		return out, classify("stop reverse replication", err)
 	}
@@ -443,4 +448,3 @@ func (b *beater) stop(final cdc.Checkpoint) cdc.Progress {
 	b.send()
 	return b.last
 }
-
