@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -143,4 +144,32 @@ func TestMappedRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, left, "capture objects left in %s", s.Engine)
 	}
+}
+
+// A mapping that drops a NOT NULL column with no default and gives it no
+// inverse passes validate (the schema is needed to know) but its cut-over
+// is refused at preflight, naming the column and the rule.
+func TestMappedCutOverRefusesADroppedNotNullColumnAtPreflight(t *testing.T) {
+	t.Parallel()
+	src, dst := mappedShop(t)
+	gw := gatewaytest.Start(t, gatewaytest.Options{Legacy: gatewaytest.NewUpstream(t, "legacy").URL, New: gatewaytest.NewUpstream(t, "new").URL})
+	mapping := strings.Replace(invertibleShopMapping, "drop: [legacy_code]", "drop: [legacy_code, full_name]", 1)
+	r := newDataRun(t, "it-mapped-cutover-notnull", src, dst, fmt.Sprintf(`  - phase: provision
+    provision: {mapping: shop}
+  - phase: provision
+    name: capture
+    replicate: {mapping: shop, mode: setup}
+  - phase: copy
+    copy: {mapping: shop}
+  - phase: shift-traffic
+    name: writes
+    cutover: {gateway: {admin: %q}, route: users, mapping: shop}
+`, gw.AdminURL)+mapping)
+	out, err := godwit(t, "validate", "-f", r.spec)
+	require.NoError(t, err, out)
+	out, err = godwit(t, "preflight", "-f", r.spec)
+	require.Error(t, err, out)
+	require.Contains(t, out, "cutover sets up reverse replication (new → legacy) through the inverse of mapping shop: ")
+	require.Contains(t, out, "table customer_account has no inverse for reverse replication: drop: full_name is dropped but NOT NULL with no default on the source", out)
+	require.Equal(t, 1, strings.Count(out, "has no inverse"), "one problem, named once:\n%s", out)
 }
