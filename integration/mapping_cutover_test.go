@@ -56,25 +56,36 @@ func newShopStep(ctx context.Context, s *datastore.Store, i int) error {
 }
 
 // A mapped migration (PostgreSQL legacy in snake_case to MariaDB new in
-// PascalCase) cut over to new, then rolled back: reverse replication
+// PascalCase) cut over to new, then rolled back, or decommissioned (the
+// replicate stop phase drains the reverse capture): reverse replication
 // applies new's writes (insert, update, delete) to legacy through the
 // mapping's inverse, read back from new by key (MariaDB evaluates Note's
-// inverse), in legacy's names. After the rollback legacy holds every write
+// inverse), in legacy's names. Either way legacy ends with every write
 // made on new: reconcile through the mapping finds 0 differences, and no
 // capture object is left in either store.
 func TestMappedRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 	t.Parallel()
+	for _, rollback := range []bool{true, false} {
+		end := map[bool]string{true: "rollback", false: "decommission"}[rollback]
+		t.Run(end, func(t *testing.T) {
+			t.Parallel()
+			mappedCutOverThen(t, end, rollback)
+		})
+	}
+}
+
+func mappedCutOverThen(t *testing.T, end string, rollback bool) {
 	ctx := context.Background()
 	src, dst := mappedShop(t)
 	gw := gatewaytest.Start(t, gatewaytest.Options{Legacy: gatewaytest.NewUpstream(t, "legacy").URL, New: gatewaytest.NewUpstream(t, "new").URL})
 	// The target tables come from a run of their own, so that the rollback
 	// (which drops what its provision created) leaves them to compare.
-	prov := newDataRun(t, "it-mapped-cutover-prov", src, dst, "  - phase: provision\n    provision: {mapping: shop}\n"+invertibleShopMapping)
+	prov := newDataRun(t, "it-mapped-cutover-prov-"+end, src, dst, "  - phase: provision\n    provision: {mapping: shop}\n"+invertibleShopMapping)
 	prov.start()
 	pr, err := prov.result()
 	require.NoError(t, err, "%+v", pr)
 
-	const name = "it-mapped-cutover"
+	name := "it-mapped-cutover-" + end
 	r := newDataRun(t, name, src, dst, fmt.Sprintf(`  - phase: provision
     name: capture
     replicate: {mapping: shop, mode: setup}
@@ -119,12 +130,21 @@ func TestMappedRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 		_, err := dst.Store.DB.ExecContext(ctx, q)
 		require.NoError(t, err, q)
 	}
-	out, err = godwit(t, "rollback", name, "--reason", "test")
-	require.NoError(t, err, out)
-	final, err := r.result()
-	require.Error(t, err)
-	require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final)
-	require.Contains(t, final.Phases[3].Summary, "changes made on new applied to legacy (")
+	if rollback {
+		out, err = godwit(t, "rollback", name, "--reason", "test")
+		require.NoError(t, err, out)
+		final, err := r.result()
+		require.Error(t, err)
+		require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final)
+		require.Contains(t, final.Phases[3].Summary, "changes made on new applied to legacy (")
+	} else {
+		out, err = godwit(t, "approve", name, "--gate", "decommission")
+		require.NoError(t, err, out)
+		final, err := r.result()
+		require.NoError(t, err, "%+v", final)
+		require.Equal(t, migration.StatusCompleted, final.Status)
+		require.Contains(t, final.Phases[4].Summary, "reverse replication stopped (")
+	}
 
 	var price, note string
 	require.NoError(t, src.Store.DB.QueryRowContext(ctx, "SELECT unit_price::text, legacy_note FROM order_line WHERE order_line_id = 900001").Scan(&price, &note))
