@@ -48,7 +48,7 @@ func (c *CheckContext) Mapping(name string) *mapping.Spec {
 // yet, when the section names one.
 func (c *CheckContext) RefuseMapping(name, driver string) {
 	if name != "" {
-		c.Errorf("mapping", "%s with a mapping is not supported yet: only provision, copy and reconcile phases take mapping: (docs/mapping.md); carry these tables under their own names, or run this step outside the mapped migration", driver)
+		c.Errorf("mapping", "%s with a mapping is not supported yet: only provision, copy, replicate, cutover and reconcile phases take mapping: (docs/mapping.md); carry these tables under their own names, or run this step outside the mapped migration", driver)
 	}
 }
 
