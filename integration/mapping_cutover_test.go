@@ -14,25 +14,16 @@ import (
 	"github.com/godwit/godwit/migration"
 )
 
-// invertibleShopMapping has an inverse: the names rule, renames, a
-// computed column not carried back (LineTotal), and a dropped column an
-// added one gives back (legacy_note by Note's inverse, in MariaDB's SQL).
-const invertibleShopMapping = `mappings:
-  shop:
-    from: legacy
-    to: new
-    names: PascalCase
-    tables:
-      customer_account:
-        drop: [legacy_code]
-      order_line:
-        to: SalesLine
-        columns: {unit_price: Price}
-        drop: [legacy_note]
-        add:
-          LineTotal: {expr: "unit_price * quantity", type: "decimal(12,2)"}
-          Note: {expr: "'n:' || legacy_note", type: "varchar(200)", inverse: {legacy_note: "SUBSTRING(Note, 3)"}}
-`
+// invertibleShopMapping is shopMapping without its filter, so it has an
+// inverse: the names rule, renames, a nullable dropped column
+// (legacy_code), a computed column not carried back (LineTotal), and a
+// dropped column an added one gives back (legacy_note by Note's inverse,
+// in MariaDB's SQL).
+var invertibleShopMapping = strings.NewReplacer(
+	"        where: \"quantity > 0\"\n", "",
+	"type: \"decimal(12,2)\"}\n", "type: \"decimal(12,2)\"}\n"+
+		"          Note: {expr: \"'n:' || legacy_note\", type: \"varchar(200)\", inverse: {legacy_note: \"SUBSTRING(Note, 3)\"}}\n",
+).Replace(shopMapping)
 
 // newShopStep is step i of new's service writing SalesLine and
 // CustomerAccount in new's names (MariaDB), keeping LineTotal and Note as
