@@ -237,3 +237,18 @@ func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
 		}
 	}
 }
+
+// A mapped cut-over drains the capture its replicate setup made: the
+// setup must name the same mapping.
+func TestMappedCutoverNeedsTheSetupsMapping(t *testing.T) {
+	invertible := strings.Replace(mappedSpec(`  - phase: provision
+    replicate: {from: legacy, to: new, tables: [customer_account, order_line], mode: setup}
+  - phase: copy
+    cutover: {mapping: shop, route: r, gateway: {admin: http://gw}}
+`), "        where: \"quantity > 0\"\n", "", 1)
+	_, err := config.ParseSpec([]byte(invertible))
+	want := `phases[1].cutover.mapping (line 22): must be the replicate setup phase provision's ("", not "shop"): one capture, one mapping`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
+	}
+}
