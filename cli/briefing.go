@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/godwit/godwit/activities"
@@ -15,15 +14,8 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/datastore"
-	"github.com/godwit/godwit/gateway/api"
-	gwclient "github.com/godwit/godwit/gateway/client"
 	"github.com/godwit/godwit/migration"
-	"github.com/godwit/godwit/workflows"
 )
-
-// gatewayTimeout bounds the wait for the gateway's stats: a status must
-// not hang on a gateway that does not answer.
-const gatewayTimeout = 5 * time.Second
 
 // briefOptions are `godwit status --format` and where it reads traffic.
 type briefOptions struct {
@@ -70,109 +62,44 @@ func (a *app) renderBrief(ctx context.Context, c client.Client, rep *migration.R
 	return briefing.Write(a.out, briefing.Format(a.brief.format), rep, obs, time.Now())
 }
 
-// gatewayRouter is a driver's spec section that names the gateway and the
-// route its phase drives. The traffic driver's section implements it, so
-// the templates can read the route's figures without the CLI knowing that
-// driver.
-type gatewayRouter interface {
-	GatewayRoute() (adminURL string, token config.SecretRef, route string)
-}
-
-// gatewayTarget is a gateway route and how to authenticate to it.
-type gatewayTarget struct {
-	url, route string
-	token      config.SecretRef
-}
-
 // observe gathers the figures the report does not hold. Each one that
 // cannot be had comes back as a note saying why.
 func (a *app) observe(ctx context.Context, c client.Client, rep *migration.Report) briefing.Observations {
 	obs := a.observeLoad(ctx, c, rep)
-	tp, ok := trafficPhase(rep)
-	switch {
-	case !ok && a.brief.gateway == "":
-		return obs // the template says there is no traffic phase
-	case rep.Status.Final():
-		obs.TrafficNote = fmt.Sprintf("the migration ended %s; the gateway's figures now would not describe its run", rep.Status)
+	phase, wanted, note := control.TrafficWanted(rep)
+	if !wanted && (note != "" || a.brief.gateway == "") {
+		obs.TrafficNote = note // empty: the template says there is no traffic phase, or it has not started
 		return obs
-	case ok && tp.State == migration.PhasePending && a.brief.gateway == "":
-		return obs // the template says it has not started
 	}
-	target := gatewayTarget{url: a.brief.gateway, route: a.brief.route, token: config.SecretRef{FromEnv: a.brief.tokenEnv}}
-	if target.url == "" {
+	target := control.Gateway{URL: a.brief.gateway, Route: a.brief.route, Token: config.SecretRef{FromEnv: a.brief.tokenEnv}}
+	if target.URL == "" {
 		var note string
-		if target, note = a.gatewayFromSpec(ctx, c, rep.Name, tp.Phase); note != "" {
+		if target, note = a.gatewayFromSpec(ctx, c, rep.Name, phase); note != "" {
 			obs.TrafficNote = note
 			return obs
 		}
 	}
-	stats, source, err := readStats(ctx, target)
+	stats, err := target.Stats(ctx)
 	if err != nil {
 		obs.TrafficNote = err.Error()
 		return obs
 	}
-	obs.Traffic = &briefing.Traffic{Source: source, Stats: stats}
+	obs.Traffic = &briefing.Traffic{Source: target.Source(), Stats: stats}
 	return obs
 }
 
-func trafficPhase(rep *migration.Report) (migration.PhaseReport, bool) {
-	for _, p := range rep.Phases {
-		if p.Kind == migration.PhaseShiftTraffic || (p.Kind == "" && p.Phase == string(migration.PhaseShiftTraffic)) {
-			return p, true
-		}
-	}
-	return migration.PhaseReport{}, false
-}
-
 // gatewayFromSpec finds the gateway the traffic phase drives in the spec
-// the run started with (its first history event); note says why not.
-func (a *app) gatewayFromSpec(ctx context.Context, c client.Client, name, phase string) (gatewayTarget, string) {
+// the run started with; note says why not.
+func (a *app) gatewayFromSpec(ctx context.Context, c client.Client, name, phase string) (control.Gateway, string) {
 	spec, note := a.runSpec(ctx, c, name)
 	if spec == nil {
-		return gatewayTarget{}, note
+		return control.Gateway{}, note
 	}
-	for _, p := range spec.Phases {
-		if p.Name != phase {
-			continue
-		}
-		gr, ok := p.Driver.(gatewayRouter)
-		if !ok {
-			return gatewayTarget{}, fmt.Sprintf("traffic phase %s's %s driver names no gateway; give --gateway and --gateway-route",
-				phase, p.DriverKey())
-		}
-		url, token, route := gr.GatewayRoute()
-		return gatewayTarget{url: url, route: route, token: token}, ""
-	}
-	return gatewayTarget{}, fmt.Sprintf("traffic phase %s is not in the run's spec", phase)
-}
-
-// client returns an admin client of the gateway, its token read here as
-// the worker would; label names the gateway in errors (never the token).
-func (t gatewayTarget) client(label string) (*gwclient.Client, error) {
-	var token string
-	if t.token.FromEnv != "" || t.token.FromFile != "" {
-		var err error
-		if token, err = activities.ResolveSecret(t.token); err != nil {
-			return nil, fmt.Errorf("the token of %s cannot be read here: %v", label, err)
-		}
-	}
-	return gwclient.New(gwclient.Options{BaseURL: t.url, Token: token})
-}
-
-// readStats asks the gateway for the route's figures over its default
-// window. Errors name the gateway and route, never the token.
-func readStats(ctx context.Context, t gatewayTarget) (stats api.RouteStats, source string, err error) {
-	source = fmt.Sprintf("gateway %s, route %s", t.url, t.route)
-	gc, err := t.client(source)
+	g, err := control.GatewayOf(spec, phase)
 	if err != nil {
-		return stats, source, err
+		return g, err.Error() + "; give --gateway and --gateway-route"
 	}
-	ctx, cancel := context.WithTimeout(ctx, gatewayTimeout)
-	defer cancel()
-	if stats, err = gc.Stats(ctx, t.route, 0); err != nil {
-		return stats, source, fmt.Errorf("%s did not answer: %v", source, err)
-	}
-	return stats, source, nil
+	return g, ""
 }
 
 // observeLoad fills System Load: the worker host running the current phase
@@ -213,7 +140,7 @@ func storeLoad(ctx context.Context, st config.StoreSpec) string {
 	if err != nil {
 		return "not measured: " + err.Error()
 	}
-	ctx, cancel := context.WithTimeout(ctx, gatewayTimeout)
+	ctx, cancel := context.WithTimeout(ctx, control.GatewayTimeout)
 	defer cancel()
 	s, err := datastore.Open(ctx, engine, dsn)
 	if err != nil {
@@ -246,21 +173,9 @@ type cachedSpec struct {
 }
 
 func (a *app) readRunSpec(ctx context.Context, c client.Client, name string) (*config.Spec, string) {
-	iter := c.GetWorkflowHistory(ctx, name, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !iter.HasNext() {
-		return nil, "the run's history is empty, so its spec cannot be read"
-	}
-	ev, err := iter.Next()
+	spec, err := a.migrations(c).RunSpec(ctx, name)
 	if err != nil {
-		return nil, fmt.Sprintf("the run's spec cannot be read: %v", err)
+		return nil, err.Error()
 	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return nil, "the run's first history event is not its start, so its spec cannot be read"
-	}
-	var in workflows.Input
-	if err := a.dc.FromPayloads(attrs.GetInput(), &in); err != nil {
-		return nil, fmt.Sprintf("the run's spec cannot be decoded: %v", control.ExplainDecode(err))
-	}
-	return &in.Spec, ""
+	return spec, ""
 }

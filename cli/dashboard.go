@@ -33,7 +33,8 @@ func (a *app) dashboardCommand() *cobra.Command {
   /migrations/NAME     the run: phase timeline (state, duration, summary,
                        step k of n), a copy's per-table progress with rows/s
                        and ETA, charts over time (rows/s, replication lag,
-                       traffic weights, error rate, reconcile findings), the
+                       traffic weights, error rate, the gateway's error rate
+                       on the traffic phase's route, reconcile findings), the
                        executive summary and team update, gates waiting,
                        issues, and a link to the run in the Temporal UI
 
@@ -52,8 +53,9 @@ used). Without it the dashboard is read-only. The JSON API:
   POST /api/migrations/NAME/pause      {"by": "ana", "reason": "..."}   also /resume
   POST /api/migrations/NAME/rollback   {"by": "ana", "reason": "..."}   (reason required)
 
-Charts keep the points the dashboard read while it ran (bounded per run, in
-its memory): see docs/dashboard.md.`,
+Charts draw the points each run keeps at its phase and step boundaries
+(bounded, in the run's state, so they survive a restart of the dashboard)
+merged with those the dashboard read while it ran: see docs/dashboard.md.`,
 		Example: `  godwit dashboard                                   # http://127.0.0.1:8090, read-only
   GODWIT_DASHBOARD_TOKEN=$(cat token) godwit dashboard --listen 0.0.0.0:8090
   curl -s -H "Authorization: Bearer $(cat token)" -H 'Content-Type: application/json' \

@@ -29,6 +29,8 @@ const leftoverTimeout = 20 * time.Second
 type leftoverScan struct {
 	capture   replicate.Scan
 	dualWrite expand.Scan
+	// records are the schema-change records (cleanup only).
+	records expand.RecordScan
 }
 
 // findLeftovers looks into the stores of spec for what its phases create
@@ -120,9 +122,9 @@ func renderDualWrite(w io.Writer, name, status string, ended bool, scan expand.S
 		fmt.Fprintf(w, "    remove them: godwit cleanup %s   (--dry-run lists them without removing)\n", name)
 	}
 	if len(others) > 0 {
-		fmt.Fprintln(w, "  ⚠ WARNING: dual-write triggers on tables this migration does not dual-write (another migration's; owner unknown):")
+		fmt.Fprintln(w, "  ⚠ WARNING: dual-write triggers of another migration:")
 		for _, l := range others {
-			fmt.Fprintf(w, "    ⚠ %s (%s): %s — once sure no migration uses it: %s\n", l.Store, l.Engine, l.Object(), l.Drop)
+			fmt.Fprintf(w, "    ⚠ %s (%s): %s (%s) — once sure no migration uses it: %s\n", l.Store, l.Engine, l.Object(), whoseTrigger(l), l.Drop)
 		}
 	}
 	for _, p := range scan.Problems {
@@ -139,11 +141,17 @@ func (a *app) cleanupCommand() *cobra.Command {
 back, failed, terminated by hand): its change capture's replication slots and
 publications (PostgreSQL logical replication), changelog tables, triggers and
 trigger functions, and its expand phases' dual-write triggers (godwit_dw_...,
-and their functions on PostgreSQL). They are found by the name Godwit gave
-them, in every store of the spec the run started with, from this machine,
-with the DSNs the spec names (the variables or files must exist here, as for
-the worker). A dual-write trigger is the migration's when it is on a table
-one of its expand phases dual-writes in that store.
+godwit_dwm_<tag>_..., and their functions on PostgreSQL). They are found by
+the name Godwit gave them, in every store of the spec the run started with,
+from this machine, with the DSNs the spec names (the variables or files must
+exist here, as for the worker). A dual-write trigger is the migration's when
+its name carries the migration's tag (8 hex digits of the SHA-256 of its
+name), or, for a name without a tag (made before tags), when it is on a
+table one of its expand phases dual-writes in that store. It also forgets the
+run's schema-change records (godwit_schema_changes: how far its expand,
+backfill and contract got), which a later run under the same name would
+otherwise take for its own progress; a partly applied expand's record is
+printed first, so you know which statements had run.
 
 A running migration's objects are in use: cleanup refuses it (its stop
 phase, its contract phase or its rollback removes them). Other captures'
@@ -181,13 +189,17 @@ func (a *app) cleanup(ctx context.Context, c client.Client, name string, dryRun 
 		return fmt.Errorf("migration %s: %s", name, note)
 	}
 	scan := findLeftovers(ctx, spec, true)
-	problems := append(append([]string(nil), scan.capture.Problems...), scan.dualWrite.Problems...)
+	scan.records = expand.FindRecords(ctx, spec)
+	problems := slices.Concat(scan.capture.Problems, scan.dualWrite.Problems, scan.records.Problems)
 	for _, p := range problems {
 		fmt.Fprintf(a.errOut, "godwit: %s\n", p)
 	}
 	errCapture := a.cleanupCapture(ctx, spec, name, scan.capture, dryRun)
 	errDualWrite := a.cleanupDualWrite(ctx, spec, name, scan.dualWrite, dryRun)
-	if err := cmp.Or(errCapture, errDualWrite); err != nil {
+	// The records go after the triggers: a record forgotten while its
+	// trigger stayed would leave a trigger no record explains.
+	errRecords := a.cleanupRecords(ctx, spec, name, scan.records, dryRun)
+	if err := cmp.Or(errCapture, errDualWrite, errRecords); err != nil {
 		return err
 	}
 	if len(problems) > 0 {
@@ -225,7 +237,7 @@ func (a *app) cleanupDualWrite(ctx context.Context, spec *config.Spec, name stri
 	}
 	ours := scan.Ours()
 	for _, l := range scan.Others() {
-		fmt.Fprintf(a.out, "left alone (not a table this migration dual-writes): %s %s — %s\n", l.Store, l.Object(), l.Drop)
+		fmt.Fprintf(a.out, "left alone (%s): %s %s — %s\n", whoseTrigger(l), l.Store, l.Object(), l.Drop)
 	}
 	if len(ours) == 0 {
 		fmt.Fprintf(a.out, "no dual-write trigger of migration %s in %s\n", name, strings.Join(slices.Sorted(maps.Keys(expand.DualWriteTables(spec))), ", "))
@@ -243,6 +255,45 @@ func (a *app) cleanupDualWrite(ctx context.Context, spec *config.Spec, name stri
 		return fmt.Errorf("cleanup of migration %s: %w", name, err)
 	}
 	return nil
+}
+
+// cleanupRecords forgets the schema-change records (expand, backfill and
+// contract progress) the run left: a later run under the same name would
+// take them for its own progress and skip its statements.
+func (a *app) cleanupRecords(ctx context.Context, spec *config.Spec, name string, scan expand.RecordScan, dryRun bool) error {
+	if len(expand.RecordStores(spec)) == 0 {
+		return nil
+	}
+	if len(scan.Found) == 0 {
+		fmt.Fprintf(a.out, "no schema-change progress record of migration %s in %s\n", name, strings.Join(expand.RecordStores(spec), ", "))
+		return nil
+	}
+	if dryRun {
+		for _, r := range scan.Found {
+			fmt.Fprintf(a.out, "would forget: %s %s\n", r.Store, r.Object())
+		}
+		return nil
+	}
+	forgotten, err := expand.ForgetRecords(ctx, spec, scan.Found)
+	for _, store := range slices.Sorted(maps.Keys(forgotten)) {
+		for _, r := range forgotten[store] {
+			fmt.Fprintf(a.out, "forgot: %s %s\n", store, r.Object())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cleanup of migration %s: %w", name, err)
+	}
+	return nil
+}
+
+// whoseTrigger says why a dual-write trigger is another migration's: its
+// name carries another migration's tag, or (a name without a tag, from
+// before tags) it is on a table this migration does not dual-write.
+func whoseTrigger(l expand.Leftover) string {
+	if l.Tagged {
+		return "its name carries another migration's tag, " + l.Tag
+	}
+	return "not a table this migration dual-writes; owner unknown"
 }
 
 func (a *app) printRemoved(byStore map[string][]string, label func(string) string) {

@@ -80,7 +80,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			extra = append(extra, records)
 		}
 		fmt.Fprintf(w, "  %s %d. %-14s %s %5.1f%%  %-19s %s\n", phaseMark(p.State), i+1, p.Phase,
-			bar(p.Progress, 20), p.Progress, p.State, strings.Join(extra, ", "))
+			bar(p.Progress, 20), p.Progress, p.ShownState(), strings.Join(extra, ", "))
 		if p.Step != "" && p.State == migration.PhaseRunning {
 			fmt.Fprintf(w, "        step %s\n", p.Step)
 		}

@@ -439,3 +439,17 @@ func TestRenderTextFannedOutPhaseShowsItsUnitsSummed(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 }
+
+// TestRenderTextSaysWhatAnUndoDid: a phase "compensated" without a
+// compensation is not shown as COMPENSATED (issue 22, item 10).
+func TestRenderTextSaysWhatAnUndoDid(t *testing.T) {
+	r, now := rolledBackReport()
+	r.Phases[0].State, r.Phases[0].Summary = migration.PhaseCompensated, migration.NoCompensationSummary
+	r.Phases[1].Summary = "dropped 3 tables this migration created in new"
+	var out bytes.Buffer
+	renderText(&out, r, now)
+	text := out.String()
+	assert.Regexp(t, `1\. validate .* NOT_UNDONE `, text)
+	assert.Regexp(t, `2\. provision .* COMPENSATED `, text)
+	assert.NotRegexp(t, `1\. validate .* COMPENSATED`, text)
+}

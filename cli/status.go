@@ -50,7 +50,7 @@ so and why.
 For a migration with replicate phases or dual-write (expand phases), the
 text status also looks into the stores of its spec (from this machine, with
 the DSNs the spec names) for change capture objects and dual-write triggers
-(godwit_dw_...): while it runs, its own are listed; once it has ended
+(godwit_dw_..., godwit_dwm_...): while it runs, its own are listed; once it has ended
 (terminated by hand too), any that remain are a warning with the command
 that removes them (godwit cleanup NAME); others' objects are named with the
 statement that drops them. --leftovers=false skips the look.`,

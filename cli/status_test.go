@@ -241,6 +241,15 @@ func TestWaitResult(t *testing.T) {
 			rendered: []string{"Migration orders — ROLLED_BACK", "(1h2m3s ago)"},
 		},
 		{
+			// A rollback a person asked for completes the run (the
+			// workflow's changeRolledBackResult): still ROLLED_BACK, exit 2.
+			name:     "rolled back on request, the run completed",
+			run:      &fakeRun{id: "orders", report: rolledBack},
+			wantCode: 2,
+			wantMsg:  "migration orders ended ROLLED_BACK: phase copy failed: exit status 1: disk full",
+			rendered: []string{"Migration orders — ROLLED_BACK", "(1h2m3s ago)"},
+		},
+		{
 			name:    "no report",
 			run:     &fakeRun{id: "orders", err: errors.New("terminated")},
 			wantMsg: "migration orders ended without a report (terminated or timed out outside Godwit): terminated",

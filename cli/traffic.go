@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -74,7 +75,7 @@ environment variable or file the spec names.`,
 				if err := setWeights(cmd.Context(), target, reads, writes); err != nil {
 					return err
 				}
-				msg := fmt.Sprintf("route %s of phase %s set by hand to reads %d%%, writes %d%% to new", target.route, phase, reads, writes)
+				msg := fmt.Sprintf("route %s of phase %s set by hand to reads %d%%, writes %d%% to new", target.Route, phase, reads, writes)
 				var at string
 				if err := a.update(cmd.Context(), c, name, workflows.UpdateRecord, workflows.RecordRequest{By: whoami(), Message: msg}, &at); err != nil {
 					fmt.Fprintf(a.errOut, "warning: the weights were set, but the migration did not record it: %v\n", err)
@@ -92,15 +93,15 @@ environment variable or file the spec names.`,
 	return cmd
 }
 
-func setWeights(ctx context.Context, t gatewayTarget, reads, writes int) error {
-	gc, err := t.client("gateway " + t.url)
+func setWeights(ctx context.Context, t control.Gateway, reads, writes int) error {
+	gc, err := t.Client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, gatewayTimeout)
+	ctx, cancel := context.WithTimeout(ctx, control.GatewayTimeout)
 	defer cancel()
-	if _, err := gc.SetWeights(ctx, t.route, reads, writes); err != nil {
-		return fmt.Errorf("set weights of route %s on gateway %s: %w", t.route, t.url, err)
+	if _, err := gc.SetWeights(ctx, t.Route, reads, writes); err != nil {
+		return fmt.Errorf("set weights of route %s on gateway %s: %w", t.Route, t.URL, err)
 	}
 	return nil
 }

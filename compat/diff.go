@@ -2,11 +2,13 @@ package compat
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
-	"github.com/godwit/godwit/docread"
+	"github.com/godwit/godwit/suggest"
 )
 
 // Options tune a schema comparison.
@@ -153,12 +155,12 @@ func (c *comparison) needRebuild(table string) bool {
 
 func (c *comparison) tables() {
 	var removed, added []string
-	for _, n := range sortedKeys(c.before.Tables) {
+	for _, n := range slices.Sorted(maps.Keys(c.before.Tables)) {
 		if _, ok := c.after.Tables[n]; !ok {
 			removed = append(removed, n)
 		}
 	}
-	for _, n := range sortedKeys(c.after.Tables) {
+	for _, n := range slices.Sorted(maps.Keys(c.after.Tables)) {
 		if _, ok := c.before.Tables[n]; !ok {
 			added = append(added, n)
 		}
@@ -183,7 +185,7 @@ func (c *comparison) tables() {
 			c.tableAdded(a, i)
 		}
 	}
-	for _, n := range sortedKeys(c.before.Tables) {
+	for _, n := range slices.Sorted(maps.Keys(c.before.Tables)) {
 		if _, ok := c.after.Tables[n]; ok {
 			c.table(n, c.before.Tables[n], n, c.after.Tables[n])
 		}
@@ -239,7 +241,7 @@ func similarNames(a, b string) bool {
 	if strings.Contains(la, lb) || strings.Contains(lb, la) {
 		return true
 	}
-	if docread.Distance(la, lb) <= max(1, min(len(la), len(lb))/4) {
+	if suggest.Distance(la, lb) <= max(1, min(len(la), len(lb))/4) {
 		return true
 	}
 	words := map[string]bool{}
@@ -322,7 +324,7 @@ func (c *comparison) tableRemoved(name string) {
 // reverseKey orders dropped tables so a table that references another is
 // dropped first.
 func reverseKey(name string, s *Schema) string {
-	names := sortedKeys(s.Tables)
+	names := slices.Sorted(maps.Keys(s.Tables))
 	order := topoOrder(names, s)
 	for i, n := range order {
 		if n == name {
@@ -439,12 +441,12 @@ func (d Dialect) renameConstraint(table string, t Table, r renamedConstraint, un
 func (c *comparison) table(bn string, bt Table, an string, at Table) {
 	path := "tables." + an
 	var removed, added []string
-	for _, n := range sortedKeys(bt.Columns) {
+	for _, n := range slices.Sorted(maps.Keys(bt.Columns)) {
 		if _, ok := at.Columns[n]; !ok {
 			removed = append(removed, n)
 		}
 	}
-	for _, n := range sortedKeys(at.Columns) {
+	for _, n := range slices.Sorted(maps.Keys(at.Columns)) {
 		if _, ok := bt.Columns[n]; !ok {
 			added = append(added, n)
 		}
@@ -475,7 +477,7 @@ func (c *comparison) table(bn string, bt Table, an string, at Table) {
 			c.columnAdded(an, a, at.Columns[a])
 		}
 	}
-	for _, n := range sortedKeys(bt.Columns) {
+	for _, n := range slices.Sorted(maps.Keys(bt.Columns)) {
 		if ac, ok := at.Columns[n]; ok {
 			c.column(an, n, bt.Columns[n], ac)
 		}
@@ -937,7 +939,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 
 	// Unique constraints.
 	bu, au := keyed(b.Constraints.Unique), keyed(a.Constraints.Unique)
-	for _, k := range sortedKeys(bu) {
+	for _, k := range slices.Sorted(maps.Keys(bu)) {
 		if _, ok := au[k]; ok {
 			continue
 		}
@@ -952,7 +954,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			ValidationQuery: d.constraintExists(table, name, false),
 		}})
 	}
-	for _, k := range sortedKeys(au) {
+	for _, k := range slices.Sorted(maps.Keys(au)) {
 		if _, ok := bu[k]; ok {
 			continue
 		}
@@ -979,7 +981,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 	for _, fk := range a.Constraints.ForeignKey {
 		af[fkClause(fk)] = fk
 	}
-	for _, k := range sortedKeys(bf) {
+	for _, k := range slices.Sorted(maps.Keys(bf)) {
 		if _, ok := af[k]; ok {
 			continue
 		}
@@ -995,7 +997,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			ValidationQuery: d.constraintExists(table, name, false),
 		}})
 	}
-	for _, k := range sortedKeys(af) {
+	for _, k := range slices.Sorted(maps.Keys(af)) {
 		if _, ok := bf[k]; ok {
 			continue
 		}
@@ -1022,7 +1024,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 
 	// Check constraints.
 	bc, ac := set(b.Constraints.Check), set(a.Constraints.Check)
-	for _, k := range sortedKeys(bc) {
+	for _, k := range slices.Sorted(maps.Keys(bc)) {
 		if ac[k] {
 			continue
 		}
@@ -1038,7 +1040,7 @@ func (c *comparison) constraints(path, table string, b, a Table) {
 			ValidationQuery: d.constraintExists(table, name, false),
 		}})
 	}
-	for _, k := range sortedKeys(ac) {
+	for _, k := range slices.Sorted(maps.Keys(ac)) {
 		if bc[k] {
 			continue
 		}
@@ -1092,7 +1094,7 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 		return fmt.Sprintf("%sindex %s on %s(%s)", u, ix.Name, table, strings.Join(ix.Columns, ", "))
 	}
 	drop := func(ix Index) string { return d.dropIndex(table, ix.Name) }
-	for _, n := range sortedKeys(bi) {
+	for _, n := range slices.Sorted(maps.Keys(bi)) {
 		old := bi[n]
 		nw, ok := ai[n]
 		ipath := fmt.Sprintf("%s.indexes.%s", path, n)
@@ -1117,7 +1119,7 @@ func (c *comparison) indexes(path, table string, b, a Table) {
 				staged{stage: stAddIndex, key: n, script: Script{Description: "create the new " + describe(nw), ForwardSQL: d.createIndex(table, nw), RollbackSQL: drop(nw), ValidationQuery: d.indexExists(table, n, true)}})
 		}
 	}
-	for _, n := range sortedKeys(ai) {
+	for _, n := range slices.Sorted(maps.Keys(ai)) {
 		if _, ok := bi[n]; ok {
 			continue
 		}
@@ -1146,7 +1148,7 @@ func (c *comparison) views() {
 		return fmt.Sprintf("CREATE VIEW %s AS %s;", d.ident(n), strings.TrimSuffix(strings.TrimSpace(v.Definition), ";"))
 	}
 	dropView := func(n string) string { return fmt.Sprintf("DROP VIEW %s;", d.ident(n)) }
-	for _, n := range sortedKeys(c.before.Views) {
+	for _, n := range slices.Sorted(maps.Keys(c.before.Views)) {
 		old := c.before.Views[n]
 		nw, ok := c.after.Views[n]
 		path := "views." + n
@@ -1182,7 +1184,7 @@ func (c *comparison) views() {
 			staged{stage: stDropView, key: n, script: Script{Description: "drop the old view " + n, ForwardSQL: dropView(n), RollbackSQL: createView(n, old)}},
 			staged{stage: stCreateView, key: n, script: Script{Description: "create the new view " + n, ForwardSQL: createView(n, nw), RollbackSQL: dropView(n), ValidationQuery: d.tableExists(n, true)}})
 	}
-	for _, n := range sortedKeys(c.after.Views) {
+	for _, n := range slices.Sorted(maps.Keys(c.after.Views)) {
 		if _, ok := c.before.Views[n]; ok {
 			continue
 		}
@@ -1204,7 +1206,7 @@ func (c *comparison) procedures() {
 	for _, p := range c.after.Procedures {
 		ap[p.Name] = p
 	}
-	for _, n := range sortedKeys(bp) {
+	for _, n := range slices.Sorted(maps.Keys(bp)) {
 		old := bp[n]
 		nw, ok := ap[n]
 		path := "procedures." + n
@@ -1229,7 +1231,7 @@ func (c *comparison) procedures() {
 			})
 		}
 	}
-	for _, n := range sortedKeys(ap) {
+	for _, n := range slices.Sorted(maps.Keys(ap)) {
 		if _, ok := bp[n]; !ok {
 			c.add(Issue{
 				Type: "procedure_added", Severity: Additive, FieldPath: "procedures." + n,
@@ -1248,7 +1250,7 @@ func addedColumns(before, after *Schema) map[string][]string {
 		if !ok {
 			continue
 		}
-		for _, col := range sortedKeys(at.Columns) {
+		for _, col := range slices.Sorted(maps.Keys(at.Columns)) {
 			if _, ok := bt.Columns[col]; !ok {
 				out[name] = append(out[name], col)
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -503,7 +505,7 @@ type sqliteExtras struct{}
 
 func (sqliteExtras) foreignKeys(ctx context.Context, db *sql.DB, s *Schema) error {
 	var rows []fkRow
-	for _, table := range sortedKeys(s.Tables) {
+	for _, table := range slices.Sorted(maps.Keys(s.Tables)) {
 		r, err := db.QueryContext(ctx, `SELECT id, "table", "from", coalesce("to", ''), on_update, on_delete
 			FROM pragma_foreign_key_list(?) ORDER BY id, seq`, table)
 		if err != nil {

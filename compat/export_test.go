@@ -3,8 +3,10 @@ package compat
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -130,7 +132,7 @@ func TestExportSelectsTables(t *testing.T) {
 	dbtest.Exec(t, db.Store, shopDDL(datastore.SQLite)...)
 	s, _, err := ExportSchema(context.Background(), db.Store, ExportOptions{Tables: []string{"ord*"}, SchemaVersion: "7"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"orders"}, sortedKeys(s.Tables))
+	assert.Equal(t, []string{"orders"}, slices.Sorted(maps.Keys(s.Tables)))
 	assert.Equal(t, "7", s.SchemaVersion)
 	assert.Empty(t, s.Tables["orders"].Constraints.ForeignKey, "a key to a table left out is left out")
 }

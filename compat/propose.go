@@ -2,6 +2,8 @@ package compat
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/godwit/godwit/mapping"
@@ -73,7 +75,7 @@ func ProposeMapping(before, after *Schema) Proposal {
 	p := Proposal{Names: inferRule(before, after)}
 	pairs, gone, fresh := pairTables(before, after, p.Names)
 	p.Gone, p.New = gone, fresh
-	for _, src := range sortedKeys(pairs) {
+	for _, src := range slices.Sorted(maps.Keys(pairs)) {
 		pt := pairs[src]
 		if pt.Target != "" {
 			proposeColumns(&pt, before.Tables[src], after.Tables[pt.Target], p.Names)
@@ -122,7 +124,7 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 	pairs := map[string]ProposedTable{}
 	taken := map[string]bool{}
 	var unpaired []string
-	for _, tn := range sortedKeys(before.Tables) {
+	for _, tn := range slices.Sorted(maps.Keys(before.Tables)) {
 		if _, ok := after.Tables[mapping.ApplyRule(rule, tn)]; ok {
 			pairs[tn] = ProposedTable{Source: tn, Target: mapping.ApplyRule(rule, tn)}
 			taken[mapping.ApplyRule(rule, tn)] = true
@@ -131,7 +133,7 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 		unpaired = append(unpaired, tn)
 	}
 	var fresh []string
-	for _, an := range sortedKeys(after.Tables) {
+	for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
 		if !taken[an] {
 			fresh = append(fresh, an)
 		}
@@ -171,7 +173,7 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 		}
 	}
 	fresh = fresh[:0]
-	for _, an := range sortedKeys(after.Tables) {
+	for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
 		if !taken[an] {
 			fresh = append(fresh, an)
 		}

@@ -2,6 +2,8 @@ package compat
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -188,7 +190,7 @@ func (d Dialect) rebuildTable(table string, from, to Table, renames map[string]s
 
 // sqliteColumnsQuery says ok when the table has exactly t's columns.
 func sqliteColumnsQuery(table string, t Table) string {
-	names := sortedKeys(t.Columns)
+	names := slices.Sorted(maps.Keys(t.Columns))
 	lits := make([]string, len(names))
 	for i, n := range names {
 		lits[i] = literal(n)

@@ -6,7 +6,9 @@ package compat
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -173,12 +175,12 @@ func (s *Schema) check(es *docread.Errors) *docread.Errors {
 	if s.Tables == nil && s.Views == nil && s.Procedures == nil {
 		es.Add("tables", "is required: a mapping of table names to {columns: {...}}")
 	}
-	for _, name := range sortedKeys(s.Tables) {
+	for _, name := range slices.Sorted(maps.Keys(s.Tables)) {
 		t, path := s.Tables[name], "tables."+name
 		if len(t.Columns) == 0 {
 			es.Add(path+".columns", "is required: a table needs at least one column, e.g. columns: {id: {type: bigint, primary_key: true}}")
 		}
-		for _, cn := range sortedKeys(t.Columns) {
+		for _, cn := range slices.Sorted(maps.Keys(t.Columns)) {
 			c := t.Columns[cn]
 			cp := path + ".columns." + cn
 			if strings.TrimSpace(c.Type) == "" {
@@ -205,7 +207,7 @@ func (s *Schema) check(es *docread.Errors) *docread.Errors {
 			}
 			for i, col := range cols {
 				if !hasCol(col) {
-					es.Add(fmt.Sprintf("%s[%d]", p, i), "%q is not a column of table %s; columns: %s", col, name, strings.Join(sortedKeys(t.Columns), ", "))
+					es.Add(fmt.Sprintf("%s[%d]", p, i), "%q is not a column of table %s; columns: %s", col, name, strings.Join(slices.Sorted(maps.Keys(t.Columns)), ", "))
 				}
 			}
 		}
@@ -252,7 +254,7 @@ func (s *Schema) check(es *docread.Errors) *docread.Errors {
 			names[ix.Name] = true
 		}
 	}
-	for _, name := range sortedKeys(s.Views) {
+	for _, name := range slices.Sorted(maps.Keys(s.Views)) {
 		if strings.TrimSpace(s.Views[name].Definition) == "" {
 			es.Add("views."+name+".definition", "is required: the view's SELECT statement")
 		}
@@ -286,7 +288,7 @@ func validAction(a string) bool {
 func (s *Schema) Normalize() {
 	for name, t := range s.Tables {
 		if len(t.Constraints.PrimaryKey) == 0 {
-			for _, cn := range sortedKeys(t.Columns) {
+			for _, cn := range slices.Sorted(maps.Keys(t.Columns)) {
 				if t.Columns[cn].PrimaryKey {
 					t.Constraints.PrimaryKey = append(t.Constraints.PrimaryKey, cn)
 				}
@@ -347,13 +349,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,7 +3,9 @@ package compat
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -239,7 +241,7 @@ func (d Dialect) columnDef(name string, c Column) string {
 // description is a mapping, so its own order is not kept.
 func columnOrder(t Table) []string {
 	cols := append([]string(nil), t.Constraints.PrimaryKey...)
-	for _, c := range sortedKeys(t.Columns) {
+	for _, c := range slices.Sorted(maps.Keys(t.Columns)) {
 		if !contains(cols, c) {
 			cols = append(cols, c)
 		}
@@ -505,10 +507,10 @@ func DDL(s *Schema) []string { return DDLFor(Postgres, s) }
 // DDLFor is DDL in a dialect.
 func DDLFor(d Dialect, s *Schema) []string {
 	var out []string
-	for _, t := range topoOrder(sortedKeys(s.Tables), s) {
+	for _, t := range topoOrder(slices.Sorted(maps.Keys(s.Tables)), s) {
 		out = append(out, d.createTable(t, s.Tables[t]))
 	}
-	for _, v := range sortedKeys(s.Views) {
+	for _, v := range slices.Sorted(maps.Keys(s.Views)) {
 		out = append(out, fmt.Sprintf("CREATE VIEW %s AS %s;", d.ident(v), strings.TrimSuffix(strings.TrimSpace(s.Views[v].Definition), ";")))
 	}
 	return out

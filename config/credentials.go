@@ -1,9 +1,15 @@
 package config
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
+
+// optionValue is an option's value as a shell word: "quoted", 'quoted' or
+// bare; the submatch keeps the quotes (see unquote).
+const optionValue = `("[^"]*"|'[^']*'|[^\s'"]+)`
 
 // A spec is stored in workflow history in plain text: a credential written
 // in it is readable by anyone who can read the history. These patterns find
@@ -15,10 +21,12 @@ var (
 	urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'"]*:([^\s@/'"]+)@`)
 	// mysqlPassword: go-sql-driver's user:PASSWORD@tcp(host).
 	mysqlPassword = regexp.MustCompile(`(?:^|[\s'"=])[^\s:/@'"=]+:([^\s@/'"]+)@(?:tcp|unix)\(`)
-	// keywordPassword: libpq's password=VALUE, a --password=VALUE flag.
-	keywordPassword = regexp.MustCompile(`(?i)(?:^|[\s'"])(?:--)?(?:password|passwd|pwd)=([^\s'"]+)`)
-	// mysqlShortPassword: the MySQL clients' -pPASSWORD (no space).
-	mysqlShortPassword = regexp.MustCompile(`(?:^|[\s'"])-p([^\s'"]+)`)
+	// keywordPassword: libpq's password=VALUE, a --password=VALUE flag;
+	// the value bare or quoted (--password="x", password='x').
+	keywordPassword = regexp.MustCompile(`(?i)(?:^|[\s'"])(?:--)?(?:password|passwd|pwd)=` + optionValue)
+	// mysqlShortPassword: the MySQL clients' -pPASSWORD (no space), bare
+	// or quoted (-p'x', -p"x").
+	mysqlShortPassword = regexp.MustCompile(`(?:^|[\s'"])-p` + optionValue)
 	mysqlClient        = regexp.MustCompile(`(?:^|[\s/'"])(?:mysql|mysqldump|mysqladmin|mysqlimport|mariadb|mariadb-dump|mysqlpump)(?:\s|$|['"])`)
 	// passNamePattern: variable names that hold a password beyond those
 	// secretNamePattern knows (PGPASS, DB_PASS, PASS).
@@ -34,10 +42,7 @@ var (
 // output ($(cat FILE), `cat FILE`) or of nothing is not a literal.
 func literalAssignment(s string) string {
 	for _, m := range shellAssignment.FindAllStringSubmatch(s, -1) {
-		name, value := m[1], m[2]
-		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
-			value = value[1 : len(value)-1]
-		}
+		name, value := m[1], unquote(m[2])
 		if value != "" && !strings.HasPrefix(value, "$") && !strings.HasPrefix(value, "`") && secretName(name) {
 			return name
 		}
@@ -49,22 +54,37 @@ func literalAssignment(s string) string {
 // mysqlArgs says s is part of a command that runs a MySQL client, where
 // -pVALUE is a password rather than another tool's flag.
 func literalCredential(s string, mysqlArgs bool) string {
-	literal := func(v string) bool { return v != "" && !strings.HasPrefix(v, "$") }
-	if m := urlPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+	switch {
+	case anyLiteral(urlPassword, s):
 		return "the password of a user:password@host URL"
-	}
-	if m := mysqlPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+	case anyLiteral(mysqlPassword, s):
 		return "the password of a user:password@tcp(host) DSN"
-	}
-	if m := keywordPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
+	case anyLiteral(keywordPassword, s):
 		return "a password=VALUE"
-	}
-	if mysqlArgs {
-		if m := mysqlShortPassword.FindStringSubmatch(s); m != nil && literal(m[1]) {
-			return "a MySQL -pPASSWORD argument"
-		}
+	case mysqlArgs && anyLiteral(mysqlShortPassword, s):
+		return "a MySQL -pPASSWORD argument"
 	}
 	return ""
+}
+
+// anyLiteral reports whether one of re's matches in s captures a literal
+// value: not empty, not a reference ($NAME, "${NAME}") once unquoted. Every
+// match counts: a script may pass a reference first and a literal after.
+func anyLiteral(re *regexp.Regexp, s string) bool {
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		if v := unquote(m[1]); v != "" && !strings.HasPrefix(v, "$") {
+			return true
+		}
+	}
+	return false
+}
+
+// unquote strips one pair of matching quotes around v.
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // secretName reports whether an environment variable's name says it holds
@@ -90,7 +110,7 @@ func checkCredentials(add addFunc, path, phase string, c *Command, dsnVars map[s
 				"and refer to it as $%s (or drop the assignment)", phase, name, name, name)
 		}
 	}
-	for _, k := range sortedKeys(c.Env) {
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		if what := literalCredential(c.Env[k], false); what != "" {
 			add(path+".env."+k, "holds a literal credential (%s): %s", what, fix)
 		} else if passNamePattern.MatchString(k) && !secretNamePattern.MatchString(k) && c.Env[k] != "" {
@@ -122,7 +142,7 @@ func storeDSNVars(s *Spec) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(s.Stores))
-	for _, name := range sortedKeys(s.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(s.Stores)) {
 		if v := s.Stores[name].DSN.FromEnv; v != "" && out[v] == "" {
 			out[v] = name
 		}

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/godwit/godwit/suggest"
 )
 
 // FieldError is one problem in a document, located by its field path
@@ -233,8 +234,9 @@ func (d *strictDecoder) decodeStruct(path string, n *yaml.Node, v reflect.Value)
 			if v.Type() == phaseSpecType {
 				known = append(append([]string(nil), names...), DriverKeys()...)
 			}
-			d.fail(sub, key, "unknown field%s; known fields here: %s", suggest(name, known), strings.Join(known, ", "))
-			if c := closest(name, known); c != "" {
+			c := suggest.Closest(name, known, suggest.Typo)
+			d.fail(sub, key, "unknown field%s; known fields here: %s", suggest.Phrase(c), strings.Join(known, ", "))
+			if c != "" {
 				d.explained = append(d.explained, joinPath(path, c))
 			}
 			continue
@@ -373,49 +375,4 @@ func kindName(n *yaml.Node) string {
 	default:
 		return fmt.Sprintf("the value %q", n.Value)
 	}
-}
-
-// suggest returns ` (did you mean "x"?)` for the known name closest to got,
-// when it is close enough to be a likely typo.
-func suggest(got string, known []string) string {
-	best := closest(got, known)
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// closest returns the known name within two edits of got, or "".
-func closest(got string, known []string) string {
-	best, bestDist := "", 3
-	sorted := append([]string(nil), known...)
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		if dist := EditDistance(strings.ToLower(got), strings.ToLower(k)); dist < bestDist {
-			best, bestDist = k, dist
-		}
-	}
-	return best
-}
-
-// EditDistance is the Levenshtein distance between a and b, for "did you
-// mean" suggestions.
-func EditDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

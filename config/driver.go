@@ -87,6 +87,27 @@ type Step struct {
 	// promote` skips it along with the remaining waits and gates, while
 	// the actions that move things still run, in order.
 	Check bool `json:"check,omitempty"`
+	// ReadOnly marks an action that changes nothing but shows what the
+	// next steps will do (a Terraform plan): the phase's own gate
+	// (`approval:`) waits after it, showing its result, and a decommission
+	// is not past its point of no return until a step that changes
+	// something starts.
+	ReadOnly bool `json:"readOnly,omitempty"`
+}
+
+// Changes reports whether the step may change something: an action that
+// is neither read-only nor a check. Gates and waits change nothing.
+func (s Step) Changes() bool { return s.Action && !s.ReadOnly && !s.Check }
+
+// FirstChange returns the index of the first step that may change
+// something, or len(steps) when none does.
+func FirstChange(steps []Step) int {
+	for k, st := range steps {
+		if st.Changes() {
+			return k
+		}
+	}
+	return len(steps)
 }
 
 // DriverFactory returns a new, empty spec section of one driver.
@@ -157,6 +178,30 @@ type CheckContext struct {
 	// Path is the driver section's path, e.g. "phases[2].hook".
 	Path string
 	errs FieldErrors
+}
+
+// PhasesBefore returns the spec's phases before the one being checked, in
+// order: those that run before it.
+func (c *CheckContext) PhasesBefore() []*PhaseSpec { before, _ := c.around(); return before }
+
+// PhasesAfter returns the spec's phases after the one being checked, in
+// order: none of them has run when it runs.
+func (c *CheckContext) PhasesAfter() []*PhaseSpec { _, after := c.around(); return after }
+
+func (c *CheckContext) around() (before, after []*PhaseSpec) {
+	seen := false
+	for i := range c.Spec.Phases {
+		p := &c.Spec.Phases[i]
+		switch {
+		case p == c.Phase:
+			seen = true
+		case seen:
+			after = append(after, p)
+		default:
+			before = append(before, p)
+		}
+	}
+	return before, after
 }
 
 // Errorf reports a problem at the field sub of the section ("" for the

@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/suggest"
 )
 
 // checkMappings checks each mapping's stores and shape (mapping.Spec.Check);
@@ -11,7 +14,7 @@ import (
 // at preflight.
 func (s *Spec) checkMappings() FieldErrors {
 	var errs FieldErrors
-	for _, name := range sortedKeys(s.Mappings) {
+	for _, name := range slices.Sorted(maps.Keys(s.Mappings)) {
 		m, path := s.Mappings[name], "mappings."+name
 		if !gatePattern.MatchString(name) {
 			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%q is not a valid mapping name: use letters, digits, '.', '_' or '-'", name)})
@@ -21,7 +24,7 @@ func (s *Spec) checkMappings() FieldErrors {
 			case f.store == "":
 				errs = append(errs, FieldError{Path: path + "." + f.field, Message: "is required: the name of a store in stores:"})
 			case !ok:
-				errs = append(errs, FieldError{Path: path + "." + f.field, Message: fmt.Sprintf("store %q is not in stores: (add it there with engine and dsn)%s", f.store, suggest(f.store, sortedKeys(s.Stores)))})
+				errs = append(errs, FieldError{Path: path + "." + f.field, Message: fmt.Sprintf("store %q is not in stores: (add it there with engine and dsn)%s", f.store, suggest.DidYouMean(f.store, slices.Sorted(maps.Keys(s.Stores))))})
 			}
 		}
 		for _, p := range m.Check() {
@@ -38,7 +41,7 @@ func (s *Spec) checkMappings() FieldErrors {
 func (c *CheckContext) Mapping(name string) *mapping.Spec {
 	m, ok := c.Spec.Mappings[name]
 	if !ok {
-		c.Errorf("mapping", "mapping %q is not in mappings:%s", name, suggest(name, sortedKeys(c.Spec.Mappings)))
+		c.Errorf("mapping", "mapping %q is not in mappings:%s", name, suggest.DidYouMean(name, slices.Sorted(maps.Keys(c.Spec.Mappings))))
 		return nil
 	}
 	return &m

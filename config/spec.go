@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +94,20 @@ type PhaseSpec struct {
 	// Driver does the phase's work: the section under a driver's key
 	// (`hook:`, or another registered driver's). A phase has exactly one.
 	Driver DriverSpec `yaml:"-" json:"-"`
+}
+
+// GateAfterReadOnly reports whether the phase's own gate (`approval:`)
+// waits after the read-only steps its phase begins with (a Terraform plan)
+// instead of before the phase: the person at the gate then sees what the
+// phase is about to change, and approves exactly that.
+func (p PhaseSpec) GateAfterReadOnly() bool {
+	sp, ok := p.Driver.(StepPlanner)
+	if p.Approval == nil || !ok {
+		return false
+	}
+	steps := sp.PlanSteps()
+	k := FirstChange(steps)
+	return k > 0 && k < len(steps) && steps[0].ReadOnly
 }
 
 // IsDisruptive reports whether the phase waits for the spec's window.
@@ -441,7 +457,7 @@ func (s *Spec) Check() FieldErrors {
 			add(fmt.Sprintf("phases[%d].disruptive", i), "has no effect without a window: add a top-level window: {timezone, preferred, businessHours}")
 		}
 	}
-	for _, name := range sortedKeys(s.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(s.Stores)) {
 		st, path := s.Stores[name], "stores."+name
 		switch {
 		case !gatePattern.MatchString(name):
@@ -713,7 +729,7 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 	} else if phaseTimeout > 0 && c.Timeout > phaseTimeout {
 		add(path+".timeout", "%s is longer than the phase timeout %s: the phase would time out first", c.Timeout, phaseTimeout)
 	}
-	for _, k := range sortedKeys(c.Env) {
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		switch {
 		case !envNamePattern.MatchString(k):
 			add(path+".env."+k, "is not a valid environment variable name")
@@ -722,7 +738,7 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 				"move it to secrets: {%s: {fromEnv: VAR}} (or fromFile), which the worker reads itself", k)
 		}
 	}
-	for _, k := range sortedKeys(c.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(c.Secrets)) {
 		ref, sub := c.Secrets[k], path+".secrets."+k
 		if !envNamePattern.MatchString(k) {
 			add(sub, "is not a valid environment variable name")
@@ -737,15 +753,6 @@ func checkCommand(add addFunc, path string, c *Command, phaseTimeout Duration) {
 			add(sub, "sets both fromEnv and fromFile: choose one")
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func phaseList() string {
@@ -774,11 +781,14 @@ func (s *Spec) Outline() []string {
 			label = fmt.Sprintf("%s (%s)", p.Name, p.Phase)
 		}
 		line := fmt.Sprintf("%d. %-14s %s, timeout %s, %s", i+1, label, p.DriverKey(), p.Timeout, attempts)
-		if p.Approval != nil {
+		switch {
+		case p.GateAfterReadOnly():
+			line += fmt.Sprintf(", gate %q after its %s", p.Approval.Gate, readOnlyNames(p))
+		case p.Approval != nil:
 			line += fmt.Sprintf(", gate %q before it", p.Approval.Gate)
-			if p.Approval.RequireLag > 0 {
-				line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
-			}
+		}
+		if p.Approval != nil && p.Approval.RequireLag > 0 {
+			line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
 		}
 		if b, ok := p.Driver.(Background); ok && b.InBackground() {
 			line += ", then on in the background"
@@ -798,6 +808,18 @@ func (s *Spec) Outline() []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// readOnlyNames names the read-only steps a phase's gate waits after.
+func readOnlyNames(p PhaseSpec) string {
+	steps := p.Driver.(StepPlanner).PlanSteps()
+	var names []string
+	for _, st := range steps[:FirstChange(steps)] {
+		if st.ReadOnly {
+			names = append(names, st.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // firstDecommission returns the index of the first decommission phase, or

@@ -603,6 +603,40 @@ phases:
 			"phases[1].hook.run.command[2] (line 12): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix,
 	},
 	{
+		name: "a quoted literal password (-p'x', -p\"x\", --password=\"x\", --password='x', in arguments and sh -c scripts) is refused; quoted $NAME references pass",
+		yaml: `name: m
+phases:
+  - phase: copy
+    name: a
+    hook:
+      run:
+        command: [mysql, "-p'secret'", -e, "select 1"]
+      compensate:
+        command: [mysqldump, '-p"secret"', db]
+  - phase: copy
+    name: b
+    hook:
+      run:
+        command: [psql, '--password="secret"', "--password='secret'", '--password="$PW"']
+      compensate:
+        command: [sh, -c, "mysql -uroot -p'secret' db"]
+  - phase: copy
+    name: c
+    hook:
+      run:
+        command: [sh, -c, "mysql -p\"$DB_PASS\" db; mysql --password=\"secret\" db"]
+      compensate:
+        command: [bash, -c, 'mysql -p"${DB_PASS}" db && mysql --password="$PW" db && mysql -p"$A" -e "select 1"; mysql -p''s3'' x']
+`,
+		want: "phases[0].hook.run.command[1] (line 7): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix + "\n" +
+			"phases[0].hook.compensate.command[1] (line 9): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix + "\n" +
+			"phases[1].hook.run.command[1] (line 14): holds a literal credential (a password=VALUE): " + literalFix + "\n" +
+			"phases[1].hook.run.command[2] (line 14): holds a literal credential (a password=VALUE): " + literalFix + "\n" +
+			"phases[1].hook.compensate.command[2] (line 16): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix + "\n" +
+			"phases[2].hook.run.command[2] (line 21): holds a literal credential (a password=VALUE): " + literalFix + "\n" +
+			"phases[2].hook.compensate.command[2] (line 23): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix,
+	},
+	{
 		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
 		yaml: `name: m
 stores:

@@ -3,17 +3,25 @@ package connect
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/payloadcodec"
+	"github.com/godwit/godwit/workflows"
 )
 
 func keyringText(t *testing.T, id string) string {
@@ -107,4 +115,52 @@ func TestConvertersEncryptPayloadsAndFailureMessages(t *testing.T) {
 			assert.Equal(t, "boom: "+secret, raw.GetMessage())
 		})
 	}
+}
+
+// failingCodec fails to encode any payload holding mark, as a codec whose
+// key or random source failed would; it encodes the rest unchanged.
+type failingCodec struct{ mark string }
+
+func (c failingCodec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	for _, p := range ps {
+		if strings.Contains(string(p.GetData()), c.mark) {
+			return nil, errors.New("encrypt payload: the key is gone")
+		}
+	}
+	return ps, nil
+}
+
+func (failingCodec) Decode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) { return ps, nil }
+
+// A memo summary the codec fails to encrypt is never stored in plain
+// text: the SDK would fall back to its default converter (plain JSON);
+// the memo gets a placeholder that holds nothing, and reading it says so.
+func TestAMemoSummaryTheCodecCannotEncodeIsNotStoredInPlainText(t *testing.T) {
+	const mark = "phase-name-not-for-plain-text"
+	dc := memoSafe{DataConverter: converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), failingCodec{mark: mark})}
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetDataConverter(dc)
+	var stored *commonpb.Payload
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		if err := workflow.UpsertMemo(ctx, map[string]any{workflows.MemoSummary: migration.Summary{Phase: mark}}); err != nil {
+			return err
+		}
+		stored = workflow.GetInfo(ctx).Memo.GetFields()[workflows.MemoSummary]
+		return nil
+	}, workflow.RegisterOptions{Name: "memo"})
+	env.ExecuteWorkflow("memo")
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+
+	require.NotNil(t, stored, "the memo was upserted")
+	assert.NotContains(t, string(stored.GetData()), mark, "the summary is not in the memo in plain text")
+	assert.Equal(t, payloadcodec.EncodingNotStored, string(stored.GetMetadata()[converter.MetadataEncoding]))
+	_, err := control.MemoSummary(dc, &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.MemoSummary: stored}})
+	require.ErrorContains(t, err, "holds no summary: the worker could not encrypt it")
+
+	// Other values keep the codec's error.
+	_, err = dc.ToPayload(map[string]string{"x": mark})
+	require.ErrorContains(t, err, "the key is gone")
 }

@@ -30,6 +30,7 @@ func Dial(ctx context.Context, s config.TemporalSettings, logger hclog.Logger, c
 	if err != nil {
 		return nil, err
 	}
+	dc = withLogger(dc, logger.Named("codec"))
 	opts := client.Options{
 		HostPort:         s.Address,
 		Namespace:        s.Namespace,

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/payloadcodec"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -41,6 +42,9 @@ func MemoSummary(dc converter.DataConverter, memo *commonpb.Memo) (*migration.Su
 	p := memo.GetFields()[workflows.MemoSummary]
 	if p == nil {
 		return nil, nil
+	}
+	if string(p.GetMetadata()[payloadcodec.MetadataEncoding]) == payloadcodec.EncodingNotStored {
+		return nil, fmt.Errorf("memo %s holds no summary: the worker could not encrypt it, and stored a placeholder rather than plain text (its log says why)", workflows.MemoSummary)
 	}
 	var s migration.Summary
 	if err := dc.FromPayload(p, &s); err != nil {

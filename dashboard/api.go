@@ -29,6 +29,10 @@ type actionRequest struct {
 // apiError is every error the API answers with.
 type apiError struct {
 	Error string `json:"error"`
+	// LastKnown is, when no worker answers a running run's status query,
+	// the summary it kept at its last phase boundary (as `godwit status
+	// -o json` prints it then).
+	LastKnown *migration.Summary `json:"lastKnown,omitempty"`
 }
 
 // actionResult is what a done action answers.
@@ -70,14 +74,27 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// apiNotFound answers what no API route matches, in JSON like every API
+// error.
+func apiNotFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no API %s %s: the API is GET /api/migrations, GET /api/migrations/NAME "+
+		"and POST /api/migrations/NAME/approve|pause|resume|rollback", r.Method, r.URL.Path)})
+}
+
 // apiStatus answers the status report as `godwit status -o json` prints it.
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.opts.Source.Status(r.Context(), r.PathValue("name"))
 	if err != nil {
-		writeJSON(w, statusOf(err), apiError{Error: err.Error()})
+		out := apiError{Error: err.Error()}
+		var nw *control.NoWorkerError
+		if errors.As(err, &nw) {
+			out.LastKnown = nw.LastKnown
+		}
+		writeJSON(w, statusOf(err), out)
 		return
 	}
-	s.series.record(rep, s.opts.Now())
+	tr, _ := s.traffic(r.Context(), rep)
+	s.series.record(rep, tr, s.opts.Now())
 	writeJSON(w, http.StatusOK, rep)
 }
 

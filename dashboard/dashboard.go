@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
@@ -44,6 +45,9 @@ type Source interface {
 	Pause(ctx context.Context, name string, req workflows.PauseRequest) (*migration.Report, error)
 	Resume(ctx context.Context, name string, req workflows.PauseRequest) (*migration.Report, error)
 	Rollback(ctx context.Context, name string, req workflows.RollbackRequest) error
+	// RunSpec is the spec the run started with: where its traffic phase's
+	// gateway is.
+	RunSpec(ctx context.Context, name string) (*config.Spec, error)
 }
 
 // Options configure a dashboard.
@@ -68,10 +72,11 @@ type Options struct {
 
 // Server is the dashboard's HTTP handler.
 type Server struct {
-	opts   Options
-	pages  *template.Template
-	series *seriesStore
-	mux    *http.ServeMux
+	opts     Options
+	pages    *template.Template
+	series   *seriesStore
+	gateways gatewayCache
+	mux      *http.ServeMux
 }
 
 // New returns the dashboard for opts.
@@ -98,7 +103,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, pages: pages, series: newSeriesStore(opts.Samples, maxRuns)}
+	s := &Server{opts: opts, pages: pages, series: newSeriesStore(opts.Samples, maxRuns),
+		gateways: gatewayCache{runs: map[gatewayKey]cachedGateway{}}}
 	assets, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, err
@@ -113,6 +119,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("POST /api/migrations/{name}/pause", s.action(s.pause))
 	mux.HandleFunc("POST /api/migrations/{name}/resume", s.action(s.resume))
 	mux.HandleFunc("POST /api/migrations/{name}/rollback", s.action(s.rollback))
+	mux.HandleFunc("/api/", apiNotFound)
 	s.mux = mux
 	return s, nil
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -36,6 +38,56 @@ type fakeSource struct {
 	approveErr error
 	// asked counts the Status calls per migration.
 	asked map[string]int
+	// statusErr answers Status for these migrations (a worker that does
+	// not answer, say).
+	statusErr map[string]error
+	// specs answer RunSpec; specsRead counts its calls.
+	specs     map[string]*config.Spec
+	specsRead int
+}
+
+func (f *fakeSource) RunSpec(_ context.Context, name string) (*config.Spec, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.specsRead++
+	if spec, ok := f.specs[name]; ok {
+		return spec, nil
+	}
+	return nil, errors.New("the run's history is empty, so its spec cannot be read")
+}
+
+// trafficSection stands in for the traffic driver's spec section: it
+// names the gateway route its phase drives.
+type trafficSection struct{ admin, route string }
+
+func (s *trafficSection) Check(*config.CheckContext) {}
+func (s *trafficSection) GatewayRoute() (string, config.SecretRef, string) {
+	return s.admin, config.SecretRef{}, s.route
+}
+
+// trafficSpec is a spec whose shift-traffic phase drives route users of
+// the gateway at admin.
+func trafficSpec(admin string) *config.Spec {
+	return &config.Spec{Name: "orders", Phases: []config.PhaseSpec{
+		{Name: "validate"}, {Name: "copy"}, {Name: "shift-traffic", Driver: &trafficSection{admin: admin, route: "users"}},
+	}}
+}
+
+// fakeGateway answers the stats of route users: 4% errors on new.
+func fakeGateway(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/routes/users/stats" {
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(api.Error{Error: "no route " + r.URL.Path})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(api.RouteStats{Route: "users", WindowSeconds: 60,
+			Legacy: api.SideStats{Requests: 150, SuccessRate: 1, P95Ms: 20},
+			New:    api.SideStats{Requests: 50, Errors: 2, ErrorRate: 0.04, SuccessRate: 0.96, P95Ms: 25}})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (f *fakeSource) List(_ context.Context, status migration.Status, _ int) ([]control.Listed, error) {
@@ -52,6 +104,9 @@ func (f *fakeSource) Status(_ context.Context, name string) (*migration.Report, 
 		f.asked = map[string]int{}
 	}
 	f.asked[name]++
+	if err := f.statusErr[name]; err != nil {
+		return nil, err
+	}
 	rep, ok := f.reports[name]
 	if !ok {
 		return nil, &control.Error{Kind: control.KindNotFound, Err: errors.New("no migration named \"" + name + "\" in this namespace: see `godwit list`")}
@@ -379,7 +434,14 @@ func TestActions(t *testing.T) {
 		{name: "missing migration", token: token, path: "nope/resume", contentType: jsonType, auth: bearer,
 			body: `{}`, wantCode: 404, wantBody: `no migration named \"nope\"`},
 		{name: "unknown action", token: token, path: "orders/promote", contentType: jsonType, auth: bearer,
-			body: `{}`, wantCode: 404},
+			body: `{}`, wantCode: 404, wantBody: `no API POST /api/migrations/orders/promote: the API is`},
+		{name: "approve without a reason", token: token, path: "orders/approve", contentType: jsonType, auth: bearer,
+			body: `{"gate":"go-live"}`, wantCode: 200, wantBody: `gate go-live approved by dashboard`,
+			check: func(t *testing.T, f *fakeSource) {
+				assert.Equal(t, []workflows.ApproveRequest{{Gate: "go-live", By: "dashboard"}}, f.approves, "reason is optional for approve")
+			}},
+		{name: "no token sent with a malformed body: 401 before 400", token: token, path: "orders/rollback", contentType: jsonType,
+			body: `{"reason":`, wantCode: 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -389,9 +451,7 @@ func TestActions(t *testing.T) {
 			code, body := post(t, srv.URL+"/api/migrations/"+tt.path, tt.contentType, tt.auth, tt.body)
 			assert.Equal(t, tt.wantCode, code, body)
 			assert.Contains(t, body, tt.wantBody)
-			if tt.wantCode != 404 || tt.wantBody != "" {
-				assert.True(t, json.Valid([]byte(body)), "a JSON answer: %s", body)
-			}
+			assert.True(t, json.Valid([]byte(body)), "a JSON answer: %s", body)
 			if tt.wantCode == 401 {
 				assert.Empty(t, src.approves)
 				assert.Empty(t, src.pauses)
@@ -506,4 +566,128 @@ func TestRequestedRollbackIsNotAnError(t *testing.T) {
 	src.mu.Unlock()
 	_, body, _ = get(t, srv.URL+"/")
 	assert.Contains(t, body, `<span class="status attention">ROLLING_BACK</span>`, "nor from the memo summary")
+}
+
+// A running run whose worker does not answer its status query shows the
+// state it kept in its memo at its last phase boundary, marked as last
+// known with its time and the warning, instead of an error page; the API
+// answers the error with the summary beside it.
+func TestRunPageShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
+	src := newFake()
+	noWorker := &control.NoWorkerError{Name: "stalled", TaskQueue: "godwit", Timeout: 5 * time.Second,
+		LastKnown: &migration.Summary{
+			Status: migration.StatusWaitingApproval, Phase: "shift-traffic", PhaseIndex: 2, PhaseCount: 4,
+			PhaseState: migration.PhasePending, Gate: "go-live", Progress: 42, Risk: "MEDIUM",
+			Error: "copy orders: deadlock, retried", UpdatedAt: t0.Add(90 * time.Second),
+		}}
+	src.statusErr = map[string]error{
+		"stalled": noWorker,
+		"blank":   &control.NoWorkerError{Name: "blank", TaskQueue: "godwit", Timeout: 5 * time.Second, LastKnownProblem: "decode memo godwitSummary: no key"},
+	}
+	srv := newTestServer(t, src, "")
+	code, body, _ := get(t, srv.URL+"/migrations/stalled")
+	require.Equal(t, http.StatusOK, code, body)
+	for _, want := range []string{
+		`data-page="lastknown"`,
+		`<h1>Migration stalled <span class="status attention" id="run-status">WAITING_APPROVAL</span></h1>`,
+		`<strong>Last known at <time datetime="2026-03-14T09:31:30Z">2026-03-14 09:31:30 UTC</time></strong>: no worker answers`,
+		`no worker answered its status query within 5s: is godwit-worker running on task queue godwit?`,
+		`aria-label="overall progress (last known)" aria-valuemin="0" aria-valuemax="100" aria-valuenow="42"`,
+		`<dd>3 of 4: shift-traffic (PENDING)</dd>`,
+		`<dd id="waiting-gate">go-live</dd>`,
+		`<dd>MEDIUM</dd>`,
+		`Last error: copy orders: deadlock, retried`,
+		`href="http://ui.example:8233/namespaces/prod/workflows/stalled"`,
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, `id="approve"`, "no action is offered while no worker answers")
+
+	code, body, _ = get(t, srv.URL+"/migrations/blank")
+	assert.Equal(t, http.StatusBadGateway, code, "without a summary the error stays")
+	assert.Contains(t, body, "the last known state cannot be shown: decode memo godwitSummary: no key")
+
+	code, body, _ = get(t, srv.URL+"/api/migrations/stalled")
+	assert.Equal(t, http.StatusBadGateway, code)
+	var out struct {
+		Error     string
+		LastKnown migration.Summary
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &out), body)
+	assert.Contains(t, out.Error, "no worker answered its status query")
+	assert.Equal(t, *noWorker.LastKnown, out.LastKnown)
+}
+
+// The run page reads the gateway's stats on the traffic phase's route, as
+// godwit status --format exec does: the gateway error-rate chart gets a
+// point per read and the executive summary its availability; the route is
+// found in the run's spec once. A gateway that does not answer leaves the
+// chart empty with a note saying why.
+func TestRunPageReadsTheGatewaysStats(t *testing.T) {
+	src := newFake()
+	gw := fakeGateway(t)
+	src.specs = map[string]*config.Spec{"orders": trafficSpec(gw.URL)}
+	srv := newTestServer(t, src, "")
+	code, body, _ := get(t, srv.URL+"/migrations/orders")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `<figure class="chart" id="chart-gateway-errors">`)
+	assert.Contains(t, body, `<svg role="img" aria-label="Gateway error rate from`)
+	assert.Contains(t, body, "latest new 4 %, legacy 0 %; highest 4 %.")
+	assert.Contains(t, body, "System Availability: 99.00% (198 of 200 requests answered without error over the last 1m0s, gateway "+gw.URL+", route users)", "the executive summary's availability")
+	_, _, _ = get(t, srv.URL+"/migrations/orders")
+	src.mu.Lock()
+	assert.Equal(t, 1, src.specsRead, "the route is read from the spec once per run")
+	src.mu.Unlock()
+
+	down := newFake()
+	dead := fakeGateway(t)
+	dead.Close()
+	down.specs = map[string]*config.Spec{"orders": trafficSpec(dead.URL)}
+	_, body, _ = get(t, newTestServer(t, down, "").URL+"/migrations/orders")
+	assert.Contains(t, body, `<svg role="img" aria-label="Gateway error rate: no samples yet. the gateway&#39;s stats were not read: gateway `+dead.URL+`, route users did not answer`)
+
+	// A traffic phase whose driver names no gateway: said once, remembered.
+	hook := newFake()
+	hook.specs = map[string]*config.Spec{"orders": {Name: "orders", Phases: []config.PhaseSpec{{Name: "shift-traffic"}}}}
+	hookSrv := newTestServer(t, hook, "")
+	_, body, _ = get(t, hookSrv.URL+"/migrations/orders")
+	assert.Contains(t, body, "the gateway&#39;s stats were not read: traffic phase shift-traffic&#39;s")
+	_, _, _ = get(t, hookSrv.URL+"/migrations/orders")
+	hook.mu.Lock()
+	assert.Equal(t, 1, hook.specsRead, "a spec that names no gateway is read once")
+	hook.mu.Unlock()
+
+	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/users")
+	assert.Contains(t, body, "No samples yet: no traffic phase has sent requests through the gateway while the dashboard watched.", "a run without a traffic phase reads no gateway")
+	_, body, _ = get(t, newTestServer(t, newFake(), "").URL+"/migrations/legacy-move")
+	assert.Contains(t, body, "No samples yet: the gateway&#39;s stats were not read: the migration ended ROLLED_BACK", "an ended run's gateway figures would not describe it")
+}
+
+// The charts start from the series the workflow kept at its boundaries
+// (rep.Series), so a dashboard that just started draws the run's past;
+// its own live points are merged in time order.
+func TestChartsDrawTheWorkflowsSeriesAfterARestart(t *testing.T) {
+	src := newFake()
+	lag, read, write := 3.0, 50.0, 50.0
+	rep := src.reports["orders"]
+	rep.Series = []migration.Point{
+		{At: t0, Records: 0},
+		{At: t0.Add(time.Minute), Records: 1200, LagSeconds: &lag},
+		{At: t0.Add(90 * time.Second), Records: 1200, LagSeconds: &lag, ReadWeight: &read, WriteWeight: &write},
+	}
+	srv := newTestServer(t, src, "") // a fresh dashboard: no live point yet
+	_, body, _ := get(t, srv.URL+"/migrations/orders")
+	span := "from " + t0.Local().Format(time.TimeOnly) + " to " + t0.Add(2*time.Minute).Local().Format(time.TimeOnly) // the charts' local time
+	assert.Contains(t, body, `<svg role="img" aria-label="Copy rate `+span+`: latest rows/s 0 rows/s; highest 20 rows/s.`,
+		"1,200 records over the first minute, none since; the live point (2 minutes in) is last")
+	assert.Contains(t, body, `<svg role="img" aria-label="Replication lag `+span+`: latest lag 3 s; highest 3 s.`)
+	assert.Contains(t, body, `<svg role="img" aria-label="Traffic weights on new `+span+`: latest reads 50 %, writes 50 %; highest 50 %.`)
+
+	live := []sample{{At: t0.Add(30 * time.Second)}, {At: t0.Add(2 * time.Minute)}}
+	got := merged(rep, live)
+	require.Len(t, got, 5)
+	for i := 1; i < len(got); i++ {
+		assert.False(t, got[i].At.Before(got[i-1].At), "in time order at %d: %v", i, got)
+	}
+	assert.Equal(t, t0.Add(30*time.Second), got[1].At, "a live point between the workflow's")
 }

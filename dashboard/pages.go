@@ -3,12 +3,14 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -22,7 +24,7 @@ const rowReaders = 4
 func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
 	filter := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("status")))
 	v := listView{
-		Page:     Page{Title: "Migrations", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Page:     Page{Title: "Migrations", Kind: "list", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
 		Filter:   filter,
 		Statuses: migration.StatusNames(),
 	}
@@ -87,7 +89,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 				row.Problem = "report not read: " + err.Error()
 				return
 			}
-			s.series.record(rep, s.opts.Now())
+			s.series.record(rep, nil, s.opts.Now())
 			// The report is newer than the visibility store's copy.
 			row.Status, row.StatusClass = string(rep.Status), reportClass(rep)
 			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
@@ -100,10 +102,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 
 // fromSummary fills row from a run's memo summary.
 func fromSummary(row *listRow, sum migration.Summary) {
-	row.Status, row.StatusClass = string(sum.Status), statusClass(string(sum.Status))
-	if sum.RequestedRollback && (sum.Status == migration.StatusRollingBack || sum.Status == migration.StatusRolledBack) {
-		row.StatusClass = "attention" // as reportClass: asked for, not a failure
-	}
+	row.Status, row.StatusClass = string(sum.Status), summaryClass(sum)
 	row.Phase = sum.PhaseText()
 	if sum.Risk != "" {
 		row.Risk = sum.Risk
@@ -117,14 +116,24 @@ func fromSummary(row *listRow, sum migration.Summary) {
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	rep, err := s.opts.Source.Status(r.Context(), name)
+	var nw *control.NoWorkerError
+	if errors.As(err, &nw) && nw.LastKnown != nil {
+		// The run's memo needs no worker: show its last boundary, marked.
+		s.render(w, http.StatusOK, "lastknown.html", s.newLastKnownView(nw))
+		return
+	}
 	if err != nil {
-		v := Page{Title: "Migration " + name, Refresh: int(s.opts.Refresh.Seconds()), Error: err.Error()}
+		v := Page{Title: "Migration " + name, Kind: "error", Refresh: int(s.opts.Refresh.Seconds()), Error: err.Error()}
+		if nw != nil && nw.LastKnownProblem != "" {
+			v.Error += "\nthe last known state cannot be shown: " + nw.LastKnownProblem
+		}
 		s.render(w, statusOf(err), "error.html", v)
 		return
 	}
+	tr, note := s.traffic(r.Context(), rep)
 	now := s.opts.Now()
-	points := s.series.record(rep, now)
-	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, now))
+	points := merged(rep, s.series.record(rep, tr, now))
+	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, tr, note, now))
 }
 
 // render writes the named template, or a plain error if it fails (before

@@ -1,12 +1,13 @@
 package dashboard
 
 import (
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/godwit/godwit/briefing"
 	"github.com/godwit/godwit/drivers/reconcile"
-	"github.com/godwit/godwit/drivers/traffic"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -25,6 +26,11 @@ type sample struct {
 	// ErrorRate is the share of the work (phases, units) that failed for
 	// good, in percent; retried attempts that succeeded are not in it.
 	ErrorRate float64
+	// NewErrors and LegacyErrors are the gateway's error rates on each side
+	// of the traffic phase's route over its stats window, in percent, for
+	// a side that had requests in it.
+	NewErrors, LegacyErrors float64
+	hasNew, hasLegacy       bool
 	// records is the run's records so far, to derive the next rate.
 	records int64
 }
@@ -52,8 +58,9 @@ func newSeriesStore(perRun, maxRuns int) *seriesStore {
 	return &seriesStore{perRun: perRun, maxRuns: maxRuns, runs: map[string]*runSeries{}}
 }
 
-// record adds a point from rep read at now, and returns the run's series.
-func (s *seriesStore) record(rep *migration.Report, now time.Time) []sample {
+// record adds a point from rep read at now, with the gateway's figures tr
+// (nil when not read), and returns the run's series.
+func (s *seriesStore) record(rep *migration.Report, tr *briefing.Traffic, now time.Time) []sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rs := s.runs[rep.Name]
@@ -78,7 +85,7 @@ func (s *seriesStore) record(rep *migration.Report, now time.Time) []sample {
 	if n := len(rs.points); n > 0 {
 		prev = &rs.points[n-1]
 	}
-	rs.points = append(rs.points, sampleOf(rep, at, prev))
+	rs.points = append(rs.points, sampleOf(rep, tr, at, prev))
 	if len(rs.points) > s.perRun {
 		rs.points = rs.points[len(rs.points)-s.perRun:]
 	}
@@ -98,10 +105,10 @@ func (s *seriesStore) evict() {
 	}
 }
 
-// sampleOf reads a point's figures from rep. The rate is the running
-// copy's per-table rates when its heartbeat has them, else the records
-// gained since the previous point.
-func sampleOf(rep *migration.Report, at time.Time, prev *sample) sample {
+// sampleOf reads a point's figures from rep and the gateway's tr. The rate
+// is the running copy's per-table rates when its heartbeat has them, else
+// the records gained since the previous point.
+func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *sample) sample {
 	p := sample{At: at, records: rep.Metrics.RecordsCopied, ErrorRate: 100 * rep.Metrics.ErrorRate}
 	if cur, ok := currentPhase(rep); ok && cur.State == migration.PhaseRunning && len(cur.Tables) > 0 {
 		for _, t := range cur.Tables {
@@ -115,23 +122,43 @@ func sampleOf(rep *migration.Report, at time.Time, prev *sample) sample {
 	if l := rep.Replication; l != nil {
 		p.LagSeconds, p.hasLag = l.Duration().Seconds(), true
 	}
-	if r, w, ok := weights(rep); ok {
+	if r, w, ok := rep.Weights(); ok {
 		p.ReadWeight, p.WriteWeight, p.hasWeights = r, w, true
+	}
+	if tr != nil {
+		if n := tr.Stats.New; n.Requests > 0 {
+			p.NewErrors, p.hasNew = 100*n.ErrorRate, true
+		}
+		if l := tr.Stats.Legacy; l.Requests > 0 {
+			p.LegacyErrors, p.hasLegacy = 100*l.ErrorRate, true
+		}
 	}
 	return p
 }
 
-// weights are the last weights a traffic phase or step handed on.
-func weights(rep *migration.Report) (read, write float64, ok bool) {
-	for i := len(rep.Phases) - 1; i >= 0; i-- {
-		out := rep.Phases[i].Outputs
-		r, rerr := strconv.ParseFloat(out[traffic.OutputReadWeight], 64)
-		w, werr := strconv.ParseFloat(out[traffic.OutputWriteWeight], 64)
-		if rerr == nil && werr == nil {
-			return r, w, true
+// merged is the run's chart points: those the workflow kept at its
+// boundaries (rep.Series, which outlive this process) and the live ones
+// this process read (live), in time order.
+func merged(rep *migration.Report, live []sample) []sample {
+	out := make([]sample, 0, len(rep.Series)+len(live))
+	for i, p := range rep.Series {
+		s := sample{At: p.At, records: p.Records, ErrorRate: 100 * p.ErrorRate}
+		// The rate between two boundaries is the records gained over the
+		// time between: an average over the phase, not a peak.
+		if prev := rep.Series[max(0, i-1)]; i > 0 && p.Records > 0 && p.At.After(prev.At) {
+			s.RowsPerSecond, s.hasRate = max(0, float64(p.Records-prev.Records)/p.At.Sub(prev.At).Seconds()), true
 		}
+		if p.LagSeconds != nil {
+			s.LagSeconds, s.hasLag = *p.LagSeconds, true
+		}
+		if p.ReadWeight != nil && p.WriteWeight != nil {
+			s.ReadWeight, s.WriteWeight, s.hasWeights = *p.ReadWeight, *p.WriteWeight, true
+		}
+		out = append(out, s)
 	}
-	return 0, 0, false
+	out = append(out, live...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
 }
 
 // finding is one reconcile phase's count of differing rows.

@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/briefing"
+	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -15,25 +17,25 @@ func TestSeriesIsBoundedPerRunAndAcrossRuns(t *testing.T) {
 	rep := waitingReport()
 	var got []sample
 	for i := range 5 {
-		got = s.record(rep, t0.Add(time.Duration(i)*time.Second))
+		got = s.record(rep, nil, t0.Add(time.Duration(i)*time.Second))
 	}
 	require.Len(t, got, 3, "at most perRun points")
 	assert.Equal(t, t0.Add(4*time.Second), got[2].At)
 	assert.Equal(t, t0.Add(2*time.Second), got[0].At, "the oldest points go first")
 
-	got = s.record(rep, t0.Add(4*time.Second+100*time.Millisecond))
+	got = s.record(rep, nil, t0.Add(4*time.Second+100*time.Millisecond))
 	assert.Len(t, got, 3, "a read within a second of the last adds no point")
 
 	other := copyingReport()
-	s.record(other, t0.Add(10*time.Second))
+	s.record(other, nil, t0.Add(10*time.Second))
 	third := rolledBackReport()
-	s.record(third, t0.Add(11*time.Second))
+	s.record(third, nil, t0.Add(11*time.Second))
 	assert.Len(t, s.runs, 2, "at most maxRuns runs")
 	assert.NotContains(t, s.runs, "orders", "the run looked at longest ago goes")
 
 	again := copyingReport()
 	again.StartTime = t0.Add(time.Hour)
-	got = s.record(again, t0.Add(2*time.Hour))
+	got = s.record(again, nil, t0.Add(2*time.Hour))
 	assert.Len(t, got, 1, "a new run of the same name starts a new series")
 }
 
@@ -42,7 +44,7 @@ func TestSampleFigures(t *testing.T) {
 	rep.Replication = &migration.ReplicationLag{Seconds: 1.5}
 	rep.Phases[2].Outputs = map[string]string{"READ_WEIGHT": "25", "WRITE_WEIGHT": "0"}
 	prev := sample{At: t0, records: 400}
-	p := sampleOf(rep, t0.Add(2*time.Second), &prev)
+	p := sampleOf(rep, nil, t0.Add(2*time.Second), &prev)
 	assert.True(t, p.hasRate)
 	assert.InDelta(t, 300, p.RowsPerSecond, 0.001, "records gained since the last point over the seconds between")
 	assert.True(t, p.hasLag)
@@ -50,8 +52,15 @@ func TestSampleFigures(t *testing.T) {
 	assert.True(t, p.hasWeights)
 	assert.Equal(t, 25.0, p.ReadWeight)
 
-	first := sampleOf(rep, t0, nil)
+	first := sampleOf(rep, nil, t0, nil)
 	assert.False(t, first.hasRate, "one point gives no rate")
+	assert.False(t, first.hasNew || first.hasLegacy, "no gateway read, no gateway figure")
+
+	tr := &briefing.Traffic{Stats: api.RouteStats{New: api.SideStats{Requests: 200, ErrorRate: 0.025}}}
+	gw := sampleOf(rep, tr, t0, nil)
+	assert.True(t, gw.hasNew)
+	assert.InDelta(t, 2.5, gw.NewErrors, 0.001, "the gateway's error rate on new, in percent")
+	assert.False(t, gw.hasLegacy, "a side without requests has no rate to draw")
 
 	rep.Phases[1].Outputs = map[string]string{"differences": "7"}
 	assert.Equal(t, []finding{{Phase: "copy", Differences: 7}}, findings(rep))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/briefing"
+	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/migration"
 )
@@ -19,7 +20,10 @@ var funcs = template.FuncMap{
 
 // Page is what every page template gets.
 type Page struct {
-	Title   string
+	Title string
+	// Kind names the page's shape ("list", "run", "lastknown", "error"):
+	// the script reloads the whole page when a refresh brings another.
+	Kind    string
 	Refresh int // seconds
 	// Actions says whether actions are allowed (a token is configured).
 	Actions bool
@@ -84,6 +88,45 @@ type runView struct {
 	ActionsNote                                  string
 }
 
+// lastKnownView is a running run's page when no worker answers its status
+// query: the summary it kept in its memo at its last phase boundary,
+// marked as such with its time and the reason it is not live.
+type lastKnownView struct {
+	Page
+	Name, Status, StatusClass string
+	Overall                   progress
+	AsOf, AsOfISO             string
+	// Warning is why the state is not live: no worker answered, and what
+	// to check.
+	Warning                      string
+	Phase, Gate, Risk, LastError string
+	UILink                       string
+}
+
+// newLastKnownView turns the last known summary nw carries into its page.
+func (s *Server) newLastKnownView(nw *control.NoWorkerError) lastKnownView {
+	sum := *nw.LastKnown
+	v := lastKnownView{
+		Page:    Page{Title: "Migration " + nw.Name + " (last known)", Kind: "lastknown", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Name:    nw.Name,
+		Status:  string(sum.Status),
+		AsOf:    stamp(sum.UpdatedAt),
+		Warning: nw.Error(),
+		Phase:   sum.PhaseText(),
+		Gate:    sum.Gate, Risk: sum.Risk, LastError: sum.Error,
+		UILink:  s.uiLink(nw.Name),
+		Overall: progress{Percent: sum.Progress, Label: "overall progress (last known)", Text: pctText(sum.Progress) + " (last known)"},
+	}
+	v.StatusClass = summaryClass(sum)
+	if !sum.UpdatedAt.IsZero() {
+		v.AsOfISO = sum.UpdatedAt.UTC().Format(time.RFC3339)
+	}
+	if sum.Phase != "" && sum.PhaseState != "" {
+		v.Phase += " (" + string(sum.PhaseState) + ")"
+	}
+	return v
+}
+
 type phaseView struct {
 	Number                  int
 	Name, Kind              string
@@ -122,6 +165,14 @@ func reportClass(rep *migration.Report) string {
 	return statusClass(string(rep.Status))
 }
 
+// summaryClass is reportClass for a run known by its memo summary.
+func summaryClass(sum migration.Summary) string {
+	if sum.RequestedRollback && (sum.Status == migration.StatusRollingBack || sum.Status == migration.StatusRolledBack) {
+		return "attention"
+	}
+	return statusClass(string(sum.Status))
+}
+
 // statusClass names the CSS class of a status: its colour family.
 func statusClass(s string) string {
 	switch migration.Status(s) {
@@ -154,9 +205,11 @@ func phaseClass(s migration.PhaseState) string {
 func runHref(name string) string { return "/migrations/" + url.PathEscape(name) }
 
 // newRunView turns a report into the run page's view at time now.
-func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Time) runView {
+// tr is what the gateway saw on the traffic phase's route (nil when not
+// read; trafficNote says why, when it matters).
+func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing.Traffic, trafficNote string, now time.Time) runView {
 	v := runView{
-		Page:         Page{Title: "Migration " + rep.Name, Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Page:         Page{Title: "Migration " + rep.Name, Kind: "run", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
 		Name:         rep.Name,
 		Description:  rep.Description,
 		Status:       string(rep.Status),
@@ -192,8 +245,8 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 	for _, is := range rep.Issues {
 		v.Issues = append(v.Issues, issueView{Time: stamp(is.Time), Severity: is.Severity, Phase: is.Phase, Message: is.Message})
 	}
-	v.Charts = charts(rep, points)
-	obs := observations(rep)
+	v.Charts = charts(rep, points, trafficNote)
+	obs := observations(rep, tr, trafficNote)
 	v.Executive = docFields(briefing.ExecutiveSummary(rep, obs))
 	v.Team = docFields(briefing.TeamUpdate(rep, obs, now))
 	final := rep.Status.Final()
@@ -213,7 +266,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, now time.Tim
 
 func newPhaseView(i int, p migration.PhaseReport, current bool, now time.Time) phaseView {
 	pv := phaseView{
-		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: string(p.State), StateClass: phaseClass(p.State),
+		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: p.ShownState(), StateClass: phaseClass(p.State),
 		Current: current, Summary: p.Summary, Detail: p.Detail, Error: p.Error, Gate: p.Gate,
 		ApprovedBy: p.ApprovedBy, Attempts: p.Attempts,
 	}
@@ -258,10 +311,15 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, now time.Time) p
 	return pv
 }
 
-// charts are the run page's charts, each drawn even without samples.
-func charts(rep *migration.Report, points []sample) []chart {
+// charts are the run page's charts, each drawn even without samples;
+// trafficNote says why the gateway's stats were not read, when it matters.
+func charts(rep *migration.Report, points []sample, trafficNote string) []chart {
+	gatewayNote := "no traffic phase has sent requests through the gateway while the dashboard watched."
+	if trafficNote != "" {
+		gatewayNote = "the gateway's stats were not read: " + trafficNote + "."
+	}
 	return []chart{
-		timeChart("chart-rate", "Copy rate", "rows/s", "no copy has run while the dashboard watched.", points,
+		timeChart("chart-rate", "Copy rate", "rows/s", "no copy has reported rows yet.", points,
 			series{"rows/s", "s1", func(p sample) (float64, bool) { return p.RowsPerSecond, p.hasRate }}),
 		timeChart("chart-lag", "Replication lag", "s", "no replicate phase has measured its lag.", points,
 			series{"lag", "s1", func(p sample) (float64, bool) { return p.LagSeconds, p.hasLag }}),
@@ -270,15 +328,19 @@ func charts(rep *migration.Report, points []sample) []chart {
 			series{"writes", "s2", func(p sample) (float64, bool) { return p.WriteWeight, p.hasWeights }}),
 		timeChart("chart-errors", "Error rate (work failed for good)", "%", "the dashboard has read no report yet.", points,
 			series{"errors", "s3", func(p sample) (float64, bool) { return p.ErrorRate, true }}),
+		timeChart("chart-gateway-errors", "Gateway error rate", "%", gatewayNote, points,
+			series{"new", "s1", func(p sample) (float64, bool) { return p.NewErrors, p.hasNew }},
+			series{"legacy", "s2", func(p sample) (float64, bool) { return p.LegacyErrors, p.hasLegacy }}),
 		findingsChart(findings(rep)),
 	}
 }
 
 // observations are the figures the dashboard has beside the report: the
-// worker's load from the heartbeat. It does not ask the gateway or the
-// stores (godwit status --format does), so the templates say so.
-func observations(rep *migration.Report) briefing.Observations {
-	var obs briefing.Observations
+// gateway's (as godwit status --format reads them) and the worker's load
+// from the heartbeat. It does not ask the stores (godwit status --format
+// does), so the templates say so.
+func observations(rep *migration.Report, tr *briefing.Traffic, trafficNote string) briefing.Observations {
+	obs := briefing.Observations{Traffic: tr, TrafficNote: trafficNote}
 	if rep.WorkerLoad != "" && !rep.Status.Final() {
 		obs.Load = []string{rep.WorkerLoad}
 	} else {

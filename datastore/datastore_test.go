@@ -242,3 +242,19 @@ func TestOpenBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestEngineSaysWhetherItsDDLIsTransactional(t *testing.T) {
+	for _, c := range []struct {
+		engine datastore.Engine
+		want   bool
+	}{
+		{datastore.Postgres, true},
+		{datastore.SQLite, true},
+		{datastore.MySQL, false}, // MySQL/MariaDB DDL commits at once
+		{datastore.Engine("oracle"), false},
+	} {
+		if got := c.engine.TransactionalDDL(); got != c.want {
+			t.Errorf("%s: TransactionalDDL() = %v, want %v", c.engine, got, c.want)
+		}
+	}
+}

@@ -14,10 +14,37 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// DualWritePrefix starts the name of every trigger (and, on PostgreSQL,
-// trigger function) Godwit creates for dual-write, so that it can find and
-// remove all of its own and no one else's.
+// DualWritePrefix starts the name of a dual-write trigger (and, on
+// PostgreSQL, its trigger function) that carries no migration's tag: what
+// every run created before DualWriteTaggedPrefix, still found, removed and
+// created again on a table that has such a set.
 const DualWritePrefix = "godwit_dw_"
+
+// DualWriteTaggedPrefix starts the name of a dual-write trigger that
+// carries its migration's tag: godwit_dwm_<tag>_<table><event>. With
+// DualWritePrefix, it is how Godwit finds all of its triggers and no one
+// else's.
+const DualWriteTaggedPrefix = "godwit_dwm_"
+
+// DualWriteTag is a migration's tag in its triggers' names: 8 hex digits of
+// the SHA-256 of its name, short enough to leave a table's name room under
+// PostgreSQL's 63 characters; "" for no migration (an untagged name).
+func DualWriteTag(migration string) string {
+	if migration == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(migration))
+	return hex.EncodeToString(sum[:4])
+}
+
+// tagOf returns the tag a trigger's name carries, "" for an untagged name.
+func tagOf(name string) string {
+	const n = len(DualWriteTaggedPrefix) + 8
+	if strings.HasPrefix(name, DualWriteTaggedPrefix) && len(name) > n && name[n] == '_' {
+		return name[len(DualWriteTaggedPrefix):n]
+	}
+	return ""
+}
 
 // ErrBadDualWrite is a dual-write rule that cannot become a trigger: an
 // unknown column, an expression over no column.
@@ -38,6 +65,10 @@ type DualWriteRule struct {
 type DualWriteTrigger struct {
 	Name  string `json:"name"`
 	Table string `json:"table"`
+	// Tag is the DualWriteTag of the migration that created it, "" when
+	// its name carries none (created before tags, or on a table that had
+	// such a set).
+	Tag string `json:"tag,omitempty"`
 }
 
 // dualWriteRule is a rule resolved against the table's columns: its
@@ -49,10 +80,11 @@ type dualWriteRule struct {
 }
 
 // DualWriteSQL returns the statements that create the dual-write triggers
-// on t for rules. columns are the table's columns at the time the triggers
-// run (its columns plus those the same change adds), by which the rules'
-// column references are recognised; t gives the primary key.
-func (s *Store) DualWriteSQL(t *Table, columns []string, rules []DualWriteRule) ([]string, error) {
+// on t for rules, named with tag (DualWriteTag; "" for untagged names).
+// columns are the table's columns at the time the triggers run (its
+// columns plus those the same change adds), by which the rules' column
+// references are recognised; t gives the primary key.
+func (s *Store) DualWriteSQL(t *Table, columns []string, rules []DualWriteRule, tag string) ([]string, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
@@ -73,7 +105,7 @@ func (s *Store) DualWriteSQL(t *Table, columns []string, rules []DualWriteRule) 
 		}
 		resolved = append(resolved, dualWriteRule{column: col, expr: expr, sources: sources})
 	}
-	return s.d.dualWriteSQL(t, resolved)
+	return s.d.dualWriteSQL(t, resolved, tag)
 }
 
 // DualWriteTriggers lists Godwit's dual-write triggers in the store.
@@ -90,8 +122,9 @@ func (s *Store) DualWriteTriggers(ctx context.Context) ([]DualWriteTrigger, erro
 func (s *Store) DropDualWriteSQL(tr DualWriteTrigger) []string { return s.d.dropDualWrite(tr) }
 
 // LockTimeoutSQL returns the statement that makes this session (on
-// PostgreSQL: this transaction) wait at most d for a lock, "" where the
-// engine has no such setting (SQLite waits on its busy timeout).
+// PostgreSQL: this transaction) wait at most d for a lock, a table's or a
+// row's; "" where the engine has no such setting (SQLite waits on its busy
+// timeout).
 func (s *Store) LockTimeoutSQL(d time.Duration) string { return s.d.lockTimeout(d) }
 
 // ClaimWriteSQL returns a statement that, run first in a transaction that
@@ -119,16 +152,21 @@ func (s *Store) IsRefused(err error) bool { return err != nil && s.d.refused(err
 // DROP of what was never created).
 func (s *Store) IsMissingObject(err error) bool { return err != nil && s.d.missingObject(err) }
 
-// dualWriteName is a trigger's name: the prefix, the table, the event;
-// a long table name is cut and made unique with a hash (names are at most
-// 63 characters on PostgreSQL).
-func dualWriteName(table, event string) string {
-	name := DualWritePrefix + table + event
+// dualWriteName is a trigger's name: the prefix (with the migration's tag
+// when there is one), the table, the event; a long table name is cut and
+// made unique with a hash (names are at most 63 characters on PostgreSQL,
+// 64 on MySQL).
+func dualWriteName(tag, table, event string) string {
+	prefix := DualWritePrefix
+	if tag != "" {
+		prefix = DualWriteTaggedPrefix + tag + "_"
+	}
+	name := prefix + table + event
 	if len(name) <= 60 {
 		return name
 	}
 	sum := sha256.Sum256([]byte(table))
-	return DualWritePrefix + table[:60-len(DualWritePrefix)-len(event)-9] + "_" + hex.EncodeToString(sum[:4]) + event
+	return prefix + table[:60-len(prefix)-len(event)-9] + "_" + hex.EncodeToString(sum[:4]) + event
 }
 
 func findColumn(columns []string, name string) (string, bool) {
@@ -224,8 +262,8 @@ func qualifyColumns(expr string, columns []string, prefix string, quote func(str
 // function sets NEW's columns; the conditions are all taken on the row as
 // written before any is applied.
 
-func (d postgresDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error) {
-	name := dualWriteName(t.Name, "")
+func (d postgresDialect) dualWriteSQL(t *Table, rules []dualWriteRule, tag string) ([]string, error) {
+	name := dualWriteName(tag, t.Name, "")
 	var decl, ins, upd, apply strings.Builder
 	for i, r := range rules {
 		fmt.Fprintf(&decl, "  c%d boolean;\n", i)
@@ -256,7 +294,7 @@ $godwit$`, d.quote(name), decl.String(), ins.String(), upd.String(), apply.Strin
 func (postgresDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
 	return queryTriggers(ctx, db, `SELECT t.tgname, c.relname FROM pg_trigger t
 		JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND t.tgname LIKE 'godwit\_dw\_%'
+		WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND (t.tgname LIKE 'godwit\_dw\_%' OR t.tgname LIKE 'godwit\_dwm\_%')
 		ORDER BY c.relname, t.tgname`)
 }
 
@@ -309,10 +347,10 @@ func (postgresDialect) isLockTimeout(err error) bool {
 // --- MySQL/MariaDB: a BEFORE INSERT and a BEFORE UPDATE trigger per
 // table, setting NEW's columns.
 
-func (d mysqlDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error) {
+func (d mysqlDialect) dualWriteSQL(t *Table, rules []dualWriteRule, tag string) ([]string, error) {
 	var out []string
 	for _, ev := range []struct{ suffix, event string }{{"_ins", "INSERT"}, {"_upd", "UPDATE"}} {
-		name := dualWriteName(t.Name, ev.suffix)
+		name := dualWriteName(tag, t.Name, ev.suffix)
 		var decl, apply strings.Builder
 		for i, r := range rules {
 			var srcs []string
@@ -340,7 +378,7 @@ func (d mysqlDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, e
 
 func (mysqlDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
 	return queryTriggers(ctx, db, `SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS
-		WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'godwit\_dw\_%'
+		WHERE TRIGGER_SCHEMA = DATABASE() AND (TRIGGER_NAME LIKE 'godwit\_dw\_%' OR TRIGGER_NAME LIKE 'godwit\_dwm\_%')
 		ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME`)
 }
 
@@ -350,8 +388,13 @@ func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
 
 func (mysqlDialect) claimWrite(string, string) string { return "" }
 
+// lockTimeout sets both of InnoDB's waits: lock_wait_timeout bounds a
+// wait for a metadata (table) lock, innodb_lock_wait_timeout one for a row
+// lock, which a backfill batch meets beside the application's writes (its
+// default is 50 s).
 func (mysqlDialect) lockTimeout(t time.Duration) string {
-	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int64(t/time.Second), 1))
+	secs := max(int64(t/time.Second), 1)
+	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", secs, secs)
 }
 
 func (mysqlDialect) missingObject(err error) bool {
@@ -388,7 +431,7 @@ func (mysqlDialect) isLockTimeout(err error) bool {
 // (recursive_triggers is off), and the insert trigger's update, which
 // fires the update trigger, sets only columns whose rules already hold.
 
-func (d sqliteDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error) {
+func (d sqliteDialect) dualWriteSQL(t *Table, rules []dualWriteRule, tag string) ([]string, error) {
 	if len(t.PrimaryKey) == 0 {
 		return nil, fmt.Errorf("%w: table %s has no primary key, which SQLite's dual-write triggers update the row by", ErrBadDualWrite, t.Name)
 	}
@@ -398,7 +441,7 @@ func (d sqliteDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, 
 	}
 	var out []string
 	for _, ev := range []struct{ suffix, event string }{{"_ins", "INSERT"}, {"_upd", "UPDATE"}} {
-		name := dualWriteName(t.Name, ev.suffix)
+		name := dualWriteName(tag, t.Name, ev.suffix)
 		var body strings.Builder
 		for _, r := range rules {
 			col := d.quote(r.column)
@@ -426,7 +469,7 @@ func (d sqliteDialect) dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, 
 
 func (sqliteDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
 	return queryTriggers(ctx, db, `SELECT name, tbl_name FROM sqlite_master
-		WHERE type = 'trigger' AND name LIKE 'godwit\_dw\_%' ESCAPE '\' ORDER BY tbl_name, name`)
+		WHERE type = 'trigger' AND (name LIKE 'godwit\_dw\_%' ESCAPE '\' OR name LIKE 'godwit\_dwm\_%' ESCAPE '\') ORDER BY tbl_name, name`)
 }
 
 func (d sqliteDialect) dropDualWrite(tr DualWriteTrigger) []string {
@@ -467,6 +510,7 @@ func queryTriggers(ctx context.Context, db *sql.DB, q string) ([]DualWriteTrigge
 		if err := rows.Scan(&tr.Name, &tr.Table); err != nil {
 			return nil, err
 		}
+		tr.Tag = tagOf(tr.Name)
 		out = append(out, tr)
 	}
 	return out, rows.Err()

@@ -88,15 +88,8 @@ type Store struct {
 // (user:pass@tcp(host:3306)/db), or a SQLite file path / file: URI. It is
 // never echoed in errors (it may hold a password).
 func Open(ctx context.Context, engine Engine, dsn string) (*Store, error) {
-	var d dialect
-	switch engine {
-	case Postgres:
-		d = postgresDialect{}
-	case MySQL:
-		d = mysqlDialect{}
-	case SQLite:
-		d = sqliteDialect{}
-	default:
+	d := dialectOf(engine)
+	if d == nil {
 		return nil, fmt.Errorf("open: %w: %q", ErrUnknownEngine, engine)
 	}
 	db, err := d.open(dsn)
@@ -115,6 +108,35 @@ func Open(ctx context.Context, engine Engine, dsn string) (*Store, error) {
 	}
 	return &Store{DB: db, Engine: engine, d: d}, nil
 }
+
+// dialectOf returns the engine's dialect, nil for an engine not known.
+func dialectOf(engine Engine) dialect {
+	switch engine {
+	case Postgres:
+		return postgresDialect{}
+	case MySQL:
+		return mysqlDialect{}
+	case SQLite:
+		return sqliteDialect{}
+	}
+	return nil
+}
+
+// TransactionalDDL reports whether the engine's DDL can run inside a
+// transaction and be rolled back with it (PostgreSQL, SQLite; not
+// MySQL/MariaDB, whose DDL commits at once). False for an engine not known.
+func (e Engine) TransactionalDDL() bool {
+	d := dialectOf(e)
+	return d != nil && d.transactionalDDL()
+}
+
+// TransactionalDDL reports whether this store's DDL can run inside a
+// transaction and be rolled back with it.
+func (s *Store) TransactionalDDL() bool { return s.d.transactionalDDL() }
+
+// TableSuffix is what goes after a CREATE TABLE's closing parenthesis on
+// this engine (MySQL/MariaDB: the storage engine and character set).
+func (s *Store) TableSuffix() string { return s.d.tableSuffix() }
 
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.DB.Close() }
@@ -156,7 +178,7 @@ type dialect interface {
 	estimate(ctx context.Context, db *sql.DB, table string) (int64, error)
 	transactionalDDL() bool
 	// dualWriteSQL creates the dual-write triggers of a table (dualwrite.go).
-	dualWriteSQL(t *Table, rules []dualWriteRule) ([]string, error)
+	dualWriteSQL(t *Table, rules []dualWriteRule, tag string) ([]string, error)
 	dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error)
 	dropDualWrite(tr DualWriteTrigger) []string
 	lockTimeout(d time.Duration) string

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/suggest"
 )
 
 // FieldError is one problem in a document, located by its field path (for
@@ -212,9 +213,9 @@ func typeError(msg string, root *yaml.Node, top reflect.Type) (FieldError, bool)
 		path, parent := findKey(root, "", line, u[1])
 		fe := FieldError{Path: path, Line: line, Message: "unknown field"}
 		if known := knownFields(top, parent); len(known) > 0 {
-			if s := closest(u[1], known); s != "" {
-				fe.Message += fmt.Sprintf(" (did you mean %q?)", s)
-			}
+			// docread's bound, kept: a name up to half its length away is
+			// still offered.
+			fe.Message += suggest.Phrase(suggest.Closest(u[1], known, len(u[1])/2+1))
 			fe.Message += "; known fields here: " + strings.Join(known, ", ")
 		}
 		return fe, true
@@ -430,18 +431,3 @@ func splitPath(path string) []string {
 	}
 	return parts
 }
-
-// closest returns the known name nearest to name by edit distance, when it
-// is near enough to be a likely typo.
-func closest(name string, known []string) string {
-	best, bestD := "", len(name)/2+2
-	for _, k := range known {
-		if d := Distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// Distance is the Levenshtein edit distance between a and b.
-func Distance(a, b string) int { return config.EditDistance(a, b) }

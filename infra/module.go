@@ -13,12 +13,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -248,7 +251,9 @@ func (m *Module) Plan(ctx context.Context, vars Vars) (*Plan, error) {
 		os.Remove(file.Name())
 		return nil, err
 	}
-	p := &Plan{File: file.Name(), Summary: Summarize(shown), Hash: hash}
+	// The values of a plan's changes are shown to people and kept in
+	// history: the module's secrets are hidden in them as in its output.
+	p := &Plan{File: file.Name(), Summary: summarize(shown, m.out.redact), Hash: hash}
 	m.log.Info("planned", "workspace", m.opts.Workspace, "hash", ShortHash(hash), "summary", p.Summary.String())
 	return p, nil
 }
@@ -285,7 +290,7 @@ func (a varArgs) destroy() []tfexec.DestroyOption {
 // is private (0600, in a 0700 directory) and removed by cleanup.
 func (m *Module) varOptions(dir string, vars Vars) (cleanup func(), args varArgs, err error) {
 	cleanup = func() {}
-	for _, k := range sortedKeys(vars.Plain) {
+	for _, k := range slices.Sorted(maps.Keys(vars.Plain)) {
 		args.vars = append(args.vars, tfexec.Var(k+"="+vars.Plain[k]))
 	}
 	if len(vars.Secret) == 0 {
@@ -308,7 +313,11 @@ func (m *Module) varOptions(dir string, vars Vars) (cleanup func(), args varArgs
 	return cleanup, args, nil
 }
 
-// planDir returns the private directory for plan and variable files.
+// planDir returns the private directory for plan and variable files:
+// both hold secret variables' values in clear. MkdirAll leaves a directory
+// that already exists as it is, so one made with wider permissions is
+// narrowed to 0700, and one this user does not own (another user's, made
+// first in a shared /tmp) or a symbolic link is refused.
 func (m *Module) planDir() (string, error) {
 	dir := m.opts.PlanDir
 	if dir == "" {
@@ -316,6 +325,21 @@ func (m *Module) planDir() (string, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("plan directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("plan directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", Permanent(fmt.Errorf("plan directory %s is not a directory (a symbolic link?): plan files hold secret variables; point the plan directory at a directory of the worker's own", dir))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return "", Permanent(fmt.Errorf("plan directory %s belongs to user %d, not to the worker's (%d): plan files hold secret variables; remove it or point the plan directory elsewhere", dir, st.Uid, os.Getuid()))
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", fmt.Errorf("plan directory %s: make it private (0700): %w", dir, err)
+		}
 	}
 	return dir, nil
 }
@@ -495,15 +519,6 @@ func errorTail(text string) string {
 		text = text[:1000] + "…"
 	}
 	return text
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // BinaryEnv names the environment variable that points at the Terraform

@@ -226,6 +226,44 @@ func TestSecretVariablesStayOutOfOutputAndDisk(t *testing.T) {
 	assert.Equal(t, "blue,green", out["environments"].Value)
 }
 
+// Plan files hold secret variables' values in clear: each is written
+// 0600 in a directory made private (0700) even when it existed with wider
+// permissions, and removed once discarded; a plan directory that is a
+// symbolic link or another user's is refused.
+func TestPlanFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	m, _ := newModule(t, "private", "tok-private-1")
+	require.NoError(t, os.Chmod(m.opts.PlanDir, 0o755))
+	vars := phase("execution")
+	vars.Secret = map[string]string{"deploy_token": "tok-private-1"}
+	p, err := m.Plan(ctx(t), vars)
+	require.NoError(t, err)
+	fi, err := os.Stat(p.File)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the plan file %s", p.File)
+	di, err := os.Stat(m.opts.PlanDir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm(), "the plan directory, 0755 before the plan")
+	m.Discard(p)
+	files, err := os.ReadDir(m.opts.PlanDir)
+	require.NoError(t, err)
+	assert.Empty(t, files, "the discarded plan is gone")
+
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(t.TempDir(), link))
+	m.opts.PlanDir = link
+	_, err = m.Plan(ctx(t), vars)
+	require.ErrorContains(t, err, "is not a directory (a symbolic link?)")
+
+	if os.Getuid() == 0 {
+		other := t.TempDir()
+		require.NoError(t, os.Chown(other, 4242, 4242))
+		m.opts.PlanDir = other
+		_, err = m.Plan(ctx(t), vars)
+		require.ErrorContains(t, err, "belongs to user 4242")
+	}
+}
+
 func TestMissingVariableFailsThePlan(t *testing.T) {
 	t.Parallel()
 	m, _ := newModule(t, "novars")

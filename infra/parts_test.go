@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -138,5 +140,49 @@ func TestTerraformEnvironmentIsMinimal(t *testing.T) {
 	}
 	if env["TF_PLUGIN_CACHE_DIR"] != "/cache" || env["AWS_SECRET_ACCESS_KEY"] != "aws-s" || env["PATH"] != "/usr/bin:/bin" {
 		t.Errorf("environment %v lacks the named TF_* variable, the secret or PATH", env)
+	}
+}
+
+// TestDetailedShowsTheValuesAChangeSetsOrRemoves: what a person approving
+// a plan sees: the values a delete removes and a create sets (unknown ones
+// said so), an update's changed attributes before and after, sensitive
+// values masked, the module's secrets redacted.
+func TestDetailedShowsTheValuesAChangeSetsOrRemoves(t *testing.T) {
+	p := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
+		{Address: "terraform_data.blue[0]", Change: &tfjson.Change{
+			Actions:         tfjson.Actions{tfjson.ActionDelete},
+			Before:          map[string]any{"id": "b1", "input": map[string]any{"address": "http://blue:8080", "token": "hunter2"}, "triggers_replace": nil},
+			BeforeSensitive: map[string]any{"input": map[string]any{"token": true}},
+		}},
+		{Address: "terraform_data.green[0]", Change: &tfjson.Change{
+			Actions:      tfjson.Actions{tfjson.ActionCreate},
+			After:        map[string]any{"input": map[string]any{"release": "v2", "note": "key s3cr3t"}},
+			AfterUnknown: map[string]any{"id": true},
+		}},
+		{Address: "terraform_data.lb", Change: &tfjson.Change{
+			Actions: tfjson.Actions{tfjson.ActionUpdate},
+			Before:  map[string]any{"id": "l1", "input": map[string]any{"weights": []any{100.0, 0.0}}},
+			After:   map[string]any{"id": "l1", "input": map[string]any{"weights": []any{0.0, 100.0}}},
+		}},
+	}}
+	s := summarize(p, func(v string) string { return strings.ReplaceAll(v, "s3cr3t", "***") })
+	assert.Equal(t, `1 to add, 1 to change, 1 to destroy: `+
+		`- terraform_data.blue[0] {id: "b1", input.address: "http://blue:8080", input.token: (sensitive)}, `+
+		`+ terraform_data.green[0] {id: (known after apply), input.note: "key ***", input.release: "v2"}, `+
+		`~ terraform_data.lb {input.weights.0: 100 → 0, input.weights.1: 0 → 100}`, s.Detailed())
+	assert.Equal(t, "1 to add, 1 to change, 1 to destroy: - terraform_data.blue[0], + terraform_data.green[0], ~ terraform_data.lb", s.String(),
+		"String stays addresses only, for summaries and messages")
+}
+
+// TestLongValuesAreCutOnACharacter: a change's values are bounded, and
+// the cut never splits a character (the text goes into JSON and history).
+func TestLongValuesAreCutOnACharacter(t *testing.T) {
+	for n := 0; n < 4; n++ {
+		before := map[string]any{"a": strings.Repeat("x", 231+n)}
+		after := map[string]any{"a": "y"}
+		v := changeValues("update", &tfjson.Change{Before: before, After: after}, func(s string) string { return s })
+		assert.True(t, utf8.ValidString(v), "%q", v)
+		assert.True(t, strings.HasSuffix(v, "…"), v)
+		assert.LessOrEqual(t, len(v), maxValues+len("…"))
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	tfjson "github.com/hashicorp/terraform-json"
 )
@@ -42,6 +45,9 @@ type Change struct {
 	Address string `json:"address"`
 	// Action is create, update, delete, replace or read.
 	Action string `json:"action"`
+	// Values are the values the change sets or removes, one line
+	// (changeValues); sensitive ones masked. Not part of String.
+	Values string `json:"values,omitempty"`
 }
 
 // Empty reports whether the plan changes nothing at all.
@@ -79,8 +85,155 @@ func (s Summary) String() string {
 	return head + ": " + strings.Join(parts, ", ")
 }
 
+// Detailed is String with each change's values after its address, for
+// the person who approves the plan: "1 to destroy: - a.b {name: "x"}".
+func (s Summary) Detailed() string {
+	if len(s.Changes) == 0 {
+		return s.String()
+	}
+	parts := make([]string, len(s.Changes))
+	for i, c := range s.Changes {
+		parts[i] = symbols[c.Action] + " " + c.Address
+		if c.Values != "" {
+			parts[i] += " {" + c.Values + "}"
+		}
+	}
+	return fmt.Sprintf("%d to add, %d to change, %d to destroy: %s", s.Add, s.Change, s.Destroy, strings.Join(parts, ", "))
+}
+
+// maxValues bounds one change's values text.
+const maxValues = 240
+
+// changeValues says what a change sets or removes, attribute by attribute
+// (nested ones by path, "input.address"): what a create or read sets
+// (null ones left out), what a delete removes, and for an update or a
+// replacement each attribute that changes, "before → after". Sensitive
+// values read "(sensitive)", values known only after the apply "(known
+// after apply)".
+func changeValues(action string, c *tfjson.Change, redact func(string) string) string {
+	before, after := map[string]string{}, map[string]string{}
+	flatten("", c.Before, c.BeforeSensitive, nil, before)
+	flatten("", c.After, c.AfterSensitive, c.AfterUnknown, after)
+	var parts []string
+	switch action {
+	case "delete":
+		for _, k := range slices.Sorted(maps.Keys(before)) {
+			if before[k] != "null" {
+				parts = append(parts, k+": "+before[k])
+			}
+		}
+	case "create", "read":
+		for _, k := range slices.Sorted(maps.Keys(after)) {
+			if after[k] != "null" {
+				parts = append(parts, k+": "+after[k])
+			}
+		}
+	default:
+		keys := map[string]string{}
+		for k := range before {
+			keys[k] = ""
+		}
+		for k := range after {
+			keys[k] = ""
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			b, a := orNull(before, k), orNull(after, k)
+			if b != a || a == unknownValue {
+				parts = append(parts, k+": "+b+" → "+a)
+			}
+		}
+	}
+	// Redacted before it is cut, so a secret cut in two is still hidden.
+	text := redact(strings.Join(parts, ", "))
+	if len(text) > maxValues {
+		cut := maxValues
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut-- // not inside a "→"
+		}
+		text = text[:cut] + "…"
+	}
+	return text
+}
+
+const (
+	sensitiveValue = "(sensitive)"
+	unknownValue   = "(known after apply)"
+)
+
+// flatten writes v's leaves into out by path, masking those sens marks
+// sensitive and those unknown marks unknown (both true, or a structure
+// like v's with true at the leaves that are).
+func flatten(path string, v, sens, unknown any, out map[string]string) {
+	if sens == true {
+		out[orRoot(path)] = sensitiveValue
+		return
+	}
+	if unknown == true {
+		out[orRoot(path)] = unknownValue
+		return
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		sm, _ := sens.(map[string]any)
+		um, _ := unknown.(map[string]any)
+		for k, child := range t {
+			flatten(join(k), child, sm[k], um[k], out)
+		}
+		for k, u := range um { // unknown attributes have no value yet
+			if _, ok := t[k]; !ok {
+				flatten(join(k), nil, sm[k], u, out)
+			}
+		}
+		return
+	case []any:
+		ss, _ := sens.([]any)
+		us, _ := unknown.([]any)
+		for i, child := range t {
+			flatten(join(fmt.Sprint(i)), child, at(ss, i), at(us, i), out)
+		}
+		return
+	}
+	text, err := json.Marshal(v)
+	if err != nil {
+		text = []byte(fmt.Sprint(v))
+	}
+	out[orRoot(path)] = string(text)
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "value"
+	}
+	return path
+}
+
+func at(list []any, i int) any {
+	if i < len(list) {
+		return list[i]
+	}
+	return nil
+}
+
+func orNull(m map[string]string, k string) string {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return "null"
+}
+
 // Summarize reads a plan's resource and output changes.
 func Summarize(p *tfjson.Plan) Summary {
+	return summarize(p, func(s string) string { return s })
+}
+
+// summarize is Summarize with the changes' values passed through redact.
+func summarize(p *tfjson.Plan, redact func(string) string) Summary {
 	var s Summary
 	for _, rc := range p.ResourceChanges {
 		if rc.Change == nil {
@@ -109,7 +262,7 @@ func Summarize(p *tfjson.Plan) Summary {
 		default:
 			continue
 		}
-		s.Changes = append(s.Changes, Change{Address: rc.Address, Action: action})
+		s.Changes = append(s.Changes, Change{Address: rc.Address, Action: action, Values: changeValues(action, rc.Change, redact)})
 	}
 	sort.Slice(s.Changes, func(i, j int) bool { return s.Changes[i].Address < s.Changes[j].Address })
 	for name, oc := range p.OutputChanges {

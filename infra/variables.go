@@ -2,8 +2,10 @@ package infra
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -113,7 +115,7 @@ func Inspect(dir string) (Config, error) {
 		c.Variables = append(c.Variables, *v)
 	}
 	sort.Slice(c.Variables, func(i, j int) bool { return c.Variables[i].Name < c.Variables[j].Name })
-	for _, name := range sortedKeys(outputs) {
+	for _, name := range slices.Sorted(maps.Keys(outputs)) {
 		c.Outputs = append(c.Outputs, OutputDecl{Name: name, Sensitive: outputs[name]})
 	}
 	return c, nil

@@ -183,6 +183,9 @@ func TestCDCMigrationKeepsTargetInStepWithLiveWrites(t *testing.T) {
 			left, err := cdc.Leftovers(context.Background(), src.Store)
 			require.NoError(t, err)
 			require.Empty(t, left, "nothing of the capture is left after completion")
+			if tc.method == "triggers" {
+				recordHistory(t, name) // capture setup, catch-up and drain by the replicate driver
+			}
 		})
 	}
 }
@@ -233,7 +236,7 @@ func TestCDCRollbackWhileReplicatingRemovesTheCapture(t *testing.T) {
 			out, err := godwit(t, "rollback", name, "--reason", "test")
 			require.NoError(t, err, out)
 			final, err := r.result()
-			require.Error(t, err)
+			require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 			require.Equal(t, migration.StatusRolledBack, final.Status)
 			byName := map[string]migration.PhaseReport{}
 			for _, p := range final.Phases {
@@ -244,6 +247,9 @@ func TestCDCRollbackWhileReplicatingRemovesTheCapture(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, left, "the capture's compensation removed everything")
 			require.Empty(t, tablesOf(t, dst.Store), "provision's compensation dropped the target tables")
+			if tc.method == "triggers" {
+				recordHistory(t, name) // a rollback while a phase runs
+			}
 		})
 	}
 }

@@ -164,7 +164,7 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			out, err = godwit(t, "rollback", name, "--reason", "test")
 			require.NoError(t, err, out)
 			final, err := r.result()
-			require.Error(t, err)
+			require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 			require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final)
 			require.Contains(t, final.Phases[4].Summary, "changes made on new applied to legacy (")
 			if i == 0 {

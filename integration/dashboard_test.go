@@ -28,13 +28,8 @@ import (
 // where a missing browser is a broken set-up and fails the test.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("GODWIT_CHROMIUM"); p != "" {
+	if p, ok := findChromium(); ok {
 		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
 	}
 	msg := "no chromium found (looked for $GODWIT_CHROMIUM, chromium, chromium-browser, google-chrome): " +
 		"run ./scripts/test.sh, which installs it, or apt-get install -y chromium"
@@ -43,6 +38,19 @@ func chromium(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// findChromium looks for $GODWIT_CHROMIUM, then a chromium on PATH.
+func findChromium() (string, bool) {
+	if p := os.Getenv("GODWIT_CHROMIUM"); p != "" {
+		return p, true
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // browser starts a headless chromium and returns its context.
@@ -233,7 +241,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.Equal(t, "go-live", text(t, ctx, "#waiting-gate"))
 	require.Equal(t, "WAITING_APPROVAL", text(t, ctx, "#run-status"))
 	require.GreaterOrEqual(t, count(t, ctx, `[role=progressbar][aria-valuenow]`), 7, "the overall bar and one per phase")
-	require.Equal(t, 5, count(t, ctx, `svg[role=img][aria-label]`), "rate, lag, weights, errors and findings charts")
+	require.Equal(t, 6, count(t, ctx, `svg[role=img][aria-label]`), "rate, lag, weights, errors, gateway errors and findings charts")
 	require.Equal(t, 1, count(t, ctx, `#chart-rate polyline`), "the copy's rate was sampled while the dashboard watched it")
 	screenshot(t, ctx, "dashboard-run.png")
 	fitsAPhone(t, ctx, srv.URL+"/migrations/it-dash-gated")

@@ -158,7 +158,7 @@ func TestDataPlaneRollbackDropsProvisionedTables(t *testing.T) {
 	out, err := godwit(t, "rollback", r.name, "--reason", "test")
 	require.NoError(t, err, out)
 	final, err := r.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, "emptied plain in new", final.Phases[3].Summary)
 	require.Equal(t, "emptied kitchen in new", final.Phases[2].Summary)

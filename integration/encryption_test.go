@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -213,8 +214,14 @@ func startEncryptedWorkerWith(t *testing.T, queue, keys string, newActs func(hcl
 // (protobuf, payload bytes as they are) followed by their protojson form.
 func rawHistory(t *testing.T, workflowID string) string {
 	t.Helper()
+	return rawHistoryOf(t, env.client, workflowID)
+}
+
+// rawHistoryOf is rawHistory read through client c.
+func rawHistoryOf(t *testing.T, c client.Client, workflowID string) string {
+	t.Helper()
 	var b strings.Builder
-	iter := env.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		require.NoError(t, err)

@@ -190,7 +190,7 @@ func TestExpandContractRenamesAColumnLive(t *testing.T) {
 					out, err := godwit(t, "rollback", name, "--reason", "test")
 					require.NoError(t, err, out)
 					final, err := r.result()
-					require.Error(t, err)
+					require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 					require.Equal(t, migration.StatusRolledBack, final.Status)
 					require.Equal(t, []string{"email", "id", "name"}, userColumns(t, db.Store))
 					require.Equal(t, rows, countWhere(t, db.Store, "1 = 1"), "every row is still there")
@@ -203,6 +203,9 @@ func TestExpandContractRenamesAColumnLive(t *testing.T) {
 					want = migration.StatusRolledBack
 				}
 				require.Equal(t, want, r.status().Status, "godwit status -o json .status")
+				if engine == datastore.SQLite {
+					recordHistory(t, name) // the expand, backfill and contract drivers, approved and rolled back
+				}
 			}
 		})
 	}

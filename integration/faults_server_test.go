@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,41 +28,68 @@ import (
 type durableServer struct {
 	t       *testing.T
 	address string
-	args    []string
-	cmd     *exec.Cmd
-	logs    *syncBuffer
+	// dbFile is the server's SQLite database file (with its -wal and
+	// -shm files beside it).
+	dbFile string
+	args   []string
+	cmd    *exec.Cmd
+	logs   *syncBuffer
 }
 
+// startDurableServer starts a server on free ports. Ports found free may
+// be taken by another process before the server binds them (tests and
+// other servers run side by side): then it tries again on others.
 func startDurableServer(t *testing.T) *durableServer {
 	t.Helper()
-	ports, err := freePorts(3)
-	require.NoError(t, err)
-	s := &durableServer{t: t, address: fmt.Sprintf("127.0.0.1:%d", ports[0])}
-	s.args = []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
-		"--db-filename", filepath.Join(t.TempDir(), "temporal.db"),
-		"--port", fmt.Sprint(ports[0]), "--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2]),
-		"--search-attribute", "MigrationPhase=Keyword", "--search-attribute", "MigrationStatus=Keyword",
-		"--search-attribute", "ReplicationLag=Double",
-		"--log-level", "error"}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
+	s := &durableServer{t: t, dbFile: filepath.Join(t.TempDir(), "temporal.db")}
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts(3)
+		require.NoError(t, err)
+		s.address = fmt.Sprintf("127.0.0.1:%d", ports[0])
+		s.args = []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
+			"--db-filename", s.dbFile,
+			"--port", fmt.Sprint(ports[0]), "--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2]),
+			"--search-attribute", "MigrationPhase=Keyword", "--search-attribute", "MigrationStatus=Keyword",
+			"--search-attribute", "ReplicationLag=Double",
+			"--log-level", "error"}
+		err = s.launch()
+		if err == nil {
+			t.Cleanup(s.kill)
+			return s
+		}
+		require.True(t, strings.Contains(err.Error(), "address already in use") && attempt < 5, "%v", err)
+		t.Logf("dev server start %d: a port was taken, trying others", attempt)
+	}
 }
 
+// start starts the server again on its database file and ports.
 func (s *durableServer) start() {
 	s.t.Helper()
+	require.NoError(s.t, s.launch())
+}
+
+// launch runs the server and waits until it listens; it fails (the
+// process killed) if the server does not listen within a minute or says
+// a port is in use.
+func (s *durableServer) launch() error {
 	s.logs = &syncBuffer{}
 	s.cmd = exec.Command(env.temporalBin, s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	require.NoError(s.t, s.cmd.Start())
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start the dev server: %w", err)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", s.address, time.Second)
 		if err == nil {
 			conn.Close()
-			return
+			return nil
 		}
-		require.True(s.t, time.Now().Before(deadline), "the dev server did not listen on %s:\n%s", s.address, s.logs.String())
+		logs := s.logs.String()
+		if strings.Contains(logs, "address already in use") || time.Now().After(deadline) {
+			s.kill()
+			return fmt.Errorf("the dev server did not listen on %s:\n%s", s.address, logs)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }

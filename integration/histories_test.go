@@ -215,15 +215,27 @@ func TestContinueAsNewCarriesARunOn(t *testing.T) {
 	require.Equal(t, migration.StatusCompleted, final.Status)
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
 
-	// Follow the chain of runs from the first.
+	// Follow the chain of runs from the first. (hist-continue-run*.json
+	// were recorded before the report kept its series; these have it.)
 	runID, n := first, 0
+	var firstEnd time.Time
 	for runID != "" {
 		n++
-		events := recordRun(t, r.name, runID, fmt.Sprintf("hist-continue-run%d.json", n))
+		events := recordRun(t, r.name, runID, fmt.Sprintf("series-continue-run%d.json", n))
+		if n == 1 {
+			firstEnd = events[len(events)-1].GetEventTime().AsTime()
+		}
 		runID = events[len(events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 		require.Less(t, n, 50, "runaway chain of runs")
 	}
 	require.GreaterOrEqual(t, n, 2, "the run continued as new at least once")
+
+	// The series the run kept at its boundaries crossed the continue-as-new.
+	require.NotEmpty(t, final.Series, "the final report has the run's series")
+	require.LessOrEqual(t, len(final.Series), migration.MaxSeries)
+	require.True(t, final.Series[0].At.Before(firstEnd), "the series starts in the first run (%s), before it continued as new at %s",
+		final.Series[0].At, firstEnd)
+	require.Equal(t, int64(100), final.Series[len(final.Series)-1].Records, "the last point has every row copied")
 }
 
 // TestPreflightAndLeaseWorkflowsOnARealServer runs the Preflight workflow
@@ -269,4 +281,67 @@ phases:
 		time.Sleep(200 * time.Millisecond)
 		events = recordRun(t, activities.LeaseKeyID("store:hist/public.items"), "", "hist-lease.json")
 	}
+}
+
+// TestRetireTakesTheLegacyTablesOutOfService: a small copy, then a
+// decommission phase of the retire driver renames the legacy table out of
+// the way; the recorded history is the retire driver's.
+func TestRetireTakesTheLegacyTablesOutOfService(t *testing.T) {
+	t.Parallel()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+	seedPlain(t, src, 20)
+	r := newDataRun(t, "it-hist-retire", src, dst, `  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain]}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [plain]}
+  - phase: decommission
+    retire: {store: legacy, tables: [plain]}
+`)
+	r.start()
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Equal(t, "renamed plain to plain_retired in legacy (rename them back to undo)", final.Phases[2].Summary)
+	names, err := src.Store.ListTables(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"plain_retired"}, names, "the legacy table is out of the way")
+	recordRun(t, r.name, "", "hist-retire.json")
+}
+
+// TestALongRecordedMessageIsClipped: a record update carrying 10 KB
+// becomes one issue of at most migration.MaxIssueMessage bytes that keeps
+// its beginning and who recorded it (issuesV2), and the run goes on.
+func TestALongRecordedMessageIsClipped(t *testing.T) {
+	t.Parallel()
+	d := newSpec(t, "it-hist-issue-clipped", `
+phases:
+  - phase: validate
+    hook: {run: {command: ["true"]}}
+  - phase: copy
+    approval: {gate: go}
+    hook: {run: {command: ["true"]}}
+`)
+	d.start()
+	d.waitFor("the go gate", waitingAt("go"))
+	ctx := context.Background()
+	upd, err := env.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: d.name, UpdateName: workflows.UpdateRecord, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.RecordRequest{By: "it", Message: "weights set by hand: " + strings.Repeat("x", 10000)}},
+	})
+	require.NoError(t, err)
+	require.NoError(t, upd.Get(ctx, nil))
+	out, err := godwit(t, "approve", d.name, "--gate", "go")
+	require.NoError(t, err, out)
+
+	final, err := d.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Len(t, final.Issues, 1, "%+v", final.Issues)
+	msg := final.Issues[0].Message
+	require.LessOrEqual(t, len(msg), migration.MaxIssueMessage, "the message was kept whole")
+	require.True(t, strings.HasPrefix(msg, "weights set by hand: xxx"), msg[:40])
+	require.True(t, strings.HasSuffix(msg, "xxx (by it)"), "who recorded it is kept: %q", msg[len(msg)-60:])
+	events := recordRun(t, d.name, "", "hist-issue-clipped.json")
+	require.True(t, hasEvent(events, updateAccepted(workflows.UpdateRecord)))
 }

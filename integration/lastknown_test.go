@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +25,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/dashboard"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -153,8 +158,39 @@ func TestStatusShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 				return false
 			}, 30*time.Second, 200*time.Millisecond, "the visibility list carries the memo summary")
 
+			// The dashboard's run page shows it too, marked as last known.
+			page := dashboardPage(t, ms, tc.name)
+			assert.Contains(t, page, `data-page="lastknown"`)
+			assert.Contains(t, page, `id="run-status">WAITING_APPROVAL</span>`)
+			assert.Contains(t, page, "<strong>Last known at <time datetime=\""+when.Format(time.RFC3339)+"\">")
+			assert.Contains(t, page, "no worker answered its status query")
+			assert.Contains(t, page, `<dd id="waiting-gate">go-live</dd>`)
+			// In a browser (when there is one), the page turns live by
+			// itself once a worker answers again.
+			bin, inBrowser := findChromium()
+			var ctx context.Context
+			if inBrowser && tc.keys == "" {
+				ctx = browser(t, bin)
+				srv := dashboardServerOver(t, ms)
+				require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/migrations/"+tc.name),
+					chromedp.WaitVisible(chromedp.CSS("#last-known"))))
+			}
+
 			// A worker comes back: the run goes on from its gate.
 			stoppableWorker(t, tc.queue, tc.keys)
+			if ctx != nil {
+				// A poll inside the page ends with its reload: ask from here.
+				for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+					kind, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.getAttribute("data-page") : ""`))
+					if kind == "run" {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("waited a minute for the last known page to turn into the live run page once a worker answers; the page is %q", kind)
+					}
+				}
+				waitText(t, ctx, "#waiting-gate", "go-live")
+			}
 			text, err = godwitOn(t, tc.queue, &out, &errOut, withKeys("approve", tc.name, "--gate", "go-live")...)
 			require.NoError(t, err, text)
 			run := env.client.GetWorkflow(context.Background(), tc.name, "")
@@ -164,4 +200,29 @@ func TestStatusShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dashboardServerOver serves a read-only dashboard over ms, refreshing
+// its pages every second.
+func dashboardServerOver(t *testing.T, ms control.Migrations) *httptest.Server {
+	t.Helper()
+	h, err := dashboard.New(dashboard.Options{Source: ms, Refresh: time.Second})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// dashboardPage reads a run's page from a dashboard over ms; the page
+// must answer 200.
+func dashboardPage(t *testing.T, ms control.Migrations, name string) string {
+	t.Helper()
+	srv := dashboardServerOver(t, ms)
+	resp, err := http.Get(srv.URL + "/migrations/" + name)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the run page of %s: %s", name, body)
+	return string(body)
 }

@@ -98,6 +98,7 @@ func TestMappedMigrationCompletes(t *testing.T) {
 	out, err = godwit(t, "reconcile", "-f", r.spec)
 	require.NoError(t, err, out)
 	require.True(t, strings.Contains(out, "order_line→SalesLine"), out)
+	recordHistory(t, r.name) // provision, copy and reconcile through a mapping
 }
 
 // Preflight checks a mapping against the live schemas and names what does
@@ -250,7 +251,7 @@ func TestMappedMigrationRollsBack(t *testing.T) {
 	out, err := godwit(t, "rollback", r.name, "--reason", "test")
 	require.NoError(t, err, out)
 	final, err := r.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, "emptied CustomerAccount, SalesLine in new", final.Phases[2].Summary)
 	require.Equal(t, "dropped 2 tables this migration created in new: CustomerAccount, SalesLine", final.Phases[1].Summary)

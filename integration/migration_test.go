@@ -164,8 +164,7 @@ func TestRollbackBySignalUndoesHookEffects(t *testing.T) {
 	require.NoError(t, err, out)
 
 	final, err := d.result()
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, err, &appErr)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Contains(t, final.Error, "p99 too high")
 	require.False(t, d.exists("target"), "provision's compensation removes the target store")

@@ -15,7 +15,13 @@ import (
 // temporalCLI runs the official temporal CLI against the test server.
 func temporalCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(env.temporalBin, append(args, "--address", env.address, "--namespace", "default")...)
+	return temporalCLIAt(t, env.address, args...)
+}
+
+// temporalCLIAt runs the temporal CLI against the server at address.
+func temporalCLIAt(t *testing.T, address string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(env.temporalBin, append(args, "--address", address, "--namespace", "default")...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -50,16 +56,28 @@ func TestSteerWithTheTemporalCLI(t *testing.T) {
 	out, err = temporalCLI(t, "workflow", "signal", "--workflow-id", d.name, "--name", "rollback",
 		"--input", `{"reason": "from the temporal CLI", "by": "ops"}`)
 	require.NoError(t, err, out)
-	final, _ := d.result()
+	final, err := d.result()
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, "rollback requested by ops: from the temporal CLI", final.Error)
-	recordHistory(t, d.name)
+	// temporal-cli.json is the same run before changeRolledBackResult,
+	// when it ended Failed.
+	events := recordRun(t, d.name, "", "temporal-cli-completed.json")
+	require.NotNil(t, events[len(events)-1].GetWorkflowExecutionCompletedEventAttributes(),
+		"the run ends Completed in Temporal's terms; its last event: %v", events[len(events)-1].GetEventType())
 
-	// Visibility may trail the run by a moment.
+	// Visibility may trail the run by a moment. The query is the one
+	// docs/status-and-notifications.md gives for rollbacks people asked for.
 	require.Eventually(t, func() bool {
-		out, err = temporalCLI(t, "workflow", "list", "--query", `MigrationStatus = "ROLLED_BACK"`)
+		out, err = temporalCLI(t, "workflow", "list", "--query", `MigrationStatus = "ROLLED_BACK" AND ExecutionStatus = "Completed"`)
 		return err == nil && strings.Contains(out, d.name)
-	}, 10*time.Second, 200*time.Millisecond, "the run is listed by its MigrationStatus search attribute")
+	}, 10*time.Second, 200*time.Millisecond, "the run is listed by its MigrationStatus search attribute, as Completed")
+
+	// godwit still says ROLLED_BACK, and ends with the error (exit code
+	// 2) it gives any run that did not complete.
+	out, err = godwit(t, "status", d.name, "--watch")
+	require.EqualError(t, err, "migration "+d.name+" ended ROLLED_BACK", out)
+	require.Contains(t, out, "ROLLED_BACK")
 }
 
 // TestCancelFromTheTemporalCLIRollsBack cancels a run the way the Temporal

@@ -105,20 +105,48 @@ func (b *blueGreen) approve(gate string) {
 
 var planSummary = regexp.MustCompile(`^plan [0-9a-f]{12}: `)
 
+// retireBlueAsksWithItsPlan waits for the decommission's gate and checks
+// that it shows what the apply will destroy, before anything is destroyed,
+// while a rollback is still possible.
+func (b *blueGreen) retireBlueAsksWithItsPlan() migration.Report {
+	b.t.Helper()
+	rep := b.waitFor("the retire-blue gate", waitingAt("retire-blue"))
+	retire := rep.Phases[3]
+	require.Equal(b.t, "2 of 2: gate retire-blue, then apply", retire.Step)
+	require.Regexp(b.t, planSummary, retire.Summary, "the decommission planned before its gate")
+	require.Contains(b.t, retire.Summary, ": 0 to add, 0 to change, 1 to destroy: - terraform_data.blue[0] {", retire.Summary)
+	require.Contains(b.t, retire.Summary, `input.address: "http://shop-blue.internal:8080"`, "the gate shows the values it destroys")
+	require.Equal(b.t, migration.RollbackAvailable, rep.Rollback, "only planned: %s", rep.RollbackNote)
+	require.Equal(b.t, []string{"terraform_data.blue[0]", "terraform_data.green[0]"}, b.resources(), "nothing destroyed before the approval")
+	out, err := godwit(b.t, "status", b.name)
+	require.NoError(b.t, err, out)
+	require.Contains(b.t, out, "1 to destroy: - terraform_data.blue[0]", "godwit status shows the plan at the gate")
+	// The plan in full, with the values it destroys, is the plan step's
+	// output (as the Temporal UI's Current Details say).
+	out, err = godwit(b.t, "output", b.name, "retire-blue")
+	require.NoError(b.t, err, out)
+	require.Contains(b.t, out, `terraform_data.blue[0] will be destroyed`, out)
+	require.Contains(b.t, out, `"http://shop-blue.internal:8080"`, "the plan shows the values, not only the addresses")
+	return rep
+}
+
 func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 	t.Parallel()
-	b := newBlueGreen(t, "it-tf-bluegreen")
+	// Recorded as tf-decom-approve.json; tf-bluegreen.json is the same run
+	// before changeGateAfterPlan (the decommission's gate before its plan).
+	b := newBlueGreen(t, "it-tf-decom-approve")
 	b.start()
 
 	rep := b.waitFor("the green-plan gate", waitingAt("green-plan"))
 	provision := rep.Phases[1]
 	require.Equal(t, "2 of 3: approve the plan (gate green-plan)", provision.Step)
 	require.Regexp(t, planSummary, provision.Summary)
-	require.True(t, strings.HasSuffix(provision.Summary, ": 1 to add, 0 to change, 0 to destroy: + terraform_data.green[0]"), provision.Summary)
+	require.Contains(t, provision.Summary, ": 1 to add, 0 to change, 0 to destroy: + terraform_data.green[0] {", provision.Summary)
+	require.Contains(t, provision.Summary, `input.release: "v2"`, "the gate shows the values the plan sets")
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "nothing applied before the approval")
 	b.approve("green-plan")
 
-	rep = b.waitFor("the retire-blue gate", waitingAt("retire-blue"))
+	rep = b.retireBlueAsksWithItsPlan()
 	require.Equal(t, migration.PhaseCompleted, rep.Phases[1].State)
 	require.Equal(t, "http://shop-green.internal:8080", rep.Phases[1].Outputs["green_address"])
 	require.True(t, strings.HasPrefix(rep.Phases[1].Summary, "applied plan "), rep.Phases[1].Summary)
@@ -139,12 +167,13 @@ func TestTerraformBlueGreenWithGatesCompletes(t *testing.T) {
 
 func TestTerraformRollbackRestoresBlueOnly(t *testing.T) {
 	t.Parallel()
-	b := newBlueGreen(t, "it-tf-rollback")
+	// Recorded as tf-decom-rollback.json; tf-rollback.json is the same run
+	// before changeGateAfterPlan.
+	b := newBlueGreen(t, "it-tf-decom-rollback")
 	b.start()
 	b.waitFor("the green-plan gate", waitingAt("green-plan"))
 	b.approve("green-plan")
-	b.waitFor("the retire-blue gate", waitingAt("retire-blue"))
-	require.Equal(t, []string{"terraform_data.blue[0]", "terraform_data.green[0]"}, b.resources())
+	b.retireBlueAsksWithItsPlan()
 
 	out, err := godwit(t, "rollback", b.name, "--reason", "green is slow")
 	require.NoError(t, err, out)
@@ -152,6 +181,8 @@ func TestTerraformRollbackRestoresBlueOnly(t *testing.T) {
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, migration.PhaseCompensated, final.Phases[1].State)
 	require.Regexp(t, `^restored \(the state had serial \d+ before the phase\): 0 to add, 0 to change, 1 to destroy: - terraform_data.green\[0\]$`, final.Phases[1].Summary)
+	require.Equal(t, migration.PhaseCancelled, final.Phases[3].State, "the decommission only planned: nothing to undo")
+	require.True(t, strings.HasPrefix(final.Phases[3].Error, "stopped before it changed anything: rollback requested by "), final.Phases[3].Error)
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "back to blue only")
 	recordHistory(t, b.name)
 }
@@ -185,7 +216,7 @@ func TestTerraformPlanChangedAtTheGateIsNotApplied(t *testing.T) {
 	out, err := godwit(t, "rollback", b.name, "--reason", "not this release")
 	require.NoError(t, err, out)
 	final, err := b.result()
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, final.Status)
 	require.Equal(t, []string{"terraform_data.blue[0]"}, b.resources(), "back to blue only")
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
+	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/connect"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -57,7 +62,8 @@ while [ $i -lt 240 ]; do i=$((i + 1)); echo "godwit:progress=$((i * 100 / 240))"
 // password, paused mid-run and resumed, leaves no form anywhere — history
 // (as stored, and through temporal workflow show -o json, decoded with the
 // codec when encryption is on), godwit status in every format, godwit
-// output, the worker's log — and the resumed hook still gets its real
+// output, the worker's log, the dev server's database file (and its
+// write-ahead log) — and the resumed hook still gets its real
 // checkpoint. The worker never hands the hook the DSN variable, the
 // keyring or a GODWIT_* setting, and logs whether encryption is on.
 func TestHookEnvironmentAndEveryEncodingStayHidden(t *testing.T) {
@@ -90,7 +96,9 @@ func checkTrust(t *testing.T, name string, encrypted bool) {
 		workerEnv = append(workerEnv, "GODWIT_TEMPORAL_CODEC_KEYSENV=GODWIT_CODEC_KEYS", "GODWIT_CODEC_KEYS="+keyring)
 		codecArgs = []string{"--codec-keys-file", keys}
 	}
-	worker := startWorkerAt(t, env.address, queue, workerEnv...)
+	// A server of its own, on a database file the test reads at the end.
+	srv := startDurableServer(t)
+	worker := startWorkerAt(t, srv.address, queue, workerEnv...)
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hook.sh"), []byte(trustHook), 0o755))
 	spec := filepath.Join(dir, "spec.yaml")
@@ -110,7 +118,7 @@ phases:
 
 	cli := func(args ...string) string {
 		t.Helper()
-		out, err := godwitAt(t, env.address, queue, append(args, codecArgs...)...)
+		out, err := godwitAt(t, srv.address, queue, append(args, codecArgs...)...)
 		require.NoError(t, err, out)
 		return out
 	}
@@ -118,7 +126,7 @@ phases:
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			out, err := godwitAt(t, env.address, queue, append([]string{"status", name, "-o", "json"}, codecArgs...)...)
+			out, err := godwitAt(t, srv.address, queue, append([]string{"status", name, "-o", "json"}, codecArgs...)...)
 			var rep migration.Report
 			if err == nil && json.Unmarshal([]byte(out), &rep) == nil && cond(rep) {
 				return rep
@@ -150,7 +158,7 @@ phases:
 		"godwit status":          cli("status", name),
 		"godwit status -o json":  cli("status", name, "-o", "json"),
 		"worker log":             worker.logs.String(),
-		"history (as stored)":    rawHistory(t, name),
+		"history (as stored)":    rawHistoryOf(t, dialAt(t, srv.address), name),
 	}
 	for k, v := range running {
 		places[k] = v
@@ -158,12 +166,12 @@ phases:
 	for _, format := range []string{"exec", "team", "markdown"} {
 		places["godwit status --format "+format] = cli("status", name, "--format", format)
 	}
-	shown, err := temporalCLI(t, "workflow", "show", "--workflow-id", name, "-o", "json")
+	shown, err := temporalCLIAt(t, srv.address, "workflow", "show", "--workflow-id", name, "-o", "json")
 	require.NoError(t, err, shown)
 	places["temporal workflow show -o json"] = shown
 	if encrypted {
 		endpoint := startCodecServer(t, codecArgs...)
-		decoded, err := temporalCLI(t, "workflow", "show", "--workflow-id", name, "-o", "json", "--codec-endpoint", endpoint)
+		decoded, err := temporalCLIAt(t, srv.address, "workflow", "show", "--workflow-id", name, "-o", "json", "--codec-endpoint", endpoint)
 		require.NoError(t, err, decoded)
 		require.False(t, strings.Contains(decoded, "binary/encrypted"), "the codec server decoded every payload")
 		places["temporal workflow show -o json --codec-endpoint"] = decoded
@@ -182,6 +190,18 @@ phases:
 		assert.NotContains(t, printed, leaked, "the hook saw the worker's %s", leaked)
 	}
 	require.Contains(t, printed, "plain ***", "the hook printed its secret, redacted")
+
+	// Last, the dev server's database as it lies on disk: stopped, so
+	// nothing is held only in its memory, with its write-ahead log.
+	srv.kill()
+	stored := serverFiles(t, srv.dbFile)
+	places["the dev server's database file"] = stored
+	require.Contains(t, stored, name, "the server's database holds the run (its workflow ID)")
+	if encrypted {
+		require.NotContains(t, stored, "resumed with the real checkpoint", "with encryption on, the hook's output is ciphertext at rest")
+	} else {
+		require.Contains(t, stored, "resumed with the real checkpoint", "with encryption off, the server's database holds the hook's output in plain text: the scan reads it")
+	}
 
 	secrets := map[string]string{"hook secret": secret, "store DSN": dsn, "DSN password": dbPassword}
 	if encrypted {
@@ -206,4 +226,32 @@ phases:
 			}
 		}
 	}
+}
+
+// dialAt is a client of the server at address, closed with the test.
+func dialAt(t *testing.T, address string) client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := connect.Dial(ctx, config.TemporalSettings{Address: address, Namespace: "default"}, hclog.NewNullLogger())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// serverFiles returns the bytes of a SQLite database file and of the
+// journal files beside it (-wal, -shm, -journal), as one text.
+func serverFiles(t *testing.T, db string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		data, err := os.ReadFile(db + suffix)
+		if suffix != "" && os.IsNotExist(err) {
+			continue
+		}
+		require.NoError(t, err)
+		b.Write(data)
+	}
+	require.Greater(t, b.Len(), 0, "the server's database %s is empty", db)
+	return b.String()
 }

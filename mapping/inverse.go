@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -21,12 +23,12 @@ const (
 // Inverse checks it.
 func (s *Spec) Invertible() []Problem {
 	var ps []Problem
-	for _, name := range sortedKeys(s.Tables) {
+	for _, name := range slices.Sorted(maps.Keys(s.Tables)) {
 		t, tp := s.Tables[name], "tables."+name
 		if strings.TrimSpace(t.Where) != "" {
 			ps = append(ps, Problem{Path: tp + ".where", Message: fmt.Sprintf(whyFilter, t.Where)})
 		}
-		for _, src := range sortedKeys(t.Cast) {
+		for _, src := range slices.Sorted(maps.Keys(t.Cast)) {
 			if c := t.Cast[src]; strings.TrimSpace(c.Inverse) == "" {
 				target := t.Columns[src]
 				if target == "" {

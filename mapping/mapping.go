@@ -11,9 +11,10 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -115,7 +116,7 @@ func (s *Spec) Check() []Problem {
 	if len(s.Tables) == 0 {
 		add("tables", "is required: the source tables carried, by name or pattern (orders_*), each with its rules or {} for the names rule only")
 	}
-	keys := sortedKeys(s.Tables)
+	keys := slices.Sorted(maps.Keys(s.Tables))
 	targets := map[string]string{} // target name (lower case) -> source table
 	for _, name := range keys {
 		t := s.Tables[name]
@@ -183,14 +184,14 @@ func (t *TableSpec) check(tp, rule string) []Problem {
 		}
 		named[strings.ToLower(target)] = by
 	}
-	for _, src := range sortedKeys(t.Columns) {
+	for _, src := range slices.Sorted(maps.Keys(t.Columns)) {
 		dst := t.Columns[src]
 		if strings.TrimSpace(dst) == "" {
 			add(tp+".columns."+src, "is empty: give the target column's name, or list %s under drop: to leave it out", src)
 		}
 		claim(tp+".columns."+src, dst, "the rename of "+src)
 	}
-	for _, src := range sortedKeys(t.Cast) {
+	for _, src := range slices.Sorted(maps.Keys(t.Cast)) {
 		c := t.Cast[src]
 		if strings.TrimSpace(c.Type) == "" {
 			add(tp+".cast."+src+".type", "is required: the target type of %s, e.g. decimal(10,2)", src)
@@ -199,7 +200,7 @@ func (t *TableSpec) check(tp, rule string) []Problem {
 			claim(tp+".cast."+src, ApplyRule(rule, src), "column "+src)
 		}
 	}
-	for _, dst := range sortedKeys(t.Add) {
+	for _, dst := range slices.Sorted(maps.Keys(t.Add)) {
 		c, p := t.Add[dst], tp+".add."+dst
 		if strings.TrimSpace(c.Expr) == "" {
 			add(p+".expr", "is required: an SQL expression in the source's dialect over the source row, e.g. unit_price * quantity")
@@ -232,8 +233,8 @@ func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem 
 		}
 	}
 	givenBack := map[string]string{}
-	for _, dst := range sortedKeys(t.Add) {
-		for _, src := range sortedKeys(t.Add[dst].Inverse) {
+	for _, dst := range slices.Sorted(maps.Keys(t.Add)) {
+		for _, src := range slices.Sorted(maps.Keys(t.Add[dst].Inverse)) {
 			p := tp + ".add." + dst + ".inverse." + src
 			switch {
 			case !dropped[src]:
@@ -247,7 +248,7 @@ func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem 
 			volatileInverse(p, t.Add[dst].Inverse[src])
 		}
 	}
-	for _, src := range sortedKeys(t.Cast) {
+	for _, src := range slices.Sorted(maps.Keys(t.Cast)) {
 		volatileInverse(tp+".cast."+src+".inverse", t.Cast[src].Inverse)
 	}
 	return ps
@@ -255,12 +256,3 @@ func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem 
 
 // isGlob reports whether a table key is a pattern.
 func isGlob(p string) bool { return strings.ContainsAny(p, "*?[\\") }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/godwit/godwit/suggest"
 )
 
 // Names rules: how a table or column not renamed by hand is named on the
@@ -30,7 +32,7 @@ func CheckRule(rule string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("names rule %q is not known: want one of %s%s", rule, strings.Join(Rules, " | "), suggest(rule, Rules))
+	return fmt.Errorf("names rule %q is not known: want one of %s%s", rule, strings.Join(Rules, " | "), suggest.DidYouMean(rule, Rules))
 }
 
 // ApplyRule names name by rule. PascalCase and camelCase split on "_" and
@@ -92,39 +94,4 @@ func snake(name string) string {
 		return name
 	}
 	return strings.ToLower(strings.Join(words, "_"))
-}
-
-// suggest returns ` (did you mean "x"?)` for the known name within two
-// edits of got, or "".
-func suggest(got string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

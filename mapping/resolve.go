@@ -2,9 +2,13 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/godwit/godwit/suggest"
 )
 
 // SourceTable is what resolution needs to know of a source table.
@@ -125,7 +129,7 @@ func (t Table) TargetColumns() []string {
 func (s *Spec) TableNames(names []string) ([]string, error) {
 	var out []string
 	seen := map[string]string{}
-	for _, key := range sortedKeys(s.Tables) {
+	for _, key := range slices.Sorted(maps.Keys(s.Tables)) {
 		n := 0
 		for _, name := range names {
 			if ok, _ := path.Match(key, name); !ok {
@@ -142,7 +146,7 @@ func (s *Spec) TableNames(names []string) ([]string, error) {
 			if isGlob(key) {
 				return nil, fmt.Errorf("%w: tables.%s: the pattern matches no source table", ErrMapping, key)
 			}
-			return nil, fmt.Errorf("%w: tables.%s: no such source table%s", ErrMapping, key, suggest(key, names))
+			return nil, fmt.Errorf("%w: tables.%s: no such source table%s", ErrMapping, key, suggest.DidYouMean(key, names))
 		}
 	}
 	sort.Strings(out)
@@ -154,7 +158,7 @@ func (s *Spec) rulesFor(name string) TableSpec {
 	if t, ok := s.Tables[name]; ok {
 		return t
 	}
-	for _, key := range sortedKeys(s.Tables) {
+	for _, key := range slices.Sorted(maps.Keys(s.Tables)) {
 		if ok, _ := path.Match(key, name); ok {
 			return s.Tables[key]
 		}
@@ -181,13 +185,13 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	unknown := func(field, col string) {
 		if !has[col] {
-			bad("%s: column %s is not in source table %s%s", field, col, src.Name, suggest(col, src.Columns))
+			bad("%s: column %s is not in source table %s%s", field, col, src.Name, suggest.DidYouMean(col, src.Columns))
 		}
 	}
-	for _, c := range sortedKeys(rules.Columns) {
+	for _, c := range slices.Sorted(maps.Keys(rules.Columns)) {
 		unknown("columns."+c, c)
 	}
-	for _, c := range sortedKeys(rules.Cast) {
+	for _, c := range slices.Sorted(maps.Keys(rules.Cast)) {
 		unknown("cast."+c, c)
 	}
 	dropped := map[string]bool{}
@@ -223,10 +227,10 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 		}
 		place(col, "column "+c)
 	}
-	for _, name := range sortedKeys(rules.Add) {
+	for _, name := range slices.Sorted(maps.Keys(rules.Add)) {
 		a := rules.Add[name]
 		place(Column{Target: name, Expr: a.Expr, Type: a.Type}, "the added column "+name)
-		for _, src := range sortedKeys(a.Inverse) {
+		for _, src := range slices.Sorted(maps.Keys(a.Inverse)) {
 			if !dropped[src] {
 				bad("add.%s.inverse: %s is not dropped: only a dropped source column is given back by an added column's inverse", name, src)
 			}
@@ -286,7 +290,7 @@ func Adhoc(table, toTable, rule string, renames map[string]string) (*Spec, error
 // without the source: resources, the tables a rollback empties.
 func (s *Spec) TargetPatterns() []string {
 	out := make([]string, 0, len(s.Tables))
-	for _, key := range sortedKeys(s.Tables) {
+	for _, key := range slices.Sorted(maps.Keys(s.Tables)) {
 		if to := s.Tables[key].To; to != "" {
 			out = append(out, to)
 			continue

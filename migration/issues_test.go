@@ -2,8 +2,10 @@ package migration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,4 +57,31 @@ func TestCompactIssuesMergesACarriedReport(t *testing.T) {
 	assert.Equal(t, 100, r.Issues[1].Count)
 	assert.Equal(t, 600, r.Metrics.IssuesEncountered)
 	assert.Zero(t, r.IssuesDropped)
+}
+
+// TestClipIssueMessageBoundsItsBytes: a long message keeps its beginning
+// and its end, cut at character boundaries, within MaxIssueMessage bytes,
+// and says how much of the middle was left out; a short one is kept as it
+// is.
+func TestClipIssueMessageBoundsItsBytes(t *testing.T) {
+	assert.Equal(t, "replication failed", ClipIssueMessage("replication failed"))
+	exact := strings.Repeat("x", MaxIssueMessage)
+	assert.Equal(t, exact, ClipIssueMessage(exact))
+	for _, long := range []string{
+		strings.Repeat("x", 100000) + " (by ops)",
+		strings.Repeat("é", 50000) + " (by ops)",
+		"a" + strings.Repeat("語", 30000) + " (by ops)",
+	} {
+		got := ClipIssueMessage(long)
+		end := got[max(0, len(got)-60):]
+		require.LessOrEqual(t, len(got), MaxIssueMessage, "ending %q", end)
+		require.True(t, utf8.ValidString(got), "cut inside a character: ending %q", end)
+		head, rest, ok := strings.Cut(got, " … (")
+		require.True(t, ok, "no note of the cut: ending %q", end)
+		note, tail, ok := strings.Cut(rest, ") … ")
+		require.True(t, ok, "no note of the cut: ending %q", end)
+		assert.True(t, strings.HasPrefix(long, head), "the beginning is kept")
+		assert.True(t, strings.HasSuffix(tail, " (by ops)"), "the end is kept: %q", end)
+		assert.Equal(t, fmt.Sprintf("%d bytes not kept", len(long)-len(head)-len(tail)), note)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Report is the status report of one migration run: what the `status` query
@@ -46,6 +47,9 @@ type Report struct {
 	// to keep the report (and the run's history) bounded (NoteIssue).
 	IssuesDropped int    `json:"issuesDropped,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// Series is the run's figures at its phase and step boundaries, kept
+	// by the workflow (AddPoint), bounded by MaxSeries.
+	Series []Point `json:"series,omitempty"`
 }
 
 // PhaseReport is the progress of one phase.
@@ -76,6 +80,10 @@ type PhaseReport struct {
 	Error     string    `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// BeforeNoReturn is set while a decommission has run only steps that
+	// change nothing (its plan, its gate): it has started, but a rollback
+	// is still possible.
+	BeforeNoReturn bool `json:"beforeNoReturn,omitempty"`
 	// Tables is the running copy's progress per table, from its last
 	// heartbeat; only in live status.
 	Tables []TableProgress `json:"tables,omitempty"`
@@ -233,6 +241,32 @@ func (r *Report) AddIssue(now time.Time, phase string, severity, message string)
 // run carries through continue-as-new and returns in every query).
 const MaxIssues = 50
 
+// MaxIssueMessage bounds an issue's message, in bytes: MaxIssues of them
+// stay far below Temporal's 2 MB limit on the report a run returns and
+// carries through continue-as-new, whatever a person records or an error
+// says.
+const MaxIssueMessage = 2048
+
+// ClipIssueMessage returns message cut to at most MaxIssueMessage bytes:
+// its beginning and its end are kept (what happened, and who recorded it
+// or how the error ended), the middle is replaced by how many bytes were
+// left out. Cuts fall on character boundaries.
+func ClipIssueMessage(message string) string {
+	if len(message) <= MaxIssueMessage {
+		return message
+	}
+	// The note " … (N bytes not kept) … " takes at most 40 bytes.
+	const room = 40
+	head, tail := (MaxIssueMessage-room)*3/4, len(message)-(MaxIssueMessage-room)/4
+	for head > 0 && !utf8.RuneStart(message[head]) {
+		head--
+	}
+	for tail < len(message) && !utf8.RuneStart(message[tail]) {
+		tail++
+	}
+	return fmt.Sprintf("%s … (%d bytes not kept) … %s", message[:head], tail-head, message[tail:])
+}
+
 // NoteIssue records an issue like AddIssue, but an issue already in the
 // report (same phase, severity and message) is counted again, with its
 // last-seen time, instead of added; past MaxIssues the warning seen least
@@ -381,7 +415,8 @@ func (r *Report) metrics(now time.Time) Metrics {
 }
 
 // rollbackAvailability follows the rule that decommission is the point of no
-// return: once it has started, there is no legacy side left to return to.
+// return: once it has started, there is no legacy side left to return to
+// (unless it has only planned so far: BeforeNoReturn).
 func (r *Report) rollbackAvailability() (string, string) {
 	switch r.Status {
 	case StatusRollingBack, StatusRollbackBlocked:
@@ -392,7 +427,7 @@ func (r *Report) rollbackAvailability() (string, string) {
 		return RollbackNotAvailable, "the migration has completed"
 	}
 	for _, p := range r.Phases {
-		if p.kind().PointOfNoReturn() && p.State != PhasePending {
+		if p.kind().PointOfNoReturn() && p.State != PhasePending && !p.BeforeNoReturn {
 			what := "decommission"
 			if p.Phase != string(PhaseDecommission) {
 				what = "decommission " + p.Phase
@@ -608,7 +643,23 @@ func (r *Report) Headline() string {
 	if len(r.NextSteps) > 0 {
 		fmt.Fprintf(&b, "- next: %s\n", MarkdownCommand(r.NextSteps[0]))
 	}
+	b.WriteString(r.gateHeadline())
 	return b.String()
+}
+
+// gateHeadline is what the person at a gate inside a phase must see (a
+// Terraform plan: what the apply will add, change and destroy) and where
+// to read it in full, values included; "" when no such gate waits.
+func (r *Report) gateHeadline() string {
+	if r.WaitingGate == "" || r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return ""
+	}
+	p := r.Phases[r.CurrentIndex]
+	if p.State != PhaseRunning || p.Summary == "" {
+		return "" // a gate before its phase: nothing of the phase ran yet
+	}
+	return fmt.Sprintf("- gate %s shows %s: %s\n- what it printed (a Terraform plan in full, with its values): `godwit output %s %s`\n",
+		MarkdownText(r.WaitingGate), MarkdownText(p.Phase), MarkdownText(p.Summary), r.Name, p.Phase)
 }
 
 // MarkdownCommand writes a next step for Markdown: the godwit command it

@@ -82,3 +82,18 @@ func (p PhaseReport) UndoneText() string {
 	}
 	return ""
 }
+
+// ShownState is the phase's state as a person should read it: COMPENSATED
+// only when a compensation undid something. A phase compensated without
+// a compensation reads NOT_UNDONE (its effects remain), one whose
+// compensation found nothing to undo NOTHING_TO_UNDO. The report's State
+// (and its JSON) keep COMPENSATED, which scripts rely on.
+func (p PhaseReport) ShownState() string {
+	switch text := p.UndoneText(); {
+	case strings.HasPrefix(text, "NOT UNDONE"):
+		return "NOT_UNDONE"
+	case strings.HasPrefix(text, "NOTHING TO UNDO"):
+		return "NOTHING_TO_UNDO"
+	}
+	return string(p.State)
+}

@@ -72,6 +72,14 @@ func TestHeadlineIsMarkdownWithCommandsAsCode(t *testing.T) {
 		assert.True(t, strings.HasPrefix(line, "- "), "each line is a list item, or Markdown runs them together: %q", line)
 	}
 	assert.Contains(t, h, "`godwit approve orders --gate go-live`", "a code span keeps --gate from becoming an en dash")
+	assert.NotContains(t, h, "gate go-live shows", "a gate before its phase has nothing of the phase to show")
+
+	// A gate inside a phase (a Terraform plan's) shows what the phase found.
+	r.Phases[1].State, r.Phases[1].Summary = PhaseRunning, "plan 9c87dcffff59: 0 to add, 0 to change, 1 to destroy: - terraform_data.blue[0]"
+	r.Refresh(t0)
+	h = r.Headline()
+	assert.Contains(t, h, "- gate go-live shows shift-traffic: plan 9c87dcffff59: 0 to add, 0 to change, 1 to destroy: - terraform\\_data.blue\\[0\\]\n")
+	assert.Contains(t, h, "- what it printed (a Terraform plan in full, with its values): `godwit output orders shift-traffic`\n")
 
 	rb := requestedRollback(StatusRolledBack, "alice", "p99 too high")
 	h = rb.Headline()
@@ -88,4 +96,11 @@ func TestUndoneTextTellsNoCompensationFromUndone(t *testing.T) {
 		PhaseReport{State: PhaseCompensated, Summary: "nothing to undo: a reconcile changes nothing"}.UndoneText())
 	assert.Empty(t, PhaseReport{State: PhaseCompensated, Summary: "dropped 3 tables"}.UndoneText())
 	assert.Empty(t, PhaseReport{State: PhaseFailed, Summary: NoCompensationSummary}.UndoneText())
+}
+
+func TestShownStateSaysCompensatedOnlyWhenSomethingWasUndone(t *testing.T) {
+	assert.Equal(t, "NOT_UNDONE", PhaseReport{State: PhaseCompensated, Summary: NoCompensationSummary}.ShownState())
+	assert.Equal(t, "NOTHING_TO_UNDO", PhaseReport{State: PhaseCompensated, Summary: "nothing to undo: a catchUp has no compensation"}.ShownState())
+	assert.Equal(t, "COMPENSATED", PhaseReport{State: PhaseCompensated, Summary: "dropped 3 tables"}.ShownState())
+	assert.Equal(t, "FAILED", PhaseReport{State: PhaseFailed, Summary: NoCompensationSummary}.ShownState())
 }

@@ -17,6 +17,10 @@ const (
 	MetadataEncoding = converter.MetadataEncoding
 	// EncodingEncrypted is the encoding of a payload this codec encrypted.
 	EncodingEncrypted = "binary/encrypted"
+	// EncodingNotStored is the encoding of a placeholder payload that
+	// holds none of its value: a value the codec failed to encrypt where the SDK
+	// would otherwise have stored it in plain text (a run's memo summary).
+	EncodingNotStored = "binary/godwit-not-stored"
 	// MetadataKeyID is the metadata key naming the key a payload was
 	// encrypted with.
 	MetadataKeyID = "encryption-key-id"

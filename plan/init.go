@@ -3,7 +3,9 @@ package plan
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +137,7 @@ func specPhase(d *Description, p *Plan, ph Phase, name string, flag int, m *comp
 			}
 		}
 		var th []string
-		for _, k := range sortedKeys(d.Monitoring.AlertThresholds) {
+		for _, k := range slices.Sorted(maps.Keys(d.Monitoring.AlertThresholds)) {
 			th = append(th, fmt.Sprintf("%s=%v", k, d.Monitoring.AlertThresholds[k]))
 		}
 		var auto, alert []string
@@ -171,7 +173,7 @@ func specPhase(d *Description, p *Plan, ph Phase, name string, flag int, m *comp
 	run.Content[0].HeadComment = fmt.Sprintf("TODO(godwit init): the command that does %s%s. Until replaced, this placeholder fails at once.", ph.Name, notesText(notes))
 	if len(env) > 0 {
 		e := mapping()
-		for _, k := range sortedKeys(env) {
+		for _, k := range slices.Sorted(maps.Keys(env)) {
 			addScalar(e, k, env[k])
 		}
 		addNode(run, "env", e)

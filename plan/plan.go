@@ -2,8 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +77,10 @@ type Phase struct {
 	RollbackStep    string   `json:"rollback_step"`
 	Reversible      bool     `json:"reversible"`
 	Gate            string   `json:"gate,omitempty"`
-	PointOfNoReturn bool     `json:"point_of_no_return,omitempty"`
+	// GateAfterPlan: the gate waits after the phase's read-only first
+	// steps (a Terraform plan), showing what the phase will change.
+	GateAfterPlan   bool `json:"gate_after_plan,omitempty"`
+	PointOfNoReturn bool `json:"point_of_no_return,omitempty"`
 	// Steps is how many steps a phase of steps runs (0: one action), and
 	// StepGates how many of them wait for an approval.
 	Steps     int `json:"steps,omitempty"`
@@ -172,7 +176,7 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
 		}
 		if ps.Approval != nil {
-			ph.Gate = ps.Approval.Gate
+			ph.Gate, ph.GateAfterPlan = ps.Approval.Gate, ps.GateAfterReadOnly()
 		}
 		ph.Steps, ph.StepGates = stepCounts(ps)
 		hasCompensation := true
@@ -471,7 +475,7 @@ func successCriteria(kind migration.Phase, d *Description) []string {
 	case migration.PhaseShiftTraffic:
 		c := []string{"each traffic step holds without crossing an alert threshold"}
 		if d != nil {
-			for _, k := range sortedKeys(d.Monitoring.AlertThresholds) {
+			for _, k := range slices.Sorted(maps.Keys(d.Monitoring.AlertThresholds)) {
 				c = append(c, fmt.Sprintf("%s within %v", k, d.Monitoring.AlertThresholds[k]))
 			}
 		}
@@ -703,15 +707,6 @@ func (w *Window) minutes() float64 {
 		d += 24 * time.Hour
 	}
 	return d.Minutes()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // firstDecommission returns the index of the spec's first decommission

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/godwit/godwit/compat"
@@ -127,7 +129,9 @@ func (p *Plan) Runbook() string {
 			w("%s\n\n", ph.Description)
 		}
 		w("- Estimated: %s (%s); risk %s\n", minutes(ph.EstimatedMinutes), ph.EstimateBasis, ph.Risk)
-		if ph.Gate != "" {
+		if ph.Gate != "" && ph.GateAfterPlan {
+			w("- Approval: the phase plans first; the owner of gate `%s` approves that plan, which the gate shows, before anything changes: `godwit approve %s --gate %s`\n", ph.Gate, p.Name, ph.Gate)
+		} else if ph.Gate != "" {
 			w("- Approval: the owner of gate `%s` approves before it starts: `godwit approve %s --gate %s`\n", ph.Gate, p.Name, ph.Gate)
 		} else {
 			w("- Approval: none; it starts as soon as the phase before it completes\n")
@@ -209,7 +213,7 @@ func (p *Plan) triggers(ph Phase) []string {
 			}
 			t = append(t, fmt.Sprintf("%s above %v for %g min (%s)", rt.Metric, rt.Threshold, rt.DurationMinutes, verb))
 		}
-		for _, k := range sortedKeys(p.AlertThresholds) {
+		for _, k := range slices.Sorted(maps.Keys(p.AlertThresholds)) {
 			t = append(t, fmt.Sprintf("%s crosses %v", k, p.AlertThresholds[k]))
 		}
 	}

@@ -199,3 +199,17 @@ func fillPlaceholders(spec []byte) []byte {
 }
 
 var placeholderValue = regexp.MustCompile(`(\w+): 'TODO\(godwit init\)[^\n]*`)
+
+// TestAGateAfterTheTerraformPlanIsSaidSo: examples/blue-green.yaml's
+// decommission gate waits after its plan; the runbook says the gate shows
+// that plan, not that it comes before the phase.
+func TestAGateAfterTheTerraformPlanIsSaidSo(t *testing.T) {
+	spec, err := config.LoadSpec("../examples/blue-green.yaml")
+	require.NoError(t, err)
+	p := FromSpec(spec, Options{})
+	retire := p.Phases[3]
+	assert.Equal(t, "retire-blue", retire.Gate)
+	assert.True(t, retire.GateAfterPlan)
+	assert.False(t, p.Phases[1].GateAfterPlan, "provision has no gate of its own: its driver's gate is a step")
+	assert.Contains(t, p.Runbook(), "- Approval: the phase plans first; the owner of gate `retire-blue` approves that plan, which the gate shows, before anything changes: `godwit approve blue-green --gate retire-blue`\n")
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/schemachange"
 )
@@ -137,6 +138,45 @@ func TestBackfillHeldByTheProbe(t *testing.T) {
 			}
 			if p.Updated != 0 || filled != 0 {
 				t.Fatalf("a backfill whose probe fails updated %d rows (%d filled)", p.Updated, filled)
+			}
+		})
+	}
+}
+
+// A batch that meets a row another transaction holds waits at most the
+// backfill's lock timeout, then gives up with a lock timeout (after its
+// retries), rather than the engine's own default wait (InnoDB waits 50 s
+// for a row lock whatever lock_wait_timeout says).
+func TestBackfillBatchGivesUpOnAHeldRowLock(t *testing.T) {
+	for _, e := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := setupUsers(t, e, 5)
+			if _, err := schemachange.Apply(ctx, st, renameChange(e, false), hclog.NewNullLogger()); err != nil {
+				t.Fatal(err)
+			}
+			// Another connection holds row 3 in an open transaction.
+			tx, err := st.DB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.Exec("UPDATE users SET name = 'held' WHERE id = 3"); err != nil {
+				t.Fatal(err)
+			}
+			b := schemachange.Backfill{Name: "test/backfill", Table: "users", BatchRows: 10,
+				Set: map[string]string{"email_address": "email"}, LockTimeout: time.Second, Retries: 1, Backoff: time.Millisecond}
+			// Two waits of 1 s are expected; the engines' defaults (InnoDB's
+			// innodb_lock_wait_timeout is 50 s) would outlast this bound.
+			const bound = 30 * time.Second
+			bctx, cancel := context.WithTimeout(ctx, bound)
+			defer cancel()
+			_, err = schemachange.RunBackfill(bctx, st, b, hclog.NewNullLogger(), nil)
+			if bctx.Err() != nil {
+				t.Fatalf("the batch was still waiting for the held row after %s (want it to give up after its 1 s lock timeout); it returned %v", bound, err)
+			}
+			if err == nil || !st.IsLockTimeout(err) {
+				t.Fatalf("backfill beside a held row lock: %v, want a lock timeout", err)
 			}
 		})
 	}

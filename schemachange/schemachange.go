@@ -45,11 +45,18 @@ type Change struct {
 	Up, Down []datastore.ScriptStatement
 	// DualWrite holds the rules per table, installed after Up.
 	DualWrite map[string][]datastore.DualWriteRule
+	// Owner is the migration whose dual-write triggers these are: their
+	// names carry its tag (datastore.DualWriteTag), so status and cleanup
+	// tell them from another migration's. A table that already has
+	// untagged triggers of Godwit's (a run from before tags, resumed) gets
+	// untagged names again, so one set never holds both; "" names none.
+	Owner string
 	// RemoveDualWrite names tables whose dual-write triggers are removed
 	// before Up runs (contract: before the old column goes).
 	RemoveDualWrite []string
 	// LockTimeout bounds each wait for a lock (PostgreSQL lock_timeout,
-	// MySQL lock_wait_timeout); a statement that times out is retried up to
+	// MySQL lock_wait_timeout and, for row locks, innodb_lock_wait_timeout);
+	// a statement that times out is retried up to
 	// Retries times, Backoff apart (doubling).
 	LockTimeout time.Duration
 	Retries     int
@@ -124,13 +131,9 @@ type execer interface {
 }
 
 func ensureRecordTable(ctx context.Context, st *datastore.Store) error {
-	suffix := ""
-	if st.Engine == datastore.MySQL {
-		suffix = " ENGINE=InnoDB"
-	}
 	q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (name VARCHAR(200) NOT NULL PRIMARY KEY,
 		step VARCHAR(20) NOT NULL, done INTEGER NOT NULL, last_key TEXT, row_count BIGINT NOT NULL,
-		updated_at VARCHAR(40) NOT NULL)%s`, st.Quote(RecordTable), suffix)
+		updated_at VARCHAR(40) NOT NULL)%s`, st.Quote(RecordTable), st.TableSuffix())
 	if _, err := st.DB.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create %s: %w", RecordTable, err)
 	}
@@ -213,11 +216,11 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 		done = rec.done
 	}
 	inTx, after := stmts, []string(nil)
-	if transactional(st) {
+	if st.TransactionalDDL() {
 		inTx, after = splitConcurrent(stmts)
 	}
 	res := Result{Triggers: triggers}
-	if transactional(st) && done < len(inTx) {
+	if st.TransactionalDDL() && done < len(inTx) {
 		err := withRetry(ctx, st, c, log, "apply "+c.Name, func() error {
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
 				for _, q := range removals {
@@ -238,7 +241,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 		}
 		res.Statements, done = len(inTx), len(inTx)
 	}
-	if !transactional(st) {
+	if !st.TransactionalDDL() {
 		for _, q := range removals {
 			if _, err := st.DB.ExecContext(ctx, q); err != nil {
 				return res, fmt.Errorf("change %s: remove dual-write triggers: %w", c.Name, err)
@@ -278,7 +281,7 @@ func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 	if rec.step == stepDown {
 		done = rec.done
 	}
-	if transactional(st) {
+	if st.TransactionalDDL() {
 		err := withRetry(ctx, st, c, log, "roll back "+c.Name, func() error {
 			return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
 				for i, q := range down {
@@ -346,15 +349,15 @@ func RemoveDualWrite(ctx context.Context, st *datastore.Store, tables []string) 
 // dual-write triggers' creation (counted); and the triggers created.
 func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts []string, created []datastore.DualWriteTrigger, err error) {
 	var out []string
-	if len(c.RemoveDualWrite) > 0 {
-		all, err := st.DualWriteTriggers(ctx)
-		if err != nil {
+	var existing []datastore.DualWriteTrigger
+	if len(c.RemoveDualWrite) > 0 || len(c.DualWrite) > 0 {
+		if existing, err = st.DualWriteTriggers(ctx); err != nil {
 			return nil, nil, nil, err
 		}
-		for _, tr := range all {
-			if contains(c.RemoveDualWrite, tr.Table) {
-				removals = append(removals, st.DropDualWriteSQL(tr)...)
-			}
+	}
+	for _, tr := range existing {
+		if contains(c.RemoveDualWrite, tr.Table) {
+			removals = append(removals, st.DropDualWriteSQL(tr)...)
 		}
 	}
 	for _, s := range c.Up {
@@ -371,7 +374,7 @@ func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts [
 				cols = append(cols, r.Column) // added by Up
 			}
 		}
-		q, err := st.DualWriteSQL(t, cols, c.DualWrite[table])
+		q, err := st.DualWriteSQL(t, cols, c.DualWrite[table], triggerTag(c.Owner, t.Name, existing))
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -403,7 +406,7 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 				return err
 			}
 			defer conn.Close()
-			if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" && !transactional(st) {
+			if lt := st.LockTimeoutSQL(c.LockTimeout); lt != "" && !st.TransactionalDDL() {
 				if _, err := conn.ExecContext(ctx, lt); err != nil {
 					return err
 				}
@@ -524,8 +527,6 @@ func withRetry(ctx context.Context, st *datastore.Store, c Change, log hclog.Log
 	}
 }
 
-func transactional(st *datastore.Store) bool { return st.Engine != datastore.MySQL }
-
 // splitConcurrent moves PostgreSQL's CREATE INDEX CONCURRENTLY (which
 // cannot run in a transaction) after the rest.
 func splitConcurrent(stmts []string) (inTx, after []string) {
@@ -548,6 +549,17 @@ func createdTrigger(q string) string {
 		return strings.Trim(f[2], "\"`")
 	}
 	return ""
+}
+
+// triggerTag is the tag of the triggers the change creates on table: its
+// owner's, unless the table already has untagged ones (see Change.Owner).
+func triggerTag(owner, table string, existing []datastore.DualWriteTrigger) string {
+	for _, tr := range existing {
+		if tr.Tag == "" && strings.EqualFold(tr.Table, table) {
+			return ""
+		}
+	}
+	return datastore.DualWriteTag(owner)
 }
 
 func tablesOf(m map[string][]datastore.DualWriteRule) []string {
@@ -579,7 +591,7 @@ func findFold(list []string, s string) (string, bool) {
 // reports the first statement the store refuses. On MySQL/MariaDB, whose
 // DDL cannot be rolled back, it does nothing (ok is false).
 func DryRun(ctx context.Context, st *datastore.Store, c Change) (ok bool, err error) {
-	if !transactional(st) {
+	if !st.TransactionalDDL() {
 		return false, nil
 	}
 	c.normalize()

@@ -356,3 +356,62 @@ func TestRollbackOfAPartlyAppliedChangeOnMySQL(t *testing.T) {
 		}
 	})
 }
+
+// A change's triggers carry its owner's tag, and work as untagged ones
+// did; on a table that already has untagged triggers of Godwit's (a run
+// from before tags, resumed after an upgrade) the change keeps untagged
+// names, so the table never holds two sets.
+func TestTriggersCarryTheOwnersTagUnlessTheTableHasUntaggedOnes(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			log := hclog.NewNullLogger()
+			st := setupUsers(t, e, 1)
+			dbtest.Exec(t, st, "CREATE TABLE accounts (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(200), login VARCHAR(200))")
+			c := renameChange(e, false)
+			c.Owner = "orders"
+			if _, err := schemachange.Apply(ctx, st, c, log); err != nil {
+				t.Fatal(err)
+			}
+			rule := map[string][]datastore.DualWriteRule{"accounts": {{Column: "login", Expr: "email"}}}
+			// accounts has an untagged set, as a run from before tags left it.
+			if _, err := schemachange.Apply(ctx, st, schemachange.Change{Name: "old/expand", DualWrite: rule}, log); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := schemachange.Apply(ctx, st, schemachange.Change{Name: "resumed/expand", Owner: "resumed", DualWrite: rule}, log); err != nil {
+				t.Fatal(err)
+			}
+			trs, err := st.DualWriteTriggers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tags := map[string][]string{}
+			for _, tr := range trs {
+				tags[tr.Table] = append(tags[tr.Table], tr.Tag)
+				if tr.Tag != "" && !strings.HasPrefix(tr.Name, datastore.DualWriteTaggedPrefix+tr.Tag+"_") {
+					t.Errorf("trigger %s: tag %q is not in its name", tr.Name, tr.Tag)
+				}
+			}
+			for _, tag := range tags["users"] {
+				if tag != datastore.DualWriteTag("orders") {
+					t.Errorf("users' triggers have tags %v, want all %s (orders)", tags["users"], datastore.DualWriteTag("orders"))
+					break
+				}
+			}
+			for _, tag := range tags["accounts"] {
+				if tag != "" {
+					t.Errorf("accounts' triggers have tags %v, want untagged: the table had an untagged set", tags["accounts"])
+					break
+				}
+			}
+			if len(tags["users"]) == 0 || len(tags["accounts"]) != len(tags["users"]) {
+				t.Fatalf("triggers per table %v: want one set on each", tags)
+			}
+			// The tagged triggers do what untagged ones did.
+			dbtest.Exec(t, st, "INSERT INTO users (id, email) VALUES (7, 'x@y')")
+			if _, b := both(t, st, 7); b.String != "x@y" {
+				t.Fatalf("email_address of a row written the old way = %v, want x@y", b)
+			}
+		})
+	}
+}

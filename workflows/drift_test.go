@@ -67,7 +67,7 @@ func TestSchemaDriftPauseCanBeRolledBack(t *testing.T) {
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{By: "dana", Reason: "the new column is not ready"})
 	}, time.Hour)
 	rep, err := h.run(specWith(migration.PhaseProvision, migration.PhaseCopy, migration.PhaseReconcile))
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 	require.Equal(t, append(runs(migration.PhaseProvision, migration.PhaseCopy), compensations(migration.PhaseProvision)...), h.fake.Calls())
 	require.Equal(t, migration.PhaseCancelled, rep.Phases[1].State)

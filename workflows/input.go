@@ -33,6 +33,10 @@ const (
 	// instead of added, the list is capped, and a report carried from an
 	// older run is compacted.
 	issuesV1 = 1
+	// issuesV2: an issue's message is clipped to migration.MaxIssueMessage
+	// bytes, so the capped list is bounded in size too (a record update's
+	// message or an error's text could otherwise take megabytes).
+	issuesV2 = 2
 )
 
 // ErrTypeInvalidInput is the error type of a run whose input could not be
@@ -126,8 +130,11 @@ func prepare(in Input) (out prepared) {
 }
 
 // addIssue records an issue in the report: counted when seen before
-// (issuesV1), or appended as runs before it did.
+// (issuesV1) and clipped (issuesV2), or appended as runs before it did.
 func (r *run) addIssue(ctx workflow.Context, phase, severity, message string) {
+	if r.issuesVersion >= issuesV2 {
+		message = migration.ClipIssueMessage(message)
+	}
 	if r.issuesVersion >= issuesV1 {
 		r.report.NoteIssue(workflow.Now(ctx), phase, severity, message)
 		return

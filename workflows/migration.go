@@ -3,7 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -88,6 +89,12 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	if stop.cancelled {
 		return r.report, temporal.NewCanceledError(r.snapshot(ctx))
 	}
+	if stop.requested && workflow.GetVersion(ctx, changeRolledBackResult, workflow.DefaultVersion, rolledBackResultV1) >= rolledBackResultV1 {
+		// A person asked for this rollback and every compensation ran:
+		// the run did what it was asked, so it completes, its result
+		// saying ROLLED_BACK. A rollback after a failure still fails it.
+		return r.report, nil
+	}
 	return r.report, temporal.NewNonRetryableApplicationError(
 		"ROLLED_BACK: every completed phase was undone; the cause: "+stop.reason, ErrTypeRolledBack, nil, r.snapshot(ctx))
 }
@@ -141,6 +148,28 @@ const (
 	// memoV1: the run keeps a migration.Summary in its memo (MemoSummary),
 	// upserted at phase boundaries only, for readers with no worker.
 	memoV1 = 1
+
+	changeSeries = "series"
+	// seriesV1: the report keeps a bounded series of the run's figures
+	// (migration.Report.Series), a point at each publish (phase and step
+	// boundaries, gates, signals), carried across continue-as-new in the
+	// report, so charts survive a restart of the dashboard.
+	seriesV1 = 1
+
+	changeGateAfterPlan = "gate-after-plan"
+	// gateAfterPlanV1: a phase's own gate waits after the read-only steps
+	// its phase begins with (a Terraform plan), so the person at the gate
+	// sees what is about to change; a decommission is not past its point
+	// of no return until a step that changes something starts; read-only
+	// steps register no compensation. Asked only when such a phase comes.
+	gateAfterPlanV1 = 1
+
+	changeRolledBackResult = "rolled-back-result"
+	// rolledBackResultV1: a rollback a person asked for (`rollback`
+	// signal) that undid every phase completes the run with the report
+	// (status ROLLED_BACK) as its result instead of failing it; a rollback
+	// after a failure or a gate's timeout still fails the run.
+	rolledBackResultV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -196,11 +225,17 @@ type run struct {
 	// activitiesPerRun is when to continue as new.
 	activities, activitiesPerRun int
 
+	// gateAfterPlan is this run's changeGateAfterPlan version, once asked.
+	gateAfterPlan      workflow.Version
+	gateAfterPlanAsked bool
+
 	publishedPhase, publishedStatus string
 	// memoVersion enables the memo summary; memoBoundary is the
 	// Summary.Boundary last upserted, so only a boundary adds an event.
 	memoVersion  workflow.Version
 	memoBoundary string
+	// seriesVersion enables the report's series (migration.Report.Series).
+	seriesVersion workflow.Version
 
 	// lagGate is the lag condition of the waiting gate (requireLag), and
 	// lagCheckpoint where its replication stands; gateBreak ends a gate's
@@ -225,6 +260,7 @@ type stopCause struct {
 	continueAsNew bool // not a stop: the run goes on in a new one
 	stepsAgain    bool // a step asked for its phase's steps to start again
 	holdForPerson bool // a step asked a person to judge: pause there
+	requested     bool // a person asked for the rollback (`rollback` signal)
 }
 
 // maxStepRestarts bounds how often a phase's steps start again (a plan
@@ -270,8 +306,9 @@ func newRun(ctx workflow.Context, in Input) *run {
 	if len(spec.Notifications) > 0 {
 		r.notifyVersion = workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, notifyV1)
 	}
-	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV1)
+	r.issuesVersion = workflow.GetVersion(ctx, changeIssues, workflow.DefaultVersion, issuesV2)
 	r.memoVersion = workflow.GetVersion(ctx, changeMemo, workflow.DefaultVersion, memoV1)
+	r.seriesVersion = workflow.GetVersion(ctx, changeSeries, workflow.DefaultVersion, seriesV1)
 	if c := in.Carry; c != nil {
 		rep := c.Report
 		r.report = &rep
@@ -336,17 +373,10 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
 			}
-			if stop := r.awaitPhaseGate(ctx, i); stop != nil {
-				return stop
-			}
-			if stop := r.holdWhilePaused(ctx); stop != nil {
-				return stop
-			}
-			if stop := r.awaitWindow(ctx, i); stop != nil {
-				return stop
-			}
-			if stop := r.holdWhilePaused(ctx); stop != nil {
-				return stop
+			if !r.gateAfterReadOnly(ctx, r.spec.Phases[i]) {
+				if stop := r.awaitPhaseGateAndWindow(ctx, i); stop != nil {
+					return stop
+				}
 			}
 		}
 		if r.needsCapture(i) {
@@ -364,7 +394,7 @@ func (r *run) requested() *stopCause {
 	if r.rollbackReason == "" {
 		return nil
 	}
-	return &stopCause{reason: r.rollbackReason}
+	return &stopCause{reason: r.rollbackReason, requested: true}
 }
 
 func (r *run) cancelled() *stopCause {
@@ -391,6 +421,38 @@ func (r *run) holdWhilePaused(ctx workflow.Context) *stopCause {
 	r.report.Status = migration.StatusInProgress
 	r.publish(ctx)
 	return nil
+}
+
+// awaitPhaseGateAndWindow waits for the phase's gate, then for the spec's
+// window, holding while paused after each.
+func (r *run) awaitPhaseGateAndWindow(ctx workflow.Context, i int) *stopCause {
+	if stop := r.awaitPhaseGate(ctx, i); stop != nil {
+		return stop
+	}
+	if stop := r.holdWhilePaused(ctx); stop != nil {
+		return stop
+	}
+	if stop := r.awaitWindow(ctx, i); stop != nil {
+		return stop
+	}
+	return r.holdWhilePaused(ctx)
+}
+
+// gateAfterPlanOn says whether this run follows changeGateAfterPlan. It
+// is asked only when a phase it concerns comes up, so a run without one
+// records no marker.
+func (r *run) gateAfterPlanOn(ctx workflow.Context) bool {
+	if !r.gateAfterPlanAsked {
+		r.gateAfterPlan = workflow.GetVersion(ctx, changeGateAfterPlan, workflow.DefaultVersion, gateAfterPlanV1)
+		r.gateAfterPlanAsked = true
+	}
+	return r.gateAfterPlan >= gateAfterPlanV1
+}
+
+// gateAfterReadOnly says whether phase p's own gate waits inside its
+// steps, after the read-only ones (config.PhaseSpec.GateAfterReadOnly).
+func (r *run) gateAfterReadOnly(ctx workflow.Context, p config.PhaseSpec) bool {
+	return p.GateAfterReadOnly() && r.gateAfterPlanOn(ctx)
 }
 
 // awaitPhaseGate waits for an `approve` of the phase's gate, if it has one.
@@ -511,12 +573,24 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 // runSteps runs a multi-step phase's steps one by one from where an
 // earlier run left off. Pause holds between steps, gates wait for
 // approval, and the run continues as new when its history grows long.
-func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps []config.Step) *stopCause {
+//
+// Since changeGateAfterPlan, the phase's own gate waits after the
+// read-only steps it begins with (late), and a decommission keeps
+// BeforeNoReturn while only such steps and gates have run (guarded): a
+// rollback is still possible there, and read-only steps register no
+// compensation, since they did nothing to undo.
+func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps []config.Step) (stop *stopCause) {
 	pr := &r.report.Phases[i]
 	pr.Steps = len(steps)
 	first := 0
 	if i == r.startPhase {
 		first = r.startStep
+	}
+	late := r.gateAfterReadOnly(ctx, spec)
+	guarded := spec.Phase.PointOfNoReturn() && r.gateAfterPlanOn(ctx)
+	change := config.FirstChange(steps)
+	if late || guarded {
+		defer func() { r.stoppedBeforeChange(ctx, i, stop) }()
 	}
 	var last activities.PhaseResult
 	restarts := 0
@@ -527,6 +601,9 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		st := steps[k]
 		pr.Step = fmt.Sprintf("%d of %d: %s", k+1, len(steps), st.Name)
 		pr.Progress = 100 * float64(k) / float64(len(steps))
+		if guarded {
+			pr.BeforeNoReturn = k < change || (late && k == change)
+		}
 		r.publish(ctx)
 		if k > first {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
@@ -541,6 +618,20 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 		if st.Action && r.activities >= r.activitiesPerRun {
 			r.startPhase, r.startStep = i, k
 			return &stopCause{continueAsNew: true}
+		}
+		if late && k == change && pr.ApprovedBy == "" {
+			pr.Step = fmt.Sprintf("%d of %d: gate %s, then %s", k+1, len(steps), spec.Approval.Gate, st.Name)
+			if stop := r.awaitPhaseGateAndWindow(ctx, i); stop != nil {
+				if stop.continueAsNew {
+					r.startPhase, r.startStep = i, k
+				}
+				return stop
+			}
+			pr.Step = fmt.Sprintf("%d of %d: %s", k+1, len(steps), st.Name)
+		}
+		if guarded && k == change {
+			pr.BeforeNoReturn = false
+			r.publish(ctx)
 		}
 		switch {
 		case st.Gate != "":
@@ -566,6 +657,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			res, stop := r.runAction(ctx, i, spec, k+1)
 			if stop != nil && stop.stepsAgain && restarts < maxStepRestarts {
 				restarts++
+				if late {
+					// The phase's gate asks again, with the new plan.
+					delete(r.approvals, spec.Approval.Gate)
+					pr.ApprovedBy = ""
+				}
 				r.restartSteps(ctx, i, steps, stop.reason)
 				k = -1 // the loop goes on at the first step
 				continue
@@ -592,10 +688,11 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 			pr.Attempts = int(res.Attempt)
 			pr.Summary = res.Summary
 			last = res
-			for _, name := range sortedKeys(res.Outputs) {
+			// Sorted: workflow code must not depend on map iteration order.
+			for _, name := range slices.Sorted(maps.Keys(res.Outputs)) {
 				r.prior[i][name] = res.Outputs[name]
 			}
-			if !contains(r.compensations, i) {
+			if !contains(r.compensations, i) && !((late || guarded) && st.ReadOnly) {
 				// The phase has had effects: a rollback from here on
 				// must undo them, though the phase is not finished.
 				r.compensations = append(r.compensations, i)
@@ -610,6 +707,18 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 	last.Outputs = r.prior[i]
 	r.phaseCompleted(ctx, i, last)
 	return r.requested()
+}
+
+// stoppedBeforeChange records phase i, stopped (by a rollback, a gate's
+// timeout) before any of its steps changed anything, as cancelled: it has
+// nothing to undo, and must not read as still running.
+func (r *run) stoppedBeforeChange(ctx workflow.Context, i int, stop *stopCause) {
+	pr := &r.report.Phases[i]
+	if stop == nil || stop.continueAsNew || pr.State != migration.PhaseRunning || contains(r.compensations, i) {
+		return
+	}
+	pr.State, pr.EndTime = migration.PhaseCancelled, workflow.Now(ctx)
+	pr.Error = "stopped before it changed anything: " + stop.reason
 }
 
 func contains(list []int, v int) bool {
@@ -653,7 +762,7 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			now, set := r.throttle[i]
 			return pausable && (set != throttleSet || now != throttledTo)
 		}
-		if !spec.Phase.PointOfNoReturn() {
+		if !spec.Phase.PointOfNoReturn() || r.report.Phases[i].BeforeNoReturn {
 			workflow.Go(ctx, func(gctx workflow.Context) {
 				err := workflow.Await(gctx, func() bool {
 					return done || r.rollbackReason != "" || (pausable && r.paused) || rethrottled()
@@ -766,7 +875,7 @@ func (r *run) phaseFailed(ctx workflow.Context, i int, msg string, res activitie
 	r.logger.Error("phase failed", "phase", spec.Name, "error", msg)
 	return &stopCause{
 		reason:       fmt.Sprintf("phase %s failed: %s", spec.Name, msg),
-		pastNoReturn: spec.Phase.PointOfNoReturn(),
+		pastNoReturn: spec.Phase.PointOfNoReturn() && !pr.BeforeNoReturn,
 	}
 }
 
@@ -920,6 +1029,10 @@ func (r *run) end(ctx workflow.Context, status migration.Status) {
 // phase or status changed, so history gets an event only on a real change.
 func (r *run) publish(ctx workflow.Context) {
 	r.report.Refresh(workflow.Now(ctx))
+	if r.seriesVersion >= seriesV1 {
+		// State, not a command: no history event per point.
+		r.report.AddPoint(workflow.Now(ctx), r.prior[r.report.CurrentIndex])
+	}
 	// Not a command, so not in history: safe to change at any time.
 	workflow.SetCurrentDetails(ctx, r.report.Headline())
 	phase, status := r.currentPhase(), string(r.report.Status)
@@ -960,6 +1073,7 @@ func (r *run) snapshot(ctx workflow.Context) migration.Report {
 	rep := *r.report
 	rep.Phases = append([]migration.PhaseReport(nil), r.report.Phases...)
 	rep.Issues = append([]migration.Issue(nil), r.report.Issues...)
+	rep.Series = append([]migration.Point(nil), r.report.Series...)
 	rep.Refresh(workflow.Now(ctx))
 	return rep
 }
@@ -1012,17 +1126,6 @@ func failedResult(err error) (activities.PhaseResult, bool) {
 		return res, true
 	}
 	return res, false
-}
-
-// sortedKeys returns m's keys in order: workflow code must not depend on
-// map iteration order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // zeroResult is the result of a phase that failed before its activity ran.

@@ -214,7 +214,7 @@ func TestFailureCompensatesCompletedPhasesInReverse(t *testing.T) {
 			}
 			rep, err := h.run(specWith(all...))
 			var appErr *temporal.ApplicationError
-			require.ErrorAs(t, err, &appErr)
+			require.ErrorAs(t, err, &appErr, "a rollback after a failure fails the run")
 			require.Equal(t, ErrTypeRolledBack, appErr.Type())
 
 			done := all[:i]
@@ -289,9 +289,7 @@ func TestRollbackSignalInEachPhase(t *testing.T) {
 				h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "p99 too high", By: "alice"})
 			})
 			rep, err := h.run(specWith(all...))
-			var appErr *temporal.ApplicationError
-			require.ErrorAs(t, err, &appErr)
-			require.Equal(t, ErrTypeRolledBack, appErr.Type())
+			require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 
 			want := append(runs(all[:i+1]...), compensations(reversed(all[:i])...)...)
 			require.Equal(t, want, h.fake.Calls())
@@ -363,7 +361,7 @@ func TestRollbackWhilePaused(t *testing.T) {
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "changed our minds"})
 	}, time.Hour)
 	rep, err := h.run(specWith(migration.PhaseValidate, migration.PhaseCopy))
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, []string{"run:validate", "compensate:validate"}, h.fake.Calls())
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 }
@@ -641,7 +639,7 @@ func TestStatusQueryWhileRunning(t *testing.T) {
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "enough"})
 	}, time.Minute)
 	_, err := h.run(gatedSpec(""))
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 }
 
 func TestSearchAttributesFollowTheRun(t *testing.T) {

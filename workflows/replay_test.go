@@ -1,17 +1,21 @@
 package workflows
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	// Recorded runs use every driver: their specs must decode as the
 	// worker's do, or the replay would take another path.
-	_ "github.com/godwit/godwit/drivers"
+	"github.com/godwit/godwit/drivers"
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
@@ -52,4 +56,68 @@ func TestReplayCatchesAChangedWorkflow(t *testing.T) {
 			require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}
+}
+
+// TestEveryDriverHasARecordedHistory: a driver's code is called while the
+// workflow replays (its spec section decodes, its planner decides), so
+// each registered driver needs a recorded run whose spec uses its
+// section, or a change to it could break runs in flight unseen. Record one
+// from an integration test (recordHistory) when adding a driver.
+func TestEveryDriverHasARecordedHistory(t *testing.T) {
+	files, err := filepath.Glob("testdata/histories/*.json")
+	require.NoError(t, err)
+	used := map[string]bool{}
+	for _, f := range files {
+		for key := range recordedPhaseSections(t, f) {
+			used[key] = true
+		}
+	}
+	// The build's drivers, not every registered key: tests of this
+	// package register stand-ins of their own.
+	keys := []string{"hook"}
+	for key := range drivers.Builtin(hclog.NewNullLogger()) {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		require.True(t, used[key], "no recorded history's spec has a phase with a %s: section: record one (integration test calling recordHistory, run with GODWIT_RECORD_HISTORY=$PWD/workflows/testdata/histories)", key)
+	}
+}
+
+// recordedPhaseSections returns the keys of every phase of the spec a
+// recorded Migration run started with (none for other workflows).
+func recordedPhaseSections(t *testing.T, file string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var h struct {
+		Events []struct {
+			Started *struct {
+				Type  struct{ Name string } `json:"workflowType"`
+				Input struct {
+					Payloads []struct{ Data []byte } `json:"payloads"`
+				} `json:"input"`
+			} `json:"workflowExecutionStartedEventAttributes"`
+		} `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal(b, &h), file)
+	require.NotEmpty(t, h.Events, file)
+	started := h.Events[0].Started
+	require.NotNil(t, started, "%s: the first event is not the run's start", file)
+	keys := map[string]bool{}
+	if started.Type.Name != WorkflowName || len(started.Input.Payloads) == 0 {
+		return keys
+	}
+	var in struct {
+		Spec struct {
+			Phases []map[string]json.RawMessage `json:"phases"`
+		} `json:"spec"`
+	}
+	require.NoError(t, json.Unmarshal(started.Input.Payloads[0].Data, &in), "%s: the run's input", file)
+	for _, p := range in.Spec.Phases {
+		for k := range p {
+			keys[k] = true
+		}
+	}
+	return keys
 }

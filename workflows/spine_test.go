@@ -276,7 +276,7 @@ phases:
 		}
 	}
 	rep, err := h.run(spec)
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, []string{"run:copy", "run:shift-traffic#1", "run:shift-traffic#2", "compensate:shift-traffic", "compensate:copy"}, h.fake.Calls())
 	require.Equal(t, 1, h.fake.inputs[3].StepsDone, "the compensation knows how far the phase got")
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
@@ -413,7 +413,7 @@ phases:
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{By: "alice", Reason: "not today"})
 	}, time.Hour)
 	rep, err := h.run(spec)
-	require.Error(t, err)
+	require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 	// Notifications go out in the background: order them as sent, by the
 	// sequence number in their IDs.

@@ -8,11 +8,22 @@
 
   // refresh fetches this page again and swaps each [data-live] part that
   // the reader is not using (focus inside it), keeping typed values.
+  // One refresh at a time: a run whose worker does not answer takes the
+  // status query's timeout to read, longer than the refresh interval.
+  var busy = false;
   function refresh() {
+    if (busy) { return Promise.resolve(); }
+    busy = true;
     return fetch(location.href, { headers: { Accept: "text/html" }, cache: "no-store" })
       .then(function (r) { return r.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
+        // Another kind of page (a run whose worker stopped or came back
+        // answering): its parts differ, so load it whole.
+        if (doc.body.getAttribute("data-page") !== body.getAttribute("data-page")) {
+          location.reload();
+          return;
+        }
         document.querySelectorAll("[data-live]").forEach(function (old) {
           var fresh = doc.getElementById(old.id);
           if (!fresh || old.contains(document.activeElement)) { return; }
@@ -26,7 +37,8 @@
       })
       .catch(function (e) {
         if (state) { state.textContent = "Refresh failed: " + e.message; }
-      });
+      })
+      .finally(function () { busy = false; });
   }
   setInterval(refresh, every * 1000);
 

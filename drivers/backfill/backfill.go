@@ -53,6 +53,10 @@ type Spec struct {
 	Throttle *copydriver.Throttle `yaml:"throttle" json:"throttle,omitempty"`
 	// Stores holds the store's spec, copied from the spec's stores.
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// Later names the phases after this one that keep records in the
+	// store (expand.LaterPhases), filled when the spec is checked. No
+	// omitempty: nil means a run started before the field existed.
+	Later []string `yaml:"-" json:"later"`
 }
 
 // Check reports an unknown store, a missing table or set.
@@ -81,6 +85,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		names = append(names, s.Throttle.Probe.Store)
 	}
 	s.Stores = provision.Pick(c.Spec, names...)
+	s.Later = expand.LaterPhases(c, s.Store)
 }
 
 // ApplyDefaults sets the batch size.
@@ -140,10 +145,15 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	defer st.Close()
 	name := expand.RecordName(in.Migration, in.Phase.Name)
 	if action == activities.ActionCompensate {
-		if err := schemachange.ForgetExcept(ctx, st, name, ""); err != nil {
+		if err := schemachange.Forget(ctx, st, name); err != nil {
 			return activities.PhaseResult{}, stores.Classify("backfill: forget progress", err)
 		}
 		return activities.PhaseResult{Summary: fmt.Sprintf("forgot the backfill's progress on %s (the expand phase's rollback removes what it filled)", s.Table)}, nil
+	}
+	// An earlier run's records of the phases after this one (a completed
+	// run's contract's) must not make them skip.
+	if err := expand.ForgetLater(ctx, st, in.Migration, s.Later); err != nil {
+		return activities.PhaseResult{}, stores.Classify("backfill: forget an earlier run's records", err)
 	}
 	b := schemachange.Backfill{Name: name, Table: s.Table, Set: s.Set, Where: s.Where,
 		BatchRows: s.BatchRows, RowsPerSecond: float64(s.RowsPerSecond), LockTimeout: s.LockTimeout.D()}
@@ -228,3 +238,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	return problems
 }
+
+// RecordStore is the store the backfill's progress record is kept in.
+func (s *Spec) RecordStore() string { return s.Store }
+
+var _ expand.RecordKeeper = (*Spec)(nil)

@@ -9,7 +9,6 @@ package compatdriver
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/godwit/godwit/compat"
@@ -175,13 +174,4 @@ func planText(spec *config.Spec) string {
 		t = t[:i+1]
 	}
 	return t + "… (cut: godwit plan -f SPEC shows it all)\n"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

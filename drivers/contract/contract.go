@@ -46,11 +46,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
 	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)", false)
 	s.DualWriteTables = nil
-	for i := range c.Spec.Phases {
-		p := &c.Spec.Phases[i]
-		if p == c.Phase {
-			break
-		}
+	for _, p := range c.PhasesBefore() {
 		if e, ok := p.Driver.(*expand.Spec); ok && e.Store == s.Store {
 			s.DualWriteTables = append(s.DualWriteTables, e.Tables()...)
 		}
@@ -144,3 +140,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	}
 	return nil
 }
+
+// RecordStore is the store the contract's record is kept in.
+func (s *Spec) RecordStore() string { return s.Store }
+
+var _ expand.RecordKeeper = (*Spec)(nil)

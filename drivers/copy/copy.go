@@ -226,6 +226,9 @@ func (s *Spec) Resources(spec *config.Spec) []string {
 // resume continues from that checkpoint.
 func (s *Spec) Pausable() bool { return true }
 
+// MovesData is the copy's flow, from to to (stores.DataMover).
+func (s *Spec) MovesData() stores.Flow { return stores.Flow{From: s.From, To: s.To} }
+
 // HasCompensation is false for onRollback: keep.
 func (s *Spec) HasCompensation() bool { return s.OnRollback != OnRollbackKeep }
 

@@ -167,6 +167,16 @@ func (s *Spec) MappingName() string { return s.Mapping }
 // (config.MappingUser).
 func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }
 
+// MovesData is the cut-over's flow, from to to (stores.DataMover).
+func (s *Spec) MovesData() stores.Flow { return stores.Flow{From: s.From, To: s.To} }
+
+// Replications says that the cut-over leaves the reverse capture running:
+// every write on to is captured for from, until a replicate stop
+// (stores.Replicator).
+func (s *Spec) Replications() (started, stopped []stores.Flow) {
+	return []stores.Flow{{From: s.To, To: s.From}}, nil
+}
+
 // HasCompensation: the writes made on new back to legacy, then the route.
 func (s *Spec) HasCompensation() bool { return true }
 

@@ -81,7 +81,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
 	defer ka.Stop()
 	name := RecordName(in.Migration, in.Phase.Name)
-	change := schemachange.Change{Name: name, Up: up, Down: down, DualWrite: s.Rules(),
+	change := schemachange.Change{Name: name, Owner: in.Migration, Up: up, Down: down, DualWrite: s.Rules(),
 		LockTimeout: s.LockTimeout.D(), Retries: s.Retries}
 	if action == activities.ActionCompensate {
 		res, err := schemachange.Rollback(ctx, st, change, log)
@@ -95,12 +95,19 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if err != nil {
 		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
 	}
-	if !res.Already {
-		// A new change starts: the records a finished earlier run of this
-		// migration left (its contract's) must not make later phases skip.
-		if err := forgetOthers(ctx, st, in.Migration, name); err != nil {
-			return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
-		}
+	// The records an earlier run of this migration left for the phases
+	// after this one (a completed run's contract's) must not make them
+	// skip. Only later phases' go: an earlier expand of this run keeps its
+	// record, which its compensation needs.
+	switch {
+	case s.Later != nil:
+		err = ForgetLater(ctx, st, in.Migration, s.Later)
+	case !res.Already:
+		// A phase of a run started before Later existed: the old rule.
+		err = forgetOthers(ctx, st, in.Migration, name)
+	}
+	if err != nil {
+		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
 	}
 	log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
 	sum := fmt.Sprintf("applied %d statements of %s to %s", len(up), s.SQL.Path(), s.Store)
@@ -199,7 +206,7 @@ func (d *Driver) dryRun(ctx context.Context, spec *config.Spec, s *Spec, phase s
 	if spec.Stores[s.Store].Engine == "" {
 		return nil
 	}
-	if e, err := datastore.ParseEngine(spec.Stores[s.Store].Engine); err != nil || e == datastore.MySQL {
+	if e, err := datastore.ParseEngine(spec.Stores[s.Store].Engine); err != nil || !e.TransactionalDDL() {
 		return nil
 	}
 	st, err := stores.Open(ctx, spec.Stores, s.Store)
@@ -207,7 +214,7 @@ func (d *Driver) dryRun(ctx context.Context, spec *config.Spec, s *Spec, phase s
 		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
 	}
 	defer st.Close()
-	c := schemachange.Change{Name: RecordName(spec.Name, phase), Up: up, Down: down, DualWrite: s.Rules(), LockTimeout: s.LockTimeout.D()}
+	c := schemachange.Change{Name: RecordName(spec.Name, phase), Owner: spec.Name, Up: up, Down: down, DualWrite: s.Rules(), LockTimeout: s.LockTimeout.D()}
 	if _, err := schemachange.DryRun(ctx, st, c); err != nil {
 		return []string{fmt.Sprintf("store %s: %v", s.Store, err)}
 	}

@@ -41,7 +41,17 @@ func renameSpecWith(t *testing.T, db dbtest.DB, backfillSection string) *config.
 	write("expand.sql", "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);")
 	write("expand.down.sql", "ALTER TABLE users DROP COLUMN email_address;")
 	write("contract.sql", "ALTER TABLE users DROP COLUMN email;")
-	text := fmt.Sprintf(`name: rename-test
+	text := renameSpecText(db.Store.Engine, filepath.Join(dir, "app.dsn"), `{email_address: "email", email: {from: email_address}}`, backfillSection)
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	return spec
+}
+
+// renameSpecText is the spec of an expand with dualWrite on users, a
+// backfill and a contract behind a gate, on a store of engine whose DSN is
+// in dsnFile.
+func renameSpecText(engine datastore.Engine, dsnFile, dualWrite, backfillSection string) string {
+	return fmt.Sprintf(`name: rename-test
 stores:
   app: {engine: %s, dsn: {fromFile: %s}}
 phases:
@@ -52,7 +62,7 @@ phases:
       sql: {fromFile: expand.sql}
       rollback: {fromFile: expand.down.sql}
       dualWrite:
-        users: {email_address: "email", email: {from: email_address}}
+        users: %s
   - phase: copy
     name: backfill
     backfill: %s
@@ -60,10 +70,7 @@ phases:
     name: contract
     approval: {gate: contract}
     contract: {store: app, sql: {fromFile: contract.sql}}
-`, db.Store.Engine, filepath.Join(dir, "app.dsn"), backfillSection)
-	spec, err := config.ParseSpec([]byte(text))
-	require.NoError(t, err)
-	return spec
+`, engine, dsnFile, dualWrite, backfillSection)
 }
 
 // roundTrip is the phase as the activity receives it: through JSON.
@@ -305,4 +312,43 @@ phases:
 	var filled int
 	require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NOT NULL").Scan(&filled))
 	require.Zero(t, filled, "the backfill wrote although its probe failed")
+}
+
+// A run under the name of one that completed its expand, backfill and
+// contract applies all of its own statements: the completed run's records
+// (its contract's stays, for a retried contract) must not make the new
+// run's contract take itself as already applied.
+func TestRerunAfterACompletedRunAppliesItsOwnStatements(t *testing.T) {
+	log := hclog.NewNullLogger()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))",
+		"INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x')")
+	spec := renameSpec(t, db)
+	e, b, c := expand.New(log), backfill.New(log), contract.New(log)
+	run(t, e, activities.ActionRun, spec, 0)
+	run(t, b, activities.ActionRun, spec, 1)
+	run(t, c, activities.ActionRun, spec, 2)
+
+	// The next change, under the same migration name: the column back.
+	dir := os.Getenv(specfiles.DirEnv)
+	for name, text := range map[string]string{
+		"expand.sql":      "ALTER TABLE users ADD COLUMN email VARCHAR(200);",
+		"expand.down.sql": "ALTER TABLE users DROP COLUMN email;",
+		"contract.sql":    "ALTER TABLE users DROP COLUMN email_address;",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
+	text := renameSpecText(datastore.SQLite, filepath.Join(dir, "app.dsn"), `{email: "email_address", email_address: {from: email}}`,
+		`{store: app, table: users, set: {email: "email_address"}, where: "email IS NULL", batchRows: 2}`)
+	again, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	res := run(t, e, activities.ActionRun, again, 0)
+	require.NotContains(t, res.Summary, "already applied", "the new run's expand")
+	res = run(t, b, activities.ActionRun, again, 1)
+	require.Contains(t, res.Summary, "3 updated", "the new run's backfill")
+	res = run(t, c, activities.ActionRun, again, 2)
+	require.NotContains(t, res.Summary, "already applied", "the new run's contract")
+	tb, err := db.Store.Introspect(context.Background(), "users")
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
-	"github.com/godwit/godwit/schemachange"
 )
 
 // Leftover is a dual-write trigger of Godwit's found in a store of a
@@ -20,10 +19,13 @@ type Leftover struct {
 	Store  string `json:"store"`
 	Engine string `json:"engine"`
 	datastore.DualWriteTrigger
-	// Ours is true when the trigger is on a table the migration's expand
-	// phases dual-write in this store; false for one on another table
-	// (another migration's: its owner is not known from here).
-	Ours bool `json:"ours"`
+	// Ours is true when the trigger's name carries the migration's tag,
+	// or carries no tag (a run from before tags) and is on a table the
+	// migration's expand phases dual-write in this store. Otherwise it is
+	// another migration's: Tagged says whether its name says so (another
+	// tag) or it is only on another table.
+	Ours   bool `json:"ours"`
+	Tagged bool `json:"tagged,omitempty"`
 	// Drop is the SQL that removes the trigger by hand.
 	Drop string `json:"drop"`
 }
@@ -73,14 +75,15 @@ func UsesDualWrite(spec *config.Spec) bool { return len(DualWriteTables(spec)) >
 
 // FindLeftovers lists Godwit's dual-write triggers in every store the
 // spec's expand phases dual-write in, from this machine with the DSNs the
-// spec names. Triggers carry no migration's name (one table has one set),
-// so a trigger on a table this migration dual-writes is its own. A store
-// that cannot be opened is a problem, not an error.
+// spec names. A trigger whose name carries the migration's tag is its own;
+// one without a tag (created before tags) is its own when it is on a table
+// this migration dual-writes (one table has one set). A store that cannot
+// be opened is a problem, not an error.
 func FindLeftovers(ctx context.Context, spec *config.Spec) Scan {
 	var scan Scan
 	tables := DualWriteTables(spec)
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
-		found, err := storeLeftovers(ctx, spec.Stores, name, tables[name])
+		found, err := storeLeftovers(ctx, spec.Stores, name, tables[name], datastore.DualWriteTag(spec.Name))
 		if err != nil {
 			scan.Problems = append(scan.Problems, fmt.Sprintf("store %s not checked for dual-write triggers: %v", name, err))
 			continue
@@ -90,7 +93,7 @@ func FindLeftovers(ctx context.Context, spec *config.Spec) Scan {
 	return scan
 }
 
-func storeLeftovers(ctx context.Context, specStores map[string]config.StoreSpec, name string, tables []string) ([]Leftover, error) {
+func storeLeftovers(ctx context.Context, specStores map[string]config.StoreSpec, name string, tables []string, tag string) ([]Leftover, error) {
 	st, err := stores.Open(ctx, specStores, name)
 	if err != nil {
 		return nil, err
@@ -102,8 +105,9 @@ func storeLeftovers(ctx context.Context, specStores map[string]config.StoreSpec,
 	}
 	out := make([]Leftover, 0, len(trs))
 	for _, tr := range trs {
+		onOurs := slices.ContainsFunc(tables, func(t string) bool { return strings.EqualFold(t, tr.Table) })
 		out = append(out, Leftover{Store: name, Engine: string(st.Engine), DualWriteTrigger: tr,
-			Ours: slices.ContainsFunc(tables, func(t string) bool { return strings.EqualFold(t, tr.Table) }),
+			Ours: tr.Tag == tag || tr.Tag == "" && onOurs, Tagged: tr.Tag != "",
 			Drop: strings.Join(st.DropDualWriteSQL(tr), "; ") + ";"})
 	}
 	return out, nil
@@ -113,24 +117,38 @@ func storeLeftovers(ctx context.Context, specStores map[string]config.StoreSpec,
 // left alone), store by store, and returns the names removed per store.
 // Removing one already gone is harmless.
 func Cleanup(ctx context.Context, spec *config.Spec, only []Leftover) (map[string][]string, error) {
-	tables := map[string][]string{}
+	byStore := map[string][]datastore.DualWriteTrigger{}
 	for _, l := range only {
-		if l.Ours && !slices.Contains(tables[l.Store], l.Table) {
-			tables[l.Store] = append(tables[l.Store], l.Table)
+		if l.Ours {
+			byStore[l.Store] = append(byStore[l.Store], l.DualWriteTrigger)
 		}
 	}
 	removed := map[string][]string{}
-	for _, name := range slices.Sorted(maps.Keys(tables)) {
+	for _, name := range slices.Sorted(maps.Keys(byStore)) {
 		st, err := stores.Open(ctx, spec.Stores, name)
 		if err != nil {
 			return removed, fmt.Errorf("store %s: %w", name, err)
 		}
-		out, err := schemachange.RemoveDualWrite(ctx, st, tables[name])
+		err = dropTriggers(ctx, st, byStore[name], func(tr string) { removed[name] = append(removed[name], tr) })
 		st.Close()
-		removed[name] = out
 		if err != nil {
 			return removed, fmt.Errorf("store %s: %w", name, err)
 		}
 	}
 	return removed, nil
+}
+
+// dropTriggers removes exactly the given triggers (not every trigger of
+// Godwit's on their tables: another migration's may be there), calling
+// done with each name removed.
+func dropTriggers(ctx context.Context, st *datastore.Store, trs []datastore.DualWriteTrigger, done func(string)) error {
+	for _, tr := range trs {
+		for _, q := range st.DropDualWriteSQL(tr) {
+			if _, err := st.DB.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("remove dual-write trigger %s on %s: %w", tr.Name, tr.Table, err)
+			}
+		}
+		done(tr.Name)
+	}
+	return nil
 }

@@ -9,7 +9,8 @@ package expand
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -119,6 +120,10 @@ type Spec struct {
 	// Stores holds the store's spec, copied from the spec's stores: when
 	// the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// Later names the phases after this one that keep records in the
+	// store (LaterPhases), filled when the spec is checked. No omitempty:
+	// nil means a run started before the field existed.
+	Later []string `yaml:"-" json:"later"`
 }
 
 // Check reports an unknown store, missing scripts and empty rules.
@@ -126,7 +131,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
 	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)", true)
 	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation", true)
-	for _, table := range sortedKeys(s.DualWrite) {
+	for _, table := range slices.Sorted(maps.Keys(s.DualWrite)) {
 		if err := datastore.ValidatePattern(table); err != nil || strings.ContainsAny(table, "*?[") {
 			c.Errorf("dualWrite."+table, "must name one table, not a pattern")
 		}
@@ -143,6 +148,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("retries", "must not be negative")
 	}
 	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Later = LaterPhases(c, s.Store)
 }
 
 // ApplyDefaults makes the phase's compensation run even when the phase
@@ -178,14 +184,14 @@ func (s *Spec) ProvidesColumn(store, table, column string) bool {
 
 // Resources are the dual-written tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	return stores.Resources(spec, s.Store, sortedKeys(s.DualWrite))
+	return stores.Resources(spec, s.Store, slices.Sorted(maps.Keys(s.DualWrite)))
 }
 
 // Rules returns the dual-write rules per table, in column order.
 func (s *Spec) Rules() map[string][]datastore.DualWriteRule {
 	out := map[string][]datastore.DualWriteRule{}
-	for _, table := range sortedKeys(s.DualWrite) {
-		for _, col := range sortedKeys(s.DualWrite[table]) {
+	for _, table := range slices.Sorted(maps.Keys(s.DualWrite)) {
+		for _, col := range slices.Sorted(maps.Keys(s.DualWrite[table])) {
 			out[table] = append(out[table], datastore.DualWriteRule{Column: col, Expr: s.DualWrite[table][col].Expression()})
 		}
 	}
@@ -193,13 +199,4 @@ func (s *Spec) Rules() map[string][]datastore.DualWriteRule {
 }
 
 // Tables are the dual-written tables, sorted.
-func (s *Spec) Tables() []string { return sortedKeys(s.DualWrite) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *Spec) Tables() []string { return slices.Sorted(maps.Keys(s.DualWrite)) }

@@ -8,8 +8,9 @@ package provision
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -113,7 +114,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf(fmt.Sprintf("fullCopy[%d]", i), "%v", err)
 		}
 	}
-	for _, k := range sortedKeys(s.TypeOverrides) {
+	for _, k := range slices.Sorted(maps.Keys(s.TypeOverrides)) {
 		table, column, ok := strings.Cut(k, ".")
 		switch {
 		case !ok || table == "" || column == "" || strings.Contains(column, "."):
@@ -134,15 +135,9 @@ func (s *Spec) Check(c *config.CheckContext) {
 // in store are created: now, if no later phase loads the store; by that
 // copy after its load; or not at all, if it fans out (why).
 func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left string) {
-	after := false
-	for i := range c.Spec.Phases {
-		p := &c.Spec.Phases[i]
-		if p == c.Phase {
-			after = true
-			continue
-		}
+	for _, p := range c.PhasesAfter() {
 		l, ok := p.Driver.(Loader)
-		if !ok || !after {
+		if !ok {
 			continue
 		}
 		if loads, creates := l.LoadsInto(store); loads {
@@ -602,15 +597,6 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		}
 	}
 	return problems
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // withoutKey reports whether fullCopy lets the table be created without a

@@ -66,8 +66,13 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		err := fmt.Errorf("phase %s: replicate section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
 		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "mode", s.mode())
 	compensate := action == activities.ActionCompensate
+	if compensate && !s.HasCompensation() {
+		// The workflow compensates every phase that completed; the
+		// capture is setup's to remove (HasCompensation says why).
+		return activities.PhaseResult{Summary: fmt.Sprintf("nothing to undo: a %s has no compensation; the setup phase's compensation removes the capture", s.mode())}, nil
+	}
+	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "mode", s.mode())
 	o, closeAll, err := d.open(ctx, s, in.Migration, log, compensate, compensate || s.mode() != ModeSetup)
 	if err != nil {
 		return activities.PhaseResult{}, classify("replicate", err)

@@ -272,6 +272,14 @@ func TestDriverSetupCatchUpPauseResumeStop(t *testing.T) {
 			// Setup's compensation, after a fresh setup: removes everything, twice.
 			_, err = d.Do(ctx, activities.ActionRun, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
 			require.NoError(t, err)
+			// catchUp has no compensation (docs/cdc.md): the capture is
+			// setup's, and setup's compensation removes it.
+			res, err = d.Do(ctx, activities.ActionCompensate, input(spec, 1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.NoError(t, err)
+			assert.Equal(t, "nothing to undo: a catchUp has no compensation; the setup phase's compensation removes the capture", res.Summary)
+			left, err = cdc.Leftovers(ctx, src.Store)
+			require.NoError(t, err)
+			assert.NotEmpty(t, left, "the capture is left for setup's compensation")
 			res, err = d.Do(ctx, activities.ActionCompensate, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
 			require.NoError(t, err)
 			assert.Contains(t, res.Summary, "removed from legacy")

@@ -259,6 +259,26 @@ func (s *Spec) Resources(spec *config.Spec) []string {
 // checkpoint; setup is short.
 func (s *Spec) Pausable() bool { return s.mode() != ModeSetup }
 
+// MovesData is the replication's flow, from to to; none for a stop
+// (stores.DataMover).
+func (s *Spec) MovesData() stores.Flow {
+	if s.mode() == ModeStop {
+		return stores.Flow{}
+	}
+	return stores.Flow{From: s.From, To: s.To}
+}
+
+// Replications says that a setup or a catch-up leaves the capture of
+// from's changes for to in place, and that a stop ends it and the reverse
+// capture a cut-over started (stores.Replicator).
+func (s *Spec) Replications() (started, stopped []stores.Flow) {
+	f := stores.Flow{From: s.From, To: s.To}
+	if s.mode() == ModeStop {
+		return nil, []stores.Flow{f, {From: s.To, To: s.From}}
+	}
+	return []stores.Flow{f}, nil
+}
+
 // HasCompensation: setup's removes the capture. Undoing catchUp would mean
 // undoing changes on the target: the copy's compensation empties it; stop
 // cannot be undone (the capture is gone).

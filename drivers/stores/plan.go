@@ -16,6 +16,7 @@ import "github.com/godwit/godwit/config"
 // their effect without knowing them.
 type Plan struct {
 	earlier []config.DriverSpec
+	names   []string // the earlier phases' names, one per section
 	self    config.DriverSpec
 }
 
@@ -41,6 +42,35 @@ type DatabaseCreator interface {
 	CreatesDatabase(store string) bool
 }
 
+// Flow is rows going from one store to another (names of the spec's
+// stores).
+type Flow struct{ From, To string }
+
+// DataMover is a phase section that moves rows between two stores: a copy,
+// a replication, a cut-over. The two then hold the same data, each in a
+// database of its own.
+type DataMover interface {
+	// MovesData returns the stores the phase moves rows from and to; ""
+	// when it moves none (a replicate stop).
+	MovesData() Flow
+}
+
+// Replicator is a phase section that leaves a replication of changes
+// running when it ends (a replicate setup or catch-up, a cut-over's
+// reverse capture: changes on From keep reaching To), or that ends such
+// replications (a replicate stop).
+type Replicator interface {
+	// Replications returns the replications the phase starts and those it
+	// stops.
+	Replications() (started, stopped []Flow)
+}
+
+// Move is a flow of rows an earlier phase makes, with that phase's name.
+type Move struct {
+	Flow
+	Phase string
+}
+
 // Before returns what the phases before phase (by name) will have created
 // when it starts; phase's own section is kept apart (see Database).
 func Before(spec *config.Spec, phase string) Plan {
@@ -55,6 +85,7 @@ func Before(spec *config.Spec, phase string) Plan {
 		}
 		if ph.Driver != nil {
 			p.earlier = append(p.earlier, ph.Driver)
+			p.names = append(p.names, ph.Name)
 		}
 	}
 	return p
@@ -92,4 +123,43 @@ func (p Plan) Database(store string) bool {
 		}
 	}
 	return false
+}
+
+// Moves lists, in phase order, the flows of rows between two different
+// stores that the earlier phases make.
+func (p Plan) Moves() []Move {
+	var out []Move
+	for i, d := range p.earlier {
+		if m, ok := d.(DataMover); ok {
+			if f := m.MovesData(); f.From != "" && f.To != "" && f.From != f.To {
+				out = append(out, Move{Flow: f, Phase: p.names[i]})
+			}
+		}
+	}
+	return out
+}
+
+// Replicating returns the earlier phase that leaves a replication of
+// from's changes to to running when this phase starts (none stopped it
+// since), "" when there is none.
+func (p Plan) Replicating(from, to string) string {
+	running := ""
+	for i, d := range p.earlier {
+		r, ok := d.(Replicator)
+		if !ok {
+			continue
+		}
+		started, stopped := r.Replications()
+		for _, f := range stopped {
+			if f == (Flow{from, to}) {
+				running = ""
+			}
+		}
+		for _, f := range started {
+			if f == (Flow{from, to}) {
+				running = p.names[i]
+			}
+		}
+	}
+	return running
 }

@@ -74,3 +74,47 @@ func TestPlanCountsWhatEarlierPhasesCreate(t *testing.T) {
 		}
 	}
 }
+
+// moves is a phase section that moves rows and starts or stops
+// replications, as copy, replicate and cutover say.
+type moves struct {
+	flow             stores.Flow
+	started, stopped []stores.Flow
+}
+
+func (moves) Check(*config.CheckContext) {}
+
+func (m moves) MovesData() stores.Flow { return m.flow }
+
+func (m moves) Replications() (started, stopped []stores.Flow) { return m.started, m.stopped }
+
+// The rows earlier phases move, and the replications running when a
+// phase starts: started by an earlier phase, not stopped since.
+func TestPlanKnowsTheRowsEarlierPhasesMoveAndTheReplicationsRunning(t *testing.T) {
+	fwd, back := stores.Flow{From: "legacy", To: "new"}, stores.Flow{From: "new", To: "legacy"}
+	spec := &config.Spec{Phases: []config.PhaseSpec{
+		{Name: "check", Driver: nothing{}},
+		{Name: "copy", Driver: moves{flow: fwd}},
+		{Name: "same", Driver: moves{flow: stores.Flow{From: "new", To: "new"}}},
+		{Name: "cutover", Driver: moves{flow: fwd, started: []stores.Flow{back}}},
+		{Name: "stop", Driver: moves{stopped: []stores.Flow{fwd, back}}},
+		{Name: "last", Driver: nothing{}},
+	}}
+	if got := stores.Before(spec, "copy").Moves(); len(got) != 0 {
+		t.Errorf("before copy: moves %v, want none", got)
+	}
+	got := stores.Before(spec, "last").Moves()
+	if len(got) != 2 || got[0] != (stores.Move{Flow: fwd, Phase: "copy"}) || got[1] != (stores.Move{Flow: fwd, Phase: "cutover"}) {
+		t.Errorf("before last: moves %v, want copy's and cutover's (a flow within one store is none)", got)
+	}
+	for _, tc := range []struct{ phase, from, to, want string }{
+		{"cutover", "new", "legacy", ""},
+		{"stop", "new", "legacy", "cutover"},
+		{"stop", "legacy", "new", ""},
+		{"last", "new", "legacy", ""},
+	} {
+		if got := stores.Before(spec, tc.phase).Replicating(tc.from, tc.to); got != tc.want {
+			t.Errorf("replicating %s to %s before %s: got %q, want %q", tc.from, tc.to, tc.phase, got, tc.want)
+		}
+	}
+}

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/temporal"
@@ -245,7 +248,8 @@ func (r *runner) plan(ctx context.Context) (activities.PhaseResult, error) {
 	}
 	r.m.Discard(p)
 	res := activities.PhaseResult{
-		Summary: clip(fmt.Sprintf("plan %s: %s", infra.ShortHash(p.Hash), p.Summary)),
+		// With the values: it is what the person at the gate approves.
+		Summary: clip(fmt.Sprintf("plan %s: %s", infra.ShortHash(p.Hash), p.Summary.Detailed())),
 		Outputs: map[string]string{OutputPlanHash: p.Hash},
 	}
 	if changes, err := json.Marshal(p.Summary); err == nil && len(changes) <= maxPriorChanges {
@@ -372,7 +376,7 @@ func (r *runner) outputs(ctx context.Context) (map[string]string, error) {
 			continue
 		case !ok:
 			return nil, infra.Permanent(fmt.Errorf("the module has no output %q after the apply (it has %s): fix outputs: in the spec or add the output to the module",
-				name, strings.Join(sortedKeys(all), ", ")))
+				name, strings.Join(slices.Sorted(maps.Keys(all)), ", ")))
 		case o.Sensitive:
 			return nil, infra.Permanent(fmt.Errorf("output %q is sensitive: phase outputs are stored in workflow history, so it cannot be one", name))
 		}
@@ -453,7 +457,7 @@ func classify(action activities.Action, in activities.PhaseInput, err error) err
 // resolveSecrets reads the secret variables on this worker.
 func resolveSecrets(refs map[string]config.SecretRef) (map[string]string, error) {
 	out := make(map[string]string, len(refs))
-	for _, name := range sortedKeys(refs) {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		v, err := activities.ResolveSecret(refs[name])
 		if err != nil {
 			return nil, fmt.Errorf("secret variable %s: %w", name, err)
@@ -466,7 +470,11 @@ func resolveSecrets(refs map[string]config.SecretRef) (map[string]string, error)
 // clip shortens a summary for the report.
 func clip(s string) string {
 	if len(s) > maxSummary {
-		return s[:maxSummary] + "…"
+		cut := maxSummary
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // not inside a character: a plan's values hold "→"
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }
@@ -481,7 +489,7 @@ func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.Pha
 	var problems []string
 	secrets := map[string]string{}
 	refs := spec.secretVarRefs()
-	for _, name := range sortedKeys(refs) {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		v, err := activities.ResolveSecret(refs[name])
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("secret variable %s: %v", name, err))

@@ -149,7 +149,9 @@ func TestProvisionPlansThenAppliesAndHandsOnOutputs(t *testing.T) {
 	require.NoError(t, err)
 	hash := plan.Outputs[OutputPlanHash]
 	require.True(t, strings.HasPrefix(hash, "sha256:"))
-	assert.Equal(t, "plan "+infra.ShortHash(hash)+": 1 to add, 0 to change, 0 to destroy: + "+green, plan.Summary)
+	assert.Equal(t, "plan "+infra.ShortHash(hash)+": 1 to add, 0 to change, 0 to destroy: + "+green+
+		` {id: (known after apply), input.address: "http://shop-green.internal:8080", input.name: "shop-green", input.release: "v2", input.with_token: false, output: (known after apply)}`,
+		plan.Summary, "the plan shows the values it sets")
 	assert.Equal(t, []string{blue}, f.resources(), "the plan step changes nothing")
 
 	res, err := f.do(activities.ActionRun, p, 3, plan.Outputs)
@@ -205,7 +207,7 @@ func TestAPlanDestroyingWhatIsNotAllowedFailsBeforeApply(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.applyDirectly("execution")
-			p := f.phase("decommission", "", "apply: {vars: {migration_phase: completion}}\n"+c.allowDestroy)
+			p := f.phase("decommission", "", "apply: {vars: {migration_phase: completion}}\napprove: {gate: g}\n"+c.allowDestroy)
 			_, err := f.do(activities.ActionRun, p, 1, nil)
 			if !c.wantErr {
 				require.NoError(t, err)

@@ -9,9 +9,10 @@ package terraform
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/godwit/godwit/config"
@@ -105,7 +106,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf("compensate", "needs vars (the values from before the phase, e.g. {migration_phase: preparation}) or destroy: true")
 		}
 	}
-	for _, name := range sortedKeys(s.SecretVars) {
+	for _, name := range slices.Sorted(maps.Keys(s.SecretVars)) {
 		ref, sub := s.SecretVars[name], "secretVars."+name
 		switch {
 		case !varName.MatchString(name):
@@ -133,7 +134,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf(sub, "%s would change what Terraform does behind the spec's back: set the variable or option in the spec instead", name)
 		}
 	}
-	for _, name := range sortedKeys(s.SecretEnv) {
+	for _, name := range slices.Sorted(maps.Keys(s.SecretEnv)) {
 		ref, sub := s.SecretEnv[name], "secretEnv."+name
 		tfVar, isTFVar := strings.CutPrefix(name, "TF_VAR_")
 		switch {
@@ -156,6 +157,11 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.Approve != nil && s.Approve.Gate == "" {
 		c.Errorf("approve.gate", "is required: the gate's name, used in `godwit approve <migration> --gate <name>`")
 	}
+	if len(s.AllowDestroy) > 0 && s.Approve == nil && (c.Phase == nil || c.Phase.Approval == nil) {
+		c.Errorf("allowDestroy", "lets the plan destroy %s, and nobody would see that plan before it is applied: "+
+			"add approve: {gate: NAME} (or an approval: {gate: NAME} on the phase, which then waits after the plan), "+
+			"so the gate shows what the plan destroys", strings.Join(s.AllowDestroy, ", "))
+	}
 	for i, p := range s.AllowDestroy {
 		if strings.TrimSpace(p) == "" {
 			c.Errorf(fmt.Sprintf("allowDestroy[%d]", i), "must not be empty: a resource address, e.g. terraform_data.blue[*]")
@@ -164,7 +170,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 }
 
 func checkVars(c *config.CheckContext, path string, vars map[string]string) {
-	for _, k := range sortedKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		switch {
 		case !varName.MatchString(k):
 			c.Errorf(path+"."+k, "is not a valid Terraform variable name")
@@ -198,7 +204,9 @@ func (s *Spec) Resources(*config.Spec) []string {
 
 // PlanSteps returns plan, the approval gate when there is one, and apply.
 func (s *Spec) PlanSteps() []config.Step {
-	steps := []config.Step{{Name: StepPlan, Action: true}}
+	// The plan changes nothing: a gate on the phase waits after it and
+	// shows it, and a decommission's point of no return is its apply.
+	steps := []config.Step{{Name: StepPlan, Action: true, ReadOnly: true}}
 	if s.Approve != nil {
 		steps = append(steps, config.Step{Name: "approve the plan (gate " + s.Approve.Gate + ")", Gate: s.Approve.Gate})
 	}
@@ -259,15 +267,6 @@ func globMatch(pattern, text string) bool {
 		text = text[j+len(part):]
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func hasKey(m map[string]string, k string) bool {

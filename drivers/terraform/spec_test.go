@@ -3,6 +3,7 @@ package terraform
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,6 +32,7 @@ func TestCheckReportsImpossibleSections(t *testing.T) {
 		{"gate without name", "dir: m\napprove: {gate: ''}", "phases[0].terraform.approve.gate (line 6): is required"},
 		{"bad workspace", "dir: m\nworkspace: 'a/b'", `phases[0].terraform.workspace (line 6): "a/b" is not a valid workspace name`},
 		{"bad variable name", "dir: m\nvars: {'9x': y}", "phases[0].terraform.vars.9x (line 6): is not a valid Terraform variable name"},
+		{"destroys with nobody seeing the plan", "dir: m\nallowDestroy: [a.b]", "phases[0].terraform.allowDestroy (line 6): lets the plan destroy a.b, and nobody would see that plan before it is applied: add approve: {gate: NAME}"},
 	}
 	for _, c := range cases {
 		_, err := parse(c.section)
@@ -55,14 +57,14 @@ func TestStepsAndResources(t *testing.T) {
 	spec, err := parse("dir: infra/bg/\napply: {vars: {migration_phase: execution}}")
 	require.NoError(t, err)
 	s := spec.Phases[0].Driver.(*Spec)
-	assert.Equal(t, []config.Step{{Name: "plan", Action: true}, {Name: "apply", Action: true}}, s.PlanSteps())
+	assert.Equal(t, []config.Step{{Name: "plan", Action: true, ReadOnly: true}, {Name: "apply", Action: true}}, s.PlanSteps())
 	assert.Equal(t, []string{"terraform:infra/bg#default"}, spec.AllResources())
 	assert.False(t, s.HasCompensation())
 
 	spec, err = parse("dir: m\nworkspace: green\napprove: {gate: look}\ncompensate: {destroy: true}")
 	require.NoError(t, err)
 	s = spec.Phases[0].Driver.(*Spec)
-	assert.Equal(t, []config.Step{{Name: "plan", Action: true}, {Name: "approve the plan (gate look)", Gate: "look"}, {Name: "apply", Action: true}}, s.PlanSteps())
+	assert.Equal(t, []config.Step{{Name: "plan", Action: true, ReadOnly: true}, {Name: "approve the plan (gate look)", Gate: "look"}, {Name: "apply", Action: true}}, s.PlanSteps())
 	assert.Equal(t, []string{"terraform:m#green"}, spec.AllResources())
 	assert.True(t, s.HasCompensation())
 	assert.True(t, strings.Contains(strings.Join(spec.Outline(), "\n"), "terraform, timeout 10m0s, 3 attempts, 3 steps"))
@@ -97,4 +99,30 @@ func TestSpecJSONRoundTrip(t *testing.T) {
 	require.NoError(t, back.UnmarshalJSON(b))
 	assert.Equal(t, spec.Phases[0], back)
 	assert.Contains(t, string(b), `"terraform":{"dir":"m","workspace":"default"`)
+}
+
+// TestAPhaseGateWaitsAfterThePlan: a terraform phase's own gate (the
+// decommission's, in examples/blue-green.yaml) waits after its read-only
+// plan, so it can show what the apply will destroy; allowDestroy is then
+// seen at that gate.
+func TestAPhaseGateWaitsAfterThePlan(t *testing.T) {
+	text := "name: t\nphases:\n  - phase: decommission\n    approval: {gate: retire}\n    terraform:\n" +
+		indent("dir: m\napply: {vars: {p: c}}\nallowDestroy: [a.b]", "      ")
+	spec, err := config.ParseSpec([]byte(text))
+	require.NoError(t, err)
+	require.True(t, spec.Phases[0].GateAfterReadOnly())
+	steps := spec.Phases[0].Driver.(*Spec).PlanSteps()
+	require.True(t, steps[0].ReadOnly, "the plan changes nothing")
+	require.Equal(t, 1, config.FirstChange(steps), "the apply is the first step that changes something")
+	assert.Contains(t, spec.Outline()[0], `gate "retire" after its plan, 2 steps, no compensation (point of no return)`)
+}
+
+// TestClipCutsOnACharacter: a long summary (a plan's values hold "→") is
+// cut on a character boundary.
+func TestClipCutsOnACharacter(t *testing.T) {
+	for n := 0; n < 4; n++ {
+		s := clip(strings.Repeat("x", maxSummary-2+n) + "→ y")
+		assert.True(t, utf8.ValidString(s), "%q", s[len(s)-8:])
+		assert.True(t, strings.HasSuffix(s, "…"))
+	}
 }

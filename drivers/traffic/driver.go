@@ -15,8 +15,11 @@ import (
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/gateway/client"
+	"github.com/godwit/godwit/migration"
 )
 
 // Error types of the driver's application errors, for retry policies and
@@ -39,10 +42,11 @@ const (
 	ErrTypeAnalysisPaused = activities.ErrTypeHoldForPerson
 )
 
-// Outputs of a setWeight step (and of the phase, when it declares them).
+// Outputs of a setWeight step (and of the phase, when it declares them):
+// the report's names, so its series and the dashboard read them.
 const (
-	OutputReadWeight  = "READ_WEIGHT"
-	OutputWriteWeight = "WRITE_WEIGHT"
+	OutputReadWeight  = migration.OutputReadWeight
+	OutputWriteWeight = migration.OutputWriteWeight
 )
 
 // Driver runs traffic phases against a godwit-gateway.
@@ -225,7 +229,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		return []string{"has no traffic section"}
 	}
 	var problems []string
-	for _, p := range s.writeProblems(spec) {
+	same := func(a, b string) (bool, error) { return storesAreOne(ctx, spec, a, b) }
+	for _, p := range s.writeProblems(spec, phase.Name, same) {
 		problems = append(problems, fmt.Sprintf("traffic.%s: %s", p.path, p.msg))
 	}
 	if h := s.haproxy(); h != nil {
@@ -247,6 +252,27 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		}
 	}
 	return problems
+}
+
+// storesAreOne reads the identities of stores a and b on this worker
+// (read-only, changing nothing): two names of one database count as one
+// shared store for the split-stores rule.
+func storesAreOne(ctx context.Context, spec *config.Spec, a, b string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var ids [2]datastore.Identity
+	for i, name := range []string{a, b} {
+		st, err := stores.OpenReadOnly(ctx, spec.Stores, name)
+		if err != nil {
+			return false, errors.New(stores.Unreachable(name, spec.Stores, err))
+		}
+		ids[i], err = st.Identity(ctx)
+		st.Close()
+		if err != nil {
+			return false, fmt.Errorf("store %s: %w", name, err)
+		}
+	}
+	return ids[0] == ids[1], nil
 }
 
 // explain turns a failed route lookup on the replica at admin into a

@@ -13,6 +13,8 @@ import (
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/gateway/gatewaytest"
 )
 
@@ -75,20 +77,78 @@ func TestPreflight(t *testing.T) {
 	}
 }
 
+// copies is an earlier phase's section that moves rows between two
+// stores, as a copy does (stores.DataMover).
+type copies struct{ from, to string }
+
+func (copies) Check(*config.CheckContext) {}
+
+func (c copies) MovesData() stores.Flow { return stores.Flow{From: c.from, To: c.to} }
+
+// sqliteStores returns stores legacy and target on SQLite files (their
+// DSN variables set for the test), target on the same file as legacy,
+// spelt another way, when one is true.
+func sqliteStores(t *testing.T, one bool) map[string]config.StoreSpec {
+	t.Helper()
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	if one {
+		b = filepath.Join(dir, ".", "a.db") // another spelling of one file
+	}
+	for _, f := range []string{a, b} {
+		st, err := datastore.Open(context.Background(), datastore.SQLite, f)
+		require.NoError(t, err)
+		st.Close()
+	}
+	t.Setenv("GODWIT_TEST_TRAFFIC_A", a)
+	t.Setenv("GODWIT_TEST_TRAFFIC_B", b)
+	return map[string]config.StoreSpec{
+		"legacy": {Engine: string(datastore.SQLite), DSN: config.SecretRef{FromEnv: "GODWIT_TEST_TRAFFIC_A"}},
+		"target": {Engine: string(datastore.SQLite), DSN: config.SecretRef{FromEnv: "GODWIT_TEST_TRAFFIC_B"}},
+	}
+}
+
+// The preflight applies the split-stores rule over the plan: a copy
+// before the traffic phase makes the stores separate; and, reading the
+// stores' identities, it confirms or refutes writeConsistency: sharedStore
+// for two store names.
 func TestPreflightRefusesWriteShiftOverSplitStores(t *testing.T) {
 	gw, token := startGateway(t)
-	spec := &config.Spec{Stores: map[string]config.StoreSpec{
-		"legacy": {Engine: "postgres", DSN: config.SecretRef{FromEnv: "A"}},
-		"target": {Engine: "postgres", DSN: config.SecretRef{FromEnv: "B"}},
-	}}
-	s := &Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users", Move: MoveBoth,
-		Steps: []Step{{SetWeight: &Weight{All: intp(5)}}}}
-	got := New(nil).Preflight(context.Background(), spec, config.PhaseSpec{Driver: s})
-	require.Len(t, got, 1)
-	assert.Contains(t, got[0], "traffic.steps[0].setWeight: sends 5% of writes to new, but the spec declares 2 stores")
+	base := func(extra func(*Spec)) *Spec {
+		s := &Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "users", Move: MoveBoth,
+			Steps: []Step{{SetWeight: &Weight{All: intp(5)}}}}
+		if extra != nil {
+			extra(s)
+		}
+		return s
+	}
+	preflight := func(stores map[string]config.StoreSpec, earlier config.DriverSpec, s *Spec) []string {
+		spec := &config.Spec{Stores: stores, Phases: []config.PhaseSpec{{Name: "shift", Phase: "shift-traffic", Driver: s}}}
+		if earlier != nil {
+			spec.Phases = append([]config.PhaseSpec{{Name: "copy", Phase: "copy", Driver: earlier}}, spec.Phases...)
+		}
+		return New(nil).Preflight(context.Background(), spec, spec.Phases[len(spec.Phases)-1])
+	}
+	named := func(s *Spec) { s.Stores = &StorePair{Legacy: "legacy", New: "target"} }
+	shared := func(s *Spec) { named(s); s.WriteConsistency = WritesSharedStore }
 
-	s.Move = MoveReads
-	assert.Empty(t, New(nil).Preflight(context.Background(), spec, config.PhaseSpec{Driver: s}))
+	two := sqliteStores(t, false)
+	got := preflight(two, copies{"legacy", "target"}, base(nil))
+	require.Len(t, got, 1, "%v", got)
+	assert.Contains(t, got[0], "traffic.steps[0].setWeight: sends 5% of writes to new, but phase copy moves rows from store legacy to store target")
+	assert.Empty(t, preflight(two, copies{"legacy", "target"}, base(func(s *Spec) { s.Move = MoveReads })), "only reads move")
+	assert.Empty(t, preflight(two, nil, base(nil)), "two stores, but nothing moves rows between them")
+
+	one := sqliteStores(t, true)
+	assert.Empty(t, preflight(one, nil, base(shared)), "sharedStore: two names of one database")
+	assert.Empty(t, preflight(one, nil, base(named)), "two names of one database count as one shared store")
+	two = sqliteStores(t, false)
+	got = preflight(two, nil, base(shared))
+	require.Len(t, got, 1, "%v", got)
+	assert.Contains(t, got[0], "traffic.writeConsistency: says the services share one database, but stores legacy and target are different databases")
+	got = preflight(two, nil, base(named))
+	require.Len(t, got, 1, "%v", got)
+	assert.Contains(t, got[0], "traffic.steps[0].setWeight: sends 5% of writes to new, but legacy uses store legacy and new store target")
 }
 
 func TestSetWeightStepsAndCompensation(t *testing.T) {

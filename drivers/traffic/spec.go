@@ -13,13 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -74,7 +74,9 @@ type Spec struct {
 	// phase produced: ${phases.provision.outputs.URL}.
 	NewUpstream string `yaml:"newUpstream" json:"newUpstream,omitempty"`
 	// Stores names the spec's stores behind legacy and new, so the
-	// split-stores rule knows whether they share a database.
+	// split-stores rule knows whether they share a database; without it,
+	// the rule takes them from the earlier phases that move rows between
+	// two stores.
 	Stores *StorePair `yaml:"stores" json:"stores,omitempty"`
 	// WriteConsistency says how writes stay consistent when some go to new
 	// while legacy and new have separate databases: pinned,
@@ -467,7 +469,11 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("writeConsistency", "%q is not a choice: use pinned, reverseReplication or sharedStore", s.WriteConsistency)
 	}
 	s.checkSteps(c)
-	for _, p := range s.writeProblems(c.Spec) {
+	phase := ""
+	if c.Phase != nil {
+		phase = c.Phase.Name
+	}
+	for _, p := range s.writeProblems(c.Spec, phase, nil) {
 		c.Errorf(p.path, "%s", p.msg)
 	}
 }
@@ -620,13 +626,17 @@ func checkAnalysis(c *config.CheckContext, path string, a Analysis) {
 // problem is a finding at a path of the section.
 type problem struct{ path, msg string }
 
-// writeProblems applies the split-stores rule: when legacy and new keep
-// separate databases, sending some writes to new while a one-way copy runs
-// leaves each database without the other's writes (and a rollback loses
-// new's). Such a spec must say how writes stay consistent. What the spec
-// tells: stores: {legacy, new} names the databases; without it, a spec that
-// declares two or more stores is taken to copy between them, so separate.
-func (s *Spec) writeProblems(spec *config.Spec) []problem {
+// writeProblems applies the split-stores rule to the phase named phase:
+// when legacy and new keep separate databases, sending some writes to new
+// while a one-way copy runs leaves each database without the other's
+// writes (and a rollback loses new's). Such a phase must say how writes
+// stay consistent. The rule reasons over the plan (stores.Before), as the
+// other drivers' preflights do: what the phases before this one move and
+// replicate, not how many stores the spec declares. same tells whether two
+// stores are one database (read on a worker, in preflight); nil where no
+// identity can be read (validate), and then two names are two databases
+// unless the phase says sharedStore, which the preflight checks.
+func (s *Spec) writeProblems(spec *config.Spec, phase string, same sameDatabase) []problem {
 	var out []problem
 	if s.WriteConsistency == WritesPinned {
 		for i, st := range s.Steps {
@@ -639,12 +649,31 @@ func (s *Spec) writeProblems(spec *config.Spec) []problem {
 			}
 		}
 	}
-	split, why := s.splitStores(spec)
-	if s.WriteConsistency == WritesSharedStore && split && s.Stores != nil {
-		out = append(out, problem{"writeConsistency", fmt.Sprintf("says the services share one database, but %s: name the same store for both, or choose pinned or reverseReplication", why)})
-	}
-	if !split || s.WriteConsistency != "" {
+	d := s.sides(spec, phase)
+	if !d.split() || d.reverse != "" {
+		// One database, or new's writes reach legacy by the replication an
+		// earlier phase left running.
 		return out
+	}
+	switch s.WriteConsistency {
+	case WritesSharedStore:
+		if !d.named {
+			// The spec's word: the services may use a store the copy does
+			// not touch; only stores the section names can be checked.
+			return out
+		}
+		if p, ok := d.checkShared(same); !ok {
+			out = append(out, problem{"writeConsistency", p})
+		}
+		return out
+	case "":
+	default:
+		return out
+	}
+	if d.move == nil && same != nil {
+		if one, err := same(d.legacy, d.new); err == nil && one {
+			return out // two names of one database: a shared store
+		}
 	}
 	for i, st := range s.Steps {
 		if st.SetWeight == nil {
@@ -654,33 +683,95 @@ func (s *Spec) writeProblems(spec *config.Spec) []problem {
 			out = append(out, problem{fmt.Sprintf("steps[%d].setWeight", i), fmt.Sprintf(
 				"sends %d%% of writes to new, but %s: writes on new would be missing from legacy and lost by a rollback. "+
 					"Say how writes stay consistent with writeConsistency: pinned (writes move at once, 0 or 100, while reads move by percentage), "+
-					"reverseReplication (new's writes are replicated back to legacy) or sharedStore (both services use one database); "+
-					"or move only reads (move: reads)", *w, why)})
+					"reverseReplication (new's writes are replicated back to legacy) or sharedStore (both services use one database: preflight checks that %s and %s are one); "+
+					"or move only reads (move: reads)", *w, d.why(), d.legacy, d.new)})
 			break // one finding says it all
 		}
 	}
 	return out
 }
 
-// splitStores tells from the spec whether legacy and new have databases
-// of their own, and why it thinks so.
-func (s *Spec) splitStores(spec *config.Spec) (bool, string) {
+// sameDatabase reports whether stores a and b are one database.
+type sameDatabase func(a, b string) (bool, error)
+
+// sides is what the plan says of the databases behind the route's legacy
+// and new services.
+type sides struct {
+	// legacy and new are store names; "" when neither the section nor an
+	// earlier phase names them.
+	legacy, new string
+	// named: the section names them (stores: {legacy, new}).
+	named bool
+	// move is an earlier phase that moves rows between them, nil if none.
+	move *stores.Move
+	// reverse names the earlier phase whose replication of new's changes
+	// to legacy runs when this phase starts, "" if none.
+	reverse string
+}
+
+// sides reads the stores behind legacy and new from the section (stores:)
+// or else from the first earlier phase that moves rows between two stores
+// (a copy, a replication, a cut-over: legacy is where the rows come from).
+// A spec whose earlier phases move nothing between stores has no split:
+// a second store may hold a hook's bookkeeping, not a service's data.
+func (s *Spec) sides(spec *config.Spec, phase string) sides {
+	plan := stores.Before(spec, phase)
+	moves := plan.Moves()
+	var d sides
 	if s.Stores != nil {
-		if s.Stores.Legacy != s.Stores.New {
-			return true, fmt.Sprintf("legacy uses store %s and new store %s", s.Stores.Legacy, s.Stores.New)
+		d.legacy, d.new, d.named = s.Stores.Legacy, s.Stores.New, true
+		for i, m := range moves {
+			if m.Flow == (stores.Flow{From: d.legacy, To: d.new}) || m.Flow == (stores.Flow{From: d.new, To: d.legacy}) {
+				d.move = &moves[i]
+				break
+			}
 		}
-		return false, ""
+	} else if len(moves) > 0 {
+		d.legacy, d.new, d.move = moves[0].From, moves[0].To, &moves[0]
 	}
-	if spec != nil && len(spec.Stores) >= 2 {
-		names := make([]string, 0, len(spec.Stores))
-		for n := range spec.Stores {
-			names = append(names, n)
+	if d.split() {
+		d.reverse = plan.Replicating(d.new, d.legacy)
+	}
+	return d
+}
+
+func (d sides) split() bool { return d.legacy != "" && d.legacy != d.new }
+
+// why says why legacy and new are taken to have databases of their own.
+func (d sides) why() string {
+	if d.named {
+		w := fmt.Sprintf("legacy uses store %s and new store %s", d.legacy, d.new)
+		if d.move != nil {
+			w += fmt.Sprintf(" (phase %s moves rows from %s to %s)", d.move.Phase, d.move.From, d.move.To)
 		}
-		sort.Strings(names)
-		return true, fmt.Sprintf("the spec declares %d stores (%s), so legacy and new are taken to have separate databases (name them with stores: {legacy, new})",
-			len(names), strings.Join(names, ", "))
+		return w
 	}
-	return false, ""
+	return fmt.Sprintf("phase %s moves rows from store %s to store %s, so legacy and new have databases of their own "+
+		"(name them with stores: {legacy: %s, new: %s})", d.move.Phase, d.move.From, d.move.To, d.move.From, d.move.To)
+}
+
+// checkShared checks the section's claim that the stores it names for
+// legacy and new are one database: an earlier phase that moves rows
+// between them refutes it; their identities, where they can be read,
+// decide it.
+func (d sides) checkShared(same sameDatabase) (string, bool) {
+	if d.move != nil {
+		return fmt.Sprintf("says the services share one database, but phase %s moves rows from store %s to store %s, so each has its own: "+
+			"choose pinned or reverseReplication, or, if they do share one, name it for both (stores: {legacy: %s, new: %s})",
+			d.move.Phase, d.move.From, d.move.To, d.legacy, d.legacy), false
+	}
+	if same == nil {
+		return "", true // validate: the preflight reads the identities
+	}
+	one, err := same(d.legacy, d.new)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("says the services share one database, but whether stores %s and %s are one could not be told: %v", d.legacy, d.new, err), false
+	case !one:
+		return fmt.Sprintf("says the services share one database, but stores %s and %s are different databases: "+
+			"point both at the one database, or choose pinned or reverseReplication", d.legacy, d.new), false
+	}
+	return "", true
 }
 
 func (s *Spec) move() string {
