@@ -20,18 +20,30 @@ import (
 	"github.com/godwit/godwit/drivers/stores"
 )
 
-// retireSpec parses a spec whose only phase retires tables of store legacy.
+// retireSpec parses a spec whose only phase retires tables of store
+// legacy; its mapping shop carries legacy's order* and users tables to new
+// (renamed), for a section that names it.
 func retireSpec(t *testing.T, db dbtest.DB, section string) (*config.Spec, error) {
 	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "legacy.dsn")
-	require.NoError(t, os.WriteFile(dsn, []byte(db.DSN+"\n"), 0o600))
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "legacy.dsn"), []byte(db.DSN+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "new.dsn"), []byte(filepath.Join(dir, "new.db")+"\n"), 0o600))
 	text := fmt.Sprintf(`name: retire-test
 stores:
-  legacy: {engine: %s, dsn: {fromFile: %s}}
+  legacy: {engine: %s, dsn: {fromFile: %s/legacy.dsn}}
+  new: {engine: sqlite, dsn: {fromFile: %s/new.dsn}}
+mappings:
+  shop:
+    from: legacy
+    to: new
+    names: PascalCase
+    tables:
+      "order*": {}
+      users: {to: Customer}
 phases:
   - phase: decommission
     retire: %s
-`, db.Store.Engine, dsn, section)
+`, db.Store.Engine, dir, dir, section)
 	return config.ParseSpec([]byte(text))
 }
 
@@ -123,32 +135,6 @@ func TestRetirePreflightNamesAMissingTable(t *testing.T) {
 	require.Equal(t, []string{`store legacy: no table matches "invoices" to retire`}, problems)
 }
 
-// mappedRetireSpec parses a spec whose mapping carries legacy's order* and
-// users tables to new (renamed), and whose only phase retires through it.
-func mappedRetireSpec(t *testing.T, db dbtest.DB, section string) (*config.Spec, error) {
-	t.Helper()
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "legacy.dsn"), []byte(db.DSN+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "new.dsn"), []byte(filepath.Join(dir, "new.db")+"\n"), 0o600))
-	text := fmt.Sprintf(`name: retire-mapped-test
-stores:
-  legacy: {engine: %s, dsn: {fromFile: %s/legacy.dsn}}
-  new: {engine: sqlite, dsn: {fromFile: %s/new.dsn}}
-mappings:
-  shop:
-    from: legacy
-    to: new
-    names: PascalCase
-    tables:
-      "order*": {}
-      users: {to: Customer}
-phases:
-  - phase: decommission
-    retire: %s
-`, db.Store.Engine, dir, dir, section)
-	return config.ParseSpec([]byte(text))
-}
-
 // TestRetireThroughAMappingRetiresItsSourceTables: retire {mapping: shop}
 // retires, in the mapping's source store, the tables its patterns match
 // there (not the renamed targets, not the tables it does not carry); the
@@ -158,7 +144,7 @@ func TestRetireThroughAMappingRetiresItsSourceTables(t *testing.T) {
 	db := dbtest.New(t, datastore.SQLite)
 	dbtest.Exec(t, db.Store, "CREATE TABLE orders (id INTEGER PRIMARY KEY)", "CREATE TABLE order_lines (id INTEGER PRIMARY KEY)",
 		"CREATE TABLE users (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (id INTEGER PRIMARY KEY)")
-	spec, err := mappedRetireSpec(t, db, `{mapping: shop}`)
+	spec, err := retireSpec(t, db, `{mapping: shop}`)
 	require.NoError(t, err)
 	s := spec.Phases[0].Driver.(*retire.Spec)
 	require.Equal(t, "legacy", s.Store)
@@ -191,11 +177,11 @@ func TestRetireThroughAMappingSpecErrors(t *testing.T) {
 		`{mapping: shop, tables: [orders]}`:                  "lists tables but mapping shop selects the tables itself: leave tables out",
 		`{mapping: shop, mode: drop, renameTo: "x_{table}"}`: "is for mode rename only",
 	} {
-		_, err := mappedRetireSpec(t, db, section)
+		_, err := retireSpec(t, db, section)
 		require.Error(t, err, section)
 		require.Contains(t, err.Error(), want, section)
 	}
-	spec, err := mappedRetireSpec(t, db, `{mapping: shop, store: legacy, mode: drop}`)
+	spec, err := retireSpec(t, db, `{mapping: shop, store: legacy, mode: drop}`)
 	require.NoError(t, err, "store may name the mapping's source store")
 	require.False(t, spec.Phases[0].Driver.(*retire.Spec).HasCompensation(), "a drop has no compensation, mapped or not")
 }
