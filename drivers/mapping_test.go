@@ -9,6 +9,7 @@ import (
 	"github.com/godwit/godwit/config"
 	cutoverdriver "github.com/godwit/godwit/drivers/cutover"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+	retiredriver "github.com/godwit/godwit/drivers/retire"
 )
 
 // mappedSpec is a spec with issue 19's mapping and the phases given.
@@ -107,18 +108,28 @@ func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
 	}
 }
 
-func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
-	for _, c := range []struct{ kind, section string }{
-		{"decommission", "retire: {mapping: shop, store: legacy}"},
-	} {
-		key := strings.SplitN(c.section, ":", 2)[0]
-		t.Run(key, func(t *testing.T) {
-			_, err := config.ParseSpec([]byte(mappedSpec("  - phase: " + c.kind + "\n    " + c.section + "\n")))
-			want := key + " with a mapping is not supported yet"
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
-			}
-		})
+// TestMappedRetirePhaseCarriesItsMapping: retire {mapping: shop} (which
+// was refused at validate) retires the mapping's source tables in its
+// source store, and they travel with the section to the activity.
+func TestMappedRetirePhaseCarriesItsMapping(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec("  - phase: decommission\n    retire: {mapping: shop}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(spec.Phases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p config.PhaseSpec
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Driver.(*retiredriver.Spec)
+	if s.Store != "legacy" || s.Stores["legacy"].Engine != "postgres" {
+		t.Errorf("store from the mapping: %s (%+v)", s.Store, s.Stores)
+	}
+	if strings.Join(s.Tables, ",") != "customer_account,order_line" {
+		t.Errorf("tables = %v, want the mapping's source tables", s.Tables)
 	}
 }
 
