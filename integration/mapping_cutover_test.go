@@ -125,7 +125,7 @@ func mappedCutOverThen(t *testing.T, end string, rollback bool) {
 		out, err = godwit(t, "rollback", name, "--reason", "test")
 		require.NoError(t, err, out)
 		final, err := r.result()
-		require.Error(t, err)
+		require.NoError(t, err, "a requested rollback that undid every phase completes the run")
 		require.Equal(t, migration.StatusRolledBack, final.Status, "%+v", final)
 		require.Contains(t, final.Phases[3].Summary, "changes made on new applied to legacy (")
 	} else {
