@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/mapping"
 )
 
 // drain runs o until every change committed before now is applied and
@@ -139,9 +141,19 @@ func TestReversed(t *testing.T) {
 	a, b := &datastore.Store{Engine: datastore.MySQL}, &datastore.Store{Engine: datastore.Postgres}
 	o := RunOptions{Options: Options{Source: a, SourceDSN: "a-dsn", Name: "fwd", Tables: []string{"t"}, Method: MethodTriggers},
 		Target: b, BatchChanges: 7, Until: func(Progress) bool { return true }}
-	r := o.Reversed("rev", "b-dsn")
+	r := o.Reversed("rev", "b-dsn", nil)
 	if r.Source != b || r.Target != a || r.SourceDSN != "b-dsn" || r.Name != "rev" || r.Method != MethodAuto ||
-		r.BatchChanges != 7 || r.Until != nil || len(r.Tables) != 1 || r.Tables[0] != "t" {
+		r.BatchChanges != 7 || r.Until != nil || len(r.Tables) != 1 || r.Tables[0] != "t" || r.Mapped != nil {
 		t.Fatalf("reversed: %+v", r)
+	}
+
+	// A mapped capture reverses through the inverse: the target tables
+	// it names, not the forward mapping.
+	o.Tables = []string{"order_line", "customer_account"}
+	o.Mapped = map[string]mapping.Table{"order_line": {Source: "order_line", Target: "SalesLine"}}
+	inverse := map[string]mapping.Table{"SalesLine": {Source: "SalesLine", Target: "order_line"}, "CustomerAccount": {Source: "CustomerAccount", Target: "customer_account"}}
+	r = o.Reversed("rev", "b-dsn", inverse)
+	if fmt.Sprint(r.Tables) != "[CustomerAccount SalesLine]" || r.Mapped["SalesLine"].Target != "order_line" || len(r.Mapped) != 2 {
+		t.Fatalf("reversed through the inverse: tables %v, mapped %+v", r.Tables, r.Mapped)
 	}
 }

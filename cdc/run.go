@@ -3,9 +3,11 @@ package cdc
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Defaults of RunOptions.
@@ -348,13 +350,25 @@ func Drained(since time.Time) func(Progress) bool {
 
 // Reversed is the replication the other way, for after the write switch:
 // the capture named name on o's target (whose DSN is targetDSN), applied
-// to o's source; same tables, batches and clock, method auto. Changes
-// either stream applies are tagged with their origin, so the two run side
-// by side without echoing each other's (origin.go).
-func (o RunOptions) Reversed(name, targetDSN string) RunOptions {
+// to o's source; same batches and clock, method auto. Changes either
+// stream applies are tagged with their origin, so the two run side by
+// side without echoing each other's (origin.go). A mapped o (o.Mapped)
+// needs inverse, the inverse mapping by target table name
+// (mapping.Table.Inverse of each): the reverse capture is of those
+// tables, each change read back from the target through its inverse;
+// otherwise the tables are o's.
+func (o RunOptions) Reversed(name, targetDSN string, inverse map[string]mapping.Table) RunOptions {
 	r := o
 	r.Source, r.SourceDSN, r.Target = o.Target, targetDSN, o.Source
 	r.Name, r.Method, r.Until = name, MethodAuto, nil
+	r.Mapped = inverse
+	if len(inverse) > 0 {
+		r.Tables = make([]string, 0, len(inverse))
+		for n := range inverse {
+			r.Tables = append(r.Tables, n)
+		}
+		sort.Strings(r.Tables)
+	}
 	return r
 }
 

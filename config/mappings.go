@@ -47,14 +47,6 @@ func (c *CheckContext) Mapping(name string) *mapping.Spec {
 	return &m
 }
 
-// RefuseMapping reports that the phase's driver does not take a mapping
-// yet, when the section names one.
-func (c *CheckContext) RefuseMapping(name, driver string) {
-	if name != "" {
-		c.Errorf("mapping", "%s with a mapping is not supported yet: only provision, copy and reconcile phases take mapping: (docs/mapping.md); carry these tables under their own names, or run this step outside the mapped migration", driver)
-	}
-}
-
 // RefuseNonInvertible reports, at field "mapping", each rule of the named
 // mapping that has no inverse (mapping.Spec.Invertible), for a driver that
 // sets up reverse replication through it; the rule is named by its path.

@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/godwit/godwit/config"
+	cutoverdriver "github.com/godwit/godwit/drivers/cutover"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+	retiredriver "github.com/godwit/godwit/drivers/retire"
 )
 
 // mappedSpec is a spec with issue 19's mapping and the phases given.
@@ -106,19 +108,28 @@ func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
 	}
 }
 
-func TestPhasesWithoutMappingSupportRefuseIt(t *testing.T) {
-	for _, c := range []struct{ kind, section string }{
-		{"copy", "cutover: {mapping: shop, route: r, gateway: {url: http://gw}}"},
-		{"decommission", "retire: {mapping: shop, store: legacy}"},
-	} {
-		key := strings.SplitN(c.section, ":", 2)[0]
-		t.Run(key, func(t *testing.T) {
-			_, err := config.ParseSpec([]byte(mappedSpec("  - phase: " + c.kind + "\n    " + c.section + "\n")))
-			want := key + " with a mapping is not supported yet"
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
-			}
-		})
+// TestMappedRetirePhaseCarriesItsMapping: retire {mapping: shop} (which
+// was refused at validate) retires the mapping's source tables in its
+// source store, and they travel with the section to the activity.
+func TestMappedRetirePhaseCarriesItsMapping(t *testing.T) {
+	spec, err := config.ParseSpec([]byte(mappedSpec("  - phase: decommission\n    retire: {mapping: shop}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(spec.Phases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p config.PhaseSpec
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Driver.(*retiredriver.Spec)
+	if s.Store != "legacy" || s.Stores["legacy"].Engine != "postgres" {
+		t.Errorf("store from the mapping: %s (%+v)", s.Store, s.Stores)
+	}
+	if strings.Join(s.Tables, ",") != "customer_account,order_line" {
+		t.Errorf("tables = %v, want the mapping's source tables", s.Tables)
 	}
 }
 
@@ -182,20 +193,22 @@ func TestCutoverRefusesAMappingWithNoInverseNamingTheRule(t *testing.T) {
 	}
 
 	// inverse: is accepted under cast and add; with the filter gone and the
-	// cast given its inverse, only the missing wiring is left to refuse.
-	invertible := strings.Replace(mappedSpec(cutover), `        where: "quantity > 0"
+	// cast given its inverse, the cut-over takes the mapping: its stores
+	// and tables are the mapping's, as the replicate setup's are.
+	setup := "  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n"
+	invertible := strings.Replace(mappedSpec(setup+strings.Replace(cutover, "url:", "admin:", 1)), `        where: "quantity > 0"
 `, `        cast: {price_text: {type: "decimal(10,2)", inverse: "CAST(PriceText AS varchar(20))"}}
 `, 1)
 	invertible = strings.Replace(invertible, `drop: [legacy_note]`, `drop: [legacy_note, amount_cents]`, 1)
 	invertible = strings.Replace(invertible, `type: "decimal(12,2)"}`, `type: "decimal(12,2)"}
           Amount: {expr: "amount_cents / 100.0", type: "decimal(12,2)", inverse: {amount_cents: "CAST(Amount * 100 AS bigint)"}}`, 1)
-	_, err = config.ParseSpec([]byte(invertible))
-	if err == nil || strings.Contains(err.Error(), "reverse replication") || !strings.Contains(err.Error(), "cutover with a mapping is not supported yet") {
-		t.Fatalf("ParseSpec = %v\nwant only: cutover with a mapping is not supported yet\n%s", err, invertible)
-	}
-	spec, err := config.ParseSpec([]byte(strings.Replace(invertible, cutover, "  - phase: reconcile\n    reconcile: {mapping: shop}\n", 1)))
+	spec, err := config.ParseSpec([]byte(invertible))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ParseSpec = %v\n%s", err, invertible)
+	}
+	c := spec.Phases[1].Driver.(*cutoverdriver.Spec)
+	if c.From != "legacy" || c.To != "new" || fmt.Sprint(c.Tables) != "[customer_account order_line]" || c.MappingSpec == nil {
+		t.Errorf("cutover section = from %q, to %q, tables %v, mapping %v: want the mapping's", c.From, c.To, c.Tables, c.MappingSpec)
 	}
 	m := spec.Mappings["shop"]
 	if m.Tables["order_line"].Cast["price_text"].Inverse != "CAST(PriceText AS varchar(20))" ||
@@ -226,12 +239,27 @@ func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
 		}
 	}
 	for phases, want := range map[string]string{
-		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n": "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n":                                                               "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
 		"  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n  - phase: copy\n    replicate: {from: legacy, to: new, tables: [order_line]}\n": `phases[1].replicate.mapping (line 23): must be the setup phase's ("shop", not "")`,
 	} {
 		_, err := config.ParseSpec([]byte(mappedSpec(phases)))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v\nwant %q", phases, err, want)
 		}
+	}
+}
+
+// A mapped cut-over drains the capture its replicate setup made: the
+// setup must name the same mapping.
+func TestMappedCutoverNeedsTheSetupsMapping(t *testing.T) {
+	invertible := strings.Replace(mappedSpec(`  - phase: provision
+    replicate: {from: legacy, to: new, tables: [customer_account, order_line], mode: setup}
+  - phase: copy
+    cutover: {mapping: shop, route: r, gateway: {admin: http://gw}}
+`), "        where: \"quantity > 0\"\n", "", 1)
+	_, err := config.ParseSpec([]byte(invertible))
+	want := `phases[1].cutover.mapping (line 22): must be the replicate setup phase provision's ("", not "shop"): one capture, one mapping`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("ParseSpec = %v\nwant an error with %q", err, want)
 	}
 }

@@ -257,3 +257,44 @@ func TestMappedMigrationRollsBack(t *testing.T) {
 	require.Equal(t, "dropped 2 tables this migration created in new: CustomerAccount, SalesLine", final.Phases[1].Summary)
 	require.Empty(t, tablesOf(t, dst.Store))
 }
+
+// TestRetireThroughAMappingTakesItsLegacyTablesOutOfService: as
+// TestRetireTakesTheLegacyTablesOutOfService, through a mapping that
+// renames the table (plain → Item): the decommission's retire {mapping:}
+// renames legacy's plain out of the way (the mapping's source, not its
+// target Item), and leaves a table the mapping does not carry alone.
+func TestRetireThroughAMappingTakesItsLegacyTablesOutOfService(t *testing.T) {
+	t.Parallel()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)",
+		"CREATE TABLE audit (id INTEGER PRIMARY KEY)")
+	seedPlain(t, src, 20)
+	r := newDataRun(t, "it-mapped-retire", src, dst, `  - phase: provision
+    provision: {mapping: items}
+  - phase: copy
+    copy: {mapping: items}
+  - phase: decommission
+    retire: {mapping: items}
+mappings:
+  items:
+    from: legacy
+    to: new
+    tables:
+      plain: {to: Item, columns: {label: Title}}
+`)
+	r.start()
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	require.Equal(t, "renamed plain to plain_retired in legacy (rename them back to undo)", final.Phases[2].Summary)
+	ctx := context.Background()
+	names, err := src.Store.ListTables(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"audit", "plain_retired"}, names, "the mapped legacy table is out of the way, the other one is not")
+	names, err = dst.Store.ListTables(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"Item"}, names, "new keeps the mapped table")
+	n, err := dst.Store.Count(ctx, "Item")
+	require.NoError(t, err)
+	require.EqualValues(t, 20, n)
+}

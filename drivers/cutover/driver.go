@@ -394,8 +394,19 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 	}
 	f := cdc.RunOptions{Target: to, LagEvery: d.LagEvery, Wait: d.LagEvery}
 	f.Options = cdc.Options{Source: from, SourceDSN: dsn[s.From], Name: replicate.CaptureName(migration, s.Stores[s.From]), Tables: names, Logger: log}
+	// A mapped capture drains through the mapping, and the reverse one
+	// applies new's changes to legacy through its inverse.
+	if f.Mapped, err = stores.MappedBySource(ctx, from, s.MappingSpec); err != nil {
+		closeAll()
+		return o, nil, fmt.Errorf("mapping %s on store %s: %w", s.Mapping, s.From, err)
+	}
+	inverse, err := stores.InverseByTarget(ctx, from, f.Mapped)
+	if err != nil {
+		closeAll()
+		return o, nil, fmt.Errorf("mapping %s: %w", s.Mapping, err)
+	}
 	o.forward = f
-	o.reverse = f.Reversed(replicate.ReverseCaptureName(migration, s.Stores[s.To]), dsn[s.To])
+	o.reverse = f.Reversed(replicate.ReverseCaptureName(migration, s.Stores[s.To]), dsn[s.To], inverse)
 	return o, closeAll, nil
 }
 
@@ -465,7 +476,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	problems = append(problems, more...)
 	if from != nil {
 		names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
-		problems = append(problems, reverseProblems(ctx, s, from, to, names)...)
+		reversed, more := reverseTables(ctx, s, from, names)
+		problems = append(problems, more...)
+		problems = append(problems, reverseProblems(ctx, s, from, to, names, reversed)...)
 		if err != nil {
 			problems = append(problems, stores.Problem(s.From, err))
 		}
@@ -481,9 +494,35 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	return problems
 }
 
+// reverseTables are the tables the reverse capture on new captures: the
+// legacy tables, or a mapping's target tables; with a mapping, each rule
+// with no inverse against legacy's live schema (a dropped NOT NULL column)
+// is a problem.
+func reverseTables(ctx context.Context, s *Spec, from *datastore.Store, tables []string) ([]string, []string) {
+	if s.MappingSpec == nil {
+		return tables, nil
+	}
+	forward, err := stores.MappedBySource(ctx, from, s.MappingSpec)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err)}
+	}
+	var problems []string
+	if _, err := stores.InverseByTarget(ctx, from, forward); err != nil {
+		problems = append(problems, fmt.Sprintf("cutover sets up reverse replication (new → legacy) through the inverse of mapping %s: %v", s.Mapping, err))
+	}
+	out := make([]string, 0, len(forward))
+	for _, n := range tables {
+		if m, ok := forward[n]; ok {
+			out = append(out, m.Target)
+		}
+	}
+	return out, problems
+}
+
 // reverseProblems checks that reverse replication can run: the capture
-// can be made on new, and this worker's user can write legacy's tables.
-func reverseProblems(ctx context.Context, s *Spec, from, to *datastore.Store, tables []string) []string {
+// can be made on new (of reversed, its tables there), and this worker's
+// user can write legacy's tables.
+func reverseProblems(ctx context.Context, s *Spec, from, to *datastore.Store, tables, reversed []string) []string {
 	var problems []string
 	for _, n := range tables {
 		if err := from.CheckWrite(ctx, n); err != nil {
@@ -491,7 +530,11 @@ func reverseProblems(ctx context.Context, s *Spec, from, to *datastore.Store, ta
 		}
 	}
 	if to != nil {
-		problems = append(problems, replicate.CaptureProblems(ctx, to, s.To, "", tables)...)
+		method := "" // a mapped capture's is triggers (cdc.Options.Mapped)
+		if s.MappingSpec != nil {
+			method = string(cdc.MethodTriggers)
+		}
+		problems = append(problems, replicate.CaptureProblems(ctx, to, s.To, method, reversed)...)
 	}
 	return problems
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/drivers/traffic"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Key is the section key of the driver in a phase.
@@ -64,9 +65,14 @@ type Spec struct {
 	From   string   `yaml:"from" json:"from"`
 	To     string   `yaml:"to" json:"to"`
 	Tables []string `yaml:"tables" json:"tables"`
-	// Mapping names a mapping of the spec: not supported by this driver
-	// yet, so a phase naming one is refused (docs/mapping.md).
+	// Mapping names the mapping of the replicate setup phase (its from,
+	// to and tables are the mapping's): the catch-up drains through it,
+	// and reverse replication applies new's changes to legacy through its
+	// inverse (mapping.Table.Inverse), so the mapping must have one
+	// (docs/mapping.md).
 	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
+	// MappingSpec is the mapping Mapping names, resolved by Check.
+	MappingSpec *mapping.Spec `yaml:"-" json:"mappingSpec,omitempty"`
 	// Timeout bounds the wait for writes in flight plus the catch-up: how
 	// long writes are held at most before the switch (default 30s).
 	Timeout config.Duration `yaml:"timeout" json:"timeout,omitempty"`
@@ -82,13 +88,14 @@ func (s *Spec) Check(c *config.CheckContext) {
 	// The cut-over sets up reverse replication: a mapping with no inverse
 	// is refused for that first, naming its rule.
 	c.RefuseNonInvertible(s.Mapping, "cutover")
-	c.RefuseMapping(s.Mapping, "cutover")
 	s.Gateway.Check(c, "gateway")
 	if s.Route == "" {
 		c.Errorf("route", "is required: the name of the gateway route whose writes move (routes[].name in the gateway's configuration)")
 	}
-	stores.CheckStoreRef(c, "from", s.From)
-	stores.CheckStoreRef(c, "to", s.To)
+	var ok bool
+	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
+		return // the unknown mapping is the error
+	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s)", s.From)
 	}
@@ -115,7 +122,9 @@ func (s *Spec) checkCapture(c *config.CheckContext) {
 		if !ok || r.From != s.From || r.Mode != replicate.ModeSetup {
 			continue
 		}
-		if r.To != s.To || !sameSet(r.Tables, s.Tables) {
+		if r.Mapping != s.Mapping {
+			c.Errorf("mapping", "must be the replicate setup phase %s's (%q, not %q): one capture, one mapping", p.Name, r.Mapping, s.Mapping)
+		} else if r.To != s.To || !sameSet(r.Tables, s.Tables) {
 			c.Errorf("tables", "must be the replicate setup phase %s's (to: %s, tables: %s): one capture, one list", p.Name, r.To, strings.Join(r.Tables, ", "))
 		}
 		return
@@ -148,8 +157,15 @@ func (s *Spec) ApplyDefaults(p *config.PhaseSpec) {
 // Resources are the gateway route (as the traffic driver names it) and
 // the target tables.
 func (s *Spec) Resources(spec *config.Spec) []string {
-	return append(s.Gateway.Resources(s.Route), stores.Resources(spec, s.To, s.Tables)...)
+	return append(s.Gateway.Resources(s.Route), stores.WrittenResources(spec, s.To, s.MappingSpec, s.Tables)...)
 }
+
+// MappingName is the mapping the section names (config.MappingUser).
+func (s *Spec) MappingName() string { return s.Mapping }
+
+// TakeMapping takes the mapping's stores before the spec is checked
+// (config.MappingUser).
+func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }
 
 // MovesData is the cut-over's flow, from to to (stores.DataMover).
 func (s *Spec) MovesData() stores.Flow { return stores.Flow{From: s.From, To: s.To} }

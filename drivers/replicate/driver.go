@@ -17,6 +17,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -87,13 +88,22 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 }
 
 // reverse is the reverse replication a cut-over sets up on the target
-// (cdc.RunOptions.Reversed of o, o.Target open).
-func (d *Driver) reverse(s *Spec, migration string, o cdc.RunOptions) (cdc.RunOptions, error) {
+// (cdc.RunOptions.Reversed of o, o.Target open). With inverse, through
+// the inverse of o's mapping if it has one (to run it; finding or
+// removing its objects needs no mapping, and a mapping with no inverse
+// has no reverse capture to run).
+func (d *Driver) reverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, inverse bool) (cdc.RunOptions, error) {
 	dsn, err := activities.ResolveSecret(s.Stores[s.To].DSN)
 	if err != nil {
 		return o, fmt.Errorf("store %s: DSN: %w: %v", s.To, datastore.ErrBadDSN, err)
 	}
-	return o.Reversed(ReverseCaptureName(migration, s.Stores[s.To]), dsn), nil
+	var inv map[string]mapping.Table
+	if inverse {
+		if inv, err = stores.InverseByTarget(ctx, o.Source, o.Mapped); err != nil {
+			return o, fmt.Errorf("mapping %s: %w", s.Mapping, err)
+		}
+	}
+	return o.Reversed(ReverseCaptureName(migration, s.Stores[s.To]), dsn, inv), nil
 }
 
 // open connects to the source (and the target if needed) and resolves the
@@ -181,7 +191,7 @@ func (d *Driver) teardown(ctx context.Context, s *Spec, migration string, o cdc.
 	if err != nil {
 		return activities.PhaseResult{}, classify("remove change capture from "+s.From, err)
 	}
-	rev, err := d.reverse(s, migration, o)
+	rev, err := d.reverse(ctx, s, migration, o, false)
 	if err != nil {
 		return activities.PhaseResult{}, classify("remove reverse capture from "+s.To, err)
 	}
@@ -272,7 +282,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 // capture is removed. The point of no return: a rollback can no longer
 // bring the writes back.
 func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, beat func(activities.Heartbeat), out activities.PhaseResult) (activities.PhaseResult, error) {
-	rev, err := d.reverse(s, migration, o)
+	rev, err := d.reverse(ctx, s, migration, o, false)
 	if err != nil {
 		return out, classify("stop reverse replication", err)
 	}
@@ -282,6 +292,9 @@ func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o c
 	}
 	if len(objs) == 0 {
 		return out, nil
+	}
+	if rev, err = d.reverse(ctx, s, migration, o, true); err != nil {
+		return out, classify("stop reverse replication", err)
 	}
 	// Writes go on on the target: everything before now, not an empty
 	// capture.
@@ -448,4 +461,3 @@ func (b *beater) stop(final cdc.Checkpoint) cdc.Progress {
 	b.send()
 	return b.last
 }
-

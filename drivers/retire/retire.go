@@ -3,7 +3,9 @@
 // default; a person can rename them back), dropped, or kept — and its
 // summary names what it did. A rename's compensation renames the tables
 // back; a drop has none (it is the point of no return), nor has keep.
-// The work is datastore.Retire's.
+// With `mapping: NAME` it retires the tables the mapping carries, in the
+// store the mapping reads from (docs/mapping.md). The work is
+// datastore.Retire's.
 package retire
 
 import (
@@ -22,6 +24,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/mapping"
 )
 
 // Key is the section key of the driver in a phase.
@@ -31,12 +34,14 @@ func init() { config.RegisterDriver(Key, func() config.DriverSpec { return &Spec
 
 // Spec is a phase's `retire:` section.
 type Spec struct {
-	// Store is the store whose tables are retired (the legacy one).
+	// Store is the store whose tables are retired (the legacy one); with a
+	// mapping, the mapping's from.
 	Store string `yaml:"store" json:"store"`
-	// Tables are table names or glob patterns.
+	// Tables are table names or glob patterns; with a mapping, its source
+	// tables (patterns included), matched against the live schema as the
+	// copy matches them.
 	Tables []string `yaml:"tables" json:"tables"`
-	// Mapping names a mapping of the spec: not supported by this driver
-	// yet, so a phase naming one is refused (docs/mapping.md).
+	// Mapping names a mapping of the spec whose source tables are retired.
 	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// Mode is rename (default), drop or keep.
 	Mode string `yaml:"mode" json:"mode,omitempty"`
@@ -48,11 +53,16 @@ type Spec struct {
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
 }
 
-// Check reports an unknown store, bad patterns, an unknown mode and a
-// rename pattern without {table}.
+// Check reports an unknown store or mapping, bad patterns, an unknown mode
+// and a rename pattern without {table}.
 func (s *Spec) Check(c *config.CheckContext) {
-	c.RefuseMapping(s.Mapping, "retire")
-	stores.CheckStoreRef(c, "store", s.Store)
+	if s.Mapping != "" {
+		if !s.useMapping(c) {
+			return
+		}
+	} else {
+		stores.CheckStoreRef(c, "store", s.Store)
+	}
 	stores.CheckTables(c, "tables", s.Tables)
 	switch datastore.RetireMode(s.Mode) {
 	case "", datastore.RetireRename, datastore.RetireDrop, datastore.RetireKeep:
@@ -68,6 +78,35 @@ func (s *Spec) Check(c *config.CheckContext) {
 		}
 	}
 	s.Stores = provision.Pick(c.Spec, s.Store)
+}
+
+// useMapping takes the store and tables from the mapping the section
+// names: the mapping's source store and its source tables (the mapping's
+// stores are checked at the mapping). False when the spec has no such
+// mapping (reported).
+func (s *Spec) useMapping(c *config.CheckContext) bool {
+	m := c.Mapping(s.Mapping)
+	if m == nil {
+		return false
+	}
+	if s.Store != "" && s.Store != m.From {
+		c.Errorf("store", "is %s but mapping %s reads from %s: leave store out (the mapping names the store whose tables are retired)", s.Store, s.Mapping, m.From)
+	}
+	s.Store = m.From
+	var to string
+	stores.UseMapping(c, s.Mapping, &s.Store, &to, &s.Tables)
+	return true
+}
+
+// MappingName is the mapping the section names (config.MappingUser).
+func (s *Spec) MappingName() string { return s.Mapping }
+
+// TakeMapping takes the mapping's source store before the spec is checked
+// (config.MappingUser).
+func (s *Spec) TakeMapping(m *mapping.Spec) {
+	if s.Store == "" {
+		s.Store = m.From
+	}
 }
 
 // ApplyDefaults sets the mode to rename.

@@ -17,20 +17,33 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/drivers/retire"
+	"github.com/godwit/godwit/drivers/stores"
 )
 
-// retireSpec parses a spec whose only phase retires tables of store legacy.
+// retireSpec parses a spec whose only phase retires tables of store
+// legacy; its mapping shop carries legacy's order* and users tables to new
+// (renamed), for a section that names it.
 func retireSpec(t *testing.T, db dbtest.DB, section string) (*config.Spec, error) {
 	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "legacy.dsn")
-	require.NoError(t, os.WriteFile(dsn, []byte(db.DSN+"\n"), 0o600))
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "legacy.dsn"), []byte(db.DSN+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "new.dsn"), []byte(filepath.Join(dir, "new.db")+"\n"), 0o600))
 	text := fmt.Sprintf(`name: retire-test
 stores:
-  legacy: {engine: %s, dsn: {fromFile: %s}}
+  legacy: {engine: %s, dsn: {fromFile: %s/legacy.dsn}}
+  new: {engine: sqlite, dsn: {fromFile: %s/new.dsn}}
+mappings:
+  shop:
+    from: legacy
+    to: new
+    names: PascalCase
+    tables:
+      "order*": {}
+      users: {to: Customer}
 phases:
   - phase: decommission
     retire: %s
-`, db.Store.Engine, dsn, section)
+`, db.Store.Engine, dir, dir, section)
 	return config.ParseSpec([]byte(text))
 }
 
@@ -120,4 +133,55 @@ func TestRetirePreflightNamesAMissingTable(t *testing.T) {
 	require.NoError(t, err)
 	problems := retire.New(hclog.NewNullLogger()).Preflight(context.Background(), spec, spec.Phases[0])
 	require.Equal(t, []string{`store legacy: no table matches "invoices" to retire`}, problems)
+}
+
+// TestRetireThroughAMappingRetiresItsSourceTables: retire {mapping: shop}
+// retires, in the mapping's source store, the tables its patterns match
+// there (not the renamed targets, not the tables it does not carry); the
+// leases are those tables; a rename is undone by the compensation.
+func TestRetireThroughAMappingRetiresItsSourceTables(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE orders (id INTEGER PRIMARY KEY)", "CREATE TABLE order_lines (id INTEGER PRIMARY KEY)",
+		"CREATE TABLE users (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (id INTEGER PRIMARY KEY)")
+	spec, err := retireSpec(t, db, `{mapping: shop}`)
+	require.NoError(t, err)
+	s := spec.Phases[0].Driver.(*retire.Spec)
+	require.Equal(t, "legacy", s.Store)
+	require.Equal(t, []string{"order*", "users"}, s.Tables)
+	require.Equal(t, stores.Resources(spec, "legacy", []string{"order*", "users"}), s.Resources(spec), "the leases are the retired source tables")
+
+	d := retire.New(hclog.NewNullLogger())
+	require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]))
+	in := activities.PhaseInput{Migration: spec.Name, Phase: spec.Phases[0]}
+	res, err := d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	require.Equal(t, "renamed order_lines to order_lines_retired, orders to orders_retired, users to users_retired in legacy (rename them back to undo)", res.Summary)
+	require.Equal(t, "audit,order_lines_retired,orders_retired,users_retired", tables(t, db.Store))
+	require.True(t, s.HasCompensation())
+	undo, err := d.Do(ctx, activities.ActionCompensate, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	require.Equal(t, "renamed order_lines, orders, users back in legacy", undo.Summary)
+	require.Equal(t, "audit,order_lines,orders,users", tables(t, db.Store))
+
+	// Preflight names a mapped table legacy does not have.
+	dbtest.Exec(t, db.Store, "DROP TABLE users")
+	require.Equal(t, []string{`store legacy: no table matches "users" to retire`}, d.Preflight(ctx, spec, spec.Phases[0]))
+}
+
+func TestRetireThroughAMappingSpecErrors(t *testing.T) {
+	db := dbtest.New(t, datastore.SQLite)
+	for section, want := range map[string]string{
+		`{mapping: shopp}`:                                   `mapping "shopp" is not in mappings:`,
+		`{mapping: shop, store: new}`:                        "is new but mapping shop reads from legacy: leave store out",
+		`{mapping: shop, tables: [orders]}`:                  "lists tables but mapping shop selects the tables itself: leave tables out",
+		`{mapping: shop, mode: drop, renameTo: "x_{table}"}`: "is for mode rename only",
+	} {
+		_, err := retireSpec(t, db, section)
+		require.Error(t, err, section)
+		require.Contains(t, err.Error(), want, section)
+	}
+	spec, err := retireSpec(t, db, `{mapping: shop, store: legacy, mode: drop}`)
+	require.NoError(t, err, "store may name the mapping's source store")
+	require.False(t, spec.Phases[0].Driver.(*retire.Spec).HasCompensation(), "a drop has no compensation, mapped or not")
 }
