@@ -119,12 +119,17 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 
 	m := r.Metrics
 	fmt.Fprintln(w, "\nMetrics")
-	compared := ""
+	// Changes applied and rows compared are their own figures, shown once
+	// there are some: added to the rows copied they would overstate it.
+	apart := ""
+	if m.ChangesApplied > 0 {
+		apart += fmt.Sprintf("   Changes applied %d", m.ChangesApplied)
+	}
 	if m.RecordsCompared > 0 {
-		compared = fmt.Sprintf("   Records compared %d", m.RecordsCompared)
+		apart += fmt.Sprintf("   Records compared %d", m.RecordsCompared)
 	}
 	fmt.Fprintf(w, "  Records copied %d%s   Rate %.0f records/min   Error rate %.1f%%   Issues %d\n",
-		m.RecordsCopied, compared, m.RecordsPerMinute, m.ErrorRate*100, m.IssuesEncountered)
+		m.RecordsCopied, apart, m.RecordsPerMinute, m.ErrorRate*100, m.IssuesEncountered)
 	if m.FailedAttempts > 0 {
 		// Apart from the error rate: a retry that went on to succeed
 		// (a worker killed under a unit) is no failed work.

@@ -88,6 +88,27 @@ func liveDemoReport() (*migration.Report, time.Time) {
 	return r, now
 }
 
+// cutOverReport is a run waiting at its decommission gate after a
+// cut-over: 2,000 rows copied, 108 changes applied by the replicate phase
+// and 3 by the cut-over's catch-up (once shown as 2111 records copied).
+func cutOverReport() (*migration.Report, time.Time) {
+	r := migration.NewPlannedReport("cutover", "", []migration.PlannedPhase{
+		{Name: "provision", Kind: migration.PhaseProvision, Driver: "provision"},
+		{Name: "capture", Kind: migration.PhaseProvision, Driver: "replicate"},
+		{Name: "copy", Kind: migration.PhaseCopy, Driver: "copy"},
+		{Name: "replicate", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "writes", Kind: migration.PhaseShiftTraffic, Driver: "cutover", Gate: "cut-over"},
+		{Name: "stop-replication", Kind: migration.PhaseDecommission, Driver: "replicate", Gate: "decommission"},
+	}, t0)
+	for i, n := range []int64{1, 3, 2000, 108, 3} {
+		r.Phases[i].State, r.Phases[i].Progress, r.Phases[i].Attempts, r.Phases[i].Records = migration.PhaseCompleted, 100, 1, n
+	}
+	r.Status, r.WaitingGate, r.CurrentIndex = migration.StatusWaitingApproval, "decommission", 5
+	now := t0.Add(10 * time.Minute)
+	r.Refresh(now)
+	return r, now
+}
+
 func waitingReport() (*migration.Report, time.Time) {
 	r := migration.NewReport("orders", "",
 		[]migration.Phase{migration.PhaseCopy, migration.PhaseShiftTraffic},
@@ -193,6 +214,14 @@ func TestRenderText(t *testing.T) {
 			},
 			absent: []string{"200003", "200000"},
 			marks:  map[string]string{"1. provision": "✓", "2. copy": "✓", "3. reconcile": "✓"},
+		},
+		{
+			name:   "changes applied apart from rows copied",
+			report: cutOverReport,
+			lines: []string{
+				"  Records copied 2000   Changes applied 111   Rate 200 records/min   Error rate 0.0%   Issues 0",
+			},
+			absent: []string{"Records copied 2111", "Records copied 2112", "Records copied 2115"},
 		},
 		{
 			name:   "waiting for approval",

@@ -418,6 +418,19 @@ func TestStatusJSON(t *testing.T) {
 	assert.Contains(t, out, "\n  \"name\": \"orders\"", "indented")
 }
 
+func TestStatusJSONKeepsChangesApartFromRowsCopied(t *testing.T) {
+	rep, _ := cutOverReport()
+	c := &fakeClient{states: []wfState{{report: rep}}}
+	out, _, err := godwit(t, c.dial, "status", "cutover", "-o", "json")
+	require.NoError(t, err)
+	var got struct {
+		Metrics map[string]any `json:"metrics"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.Equal(t, 2000.0, got.Metrics["recordsCopied"], "metrics.recordsCopied counts the rows copied only: %s", out)
+	assert.Equal(t, 111.0, got.Metrics["changesApplied"], "the replicate and cut-over phases' changes: %s", out)
+}
+
 func TestWatchJSON(t *testing.T) {
 	c := &fakeClient{states: []wfState{running(only(runningReport())), ended(completedReport())}}
 	out, _, err := godwit(t, c.dial, "status", "orders", "--watch", "-o", "json", "--interval", "1ms")

@@ -152,6 +152,12 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			require.NoError(t, err, out)
 			rep := r.waitFor("the decommission gate", waitingAt("decommission"))
 			require.Contains(t, rep.Phases[4].Summary, "reverse replication new → legacy set up")
+			// Rows copied and changes applied are two figures: the
+			// replicate and cut-over phases' changes were once added to
+			// the rows copied.
+			require.Equal(t, rep.Phases[2].Records, rep.Metrics.RecordsCopied, "metrics.recordsCopied is the copy phase's rows: %+v", rep.Metrics)
+			require.Equal(t, rep.Phases[3].Records+rep.Phases[4].Records, rep.Metrics.ChangesApplied, "metrics.changesApplied is the replicate and cut-over phases' changes: %+v", rep.Metrics)
+			require.Greater(t, rep.Metrics.ChangesApplied, int64(20), "the writer's changes were applied: %+v", rep.Metrics)
 			// The replicate phase's lag is history once the writes moved.
 			out, err = godwit(t, "status", name, "--leftovers=false")
 			require.NoError(t, err, out)

@@ -114,13 +114,20 @@ type TableProgress struct {
 
 // Metrics are the run's key figures.
 type Metrics struct {
-	// RecordsCopied counts the rows the copy phases wrote (a copy
-	// driver's backfill and catch-up, a change capture's catch-up in a
-	// copy phase); not the tables a provision created nor the rows a
-	// reconcile compared.
+	// RecordsCopied counts the rows the copy work wrote to the target: a
+	// copy driver's rows (every unit of a fanned-out copy, and its own
+	// catch-up pass, which copies rows again) and a hook's records in a
+	// copy phase. Not the tables a provision created, nor the rows a
+	// reconcile compared, nor the changes a change capture applied.
 	RecordsCopied int64 `json:"recordsCopied"`
 	// RecordsCompared counts the rows the reconcile phases checked.
-	RecordsCompared  int64   `json:"recordsCompared"`
+	RecordsCompared int64 `json:"recordsCompared"`
+	// ChangesApplied counts the changes a change capture applied: a
+	// replicate phase's catch-up (and a stop's drain of the reverse
+	// capture) and a cut-over's catch-up while writes were held. A change
+	// is a row's insert, update or delete replayed on the other side, not
+	// a row copied: one row changed ten times is ten changes.
+	ChangesApplied   int64   `json:"changesApplied,omitempty"`
 	RecordsPerMinute float64 `json:"recordsPerMinute"`
 	// ErrorRate is the share of the work that failed for good, 0-1: the
 	// phases (or units of a fanned-out phase) that failed over those run.
@@ -204,19 +211,35 @@ const (
 	recordsOther    recordsMeaning = iota // tables created, objects removed, steps
 	recordsCopied                         // rows written to the target
 	recordsCompared                       // rows checked against the source
+	recordsChanges                        // changes a change capture applied
 )
 
 // recordsAre says what the phase's Records count. The driver decides when
 // the report knows it: a copy driver copies and a reconcile driver compares
-// in whatever phase they run, and the drivers that count objects (tables
-// created, names retired) never count rows. A hook, a change capture, an
-// unknown driver or a report without drivers go by the phase's kind.
+// in whatever phase they run, a cut-over applies the changes of its
+// catch-up, a replicate phase applies changes except as a provision phase
+// (its setup, which counts the capture objects it created), and the
+// drivers that count objects (tables created, names retired) never count
+// rows. A hook, an unknown driver or a report without drivers go by the
+// phase's kind.
+//
+// The keys are the drivers' own (config's driver sections): the report
+// carries only the key, not what its driver counts. Saying it in the
+// phase's report (a kind of records filled from the phase's result) would
+// change what the workflow records, hence a workflow version.
 func (p PhaseReport) recordsAre() recordsMeaning {
 	switch p.Driver {
 	case "copy":
 		return recordsCopied
 	case "reconcile":
 		return recordsCompared
+	case "cutover":
+		return recordsChanges
+	case "replicate":
+		if p.kind() == PhaseProvision {
+			return recordsOther
+		}
+		return recordsChanges
 	case "provision", "retire", "terraform", "traffic", "compat":
 		return recordsOther
 	}
@@ -393,6 +416,8 @@ func (r *Report) metrics(now time.Time) Metrics {
 			m.RecordsCopied += p.Records
 		case recordsCompared:
 			m.RecordsCompared += p.Records
+		case recordsChanges:
+			m.ChangesApplied += p.Records
 		}
 		attempts, failed := p.attempts()
 		m.Attempts += attempts

@@ -136,7 +136,8 @@ func TestMetrics(t *testing.T) {
 			name: "the driver decides over the phase's kind",
 			build: func() (*Report, time.Time) {
 				return &Report{StartTime: t0, Phases: []PhaseReport{
-					// A change capture's catch-up in a copy phase applies rows.
+					// A change capture's catch-up in a copy phase applies
+					// changes, which are not rows copied.
 					{Phase: "replicate", Kind: PhaseCopy, Driver: "replicate", State: PhaseCompleted, Records: 50, Attempts: 1},
 					// A copy run as a provision phase still copies rows.
 					{Phase: "seed", Kind: PhaseProvision, Driver: "copy", State: PhaseCompleted, Records: 20, Attempts: 1},
@@ -146,7 +147,25 @@ func TestMetrics(t *testing.T) {
 					{Phase: "retire", Kind: PhaseDecommission, Driver: "retire", State: PhaseCompleted, Records: 3, Attempts: 1},
 				}}, t0.Add(10 * time.Minute)
 			},
-			want: Metrics{RecordsCopied: 70, RecordsCompared: 30, RecordsPerMinute: 7},
+			want: Metrics{RecordsCopied: 20, RecordsCompared: 30, ChangesApplied: 50, RecordsPerMinute: 2},
+		},
+		{
+			name: "changes applied by replicate and cut-over are their own figure",
+			build: func() (*Report, time.Time) {
+				// TestRollbackAfterCutOverBringsWritesMadeOnNewBack's run,
+				// once shown as 2111 records copied.
+				return &Report{StartTime: t0, Phases: []PhaseReport{
+					{Phase: "provision", Kind: PhaseProvision, Driver: "provision", State: PhaseCompleted, Records: 1, Attempts: 1},
+					// The capture's setup counts the objects it created.
+					{Phase: "capture", Kind: PhaseProvision, Driver: "replicate", State: PhaseCompleted, Records: 3, Attempts: 1},
+					{Phase: "copy", Kind: PhaseCopy, Driver: "copy", State: PhaseCompleted, Records: 2000, Attempts: 1},
+					{Phase: "replicate", Kind: PhaseCopy, Driver: "replicate", State: PhaseCompleted, Records: 108, Attempts: 1},
+					{Phase: "writes", Kind: PhaseShiftTraffic, Driver: "cutover", State: PhaseCompleted, Records: 3, Attempts: 1},
+					// A stop drains the reverse capture: changes too.
+					{Phase: "stop-replication", Kind: PhaseDecommission, Driver: "replicate", State: PhaseCompleted, Records: 21, Attempts: 1},
+				}}, t0.Add(10 * time.Minute)
+			},
+			want: Metrics{RecordsCopied: 2000, ChangesApplied: 132, RecordsPerMinute: 200},
 		},
 		{
 			name: "a report without drivers goes by the phases' kinds",
@@ -253,6 +272,7 @@ func TestMetrics(t *testing.T) {
 			r.Refresh(now)
 			assert.Equal(t, tt.want.RecordsCopied, r.Metrics.RecordsCopied, "records copied")
 			assert.Equal(t, tt.want.RecordsCompared, r.Metrics.RecordsCompared, "records compared")
+			assert.Equal(t, tt.want.ChangesApplied, r.Metrics.ChangesApplied, "changes applied")
 			assert.InDelta(t, tt.want.RecordsPerMinute, r.Metrics.RecordsPerMinute, 1e-9, "records per minute")
 			assert.InDelta(t, tt.want.ErrorRate, r.Metrics.ErrorRate, 1e-9, "error rate")
 			if tt.want.Attempts > 0 {

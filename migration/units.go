@@ -168,6 +168,6 @@ func SumTables(in []TableProgress) []TableProgress {
 // when fanned out, running ones included) and how many failed.
 func (p PhaseReport) AttemptCounts() (attempts, failed int) { return p.attempts() }
 
-// CountsRows says the phase's Records are rows (copied or compared), not
-// objects such as tables created.
+// CountsRows says the phase's Records are rows (copied or compared) or
+// changes applied, not objects such as tables created.
 func (p PhaseReport) CountsRows() bool { return p.recordsAre() != recordsOther }
