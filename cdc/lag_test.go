@@ -6,6 +6,11 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/godwit/godwit/cdc/cdctest"
+	"github.com/godwit/godwit/datacopy"
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
 )
 
 // A logical stream with nothing pending that has passed the source's WAL
@@ -84,4 +89,52 @@ func TestIdleSourceCatchesUpUnderOneSecond(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A commit with synchronous_commit off returns before the WAL writer
+// writes its record; the stream cannot bring it until then. A stream idle
+// at the WAL write position is not drained while such a commit waits: Run
+// with Drained returns only once it is applied. wal_writer_delay is raised
+// to hold the commit unwritten for the whole first measurements.
+func TestDrainedWaitsForAnAsyncCommitNotYetWritten(t *testing.T) {
+	src, dst := cdctest.NewLogicalDB(t), dbtest.New(t, datastore.SQLite)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seed(t, src.Store, dst.Store, 5)
+	o := runOpts(src, dst, captureName(t), MethodLogical)
+	if _, err := Setup(ctx, o.Options); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+	if _, err := datacopy.Run(ctx, datacopy.Options{From: src.Store, To: dst.Store, Tables: []string{"kitchen"}}, datacopy.Checkpoint{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, src.Store, "ALTER SYSTEM SET wal_writer_delay = '3s'", "ALTER SYSTEM SET wal_writer_flush_after = 0", "SELECT pg_reload_conf()")
+	t.Cleanup(func() {
+		dbtest.Exec(t, src.Store, "ALTER SYSTEM RESET wal_writer_delay", "ALTER SYSTEM RESET wal_writer_flush_after", "SELECT pg_reload_conf()")
+	})
+	// Caught up and idle first: the stream has passed everything written.
+	o.Until = Drained(time.Now())
+	cp, err := Run(ctx, o, Checkpoint{}, nil)
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	tx, err := src.Store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM kitchen WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	o.Until = Drained(time.Now())
+	if _, err := Run(ctx, o, cp, nil); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
 }

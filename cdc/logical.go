@@ -589,9 +589,16 @@ func (r *logicalReader) sendStatus(reply bool) error {
 // carrying its send time. Once the stream brings it back (and what came
 // before it is applied), every change committed before that time is on
 // the target.
+//
+// The source's position is the WAL insert position, not the write
+// position (pg_current_wal_lsn): with synchronous_commit off a commit
+// returns once its record is inserted, and the WAL writer writes it up to
+// wal_writer_delay later. Until then the stream cannot have it, and a
+// stream idle at the write position would look caught up with a committed
+// transaction still to come (Drained true a row short).
 func (r *logicalReader) lag(ctx context.Context, now time.Time) (Lag, error) {
 	var current string
-	err := r.o.Source.DB.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text, pg_logical_emit_message(false, $1, $2)::text",
+	err := r.o.Source.DB.QueryRowContext(ctx, "SELECT pg_current_wal_insert_lsn()::text, pg_logical_emit_message(false, $1, $2)::text",
 		r.probeTag, strconv.FormatInt(now.UnixNano(), 10)).Scan(&current, new(string))
 	if err != nil {
 		return Lag{Measured: now}, fmt.Errorf("measure lag: %w", classifyPG(err))
