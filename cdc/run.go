@@ -3,7 +3,8 @@ package cdc
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/godwit/godwit/datastore"
@@ -363,11 +364,7 @@ func (o RunOptions) Reversed(name, targetDSN string, inverse map[string]mapping.
 	r.Name, r.Method, r.Until = name, MethodAuto, nil
 	r.Mapped = inverse
 	if len(inverse) > 0 {
-		r.Tables = make([]string, 0, len(inverse))
-		for n := range inverse {
-			r.Tables = append(r.Tables, n)
-		}
-		sort.Strings(r.Tables)
+		r.Tables = slices.Sorted(maps.Keys(inverse))
 	}
 	return r
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/godwit/godwit/config"
@@ -155,12 +157,7 @@ func InverseByTarget(ctx context.Context, src *datastore.Store, forward map[stri
 	}
 	out := make(map[string]mapping.Table, len(forward))
 	var errs []error
-	names := make([]string, 0, len(forward))
-	for n := range forward {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(forward)) {
 		t, err := src.Introspect(ctx, name)
 		if err != nil {
 			return nil, err
