@@ -647,6 +647,10 @@ func (c *comparison) columnRenamed(table string, before, renamed Table, from, to
 		forward = append(append(forward, d.dropOnUpdateTrigger(table, from)...), d.onUpdateTrigger(table, to, col)...)
 		rollback = append(append(d.dropOnUpdateTrigger(table, to), rollback...), d.onUpdateTrigger(table, from, col)...)
 	}
+	var split *RenameSplit
+	if len(forward) == 1 {
+		split = d.renameSplit(table, from, to, before.Columns[from])
+	}
 	c.add(Issue{
 		Type: "column_renamed", Severity: Breaking, FieldPath: fmt.Sprintf("tables.%s.columns.%s", table, to),
 		Description: fmt.Sprintf("column %s.%s renamed to %s (same definition, similar name; detected as a rename)", table, from, to),
@@ -658,7 +662,32 @@ func (c *comparison) columnRenamed(table string, before, renamed Table, from, to
 		ForwardSQL:      strings.Join(forward, "\n"),
 		RollbackSQL:     strings.Join(rollback, "\n"),
 		ValidationQuery: d.columnExists(table, to, true),
+		ExpandContract:  split,
 	}})
+}
+
+// renameSplit writes a column rename as expand–contract: add the new
+// column nullable, drop the old one at contract. A NOT NULL column
+// becomes NOT NULL at contract, once the backfill has filled it; SQLite
+// cannot add NOT NULL in place, so it gets no split there.
+func (d Dialect) renameSplit(table, from, to string, col Column) *RenameSplit {
+	if !col.nullable() && d == SQLite {
+		return nil
+	}
+	added := col
+	t := true
+	added.Nullable = &t
+	contract := []string{}
+	if !col.nullable() {
+		contract = append(contract, d.setNotNull(table, to, col))
+	}
+	contract = append(contract, d.alterTable(table, "DROP COLUMN "+d.ident(from)))
+	return &RenameSplit{
+		Table: table, From: from, To: to,
+		ExpandSQL:         d.alterTable(table, "ADD COLUMN "+d.columnDef(to, added)),
+		ExpandRollbackSQL: d.alterTable(table, "DROP COLUMN "+d.ident(to)),
+		ContractSQL:       strings.Join(contract, "\n"),
+	}
 }
 
 // involves reports whether a derived constraint name may name the column

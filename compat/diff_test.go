@@ -238,3 +238,45 @@ func TestQuotesIdentifiersThatNeedIt(t *testing.T) {
 	assert.Equal(t, `"Order Items"`, ident("Order Items"))
 	assert.Equal(t, `"a""b"`, ident(`a"b`))
 }
+
+// splitOf is the expand–contract form of the report's one rename script.
+func splitOf(t *testing.T, r *Report) *RenameSplit {
+	t.Helper()
+	for _, s := range r.MigrationScripts {
+		if s.FieldPath == "tables.users.columns.email_address" {
+			return s.ExpandContract
+		}
+	}
+	t.Fatalf("no script for the rename in %+v", r.MigrationScripts)
+	return nil
+}
+
+// A rename's script carries its online form: add the new column nullable,
+// then at contract make it NOT NULL (when it was) and drop the old one.
+// A rename with a constraint, or one SQLite could only make by rebuilding
+// the table, has none: the expand phase refuses it, naming why.
+func TestARenameCarriesItsExpandContractForm(t *testing.T) {
+	after := strings.Replace(users, `email: {`, `email_address: {`, 1)
+	s := splitOf(t, CompareSchemas(mustParse(t, "b", users), mustParse(t, "a", after), Options{}))
+	require.NotNil(t, s)
+	assert.Equal(t, RenameSplit{Table: "users", From: "email", To: "email_address",
+		ExpandSQL:         "ALTER TABLE users ADD COLUMN email_address varchar(255);",
+		ExpandRollbackSQL: "ALTER TABLE users DROP COLUMN email_address;",
+		ContractSQL:       "ALTER TABLE users ALTER COLUMN email_address SET NOT NULL;\nALTER TABLE users DROP COLUMN email;",
+	}, *s)
+	s = splitOf(t, CompareSchemas(mustParse(t, "b", users), mustParse(t, "a", after), Options{Dialect: MySQL}))
+	require.NotNil(t, s)
+	assert.Equal(t, "ALTER TABLE users ADD COLUMN email_address varchar(255) NULL;", s.ExpandSQL)
+	assert.Equal(t, "ALTER TABLE users MODIFY COLUMN email_address varchar(255) NOT NULL;\nALTER TABLE users DROP COLUMN email;", s.ContractSQL)
+
+	assert.Nil(t, splitOf(t, CompareSchemas(mustParse(t, "b", users), mustParse(t, "a", after), Options{Dialect: SQLite})),
+		"SQLite cannot add NOT NULL in place")
+	nullable := strings.Replace(users, `nullable: false`, `nullable: true`, 1)
+	s = splitOf(t, CompareSchemas(mustParse(t, "b", nullable), mustParse(t, "a", strings.Replace(nullable, `email: {`, `email_address: {`, 1)), Options{Dialect: SQLite}))
+	require.NotNil(t, s)
+	assert.Equal(t, "ALTER TABLE users DROP COLUMN email;", s.ContractSQL)
+
+	unique := users + "    constraints: {unique: [[email]]}\n"
+	assert.Nil(t, splitOf(t, CompareSchemas(mustParse(t, "b", unique), mustParse(t, "a", strings.Replace(strings.Replace(unique, `email: {`, `email_address: {`, 1), "[[email]]", "[[email_address]]", 1)), Options{})),
+		"a constraint goes with the rename")
+}

@@ -108,6 +108,25 @@ type Script struct {
 	// DataLoss is set when the rollback restores the structure but not the
 	// data the forward SQL removed.
 	DataLoss bool `json:"data_loss,omitempty"`
+	// ExpandContract is the online form of a column rename, for a live
+	// schema that old and new code use at once: the forward SQL's plain
+	// RENAME COLUMN breaks the code still on the old name. Set only when
+	// the rename is the whole script (no constraint, trigger or table
+	// rebuild goes with it).
+	ExpandContract *RenameSplit `json:"expand_contract,omitempty"`
+}
+
+// RenameSplit is a column rename written as an expand–contract change:
+// expand adds the new column (nullable: old code does not write it),
+// dual-write keeps both in step while a backfill fills it, contract drops
+// the old column (and makes the new one NOT NULL when it must be).
+type RenameSplit struct {
+	Table             string `json:"table"`
+	From              string `json:"from"`
+	To                string `json:"to"`
+	ExpandSQL         string `json:"expand_sql"`
+	ExpandRollbackSQL string `json:"expand_rollback_sql"`
+	ContractSQL       string `json:"contract_sql"`
 }
 
 // RiskAssessment sums up what the changes put at risk.

@@ -44,7 +44,7 @@ type Spec struct {
 // tables the earlier expand phases dual-write.
 func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
-	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)", false)
+	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)")
 	s.DualWriteTables = nil
 	for _, p := range c.PhasesBefore() {
 		if e, ok := p.Driver.(*expand.Spec); ok && e.Store == s.Store {
@@ -88,7 +88,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		return activities.PhaseResult{}, stores.Classify("contract", err)
 	}
 	defer st.Close()
-	up, err := expand.ReadSource(st.Engine, "sql", s.SQL)
+	up, err := expand.ReadContract(st.Engine, s.SQL)
 	if err != nil {
 		return activities.PhaseResult{}, err
 	}
@@ -111,9 +111,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		return activities.PhaseResult{}, stores.Classify("contract in "+s.Store, err)
 	}
 	log.Info("contracted", "statements", res.Statements, "already", res.Already)
-	sum := fmt.Sprintf("applied %s to %s", s.SQL.FromFile, s.Store)
+	sum := fmt.Sprintf("applied %s to %s", s.SQL.Path(), s.Store)
 	if res.Already {
-		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.FromFile, s.Store)
+		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.Path(), s.Store)
 	}
 	if len(s.DualWriteTables) > 0 {
 		sum += "; removed the dual-write triggers on " + strings.Join(s.DualWriteTables, ", ")
@@ -133,8 +133,8 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		return []string{stores.Unreachable(s.Store, spec.Stores, err)}
 	}
 	defer st.Close()
-	if s.SQL != nil && s.SQL.FromFile != "" {
-		if _, err := schemachange.ReadScript(st.Engine, "sql.fromFile", s.SQL.FromFile); err != nil {
+	if s.SQL != nil && s.SQL.Path() != "" {
+		if _, err := expand.ContractScript(st.Engine, s.SQL); err != nil {
 			return []string{err.Error()}
 		}
 	}

@@ -30,7 +30,31 @@ func RecordName(migration, phase string) string { return migration + "/" + phase
 // ReadSource reads a script for the store's engine, as a non-retryable
 // error when the file is missing or outside the files directory.
 func ReadSource(engine datastore.Engine, field string, src *Source) ([]datastore.ScriptStatement, error) {
-	stmts, err := readSource(engine, field, src)
+	return nonRetryable(readSource(engine, field, src))
+}
+
+// ReadContract reads a contract's script: a file's statements, or a
+// report's contract SQL (the old names of the columns it renames).
+func ReadContract(engine datastore.Engine, src *Source) ([]datastore.ScriptStatement, error) {
+	return nonRetryable(ContractScript(engine, src))
+}
+
+// ContractScript is ReadContract with a plain error, for preflight.
+func ContractScript(engine datastore.Engine, src *Source) ([]datastore.ScriptStatement, error) {
+	if src == nil || src.FromReport == "" {
+		return readSource(engine, "sql", src)
+	}
+	rep, err := ReadReport(engine, "sql.fromReport", src.FromReport)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Contract) == 0 {
+		return nil, fmt.Errorf("sql.fromReport %s renames no column, so it holds nothing to contract: write the contract SQL into a file and name it with fromFile", src.FromReport)
+	}
+	return rep.Contract, nil
+}
+
+func nonRetryable(stmts []datastore.ScriptStatement, err error) ([]datastore.ScriptStatement, error) {
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
@@ -44,15 +68,31 @@ func readSource(engine datastore.Engine, field string, src *Source) ([]datastore
 	case src == nil:
 		return nil, nil
 	case src.FromReport != "":
-		up, down, err := ReportScripts(engine, field+".fromReport", src.FromReport)
-		if field == "rollback" {
-			return down, err
+		rep, err := ReadReport(engine, field+".fromReport", src.FromReport)
+		if err != nil {
+			return nil, err
 		}
-		return up, err
+		if field == "rollback" {
+			return rep.Down, nil
+		}
+		return rep.Up, nil
 	case src.FromFile != "":
 		return schemachange.ReadScript(engine, field+".fromFile", src.FromFile)
 	}
 	return nil, nil
+}
+
+// renameProblems reads the report the expand's SQL comes from, if it does,
+// and lists the dual-write rules its renames need and the spec lacks.
+func renameProblems(engine datastore.Engine, s *Spec) []string {
+	if s.SQL == nil || s.SQL.FromReport == "" {
+		return nil
+	}
+	rep, err := ReadReport(engine, "sql.fromReport", s.SQL.FromReport)
+	if err != nil {
+		return nil // reported where the SQL is read
+	}
+	return s.RenameRulesMissing(rep.Renames)
 }
 
 // Do applies the change (run) or undoes it (compensate). Both can be
@@ -76,6 +116,10 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	down, err := ReadSource(st.Engine, "rollback", s.Rollback)
 	if err != nil {
 		return activities.PhaseResult{}, err
+	}
+	if missing := renameProblems(st.Engine, s); len(missing) > 0 && action != activities.ActionCompensate {
+		err := errors.New(strings.Join(missing, "; "))
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
 	// A long ALTER or a lock wait reports no progress: keep the activity alive.
 	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
@@ -180,6 +224,9 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 			problems = append(problems, err.Error())
 		}
 		scripts[f.field] = stmts
+	}
+	if len(problems) == 0 {
+		problems = append(problems, renameProblems(st.Engine, s)...)
 	}
 	if len(problems) == 0 {
 		problems = append(problems, d.dryRun(ctx, spec, s, phase.Name, scripts["sql"], scripts["rollback"])...)

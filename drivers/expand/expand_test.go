@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/compat"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
@@ -240,7 +241,7 @@ func TestExpandFromReport(t *testing.T) {
 	for name, tc := range map[string]struct{ path, want string }{
 		"another dialect": {report(t, "postgres", "", scripts), "holds postgres SQL, but the store is sqlite: make it again with godwit check-compat --dialect sqlite"},
 		"a plain rename": {report(t, "sqlite", `{"type": "column_renamed", "severity": "BREAKING", "description": "renamed", "field_path": "tables.users.columns.email_address", "impact": "x"}`, scripts),
-			"renames a column (users.columns.email_address) with a plain RENAME COLUMN"},
+			"renames a column (users.columns.email_address) in a way Godwit cannot split into expand and contract"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e.SQL, e.Rollback = &expand.Source{FromReport: tc.path}, &expand.Source{FromReport: tc.path}
@@ -351,4 +352,140 @@ func TestRerunAfterACompletedRunAppliesItsOwnStatements(t *testing.T) {
 	tb, err := db.Store.Introspect(context.Background(), "users")
 	require.NoError(t, err)
 	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
+}
+
+// compatReport writes the check-compat report of before → after for the
+// engine's dialect into the files directory, as `godwit check-compat
+// --dialect` would, and returns its path.
+func compatReport(t *testing.T, engine datastore.Engine, before, after string) string {
+	t.Helper()
+	b, err := compat.ParseSchema("before.json", []byte(before))
+	require.NoError(t, err)
+	a, err := compat.ParseSchema("after.json", []byte(after))
+	require.NoError(t, err)
+	rep := compat.CompareSchemas(b, a, compat.Options{Dialect: compat.Dialect(engine)})
+	text, err := json.MarshalIndent(rep, "", "  ")
+	require.NoError(t, err)
+	path := filepath.Join(os.Getenv(specfiles.DirEnv), "compat-"+string(engine)+".json")
+	require.NoError(t, os.WriteFile(path, text, 0o600))
+	return path
+}
+
+// The method's pipeline closes: a check-compat report that renames a
+// column runs as the expand–contract split on each engine — expand adds
+// the new column (and the report's other changes), dual-write keeps old
+// and new writers in step, backfill fills it, contract drops the old name
+// — and the expand's rollback leaves the original schema.
+func TestRenameFromACheckCompatReport(t *testing.T) {
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres, datastore.MySQL} {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			log := hclog.NewNullLogger()
+			// SQLite cannot make a column NOT NULL in place, so its report
+			// splits only a nullable rename.
+			notNull := engine != datastore.SQLite
+			nullable := fmt.Sprint(!notNull)
+			before := `{"tables": {"users": {"columns": {"id": {"type": "integer", "primary_key": true},
+			  "email": {"type": "varchar", "length": 200, "nullable": ` + nullable + `}, "name": {"type": "varchar", "length": 50, "nullable": true}}}}}`
+			after := `{"tables": {"users": {"columns": {"id": {"type": "integer", "primary_key": true},
+			  "email_address": {"type": "varchar", "length": 200, "nullable": ` + nullable + `}, "name": {"type": "varchar", "length": 50, "nullable": true},
+			  "age": {"type": "integer", "nullable": true}}}}}`
+			fresh := func() (dbtest.DB, *config.Spec, string) {
+				db := dbtest.New(t, engine)
+				null := ""
+				if notNull {
+					null = " NOT NULL"
+				}
+				dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200)"+null+", name VARCHAR(50))",
+					"INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B'), (3, 'c@x', NULL)")
+				spec := renameSpec(t, db)
+				path := compatReport(t, engine, before, after)
+				e := spec.Phases[0].Driver.(*expand.Spec)
+				e.SQL, e.Rollback = &expand.Source{FromReport: path}, &expand.Source{FromReport: path}
+				spec.Phases[2].Driver.(*contract.Spec).SQL = &expand.Source{FromReport: path}
+				return db, spec, path
+			}
+
+			db, spec, _ := fresh()
+			e, b, c := expand.New(log), backfill.New(log), contract.New(log)
+			for i, d := range []activities.Driver{e, b, c} {
+				require.Empty(t, d.Preflight(ctx, spec, spec.Phases[i]), "preflight of %s", spec.Phases[i].Name)
+			}
+			res := run(t, e, activities.ActionRun, spec, 0)
+			require.Contains(t, res.Summary, "dual-write on users")
+			cols := func() []string {
+				tb, err := db.Store.Introspect(ctx, "users")
+				require.NoError(t, err)
+				return tb.ColumnNames()
+			}
+			require.Equal(t, []string{"id", "email", "name", "email_address", "age"}, cols(), "the rename is an added column, not a RENAME")
+			// Old code writes only the old name, new code only the new one.
+			dbtest.Exec(t, db.Store, "INSERT INTO users (id, email, name) VALUES (4, 'd@x', 'D')",
+				"UPDATE users SET email = 'a2@x' WHERE id = 1")
+			if !notNull {
+				dbtest.Exec(t, db.Store, "INSERT INTO users (id, email_address) VALUES (5, 'e@x')")
+			} else {
+				dbtest.Exec(t, db.Store, "UPDATE users SET email_address = 'b2@x' WHERE id = 2")
+			}
+			run(t, b, activities.ActionRun, spec, 1)
+			var unequal, total int
+			require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users WHERE email_address IS NULL OR email IS NULL OR email_address <> email").Scan(&unequal))
+			require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users").Scan(&total))
+			require.Zero(t, unequal, "after the backfill every row holds both shapes, equal")
+
+			res = run(t, c, activities.ActionRun, spec, 2)
+			require.Contains(t, res.Summary, "removed the dual-write triggers on users")
+			require.Equal(t, []string{"id", "name", "email_address", "age"}, cols())
+			tb, err := db.Store.Introspect(ctx, "users")
+			require.NoError(t, err)
+			require.Equal(t, !notNull, tb.Column("email_address").Nullable, "the contract gives the new name the old one's NOT NULL")
+			trs, err := db.Store.DualWriteTriggers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, trs)
+			var kept int
+			require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users").Scan(&kept))
+			require.Equal(t, total, kept)
+
+			// Rolled back at the contract gate: the original schema, every row, no trigger.
+			db, spec, _ = fresh()
+			run(t, e, activities.ActionRun, spec, 0)
+			dbtest.Exec(t, db.Store, "INSERT INTO users (id, email, name) VALUES (4, 'd@x', 'D')")
+			run(t, b, activities.ActionRun, spec, 1)
+			run(t, e, activities.ActionCompensate, spec, 0)
+			require.Equal(t, []string{"id", "email", "name"}, cols())
+			trs, err = db.Store.DualWriteTriggers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, trs)
+			require.NoError(t, db.Store.DB.QueryRow("SELECT COUNT(*) FROM users").Scan(&kept))
+			require.Equal(t, 4, kept)
+
+			// Without the dual-write both ways, preflight says what to add.
+			_, spec, path := fresh()
+			es := spec.Phases[0].Driver.(*expand.Spec)
+			es.DualWrite = map[string]map[string]expand.Rule{"users": {"email_address": {Expr: "email"}}}
+			problems := e.Preflight(ctx, spec, spec.Phases[0])
+			require.Len(t, problems, 1)
+			require.Contains(t, problems[0], "add dualWrite: {users: {email_address: email, email: {from: email_address}}}")
+			in := activities.PhaseInput{Migration: spec.Name, Phase: roundTrip(t, spec.Phases[0])}
+			_, err = e.Do(ctx, activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+			require.ErrorContains(t, err, "add dualWrite")
+			require.Equal(t, []string{"id", "email", "name"}, cols(), "nothing applied")
+			_ = path
+		})
+	}
+}
+
+// A contract can take its SQL from a report only when the report renames
+// a column (the rest of a report is the expand's).
+func TestContractFromAReportWithoutARename(t *testing.T) {
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+	spec := renameSpec(t, db)
+	path := compatReport(t, datastore.SQLite,
+		`{"tables": {"users": {"columns": {"id": {"type": "integer", "primary_key": true}, "email": {"type": "varchar", "length": 200}}}}}`,
+		`{"tables": {"users": {"columns": {"id": {"type": "integer", "primary_key": true}, "email": {"type": "varchar", "length": 200}, "age": {"type": "integer"}}}}}`)
+	spec.Phases[2].Driver.(*contract.Spec).SQL = &expand.Source{FromReport: path}
+	problems := contract.New(hclog.NewNullLogger()).Preflight(context.Background(), spec, spec.Phases[2])
+	require.Len(t, problems, 1)
+	require.Contains(t, problems[0], "renames no column, so it holds nothing to contract: write the contract SQL into a file")
 }

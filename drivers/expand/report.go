@@ -14,53 +14,114 @@ import (
 	"github.com/godwit/godwit/specfiles"
 )
 
-// ReportScripts reads a `godwit check-compat` report on this worker (under
-// its files directory, as a SQL file) and returns its forward SQL, script
-// by script in order, and its rollback SQL in the reverse order, split by
-// the engine's rules. A report made for another dialect is refused, and
-// so is one that renames a column: its plain RENAME COLUMN breaks the code
-// still running on the old name (write the expand–contract split as files).
-func ReportScripts(engine datastore.Engine, field, path string) (up, down []datastore.ScriptStatement, err error) {
+// ReportSQL is what a `godwit check-compat` report gives the phases of an
+// expand–contract change to one store.
+type ReportSQL struct {
+	// Up is the forward SQL, script by script in order; Down the rollback
+	// SQL in the reverse order. A column rename is in its online form: Up
+	// adds the new column, Down drops it.
+	Up, Down []datastore.ScriptStatement
+	// Contract drops the renamed columns' old names (the contract phase's
+	// SQL); Renames are the renames, which the expand phase dual-writes.
+	Contract []datastore.ScriptStatement
+	Renames  []compat.RenameSplit
+}
+
+// ReadReport reads a `godwit check-compat` report on this worker (under
+// its files directory, as a SQL file) made for the store's dialect; a
+// report of another dialect is refused. A column rename becomes the
+// expand–contract split the report gives it (add the new column, drop
+// the old one at contract), since a plain RENAME COLUMN breaks the code
+// still running on the old name; a rename that cannot be split (it
+// carries a constraint or trigger, or SQLite must rebuild its table) is
+// refused.
+func ReadReport(engine datastore.Engine, field, path string) (*ReportSQL, error) {
 	real, err := specfiles.Resolve(field, path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	f, err := os.Open(real)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s cannot be read on this worker: %w", field, path, err)
+		return nil, fmt.Errorf("%s %s cannot be read on this worker: %w", field, path, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, schemachange.MaxScriptBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", field, path, err)
+		return nil, fmt.Errorf("%s %s: %w", field, path, err)
 	}
 	var rep compat.Report
 	if err := json.Unmarshal(b, &rep); err != nil || rep.Kind != "schema" {
-		return nil, nil, fmt.Errorf("%s %s is not a check-compat schema report (godwit check-compat --before-store ... --after-store ... -o FILE writes one)", field, path)
+		return nil, fmt.Errorf("%s %s is not a check-compat schema report (godwit check-compat --before-store ... --after-store ... -o FILE writes one)", field, path)
 	}
 	switch {
 	case rep.Dialect == "":
-		return nil, nil, fmt.Errorf("%s %s names no dialect: make it again with godwit check-compat --dialect %s", field, path, engine)
+		return nil, fmt.Errorf("%s %s names no dialect: make it again with godwit check-compat --dialect %s", field, path, engine)
 	case string(rep.Dialect) != string(engine):
-		return nil, nil, fmt.Errorf("%s %s holds %s SQL, but the store is %s: make it again with godwit check-compat --dialect %s", field, path, rep.Dialect, engine, engine)
-	}
-	for _, is := range rep.Issues {
-		if is.Type == "column_renamed" {
-			return nil, nil, fmt.Errorf("%s %s renames a column (%s) with a plain RENAME COLUMN, which breaks the code still using the old name: "+
-				"write the expand–contract split as files instead (expand adds the new column with dualWrite both ways, backfill fills it, contract drops the old one; see docs/expand-contract.md)",
-				field, path, strings.TrimPrefix(is.FieldPath, "tables."))
-		}
+		return nil, fmt.Errorf("%s %s holds %s SQL, but the store is %s: make it again with godwit check-compat --dialect %s", field, path, rep.Dialect, engine, engine)
 	}
 	scripts := append([]compat.Script(nil), rep.MigrationScripts...)
 	sort.SliceStable(scripts, func(i, j int) bool { return scripts[i].Order < scripts[j].Order })
+	split := map[string]bool{}
 	for _, s := range scripts {
-		up = append(up, datastore.SplitScript(engine, s.ForwardSQL)...)
+		if s.ExpandContract != nil {
+			split[s.FieldPath] = true
+		}
+	}
+	for _, is := range rep.Issues {
+		if is.Type == "column_renamed" && !split[is.FieldPath] {
+			return nil, fmt.Errorf("%s %s renames a column (%s) in a way Godwit cannot split into expand and contract (a constraint or trigger goes with it, or SQLite rebuilds the table): "+
+				"write the split as files instead (expand adds the new column with dualWrite both ways, backfill fills it, contract drops the old one; see docs/expand-contract.md)",
+				field, path, strings.TrimPrefix(is.FieldPath, "tables."))
+		}
+	}
+	out := &ReportSQL{}
+	for _, s := range scripts {
+		fwd := s.ForwardSQL
+		if r := s.ExpandContract; r != nil {
+			fwd = r.ExpandSQL
+			out.Renames = append(out.Renames, *r)
+			out.Contract = append(out.Contract, datastore.SplitScript(engine, r.ContractSQL)...)
+		}
+		out.Up = append(out.Up, datastore.SplitScript(engine, fwd)...)
 	}
 	for i := len(scripts) - 1; i >= 0; i-- {
-		down = append(down, datastore.SplitScript(engine, scripts[i].RollbackSQL)...)
+		back := scripts[i].RollbackSQL
+		if r := scripts[i].ExpandContract; r != nil {
+			back = r.ExpandRollbackSQL
+		}
+		out.Down = append(out.Down, datastore.SplitScript(engine, back)...)
 	}
-	if len(up) == 0 {
-		return nil, nil, fmt.Errorf("%s %s holds no migration script: the schemas it compares do not differ", field, path)
+	if len(out.Up) == 0 {
+		return nil, fmt.Errorf("%s %s holds no migration script: the schemas it compares do not differ", field, path)
 	}
-	return up, down, nil
+	return out, nil
+}
+
+// RenameRulesMissing lists, for each rename of a report, the dual-write
+// rules the expand phase lacks: while both names exist, old code writes
+// only the old column and new code only the new one, so both directions
+// are needed. It says what to write.
+func (s *Spec) RenameRulesMissing(renames []compat.RenameSplit) []string {
+	var out []string
+	for _, r := range renames {
+		var rules map[string]Rule
+		for t, cols := range s.DualWrite {
+			if strings.EqualFold(t, r.Table) {
+				rules = cols
+			}
+		}
+		has := func(col string) bool {
+			for c := range rules {
+				if strings.EqualFold(c, col) {
+					return true
+				}
+			}
+			return false
+		}
+		if !has(r.To) || !has(r.From) {
+			out = append(out, fmt.Sprintf("sql.fromReport renames %s.%s to %s, so the expand must dual-write both ways while old and new code run: add dualWrite: {%s: {%s: %s, %s: {from: %s}}}",
+				r.Table, r.From, r.To, r.Table, r.To, r.From, r.From, r.To))
+		}
+	}
+	return out
 }

@@ -34,8 +34,10 @@ type Source struct {
 	// workflow's history.
 	FromFile string `yaml:"fromFile" json:"fromFile,omitempty"`
 	// FromReport is a `godwit check-compat` report (JSON, on the worker,
-	// under the same files directory) made for the store's dialect: sql
-	// takes its forward SQL, rollback its rollback SQL.
+	// under the same files directory) made for the store's dialect: an
+	// expand's sql takes its forward SQL, its rollback the rollback SQL,
+	// a contract's sql the old names of the columns it renames (a rename
+	// runs as add, dual-write, backfill, drop).
 	FromReport string `yaml:"fromReport" json:"fromReport,omitempty"`
 }
 
@@ -50,16 +52,13 @@ func (s *Source) Path() string {
 	return s.FromFile
 }
 
-// CheckSource reports a missing or doubled script source at field; a
-// report is allowed only where allowReport says so.
-func CheckSource(c *config.CheckContext, field string, s *Source, what string, allowReport bool) {
+// CheckSource reports a missing or doubled script source at field.
+func CheckSource(c *config.CheckContext, field string, s *Source, what string) {
 	switch {
 	case s == nil || s.FromFile == "" && s.FromReport == "":
 		c.Errorf(field, "is required: {fromFile: PATH}, the SQL file (on the worker) that %s", what)
 	case s.FromFile != "" && s.FromReport != "":
 		c.Errorf(field, "sets both fromFile and fromReport: choose one")
-	case s.FromReport != "" && !allowReport:
-		c.Errorf(field+".fromReport", "is for the expand phase's sql and rollback: write the contract SQL into a file and name it with fromFile")
 	}
 }
 
@@ -129,8 +128,8 @@ type Spec struct {
 // Check reports an unknown store, missing scripts and empty rules.
 func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
-	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)", true)
-	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation", true)
+	CheckSource(c, "sql", s.SQL, "changes the schema (adds the new column)")
+	CheckSource(c, "rollback", s.Rollback, "undoes it (drops the new column): the phase's compensation")
 	for _, table := range slices.Sorted(maps.Keys(s.DualWrite)) {
 		if err := datastore.ValidatePattern(table); err != nil || strings.ContainsAny(table, "*?[") {
 			c.Errorf("dualWrite."+table, "must name one table, not a pattern")
