@@ -189,4 +189,8 @@ type dialect interface {
 	isLockTimeout(err error) bool
 	refused(err error) bool
 	missingObject(err error) bool
+	// onlineForms are the forms to try a DDL statement in, most online
+	// first, ending with the statement as written (online.go).
+	onlineForms(stmt string) []string
+	algorithmRefused(err error) bool
 }

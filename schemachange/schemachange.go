@@ -61,6 +61,10 @@ type Change struct {
 	LockTimeout time.Duration
 	Retries     int
 	Backoff     time.Duration
+	// RequireOnline refuses, on MySQL/MariaDB, a statement the engine can
+	// make neither INSTANT nor INPLACE with LOCK=NONE, instead of running
+	// it as written (which may copy the table and hold writes meanwhile).
+	RequireOnline bool
 }
 
 func (c *Change) normalize() {
@@ -259,6 +263,9 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 // applied has only its triggers removed (none should exist).
 func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger) (Result, error) {
 	c.normalize()
+	// A rollback runs whatever form it can: refusing it would leave the
+	// change half undone.
+	c.RequireOnline = false
 	if err := ensureRecordTable(ctx, st); err != nil {
 		return Result{}, err
 	}
@@ -411,8 +418,7 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 					return err
 				}
 			}
-			_, err = conn.ExecContext(ctx, q)
-			return err
+			return execOnline(ctx, conn, st, log, c, i+1, q)
 		})
 		switch {
 		case err != nil && skipMissing && st.IsMissingObject(err):
@@ -440,6 +446,45 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 	}
 	return n, skipped, nil
 }
+
+// execOnline runs a statement in its most online form the engine takes
+// for it (ALGORITHM=INSTANT, then INPLACE with LOCK=NONE, on
+// MySQL/MariaDB), and as written when none is possible, saying so: that
+// form may copy the table and block writes while it runs. With
+// RequireOnline it refuses that last form instead.
+func execOnline(ctx context.Context, conn execer, st *datastore.Store, log hclog.Logger, c Change, n int, q string) error {
+	forms := st.OnlineForms(q)
+	for k, f := range forms {
+		last := k == len(forms)-1
+		if last && len(forms) > 1 && c.RequireOnline {
+			break
+		}
+		_, err := conn.ExecContext(ctx, f)
+		if err == nil || last || !st.IsAlgorithmRefused(err) {
+			if err == nil && len(forms) > 1 && last {
+				log.Warn("statement ran as written: the engine has no online form for it, so it may have copied the table and held writes while it ran",
+					"change", c.Name, "statement", n)
+			}
+			return err
+		}
+		log.Debug("online form refused, trying the next", "change", c.Name, "statement", n, "form", k+1, "error", err)
+		if k == len(forms)-2 && c.RequireOnline {
+			return &NotOnlineError{Err: err}
+		}
+	}
+	return nil
+}
+
+// NotOnlineError is a statement refused because it has no online form
+// and the change requires one.
+type NotOnlineError struct{ Err error }
+
+func (e *NotOnlineError) Error() string {
+	return fmt.Sprintf("the engine can make it neither INSTANT nor INPLACE with LOCK=NONE (%v), and online: require is set: "+
+		"run it with an online schema change tool (gh-ost, pt-online-schema-change) or set online: prefer to let it copy the table under a write lock", e.Err)
+}
+
+func (e *NotOnlineError) Unwrap() error { return e.Err }
 
 // StatementError is a statement of a change that failed. Refused is
 // true when the store refused it (a wrong statement, not a lost

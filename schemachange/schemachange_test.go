@@ -415,3 +415,55 @@ func TestTriggersCarryTheOwnersTagUnlessTheTableHasUntaggedOnes(t *testing.T) {
 		})
 	}
 }
+
+// On MySQL/MariaDB each ALTER TABLE runs in the most online form the
+// engine takes: ADD COLUMN instantly, ADD INDEX in place without a lock,
+// a column type change (which only a table copy can make) as written —
+// and with RequireOnline that one is refused, naming why, after the
+// statements before it were applied and recorded.
+func TestMySQLPrefersOnlineForms(t *testing.T) {
+	stmts := "ALTER TABLE users ADD COLUMN age INTEGER NULL;\nALTER TABLE users ADD INDEX users_name (name);\nALTER TABLE users MODIFY name VARCHAR(40);"
+	var out strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Debug})
+	st := setupUsers(t, datastore.MySQL, 3)
+	c := schemachange.Change{Name: "test/online", Up: datastore.SplitScript(datastore.MySQL, stmts)}
+	if _, err := schemachange.Apply(context.Background(), st, c, log); err != nil {
+		t.Fatal(err)
+	}
+	if got := columns(t, st, "users"); strings.Join(got, ",") != "age,email,id,name" {
+		t.Fatalf("columns %v", got)
+	}
+	refused := func(n int) int {
+		return strings.Count(out.String(), fmt.Sprintf("online form refused, trying the next: change=test/online statement=%d ", n))
+	}
+	if refused(1) != 0 || refused(2) != 1 || refused(3) != 2 {
+		t.Fatalf("online forms refused per statement: %d %d %d, want 0 (INSTANT), 1 (INPLACE), 2 (as written); log:\n%s", refused(1), refused(2), refused(3), out.String())
+	}
+	if n := strings.Count(out.String(), "statement ran as written"); n != 1 || !strings.Contains(out.String(), "statement ran as written: the engine has no online form for it, so it may have copied the table and held writes while it ran: change=test/online statement=3") {
+		t.Fatalf("want one warning, for statement 3; log:\n%s", out.String())
+	}
+
+	st = setupUsers(t, datastore.MySQL, 3)
+	c.RequireOnline = true
+	_, err := schemachange.Apply(context.Background(), st, c, hclog.NewNullLogger())
+	var se *schemachange.StatementError
+	if !errors.As(err, &se) || se.Index != 3 || !se.Refused {
+		t.Fatalf("want statement 3 refused, got %v", err)
+	}
+	for _, want := range []string{"neither INSTANT nor INPLACE with LOCK=NONE", "Cannot change column type", "online: require", "gh-ost"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not say %q", err, want)
+		}
+	}
+	if got := columns(t, st, "users"); strings.Join(got, ",") != "age,email,id,name" {
+		t.Fatalf("the statements before the refused one are applied: columns %v", got)
+	}
+	// The rollback runs whatever form it can.
+	c.Down = datastore.SplitScript(datastore.MySQL, "ALTER TABLE users DROP INDEX users_name;\nALTER TABLE users DROP COLUMN age;")
+	if _, err := schemachange.Rollback(context.Background(), st, c, hclog.NewNullLogger()); err != nil {
+		t.Fatal(err)
+	}
+	if got := columns(t, st, "users"); strings.Join(got, ",") != "email,id,name" {
+		t.Fatalf("after the rollback: columns %v", got)
+	}
+}

@@ -33,6 +33,8 @@ type Spec struct {
 	SQL *expand.Source `yaml:"sql" json:"sql"`
 	// LockTimeout bounds each wait for a table's lock (default 2s).
 	LockTimeout config.Duration `yaml:"lockTimeout" json:"lockTimeout,omitempty"`
+	// Online is prefer (the default) or require, as the expand's.
+	Online string `yaml:"online" json:"online,omitempty"`
 	// DualWriteTables are the tables earlier expand phases dual-write in
 	// the store, filled when the spec is checked: their triggers go first.
 	DualWriteTables []string `yaml:"-" json:"dualWriteTables,omitempty"`
@@ -45,6 +47,7 @@ type Spec struct {
 func (s *Spec) Check(c *config.CheckContext) {
 	stores.CheckStoreRef(c, "store", s.Store)
 	expand.CheckSource(c, "sql", s.SQL, "removes the old shape (drops the old column)")
+	expand.CheckOnline(c, s.Online)
 	s.DualWriteTables = nil
 	for _, p := range c.PhasesBefore() {
 		if e, ok := p.Driver.(*expand.Spec); ok && e.Store == s.Store {
@@ -100,7 +103,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	if tables == nil {
 		tables = []string{}
 	}
-	change := schemachange.Change{Name: name, Up: up, RemoveDualWrite: tables, LockTimeout: s.LockTimeout.D()}
+	change := schemachange.Change{Name: name, Up: up, RemoveDualWrite: tables, LockTimeout: s.LockTimeout.D(), RequireOnline: s.Online == expand.OnlineRequire}
 	res, err := schemachange.Apply(ctx, st, change, log)
 	if err != nil {
 		return activities.PhaseResult{}, expand.Classify("contract in "+s.Store, err)

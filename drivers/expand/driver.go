@@ -126,7 +126,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	defer ka.Stop()
 	name := RecordName(in.Migration, in.Phase.Name)
 	change := schemachange.Change{Name: name, Owner: in.Migration, Up: up, Down: down, DualWrite: s.Rules(),
-		LockTimeout: s.LockTimeout.D(), Retries: s.Retries}
+		LockTimeout: s.LockTimeout.D(), Retries: s.Retries, RequireOnline: s.Online == OnlineRequire}
 	if action == activities.ActionCompensate {
 		res, err := schemachange.Rollback(ctx, st, change, log)
 		if err != nil {

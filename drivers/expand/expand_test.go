@@ -159,6 +159,7 @@ func TestSpecMistakes(t *testing.T) {
 		{`{store: app, sql: {fromReport: r.json, fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "sets both fromFile and fromReport"},
 		{`{store: app, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}, dualWrite: {users: {a: {to: b}}}}`, `"to" is not a field`},
 		{`{store: nope, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}}`, "not one of the spec's stores"},
+		{`{store: app, sql: {fromFile: x.sql}, rollback: {fromFile: x.sql}, online: always}`, `expand.online (line 6): is "always": write prefer`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

@@ -62,6 +62,21 @@ func CheckSource(c *config.CheckContext, field string, s *Source, what string) {
 	}
 }
 
+// CheckOnline reports an online: value that is neither prefer nor require.
+func CheckOnline(c *config.CheckContext, v string) {
+	switch v {
+	case "", OnlinePrefer, OnlineRequire:
+	default:
+		c.Errorf("online", "is %q: write prefer (the default: the most online form the engine takes, as written when it has none) or require (refuse a statement with no online form)", v)
+	}
+}
+
+// The values of online:.
+const (
+	OnlinePrefer  = "prefer"
+	OnlineRequire = "require"
+)
+
 // Rule is one dual-write rule: the column it keys is set from Expr, an
 // SQL expression over the row ("lower(email)"), or, written {from: COL}
 // for the inverse direction (new code writing only the new column), from
@@ -116,6 +131,11 @@ type Spec struct {
 	// statement that times out is retried, Retries times (default 5).
 	LockTimeout config.Duration `yaml:"lockTimeout" json:"lockTimeout,omitempty"`
 	Retries     int             `yaml:"retries" json:"retries,omitempty"`
+	// Online, on MySQL/MariaDB: prefer (the default) runs each ALTER TABLE
+	// in its most online form the engine takes (INSTANT, then INPLACE with
+	// LOCK=NONE) and as written when there is none; require refuses a
+	// statement that has none.
+	Online string `yaml:"online" json:"online,omitempty"`
 	// Stores holds the store's spec, copied from the spec's stores: when
 	// the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
@@ -146,6 +166,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.Retries < 0 {
 		c.Errorf("retries", "must not be negative")
 	}
+	CheckOnline(c, s.Online)
 	s.Stores = provision.Pick(c.Spec, s.Store)
 	s.Later = LaterPhases(c, s.Store)
 }
