@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -379,4 +380,65 @@ func TestRollbackOfAPartlyAppliedExpandOnMariaDB(t *testing.T) {
 	trs, err := db.Store.DualWriteTriggers(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, trs)
+}
+
+// TestBackfillPausesAndWaitsForItsProbe, on a real server and PostgreSQL:
+// `godwit pause` stops a running backfill after its last batch (no row
+// changes while paused, the run shows PAUSED) and `godwit resume` goes on
+// from the store's record; a throttle probe over its maximum holds the
+// backfill (no row changes, the status says why) until it falls back.
+// Every row is updated exactly once.
+func TestBackfillPausesAndWaitsForItsProbe(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, datastore.Postgres)
+	seedUsers(t, db, 4000)
+	dbtest.Exec(t, db.Store, "ALTER TABLE users ADD COLUMN updates INTEGER NOT NULL DEFAULT 0",
+		"CREATE TABLE throttle_control (lag INTEGER NOT NULL)", "INSERT INTO throttle_control VALUES (0)")
+	r := expandRunWith(t, "it-expand-pause-probe", db,
+		`{store: app, table: users, set: {email_address: "email", updates: "updates + 1"}, batchRows: 100, rowsPerSecond: 400,
+      throttle: {probe: {name: lag, store: app, query: "SELECT lag FROM throttle_control", max: 5, every: 200ms}}}`)
+	r.start()
+	r.waitFor("the backfill to run", func(rep migration.Report) bool {
+		return rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Progress >= 5
+	})
+	steady := func(what string) int64 {
+		t.Helper()
+		// Settle: a batch in flight when the hold began may still commit.
+		time.Sleep(time.Second)
+		before := countWhere(t, db.Store, "updates = 1")
+		time.Sleep(2 * time.Second)
+		require.Equal(t, before, countWhere(t, db.Store, "updates = 1"), "rows were updated while %s", what)
+		return before
+	}
+
+	out, err := godwit(t, "pause", r.name)
+	require.NoError(t, err, out)
+	rep := r.waitFor("the pause to hold the backfill", func(rep migration.Report) bool {
+		return rep.Status == migration.StatusPaused && rep.Phases[1].State == migration.PhasePaused &&
+			strings.HasPrefix(rep.Phases[1].Summary, "stopped by pause at its checkpoint")
+	})
+	paused := steady("paused")
+	require.Less(t, paused, int64(4000), "paused before the end")
+	require.Positive(t, rep.Phases[1].Progress, "the paused backfill keeps its progress: %+v", rep.Phases[1])
+	out, err = godwit(t, "resume", r.name)
+	require.NoError(t, err, out)
+	r.waitFor("the backfill to go on", func(rep migration.Report) bool {
+		return rep.Status == migration.StatusInProgress && countWhere(t, db.Store, "updates = 1") > paused
+	})
+
+	dbtest.Exec(t, db.Store, "UPDATE throttle_control SET lag = 10")
+	rep = r.waitFor("the probe to hold the backfill", func(rep migration.Report) bool {
+		return strings.Contains(rep.Phases[1].Detail, "throttled: probe lag 10 > 5")
+	})
+	held := steady("the probe was over its maximum")
+	require.Less(t, held, int64(4000), "held before the end: %s", rep.Phases[1].Detail)
+	dbtest.Exec(t, db.Store, "UPDATE throttle_control SET lag = 0")
+
+	r.waitFor("the contract gate", waitingAt("contract"))
+	require.Zero(t, countWhere(t, db.Store, "updates <> 1"), "every row updated exactly once")
+	require.Zero(t, countWhere(t, db.Store, "email_address IS NULL OR email_address <> email"))
+	out, err = godwit(t, "rollback", r.name, "--reason", "test over")
+	require.NoError(t, err, out)
+	final, _ := r.result()
+	require.Equal(t, migration.StatusRolledBack, final.Status)
 }

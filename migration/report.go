@@ -632,16 +632,20 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		return
 	}
 	p := &r.Phases[r.CurrentIndex]
-	if p.State != PhaseRunning && p.State != PhaseCompensating {
+	// A phase shown PAUSED whose activity still runs is stopping at its
+	// next checkpoint (the pause just came): its live progress is the
+	// one to show, not the 0 the workflow has until the activity returns.
+	running := p.State == PhaseRunning || p.State == PhasePaused
+	if !running && p.State != PhaseCompensating {
 		return
 	}
-	if p.Units > 0 && p.State == PhaseRunning {
+	if p.Units > 0 && running {
 		p.mergeUnits(live.Units)
 		r.WorkerLoad = live.Host
 		r.Refresh(now)
 		return
 	}
-	if p.State == PhaseRunning {
+	if running {
 		p.Progress = min(p.stepProgress(live.Percent), 99.9) // 100 only once it completed
 		p.Records = live.Records
 		p.Detail = live.Detail

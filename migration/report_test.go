@@ -717,3 +717,25 @@ func TestShowPaused(t *testing.T) {
 		})
 	}
 }
+
+// Paused while its activity still runs (stopping after its batch), a
+// phase shows PAUSED at the activity's live progress, not at 0, whichever
+// order the status applies the two in.
+func TestAPhasePausedWhileItsActivityStopsShowsItsLiveProgress(t *testing.T) {
+	for _, pausedFirst := range []bool{true, false} {
+		r := &Report{Status: StatusPaused, CurrentIndex: 0, Phases: []PhaseReport{{Phase: "backfill", Kind: PhaseCopy, State: PhaseRunning}}}
+		live := Live{Percent: 40, Records: 400, Attempt: 1, Detail: "users: 400 / 1,000 rows"}
+		if pausedFirst {
+			r.ShowPaused()
+			r.MergeLive(live, time.Now())
+		} else {
+			r.MergeLive(live, time.Now())
+			r.ShowPaused()
+		}
+		p := r.Phases[0]
+		assert.Equal(t, PhasePaused, p.State)
+		assert.InDelta(t, 40.0, p.Progress, 1e-9)
+		assert.Equal(t, int64(400), p.Records)
+		assert.Equal(t, "users: 400 / 1,000 rows", p.Detail)
+	}
+}
