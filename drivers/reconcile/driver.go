@@ -156,7 +156,7 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 	}
 	closeAll := func() { from.Close(); to.Close() }
 	o := optionsFor(s, from, to)
-	o.Tables, err = resolveTables(ctx, s, o.Source)
+	o.Tables, err = resolveTables(ctx, s, o)
 	if err != nil {
 		closeAll()
 		return rec.Options{}, nil, fmt.Errorf("tables on %s: %w", o.SourceName, err)
@@ -166,25 +166,54 @@ func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
 
 // resolveTables is the pairs the section compares: its tables on the
 // source, or with a mapping the mapping's tables (those of the section's
-// tables, when a fan-out unit narrowed them to one).
-func resolveTables(ctx context.Context, s *Spec, source *datastore.Store) ([]rec.TablePair, error) {
+// tables, when a fan-out unit narrowed them to one). A reverse check
+// through a mapping compares new (the source of truth now) against
+// legacy through the mapping's inverse: renames map back, added columns
+// are new's own and not compared, a cast comes back by its inverse; a
+// mapping with no inverse (a filter, a cast without one) is refused,
+// naming the rule.
+func resolveTables(ctx context.Context, s *Spec, o rec.Options) ([]rec.TablePair, error) {
 	if s.MappingSpec == nil {
-		return rec.ResolveTables(ctx, source, s.Tables)
+		return rec.ResolveTables(ctx, o.Source, s.Tables)
 	}
-	pairs, err := rec.ResolveMapped(ctx, source, s.MappingSpec)
+	legacy := o.Source
+	if s.Truth == DirectionReverse {
+		legacy = o.Target
+	}
+	pairs, err := rec.ResolveMapped(ctx, legacy, s.MappingSpec)
 	if err != nil {
 		return nil, err
 	}
 	var out []rec.TablePair
+	var errs []error
 	for _, p := range pairs {
-		for _, pat := range s.Tables {
-			if ok, _ := path.Match(pat, p.Source); ok {
-				out = append(out, p)
-				break
-			}
+		if !matchesAny(s.Tables, p.Source) {
+			continue
 		}
+		if s.Truth == DirectionReverse {
+			inv, err := p.Map.Inverse(nil)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			p = rec.TablePair{Source: inv.Source, Target: inv.Target, Map: &inv}
+		}
+		out = append(out, p)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: the check is reverse (the writes have moved to %s), so it compares through the mapping's inverse, which %v: give each rule its inverse, or set direction: forward",
+			rec.ErrBadOption, o.SourceName, errors.Join(errs...))
 	}
 	return out, nil
+}
+
+func matchesAny(patterns []string, name string) bool {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(pat, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // optionsFor is the check's options over two open stores, with the
@@ -239,7 +268,7 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 		return problems
 	}
 	opts := optionsFor(s, from, to)
-	tables, err := resolveTables(ctx, s, opts.Source)
+	tables, err := resolveTables(ctx, s, opts)
 	if err != nil && errors.Is(err, datastore.ErrUnknownTable) && s.MappingSpec == nil {
 		// The source of truth's tables may be created by an earlier phase
 		// (a reverse check right after a provision): take them from the

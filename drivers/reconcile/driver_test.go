@@ -317,3 +317,43 @@ func TestDoFailsAStoppedCheckNamingTheLimit(t *testing.T) {
 		t.Errorf("the output does not mark the table incomplete:\n%s", res.Output)
 	}
 }
+
+// A mapped check that runs reverse (asked, or auto after a traffic phase)
+// compares through the mapping's inverse: a mapping that has one passes
+// validate; one with a filter is refused, naming the rule and what to do.
+func TestAMappedReverseCheckNeedsAnInvertibleMapping(t *testing.T) {
+	mapped := func(where string, shiftFirst bool, direction string) error {
+		doc := specYAML("      {mapping: shop"+direction+"}", shiftFirst) + `
+mappings:
+  shop:
+    from: legacy
+    to: new
+    names: PascalCase
+    tables:
+      order_line: {columns: {unit_price: Price}` + where + `}
+`
+		_, err := config.ParseSpec([]byte(doc))
+		return err
+	}
+	if err := mapped("", true, ""); err != nil {
+		t.Fatalf("an invertible mapping after a traffic phase: %v", err)
+	}
+	if err := mapped(`, where: "quantity > 0"`, false, ""); err != nil {
+		t.Fatalf("a filtered mapping checked forward: %v", err)
+	}
+	for _, tc := range []struct {
+		shiftFirst bool
+		direction  string
+		why        string
+	}{{true, "", "auto, after a traffic phase: the writes have moved to new"}, {false, ", direction: reverse", "direction: reverse"}} {
+		err := mapped(`, where: "quantity > 0"`, tc.shiftFirst, tc.direction)
+		if err == nil {
+			t.Fatalf("%s: a filtered mapping checked reverse passed validate", tc.why)
+		}
+		for _, want := range []string{"is reverse (" + tc.why + ")", "compares new against legacy through the inverse of mapping shop", "mappings.shop.tables.order_line.where", "set direction: forward"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", tc.why, err, want)
+			}
+		}
+	}
+}

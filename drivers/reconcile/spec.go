@@ -150,8 +150,15 @@ func (s *Spec) Check(c *config.CheckContext) {
 	default:
 		c.Errorf("direction", "%q: want auto, forward or reverse", s.Direction)
 	}
-	if s.Mapping != "" && s.Truth == DirectionReverse {
-		c.Errorf("direction", "is reverse (the writes have moved), but a mapped check compares forward only for now: the inverse mapping is not supported yet (docs/mapping.md); set direction: forward")
+	if m := s.MappingSpec; m != nil && s.Truth == DirectionReverse {
+		why := "direction: reverse"
+		if s.Direction == DirectionAuto {
+			why = "auto, after a traffic phase: the writes have moved to " + s.To
+		}
+		for _, p := range m.Invertible() {
+			c.Errorf("direction", "is reverse (%s), so the check compares %s against %s through the inverse of mapping %s, which has none: mappings.%s.%s: %s; give the rule its inverse, or set direction: forward",
+				why, s.To, s.From, s.Mapping, s.Mapping, p.Path, p.Message)
+		}
 	}
 	for k, r := range s.Columns {
 		if err := rec.CheckRuleKey(k); err != nil {
