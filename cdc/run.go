@@ -260,6 +260,9 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 			return cp, stopped(ctx, err)
 		}
 		if b.n > 0 || b.position != "" {
+			if err := readBack(ctx, o.Source, tables, &b); err != nil {
+				return cp, stopped(ctx, err)
+			}
 			if err := apply(ctx, o.Target, tables, b, hooks); err != nil {
 				return cp, stopped(ctx, err)
 			}
