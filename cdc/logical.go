@@ -45,7 +45,7 @@ func setupLogical(ctx context.Context, o Options) ([]string, error) {
 	if level != "logical" {
 		return nil, fmt.Errorf("%w: wal_level is %s, logical replication needs wal_level=logical (a server restart), or use method triggers", ErrNotSupported, level)
 	}
-	if err := checkIdentities(ctx, s, o.Tables); err != nil {
+	if err := CheckReplicaIdentity(ctx, s, o.Tables); err != nil {
 		return nil, err
 	}
 	var created []string
@@ -489,10 +489,11 @@ func checkIdentity(table string, identity byte) error {
 	return fmt.Errorf("%w: table %s has REPLICA IDENTITY %s: logical replication needs the primary key in each change (ALTER TABLE %s REPLICA IDENTITY DEFAULT), or use method triggers", ErrNotSupported, table, what, table)
 }
 
-// checkIdentities checks the REPLICA IDENTITY of the tables before a
-// capture is set up, so that a table the stream cannot follow is refused
-// before the backfill rather than at the first change.
-func checkIdentities(ctx context.Context, s *datastore.Store, tables []string) error {
+// CheckReplicaIdentity checks the REPLICA IDENTITY of a PostgreSQL
+// source's tables for the logical method (setup and preflight), so that a
+// table the stream cannot follow is refused before the backfill rather
+// than at its first change.
+func CheckReplicaIdentity(ctx context.Context, s *datastore.Store, tables []string) error {
 	for _, t := range tables {
 		var id string
 		err := s.DB.QueryRowContext(ctx, "SELECT relreplident::text FROM pg_class WHERE oid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1))", t).Scan(&id)

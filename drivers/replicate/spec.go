@@ -106,9 +106,6 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
 	}
-	if s.Mapping != "" && s.Method == string(cdc.MethodLogical) {
-		c.Errorf("method", "logical replication through a mapping is not supported yet: a mapped capture uses method triggers (leave method out, or set method: triggers)")
-	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s): replicate applies changes to another store", s.From)
 	}
@@ -158,9 +155,6 @@ func (s *Spec) lagFloor(c *config.CheckContext) (string, time.Duration) {
 	m, err := cdc.ParseMethod(method)
 	if err != nil {
 		m = cdc.MethodAuto
-	}
-	if m == cdc.MethodAuto && s.Mapping != "" {
-		m = cdc.MethodTriggers // a mapped capture's (cdc.Options.Mapped)
 	}
 	if m == cdc.MethodAuto {
 		if st, ok := c.Spec.Stores[s.From]; ok && st.Engine != "postgres" {
