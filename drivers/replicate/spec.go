@@ -60,7 +60,8 @@ type Spec struct {
 	Tables []string `yaml:"tables" json:"tables"`
 	// Mapping names a mapping of the spec (docs/mapping.md): its from, to
 	// and tables are the capture's, and each change reaches the target
-	// through it. Only the triggers method applies a mapping.
+	// through it (by either method: each changed key is read back from
+	// the source through the mapping).
 	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// MappingSpec is the mapping Mapping names, resolved by Check.
 	MappingSpec *mapping.Spec `yaml:"-" json:"mappingSpec,omitempty"`
