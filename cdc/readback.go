@@ -49,12 +49,21 @@ func readBack(ctx context.Context, source *datastore.Store, tables map[string]ta
 			if err != nil {
 				return err
 			}
+			found := 0
 			for j := start; j < end; j++ {
 				c, ok := got[keyString(keys[j], identity(len(keys[j])))]
-				if !ok {
+				if ok {
+					found++
+				} else {
 					c = deletion(p.view, p.view.KeyIndexes(), keys[j])
 				}
 				tb.muts[at[j]] = c
+			}
+			if found != len(got) {
+				// A row read under a key that matches none asked for: the
+				// two sides' values of the key differ in form, and the rows
+				// asked for would be deleted instead of written.
+				return fmt.Errorf("read back %s: %d rows read, %d matched the keys asked for", name, len(got), found)
 			}
 		}
 	}
