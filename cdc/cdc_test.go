@@ -541,16 +541,21 @@ func TestLogicalKeyChangeOfARowWithAToastedValue(t *testing.T) {
 	defer cancel()
 	dbtest.Exec(t, src.Store, "CREATE TABLE bigkey (id bigint PRIMARY KEY, qty integer NOT NULL, doc text NOT NULL)",
 		// md5 chains do not compress: the value (64 KB) is stored out of line.
-		"INSERT INTO bigkey SELECT g, 0, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 2000) i) FROM generate_series(1, 5) g")
-	tbl, err := src.Store.Introspect(ctx, "bigkey")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
-		t.Fatal(err)
+		"INSERT INTO bigkey SELECT g, 0, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 2000) i) FROM generate_series(1, 5) g",
+		// A key of two columns: the read-back matches them together.
+		"CREATE TABLE bigpair (a integer, b text, doc text NOT NULL, PRIMARY KEY (a, b))",
+		"INSERT INTO bigpair SELECT g, 'k' || g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 2000) i) FROM generate_series(1, 3) g")
+	for _, name := range []string{"bigkey", "bigpair"} {
+		tbl, err := src.Store.Introspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	o := runOpts(src, dst, captureName(t), MethodLogical)
-	o.Tables = []string{"bigkey"}
+	o.Tables = []string{"bigkey", "bigpair"}
 	if _, err := Setup(ctx, o.Options); err != nil {
 		t.Fatal(err)
 	}
@@ -562,6 +567,8 @@ func TestLogicalKeyChangeOfARowWithAToastedValue(t *testing.T) {
 		"UPDATE bigkey SET id = 100 WHERE id = 1",                                               // a key change alone
 		"UPDATE bigkey SET id = 200, qty = 7 WHERE id = 2",                                      // with another column
 		"BEGIN; DELETE FROM bigkey WHERE id = 3; UPDATE bigkey SET id = 3 WHERE id = 4; COMMIT", // delete K, then K again
+		"UPDATE bigpair SET b = 'moved' WHERE a = 1",
+		"UPDATE bigpair SET a = 20, b = 'k2' WHERE a = 2",
 	)
 	var done atomic.Bool
 	done.Store(true)
@@ -570,6 +577,7 @@ func TestLogicalKeyChangeOfARowWithAToastedValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "bigkey")
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "bigpair")
 }
 
 // A table that was not captured from the start (created after setup, then
