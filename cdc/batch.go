@@ -22,6 +22,10 @@ type change struct {
 	truncate bool   // the table was emptied
 	row      []any  // the row (delete: only the key columns are read)
 	set      []bool // nil: row is whole; else the columns row carries
+	// lookup: the row's state is to be read back from the source by its
+	// key (row carries only the key, in the source table's column order);
+	// readBack turns it into an upsert or a delete before the apply.
+	lookup bool
 }
 
 // batch is what a reader hands over: changes coalesced per key, in one
@@ -84,11 +88,18 @@ func keyString(row []any, key []int) string {
 // merge folds a later change of a key into an earlier one.
 func merge(prev, next change) change {
 	switch {
-	case next.delete, next.set == nil:
+	case next.delete, next.lookup, next.set == nil:
+		// A whole state (a row, a delete, or the source's current one).
 		return next
-	case prev.delete:
-		// An update of a row that is gone does nothing.
+	case prev.lookup:
+		// The source's current state already holds the later change.
 		return prev
+	case prev.delete:
+		// A partial change of a key deleted before: the row came back
+		// under the key by a key change whose new tuple left out an
+		// unchanged TOASTed value (an insert is whole). The target has no
+		// row to update, and only the source has the values left out.
+		return change{lookup: true, row: next.row}
 	case prev.set == nil:
 		// A whole row, then some columns: still a whole row.
 		row := append([]any(nil), prev.row...)
@@ -173,6 +184,9 @@ func apply(ctx context.Context, target *datastore.Store, tables map[string]table
 		}
 		tm := datastore.TableMutations{Table: p.dst, Empty: tb.truncate}
 		for _, c := range tb.muts {
+			if c.lookup {
+				return fmt.Errorf("apply %s: a change to read back from the source was not read (readBack first)", name)
+			}
 			tm.Mutations = append(tm.Mutations, datastore.Mutation{Delete: c.delete, Row: c.row, Set: c.set})
 		}
 		all = append(all, tm)

@@ -12,6 +12,11 @@
 //     pt-online-schema-change approach); the drain reads the row's current
 //     state by that key and applies it.
 //
+// Through a mapping (Options.Mapped), both methods read each changed key
+// back from the source through the mapping's SELECT (readFrom): the
+// trigger drain joins its changelog to it, the logical reader looks up
+// the keys of each batch's changes (readBack).
+//
 // Both are set up before the backfill (Setup) and removed by Teardown.
 // Run applies the changes to the target in batches, one target transaction
 // each, as upserts and deletes by primary key: replaying a change twice
@@ -94,10 +99,11 @@ type Options struct {
 	// Method is the capture method; MethodAuto picks one (see Resolve).
 	Method Method
 	// Mapped holds, by source table name, how a table's rows become the
-	// target's (mapping.Table): each change is read back from the source
+	// target's (mapping.Table): the key of each change (a changelog entry,
+	// or a change in the logical stream) is read back from the source
 	// through the mapping, so the source engine computes the expressions
 	// and the filter, and a row that fails the filter is deleted on the
-	// target. Only the triggers method applies a mapping (see Resolve).
+	// target. Both methods apply a mapping, with the same read (readBack).
 	Mapped map[string]mapping.Table
 	// Logger receives progress; nil: none.
 	Logger hclog.Logger

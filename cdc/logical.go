@@ -45,6 +45,9 @@ func setupLogical(ctx context.Context, o Options) ([]string, error) {
 	if level != "logical" {
 		return nil, fmt.Errorf("%w: wal_level is %s, logical replication needs wal_level=logical (a server restart), or use method triggers", ErrNotSupported, level)
 	}
+	if err := CheckReplicaIdentity(ctx, s, o.Tables); err != nil {
+		return nil, err
+	}
 	var created []string
 	pub := publicationName(o.Name)
 	var n int
@@ -447,6 +450,9 @@ func (r *logicalReader) relation(m *pglogrepl.RelationMessage) error {
 		r.rels[m.RelationID] = &relation{}
 		return nil
 	}
+	if err := checkIdentity(t.Name, m.ReplicaIdentity); err != nil {
+		return err
+	}
 	rel := &relation{table: m.RelationName}
 	seen := 0
 	for _, c := range m.Columns {
@@ -461,6 +467,48 @@ func (r *logicalReader) relation(m *pglogrepl.RelationMessage) error {
 		return fmt.Errorf("table %s: %w: the stream has %d columns, the table %d", t.Name, ErrSchemaDrift, seen, len(t.Columns))
 	}
 	r.rels[m.RelationID] = rel
+	return nil
+}
+
+// checkIdentity refuses a table whose REPLICA IDENTITY (pg_class.
+// relreplident) does not make the stream carry the primary key of every
+// row updated or deleted: the reader deletes a row, and notices a key
+// change, by the old tuple's primary key columns. DEFAULT (the primary
+// key, which every captured table has) and FULL do; NOTHING fails the
+// source's own updates and deletes once the table is published, and USING
+// INDEX carries another index's columns (the primary key's are NULL).
+func checkIdentity(table string, identity byte) error {
+	switch identity {
+	case 'd', 'f':
+		return nil
+	}
+	what := map[byte]string{'n': "NOTHING", 'i': "USING INDEX"}[identity]
+	if what == "" {
+		what = fmt.Sprintf("%q", identity)
+	}
+	return fmt.Errorf("%w: table %s has REPLICA IDENTITY %s: logical replication needs the primary key in each change (ALTER TABLE %s REPLICA IDENTITY DEFAULT), or use method triggers", ErrNotSupported, table, what, table)
+}
+
+// CheckReplicaIdentity checks the REPLICA IDENTITY of a PostgreSQL
+// source's tables for the logical method (setup and preflight), so that a
+// table the stream cannot follow is refused before the backfill rather
+// than at its first change.
+func CheckReplicaIdentity(ctx context.Context, s *datastore.Store, tables []string) error {
+	for _, t := range tables {
+		var id string
+		err := s.DB.QueryRowContext(ctx, "SELECT relreplident::text FROM pg_class WHERE oid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1))", t).Scan(&id)
+		if err == sql.ErrNoRows {
+			continue // Introspect names the missing table
+		}
+		if err != nil {
+			return fmt.Errorf("read the replica identity of %s: %w", t, err)
+		}
+		if id != "" {
+			if err := checkIdentity(t, id[0]); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -498,12 +546,32 @@ func (r *logicalReader) row(relID uint32, oldT, newT *pglogrepl.TupleData) error
 		}
 	}
 	emit := func(c change) { r.open.changes = append(r.open.changes, tableChange{table: rel.table, ch: c}) }
+	keyChange := oldRow != nil && newRow != nil && !sameKey(t, oldRow, newRow)
+	if _, mapped := r.o.Mapped[rel.table]; mapped {
+		// The stream carries the source row, not the mapping's: each key
+		// touched is read back through the mapping (readBack), as the
+		// trigger drain reads it.
+		if oldRow != nil && (newRow == nil || keyChange) {
+			emit(change{lookup: true, row: oldRow})
+		}
+		if newRow != nil {
+			emit(change{lookup: true, row: newRow})
+		}
+		return nil
+	}
 	switch {
 	case newRow == nil:
 		emit(change{delete: true, row: oldRow})
-	case oldRow != nil && !sameKey(t, oldRow, newRow):
+	case keyChange:
 		emit(change{delete: true, row: oldRow})
-		emit(change{row: newRow, set: newSet})
+		if newSet != nil {
+			// An unchanged TOASTed value is left out of the new tuple, and
+			// the target has no row under the new key to complete: the
+			// source's row is read back.
+			emit(change{lookup: true, row: newRow})
+		} else {
+			emit(change{row: newRow})
+		}
 	default:
 		emit(change{row: newRow, set: newSet})
 	}

@@ -43,22 +43,6 @@ func Resolve(ctx context.Context, s *datastore.Store, m Method) (Method, error) 
 	return MethodTriggers, nil
 }
 
-// resolveFor is Resolve for a capture: a mapped one reads each change
-// back through the mapping by key, which only the triggers method does
-// (a logical stream carries the row's values, not the mapping's).
-func resolveFor(ctx context.Context, o Options) (Method, error) {
-	if len(o.Mapped) == 0 {
-		return Resolve(ctx, o.Source, o.Method)
-	}
-	if o.Method == MethodLogical {
-		return "", errMappedLogical
-	}
-	return MethodTriggers, nil
-}
-
-// errMappedLogical refuses logical replication through a mapping.
-var errMappedLogical = fmt.Errorf("%w: change capture through a mapping uses method triggers; logical replication through a mapping is not supported yet (leave method out, or set method: triggers)", ErrNotSupported)
-
 // SetupResult says what Setup did.
 type SetupResult struct {
 	Method Method
@@ -79,12 +63,9 @@ func Setup(ctx context.Context, o Options) (SetupResult, error) {
 		return SetupResult{}, err
 	}
 	if m == "" {
-		if m, err = resolveFor(ctx, o); err != nil {
+		if m, err = Resolve(ctx, o.Source, o.Method); err != nil {
 			return SetupResult{}, err
 		}
-	}
-	if m == MethodLogical && len(o.Mapped) > 0 {
-		return SetupResult{}, errMappedLogical
 	}
 	var created []string
 	if m == MethodLogical {
@@ -203,9 +184,6 @@ func Run(ctx context.Context, o RunOptions, cp Checkpoint, progress func(Progres
 		// from the capture's start (replay is idempotent).
 		cp = Checkpoint{Applied: cp.Applied}
 	}
-	if m == MethodLogical && len(o.Mapped) > 0 {
-		return cp, errMappedLogical
-	}
 	cp.Method = m
 	tables, err := planTables(ctx, o.Source, o.Target, o.Tables, o.Mapped)
 	if err != nil {
@@ -260,6 +238,9 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 			return cp, stopped(ctx, err)
 		}
 		if b.n > 0 || b.position != "" {
+			if err := readBack(ctx, o.Source, tables, &b); err != nil {
+				return cp, stopped(ctx, err)
+			}
 			if err := apply(ctx, o.Target, tables, b, hooks); err != nil {
 				return cp, stopped(ctx, err)
 			}

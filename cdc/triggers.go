@@ -477,48 +477,25 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
 		}
 		b.seqs[tt.changelog] = append(b.seqs[tt.changelog], seq.(int64))
-		row := make([]any, len(src.Columns))
-		current := raw[1+nk : 1+nk+len(src.Columns)]
-		gone, err := rowGone(src, current[keyIdx[0]], raw[len(raw)-1])
+		key := make([]any, nk)
+		for i, ci := range keyIdx {
+			if key[i], err = datastore.Canonical(src.Columns[ci].Type, raw[1+i]); err != nil {
+				return fmt.Errorf("read changelog %s key %s: %w", tt.changelog, src.PrimaryKey[i], err)
+			}
+		}
+		var passes any
+		if src.Mapped {
+			passes = raw[len(raw)-1]
+		}
+		// The row's current state by the changelog's key: gone (or,
+		// mapped, failing the filter now) is a delete by that key.
+		c, err := currentChange(src, keyIdx, key, raw[1+nk:1+nk+len(src.Columns)], passes)
 		if err != nil {
-			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
+			return err
 		}
-		if gone {
-			// The row is gone (or, mapped, fails the filter now): delete
-			// it by the changelog's key.
-			for i, ci := range keyIdx {
-				if row[ci], err = datastore.Canonical(src.Columns[ci].Type, raw[1+i]); err != nil {
-					return fmt.Errorf("read changelog %s key %s: %w", tt.changelog, src.PrimaryKey[i], err)
-				}
-			}
-			b.add(src.Name, keyIdx, change{delete: true, row: row})
-			continue
-		}
-		for i, c := range src.Columns {
-			if row[i], err = datastore.Canonical(c.Type, current[i]); err != nil {
-				return fmt.Errorf("read %s column %s: %w", src.Name, c.Name, err)
-			}
-		}
-		b.add(src.Name, keyIdx, change{row: row})
+		b.add(src.Name, keyIdx, c)
 	}
 	return rows.Err()
-}
-
-// rowGone says whether a changed row is to be deleted on the target: no
-// row has its key any more (key is NULL), or, for a mapped view, the row
-// does not pass the filter (passes, the read's last column, is not 1).
-func rowGone(view *datastore.Table, key, passes any) (bool, error) {
-	if key == nil {
-		return true, nil
-	}
-	if !view.Mapped {
-		return false, nil
-	}
-	v, err := datastore.Canonical(datastore.Type{Kind: datastore.KindInt}, passes)
-	if err != nil {
-		return false, fmt.Errorf("filter result: %w", err)
-	}
-	return v != int64(1), nil
 }
 
 // confirm deletes the changelog entries the batch read.

@@ -162,6 +162,45 @@ func (s *Store) deleteStatement(t *Table, rows [][]any) (string, []any, error) {
 	return "DELETE FROM " + s.d.quote(t.Name) + " WHERE (" + strings.Join(conds, ") OR (") + ")", args, nil
 }
 
+// KeysCond is the condition "the key of t (its columns prefixed by
+// qualifier, e.g. "t.") is one of keys" (each key: the key columns'
+// values, in PrimaryKey order), with bind parameters numbered from 1 and
+// their values encoded for this store: "k IN (...)" for a one-column key,
+// "(k1 = ? AND k2 = ?) OR ..." otherwise, as deleteStatement.
+func (s *Store) KeysCond(t *Table, qualifier string, keys [][]any) (string, []any, error) {
+	if err := t.CheckCopyable(); err != nil {
+		return "", nil, err
+	}
+	if len(keys) == 0 {
+		return "1 = 0", nil, nil
+	}
+	var args []any
+	var conds []string
+	for _, key := range keys {
+		if len(key) != len(t.PrimaryKey) {
+			return "", nil, fmt.Errorf("key of %s: %d values for %d key columns", t.Name, len(key), len(t.PrimaryKey))
+		}
+		var ands []string
+		for i, k := range t.PrimaryKey {
+			v, err := s.d.encode(t.Column(k).Type, key[i])
+			if err != nil {
+				return "", nil, fmt.Errorf("key of %s: %s: %w", t.Name, k, err)
+			}
+			args = append(args, v)
+			ands = append(ands, qualifier+s.d.quote(k)+" = "+s.d.placeholder(len(args)))
+		}
+		conds = append(conds, strings.Join(ands, " AND "))
+	}
+	if len(t.PrimaryKey) == 1 {
+		ph := make([]string, len(args))
+		for i := range args {
+			ph[i] = s.d.placeholder(i + 1)
+		}
+		return qualifier + s.d.quote(t.PrimaryKey[0]) + " IN (" + strings.Join(ph, ", ") + ")", args, nil
+	}
+	return "(" + strings.Join(conds, ") OR (") + ")", args, nil
+}
+
 // updateStatement updates the columns of m.Set that are not key columns;
 // "" when there is none to set.
 func (s *Store) updateStatement(t *Table, m Mutation) (string, []any, error) {

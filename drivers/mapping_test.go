@@ -218,12 +218,12 @@ func TestCutoverRefusesAMappingWithNoInverseNamingTheRule(t *testing.T) {
 }
 
 // replicate takes a mapping (its stores and tables are the mapping's, and
-// the mapping travels with the section); a mapped capture uses triggers,
-// so method: logical is refused, and the catchUp must name the setup's
-// mapping.
-func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
+// the mapping travels with the section), by either method (a maxLag
+// under the logical floor needs method triggers, as without a mapping),
+// and the catchUp must name the setup's mapping.
+func TestMappedReplicateCarriesItsMapping(t *testing.T) {
 	spec, err := config.ParseSpec([]byte(mappedSpec(`  - phase: provision
-    replicate: {mapping: shop, mode: setup}
+    replicate: {mapping: shop, mode: setup, method: triggers}
   - phase: copy
     replicate: {mapping: shop, maxLag: 50ms}
 `)))
@@ -238,8 +238,11 @@ func TestMappedReplicateCarriesItsMappingAndRefusesLogical(t *testing.T) {
 			t.Errorf("%s: resources %s, want the target tables (SalesLine)", p.Name, got)
 		}
 	}
+	if _, err := config.ParseSpec([]byte(mappedSpec("  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n"))); err != nil {
+		t.Errorf("a mapped capture by logical replication: %v", err)
+	}
 	for phases, want := range map[string]string{
-		"  - phase: provision\n    replicate: {mapping: shop, mode: setup, method: logical}\n":                                                               "phases[0].replicate.method (line 21): logical replication through a mapping is not supported yet: a mapped capture uses method triggers",
+		"  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n  - phase: copy\n    replicate: {mapping: shop, maxLag: 50ms}\n":                 "phases[1].replicate.maxLag (line 23): 50ms is under what the auto (logical on PostgreSQL) method can measure (1s)",
 		"  - phase: provision\n    replicate: {mapping: shop, mode: setup}\n  - phase: copy\n    replicate: {from: legacy, to: new, tables: [order_line]}\n": `phases[1].replicate.mapping (line 23): must be the setup phase's ("shop", not "")`,
 	} {
 		_, err := config.ParseSpec([]byte(mappedSpec(phases)))

@@ -530,11 +530,8 @@ func reverseProblems(ctx context.Context, s *Spec, from, to *datastore.Store, ta
 		}
 	}
 	if to != nil {
-		method := "" // a mapped capture's is triggers (cdc.Options.Mapped)
-		if s.MappingSpec != nil {
-			method = string(cdc.MethodTriggers)
-		}
-		problems = append(problems, replicate.CaptureProblems(ctx, to, s.To, method, reversed)...)
+		// Method auto, as cdc.RunOptions.Reversed sets it, mapped or not.
+		problems = append(problems, replicate.CaptureProblems(ctx, to, s.To, "", reversed)...)
 	}
 	return problems
 }

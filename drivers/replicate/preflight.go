@@ -46,9 +46,6 @@ func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.
 	method := s.Method
 	targetOf := func(n string) string { return n }
 	if s.MappingSpec != nil {
-		if method == "" {
-			method = string(cdc.MethodTriggers) // a mapped capture's (cdc.Options.Mapped)
-		}
 		mapped, err := stores.MappedBySource(ctx, from, s.MappingSpec)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err))
@@ -112,6 +109,9 @@ func CaptureProblems(ctx context.Context, from *datastore.Store, store, methodNa
 					add("the user does not own table %s: creating a publication for it needs ownership (or superuser)", t)
 				}
 			}
+		}
+		if err := cdc.CheckReplicaIdentity(ctx, from, tables); err != nil {
+			add("%v", err)
 		}
 		var free int
 		if err := from.DB.QueryRowContext(ctx, "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)").Scan(&free); err == nil && free < 1 {

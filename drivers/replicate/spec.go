@@ -60,7 +60,8 @@ type Spec struct {
 	Tables []string `yaml:"tables" json:"tables"`
 	// Mapping names a mapping of the spec (docs/mapping.md): its from, to
 	// and tables are the capture's, and each change reaches the target
-	// through it. Only the triggers method applies a mapping.
+	// through it (by either method: each changed key is read back from
+	// the source through the mapping).
 	Mapping string `yaml:"mapping" json:"mapping,omitempty"`
 	// MappingSpec is the mapping Mapping names, resolved by Check.
 	MappingSpec *mapping.Spec `yaml:"-" json:"mappingSpec,omitempty"`
@@ -105,9 +106,6 @@ func (s *Spec) Check(c *config.CheckContext) {
 	var ok bool
 	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
-	}
-	if s.Mapping != "" && s.Method == string(cdc.MethodLogical) {
-		c.Errorf("method", "logical replication through a mapping is not supported yet: a mapped capture uses method triggers (leave method out, or set method: triggers)")
 	}
 	if s.From != "" && s.From == s.To {
 		c.Errorf("to", "is the same store as from (%s): replicate applies changes to another store", s.From)
@@ -158,9 +156,6 @@ func (s *Spec) lagFloor(c *config.CheckContext) (string, time.Duration) {
 	m, err := cdc.ParseMethod(method)
 	if err != nil {
 		m = cdc.MethodAuto
-	}
-	if m == cdc.MethodAuto && s.Mapping != "" {
-		m = cdc.MethodTriggers // a mapped capture's (cdc.Options.Mapped)
 	}
 	if m == cdc.MethodAuto {
 		if st, ok := c.Spec.Stores[s.From]; ok && st.Engine != "postgres" {
