@@ -93,7 +93,7 @@ func TestMappingErrorsNameTheMappingTableAndField(t *testing.T) {
 			"phases[0].reconcile.where (line 21): with a mapping is not supported yet"},
 		{"reverse check",
 			mappedSpec("  - phase: reconcile\n    reconcile: {mapping: shop, direction: reverse}\n"),
-			"a mapped check compares forward only"},
+			"phases[0].reconcile.direction (line 21): is reverse (direction: reverse), so the check compares new against legacy through the inverse of mapping shop, which has none: mappings.shop.tables.order_line.where"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -163,9 +163,11 @@ func TestMappedProvisionAndCopyCarryTheirMapping(t *testing.T) {
 	}
 }
 
-func TestMappedProvisionRefusesDDLAndTypeOverrides(t *testing.T) {
+func TestMappedProvisionRefusesTypeOverrides(t *testing.T) {
+	if _, err := config.ParseSpec([]byte(mappedSpec("  - phase: provision\n    provision: {mapping: shop, ddl: {fromFile: x.sql}}\n"))); err != nil {
+		t.Errorf("a mapped provision from a DDL file: %v", err)
+	}
 	for section, want := range map[string]string{
-		"provision: {mapping: shop, ddl: {fromFile: x.sql}}":       "phases[0].provision.ddl (line 21): with a mapping is not supported yet",
 		"provision: {mapping: shop, typeOverrides: {a.b: BIGINT}}": "phases[0].provision.typeOverrides (line 21): does not apply to a mapped provision",
 	} {
 		_, err := config.ParseSpec([]byte(mappedSpec("  - phase: provision\n    " + section + "\n")))

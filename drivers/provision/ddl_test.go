@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -196,4 +197,105 @@ func count(t *testing.T, s *datastore.Store, table string) int64 {
 	n, err := s.Count(context.Background(), table)
 	require.NoError(t, err)
 	return n
+}
+
+// mappedDDL creates the mapped shop's target tables (PascalCase, SalesLine
+// for order_line, Price for unit_price, legacy_note dropped, LineTotal
+// added) on each engine, as a DBA would write them.
+var mappedDDL = map[datastore.Engine]string{
+	datastore.Postgres: `CREATE TABLE "CustomerAccount" ("CustomerAccountId" bigint PRIMARY KEY, "FullName" varchar(100) NOT NULL);
+CREATE TABLE "SalesLine" ("OrderLineId" bigint PRIMARY KEY, "Quantity" integer, "Price" numeric(10,2), "LineTotal" numeric(12,2),
+  "CustomerAccountId" bigint REFERENCES "CustomerAccount" ("CustomerAccountId"));
+CREATE INDEX sales_line_by_account ON "SalesLine" ("CustomerAccountId");
+`,
+	datastore.MySQL: "CREATE TABLE CustomerAccount (CustomerAccountId BIGINT PRIMARY KEY, FullName VARCHAR(100) NOT NULL);\n" +
+		"CREATE TABLE SalesLine (OrderLineId BIGINT PRIMARY KEY, CustomerAccountId BIGINT, Price DECIMAL(10,2), Quantity INT, LineTotal DECIMAL(12,2),\n" +
+		"  INDEX sales_line_by_account (CustomerAccountId), FOREIGN KEY (CustomerAccountId) REFERENCES CustomerAccount (CustomerAccountId));\n",
+	datastore.SQLite: "CREATE TABLE CustomerAccount (CustomerAccountId INTEGER PRIMARY KEY, FullName TEXT NOT NULL);\n" +
+		"CREATE TABLE SalesLine (OrderLineId INTEGER PRIMARY KEY, CustomerAccountId INTEGER REFERENCES CustomerAccount (CustomerAccountId), Price DECIMAL_TEXT(10,2), Quantity INTEGER, LineTotal DECIMAL_TEXT(12,2));\n",
+}
+
+// TestMappedProvisionFromADDLFile: a mapped provision takes its target
+// tables from a DDL file written in the mapping's names; the file is
+// checked against the mapped tables (a column the mapping carries that
+// the file leaves out is refused, naming it, and nothing is left
+// created), and a mapped copy fills what it created.
+func TestMappedProvisionFromADDLFile(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, engine)
+			dbtest.Exec(t, src.Store,
+				"CREATE TABLE customer_account (customer_account_id INTEGER PRIMARY KEY, full_name TEXT NOT NULL)",
+				"CREATE TABLE order_line (order_line_id INTEGER PRIMARY KEY, customer_account_id INTEGER REFERENCES customer_account (customer_account_id), unit_price DECIMAL(10,2), quantity INTEGER, legacy_note TEXT)",
+				"INSERT INTO customer_account VALUES (1, 'Ann'), (2, 'Bő')",
+				"INSERT INTO order_line VALUES (10, 1, 9.99, 2, 'x'), (11, 2, 0.50, 4, NULL), (12, 1, 100, 1, 'y')")
+			t.Setenv(specfiles.DirEnv, os.TempDir())
+			dir := t.TempDir()
+			file := func(n, text string) string {
+				p := filepath.Join(dir, n)
+				require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+				return p
+			}
+			ddl := file("shop.sql", mappedDDL[engine])
+			text := fmt.Sprintf(`name: mapped-ddl-%s
+stores:
+  legacy: {engine: sqlite, dsn: {fromFile: %s}}
+  new: {engine: %s, dsn: {fromFile: %s}}
+mappings:
+  shop:
+    from: legacy
+    to: new
+    names: PascalCase
+    tables:
+      order_line:
+        to: SalesLine
+        columns: {unit_price: Price}
+        drop: [legacy_note]
+        add: {LineTotal: {expr: "unit_price * quantity", type: "decimal(12,2)"}}
+      customer_account: {}
+phases:
+  - phase: provision
+    provision: {mapping: shop, ddl: {fromFile: %s}}
+  - phase: copy
+    copy: {mapping: shop, batchRows: 2}
+`, engine, file("legacy", src.DSN), engine, file("new", dst.DSN), ddl)
+			spec, err := config.ParseSpec([]byte(text))
+			require.NoError(t, err)
+			prov, cp := provision.New(hclog.NewNullLogger()), copydriver.New(hclog.NewNullLogger())
+			require.Empty(t, prov.Preflight(ctx, spec, spec.Phases[0]))
+			res, err := prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			assert.Equal(t, "created 2 tables in new: CustomerAccount, SalesLine", res.Summary)
+			res, err = cp.Do(ctx, activities.ActionRun, in(spec, 1), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			assert.Equal(t, int64(5), res.Records, res.Summary)
+			var total string
+			q := map[datastore.Engine]string{datastore.Postgres: `SELECT CAST("LineTotal" AS text) FROM "SalesLine" WHERE "OrderLineId" = 11`}[engine]
+			if q == "" {
+				q = "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 11"
+				if engine == datastore.SQLite {
+					q = "SELECT CAST(LineTotal AS TEXT) FROM SalesLine WHERE OrderLineId = 11"
+				}
+			}
+			require.NoError(t, dst.Store.DB.QueryRowContext(ctx, q).Scan(&total))
+			assert.Contains(t, []string{"2.00", "2"}, total, "LineTotal computed by the source")
+			_, err = cp.Do(ctx, activities.ActionCompensate, in(spec, 1), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+			_, err = prov.Do(ctx, activities.ActionCompensate, in(spec, 0), activities.Heartbeat{}, none)
+			require.NoError(t, err)
+
+			// A file that leaves out a column the mapping carries.
+			without := strings.NewReplacer(`, "Price" numeric(10,2)`, "", ", Price DECIMAL(10,2)", "", ", Price DECIMAL_TEXT(10,2)", "").Replace(mappedDDL[engine])
+			require.NotEqual(t, mappedDDL[engine], without)
+			require.NoError(t, os.WriteFile(ddl, []byte(without), 0o600))
+			_, err = prov.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "table SalesLine")
+			assert.Contains(t, err.Error(), "Price")
+			tables, err := dst.Store.ListTables(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, tables, "nothing left created")
+		})
+	}
 }

@@ -99,9 +99,6 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.MappingSpec, ok = stores.CheckStoresOrMapping(c, s.Mapping, &s.From, &s.To, &s.Tables); !ok {
 		return // the unknown mapping is the error
 	}
-	if s.Mapping != "" && s.DDL != nil {
-		c.Errorf("ddl", "with a mapping is not supported yet: the target's DDL is derived from the mapping; leave ddl out")
-	}
 	if s.Mapping != "" && len(s.TypeOverrides) > 0 {
 		c.Errorf("typeOverrides", "does not apply to a mapped provision: give a column its target type with the mapping's cast: (tables.T.cast.COLUMN.type)")
 	}
@@ -547,6 +544,11 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 	tables, overrides, _, err := s.sourceTables(ctx, from)
 	if err != nil {
 		return append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err))
+	}
+	if s.DDL != nil {
+		// The file creates the tables as the mapping makes them: its
+		// tables and columns are checked against the mapped ones.
+		return append(problems, ddlProblems(to, s, tables)...)
 	}
 	for _, t := range tables {
 		if err := t.CheckCopyable(); err != nil && !s.withoutKey(t.Name) {
