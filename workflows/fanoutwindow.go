@@ -109,7 +109,11 @@ func FanOutWindow(ctx workflow.Context, in WindowInput) (WindowResult, error) {
 	ch := workflow.GetSignalChannel(ctx, SignalWindowControl)
 	workflow.Go(ctx, func(g workflow.Context) {
 		for {
-			ch.Receive(g, &control)
+			// A fresh value: decoding over the old one would keep a
+			// Paused the new state omits.
+			var c WindowControl
+			ch.Receive(g, &c)
+			control = c
 		}
 	})
 	// The units wait for one another on a context a cancellation does not

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/activities"
@@ -173,4 +175,74 @@ phases:
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 	require.Equal(t, 2, rep.Phases[0].UnitsDone)
 	require.Equal(t, int64(20), rep.Phases[0].Records)
+}
+
+// TestPauseAndThrottleReachTheUnitsOfARunningWindow: a pause sent while
+// a window runs holds its units not yet started, a throttle gives them
+// the new rate, and resume lets them go; the next window starts at the
+// new rate too.
+func TestPauseAndThrottleReachTheUnitsOfARunningWindow(t *testing.T) {
+	h := newHarness(t)
+	planUnits(h, []string{"a", "b", "c", "d", "e", "f"}, nil)
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if len(h.fake.Calls()) != 1 {
+			return nil
+		}
+		h.env.SignalWorkflow(SignalPause, PauseRequest{By: "ops"})
+		h.env.UpdateWorkflow(UpdateThrottle, "t", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, ThrottleRequest{RowsPerSecond: 2000, By: "ops"})
+		// Unit a ends once the controls reached its window.
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	}
+	h.env.RegisterDelayedCallback(func() {
+		// The unit started before the pause reached the window may run;
+		// the one after it waits.
+		require.LessOrEqual(t, len(h.fake.Calls()), 2, "c waits while paused")
+		require.Equal(t, migration.StatusPaused, h.query().Status)
+		h.env.SignalWorkflow(SignalResume, PauseRequest{By: "ops"})
+	}, time.Hour)
+	rep, err := h.runInput(Input{Spec: mustSpec(t, `name: test
+phases:
+  - {phase: copy, fannedRated: {limit: 1, rowsPerSecond: 500}}
+`), FanOutWindow: 3})
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	var rates []string
+	for _, in := range h.fake.inputs {
+		rates = append(rates, fmt.Sprintf("%s@%d", in.Unit, in.Phase.Driver.(*fannedRated).RowsPerSecond))
+	}
+	require.Equal(t, "a@500", rates[0])
+	require.Equal(t, []string{"c@2000", "d@2000", "e@2000", "f@2000"}, rates[2:], "the units after the throttle take its rate")
+	require.Equal(t, 6, rep.Phases[0].UnitsDone)
+}
+
+// TestARollbackCancelsTheRunningWindow: a rollback while a window runs
+// cancels its running unit and starts no other; the phase is cancelled
+// and what its units did is undone.
+func TestARollbackCancelsTheRunningWindow(t *testing.T) {
+	h := newHarness(t)
+	planUnits(h, []string{"a", "b", "c", "d", "e", "f"}, nil)
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if call != "run:copy" || len(h.fake.Calls()) != 3 {
+			return nil
+		}
+		h.env.SignalWorkflow(SignalRollback, RollbackRequest{By: "ops", Reason: "stop"})
+		select {
+		case <-ctx.Done():
+			return temporal.NewCanceledError()
+		case <-time.After(10 * time.Second):
+			return nil
+		}
+	}
+	rep, err := h.runInput(Input{Spec: mustSpec(t, `name: test
+phases:
+  - {phase: copy, heartbeatTimeout: 1s, fanned: {limit: 1}}
+`), FanOutWindow: 2})
+	require.NoError(t, err, "a requested rollback that undid everything completes")
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	require.Equal(t, []string{"run:copy", "run:copy", "run:copy", "compensate:copy"}, h.fake.Calls(), "c was cancelled, d never started")
+	require.Equal(t, 2, rep.Phases[0].UnitsDone)
+	require.Equal(t, migration.PhaseCompensated, rep.Phases[0].State, "%+v", rep.Phases[0])
 }
