@@ -226,14 +226,14 @@ func (r *run) windowsOverBudget(ctx workflow.Context, n int) string {
 
 // windowID is the workflow ID of window k of phase i: under
 // FanOutIDPrefix, named after the migration, its run and the phase, so
-// each is unique and a person sees whose it is.
+// each is unique and a person sees whose it is. The migration's name,
+// not its workflow ID, which a replayer does not keep.
 func (r *run) windowID(ctx workflow.Context, i, k int) string {
-	info := workflow.GetInfo(ctx)
-	run := info.WorkflowExecution.RunID
+	run := workflow.GetInfo(ctx).WorkflowExecution.RunID
 	if len(run) > 8 {
 		run = run[:8]
 	}
-	return fmt.Sprintf("%s%s:%s:%s:w%d", FanOutIDPrefix, info.WorkflowExecution.ID, run, r.spec.Phases[i].Name, k+1)
+	return fmt.Sprintf("%s%s:%s:%s:w%d", FanOutIDPrefix, r.spec.Name, run, r.spec.Phases[i].Name, k+1)
 }
 
 // control is the control state of phase i the running window obeys.

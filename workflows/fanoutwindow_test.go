@@ -99,7 +99,7 @@ phases:
 	require.Len(t, children, n/DefaultFanOutWindow, "one child per window of %d units", DefaultFanOutWindow)
 	seen := map[string]bool{}
 	for id, units := range byRun {
-		require.True(t, strings.HasPrefix(id, FanOutIDPrefix+"default-test-workflow-id:"), "unit ran in %s, not in a window", id)
+		require.True(t, strings.HasPrefix(id, FanOutIDPrefix+"test:"), "unit ran in %s, not in a window", id)
 		require.LessOrEqual(t, len(units), DefaultFanOutWindow, "window %s", id)
 		for _, u := range units {
 			require.False(t, seen[u], "unit %s ran twice", u)
