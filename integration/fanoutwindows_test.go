@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
@@ -89,4 +90,60 @@ func TestACopyFannedOutInWindowsCopiesEveryRow(t *testing.T) {
 // windowID is the workflow ID of window k of a migration's phase.
 func windowID(name, runID, phase string, k int) string {
 	return workflows.FanOutIDPrefix + name + ":" + runID[:8] + ":" + phase + ":w" + strconv.Itoa(k)
+}
+
+// TestWindowsGoOnAfterTheirWorkerIsKilled: the only worker of a windowed
+// copy is killed with SIGKILL twice while windows run, and replaced; the
+// windows go on where they were: each unit was scheduled once (a killed
+// unit retried, from its checkpoint), no finished unit ran again, and the
+// target holds exactly the source's rows.
+func TestWindowsGoOnAfterTheirWorkerIsKilled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	queue := "it-fanout-windows-kills"
+	worker := startWorkerAt(t, env.address, queue)
+	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+	seedPlain(t, src, 60_000)
+	// 2,500 rows/s a unit: 4 s a range, two at once, three windows.
+	r := newDataRun(t, "it-fanout-windows-kills", src, dst, `
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain]}
+  - phase: copy
+    heartbeatTimeout: 3s
+    retry: {maxAttempts: 20, initialInterval: 200ms, maxInterval: 1s}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 2500, splitRows: 10000, fanOut: 2}
+`)
+	spec, err := config.LoadSpec(r.spec)
+	require.NoError(t, err)
+	run, err := env.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: r.name, TaskQueue: queue},
+		workflows.WorkflowName, workflows.Input{Spec: *spec, FanOutWindow: 2})
+	require.NoError(t, err)
+	for kill := 1; kill <= 2; kill++ {
+		time.Sleep(4 * time.Second)
+		worker.kill()
+		copied, err := dst.Store.Count(ctx, "plain")
+		require.NoError(t, err)
+		t.Logf("kill %d: %d rows on the target", kill, copied)
+		worker = startWorkerAt(t, env.address, queue)
+	}
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
+	require.Equal(t, 6, final.Phases[1].UnitsDone)
+	require.Equal(t, int64(60_000), final.Phases[1].Records)
+
+	scheduled := map[string]int{}
+	for k := 1; k <= 3; k++ {
+		for _, ev := range runHistory(t, windowID(r.name, run.GetRunID(), "copy", k), "").Events {
+			if a := ev.GetActivityTaskScheduledEventAttributes(); a.GetActivityType().GetName() == "RunPhase" {
+				scheduled[a.GetActivityId()+"@"+strconv.Itoa(k)]++
+			}
+		}
+	}
+	require.Len(t, scheduled, 6, "six units in three windows: %v", scheduled)
+	for unit, n := range scheduled {
+		require.Equal(t, 1, n, "unit %s scheduled again", unit)
+	}
 }
