@@ -89,6 +89,10 @@ type Input struct {
 	Carry *Carry `json:"carry,omitempty"`
 	// ActivitiesPerRun overrides DefaultActivitiesPerRun (tests).
 	ActivitiesPerRun int `json:"activitiesPerRun,omitempty"`
+	// FanOutWindow overrides DefaultFanOutWindow, the units of a fan-out
+	// one FanOutWindow child runs (tests, benchmarks); at most
+	// MaxFanOutWindow.
+	FanOutWindow int `json:"fanOutWindow,omitempty"`
 	// decodeErr is why the input did not decode (see UnmarshalJSON).
 	decodeErr error
 }

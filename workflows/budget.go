@@ -53,8 +53,9 @@ func (r *run) nearBudget(ctx workflow.Context) bool {
 	return suggested || events >= HistoryEventsPerRun || bytes >= HistoryBytesPerRun
 }
 
-// MaxFanOutUnits is about how many units one fan-out can run: its units'
-// history must fit in one run's budget until fan-out runs in windows.
+// MaxFanOutUnits is about how many units one fan-out could run in a run
+// from before fanOutWindowsV1, whose units' history had to fit in one
+// run's budget; since, more units than a window holds run in windows.
 const MaxFanOutUnits = HistoryEventsPerRun / fanOutEventsPerUnit
 
 // fanOutOverBudget says why a fan-out of n units cannot run in this run

@@ -85,8 +85,13 @@ phases:
 	require.Equal(t, 1, in.Carry.Step)
 }
 
+// TestAFanOutOverTheHistoryBudgetFailsBeforeAnyUnit: a run from before
+// fanOutWindowsV1 (in flight across the upgrade) keeps the old ceiling;
+// since, such a fan-out runs in windows
+// (TestATwentyThousandUnitFanOutRunsInWindowsOfBoundedHistory).
 func TestAFanOutOverTheHistoryBudgetFailsBeforeAnyUnit(t *testing.T) {
 	h := newHarness(t)
+	h.env.OnGetVersion(changeFanOutWindows, workflow.DefaultVersion, fanOutWindowsV1).Return(workflow.DefaultVersion)
 	n := MaxFanOutUnits + 1
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		units := make([]string, n)
@@ -105,6 +110,22 @@ phases:
 	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("%d units are too many for one workflow run, so no unit was started", n))
 	require.Contains(t, rep.Phases[0].Error, fmt.Sprintf("at most about %d units", MaxFanOutUnits))
 	require.Contains(t, rep.Phases[0].Error, "Raise splitRows")
+}
+
+// TestAWindowedFanOutOverTheHistoryBudgetFailsBeforeAnyUnit: even in
+// windows, units whose names alone would fill the run's bytes fail the
+// phase before any starts, saying why.
+func TestAWindowedFanOutOverTheHistoryBudgetFailsBeforeAnyUnit(t *testing.T) {
+	historyOf(t, 1000, HistoryBytesPerRun-1000*fanOutBytesPerUnitWindowed, false)
+	h := newHarness(t)
+	planUnits(h, unitNames(2000), nil)
+	rep, err := h.run(mustSpec(t, `name: test
+phases:
+  - {phase: copy, fanned: {limit: 2}}
+`))
+	require.Error(t, err)
+	require.Empty(t, h.fake.Calls(), "no unit ran")
+	require.Contains(t, rep.Phases[0].Error, "2000 units are too many for one workflow run, even in 2 windows of 1000 units, so no unit was started")
 }
 
 func TestALagFollowerOverItsHistoryBudgetContinuesAsNewAtTheGate(t *testing.T) {

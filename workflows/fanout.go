@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -16,6 +15,8 @@ import (
 // runUnits runs a fanned-out phase: its driver lists the units (tables),
 // and each runs as its own activity, at most limit at once, so the workers
 // on the task queue share them and each resumes from its own checkpoint.
+// More units than a window holds run in windows (runWindows) since
+// fanOutWindowsV1.
 // Pause holds the units not yet started; rollback cancels the running
 // ones; the first unit that fails for good stops the others.
 func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit int) *stopCause {
@@ -33,6 +34,12 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	if len(units) == 0 {
 		r.phaseCompleted(ctx, i, activities.PhaseResult{Summary: "nothing to do: no units"})
 		return r.requested()
+	}
+	if r.windowed(ctx, len(units)) {
+		if why := r.windowsOverBudget(ctx, len(units)); why != "" {
+			return r.phaseFailed(ctx, i, why, activities.PhaseResult{})
+		}
+		return r.runWindows(ctx, i, spec, limit, units)
 	}
 	if why := r.fanOutOverBudget(ctx, len(units)); why != "" {
 		// Better now than the server terminating the run mid-copy.
@@ -140,17 +147,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		return r.cancelled()
 	}
 	// In the units' order, the first 20: the result stays small.
-	var shown []string
-	for _, s := range summaries {
-		if s != "" && len(shown) < 20 {
-			shown = append(shown, s)
-		}
-	}
-	summary := fmt.Sprintf("%d units: %s", len(units), strings.Join(shown, "; "))
-	if len(units) > len(shown) {
-		summary += fmt.Sprintf("; and %d more", len(units)-len(shown))
-	}
-	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: summary, Attempt: max(attempts, 1)})
+	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: unitsSummary(len(units), firstSummaries(nil, summaries)), Attempt: max(attempts, 1)})
 	return r.requested()
 }
 

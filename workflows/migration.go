@@ -226,6 +226,8 @@ type run struct {
 	// activities counts the phase activities of this run, and
 	// activitiesPerRun is when to continue as new.
 	activities, activitiesPerRun int
+	// fanOutWindow is the input's FanOutWindow (windowSize).
+	fanOutWindow int
 
 	// gateAfterPlan is this run's changeGateAfterPlan version, once asked.
 	gateAfterPlan      workflow.Version
@@ -300,6 +302,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		promoted:         map[int]string{},
 		throttle:         map[int]int{},
 		activitiesPerRun: in.ActivitiesPerRun,
+		fanOutWindow:     in.FanOutWindow,
 	}
 	if r.activitiesPerRun <= 0 {
 		r.activitiesPerRun = DefaultActivitiesPerRun

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -93,6 +94,7 @@ func newHarness(t *testing.T) *harness {
 	// -race without any deadlock; a real one still ends in the test timeout.
 	h.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	h.env.RegisterWorkflowWithOptions(Migration, workflowRegisterOptions())
+	h.env.RegisterWorkflowWithOptions(FanOutWindow, workflow.RegisterOptions{Name: FanOutWindowName})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) (activities.PhaseResult, error) {
 		return h.fake.record(ctx, activities.ActionRun, in)
 	}, activity.RegisterOptions{Name: activities.RunPhaseName})
@@ -118,7 +120,13 @@ func newHarness(t *testing.T) *harness {
 // result or from the error's details.
 func (h *harness) run(spec config.Spec) (*migration.Report, error) {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: spec})
+	return h.runInput(Input{Spec: spec})
+}
+
+// runInput is run with a whole input (test knobs).
+func (h *harness) runInput(in Input) (*migration.Report, error) {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(WorkflowName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	err := h.env.GetWorkflowError()
 	var rep migration.Report

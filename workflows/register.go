@@ -14,6 +14,7 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Migration, workflowRegisterOptions())
 	r.RegisterWorkflowWithOptions(PreflightWorkflow, workflow.RegisterOptions{Name: PreflightWorkflowName})
 	r.RegisterWorkflowWithOptions(Lease, workflow.RegisterOptions{Name: LeaseWorkflowName})
+	r.RegisterWorkflowWithOptions(FanOutWindow, workflow.RegisterOptions{Name: FanOutWindowName})
 }
 
 func workflowRegisterOptions() workflow.RegisterOptions {

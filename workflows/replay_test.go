@@ -50,7 +50,7 @@ func TestReplayCatchesAChangedWorkflow(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			for _, name := range []string{WorkflowName, PreflightWorkflowName, LeaseWorkflowName} {
+			for _, name := range []string{WorkflowName, PreflightWorkflowName, LeaseWorkflowName, FanOutWindowName} {
 				r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: name})
 			}
 			require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
