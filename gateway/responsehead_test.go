@@ -134,3 +134,37 @@ func TestReadResponseBodyStopsAtItsLength(t *testing.T) {
 		t.Fatalf("left on the connection %q", rest)
 	}
 }
+
+// BenchmarkReadResponse reads a typical small answer's head and body with
+// the fast path and with http.ReadResponse:
+//
+//	go test -run '^$' -bench ReadResponse -benchmem ./gateway/
+func BenchmarkReadResponse(b *testing.B) {
+	raw := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Sun, 06 Dec 2026 21:00:00 GMT\r\n" +
+		"Content-Length: 20\r\n\r\nhello from upstream\n"
+	req, _ := http.NewRequest(http.MethodGet, "http://upstream/", nil)
+	for _, c := range []struct {
+		name string
+		read func(*bufio.Reader, *http.Request) (*http.Response, error)
+	}{{"fast", readResponse}, {"net_http", http.ReadResponse}} {
+		b.Run(c.name, func(b *testing.B) {
+			sr := strings.NewReader(raw)
+			br := bufio.NewReaderSize(sr, 4096)
+			buf := make([]byte, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				sr.Reset(raw)
+				br.Reset(sr)
+				res, err := c.read(br, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := res.Body.Read(buf); err != nil {
+						break
+					}
+				}
+			}
+		})
+	}
+}
