@@ -41,6 +41,9 @@ type upConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	host *hostConns
+	// abort makes pending I/O fail at once (the client left); made once
+	// per connection rather than per exchange.
+	abort func()
 	// idleSince is when the connection went back to the pool.
 	idleSince time.Time
 }
@@ -136,7 +139,9 @@ func (p *connPool) dial(ctx context.Context, h *hostConns, addr string, deadline
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10), host: h}, nil
+	c := &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10), host: h}
+	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
+	return c, nil
 }
 
 // exchange writes req on c and reads the answer's head. On error c is closed.
@@ -145,7 +150,7 @@ func (c *upConn) exchange(ctx context.Context, req *http.Request, base *url.URL,
 		c.nc.Close()
 		return nil, nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, c.abort)
 	fail := func(err error) (*http.Response, *pooledBody, error) {
 		stop()
 		c.nc.Close()
@@ -158,7 +163,7 @@ func (c *upConn) exchange(ctx context.Context, req *http.Request, base *url.URL,
 	var res *http.Response
 	for {
 		var err error
-		if res, err = http.ReadResponse(c.br, req); err != nil {
+		if res, err = readResponse(c.br, req); err != nil {
 			return fail(err)
 		}
 		// 1xx answers (103 Early Hints) precede the real one; 101 cannot

@@ -150,7 +150,7 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 		return
 	}
 	start := time.Now()
-	res, cancel, err := g.roundTrip(req, r, r.new, body)
+	res, cancel, err := g.roundTrip(req, r, r.new, body, start)
 	if err != nil {
 		defer cancel()
 		if req.Context().Err() != nil {
@@ -196,7 +196,7 @@ func (g *Gateway) serveNew(w http.ResponseWriter, req *http.Request, r *route, r
 // answer. shadowOK allows mirroring it to the other side.
 func (g *Gateway) serveSide(w http.ResponseWriter, req *http.Request, r *route, u *upstream, body []byte, shadowOK bool) {
 	start := time.Now()
-	res, cancel, err := g.roundTrip(req, r, u, body)
+	res, cancel, err := g.roundTrip(req, r, u, body, start)
 	if err != nil {
 		cancel()
 		if req.Context().Err() != nil {
@@ -291,17 +291,17 @@ func bufferBody(req *http.Request, limit int64) (body []byte, replayable bool, e
 	return buf, true, nil
 }
 
-// roundTrip sends req to u with the route's timeout. body, when not nil,
-// replaces req.Body (a buffered copy). The returned cancel ends the upstream
+// roundTrip sends req to u with the route's timeout from start. body, when
+// not nil, replaces req.Body (a buffered copy). The returned cancel ends the upstream
 // call and must be called once the response body is done with.
 //
 // Bodiless reads to plain-http upstreams take the gateway's own connection
 // pool (see connPool), with the timeout as a deadline on the connection
 // rather than a context timer per request.
-func (g *Gateway) roundTrip(req *http.Request, r *route, u *upstream, body []byte) (*http.Response, func(), error) {
+func (g *Gateway) roundTrip(req *http.Request, r *route, u *upstream, body []byte, start time.Time) (*http.Response, func(), error) {
 	base := u.target()
 	if g.pool != nil && body == nil && usable(req, base) {
-		res, done, err := g.pool.roundTrip(req.Context(), req, base, time.Now().Add(r.cfg.Timeout))
+		res, done, err := g.pool.roundTrip(req.Context(), req, base, start.Add(r.cfg.Timeout))
 		if err != nil {
 			return nil, func() {}, err
 		}
