@@ -163,7 +163,7 @@ func (c *upConn) exchange(ctx context.Context, req *http.Request, base *url.URL,
 	var res *http.Response
 	for {
 		var err error
-		if res, err = readResponse(c.br, req); err != nil {
+		if res, err = http.ReadResponse(c.br, req); err != nil {
 			return fail(err)
 		}
 		// 1xx answers (103 Early Hints) precede the real one; 101 cannot
