@@ -26,6 +26,7 @@ type side struct {
 	where    string
 	inDB     bool // the row hash is computed by the database
 	native   bool // both sides PostgreSQL: its own hash function, not MD5
+	record   bool // native over the typed values (hash_record_extended), not the canonical text
 	floatDec int
 
 	updated *datastore.Column // UpdatedColumn, fetched with each row
@@ -59,6 +60,9 @@ func (s *side) prepare() {
 	}
 	if s.inDB {
 		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native)
+		if s.record {
+			s.hashSQL = recordHashSQL(s.exprs, s.types)
+		}
 	}
 }
 

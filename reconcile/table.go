@@ -97,6 +97,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	var srcTypes, tgtTypes []datastore.Type
 	var srcX, tgtX []string
 	var ignored []string
+	computed := false // a mapping computes a column: its expression's own type is unknown
 	for _, mc := range m.Columns {
 		ruleName := mc.Source
 		if mc.Computed() {
@@ -125,6 +126,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 				p.Source, datastore.ErrShapeMismatch, mc.Target, o.TargetName, p.Target, hint)
 		}
 		srcType, x := tc.Type, "("+mc.Expr+")"
+		computed = computed || mc.Computed()
 		if !mc.Computed() {
 			sc := st.Column(mc.Source)
 			if sc == nil {
@@ -185,11 +187,17 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 	}
 	native := !o.PortableHash && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
+	record := false
+	if native && !computed && recordHashable(cols) {
+		if record, err = recordHashAvailable(ctx, o.Source, o.Target); err != nil {
+			return nil, err
+		}
+	}
 	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
 		srcTable: st, tgtTable: tt}
 	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, exprs []string, where string, inDB bool) *side {
 		sd := &side{label: label, store: s, table: table, cols: cols, types: types, exprs: exprs, keyPos: keyPos,
-			where: where, inDB: inDB, native: native, floatDec: o.FloatDecimals}
+			where: where, inDB: inDB, native: native, record: record, floatDec: o.FloatDecimals}
 		for _, pos := range keyPos {
 			sd.keys = append(sd.keys, binaryKey(s.Engine, exprs[pos], types[pos].Kind, textKeysAcross))
 			sd.keyKinds = append(sd.keyKinds, types[pos].Kind)
@@ -267,6 +275,9 @@ func hasJSON(cols []colPlan) bool {
 
 func (tc *tableCheck) method() string {
 	where := func(s *side) string {
+		if s.record {
+			return "hash_record_extended in postgres"
+		}
 		if s.native {
 			return "hashtextextended in postgres"
 		}
