@@ -16,7 +16,8 @@ import (
 // compare a PostgreSQL table with its MariaDB copy. Each engine renders
 // every row as the same canonical text (columns joined with '|', NULL as
 // \N, the decimal at its scale, the timestamp to the microsecond, the
-// boolean as 1/0) and streams key, md5(text) ordered by key; the two
+// boolean as 1/0; MariaDB renders a DATETIME(6) so by itself, PostgreSQL
+// needs to_char) and streams key, md5(text) ordered by key; the two
 // streams are merged here: a key on one side only is missing or extra, a
 // key whose digests differ is mismatched.
 const (
@@ -24,7 +25,7 @@ const (
 		coalesce(to_char(created_at, 'YYYY-MM-DD HH24:MI:SS.US'), '\N'), coalesce(paid::int::text, '\N')))
 		FROM events ORDER BY id`
 	myCanonRows = `SELECT id, MD5(CONCAT_WS('|', id, account, status, COALESCE(amount, '\\N'), COALESCE(note, '\\N'),
-		COALESCE(DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), '\\N'), COALESCE(paid, '\\N')))
+		COALESCE(created_at, '\\N'), COALESCE(paid, '\\N')))
 		FROM events ORDER BY id`
 )
 
