@@ -298,18 +298,26 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 	if tc.pair.Target != tc.pair.Source {
 		rep.TargetTable = tc.pair.Target
 	}
-	var err error
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
-	g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
-	// A limit may cancel the counts too (a very short maxDuration): that
-	// is a stop like any other, not an error.
-	if err = g.Wait(); err == nil {
-		tc.total.Store(max(rep.SourceRows, rep.TargetRows))
-		if n := tc.total.Load(); n > 0 {
-			g, gctx := errgroup.WithContext(ctx)
-			tc.resolve(gctx, g, keyRange{}, n, 0)
-			err = g.Wait()
+	counted, err := tc.firstPass(gctx, g, &rep)
+	if err == nil {
+		err = g.Wait()
+	} else {
+		_ = g.Wait()
+	}
+	if err == nil && !counted {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
+		g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
+		// A limit may cancel the counts too (a very short maxDuration): that
+		// is a stop like any other, not an error.
+		if err = g.Wait(); err == nil {
+			tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+			if n := tc.total.Load(); n > 0 {
+				g, gctx := errgroup.WithContext(ctx)
+				tc.resolve(gctx, g, keyRange{}, n, 0)
+				err = g.Wait()
+			}
 		}
 	}
 	stopped := err != nil && tc.limit.reached() && parent.Err() == nil
@@ -393,31 +401,8 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 			return nil, nil, err
 		}
 		if ok && hi-lo >= 2 {
-			// One GROUP BY pass costs the same for 16 buckets or thousands:
-			// aim straight at ranges of about Threshold rows, so a table
-			// with differences all over is not scanned once per level.
-			parts := int64(f)
-			if want := (n + int64(tc.o.Threshold) - 1) / int64(tc.o.Threshold); want > parts {
-				parts = min(want, maxBuckets)
-			}
-			width := (hi - lo + parts - 1) / parts
-			var subs []keyRange
-			for a := lo; a < hi; a += width {
-				subs = append(subs, keyRange{Lo: []any{a}, Hi: []any{min(a+width, hi)}})
-				if a > math.MaxInt64-width {
-					break
-				}
-			}
-			return subs, func(q *qb, s *side) string {
-				k := s.keys[0]
-				switch s.store.Engine {
-				case datastore.Postgres:
-					return "((" + k + "::bigint - " + q.ph(datastore.KindBigInt, lo) + "::bigint) / " + q.ph(datastore.KindBigInt, width) + "::bigint)"
-				case datastore.MySQL:
-					return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") DIV " + q.ph(datastore.KindBigInt, width) + ")"
-				}
-				return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") / " + q.ph(datastore.KindBigInt, width) + ")"
-			}, nil
+			subs, bucket := tc.intSplit(lo, hi, n)
+			return subs, bucket, nil
 		}
 		if ok && len(tc.src.keys) == 1 {
 			return nil, nil, nil // one key value: nothing to split
@@ -456,6 +441,78 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 		fmt.Fprintf(&b, " ELSE %d END)", len(points))
 		return b.String()
 	}, nil
+}
+
+// intSplit cuts the integer keys [lo, hi) of about n rows into sub-ranges
+// of equal width, computed in SQL by arithmetic. One GROUP BY pass costs
+// the same for 16 buckets or thousands: it aims straight at ranges of about
+// Threshold rows, so a table with differences all over is not scanned once
+// per level.
+func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketSQL) {
+	parts := int64(tc.o.Factor)
+	if want := (n + int64(tc.o.Threshold) - 1) / int64(tc.o.Threshold); want > parts {
+		parts = min(want, maxBuckets)
+	}
+	width := (hi - lo + parts - 1) / parts
+	var subs []keyRange
+	for a := lo; a < hi; a += width {
+		subs = append(subs, keyRange{Lo: []any{a}, Hi: []any{min(a+width, hi)}})
+		if a > math.MaxInt64-width {
+			break
+		}
+	}
+	return subs, func(q *qb, s *side) string {
+		k := s.keys[0]
+		switch s.store.Engine {
+		case datastore.Postgres:
+			return "((" + k + "::bigint - " + q.ph(datastore.KindBigInt, lo) + "::bigint) / " + q.ph(datastore.KindBigInt, width) + "::bigint)"
+		case datastore.MySQL:
+			return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") DIV " + q.ph(datastore.KindBigInt, width) + ")"
+		}
+		return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") / " + q.ph(datastore.KindBigInt, width) + ")"
+	}
+}
+
+// firstPass starts a table whose first key column is an integer on both
+// sides without counting its rows: the key bounds, then one pass of
+// checksums over the whole table, whose bucket counts sum to each side's
+// row count (a COUNT(*) would be a second scan of each side). Differing
+// buckets are resolved further on g. ok is false when the bounds do not
+// allow it (both sides empty, or keys too far apart): count instead.
+func (tc *tableCheck) firstPass(ctx context.Context, g *errgroup.Group, rep *TableReport) (ok bool, err error) {
+	if !intKind(tc.src.keyKinds[0]) || !intKind(tc.tgt.keyKinds[0]) {
+		return false, nil
+	}
+	lo, hi, ok, err := tc.intBounds(ctx, keyRange{})
+	if err != nil || !ok || hi-lo < 2 || hi-lo > math.MaxInt64/4 {
+		return false, err
+	}
+	// The span is what a dense key holds; a sparse one only gets more,
+	// smaller buckets.
+	subs, bucket := tc.intSplit(lo, hi, hi-lo)
+	var a, b []checksum
+	tc.acquire()
+	cg, cctx := errgroup.WithContext(ctx)
+	cg.Go(func() (e error) { a, e = tc.src.checksums(cctx, keyRange{}, bucket, len(subs)); return })
+	cg.Go(func() (e error) { b, e = tc.tgt.checksums(cctx, keyRange{}, bucket, len(subs)); return })
+	err = cg.Wait()
+	tc.release()
+	if err != nil {
+		return true, err
+	}
+	for i := range subs {
+		rep.SourceRows += a[i].Count
+		rep.TargetRows += b[i].Count
+	}
+	tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+	for i, sub := range subs {
+		if a[i] == b[i] {
+			tc.progress(a[i].Count)
+			continue
+		}
+		tc.resolve(ctx, g, sub, max(a[i].Count, b[i].Count), 1)
+	}
+	return true, nil
 }
 
 // maxBuckets bounds the sub-ranges of one arithmetic split (the rows a
