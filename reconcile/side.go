@@ -112,8 +112,12 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 		if s.store.Engine == datastore.Postgres {
 			// PostgreSQL cannot estimate the number of buckets, assumes
 			// one per row and sorts; hashing the few groups is cheaper.
-			if _, err := tx.ExecContext(ctx, "SET LOCAL enable_sort = off"); err != nil {
-				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+			// Up to maxBuckets groups of a few hundred bytes each must
+			// hash in memory, not spill to disk.
+			for _, set := range []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'"} {
+				if _, err := tx.ExecContext(ctx, set); err != nil {
+					return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+				}
 			}
 		}
 		rows, err := tx.QueryContext(ctx, stmt, q.args...)

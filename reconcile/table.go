@@ -445,12 +445,14 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 
 // intSplit cuts the integer keys [lo, hi) of about n rows into sub-ranges
 // of equal width, computed in SQL by arithmetic. One GROUP BY pass costs
-// the same for 16 buckets or thousands: it aims straight at ranges of about
-// Threshold rows, so a table with differences all over is not scanned once
-// per level.
+// about the same for 16 buckets or thousands: it aims straight at ranges of
+// a quarter of Threshold rows, so a table with differences all over is not
+// scanned once per level, and a difference costs a fetch of a quarter of
+// Threshold rows per side, not of Threshold.
 func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketSQL) {
 	parts := int64(tc.o.Factor)
-	if want := (n + int64(tc.o.Threshold) - 1) / int64(tc.o.Threshold); want > parts {
+	rows := max(int64(tc.o.Threshold)/4, 1)
+	if want := (n + rows - 1) / rows; want > parts {
 		parts = min(want, maxBuckets)
 	}
 	width := (hi - lo + parts - 1) / parts
