@@ -1,16 +1,20 @@
-// Command reconcile is the reconcile benchmark (issue 7): it builds a
-// PostgreSQL table of GODWIT_BENCH_ROWS rows (default 1,000,000, about 110
-// bytes each) in two databases, identical, and times Godwit's check through
-// the CLI (`godwit diff`, a separate process, across the two databases)
-// against the reference: the Migration Architect delta query (NOT EXISTS
-// both ways) plus a full-row EXCEPT each way, run on copies of both tables
-// in one database. It prints rows/s for both and `speedup: X` (reference ÷
-// Godwit on identical tables) for the PostgreSQL ↔ PostgreSQL path, the
-// same for the canonical cross-engine hash (--portable-hash), then makes
-// 100 differences of each class at seeded random keys and checks that
-// Godwit finds and classifies every one, in how long against the identical
-// case, and last PostgreSQL → MariaDB rows/s on the identical table.
-// Every database it creates is dropped at the end.
+// Command reconcile is the reconcile benchmark (issue 7, issue 24): it
+// builds a PostgreSQL table of GODWIT_BENCH_ROWS rows (default 1,000,000,
+// about 110 bytes each) in two databases, identical, and times Godwit's
+// check through the CLI (`godwit diff`, a separate process, across the two
+// databases) against the reference: the Migration Architect delta query
+// (NOT EXISTS both ways) plus a full-row EXCEPT each way, run on copies of
+// both tables in one database, the two interleaved for -rounds rounds. It
+// prints rows/s for both, the canonical cross-engine hash (--portable-hash)
+// against the same reference, then makes 100 differences of each class at
+// seeded random keys and checks that Godwit finds and classifies every one.
+// Then PostgreSQL ↔ MariaDB on the same rows: Godwit against the
+// cross-engine reference of cross.go (key, md5(canonical text) streamed
+// from both engines in key order and merged in Go), interleaved, then with
+// planted differences that both must find, printing `cross-engine
+// speedup: X`. Last, `speedup: X` (reference ÷ Godwit, PostgreSQL ↔
+// PostgreSQL, summed over the rounds). Every database it creates is
+// dropped at the end.
 //
 //	go run ./bench/reconcile            # or: bench/reconcile.sh
 //
