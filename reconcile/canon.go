@@ -413,6 +413,22 @@ func recordHashable(cols []colPlan) bool {
 // recordHashAvailable reports whether both PostgreSQL servers have
 // hash_record_extended (PostgreSQL 14 and later).
 func recordHashAvailable(ctx context.Context, stores ...*datastore.Store) (bool, error) {
+	return postgres14(ctx, stores...)
+}
+
+// bitXorAvailable reports whether every PostgreSQL store among stores has
+// bit_xor (PostgreSQL 14 and later); MySQL and SQLite (hashed in Go) do.
+func bitXorAvailable(ctx context.Context, stores ...*datastore.Store) (bool, error) {
+	var pg []*datastore.Store
+	for _, s := range stores {
+		if s.Engine == datastore.Postgres {
+			pg = append(pg, s)
+		}
+	}
+	return postgres14(ctx, pg...)
+}
+
+func postgres14(ctx context.Context, stores ...*datastore.Store) (bool, error) {
 	for _, s := range stores {
 		var v int
 		if err := s.DB.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {

@@ -27,6 +27,7 @@ type side struct {
 	inDB     bool // the row hash is computed by the database
 	native   bool // both sides PostgreSQL: its own hash function, not MD5
 	record   bool // native over the typed values (hash_record_extended), not the canonical text
+	xor      bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
 	floatDec int
 
 	updated *datastore.Column // UpdatedColumn, fetched with each row
@@ -102,7 +103,11 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 	}
 	s.queries.Add(1)
 	if s.inDB {
-		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), SUM(" + s.hashSQL + ")" + s.from() +
+		agg := "SUM("
+		if s.xor {
+			agg = "BIT_XOR("
+		}
+		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), " + agg + s.hashSQL + ")" + s.from() +
 			whereClause(cond, s.where) + " GROUP BY 1"
 		tx, err := s.store.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err != nil {
@@ -143,6 +148,9 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 	// No hash function in this engine (or text it cannot render like the
 	// other side): stream the range and hash each row here.
 	accs := make([]acc, n)
+	for i := range accs {
+		accs[i].xor = s.xor
+	}
 	stmt := "SELECT " + b + ", " + strings.Join(s.selects, ", ") + s.from() + whereClause(cond, s.where)
 	err := s.scan(ctx, stmt, q.args, 1, func(lead []any, r *row) {
 		i, _ := toInt64(lead[0])
