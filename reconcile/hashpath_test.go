@@ -187,3 +187,27 @@ func TestEmptyTablesAndOneEmptySide(t *testing.T) {
 		})
 	}
 }
+
+// The first pass runs in Concurrency chunks of buckets at once: rows on
+// both sides of a chunk's edge, and the first and last rows of the table,
+// are found (3000 keys, threshold 40: 300 buckets of 10 keys, 3 chunks
+// cut at keys 1001 and 2001).
+func TestChunkedFirstPassFindsDifferencesAtChunkEdges(t *testing.T) {
+	for _, p := range pairs {
+		t.Run(string(p.src)+"-"+string(p.tgt), func(t *testing.T) {
+			a, b := newItems(t, p.src, 3000), newItems(t, p.tgt, 3000)
+			dbtest.Exec(t, b.Store,
+				"UPDATE items SET label = 'changed' WHERE id IN (1, 1000, 1001, 2000, 2001, 3000)",
+				"DELETE FROM items WHERE id IN (999, 2002)")
+			rep := run(t, Options{Source: a.Store, Target: b.Store, Threshold: 40, Concurrency: 3})
+			tr := rep.Tables[0]
+			got := fmt.Sprint(keysOf(&tr, MissingInTarget), keysOf(&tr, ExtraInTarget), keysOf(&tr, Mismatched))
+			if want := "[2002 999] [] [1 1000 1001 2000 2001 3000]"; got != want {
+				t.Fatalf("got  %s\nwant %s\n%s", got, want, rep.Text())
+			}
+			if tr.SourceRows != 3000 || tr.TargetRows != 2998 {
+				t.Errorf("counts %d/%d, want 3000/2998", tr.SourceRows, tr.TargetRows)
+			}
+		})
+	}
+}

@@ -502,13 +502,7 @@ func (tc *tableCheck) firstPass(ctx context.Context, g *errgroup.Group, rep *Tab
 	// The span is what a dense key holds; a sparse one only gets more,
 	// smaller buckets.
 	subs, bucket := tc.intSplit(lo, hi, hi-lo)
-	var a, b []checksum
-	tc.acquire()
-	cg, cctx := errgroup.WithContext(ctx)
-	cg.Go(func() (e error) { a, e = tc.src.checksums(cctx, keyRange{}, bucket, len(subs)); return })
-	cg.Go(func() (e error) { b, e = tc.tgt.checksums(cctx, keyRange{}, bucket, len(subs)); return })
-	err = cg.Wait()
-	tc.release()
+	a, b, err := tc.chunkedChecksums(ctx, subs, bucket)
 	if err != nil {
 		return true, err
 	}
@@ -525,6 +519,49 @@ func (tc *tableCheck) firstPass(ctx context.Context, g *errgroup.Group, rep *Tab
 		tc.resolve(ctx, g, sub, max(a[i].Count, b[i].Count), 1)
 	}
 	return true, nil
+}
+
+// chunkedChecksums computes the checksums of every sub-range of the whole
+// table on both sides, in Concurrency contiguous chunks of them checked at
+// once (each chunk one query per side, so at most Concurrency queries per
+// side): an engine without parallel queries (MySQL) then uses as many
+// cores as chunks, and the faster side's idle time is not the slower
+// side's. The first chunk is unbounded below and the last above, so every
+// row is in one.
+func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, bucket bucketSQL) (a, b []checksum, err error) {
+	n := len(subs)
+	chunks := max(1, min(tc.o.Concurrency, n))
+	if tc.src.store.Engine == datastore.SQLite || tc.tgt.store.Engine == datastore.SQLite {
+		chunks = 1 // one connection
+	}
+	a, b = make([]checksum, n), make([]checksum, n)
+	g, gctx := errgroup.WithContext(ctx)
+	for c := range chunks {
+		first, last := c*n/chunks, (c+1)*n/chunks-1
+		r := keyRange{Lo: subs[first].Lo, Hi: subs[last].Hi}
+		if c == 0 {
+			r.Lo = nil
+		}
+		if c == chunks-1 {
+			r.Hi = nil
+		}
+		g.Go(func() error {
+			tc.acquire()
+			defer tc.release()
+			var x, y []checksum
+			cg, cctx := errgroup.WithContext(gctx)
+			cg.Go(func() (e error) { x, e = tc.src.checksums(cctx, r, bucket, n); return })
+			cg.Go(func() (e error) { y, e = tc.tgt.checksums(cctx, r, bucket, n); return })
+			if err := cg.Wait(); err != nil {
+				return err
+			}
+			// Each chunk fills its own sub-ranges only.
+			copy(a[first:last+1], x[first:last+1])
+			copy(b[first:last+1], y[first:last+1])
+			return nil
+		})
+	}
+	return a, b, g.Wait()
 }
 
 // maxBuckets bounds the sub-ranges of one arithmetic split (the rows a
