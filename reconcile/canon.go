@@ -370,24 +370,57 @@ func rowHash(texts []string, nulls []bool) uint64 {
 }
 
 // recordHashSQL is the row hash between two PostgreSQL databases when every
-// compared column has the same type on both sides and no rule:
-// hash_record_extended over the typed values, about three times cheaper
-// than building the canonical text (no to_char, no numeric rendering).
-// Equal values hash alike (numeric's hash ignores trailing zeros as
-// trim_scale does); a pair of values that differ only as the canonical text
-// rounds them (floats) costs a fetch, which compares canonical texts, never
-// a missed difference. Text is hashed as plain text in the C collation: a
-// case-insensitive collation or citext must not make 'A' and 'a' alike.
+// compared column has the same type on both sides and no rule: each
+// column's own extended hash function (the ones hash partitioning uses,
+// stable across versions and platforms) seeded by the column's position,
+// NULL as a constant of that position, combined by exclusive or. It costs
+// a third of building the canonical text and a quarter less than
+// hash_record_extended over a ROW (no tuple to form). Equal values hash
+// alike (numeric's hash ignores trailing zeros as trim_scale does); values
+// that differ only as the canonical text rounds them (floats) cost a fetch,
+// which compares canonical texts, never a missed difference. The seeds
+// keep values swapped between two columns apart. Text is hashed as plain
+// text in the C collation: a case-insensitive collation or citext must not
+// make 'A' and 'a' alike; a zoned timestamp at UTC, which has no repeated
+// hour.
 func recordHashSQL(exprs []string, types []datastore.Type) string {
 	parts := make([]string, len(exprs))
 	for i, x := range exprs {
-		parts[i] = x
-		if types[i].Kind == datastore.KindText || types[i].Kind == datastore.KindVarchar {
-			parts[i] = "(" + x + ")::text COLLATE \"C\""
+		seed := strconv.Itoa(i + 1)
+		var h string
+		switch types[i].Kind {
+		case datastore.KindSmallInt:
+			h = "hashint2extended(" + x + ", " + seed + ")"
+		case datastore.KindInt:
+			h = "hashint4extended(" + x + ", " + seed + ")"
+		case datastore.KindBigInt:
+			h = "hashint8extended(" + x + ", " + seed + ")"
+		case datastore.KindBool:
+			h = "hashint4extended((" + x + ")::int, " + seed + ")"
+		case datastore.KindDecimal:
+			h = "hash_numeric_extended(" + x + ", " + seed + ")"
+		case datastore.KindFloat:
+			h = "hashfloat4extended(" + x + ", " + seed + ")"
+		case datastore.KindDouble:
+			h = "hashfloat8extended(" + x + ", " + seed + ")"
+		case datastore.KindText, datastore.KindVarchar:
+			h = "hashtextextended((" + x + ")::text COLLATE \"C\", " + seed + ")"
+		case datastore.KindUUID:
+			h = "uuid_hash_extended(" + x + ", " + seed + ")"
+		case datastore.KindTimestamp:
+			h = "timestamp_hash_extended(" + x + ", " + seed + ")"
+		case datastore.KindTimestampTZ:
+			h = "timestamp_hash_extended((" + x + ") AT TIME ZONE 'UTC', " + seed + ")"
+		default: // date, bytea: no extended hash callable by its own type
+			h = "hash_record_extended(ROW(" + x + "), " + seed + ")"
 		}
+		parts[i] = "coalesce(" + h + ", " + strconv.FormatInt(nullHash+int64(i), 10) + ")"
 	}
-	return "hash_record_extended(ROW(" + strings.Join(parts, ", ") + "), 0)"
+	return "(" + strings.Join(parts, " # ") + ")"
 }
+
+// nullHash (plus the column's position) stands for NULL in recordHashSQL.
+const nullHash = 0x1e1e1e1e1e1e1e1e
 
 // recordHashable reports whether the compared columns allow recordHashSQL:
 // no rule (each rule reshapes the canonical text), the same type on both

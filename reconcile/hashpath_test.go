@@ -25,7 +25,7 @@ func allKindsInsert(from, to int) string {
 }
 
 // Between two PostgreSQL databases with the same column types and no rule,
-// rows are hashed over their typed values (hash_record_extended): every
+// rows are hashed over their typed values (each column's hash function): every
 // kind, NULL against a value and a value against NULL, values swapped
 // between two columns of a row and between two rows are found, named by
 // column, and values equal in another representation (numeric trailing
@@ -59,7 +59,7 @@ func TestRecordHashFindsEachDifference(t *testing.T) {
 	rep := run(t, Options{Source: a.Store, Target: b.Store, Threshold: 40, Factor: 4,
 		Tables: []TablePair{{Source: "allkinds", Target: "allkinds"}}})
 	tr := rep.Tables[0]
-	if !strings.Contains(tr.Method, "hash_record_extended") {
+	if !strings.Contains(tr.Method, "typed hashes") {
 		t.Fatalf("method %q: want the record hash between equal PostgreSQL types", tr.Method)
 	}
 	got := map[string]string{}
@@ -95,7 +95,7 @@ func TestRecordHashIgnoresCaseInsensitiveCollations(t *testing.T) {
 	dbtest.Exec(t, b.Store, `UPDATE names SET name = upper(name) WHERE id = 250`)
 	rep := run(t, Options{Source: a.Store, Target: b.Store, Tables: []TablePair{{Source: "names", Target: "names"}}})
 	tr := rep.Tables[0]
-	if !strings.Contains(tr.Method, "hash_record_extended") {
+	if !strings.Contains(tr.Method, "typed hashes") {
 		t.Fatalf("method %q", tr.Method)
 	}
 	if got := keysOf(&tr, Mismatched); fmt.Sprint(got) != "[250]" {

@@ -26,7 +26,7 @@ type side struct {
 	where    string
 	inDB     bool // the row hash is computed by the database
 	native   bool // both sides PostgreSQL: its own hash function, not MD5
-	record   bool // native over the typed values (hash_record_extended), not the canonical text
+	record   bool // native over the typed values (recordHashSQL), not the canonical text
 	xor      bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
 	floatDec int
 

@@ -286,7 +286,7 @@ func hasJSON(cols []colPlan) bool {
 func (tc *tableCheck) method() string {
 	where := func(s *side) string {
 		if s.record {
-			return "hash_record_extended in postgres"
+			return "typed hashes in postgres"
 		}
 		if s.native {
 			return "hashtextextended in postgres"
