@@ -118,8 +118,9 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 			// PostgreSQL cannot estimate the number of buckets, assumes
 			// one per row and sorts; hashing the few groups is cheaper.
 			// Up to maxBuckets groups of a few hundred bytes each must
-			// hash in memory, not spill to disk.
-			for _, set := range []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'"} {
+			// hash in memory, not spill to disk. Compiling the expressions
+			// (JIT) costs more than it saves on calls of hash functions.
+			for _, set := range []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"} {
 				if _, err := tx.ExecContext(ctx, set); err != nil {
 					return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
 				}
