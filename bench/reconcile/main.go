@@ -99,7 +99,9 @@ func run(ctx context.Context, n int, seed uint64, maria bool, rounds int) error 
 	if b.pgAdmin, err = datastore.Open(ctx, datastore.Postgres, pgAdmin); err != nil {
 		return fmt.Errorf("PostgreSQL is not reachable: %w", err)
 	}
-	defer b.pgAdmin.Close()
+	// Closed after the databases are dropped through it (drops run last
+	// first): a deferred Close here ran before cleanup and left them all.
+	b.drops = append(b.drops, func() { b.pgAdmin.Close() })
 	if b.src, b.srcDSN, err = b.pgDatabase("godwit_benchrc_src_" + suffix); err != nil {
 		return err
 	}
