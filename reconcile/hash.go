@@ -29,17 +29,23 @@ type checksum struct {
 	Sum   string
 }
 
-// acc sums 60-bit hashes without overflow (128 bits hold 2^68 rows).
+// acc sums 60-bit hashes without overflow (128 bits hold 2^68 rows), or
+// with xor set combines them by exclusive or, as BIT_XOR does.
 type acc struct {
 	n      int64
 	hi, lo uint64
+	xor    bool
 }
 
 func (a *acc) add(h uint64) {
+	a.n++
+	if a.xor {
+		a.lo ^= h
+		return
+	}
 	var carry uint64
 	a.lo, carry = bits.Add64(a.lo, h, 0)
 	a.hi += carry
-	a.n++
 }
 
 func (a *acc) checksum() checksum {

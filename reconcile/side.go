@@ -26,6 +26,8 @@ type side struct {
 	where    string
 	inDB     bool // the row hash is computed by the database
 	native   bool // both sides PostgreSQL: its own hash function, not MD5
+	record   bool // native over the typed values (recordHashSQL), not the canonical text
+	xor      bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
 	floatDec int
 
 	updated *datastore.Column // UpdatedColumn, fetched with each row
@@ -59,6 +61,9 @@ func (s *side) prepare() {
 	}
 	if s.inDB {
 		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native)
+		if s.record {
+			s.hashSQL = recordHashSQL(s.exprs, s.types)
+		}
 	}
 }
 
@@ -98,7 +103,11 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 	}
 	s.queries.Add(1)
 	if s.inDB {
-		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), SUM(" + s.hashSQL + ")" + s.from() +
+		agg := "SUM("
+		if s.xor {
+			agg = "BIT_XOR("
+		}
+		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), " + agg + s.hashSQL + ")" + s.from() +
 			whereClause(cond, s.where) + " GROUP BY 1"
 		tx, err := s.store.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err != nil {
@@ -108,8 +117,13 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 		if s.store.Engine == datastore.Postgres {
 			// PostgreSQL cannot estimate the number of buckets, assumes
 			// one per row and sorts; hashing the few groups is cheaper.
-			if _, err := tx.ExecContext(ctx, "SET LOCAL enable_sort = off"); err != nil {
-				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+			// Up to maxBuckets groups of a few hundred bytes each must
+			// hash in memory, not spill to disk. Compiling the expressions
+			// (JIT) costs more than it saves on calls of hash functions.
+			for _, set := range []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"} {
+				if _, err := tx.ExecContext(ctx, set); err != nil {
+					return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+				}
 			}
 		}
 		rows, err := tx.QueryContext(ctx, stmt, q.args...)
@@ -135,6 +149,9 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 	// No hash function in this engine (or text it cannot render like the
 	// other side): stream the range and hash each row here.
 	accs := make([]acc, n)
+	for i := range accs {
+		accs[i].xor = s.xor
+	}
 	stmt := "SELECT " + b + ", " + strings.Join(s.selects, ", ") + s.from() + whereClause(cond, s.where)
 	err := s.scan(ctx, stmt, q.args, 1, func(lead []any, r *row) {
 		i, _ := toInt64(lead[0])

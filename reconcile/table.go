@@ -97,6 +97,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	var srcTypes, tgtTypes []datastore.Type
 	var srcX, tgtX []string
 	var ignored []string
+	computed := false // a mapping computes a column: its expression's own type is unknown
 	for _, mc := range m.Columns {
 		ruleName := mc.Source
 		if mc.Computed() {
@@ -125,6 +126,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 				p.Source, datastore.ErrShapeMismatch, mc.Target, o.TargetName, p.Target, hint)
 		}
 		srcType, x := tc.Type, "("+mc.Expr+")"
+		computed = computed || mc.Computed()
 		if !mc.Computed() {
 			sc := st.Column(mc.Source)
 			if sc == nil {
@@ -185,11 +187,27 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 	}
 	native := !o.PortableHash && srcDB && tgtDB && o.Source.Engine == datastore.Postgres && o.Target.Engine == datastore.Postgres
+	record := false
+	if native && !computed && recordHashable(cols) {
+		if record, err = recordHashAvailable(ctx, o.Source, o.Target); err != nil {
+			return nil, err
+		}
+	}
+	// MD5 hashes (any pair but two PostgreSQL databases) are combined by
+	// exclusive or, as pt-table-checksum does: MySQL sums integers as
+	// decimals, a sixth of the check's time there. PostgreSQL has
+	// bit_xor from version 14; before it, both sides sum.
+	xor := false
+	if !native {
+		if xor, err = bitXorAvailable(ctx, o.Source, o.Target); err != nil {
+			return nil, err
+		}
+	}
 	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
 		srcTable: st, tgtTable: tt}
 	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, exprs []string, where string, inDB bool) *side {
 		sd := &side{label: label, store: s, table: table, cols: cols, types: types, exprs: exprs, keyPos: keyPos,
-			where: where, inDB: inDB, native: native, floatDec: o.FloatDecimals}
+			where: where, inDB: inDB, native: native, record: record, xor: xor, floatDec: o.FloatDecimals}
 		for _, pos := range keyPos {
 			sd.keys = append(sd.keys, binaryKey(s.Engine, exprs[pos], types[pos].Kind, textKeysAcross))
 			sd.keyKinds = append(sd.keyKinds, types[pos].Kind)
@@ -267,6 +285,9 @@ func hasJSON(cols []colPlan) bool {
 
 func (tc *tableCheck) method() string {
 	where := func(s *side) string {
+		if s.record {
+			return "typed hashes in postgres"
+		}
 		if s.native {
 			return "hashtextextended in postgres"
 		}
@@ -287,18 +308,26 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 	if tc.pair.Target != tc.pair.Source {
 		rep.TargetTable = tc.pair.Target
 	}
-	var err error
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
-	g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
-	// A limit may cancel the counts too (a very short maxDuration): that
-	// is a stop like any other, not an error.
-	if err = g.Wait(); err == nil {
-		tc.total.Store(max(rep.SourceRows, rep.TargetRows))
-		if n := tc.total.Load(); n > 0 {
-			g, gctx := errgroup.WithContext(ctx)
-			tc.resolve(gctx, g, keyRange{}, n, 0)
-			err = g.Wait()
+	counted, err := tc.firstPass(gctx, g, &rep)
+	if err == nil {
+		err = g.Wait()
+	} else {
+		_ = g.Wait()
+	}
+	if err == nil && !counted {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (e error) { rep.SourceRows, e = tc.src.count(gctx); return })
+		g.Go(func() (e error) { rep.TargetRows, e = tc.tgt.count(gctx); return })
+		// A limit may cancel the counts too (a very short maxDuration): that
+		// is a stop like any other, not an error.
+		if err = g.Wait(); err == nil {
+			tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+			if n := tc.total.Load(); n > 0 {
+				g, gctx := errgroup.WithContext(ctx)
+				tc.resolve(gctx, g, keyRange{}, n, 0)
+				err = g.Wait()
+			}
 		}
 	}
 	stopped := err != nil && tc.limit.reached() && parent.Err() == nil
@@ -382,31 +411,8 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 			return nil, nil, err
 		}
 		if ok && hi-lo >= 2 {
-			// One GROUP BY pass costs the same for 16 buckets or thousands:
-			// aim straight at ranges of about Threshold rows, so a table
-			// with differences all over is not scanned once per level.
-			parts := int64(f)
-			if want := (n + int64(tc.o.Threshold) - 1) / int64(tc.o.Threshold); want > parts {
-				parts = min(want, maxBuckets)
-			}
-			width := (hi - lo + parts - 1) / parts
-			var subs []keyRange
-			for a := lo; a < hi; a += width {
-				subs = append(subs, keyRange{Lo: []any{a}, Hi: []any{min(a+width, hi)}})
-				if a > math.MaxInt64-width {
-					break
-				}
-			}
-			return subs, func(q *qb, s *side) string {
-				k := s.keys[0]
-				switch s.store.Engine {
-				case datastore.Postgres:
-					return "((" + k + "::bigint - " + q.ph(datastore.KindBigInt, lo) + "::bigint) / " + q.ph(datastore.KindBigInt, width) + "::bigint)"
-				case datastore.MySQL:
-					return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") DIV " + q.ph(datastore.KindBigInt, width) + ")"
-				}
-				return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") / " + q.ph(datastore.KindBigInt, width) + ")"
-			}, nil
+			subs, bucket := tc.intSplit(lo, hi, n)
+			return subs, bucket, nil
 		}
 		if ok && len(tc.src.keys) == 1 {
 			return nil, nil, nil // one key value: nothing to split
@@ -445,6 +451,117 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 		fmt.Fprintf(&b, " ELSE %d END)", len(points))
 		return b.String()
 	}, nil
+}
+
+// intSplit cuts the integer keys [lo, hi) of about n rows into sub-ranges
+// of equal width, computed in SQL by arithmetic. One GROUP BY pass costs
+// about the same for 16 buckets or thousands: it aims straight at ranges of
+// a quarter of Threshold rows, so a table with differences all over is not
+// scanned once per level, and a difference costs a fetch of a quarter of
+// Threshold rows per side, not of Threshold.
+func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketSQL) {
+	parts := int64(tc.o.Factor)
+	rows := max(int64(tc.o.Threshold)/4, 1)
+	if want := (n + rows - 1) / rows; want > parts {
+		parts = min(want, maxBuckets)
+	}
+	width := (hi - lo + parts - 1) / parts
+	var subs []keyRange
+	for a := lo; a < hi; a += width {
+		subs = append(subs, keyRange{Lo: []any{a}, Hi: []any{min(a+width, hi)}})
+		if a > math.MaxInt64-width {
+			break
+		}
+	}
+	return subs, func(q *qb, s *side) string {
+		k := s.keys[0]
+		switch s.store.Engine {
+		case datastore.Postgres:
+			return "((" + k + "::bigint - " + q.ph(datastore.KindBigInt, lo) + "::bigint) / " + q.ph(datastore.KindBigInt, width) + "::bigint)"
+		case datastore.MySQL:
+			return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") DIV " + q.ph(datastore.KindBigInt, width) + ")"
+		}
+		return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") / " + q.ph(datastore.KindBigInt, width) + ")"
+	}
+}
+
+// firstPass starts a table whose first key column is an integer on both
+// sides without counting its rows: the key bounds, then one pass of
+// checksums over the whole table, whose bucket counts sum to each side's
+// row count (a COUNT(*) would be a second scan of each side). Differing
+// buckets are resolved further on g. ok is false when the bounds do not
+// allow it (both sides empty, or keys too far apart): count instead.
+func (tc *tableCheck) firstPass(ctx context.Context, g *errgroup.Group, rep *TableReport) (ok bool, err error) {
+	if !intKind(tc.src.keyKinds[0]) || !intKind(tc.tgt.keyKinds[0]) {
+		return false, nil
+	}
+	lo, hi, ok, err := tc.intBounds(ctx, keyRange{})
+	if err != nil || !ok || hi-lo < 2 || hi-lo > math.MaxInt64/4 {
+		return false, err
+	}
+	// The span is what a dense key holds; a sparse one only gets more,
+	// smaller buckets.
+	subs, bucket := tc.intSplit(lo, hi, hi-lo)
+	a, b, err := tc.chunkedChecksums(ctx, subs, bucket)
+	if err != nil {
+		return true, err
+	}
+	for i := range subs {
+		rep.SourceRows += a[i].Count
+		rep.TargetRows += b[i].Count
+	}
+	tc.total.Store(max(rep.SourceRows, rep.TargetRows))
+	for i, sub := range subs {
+		if a[i] == b[i] {
+			tc.progress(a[i].Count)
+			continue
+		}
+		tc.resolve(ctx, g, sub, max(a[i].Count, b[i].Count), 1)
+	}
+	return true, nil
+}
+
+// chunkedChecksums computes the checksums of every sub-range of the whole
+// table on both sides, in Concurrency contiguous chunks of them checked at
+// once (each chunk one query per side, so at most Concurrency queries per
+// side): an engine without parallel queries (MySQL) then uses as many
+// cores as chunks, and the faster side's idle time is not the slower
+// side's. The first chunk is unbounded below and the last above, so every
+// row is in one.
+func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, bucket bucketSQL) (a, b []checksum, err error) {
+	n := len(subs)
+	chunks := max(1, min(tc.o.Concurrency, n))
+	if tc.src.store.Engine == datastore.SQLite || tc.tgt.store.Engine == datastore.SQLite {
+		chunks = 1 // one connection
+	}
+	a, b = make([]checksum, n), make([]checksum, n)
+	g, gctx := errgroup.WithContext(ctx)
+	for c := range chunks {
+		first, last := c*n/chunks, (c+1)*n/chunks-1
+		r := keyRange{Lo: subs[first].Lo, Hi: subs[last].Hi}
+		if c == 0 {
+			r.Lo = nil
+		}
+		if c == chunks-1 {
+			r.Hi = nil
+		}
+		g.Go(func() error {
+			tc.acquire()
+			defer tc.release()
+			var x, y []checksum
+			cg, cctx := errgroup.WithContext(gctx)
+			cg.Go(func() (e error) { x, e = tc.src.checksums(cctx, r, bucket, n); return })
+			cg.Go(func() (e error) { y, e = tc.tgt.checksums(cctx, r, bucket, n); return })
+			if err := cg.Wait(); err != nil {
+				return err
+			}
+			// Each chunk fills its own sub-ranges only.
+			copy(a[first:last+1], x[first:last+1])
+			copy(b[first:last+1], y[first:last+1])
+			return nil
+		})
+	}
+	return a, b, g.Wait()
 }
 
 // maxBuckets bounds the sub-ranges of one arithmetic split (the rows a

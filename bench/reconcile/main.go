@@ -1,16 +1,20 @@
-// Command reconcile is the reconcile benchmark (issue 7): it builds a
-// PostgreSQL table of GODWIT_BENCH_ROWS rows (default 1,000,000, about 110
-// bytes each) in two databases, identical, and times Godwit's check through
-// the CLI (`godwit diff`, a separate process, across the two databases)
-// against the reference: the Migration Architect delta query (NOT EXISTS
-// both ways) plus a full-row EXCEPT each way, run on copies of both tables
-// in one database. It prints rows/s for both and `speedup: X` (reference ÷
-// Godwit on identical tables) for the PostgreSQL ↔ PostgreSQL path, the
-// same for the canonical cross-engine hash (--portable-hash), then makes
-// 100 differences of each class at seeded random keys and checks that
-// Godwit finds and classifies every one, in how long against the identical
-// case, and last PostgreSQL → MariaDB rows/s on the identical table.
-// Every database it creates is dropped at the end.
+// Command reconcile is the reconcile benchmark (issue 7, issue 24): it
+// builds a PostgreSQL table of GODWIT_BENCH_ROWS rows (default 1,000,000,
+// about 110 bytes each) in two databases, identical, and times Godwit's
+// check through the CLI (`godwit diff`, a separate process, across the two
+// databases) against the reference: the Migration Architect delta query
+// (NOT EXISTS both ways) plus a full-row EXCEPT each way, run on copies of
+// both tables in one database, the two interleaved for -rounds rounds. It
+// prints rows/s for both, the canonical cross-engine hash (--portable-hash)
+// against the same reference, then makes 100 differences of each class at
+// seeded random keys and checks that Godwit finds and classifies every one.
+// Then PostgreSQL ↔ MariaDB on the same rows: Godwit against the
+// cross-engine reference of cross.go (key, md5(canonical text) streamed
+// from both engines in key order and merged in Go), interleaved, then with
+// planted differences that both must find, printing `cross-engine
+// speedup: X`. Last, `speedup: X` (reference ÷ Godwit, PostgreSQL ↔
+// PostgreSQL, summed over the rounds). Every database it creates is
+// dropped at the end.
 //
 //	go run ./bench/reconcile            # or: bench/reconcile.sh
 //
@@ -43,9 +47,10 @@ import (
 func main() {
 	rows := flag.Int("rows", envInt("GODWIT_BENCH_ROWS", 1_000_000), "rows in the table")
 	seed := flag.Uint64("seed", 7, "seed of the random keys that differ")
-	skipMaria := flag.Bool("skip-mariadb", false, "leave out the PostgreSQL → MariaDB measure")
+	skipMaria := flag.Bool("skip-mariadb", false, "leave out the PostgreSQL ↔ MariaDB measure")
+	rounds := flag.Int("rounds", 2, "interleaved reference and godwit runs on identical tables, per pair of engines")
 	flag.Parse()
-	if err := run(context.Background(), *rows, *seed, !*skipMaria); err != nil {
+	if err := run(context.Background(), *rows, *seed, !*skipMaria, max(1, *rounds)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/reconcile:", err)
 		os.Exit(1)
 	}
@@ -79,7 +84,7 @@ type bench struct {
 	drops    []func()
 }
 
-func run(ctx context.Context, n int, seed uint64, maria bool) error {
+func run(ctx context.Context, n int, seed uint64, maria bool, rounds int) error {
 	b := &bench{ctx: ctx, n: n}
 	defer b.cleanup()
 	if err := b.build(); err != nil {
@@ -94,7 +99,9 @@ func run(ctx context.Context, n int, seed uint64, maria bool) error {
 	if b.pgAdmin, err = datastore.Open(ctx, datastore.Postgres, pgAdmin); err != nil {
 		return fmt.Errorf("PostgreSQL is not reachable: %w", err)
 	}
-	defer b.pgAdmin.Close()
+	// Closed after the databases are dropped through it (drops run last
+	// first): a deferred Close here ran before cleanup and left them all.
+	b.drops = append(b.drops, func() { b.pgAdmin.Close() })
 	if b.src, b.srcDSN, err = b.pgDatabase("godwit_benchrc_src_" + suffix); err != nil {
 		return err
 	}
@@ -115,20 +122,33 @@ func run(ctx context.Context, n int, seed uint64, maria bool) error {
 	}
 	fmt.Printf("built %d rows × 4 PostgreSQL tables in %.1fs (%s)\n", n, time.Since(start).Seconds(), b.tableSize())
 
-	// Identical tables.
-	ref, refParts, err := b.reference()
-	if err != nil {
-		return err
-	}
-	if ref.total() != 0 {
-		return fmt.Errorf("the reference found %d differences in identical tables", ref.total())
-	}
-	g, err := b.diff(false)
-	if err != nil {
-		return err
-	}
-	if g.differing != 0 {
-		return fmt.Errorf("godwit found %d differences in identical tables", g.differing)
+	// Identical tables: reference and godwit interleaved, rounds times.
+	var ref refResult
+	var g godwitResult
+	var refSum, gSum float64
+	fmt.Printf("identical %d rows:\n", n)
+	for round := 1; round <= rounds; round++ {
+		r, refParts, err := b.reference()
+		if err != nil {
+			return err
+		}
+		if r.total() != 0 {
+			return fmt.Errorf("the reference found %d differences in identical tables", r.total())
+		}
+		gr, err := b.diff(false)
+		if err != nil {
+			return err
+		}
+		if gr.differing != 0 {
+			return fmt.Errorf("godwit found %d differences in identical tables", gr.differing)
+		}
+		ref, g = r, gr
+		refSum += r.seconds
+		gSum += gr.seconds
+		fmt.Printf("  round %d: reference (NOT EXISTS both ways + EXCEPT each way, one database): %.2fs (%.0f rows/s; %s)\n",
+			round, r.seconds, rate(n, r.seconds), refParts)
+		fmt.Printf("  round %d: godwit diff, postgres ↔ postgres (%s): %.2fs (%.0f rows/s; check %.2fs, %d queries, %d rows fetched)\n",
+			round, gr.method, gr.seconds, rate(n, gr.seconds), gr.checkSeconds, gr.queries, gr.fetched)
 	}
 	p, err := b.diff(true)
 	if err != nil {
@@ -137,11 +157,6 @@ func run(ctx context.Context, n int, seed uint64, maria bool) error {
 	if p.differing != 0 {
 		return fmt.Errorf("godwit (portable hash) found %d differences in identical tables", p.differing)
 	}
-	fmt.Printf("identical %d rows:\n", n)
-	fmt.Printf("  reference (NOT EXISTS both ways + EXCEPT each way, one database): %.2fs (%.0f rows/s; %s)\n",
-		ref.seconds, rate(n, ref.seconds), refParts)
-	fmt.Printf("  godwit diff, postgres ↔ postgres (%s): %.2fs (%.0f rows/s; check %.2fs, %d queries, %d rows fetched)\n",
-		g.method, g.seconds, rate(n, g.seconds), g.checkSeconds, g.queries, g.fetched)
 	fmt.Printf("  godwit diff --portable-hash (%s): %.2fs (%.0f rows/s)\n", p.method, p.seconds, rate(n, p.seconds))
 	fmt.Printf("canonical cross-engine hash speedup: %.2f\n", ref.seconds/p.seconds)
 
@@ -183,18 +198,19 @@ func run(ctx context.Context, n int, seed uint64, maria bool) error {
 	fmt.Printf("with 100 differences per class (seed %d):\n", seed)
 	fmt.Printf("  reference: %.2fs (%s; found %d missing, %d extra, %d mismatched)\n",
 		ref2.seconds, refParts2, ref2.missing, ref2.extra, ref2.mismatched)
-	fmt.Printf("  godwit diff: %.2fs (%.2fx the identical case; check %.2fs, %d queries, %d rows fetched); found %d missing_in_target, %d extra_in_target, %d mismatched, every key as planted: %v\n",
+	fmt.Printf("  godwit diff: %.2fs (%.2fx the last identical case; check %.2fs, %d queries, %d rows fetched); found %d missing_in_target, %d extra_in_target, %d mismatched, every key as planted: %v\n",
 		g2.seconds, g2.seconds/g.seconds, g2.checkSeconds, g2.queries, g2.fetched,
 		len(found[reconcile.MissingInTarget]), len(found[reconcile.ExtraInTarget]), len(found[reconcile.Mismatched]), ok)
 
+	crossOK := true
 	if maria {
-		if err := b.mariadb(suffix); err != nil {
+		if crossOK, err = b.mariadb(suffix, seed, rounds); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("speedup: %.2f\n", ref.seconds/g.seconds)
-	if !ok {
-		return fmt.Errorf("godwit did not find every planted difference")
+	fmt.Printf("speedup: %.2f\n", refSum/gSum)
+	if !ok || !crossOK {
+		return fmt.Errorf("godwit or the reference did not find every planted difference")
 	}
 	return nil
 }
@@ -401,17 +417,21 @@ func (b *bench) diffWith(toEngine, toDSN, label string, portable bool) (godwitRe
 
 // mariadb rebuilds the PostgreSQL source without the differences, builds
 // the same rows in MariaDB from the same arithmetic, and times godwit diff
-// from one to the other (the canonical MD5 hash in both databases).
-func (b *bench) mariadb(suffix string) error {
+// from one to the other against the cross-engine reference (cross.go),
+// interleaved, on identical tables and then with planted differences, which
+// both must find. It prints `cross-engine speedup: X` (reference ÷ godwit,
+// summed over the identical rounds) and reports whether both found every
+// planted key.
+func (b *bench) mariadb(suffix string, seed uint64, rounds int) (bool, error) {
 	admin := envOr("GODWIT_TEST_MYSQL", "root@tcp(127.0.0.1:3306)/")
 	m, err := datastore.Open(b.ctx, datastore.MySQL, admin)
 	if err != nil {
-		return fmt.Errorf("MariaDB is not reachable: %w", err)
+		return false, fmt.Errorf("MariaDB is not reachable: %w", err)
 	}
 	defer m.Close()
 	name := "godwit_benchrc_my_" + suffix
 	if _, err := m.DB.ExecContext(b.ctx, "CREATE DATABASE "+name); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
+		return false, fmt.Errorf("create database %s: %w", name, err)
 	}
 	defer m.DB.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
 	dsn := strings.TrimSuffix(admin, "/") + "/" + name
@@ -420,14 +440,14 @@ func (b *bench) mariadb(suffix string) error {
 	}
 	my, err := datastore.Open(b.ctx, datastore.MySQL, dsn)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", name, err)
+		return false, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer my.Close()
 	start := time.Now()
 	// Rebuild the PostgreSQL source without the differences, and the
 	// same rows in MariaDB from the same arithmetic.
 	if err := exec1(b.ctx, b.src, append([]string{"DROP TABLE events"}, pgTable("events", b.n)...)...); err != nil {
-		return err
+		return false, err
 	}
 	if err := exec1(b.ctx, my,
 		`CREATE TABLE events (id BIGINT PRIMARY KEY, account INT NOT NULL, status VARCHAR(12) NOT NULL,
@@ -437,16 +457,63 @@ func (b *bench) mariadb(suffix string) error {
 			(seq * 37 %% 1000000) / 100.0, CONCAT('order ', seq, ' ', md5(seq), ' ', substr(md5(seq * 7), 1, 20)),
 			TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND, seq %% 3 = 0 FROM seq_1_to_%d`, b.n),
 		"ANALYZE TABLE events"); err != nil {
-		return err
+		return false, err
 	}
 	fmt.Printf("built the table in MariaDB and rebuilt the PostgreSQL source in %.1fs\n", time.Since(start).Seconds())
+
+	fmt.Printf("postgres ↔ mariadb, identical %d rows:\n", b.n)
+	var refSum, gSum float64
+	for round := 1; round <= rounds; round++ {
+		keys, refSecs, err := crossReference(b.ctx, b.src.DB, my.DB)
+		if err != nil {
+			return false, err
+		}
+		if n := len(keys[reconcile.MissingInTarget]) + len(keys[reconcile.ExtraInTarget]) + len(keys[reconcile.Mismatched]); n != 0 {
+			return false, fmt.Errorf("the cross-engine reference found %d differences between equal tables (%s)", n, counts(keys))
+		}
+		g, err := b.diffWith("mysql", dsn, " to MariaDB", false)
+		if err != nil {
+			return false, err
+		}
+		if g.differing != 0 {
+			return false, fmt.Errorf("godwit found %d differences between equal PostgreSQL and MariaDB tables", g.differing)
+		}
+		refSum += refSecs
+		gSum += g.seconds
+		fmt.Printf("  round %d: reference (key, md5(canonical text) streamed from both in key order, merged in Go): %.2fs (%.0f rows/s)\n",
+			round, refSecs, rate(b.n, refSecs))
+		fmt.Printf("  round %d: godwit diff (%s): %.2fs (%.0f rows/s; check %.2fs, %d queries, %d rows fetched)\n",
+			round, g.method, g.seconds, rate(b.n, g.seconds), g.checkSeconds, g.queries, g.fetched)
+	}
+
+	// The same planted differences as between the PostgreSQL tables.
+	want, stmts := differences(b.n, seed)
+	var pgQ, myQ []string
+	for _, q := range stmts.src {
+		pgQ = append(pgQ, strings.ReplaceAll(q, "{t}", "events"))
+	}
+	for _, q := range stmts.tgt {
+		myQ = append(myQ, strings.ReplaceAll(q, "{t}", "events"))
+	}
+	if err := exec1(b.ctx, b.src, append(pgQ, "VACUUM ANALYZE events")...); err != nil {
+		return false, err
+	}
+	if err := exec1(b.ctx, my, append(myQ, "ANALYZE TABLE events")...); err != nil {
+		return false, err
+	}
+	keys, refSecs, err := crossReference(b.ctx, b.src.DB, my.DB)
+	if err != nil {
+		return false, err
+	}
 	g, err := b.diffWith("mysql", dsn, " to MariaDB", false)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if g.differing != 0 {
-		return fmt.Errorf("godwit found %d differences between equal PostgreSQL and MariaDB tables", g.differing)
-	}
-	fmt.Printf("postgres → mariadb, identical %d rows (%s): %.2fs, %.0f rows/s\n", b.n, g.method, g.seconds, rate(b.n, g.seconds))
-	return nil
+	refOK, gOK := sameKeys(keys, want), sameKeys(g.keys, want)
+	fmt.Printf("postgres ↔ mariadb with 100 differences per class (seed %d):\n", seed)
+	fmt.Printf("  reference: %.2fs (found %s; every key as planted: %v)\n", refSecs, counts(keys), refOK)
+	fmt.Printf("  godwit diff: %.2fs (check %.2fs, %d queries, %d rows fetched; found %s; every key as planted: %v)\n",
+		g.seconds, g.checkSeconds, g.queries, g.fetched, counts(g.keys), gOK)
+	fmt.Printf("cross-engine speedup: %.2f\n", refSum/gSum)
+	return refOK && gOK, nil
 }
