@@ -64,6 +64,12 @@ type Options struct {
 	// Concurrency at once. The ranges are planned once, when the table
 	// starts, and kept in the checkpoint. 0: tables are not split.
 	SplitRows int64
+	// Sizing, when set, chooses how many key ranges a table of more than
+	// SplitRows rows is cut into from the worker's cores and the table's
+	// sampled rate (PlanRangesSized): fewer, larger ranges where more
+	// would only compete. Nil: ranges of SplitRows rows, as many as that
+	// makes.
+	Sizing *Sizing
 	// Range, when set, copies only this key range of the one table Tables
 	// names (a unit of a fanned-out copy; see Unit and ParseUnit).
 	Range *Range
