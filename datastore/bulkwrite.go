@@ -359,13 +359,19 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 		}
 		buf.WriteByte('\n')
 	}
+	return s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()))
+}
+
+// loadFrom runs one LOAD DATA LOCAL INFILE ... REPLACE of t's columns in
+// one transaction, the file's bytes (LOAD DATA's default text format)
+// read from r, and fails on any warning (see writeLoadData).
+func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader) error {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	handler := "godwit_" + hex.EncodeToString(id[:])
-	data := buf.Bytes()
-	mysql.RegisterReaderHandler(handler, func() io.Reader { return bytes.NewReader(data) })
+	mysql.RegisterReaderHandler(handler, func() io.Reader { return r })
 	defer mysql.DeregisterReaderHandler(handler)
 
 	cols := make([]string, len(t.Columns))
