@@ -2,6 +2,7 @@ package datastore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/godwit/godwit/datastore"
@@ -13,8 +14,9 @@ import (
 // CR, backslash, backspace, form feed, vertical tab) and the literal
 // letters after a backslash, NULLs and the text \N, unicode, booleans,
 // instants (in UTC), dates, decimals and floats to their last digit. Its
-// batches resume after the last key they read; copied again over rows the
-// target has, nothing is doubled.
+// batches resume after the last key they read and, into an empty key
+// range, load without REPLACE; copied again over rows the target has,
+// they REPLACE, and nothing is doubled.
 func TestLoadDirectKeepsValuesAndStaysIdempotent(t *testing.T) {
 	ctx := context.Background()
 	src := dbtest.New(t, datastore.Postgres)
@@ -51,30 +53,39 @@ func TestLoadDirectKeepsValuesAndStaysIdempotent(t *testing.T) {
 	if !src.Store.CanLoadDirect(ctx, dst.Store, s, d, nil) {
 		t.Fatal("CanLoadDirect = false, want true")
 	}
-	loadAll := func(after []any) (batches int, rows int64) {
+	loadAll := func(after []any) (batches int, rows int64, replaced []bool) {
 		for {
 			b, err := src.Store.LoadDirect(ctx, dst.Store, s, d, after, 30, nil)
 			if err != nil {
 				t.Fatalf("LoadDirect after %v: %v", after, err)
 			}
 			if b.Keys == 0 {
-				return batches, rows
+				return batches, rows, replaced
 			}
 			batches++
+			replaced = append(replaced, b.Merged)
 			rows += b.Rows
 			after = b.LastKey
 			if b.Keys < 30 {
-				return batches, rows
+				return batches, rows, replaced
 			}
 		}
 	}
-	if batches, rows := loadAll(nil); batches != 4 || rows != 101 {
-		t.Fatalf("first load: %d batches, %d rows; want 4 batches of 101 rows", batches, rows)
+	if batches, rows, replaced := loadAll(nil); batches != 4 || rows != 101 || fmt.Sprint(replaced) != "[false false false false]" {
+		t.Fatalf("first load: %d batches, %d rows, REPLACE %v; want 4 plain batches of 101 rows", batches, rows, replaced)
 	}
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "ld")
 	dbtest.Exec(t, src.Store, `UPDATE ld SET note = E'changed\f' WHERE id >= 0`)
-	if batches, rows := loadAll([]any{int64(-1)}); batches != 3 || rows != 61 {
-		t.Fatalf("second load: %d batches, %d rows; want 3 batches of 61 rows", batches, rows)
+	if batches, rows, replaced := loadAll([]any{int64(-1)}); batches != 3 || rows != 61 || fmt.Sprint(replaced) != "[true true true]" {
+		t.Fatalf("second load: %d batches, %d rows, REPLACE %v; want 3 REPLACE batches of 61 rows", batches, rows, replaced)
+	}
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "ld")
+
+	// A plain load that meets keys the target has goes again as REPLACE.
+	dbtest.Exec(t, src.Store, `UPDATE ld SET n = -n`)
+	b, err := datastore.LoadAllAsIfEmpty(src.Store, dst.Store, s, d)
+	if err != nil || b.Rows != 101 || !b.Merged {
+		t.Fatalf("load over taken keys: %+v, %v; want 101 rows through REPLACE", b, err)
 	}
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "ld")
 }

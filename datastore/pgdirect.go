@@ -32,8 +32,9 @@ type DirectBatch struct {
 	// LastKey is the batch's last primary key (canonical values): the
 	// checkpoint. Nil when the batch was empty.
 	LastKey []any
-	// Merged says the batch went through a staging table and an upsert
-	// because the target's key range was not known to be empty.
+	// Merged says the batch went through an upsert (PostgreSQL: a staging
+	// table; MySQL: LOAD DATA ... REPLACE) because the target's key range
+	// was not known to be empty.
 	Merged bool
 }
 
