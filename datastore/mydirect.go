@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -151,13 +152,23 @@ func (s *Store) loadOrReplace(ctx context.Context, to *Store, src, dst *Table, q
 // rangeTaken reports whether t on s (MySQL) has a key after `after`
 // within r.
 func (s *Store) rangeTaken(ctx context.Context, t *Table, after []any, r *KeyRange) (bool, error) {
-	cond, args, err := s.probeCond(t, after, r)
+	var conds []string
+	var args []any
+	if len(after) > 0 {
+		cond, uses := s.d.keyAfter(t, 1) // spelt out for a composite key: its values repeat
+		conds = append(conds, cond)
+		for _, u := range uses {
+			args = append(args, after[u])
+		}
+	}
+	rc, rargs, err := s.rangeConds(t, r, len(args)+1)
 	if err != nil {
 		return false, err
 	}
+	conds, args = append(conds, rc...), append(args, rargs...)
 	q := "SELECT 1 FROM " + s.d.quote(t.Name)
-	if cond != "" {
-		q += " WHERE " + cond
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
 	}
 	var one int
 	err = s.DB.QueryRowContext(ctx, q+" LIMIT 1", args...).Scan(&one)
