@@ -64,6 +64,12 @@ type Options struct {
 	// Concurrency at once. The ranges are planned once, when the table
 	// starts, and kept in the checkpoint. 0: tables are not split.
 	SplitRows int64
+	// Sizing, when set, chooses how many key ranges a table of more than
+	// SplitRows rows is cut into from the worker's cores and the table's
+	// sampled rate (PlanRangesSized): fewer, larger ranges where more
+	// would only compete. Nil: ranges of SplitRows rows, as many as that
+	// makes.
+	Sizing *Sizing
 	// Range, when set, copies only this key range of the one table Tables
 	// names (a unit of a fanned-out copy; see Unit and ParseUnit).
 	Range *Range
@@ -78,8 +84,9 @@ type Options struct {
 	RowsPerSecond float64
 	// CatchUp, if set, re-copies the rows changed since the backfill began.
 	CatchUp *CatchUp
-	// NoDirect turns off the PostgreSQL → PostgreSQL direct path (binary
-	// COPY streamed from source to target, rows never decoded), so every
+	// NoDirect turns off the direct paths (PostgreSQL → PostgreSQL: binary
+	// COPY streamed from source to target; PostgreSQL → MySQL/MariaDB:
+	// text COPY streamed into LOAD DATA; rows never decoded), so every
 	// batch goes through ReadBatch and WriteBatch; for comparisons.
 	NoDirect bool
 	// DirectBatchTime: the direct path's batches start at BatchRows rows
@@ -590,9 +597,12 @@ func (r *run) setStage(p *tablePlan, s Stage) {
 // batch's write has committed.
 func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
 	var err error
-	if !r.opts.NoDirect && r.opts.From.CanCopyDirect(ctx, r.opts.To, p.source, p.target, filter) {
-		err = r.passDirect(ctx, p, filter)
-	} else {
+	switch {
+	case !r.opts.NoDirect && r.opts.From.CanCopyDirect(ctx, r.opts.To, p.source, p.target, filter):
+		err = r.passDirect(ctx, p, filter, r.opts.From.CopyDirect)
+	case !r.opts.NoDirect && r.opts.From.CanLoadDirect(ctx, r.opts.To, p.source, p.target, filter):
+		err = r.passDirect(ctx, p, filter, r.opts.From.LoadDirect)
+	default:
 		err = r.passDecoded(ctx, p, filter)
 	}
 	if err == nil || ctx.Err() != nil || errors.Is(err, datastore.ErrSchemaDrift) || r.opts.DriftCheckEvery < 0 {
@@ -702,11 +712,17 @@ func (r *run) checkDrift(ctx context.Context, p *tablePlan) error {
 	return nil
 }
 
-// passDirect is pass for PostgreSQL → PostgreSQL: each batch streams from
-// the source's binary COPY into the target's (datastore.CopyDirect), so
-// the source and target already work at once and rows are never decoded.
-// The checkpoint is the batch's last key, as in pass.
-func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Filter) error {
+// directCopier copies one batch without decoding its rows
+// (datastore.Store.CopyDirect, LoadDirect).
+type directCopier func(ctx context.Context, to *datastore.Store, src, dst *datastore.Table, after []any, limit int, filter *datastore.Filter) (datastore.DirectBatch, error)
+
+// passDirect is pass for PostgreSQL → PostgreSQL (each batch streams from
+// the source's binary COPY into the target's, datastore.CopyDirect) and
+// PostgreSQL → MySQL/MariaDB (from the source's text COPY into LOAD DATA,
+// datastore.LoadDirect): the source and target already work at once and
+// rows are never decoded. The checkpoint is the batch's last key, as in
+// pass.
+func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Filter, copyBatch directCopier) error {
 	r.mu.Lock()
 	lastKey := append([]string(nil), p.state.LastKey...)
 	r.mu.Unlock()
@@ -731,7 +747,7 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 			return err
 		}
 		started := time.Now()
-		b, err := r.opts.From.CopyDirect(ctx, r.opts.To, p.source, p.target, after, limit, filter)
+		b, err := copyBatch(ctx, r.opts.To, p.source, p.target, after, limit, filter)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", p.name, ctxErrOr(ctx, err))
 		}

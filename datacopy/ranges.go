@@ -119,21 +119,28 @@ func PlanRanges(ctx context.Context, s *datastore.Store, t *datastore.Table, spl
 	if err != nil {
 		return nil, 0, fmt.Errorf("plan key ranges of %s: %w", t.Name, err)
 	}
+	ranges, err := cutRanges(ctx, s, t, n, splitRows)
+	return ranges, n, err
+}
+
+// cutRanges cuts t, of n rows, into ranges of about splitRows rows (nil
+// when n is at most splitRows).
+func cutRanges(ctx context.Context, s *datastore.Store, t *datastore.Table, n, splitRows int64) ([]Range, error) {
 	if splitRows <= 0 || n <= splitRows {
-		return nil, n, nil
+		return nil, nil
 	}
 	points, err := s.SplitPoints(ctx, t, splitRows)
 	if err != nil {
-		return nil, n, err
+		return nil, err
 	}
 	if len(points) == 0 {
-		return nil, n, nil
+		return nil, nil
 	}
 	enc := make([]*string, len(points))
 	for i, p := range points {
 		v, err := datastore.EncodeValue(p)
 		if err != nil {
-			return nil, n, fmt.Errorf("plan key ranges of %s: %w", t.Name, err)
+			return nil, fmt.Errorf("plan key ranges of %s: %w", t.Name, err)
 		}
 		enc[i] = &v
 	}
@@ -143,7 +150,7 @@ func PlanRanges(ctx context.Context, s *datastore.Store, t *datastore.Table, spl
 		ranges = append(ranges, Range{From: from, To: p})
 		from = p
 	}
-	return append(ranges, Range{From: from}), n, nil
+	return append(ranges, Range{From: from}), nil
 }
 
 // entries returns the checkpoint entries a table is copied as, by key: the
@@ -178,9 +185,13 @@ func (r *run) entries(ctx context.Context, src *datastore.Table) (map[string]*Ta
 	}
 	var count *int64
 	if r.opts.SplitRows > 0 {
-		ranges, n, err := PlanRanges(ctx, r.opts.From, src, r.opts.SplitRows)
+		plan, err := PlanRangesSized(ctx, r.opts.From, src, r.opts.SplitRows, r.opts.Sizing)
 		if err != nil {
 			return nil, fmt.Errorf("copy %s: %w", name, err)
+		}
+		ranges, n := plan.Ranges, plan.Rows
+		if r.opts.Sizing != nil && len(ranges) == 0 && n > r.opts.SplitRows {
+			r.log.Info("not split into key ranges", "table", name, "rows", n, "split_rows", r.opts.SplitRows, "because", plan.Reason)
 		}
 		for i := range ranges {
 			st, err := r.firstState(ctx, src, &ranges[i], nil)
@@ -190,7 +201,7 @@ func (r *run) entries(ctx context.Context, src *datastore.Table) (map[string]*Ta
 			out[Unit(name, &ranges[i])] = st
 		}
 		if len(out) > 0 {
-			r.log.Info("split into key ranges", "table", name, "ranges", len(out), "rows", n, "split_rows", r.opts.SplitRows)
+			r.log.Info("split into key ranges", "table", name, "ranges", len(out), "rows", n, "split_rows", r.opts.SplitRows, "because", plan.Reason)
 			return out, nil
 		}
 		count = &n

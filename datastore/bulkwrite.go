@@ -359,13 +359,22 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 		}
 		buf.WriteByte('\n')
 	}
+	return s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true)
+}
+
+// loadFrom runs one LOAD DATA LOCAL INFILE of t's columns in one
+// transaction, the file's bytes (LOAD DATA's default text format) read
+// from r, and fails on any warning (see writeLoadData). With replace it
+// is LOAD DATA ... REPLACE, an upsert; without, rows go in as new, for a
+// key range known to be empty (a key there after all is a warning, and
+// the error wraps errDuplicateKey).
+func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace bool) error {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	handler := "godwit_" + hex.EncodeToString(id[:])
-	data := buf.Bytes()
-	mysql.RegisterReaderHandler(handler, func() io.Reader { return bytes.NewReader(data) })
+	mysql.RegisterReaderHandler(handler, func() io.Reader { return r })
 	defer mysql.DeregisterReaderHandler(handler)
 
 	cols := make([]string, len(t.Columns))
@@ -374,9 +383,13 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 	}
 	// CHARACTER SET binary: the bytes go in as they are (UTF-8 text, raw
 	// blobs); the columns' own character sets interpret them.
-	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' REPLACE INTO TABLE %s CHARACTER SET binary
+	mode := "REPLACE "
+	if !replace {
+		mode = ""
+	}
+	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' %sINTO TABLE %s CHARACTER SET binary
 		FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (%s)`,
-		handler, s.d.quote(t.Name), strings.Join(cols, ", "))
+		handler, mode, s.d.quote(t.Name), strings.Join(cols, ", "))
 
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -429,6 +442,7 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 	}
 	defer rows.Close()
 	var msgs []string
+	dup := false
 	for rows.Next() {
 		var level, msg string
 		var code int
@@ -436,15 +450,23 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("read warnings: %w", err)
 		}
 		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
+		dup = dup || code == 1062 // ER_DUP_ENTRY
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read warnings: %w", err)
+	}
+	if dup {
+		return fmt.Errorf("%w: load data: %s", errDuplicateKey, strings.Join(msgs, "; "))
 	}
 	if len(msgs) > 0 {
 		return fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
 	}
 	return nil
 }
+
+// errDuplicateKey says a LOAD DATA without REPLACE met a key the table
+// already had (LOCAL makes that a warning: the row was skipped).
+var errDuplicateKey = errors.New("a key the table already has")
 
 // appendLoadValue writes one field in LOAD DATA's default text format:
 // \N for NULL, backslash escapes for the separators and the escape itself.

@@ -32,8 +32,9 @@ type DirectBatch struct {
 	// LastKey is the batch's last primary key (canonical values): the
 	// checkpoint. Nil when the batch was empty.
 	LastKey []any
-	// Merged says the batch went through a staging table and an upsert
-	// because the target's key range was not known to be empty.
+	// Merged says the batch went through an upsert (PostgreSQL: a staging
+	// table; MySQL: LOAD DATA ... REPLACE) because the target's key range
+	// was not known to be empty.
 	Merged bool
 }
 
@@ -139,6 +140,17 @@ func (s *Store) copyOutQuery(src, dst *Table, after []any, limit int, filter *Fi
 			cols[i] += "::" + dc.NativeType
 		}
 	}
+	q, err := s.batchSelect(src, cols, after, limit, filter)
+	if err != nil {
+		return "", err
+	}
+	return "COPY (" + q + ") TO STDOUT (FORMAT binary)", nil
+}
+
+// batchSelect is the SELECT of cols over the first limit rows of src after
+// `after` matching filter, in key order, every value inlined as a literal
+// (COPY takes no bind parameters).
+func (s *Store) batchSelect(src *Table, cols []string, after []any, limit int, filter *Filter) (string, error) {
 	keys := make([]string, len(src.PrimaryKey))
 	for i, k := range src.PrimaryKey {
 		keys[i] = s.d.quote(k)
@@ -171,11 +183,11 @@ func (s *Store) copyOutQuery(src, dst *Table, after []any, limit int, filter *Fi
 		}
 		where = append(where, s.d.quote(c.Name)+" >= "+fl)
 	}
-	q := "COPY (SELECT " + strings.Join(cols, ", ") + " FROM " + s.d.quote(src.Name)
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + s.d.quote(src.Name)
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	return q + fmt.Sprintf(" ORDER BY %s LIMIT %d) TO STDOUT (FORMAT binary)", strings.Join(keys, ", "), limit), nil
+	return q + fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), limit), nil
 }
 
 // pgLiteral renders a canonical key or filter value as a typed literal.

@@ -46,7 +46,7 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
   - phase: copy
     heartbeatTimeout: 3s
     retry: {maxAttempts: 30, initialInterval: 200ms, maxInterval: 1s}
-    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 800, splitRows: 10000, fanOut: 4}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 800, splitRows: 10000, splitStreams: 8, fanOut: 4}
 `)
 	var out, errOut bytes.Buffer
 	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)

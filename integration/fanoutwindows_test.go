@@ -34,7 +34,7 @@ func TestACopyFannedOutInWindowsCopiesEveryRow(t *testing.T) {
   - phase: provision
     provision: {from: legacy, to: new, tables: [plain]}
   - phase: copy
-    copy: {from: legacy, to: new, tables: [plain], batchRows: 2000, splitRows: 10000, fanOut: 2}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 2000, splitRows: 10000, splitStreams: 8, fanOut: 2}
 `)
 	spec, err := config.LoadSpec(r.spec)
 	require.NoError(t, err)
@@ -112,7 +112,7 @@ func TestWindowsGoOnAfterTheirWorkerIsKilled(t *testing.T) {
   - phase: copy
     heartbeatTimeout: 3s
     retry: {maxAttempts: 20, initialInterval: 200ms, maxInterval: 1s}
-    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 2500, splitRows: 10000, fanOut: 2}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 2500, splitRows: 10000, splitStreams: 8, fanOut: 2}
 `)
 	spec, err := config.LoadSpec(r.spec)
 	require.NoError(t, err)

@@ -29,7 +29,7 @@ func TestStatusOfAFannedOutCopySumsItsUnits(t *testing.T) {
   - phase: provision
     provision: {from: legacy, to: new, tables: [plain, audit], fullCopy: [audit]}
   - phase: copy
-    copy: {from: legacy, to: new, tables: [plain, audit], fanOut: 2, batchRows: 500, rowsPerSecond: 4000, splitRows: 10000, fullCopy: [audit]}
+    copy: {from: legacy, to: new, tables: [plain, audit], fanOut: 2, batchRows: 500, rowsPerSecond: 4000, splitRows: 10000, splitStreams: 8, fullCopy: [audit]}
 `)
 	r.start()
 	r.waitFor("the copy to start", func(rep migration.Report) bool { return rep.Phases[1].State == migration.PhaseRunning })

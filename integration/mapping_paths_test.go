@@ -39,7 +39,7 @@ func TestMappedCopySplitAndFannedOut(t *testing.T) {
 			phases := `  - phase: provision
     provision: {mapping: shop, deferIndexes: true}
   - phase: copy
-    copy: {mapping: shop, batchRows: 1000, splitRows: 10000, createIndexes: true, ` + c.copy + `}
+    copy: {mapping: shop, batchRows: 1000, splitRows: 10000, splitStreams: 8, createIndexes: true, ` + c.copy + `}
   - phase: reconcile
     reconcile: {mapping: shop, threshold: 50}
 `

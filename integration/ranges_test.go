@@ -31,7 +31,7 @@ func TestACopyFannedOutByKeyRangeCompletesWithEveryRow(t *testing.T) {
   - phase: provision
     provision: {from: legacy, to: new, tables: [plain, audit], fullCopy: [audit]}
   - phase: copy
-    copy: {from: legacy, to: new, tables: [plain, audit], fanOut: 3, batchRows: 1000, splitRows: 10000, fullCopy: [audit]}
+    copy: {from: legacy, to: new, tables: [plain, audit], fanOut: 3, batchRows: 1000, splitRows: 10000, splitStreams: 8, fullCopy: [audit]}
 `)
 	r.start()
 	final, err := r.result()
@@ -75,7 +75,7 @@ func TestDataPlaneSplitCopyResumesAfterWorkerKilled(t *testing.T) {
     provision: {from: legacy, to: new, tables: [plain]}
   - phase: copy
     heartbeatTimeout: 3s
-    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 5000, splitRows: 10000, concurrency: 2}
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 500, rowsPerSecond: 5000, splitRows: 10000, splitStreams: 8, concurrency: 2}
 `)
 	var out, errOut bytes.Buffer
 	res, err := godwitOn(t, queue, &out, &errOut, "start", "-f", r.spec)

@@ -1,19 +1,23 @@
-// Command copy is the data-plane benchmark: it copies a generated
-// PostgreSQL table through a real migration (a Temporal dev server, a
-// godwit-worker process, the provision and copy drivers, checkpoints) and,
-// alternating in the same run, through the raw reference pipe
+// Command copy is the data-plane benchmark: it copies generated PostgreSQL
+// tables through a real migration (a Temporal dev server, a godwit-worker
+// process, the provision and copy drivers, checkpoints) and, alternating in
+// the same run, through the raw reference pipe
 // `psql \copy t to stdout | psql \copy t from stdin`, each into a fresh
-// database whose table has only its primary key. It prints the medians in
-// rows/s, the same for PostgreSQL → MariaDB against `psql \copy | mariadb
-// LOAD DATA LOCAL INFILE`, the worker's peak RSS (VmHWM) for N and 2N
-// rows, "mapped ratio: X" (through a mapping of renames and one computed
-// column ÷ unmapped), and, last, "ratio: X" (Godwit ÷ reference,
-// PostgreSQL → PostgreSQL).
+// database whose table has only its primary key. Two shapes are copied to
+// PostgreSQL: t (mixed types, about 100 bytes a row) and pgbench_accounts
+// (pgbench's own: three integers and a char(84)). It prints the medians in
+// rows/s; PostgreSQL → MariaDB against `psql \copy | mariadb LOAD DATA
+// LOCAL INFILE` ("mariadb ratio: X"); PostgreSQL → SQLite against
+// `psql \copy | sqlite3 .import` ("sqlite ratio: X"); the worker's peak
+// RSS (VmHWM) for N and 2N rows; "mapped ratio: X" (t through a mapping of
+// renames and one computed column ÷ unmapped); and, last, "ratio: X"
+// (Godwit ÷ reference, PostgreSQL → PostgreSQL, the lower of the two
+// shapes).
 //
 // Run it from the repository root: go run ./bench/copy (flags: -rows, -runs,
 // -batch). It needs PostgreSQL and MariaDB on 127.0.0.1 (PostgreSQL as
 // GODWIT_BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432; MariaDB
-// as root without password), psql, mariadb and the Temporal CLI
+// as root without password), psql, mariadb, sqlite3 and the Temporal CLI
 // (bin/temporal or GODWIT_TEMPORAL_BIN). Not part of the normal test run.
 package main
 
@@ -90,53 +94,70 @@ func run() error {
 		return err
 	}
 	defer b.pgDrop(src)
-	fmt.Printf("generating %d rows in PostgreSQL database %s\n", b.rows, src)
+	fmt.Printf("generating %d rows of t and of pgbench_accounts in PostgreSQL database %s\n", b.rows, src)
 	if err := b.generate(src, 1, b.rows); err != nil {
 		return err
 	}
+	if err := b.generatePgbench(src); err != nil {
+		return err
+	}
 
-	// PostgreSQL → PostgreSQL, alternating: unmapped, the reference, and
-	// through a mapping (renames plus one computed column).
-	var gw, ref, mapped []float64
+	// PostgreSQL → PostgreSQL, alternating within each run: both shapes
+	// unmapped and through their references, and t through a mapping
+	// (renames plus one computed column).
+	var gw, ref, gwPB, refPB, mapped []float64
 	for i := 0; i < b.runs; i++ {
-		r, err := b.godwitRun(src, "postgres", false)
-		if err != nil {
-			return err
+		steps := []struct {
+			label string
+			into  *[]float64
+			do    func() (float64, error)
+		}{
+			{"godwit", &gw, func() (float64, error) { return b.godwitRun(src, "t", "postgres", false) }},
+			{"reference", &ref, func() (float64, error) { return b.referencePG(src, "t", ddl) }},
+			{"mapped", &mapped, func() (float64, error) { return b.godwitRun(src, "t", "postgres", true) }},
+			{"pgbench godwit", &gwPB, func() (float64, error) { return b.godwitRun(src, "pgbench_accounts", "postgres", false) }},
+			{"pgbench reference", &refPB, func() (float64, error) { return b.referencePG(src, "pgbench_accounts", pgbenchDDL) }},
 		}
-		gw = append(gw, r)
-		fmt.Printf("run %d: godwit %.0f rows/s", i+1, r)
-		r, err = b.referencePG(src)
-		if err != nil {
-			return err
+		fmt.Printf("run %d:", i+1)
+		for _, st := range steps {
+			r, err := st.do()
+			if err != nil {
+				fmt.Println()
+				return err
+			}
+			*st.into = append(*st.into, r)
+			fmt.Printf(" %s %.0f rows/s;", st.label, r)
 		}
-		ref = append(ref, r)
-		fmt.Printf(", reference %.0f rows/s", r)
-		r, err = b.godwitRun(src, "postgres", true)
-		if err != nil {
-			return err
-		}
-		mapped = append(mapped, r)
-		fmt.Printf(", mapped %.0f rows/s\n", r)
+		fmt.Println()
 	}
 	hwm1, err := b.workerHWM()
 	if err != nil {
 		return err
 	}
 
-	// PostgreSQL → MariaDB.
-	var gwMy, refMy []float64
+	// PostgreSQL → MariaDB and PostgreSQL → SQLite, each against its
+	// engine's own bulk loader fed by psql \copy.
+	var gwMy, refMy, gwLite, refLite []float64
 	for i := 0; i < b.runs; i++ {
-		r, err := b.godwitRun(src, "mysql", false)
+		r, err := b.godwitRun(src, "t", "mysql", false)
 		if err != nil {
 			return err
 		}
 		gwMy = append(gwMy, r)
-		r, err = b.referenceMy(src)
-		if err != nil {
+		if r, err = b.referenceMy(src); err != nil {
 			return err
 		}
 		refMy = append(refMy, r)
 		fmt.Printf("run %d to MariaDB: godwit %.0f rows/s, reference %.0f rows/s\n", i+1, gwMy[i], r)
+		if r, err = b.godwitRun(src, "t", "sqlite", false); err != nil {
+			return err
+		}
+		gwLite = append(gwLite, r)
+		if r, err = b.referenceSQLite(src); err != nil {
+			return err
+		}
+		refLite = append(refLite, r)
+		fmt.Printf("run %d to SQLite: godwit %.0f rows/s, reference %.0f rows/s\n", i+1, gwLite[i], r)
 	}
 
 	// Peak RSS for twice the rows, on a fresh worker.
@@ -147,7 +168,7 @@ func run() error {
 	if err := b.startWorker(); err != nil {
 		return err
 	}
-	if _, err := b.godwitRun(src, "postgres", false); err != nil {
+	if _, err := b.godwitRunRows(src, "t", "postgres", false, 2*b.rows); err != nil {
 		return err
 	}
 	hwm2, err := b.workerHWM()
@@ -156,24 +177,37 @@ func run() error {
 	}
 
 	g, r := median(gw), median(ref)
-	fmt.Printf("PostgreSQL → PostgreSQL, %d rows, median of %d: godwit %.0f rows/s, reference (psql \\copy | psql \\copy) %.0f rows/s\n", b.rows, b.runs, g, r)
-	fmt.Printf("PostgreSQL → MariaDB, %d rows, median of %d: godwit %.0f rows/s, reference (psql \\copy | mariadb LOAD DATA LOCAL INFILE) %.0f rows/s, mariadb ratio %.2f\n",
-		b.rows, b.runs, median(gwMy), median(refMy), median(gwMy)/median(refMy))
+	gPB, rPB := median(gwPB), median(refPB)
+	fmt.Printf("PostgreSQL → PostgreSQL, t, %d rows, median of %d: godwit %.0f rows/s, reference (psql \\copy | psql \\copy) %.0f rows/s, t ratio %.2f\n", b.rows, b.runs, g, r, g/r)
+	fmt.Printf("PostgreSQL → PostgreSQL, pgbench_accounts, %d rows, median of %d: godwit %.0f rows/s, reference %.0f rows/s, pgbench ratio %.2f\n", b.rows, b.runs, gPB, rPB, gPB/rPB)
+	fmt.Printf("PostgreSQL → MariaDB, %d rows, median of %d: godwit %.0f rows/s, reference (psql \\copy | mariadb LOAD DATA LOCAL INFILE) %.0f rows/s\n",
+		b.rows, b.runs, median(gwMy), median(refMy))
+	fmt.Printf("PostgreSQL → SQLite, %d rows, median of %d: godwit %.0f rows/s, reference (psql \\copy | sqlite3 .import) %.0f rows/s\n",
+		b.rows, b.runs, median(gwLite), median(refLite))
 	fmt.Printf("worker peak RSS (VmHWM): %d rows %.1f MiB, %d rows %.1f MiB, rss growth %.2f\n",
 		b.rows, float64(hwm1)/1024, 2*b.rows, float64(hwm2)/1024, float64(hwm2)/float64(hwm1))
-	// Never a plain "ratio:" line: that one stays the unmapped figure.
+	// Never a plain "ratio:" line but the last: that one is the unmapped
+	// PostgreSQL → PostgreSQL figure, the lower of the two shapes.
+	fmt.Printf("mariadb ratio: %.2f\n", median(gwMy)/median(refMy))
+	fmt.Printf("sqlite ratio: %.2f\n", median(gwLite)/median(refLite))
 	fmt.Printf("mapped ratio: %.2f (mapped %.0f rows/s ÷ unmapped, PostgreSQL → PostgreSQL, renames and one computed column)\n", median(mapped)/g, median(mapped))
-	fmt.Printf("ratio: %.2f\n", g/r)
+	fmt.Printf("ratio: %.2f\n", min(g/r, gPB/rPB))
 	return nil
 }
 
 // --- the real migration ---
 
-// godwitRun provisions and copies src into a fresh database of engine
-// through a migration and returns the copy phase's rows/s (its start to
-// end as the workflow recorded them); mapped goes through a mapping of
-// renames (PascalCase, name → Label) and one computed column.
-func (b *bench) godwitRun(src, engine string, mapped bool) (float64, error) {
+// godwitRun provisions and copies table of src into a fresh database of
+// engine through a migration and returns the copy phase's rows/s (its
+// start to end as the workflow recorded them); mapped goes through a
+// mapping of renames (PascalCase, name → Label) and one computed column.
+func (b *bench) godwitRun(src, table, engine string, mapped bool) (float64, error) {
+	return b.godwitRunRows(src, table, engine, mapped, b.rows)
+}
+
+// godwitRunRows is godwitRun for a source table of rows rows (checked on
+// the copy phase's count).
+func (b *bench) godwitRunRows(src, table, engine string, mapped bool, rows int) (float64, error) {
 	b.nameSeq++
 	name := fmt.Sprintf("bench-copy-%s-%d", b.suffix, b.nameSeq)
 	dst := fmt.Sprintf("godwit_bench_dst_%s_%d", b.suffix, b.nameSeq)
@@ -185,6 +219,9 @@ func (b *bench) godwitRun(src, engine string, mapped bool) (float64, error) {
 		}
 		defer b.pgDrop(dst)
 		dstDSN = b.pgURL + "/" + dst
+	case "sqlite":
+		dstDSN = filepath.Join(b.dir, dst+".db")
+		defer os.Remove(dstDSN)
 	default:
 		if err := b.mariadb("", "CREATE DATABASE "+dst); err != nil {
 			return 0, err
@@ -207,13 +244,13 @@ stores:
   new: {engine: %[3]s, dsn: {fromFile: %[2]s/new.dsn}}
 phases:
   - phase: provision
-    provision: {from: legacy, to: new, tables: [t]}
+    provision: {from: legacy, to: new, tables: [%[5]s]}
   - phase: copy
-    copy: {from: legacy, to: new, tables: [t], batchRows: %[4]d}
-`, name, b.dir, engine, b.batch)
+    copy: {from: legacy, to: new, tables: [%[5]s], batchRows: %[4]d}
+`, name, b.dir, engine, b.batch, table)
 	if mapped {
-		text = strings.NewReplacer("{from: legacy, to: new, tables: [t]}", "{mapping: m}",
-			"{from: legacy, to: new, tables: [t], batchRows:", "{mapping: m, batchRows:").Replace(text) + `mappings:
+		text = strings.NewReplacer("{from: legacy, to: new, tables: ["+table+"]}", "{mapping: m}",
+			"{from: legacy, to: new, tables: ["+table+"], batchRows:", "{mapping: m, batchRows:").Replace(text) + `mappings:
   m:
     from: legacy
     to: new
@@ -240,7 +277,7 @@ phases:
 		return 0, fmt.Errorf("status %s: %w", name, err)
 	}
 	cp := rep.Phases[1]
-	if rep.Status != migration.StatusCompleted || cp.Records <= 0 {
+	if rep.Status != migration.StatusCompleted || cp.Records != int64(rows) {
 		return 0, fmt.Errorf("migration %s ended %s, copy %+v", name, rep.Status, cp)
 	}
 	if os.Getenv("GODWIT_BENCH_DEBUG") != "" {
@@ -262,9 +299,13 @@ func (b *bench) cli(args ...string) (string, error) {
 const ddl = `CREATE TABLE t (id bigint PRIMARY KEY, n integer, price numeric(12,2), ratio double precision,
 	active boolean, name varchar(40), note text, ts timestamptz, born date)`
 
-// referencePG times psql \copy | psql \copy into a fresh table with only
-// its primary key.
-func (b *bench) referencePG(src string) (float64, error) {
+// pgbenchDDL is pgbench's own accounts table (pgbench -i): narrow
+// integers and one wide fixed char column, a shape nobody here designed.
+const pgbenchDDL = `CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler char(84))`
+
+// referencePG times psql \copy | psql \copy of table into a fresh table
+// (created by ddl) with only its primary key.
+func (b *bench) referencePG(src, table, ddl string) (float64, error) {
 	b.nameSeq++
 	dst := fmt.Sprintf("godwit_bench_ref_%s_%d", b.suffix, b.nameSeq)
 	if err := b.pgCreate(dst); err != nil {
@@ -274,14 +315,38 @@ func (b *bench) referencePG(src string) (float64, error) {
 	if err := b.psql(dst, ddl); err != nil {
 		return 0, err
 	}
-	r, err := b.pipe(fmt.Sprintf(`psql -X -q %q -c '\copy t to stdout' | psql -X -q %q -c '\copy t from stdin'`,
-		b.pgURL+"/"+src, b.pgURL+"/"+dst))
+	r, err := b.pipe(fmt.Sprintf(`psql -X -q %q -c '\copy %s to stdout' | psql -X -q %q -c '\copy %s from stdin'`,
+		b.pgURL+"/"+src, table, b.pgURL+"/"+dst, table))
 	if err != nil {
 		return 0, err
 	}
-	out, err := exec.Command("psql", "-X", "-A", "-t", b.pgURL+"/"+dst, "-c", "SELECT COUNT(*) FROM t").CombinedOutput()
+	out, err := exec.Command("psql", "-X", "-A", "-t", b.pgURL+"/"+dst, "-c", "SELECT COUNT(*) FROM "+table).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(b.rows) {
-		return 0, fmt.Errorf("reference to PostgreSQL loaded %s rows, want %d (%v)", strings.TrimSpace(string(out)), b.rows, err)
+		return 0, fmt.Errorf("reference to PostgreSQL loaded %s rows of %s, want %d (%v)", strings.TrimSpace(string(out)), table, b.rows, err)
+	}
+	return r, nil
+}
+
+// referenceSQLite times psql \copy (CSV) | sqlite3 .import into a fresh
+// SQLite file whose table has only its primary key (.import runs in one
+// transaction).
+func (b *bench) referenceSQLite(src string) (float64, error) {
+	b.nameSeq++
+	dst := filepath.Join(b.dir, fmt.Sprintf("godwit_bench_ref_%s_%d.db", b.suffix, b.nameSeq))
+	defer os.Remove(dst)
+	create := `CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, price NUMERIC, ratio REAL, active BOOLEAN,
+		name VARCHAR(40), note TEXT, ts TIMESTAMP, born DATE)`
+	if out, err := exec.Command("sqlite3", dst, create).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("sqlite3: %w\n%s", err, out)
+	}
+	r, err := b.pipe(fmt.Sprintf(`psql -X -q %q -c '\copy t to stdout (format csv)' | sqlite3 %q '.mode csv' '.import /dev/stdin t'`,
+		b.pgURL+"/"+src, dst))
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.Command("sqlite3", dst, "SELECT COUNT(*) FROM t").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(b.rows) {
+		return 0, fmt.Errorf("reference to SQLite loaded %s rows, want %d (%v)", strings.TrimSpace(string(out)), b.rows, err)
 	}
 	return r, nil
 }
@@ -337,6 +402,13 @@ func (b *bench) generate(db string, from, to int) error {
 		       timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second' + (i %% 1000) * interval '1 microsecond',
 		       date '2000-01-01' + (i %% 9000)::int
 		FROM generate_series(%d::bigint, %d) i; ANALYZE t`, from, to))
+}
+
+// generatePgbench fills pgbench_accounts as pgbench -i does: rows
+// accounts, 100,000 to a branch, balance 0, a blank filler.
+func (b *bench) generatePgbench(db string) error {
+	return b.psql(db, pgbenchDDL+fmt.Sprintf(`; INSERT INTO pgbench_accounts
+		SELECT i, (i - 1) / 100000 + 1, 0, '' FROM generate_series(1, %d) i; ANALYZE pgbench_accounts`, b.rows))
 }
 
 func (b *bench) psql(db, sql string) error {

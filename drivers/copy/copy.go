@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,12 @@ type Spec struct {
 	// fanOut one unit (activity) per range. 0 (default): tables are not
 	// split. See docs/copy-ranges.md.
 	SplitRows int64 `yaml:"splitRows" json:"splitRows,omitempty"`
+	// SplitStreams, when set, is how many key ranges of a table to plan
+	// at most (ranges of splitRows rows), whatever the worker's cores and
+	// the table's measured rate. 0 (default): the worker that plans
+	// chooses from its cores and a sampled read (datacopy.Sizing), never
+	// more ranges than run faster than one. See docs/copy-ranges.md.
+	SplitStreams int `yaml:"splitStreams" json:"splitStreams,omitempty"`
 	// FullCopy lists tables (names or patterns) that have no primary key
 	// and may be copied anyway, each in one pass that is not resumable:
 	// the target's rows are deleted and every row copied in one
@@ -252,6 +259,23 @@ type Driver struct {
 	// AfterCommit, if set, runs after each batch committed and before its
 	// checkpoint (datacopy.Options.AfterCommit): for fault injection only.
 	AfterCommit func(table string)
+	// Cores is the CPUs the worker counts on when it plans key ranges
+	// (datacopy.Sizing); 0: runtime.NumCPU(). The plan is made here, in
+	// the unit planner or the copy activity, and reaches the workflow as
+	// data (the units), never as workflow code reading the machine.
+	Cores int
+}
+
+// sizing is how the phase's key ranges are sized on this worker.
+func (d *Driver) sizing(s *Spec) *datacopy.Sizing {
+	if s.SplitStreams > 0 {
+		return &datacopy.Sizing{MaxStreams: s.SplitStreams}
+	}
+	cores := d.Cores
+	if cores <= 0 {
+		cores = runtime.NumCPU()
+	}
+	return &datacopy.Sizing{Cores: cores}
 }
 
 // New returns the copy driver.
@@ -306,7 +330,7 @@ func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string,
 	if s.SplitRows <= 0 {
 		return tables, nil
 	}
-	units, err := rangeUnits(ctx, from, tables, s.SplitRows, s.FullCopy)
+	units, err := rangeUnits(ctx, from, tables, s.SplitRows, d.sizing(s), s.FullCopy, d.Logger)
 	if err != nil {
 		return nil, stores.Classify("copy", err)
 	}
@@ -359,7 +383,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 	opts := datacopy.Options{
 		From: from, To: to, Tables: s.Tables, Mapped: mapped,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
-		SplitRows: s.SplitRows, Range: rng, FullCopy: s.FullCopy, Probe: probe, Logger: log,
+		SplitRows: s.SplitRows, Sizing: d.sizing(s), Range: rng, FullCopy: s.FullCopy, Probe: probe, Logger: log,
 		AfterCommit: d.AfterCommit,
 	}
 	if s.CatchUp != nil {

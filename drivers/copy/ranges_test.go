@@ -24,7 +24,7 @@ func TestRangeUnitsThroughTheDriver(t *testing.T) {
 	ctx := context.Background()
 	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
 	seed(t, src, 25_000)
-	spec := dataSpec(t, "ranges", src, dst, ", splitRows: 10000, fanOut: 4, createIndexes: true")
+	spec := dataSpec(t, "ranges", src, dst, ", splitRows: 10000, splitStreams: 8, fanOut: 4, createIndexes: true")
 	prov, cp := provision.New(logger()), copydriver.New(logger())
 	assert.Empty(t, cp.Preflight(ctx, spec, spec.Phases[1]))
 	_, err := prov.Do(ctx, activities.ActionRun, input(spec, 0), activities.Heartbeat{}, func(activities.Heartbeat) {})
@@ -80,4 +80,21 @@ func TestRangeUnitsThroughTheDriver(t *testing.T) {
 	var id int64
 	require.NoError(t, dst.Store.DB.QueryRowContext(ctx, `INSERT INTO kitchen (qty) VALUES (1) RETURNING id`).Scan(&id))
 	assert.Equal(t, int64(25_000), id, "the sequence is past every range's keys")
+}
+
+// TestRangeUnitsFollowTheWorkersCores: without splitStreams the unit
+// planner sizes the ranges on the worker it runs on: on 2 cores a table
+// splitRows would cut in three stays one unit (ranges there were slower
+// than one activity); TestRangeUnitsThroughTheDriver cuts the same table
+// with splitStreams.
+func TestRangeUnitsFollowTheWorkersCores(t *testing.T) {
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	seed(t, src, 25_000)
+	spec := dataSpec(t, "cores", src, dst, ", splitRows: 10000, fanOut: 4")
+	cp := copydriver.New(logger())
+	cp.Cores = 2
+	units, err := cp.Units(ctx, input(spec, 1))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"kitchen", "plain"}, units, "2 cores: every table one unit")
 }

@@ -87,6 +87,17 @@ func TestSpecChecks(t *testing.T) {
 `, []string{"phases[0].copy.splitRows: needs concurrency above 1 or fanOut",
 			"phases[1].copy.splitRows: must be at least 10000 rows per key range",
 			"phases[2].copy.splitRows: is 20000 rows per key range, less than one batch (batchRows: 50000)"}},
+		{"splitStreams needs splitRows and a count within fanOut's bound", `
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [a], splitStreams: 4, concurrency: 4}
+  - phase: copy
+    name: copy2
+    copy: {from: legacy, to: new, tables: [b], splitRows: 500000, splitStreams: -1, fanOut: 8}
+  - phase: copy
+    name: copy3
+    copy: {from: legacy, to: new, tables: [c], splitRows: 500000, splitStreams: 4, fanOut: 8}
+`, []string{"phases[0].copy.splitStreams: applies to key ranges: set splitRows too",
+			"phases[1].copy.splitStreams: must be between 1 and 256"}},
 		{"a throttle probe is valid", `
   - phase: copy
     copy: {from: legacy, to: new, tables: [t], throttle: {probe: {name: replication_lag, store: legacy, query: "SELECT 1", max: 0, every: 2s, attempts: 5}}}
