@@ -2,6 +2,7 @@ package migration
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -89,11 +90,11 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		running[u] = true
 	}
 	var (
-		partial float64
-		records int64
-		tables  []TableProgress
-		lines   []string
-		hidden  int
+		fractions []float64
+		records   int64
+		tables    []TableProgress
+		lines     []string
+		hidden    int
 	)
 	for _, u := range units {
 		if u.Attempt > 1 && (u.Unit == "" || running[u.Unit]) {
@@ -111,7 +112,7 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 			continue
 		}
 		delete(running, u.Unit) // a unit counts once
-		partial += min(max(u.Percent, 0), 100) / 100
+		fractions = append(fractions, min(max(u.Percent, 0), 100)/100)
 		records += u.Records
 		tables = append(tables, u.Tables...)
 		if d, _, _ := strings.Cut(u.Detail, "\n"); d != "" {
@@ -123,6 +124,14 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		}
 	}
 	if p.Units > 0 {
+		// Summed in one order whatever order Temporal lists the running
+		// activities in (it changes after a kill): a float sum in another
+		// order can differ in its last bit, and progress must not go back.
+		slices.Sort(fractions)
+		partial := 0.0
+		for _, f := range fractions {
+			partial += f
+		}
 		p.Progress = min(max(p.Progress, 100*(float64(p.UnitsDone)+partial)/float64(p.Units)), 99.9)
 	}
 	p.Records += records

@@ -123,3 +123,21 @@ func TestErrorRateKeepsAFailedPhaseItsRollbackUndid(t *testing.T) {
 	r.Refresh(start.Add(3 * time.Minute))
 	require.InDelta(t, 1.0/3, r.Metrics.ErrorRate, 1e-9, "after the rollback undid it")
 }
+
+// The running units' shares add up to the same progress, to the last bit,
+// whatever order Temporal lists them in (it changes after a worker is
+// killed): a float sum in another order can differ in its last bit, and a
+// status read twice must not see progress go back.
+func TestMergeLiveSumsUnitsInOneOrder(t *testing.T) {
+	start := time.Unix(0, 0)
+	a, b, c := unit("u1", 1, 10, 1, "t", 10), unit("u2", 1, 20, 2, "t", 10), unit("u3", 1, 30, 3, "t", 10)
+	var got []float64
+	for _, order := range [][]UnitLive{{a, b, c}, {c, b, a}, {b, c, a}} {
+		r := fannedOut(start, 0, 0, "u1", "u2", "u3")
+		r.Phases[1].Progress = 0
+		r.MergeLive(Live{Units: order}, start.Add(time.Minute))
+		got = append(got, r.Phases[1].Progress)
+	}
+	require.Equal(t, got[0], got[1])
+	require.Equal(t, got[0], got[2])
+}
