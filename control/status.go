@@ -60,10 +60,44 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 		return nil, ExplainDecode(fmt.Errorf("decode status of %s: %w", name, err))
 	}
 	rep.ShowPaused()
-	if live, ok := LiveProgress(m.dc(), desc.GetPendingActivities()); ok {
+	pending := desc.GetPendingActivities()
+	if w, wpending, ok := m.runningWindow(ctx, desc.GetPendingChildren()); ok {
+		rep.MergeWindow(w.UnitsDone, w.Records, w.FailedAttempts, w.Running)
+		pending = wpending
+	}
+	if live, ok := LiveProgress(m.dc(), pending); ok {
 		rep.MergeLive(live, time.Now())
 	}
 	return &rep, nil
+}
+
+// runningWindow is the progress of the fan-out window running now, if
+// the migration runs one (a FanOutWindow child: the units of a large
+// fan-out run there, not in the migration), with the window's pending
+// unit activities. A window that does not answer is left out: the status
+// then shows what the migration itself counts.
+func (m Migrations) runningWindow(ctx context.Context, children []*workflowpb.PendingChildExecutionInfo) (workflows.WindowStatus, []*workflowpb.PendingActivityInfo, bool) {
+	for _, c := range children {
+		if c.GetWorkflowTypeName() != workflows.FanOutWindowName {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, m.queryTimeout())
+		defer cancel()
+		v, err := m.Client.QueryWorkflow(qctx, c.GetWorkflowId(), c.GetRunId(), workflows.QueryWindowStatus)
+		if err != nil {
+			return workflows.WindowStatus{}, nil, false
+		}
+		var w workflows.WindowStatus
+		if err := v.Get(&w); err != nil {
+			return workflows.WindowStatus{}, nil, false
+		}
+		d, err := m.Client.DescribeWorkflowExecution(qctx, c.GetWorkflowId(), c.GetRunId())
+		if err != nil {
+			return workflows.WindowStatus{}, nil, false
+		}
+		return w, d.GetPendingActivities(), true
+	}
+	return workflows.WindowStatus{}, nil, false
 }
 
 // noWorker says whether a status query failed for want of a worker: the

@@ -147,3 +147,45 @@ func TestWindowsGoOnAfterTheirWorkerIsKilled(t *testing.T) {
 		require.Equal(t, 1, n, "unit %s scheduled again", unit)
 	}
 }
+
+// TestTheStatusOfAWindowedCopyCountsItsRunningWindow: while a window runs,
+// `godwit status` shows the units it has done and the one it runs (its
+// live rows), not only the windows that ended: the units done read 1 or
+// 2 of a window of 3 at some point, the progress never goes back, and
+// the end adds up.
+func TestTheStatusOfAWindowedCopyCountsItsRunningWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE plain (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+	seedPlain(t, src, 60_000)
+	r := newDataRun(t, "it-fanout-window-status", src, dst, `
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [plain]}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [plain], batchRows: 1000, rowsPerSecond: 5000, splitRows: 10000, splitStreams: 8, fanOut: 1}
+`)
+	spec, err := config.LoadSpec(r.spec)
+	require.NoError(t, err)
+	_, err = env.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: r.name, TaskQueue: env.taskQueue},
+		workflows.WorkflowName, workflows.Input{Spec: *spec, FanOutWindow: 3})
+	require.NoError(t, err)
+	var last migration.PhaseReport
+	rep := r.waitFor("a unit done inside the running window", func(rep migration.Report) bool {
+		p := rep.Phases[1]
+		if p.State != migration.PhaseRunning || p.Units == 0 {
+			return false
+		}
+		require.GreaterOrEqual(t, p.Progress, last.Progress, "progress went back: %+v then %+v", last, p)
+		last = p
+		return p.UnitsDone%3 != 0 && len(p.RunningUnits) == 1 && p.Records > int64(p.UnitsDone)*10_000
+	})
+	p := rep.Phases[1]
+	require.Equal(t, 6, p.Units)
+	require.Regexp(t, `^[1-5] of 6 units done, 1 running$`, p.Step)
+	require.NotEmpty(t, p.Detail, "the running unit's progress in words")
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, int64(60_000), final.Phases[1].Records)
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
+}

@@ -180,3 +180,26 @@ func (p PhaseReport) AttemptCounts() (attempts, failed int) { return p.attempts(
 // CountsRows says the phase's Records are rows (copied or compared) or
 // changes applied, not objects such as tables created.
 func (p PhaseReport) CountsRows() bool { return p.recordsAre() != recordsOther }
+
+// MergeWindow adds what the running window of a windowed fan-out has done
+// so far to the running phase (the workflow counts a window's units only
+// once the window ends): its units done, their rows and failed attempts,
+// and the units running in it now, whose live progress MergeLive then
+// adds.
+func (r *Report) MergeWindow(unitsDone int, records int64, failedAttempts int, running []string) {
+	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return
+	}
+	p := &r.Phases[r.CurrentIndex]
+	if p.Units == 0 || (p.State != PhaseRunning && p.State != PhasePaused) {
+		return
+	}
+	p.UnitsDone = min(p.UnitsDone+unitsDone, p.Units)
+	p.Records += records
+	p.FailedAttempts += failedAttempts
+	p.RunningUnits = running
+	p.Progress = min(max(p.Progress, 100*float64(p.UnitsDone)/float64(p.Units)), 99.9)
+	if strings.Contains(p.Step, " units done, ") {
+		p.Step = fmt.Sprintf("%d of %d units done, %d running", p.UnitsDone, p.Units, len(running))
+	}
+}

@@ -141,3 +141,21 @@ func TestMergeLiveSumsUnitsInOneOrder(t *testing.T) {
 	require.Equal(t, got[0], got[1])
 	require.Equal(t, got[0], got[2])
 }
+
+// A windowed fan-out: the workflow counts a window's units when the window
+// ends; the status adds what the running window has done so far and the
+// units it runs now, whose live progress then counts too.
+func TestMergeWindowAddsTheRunningWindowsUnits(t *testing.T) {
+	start := time.Unix(0, 0)
+	r := fannedOut(start, 2, 0) // two units done in windows that ended
+	r.Phases[1].Step = "2 of 8 units done, 2 running"
+	r.MergeWindow(1, 100_000, 1, []string{"u4"})
+	r.MergeLive(Live{Units: []UnitLive{unit("u4", 2, 50, 50_000, "t", 100_000)}}, start.Add(time.Minute))
+	p := r.Phases[1]
+	assert.Equal(t, 3, p.UnitsDone)
+	assert.InDelta(t, 100*(3+0.5)/8, p.Progress, 1e-9)
+	assert.Equal(t, int64(200_000+100_000+50_000), p.Records)
+	assert.Equal(t, 1+1, p.FailedAttempts, "the window's done unit's retry and the running unit's")
+	assert.Equal(t, "3 of 8 units done, 1 running", p.Step)
+	assert.Equal(t, []string{"u4"}, p.RunningUnits)
+}

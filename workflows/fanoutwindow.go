@@ -30,7 +30,8 @@ import (
 // not yet started or gives them the new rate; between windows the parent
 // holds while paused itself. A child reports its units' sums (records,
 // units done, failed attempts) when it ends, so the phase's figures add
-// up over every unit; the status counts a window's units once it ends.
+// up over every unit; `godwit status` adds the running window's own
+// progress (QueryWindowStatus).
 const (
 	changeFanOutWindows = "fanout-windows"
 	// fanOutWindowsV1: a fan-out of more units than a window holds runs
@@ -94,6 +95,21 @@ type WindowResult struct {
 	Error          string   `json:"error,omitempty"`
 }
 
+// QueryWindowStatus answers a running window's progress (WindowStatus):
+// what `godwit status` adds to the migration's own figures, which count a
+// window's units only once it ends. A query handler makes no history
+// event: runs recorded before it replay unchanged.
+const QueryWindowStatus = "window-status"
+
+// WindowStatus is a running window's progress: the sums of its units
+// done so far and the units running now, in the order they started.
+type WindowStatus struct {
+	UnitsDone      int      `json:"unitsDone"`
+	Records        int64    `json:"records"`
+	FailedAttempts int      `json:"failedAttempts"`
+	Running        []string `json:"running,omitempty"`
+}
+
 // ErrTypeUnitFailed is the error type of a window one of whose units
 // failed for good.
 const ErrTypeUnitFailed = "UNIT_FAILED"
@@ -126,7 +142,19 @@ func FanOutWindow(ctx workflow.Context, in WindowInput) (WindowResult, error) {
 		started, finished int
 		failure           error
 		summaries         = make([]string, len(in.Units))
+		running           = make([]bool, len(in.Units))
 	)
+	if err := workflow.SetQueryHandler(ctx, QueryWindowStatus, func() (WindowStatus, error) {
+		st := WindowStatus{UnitsDone: res.UnitsDone, Records: res.Records, FailedAttempts: res.FailedAttempts}
+		for j, on := range running {
+			if on {
+				st.Running = append(st.Running, in.Units[j])
+			}
+		}
+		return st, nil
+	}); err != nil {
+		return res, err
+	}
 	for j, unit := range in.Units {
 		if failure != nil || ctx.Err() != nil {
 			break
@@ -142,9 +170,11 @@ func FanOutWindow(ctx workflow.Context, in WindowInput) (WindowResult, error) {
 			break
 		}
 		started++
+		running[j] = true
 		spec := withRate(in.Phase, control.RowsPerSecond)
 		workflow.Go(wait, func(g workflow.Context) {
 			defer sem.Release(1)
+			defer func() { running[j] = false }()
 			opts := activityOptions(spec)
 			opts.Summary = spec.Name + ": " + unit
 			var out activities.PhaseResult
