@@ -13,6 +13,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/migration"
+	"github.com/godwit/godwit/workflows"
 )
 
 // TestCopySharedByWorkersSurvivesRepeatedKills copies one table split into
@@ -56,7 +57,19 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
 	done := make(chan struct{})
 	var final migration.Report
 	var runErr error
-	go func() { final, runErr = r.result(); close(done) }()
+	// Waited for in a goroutine of its own, so it must not fail the test
+	// (a require there, after a failed assertion ended the test, panics
+	// and aborts the whole package): it only records the outcome, and the
+	// wait ends with the test.
+	waitCtx, stopWaiting := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(func() { stopWaiting(); <-done })
+	go func() {
+		defer close(done)
+		runErr = env.client.GetWorkflow(waitCtx, r.name, "").Get(waitCtx, &final)
+		if f, ok := workflows.ReportFromError(runErr); ok {
+			final = *f
+		}
+	}()
 	killed := 0
 	var lastRead migration.PhaseReport
 	for killed < kills {
