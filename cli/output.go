@@ -13,6 +13,7 @@ import (
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/workflows"
 )
 
 func (a *app) outputCommand() *cobra.Command {
@@ -23,8 +24,8 @@ func (a *app) outputCommand() *cobra.Command {
 order they ran: completed actions, the last attempt of a phase that failed
 (earlier attempts are retried inside Temporal and not kept), and
 compensations. Give a phase to see only that one. It reads the workflow's
-history, so it works for running and ended migrations alike, with or
-without a worker.`,
+history (and, for a fan-out run in windows, each window's), so it works
+for running and ended migrations alike, with or without a worker.`,
 		Example: `  godwit output demo
   godwit output demo copy`,
 		Args: cobra.RangeArgs(1, 2),
@@ -116,6 +117,17 @@ func runOutputs(ctx context.Context, c client.Client, dc converter.DataConverter
 		}
 		if started := ev.GetWorkflowExecutionStartedEventAttributes(); started != nil {
 			previous = started.GetContinuedExecutionRunId()
+		}
+		// A large fan-out runs its units in windows, child workflows of
+		// their own: their results are in the windows' histories.
+		if child := ev.GetChildWorkflowExecutionStartedEventAttributes(); child != nil && child.GetWorkflowType().GetName() == workflows.FanOutWindowName {
+			w := child.GetWorkflowExecution()
+			units, _, err := runOutputs(ctx, c, dc, w.GetWorkflowId(), w.GetRunId())
+			if err != nil {
+				return nil, "", err
+			}
+			out = append(out, units...)
+			continue
 		}
 		r, ok, err := attemptFromEvent(dc, ev)
 		if err != nil {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,10 @@ func TestACopyFannedOutInWindowsCopiesEveryRow(t *testing.T) {
 	require.Equal(t, 6, p.Units)
 	require.Equal(t, 6, p.UnitsDone)
 	require.Equal(t, "6 of 6 units done, 0 running", p.Step)
+	// `godwit output` reads the units' results out of the windows.
+	out, err := godwit(t, "output", r.name, "copy")
+	require.NoError(t, err, out)
+	require.Equal(t, 6, strings.Count(out, "== copy run, attempt "), out)
 
 	var windows []string
 	for k := 1; k <= 3; k++ {
