@@ -95,12 +95,8 @@ func readRows(ctx context.Context, s *datastore.Store, view *datastore.Table, ke
 	keyIdx := view.KeyIndexes()
 	out := map[string]change{}
 	for rows.Next() {
-		raw := make([]any, len(cols))
-		ptrs := make([]any, len(raw))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		raw, err := datastore.ScanValues(rows, len(cols))
+		if err != nil {
 			return nil, fmt.Errorf("read back changed rows of %s: %w", view.Name, err)
 		}
 		var passes any

@@ -464,12 +464,8 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 	nk := len(src.PrimaryKey)
 	keyIdx := r.keyIdx[src.Name]
 	for rows.Next() {
-		raw := make([]any, len(cols))
-		ptrs := make([]any, len(raw))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		raw, err := datastore.ScanValues(rows, len(cols))
+		if err != nil {
 			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
 		}
 		seq, err := datastore.Canonical(datastore.Type{Kind: datastore.KindBigInt}, raw[0])

@@ -60,12 +60,8 @@ func (s *Store) FullCopy(ctx context.Context, from *Store, src, dst *Table, batc
 		return nil
 	}
 	for rows.Next() {
-		raw := make([]any, len(src.Columns))
-		ptrs := make([]any, len(raw))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		raw, err := ScanValues(rows, len(src.Columns))
+		if err != nil {
 			return 0, fmt.Errorf("full copy %s: read: %w", src.Name, err)
 		}
 		for i, c := range src.Columns {

@@ -109,11 +109,8 @@ func (s *Store) loadSelectList(src *Table) []string {
 // passes. Call CanLoadDirect first.
 func (s *Store) LoadDirect(ctx context.Context, to *Store, src, dst *Table, after []any, limit int, filter *Filter) (DirectBatch, error) {
 	var b DirectBatch
-	if len(after) > 0 && len(after) != len(src.PrimaryKey) {
-		return b, fmt.Errorf("copy %s: %d key values for %d key columns", src.Name, len(after), len(src.PrimaryKey))
-	}
-	if limit <= 0 {
-		return b, fmt.Errorf("copy %s: batch limit %d", src.Name, limit)
+	if err := checkBatch(src, after, limit); err != nil {
+		return b, err
 	}
 	sel, err := s.batchSelect(src, s.loadSelectList(src), after, limit, filter)
 	if err != nil {

@@ -98,11 +98,8 @@ func literalKind(k Kind) bool {
 // are streamed, never held, so limit bounds the batch's time, not memory.
 func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, after []any, limit int, filter *Filter) (DirectBatch, error) {
 	var b DirectBatch
-	if len(after) > 0 && len(after) != len(src.PrimaryKey) {
-		return b, fmt.Errorf("copy %s: %d key values for %d key columns", src.Name, len(after), len(src.PrimaryKey))
-	}
-	if limit <= 0 {
-		return b, fmt.Errorf("copy %s: batch limit %d", src.Name, limit)
+	if err := checkBatch(src, after, limit); err != nil {
+		return b, err
 	}
 	query, err := s.copyOutQuery(src, dst, after, limit, filter)
 	if err != nil {
@@ -348,4 +345,16 @@ func (s *Store) stream(ctx context.Context, pc *pgx.Conn, src *Table, copyOut, c
 		return nil
 	})
 	return b, err
+}
+
+// checkBatch refuses a direct batch's bad arguments: a resume key of
+// another length than src's key, a limit of no rows.
+func checkBatch(src *Table, after []any, limit int) error {
+	if len(after) > 0 && len(after) != len(src.PrimaryKey) {
+		return fmt.Errorf("copy %s: %d key values for %d key columns", src.Name, len(after), len(src.PrimaryKey))
+	}
+	if limit <= 0 {
+		return fmt.Errorf("copy %s: batch limit %d", src.Name, limit)
+	}
+	return nil
 }

@@ -96,12 +96,8 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 	defer rows.Close()
 	out := make([][]any, 0, limit)
 	for rows.Next() {
-		raw := make([]any, len(t.Columns))
-		ptrs := make([]any, len(raw))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		raw, err := ScanValues(rows, len(t.Columns))
+		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", t.Name, err)
 		}
 		for i, c := range t.Columns {
@@ -247,4 +243,18 @@ func (t *Table) Project(names []string) (*Table, error) {
 		}
 	}
 	return p, nil
+}
+
+// ScanValues scans the current row of rows into n fresh values, each as
+// the driver returns it.
+func ScanValues(rows *sql.Rows, n int) ([]any, error) {
+	raw := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }

@@ -386,37 +386,31 @@ func rowHash(texts []string, nulls []bool) uint64 {
 func recordHashSQL(exprs []string, types []datastore.Type) string {
 	parts := make([]string, len(exprs))
 	for i, x := range exprs {
-		seed := strconv.Itoa(i + 1)
-		var h string
-		switch types[i].Kind {
-		case datastore.KindSmallInt:
-			h = "hashint2extended(" + x + ", " + seed + ")"
-		case datastore.KindInt:
-			h = "hashint4extended(" + x + ", " + seed + ")"
-		case datastore.KindBigInt:
-			h = "hashint8extended(" + x + ", " + seed + ")"
-		case datastore.KindBool:
-			h = "hashint4extended((" + x + ")::int, " + seed + ")"
-		case datastore.KindDecimal:
-			h = "hash_numeric_extended(" + x + ", " + seed + ")"
-		case datastore.KindFloat:
-			h = "hashfloat4extended(" + x + ", " + seed + ")"
-		case datastore.KindDouble:
-			h = "hashfloat8extended(" + x + ", " + seed + ")"
-		case datastore.KindText, datastore.KindVarchar:
-			h = "hashtextextended((" + x + ")::text COLLATE \"C\", " + seed + ")"
-		case datastore.KindUUID:
-			h = "uuid_hash_extended(" + x + ", " + seed + ")"
-		case datastore.KindTimestamp:
-			h = "timestamp_hash_extended(" + x + ", " + seed + ")"
-		case datastore.KindTimestampTZ:
-			h = "timestamp_hash_extended((" + x + ") AT TIME ZONE 'UTC', " + seed + ")"
-		default: // date, bytea: no extended hash callable by its own type
-			h = "hash_record_extended(ROW(" + x + "), " + seed + ")"
+		fn, arg := "hash_record_extended", "ROW(%s)" // date, bytea: no extended hash callable by their own type
+		if h, ok := extendedHash[types[i].Kind]; ok {
+			fn, arg = h.fn, h.arg
 		}
+		h := fn + "(" + fmt.Sprintf(arg, x) + ", " + strconv.Itoa(i+1) + ")"
 		parts[i] = "coalesce(" + h + ", " + strconv.FormatInt(nullHash+int64(i), 10) + ")"
 	}
 	return "(" + strings.Join(parts, " # ") + ")"
+}
+
+// extendedHash is each kind's extended hash function in PostgreSQL and
+// how its argument is written around the column's expression.
+var extendedHash = map[datastore.Kind]struct{ fn, arg string }{
+	datastore.KindSmallInt:    {"hashint2extended", "%s"},
+	datastore.KindInt:         {"hashint4extended", "%s"},
+	datastore.KindBigInt:      {"hashint8extended", "%s"},
+	datastore.KindBool:        {"hashint4extended", "(%s)::int"},
+	datastore.KindDecimal:     {"hash_numeric_extended", "%s"},
+	datastore.KindFloat:       {"hashfloat4extended", "%s"},
+	datastore.KindDouble:      {"hashfloat8extended", "%s"},
+	datastore.KindText:        {"hashtextextended", `(%s)::text COLLATE "C"`},
+	datastore.KindVarchar:     {"hashtextextended", `(%s)::text COLLATE "C"`},
+	datastore.KindUUID:        {"uuid_hash_extended", "%s"},
+	datastore.KindTimestamp:   {"timestamp_hash_extended", "%s"},
+	datastore.KindTimestampTZ: {"timestamp_hash_extended", "(%s) AT TIME ZONE 'UTC'"},
 }
 
 // nullHash (plus the column's position) stands for NULL in recordHashSQL.

@@ -147,12 +147,8 @@ func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error)
 	defer rows.Close()
 	var out [][]any
 	for rows.Next() {
-		raw := make([]any, len(sel))
-		ptrs := make([]any, len(raw))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		raw, err := datastore.ScanValues(rows, len(sel))
+		if err != nil {
 			return 0, fmt.Errorf("repair %s: read %s: %w", tc.pair.Source, s.label, err)
 		}
 		for i, t := range srcTypes {

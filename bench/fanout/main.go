@@ -21,13 +21,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +40,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/bench/internal/devserver"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/drivers"
@@ -261,46 +260,12 @@ func (b *bench) startWorker() (func(), error) {
 }
 
 func (b *bench) startServer() (func(), error) {
-	bin := os.Getenv("GODWIT_TEMPORAL_BIN")
-	if bin == "" {
-		bin = "bin/temporal"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("the Temporal CLI: %w (set GODWIT_TEMPORAL_BIN)", err)
-	}
-	ports := make([]int, 3)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close() // free again for the server; a race with another process is unlikely
-	}
-	b.address = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	b.queue = "bench-fanout-" + b.suffix
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]), "--metrics-port", strconv.Itoa(ports[2]),
-		"--search-attribute", "MigrationPhase=Keyword", "--search-attribute", "MigrationStatus=Keyword",
-		"--search-attribute", "ReplicationLag=Double", "--log-level", "error")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	address, stop, err := devserver.Start()
+	if err != nil {
 		return nil, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", b.address, time.Second); err == nil {
-			c.Close()
-			return stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("temporal dev server did not listen: %s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	b.address, b.queue = address, "bench-fanout-"+b.suffix
+	return stop, nil
 }
 
 func (b *bench) psql(db, sql string) error {
