@@ -230,7 +230,9 @@ func readSecret(ref config.SecretRef) (string, error) {
 	if ref.FromEnv != "" {
 		v, ok := os.LookupEnv(ref.FromEnv)
 		if !ok {
-			return "", fmt.Errorf("environment variable %s is not set on this worker", ref.FromEnv)
+			// The worker resolves a phase's secrets, the godwit command
+			// its own checks' (status, reconcile): name which one lacks it.
+			return "", fmt.Errorf("environment variable %s is not set for this process (%s)", ref.FromEnv, filepath.Base(os.Args[0]))
 		}
 		return v, nil
 	}

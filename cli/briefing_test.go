@@ -153,7 +153,7 @@ func TestStatusFormats(t *testing.T) {
 				"new":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "NO_SUCH_DSN_VAR"}},
 			}, Phases: []config.PhaseSpec{{Phase: migration.PhaseCopy, Name: "copy", Driver: &config.Hook{}}}},
 			want: []string{"System Load: worker w1: load 0.50 0.40 0.30 on 2 CPUs, memory 35% used; legacy (sqlite): a single-file database, ",
-				"; new (postgres): not measured: its DSN cannot be read here (environment variable NO_SUCH_DSN_VAR is not set on this worker)"},
+				"; new (postgres): not measured: its DSN cannot be read here (environment variable NO_SUCH_DSN_VAR is not set for this process (cli.test))"},
 			histories: 1,
 		},
 		{
@@ -201,7 +201,7 @@ func TestStatusFormats(t *testing.T) {
 			name:      "a gateway that refuses the token: the token is not shown",
 			args:      []string{"status", "orders", "--format", "exec", "--gateway", secured.URL, "--gateway-route", "users", "--gateway-token-env", "NO_SUCH_VAR_FOR_TEST"},
 			report:    shiftingReport(),
-			want:      []string{"- System Availability: not measured: the token of gateway " + secured.URL + ", route users cannot be read here: environment variable NO_SUCH_VAR_FOR_TEST is not set on this worker\n"},
+			want:      []string{"- System Availability: not measured: the token of gateway " + secured.URL + ", route users cannot be read here: environment variable NO_SUCH_VAR_FOR_TEST is not set for this process (cli.test)\n"},
 			absent:    []string{"s3cret-admin-token"},
 			histories: 1,
 		},

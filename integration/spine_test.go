@@ -50,7 +50,7 @@ phases:
 		for _, want := range []string{
 			"✗ phase copy: run: working directory " + d.dir + "/missing does not exist on this worker",
 			"✗ phase copy: run: program ./no-such-copy.sh is not on this worker",
-			"✗ phase copy: run: secret PGPASSWORD: environment variable GODWIT_IT_UNSET_PASSWORD is not set on this worker",
+			"✗ phase copy: run: secret PGPASSWORD: environment variable GODWIT_IT_UNSET_PASSWORD is not set for this process",
 			"✗ phase copy: compensate: program no-such-program-anywhere is not in the worker's PATH",
 		} {
 			require.Contains(t, out, want)

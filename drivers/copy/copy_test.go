@@ -178,7 +178,7 @@ phases:
 	d := copydriver.New(logger())
 	problems := d.Preflight(context.Background(), spec, spec.Phases[0])
 	assert.ElementsMatch(t, []string{
-		"store new: cannot read its DSN: environment variable GODWIT_TEST_UNSET_DSN_VAR is not set on this worker",
+		"store new: cannot read its DSN: environment variable GODWIT_TEST_UNSET_DSN_VAR is not set for this process (copy.test)",
 		`store legacy: table "ordres" does not exist (it has kitchen, kitchen_log, plain)`,
 		"store legacy: table kitchen has no column changed for catchUp.column",
 		"store legacy: table kitchen_log has no primary key: the copy reads by key to resume where it stopped, so add one (or list the table in fullCopy to copy it in one pass that is not resumable)",

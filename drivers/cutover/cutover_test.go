@@ -186,9 +186,22 @@ func TestCutOverThenRollbackBringsWritesBack(t *testing.T) {
 			src, dst := open(t)
 			f := setup(t, ctx, src, dst, "20s")
 			var beats []activities.Heartbeat
-			res, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(hb activities.Heartbeat) { beats = append(beats, hb) })
+			// What new holds when writes are first held: the reverse
+			// capture is set up before the hold, not inside it.
+			reverse := replicate.ReverseCaptureName(f.spec.Name, f.spec.Stores["new"])
+			var atHold []cdc.Object
+			res, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(hb activities.Heartbeat) {
+				if atHold == nil && strings.Contains(hb.Detail, "writes held") {
+					objs, err := cdc.Objects(ctx, dst.Store, reverse)
+					require.NoError(t, err)
+					atHold = append([]cdc.Object{}, objs...)
+				}
+				beats = append(beats, hb)
+			})
 			require.NoError(t, err)
 			t.Log(res.Summary)
+			assert.Equal(t, reverse, res.Outputs["reverseCapture"])
+			assert.NotEmpty(t, atHold, "the reverse capture exists on new before writes are held")
 			assert.Contains(t, res.Summary, "route users cut over to new (read and write weights 100, were 50/0): writes held for")
 			assert.Contains(t, res.Summary, "reverse replication new → legacy set up (triggers)")
 			assert.NotEmpty(t, res.Outputs["heldFor"])
@@ -285,7 +298,16 @@ func TestCutOverCatchUpTimeout(t *testing.T) {
 	assert.Equal(t, 50, st.Weights.Read, "weights unchanged")
 	assert.Equal(t, 0, st.Weights.Write, "weights unchanged")
 	assert.False(t, st.WritesHeld, "writes released")
-	noLeftovers(t, ctx, dst.Store)
+	// The reverse capture was set up before the hold; removing it again
+	// waits for the same locks (the replicate setup phase's compensation
+	// removes it if the run rolls back, a retry reuses it): whatever is
+	// left on new is that capture's.
+	left, err := cdc.Leftovers(ctx, dst.Store)
+	require.NoError(t, err)
+	reverse := replicate.ReverseCaptureName(f.spec.Name, f.spec.Stores["new"])
+	objs, err := cdc.Objects(ctx, dst.Store, reverse)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, objs, left, "only the reverse capture may be left on new")
 
 	require.NoError(t, tx.Rollback())
 	_, err = f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})

@@ -111,8 +111,11 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 	var setup cdc.SetupResult
 	m, err := d.move(ctx, log, gw, s, o.forward, moveTo{read: 100, write: 100, from: "legacy", to: "new", what: "cut-over",
 		// Before writes can reach new: every write new takes is
-		// captured. New took only the forward stream's writes until now,
-		// which the capture would skip anyway (their origin).
+		// captured. New takes only the forward stream's writes until the
+		// weights move, which the capture skips (their origin), so it is
+		// set up before the hold: creating a changelog and triggers per
+		// table (or a slot) takes seconds that clients' writes would
+		// otherwise wait.
 		ready: func(ctx context.Context) error {
 			var err error
 			setup, err = cdc.Setup(ctx, o.reverse.Options)
@@ -158,8 +161,9 @@ type moveTo struct {
 	read, write int
 	from, to    string // the sides, "legacy" and "new"
 	what        string // "cut-over" or "rollback"
-	// ready, if set, runs after the drain, before the weights move, within
-	// the timeout (the cut-over sets the reverse capture up there).
+	// ready, if set, runs after the catch-up before the hold, while
+	// writes still go to the side being left (the cut-over sets the
+	// reverse capture up there).
 	ready    func(ctx context.Context) error
 	switched func() // called once the weights are set
 }
@@ -238,6 +242,17 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 	if m.early, err = d.catchUpBeforeHold(ctx, s, capture, to, timeout, beat); err != nil {
 		return m, err
 	}
+	if to.ready != nil {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		err = to.ready(rctx)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return m, ctx.Err()
+		case err != nil:
+			return m, classifyCapture(fmt.Sprintf("%s of %s, before holding writes", to.what, s.Route), err)
+		}
+	}
 	// The hold releases itself if this worker dies: the timeout, plus time
 	// to set the weights and release.
 	if _, err := gw.HoldWrites(ctx, s.Route, timeout+30*time.Second); err != nil {
@@ -276,9 +291,6 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: fmt.Sprintf("route %s (%s): writes held for %s; catching up %s: %d changes behind, %d applied",
 				s.Route, to.what, time.Since(heldAt).Round(time.Millisecond), to.to, p.Lag.Changes, p.AppliedThisRun)})
 		})
-	}
-	if err == nil && to.ready != nil {
-		err = to.ready(cctx)
 	}
 	m.applied = final.AppliedThisRun
 	if err != nil {

@@ -278,7 +278,7 @@ apply: {vars: {migration_phase: execution}}`)
 	_, err = f.do(activities.ActionRun, p, 1, nil)
 	require.Error(t, err)
 	assert.True(t, appError(t, err).NonRetryable())
-	assert.Contains(t, err.Error(), "secret variable deploy_token: environment variable GODWIT_TF_TEST_TOKEN is not set on this worker")
+	assert.Contains(t, err.Error(), "secret variable deploy_token: environment variable GODWIT_TF_TEST_TOKEN is not set for this process")
 }
 
 // A secret given the way Terraform reads one from its environment,

@@ -58,7 +58,7 @@ func TestPreflight(t *testing.T) {
 		{"no token", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}}, Route: "users"},
 			"the gateway at " + gw.AdminURL + " requires a token: set gateway.token"},
 		{"token variable not set", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &config.SecretRef{FromEnv: "GODWIT_TEST_UNSET_TOKEN"}}, Route: "users"},
-			"gateway token: environment variable GODWIT_TEST_UNSET_TOKEN is not set on this worker"},
+			"gateway token: environment variable GODWIT_TEST_UNSET_TOKEN is not set for this process"},
 		{"unknown route", Spec{Gateway: Gateway{Admin: AdminURLs{gw.AdminURL}, Token: &token}, Route: "orders"},
 			`route "orders" does not exist on the gateway at ` + gw.AdminURL + " (its routes: users)"},
 	}
