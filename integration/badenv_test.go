@@ -36,7 +36,7 @@ var badEnvs = []badEnv{
 			return storesYAML(src.DSN, "postgres", `{fromEnv: IT_BADENV_UNSET_DSN}`, dir),
 				copyPhase(`[orders]`), nil
 		},
-		want: "phase copy: store new: cannot read its DSN: environment variable IT_BADENV_UNSET_DSN is not set for this process",
+		want: "phase copy: store new: cannot read its DSN: environment variable IT_BADENV_UNSET_DSN is not set for this process (integration.test)",
 	},
 	{
 		name: "wrong password",
