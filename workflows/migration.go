@@ -27,6 +27,9 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	if err := prepareInput(ctx, &in); err != nil {
 		return nil, err
 	}
+	if err := preparePlan(ctx, &in); err != nil {
+		return nil, err
+	}
 	r := newRun(ctx, in)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, fmt.Errorf("register handlers: %w", err)
@@ -183,6 +186,9 @@ type run struct {
 	issuesVersion workflow.Version
 	// budgetVersion says what counts toward the run's budget (nearBudget).
 	budgetVersion workflow.Version
+	// plan is what the run decides with since changePlans (plans.go);
+	// nil on the old path, where it asks the phases' drivers.
+	plan *config.Plan
 
 	paused         bool
 	rollbackReason string // non-empty once a rollback is requested
@@ -303,6 +309,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		throttle:         map[int]int{},
 		activitiesPerRun: in.ActivitiesPerRun,
 		fanOutWindow:     in.FanOutWindow,
+		plan:             in.Plan,
 	}
 	if r.activitiesPerRun <= 0 {
 		r.activitiesPerRun = DefaultActivitiesPerRun
@@ -349,11 +356,18 @@ func newRun(ctx workflow.Context, in Input) *run {
 	plan := make([]migration.PlannedPhase, len(spec.Phases))
 	for i, p := range spec.Phases {
 		plan[i] = migration.PlannedPhase{Name: p.Name, Kind: p.Phase}
-		if withDriver {
-			plan[i].Driver = p.DriverKey()
-		}
 		if p.Approval != nil {
 			plan[i].Gate = p.Approval.Gate
+		}
+		if r.plan != nil {
+			if withDriver {
+				plan[i].Driver = r.plan.Phases[i].Driver
+			}
+			plan[i].Steps = len(r.plan.Phases[i].Steps)
+			continue
+		}
+		if withDriver {
+			plan[i].Driver = p.DriverKey()
 		}
 		if sp, ok := p.Driver.(config.StepPlanner); ok {
 			plan[i].Steps = len(sp.PlanSteps())
@@ -380,7 +394,7 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
 			}
-			if !r.gateAfterReadOnly(ctx, r.spec.Phases[i]) {
+			if !r.gateAfterReadOnly(ctx, i) {
 				if stop := r.awaitPhaseGateAndWindow(ctx, i); stop != nil {
 					return stop
 				}
@@ -456,9 +470,13 @@ func (r *run) gateAfterPlanOn(ctx workflow.Context) bool {
 	return r.gateAfterPlan >= gateAfterPlanV1
 }
 
-// gateAfterReadOnly says whether phase p's own gate waits inside its
+// gateAfterReadOnly says whether phase i's own gate waits inside its
 // steps, after the read-only ones (config.PhaseSpec.GateAfterReadOnly).
-func (r *run) gateAfterReadOnly(ctx workflow.Context, p config.PhaseSpec) bool {
+func (r *run) gateAfterReadOnly(ctx workflow.Context, i int) bool {
+	p := r.spec.Phases[i]
+	if r.plan != nil {
+		return r.plan.Phases[i].GateAfterReadOnly(p.Approval != nil) && r.gateAfterPlanOn(ctx)
+	}
 	return p.GateAfterReadOnly() && r.gateAfterPlanOn(ctx)
 }
 
@@ -553,15 +571,15 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 			return stop
 		}
 	}
-	resolved, err := spec.Resolve(r.outputs)
+	resolved, pp, err := r.phasePlan(i)
 	if err != nil {
 		return r.phaseFailed(ctx, i, err.Error(), activities.PhaseResult{})
 	}
-	if sp, ok := resolved.Driver.(config.StepPlanner); ok && len(sp.PlanSteps()) > 0 {
-		return r.runSteps(ctx, i, resolved, sp.PlanSteps())
+	if len(pp.Steps) > 0 {
+		return r.runSteps(ctx, i, resolved, pp.Steps)
 	}
-	if fo, ok := resolved.Driver.(config.FanOut); ok && fo.FanOut() > 0 && r.version >= spineV1 {
-		return r.runUnits(ctx, i, resolved, fo.FanOut())
+	if pp.FanOut > 0 && r.version >= spineV1 {
+		return r.runUnits(ctx, i, resolved, pp.FanOut)
 	}
 	res, stop := r.runAction(ctx, i, resolved, 0)
 	if stop != nil && (stop.stepsAgain || stop.holdForPerson) {
@@ -571,7 +589,7 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return stop
 	}
 	r.phaseCompleted(ctx, i, res)
-	if b, ok := resolved.Driver.(config.Background); ok && b.InBackground() && lagOn(ctx) {
+	if pp.Background && lagOn(ctx) {
 		r.startBackground(ctx, i)
 	}
 	return r.requested() // a rollback that raced the phase's end
@@ -593,7 +611,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 	if i == r.startPhase {
 		first = r.startStep
 	}
-	late := r.gateAfterReadOnly(ctx, spec)
+	late := r.gateAfterReadOnly(ctx, i)
 	guarded := spec.Phase.PointOfNoReturn() && r.gateAfterPlanOn(ctx)
 	change := config.FirstChange(steps)
 	if late || guarded {
@@ -743,12 +761,15 @@ func contains(list []int, v int) bool {
 // again from there.
 func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step int) (activities.PhaseResult, *stopCause) {
 	pausable := false
-	if p, ok := spec.Driver.(config.Pausable); ok && r.version >= spineV1 {
+	if r.plan != nil {
+		pausable = r.plan.Phases[i].Pausable && r.version >= spineV1 && step == 0
+	} else if p, ok := spec.Driver.(config.Pausable); ok && r.version >= spineV1 {
 		pausable = p.Pausable() && step == 0
 	}
 	resume := ""
 	for {
-		spec = r.throttled(i, spec)
+		in := r.throttledInput(i, spec)
+		spec = in.Phase
 		throttledTo, throttleSet := r.throttle[i]
 		r.activities++
 		actCtx, cancel := workflow.WithCancel(ctx)
@@ -759,7 +780,7 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			opts.Summary = fmt.Sprintf("%s: step %s", spec.Name, r.report.Phases[i].Step)
 		}
 		actCtx = workflow.WithActivityOptions(actCtx, opts)
-		in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Step: step, Resume: resume}
+		in.Step, in.Resume = step, resume
 		if step > 0 && len(r.prior[i]) > 0 {
 			in.Prior = r.prior[i]
 		}
@@ -981,11 +1002,9 @@ func (r *run) compensateOne(dctx workflow.Context, i int) error {
 		opts.RetryPolicy.MaximumAttempts = max(opts.RetryPolicy.MaximumAttempts, MinCompensationAttempts)
 		actCtx := workflow.WithActivityOptions(dctx, opts)
 		var res activities.PhaseResult
-		if resolved, err := spec.Resolve(r.outputs); err == nil {
-			spec = resolved
-		}
-		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName,
-			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, StepsDone: r.stepsDone[i], Prior: r.prior[i]}).Get(dctx, &res)
+		in := r.compensationInput(i, spec)
+		in.StepsDone, in.Prior = r.stepsDone[i], r.prior[i]
+		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName, in).Get(dctx, &res)
 		if err != nil {
 			msg := errorMessage(err)
 			pr.State, pr.Error = migration.PhaseCompFailed, msg
