@@ -93,7 +93,7 @@ type PhaseInput struct {
 	// data (the workflow calls no driver): the activity resolves the
 	// section's references with Outputs, gives it the rate a `throttle`
 	// set (config.Throttler), and bounds a follower's run to FollowFor
-	// (config.LagFollower). See applyPlan.
+	// (config.LagFollower). See Applied.
 	Outputs       config.Outputs  `json:"outputs,omitempty"`
 	RowsPerSecond *int            `json:"rowsPerSecond,omitempty"`
 	FollowFor     config.Duration `json:"followFor,omitempty"`
@@ -203,7 +203,7 @@ func (a *Activities) CompensatePhase(ctx context.Context, in PhaseInput) (PhaseR
 
 func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (PhaseResult, error) {
 	info := activity.GetInfo(ctx)
-	in, err := applyPlan(action, in)
+	in, err := in.Applied(action)
 	if err != nil {
 		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
 	}
@@ -357,7 +357,7 @@ const noCompensation = migration.NoCompensationSummary
 
 // PlanUnits lists the units of a phase that fans out, in a stable order.
 func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {
-	in, err := applyPlan(ActionRun, in)
+	in, err := in.Applied(ActionRun)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
 	}

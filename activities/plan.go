@@ -6,14 +6,14 @@ import (
 	"github.com/godwit/godwit/config"
 )
 
-// applyPlan makes the driver section a run on plans as data sends (as
+// Applied makes the driver section a run on plans as data sends (as
 // written in the spec, with the values the workflow decided beside it)
 // into the one the driver runs with: references resolved with in.Outputs,
 // the rate a `throttle` set, a follower's bound. The workflow used to do
 // this itself, calling the driver's code while it replayed; here it runs
 // once per attempt, outside history. An input without these fields (a run
 // on the old path, which did it already) passes unchanged.
-func applyPlan(action Action, in PhaseInput) (PhaseInput, error) {
+func (in PhaseInput) Applied(action Action) (PhaseInput, error) {
 	p := in.Phase
 	if len(in.Outputs) > 0 {
 		resolved, err := p.Resolve(in.Outputs)
