@@ -123,3 +123,16 @@ phases:
 	require.Equal(t, []string{"run:copy#2", "run:copy#3"}, next.fake.Calls(), "the carried plan, not the driver's six steps")
 	require.Equal(t, migration.StatusCompleted, rep.Status)
 }
+
+// TestAPlanThatDoesNotFitTheSpecIsMadeAgain: a client's plan for another
+// spec (a phase short) is not trusted: the run makes its own, once.
+func TestAPlanThatDoesNotFitTheSpecIsMadeAgain(t *testing.T) {
+	withShifting(t, 2)
+	spec := mustSpec(t, shiftingSpec)
+	wrong := config.Plan{Phases: []config.PhasePlan{{Driver: "hook"}}}
+	h := newHarness(t)
+	rep, err := h.runInput(Input{Spec: spec, Plan: &wrong})
+	require.NoError(t, err)
+	require.Equal(t, []string{"run:validate", "run:copy#1", "run:copy#2"}, h.fake.Calls())
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+}
