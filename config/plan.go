@@ -154,6 +154,18 @@ func (o Outputs) Known(refs []string) Outputs {
 	return out
 }
 
+// Expand replaces the references in text that have a value (a step's name
+// planned from a section as written), leaving the others as they are.
+func (o Outputs) Expand(text string) string {
+	return reference.ReplaceAllStringFunc(text, func(m string) string {
+		ref := reference.FindStringSubmatch(m)
+		if v, ok := o[ref[1]][ref[2]]; ok {
+			return v
+		}
+		return m
+	})
+}
+
 // splitReference splits "X.Y" (PhaseSpec.References) into the phase's
 // name and the output's: a phase's name may hold dots, an output's not.
 func splitReference(ref string) (phase, output string) {

@@ -70,6 +70,7 @@ phases:
 	some, err := full.For(p.Name, refs)
 	require.NoError(t, err)
 	require.Equal(t, Outputs{"infra.green": {"url": "http://g", "ip": "10.0.0.1"}}, some)
+	require.Equal(t, "to http://g and ${phases.x.outputs.y}", full.Expand("to ${phases.infra.green.outputs.url} and ${phases.x.outputs.y}"))
 	resolved, err := p.Resolve(some)
 	require.NoError(t, err)
 	require.Equal(t, []string{"./x.sh", "http://g", "10.0.0.1"}, resolved.Hook().Run.Command)

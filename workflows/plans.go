@@ -84,8 +84,20 @@ func (r *run) phasePlan(i int) (config.PhaseSpec, config.PhasePlan, error) {
 	spec := r.spec.Phases[i]
 	if r.plan != nil {
 		pp := r.plan.Phases[i]
-		_, err := r.outputs.For(spec.Name, pp.References)
-		return spec, pp, err
+		if _, err := r.outputs.For(spec.Name, pp.References); err != nil {
+			return spec, pp, err
+		}
+		if len(pp.References) > 0 && len(pp.Steps) > 0 {
+			// Names as the old path showed them, planned from the
+			// resolved section ("retire legacy from route ${...}").
+			steps := make([]config.Step, len(pp.Steps))
+			for k, st := range pp.Steps {
+				st.Name = r.outputs.Expand(st.Name)
+				steps[k] = st
+			}
+			pp.Steps = steps
+		}
+		return spec, pp, nil
 	}
 	resolved, err := spec.Resolve(r.outputs)
 	if err != nil {

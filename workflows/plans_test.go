@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 )
@@ -135,4 +136,25 @@ func TestAPlanThatDoesNotFitTheSpecIsMadeAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"run:validate", "run:copy#1", "run:copy#2"}, h.fake.Calls())
 	require.Equal(t, migration.StatusCompleted, rep.Status)
+}
+
+// TestAStepNameShowsTheValueItsReferenceGot: steps planned from the
+// section as written show the values of its references once known, as
+// they did when the workflow planned from the resolved section.
+func TestAStepNameShowsTheValueItsReferenceGot(t *testing.T) {
+	h := newHarness(t)
+	h.fake.outputs = func(in activities.PhaseInput) map[string]string {
+		if in.Phase.Name == "up" {
+			return map[string]string{"url": "http://green"}
+		}
+		return nil
+	}
+	rep, err := h.run(mustSpec(t, `name: test
+phases:
+  - {phase: provision, name: up, outputs: [url], hook: `+hookOK+`}
+  - phase: shift-traffic
+    hook: {steps: [{run: {command: [./shift.sh, "${phases.up.outputs.url}"]}}]}
+`))
+	require.NoError(t, err)
+	require.Equal(t, "1 of 1: ./shift.sh http://green", rep.Phases[1].Step)
 }
