@@ -1,5 +1,7 @@
 package migration
 
+import "slices"
+
 // Status is the state of a whole migration run.
 type Status string
 
@@ -53,6 +55,31 @@ func (s Status) Final() bool {
 		return true
 	}
 	return false
+}
+
+// moves is every legal change of a run's status: the workflow changes it
+// only through one function that checks this table, so a new path that
+// would, say, take a finished run back to IN_PROGRESS is caught by the
+// tests rather than shown to an operator. A status may always be set to
+// itself. Final statuses have no move.
+var moves = map[Status][]Status{
+	StatusInProgress: {StatusPaused, StatusWaitingApproval, StatusWaitingWindow, StatusRollingBack,
+		StatusCompleted, StatusFailed},
+	// A gate or window reached while paused waits as such; a pause taken
+	// at the last phase ends the run as it would have.
+	StatusPaused: {StatusInProgress, StatusWaitingApproval, StatusWaitingWindow, StatusRollingBack,
+		StatusCompleted, StatusFailed},
+	StatusWaitingApproval: {StatusInProgress, StatusPaused, StatusRollingBack, StatusFailed},
+	StatusWaitingWindow:   {StatusInProgress, StatusPaused, StatusRollingBack, StatusFailed},
+	StatusRollingBack:     {StatusRollbackBlocked, StatusRolledBack, StatusRollbackFailed},
+	// A person repairs a blocked rollback (retry, skip: it goes on; abandon:
+	// it ends as failed).
+	StatusRollbackBlocked: {StatusRollingBack, StatusRollbackFailed},
+}
+
+// CanMoveTo reports whether a run may change from status s to t.
+func (s Status) CanMoveTo(t Status) bool {
+	return s == t || slices.Contains(moves[s], t)
 }
 
 // PhaseState is the state of one phase within a run.

@@ -131,7 +131,7 @@ func (r *run) onPause(ctx workflow.Context, req PauseRequest) {
 	r.paused = true
 	r.report.Paused = true
 	if r.report.Status == migration.StatusInProgress {
-		r.report.Status = migration.StatusPaused
+		r.setStatus(migration.StatusPaused)
 	}
 	r.logger.Info("pause requested", "by", req.By, "reason", req.Reason)
 	r.publish(ctx)
@@ -146,7 +146,7 @@ func (r *run) onResume(ctx workflow.Context, req PauseRequest) {
 	r.paused = false
 	r.report.Paused = false
 	if r.report.Status == migration.StatusPaused {
-		r.report.Status = migration.StatusInProgress
+		r.setStatus(migration.StatusInProgress)
 	}
 	r.logger.Info("resume requested", "by", req.By)
 	r.publish(ctx)
@@ -174,7 +174,7 @@ func (r *run) onRollback(ctx workflow.Context, req RollbackRequest) {
 	reason := migration.RollbackRequestNote(req.By, req.Reason)
 	r.rollbackReason = reason
 	r.report.RollbackNote = reason
-	r.report.Status = migration.StatusRollingBack
+	r.setStatus(migration.StatusRollingBack)
 	r.logger.Warn("rollback requested", "by", req.By, "reason", req.Reason)
 	r.publish(ctx)
 }

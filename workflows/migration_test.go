@@ -100,6 +100,9 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, fake: &fakePhases{}}
+	guard := newStatusGuard()
+	h.suite.SetLogger(guard)
+	t.Cleanup(func() { guard.check(t) })
 	h.env = h.suite.NewTestWorkflowEnvironment()
 	// The deadlock detector's 1 s can pass on a loaded CI machine under
 	// -race without any deadlock; a real one still ends in the test timeout.

@@ -29,9 +29,14 @@ func TestReplayRecordedHistories(t *testing.T) {
 	require.NotEmpty(t, files, "no recorded histories: the replay test would prove nothing")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
+			// Logging on in replay, so the guard sees every status move
+			// the recorded run makes on today's code.
+			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{EnableLoggingInReplay: true})
+			require.NoError(t, err)
 			Register(r)
-			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
+			guard := newStatusGuard()
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(guard, f))
+			guard.check(t)
 		})
 	}
 }

@@ -94,7 +94,7 @@ func (r *run) compensateOne(dctx workflow.Context, i int) error {
 func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairRequest {
 	r.blockedPhase = r.spec.Phases[i].Name
 	r.repair = nil
-	r.report.Status = migration.StatusRollbackBlocked
+	r.setStatus(migration.StatusRollbackBlocked)
 	r.report.RollbackNote = fmt.Sprintf("blocked: %v", cause)
 	workflow.GetMetricsHandler(ctx).Counter(MetricBlocked).Inc(1)
 	r.publish(ctx)
@@ -102,7 +102,7 @@ func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairReques
 	_ = workflow.Await(ctx, func() bool { return r.repair != nil })
 	req := *r.repair
 	r.blockedPhase, r.repair = "", nil
-	r.report.Status = migration.StatusRollingBack
+	r.setStatus(migration.StatusRollingBack)
 	r.logger.Warn("rollback repair", "action", req.Action, "by", req.By, "phase", r.spec.Phases[i].Name)
 	r.publish(ctx)
 	return req

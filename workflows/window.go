@@ -42,7 +42,7 @@ func (r *run) awaitWindow(ctx workflow.Context, i int) *stopCause {
 		return nil
 	}
 	r.waitingGate, r.report.WaitingGate = WindowGate, WindowGate
-	r.report.Status = migration.StatusWaitingWindow
+	r.setStatus(migration.StatusWaitingWindow)
 	r.report.Window, r.report.WindowOpens = w.Describe(), ans.Opens
 	r.publish(ctx)
 	r.logger.Info("waiting for the window", "phase", phase, "opens", ans.Opens)
@@ -62,10 +62,7 @@ func (r *run) awaitWindow(ctx workflow.Context, i int) *stopCause {
 		r.addIssue(ctx, phase, migration.SeverityWarning,
 			fmt.Sprintf("phase %s started outside its window, approved by %s: %s", phase, by, r.windowReason))
 	}
-	r.report.Status = migration.StatusInProgress
-	if r.paused {
-		r.report.Status = migration.StatusPaused
-	}
+	r.setStatus(r.runningStatus())
 	r.publish(ctx)
 	return nil
 }
