@@ -89,6 +89,14 @@ type PhaseInput struct {
 	// Prior holds the outputs of the phase's earlier steps (a plan's hash
 	// for the apply step that follows it), later steps winning.
 	Prior map[string]string `json:"prior,omitempty"`
+	// Outputs, RowsPerSecond and FollowFor come from a run on plans as
+	// data (the workflow calls no driver): the activity resolves the
+	// section's references with Outputs, gives it the rate a `throttle`
+	// set (config.Throttler), and bounds a follower's run to FollowFor
+	// (config.LagFollower). See Applied.
+	Outputs       config.Outputs  `json:"outputs,omitempty"`
+	RowsPerSecond *int            `json:"rowsPerSecond,omitempty"`
+	FollowFor     config.Duration `json:"followFor,omitempty"`
 }
 
 // PhaseResult is a phase's outcome, small enough for workflow history.
@@ -195,6 +203,10 @@ func (a *Activities) CompensatePhase(ctx context.Context, in PhaseInput) (PhaseR
 
 func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (PhaseResult, error) {
 	info := activity.GetInfo(ctx)
+	in, err := in.Applied(action)
+	if err != nil {
+		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+	}
 	driver, err := a.driverFor(in.Phase)
 	if err != nil {
 		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
@@ -345,6 +357,10 @@ const noCompensation = migration.NoCompensationSummary
 
 // PlanUnits lists the units of a phase that fans out, in a stable order.
 func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {
+	in, err := in.Applied(ActionRun)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+	}
 	driver, err := a.driverFor(in.Phase)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)

@@ -175,7 +175,10 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 		// estimate, risk and rollback step), bounded in size.
 		StaticDetails: plan.FromSpec(spec, plan.Options{}).Details(plan.DefaultDetailsBytes),
 	}
-	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Spec: *spec})
+	// The plan is made here, once: the run decides with it and never asks
+	// a driver, so a worker upgraded later runs it as planned.
+	plan := config.PlanSpec(spec)
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Spec: *spec, Plan: &plan})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	var invalid *serviceerror.InvalidArgument
 	switch {

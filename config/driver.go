@@ -49,7 +49,8 @@ type Pausable interface {
 
 // StepPlanner is a DriverSpec whose phase runs as a series of steps, one
 // by one, so that pause, approve and rollback act between them. Steps must
-// be a pure function of the spec: the workflow calls it.
+// be a pure function of the spec: PlanSpec calls it when a run starts (and
+// runs from before plans as data call it as they replay).
 type StepPlanner interface {
 	PlanSteps() []Step
 }

@@ -93,6 +93,11 @@ type Input struct {
 	// one FanOutWindow child runs (tests, benchmarks); at most
 	// MaxFanOutWindow.
 	FanOutWindow int `json:"fanOutWindow,omitempty"`
+	// Plan is the spec's plan (config.PlanSpec), made by `godwit start`
+	// or, for a client that sends none, once by the first run; carried
+	// across continue-as-new. Runs since changePlans decide with it and
+	// never call a driver; runs before it leave it empty.
+	Plan *config.Plan `json:"plan,omitempty"`
 	// decodeErr is why the input did not decode (see UnmarshalJSON).
 	decodeErr error
 }

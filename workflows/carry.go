@@ -30,7 +30,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	r.logger.Info("continuing as new", "phase", r.currentPhase(), "step", r.startStep)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{
 		Spec: r.spec, Carry: carry, ActivitiesPerRun: r.activitiesPerRun,
-		FanOutWindow: r.fanOutWindow,
+		FanOutWindow: r.fanOutWindow, Plan: r.plan,
 	})
 }
 

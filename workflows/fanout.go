@@ -27,7 +27,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	var units []string
 	r.activities++
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanUnitsName,
-		activities.PhaseInput{Migration: r.spec.Name, Phase: spec}).Get(ctx, &units)
+		r.phaseInput(i, spec)).Get(ctx, &units)
 	if err != nil {
 		return r.actionFailed(ctx, i, spec, err)
 	}
@@ -105,8 +105,9 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 			uopts.Summary = spec.Name + ": " + unit
 			var res activities.PhaseResult
 			// A unit started after `throttle` takes the new rate.
-			err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, uopts), activities.RunPhaseName,
-				activities.PhaseInput{Migration: r.spec.Name, Phase: r.throttled(i, spec), Unit: unit}).Get(g, &res)
+			in := r.throttledInput(i, spec)
+			in.Unit = unit
+			err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, uopts), activities.RunPhaseName, in).Get(g, &res)
 			finished++
 			unitEnded(unit)
 			if err != nil {

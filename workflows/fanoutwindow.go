@@ -73,6 +73,12 @@ type WindowInput struct {
 	Units       []string         `json:"units"`
 	Concurrency int              `json:"concurrency"`
 	Control     WindowControl    `json:"control"`
+	// Planned is set by a migration on plans as data (changePlans): the
+	// phase is as written, Outputs resolve its references, and the rate
+	// goes to each unit's activity as a field; the window calls no
+	// driver. Unset, the window sets the rate in the section itself.
+	Planned bool           `json:"planned,omitempty"`
+	Outputs config.Outputs `json:"outputs,omitempty"`
 }
 
 // WindowControl is the migration's control state a window obeys: paused
@@ -171,15 +177,20 @@ func FanOutWindow(ctx workflow.Context, in WindowInput) (WindowResult, error) {
 		}
 		started++
 		running[j] = true
-		spec := withRate(in.Phase, control.RowsPerSecond)
+		unitIn := activities.PhaseInput{Migration: in.Migration, Phase: in.Phase, Unit: unit}
+		if in.Planned {
+			unitIn.Outputs, unitIn.RowsPerSecond = in.Outputs, control.RowsPerSecond
+		} else {
+			unitIn.Phase = withRate(in.Phase, control.RowsPerSecond)
+		}
+		spec := unitIn.Phase
 		workflow.Go(wait, func(g workflow.Context) {
 			defer sem.Release(1)
 			defer func() { running[j] = false }()
 			opts := activityOptions(spec)
 			opts.Summary = spec.Name + ": " + unit
 			var out activities.PhaseResult
-			err := workflow.ExecuteActivity(workflow.WithActivityOptions(unitsCtx, opts), activities.RunPhaseName,
-				activities.PhaseInput{Migration: in.Migration, Phase: spec, Unit: unit}).Get(g, &out)
+			err := workflow.ExecuteActivity(workflow.WithActivityOptions(unitsCtx, opts), activities.RunPhaseName, unitIn).Get(g, &out)
 			finished++
 			if err != nil {
 				res.FailedAttempts += failedAttempts(err)
@@ -363,9 +374,11 @@ func (r *run) runWindow(ctx, cctx workflow.Context, i, k int, spec config.PhaseS
 		// A rollback waits for the units to stop before compensating.
 		WaitForCancellation: true,
 	}
-	child := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(cctx, copts), FanOutWindowName, WindowInput{
-		Migration: r.spec.Name, Phase: spec, Units: units, Concurrency: limit, Control: sent,
-	})
+	win := WindowInput{Migration: r.spec.Name, Phase: spec, Units: units, Concurrency: limit, Control: sent}
+	if r.plan != nil {
+		win.Planned, win.Outputs = true, r.phaseInput(i, spec).Outputs
+	}
+	child := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(cctx, copts), FanOutWindowName, win)
 	ended := false
 	workflow.Go(ctx, func(g workflow.Context) {
 		if child.GetChildWorkflowExecution().Get(g, nil) != nil {

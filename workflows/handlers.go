@@ -6,7 +6,6 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/notify"
 )
@@ -253,8 +252,8 @@ func (r *run) validateThrottle(ctx workflow.Context, req ThrottleRequest) error 
 	case i < 0 || i >= len(r.spec.Phases) || r.report.Phases[i].State != migration.PhaseRunning:
 		return fmt.Errorf("throttle applies to a running phase; the current phase is %s (%s)", r.report.CurrentPhase, r.report.Status)
 	}
-	if _, ok := r.spec.Phases[i].Driver.(config.Throttler); !ok {
-		return fmt.Errorf("phase %s's %s driver takes no rate: throttle applies to a copy", r.spec.Phases[i].Name, r.spec.Phases[i].DriverKey())
+	if !r.throttles(i) {
+		return fmt.Errorf("phase %s's %s driver takes no rate: throttle applies to a copy", r.spec.Phases[i].Name, r.driverKey(i))
 	}
 	return nil
 }

@@ -86,6 +86,9 @@ func prepareInput(ctx workflow.Context, in *Input) error {
 	}
 	if p.Spec != nil {
 		in.Spec = *p.Spec
+		// A plan the client made from the spec before its defaults were
+		// filled is made again (preparePlan).
+		in.Plan = nil
 	}
 	if p.Error == "" {
 		return nil

@@ -86,7 +86,7 @@ func (r *run) recordLag(ctx workflow.Context, phase string, lag *migration.Repli
 // it already runs in the background; the approval's validator compares
 // its lag with the limit. The returned function ends what it started.
 func (r *run) followWhileWaiting(ctx workflow.Context, i int, a *config.Approval) func() {
-	src := config.LagSource(r.spec.Phases, i)
+	src := r.lagSource(i)
 	if src < 0 {
 		return func() {} // the spec's check refuses this
 	}
@@ -171,37 +171,21 @@ func (r *run) stopBackground() {
 	r.bg = nil
 }
 
-// needsCapture reports whether phase i uses the capture the background
-// replication follows, so that replication must stop before it starts.
-func (r *run) needsCapture(i int) bool {
-	if r.bg == nil {
-		return false
-	}
-	u, ok := r.spec.Phases[i].Driver.(config.CaptureUser)
-	bgu, bgok := r.spec.Phases[r.bg.src].Driver.(config.CaptureUser)
-	return ok && bgok && u.CaptureSource() == bgu.CaptureSource()
-}
-
 // followOnce runs phase src's replication bounded to runFor.
 func (r *run) followOnce(ctx workflow.Context, src int, what string, runFor time.Duration) (activities.PhaseResult, error) {
 	var res activities.PhaseResult
-	spec, err := r.spec.Phases[src].Resolve(r.outputs)
+	in, err := r.followInput(src, runFor)
 	if err != nil {
 		return res, err
 	}
-	f, _ := spec.Driver.(config.LagFollower)
-	d, ok := f.FollowFor(runFor)
-	if !ok {
-		return res, fmt.Errorf("phase %s does not follow a replication", spec.Name)
-	}
-	spec.Driver = d
+	spec := in.Phase
 	opts := activityOptions(spec)
 	opts.Summary = spec.Name + ": " + what
 	r.activities++
 	r.follows++
 	// Told apart from the current phase's activity by `godwit status`.
 	opts.ActivityID = fmt.Sprintf("%s%d", FollowActivityPrefix, r.follows)
-	in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Resume: r.lagCheckpoint}
+	in.Resume = r.lagCheckpoint
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.RunPhaseName, in).Get(ctx, &res)
 	return res, err
 }

@@ -77,7 +77,7 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 	if workflow.GetVersion(ctx, changeLeaseKey, workflow.DefaultVersion, leaseKeyV1) >= leaseKeyV1 {
 		return r.acquireKeyedLeases(ctx)
 	}
-	for _, res := range r.spec.AllResources() {
+	for _, res := range r.resources() {
 		err := r.startLease(ctx, res)
 		if isAlreadyStarted(err) {
 			// Held: by a live migration, or by a lease whose holder has
@@ -112,7 +112,7 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 // each resource is (leaseKeyV1). A resource an older run holds under its
 // old ID stops this one as a held lease does.
 func (r *run) acquireKeyedLeases(ctx workflow.Context) *stopCause {
-	if len(r.spec.AllResources()) == 0 {
+	if len(r.resources()) == 0 {
 		return nil
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

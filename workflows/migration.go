@@ -27,6 +27,9 @@ func Migration(ctx workflow.Context, in Input) (*migration.Report, error) {
 	if err := prepareInput(ctx, &in); err != nil {
 		return nil, err
 	}
+	if err := preparePlan(ctx, &in); err != nil {
+		return nil, err
+	}
 	r := newRun(ctx, in)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, fmt.Errorf("register handlers: %w", err)
@@ -173,43 +176,68 @@ const (
 )
 
 // run is one migration's state. The report is the source of truth for what
-// happened; the other fields are the controls people steer it with.
+// happened; the rest is grouped by what it serves: the saga (what to undo
+// and how a blocked undo goes on), the controls people steer the run with
+// (signals and updates), the followers beside the phases (replications,
+// notifications), the phase loop's position, and the versions this run
+// follows. The groups are embedded, so each field reads as r.name.
 type run struct {
-	spec    config.Spec
-	report  *migration.Report
-	logger  log.Logger
+	spec   config.Spec
+	report *migration.Report
+	logger log.Logger
+	// plan is what the run decides with since changePlans (plans.go);
+	// nil on the old path, where it asks the phases' drivers.
+	plan *config.Plan
+
+	versions
+	saga
+	controls
+	followers
+	position
+	published
+}
+
+// versions are the workflow changes this run follows (GetVersion).
+type versions struct {
 	version workflow.Version
 	// issuesVersion says how issues are recorded (addIssue).
 	issuesVersion workflow.Version
 	// budgetVersion says what counts toward the run's budget (nearBudget).
 	budgetVersion workflow.Version
+	// notifyVersion enables notifications.
+	notifyVersion workflow.Version
+	// memoVersion enables the memo summary.
+	memoVersion workflow.Version
+	// seriesVersion enables the report's series (migration.Report.Series).
+	seriesVersion workflow.Version
+	// gateAfterPlan is this run's changeGateAfterPlan version, once asked.
+	gateAfterPlan      workflow.Version
+	gateAfterPlanAsked bool
+}
 
-	paused         bool
-	rollbackReason string // non-empty once a rollback is requested
-	waitingGate    string
-	approvals      map[string]string // gate -> who approved
-
+// saga is what a rollback undoes and holds (saga.go): the compensations
+// registered, last-in first-out, and the repair of a blocked one.
+type saga struct {
 	// compensations holds the indexes of phases whose compensation is
 	// registered, in the order they were registered.
 	compensations []int
-	// outputs are the completed phases' outputs, for later phases.
-	outputs config.Outputs
-	// leases are the resources this migration holds in the old form
-	// (before leaseKeyV1); leaseIDs the IDs of the leases it holds since.
-	leases   []string
-	leaseIDs []string
-	// stepsDone counts the completed steps of each multi-step phase, and
-	// prior keeps the outputs of its steps so far.
-	stepsDone map[int]int
-	prior     map[int]map[string]string
-	// preflightDone is set once the preflight passed.
-	preflightDone bool
-	// startPhase and startStep say where a continued run picks up.
-	startPhase, startStep int
 	// blockedPhase names the phase whose compensation blocks the rollback;
 	// repair is the request that unblocks it.
 	blockedPhase string
 	repair       *RepairRequest
+	// leases are the resources this migration holds in the old form
+	// (before leaseKeyV1); leaseIDs the IDs of the leases it holds since.
+	leases   []string
+	leaseIDs []string
+}
+
+// controls are what people steer the run with (handlers.go): pause,
+// rollback, gates' approvals, throttle, promote, the window's reason.
+type controls struct {
+	paused         bool
+	rollbackReason string // non-empty once a rollback is requested
+	waitingGate    string
+	approvals      map[string]string // gate -> who approved
 	// throttle holds the rows-per-second limit set while running (by phase
 	// index; `godwit throttle`), overriding the spec's.
 	throttle map[int]int
@@ -218,29 +246,11 @@ type run struct {
 	promoted map[int]string
 	// windowReason is why the window gate was approved.
 	windowReason string
-	// notifyVersion enables notifications; notices counts the events sent
-	// by this run and pendingNotices are those still being delivered.
-	notifyVersion  workflow.Version
-	notices        int
-	pendingNotices []workflow.Future
-	// activities counts the phase activities of this run, and
-	// activitiesPerRun is when to continue as new.
-	activities, activitiesPerRun int
-	// fanOutWindow is the input's FanOutWindow (windowSize).
-	fanOutWindow int
+}
 
-	// gateAfterPlan is this run's changeGateAfterPlan version, once asked.
-	gateAfterPlan      workflow.Version
-	gateAfterPlanAsked bool
-
-	publishedPhase, publishedStatus string
-	// memoVersion enables the memo summary; memoBoundary is the
-	// Summary.Boundary last upserted, so only a boundary adds an event.
-	memoVersion  workflow.Version
-	memoBoundary string
-	// seriesVersion enables the report's series (migration.Report.Series).
-	seriesVersion workflow.Version
-
+// followers run beside the phases: replications (lag.go) and
+// notifications (notify.go).
+type followers struct {
 	// lagGate is the lag condition of the waiting gate (requireLag), and
 	// lagCheckpoint where its replication stands; gateBreak ends a gate's
 	// wait to continue as new; publishedLag is the ReplicationLag upserted.
@@ -254,6 +264,37 @@ type run struct {
 	bgCarry int
 	// follows numbers the followers' activities, for their IDs.
 	follows int
+	// notices counts the events sent by this run and pendingNotices are
+	// those still being delivered.
+	notices        int
+	pendingNotices []workflow.Future
+}
+
+// position is where the phase loop stands, and what it has to go on with.
+type position struct {
+	// outputs are the completed phases' outputs, for later phases.
+	outputs config.Outputs
+	// stepsDone counts the completed steps of each multi-step phase, and
+	// prior keeps the outputs of its steps so far.
+	stepsDone map[int]int
+	prior     map[int]map[string]string
+	// preflightDone is set once the preflight passed.
+	preflightDone bool
+	// startPhase and startStep say where a continued run picks up.
+	startPhase, startStep int
+	// activities counts the phase activities of this run, and
+	// activitiesPerRun is when to continue as new.
+	activities, activitiesPerRun int
+	// fanOutWindow is the input's FanOutWindow (windowSize).
+	fanOutWindow int
+}
+
+// published is what the run last upserted, so history gets an event only
+// on a change: the search attributes' phase and status, and the memo's
+// Summary.Boundary.
+type published struct {
+	publishedPhase, publishedStatus string
+	memoBoundary                    string
 }
 
 // stopCause says why the phases stopped before the end.
@@ -293,16 +334,21 @@ func (r *run) restartSteps(ctx workflow.Context, i int, steps []config.Step, rea
 func newRun(ctx workflow.Context, in Input) *run {
 	spec := in.Spec
 	r := &run{
-		spec:             spec,
-		logger:           log.With(workflow.GetLogger(ctx), "migration", spec.Name),
-		approvals:        map[string]string{},
-		outputs:          config.Outputs{},
-		stepsDone:        map[int]int{},
-		prior:            map[int]map[string]string{},
-		promoted:         map[int]string{},
-		throttle:         map[int]int{},
-		activitiesPerRun: in.ActivitiesPerRun,
-		fanOutWindow:     in.FanOutWindow,
+		spec:   spec,
+		logger: log.With(workflow.GetLogger(ctx), "migration", spec.Name),
+		plan:   in.Plan,
+		controls: controls{
+			approvals: map[string]string{},
+			promoted:  map[int]string{},
+			throttle:  map[int]int{},
+		},
+		position: position{
+			outputs:          config.Outputs{},
+			stepsDone:        map[int]int{},
+			prior:            map[int]map[string]string{},
+			activitiesPerRun: in.ActivitiesPerRun,
+			fanOutWindow:     in.FanOutWindow,
+		},
 	}
 	if r.activitiesPerRun <= 0 {
 		r.activitiesPerRun = DefaultActivitiesPerRun
@@ -349,11 +395,18 @@ func newRun(ctx workflow.Context, in Input) *run {
 	plan := make([]migration.PlannedPhase, len(spec.Phases))
 	for i, p := range spec.Phases {
 		plan[i] = migration.PlannedPhase{Name: p.Name, Kind: p.Phase}
-		if withDriver {
-			plan[i].Driver = p.DriverKey()
-		}
 		if p.Approval != nil {
 			plan[i].Gate = p.Approval.Gate
+		}
+		if r.plan != nil {
+			if withDriver {
+				plan[i].Driver = r.plan.Phases[i].Driver
+			}
+			plan[i].Steps = len(r.plan.Phases[i].Steps)
+			continue
+		}
+		if withDriver {
+			plan[i].Driver = p.DriverKey()
 		}
 		if sp, ok := p.Driver.(config.StepPlanner); ok {
 			plan[i].Steps = len(sp.PlanSteps())
@@ -380,7 +433,7 @@ func (r *run) execute(ctx workflow.Context) *stopCause {
 			if stop := r.holdWhilePaused(ctx); stop != nil {
 				return stop
 			}
-			if !r.gateAfterReadOnly(ctx, r.spec.Phases[i]) {
+			if !r.gateAfterReadOnly(ctx, i) {
 				if stop := r.awaitPhaseGateAndWindow(ctx, i); stop != nil {
 					return stop
 				}
@@ -456,9 +509,13 @@ func (r *run) gateAfterPlanOn(ctx workflow.Context) bool {
 	return r.gateAfterPlan >= gateAfterPlanV1
 }
 
-// gateAfterReadOnly says whether phase p's own gate waits inside its
+// gateAfterReadOnly says whether phase i's own gate waits inside its
 // steps, after the read-only ones (config.PhaseSpec.GateAfterReadOnly).
-func (r *run) gateAfterReadOnly(ctx workflow.Context, p config.PhaseSpec) bool {
+func (r *run) gateAfterReadOnly(ctx workflow.Context, i int) bool {
+	p := r.spec.Phases[i]
+	if r.plan != nil {
+		return r.plan.Phases[i].GateAfterReadOnly(p.Approval != nil) && r.gateAfterPlanOn(ctx)
+	}
 	return p.GateAfterReadOnly() && r.gateAfterPlanOn(ctx)
 }
 
@@ -550,15 +607,15 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 			return stop
 		}
 	}
-	resolved, err := spec.Resolve(r.outputs)
+	resolved, pp, err := r.phasePlan(i)
 	if err != nil {
 		return r.phaseFailed(ctx, i, err.Error(), activities.PhaseResult{})
 	}
-	if sp, ok := resolved.Driver.(config.StepPlanner); ok && len(sp.PlanSteps()) > 0 {
-		return r.runSteps(ctx, i, resolved, sp.PlanSteps())
+	if len(pp.Steps) > 0 {
+		return r.runSteps(ctx, i, resolved, pp.Steps)
 	}
-	if fo, ok := resolved.Driver.(config.FanOut); ok && fo.FanOut() > 0 && r.version >= spineV1 {
-		return r.runUnits(ctx, i, resolved, fo.FanOut())
+	if pp.FanOut > 0 && r.version >= spineV1 {
+		return r.runUnits(ctx, i, resolved, pp.FanOut)
 	}
 	res, stop := r.runAction(ctx, i, resolved, 0)
 	if stop != nil && (stop.stepsAgain || stop.holdForPerson) {
@@ -568,7 +625,7 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return stop
 	}
 	r.phaseCompleted(ctx, i, res)
-	if b, ok := resolved.Driver.(config.Background); ok && b.InBackground() && lagOn(ctx) {
+	if pp.Background && lagOn(ctx) {
 		r.startBackground(ctx, i)
 	}
 	return r.requested() // a rollback that raced the phase's end
@@ -590,7 +647,7 @@ func (r *run) runSteps(ctx workflow.Context, i int, spec config.PhaseSpec, steps
 	if i == r.startPhase {
 		first = r.startStep
 	}
-	late := r.gateAfterReadOnly(ctx, spec)
+	late := r.gateAfterReadOnly(ctx, i)
 	guarded := spec.Phase.PointOfNoReturn() && r.gateAfterPlanOn(ctx)
 	change := config.FirstChange(steps)
 	if late || guarded {
@@ -740,12 +797,15 @@ func contains(list []int, v int) bool {
 // again from there.
 func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step int) (activities.PhaseResult, *stopCause) {
 	pausable := false
-	if p, ok := spec.Driver.(config.Pausable); ok && r.version >= spineV1 {
+	if r.plan != nil {
+		pausable = r.plan.Phases[i].Pausable && r.version >= spineV1 && step == 0
+	} else if p, ok := spec.Driver.(config.Pausable); ok && r.version >= spineV1 {
 		pausable = p.Pausable() && step == 0
 	}
 	resume := ""
 	for {
-		spec = r.throttled(i, spec)
+		in := r.throttledInput(i, spec)
+		spec = in.Phase
 		throttledTo, throttleSet := r.throttle[i]
 		r.activities++
 		actCtx, cancel := workflow.WithCancel(ctx)
@@ -756,7 +816,7 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			opts.Summary = fmt.Sprintf("%s: step %s", spec.Name, r.report.Phases[i].Step)
 		}
 		actCtx = workflow.WithActivityOptions(actCtx, opts)
-		in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Step: step, Resume: resume}
+		in.Step, in.Resume = step, resume
 		if step > 0 && len(r.prior[i]) > 0 {
 			in.Prior = r.prior[i]
 		}
@@ -916,104 +976,6 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 	r.publish(ctx)
 	r.notify(ctx, notify.Event{Type: notify.PhaseCompleted, Phase: spec.Name,
 		Message: fmt.Sprintf("migration %s: phase %s completed", r.spec.Name, spec.Name)})
-}
-
-// compensate runs the registered compensations last-in first-out. It stops
-// at the first one that fails for good: undoing an earlier phase while a
-// later one is still in effect (dropping the target while traffic still
-// reaches it) would do more harm than stopping.
-//
-// Since changeRepair, a compensation that fails for good blocks the
-// rollback instead of ending it: the migration waits in ROLLBACK_BLOCKED
-// until a person retries it, skips it (having undone it by hand) or
-// abandons the rollback.
-func (r *run) compensate(ctx workflow.Context) error {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	for k := len(r.compensations) - 1; k >= 0; k-- {
-		i := r.compensations[k]
-		for {
-			err := r.compensateOne(dctx, i)
-			if err == nil {
-				break
-			}
-			if workflow.GetVersion(dctx, changeRepair, workflow.DefaultVersion, repairV1) == workflow.DefaultVersion {
-				return err
-			}
-			req := r.awaitRepair(dctx, i, err)
-			if req.Action == RepairAbandon {
-				return fmt.Errorf("%v; rollback abandoned by %s", err, req.By)
-			}
-			if req.Action == RepairSkip {
-				pr := &r.report.Phases[i]
-				pr.State, pr.Error = migration.PhaseUndoneByHand, ""
-				pr.Summary = "undone by hand, by " + req.By
-				msg := fmt.Sprintf("compensation of %s skipped by %s: undone by hand", r.spec.Phases[i].Name, req.By)
-				if req.Reason != "" {
-					msg += ": " + req.Reason
-				}
-				r.addIssue(dctx, r.spec.Phases[i].Name, migration.SeverityWarning, msg)
-				r.publish(dctx)
-				break
-			}
-			// RepairRetry: run the same compensation again.
-		}
-	}
-	return nil
-}
-
-// compensateOne runs phase i's compensation.
-func (r *run) compensateOne(dctx workflow.Context, i int) error {
-	{
-		spec := r.spec.Phases[i]
-		pr := &r.report.Phases[i]
-		r.report.CurrentIndex = i
-		pr.State, pr.Error = migration.PhaseCompensating, ""
-		r.publish(dctx)
-
-		opts := activityOptions(spec)
-		opts.Summary = spec.Name + ": compensate"
-		opts.WaitForCancellation = false
-		// An undo is retried even where the action was not (validate's
-		// maxAttempts: 1): giving up on it leaves the systems half-migrated.
-		opts.RetryPolicy.MaximumAttempts = max(opts.RetryPolicy.MaximumAttempts, MinCompensationAttempts)
-		actCtx := workflow.WithActivityOptions(dctx, opts)
-		var res activities.PhaseResult
-		if resolved, err := spec.Resolve(r.outputs); err == nil {
-			spec = resolved
-		}
-		err := workflow.ExecuteActivity(actCtx, activities.CompensatePhaseName,
-			activities.PhaseInput{Migration: r.spec.Name, Phase: spec, StepsDone: r.stepsDone[i], Prior: r.prior[i]}).Get(dctx, &res)
-		if err != nil {
-			msg := errorMessage(err)
-			pr.State, pr.Error = migration.PhaseCompFailed, msg
-			r.addIssue(dctx, spec.Name, migration.SeverityError, "compensation failed: "+msg)
-			r.publish(dctx)
-			return fmt.Errorf("compensate %s: %s", spec.Name, msg)
-		}
-		pr.State, pr.Progress, pr.Summary = migration.PhaseCompensated, 0, res.Summary
-		r.countPhase(dctx, spec.Phase, "compensated")
-		r.publish(dctx)
-	}
-	return nil
-}
-
-// awaitRepair holds a blocked rollback until a `repair` update says what
-// to do; the update's validator has checked the request.
-func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairRequest {
-	r.blockedPhase = r.spec.Phases[i].Name
-	r.repair = nil
-	r.setStatus(migration.StatusRollbackBlocked)
-	r.report.RollbackNote = fmt.Sprintf("blocked: %v", cause)
-	workflow.GetMetricsHandler(ctx).Counter(MetricBlocked).Inc(1)
-	r.publish(ctx)
-	r.logger.Error("rollback blocked: waiting for a person", "phase", r.blockedPhase, "error", cause)
-	_ = workflow.Await(ctx, func() bool { return r.repair != nil })
-	req := *r.repair
-	r.blockedPhase, r.repair = "", nil
-	r.setStatus(migration.StatusRollingBack)
-	r.logger.Warn("rollback repair", "action", req.Action, "by", req.By, "phase", r.spec.Phases[i].Name)
-	r.publish(ctx)
-	return req
 }
 
 // setStatus changes the run's status, the one place that does. A move

@@ -34,6 +34,9 @@ type fakePhases struct {
 	outputs func(in activities.PhaseInput) map[string]string
 	// inputs keeps every call's input, for tests of what phases received.
 	inputs []activities.PhaseInput
+	// sent keeps them as the workflow sent them (PhaseInput.Applied makes
+	// inputs of them, as the real activities do).
+	sent []activities.PhaseInput
 	// problems is what the preflight finds; preflights counts its runs.
 	problems   []activities.Problem
 	preflights int
@@ -44,6 +47,13 @@ type fakePhases struct {
 }
 
 func (f *fakePhases) record(ctx context.Context, action activities.Action, in activities.PhaseInput) (activities.PhaseResult, error) {
+	// What a driver gets from the real activity: the section with its
+	// references resolved, the rate and the follower's bound applied.
+	sent := in
+	in, err := in.Applied(action)
+	if err != nil {
+		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	}
 	call := fmt.Sprintf("%s:%s", action, in.Phase.Name)
 	if in.Step > 0 {
 		call = fmt.Sprintf("%s#%d", call, in.Step)
@@ -51,6 +61,7 @@ func (f *fakePhases) record(ctx context.Context, action activities.Action, in ac
 	f.mu.Lock()
 	f.calls = append(f.calls, call)
 	f.inputs = append(f.inputs, in)
+	f.sent = append(f.sent, sent)
 	f.mu.Unlock()
 	attempt := activity.GetInfo(ctx).Attempt
 	if f.behave != nil {
