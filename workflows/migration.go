@@ -571,7 +571,7 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return stop
 	}
 	r.phaseCompleted(ctx, i, res)
-	if b, ok := resolved.Driver.(config.Background); ok && b.InBackground() && lagOn(ctx) {
+	if r.backgroundAfter(ctx, i, resolved.Driver) {
 		r.startBackground(ctx, i)
 	}
 	return r.requested() // a rollback that raced the phase's end
