@@ -90,7 +90,13 @@ func (r *run) backgroundAfter(ctx workflow.Context, i int, d config.DriverSpec) 
 	case !ok || !b.InBackground():
 		return false
 	case config.FollowsReverse(d):
-		return i+1 < len(r.spec.Phases) && reverseLagOn(ctx)
+		// Nothing to keep legacy current for when the run ends now, or
+		// when the next phase, with no gate before it, would stop it.
+		next := i + 1
+		if next >= len(r.spec.Phases) || (r.spec.Phases[next].Approval == nil && r.usesCapture(i, true, next)) {
+			return false
+		}
+		return reverseLagOn(ctx)
 	}
 	return lagOn(ctx)
 }
@@ -226,14 +232,17 @@ func (r *run) stopBackground() {
 // is no rollback to keep legacy current for, and a retire may take legacy
 // away.
 func (r *run) needsCapture(i int) bool {
-	if r.bg == nil {
-		return false
-	}
-	if r.bg.reverse && r.spec.Phases[i].Phase.PointOfNoReturn() {
+	return r.bg != nil && r.usesCapture(r.bg.src, r.bg.reverse, i)
+}
+
+// usesCapture reports whether phase i uses the capture phase src's
+// replication follows (reverse: a cut-over's reverse replication).
+func (r *run) usesCapture(src int, reverse bool, i int) bool {
+	if reverse && r.spec.Phases[i].Phase.PointOfNoReturn() {
 		return true
 	}
 	u, ok := r.spec.Phases[i].Driver.(config.CaptureUser)
-	bgu, bgok := r.spec.Phases[r.bg.src].Driver.(config.CaptureUser)
+	bgu, bgok := r.spec.Phases[src].Driver.(config.CaptureUser)
 	return ok && bgok && u.CaptureSource() == bgu.CaptureSource()
 }
 

@@ -169,17 +169,23 @@ func TestRollbackStopsTheReverseReplicationBeforeCompensating(t *testing.T) {
 	require.True(t, rep.Replication.Reverse)
 }
 
-// A cut-over that is the last phase leaves nothing to run beside: no
-// reverse replication starts (the run ends at once).
-func TestNoReverseReplicationAfterACutOverThatEndsTheRun(t *testing.T) {
-	h := newHarness(t)
-	var bounded atomic.Int32
-	reverseReplication(h, &bounded)
-	spec := strings.Split(reverseSpec, "  - {phase: reconcile")[0]
-	rep, err := h.run(mustSpec(t, spec))
-	require.NoError(t, err)
-	require.Equal(t, migration.StatusCompleted, rep.Status)
-	require.Empty(t, reverseCalls(h.fake.inputs), "%v", h.fake.Calls())
+// A cut-over that is the last phase, or that the stop follows with no
+// gate between, leaves nothing to run beside: no reverse replication
+// starts (it would be cancelled at once).
+func TestNoReverseReplicationWhenNothingRunsBesideIt(t *testing.T) {
+	before, after, _ := strings.Cut(reverseSpec, "  - {phase: reconcile")
+	_, stop, _ := strings.Cut(after, "\n")
+	for name, spec := range map[string]string{"cut-over last": before, "stop right after": before + stop} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			var bounded atomic.Int32
+			reverseReplication(h, &bounded)
+			rep, err := h.run(mustSpec(t, spec))
+			require.NoError(t, err)
+			require.Equal(t, migration.StatusCompleted, rep.Status)
+			require.Empty(t, reverseCalls(h.fake.inputs), "%v", h.fake.Calls())
+		})
+	}
 }
 
 func indexOf(calls []string, c string) int {
