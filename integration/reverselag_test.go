@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/cdc"
 	"github.com/godwit/godwit/cdc/cdctest"
 	"github.com/godwit/godwit/datastore"
@@ -77,8 +78,10 @@ func TestReverseReplicationKeepsLegacyCurrentAfterTheCutOver(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	dbtest.AssertSameRows(t, dst.Store, src.Store, "kitchen")
-	first := r.status()
-	require.Equal(t, migration.StatusWaitingApproval, first.Status, "legacy was brought up to date while the run waited at the gate")
+	require.Equal(t, migration.StatusWaitingApproval, r.status().Status, "legacy was brought up to date while the run waited at the gate")
+	// Its bounded activity applies as it goes, and returns its lag at its end.
+	first := r.waitFor("the reverse lag", func(rep migration.Report) bool { return rep.Replication != nil && rep.Replication.Reverse })
+	require.Equal(t, migration.StatusWaitingApproval, first.Status)
 
 	// The Lag line is the reverse replication's, measured after the
 	// cut-over, and refreshed while the run waits.
@@ -130,7 +133,7 @@ func TestReverseReplicationKeepsLegacyCurrentAfterTheCutOver(t *testing.T) {
 				require.False(t, stopScheduled, "a reverse activity was scheduled after the stop phase")
 				require.Contains(t, input, `"cutover":`, "the follower runs the cut-over's section")
 				follows[ev.GetEventId()] = true
-			case strings.Contains(input, `"name":"stop-replication"`):
+			case a.GetActivityType().GetName() == activities.RunPhaseName && strings.Contains(input, `"name":"stop-replication"`):
 				require.Equal(t, len(follows), ended, "the stop phase was scheduled while a reverse activity ran")
 				stopScheduled = true
 			}
