@@ -23,7 +23,10 @@
 // made on new is then on legacy. A drain that does not finish within the
 // timeout fails the compensation (retryable) with writes released to new.
 // The replicate phase with mode: stop (decommission) ends the reverse
-// replication.
+// replication. Until then the workflow runs it in the background, in
+// bounded actions of this section with RunFor set (FollowFor), which only
+// apply the reverse capture to legacy and return its lag: legacy stays
+// current and a rollback's drain is short.
 package cutover
 
 import (
