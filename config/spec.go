@@ -791,7 +791,7 @@ func (s *Spec) Outline() []string {
 			line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
 		}
 		switch b, ok := p.Driver.(Background); {
-		case ok && b.InBackground() && FollowsReverse(p.Driver):
+		case ok && b.InBackground() && FollowsReverse(p.Driver) && i+1 < len(s.Phases):
 			line += ", then reverse replication in the background"
 		case ok && b.InBackground():
 			line += ", then on in the background"
