@@ -47,12 +47,20 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 	if l := r.Replication; l != nil {
 		last := fmt.Sprintf("%s, %d changes behind (measured by phase %s %s ago)",
 			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
-		if cut, _ := r.CutOverAfterLag(); cut != "" {
+		switch cut, _ := r.CutOverAfterLag(); {
+		case l.Reverse:
+			// Measured after the cut-over, by the reverse replication that
+			// keeps legacy current until a stop, a decommission or a
+			// rollback (which drains the rest).
+			fmt.Fprintf(w, "  Lag        reverse (%s → %s) %s, %d changes behind (measured by phase %s %s ago)\n",
+				l.From, l.To, l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+		case cut != "":
 			// The forward figure would read as live; it stopped moving at
-			// the cut-over, and nothing measures the reverse stream.
+			// the cut-over, and the reverse stream has not been measured
+			// yet (or never is, in a run from before the reverse follower).
 			fmt.Fprintf(w, "  Lag        legacy → new: ended at cut-over %s; last measured before it: %s\n", cut, last)
-			fmt.Fprintf(w, "             new → legacy: not measured; new's writes wait in the reverse capture until a rollback or a replicate stop phase applies them\n")
-		} else {
+			fmt.Fprintf(w, "             new → legacy: not measured yet; new's writes wait in the reverse capture until the reverse replication after the cut-over, a rollback or a replicate stop phase applies them\n")
+		default:
 			fmt.Fprintf(w, "  Lag        %s\n", last)
 		}
 	}

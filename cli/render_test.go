@@ -513,4 +513,13 @@ func TestRenderTextLagAfterTheCutOver(t *testing.T) {
 	after := render(t0.Add(10 * time.Minute))
 	assert.Contains(t, after, "legacy → new: ended at cut-over switch")
 	assert.NotContains(t, after, "  Lag        1.5s", "the old figure is not shown as the current lag")
+
+	// Once the reverse replication that follows the cut-over measured its
+	// lag, the line is that one's, live.
+	r.Replication = &migration.ReplicationLag{Phase: "switch", Seconds: 0.3, Changes: 2, Measured: t0.Add(9 * time.Minute),
+		Reverse: true, From: "new", To: "legacy"}
+	reverse := render(t0.Add(10 * time.Minute))
+	assert.Contains(t, reverse, "  Lag        reverse (new → legacy) 300ms, 2 changes behind (measured by phase switch 1m0s ago)\n")
+	assert.NotContains(t, reverse, "ended at cut-over")
+	assert.NotContains(t, reverse, "not measured")
 }

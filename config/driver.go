@@ -316,7 +316,8 @@ type LagFollower interface {
 
 // LagSource returns the index of the phase whose replication a gate
 // before phases[i] measures: the latest earlier phase whose driver
-// follows (LagFollower); -1 when there is none.
+// follows (LagFollower) — after a cut-over, its reverse replication;
+// -1 when there is none.
 func LagSource(phases []PhaseSpec, i int) int {
 	for j := min(i, len(phases)) - 1; j >= 0; j-- {
 		if f, ok := phases[j].Driver.(LagFollower); ok {
@@ -340,4 +341,22 @@ type CaptureUser interface {
 // (replicate's `background: true`).
 type Background interface {
 	InBackground() bool
+}
+
+// Reverser is a Background whose replication runs the other way from its
+// phase's capture: a cut-over's reverse replication (new → legacy), which
+// keeps legacy current from the cut-over on. FollowsReverse says whether
+// it does. A workflow follows it only since the change that added it, and
+// stops it before a phase that uses the capture (CaptureUser with the
+// same CaptureSource), before a decommission, before a rollback's
+// compensations (the cut-over's own drains the rest) and at the run's end.
+type Reverser interface {
+	FollowsReverse() bool
+}
+
+// FollowsReverse reports whether d's replication is a reverse one
+// (Reverser).
+func FollowsReverse(d DriverSpec) bool {
+	r, ok := d.(Reverser)
+	return ok && r.FollowsReverse()
 }

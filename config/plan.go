@@ -40,6 +40,9 @@ type PhasePlan struct {
 	// Background: once done, its replication goes on across the
 	// following phases (Background).
 	Background bool `json:"background,omitempty"`
+	// Reverse: that replication runs the other way from the phase's
+	// capture (Reverser: a cut-over's reverse replication new → legacy).
+	Reverse bool `json:"reverse,omitempty"`
 	// CaptureSource is the store whose change capture the phase reads
 	// (CaptureUser): a background replication of it stops first.
 	CaptureSource string `json:"captureSource,omitempty"`
@@ -82,6 +85,7 @@ func planPhase(s *Spec, ph PhaseSpec) PhasePlan {
 	if b, ok := d.(Background); ok {
 		pp.Background = b.InBackground()
 	}
+	pp.Reverse = FollowsReverse(d)
 	if c, ok := d.(CaptureUser); ok {
 		pp.CaptureSource = c.CaptureSource()
 	}

@@ -790,7 +790,10 @@ func (s *Spec) Outline() []string {
 		if p.Approval != nil && p.Approval.RequireLag > 0 {
 			line += fmt.Sprintf(" (opens with the replication lag under %s)", p.Approval.RequireLag)
 		}
-		if b, ok := p.Driver.(Background); ok && b.InBackground() {
+		switch b, ok := p.Driver.(Background); {
+		case ok && b.InBackground() && FollowsReverse(p.Driver) && i+1 < len(s.Phases):
+			line += ", then reverse replication in the background"
+		case ok && b.InBackground():
 			line += ", then on in the background"
 		}
 		if sp, ok := p.Driver.(StepPlanner); ok && len(sp.PlanSteps()) > 0 {

@@ -158,11 +158,15 @@ func TestRollbackAfterCutOverBringsWritesMadeOnNewBack(t *testing.T) {
 			require.Equal(t, rep.Phases[2].Records, rep.Metrics.RecordsCopied, "metrics.recordsCopied is the copy phase's rows: %+v", rep.Metrics)
 			require.Equal(t, rep.Phases[3].Records+rep.Phases[4].Records, rep.Metrics.ChangesApplied, "metrics.changesApplied is the replicate and cut-over phases' changes: %+v", rep.Metrics)
 			require.Greater(t, rep.Metrics.ChangesApplied, int64(20), "the writer's changes were applied: %+v", rep.Metrics)
-			// The replicate phase's lag is history once the writes moved.
+			// The replicate phase's lag is history once the writes moved;
+			// the reverse replication's follows it, measured in the
+			// background while the run waits.
+			rep = r.waitFor("the reverse lag", func(rep migration.Report) bool { return rep.Replication != nil && rep.Replication.Reverse })
+			require.Equal(t, "writes", rep.Replication.Phase)
 			out, err = godwit(t, "status", name, "--leftovers=false")
 			require.NoError(t, err, out)
-			require.Contains(t, out, "  Lag        legacy → new: ended at cut-over writes; last measured before it: ", out)
-			require.Contains(t, out, "new → legacy: not measured", out)
+			require.Contains(t, out, "  Lag        reverse (new → legacy) ", out)
+			require.NotContains(t, out, "ended at cut-over", out)
 			st, err := gw.Client.Route(ctx, "users")
 			require.NoError(t, err)
 			require.Equal(t, [2]int{100, 100}, [2]int{st.Weights.Read, st.Weights.Write})

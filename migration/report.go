@@ -738,18 +738,26 @@ type ReplicationLag struct {
 	Changes int64 `json:"changes"`
 	// Measured is when (the worker's clock; the workflow's once recorded).
 	Measured time.Time `json:"measured"`
+	// Reverse marks the lag of a cut-over's reverse replication (From is
+	// new, To legacy), measured while it keeps legacy current after the
+	// cut-over; Phase is then the cut-over phase.
+	Reverse bool   `json:"reverse,omitempty"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
 }
 
 // CutOverAfterLag names the cut-over phase (driver "cutover") that started
-// after Replication was measured, and when it started; "" when none did.
-// From then on writes go to new and the forward replication that lag
-// measured is over: the figure is history, and the reverse replication
-// (new → legacy) the cut-over set up is measured by no phase (its changes
-// wait in the capture on new until a rollback or a replicate stop applies
-// them).
+// after Replication was measured, and when it started; "" when none did,
+// or when Replication is the reverse replication's (Reverse). From the
+// cut-over on writes go to new and the forward replication that lag
+// measured is over: the figure is history. Runs since the workflow
+// change reverse-lag measure the reverse replication (new → legacy) the
+// cut-over set up from then on, while it keeps legacy current; in older
+// runs no phase measures it (its changes wait in the capture on new until
+// a rollback or a replicate stop applies them).
 func (r *Report) CutOverAfterLag() (string, time.Time) {
 	l := r.Replication
-	if l == nil {
+	if l == nil || l.Reverse {
 		return "", time.Time{}
 	}
 	for _, p := range r.Phases {

@@ -19,6 +19,14 @@ const (
 	// running, in bounded activities, while it waits, and its approval is
 	// refused while the lag is above the limit.
 	lagV1 = 1
+
+	changeReverseLag = "reverse-lag"
+	// reverseLagV1: after a cut-over completes, its reverse replication
+	// (new → legacy, config.Reverser) runs in the background and records
+	// its lag, until a phase that uses the capture, a decommission, a
+	// rollback or the run's end; a requireLag gate after the cut-over
+	// measures it.
+	reverseLagV1 = 1
 )
 
 // How long each bounded replicate activity of a requireLag gate runs: the
@@ -53,6 +61,9 @@ type follower struct {
 	phase    string
 	measured bool
 	err      string
+	// reverse: a cut-over's reverse replication (config.Reverser), which
+	// keeps no checkpoint here (r.lagCheckpoint is the forward capture's).
+	reverse bool
 	// stop cancels the loop and waits for its activity to end.
 	stop func()
 }
@@ -60,6 +71,59 @@ type follower struct {
 // lagOn reports whether this run records lags (changeLag).
 func lagOn(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, changeLag, workflow.DefaultVersion, lagV1) >= lagV1
+}
+
+// reverseLagOn reports whether this run follows reverse replications
+// (changeReverseLag). Asked only once a reverse one comes up, so other
+// runs record no marker.
+func reverseLagOn(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changeReverseLag, workflow.DefaultVersion, reverseLagV1) >= reverseLagV1
+}
+
+// backgroundAfter says whether phase i's replication goes on in the
+// background now that it completed with plan pp (config.Background):
+// a cut-over's reverse one since changeReverseLag, and only while a
+// later phase remains to run beside it.
+func (r *run) backgroundAfter(ctx workflow.Context, i int, pp config.PhasePlan) bool {
+	switch {
+	case !pp.Background:
+		return false
+	case pp.Reverse:
+		// Nothing to keep legacy current for when the run ends now, or
+		// when the next phase, with no gate before it, would stop it.
+		next := i + 1
+		if next >= len(r.spec.Phases) || (r.spec.Phases[next].Approval == nil && r.usesCapture(i, true, next)) {
+			return false
+		}
+		return reverseLagOn(ctx)
+	}
+	return lagOn(ctx)
+}
+
+// lagSource is config.LagSource for the gate before phase i (on the plan
+// since changePlans); a run from before changeReverseLag passes over the
+// cut-overs it did not follow.
+func (r *run) lagSource(ctx workflow.Context, i int) int {
+	before := func(i int) int {
+		if r.plan != nil {
+			return r.plan.LagSource(i)
+		}
+		return config.LagSource(r.spec.Phases, i)
+	}
+	src := before(i)
+	for src >= 0 && r.followsReverse(src) && !reverseLagOn(ctx) {
+		src = before(src)
+	}
+	return src
+}
+
+// followsReverse says whether phase src's replication is a reverse one
+// (config.Reverser), from the plan since changePlans.
+func (r *run) followsReverse(src int) bool {
+	if r.plan != nil {
+		return r.plan.Phases[src].Reverse
+	}
+	return config.FollowsReverse(r.spec.Phases[src].Driver)
 }
 
 // recordLag keeps a replicate phase's lag in the report and upserts the
@@ -86,7 +150,7 @@ func (r *run) recordLag(ctx workflow.Context, phase string, lag *migration.Repli
 // it already runs in the background; the approval's validator compares
 // its lag with the limit. The returned function ends what it started.
 func (r *run) followWhileWaiting(ctx workflow.Context, i int, a *config.Approval) func() {
-	src := r.lagSource(i)
+	src := r.lagSource(ctx, i)
 	if src < 0 {
 		return func() {} // the spec's check refuses this
 	}
@@ -111,7 +175,7 @@ func (r *run) followWhileWaiting(ctx workflow.Context, i int, a *config.Approval
 // and waits for its activity to end, so no replication holds the capture
 // when the next phase or a compensation starts.
 func (r *run) startFollower(ctx workflow.Context, src int, what string) *follower {
-	f := &follower{src: src, phase: r.spec.Phases[src].Name}
+	f := &follower{src: src, phase: r.spec.Phases[src].Name, reverse: r.followsReverse(src)}
 	lctx, cancel := workflow.WithCancel(ctx)
 	done := false
 	workflow.Go(lctx, func(g workflow.Context) {
@@ -125,7 +189,7 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 				r.gateBreak = true
 				return
 			}
-			res, err := r.followOnce(g, src, what, runFor)
+			res, err := r.followOnce(g, f, what, runFor)
 			switch {
 			case g.Err() != nil:
 				return
@@ -137,7 +201,9 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 				_ = workflow.Sleep(g, lagRetry)
 			case res.Lag != nil:
 				f.err, f.measured = "", true
-				r.lagCheckpoint = res.Checkpoint
+				if !f.reverse {
+					r.lagCheckpoint = res.Checkpoint
+				}
 				r.recordLag(g, f.phase, res.Lag)
 				r.publish(g)
 				runFor = lagRun
@@ -157,7 +223,11 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 // running before is stopped first.
 func (r *run) startBackground(ctx workflow.Context, src int) {
 	r.stopBackground()
-	r.bg = r.startFollower(ctx, src, "keep up in the background")
+	what := "keep up in the background"
+	if r.followsReverse(src) {
+		what = "reverse replication in the background, keeping legacy current"
+	}
+	r.bg = r.startFollower(ctx, src, what)
 	r.logger.Info("replication goes on in the background", "phase", r.bg.phase)
 }
 
@@ -171,10 +241,34 @@ func (r *run) stopBackground() {
 	r.bg = nil
 }
 
-// followOnce runs phase src's replication bounded to runFor.
-func (r *run) followOnce(ctx workflow.Context, src int, what string, runFor time.Duration) (activities.PhaseResult, error) {
+// needsCapture reports whether phase i uses the capture the background
+// replication follows, so that replication must stop before it starts.
+// A reverse replication also stops before a decommission: past it there
+// is no rollback to keep legacy current for, and a retire may take legacy
+// away.
+func (r *run) needsCapture(i int) bool {
+	return r.bg != nil && r.usesCapture(r.bg.src, r.bg.reverse, i)
+}
+
+// usesCapture reports whether phase i uses the capture phase src's
+// replication follows (reverse: a cut-over's reverse replication).
+func (r *run) usesCapture(src int, reverse bool, i int) bool {
+	if reverse && r.spec.Phases[i].Phase.PointOfNoReturn() {
+		return true
+	}
+	if r.plan != nil {
+		cs := r.plan.Phases[i].CaptureSource
+		return cs != "" && cs == r.plan.Phases[src].CaptureSource
+	}
+	u, ok := r.spec.Phases[i].Driver.(config.CaptureUser)
+	bgu, bgok := r.spec.Phases[src].Driver.(config.CaptureUser)
+	return ok && bgok && u.CaptureSource() == bgu.CaptureSource()
+}
+
+// followOnce runs f's replication bounded to runFor.
+func (r *run) followOnce(ctx workflow.Context, f *follower, what string, runFor time.Duration) (activities.PhaseResult, error) {
 	var res activities.PhaseResult
-	in, err := r.followInput(src, runFor)
+	in, err := r.followInput(f.src, runFor)
 	if err != nil {
 		return res, err
 	}
@@ -185,7 +279,10 @@ func (r *run) followOnce(ctx workflow.Context, src int, what string, runFor time
 	r.follows++
 	// Told apart from the current phase's activity by `godwit status`.
 	opts.ActivityID = fmt.Sprintf("%s%d", FollowActivityPrefix, r.follows)
-	in.Resume = r.lagCheckpoint
+	if !f.reverse {
+		// The forward capture's position: a reverse one keeps its own.
+		in.Resume = r.lagCheckpoint
+	}
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.RunPhaseName, in).Get(ctx, &res)
 	return res, err
 }

@@ -625,7 +625,7 @@ func (r *run) runPhase(ctx workflow.Context, i int) *stopCause {
 		return stop
 	}
 	r.phaseCompleted(ctx, i, res)
-	if pp.Background && lagOn(ctx) {
+	if r.backgroundAfter(ctx, i, pp) {
 		r.startBackground(ctx, i)
 	}
 	return r.requested() // a rollback that raced the phase's end

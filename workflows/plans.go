@@ -113,6 +113,7 @@ func (r *run) phasePlan(i int) (config.PhaseSpec, config.PhasePlan, error) {
 	if b, ok := resolved.Driver.(config.Background); ok {
 		pp.Background = b.InBackground()
 	}
+	pp.Reverse = config.FollowsReverse(resolved.Driver)
 	return resolved, pp, nil
 }
 
@@ -189,30 +190,6 @@ func (r *run) throttles(i int) bool {
 	}
 	_, ok := r.spec.Phases[i].Driver.(config.Throttler)
 	return ok
-}
-
-// needsCapture reports whether phase i uses the capture the background
-// replication follows, so that replication must stop before it starts.
-func (r *run) needsCapture(i int) bool {
-	if r.bg == nil {
-		return false
-	}
-	if r.plan != nil {
-		src := r.plan.Phases[i].CaptureSource
-		return src != "" && src == r.plan.Phases[r.bg.src].CaptureSource
-	}
-	u, ok := r.spec.Phases[i].Driver.(config.CaptureUser)
-	bgu, bgok := r.spec.Phases[r.bg.src].Driver.(config.CaptureUser)
-	return ok && bgok && u.CaptureSource() == bgu.CaptureSource()
-}
-
-// lagSource returns the phase whose replication the gate before phase i
-// measures (config.LagSource), -1 when none.
-func (r *run) lagSource(i int) int {
-	if r.plan != nil {
-		return r.plan.LagSource(i)
-	}
-	return config.LagSource(r.spec.Phases, i)
 }
 
 // resources lists what the migration drives, for its leases.

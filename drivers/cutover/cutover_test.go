@@ -270,6 +270,50 @@ func TestStopAfterCutOverRemovesReverseReplication(t *testing.T) {
 	noLeftovers(t, ctx, src.Store, dst.Store)
 }
 
+// After the cut-over, the section with RunFor (FollowFor, the workflow's
+// background loop) applies the writes made on new to legacy for about
+// that long, without touching the gateway, and returns the reverse
+// replication's lag; the reverse capture stays for a rollback or a stop.
+func TestFollowAfterCutOverKeepsLegacyCurrent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+	f := setup(t, ctx, src, dst, "20s")
+	res, err := f.d.Do(ctx, activities.ActionRun, f.input(1), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	require.NoError(t, err)
+	writeOnNew(t, ctx, dst.Store)
+	follower, ok := f.spec.Phases[1].Driver.(config.LagFollower)
+	require.True(t, ok, "the cutover section follows a replication")
+	bounded, ok := follower.FollowFor(time.Second)
+	require.True(t, ok)
+	in := f.input(1)
+	in.Phase.Driver = bounded
+	// A forward checkpoint handed in is not the reverse capture's: ignored.
+	in.Resume = `{"method":"triggers","applied":99}`
+	// The gateway is not called: holding writes now would be a fault.
+	f.gw.Stop()
+	started := time.Now()
+	var beats []activities.Heartbeat
+	out, err := f.d.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(hb activities.Heartbeat) { beats = append(beats, hb) })
+	require.NoError(t, err)
+	t.Log(out.Summary)
+	assert.GreaterOrEqual(t, time.Since(started), time.Second, "it ran for RunFor")
+	require.NotNil(t, out.Lag)
+	assert.True(t, out.Lag.Reverse)
+	assert.Equal(t, "new", out.Lag.From)
+	assert.Equal(t, "legacy", out.Lag.To)
+	assert.Equal(t, int64(0), out.Lag.Changes)
+	assert.True(t, out.Lag.Measured.After(started))
+	assert.Positive(t, out.Records)
+	assert.Contains(t, out.Summary, "reverse replication new → legacy kept up for 1s: lag ")
+	require.NotEmpty(t, beats)
+	assert.Contains(t, beats[0].Detail, "reverse replication new → legacy")
+	dbtest.AssertSameRows(t, dst.Store, src.Store, "kitchen")
+	rev, err := cdc.Objects(ctx, dst.Store, res.Outputs["reverseCapture"])
+	require.NoError(t, err)
+	assert.NotEmpty(t, rev, "the reverse capture stays")
+}
+
 // A cut-over whose catch-up cannot finish (rows of the target locked) is
 // cancelled at its timeout: writes released, weights as they were, a
 // retryable error of its own type, and the reverse capture it set up

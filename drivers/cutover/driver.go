@@ -19,6 +19,7 @@ import (
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/gateway/client"
+	"github.com/godwit/godwit/migration"
 )
 
 // Error types of the driver's failures (temporal.ApplicationError types).
@@ -72,6 +73,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
 	}
 	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "route", s.Route)
+	if action == activities.ActionRun && s.RunFor > 0 {
+		return d.followReverse(ctx, log, s, in.Migration, beat)
+	}
 	gw, err := d.client(s)
 	if err != nil {
 		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
@@ -368,6 +372,54 @@ func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Re
 		Summary: fmt.Sprintf("route %s back on legacy (weights 0/0, were %d/%d): writes held for %s, %d changes made on new applied to legacy (%d before the hold, %d while writes were held); reverse capture removed from %s (%d objects)",
 			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.early+m.applied, m.early, m.applied, s.To, len(dropped)),
 		Outputs: map[string]string{"heldFor": m.held.String()},
+	}, nil
+}
+
+// followReverse applies the reverse capture (new → legacy) for about
+// s.RunFor and returns with its lag: the workflow's loop after a completed
+// cut-over, so legacy stays current and a rollback's drain is short. It
+// starts from the capture's own position (the slot's confirmed one, the
+// changelog rows left), never from a checkpoint handed in, which may be
+// the forward capture's.
+func (d *Driver) followReverse(ctx context.Context, log hclog.Logger, s *Spec, run string, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+	o, closeAll, err := d.open(ctx, s, run, log)
+	if err != nil {
+		return activities.PhaseResult{}, stores.Classify("reverse replication of "+s.Route, err)
+	}
+	defer closeAll()
+	rev := o.reverse
+	// The cut-over's fine-grained clock is for a catch-up with writes
+	// held; a background loop measures at cdc's pace.
+	rev.LagEvery, rev.Wait = 0, 0
+	started, runFor := time.Now(), s.RunFor.D()
+	rev.Until = func(cdc.Progress) bool { return time.Since(started) >= runFor }
+	var last cdc.Progress
+	var beaten time.Time
+	detail := func(p cdc.Progress) string {
+		return fmt.Sprintf("reverse replication %s → %s (%s): lag %s, %s changes behind\napplied %s changes in this run, %s changes/s; keeps %s current until a stop, a decommission or a rollback",
+			s.To, s.From, p.Checkpoint.Method, p.Lag.Duration().Round(10*time.Millisecond), stores.Humanize(p.Lag.Changes),
+			stores.Humanize(p.AppliedThisRun), stores.Humanize(int64(p.ChangesPerSecond)), s.From)
+	}
+	final, err := cdc.Run(ctx, rev, cdc.Checkpoint{}, func(p cdc.Progress) {
+		last = p
+		if time.Since(beaten) >= time.Second {
+			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: detail(p)})
+			beaten = time.Now()
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return activities.PhaseResult{Records: final.Applied}, ctx.Err()
+		}
+		return activities.PhaseResult{Records: final.Applied}, classifyCapture(fmt.Sprintf("reverse replication from %s to %s", s.To, s.From), err)
+	}
+	lag := &migration.ReplicationLag{Seconds: cdc.EffectiveLag(last).Seconds(), Changes: last.Lag.Changes, Measured: last.Lag.Measured,
+		Reverse: true, From: s.To, To: s.From}
+	return activities.PhaseResult{
+		Records: final.Applied,
+		Lag:     lag,
+		Summary: fmt.Sprintf("reverse replication %s → %s kept up for %s: lag %s, %d changes behind; %s changes applied",
+			s.To, s.From, s.RunFor, lag.Duration().Round(10*time.Millisecond), lag.Changes, stores.Humanize(final.Applied)),
 	}, nil
 }
 

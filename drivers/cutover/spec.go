@@ -23,7 +23,10 @@
 // made on new is then on legacy. A drain that does not finish within the
 // timeout fails the compensation (retryable) with writes released to new.
 // The replicate phase with mode: stop (decommission) ends the reverse
-// replication.
+// replication. Until then the workflow runs it in the background, in
+// bounded actions of this section with RunFor set (FollowFor), which only
+// apply the reverse capture to legacy and return its lag: legacy stays
+// current and a rollback's drain is short.
 package cutover
 
 import (
@@ -79,6 +82,11 @@ type Spec struct {
 	// Stores holds the from and to stores' specs, copied from the spec's
 	// stores when the spec is checked (the activity sees only its phase).
 	Stores map[string]config.StoreSpec `yaml:"-" json:"stores,omitempty"`
+	// RunFor, set by the workflow (never in a spec), makes the action the
+	// reverse replication instead of the cut-over: it applies new's
+	// changes to legacy for about that long and returns with the lag
+	// (FollowFor). The gateway is not called.
+	RunFor config.Duration `yaml:"-" json:"runFor,omitempty"`
 }
 
 // Check reports a missing gateway or route, unknown stores, a bad timeout,
@@ -183,3 +191,20 @@ func (s *Spec) HasCompensation() bool { return true }
 // CaptureSource: the catch-up drains the capture of From, so a background
 // replication of it stops before the cut-over starts.
 func (s *Spec) CaptureSource() string { return s.From }
+
+// FollowFor: once the cut-over is done, its reverse replication (new →
+// legacy) runs bounded, in the background and for a gate's requireLag
+// (config.LagFollower), so legacy stays current and the lag is measured.
+func (s *Spec) FollowFor(d time.Duration) (config.DriverSpec, bool) {
+	c := *s
+	c.RunFor = config.Duration(d)
+	return &c, true
+}
+
+// InBackground: the reverse replication goes on after the cut-over, across
+// the following phases (config.Background).
+func (s *Spec) InBackground() bool { return true }
+
+// FollowsReverse: what goes on is the reverse replication, of the capture
+// on To; a stop, a decommission or a rollback ends it (config.Reverser).
+func (s *Spec) FollowsReverse() bool { return true }
