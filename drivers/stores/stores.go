@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
@@ -138,22 +136,22 @@ func Resources(spec *config.Spec, store string, tables []string) []string {
 	return out
 }
 
-// Classify decides retryability once: a datastore error that retrying
-// cannot fix becomes a non-retryable ConfigError; cancellation passes as it
-// is; anything else (a lost connection, a deadlock) is retried.
+// Errors are the kinds of error of a driver that reads or writes stores:
+// a table whose columns changed under the phase pauses the migration; a
+// datastore error that retrying cannot fix is a ConfigError; anything
+// else (a lost connection, a deadlock) is retried.
+var Errors = []activities.ErrorKind{
+	{Is: activities.IsError(datastore.ErrSchemaDrift), Type: activities.ErrTypeSchemaDrift},
+	{Is: datastore.IsPermanent, Type: activities.ErrTypeConfig},
+}
+
+// Classify is activities.Classify over Errors for what a driver does
+// outside a phase's run (listing a fan-out's units), what failing.
 func Classify(what string, err error) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, datastore.ErrSchemaDrift):
-		return activities.SchemaDrift(fmt.Sprintf("%s: %v", what, err), err)
-	case datastore.IsPermanent(err):
-		msg := fmt.Sprintf("%s: %v", what, err)
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return activities.Classify(fmt.Errorf("%s: %w", what, err), Errors)
 }
 
 // Problem turns an error into a preflight sentence about store name.
