@@ -49,6 +49,18 @@ const (
 	// the migration with an issue naming the change, and resume runs the
 	// phase again from the checkpoint it reached (SchemaDrift).
 	ErrTypeSchemaDrift = "SchemaDrift"
+	// ErrTypeGatewayRefused: the gateway refused a call for good (unknown
+	// route, bad token), from a cutover or a traffic phase alike. Before
+	// there was one name, traffic phases said GatewayRequestRefused
+	// (ErrTypeGatewayRequestRefused): nothing of Godwit's matches on
+	// either, and a retry policy that names one should name both.
+	ErrTypeGatewayRefused = "GatewayRefused"
+	// ErrTypeGatewayRequestRefused is the old name of a traffic phase's
+	// ErrTypeGatewayRefused, kept for recorded failures that carry it.
+	ErrTypeGatewayRequestRefused = "GatewayRequestRefused"
+	// ErrTypeGatewayUnavailable: a gateway call may pass later (network,
+	// 5xx). Retryable.
+	ErrTypeGatewayUnavailable = "GatewayUnavailable"
 )
 
 // SchemaDrift is the activity error for a source table that changed shape
