@@ -64,6 +64,13 @@ func (c *Call[S]) Beat(hb Heartbeat) { c.ka.Set(hb) }
 // until the next Beat or Follow. It sends nothing now.
 func (c *Call[S]) Follow(fn func() Heartbeat) { c.ka.Follow(fn) }
 
+// Beater is how a driver heartbeats: a Call is one, for helpers that need
+// not know the section type.
+type Beater interface {
+	Beat(hb Heartbeat)
+	Follow(fn func() Heartbeat)
+}
+
 // SpecOf returns the phase's section as an S, or the non-retryable
 // ConfigError naming the phase and the driver that expected it.
 func SpecOf[S config.DriverSpec](key string, p config.PhaseSpec) (S, error) {
