@@ -158,7 +158,8 @@ func IsError(target error) func(error) bool {
 }
 
 // Classify decides, once, what a driver's error means to the retry
-// policy: cancellation and errors already classified pass as they are;
+// policy: cancellation and errors already classified pass as they are
+// (one wrapped in context is brought to the top, its details left behind);
 // the first kind that matches gives the type; an error no kind matches is
 // retried as it is.
 func Classify(err error, kinds []ErrorKind) error {
@@ -168,8 +169,14 @@ func Classify(err error, kinds []ErrorKind) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.As(err, &appErr):
+	case errors.As(err, &appErr) && appErr == err:
 		return err
+	case appErr != nil:
+		// Classified below the context an error gained on its way up:
+		// Temporal reads only the outermost error's type, so it is made
+		// the outermost again, with the context in its message.
+		return temporal.NewApplicationErrorWithOptions(err.Error(), appErr.Type(),
+			temporal.ApplicationErrorOptions{NonRetryable: appErr.NonRetryable(), Cause: errors.Unwrap(appErr)})
 	}
 	for _, k := range kinds {
 		if k.Is != nil && !k.Is(err) {
