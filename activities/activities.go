@@ -209,7 +209,7 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	info := activity.GetInfo(ctx)
 	driver, err := a.driverFor(in.Phase)
 	if err != nil {
-		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return PhaseResult{}, ConfigError(err)
 	}
 	start := time.Now()
 	log := a.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action)
@@ -359,12 +359,12 @@ const noCompensation = migration.NoCompensationSummary
 func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {
 	driver, err := a.driverFor(in.Phase)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return nil, ConfigError(err)
 	}
 	up, ok := driver.(UnitPlanner)
 	if !ok {
 		err := fmt.Errorf("phase %s: the %s driver cannot fan out", in.Phase.Name, in.Phase.DriverKey())
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return nil, ConfigError(err)
 	}
 	units, err := up.Units(ctx, in)
 	if err != nil {

@@ -308,6 +308,11 @@ func (s *Spec) FanOut() int { return s.Units }
 // Units lists the tables the phase copies, its patterns resolved on the
 // source, for a phase that fans out.
 func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	units, err := d.units(ctx, in)
+	return units, activities.Classify(err, Errors)
+}
+
+func (d *Driver) units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 	s, err := activities.SpecOf[*Spec](Key, in.Phase)
 	if err != nil {
 		return nil, err
@@ -317,19 +322,19 @@ func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string,
 	}
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {
-		return nil, stores.Classify("copy", err)
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	defer from.Close()
 	tables, err := from.ResolveTables(ctx, s.Tables)
 	if err != nil {
-		return nil, stores.Classify("copy", err)
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	if s.SplitRows <= 0 {
 		return tables, nil
 	}
 	units, err := rangeUnits(ctx, from, tables, s.SplitRows, d.sizing(s), s.FullCopy, d.Logger)
 	if err != nil {
-		return nil, stores.Classify("copy", err)
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	return units, nil
 }

@@ -145,15 +145,6 @@ var Errors = []activities.ErrorKind{
 	{Is: datastore.IsPermanent, Type: activities.ErrTypeConfig},
 }
 
-// Classify is activities.Classify over Errors for what a driver does
-// outside a phase's run (listing a fan-out's units), what failing.
-func Classify(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return activities.Classify(fmt.Errorf("%s: %w", what, err), Errors)
-}
-
 // Problem turns an error into a preflight sentence about store name.
 func Problem(name string, err error) string {
 	msg := err.Error()
