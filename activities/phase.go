@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -78,8 +79,12 @@ func SpecOf[S config.DriverSpec](key string, p config.PhaseSpec) (S, error) {
 	if !ok {
 		var zero S
 		got := "no driver section"
-		if p.Driver != nil {
-			got = fmt.Sprintf("a %s section (%T)", p.DriverKey(), p.Driver)
+		switch {
+		case p.Driver == nil:
+		case p.DriverKey() != "":
+			got = "a " + p.DriverKey() + " section"
+		default:
+			got = fmt.Sprintf("a section of type %T", p.Driver)
 		}
 		return zero, ConfigError(fmt.Errorf("phase %s: the %s driver got %s: load the spec with config.ParseSpec", p.Name, key, got))
 	}
@@ -175,7 +180,8 @@ func Classify(err error, kinds []ErrorKind) error {
 		// Classified below the context an error gained on its way up:
 		// Temporal reads only the outermost error's type, so it is made
 		// the outermost again, with the context in its message.
-		return temporal.NewApplicationErrorWithOptions(err.Error(), appErr.Type(),
+		msg := strings.TrimSuffix(err.Error(), appErr.Error()) + appErr.Message()
+		return temporal.NewApplicationErrorWithOptions(msg, appErr.Type(),
 			temporal.ApplicationErrorOptions{NonRetryable: appErr.NonRetryable(), Cause: errors.Unwrap(appErr)})
 	}
 	for _, k := range kinds {
