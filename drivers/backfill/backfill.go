@@ -23,7 +23,6 @@ import (
 	"github.com/godwit/godwit/datastore"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/expand"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/schemachange"
 )
@@ -83,7 +82,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.Throttle != nil && s.Throttle.Probe != nil && s.Throttle.Probe.Store != "" {
 		names = append(names, s.Throttle.Probe.Store)
 	}
-	s.Stores = provision.Pick(c.Spec, names...)
+	s.Stores = stores.Pick(c.Spec, names...)
 	s.Later = expand.LaterPhases(c, s.Store)
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/drivers/expand"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/schemachange"
 )
@@ -53,7 +52,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			s.DualWriteTables = append(s.DualWriteTables, e.Tables()...)
 		}
 	}
-	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Stores = stores.Pick(c.Spec, s.Store)
 }
 
 // HasCompensation is false: contract is the point of no return.

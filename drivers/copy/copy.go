@@ -204,7 +204,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
 	}
 	s.Throttle.Check(c)
-	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
+	s.Stores = stores.Pick(c.Spec, s.storeNames()...)
 	s.TablesFromScript = provisionedFromScript(c, s.To)
 }
 

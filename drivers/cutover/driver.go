@@ -379,9 +379,9 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 	var o pair
 	dsn := map[string]string{}
 	for _, name := range []string{s.From, s.To} {
-		v, err := activities.ResolveSecret(s.Stores[name].DSN)
+		v, err := stores.DSN(s.Stores, name)
 		if err != nil {
-			return o, nil, fmt.Errorf("store %s: DSN: %w: %v", name, datastore.ErrBadDSN, err)
+			return o, nil, err
 		}
 		dsn[name] = v
 	}

@@ -123,7 +123,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.DeferIndexes && s.DDL == nil && !indexesCreatedLater(c, s.To) {
 		c.Errorf("deferIndexes", "leaves the secondary indexes to a later copy phase into %s with createIndexes: true, and there is none: add one, or remove deferIndexes", s.To)
 	}
-	s.Stores = Pick(c.Spec, s.From, s.To)
+	s.Stores = stores.Pick(c.Spec, s.From, s.To)
 	s.ForeignKeysNow, s.ForeignKeysLeft = foreignKeysPlan(c, s.To)
 }
 
@@ -144,20 +144,6 @@ func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left strin
 		}
 	}
 	return true, ""
-}
-
-// Pick returns the named stores of the spec (those it has).
-func Pick(spec *config.Spec, names ...string) map[string]config.StoreSpec {
-	out := map[string]config.StoreSpec{}
-	for _, n := range names {
-		if st, ok := spec.Stores[n]; ok {
-			out[n] = st
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
 
 func indexesCreatedLater(c *config.CheckContext, store string) bool {

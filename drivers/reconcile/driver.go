@@ -120,11 +120,11 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 // and returns the check's options with the direction applied; close
 // closes the stores. The CLI runs the same check through it.
 func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
-	from, err := openStore(ctx, s.From, s.FromStore)
+	from, err := stores.OpenOne(ctx, s.From, s.FromStore)
 	if err != nil {
 		return rec.Options{}, nil, err
 	}
-	to, err := openStore(ctx, s.To, s.ToStore)
+	to, err := stores.OpenOne(ctx, s.To, s.ToStore)
 	if err != nil {
 		from.Close()
 		return rec.Options{}, nil, err
@@ -205,22 +205,6 @@ func optionsFor(s *Spec, from, to *datastore.Store) rec.Options {
 		o.Source, o.Target, o.SourceName, o.TargetName = to, from, s.To, s.From
 	}
 	return o
-}
-
-func openStore(ctx context.Context, name string, st config.StoreSpec) (*datastore.Store, error) {
-	engine, err := datastore.ParseEngine(st.Engine)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", name, err)
-	}
-	dsn, err := activities.ResolveSecret(st.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w: dsn: %v", name, rec.ErrBadOption, err)
-	}
-	s, err := datastore.Open(ctx, engine, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", name, err)
-	}
-	return s, nil
 }
 
 // Preflight opens both stores (changing nothing) and plans every table,

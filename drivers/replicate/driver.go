@@ -13,7 +13,6 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/cdc"
 	"github.com/godwit/godwit/config"
-	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
@@ -90,9 +89,9 @@ func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.
 // removing its objects needs no mapping, and a mapping with no inverse
 // has no reverse capture to run).
 func (d *Driver) reverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, inverse bool) (cdc.RunOptions, error) {
-	dsn, err := activities.ResolveSecret(s.Stores[s.To].DSN)
+	dsn, err := stores.DSN(s.Stores, s.To)
 	if err != nil {
-		return o, fmt.Errorf("store %s: DSN: %w: %v", s.To, datastore.ErrBadDSN, err)
+		return o, err
 	}
 	var inv map[string]mapping.Table
 	if inverse {
@@ -109,9 +108,9 @@ func (d *Driver) reverse(ctx context.Context, s *Spec, migration string, o cdc.R
 func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.Logger, compensate, target bool) (cdc.RunOptions, func(), error) {
 	var o cdc.RunOptions
 	st := s.Stores[s.From]
-	dsn, err := activities.ResolveSecret(st.DSN)
+	dsn, err := stores.DSN(s.Stores, s.From)
 	if err != nil {
-		return o, nil, fmt.Errorf("store %s: DSN: %w: %v", s.From, datastore.ErrBadDSN, err)
+		return o, nil, err
 	}
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 )
@@ -76,7 +75,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf("renameTo", "must hold {table} and more, e.g. \"{table}_retired\" or \"old_{table}\"")
 		}
 	}
-	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Stores = stores.Pick(c.Spec, s.Store)
 }
 
 // useMapping takes the store and tables from the mapping the section

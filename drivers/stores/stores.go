@@ -34,6 +34,34 @@ func OpenReadOnly(ctx context.Context, spec map[string]config.StoreSpec, name st
 	return open(ctx, spec, name, datastore.OpenReadOnly)
 }
 
+// OpenOne is Open for a store known by its spec alone (a section that
+// carries its stores, a CLI flag's): name is for messages.
+func OpenOne(ctx context.Context, name string, st config.StoreSpec) (*datastore.Store, error) {
+	return Open(ctx, map[string]config.StoreSpec{name: st}, name)
+}
+
+// DSN is Resolve for what needs only the DSN (a capture's replication
+// connection). The DSN is a secret: never log it or put it in a result.
+func DSN(spec map[string]config.StoreSpec, name string) (string, error) {
+	_, dsn, err := Resolve(spec, name)
+	return dsn, err
+}
+
+// Pick returns the named stores' specs, for a section to carry (nil when
+// the spec has none of them).
+func Pick(spec *config.Spec, names ...string) map[string]config.StoreSpec {
+	out := map[string]config.StoreSpec{}
+	for _, n := range names {
+		if st, ok := spec.Stores[n]; ok {
+			out[n] = st
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // Resolve returns the named store's engine and its DSN, read on this
 // worker: for what needs the DSN itself (creating its database). The DSN
 // is a secret: never log it or put it in a result.
