@@ -135,6 +135,9 @@ func storeLoad(ctx context.Context, name string, st config.StoreSpec) string {
 	ctx, cancel := context.WithTimeout(ctx, control.GatewayTimeout)
 	defer cancel()
 	s, err := stores.OpenOne(ctx, name, st)
+	if cause := stores.UnreadableDSN(err); cause != nil {
+		return "not measured: its DSN cannot be read here (" + cause.Error() + ")"
+	}
 	if err != nil {
 		return "not measured: " + strings.TrimPrefix(err.Error(), "store "+name+": ")
 	}

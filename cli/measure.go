@@ -40,6 +40,9 @@ func measure(ctx context.Context, spec *config.Spec) (*plan.Measurement, error) 
 		return nil, fmt.Errorf("--measure: store %q is not in the spec's stores", storeName)
 	}
 	s, err := stores.Open(ctx, spec.Stores, storeName)
+	if cause := stores.UnreadableDSN(err); cause != nil {
+		return nil, fmt.Errorf("--measure: store %s: cannot read its DSN here: %w", storeName, cause)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--measure: %w", err)
 	}

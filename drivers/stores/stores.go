@@ -270,6 +270,18 @@ func (e *unreadableDSN) Error() string {
 
 func (e *unreadableDSN) Unwrap() []error { return []error{datastore.ErrBadDSN, e.err} }
 
+// UnreadableDSN returns why a store's DSN reference could not be read
+// here (variable unset, file missing) when that is what err is, else nil:
+// for a caller that words it its own way (the CLI: "cannot read its DSN
+// here").
+func UnreadableDSN(err error) error {
+	var u *unreadableDSN
+	if errors.As(err, &u) {
+		return u.err
+	}
+	return nil
+}
+
 // OpenPair opens a phase's from and to stores for its preflight, changing
 // nothing (SQLite read-only). A store that cannot be opened is nil, with
 // its problem in the list, unless its database does not exist yet and the
