@@ -33,8 +33,8 @@ type Phase[S config.DriverSpec] struct {
 	NoCompensation string
 	// Preflight checks, changing nothing, that the phase can run here.
 	Preflight func(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s S) []string
-	// Ready says whether a decoded section is complete (its stores
-	// resolved by config.ParseSpec); nil: always.
+	// Ready says whether a decoded section is complete for Run and
+	// Compensate (its stores resolved by config.ParseSpec); nil: always.
 	Ready func(s S) bool
 	// Errors are the driver's kinds of error, first match winning.
 	Errors []ErrorKind
@@ -103,7 +103,10 @@ type adapted[S config.DriverSpec] struct {
 }
 
 func (a *adapted[S]) Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error) {
-	s, err := a.spec(in.Phase)
+	s, err := SpecOf[S](a.p.Key, in.Phase)
+	if err == nil && a.p.Ready != nil && !a.p.Ready(s) {
+		err = ConfigError(fmt.Errorf("phase %s: the %s section's stores are not resolved (load the spec with config.ParseSpec)", in.Phase.Name, a.p.Key))
+	}
 	if err != nil {
 		return PhaseResult{}, err
 	}
@@ -130,7 +133,9 @@ func (a *adapted[S]) Do(ctx context.Context, action Action, in PhaseInput, resum
 }
 
 func (a *adapted[S]) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, err := a.spec(phase)
+	// A preflight reads the stores from the whole spec, so a section's
+	// own (Ready) are not needed.
+	s, err := SpecOf[S](a.p.Key, phase)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -138,14 +143,6 @@ func (a *adapted[S]) Preflight(ctx context.Context, spec *config.Spec, phase con
 		return nil
 	}
 	return a.p.Preflight(ctx, spec, phase, s)
-}
-
-func (a *adapted[S]) spec(p config.PhaseSpec) (S, error) {
-	s, err := SpecOf[S](a.p.Key, p)
-	if err == nil && a.p.Ready != nil && !a.p.Ready(s) {
-		err = ConfigError(fmt.Errorf("phase %s: the %s section's stores are not resolved (load the spec with config.ParseSpec)", p.Name, a.p.Key))
-	}
-	return s, err
 }
 
 // ErrorKind is one kind of error a driver tells apart: the errors Is

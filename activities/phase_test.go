@@ -214,3 +214,27 @@ func TestAdaptedDriverClassifiesWhatRunReturns(t *testing.T) {
 	assert.True(t, appErr.NonRetryable())
 	assert.Equal(t, "copy into new: refused", appErr.Message())
 }
+
+func TestAdaptedDriverRunsOnlyAReadySectionButPreflightsAnyOfItsType(t *testing.T) {
+	ran, checked := false, false
+	d := activities.Adapt(hclog.NewNullLogger(), activities.Phase[*wantSpec]{Key: "want",
+		Ready: func(s *wantSpec) bool { return s.Table != "" },
+		Run: func(context.Context, *activities.Call[*wantSpec]) (activities.PhaseResult, error) {
+			ran = true
+			return activities.PhaseResult{}, nil
+		},
+		Preflight: func(context.Context, *config.Spec, config.PhaseSpec, *wantSpec) []string {
+			checked = true
+			return nil
+		},
+	})
+	in := phaseInput(&wantSpec{})
+	_, err := d.Do(context.Background(), activities.ActionRun, in, activities.Heartbeat{}, func(activities.Heartbeat) {})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "err = %v", err)
+	assert.Equal(t, activities.ErrTypeConfig, appErr.Type())
+	assert.Contains(t, err.Error(), "not resolved")
+	assert.False(t, ran)
+	assert.Empty(t, d.Preflight(context.Background(), &config.Spec{}, in.Phase))
+	assert.True(t, checked, "a preflight reads the stores from the whole spec")
+}
