@@ -49,6 +49,18 @@ const (
 	// the migration with an issue naming the change, and resume runs the
 	// phase again from the checkpoint it reached (SchemaDrift).
 	ErrTypeSchemaDrift = "SchemaDrift"
+	// ErrTypeGatewayRefused: the gateway refused a call for good (unknown
+	// route, bad token), from a cutover or a traffic phase alike. Before
+	// there was one name, traffic phases said GatewayRequestRefused
+	// (ErrTypeGatewayRequestRefused): nothing of Godwit's matches on
+	// either, and a retry policy that names one should name both.
+	ErrTypeGatewayRefused = "GatewayRefused"
+	// ErrTypeGatewayRequestRefused is the old name of a traffic phase's
+	// ErrTypeGatewayRefused, kept for recorded failures that carry it.
+	ErrTypeGatewayRequestRefused = "GatewayRequestRefused"
+	// ErrTypeGatewayUnavailable: a gateway call may pass later (network,
+	// 5xx). Retryable.
+	ErrTypeGatewayUnavailable = "GatewayUnavailable"
 )
 
 // SchemaDrift is the activity error for a source table that changed shape
@@ -209,7 +221,7 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	}
 	driver, err := a.driverFor(in.Phase)
 	if err != nil {
-		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return PhaseResult{}, ConfigError(err)
 	}
 	start := time.Now()
 	log := a.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action)
@@ -363,12 +375,12 @@ func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, er
 	}
 	driver, err := a.driverFor(in.Phase)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return nil, ConfigError(err)
 	}
 	up, ok := driver.(UnitPlanner)
 	if !ok {
 		err := fmt.Errorf("phase %s: the %s driver cannot fan out", in.Phase.Name, in.Phase.DriverKey())
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return nil, ConfigError(err)
 	}
 	units, err := up.Units(ctx, in)
 	if err != nil {

@@ -30,7 +30,7 @@ type HookDriver struct {
 func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error) {
 	cmd, err := hookCommand(action, in)
 	if err != nil {
-		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+		return PhaseResult{}, ConfigError(err)
 	}
 	if cmd == nil {
 		return PhaseResult{Summary: noCompensation}, nil
@@ -86,7 +86,7 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 	})
 	out := PhaseResult{Records: res.Progress.Records, Summary: lastLine(res.Output), Output: res.Output, Outputs: res.Outputs}
 	if err != nil {
-		return out, classifyHookError(action, in, err)
+		return out, Classify(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err), hookErrors)
 	}
 	return out, nil
 }
@@ -179,18 +179,14 @@ func sortedNames(m map[string]config.SecretRef) []string {
 	return names
 }
 
-// classifyHookError decides retryability once, at the activity boundary.
-func classifyHookError(action Action, in PhaseInput, err error) error {
-	msg := fmt.Sprintf("%s %s: %v", action, in.Phase.Name, err)
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, exec.ErrNotFound), errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeHookMissing, err)
-	}
-	// A non-zero exit or a timeout may pass on a retry (a service still
-	// starting, a lock held): let the retry policy decide.
-	return temporal.NewApplicationError(msg, ErrTypeHookFailed)
+// hookErrors: a program, directory or file the worker lacks is not
+// retried; a non-zero exit or a timeout may pass on a retry (a service
+// still starting, a lock held): the retry policy decides.
+var hookErrors = []ErrorKind{
+	{Is: func(err error) bool {
+		return errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission)
+	}, Type: ErrTypeHookMissing},
+	{Type: ErrTypeHookFailed, Retryable: true},
 }
 
 // resolveEnv builds the command's environment: plain values from the spec,

@@ -15,7 +15,9 @@ const DefaultKeepAlive = 5 * time.Second
 type KeepAlive struct {
 	beat func(Heartbeat)
 	mu   sync.Mutex
-	last Heartbeat
+	// next is what the next repeat sends: the last heartbeat set, or
+	// what Follow asked for.
+	next func() Heartbeat
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -38,7 +40,7 @@ func StartKeepAlive(beat func(Heartbeat), every time.Duration) *KeepAlive {
 	if beat == nil {
 		beat = func(Heartbeat) {}
 	}
-	k := &KeepAlive{beat: beat, done: make(chan struct{})}
+	k := &KeepAlive{beat: beat, done: make(chan struct{}), next: func() Heartbeat { return Heartbeat{} }}
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
@@ -50,7 +52,7 @@ func StartKeepAlive(beat func(Heartbeat), every time.Duration) *KeepAlive {
 				return
 			case <-t.C:
 				k.mu.Lock()
-				k.beat(k.last)
+				k.beat(k.next())
 				k.mu.Unlock()
 			}
 		}
@@ -62,8 +64,17 @@ func StartKeepAlive(beat func(Heartbeat), every time.Duration) *KeepAlive {
 func (k *KeepAlive) Set(hb Heartbeat) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.last = hb
+	k.next = func() Heartbeat { return hb }
 	k.beat(hb)
+}
+
+// Follow has each repeat send fn's heartbeat from now on, until the next
+// Set or Follow; it sends nothing now. fn runs with the keep-alive's lock
+// held: it must not call back into it.
+func (k *KeepAlive) Follow(fn func() Heartbeat) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.next = fn
 }
 
 // Stop ends the repetition; no heartbeat is sent after it returns.

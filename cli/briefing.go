@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
-	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/briefing"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/control"
-	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -118,7 +118,7 @@ func (a *app) observeLoad(ctx context.Context, c client.Client, rep *migration.R
 	if spec != nil {
 		for _, name := range sortedStoreNames(spec.Stores) {
 			st := spec.Stores[name]
-			obs.Load = append(obs.Load, fmt.Sprintf("%s (%s): %s", name, st.Engine, storeLoad(ctx, st)))
+			obs.Load = append(obs.Load, fmt.Sprintf("%s (%s): %s", name, st.Engine, storeLoad(ctx, name, st)))
 		}
 	}
 	if len(obs.Load) == 0 {
@@ -131,20 +131,15 @@ func (a *app) observeLoad(ctx context.Context, c client.Client, rep *migration.R
 }
 
 // storeLoad asks one store how busy it is; a figure it cannot get says why.
-func storeLoad(ctx context.Context, st config.StoreSpec) string {
-	dsn, err := activities.ResolveSecret(st.DSN)
-	if err != nil {
-		return "not measured: its DSN cannot be read here (" + err.Error() + ")"
-	}
-	engine, err := datastore.ParseEngine(st.Engine)
-	if err != nil {
-		return "not measured: " + err.Error()
-	}
+func storeLoad(ctx context.Context, name string, st config.StoreSpec) string {
 	ctx, cancel := context.WithTimeout(ctx, control.GatewayTimeout)
 	defer cancel()
-	s, err := datastore.Open(ctx, engine, dsn)
+	s, err := stores.OpenOne(ctx, name, st)
+	if cause := stores.UnreadableDSN(err); cause != nil {
+		return "not measured: its DSN cannot be read here (" + cause.Error() + ")"
+	}
 	if err != nil {
-		return "not measured: " + err.Error()
+		return "not measured: " + strings.TrimPrefix(err.Error(), "store "+name+": ")
 	}
 	defer s.Close()
 	load, err := s.Load(ctx)

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
-	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/plan"
 )
@@ -37,19 +36,13 @@ func measure(ctx context.Context, spec *config.Spec) (*plan.Measurement, error) 
 	if storeName == "" {
 		return nil, fmt.Errorf("--measure needs a copy phase with a copy: section (its from store is sampled)")
 	}
-	st, ok := spec.Stores[storeName]
-	if !ok {
+	if _, ok := spec.Stores[storeName]; !ok {
 		return nil, fmt.Errorf("--measure: store %q is not in the spec's stores", storeName)
 	}
-	dsn, err := activities.ResolveSecret(st.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("--measure: store %s: cannot read its DSN here: %w", storeName, err)
+	s, err := stores.Open(ctx, spec.Stores, storeName)
+	if cause := stores.UnreadableDSN(err); cause != nil {
+		return nil, fmt.Errorf("--measure: store %s: cannot read its DSN here: %w", storeName, cause)
 	}
-	engine, err := datastore.ParseEngine(st.Engine)
-	if err != nil {
-		return nil, err
-	}
-	s, err := datastore.Open(ctx, engine, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("--measure: %w", err)
 	}

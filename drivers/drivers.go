@@ -25,21 +25,21 @@ import (
 )
 
 // Builtin returns the drivers beyond the built-in command hook, by the key
-// of their spec section.
+// of their spec section; each names its logger after its key.
 func Builtin(logger hclog.Logger) map[string]activities.Driver {
 	return map[string]activities.Driver{
-		provision.Key:    provision.New(logger.Named("provision")),
-		copydriver.Key:   copydriver.New(logger.Named("copy")),
-		replicate.Key:    replicate.New(logger.Named("replicate")),
-		"reconcile":      reconciledriver.New(logger.Named("reconcile")),
-		traffic.Key:      traffic.New(logger.Named("traffic")),
-		terraform.Key:    terraform.New(logger.Named("terraform")),
-		compatdriver.Key: compatdriver.New(logger.Named("compat")),
-		retire.Key:       retire.New(logger.Named("retire")),
-		cutover.Key:      cutover.New(logger.Named("cutover")),
-		expand.Key:       expand.New(logger.Named("expand")),
-		backfill.Key:     backfill.New(logger.Named("backfill")),
-		contract.Key:     contract.New(logger.Named("contract")),
+		provision.Key:    provision.New(logger),
+		copydriver.Key:   copydriver.New(logger),
+		replicate.Key:    replicate.New(logger),
+		"reconcile":      reconciledriver.New(logger),
+		traffic.Key:      traffic.New(logger),
+		terraform.Key:    terraform.New(logger),
+		compatdriver.Key: compatdriver.New(logger),
+		retire.Key:       retire.New(logger),
+		cutover.Key:      cutover.New(logger),
+		expand.Key:       expand.New(logger),
+		backfill.Key:     backfill.New(logger),
+		contract.Key:     contract.New(logger),
 	}
 }
 

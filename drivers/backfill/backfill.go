@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -24,7 +23,6 @@ import (
 	"github.com/godwit/godwit/datastore"
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/expand"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/schemachange"
 )
@@ -84,7 +82,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.Throttle != nil && s.Throttle.Probe != nil && s.Throttle.Probe.Store != "" {
 		names = append(names, s.Throttle.Probe.Store)
 	}
-	s.Stores = provision.Pick(c.Spec, names...)
+	s.Stores = stores.Pick(c.Spec, names...)
 	s.Later = expand.LaterPhases(c, s.Store)
 }
 
@@ -123,37 +121,46 @@ func (s *Spec) columns() []string {
 
 // Driver runs backfill phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 }
 
 // New returns the backfill driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.run, Compensate: d.compensate, Preflight: d.preflight,
+		Ready: func(s *Spec) bool { return s.Stores != nil }, Errors: copydriver.Errors})
+	return d
+}
 
-// Do fills the columns (run), or forgets the backfill's record
-// (compensate: the expand phase's rollback drops what it filled).
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: backfill section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+// compensate forgets the backfill's record: the expand phase's rollback
+// drops what it filled.
+func (d *Driver) compensate(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s := c.Spec
 	st, err := stores.Open(ctx, s.Stores, s.Store)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("backfill", err)
+		return activities.PhaseResult{}, fmt.Errorf("backfill: %w", err)
+	}
+	defer st.Close()
+	if err := schemachange.Forget(ctx, st, expand.RecordName(c.In.Migration, c.In.Phase.Name)); err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("backfill: forget progress: %w", err)
+	}
+	return activities.PhaseResult{Summary: fmt.Sprintf("forgot the backfill's progress on %s (the expand phase's rollback removes what it filled)", s.Table)}, nil
+}
+
+// run fills the columns, batch by batch, from the record's checkpoint.
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, in, log := c.Spec, c.In, c.Log
+	st, err := stores.Open(ctx, s.Stores, s.Store)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("backfill: %w", err)
 	}
 	defer st.Close()
 	name := expand.RecordName(in.Migration, in.Phase.Name)
-	if action == activities.ActionCompensate {
-		if err := schemachange.Forget(ctx, st, name); err != nil {
-			return activities.PhaseResult{}, stores.Classify("backfill: forget progress", err)
-		}
-		return activities.PhaseResult{Summary: fmt.Sprintf("forgot the backfill's progress on %s (the expand phase's rollback removes what it filled)", s.Table)}, nil
-	}
 	// An earlier run's records of the phases after this one (a completed
 	// run's contract's) must not make them skip.
 	if err := expand.ForgetLater(ctx, st, in.Migration, s.Later); err != nil {
-		return activities.PhaseResult{}, stores.Classify("backfill: forget an earlier run's records", err)
+		return activities.PhaseResult{}, fmt.Errorf("backfill: forget an earlier run's records: %w", err)
 	}
 	b := schemachange.Backfill{Name: name, Table: s.Table, Set: s.Set, Where: s.Where,
 		BatchRows: s.BatchRows, RowsPerSecond: float64(s.RowsPerSecond), LockTimeout: s.LockTimeout.D()}
@@ -161,17 +168,15 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		ps := st
 		if s.Throttle.Probe.Store != s.Store {
 			if ps, err = stores.Open(ctx, s.Stores, s.Throttle.Probe.Store); err != nil {
-				return activities.PhaseResult{}, stores.Classify("backfill: throttle probe", err)
+				return activities.PhaseResult{}, fmt.Errorf("backfill: throttle probe: %w", err)
 			}
 			defer ps.Close()
 		}
 		b.Probe = s.Throttle.Probe.On(ps)
 	}
-	// Between batches (a throttle's wait, a lock) the last progress is
-	// repeated, so the heartbeat timeout measures a dead worker only.
-	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
-	p, err := schemachange.RunBackfill(ctx, st, b, log, func(p schemachange.Progress) { ka.Set(heartbeat(s, p)) })
-	ka.Stop()
+	// Between batches (a throttle's wait, a lock) the adapter's keep-alive
+	// repeats the last progress.
+	p, err := schemachange.RunBackfill(ctx, st, b, log, func(p schemachange.Progress) { c.Beat(heartbeat(s, p)) })
 	out := activities.PhaseResult{Records: p.Checkpoint.RowsDone}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -179,10 +184,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 			return out, ctx.Err()
 		}
 		if st.IsRefused(err) || datastore.IsPermanent(err) {
-			msg := fmt.Sprintf("backfill %s in %s: %v", s.Table, s.Store, err)
-			return out, temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
+			return out, activities.ConfigError(fmt.Errorf("backfill %s in %s: %w", s.Table, s.Store, err))
 		}
-		return out, copydriver.Classify("backfill "+s.Table+" in "+s.Store, err)
+		return out, fmt.Errorf("backfill %s in %s: %w", s.Table, s.Store, err)
 	}
 	out.Summary = fmt.Sprintf("backfilled %s.%s: %s rows walked, %s updated in this run (%d batches)",
 		s.Table, strings.Join(s.columns(), ", "), stores.Humanize(p.Checkpoint.RowsDone), stores.Humanize(p.Updated), p.Batches)
@@ -206,14 +210,10 @@ func heartbeat(s *Spec, p schemachange.Progress) activities.Heartbeat {
 	return hb
 }
 
-// Preflight checks, changing nothing, that the store answers, the table
+// preflight checks, changing nothing, that the store answers, the table
 // exists with a primary key, and every column to set exists or is added
 // by an earlier phase (the expand).
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no backfill section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	plan := stores.Before(spec, phase.Name)
 	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
 	if err != nil {

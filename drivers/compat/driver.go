@@ -34,28 +34,26 @@ const maxLines = 40
 
 // Driver runs compat sections.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 }
 
-// New returns the compat driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+// New returns the compat driver; a compensation has nothing to undo.
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.run, Preflight: d.preflight, Errors: errorKinds,
+		NoCompensation: "nothing to undo: the compatibility checks change nothing"})
+	return d
+}
 
-// Do compares (run) and fails the phase with the reports' summary when a
-// change is as serious as failOn; a compensation has nothing to undo.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok {
-		err := fmt.Errorf("phase %s: compat section missing (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	if action == activities.ActionCompensate {
-		return activities.PhaseResult{Summary: "nothing to undo: the compatibility checks change nothing"}, nil
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
-	beat(activities.Heartbeat{Detail: "comparing " + s.what()})
+// run compares and fails the phase with the reports' summary when a
+// change is as serious as failOn.
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, in, log := c.Spec, c.In, c.Log
+	c.Beat(activities.Heartbeat{Detail: "comparing " + s.what()})
 	reports, err := Compare(ctx, s, s.Stores)
 	if err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, fmt.Errorf("compat: %w", err)
 	}
 	res := Result(s, reports, in.Phase.Outputs)
 	var failed []string
@@ -189,12 +187,13 @@ type fileError struct{ error }
 
 func (e fileError) Unwrap() error { return e.error }
 
-func classify(err error) error {
+// errorKinds: a missing or invalid file is a ConfigError (a retry reads
+// the same file); then those of any store.
+var errorKinds = append([]activities.ErrorKind{{Is: isFileError, Type: activities.ErrTypeConfig}}, stores.Errors...)
+
+func isFileError(err error) bool {
 	var fe fileError
-	if errors.As(err, &fe) {
-		return temporal.NewNonRetryableApplicationError("compat: "+err.Error(), activities.ErrTypeConfig, err)
-	}
-	return stores.Classify("compat", err)
+	return errors.As(err, &fe)
 }
 
 // Result is the phase result of the comparisons: the verdicts and the
@@ -297,13 +296,9 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// Preflight checks, changing nothing, that the files exist and are valid
+// preflight checks, changing nothing, that the files exist and are valid
 // and that the stores answer (and have the tables named).
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no compat section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	if err := filesInside(s); err != nil {
 		return []string{err.Error()}
 	}

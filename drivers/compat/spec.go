@@ -143,25 +143,12 @@ func (s *Spec) Check(c *config.CheckContext) {
 	default:
 		c.Errorf("failOn", "%q: use breaking (fail on breaking changes) or warning (on potentially breaking ones too)", s.FailOn)
 	}
-	s.Stores = pick(c.Spec, names)
+	s.Stores = stores.Pick(c.Spec, names...)
 	s.Plan = planText(c.Spec)
 }
 
 // HasCompensation is false: comparing changes nothing.
 func (s *Spec) HasCompensation() bool { return false }
-
-func pick(spec *config.Spec, names []string) map[string]config.StoreSpec {
-	out := map[string]config.StoreSpec{}
-	for _, n := range names {
-		if st, ok := spec.Stores[n]; ok {
-			out[n] = st
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
 
 // planText is the spec's plan as a table, cut to maxPlanBytes at a line.
 func planText(spec *config.Spec) string {

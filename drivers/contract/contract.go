@@ -11,12 +11,10 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/drivers/expand"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/schemachange"
 )
@@ -54,7 +52,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			s.DualWriteTables = append(s.DualWriteTables, e.Tables()...)
 		}
 	}
-	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Stores = stores.Pick(c.Spec, s.Store)
 }
 
 // HasCompensation is false: contract is the point of no return.
@@ -67,37 +65,34 @@ func (s *Spec) Resources(spec *config.Spec) []string {
 
 // Driver runs contract phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 }
 
-// New returns the contract driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+// New returns the contract driver: it has no compensation (the point of
+// no return).
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.run, Preflight: d.preflight,
+		NoCompensation: "contract has no compensation (the point of no return)",
+		Ready:          func(s *Spec) bool { return s.Stores != nil }, Errors: expand.Errors})
+	return d
+}
 
-// Do removes the dual-write triggers and applies the contract SQL, as one
+// run removes the dual-write triggers and applies the contract SQL, as one
 // change (one transaction on PostgreSQL and SQLite); repeated, it finds
 // the change recorded and does nothing.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: contract section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	if action == activities.ActionCompensate {
-		return activities.PhaseResult{Summary: "contract has no compensation (the point of no return)"}, nil
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, in, log := c.Spec, c.In, c.Log
 	st, err := stores.Open(ctx, s.Stores, s.Store)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("contract", err)
+		return activities.PhaseResult{}, fmt.Errorf("contract: %w", err)
 	}
 	defer st.Close()
 	up, err := expand.ReadContract(st.Engine, s.SQL)
 	if err != nil {
 		return activities.PhaseResult{}, err
 	}
-	// A long ALTER or a lock wait reports no progress: keep the activity alive.
-	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
-	defer ka.Stop()
 	name := expand.RecordName(in.Migration, in.Phase.Name)
 	tables := s.DualWriteTables
 	if tables == nil {
@@ -106,12 +101,12 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	change := schemachange.Change{Name: name, Up: up, RemoveDualWrite: tables, LockTimeout: s.LockTimeout.D(), RequireOnline: s.Online == expand.OnlineRequire}
 	res, err := schemachange.Apply(ctx, st, change, log)
 	if err != nil {
-		return activities.PhaseResult{}, expand.Classify("contract in "+s.Store, err)
+		return activities.PhaseResult{}, fmt.Errorf("contract in %s: %w", s.Store, err)
 	}
 	// The change is final: the earlier phases' records go (this one's stays,
 	// so a retry finds it done).
 	if err := schemachange.ForgetExcept(ctx, st, expand.RecordName(in.Migration, ""), name); err != nil {
-		return activities.PhaseResult{}, stores.Classify("contract in "+s.Store, err)
+		return activities.PhaseResult{}, fmt.Errorf("contract in %s: %w", s.Store, err)
 	}
 	log.Info("contracted", "statements", res.Statements, "already", res.Already)
 	sum := fmt.Sprintf("applied %s to %s", s.SQL.Path(), s.Store)
@@ -126,11 +121,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 
 // Preflight checks, changing nothing, that the store answers and the
 // contract SQL can be read.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no contract section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, _ config.PhaseSpec, s *Spec) []string {
 	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
 	if err != nil {
 		return []string{stores.Unreachable(s.Store, spec.Stores, err)}

@@ -13,10 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -206,7 +204,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
 	}
 	s.Throttle.Check(c)
-	s.Stores = provision.Pick(c.Spec, s.storeNames()...)
+	s.Stores = stores.Pick(c.Spec, s.storeNames()...)
 	s.TablesFromScript = provisionedFromScript(c, s.To)
 }
 
@@ -252,10 +250,8 @@ func (s *Spec) CreatesIndexesIn(store string) bool { return s.CreateIndexes && s
 
 // Driver runs copy phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
-	// BeatInterval is how often a running copy heartbeats even when no
-	// batch finished (a long count or a slow batch); default 5s.
-	BeatInterval time.Duration
 	// AfterCommit, if set, runs after each batch committed and before its
 	// checkpoint (datacopy.Options.AfterCommit): for fault injection only.
 	AfterCommit func(table string)
@@ -279,31 +275,30 @@ func (d *Driver) sizing(s *Spec) *datacopy.Sizing {
 }
 
 // New returns the copy driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger, BeatInterval: 5 * time.Second} }
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.run, Compensate: d.empty, Preflight: d.preflight,
+		Ready: resolved, Errors: Errors})
+	return d
+}
 
-// Do copies (run) or empties the copied tables (compensate).
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: copy section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
-	if action == activities.ActionCompensate {
-		return d.empty(ctx, s, in.Migration, log)
-	}
+func resolved(s *Spec) bool { return s.Stores != nil }
+
+// run copies the phase's tables, or the unit in.Unit of a fan-out.
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, log := c.Spec, c.Log
 	var rng *datacopy.Range
-	if in.Unit != "" {
-		table, r, err := datacopy.ParseUnit(in.Unit)
+	if c.In.Unit != "" {
+		table, r, err := datacopy.ParseUnit(c.In.Unit)
 		if err != nil {
-			return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+			return activities.PhaseResult{}, activities.ConfigError(err)
 		}
 		one := *s
 		one.Tables = []string{table}
 		s, rng = &one, r
-		log = log.With("table", in.Unit)
+		log = log.With("table", c.In.Unit)
 	}
-	return d.copy(ctx, s, in.Migration, rng, resume, log, beat)
+	return d.copy(ctx, s, c.In.Migration, rng, c.Resume, log, c.Beat)
 }
 
 // FanOut says how many tables run at once as separate activities (0: the
@@ -313,26 +308,33 @@ func (s *Spec) FanOut() int { return s.Units }
 // Units lists the tables the phase copies, its patterns resolved on the
 // source, for a phase that fans out.
 func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: copy section missing or its stores not resolved", in.Phase.Name)
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	units, err := d.units(ctx, in)
+	return units, activities.Classify(err, Errors)
+}
+
+func (d *Driver) units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	s, err := activities.SpecOf[*Spec](Key, in.Phase)
+	if err != nil {
+		return nil, err
+	}
+	if !resolved(s) {
+		return nil, activities.ConfigError(fmt.Errorf("phase %s: the copy section's stores are not resolved", in.Phase.Name))
 	}
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {
-		return nil, stores.Classify("copy", err)
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	defer from.Close()
 	tables, err := from.ResolveTables(ctx, s.Tables)
 	if err != nil {
-		return nil, stores.Classify("copy", err)
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	if s.SplitRows <= 0 {
 		return tables, nil
 	}
 	units, err := rangeUnits(ctx, from, tables, s.SplitRows, d.sizing(s), s.FullCopy, d.Logger)
 	if err != nil {
-		return nil, stores.Classify("copy", err)
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	return units, nil
 }
@@ -349,37 +351,37 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 	}
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("copy", err)
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
 	}
 	defer from.Close()
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("copy", err)
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
 	}
 	defer to.Close()
 	// A spec without a validate phase has had no preflight: a copy onto
 	// itself must still never start.
 	if err := stores.RefuseSameDatabase(ctx, s.From, from, s.To, to); err != nil {
-		return activities.PhaseResult{}, stores.Classify("copy", err)
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
 	}
 
 	path, err := to.WritePath(ctx)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("copy", err)
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
 	}
 	if path == datastore.PathInsert && to.Engine == datastore.MySQL {
 		log.Warn("LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF): writing with multi-row INSERT, slower", "store", s.To)
 	}
 	probe, closeProbe, err := s.probe(ctx, from, to)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("copy", err)
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
 	}
 	defer closeProbe()
 	mapped, err := s.mapped(ctx, from)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("copy", err)
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
 	}
-	hb := startBeating(beat, d.BeatInterval)
+	hb := &beater{beat: beat}
 	opts := datacopy.Options{
 		From: from, To: to, Tables: s.Tables, Mapped: mapped,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
@@ -400,20 +402,20 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 			log.Info("copy stopped at its checkpoint", "rows_done", out.Records)
 			return out, ctx.Err()
 		}
-		return out, Classify("copy", err)
+		return out, fmt.Errorf("copy: %w", err)
 	}
 	// Of a table's range units only the last range's creates the indexes,
 	// so two units never create the same index at once.
 	if s.CreateIndexes && (rng == nil || rng.To == nil) {
 		if err := createIndexes(ctx, from, to, res.Tables, mapped); err != nil {
-			return out, stores.Classify("copy: create indexes", err)
+			return out, fmt.Errorf("copy: create indexes: %w", err)
 		}
 	}
 	out.Summary = copySummary(s, res, path, to.Engine)
 	if rng == nil && s.Units == 0 && !s.TablesFromScript {
 		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables, mapped)
 		if err != nil {
-			return out, stores.Classify("copy: create foreign keys", err)
+			return out, fmt.Errorf("copy: create foreign keys: %w", err)
 		}
 		if sum := fks.Summary(); sum != "" {
 			out.Summary += "; " + sum
@@ -545,18 +547,19 @@ func writeHow(p datastore.WritePath) string {
 // empty is the compensation: it deletes the rows of the copied tables
 // that this migration's provision created, and leaves any other table
 // alone, since it may have held rows of its own before the copy.
-func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Logger) (activities.PhaseResult, error) {
+func (d *Driver) empty(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, owner, log := c.Spec, c.In.Migration, c.Log
 	if s.OnRollback == OnRollbackKeep {
 		return activities.PhaseResult{Summary: "kept the copied rows in " + s.To + " (onRollback: keep)"}, nil
 	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+		return activities.PhaseResult{}, fmt.Errorf("empty copied tables: %w", err)
 	}
 	defer to.Close()
 	all, err := to.ListTables(ctx)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+		return activities.PhaseResult{}, fmt.Errorf("empty copied tables: %w", err)
 	}
 	targets := s.Tables
 	if s.MappingSpec != nil {
@@ -566,7 +569,7 @@ func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Log
 	for _, t := range matching(all, targets) {
 		who, err := to.ProvisionOwner(ctx, t)
 		if err != nil {
-			return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+			return activities.PhaseResult{}, fmt.Errorf("empty copied tables: %w", err)
 		}
 		if who != owner {
 			kept = append(kept, t)
@@ -576,7 +579,7 @@ func (d *Driver) empty(ctx context.Context, s *Spec, owner string, log hclog.Log
 	}
 	// All at once: tables from a DDL file may reference each other.
 	if err := to.EmptyAll(ctx, emptied); err != nil {
-		return activities.PhaseResult{}, stores.Classify("empty copied tables", err)
+		return activities.PhaseResult{}, fmt.Errorf("empty copied tables: %w", err)
 	}
 	log.Info("emptied copied tables", "emptied", emptied, "kept", kept)
 	var parts []string
@@ -607,39 +610,14 @@ func matching(names, patterns []string) []string {
 	return out
 }
 
-// beater serialises heartbeats from the copy's progress callback and a
-// ticker that keeps the activity alive while no batch finishes (a long
-// COUNT(*) at the start of a big table).
+// beater keeps the copy's last heartbeat (batches report from several
+// streams at once), for the final one that carries the run's checkpoint;
+// the adapter's keep-alive repeats the last while no batch finishes (a
+// long COUNT(*) at the start of a big table).
 type beater struct {
 	mu   sync.Mutex
 	beat func(activities.Heartbeat)
 	last activities.Heartbeat
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-func startBeating(beat func(activities.Heartbeat), every time.Duration) *beater {
-	b := &beater{beat: beat, done: make(chan struct{})}
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.done:
-				return
-			case <-t.C:
-				b.mu.Lock()
-				b.beat(b.last)
-				b.mu.Unlock()
-			}
-		}
-	}()
-	return b
 }
 
 func (b *beater) progress(p datacopy.Progress) {
@@ -650,10 +628,8 @@ func (b *beater) progress(p datacopy.Progress) {
 	b.beat(hb)
 }
 
-// stop ends the ticker and heartbeats the run's final checkpoint.
+// stop heartbeats the run's final checkpoint.
 func (b *beater) stop(res datacopy.Result) {
-	close(b.done)
-	b.wg.Wait()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(res.Checkpoint.Tables) == 0 {

@@ -15,11 +15,7 @@ import (
 // every source table exists with a primary key (and the catch-up column),
 // and that every target table exists with the source's columns and is
 // writable, or is created by an earlier provision phase.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no copy section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	plan := stores.Before(spec, phase.Name)
 	from, to, problems, closeStores := stores.OpenPair(ctx, spec, plan, s.From, s.To)
 	defer closeStores()

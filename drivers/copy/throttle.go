@@ -2,13 +2,10 @@ package copy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
-
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -153,15 +150,9 @@ func probeLabel(p *Probe) string {
 	return p.Name
 }
 
-// Classify is stores.Classify, plus a failing probe: permanent, since the
+// Errors are stores.Errors, plus a failing probe: permanent, since the
 // copy (or backfill) cannot tell whether writing is safe.
-func Classify(what string, err error) error {
-	if errors.Is(err, datacopy.ErrProbeFailed) && !errors.Is(err, context.Canceled) {
-		msg := fmt.Sprintf("%s: %v", what, err)
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
-	}
-	return stores.Classify(what, err)
-}
+var Errors = append([]activities.ErrorKind{{Is: activities.IsError(datacopy.ErrProbeFailed), Type: activities.ErrTypeConfig}}, stores.Errors...)
 
 // WithThrottle puts the probe's line in a heartbeat's detail: first while
 // it holds the copy, last otherwise.

@@ -32,7 +32,7 @@ const (
 	ErrTypeCatchUpTimeout = "CutoverCatchUpTimeout"
 	// ErrTypeGatewayRefused: the gateway refused a call for good (unknown
 	// route, bad token). Not retryable.
-	ErrTypeGatewayRefused = "GatewayRefused"
+	ErrTypeGatewayRefused = activities.ErrTypeGatewayRefused
 )
 
 // ErrCatchUpTimeout is wrapped by the error of a cut-over cancelled
@@ -41,6 +41,7 @@ var ErrCatchUpTimeout = errors.New("catch-up did not finish within the timeout")
 
 // Driver runs cutover phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 	// LagEvery is how often the catch-up measures the lag (default 100ms:
 	// writes are held while it runs, so it checks often).
@@ -54,8 +55,19 @@ type Driver struct {
 
 // New returns the cutover driver.
 func New(logger hclog.Logger) *Driver {
-	return &Driver{Logger: logger, LagEvery: 100 * time.Millisecond, DrainEvery: 50 * time.Millisecond}
+	d := &Driver{Logger: logger.Named(Key), LagEvery: 100 * time.Millisecond, DrainEvery: 50 * time.Millisecond}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.do, Compensate: d.do, Preflight: d.preflight,
+		Ready: func(s *Spec) bool { return s.Stores != nil }, Errors: errorKinds})
+	return d
 }
+
+// errorKinds: the gateway's permanent refusals and the captures' and
+// stores' permanent errors are not retried; everything else (network,
+// 5xx, a lost connection) is.
+var errorKinds = append([]activities.ErrorKind{
+	{Is: client.IsPermanent, Type: ErrTypeGatewayRefused},
+	{Is: cdc.IsPermanent, Type: activities.ErrTypeConfig},
+}, stores.Errors...)
 
 // checkpoint is what the heartbeat carries: once the weights are set, a
 // retry only releases the writes (it must not hold them again to catch up
@@ -64,28 +76,24 @@ type checkpoint struct {
 	Switched bool `json:"switched"`
 }
 
-// Do runs the cut-over, or (compensation) moves the route back to legacy
+// do runs the cut-over, or (compensation) moves the route back to legacy
 // with every write made on new.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: cutover section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "route", s.Route)
-	if action == activities.ActionRun && s.RunFor > 0 {
+func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, in, resume, beat := c.Spec, c.In, c.Resume, c.Beat
+	log := c.Log.With("route", s.Route)
+	if c.Action == activities.ActionRun && s.RunFor > 0 {
 		return d.followReverse(ctx, log, s, in.Migration, beat)
 	}
 	gw, err := d.client(s)
 	if err != nil {
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+		return activities.PhaseResult{}, activities.ConfigError(err)
 	}
 	o, closeAll, err := d.open(ctx, s, in.Migration, log)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("cut-over of "+s.Route, err)
+		return activities.PhaseResult{}, fmt.Errorf("cut-over of %s: %w", s.Route, err)
 	}
 	defer closeAll()
-	if action == activities.ActionCompensate {
+	if c.Action == activities.ActionCompensate {
 		return d.compensate(ctx, log, gw, s, o, beat)
 	}
 	var cp checkpoint
@@ -96,10 +104,10 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		// The reverse capture was set up before the weights moved; make
 		// sure of it before new takes writes.
 		if _, err := cdc.Setup(ctx, o.reverse.Options); err != nil {
-			return activities.PhaseResult{}, classifyCapture("set up reverse replication on "+s.To, err)
+			return activities.PhaseResult{}, fmt.Errorf("set up reverse replication on %s: %w", s.To, err)
 		}
 		if _, err := gw.ReleaseWrites(ctx, s.Route); err != nil {
-			return activities.PhaseResult{}, classify(err)
+			return activities.PhaseResult{}, fmt.Errorf("cut-over: %w", err)
 		}
 		return activities.PhaseResult{Summary: fmt.Sprintf("route %s: writes moved to new by an earlier attempt; writes released", s.Route)}, nil
 	}
@@ -213,7 +221,7 @@ func (d *Driver) catchUpBeforeHold(ctx context.Context, s *Spec, capture cdc.Run
 		case ctx.Err() != nil:
 			return total, ctx.Err()
 		case err != nil && !timedOut:
-			return total, classifyCapture(fmt.Sprintf("catch-up before the %s of %s", to.what, s.Route), err)
+			return total, fmt.Errorf("catch-up before the %s of %s: %w", to.what, s.Route, err)
 		case err == nil && time.Since(start) < timeout/2, applied == 0:
 			return total, nil
 		}
@@ -241,7 +249,7 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 	}
 	var err error
 	if m.before, err = gw.Route(ctx, s.Route); err != nil {
-		return m, classify(err)
+		return m, fmt.Errorf("cut-over: %w", err)
 	}
 	if m.early, err = d.catchUpBeforeHold(ctx, s, capture, to, timeout, beat); err != nil {
 		return m, err
@@ -254,13 +262,13 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 		case err != nil && ctx.Err() != nil:
 			return m, ctx.Err()
 		case err != nil:
-			return m, classifyCapture(fmt.Sprintf("%s of %s, before holding writes", to.what, s.Route), err)
+			return m, fmt.Errorf("%s of %s, before holding writes: %w", to.what, s.Route, err)
 		}
 	}
 	// The hold releases itself if this worker dies: the timeout, plus time
 	// to set the weights and release.
 	if _, err := gw.HoldWrites(ctx, s.Route, timeout+30*time.Second); err != nil {
-		return m, classify(err)
+		return m, fmt.Errorf("cut-over: %w", err)
 	}
 	heldAt := time.Now()
 	released := false
@@ -316,21 +324,21 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 			log.Warn(to.what+" cancelled: catch-up too slow", "timeout", timeout, "behind", final.Lag.Changes)
 			return m, temporal.NewApplicationErrorWithCause(msg, ErrTypeCatchUpTimeout, fmt.Errorf("%w: %v", ErrCatchUpTimeout, err))
 		case errors.As(err, new(*client.Error)):
-			return m, classify(err)
+			return m, fmt.Errorf("cut-over: %w", err)
 		}
-		return m, classifyCapture(fmt.Sprintf("catch-up before the %s of %s", to.what, s.Route), err)
+		return m, fmt.Errorf("catch-up before the %s of %s: %w", to.what, s.Route, err)
 	}
 	m.weightsTried = true
 	if _, err := gw.SetWeights(ctx, s.Route, to.read, to.write); err != nil {
 		// The weights did not change (or the call's answer was lost and a
 		// retry sets them again): writes go back to where they were.
-		return m, classify(err)
+		return m, fmt.Errorf("cut-over: %w", err)
 	}
 	if to.switched != nil {
 		to.switched()
 	}
 	if err := release(); err != nil {
-		return m, classify(err)
+		return m, fmt.Errorf("cut-over: %w", err)
 	}
 	m.held = time.Since(heldAt).Round(time.Millisecond)
 	return m, nil
@@ -345,15 +353,15 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Replicas, s *Spec, o pair, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	objs, err := cdc.Objects(ctx, o.reverse.Source, o.reverse.Name)
 	if err != nil {
-		return activities.PhaseResult{}, classifyCapture("look for the reverse capture on "+s.To, err)
+		return activities.PhaseResult{}, fmt.Errorf("look for the reverse capture on %s: %w", s.To, err)
 	}
 	if len(objs) == 0 {
 		// No reverse capture: the cut-over never let writes reach new.
 		if _, err := gw.SetWeights(ctx, s.Route, 0, 0); err != nil {
-			return activities.PhaseResult{}, classify(err)
+			return activities.PhaseResult{}, fmt.Errorf("cut-over: %w", err)
 		}
 		if _, err := gw.ReleaseWrites(ctx, s.Route); err != nil {
-			return activities.PhaseResult{}, classify(err)
+			return activities.PhaseResult{}, fmt.Errorf("cut-over: %w", err)
 		}
 		log.Info("route moved back to legacy; no reverse capture to drain")
 		return activities.PhaseResult{Summary: fmt.Sprintf("route %s back on legacy (weights 0/0), writes released; no reverse replication was set up, so new took no writes", s.Route)}, nil
@@ -364,7 +372,7 @@ func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Re
 	}
 	dropped, err := cdc.Teardown(ctx, o.reverse.Options)
 	if err != nil {
-		return activities.PhaseResult{}, classifyCapture("remove the reverse capture from "+s.To, err)
+		return activities.PhaseResult{}, fmt.Errorf("remove the reverse capture from %s: %w", s.To, err)
 	}
 	log.Info("route moved back to legacy with the writes made on new", "held", m.held, "applied", m.applied, "dropped", dropped)
 	return activities.PhaseResult{
@@ -384,7 +392,7 @@ func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Re
 func (d *Driver) followReverse(ctx context.Context, log hclog.Logger, s *Spec, run string, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	o, closeAll, err := d.open(ctx, s, run, log)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("reverse replication of "+s.Route, err)
+		return activities.PhaseResult{}, fmt.Errorf("reverse replication of %s: %w", s.Route, err)
 	}
 	defer closeAll()
 	rev := o.reverse
@@ -411,7 +419,7 @@ func (d *Driver) followReverse(ctx context.Context, log hclog.Logger, s *Spec, r
 		if ctx.Err() != nil {
 			return activities.PhaseResult{Records: final.Applied}, ctx.Err()
 		}
-		return activities.PhaseResult{Records: final.Applied}, classifyCapture(fmt.Sprintf("reverse replication from %s to %s", s.To, s.From), err)
+		return activities.PhaseResult{Records: final.Applied}, fmt.Errorf("reverse replication from %s to %s: %w", s.To, s.From, err)
 	}
 	lag := &migration.ReplicationLag{Seconds: cdc.EffectiveLag(last).Seconds(), Changes: last.Lag.Changes, Measured: last.Lag.Measured,
 		Reverse: true, From: s.To, To: s.From}
@@ -435,9 +443,9 @@ func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.
 	var o pair
 	dsn := map[string]string{}
 	for _, name := range []string{s.From, s.To} {
-		v, err := activities.ResolveSecret(s.Stores[name].DSN)
+		v, err := stores.DSN(s.Stores, name)
 		if err != nil {
-			return o, nil, fmt.Errorf("store %s: DSN: %w: %v", name, datastore.ErrBadDSN, err)
+			return o, nil, err
 		}
 		dsn[name] = v
 	}
@@ -487,40 +495,12 @@ func (d *Driver) client(s *Spec) (*client.Replicas, error) {
 	return client.NewReplicas(s.Gateway.Admin, client.Options{Token: token, HTTPClient: d.HTTPClient})
 }
 
-// classify: the gateway's permanent refusals are not retried; everything
-// else (network, 5xx) is.
-func classify(err error) error {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case client.IsPermanent(err):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeGatewayRefused, err)
-	}
-	return fmt.Errorf("cut-over: %w", err)
-}
-
-// classifyCapture: a permanent capture error (not set up, schema drift,
-// access denied) is a ConfigError; anything else is retried.
-func classifyCapture(what string, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case cdc.IsPermanent(err):
-		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), activities.ErrTypeConfig, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// Preflight checks, changing nothing, that the gateway's admin API answers
+// preflight checks, changing nothing, that the gateway's admin API answers
 // and knows the route, that both stores are reachable, the source tables
 // exist and are writable (reverse replication applies to them), that the
 // reverse capture can be made on new, and that the capture exists on the
 // source or an earlier phase sets it up.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no cutover section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	var problems []string
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

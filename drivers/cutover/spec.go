@@ -36,7 +36,6 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/config"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/replicate"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/drivers/traffic"
@@ -112,7 +111,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("timeout", "must be between 1s and %s (default %s): writes are held that long at most", MaxTimeout, DefaultTimeout)
 	}
 	s.checkCapture(c)
-	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+	s.Stores = stores.Pick(c.Spec, s.From, s.To)
 }
 
 // checkCapture finds the earlier replicate setup phase of the same

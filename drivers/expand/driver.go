@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -18,11 +17,17 @@ import (
 
 // Driver runs expand phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 }
 
 // New returns the expand driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.run, Compensate: d.compensate,
+		Preflight: d.preflight, Ready: func(s *Spec) bool { return s.Stores != nil }, Errors: Errors})
+	return d
+}
 
 // RecordName is the name a phase's change is recorded under in the store.
 func RecordName(migration, phase string) string { return migration + "/" + phase }
@@ -56,7 +61,7 @@ func ContractScript(engine datastore.Engine, src *Source) ([]datastore.ScriptSta
 
 func nonRetryable(stmts []datastore.ScriptStatement, err error) ([]datastore.ScriptStatement, error) {
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+		return nil, activities.ConfigError(err)
 	}
 	return stmts, nil
 }
@@ -95,49 +100,18 @@ func renameProblems(engine datastore.Engine, s *Spec) []string {
 	return s.RenameRulesMissing(rep.Renames)
 }
 
-// Do applies the change (run) or undoes it (compensate). Both can be
-// repeated: the store's record says what an earlier attempt did.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: expand section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
-	st, err := stores.Open(ctx, s.Stores, s.Store)
+// run applies the change. It can be repeated: the store's record says
+// what an earlier attempt did.
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, in := c.Spec, c.In
+	st, change, err := open(ctx, c, false)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("expand", err)
+		return activities.PhaseResult{}, err
 	}
 	defer st.Close()
-	up, err := ReadSource(st.Engine, "sql", s.SQL)
+	res, err := schemachange.Apply(ctx, st, change, c.Log)
 	if err != nil {
-		return activities.PhaseResult{}, err
-	}
-	down, err := ReadSource(st.Engine, "rollback", s.Rollback)
-	if err != nil {
-		return activities.PhaseResult{}, err
-	}
-	if missing := renameProblems(st.Engine, s); len(missing) > 0 && action != activities.ActionCompensate {
-		err := errors.New(strings.Join(missing, "; "))
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	// A long ALTER or a lock wait reports no progress: keep the activity alive.
-	ka := activities.StartKeepAlive(beat, activities.KeepAliveEvery(in.Phase.HeartbeatTimeout.D()))
-	defer ka.Stop()
-	name := RecordName(in.Migration, in.Phase.Name)
-	change := schemachange.Change{Name: name, Owner: in.Migration, Up: up, Down: down, DualWrite: s.Rules(),
-		LockTimeout: s.LockTimeout.D(), Retries: s.Retries, RequireOnline: s.Online == OnlineRequire}
-	if action == activities.ActionCompensate {
-		res, err := schemachange.Rollback(ctx, st, change, log)
-		if err != nil {
-			return activities.PhaseResult{}, Classify("expand: roll back in "+s.Store, err)
-		}
-		log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers, "skipped", len(res.Skipped))
-		return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(s.Store, res)}, nil
-	}
-	res, err := schemachange.Apply(ctx, st, change, log)
-	if err != nil {
-		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
+		return activities.PhaseResult{}, fmt.Errorf("expand in %s: %w", s.Store, err)
 	}
 	// The records an earlier run of this migration left for the phases
 	// after this one (a completed run's contract's) must not make them
@@ -148,13 +122,13 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		err = ForgetLater(ctx, st, in.Migration, s.Later)
 	case !res.Already:
 		// A phase of a run started before Later existed: the old rule.
-		err = forgetOthers(ctx, st, in.Migration, name)
+		err = forgetOthers(ctx, st, in.Migration, change.Name)
 	}
 	if err != nil {
-		return activities.PhaseResult{}, Classify("expand in "+s.Store, err)
+		return activities.PhaseResult{}, fmt.Errorf("expand in %s: %w", s.Store, err)
 	}
-	log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
-	sum := fmt.Sprintf("applied %d statements of %s to %s", len(up), s.SQL.Path(), s.Store)
+	c.Log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
+	sum := fmt.Sprintf("applied %d statements of %s to %s", len(change.Up), s.SQL.Path(), s.Store)
 	if res.Already {
 		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.Path(), s.Store)
 	}
@@ -162,6 +136,53 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		sum += fmt.Sprintf("; dual-write on %s (triggers %s)", strings.Join(s.Tables(), ", "), strings.Join(res.Triggers, ", "))
 	}
 	return activities.PhaseResult{Records: int64(res.Statements), Summary: sum}, nil
+}
+
+// compensate undoes the change, as far as it was applied.
+func (d *Driver) compensate(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	st, change, err := open(ctx, c, true)
+	if err != nil {
+		return activities.PhaseResult{}, err
+	}
+	defer st.Close()
+	res, err := schemachange.Rollback(ctx, st, change, c.Log)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("expand: roll back in %s: %w", c.Spec.Store, err)
+	}
+	c.Log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers, "skipped", len(res.Skipped))
+	return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(c.Spec.Store, res)}, nil
+}
+
+// open opens the phase's store and reads its change; a rollback goes on
+// without the rename rules a run needs.
+func open(ctx context.Context, c *activities.Call[*Spec], rollback bool) (*datastore.Store, schemachange.Change, error) {
+	s, in := c.Spec, c.In
+	st, err := stores.Open(ctx, s.Stores, s.Store)
+	if err != nil {
+		return nil, schemachange.Change{}, fmt.Errorf("expand: %w", err)
+	}
+	change, err := readChange(st.Engine, in, s, rollback)
+	if err != nil {
+		st.Close()
+		return nil, schemachange.Change{}, err
+	}
+	return st, change, nil
+}
+
+func readChange(engine datastore.Engine, in activities.PhaseInput, s *Spec, rollback bool) (schemachange.Change, error) {
+	up, err := ReadSource(engine, "sql", s.SQL)
+	if err != nil {
+		return schemachange.Change{}, err
+	}
+	down, err := ReadSource(engine, "rollback", s.Rollback)
+	if err != nil {
+		return schemachange.Change{}, err
+	}
+	if missing := renameProblems(engine, s); len(missing) > 0 && !rollback {
+		return schemachange.Change{}, activities.ConfigError(errors.New(strings.Join(missing, "; ")))
+	}
+	return schemachange.Change{Name: RecordName(in.Migration, in.Phase.Name), Owner: in.Migration, Up: up, Down: down, DualWrite: s.Rules(),
+		LockTimeout: s.LockTimeout.D(), Retries: s.Retries, RequireOnline: s.Online == OnlineRequire}, nil
 }
 
 func forgetOthers(ctx context.Context, st *datastore.Store, migration, keep string) error {
@@ -189,25 +210,20 @@ func rollbackSummary(store string, res schemachange.Result) string {
 	return strings.Join(parts, "; ") + " in " + store
 }
 
-// Classify makes a script's failure (a statement the store refuses)
-// non-retryable, unless it is a lock timeout or a lost connection.
-func Classify(what string, err error) error {
+// Errors are the kinds of error of a schema change: a statement the store
+// refuses is a ConfigError (a retry runs it again), unless it is a lock
+// timeout or a lost connection; then those of any store.
+var Errors = append([]activities.ErrorKind{{Is: refused, Type: activities.ErrTypeConfig}}, stores.Errors...)
+
+func refused(err error) bool {
 	var sqlErr *schemachange.StatementError
-	if errors.As(err, &sqlErr) && sqlErr.Refused {
-		msg := fmt.Sprintf("%s: %v", what, err)
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
-	}
-	return stores.Classify(what, err)
+	return errors.As(err, &sqlErr) && sqlErr.Refused
 }
 
 // Preflight checks, changing nothing, that the store answers, both
 // scripts can be read and split, and every dual-written table exists with
 // the columns its rules read (or ones the change adds).
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no expand section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
 	if err != nil {
 		return []string{stores.Unreachable(s.Store, spec.Stores, err)}

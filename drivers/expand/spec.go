@@ -17,7 +17,6 @@ import (
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 )
 
@@ -167,7 +166,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("retries", "must not be negative")
 	}
 	CheckOnline(c, s.Online)
-	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Stores = stores.Pick(c.Spec, s.Store)
 	s.Later = LaterPhases(c, s.Store)
 }
 

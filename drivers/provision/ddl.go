@@ -6,12 +6,9 @@ import (
 	"io"
 	"os"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
-	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/specfiles"
 )
 
@@ -72,11 +69,11 @@ func readDDL(path string) (string, error) {
 func createFromDDL(ctx context.Context, to *datastore.Store, s *Spec, tables []*datastore.Table, opts datastore.ProvisionOptions) (datastore.ProvisionResult, error) {
 	script, err := readDDL(s.DDL.FromFile)
 	if err != nil {
-		return datastore.ProvisionResult{}, temporal.NewNonRetryableApplicationError("provision: "+err.Error(), activities.ErrTypeConfig, err)
+		return datastore.ProvisionResult{}, activities.ConfigError(fmt.Errorf("provision: %w", err))
 	}
 	res, err := datastore.ProvisionFromDDL(ctx, to, tables, script, s.DDL.FromFile, opts)
 	if err != nil {
-		return res, stores.Classify("provision into "+s.To, err)
+		return res, fmt.Errorf("provision into %s: %w", s.To, err)
 	}
 	return res, nil
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -124,7 +123,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 	if s.DeferIndexes && s.DDL == nil && !indexesCreatedLater(c, s.To) {
 		c.Errorf("deferIndexes", "leaves the secondary indexes to a later copy phase into %s with createIndexes: true, and there is none: add one, or remove deferIndexes", s.To)
 	}
-	s.Stores = Pick(c.Spec, s.From, s.To)
+	s.Stores = stores.Pick(c.Spec, s.From, s.To)
 	s.ForeignKeysNow, s.ForeignKeysLeft = foreignKeysPlan(c, s.To)
 }
 
@@ -145,20 +144,6 @@ func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left strin
 		}
 	}
 	return true, ""
-}
-
-// Pick returns the named stores of the spec (those it has).
-func Pick(spec *config.Spec, names ...string) map[string]config.StoreSpec {
-	out := map[string]config.StoreSpec{}
-	for _, n := range names {
-		if st, ok := spec.Stores[n]; ok {
-			out[n] = st
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
 
 func indexesCreatedLater(c *config.CheckContext, store string) bool {
@@ -209,31 +194,30 @@ func (s *Spec) CreatesDatabase(store string) bool { return s.CreateDatabase && s
 
 // Driver runs provision phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 }
 
-// New returns the provision driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
-
-// Do creates the tables (run) or drops those this migration created
-// (compensate). Both can be repeated: a retry finds its own tables.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: provision section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
-	if action == activities.ActionCompensate {
-		return d.drop(ctx, s, in.Migration, log)
-	}
-	return d.create(ctx, s, in.Migration, log, beat)
+// New returns the provision driver: it creates the tables (run) or drops
+// those this migration created (compensate). Both can be repeated: a
+// retry finds its own tables.
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Preflight: d.preflight, Errors: stores.Errors,
+		Ready: func(s *Spec) bool { return s.Stores != nil },
+		Run: func(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+			return d.create(ctx, c.Spec, c.In.Migration, c.Log, c.Beat)
+		},
+		Compensate: func(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+			return d.drop(ctx, c.Spec, c.In.Migration, c.Log)
+		}})
+	return d
 }
 
 func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Logger, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("provision", err)
+		return activities.PhaseResult{}, fmt.Errorf("provision: %w", err)
 	}
 	defer from.Close()
 	dbNote, err := d.createDatabase(ctx, s, owner, log)
@@ -242,12 +226,12 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("provision", err)
+		return activities.PhaseResult{}, fmt.Errorf("provision: %w", err)
 	}
 	defer to.Close()
 	tables, overrides, mapNotes, err := s.sourceTables(ctx, from)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("provision: store "+s.From, err)
+		return activities.PhaseResult{}, fmt.Errorf("provision: store %s: %w", s.From, err)
 	}
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %s in %s", migration.Count(len(tables), "table"), s.To)})
 	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: overrides, Logger: log,
@@ -256,8 +240,9 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	if s.DDL != nil {
 		res, err = createFromDDL(ctx, to, s, tables, opts)
 	} else {
-		res, err = datastore.Provision(ctx, to, tables, opts)
-		err = stores.Classify("provision into "+s.To, err)
+		if res, err = datastore.Provision(ctx, to, tables, opts); err != nil {
+			err = fmt.Errorf("provision into %s: %w", s.To, err)
+		}
 	}
 	if err != nil {
 		return activities.PhaseResult{}, err
@@ -358,12 +343,12 @@ func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log 
 	}
 	engine, dsn, err := stores.Resolve(s.Stores, s.To)
 	if err != nil {
-		return "", stores.Classify("provision", err)
+		return "", fmt.Errorf("provision: %w", err)
 	}
 	what := databaseWords(engine, dsn)
 	created, err := datastore.CreateDatabase(ctx, engine, dsn, owner)
 	if err != nil {
-		return "", stores.Classify("provision: store "+s.To, err)
+		return "", fmt.Errorf("provision: store %s: %w", s.To, err)
 	}
 	if created {
 		log.Info("created the target database", "store", s.To)
@@ -427,7 +412,7 @@ func summary(to string, res datastore.ProvisionResult) string {
 func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logger) (activities.PhaseResult, error) {
 	engine, dsn, err := stores.Resolve(s.Stores, s.To)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
+		return activities.PhaseResult{}, fmt.Errorf("drop provisioned tables: %w", err)
 	}
 	if ok, err := datastore.DatabaseExists(ctx, engine, dsn); err == nil && !ok {
 		// Never created, or dropped by an earlier attempt: nothing to
@@ -436,18 +421,18 @@ func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logg
 	}
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("drop provisioned tables", err)
+		return activities.PhaseResult{}, fmt.Errorf("drop provisioned tables: %w", err)
 	}
 	dropped, err := datastore.DropProvisioned(ctx, to, owner)
 	to.Close()
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("drop provisioned tables in "+s.To, err)
+		return activities.PhaseResult{}, fmt.Errorf("drop provisioned tables in %s: %w", s.To, err)
 	}
 	log.Info("dropped provisioned tables", "tables", dropped)
 	if s.CreateDatabase {
 		gone, err := datastore.DropCreatedDatabase(ctx, engine, dsn, owner)
 		if err != nil {
-			return activities.PhaseResult{}, stores.Classify("drop the database this migration created in "+s.To, err)
+			return activities.PhaseResult{}, fmt.Errorf("drop the database this migration created in %s: %w", s.To, err)
 		}
 		if gone {
 			log.Info("dropped the database this migration created", "store", s.To)
@@ -470,11 +455,7 @@ func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logg
 // every table exists with a primary key and a type map to the target, that
 // none is in the way on the target, and that the target user may create
 // tables.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no provision section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	from, to, problems, closeStores := stores.OpenPair(ctx, spec, stores.Before(spec, phase.Name), s.From, s.To)
 	defer closeStores()
 	if to == nil && s.CreateDatabase {

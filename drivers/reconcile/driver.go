@@ -8,8 +8,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/temporal"
@@ -31,30 +29,34 @@ const maxOutput = 16 << 10
 
 // Driver runs reconcile phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 	// StateDir is where full reports go by default (ReportPath); empty:
 	// $GODWIT_STATE_DIR, else godwit under the temporary directory.
 	StateDir string
-	// BeatEvery is how often the last progress is heartbeated again while
-	// a long query runs (default 5s).
-	BeatEvery time.Duration
 }
 
-// New returns the reconcile driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+// key is the section key of the driver in a phase.
+const key = "reconcile"
 
-// Do runs the check and applies the gate; there is nothing to compensate.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat,
-	beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	if action == activities.ActionCompensate {
-		return activities.PhaseResult{Summary: "nothing to undo: a reconcile changes nothing"}, nil
-	}
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok {
-		err := fmt.Errorf("phase %s has no reconcile section", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+// New returns the reconcile driver; there is nothing to compensate.
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: key, Run: d.run, Preflight: d.preflight, Errors: errorKinds,
+		NoCompensation: "nothing to undo: a reconcile changes nothing"})
+	return d
+}
+
+// errorKinds: bad settings, missing tables and refused credentials are
+// permanent; anything else (a lost connection) is retried.
+var errorKinds = []activities.ErrorKind{
+	{Is: rec.IsPermanent, Type: activities.ErrTypeConfig},
+	{Type: "ReconcileError", Retryable: true},
+}
+
+// run runs the check and applies the gate.
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, in, resume, log := c.Spec, c.In, c.Resume, c.Log
 	phaseName := in.Phase.Name
 	if in.Unit != "" {
 		one := *s
@@ -65,7 +67,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	}
 	opts, closeStores, err := Options(ctx, s)
 	if err != nil {
-		return activities.PhaseResult{}, classify(in.Phase.Name, err)
+		return activities.PhaseResult{}, fmt.Errorf("reconcile %s: %w", in.Phase.Name, err)
 	}
 	defer closeStores()
 	opts.Logger = log
@@ -75,43 +77,16 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		cp = rec.Checkpoint{}
 	}
 
-	// Progress comes from the check's goroutines; a ticker repeats the
-	// last one so a long checksum query does not miss the heartbeat timeout.
-	var mu sync.Mutex
-	last := resume
+	// Progress comes from the check's goroutines; the adapter's keep-alive
+	// repeats the last one so a long checksum query does not miss the
+	// heartbeat timeout.
 	opts.Progress = func(p rec.Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		last = activities.Heartbeat{Percent: p.Percent, Records: p.RowsChecked, Checkpoint: p.Checkpoint.Encode(), Detail: p.Detail}
-		beat(last)
+		c.Beat(activities.Heartbeat{Percent: p.Percent, Records: p.RowsChecked, Checkpoint: p.Checkpoint.Encode(), Detail: p.Detail})
 	}
-	every := d.BeatEvery
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	defer func() { close(stop); <-stopped }() // no beat after Do returns
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				mu.Lock()
-				beat(last)
-				mu.Unlock()
-			}
-		}
-	}()
 
 	rep, err := rec.Run(ctx, opts, cp)
 	if err != nil {
-		return activities.PhaseResult{}, classify(in.Phase.Name, err)
+		return activities.PhaseResult{}, fmt.Errorf("reconcile %s: %w", in.Phase.Name, err)
 	}
 	rep.Direction = s.Truth
 	brief := rep.Brief()
@@ -145,11 +120,11 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 // and returns the check's options with the direction applied; close
 // closes the stores. The CLI runs the same check through it.
 func Options(ctx context.Context, s *Spec) (rec.Options, func(), error) {
-	from, err := openStore(ctx, s.From, s.FromStore)
+	from, err := stores.OpenOne(ctx, s.From, s.FromStore)
 	if err != nil {
 		return rec.Options{}, nil, err
 	}
-	to, err := openStore(ctx, s.To, s.ToStore)
+	to, err := stores.OpenOne(ctx, s.To, s.ToStore)
 	if err != nil {
 		from.Close()
 		return rec.Options{}, nil, err
@@ -232,32 +207,12 @@ func optionsFor(s *Spec, from, to *datastore.Store) rec.Options {
 	return o
 }
 
-func openStore(ctx context.Context, name string, st config.StoreSpec) (*datastore.Store, error) {
-	engine, err := datastore.ParseEngine(st.Engine)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", name, err)
-	}
-	dsn, err := activities.ResolveSecret(st.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w: dsn: %v", name, rec.ErrBadOption, err)
-	}
-	s, err := datastore.Open(ctx, engine, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", name, err)
-	}
-	return s, nil
-}
-
 // Preflight opens both stores (changing nothing) and plans every table,
 // comparing nothing. It reasons over the plan: a table that an earlier
 // phase creates (a provision before this check) is not there yet, so only
 // its other side is checked; a database an earlier phase creates is not
 // checked at all; and two stores that are one database are refused.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no reconcile section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	plan := stores.Before(spec, phase.Name)
 	// The section carries its stores (resolved by Check), so a caller
 	// without the whole spec (godwit reconcile) can check it too.
@@ -325,19 +280,6 @@ func exists(ctx context.Context, s *datastore.Store, table string) bool {
 	return err == nil || !errors.Is(err, datastore.ErrUnknownTable)
 }
 
-// classify decides retryability once: bad settings, missing tables and
-// refused credentials are permanent; a lost connection is retried.
-func classify(phase string, err error) error {
-	msg := fmt.Sprintf("reconcile %s: %v", phase, err)
-	if rec.IsPermanent(err) {
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return temporal.NewApplicationError(msg, "ReconcileError", err)
-}
-
 func hostname() string {
 	h, err := os.Hostname()
 	if err != nil {
@@ -356,14 +298,13 @@ func truncate(s string, n int) string {
 // Units lists the tables the phase compares (patterns resolved on the
 // source of truth), for a phase that fans out.
 func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok {
-		err := fmt.Errorf("phase %s has no reconcile section", in.Phase.Name)
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+	s, err := activities.SpecOf[*Spec](key, in.Phase)
+	if err != nil {
+		return nil, err
 	}
 	opts, closeStores, err := Options(ctx, s)
 	if err != nil {
-		return nil, classify(in.Phase.Name, err)
+		return nil, activities.Classify(fmt.Errorf("reconcile %s: %w", in.Phase.Name, err), errorKinds)
 	}
 	defer closeStores()
 	units := make([]string, len(opts.Tables))

@@ -3,19 +3,16 @@ package replicate
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/cdc"
 	"github.com/godwit/godwit/config"
-	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
@@ -23,16 +20,19 @@ import (
 
 // Driver runs replicate phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
-	// BeatInterval is how often a running replication heartbeats even
-	// when nothing changed; default 5s.
-	BeatInterval time.Duration
 	// LagEvery is how often the lag is measured; default cdc's.
 	LagEvery time.Duration
 }
 
 // New returns the replicate driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger, BeatInterval: 5 * time.Second} }
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.do, Compensate: d.do, Preflight: d.preflight,
+		Ready: func(s *Spec) bool { return s.Stores != nil }, Errors: errorKinds})
+	return d
+}
 
 // CaptureName is the name of a migration's capture of a store: the same
 // for every phase of the migration, distinct for another migration or
@@ -58,24 +58,20 @@ func sourceRef(st config.StoreSpec) string {
 	return ""
 }
 
-// Do sets the capture up, applies changes until caught up, or drains and
+// do sets the capture up, applies changes until caught up, or drains and
 // stops; the compensation (setup's) removes the capture.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: replicate section missing or its stores not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
+func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, action, in, resume := c.Spec, c.Action, c.In, c.Resume
 	compensate := action == activities.ActionCompensate
 	if compensate && !s.HasCompensation() {
 		// The workflow compensates every phase that completed; the
 		// capture is setup's to remove (HasCompensation says why).
 		return activities.PhaseResult{Summary: fmt.Sprintf("nothing to undo: a %s has no compensation; the setup phase's compensation removes the capture", s.mode())}, nil
 	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "mode", s.mode())
+	log := c.Log.With("mode", s.mode())
 	o, closeAll, err := d.open(ctx, s, in.Migration, log, compensate, compensate || s.mode() != ModeSetup)
 	if err != nil {
-		return activities.PhaseResult{}, classify("replicate", err)
+		return activities.PhaseResult{}, fmt.Errorf("replicate: %w", err)
 	}
 	defer closeAll()
 	switch {
@@ -84,7 +80,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	case s.mode() == ModeSetup:
 		return d.setup(ctx, s, o.Options)
 	}
-	return d.follow(ctx, s, in.Migration, o, resume, beat, log)
+	return d.follow(ctx, s, in.Migration, o, resume, c, log)
 }
 
 // reverse is the reverse replication a cut-over sets up on the target
@@ -93,9 +89,9 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 // removing its objects needs no mapping, and a mapping with no inverse
 // has no reverse capture to run).
 func (d *Driver) reverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, inverse bool) (cdc.RunOptions, error) {
-	dsn, err := activities.ResolveSecret(s.Stores[s.To].DSN)
+	dsn, err := stores.DSN(s.Stores, s.To)
 	if err != nil {
-		return o, fmt.Errorf("store %s: DSN: %w: %v", s.To, datastore.ErrBadDSN, err)
+		return o, err
 	}
 	var inv map[string]mapping.Table
 	if inverse {
@@ -112,9 +108,9 @@ func (d *Driver) reverse(ctx context.Context, s *Spec, migration string, o cdc.R
 func (d *Driver) open(ctx context.Context, s *Spec, migration string, log hclog.Logger, compensate, target bool) (cdc.RunOptions, func(), error) {
 	var o cdc.RunOptions
 	st := s.Stores[s.From]
-	dsn, err := activities.ResolveSecret(st.DSN)
+	dsn, err := stores.DSN(s.Stores, s.From)
 	if err != nil {
-		return o, nil, fmt.Errorf("store %s: DSN: %w: %v", s.From, datastore.ErrBadDSN, err)
+		return o, nil, err
 	}
 	from, err := stores.Open(ctx, s.Stores, s.From)
 	if err != nil {
@@ -172,7 +168,7 @@ func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.
 		} else if len(dropped) > 0 {
 			d.Logger.Info("removed a half-made capture", "capture", o.Name, "dropped", dropped)
 		}
-		return activities.PhaseResult{}, classify("set up change capture on "+s.From, err)
+		return activities.PhaseResult{}, fmt.Errorf("set up change capture on %s: %w", s.From, err)
 	}
 	msg := fmt.Sprintf("change capture %s of %s in %s set up (%s)", o.Name, migration.Count(len(o.Tables), "table"), s.From, res.Method)
 	if len(res.Created) > 0 {
@@ -189,15 +185,15 @@ func (d *Driver) setup(ctx context.Context, s *Spec, o cdc.Options) (activities.
 func (d *Driver) teardown(ctx context.Context, s *Spec, migration string, o cdc.RunOptions) (activities.PhaseResult, error) {
 	dropped, err := cdc.Teardown(ctx, o.Options)
 	if err != nil {
-		return activities.PhaseResult{}, classify("remove change capture from "+s.From, err)
+		return activities.PhaseResult{}, fmt.Errorf("remove change capture from %s: %w", s.From, err)
 	}
 	rev, err := d.reverse(ctx, s, migration, o, false)
 	if err != nil {
-		return activities.PhaseResult{}, classify("remove reverse capture from "+s.To, err)
+		return activities.PhaseResult{}, fmt.Errorf("remove reverse capture from %s: %w", s.To, err)
 	}
 	more, err := cdc.Teardown(ctx, rev.Options)
 	if err != nil {
-		return activities.PhaseResult{}, classify("remove reverse capture from "+s.To, err)
+		return activities.PhaseResult{}, fmt.Errorf("remove reverse capture from %s: %w", s.To, err)
 	}
 	dropped = append(dropped, more...)
 	if len(dropped) == 0 {
@@ -209,16 +205,16 @@ func (d *Driver) teardown(ctx context.Context, s *Spec, migration string, o cdc.
 
 // follow applies changes until caught up (catchUp) or drained (stop; then
 // removes the capture).
-func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, resume activities.Heartbeat, beat func(activities.Heartbeat), log hclog.Logger) (activities.PhaseResult, error) {
+func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, resume activities.Heartbeat, k activities.Beater, log hclog.Logger) (activities.PhaseResult, error) {
 	if s.mode() == ModeStop && resume.Checkpoint != "" {
 		// An earlier attempt may have drained and removed the capture,
 		// then failed on the reverse one: go on with that.
 		objs, err := cdc.Objects(ctx, o.Source, o.Name)
 		if err != nil {
-			return activities.PhaseResult{}, classify("look for the capture on "+s.From, err)
+			return activities.PhaseResult{}, fmt.Errorf("look for the capture on %s: %w", s.From, err)
 		}
 		if len(objs) == 0 {
-			return d.stopReverse(ctx, s, migration, o, beat, activities.PhaseResult{Summary: "capture removed from " + s.From + " by an earlier attempt"})
+			return d.stopReverse(ctx, s, migration, o, k, activities.PhaseResult{Summary: "capture removed from " + s.From + " by an earlier attempt"})
 		}
 	}
 	var cp cdc.Checkpoint
@@ -243,7 +239,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 		started, runFor := time.Now(), s.RunFor.D()
 		o.Until = func(cdc.Progress) bool { return time.Since(started) >= runFor }
 	}
-	hb := startBeating(beat, d.BeatInterval, s, maxLag, hold)
+	hb := &beater{k: k, spec: s, maxLag: maxLag, hold: hold, minInterval: time.Second}
 	hb.set(cdc.Progress{Checkpoint: cp}, false)
 	final, err := cdc.Run(ctx, o, cp, func(p cdc.Progress) { hb.set(p, true) })
 	last := hb.stop(final)
@@ -253,7 +249,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 			log.Info("replication stopped at its checkpoint", "applied", final.Applied)
 			return out, ctx.Err()
 		}
-		return out, classify("replicate from "+s.From+" to "+s.To, err)
+		return out, fmt.Errorf("replicate from %s to %s: %w", s.From, s.To, err)
 	}
 	out.Lag = lagOf(last)
 	out.Summary = fmt.Sprintf("caught up: lag %s, %d changes behind (under %s for %s); %s changes applied",
@@ -267,11 +263,11 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 	if s.mode() == ModeStop {
 		dropped, err := cdc.Teardown(ctx, o.Options)
 		if err != nil {
-			return out, classify("remove change capture from "+s.From, err)
+			return out, fmt.Errorf("remove change capture from %s: %w", s.From, err)
 		}
 		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s", stores.Humanize(final.Applied), s.From, countKinds(dropped))
 		out.Output = strings.Join(dropped, "\n")
-		return d.stopReverse(ctx, s, migration, o, beat, out)
+		return d.stopReverse(ctx, s, migration, o, k, out)
 	}
 	return out, nil
 }
@@ -281,38 +277,38 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 // (which keeps its last state until it is retired), then the reverse
 // capture is removed. The point of no return: a rollback can no longer
 // bring the writes back.
-func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, beat func(activities.Heartbeat), out activities.PhaseResult) (activities.PhaseResult, error) {
+func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, k activities.Beater, out activities.PhaseResult) (activities.PhaseResult, error) {
 	rev, err := d.reverse(ctx, s, migration, o, false)
 	if err != nil {
-		return out, classify("stop reverse replication", err)
+		return out, fmt.Errorf("stop reverse replication: %w", err)
 	}
 	objs, err := cdc.Objects(ctx, rev.Source, rev.Name)
 	if err != nil {
-		return out, classify("look for the reverse capture on "+s.To, err)
+		return out, fmt.Errorf("look for the reverse capture on %s: %w", s.To, err)
 	}
 	if len(objs) == 0 {
 		return out, nil
 	}
 	if rev, err = d.reverse(ctx, s, migration, o, true); err != nil {
-		return out, classify("stop reverse replication", err)
+		return out, fmt.Errorf("stop reverse replication: %w", err)
 	}
 	// Writes go on on the target: everything before now, not an empty
 	// capture.
 	rev.Until = cdc.Passed(time.Now())
 	swapped := *s
 	swapped.From, swapped.To, swapped.Mode = s.To, s.From, ModeStop
-	hb := startBeating(beat, d.BeatInterval, &swapped, 0, 0)
+	hb := &beater{k: k, spec: &swapped, minInterval: time.Second}
 	final, err := cdc.Run(ctx, rev, cdc.Checkpoint{}, func(p cdc.Progress) { hb.set(p, true) })
 	hb.stop(final)
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		return out, classify("reverse replication from "+s.To+" to "+s.From, err)
+		return out, fmt.Errorf("reverse replication from %s to %s: %w", s.To, s.From, err)
 	}
 	dropped, err := cdc.Teardown(ctx, rev.Options)
 	if err != nil {
-		return out, classify("remove the reverse capture from "+s.To, err)
+		return out, fmt.Errorf("remove the reverse capture from %s: %w", s.To, err)
 	}
 	out.Summary += fmt.Sprintf("; reverse replication stopped (%s changes made on %s applied to %s) and its capture removed from %s: %s",
 		stores.Humanize(final.Applied), s.To, s.From, s.To, countKinds(dropped))
@@ -354,21 +350,12 @@ func lagOf(p cdc.Progress) *migration.ReplicationLag {
 
 func roundLag(l cdc.Lag) time.Duration { return l.Duration().Round(10 * time.Millisecond) }
 
-// classify decides retryability once: permanent cdc and datastore errors
-// become non-retryable ConfigErrors; anything else is retried.
-func classify(what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, cdc.ErrSchemaDrift):
-		return activities.SchemaDrift(fmt.Sprintf("%s: %v", what, err), err)
-	case cdc.IsPermanent(err):
-		msg := fmt.Sprintf("%s: %v", what, err)
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+// errorKinds: a captured table that changed shape pauses the migration;
+// permanent cdc and datastore errors are ConfigErrors; anything else is
+// retried.
+var errorKinds = []activities.ErrorKind{
+	{Is: activities.IsError(cdc.ErrSchemaDrift), Type: activities.ErrTypeSchemaDrift},
+	{Is: cdc.IsPermanent, Type: activities.ErrTypeConfig},
 }
 
 // Detail is the replication's state in words for `godwit status`.
@@ -389,75 +376,57 @@ func Detail(s *Spec, p cdc.Progress, maxLag, hold time.Duration) string {
 		s.From, s.To, method, lag, stores.Humanize(p.Checkpoint.Applied), stores.Humanize(int64(p.ChangesPerSecond)), target)
 }
 
-// beater serialises heartbeats from the replication's progress and a
-// ticker that keeps the activity alive while nothing changes.
+// beater turns the replication's progress into heartbeats: at most one a
+// second (each batch reports, and there can be hundreds a second); the
+// adapter's keep-alive repeats the latest progress, sent or not, while
+// nothing changes.
 type beater struct {
 	mu          sync.Mutex
-	beat        func(activities.Heartbeat)
+	k           activities.Beater
 	spec        *Spec
 	maxLag      time.Duration
 	hold        time.Duration
 	last        cdc.Progress
 	lastBeat    time.Time
-	done        chan struct{}
-	wg          sync.WaitGroup
 	minInterval time.Duration
 }
 
-func startBeating(beat func(activities.Heartbeat), every time.Duration, s *Spec, maxLag, hold time.Duration) *beater {
-	b := &beater{beat: beat, spec: s, maxLag: maxLag, hold: hold, done: make(chan struct{}), minInterval: time.Second}
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.done:
-				return
-			case <-t.C:
-				b.mu.Lock()
-				b.send()
-				b.mu.Unlock()
-			}
-		}
-	}()
-	return b
-}
-
-// set records progress; a heartbeat goes at most once a second (each
-// batch reports, and there can be hundreds a second).
+// set records progress, and sends it if send and the last beat is old
+// enough. The keep-alive's lock is taken after b's is released: the two
+// never wait on each other.
 func (b *beater) set(p cdc.Progress, send bool) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.last = p
-	if send && time.Since(b.lastBeat) >= b.minInterval {
-		b.send()
+	hb := b.heartbeat()
+	send = send && time.Since(b.lastBeat) >= b.minInterval
+	if send {
+		b.lastBeat = time.Now()
+	}
+	b.mu.Unlock()
+	if send {
+		b.k.Beat(hb)
+	} else {
+		b.k.Follow(func() activities.Heartbeat { return hb })
 	}
 }
 
-func (b *beater) send() {
+func (b *beater) heartbeat() activities.Heartbeat {
 	cp, _ := json.Marshal(b.last.Checkpoint)
-	b.beat(activities.Heartbeat{
+	return activities.Heartbeat{
 		Records:    b.last.Checkpoint.Applied,
 		Checkpoint: string(cp),
 		Detail:     Detail(b.spec, b.last, b.maxLag, b.hold),
-	})
-	b.lastBeat = time.Now()
+	}
 }
 
-// stop ends the ticker and heartbeats the final checkpoint.
+// stop heartbeats the final checkpoint.
 func (b *beater) stop(final cdc.Checkpoint) cdc.Progress {
-	close(b.done)
-	b.wg.Wait()
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if final.Method != "" {
 		b.last.Checkpoint = final
 	}
-	b.send()
-	return b.last
+	hb, last := b.heartbeat(), b.last
+	b.mu.Unlock()
+	b.k.Beat(hb)
+	return last
 }

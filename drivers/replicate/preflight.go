@@ -17,11 +17,7 @@ import (
 // privileges, and on MySQL with binary logging the right to create
 // triggers), and that the target tables exist (or are provisioned
 // earlier) and are writable.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no replicate section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	plan := stores.Before(spec, phase.Name)
 	from, to, problems, closeStores := stores.OpenPair(ctx, spec, plan, s.From, s.To)
 	defer closeStores()

@@ -216,7 +216,6 @@ func TestDriverSetupCatchUpPauseResumeStop(t *testing.T) {
 			spec := driverSpec(t, fmt.Sprintf("cdc-drv-%d", time.Now().UnixNano()%1e9), src, dst, tc.method)
 			d := replicate.New(hclog.NewNullLogger())
 			d.LagEvery = 100 * time.Millisecond
-			d.BeatInterval = 200 * time.Millisecond
 
 			for i := range spec.Phases {
 				assert.Empty(t, d.Preflight(ctx, spec, spec.Phases[i]), "preflight of %s", spec.Phases[i].Name)

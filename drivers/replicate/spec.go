@@ -25,7 +25,6 @@ import (
 	"github.com/godwit/godwit/cdc"
 	"github.com/godwit/godwit/config"
 	copydriver "github.com/godwit/godwit/drivers/copy"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 )
@@ -137,7 +136,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("batchChanges", "must be between 1 and %d, not %d", MaxBatch, s.BatchChanges)
 	}
 	s.checkOrder(c)
-	s.Stores = provision.Pick(c.Spec, s.From, s.To)
+	s.Stores = stores.Pick(c.Spec, s.From, s.To)
 }
 
 // lagFloor names the capture's method, as its setup phase chooses it,

@@ -17,12 +17,10 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
-	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 )
@@ -77,7 +75,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 			c.Errorf("renameTo", "must hold {table} and more, e.g. \"{table}_retired\" or \"old_{table}\"")
 		}
 	}
-	s.Stores = provision.Pick(c.Spec, s.Store)
+	s.Stores = stores.Pick(c.Spec, s.Store)
 }
 
 // useMapping takes the store and tables from the mapping the section
@@ -130,30 +128,31 @@ func (s *Spec) options() datastore.RetireOptions {
 
 // Driver runs retire phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 }
 
 // New returns the retire driver.
-func New(logger hclog.Logger) *Driver { return &Driver{Logger: logger} }
+func New(logger hclog.Logger) *Driver {
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.do, Compensate: d.do, Preflight: d.preflight,
+		Ready: func(s *Spec) bool { return s.Stores != nil }, Errors: stores.Errors})
+	return d
+}
 
-// Do retires the tables (run) or renames them back (compensate). Both can
+// do retires the tables (run) or renames them back (compensate). Both can
 // be repeated: a retry finds what an earlier attempt did.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, _ func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	s, ok := in.Phase.Driver.(*Spec)
-	if !ok || s.Stores == nil {
-		err := fmt.Errorf("phase %s: retire section missing or its store not resolved (load the spec with config.ParseSpec)", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-	}
-	log := d.Logger.With("migration", in.Migration, "phase", in.Phase.Name)
+func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, action, log := c.Spec, c.Action, c.Log
 	st, err := stores.Open(ctx, s.Stores, s.Store)
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("retire", err)
+		return activities.PhaseResult{}, fmt.Errorf("retire: %w", err)
 	}
 	defer st.Close()
 	if action == activities.ActionCompensate {
 		back, err := datastore.Unretire(ctx, st, s.options())
 		if err != nil {
-			return activities.PhaseResult{}, stores.Classify("retire: rename back", err)
+			return activities.PhaseResult{}, fmt.Errorf("retire: rename back: %w", err)
 		}
 		log.Info("renamed retired tables back", "tables", back)
 		if len(back) == 0 {
@@ -163,7 +162,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	}
 	res, err := datastore.Retire(ctx, st, s.options())
 	if err != nil {
-		return activities.PhaseResult{}, stores.Classify("retire in "+s.Store, err)
+		return activities.PhaseResult{}, fmt.Errorf("retire in %s: %w", s.Store, err)
 	}
 	log.Info("retired tables", "mode", res.Mode, "done", res.Done, "already", res.Already)
 	return activities.PhaseResult{Records: int64(len(res.Done) + len(res.Already)), Summary: Summary(s.Store, res)}, nil
@@ -206,13 +205,9 @@ func Summary(store string, res datastore.RetireResult) string {
 	return strings.Join(parts, "; ")
 }
 
-// Preflight checks, changing nothing, that the store answers and every
+// preflight checks, changing nothing, that the store answers and every
 // pattern matches a table (or one retired earlier).
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no retire section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	plan := stores.Before(spec, phase.Name)
 	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
 	if err != nil {

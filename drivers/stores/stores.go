@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
@@ -34,6 +32,34 @@ func Open(ctx context.Context, spec map[string]config.StoreSpec, name string) (*
 // exist is reported missing instead of being created.
 func OpenReadOnly(ctx context.Context, spec map[string]config.StoreSpec, name string) (*datastore.Store, error) {
 	return open(ctx, spec, name, datastore.OpenReadOnly)
+}
+
+// OpenOne is Open for a store known by its spec alone (a section that
+// carries its stores, a CLI flag's): name is for messages.
+func OpenOne(ctx context.Context, name string, st config.StoreSpec) (*datastore.Store, error) {
+	return Open(ctx, map[string]config.StoreSpec{name: st}, name)
+}
+
+// DSN is Resolve for what needs only the DSN (a capture's replication
+// connection). The DSN is a secret: never log it or put it in a result.
+func DSN(spec map[string]config.StoreSpec, name string) (string, error) {
+	_, dsn, err := Resolve(spec, name)
+	return dsn, err
+}
+
+// Pick returns the named stores' specs, for a section to carry (nil when
+// the spec has none of them).
+func Pick(spec *config.Spec, names ...string) map[string]config.StoreSpec {
+	out := map[string]config.StoreSpec{}
+	for _, n := range names {
+		if st, ok := spec.Stores[n]; ok {
+			out[n] = st
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Resolve returns the named store's engine and its DSN, read on this
@@ -138,22 +164,13 @@ func Resources(spec *config.Spec, store string, tables []string) []string {
 	return out
 }
 
-// Classify decides retryability once: a datastore error that retrying
-// cannot fix becomes a non-retryable ConfigError; cancellation passes as it
-// is; anything else (a lost connection, a deadlock) is retried.
-func Classify(what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, datastore.ErrSchemaDrift):
-		return activities.SchemaDrift(fmt.Sprintf("%s: %v", what, err), err)
-	case datastore.IsPermanent(err):
-		msg := fmt.Sprintf("%s: %v", what, err)
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+// Errors are the kinds of error of a driver that reads or writes stores:
+// a table whose columns changed under the phase pauses the migration; a
+// datastore error that retrying cannot fix is a ConfigError; anything
+// else (a lost connection, a deadlock) is retried.
+var Errors = []activities.ErrorKind{
+	{Is: activities.IsError(datastore.ErrSchemaDrift), Type: activities.ErrTypeSchemaDrift},
+	{Is: datastore.IsPermanent, Type: activities.ErrTypeConfig},
 }
 
 // Problem turns an error into a preflight sentence about store name.
@@ -252,6 +269,18 @@ func (e *unreadableDSN) Error() string {
 }
 
 func (e *unreadableDSN) Unwrap() []error { return []error{datastore.ErrBadDSN, e.err} }
+
+// UnreadableDSN returns why a store's DSN reference could not be read
+// here (variable unset, file missing) when that is what err is, else nil:
+// for a caller that words it its own way (the CLI: "cannot read its DSN
+// here").
+func UnreadableDSN(err error) error {
+	var u *unreadableDSN
+	if errors.As(err, &u) {
+		return u.err
+	}
+	return nil
+}
 
 // OpenPair opens a phase's from and to stores for its preflight, changing
 // nothing (SQLite read-only). A store that cannot be opened is nil, with

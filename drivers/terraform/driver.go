@@ -60,12 +60,11 @@ const maxPriorChanges = 4 << 10
 
 // Driver runs terraform phases.
 type Driver struct {
+	activities.Driver
 	Logger hclog.Logger
 	// PlanDir is where plan files are written; empty: a directory under
 	// the system's temporary directory.
 	PlanDir string
-	// BeatInterval is how often a running command heartbeats; default 2s.
-	BeatInterval time.Duration
 
 	// dirs serialises commands per module directory within this worker:
 	// Terraform keeps the selected workspace in the directory, so two
@@ -76,18 +75,28 @@ type Driver struct {
 
 // New returns the driver.
 func New(logger hclog.Logger) *Driver {
-	return &Driver{Logger: logger}
+	d := &Driver{Logger: logger.Named(Key)}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.do, Compensate: d.do, Preflight: d.preflight,
+		Errors: errorKinds, KeepAlive: beatEvery})
+	return d
 }
 
-var _ activities.Driver = (*Driver)(nil)
+// beatEvery is how often a running command's heartbeat (its elapsed
+// time) is sent.
+const beatEvery = 2 * time.Second
 
-// Do runs the plan or apply step, or the compensation.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, _ activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	spec, ok := in.Phase.Driver.(*Spec)
-	if !ok {
-		err := fmt.Errorf("phase %s has no terraform section", in.Phase.Name)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+// do runs the plan or apply step, or the compensation.
+func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	res, err := d.run(ctx, c)
+	var appErr *temporal.ApplicationError
+	if err != nil && !errors.As(err, &appErr) {
+		err = fmt.Errorf("%s %s: %w", c.Action, c.In.Phase.Name, err)
 	}
+	return res, err
+}
+
+func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	spec, action, in := c.Spec, c.Action, c.In
 	if action == activities.ActionCompensate && spec.Compensate == nil {
 		return activities.PhaseResult{Summary: "no compensation configured"}, nil
 	}
@@ -97,13 +106,13 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	secrets, err := resolveSecrets(spec.secretVarRefs())
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", action, in.Phase.Name, err)
-		return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+		return activities.PhaseResult{}, activities.ConfigError(err)
 	}
 	m, err := d.module(spec, secrets)
 	if err != nil {
-		return activities.PhaseResult{}, classify(action, in, err)
+		return activities.PhaseResult{}, err
 	}
-	r := &runner{d: d, spec: spec, in: in, m: m, secrets: secrets, beat: beat}
+	r := &runner{d: d, spec: spec, in: in, m: m, secrets: secrets, k: c}
 	var res activities.PhaseResult
 	switch {
 	case action == activities.ActionCompensate:
@@ -118,8 +127,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 	default:
 		steps := spec.PlanSteps()
 		if in.Step > len(steps) || !steps[in.Step-1].Action {
-			err := fmt.Errorf("phase %s: step %d is not a terraform step", in.Phase.Name, in.Step)
-			return activities.PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
+			return activities.PhaseResult{}, activities.ConfigError(fmt.Errorf("phase %s: step %d is not a terraform step", in.Phase.Name, in.Step))
 		}
 		if steps[in.Step-1].Name == StepPlan {
 			res, err = r.plan(ctx)
@@ -128,10 +136,7 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 		}
 	}
 	res.Output = m.Output()
-	if err != nil {
-		return res, classify(action, in, err)
-	}
-	return res, nil
+	return res, err
 }
 
 // lockDir takes the directory's turn and returns its release.
@@ -189,37 +194,22 @@ type runner struct {
 	in      activities.PhaseInput
 	m       *infra.Module
 	secrets map[string]string
-	beat    func(activities.Heartbeat)
+	k       activities.Beater
 }
 
-// run runs fn while heartbeating "what" with its elapsed time, so long
-// Terraform commands keep the activity alive and show in `godwit status`.
+// run runs fn while the keep-alive heartbeats "what" with its elapsed
+// time, so long Terraform commands keep the activity alive and show in
+// `godwit status`.
 func (r *runner) run(ctx context.Context, what string, fn func(context.Context) error) error {
-	interval := r.d.BeatInterval
-	if interval <= 0 {
-		interval = 2 * time.Second
-	}
 	start := time.Now()
-	r.beat(activities.Heartbeat{Detail: "terraform " + what})
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				r.beat(activities.Heartbeat{Detail: fmt.Sprintf("terraform %s (%s)", what, time.Since(start).Round(time.Second))})
-			}
-		}
-	}()
+	r.k.Beat(activities.Heartbeat{Detail: "terraform " + what})
+	elapsed := func() activities.Heartbeat {
+		return activities.Heartbeat{Detail: fmt.Sprintf("terraform %s (%s)", what, time.Since(start).Round(time.Second))}
+	}
+	r.k.Follow(elapsed)
 	err := fn(ctx)
-	close(done)
-	wg.Wait()
+	done := elapsed()
+	r.k.Follow(func() activities.Heartbeat { return done })
 	return err
 }
 
@@ -431,27 +421,16 @@ func (r *runner) compensate(ctx context.Context) (activities.PhaseResult, error)
 	return activities.PhaseResult{Summary: clip(fmt.Sprintf("restored%s: %s", restored, p.Summary))}, nil
 }
 
-// classify decides, once, whether a retry can help.
-func classify(action activities.Action, in activities.PhaseInput, err error) error {
-	msg := fmt.Sprintf("%s %s: %v", action, in.Phase.Name, err)
-	var changed *planChanged
-	var destroys *destroyNotAllowed
-	var locked *infra.LockedError
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.As(err, &changed):
-		// Not applied: the workflow plans again and, where the spec has a
-		// gate, asks again with the new plan.
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeStepsAgain, err)
-	case errors.As(err, &destroys):
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypeDestroyNotAllowed, err)
-	case errors.As(err, &locked):
-		return temporal.NewApplicationError(msg, ErrTypeLocked)
-	case infra.IsPermanent(err):
-		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeConfig, err)
-	}
-	return temporal.NewApplicationError(msg, ErrTypeFailed)
+// errorKinds: a plan that changed since it was approved starts the
+// phase's steps again; a plan that destroys what allowDestroy does not
+// allow, and Terraform's permanent errors, are not retried; a held state
+// lock and any other failed command are.
+var errorKinds = []activities.ErrorKind{
+	{Is: func(err error) bool { var e *planChanged; return errors.As(err, &e) }, Type: activities.ErrTypeStepsAgain},
+	{Is: func(err error) bool { var e *destroyNotAllowed; return errors.As(err, &e) }, Type: ErrTypeDestroyNotAllowed},
+	{Is: func(err error) bool { var e *infra.LockedError; return errors.As(err, &e) }, Type: ErrTypeLocked, Retryable: true},
+	{Is: infra.IsPermanent, Type: activities.ErrTypeConfig},
+	{Type: ErrTypeFailed, Retryable: true},
 }
 
 // resolveSecrets reads the secret variables on this worker.
@@ -479,13 +458,9 @@ func clip(s string) string {
 	return s
 }
 
-// Preflight checks, changing nothing but the module's .terraform
+// preflight checks, changing nothing but the module's .terraform
 // directory (init), that the phase can run from this worker.
-func (d *Driver) Preflight(ctx context.Context, _ *config.Spec, phase config.PhaseSpec) []string {
-	spec, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no terraform section"}
-	}
+func (d *Driver) preflight(ctx context.Context, _ *config.Spec, phase config.PhaseSpec, spec *Spec) []string {
 	var problems []string
 	secrets := map[string]string{}
 	refs := spec.secretVarRefs()

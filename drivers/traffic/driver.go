@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -19,6 +18,7 @@ import (
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/gateway/api"
 	"github.com/godwit/godwit/gateway/client"
+	"github.com/godwit/godwit/haproxy"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -26,10 +26,11 @@ import (
 // the report. Retrying cannot help the first and the last two.
 const (
 	// ErrTypeGatewayRefused: the gateway refused a call for good (unknown
-	// route, wrong token, bad weight).
-	ErrTypeGatewayRefused = "GatewayRequestRefused"
+	// route, wrong token, bad weight). Before it was one with the
+	// cutover's it said GatewayRequestRefused.
+	ErrTypeGatewayRefused = activities.ErrTypeGatewayRefused
 	// ErrTypeGatewayUnavailable: the call may pass later (network, 5xx).
-	ErrTypeGatewayUnavailable = "GatewayUnavailable"
+	ErrTypeGatewayUnavailable = activities.ErrTypeGatewayUnavailable
 	// ErrTypeAnalysisFailed: an analysis breached its thresholds (or was
 	// inconclusive and does not accept that); the phase rolls back. With
 	// onFailure: rampDown the weight has already been stepped down to 0.
@@ -51,55 +52,63 @@ const (
 
 // Driver runs traffic phases against a godwit-gateway.
 type Driver struct {
-	logger hclog.Logger
+	activities.Driver
 	// httpClient carries admin calls; nil uses the client's default.
 	httpClient *http.Client
-	// beatEvery is how often an analysis heartbeats while it waits for its
-	// next sample, so a rollback's cancellation reaches it quickly.
-	beatEvery time.Duration
 }
+
+// beatEvery is how often a traffic phase heartbeats while it waits (an
+// analysis for its next sample), so a rollback's cancellation reaches it
+// quickly.
+const beatEvery = time.Second
 
 // New returns the traffic driver.
 func New(logger hclog.Logger) *Driver {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Driver{logger: logger, beatEvery: time.Second}
+	d := &Driver{}
+	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Run: d.do, Compensate: d.do, Preflight: d.preflight,
+		Errors: errorKinds, KeepAlive: beatEvery})
+	return d
 }
 
-var _ activities.Driver = (*Driver)(nil)
+// errorKinds: the gateway's and HAProxy's permanent refusals are not
+// retried; every other failure (network, 5xx) may pass later.
+var errorKinds = []activities.ErrorKind{
+	{Is: client.IsPermanent, Type: ErrTypeGatewayRefused},
+	{Is: activities.IsError(haproxy.ErrRefused), Type: ErrTypeRouterRefused},
+	{Type: ErrTypeGatewayUnavailable, Retryable: true},
+}
 
-// Do runs one step (a setWeight or an analysis) or the compensation,
+// do runs one step (a setWeight or an analysis) or the compensation,
 // which moves the route back to legacy.
-func (d *Driver) Do(ctx context.Context, action activities.Action, in activities.PhaseInput, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	spec, ok := in.Phase.Driver.(*Spec)
-	if !ok {
-		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s has no traffic section", in.Phase.Name))
-	}
+func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	spec, action, in, resume := c.Spec, c.Action, c.In, c.Resume
 	if h := spec.haproxy(); h != nil {
-		return d.doHAProxy(ctx, action, in, spec, h, resume, beat)
+		return d.doHAProxy(ctx, c, h)
 	}
 	gw, err := d.client(spec)
 	if err != nil {
-		return activities.PhaseResult{}, configError(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err))
+		return activities.PhaseResult{}, activities.ConfigError(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err))
 	}
-	log := d.logger.With("migration", in.Migration, "phase", in.Phase.Name, "route", spec.Route)
+	log := c.Log.With("route", spec.Route)
 	if action == activities.ActionCompensate {
 		return d.compensate(ctx, log, gw, spec)
 	}
 	if in.Step < 1 || in.Step > len(spec.Steps) {
-		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s runs as %d steps; step %d is not one of them", in.Phase.Name, len(spec.Steps), in.Step))
+		return activities.PhaseResult{}, activities.ConfigError(fmt.Errorf("phase %s runs as %d steps; step %d is not one of them", in.Phase.Name, len(spec.Steps), in.Step))
 	}
 	st := spec.Steps[in.Step-1]
 	switch {
 	case st.SetWeight != nil:
-		return d.setWeight(ctx, log, gw, spec, *st.SetWeight, beat)
+		return d.setWeight(ctx, log, gw, spec, *st.SetWeight, c.Beat)
 	case st.Analysis != nil:
-		return d.analyse(ctx, log.With("step", in.Step), gw, gatewayRamp(gw, spec.Route), spec, *st.Analysis, resume, beat)
+		return d.analyse(ctx, log.With("step", in.Step), gw, gatewayRamp(gw, spec.Route), spec, *st.Analysis, resume, c)
 	case st.RetireLegacy:
-		return d.retireLegacy(ctx, log, gw, spec, beat)
+		return d.retireLegacy(ctx, log, gw, spec, c.Beat)
 	}
-	return activities.PhaseResult{}, configError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
+	return activities.PhaseResult{}, activities.ConfigError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
 }
 
 // setWeight sets the step's weights; a side the step does not name keeps
@@ -107,12 +116,12 @@ func (d *Driver) Do(ctx context.Context, action activities.Action, in activities
 func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Replicas, spec *Spec, w Weight, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	if spec.NewUpstream != "" {
 		if _, err := gw.SetUpstreams(ctx, spec.Route, "", spec.NewUpstream); err != nil {
-			return activities.PhaseResult{}, classify(err)
+			return activities.PhaseResult{}, err
 		}
 	}
 	cur, err := gw.Route(ctx, spec.Route)
 	if err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, err
 	}
 	reads, writes := cur.Weights.Read, cur.Weights.Write
 	r, wr := w.Targets(spec.move())
@@ -124,7 +133,7 @@ func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Rep
 	}
 	st, err := gw.SetWeights(ctx, spec.Route, reads, writes)
 	if err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, err
 	}
 	summary := fmt.Sprintf("route %s: reads %d%%, writes %d%% to new (were %d%%, %d%%)",
 		spec.Route, st.Weights.Read, st.Weights.Write, cur.Weights.Read, cur.Weights.Write)
@@ -135,7 +144,7 @@ func (d *Driver) setWeight(ctx context.Context, log hclog.Logger, gw *client.Rep
 }
 
 // analyse runs an analysis step from its checkpoint.
-func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw statsSource, ramp rampFunc, spec *Spec, a Analysis, resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
+func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw statsSource, ramp rampFunc, spec *Spec, a Analysis, resume activities.Heartbeat, k activities.Beater) (activities.PhaseResult, error) {
 	var state AnalysisState
 	if resume.Checkpoint != "" {
 		if err := json.Unmarshal([]byte(resume.Checkpoint), &state); err != nil {
@@ -144,16 +153,15 @@ func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw statsSource, 
 		}
 	}
 	total, limit := a.Samples(), max(1, a.FailureLimit)
-	last := analysisBeat(state, total, limit)
+	// Until the first sample, the keep-alive repeats where it resumes.
+	first := analysisBeat(state, total, limit)
+	k.Follow(func() activities.Heartbeat { return first })
 	run := analysisRun{
 		source: gw, route: spec.Route, spec: a,
 		external: &externalSources{http: d.checkClient()},
-		wait: func(ctx context.Context, dur time.Duration) error {
-			return waitBeating(ctx, dur, d.beatEvery, func() { beat(last) })
-		},
+		wait:     wait,
 		report: func(s AnalysisState) {
-			last = analysisBeat(s, total, limit)
-			beat(last)
+			k.Beat(analysisBeat(s, total, limit))
 			v := s.Last
 			log.Info("analysis sample", "sample", s.Samples, "of", total, "outcome", v.Outcome,
 				"requests", v.Requests, "errorRate", v.ErrorRate, "p99Ms", v.P99Ms, "breaker", v.Breaker)
@@ -165,9 +173,9 @@ func (d *Driver) analyse(ctx context.Context, log hclog.Logger, gw statsSource, 
 	switch {
 	case errors.As(err, &failed):
 		log.Warn("analysis did not pass", "outcome", failed.Outcome, "samples", state.Samples, "failed", state.Failed, "onFailure", a.OnFailure)
-		return res, d.onFailure(ctx, log, a, failed, ramp, beat)
+		return res, d.onFailure(ctx, log, a, failed, ramp, k.Beat)
 	case err != nil:
-		return res, classify(err)
+		return res, err
 	}
 	res.Summary = "passed: " + res.Summary
 	return res, nil
@@ -178,22 +186,16 @@ func analysisBeat(s AnalysisState, total, limit int) activities.Heartbeat {
 	return activities.Heartbeat{Percent: 100 * float64(s.Samples) / float64(total), Checkpoint: string(cp), Detail: describe(s, total, limit)}
 }
 
-// waitBeating waits d, calling beat every `every`, and returns ctx's error
-// if it ends first.
-func waitBeating(ctx context.Context, d, every time.Duration, beat func()) error {
+// wait waits d, and returns ctx's error if it ends first; the adapter's
+// keep-alive heartbeats meanwhile.
+func wait(ctx context.Context, d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return nil
-		case <-tick.C:
-			beat()
-		}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
 	}
 }
 
@@ -203,11 +205,11 @@ func waitBeating(ctx context.Context, d, every time.Duration, beat func()) error
 func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Replicas, spec *Spec) (activities.PhaseResult, error) {
 	st, err := gw.SetWeights(ctx, spec.Route, 0, 0)
 	if err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, err
 	}
 	held := st.WritesHeld
 	if st, err = gw.ReleaseWrites(ctx, spec.Route); err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, err
 	}
 	summary := fmt.Sprintf("route %s back on legacy: reads %d%%, writes %d%% to new", spec.Route, st.Weights.Read, st.Weights.Write)
 	if held {
@@ -221,13 +223,9 @@ func weightOutputs(w api.Weights) map[string]string {
 	return map[string]string{OutputReadWeight: strconv.Itoa(w.Read), OutputWriteWeight: strconv.Itoa(w.Write)}
 }
 
-// Preflight checks, changing nothing, that the gateway answers, accepts the
+// preflight checks, changing nothing, that the gateway answers, accepts the
 // token and has the route, and that the spec passes the split-stores rule.
-func (d *Driver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	s, ok := phase.Driver.(*Spec)
-	if !ok {
-		return []string{"has no traffic section"}
-	}
+func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	var problems []string
 	same := func(a, b string) (bool, error) { return storesAreOne(ctx, spec, a, b) }
 	for _, p := range s.writeProblems(spec, phase.Name, same) {
@@ -325,36 +323,20 @@ func (d *Driver) client(s *Spec) (*client.Replicas, error) {
 	return client.NewReplicas(s.Gateway.Admin, client.Options{Token: token, HTTPClient: d.httpClient})
 }
 
-// classify decides retryability once: the gateway's permanent refusals
-// are not retried, everything else (network, 5xx) is.
-func classify(err error) error {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case client.IsPermanent(err):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeGatewayRefused, err)
-	}
-	return temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeGatewayUnavailable, err)
-}
-
-func configError(err error) error {
-	return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeConfig, err)
-}
-
 // retireLegacy pins the route on new and points its legacy side at new
 // as well: no request, fallback or shadow copy reaches the legacy service
 // any more. Idempotent.
 func (d *Driver) retireLegacy(ctx context.Context, log hclog.Logger, gw *client.Replicas, spec *Spec, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
 	cur, err := gw.Route(ctx, spec.Route)
 	if err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, err
 	}
 	if _, err := gw.SetWeights(ctx, spec.Route, 100, 100); err != nil {
-		return activities.PhaseResult{}, classify(err)
+		return activities.PhaseResult{}, err
 	}
 	if cur.Legacy != cur.New {
 		if _, err := gw.SetUpstreams(ctx, spec.Route, cur.New, ""); err != nil {
-			return activities.PhaseResult{}, classify(err)
+			return activities.PhaseResult{}, err
 		}
 	}
 	summary := fmt.Sprintf("route %s pinned on new (%s); legacy %s removed from it and may be shut down", spec.Route, cur.New, cur.Legacy)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
@@ -84,14 +83,14 @@ func (d *Driver) haproxyWeight(ctx context.Context, log hclog.Logger, h *HAProxy
 	rt := haproxy.Runtime{Socket: h.Socket}
 	was, err := rt.Percent(ctx, h.Backend, h.LegacyServer, h.NewServer)
 	if err != nil {
-		return activities.PhaseResult{}, classifyHAProxy(err)
+		return activities.PhaseResult{}, err
 	}
 	target := was
 	if r, _ := w.Targets(MoveBoth); r != nil {
 		target = *r
 	}
 	if err := rt.Split(ctx, h.Backend, h.LegacyServer, h.NewServer, target); err != nil {
-		return activities.PhaseResult{}, classifyHAProxy(err)
+		return activities.PhaseResult{}, err
 	}
 	summary := fmt.Sprintf("haproxy backend %s: %d%% to %s (was %d%%)", h.Backend, target, h.NewServer, was)
 	log.Info("haproxy weights set", "backend", h.Backend, "percent", target, "was", was)
@@ -102,7 +101,7 @@ func (d *Driver) haproxyWeight(ctx context.Context, log hclog.Logger, h *HAProxy
 func (d *Driver) haproxyCompensate(ctx context.Context, log hclog.Logger, h *HAProxyRouter) (activities.PhaseResult, error) {
 	rt := haproxy.Runtime{Socket: h.Socket}
 	if err := rt.Split(ctx, h.Backend, h.LegacyServer, h.NewServer, 0); err != nil {
-		return activities.PhaseResult{}, classifyHAProxy(err)
+		return activities.PhaseResult{}, err
 	}
 	log.Info("haproxy backend back on legacy", "backend", h.Backend)
 	return activities.PhaseResult{
@@ -128,36 +127,26 @@ func haproxyPreflight(ctx context.Context, h *HAProxyRouter) []string {
 	return problems
 }
 
-func classifyHAProxy(err error) error {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, haproxy.ErrRefused):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRouterRefused, err)
-	}
-	return temporal.NewApplicationErrorWithCause(err.Error(), ErrTypeGatewayUnavailable, err)
-}
-
 func apiWeights(percent int) api.Weights { return api.Weights{Read: percent, Write: percent} }
 
 // doHAProxy runs a step or the compensation against HAProxy.
-func (d *Driver) doHAProxy(ctx context.Context, action activities.Action, in activities.PhaseInput, spec *Spec, h *HAProxyRouter,
-	resume activities.Heartbeat, beat func(activities.Heartbeat)) (activities.PhaseResult, error) {
-	log := d.logger.With("migration", in.Migration, "phase", in.Phase.Name, "haproxy", h.Socket, "backend", h.Backend)
-	if action == activities.ActionCompensate {
+func (d *Driver) doHAProxy(ctx context.Context, c *activities.Call[*Spec], h *HAProxyRouter) (activities.PhaseResult, error) {
+	spec, in := c.Spec, c.In
+	log := c.Log.With("haproxy", h.Socket, "backend", h.Backend)
+	if c.Action == activities.ActionCompensate {
 		return d.haproxyCompensate(ctx, log, h)
 	}
 	if in.Step < 1 || in.Step > len(spec.Steps) {
-		return activities.PhaseResult{}, configError(fmt.Errorf("phase %s runs as %d steps; step %d is not one of them", in.Phase.Name, len(spec.Steps), in.Step))
+		return activities.PhaseResult{}, activities.ConfigError(fmt.Errorf("phase %s runs as %d steps; step %d is not one of them", in.Phase.Name, len(spec.Steps), in.Step))
 	}
 	st := spec.Steps[in.Step-1]
 	switch {
 	case st.SetWeight != nil:
 		return d.haproxyWeight(ctx, log, h, *st.SetWeight)
 	case st.Analysis != nil:
-		return d.analyse(ctx, log.With("step", in.Step), nil, haproxyRamp(h), spec, *st.Analysis, resume, beat)
+		return d.analyse(ctx, log.With("step", in.Step), nil, haproxyRamp(h), spec, *st.Analysis, c.Resume, c)
 	}
-	return activities.PhaseResult{}, configError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
+	return activities.PhaseResult{}, activities.ConfigError(fmt.Errorf("phase %s: step %d is a hold or a gate, which the workflow runs, not the driver", in.Phase.Name, in.Step))
 }
 
 // haproxyRamp lowers new's share on HAProxy by step points.

@@ -23,8 +23,8 @@ func (d *Driver) onFailure(ctx context.Context, log hclog.Logger, a Analysis, fa
 		if step <= 0 {
 			step = 10
 		}
-		if err := rampDown(ctx, log, ramp, step, a.Interval.D(), d.beatEvery, beat); err != nil {
-			return classify(fmt.Errorf("ramping down after a failed analysis: %w", err))
+		if err := rampDown(ctx, log, ramp, step, a.Interval.D(), beat); err != nil {
+			return fmt.Errorf("ramping down after a failed analysis: %w", err)
 		}
 		return temporal.NewNonRetryableApplicationError(failed.Error()+"; weight ramped down to 0 (onFailure: rampDown)", ErrTypeAnalysisFailed, nil)
 	}
@@ -32,7 +32,7 @@ func (d *Driver) onFailure(ctx context.Context, log hclog.Logger, a Analysis, fa
 }
 
 // rampDown lowers the weight by step every interval until it is 0.
-func rampDown(ctx context.Context, log hclog.Logger, ramp rampFunc, step int, interval, beatEvery time.Duration, beat func(activities.Heartbeat)) error {
+func rampDown(ctx context.Context, log hclog.Logger, ramp rampFunc, step int, interval time.Duration, beat func(activities.Heartbeat)) error {
 	for {
 		w, err := ramp(ctx, step)
 		if err != nil {
@@ -44,7 +44,7 @@ func rampDown(ctx context.Context, log hclog.Logger, ramp rampFunc, step int, in
 		if w == 0 {
 			return nil
 		}
-		if err := waitBeating(ctx, interval, beatEvery, func() { beat(hb) }); err != nil {
+		if err := wait(ctx, interval); err != nil {
 			return err
 		}
 	}

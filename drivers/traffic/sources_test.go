@@ -115,7 +115,6 @@ func TestOnFailure(t *testing.T) {
 		t.Run(tc.onFailure, func(t *testing.T) {
 			require.NoError(t, rt.Split(ctx, "be", "s1", "s2", 40))
 			d := New(nil)
-			d.beatEvery = config.Duration(1e6).D()
 			spec := Spec{Router: &Router{HAProxy: &HAProxyRouter{Socket: rt.Socket, Backend: "be", LegacyServer: "s1", NewServer: "s2"}},
 				Steps: []Step{{SetWeight: &Weight{All: intp(40)}}, {Analysis: &Analysis{
 					Window: config.Duration(1e6), Interval: config.Duration(1e6), // 1ms: no real wait
