@@ -117,8 +117,9 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 // maxRowsPerStatement bounds one INSERT's size (bytes sent, server memory).
 const maxRowsPerStatement = 1000
 
-// writeInsert upserts rows with multi-row INSERT statements (the portable
-// path: SQLite's, and MySQL's when LOAD DATA LOCAL INFILE is off).
+// writeInsert upserts rows with INSERT statements in one transaction: on
+// SQLite a prepared one per row (writePrepared), elsewhere (MySQL when
+// LOAD DATA LOCAL INFILE is off) multi-row ones.
 func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 	if s.Engine == SQLite {
 		return s.writePrepared(ctx, t, rows)
