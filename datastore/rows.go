@@ -176,11 +176,11 @@ func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error
 			return err
 		}
 		if err := execRows(ctx, c, q, t, rows, s.d.encode); err != nil {
-			_ = tx.Rollback()
-			return err
+			return rollbackOrDiscard(tx, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			// A COMMIT that failed (SQLITE_BUSY) leaves the transaction open.
+			return rollbackOrDiscard(tx, fmt.Errorf("commit: %w", err))
 		}
 		return nil
 	})
@@ -188,6 +188,16 @@ func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	return nil
+}
+
+// rollbackOrDiscard rolls tx back after err; when that fails too, the
+// connection may still be inside the transaction, so the error also says
+// driver.ErrBadConn, which has database/sql close it instead of reusing it.
+func rollbackOrDiscard(tx driver.Tx, err error) error {
+	if rerr := tx.Rollback(); rerr != nil {
+		return fmt.Errorf("%w (rollback: %v; connection discarded: %w)", err, rerr, driver.ErrBadConn)
+	}
+	return err
 }
 
 // execRows prepares q on c and executes it once a row, each value encoded
