@@ -37,8 +37,9 @@ const (
 	// PathLoadData is MySQL's LOAD DATA LOCAL INFILE ... REPLACE, fed from
 	// memory (no file touches the disk).
 	PathLoadData WritePath = "load data"
-	// PathInsert is multi-row INSERT upserts in one transaction (SQLite's,
-	// and MySQL's when the server has local_infile off).
+	// PathInsert is INSERT upserts in one transaction: a prepared one per
+	// row on SQLite, multi-row ones on MySQL when the server has
+	// local_infile off.
 	PathInsert WritePath = "insert"
 )
 

@@ -119,3 +119,32 @@ func TestMySQLLoadDataRefusesValueThatDoesNotFit(t *testing.T) {
 		t.Fatalf("count = %d, %v; want 0 (nothing half-applied)", n, err)
 	}
 }
+
+// A SQLite batch that fails part-way (a NULL into a NOT NULL column in its
+// third row) writes none of its rows, and the store takes the next batch:
+// the prepared statement's transaction is rolled back, not left open on a
+// pooled connection.
+func TestSQLiteFailedBatchWritesNothingAndTheNextOneGoesIn(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, `CREATE TABLE nn (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+	tbl, err := db.Store.Introspect(ctx, "nn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := [][]any{{int64(1), "a"}, {int64(2), "b"}, {int64(3), nil}, {int64(4), "d"}}
+	if err := db.Store.WriteBatch(ctx, tbl, bad); err == nil {
+		t.Fatal("a NULL into a NOT NULL column was written")
+	}
+	if n, err := db.Store.Count(ctx, "nn"); err != nil || n != 0 {
+		t.Fatalf("after the failed batch: %d rows, %v; want none", n, err)
+	}
+	for i := 0; i < 3; i++ { // more batches than the pool has connections
+		if err := db.Store.WriteBatch(ctx, tbl, [][]any{{int64(10 + i), "ok"}}); err != nil {
+			t.Fatalf("batch %d after the failed one: %v", i, err)
+		}
+	}
+	if n, err := db.Store.Count(ctx, "nn"); err != nil || n != 3 {
+		t.Fatalf("%d rows, %v; want 3", n, err)
+	}
+}

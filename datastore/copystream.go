@@ -29,6 +29,7 @@ type tupleScanner struct {
 
 	tuples int64
 	key    [][]byte // raw key fields of the last tuple started
+	maxKey int      // the greatest of keyAt: a tuple must have more fields
 	null   []bool
 	err    error
 }
@@ -49,7 +50,7 @@ const binarySignature = "PGCOPY\n\xff\r\n\x00"
 
 func newTupleScanner(w io.Writer, keyAt []int) *tupleScanner {
 	return &tupleScanner{w: w, keyAt: keyAt, state: scanHeader, need: len(binarySignature) + 8,
-		key: make([][]byte, len(keyAt)), null: make([]bool, len(keyAt))}
+		key: make([][]byte, len(keyAt)), null: make([]bool, len(keyAt)), maxKey: maxKeyAt(keyAt)}
 }
 
 // Write forwards p and follows the framing; a malformed stream fails the
@@ -66,6 +67,17 @@ func (s *tupleScanner) Write(p []byte) (int, error) {
 
 func (s *tupleScanner) scan(p []byte) error {
 	for len(p) > 0 {
+		if s.state == scanCount && len(s.acc) == 0 {
+			// The usual case: PostgreSQL sends a tuple a message, so p
+			// starts with whole tuples, read here without the state machine.
+			n, err := s.wholeTuples(p)
+			if err != nil {
+				return err
+			}
+			if p = p[n:]; len(p) == 0 {
+				return nil
+			}
+		}
 		if s.state == scanTrailer {
 			return errors.New("binary COPY: data after the trailer")
 		}
@@ -106,6 +118,60 @@ func (s *tupleScanner) scan(p []byte) error {
 	return nil
 }
 
+// wholeTuples reads the complete tuples at the start of p (the scanner
+// between tuples) and returns how many bytes they took; the rest, a
+// partial tuple or the trailer, is left to the state machine.
+func (s *tupleScanner) wholeTuples(p []byte) (int, error) {
+	done := 0
+	for {
+		q := p[done:]
+		if len(q) < 2 {
+			return done, nil
+		}
+		n := int(int16(binary.BigEndian.Uint16(q)))
+		if n < 0 {
+			return done, nil // the trailer (or a bad count): the state machine says which
+		}
+		if n <= s.maxKey {
+			return done, fmt.Errorf("binary COPY: a tuple of %d fields", n)
+		}
+		off := 2
+		for f := 0; f < n; f++ {
+			if len(q) < off+4 {
+				return done, nil
+			}
+			l := int(int32(binary.BigEndian.Uint32(q[off:])))
+			off += 4
+			if l < -1 {
+				return done, fmt.Errorf("binary COPY: field length %d", l)
+			}
+			if l > 0 {
+				if len(q) < off+l {
+					return done, nil
+				}
+				off += l
+			}
+		}
+		// The tuple is whole: take its key fields.
+		s.tuples++
+		at := 2
+		k := 0
+		for f := 0; f < n && k < len(s.keyAt); f++ {
+			l := int(int32(binary.BigEndian.Uint32(q[at:])))
+			at += 4
+			for i, kf := range s.keyAt {
+				if kf == f {
+					s.null[i] = l < 0
+					s.key[i] = append(s.key[i][:0], q[at:at+max(l, 0)]...)
+					k++
+				}
+			}
+			at += max(l, 0)
+		}
+		done += off
+	}
+}
+
 // part handles a complete fixed-size part of the stream.
 func (s *tupleScanner) part(b []byte) error {
 	switch s.state {
@@ -125,7 +191,7 @@ func (s *tupleScanner) part(b []byte) error {
 			s.state, s.need = scanTrailer, 0
 			return nil
 		}
-		if int(n) <= maxKeyAt(s.keyAt) {
+		if int(n) <= s.maxKey {
 			return fmt.Errorf("binary COPY: a tuple of %d fields", n)
 		}
 		s.tuples++

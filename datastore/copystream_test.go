@@ -3,6 +3,7 @@ package datastore
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -56,4 +57,27 @@ func TestTupleScannerFollowsBinaryCopyInAnyChunking(t *testing.T) {
 	_, err = s.Write([]byte("PGCOPY\n\xff\r\n\x01\x00\x00\x00\x00\x00\x00\x00\x00"))
 	require.ErrorContains(t, err, "bad signature")
 	require.Zero(t, out.Len(), "a malformed stream is not forwarded")
+}
+
+// BenchmarkTupleScanner is the scanner's cost per tuple as PostgreSQL
+// sends them (one CopyData message, so one Write, a tuple): ten fields of
+// the bench's mapped t.
+func BenchmarkTupleScanner(b *testing.B) {
+	tuple := []byte{0, 10}
+	for _, n := range []int{8, 4, 12, 8, 1, 17, 40, 8, 4, 14} {
+		tuple = append(tuple, 0, 0, 0, byte(n))
+		tuple = append(tuple, bytes.Repeat([]byte{7}, n)...)
+	}
+	header := []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	b.SetBytes(int64(len(tuple)))
+	s := newTupleScanner(io.Discard, []int{0})
+	if _, err := s.Write(header); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Write(tuple); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

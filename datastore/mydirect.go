@@ -77,7 +77,13 @@ func loadableKinds(from, to Kind) bool {
 		return to == KindFloat || to == KindDouble
 	case KindText, KindVarchar, KindUUID:
 		return to == KindText || to == KindVarchar
-	case KindBool, KindDate, KindTimestamp, KindTimestampTZ:
+	case KindTimestampTZ:
+		// Selected as its UTC wall clock (loadSelectList), an instant
+		// reads the same into a TIMESTAMP (the session's zone is UTC) and
+		// into the DATETIME provision makes of it, as the decoded path
+		// writes it there.
+		return to == KindTimestampTZ || to == KindTimestamp
+	case KindBool, KindDate, KindTimestamp:
 		return to == from
 	}
 	return false

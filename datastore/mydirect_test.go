@@ -154,3 +154,52 @@ func TestLoadDirectCompositeKey(t *testing.T) {
 		dbtest.AssertSameRows(t, src.Store, dst.Store, "lc")
 	}
 }
+
+// An instant (timestamptz) goes into the DATETIME(6) provision makes of
+// it by the direct load too, as its UTC wall clock: the values read back
+// are the source's instants, across zones, DST changes, fractions, dates
+// before 1970 and after 2038, and NULL.
+func TestLoadDirectInstantIntoProvisionedDatetime(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dst := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, `CREATE TABLE li (id bigint PRIMARY KEY, ts timestamptz)`,
+		`INSERT INTO li SELECT i, CASE WHEN i % 7 = 0 THEN NULL
+			ELSE timestamptz '1969-12-31 23:59:59.999999+05:30' + i * interval '97 days 3 hours 0.000001 seconds' END
+			FROM generate_series(1, 200) i`,
+		`INSERT INTO li VALUES (201, '2024-03-10 01:59:59.5-08'), (202, '2024-03-10 03:00:00-07'), (203, '2100-01-01 00:00:00+00'), (204, '1001-06-15 12:00:00.000001+00')`)
+	s, err := src.Store.Introspect(ctx, "li")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{s}, datastore.ProvisionOptions{Owner: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dst.Store.Introspect(ctx, "li")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := d.Column("ts").Type.Kind; k != datastore.KindTimestamp {
+		t.Fatalf("provisioned ts is %s, want a DATETIME (timestamp)", k)
+	}
+	if !src.Store.CanLoadDirect(ctx, dst.Store, s, d, nil) {
+		t.Fatal("CanLoadDirect(timestamptz into DATETIME) = false, want true")
+	}
+	var after []any
+	rows := int64(0)
+	for {
+		b, err := src.Store.LoadDirect(ctx, dst.Store, s, d, after, 50, nil)
+		if err != nil {
+			t.Fatalf("LoadDirect after %v: %v", after, err)
+		}
+		rows += b.Rows
+		if b.Keys < 50 {
+			break
+		}
+		after = b.LastKey
+	}
+	if rows != 204 {
+		t.Fatalf("loaded %d rows, want 204", rows)
+	}
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "li")
+}

@@ -3,6 +3,7 @@ package datastore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 )
@@ -116,9 +117,13 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 // maxRowsPerStatement bounds one INSERT's size (bytes sent, server memory).
 const maxRowsPerStatement = 1000
 
-// writeInsert upserts rows with multi-row INSERT statements (the portable
-// path: SQLite's, and MySQL's when LOAD DATA LOCAL INFILE is off).
+// writeInsert upserts rows with INSERT statements in one transaction: on
+// SQLite a prepared one per row (writePrepared), elsewhere (MySQL when
+// LOAD DATA LOCAL INFILE is off) multi-row ones.
 func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
+	if s.Engine == SQLite {
+		return s.writePrepared(ctx, t, rows)
+	}
 	per := s.d.maxParams() / len(t.Columns)
 	per = min(per, maxRowsPerStatement)
 	tx, err := s.DB.BeginTx(ctx, nil)
@@ -138,6 +143,102 @@ func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return nil
+}
+
+// writePrepared upserts rows with one prepared single-row INSERT executed
+// once a row, in one transaction: SQLite, in process, has no round trip to
+// save, and a multi-row statement of thousands of parameters costs more to
+// parse and build each time than it saves in calls. The statement runs on
+// the driver's own connection, below database/sql, whose per-call locking
+// and argument checks cost as much as binding the row.
+func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error {
+	q, _, err := s.insertStatement(t, rows[:1])
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(interface {
+			driver.Conn
+			driver.ConnBeginTx
+		})
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot begin a transaction with a context", dc)
+		}
+		tx, err := c.BeginTx(ctx, driver.TxOptions{})
+		if err != nil {
+			return err
+		}
+		if err := execRows(ctx, c, q, t, rows, s.d.encode); err != nil {
+			return rollbackOrDiscard(tx, err)
+		}
+		if err := tx.Commit(); err != nil {
+			// A COMMIT that failed (SQLITE_BUSY) leaves the transaction open.
+			return rollbackOrDiscard(tx, fmt.Errorf("commit: %w", err))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// rollbackOrDiscard rolls tx back after err; when that fails too, the
+// connection may still be inside the transaction, so the error also says
+// driver.ErrBadConn, which has database/sql close it instead of reusing it.
+func rollbackOrDiscard(tx driver.Tx, err error) error {
+	if rerr := tx.Rollback(); rerr != nil {
+		return fmt.Errorf("%w (rollback: %v; connection discarded: %w)", err, rerr, driver.ErrBadConn)
+	}
+	return err
+}
+
+// execRows prepares q on c and executes it once a row, each value encoded
+// for the column. It is run without ctx: the SQLite driver watches a
+// cancellable context with a goroutine of its own per statement, which
+// for a single row costs more than the row; a cancellation is seen
+// between rows instead.
+func execRows(ctx context.Context, c driver.Conn, q string, t *Table, rows [][]any, encode func(Type, any) (any, error)) error {
+	st, err := c.Prepare(q)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ex, ok := st.(driver.StmtExecContext)
+	if !ok {
+		return fmt.Errorf("driver statement %T cannot execute with a context", st)
+	}
+	args := make([]driver.NamedValue, len(t.Columns))
+	for i := range args {
+		args[i].Ordinal = i + 1
+	}
+	for r, row := range rows {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(row) != len(t.Columns) {
+			return fmt.Errorf("row %d has %d values for %d columns", r, len(row), len(t.Columns))
+		}
+		for i, col := range t.Columns {
+			v, err := encode(col.Type, row[i])
+			if err == nil && !driver.IsValue(v) {
+				v, err = driver.DefaultParameterConverter.ConvertValue(v)
+			}
+			if err != nil {
+				return fmt.Errorf("column %s: %w", col.Name, err)
+			}
+			args[i].Value = v
+		}
+		if _, err := ex.ExecContext(context.Background(), args); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -517,7 +517,7 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 		msg += fmt.Sprintf(" in %d key range%s", n, map[bool]string{true: "s"}[n > 1])
 	}
 	msg += attemptRate(res)
-	msg += fmt.Sprintf(" (written with %s)", writeHow(path))
+	msg += fmt.Sprintf(" (written with %s)", writeHow(path, to))
 	if path == datastore.PathInsert && to == datastore.MySQL {
 		msg += "; LOAD DATA LOCAL INFILE is off on the target (local_infile=OFF), so the fast path was not used"
 	}
@@ -533,13 +533,15 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 	return msg
 }
 
-// writeHow names a write path for a person.
-func writeHow(p datastore.WritePath) string {
-	switch p {
-	case datastore.PathCopy:
+// writeHow names a write path into engine e for a person.
+func writeHow(p datastore.WritePath, e datastore.Engine) string {
+	switch {
+	case p == datastore.PathCopy:
 		return "COPY"
-	case datastore.PathLoadData:
+	case p == datastore.PathLoadData:
 		return "LOAD DATA LOCAL INFILE"
+	case e == datastore.SQLite:
+		return "a prepared INSERT per row"
 	}
 	return "multi-row INSERT"
 }
