@@ -111,6 +111,11 @@ flags, then GODWIT_* environment variables, then a settings file
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
 	config.BindFlags(root.PersistentFlags())
+	// The CLI logs at warn unless --log-level is given (PersistentPreRunE);
+	// the settings' "info" default is the worker's, so the CLI's help says so.
+	if f := root.PersistentFlags().Lookup("log-level"); f != nil {
+		f.Usage = "log level of this command: trace, debug, info, warn, error (default \"warn\"; GODWIT_LOG_LEVEL and log.level set the worker's, not the CLI's)"
+	}
 	root.AddCommand(
 		a.validateCommand(), a.startCommand(), a.statusCommand(),
 		a.pauseCommand(), a.resumeCommand(), a.approveCommand(),

@@ -415,3 +415,18 @@ func TestWhoami(t *testing.T) {
 		assert.Equal(t, u.Username, got)
 	}
 }
+
+// The CLI's help states the level the CLI logs at, warn (README, Settings
+// reference), not the settings' default info, which is the worker's.
+func TestHelpStatesTheCLIsOwnLogLevel(t *testing.T) {
+	out, _, err := godwit(t, noDial(t), "status", "--help")
+	require.NoError(t, err)
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "--log-level") {
+			line = l
+		}
+	}
+	assert.Contains(t, line, `(default "warn"`)
+	assert.NotContains(t, line, `(default "info")`)
+}
