@@ -72,6 +72,10 @@ func timeChart(id, title, unit, emptyNote string, points []sample, ss ...series)
 	}
 	first, last := points[0].At, points[len(points)-1].At
 	span := last.Sub(first).Seconds()
+	// The label states the highest figure measured; the axis needs a
+	// positive top to draw on, so a series of zeros gets 1 — which is the
+	// axis, not a figure, and must not be read out as one.
+	highest := number(top) + " " + unit
 	if top <= 0 {
 		top = 1
 	}
@@ -91,7 +95,7 @@ func timeChart(id, title, unit, emptyNote string, points []sample, ss ...series)
 	}
 	c.YMax = number(top) + " " + unit
 	c.From, c.To = first.Local().Format(time.TimeOnly), last.Local().Format(time.TimeOnly)
-	c.Label = fmt.Sprintf("%s from %s to %s: latest %s; highest %s.", title, c.From, c.To, strings.Join(lastText, ", "), c.YMax)
+	c.Label = fmt.Sprintf("%s from %s to %s: latest %s; highest %s.", title, c.From, c.To, strings.Join(lastText, ", "), highest)
 	return c
 }
 

@@ -79,6 +79,14 @@ func TestChartLabels(t *testing.T) {
 	assert.Equal(t, "0.0,0.0 300.0,50.0", c.Lines[0].Points, "the highest point at the top, time across")
 	assert.Contains(t, c.Label, "latest lag 1 s; highest 2 s.")
 	assert.Empty(t, c.Note)
+
+	// A run with no error at all: the axis needs a top, the label must
+	// still say the highest error rate was 0, not the axis's 1.
+	zeros := []sample{{At: t0}, {At: t0.Add(10 * time.Second)}}
+	z := timeChart("c", "Error rate", "%", "", zeros,
+		series{"errors", "s1", func(p sample) (float64, bool) { return p.ErrorRate, true }})
+	assert.Contains(t, z.Label, "latest errors 0 %; highest 0 %.")
+	assert.Equal(t, "0.0,100.0 300.0,100.0", z.Lines[0].Points, "zeros drawn at the bottom")
 }
 
 func TestLagChartStopsAtTheCutOver(t *testing.T) {
