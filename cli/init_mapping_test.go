@@ -99,3 +99,21 @@ func TestInitPutsTheMappingIntoADescribedMigration(t *testing.T) {
 	assert.Contains(t, out, "copy:\n      mapping: schema")
 	assert.NotContains(t, out, "copy:\n      from: legacy", "the mapping replaces the tables list")
 }
+
+// Descriptions that say their database (schema export writes it) give the
+// stores their engines: only the DSN variables are left to fill in.
+func TestInitTakesTheEnginesFromTheDescriptions(t *testing.T) {
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before.json"), filepath.Join(dir, "after.json")
+	require.NoError(t, os.WriteFile(before, []byte(`{"database": "sqlite", "tables": {"Customer": {"columns": {"CustomerId": {"type": "integer", "nullable": false}}, "constraints": {"primary_key": ["CustomerId"]}}}}`), 0o600))
+	require.NoError(t, os.WriteFile(after, []byte(`{"database": "postgres", "tables": {"customer": {"columns": {"customer_id": {"type": "integer", "nullable": false}}, "constraints": {"primary_key": ["customer_id"]}}}}`), 0o600))
+	out, stderr, err := godwit(t, noDial(t), "init", "--before", before, "--after", after)
+	require.NoError(t, err, stderr)
+	assert.NotContains(t, stderr, "stores.legacy.engine", "the before description says sqlite")
+	assert.NotContains(t, stderr, "stores.new.engine", "the after description says postgres")
+	assert.Contains(t, stderr, "stores.legacy.dsn.fromEnv", "the DSN variable is still a person's answer")
+	s, err := config.ParseSpec([]byte(fillStores(out)))
+	require.NoError(t, err, out)
+	assert.Equal(t, "sqlite", string(s.Stores["legacy"].Engine))
+	assert.Equal(t, "postgres", string(s.Stores["new"].Engine))
+}

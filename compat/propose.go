@@ -23,6 +23,10 @@ type Proposal struct {
 	// New are after tables with no partner before: not written by the
 	// mapping.
 	New []string
+	// FromDatabase and ToDatabase are the descriptions' `database` (the
+	// engine, as schema export writes it: "postgres"), so the spec's stores
+	// need not ask for what the files already say.
+	FromDatabase, ToDatabase string
 }
 
 // ProposedTable is how one before table is proposed to map.
@@ -72,7 +76,7 @@ type ProposedCast struct {
 // columns appearing), columns renamed (one gone and one of the same type
 // appearing in the same table), dropped, added and cast columns.
 func ProposeMapping(before, after *Schema) Proposal {
-	p := Proposal{Names: inferRule(before, after)}
+	p := Proposal{Names: inferRule(before, after), FromDatabase: before.Database, ToDatabase: after.Database}
 	pairs, gone, fresh := pairTables(before, after, p.Names)
 	p.Gone, p.New = gone, fresh
 	for _, src := range slices.Sorted(maps.Keys(pairs)) {

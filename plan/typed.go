@@ -291,7 +291,17 @@ func MappingSpec(name string, m *compat.Proposal) ([]byte, error) {
 	root := mapping()
 	root.HeadComment = "Written by `godwit init` from a before and an after schema description.\nFill in every TODO(godwit init), then: godwit validate -f <this file>; godwit preflight -f <this file>"
 	addScalar(root, "name", name)
-	addTopLevel(root, &Description{}, nil, m)
+	// A description's database names its engine (schema export writes
+	// it): the store is "the legacy database (postgres)", whose engine
+	// engineOf reads; without one the engine stays a placeholder.
+	d := &Description{}
+	if m.FromDatabase != "" {
+		d.Source = "the legacy database (" + m.FromDatabase + ")"
+	}
+	if m.ToDatabase != "" {
+		d.Target = "the new database (" + m.ToDatabase + ")"
+	}
+	addTopLevel(root, d, nil, m)
 	phases := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, kind := range []migration.Phase{migration.PhaseProvision, migration.PhaseCopy, migration.PhaseReconcile} {
 		key, drv := typedDriver(&Description{}, Phase{Kind: kind}, -1, m)
