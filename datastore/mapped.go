@@ -192,11 +192,44 @@ func ParseType(e Engine, native string) Type {
 	}
 	switch e {
 	case Postgres:
-		return postgresType(strings.ToLower(n))
+		return postgresType(postgresCanonical(strings.ToLower(n)))
 	case MySQL:
 		return mysqlType(strings.ToLower(n))
 	}
 	return sqliteType(n)
+}
+
+// postgresAliases are the short names PostgreSQL accepts for its types,
+// spelt as format_type (what introspection reads, and postgresType knows)
+// spells them: a mapping's `type: varchar(20)` for a PostgreSQL target is
+// character varying(20), not a type Godwit does not know.
+var postgresAliases = map[string]string{
+	"varchar": "character varying", "char": "character", "bpchar": "character",
+	"int": "integer", "int4": "integer", "int2": "smallint", "int8": "bigint",
+	"decimal": "numeric", "float4": "real", "float8": "double precision", "float": "double precision",
+	"bool": "boolean", "timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
+}
+
+// postgresCanonical rewrites a type written with an alias (lower case) to
+// format_type's spelling, keeping its arguments: varchar(20) → character
+// varying(20), timestamp(3) → timestamp(3) without time zone.
+func postgresCanonical(n string) string {
+	base, rest, _ := strings.Cut(n, "(")
+	base = strings.TrimSpace(base)
+	full, ok := postgresAliases[base]
+	if !ok {
+		return n
+	}
+	if rest == "" {
+		return full
+	}
+	if _, after, _ := strings.Cut(rest, ")"); strings.TrimSpace(after) != "" {
+		return n // spelt out already: timestamp(3) without time zone
+	}
+	if strings.HasPrefix(full, "timestamp ") { // the precision goes after timestamp
+		return "timestamp(" + rest + strings.TrimPrefix(full, "timestamp")
+	}
+	return full + "(" + rest
 }
 
 // CastLoss says how a value of type from may be changed by a column of

@@ -168,6 +168,14 @@ func TestCastLoss(t *testing.T) {
 		{"longer varchar", ty(pg, "character varying(20)"), ty(my, "VARCHAR(40)"), true},
 		{"shorter varchar", ty(pg, "text"), ty(my, "VARCHAR(10)"), false},
 		{"double into float", ty(pg, "double precision"), ty(my, "FLOAT"), false},
+		// A PostgreSQL target's type as people write it (godwit init writes
+		// varchar(20)), not only as format_type spells it.
+		{"longer varchar on postgres", ty(pg, "character varying(24)"), ty(pg, "varchar(40)"), true},
+		{"shorter varchar on postgres", ty(pg, "character varying(24)"), ty(pg, "varchar(20)"), false},
+		{"int into int8", ty(pg, "integer"), ty(pg, "int8"), true},
+		{"decimal widened on postgres", ty(pg, "numeric(10,2)"), ty(pg, "decimal(12,2)"), true},
+		{"timestamp alias", ty(pg, "timestamp without time zone"), ty(pg, "timestamp"), true},
+		{"timestamp(3) alias", ty(pg, "timestamp(3) without time zone"), ty(pg, "timestamp(3)"), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
