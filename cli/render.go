@@ -71,10 +71,16 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 	fmt.Fprintln(w, "\nPhases")
 	for i, p := range r.Phases {
 		extra := []string{}
+		state, notRun := p.ShownState(), p.NotRun(r.Status)
+		if notRun {
+			state = "NOT_RUN" // the run ended before it: it never runs
+		}
 		if p.Gate != "" {
 			gate := "gate " + p.Gate
 			if p.ApprovedBy != "" {
 				gate += " approved by " + p.ApprovedBy
+			} else if notRun {
+				gate += " (never opened)"
 			}
 			extra = append(extra, gate)
 		}
@@ -96,7 +102,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			extra = append(extra, records)
 		}
 		fmt.Fprintf(w, "  %s %d. %-14s %s %5.1f%%  %-19s %s\n", phaseMark(p.State), i+1, p.Phase,
-			bar(p.Progress, 20), p.Progress, p.ShownState(), strings.Join(extra, ", "))
+			bar(p.Progress, 20), p.Progress, state, strings.Join(extra, ", "))
 		if p.Step != "" && p.State == migration.PhaseRunning {
 			fmt.Fprintf(w, "        step %s\n", p.Step)
 		}

@@ -523,3 +523,25 @@ func TestRenderTextLagAfterTheCutOver(t *testing.T) {
 	assert.NotContains(t, reverse, "ended at cut-over")
 	assert.NotContains(t, reverse, "not measured")
 }
+
+// A phase still pending when its run was rolled back never runs: it reads
+// NOT_RUN and its gate as never opened, not PENDING with a gate that seems
+// to wait for someone.
+func TestStatusShowsAPhaseTheEndedRunNeverReachedAsNotRun(t *testing.T) {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseCopy, migration.PhaseReconcile},
+		map[migration.Phase]string{migration.PhaseReconcile: "go-live"}, t0)
+	r.Phases[0].State = migration.PhaseCompensated
+	r.Status, r.EndTime, r.CurrentIndex = migration.StatusRolledBack, t0.Add(time.Minute), -1
+	r.Refresh(r.EndTime)
+	var b strings.Builder
+	renderText(&b, r, r.EndTime)
+	var line string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.Contains(l, "2. reconcile") {
+			line = l
+		}
+	}
+	assert.Contains(t, line, "NOT_RUN")
+	assert.Contains(t, line, "gate go-live (never opened)")
+	assert.NotContains(t, line, "PENDING")
+}

@@ -691,3 +691,19 @@ func TestChartsDrawTheWorkflowsSeriesAfterARestart(t *testing.T) {
 	}
 	assert.Equal(t, t0.Add(30*time.Second), got[1].At, "a live point between the workflow's")
 }
+
+// The run page of a run rolled back at its gate: the phase behind the
+// gate never runs, and must not read as PENDING at a gate still waiting.
+func TestRunPageShowsAPhaseTheEndedRunNeverReachedAsNotRun(t *testing.T) {
+	r := migration.NewReport("held", "", []migration.Phase{migration.PhaseCopy, migration.PhaseReconcile},
+		map[migration.Phase]string{migration.PhaseReconcile: "go-live"}, t0)
+	r.Phases[0].State = migration.PhaseCompensated
+	r.Status, r.EndTime, r.CurrentIndex = migration.StatusRolledBack, t0.Add(time.Minute), -1
+	r.Refresh(r.EndTime)
+	f := newFake()
+	f.reports["held"] = r
+	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/held")
+	assert.Contains(t, body, `<span class="state">NOT_RUN</span>`)
+	assert.Contains(t, body, `gate go-live (never opened)`)
+	assert.NotContains(t, body, `<span class="state">PENDING</span>`)
+}

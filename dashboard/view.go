@@ -240,7 +240,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		v.Ended = fmt.Sprintf("%s (took %s)", stamp(rep.EndTime), rep.EndTime.Sub(rep.StartTime).Round(time.Second))
 	}
 	for i, p := range rep.Phases {
-		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, now))
+		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, rep.Status, now))
 	}
 	for _, is := range rep.Issues {
 		v.Issues = append(v.Issues, issueView{Time: stamp(is.Time), Severity: is.Severity, Phase: is.Phase, Message: is.Message})
@@ -264,11 +264,19 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 	return v
 }
 
-func newPhaseView(i int, p migration.PhaseReport, current bool, now time.Time) phaseView {
+func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.Status, now time.Time) phaseView {
 	pv := phaseView{
 		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: p.ShownState(), StateClass: phaseClass(p.State),
 		Current: current, Summary: p.Summary, Detail: p.Detail, Error: p.Error, Gate: p.Gate,
 		ApprovedBy: p.ApprovedBy, Attempts: p.Attempts,
+	}
+	if p.NotRun(run) {
+		// An ended run's pending phase never runs: "PENDING, gate go-live"
+		// would read as a gate still waiting for someone.
+		pv.State = "NOT_RUN"
+		if pv.Gate != "" {
+			pv.Gate += " (never opened)"
+		}
 	}
 	percent := p.Progress
 	if p.State == migration.PhaseCompleted {

@@ -97,3 +97,11 @@ func (p PhaseReport) ShownState() string {
 	}
 	return string(p.State)
 }
+
+// NotRun is whether the phase will never run: it was still pending when
+// its run ended (rolled back, failed or abandoned before it). Its state
+// stays PENDING in the report; a person reads NOT_RUN, and its gate as
+// never opened, not as one still waiting.
+func (p PhaseReport) NotRun(run Status) bool {
+	return p.State == PhasePending && run.Final()
+}
