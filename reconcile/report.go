@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/godwit/godwit/migration"
 )
@@ -186,8 +187,12 @@ func (r *Report) Text() string {
 		dir = ", " + r.Direction
 	}
 	fmt.Fprintf(&b, "source of truth: %s; compared with: %s%s\n", r.Source, r.Target, dir)
-	fmt.Fprintf(&b, "%-24s %12s %12s %10s %10s %10s  %s\n", "TABLE", "SOURCE ROWS", "TARGET ROWS", "MISSING", "EXTRA", "MISMATCHED", "METHOD")
-	for _, t := range r.Tables {
+	// The first column is as wide as its longest name (at least 24), so a
+	// mapped name (PlaylistTrack→playlist_track) does not push its row's
+	// figures out from under their headings.
+	names := make([]string, len(r.Tables))
+	width := 24
+	for i, t := range r.Tables {
 		name := t.Table
 		if t.TargetTable != "" && t.TargetTable != t.Table {
 			name += "→" + t.TargetTable
@@ -195,7 +200,12 @@ func (r *Report) Text() string {
 		if !t.Complete {
 			name += " (incomplete)"
 		}
-		fmt.Fprintf(&b, "%-24s %12d %12d %10d %10d %10d  %s\n", name, t.SourceRows, t.TargetRows, t.Missing, t.Extra, t.Mismatched, t.Method)
+		names[i] = name
+		width = max(width, utf8.RuneCountInString(name))
+	}
+	fmt.Fprintf(&b, "%-*s %12s %12s %10s %10s %10s  %s\n", width, "TABLE", "SOURCE ROWS", "TARGET ROWS", "MISSING", "EXTRA", "MISMATCHED", "METHOD")
+	for i, t := range r.Tables {
+		fmt.Fprintf(&b, "%-*s %12d %12d %10d %10d %10d  %s\n", width, names[i], t.SourceRows, t.TargetRows, t.Missing, t.Extra, t.Mismatched, t.Method)
 	}
 	for _, t := range r.Tables {
 		if len(t.Samples) == 0 {
