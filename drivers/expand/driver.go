@@ -12,6 +12,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/schemachange"
 )
 
@@ -128,7 +129,7 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 		return activities.PhaseResult{}, fmt.Errorf("expand in %s: %w", s.Store, err)
 	}
 	c.Log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
-	sum := fmt.Sprintf("applied %d statements of %s to %s", len(change.Up), s.SQL.Path(), s.Store)
+	sum := fmt.Sprintf("applied %s of %s to %s", migration.Count(len(change.Up), "statement"), s.SQL.Path(), s.Store)
 	if res.Already {
 		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.Path(), s.Store)
 	}

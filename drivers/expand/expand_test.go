@@ -490,3 +490,16 @@ func TestContractFromAReportWithoutARename(t *testing.T) {
 	require.Len(t, problems, 1)
 	require.Contains(t, problems[0], "renames no column, so it holds nothing to contract: write the contract SQL into a file")
 }
+
+// One statement is "1 statement", as the status says it to people.
+func TestExpandSummaryCountsOneStatement(t *testing.T) {
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+	spec := renameSpec(t, db) // sets the files directory
+	one := report(t, "sqlite", "", `{"order": 1, "field_path": "tables.users.columns.email_address", "description": "add column",
+	  "forward_sql": "ALTER TABLE users ADD COLUMN email_address VARCHAR(200);", "rollback_sql": "ALTER TABLE users DROP COLUMN email_address;"}`)
+	e := spec.Phases[0].Driver.(*expand.Spec)
+	e.SQL, e.Rollback = &expand.Source{FromReport: one}, &expand.Source{FromReport: one}
+	res := run(t, expand.New(hclog.NewNullLogger()), activities.ActionRun, spec, 0)
+	require.Contains(t, res.Summary, "applied 1 statement of "+one+" to ")
+}
