@@ -226,3 +226,19 @@ func endedAs(status migration.Status) *migration.Report {
 	r.Refresh(t0)
 	return r
 }
+
+// throttle 0 lifts the limit, and says so: not "takes 0 rows/s", which
+// reads as a copy stopped.
+func TestThrottleSaysWhatTheCopyTakes(t *testing.T) {
+	for _, tt := range []struct{ rate, want string }{
+		{"2000", "phase copy of orders takes 2000 rows/s at its next checkpoint\n"},
+		{"0", "phase copy of orders takes no rate limit at its next checkpoint\n"},
+	} {
+		c := &fakeClient{states: []wfState{{report: mustRunning()}}, updateResult: "copy"}
+		out, _, err := godwit(t, c.dial, "throttle", "orders", tt.rate)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, out)
+		require.Len(t, c.updates, 1)
+		assert.Equal(t, workflows.UpdateThrottle, c.updates[0].UpdateName)
+	}
+}

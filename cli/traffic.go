@@ -134,7 +134,11 @@ godwit status shows it.`,
 					workflows.ThrottleRequest{RowsPerSecond: rps, By: whoami()}, &phase); err != nil {
 					return fmt.Errorf("throttle %s: %w", args[0], err)
 				}
-				fmt.Fprintf(a.out, "phase %s of %s takes %d rows/s at its next checkpoint (0: no limit)\n", phase, args[0], rps)
+				rate := fmt.Sprintf("%d rows/s", rps)
+				if rps == 0 {
+					rate = "no rate limit" // "takes 0 rows/s" reads as stopped
+				}
+				fmt.Fprintf(a.out, "phase %s of %s takes %s at its next checkpoint\n", phase, args[0], rate)
 				return nil
 			})
 		},
