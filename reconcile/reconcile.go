@@ -236,7 +236,7 @@ func progressOf(pairs []TablePair, results []*TableReport, checks []*tableCheck)
 			tc.mu.Lock()
 			d := len(tc.diffs)
 			tc.mu.Unlock()
-			lines = append(lines, fmt.Sprintf("%s: %d/%d rows checked, %d differences", pairs[i].Source, n, tc.total.Load(), d))
+			lines = append(lines, fmt.Sprintf("%s: %d/%d rows checked, %s", pairs[i].Source, n, tc.total.Load(), migration.Count(d, "difference")))
 		}
 	}
 	sort.Strings(lines)

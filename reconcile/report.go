@@ -211,7 +211,7 @@ func (r *Report) Text() string {
 		if len(t.Samples) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s: %d differences", t.Table, t.Differing())
+		fmt.Fprintf(&b, "\n%s: %s", t.Table, migration.Count(int(t.Differing()), "difference"))
 		if len(t.MismatchedColumns) > 0 {
 			cols := make([]string, 0, len(t.MismatchedColumns))
 			for c, n := range t.MismatchedColumns {

@@ -30,3 +30,13 @@ func TestTextKeepsFiguresUnderTheirHeadingsForLongMappedNames(t *testing.T) {
 		}
 	}
 }
+
+// One difference is "1 difference", as people say it.
+func TestTextCountsOneDifference(t *testing.T) {
+	r := &Report{Source: "legacy", Target: "new", Tables: []TableReport{{Table: "track", TargetTable: "Track",
+		SourceRows: 3, TargetRows: 3, Mismatched: 1, Complete: true,
+		Samples: []Difference{{Class: Mismatched, Key: []string{"3"}}}}}}
+	if text := r.Text(); !strings.Contains(text, "\ntrack: 1 difference\n") {
+		t.Errorf("want \"track: 1 difference\" in\n%s", text)
+	}
+}
