@@ -14,6 +14,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -62,7 +63,7 @@ problem (each is listed), 1 when the checks could not run.`,
 // dryRun runs the preflight and the lease check and reports both; it
 // returns an exitError with code 2 when either found a problem.
 func (a *app) dryRun(ctx context.Context, c client.Client, spec *config.Spec) error {
-	fmt.Fprintf(a.out, "spec %s is valid: %d phases\n", spec.Name, len(spec.Phases))
+	fmt.Fprintf(a.out, "spec %s is valid: %s\n", spec.Name, migration.Count(len(spec.Phases), "phase"))
 	res, err := a.runPreflight(ctx, c, spec)
 	if err != nil {
 		return err

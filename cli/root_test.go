@@ -430,3 +430,12 @@ func TestHelpStatesTheCLIsOwnLogLevel(t *testing.T) {
 	assert.Contains(t, line, `(default "warn"`)
 	assert.NotContains(t, line, `(default "info")`)
 }
+
+// A spec of one phase has "1 phase".
+func TestValidateCountsOnePhase(t *testing.T) {
+	spec := filepath.Join(t.TempDir(), "one.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte("name: one\nphases:\n  - phase: validate\n    hook:\n      run: {command: [\"true\"]}\n"), 0o600))
+	out, _, err := godwit(t, noDial(t), "validate", "-f", spec)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "\nmigration one: 1 phase\n")
+}

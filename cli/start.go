@@ -43,7 +43,7 @@ func (a *app) validateCommand() *cobra.Command {
 }
 
 func describeSpec(a *app, spec *config.Spec) {
-	fmt.Fprintf(a.out, "migration %s: %d phases\n", spec.Name, len(spec.Phases))
+	fmt.Fprintf(a.out, "migration %s: %s\n", spec.Name, migration.Count(len(spec.Phases), "phase"))
 	for _, line := range spec.Outline() {
 		fmt.Fprintln(a.out, "  "+line)
 	}
