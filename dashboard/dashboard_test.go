@@ -707,3 +707,26 @@ func TestRunPageShowsAPhaseTheEndedRunNeverReachedAsNotRun(t *testing.T) {
 	assert.Contains(t, body, `gate go-live (never opened)`)
 	assert.NotContains(t, body, `<span class="state">PENDING</span>`)
 }
+
+// A run terminated by hand while it waited at a gate keeps that boundary in
+// its memo; the list says it ended, not that it still waits for approval.
+func TestListSaysARunEndedOutsideGodwitEnded(t *testing.T) {
+	src := newFake()
+	src.listed = []control.Listed{{
+		Name: "cut", Status: "WAITING_APPROVAL", Phase: "contract", StartTime: t0, Execution: "Terminated",
+		LastKnown: &migration.Summary{
+			Status: migration.StatusWaitingApproval, Phase: "contract", PhaseIndex: 2, PhaseCount: 3,
+			PhaseState: migration.PhasePending, Gate: "contract", Progress: 66.7, Risk: "HIGH", UpdatedAt: t0.Add(time.Minute),
+		},
+	}}
+	srv := newTestServer(t, src, "")
+	_, body, _ := get(t, srv.URL+"/api/migrations")
+	var items []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &items))
+	require.Len(t, items, 1)
+	assert.Equal(t, "TERMINATED", items[0]["status"])
+	assert.Equal(t, "ended outside Godwit; last known: WAITING_APPROVAL, 3 of 3: contract", items[0]["phase"])
+	_, page, _ := get(t, srv.URL+"/")
+	assert.Contains(t, page, `<span class="status bad">TERMINATED</span>`)
+	assert.NotContains(t, page, `<span class="status attention">WAITING_APPROVAL</span>`)
+}

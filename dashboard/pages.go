@@ -75,6 +75,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 			// The summary the run keeps at its phase boundaries came with
 			// the list: no query per row, and no worker needed.
 			fromSummary(&rows[i], *l.LastKnown)
+			endedOutside(&rows[i], l.Execution, *l.LastKnown)
 			continue
 		}
 		wg.Add(1)
@@ -111,6 +112,23 @@ func fromSummary(row *listRow, sum migration.Summary) {
 	if !sum.UpdatedAt.IsZero() {
 		row.AsOf, row.AsOfISO = stamp(sum.UpdatedAt), sum.UpdatedAt.UTC().Format(time.RFC3339)
 	}
+}
+
+// endedOutside marks a row whose run Temporal has closed (terminated or
+// timed out by hand, outside Godwit) while its memo's last boundary still
+// says it runs or waits: "WAITING_APPROVAL" there would send someone to
+// approve a gate nothing waits at any more. The row says how the run
+// ended, and the last boundary's phase as such.
+func endedOutside(row *listRow, execution string, sum migration.Summary) {
+	if execution == "" || execution == "Running" || sum.Status.Final() {
+		return
+	}
+	ended := map[string]string{"Terminated": "TERMINATED", "TimedOut": "TIMED_OUT", "Canceled": "CANCELLED", "Failed": "FAILED"}[execution]
+	if ended == "" {
+		ended = strings.ToUpper(execution)
+	}
+	row.Status, row.StatusClass = ended, "bad"
+	row.Phase = fmt.Sprintf("ended outside Godwit; last known: %s, %s", sum.Status, row.Phase)
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
