@@ -188,6 +188,11 @@ func statusOf(err error) int {
 	if errors.Is(err, errBadRequest) {
 		return http.StatusBadRequest
 	}
+	if errors.Is(err, control.ErrNoReport) {
+		// Temporal answered: the run was terminated or timed out by hand
+		// and left no report. Not a gateway failure to retry.
+		return http.StatusGone
+	}
 	switch control.KindOf(err) {
 	case control.KindNotFound:
 		return http.StatusNotFound

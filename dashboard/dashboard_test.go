@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -729,4 +730,15 @@ func TestListSaysARunEndedOutsideGodwitEnded(t *testing.T) {
 	_, page, _ := get(t, srv.URL+"/")
 	assert.Contains(t, page, `<span class="status bad">TERMINATED</span>`)
 	assert.NotContains(t, page, `<span class="status attention">WAITING_APPROVAL</span>`)
+}
+
+// A run terminated by hand left no report: Temporal answered, so the API
+// says the run is gone (410), not that a gateway failed (502).
+func TestARunEndedWithoutAReportIsGone(t *testing.T) {
+	src := newFake()
+	src.statusErr = map[string]error{"cut": fmt.Errorf("migration cut %w (terminated or timed out outside Godwit): %w", control.ErrNoReport, errors.New("terminated"))}
+	srv := newTestServer(t, src, "")
+	code, body, _ := get(t, srv.URL+"/api/migrations/cut")
+	assert.Equal(t, http.StatusGone, code, body)
+	assert.Contains(t, body, "ended without a report")
 }
