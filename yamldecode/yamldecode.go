@@ -74,6 +74,10 @@ type Decoder struct {
 	Known func(t reflect.Type, names []string) []string
 	// Zero, when set, is told of every number written as 0.
 	Zero func(path string, v reflect.Value)
+	// Mismatch, when set, words the problem of a value n that a value of
+	// type t cannot hold, instead of "must be ..., not ...": for readers
+	// whose users already know another wording.
+	Mismatch func(n *yaml.Node, t reflect.Type) string
 
 	// Errs are the problems found, in the order met.
 	Errs FieldErrors
@@ -166,6 +170,16 @@ func (d *Decoder) Fail(path string, n *yaml.Node, format string, args ...any) {
 		line = n.Line
 	}
 	d.Errs = append(d.Errs, FieldError{Path: path, Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// mismatch reports that v cannot hold n, in the words of format and args
+// unless the reader words it itself.
+func (d *Decoder) mismatch(path string, n *yaml.Node, v reflect.Value, format string, args ...any) {
+	if d.Mismatch != nil {
+		d.Fail(path, n, "%s", d.Mismatch(n, v.Type()))
+		return
+	}
+	d.Fail(path, n, format, args...)
 }
 
 // key returns the text of a mapping key, or false (having reported it) when
@@ -289,7 +303,7 @@ func tagName(f reflect.StructField) string {
 
 func (d *Decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
-		d.Fail(path, n, "must be a mapping (key: value lines), not %s", KindName(n))
+		d.mismatch(path, n, v, "must be a mapping (key: value lines), not %s", KindName(n))
 		return
 	}
 	fields := map[string]int{}
@@ -350,7 +364,7 @@ func (d *Decoder) unknown(path, sub string, key *yaml.Node, name string, t refle
 
 func (d *Decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.SequenceNode {
-		d.Fail(path, n, "must be a list (\"- item\" lines or [a, b]), not %s", KindName(n))
+		d.mismatch(path, n, v, "must be a list (\"- item\" lines or [a, b]), not %s", KindName(n))
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -364,7 +378,7 @@ func (d *Decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 
 func (d *Decoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
-		d.Fail(path, n, "must be a mapping (key: value lines), not %s", KindName(n))
+		d.mismatch(path, n, v, "must be a mapping (key: value lines), not %s", KindName(n))
 		return
 	}
 	if len(n.Content) == 0 {
@@ -397,7 +411,7 @@ func (d *Decoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
 
 func (d *Decoder) decodeScalar(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.ScalarNode {
-		d.Fail(path, n, "must be a single value, not %s", KindName(n))
+		d.mismatch(path, n, v, "must be a single value, not %s", KindName(n))
 		return
 	}
 	switch v.Kind() {
@@ -409,21 +423,21 @@ func (d *Decoder) decodeScalar(path string, n *yaml.Node, v reflect.Value) {
 			if n.Tag == "!!bool" {
 				what = "the boolean"
 			}
-			d.Fail(path, n, "must be text, not %s %s", what, n.Value)
+			d.mismatch(path, n, v, "must be text, not %s %s", what, n.Value)
 			return
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if err != nil || n.Tag != "!!bool" {
-			d.Fail(path, n, "must be true or false, not %q", n.Value)
+			d.mismatch(path, n, v, "must be true or false, not %q", n.Value)
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, err := strconv.ParseInt(n.Value, 10, 64)
 		if err != nil {
-			d.Fail(path, n, "must be a whole number, not %q", n.Value)
+			d.mismatch(path, n, v, "must be a whole number, not %q", n.Value)
 			return
 		}
 		if v.OverflowInt(i) {
@@ -437,7 +451,7 @@ func (d *Decoder) decodeScalar(path string, n *yaml.Node, v reflect.Value) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		u, err := strconv.ParseUint(n.Value, 10, 64)
 		if err != nil {
-			d.Fail(path, n, "must be a whole number, 0 or more, not %q", n.Value)
+			d.mismatch(path, n, v, "must be a whole number, 0 or more, not %q", n.Value)
 			return
 		}
 		if v.OverflowUint(u) {
@@ -451,7 +465,7 @@ func (d *Decoder) decodeScalar(path string, n *yaml.Node, v reflect.Value) {
 	case reflect.Float32, reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if err != nil {
-			d.Fail(path, n, "must be a number, not %q", n.Value)
+			d.mismatch(path, n, v, "must be a number, not %q", n.Value)
 			return
 		}
 		// NaN and infinities would pass the range checks and then fail to
