@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/window"
+	"github.com/godwit/godwit/yamldecode"
 )
 
 // Spec is a migration spec: what `godwit start -f spec.yaml` runs. It is the
@@ -343,22 +343,8 @@ func dropInherited(errs FieldErrors, written func(path string) bool) FieldErrors
 	return kept
 }
 
-var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // yamlError turns a yaml.v3 syntax error into a FieldError with its line.
-func yamlError(err error) FieldError {
-	msg := err.Error()
-	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		msg := "not valid YAML: " + m[2]
-		if m[2] == "found character that cannot start any token" {
-			// Nearly always a tab: yaml.v3 does not say so.
-			msg += " (a tab? YAML indents with spaces only)"
-		}
-		return FieldError{Line: line, Message: msg}
-	}
-	return FieldError{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
+func yamlError(err error) FieldError { return yamldecode.SyntaxError(err) }
 
 // applyDefaults fills what the spec leaves out. A phase inherits each unset
 // value from defaults, and defaults from the built-in Default* constants,

@@ -105,6 +105,8 @@ func TestParseConfigNamesTheFieldAndLine(t *testing.T) {
 			[]string{`routes[0].weights.read (line 6): must be a whole number, not "half"`}},
 		{"a number for a duration", "routes:\n  - name: a\n    legacy: http://x\n    new: http://y\n    timeout: 5\n",
 			[]string{`routes[0].timeout (line 5): "5" is not a duration: write a number with a unit, such as 30s, 5m or 1h30m`}},
+		{"a tab in the indentation", "listen: :8080\nroutes:\n\t- name: a\n",
+			[]string{`(document) (line 3): not valid YAML: found character that cannot start any token (a tab? YAML indents with spaces only)`}},
 		{"a list for a mapping", "admin: [127.0.0.1:9090]\nroutes: [{name: a, legacy: http://x, new: http://y}]\n",
 			[]string{`admin (line 1): must be a mapping (key: value lines), not a list`}},
 		{"every mistake at once", "routes:\n  - name: a\n    legacy: http://x\n    new: http://y\n    shadow: {enabled: yes}\n    breaker: {consecutiveFailures: -1}\n",

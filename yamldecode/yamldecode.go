@@ -128,6 +128,10 @@ func SyntaxError(err error) FieldError {
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, text, ok := strings.Cut(rest, ": "); ok {
 			if line, err := strconv.Atoi(num); err == nil {
+				if text == "found character that cannot start any token" {
+					// Nearly always a tab: yaml.v3 does not say so.
+					text += " (a tab? YAML indents with spaces only)"
+				}
 				return FieldError{Line: line, Message: "not valid YAML: " + text}
 			}
 		}
