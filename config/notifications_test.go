@@ -21,13 +21,13 @@ func decodeNotifications(t *testing.T, doc string) ([]Notification, FieldErrors)
 		Notifications []Notification `yaml:"notifications"`
 	}
 	d := newStrictDecoder(len(doc))
-	d.decode("", &root, reflect.ValueOf(&v).Elem())
+	d.Decode("", &root, reflect.ValueOf(&v).Elem())
 	// As ParseSpec does: a field that failed to decode is not also reported empty.
-	explained := append([]string(nil), d.explained...)
-	for _, e := range d.errs {
+	explained := append([]string(nil), d.Explained...)
+	for _, e := range d.Errs {
 		explained = append(explained, e.Path)
 	}
-	return v.Notifications, append(unrelatedTo(CheckNotifications("notifications", v.Notifications), explained), d.errs...)
+	return v.Notifications, append(unrelatedTo(CheckNotifications("notifications", v.Notifications), explained), d.Errs...)
 }
 
 func TestNotifications(t *testing.T) {

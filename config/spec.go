@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/window"
+	"github.com/godwit/godwit/yamldecode"
 )
 
 // Spec is a migration spec: what `godwit start -f spec.yaml` runs. It is the
@@ -261,27 +261,27 @@ func ParseSpec(data []byte) (*Spec, error) {
 	}
 	var spec Spec
 	sd := newStrictDecoder(len(data))
-	sd.decode("", &root, reflect.ValueOf(&spec).Elem())
-	if sd.aborted {
-		return nil, sd.errs
+	sd.Decode("", &root, reflect.ValueOf(&spec).Elem())
+	if sd.Aborted {
+		return nil, sd.Errs
 	}
 	spec.applyDefaults()
 	refusedZeros := spec.refuseWrittenZeros(sd.zeros)
 	// Check even a spec that did not decode cleanly, so one run shows every
 	// mistake; but leave out what a decoding error already explains.
-	explained := append([]string(nil), sd.explained...)
-	for _, e := range sd.errs {
+	explained := append([]string(nil), sd.Explained...)
+	for _, e := range sd.Errs {
 		explained = append(explained, e.Path)
 	}
 	errs := unrelatedTo(spec.Check(), explained)
-	errs = dropInherited(errs, sd.lines)
+	errs = dropInherited(errs, sd.Has)
 	for i := range errs {
-		errs[i].Line = sd.lineOf(errs[i].Path)
+		errs[i].Line = sd.Line(errs[i].Path)
 		if refusedZeros[errs[i].Path] {
 			errs[i].Message += zeroNote
 		}
 	}
-	errs = append(errs, sd.errs...)
+	errs = append(errs, sd.Errs...)
 	held := placeholders("", &root)
 	errs = append(withoutPlaceheld(errs, held), held...)
 	if len(errs) > 0 {
@@ -326,7 +326,7 @@ var phasePath = regexp.MustCompile(`^phases\[\d+\]\.`)
 // dropInherited removes the errors about a phase value that the spec does
 // not write but inherits from defaults, when the same error is already
 // reported at defaults: a bad default is one mistake, not one per phase.
-func dropInherited(errs FieldErrors, written map[string]int) FieldErrors {
+func dropInherited(errs FieldErrors, written func(path string) bool) FieldErrors {
 	atDefaults := map[FieldError]bool{}
 	for _, e := range errs {
 		atDefaults[e] = true
@@ -334,8 +334,7 @@ func dropInherited(errs FieldErrors, written map[string]int) FieldErrors {
 	kept := errs[:0]
 	for _, e := range errs {
 		if loc := phasePath.FindStringIndex(e.Path); loc != nil {
-			_, isWritten := written[e.Path]
-			if !isWritten && atDefaults[FieldError{Path: "defaults." + e.Path[loc[1]:], Message: e.Message}] {
+			if !written(e.Path) && atDefaults[FieldError{Path: "defaults." + e.Path[loc[1]:], Message: e.Message}] {
 				continue
 			}
 		}
@@ -344,22 +343,8 @@ func dropInherited(errs FieldErrors, written map[string]int) FieldErrors {
 	return kept
 }
 
-var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // yamlError turns a yaml.v3 syntax error into a FieldError with its line.
-func yamlError(err error) FieldError {
-	msg := err.Error()
-	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		msg := "not valid YAML: " + m[2]
-		if m[2] == "found character that cannot start any token" {
-			// Nearly always a tab: yaml.v3 does not say so.
-			msg += " (a tab? YAML indents with spaces only)"
-		}
-		return FieldError{Line: line, Message: msg}
-	}
-	return FieldError{Message: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
+func yamlError(err error) FieldError { return yamldecode.SyntaxError(err) }
 
 // applyDefaults fills what the spec leaves out. A phase inherits each unset
 // value from defaults, and defaults from the built-in Default* constants,

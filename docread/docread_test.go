@@ -71,3 +71,22 @@ func TestMethodSamplesAreShippedBytes(t *testing.T) {
 		assert.Equal(t, size, fi.Size(), "%s is not the shipped file: do not edit the corpus", name)
 	}
 }
+
+// A list or mapping in the wrong place is reported at its field, in the
+// document's words, not as yaml's Go type of the whole document.
+func TestDecodeWrongKindOfCollectionNamesTheField(t *testing.T) {
+	for _, c := range []struct{ name, data, want string }{
+		{"a list for a mapping", "tables:\n  users:\n    columns: [id, name]\n",
+			"tables.users.columns (line 3): is a list, but this field needs a mapping"},
+		{"a list for text", "tables:\n  users:\n    columns:\n      id: {type: [int]}\n",
+			"tables.users.columns.id.type (line 4): is a list, but this field needs a string"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var s schema
+			_, err := Decode("schema.yaml", []byte(c.data), &s)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+			assert.NotContains(t, err.Error(), "docread.", "no Go type names")
+		})
+	}
+}

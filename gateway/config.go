@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/godwit/godwit/gateway/api"
+	"github.com/godwit/godwit/yamldecode"
 )
 
 // Config is the gateway's configuration file: listeners, the state file and
@@ -151,12 +149,17 @@ func LoadConfig(path string) (Config, error) {
 	return ParseConfig(raw)
 }
 
-// ParseConfig decodes, defaults and validates a YAML configuration.
+// ParseConfig decodes, defaults and validates a YAML configuration. A
+// decoding problem (an unknown key, a wrong type) names the field's path and
+// line, and for a misspelt key the one it was probably meant to be; every
+// such problem is reported at once.
 func ParseConfig(raw []byte) (Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := yamldecode.New(len(raw)).Unmarshal(raw, &c); err != nil {
+		var many yamldecode.FieldErrors
+		if errors.As(err, &many) && len(many) > 1 {
+			return Config{}, fmt.Errorf("parse gateway config:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		}
 		return Config{}, fmt.Errorf("parse gateway config: %w", err)
 	}
 	c.setDefaults()

@@ -88,3 +88,44 @@ func TestNewRefusesAStateFileItCannotSave(t *testing.T) {
 		})
 	}
 }
+
+// A mistake in gateway.yaml is reported the way the spec's are: the field's
+// path and line, what is wrong in words rather than Go types, the field a
+// misspelt key was probably meant to be, and every mistake at once.
+func TestParseConfigNamesTheFieldAndLine(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"misspelt key", "routes:\n  - name: a\n    legacy: http://x\n    new: http://y\n    wieghts: {read: 1}\n",
+			[]string{`routes[0].wieghts (line 5): unknown field (did you mean "weights"?); known fields here: name, match, legacy, new, weights,`}},
+		{"misspelt top-level key", "listen: :8080\nstatFile: /tmp/s.json\nroutes: [{name: a, legacy: http://x, new: http://y}]\n",
+			[]string{`statFile (line 2): unknown field (did you mean "stateFile"?)`}},
+		{"text for a number", "routes:\n  - name: a\n    legacy: http://x\n    new: http://y\n    weights:\n      read: half\n",
+			[]string{`routes[0].weights.read (line 6): must be a whole number, not "half"`}},
+		{"a number for a duration", "routes:\n  - name: a\n    legacy: http://x\n    new: http://y\n    timeout: 5\n",
+			[]string{`routes[0].timeout (line 5): "5" is not a duration: write a number with a unit, such as 30s, 5m or 1h30m`}},
+		{"a tab in the indentation", "listen: :8080\nroutes:\n\t- name: a\n",
+			[]string{`(document) (line 3): not valid YAML: found character that cannot start any token (a tab? YAML indents with spaces only)`}},
+		{"a list for a mapping", "admin: [127.0.0.1:9090]\nroutes: [{name: a, legacy: http://x, new: http://y}]\n",
+			[]string{`admin (line 1): must be a mapping (key: value lines), not a list`}},
+		{"every mistake at once", "routes:\n  - name: a\n    legacy: http://x\n    new: http://y\n    shadow: {enabled: yes}\n    breaker: {consecutiveFailures: -1}\n",
+			[]string{`routes[0].shadow.enabled (line 5): must be true or false, not "yes"`,
+				`routes[0].breaker.consecutiveFailures (line 6): must be a whole number, 0 or more, not "-1"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(c.yaml))
+			if err == nil {
+				t.Fatal("the configuration was accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\nwant it to contain\n%s", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "gateway.") || strings.Contains(err.Error(), "!!") {
+				t.Errorf("error names Go types or YAML tags: %v", err)
+			}
+		})
+	}
+}
