@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("kill %d: worker %d, %d rows on the target", killed, i, copied)
 		workers[i] = startWorkerAt(t, env.address, queue)
-		if rep := r.status(); rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Units > 0 {
+		if rep := statusAnswered(t, r.name); rep.Phases[1].State == migration.PhaseRunning && rep.Phases[1].Units > 0 {
 			// The status sums the units, and a killed one goes on from
 			// its checkpoint: what it shows never goes back.
 			p := rep.Phases[1]
@@ -118,4 +119,24 @@ func TestCopySharedByWorkersSurvivesRepeatedKills(t *testing.T) {
 		resumed += strings.Count(w.logs.String(), `"@message":"resuming from checkpoint"`)
 	}
 	t.Logf("units resumed from a checkpoint: %d (in the surviving workers' logs)", resumed)
+}
+
+// statusAnswered reads a run's status, waiting while no worker answers:
+// each kill starts a worker again, and the one just started may not have
+// polled yet when the others are gone too (the self-killing worker).
+func statusAnswered(t *testing.T, name string) migration.Report {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := godwit(t, "status", name, "-o", "json")
+		if err == nil {
+			var rep migration.Report
+			require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+			return rep
+		}
+		if time.Now().After(deadline) || !strings.Contains(err.Error(), "no worker answered") {
+			require.NoError(t, err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
