@@ -271,7 +271,7 @@ func TestBackfillTakesThrottleWhileItRuns(t *testing.T) {
 	})
 	out, err := godwit(t, "throttle", r.name, "0")
 	require.NoError(t, err, out)
-	require.Contains(t, out, "phase backfill of it-expand-throttle takes 0 rows/s")
+	require.Contains(t, out, "phase backfill of it-expand-throttle takes no rate limit")
 	rep := r.waitFor("the contract gate", waitingAt("contract"))
 	var messages []string
 	for _, is := range rep.Issues {

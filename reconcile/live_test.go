@@ -78,15 +78,21 @@ func TestLiveWritesDuringTheCheckAreNotReportedWhenBounded(t *testing.T) {
 			var wg sync.WaitGroup
 			var rep *Report
 			var err error
-			done, began := make(chan struct{}), make(chan struct{})
-			o.started = func() { close(began) }
+			done := make(chan struct{})
+			// Every write happens after the check took its start, and the
+			// check goes on only once the first one is in: a check faster
+			// than the writer's first write would prove nothing.
+			o.started = func() {
+				writer(t, src.Store, n, c.updates, stop, &writes, &wg)
+				for deadline := time.Now().Add(10 * time.Second); writes.Load() == 0 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+			}
 			go func() {
 				defer close(done)
 				rep, err = Run(context.Background(), o, Checkpoint{})
 				during.Store(writes.Load())
 			}()
-			<-began // every write below happens after the check began
-			writer(t, src.Store, n, c.updates, stop, &writes, &wg)
 			<-done
 			close(stop)
 			wg.Wait()
