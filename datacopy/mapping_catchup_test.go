@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
@@ -56,7 +57,15 @@ func TestMappedCatchUpFollowsAWriter(t *testing.T) {
 	stop := func() { cancel(); wg.Wait() }
 	opts := datacopy.Options{From: src, To: dst, Tables: []string{"order_line"}, Mapped: mapped, BatchRows: 100,
 		CatchUp: &datacopy.CatchUp{Column: "updated_at", Overlap: -1, MaxLag: -1, MinRows: 1, MaxPasses: 10}}
+	var waited atomic.Bool
 	res, err := datacopy.Run(ctx, opts, datacopy.Checkpoint{}, func(p datacopy.Progress) {
+		if !waited.Swap(true) {
+			// The copy's first batch waits for the writer's first
+			// writes: a copy faster than them exercised no catch-up.
+			for deadline := time.Now().Add(10 * time.Second); written.Load() < 3 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		}
 		if p.Checkpoint.Tables["order_line"].Stage == datacopy.StageCatchUp && !stopped.Swap(true) {
 			stop()
 		}
