@@ -14,8 +14,8 @@ import (
 )
 
 // writer updates source rows one at a time, each with a newer updated_at,
-// until stopped.
-func startWriter(t *testing.T, src *datastore.Store) (stop func() int64) {
+// until stopped; written says how many so far.
+func startWriter(t *testing.T, src *datastore.Store) (stop, written func() int64) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	kitchen, err := src.Introspect(ctx, "kitchen")
@@ -39,7 +39,7 @@ func startWriter(t *testing.T, src *datastore.Store) (stop func() int64) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	return func() int64 { cancel(); wg.Wait(); return n.Load() }
+	return func() int64 { cancel(); wg.Wait(); return n.Load() }, n.Load
 }
 
 // Catch-up repeats passes while a writer changes the source: once the
@@ -60,18 +60,25 @@ func TestCatchUpRepeatsWhileAWriterRuns(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			src, dst := setup(t, tc.from, datastore.Postgres, 500)
-			stop := startWriter(t, src)
+			stop, soFar := startWriter(t, src)
 			// A writer that never stops is cut off by maxPasses alone (no
 			// count rule, which a slow machine's writer could satisfy).
 			minRows := int64(2)
 			if !tc.stopWriter {
 				minRows = -1
 			}
-			var stopped atomic.Bool
+			var stopped, waited atomic.Bool
 			opts := datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 50,
 				CatchUp: &datacopy.CatchUp{Column: "updated_at", Overlap: -1,
 					MaxLag: -1, MinRows: minRows, MaxPasses: tc.maxPasses}}
 			res, err := datacopy.Run(ctx, opts, datacopy.Checkpoint{}, func(p datacopy.Progress) {
+				if !waited.Swap(true) {
+					// The first batch waits for the writer's first rows: a
+					// copy faster than them would exercise no catch-up.
+					for deadline := time.Now().Add(10 * time.Second); soFar() == 0 && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+				}
 				st := p.Checkpoint.Tables["kitchen"]
 				// Stop the writer once catch-up is under way: the pass then
 				// running finds the rows written so far, and the next one
