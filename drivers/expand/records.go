@@ -154,4 +154,3 @@ func (r StoreRecord) StaysApplied(spec *config.Spec) string {
 	}
 	return ""
 }
-
