@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -46,6 +47,13 @@ func LeaseKeyID(key string) string {
 type LeaseKey struct {
 	Key  string
 	Name string
+	// Also are further leases the resource needs: the tables a table
+	// pattern (orders_*) stands for when the run starts, so a migration
+	// naming one of them by name collides with the pattern's. Each gives
+	// the old-form resource it would have been written as in Legacy.
+	Also []LeaseKey
+	// Legacy is an Also entry's old-form resource.
+	Legacy string
 }
 
 // LeaseKeyer turns a spec's resources (config.Spec.AllResources) into
@@ -191,6 +199,25 @@ func (a *Activities) leaseResources(ctx context.Context, spec *config.Spec) ([]L
 		}
 		byID[id] = len(out)
 		out = append(out, LeaseResource{ID: id, Name: keys[i].Name, Legacy: []string{res}})
+	}
+	// A pattern's tables after every resource as written, so a table the
+	// spec also names by name is listed under its own name.
+	for i := range keys {
+		for _, also := range keys[i].Also {
+			id := LeaseKeyID(also.Key)
+			if j, ok := byID[id]; ok {
+				if also.Legacy != "" && !slices.Contains(out[j].Legacy, also.Legacy) {
+					out[j].Legacy = append(out[j].Legacy, also.Legacy)
+				}
+				continue
+			}
+			byID[id] = len(out)
+			lr := LeaseResource{ID: id, Name: also.Name}
+			if also.Legacy != "" {
+				lr.Legacy = []string{also.Legacy}
+			}
+			out = append(out, lr)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

@@ -51,3 +51,32 @@ func TestLeaseKeyIDsDifferFromOldFormIDs(t *testing.T) {
 	require.NotEqual(t, id, activities.LeaseKeyID("store:orders2"))
 	require.NotContains(t, id, "orders")
 }
+
+func TestPreflightListsThePatternsTablesAsLeasesOfTheirOwn(t *testing.T) {
+	a := activities.New(hclog.NewNullLogger())
+	a.LeaseKeyer = func(_ context.Context, _ *config.Spec, resources []string) ([]activities.LeaseKey, error) {
+		out := make([]activities.LeaseKey, len(resources))
+		for i, r := range resources {
+			table := r[strings.LastIndex(r, "/")+1:]
+			out[i] = activities.LeaseKey{Key: "store:db-1/" + table, Name: "table " + table}
+			if table == "*" {
+				for _, n := range []string{"Customer", "Invoice"} {
+					out[i].Also = append(out[i].Also, activities.LeaseKey{Key: "store:db-1/" + n, Name: "table " + n + " (by *)", Legacy: "store:env:A_DSN/" + n})
+				}
+			}
+		}
+		return out, nil
+	}
+	spec := config.Spec{Name: "x", Resources: []string{"store:env:A_DSN/*", "store:env:B_DSN/Invoice"}}
+	res, err := a.Preflight(context.Background(), activities.PreflightInput{Spec: spec, Leases: true})
+	require.NoError(t, err)
+	byName := map[string]activities.LeaseResource{}
+	for _, l := range res.Leases {
+		byName[l.Name] = l
+	}
+	require.Len(t, res.Leases, 3, "the pattern, and each of its tables once: %v", res.Leases)
+	require.Equal(t, activities.LeaseKeyID("store:db-1/Customer"), byName["table Customer (by *)"].ID)
+	require.Equal(t, []string{"store:env:A_DSN/Customer"}, byName["table Customer (by *)"].Legacy)
+	require.Equal(t, []string{"store:env:B_DSN/Invoice", "store:env:A_DSN/Invoice"}, byName["table Invoice"].Legacy,
+		"a table also named by name is one lease, under its own name, checking both old forms")
+}

@@ -161,12 +161,15 @@ func TestCleanupForgetsTheEndedRunsSchemaChangeRecords(t *testing.T) {
 			out, _, err := run(t, ended.dial, "cleanup", "orders", "--dry-run")
 			require.NoError(t, err)
 			assert.Contains(t, out, "would forget: app schema-change progress record "+applied)
+			stays := fmt.Sprintf("  note: the %d statement(s) phase expand applied stay in store app (cleanup removes what Godwit added to carry the change, never the change itself); to undo them, run phase expand's rollback script (expand.down.sql) against store app", first.Statements)
+			assert.Contains(t, out, stays)
 			require.Len(t, records("orders/"), 1, "a dry run forgot a record")
 
 			out, _, err = run(t, ended.dial, "cleanup", "orders")
 			require.NoError(t, err)
 			assert.Contains(t, out, "removed: app dual-write trigger godwit_dw_users")
 			assert.Contains(t, out, "forgot: app schema-change progress record orders/expand")
+			assert.Contains(t, out, stays)
 			assert.Empty(t, records("orders/"), "cleanup left the ended run's records")
 			assert.Len(t, records("other/"), 1, "cleanup forgot another migration's record")
 

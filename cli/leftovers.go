@@ -151,7 +151,9 @@ table one of its expand phases dual-writes in that store. It also forgets the
 run's schema-change records (godwit_schema_changes: how far its expand,
 backfill and contract got), which a later run under the same name would
 otherwise take for its own progress; a partly applied expand's record is
-printed first, so you know which statements had run.
+printed first, so you know which statements had run. Cleanup never undoes
+a schema change itself: an expand's statements stay applied, and it says so,
+naming the phase's rollback script that undoes them.
 
 A running migration's objects are in use: cleanup refuses it (its stop
 phase, its contract phase or its rollback removes them). Other captures'
@@ -268,9 +270,15 @@ func (a *app) cleanupRecords(ctx context.Context, spec *config.Spec, name string
 		fmt.Fprintf(a.out, "no schema-change progress record of migration %s in %s\n", name, strings.Join(expand.RecordStores(spec), ", "))
 		return nil
 	}
+	stays := func(r expand.StoreRecord) {
+		if note := r.StaysApplied(spec); note != "" {
+			fmt.Fprintf(a.out, "  note: %s\n", note)
+		}
+	}
 	if dryRun {
 		for _, r := range scan.Found {
 			fmt.Fprintf(a.out, "would forget: %s %s\n", r.Store, r.Object())
+			stays(r)
 		}
 		return nil
 	}
@@ -278,6 +286,7 @@ func (a *app) cleanupRecords(ctx context.Context, spec *config.Spec, name string
 	for _, store := range slices.Sorted(maps.Keys(forgotten)) {
 		for _, r := range forgotten[store] {
 			fmt.Fprintf(a.out, "forgot: %s %s\n", store, r.Object())
+			stays(r)
 		}
 	}
 	if err != nil {

@@ -64,7 +64,7 @@ func TestList(t *testing.T) {
 					"MigrationStatus": keyword(t, "PAUSED"), "MigrationPhase": keyword(t, "shift-traffic"),
 				}),
 				execution("users", enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, map[string]*commonpb.Payload{
-					"MigrationStatus": keyword(t, "COMPLETED"),
+					"MigrationStatus": keyword(t, "COMPLETED"), "MigrationPhase": keyword(t, "none"),
 				}),
 				execution("old", enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, nil),
 			}},

@@ -15,6 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/godwit/godwit/docread"
+	"github.com/godwit/godwit/suggest"
+	"github.com/godwit/godwit/yamldecode"
 )
 
 // Schema is a schema description in the Migration Architect format, as JSON
@@ -134,7 +136,7 @@ func LoadSchema(path string) (*Schema, error) {
 	if err := doc.Finish(s.check(doc.Errors())); err != nil {
 		return nil, err
 	}
-	s.Warnings = doc.WarningLines()
+	s.Warnings = append(doc.WarningLines(), s.referenceWarnings(doc)...)
 	s.Normalize()
 	return &s, nil
 }
@@ -150,9 +152,48 @@ func ParseSchema(name string, data []byte) (*Schema, error) {
 	if err := doc.Finish(s.check(doc.Errors())); err != nil {
 		return nil, err
 	}
-	s.Warnings = doc.WarningLines()
+	s.Warnings = append(doc.WarningLines(), s.referenceWarnings(doc)...)
 	s.Normalize()
 	return &s, nil
+}
+
+// referenceWarnings names each foreign key that references a table the
+// description does not have, or a column that table lacks: a description
+// may leave tables out, so this is a warning, but the foreign key's SQL
+// fails unless the database has them.
+func (s *Schema) referenceWarnings(doc *docread.Doc) []string {
+	var out []string
+	warn := func(path, format string, args ...any) {
+		e := yamldecode.FieldError{Path: path, Line: doc.Line(path), Message: fmt.Sprintf(format, args...)}
+		line := e.Error()
+		if doc.File != "" {
+			line = doc.File + ": " + line
+		}
+		out = append(out, line)
+	}
+	names := slices.Sorted(maps.Keys(s.Tables))
+	for _, name := range names {
+		for i, fk := range s.Tables[name].Constraints.ForeignKey {
+			ref, cols, ok := parseReference(fk.References)
+			if !ok {
+				continue
+			}
+			fp := fmt.Sprintf("tables.%s.constraints.foreign_key[%d].references", name, i)
+			target, has := s.Tables[ref]
+			if !has {
+				warn(fp, "%s references table %s, which this description does not have%s: its foreign key SQL fails unless the database has it (describe it, or correct the name)",
+					fk.References, ref, suggest.DidYouMean(ref, names))
+				continue
+			}
+			for _, col := range cols {
+				if _, ok := target.Columns[col]; !ok {
+					warn(fp, "%s references column %s, which table %s does not have%s: its foreign key SQL fails",
+						fk.References, col, ref, suggest.DidYouMean(col, slices.Sorted(maps.Keys(target.Columns))))
+				}
+			}
+		}
+	}
+	return out
 }
 
 var referencePattern = regexp.MustCompile(`^\s*([A-Za-z_][\w.$]*)\s*\(\s*([^()]+)\)\s*$`)

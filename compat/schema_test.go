@@ -52,3 +52,32 @@ func TestJSONAndYAMLDescriptionsReadTheSame(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, CompareSchemas(j, y, Options{}).Issues)
 }
+
+func TestAForeignKeyToATableOrColumnNotDescribedIsAWarning(t *testing.T) {
+	doc := `tables:
+  customers:
+    columns:
+      id: {type: int, primary_key: true}
+  orders:
+    columns:
+      id: {type: int, primary_key: true}
+      customer_id: {type: int}
+      region_id: {type: int}
+    constraints:
+      foreign_key:
+        - {columns: [customer_id], references: customer(id)}
+        - {columns: [customer_id], references: customers(cust_id)}
+        - {columns: [region_id], references: customers(id)}
+`
+	s, err := ParseSchema("after.yaml", []byte(doc))
+	require.NoError(t, err, "a description may leave tables out: not an error")
+	assert.Equal(t, []string{
+		`after.yaml: tables.orders.constraints.foreign_key[0].references (line 12): customer(id) references table customer, which this description does not have (did you mean "customers"?): its foreign key SQL fails unless the database has it (describe it, or correct the name)`,
+		`after.yaml: tables.orders.constraints.foreign_key[1].references (line 13): customers(cust_id) references column cust_id, which table customers does not have: its foreign key SQL fails`,
+	}, s.Warnings)
+
+	before, err := ParseSchema("before.yaml", []byte("tables:\n  orders:\n    columns:\n      id: {type: int, primary_key: true}\n      customer_id: {type: int}\n      region_id: {type: int}\n"))
+	require.NoError(t, err)
+	lines := CompareSchemas(before, s, Options{}).Lines()
+	assert.Contains(t, lines, "WARNING              "+s.Warnings[0], "check-compat prints it")
+}

@@ -71,6 +71,11 @@ func (m Migrations) List(ctx context.Context, status migration.Status, limit int
 		if sa := e.GetSearchAttributes().GetIndexedFields(); sa != nil {
 			l.Status = payloadString(sa[workflows.SearchAttrStatus.GetName()].GetData(), l.Status)
 			l.Phase = payloadString(sa[workflows.SearchAttrPhase.GetName()].GetData(), l.Phase)
+			// The workflow publishes "none" when no phase is current
+			// (before the first, after the last): nothing to show.
+			if l.Phase == "none" {
+				l.Phase = "-"
+			}
 		}
 		if sum, err := MemoSummary(m.dc(), e.GetMemo()); err != nil {
 			l.LastKnownProblem = err.Error()

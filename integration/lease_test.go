@@ -282,3 +282,47 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A copy that selects its tables by pattern holds a lease on each table
+// the pattern stands for, so a migration naming one of them is refused.
+func TestAPatternsLeaseCoversTheTablesItSelects(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, datastore.Postgres)
+	setEnv(t, "LEASE_IT_PATTERN_DSN", db.DSN)
+	src := filepath.Join(t.TempDir(), "src.db")
+	setEnv(t, "LEASE_IT_PATTERN_SRC", src)
+	s, err := datastore.Open(context.Background(), datastore.SQLite, src)
+	require.NoError(t, err)
+	dbtest.Exec(t, s, "CREATE TABLE lease_orders (id integer PRIMARY KEY)", "CREATE TABLE lease_items (id integer PRIMARY KEY)")
+	s.Close()
+	spec := func(name, tables string) *demo {
+		return newSpec(t, name, `
+stores:
+  legacy: {engine: sqlite, dsn: {fromEnv: LEASE_IT_PATTERN_SRC}}
+  target: {engine: postgres, dsn: {fromEnv: LEASE_IT_PATTERN_DSN}}
+phases:
+  - phase: shift-traffic
+    approval: {gate: go}
+    hook: {run: {command: ["true"]}}
+  - phase: copy
+    copy: {from: legacy, to: target, tables: [`+tables+`]}
+`)
+	}
+	a := spec("it-lease-pattern-a", `"lease_*"`)
+	b := spec("it-lease-pattern-b", "lease_orders")
+	a.start()
+	a.waitFor("the gate", waitingAt("go"))
+	waitLeaseRunning(t, keyedLeaseID(t, db, "lease_orders"))
+
+	b.start()
+	final, err := b.result()
+	require.Error(t, err)
+	require.Equal(t, "resource table lease_orders of store target is held by migration it-lease-pattern-a: wait for it to end, or roll it back", final.Error)
+	require.Equal(t, migration.PhasePending, final.Phases[0].State, "no phase ran")
+
+	out, err := godwit(t, "rollback", a.name, "--reason", "free the lease")
+	require.NoError(t, err, out)
+	_, _ = a.result()
+	waitLeaseEnded(t, keyedLeaseID(t, db, "lease_orders"))
+	waitLeaseEnded(t, keyedLeaseID(t, db, "lease_items"))
+}

@@ -300,6 +300,27 @@ func (s *Spec) TargetPatterns() []string {
 	return out
 }
 
+// TargetName is the target table source table name is written to, and
+// false when no rule of the mapping selects it. It reads names only (no
+// columns), for what must know a table's target before it exists: a
+// lease on a pattern's tables.
+func (s *Spec) TargetName(name string) (string, bool) {
+	selected := false
+	for key := range s.Tables {
+		if ok, _ := path.Match(key, name); ok || key == name {
+			selected = true
+			break
+		}
+	}
+	if !selected {
+		return "", false
+	}
+	if to := s.rulesFor(name).To; to != "" {
+		return to, true
+	}
+	return ApplyRule(s.Names, name), true
+}
+
 // MapsTo reports whether the mapping writes target table name.
 func (s *Spec) MapsTo(name string) bool {
 	for _, p := range s.TargetPatterns() {

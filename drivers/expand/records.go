@@ -130,3 +130,27 @@ func ForgetLater(ctx context.Context, st *datastore.Store, migration string, lat
 	}
 	return schemachange.Forget(ctx, st, names...)
 }
+
+// StaysApplied says, for a record of statements applied by an expand
+// phase of spec, that forgetting it leaves the schema change in place
+// and how to undo it: cleanup removes what Godwit added to carry a change
+// (triggers, capture objects, records), never the change itself. ""
+// for any other record.
+func (r StoreRecord) StaysApplied(spec *config.Spec) string {
+	if r.Record.Step != "up" || r.Record.Done == 0 {
+		return ""
+	}
+	for _, p := range spec.Phases {
+		s, ok := p.Driver.(*Spec)
+		if !ok || RecordName(spec.Name, p.Name) != r.Record.Name {
+			continue
+		}
+		undo := "undo them by hand if the change must go"
+		if path := s.Rollback.Path(); path != "" {
+			undo = fmt.Sprintf("to undo them, run phase %s's rollback script (%s) against store %s", p.Name, path, r.Store)
+		}
+		return fmt.Sprintf("the %d statement(s) phase %s applied stay in store %s (cleanup removes what Godwit added to carry the change, never the change itself); %s",
+			r.Record.Done, p.Name, r.Store, undo)
+	}
+	return ""
+}

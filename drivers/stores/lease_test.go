@@ -13,6 +13,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/mapping"
 )
 
 // otherName reaches the same PostgreSQL database under another DSN: the
@@ -95,4 +96,51 @@ func TestParseResourceReadsBackWhatResourcesWrote(t *testing.T) {
 		_, _, ok := stores.ParseResource(spec, res)
 		require.False(t, ok, res)
 	}
+}
+
+// A mapping that selects tables by pattern ("*") writes tables it does not
+// name: its lease must still collide with a migration that names one of
+// them, on the key that migration takes for it.
+func TestAPatternLeasesTheTablesItStandsFor(t *testing.T) {
+	legacy := dbtest.New(t, datastore.Postgres)
+	target := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, legacy.Store,
+		"CREATE TABLE invoice_line (id int PRIMARY KEY)",
+		"CREATE TABLE customer (id int PRIMARY KEY)")
+	dbtest.Exec(t, target.Store, "CREATE TABLE \"Existing\" (id int PRIMARY KEY)")
+	t.Setenv("LEASE_PT_LEGACY_DSN", legacy.DSN)
+	t.Setenv("LEASE_PT_NEW_DSN", target.DSN)
+	storesOf := map[string]config.StoreSpec{
+		"legacy": {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_PT_LEGACY_DSN"}},
+		"new":    {Engine: "postgres", DSN: config.SecretRef{FromEnv: "LEASE_PT_NEW_DSN"}},
+	}
+	m := mapping.Spec{From: "legacy", To: "new", Names: "PascalCase", Tables: map[string]mapping.TableSpec{"*": {}}}
+	byPattern := &config.Spec{Name: "a", Stores: storesOf, Mappings: map[string]mapping.Spec{"shop": m}}
+	patternRes := stores.WrittenResources(byPattern, "new", &m, nil)
+	require.Equal(t, []string{"store:env:LEASE_PT_NEW_DSN/*"}, patternRes)
+	keys, err := stores.LeaseKeys(context.Background(), byPattern, patternRes)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+
+	byName := &config.Spec{Name: "b", Stores: storesOf}
+	named, err := stores.LeaseKeys(context.Background(), byName, stores.Resources(byName, "new", []string{"InvoiceLine", "Customer", "Existing", "invoice_line"}))
+	require.NoError(t, err)
+	also := map[string]string{}
+	for _, k := range keys[0].Also {
+		also[k.Key] = k.Name
+	}
+	require.Len(t, also, 3, "the mapped source tables and the target's own: %v", also)
+	for _, k := range named[:3] {
+		require.Contains(t, also, k.Key, "the pattern leases %s under the key a spec naming it takes", k.Name)
+	}
+	require.NotContains(t, also, named[3].Key, "a source name the mapping renames is not leased as it is")
+	require.Equal(t, "table InvoiceLine of store new (by *)", also[named[0].Key])
+
+	// Without a mapping, a copy's pattern keeps the source's names.
+	plain := &config.Spec{Name: "c", Stores: storesOf}
+	keys, err = stores.LeaseKeys(context.Background(), plain, stores.Resources(plain, "new", []string{"inv*"}))
+	require.NoError(t, err)
+	require.Len(t, keys[0].Also, 1)
+	require.Equal(t, named[3].Key, keys[0].Also[0].Key)
+	require.Equal(t, "store:env:LEASE_PT_NEW_DSN/invoice_line", keys[0].Also[0].Legacy)
 }

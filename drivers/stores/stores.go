@@ -150,9 +150,8 @@ func contains(list []string, s string) bool {
 // store is identified by where its DSN comes from (env:NEW_DSN,
 // file:/run/secrets/new), not by its name in the spec, which another spec
 // may give to another database: store:env:NEW_DSN/orders_*. A pattern is
-// claimed as written, so two migrations naming the same table the same way
-// collide; overlapping but different patterns are not detected (name the
-// tables in the spec's resources: to be sure). These names are the old
+// claimed as written, and LeaseKeys also leases the tables it stands for
+// when the run starts. These names are the old
 // lease form; the lease itself is keyed by the database's identity
 // (LeaseKeys).
 func Resources(spec *config.Spec, store string, tables []string) []string {
