@@ -218,7 +218,7 @@ func New(logger hclog.Logger) *Activities {
 // its line here (and its spec section registers with config).
 func builtinDrivers(logger hclog.Logger) map[string]Driver {
 	return map[string]Driver{
-		"hook": &HookDriver{Logger: logger.Named("hook")},
+		"hook": NewHookDriver(logger),
 	}
 }
 

@@ -323,7 +323,7 @@ func TestHookDriverDo(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 
-			res, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, tt.action, in, Heartbeat{}, func(Heartbeat) {})
+			res, err := NewHookDriver(hclog.NewNullLogger()).Do(ctx, tt.action, in, Heartbeat{}, func(Heartbeat) {})
 
 			w := tt.want
 			if w.errType == "" {
@@ -385,7 +385,7 @@ func TestHookDriverDoCancellation(t *testing.T) {
 				time.AfterFunc(tt.delay, cancel)
 			}
 			start := time.Now()
-			_, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, ActionRun, hookInput(shCmd("sleep 30"), nil), Heartbeat{}, func(Heartbeat) {})
+			_, err := NewHookDriver(hclog.NewNullLogger()).Do(ctx, ActionRun, hookInput(shCmd("sleep 30"), nil), Heartbeat{}, func(Heartbeat) {})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.Canceled)
 			var appErr *temporal.ApplicationError
@@ -402,7 +402,7 @@ func activityEnv(t *testing.T) *testsuite.TestActivityEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	logger := hclog.NewNullLogger()
-	Register(env, &Activities{Logger: logger, Drivers: map[string]Driver{"hook": &HookDriver{Logger: logger}}})
+	Register(env, &Activities{Logger: logger, Drivers: map[string]Driver{"hook": NewHookDriver(logger)}})
 	return env
 }
 
@@ -600,7 +600,7 @@ func TestRetriedHookResumesFromItsCheckpoint(t *testing.T) {
 
 func TestHookProgressIsHeartbeated(t *testing.T) {
 	var beats []Heartbeat
-	d := &HookDriver{Logger: hclog.NewNullLogger()}
+	d := NewHookDriver(hclog.NewNullLogger())
 	script := `echo godwit:progress=25; echo godwit:records=250; echo godwit:checkpoint=id:250; sleep 1.5`
 	_, err := d.Do(context.Background(), ActionRun, hookInput(shCmd(script), nil), Heartbeat{}, func(hb Heartbeat) {
 		beats = append(beats, hb)
