@@ -90,7 +90,13 @@ func runHook(ctx context.Context, c *Call[*config.Hook]) (PhaseResult, error) {
 		Redact: append(secrets, knownSecrets.Values()...),
 		Logger: c.Log.With("action", action),
 		Tick: func(p hook.Progress) {
-			c.Beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: p.Checkpoint})
+			// Until the hook reports a checkpoint of its own, the one it
+			// resumed from is still where a retry would go on.
+			cp := p.Checkpoint
+			if cp == "" {
+				cp = c.Resume.Checkpoint
+			}
+			c.Beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: cp})
 		},
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,

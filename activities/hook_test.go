@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -607,4 +608,31 @@ func TestHookProgressIsHeartbeated(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Contains(t, beats, Heartbeat{Percent: 25, Records: 250, Checkpoint: "id:250"})
+}
+
+// TestAResumedHookKeepsItsCheckpointUntilItReportsOne: a hook resumed
+// from a checkpoint heartbeats it (the adapter's keep-alive, then its
+// progress ticks) until it prints one of its own, so a crash before
+// that resumes from it again instead of from the start.
+func TestAResumedHookKeepsItsCheckpointUntilItReportsOne(t *testing.T) {
+	var mu sync.Mutex
+	var beats []Heartbeat
+	in := hookInput(shCmd(`sleep 1.3; echo godwit:checkpoint=id:9; sleep 1.2`), nil)
+	in.Phase.HeartbeatTimeout = config.Duration(300 * time.Millisecond)
+	_, err := NewHookDriver(hclog.NewNullLogger()).Do(context.Background(), ActionRun, in, Heartbeat{Checkpoint: "id:7"}, func(hb Heartbeat) {
+		mu.Lock()
+		defer mu.Unlock()
+		beats = append(beats, hb)
+	})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, beats)
+	require.Equal(t, "id:7", beats[0].Checkpoint, "kept alive from where it resumed")
+	seen := map[string]bool{}
+	for _, hb := range beats {
+		require.NotEmpty(t, hb.Checkpoint, "a heartbeat lost the checkpoint: %+v", beats)
+		seen[hb.Checkpoint] = true
+	}
+	require.True(t, seen["id:9"], "the hook's own checkpoint: %+v", beats)
 }
