@@ -5,6 +5,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -111,6 +112,24 @@ type PhaseInput struct {
 	FollowFor     config.Duration `json:"followFor,omitempty"`
 }
 
+// UnmarshalJSON reads a phase's input with its driver section kept as the
+// workflow sent it (config.RawPhase): the activity decodes it (Applied),
+// so a section that no longer decodes fails the phase with a ConfigError
+// naming it, and the workflow, which encodes this input, never decodes a
+// section.
+func (in *PhaseInput) UnmarshalJSON(data []byte) error {
+	type plain PhaseInput
+	aux := struct {
+		*plain
+		// At the top level, it hides plain's Phase.
+		Phase config.RawPhase `json:"phase"`
+	}{plain: &plain{}}
+	err := json.Unmarshal(data, &aux)
+	*in = PhaseInput(*aux.plain)
+	in.Phase = config.PhaseSpec(aux.Phase)
+	return err
+}
+
 // PhaseResult is a phase's outcome, small enough for workflow history.
 type PhaseResult struct {
 	// Phase is the phase's name.
@@ -199,7 +218,7 @@ func New(logger hclog.Logger) *Activities {
 // its line here (and its spec section registers with config).
 func builtinDrivers(logger hclog.Logger) map[string]Driver {
 	return map[string]Driver{
-		"hook": &HookDriver{Logger: logger.Named("hook")},
+		"hook": NewHookDriver(logger),
 	}
 }
 
@@ -307,6 +326,23 @@ type PreflightInput struct {
 	Leases bool `json:"leases,omitempty"`
 }
 
+// UnmarshalJSON reads a preflight's input with the phases' driver
+// sections kept raw (config.RawSpec), as the Preflight workflow gets it:
+// the activity decodes them, and reports a section that does not decode
+// as its phase's problem.
+func (in *PreflightInput) UnmarshalJSON(data []byte) error {
+	type plain PreflightInput
+	aux := struct {
+		*plain
+		// At the top level, it hides plain's Spec.
+		Spec config.RawSpec `json:"spec"`
+	}{plain: &plain{}}
+	err := json.Unmarshal(data, &aux)
+	*in = PreflightInput(*aux.plain)
+	in.Spec = config.Spec(aux.Spec)
+	return err
+}
+
 // PreflightResult lists what would stop the migration, per phase.
 type PreflightResult struct {
 	// Worker is the identity of the worker that ran the checks.
@@ -330,18 +366,33 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 	if host, err := os.Hostname(); err == nil {
 		res.Worker = fmt.Sprintf("%d@%s", os.Getpid(), host)
 	}
-	for _, p := range in.Spec.Phases {
+	spec := in.Spec
+	spec.Phases = make([]config.PhaseSpec, len(in.Spec.Phases))
+	undecoded := map[int]error{}
+	for i, p := range in.Spec.Phases {
+		spec.Phases[i] = p
+		if d, err := p.Decoded(); err != nil {
+			undecoded[i] = err
+		} else {
+			spec.Phases[i] = d
+		}
+	}
+	for i, p := range spec.Phases {
+		if err := undecoded[i]; err != nil {
+			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: err.Error()})
+			continue
+		}
 		driver, err := a.driverFor(p)
 		if err != nil {
 			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: err.Error()})
 			continue
 		}
-		for _, msg := range driver.Preflight(ctx, &in.Spec, p) {
+		for _, msg := range driver.Preflight(ctx, &spec, p) {
 			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: msg})
 		}
 	}
 	if in.Leases {
-		leases, err := a.leaseResources(ctx, &in.Spec)
+		leases, err := a.leaseResources(ctx, &spec)
 		if err != nil {
 			res.Problems = append(res.Problems, Problem{Phase: "leases", Message: err.Error()})
 		}

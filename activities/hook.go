@@ -21,14 +21,25 @@ import (
 	"github.com/godwit/godwit/redact"
 )
 
-// HookDriver runs a phase's command hook.
-type HookDriver struct {
-	Logger hclog.Logger
+// NewHookDriver returns the command hook's driver: a typed phase
+// (Adapt) running the hook's run, step or compensate command, checked by
+// its preflight. The adapter hands it the hook section and a logger named
+// hook, keeps it alive with the progress its ticks report, and classifies
+// its errors with hookErrors.
+func NewHookDriver(logger hclog.Logger) Driver {
+	return Adapt(logger, Phase[*config.Hook]{
+		Key:        "hook",
+		Run:        runHook,
+		Compensate: runHook,
+		Preflight:  hookPreflight,
+		Errors:     hookErrors,
+	})
 }
 
-// Do runs the hook's run or compensate command.
-func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resume Heartbeat, beat func(Heartbeat)) (PhaseResult, error) {
-	cmd, err := hookCommand(action, in)
+// runHook runs the hook's command for the call's action (or step).
+func runHook(ctx context.Context, c *Call[*config.Hook]) (PhaseResult, error) {
+	in, action := c.In, c.Action
+	cmd, err := hookCommand(action, in, c.Spec)
 	if err != nil {
 		return PhaseResult{}, ConfigError(err)
 	}
@@ -50,13 +61,13 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 		return PhaseResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s %s: %v", action, in.Phase.Name, err), ErrTypeConfig, err)
 	}
-	if resume.Checkpoint != "" {
+	if c.Resume.Checkpoint != "" {
 		// The previous attempt's last "godwit:checkpoint=" line: the hook
 		// may resume from it instead of starting over. It left the worker
 		// sealed; the hook's secrets, resolved above, unseal it.
-		cp, missing := knownSecrets.Unseal(resume.Checkpoint)
+		cp, missing := knownSecrets.Unseal(c.Resume.Checkpoint)
 		if len(missing) > 0 {
-			d.Logger.Warn("the checkpoint names secrets this hook did not read; they stay sealed", "secrets", strings.Join(missing, ","))
+			c.Log.Warn("the checkpoint names secrets this hook did not read; they stay sealed", "secrets", strings.Join(missing, ","))
 		}
 		env["GODWIT_CHECKPOINT"] = cp
 	}
@@ -77,27 +88,29 @@ func (d *HookDriver) Do(ctx context.Context, action Action, in PhaseInput, resum
 		// Its own secrets, and every other secret this worker knows (store
 		// DSNs, tokens, its keyring), however the hook came by them.
 		Redact: append(secrets, knownSecrets.Values()...),
-		Logger: d.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action),
+		Logger: c.Log.With("action", action),
 		Tick: func(p hook.Progress) {
-			beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: p.Checkpoint})
+			// Until the hook reports a checkpoint of its own, the one it
+			// resumed from is still where a retry would go on.
+			cp := p.Checkpoint
+			if cp == "" {
+				cp = c.Resume.Checkpoint
+			}
+			c.Beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: cp})
 		},
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,
 	})
 	out := PhaseResult{Records: res.Progress.Records, Summary: lastLine(res.Output), Output: res.Output, Outputs: res.Outputs}
 	if err != nil {
-		return out, Classify(fmt.Errorf("%s %s: %w", action, in.Phase.Name, err), hookErrors)
+		return out, fmt.Errorf("%s %s: %w", action, in.Phase.Name, err)
 	}
 	return out, nil
 }
 
-// hookCommand returns the command that performs action (nil when there
-// is nothing to run).
-func hookCommand(action Action, in PhaseInput) (*config.Command, error) {
-	h := in.Phase.Hook()
-	if h == nil {
-		return nil, fmt.Errorf("phase %s has no hook", in.Phase.Name)
-	}
+// hookCommand returns the command of hook h that performs action (nil
+// when there is nothing to run).
+func hookCommand(action Action, in PhaseInput, h *config.Hook) (*config.Command, error) {
 	switch {
 	case action == ActionCompensate:
 		return h.Compensate, nil
@@ -110,14 +123,10 @@ func hookCommand(action Action, in PhaseInput) (*config.Command, error) {
 	return h.Run, nil
 }
 
-// Preflight checks that every command of the hook can start on this
+// hookPreflight checks that every command of the hook can start on this
 // worker: its directory exists, its program is found, its secrets are
 // readable.
-func (d *HookDriver) Preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec) []string {
-	h := phase.Hook()
-	if h == nil {
-		return []string{"has no hook"}
-	}
+func hookPreflight(_ context.Context, _ *config.Spec, _ config.PhaseSpec, h *config.Hook) []string {
 	type named struct {
 		what string
 		cmd  *config.Command

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,7 +324,7 @@ func TestHookDriverDo(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 
-			res, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, tt.action, in, Heartbeat{}, func(Heartbeat) {})
+			res, err := NewHookDriver(hclog.NewNullLogger()).Do(ctx, tt.action, in, Heartbeat{}, func(Heartbeat) {})
 
 			w := tt.want
 			if w.errType == "" {
@@ -385,7 +386,7 @@ func TestHookDriverDoCancellation(t *testing.T) {
 				time.AfterFunc(tt.delay, cancel)
 			}
 			start := time.Now()
-			_, err := (&HookDriver{Logger: hclog.NewNullLogger()}).Do(ctx, ActionRun, hookInput(shCmd("sleep 30"), nil), Heartbeat{}, func(Heartbeat) {})
+			_, err := NewHookDriver(hclog.NewNullLogger()).Do(ctx, ActionRun, hookInput(shCmd("sleep 30"), nil), Heartbeat{}, func(Heartbeat) {})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.Canceled)
 			var appErr *temporal.ApplicationError
@@ -402,7 +403,7 @@ func activityEnv(t *testing.T) *testsuite.TestActivityEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	logger := hclog.NewNullLogger()
-	Register(env, &Activities{Logger: logger, Drivers: map[string]Driver{"hook": &HookDriver{Logger: logger}}})
+	Register(env, &Activities{Logger: logger, Drivers: map[string]Driver{"hook": NewHookDriver(logger)}})
 	return env
 }
 
@@ -600,11 +601,38 @@ func TestRetriedHookResumesFromItsCheckpoint(t *testing.T) {
 
 func TestHookProgressIsHeartbeated(t *testing.T) {
 	var beats []Heartbeat
-	d := &HookDriver{Logger: hclog.NewNullLogger()}
+	d := NewHookDriver(hclog.NewNullLogger())
 	script := `echo godwit:progress=25; echo godwit:records=250; echo godwit:checkpoint=id:250; sleep 1.5`
 	_, err := d.Do(context.Background(), ActionRun, hookInput(shCmd(script), nil), Heartbeat{}, func(hb Heartbeat) {
 		beats = append(beats, hb)
 	})
 	require.NoError(t, err)
 	require.Contains(t, beats, Heartbeat{Percent: 25, Records: 250, Checkpoint: "id:250"})
+}
+
+// TestAResumedHookKeepsItsCheckpointUntilItReportsOne: a hook resumed
+// from a checkpoint heartbeats it (the adapter's keep-alive, then its
+// progress ticks) until it prints one of its own, so a crash before
+// that resumes from it again instead of from the start.
+func TestAResumedHookKeepsItsCheckpointUntilItReportsOne(t *testing.T) {
+	var mu sync.Mutex
+	var beats []Heartbeat
+	in := hookInput(shCmd(`sleep 1.3; echo godwit:checkpoint=id:9; sleep 1.2`), nil)
+	in.Phase.HeartbeatTimeout = config.Duration(300 * time.Millisecond)
+	_, err := NewHookDriver(hclog.NewNullLogger()).Do(context.Background(), ActionRun, in, Heartbeat{Checkpoint: "id:7"}, func(hb Heartbeat) {
+		mu.Lock()
+		defer mu.Unlock()
+		beats = append(beats, hb)
+	})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, beats)
+	require.Equal(t, "id:7", beats[0].Checkpoint, "kept alive from where it resumed")
+	seen := map[string]bool{}
+	for _, hb := range beats {
+		require.NotEmpty(t, hb.Checkpoint, "a heartbeat lost the checkpoint: %+v", beats)
+		seen[hb.Checkpoint] = true
+	}
+	require.True(t, seen["id:9"], "the hook's own checkpoint: %+v", beats)
 }

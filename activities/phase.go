@@ -72,9 +72,16 @@ type Beater interface {
 	Follow(fn func() Heartbeat)
 }
 
-// SpecOf returns the phase's section as an S, or the non-retryable
-// ConfigError naming the phase and the driver that expected it.
+// SpecOf returns the phase's section as an S, decoding it when it is
+// still raw (config.RawPhase: as the workflow sent it), or the
+// non-retryable ConfigError naming the phase and the driver that
+// expected it.
 func SpecOf[S config.DriverSpec](key string, p config.PhaseSpec) (S, error) {
+	p, err := p.Decoded()
+	if err != nil {
+		var zero S
+		return zero, ConfigError(err)
+	}
 	s, ok := p.Driver.(S)
 	if !ok {
 		var zero S

@@ -7,14 +7,20 @@ import (
 )
 
 // Applied makes the driver section a run on plans as data sends (as
-// written in the spec, with the values the workflow decided beside it)
-// into the one the driver runs with: references resolved with in.Outputs,
-// the rate a `throttle` set, a follower's bound. The workflow used to do
-// this itself, calling the driver's code while it replayed; here it runs
-// once per attempt, outside history. An input without these fields (a run
-// on the old path, which did it already) passes unchanged.
+// written in the spec, raw, with the values the workflow decided beside
+// it) into the one the driver runs with: decoded into the driver's type,
+// references resolved with in.Outputs, the rate a `throttle` set, a
+// follower's bound. The workflow used to do this itself, calling the
+// driver's code while it replayed; here it runs once per attempt,
+// outside history. An input without these fields (a run on the old path,
+// which did it already) passes decoded, otherwise unchanged.
 func (in PhaseInput) Applied(action Action) (PhaseInput, error) {
-	p := in.Phase
+	// The section comes as the workflow carries it, raw: decoded here,
+	// where a section that changed shape fails only this attempt.
+	p, err := in.Phase.Decoded()
+	if err != nil {
+		return in, err
+	}
 	if len(in.Outputs) > 0 {
 		resolved, err := p.Resolve(in.Outputs)
 		switch {

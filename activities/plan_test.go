@@ -1,9 +1,12 @@
 package activities
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/config"
@@ -73,4 +76,50 @@ func TestAppliedRefusesToFollowWithADriverThatDoesNot(t *testing.T) {
 	in := PhaseInput{Phase: config.PhaseSpec{Name: "h", Driver: &config.Hook{Run: &config.Command{Command: []string{"true"}}}}, FollowFor: config.Duration(time.Second)}
 	_, err := in.Applied(ActionRun)
 	require.ErrorContains(t, err, "phase h: the hook driver does not follow a replication")
+}
+
+// preflightSeen is a driver whose preflight notes the sections it got.
+type preflightSeen struct{ targets []string }
+
+func (d *preflightSeen) Do(context.Context, Action, PhaseInput, Heartbeat, func(Heartbeat)) (PhaseResult, error) {
+	return PhaseResult{}, nil
+}
+
+func (d *preflightSeen) Preflight(_ context.Context, _ *config.Spec, phase config.PhaseSpec) []string {
+	d.targets = append(d.targets, phase.Driver.(*pacedFollower).Target)
+	return nil
+}
+
+// TestAnActivityDecodesTheSectionTheWorkflowSent: the workflow sends a
+// phase's section as its input carries it, raw; the activity decodes it
+// into the driver's type, and a section that no longer decodes fails the
+// phase (or shows as its preflight problem) naming the phase and section.
+func TestAnActivityDecodesTheSectionTheWorkflowSent(t *testing.T) {
+	var in PhaseInput
+	require.NoError(t, json.Unmarshal([]byte(`{"migration":"m","phase":{"name":"follow","phase":"copy",`+
+		`"pacedFollower":{"target":"${phases.up.outputs.url}/db"}},"outputs":{"up":{"url":"pg://h"}}}`), &in))
+	require.Nil(t, in.Phase.Driver, "decoded as sent, raw")
+	require.JSONEq(t, `{"target":"${phases.up.outputs.url}/db"}`, string(in.Phase.Section()))
+	got, err := in.Applied(ActionRun)
+	require.NoError(t, err)
+	require.Equal(t, pacedFollower{Target: "pg://h/db"}, *got.Phase.Driver.(*pacedFollower))
+
+	var bad PhaseInput
+	require.NoError(t, json.Unmarshal([]byte(`{"migration":"m","phase":{"name":"follow","phase":"copy","pacedFollower":{"target":7}}}`), &bad))
+	_, err = bad.Applied(ActionRun)
+	require.ErrorContains(t, err, "phase follow: pacedFollower section: json: cannot unmarshal number")
+
+	var pre PreflightInput
+	require.NoError(t, json.Unmarshal([]byte(`{"spec":{"name":"m","phases":[`+
+		`{"name":"good","phase":"copy","pacedFollower":{"target":"pg://a"}},`+
+		`{"name":"bad","phase":"copy","pacedFollower":{"target":7}}]}}`), &pre))
+	require.Nil(t, pre.Spec.Phases[0].Driver, "decoded as sent, raw")
+	seen := &preflightSeen{}
+	a := &Activities{Logger: hclog.NewNullLogger(), Drivers: map[string]Driver{"pacedFollower": seen}}
+	res, err := a.Preflight(context.Background(), pre)
+	require.NoError(t, err)
+	require.Equal(t, []string{"pg://a"}, seen.targets)
+	require.Len(t, res.Problems, 1)
+	require.Equal(t, "bad", res.Problems[0].Phase)
+	require.Contains(t, res.Problems[0].Message, "phase bad: pacedFollower section: json: cannot unmarshal number")
 }

@@ -88,7 +88,7 @@ func TestInheritingAKnownSecretIsRefused(t *testing.T) {
 	t.Setenv("ALIAS_OF_DSN", "postgres://app:inherit-pw-1@db/x")
 	cmd := shCmd("env")
 	cmd.InheritEnv = []string{"ALIAS_OF_DSN"}
-	_, err = (&HookDriver{Logger: hclog.NewNullLogger()}).Do(context.Background(), ActionRun, hookInput(cmd, nil), Heartbeat{}, func(Heartbeat) {})
+	_, err = NewHookDriver(hclog.NewNullLogger()).Do(context.Background(), ActionRun, hookInput(cmd, nil), Heartbeat{}, func(Heartbeat) {})
 	appErr := appError(t, err)
 	assert.Equal(t, ErrTypeConfig, appErr.Type())
 	assert.Contains(t, appErr.Message(), "inheritEnv ALIAS_OF_DSN holds a secret")

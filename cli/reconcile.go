@@ -13,6 +13,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	reconciledriver "github.com/godwit/godwit/drivers/reconcile"
+	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/reconcile"
 )
@@ -309,18 +310,18 @@ func adhocMapping(fromTable, toTable, names string, mapColumns []string) (*mappi
 	return m, nil
 }
 
+// openFromEnv opens the store `godwit diff`'s --SIDE-engine and
+// --SIDE-dsn-env flags name; its errors name the flag to fix.
 func openFromEnv(ctx context.Context, side, engine, env string) (*datastore.Store, error) {
-	e, err := datastore.ParseEngine(engine)
-	if err != nil {
+	if _, err := datastore.ParseEngine(engine); err != nil {
 		return nil, fmt.Errorf("--%s-engine: %w", side, err)
 	}
-	dsn, ok := os.LookupEnv(env)
-	if !ok || dsn == "" {
+	// The flags make a store as a spec names one, opened as the drivers
+	// open theirs (with a timeout, its DSN redacted from what follows).
+	name := fmt.Sprintf("%s (%s)", side, env)
+	st := config.StoreSpec{Engine: engine, DSN: config.SecretRef{FromEnv: env}}
+	if dsn, err := stores.DSN(map[string]config.StoreSpec{name: st}, name); err != nil || dsn == "" {
 		return nil, fmt.Errorf("--%s-dsn-env: environment variable %s is not set", side, env)
 	}
-	s, err := datastore.Open(ctx, e, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", side, env, err)
-	}
-	return s, nil
+	return stores.OpenOne(ctx, name, st)
 }

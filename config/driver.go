@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -219,22 +220,25 @@ func (c *CheckContext) Errorf(sub, format string, args ...any) {
 type phaseJSON PhaseSpec
 
 // MarshalJSON writes the phase with its driver section under the driver's
-// key ("hook": {...}), the shape the workflow's input has always had.
+// key ("hook": {...}), the shape the workflow's input has always had: the
+// typed Driver when it is set, else the raw section as it was read.
 func (p PhaseSpec) MarshalJSON() ([]byte, error) {
 	plain, err := json.Marshal(phaseJSON(p))
 	if err != nil {
 		return nil, err
 	}
-	if p.Driver == nil {
-		return plain, nil
+	key, section := p.sectionKey, p.section
+	if p.Driver != nil {
+		key = DriverKeyOf(p.Driver)
+		if key == "" {
+			return nil, fmt.Errorf("phase %s: driver %T is not registered", p.Name, p.Driver)
+		}
+		if section, err = json.Marshal(p.Driver); err != nil {
+			return nil, fmt.Errorf("phase %s: %s section: %w", p.Name, key, err)
+		}
 	}
-	key := DriverKeyOf(p.Driver)
 	if key == "" {
-		return nil, fmt.Errorf("phase %s: driver %T is not registered", p.Name, p.Driver)
-	}
-	section, err := json.Marshal(p.Driver)
-	if err != nil {
-		return nil, fmt.Errorf("phase %s: %s section: %w", p.Name, key, err)
+		return plain, nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(plain, &m); err != nil {
@@ -245,8 +249,25 @@ func (p PhaseSpec) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the phase and decodes its driver section with the
-// registered driver's type.
+// registered driver's type (Decoded): what the CLI and the activities
+// read a phase as. A workflow reads its input as RawSpec, which keeps the
+// sections raw.
 func (p *PhaseSpec) UnmarshalJSON(data []byte) error {
+	if err := p.unmarshalRaw(data); err != nil {
+		return err
+	}
+	decoded, err := p.Decoded()
+	if err != nil {
+		return err
+	}
+	*p = decoded
+	return nil
+}
+
+// unmarshalRaw reads the phase, keeping its driver section (the one key
+// that is not a PhaseSpec field) as JSON: nothing of the driver's code
+// runs.
+func (p *PhaseSpec) unmarshalRaw(data []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
@@ -259,34 +280,109 @@ func (p *PhaseSpec) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("phase %s: %w", firstNonEmpty(id.Name, id.Phase, "(unnamed)"), err)
 	}
 	*p = PhaseSpec(plain)
-	if p.Name == "" {
-		// For the errors below; set for good at the end.
-		p.Name = string(p.Phase)
-	}
-	for k, raw := range m {
-		if phaseFieldKeys[k] || string(raw) == "null" {
-			continue
-		}
-		f, ok := driverFactory(k)
-		if !ok {
-			return fmt.Errorf("phase %s: driver %q is not part of this build of godwit (known: %s)",
-				p.Name, k, strings.Join(DriverKeys(), ", "))
-		}
-		if p.Driver != nil {
-			return fmt.Errorf("phase %s: has two drivers, %s and %s", p.Name, DriverKeyOf(p.Driver), k)
-		}
-		spec := f()
-		if err := json.Unmarshal(raw, spec); err != nil {
-			return fmt.Errorf("phase %s: %s section: %w", p.Name, k, err)
-		}
-		p.Driver = spec
-	}
 	// Histories recorded before phases had names.
 	if p.Name == "" {
 		p.Name = string(p.Phase)
 	}
+	var keys []string
+	for k, raw := range m {
+		if !phaseFieldKeys[k] && string(raw) != "null" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	switch {
+	case len(keys) > 1:
+		return fmt.Errorf("phase %s: has two drivers, %s", p.Name, strings.Join(keys, " and "))
+	case len(keys) == 1:
+		p.sectionKey, p.section = keys[0], m[keys[0]]
+	}
 	return nil
 }
+
+// Decoded returns the phase with its raw driver section (see RawPhase)
+// decoded into the registered driver's type, as Driver: for the code that
+// calls the driver (an activity, a side effect that plans, the CLI), never
+// for a workflow as it replays. A phase already decoded, or with no
+// section, is returned as it is.
+func (p PhaseSpec) Decoded() (PhaseSpec, error) {
+	if p.Driver != nil || p.sectionKey == "" {
+		return p, nil
+	}
+	f, ok := driverFactory(p.sectionKey)
+	if !ok {
+		return p, fmt.Errorf("phase %s: driver %q is not part of this build of godwit (known: %s)",
+			p.Name, p.sectionKey, strings.Join(DriverKeys(), ", "))
+	}
+	spec := f()
+	if err := json.Unmarshal(p.section, spec); err != nil {
+		return p, fmt.Errorf("phase %s: %s section: %w", p.Name, p.sectionKey, err)
+	}
+	p.Driver, p.section, p.sectionKey = spec, nil, ""
+	return p, nil
+}
+
+// Section returns the phase's driver section as JSON while it is raw
+// (RawPhase), nil once decoded.
+func (p PhaseSpec) Section() json.RawMessage { return p.section }
+
+// Decoded returns the spec with every phase's section decoded (see
+// PhaseSpec.Decoded), and the errors of those that did not decode; it
+// leaves s's own phases as they are.
+func (s Spec) Decoded() (Spec, error) {
+	phases := make([]PhaseSpec, len(s.Phases))
+	var errs []error
+	for i, p := range s.Phases {
+		d, err := p.Decoded()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		phases[i] = d
+	}
+	if s.Phases != nil {
+		s.Phases = phases
+	}
+	return s, errors.Join(errs...)
+}
+
+// RawPhase is a PhaseSpec read from JSON with its driver section kept as
+// it is (PhaseSpec.Section), not decoded into the driver's type, and
+// written back as it was read: what a workflow carries, so that no
+// driver's code (a section type that changed since the run started) runs
+// while it replays. Decoded gives the typed section.
+type RawPhase PhaseSpec
+
+// UnmarshalJSON reads the phase, keeping its section raw.
+func (p *RawPhase) UnmarshalJSON(data []byte) error { return (*PhaseSpec)(p).unmarshalRaw(data) }
+
+// MarshalJSON writes the phase as PhaseSpec does.
+func (p RawPhase) MarshalJSON() ([]byte, error) { return PhaseSpec(p).MarshalJSON() }
+
+// RawSpec is a Spec read from JSON with each phase's driver section kept
+// raw (RawPhase): a workflow's input.
+type RawSpec Spec
+
+// UnmarshalJSON reads the spec, keeping its phases' sections raw.
+func (s *RawSpec) UnmarshalJSON(data []byte) error {
+	type plain Spec
+	aux := struct {
+		*plain
+		// At the top level, it hides plain's typed phases.
+		Phases []RawPhase `json:"phases"`
+	}{plain: (*plain)(s)}
+	err := json.Unmarshal(data, &aux)
+	s.Phases = nil
+	if aux.Phases != nil {
+		s.Phases = make([]PhaseSpec, len(aux.Phases))
+		for i, p := range aux.Phases {
+			s.Phases[i] = PhaseSpec(p)
+		}
+	}
+	return err
+}
+
+// MarshalJSON writes the spec as Spec does.
+func (s RawSpec) MarshalJSON() ([]byte, error) { return json.Marshal(Spec(s)) }
 
 // phaseFieldKeys are the JSON keys of PhaseSpec's own fields; any other
 // key of a phase is a driver section.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,12 @@ type PhaseSpec struct {
 	// Driver does the phase's work: the section under a driver's key
 	// (`hook:`, or another registered driver's). A phase has exactly one.
 	Driver DriverSpec `yaml:"-" json:"-"`
+	// section is the driver section as JSON, under the key sectionKey, in
+	// a phase decoded with its section kept raw (RawPhase, RawSpec: what
+	// a workflow reads its input as); nil once Driver is set. Decoded
+	// makes it the typed Driver.
+	section    json.RawMessage
+	sectionKey string
 }
 
 // GateAfterReadOnly reports whether the phase's own gate (`approval:`)
@@ -125,8 +132,14 @@ func (p PhaseSpec) Hook() *Hook {
 	return h
 }
 
-// DriverKey returns the key of the phase's driver section ("hook").
-func (p PhaseSpec) DriverKey() string { return DriverKeyOf(p.Driver) }
+// DriverKey returns the key of the phase's driver section ("hook"),
+// decoded or raw.
+func (p PhaseSpec) DriverKey() string {
+	if p.Driver == nil {
+		return p.sectionKey
+	}
+	return DriverKeyOf(p.Driver)
+}
 
 // Approval is a manual gate before a phase.
 type Approval struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -162,4 +163,52 @@ func TestPhaseSpecJSONRoundTripKeepsTheDriver(t *testing.T) {
 
 	err = old.UnmarshalJSON([]byte(`{"phase":"copy","teleport":{}}`))
 	require.ErrorContains(t, err, `driver "teleport" is not part of this build of godwit`)
+}
+
+// TestARawSpecKeepsItsSectionsAsWritten: a workflow reads its input as a
+// RawSpec, which runs no driver's code: each section stays the JSON it
+// was (even one no driver of this build knows, or whose type would no
+// longer read it), is written back byte for byte, and is decoded only
+// when asked (Decoded), with the errors a typed decode gives.
+func TestARawSpecKeepsItsSectionsAsWritten(t *testing.T) {
+	// A phase's keys sorted, as PhaseSpec writes them.
+	input := `{"name":"m","defaults":{},"phases":[` +
+		`{"hook":{"run":{"command":["./x.sh"]},"since":"v2"},"name":"c1","phase":"copy"},` +
+		`{"name":"gone","phase":"reconcile","teleport":{"to":"mars"}},` +
+		`{"hook":{"run":{"command":1}},"name":"retire","phase":"decommission"}]}`
+	var raw RawSpec
+	require.NoError(t, json.Unmarshal([]byte(input), &raw))
+	spec := Spec(raw)
+	require.Len(t, spec.Phases, 3)
+	for i, key := range []string{"hook", "teleport", "hook"} {
+		assert.Nil(t, spec.Phases[i].Driver, "phase %d decoded", i)
+		assert.Equal(t, key, spec.Phases[i].DriverKey())
+	}
+	assert.JSONEq(t, `{"run":{"command":["./x.sh"]},"since":"v2"}`, string(spec.Phases[0].Section()))
+	out, err := json.Marshal(spec)
+	require.NoError(t, err)
+	assert.Equal(t, input, string(out), "written back as read, fields the type lacks included")
+
+	first, err := spec.Phases[0].Decoded()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"./x.sh"}, first.Hook().Run.Command)
+	assert.Nil(t, first.Section())
+	assert.NotNil(t, spec.Phases[0].Section(), "the raw phase is left as it is")
+	_, err = spec.Phases[1].Decoded()
+	assert.ErrorContains(t, err, `phase gone: driver "teleport" is not part of this build of godwit`)
+	_, err = spec.Phases[2].Decoded()
+	assert.ErrorContains(t, err, "phase retire: hook section: json: cannot unmarshal number")
+	decoded, err := spec.Decoded()
+	assert.ErrorContains(t, err, "teleport")
+	assert.ErrorContains(t, err, "phase retire")
+	assert.NotNil(t, decoded.Phases[0].Hook())
+	assert.Nil(t, spec.Phases[0].Driver, "the spec's own phases are left raw")
+
+	var typed Spec
+	err = json.Unmarshal([]byte(input), &typed)
+	require.ErrorContains(t, err, `driver "teleport" is not part of this build of godwit`, "a Spec decodes typed, as the CLI reads it")
+
+	var two RawPhase
+	err = json.Unmarshal([]byte(`{"phase":"copy","hook":{},"teleport":{}}`), &two)
+	require.EqualError(t, err, "phase copy: has two drivers, hook and teleport")
 }

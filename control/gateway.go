@@ -134,5 +134,11 @@ func (m Migrations) RunSpec(ctx context.Context, name string) (*config.Spec, err
 	if err := m.dc().FromPayloads(attrs.GetInput(), &in); err != nil {
 		return nil, fmt.Errorf("the run's spec cannot be decoded: %v", ExplainDecode(err))
 	}
-	return &in.Spec, nil
+	// The workflow's input keeps the driver sections raw; readers here
+	// look into them (a traffic phase's gateway).
+	spec, err := in.Spec.Decoded()
+	if err != nil {
+		return nil, fmt.Errorf("the run's spec cannot be decoded by this godwit: %v", err)
+	}
+	return &spec, nil
 }

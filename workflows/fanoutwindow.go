@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -81,6 +82,23 @@ type WindowInput struct {
 	Outputs config.Outputs `json:"outputs,omitempty"`
 }
 
+// UnmarshalJSON reads a window's input with its phase's driver section
+// kept raw (config.RawPhase), as the Migration workflow reads its own: a
+// window on plans as data never decodes it; one from before decodes it
+// when it starts, as it always did.
+func (in *WindowInput) UnmarshalJSON(data []byte) error {
+	type plain WindowInput
+	aux := struct {
+		*plain
+		// At the top level, it hides plain's Phase.
+		Phase config.RawPhase `json:"phase"`
+	}{plain: &plain{}}
+	err := json.Unmarshal(data, &aux)
+	*in = WindowInput(*aux.plain)
+	in.Phase = config.PhaseSpec(aux.Phase)
+	return err
+}
+
 // WindowControl is the migration's control state a window obeys: paused
 // holds the units not yet started; a rate (set by `throttle`) goes to the
 // units started from then on.
@@ -127,6 +145,15 @@ const maxSummaries = 20
 // in.Concurrency at once. The first unit that fails for good stops the
 // others; cancellation (the migration's rollback) cancels the running ones.
 func FanOutWindow(ctx workflow.Context, in WindowInput) (WindowResult, error) {
+	if !in.Planned {
+		// From a run before plans as data: it sets the rate in the
+		// section itself (withRate), typed.
+		phase, err := in.Phase.Decoded()
+		if err != nil {
+			return WindowResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, err)
+		}
+		in.Phase = phase
+	}
 	control := in.Control
 	ch := workflow.GetSignalChannel(ctx, SignalWindowControl)
 	workflow.Go(ctx, func(g workflow.Context) {

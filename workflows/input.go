@@ -44,14 +44,23 @@ const (
 const ErrTypeInvalidInput = "INVALID_INPUT"
 
 // UnmarshalJSON decodes a run's input, keeping a decoding error for the
-// workflow to report (a spec with a number where a duration belongs, an
-// unknown driver): returned to the SDK, the error would fail the workflow
-// task over and over, and the run would hang without a word.
+// workflow to report (a spec with a number where a duration belongs):
+// returned to the SDK, the error would fail the workflow task over and
+// over, and the run would hang without a word. The phases' driver
+// sections stay raw (config.RawSpec): a workflow replaying never runs a
+// driver's decoding, so a section type that changed since the run started
+// cannot break it. Only a run from before changePlans decodes them, as it
+// always did (decodeSections); the activities decode their own.
 func (in *Input) UnmarshalJSON(data []byte) error {
 	type plain Input
-	var p plain
-	err := json.Unmarshal(data, &p)
-	*in = Input(p)
+	aux := struct {
+		*plain
+		// At the top level, it hides plain's Spec.
+		Spec config.RawSpec `json:"spec"`
+	}{plain: &plain{}}
+	err := json.Unmarshal(data, &aux)
+	*in = Input(*aux.plain)
+	in.Spec = config.Spec(aux.Spec)
 	in.decodeErr = err
 	return nil
 }
@@ -64,7 +73,8 @@ type prepared struct {
 	Error string `json:"error,omitempty"`
 	// Spec is the spec with its defaults filled, when that differs from
 	// the input's (a spec not written by `godwit start`); nil otherwise.
-	Spec *config.Spec `json:"spec,omitempty"`
+	// Read back with its sections raw, as the input is.
+	Spec *config.RawSpec `json:"spec,omitempty"`
 }
 
 // prepareInput fills the spec's defaults and checks it, as `godwit start`
@@ -85,7 +95,7 @@ func prepareInput(ctx workflow.Context, in *Input) error {
 		return fmt.Errorf("prepare input: %w", err)
 	}
 	if p.Spec != nil {
-		in.Spec = *p.Spec
+		in.Spec = config.Spec(*p.Spec)
 		// A plan the client made from the spec before its defaults were
 		// filled is made again (preparePlan).
 		in.Plan = nil
@@ -114,22 +124,36 @@ func prepare(in Input) (out prepared) {
 		return prepared{Error: fmt.Sprintf("the input is not a Migration input: %v; "+
 			"send {\"spec\": {...}}, the spec as JSON (`godwit start -f spec.yaml` does it for you)", in.decodeErr)}
 	}
-	before, err := json.Marshal(in.Spec)
-	spec := in.Spec
-	// Fill a copy: the phases' slice and retry policies are shared with in.
-	if err == nil {
-		var c config.Spec
-		if json.Unmarshal(before, &c) == nil {
-			spec = c
-		}
+	// Fill a copy, its sections decoded (the input keeps them raw): the
+	// phases' slice and retry policies are shared with in. This runs
+	// once, recorded: a replay never decodes a section here.
+	spec, err := decodedCopy(in.Spec)
+	if err != nil {
+		return prepared{Error: fmt.Sprintf("the input is not a Migration input: %v; "+
+			"send {\"spec\": {...}}, the spec as JSON (`godwit start -f spec.yaml` does it for you)", err)}
 	}
+	before, _ := json.Marshal(spec)
 	if err := spec.Prepare(); err != nil {
 		out.Error = "the spec is not valid:\n" + err.Error()
 	}
 	if after, _ := json.Marshal(spec); !bytes.Equal(before, after) {
-		out.Spec = &spec
+		out.Spec = (*config.RawSpec)(&spec)
 	}
 	return out
+}
+
+// decodedCopy returns a deep copy of spec with its phases' driver
+// sections decoded into their drivers' types (config.PhaseSpec.Decoded).
+func decodedCopy(spec config.Spec) (config.Spec, error) {
+	text, err := json.Marshal(spec)
+	if err != nil {
+		return spec, err
+	}
+	var c config.Spec
+	if err := json.Unmarshal(text, &c); err != nil {
+		return spec, err
+	}
+	return c, nil
 }
 
 // addIssue records an issue in the report: counted when seen before

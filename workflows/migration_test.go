@@ -85,6 +85,16 @@ func (f *fakePhases) record(ctx context.Context, action activities.Action, in ac
 	return res, nil
 }
 
+// sentSection is the driver section of an input as the workflow sent
+// it, decoded as the activity decodes it: a run on plans as data sends
+// it raw.
+func sentSection(t *testing.T, in activities.PhaseInput) config.DriverSpec {
+	t.Helper()
+	p, err := in.Phase.Decoded()
+	require.NoError(t, err)
+	return p.Driver
+}
+
 func (f *fakePhases) Calls() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

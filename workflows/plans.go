@@ -35,11 +35,12 @@ type planned struct {
 // carries (`godwit start` makes it, a continued run hands it on), or,
 // for a client that sent none (`temporal workflow start`) or one that does
 // not fit the spec, one made now and recorded in history, so a later
-// driver never changes it. Runs before changePlans go without.
+// driver never changes it. Runs before changePlans go without, and ask
+// their drivers as they replay: their sections are decoded here, typed.
 func preparePlan(ctx workflow.Context, in *Input) error {
 	if workflow.GetVersion(ctx, changePlans, workflow.DefaultVersion, plansV1) < plansV1 {
 		in.Plan = nil
-		return nil
+		return decodeSections(ctx, in)
 	}
 	if in.Plan.Fits(len(in.Spec.Phases)) {
 		return nil
@@ -54,7 +55,12 @@ func preparePlan(ctx workflow.Context, in *Input) error {
 		in.Plan = p.Plan
 		return nil
 	}
-	msg := "the spec's plan could not be made: " + p.Error
+	return invalidInput(ctx, in, "the spec's plan could not be made: "+p.Error)
+}
+
+// invalidInput is the error that ends a run whose input cannot be run
+// (nothing ran), with its report.
+func invalidInput(ctx workflow.Context, in *Input, msg string) error {
 	rep := migration.NewPlannedReport(in.Spec.Name, in.Spec.Description, nil, workflow.Now(ctx))
 	rep.Status, rep.Error, rep.EndTime = migration.StatusFailed, msg, workflow.Now(ctx)
 	rep.AddIssue(workflow.Now(ctx), "", migration.SeverityError, msg)
@@ -62,15 +68,35 @@ func preparePlan(ctx workflow.Context, in *Input) error {
 	return temporal.NewNonRetryableApplicationError("FAILED: "+msg, ErrTypeInvalidInput, nil, *rep)
 }
 
-// makePlan is preparePlan's side effect. A driver that panics fails the
-// run with its message: a panic here would fail the workflow task over
-// and over, and the run would hang.
+// decodeSections decodes the driver sections of a run from before
+// changePlans, which asks its drivers as it replays, as it did when the
+// workflow read its input typed; its activities get the sections as
+// they always did, re-encoded from the driver's type. A run since never
+// decodes a section: its plan says what it needs, and its activities
+// get the sections as its input carries them.
+func decodeSections(ctx workflow.Context, in *Input) error {
+	spec, err := in.Spec.Decoded()
+	if err != nil {
+		return invalidInput(ctx, in, "the input is not a Migration input: "+err.Error())
+	}
+	in.Spec = spec
+	return nil
+}
+
+// makePlan is preparePlan's side effect, which decodes a copy of the
+// spec's sections to ask their drivers, once. A driver that panics fails
+// the run with its message: a panic here would fail the workflow task
+// over and over, and the run would hang.
 func makePlan(spec config.Spec) (out planned) {
 	defer func() {
 		if p := recover(); p != nil {
 			out = planned{Error: fmt.Sprint(p)}
 		}
 	}()
+	spec, err := spec.Decoded()
+	if err != nil {
+		return planned{Error: err.Error()}
+	}
 	p := config.PlanSpec(&spec)
 	return planned{Plan: &p}
 }

@@ -63,11 +63,13 @@ func TestReplayCatchesAChangedWorkflow(t *testing.T) {
 	}
 }
 
-// TestEveryDriverHasARecordedHistory: a driver's code is called while the
-// workflow replays (its spec section decodes, its planner decides), so
-// each registered driver needs a recorded run whose spec uses its
-// section, or a change to it could break runs in flight unseen. Record one
-// from an integration test (recordHistory) when adding a driver.
+// TestEveryDriverHasARecordedHistory: a run from before plans-as-data
+// calls a driver's code while it replays (its spec section decodes, its
+// planner decides), and a run since carries its section raw to the
+// activities; each registered driver needs a recorded run whose spec uses
+// its section, or a change to it could break runs in flight unseen.
+// Record one from an integration test (recordHistory) when adding a
+// driver.
 func TestEveryDriverHasARecordedHistory(t *testing.T) {
 	files, err := filepath.Glob("testdata/histories/*.json")
 	require.NoError(t, err)

@@ -171,7 +171,7 @@ phases:
 	// The workflow resolves nothing: the activity does, with the outputs
 	// the phase's references name.
 	sent := h.fake.sent[1]
-	require.Equal(t, "${phases.infra-green.outputs.url}", sent.Phase.Hook().Run.Command[1])
+	require.Equal(t, "${phases.infra-green.outputs.url}", sentSection(t, sent).(*config.Hook).Run.Command[1])
 	require.Equal(t, config.Outputs{"infra-green": {"url": `http://green:8080/"q"`}}, sent.Outputs)
 	require.Equal(t, map[string]string{"url": `http://green:8080/"q"`}, rep.Phases[0].Outputs, "only declared outputs are kept")
 }
@@ -715,7 +715,7 @@ phases:
 	require.Equal(t, 500, h.fake.inputs[0].Phase.Driver.(*rated).RowsPerSecond)
 	require.Equal(t, 2000, h.fake.inputs[1].Phase.Driver.(*rated).RowsPerSecond, "the second run takes the new rate")
 	// The workflow changes no driver section: the activity applies the rate.
-	require.Equal(t, 500, h.fake.sent[1].Phase.Driver.(*rated).RowsPerSecond)
+	require.Equal(t, 500, sentSection(t, h.fake.sent[1]).(*rated).RowsPerSecond)
 	require.Equal(t, 2000, *h.fake.sent[1].RowsPerSecond)
 	require.Contains(t, rep.Issues[0].Message, "phase copy throttled to 2000 rows/s by ops")
 	require.Equal(t, migration.StatusCompleted, rep.Status)
