@@ -29,6 +29,7 @@ func (g *Gateway) serveFast(c *fastConn) (keep, served bool) {
 	if r.legacy.target().Scheme != "http" || r.new.target().Scheme != "http" {
 		return false, false
 	}
+	g.loopRequests.Add(1)
 	// Reads are never held: no admitWrite.
 	weight := r.state.Load().weights.Read
 	if r.chooseSideFast(c, weight) == SideNew {

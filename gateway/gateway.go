@@ -62,6 +62,8 @@ type Gateway struct {
 	now  func() time.Time
 	// plainHTTP turns the request loop off (Options.PlainHTTP).
 	plainHTTP bool
+	// loopRequests counts the requests the loop served (tests look).
+	loopRequests atomic.Uint64
 
 	// persistMu serialises state changes and state file writes so the file
 	// always holds the last change; handingOver (under persistMu) refuses
