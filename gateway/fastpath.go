@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -195,6 +196,64 @@ type fastConn struct {
 	ipKey []byte // ip, as a sticky key
 	req   fastReq
 	res   fastRes
+	// watch is set while a goroutine watches the client during a slow
+	// upstream call; gone once it saw the client leave.
+	watch chan struct{}
+	left  atomic.Bool
+	gone  bool
+}
+
+// slowAnswer is how long the loop waits for an upstream's first byte before
+// it watches the client too: net/http notices a client leaving at once
+// (its background read), the loop only for calls this slow.
+const slowAnswer = 50 * time.Millisecond
+
+// watchClient watches the client's socket without reading from it (a
+// MSG_PEEK, so a pipelined request stays where it is) while uc's call runs:
+// a client that closes or resets its connection aborts the call, as
+// net/http's request context does. stopWatching ends the watch.
+func (c *fastConn) watchClient(uc *upConn) {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	c.left.Store(false)
+	done := make(chan struct{})
+	c.watch = done
+	go func() {
+		defer close(done)
+		var b [1]byte
+		_ = rc.Read(func(fd uintptr) bool {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err == syscall.EAGAIN || err == syscall.EINTR {
+				return false
+			}
+			if n == 0 || err != nil {
+				c.left.Store(true)
+				uc.abort()
+			}
+			return true
+		})
+	}()
+}
+
+// stopWatching ends a watch and reports whether the client left (also
+// kept in c.gone for the rest of the request).
+func (c *fastConn) stopWatching() bool {
+	if c.watch == nil {
+		return c.gone
+	}
+	_ = c.nc.SetReadDeadline(aLongTimeAgo) // wakes the watcher; readHead sets it again
+	<-c.watch
+	c.watch = nil
+	if c.left.Load() {
+		c.gone = true
+	}
+	return c.gone
 }
 
 var (
@@ -237,6 +296,7 @@ func (c *fastConn) serve() {
 			handedOff = c.handOff()
 			return
 		}
+		c.gone = false
 		keep, served := c.s.g.serveFast(c)
 		if !served {
 			handedOff = c.handOff()

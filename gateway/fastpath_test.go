@@ -278,3 +278,55 @@ func TestLoopStreamsChunks(t *testing.T) {
 		t.Fatal("the loop did not serve the stream")
 	}
 }
+
+// TestLoopClientLeavingAbortsTheCallWithoutBlamingNew: a client that hangs
+// up while new is slow to answer ends the upstream call at once (as the
+// request context does on the net/http path), and the breaker, which opens
+// at the first failure here, does not count it.
+func TestLoopClientLeavingAbortsTheCallWithoutBlamingNew(t *testing.T) {
+	legacy := newTestUpstream(t, "legacy")
+	newSide := newTestUpstream(t, "new")
+	entered, aborted := make(chan struct{}, 1), make(chan struct{}, 1)
+	newSide.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-req.Context().Done():
+			aborted <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	})
+	cfg := baseConfig(legacy.URL, newSide.URL)
+	cfg.Routes[0].Weights = Weights{Read: 100, Write: 100}
+	cfg.Routes[0].Breaker.ConsecutiveFailures = 1
+	cfg.Routes[0].Timeout = time.Minute
+	g, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := serveTestGateway(t, g, "")
+	c, err := net.Dial("tcp", strings.TrimPrefix(tg.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: h\r\nX-User-ID: 1\r\n\r\n")
+	<-entered
+	c.Close()
+	select {
+	case <-aborted:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the upstream call went on after the client left")
+	}
+	eventually(t, "the loop to finish the request", func() bool {
+		g.fast.mu.Lock()
+		defer g.fast.mu.Unlock()
+		return len(g.fast.live) == 0
+	})
+	r := g.routes()[0]
+	if st := r.breaker.Load().State(); st.String() != "closed" || r.new.stats.totalErrors.Load() != 0 || legacy.hits.Load() != 0 {
+		t.Fatalf("after the client left: breaker %s, errors on new %d, legacy hits %d; want closed, 0, 0",
+			st, r.new.stats.totalErrors.Load(), legacy.hits.Load())
+	}
+	if g.loopRequests.Load() != 1 {
+		t.Fatal("the loop did not serve the request")
+	}
+}

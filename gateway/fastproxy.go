@@ -139,6 +139,10 @@ func (g *Gateway) fastNew(c *fastConn, r *route) bool {
 	start := time.Now()
 	uc, err := g.fastExchange(c, r.new, start, start.Add(r.cfg.Timeout))
 	if err != nil {
+		if c.gone {
+			br.done(tk, errClientGone)
+			return false
+		}
 		br.done(tk, err)
 		r.new.record(-1, errorKind(err))
 		g.fallback(r, "retried")
@@ -146,6 +150,10 @@ func (g *Gateway) fastNew(c *fastConn, r *route) bool {
 	}
 	if c.res.status >= 500 {
 		_ = uc.nc.Close()
+		if c.stopWatching() {
+			br.done(tk, errClientGone)
+			return false
+		}
 		br.done(tk, errStatus5xx)
 		r.new.record(time.Since(start), "status_5xx")
 		g.fallback(r, "retried")
@@ -159,6 +167,9 @@ func (g *Gateway) fastSide(c *fastConn, r *route, u *upstream) bool {
 	start := time.Now()
 	uc, err := g.fastExchange(c, u, start, start.Add(r.cfg.Timeout))
 	if err != nil {
+		if c.gone {
+			return false
+		}
 		u.record(-1, errorKind(err))
 		return c.writeError(err, g.draining.Load())
 	}
@@ -187,6 +198,9 @@ func (g *Gateway) fastExchange(c *fastConn, u *upstream, now, deadline time.Time
 		err := uc.fastExchange(c, base, deadline)
 		if err != nil {
 			_ = uc.nc.Close()
+			if c.stopWatching() {
+				return nil, err
+			}
 			if reused && !isTimeout(err) {
 				continue
 			}
@@ -197,12 +211,33 @@ func (g *Gateway) fastExchange(c *fastConn, u *upstream, now, deadline time.Time
 }
 
 func (uc *upConn) fastExchange(c *fastConn, base *url.URL, deadline time.Time) error {
-	if err := uc.nc.SetDeadline(deadline); err != nil {
+	now := time.Now()
+	probe := now.Add(slowAnswer)
+	if !probe.Before(deadline) {
+		probe = deadline
+	}
+	if err := uc.nc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if err := uc.nc.SetReadDeadline(probe); err != nil {
 		return err
 	}
 	c.writeUpstreamRequest(uc.bw, base)
 	if err := uc.bw.Flush(); err != nil {
 		return err
+	}
+	// Wait for the answer's first byte a short while. An upstream that
+	// takes longer gets the client watched meanwhile (watchClient), so a
+	// client that leaves ends the call as it does on the net/http path.
+	_, err := uc.br.Peek(1)
+	if err != nil && !(isTimeout(err) && probe.Before(deadline)) {
+		return err
+	}
+	if err := uc.nc.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	if err != nil {
+		c.watchClient(uc) // after the deadline is set: an abort must not be overwritten
 	}
 	return c.res.readHead(uc.br, string(c.req.method) == http.MethodHead)
 }
@@ -497,7 +532,10 @@ func (g *Gateway) fastRelay(c *fastConn, u *upstream, uc *upConn, start time.Tim
 		clientErr = c.bw.Flush()
 	}
 	latency := time.Since(start)
-	if upErr == nil && !res.close && uc.br.Buffered() == 0 {
+	if c.stopWatching() {
+		upErr, clientErr = nil, errClientGone
+	}
+	if upErr == nil && clientErr == nil && !res.close && uc.br.Buffered() == 0 {
 		uc.idleSince = start.Add(latency)
 		select {
 		case uc.host.idle <- uc:

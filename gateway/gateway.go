@@ -62,6 +62,8 @@ type Gateway struct {
 	now  func() time.Time
 	// plainHTTP turns the request loop off (Options.PlainHTTP).
 	plainHTTP bool
+	// fast is the loop while Serve runs it (tests look).
+	fast *fastServer
 	// loopRequests counts the requests the loop served (tests look).
 	loopRequests atomic.Uint64
 
@@ -344,6 +346,7 @@ func (g *Gateway) Serve(ctx context.Context, trafficLn, adminLn net.Listener) er
 	if g.pool != nil && !g.plainHTTP {
 		// The loop takes the connections; net/http serves the ones it hands over.
 		fast = newFastServer(g, traffic, trafficLn, &conns)
+		g.fast = fast
 		go func() { errc <- traffic.Serve(fast.handoff) }()
 		go func() { errc <- fast.serve(trafficLn) }()
 	} else {
