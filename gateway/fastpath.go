@@ -106,7 +106,7 @@ func (s *fastServer) serve(ln net.Listener) error {
 func (s *fastServer) handOff(nc net.Conn, br *bufio.Reader) {
 	s.conns.Add(-1) // the fallback's ConnState counts it from here
 	var conn net.Conn = nc
-	if br != nil && br.Buffered() > 0 {
+	if br != nil {
 		conn = &bufferedConn{Conn: nc, br: br}
 	}
 	select {
@@ -177,12 +177,7 @@ type bufferedConn struct {
 	br *bufio.Reader
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) {
-	if c.br.Buffered() > 0 {
-		return c.br.Read(p)
-	}
-	return c.Conn.Read(p)
-}
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.br.Read(p) }
 
 // fastConn is one client connection on the loop.
 type fastConn struct {
@@ -196,6 +191,10 @@ type fastConn struct {
 	ipKey []byte // ip, as a sticky key
 	req   fastReq
 	res   fastRes
+	out   appendBuf     // the upstream request being written
+	raw   *rawWaiter    // nil: no raw access to the socket
+	in    prefilled     // what br reads from
+	cw    captureWriter // what bw writes to
 	// watch is set while a goroutine watches the client during a slow
 	// upstream call; gone once it saw the client leave.
 	watch chan struct{}
@@ -263,10 +262,12 @@ var (
 
 func (c *fastConn) serve() {
 	s := c.s
+	c.in.nc, c.cw.nc = c.nc, c.nc
+	c.raw = newRawWaiter(c.nc, &c.in, c.toIdle)
 	c.br = fastReaders.Get().(*bufio.Reader)
-	c.br.Reset(c.nc)
+	c.br.Reset(&c.in)
 	c.bw = fastWriters.Get().(*bufio.Writer)
-	c.bw.Reset(c.nc)
+	c.bw.Reset(&c.cw)
 	c.ip = c.nc.RemoteAddr().String()
 	if ip, _, err := net.SplitHostPort(c.ip); err == nil {
 		c.ip, c.ipOK = ip, true
@@ -287,8 +288,9 @@ func (c *fastConn) serve() {
 		fastWriters.Put(c.bw)
 		s.wg.Done()
 	}()
+	waited := false
 	for {
-		head, ok := c.readHead()
+		head, ok := c.readHead(waited)
 		if !ok {
 			return
 		}
@@ -303,10 +305,78 @@ func (c *fastConn) serve() {
 			return
 		}
 		_, _ = c.br.Discard(len(head))
-		if !keep || !c.state.CompareAndSwap(connActive, connIdle) || s.closing.Load() {
+		if !keep || s.closing.Load() {
+			_ = c.bw.Flush()
+			return
+		}
+		if waited, ok = c.flushAndWait(); !ok {
 			return
 		}
 	}
+}
+
+// flushAndWait sends the rest of the answer and waits for the next request
+// (see writeThenWait: no read wasted on a request that cannot be there
+// yet). The connection is idle from the moment the answer is written.
+// waited: the next request's first bytes were read.
+func (c *fastConn) flushAndWait() (waited, ok bool) {
+	idle := c.toIdle
+	if c.raw == nil || c.br.Buffered() > 0 {
+		return false, c.bw.Flush() == nil && idle()
+	}
+	c.cw.capture = true
+	err := c.bw.Flush()
+	c.cw.capture = false
+	data := c.cw.pending
+	c.cw.pending = nil
+	if err != nil {
+		return false, false
+	}
+	if len(data) == 0 {
+		return false, idle()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(fastIdle))
+	rest, err := c.raw.writeThenWait(data)
+	if err != nil {
+		return false, false
+	}
+	if rest != nil {
+		if _, err := c.nc.Write(rest); err != nil {
+			return false, false
+		}
+		return false, idle()
+	}
+	return true, true
+}
+
+// toIdle marks the connection idle once an answer is written; false: it
+// is to be closed (shutting down).
+func (c *fastConn) toIdle() bool {
+	return c.state.CompareAndSwap(connActive, connIdle) && !c.s.closing.Load()
+}
+
+// captureWriter is what a client connection's bufio.Writer writes to: the
+// connection, or, for the last flush of an answer, a slice kept for
+// flushAndWait to write.
+type captureWriter struct {
+	nc      net.Conn
+	capture bool
+	pending []byte
+}
+
+func (w *captureWriter) Write(p []byte) (int, error) {
+	if w.capture && w.pending == nil {
+		w.pending = p
+		return len(p), nil
+	}
+	if w.pending != nil {
+		// Not expected (a flush is one write), but never out of order.
+		if _, err := w.nc.Write(w.pending); err != nil {
+			return 0, err
+		}
+		w.pending = nil
+	}
+	return w.nc.Write(p)
 }
 
 // handOff gives the connection, the current request unread, to net/http.
@@ -323,8 +393,10 @@ func (c *fastConn) handOff() bool {
 // the blank line) from the read buffer, unconsumed. A nil head with ok
 // means the loop should not serve it (too large, bare LF line ends); !ok
 // means the connection is done (closed, timed out, shut down).
-func (c *fastConn) readHead() (head []byte, ok bool) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(fastIdle))
+func (c *fastConn) readHead(waited bool) (head []byte, ok bool) {
+	if !waited {
+		_ = c.nc.SetReadDeadline(time.Now().Add(fastIdle))
+	}
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, false
 	}

@@ -216,20 +216,32 @@ func (uc *upConn) fastExchange(c *fastConn, base *url.URL, deadline time.Time) e
 	if !probe.Before(deadline) {
 		probe = deadline
 	}
-	if err := uc.nc.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
 	if err := uc.nc.SetReadDeadline(probe); err != nil {
 		return err
 	}
-	c.writeUpstreamRequest(uc.bw, base)
-	if err := uc.bw.Flush(); err != nil {
-		return err
+	c.out.b = c.out.b[:0]
+	c.writeUpstreamRequest(&c.out, base)
+	// Write and wait for the answer's first bytes a short while. An
+	// upstream that takes longer gets the client watched meanwhile
+	// (watchClient), so a client that leaves ends the call as it does on
+	// the net/http path.
+	rest := c.out.b
+	var err error
+	if uc.raw != nil && uc.br.Buffered() == 0 {
+		rest, err = uc.raw.writeThenWait(c.out.b)
 	}
-	// Wait for the answer's first byte a short while. An upstream that
-	// takes longer gets the client watched meanwhile (watchClient), so a
-	// client that leaves ends the call as it does on the net/http path.
-	_, err := uc.br.Peek(1)
+	if rest != nil && err == nil {
+		if err := uc.nc.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		if _, err := uc.bw.Write(rest); err != nil {
+			return err
+		}
+		if err := uc.bw.Flush(); err != nil {
+			return err
+		}
+		_, err = uc.br.Peek(1)
+	}
 	if err != nil && !(isTimeout(err) && probe.Before(deadline)) {
 		return err
 	}
@@ -242,10 +254,17 @@ func (uc *upConn) fastExchange(c *fastConn, base *url.URL, deadline time.Time) e
 	return c.res.readHead(uc.br, string(c.req.method) == http.MethodHead)
 }
 
+// appendBuf collects an upstream request.
+type appendBuf struct{ b []byte }
+
+func (a *appendBuf) Write(p []byte)         { a.b = append(a.b, p...) }
+func (a *appendBuf) WriteString(s string)   { a.b = append(a.b, s...) }
+func (a *appendBuf) WriteByte(c byte) error { a.b = append(a.b, c); return nil }
+
 // writeUpstreamRequest is writeRequest for a request on the loop: the
 // client's method, path and query on base, its headers in their order
 // less hop-by-hop ones (and those Connection names), X-Forwarded-* set.
-func (c *fastConn) writeUpstreamRequest(w *bufio.Writer, base *url.URL) {
+func (c *fastConn) writeUpstreamRequest(w *appendBuf, base *url.URL) {
 	fr := &c.req
 	w.Write(fr.method)
 	w.WriteByte(' ')
@@ -527,10 +546,9 @@ func (g *Gateway) fastRelay(c *fastConn, u *upstream, uc *upConn, start time.Tim
 	draining := g.draining.Load()
 	closeClient := c.req.close || draining || res.untilEOF
 	c.writeResponseHead(g.settings.Load().sideHeader, u.side, closeClient)
+	// The answer's last bytes are flushed by the loop (flushAndWait), after
+	// the outcome is recorded, as net/http's server does after the handler.
 	upErr, clientErr := c.relayBody(uc.br, res)
-	if clientErr == nil {
-		clientErr = c.bw.Flush()
-	}
 	latency := time.Since(start)
 	if c.stopWatching() {
 		upErr, clientErr = nil, errClientGone
@@ -789,5 +807,5 @@ func (c *fastConn) writeError(err error, draining bool) bool {
 	if string(c.req.method) != http.MethodHead {
 		w.WriteString(msg)
 	}
-	return c.bw.Flush() == nil && !closeClient
+	return !closeClient // the loop flushes
 }
