@@ -153,6 +153,7 @@ func (p *connPool) dial(ctx context.Context, h *hostConns, addr string, deadline
 
 // exchange writes req on c and reads the answer's head. On error c is closed.
 func (c *upConn) exchange(ctx context.Context, req *http.Request, base *url.URL, deadline time.Time) (*http.Response, *pooledBody, error) {
+	c.in.deadline = time.Time{}
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		c.nc.Close()
 		return nil, nil, err
@@ -338,6 +339,10 @@ type prefilled struct {
 	nc  net.Conn
 	pre []byte
 	buf []byte // where writeThenWait reads to
+	// deadline, when set, is put on the connection before it is read
+	// again: most answers arrive whole in the first read, which then
+	// costs no second deadline change.
+	deadline time.Time
 }
 
 func (p *prefilled) Read(b []byte) (int, error) {
@@ -345,6 +350,12 @@ func (p *prefilled) Read(b []byte) (int, error) {
 		n := copy(b, p.pre)
 		p.pre = p.pre[n:]
 		return n, nil
+	}
+	if !p.deadline.IsZero() {
+		if err := p.nc.SetReadDeadline(p.deadline); err != nil {
+			return 0, err
+		}
+		p.deadline = time.Time{}
 	}
 	return p.nc.Read(b)
 }

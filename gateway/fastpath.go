@@ -197,9 +197,10 @@ type fastConn struct {
 	cw    captureWriter // what bw writes to
 	// watch is set while a goroutine watches the client during a slow
 	// upstream call; gone once it saw the client leave.
-	watch chan struct{}
-	left  atomic.Bool
-	gone  bool
+	idleAt time.Time // when the idle deadline was last set; zero: not set
+	watch  chan struct{}
+	left   atomic.Bool
+	gone   bool
 }
 
 // slowAnswer is how long the loop waits for an upstream's first byte before
@@ -246,7 +247,8 @@ func (c *fastConn) stopWatching() bool {
 	if c.watch == nil {
 		return c.gone
 	}
-	_ = c.nc.SetReadDeadline(aLongTimeAgo) // wakes the watcher; readHead sets it again
+	_ = c.nc.SetReadDeadline(aLongTimeAgo) // wakes the watcher; the loop sets it again
+	c.idleAt = time.Time{}
 	<-c.watch
 	c.watch = nil
 	if c.left.Load() {
@@ -335,7 +337,7 @@ func (c *fastConn) flushAndWait() (waited, ok bool) {
 	if len(data) == 0 {
 		return false, idle()
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(fastIdle))
+	c.idleDeadline()
 	rest, err := c.raw.writeThenWait(data)
 	if err != nil {
 		return false, false
@@ -347,6 +349,18 @@ func (c *fastConn) flushAndWait() (waited, ok bool) {
 		return false, idle()
 	}
 	return true, true
+}
+
+// idleDeadline gives the client fastIdle to send its next request. The
+// deadline is moved at most once a second: a connection may be closed up
+// to a second early rather than pay a timer change per request.
+func (c *fastConn) idleDeadline() {
+	now := time.Now()
+	if now.Sub(c.idleAt) < time.Second {
+		return
+	}
+	_ = c.nc.SetReadDeadline(now.Add(fastIdle))
+	c.idleAt = now
 }
 
 // toIdle marks the connection idle once an answer is written; false: it
@@ -395,7 +409,7 @@ func (c *fastConn) handOff() bool {
 // means the connection is done (closed, timed out, shut down).
 func (c *fastConn) readHead(waited bool) (head []byte, ok bool) {
 	if !waited {
-		_ = c.nc.SetReadDeadline(time.Now().Add(fastIdle))
+		c.idleDeadline()
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, false
@@ -425,6 +439,7 @@ func (c *fastConn) readHead(waited bool) (head []byte, ok bool) {
 		if !slow {
 			slow = true
 			_ = c.nc.SetReadDeadline(time.Now().Add(fastHeadWait))
+			c.idleAt = time.Time{}
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
 			return nil, false

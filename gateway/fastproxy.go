@@ -216,6 +216,7 @@ func (uc *upConn) fastExchange(c *fastConn, base *url.URL, deadline time.Time) e
 	if !probe.Before(deadline) {
 		probe = deadline
 	}
+	uc.in.deadline = time.Time{}
 	if err := uc.nc.SetReadDeadline(probe); err != nil {
 		return err
 	}
@@ -242,14 +243,22 @@ func (uc *upConn) fastExchange(c *fastConn, base *url.URL, deadline time.Time) e
 		}
 		_, err = uc.br.Peek(1)
 	}
-	if err != nil && !(isTimeout(err) && probe.Before(deadline)) {
+	switch {
+	case err == nil && rest == nil:
+		// The answer's first bytes are in; the route's deadline is set
+		// only if more must be read.
+		if probe.Before(deadline) {
+			uc.in.deadline = deadline
+		}
+	case err == nil || isTimeout(err) && probe.Before(deadline):
+		if err := uc.nc.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		if err != nil {
+			c.watchClient(uc) // after the deadline is set: an abort must not be overwritten
+		}
+	default:
 		return err
-	}
-	if err := uc.nc.SetReadDeadline(deadline); err != nil {
-		return err
-	}
-	if err != nil {
-		c.watchClient(uc) // after the deadline is set: an abort must not be overwritten
 	}
 	return c.res.readHead(uc.br, string(c.req.method) == http.MethodHead)
 }
