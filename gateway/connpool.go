@@ -230,7 +230,7 @@ func (b *pooledBody) finish() {
 		return
 	}
 	_ = b.body.Close()
-	if !stopped || !b.reusable || b.c.br.Buffered() > 0 {
+	if !stopped || !b.reusable || b.c.br.Buffered() > 0 || len(b.c.in.pre) > 0 {
 		b.c.nc.Close()
 		return
 	}

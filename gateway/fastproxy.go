@@ -562,7 +562,7 @@ func (g *Gateway) fastRelay(c *fastConn, u *upstream, uc *upConn, start time.Tim
 	if c.stopWatching() {
 		upErr, clientErr = nil, errClientGone
 	}
-	if upErr == nil && clientErr == nil && !res.close && uc.br.Buffered() == 0 {
+	if upErr == nil && clientErr == nil && !res.close && uc.br.Buffered() == 0 && len(uc.in.pre) == 0 {
 		uc.idleSince = start.Add(latency)
 		select {
 		case uc.host.idle <- uc:
