@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // connPool is the gateway's own HTTP/1.1 client for the hot path: reads
@@ -389,15 +390,30 @@ func newRawWaiter(nc net.Conn, in *prefilled, afterWrite func() bool) *rawWaiter
 	return w
 }
 
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket
+// without telling the scheduler (syscall.Read would): they return at once,
+// and a P handed off while in them (the scheduler's sysmon does that to
+// system calls older than 20 µs, which on a loaded machine many are) costs
+// a thread wake-up and a context switch each time.
+func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(n), e
+}
+
+func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(n), e
+}
+
 func (w *rawWaiter) callback(fd uintptr) bool {
 	if !w.wrote {
 		w.wrote = true
 		for w.written < len(w.data) {
-			k, e := syscall.Write(int(fd), w.data[w.written:])
+			k, e := rawWrite(fd, w.data[w.written:])
 			if e == syscall.EINTR {
 				continue
 			}
-			if e != nil {
+			if e != 0 {
 				w.werr = e
 				return true
 			}
@@ -409,14 +425,17 @@ func (w *rawWaiter) callback(fd uintptr) bool {
 		}
 	}
 	for {
-		k, e := syscall.Read(int(fd), w.in.buf)
+		k, e := rawRead(fd, w.in.buf)
 		switch e {
+		case 0:
+			w.n = k
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
+		default:
+			w.rerr = e
 		}
-		w.n, w.rerr = k, e
 		return true
 	}
 }
