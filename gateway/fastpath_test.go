@@ -316,6 +316,7 @@ func TestLoopClientLeavingAbortsTheCallWithoutBlamingNew(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the upstream call went on after the client left")
 	}
+	<-g.Serving() // g.fast is set before
 	eventually(t, "the loop to finish the request", func() bool {
 		g.fast.mu.Lock()
 		defer g.fast.mu.Unlock()
