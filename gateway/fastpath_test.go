@@ -331,3 +331,45 @@ func TestLoopClientLeavingAbortsTheCallWithoutBlamingNew(t *testing.T) {
 		t.Fatal("the loop did not serve the request")
 	}
 }
+
+// TestLoopPipelinedAndSplitHeads: two reads sent in one write are both
+// answered in order on the loop, and a head that arrives in pieces is
+// waited for.
+func TestLoopPipelinedAndSplitHeads(t *testing.T) {
+	up := newTestUpstream(t, "legacy")
+	up.body = func(path string) string { return path }
+	g, err := New(Options{Config: baseConfig(up.URL, up.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := serveTestGateway(t, g, "")
+	c, err := net.Dial("tcp", strings.TrimPrefix(tg.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	expect := func(path string) {
+		t.Helper()
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if string(body) != path {
+			t.Fatalf("answer %q, want %q", body, path)
+		}
+	}
+	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n")
+	expect("/one")
+	expect("/two")
+	io.WriteString(c, "GET /thr")
+	time.Sleep(50 * time.Millisecond) // let the loop read the first piece alone
+	io.WriteString(c, "ee HTTP/1.1\r\nHo")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, "st: h\r\n\r\n")
+	expect("/three")
+	if n := g.loopRequests.Load(); n != 3 {
+		t.Fatalf("the loop served %d of 3 requests", n)
+	}
+}
