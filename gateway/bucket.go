@@ -20,6 +20,15 @@ func Bucket(route, key string) int {
 	return int(murmur3Sum32(b, 0)%100) + 1
 }
 
+// bucketBytes is Bucket for a key in bytes (the gateway's own request loop).
+func bucketBytes(route string, key []byte) int {
+	var buf [128]byte
+	b := append(buf[:0], route...)
+	b = append(b, ':')
+	b = append(b, key...)
+	return int(murmur3Sum32(b, 0)%100) + 1
+}
+
 // OnNew reports whether key goes to the new side of route at weight (0..100).
 func OnNew(route, key string, weight int) bool {
 	return Bucket(route, key) <= weight

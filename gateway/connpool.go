@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // connPool is the gateway's own HTTP/1.1 client for the hot path: reads
@@ -38,6 +41,8 @@ type hostConns struct {
 // upConn is one keep-alive connection to an upstream.
 type upConn struct {
 	nc   net.Conn
+	raw  *rawWaiter // nil: no raw access to the socket
+	in   prefilled  // what br reads from
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	host *hostConns
@@ -139,13 +144,17 @@ func (p *connPool) dial(ctx context.Context, h *hostConns, addr string, deadline
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c := &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 8<<10), host: h}
+	c := &upConn{nc: nc, bw: bufio.NewWriterSize(nc, 8<<10), host: h}
+	c.in = prefilled{nc: nc}
+	c.br = bufio.NewReaderSize(&c.in, 16<<10)
+	c.raw = newRawWaiter(nc, &c.in, nil)
 	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	return c, nil
 }
 
 // exchange writes req on c and reads the answer's head. On error c is closed.
 func (c *upConn) exchange(ctx context.Context, req *http.Request, base *url.URL, deadline time.Time) (*http.Response, *pooledBody, error) {
+	c.in.deadline = time.Time{}
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		c.nc.Close()
 		return nil, nil, err
@@ -222,7 +231,7 @@ func (b *pooledBody) finish() {
 		return
 	}
 	_ = b.body.Close()
-	if !stopped || !b.reusable || b.c.br.Buffered() > 0 {
+	if !stopped || !b.reusable || b.c.br.Buffered() > 0 || len(b.c.in.pre) > 0 {
 		b.c.nc.Close()
 		return
 	}
@@ -324,3 +333,145 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
+
+// prefilled is a connection's reading side that first hands out the bytes
+// a raw read already took (writeThenWait).
+type prefilled struct {
+	nc  net.Conn
+	pre []byte
+	buf []byte // where writeThenWait reads to
+	// deadline, when set, is put on the connection before it is read
+	// again: most answers arrive whole in the first read, which then
+	// costs no second deadline change.
+	deadline time.Time
+}
+
+func (p *prefilled) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	if !p.deadline.IsZero() {
+		if err := p.nc.SetReadDeadline(p.deadline); err != nil {
+			return 0, err
+		}
+		p.deadline = time.Time{}
+	}
+	return p.nc.Read(b)
+}
+
+// rawWaiter writes then waits on one connection (writeThenWait). Its
+// callback is made once per connection: a closure per call would allocate.
+type rawWaiter struct {
+	rc         syscall.RawConn
+	in         *prefilled
+	afterWrite func() bool
+	fn         func(fd uintptr) bool
+
+	data        []byte
+	written, n  int
+	wrote, stop bool
+	werr, rerr  error
+}
+
+func newRawWaiter(nc net.Conn, in *prefilled, afterWrite func() bool) *rawWaiter {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &rawWaiter{rc: rc, in: in, afterWrite: afterWrite}
+	w.fn = w.callback
+	in.buf = make([]byte, 4<<10)
+	return w
+}
+
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket
+// without telling the scheduler (syscall.Read would): they return at once,
+// and a P handed off while in them (the scheduler's sysmon does that to
+// system calls older than 20 µs, which on a loaded machine many are) costs
+// a thread wake-up and a context switch each time.
+func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(n), e
+}
+
+func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(n), e
+}
+
+func (w *rawWaiter) callback(fd uintptr) bool {
+	if !w.wrote {
+		w.wrote = true
+		for w.written < len(w.data) {
+			k, e := rawWrite(fd, w.data[w.written:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 {
+				w.werr = e
+				return true
+			}
+			w.written += k
+		}
+		if w.afterWrite != nil && !w.afterWrite() {
+			w.stop = true
+			return true
+		}
+	}
+	for {
+		k, e := rawRead(fd, w.in.buf)
+		switch e {
+		case 0:
+			w.n = k
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.rerr = e
+		}
+		return true
+	}
+}
+
+// writeThenWait writes data to the connection and waits for the peer's
+// next bytes, read into in.pre. Go's own Read tries the socket before it
+// waits, so a write followed by a read costs one read answered EAGAIN per
+// exchange (the answer is never there yet); here the write happens inside
+// the raw read's callback, after the poller was armed, so the wait that
+// follows cannot miss the answer and no read is wasted. afterWrite, if
+// set, runs once the data is written; false ends the call with errStopped.
+//
+// A socket that does not take the whole write at once leaves the rest to
+// the caller: rest is the part not written and nothing was waited for.
+// The read deadline applies to the wait.
+func (w *rawWaiter) writeThenWait(data []byte) (rest []byte, err error) {
+	w.data, w.written, w.n, w.wrote, w.stop, w.werr, w.rerr = data, 0, 0, false, false, nil, nil
+	err = w.rc.Read(w.fn)
+	w.data = nil
+	switch {
+	case w.werr == syscall.EAGAIN:
+		return data[w.written:], nil
+	case w.werr != nil:
+		return nil, os.NewSyscallError("write", w.werr)
+	case w.stop:
+		return nil, errStopped
+	case err != nil:
+		return nil, err
+	case w.rerr != nil:
+		return nil, os.NewSyscallError("read", w.rerr)
+	case w.n == 0:
+		return nil, io.EOF
+	}
+	w.in.pre = w.in.buf[:w.n]
+	return nil, nil
+}
+
+// errStopped: writeThenWait's afterWrite said not to wait.
+var errStopped = errors.New("stopped after the write")

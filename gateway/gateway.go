@@ -38,6 +38,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Now is the clock of the stats window; nil uses time.Now.
 	Now func() time.Time
+	// PlainHTTP serves every request through net/http (ServeHTTP), without
+	// the gateway's own loop for plain keep-alive reads (see fastServer).
+	PlainHTTP bool
 }
 
 // Gateway is a running set of routes. It serves traffic (ServeHTTP) and
@@ -57,6 +60,12 @@ type Gateway struct {
 	// caller injected a Transport, which then carries everything.
 	pool *connPool
 	now  func() time.Time
+	// plainHTTP turns the request loop off (Options.PlainHTTP).
+	plainHTTP bool
+	// fast is the loop while Serve runs it (tests look).
+	fast *fastServer
+	// loopRequests counts the requests the loop served (tests look).
+	loopRequests atomic.Uint64
 
 	// persistMu serialises state changes and state file writes so the file
 	// always holds the last change; handingOver (under persistMu) refuses
@@ -104,6 +113,7 @@ func New(opts Options) (*Gateway, error) {
 		registry:  opts.Registry,
 		transport: opts.Transport,
 		now:       opts.Now,
+		plainHTTP: opts.PlainHTTP,
 		saveReq:   make(chan struct{}, 1),
 		serving:   make(chan struct{}),
 	}
@@ -331,8 +341,17 @@ func (g *Gateway) Serve(ctx context.Context, trafficLn, adminLn net.Listener) er
 	}), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:  g.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		ConnState: countConns(&conns)}
-	errc := make(chan error, 2)
-	go func() { errc <- traffic.Serve(trafficLn) }()
+	errc := make(chan error, 3)
+	var fast *fastServer
+	if g.pool != nil && !g.plainHTTP {
+		// The loop takes the connections; net/http serves the ones it hands over.
+		fast = newFastServer(g, traffic, trafficLn, &conns)
+		g.fast = fast
+		go func() { errc <- traffic.Serve(fast.handoff) }()
+		go func() { errc <- fast.serve(trafficLn) }()
+	} else {
+		go func() { errc <- traffic.Serve(trafficLn) }()
+	}
 	go func() { errc <- admin.Serve(adminLn) }()
 	g.log.Info("gateway listening", "traffic", trafficLn.Addr().String(), "admin", adminLn.Addr().String(),
 		"routes", len(g.routes()), "adminAuth", g.settings.Load().token != "")
@@ -358,7 +377,12 @@ func (g *Gateway) Serve(ctx context.Context, trafficLn, adminLn net.Listener) er
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	g.log.Info("gateway shutting down", "openConnections", conns.Load())
-	err := errors.Join(traffic.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
+	var fastErr error
+	if fast != nil {
+		_ = trafficLn.Close()
+		fastErr = fast.shutdown(shutdownCtx)
+	}
+	err := errors.Join(fastErr, traffic.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}

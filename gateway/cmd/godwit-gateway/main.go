@@ -23,11 +23,16 @@ import (
 	"github.com/godwit/godwit/gateway"
 )
 
+// plainHTTP is -plain-http (gateway.Options.PlainHTTP).
+var plainHTTP bool
+
 func main() {
 	configPath := flag.String("config", "gateway.yaml", "gateway configuration file (YAML)")
 	pidFile := flag.String("pid-file", "", "write the serving process's id here (a successor started by SIGUSR2 replaces it)")
 	logLevel := flag.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	logJSON := flag.Bool("log-json", false, "log as JSON")
+	flag.BoolVar(&plainHTTP, "plain-http", false,
+		"serve every request through Go's net/http server, without the gateway's own loop for plain keep-alive reads")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
 		// A proxy allocates short-lived request state at a high rate; a
@@ -58,7 +63,7 @@ func run(configPath, pidFile string, log hclog.Logger) error {
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Token: token})
+	g, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Token: token, PlainHTTP: plainHTTP})
 	if err != nil {
 		lns.close()
 		return fmt.Errorf("start gateway: %w", err)
