@@ -29,6 +29,7 @@ type side struct {
 	record   bool // native over the typed values (recordHashSQL), not the canonical text
 	xor      bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
 	floatDec int
+	hints    []sqlHint // per compared column, what cheapens its SQL text (nil: none)
 
 	updated *datastore.Column // UpdatedColumn, fetched with each row
 	hashSQL string            // rowHashSQL, when inDB
@@ -60,7 +61,7 @@ func (s *side) prepare() {
 		s.selects[i] = x
 	}
 	if s.inDB {
-		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native)
+		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native, s.hints)
 		if s.record {
 			s.hashSQL = recordHashSQL(s.exprs, s.types)
 		}
