@@ -104,7 +104,7 @@ func TestLeanTextsAgreeAndFindEveryDifference(t *testing.T) {
 				"UPDATE lean SET t3 = NULL WHERE id = 1001", // a DATETIME(3) value before
 				q("UPDATE lean SET tz = tz + INTERVAL 1 SECOND WHERE id = 1101", "UPDATE lean SET tz = tz + interval '1 second' WHERE id = 1101"),
 				q("UPDATE lean SET u = LOWER(u) WHERE id = 1201", "UPDATE lean SET u = upper(u::text)::uuid WHERE id = 1201"), // same canonical text
-				"UPDATE lean SET d3 = 7.7 WHERE id = 1307", // 7.70 before: the same number
+				"UPDATE lean SET d3 = 7.7 WHERE id = 1307",                                                                    // 7.70 before: the same number
 				q("UPDATE lean SET u = '00000000-0000-0000-0000-000000000000' WHERE id = 1401", "UPDATE lean SET u = '00000000-0000-0000-0000-000000000000' WHERE id = 1401"),
 			)
 			rep = run(t, o)
