@@ -29,6 +29,7 @@ type side struct {
 	record   bool // native over the typed values (recordHashSQL), not the canonical text
 	xor      bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
 	floatDec int
+	hints    []sqlHint // per compared column, what cheapens its SQL text (nil: none)
 
 	updated *datastore.Column // UpdatedColumn, fetched with each row
 	hashSQL string            // rowHashSQL, when inDB
@@ -60,7 +61,7 @@ func (s *side) prepare() {
 		s.selects[i] = x
 	}
 	if s.inDB {
-		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native)
+		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native, s.hints)
 		if s.record {
 			s.hashSQL = recordHashSQL(s.exprs, s.types)
 		}
@@ -92,8 +93,10 @@ func (s *side) minMax(ctx context.Context) (lo, hi int64, ok bool, err error) {
 // bucketSQL renders which sub-range of sp a row falls in.
 type bucketSQL func(q *qb, s *side) string
 
-// checksums returns the checksum of each of n buckets of rows in r.
-func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n int) ([]checksum, error) {
+// checksums returns the checksum of each of n buckets of rows in r. wide
+// says r holds a large part of the table: PostgreSQL then scans the table
+// rather than walk the key's index.
+func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n int, wide bool) ([]checksum, error) {
 	q := &qb{engine: s.store.Engine}
 	b := bucket(q, s)
 	cond := rangeCond(q, s.keys, s.keyKinds, r)
@@ -120,7 +123,11 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 			// Up to maxBuckets groups of a few hundred bytes each must
 			// hash in memory, not spill to disk. Compiling the expressions
 			// (JIT) costs more than it saves on calls of hash functions.
-			for _, set := range []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"} {
+			sets := []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"}
+			if wide {
+				sets = append(sets, "SET LOCAL enable_indexscan = off", "SET LOCAL enable_indexonlyscan = off", "SET LOCAL enable_bitmapscan = off")
+			}
+			for _, set := range sets {
 				if _, err := tx.ExecContext(ctx, set); err != nil {
 					return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
 				}

@@ -94,6 +94,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		isKey[k] = i
 	}
 	var cols []colPlan
+	var srcCols, tgtCols []*datastore.Column // nil for a computed column
 	var srcTypes, tgtTypes []datastore.Type
 	var srcX, tgtX []string
 	var ignored []string
@@ -127,8 +128,9 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 		srcType, x := tc.Type, "("+mc.Expr+")"
 		computed = computed || mc.Computed()
+		var sc *datastore.Column
 		if !mc.Computed() {
-			sc := st.Column(mc.Source)
+			sc = st.Column(mc.Source)
 			if sc == nil {
 				return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s", p.Source, datastore.ErrShapeMismatch, mc.Source, o.SourceName, p.Source)
 			}
@@ -143,6 +145,8 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 			cp.tol, _ = new(big.Rat).SetString(r.Tolerance)
 		}
 		cols = append(cols, cp)
+		srcCols = append(srcCols, sc)
+		tgtCols = append(tgtCols, tc)
 		srcTypes = append(srcTypes, srcType)
 		tgtTypes = append(tgtTypes, tc.Type)
 		srcX = append(srcX, x)
@@ -203,11 +207,31 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 			return nil, err
 		}
 	}
+	// Both sides hashing in the database render a decimal of the same
+	// declared scale as it is stored, without trimming its zeros.
+	if srcDB && tgtDB {
+		for i := range cols {
+			c := &cols[i]
+			c.fixedScale = srcCols[i] != nil && c.src.Kind == datastore.KindDecimal && c.tgt.Kind == datastore.KindDecimal &&
+				c.src.Precision > 0 && c.tgt.Precision > 0 && c.src.Scale == c.tgt.Scale && c.tol == nil && !c.rule.AsText
+		}
+	}
+	var srcHints, tgtHints []sqlHint
+	if srcDB {
+		if srcHints, err = hintsFor(ctx, o.Source, p.Source, srcCols, cols, srcTypes); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.SourceName, err)
+		}
+	}
+	if tgtDB {
+		if tgtHints, err = hintsFor(ctx, o.Target, p.Target, tgtCols, cols, tgtTypes); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.TargetName, err)
+		}
+	}
 	tc := &tableCheck{o: o, pair: p, sem: make(chan struct{}, o.Concurrency), textKeysAcross: textKeysAcross,
 		srcTable: st, tgtTable: tt}
-	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, exprs []string, where string, inDB bool) *side {
+	mk := func(label string, s *datastore.Store, table string, types []datastore.Type, exprs []string, where string, inDB bool, hints []sqlHint) *side {
 		sd := &side{label: label, store: s, table: table, cols: cols, types: types, exprs: exprs, keyPos: keyPos,
-			where: where, inDB: inDB, native: native, record: record, xor: xor, floatDec: o.FloatDecimals}
+			where: where, inDB: inDB, native: native, record: record, xor: xor, floatDec: o.FloatDecimals, hints: hints}
 		for _, pos := range keyPos {
 			sd.keys = append(sd.keys, binaryKey(s.Engine, exprs[pos], types[pos].Kind, textKeysAcross))
 			sd.keyKinds = append(sd.keyKinds, types[pos].Kind)
@@ -217,8 +241,8 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	}
 	// The mapping's filter says which source rows the target holds.
 	srcWhere := joinConds(m.Where, o.where(p.Source))
-	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB)
-	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB)
+	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB, srcHints)
+	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB, tgtHints)
 	tc.mapped = m
 	if o.UpdatedColumn != "" {
 		tgtUpdated, carried := m.TargetOf(o.UpdatedColumn)
@@ -247,6 +271,62 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	}
 	tc.note = strings.Join(notes, "; ")
 	return tc, nil
+}
+
+// hintsFor returns what each compared column of a side's table lets its
+// SQL text leave out (sqlHint): NOT NULL from the introspection, and on
+// MySQL the columns' charsets and fractional digits. cols[i] is nil for a
+// computed column, which gets no hint.
+func hintsFor(ctx context.Context, s *datastore.Store, table string, cols []*datastore.Column, plans []colPlan, types []datastore.Type) ([]sqlHint, error) {
+	hints := make([]sqlHint, len(cols))
+	var charsets map[string]string
+	if s.Engine == datastore.MySQL {
+		var err error
+		if charsets, err = mysqlCharsets(ctx, s, table); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range cols {
+		if c == nil {
+			continue
+		}
+		hints[i].notNull = !c.Nullable
+		if s.Engine != datastore.MySQL || plans[i].rule.AsText {
+			continue
+		}
+		switch types[i].Kind {
+		case datastore.KindTimestamp, datastore.KindTimestampTZ:
+			hints[i].micro = strings.HasSuffix(strings.ToLower(strings.TrimSpace(c.NativeType)), "(6)")
+		case datastore.KindText, datastore.KindVarchar, datastore.KindUUID:
+			switch strings.ToLower(charsets[c.Name]) {
+			case "utf8mb4", "utf8mb3", "utf8", "ascii":
+				hints[i].utf8 = true
+			}
+		}
+	}
+	return hints, nil
+}
+
+// mysqlCharsets returns the charset of each text column of a MySQL table.
+func mysqlCharsets(ctx context.Context, s *datastore.Store, table string) (map[string]string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CHARACTER_SET_NAME IS NOT NULL`, table)
+	if err != nil {
+		return nil, fmt.Errorf("charsets of %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var c, cs string
+		if err := rows.Scan(&c, &cs); err != nil {
+			return nil, fmt.Errorf("charsets of %s: %w", table, err)
+		}
+		out[c] = cs
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("charsets of %s: %w", table, err)
+	}
+	return out, nil
 }
 
 func textKind(k datastore.Kind) bool {
@@ -379,8 +459,8 @@ func (tc *tableCheck) resolve(ctx context.Context, g *errgroup.Group, r keyRange
 		var a, b []checksum
 		tc.acquire()
 		cg, cctx := errgroup.WithContext(ctx)
-		cg.Go(func() (e error) { a, e = tc.src.checksums(cctx, r, bucket, len(subs)); return })
-		cg.Go(func() (e error) { b, e = tc.tgt.checksums(cctx, r, bucket, len(subs)); return })
+		cg.Go(func() (e error) { a, e = tc.src.checksums(cctx, r, bucket, len(subs), false); return })
+		cg.Go(func() (e error) { b, e = tc.tgt.checksums(cctx, r, bucket, len(subs), false); return })
 		err = cg.Wait()
 		tc.release()
 		if err != nil {
@@ -535,6 +615,10 @@ func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, buc
 		chunks = 1 // one connection
 	}
 	a, b = make([]checksum, n), make([]checksum, n)
+	// A chunk of a quarter of the table or more is read faster by a
+	// sequential scan that skips the other chunks' rows than through the
+	// key's index (a heap fetch per row).
+	wide := chunks <= 4
 	g, gctx := errgroup.WithContext(ctx)
 	for c := range chunks {
 		first, last := c*n/chunks, (c+1)*n/chunks-1
@@ -550,8 +634,8 @@ func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, buc
 			defer tc.release()
 			var x, y []checksum
 			cg, cctx := errgroup.WithContext(gctx)
-			cg.Go(func() (e error) { x, e = tc.src.checksums(cctx, r, bucket, n); return })
-			cg.Go(func() (e error) { y, e = tc.tgt.checksums(cctx, r, bucket, n); return })
+			cg.Go(func() (e error) { x, e = tc.src.checksums(cctx, r, bucket, n, wide); return })
+			cg.Go(func() (e error) { y, e = tc.tgt.checksums(cctx, r, bucket, n, wide); return })
 			if err := cg.Wait(); err != nil {
 				return err
 			}
