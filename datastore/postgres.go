@@ -71,7 +71,7 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		c.Type = postgresType(c.NativeType)
 		c.AutoIncrement = identity || strings.HasPrefix(def, "nextval(")
 		if def != "" && !c.AutoIncrement {
-			c.Default = parseDefault(def)
+			c.Default = postgresTimeDefault(c.Type.Kind, def, parseDefault(def))
 		}
 		t.Columns = append(t.Columns, c)
 	}
@@ -278,6 +278,9 @@ func (postgresDialect) autoIncrementClause(c Column) string {
 }
 
 func (postgresDialect) renderDefault(c Column) (string, bool) {
+	if c.Type.Kind == KindDate {
+		return renderPortableDefault(c, "CURRENT_DATE", "true", "false")
+	}
 	return renderPortableDefault(c, "CURRENT_TIMESTAMP", "true", "false")
 }
 
@@ -379,4 +382,26 @@ func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]str
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// postgresTimeDefault classifies PostgreSQL's special date/time inputs in a
+// date or timestamp column's default. 'now'::text::date (Sakila's
+// customer.create_date) is the time of each insert, not a string: it is the
+// current time, kept as written on PostgreSQL. 'today', 'epoch', 'infinity'
+// and the like mean nothing to another engine, so they are expressions
+// (carried to PostgreSQL only, listed as not carried elsewhere).
+func postgresTimeDefault(k Kind, raw string, d *Default) *Default {
+	if d == nil || d.Kind != DefaultLiteral || !d.Quoted {
+		return d
+	}
+	if k != KindDate && k != KindTimestamp && k != KindTimestampTZ {
+		return d
+	}
+	switch strings.ToLower(strings.TrimSpace(d.Value)) {
+	case "now":
+		return &Default{Kind: DefaultNow, Value: strings.TrimSpace(raw)}
+	case "today", "tomorrow", "yesterday", "epoch", "infinity", "-infinity", "allballs":
+		return &Default{Kind: DefaultExpr, Value: strings.TrimSpace(raw)}
+	}
+	return d
 }

@@ -369,21 +369,24 @@ func (s *Store) columnDefault(c Column, same bool) (string, bool) {
 	if c.Default == nil {
 		return "", false
 	}
-	if same && c.Default.Kind == DefaultExpr {
+	// An expression, or a current time PostgreSQL spelled its own way
+	// ('now'::text::date), is kept as the engine wrote it.
+	if same && (c.Default.Kind == DefaultExpr || c.Default.Kind == DefaultNow && c.Default.Value != "") {
 		return c.Default.Value, true
 	}
 	return s.d.renderDefault(c)
 }
 
 // renderPortableDefault renders a literal or current-time default; an
-// engine-specific expression is not carried to another engine.
+// engine-specific expression is not carried to another engine. now is the
+// dialect's current time for the column's kind (its current date for a date).
 func renderPortableDefault(c Column, now, yes, no string) (string, bool) {
 	d := c.Default
 	switch {
 	case d == nil || d.Kind == DefaultExpr:
 		return "", false
 	case d.Kind == DefaultNow:
-		if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ {
+		if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ || c.Type.Kind == KindDate {
 			return now, true
 		}
 		return "", false

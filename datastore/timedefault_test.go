@@ -1,0 +1,55 @@
+package datastore_test
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+)
+
+// TestPostgresNowStringDefaultIsTheTimeOfEachInsert provisions Sakila's
+// customer.create_date (DEFAULT 'now'::text::date: the date of each insert)
+// on every engine: MariaDB refused the quoted 'now' (Error 1067), SQLite
+// stored the word "now", and PostgreSQL froze the date of the CREATE TABLE.
+func TestPostgresNowStringDefaultIsTheTimeOfEachInsert(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, `CREATE TABLE customer (
+		id integer PRIMARY KEY,
+		create_date date NOT NULL DEFAULT ('now'::text)::date,
+		seen timestamp DEFAULT 'now'::text::timestamp without time zone,
+		since date DEFAULT 'epoch'::date)`)
+	tb, err := src.Store.Introspect(ctx, "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := regexp.MustCompile(`'\d{4}-\d\d-\d\d`)
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			dst := dbtest.New(t, engine)
+			if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tb}, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
+				t.Fatalf("provision: %v", err)
+			}
+			dbtest.Exec(t, dst.Store, `INSERT INTO customer (id) VALUES (1)`)
+			var same bool
+			if err := dst.Store.DB.QueryRowContext(ctx, `SELECT create_date = CURRENT_DATE FROM customer`).Scan(&same); err != nil {
+				t.Fatal(err)
+			}
+			if !same {
+				t.Fatalf("create_date of a row inserted today is not today")
+			}
+			if engine == datastore.Postgres {
+				var def string
+				if err := dst.Store.DB.QueryRowContext(ctx, `SELECT column_default FROM information_schema.columns
+					WHERE table_name = 'customer' AND column_name = 'create_date'`).Scan(&def); err != nil {
+					t.Fatal(err)
+				}
+				if frozen.MatchString(def) {
+					t.Fatalf("create_date's default is a fixed date: %s", def)
+				}
+			}
+		})
+	}
+}
