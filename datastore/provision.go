@@ -111,7 +111,7 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 	}
 	for _, p := range todo {
 		if err := target.createRecorded(ctx, p.t.Name, p.ddl, opts.Owner); err != nil {
-			return res, fmt.Errorf("provision %s: %w", p.t.Name, err)
+			return res, target.undoCreated(ctx, opts.Owner, res.Created, fmt.Errorf("provision %s: %w", p.t.Name, err))
 		}
 		log.Info("created table", "table", p.t.Name, "owner", opts.Owner)
 		res.Created = append(res.Created, p.t.Name)
@@ -147,6 +147,19 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		}
 	}
 	return res, nil
+}
+
+// undoCreated drops the tables this call created before a CREATE failed: a
+// failed phase is not compensated, so they would outlive the rollback (and
+// a retry creates them again). It returns err, saying what was dropped.
+func (s *Store) undoCreated(ctx context.Context, owner string, created []string, err error) error {
+	if len(created) == 0 {
+		return fmt.Errorf("%w; nothing had been created", err)
+	}
+	if _, derr := s.dropRecorded(context.WithoutCancel(ctx), owner, created, true); derr != nil {
+		return fmt.Errorf("%w; dropping the tables created before it (%s) failed too: %v", err, strings.Join(created, ", "), derr)
+	}
+	return fmt.Errorf("%w; the tables created before it were dropped (%s)", err, strings.Join(created, ", "))
 }
 
 // tableSet is the names of the given tables and of those already on the
