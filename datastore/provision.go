@@ -106,6 +106,9 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		if err != nil {
 			return res, fmt.Errorf("provision: %w", err)
 		}
+		if err := target.UndefinedTypes(ctx, t, opts.TypeOverrides); err != nil {
+			return res, fmt.Errorf("provision: %w", err)
+		}
 		res.Notes = append(res.Notes, notes...)
 		todo = append(todo, plan{t, ddl})
 	}

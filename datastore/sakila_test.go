@@ -2,6 +2,7 @@ package datastore_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -86,5 +87,39 @@ func TestAFailedProvisionLeavesNoTableBehind(t *testing.T) {
 				t.Fatalf("tables left on the target: %s", got)
 			}
 		})
+	}
+}
+
+// TestATypeTheTargetLacksIsNamedBeforeAnythingIsCreated provisions Sakila's
+// film (a domain and an enum made in the source database) on a fresh
+// PostgreSQL database: before, the first tables were created and film's
+// CREATE TABLE failed with `type "year" does not exist`.
+func TestATypeTheTargetLacksIsNamedBeforeAnythingIsCreated(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store,
+		`CREATE DOMAIN year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155)`,
+		`CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'R')`,
+		`CREATE TABLE actor (id integer PRIMARY KEY)`,
+		`CREATE TABLE film (id integer PRIMARY KEY, release_year year, rating mpaa_rating, tags text[])`)
+	var tables []*datastore.Table
+	for _, n := range []string{"actor", "film"} {
+		tb, err := src.Store.Introspect(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	dst := dbtest.New(t, datastore.Postgres)
+	_, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "m1"})
+	if !errors.Is(err, datastore.ErrUnsupportedType) || !strings.Contains(err.Error(), "film.release_year (year)") || !strings.Contains(err.Error(), "film.rating (mpaa_rating)") {
+		t.Fatalf("provision: want ErrUnsupportedType naming film.release_year and film.rating, got %v", err)
+	}
+	if got := listTables(t, dst.Store); got != "" {
+		t.Fatalf("tables created before the refusal: %s", got)
+	}
+	overrides := map[string]string{"film.release_year": "integer", "film.rating": "text"}
+	if _, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "m1", TypeOverrides: overrides}); err != nil {
+		t.Fatalf("provision with the overrides the error suggests: %v", err)
 	}
 }
