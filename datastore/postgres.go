@@ -123,6 +123,12 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		return nil, fmt.Errorf("foreign keys of %s: %w", name, err)
 	}
 	t.ForeignKeys = fks
+	if t.InheritsFrom, err = queryStrings(ctx, db, `SELECT p.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = $1 ORDER BY p.relname`, name); err != nil {
+		return nil, fmt.Errorf("parents of %s: %w", name, err)
+	}
 	return t, nil
 }
 

@@ -79,6 +79,9 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 	if err != nil {
 		return res, fmt.Errorf("provision: %w", err)
 	}
+	if problems := InheritanceProblems(tables); len(problems) > 0 {
+		return res, fmt.Errorf("provision: %w: %s", ErrInheritedRows, strings.Join(problems, "; "))
+	}
 	var todo []plan
 	for i, t := range tables {
 		t, not := carryable(t, present)

@@ -484,6 +484,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 			tables = append(tables, t)
 		}
 	}
+	problems = append(problems, datastore.InheritanceProblems(tables)...)
 	if s.DDL != nil {
 		problems = append(problems, ddlProblems(to, s, tables)...)
 	}
