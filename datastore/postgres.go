@@ -83,13 +83,14 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 	}
 	// Indexes, with their columns in index order; char(31) separates names.
 	irows, err := db.QueryContext(ctx, `
-		SELECT ic.relname, x.indisprimary, x.indisunique,
+		SELECT ic.relname, x.indisprimary, x.indisunique, coalesce(am.amname, ''),
 		       x.indexprs IS NOT NULL OR x.indpred IS NOT NULL,
 		       coalesce((SELECT string_agg(a.attname, chr(31) ORDER BY k.ord)
 		                 FROM unnest(x.indkey) WITH ORDINALITY k(attnum, ord)
 		                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum), '')
 		FROM pg_index x
 		JOIN pg_class ic ON ic.oid = x.indexrelid
+		LEFT JOIN pg_am am ON am.oid = ic.relam
 		JOIN pg_class c ON c.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema() AND c.relname = $1
@@ -102,8 +103,12 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		var idx Index
 		var primary, partial bool
 		var cols string
-		if err := irows.Scan(&idx.Name, &primary, &idx.Unique, &partial, &cols); err != nil {
+		var method string
+		if err := irows.Scan(&idx.Name, &primary, &idx.Unique, &method, &partial, &cols); err != nil {
 			return nil, err
+		}
+		if method != "btree" {
+			idx.Method = method // a gist index became a btree one before
 		}
 		idx.Columns = strings.Split(cols, "\x1f")
 		switch {

@@ -477,7 +477,15 @@ func CreateIndexes(ctx context.Context, target *Store, tables []*Table) ([]strin
 			if idx.Unique {
 				unique = "UNIQUE "
 			}
-			q := fmt.Sprintf("CREATE %sINDEX %s ON %s (%s)", unique, target.d.quote(name), target.d.quote(t.Name), strings.Join(cols, ", "))
+			using := ""
+			if idx.Method != "" {
+				if target.Engine != Postgres || t.Engine != Postgres {
+					notes = append(notes, fmt.Sprintf("%s: index %s not carried: a %s index has no counterpart on %s", t.Name, idx.Name, idx.Method, target.Engine))
+					continue
+				}
+				using = " USING " + idx.Method
+			}
+			q := fmt.Sprintf("CREATE %sINDEX %s ON %s%s (%s)", unique, target.d.quote(name), target.d.quote(t.Name), using, strings.Join(cols, ", "))
 			if _, err := target.DB.ExecContext(ctx, q); err != nil {
 				return notes, fmt.Errorf("create index %s on %s: %w", name, t.Name, err)
 			}

@@ -123,3 +123,49 @@ func TestATypeTheTargetLacksIsNamedBeforeAnythingIsCreated(t *testing.T) {
 		t.Fatalf("provision with the overrides the error suggests: %v", err)
 	}
 }
+
+// TestAGistIndexStaysGistOrIsNamedAsNotCarried: Sakila's film_fulltext_idx
+// (gist over a tsvector) was created as a btree index on PostgreSQL and as
+// a plain index on MariaDB, silently.
+func TestAGistIndexStaysGistOrIsNamedAsNotCarried(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store,
+		`CREATE TABLE film (id integer PRIMARY KEY, title text, fulltext tsvector)`,
+		`CREATE INDEX film_fulltext_idx ON film USING gist (fulltext)`)
+	tb, err := src.Store.Introspect(ctx, "film")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("postgres", func(t *testing.T) {
+		dst := dbtest.New(t, datastore.Postgres)
+		if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tb}, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
+			t.Fatal(err)
+		}
+		var def string
+		if err := dst.Store.DB.QueryRowContext(ctx, `SELECT indexdef FROM pg_indexes WHERE tablename = 'film' AND indexname = 'film_fulltext_idx'`).Scan(&def); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(def, "USING gist") {
+			t.Fatalf("index on the target: %s", def)
+		}
+	})
+	t.Run("mysql", func(t *testing.T) {
+		dst := dbtest.New(t, datastore.MySQL)
+		res, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tb}, datastore.ProvisionOptions{Owner: "m1",
+			TypeOverrides: map[string]string{"film.fulltext": "VARCHAR(255)"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(res.Notes, "\n"), "index film_fulltext_idx not carried: a gist index") {
+			t.Fatalf("notes do not say the gist index was not carried: %q", res.Notes)
+		}
+		have, err := dst.Store.Introspect(ctx, "film")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(have.Indexes) != 0 {
+			t.Fatalf("indexes on the target: %v", have.Indexes)
+		}
+	})
+}

@@ -97,6 +97,9 @@ type Index struct {
 	Name    string   `json:"name"`
 	Columns []string `json:"columns"`
 	Unique  bool     `json:"unique"`
+	// Method is a PostgreSQL index's access method when it is not btree
+	// (gist, gin, hash, brin, ...): kept on PostgreSQL, not carried elsewhere.
+	Method string `json:"method,omitempty"`
 }
 
 // ForeignKey is a foreign-key constraint of a table: Columns reference
