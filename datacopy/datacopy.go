@@ -223,6 +223,18 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		plans = append(plans, ps...)
 		left[name] += len(ps)
 	}
+	// A PostgreSQL parent's reads include its children's rows.
+	var sources []*datastore.Table
+	seen := map[string]bool{}
+	for _, p := range plans {
+		if !seen[p.table] {
+			seen[p.table] = true
+			sources = append(sources, p.source)
+		}
+	}
+	if problems := datastore.InheritanceProblems(sources); len(problems) > 0 {
+		return r.result(), fmt.Errorf("copy: %w: %s", datastore.ErrInheritedRows, problems[0])
+	}
 	plans = parentsFirst(plans)
 	// Say what the target holds before the first batch: a resumed run
 	// (after a pause, a retry or `godwit throttle`) would otherwise report

@@ -343,6 +343,9 @@ func (mysqlDialect) renderDefault(c Column) (string, bool) {
 	if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ {
 		now = "CURRENT_TIMESTAMP(6)"
 	}
+	if c.Type.Kind == KindDate {
+		now = "(CURRENT_DATE)" // an expression default: MariaDB 10.2+, MySQL 8.0.13+
+	}
 	return renderPortableDefault(c, now, "1", "0")
 }
 

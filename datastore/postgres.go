@@ -71,7 +71,7 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		c.Type = postgresType(c.NativeType)
 		c.AutoIncrement = identity || strings.HasPrefix(def, "nextval(")
 		if def != "" && !c.AutoIncrement {
-			c.Default = parseDefault(def)
+			c.Default = postgresTimeDefault(c.Type.Kind, def, parseDefault(def))
 		}
 		t.Columns = append(t.Columns, c)
 	}
@@ -83,13 +83,14 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 	}
 	// Indexes, with their columns in index order; char(31) separates names.
 	irows, err := db.QueryContext(ctx, `
-		SELECT ic.relname, x.indisprimary, x.indisunique,
+		SELECT ic.relname, x.indisprimary, x.indisunique, coalesce(am.amname, ''),
 		       x.indexprs IS NOT NULL OR x.indpred IS NOT NULL,
 		       coalesce((SELECT string_agg(a.attname, chr(31) ORDER BY k.ord)
 		                 FROM unnest(x.indkey) WITH ORDINALITY k(attnum, ord)
 		                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum), '')
 		FROM pg_index x
 		JOIN pg_class ic ON ic.oid = x.indexrelid
+		LEFT JOIN pg_am am ON am.oid = ic.relam
 		JOIN pg_class c ON c.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema() AND c.relname = $1
@@ -102,8 +103,12 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		var idx Index
 		var primary, partial bool
 		var cols string
-		if err := irows.Scan(&idx.Name, &primary, &idx.Unique, &partial, &cols); err != nil {
+		var method string
+		if err := irows.Scan(&idx.Name, &primary, &idx.Unique, &method, &partial, &cols); err != nil {
 			return nil, err
+		}
+		if method != "btree" {
+			idx.Method = method // a gist index became a btree one before
 		}
 		idx.Columns = strings.Split(cols, "\x1f")
 		switch {
@@ -123,6 +128,12 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		return nil, fmt.Errorf("foreign keys of %s: %w", name, err)
 	}
 	t.ForeignKeys = fks
+	if t.InheritsFrom, err = queryStrings(ctx, db, `SELECT p.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = $1 ORDER BY p.relname`, name); err != nil {
+		return nil, fmt.Errorf("parents of %s: %w", name, err)
+	}
 	return t, nil
 }
 
@@ -278,6 +289,9 @@ func (postgresDialect) autoIncrementClause(c Column) string {
 }
 
 func (postgresDialect) renderDefault(c Column) (string, bool) {
+	if c.Type.Kind == KindDate {
+		return renderPortableDefault(c, "CURRENT_DATE", "true", "false")
+	}
 	return renderPortableDefault(c, "CURRENT_TIMESTAMP", "true", "false")
 }
 
@@ -379,4 +393,26 @@ func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]str
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// postgresTimeDefault classifies PostgreSQL's special date/time inputs in a
+// date or timestamp column's default. 'now'::text::date (Sakila's
+// customer.create_date) is the time of each insert, not a string: it is the
+// current time, kept as written on PostgreSQL. 'today', 'epoch', 'infinity'
+// and the like mean nothing to another engine, so they are expressions
+// (carried to PostgreSQL only, listed as not carried elsewhere).
+func postgresTimeDefault(k Kind, raw string, d *Default) *Default {
+	if d == nil || d.Kind != DefaultLiteral || !d.Quoted {
+		return d
+	}
+	if k != KindDate && k != KindTimestamp && k != KindTimestampTZ {
+		return d
+	}
+	switch strings.ToLower(strings.TrimSpace(d.Value)) {
+	case "now":
+		return &Default{Kind: DefaultNow, Value: strings.TrimSpace(raw)}
+	case "today", "tomorrow", "yesterday", "epoch", "infinity", "-infinity", "allballs":
+		return &Default{Kind: DefaultExpr, Value: strings.TrimSpace(raw)}
+	}
+	return d
 }

@@ -79,6 +79,9 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 	if err != nil {
 		return res, fmt.Errorf("provision: %w", err)
 	}
+	if problems := InheritanceProblems(tables); len(problems) > 0 {
+		return res, fmt.Errorf("provision: %w: %s", ErrInheritedRows, strings.Join(problems, "; "))
+	}
 	var todo []plan
 	for i, t := range tables {
 		t, not := carryable(t, present)
@@ -106,12 +109,15 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		if err != nil {
 			return res, fmt.Errorf("provision: %w", err)
 		}
+		if err := target.UndefinedTypes(ctx, t, opts.TypeOverrides); err != nil {
+			return res, fmt.Errorf("provision: %w", err)
+		}
 		res.Notes = append(res.Notes, notes...)
 		todo = append(todo, plan{t, ddl})
 	}
 	for _, p := range todo {
 		if err := target.createRecorded(ctx, p.t.Name, p.ddl, opts.Owner); err != nil {
-			return res, fmt.Errorf("provision %s: %w", p.t.Name, err)
+			return res, target.undoCreated(ctx, opts.Owner, res.Created, fmt.Errorf("provision %s: %w", p.t.Name, err))
 		}
 		log.Info("created table", "table", p.t.Name, "owner", opts.Owner)
 		res.Created = append(res.Created, p.t.Name)
@@ -147,6 +153,19 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		}
 	}
 	return res, nil
+}
+
+// undoCreated drops the tables this call created before a CREATE failed: a
+// failed phase is not compensated, so they would outlive the rollback (and
+// a retry creates them again). It returns err, saying what was dropped.
+func (s *Store) undoCreated(ctx context.Context, owner string, created []string, err error) error {
+	if len(created) == 0 {
+		return fmt.Errorf("%w; nothing had been created", err)
+	}
+	if _, derr := s.dropRecorded(context.WithoutCancel(ctx), owner, created, true); derr != nil {
+		return fmt.Errorf("%w; dropping the tables created before it (%s) failed too: %v", err, strings.Join(created, ", "), derr)
+	}
+	return fmt.Errorf("%w; the tables created before it were dropped (%s)", err, strings.Join(created, ", "))
 }
 
 // tableSet is the names of the given tables and of those already on the
@@ -369,21 +388,24 @@ func (s *Store) columnDefault(c Column, same bool) (string, bool) {
 	if c.Default == nil {
 		return "", false
 	}
-	if same && c.Default.Kind == DefaultExpr {
+	// An expression, or a current time PostgreSQL spelled its own way
+	// ('now'::text::date), is kept as the engine wrote it.
+	if same && (c.Default.Kind == DefaultExpr || c.Default.Kind == DefaultNow && c.Default.Value != "") {
 		return c.Default.Value, true
 	}
 	return s.d.renderDefault(c)
 }
 
 // renderPortableDefault renders a literal or current-time default; an
-// engine-specific expression is not carried to another engine.
+// engine-specific expression is not carried to another engine. now is the
+// dialect's current time for the column's kind (its current date for a date).
 func renderPortableDefault(c Column, now, yes, no string) (string, bool) {
 	d := c.Default
 	switch {
 	case d == nil || d.Kind == DefaultExpr:
 		return "", false
 	case d.Kind == DefaultNow:
-		if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ {
+		if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ || c.Type.Kind == KindDate {
 			return now, true
 		}
 		return "", false
@@ -455,7 +477,15 @@ func CreateIndexes(ctx context.Context, target *Store, tables []*Table) ([]strin
 			if idx.Unique {
 				unique = "UNIQUE "
 			}
-			q := fmt.Sprintf("CREATE %sINDEX %s ON %s (%s)", unique, target.d.quote(name), target.d.quote(t.Name), strings.Join(cols, ", "))
+			using := ""
+			if idx.Method != "" {
+				if target.Engine != Postgres || t.Engine != Postgres {
+					notes = append(notes, fmt.Sprintf("%s: index %s not carried: a %s index has no counterpart on %s", t.Name, idx.Name, idx.Method, target.Engine))
+					continue
+				}
+				using = " USING " + idx.Method
+			}
+			q := fmt.Sprintf("CREATE %sINDEX %s ON %s%s (%s)", unique, target.d.quote(name), target.d.quote(t.Name), using, strings.Join(cols, ", "))
 			if _, err := target.DB.ExecContext(ctx, q); err != nil {
 				return notes, fmt.Errorf("create index %s on %s: %w", name, t.Name, err)
 			}

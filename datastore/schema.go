@@ -97,6 +97,9 @@ type Index struct {
 	Name    string   `json:"name"`
 	Columns []string `json:"columns"`
 	Unique  bool     `json:"unique"`
+	// Method is a PostgreSQL index's access method when it is not btree
+	// (gist, gin, hash, brin, ...): kept on PostgreSQL, not carried elsewhere.
+	Method string `json:"method,omitempty"`
 }
 
 // ForeignKey is a foreign-key constraint of a table: Columns reference
@@ -135,6 +138,30 @@ type Table struct {
 	// Mapped marks a source view built by MapTable: its columns pair by
 	// position with a target view whose names differ.
 	Mapped bool `json:"mapped,omitempty"`
+	// InheritsFrom names the PostgreSQL tables this one inherits from (or
+	// is a partition of): their reads include its rows.
+	InheritsFrom []string `json:"inheritsFrom,omitempty"`
+}
+
+// InheritanceProblems names each table whose PostgreSQL parent is among
+// tables too: a read of the parent includes the child's rows, so copying
+// both writes those rows twice on the target (once in the parent, where
+// no inheritance links them, and once in the child).
+func InheritanceProblems(tables []*Table) []string {
+	in := map[string]bool{}
+	for _, t := range tables {
+		in[t.Name] = true
+	}
+	var problems []string
+	for _, t := range tables {
+		for _, p := range t.InheritsFrom {
+			if in[p] {
+				problems = append(problems, fmt.Sprintf("table %s inherits from %s (or is its partition), which is also listed: reading %s includes %s's rows, so copying both would write them twice; leave %s out of tables (%s carries its rows)",
+					t.Name, p, p, t.Name, t.Name, p))
+			}
+		}
+	}
+	return problems
 }
 
 // Column returns the named column, or nil.

@@ -335,6 +335,9 @@ func (sqliteDialect) nativeType(c Column, _ bool) (string, error) {
 func (sqliteDialect) autoIncrementClause(Column) string { return "" }
 
 func (sqliteDialect) renderDefault(c Column) (string, bool) {
+	if c.Type.Kind == KindDate {
+		return renderPortableDefault(c, "CURRENT_DATE", "1", "0")
+	}
 	return renderPortableDefault(c, "CURRENT_TIMESTAMP", "1", "0")
 }
 

@@ -48,12 +48,16 @@ var (
 	ErrShapeMismatch   = errors.New("target table does not match the source")
 	ErrBadValue        = errors.New("value cannot be converted")
 	ErrAccessDenied    = errors.New("access denied")
+	// ErrInheritedRows: a PostgreSQL table and a table inheriting from it
+	// (or its partition) are both listed, so the child's rows would be
+	// copied twice (InheritanceProblems).
+	ErrInheritedRows = errors.New("a child table's rows are read through its parent")
 )
 
 var permanentErrors = []error{
 	ErrUnknownEngine, ErrBadDSN, ErrBadPattern, ErrUnknownTable, ErrNoPrimaryKey,
 	ErrUnsupportedType, ErrTableExists, ErrShapeMismatch, ErrBadValue, ErrAccessDenied,
-	ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase, mapping.ErrMapping,
+	ErrInheritedRows, ErrSchemaDrift, ErrBadDDL, ErrNoDatabase, ErrSameDatabase, mapping.ErrMapping,
 }
 
 // IsPermanent reports whether err is one that retrying cannot fix (a bad

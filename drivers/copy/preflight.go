@@ -38,10 +38,14 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 		}
 	}
 	problems = append(problems, s.probeProblems(ctx, spec)...)
+	var tables []*datastore.Table
 	for _, n := range names {
 		problems = append(problems, d.tableProblems(ctx, from, to, s, n, plan)...)
+		if t, err := from.Introspect(ctx, n); err == nil {
+			tables = append(tables, t)
+		}
 	}
-	return problems
+	return append(problems, datastore.InheritanceProblems(tables)...)
 }
 
 func (d *Driver) tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, name string, plan stores.Plan) []string {

@@ -484,6 +484,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 			tables = append(tables, t)
 		}
 	}
+	problems = append(problems, datastore.InheritanceProblems(tables)...)
 	if s.DDL != nil {
 		problems = append(problems, ddlProblems(to, s, tables)...)
 	}
@@ -538,6 +539,8 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 		}
 		if _, _, err := to.CreateTableSQL(t, overrides); err != nil {
 			problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
+		} else if err := to.UndefinedTypes(ctx, t, overrides); err != nil {
+			problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
 		}
 		if _, err := to.Introspect(ctx, t.Name); err == nil {
 			if who, err := to.ProvisionOwner(ctx, t.Name); err != nil {
@@ -565,6 +568,8 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		return problems
 	}
 	if _, _, err := to.CreateTableSQL(t, s.TypeOverrides); err != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
+		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
+	} else if err := to.UndefinedTypes(ctx, t, s.TypeOverrides); err != nil && s.DDL == nil {
 		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
 	}
 	if _, err := to.Introspect(ctx, name); err == nil {

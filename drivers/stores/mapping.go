@@ -139,6 +139,10 @@ func CastProblems(mappingName string, src *datastore.Table, m mapping.Table, tar
 			continue
 		}
 		if why := datastore.CastLoss(sc.Type, datastore.ParseType(target, c.Type)); why != "" {
+			if sc.Type.Kind == datastore.KindUnsupported {
+				// "of unsupported" told the user nothing: name the source's type.
+				why = fmt.Sprintf("the source type %s has no portable kind, so Godwit cannot check that %s holds each of its values", sc.NativeType, c.Type)
+			}
 			problems = append(problems, fmt.Sprintf("mapping %s table %s: cast %s to %q may change values (%s): make sure it cannot, or say lossy: true (tables.%s.cast.%s.lossy)",
 				mappingName, m.Source, c.Source, c.Type, why, m.Source, c.Source))
 		}
