@@ -483,6 +483,14 @@ func (s *Spec) Check() FieldErrors {
 		p := &s.Phases[i]
 		path := fmt.Sprintf("phases[%d]", i)
 		if p.Driver == nil {
+			if p.Phase == migration.PhaseValidate {
+				// The preflight comes with the phase, not with an action:
+				// say how to have only it.
+				add(path, "has no action: a validate phase runs every phase's preflight, then its own action; "+
+					"for the preflight alone give it one that does nothing, hook: {run: {command: [\"true\"]}}, or a check of its own (%s)",
+					strings.Join(DriverKeys(), ", "))
+				continue
+			}
 			add(path, "has no action: add a driver (%s), e.g. hook: {run: {command: [\"./migrate.sh\"]}}",
 				strings.Join(DriverKeys(), ", "))
 			continue

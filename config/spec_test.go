@@ -20,9 +20,11 @@ const (
 	phaseFields = "phase, name, outputs, timeout, heartbeatTimeout, retry, approval, compensatePartial, disruptive, hook"
 	cmdFields   = "command, env, secrets, inheritEnv, dir, timeout"
 	noAction    = `has no action: add a driver (hook), e.g. hook: {run: {command: ["./migrate.sh"]}}`
-	noCommand   = `is required: the program and its arguments, e.g. ["sh", "-c", "echo hi"]`
-	notDuration = `is not a duration: write a number with a unit, such as 30s, 5m or 1h30m`
-	needsSource = `needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)`
+	// A validate phase's own wording says how to have the preflight alone.
+	noValidateAction = `has no action: a validate phase runs every phase's preflight, then its own action; for the preflight alone give it one that does nothing, hook: {run: {command: ["true"]}}, or a check of its own (hook)`
+	noCommand        = `is required: the program and its arguments, e.g. ["sh", "-c", "echo hi"]`
+	notDuration      = `is not a duration: write a number with a unit, such as 30s, 5m or 1h30m`
+	needsSource      = `needs fromEnv (a variable in the worker's environment) or fromFile (a file on the worker)`
 )
 
 // badSpecs are specs ParseSpec must reject, each with its exact error. They
@@ -323,7 +325,7 @@ phases:
 	{
 		name: "phase without hook",
 		yaml: "name: m\nphases:\n  - phase: validate\n    timeout: 1m\n",
-		want: "phases[0] (line 3): " + noAction,
+		want: "phases[0] (line 3): " + noValidateAction,
 	},
 	{
 		name: "hook without run",
