@@ -13,6 +13,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,18 +350,88 @@ var errLoadDataOff = errors.New("LOAD DATA LOCAL INFILE is disabled")
 func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error {
 	var buf bytes.Buffer
 	buf.Grow(len(rows) * 128)
+	hexBytes := loadAsText(t)
 	for r, row := range rows {
 		for i, c := range t.Columns {
 			if i > 0 {
 				buf.WriteByte('\t')
 			}
-			if err := appendLoadValue(&buf, c.Type, row[i]); err != nil {
+			if err := appendLoadValue(&buf, c.Type, row[i], hexBytes); err != nil {
 				return fmt.Errorf("write %s: row %d column %s: %w", t.Name, r, c.Name, err)
 			}
 		}
 		buf.WriteByte('\n')
 	}
-	return s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true)
+	err := s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true)
+	var bt *badTextError
+	if errors.As(err, &bt) && bt.row >= 1 && bt.row <= len(rows) {
+		bt.key = keyText(t, rows[bt.row-1])
+	}
+	return err
+}
+
+// loadAsText reports whether LOAD DATA reads t's stream as utf8mb4 (the
+// encoding of every canonical text), so that the server converts each
+// text column's value into that column's own character set (latin1,
+// cp1252, ...): read as binary, UTF-8 bytes would land as they are in a
+// latin1 column and read back garbled. Binary columns are then written in
+// hex and UNHEXed by the load (loadColumns), so that no byte of a blob is
+// read as a character. A table with nothing but numbers, times and bytes
+// is read as binary: no conversion, blobs as they are.
+func loadAsText(t *Table) bool {
+	for _, c := range t.Columns {
+		switch c.Type.Kind {
+		case KindSmallInt, KindInt, KindBigInt, KindDecimal, KindFloat, KindDouble, KindBool,
+			KindBytes, KindDate, KindTimestamp, KindTimestampTZ:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// loadColumns is LOAD DATA's character set, column list and SET clause
+// for t (see loadAsText).
+func (s *Store) loadColumns(t *Table) (charset, cols, set string) {
+	if !loadAsText(t) {
+		names := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			names[i] = s.d.quote(c.Name)
+		}
+		return "binary", strings.Join(names, ", "), ""
+	}
+	names := make([]string, len(t.Columns))
+	var sets []string
+	for i, c := range t.Columns {
+		if c.Type.Kind == KindBytes {
+			v := fmt.Sprintf("@godwit_hex%d", i)
+			names[i] = v
+			sets = append(sets, fmt.Sprintf("%s = UNHEX(%s)", s.d.quote(c.Name), v))
+			continue
+		}
+		names[i] = s.d.quote(c.Name)
+	}
+	if len(sets) > 0 {
+		set = " SET " + strings.Join(sets, ", ")
+	}
+	return "utf8mb4", strings.Join(names, ", "), set
+}
+
+// keyText renders the primary key of row (t's columns) as k=v, ...
+func keyText(t *Table, row []any) string {
+	parts := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		at := t.columnIndex(k)
+		var v any
+		if at >= 0 && at < len(row) {
+			v = row[at]
+		}
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		parts[i] = fmt.Sprintf("%s=%v", k, v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // loadFrom runs one LOAD DATA LOCAL INFILE of t's columns in one
@@ -378,19 +449,17 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace boo
 	mysql.RegisterReaderHandler(handler, func() io.Reader { return r })
 	defer mysql.DeregisterReaderHandler(handler)
 
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = s.d.quote(c.Name)
-	}
-	// CHARACTER SET binary: the bytes go in as they are (UTF-8 text, raw
-	// blobs); the columns' own character sets interpret them.
+	// The stream's text is UTF-8: declared so (utf8mb4), the server
+	// converts it into each column's character set, and a character the
+	// column cannot hold is a warning (so an error, below), never a '?'.
+	charset, cols, set := s.loadColumns(t)
 	mode := "REPLACE "
 	if !replace {
 		mode = ""
 	}
-	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' %sINTO TABLE %s CHARACTER SET binary
-		FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (%s)`,
-		handler, mode, s.d.quote(t.Name), strings.Join(cols, ", "))
+	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' %sINTO TABLE %s CHARACTER SET %s
+		FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (%s)%s`,
+		handler, mode, s.d.quote(t.Name), charset, cols, set)
 
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -422,11 +491,23 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace boo
 			return fmt.Errorf("write %s: %w: %v", t.Name, errLoadDataOff, err)
 		}
 		if errors.As(err, &me) && strings.HasPrefix(string(me.SQLState[:]), "22") { // data exception
-			return fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
+			err = fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
+			if bt := badText(int(me.Number), me.Message, err); bt != nil {
+				bt.table = t.Name
+				bt.charset = s.columnCharset(ctx, t.Name, bt.column)
+				return bt
+			}
+			return err
 		}
 		return fmt.Errorf("write %s: load data: %w", t.Name, err)
 	}
 	if err := loadWarnings(ctx, tx); err != nil {
+		var bt *badTextError
+		if errors.As(err, &bt) {
+			bt.table = t.Name
+			bt.charset = s.columnCharset(ctx, t.Name, bt.column)
+			return err
+		}
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -443,12 +524,17 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 	}
 	defer rows.Close()
 	var msgs []string
+	var firstCode int
+	var firstMsg string
 	dup := false
 	for rows.Next() {
 		var level, msg string
 		var code int
 		if err := rows.Scan(&level, &code, &msg); err != nil {
 			return fmt.Errorf("read warnings: %w", err)
+		}
+		if len(msgs) == 0 {
+			firstCode, firstMsg = code, msg
 		}
 		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
 		dup = dup || code == 1062 // ER_DUP_ENTRY
@@ -460,9 +546,65 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("%w: load data: %s", errDuplicateKey, strings.Join(msgs, "; "))
 	}
 	if len(msgs) > 0 {
-		return fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
+		err := fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
+		if bt := badText(firstCode, firstMsg, err); bt != nil {
+			return bt
+		}
+		return err
 	}
 	return nil
+}
+
+// badTextMessage is MySQL's and MariaDB's message 1366 (a warning under
+// LOAD DATA LOCAL on MySQL, an error on MariaDB) for a string the
+// column's character set cannot hold: "Incorrect string value: '\xE4...'
+// for column `db`.`t`.`c` at row 2" (MySQL: for column 'c').
+var badTextMessage = regexp.MustCompile("^Incorrect string value: '(.*)' for column (`[^`]*`\\.`[^`]*`\\.`([^`]*)`|'([^']*)') at row ([0-9]+)")
+
+// badText is the badTextError of a server message, nil when the message
+// is not one of a character the column cannot hold.
+func badText(code int, msg string, err error) *badTextError {
+	m := badTextMessage.FindStringSubmatch(msg)
+	if code != 1366 || m == nil {
+		return nil
+	}
+	row, _ := strconv.Atoi(m[5])
+	return &badTextError{value: m[1], column: m[3] + m[4], row: row, err: err}
+}
+
+// badTextError is a load that met a character its column's character set
+// cannot hold: the server would have stored '?' for it.
+type badTextError struct {
+	table, column, charset string
+	value                  string // as the server quotes it: \xE4\xB8\xAD
+	row                    int    // 1-based, within the batch
+	key                    string // the row's primary key, when known
+	err                    error
+}
+
+func (e *badTextError) Error() string {
+	where := fmt.Sprintf("row %d of the batch", e.row)
+	if e.key != "" {
+		where = "row with key " + e.key
+	}
+	cs := e.charset
+	if cs == "" {
+		cs = "its character set"
+	}
+	return fmt.Sprintf("write %s: column %s, %s: the value holds a character (%s) that column %s.%s (%s) cannot store; "+
+		"the copy stops rather than store '?' for it: change the column to utf8mb4 (ALTER TABLE %s MODIFY %s ... CHARACTER SET utf8mb4) "+
+		"or map the value on the way (%v)", e.table, e.column, where, e.value, e.table, e.column, cs, e.table, e.column, e.err)
+}
+
+func (e *badTextError) Unwrap() error { return e.err }
+
+// columnCharset is the character set of a column of table on s (MySQL),
+// "" when it cannot be read (it only words an error).
+func (s *Store) columnCharset(ctx context.Context, table, column string) string {
+	var cs sql.NullString
+	_ = s.DB.QueryRowContext(context.WithoutCancel(ctx), `SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, table, column).Scan(&cs)
+	return cs.String
 }
 
 // errDuplicateKey says a LOAD DATA without REPLACE met a key the table
@@ -471,7 +613,8 @@ var errDuplicateKey = errors.New("a key the table already has")
 
 // appendLoadValue writes one field in LOAD DATA's default text format:
 // \N for NULL, backslash escapes for the separators and the escape itself.
-func appendLoadValue(buf *bytes.Buffer, t Type, v any) error {
+// With hexBytes a binary value is written in hex (see loadColumns).
+func appendLoadValue(buf *bytes.Buffer, t Type, v any, hexBytes bool) error {
 	if v == nil {
 		buf.WriteString(`\N`)
 		return nil
@@ -504,6 +647,13 @@ func appendLoadValue(buf *bytes.Buffer, t Type, v any) error {
 	case string:
 		escapeLoad(buf, x)
 	case []byte:
+		if hexBytes {
+			buf.Grow(2 * len(x))
+			b := buf.AvailableBuffer()[:2*len(x)]
+			hex.Encode(b, x)
+			buf.Write(b)
+			break
+		}
 		escapeLoad(buf, string(x))
 	default:
 		return fmt.Errorf("%w: %T for LOAD DATA", ErrBadValue, c)
