@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
@@ -490,14 +491,11 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace boo
 		if errors.As(err, &me) && (me.Number == 1148 || me.Number == 3948) {
 			return fmt.Errorf("write %s: %w: %v", t.Name, errLoadDataOff, err)
 		}
+		if bt := s.badTextOf(ctx, t, err, nil); bt != nil {
+			return bt
+		}
 		if errors.As(err, &me) && strings.HasPrefix(string(me.SQLState[:]), "22") { // data exception
-			err = fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
-			if bt := badText(int(me.Number), me.Message, err); bt != nil {
-				bt.table = t.Name
-				bt.charset = s.columnCharset(ctx, t.Name, bt.column)
-				return bt
-			}
-			return err
+			return fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
 		}
 		return fmt.Errorf("write %s: load data: %w", t.Name, err)
 	}
@@ -572,6 +570,26 @@ func badText(code int, msg string, err error) *badTextError {
 	return &badTextError{value: m[1], column: m[3] + m[4], row: row, err: err}
 }
 
+// badTextOf is the badTextError of a statement's error on MySQL (nil if
+// it is another error), the key read from rows (the statement's rows in
+// order) when given.
+func (s *Store) badTextOf(ctx context.Context, t *Table, err error, rows [][]any) *badTextError {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return nil
+	}
+	bt := badText(int(me.Number), me.Message, fmt.Errorf("%w: %w", ErrBadValue, err))
+	if bt == nil {
+		return nil
+	}
+	bt.table = t.Name
+	bt.charset = s.columnCharset(ctx, t.Name, bt.column)
+	if bt.row >= 1 && bt.row <= len(rows) {
+		bt.key = keyText(t, rows[bt.row-1])
+	}
+	return bt
+}
+
 // badTextError is a load that met a character its column's character set
 // cannot hold: the server would have stored '?' for it.
 type badTextError struct {
@@ -592,11 +610,31 @@ func (e *badTextError) Error() string {
 		cs = "its character set"
 	}
 	return fmt.Sprintf("write %s: column %s, %s: the value holds a character (%s) that column %s.%s (%s) cannot store; "+
-		"the copy stops rather than store '?' for it: change the column to utf8mb4 (ALTER TABLE %s MODIFY %s ... CHARACTER SET utf8mb4) "+
-		"or map the value on the way (%v)", e.table, e.column, where, e.value, e.table, e.column, cs, e.table, e.column, e.err)
+		"the write stops rather than store '?' for it: change the column to utf8mb4 (ALTER TABLE %s MODIFY %s ... CHARACTER SET utf8mb4) "+
+		"or map the value on the way (%v)", e.table, e.column, where, serverText(e.value), e.table, e.column, cs, e.table, e.column, e.err)
 }
 
 func (e *badTextError) Unwrap() error { return e.err }
+
+// serverText turns the server's quoting of a value (\xE4\xB8\xAD, bytes
+// of the connection's utf8mb4) back into its text, quoted: "中".
+func serverText(v string) string {
+	var b []byte
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+3 < len(v) && v[i+1] == 'x' {
+			if x, err := strconv.ParseUint(v[i+2:i+4], 16, 8); err == nil {
+				b = append(b, byte(x))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, v[i])
+	}
+	if !utf8.Valid(b) {
+		return v
+	}
+	return strconv.Quote(string(b))
+}
 
 // columnCharset is the character set of a column of table on s (MySQL),
 // "" when it cannot be read (it only words an error).

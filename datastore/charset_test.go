@@ -240,7 +240,7 @@ func TestLatin1ColumnRefusesCharacterItCannotHold(t *testing.T) {
 		if !errors.Is(err, datastore.ErrBadValue) {
 			t.Errorf("error does not wrap ErrBadValue: %v", err)
 		}
-		for _, want := range []string{"cs", "column l", "key id=7", "latin1", "utf8mb4"} {
+		for _, want := range []string{"write cs", "column l", "key id=7", `"中文"`, "(latin1)", "CHARACTER SET utf8mb4"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
@@ -265,5 +265,28 @@ func TestLatin1ColumnRefusesCharacterItCannotHold(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, dst, dst.Store.WriteBatch(ctx, introspect(t, dst.Store, "cs"), rows))
+	})
+	t.Run("insert", func(t *testing.T) {
+		dst := dbtest.New(t, datastore.MySQL)
+		latin1Target(t, dst, false)
+		rows, err := src.Store.ReadBatch(ctx, s, nil, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		datastore.ForceInsert(dst.Store)
+		check(t, dst, dst.Store.WriteBatch(ctx, introspect(t, dst.Store, "cs"), rows))
+	})
+	t.Run("apply", func(t *testing.T) {
+		dst := dbtest.New(t, datastore.MySQL)
+		latin1Target(t, dst, false)
+		rows, err := src.Store.ReadBatch(ctx, s, nil, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms []datastore.Mutation
+		for _, r := range rows {
+			ms = append(ms, datastore.Mutation{Row: r})
+		}
+		check(t, dst, dst.Store.Apply(ctx, []datastore.TableMutations{{Table: introspect(t, dst.Store, "cs"), Mutations: ms}}))
 	})
 }
