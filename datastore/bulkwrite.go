@@ -381,10 +381,28 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 // is read as binary: no conversion, blobs as they are.
 func loadAsText(t *Table) bool {
 	for _, c := range t.Columns {
-		switch c.Type.Kind {
-		case KindSmallInt, KindInt, KindBigInt, KindDecimal, KindFloat, KindDouble, KindBool,
-			KindBytes, KindDate, KindTimestamp, KindTimestampTZ:
-		default:
+		if loadAsTextKind(c.Type.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadAsTextKind reports whether a column of kind k holds characters
+// (not digits, times or bytes) in the LOAD DATA stream.
+func loadAsTextKind(k Kind) bool {
+	switch k {
+	case KindSmallInt, KindInt, KindBigInt, KindDecimal, KindFloat, KindDouble, KindBool,
+		KindBytes, KindDate, KindTimestamp, KindTimestampTZ:
+		return false
+	}
+	return true
+}
+
+// isKey reports whether the named column is one of t's primary key.
+func (t *Table) isKey(name string) bool {
+	for _, k := range t.PrimaryKey {
+		if k == name {
 			return true
 		}
 	}
@@ -405,7 +423,7 @@ func (s *Store) loadColumns(t *Table) (charset, cols, set string) {
 	var sets []string
 	for i, c := range t.Columns {
 		if c.Type.Kind == KindBytes {
-			v := fmt.Sprintf("@godwit_hex%d", i)
+			v := fmt.Sprintf("@godwit_c%d", i)
 			names[i] = v
 			sets = append(sets, fmt.Sprintf("%s = UNHEX(%s)", s.d.quote(c.Name), v))
 			continue
@@ -413,6 +431,17 @@ func (s *Store) loadColumns(t *Table) (charset, cols, set string) {
 		names[i] = s.d.quote(c.Name)
 	}
 	if len(sets) > 0 {
+		// With a SET clause MariaDB (10.11) reads a key 0 loaded straight
+		// into an AUTO_INCREMENT column as "the next value", despite
+		// NO_AUTO_VALUE_ON_ZERO (the row then REPLACEs row 1); set from a
+		// variable, it stays 0. So are integer key columns.
+		for i, c := range t.Columns {
+			if c.AutoIncrement || (t.isKey(c.Name) && c.Type.Kind != KindBytes && !loadAsTextKind(c.Type.Kind)) {
+				v := fmt.Sprintf("@godwit_c%d", i)
+				names[i] = v
+				sets = append(sets, fmt.Sprintf("%s = %s", s.d.quote(c.Name), v))
+			}
+		}
 		set = " SET " + strings.Join(sets, ", ")
 	}
 	return "utf8mb4", strings.Join(names, ", "), set
