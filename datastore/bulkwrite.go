@@ -434,7 +434,8 @@ func (s *Store) loadColumns(t *Table) (charset, cols, set string) {
 		// With a SET clause MariaDB (10.11) reads a key 0 loaded straight
 		// into an AUTO_INCREMENT column as "the next value", despite
 		// NO_AUTO_VALUE_ON_ZERO (the row then REPLACEs row 1); set from a
-		// variable, it stays 0. So are integer key columns.
+		// variable, it stays 0. Other key columns of numbers or times go
+		// through variables too.
 		for i, c := range t.Columns {
 			if c.AutoIncrement || (t.isKey(c.Name) && c.Type.Kind != KindBytes && !loadAsTextKind(c.Type.Kind)) {
 				v := fmt.Sprintf("@godwit_c%d", i)
