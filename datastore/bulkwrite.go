@@ -351,19 +351,22 @@ var errLoadDataOff = errors.New("LOAD DATA LOCAL INFILE is disabled")
 func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error {
 	var buf bytes.Buffer
 	buf.Grow(len(rows) * 128)
-	hexBytes := loadAsText(t)
+	text, err := s.loadAsText(ctx, t)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
 	for r, row := range rows {
 		for i, c := range t.Columns {
 			if i > 0 {
 				buf.WriteByte('\t')
 			}
-			if err := appendLoadValue(&buf, c.Type, row[i], hexBytes); err != nil {
+			if err := appendLoadValue(&buf, c.Type, row[i], text); err != nil {
 				return fmt.Errorf("write %s: row %d column %s: %w", t.Name, r, c.Name, err)
 			}
 		}
 		buf.WriteByte('\n')
 	}
-	err := s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true)
+	err = s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true, text)
 	var bt *badTextError
 	if errors.As(err, &bt) && bt.row >= 1 && bt.row <= len(rows) {
 		bt.key = keyText(t, rows[bt.row-1])
@@ -371,21 +374,33 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 	return err
 }
 
-// loadAsText reports whether LOAD DATA reads t's stream as utf8mb4 (the
-// encoding of every canonical text), so that the server converts each
-// text column's value into that column's own character set (latin1,
-// cp1252, ...): read as binary, UTF-8 bytes would land as they are in a
-// latin1 column and read back garbled. Binary columns are then written in
-// hex and UNHEXed by the load (loadColumns), so that no byte of a blob is
-// read as a character. A table with nothing but numbers, times and bytes
-// is read as binary: no conversion, blobs as they are.
-func loadAsText(t *Table) bool {
+// loadAsText reports whether LOAD DATA must read t's stream (on s) as
+// utf8mb4, the encoding of every canonical text, so that the server
+// converts each text value into its column's character set (latin1 —
+// MySQL's cp1252 —, cp1250, gbk, ascii ...): read as binary, UTF-8 bytes
+// would land as they are in a latin1 column and read back garbled
+// ("cafÃ©"). Binary columns are then written in hex and UNHEXed by the
+// load (loadColumns), so that no byte of a blob is read as a character.
+// When every text column of the target stores UTF-8 (utf8mb4, utf8mb3:
+// what provision creates) there is nothing to convert and the stream is
+// read as binary, blobs as they are, as before: no cost for the usual
+// table. One information_schema query per batch.
+func (s *Store) loadAsText(ctx context.Context, t *Table) (bool, error) {
+	text := false
 	for _, c := range t.Columns {
-		if loadAsTextKind(c.Type.Kind) {
-			return true
-		}
+		text = text || loadAsTextKind(c.Type.Kind)
 	}
-	return false
+	if !text {
+		return false, nil
+	}
+	var n int
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CHARACTER_SET_NAME IS NOT NULL
+		AND CHARACTER_SET_NAME NOT IN ('utf8mb4', 'utf8mb3', 'utf8', 'binary')`, t.Name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read the columns' character sets: %w", err)
+	}
+	return n > 0, nil
 }
 
 // loadAsTextKind reports whether a column of kind k holds characters
@@ -410,9 +425,9 @@ func (t *Table) isKey(name string) bool {
 }
 
 // loadColumns is LOAD DATA's character set, column list and SET clause
-// for t (see loadAsText).
-func (s *Store) loadColumns(t *Table) (charset, cols, set string) {
-	if !loadAsText(t) {
+// for t, its stream read as utf8mb4 text or as binary (see loadAsText).
+func (s *Store) loadColumns(t *Table, text bool) (charset, cols, set string) {
+	if !text {
 		names := make([]string, len(t.Columns))
 		for i, c := range t.Columns {
 			names[i] = s.d.quote(c.Name)
@@ -466,12 +481,12 @@ func keyText(t *Table, row []any) string {
 }
 
 // loadFrom runs one LOAD DATA LOCAL INFILE of t's columns in one
-// transaction, the file's bytes (LOAD DATA's default text format) read
-// from r, and fails on any warning (see writeLoadData). With replace it
+// transaction, the file's bytes (LOAD DATA's default text format; with
+// text, read as utf8mb4 and blobs in hex: see loadAsText) read from r, and fails on any warning (see writeLoadData). With replace it
 // is LOAD DATA ... REPLACE, an upsert; without, rows go in as new, for a
 // key range known to be empty (a key there after all is a warning, and
 // the error wraps errDuplicateKey).
-func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace bool) error {
+func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace, text bool) error {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)
@@ -480,10 +495,11 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace boo
 	mysql.RegisterReaderHandler(handler, func() io.Reader { return r })
 	defer mysql.DeregisterReaderHandler(handler)
 
-	// The stream's text is UTF-8: declared so (utf8mb4), the server
+	// With text, the stream is declared UTF-8 (utf8mb4): the server
 	// converts it into each column's character set, and a character the
-	// column cannot hold is a warning (so an error, below), never a '?'.
-	charset, cols, set := s.loadColumns(t)
+	// column cannot hold is a warning or an error (so an error, below),
+	// never a '?'.
+	charset, cols, set := s.loadColumns(t, text)
 	mode := "REPLACE "
 	if !replace {
 		mode = ""

@@ -188,6 +188,12 @@ func (s *Store) rangeTaken(ctx context.Context, t *Table, after []any, r *KeyRan
 // loadDirect streams the source's query into one LOAD DATA on to.
 func (s *Store) loadDirect(ctx context.Context, to *Store, src, dst *Table, query string, replace bool) (DirectBatch, error) {
 	var b DirectBatch
+	// No blob is loaded direct (loadableKinds), so text only decides the
+	// character set.
+	text, err := to.loadAsText(ctx, dst)
+	if err != nil {
+		return b, fmt.Errorf("target: %w", err)
+	}
 	sconn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return b, fmt.Errorf("source: %w", err)
@@ -218,7 +224,7 @@ func (s *Store) loadDirect(ctx context.Context, to *Store, src, dst *Table, quer
 			pw.CloseWithError(err) // nil: the load reads EOF
 			srcErr <- err
 		}()
-		lerr := to.loadFrom(ctx, dst, pr, replace)
+		lerr := to.loadFrom(ctx, dst, pr, replace, text)
 		pr.CloseWithError(errTargetStopped) // unblocks the source if the load stopped early
 		serr := <-srcErr
 		if serr != nil && !errors.Is(serr, errTargetStopped) {
