@@ -98,11 +98,15 @@ func (s *Store) ApplyWith(ctx context.Context, changes []TableMutations, hooks T
 		}
 		per := min(s.d.maxParams()/len(t.Columns), maxRowsPerStatement)
 		for start := 0; start < len(upserts); start += per {
-			q, args, err := s.insertStatement(t, upserts[start:min(start+per, len(upserts))])
+			chunk := upserts[start:min(start+per, len(upserts))]
+			q, args, err := s.insertStatement(t, chunk)
 			if err != nil {
 				return fmt.Errorf("apply changes to %s: %w", t.Name, err)
 			}
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				if bt := s.badTextOf(ctx, t, err, chunk); bt != nil {
+					return fmt.Errorf("apply changes: %w", bt)
+				}
 				return fmt.Errorf("apply changes to %s: upsert: %w", t.Name, err)
 			}
 		}
@@ -115,6 +119,9 @@ func (s *Store) ApplyWith(ctx context.Context, changes []TableMutations, hooks T
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				if bt := s.badTextOf(ctx, t, err, [][]any{m.Row}); bt != nil {
+					return fmt.Errorf("apply changes: %w", bt)
+				}
 				return fmt.Errorf("apply changes to %s: update: %w", t.Name, err)
 			}
 		}

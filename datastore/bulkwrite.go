@@ -13,10 +13,12 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
@@ -349,27 +351,142 @@ var errLoadDataOff = errors.New("LOAD DATA LOCAL INFILE is disabled")
 func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error {
 	var buf bytes.Buffer
 	buf.Grow(len(rows) * 128)
+	text, err := s.loadAsText(ctx, t)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
 	for r, row := range rows {
 		for i, c := range t.Columns {
 			if i > 0 {
 				buf.WriteByte('\t')
 			}
-			if err := appendLoadValue(&buf, c.Type, row[i]); err != nil {
+			if err := appendLoadValue(&buf, c.Type, row[i], text); err != nil {
 				return fmt.Errorf("write %s: row %d column %s: %w", t.Name, r, c.Name, err)
 			}
 		}
 		buf.WriteByte('\n')
 	}
-	return s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true)
+	err = s.loadFrom(ctx, t, bytes.NewReader(buf.Bytes()), true, text)
+	var bt *badTextError
+	if errors.As(err, &bt) && bt.row >= 1 && bt.row <= len(rows) {
+		bt.key = keyText(t, rows[bt.row-1])
+	}
+	return err
+}
+
+// loadAsText reports whether LOAD DATA must read t's stream (on s) as
+// utf8mb4, the encoding of every canonical text, so that the server
+// converts each text value into its column's character set (latin1 —
+// MySQL's cp1252 —, cp1250, gbk, ascii ...): read as binary, UTF-8 bytes
+// would land as they are in a latin1 column and read back garbled
+// ("cafÃ©"). Binary columns are then written in hex and UNHEXed by the
+// load (loadColumns), so that no byte of a blob is read as a character.
+// When every text column of the target stores UTF-8 (utf8mb4, utf8mb3:
+// what provision creates) there is nothing to convert and the stream is
+// read as binary, blobs as they are, as before: no cost for the usual
+// table. One information_schema query per batch.
+func (s *Store) loadAsText(ctx context.Context, t *Table) (bool, error) {
+	text := false
+	for _, c := range t.Columns {
+		text = text || loadAsTextKind(c.Type.Kind)
+	}
+	if !text {
+		return false, nil
+	}
+	var n int
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CHARACTER_SET_NAME IS NOT NULL
+		AND CHARACTER_SET_NAME NOT IN ('utf8mb4', 'utf8mb3', 'utf8', 'binary')`, t.Name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read the columns' character sets: %w", err)
+	}
+	return n > 0, nil
+}
+
+// loadAsTextKind reports whether a column of kind k holds characters
+// (not digits, times or bytes) in the LOAD DATA stream.
+func loadAsTextKind(k Kind) bool {
+	switch k {
+	case KindSmallInt, KindInt, KindBigInt, KindDecimal, KindFloat, KindDouble, KindBool,
+		KindBytes, KindDate, KindTimestamp, KindTimestampTZ:
+		return false
+	}
+	return true
+}
+
+// isKey reports whether the named column is one of t's primary key.
+func (t *Table) isKey(name string) bool {
+	for _, k := range t.PrimaryKey {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// loadColumns is LOAD DATA's character set, column list and SET clause
+// for t, its stream read as utf8mb4 text or as binary (see loadAsText).
+func (s *Store) loadColumns(t *Table, text bool) (charset, cols, set string) {
+	if !text {
+		names := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			names[i] = s.d.quote(c.Name)
+		}
+		return "binary", strings.Join(names, ", "), ""
+	}
+	names := make([]string, len(t.Columns))
+	var sets []string
+	for i, c := range t.Columns {
+		if c.Type.Kind == KindBytes {
+			v := fmt.Sprintf("@godwit_c%d", i)
+			names[i] = v
+			sets = append(sets, fmt.Sprintf("%s = UNHEX(%s)", s.d.quote(c.Name), v))
+			continue
+		}
+		names[i] = s.d.quote(c.Name)
+	}
+	if len(sets) > 0 {
+		// With a SET clause MariaDB (10.11) reads a key 0 loaded straight
+		// into an AUTO_INCREMENT column as "the next value", despite
+		// NO_AUTO_VALUE_ON_ZERO (the row then REPLACEs row 1); set from a
+		// variable, it stays 0. Other key columns of numbers or times go
+		// through variables too.
+		for i, c := range t.Columns {
+			if c.AutoIncrement || (t.isKey(c.Name) && c.Type.Kind != KindBytes && !loadAsTextKind(c.Type.Kind)) {
+				v := fmt.Sprintf("@godwit_c%d", i)
+				names[i] = v
+				sets = append(sets, fmt.Sprintf("%s = %s", s.d.quote(c.Name), v))
+			}
+		}
+		set = " SET " + strings.Join(sets, ", ")
+	}
+	return "utf8mb4", strings.Join(names, ", "), set
+}
+
+// keyText renders the primary key of row (t's columns) as k=v, ...
+func keyText(t *Table, row []any) string {
+	parts := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		at := t.columnIndex(k)
+		var v any
+		if at >= 0 && at < len(row) {
+			v = row[at]
+		}
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		parts[i] = fmt.Sprintf("%s=%v", k, v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // loadFrom runs one LOAD DATA LOCAL INFILE of t's columns in one
-// transaction, the file's bytes (LOAD DATA's default text format) read
-// from r, and fails on any warning (see writeLoadData). With replace it
+// transaction, the file's bytes (LOAD DATA's default text format; with
+// text, read as utf8mb4 and blobs in hex: see loadAsText) read from r, and fails on any warning (see writeLoadData). With replace it
 // is LOAD DATA ... REPLACE, an upsert; without, rows go in as new, for a
 // key range known to be empty (a key there after all is a warning, and
 // the error wraps errDuplicateKey).
-func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace bool) error {
+func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace, text bool) error {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return fmt.Errorf("write %s: %w", t.Name, err)
@@ -378,19 +495,18 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace boo
 	mysql.RegisterReaderHandler(handler, func() io.Reader { return r })
 	defer mysql.DeregisterReaderHandler(handler)
 
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = s.d.quote(c.Name)
-	}
-	// CHARACTER SET binary: the bytes go in as they are (UTF-8 text, raw
-	// blobs); the columns' own character sets interpret them.
+	// With text, the stream is declared UTF-8 (utf8mb4): the server
+	// converts it into each column's character set, and a character the
+	// column cannot hold is a warning or an error (so an error, below),
+	// never a '?'.
+	charset, cols, set := s.loadColumns(t, text)
 	mode := "REPLACE "
 	if !replace {
 		mode = ""
 	}
-	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' %sINTO TABLE %s CHARACTER SET binary
-		FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (%s)`,
-		handler, mode, s.d.quote(t.Name), strings.Join(cols, ", "))
+	q := fmt.Sprintf(`LOAD DATA LOCAL INFILE 'Reader::%s' %sINTO TABLE %s CHARACTER SET %s
+		FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (%s)%s`,
+		handler, mode, s.d.quote(t.Name), charset, cols, set)
 
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -421,12 +537,21 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace boo
 		if errors.As(err, &me) && (me.Number == 1148 || me.Number == 3948) {
 			return fmt.Errorf("write %s: %w: %v", t.Name, errLoadDataOff, err)
 		}
+		if bt := s.badTextOf(ctx, t, err, nil); bt != nil {
+			return bt
+		}
 		if errors.As(err, &me) && strings.HasPrefix(string(me.SQLState[:]), "22") { // data exception
 			return fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
 		}
 		return fmt.Errorf("write %s: load data: %w", t.Name, err)
 	}
 	if err := loadWarnings(ctx, tx); err != nil {
+		var bt *badTextError
+		if errors.As(err, &bt) {
+			bt.table = t.Name
+			bt.charset = s.columnCharset(ctx, t.Name, bt.column)
+			return err
+		}
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -443,12 +568,17 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 	}
 	defer rows.Close()
 	var msgs []string
+	var firstCode int
+	var firstMsg string
 	dup := false
 	for rows.Next() {
 		var level, msg string
 		var code int
 		if err := rows.Scan(&level, &code, &msg); err != nil {
 			return fmt.Errorf("read warnings: %w", err)
+		}
+		if len(msgs) == 0 {
+			firstCode, firstMsg = code, msg
 		}
 		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
 		dup = dup || code == 1062 // ER_DUP_ENTRY
@@ -460,9 +590,105 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("%w: load data: %s", errDuplicateKey, strings.Join(msgs, "; "))
 	}
 	if len(msgs) > 0 {
-		return fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
+		err := fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
+		if bt := badText(firstCode, firstMsg, err); bt != nil {
+			return bt
+		}
+		return err
 	}
 	return nil
+}
+
+// badTextMessage is MySQL's and MariaDB's message 1366 (a warning under
+// LOAD DATA LOCAL on MySQL, an error on MariaDB) for a string the
+// column's character set cannot hold: "Incorrect string value: '\xE4...'
+// for column `db`.`t`.`c` at row 2" (MySQL: for column 'c').
+var badTextMessage = regexp.MustCompile("^Incorrect string value: '(.*)' for column (`[^`]*`\\.`[^`]*`\\.`([^`]*)`|'([^']*)') at row ([0-9]+)")
+
+// badText is the badTextError of a server message, nil when the message
+// is not one of a character the column cannot hold.
+func badText(code int, msg string, err error) *badTextError {
+	m := badTextMessage.FindStringSubmatch(msg)
+	if code != 1366 || m == nil {
+		return nil
+	}
+	row, _ := strconv.Atoi(m[5])
+	return &badTextError{value: m[1], column: m[3] + m[4], row: row, err: err}
+}
+
+// badTextOf is the badTextError of a statement's error on MySQL (nil if
+// it is another error), the key read from rows (the statement's rows in
+// order) when given.
+func (s *Store) badTextOf(ctx context.Context, t *Table, err error, rows [][]any) *badTextError {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return nil
+	}
+	bt := badText(int(me.Number), me.Message, fmt.Errorf("%w: %w", ErrBadValue, err))
+	if bt == nil {
+		return nil
+	}
+	bt.table = t.Name
+	bt.charset = s.columnCharset(ctx, t.Name, bt.column)
+	if bt.row >= 1 && bt.row <= len(rows) {
+		bt.key = keyText(t, rows[bt.row-1])
+	}
+	return bt
+}
+
+// badTextError is a load that met a character its column's character set
+// cannot hold: the server would have stored '?' for it.
+type badTextError struct {
+	table, column, charset string
+	value                  string // as the server quotes it: \xE4\xB8\xAD
+	row                    int    // 1-based, within the batch
+	key                    string // the row's primary key, when known
+	err                    error
+}
+
+func (e *badTextError) Error() string {
+	where := fmt.Sprintf("row %d of the batch", e.row)
+	if e.key != "" {
+		where = "row with key " + e.key
+	}
+	cs := e.charset
+	if cs == "" {
+		cs = "its character set"
+	}
+	return fmt.Sprintf("write %s: column %s, %s: the value holds a character (%s) that column %s.%s (%s) cannot store; "+
+		"the write stops rather than store '?' for it: change the column to utf8mb4 (ALTER TABLE %s MODIFY %s ... CHARACTER SET utf8mb4) "+
+		"or map the value on the way (%v)", e.table, e.column, where, serverText(e.value), e.table, e.column, cs, e.table, e.column, e.err)
+}
+
+func (e *badTextError) Unwrap() error { return e.err }
+
+// serverText turns the server's quoting of a value (\xE4\xB8\xAD, bytes
+// of the connection's utf8mb4) back into its text, quoted: "中".
+func serverText(v string) string {
+	var b []byte
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+3 < len(v) && v[i+1] == 'x' {
+			if x, err := strconv.ParseUint(v[i+2:i+4], 16, 8); err == nil {
+				b = append(b, byte(x))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, v[i])
+	}
+	if !utf8.Valid(b) {
+		return v
+	}
+	return strconv.Quote(string(b))
+}
+
+// columnCharset is the character set of a column of table on s (MySQL),
+// "" when it cannot be read (it only words an error).
+func (s *Store) columnCharset(ctx context.Context, table, column string) string {
+	var cs sql.NullString
+	_ = s.DB.QueryRowContext(context.WithoutCancel(ctx), `SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, table, column).Scan(&cs)
+	return cs.String
 }
 
 // errDuplicateKey says a LOAD DATA without REPLACE met a key the table
@@ -471,7 +697,8 @@ var errDuplicateKey = errors.New("a key the table already has")
 
 // appendLoadValue writes one field in LOAD DATA's default text format:
 // \N for NULL, backslash escapes for the separators and the escape itself.
-func appendLoadValue(buf *bytes.Buffer, t Type, v any) error {
+// With hexBytes a binary value is written in hex (see loadColumns).
+func appendLoadValue(buf *bytes.Buffer, t Type, v any, hexBytes bool) error {
 	if v == nil {
 		buf.WriteString(`\N`)
 		return nil
@@ -504,6 +731,13 @@ func appendLoadValue(buf *bytes.Buffer, t Type, v any) error {
 	case string:
 		escapeLoad(buf, x)
 	case []byte:
+		if hexBytes {
+			buf.Grow(2 * len(x))
+			b := buf.AvailableBuffer()[:2*len(x)]
+			hex.Encode(b, x)
+			buf.Write(b)
+			break
+		}
 		escapeLoad(buf, string(x))
 	default:
 		return fmt.Errorf("%w: %T for LOAD DATA", ErrBadValue, c)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -187,6 +188,12 @@ func (s *Store) rangeTaken(ctx context.Context, t *Table, after []any, r *KeyRan
 // loadDirect streams the source's query into one LOAD DATA on to.
 func (s *Store) loadDirect(ctx context.Context, to *Store, src, dst *Table, query string, replace bool) (DirectBatch, error) {
 	var b DirectBatch
+	// No blob is loaded direct (loadableKinds), so text only decides the
+	// character set.
+	text, err := to.loadAsText(ctx, dst)
+	if err != nil {
+		return b, fmt.Errorf("target: %w", err)
+	}
 	sconn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return b, fmt.Errorf("source: %w", err)
@@ -217,13 +224,20 @@ func (s *Store) loadDirect(ctx context.Context, to *Store, src, dst *Table, quer
 			pw.CloseWithError(err) // nil: the load reads EOF
 			srcErr <- err
 		}()
-		lerr := to.loadFrom(ctx, dst, pr, replace)
+		lerr := to.loadFrom(ctx, dst, pr, replace, text)
 		pr.CloseWithError(errTargetStopped) // unblocks the source if the load stopped early
 		serr := <-srcErr
 		if serr != nil && !errors.Is(serr, errTargetStopped) {
 			return fmt.Errorf("source copy: %w", serr)
 		}
 		if lerr != nil {
+			var bt *badTextError
+			if errors.As(lerr, &bt) && bt.row > 0 {
+				// Failure path only: the batch again, to name the row's key.
+				if key, err := rowKey(ctx, spg, query, bt.row, src); err == nil {
+					bt.key = key
+				}
+			}
 			return lerr
 		}
 		b.Keys, b.Rows, b.Merged = int(scan.rows), scan.rows, replace
@@ -323,4 +337,51 @@ func (s *loadScanner) lastKey(t *Table) ([]any, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// rowKey reads the key of the n-th row (1-based) of a text COPY query,
+// as k=v, ... (for an error message).
+func rowKey(ctx context.Context, spg *pgconn.PgConn, query string, n int, t *Table) (string, error) {
+	w := &nthRow{n: n}
+	if _, err := spg.CopyTo(ctx, w, query); err != nil {
+		return "", err
+	}
+	if w.row == nil {
+		return "", fmt.Errorf("no row %d", n)
+	}
+	fields := bytes.Split(w.row, []byte{'\t'})
+	parts := make([]string, len(t.PrimaryKey))
+	for i, at := range t.KeyIndexes() {
+		if at >= len(fields) {
+			return "", fmt.Errorf("a row of %d fields", len(fields))
+		}
+		parts[i] = t.PrimaryKey[i] + "=" + string(fields[at])
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+// nthRow keeps the n-th line (1-based) written to it.
+type nthRow struct {
+	n, seen int
+	cur     []byte
+	row     []byte
+}
+
+func (w *nthRow) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if w.row != nil {
+			break
+		}
+		if c != '\n' {
+			if w.seen == w.n-1 {
+				w.cur = append(w.cur, c)
+			}
+			continue
+		}
+		w.seen++
+		if w.seen == w.n {
+			w.row = append([]byte{}, w.cur...)
+		}
+	}
+	return len(p), nil
 }

@@ -32,6 +32,13 @@ func (mysqlDialect) open(dsn string) (*sql.DB, error) {
 	// truncation. NO_AUTO_VALUE_ON_ZERO: a copied key 0 stays 0 instead of
 	// taking the next AUTO_INCREMENT value (and overwriting row 1).
 	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'"
+	// Every string the driver sends is UTF-8 (canonical text): the
+	// connection says so, whatever charset or collation the DSN asks for,
+	// so the server converts each value into its column's character set
+	// instead of storing UTF-8 bytes as latin1 characters.
+	if err := utf8Connection(cfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
+	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
@@ -410,4 +417,22 @@ func (mysqlDialect) estimate(ctx context.Context, db *sql.DB, table string) (int
 		return -1, nil
 	}
 	return n.Int64, nil
+}
+
+// utf8Connection makes cfg's connection charset utf8mb4: a DSN's
+// charset=latin1 (or a latin1 collation) would have the server read the
+// driver's UTF-8 as latin1. A utf8mb4 collation the DSN names is kept.
+func utf8Connection(cfg *mysql.Config) error {
+	coll := cfg.Collation
+	utf8 := coll == "" || strings.HasPrefix(coll, "utf8mb4_")
+	if !utf8 {
+		coll = "utf8mb4_general_ci"
+	}
+	if strings.Contains(cfg.FormatDSN(), "charset=") {
+		// Only SET NAMES overrides a DSN's charset (a round trip per
+		// new connection, only for such DSNs).
+		return cfg.Apply(mysql.Charset("utf8mb4", coll))
+	}
+	cfg.Collation = coll
+	return nil
 }

@@ -138,6 +138,9 @@ func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 			return fmt.Errorf("write %s: %w", t.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if bt := s.badTextOf(ctx, t, err, chunk); bt != nil {
+				return bt
+			}
 			return fmt.Errorf("write %s: %w", t.Name, err)
 		}
 	}
