@@ -111,9 +111,6 @@ type Options struct {
 	// the checkpoint still says it is not).
 	AfterCommit func(table string)
 	Logger      hclog.Logger // nil = no logging
-
-	// beforeCount, in tests, runs before a count taken beside the copy.
-	beforeCount func()
 }
 
 // CatchUp configures the catch-up pass. Column must grow whenever a row
@@ -207,8 +204,6 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 	if opts.Probe != nil {
 		r.gate = newGate(*opts.Probe, r.log, r.report)
 	}
-	r.countCtx, r.stopCounts = context.WithCancel(ctx)
-	defer r.stopCounts()
 	// Plan every table before copying any, so a missing target table or a
 	// shape mismatch fails fast with nothing written.
 	var plans []*tablePlan
@@ -216,8 +211,6 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 	for _, name := range names {
 		ps, err := r.plan(ctx, name)
 		if err != nil {
-			r.stopCounts()
-			r.counts.Wait()
 			return r.result(), err
 		}
 		plans = append(plans, ps...)
@@ -252,10 +245,6 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		})
 	}
 	err = g.Wait()
-	if err != nil {
-		r.stopCounts()
-	}
-	r.counts.Wait()
 	if err == nil {
 		r.report()
 	}
@@ -348,13 +337,7 @@ type run struct {
 	start      time.Time
 	onProgress func(Progress)
 
-	// counts are the exact counts taken beside the copy (countAside),
-	// under countCtx, which Run cancels when the copy fails.
-	counts     sync.WaitGroup
-	countCtx   context.Context
-	stopCounts context.CancelFunc
-
-	mu       sync.Mutex // guards cp (a count sets its Total late), live, written
+	mu       sync.Mutex // guards cp, live, written
 	cp       Checkpoint
 	live     map[string]*liveTable
 	written  int64
@@ -427,7 +410,6 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 		if _, err := datastore.DecodeKey(src, state.LastKey); len(state.LastKey) > 0 && err != nil {
 			return nil, fmt.Errorf("copy %s: checkpoint does not fit the table: %w", key, err)
 		}
-
 		p := &tablePlan{name: key, table: name, source: src, target: view, state: state}
 		if state.Range != nil {
 			if p.rng, err = state.Range.KeyRange(src); err != nil {
@@ -477,72 +459,12 @@ func (r *run) firstState(ctx context.Context, src *datastore.Table, rg *Range, c
 		st.Total = *count
 		return st, nil
 	}
-	if r.countAside() {
-		r.countInBackground(src, kr, st)
-		return st, nil
-	}
 	n, err := r.opts.From.CountRange(ctx, src, kr)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
 	st.Total = n
 	return st, nil
-}
-
-// recount counts the resumed entries that have no total yet (an attempt
-// stopped before its count beside the copy came in) beside this copy.
-func (r *run) recount(src *datastore.Table, entries map[string]*TableCheckpoint) error {
-	if !r.countAside() {
-		return nil
-	}
-	for key, st := range entries {
-		if st.Total != 0 || st.Stage != StageBackfill || st.FullCopy {
-			continue
-		}
-		var kr *datastore.KeyRange
-		if st.Range != nil {
-			var err error
-			if kr, err = st.Range.KeyRange(src); err != nil {
-				return fmt.Errorf("copy %s: checkpoint: %w", key, err)
-			}
-		}
-		r.countInBackground(src, kr, st)
-	}
-	return nil
-}
-
-// countAside says the exact count of a table to copy is taken beside the
-// copy rather than before it: the count is only progress (Total, the
-// percentage and the ETA), and a full scan of a big table before the first
-// batch costs the copy its time (0.3–0.6 s of a 1M-row copy's 5–10 s
-// here). A throttled or probe-held copy counts first: it is slow anyway,
-// and reports its progress while it waits.
-func (r *run) countAside() bool {
-	return r.limiter == nil && r.gate == nil
-}
-
-// countInBackground counts src (within kr) on its own connection while
-// the copy runs and sets st.Total when the count is in; Run waits for it
-// before it returns. A count that fails leaves Total at 0 (progress
-// without a percentage) and is logged: the rows copied are not in doubt.
-func (r *run) countInBackground(src *datastore.Table, kr *datastore.KeyRange, st *TableCheckpoint) {
-	r.counts.Add(1)
-	go func() {
-		defer r.counts.Done()
-		if r.opts.beforeCount != nil {
-			r.opts.beforeCount()
-		}
-		n, err := r.opts.From.CountRange(r.countCtx, src, kr)
-		if err != nil {
-			if r.countCtx.Err() == nil {
-				r.log.Warn("could not count the rows to copy; progress goes without a percentage", "table", src.Name, "error", err)
-			}
-			return
-		}
-		r.mu.Lock()
-		st.Total = n
-		r.mu.Unlock()
-	}()
 }
 
 func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
@@ -555,10 +477,7 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		return r.copyFull(ctx, p, log)
 	}
 	if stage == StageBackfill {
-		r.mu.Lock()
-		total := p.state.Total
-		r.mu.Unlock()
-		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", total)
+		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", p.state.Total)
 		if err := r.pass(ctx, p, p.rangeFilter()); err != nil {
 			return err
 		}

@@ -169,8 +169,6 @@ func (r *run) entries(ctx context.Context, src *datastore.Table) (map[string]*Ta
 			if st, err = r.firstState(ctx, src, r.opts.Range, nil); err != nil {
 				return nil, err
 			}
-		} else if err := r.recount(src, map[string]*TableCheckpoint{key: st}); err != nil {
-			return nil, err
 		}
 		return map[string]*TableCheckpoint{key: st}, nil
 	}
@@ -183,7 +181,7 @@ func (r *run) entries(ctx context.Context, src *datastore.Table) (map[string]*Ta
 	}
 	r.mu.Unlock()
 	if len(out) > 0 {
-		return out, r.recount(src, out)
+		return out, nil
 	}
 	var count *int64
 	if r.opts.SplitRows > 0 {
