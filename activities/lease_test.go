@@ -15,14 +15,7 @@ import (
 func TestPreflightListsEachLeaseOnceUnderItsHashedKey(t *testing.T) {
 	a := activities.New(hclog.NewNullLogger())
 	// Two names of one database key alike, as stores.LeaseKeys does.
-	a.LeaseKeyer = func(_ context.Context, _ *config.Spec, resources []string) ([]activities.LeaseKey, error) {
-		out := make([]activities.LeaseKey, len(resources))
-		for i, r := range resources {
-			table := r[strings.LastIndex(r, "/")+1:]
-			out[i] = activities.LeaseKey{Key: "store:db-1/" + table, Name: "table " + table}
-		}
-		return out, nil
-	}
+	a.LeaseKeyer = oneDatabaseKeyer(nil)
 	spec := config.Spec{Name: "x", Resources: []string{"store:env:A_DSN/orders", "store:env:B_DSN/orders", "store:env:A_DSN/items"}}
 	res, err := a.Preflight(context.Background(), activities.PreflightInput{Spec: spec, Leases: true})
 	require.NoError(t, err)
@@ -54,19 +47,7 @@ func TestLeaseKeyIDsDifferFromOldFormIDs(t *testing.T) {
 
 func TestPreflightListsThePatternsTablesAsLeasesOfTheirOwn(t *testing.T) {
 	a := activities.New(hclog.NewNullLogger())
-	a.LeaseKeyer = func(_ context.Context, _ *config.Spec, resources []string) ([]activities.LeaseKey, error) {
-		out := make([]activities.LeaseKey, len(resources))
-		for i, r := range resources {
-			table := r[strings.LastIndex(r, "/")+1:]
-			out[i] = activities.LeaseKey{Key: "store:db-1/" + table, Name: "table " + table}
-			if table == "*" {
-				for _, n := range []string{"Customer", "Invoice"} {
-					out[i].Also = append(out[i].Also, activities.LeaseKey{Key: "store:db-1/" + n, Name: "table " + n + " (by *)", Legacy: "store:env:A_DSN/" + n})
-				}
-			}
-		}
-		return out, nil
-	}
+	a.LeaseKeyer = oneDatabaseKeyer(map[string][]string{"*": {"Customer", "Invoice"}})
 	spec := config.Spec{Name: "x", Resources: []string{"store:env:A_DSN/*", "store:env:B_DSN/Invoice"}}
 	res, err := a.Preflight(context.Background(), activities.PreflightInput{Spec: spec, Leases: true})
 	require.NoError(t, err)
@@ -79,4 +60,21 @@ func TestPreflightListsThePatternsTablesAsLeasesOfTheirOwn(t *testing.T) {
 	require.Equal(t, []string{"store:env:A_DSN/Customer"}, byName["table Customer (by *)"].Legacy)
 	require.Equal(t, []string{"store:env:B_DSN/Invoice", "store:env:A_DSN/Invoice"}, byName["table Invoice"].Legacy,
 		"a table also named by name is one lease, under its own name, checking both old forms")
+}
+
+// oneDatabaseKeyer keys every resource's table in one database (db-1),
+// whatever DSN names it, as stores.LeaseKeys does; a pattern in also
+// stands for the tables listed, each leased on its own.
+func oneDatabaseKeyer(also map[string][]string) activities.LeaseKeyer {
+	return func(_ context.Context, _ *config.Spec, resources []string) ([]activities.LeaseKey, error) {
+		out := make([]activities.LeaseKey, len(resources))
+		for i, r := range resources {
+			table := r[strings.LastIndex(r, "/")+1:]
+			out[i] = activities.LeaseKey{Key: "store:db-1/" + table, Name: "table " + table}
+			for _, n := range also[table] {
+				out[i].Also = append(out[i].Also, activities.LeaseKey{Key: "store:db-1/" + n, Name: "table " + n + " (by " + table + ")", Legacy: "store:env:A_DSN/" + n})
+			}
+		}
+		return out, nil
+	}
 }
