@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,8 +33,9 @@ type Difference struct {
 	// Columns names the differing columns of a mismatched row.
 	Columns []string `json:"columns,omitempty"`
 	// Values holds, for the first few mismatched rows only, each differing
-	// column's canonical text on each side, truncated.
-	Values map[string][2]string `json:"values,omitempty"`
+	// column's canonical text on each side, truncated; null (nil) for a
+	// NULL, which the text report shows as NULL unquoted.
+	Values map[string][2]*string `json:"values,omitempty"`
 }
 
 // TableReport is one table's outcome.
@@ -228,7 +230,7 @@ func (r *Report) Text() string {
 			}
 			for _, c := range d.Columns {
 				if v, ok := d.Values[c]; ok {
-					fmt.Fprintf(&b, " %s: %q≠%q", c, v[0], v[1])
+					fmt.Fprintf(&b, " %s: %s≠%s", c, quotedOrNull(v[0]), quotedOrNull(v[1]))
 				}
 			}
 			b.WriteString("\n")
@@ -316,4 +318,12 @@ func withinTolerance(a, b string, tol *big.Rat) bool {
 	}
 	d := new(big.Rat).Sub(x, y)
 	return d.Abs(d).Cmp(tol) <= 0
+}
+
+// quotedOrNull shows a differing value quoted, or NULL bare for a NULL.
+func quotedOrNull(v *string) string {
+	if v == nil {
+		return "NULL"
+	}
+	return strconv.Quote(*v)
 }

@@ -67,7 +67,7 @@ type tableCheck struct {
 type found struct {
 	Difference
 	key    []any
-	values map[string][2]string // differing columns' texts, truncated
+	values map[string][2]*string // differing columns' texts, truncated (nil: NULL)
 }
 
 // planTable introspects both sides and decides what is compared and where
@@ -725,10 +725,10 @@ func (tc *tableCheck) compare(a, b map[string]*row) []found {
 		if cols := tc.differing(ra, rb); len(cols) > 0 {
 			d := tc.difference(Mismatched, ra, rb)
 			d.Columns = cols
-			d.values = map[string][2]string{}
+			d.values = map[string][2]*string{}
 			for i, c := range tc.src.cols {
 				if slices.Contains(cols, c.name) {
-					d.values[c.name] = [2]string{shown(ra, i), shown(rb, i)}
+					d.values[c.name] = [2]*string{shown(ra, i), shown(rb, i)}
 				}
 			}
 			out = append(out, d)
@@ -897,15 +897,17 @@ func (tc *tableCheck) fill(rep *TableReport) {
 	rep.KeysRead = tc.src.keysRead.Load() + tc.tgt.keysRead.Load()
 }
 
-func shown(r *row, i int) string {
+// shown is a differing value as a report shows it: nil for NULL, so that
+// a NULL and the text "NULL" never look alike.
+func shown(r *row, i int) *string {
 	if r.nulls[i] {
-		return "NULL"
+		return nil
 	}
 	s := r.texts[i]
 	if r := []rune(s); len(r) > 40 {
 		s = string(r[:40]) + "…"
 	}
-	return s
+	return &s
 }
 
 func (tc *tableCheck) progress(rows int64) {

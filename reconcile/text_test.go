@@ -1,9 +1,13 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
 )
 
 // A mapped table's name (source→target) longer than the first column's
@@ -38,5 +42,28 @@ func TestTextCountsOneDifference(t *testing.T) {
 		Samples: []Difference{{Class: Mismatched, Key: []string{"3"}}}}}}
 	if text := r.Text(); !strings.Contains(text, "\ntrack: 1 difference\n") {
 		t.Errorf("want \"track: 1 difference\" in\n%s", text)
+	}
+}
+
+// A NULL on one side and the text "NULL" on the other are a difference the
+// report shows as such: NULL bare, the text quoted, and null in JSON.
+func TestANullAndTheTextNULLAreToldApart(t *testing.T) {
+	a, b := newItems(t, datastore.SQLite, 30), newItems(t, datastore.SQLite, 30)
+	// Row 11's label is NULL on both sides (itemRow); the target's becomes
+	// the word, and row 12's word becomes NULL.
+	dbtest.Exec(t, b.Store, `UPDATE items SET label = 'NULL' WHERE id = 11`, `UPDATE items SET label = NULL WHERE id = 12`)
+	rep := run(t, Options{Source: a.Store, Target: b.Store})
+	text := rep.Text()
+	for _, want := range []string{`key=11 columns=label label: NULL≠"NULL"`, `key=12 columns=label label: "item 12"≠NULL`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("want %q in\n%s", want, text)
+		}
+	}
+	js, err := json.Marshal(rep.Tables[0].Samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"label":[null,"NULL"]`) {
+		t.Errorf("want the NULL as null in JSON: %s", js)
 	}
 }
