@@ -107,6 +107,9 @@ func (s *Store) ApplyWith(ctx context.Context, changes []TableMutations, hooks T
 				if bt := s.badTextOf(ctx, t, err, chunk); bt != nil {
 					return fmt.Errorf("apply changes: %w", bt)
 				}
+				if rv := rowValueOf(t, err, chunk); rv != nil {
+					return fmt.Errorf("apply changes: %w", rv)
+				}
 				return fmt.Errorf("apply changes to %s: upsert: %w", t.Name, err)
 			}
 		}
@@ -121,6 +124,9 @@ func (s *Store) ApplyWith(ctx context.Context, changes []TableMutations, hooks T
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				if bt := s.badTextOf(ctx, t, err, [][]any{m.Row}); bt != nil {
 					return fmt.Errorf("apply changes: %w", bt)
+				}
+				if rv := rowValueOf(t, err, [][]any{m.Row}); rv != nil {
+					return fmt.Errorf("apply changes: %w", rv)
 				}
 				return fmt.Errorf("apply changes to %s: update: %w", t.Name, err)
 			}

@@ -371,6 +371,10 @@ func (s *Store) writeLoadData(ctx context.Context, t *Table, rows [][]any) error
 	if errors.As(err, &bt) && bt.row >= 1 && bt.row <= len(rows) {
 		bt.key = keyText(t, rows[bt.row-1])
 	}
+	var rv *rowValueError
+	if errors.As(err, &rv) {
+		rv.fill(t, rows)
+	}
 	return err
 }
 
@@ -540,6 +544,9 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace, te
 		if bt := s.badTextOf(ctx, t, err, nil); bt != nil {
 			return bt
 		}
+		if rv := rowValueOf(t, err, nil); rv != nil {
+			return rv
+		}
 		if errors.As(err, &me) && strings.HasPrefix(string(me.SQLState[:]), "22") { // data exception
 			return fmt.Errorf("write %s: load data: %w: %w", t.Name, ErrBadValue, err)
 		}
@@ -550,6 +557,11 @@ func (s *Store) loadFrom(ctx context.Context, t *Table, r io.Reader, replace, te
 		if errors.As(err, &bt) {
 			bt.table = t.Name
 			bt.charset = s.columnCharset(ctx, t.Name, bt.column)
+			return err
+		}
+		var rv *rowValueError
+		if errors.As(err, &rv) {
+			rv.table = t.Name
 			return err
 		}
 		return fmt.Errorf("write %s: %w", t.Name, err)
@@ -593,6 +605,9 @@ func loadWarnings(ctx context.Context, tx *sql.Tx) error {
 		err := fmt.Errorf("%w: load data: %s", ErrBadValue, strings.Join(msgs, "; "))
 		if bt := badText(firstCode, firstMsg, err); bt != nil {
 			return bt
+		}
+		if rv := rowValue(firstCode, firstMsg, err); rv != nil {
+			return rv
 		}
 		return err
 	}

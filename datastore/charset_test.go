@@ -321,3 +321,80 @@ func TestLoadWithBlobKeepsKeyZero(t *testing.T) {
 		t.Fatalf("rows %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// A value its MySQL column cannot take (here a bigint beyond INT) stops the
+// write on every path with the row's key, the value as the source had it,
+// the column and what to do: before, the fast paths said only "Warning
+// 1264: Out of range value for column 'n' at row 2".
+func TestAValueTheColumnCannotTakeNamesItsRow(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE vt (id bigint PRIMARY KEY, n bigint, code text)",
+		"INSERT INTO vt VALUES (1, 5, 'a'), (8, 9999999999, 'b'), (9, 7, 'c')")
+	s := introspect(t, src.Store, "vt")
+	target := func(t *testing.T) (dbtest.DB, *datastore.Table) {
+		dst := dbtest.New(t, datastore.MySQL)
+		dbtest.Exec(t, dst.Store, "CREATE TABLE vt (id BIGINT PRIMARY KEY, n INT, code VARCHAR(40))")
+		return dst, introspect(t, dst.Store, "vt")
+	}
+	check := func(t *testing.T, dst dbtest.DB, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("a value beyond INT was written, want an error")
+		}
+		t.Logf("error: %v", err)
+		if !errors.Is(err, datastore.ErrBadValue) {
+			t.Errorf("error does not wrap ErrBadValue: %v", err)
+		}
+		for _, want := range []string{"write vt", "column n", "row with key id=8", `"9999999999"`, "vt.n", "typeOverrides", "mapping"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not say %q", want)
+			}
+		}
+		var n int
+		if err := dst.Store.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM vt").Scan(&n); err != nil || n != 0 {
+			t.Errorf("target holds %d rows (%v), want none: the batch rolls back", n, err)
+		}
+	}
+	read := func(t *testing.T) [][]any {
+		rows, err := src.Store.ReadBatch(ctx, s, nil, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	t.Run("direct", func(t *testing.T) {
+		dst, d := target(t)
+		_, err := src.Store.LoadDirect(ctx, dst.Store, s, d, nil, 100, nil)
+		check(t, dst, err)
+	})
+	t.Run("decoded", func(t *testing.T) {
+		dst, d := target(t)
+		check(t, dst, dst.Store.WriteBatch(ctx, d, read(t)))
+	})
+	t.Run("insert", func(t *testing.T) {
+		dst, d := target(t)
+		datastore.ForceInsert(dst.Store)
+		check(t, dst, dst.Store.WriteBatch(ctx, d, read(t)))
+	})
+	t.Run("apply", func(t *testing.T) {
+		dst, d := target(t)
+		var ms []datastore.Mutation
+		for _, r := range read(t) {
+			ms = append(ms, datastore.Mutation{Row: r})
+		}
+		check(t, dst, dst.Store.Apply(ctx, []datastore.TableMutations{{Table: d, Mutations: ms}}))
+	})
+}
+
+// A PostgreSQL value another engine has no form for (an infinite
+// timestamp) stops the read naming the row's key, not only the column.
+func TestAnUnreadableValueNamesItsRow(t *testing.T) {
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "CREATE TABLE inf (id int PRIMARY KEY, ts timestamp)",
+		"INSERT INTO inf VALUES (1, '2024-01-01'), (4, 'infinity')")
+	_, err := src.Store.ReadBatch(context.Background(), introspect(t, src.Store, "inf"), nil, 100, nil)
+	if err == nil || !strings.Contains(err.Error(), "read inf row with key id=4, column ts") || !strings.Contains(err.Error(), "infinity") {
+		t.Fatalf("read: %v, want the row with key id=4 and its column named", err)
+	}
+}

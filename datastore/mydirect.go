@@ -238,6 +238,14 @@ func (s *Store) loadDirect(ctx context.Context, to *Store, src, dst *Table, quer
 					bt.key = key
 				}
 			}
+			var rv *rowValueError
+			if errors.As(lerr, &rv) && rv.row > 0 {
+				// Failure path only: the batch again, to name the row and
+				// its value as the source wrote it.
+				if fields, err := rowFields(ctx, spg, query, rv.row); err == nil {
+					rv.fillFromText(src, dst, fields)
+				}
+			}
 			return lerr
 		}
 		b.Keys, b.Rows, b.Merged = int(scan.rows), scan.rows, replace
@@ -342,22 +350,31 @@ func (s *loadScanner) lastKey(t *Table) ([]any, error) {
 // rowKey reads the key of the n-th row (1-based) of a text COPY query,
 // as k=v, ... (for an error message).
 func rowKey(ctx context.Context, spg *pgconn.PgConn, query string, n int, t *Table) (string, error) {
-	w := &nthRow{n: n}
-	if _, err := spg.CopyTo(ctx, w, query); err != nil {
+	fields, err := rowFields(ctx, spg, query, n)
+	if err != nil {
 		return "", err
 	}
-	if w.row == nil {
-		return "", fmt.Errorf("no row %d", n)
-	}
-	fields := bytes.Split(w.row, []byte{'\t'})
 	parts := make([]string, len(t.PrimaryKey))
 	for i, at := range t.KeyIndexes() {
 		if at >= len(fields) {
 			return "", fmt.Errorf("a row of %d fields", len(fields))
 		}
-		parts[i] = t.PrimaryKey[i] + "=" + string(fields[at])
+		parts[i] = t.PrimaryKey[i] + "=" + fields[at]
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// rowFields reads the n-th row (1-based) of a text COPY query, its fields
+// as COPY wrote them (for an error message).
+func rowFields(ctx context.Context, spg *pgconn.PgConn, query string, n int) ([]string, error) {
+	w := &nthRow{n: n}
+	if _, err := spg.CopyTo(ctx, w, query); err != nil {
+		return nil, err
+	}
+	if w.row == nil {
+		return nil, fmt.Errorf("no row %d", n)
+	}
+	return strings.Split(string(w.row), "\t"), nil
 }
 
 // nthRow keeps the n-th line (1-based) written to it.

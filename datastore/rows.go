@@ -103,7 +103,7 @@ func (s *Store) ReadBatch(ctx context.Context, t *Table, after []any, limit int,
 		}
 		for i, c := range t.Columns {
 			if raw[i], err = Canonical(c.Type, raw[i]); err != nil {
-				return nil, fmt.Errorf("read %s column %s: %w", t.Name, c.Name, err)
+				return nil, fmt.Errorf("read %s row with key %s, column %s: %w", t.Name, keyText(t, raw), c.Name, err)
 			}
 		}
 		out = append(out, raw)
@@ -140,6 +140,9 @@ func (s *Store) writeInsert(ctx context.Context, t *Table, rows [][]any) error {
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			if bt := s.badTextOf(ctx, t, err, chunk); bt != nil {
 				return bt
+			}
+			if rv := rowValueOf(t, err, chunk); rv != nil {
+				return rv
 			}
 			return fmt.Errorf("write %s: %w", t.Name, err)
 		}
