@@ -49,7 +49,7 @@ func (e *rowValueError) Error() string {
 	}
 	return fmt.Sprintf("write %s: column %s, %s: %s does not fit column %s.%s; the batch is not written: "+
 		"change the target column's type (provision's typeOverrides) or map the value on the way "+
-		"(a mapping's cast, or drop the column and add it back with an expr: docs/mapping.md) (%v)",
+		"(a mapping's cast, or an added column computed by an expr under a name of its own, the column dropped: docs/mapping.md) (%v)",
 		e.table, e.column, where, what, e.table, e.column, e.err)
 }
 

@@ -185,6 +185,14 @@ func TestResolveRefuses(t *testing.T) {
 		{"added column collides with a carried one",
 			Spec{Names: RulePascal, Tables: map[string]TableSpec{"t": {Add: map[string]Computed{"Total": {Expr: "1", Type: "int"}}}}},
 			SourceTable{Name: "t", Columns: []string{"id", "total"}, Key: []string{"id"}}, "Total of T would be written by both column total and the added column Total"},
+		// A column "recomputed in place": the copy reads the added column
+		// beside the source's under its name, so this stopped the copy
+		// after provision had created the table; now preflight says so.
+		{"added column under a dropped source column's name",
+			Spec{Tables: map[string]TableSpec{"contract": {Drop: []string{"valid_to"},
+				Add: map[string]Computed{"valid_to": {Expr: "CASE WHEN valid_to = 'infinity' THEN NULL ELSE valid_to END", Type: "datetime(6)"}}}}},
+			SourceTable{Name: "contract", Columns: []string{"id", "valid_to"}, Key: []string{"id"}},
+			"add.valid_to: valid_to is also a column of source table contract, and an added column needs a name the source does not use: name it otherwise (e.g. valid_to_new"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

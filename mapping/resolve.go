@@ -229,6 +229,13 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(rules.Add)) {
 		a := rules.Add[name]
+		if has[name] {
+			// The copy reads an added column beside the source's own, under
+			// its target name: one name would stand for two columns there.
+			bad("add.%s: %s is also a column of source table %s, and an added column needs a name the source does not use: "+
+				"name it otherwise (e.g. %s_new; with the source column under drop: the target gets only the computed one)", name, name, src.Name, name)
+			continue
+		}
 		place(Column{Target: name, Expr: a.Expr, Type: a.Type}, "the added column "+name)
 		for _, src := range slices.Sorted(maps.Keys(a.Inverse)) {
 			if !dropped[src] {
