@@ -761,7 +761,11 @@ func (r *run) passDirect(ctx context.Context, p *tablePlan, filter *datastore.Fi
 		started := time.Now()
 		b, err := copyBatch(ctx, r.opts.To, p.source, p.target, after, limit, filter)
 		if err != nil {
-			return fmt.Errorf("copy %s: %w", p.name, ctxErrOr(ctx, err))
+			// The direct copiers name the table themselves ("copy t: ...").
+			if ctx.Err() != nil {
+				return fmt.Errorf("copy %s: %w", p.name, ctx.Err())
+			}
+			return err
 		}
 		if b.Keys == 0 {
 			return nil

@@ -100,8 +100,16 @@ func TestMapTableRefusesWhatDoesNotFit(t *testing.T) {
 	clash := &mapping.Spec{Tables: map[string]mapping.TableSpec{"order_line": {
 		Columns: map[string]string{"customer_id": "CustomerId"},
 		Add:     map[string]mapping.Computed{"customer_id": {Expr: "1", Type: "int"}}}}}
-	if _, err := datastore.SourceView(src, resolved(t, clash, src, src.PrimaryKey)); !errors.Is(err, mapping.ErrMapping) {
+	// Refused when the mapping is resolved (preflight), before any view.
+	st := mapping.SourceTable{Name: src.Name, Key: src.PrimaryKey, Columns: src.ColumnNames()}
+	if _, err := clash.Resolve(st); !errors.Is(err, mapping.ErrMapping) {
 		t.Errorf("a computed column named like a source column: %v, want ErrMapping", err)
+	}
+	// And by the view itself, for a resolved table built otherwise.
+	bad := resolved(t, m, src, src.PrimaryKey)
+	bad.Columns = append(bad.Columns, mapping.Column{Target: "customer_id", Expr: "1", Type: "int"})
+	if _, err := datastore.SourceView(src, bad); !errors.Is(err, mapping.ErrMapping) {
+		t.Errorf("a view with a computed column named like a source column: %v, want ErrMapping", err)
 	}
 }
 

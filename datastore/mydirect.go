@@ -117,7 +117,7 @@ func (s *Store) loadSelectList(src *Table) []string {
 func (s *Store) LoadDirect(ctx context.Context, to *Store, src, dst *Table, after []any, limit int, filter *Filter) (DirectBatch, error) {
 	var b DirectBatch
 	if err := checkBatch(src, after, limit); err != nil {
-		return b, err
+		return b, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
 	sel, err := s.batchSelect(src, s.loadSelectList(src), after, limit, filter)
 	if err != nil {

@@ -99,7 +99,7 @@ func literalKind(k Kind) bool {
 func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, after []any, limit int, filter *Filter) (DirectBatch, error) {
 	var b DirectBatch
 	if err := checkBatch(src, after, limit); err != nil {
-		return b, err
+		return b, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
 	query, err := s.copyOutQuery(src, dst, after, limit, filter)
 	if err != nil {
