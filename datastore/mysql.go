@@ -244,7 +244,13 @@ func textual(k Kind) bool {
 func mysqlType(native string) Type {
 	n := strings.ToLower(native)
 	unsigned := strings.Contains(n, "unsigned")
+	// The base type is the word before any arguments: an ENUM's or SET's
+	// arguments are quoted labels ("enum('G','PG-13')"), which typeArgs
+	// (numbers only) does not strip.
 	base := strings.TrimSpace(strings.Fields(typeArgs.ReplaceAllString(n, ""))[0])
+	if i := strings.IndexByte(base, '('); i >= 0 {
+		base = base[:i]
+	}
 	a, b := args(n)
 	switch base {
 	case "tinyint":
