@@ -112,7 +112,7 @@ func (d mysqlDialect) introspect(ctx context.Context, db *sql.DB, name string) (
 		return nil, err
 	}
 	irows, err := db.QueryContext(ctx, `
-		SELECT INDEX_NAME, NON_UNIQUE = 0, COLUMN_NAME
+		SELECT INDEX_NAME, NON_UNIQUE = 0, COLUMN_NAME, INDEX_TYPE
 		FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
 		ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, name)
@@ -127,12 +127,19 @@ func (d mysqlDialect) introspect(ctx context.Context, db *sql.DB, name string) (
 		var iname string
 		var unique bool
 		var col sql.NullString
-		if err := irows.Scan(&iname, &unique, &col); err != nil {
+		var kind string
+		if err := irows.Scan(&iname, &unique, &col, &kind); err != nil {
 			return nil, err
 		}
 		idx := byName[iname]
 		if idx == nil {
 			idx = &Index{Name: iname, Unique: unique}
+			// A FULLTEXT or SPATIAL index is no B-tree: elsewhere it would
+			// become one (over a whole TEXT, which PostgreSQL refuses past
+			// about 2.7 kB a row), so it keeps its kind (see Index.Method).
+			if k := strings.ToLower(kind); k == "fulltext" || k == "spatial" {
+				idx.Method = k
+			}
 			byName[iname] = idx
 			order = append(order, iname)
 		}

@@ -479,11 +479,15 @@ func CreateIndexes(ctx context.Context, target *Store, tables []*Table) ([]strin
 			}
 			using := ""
 			if idx.Method != "" {
-				if target.Engine != Postgres || t.Engine != Postgres {
+				if target.Engine != t.Engine {
 					notes = append(notes, fmt.Sprintf("%s: index %s not carried: a %s index has no counterpart on %s", t.Name, idx.Name, idx.Method, target.Engine))
 					continue
 				}
-				using = " USING " + idx.Method
+				if target.Engine == MySQL {
+					unique = strings.ToUpper(idx.Method) + " " // CREATE FULLTEXT INDEX
+				} else {
+					using = " USING " + idx.Method
+				}
 			}
 			q := fmt.Sprintf("CREATE %sINDEX %s ON %s%s (%s)", unique, target.d.quote(name), target.d.quote(t.Name), using, strings.Join(cols, ", "))
 			if _, err := target.DB.ExecContext(ctx, q); err != nil {

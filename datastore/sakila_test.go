@@ -169,3 +169,66 @@ func TestAGistIndexStaysGistOrIsNamedAsNotCarried(t *testing.T) {
 		}
 	})
 }
+
+// TestAFulltextOrSpatialIndexStaysOrIsNamedAsNotCarried: Sakila's MySQL
+// film_text FULLTEXT (title, description) and address SPATIAL (location)
+// became B-tree indexes on PostgreSQL (over a whole text, which PostgreSQL
+// refuses past about 2.7 kB a row) and SQLite, silently. MariaDB → MariaDB
+// keeps their kind.
+func TestAFulltextOrSpatialIndexStaysOrIsNamedAsNotCarried(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store,
+		"CREATE TABLE film_text (film_id INT PRIMARY KEY, title VARCHAR(255) NOT NULL, description TEXT, "+
+			"FULLTEXT KEY idx_title_description (title, description), KEY idx_title (title)) ENGINE=InnoDB",
+		"CREATE TABLE address (address_id INT PRIMARY KEY, location GEOMETRY NOT NULL, SPATIAL KEY idx_location (location)) ENGINE=InnoDB")
+	var tables []*datastore.Table
+	for _, name := range []string{"film_text", "address"} {
+		tb, err := src.Store.Introspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	overrides := map[datastore.Engine]map[string]string{
+		datastore.Postgres: {"address.location": "bytea"},
+		datastore.SQLite:   {"address.location": "BLOB"},
+	}
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			dst := dbtest.New(t, engine)
+			res, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "m1", TypeOverrides: overrides[engine]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"film_text": "idx_title", "address": ""} // the indexes carried
+			if engine == datastore.MySQL {
+				want = map[string]string{"film_text": "idx_title idx_title_description/fulltext", "address": "idx_location/spatial"}
+			} else {
+				notes := strings.Join(res.Notes, "\n")
+				for _, n := range []string{"index idx_title_description not carried: a fulltext index", "index idx_location not carried: a spatial index"} {
+					if !strings.Contains(notes, n) {
+						t.Errorf("notes do not say %q: %q", n, res.Notes)
+					}
+				}
+			}
+			for name, w := range want {
+				have, err := dst.Store.Introspect(ctx, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, idx := range have.Indexes {
+					g := strings.TrimPrefix(idx.Name, name+"_")
+					if idx.Method != "" {
+						g += "/" + idx.Method
+					}
+					got = append(got, g)
+				}
+				if strings.Join(got, " ") != w {
+					t.Errorf("indexes of %s on %s: %q, want %q", name, engine, got, w)
+				}
+			}
+		})
+	}
+}

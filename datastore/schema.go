@@ -98,7 +98,8 @@ type Index struct {
 	Columns []string `json:"columns"`
 	Unique  bool     `json:"unique"`
 	// Method is a PostgreSQL index's access method when it is not btree
-	// (gist, gin, hash, brin, ...): kept on PostgreSQL, not carried elsewhere.
+	// (gist, gin, hash, brin, ...), or a MySQL index's kind when it is
+	// fulltext or spatial: kept on the same engine, not carried elsewhere.
 	Method string `json:"method,omitempty"`
 }
 
