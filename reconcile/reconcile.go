@@ -196,6 +196,11 @@ func Run(ctx context.Context, opts Options, resume Checkpoint) (*Report, error) 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// Repairs wait for every table's check: the target's foreign keys
+	// want the deletes children first and the upserts parents first.
+	if err := repairAll(ctx, checks, results); err != nil {
+		return nil, err
+	}
 	if lim.reached() {
 		rep.Stopped = lim.why()
 	}

@@ -61,6 +61,13 @@ type tableCheck struct {
 	diffs []found
 	seen  map[string]bool // keys of diffs
 	total atomic.Int64    // max(source rows, target rows)
+
+	// needsRepair: the check ended (not stopped at a limit) with
+	// differences to repair; Run repairs every such table at the end
+	// (repairAll), rr is the repair's report meanwhile.
+	needsRepair bool
+	rr          *RepairReport
+	repairStart time.Time
 }
 
 // found is a difference with the key's canonical values (for a re-check).
@@ -435,11 +442,7 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 		}
 	}
 	tc.fill(&rep)
-	if !stopped && tc.o.Repair && len(tc.diffs) > 0 {
-		if err := tc.repair(ctx, &rep); err != nil {
-			return rep, err
-		}
-	}
+	tc.needsRepair = !stopped && tc.o.Repair && len(tc.diffs) > 0
 	rep.Complete = !stopped
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {
