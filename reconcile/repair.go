@@ -124,6 +124,7 @@ func (tc *tableCheck) repairRecheck(ctx context.Context, rep *TableReport) error
 	}
 	rr.Seconds = time.Since(tc.repairStart).Seconds()
 	rep.Repair = rr
+	tc.repaired.Store(true)
 	return nil
 }
 

@@ -66,6 +66,7 @@ type tableCheck struct {
 	// differences to repair; Run repairs every such table at the end
 	// (repairAll), rr is the repair's report meanwhile.
 	needsRepair bool
+	repaired    atomic.Bool // repairAll is through with this table
 	rr          *RepairReport
 	repairStart time.Time
 }
