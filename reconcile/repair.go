@@ -193,7 +193,7 @@ func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error)
 		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
 	}
 	q := &qb{engine: s.store.Engine}
-	stmt := "SELECT " + strings.Join(sel, ", ") + s.from() + " WHERE " + keysCond(q, s, keys)
+	stmt := "SELECT " + strings.Join(sel, ", ") + s.from() + whereClause(keysCond(q, s, keys), s.filter)
 	s.queries.Add(1)
 	rows, err := s.store.DB.QueryContext(ctx, stmt, q.args...)
 	if err != nil {

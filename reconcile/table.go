@@ -251,6 +251,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	// The mapping's filter says which source rows the target holds.
 	srcWhere := joinConds(m.Where, o.where(p.Source))
 	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB, srcHints)
+	tc.src.filter = m.Where
 	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB, tgtHints)
 	tc.mapped = m
 	if o.UpdatedColumn != "" {
