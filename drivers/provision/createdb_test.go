@@ -154,3 +154,23 @@ func TestProvisionPreflightChecksTheDatabaseCanBeCreated(t *testing.T) {
 	require.Len(t, problems, 1)
 	require.Contains(t, problems[0], "store new: createDatabase: access denied: the directory "+filepath.Dir(nowhere)+" cannot take the database file")
 }
+
+// With createDatabase: true on a database that does not exist yet,
+// preflight still checks that every column's type maps to the target's
+// engine: it passed, and provision then refused a MariaDB YEAR and
+// GEOMETRY on SQLite and PostgreSQL.
+func TestProvisionPreflightChecksTypesBeforeTheDatabaseExists(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE film (film_id INT PRIMARY KEY, release_year YEAR, location GEOMETRY)")
+	d := provision.New(hclog.NewNullLogger())
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			spec := createDBSpec(t, "types", src, engine, newDatabaseDSN(t, engine))
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.Len(t, problems, 1, "%q", problems)
+			require.Contains(t, problems[0], "table film cannot be created in new")
+			require.Contains(t, problems[0], "film.release_year (year(4)), film.location (geometry)")
+		})
+	}
+}

@@ -520,12 +520,22 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 			problems = append(problems, stores.CastProblems(s.Mapping, src, m, engine)...)
 		}
 	}
-	if to == nil {
+	if to == nil && s.unopenedTarget() == nil {
 		return problems
 	}
 	tables, overrides, _, err := s.sourceTables(ctx, from)
 	if err != nil {
 		return append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err))
+	}
+	if to == nil {
+		// The database does not exist yet (createDatabase): the types
+		// still have to map, which needs only the target's engine.
+		for _, t := range tables {
+			if _, _, err := s.unopenedTarget().CreateTableSQL(t, overrides); err != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
+				problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
+			}
+		}
+		return problems
 	}
 	if s.DDL != nil {
 		// The file creates the tables as the mapping makes them: its
@@ -565,6 +575,13 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary), or list it in fullCopy here and in the copy phase to copy it in one pass that is not resumable", s.From, name))
 	}
 	if to == nil {
+		// The database does not exist yet (createDatabase): the types
+		// still have to map, which needs only the target's engine.
+		if r := s.unopenedTarget(); r != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
+			if _, _, err := r.CreateTableSQL(t, s.TypeOverrides); err != nil {
+				problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
+			}
+		}
 		return problems
 	}
 	if _, _, err := to.CreateTableSQL(t, s.TypeOverrides); err != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
@@ -585,6 +602,24 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		}
 	}
 	return problems
+}
+
+// unopenedTarget is the target's engine as an unopened store (it renders
+// DDL) when provision creates the target's database, which preflight
+// cannot open yet; nil otherwise.
+func (s *Spec) unopenedTarget() *datastore.Store {
+	if !s.CreateDatabase {
+		return nil
+	}
+	engine, err := datastore.ParseEngine(s.Stores[s.To].Engine)
+	if err != nil {
+		return nil
+	}
+	r, err := datastore.Unopened(engine)
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // withoutKey reports whether fullCopy lets the table be created without a
