@@ -174,3 +174,37 @@ func TestProvisionPreflightChecksTypesBeforeTheDatabaseExists(t *testing.T) {
 		})
 	}
 }
+
+// A provision that creates the target database and then fails (a MariaDB
+// YEAR with no typeOverrides) drops that database again: a failed phase
+// has no compensation, so the rollback left it behind. A database that
+// existed before is kept.
+func TestAFailedProvisionDropsTheDatabaseItCreated(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE film (film_id INT PRIMARY KEY, release_year YEAR)")
+	d := provision.New(hclog.NewNullLogger())
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			dsn := newDatabaseDSN(t, engine)
+			t.Cleanup(func() { _, _ = datastore.DropCreatedDatabase(context.Background(), engine, dsn, "faileddb") })
+			spec := createDBSpec(t, "faileddb", src, engine, dsn)
+			_, err := d.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.ErrorContains(t, err, "film.release_year (year(4))")
+			require.ErrorContains(t, err, "which this attempt created, was dropped again")
+			require.ErrorContains(t, err, "retryable: false", "still a refusal, not retried")
+			exists, err := datastore.DatabaseExists(ctx, engine, dsn)
+			require.NoError(t, err)
+			require.False(t, exists, "the failed provision left the database it created")
+
+			kept := dbtest.New(t, engine)
+			spec = createDBSpec(t, "faileddb", src, engine, kept.DSN)
+			_, err = d.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "dropped again")
+			exists, err = datastore.DatabaseExists(ctx, engine, kept.DSN)
+			require.NoError(t, err)
+			require.True(t, exists, "a failed provision dropped a database it did not create")
+		})
+	}
+}
