@@ -50,10 +50,16 @@ func SpatialType(e Engine, native string) bool {
 	return false
 }
 
-// suggestedType is a target type that takes a column of a type without a
-// mapping with nothing lost: the source's text form (an interval's
-// "1 day 02:00:00", a time's "12:30:00"), a BIT's bytes, a YEAR's number.
 func (s *Store) suggestedType(src Engine, c Column, key bool) string {
+	return SuggestedType(s.Engine, src, c, key)
+}
+
+// SuggestedType is a type of engine target that takes a column c (of a
+// src table) of a type without a mapping with nothing lost: the source's
+// text form (an interval's "1 day 02:00:00", a time's "12:30:00"), a
+// BIT's bytes, a YEAR's number, a spatial column's stored bytes.
+func SuggestedType(target, src Engine, c Column, key bool) string {
+	s := struct{ Engine Engine }{target}
 	base := strings.ToLower(strings.TrimSpace(typeArgs.ReplaceAllString(c.NativeType, "")))
 	switch {
 	case SpatialType(src, c.NativeType):
