@@ -93,6 +93,7 @@ func (d mysqlDialect) introspect(ctx context.Context, db *sql.DB, name string) (
 		}
 		c.Type = mysqlType(c.NativeType)
 		c.AutoIncrement = strings.Contains(strings.ToLower(extra), "auto_increment")
+		c.OnUpdateNow = strings.Contains(strings.ToLower(extra), "on update current_timestamp")
 		if def.Valid {
 			c.Default = parseDefault(def.String)
 			// MySQL 8 writes string defaults unquoted (MariaDB quotes them).

@@ -343,6 +343,13 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 		} else if c.Default != nil && !auto {
 			notes = append(notes, fmt.Sprintf("%s.%s: default %q not carried to %s", t.Name, c.Name, c.Default.Value, s.Engine))
 		}
+		if c.OnUpdateNow {
+			if s.Engine == MySQL && same {
+				line += " ON UPDATE " + onUpdateNow(c.NativeType)
+			} else {
+				notes = append(notes, fmt.Sprintf("%s.%s: ON UPDATE CURRENT_TIMESTAMP not carried to %s: an update there keeps the column's value unless the writer sets it (a trigger can)", t.Name, c.Name, s.Engine))
+			}
+		}
 		lines = append(lines, line)
 	}
 	if len(unmapped) > 0 {
@@ -438,6 +445,16 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// onUpdateNow is MySQL's ON UPDATE clause's value for a column of native
+// type native: CURRENT_TIMESTAMP at the column's fractional precision
+// (MySQL refuses another).
+func onUpdateNow(native string) string {
+	if a, _ := args(strings.ToLower(native)); a > 0 {
+		return fmt.Sprintf("CURRENT_TIMESTAMP(%d)", a)
+	}
+	return "CURRENT_TIMESTAMP"
 }
 
 // IndexName is the name an index of table gets on a target: index names

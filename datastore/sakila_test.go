@@ -232,3 +232,46 @@ func TestAFulltextOrSpatialIndexStaysOrIsNamedAsNotCarried(t *testing.T) {
 		})
 	}
 }
+
+// TestOnUpdateCurrentTimestampIsKeptOrNamedAsNotCarried: Sakila's
+// last_update (TIMESTAMP ... ON UPDATE CURRENT_TIMESTAMP) lost its ON
+// UPDATE silently, even MariaDB → MariaDB: the new database's updates
+// no longer moved it.
+func TestOnUpdateCurrentTimestampIsKeptOrNamedAsNotCarried(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE actor (actor_id INT PRIMARY KEY, name VARCHAR(45), "+
+		"last_update TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, "+
+		"touched DATETIME(3) NULL ON UPDATE CURRENT_TIMESTAMP(3))")
+	tb, err := src.Store.Introspect(ctx, "actor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			dst := dbtest.New(t, engine)
+			res, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tb}, datastore.ProvisionOptions{Owner: "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(res.Notes, "\n")
+			if engine != datastore.MySQL {
+				for _, c := range []string{"last_update", "touched"} {
+					if !strings.Contains(notes, "actor."+c+": ON UPDATE CURRENT_TIMESTAMP not carried to "+string(engine)) {
+						t.Errorf("notes do not name actor.%s's ON UPDATE: %q", c, res.Notes)
+					}
+				}
+				return
+			}
+			dbtest.Exec(t, dst.Store, "INSERT INTO actor (actor_id, name, last_update) VALUES (1, 'A', '2006-02-15 04:34:33')",
+				"UPDATE actor SET name = 'B' WHERE actor_id = 1")
+			var moved, touched bool
+			if err := dst.Store.DB.QueryRowContext(ctx, "SELECT last_update > '2006-02-16', touched IS NOT NULL FROM actor").Scan(&moved, &touched); err != nil {
+				t.Fatal(err)
+			}
+			if !moved || !touched {
+				t.Fatalf("an update on the target did not set the columns (last_update moved %v, touched set %v); notes %q", moved, touched, res.Notes)
+			}
+		})
+	}
+}
