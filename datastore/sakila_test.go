@@ -275,3 +275,33 @@ func TestOnUpdateCurrentTimestampIsKeptOrNamedAsNotCarried(t *testing.T) {
 		})
 	}
 }
+
+// TestASourceTriggerIsNamedAsNotCarried: Sakila's film triggers (ins_film,
+// upd_film, del_film keep film_text in step) were left behind without a
+// word; Godwit's own triggers (godwit_...) are not the user's to carry.
+func TestASourceTriggerIsNamedAsNotCarried(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store,
+		"CREATE TABLE film (film_id INT PRIMARY KEY, title VARCHAR(255))",
+		"CREATE TABLE film_text (film_id INT PRIMARY KEY, title VARCHAR(255))",
+		"CREATE TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW INSERT INTO film_text VALUES (NEW.film_id, NEW.title)",
+		"CREATE TRIGGER godwit_tr_m_film_i AFTER UPDATE ON film FOR EACH ROW SET @x = 1")
+	tb, err := src.Store.Introspect(ctx, "film")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			dst := dbtest.New(t, engine)
+			res, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tb}, datastore.ProvisionOptions{Owner: "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(res.Notes, "\n")
+			if !strings.Contains(notes, "film: trigger ins_film (AFTER INSERT) not carried") || strings.Contains(notes, "godwit_tr") {
+				t.Fatalf("notes: %q, want ins_film named and godwit's trigger not", res.Notes)
+			}
+		})
+	}
+}
