@@ -83,6 +83,7 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		return res, fmt.Errorf("provision: %w: %s", ErrInheritedRows, strings.Join(problems, "; "))
 	}
 	var todo []plan
+	var unmapped []error
 	for i, t := range tables {
 		t, not := carryable(t, present)
 		tables[i] = t
@@ -106,6 +107,12 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 			return res, fmt.Errorf("provision %s: %w (%s); drop or rename it, or leave it out of the tables", t.Name, ErrTableExists, who)
 		}
 		ddl, notes, err := target.CreateTableSQL(t, opts.TypeOverrides)
+		if errors.Is(err, ErrUnsupportedType) {
+			// Every table's columns at once: fixing one table's must not
+			// only reveal the next table's on the next run.
+			unmapped = append(unmapped, err)
+			continue
+		}
 		if err != nil {
 			return res, fmt.Errorf("provision: %w", err)
 		}
@@ -114,6 +121,9 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		}
 		res.Notes = append(res.Notes, notes...)
 		todo = append(todo, plan{t, ddl})
+	}
+	if len(unmapped) > 0 {
+		return res, fmt.Errorf("provision: %w", errors.Join(unmapped...))
 	}
 	for _, p := range todo {
 		if err := target.createRecorded(ctx, p.t.Name, p.ddl, opts.Owner); err != nil {
