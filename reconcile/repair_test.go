@@ -121,3 +121,26 @@ func TestRepairRespectsTheTargetsForeignKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestACheckpointListsATableOnlyOnceRepaired: the repairs wait for every
+// check (TestRepairRespectsTheTargetsForeignKeys), so a checkpoint taken
+// in between must not list a checked but unrepaired table as done: a
+// check resumed from it would skip the table's repair.
+func TestACheckpointListsATableOnlyOnceRepaired(t *testing.T) {
+	a, b := newItems(t, pairs[0].src, 300), newItems(t, pairs[0].tgt, 300)
+	changeTarget(t, b.Store, 300)
+	var done []TableReport
+	o := Options{Source: a.Store, Target: b.Store, Repair: true, DeleteExtra: true,
+		Progress: func(p Progress) { done = append(done, p.Checkpoint.Done...) }}
+	if rep := run(t, o); rep.Tables[0].Repair == nil || !rep.Tables[0].Repair.Clean() {
+		t.Fatalf("repair: %s", rep.Summary())
+	}
+	if len(done) == 0 {
+		t.Fatal("no checkpoint listed the table as done")
+	}
+	for _, d := range done {
+		if d.Repair == nil {
+			t.Fatalf("a checkpoint listed %s as done before its repair", d.Table)
+		}
+	}
+}
