@@ -13,22 +13,60 @@ func (s *Store) unmappedError(t *Table, cols []Column, inKey map[string]bool) er
 	var named, lines []string
 	for _, c := range cols {
 		named = append(named, fmt.Sprintf("%s.%s (%s)", t.Name, c.Name, c.NativeType))
-		lines = append(lines, fmt.Sprintf("%s: %s", strconv.Quote(t.Name+"."+c.Name), strconv.Quote(s.suggestedType(c, inKey[c.Name]))))
+		lines = append(lines, fmt.Sprintf("%s: %s", strconv.Quote(t.Name+"."+c.Name), strconv.Quote(s.suggestedType(t.Engine, c, inKey[c.Name]))))
 	}
 	what := "column " + named[0]
 	if len(named) > 1 {
 		what = "columns " + strings.Join(named, ", ")
 	}
-	return fmt.Errorf("table %s: %w to %s for %s; opt in per column in the provision section with typeOverrides: {%s} (a text type gets the source's text form)",
-		t.Name, ErrUnsupportedType, s.Engine, what, strings.Join(lines, ", "))
+	tail := "a text type gets the source's text form"
+	for _, c := range cols {
+		if SpatialType(t.Engine, c.NativeType) {
+			tail += "; a spatial type's value is MySQL's stored form, which needs a binary type: a 4-byte SRID, then the geometry as WKB"
+			break
+		}
+	}
+	return fmt.Errorf("table %s: %w to %s for %s; opt in per column in the provision section with typeOverrides: {%s} (%s)",
+		t.Name, ErrUnsupportedType, s.Engine, what, strings.Join(lines, ", "), tail)
 }
 
-// suggestedType is a target type that takes a column of a type without a
-// mapping with nothing lost: the source's text form (an interval's
-// "1 day 02:00:00", a time's "12:30:00"), a BIT's bytes, a YEAR's number.
-func (s *Store) suggestedType(c Column, key bool) string {
+// SpatialType reports whether a native type of engine e is a MySQL/MariaDB
+// spatial one (GEOMETRY, POINT, POLYGON, ...), whose values the driver
+// reads as MySQL's binary stored form and which CAST(x AS CHAR) refuses.
+// (PostGIS's geometry on PostgreSQL is not: its driver value is text.)
+func SpatialType(e Engine, native string) bool {
+	if e != MySQL {
+		return false
+	}
+	n := strings.ToLower(strings.TrimSpace(native))
+	if i := strings.IndexAny(n, "( "); i >= 0 {
+		n = n[:i]
+	}
+	switch n {
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+		"multipolygon", "geometrycollection", "geomcollection":
+		return true
+	}
+	return false
+}
+
+func (s *Store) suggestedType(src Engine, c Column, key bool) string {
+	return SuggestedType(s.Engine, src, c, key)
+}
+
+// SuggestedType is a type of engine target that takes a column c (of a
+// src table) of a type without a mapping with nothing lost: the source's
+// text form (an interval's "1 day 02:00:00", a time's "12:30:00"), a
+// BIT's bytes, a YEAR's number, a spatial column's stored bytes.
+func SuggestedType(target, src Engine, c Column, key bool) string {
+	s := struct{ Engine Engine }{target}
 	base := strings.ToLower(strings.TrimSpace(typeArgs.ReplaceAllString(c.NativeType, "")))
 	switch {
+	case SpatialType(src, c.NativeType):
+		// Its driver value is MySQL's stored form, binary (a 4-byte SRID,
+		// then WKB): a text column would refuse it (PostgreSQL: "invalid
+		// byte sequence for encoding UTF8: 0x00").
+		return map[Engine]string{Postgres: "bytea", MySQL: "LONGBLOB", SQLite: "BLOB"}[s.Engine]
 	case base == "bit":
 		return map[Engine]string{Postgres: "bytea", MySQL: "VARBINARY(8)", SQLite: "BLOB"}[s.Engine]
 	case base == "year":

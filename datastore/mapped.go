@@ -160,7 +160,7 @@ func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (
 			notes = append(notes, fmt.Sprintf("%s: index %s not carried: a column of it is dropped by the mapping", m.Target, idx.Name))
 			continue
 		}
-		t.Indexes = append(t.Indexes, Index{Name: idx.Name, Columns: cols, Unique: idx.Unique})
+		t.Indexes = append(t.Indexes, Index{Name: idx.Name, Columns: cols, Unique: idx.Unique, Method: idx.Method})
 	}
 	for _, fk := range src.ForeignKeys {
 		cols, ok := rename(m, fk.Columns)

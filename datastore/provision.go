@@ -83,6 +83,7 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		return res, fmt.Errorf("provision: %w: %s", ErrInheritedRows, strings.Join(problems, "; "))
 	}
 	var todo []plan
+	var unmapped []error
 	for i, t := range tables {
 		t, not := carryable(t, present)
 		tables[i] = t
@@ -106,6 +107,12 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 			return res, fmt.Errorf("provision %s: %w (%s); drop or rename it, or leave it out of the tables", t.Name, ErrTableExists, who)
 		}
 		ddl, notes, err := target.CreateTableSQL(t, opts.TypeOverrides)
+		if errors.Is(err, ErrUnsupportedType) {
+			// Every table's columns at once: fixing one table's must not
+			// only reveal the next table's on the next run.
+			unmapped = append(unmapped, err)
+			continue
+		}
 		if err != nil {
 			return res, fmt.Errorf("provision: %w", err)
 		}
@@ -114,6 +121,9 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		}
 		res.Notes = append(res.Notes, notes...)
 		todo = append(todo, plan{t, ddl})
+	}
+	if len(unmapped) > 0 {
+		return res, fmt.Errorf("provision: %w", errors.Join(unmapped...))
 	}
 	for _, p := range todo {
 		if err := target.createRecorded(ctx, p.t.Name, p.ddl, opts.Owner); err != nil {
@@ -343,6 +353,13 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 		} else if c.Default != nil && !auto {
 			notes = append(notes, fmt.Sprintf("%s.%s: default %q not carried to %s", t.Name, c.Name, c.Default.Value, s.Engine))
 		}
+		if c.OnUpdateNow {
+			if s.Engine == MySQL && same {
+				line += " ON UPDATE " + onUpdateNow(c.NativeType)
+			} else {
+				notes = append(notes, fmt.Sprintf("%s.%s: ON UPDATE CURRENT_TIMESTAMP not carried to %s: an update there keeps the column's value unless the writer sets it (a trigger can)", t.Name, c.Name, s.Engine))
+			}
+		}
 		lines = append(lines, line)
 	}
 	if len(unmapped) > 0 {
@@ -440,6 +457,16 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// onUpdateNow is MySQL's ON UPDATE clause's value for a column of native
+// type native: CURRENT_TIMESTAMP at the column's fractional precision
+// (MySQL refuses another).
+func onUpdateNow(native string) string {
+	if a, _ := args(strings.ToLower(native)); a > 0 {
+		return fmt.Sprintf("CURRENT_TIMESTAMP(%d)", a)
+	}
+	return "CURRENT_TIMESTAMP"
+}
+
 // IndexName is the name an index of table gets on a target: index names
 // are per schema in PostgreSQL and SQLite, so a name that does not start
 // with its table's name is prefixed with it.
@@ -479,11 +506,15 @@ func CreateIndexes(ctx context.Context, target *Store, tables []*Table) ([]strin
 			}
 			using := ""
 			if idx.Method != "" {
-				if target.Engine != Postgres || t.Engine != Postgres {
+				if target.Engine != t.Engine {
 					notes = append(notes, fmt.Sprintf("%s: index %s not carried: a %s index has no counterpart on %s", t.Name, idx.Name, idx.Method, target.Engine))
 					continue
 				}
-				using = " USING " + idx.Method
+				if target.Engine == MySQL {
+					unique = strings.ToUpper(idx.Method) + " " // CREATE FULLTEXT INDEX
+				} else {
+					using = " USING " + idx.Method
+				}
 			}
 			q := fmt.Sprintf("CREATE %sINDEX %s ON %s%s (%s)", unique, target.d.quote(name), target.d.quote(t.Name), using, strings.Join(cols, ", "))
 			if _, err := target.DB.ExecContext(ctx, q); err != nil {

@@ -86,6 +86,9 @@ type Column struct {
 	Nullable      bool     `json:"nullable"`
 	Default       *Default `json:"default,omitempty"`
 	AutoIncrement bool     `json:"autoIncrement,omitempty"` // serial/identity, AUTO_INCREMENT, INTEGER PRIMARY KEY
+	// OnUpdateNow: MySQL's ON UPDATE CURRENT_TIMESTAMP (every update sets
+	// the column to the time of the update).
+	OnUpdateNow bool `json:"onUpdateNow,omitempty"`
 	// Expr, in a mapped source view (MapTable), is the SQL expression in
 	// the source's dialect that reads the column instead of its name.
 	Expr string `json:"expr,omitempty"`
@@ -98,7 +101,8 @@ type Index struct {
 	Columns []string `json:"columns"`
 	Unique  bool     `json:"unique"`
 	// Method is a PostgreSQL index's access method when it is not btree
-	// (gist, gin, hash, brin, ...): kept on PostgreSQL, not carried elsewhere.
+	// (gist, gin, hash, brin, ...), or a MySQL index's kind when it is
+	// fulltext or spatial: kept on the same engine, not carried elsewhere.
 	Method string `json:"method,omitempty"`
 }
 

@@ -87,6 +87,18 @@ type Store struct {
 	readOnly bool
 }
 
+// Unopened is a store of engine without a connection: it renders DDL
+// (CreateTableSQL) for a database that does not exist yet, so preflight
+// can check a provision with createDatabase. It has no DB: nothing may
+// read or write through it.
+func Unopened(engine Engine) (*Store, error) {
+	d := dialectOf(engine)
+	if d == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownEngine, engine)
+	}
+	return &Store{Engine: engine, d: d}, nil
+}
+
 // Open connects to a database and checks that it answers. The DSN is the
 // engine's own: a PostgreSQL URL or keyword string, a go-sql-driver/mysql DSN
 // (user:pass@tcp(host:3306)/db), or a SQLite file path / file: URI. It is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
@@ -142,5 +143,33 @@ func TestMappedUpdatedColumnDroppedIsNamed(t *testing.T) {
 	_, err = Plan(ctx, o)
 	if err == nil || !strings.Contains(err.Error(), `has no timestamp column "UpdatedAt"`) {
 		t.Fatalf("Plan = %v, want the target's missing UpdatedAt named", err)
+	}
+}
+
+// TestRepairOfARowThatLeftTheFilterIsClean: a source row moved out of the
+// mapping's filter (quantity set to 0) is extra on the target; the repair
+// deletes it, and its re-check must not fetch the source row outside the
+// filter and call it missing_in_target ("the repair did not fix 1 keys").
+// A re-check with recheckAfter reads the same way.
+func TestRepairOfARowThatLeftTheFilterIsClean(t *testing.T) {
+	src, tgt := newMappedPair(t, 50)
+	ctx := context.Background()
+	pairs, err := ResolveMapped(ctx, src.Store, mappingtest.SalesLine())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, src.Store, "UPDATE order_line SET quantity = 0 WHERE order_line_id = 8")
+	o := Options{Source: src.Store, Target: tgt.Store, Tables: pairs, RecheckAfter: time.Millisecond}
+	rep := run(t, o)
+	if got := keysOf(&rep.Tables[0], ExtraInTarget); strings.Join(got, " ") != "8" || rep.Differing() != 1 {
+		t.Fatalf("the re-checked check: extra %v, want [8]:\n%s", got, rep.Text())
+	}
+	o.Repair, o.DeleteExtra = true, true
+	rep = run(t, o)
+	if rr := rep.Tables[0].Repair; rr == nil || rr.Deleted != 1 || !rr.Clean() {
+		t.Fatalf("repair: %+v\n%s", rr, rep.Text())
+	}
+	if again := run(t, Options{Source: src.Store, Target: tgt.Store, Tables: pairs}); again.Differing() != 0 {
+		t.Fatalf("after the repair:\n%s", again.Text())
 	}
 }

@@ -196,6 +196,12 @@ func Run(ctx context.Context, opts Options, resume Checkpoint) (*Report, error) 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// Repairs wait for every table's check: the target's foreign keys
+	// want the deletes children first and the upserts parents first.
+	if err := repairAll(ctx, checks, results); err != nil {
+		return nil, err
+	}
+	report() // the repaired tables are done now
 	if lim.reached() {
 		rep.Stopped = lim.why()
 	}
@@ -221,9 +227,13 @@ func progressOf(pairs []TablePair, results []*TableReport, checks []*tableCheck)
 	for i, r := range results {
 		if r != nil {
 			p.TablesDone++
-			t := r.Brief()
-			t.Differences = nil
-			p.Checkpoint.Done = append(p.Checkpoint.Done, t)
+			// A table waiting for its repair (repairAll) is not done: a
+			// resumed check must compare and repair it again.
+			if tc := checks[i]; tc == nil || !tc.needsRepair || tc.repaired.Load() {
+				t := r.Brief()
+				t.Differences = nil
+				p.Checkpoint.Done = append(p.Checkpoint.Done, t)
+			}
 			total := max(r.SourceRows, r.TargetRows)
 			p.RowsChecked += total
 			p.RowsTotal += total

@@ -38,24 +38,22 @@ func (r *RepairReport) Clean() bool { return r.Missing+r.Extra+r.Mismatched == 0
 // repairBatch bounds the keys of one repair statement.
 const repairBatch = 200
 
-// repair re-copies the differing rows from the source of truth (upsert of
-// missing and mismatched keys), deletes the extra ones when asked, then
-// fetches exactly those keys again from both sides and records what still
-// differs in rep.Repair. Deletes run first, so a re-copied row cannot
-// collide with an extra row on a unique secondary index.
-func (tc *tableCheck) repair(ctx context.Context, rep *TableReport) error {
-	start := time.Now()
-	rr := &RepairReport{}
-	var upsert, remove, all [][]any
+// repairDeletes starts a repair of this table: it deletes the extra
+// target rows when asked (first, so a re-copied row cannot collide with an
+// extra row on a unique secondary index). Run (repairAll) deletes from
+// every table, children first, before any upsert, and upserts parents
+// first, so neither a delete nor an upsert is refused by the target's
+// foreign keys.
+func (tc *tableCheck) repairDeletes(ctx context.Context) error {
+	tc.repairStart = time.Now()
+	tc.rr = &RepairReport{}
+	var remove [][]any
 	for _, d := range tc.diffs {
-		all = append(all, d.key)
 		switch {
 		case d.Class == ExtraInTarget && tc.o.DeleteExtra:
 			remove = append(remove, d.key)
 		case d.Class == ExtraInTarget:
-			rr.ExtraKept++
-		default:
-			upsert = append(upsert, d.key)
+			tc.rr.ExtraKept++
 		}
 	}
 	for start := 0; start < len(remove); start += repairBatch {
@@ -63,17 +61,39 @@ func (tc *tableCheck) repair(ctx context.Context, rep *TableReport) error {
 		if err != nil {
 			return err
 		}
-		rr.Deleted += n
+		tc.rr.Deleted += n
+	}
+	return nil
+}
+
+// repairUpserts re-copies the missing and mismatched rows from the source
+// of truth (after repairDeletes).
+func (tc *tableCheck) repairUpserts(ctx context.Context) error {
+	var upsert [][]any
+	for _, d := range tc.diffs {
+		if d.Class != ExtraInTarget {
+			upsert = append(upsert, d.key)
+		}
 	}
 	for start := 0; start < len(upsert); start += repairBatch {
 		n, err := tc.copyKeys(ctx, upsert[start:min(start+repairBatch, len(upsert))])
 		if err != nil {
 			return err
 		}
-		rr.Upserted += n
+		tc.rr.Upserted += n
 	}
-	tc.o.Logger.Info("repaired", "table", tc.pair.Source, "upserted", rr.Upserted, "deleted", rr.Deleted, "extra_kept", rr.ExtraKept)
+	tc.o.Logger.Info("repaired", "table", tc.pair.Source, "upserted", tc.rr.Upserted, "deleted", tc.rr.Deleted, "extra_kept", tc.rr.ExtraKept)
+	return nil
+}
 
+// repairRecheck fetches exactly the repaired keys again from both sides and
+// records what still differs in rep.Repair.
+func (tc *tableCheck) repairRecheck(ctx context.Context, rep *TableReport) error {
+	rr := tc.rr
+	var all [][]any
+	for _, d := range tc.diffs {
+		all = append(all, d.key)
+	}
 	var a, b map[string]*row
 	var err error
 	if a, err = tc.src.fetchKeys(ctx, all); err != nil {
@@ -102,8 +122,43 @@ func (tc *tableCheck) repair(ctx context.Context, rep *TableReport) error {
 			rr.Still = append(rr.Still, d.Difference)
 		}
 	}
-	rr.Seconds = time.Since(start).Seconds()
+	rr.Seconds = time.Since(tc.repairStart).Seconds()
 	rep.Repair = rr
+	tc.repaired.Store(true)
+	return nil
+}
+
+// repairAll repairs the tables whose checks found differences: deletes
+// from every table, children first; then upserts, parents first (by the
+// target tables' foreign keys); then each table's re-check.
+func repairAll(ctx context.Context, checks []*tableCheck, results []*TableReport) error {
+	var tables []*datastore.Table
+	byTable := map[*datastore.Table]int{}
+	for i, tc := range checks {
+		if tc != nil && tc.needsRepair && results[i] != nil {
+			tables = append(tables, tc.tgtTable)
+			byTable[tc.tgtTable] = i
+		}
+	}
+	order := datastore.DependencyOrder(tables)
+	for j := len(order) - 1; j >= 0; j-- {
+		tc := checks[byTable[order[j]]]
+		if err := tc.repairDeletes(ctx); err != nil {
+			return fmt.Errorf("reconcile %s: %w", tc.pair.Source, err)
+		}
+	}
+	for _, t := range order {
+		tc := checks[byTable[t]]
+		if err := tc.repairUpserts(ctx); err != nil {
+			return fmt.Errorf("reconcile %s: %w", tc.pair.Source, err)
+		}
+	}
+	for _, t := range order {
+		i := byTable[t]
+		if err := checks[i].repairRecheck(ctx, results[i]); err != nil {
+			return fmt.Errorf("reconcile %s: %w", checks[i].pair.Source, err)
+		}
+	}
 	return nil
 }
 
@@ -138,7 +193,7 @@ func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error)
 		return 0, fmt.Errorf("repair %s: %w", tc.pair.Source, err)
 	}
 	q := &qb{engine: s.store.Engine}
-	stmt := "SELECT " + strings.Join(sel, ", ") + s.from() + " WHERE " + keysCond(q, s, keys)
+	stmt := "SELECT " + strings.Join(sel, ", ") + s.from() + whereClause(keysCond(q, s, keys), s.filter)
 	s.queries.Add(1)
 	rows, err := s.store.DB.QueryContext(ctx, stmt, q.args...)
 	if err != nil {

@@ -3,6 +3,9 @@ package reconcile
 import (
 	"strings"
 	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
 )
 
 func TestRepairFixesEachClass(t *testing.T) {
@@ -78,5 +81,66 @@ func TestRepairIsNotDoneOnAStoppedCheck(t *testing.T) {
 	}
 	if again := run(t, Options{Source: a.Store, Target: b.Store}); again.Differing() != 10 {
 		t.Fatalf("the target changed after a stopped check: %s", again.Summary())
+	}
+}
+
+// TestRepairRespectsTheTargetsForeignKeys: a film moved out of the copied
+// rows on the source (its actor links with it) is extra on the target, and
+// one moved in is missing, links included. Each table was repaired on its
+// own as its check ended: the film's delete was refused while its links
+// were still there ("violates foreign key constraint"), and a link's
+// insert before its film. Deletes now run children first, upserts
+// parents first, once every check is over.
+func TestRepairRespectsTheTargetsForeignKeys(t *testing.T) {
+	for _, engine := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(engine), func(t *testing.T) {
+			src, dst := dbtest.New(t, engine), dbtest.New(t, engine)
+			for _, db := range []dbtest.DB{src, dst} {
+				dbtest.Exec(t, db.Store,
+					"CREATE TABLE film (film_id INT PRIMARY KEY, title VARCHAR(50))",
+					"CREATE TABLE film_actor (actor_id INT, film_id INT, PRIMARY KEY (actor_id, film_id), "+
+						"CONSTRAINT fk_film FOREIGN KEY (film_id) REFERENCES film (film_id))")
+			}
+			dbtest.Exec(t, src.Store,
+				"INSERT INTO film VALUES (1, 'A'), (3, 'C')",
+				"INSERT INTO film_actor VALUES (1, 1), (1, 3), (2, 3)")
+			dbtest.Exec(t, dst.Store,
+				"INSERT INTO film VALUES (1, 'A'), (4, 'D')",
+				"INSERT INTO film_actor VALUES (1, 1), (1, 4), (2, 4)")
+			// film_actor first: its check may end, and repair, before film's.
+			tables := []TablePair{{Source: "film_actor", Target: "film_actor"}, {Source: "film", Target: "film"}}
+			rep := run(t, Options{Source: src.Store, Target: dst.Store, Tables: tables, Repair: true, DeleteExtra: true, Concurrency: 1})
+			for _, tr := range rep.Tables {
+				if tr.Repair == nil || !tr.Repair.Clean() {
+					t.Errorf("%s: repair %+v\n%s", tr.Table, tr.Repair, rep.Text())
+				}
+			}
+			if again := run(t, Options{Source: src.Store, Target: dst.Store, Tables: tables}); again.Differing() != 0 {
+				t.Fatalf("after the repair:\n%s", again.Text())
+			}
+		})
+	}
+}
+
+// TestACheckpointListsATableOnlyOnceRepaired: the repairs wait for every
+// check (TestRepairRespectsTheTargetsForeignKeys), so a checkpoint taken
+// in between must not list a checked but unrepaired table as done: a
+// check resumed from it would skip the table's repair.
+func TestACheckpointListsATableOnlyOnceRepaired(t *testing.T) {
+	a, b := newItems(t, pairs[0].src, 300), newItems(t, pairs[0].tgt, 300)
+	changeTarget(t, b.Store, 300)
+	var done []TableReport
+	o := Options{Source: a.Store, Target: b.Store, Repair: true, DeleteExtra: true,
+		Progress: func(p Progress) { done = append(done, p.Checkpoint.Done...) }}
+	if rep := run(t, o); rep.Tables[0].Repair == nil || !rep.Tables[0].Repair.Clean() {
+		t.Fatalf("repair: %s", rep.Summary())
+	}
+	if len(done) == 0 {
+		t.Fatal("no checkpoint listed the table as done")
+	}
+	for _, d := range done {
+		if d.Repair == nil {
+			t.Fatalf("a checkpoint listed %s as done before its repair", d.Table)
+		}
 	}
 }

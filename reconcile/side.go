@@ -24,6 +24,9 @@ type side struct {
 	keys     []string         // quoted key columns, in key order
 	keyKinds []datastore.Kind
 	where    string
+	// filter is the mapping's where: (source side): the rows the target
+	// holds at all. Unlike the where bound it applies to a re-check too.
+	filter   string
 	inDB     bool // the row hash is computed by the database
 	native   bool // both sides PostgreSQL: its own hash function, not MD5
 	record   bool // native over the typed values (recordHashSQL), not the canonical text
@@ -331,7 +334,8 @@ func (s *side) fetch(ctx context.Context, r keyRange) (map[string]*row, error) {
 }
 
 // fetchKeys returns the rows with the given keys (the where bound does not
-// apply: a re-check looks at the rows themselves).
+// apply: a re-check looks at the rows themselves; the mapping's filter
+// does: a source row outside it is not one the target should hold).
 func (s *side) fetchKeys(ctx context.Context, keys [][]any) (map[string]*row, error) {
 	out := map[string]*row{}
 	const batch = 100
@@ -341,7 +345,7 @@ func (s *side) fetchKeys(ctx context.Context, keys [][]any) (map[string]*row, er
 		for _, k := range keys[start:min(start+batch, len(keys))] {
 			ors = append(ors, keyEq(q, s.keys, s.keyKinds, k))
 		}
-		stmt := "SELECT " + s.fetchList() + s.from() + " WHERE " + strings.Join(ors, " OR ")
+		stmt := "SELECT " + s.fetchList() + s.from() + whereClause(strings.Join(ors, " OR "), s.filter)
 		s.queries.Add(1)
 		err := s.scanFetch(ctx, stmt, q.args, func(rw *row) { out[rw.keyText] = rw })
 		if err != nil {

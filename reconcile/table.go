@@ -61,6 +61,14 @@ type tableCheck struct {
 	diffs []found
 	seen  map[string]bool // keys of diffs
 	total atomic.Int64    // max(source rows, target rows)
+
+	// needsRepair: the check ended (not stopped at a limit) with
+	// differences to repair; Run repairs every such table at the end
+	// (repairAll), rr is the repair's report meanwhile.
+	needsRepair bool
+	repaired    atomic.Bool // repairAll is through with this table
+	rr          *RepairReport
+	repairStart time.Time
 }
 
 // found is a difference with the key's canonical values (for a re-check).
@@ -134,9 +142,10 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 			if sc == nil {
 				return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s", p.Source, datastore.ErrShapeMismatch, mc.Source, o.SourceName, p.Source)
 			}
-			srcType, x = sc.Type, o.Source.Quote(mc.Source)
+			srcType, x = comparedType(o.Source.Engine, sc), o.Source.Quote(mc.Source)
 		}
-		cp := colPlan{name: mc.Target, src: srcType, tgt: tc.Type, rule: r, key: key}
+		tgtType := comparedType(o.Target.Engine, tc)
+		cp := colPlan{name: mc.Target, src: srcType, tgt: tgtType, rule: r, key: key}
 		if r.Tolerance != "" {
 			if !numeric(srcType.Kind) || !numeric(tc.Type.Kind) {
 				return nil, fmt.Errorf("%w: table %s column %s: a tolerance needs a numeric column (it is %s / %s)",
@@ -148,7 +157,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		srcCols = append(srcCols, sc)
 		tgtCols = append(tgtCols, tc)
 		srcTypes = append(srcTypes, srcType)
-		tgtTypes = append(tgtTypes, tc.Type)
+		tgtTypes = append(tgtTypes, tgtType)
 		srcX = append(srcX, x)
 		tgtX = append(tgtX, o.Target.Quote(mc.Target))
 	}
@@ -242,6 +251,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	// The mapping's filter says which source rows the target holds.
 	srcWhere := joinConds(m.Where, o.where(p.Source))
 	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB, srcHints)
+	tc.src.filter = m.Where
 	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB, tgtHints)
 	tc.mapped = m
 	if o.UpdatedColumn != "" {
@@ -327,6 +337,17 @@ func mysqlCharsets(ctx context.Context, s *datastore.Store, table string) (map[s
 		return nil, fmt.Errorf("charsets of %s: %w", table, err)
 	}
 	return out, nil
+}
+
+// comparedType is the type a column is compared as: its own, but bytes
+// for a MySQL spatial column, whose value is binary (its stored form,
+// which the copy carries as it is into a bytea or BLOB) and which
+// CAST(x AS CHAR), the engine's text of an unsupported type, refuses.
+func comparedType(e datastore.Engine, c *datastore.Column) datastore.Type {
+	if c.Type.Kind == datastore.KindUnsupported && datastore.SpatialType(e, c.NativeType) {
+		return datastore.Type{Kind: datastore.KindBytes}
+	}
+	return c.Type
 }
 
 func textKind(k datastore.Kind) bool {
@@ -423,11 +444,7 @@ func (tc *tableCheck) run(parent, ctx context.Context) (TableReport, error) {
 		}
 	}
 	tc.fill(&rep)
-	if !stopped && tc.o.Repair && len(tc.diffs) > 0 {
-		if err := tc.repair(ctx, &rep); err != nil {
-			return rep, err
-		}
-	}
+	tc.needsRepair = !stopped && tc.o.Repair && len(tc.diffs) > 0
 	rep.Complete = !stopped
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {

@@ -154,3 +154,57 @@ func TestProvisionPreflightChecksTheDatabaseCanBeCreated(t *testing.T) {
 	require.Len(t, problems, 1)
 	require.Contains(t, problems[0], "store new: createDatabase: access denied: the directory "+filepath.Dir(nowhere)+" cannot take the database file")
 }
+
+// With createDatabase: true on a database that does not exist yet,
+// preflight still checks that every column's type maps to the target's
+// engine: it passed, and provision then refused a MariaDB YEAR and
+// GEOMETRY on SQLite and PostgreSQL.
+func TestProvisionPreflightChecksTypesBeforeTheDatabaseExists(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE film (film_id INT PRIMARY KEY, release_year YEAR, location GEOMETRY)")
+	d := provision.New(hclog.NewNullLogger())
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			spec := createDBSpec(t, "types", src, engine, newDatabaseDSN(t, engine))
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.Len(t, problems, 1, "%q", problems)
+			require.Contains(t, problems[0], "table film cannot be created in new")
+			require.Contains(t, problems[0], "film.release_year (year(4)), film.location (geometry)")
+		})
+	}
+}
+
+// A provision that creates the target database and then fails (a MariaDB
+// YEAR with no typeOverrides) drops that database again: a failed phase
+// has no compensation, so the rollback left it behind. A database that
+// existed before is kept.
+func TestAFailedProvisionDropsTheDatabaseItCreated(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store, "CREATE TABLE film (film_id INT PRIMARY KEY, release_year YEAR)")
+	d := provision.New(hclog.NewNullLogger())
+	for _, engine := range []datastore.Engine{datastore.SQLite, datastore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			dsn := newDatabaseDSN(t, engine)
+			t.Cleanup(func() { _, _ = datastore.DropCreatedDatabase(context.Background(), engine, dsn, "faileddb") })
+			spec := createDBSpec(t, "faileddb", src, engine, dsn)
+			_, err := d.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.ErrorContains(t, err, "film.release_year (year(4))")
+			require.ErrorContains(t, err, "which this attempt created, was dropped again")
+			require.ErrorContains(t, err, "retryable: false", "still a refusal, not retried")
+			exists, err := datastore.DatabaseExists(ctx, engine, dsn)
+			require.NoError(t, err)
+			require.False(t, exists, "the failed provision left the database it created")
+
+			kept := dbtest.New(t, engine)
+			spec = createDBSpec(t, "faileddb", src, engine, kept.DSN)
+			_, err = d.Do(ctx, activities.ActionRun, in(spec, 0), activities.Heartbeat{}, none)
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "dropped again")
+			exists, err = datastore.DatabaseExists(ctx, engine, kept.DSN)
+			require.NoError(t, err)
+			require.True(t, exists, "a failed provision dropped a database it did not create")
+		})
+	}
+}

@@ -220,18 +220,55 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		return activities.PhaseResult{}, fmt.Errorf("provision: %w", err)
 	}
 	defer from.Close()
-	dbNote, err := d.createDatabase(ctx, s, owner, log)
+	dbNote, createdNow, err := d.createDatabase(ctx, s, owner, log)
 	if err != nil {
 		return activities.PhaseResult{}, err
 	}
+	res, err := d.createTables(ctx, s, from, owner, log, beat)
+	if err != nil && createdNow {
+		// A failed phase has no compensation: the database this attempt
+		// created would outlive the rollback. It holds nothing else.
+		err = d.undoCreatedDatabase(ctx, s, owner, err)
+	}
+	if err != nil {
+		return activities.PhaseResult{}, err
+	}
+	sum := summary(s.To, res)
+	if dbNote != "" {
+		sum = dbNote + "; " + sum
+	}
+	output := append(append([]string(nil), res.Notes...), res.ForeignKeys.NotCarried...)
+	return activities.PhaseResult{
+		Records: int64(len(res.Created)),
+		Summary: sum,
+		Output:  strings.Join(output, "\n"),
+	}, nil
+}
+
+// undoCreatedDatabase drops the target database this attempt created,
+// after cause failed the phase, and says so in the error it returns.
+func (d *Driver) undoCreatedDatabase(ctx context.Context, s *Spec, owner string, cause error) error {
+	engine, dsn, err := stores.Resolve(s.Stores, s.To)
+	if err != nil {
+		return fmt.Errorf("%w; %s, which this attempt created, is left: %v", cause, "the database of store "+s.To, err)
+	}
+	what := databaseWords(engine, dsn)
+	if _, err := datastore.DropCreatedDatabase(ctx, engine, dsn, owner); err != nil {
+		return fmt.Errorf("%w; %s of store %s, which this attempt created, is left: %v", cause, what, s.To, err)
+	}
+	return fmt.Errorf("%w; %s of store %s, which this attempt created, was dropped again", cause, what, s.To)
+}
+
+// createTables creates the tables in the target (whose database exists).
+func (d *Driver) createTables(ctx context.Context, s *Spec, from *datastore.Store, owner string, log hclog.Logger, beat func(activities.Heartbeat)) (datastore.ProvisionResult, error) {
 	to, err := stores.Open(ctx, s.Stores, s.To)
 	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("provision: %w", err)
+		return datastore.ProvisionResult{}, fmt.Errorf("provision: %w", err)
 	}
 	defer to.Close()
 	tables, overrides, mapNotes, err := s.sourceTables(ctx, from)
 	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("provision: store %s: %w", s.From, err)
+		return datastore.ProvisionResult{}, fmt.Errorf("provision: store %s: %w", s.From, err)
 	}
 	beat(activities.Heartbeat{Detail: fmt.Sprintf("creating %s in %s", migration.Count(len(tables), "table"), s.To)})
 	opts := datastore.ProvisionOptions{Owner: owner, DeferIndexes: s.DeferIndexes, TypeOverrides: overrides, Logger: log,
@@ -245,7 +282,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 		}
 	}
 	if err != nil {
-		return activities.PhaseResult{}, err
+		return res, err
 	}
 	res.Notes = append(mapNotes, res.Notes...)
 	for _, n := range res.Notes {
@@ -264,16 +301,7 @@ func (d *Driver) create(ctx context.Context, s *Spec, owner string, log hclog.Lo
 	for _, n := range res.ForeignKeys.NotCarried {
 		log.Warn("foreign key not carried over", "note", n)
 	}
-	output := append(append([]string(nil), res.Notes...), res.ForeignKeys.NotCarried...)
-	sum := summary(s.To, res)
-	if dbNote != "" {
-		sum = dbNote + "; " + sum
-	}
-	return activities.PhaseResult{
-		Records: int64(len(res.Created)),
-		Summary: sum,
-		Output:  strings.Join(output, "\n"),
-	}, nil
+	return res, nil
 }
 
 // sourceTables introspects the tables to create, as the target will have
@@ -337,27 +365,27 @@ func reported(notes []string, label string) bool {
 // of who created it is kept in the database itself (datastore's marker),
 // so a retry that finds it already created, or the compensation, knows
 // it is this migration's.
-func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log hclog.Logger) (string, error) {
+func (d *Driver) createDatabase(ctx context.Context, s *Spec, owner string, log hclog.Logger) (note string, createdNow bool, err error) {
 	if !s.CreateDatabase {
-		return "", nil
+		return "", false, nil
 	}
 	engine, dsn, err := stores.Resolve(s.Stores, s.To)
 	if err != nil {
-		return "", fmt.Errorf("provision: %w", err)
+		return "", false, fmt.Errorf("provision: %w", err)
 	}
 	what := databaseWords(engine, dsn)
 	created, err := datastore.CreateDatabase(ctx, engine, dsn, owner)
 	if err != nil {
-		return "", fmt.Errorf("provision: store %s: %w", s.To, err)
+		return "", false, fmt.Errorf("provision: store %s: %w", s.To, err)
 	}
 	if created {
 		log.Info("created the target database", "store", s.To)
-		return fmt.Sprintf("created %s for store %s", what, s.To), nil
+		return fmt.Sprintf("created %s for store %s", what, s.To), true, nil
 	}
 	if who, err := datastore.DatabaseCreator(ctx, engine, dsn); err == nil && who == owner {
-		return fmt.Sprintf("%s of store %s created by an earlier attempt", what, s.To), nil
+		return fmt.Sprintf("%s of store %s created by an earlier attempt", what, s.To), false, nil
 	}
-	return "", nil
+	return "", false, nil
 }
 
 // createDatabaseProblems checks, changing nothing, that the target's
@@ -520,12 +548,22 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 			problems = append(problems, stores.CastProblems(s.Mapping, src, m, engine)...)
 		}
 	}
-	if to == nil {
+	if to == nil && s.unopenedTarget() == nil {
 		return problems
 	}
 	tables, overrides, _, err := s.sourceTables(ctx, from)
 	if err != nil {
 		return append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err))
+	}
+	if to == nil {
+		// The database does not exist yet (createDatabase): the types
+		// still have to map, which needs only the target's engine.
+		for _, t := range tables {
+			if _, _, err := s.unopenedTarget().CreateTableSQL(t, overrides); err != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
+				problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
+			}
+		}
+		return problems
 	}
 	if s.DDL != nil {
 		// The file creates the tables as the mapping makes them: its
@@ -565,6 +603,13 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key: Godwit copies by key, so add one (or a unique not-null key made primary), or list it in fullCopy here and in the copy phase to copy it in one pass that is not resumable", s.From, name))
 	}
 	if to == nil {
+		// The database does not exist yet (createDatabase): the types
+		// still have to map, which needs only the target's engine.
+		if r := s.unopenedTarget(); r != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
+			if _, _, err := r.CreateTableSQL(t, s.TypeOverrides); err != nil {
+				problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
+			}
+		}
 		return problems
 	}
 	if _, _, err := to.CreateTableSQL(t, s.TypeOverrides); err != nil && len(t.PrimaryKey) > 0 && s.DDL == nil {
@@ -585,6 +630,24 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		}
 	}
 	return problems
+}
+
+// unopenedTarget is the target's engine as an unopened store (it renders
+// DDL) when provision creates the target's database, which preflight
+// cannot open yet; nil otherwise.
+func (s *Spec) unopenedTarget() *datastore.Store {
+	if !s.CreateDatabase {
+		return nil
+	}
+	engine, err := datastore.ParseEngine(s.Stores[s.To].Engine)
+	if err != nil {
+		return nil
+	}
+	r, err := datastore.Unopened(engine)
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // withoutKey reports whether fullCopy lets the table be created without a

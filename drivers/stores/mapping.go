@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
@@ -131,14 +132,29 @@ func SourceTable(t *datastore.Table) mapping.SourceTable {
 func CastProblems(mappingName string, src *datastore.Table, m mapping.Table, target datastore.Engine) []string {
 	var problems []string
 	for _, c := range m.Columns {
-		if c.Computed() || c.Type == "" || c.Lossy {
+		if c.Computed() || c.Type == "" {
 			continue
 		}
 		sc := src.Column(c.Source)
 		if sc == nil {
 			continue
 		}
-		if why := datastore.CastLoss(sc.Type, datastore.ParseType(target, c.Type)); why != "" {
+		to := datastore.ParseType(target, c.Type)
+		if datastore.SpatialType(src.Engine, sc.NativeType) && to.Kind != datastore.KindBytes {
+			// Its value is binary (MySQL's stored form): a text column
+			// refuses it whatever lossy says.
+			problems = append(problems, fmt.Sprintf("mapping %s table %s: cast %s to %q cannot work: a %s value is MySQL's binary stored form (a 4-byte SRID, then WKB); cast it to %q (tables.%s.cast.%s.type)",
+				mappingName, m.Source, c.Source, c.Type, sc.NativeType, datastore.SuggestedType(target, src.Engine, *sc, false), m.Source, c.Source))
+			continue
+		}
+		if c.Lossy {
+			continue
+		}
+		why := datastore.CastLoss(sc.Type, to)
+		if sc.Type.Kind == datastore.KindUnsupported && strings.EqualFold(c.Type, datastore.SuggestedType(target, src.Engine, *sc, false)) {
+			why = "" // the type provision's own refusal suggests as lossless (YEAR → smallint)
+		}
+		if why != "" {
 			if sc.Type.Kind == datastore.KindUnsupported {
 				// "of unsupported" told the user nothing: name the source's type.
 				why = fmt.Sprintf("the source type %s has no portable kind, so Godwit cannot check that %s holds each of its values", sc.NativeType, c.Type)
