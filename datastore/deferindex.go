@@ -364,3 +364,7 @@ func (s *Store) DeleteAfterKey(ctx context.Context, t *Table, after []any) (int6
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+// OrderedKey reports whether t's key is of kinds every engine orders
+// alike (numbers, dates, times; not text, which follows collations).
+func OrderedKey(t *Table) bool { return orderedKey(t) }
