@@ -161,8 +161,8 @@ func TestDeferredIndexesSurviveAStop(t *testing.T) {
 // without DeferIndexes keep the key during the load.
 func TestIndexesKeptWhenDeferringIsUnsafe(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		setup []string
+		name    string
+		setup   []string
 		deferIt bool
 	}{
 		{"not empty", []string{`INSERT INTO kitchen (id) VALUES (5)`}, true},
