@@ -55,8 +55,8 @@ func (r *run) deferIndexes(ctx context.Context, p *tablePlan, log hclog.Logger) 
 	case d != nil:
 		return r.resumeDeferred(ctx, p, d, lastKey, log)
 	case wasDeferred:
-		// The record goes in the transaction that builds the last index:
-		// an attempt that died after it left the indexes built.
+		// The record goes once the last index is built: an attempt that
+		// died after that left the indexes built.
 		r.mu.Lock()
 		p.state.IndexesAfterLoad = len(p.state.DeferredIndexes.Indexes)
 		p.state.DeferredIndexes = nil

@@ -20,7 +20,7 @@ import (
 // written in the same transaction as the DROPs: whatever happens to the
 // worker or to its checkpoint, a later copy of the table (or a person
 // reading the comment) finds what to build. RestoreIndexes builds what is
-// missing and puts the comment back in one transaction.
+// missing, one index a transaction, then puts the comment back.
 
 // ErrDuplicateKey: a deferred unique index or key could not be built
 // because the loaded rows hold a duplicate. Permanent.
@@ -283,30 +283,16 @@ func (s *Store) IndexesDeferred(ctx context.Context, table string) (*DeferredInd
 }
 
 // RestoreIndexes builds the deferred indexes of table that do not exist
-// (by name: after a crash some may), in order, and puts the table's own
-// comment back, all in one transaction: either every index is there and
-// the record gone, or the record still says what to build. building, if
-// set, is called before each index is built (i from 0, of n). A unique
-// index the rows violate fails with ErrDuplicateKey naming the index and
-// the duplicate key.
+// (by name: an earlier attempt may have built some), in order, each in its
+// own transaction, so a crash keeps what was built; then it puts the
+// table's own comment back, which ends the record. building, if set, is
+// called before each index is built (i from 0, of n). A unique index the
+// rows violate fails with ErrDuplicateKey naming the index and the
+// duplicate key, and the record stays.
 func (s *Store) RestoreIndexes(ctx context.Context, table string, d *DeferredIndexes, building func(i, n int, name string)) error {
-	tx, err := s.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("re-create indexes of %s: %w", table, err)
-	}
-	defer tx.Rollback()
 	for i, x := range d.Indexes {
-		var exists bool
-		q := `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind = 'i')`
-		if x.Constraint {
-			q = `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ` + tableOID + ` AND conname = $2)`
-		}
-		args := []any{x.Name}
-		if x.Constraint {
-			args = []any{table, x.Name}
-		}
-		if err := tx.QueryRowContext(ctx, q, args...).Scan(&exists); err != nil {
+		exists, err := s.indexExists(ctx, table, x)
+		if err != nil {
 			return fmt.Errorf("re-create %s of %s: %w", x.Name, table, err)
 		}
 		if exists {
@@ -315,7 +301,7 @@ func (s *Store) RestoreIndexes(ctx context.Context, table string, d *DeferredInd
 		if building != nil {
 			building(i, len(d.Indexes), x.Name)
 		}
-		if _, err := tx.ExecContext(ctx, x.Statement(table)); err != nil {
+		if _, err := s.DB.ExecContext(ctx, x.Statement(table)); err != nil {
 			var pg *pgconn.PgError
 			if errors.As(err, &pg) && pg.Code == "23505" {
 				return fmt.Errorf("re-create %s of %s: %w: %s", x.Name, table, ErrDuplicateKey, strings.TrimSpace(pg.Message+" "+pg.Detail))
@@ -327,13 +313,24 @@ func (s *Store) RestoreIndexes(ctx context.Context, table string, d *DeferredInd
 	if d.Comment != nil {
 		comment = *d.Comment
 	}
-	if err := setComment(ctx, tx, table, comment); err != nil {
+	if err := setComment(ctx, s.DB, table, comment); err != nil {
 		return fmt.Errorf("re-create indexes of %s: %w", table, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("re-create indexes of %s: commit: %w", table, err)
-	}
 	return nil
+}
+
+// indexExists says whether the deferred index x is on table again.
+func (s *Store) indexExists(ctx context.Context, table string, x DeferredIndex) (bool, error) {
+	q := `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind = 'i')`
+	args := []any{x.Name}
+	if x.Constraint {
+		q = `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ` + tableOID + ` AND conname = $2)`
+		args = []any{table, x.Name}
+	}
+	var exists bool
+	err := s.DB.QueryRowContext(ctx, q, args...).Scan(&exists)
+	return exists, err
 }
 
 // DeleteAfterKey deletes t's rows whose key is after `after` (every row
