@@ -191,3 +191,29 @@ func TestIndexesKeptWhenDeferringIsUnsafe(t *testing.T) {
 		})
 	}
 }
+
+// A target table another session holds is loaded with its indexes after a
+// short wait for the lock, not waited for nor failed.
+func TestIndexesKeptWhenTheTableIsHeld(t *testing.T) {
+	ctx := context.Background()
+	src, dst := deferSetup(t, 600)
+	holder, err := dst.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `LOCK TABLE kitchen IN ACCESS SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	keyless := false
+	opts := datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 200, DirectBatchTime: -1,
+		DeferIndexes: true, AfterCommit: func(string) { keyless = keyless || !hasKey(t, dst) }}
+	res, err := datacopy.Run(ctx, opts, datacopy.Checkpoint{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.AssertSameRows(t, src, dst, "kitchen")
+	if keyless || res.Tables[0].IndexesAfterLoad != 0 {
+		t.Fatalf("the key was dropped during the load (%v, %d built after)", keyless, res.Tables[0].IndexesAfterLoad)
+	}
+}

@@ -99,7 +99,11 @@ func (s *Store) DeferIndexes(ctx context.Context, table string) (*DeferredIndexe
 	}
 	defer tx.Rollback()
 	// The lock makes "empty" and "nothing else references it" hold until
-	// the DROPs commit.
+	// the DROPs commit; a table someone holds is left as it is rather than
+	// waited for.
+	if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
+		return nil, "", fmt.Errorf("defer indexes of %s: %w", table, err)
+	}
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+pgQuote(table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return nil, "", fmt.Errorf("defer indexes of %s: lock: %w", table, err)
 	}
