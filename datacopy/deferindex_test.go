@@ -132,6 +132,50 @@ func TestDeferredIndexesSurviveAStop(t *testing.T) {
 			}
 		})
 	}
+	t.Run("stopped while building", func(t *testing.T) {
+		ctx := context.Background()
+		src, dst := deferSetup(t, 3000)
+		before := dbtest.IndexShape(t, dst, "kitchen")
+		runCtx, cancel := context.WithCancel(ctx)
+		var building []byte // the checkpoint as the build starts
+		opts := datacopy.Options{From: src, To: dst, Tables: []string{"kitchen"}, BatchRows: 1000, DirectBatchTime: -1, DeferIndexes: true}
+		_, err := datacopy.Run(runCtx, opts, datacopy.Checkpoint{}, func(p datacopy.Progress) {
+			if p.Tables[0].BuildingIndexes > 0 && building == nil {
+				building, _ = json.Marshal(p.Checkpoint)
+				cancel()
+			}
+		})
+		if !errors.Is(err, context.Canceled) || building == nil {
+			t.Fatalf("err = %v, want a stop as the indexes were being built", err)
+		}
+		cp, err := datacopy.ParseCheckpoint(building)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As if the crash had come after the key was built.
+		d := cp.Tables["kitchen"].DeferredIndexes
+		if d == nil || cp.Tables["kitchen"].RowsDone != 3000 {
+			t.Fatalf("checkpoint as the build starts: %+v", cp.Tables["kitchen"])
+		}
+		dbtest.Exec(t, dst, d.Indexes[0].Statement("kitchen"))
+		res, err := datacopy.Run(ctx, opts, cp, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbtest.AssertSameRows(t, src, dst, "kitchen")
+		if after := dbtest.IndexShape(t, dst, "kitchen"); !reflect.DeepEqual(after, before) {
+			t.Fatalf("indexes after the resumed build:\n%s\nwant\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+		}
+		if res.Tables[0].IndexesAfterLoad != 3 {
+			t.Fatalf("result %+v: want 3 indexes built after the load", res.Tables[0])
+		}
+		// Resumed once more from the same checkpoint (the build's end was
+		// not checkpointed): nothing to build, nothing doubled.
+		if res, err = datacopy.Run(ctx, opts, cp, nil); err != nil || res.Tables[0].IndexesAfterLoad != 3 {
+			t.Fatalf("second resume: %+v, %v", res.Tables, err)
+		}
+		dbtest.AssertSameRows(t, src, dst, "kitchen")
+	})
 	t.Run("permanent failure", func(t *testing.T) {
 		ctx := context.Background()
 		src, dst := deferSetup(t, 3000)
