@@ -3,6 +3,8 @@ package datacopy
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/godwit/godwit/datastore"
 )
 
 // Stage is where a table's copy stands.
@@ -57,6 +59,12 @@ type TableCheckpoint struct {
 	// stage is done, RowsDone counts the rows sent in the current attempt,
 	// which a resumed run sends again from zero.
 	FullCopy bool `json:"fullCopy,omitempty"`
+	// DeferredIndexes, while the backfill loads the table without them,
+	// are its key, constraints and indexes (Options.DeferIndexes; the
+	// target table's comment holds the same).
+	DeferredIndexes *datastore.DeferredIndexes `json:"deferredIndexes,omitempty"`
+	// IndexesAfterLoad counts the indexes built after the load.
+	IndexesAfterLoad int `json:"indexesAfterLoad,omitempty"`
 }
 
 // Clone returns a deep copy, safe to keep while the copy goes on.

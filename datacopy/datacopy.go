@@ -102,6 +102,15 @@ type Options struct {
 	// DefaultDriftCheckEvery, negative = never. A column added, dropped or
 	// retyped fails the copy with a *datastore.DriftError (permanent).
 	DriftCheckEvery int
+	// DeferIndexes loads each PostgreSQL target table that is empty when
+	// its backfill starts (a whole table, not a key range) without its
+	// key, unique constraints and indexes, and builds them at the end of
+	// its backfill (see deferindex.go): several times less work than
+	// keeping them up row by row. The caller vouches that nothing else
+	// writes the tables meanwhile (no background replication into them).
+	// Tables where it is unsafe (see datastore.DeferIndexes; a key that is
+	// not a number or a time) keep their indexes.
+	DeferIndexes bool
 	// Probe, if set, holds the writes while its value is over its maximum
 	// (see throttle.go).
 	Probe *Probe
@@ -156,6 +165,12 @@ type TableProgress struct {
 	// FullCopy says the table has no key and is copied in one pass that
 	// is not resumable (Options.FullCopy).
 	FullCopy bool `json:"fullCopy,omitempty"`
+	// BuildingIndexes is how many indexes deferred for the load are
+	// being built now (0: none).
+	BuildingIndexes int `json:"buildingIndexes,omitempty"`
+	// IndexesAfterLoad counts the indexes built after the load
+	// (Options.DeferIndexes).
+	IndexesAfterLoad int `json:"indexesAfterLoad,omitempty"`
 }
 
 // Progress is reported after every committed batch (never concurrently).
@@ -348,6 +363,8 @@ type run struct {
 type liveTable struct {
 	started time.Time
 	written int64
+	// building is how many deferred indexes are being built.
+	building int
 }
 
 // tablePlan is a table's (or one key range's) source shape and the
@@ -385,6 +402,9 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 	dst, err := r.opts.To.Introspect(ctx, targetName)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: target (provision it first): %w", name, err)
+	}
+	if err := r.targetKey(ctx, dst); err != nil {
+		return nil, fmt.Errorf("copy %s: target: %w", name, err)
 	}
 	var view *datastore.Table
 	if mapped {
@@ -477,12 +497,19 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		return r.copyFull(ctx, p, log)
 	}
 	if stage == StageBackfill {
-		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", p.state.Total)
-		if err := r.pass(ctx, p, p.rangeFilter()); err != nil {
+		if err := r.deferIndexes(ctx, p, log); err != nil {
 			return err
 		}
-		if err := r.checkDrift(ctx, p); err != nil {
-			return err
+		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", p.state.Total)
+		err := r.pass(ctx, p, p.rangeFilter())
+		if err == nil {
+			err = r.checkDrift(ctx, p)
+		}
+		if err == nil {
+			err = r.restoreIndexes(ctx, p, log)
+		}
+		if err != nil {
+			return r.failDeferred(ctx, p, err, log)
 		}
 		next := StageDone
 		if r.opts.CatchUp != nil {
@@ -849,6 +876,8 @@ func (r *run) snapshot() Progress {
 		tp.Total += st.Total
 		tp.CatchUpRows += st.CatchUpRows
 		tp.FullCopy = tp.FullCopy || st.FullCopy
+		tp.BuildingIndexes += lt.building
+		tp.IndexesAfterLoad += st.IndexesAfterLoad
 		if st.Range != nil {
 			tp.Ranges++
 			if st.Stage == StageDone {

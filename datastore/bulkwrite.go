@@ -56,6 +56,9 @@ type bulkState struct {
 	// merges counts the COPY batches merged through a staging table
 	// (tests of the empty-range probe).
 	merges int64
+	// probes counts the empty-range probes (tests of deferred indexes,
+	// which skip them).
+	probes int64
 }
 
 // WriteBatch upserts rows (canonical values in t.Columns order, sorted by
@@ -163,7 +166,7 @@ func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any, r *KeyRan
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		if orderedKey(t) {
+		if orderedKey(t) || t.IndexesDeferred {
 			done, err := s.copyIntoEmptyRange(ctx, pc, t, values, r)
 			if err != nil || done {
 				return err
@@ -175,14 +178,36 @@ func (s *Store) writeCopy(ctx context.Context, t *Table, rows [][]any, r *KeyRan
 
 // copyIntoEmptyRange COPYs straight into t if its key range is empty (up
 // to r.To when the batch belongs to a key range: rows of a higher range,
-// copied at the same time, are no conflict); done is false when the batch
-// must be merged instead.
+// copied at the same time, are no conflict), or without asking when its
+// indexes are deferred; done is false when the batch must be merged instead.
 func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, values [][]any, r *KeyRange) (done bool, err error) {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
+	if !t.IndexesDeferred {
+		taken, err := s.batchRangeTaken(ctx, tx, t, values, r)
+		if err != nil || taken {
+			return false, err
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.Name}, t.ColumnNames(), pgx.CopyFromRows(values)); err != nil {
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == "23505" { // unique_violation: a concurrent writer
+			return false, nil
+		}
+		return false, fmt.Errorf("write %s: copy: %w", t.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("write %s: commit: %w", t.Name, err)
+	}
+	return true, nil
+}
+
+// batchRangeTaken reports whether t holds a key at or past the batch's
+// first (below r.To).
+func (s *Store) batchRangeTaken(ctx context.Context, tx pgx.Tx, t *Table, values [][]any, r *KeyRange) (bool, error) {
 	keys := make([]string, len(t.PrimaryKey))
 	params := make([]string, len(t.PrimaryKey))
 	var args []any
@@ -201,20 +226,7 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 	if err != nil {
 		return false, fmt.Errorf("write %s: %w", t.Name, err)
 	}
-	if taken {
-		return false, nil
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.Name}, t.ColumnNames(), pgx.CopyFromRows(values)); err != nil {
-		var pg *pgconn.PgError
-		if errors.As(err, &pg) && pg.Code == "23505" { // unique_violation: a concurrent writer
-			return false, nil
-		}
-		return false, fmt.Errorf("write %s: copy: %w", t.Name, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("write %s: commit: %w", t.Name, err)
-	}
-	return true, nil
+	return taken, nil
 }
 
 // keyTaken reports whether t holds a row matching cond (a condition on
@@ -225,6 +237,9 @@ func (s *Store) copyIntoEmptyRange(ctx context.Context, pc *pgx.Conn, t *Table, 
 // answer) — a scan per batch that grows with the table. Ordering by the
 // key makes the index the only cheap plan.
 func (s *Store) keyTaken(ctx context.Context, tx pgx.Tx, t *Table, cond string, args []any) (bool, error) {
+	s.bulk.mu.Lock()
+	s.bulk.probes++
+	s.bulk.mu.Unlock()
 	keys := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		keys[i] = s.d.quote(k)

@@ -18,6 +18,13 @@ func Merges(s *Store) int64 {
 	return s.bulk.merges
 }
 
+// Probes is how many empty-range probes the COPY paths ran.
+func Probes(s *Store) int64 {
+	s.bulk.mu.Lock()
+	defer s.bulk.mu.Unlock()
+	return s.bulk.probes
+}
+
 // LoadAllAsIfEmpty loads every row of src into dst as LoadDirect does
 // when its probe found the key range empty, whatever the target holds
 // (a writer that slipped keys in after the probe).

@@ -112,7 +112,7 @@ func (s *Store) CopyDirect(ctx context.Context, to *Store, src, dst *Table, afte
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		if orderedKey(dst) {
+		if orderedKey(dst) || dst.IndexesDeferred {
 			res, done, err := s.directIntoEmptyRange(ctx, to, pc, src, dst, after, filterRange(filter), query)
 			if err != nil || done {
 				b = res
@@ -219,23 +219,26 @@ func pgLiteral(c Column, v any) (string, error) {
 // directIntoEmptyRange streams the batch straight into the table when the
 // target holds no key past `after` (within r, when the batch belongs to a
 // key range: rows of other ranges, copied at the same time, are no
-// conflict); done is false when it must be merged.
+// conflict), or without asking when its indexes are deferred; done is
+// false when it must be merged.
 func (s *Store) directIntoEmptyRange(ctx context.Context, to *Store, pc *pgx.Conn, src, t *Table, after []any, r *KeyRange, query string) (b DirectBatch, done bool, err error) {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
-	cond, args, err := to.probeCond(t, after, r)
-	if err != nil {
-		return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
-	}
-	taken, err := to.keyTaken(ctx, tx, t, cond, args)
-	if err != nil {
-		return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
-	}
-	if taken {
-		return b, false, nil
+	if !t.IndexesDeferred {
+		cond, args, err := to.probeCond(t, after, r)
+		if err != nil {
+			return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
+		}
+		taken, err := to.keyTaken(ctx, tx, t, cond, args)
+		if err != nil {
+			return b, false, fmt.Errorf("copy %s: %w", t.Name, err)
+		}
+		if taken {
+			return b, false, nil
+		}
 	}
 	b, err = s.stream(ctx, pc, src, query, copyInQuery(to, t, t.Name))
 	if err != nil {

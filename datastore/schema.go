@@ -145,6 +145,12 @@ type Table struct {
 	// InheritsFrom names the PostgreSQL tables this one inherits from (or
 	// is a partition of): their reads include its rows.
 	InheritsFrom []string `json:"inheritsFrom,omitempty"`
+	// IndexesDeferred, on a PostgreSQL target view, says the table's key
+	// and indexes are dropped for the load (Store.DeferIndexes) and the
+	// rows past the batch known absent: a batch goes in with plain COPY,
+	// never probed (no index would answer the probe) nor merged (no key
+	// to merge on).
+	IndexesDeferred bool `json:"-"`
 }
 
 // InheritanceProblems names each table whose PostgreSQL parent is among

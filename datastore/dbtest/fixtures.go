@@ -206,3 +206,32 @@ func SameValue(a, b any) bool {
 	}
 	return reflect.DeepEqual(a, b)
 }
+
+// IndexShape lists a PostgreSQL table's indexes (pg_indexes.indexdef) and
+// constraints (name and pg_get_constraintdef), sorted: two tables built
+// alike list the same lines.
+func IndexShape(t testing.TB, s *datastore.Store, table string) []string {
+	t.Helper()
+	rows, err := s.DB.QueryContext(context.Background(), `
+		SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1
+		UNION ALL
+		SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(k.oid) FROM pg_constraint k
+		JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = $1 ORDER BY 1`, table)
+	if err != nil {
+		t.Fatalf("dbtest: indexes of %s: %v", table, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatalf("dbtest: indexes of %s: %v", table, err)
+		}
+		out = append(out, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("dbtest: indexes of %s: %v", table, err)
+	}
+	return out
+}

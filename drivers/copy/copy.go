@@ -100,6 +100,20 @@ type Spec struct {
 	// constraints on the target after the copy (pair with provision's
 	// deferIndexes: true).
 	CreateIndexes bool `yaml:"createIndexes" json:"createIndexes,omitempty"`
+	// DeferIndexes (default true) loads each PostgreSQL target table that
+	// is empty when its copy starts without its primary key, unique
+	// constraints and indexes, and builds them once its rows are in,
+	// before any catch-up pass: one sorted build per index instead of
+	// keeping each up row by row. Tables where that is unsafe (not empty,
+	// referenced by a foreign key, copied in key ranges, a key that is not
+	// a number or a time; see docs/copy-fast.md) keep them. false: every
+	// table keeps its indexes during the load. Refused as true beside a
+	// background replication, which writes the same tables.
+	DeferIndexes *bool `yaml:"deferIndexes" json:"deferIndexes,omitempty"`
+	// IndexesDeferrable, set when the spec is checked, says the copy may
+	// defer indexes: deferIndexes is not false and no background
+	// replication runs beside it.
+	IndexesDeferrable bool `yaml:"-" json:"indexesDeferrable,omitempty"`
 	// OnRollback says what the compensation does: "empty" (default)
 	// deletes the rows of the copied tables that this migration's
 	// provision created; "keep" leaves the target as it is.
@@ -204,6 +218,7 @@ func (s *Spec) Check(c *config.CheckContext) {
 		c.Errorf("onRollback", "%q is not a choice: use empty (delete the copied rows of the tables this migration provisioned) or keep", s.OnRollback)
 	}
 	s.Throttle.Check(c)
+	checkDeferIndexes(c, s)
 	s.Stores = stores.Pick(c.Spec, s.storeNames()...)
 	s.TablesFromScript = provisionedFromScript(c, s.To)
 }
@@ -386,7 +401,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 		From: from, To: to, Tables: s.Tables, Mapped: mapped,
 		BatchRows: s.BatchRows, Concurrency: s.Concurrency, RowsPerSecond: float64(s.RowsPerSecond),
 		SplitRows: s.SplitRows, Sizing: d.sizing(s), Range: rng, FullCopy: s.FullCopy, Probe: probe, Logger: log,
-		AfterCommit: d.AfterCommit,
+		AfterCommit: d.AfterCommit, DeferIndexes: s.IndexesDeferrable,
 	}
 	if s.CatchUp != nil {
 		opts.CatchUp = &datacopy.CatchUp{Column: s.CatchUp.Column, Overlap: s.CatchUp.Overlap.D(),
@@ -530,7 +545,7 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 	if s.CreateIndexes {
 		msg += "; secondary indexes created"
 	}
-	return msg
+	return msg + indexesNote(res)
 }
 
 // writeHow names a write path into engine e for a person.
@@ -584,12 +599,24 @@ func (d *Driver) empty(ctx context.Context, c *activities.Call[*Spec]) (activiti
 		return activities.PhaseResult{}, fmt.Errorf("empty copied tables: %w", err)
 	}
 	log.Info("emptied copied tables", "emptied", emptied, "kept", kept)
+	// A copy that stopped with its indexes deferred left them to build.
+	built, failed, err := restoreDeferred(ctx, to, append(append([]string(nil), emptied...), kept...))
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("empty copied tables: %w", err)
+	}
 	var parts []string
 	if len(emptied) > 0 {
 		parts = append(parts, fmt.Sprintf("emptied %s in %s", strings.Join(emptied, ", "), s.To))
 	}
 	if len(kept) > 0 {
 		parts = append(parts, fmt.Sprintf("left %s as they are: not created by this migration's provision, so emptying them could delete rows that were not copied", strings.Join(kept, ", ")))
+	}
+	if len(built) > 0 {
+		parts = append(parts, "built the key and indexes the stopped copy had deferred on "+strings.Join(built, ", "))
+	}
+	for _, f := range failed {
+		log.Warn("deferred indexes not built", "detail", f)
+		parts = append(parts, "could not build the deferred indexes of "+f)
 	}
 	if len(parts) == 0 {
 		return activities.PhaseResult{Summary: "no copied table left in " + s.To}, nil

@@ -116,6 +116,9 @@ func tableLine(t datacopy.TableProgress) string {
 	if t.FullCopy {
 		line += " (no key: full copy, restarts from zero if interrupted)"
 	}
+	if t.BuildingIndexes > 0 {
+		return fmt.Sprintf("building %s of %s (its %s rows are in)", indexCount(t.BuildingIndexes), name, stores.Humanize(t.RowsDone))
+	}
 	switch t.Stage {
 	case datacopy.StageDone:
 		return line + ", done"
