@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/godwit/godwit/mapping"
 )
 
@@ -70,7 +73,32 @@ func IsPermanent(err error) bool {
 			return true
 		}
 	}
+	return isStatementError(err)
+}
+
+// isStatementError reports a server's refusal of a statement itself,
+// which the same statement meets again however often it is retried: SQL
+// states of class 42 (a syntax error, an unknown table, column or
+// function, an illegal type for an operation), 22 (a data exception) and
+// 0A (a feature not supported), and MySQL's and MariaDB's errors of that
+// kind that report the general state HY000 (4078, 4079: an illegal type for an
+// operation, as CAST(geometry AS CHAR); 1267: an illegal mix of
+// collations). A deadlock, a serialization failure, a lock wait or a
+// dropped connection is of another class and stays worth retrying.
+func isStatementError(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return statementState(pe.Code)
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return statementState(string(me.SQLState[:])) || me.Number == 4078 || me.Number == 4079 || me.Number == 1267
+	}
 	return false
+}
+
+func statementState(code string) bool {
+	return strings.HasPrefix(code, "42") || strings.HasPrefix(code, "22") || strings.HasPrefix(code, "0A")
 }
 
 // Store is an open database of one engine.
