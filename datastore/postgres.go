@@ -134,6 +134,18 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		WHERE n.nspname = current_schema() AND c.relname = $1 ORDER BY p.relname`, name); err != nil {
 		return nil, fmt.Errorf("parents of %s: %w", name, err)
 	}
+	triggers, err := queryStrings(ctx, db, `SELECT 'trigger ' || trigger_name || ' (' || min(action_timing) || ' '
+		    || string_agg(event_manipulation, ' OR ' ORDER BY event_manipulation) || ')'
+		FROM information_schema.triggers
+		WHERE event_object_schema = current_schema() AND event_object_table = $1 AND trigger_name NOT LIKE 'godwit\_%'
+		GROUP BY trigger_name ORDER BY trigger_name`, name)
+	if err != nil {
+		return nil, fmt.Errorf("triggers of %s: %w", name, err)
+	}
+	// The table's own triggers (Sakila's last_updated, film's fulltext
+	// one) are not carried: a target whose rows they kept must be told.
+	// Godwit's own (change capture, dual writes: godwit_...) are left out.
+	t.Skipped = append(t.Skipped, triggers...)
 	return t, nil
 }
 

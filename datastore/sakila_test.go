@@ -305,3 +305,52 @@ func TestASourceTriggerIsNamedAsNotCarried(t *testing.T) {
 		})
 	}
 }
+
+// PostgreSQL's and SQLite's own triggers are named as not carried too, as
+// MySQL's are (Sakila's PostgreSQL edition keeps last_update and film's
+// fulltext column by triggers); Godwit's own are not named.
+func TestPostgresAndSQLiteTriggersAreNamedAsNotCarried(t *testing.T) {
+	ctx := context.Background()
+	sources := map[datastore.Engine][]string{
+		datastore.Postgres: {
+			"CREATE TABLE film (film_id int PRIMARY KEY, title text, last_update timestamp)",
+			"CREATE FUNCTION last_updated() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.last_update = now(); RETURN NEW; END $$",
+			"CREATE TRIGGER last_updated BEFORE INSERT OR UPDATE ON film FOR EACH ROW EXECUTE FUNCTION last_updated()",
+			"CREATE TRIGGER godwit_tr_m_film_iud AFTER DELETE ON film FOR EACH ROW EXECUTE FUNCTION last_updated()",
+		},
+		datastore.SQLite: {
+			"CREATE TABLE film (film_id INTEGER PRIMARY KEY, title TEXT, last_update TIMESTAMP)",
+			`CREATE TRIGGER "last_updated" AFTER UPDATE OF title ON film BEGIN UPDATE film SET last_update = CURRENT_TIMESTAMP WHERE film_id = NEW.film_id; END`,
+			"CREATE TRIGGER stamp_insert INSERT ON film BEGIN SELECT 1; END",
+			"CREATE TRIGGER godwit_tr_m_film_i AFTER INSERT ON film BEGIN SELECT 1; END",
+		},
+	}
+	want := map[datastore.Engine][]string{
+		datastore.Postgres: {"film: trigger last_updated (BEFORE INSERT OR UPDATE) not carried"},
+		datastore.SQLite:   {"film: trigger last_updated (AFTER UPDATE) not carried", "film: trigger stamp_insert (BEFORE INSERT) not carried"},
+	}
+	for engine, ddl := range sources {
+		t.Run(string(engine), func(t *testing.T) {
+			src := dbtest.New(t, engine)
+			dbtest.Exec(t, src.Store, ddl...)
+			tb, err := src.Store.Introspect(ctx, "film")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := dbtest.New(t, datastore.MySQL)
+			res, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tb}, datastore.ProvisionOptions{Owner: "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(res.Notes, "\n")
+			for _, w := range want[engine] {
+				if !strings.Contains(notes, w) {
+					t.Errorf("notes %q lack %q", res.Notes, w)
+				}
+			}
+			if strings.Contains(notes, "godwit_") {
+				t.Errorf("notes %q name Godwit's own trigger", res.Notes)
+			}
+		})
+	}
+}

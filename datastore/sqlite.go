@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -124,7 +125,44 @@ func (d sqliteDialect) introspect(ctx context.Context, db *sql.DB, name string) 
 		return nil, fmt.Errorf("foreign keys of %s: %w", name, err)
 	}
 	t.ForeignKeys = fks
+	triggers, err := sqliteTriggers(ctx, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("triggers of %s: %w", name, err)
+	}
+	t.Skipped = append(t.Skipped, triggers...)
 	return t, nil
+}
+
+// sqliteTriggerHead reads a trigger's timing and event from its CREATE
+// TRIGGER text (SQLite keeps no other record of them).
+var sqliteTriggerHead = regexp.MustCompile(`(?is)^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"[^"]*"|\S+)\s+(BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(INSERT|UPDATE|DELETE)\b`)
+
+// sqliteTriggers names the table's own triggers, as provision lists what
+// it does not carry; Godwit's own (godwit_...) are left out.
+func sqliteTriggers(ctx context.Context, db *sql.DB, table string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, coalesce(sql, '') FROM sqlite_master
+		WHERE type = 'trigger' AND tbl_name = ? AND name NOT LIKE 'godwit\_%' ESCAPE '\' ORDER BY name`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name, text string
+		if err := rows.Scan(&name, &text); err != nil {
+			return nil, err
+		}
+		what := "trigger " + name
+		if m := sqliteTriggerHead.FindStringSubmatch(text); m != nil {
+			timing := strings.ToUpper(strings.Join(strings.Fields(m[1]), " "))
+			if timing == "" {
+				timing = "BEFORE" // SQLite's default
+			}
+			what += " (" + timing + " " + strings.ToUpper(m[2]) + ")"
+		}
+		out = append(out, what)
+	}
+	return out, rows.Err()
 }
 
 // introspectColumns reads a table's columns and primary key (nil, nil if
