@@ -40,6 +40,9 @@ type ForeignKeyResult struct {
 	// Violated are constraints declared on a SQLite target that rows of
 	// the copy violate (SQLite keeps them; PRAGMA foreign_key_check lists them).
 	Violated []string `json:"violated,omitempty"`
+	// Changed are carried constraints whose action the target spells
+	// otherwise, each with why (also in Carried).
+	Changed []string `json:"changed,omitempty"`
 }
 
 // add appends another result.
@@ -47,6 +50,7 @@ func (r *ForeignKeyResult) add(o ForeignKeyResult) {
 	r.Carried = append(r.Carried, o.Carried...)
 	r.NotCarried = append(r.NotCarried, o.NotCarried...)
 	r.Violated = append(r.Violated, o.Violated...)
+	r.Changed = append(r.Changed, o.Changed...)
 }
 
 // Summary renders the result for a phase summary; empty when there were no
@@ -58,6 +62,9 @@ func (r ForeignKeyResult) Summary() string {
 	}
 	if len(r.Violated) > 0 {
 		parts = append(parts, fmt.Sprintf("%d violated by copied rows: %s", len(r.Violated), strings.Join(r.Violated, "; ")))
+	}
+	if len(r.Changed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d with another action: %s", len(r.Changed), strings.Join(r.Changed, "; ")))
 	}
 	if len(r.NotCarried) > 0 {
 		parts = append(parts, fmt.Sprintf("%d foreign keys NOT carried: %s", len(r.NotCarried), strings.Join(r.NotCarried, "; ")))
@@ -86,10 +93,12 @@ func sameForeignKey(a, b ForeignKey) bool {
 }
 
 // foreignKeyClause renders CONSTRAINT … FOREIGN KEY … REFERENCES … for
-// this store's engine.
-func (s *Store) foreignKeyClause(table string, fk ForeignKey) (string, error) {
+// this store's engine, for a foreign key of t. changed, when not empty,
+// says how the clause differs from the source's and why.
+func (s *Store) foreignKeyClause(t *Table, fk ForeignKey) (clause, changed string, err error) {
+	table := t.Name
 	if len(fk.Columns) == 0 || len(fk.Columns) != len(fk.RefColumns) {
-		return "", fmt.Errorf("it has %d columns referencing %d", len(fk.Columns), len(fk.RefColumns))
+		return "", "", fmt.Errorf("it has %d columns referencing %d", len(fk.Columns), len(fk.RefColumns))
 	}
 	quoteAll := func(cols []string) string {
 		q := make([]string, len(cols))
@@ -98,23 +107,46 @@ func (s *Store) foreignKeyClause(table string, fk ForeignKey) (string, error) {
 		}
 		return strings.Join(q, ", ")
 	}
-	clause := fmt.Sprintf("CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s)",
+	clause = fmt.Sprintf("CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s)",
 		s.d.quote(ForeignKeyName(table, fk)), quoteAll(fk.Columns), s.d.quote(fk.RefTable), quoteAll(fk.RefColumns))
+	var notes []string
 	for _, a := range []struct{ on, action string }{{"DELETE", fk.OnDelete}, {"UPDATE", fk.OnUpdate}} {
 		switch act := strings.ToUpper(strings.TrimSpace(a.action)); act {
 		case "", "NO ACTION":
 		case "SET DEFAULT":
 			if s.Engine == MySQL {
-				return "", fmt.Errorf("ON %s SET DEFAULT is not supported by InnoDB", a.on)
+				return "", "", fmt.Errorf("ON %s SET DEFAULT is not supported by InnoDB", a.on)
 			}
 			clause += " ON " + a.on + " " + act
-		case "RESTRICT", "CASCADE", "SET NULL":
+		case "SET NULL":
+			if s.Engine == MySQL {
+				if c := notNullColumn(t, fk.Columns); c != "" {
+					// InnoDB refuses the constraint; where the source has
+					// it (PostgreSQL, SQLite) such a delete or update fails
+					// on the NOT NULL column, as NO ACTION fails it.
+					notes = append(notes, fmt.Sprintf("ON %s SET NULL on NOT NULL column %s is NO ACTION here (MySQL refuses SET NULL on a NOT NULL column; on the source such a change fails as well)", a.on, c))
+					continue
+				}
+			}
+			clause += " ON " + a.on + " " + act
+		case "RESTRICT", "CASCADE":
 			clause += " ON " + a.on + " " + act
 		default:
-			return "", fmt.Errorf("unknown action ON %s %s", a.on, act)
+			return "", "", fmt.Errorf("unknown action ON %s %s", a.on, act)
 		}
 	}
-	return clause, nil
+	return clause, strings.Join(notes, "; "), nil
+}
+
+// notNullColumn is the first of cols that t declares NOT NULL ("" when
+// none is, or t does not describe them).
+func notNullColumn(t *Table, cols []string) string {
+	for _, n := range cols {
+		if c := t.Column(n); c != nil && !c.Nullable {
+			return n
+		}
+	}
+	return ""
 }
 
 // carryable returns t with only the foreign keys whose parent table is
@@ -241,10 +273,13 @@ func (s *Store) addForeignKeys(ctx context.Context, t, have *Table) (ForeignKeyR
 			}
 		}
 		if existing == nil {
-			clause, err := s.foreignKeyClause(t.Name, fk)
+			clause, changed, err := s.foreignKeyClause(t, fk)
 			if err != nil {
 				res.NotCarried = append(res.NotCarried, fmt.Sprintf("%s: %v", label, err))
 				continue
+			}
+			if changed != "" {
+				res.Changed = append(res.Changed, label+": "+changed)
 			}
 			q := "ALTER TABLE " + s.d.quote(t.Name) + " ADD " + clause
 			switch s.Engine {

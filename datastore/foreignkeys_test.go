@@ -228,3 +228,64 @@ func TestMySQLForeignKeysAreAddedInPlace(t *testing.T) {
 		}
 	}
 }
+
+// ON DELETE SET NULL on a NOT NULL column (PostgreSQL and SQLite accept it;
+// such a delete then fails on the column) is refused by InnoDB: before, the
+// whole constraint was left off a MySQL target with the server's message.
+// It is carried as NO ACTION there, which refuses the same deletes, and
+// said so; a nullable column keeps SET NULL.
+func TestSetNullOnANotNullColumnIsCarriedAsNoActionOnMySQL(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store,
+		"CREATE TABLE lang (id int PRIMARY KEY)",
+		`CREATE TABLE film (id int PRIMARY KEY, lang_id int NOT NULL REFERENCES lang (id) ON DELETE SET NULL ON UPDATE CASCADE,
+			orig_id int REFERENCES lang (id) ON DELETE SET NULL)`,
+		"INSERT INTO lang VALUES (1), (2)", "INSERT INTO film VALUES (10, 1, 2)")
+	var tables []*datastore.Table
+	for _, n := range []string{"lang", "film"} {
+		tb, err := src.Store.Introspect(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	dst := dbtest.New(t, datastore.MySQL)
+	if _, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, dst.Store, "INSERT INTO lang VALUES (1), (2)", "INSERT INTO film VALUES (10, 1, 2)")
+	fks, err := datastore.CreateForeignKeys(ctx, dst.Store, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fks.NotCarried) != 0 || len(fks.Carried) != 2 {
+		t.Fatalf("carried %v, not carried %v: want both carried", fks.Carried, fks.NotCarried)
+	}
+	if len(fks.Changed) != 1 || !strings.Contains(fks.Changed[0], "ON DELETE SET NULL on NOT NULL column lang_id is NO ACTION here") ||
+		!strings.Contains(fks.Summary(), "1 with another action") {
+		t.Errorf("changed %q, summary %q: want the NOT NULL one named", fks.Changed, fks.Summary())
+	}
+	rules := map[string]string{}
+	rows, err := dst.Store.DB.QueryContext(ctx, `SELECT k.COLUMN_NAME, CONCAT(r.DELETE_RULE, '/', r.UPDATE_RULE)
+		FROM information_schema.REFERENTIAL_CONSTRAINTS r JOIN information_schema.KEY_COLUMN_USAGE k
+		ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME
+		WHERE r.CONSTRAINT_SCHEMA = DATABASE()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var col, rule string
+		if err := rows.Scan(&col, &rule); err != nil {
+			t.Fatal(err)
+		}
+		rules[col] = rule
+	}
+	if rules["lang_id"] != "NO ACTION/CASCADE" && rules["lang_id"] != "RESTRICT/CASCADE" || rules["orig_id"] != "SET NULL/NO ACTION" && rules["orig_id"] != "SET NULL/RESTRICT" {
+		t.Errorf("rules on the target %v: want lang_id NO ACTION on delete (CASCADE on update), orig_id SET NULL", rules)
+	}
+	if _, err := dst.Store.DB.ExecContext(ctx, "DELETE FROM lang WHERE id = 1"); err == nil {
+		t.Error("deleting a language a film needs succeeded on the target; the source refuses it")
+	}
+}

@@ -144,7 +144,7 @@ func Provision(ctx context.Context, target *Store, tables []*Table, opts Provisi
 		// Declared by CREATE TABLE; the copy checks the rows against them.
 		for _, t := range tables {
 			for _, fk := range t.ForeignKeys {
-				if _, err := target.foreignKeyClause(t.Name, fk); err != nil {
+				if _, _, err := target.foreignKeyClause(t, fk); err != nil {
 					res.ForeignKeys.NotCarried = append(res.ForeignKeys.NotCarried, fmt.Sprintf("%s.%s: %v", t.Name, fk.Name, err))
 				} else {
 					res.ForeignKeys.Carried = append(res.ForeignKeys.Carried, t.Name+"."+fk.Name)
@@ -377,7 +377,7 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 	// engines get them after the copy (CreateForeignKeys).
 	if s.Engine == SQLite {
 		for _, fk := range t.ForeignKeys {
-			clause, err := s.foreignKeyClause(t.Name, fk)
+			clause, _, err := s.foreignKeyClause(t, fk)
 			if err != nil {
 				notes = append(notes, fmt.Sprintf("%s.%s: foreign key not carried: %v", t.Name, fk.Name, err))
 				continue
