@@ -311,6 +311,12 @@ func (s *Store) CreateTableSQL(t *Table, overrides map[string]string) (string, [
 		inKey[k] = true
 	}
 	for _, idx := range t.Indexes {
+		if idx.Method != "" && t.Engine != s.Engine {
+			// A gist, gin, FULLTEXT or SPATIAL index is not carried to
+			// another engine (CreateIndexes says so): its column needs no
+			// bounded type (a tsvector's suggested type was VARCHAR(255)).
+			continue
+		}
 		for _, c := range idx.Columns {
 			inKey[c] = true
 		}

@@ -354,3 +354,22 @@ func TestPostgresAndSQLiteTriggersAreNamedAsNotCarried(t *testing.T) {
 		})
 	}
 }
+
+// A column whose only index is not carried to the target's engine (a gist
+// index over Sakila's tsvector) needs no bounded type there: provision
+// suggests LONGTEXT, not VARCHAR(255), which could cut longer values.
+func TestAColumnOfAnIndexNotCarriedIsNotSuggestedABoundedType(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, `CREATE TABLE film (id integer PRIMARY KEY, title text, fulltext tsvector)`,
+		`CREATE INDEX film_fulltext_idx ON film USING gist (fulltext)`)
+	tb, err := src.Store.Introspect(ctx, "film")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := dbtest.New(t, datastore.MySQL)
+	_, _, err = dst.Store.CreateTableSQL(tb, nil)
+	if err == nil || !strings.Contains(err.Error(), `"film.fulltext": "LONGTEXT"`) {
+		t.Fatalf("CreateTableSQL: %v, want the tsvector refused with LONGTEXT suggested", err)
+	}
+}
