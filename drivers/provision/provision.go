@@ -285,6 +285,11 @@ func (d *Driver) createTables(ctx context.Context, s *Spec, from *datastore.Stor
 		return res, err
 	}
 	res.Notes = append(mapNotes, res.Notes...)
+	if objs, err := from.UncarriedObjects(ctx); err != nil {
+		log.Warn("could not list the source's views and routines", "store", s.From, "error", err)
+	} else if note := datastore.UncarriedObjectsNote(s.From, objs); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	for _, n := range res.Notes {
 		log.Warn("not carried over", "note", n)
 	}
