@@ -47,6 +47,13 @@ func parseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
+	if l := strings.ToLower(s); l == "infinity" || l == "-infinity" {
+		// PostgreSQL's infinite dates and times have no value of their own
+		// here yet; only the PostgreSQL → PostgreSQL COPY pipe carries them.
+		return time.Time{}, fmt.Errorf("%w: %q (PostgreSQL's infinite date or time) has no canonical value in Godwit: "+
+			"the PostgreSQL → PostgreSQL copy carries it as it is, but another target, a decoded copy or a row fetched by reconcile cannot; "+
+			"map it to a date on the way (docs/mapping.md: drop the column and add one computed by CASE WHEN … = 'infinity' THEN … END)", ErrBadValue, s)
+	}
 	return time.Time{}, fmt.Errorf("%w: %q is not a date or timestamp", ErrBadValue, s)
 }
 
