@@ -416,3 +416,22 @@ func postgresTimeDefault(k Kind, raw string, d *Default) *Default {
 	}
 	return d
 }
+
+// ErrorDetail is what PostgreSQL said about err beyond its message: its
+// DETAIL and HINT lines (which objects depend on a column a DROP names,
+// which row broke a constraint), which pgx's Error() leaves out. It is
+// empty for any other error.
+func ErrorDetail(err error) string {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return ""
+	}
+	var parts []string
+	if d := strings.TrimSpace(pg.Detail); d != "" {
+		parts = append(parts, "DETAIL: "+strings.ReplaceAll(d, "\n", "; "))
+	}
+	if h := strings.TrimSpace(pg.Hint); h != "" {
+		parts = append(parts, "HINT: "+h)
+	}
+	return strings.Join(parts, " ")
+}

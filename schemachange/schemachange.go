@@ -509,7 +509,13 @@ func (e *StatementError) Error() string {
 	if e.Down {
 		what = "rollback script's statement"
 	}
-	return fmt.Sprintf("change %s: %s %d of %d%s failed: %v; %s", e.Change, what, e.Index, e.Total, at, e.Err, e.Note)
+	// PostgreSQL names what stands in the way (the views on a dropped
+	// column, the row that breaks a NOT NULL) only in its DETAIL.
+	cause := e.Err.Error()
+	if d := datastore.ErrorDetail(e.Err); d != "" {
+		cause += " (" + d + ")"
+	}
+	return fmt.Sprintf("change %s: %s %d of %d%s failed: %s; %s", e.Change, what, e.Index, e.Total, at, cause, e.Note)
 }
 
 func (e *StatementError) Unwrap() error { return e.Err }
