@@ -375,6 +375,9 @@ func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts [
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("dual-write on %s: %w", table, err)
 		}
+		if err := childrenCovered(ctx, st, c, t.Name); err != nil {
+			return nil, nil, nil, err
+		}
 		cols := t.ColumnNames()
 		for _, r := range c.DualWrite[table] {
 			if _, ok := findFold(cols, r.Column); !ok {
@@ -535,6 +538,29 @@ func stepError(st *datastore.Store, c Change, step string, i, total int, err err
 		line = c.Down[i].Line
 	}
 	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+}
+
+// childrenCovered refuses a dual-write on a table whose inheritance
+// children are not dual-written too: their rows' writes do not fire the
+// parent's triggers, so the new column would miss them and the contract
+// would drop what they wrote (Sakila's payment, whose inserts rules route
+// to payment_p2007_01 …).
+func childrenCovered(ctx context.Context, st *datastore.Store, c Change, table string) error {
+	children, err := st.InheritanceChildren(ctx, table)
+	if err != nil {
+		return fmt.Errorf("dual-write on %s: %w", table, err)
+	}
+	var missing []string
+	for _, ch := range children {
+		if _, ok := findFold(tablesOf(c.DualWrite), ch); !ok {
+			missing = append(missing, ch)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s has tables inheriting from it (%s), whose rows' writes do not fire its triggers (an insert a rule routes to one, an update of one's rows): give each the same dualWrite rules as %s",
+		datastore.ErrBadDualWrite, table, strings.Join(missing, ", "), table)
 }
 
 // inTransaction runs fn in a transaction that waits at most timeout for
