@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -213,6 +214,9 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 		triggers = append(triggers, tr.Name)
 	}
 	if rec != nil && rec.done >= len(stmts) {
+		if err := restoreTriggers(ctx, st, c, stmts[len(c.Up):], created, log); err != nil {
+			return Result{}, err
+		}
 		return Result{Already: true, Triggers: triggers}, nil
 	}
 	done := 0
@@ -538,6 +542,62 @@ func stepError(st *datastore.Store, c Change, step string, i, total int, err err
 		line = c.Down[i].Line
 	}
 	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+}
+
+// restoreTriggers re-creates the dual-write triggers of an expand found
+// applied when some are gone: on MySQL/MariaDB a contract that failed
+// after removing them (its DDL commits at once) leaves the expand's
+// record, and a new run taking the expand as applied would otherwise
+// dual-write nothing. A column a rule sets must still exist: when the
+// failed contract dropped one, re-created triggers would fail every write,
+// so it refuses instead. The statements create or replace, so running
+// them again is harmless.
+func restoreTriggers(ctx context.Context, st *datastore.Store, c Change, triggerSQL []string, created []datastore.DualWriteTrigger, log hclog.Logger) error {
+	if len(created) == 0 {
+		return nil
+	}
+	existing, err := st.DualWriteTriggers(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, tr := range created {
+		if !slices.ContainsFunc(existing, func(e datastore.DualWriteTrigger) bool { return strings.EqualFold(e.Name, tr.Name) }) {
+			missing = append(missing, tr.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	for _, table := range tablesOf(c.DualWrite) {
+		t, err := st.Introspect(ctx, table)
+		if err != nil {
+			return fmt.Errorf("change %s: dual-write on %s: %w", c.Name, table, err)
+		}
+		for _, r := range c.DualWrite[table] {
+			if _, ok := findFold(t.ColumnNames(), r.Column); !ok {
+				return fmt.Errorf("change %s is recorded as applied but its dual-write triggers %s are gone (a contract that failed part way removed them) and %s.%s no longer exists: finish the contract, or undo the change by hand and run godwit cleanup",
+					c.Name, strings.Join(missing, ", "), table, r.Column)
+			}
+		}
+	}
+	log.Warn("dual-write triggers of an applied change were gone: re-creating them", "change", c.Name, "triggers", missing)
+	if st.TransactionalDDL() {
+		return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
+			for _, q := range triggerSQL {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("change %s: re-create dual-write triggers: %w", c.Name, err)
+				}
+			}
+			return nil
+		})
+	}
+	for _, q := range triggerSQL {
+		if _, err := st.DB.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("change %s: re-create dual-write triggers: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // childrenCovered refuses a dual-write on a table whose inheritance
