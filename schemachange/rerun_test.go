@@ -31,8 +31,12 @@ func TestReappliedExpandRestoresTriggersAFailedContractRemoved(t *testing.T) {
 			want := triggers(t, st)
 			contract := schemachange.Change{Name: "test/contract", RemoveDualWrite: []string{"users"},
 				Up: []datastore.ScriptStatement{{SQL: "ALTER TABLE later DROP COLUMN x", Line: 1}}}
-			if _, err := schemachange.Apply(ctx, st, contract, log); err == nil {
+			_, err = schemachange.Apply(ctx, st, contract, log)
+			if err == nil {
 				t.Fatal("a failing contract applied")
+			}
+			if removed := strings.Contains(err.Error(), "dual-write triggers on users were removed"); removed != (e == datastore.MySQL) {
+				t.Errorf("the failed contract's error says the triggers were removed: %v, want %v (%v)", removed, e == datastore.MySQL, err)
 			}
 			res, err := schemachange.Apply(ctx, st, expand, log)
 			if err != nil {

@@ -258,6 +258,11 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	}
 	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp}, append(inTx, after...), done, false)
 	res.Statements += n
+	if err != nil && !st.TransactionalDDL() && len(removals) > 0 {
+		// The triggers went first and for good: say so, as the error
+		// otherwise reads as if only the statements before it had run.
+		err = fmt.Errorf("%w; the dual-write triggers on %s were removed before it (MySQL/MariaDB DDL commits at once): until this change completes, a write to one of their columns no longer fills the other", err, strings.Join(c.RemoveDualWrite, ", "))
+	}
 	return res, err
 }
 
