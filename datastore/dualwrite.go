@@ -77,6 +77,51 @@ type dualWriteRule struct {
 	column  string
 	expr    string   // over NEW.<column>
 	sources []string // the columns expr reads
+	// atDefault is the condition (over NEW) that an insert left column
+	// at its constant default while it wrote a source away from its own:
+	// the insert did not set column, though it is not NULL (new code
+	// writing only rental_cents into a table whose rental_rate has
+	// DEFAULT 4.99). "" when column has no such default.
+	atDefault string
+}
+
+// insertUnset is the condition that an insert did not set r.column: NULL,
+// or at its default while a source is not at its own.
+func (r dualWriteRule) insertUnset(quote func(string) string) string {
+	unset := "NEW." + quote(r.column) + " IS NULL"
+	if r.atDefault != "" {
+		unset = "(" + unset + " OR " + r.atDefault + ")"
+	}
+	return unset
+}
+
+// constantDefaults returns, per column of t whose default is a literal
+// of a type with an equality operator, the condition that NEW's value
+// is that default (null-safe: false for NULL). A default that is an
+// expression (now(), nextval) is left out: evaluating it in a trigger
+// could differ from what the insert got, or consume a sequence value.
+func constantDefaults(t *Table, notDistinct func(col, lit string) string, literal func(string) string) map[string]string {
+	out := map[string]string{}
+	for _, c := range t.Columns {
+		if c.Default == nil || c.Default.Kind != DefaultLiteral {
+			continue
+		}
+		switch c.Type.Kind {
+		// Not dates: PostgreSQL reads a default 'now'::date as a literal
+		// that a trigger's cached plan would keep past midnight.
+		case KindSmallInt, KindInt, KindBigInt, KindDecimal, KindFloat, KindDouble, KindBool, KindText, KindVarchar:
+		default:
+			continue
+		}
+		lit := c.Default.Value
+		if c.Default.Quoted {
+			lit = literal(lit)
+		} else if c.Type.Kind != KindBool && !isNumberLiteral(lit) {
+			continue
+		}
+		out[strings.ToLower(c.Name)] = notDistinct(c.Name, lit)
+	}
+	return out
 }
 
 // DualWriteSQL returns the statements that create the dual-write triggers
@@ -104,6 +149,29 @@ func (s *Store) DualWriteSQL(t *Table, columns []string, rules []DualWriteRule, 
 			}
 		}
 		resolved = append(resolved, dualWriteRule{column: col, expr: expr, sources: sources})
+	}
+	// A column at its default on insert was not written when a source
+	// was (see dualWriteRule.atDefault); when every source is at its own
+	// default too, nothing tells which side was written: both stay.
+	defaults := constantDefaults(t, s.d.notDistinct, s.d.stringLiteral)
+	for i, r := range resolved {
+		own, ok := defaults[strings.ToLower(r.column)]
+		if !ok {
+			continue
+		}
+		var srcAt []string
+		for _, src := range r.sources {
+			at, ok := defaults[strings.ToLower(src)]
+			if !ok {
+				srcAt = nil
+				break
+			}
+			srcAt = append(srcAt, at)
+		}
+		resolved[i].atDefault = own
+		if len(srcAt) > 0 {
+			resolved[i].atDefault = "(" + own + " AND NOT (" + strings.Join(srcAt, " AND ") + "))"
+		}
 	}
 	return s.d.dualWriteSQL(t, resolved, tag)
 }
@@ -273,7 +341,7 @@ func (d postgresDialect) dualWriteSQL(t *Table, rules []dualWriteRule, tag strin
 			srcUpd = append(srcUpd, "NEW."+d.quote(s)+" IS DISTINCT FROM OLD."+d.quote(s))
 		}
 		col := d.quote(r.column)
-		fmt.Fprintf(&ins, "    c%d := (%s) AND NEW.%s IS NULL;\n", i, strings.Join(srcIns, " OR "), col)
+		fmt.Fprintf(&ins, "    c%d := (%s) AND %s;\n", i, strings.Join(srcIns, " OR "), r.insertUnset(d.quote))
 		fmt.Fprintf(&upd, "    c%d := (%s) AND NEW.%s IS NOT DISTINCT FROM OLD.%s;\n", i, strings.Join(srcUpd, " OR "), col, col)
 		fmt.Fprintf(&apply, "  IF c%d THEN NEW.%s := %s; END IF;\n", i, col, r.expr)
 	}
@@ -306,6 +374,16 @@ func (d postgresDialect) dropDualWrite(tr DualWriteTrigger) []string {
 }
 
 func (postgresDialect) claimWrite(string, string) string { return "" }
+
+// notDistinct is the condition that NEW's column is the literal (false
+// for NULL).
+func (d postgresDialect) notDistinct(col, lit string) string {
+	return "NEW." + d.quote(col) + " IS NOT DISTINCT FROM " + lit
+}
+
+func (postgresDialect) stringLiteral(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
 
 func (postgresDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", max(t.Milliseconds(), 1))
@@ -362,7 +440,7 @@ func (d mysqlDialect) dualWriteSQL(t *Table, rules []dualWriteRule, tag string) 
 					srcs = append(srcs, "NOT (NEW."+d.quote(s)+" <=> OLD."+d.quote(s)+")")
 				}
 			}
-			cond := "NEW." + col + " IS NULL"
+			cond := r.insertUnset(d.quote)
 			if ev.event == "UPDATE" {
 				cond = "NEW." + col + " <=> OLD." + col
 			}
@@ -387,6 +465,16 @@ func (d mysqlDialect) dropDualWrite(tr DualWriteTrigger) []string {
 }
 
 func (mysqlDialect) claimWrite(string, string) string { return "" }
+
+func (d mysqlDialect) notDistinct(col, lit string) string {
+	return "(NEW." + d.quote(col) + " <=> " + lit + ")"
+}
+
+// stringLiteral escapes the backslash too: MySQL reads it as an escape
+// unless sql_mode has NO_BACKSLASH_ESCAPES.
+func (mysqlDialect) stringLiteral(v string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", "''") + "'"
+}
 
 // lockTimeout sets both of InnoDB's waits: lock_wait_timeout bounds a
 // wait for a metadata (table) lock, innodb_lock_wait_timeout one for a row
@@ -453,7 +541,7 @@ func (d sqliteDialect) dualWriteSQL(t *Table, rules []dualWriteRule, tag string)
 					srcs = append(srcs, "NEW."+d.quote(s)+" IS NOT OLD."+d.quote(s))
 				}
 			}
-			cond := "NEW." + col + " IS NULL"
+			cond := r.insertUnset(d.quote)
 			if ev.event == "UPDATE" {
 				cond = "NEW." + col + " IS OLD." + col
 			}
@@ -480,6 +568,16 @@ func (sqliteDialect) lockTimeout(time.Duration) string { return "" }
 
 // claimWrite: an UPDATE matching no row still opens SQLite's write
 // transaction (the RESERVED lock), waiting on the busy timeout.
+// notDistinct and stringLiteral are not used on SQLite, whose AFTER
+// triggers (see dualWriteSQL) keep their own test of an unset column.
+func (d sqliteDialect) notDistinct(col, lit string) string {
+	return "NEW." + d.quote(col) + " IS " + lit
+}
+
+func (sqliteDialect) stringLiteral(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
 func (sqliteDialect) claimWrite(table, column string) string {
 	return "UPDATE " + table + " SET " + column + " = " + column + " WHERE 1 = 0"
 }

@@ -428,3 +428,43 @@ func postgresTimeDefault(k Kind, raw string, d *Default) *Default {
 	}
 	return d
 }
+
+// ErrorDetail is what PostgreSQL said about err beyond its message: its
+// DETAIL and HINT lines (which objects depend on a column a DROP names,
+// which row broke a constraint), which pgx's Error() leaves out. It is
+// empty for any other error.
+func ErrorDetail(err error) string {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return ""
+	}
+	var parts []string
+	if d := strings.TrimSpace(pg.Detail); d != "" {
+		parts = append(parts, "DETAIL: "+strings.ReplaceAll(d, "\n", "; "))
+	}
+	if h := strings.TrimSpace(pg.Hint); h != "" {
+		parts = append(parts, "HINT: "+h)
+	}
+	return strings.Join(parts, " ")
+}
+
+// InheritanceChildren lists the tables that inherit from table (PostgreSQL's
+// INHERITS, as Sakila's payment_p2007_01 … from payment), nil on other
+// engines. A row trigger on the parent does not fire for a write to a
+// child's rows (an insert a rule routes there, an update of one), so a
+// dual-write on the parent alone misses them. Partitions of a declarative
+// partitioned table are left out: PostgreSQL gives them the parent's row
+// triggers itself.
+func (s *Store) InheritanceChildren(ctx context.Context, table string) ([]string, error) {
+	if s.Engine != Postgres {
+		return nil, nil
+	}
+	out, err := queryStrings(ctx, s.DB, `SELECT c.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+		JOIN pg_namespace n ON n.oid = p.relnamespace
+		WHERE n.nspname = current_schema() AND p.relname = $1 AND p.relkind = 'r' ORDER BY c.relname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("tables inheriting from %s: %w", table, err)
+	}
+	return out, nil
+}

@@ -230,6 +230,10 @@ type dialect interface {
 	// a transaction that reads before it writes, "" where row locks make it
 	// needless.
 	claimWrite(table, column string) string
+	// notDistinct is the condition that NEW's column equals the SQL
+	// literal, false for NULL; stringLiteral quotes a string as one.
+	notDistinct(column, literal string) string
+	stringLiteral(v string) string
 	isLockTimeout(err error) bool
 	refused(err error) bool
 	missingObject(err error) bool

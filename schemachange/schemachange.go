@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -213,6 +214,9 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 		triggers = append(triggers, tr.Name)
 	}
 	if rec != nil && rec.done >= len(stmts) {
+		if err := restoreTriggers(ctx, st, c, stmts[len(c.Up):], created, log); err != nil {
+			return Result{}, err
+		}
 		return Result{Already: true, Triggers: triggers}, nil
 	}
 	done := 0
@@ -254,6 +258,11 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	}
 	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp}, append(inTx, after...), done, false)
 	res.Statements += n
+	if err != nil && !st.TransactionalDDL() && len(removals) > 0 {
+		// The triggers went first and for good: say so, as the error
+		// otherwise reads as if only the statements before it had run.
+		err = fmt.Errorf("%w; the dual-write triggers on %s were removed before it (MySQL/MariaDB DDL commits at once): until this change completes, a write to one of their columns no longer fills the other", err, strings.Join(c.RemoveDualWrite, ", "))
+	}
 	return res, err
 }
 
@@ -374,6 +383,9 @@ func plan(ctx context.Context, st *datastore.Store, c Change) (removals, stmts [
 		t, err := st.Introspect(ctx, table)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("dual-write on %s: %w", table, err)
+		}
+		if err := childrenCovered(ctx, st, c, t.Name); err != nil {
+			return nil, nil, nil, err
 		}
 		cols := t.ColumnNames()
 		for _, r := range c.DualWrite[table] {
@@ -509,7 +521,13 @@ func (e *StatementError) Error() string {
 	if e.Down {
 		what = "rollback script's statement"
 	}
-	return fmt.Sprintf("change %s: %s %d of %d%s failed: %v; %s", e.Change, what, e.Index, e.Total, at, e.Err, e.Note)
+	// PostgreSQL names what stands in the way (the views on a dropped
+	// column, the row that breaks a NOT NULL) only in its DETAIL.
+	cause := e.Err.Error()
+	if d := datastore.ErrorDetail(e.Err); d != "" {
+		cause += " (" + d + ")"
+	}
+	return fmt.Sprintf("change %s: %s %d of %d%s failed: %s; %s", e.Change, what, e.Index, e.Total, at, cause, e.Note)
 }
 
 func (e *StatementError) Unwrap() error { return e.Err }
@@ -529,6 +547,85 @@ func stepError(st *datastore.Store, c Change, step string, i, total int, err err
 		line = c.Down[i].Line
 	}
 	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+}
+
+// restoreTriggers re-creates the dual-write triggers of an expand found
+// applied when some are gone: on MySQL/MariaDB a contract that failed
+// after removing them (its DDL commits at once) leaves the expand's
+// record, and a new run taking the expand as applied would otherwise
+// dual-write nothing. A column a rule sets must still exist: when the
+// failed contract dropped one, re-created triggers would fail every write,
+// so it refuses instead. The statements create or replace, so running
+// them again is harmless.
+func restoreTriggers(ctx context.Context, st *datastore.Store, c Change, triggerSQL []string, created []datastore.DualWriteTrigger, log hclog.Logger) error {
+	if len(created) == 0 {
+		return nil
+	}
+	existing, err := st.DualWriteTriggers(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, tr := range created {
+		if !slices.ContainsFunc(existing, func(e datastore.DualWriteTrigger) bool { return strings.EqualFold(e.Name, tr.Name) }) {
+			missing = append(missing, tr.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	for _, table := range tablesOf(c.DualWrite) {
+		t, err := st.Introspect(ctx, table)
+		if err != nil {
+			return fmt.Errorf("change %s: dual-write on %s: %w", c.Name, table, err)
+		}
+		for _, r := range c.DualWrite[table] {
+			if _, ok := findFold(t.ColumnNames(), r.Column); !ok {
+				return fmt.Errorf("change %s is recorded as applied but its dual-write triggers %s are gone (a contract that failed part way removed them) and %s.%s no longer exists: finish the contract, or undo the change by hand and run godwit cleanup",
+					c.Name, strings.Join(missing, ", "), table, r.Column)
+			}
+		}
+	}
+	log.Warn("dual-write triggers of an applied change were gone: re-creating them", "change", c.Name, "triggers", missing)
+	if st.TransactionalDDL() {
+		return inTransaction(ctx, st, c.LockTimeout, func(tx *sql.Tx) error {
+			for _, q := range triggerSQL {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("change %s: re-create dual-write triggers: %w", c.Name, err)
+				}
+			}
+			return nil
+		})
+	}
+	for _, q := range triggerSQL {
+		if _, err := st.DB.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("change %s: re-create dual-write triggers: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// childrenCovered refuses a dual-write on a table whose inheritance
+// children are not dual-written too: their rows' writes do not fire the
+// parent's triggers, so the new column would miss them and the contract
+// would drop what they wrote (Sakila's payment, whose inserts rules route
+// to payment_p2007_01 …).
+func childrenCovered(ctx context.Context, st *datastore.Store, c Change, table string) error {
+	children, err := st.InheritanceChildren(ctx, table)
+	if err != nil {
+		return fmt.Errorf("dual-write on %s: %w", table, err)
+	}
+	var missing []string
+	for _, ch := range children {
+		if _, ok := findFold(tablesOf(c.DualWrite), ch); !ok {
+			missing = append(missing, ch)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s has tables inheriting from it (%s), whose rows' writes do not fire its triggers (an insert a rule routes to one, an update of one's rows): give each the same dualWrite rules as %s",
+		datastore.ErrBadDualWrite, table, strings.Join(missing, ", "), table)
 }
 
 // inTransaction runs fn in a transaction that waits at most timeout for

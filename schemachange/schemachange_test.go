@@ -467,3 +467,19 @@ func TestMySQLPrefersOnlineForms(t *testing.T) {
 		t.Fatalf("after the rollback: columns %v", got)
 	}
 }
+
+// A contract refused because a view reads the column it drops names the
+// view (PostgreSQL says so only in the error's DETAIL): Sakila's
+// film_list on film.rental_rate.
+func TestRefusedStatementNamesWhatDependsOnIt(t *testing.T) {
+	st := setupUsers(t, datastore.Postgres, 1)
+	dbtest.Exec(t, st, "CREATE VIEW users_directory AS SELECT id, email FROM users")
+	c := schemachange.Change{Name: "test/contract", Up: datastore.SplitScript(datastore.Postgres, "ALTER TABLE users DROP COLUMN email;")}
+	_, err := schemachange.Apply(context.Background(), st, c, hclog.NewNullLogger())
+	if err == nil {
+		t.Fatal("dropped a column a view reads")
+	}
+	if !strings.Contains(err.Error(), "view users_directory depends on column email") {
+		t.Fatalf("the error does not name the view: %v", err)
+	}
+}

@@ -190,6 +190,14 @@ func forgetOthers(ctx context.Context, st *datastore.Store, migration, keep stri
 	return schemachange.ForgetExcept(ctx, st, RecordName(migration, ""), keep)
 }
 
+// statements says "1 statement", "2 statements".
+func statements(n int) string {
+	if n == 1 {
+		return "1 statement"
+	}
+	return fmt.Sprintf("%d statements", n)
+}
+
 func rollbackSummary(store string, res schemachange.Result) string {
 	var parts []string
 	if len(res.Triggers) > 0 {
@@ -198,7 +206,7 @@ func rollbackSummary(store string, res schemachange.Result) string {
 	if res.Already {
 		parts = append(parts, "nothing of the change was applied, so no rollback SQL ran")
 	} else {
-		parts = append(parts, fmt.Sprintf("ran the %d statements of the rollback SQL", res.Statements))
+		parts = append(parts, fmt.Sprintf("ran the %s of the rollback SQL", statements(res.Statements)))
 	}
 	if len(res.Skipped) > 0 {
 		var sk []string

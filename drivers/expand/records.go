@@ -145,12 +145,15 @@ func (r StoreRecord) StaysApplied(spec *config.Spec) string {
 		if !ok || RecordName(spec.Name, p.Name) != r.Record.Name {
 			continue
 		}
-		undo := "undo them by hand if the change must go"
+		undo := "undo it by hand if the change must go"
 		if path := s.Rollback.Path(); path != "" {
-			undo = fmt.Sprintf("to undo them, run phase %s's rollback script (%s) against store %s", p.Name, path, r.Store)
+			undo = fmt.Sprintf("to undo it, run phase %s's rollback script (%s) against store %s", p.Name, path, r.Store)
 		}
-		return fmt.Sprintf("the %d statement(s) phase %s applied stay in store %s (cleanup removes what Godwit added to carry the change, never the change itself); %s",
-			r.Record.Done, p.Name, r.Store, undo)
+		// No count: the record's counts the dual-write triggers' statements
+		// too, which cleanup has just removed, and the CLI cannot split
+		// the SQL file (it is read on the worker) to count the rest.
+		return fmt.Sprintf("what phase %s applied of %s stays in store %s (cleanup removes what Godwit added to carry the change, the dual-write triggers and records, never the change itself); %s",
+			p.Name, s.SQL.Path(), r.Store, undo)
 	}
 	return ""
 }
