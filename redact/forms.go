@@ -10,8 +10,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MinFormLen is the shortest encoded form of a secret that is redacted:
@@ -32,7 +35,7 @@ type Form struct {
 // Basic header's "user:secret" — the characters that encode the secret
 // alone at each of the three byte offsets), hex in either case,
 // URL-encoded (query with '+', query with %20, path), reversed and
-// JSON-escaped (with and without HTML escaping). Forms equal to an earlier
+// JSON-escaped (with and without HTML escaping, and ASCII-only). Forms equal to an earlier
 // one or shorter than MinFormLen are left out.
 func Forms(secret string) []Form {
 	if secret == "" {
@@ -65,6 +68,9 @@ func Forms(secret string) []Form {
 	add("reversed", reverse(secret))
 	add("json", jsonEscape(secret, false))
 	add("json-html", jsonEscape(secret, true))
+	// Python's json.dumps, jq -a and many loggers write every non-ASCII
+	// character as \uXXXX: a secret with one (ü, €) is printed so.
+	add("json-ascii", jsonASCII(jsonEscape(secret, false)))
 	return out
 }
 
@@ -110,6 +116,24 @@ func jsonEscape(secret string, html bool) string {
 	_ = enc.Encode(secret) // a string always encodes
 	s := strings.TrimSuffix(b.String(), "\n")
 	return s[1 : len(s)-1]
+}
+
+// jsonASCII rewrites the non-ASCII characters of a JSON string's content
+// as \uXXXX escapes (lowercase hex, a surrogate pair above U+FFFF), the way
+// ASCII-only JSON encoders write them.
+func jsonASCII(escaped string) string {
+	var b strings.Builder
+	for _, r := range escaped {
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+			continue
+		}
+		units := utf16.Encode([]rune{r})
+		for _, u := range units {
+			fmt.Fprintf(&b, "\\u%04x", u)
+		}
+	}
+	return b.String()
 }
 
 func reverse(s string) string {
