@@ -639,6 +639,37 @@ phases:
 			"phases[2].hook.compensate.command[2] (line 23): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix,
 	},
 	{
+		name: "a literal bearer token, API key in a URL, --token= or curl -u user:password is refused; $NAME references and docker -u uid:gid pass",
+		yaml: `name: m
+phases:
+  - phase: validate
+    hook:
+      run:
+        command: [curl, -H, "Authorization: Bearer tok123", "https://api.example.com/x?api_key=k456&page=2"]
+        env:
+          CALLBACK: "https://hooks.example.com/in?token=t789"
+          OK_REF: "https://hooks.example.com/in?token=$HOOK_TOKEN"
+  - phase: provision
+    hook:
+      run:
+        command: [sh, -c, 'curl -H "Authorization: Bearer $API_TOKEN" -H "X-Api-Key: $KEY" https://api/x; curl -u admin:hunter2 https://api/y']
+      compensate:
+        command: [curl, -u, "admin:pw9", "https://api/z"]
+  - phase: copy
+    hook:
+      run:
+        command: [vault, login, --token=s.abc]
+      compensate:
+        command: [docker, run, -u, "1000:1000", img, sh, -c, 'curl -u "admin:$PW" https://api/w']
+`,
+		want: "phases[0].hook.run.command[2] (line 6): holds a literal credential (the credential of an HTTP header such as Authorization: Bearer TOKEN): " + literalFix + "\n" +
+			"phases[0].hook.run.command[3] (line 6): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix + "\n" +
+			"phases[0].hook.run.env.CALLBACK (line 8): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix + "\n" +
+			"phases[1].hook.run.command[2] (line 13): holds a literal credential (curl's -u USER:PASSWORD): " + literalFix + "\n" +
+			"phases[1].hook.compensate.command[2] (line 15): holds a literal credential (curl's -u USER:PASSWORD): " + literalFix + "\n" +
+			"phases[2].hook.run.command[2] (line 19): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix,
+	},
+	{
 		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
 		yaml: `name: m
 stores:
