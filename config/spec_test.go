@@ -670,6 +670,34 @@ phases:
 			"phases[2].hook.run.command[2] (line 19): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix,
 	},
 	{
+		name: "a $NAME of the hook's secrets or env in a command no shell runs is refused (it would be passed as is); in a shell's script it passes",
+		yaml: `name: m
+phases:
+  - phase: validate
+    hook:
+      run:
+        command: [curl, -H, "Authorization: Bearer $API_TOKEN", "https://api/x?t=${TARGET}", "$HOME"]
+        env: {TARGET: orders}
+        secrets: {API_TOKEN: {fromEnv: API_TOKEN}}
+      compensate:
+        command: [./undo.sh, "$GODWIT_STEPS_DONE"]
+  - phase: copy
+    hook:
+      run:
+        command: [env, LC_ALL=C, bash, -c, 'curl -H "Authorization: Bearer $API_TOKEN" https://api/x']
+        secrets: {API_TOKEN: {fromEnv: API_TOKEN}}
+      compensate:
+        command: [/bin/sh, ./undo.sh, "$API_TOKEN"]
+        secrets: {API_TOKEN: {fromEnv: API_TOKEN}}
+`,
+		want: "phases[0].hook.run.command[2] (line 6): refers to $API_TOKEN, but no shell runs this command, so the program gets the text \"$API_TOKEN\", not its value: " +
+			"run it through one (command: [sh, -c, 'curl ... \"$API_TOKEN\"']) or have the program read API_TOKEN from its environment\n" +
+			"phases[0].hook.run.command[3] (line 6): refers to ${TARGET}, but no shell runs this command, so the program gets the text \"${TARGET}\", not its value: " +
+			"run it through one (command: [sh, -c, 'curl ... \"$TARGET\"']) or have the program read TARGET from its environment\n" +
+			"phases[0].hook.compensate.command[1] (line 10): refers to $GODWIT_STEPS_DONE, but no shell runs this command, so the program gets the text \"$GODWIT_STEPS_DONE\", not its value: " +
+			"run it through one (command: [sh, -c, 'undo.sh ... \"$GODWIT_STEPS_DONE\"']) or have the program read GODWIT_STEPS_DONE from its environment",
+	},
+	{
 		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
 		yaml: `name: m
 stores:
