@@ -398,6 +398,9 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 		}
 		res.Leases = leases
 	}
+	// A check's message may quote what a server answered, a token it
+	// echoed back included; the result goes into workflow history.
+	redactProblems(knownSecrets, &spec, res.Problems)
 	a.Logger.Info("preflight done", "migration", in.Spec.Name, "problems", len(res.Problems))
 	return res, nil
 }

@@ -3,6 +3,7 @@ package activities
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -69,4 +70,31 @@ func redactError(set *redact.Set, err error) error {
 			temporal.ApplicationErrorOptions{NonRetryable: appErr.NonRetryable()})
 	}
 	return errors.New(set.String(err.Error()))
+}
+
+// redactProblems hides every secret set knows in preflight problems, which
+// may quote what a server answered (a token it echoed back), except the
+// DSNs of the spec's SQLite stores: a file path is no credential, and the
+// problem must name the file a person has to create.
+func redactProblems(set *redact.Set, spec *config.Spec, problems []Problem) {
+	paths := map[string]bool{}
+	for _, st := range spec.Stores {
+		if st.Engine == "sqlite" {
+			if v, err := readSecret(st.DSN); err == nil {
+				paths[v] = true
+			}
+		}
+	}
+	hide := set
+	if len(paths) > 0 {
+		hide = redact.NewSet()
+		for i, v := range set.Values() {
+			if !paths[v] {
+				hide.Add(strconv.Itoa(i), v)
+			}
+		}
+	}
+	for i := range problems {
+		problems[i].Message = hide.String(problems[i].Message)
+	}
 }

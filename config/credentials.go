@@ -2,6 +2,7 @@ package config
 
 import (
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,6 +29,18 @@ var (
 	// or quoted (-p'x', -p"x").
 	mysqlShortPassword = regexp.MustCompile(`(?:^|[\s'"])-p` + optionValue)
 	mysqlClient        = regexp.MustCompile(`(?:^|[\s/'"])(?:mysql|mysqldump|mysqladmin|mysqlimport|mariadb|mariadb-dump|mysqlpump)(?:\s|$|['"])`)
+	// authHeader: an HTTP header that carries a credential, as curl -H or
+	// wget --header take it ("Authorization: Bearer VALUE", "X-Api-Key: VALUE").
+	authHeader = regexp.MustCompile(`(?i)(?:authorization:\s*(?:bearer|basic|token|bot|apikey)|(?:x-)?api-key:|private-token:|x-auth-token:)\s*` + optionValue)
+	// tokenParam: a token, API key or client secret as a URL's query
+	// parameter or an option (?access_token=VALUE, --token=VALUE); the
+	// value ends at the next parameter.
+	tokenParam = regexp.MustCompile(`(?i)(?:^|[\s'"?&])(?:--)?(?:access[_-]?token|auth[_-]?token|api[_-]?key|token|client[_-]?secret|secret)=("[^"]*"|'[^']*'|[^\s'"&#]+)`)
+	// curlUser: curl's -u/--user USER:PASSWORD (in one argument or a
+	// script; a separate argument is checked with userPassword).
+	curlUser     = regexp.MustCompile(`(?:^|[\s'"])(?:-u\s*|--user[\s=]+)["']?[^\s:'"]*:` + optionValue)
+	userPassword = regexp.MustCompile(`^[^\s:]*:(.+)$`)
+	curlClient   = regexp.MustCompile(`(?:^|[\s/'"])curl(?:\s|$|['"])`)
 	// passNamePattern: variable names that hold a password beyond those
 	// secretNamePattern knows (PGPASS, DB_PASS, PASS).
 	passNamePattern = regexp.MustCompile(`(?i)(?:^|_)(?:PG)?PASS(?:_|$)`)
@@ -52,8 +65,9 @@ func literalAssignment(s string) string {
 
 // literalCredential returns what kind of literal credential s holds, or "".
 // mysqlArgs says s is part of a command that runs a MySQL client, where
-// -pVALUE is a password rather than another tool's flag.
-func literalCredential(s string, mysqlArgs bool) string {
+// -pVALUE is a password rather than another tool's flag; curlArgs one that
+// runs curl, where -u USER:VALUE is a password rather than a user and group.
+func literalCredential(s string, mysqlArgs, curlArgs bool) string {
 	switch {
 	case anyLiteral(urlPassword, s):
 		return "the password of a user:password@host URL"
@@ -63,6 +77,12 @@ func literalCredential(s string, mysqlArgs bool) string {
 		return "a password=VALUE"
 	case mysqlArgs && anyLiteral(mysqlShortPassword, s):
 		return "a MySQL -pPASSWORD argument"
+	case anyLiteral(authHeader, s):
+		return "the credential of an HTTP header such as Authorization: Bearer TOKEN"
+	case anyLiteral(tokenParam, s):
+		return "a token=VALUE, api_key=VALUE or secret=VALUE"
+	case curlArgs && anyLiteral(curlUser, s):
+		return "curl's -u USER:PASSWORD"
 	}
 	return ""
 }
@@ -101,8 +121,15 @@ func checkCredentials(add addFunc, path, phase string, c *Command, dsnVars map[s
 	const fix = "the spec is stored in workflow history in plain text: put the value in the worker's environment or a file " +
 		"and declare it under secrets: {NAME: {fromEnv: VAR}} (or fromFile), then refer to $NAME in the command"
 	mysqlArgs := mysqlClient.MatchString(" " + strings.Join(c.Command, " ") + " ")
+	// -u USER:GROUP is another tool's (docker run -u 1000:1000): -u is
+	// curl's when curl is the command, or in the script that runs it.
+	curlCommand := len(c.Command) > 0 && filepath.Base(c.Command[0]) == "curl"
 	for i, arg := range c.Command {
-		if what := literalCredential(arg, mysqlArgs); what != "" {
+		what := literalCredential(arg, mysqlArgs, curlCommand || curlClient.MatchString(" "+arg+" "))
+		if what == "" && curlCommand && i > 0 && (c.Command[i-1] == "-u" || c.Command[i-1] == "--user") && anyLiteral(userPassword, arg) {
+			what = "curl's -u USER:PASSWORD"
+		}
+		if what != "" {
 			add(path+".command["+itoa(i)+"]", "holds a literal credential (%s): %s", what, fix)
 		} else if name := literalAssignment(arg); name != "" {
 			add(path+".command["+itoa(i)+"]", "phase %s sets %s to a literal value in its command, which is stored in workflow history in plain text: "+
@@ -111,7 +138,7 @@ func checkCredentials(add addFunc, path, phase string, c *Command, dsnVars map[s
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
-		if what := literalCredential(c.Env[k], false); what != "" {
+		if what := literalCredential(c.Env[k], false, false); what != "" {
 			add(path+".env."+k, "holds a literal credential (%s): %s", what, fix)
 		} else if passNamePattern.MatchString(k) && !secretNamePattern.MatchString(k) && c.Env[k] != "" {
 			add(path+".env."+k, "looks like a secret, and env values are stored in workflow history in plain text: "+

@@ -604,6 +604,7 @@ func (h *Hook) Check(c *CheckContext) {
 	check := func(path string, cmd *Command) {
 		checkCommand(add, path, cmd, timeout)
 		checkCredentials(add, path, c.Phase.Name, cmd, dsnVars)
+		checkShellRefs(add, path, cmd)
 	}
 	switch {
 	case h.Run == nil && len(h.Steps) == 0:

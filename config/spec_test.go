@@ -639,6 +639,65 @@ phases:
 			"phases[2].hook.compensate.command[2] (line 23): holds a literal credential (a MySQL -pPASSWORD argument): " + literalFix,
 	},
 	{
+		name: "a literal bearer token, API key in a URL, --token= or curl -u user:password is refused; $NAME references and docker -u uid:gid pass",
+		yaml: `name: m
+phases:
+  - phase: validate
+    hook:
+      run:
+        command: [curl, -H, "Authorization: Bearer tok123", "https://api.example.com/x?api_key=k456&page=2"]
+        env:
+          CALLBACK: "https://hooks.example.com/in?token=t789"
+          OK_REF: "https://hooks.example.com/in?token=$HOOK_TOKEN"
+  - phase: provision
+    hook:
+      run:
+        command: [sh, -c, 'curl -H "Authorization: Bearer $API_TOKEN" -H "X-Api-Key: $KEY" https://api/x; curl -u admin:hunter2 https://api/y']
+      compensate:
+        command: [curl, -u, "admin:pw9", "https://api/z"]
+  - phase: copy
+    hook:
+      run:
+        command: [vault, login, --token=s.abc]
+      compensate:
+        command: [docker, run, -u, "1000:1000", img, sh, -c, 'curl -u "admin:$PW" https://api/w']
+`,
+		want: "phases[0].hook.run.command[2] (line 6): holds a literal credential (the credential of an HTTP header such as Authorization: Bearer TOKEN): " + literalFix + "\n" +
+			"phases[0].hook.run.command[3] (line 6): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix + "\n" +
+			"phases[0].hook.run.env.CALLBACK (line 8): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix + "\n" +
+			"phases[1].hook.run.command[2] (line 13): holds a literal credential (curl's -u USER:PASSWORD): " + literalFix + "\n" +
+			"phases[1].hook.compensate.command[2] (line 15): holds a literal credential (curl's -u USER:PASSWORD): " + literalFix + "\n" +
+			"phases[2].hook.run.command[2] (line 19): holds a literal credential (a token=VALUE, api_key=VALUE or secret=VALUE): " + literalFix,
+	},
+	{
+		name: "a $NAME of the hook's secrets or env in a command no shell runs is refused (it would be passed as is); in a shell's script it passes",
+		yaml: `name: m
+phases:
+  - phase: validate
+    hook:
+      run:
+        command: [curl, -H, "Authorization: Bearer $API_TOKEN", "https://api/x?t=${TARGET}", "$HOME"]
+        env: {TARGET: orders}
+        secrets: {API_TOKEN: {fromEnv: API_TOKEN}}
+      compensate:
+        command: [./undo.sh, "$GODWIT_STEPS_DONE"]
+  - phase: copy
+    hook:
+      run:
+        command: [env, LC_ALL=C, bash, -c, 'curl -H "Authorization: Bearer $API_TOKEN" https://api/x']
+        secrets: {API_TOKEN: {fromEnv: API_TOKEN}}
+      compensate:
+        command: [/bin/sh, ./undo.sh, "$API_TOKEN"]
+        secrets: {API_TOKEN: {fromEnv: API_TOKEN}}
+`,
+		want: "phases[0].hook.run.command[2] (line 6): refers to $API_TOKEN, but no shell runs this command, so the program gets the text \"$API_TOKEN\", not its value: " +
+			"run it through one (command: [sh, -c, 'curl ... \"$API_TOKEN\"']) or have the program read API_TOKEN from its environment\n" +
+			"phases[0].hook.run.command[3] (line 6): refers to ${TARGET}, but no shell runs this command, so the program gets the text \"${TARGET}\", not its value: " +
+			"run it through one (command: [sh, -c, 'curl ... \"$TARGET\"']) or have the program read TARGET from its environment\n" +
+			"phases[0].hook.compensate.command[1] (line 10): refers to $GODWIT_STEPS_DONE, but no shell runs this command, so the program gets the text \"$GODWIT_STEPS_DONE\", not its value: " +
+			"run it through one (command: [sh, -c, 'undo.sh ... \"$GODWIT_STEPS_DONE\"']) or have the program read GODWIT_STEPS_DONE from its environment",
+	},
+	{
 		name: "inheritEnv may not name the worker's settings, a store's DSN variable or a secret",
 		yaml: `name: m
 stores:

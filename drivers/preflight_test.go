@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -247,4 +249,33 @@ func TestInitSpecPassesPreflightOnceFilled(t *testing.T) {
 	filled = regexp.MustCompile(`command: \[TODO-[\w-]+-command\]`).ReplaceAllString(filled, `command: ["true"]`)
 	require.NotRegexp(t, `: .?TODO`, filled, "every placeholder value filled (comments may keep theirs)")
 	require.Empty(t, preflight(t, filled), "init's spec, filled in:\n%s", filled)
+}
+
+// TestPreflightProblemsHideASecretTheServerEchoes: a gateway admin API
+// that answers 500 and echoes the request's bearer token in its body. The
+// problem that quotes the answer goes into the preflight workflow's
+// history and `godwit preflight`'s output: the token must not. Its variable
+// is not named like a secret, so only the preflight's own read of it makes
+// the worker know it.
+func TestPreflightProblemsHideASecretTheServerEchoes(t *testing.T) {
+	token := "gwEcho" + hex.EncodeToString([]byte(t.Name()))[:16]
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such route; you sent "+r.Header.Get("Authorization"), http.StatusInternalServerError)
+	}))
+	t.Cleanup(admin.Close)
+	tokenEnv := uniqueEnv(t, token)
+	problems := preflight(t, fmt.Sprintf(`name: pf-echo
+phases:
+  - phase: shift-traffic
+    traffic:
+      gateway: {admin: %q, token: {fromEnv: %s}}
+      route: users
+      writeConsistency: sharedStore
+      steps: [{setWeight: 10}]
+`, admin.URL, tokenEnv))
+	require.NotEmpty(t, problems, "the gateway answers 500")
+	text := strings.Join(problems, "\n")
+	require.Contains(t, text, "answered 500", "the problem says what the gateway answered")
+	require.NotContains(t, text, token, "the echoed token is redacted")
+	require.Contains(t, text, "Bearer ***")
 }

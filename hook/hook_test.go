@@ -364,6 +364,23 @@ func TestRunRedacts(t *testing.T) {
 	}
 }
 
+// TestRunRedactsAMultiLineSecretLineByLine: a PEM key printed as is comes
+// out line by line, each line logged on its own; none may show.
+func TestRunRedactsAMultiLineSecretLineByLine(t *testing.T) {
+	const key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nkqhkiG9w0BAQ\n-----END PRIVATE KEY-----"
+	var logs syncBuffer
+	cmd := sh(`printf '%s\n' "$KEY"; printf 'failed: %s\n' "$KEY" >&2; exit 1`)
+	cmd.Env = map[string]string{"KEY": key}
+	res, err := Run(context.Background(), cmd, Options{Redact: []string{key}, Logger: bufferLogger(&logs)})
+	var ee *ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, "***\n***\n***\n***\nfailed: ***\n***\n***\n***\n", res.Output)
+	for _, line := range []string{"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "kqhkiG9w0BAQ"} {
+		assert.NotContains(t, logs.String(), line)
+		assert.NotContains(t, ee.Error(), line)
+	}
+}
+
 func TestRunRedactsInExitErrorAndAcrossPieces(t *testing.T) {
 	var logs syncBuffer
 	// The secret straddles the 64 KiB read boundary of a long line.

@@ -69,7 +69,9 @@ func randomSecret(t *testing.T, prefix, tail string) string {
 // notification targets, one of which refuses and echoes its path), a hook
 // secret that the hook prints in every encoding (and fails once with it on
 // stderr), and the gateway's admin token — plus a preflight that fails to
-// reach a store whose DSN holds the password. Then it reads the full
+// reach a store whose DSN holds the password, a multi-line key (PEM) the
+// hook prints as is, and a preflight against a gateway that answers 500
+// with the bearer token it was sent. Then it reads the full
 // history of both workflows, raw, through the client, the worker's whole
 // log and what the CLI shows, and looks for every form of every secret.
 func TestSecretsNeverInHistoryOrLogs(t *testing.T) {
@@ -80,6 +82,14 @@ func TestSecretsNeverInHistoryOrLogs(t *testing.T) {
 		"webhook token":     randomSecret(t, "whTok", ""),
 		"hook secret":       randomSecret(t, "Hk/", "+x="),
 		"gateway token":     randomSecret(t, "gwTok", ""),
+		"echoed token":      randomSecret(t, "echoTok", ""),
+	}
+	// A key file's lines come out of a hook one log line at a time: each
+	// line is a secret to look for.
+	keyLines := []string{randomSecret(t, "MIIE", "Ab"), randomSecret(t, "kqhk", "Q==")}
+	key := "-----BEGIN PRIVATE KEY-----\n" + strings.Join(keyLines, "\n") + "\n-----END PRIVATE KEY-----"
+	for i, l := range keyLines {
+		secrets[fmt.Sprintf("key line %d", i+1)] = l
 	}
 
 	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
@@ -104,6 +114,10 @@ func TestSecretsNeverInHistoryOrLogs(t *testing.T) {
 		delivered.Add(1)
 	}))
 	t.Cleanup(hooks.Close)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Error(w, "no route; you sent "+req.Header.Get("Authorization"), http.StatusInternalServerError)
+	}))
+	t.Cleanup(echo.Close)
 	legacy, newUp := gatewaytest.NewUpstream(t, "legacy"), gatewaytest.NewUpstream(t, "new")
 	gw := gatewaytest.Start(t, gatewaytest.Options{Legacy: legacy.URL, New: newUp.URL, Token: secrets["gateway token"]})
 
@@ -115,6 +129,8 @@ func TestSecretsNeverInHistoryOrLogs(t *testing.T) {
 		"IT_SECRETS_WEBHOOK_DENIED="+hooks.URL+"/denied/"+secrets["webhook token"]+"?key="+secrets["webhook token"],
 		"IT_SECRETS_HOOK="+secrets["hook secret"],
 		"IT_SECRETS_GATEWAY="+secrets["gateway token"],
+		"IT_SECRETS_ECHOED="+secrets["echoed token"],
+		"IT_SECRETS_KEY="+key,
 	)
 	// The hook prints its secret in every form: on stderr in a failing
 	// first attempt (the failure's text goes into history), then on stdout
@@ -128,6 +144,7 @@ func TestSecretsNeverInHistoryOrLogs(t *testing.T) {
   printf %s "$s" | sed -e 's|/|%2F|g' -e 's|+|%2B|g' -e 's|=|%3D|g'; echo
   printf %s "$s" | rev; echo
 }
+printf '%s\n' "$KEY"
 if [ "$GODWIT_ATTEMPT" = 1 ]; then print_all >&2; exit 1; fi
 print_all
 echo "godwit:output.echo=$API_TOKEN"
@@ -159,7 +176,7 @@ phases:
     hook:
       run:
         command: [sh, %s/print-secret.sh]
-        secrets: {API_TOKEN: {fromEnv: IT_SECRETS_HOOK}}
+        secrets: {API_TOKEN: {fromEnv: IT_SECRETS_HOOK}, KEY: {fromEnv: IT_SECRETS_KEY}}
 `, name, gw.AdminURL, dir)
 	spec := filepath.Join(dir, "spec.yaml")
 	require.NoError(t, os.WriteFile(spec, []byte(specText), 0o644))
@@ -192,10 +209,31 @@ phases:
 	require.NotEmpty(t, pre.Problems, "the store is unreachable")
 	t.Logf("preflight problems: %+v", pre.Problems)
 
+	// A preflight of a gateway that echoes the bearer token in its error.
+	echoSpec, err := config.ParseSpec(fmt.Appendf(nil, `name: %s-echo
+phases:
+  - phase: shift-traffic
+    traffic:
+      gateway: {admin: %q, token: {fromEnv: IT_SECRETS_ECHOED}}
+      route: users
+      writeConsistency: sharedStore
+      steps: [{setWeight: 10}]
+`, name, echo.URL))
+	require.NoError(t, err)
+	echoID := name + "-preflight-echo"
+	run, err = env.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: echoID, TaskQueue: queue},
+		workflows.PreflightWorkflowName, activities.PreflightInput{Spec: *echoSpec})
+	require.NoError(t, err)
+	var echoed activities.PreflightResult
+	require.NoError(t, run.Get(ctx, &echoed))
+	require.NotEmpty(t, echoed.Problems, "the gateway answers 500")
+	require.Contains(t, echoed.Problems[0].Message, "Bearer ***", "the problem quotes the answer, redacted")
+
 	places := map[string]string{
 		"migration history (raw)":  historyRaw(t, name),
 		"migration history (json)": historyText(t, name),
 		"preflight history (raw)":  historyRaw(t, preflightID),
+		"echo preflight (raw)":     historyRaw(t, echoID),
 		"worker log":               worker.logs.String(),
 		"godwit output":            hookOut,
 		"godwit status":            statusOut,

@@ -10,14 +10,22 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MinFormLen is the shortest encoded form of a secret that is redacted:
 // shorter fragments (the base64 of a 4-byte secret at an odd offset) would
 // match ordinary output by chance.
 const MinFormLen = 6
+
+// MinLineLen is the shortest line of a multi-line secret that is redacted
+// on its own.
+const MinLineLen = 8
 
 // Form is one printed form of a secret: Kind names the encoding (stable,
 // since sealed checkpoints name it), Text is the secret so encoded.
@@ -32,7 +40,8 @@ type Form struct {
 // Basic header's "user:secret" — the characters that encode the secret
 // alone at each of the three byte offsets), hex in either case,
 // URL-encoded (query with '+', query with %20, path), reversed and
-// JSON-escaped (with and without HTML escaping). Forms equal to an earlier
+// JSON-escaped (with and without HTML escaping, and ASCII-only) and, for
+// a multi-line secret, each of its lines. Forms equal to an earlier
 // one or shorter than MinFormLen are left out.
 func Forms(secret string) []Form {
 	if secret == "" {
@@ -65,6 +74,20 @@ func Forms(secret string) []Form {
 	add("reversed", reverse(secret))
 	add("json", jsonEscape(secret, false))
 	add("json-html", jsonEscape(secret, true))
+	// Python's json.dumps, jq -a and many loggers write every non-ASCII
+	// character as \uXXXX: a secret with one (ü, €) is printed so.
+	add("json-ascii", jsonASCII(jsonEscape(secret, false)))
+	// A multi-line secret (a PEM key, a credentials file) printed as is
+	// reaches logs and output line by line, where the whole value never
+	// matches: each of its lines is a form of its own. Lines shorter than
+	// MinLineLen ("{", "}") would match ordinary output.
+	if strings.Contains(secret, "\n") {
+		for i, line := range strings.Split(secret, "\n") {
+			if line = strings.TrimSpace(line); len(line) >= MinLineLen {
+				add("line"+strconv.Itoa(i+1), line)
+			}
+		}
+	}
 	return out
 }
 
@@ -110,6 +133,24 @@ func jsonEscape(secret string, html bool) string {
 	_ = enc.Encode(secret) // a string always encodes
 	s := strings.TrimSuffix(b.String(), "\n")
 	return s[1 : len(s)-1]
+}
+
+// jsonASCII rewrites the non-ASCII characters of a JSON string's content
+// as \uXXXX escapes (lowercase hex, a surrogate pair above U+FFFF), the way
+// ASCII-only JSON encoders write them.
+func jsonASCII(escaped string) string {
+	var b strings.Builder
+	for _, r := range escaped {
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+			continue
+		}
+		units := utf16.Encode([]rune{r})
+		for _, u := range units {
+			fmt.Fprintf(&b, "\\u%04x", u)
+		}
+	}
+	return b.String()
 }
 
 func reverse(s string) string {

@@ -68,6 +68,20 @@ func containsEncoded(text, secret string) bool {
 	return false
 }
 
+// TestNonASCIISecretIsRedactedWhenJSONEscapesIt: an ASCII-only JSON
+// encoder (Python's json.dumps, jq -a) writes a secret's ü, € or emoji as
+// \uXXXX escapes; that form is a secret too. The printed text is what
+// Python 3 prints for json.dumps({"v": secret}).
+func TestNonASCIISecretIsRedactedWhenJSONEscapesIt(t *testing.T) {
+	const secret = `pässwörd-€"😀`
+	const printed = `{"v": "p\u00e4ssw\u00f6rd-\u20ac\"\ud83d\ude00"}`
+	s := NewSet()
+	s.Add("env:PW", secret)
+	if got := s.String(printed); got != `{"v": "***"}` {
+		t.Fatalf("printed %s, got %s: want the secret replaced by %s", printed, got, Mask)
+	}
+}
+
 func TestSealUnsealRoundTrip(t *testing.T) {
 	for _, secret := range secrets {
 		for _, tt := range encodings(secret) {
