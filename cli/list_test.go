@@ -54,7 +54,7 @@ func TestList(t *testing.T) {
 			resp:  &workflowservice.ListWorkflowExecutionsResponse{},
 			rows:  [][]string{strings.Fields("(no migrations yet: start one with godwit start -f SPEC)")},
 			limit: 50,
-			query: `WorkflowType = "Migration" AND ExecutionStatus != "ContinuedAsNew" AND MigrationStatus = "PAUSED"`,
+			query: `WorkflowType = "Migration" AND ExecutionStatus != "ContinuedAsNew" AND MigrationStatus = "PAUSED" AND ExecutionStatus = "Running"`,
 		},
 		{
 			name: "migrations",
@@ -67,11 +67,25 @@ func TestList(t *testing.T) {
 					"MigrationStatus": keyword(t, "COMPLETED"), "MigrationPhase": keyword(t, "none"),
 				}),
 				execution("old", enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, nil),
+				// Terminated or timed out outside Godwit: the status it last
+				// published (IN_PROGRESS) would read as if it went on.
+				execution("stale", enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, map[string]*commonpb.Payload{
+					"MigrationStatus": keyword(t, "IN_PROGRESS"), "MigrationPhase": keyword(t, "copy"),
+				}),
+				execution("slow", enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, map[string]*commonpb.Payload{
+					"MigrationStatus": keyword(t, "PAUSED"), "MigrationPhase": keyword(t, "copy"),
+				}),
+				execution("undone", enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, map[string]*commonpb.Payload{
+					"MigrationStatus": keyword(t, "ROLLED_BACK"), "MigrationPhase": keyword(t, "none"),
+				}),
 			}},
 			rows: [][]string{
 				append(append([]string{"orders", "PAUSED", "shift-traffic"}, startedText...), "Running"),
 				append(append([]string{"users", "COMPLETED", "-"}, startedText...), "Completed"),
-				append(append([]string{"old", "-", "-"}, startedText...), "Terminated"),
+				append(append([]string{"old", "TERMINATED", "-"}, startedText...), "Terminated"),
+				append(append([]string{"stale", "TERMINATED", "copy"}, startedText...), "Terminated"),
+				append(append([]string{"slow", "TIMED_OUT", "copy"}, startedText...), "TimedOut"),
+				append(append([]string{"undone", "ROLLED_BACK", "-"}, startedText...), "Failed"),
 			},
 			limit: 50,
 		},

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
@@ -185,6 +186,24 @@ func TestFinalReport(t *testing.T) {
 			name:    "terminated",
 			run:     &fakeRun{id: "orders", err: terminated},
 			wantErr: "migration orders ended without a report",
+		},
+		// Said in the user's terms, not the SDK's ("workflow execution
+		// error (type: , workflowID: …): terminated").
+		{
+			name: "terminated by hand",
+			run:  &fakeRun{id: "orders", err: fmt.Errorf("workflow execution error (type: , workflowID: orders): %w", &temporal.TerminatedError{})},
+			wantErr: "migration orders was terminated outside Godwit (temporal workflow terminate, or the Temporal UI) and ended without a report: " +
+				"nothing rolled it back, so what it changed stays (what Godwit added to carry it: `godwit status orders`; to remove that: `godwit cleanup orders`)",
+		},
+		{
+			name:    "timed out",
+			run:     &fakeRun{id: "orders", err: temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)},
+			wantErr: "migration orders timed out (its workflow's run or execution timeout) and ended without a report",
+		},
+		{
+			name:    "cancelled without a report",
+			run:     &fakeRun{id: "orders", err: temporal.NewCanceledError()},
+			wantErr: "migration orders was cancelled outside Godwit and ended without a report",
 		},
 	}
 	for _, tt := range tests {

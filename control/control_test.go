@@ -35,6 +35,11 @@ func TestListQuery(t *testing.T) {
 	q, err = ListQuery(migration.StatusRolledBack)
 	require.NoError(t, err)
 	assert.Contains(t, q, ` AND MigrationStatus = "ROLLED_BACK"`)
+	assert.NotContains(t, q, `ExecutionStatus = "Running"`, "a final status is the run's own")
+	q, err = ListQuery(migration.StatusPaused)
+	require.NoError(t, err)
+	assert.Contains(t, q, ` AND MigrationStatus = "PAUSED" AND ExecutionStatus = "Running"`,
+		"a run terminated while paused keeps PAUSED as its last status: it is not paused")
 	_, err = ListQuery("DONE")
 	assert.Equal(t, KindRefused, KindOf(err))
 	assert.ErrorContains(t, err, `status "DONE": use one of IN_PROGRESS, PAUSED`)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/godwit/godwit/migration"
@@ -18,7 +19,8 @@ import (
 type Listed struct {
 	Name string `json:"name"`
 	// Status is Godwit's status (ROLLED_BACK, not Temporal's "Failed");
-	// "-" before the run published one.
+	// "-" before the run published one; TERMINATED, TIMED_OUT or CANCELED
+	// for a run that ended outside Godwit before a final status of its own.
 	Status string `json:"status"`
 	// Phase is the phase running or last run ("-" before the first).
 	Phase     string    `json:"phase"`
@@ -44,7 +46,13 @@ func ListQuery(status migration.Status) (string, error) {
 	if !status.Valid() {
 		return "", &Error{Kind: KindRefused, Err: fmt.Errorf("status %q: use one of %s", status, strings.Join(migration.StatusNames(), ", "))}
 	}
-	return query + fmt.Sprintf(" AND %s = %q", workflows.SearchAttrStatus.GetName(), status), nil
+	query += fmt.Sprintf(" AND %s = %q", workflows.SearchAttrStatus.GetName(), status)
+	if !status.Final() {
+		// A run terminated or timed out outside Godwit keeps the status it
+		// last published: it is not PAUSED or IN_PROGRESS any more.
+		query += ` AND ExecutionStatus = "Running"`
+	}
+	return query, nil
 }
 
 // List returns at most limit migrations, newest first, in status when it is
@@ -77,6 +85,11 @@ func (m Migrations) List(ctx context.Context, status migration.Status, limit int
 				l.Phase = "-"
 			}
 		}
+		if st := e.GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && !migration.Status(l.Status).Final() {
+			// Ended outside Godwit (terminated, timed out, cancelled): the
+			// status it last published would read as if it were going on.
+			l.Status = endedOutside(st)
+		}
 		if sum, err := MemoSummary(m.dc(), e.GetMemo()); err != nil {
 			l.LastKnownProblem = err.Error()
 		} else {
@@ -85,6 +98,21 @@ func (m Migrations) List(ctx context.Context, status migration.Status, limit int
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// endedOutside names how a run that left no final status of its own
+// ended: TERMINATED, TIMED_OUT, CANCELED (Temporal's words, upper case).
+func endedOutside(st enums.WorkflowExecutionStatus) string {
+	name := strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")
+	switch st {
+	case enums.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		name = "TERMINATED"
+	case enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		name = "TIMED_OUT"
+	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		name = "CANCELED"
+	}
+	return strings.ToUpper(name)
 }
 
 // payloadString decodes a JSON string payload such as "\"PAUSED\"", or

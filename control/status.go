@@ -176,8 +176,42 @@ func FinalReport(ctx context.Context, run client.WorkflowRun) (_ *migration.Repo
 	if derr != nil {
 		return nil, fmt.Errorf("migration %s ended, but its report cannot be decoded: %w", run.GetID(), derr)
 	}
-	return nil, fmt.Errorf("migration %s %w (terminated or timed out outside Godwit): %w", run.GetID(), ErrNoReport, err)
+	return nil, noReport(run.GetID(), err)
 }
+
+// noReport says how a run ended without a report, in the user's terms
+// rather than the SDK's ("workflow execution error (type: , workflowID:
+// …): terminated"), and what it means: nothing rolled it back.
+func noReport(name string, err error) error {
+	var term *temporal.TerminatedError
+	var timeout *temporal.TimeoutError
+	var canceled *temporal.CanceledError
+	how := ""
+	switch {
+	case errors.As(err, &term):
+		how = "was terminated outside Godwit (temporal workflow terminate, or the Temporal UI)"
+	case errors.As(err, &timeout):
+		how = "timed out (its workflow's run or execution timeout)"
+	case errors.As(err, &canceled):
+		how = "was cancelled outside Godwit"
+	default:
+		return fmt.Errorf("migration %s %w (terminated or timed out outside Godwit): %w", name, ErrNoReport, err)
+	}
+	return &endedError{
+		msg: fmt.Sprintf("migration %s %s and %v: nothing rolled it back, so what it changed stays "+
+			"(what Godwit added to carry it: `godwit status %s`; to remove that: `godwit cleanup %s`)", name, how, ErrNoReport, name, name),
+		errs: []error{ErrNoReport, err},
+	}
+}
+
+// endedError is a message of its own over the errors it stands for.
+type endedError struct {
+	msg  string
+	errs []error
+}
+
+func (e *endedError) Error() string   { return e.msg }
+func (e *endedError) Unwrap() []error { return e.errs }
 
 // undecodableDetails returns the error decoding err's details when they
 // are encrypted and cannot be decrypted.
