@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,7 +123,7 @@ func (a *app) leftoversWithoutReport(ctx context.Context, c client.Client, name 
 		return
 	}
 	if scan, ok := a.scanLeftovers(ctx, c, name); ok {
-		renderLeftovers(a.out, name, strings.ToUpper(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")), true, scan)
+		renderLeftovers(a.out, name, control.EndedOutside(st), true, scan)
 	}
 }
 

@@ -88,7 +88,7 @@ func (m Migrations) List(ctx context.Context, status migration.Status, limit int
 		if st := e.GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && !migration.Status(l.Status).Final() {
 			// Ended outside Godwit (terminated, timed out, cancelled): the
 			// status it last published would read as if it were going on.
-			l.Status = endedOutside(st)
+			l.Status = EndedOutside(st)
 		}
 		if sum, err := MemoSummary(m.dc(), e.GetMemo()); err != nil {
 			l.LastKnownProblem = err.Error()
@@ -100,19 +100,14 @@ func (m Migrations) List(ctx context.Context, status migration.Status, limit int
 	return out, nil
 }
 
-// endedOutside names how a run that left no final status of its own
-// ended: TERMINATED, TIMED_OUT, CANCELED (Temporal's words, upper case).
-func endedOutside(st enums.WorkflowExecutionStatus) string {
-	name := strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")
-	switch st {
-	case enums.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		name = "TERMINATED"
-	case enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		name = "TIMED_OUT"
-	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		name = "CANCELED"
+// EndedOutside names how a run that left no final status of its own
+// ended, in Temporal's words upper case: TERMINATED, TIMED_OUT, CANCELED
+// (the enum's String() reads "TimedOut").
+func EndedOutside(st enums.WorkflowExecutionStatus) string {
+	if st == enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
+		return "TIMED_OUT"
 	}
-	return strings.ToUpper(name)
+	return strings.ToUpper(st.String())
 }
 
 // payloadString decodes a JSON string payload such as "\"PAUSED\"", or

@@ -57,7 +57,7 @@ type DeferredIndex struct {
 // Statement is the SQL that builds the index again on table.
 func (d DeferredIndex) Statement(table string) string {
 	if d.Constraint {
-		return fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", pgQuote(table), pgQuote(d.Name), d.Def)
+		return fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", postgresDialect{}.quote(table), postgresDialect{}.quote(d.Name), d.Def)
 	}
 	return d.Def
 }
@@ -81,8 +81,6 @@ func (d *DeferredIndexes) Statements(table string) string {
 	return strings.Join(out, "\n")
 }
 
-func pgQuote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
-
 // DeferIndexes drops table's primary key, unique and exclusion
 // constraints and other indexes for a load, if that is safe: a PostgreSQL
 // table, empty, not partitioned or inherited from, referenced by no foreign
@@ -104,7 +102,7 @@ func (s *Store) DeferIndexes(ctx context.Context, table string) (*DeferredIndexe
 	if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
 		return nil, "", fmt.Errorf("defer indexes of %s: %w", table, err)
 	}
-	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+pgQuote(table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+postgresDialect{}.quote(table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return nil, "", fmt.Errorf("defer indexes of %s: lock: %w", table, err)
 	}
 	why, err := deferBlocker(ctx, tx, table)
@@ -123,9 +121,9 @@ func (s *Store) DeferIndexes(ctx context.Context, table string) (*DeferredIndexe
 	}
 	// Constraints first: dropping one drops its index.
 	for _, x := range d.Indexes {
-		q := "DROP INDEX " + pgQuote(x.Name)
+		q := "DROP INDEX " + postgresDialect{}.quote(x.Name)
 		if x.Constraint {
-			q = "ALTER TABLE " + pgQuote(table) + " DROP CONSTRAINT " + pgQuote(x.Name)
+			q = "ALTER TABLE " + postgresDialect{}.quote(table) + " DROP CONSTRAINT " + postgresDialect{}.quote(x.Name)
 		}
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return nil, "", fmt.Errorf("defer indexes of %s: drop %s: %w", table, x.Name, err)
@@ -159,7 +157,7 @@ const tableOID = `(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c
 // ("" when nothing does).
 func deferBlocker(ctx context.Context, q queryer, table string) (string, error) {
 	checks := []struct{ why, query string }{
-		{"the table is not empty", "SELECT 'x' FROM " + pgQuote(table) + " LIMIT 1"},
+		{"the table is not empty", "SELECT 'x' FROM " + postgresDialect{}.quote(table) + " LIMIT 1"},
 		{"the table is partitioned, a partition or inherited from",
 			`SELECT 'x' FROM pg_class WHERE oid = ` + tableOID + ` AND (relkind <> 'r' OR relispartition OR relhassubclass)`},
 		{"foreign key %s references it",
@@ -257,7 +255,7 @@ func setComment(ctx context.Context, q queryer, table string, comment any) error
 	if c, ok := comment.(string); ok {
 		lit = "E'" + strings.ReplaceAll(strings.ReplaceAll(c, `\`, `\\`), `'`, `''`) + "'"
 	}
-	if _, err := q.ExecContext(ctx, "COMMENT ON TABLE "+pgQuote(table)+" IS "+lit); err != nil {
+	if _, err := q.ExecContext(ctx, "COMMENT ON TABLE "+postgresDialect{}.quote(table)+" IS "+lit); err != nil {
 		return fmt.Errorf("comment on %s: %w", table, err)
 	}
 	return nil

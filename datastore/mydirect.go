@@ -231,17 +231,16 @@ func (s *Store) loadDirect(ctx context.Context, to *Store, src, dst *Table, quer
 			return fmt.Errorf("source copy: %w", serr)
 		}
 		if lerr != nil {
+			// Failure path only: the batch again, to name the row (and the
+			// value) as the source wrote it.
 			var bt *badTextError
-			if errors.As(lerr, &bt) && bt.row > 0 {
-				// Failure path only: the batch again, to name the row's key.
-				if key, err := rowKey(ctx, spg, query, bt.row, src); err == nil {
-					bt.key = key
-				}
-			}
 			var rv *rowValueError
-			if errors.As(lerr, &rv) && rv.row > 0 {
-				// Failure path only: the batch again, to name the row and
-				// its value as the source wrote it.
+			switch {
+			case errors.As(lerr, &bt) && bt.row > 0:
+				if fields, err := rowFields(ctx, spg, query, bt.row); err == nil {
+					bt.key = fieldsKey(src, fields)
+				}
+			case errors.As(lerr, &rv) && rv.row > 0:
 				if fields, err := rowFields(ctx, spg, query, rv.row); err == nil {
 					rv.fillFromText(src, dst, fields)
 				}
@@ -345,23 +344,6 @@ func (s *loadScanner) lastKey(t *Table) ([]any, error) {
 		out[i] = v
 	}
 	return out, nil
-}
-
-// rowKey reads the key of the n-th row (1-based) of a text COPY query,
-// as k=v, ... (for an error message).
-func rowKey(ctx context.Context, spg *pgconn.PgConn, query string, n int, t *Table) (string, error) {
-	fields, err := rowFields(ctx, spg, query, n)
-	if err != nil {
-		return "", err
-	}
-	parts := make([]string, len(t.PrimaryKey))
-	for i, at := range t.KeyIndexes() {
-		if at >= len(fields) {
-			return "", fmt.Errorf("a row of %d fields", len(fields))
-		}
-		parts[i] = t.PrimaryKey[i] + "=" + fields[at]
-	}
-	return strings.Join(parts, ", "), nil
 }
 
 // rowFields reads the n-th row (1-based) of a text COPY query, its fields

@@ -134,11 +134,17 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		WHERE n.nspname = current_schema() AND c.relname = $1 ORDER BY p.relname`, name); err != nil {
 		return nil, fmt.Errorf("parents of %s: %w", name, err)
 	}
-	triggers, err := queryStrings(ctx, db, `SELECT 'trigger ' || trigger_name || ' (' || min(action_timing) || ' '
-		    || string_agg(event_manipulation, ' OR ' ORDER BY event_manipulation) || ')'
-		FROM information_schema.triggers
-		WHERE event_object_schema = current_schema() AND event_object_table = $1 AND trigger_name NOT LIKE 'godwit\_%'
-		GROUP BY trigger_name ORDER BY trigger_name`, name)
+	// From pg_trigger, not information_schema.triggers: every
+	// introspection (the copy's drift checks too) runs this, and the view
+	// took 19 ms a table where this takes 1-2. tgtype's bits: 2 BEFORE, 64
+	// INSTEAD OF, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE.
+	triggers, err := queryStrings(ctx, db, `SELECT 'trigger ' || t.tgname || ' ('
+		    || CASE WHEN t.tgtype & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END || ' '
+		    || concat_ws(' OR ', CASE WHEN t.tgtype & 8 <> 0 THEN 'DELETE' END, CASE WHEN t.tgtype & 4 <> 0 THEN 'INSERT' END,
+		                 CASE WHEN t.tgtype & 32 <> 0 THEN 'TRUNCATE' END, CASE WHEN t.tgtype & 16 <> 0 THEN 'UPDATE' END) || ')'
+		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relname = $1 AND NOT t.tgisinternal AND t.tgname NOT LIKE 'godwit\_%'
+		ORDER BY t.tgname`, name)
 	if err != nil {
 		return nil, fmt.Errorf("triggers of %s: %w", name, err)
 	}

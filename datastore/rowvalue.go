@@ -101,16 +101,22 @@ func (e *rowValueError) fill(t *Table, rows [][]any) {
 // which pair by position with dst's, the target's names the server uses).
 func (e *rowValueError) fillFromText(src, dst *Table, fields []string) {
 	e.table = dst.Name
-	var parts []string
-	for _, at := range src.KeyIndexes() {
-		if at < len(fields) {
-			parts = append(parts, src.Columns[at].Name+"="+fields[at])
-		}
-	}
-	e.key = strings.Join(parts, ", ")
+	e.key = fieldsKey(src, fields)
 	if at := dst.columnIndex(e.column); at >= 0 && at < len(fields) {
 		e.value, e.hasValue = fields[at], fields[at] != `\N`
 	}
+}
+
+// fieldsKey is the key of a row of t given as its text-format fields,
+// as k=v, ... (for an error message).
+func fieldsKey(t *Table, fields []string) string {
+	var parts []string
+	for _, at := range t.KeyIndexes() {
+		if at < len(fields) {
+			parts = append(parts, t.Columns[at].Name+"="+fields[at])
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func valueText(v any) string {
