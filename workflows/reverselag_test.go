@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,10 +31,40 @@ phases:
   - {phase: decommission, name: stop, replicate: {from: legacy, to: new, tables: [a], mode: stop}}
 `
 
+// appliedLog orders the phase calls and the reverse runs that ended
+// applied (not cancelled). The test environment does not model
+// WaitForCancellation: a reverse run the workflow cancelled before the
+// stop may still enter the fake after the stop's call is recorded, so
+// the order that matters is that of the runs that applied changes.
+type appliedLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *appliedLog) add(e string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *appliedLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.events...)
+}
+
+// reverseApplied names a reverse run that applied changes in appliedLog.
+const reverseApplied = "reverse applied"
+
 // reverseReplication answers the cut-over's bounded runs (the reverse
 // replication) with a reverse lag of 0.3s, numbered by the changes they
 // say are behind (so each measurement is told apart), and counts them.
-func reverseReplication(h *harness, bounded *atomic.Int32) {
+func reverseReplication(h *harness, bounded *atomic.Int32) *appliedLog {
+	log := &appliedLog{}
+	h.fake.behave = func(_ context.Context, call string, _ int32) error {
+		log.add(call)
+		return nil
+	}
 	// The spec's tables would be leased: nothing to lease here.
 	h.env.RegisterActivityWithOptions(func(context.Context, activities.LeaseResourcesInput) ([]activities.LeaseResource, error) {
 		return nil, nil
@@ -50,8 +81,15 @@ func reverseReplication(h *harness, bounded *atomic.Int32) {
 		case <-time.After(5 * time.Millisecond):
 		}
 		res.Lag = &migration.ReplicationLag{Seconds: 0.3, Changes: int64(n), Reverse: true, From: c.To, To: c.From}
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		log.events = append(log.events, reverseApplied)
 		return nil
 	}
+	return log
 }
 
 func reverseCalls(inputs []activities.PhaseInput) []int {
@@ -106,7 +144,7 @@ func TestReverseReplicationFollowsTheCutOverUntilTheStop(t *testing.T) {
 func testReverseUntilTheStop(t *testing.T, spec string) {
 	h := newHarness(t)
 	var bounded atomic.Int32
-	reverseReplication(h, &bounded)
+	applied := reverseReplication(h, &bounded)
 	var seen []migration.ReplicationLag
 	approveOnceReverseLag(h, "verified", &seen, func() {
 		h.env.UpdateWorkflow(UpdateApprove, "", &testsuite.TestUpdateCallback{
@@ -121,9 +159,12 @@ func testReverseUntilTheStop(t *testing.T, spec string) {
 	at := reverseCalls(h.fake.inputs)
 	require.NotEmpty(t, at, "the reverse replication ran after the cut-over: %v", calls)
 	writes := indexOf(calls, "run:writes")
-	stop := indexOf(calls, "run:stop")
 	require.Greater(t, at[0], writes, "it starts once the cut-over is done")
-	require.Less(t, at[len(at)-1], stop, "none after the stop began: %v", calls)
+	events := applied.get()
+	stopAt := indexOf(events, "run:stop")
+	require.Greater(t, stopAt, 0, "%v", events)
+	require.Contains(t, events[:stopAt], reverseApplied, "it applied changes before the stop: %v", events)
+	require.NotContains(t, events[stopAt:], reverseApplied, "none applied after the stop began: %v", events)
 	for _, k := range at {
 		require.Equal(t, "run:writes", calls[k], "the cut-over phase's section runs it")
 		require.Empty(t, h.fake.inputs[k].Resume, "no forward checkpoint is handed to the reverse capture")
