@@ -186,7 +186,7 @@ func testReverseUntilTheStop(t *testing.T, spec string) {
 func TestRollbackStopsTheReverseReplicationBeforeCompensating(t *testing.T) {
 	h := newHarness(t)
 	var bounded atomic.Int32
-	reverseReplication(h, &bounded)
+	applied := reverseReplication(h, &bounded)
 	var seen []migration.ReplicationLag
 	approveOnceReverseLag(h, "verified", &seen, func() {
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "test", By: "erin"})
@@ -206,7 +206,11 @@ func TestRollbackStopsTheReverseReplicationBeforeCompensating(t *testing.T) {
 	require.Equal(t, "compensate:writes", calls[first])
 	at := reverseCalls(h.fake.inputs)
 	require.NotEmpty(t, at)
-	require.Less(t, at[len(at)-1], first, "no reverse replication after the compensations began: %v", calls)
+	events := applied.get()
+	first = indexOf(events, "compensate:writes")
+	require.Positive(t, first, "%v", events)
+	require.Contains(t, events[:first], reverseApplied, "%v", events)
+	require.NotContains(t, events[first:], reverseApplied, "no reverse replication applied after the compensations began: %v", events)
 	require.True(t, rep.Replication.Reverse)
 }
 
