@@ -3,13 +3,17 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
 
 	"github.com/godwit/godwit/datastore"
 )
@@ -348,13 +352,15 @@ func numeric(k datastore.Kind) bool {
 // exactly (numeric / DECIMAL). With native set (both sides PostgreSQL) it
 // is hashtextextended(text, 0) instead — PostgreSQL's hash-partitioning
 // hash, stable across versions and platforms, about 3x cheaper than MD5,
-// but not computable by MySQL or in Go.
+// but not computable by MySQL or in Go. With hk hashCRC it is MariaDB's
+// CRC-32 × CRC-32C of the text (crcHash), and on PostgreSQL the text
+// itself, which Go hashes.
 //
 // hints (nil, or one per column) let a side leave out what cannot change
 // the text: the NULL mark's COALESCE of a NOT NULL column, MySQL's charset
 // conversion of text already stored as UTF-8 bytes (CAST AS BINARY only
 // relabels them). Each leaves the hashed bytes as they were.
-func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []datastore.Type, floatDec int, native bool, hints []sqlHint) string {
+func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []datastore.Type, floatDec int, native bool, hk hashKind, hints []sqlHint) string {
 	parts := make([]string, len(cols))
 	for i := range cols {
 		var h sqlHint
@@ -396,8 +402,11 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 	}
 	if e == datastore.Postgres {
 		text := strings.Join(parts, " || '"+colSep+"' || ")
-		if native {
+		switch {
+		case native:
 			return "hashtextextended(" + text + ", 0)"
+		case hk == hashCRC:
+			return text // hashed in Go (side.goHash)
 		}
 		return "('x' || substr(md5(" + text + "), 1, 15))::bit(60)::bigint"
 	}
@@ -406,7 +415,16 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 	// NULL for a value all the same (a zero date) is skipped, not
 	// nulling the row's hash, and the text then differs from the other
 	// side's: a fetch, not a row left out.
-	return "CAST(CONV(LEFT(MD5(CONCAT_WS('" + colSep + "', " + strings.Join(parts, ", ") + ")), 15), 16, 10) AS UNSIGNED)"
+	text := "CONCAT_WS('" + colSep + "', " + strings.Join(parts, ", ") + ")"
+	if hk == hashCRC {
+		// The text is built once, kept in a user variable for the second
+		// CRC. MariaDB evaluates a product's operands left to right; were
+		// it ever otherwise, the CRC-32C would read the previous row's
+		// text and the ranges differ: rows fetched and compared (slower),
+		// never a difference missed, as the CRC-32 is the row's own.
+		return "CRC32(@godwit_row := " + text + ") * CRC32C(@godwit_row)"
+	}
+	return "CAST(CONV(LEFT(MD5(" + text + "), 15), 16, 10) AS UNSIGNED)"
 }
 
 // neverNull reports whether PostgreSQL's canonical text of a non-NULL
@@ -425,7 +443,25 @@ func neverNull(c *colPlan, k datastore.Kind) bool {
 }
 
 // rowHash is rowHashSQL computed in Go over canonical texts.
-func rowHash(texts []string, nulls []bool) uint64 {
+func rowHash(k hashKind, texts []string, nulls []bool) uint64 {
+	if k == hashCRC {
+		n := len(texts)
+		for _, s := range texts {
+			n += len(s)
+		}
+		b := make([]byte, 0, n)
+		for i, s := range texts {
+			if i > 0 {
+				b = append(b, colSep...)
+			}
+			if nulls[i] {
+				b = append(b, nullMark...)
+			} else {
+				b = append(b, s...)
+			}
+		}
+		return crcHash(b)
+	}
 	h := newMD5()
 	for i, s := range texts {
 		if i > 0 {
@@ -524,6 +560,32 @@ func bitXorAvailable(ctx context.Context, stores ...*datastore.Store) (bool, err
 		}
 	}
 	return postgres14(ctx, pg...)
+}
+
+// crcUsable says whether a check between these stores hashes with
+// hashCRC: when one is MySQL-family and each such one has CRC32C (MariaDB
+// 10.8 and later; MySQL has none). Between PostgreSQL and SQLite MD5 in
+// PostgreSQL costs no more than streaming its text.
+func crcUsable(ctx context.Context, stores ...*datastore.Store) (hashKind, error) {
+	mysql := false
+	for _, s := range stores {
+		if s.Engine != datastore.MySQL {
+			continue
+		}
+		mysql = true
+		var v sql.NullInt64
+		if err := s.DB.QueryRowContext(ctx, "SELECT CRC32C('')").Scan(&v); err != nil {
+			var me *mysqldrv.MySQLError
+			if errors.As(err, &me) { // MySQL: FUNCTION db.CRC32C does not exist (1305), or no database selected (1046)
+				return hashMD5, nil
+			}
+			return hashMD5, fmt.Errorf("crc32c on %s: %w", s.Engine, err)
+		}
+	}
+	if mysql {
+		return hashCRC, nil
+	}
+	return hashMD5, nil
 }
 
 func postgres14(ctx context.Context, stores ...*datastore.Store) (bool, error) {

@@ -71,8 +71,15 @@ func TestBucketsSeparateValuesBeyondTheTolerance(t *testing.T) {
 
 func TestRowHashMatchesPostgresFormula(t *testing.T) {
 	// ('x' || substr(md5('a'), 1, 15))::bit(60)::bigint = 57446577476672362
-	if got := rowHash([]string{"a"}, []bool{false}); got != 57446577476672362 {
+	if got := rowHash(hashMD5, []string{"a"}, []bool{false}); got != 57446577476672362 {
 		t.Fatalf("rowHash(a) = %d", got)
+	}
+	// MariaDB: SELECT CRC32('a') * CRC32C('a'), and of 'a', then NULL.
+	if got := rowHash(hashCRC, []string{"a"}, []bool{false}); got != 12695604257390278032 {
+		t.Fatalf("rowHash(crc, a) = %d", got)
+	}
+	if got := rowHash(hashCRC, []string{"a", "x"}, []bool{false, true}); got != 4924602243870477336 {
+		t.Fatalf("rowHash(crc, a, NULL) = %d", got)
 	}
 	var a acc
 	a.add(1<<60 - 1)

@@ -4,9 +4,37 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"hash"
+	"hash/crc32"
 	"math/big"
 	"math/bits"
 )
+
+// hashKind is how a row's canonical text becomes its 64-bit hash; both
+// sides of a check use the same one.
+type hashKind int
+
+const (
+	// hashMD5 is the first 60 bits of MD5: PostgreSQL, MySQL and Go all
+	// have it.
+	hashMD5 hashKind = iota
+	// hashCRC is CRC-32 × CRC-32C of the text (crcHash). MariaDB computes
+	// both in C for half what MD5 and its hex conversion cost; PostgreSQL
+	// (no CRC before version 18) renders the text and Go hashes it, which
+	// costs less than PostgreSQL's own md5.
+	hashCRC
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcHash is the row hash of hashCRC: the product of the text's CRC-32
+// and CRC-32C. A CRC is affine over GF(2): had the two been concatenated
+// and combined by exclusive or, two rows that swap values of the same
+// length (status 'paid' and 'void') would leave the range's checksum
+// unchanged. The product is not linear, so they do not; two independent
+// polynomials keep collisions near 2^-60 like MD5's 60 bits.
+func crcHash(b []byte) uint64 {
+	return uint64(crc32.ChecksumIEEE(b)) * uint64(crc32.Checksum(b, castagnoli))
+}
 
 // md5Writer hashes a row's canonical text.
 type md5Writer struct{ h hash.Hash }

@@ -211,3 +211,42 @@ func TestChunkedFirstPassFindsDifferencesAtChunkEdges(t *testing.T) {
 		})
 	}
 }
+
+// With MariaDB on a side rows are hashed by CRC-32 × CRC-32C: PostgreSQL
+// renders the text, Go hashes it; MariaDB hashes its own. Two rows that
+// swap values of the same length are found (two CRCs combined by
+// exclusive or would cancel out: a CRC is affine), as is any change, and
+// equal tables fetch no row (both sides hash the same bytes).
+func TestCRCHashBetweenPostgresAndMariaDB(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE orders (id int PRIMARY KEY, status varchar(10) NOT NULL, qty int, note text)`,
+		`INSERT INTO orders SELECT i, (ARRAY['paid','void','sent'])[1 + i % 3], i % 7, CASE WHEN i % 5 = 0 THEN NULL ELSE 'n' || i END
+			FROM generate_series(1, 3000) i`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE orders (id INT PRIMARY KEY, status VARCHAR(10) NOT NULL, qty INT, note TEXT)`,
+		`INSERT INTO orders SELECT seq, ELT(1 + seq % 3, 'paid','void','sent'), seq % 7, IF(seq % 5 = 0, NULL, CONCAT('n', seq))
+			FROM seq_1_to_3000`)
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		o := Options{Source: pair[0].Store, Target: pair[1].Store, Threshold: 40, Factor: 4, Tables: []TablePair{{Source: "orders", Target: "orders"}}}
+		rep := run(t, o)
+		tr := rep.Tables[0]
+		if !strings.Contains(tr.Method, "crc32·crc32c in Go over postgres canonical text") || !strings.Contains(tr.Method, "crc32·crc32c in mysql") {
+			t.Fatalf("method %q: want CRC on both sides", tr.Method)
+		}
+		if rep.Differing() != 0 || tr.RowsFetched != 0 {
+			t.Fatalf("equal tables: %d differences, %d rows fetched (the sides hash different bytes)\n%s", rep.Differing(), tr.RowsFetched, rep.Text())
+		}
+	}
+	// Rows 13 and 14 ('void', 'sent') swap their status, rows 21 and 22
+	// their qty (texts of the same length); row 20 loses its NULL note.
+	dbtest.Exec(t, my.Store, "UPDATE orders SET status = IF(id = 13, 'sent', 'void') WHERE id IN (13, 14)",
+		"UPDATE orders SET qty = IF(id = 21, 1, 0) WHERE id IN (21, 22)", "UPDATE orders SET note = 'x' WHERE id = 20")
+	rep := run(t, Options{Source: pg.Store, Target: my.Store, Threshold: 40, Factor: 4, Tables: []TablePair{{Source: "orders", Target: "orders"}}})
+	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "13 14 20 21 22" {
+		t.Fatalf("mismatched %q, want 13 14 20 21 22\n%s", got, rep.Text())
+	}
+	// --portable-hash keeps MD5 on both.
+	rep = run(t, Options{Source: pg.Store, Target: my.Store, PortableHash: true, Tables: []TablePair{{Source: "orders", Target: "orders"}}})
+	if m := rep.Tables[0].Method; m != "checksums: md5 in postgres / md5 in mysql" {
+		t.Fatalf("portable hash: method %q", m)
+	}
+}

@@ -138,7 +138,7 @@ func TestLeanHashSQLLeavesOutWhatCannotChangeTheBytes(t *testing.T) {
 	}
 	types := []datastore.Type{cols[0].src, cols[1].src, cols[2].src}
 	exprs := []string{"`d`", "`t`", "`ts`"}
-	lean := rowHashSQL(datastore.MySQL, exprs, cols, types, 6, false,
+	lean := rowHashSQL(datastore.MySQL, exprs, cols, types, 6, false, hashMD5,
 		[]sqlHint{{notNull: true}, {notNull: true, utf8: true}, {notNull: true, micro: true}})
 	for _, bad := range []string{"COALESCE", "CONVERT", "TRIM", "DATETIME(6)"} {
 		if strings.Contains(lean, bad) {
@@ -146,14 +146,14 @@ func TestLeanHashSQLLeavesOutWhatCannotChangeTheBytes(t *testing.T) {
 		}
 	}
 	cols[0].fixedScale = false
-	full := rowHashSQL(datastore.MySQL, exprs, cols, types, 6, false, nil)
+	full := rowHashSQL(datastore.MySQL, exprs, cols, types, 6, false, hashMD5, nil)
 	for _, want := range []string{"COALESCE", "CONVERT", "TRIM", "DATETIME(6)"} {
 		if !strings.Contains(full, want) {
 			t.Errorf("full MySQL text lacks %s: %s", want, full)
 		}
 	}
 	cols[0].fixedScale = true
-	pg := rowHashSQL(datastore.Postgres, []string{`"d"`, `"t"`, `"ts"`}, cols, types, 6, false, []sqlHint{{notNull: true}, {notNull: true}, {}})
+	pg := rowHashSQL(datastore.Postgres, []string{`"d"`, `"t"`, `"ts"`}, cols, types, 6, false, hashMD5, []sqlHint{{notNull: true}, {notNull: true}, {}})
 	if strings.Contains(pg, "trim_scale") || strings.Count(pg, "coalesce") != 1 {
 		t.Errorf("lean PostgreSQL text: %s", pg)
 	}

@@ -3,11 +3,15 @@ package reconcile
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/godwit/godwit/datastore"
 )
@@ -26,11 +30,15 @@ type side struct {
 	where    string
 	// filter is the mapping's where: (source side): the rows the target
 	// holds at all. Unlike the where bound it applies to a re-check too.
-	filter   string
-	inDB     bool // the row hash is computed by the database
-	native   bool // both sides PostgreSQL: its own hash function, not MD5
-	record   bool // native over the typed values (recordHashSQL), not the canonical text
-	xor      bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
+	filter string
+	inDB   bool // the row hash is computed by the database
+	native bool // both sides PostgreSQL: its own hash function, not MD5
+	record bool // native over the typed values (recordHashSQL), not the canonical text
+	xor    bool // MD5 hashes combined by BIT_XOR, not summed (see planTable)
+	hash   hashKind
+	// goHash: the database renders each row's canonical text and Go
+	// hashes it (PostgreSQL under hashCRC: it has no CRC function).
+	goHash   bool
 	floatDec int
 	hints    []sqlHint // per compared column, what cheapens its SQL text (nil: none)
 
@@ -64,7 +72,7 @@ func (s *side) prepare() {
 		s.selects[i] = x
 	}
 	if s.inDB {
-		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native, s.hints)
+		s.hashSQL = rowHashSQL(e, s.exprs, s.cols, s.types, s.floatDec, s.native, s.hash, s.hints)
 		if s.record {
 			s.hashSQL = recordHashSQL(s.exprs, s.types)
 		}
@@ -108,6 +116,9 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 		out[i].Sum = "0"
 	}
 	s.queries.Add(1)
+	if s.goHash {
+		return s.streamedChecksums(ctx, b, cond, q.args, n, wide)
+	}
 	if s.inDB {
 		agg := "SUM("
 		if s.xor {
@@ -217,13 +228,14 @@ type row struct {
 	texts   []string  // exact canonical text per compared column
 	nulls   []bool
 	hashTxt []string // texts as hashed (tolerance buckets), nil when equal to texts
+	kind    hashKind
 }
 
 func (r *row) hash() uint64 {
 	if r.hashTxt != nil {
-		return rowHash(r.hashTxt, r.nulls)
+		return rowHash(r.kind, r.hashTxt, r.nulls)
 	}
-	return rowHash(r.texts, r.nulls)
+	return rowHash(r.kind, r.texts, r.nulls)
 }
 
 // fetchList is what a fetch selects: the compared columns, then
@@ -283,7 +295,7 @@ func (s *side) scanRows(ctx context.Context, stmt string, args []any, lead int, 
 }
 
 func (s *side) makeRow(raw []any) (*row, error) {
-	r := &row{texts: make([]string, len(s.cols)), nulls: make([]bool, len(s.cols))}
+	r := &row{texts: make([]string, len(s.cols)), nulls: make([]bool, len(s.cols)), kind: s.hash}
 	vals := make([]any, len(s.cols))
 	for i := range s.cols {
 		c := &s.cols[i]
@@ -400,6 +412,79 @@ func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64
 	s.keysRead.Add(i)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("split %s on %s: %w", s.table, s.label, err)
+	}
+	return out, nil
+}
+
+// streamedChecksums is checksums for a goHash side: PostgreSQL renders
+// each row's canonical text (hashSQL) and streams it with its bucket; Go
+// hashes the text. Read through pgx itself: database/sql's conversions
+// cost more than the hashing.
+func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args []any, n int, wide bool) ([]checksum, error) {
+	accs := make([]acc, n)
+	for i := range accs {
+		accs[i].xor = s.xor
+	}
+	stmt := "SELECT (" + bucket + ")::int8, " + s.hashSQL + s.from() + whereClause(cond, s.where)
+	conn, err := s.store.DB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		tx, err := dc.(*stdlib.Conn).Conn().BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		// As for the checksums PostgreSQL sums itself: no JIT, and a
+		// scan of the table for a large part of it.
+		sets := []string{"SET LOCAL jit = off"}
+		if wide {
+			sets = append(sets, "SET LOCAL enable_indexscan = off", "SET LOCAL enable_indexonlyscan = off", "SET LOCAL enable_bitmapscan = off")
+		}
+		for _, set := range sets {
+			if _, err := tx.Exec(ctx, set); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, stmt, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		binFormat := rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode
+		for rows.Next() {
+			raw := rows.RawValues()
+			var i int64
+			switch {
+			case raw[0] == nil:
+				continue // never: a bucket is a number
+			case binFormat && len(raw[0]) == 8:
+				i = int64(binary.BigEndian.Uint64(raw[0]))
+			default:
+				if i, err = strconv.ParseInt(string(raw[0]), 10, 64); err != nil {
+					return fmt.Errorf("bucket %q: %w", raw[0], err)
+				}
+			}
+			if i < 0 || i >= int64(n) {
+				continue
+			}
+			var h uint64 // a NULL text adds nothing, as SUM and BIT_XOR skip it
+			if raw[1] != nil {
+				h = crcHash(raw[1])
+			}
+			accs[i].add(h)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+	}
+	out := make([]checksum, n)
+	for i := range accs {
+		out[i] = accs[i].checksum()
+		s.streamed.Add(accs[i].n)
 	}
 	return out, nil
 }
