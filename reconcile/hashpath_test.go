@@ -1,9 +1,13 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
@@ -248,5 +252,93 @@ func TestCRCHashBetweenPostgresAndMariaDB(t *testing.T) {
 	rep = run(t, Options{Source: pg.Store, Target: my.Store, PortableHash: true, Tables: []TablePair{{Source: "orders", Target: "orders"}}})
 	if m := rep.Tables[0].Method; m != "checksums: md5 in postgres / md5 in mysql" {
 		t.Fatalf("portable hash: method %q", m)
+	}
+}
+
+// A goHash PostgreSQL side builds each row's canonical text in Go from
+// PostgreSQL's own output of each column: byte for byte the text the SQL
+// canonical rendering gives (the one MariaDB's side matches), on values at
+// the edges — NULLs, infinities, BC dates, years past 9999, fractions of
+// every length, numeric zeros and NaN, empty bytea — whatever the session's
+// DateStyle, TimeZone and bytea_output.
+func TestGoRenderedTextEqualsTheSQLCanonicalText(t *testing.T) {
+	pg := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE edge (id int PRIMARY KEY, b boolean, d numeric, d2 numeric(10,3), u uuid, by bytea,
+		dt date, ts timestamp, tz timestamptz, t text, c char(5), f double precision, j jsonb)`,
+		`INSERT INTO edge VALUES
+		(1, true, 12.3400, 1.5, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '\x00ff', '2024-01-31', '2024-01-01 00:00:01', '2024-05-06 09:08:07.123456+02', 'x', 'ab', 0.5, '{"b":1,"a":2}'),
+		(2, false, 10.000, 0, NULL, '', '0044-03-15 BC', '0044-03-15 12:00:00.5 BC', '0001-01-01 00:00:00+00 BC', '', '', -1e300, 'null'),
+		(3, NULL, 0.000, -0.5, NULL, NULL, 'infinity', 'infinity', '-infinity', NULL, NULL, NULL, NULL),
+		(4, true, 'NaN', 99999.999, NULL, '\xdeadbeef', '-infinity', '-infinity', 'infinity', 'é 日本', 'é', 3.0, '[]'),
+		(5, false, -7, 0.001, NULL, NULL, '10000-01-01', '10000-12-31 23:59:59.999999', '12000-01-01 00:00:00.01+05:30', 'a\tb', 'x', 1e-7, '1'),
+		(6, NULL, 100, 12.120, NULL, NULL, '0999-01-01', '1999-12-31 23:59:59.12', '1999-12-31 23:59:59.000001-08', '\N', NULL, NULL, NULL)`)
+	ctx := context.Background()
+	tbl, err := pg.Store.Introspect(ctx, "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []colPlan
+	var types []datastore.Type
+	var exprs []string
+	for _, c := range tbl.Columns {
+		cp := colPlan{name: c.Name, src: c.Type, tgt: c.Type}
+		cp.fixedScale = c.Name == "d2" // as planTable sets it for numeric(10,3) on both sides
+		cols, types, exprs = append(cols, cp), append(types, c.Type), append(exprs, pg.Store.Quote(c.Name))
+	}
+	sqlText := rowHashSQL(datastore.Postgres, exprs, cols, types, 6, false, hashCRC, nil)
+	sel, how := pgGoColumns(exprs, cols, types, 6)
+	rendered := 0
+	for _, h := range how {
+		if h != renderSQL {
+			rendered++
+		}
+	}
+	if rendered < 7 {
+		t.Fatalf("only %d columns rendered in Go: %v", rendered, how)
+	}
+	sd := &side{goHow: how}
+	conn, err := pg.Store.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		// A server whose defaults differ from what the renderings read.
+		for _, set := range []string{"SET DateStyle = 'SQL, DMY'", "SET TimeZone = 'Asia/Kolkata'", "SET bytea_output = 'escape'"} {
+			if _, err := c.Exec(ctx, set); err != nil {
+				return err
+			}
+		}
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		for _, set := range pgOutputSettings {
+			if _, err := tx.Exec(ctx, set); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, "SELECT id, "+sqlText+", "+strings.Join(sel, ", ")+" FROM edge ORDER BY 1", pgx.QueryResultFormats{pgx.TextFormatCode})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			raw := rows.RawValues()
+			n++
+			if got := string(sd.goText(nil, raw[2:])); got != string(raw[1]) {
+				t.Errorf("row %s:\n  Go  %q\n  SQL %q", raw[0], got, raw[1])
+			}
+		}
+		if n != 6 {
+			t.Errorf("%d rows", n)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,6 +38,8 @@ type side struct {
 	// goHash: the database renders each row's canonical text and Go
 	// hashes it (PostgreSQL under hashCRC: it has no CRC function).
 	goHash   bool
+	goSel    []string   // per compared column, what a goHash side selects
+	goHow    []pgRender // and how Go renders it
 	floatDec int
 	hints    []sqlHint // per compared column, what cheapens its SQL text (nil: none)
 
@@ -76,6 +77,9 @@ func (s *side) prepare() {
 		if s.record {
 			s.hashSQL = recordHashSQL(s.exprs, s.types)
 		}
+	}
+	if s.goHash {
+		s.goSel, s.goHow = pgGoColumns(s.exprs, s.cols, s.types, s.floatDec)
 	}
 }
 
@@ -416,16 +420,16 @@ func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64
 	return out, nil
 }
 
-// streamedChecksums is checksums for a goHash side: PostgreSQL renders
-// each row's canonical text (hashSQL) and streams it with its bucket; Go
-// hashes the text. Read through pgx itself: database/sql's conversions
-// cost more than the hashing.
+// streamedChecksums is checksums for a goHash side: PostgreSQL streams
+// each row's bucket and columns in its own text output (pgGoColumns), Go
+// builds the canonical text and hashes it. Read through pgx itself:
+// database/sql's conversions cost more than the hashing.
 func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args []any, n int, wide bool) ([]checksum, error) {
 	accs := make([]acc, n)
 	for i := range accs {
 		accs[i].xor = s.xor
 	}
-	stmt := "SELECT (" + bucket + ")::int8, " + s.hashSQL + s.from() + whereClause(cond, s.where)
+	stmt := "SELECT (" + bucket + ")::int8, " + strings.Join(s.goSel, ", ") + s.from() + whereClause(cond, s.where)
 	conn, err := s.store.DB.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
@@ -439,7 +443,7 @@ func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args 
 		defer tx.Rollback(context.WithoutCancel(ctx))
 		// As for the checksums PostgreSQL sums itself: no JIT, and a
 		// scan of the table for a large part of it.
-		sets := []string{"SET LOCAL jit = off"}
+		sets := append([]string{"SET LOCAL jit = off"}, pgOutputSettings...)
 		if wide {
 			sets = append(sets, "SET LOCAL enable_indexscan = off", "SET LOCAL enable_indexonlyscan = off", "SET LOCAL enable_bitmapscan = off")
 		}
@@ -448,33 +452,27 @@ func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args 
 				return err
 			}
 		}
-		rows, err := tx.Query(ctx, stmt, args...)
+		// Every column in PostgreSQL's text output, which pgRender reads.
+		rows, err := tx.Query(ctx, stmt, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		binFormat := rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode
+		var text []byte
 		for rows.Next() {
 			raw := rows.RawValues()
-			var i int64
-			switch {
-			case raw[0] == nil:
+			if raw[0] == nil {
 				continue // never: a bucket is a number
-			case binFormat && len(raw[0]) == 8:
-				i = int64(binary.BigEndian.Uint64(raw[0]))
-			default:
-				if i, err = strconv.ParseInt(string(raw[0]), 10, 64); err != nil {
-					return fmt.Errorf("bucket %q: %w", raw[0], err)
-				}
+			}
+			i, err := strconv.ParseInt(string(raw[0]), 10, 64)
+			if err != nil {
+				return fmt.Errorf("bucket %q: %w", raw[0], err)
 			}
 			if i < 0 || i >= int64(n) {
 				continue
 			}
-			var h uint64 // a NULL text adds nothing, as SUM and BIT_XOR skip it
-			if raw[1] != nil {
-				h = crcHash(raw[1])
-			}
-			accs[i].add(h)
+			text = s.goText(text[:0], raw[1:])
+			accs[i].add(crcHash(text))
 		}
 		return rows.Err()
 	})
@@ -487,4 +485,16 @@ func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args 
 		s.streamed.Add(accs[i].n)
 	}
 	return out, nil
+}
+
+// goText appends a row's canonical text, from its columns as a goHash
+// side selects them (goSel, in PostgreSQL's text output).
+func (s *side) goText(b []byte, vals [][]byte) []byte {
+	for j, v := range vals {
+		if j > 0 {
+			b = append(b, colSep...)
+		}
+		b = appendRendered(b, s.goHow[j], v)
+	}
+	return b
 }
