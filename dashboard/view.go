@@ -300,7 +300,7 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 	}
 	for _, t := range p.Tables {
 		tv := tableView{Progress: progress{Label: "table " + t.Table + " copy progress",
-			Text: fmt.Sprintf("%s: %s / %s rows", t.Table, stores.Humanize(t.RowsDone), stores.Humanize(t.Total))}}
+			Text: fmt.Sprintf("%s: %s / %s rows", t.Table, stores.Humanize(t.RowsDone), stores.TotalText(t.Total, t.TotalEstimated))}}
 		switch {
 		case t.Done:
 			tv.Progress.Percent = 100

@@ -43,8 +43,12 @@ type TableCheckpoint struct {
 	// RowsDone counts the rows committed by the backfill up to LastKey.
 	RowsDone int64 `json:"rowsDone"`
 	// Total is the exact row count of the source, taken when the table's
-	// copy first started.
+	// copy first started — or, while TotalEstimated, the planner's
+	// estimate until that count (taken beside the copy) arrives.
 	Total int64 `json:"total"`
+	// TotalEstimated says Total is still the estimate: a large table is
+	// counted beside its backfill, not before it (asyncCountRows).
+	TotalEstimated bool `json:"totalEstimated,omitempty"`
 	// Watermark is the catch-up column's greatest value when the backfill
 	// started (EncodeValue form); empty when the table was empty.
 	Watermark string `json:"watermark,omitempty"`

@@ -152,6 +152,9 @@ type TableProgress struct {
 	Stage    Stage  `json:"stage"` // the earliest stage of its ranges
 	RowsDone int64  `json:"rowsDone"`
 	Total    int64  `json:"total"`
+	// TotalEstimated says Total is still the planner's estimate (the
+	// exact count is being taken beside the copy).
+	TotalEstimated bool `json:"totalEstimated,omitempty"`
 	// RowsPerSecond is this table's average rate since it started in this run.
 	RowsPerSecond float64 `json:"rowsPerSecond"`
 	// CatchUpRows counts the rows catch-up passes re-copied.
@@ -451,6 +454,50 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 	return plans, nil
 }
 
+// asyncCountRows is the planner's estimate from which a table is counted
+// beside its backfill rather than before it.
+const asyncCountRows = 100_000
+
+// countBeside takes the exact count of a table whose checkpoint holds
+// only the estimate, on its own connection while the backfill runs (the
+// source has time to spare: the target's writes are the slower side), and
+// puts it in the checkpoint. The returned function waits for it: a table
+// is never done with an estimate.
+func (r *run) countBeside(ctx context.Context, p *tablePlan, log hclog.Logger) func() {
+	r.mu.Lock()
+	estimated := p.state.TotalEstimated
+	r.mu.Unlock()
+	if !estimated {
+		return func() {}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err := r.opts.From.CountRange(cctx, p.source, p.rng)
+		if err != nil {
+			if cctx.Err() == nil {
+				log.Warn("counting the table beside its copy failed: its progress keeps the estimate", "error", err)
+			}
+			return
+		}
+		r.mu.Lock()
+		p.state.Total, p.state.TotalEstimated = n, false
+		r.mu.Unlock()
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+			cancel()
+			<-done
+		})
+	}
+}
+
 // firstState counts the table (or its range r; a known count is passed
 // in) and, for a catch-up, takes the watermark — before the backfill
 // reads a row, so every later change is at or above it.
@@ -479,6 +526,15 @@ func (r *run) firstState(ctx context.Context, src *datastore.Table, rg *Range, c
 		st.Total = *count
 		return st, nil
 	}
+	if rg == nil && src.Where == "" {
+		// A large table is counted beside its backfill (countBeside):
+		// an exact COUNT(*) scans it, 75 ms a million rows on PostgreSQL,
+		// and every table's count used to come before any row moved.
+		if est, err := r.opts.From.EstimateCount(ctx, src.Name); err == nil && est >= asyncCountRows {
+			st.Total, st.TotalEstimated = est, true
+			return st, nil
+		}
+	}
 	n, err := r.opts.From.CountRange(ctx, src, kr)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src.Name, err)
@@ -497,11 +553,17 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		return r.copyFull(ctx, p, log)
 	}
 	if stage == StageBackfill {
+		counted := r.countBeside(ctx, p, log)
+		defer counted()
 		if err := r.deferIndexes(ctx, p, log); err != nil {
 			return err
 		}
-		log.Info("backfill", "from_key", p.state.LastKey, "rows_done", p.state.RowsDone, "total", p.state.Total)
+		r.mu.Lock()
+		lastKey, done, total, estimated := p.state.LastKey, p.state.RowsDone, p.state.Total, p.state.TotalEstimated
+		r.mu.Unlock()
+		log.Info("backfill", "from_key", lastKey, "rows_done", done, "total", total, "total_estimated", estimated)
 		err := r.pass(ctx, p, p.rangeFilter())
+		counted()
 		if err == nil {
 			err = r.checkDrift(ctx, p)
 		}
@@ -874,6 +936,7 @@ func (r *run) snapshot() Progress {
 		}
 		tp.RowsDone += st.RowsDone
 		tp.Total += st.Total
+		tp.TotalEstimated = tp.TotalEstimated || st.TotalEstimated
 		tp.CatchUpRows += st.CatchUpRows
 		tp.FullCopy = tp.FullCopy || st.FullCopy
 		tp.BuildingIndexes += lt.building

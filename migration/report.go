@@ -105,6 +105,9 @@ type TableProgress struct {
 	Table    string `json:"table"`
 	RowsDone int64  `json:"rowsDone"`
 	Total    int64  `json:"total"`
+	// TotalEstimated says Total is the planner's estimate until the exact
+	// count, taken beside the copy, comes in.
+	TotalEstimated bool `json:"totalEstimated,omitempty"`
 	// RowsPerSecond is the table's average rate so far; 0 before one.
 	RowsPerSecond float64 `json:"rowsPerSecond,omitempty"`
 	// ETASeconds is the time left at that rate; 0 when unknown or done.

@@ -39,7 +39,8 @@ const heartbeatTables = 20
 func Tables(p datacopy.Progress) []migration.TableProgress {
 	var open, done []migration.TableProgress
 	for _, t := range p.Tables {
-		tp := migration.TableProgress{Table: t.Table, RowsDone: t.RowsDone, Total: t.Total, Done: t.Stage == datacopy.StageDone}
+		tp := migration.TableProgress{Table: t.Table, RowsDone: t.RowsDone, Total: t.Total, TotalEstimated: t.TotalEstimated,
+			Done: t.Stage == datacopy.StageDone}
 		if t.Range != "" {
 			tp.Table += " " + t.Range
 		}
@@ -72,8 +73,12 @@ func marshalCheckpoint(cp datacopy.Checkpoint) (string, error) {
 func Detail(p datacopy.Progress) string {
 	var lines []string
 	if len(p.Tables) > 1 {
+		estimated := false
+		for _, t := range p.Tables {
+			estimated = estimated || t.TotalEstimated
+		}
 		line := fmt.Sprintf("all %d tables: %s / %s rows, %s rows/s", len(p.Tables),
-			stores.Humanize(p.RowsDone), stores.Humanize(p.Total), stores.Humanize(int64(p.RowsPerSecond)))
+			stores.Humanize(p.RowsDone), stores.TotalText(p.Total, estimated), stores.Humanize(int64(p.RowsPerSecond)))
 		if p.ETA >= 0 {
 			line += ", ETA " + eta(p.ETA)
 		}
@@ -109,7 +114,7 @@ func tableLine(t datacopy.TableProgress) string {
 	if t.Range != "" {
 		name += " " + t.Range
 	}
-	line := fmt.Sprintf("%s: %s / %s rows", name, stores.Humanize(t.RowsDone), stores.Humanize(t.Total))
+	line := fmt.Sprintf("%s: %s / %s rows", name, stores.Humanize(t.RowsDone), stores.TotalText(t.Total, t.TotalEstimated))
 	if t.Ranges > 1 {
 		line += fmt.Sprintf(" (%d of %d key ranges done)", t.RangesDone, t.Ranges)
 	}

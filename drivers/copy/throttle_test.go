@@ -130,3 +130,17 @@ func TestTablesAreFiguresUnfinishedFirst(t *testing.T) {
 		t.Fatalf("the heartbeat carries %+v, want the tables' figures", hb.Tables)
 	}
 }
+
+// A table counted beside its copy shows the planner's estimate as "about"
+// until the exact count is in, in its line, the all-tables line and the
+// dashboard's figures.
+func TestAnEstimatedTotalSaysSo(t *testing.T) {
+	p := datacopy.Progress{RowsDone: 1010, Total: 1_000_010, ETA: -1, Tables: []datacopy.TableProgress{
+		{Table: "orders", Stage: datacopy.StageBackfill, RowsDone: 1000, Total: 1_000_000, TotalEstimated: true},
+		{Table: "users", Stage: datacopy.StageBackfill, RowsDone: 10, Total: 10},
+	}}
+	assert.Equal(t, "all 2 tables: 1,010 / about 1,000,010 rows, 0 rows/s\norders: 1,000 / about 1,000,000 rows, starting\nusers: 10 / 10 rows, starting",
+		copydriver.Detail(p))
+	assert.True(t, copydriver.Tables(p)[0].TotalEstimated)
+	assert.False(t, copydriver.Tables(p)[1].TotalEstimated)
+}

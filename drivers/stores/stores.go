@@ -346,3 +346,12 @@ type sameDatabase struct{ msg string }
 
 func (e *sameDatabase) Error() string { return e.msg }
 func (e *sameDatabase) Unwrap() error { return datastore.ErrSameDatabase }
+
+// TotalText is a row total as Humanize writes it, "about …" while it is
+// still the planner's estimate (a copy counts a large table beside it).
+func TotalText(n int64, estimated bool) string {
+	if estimated {
+		return "about " + Humanize(n)
+	}
+	return Humanize(n)
+}
