@@ -311,7 +311,20 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		}
 		return trim("CAST(" + x + " AS CHAR)")
 	case datastore.KindFloat, datastore.KindDouble:
-		return "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(CAST(" + x + " AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR)))"
+		// PostgreSQL and Go convert a double to decimal at 15 significant
+		// digits (a float at 6) before rounding to floatDec places;
+		// MySQL's CAST keeps the shortest form that reads back (17 digits,
+		// or a float's exact binary value: 1234.5677 is 1234.567749), so
+		// nearly every float rendered differently and each range holding
+		// one was fetched. Round to the same significant digits first
+		// (DECIMAL(65,25) holds a float's range; a double beyond 10^40
+		// still renders differently: a fetch).
+		digits := 14
+		if t.Kind == datastore.KindFloat {
+			digits = 5
+		}
+		return "(CASE WHEN " + x + " = 0 THEN '0' ELSE TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(CAST(ROUND(CAST(" + x +
+			" AS DECIMAL(65,25)), " + strconv.Itoa(digits) + " - FLOOR(LOG10(ABS(" + x + ")))) AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR))) END)"
 	case datastore.KindText, datastore.KindVarchar:
 		return text(x)
 	case datastore.KindUUID:

@@ -1,0 +1,41 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+)
+
+// Floats between PostgreSQL and MariaDB: PostgreSQL (and Go) turn a
+// double into a decimal at 15 significant digits (a real at 6) before
+// rounding to FloatDecimals; MariaDB's CAST kept 17 digits or a float's
+// exact binary value (1234.5677 as 1234.567749), so every range holding
+// such a value hashed differently and was fetched. Equal tables fetch
+// nothing either way, and a change in the last kept digit is found.
+func TestFloatsBetweenPostgresAndMariaDBFetchNoRow(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	const vals = `(1, 1234.5678, 0.6666666666666666), (2, 123456789, 9007199254740992), (3, 0.1, 0.1), (4, -0.0, -0.0),
+		(5, 1e-7, 1.5e-7), (6, 3.4e38, 1e15), (7, -2.25, -684082.3050457321), (8, NULL, 123456789.12345679),
+		(9, 0.5, NULL), (10, 7.0e-5, 2.5e-6), (11, -99999.99, 1e-12), (12, 42, 0.333333333333333333)`
+	dbtest.Exec(t, pg.Store, `CREATE TABLE floats (id int PRIMARY KEY, f real, d double precision)`, `INSERT INTO floats VALUES `+vals)
+	dbtest.Exec(t, my.Store, `CREATE TABLE floats (id INT PRIMARY KEY, f FLOAT, d DOUBLE)`, `INSERT INTO floats VALUES `+vals)
+	tables := []TablePair{{Source: "floats", Target: "floats"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		for _, portable := range []bool{false, true} {
+			rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables, PortableHash: portable})
+			if tr := rep.Tables[0]; rep.Differing() != 0 || tr.RowsFetched != 0 {
+				t.Errorf("%s → %s (%s): %d differences, %d rows fetched: the sides render floats differently\n%s",
+					pair[0].Store.Engine, pair[1].Store.Engine, tr.Method, rep.Differing(), tr.RowsFetched, rep.Text())
+			}
+		}
+	}
+	// A change in the sixth decimal of a double, and of a real's sixth
+	// significant digit, are found.
+	dbtest.Exec(t, my.Store, "UPDATE floats SET d = 0.6666676 WHERE id = 1", "UPDATE floats SET f = 1234.56 WHERE id = 2")
+	rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables})
+	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "1 2" {
+		t.Fatalf("mismatched %q, want 1 2\n%s", got, rep.Text())
+	}
+}
