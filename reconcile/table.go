@@ -265,7 +265,9 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	srcWhere := joinConds(m.Where, o.where(p.Source))
 	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB, srcHints)
 	tc.src.filter = m.Where
+	tc.src.unpad = unpadded(o.Source.Engine, srcCols, cols)
 	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB, tgtHints)
+	tc.tgt.unpad = unpadded(o.Target.Engine, tgtCols, cols)
 	tc.mapped = m
 	if o.UpdatedColumn != "" {
 		tgtUpdated, carried := m.TargetOf(o.UpdatedColumn)
@@ -294,6 +296,29 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	}
 	tc.note = strings.Join(notes, "; ")
 	return tc, nil
+}
+
+// unpadded marks the PostgreSQL char(n) columns among cols (nil for a
+// computed one): their padding is not part of the value, and not of the
+// text their checksums hash (side.unpad). nil when there is none.
+func unpadded(e datastore.Engine, cols []*datastore.Column, plans []colPlan) []bool {
+	if e != datastore.Postgres {
+		return nil
+	}
+	var out []bool
+	for i, c := range cols {
+		if c == nil || plans[i].rule.AsText {
+			continue
+		}
+		nt := strings.ToLower(strings.TrimSpace(c.NativeType))
+		if strings.HasPrefix(nt, "character(") || nt == "character" || strings.HasPrefix(nt, "bpchar") {
+			if out == nil {
+				out = make([]bool, len(cols))
+			}
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // hintsFor returns what each compared column of a side's table lets its
