@@ -54,6 +54,10 @@ type colPlan struct {
 	// both hashed in the database, which then render it at that scale
 	// ("12.30") without trimming: the same text on both sides, cheaper.
 	fixedScale bool
+	// uuidText: a text column (CHAR(36)) compared with a uuid on the
+	// other side, in lower case as the uuid's canonical text is: a copy
+	// may have written it in upper case.
+	uuidText bool
 }
 
 // sqlHint is what one side knows of a compared column that lets its SQL
@@ -114,6 +118,9 @@ func canonText(k datastore.Kind, v any, c *colPlan, floatDec int) (string, bool)
 		return trimNumber(r.FloatString(floatDec)), true
 	case datastore.KindText, datastore.KindVarchar:
 		s, _ := v.(string)
+		if c.uuidText {
+			s = strings.ToLower(s)
+		}
 		return textRules(s, c.rule)
 	case datastore.KindUUID:
 		s, _ := v.(string)
@@ -220,6 +227,9 @@ func sqlCanon(e datastore.Engine, x string, c *colPlan, t datastore.Type, floatD
 
 func pgCanon(x string, c *colPlan, t datastore.Type, floatDec int) string {
 	text := func(s string) string {
+		if c.uuidText {
+			s = "lower(" + s + ")"
+		}
 		if c.rule.TrimRight {
 			s = "rtrim(" + s + ", ' ')"
 		}
@@ -277,6 +287,9 @@ func pgTrunc(s, precision string) string {
 
 func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) string {
 	text := func(s string) string {
+		if c.uuidText {
+			s = "LOWER(" + s + ")"
+		}
 		if c.rule.TrimRight {
 			s = "TRIM(TRAILING ' ' FROM " + s + ")"
 		}

@@ -69,3 +69,36 @@ func TestCharPaddingIsNotADifferenceInFetchedRows(t *testing.T) {
 		}
 	}
 }
+
+// A uuid's canonical text is lower case, "a CHAR(36) copy may be upper
+// case" (docs/reconcile.md): a PostgreSQL uuid against a MariaDB CHAR(36)
+// holding it in upper case is equal, as is a PostgreSQL text holding an
+// upper-case uuid against MariaDB's UUID, with no row fetched; a changed
+// uuid is still found. Both were reported mismatched.
+func TestUUIDAgainstUpperCaseCharIsEqual(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	// Version 4, variant 8: MariaDB's UUID type takes RFC 4122 values only.
+	dbtest.Exec(t, pg.Store, `CREATE FUNCTION v4(h text) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT overlay(overlay(h placing '4' from 13) placing '8' from 17) $$`)
+	dbtest.Exec(t, my.Store, `CREATE FUNCTION v4(h CHAR(32)) RETURNS CHAR(32) DETERMINISTIC RETURN INSERT(INSERT(h, 13, 1, '4'), 17, 1, '8')`)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE tokens (id int PRIMARY KEY, u uuid, t text)`,
+		`INSERT INTO tokens SELECT i, CASE WHEN i % 5 = 0 THEN NULL ELSE v4(md5(i::text))::uuid END, upper(v4(md5('t' || i))::uuid::text)
+			FROM generate_series(1, 400) i`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE tokens (id INT PRIMARY KEY, u CHAR(36), t UUID)`,
+		`INSERT INTO tokens SELECT seq, IF(seq % 5 = 0, NULL, UPPER(CAST(CAST(v4(MD5(seq)) AS UUID) AS CHAR))), CAST(v4(MD5(CONCAT('t', seq))) AS UUID)
+			FROM seq_1_to_400`)
+	tables := []TablePair{{Source: "tokens", Target: "tokens"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		for _, portable := range []bool{false, true} {
+			rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables, PortableHash: portable})
+			if rep.Differing() != 0 || rep.Tables[0].RowsFetched != 0 {
+				t.Fatalf("%s → %s: %d differences, %d rows fetched\n%s", pair[0].Store.Engine, pair[1].Store.Engine,
+					rep.Differing(), rep.Tables[0].RowsFetched, rep.Text())
+			}
+		}
+	}
+	dbtest.Exec(t, my.Store, "UPDATE tokens SET u = UPPER(CAST(UUID() AS CHAR)) WHERE id = 7", "UPDATE tokens SET t = UUID() WHERE id = 9")
+	rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables})
+	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "7 9" || rep.Differing() != 2 {
+		t.Fatalf("mismatched %q, want 7 9\n%s", got, rep.Text())
+	}
+}

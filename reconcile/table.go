@@ -146,6 +146,11 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 		tgtType := comparedType(o.Target.Engine, tc)
 		cp := colPlan{name: mc.Target, src: srcType, tgt: tgtType, rule: r, key: key}
+		// A uuid against text (CHAR(36)): the text in lower case, as the
+		// uuid's canonical text is. Not for a key, whose ranges and index
+		// are the column's own.
+		cp.uuidText = !key && (srcType.Kind == datastore.KindUUID) != (tgtType.Kind == datastore.KindUUID) &&
+			(textKindOnly(srcType.Kind) || textKindOnly(tgtType.Kind))
 		if r.Tolerance != "" {
 			if !numeric(srcType.Kind) || !numeric(tc.Type.Kind) {
 				return nil, fmt.Errorf("%w: table %s column %s: a tolerance needs a numeric column (it is %s / %s)",
@@ -386,6 +391,11 @@ func comparedType(e datastore.Engine, c *datastore.Column) datastore.Type {
 		return datastore.Type{Kind: datastore.KindBytes}
 	}
 	return c.Type
+}
+
+// textKindOnly: text or varchar (not a uuid, not an unsupported type).
+func textKindOnly(k datastore.Kind) bool {
+	return k == datastore.KindText || k == datastore.KindVarchar
 }
 
 func textKind(k datastore.Kind) bool {
