@@ -263,12 +263,19 @@ func pgCanon(x string, c *colPlan, t datastore.Type, floatDec int) string {
 		return "lower(" + x + "::text)"
 	case datastore.KindBytes:
 		return "encode(" + x + ", 'hex')"
+	// to_char drops the era (0044-03-15 BC as 0044-03-15) and is NULL for
+	// infinity: those keep PostgreSQL's own text, which no other value
+	// and no other engine's canonical text has (a copy that lost the era
+	// or turned infinity into NULL is then found; an infinite value
+	// fetched is refused by name).
 	case datastore.KindDate:
-		return "to_char(" + x + ", 'YYYY-MM-DD')"
+		return "(CASE WHEN " + x + " >= date '0001-01-01' AND " + x + " < date 'infinity' THEN to_char(" + x + ", 'YYYY-MM-DD') ELSE " + x + "::text END)"
 	case datastore.KindTimestamp:
-		return pgTrunc("to_char("+x+", 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision)
+		return "(CASE WHEN " + x + " >= timestamp '0001-01-01' AND " + x + " < timestamp 'infinity' THEN " +
+			pgTrunc("to_char("+x+", 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision) + " ELSE " + x + "::text END)"
 	case datastore.KindTimestampTZ:
-		return pgTrunc("to_char("+x+" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision)
+		return "(CASE WHEN " + x + " >= timestamptz '0001-01-01 00:00:00+00' AND " + x + " < timestamptz 'infinity' THEN " +
+			pgTrunc("to_char("+x+" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision) + " ELSE " + x + "::text END)"
 	case datastore.KindJSON:
 		// jsonb's own text: equal documents render alike, but not as
 		// canonJSON does — so JSON tables between engines hash in Go.
@@ -398,8 +405,8 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 		// emptyIsNull's NULLIF.
 		nn := h.notNull && !cols[i].rule.EmptyIsNull
 		if e == datastore.Postgres && !neverNull(&cols[i], types[i].Kind) {
-			// to_char of an infinite timestamp is NULL: that would make
-			// the whole text NULL and leave the row out of the checksum.
+			// A rendering NULL for a value would make the whole text
+			// NULL and leave the row out of the checksum.
 			nn = false
 		}
 		switch {
@@ -462,7 +469,8 @@ func neverNull(c *colPlan, k datastore.Kind) bool {
 	}
 	switch k {
 	case datastore.KindSmallInt, datastore.KindInt, datastore.KindBigInt, datastore.KindBool, datastore.KindDecimal,
-		datastore.KindText, datastore.KindVarchar, datastore.KindUUID, datastore.KindBytes:
+		datastore.KindText, datastore.KindVarchar, datastore.KindUUID, datastore.KindBytes,
+		datastore.KindDate, datastore.KindTimestamp, datastore.KindTimestampTZ: // infinite and BC values keep their ::text
 		return true
 	}
 	return false
@@ -656,8 +664,8 @@ const (
 	renderTrimScale                 // numeric: trailing fractional zeros (and the point) dropped, as trim_scale
 	renderAsIs                      // numeric at its declared scale on both sides, uuid: already canonical
 	renderHex                       // bytea (bytea_output hex): the \x dropped
-	renderDate                      // ISO date: " BC" dropped, infinity as NULL (to_char's)
-	renderTimestamp                 // ISO timestamp (TimeZone UTC): " BC" and "+00" dropped, fraction to 6 digits, infinity as NULL
+	renderDate                      // ISO date; BC and infinite dates as PostgreSQL writes them (see appendRendered)
+	renderTimestamp                 // ISO timestamp (TimeZone UTC): "+00" dropped, fraction to 6 digits; BC and infinite as PostgreSQL writes them
 )
 
 // pgGoColumns is what a goHash PostgreSQL side selects per compared
@@ -719,9 +727,15 @@ func appendRendered(b []byte, how pgRender, v []byte) []byte {
 	case renderHex:
 		v = bytes.TrimPrefix(v, []byte(`\x`))
 	case renderDate, renderTimestamp:
-		v = bytes.TrimSuffix(v, []byte(" BC"))
-		if string(v) == "infinity" || string(v) == "-infinity" {
-			return append(b, nullMark...)
+		// A BC or infinite value is kept as PostgreSQL writes it, not as
+		// the SQL canonical text has it (to_char drops the era and is NULL
+		// for infinity): that made 0044-03-15 BC hash as 0044-03-15 and
+		// infinity as NULL, and a copy that lost the era or the infinity
+		// passed the check. The other side of this path is MariaDB, which
+		// holds neither: the text differs, the range is fetched and
+		// compared (an infinite value is then refused by name).
+		if bytes.HasSuffix(v, []byte(" BC")) || string(v) == "infinity" || string(v) == "-infinity" {
+			break
 		}
 		if how == renderDate {
 			break

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -100,5 +101,40 @@ func TestUUIDAgainstUpperCaseCharIsEqual(t *testing.T) {
 	rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables})
 	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "7 9" || rep.Differing() != 2 {
 		t.Fatalf("mismatched %q, want 7 9\n%s", got, rep.Text())
+	}
+}
+
+// to_char drops the era and is NULL for infinity, and the Go rendering
+// of PostgreSQL's output did the same: a date of 44 BC hashed as 44 AD,
+// an infinite one as NULL, so a MariaDB copy that lost the era or wrote
+// NULL for infinity passed the check with either hash. Both are found now
+// (an infinite value, which no other engine holds, is refused by name
+// when its row is fetched).
+func TestBCAndInfiniteDatesAreNotHiddenFromMariaDB(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE era (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz)`,
+		`INSERT INTO era SELECT i, date '2024-01-01' + i, timestamp '2024-01-01' + i * interval '1 hour', timestamptz '2024-01-01 00:00:00+00' + i * interval '1 hour'
+			FROM generate_series(1, 100) i`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE era (id INT PRIMARY KEY, d DATE, ts DATETIME(6), tz DATETIME(6))`,
+		`INSERT INTO era SELECT seq, DATE '2024-01-01' + INTERVAL seq DAY, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq HOUR, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq HOUR
+			FROM seq_1_to_100`)
+	dbtest.Exec(t, pg.Store, `UPDATE era SET d = '0044-03-15 BC' WHERE id = 10`, `UPDATE era SET ts = '0044-03-15 12:00:00 BC' WHERE id = 20`,
+		`UPDATE era SET tz = '0044-03-15 12:00:00+00 BC' WHERE id = 30`)
+	dbtest.Exec(t, my.Store, `UPDATE era SET d = '0044-03-15' WHERE id = 10`, `UPDATE era SET ts = '0044-03-15 12:00:00' WHERE id = 20`,
+		`UPDATE era SET tz = '0044-03-15 12:00:00' WHERE id = 30`)
+	tables := []TablePair{{Source: "era", Target: "era"}}
+	for _, portable := range []bool{false, true} {
+		rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables, PortableHash: portable})
+		if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "10 20 30" || rep.Differing() != 3 {
+			t.Fatalf("portable %v: mismatched %q, want 10 20 30 (BC against AD)\n%s", portable, got, rep.Text())
+		}
+	}
+	dbtest.Exec(t, pg.Store, `UPDATE era SET d = 'infinity' WHERE id = 50`)
+	dbtest.Exec(t, my.Store, `UPDATE era SET d = NULL WHERE id = 50`)
+	for _, portable := range []bool{false, true} {
+		_, err := Run(context.Background(), Options{Source: pg.Store, Target: my.Store, Tables: tables, PortableHash: portable}, Checkpoint{})
+		if err == nil || !strings.Contains(err.Error(), "infinity") {
+			t.Fatalf("portable %v: infinity against NULL: err %v, want the infinite value refused by name", portable, err)
+		}
 	}
 }
