@@ -312,6 +312,9 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		return text("CAST(" + x + " AS CHAR)")
 	}
 	if c.tol != nil && numeric(t.Kind) {
+		if t.Kind == datastore.KindFloat || t.Kind == datastore.KindDouble {
+			x = mySignificant(x, t.Kind) // as PostgreSQL's x::numeric, not the double's own digits
+		}
 		return "CAST(CAST(ROUND(" + x + " / " + c.tol.FloatString(20) + ") AS DECIMAL(65,0)) AS CHAR)"
 	}
 	// Numbers and DATETIME(6) are rendered by CONCAT_WS itself (rowHashSQL):
@@ -339,12 +342,8 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		// one was fetched. Round to the same significant digits first
 		// (DECIMAL(65,25) holds a float's range; a double beyond 10^40
 		// still renders differently: a fetch).
-		digits := 14
-		if t.Kind == datastore.KindFloat {
-			digits = 5
-		}
-		return "(CASE WHEN " + x + " = 0 THEN '0' ELSE TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(CAST(ROUND(CAST(" + x +
-			" AS DECIMAL(65,25)), " + strconv.Itoa(digits) + " - FLOOR(LOG10(ABS(" + x + ")))) AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR))) END)"
+		return "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(CAST(" + mySignificant(x, t.Kind) +
+			" AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR)))"
 	case datastore.KindText, datastore.KindVarchar:
 		return text(x)
 	case datastore.KindUUID:
@@ -369,6 +368,19 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		return "CAST(" + x + " AS CHAR)"
 	}
 	return "CAST(" + x + " AS CHAR)"
+}
+
+// mySignificant is MySQL's decimal of float or double x at the
+// significant digits PostgreSQL's x::numeric and Go (canonText) keep: 15
+// for a double, 6 for a float; NULL for NULL. Zero, whose logarithm is
+// NULL, is 0: a NULL there would make a zero hash as NULL does.
+func mySignificant(x string, k datastore.Kind) string {
+	digits := 14
+	if k == datastore.KindFloat {
+		digits = 5
+	}
+	return "(CASE WHEN " + x + " = 0 THEN 0 ELSE ROUND(CAST(" + x + " AS DECIMAL(65,25)), " + strconv.Itoa(digits) +
+		" - FLOOR(LOG10(ABS(" + x + ")))) END)"
 }
 
 func numeric(k datastore.Kind) bool {

@@ -32,6 +32,25 @@ func TestFloatsBetweenPostgresAndMariaDBFetchNoRow(t *testing.T) {
 			}
 		}
 	}
+	// Under a tolerance each side hashes round(x / tolerance): of the
+	// same digits too.
+	tolerant := map[string]ColumnRule{"floats.f": {Tolerance: "0.5"}, "floats.d": {Tolerance: "0.001"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables, Columns: tolerant})
+		if tr := rep.Tables[0]; rep.Differing() != 0 || tr.RowsFetched != 0 {
+			t.Errorf("%s → %s with tolerances: %d differences, %d rows fetched\n%s",
+				pair[0].Store.Engine, pair[1].Store.Engine, rep.Differing(), tr.RowsFetched, rep.Text())
+		}
+	}
+	// A zero is not NULL, under a tolerance or not.
+	dbtest.Exec(t, my.Store, "UPDATE floats SET f = 0 WHERE id = 8", "UPDATE floats SET d = 0 WHERE id = 9")
+	for _, cols := range []map[string]ColumnRule{nil, tolerant} {
+		rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables, Columns: cols})
+		if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "8 9" {
+			t.Fatalf("tolerances %v: mismatched %q, want 8 9 (NULL against 0)\n%s", cols != nil, got, rep.Text())
+		}
+	}
+	dbtest.Exec(t, my.Store, "UPDATE floats SET f = NULL WHERE id = 8", "UPDATE floats SET d = NULL WHERE id = 9")
 	// A change in the sixth decimal of a double, and of a real's sixth
 	// significant digit, are found.
 	dbtest.Exec(t, my.Store, "UPDATE floats SET d = 0.6666676 WHERE id = 1", "UPDATE floats SET f = 1234.56 WHERE id = 2")
