@@ -269,7 +269,7 @@ comparison could not run.`,
 	f.StringVar(&reportFile, "report-file", "", "also write the full JSON report to this file")
 	f.StringVar(&where, "where", "", "SQL condition bounding the rows compared on both sides (rows in flight)")
 	f.StringVar(&updated, "updated-column", "", "timestamp column set by every write: rows written after the check began are not compared")
-	f.BoolVar(&portable, "portable-hash", false, "between two PostgreSQL databases, use the cross-engine MD5 hash instead of hashtextextended (to measure it)")
+	f.BoolVar(&portable, "portable-hash", false, "hash rows by MD5 of the canonical text on every engine, instead of hashtextextended (two PostgreSQL databases) or CRC-32 × CRC-32C (MariaDB on a side)")
 	f.StringSliceVar(&ignore, "ignore", nil, "columns to leave out of the comparison")
 	f.IntVar(&threshold, "threshold", 0, "largest key range compared row by row (default 256)")
 	f.Int64Var(&maxDiffs, "max-differences", 0, "stop after this many differences (0: no limit)")

@@ -54,6 +54,10 @@ type colPlan struct {
 	// both hashed in the database, which then render it at that scale
 	// ("12.30") without trimming: the same text on both sides, cheaper.
 	fixedScale bool
+	// uuidText: a text column (CHAR(36)) compared with a uuid on the
+	// other side, in lower case as the uuid's canonical text is: a copy
+	// may have written it in upper case.
+	uuidText bool
 }
 
 // sqlHint is what one side knows of a compared column that lets its SQL
@@ -114,6 +118,9 @@ func canonText(k datastore.Kind, v any, c *colPlan, floatDec int) (string, bool)
 		return trimNumber(r.FloatString(floatDec)), true
 	case datastore.KindText, datastore.KindVarchar:
 		s, _ := v.(string)
+		if c.uuidText {
+			s = strings.ToLower(s)
+		}
 		return textRules(s, c.rule)
 	case datastore.KindUUID:
 		s, _ := v.(string)
@@ -220,6 +227,9 @@ func sqlCanon(e datastore.Engine, x string, c *colPlan, t datastore.Type, floatD
 
 func pgCanon(x string, c *colPlan, t datastore.Type, floatDec int) string {
 	text := func(s string) string {
+		if c.uuidText {
+			s = "lower(" + s + ")"
+		}
 		if c.rule.TrimRight {
 			s = "rtrim(" + s + ", ' ')"
 		}
@@ -253,12 +263,19 @@ func pgCanon(x string, c *colPlan, t datastore.Type, floatDec int) string {
 		return "lower(" + x + "::text)"
 	case datastore.KindBytes:
 		return "encode(" + x + ", 'hex')"
+	// to_char drops the era (0044-03-15 BC as 0044-03-15) and is NULL for
+	// infinity: those keep PostgreSQL's own text, which no other value
+	// and no other engine's canonical text has (a copy that lost the era
+	// or turned infinity into NULL is then found; an infinite value
+	// fetched is refused by name).
 	case datastore.KindDate:
-		return "to_char(" + x + ", 'YYYY-MM-DD')"
+		return "(CASE WHEN " + x + " >= date '0001-01-01' AND " + x + " < date 'infinity' THEN to_char(" + x + ", 'YYYY-MM-DD') ELSE " + x + "::text END)"
 	case datastore.KindTimestamp:
-		return pgTrunc("to_char("+x+", 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision)
+		return "(CASE WHEN " + x + " >= timestamp '0001-01-01' AND " + x + " < timestamp 'infinity' THEN " +
+			pgTrunc("to_char("+x+", 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision) + " ELSE " + x + "::text END)"
 	case datastore.KindTimestampTZ:
-		return pgTrunc("to_char("+x+" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision)
+		return "(CASE WHEN " + x + " >= timestamptz '0001-01-01 00:00:00+00' AND " + x + " < timestamptz 'infinity' THEN " +
+			pgTrunc("to_char("+x+" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", c.rule.Precision) + " ELSE " + x + "::text END)"
 	case datastore.KindJSON:
 		// jsonb's own text: equal documents render alike, but not as
 		// canonJSON does — so JSON tables between engines hash in Go.
@@ -277,6 +294,9 @@ func pgTrunc(s, precision string) string {
 
 func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) string {
 	text := func(s string) string {
+		if c.uuidText {
+			s = "LOWER(" + s + ")"
+		}
 		if c.rule.TrimRight {
 			s = "TRIM(TRAILING ' ' FROM " + s + ")"
 		}
@@ -292,6 +312,9 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		return text("CAST(" + x + " AS CHAR)")
 	}
 	if c.tol != nil && numeric(t.Kind) {
+		if t.Kind == datastore.KindFloat || t.Kind == datastore.KindDouble {
+			x = mySignificant(x, t.Kind) // as PostgreSQL's x::numeric, not the double's own digits
+		}
 		return "CAST(CAST(ROUND(" + x + " / " + c.tol.FloatString(20) + ") AS DECIMAL(65,0)) AS CHAR)"
 	}
 	// Numbers and DATETIME(6) are rendered by CONCAT_WS itself (rowHashSQL):
@@ -311,7 +334,16 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		}
 		return trim("CAST(" + x + " AS CHAR)")
 	case datastore.KindFloat, datastore.KindDouble:
-		return "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(CAST(" + x + " AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR)))"
+		// PostgreSQL and Go convert a double to decimal at 15 significant
+		// digits (a float at 6) before rounding to floatDec places;
+		// MySQL's CAST keeps the shortest form that reads back (17 digits,
+		// or a float's exact binary value: 1234.5677 is 1234.567749), so
+		// nearly every float rendered differently and each range holding
+		// one was fetched. Round to the same significant digits first
+		// (DECIMAL(65,25) holds a float's range; a double beyond 10^40
+		// still renders differently: a fetch).
+		return "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(CAST(" + mySignificant(x, t.Kind) +
+			" AS DECIMAL(65," + strconv.Itoa(floatDec) + ")) AS CHAR)))"
 	case datastore.KindText, datastore.KindVarchar:
 		return text(x)
 	case datastore.KindUUID:
@@ -336,6 +368,19 @@ func myCanon(x string, c *colPlan, t datastore.Type, floatDec int, h sqlHint) st
 		return "CAST(" + x + " AS CHAR)"
 	}
 	return "CAST(" + x + " AS CHAR)"
+}
+
+// mySignificant is MySQL's decimal of float or double x at the
+// significant digits PostgreSQL's x::numeric and Go (canonText) keep: 15
+// for a double, 6 for a float; NULL for NULL. Zero, whose logarithm is
+// NULL, is 0: a NULL there would make a zero hash as NULL does.
+func mySignificant(x string, k datastore.Kind) string {
+	digits := 14
+	if k == datastore.KindFloat {
+		digits = 5
+	}
+	return "(CASE WHEN " + x + " = 0 THEN 0 ELSE ROUND(CAST(" + x + " AS DECIMAL(65,25)), " + strconv.Itoa(digits) +
+		" - FLOOR(LOG10(ABS(" + x + ")))) END)"
 }
 
 func numeric(k datastore.Kind) bool {
@@ -372,8 +417,8 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 		// emptyIsNull's NULLIF.
 		nn := h.notNull && !cols[i].rule.EmptyIsNull
 		if e == datastore.Postgres && !neverNull(&cols[i], types[i].Kind) {
-			// to_char of an infinite timestamp is NULL: that would make
-			// the whole text NULL and leave the row out of the checksum.
+			// A rendering NULL for a value would make the whole text
+			// NULL and leave the row out of the checksum.
 			nn = false
 		}
 		switch {
@@ -436,7 +481,8 @@ func neverNull(c *colPlan, k datastore.Kind) bool {
 	}
 	switch k {
 	case datastore.KindSmallInt, datastore.KindInt, datastore.KindBigInt, datastore.KindBool, datastore.KindDecimal,
-		datastore.KindText, datastore.KindVarchar, datastore.KindUUID, datastore.KindBytes:
+		datastore.KindText, datastore.KindVarchar, datastore.KindUUID, datastore.KindBytes,
+		datastore.KindDate, datastore.KindTimestamp, datastore.KindTimestampTZ: // infinite and BC values keep their ::text
 		return true
 	}
 	return false
@@ -630,8 +676,8 @@ const (
 	renderTrimScale                 // numeric: trailing fractional zeros (and the point) dropped, as trim_scale
 	renderAsIs                      // numeric at its declared scale on both sides, uuid: already canonical
 	renderHex                       // bytea (bytea_output hex): the \x dropped
-	renderDate                      // ISO date: " BC" dropped, infinity as NULL (to_char's)
-	renderTimestamp                 // ISO timestamp (TimeZone UTC): " BC" and "+00" dropped, fraction to 6 digits, infinity as NULL
+	renderDate                      // ISO date; BC and infinite dates as PostgreSQL writes them (see appendRendered)
+	renderTimestamp                 // ISO timestamp (TimeZone UTC): "+00" dropped, fraction to 6 digits; BC and infinite as PostgreSQL writes them
 )
 
 // pgGoColumns is what a goHash PostgreSQL side selects per compared
@@ -693,9 +739,15 @@ func appendRendered(b []byte, how pgRender, v []byte) []byte {
 	case renderHex:
 		v = bytes.TrimPrefix(v, []byte(`\x`))
 	case renderDate, renderTimestamp:
-		v = bytes.TrimSuffix(v, []byte(" BC"))
-		if string(v) == "infinity" || string(v) == "-infinity" {
-			return append(b, nullMark...)
+		// A BC or infinite value is kept as PostgreSQL writes it, not as
+		// the SQL canonical text has it (to_char drops the era and is NULL
+		// for infinity): that made 0044-03-15 BC hash as 0044-03-15 and
+		// infinity as NULL, and a copy that lost the era or the infinity
+		// passed the check. The other side of this path is MariaDB, which
+		// holds neither: the text differs, the range is fetched and
+		// compared (an infinite value is then refused by name).
+		if bytes.HasSuffix(v, []byte(" BC")) || string(v) == "infinity" || string(v) == "-infinity" {
+			break
 		}
 		if how == renderDate {
 			break

@@ -42,6 +42,12 @@ type side struct {
 	goHow    []pgRender // and how Go renders it
 	floatDec int
 	hints    []sqlHint // per compared column, what cheapens its SQL text (nil: none)
+	// unpad: per compared column, a PostgreSQL char(n) whose padding is
+	// not part of its value (nil: none). Its text, which the checksums
+	// hash, has none (PostgreSQL's ::text drops it, as MySQL's CHAR does
+	// on read), but the driver reads the value padded: a fetched row
+	// must be compared as it was hashed.
+	unpad []bool
 
 	updated *datastore.Column // UpdatedColumn, fetched with each row
 	hashSQL string            // rowHashSQL, when inDB
@@ -311,6 +317,7 @@ func (s *side) makeRow(raw []any) (*row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", c.name, err)
 		}
+		v = s.unpadded(i, v)
 		vals[i] = v
 		exact := *c
 		exact.tol = nil
@@ -332,6 +339,15 @@ func (s *side) makeRow(raw []any) (*row, error) {
 	}
 	r.keyText = strings.Join(keyTexts, colSep)
 	return r, nil
+}
+
+// unpadded is value v of compared column i without a char(n)'s padding
+// when the column is one (unpad).
+func (s *side) unpadded(i int, v any) any {
+	if str, ok := v.(string); ok && s.unpad != nil && s.unpad[i] {
+		return strings.TrimRight(str, " ")
+	}
+	return v
 }
 
 // fetch returns the rows of r, by key text.
@@ -407,7 +423,7 @@ func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64
 				if err != nil {
 					return nil, fmt.Errorf("split %s on %s: key %s: %w", s.table, s.label, s.cols[p].name, err)
 				}
-				k[j] = v
+				k[j] = s.unpadded(p, v)
 			}
 			out = append(out, k)
 		}

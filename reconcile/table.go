@@ -146,6 +146,11 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 		tgtType := comparedType(o.Target.Engine, tc)
 		cp := colPlan{name: mc.Target, src: srcType, tgt: tgtType, rule: r, key: key}
+		// A uuid against text (CHAR(36)): the text in lower case, as the
+		// uuid's canonical text is. Not for a key, whose ranges and index
+		// are the column's own.
+		cp.uuidText = !key && (srcType.Kind == datastore.KindUUID) != (tgtType.Kind == datastore.KindUUID) &&
+			(textKindOnly(srcType.Kind) || textKindOnly(tgtType.Kind))
 		if r.Tolerance != "" {
 			if !numeric(srcType.Kind) || !numeric(tc.Type.Kind) {
 				return nil, fmt.Errorf("%w: table %s column %s: a tolerance needs a numeric column (it is %s / %s)",
@@ -265,7 +270,9 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	srcWhere := joinConds(m.Where, o.where(p.Source))
 	tc.src = mk(o.SourceName, o.Source, p.Source, srcTypes, srcX, srcWhere, srcDB, srcHints)
 	tc.src.filter = m.Where
+	tc.src.unpad = unpadded(o.Source.Engine, srcCols, cols)
 	tc.tgt = mk(o.TargetName, o.Target, p.Target, tgtTypes, tgtX, o.where(p.Source), tgtDB, tgtHints)
+	tc.tgt.unpad = unpadded(o.Target.Engine, tgtCols, cols)
 	tc.mapped = m
 	if o.UpdatedColumn != "" {
 		tgtUpdated, carried := m.TargetOf(o.UpdatedColumn)
@@ -294,6 +301,29 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	}
 	tc.note = strings.Join(notes, "; ")
 	return tc, nil
+}
+
+// unpadded marks the PostgreSQL char(n) columns among cols (nil for a
+// computed one): their padding is not part of the value, and not of the
+// text their checksums hash (side.unpad). nil when there is none.
+func unpadded(e datastore.Engine, cols []*datastore.Column, plans []colPlan) []bool {
+	if e != datastore.Postgres {
+		return nil
+	}
+	var out []bool
+	for i, c := range cols {
+		if c == nil || plans[i].rule.AsText {
+			continue
+		}
+		nt := strings.ToLower(strings.TrimSpace(c.NativeType))
+		if strings.HasPrefix(nt, "character(") || nt == "character" || strings.HasPrefix(nt, "bpchar") {
+			if out == nil {
+				out = make([]bool, len(cols))
+			}
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // hintsFor returns what each compared column of a side's table lets its
@@ -361,6 +391,11 @@ func comparedType(e datastore.Engine, c *datastore.Column) datastore.Type {
 		return datastore.Type{Kind: datastore.KindBytes}
 	}
 	return c.Type
+}
+
+// textKindOnly: text or varchar (not a uuid, not an unsupported type).
+func textKindOnly(k datastore.Kind) bool {
+	return k == datastore.KindText || k == datastore.KindVarchar
 }
 
 func textKind(k datastore.Kind) bool {

@@ -1,0 +1,175 @@
+package reconcile
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+)
+
+// Floats between PostgreSQL and MariaDB: PostgreSQL (and Go) turn a
+// double into a decimal at 15 significant digits (a real at 6) before
+// rounding to FloatDecimals; MariaDB's CAST kept 17 digits or a float's
+// exact binary value (1234.5677 as 1234.567749), so every range holding
+// such a value hashed differently and was fetched. Equal tables fetch
+// nothing either way, and a change in the last kept digit is found.
+func TestFloatsBetweenPostgresAndMariaDBFetchNoRow(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	const vals = `(1, 1234.5678, 0.6666666666666666), (2, 123456789, 9007199254740992), (3, 0.1, 0.1), (4, -0.0, -0.0),
+		(5, 1e-7, 1.5e-7), (6, 3.4e38, 1e15), (7, -2.25, -684082.3050457321), (8, NULL, 123456789.12345679),
+		(9, 0.5, NULL), (10, 7.0e-5, 2.5e-6), (11, -99999.99, 1e-12), (12, 42, 0.333333333333333333)`
+	var doubles []string // (id, d) of each row
+	for _, r := range strings.Split(vals, "),") {
+		f := strings.Split(strings.Trim(r, " \n\t()"), ", ")
+		doubles = append(doubles, "("+f[0]+", "+f[2]+")")
+	}
+	dbtest.Exec(t, pg.Store, `CREATE TABLE floats (id int PRIMARY KEY, f real, d double precision)`, `INSERT INTO floats VALUES `+vals)
+	dbtest.Exec(t, my.Store, `CREATE TABLE floats (id INT PRIMARY KEY, f FLOAT, d DOUBLE)`, `INSERT INTO floats VALUES `+vals)
+	tables := []TablePair{{Source: "floats", Target: "floats"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		for _, portable := range []bool{false, true} {
+			rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables, PortableHash: portable})
+			if tr := rep.Tables[0]; rep.Differing() != 0 || tr.RowsFetched != 0 {
+				t.Errorf("%s → %s (%s): %d differences, %d rows fetched: the sides render floats differently\n%s",
+					pair[0].Store.Engine, pair[1].Store.Engine, tr.Method, rep.Differing(), tr.RowsFetched, rep.Text())
+			}
+		}
+	}
+	// SQLite's side is hashed in Go (canonText): MariaDB's doubles render
+	// as it does.
+	lite := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, lite.Store, `CREATE TABLE floats (id INTEGER PRIMARY KEY, d DOUBLE)`, `INSERT INTO floats VALUES `+strings.Join(doubles, ", "))
+	dbtest.Exec(t, my.Store, `CREATE TABLE doubles AS SELECT id, d FROM floats`, `ALTER TABLE doubles ADD PRIMARY KEY (id)`)
+	for _, portable := range []bool{false, true} {
+		rep := run(t, Options{Source: my.Store, Target: lite.Store, Tables: []TablePair{{Source: "doubles", Target: "floats"}}, PortableHash: portable})
+		if tr := rep.Tables[0]; rep.Differing() != 0 || tr.RowsFetched != 0 {
+			t.Errorf("mysql → sqlite (%s): %d differences, %d rows fetched\n%s", tr.Method, rep.Differing(), tr.RowsFetched, rep.Text())
+		}
+	}
+	// Under a tolerance each side hashes round(x / tolerance): of the
+	// same digits too.
+	tolerant := map[string]ColumnRule{"floats.f": {Tolerance: "0.5"}, "floats.d": {Tolerance: "0.001"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables, Columns: tolerant})
+		if tr := rep.Tables[0]; rep.Differing() != 0 || tr.RowsFetched != 0 {
+			t.Errorf("%s → %s with tolerances: %d differences, %d rows fetched\n%s",
+				pair[0].Store.Engine, pair[1].Store.Engine, rep.Differing(), tr.RowsFetched, rep.Text())
+		}
+	}
+	// A zero is not NULL, under a tolerance or not.
+	dbtest.Exec(t, my.Store, "UPDATE floats SET f = 0 WHERE id = 8", "UPDATE floats SET d = 0 WHERE id = 9")
+	for _, cols := range []map[string]ColumnRule{nil, tolerant} {
+		rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables, Columns: cols})
+		if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "8 9" {
+			t.Fatalf("tolerances %v: mismatched %q, want 8 9 (NULL against 0)\n%s", cols != nil, got, rep.Text())
+		}
+	}
+	dbtest.Exec(t, my.Store, "UPDATE floats SET f = NULL WHERE id = 8", "UPDATE floats SET d = NULL WHERE id = 9")
+	// A change in the sixth decimal of a double, and of a real's sixth
+	// significant digit, are found.
+	dbtest.Exec(t, my.Store, "UPDATE floats SET d = 0.6666676 WHERE id = 1", "UPDATE floats SET f = 1234.56 WHERE id = 2")
+	rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables})
+	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "1 2" {
+		t.Fatalf("mismatched %q, want 1 2\n%s", got, rep.Text())
+	}
+}
+
+// A PostgreSQL char(n) is hashed without its padding (its ::text, like
+// MariaDB's CHAR on read) but was read padded when fetched: every row of
+// a range fetched because of one difference was reported mismatched on
+// its char column ('abc       ' against 'abc'), and a char(n) key padded
+// on one side only was missing and extra. Fetched rows are compared as
+// they were hashed.
+func TestCharPaddingIsNotADifferenceInFetchedRows(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE codes (code char(6) PRIMARY KEY, name char(10), qty int)`,
+		`INSERT INTO codes SELECT 'k' || i, CASE WHEN i % 4 = 0 THEN NULL ELSE 'n' || i END, i FROM generate_series(1, 300) i`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE codes (code CHAR(6) PRIMARY KEY, name CHAR(10), qty INT)`,
+		`INSERT INTO codes SELECT CONCAT('k', seq), IF(seq % 4 = 0, NULL, CONCAT('n', seq)), seq FROM seq_1_to_300`)
+	tables := []TablePair{{Source: "codes", Target: "codes"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables})
+		if rep.Differing() != 0 || rep.Tables[0].RowsFetched != 0 {
+			t.Fatalf("equal tables: %d differences, %d rows fetched\n%s", rep.Differing(), rep.Tables[0].RowsFetched, rep.Text())
+		}
+	}
+	// One change: its range (every row, under the threshold) is fetched.
+	dbtest.Exec(t, my.Store, "UPDATE codes SET qty = 0 WHERE code = 'k7'", "UPDATE codes SET name = 'n8 ' WHERE code = 'k9'")
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables})
+		tr := rep.Tables[0]
+		if got := strings.Join(keysOf(&tr, Mismatched), " "); got != "k7 k9" || rep.Differing() != 2 {
+			t.Fatalf("%s → %s: mismatched %q (%d differences), want k7 k9\n%s", pair[0].Store.Engine, pair[1].Store.Engine, got, rep.Differing(), rep.Text())
+		}
+	}
+}
+
+// A uuid's canonical text is lower case, "a CHAR(36) copy may be upper
+// case" (docs/reconcile.md): a PostgreSQL uuid against a MariaDB CHAR(36)
+// holding it in upper case is equal, as is a PostgreSQL text holding an
+// upper-case uuid against MariaDB's UUID, with no row fetched; a changed
+// uuid is still found. Both were reported mismatched.
+func TestUUIDAgainstUpperCaseCharIsEqual(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	// Version 4, variant 8: MariaDB's UUID type takes RFC 4122 values only.
+	dbtest.Exec(t, pg.Store, `CREATE FUNCTION v4(h text) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT overlay(overlay(h placing '4' from 13) placing '8' from 17) $$`)
+	dbtest.Exec(t, my.Store, `CREATE FUNCTION v4(h CHAR(32)) RETURNS CHAR(32) DETERMINISTIC RETURN INSERT(INSERT(h, 13, 1, '4'), 17, 1, '8')`)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE tokens (id int PRIMARY KEY, u uuid, t text)`,
+		`INSERT INTO tokens SELECT i, CASE WHEN i % 5 = 0 THEN NULL ELSE v4(md5(i::text))::uuid END, upper(v4(md5('t' || i))::uuid::text)
+			FROM generate_series(1, 400) i`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE tokens (id INT PRIMARY KEY, u CHAR(36), t UUID)`,
+		`INSERT INTO tokens SELECT seq, IF(seq % 5 = 0, NULL, UPPER(CAST(CAST(v4(MD5(seq)) AS UUID) AS CHAR))), CAST(v4(MD5(CONCAT('t', seq))) AS UUID)
+			FROM seq_1_to_400`)
+	tables := []TablePair{{Source: "tokens", Target: "tokens"}}
+	for _, pair := range [][2]dbtest.DB{{pg, my}, {my, pg}} {
+		for _, portable := range []bool{false, true} {
+			rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Tables: tables, PortableHash: portable})
+			if rep.Differing() != 0 || rep.Tables[0].RowsFetched != 0 {
+				t.Fatalf("%s → %s: %d differences, %d rows fetched\n%s", pair[0].Store.Engine, pair[1].Store.Engine,
+					rep.Differing(), rep.Tables[0].RowsFetched, rep.Text())
+			}
+		}
+	}
+	dbtest.Exec(t, my.Store, "UPDATE tokens SET u = UPPER(CAST(UUID() AS CHAR)) WHERE id = 7", "UPDATE tokens SET t = UUID() WHERE id = 9")
+	rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables})
+	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "7 9" || rep.Differing() != 2 {
+		t.Fatalf("mismatched %q, want 7 9\n%s", got, rep.Text())
+	}
+}
+
+// to_char drops the era and is NULL for infinity, and the Go rendering
+// of PostgreSQL's output did the same: a date of 44 BC hashed as 44 AD,
+// an infinite one as NULL, so a MariaDB copy that lost the era or wrote
+// NULL for infinity passed the check with either hash. Both are found now
+// (an infinite value, which no other engine holds, is refused by name
+// when its row is fetched).
+func TestBCAndInfiniteDatesAreNotHiddenFromMariaDB(t *testing.T) {
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE era (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz)`,
+		`INSERT INTO era SELECT i, date '2024-01-01' + i, timestamp '2024-01-01' + i * interval '1 hour', timestamptz '2024-01-01 00:00:00+00' + i * interval '1 hour'
+			FROM generate_series(1, 100) i`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE era (id INT PRIMARY KEY, d DATE, ts DATETIME(6), tz DATETIME(6))`,
+		`INSERT INTO era SELECT seq, DATE '2024-01-01' + INTERVAL seq DAY, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq HOUR, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq HOUR
+			FROM seq_1_to_100`)
+	dbtest.Exec(t, pg.Store, `UPDATE era SET d = '0044-03-15 BC' WHERE id = 10`, `UPDATE era SET ts = '0044-03-15 12:00:00 BC' WHERE id = 20`,
+		`UPDATE era SET tz = '0044-03-15 12:00:00+00 BC' WHERE id = 30`)
+	dbtest.Exec(t, my.Store, `UPDATE era SET d = '0044-03-15' WHERE id = 10`, `UPDATE era SET ts = '0044-03-15 12:00:00' WHERE id = 20`,
+		`UPDATE era SET tz = '0044-03-15 12:00:00' WHERE id = 30`)
+	tables := []TablePair{{Source: "era", Target: "era"}}
+	for _, portable := range []bool{false, true} {
+		rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables, PortableHash: portable})
+		if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "10 20 30" || rep.Differing() != 3 {
+			t.Fatalf("portable %v: mismatched %q, want 10 20 30 (BC against AD)\n%s", portable, got, rep.Text())
+		}
+	}
+	dbtest.Exec(t, pg.Store, `UPDATE era SET d = 'infinity' WHERE id = 50`)
+	dbtest.Exec(t, my.Store, `UPDATE era SET d = NULL WHERE id = 50`)
+	for _, portable := range []bool{false, true} {
+		_, err := Run(context.Background(), Options{Source: pg.Store, Target: my.Store, Tables: tables, PortableHash: portable}, Checkpoint{})
+		if err == nil || !strings.Contains(err.Error(), "infinity") {
+			t.Fatalf("portable %v: infinity against NULL: err %v, want the infinite value refused by name", portable, err)
+		}
+	}
+}
