@@ -60,8 +60,32 @@ func parseTime(s string) (time.Time, error) {
 // Canonical converts a value as a driver scanned it (or as another engine's
 // canonical value) into the canonical form of kind t.
 func Canonical(t Type, v any) (any, error) {
-	if v == nil {
+	// A value already of its kind's canonical type is returned as the
+	// same interface value: converting it back would box it again, an
+	// allocation per value of every row read.
+	switch v.(type) {
+	case nil:
 		return nil, nil
+	case int64:
+		if t.Kind == KindSmallInt || t.Kind == KindInt || t.Kind == KindBigInt {
+			return v, nil
+		}
+	case string:
+		if t.Kind == KindText || t.Kind == KindVarchar || t.Kind == KindUUID || t.Kind == KindUnsupported {
+			return v, nil
+		}
+	case float64:
+		if t.Kind == KindFloat || t.Kind == KindDouble {
+			return v, nil
+		}
+	case bool:
+		if t.Kind == KindBool {
+			return v, nil
+		}
+	case []byte:
+		if t.Kind == KindBytes {
+			return v, nil
+		}
 	}
 	if b, ok := v.([]byte); ok && t.Kind != KindBytes {
 		v = string(b)
