@@ -105,3 +105,64 @@ func TestCopyThroughAMapping(t *testing.T) {
 		})
 	}
 }
+
+// A computed decimal with more places than its declared type (a third of
+// a price into decimal(12,2)) is rounded by the source engine to the
+// target's scale on every path — the COPY pipe, LOAD DATA, the decoded
+// path — and reconcile compares that rounded value: the copy neither
+// refuses it on one path nor rounds it silently on another, and reconcile
+// does not call every row mismatched.
+func TestAComputedDecimalIsRoundedToItsDeclaredScale(t *testing.T) {
+	for _, pair := range [][2]datastore.Engine{{datastore.Postgres, datastore.Postgres}, {datastore.Postgres, datastore.MySQL}, {datastore.MySQL, datastore.Postgres}} {
+		from, to := pair[0], pair[1]
+		t.Run(string(from)+"→"+string(to), func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := dbtest.New(t, from).Store, dbtest.New(t, to).Store
+			dbtest.Exec(t, src, orderLineDDL[from])
+			var rows []string
+			for i := 1; i <= 300; i++ {
+				rows = append(rows, fmt.Sprintf("(%d, %d.%02d, %d, 'note %d')", i, i%70, i%100, 1+i%5, i))
+			}
+			dbtest.Exec(t, src, "INSERT INTO order_line VALUES "+strings.Join(rows, ", "))
+			dbtest.Exec(t, dst, salesLineDDL[to])
+			m := mappingtest.SalesLine()
+			tb := m.Tables["order_line"]
+			tb.Add = map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity / 3", Type: "decimal(12,2)"}}
+			m.Tables["order_line"] = tb
+			pairs, err := reconcile.ResolveMapped(ctx, src, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mapped := map[string]mapping.Table{"order_line": *pairs[0].Map}
+			if _, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"order_line"}, Mapped: mapped, BatchRows: 100},
+				datacopy.Checkpoint{}, nil); err != nil {
+				t.Fatalf("copy: %v", err)
+			}
+			// Row 7: 7.07 × 3 / 3 = 7.07; row 8: 8.08 × 4 / 3 = 10.7733… → 10.77.
+			q := "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 8"
+			if to == datastore.Postgres {
+				q = `SELECT "LineTotal"::text FROM "SalesLine" WHERE "OrderLineId" = 8`
+			}
+			var total string
+			if err := dst.DB.QueryRowContext(ctx, q).Scan(&total); err != nil || total != "10.77" {
+				t.Errorf("LineTotal of 8 (8.08 × 4 / 3) = %q (%v), want 10.77", total, err)
+			}
+			rep, err := reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Differing() != 0 {
+				t.Fatalf("reconcile through the mapping after the copy:\n%s", rep.Text())
+			}
+			// A target value off by a cent is still found.
+			up := "UPDATE SalesLine SET LineTotal = LineTotal + 0.01 WHERE OrderLineId = 8"
+			if to == datastore.Postgres {
+				up = `UPDATE "SalesLine" SET "LineTotal" = "LineTotal" + 0.01 WHERE "OrderLineId" = 8`
+			}
+			dbtest.Exec(t, dst, up)
+			if rep, err = reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{}); err != nil || rep.Differing() != 1 {
+				t.Fatalf("a cent off: %v\n%s", err, rep.Text())
+			}
+		})
+	}
+}

@@ -91,12 +91,36 @@ func (s *Store) CompileMapped(ctx context.Context, view *Table) []error {
 }
 
 // columnExpr is how a read selects column c: its quoted name, or its
-// expression in parentheses in a mapped view.
+// expression in a mapped view (ComputedExpr).
 func (s *Store) columnExpr(c Column) string {
 	if c.Expr != "" {
-		return "(" + c.Expr + ")"
+		return ComputedExpr(s.Engine, c.Expr, c.Type)
 	}
 	return s.d.quote(c.Name)
+}
+
+// ComputedExpr is how engine e reads a mapping's computed column of
+// target type t: its expression in parentheses, converted by the source
+// engine to t when t is a decimal of declared precision — rounded to the
+// target's scale as the target rounds a value written into it. The copy
+// (every path), change capture and reconcile all read it so, so they see
+// the value the target holds: `price * 1.2` into a decimal(12,2) is
+// rounded, not refused on one path, rounded silently on another and
+// reported mismatched by reconcile on every row.
+func ComputedExpr(e Engine, expr string, t Type) string {
+	x := "(" + expr + ")"
+	if t.Kind != KindDecimal || t.Precision <= 0 {
+		return x
+	}
+	switch e {
+	case Postgres:
+		return fmt.Sprintf("(%s::numeric(%d,%d))", x, t.Precision, t.Scale)
+	case MySQL:
+		if t.Precision <= 65 && t.Scale <= 30 {
+			return fmt.Sprintf("CAST(%s AS DECIMAL(%d,%d))", x, t.Precision, t.Scale)
+		}
+	}
+	return x
 }
 
 // selectList is the columns of t as a read selects them, joined.

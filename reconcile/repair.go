@@ -177,7 +177,7 @@ func (tc *tableCheck) copyKeys(ctx context.Context, keys [][]any) (int64, error)
 		}
 		dstNames = append(dstNames, c.Target)
 		if c.Computed() {
-			sel = append(sel, "("+c.Expr+")")
+			sel = append(sel, datastore.ComputedExpr(s.store.Engine, c.Expr, tcol.Type))
 			srcTypes = append(srcTypes, tcol.Type)
 			continue
 		}

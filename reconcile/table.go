@@ -134,7 +134,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 			return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s (%s)",
 				p.Source, datastore.ErrShapeMismatch, mc.Target, o.TargetName, p.Target, hint)
 		}
-		srcType, x := tc.Type, "("+mc.Expr+")"
+		srcType, x := tc.Type, datastore.ComputedExpr(o.Source.Engine, mc.Expr, tc.Type)
 		computed = computed || mc.Computed()
 		var sc *datastore.Column
 		if !mc.Computed() {
