@@ -703,6 +703,14 @@ func (r *run) pass(ctx context.Context, p *tablePlan, filter *datastore.Filter) 
 		err = r.passDirect(ctx, p, filter, r.opts.From.CopyDirect)
 	case !r.opts.NoDirect && r.opts.From.CanLoadDirect(ctx, r.opts.To, p.source, p.target, filter):
 		err = r.passDirect(ctx, p, filter, r.opts.From.LoadDirect)
+	case !r.opts.NoDirect && r.opts.From.CanSQLiteDirect(ctx, r.opts.To, p.source, p.target, filter):
+		err = r.passDirect(ctx, p, filter, r.opts.From.SQLiteDirect)
+		if errors.Is(err, datastore.ErrNotDirect) {
+			// The batch wrote nothing; the rest goes the decoded way,
+			// which carries the value or names its row.
+			r.log.Info("a value the direct path does not carry: the rest of the table is copied decoded", "table", p.name, "value", err)
+			err = r.passDecoded(ctx, p, filter)
+		}
 	default:
 		err = r.passDecoded(ctx, p, filter)
 	}
