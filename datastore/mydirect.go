@@ -47,10 +47,15 @@ func (s *Store) CanLoadDirect(ctx context.Context, to *Store, src, dst *Table, f
 			return false
 		}
 	}
+	return integerKeyAndFilter(src, filter)
+}
+
+// integerKeyAndFilter says src's key is all integers (a text COPY's last
+// key is read back from its fields) and the catch-up filter's column, if
+// any, is one the batch select can render as a literal.
+func integerKeyAndFilter(src *Table, filter *Filter) bool {
 	for _, k := range src.PrimaryKey {
-		switch src.Column(k).Type.Kind {
-		case KindSmallInt, KindInt, KindBigInt:
-		default:
+		if !integerKind(src.Column(k).Type.Kind) {
 			return false
 		}
 	}
@@ -90,7 +95,8 @@ func loadableKinds(from, to Kind) bool {
 	return false
 }
 
-// loadSelectList is the source's select list for LoadDirect: booleans as
+// loadSelectList is the source's select list for LoadDirect (and
+// SQLiteDirect): booleans as
 // 0/1, instants as their UTC wall clock (the target session's zone is
 // UTC), the rest as PostgreSQL writes them.
 func (s *Store) loadSelectList(src *Table) []string {

@@ -185,7 +185,20 @@ func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
+	err = driverTx(ctx, conn, func(c driver.Conn) error {
+		return execRows(ctx, c, q, qn, per, t, rows, s.d.encode)
+	})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// driverTx runs fn in one transaction on conn's driver connection, below
+// database/sql (whose per-call locking costs as much as a row), and
+// commits it; an error of fn or of the commit rolls it back.
+func driverTx(ctx context.Context, conn *sql.Conn, fn func(c driver.Conn) error) error {
+	return conn.Raw(func(dc any) error {
 		c, ok := dc.(interface {
 			driver.Conn
 			driver.ConnBeginTx
@@ -197,7 +210,7 @@ func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error
 		if err != nil {
 			return err
 		}
-		if err := execRows(ctx, c, q, qn, per, t, rows, s.d.encode); err != nil {
+		if err := fn(c); err != nil {
 			return rollbackOrDiscard(tx, err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -206,10 +219,6 @@ func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("write %s: %w", t.Name, err)
-	}
-	return nil
 }
 
 // rollbackOrDiscard rolls tx back after err; when that fails too, the
@@ -222,74 +231,96 @@ func rollbackOrDiscard(tx driver.Tx, err error) error {
 	return err
 }
 
-// execRows prepares q (one row's statement) and, when rows hold more than
-// per rows, qn (per rows' statement) on c, and executes qn for each run of
-// per rows and q for the rest, each value encoded for the column. It is
-// run without ctx: the SQLite driver watches a cancellable context with a
-// goroutine of its own per statement, which for a few rows costs more
-// than the rows; a cancellation is seen between statements instead.
+// execRows prepares q (one row's statement) and qn (per rows'; "" for
+// none) on c and writes rows through them (preparedRows), each value
+// encoded for its column.
 func execRows(ctx context.Context, c driver.Conn, q, qn string, per int, t *Table, rows [][]any, encode func(Type, any) (any, error)) error {
-	cols := len(t.Columns)
-	done := 0
+	w := &preparedRows{t: t, encode: encode, per: 1}
+	defer w.close()
+	var err error
+	if w.one, err = c.Prepare(q); err != nil {
+		return err
+	}
 	if per > 1 && len(rows) >= per && qn != "" {
-		n, err := execPrepared(ctx, c, qn, per, t, rows[:len(rows)/per*per], encode)
-		if err != nil {
-			return fmt.Errorf("%w (in the statement of rows %d to %d)", err, n, n+per-1)
+		if w.many, err = c.Prepare(qn); err != nil {
+			return err
 		}
-		done = len(rows) / per * per
+		w.per = per
 	}
-	if done == len(rows) {
-		return nil
-	}
-	n, err := execPrepared(ctx, c, q, 1, t, rows[done:], encode)
-	if err != nil && cols > 0 {
-		return fmt.Errorf("%w (row %d)", err, done+n)
-	}
-	return err
+	return w.write(ctx, rows)
 }
 
-// execPrepared prepares q, a statement of per rows, and executes it for
-// each run of per rows (len(rows) is a multiple of per). On an error it
-// returns the index of the first row of the statement that failed.
-func execPrepared(ctx context.Context, c driver.Conn, q string, per int, t *Table, rows [][]any, encode func(Type, any) (any, error)) (int, error) {
-	st, err := c.Prepare(q)
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	ex, ok := st.(driver.StmtExecContext)
-	if !ok {
-		return 0, fmt.Errorf("driver statement %T cannot execute with a context", st)
-	}
-	cols := len(t.Columns)
-	args := make([]driver.NamedValue, cols*per)
-	for i := range args {
-		args[i].Ordinal = i + 1
-	}
-	for first := 0; first < len(rows); first += per {
-		if err := ctx.Err(); err != nil {
-			return first, err
+// preparedRows writes rows through a prepared statement of per rows
+// (many) for each run of them and a single-row one (one) for the rest.
+// It runs without ctx: the SQLite driver watches a cancellable context
+// with a goroutine of its own per statement, which for a few rows costs
+// more than the rows; a cancellation is seen between statements instead.
+type preparedRows struct {
+	one, many driver.Stmt
+	per       int
+	t         *Table
+	// encode, when set, turns each value into what the column stores;
+	// nil: the rows hold those already (SQLiteDirect).
+	encode  func(Type, any) (any, error)
+	args    []driver.NamedValue
+	written int // rows written so far, for errors
+}
+
+func (w *preparedRows) close() {
+	for _, st := range []driver.Stmt{w.one, w.many} {
+		if st != nil {
+			st.Close()
 		}
-		for k, row := range rows[first : first+per] {
+	}
+}
+
+func (w *preparedRows) write(ctx context.Context, rows [][]any) error {
+	cols := len(w.t.Columns)
+	for len(rows) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, st := w.per, w.many
+		if len(rows) < w.per || st == nil {
+			n, st = 1, w.one
+		}
+		if cap(w.args) < n*cols {
+			w.args = make([]driver.NamedValue, n*cols)
+		}
+		args := w.args[:n*cols]
+		for r, row := range rows[:n] {
 			if len(row) != cols {
-				return first, fmt.Errorf("row %d has %d values for %d columns", first+k, len(row), cols)
+				return fmt.Errorf("row %d has %d values for %d columns", w.written+r, len(row), cols)
 			}
-			for i, col := range t.Columns {
-				v, err := encode(col.Type, row[i])
-				if err == nil && !driver.IsValue(v) {
-					v, err = driver.DefaultParameterConverter.ConvertValue(v)
+			for i, v := range row {
+				if w.encode != nil {
+					col := w.t.Columns[i]
+					var err error
+					v, err = w.encode(col.Type, v)
+					if err == nil && !driver.IsValue(v) {
+						v, err = driver.DefaultParameterConverter.ConvertValue(v)
+					}
+					if err != nil {
+						return fmt.Errorf("column %s: %w", col.Name, err)
+					}
 				}
-				if err != nil {
-					return first, fmt.Errorf("column %s: %w", col.Name, err)
-				}
-				args[k*cols+i].Value = v
+				args[r*cols+i] = driver.NamedValue{Ordinal: r*cols + i + 1, Value: v}
 			}
+		}
+		ex, ok := st.(driver.StmtExecContext)
+		if !ok {
+			return fmt.Errorf("driver statement %T cannot execute with a context", st)
 		}
 		if _, err := ex.ExecContext(context.Background(), args); err != nil {
-			return first, err
+			if n == 1 {
+				return fmt.Errorf("%w (row %d)", err, w.written)
+			}
+			return fmt.Errorf("%w (in the statement of rows %d to %d)", err, w.written, w.written+n-1)
 		}
+		w.written += n
+		rows = rows[n:]
 	}
-	return 0, nil
+	return nil
 }
 
 func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {

@@ -430,23 +430,12 @@ func (d sqliteDialect) keyAfter(t *Table, first int) (string, []int) {
 var sqliteTrue, sqliteFalse any = int64(1), int64(0)
 
 func (sqliteDialect) encode(t Type, v any) (any, error) {
-	// Values already canonical (what ReadBatch returns) as they are:
-	// Canonical would only box each again, an allocation per value.
+	// Booleans and times already canonical (what ReadBatch returns)
+	// straight to what SQLite stores; Canonical returns the other
+	// canonical values as they are.
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
-	case int64:
-		if t.Kind == KindSmallInt || t.Kind == KindInt || t.Kind == KindBigInt {
-			return v, nil
-		}
-	case string:
-		if t.Kind == KindText || t.Kind == KindVarchar || t.Kind == KindUUID || t.Kind == KindUnsupported {
-			return v, nil
-		}
-	case float64:
-		if t.Kind == KindFloat || t.Kind == KindDouble {
-			return v, nil
-		}
 	case bool:
 		if t.Kind == KindBool {
 			if x {

@@ -46,26 +46,13 @@ func (s *Store) CanSQLiteDirect(ctx context.Context, to *Store, src, dst *Table,
 			return false
 		}
 	}
-	for _, k := range src.PrimaryKey {
-		switch src.Column(k).Type.Kind {
-		case KindSmallInt, KindInt, KindBigInt:
-		default:
-			return false
-		}
-	}
-	if filter != nil && filter.Column != "" {
-		c := src.Column(filter.Column)
-		if c == nil || !literalKind(c.Type.Kind) {
-			return false
-		}
-	}
-	return true
+	return integerKeyAndFilter(src, filter)
 }
 
 func integerKind(k Kind) bool { return k == KindSmallInt || k == KindInt || k == KindBigInt }
 
 // sqliteDirectKind lists the kinds whose text in PostgreSQL's COPY
-// (sqliteSelectList, ISO dates) becomes exactly what the decoded path
+// (loadSelectList, ISO dates) becomes exactly what the decoded path
 // binds for SQLite (sqliteDialect.encode). JSON (canonicalised on the
 // decoded path) is not one.
 func sqliteDirectKind(k Kind) bool {
@@ -75,24 +62,6 @@ func sqliteDirectKind(k Kind) bool {
 		return true
 	}
 	return false
-}
-
-// sqliteSelectList is the source's select list for SQLiteDirect:
-// booleans as 0/1, instants as their UTC wall clock, the rest as
-// PostgreSQL writes them.
-func (s *Store) sqliteSelectList(src *Table) []string {
-	cols := make([]string, len(src.Columns))
-	for i, c := range src.Columns {
-		e := s.columnExpr(c)
-		switch c.Type.Kind {
-		case KindBool:
-			e = "(" + e + ")::int"
-		case KindTimestampTZ:
-			e = "(" + e + " AT TIME ZONE 'UTC')"
-		}
-		cols[i] = e
-	}
-	return cols
 }
 
 // sqliteDirectChunk is how many rows the source side hands the target
@@ -109,7 +78,7 @@ func (s *Store) SQLiteDirect(ctx context.Context, to *Store, src, dst *Table, af
 	if err := checkBatch(src, after, limit); err != nil {
 		return b, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
-	sel, err := s.batchSelect(src, s.sqliteSelectList(src), after, limit, filter)
+	sel, err := s.batchSelect(src, s.loadSelectList(src), after, limit, filter) // as for LOAD DATA
 	if err != nil {
 		return b, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
@@ -166,46 +135,31 @@ func (s *Store) SQLiteDirect(ctx context.Context, to *Store, src, dst *Table, af
 
 	var rows int64
 	var last []any
-	werr := tconn.Raw(func(dc any) error {
-		c, ok := dc.(interface {
-			driver.Conn
-			driver.ConnBeginTx
-		})
-		if !ok {
-			return fmt.Errorf("driver connection %T cannot begin a transaction with a context", dc)
-		}
-		tx, err := c.BeginTx(ctx, driver.TxOptions{})
-		if err != nil {
+	werr := driverTx(ctx, tconn, func(c driver.Conn) error {
+		w := &preparedRows{t: dst, per: per}
+		defer w.close()
+		var err error
+		if w.one, err = c.Prepare(q); err != nil {
 			return err
 		}
-		st1, err := c.Prepare(q)
-		if err != nil {
-			return rollbackOrDiscard(tx, err)
+		if w.many, err = c.Prepare(qn); err != nil {
+			return err
 		}
-		defer st1.Close()
-		stn, err := c.Prepare(qn)
-		if err != nil {
-			return rollbackOrDiscard(tx, err)
-		}
-		defer stn.Close()
-		w := &preparedRows{one: st1, many: stn, per: per, cols: len(dst.Columns)}
 		for chunk := range chunks {
 			if err := checkDecimals(dst, chunk); err != nil {
-				return rollbackOrDiscard(tx, fmt.Errorf("write %s: %w", dst.Name, err))
+				return fmt.Errorf("write %s: %w", dst.Name, err)
 			}
 			if err := w.write(ctx, chunk); err != nil {
-				return rollbackOrDiscard(tx, fmt.Errorf("write %s: %w", dst.Name, err))
+				return fmt.Errorf("write %s: %w", dst.Name, err)
 			}
 			rows += int64(len(chunk))
 			last = chunk[len(chunk)-1]
 		}
-		if err := <-srcErr; err != nil {
-			srcErr <- err // read again below
-			return rollbackOrDiscard(tx, errSourceFailed)
-		}
-		srcErr <- nil
-		if err := tx.Commit(); err != nil {
-			return rollbackOrDiscard(tx, fmt.Errorf("commit: %w", err))
+		// Commit only what the source sent whole.
+		err = <-srcErr
+		srcErr <- err // read again below
+		if err != nil {
+			return errSourceFailed
 		}
 		return nil
 	})
@@ -237,47 +191,6 @@ func (s *Store) SQLiteDirect(ctx context.Context, to *Store, src, dst *Table, af
 
 // errSourceFailed stands for the source's error on the target side.
 var errSourceFailed = errors.New("the source copy failed")
-
-// preparedRows writes rows through a statement of per rows (many) and a
-// single-row one (one) for the rest of each chunk.
-type preparedRows struct {
-	one, many driver.Stmt
-	per, cols int
-	args      []driver.NamedValue
-}
-
-func (w *preparedRows) write(ctx context.Context, rows [][]any) error {
-	for len(rows) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, st := w.per, w.many
-		if len(rows) < w.per {
-			n, st = 1, w.one
-		}
-		need := n * w.cols
-		if cap(w.args) < need {
-			w.args = make([]driver.NamedValue, need)
-		}
-		args := w.args[:need]
-		for r := 0; r < n; r++ {
-			for i, v := range rows[r] {
-				args[r*w.cols+i] = driver.NamedValue{Ordinal: r*w.cols + i + 1, Value: v}
-			}
-		}
-		ex, ok := st.(driver.StmtExecContext)
-		if !ok {
-			return fmt.Errorf("driver statement %T cannot execute with a context", st)
-		}
-		// Without ctx, as execRows: the driver would watch it with a
-		// goroutine per statement.
-		if _, err := ex.ExecContext(context.Background(), args); err != nil {
-			return err
-		}
-		rows = rows[n:]
-	}
-	return nil
-}
 
 // copyRows parses PostgreSQL's text COPY stream into rows of the values
 // SQLite stores, handing them on in chunks.
