@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -165,10 +166,7 @@ const rowsPerStatement = 32
 // the driver's own connection, below database/sql, whose per-call locking
 // and argument checks cost as much as binding the row.
 func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error {
-	q, _, err := s.insertStatement(t, rows[:1])
-	if err != nil {
-		return fmt.Errorf("write %s: %w", t.Name, err)
-	}
+	q := s.preparedInsert(t, 1)
 	// Runs of rowsPerStatement rows share one execution: a fifth less
 	// time per row than one row a statement (binding, reset and the
 	// statement's step are per execution), with its statement prepared
@@ -176,9 +174,7 @@ func (s *Store) writePrepared(ctx context.Context, t *Table, rows [][]any) error
 	per := min(rowsPerStatement, s.d.maxParams()/max(1, len(t.Columns)))
 	var qn string
 	if per > 1 && len(rows) >= per {
-		if qn, _, err = s.insertStatement(t, rows[:per]); err != nil {
-			return fmt.Errorf("write %s: %w", t.Name, err)
-		}
+		qn = s.preparedInsert(t, per)
 	}
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -290,7 +286,7 @@ func (w *preparedRows) write(ctx context.Context, rows [][]any) error {
 		args := w.args[:n*cols]
 		for r, row := range rows[:n] {
 			if len(row) != cols {
-				return fmt.Errorf("row %d has %d values for %d columns", w.written+r, len(row), cols)
+				return rowError(w.t, row, fmt.Errorf("%d values for %d columns", len(row), cols))
 			}
 			for i, v := range row {
 				if w.encode != nil {
@@ -301,26 +297,93 @@ func (w *preparedRows) write(ctx context.Context, rows [][]any) error {
 						v, err = driver.DefaultParameterConverter.ConvertValue(v)
 					}
 					if err != nil {
-						return fmt.Errorf("column %s: %w", col.Name, err)
+						return rowError(w.t, row, fmt.Errorf("column %s: %w", col.Name, err))
 					}
 				}
 				args[r*cols+i] = driver.NamedValue{Ordinal: r*cols + i + 1, Value: v}
 			}
 		}
-		ex, ok := st.(driver.StmtExecContext)
-		if !ok {
-			return fmt.Errorf("driver statement %T cannot execute with a context", st)
-		}
-		if _, err := ex.ExecContext(context.Background(), args); err != nil {
-			if n == 1 {
-				return fmt.Errorf("%w (row %d)", err, w.written)
+		if err := exec(st, args); err != nil {
+			if n == 1 || ctx.Err() != nil || (sqliteDialect{}).isLockTimeout(err) {
+				return rowError(w.t, rows[0], err)
 			}
-			return fmt.Errorf("%w (in the statement of rows %d to %d)", err, w.written, w.written+n-1)
+			// Which row of the run: each alone, until one fails (the
+			// batch's transaction is rolled back anyway).
+			for _, row := range rows[:n] {
+				if rerr := w.writeOne(row); rerr != nil {
+					return rowError(w.t, row, rerr)
+				}
+			}
+			return fmt.Errorf("%w (in the statement of the rows with keys %s to %s)", err, keyText(w.t, rows[0]), keyText(w.t, rows[n-1]))
 		}
 		w.written += n
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// writeOne writes one row through the single-row statement.
+func (w *preparedRows) writeOne(row []any) error {
+	args := make([]driver.NamedValue, len(row))
+	for i, v := range row {
+		if w.encode != nil {
+			var err error
+			if v, err = w.encode(w.t.Columns[i].Type, v); err != nil {
+				return err
+			}
+		}
+		args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return exec(w.one, args)
+}
+
+// exec runs a prepared statement without ctx (see preparedRows).
+func exec(st driver.Stmt, args []driver.NamedValue) error {
+	ex, ok := st.(driver.StmtExecContext)
+	if !ok {
+		return fmt.Errorf("driver statement %T cannot execute with a context", st)
+	}
+	_, err := ex.ExecContext(context.Background(), args)
+	return err
+}
+
+// rowError names the row of err by its key, as a read names one (a
+// cancellation or a busy database is no row's).
+func rowError(t *Table, row []any, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || len(t.PrimaryKey) == 0 ||
+		(sqliteDialect{}).isLockTimeout(err) {
+		return err
+	}
+	return fmt.Errorf("row with key %s, %w", keyText(t, row), err)
+}
+
+// preparedInsert is the upsert of n rows of t with placeholders for
+// their values: the statements writePrepared prepares, whose values are
+// encoded as they are bound (so that a value refused is named by its row).
+func (s *Store) preparedInsert(t *Table, n int) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + s.d.quote(t.Name) + " (")
+	for i, c := range t.Columns {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(s.d.quote(c.Name))
+	}
+	q.WriteString(") VALUES ")
+	for r := range n {
+		if r > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteByte('(')
+		for i := range t.Columns {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(s.d.placeholder(r*len(t.Columns) + i + 1))
+		}
+		q.WriteByte(')')
+	}
+	return q.String() + s.d.upsertSuffix(t)
 }
 
 func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {

@@ -445,7 +445,7 @@ func (sqliteDialect) encode(t Type, v any) (any, error) {
 		}
 	case time.Time:
 		if t.Kind == KindDate || t.Kind == KindTimestamp || t.Kind == KindTimestampTZ {
-			return SQLiteTimeText(t.Kind, x), nil
+			return sqliteTime(t.Kind, x)
 		}
 	}
 	c, err := Canonical(t, v)
@@ -459,9 +459,30 @@ func (sqliteDialect) encode(t Type, v any) (any, error) {
 		}
 		return int64(0), nil
 	case time.Time:
-		return SQLiteTimeText(t.Kind, x), nil
+		return sqliteTime(t.Kind, x)
 	}
 	return c, nil
+}
+
+// sqliteTime is a date or timestamp as SQLite stores it, refused outside
+// the years 0000-9999: SQLite's date functions read no other, and neither
+// does Godwit (a copy wrote PostgreSQL's 44 BC as "-0043-03-15", which
+// reconcile then could not read back).
+func sqliteTime(k Kind, t time.Time) (any, error) {
+	y := t.Year()
+	if k == KindTimestampTZ {
+		y = t.UTC().Year()
+	}
+	if y < 0 || y > 9999 {
+		era := ""
+		if y <= 0 {
+			era = fmt.Sprintf(" (%d BC)", 1-y)
+		}
+		return nil, fmt.Errorf("%w: %s%s is outside the years 0000 to 9999 that a SQLite date or timestamp holds: "+
+			"map it on the way (a mapping's added column computed by an expr, the column dropped: docs/mapping.md)",
+			ErrBadValue, SQLiteTimeText(k, t), era)
+	}
+	return SQLiteTimeText(k, t), nil
 }
 
 func (sqliteDialect) estimate(context.Context, *sql.DB, string) (int64, error) { return -1, nil }

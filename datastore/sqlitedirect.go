@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -83,22 +84,8 @@ func (s *Store) SQLiteDirect(ctx context.Context, to *Store, src, dst *Table, af
 		return b, fmt.Errorf("copy %s: %w", src.Name, err)
 	}
 	query := "COPY (" + sel + ") TO STDOUT"
-	shape := func(n int) [][]any { // n rows of NULLs: the statements' shape
-		rows := make([][]any, n)
-		for i := range rows {
-			rows[i] = make([]any, len(dst.Columns))
-		}
-		return rows
-	}
-	q, _, err := to.insertStatement(dst, shape(1))
-	if err != nil {
-		return b, fmt.Errorf("copy %s: %w", src.Name, err)
-	}
 	per := min(rowsPerStatement, to.d.maxParams()/max(1, len(dst.Columns)))
-	qn, _, err := to.insertStatement(dst, shape(per))
-	if err != nil {
-		return b, fmt.Errorf("copy %s: %w", src.Name, err)
-	}
+	q, qn := to.preparedInsert(dst, 1), to.preparedInsert(dst, per)
 
 	sconn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -304,6 +291,10 @@ func (p *copyRows) value(i int, f []byte) (any, error) {
 	case KindDate, KindTimestamp, KindTimestampTZ:
 		s := string(f)
 		if s == "infinity" || s == "-infinity" || (len(s) > 3 && s[len(s)-3:] == " BC") {
+			return nil, fmt.Errorf("row %d column %s: %q: %w", p.row, c.Name, s, ErrNotDirect)
+		}
+		if y, _, _ := strings.Cut(s, "-"); len(y) != 4 {
+			// Past 9999: the decoded path refuses it, naming the row.
 			return nil, fmt.Errorf("row %d column %s: %q: %w", p.row, c.Name, s, ErrNotDirect)
 		}
 		if c.Type.Kind == KindTimestampTZ {
