@@ -73,3 +73,56 @@ func TestALargeTableIsCountedBesideItsCopy(t *testing.T) {
 		}
 	}
 }
+
+// A large table waiting for its turn (concurrency 1) is counted while the
+// table before it copies, not when its own backfill starts: its total
+// (here an estimate four times too large, the table having shrunk since
+// the last ANALYZE) is exact long before it starts, and the copy's total
+// and ETA with it.
+func TestAQueuedLargeTableIsCountedBeforeItsTurn(t *testing.T) {
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.Postgres).Store, dbtest.New(t, datastore.Postgres).Store
+	dbtest.Exec(t, src,
+		`CREATE TABLE a_first (id bigint PRIMARY KEY, v text)`,
+		`INSERT INTO a_first SELECT i, 'row ' || i FROM generate_series(1, 110000) i`, `ANALYZE a_first`,
+		`CREATE TABLE b_shrunk (id bigint PRIMARY KEY, v text) WITH (autovacuum_enabled = false)`,
+		`INSERT INTO b_shrunk SELECT i, 'row ' || i FROM generate_series(1, 120000) i`, `ANALYZE b_shrunk`,
+		`DELETE FROM b_shrunk WHERE id > 30000`)
+	var tables []*datastore.Table
+	for _, name := range []string{"a_first", "b_shrunk"} {
+		tbl, err := src.Introspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tbl)
+	}
+	if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	var estimated, exactWhileWaiting bool
+	_, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"a_first", "b_shrunk"}, BatchRows: 1000, Concurrency: 1},
+		datacopy.Checkpoint{}, func(p datacopy.Progress) {
+			var a, b datacopy.TableProgress
+			for _, tp := range p.Tables {
+				switch tp.Table {
+				case "a_first":
+					a = tp
+				case "b_shrunk":
+					b = tp
+				}
+			}
+			estimated = estimated || b.TotalEstimated
+			if a.Stage == datacopy.StageBackfill && a.RowsDone > 0 && b.RowsDone == 0 && !b.TotalEstimated && b.Total == 30000 {
+				exactWhileWaiting = true
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !estimated {
+		t.Fatal("b_shrunk never showed its estimate: the test does not test the count beside the copy")
+	}
+	if !exactWhileWaiting {
+		t.Fatal("b_shrunk kept its estimate until its own backfill started: want it counted while a_first copies")
+	}
+}

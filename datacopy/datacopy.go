@@ -252,6 +252,9 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 	// nothing, and its status 0 rows, until a batch of its own committed,
 	// which a throttled or probe-held copy can take long to do.
 	r.report()
+	var stopCounts context.CancelFunc
+	r.countCtx, stopCounts = context.WithCancel(ctx)
+	r.countsAhead(plans)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, p := range plans {
@@ -263,6 +266,9 @@ func Run(ctx context.Context, opts Options, resume Checkpoint, onProgress func(P
 		})
 	}
 	err = g.Wait()
+	// No count may change the checkpoint after Run returns it.
+	stopCounts()
+	r.counts.Wait()
 	if err == nil {
 		r.report()
 	}
@@ -360,6 +366,11 @@ type run struct {
 	live     map[string]*liveTable
 	written  int64
 	reportMu sync.Mutex // the callback is never called concurrently
+
+	// countCtx bounds the counts taken beside the copy (countsAhead,
+	// startCount); counts tracks them, so none outlives Run.
+	countCtx context.Context
+	counts   sync.WaitGroup
 }
 
 // liveTable is what this run measured of a table.
@@ -384,6 +395,10 @@ type tablePlan struct {
 	full   bool // no key: copied in one pass (copyFull)
 	// batches counts the batches committed in this run (for drift checks).
 	batches int
+	// counting is the exact count of a table whose total is still the
+	// planner's estimate, started once (startCount).
+	countOnce sync.Once
+	counted   chan struct{}
 }
 
 func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
@@ -458,44 +473,93 @@ func (r *run) plan(ctx context.Context, name string) ([]*tablePlan, error) {
 // beside its backfill rather than before it.
 const asyncCountRows = 100_000
 
-// countBeside takes the exact count of a table whose checkpoint holds
-// only the estimate, on its own connection while the backfill runs (the
-// source has time to spare: the target's writes are the slower side), and
-// puts it in the checkpoint. The returned function waits for it: a table
-// is never done with an estimate.
-func (r *run) countBeside(ctx context.Context, p *tablePlan, log hclog.Logger) func() {
+// countBeside waits for the exact count of a table whose checkpoint holds
+// only the estimate, taken on its own connection while the backfill runs
+// (the source has time to spare: the target's writes are the slower
+// side); the count is started now if countsAhead has not come to it yet.
+// The returned function waits for it: a table is never done with an
+// estimate.
+func (r *run) countBeside(ctx context.Context, p *tablePlan) func() {
+	done := r.startCount(p)
+	return func() {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// countsAhead counts, one after the other in the background, the tables
+// whose totals are still estimates, in the order they will be copied: a
+// table waiting for its turn (concurrency 1 is the default) would
+// otherwise show its estimate — "about 200,000 rows" for a table that
+// had shrunk to 10,000 — until its backfill started, and the copy's
+// percentage and ETA with it.
+func (r *run) countsAhead(plans []*tablePlan) {
+	r.counts.Add(1)
+	go func() {
+		defer r.counts.Done()
+		for _, p := range plans {
+			select {
+			case <-r.startCount(p):
+			case <-r.countCtx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// startCount starts p's exact count if its total is an estimate (once;
+// a table's backfill and countsAhead may both ask) and returns a channel
+// closed when it has ended. A count that fails leaves the estimate, and
+// the table's backfill counts again when it ends (countAfter).
+func (r *run) startCount(p *tablePlan) <-chan struct{} {
+	p.countOnce.Do(func() {
+		p.counted = make(chan struct{})
+		r.mu.Lock()
+		estimated := p.state.TotalEstimated
+		r.mu.Unlock()
+		if !estimated || r.countCtx.Err() != nil {
+			close(p.counted)
+			return
+		}
+		r.counts.Add(1)
+		go func() {
+			defer r.counts.Done()
+			defer close(p.counted)
+			n, err := r.opts.From.CountRange(r.countCtx, p.source, p.rng)
+			if err != nil {
+				if r.countCtx.Err() == nil {
+					r.log.Warn("counting the table beside its copy failed: it is counted again when its backfill ends", "table", p.name, "error", err)
+				}
+				return
+			}
+			r.mu.Lock()
+			p.state.Total, p.state.TotalEstimated = n, false
+			r.mu.Unlock()
+		}()
+	})
+	return p.counted
+}
+
+// countAfter counts a table whose count beside its backfill failed, now
+// that its rows are in: a table is never done with an estimate, and a
+// count that fails here fails the copy, as one before the backfill did.
+func (r *run) countAfter(ctx context.Context, p *tablePlan) error {
 	r.mu.Lock()
 	estimated := p.state.TotalEstimated
 	r.mu.Unlock()
 	if !estimated {
-		return func() {}
+		return nil
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n, err := r.opts.From.CountRange(cctx, p.source, p.rng)
-		if err != nil {
-			if cctx.Err() == nil {
-				log.Warn("counting the table beside its copy failed: its progress keeps the estimate", "error", err)
-			}
-			return
-		}
-		r.mu.Lock()
-		p.state.Total, p.state.TotalEstimated = n, false
-		r.mu.Unlock()
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			select {
-			case <-done:
-			case <-ctx.Done():
-			}
-			cancel()
-			<-done
-		})
+	n, err := r.opts.From.CountRange(ctx, p.source, p.rng)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", p.name, err)
 	}
+	r.mu.Lock()
+	p.state.Total, p.state.TotalEstimated = n, false
+	r.mu.Unlock()
+	return nil
 }
 
 // firstState counts the table (or its range r; a known count is passed
@@ -553,8 +617,7 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		return r.copyFull(ctx, p, log)
 	}
 	if stage == StageBackfill {
-		counted := r.countBeside(ctx, p, log)
-		defer counted()
+		counted := r.countBeside(ctx, p)
 		if err := r.deferIndexes(ctx, p, log); err != nil {
 			return err
 		}
@@ -564,6 +627,9 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		log.Info("backfill", "from_key", lastKey, "rows_done", done, "total", total, "total_estimated", estimated)
 		err := r.pass(ctx, p, p.rangeFilter())
 		counted()
+		if err == nil {
+			err = r.countAfter(ctx, p)
+		}
 		if err == nil {
 			err = r.checkDrift(ctx, p)
 		}
