@@ -39,8 +39,8 @@ const (
 	// PathLoadData is MySQL's LOAD DATA LOCAL INFILE ... REPLACE, fed from
 	// memory (no file touches the disk).
 	PathLoadData WritePath = "load data"
-	// PathInsert is INSERT upserts in one transaction: a prepared one per
-	// row on SQLite, multi-row ones on MySQL when the server has
+	// PathInsert is INSERT upserts in one transaction: prepared ones of
+	// up to 32 rows on SQLite, multi-row ones on MySQL when the server has
 	// local_infile off.
 	PathInsert WritePath = "insert"
 )

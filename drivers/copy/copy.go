@@ -556,7 +556,7 @@ func writeHow(p datastore.WritePath, e datastore.Engine) string {
 	case p == datastore.PathLoadData:
 		return "LOAD DATA LOCAL INFILE"
 	case e == datastore.SQLite:
-		return "a prepared INSERT per row"
+		return "prepared multi-row INSERTs"
 	}
 	return "multi-row INSERT"
 }
