@@ -543,9 +543,12 @@ func (r *run) startCount(p *tablePlan) <-chan struct{} {
 }
 
 // countAfter counts a table whose count beside its backfill failed, now
-// that its rows are in: a table is never done with an estimate, and a
-// count that fails here fails the copy, as one before the backfill did.
-func (r *run) countAfter(ctx context.Context, p *tablePlan) error {
+// that its rows are in: a table is never done with an estimate. If this
+// count fails too (a statement_timeout shorter than a scan of the table),
+// the rows the backfill copied are its total, with a warning: failing a
+// copy whose rows are all in for a figure of its progress would cost
+// the whole copy again.
+func (r *run) countAfter(ctx context.Context, p *tablePlan, log hclog.Logger) error {
 	r.mu.Lock()
 	estimated := p.state.TotalEstimated
 	r.mu.Unlock()
@@ -554,7 +557,13 @@ func (r *run) countAfter(ctx context.Context, p *tablePlan) error {
 	}
 	n, err := r.opts.From.CountRange(ctx, p.source, p.rng)
 	if err != nil {
-		return fmt.Errorf("copy %s: %w", p.name, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		n = p.state.RowsDone
+		r.mu.Unlock()
+		log.Warn("counting the table failed again: its total is the rows its backfill copied", "rows", n, "error", err)
 	}
 	r.mu.Lock()
 	p.state.Total, p.state.TotalEstimated = n, false
@@ -628,7 +637,7 @@ func (r *run) copyTable(ctx context.Context, p *tablePlan) error {
 		err := r.pass(ctx, p, p.rangeFilter())
 		counted()
 		if err == nil {
-			err = r.countAfter(ctx, p)
+			err = r.countAfter(ctx, p, log)
 		}
 		if err == nil {
 			err = r.checkDrift(ctx, p)

@@ -1,0 +1,50 @@
+package datacopy
+
+import (
+	"context"
+	"testing"
+
+	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/hashicorp/go-hclog"
+)
+
+// A table whose count beside its backfill failed is counted again when
+// its rows are in; if that count fails too, the rows the backfill copied
+// are its total: the table is never done with an estimate (it was: a
+// failed count left "about 200,000 rows" as the total of a table of
+// 10,000), and a copy whose rows are all in does not fail for a figure of
+// its progress.
+func TestATableWhoseCountFailsEndsWithTheRowsItCopied(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.SQLite).Store
+	dbtest.Exec(t, src, "CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO s VALUES (1, 'a'), (2, 'b')")
+	tbl, err := src.Introspect(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{opts: Options{From: src}, log: hclog.NewNullLogger()}
+
+	// The count works: the exact total.
+	p := &tablePlan{name: "s", table: "s", source: tbl, state: &TableCheckpoint{Stage: StageBackfill, RowsDone: 2, Total: 200000, TotalEstimated: true}}
+	if err := r.countAfter(ctx, p, r.log); err != nil || p.state.Total != 2 || p.state.TotalEstimated {
+		t.Fatalf("counted: total %d, estimated %v (%v); want 2, exact", p.state.Total, p.state.TotalEstimated, err)
+	}
+
+	// The count fails: the rows copied.
+	p.state = &TableCheckpoint{Stage: StageBackfill, RowsDone: 10000, Total: 200000, TotalEstimated: true}
+	if err := src.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.countAfter(ctx, p, r.log); err != nil || p.state.Total != 10000 || p.state.TotalEstimated {
+		t.Fatalf("count failed: total %d, estimated %v (%v); want the 10,000 rows copied, exact", p.state.Total, p.state.TotalEstimated, err)
+	}
+
+	// A cancelled copy stops, its total left as it was.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	p.state = &TableCheckpoint{Stage: StageBackfill, RowsDone: 10000, Total: 200000, TotalEstimated: true}
+	if err := r.countAfter(cctx, p, r.log); err == nil || !p.state.TotalEstimated {
+		t.Fatalf("cancelled: %v, estimated %v; want the cancellation and the estimate kept", err, p.state.TotalEstimated)
+	}
+}
