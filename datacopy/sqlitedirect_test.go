@@ -96,13 +96,20 @@ func TestSQLiteDirectWritesWhatTheDecodedPathWrites(t *testing.T) {
 	}
 }
 
-// A value the direct path does not carry (an infinite timestamp) sends the
-// rest of the table the decoded way, which names the row, as it does
-// without the direct path; the rows before it are in.
+// A value the direct path does not carry (an infinite timestamp, a date
+// past 9999, a BC one) sends the rest of the table the decoded way, which
+// names the row, as it does without the direct path; the rows before it
+// are in.
 func TestSQLiteDirectLeavesInfinityToTheDecodedPath(t *testing.T) {
+	for _, set := range []string{"ts = 'infinity'", "dt = '10000-01-01'", "dt = '0044-03-15 BC'"} {
+		t.Run(set, func(t *testing.T) { testLeftToTheDecodedPath(t, set) })
+	}
+}
+
+func testLeftToTheDecodedPath(t *testing.T, set string) {
 	ctx := context.Background()
 	src := dbtest.New(t, datastore.Postgres).Store
-	dbtest.Exec(t, src, directKindsDDL, directKindsRows(1, 2000), "UPDATE dk SET ts = 'infinity' WHERE id = 1500")
+	dbtest.Exec(t, src, directKindsDDL, directKindsRows(1, 2000), "UPDATE dk SET "+set+" WHERE id = 1500")
 	tbl, _ := src.Introspect(ctx, "dk")
 	var errs [2]string
 	for k, noDirect := range []bool{false, true} {
