@@ -230,6 +230,9 @@ func backgroundReplication(h *harness, bounded *atomic.Int32, runningAtExclusive
 			defer running.Add(-1)
 		case in.Phase.Name == "stop" || activity.GetInfo(ctx).ActivityType.Name == activities.CompensatePhaseName:
 			*runningAtExclusive = append(*runningAtExclusive, running.Load())
+			// A moment, in which a replication still running would
+			// schedule more runs (the tests' "none after" would see them).
+			time.Sleep(30 * time.Millisecond)
 		case in.Phase.Name == "reads" || in.Phase.Name == "reconcile":
 			select {
 			case <-ctx.Done():
@@ -265,7 +268,13 @@ func TestBackgroundReplicationRunsAcrossPhasesUntilTheStop(t *testing.T) {
 	at := boundedCalls(h.fake.inputs)
 	require.NotEmpty(t, at, "the replication went on after its phase: %v", calls)
 	require.Greater(t, at[0], 1, "it starts once its phase is done")
-	require.Less(t, at[len(at)-1], len(calls)-1, "none after the stop began")
+	// In the workflow's own order (scheduleLog): the fake's is its
+	// goroutines'.
+	scheduled := h.scheduled.get()
+	before, after, stopAt := followsAround(scheduled, "RunPhase:stop")
+	require.GreaterOrEqual(t, stopAt, 0, "%v", scheduled)
+	require.Positive(t, before, "%v", scheduled)
+	require.Zero(t, after, "none after the stop began: %v", scheduled)
 	// (That the stop waits for the cancelled run to end is the server's
 	// WaitForCancellation, which the test environment does not model: the
 	// integration test checks it in the history.)
@@ -295,7 +304,7 @@ func TestRollbackStopsTheBackgroundReplicationBeforeCompensating(t *testing.T) {
 	require.Equal(t, "replicate", rep.Replication.Phase)
 	require.Equal(t, 1.0, rep.Replication.Seconds, "the background runs' lag is the report's (3s at the phase's end)")
 	calls := h.fake.Calls()
-	at := boundedCalls(h.fake.inputs)
+	require.NotEmpty(t, boundedCalls(h.fake.inputs))
 	first := 0
 	for k, c := range calls {
 		if strings.HasPrefix(c, "compensate:") {
@@ -304,7 +313,17 @@ func TestRollbackStopsTheBackgroundReplicationBeforeCompensating(t *testing.T) {
 		}
 	}
 	require.Greater(t, first, 0)
-	require.Less(t, at[len(at)-1], first, "no replication after the compensations began: %v", calls)
+	scheduled := h.scheduled.get()
+	firstComp := ""
+	for _, e := range scheduled {
+		if strings.HasPrefix(e, activities.CompensatePhaseName+":") {
+			firstComp = e
+			break
+		}
+	}
+	before, after, _ := followsAround(scheduled, firstComp)
+	require.Positive(t, before, "%v", scheduled)
+	require.Zero(t, after, "no replication after the compensations began: %v", scheduled)
 }
 
 func TestBackgroundReplicationSurvivesContinueAsNew(t *testing.T) {

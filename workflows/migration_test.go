@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -106,6 +107,8 @@ type harness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	fake  *fakePhases
 	suite testsuite.WorkflowTestSuite
+	// scheduled is the order the workflow scheduled its activities in.
+	scheduled *scheduleLog
 }
 
 func newHarness(t *testing.T) *harness {
@@ -116,7 +119,9 @@ func newHarness(t *testing.T) *harness {
 	h.env = h.suite.NewTestWorkflowEnvironment()
 	// The deadlock detector's 1 s can pass on a loaded CI machine under
 	// -race without any deadlock; a real one still ends in the test timeout.
-	h.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
+	h.scheduled = &scheduleLog{}
+	h.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second,
+		Interceptors: []interceptor.WorkerInterceptor{h.scheduled}})
 	h.env.RegisterWorkflowWithOptions(Migration, workflowRegisterOptions())
 	h.env.RegisterWorkflowWithOptions(FanOutWindow, workflow.RegisterOptions{Name: FanOutWindowName})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) (activities.PhaseResult, error) {

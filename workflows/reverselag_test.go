@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,45 +30,21 @@ phases:
   - {phase: decommission, name: stop, replicate: {from: legacy, to: new, tables: [a], mode: stop}}
 `
 
-// appliedLog orders the phase calls and the reverse runs that ended
-// applied (not cancelled). The test environment does not model
-// WaitForCancellation: a reverse run the workflow cancelled before the
-// stop may still enter the fake after the stop's call is recorded, so
-// the order that matters is that of the runs that applied changes.
-type appliedLog struct {
-	mu     sync.Mutex
-	events []string
-}
-
-func (l *appliedLog) add(e string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-}
-
-func (l *appliedLog) get() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.events...)
-}
-
-// reverseApplied names a reverse run that applied changes in appliedLog.
-const reverseApplied = "reverse applied"
-
 // reverseReplication answers the cut-over's bounded runs (the reverse
 // replication) with a reverse lag of 0.3s, numbered by the changes they
 // say are behind (so each measurement is told apart), and counts them.
-func reverseReplication(h *harness, bounded *atomic.Int32) *appliedLog {
-	log := &appliedLog{}
-	h.fake.behave = func(_ context.Context, call string, _ int32) error {
-		log.add(call)
-		return nil
-	}
+func reverseReplication(h *harness, bounded *atomic.Int32) {
 	// The spec's tables would be leased: nothing to lease here.
 	h.env.RegisterActivityWithOptions(func(context.Context, activities.LeaseResourcesInput) ([]activities.LeaseResource, error) {
 		return nil, nil
 	}, activity.RegisterOptions{Name: activities.LeaseResourcesName})
 	h.fake.result = func(ctx context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
+		if in.Phase.Name == "stop" {
+			// Long enough for a follower still running to schedule more
+			// runs meanwhile (each takes 5 ms): the tests' "none after the
+			// stop began" would see them.
+			time.Sleep(60 * time.Millisecond)
+		}
 		c, ok := in.Phase.Driver.(*cutover.Spec)
 		if !ok || c.RunFor == 0 {
 			return nil
@@ -81,15 +56,8 @@ func reverseReplication(h *harness, bounded *atomic.Int32) *appliedLog {
 		case <-time.After(5 * time.Millisecond):
 		}
 		res.Lag = &migration.ReplicationLag{Seconds: 0.3, Changes: int64(n), Reverse: true, From: c.To, To: c.From}
-		log.mu.Lock()
-		defer log.mu.Unlock()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		log.events = append(log.events, reverseApplied)
 		return nil
 	}
-	return log
 }
 
 func reverseCalls(inputs []activities.PhaseInput) []int {
@@ -144,7 +112,7 @@ func TestReverseReplicationFollowsTheCutOverUntilTheStop(t *testing.T) {
 func testReverseUntilTheStop(t *testing.T, spec string) {
 	h := newHarness(t)
 	var bounded atomic.Int32
-	applied := reverseReplication(h, &bounded)
+	reverseReplication(h, &bounded)
 	var seen []migration.ReplicationLag
 	approveOnceReverseLag(h, "verified", &seen, func() {
 		h.env.UpdateWorkflow(UpdateApprove, "", &testsuite.TestUpdateCallback{
@@ -160,11 +128,13 @@ func testReverseUntilTheStop(t *testing.T, spec string) {
 	require.NotEmpty(t, at, "the reverse replication ran after the cut-over: %v", calls)
 	writes := indexOf(calls, "run:writes")
 	require.Greater(t, at[0], writes, "it starts once the cut-over is done")
-	events := applied.get()
-	stopAt := indexOf(events, "run:stop")
-	require.Greater(t, stopAt, 0, "%v", events)
-	require.Contains(t, events[:stopAt], reverseApplied, "it applied changes before the stop: %v", events)
-	require.NotContains(t, events[stopAt:], reverseApplied, "none applied after the stop began: %v", events)
+	// In the order the workflow scheduled them: the fake's own order is
+	// its goroutines' (see scheduleLog).
+	scheduled := h.scheduled.get()
+	before, after, stopAt := followsAround(scheduled, "RunPhase:stop")
+	require.GreaterOrEqual(t, stopAt, 0, "%v", scheduled)
+	require.Positive(t, before, "it ran before the stop: %v", scheduled)
+	require.Zero(t, after, "none after the stop began: %v", scheduled)
 	for _, k := range at {
 		require.Equal(t, "run:writes", calls[k], "the cut-over phase's section runs it")
 		require.Empty(t, h.fake.inputs[k].Resume, "no forward checkpoint is handed to the reverse capture")
@@ -186,7 +156,7 @@ func testReverseUntilTheStop(t *testing.T, spec string) {
 func TestRollbackStopsTheReverseReplicationBeforeCompensating(t *testing.T) {
 	h := newHarness(t)
 	var bounded atomic.Int32
-	applied := reverseReplication(h, &bounded)
+	reverseReplication(h, &bounded)
 	var seen []migration.ReplicationLag
 	approveOnceReverseLag(h, "verified", &seen, func() {
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "test", By: "erin"})
@@ -206,11 +176,11 @@ func TestRollbackStopsTheReverseReplicationBeforeCompensating(t *testing.T) {
 	require.Equal(t, "compensate:writes", calls[first])
 	at := reverseCalls(h.fake.inputs)
 	require.NotEmpty(t, at)
-	events := applied.get()
-	first = indexOf(events, "compensate:writes")
-	require.Positive(t, first, "%v", events)
-	require.Contains(t, events[:first], reverseApplied, "%v", events)
-	require.NotContains(t, events[first:], reverseApplied, "no reverse replication applied after the compensations began: %v", events)
+	scheduled := h.scheduled.get()
+	before, after, compAt := followsAround(scheduled, "CompensatePhase:writes")
+	require.GreaterOrEqual(t, compAt, 0, "%v", scheduled)
+	require.Positive(t, before, "%v", scheduled)
+	require.Zero(t, after, "no reverse replication after the compensations began: %v", scheduled)
 	require.True(t, rep.Replication.Reverse)
 }
 
@@ -271,5 +241,8 @@ func TestRequireLagAfterTheCutOverMeasuresTheReverseReplication(t *testing.T) {
 	at := reverseCalls(h.fake.inputs)
 	require.NotEmpty(t, at, "%v", calls)
 	require.Equal(t, 1, strings.Count(strings.Join(calls, ","), "run:replicate,"), "no forward follower ran at the gate: %v", calls)
-	require.Less(t, at[len(at)-1], indexOf(calls, "run:stop"))
+	scheduled := h.scheduled.get()
+	_, after, stopAt := followsAround(scheduled, "RunPhase:stop")
+	require.GreaterOrEqual(t, stopAt, 0, "%v", scheduled)
+	require.Zero(t, after, "none after the stop began: %v", scheduled)
 }
