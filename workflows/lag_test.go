@@ -264,7 +264,8 @@ func TestBackgroundReplicationRunsAcrossPhasesUntilTheStop(t *testing.T) {
 	require.Equal(t, migration.StatusCompleted, rep.Status)
 	calls := h.fake.Calls()
 	require.Equal(t, []string{"run:validate", "run:replicate"}, calls[:2])
-	require.Equal(t, "run:stop", calls[len(calls)-1])
+	sch := h.scheduled.get() // the workflow's order, not the fake's goroutines'
+	require.Equal(t, "RunPhase:stop", sch[len(sch)-1], "%v", sch)
 	at := boundedCalls(h.fake.inputs)
 	require.NotEmpty(t, at, "the replication went on after its phase: %v", calls)
 	require.Greater(t, at[0], 1, "it starts once its phase is done")
@@ -346,7 +347,8 @@ func TestBackgroundReplicationSurvivesContinueAsNew(t *testing.T) {
 	at := boundedCalls(h2.fake.inputs)
 	require.NotEmpty(t, at, "the next run started the replication again: %v", h2.fake.Calls())
 	require.Equal(t, `{"applied":7}`, h2.fake.inputs[at[0]].Resume)
-	require.Equal(t, "run:stop", h2.fake.Calls()[len(h2.fake.Calls())-1])
+	sch := h2.scheduled.get() // the workflow's order, not the fake's goroutines'
+	require.Equal(t, "RunPhase:stop", sch[len(sch)-1], "%v", sch)
 }
 
 func TestBackgroundOnlyOnACatchUpSpecCheck(t *testing.T) {
