@@ -55,7 +55,7 @@ func (s *Store) CanLoadDirect(ctx context.Context, to *Store, src, dst *Table, f
 // any, is one the batch select can render as a literal.
 func integerKeyAndFilter(src *Table, filter *Filter) bool {
 	for _, k := range src.PrimaryKey {
-		if !integerKind(src.Column(k).Type.Kind) {
+		if !isInt(src.Column(k).Type.Kind) {
 			return false
 		}
 	}

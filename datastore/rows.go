@@ -361,6 +361,12 @@ func rowError(t *Table, row []any, err error) error {
 // their values: the statements writePrepared prepares, whose values are
 // encoded as they are bound (so that a value refused is named by its row).
 func (s *Store) preparedInsert(t *Table, n int) string {
+	return s.insertSQL(t, n) + s.d.upsertSuffix(t)
+}
+
+// insertSQL is a multi-row INSERT of n rows into t, its placeholders
+// numbered row by row.
+func (s *Store) insertSQL(t *Table, n int) string {
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + s.d.quote(t.Name) + " (")
 	for i, c := range t.Columns {
@@ -383,7 +389,7 @@ func (s *Store) preparedInsert(t *Table, n int) string {
 		}
 		q.WriteByte(')')
 	}
-	return q.String() + s.d.upsertSuffix(t)
+	return q.String()
 }
 
 func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
@@ -394,40 +400,23 @@ func (s *Store) insertStatement(t *Table, rows [][]any) (string, []any, error) {
 	return q + s.d.upsertSuffix(t), args, nil
 }
 
-// plainInsert is a multi-row INSERT of rows into t, without upsert.
+// plainInsert is a multi-row INSERT of rows into t, without upsert, and
+// its arguments, each value encoded for its column.
 func (s *Store) plainInsert(t *Table, rows [][]any) (string, []any, error) {
-	var q strings.Builder
-	q.WriteString("INSERT INTO " + s.d.quote(t.Name) + " (")
-	for i, c := range t.Columns {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(s.d.quote(c.Name))
-	}
-	q.WriteString(") VALUES ")
 	args := make([]any, 0, len(rows)*len(t.Columns))
 	for r, row := range rows {
 		if len(row) != len(t.Columns) {
 			return "", nil, fmt.Errorf("row %d has %d values for %d columns", r, len(row), len(t.Columns))
 		}
-		if r > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteByte('(')
 		for i, c := range t.Columns {
 			v, err := s.d.encode(c.Type, row[i])
 			if err != nil {
 				return "", nil, fmt.Errorf("column %s: %w", c.Name, err)
 			}
 			args = append(args, v)
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString(s.d.placeholder(len(args)))
 		}
-		q.WriteByte(')')
 	}
-	return q.String(), args, nil
+	return s.insertSQL(t, len(rows)), args, nil
 }
 
 // Count returns the exact number of rows (SELECT COUNT(*)).

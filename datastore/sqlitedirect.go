@@ -42,15 +42,13 @@ func (s *Store) CanSQLiteDirect(ctx context.Context, to *Store, src, dst *Table,
 	}
 	for i, c := range src.Columns {
 		d := dst.Columns[i]
-		same := c.Type.Kind == d.Type.Kind || (integerKind(c.Type.Kind) && integerKind(d.Type.Kind))
+		same := c.Type.Kind == d.Type.Kind || (isInt(c.Type.Kind) && isInt(d.Type.Kind))
 		if (d.Name != c.Name && !src.Mapped) || !same || !sqliteDirectKind(c.Type.Kind) {
 			return false
 		}
 	}
 	return integerKeyAndFilter(src, filter)
 }
-
-func integerKind(k Kind) bool { return k == KindSmallInt || k == KindInt || k == KindBigInt }
 
 // sqliteDirectKind lists the kinds whose text in PostgreSQL's COPY
 // (loadSelectList, ISO dates) becomes exactly what the decoded path
@@ -122,6 +120,8 @@ func (s *Store) SQLiteDirect(ctx context.Context, to *Store, src, dst *Table, af
 
 	var rows int64
 	var last []any
+	var serr error   // the source's end
+	srcDone := false // serr was read
 	werr := driverTx(ctx, tconn, func(c driver.Conn) error {
 		w := &preparedRows{t: dst, per: per}
 		defer w.close()
@@ -143,19 +143,18 @@ func (s *Store) SQLiteDirect(ctx context.Context, to *Store, src, dst *Table, af
 			last = chunk[len(chunk)-1]
 		}
 		// Commit only what the source sent whole.
-		err = <-srcErr
-		srcErr <- err // read again below
-		if err != nil {
+		serr, srcDone = <-srcErr, true
+		if serr != nil {
 			return errSourceFailed
 		}
 		return nil
 	})
-	if werr != nil {
+	if !srcDone { // the target stopped first
 		cancel() // the source stops at its next row
 		for range chunks {
 		}
+		serr = <-srcErr
 	}
-	serr := <-srcErr
 	switch {
 	case serr != nil && (werr == nil || errors.Is(werr, errSourceFailed)):
 		if errors.Is(serr, ErrNotDirect) {
