@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/godwit/godwit/bench/internal/devserver"
@@ -213,6 +214,7 @@ func (b *bench) godwitRun(src, table, engine string, mapped bool) (float64, erro
 // godwitRunRows is godwitRun for a source table of rows rows (checked on
 // the copy phase's count).
 func (b *bench) godwitRunRows(src, table, engine string, mapped bool, rows int) (float64, error) {
+	b.settle()
 	b.nameSeq++
 	name := fmt.Sprintf("bench-copy-%s-%d", b.suffix, b.nameSeq)
 	dst := fmt.Sprintf("godwit_bench_dst_%s_%d", b.suffix, b.nameSeq)
@@ -384,6 +386,7 @@ func (b *bench) referenceMy(src string) (float64, error) {
 }
 
 func (b *bench) pipe(script string) (float64, error) {
+	b.settle()
 	start := time.Now()
 	out, err := exec.Command("sh", "-c", "set -e; "+script).CombinedOutput()
 	if err != nil {
@@ -414,6 +417,15 @@ func (b *bench) generate(db string, from, to int) error {
 func (b *bench) generatePgbench(db string) error {
 	return b.psql(db, pgbenchDDL+fmt.Sprintf(`; INSERT INTO pgbench_accounts
 		SELECT i, (i - 1) / 100000 + 1, 0, '' FROM generate_series(1, %d) i; ANALYZE pgbench_accounts`, b.rows))
+}
+
+// settle starts each timed step from the same state: PostgreSQL's dirty
+// buffers written by a checkpoint and the system's dirty pages on disk, so
+// that a step does not pay for the writes of the one before it (which made
+// the figures depend on the order of the steps).
+func (b *bench) settle() {
+	_ = b.psql("postgres", "CHECKPOINT")
+	syscall.Sync()
 }
 
 func (b *bench) psql(db, sql string) error {
