@@ -530,3 +530,32 @@ func TestFixedCharPaddingIsNoDifferenceAcrossEngines(t *testing.T) {
 		})
 	}
 }
+
+// A finding shows a date key as its day and a timestamp without time zone
+// without one, on every engine: `key=2024-01-03,2024-01-03 10:00:00.5,c`,
+// not `2024-01-03T00:00:00Z,2024-01-03T10:00:00.5Z,c`.
+func TestDateAndTimestampKeysReadAsTheirValues(t *testing.T) {
+	mk := func(e datastore.Engine) dbtest.DB {
+		db := dbtest.New(t, e)
+		ts := map[datastore.Engine]string{datastore.Postgres: "timestamp(6)", datastore.MySQL: "DATETIME(6)", datastore.SQLite: "TIMESTAMP"}[e]
+		dbtest.Exec(t, db.Store, "CREATE TABLE visits (day DATE NOT NULL, at "+ts+" NOT NULL, who VARCHAR(8) NOT NULL, n INT, PRIMARY KEY (day, at, who))")
+		writeRows(t, db.Store, "visits", 0, 40, func(i int) []any {
+			day := time.Date(2024, 1, 1+i, 0, 0, 0, 0, time.UTC)
+			return []any{day, day.Add(10*time.Hour + 500*time.Millisecond), fmt.Sprintf("w%d", i), int64(i)}
+		})
+		return db
+	}
+	for _, p := range pairs {
+		t.Run(string(p.src)+"-"+string(p.tgt), func(t *testing.T) {
+			a, b := mk(p.src), mk(p.tgt)
+			dbtest.Exec(t, b.Store, "DELETE FROM visits WHERE who = 'w2'", "UPDATE visits SET n = 99 WHERE who = 'w30'")
+			rep := run(t, Options{Source: a.Store, Target: b.Store, Threshold: 8, Factor: 4,
+				Tables: []TablePair{{Source: "visits", Target: "visits"}}})
+			tr := rep.Tables[0]
+			got := fmt.Sprint(keysOf(&tr, MissingInTarget), keysOf(&tr, Mismatched))
+			if want := "[2024-01-03,2024-01-03 10:00:00.5,w2] [2024-01-31,2024-01-31 10:00:00.5,w30]"; got != want {
+				t.Fatalf("got %s, want %s\n%s", got, want, rep.Text())
+			}
+		})
+	}
+}

@@ -865,13 +865,29 @@ func (tc *tableCheck) differing(a, b *row) []string {
 func (tc *tableCheck) difference(class Class, a, b *row) found {
 	key := make([]string, len(a.key))
 	for i, v := range a.key {
-		s, err := datastore.EncodeValue(v)
-		if err != nil {
-			s = fmt.Sprint(v)
-		}
-		key[i] = s
+		key[i] = keyText(tc.src.keyKinds[i], v)
 	}
 	return found{Difference: Difference{Class: class, Key: key}, key: a.key}
+}
+
+// keyText is how a finding shows one key value: a date as its day
+// (2024-01-03, not 2024-01-03T00:00:00Z), a timestamp without time zone
+// without a zone it does not have (2024-01-03 10:00:00.5), a timestamp
+// with one in UTC (RFC 3339), anything else as EncodeValue writes it.
+func keyText(k datastore.Kind, v any) string {
+	if t, ok := v.(time.Time); ok {
+		switch k {
+		case datastore.KindDate:
+			return t.Format(time.DateOnly)
+		case datastore.KindTimestamp:
+			return t.Format("2006-01-02 15:04:05.999999999")
+		}
+	}
+	s, err := datastore.EncodeValue(v)
+	if err != nil {
+		s = fmt.Sprint(v)
+	}
+	return s
 }
 
 // record keeps differences and stops the run at MaxDifferences.
