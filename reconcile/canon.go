@@ -42,6 +42,18 @@ const (
 	colSep   = "\x1f"
 )
 
+// Under hashCRC the text is built with bytes no UTF-8 text holds: columns
+// joined with 0xff, NULL as 0xfe. A text value holding 0x1f or 0x1e (MARC
+// records and ASCII-delimited data do) then cannot move a column boundary
+// or stand for NULL and hide a difference, at no cost: MariaDB joins
+// binary strings as cheaply, and Go builds the other side's text. The MD5
+// path keeps 0x1f and 0x1e, as PostgreSQL's md5 of text cannot take a
+// byte that is not UTF-8 (see docs/reconcile.md).
+const (
+	crcNullMark = "\xfe"
+	crcColSep   = "\xff"
+)
+
 // colPlan is one compared column: its name (the target's, which findings
 // use), its type on each side, and its rule.
 type colPlan struct {
@@ -407,6 +419,12 @@ func numeric(k datastore.Kind) bool {
 // relabels them). Each leaves the hashed bytes as they were.
 func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []datastore.Type, floatDec int, native bool, hk hashKind, hints []sqlHint) string {
 	parts := make([]string, len(cols))
+	// MySQL's marks as binary strings: a bare x'fe' beside a UTF-8 string
+	// is converted to its charset, and refused (error 1300).
+	mySep, myNull := "'"+colSep+"'", "_binary'"+nullMark+"'"
+	if hk == hashCRC {
+		mySep, myNull = "CAST(x'ff' AS BINARY)", "CAST(x'fe' AS BINARY)"
+	}
 	for i := range cols {
 		var h sqlHint
 		if hints != nil {
@@ -431,7 +449,7 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 		case asciiCanon(&cols[i], types[i].Kind):
 			// Digits, dates, hex: the same bytes in any charset, and the
 			// NULL mark's binary string makes CONCAT's result binary.
-			parts[i] = "COALESCE(" + x + ", _binary'" + nullMark + "')"
+			parts[i] = "COALESCE(" + x + ", " + myNull + ")"
 		default:
 			// One charset and no collation: bytes are what is hashed.
 			b := "CAST(CONVERT(" + x + " USING utf8mb4) AS BINARY)"
@@ -441,7 +459,7 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 			if nn {
 				parts[i] = b
 			} else {
-				parts[i] = "COALESCE(" + b + ", '" + nullMark + "')"
+				parts[i] = "COALESCE(" + b + ", " + myNull + ")"
 			}
 		}
 	}
@@ -451,7 +469,10 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 		case native:
 			return "hashtextextended(" + text + ", 0)"
 		case hk == hashCRC:
-			return text // hashed in Go (side.goHash)
+			// Never hashed as it is: a goHash side builds this text in Go
+			// with the CRC marks (side.goText), which a PostgreSQL text
+			// cannot hold; the tests check the two agree but for them.
+			return text
 		}
 		return "('x' || substr(md5(" + text + "), 1, 15))::bit(60)::bigint"
 	}
@@ -460,7 +481,7 @@ func rowHashSQL(e datastore.Engine, exprs []string, cols []colPlan, types []data
 	// NULL for a value all the same (a zero date) is skipped, not
 	// nulling the row's hash, and the text then differs from the other
 	// side's: a fetch, not a row left out.
-	text := "CONCAT_WS('" + colSep + "', " + strings.Join(parts, ", ") + ")"
+	text := "CONCAT_WS(" + mySep + ", " + strings.Join(parts, ", ") + ")"
 	if hk == hashCRC {
 		// The text is built once, kept in a user variable for the second
 		// CRC. MariaDB evaluates a product's operands left to right; were
@@ -498,10 +519,10 @@ func rowHash(k hashKind, texts []string, nulls []bool) uint64 {
 		b := make([]byte, 0, n)
 		for i, s := range texts {
 			if i > 0 {
-				b = append(b, colSep...)
+				b = append(b, crcColSep...)
 			}
 			if nulls[i] {
-				b = append(b, nullMark...)
+				b = append(b, crcNullMark...)
 			} else {
 				b = append(b, s...)
 			}
@@ -718,10 +739,11 @@ func pgGoColumns(exprs []string, cols []colPlan, types []datastore.Type, floatDe
 var pgOutputSettings = []string{"SET LOCAL DateStyle = 'ISO, YMD'", "SET LOCAL TimeZone = 'UTC'", "SET LOCAL bytea_output = 'hex'"}
 
 // appendRendered appends value v (PostgreSQL's text output; nil for
-// NULL) rendered as its canonical text, or the NULL mark.
+// NULL) rendered as its canonical text, or the NULL mark of hashCRC (the
+// only hash built in Go from PostgreSQL's output).
 func appendRendered(b []byte, how pgRender, v []byte) []byte {
 	if v == nil {
-		return append(b, nullMark...)
+		return append(b, crcNullMark...)
 	}
 	switch how {
 	case renderBool:

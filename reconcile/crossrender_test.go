@@ -173,3 +173,52 @@ func TestBCAndInfiniteDatesAreNotHiddenFromMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// Under the CRC hash a text holding the MD5 path's marks — 0x1f between
+// columns, 0x1e for NULL, as MARC records and ASCII-delimited data hold
+// them — neither moves a column boundary nor stands for NULL: a value
+// moved across the boundary and a text that is exactly 0x1e against NULL
+// are found, MariaDB against PostgreSQL, MariaDB and SQLite, both ways.
+// (With the old marks both rows hashed equal: no range differed, nothing
+// was fetched.)
+func TestControlCharactersInTextDoNotHideDifferences(t *testing.T) {
+	ddl := map[datastore.Engine]string{
+		datastore.Postgres: "CREATE TABLE marc (id int PRIMARY KEY, a text, b varchar(20))",
+		datastore.MySQL:    "CREATE TABLE marc (id INT PRIMARY KEY, a TEXT, b VARCHAR(20)) DEFAULT CHARSET=utf8mb4",
+		datastore.SQLite:   "CREATE TABLE marc (id INTEGER PRIMARY KEY, a TEXT, b VARCHAR(20))",
+	}
+	mk := func(e datastore.Engine, moved bool) dbtest.DB {
+		db := dbtest.New(t, e)
+		dbtest.Exec(t, db.Store, ddl[e])
+		writeRows(t, db.Store, "marc", 1, 300, func(i int) []any {
+			switch {
+			case i == 7 && !moved:
+				return []any{int64(i), "245\x1fa", "Title"}
+			case i == 7:
+				return []any{int64(i), "245", "a\x1fTitle"} // the same bytes with 0x1f joining the columns
+			case i == 9 && !moved:
+				return []any{int64(i), nil, "x"}
+			case i == 9:
+				return []any{int64(i), "\x1e", "x"} // the old NULL mark as a value
+			}
+			return []any{int64(i), "field\x1e" + strings.Repeat("z", i%5), "v"}
+		})
+		return db
+	}
+	for _, other := range []datastore.Engine{datastore.Postgres, datastore.MySQL, datastore.SQLite} {
+		t.Run("mysql-"+string(other), func(t *testing.T) {
+			my, o := mk(datastore.MySQL, false), mk(other, true)
+			for _, pair := range [][2]dbtest.DB{{my, o}, {o, my}} {
+				rep := run(t, Options{Source: pair[0].Store, Target: pair[1].Store, Threshold: 16, Factor: 4,
+					Tables: []TablePair{{Source: "marc", Target: "marc"}}})
+				tr := rep.Tables[0]
+				if !strings.Contains(tr.Method, "crc32") {
+					t.Fatalf("method %q: want the CRC hash", tr.Method)
+				}
+				if got := strings.Join(keysOf(&tr, Mismatched), " "); got != "7 9" || tr.Differing() != 2 {
+					t.Fatalf("mismatched %q, want 7 9\n%s", got, rep.Text())
+				}
+			}
+		})
+	}
+}

@@ -329,8 +329,11 @@ func TestGoRenderedTextEqualsTheSQLCanonicalText(t *testing.T) {
 		for rows.Next() {
 			raw := rows.RawValues()
 			n++
-			if got := string(sd.goText(nil, raw[2:])); got != string(raw[1]) {
-				t.Errorf("row %s:\n  Go  %q\n  SQL %q", raw[0], got, raw[1])
+			// The SQL text has the MD5 path's marks (PostgreSQL text
+			// cannot hold the CRC path's).
+			want := strings.NewReplacer(colSep, crcColSep, nullMark, crcNullMark).Replace(string(raw[1]))
+			if got := string(sd.goText(nil, raw[2:])); got != want {
+				t.Errorf("row %s:\n  Go  %q\n  SQL %q", raw[0], got, want)
 			}
 		}
 		if n != 6 {

@@ -508,7 +508,7 @@ func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args 
 func (s *side) goText(b []byte, vals [][]byte) []byte {
 	for j, v := range vals {
 		if j > 0 {
-			b = append(b, colSep...)
+			b = append(b, crcColSep...)
 		}
 		b = appendRendered(b, s.goHow[j], v)
 	}
