@@ -70,3 +70,22 @@ func unknownNameOrSyntax(err error) bool {
 	m := err.Error()
 	return strings.Contains(m, "no such column") || strings.Contains(m, "no such table") || strings.Contains(m, "syntax error")
 }
+
+// IsValueError reports an error of a value the store refuses for its
+// column: out of range, too long, not of the column's type (PostgreSQL's
+// data exceptions, class 22; MySQL/MariaDB's 1264, 1265, 1292, 1366 and
+// 1406 in strict mode). SQLite's columns take any value.
+func IsValueError(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "22")
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1264, 1265, 1292, 1366, 1406:
+			return true
+		}
+	}
+	return false
+}
