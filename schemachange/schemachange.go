@@ -442,7 +442,7 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 				"change", c.Name, "statement", i+1, "line", sk.Line, "error", err)
 			skipped = append(skipped, sk)
 		case err != nil:
-			what := "the statements before it were applied and recorded: fix it and run again (it goes on from there)"
+			what := "the statements before it were applied and recorded: the phase's rollback undoes them, a retry goes on after them"
 			if skipMissing {
 				what += fmt.Sprintf("; the change had been partly applied (%d of its %d statements), so rollback statements whose object does not exist are skipped, but this one failed otherwise", base.rows, len(c.Up))
 			}
@@ -508,6 +508,7 @@ type StatementError struct {
 	Line    int // in the script, when known
 	Refused bool
 	Down    bool   // a statement of the down (rollback) script
+	Trigger bool   // a statement creating the dual-write triggers, after the up script
 	Note    string // what became of the change
 	Err     error
 }
@@ -518,8 +519,11 @@ func (e *StatementError) Error() string {
 		at = fmt.Sprintf(" (line %d)", e.Line)
 	}
 	what := "statement"
-	if e.Down {
+	switch {
+	case e.Down:
 		what = "rollback script's statement"
+	case e.Trigger:
+		what = "dual-write trigger statement"
 	}
 	// PostgreSQL names what stands in the way (the views on a dropped
 	// column, the row that breaks a NOT NULL) only in its DETAIL.
@@ -539,14 +543,22 @@ func statementError(st *datastore.Store, c Change, i, total int, err error, what
 	return stepError(st, c, stepUp, i, total, err, what)
 }
 
+// stepError numbers the statement for the person who wrote the script:
+// an up statement i of the up script's, a trigger statement (the
+// statements of the up step after the script) among the trigger
+// statements, so "statement 2 of 6" never counts statements the script
+// does not have.
 func stepError(st *datastore.Store, c Change, step string, i, total int, err error, what string) error {
-	line := 0
-	if step == stepUp && i < len(c.Up) {
-		line = c.Up[i].Line
-	} else if step == stepDown && i < len(c.Down) {
-		line = c.Down[i].Line
+	e := &StatementError{Change: c.Name, Index: i + 1, Total: total, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+	switch {
+	case step == stepUp && i < len(c.Up):
+		e.Line, e.Total = c.Up[i].Line, min(total, len(c.Up))
+	case step == stepUp && total > len(c.Up):
+		e.Trigger, e.Index, e.Total = true, i-len(c.Up)+1, total-len(c.Up)
+	case step == stepDown && i < len(c.Down):
+		e.Line = c.Down[i].Line
 	}
-	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+	return e
 }
 
 // restoreTriggers re-creates the dual-write triggers of an expand found

@@ -483,3 +483,22 @@ func TestRefusedStatementNamesWhatDependsOnIt(t *testing.T) {
 		t.Fatalf("the error does not name the view: %v", err)
 	}
 }
+
+// A failing statement is numbered among its script's statements, not
+// among those plus the dual-write triggers' (a two-statement expand said
+// "statement 2 of 6").
+func TestAFailedStatementIsCountedInItsScript(t *testing.T) {
+	ctx := context.Background()
+	st := setupUsers(t, datastore.MySQL, 1)
+	c := renameChange(datastore.MySQL, true)
+	c.Up = []datastore.ScriptStatement{
+		{SQL: "ALTER TABLE users ADD COLUMN email_address VARCHAR(200) NULL", Line: 1},
+		{SQL: "ALTER TABLE users MODIFY emial VARCHAR(300) NULL", Line: 2},
+	}
+	_, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger())
+	var se *schemachange.StatementError
+	if !errors.As(err, &se) || se.Trigger || se.Index != 2 || se.Total != 2 ||
+		!strings.Contains(err.Error(), "statement 2 of 2 (line 2) failed") || !strings.Contains(err.Error(), "the phase's rollback undoes them") {
+		t.Fatalf("apply: %v, want statement 2 of 2 named", err)
+	}
+}

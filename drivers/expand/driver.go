@@ -213,8 +213,11 @@ func rollbackSummary(store string, res schemachange.Result) string {
 		for _, s := range res.Skipped {
 			sk = append(sk, s.String())
 		}
-		parts = append(parts, fmt.Sprintf("the change had been partly applied, so %d rollback statements found nothing to drop and were skipped (%s)",
-			len(res.Skipped), strings.Join(sk, "; ")))
+		skipped := fmt.Sprintf("%d rollback statements found nothing to drop and were skipped", len(res.Skipped))
+		if len(res.Skipped) == 1 {
+			skipped = "1 rollback statement found nothing to drop and was skipped"
+		}
+		parts = append(parts, fmt.Sprintf("the change had been partly applied, so %s (%s)", skipped, strings.Join(sk, "; ")))
 	}
 	return strings.Join(parts, "; ") + " in " + store
 }
