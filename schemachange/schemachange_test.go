@@ -502,3 +502,44 @@ func TestAFailedStatementIsCountedInItsScript(t *testing.T) {
 		t.Fatalf("apply: %v, want statement 2 of 2 named", err)
 	}
 }
+
+// An expand-only migration that completed leaves its record (no contract
+// forgets it): the next change under the same name is applied, not taken
+// as "already applied" and skipped (nor, on MySQL/MariaDB, resumed after
+// as many statements as the old one had), while a retry of it still
+// finds it done. (A trial's second expand, qty INT to BIGINT in place, completed
+// having changed nothing.)
+func TestANewChangeUnderTheNameOfACompletedOneIsApplied(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			log := hclog.NewNullLogger()
+			st := setupUsers(t, e, 1)
+			change := func(up string) schemachange.Change {
+				return schemachange.Change{Name: "only-expand/expand", Up: datastore.SplitScript(e, up)}
+			}
+			if _, err := schemachange.Apply(ctx, st, change("ALTER TABLE users ADD COLUMN a INTEGER;"), log); err != nil {
+				t.Fatal(err)
+			}
+			next := change("ALTER TABLE users ADD COLUMN b INTEGER;\nALTER TABLE users ADD COLUMN c INTEGER;")
+			res, err := schemachange.Apply(ctx, st, next, log)
+			if err != nil || res.Already || res.Statements != 2 {
+				t.Fatalf("the next change: %+v, %v; want its 2 statements applied", res, err)
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[a b c email id name]" {
+				t.Fatalf("columns: %v", got)
+			}
+			if res, err := schemachange.Apply(ctx, st, next, log); err != nil || !res.Already {
+				t.Fatalf("its retry: %+v, %v; want already applied", res, err)
+			}
+			// Fewer statements than the record counts: not done either.
+			res, err = schemachange.Apply(ctx, st, change("ALTER TABLE users ADD COLUMN d INTEGER;"), log)
+			if err != nil || res.Already || res.Statements != 1 {
+				t.Fatalf("the third change: %+v, %v; want its statement applied", res, err)
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[a b c d email id name]" {
+				t.Fatalf("columns: %v", got)
+			}
+		})
+	}
+}
