@@ -489,6 +489,9 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 			skipped = append(skipped, sk)
 		case err != nil:
 			what := "the statements before it were applied and recorded: the phase's rollback undoes them, a retry goes on after them"
+			if i == 0 {
+				what = "nothing of the change was applied"
+			}
 			if skipMissing {
 				what += fmt.Sprintf("; the change had been partly applied (%d of its %d statements), so rollback statements whose object does not exist are skipped, but this one failed otherwise", base.rows, len(c.Up))
 			}

@@ -501,6 +501,13 @@ func TestAFailedStatementIsCountedInItsScript(t *testing.T) {
 		!strings.Contains(err.Error(), "statement 2 of 2 (line 2) failed") || !strings.Contains(err.Error(), "the phase's rollback undoes them") {
 		t.Fatalf("apply: %v, want statement 2 of 2 named", err)
 	}
+	// The first statement failing: nothing was applied, say so.
+	st = setupUsers(t, datastore.MySQL, 1)
+	c.Up = c.Up[1:]
+	_, err = schemachange.Apply(ctx, st, c, hclog.NewNullLogger())
+	if !strings.Contains(fmt.Sprint(err), "statement 1 of 1 (line 2) failed") || !strings.Contains(fmt.Sprint(err), "; nothing of the change was applied") {
+		t.Fatalf("apply: %v, want nothing applied said", err)
+	}
 }
 
 // An expand-only migration that completed leaves its record (no contract
