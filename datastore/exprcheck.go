@@ -28,7 +28,9 @@ func (s *Store) CheckExpr(ctx context.Context, t *Table, added []string, expr, w
 		for i, c := range added {
 			nulls[i] = "NULL AS " + s.Quote(c)
 		}
-		from = "(SELECT *, " + strings.Join(nulls, ", ") + " FROM " + s.Quote(t.Name) + ") AS " + s.Quote(t.Name)
+		// The inner WHERE keeps an engine that materialises the derived
+		// table (MySQL without derived_merge) from copying the table.
+		from = "(SELECT *, " + strings.Join(nulls, ", ") + " FROM " + s.Quote(t.Name) + " WHERE 1 = 0) AS " + s.Quote(t.Name)
 	}
 	if expr == "" {
 		expr = "1"
