@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/godwit/godwit/suggest"
 )
 
 // DualWritePrefix starts the name of a dual-write trigger (and, on
@@ -141,7 +143,8 @@ func (s *Store) DualWriteSQL(t *Table, columns []string, rules []DualWriteRule, 
 		}
 		expr, sources := qualifyColumns(r.Expr, columns, "NEW.", s.d.quote)
 		if len(sources) == 0 {
-			return nil, fmt.Errorf("%w: %s.%s = %q reads no column of %s: write it over the row's columns, e.g. lower(email)", ErrBadDualWrite, t.Name, r.Column, r.Expr, t.Name)
+			return nil, fmt.Errorf("%w: %s.%s = %q reads no column of %s%s: write it over the row's columns (%s)", ErrBadDualWrite, t.Name, r.Column, r.Expr, t.Name,
+				suggest.DidYouMean(strings.Trim(strings.TrimSpace(r.Expr), "`\""), columns), strings.Join(columns, ", "))
 		}
 		for _, src := range sources {
 			if src == col {

@@ -261,6 +261,9 @@ func batch(ctx context.Context, tx *sql.Tx, st *datastore.Store, t *datastore.Ta
 	}
 	res, err := tx.ExecContext(ctx, u, args...)
 	if err != nil {
+		if datastore.IsValueError(err) {
+			return nil, 0, 0, fmt.Errorf("update batch of the rows %s: %w", batchRange(t, last, next), &LossError{Table: t.Name, Err: err})
+		}
 		return nil, 0, 0, fmt.Errorf("update batch: %w", err)
 	}
 	updated, _ = res.RowsAffected()
@@ -287,4 +290,46 @@ func assignments(st *datastore.Store, t *datastore.Table, set map[string]string)
 		parts = append(parts, st.Quote(name)+" = "+set[c])
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// LossError is a backfill batch the store refused because a value does
+// not fit the column it is written to (out of range, too long, not a
+// valid value): a narrowing change (BIGINT to INT, VARCHAR(200) to
+// VARCHAR(20)) would lose data. Retrying does not help, and the
+// dual-write triggers refuse the application's writes of such values
+// meanwhile: the message says what to change.
+type LossError struct {
+	Table string
+	Err   error
+}
+
+func (e *LossError) Error() string {
+	return fmt.Sprintf("a value does not fit the column it is written to, so the change would lose data (and while the expand is in, "+
+		"the dual-write triggers refuse the writes of such values too): make the new column of %s wide enough for every value of its rule, "+
+		"or change those rows, then start again: %v", e.Table, e.Err)
+}
+
+func (e *LossError) Unwrap() error { return e.Err }
+
+// batchRange names a batch's keys for a person: after last (exclusive)
+// up to next (inclusive), from the start or to the end when nil.
+func batchRange(t *datastore.Table, last, next []any) string {
+	key := func(k []any) string {
+		enc, err := datastore.EncodeKey(t, k)
+		if err != nil {
+			return fmt.Sprint(k...)
+		}
+		if len(enc) == 1 {
+			return t.PrimaryKey[0] + " " + enc[0]
+		}
+		return "(" + strings.Join(t.PrimaryKey, ", ") + ") (" + strings.Join(enc, ", ") + ")"
+	}
+	from, to := "from the first key", "to the last"
+	if last != nil {
+		from = "after " + key(last)
+	}
+	if next != nil {
+		to = "up to " + key(next)
+	}
+	return from + " " + to
 }

@@ -3,6 +3,7 @@ package schemachange_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +178,36 @@ func TestBackfillBatchGivesUpOnAHeldRowLock(t *testing.T) {
 			}
 			if err == nil || !st.IsLockTimeout(err) {
 				t.Fatalf("backfill beside a held row lock: %v, want a lock timeout", err)
+			}
+		})
+	}
+}
+
+// A narrowing backfill (BIGINT into INT) over a value that does not fit
+// fails with a LossError that names the batch's keys and what to change,
+// not only the engine's "out of range ... at row 20" (a row of the batch).
+func TestBackfillThatWouldLoseDataNamesTheKeysAndTheFix(t *testing.T) {
+	for _, e := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.New(t, e)
+			dbtest.Exec(t, db.Store, "CREATE TABLE counters (site VARCHAR(20) NOT NULL, n INTEGER NOT NULL, hits BIGINT, hits_int INTEGER, PRIMARY KEY (site, n))",
+				"INSERT INTO counters (site, n, hits) VALUES ('a', 1, 5), ('a', 2, 3000000000), ('b', 1, 7), ('b', 2, 8)")
+			b := schemachange.Backfill{Name: "test/narrow", Table: "counters", BatchRows: 3,
+				Set: map[string]string{"hits_int": "hits"}, Where: "hits_int IS NULL"}
+			_, err := schemachange.RunBackfill(ctx, db.Store, b, hclog.NewNullLogger(), nil)
+			var loss *schemachange.LossError
+			if !errors.As(err, &loss) {
+				t.Fatalf("want a LossError, got %v", err)
+			}
+			for _, want := range []string{
+				"update batch of the rows from the first key up to (site, n) (b, 1)",
+				"the change would lose data",
+				"make the new column of counters wide enough for every value of its rule",
+			} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
 			}
 		})
 	}

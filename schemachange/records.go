@@ -25,9 +25,17 @@ func (r Record) String() string {
 	case stepBackfill:
 		return fmt.Sprintf("%s: backfill, %d rows walked", r.Name, r.Rows)
 	case stepDown:
-		return fmt.Sprintf("%s: rollback, %d statements of its down script done", r.Name, r.Done)
+		return fmt.Sprintf("%s: rollback, %s of its down script done", r.Name, countOf(r.Done, "statement"))
 	}
-	return fmt.Sprintf("%s: %d statements applied (its dual-write triggers' included)", r.Name, r.Done)
+	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)", r.Name, countOf(r.Done, "statement"))
+}
+
+// countOf says "1 statement", "2 statements".
+func countOf(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // Records lists the records whose name starts with prefix, changing

@@ -12,11 +12,14 @@ package schemachange
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,8 +118,42 @@ func (s Skipped) String() string {
 type record struct {
 	step    string // "up", "down" or "backfill"
 	done    int    // statements done in step
-	lastKey string // backfill: JSON of the last key done; down: partialMark when the up was partly applied
+	lastKey string // backfill: JSON of the last key done; down: partialMark when the up was partly applied; up: upMark
 	rows    int64  // backfill: rows walked; down after a partial up: up statements that had been applied
+}
+
+// upMark is what an up record keeps of the change it applies: a hash of
+// its up statements and their number, "sha256:HEX/N". A run whose own
+// statements differ finds a record left complete by an earlier run under
+// the same name that ended without a contract (an expand-only migration
+// that completed, whose record nothing forgets): that change is done, and
+// this one is applied afresh instead of being taken as "already applied"
+// and skipped. A record left part way is resumed as before (its failing
+// statement fixed); a record without a mark (made before it) is taken as
+// it always was.
+//
+// Only the up script is hashed: the triggers' statements depend on the
+// table as plan finds it, which the change itself alters (a retry after
+// the expand committed must find its own record).
+func upMark(up []datastore.ScriptStatement, total int) string {
+	h := sha256.New()
+	for _, s := range up {
+		h.Write([]byte(s.SQL))
+		h.Write([]byte{0})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)) + "/" + strconv.Itoa(total)
+}
+
+// completeOther reports that rec is an up record, marked, complete, of
+// another up script than mark's.
+func completeOther(rec *record, mark string) bool {
+	if rec == nil || rec.step != stepUp || rec.lastKey == "" {
+		return false
+	}
+	hash, n, ok := strings.Cut(rec.lastKey, "/")
+	mine, _, _ := strings.Cut(mark, "/")
+	total, err := strconv.Atoi(n)
+	return ok && err == nil && hash != mine && rec.done >= total
 }
 
 // partialMark in a down record says the change's up script had been only
@@ -209,6 +246,15 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	if err != nil {
 		return Result{}, err
 	}
+	mark := upMark(c.Up, len(stmts))
+	if completeOther(rec, mark) {
+		log.Warn("the store records another change of this name as complete (an earlier run's, which ended without a contract to forget it): applying this one afresh",
+			"change", c.Name, "statements_done", rec.done)
+		if err := deleteRecord(ctx, st.DB, st, c.Name); err != nil {
+			return Result{}, err
+		}
+		rec = nil
+	}
 	var triggers []string
 	for _, tr := range created {
 		triggers = append(triggers, tr.Name)
@@ -241,7 +287,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 						return statementError(st, c, i, len(stmts), err, "nothing of the change was applied (one transaction)")
 					}
 				}
-				return writeRecord(ctx, tx, st, c.Name, record{step: stepUp, done: len(inTx)})
+				return writeRecord(ctx, tx, st, c.Name, record{step: stepUp, done: len(inTx), lastKey: mark})
 			})
 		})
 		if err != nil {
@@ -256,7 +302,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 			}
 		}
 	}
-	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp}, append(inTx, after...), done, false)
+	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp, lastKey: mark}, append(inTx, after...), done, false)
 	res.Statements += n
 	if err != nil && !st.TransactionalDDL() && len(removals) > 0 {
 		// The triggers went first and for good: say so, as the error
@@ -442,7 +488,10 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 				"change", c.Name, "statement", i+1, "line", sk.Line, "error", err)
 			skipped = append(skipped, sk)
 		case err != nil:
-			what := "the statements before it were applied and recorded: fix it and run again (it goes on from there)"
+			what := "the statements before it were applied and recorded: the phase's rollback undoes them, a retry goes on after them"
+			if i == 0 {
+				what = "nothing of the change was applied"
+			}
 			if skipMissing {
 				what += fmt.Sprintf("; the change had been partly applied (%d of its %d statements), so rollback statements whose object does not exist are skipped, but this one failed otherwise", base.rows, len(c.Up))
 			}
@@ -508,6 +557,7 @@ type StatementError struct {
 	Line    int // in the script, when known
 	Refused bool
 	Down    bool   // a statement of the down (rollback) script
+	Trigger bool   // a statement creating the dual-write triggers, after the up script
 	Note    string // what became of the change
 	Err     error
 }
@@ -518,8 +568,11 @@ func (e *StatementError) Error() string {
 		at = fmt.Sprintf(" (line %d)", e.Line)
 	}
 	what := "statement"
-	if e.Down {
+	switch {
+	case e.Down:
 		what = "rollback script's statement"
+	case e.Trigger:
+		what = "dual-write trigger statement"
 	}
 	// PostgreSQL names what stands in the way (the views on a dropped
 	// column, the row that breaks a NOT NULL) only in its DETAIL.
@@ -539,14 +592,22 @@ func statementError(st *datastore.Store, c Change, i, total int, err error, what
 	return stepError(st, c, stepUp, i, total, err, what)
 }
 
+// stepError numbers the statement for the person who wrote the script:
+// an up statement i of the up script's, a trigger statement (the
+// statements of the up step after the script) among the trigger
+// statements, so "statement 2 of 6" never counts statements the script
+// does not have.
 func stepError(st *datastore.Store, c Change, step string, i, total int, err error, what string) error {
-	line := 0
-	if step == stepUp && i < len(c.Up) {
-		line = c.Up[i].Line
-	} else if step == stepDown && i < len(c.Down) {
-		line = c.Down[i].Line
+	e := &StatementError{Change: c.Name, Index: i + 1, Total: total, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+	switch {
+	case step == stepUp && i < len(c.Up):
+		e.Line, e.Total = c.Up[i].Line, min(total, len(c.Up))
+	case step == stepUp && total > len(c.Up):
+		e.Trigger, e.Index, e.Total = true, i-len(c.Up)+1, total-len(c.Up)
+	case step == stepDown && i < len(c.Down):
+		e.Line = c.Down[i].Line
 	}
-	return &StatementError{Change: c.Name, Index: i + 1, Total: total, Line: line, Refused: st.IsRefused(err), Down: step == stepDown, Note: what, Err: err}
+	return e
 }
 
 // restoreTriggers re-creates the dual-write triggers of an expand found

@@ -483,3 +483,70 @@ func TestRefusedStatementNamesWhatDependsOnIt(t *testing.T) {
 		t.Fatalf("the error does not name the view: %v", err)
 	}
 }
+
+// A failing statement is numbered among its script's statements, not
+// among those plus the dual-write triggers' (a two-statement expand said
+// "statement 2 of 6").
+func TestAFailedStatementIsCountedInItsScript(t *testing.T) {
+	ctx := context.Background()
+	st := setupUsers(t, datastore.MySQL, 1)
+	c := renameChange(datastore.MySQL, true)
+	c.Up = []datastore.ScriptStatement{
+		{SQL: "ALTER TABLE users ADD COLUMN email_address VARCHAR(200) NULL", Line: 1},
+		{SQL: "ALTER TABLE users MODIFY emial VARCHAR(300) NULL", Line: 2},
+	}
+	_, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger())
+	var se *schemachange.StatementError
+	if !errors.As(err, &se) || se.Trigger || se.Index != 2 || se.Total != 2 ||
+		!strings.Contains(err.Error(), "statement 2 of 2 (line 2) failed") || !strings.Contains(err.Error(), "the phase's rollback undoes them") {
+		t.Fatalf("apply: %v, want statement 2 of 2 named", err)
+	}
+	// The first statement failing: nothing was applied, say so.
+	st = setupUsers(t, datastore.MySQL, 1)
+	c.Up = c.Up[1:]
+	_, err = schemachange.Apply(ctx, st, c, hclog.NewNullLogger())
+	if !strings.Contains(fmt.Sprint(err), "statement 1 of 1 (line 2) failed") || !strings.Contains(fmt.Sprint(err), "; nothing of the change was applied") {
+		t.Fatalf("apply: %v, want nothing applied said", err)
+	}
+}
+
+// An expand-only migration that completed leaves its record (no contract
+// forgets it): the next change under the same name is applied, not taken
+// as "already applied" and skipped (nor, on MySQL/MariaDB, resumed after
+// as many statements as the old one had), while a retry of it still
+// finds it done. (A trial's second expand, qty INT to BIGINT in place, completed
+// having changed nothing.)
+func TestANewChangeUnderTheNameOfACompletedOneIsApplied(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			log := hclog.NewNullLogger()
+			st := setupUsers(t, e, 1)
+			change := func(up string) schemachange.Change {
+				return schemachange.Change{Name: "only-expand/expand", Up: datastore.SplitScript(e, up)}
+			}
+			if _, err := schemachange.Apply(ctx, st, change("ALTER TABLE users ADD COLUMN a INTEGER;"), log); err != nil {
+				t.Fatal(err)
+			}
+			next := change("ALTER TABLE users ADD COLUMN b INTEGER;\nALTER TABLE users ADD COLUMN c INTEGER;")
+			res, err := schemachange.Apply(ctx, st, next, log)
+			if err != nil || res.Already || res.Statements != 2 {
+				t.Fatalf("the next change: %+v, %v; want its 2 statements applied", res, err)
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[a b c email id name]" {
+				t.Fatalf("columns: %v", got)
+			}
+			if res, err := schemachange.Apply(ctx, st, next, log); err != nil || !res.Already {
+				t.Fatalf("its retry: %+v, %v; want already applied", res, err)
+			}
+			// Fewer statements than the record counts: not done either.
+			res, err = schemachange.Apply(ctx, st, change("ALTER TABLE users ADD COLUMN d INTEGER;"), log)
+			if err != nil || res.Already || res.Statements != 1 {
+				t.Fatalf("the third change: %+v, %v; want its statement applied", res, err)
+			}
+			if got := columns(t, st, "users"); fmt.Sprint(got) != "[a b c d email id name]" {
+				t.Fatalf("columns: %v", got)
+			}
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -211,8 +213,9 @@ func heartbeat(s *Spec, p schemachange.Progress) activities.Heartbeat {
 }
 
 // preflight checks, changing nothing, that the store answers, the table
-// exists with a primary key, and every column to set exists or is added
-// by an earlier phase (the expand).
+// exists with a primary key, every column to set exists or is added by an
+// earlier phase (the expand), and the store parses the set expressions and
+// the where clause.
 func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.PhaseSpec, s *Spec) []string {
 	plan := stores.Before(spec, phase.Name)
 	st, err := stores.OpenReadOnly(ctx, spec.Stores, s.Store)
@@ -231,9 +234,55 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 	if len(t.PrimaryKey) == 0 {
 		problems = append(problems, fmt.Sprintf("store %s: table %s has no primary key, which the backfill walks in batches by: add one", s.Store, s.Table))
 	}
+	missing := false
 	for _, c := range s.columns() {
 		if t.Column(c) == nil && !plan.Column(s.Store, s.Table, c) {
 			problems = append(problems, fmt.Sprintf("store %s: table %s has no column %s to set, and no earlier phase adds it (an expand phase's dualWrite names the columns it adds)", s.Store, s.Table, c))
+			missing = true
+		}
+	}
+	if !missing {
+		problems = append(problems, s.exprProblems(ctx, spec, phase.Name, st, t)...)
+	}
+	return problems
+}
+
+// exprProblems asks the store to parse each set expression and the where
+// clause over the table, the columns earlier phases add read as NULL: a
+// typo otherwise fails the backfill only after the expand was applied.
+func (s *Spec) exprProblems(ctx context.Context, spec *config.Spec, phase string, st *datastore.Store, t *datastore.Table) []string {
+	var added []string
+	addOnce := func(c string) {
+		if t.Column(c) == nil && !slices.ContainsFunc(added, func(a string) bool { return strings.EqualFold(a, c) }) {
+			added = append(added, c)
+		}
+	}
+	for _, c := range s.columns() {
+		addOnce(c)
+	}
+	for _, ph := range spec.Phases {
+		if ph.Name == phase {
+			break
+		}
+		if e, ok := ph.Driver.(*expand.Spec); ok && e.Store == s.Store {
+			for table, rules := range e.DualWrite {
+				if strings.EqualFold(table, s.Table) {
+					for _, c := range slices.Sorted(maps.Keys(rules)) {
+						addOnce(c)
+					}
+				}
+			}
+		}
+	}
+	var problems []string
+	for _, c := range s.columns() {
+		if err := st.CheckExpr(ctx, t, added, s.Set[c], ""); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: set.%s: %q does not read as an expression over a row of %s: %v", s.Store, c, s.Set[c], s.Table, err))
+		}
+	}
+	if s.Where != "" {
+		if err := st.CheckExpr(ctx, t, added, "", s.Where); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: where: %q does not read as a condition on a row of %s: %v", s.Store, s.Where, s.Table, err))
 		}
 	}
 	return problems

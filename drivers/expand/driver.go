@@ -213,8 +213,11 @@ func rollbackSummary(store string, res schemachange.Result) string {
 		for _, s := range res.Skipped {
 			sk = append(sk, s.String())
 		}
-		parts = append(parts, fmt.Sprintf("the change had been partly applied, so %d rollback statements found nothing to drop and were skipped (%s)",
-			len(res.Skipped), strings.Join(sk, "; ")))
+		skipped := fmt.Sprintf("%d rollback statements found nothing to drop and were skipped", len(res.Skipped))
+		if len(res.Skipped) == 1 {
+			skipped = "1 rollback statement found nothing to drop and was skipped"
+		}
+		parts = append(parts, fmt.Sprintf("the change had been partly applied, so %s (%s)", skipped, strings.Join(sk, "; ")))
 	}
 	return strings.Join(parts, "; ") + " in " + store
 }
@@ -253,18 +256,59 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 	if len(problems) == 0 {
 		problems = append(problems, renameProblems(st.Engine, s)...)
 	}
+	problems = append(problems, ruleProblems(ctx, st, s)...)
+	// The dry run would only find the same mistakes again, in its words
+	// (a table named twice), so it runs on what passed the checks above.
 	if len(problems) == 0 {
 		problems = append(problems, d.dryRun(ctx, spec, s, phase.Name, scripts["sql"], scripts["rollback"])...)
 	}
+	return problems
+}
+
+// ruleProblems checks every dual-written table and its rules against the
+// live schema: the table exists, each column it sets is there or added by
+// the change, and each rule reads a column of the row other than the one
+// it sets, and the store parses it over the row (the columns the change
+// adds read as NULL). The triggers are built (not created) for it, as the
+// phase builds them: on MySQL/MariaDB, which has no dry run, this is the
+// only check of the rules before the phase applies the expand; and no
+// engine checks a trigger's body before it runs (PostgreSQL's dry run
+// creates the function without running it), so a misspelt name in a rule
+// would otherwise refuse every write to the table once the expand is in.
+func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec) []string {
+	var problems []string
 	for _, table := range s.Tables() {
 		t, err := st.Introspect(ctx, table)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("store %s: dualWrite.%s: no such table", s.Store, table))
 			continue
 		}
-		for _, r := range s.Rules()[table] {
-			if t.Column(r.Column) == nil && !s.ProvidesColumn(s.Store, table, r.Column) {
+		rules := s.Rules()[table]
+		var added []string
+		missing := false
+		for _, r := range rules {
+			if t.Column(r.Column) != nil {
+				continue
+			}
+			if !s.ProvidesColumn(s.Store, table, r.Column) {
 				problems = append(problems, fmt.Sprintf("store %s: dualWrite.%s.%s: no such column", s.Store, table, r.Column))
+				missing = true
+				continue
+			}
+			added = append(added, r.Column)
+		}
+		if missing {
+			continue
+		}
+		if _, err := st.DualWriteSQL(t, append(t.ColumnNames(), added...), rules, ""); err != nil {
+			problems = append(problems, fmt.Sprintf("store %s: %v", s.Store, err))
+			continue
+		}
+		// The triggers' bodies are checked by the engines only when they
+		// run: a name the table does not have would refuse every write.
+		for _, r := range rules {
+			if err := st.CheckExpr(ctx, t, added, r.Expr, ""); err != nil {
+				problems = append(problems, fmt.Sprintf("store %s: dualWrite.%s.%s: %q does not read as an expression over a row of %s: %v", s.Store, table, r.Column, r.Expr, t.Name, err))
 			}
 		}
 	}

@@ -503,3 +503,63 @@ func TestExpandSummaryCountsOneStatement(t *testing.T) {
 	res := run(t, expand.New(hclog.NewNullLogger()), activities.ActionRun, spec, 0)
 	require.Contains(t, res.Summary, "applied 1 statement of "+one+" to ")
 }
+
+// A dual-write rule that reads no column of the row, or a dual-written
+// table that does not exist, is one problem of preflight on every engine:
+// on MySQL/MariaDB (no dry run) it used to pass preflight and fail the
+// expand phase; on PostgreSQL a missing table was named twice.
+func TestPreflightChecksTheRulesOnEveryEngine(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.New(t, engine)
+			dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+			spec := renameSpec(t, db)
+			e := spec.Phases[0].Driver.(*expand.Spec)
+			d := expand.New(hclog.NewNullLogger())
+			require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]))
+
+			e.DualWrite["users"]["email_address"] = expand.Rule{Expr: "emial"}
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.Equal(t, []string{`store app: bad dual-write rule: users.email_address = "emial" reads no column of users (did you mean "email"?): write it over the row's columns (id, email, email_address)`}, problems)
+
+			e.DualWrite = map[string]map[string]expand.Rule{"usres": {"email_address": {Expr: "email"}}}
+			problems = d.Preflight(ctx, spec, spec.Phases[0])
+			require.Equal(t, []string{"store app: dualWrite.usres: no such table"}, problems)
+		})
+	}
+}
+
+// A name the table does not have, in a rule that also reads a real column,
+// passes the trigger's creation on every engine (PostgreSQL checks a
+// function's body when it first runs, MySQL/MariaDB a trigger's when it
+// fires), and then refuses every write to the table: preflight asks the
+// store to parse each rule, and each backfill expression, over the row.
+func TestPreflightParsesRulesAndBackfillExpressions(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.New(t, engine)
+			dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+			spec := renameSpec(t, db)
+			e := spec.Phases[0].Driver.(*expand.Spec)
+			b := spec.Phases[1].Driver.(*backfill.Spec)
+			ed, bd := expand.New(hclog.NewNullLogger()), backfill.New(hclog.NewNullLogger())
+			require.Empty(t, ed.Preflight(ctx, spec, spec.Phases[0]))
+			require.Empty(t, bd.Preflight(ctx, spec, spec.Phases[1]))
+
+			e.DualWrite["users"]["email_address"] = expand.Rule{Expr: "email || emial"}
+			problems := ed.Preflight(ctx, spec, spec.Phases[0])
+			require.Len(t, problems, 1, "%q", problems)
+			require.Contains(t, problems[0], `store app: dualWrite.users.email_address: "email || emial" does not read as an expression over a row of users: `)
+			require.Contains(t, problems[0], "emial")
+
+			b.Set = map[string]string{"email_address": "lower(emial)"}
+			b.Where = "email_adress IS NULL"
+			problems = bd.Preflight(ctx, spec, spec.Phases[1])
+			require.Len(t, problems, 2, "%q", problems)
+			require.Contains(t, problems[0], `store app: set.email_address: "lower(emial)" does not read as an expression over a row of users: `)
+			require.Contains(t, problems[1], `store app: where: "email_adress IS NULL" does not read as a condition on a row of users: `)
+		})
+	}
+}

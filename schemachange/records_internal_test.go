@@ -1,0 +1,17 @@
+package schemachange
+
+import "testing"
+
+// A record of one statement reads in the singular, as cleanup prints it
+// ("forgot: ... record x/expand: 1 statements applied" before).
+func TestRecordCountsInTheSingular(t *testing.T) {
+	for r, want := range map[Record]string{
+		{Name: "m/expand", Step: stepUp, Done: 1}:   "m/expand: 1 statement applied (its dual-write triggers' included)",
+		{Name: "m/expand", Step: stepUp, Done: 5}:   "m/expand: 5 statements applied (its dual-write triggers' included)",
+		{Name: "m/expand", Step: stepDown, Done: 1}: "m/expand: rollback, 1 statement of its down script done",
+	} {
+		if got := r.String(); got != want {
+			t.Errorf("%q, want %q", got, want)
+		}
+	}
+}
