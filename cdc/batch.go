@@ -39,6 +39,10 @@ type batch struct {
 	lsn      pglogrepl.LSN
 	// seqs are the changelog rows read (triggers): deleted once applied.
 	seqs map[string][]int64
+	// cut says some table had more changes than the batch read of it
+	// (triggers: its share of maxChanges), so the batch may hold a child
+	// row whose parent's change it did not read.
+	cut bool
 }
 
 // tableBatch holds one table's changes, one per key: only the last state

@@ -15,8 +15,8 @@ import (
 // album before its artist, was refused (SQLSTATE 23503), and every retry
 // was refused the same way (found by a music-store trial, MariaDB →
 // PostgreSQL through a mapping). Parents and children inserted together,
-// deleted together, and a child moved off a parent the batch deletes all
-// arrive.
+// deleted together, a child moved off a parent the batch deletes, and a
+// child whose parent is beyond its table's share of the batch all arrive.
 func TestChangesApplyInAnOrderTheTargetsForeignKeysAccept(t *testing.T) {
 	for _, pc := range []pair{pairs()[1], pairs()[2]} {
 		t.Run(pc.name, func(t *testing.T) {
@@ -69,6 +69,20 @@ func TestChangesApplyInAnOrderTheTargetsForeignKeysAccept(t *testing.T) {
 			o.Until = Drained(time.Now())
 			if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
 				t.Fatalf("run: %v", err)
+			}
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "artist")
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "album")
+
+			// More new parents than their table's share of a batch (2 of
+			// 4), then a child of the last: the batch holds the child and
+			// not its parent, and is read again with more room.
+			o.BatchChanges = 4
+			dbtest.Exec(t, src.Store,
+				"INSERT INTO artist VALUES (20, 'a20'), (21, 'a21'), (22, 'a22'), (23, 'a23'), (24, 'a24')",
+				"INSERT INTO album VALUES (24, 24, 't24')")
+			o.Until = Drained(time.Now())
+			if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+				t.Fatalf("run with a small batch: %v", err)
 			}
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "artist")
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "album")

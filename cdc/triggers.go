@@ -463,7 +463,10 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 	defer rows.Close()
 	nk := len(src.PrimaryKey)
 	keyIdx := r.keyIdx[src.Name]
+	read := 0
+	defer func() { b.cut = b.cut || read >= limit }()
 	for rows.Next() {
+		read++
 		raw, err := datastore.ScanValues(rows, len(cols))
 		if err != nil {
 			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
