@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // was refused the same way (found by a music-store trial, MariaDB →
 // PostgreSQL through a mapping). Parents and children inserted together,
 // deleted together, a child moved off a parent the batch deletes, and a
-// child whose parent is beyond its table's share of the batch all arrive.
+// child whose parent is beyond its table's share of the batch, and a child
+// and its parent deleted while the drain reads all arrive.
 func TestChangesApplyInAnOrderTheTargetsForeignKeysAccept(t *testing.T) {
 	for _, pc := range []pair{pairs()[1], pairs()[2]} {
 		t.Run(pc.name, func(t *testing.T) {
@@ -83,6 +85,23 @@ func TestChangesApplyInAnOrderTheTargetsForeignKeysAccept(t *testing.T) {
 			o.Until = Drained(time.Now())
 			if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
 				t.Fatalf("run with a small batch: %v", err)
+			}
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "artist")
+			dbtest.AssertSameRows(t, src.Store, dst.Store, "album")
+
+			// A child and its parent deleted between the reads of their
+			// changelogs (album's, then artist's): the batch is one
+			// snapshot, so it holds both deletes or neither.
+			var once sync.Once
+			afterTableRead = func(table string) {
+				once.Do(func() {
+					dbtest.Exec(t, src.Store, "DELETE FROM album WHERE id = 3", "DELETE FROM artist WHERE id = 3")
+				})
+			}
+			t.Cleanup(func() { afterTableRead = nil })
+			o.Until = Drained(time.Now().Add(time.Second))
+			if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+				t.Fatalf("run with deletes between two reads: %v", err)
 			}
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "artist")
 			dbtest.AssertSameRows(t, src.Store, dst.Store, "album")
