@@ -78,6 +78,8 @@ func TestDiffThroughANamesRule(t *testing.T) {
 	require.ErrorContains(t, err, "--map-column unit_price=COLUMN in godwit diff")
 	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--to-table", "SalesLine", "--map-column", "unit_price=Prize")...)
 	require.ErrorContains(t, err, `column Prize (source column unit_price) is not in MAP_B's SalesLine (did you mean "Price"?)`)
+	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--to-table", "SalesLin", "--map-column", "unit_price=Price")...)
+	require.ErrorContains(t, err, `MAP_B: introspect: no such table: "SalesLin" (did you mean "SalesLine"?) (it has CustomerAccount, SalesLine)`)
 	_, _, err = run(t, noDial(t), diff("order_line", "--map-column", "unit_price")...)
 	require.ErrorContains(t, err, "want SRC=DST")
 	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--where", "quantity > 0")...)

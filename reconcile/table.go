@@ -120,16 +120,35 @@ type found struct {
 	values map[string][2]*string // differing columns' texts, truncated (nil: NULL)
 }
 
+// tablesHint, for a table a side does not have, offers the nearest name
+// it has and lists its tables (a --to-table typo, or a name the names rule
+// made that the target spells otherwise); "" for any other error.
+func tablesHint(ctx context.Context, s *datastore.Store, name string, err error) string {
+	if !errors.Is(err, datastore.ErrUnknownTable) {
+		return ""
+	}
+	names, lerr := s.ListTables(ctx)
+	if lerr != nil || len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	list := names
+	if len(list) > 20 {
+		list = append(list[:20:20], fmt.Sprintf("… %d more", len(names)-20))
+	}
+	return suggest.DidYouMean(name, names) + " (it has " + strings.Join(list, ", ") + ")"
+}
+
 // planTable introspects both sides and decides what is compared and where
 // the hashes are computed.
 func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*tableCheck, error) {
 	st, err := o.Source.Introspect(ctx, p.Source)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.SourceName, err)
+		return nil, fmt.Errorf("%s: %w%s", o.SourceName, err, tablesHint(ctx, o.Source, p.Source, err))
 	}
 	tt, err := o.Target.Introspect(ctx, p.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.TargetName, err)
+		return nil, fmt.Errorf("%s: %w%s", o.TargetName, err, tablesHint(ctx, o.Target, p.Target, err))
 	}
 	if err := st.CheckCopyable(); err != nil {
 		return nil, fmt.Errorf("%s: %w (reconcile compares by key)", o.SourceName, err)
