@@ -281,6 +281,12 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 	}
 }
 
+// maxGrowth bounds how far applyGrowing widens a batch (×64, 320,000
+// changes at the default batchChanges): a refusal the batch's width does
+// not explain (a parent the capture does not carry) must not read a whole
+// backlog into memory before it is reported.
+const maxGrowth = 64
+
 // applyGrowing applies b; when the target's foreign keys refuse a batch
 // that was cut (a table had more changes than its share, see batch.cut), it
 // reads the changes again with four times the room, until the target
@@ -292,7 +298,7 @@ func applyGrowing(ctx context.Context, o RunOptions, r reader, tables map[string
 	room := o.BatchChanges
 	for {
 		err := apply(ctx, o.Target, tables, b, hooks)
-		if err == nil || !b.cut || !datastore.IsForeignKeyViolation(err) {
+		if err == nil || !b.cut || !datastore.IsForeignKeyViolation(err) || room >= maxGrowth*o.BatchChanges {
 			return b, err
 		}
 		room *= 4
