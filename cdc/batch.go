@@ -39,6 +39,10 @@ type batch struct {
 	lsn      pglogrepl.LSN
 	// seqs are the changelog rows read (triggers): deleted once applied.
 	seqs map[string][]int64
+	// cut says some table had more changes than the batch read of it
+	// (triggers: its share of maxChanges), so the batch may hold a child
+	// row whose parent's change it did not read.
+	cut bool
 }
 
 // tableBatch holds one table's changes, one per key: only the last state
@@ -173,28 +177,125 @@ func planTables(ctx context.Context, source, target *datastore.Store, names []st
 }
 
 // apply writes a batch to the target in one transaction, tagged with its
-// origin by hooks (origin.go).
+// origin by hooks (origin.go), in an order the target's foreign keys
+// accept (applyOrder).
 func apply(ctx context.Context, target *datastore.Store, tables map[string]tablePair, b batch, hooks datastore.TxHooks) error {
-	var all []datastore.TableMutations
+	parts := map[string]*[2]datastore.TableMutations{} // deletes, then upserts
+	var names []string
 	for _, name := range b.order {
 		tb := b.tables[name]
 		p, ok := tables[name]
 		if !ok {
 			continue
 		}
-		tm := datastore.TableMutations{Table: p.dst, Empty: tb.truncate}
+		dels := datastore.TableMutations{Table: p.dst, Empty: tb.truncate}
+		ups := datastore.TableMutations{Table: p.dst}
 		for _, c := range tb.muts {
 			if c.lookup {
 				return fmt.Errorf("apply %s: a change to read back from the source was not read (readBack first)", name)
 			}
-			tm.Mutations = append(tm.Mutations, datastore.Mutation{Delete: c.delete, Row: c.row, Set: c.set})
+			m := datastore.Mutation{Delete: c.delete, Row: c.row, Set: c.set}
+			if c.delete {
+				dels.Mutations = append(dels.Mutations, m)
+			} else {
+				ups.Mutations = append(ups.Mutations, m)
+			}
 		}
-		all = append(all, tm)
+		parts[name] = &[2]datastore.TableMutations{dels, ups}
+		names = append(names, name)
 	}
-	if len(all) == 0 {
+	if len(names) == 0 {
 		return nil
 	}
+	var all []datastore.TableMutations
+	for _, step := range applyOrder(tables, names,
+		func(n string) bool { return len(parts[n][1].Mutations) > 0 },
+		func(n string) bool { return parts[n][0].Empty }) {
+		tm := parts[step.table][0]
+		if step.upserts {
+			tm = parts[step.table][1]
+		}
+		if tm.Empty || len(tm.Mutations) > 0 {
+			all = append(all, tm)
+		}
+	}
 	return target.ApplyWith(ctx, all, hooks)
+}
+
+// applyStep is one part of a batch: a table's deletes (and emptying), or
+// its upserts and partial updates.
+type applyStep struct {
+	table   string
+	upserts bool
+}
+
+// applyOrder orders a batch's tables so that a target with the source's
+// foreign keys (the copy carries them, see data-plane.md) accepts each
+// statement: the capture applies tables in no order of its own (the
+// trigger drain reads the changelogs by table name), and a child row
+// written before its parent, or a parent deleted before its child, is
+// refused, and refused again by every retry, so the replication stops for
+// good. The rules, for a batch that is the source's consistent state:
+//
+//   - upserts go parents first (a row's parent is written before it);
+//   - deletes go children first (a child is gone before its parent);
+//   - a table's deletes come before its own upserts, so a unique value
+//     moved from a deleted row to a new one is free when it is written —
+//     except for a table some child of which has upserts in the batch (or
+//     is such a table itself): its deletes wait until after every upsert,
+//     since a child row may be moved off a parent row the batch deletes.
+//
+// Foreign keys are read from the source tables (names as the batch has
+// them); the target's mirror them when the copy carried them. Tables in a
+// cycle keep their name order (datastore.DependencyOrder).
+func applyOrder(tables map[string]tablePair, names []string, hasUpserts, empties func(string) bool) []applyStep {
+	in := map[string]bool{}
+	for _, n := range names {
+		in[n] = true
+	}
+	var ts []*datastore.Table
+	for _, n := range names {
+		t := &datastore.Table{Name: n}
+		if src := tables[n].src; src != nil {
+			for _, fk := range src.ForeignKeys {
+				if fk.RefTable != src.Name && in[fk.RefTable] {
+					t.ForeignKeys = append(t.ForeignKeys, datastore.ForeignKey{RefTable: fk.RefTable})
+				}
+			}
+		}
+		ts = append(ts, t)
+	}
+	order := datastore.DependencyOrder(ts) // parents first
+	// late: tables whose deletes wait for the upserts. Children come after
+	// their parents in order, so walking it backwards sees a child's
+	// lateness before its parents'.
+	late := map[string]bool{}
+	for i := len(order) - 1; i >= 0; i-- {
+		child := order[i]
+		if !hasUpserts(child.Name) && !late[child.Name] {
+			continue
+		}
+		for _, fk := range child.ForeignKeys {
+			// A table emptied (truncated on the source) is emptied before
+			// its upserts, whatever its children do.
+			late[fk.RefTable] = !empties(fk.RefTable)
+		}
+	}
+	var steps []applyStep
+	for i := len(order) - 1; i >= 0; i-- {
+		if n := order[i].Name; !late[n] {
+			steps = append(steps, applyStep{table: n})
+		}
+	}
+	for _, t := range order {
+		steps = append(steps, applyStep{table: t.Name, upserts: true})
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		if n := order[i].Name; late[n] {
+			steps = append(steps, applyStep{table: n})
+		}
+	}
+	return steps
 }
 
 // sameValue compares canonical values.

@@ -241,7 +241,7 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 			if err := readBack(ctx, o.Source, tables, &b); err != nil {
 				return cp, stopped(ctx, err)
 			}
-			if err := apply(ctx, o.Target, tables, b, hooks); err != nil {
+			if b, err = applyGrowing(ctx, o, r, tables, b, hooks); err != nil {
 				return cp, stopped(ctx, err)
 			}
 			if err := r.confirm(ctx, b); err != nil {
@@ -277,6 +277,37 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 		}
 		if o.Until != nil && measured && o.Until(p) {
 			return cp, nil
+		}
+	}
+}
+
+// maxGrowth bounds how far applyGrowing widens a batch (×64, 320,000
+// changes at the default batchChanges): a refusal the batch's width does
+// not explain (a parent the capture does not carry) must not read a whole
+// backlog into memory before it is reported.
+const maxGrowth = 64
+
+// applyGrowing applies b; when the target's foreign keys refuse a batch
+// that was cut (a table had more changes than its share, see batch.cut), it
+// reads the changes again with four times the room, until the target
+// takes them or nothing is left out. Without it, a burst of parent rows
+// larger than their table's share, then a child of the last of them, was
+// refused for good: every retry read the same cut batch (the child, not
+// its parent). The batch returned is the one applied, to be confirmed.
+func applyGrowing(ctx context.Context, o RunOptions, r reader, tables map[string]tablePair, b batch, hooks datastore.TxHooks) (batch, error) {
+	room := o.BatchChanges
+	for {
+		err := apply(ctx, o.Target, tables, b, hooks)
+		if err == nil || !b.cut || !datastore.IsForeignKeyViolation(err) || room >= maxGrowth*o.BatchChanges {
+			return b, err
+		}
+		room *= 4
+		o.logger().Info("a foreign key of the target refused a batch that left changes out: reading it again with more room", "changes", room, "error", err)
+		if b, err = r.next(ctx, room, 0); err != nil {
+			return b, err
+		}
+		if err := readBack(ctx, o.Source, tables, &b); err != nil {
+			return b, err
 		}
 	}
 }

@@ -380,11 +380,9 @@ func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Dura
 	deadline := time.Now().Add(wait)
 	per := max(maxChanges/max(len(r.tables), 1), 1)
 	for {
-		b := batch{seqs: map[string][]int64{}}
-		for _, tt := range r.tables {
-			if err := r.read(ctx, tt, per, &b); err != nil {
-				return batch{}, err
-			}
+		b, err := r.readAll(ctx, per)
+		if err != nil {
+			return batch{}, err
 		}
 		if b.n > 0 || !time.Now().Before(deadline) {
 			return b, nil
@@ -395,6 +393,36 @@ func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Dura
 		case <-time.After(min(drainPoll, time.Until(deadline))):
 		}
 	}
+}
+
+// afterTableRead, when set (by tests), runs after each changelog's read.
+var afterTableRead func(table string)
+
+// readAll reads every changelog, up to per entries each, in one read-only
+// snapshot of the source: the rows a batch carries are then one state of
+// the source, which its foreign keys held. Read one by one, a parent and
+// its child deleted between two reads gave a batch with the parent's
+// delete and not the child's, which a target with the foreign key refused.
+func (r *triggerReader) readAll(ctx context.Context, per int) (batch, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if r.s.Engine != datastore.SQLite { // SQLite: a read transaction is a snapshot already
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := r.s.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return batch{}, fmt.Errorf("read the changelogs: %w", err)
+	}
+	defer tx.Rollback()
+	b := batch{seqs: map[string][]int64{}}
+	for _, tt := range r.tables {
+		if err := r.read(ctx, tx, tt, per, &b); err != nil {
+			return batch{}, err
+		}
+		if afterTableRead != nil {
+			afterTableRead(tt.src.Name)
+		}
+	}
+	return b, nil
 }
 
 // checkDrift fails the run with ErrSchemaDrift, naming the change, when a
@@ -439,7 +467,7 @@ func readFrom(s *datastore.Store, view *datastore.Table) string {
 	return "(SELECT " + strings.Join(cols, ", ") + " FROM " + s.Quote(view.Name) + ")"
 }
 
-func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b *batch) error {
+func (r *triggerReader) read(ctx context.Context, tx *sql.Tx, tt *triggerTable, limit int, b *batch) error {
 	q := r.s.Quote
 	src := tt.view
 	var cols, on []string
@@ -456,14 +484,17 @@ func (r *triggerReader) read(ctx context.Context, tt *triggerTable, limit int, b
 	}
 	stmt := fmt.Sprintf("SELECT %s FROM %s c LEFT JOIN %s t ON %s ORDER BY c.%s LIMIT %d",
 		strings.Join(cols, ", "), q(tt.changelog), readFrom(r.s, src), strings.Join(on, " AND "), q(colSeq), limit)
-	rows, err := r.s.DB.QueryContext(ctx, stmt)
+	rows, err := tx.QueryContext(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
 	}
 	defer rows.Close()
 	nk := len(src.PrimaryKey)
 	keyIdx := r.keyIdx[src.Name]
+	read := 0
+	defer func() { b.cut = b.cut || read >= limit }()
 	for rows.Next() {
+		read++
 		raw, err := datastore.ScanValues(rows, len(cols))
 		if err != nil {
 			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)

@@ -71,6 +71,15 @@ func TestDiffThroughANamesRule(t *testing.T) {
 	require.ErrorContains(t, err, `names rule "Pascal" is not known`)
 	_, _, err = run(t, noDial(t), diff("order_line", "--map-column", "unit_prise=Price", "--to-table", "SalesLine")...)
 	require.ErrorContains(t, err, `column unit_prise is not in source table order_line (did you mean "unit_price"?)`)
+	// A column the target names otherwise: named by its source name too,
+	// with the target's columns left over and the flag that maps it.
+	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--to-table", "SalesLine")...)
+	require.ErrorContains(t, err, "column UnitPrice (source column unit_price) is not in MAP_B's SalesLine; columns of SalesLine nothing is mapped to: Price (")
+	require.ErrorContains(t, err, "--map-column unit_price=COLUMN in godwit diff")
+	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--to-table", "SalesLine", "--map-column", "unit_price=Prize")...)
+	require.ErrorContains(t, err, `column Prize (source column unit_price) is not in MAP_B's SalesLine (did you mean "Price"?)`)
+	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--to-table", "SalesLin", "--map-column", "unit_price=Price")...)
+	require.ErrorContains(t, err, `MAP_B: introspect: no such table: "SalesLin" (did you mean "SalesLine"?) (it has CustomerAccount, SalesLine)`)
 	_, _, err = run(t, noDial(t), diff("order_line", "--map-column", "unit_price")...)
 	require.ErrorContains(t, err, "want SRC=DST")
 	_, _, err = run(t, noDial(t), diff("order_line", "--names", "PascalCase", "--where", "quantity > 0")...)

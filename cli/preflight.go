@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,13 +76,7 @@ func (a *app) dryRun(ctx context.Context, c client.Client, spec *config.Spec) er
 		return err
 	}
 	fmt.Fprintf(a.out, "preflight ran on worker %s\n", res.Worker)
-	for _, p := range res.Problems {
-		fmt.Fprintf(a.out, "  ✗ phase %s: %s\n", p.Phase, p.Message)
-	}
-	for _, h := range held {
-		fmt.Fprintf(a.out, "  ✗ %s\n", h)
-	}
-	if n := len(res.Problems) + len(held); n > 0 {
+	if n := writeProblems(a.out, res.Problems, held); n > 0 {
 		return &exitError{code: 2, msg: fmt.Sprintf("preflight of %s found %d problem(s); nothing was started", spec.Name, n)}
 	}
 	fmt.Fprintf(a.out, "  ✓ every phase's checks passed")
@@ -88,6 +85,49 @@ func (a *app) dryRun(ctx context.Context, c client.Client, spec *config.Spec) er
 	}
 	fmt.Fprintln(a.out)
 	return nil
+}
+
+// writeProblems lists the preflight's problems, each once with the phases
+// that found it, and the leases held; it returns how many it listed.
+func writeProblems(w io.Writer, ps []activities.Problem, held []string) int {
+	problems := groupProblems(ps)
+	for _, p := range problems {
+		what := "phase " + p.phases[0]
+		if len(p.phases) > 1 {
+			what = "phases " + strings.Join(p.phases, ", ")
+		}
+		fmt.Fprintf(w, "  ✗ %s: %s\n", what, p.message)
+	}
+	for _, h := range held {
+		fmt.Fprintf(w, "  ✗ %s\n", h)
+	}
+	return len(problems) + len(held)
+}
+
+// groupedProblem is one preflight problem and the phases that found it.
+type groupedProblem struct {
+	phases  []string
+	message string
+}
+
+// groupProblems lists each problem once, with every phase that found it
+// in the spec's order: a mistake in a mapping that five phases go through
+// is one mistake, not five lines to read and compare.
+func groupProblems(ps []activities.Problem) []groupedProblem {
+	var out []groupedProblem
+	at := map[string]int{}
+	for _, p := range ps {
+		i, seen := at[p.Message]
+		if !seen {
+			i = len(out)
+			at[p.Message] = i
+			out = append(out, groupedProblem{message: p.Message})
+		}
+		if !slices.Contains(out[i].phases, p.Phase) {
+			out[i].phases = append(out[i].phases, p.Phase)
+		}
+	}
+	return out
 }
 
 // runPreflight runs the Preflight workflow on a worker of the spec's task

@@ -97,6 +97,21 @@ func isStatementError(err error) bool {
 	return false
 }
 
+// IsForeignKeyViolation reports whether err is a target's foreign key
+// refusing a row (PostgreSQL 23503; MySQL/MariaDB 1451, 1452: a parent row
+// still referenced, a child row without its parent).
+func IsForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23503"
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1451 || me.Number == 1452
+	}
+	return false
+}
+
 func statementState(code string) bool {
 	return strings.HasPrefix(code, "42") || strings.HasPrefix(code, "22") || strings.HasPrefix(code, "0A")
 }

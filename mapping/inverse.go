@@ -12,7 +12,7 @@ import (
 // each target row back as a source row, so every source column must come
 // back and every target row must be one the source should have.
 const (
-	whyFilter  = "a filter (where: %s) carries only the rows it holds for: a row written on the target that the filter would leave out, or moved out of it, has no rule to come back by, so a filtered mapping has no inverse; remove the filter or carry that table in a mapping of its own without reverse replication"
+	whyFilter  = "a filter (where: %s) carries only the rows it holds for: a row written on the target that the filter would leave out, or moved out of it, has no rule to come back by, so a filtered mapping has no inverse; remove the filter (a migration captures a source store once, through one mapping, so a filtered table cannot be carried by another without losing its changes)"
 	whyCast    = "%s reaches the target as %s: reverse replication needs cast.%s.inverse, the SQL (in the target's dialect, over the target row) that gives %s back, e.g. CAST(%s AS <its type on the source>)"
 	whyNotNull = "%s is dropped but NOT NULL with no default on the source: a row written on the target could not be written back without it; carry it, give it back with an added column's inverse: {%s: <SQL over the target row>}, or give it a default on the source"
 )

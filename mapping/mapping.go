@@ -88,17 +88,28 @@ type Problem struct {
 	Message string
 }
 
-// volatile matches functions whose value changes from one evaluation to
-// the next: an expression calling them would give the copy, a re-copy and
-// the reconcile different rows. Words inside quotes are not looked at.
-var volatile = regexp.MustCompile(`(?i)\b(now|random|rand|uuid|uuid_short|gen_random_uuid|uuid_generate_v[14]|current_timestamp|current_date|current_time|localtime|localtimestamp|sysdate|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|utc_timestamp|utc_date|utc_time|unix_timestamp|curdate|curtime|setseed|nextval|connection_id|last_insert_id)\b`)
+// volatile matches what gives another value at each evaluation, so that
+// an expression using it would give the copy, a re-copy and the reconcile
+// different rows: the SQL keywords that need no parentheses
+// (current_timestamp, localtime ...), the functions only when called
+// (a column named uuid, random or now is data: `uuid IS NOT NULL`), and
+// unix_timestamp only without an argument (unix_timestamp(created_at) is
+// the row's own value). Words inside quotes — strings, and identifiers in
+// double quotes or backticks — are not looked at.
+var volatile = regexp.MustCompile(`(?i)\b(?:(current_timestamp|current_date|current_time|localtime|localtimestamp|utc_timestamp|utc_date|utc_time)\b|(now|random|rand|uuid|uuid_short|gen_random_uuid|uuid_generate_v[14]|sysdate|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|curdate|curtime|setseed|nextval|connection_id|last_insert_id)\s*\(|(unix_timestamp)\s*\(\s*\))`)
 
-var quoted = regexp.MustCompile(`'(?:[^']|'')*'`)
+var quoted = regexp.MustCompile("'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`")
 
 // VolatileCall returns the first volatile function expr calls (now,
 // random, uuid, current_timestamp ...), or "".
 func VolatileCall(expr string) string {
-	return volatile.FindString(quoted.ReplaceAllString(expr, "''"))
+	m := volatile.FindStringSubmatch(quoted.ReplaceAllString(expr, "''"))
+	for _, g := range m[min(1, len(m)):] {
+		if g != "" {
+			return g
+		}
+	}
+	return ""
 }
 
 // Check reports every problem of the mapping's shape that can be seen

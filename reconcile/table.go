@@ -19,7 +19,49 @@ import (
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/suggest"
 )
+
+// missingTargetColumn explains a column the mapping (or the identity)
+// carries that the target table lacks: which source column it comes from
+// (the names rule made its target name, so the user may know only the
+// source's), the target's columns nothing is mapped to — among them,
+// usually, the one it should go to — and how to say so in a spec and in
+// godwit diff, both of which land here.
+func missingTargetColumn(o *Options, p TablePair, m *mapping.Table, mc mapping.Column, tt *datastore.Table) error {
+	if p.Map == nil {
+		return fmt.Errorf("table %s: %w: column %s is not in %s's %s (ignore it with a column rule if that is intended)",
+			p.Source, datastore.ErrShapeMismatch, mc.Target, o.TargetName, p.Target)
+	}
+	what := "column " + mc.Target
+	switch {
+	case mc.Computed():
+		what = "added column " + mc.Target
+	case mc.Source != mc.Target:
+		what = fmt.Sprintf("column %s (source column %s)", mc.Target, mc.Source)
+	}
+	claimed := map[string]bool{}
+	for _, c := range m.Columns {
+		claimed[c.Target] = true
+	}
+	var free []string
+	for _, c := range tt.Columns {
+		if !claimed[c.Name] {
+			free = append(free, c.Name)
+		}
+	}
+	msg := fmt.Sprintf("%s is not in %s's %s%s", what, o.TargetName, p.Target, suggest.DidYouMean(mc.Target, free))
+	if len(free) > 0 {
+		msg += fmt.Sprintf("; columns of %s nothing is mapped to: %s", p.Target, strings.Join(free, ", "))
+	}
+	src := mc.Source
+	if mc.Computed() {
+		return fmt.Errorf("table %s: %w: %s (add it to the target, or name the added column as the target does)",
+			p.Source, datastore.ErrShapeMismatch, msg)
+	}
+	return fmt.Errorf("table %s: %w: %s (map it to a target column: columns: {%s: COLUMN} in a spec's mapping, --map-column %s=COLUMN in godwit diff; or leave it out: drop: [%s], --ignore %s; or fix the names rule)",
+		p.Source, datastore.ErrShapeMismatch, msg, src, src, src, src)
+}
 
 // sourceTable is what a mapping knows of an introspected table.
 func sourceTable(t *datastore.Table) mapping.SourceTable {
@@ -78,16 +120,35 @@ type found struct {
 	values map[string][2]*string // differing columns' texts, truncated (nil: NULL)
 }
 
+// tablesHint, for a table a side does not have, offers the nearest name
+// it has and lists its tables (a --to-table typo, or a name the names rule
+// made that the target spells otherwise); "" for any other error.
+func tablesHint(ctx context.Context, s *datastore.Store, name string, err error) string {
+	if !errors.Is(err, datastore.ErrUnknownTable) {
+		return ""
+	}
+	names, lerr := s.ListTables(ctx)
+	if lerr != nil || len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	list := names
+	if len(list) > 20 {
+		list = append(list[:20:20], fmt.Sprintf("… %d more", len(names)-20))
+	}
+	return suggest.DidYouMean(name, names) + " (it has " + strings.Join(list, ", ") + ")"
+}
+
 // planTable introspects both sides and decides what is compared and where
 // the hashes are computed.
 func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*tableCheck, error) {
 	st, err := o.Source.Introspect(ctx, p.Source)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.SourceName, err)
+		return nil, fmt.Errorf("%s: %w%s", o.SourceName, err, tablesHint(ctx, o.Source, p.Source, err))
 	}
 	tt, err := o.Target.Introspect(ctx, p.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.TargetName, err)
+		return nil, fmt.Errorf("%s: %w%s", o.TargetName, err, tablesHint(ctx, o.Target, p.Target, err))
 	}
 	if err := st.CheckCopyable(); err != nil {
 		return nil, fmt.Errorf("%s: %w (reconcile compares by key)", o.SourceName, err)
@@ -127,12 +188,7 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 		}
 		tc := tt.Column(mc.Target)
 		if tc == nil {
-			hint := "ignore it with a column rule if that is intended"
-			if p.Map != nil {
-				hint = "map it to a target column (columns:), drop it, or fix the names rule"
-			}
-			return nil, fmt.Errorf("table %s: %w: column %s is not in %s's %s (%s)",
-				p.Source, datastore.ErrShapeMismatch, mc.Target, o.TargetName, p.Target, hint)
+			return nil, missingTargetColumn(o, p, m, mc, tt)
 		}
 		srcType, x := tc.Type, datastore.ComputedExpr(o.Source.Engine, mc.Expr, tc.Type)
 		computed = computed || mc.Computed()

@@ -426,7 +426,7 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 			return out, fmt.Errorf("copy: create indexes: %w", err)
 		}
 	}
-	out.Summary = copySummary(s, res, path, to.Engine)
+	out.Summary = copySummary(s, res, path, to.Engine, mapped)
 	if rng == nil && s.Units == 0 && !s.TablesFromScript {
 		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables, mapped)
 		if err != nil {
@@ -522,7 +522,7 @@ func attemptRate(res datacopy.Result) string {
 	return fmt.Sprintf(", %s rows/s", rate)
 }
 
-func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to datastore.Engine) string {
+func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to datastore.Engine, mapped map[string]mapping.Table) string {
 	var caught int64
 	for _, t := range res.Checkpoint.Tables {
 		caught += t.CatchUpRows
@@ -545,7 +545,7 @@ func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to data
 	if s.CreateIndexes {
 		msg += "; secondary indexes created"
 	}
-	return msg + indexesNote(res)
+	return msg + indexesNote(res, mapped)
 }
 
 // writeHow names a write path into engine e for a person.

@@ -8,6 +8,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/mapping"
 )
 
 // checkDeferIndexes decides, when the spec is checked, whether the copy
@@ -43,12 +44,17 @@ func backgroundBefore(c *config.CheckContext) string {
 }
 
 // indexesNote is the summary's note on the tables whose key and indexes
-// were built after their load ("" when none were).
-func indexesNote(res datacopy.Result) string {
+// were built after their load ("" when none were), named as on the target,
+// where they were built: a mapped table by its mapping's target name.
+func indexesNote(res datacopy.Result, mapped map[string]mapping.Table) string {
 	var parts []string
 	for _, t := range res.Tables {
 		if t.IndexesAfterLoad > 0 {
-			parts = append(parts, fmt.Sprintf("%s (%s)", t.Table, indexCount(t.IndexesAfterLoad)))
+			name := t.Table
+			if m, ok := mapped[t.Table]; ok && m.Target != "" {
+				name = m.Target
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", name, indexCount(t.IndexesAfterLoad)))
 		}
 	}
 	if len(parts) == 0 {

@@ -584,6 +584,8 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 			problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
 		} else if err := to.UndefinedTypes(ctx, t, overrides); err != nil {
 			problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", t.Name, s.To, err))
+		} else if err := to.DeclaredTypes(ctx, t, overrides); err != nil {
+			problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v (fix the type under the mapping's add: or cast:)", t.Name, s.To, err))
 		}
 		if _, err := to.Introspect(ctx, t.Name); err == nil {
 			if who, err := to.ProvisionOwner(ctx, t.Name); err != nil {
@@ -621,6 +623,8 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
 	} else if err := to.UndefinedTypes(ctx, t, s.TypeOverrides); err != nil && s.DDL == nil {
 		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v", name, s.To, err))
+	} else if err := to.DeclaredTypes(ctx, t, s.TypeOverrides); err != nil && s.DDL == nil {
+		problems = append(problems, fmt.Sprintf("table %s cannot be created in %s: %v (fix it under typeOverrides)", name, s.To, err))
 	}
 	if _, err := to.Introspect(ctx, name); err == nil {
 		switch who, err := to.ProvisionOwner(ctx, name); {

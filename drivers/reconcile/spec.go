@@ -6,6 +6,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/godwit/godwit/config"
@@ -156,8 +157,14 @@ func (s *Spec) Check(c *config.CheckContext) {
 			why = "auto, after a traffic phase: the writes have moved to " + s.To
 		}
 		for _, p := range m.Invertible() {
-			c.Errorf("direction", "is reverse (%s), so the check compares %s against %s through the inverse of mapping %s, which has none: mappings.%s.%s: %s; give the rule its inverse, or set direction: forward",
-				why, s.To, s.From, s.Mapping, s.Mapping, p.Path, p.Message)
+			// A cast can be given an inverse; a filter cannot (its message
+			// says to remove it).
+			fix := "give the rule its inverse, or set direction: forward"
+			if strings.HasSuffix(p.Path, ".where") {
+				fix = "or set direction: forward"
+			}
+			c.Errorf("direction", "is reverse (%s), so the check compares %s against %s through the inverse of mapping %s, which has none: mappings.%s.%s: %s; %s",
+				why, s.To, s.From, s.Mapping, s.Mapping, p.Path, p.Message, fix)
 		}
 	}
 	for k, r := range s.Columns {
