@@ -75,6 +75,12 @@ func (p PhaseReport) UndoneText() string {
 		return ""
 	}
 	switch {
+	case strings.HasPrefix(p.Summary, NoCompensationSummary) && p.kind() == PhaseValidate:
+		// A validate phase checks (the README's preflight-only phase is
+		// a hook running "true"): saying its effects remain would send a
+		// person looking for effects it never had. godwit plan says the
+		// same: "nothing to undo: the phase changes nothing".
+		return "NOTHING TO UNDO: a validate phase checks, it changes nothing"
 	case strings.HasPrefix(p.Summary, NoCompensationSummary):
 		return "NOT UNDONE: it has no compensation, its effects remain"
 	case strings.HasPrefix(p.Summary, "nothing to undo"):
