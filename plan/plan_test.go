@@ -112,7 +112,7 @@ func TestDescriptionErrorsNameFieldPath(t *testing.T) {
 type limitedCopy struct{ rps int }
 
 func (limitedCopy) Check(*config.CheckContext) {}
-func (l limitedCopy) RowsPerSecondLimit() int { return l.rps }
+func (l limitedCopy) RowsPerSecondLimit() int  { return l.rps }
 
 // A copy the spec throttles is estimated at its limit: the trial's
 // 201,050 rows at rowsPerSecond 2000 take 1.7 min, which the measured read
