@@ -480,6 +480,8 @@ func TestRenderTextSaysWhatAnUndoDid(t *testing.T) {
 	renderText(&out, r, now)
 	text := out.String()
 	assert.Regexp(t, `1\. validate .* NOTHING_TO_UNDO `, text, "a validate phase changes nothing")
+	assert.Contains(t, text, "        nothing to undo: a validate phase checks, it changes nothing\n")
+	assert.Contains(t, text, "NOT_UNDONE          1m0s, 2 attempts, 200 records at 3/s\n        no compensation configured\n")
 	assert.Regexp(t, `2\. provision .* COMPENSATED `, text)
 	assert.Regexp(t, `3\. copy .* NOT_UNDONE `, text)
 	assert.NotRegexp(t, `1\. validate .* COMPENSATED`, text)

@@ -89,6 +89,16 @@ func (p PhaseReport) UndoneText() string {
 	return ""
 }
 
+// ShownSummary is the phase's summary as a person should read it: a
+// validate phase the rollback passed over says it changed nothing, not
+// "no compensation configured" under NOTHING_TO_UNDO.
+func (p PhaseReport) ShownSummary() string {
+	if p.State == PhaseCompensated && p.kind() == PhaseValidate && strings.HasPrefix(p.Summary, NoCompensationSummary) {
+		return "nothing to undo: a validate phase checks, it changes nothing"
+	}
+	return p.Summary
+}
+
 // ShownState is the phase's state as a person should read it: COMPENSATED
 // only when a compensation undid something. A phase compensated without
 // a compensation reads NOT_UNDONE (its effects remain), one whose
