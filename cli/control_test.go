@@ -51,9 +51,27 @@ func TestSteering(t *testing.T) {
 		{
 			name:    "resume",
 			args:    []string{"resume", "orders"},
-			state:   running(only(runningReport())),
-			wantOut: "resume sent to migration orders (now IN_PROGRESS, phase 2 of 3: copy)\n",
+			state:   running(only(pausedReport())),
+			wantOut: "resume sent to migration orders (now PAUSED, phase 2 of 3: copy)\n",
 			signal:  &sentSignal{"orders", "", workflows.SignalResume, workflows.PauseRequest{By: me}},
+		},
+		{
+			name:    "resume a migration that is not paused",
+			args:    []string{"resume", "orders"},
+			state:   running(only(runningReport())),
+			wantErr: "migration orders is not paused (IN_PROGRESS, phase 2 of 3: copy): nothing to resume; see godwit status orders",
+		},
+		{
+			name:    "pause a paused migration",
+			args:    []string{"pause", "orders"},
+			state:   running(only(pausedReport())),
+			wantErr: "migration orders is already paused (PAUSED, phase 2 of 3: copy); to let it go on: godwit resume orders",
+		},
+		{
+			name:    "pause a rollback",
+			args:    []string{"pause", "orders"},
+			state:   running(rollingBack()),
+			wantErr: "migration orders is ROLLING_BACK: a rollback cannot be paused; see godwit status orders",
 		},
 		{
 			name:    "pause an ended migration",
@@ -130,7 +148,8 @@ func TestSteering(t *testing.T) {
 			} else {
 				assert.Equal(t, []sentSignal{*tt.signal}, c.signals)
 			}
-			assert.Equal(t, 1, c.closed, "the client is closed")
+			assert.Equal(t, c.dials, c.closed, "every client dialed is closed")
+			assert.Positive(t, c.closed, "the client is closed")
 		})
 	}
 }
@@ -210,7 +229,8 @@ func TestApprove(t *testing.T) {
 			assert.Equal(t, []any{tt.wantReq}, u.Args)
 			assert.Equal(t, client.WorkflowUpdateStageCompleted, u.WaitForStage, "wait for the workflow's answer")
 			assert.Empty(t, c.signals)
-			assert.Equal(t, 1, c.closed, "the client is closed")
+			assert.Equal(t, c.dials, c.closed, "every client dialed is closed")
+			assert.Positive(t, c.closed, "the client is closed")
 		})
 	}
 }

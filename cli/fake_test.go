@@ -49,6 +49,7 @@ type fakeClient struct {
 	listReqs []*workflowservice.ListWorkflowExecutionsRequest
 
 	closed int
+	dials  int // each dial must be closed: closed == dials
 
 	// noPollers makes DescribeTaskQueue report no worker on the queue.
 	noPollers bool
@@ -83,7 +84,12 @@ type sentSignal struct {
 	arg             any
 }
 
-func (c *fakeClient) dial(context.Context) (client.Client, error) { return c, nil }
+func (c *fakeClient) dial(context.Context) (client.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dials++
+	return c, nil
+}
 
 func (c *fakeClient) state() wfState {
 	i := max(0, min(c.describes-1, len(c.states)-1))

@@ -85,6 +85,7 @@ func measure(ctx context.Context, spec *config.Spec) (*plan.Measurement, error) 
 	m := &plan.Measurement{
 		VolumeMB:        float64(rows) * avg / 1e6,
 		RateMBPerSecond: float64(bytes) / 1e6 / took.Seconds(),
+		Rows:            rows,
 	}
 	m.Basis = fmt.Sprintf("measured on %s: %d rows estimated in %s, %.0f bytes a row, read at %.0f rows/s over a %d-row sample (a read rate: the copy is slower)",
 		storeName, rows, migration.Count(len(tables), "table"), avg, float64(sampled)/took.Seconds(), sampled)

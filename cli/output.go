@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/control"
+	"github.com/godwit/godwit/suggest"
 	"github.com/godwit/godwit/workflows"
 )
 
@@ -63,6 +65,13 @@ for running and ended migrations alike, with or without a worker.`,
 					fmt.Fprintln(a.out)
 				}
 			}
+			if shown == 0 && phase != "" {
+				// A phase the spec does not have is a typo, not a phase
+				// that has not run yet: say so, with the names it has.
+				if err := a.checkPhaseName(cmd.Context(), c, args[0], phase); err != nil {
+					return err
+				}
+			}
 			if shown == 0 {
 				fmt.Fprintf(a.out, "no hook output recorded for %s: a phase that has not run yet, or was cancelled while running, has none\n",
 					strings.TrimSpace(args[0]+" "+phase))
@@ -70,6 +79,24 @@ for running and ended migrations alike, with or without a worker.`,
 			return nil
 		},
 	}
+}
+
+// checkPhaseName returns an error when the run's spec has no phase named
+// phase; nil when it has one or the spec cannot be read (the caller then
+// says only that no output is recorded).
+func (a *app) checkPhaseName(ctx context.Context, c client.Client, name, phase string) error {
+	spec, err := a.migrations(c).RunSpec(ctx, name)
+	if err != nil {
+		return nil
+	}
+	names := make([]string, len(spec.Phases))
+	for i, p := range spec.Phases {
+		names[i] = p.Name
+	}
+	if slices.Contains(names, phase) {
+		return nil
+	}
+	return fmt.Errorf("migration %s has no phase named %q%s; its phases: %s", name, phase, suggest.DidYouMean(phase, names), strings.Join(names, ", "))
 }
 
 // attemptOutput is one phase attempt's result as history recorded it.

@@ -117,7 +117,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 				fmt.Fprintf(w, "        %s\n", line)
 			}
 		} else if p.Error == "" && p.Summary != "" {
-			fmt.Fprintf(w, "        %s\n", p.Summary)
+			fmt.Fprintf(w, "        %s\n", p.ShownSummary())
 		}
 		if len(p.Outputs) > 0 {
 			keys := make([]string, 0, len(p.Outputs))

@@ -475,11 +475,15 @@ func TestRenderTextSaysWhatAnUndoDid(t *testing.T) {
 	r, now := rolledBackReport()
 	r.Phases[0].State, r.Phases[0].Summary = migration.PhaseCompensated, migration.NoCompensationSummary
 	r.Phases[1].Summary = "dropped 3 tables this migration created in new"
+	r.Phases[2].State, r.Phases[2].Summary, r.Phases[2].Error = migration.PhaseCompensated, migration.NoCompensationSummary, ""
 	var out bytes.Buffer
 	renderText(&out, r, now)
 	text := out.String()
-	assert.Regexp(t, `1\. validate .* NOT_UNDONE `, text)
+	assert.Regexp(t, `1\. validate .* NOTHING_TO_UNDO `, text, "a validate phase changes nothing")
+	assert.Contains(t, text, "        nothing to undo: a validate phase checks, it changes nothing\n")
+	assert.Contains(t, text, "NOT_UNDONE          1m0s, 2 attempts, 200 records at 3/s\n        no compensation configured\n")
 	assert.Regexp(t, `2\. provision .* COMPENSATED `, text)
+	assert.Regexp(t, `3\. copy .* NOT_UNDONE `, text)
 	assert.NotRegexp(t, `1\. validate .* COMPENSATED`, text)
 }
 

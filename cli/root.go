@@ -124,6 +124,12 @@ flags, then GODWIT_* environment variables, then a settings file
 		a.checkCompatCommand(), a.schemaCommand(), a.planCommand(), a.runbookCommand(), a.initCommand(),
 		a.reconcileCommand(), a.diffCommand(), a.cleanupCommand(), a.dashboardCommand(),
 	)
+	for _, cmd := range root.Commands() {
+		switch cmd.Name() {
+		case "status", "pause", "resume", "approve", "rollback", "output", "promote", "set-weight", "throttle", "cleanup":
+			a.suggestNames(cmd)
+		}
+	}
 	return root
 }
 

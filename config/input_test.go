@@ -149,6 +149,39 @@ func TestUnclosedQuoteIsReportedAtItsLine(t *testing.T) {
 	}
 }
 
+// TestUnclosedBracketIsReportedAtItsLine: for a flow collection left open
+// yaml.v3 names the line before the bracket's; the spec's error points at
+// the bracket.
+func TestUnclosedBracketIsReportedAtItsLine(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		line       int
+		want       string
+	}{
+		{"a flow mapping at the end", "name: m\nphases:\n  - phase: copy\n    hook: {run: {command: [a]}\n",
+			4, "the { here is not closed: end it with }\n    4 |     hook: {run: {command: [a]}\n      |           ^"},
+		{"a flow mapping before the next item", "name: m\nphases:\n  - phase: copy\n    hook: {run: {command: [a]}\n  - phase: reconcile\n    hook: {run: {command: [b]}}\n",
+			4, "the { here is not closed: end it with }"},
+		{"a flow list before the next key", "name: m\nphases:\n  - phase: validate\n    hook:\n      run:\n        command: [echo, hi\n        dir: /tmp\n",
+			6, "the [ here is not closed: end it with ]\n    6 |         command: [echo, hi\n      |                  ^"},
+		{"a list closed by a brace", "name: m\nphases:\n  - phase: validate\n    hook: {run: {command: [echo, hi}}}\n",
+			4, "the [ here is closed by }: end it with ]"},
+		{"a flow mapping over two lines that closes is not blamed", "name: m\nphases:\n  - phase: validate\n    hook: {run: {command: [a],\n      dir: /tmp}}\n    retry: {maxAttempts: 2\n",
+			6, "the { here is not closed: end it with }"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseSpec([]byte(c.yaml))
+			require.Error(t, err)
+			var errs FieldErrors
+			require.ErrorAs(t, err, &errs)
+			require.Len(t, errs, 1, err.Error())
+			assert.Equal(t, c.line, errs[0].Line, err.Error())
+			assert.Contains(t, errs[0].Message, c.want)
+		})
+	}
+}
+
 // TestQuotesThatAreFineAreNotBlamed: quotes in plain text, comments, block
 // scalars and escapes do not count as unclosed.
 func TestQuotesThatAreFineAreNotBlamed(t *testing.T) {

@@ -16,6 +16,8 @@ func yamlErrorIn(data []byte, err error) FieldError {
 	col := -1
 	if line, c, msg, ok := quoteProblem(data); ok {
 		fe.Line, fe.Message, col = line, "not valid YAML: "+msg, c
+	} else if line, c, msg, ok := bracketProblem(data, fe.Line, fe.Message); ok {
+		fe.Line, fe.Message, col = line, "not valid YAML: "+msg, c
 	}
 	fe.Message += sourceLine(data, fe.Line, col)
 	return fe

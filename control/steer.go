@@ -25,13 +25,17 @@ func (m Migrations) Running(ctx context.Context, name string) (*migration.Report
 }
 
 // Pause asks a running migration to hold before its next phase. It returns
-// the report as it was when asked.
+// the report as it was when asked. A migration already paused, or rolling
+// back, is refused (KindRefused): the workflow would ignore the signal, and
+// "pause sent" would mislead.
 func (m Migrations) Pause(ctx context.Context, name string, req workflows.PauseRequest) (*migration.Report, error) {
 	return m.signal(ctx, name, workflows.SignalPause, req)
 }
 
 // Resume lets a paused migration go on. It returns the report as it was
-// when asked.
+// when asked. A migration that is not paused is refused (KindRefused): the
+// workflow ignores a resume then, so saying "resume sent" would let a
+// person believe they had moved something on.
 func (m Migrations) Resume(ctx context.Context, name string, req workflows.PauseRequest) (*migration.Report, error) {
 	return m.signal(ctx, name, workflows.SignalResume, req)
 }
@@ -41,10 +45,28 @@ func (m Migrations) signal(ctx context.Context, name, signal string, req workflo
 	if err != nil {
 		return nil, err
 	}
+	if err := pauseRefusal(name, signal, rep); err != nil {
+		return nil, err
+	}
 	if err := m.Client.SignalWorkflow(withContext(ctx), name, "", signal, req); err != nil {
 		return nil, Explain(name, err)
 	}
 	return rep, nil
+}
+
+// pauseRefusal says why a pause or resume would be ignored by the
+// workflow (workflows.onPause, onResume), or nil.
+func pauseRefusal(name, signal string, rep *migration.Report) error {
+	where := fmt.Sprintf("%s, phase %s", rep.Status, rep.CurrentPhase)
+	switch {
+	case signal == workflows.SignalResume && !rep.Paused:
+		return &Error{Kind: KindRefused, Err: fmt.Errorf("migration %s is not paused (%s): nothing to resume; see godwit status %s", name, where, name)}
+	case signal == workflows.SignalPause && rep.Paused:
+		return &Error{Kind: KindRefused, Err: fmt.Errorf("migration %s is already paused (%s); to let it go on: godwit resume %s", name, where, name)}
+	case signal == workflows.SignalPause && (rep.Status == migration.StatusRollingBack || rep.Status == migration.StatusRollbackBlocked):
+		return &Error{Kind: KindRefused, Err: fmt.Errorf("migration %s is %s: a rollback cannot be paused; see godwit status %s", name, rep.Status, name)}
+	}
+	return nil
 }
 
 // Approve opens the gate the migration waits at. The workflow refuses a

@@ -148,7 +148,7 @@ func merged(rep *migration.Report, live []sample) []sample {
 		s := sample{At: p.At, records: p.Records, ErrorRate: 100 * p.ErrorRate}
 		// The rate between two boundaries is the records gained over the
 		// time between: an average over the phase, not a peak.
-		if prev := rep.Series[max(0, i-1)]; i > 0 && p.Records > 0 && p.At.After(prev.At) {
+		if prev := gainedSince(rep.Series, i); i > 0 && p.Records > 0 && p.At.After(prev.At) {
 			s.RowsPerSecond, s.hasRate = max(0, float64(p.Records-prev.Records)/p.At.Sub(prev.At).Seconds()), true
 		}
 		if p.LagSeconds != nil && (lagEnded.IsZero() || p.At.Before(lagEnded)) {
@@ -162,6 +162,27 @@ func merged(rep *migration.Report, live []sample) []sample {
 	out = append(out, live...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
+}
+
+// gainedSince returns the point the records of series[i] were gained
+// since (itself for the first). A boundary inside a running phase (a pause asked for, a
+// throttle, a step) repeats the records the workflow last learned, when an
+// activity ended: the rows a copy moved since then arrive all at once at
+// the next activity's end. So a gain is spread back to the first point of
+// the stretch that repeats the previous figure, not over the last gap
+// only, which drew a paused copy of 500 rows/s as a 45,000 rows/s peak.
+func gainedSince(series []migration.Point, i int) migration.Point {
+	if i == 0 {
+		return series[0]
+	}
+	j := i - 1
+	if series[i].Records <= series[j].Records {
+		return series[j]
+	}
+	for j > 0 && series[j-1].Records == series[j].Records {
+		j--
+	}
+	return series[j]
 }
 
 // finding is one reconcile phase's count of differing rows.

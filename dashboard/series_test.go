@@ -108,3 +108,30 @@ func TestLagChartStopsAtTheCutOver(t *testing.T) {
 	assert.True(t, points[0].hasLag, "the point before the cut-over keeps its lag")
 	assert.False(t, points[1].hasLag, "the point after it draws none")
 }
+
+// A copy paused twice: each pause adds a boundary point that repeats the
+// records the workflow last learned, and the rows moved since arrive with
+// the activity's end seconds later. The rate is spread over the stretch
+// they were copied in, not drawn as a peak over the last few seconds (the
+// trial's run showed 45,686 rows/s for a copy throttled to 500).
+func TestCopyRateOfAPausedCopyIsNotAPeak(t *testing.T) {
+	rep := migration.NewReport("orders", "", []migration.Phase{migration.PhaseCopy}, nil, t0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	rep.Series = []migration.Point{
+		{At: at(0), Records: 0},
+		{At: at(1), Records: 0},       // the copy starts
+		{At: at(60), Records: 0},      // pause asked for: the workflow knows no rows yet
+		{At: at(61), Records: 30000},  // the copy stopped at its checkpoint
+		{At: at(62), Records: 30000},  // resume
+		{At: at(120), Records: 30000}, // pause asked for again
+		{At: at(121), Records: 60000}, // stopped again
+	}
+	points := merged(rep, nil)
+	require.Len(t, points, 7)
+	for i, p := range points {
+		assert.LessOrEqual(t, p.RowsPerSecond, 600.0, "point %d at %s: %v rows/s", i, p.At.Sub(t0), p.RowsPerSecond)
+	}
+	assert.InDelta(t, 30000.0/61, points[3].RowsPerSecond, 0.01, "the first 30,000 rows over the 61s since the start")
+	assert.InDelta(t, 30000.0/60, points[6].RowsPerSecond, 0.01, "the next 30,000 over the 60s since the first stop")
+	assert.Zero(t, points[4].RowsPerSecond, "nothing gained between stop and resume")
+}

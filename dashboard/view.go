@@ -267,7 +267,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.Status, now time.Time) phaseView {
 	pv := phaseView{
 		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: p.ShownState(), StateClass: phaseClass(p.State),
-		Current: current, Summary: p.Summary, Detail: p.Detail, Error: p.Error, Gate: p.Gate,
+		Current: current, Summary: p.ShownSummary(), Detail: p.Detail, Error: p.Error, Gate: p.Gate,
 		ApprovedBy: p.ApprovedBy, Attempts: p.Attempts,
 	}
 	if p.NotRun(run) {

@@ -75,12 +75,28 @@ func (p PhaseReport) UndoneText() string {
 		return ""
 	}
 	switch {
+	case strings.HasPrefix(p.Summary, NoCompensationSummary) && p.kind() == PhaseValidate:
+		// A validate phase checks (the README's preflight-only phase is
+		// a hook running "true"): saying its effects remain would send a
+		// person looking for effects it never had. godwit plan says the
+		// same: "nothing to undo: the phase changes nothing".
+		return "NOTHING TO UNDO: a validate phase checks, it changes nothing"
 	case strings.HasPrefix(p.Summary, NoCompensationSummary):
 		return "NOT UNDONE: it has no compensation, its effects remain"
 	case strings.HasPrefix(p.Summary, "nothing to undo"):
 		return "NOTHING TO UNDO: " + strings.TrimPrefix(strings.TrimPrefix(p.Summary, "nothing to undo"), ": ")
 	}
 	return ""
+}
+
+// ShownSummary is the phase's summary as a person should read it: a
+// validate phase the rollback passed over says it changed nothing, not
+// "no compensation configured" under NOTHING_TO_UNDO.
+func (p PhaseReport) ShownSummary() string {
+	if p.State == PhaseCompensated && p.kind() == PhaseValidate && strings.HasPrefix(p.Summary, NoCompensationSummary) {
+		return "nothing to undo: a validate phase checks, it changes nothing"
+	}
+	return p.Summary
 }
 
 // ShownState is the phase's state as a person should read it: COMPENSATED

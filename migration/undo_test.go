@@ -104,3 +104,16 @@ func TestShownStateSaysCompensatedOnlyWhenSomethingWasUndone(t *testing.T) {
 	assert.Equal(t, "COMPENSATED", PhaseReport{State: PhaseCompensated, Summary: "dropped 3 tables"}.ShownState())
 	assert.Equal(t, "FAILED", PhaseReport{State: PhaseFailed, Summary: NoCompensationSummary}.ShownState())
 }
+
+// A rolled-back run's validate phase (a hook with no compensation, as the
+// README's preflight-only phase) changed nothing: it reads NOTHING_TO_UNDO,
+// as godwit plan says, not NOT_UNDONE with "its effects remain".
+func TestAValidatePhaseWithoutCompensationHasNothingToUndo(t *testing.T) {
+	v := PhaseReport{Phase: "validate", Kind: PhaseValidate, State: PhaseCompensated, Summary: NoCompensationSummary}
+	assert.Equal(t, "NOTHING_TO_UNDO", v.ShownState())
+	assert.Equal(t, "NOTHING TO UNDO: a validate phase checks, it changes nothing", v.UndoneText())
+	old := PhaseReport{Phase: "validate", State: PhaseCompensated, Summary: NoCompensationSummary}
+	assert.Equal(t, "NOTHING_TO_UNDO", old.ShownState(), "a report from before phases had kinds: its name is its kind")
+	hook := PhaseReport{Phase: "migrate-schema", Kind: PhaseProvision, State: PhaseCompensated, Summary: NoCompensationSummary}
+	assert.Equal(t, "NOT_UNDONE", hook.ShownState(), "a phase of another kind may have changed things")
+}

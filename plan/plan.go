@@ -140,6 +140,31 @@ type Measurement struct {
 	RateMBPerSecond float64 `json:"rate_mb_per_second"`
 	// Basis says how, in words.
 	Basis string `json:"basis"`
+	// Rows is the source's row count (the engine's estimate), so a copy
+	// the spec throttles (rowsPerSecond) is estimated at its limit.
+	Rows int64 `json:"rows,omitempty"`
+}
+
+// rowLimited is a driver section whose copy rate the spec caps in rows
+// per second (the copy driver's rowsPerSecond; 0: no limit).
+type rowLimited interface {
+	RowsPerSecondLimit() int
+}
+
+// throttledEstimate is the minutes a copy takes at the spec's row limit,
+// when that is slower than est; ok is false when the spec sets no limit,
+// the row count is not known or the limit is not the bound.
+func throttledEstimate(ps config.PhaseSpec, m *Measurement, est float64) (float64, string, bool) {
+	rl, isLimited := ps.Driver.(rowLimited)
+	if ps.Phase != migration.PhaseCopy || !isLimited || m == nil || m.Rows <= 0 || rl.RowsPerSecondLimit() <= 0 {
+		return 0, "", false
+	}
+	limit := rl.RowsPerSecondLimit()
+	minutes := round1(float64(m.Rows) / float64(limit) / 60)
+	if minutes <= est {
+		return 0, "", false
+	}
+	return minutes, fmt.Sprintf("%d rows at the spec's rowsPerSecond: %d (the copy's limit; the measured rate alone gives %.1f min)", m.Rows, limit, est), true
 }
 
 // DefaultCopyRateMBPerSecond is the copy rate used when none is given.
@@ -169,6 +194,9 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 		}
 		if est, basis, ok := volumeEstimate(ps.Phase, vol, rate); ok {
 			ph.EstimatedMinutes, ph.EstimateBasis = est, basis
+			if t, tb, ok := throttledEstimate(ps, opts.Measured, est); ok {
+				ph.EstimatedMinutes, ph.EstimateBasis = t, tb
+			}
 			if opts.Measured != nil && opts.Measured.Basis != "" {
 				ph.EstimateBasis += "; " + opts.Measured.Basis
 			}

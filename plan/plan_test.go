@@ -107,3 +107,29 @@ func TestDescriptionErrorsNameFieldPath(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// limitedCopy is a copy section capped at rps rows per second.
+type limitedCopy struct{ rps int }
+
+func (limitedCopy) Check(*config.CheckContext) {}
+func (l limitedCopy) RowsPerSecondLimit() int  { return l.rps }
+
+// A copy the spec throttles is estimated at its limit: the trial's
+// 201,050 rows at rowsPerSecond 2000 take 1.7 min, which the measured read
+// rate alone called 0 min.
+func TestMeasuredCopyIsEstimatedAtTheSpecsRowLimit(t *testing.T) {
+	spec := &config.Spec{Name: "tracker", Phases: []config.PhaseSpec{
+		{Phase: migration.PhaseCopy, Name: "copy", Driver: limitedCopy{rps: 2000}},
+		{Phase: migration.PhaseReconcile, Name: "reconcile", Driver: limitedCopy{}},
+	}}
+	m := &Measurement{VolumeMB: 27, RateMBPerSecond: 18.3, Rows: 201050, Basis: "measured on legacy"}
+	p := FromSpec(spec, Options{Measured: m})
+	cp := phase(p, migration.PhaseCopy)
+	assert.InDelta(t, 1.7, cp.EstimatedMinutes, 1e-9)
+	assert.Contains(t, cp.EstimateBasis, "201050 rows at the spec's rowsPerSecond: 2000")
+	assert.Contains(t, cp.EstimateBasis, "measured on legacy")
+	assert.InDelta(t, 0.0, phase(p, migration.PhaseReconcile).EstimatedMinutes, 1e-9, "a reconcile is not throttled by the copy's limit")
+
+	spec.Phases[0].Driver = limitedCopy{}
+	assert.InDelta(t, 0.0, phase(FromSpec(spec, Options{Measured: m}), migration.PhaseCopy).EstimatedMinutes, 1e-9, "no limit: the measured rate")
+}

@@ -676,6 +676,10 @@ func (b *beater) stop(res datacopy.Result) {
 // planning (godwit plan --measure samples them).
 func (s *Spec) SourceTables() (store string, tables []string) { return s.From, s.Tables }
 
+// RowsPerSecondLimit is the spec's rate (0: no limit), so godwit plan
+// --measure estimates a throttled copy at its limit, not at the read rate.
+func (s *Spec) RowsPerSecondLimit() int { return s.RowsPerSecond }
+
 // WithRowsPerSecond returns the section with another rate (`godwit
 // throttle` while the copy runs; 0: no limit).
 func (s *Spec) WithRowsPerSecond(rps int) config.DriverSpec {

@@ -36,7 +36,7 @@ func TestSpecChecks(t *testing.T) {
 		{"unknown store names the spec's stores", `
   - phase: copy
     copy: {from: legacy, to: nwe, tables: [t]}
-`, []string{`phases[0].copy.to: "nwe" is not one of the spec's stores (the spec has legacy, new)`}},
+`, []string{`phases[0].copy.to: "nwe" is not one of the spec's stores (did you mean "new"?) (the spec has legacy, new)`}},
 		{"missing stores and tables are required", `
   - phase: provision
     provision: {}

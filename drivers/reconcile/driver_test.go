@@ -56,7 +56,8 @@ func TestSpecIsCheckedAndResolved(t *testing.T) {
       updatedColumn: updated_at
       maxDifferences: 1000
       maxDuration: 10m`, false, "", DirectionForward},
-		{"unknown store", "      {from: legacy, to: nowhere, tables: [items]}", false, `store "nowhere" is not in stores`, ""},
+		{"unknown store", "      {from: legacy, to: nowhere, tables: [items]}", false, `to (line 8): "nowhere" is not one of the spec's stores (the spec has legacy, new): add it under stores: or fix the name`, ""},
+		{"store typo", "      {from: legacy, to: nwe, tables: [items]}", false, `"nwe" is not one of the spec's stores (did you mean "new"?)`, ""},
 		{"no tables", "      {from: legacy, to: new}", false, "tables (line 7): is required", ""},
 		{"bad pattern", "      {from: legacy, to: new, tables: [\"public.items\"]}", false, "schema-qualified", ""},
 		{"bad direction", "      {from: legacy, to: new, tables: [items], direction: sideways}", false, "want auto, forward or reverse", ""},

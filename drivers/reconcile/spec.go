@@ -114,12 +114,11 @@ func (s *Spec) Check(c *config.CheckContext) {
 	for _, f := range []struct{ path, name string }{{"from", s.From}, {"to", s.To}} {
 		st, ok := c.Spec.Stores[f.name]
 		switch {
-		case f.name == "":
-			c.Errorf(f.path, "is required: the name of a store in stores:")
 		case !ok && s.Mapping != "":
 			// Reported at the mapping's own from / to.
 		case !ok:
-			c.Errorf(f.path, "store %q is not in stores: (add it there with engine and dsn)", f.name)
+			// The same words as provision's and copy's, with a did-you-mean.
+			stores.CheckStoreRef(c, f.path, f.name)
 		case f.path == "from":
 			s.FromStore = st
 		default:

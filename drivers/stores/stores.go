@@ -15,6 +15,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/suggest"
 )
 
 // OpenTimeout bounds connecting to a store: an unreachable one must become
@@ -103,7 +104,7 @@ func CheckStoreRef(c *config.CheckContext, field, name string) {
 	case name == "":
 		c.Errorf(field, "is required: the name of one of the spec's stores (%s)", listOrNone(known))
 	case !contains(known, name):
-		c.Errorf(field, "%q is not one of the spec's stores (%s): add it under stores: or fix the name", name, listOrNone(known))
+		c.Errorf(field, "%q is not one of the spec's stores%s (%s): add it under stores: or fix the name", name, suggest.DidYouMean(name, known), listOrNone(known))
 	}
 }
 
