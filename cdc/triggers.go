@@ -44,15 +44,29 @@ func setupTriggers(ctx context.Context, o Options) ([]string, error) {
 		}
 		created = append(created, made...)
 	}
+	captured := map[string]*triggerTable{}
 	for _, name := range o.Tables {
 		tt, err := loadTriggerTable(ctx, o.Source, o.Name, name)
 		if err != nil {
 			return created, err
 		}
+		captured[tt.src.Name] = tt
 		made, err := createCapture(ctx, o.Source, o.Name, tt)
 		created = append(created, made...)
 		if err != nil {
 			return created, fmt.Errorf("set up triggers on %s: %w", name, err)
+		}
+	}
+	// Every changelog exists now: the triggers that record what a foreign
+	// key's action does to other captured tables can name them.
+	if o.Source.Engine == datastore.MySQL {
+		for _, name := range o.Tables {
+			tt := captured[name]
+			made, err := createTriggers(ctx, o.Source, tt, fkActionTriggers(o.Source, o.Name, tt, captured))
+			created = append(created, made...)
+			if err != nil {
+				return created, fmt.Errorf("set up triggers on %s: %w", name, err)
+			}
 		}
 	}
 	return created, nil
@@ -112,11 +126,21 @@ func createCapture(ctx context.Context, s *datastore.Store, capture string, tt *
 		}
 		created = append(created, "table "+tt.changelog)
 	}
+	made, err := createTriggers(ctx, s, tt, triggerDDL(s, capture, tt))
+	return append(created, made...), err
+}
+
+// createTriggers creates those of defs the table does not have yet.
+func createTriggers(ctx context.Context, s *datastore.Store, tt *triggerTable, defs []triggerDef) ([]string, error) {
+	if len(defs) == 0 {
+		return nil, nil
+	}
+	var created []string
 	have, err := listTriggers(ctx, s, tt.src.Name)
 	if err != nil {
 		return created, err
 	}
-	for _, tr := range triggerDDL(s, capture, tt) {
+	for _, tr := range defs {
 		if have[tr.name] {
 			continue
 		}
