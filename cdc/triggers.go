@@ -15,8 +15,10 @@ import (
 // own names (the prefix keeps them apart from a source key called id).
 const (
 	colSeq = "godwit_seq" // order of capture, never reused
-	colOp  = "godwit_op"  // I, U or D: for people reading the table; the drain reads the row's state
+	colOp  = "godwit_op"  // I, U or D: for people reading the table; the drain reads the row's state (T: the table was truncated)
 	colAt  = "godwit_at"  // capture time (UTC), for the lag
+
+	opTruncate = "T" // a PostgreSQL TRUNCATE: the entry has no key
 )
 
 // triggerTable is one captured table of the triggers method.
@@ -223,8 +225,26 @@ END
 $godwit$`, q(fn), originSetting, into, strings.Join(oldList, ", "),
 			rowExpr(oldList), rowExpr(newList), into, strings.Join(oldList, ", "), into, strings.Join(newList, ", "))
 		name := triggerName(capture, tt.src.Name, "iud")
-		return []triggerDef{{name: name, also: "function " + fn, stmts: []string{body,
-			fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", q(name), tbl, q(fn))}}}
+		// TRUNCATE fires no row trigger: a statement trigger records it
+		// as one entry (op T, no key) that the drain turns into emptying
+		// the target table before the entries after it.
+		tfn := functionName(capture, tt.src.Name+"_t")
+		tbody := fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $godwit$
+BEGIN
+  IF coalesce(current_setting('%s', true), '') <> '' THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO %s (%s) VALUES ('%s');
+  RETURN NULL;
+END
+$godwit$`, q(tfn), originSetting, cl, q(colOp), opTruncate)
+		tname := triggerName(capture, tt.src.Name, "t")
+		return []triggerDef{
+			{name: name, also: "function " + fn, stmts: []string{body,
+				fmt.Sprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", q(name), tbl, q(fn))}},
+			{name: tname, also: "function " + tfn, stmts: []string{tbody,
+				fmt.Sprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", q(tname), tbl, q(tfn))}},
+		}
 	case datastore.MySQL:
 		now := "UTC_TIMESTAMP(6)"
 		for _, k := range keys {
@@ -495,7 +515,7 @@ func (r *triggerReader) read(ctx context.Context, tx *sql.Tx, tt *triggerTable, 
 	q := r.s.Quote
 	src := tt.view
 	var cols, on []string
-	cols = append(cols, "c."+q(colSeq))
+	cols = append(cols, "c."+q(colSeq), "c."+q(colOp))
 	for _, k := range src.PrimaryKey {
 		cols = append(cols, "c."+q(k))
 		on = append(on, "t."+q(k)+" = c."+q(k))
@@ -528,6 +548,11 @@ func (r *triggerReader) read(ctx context.Context, tx *sql.Tx, tt *triggerTable, 
 			return fmt.Errorf("read changelog %s: %w", tt.changelog, err)
 		}
 		b.seqs[tt.changelog] = append(b.seqs[tt.changelog], seq.(int64))
+		raw = raw[1:]
+		if op, _ := datastore.Canonical(datastore.Type{Kind: datastore.KindText}, raw[0]); op == opTruncate {
+			b.add(src.Name, keyIdx, change{truncate: true})
+			continue
+		}
 		key := make([]any, nk)
 		for i, ci := range keyIdx {
 			if key[i], err = datastore.Canonical(src.Columns[ci].Type, raw[1+i]); err != nil {
