@@ -265,7 +265,7 @@ func TestStopAfterCutOverRemovesReverseReplication(t *testing.T) {
 	t.Log(res.Summary)
 	assert.Contains(t, res.Summary, "drained (0 changes applied) and removed the capture from legacy")
 	assert.Contains(t, res.Summary, "reverse replication stopped (")
-	assert.Contains(t, res.Summary, "changes made on new applied to legacy) and its capture removed from new: 1 trigger, 1 changelog table, 1 function")
+	assert.Contains(t, res.Summary, "changes made on new applied to legacy) and its capture removed from new: 2 triggers, 1 changelog table, 2 functions")
 	dbtest.AssertSameRows(t, dst.Store, src.Store, "kitchen")
 	noLeftovers(t, ctx, src.Store, dst.Store)
 }
