@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -741,4 +742,58 @@ func TestARunEndedWithoutAReportIsGone(t *testing.T) {
 	code, body, _ := get(t, srv.URL+"/api/migrations/cut")
 	assert.Equal(t, http.StatusGone, code, body)
 	assert.Contains(t, body, "ended without a report")
+}
+
+// The run page says in plain words what the run does, what comes next and
+// whether someone has to act, for each state a person watching meets.
+func TestRunPageSaysWhatHappensNowInPlainWords(t *testing.T) {
+	newRun := func() *migration.Report {
+		r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseReconcile},
+			map[migration.Phase]string{migration.PhaseReconcile: "go-live"}, t0)
+		r.Phases[0].State, r.Phases[0].Progress = migration.PhaseCompleted, 100
+		return r
+	}
+	cases := []struct {
+		name  string
+		setup func(r *migration.Report)
+		want  string
+	}{
+		{"copying, a gate ahead", func(r *migration.Report) {
+			r.Status, r.CurrentIndex = migration.StatusInProgress, 1
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhaseRunning, 40
+		}, "Running phase 2 of 3, copy. Nothing to do: it goes on by itself. It will stop and wait for someone to approve gate go-live before phase reconcile."},
+		{"paused mid-copy", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.Paused = migration.StatusPaused, 1, true
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhasePaused, 96
+		}, "Paused: phase copy stopped at 96% and keeps what it has done. Nothing runs until someone resumes it (the Resume button, or godwit resume orders); it then goes on from where it stopped."},
+		{"waiting at a gate", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.WaitingGate, r.Rollback = migration.StatusWaitingApproval, 2, "go-live", migration.RollbackAvailable
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhaseCompleted, 100
+		}, "Waiting for a person: nothing moves until someone approves gate go-live before phase reconcile starts (the Approve button, or godwit approve orders --gate go-live). Rolling back instead undoes what has been done so far."},
+		{"rolled back after a failure", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.EndTime = migration.StatusRolledBack, -1, t0.Add(time.Minute)
+			r.Error = "phase reconcile failed: 5 rows missing"
+			r.Rollback, r.RollbackNote = migration.RollbackDone, r.Error
+			r.Phases[0].State, r.Phases[1].State, r.Phases[2].State = migration.PhaseCompensated, migration.PhaseCompensated, migration.PhaseFailed
+		}, "Stopped and undone: phase reconcile failed (the error below says why), so every phase that had run was undone, the last first. To try again, fix the cause and start the migration again."},
+		{"finished", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.EndTime = migration.StatusCompleted, -1, t0.Add(time.Minute)
+			for i := range r.Phases {
+				r.Phases[i].State, r.Phases[i].Progress = migration.PhaseCompleted, 100
+			}
+		}, "Finished: every phase completed. Nothing left to do."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRun()
+			tc.setup(r)
+			f := newFake()
+			f.reports["orders"] = r
+			_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders")
+			assert.Contains(t, body, `<p class="now" id="run-now">`+template.HTMLEscapeString(tc.want)+`</p>`)
+			if r.Error != "" {
+				assert.Contains(t, body, `<dt>Rollback</dt><dd>DONE</dd>`, "the rollback's note does not repeat the run's error, shown just below")
+			}
+		})
+	}
 }

@@ -75,7 +75,10 @@ type runView struct {
 	Paused              bool
 	// Error is why the run failed; Outcome, for a rollback a person asked
 	// for, who asked and why: a deliberate outcome, not shown as an error.
-	Error, Outcome  string
+	Error, Outcome string
+	// Now says in plain words what the run does, what comes next and
+	// whether someone has to act (nowInWords).
+	Now             string
 	Phases          []phaseView
 	Charts          []chart
 	Executive, Team []docField
@@ -218,12 +221,13 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		Overall:      progress{Percent: rep.OverallProgress, Label: "overall progress", Text: fmt.Sprintf("%.0f%%", rep.OverallProgress)},
 		Started:      stamp(rep.StartTime),
 		Risk:         rep.Risk,
-		Rollback:     withNote(rep.Rollback, rep.RollbackNote),
+		Rollback:     withNote(rep.Rollback, rollbackNote(rep)),
 		UILink:       s.uiLink(rep.Name),
 		WaitingGate:  rep.WaitingGate,
 		Paused:       rep.Paused,
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
+		Now:          nowInWords(rep),
 	}
 	// Only while it rolls back and once it has: a requested rollback whose
 	// compensation then failed (ROLLBACK_FAILED, ROLLBACK_BLOCKED) keeps
@@ -378,6 +382,16 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// rollbackNote is the report's rollback note, unless it only repeats the
+// run's error, which the page shows already (a rollback after a failure
+// noted that failure: the page printed the same long message twice).
+func rollbackNote(rep *migration.Report) string {
+	if rep.Error != "" && rep.RollbackNote == rep.Error {
+		return ""
+	}
+	return rep.RollbackNote
 }
 
 func withNote(v, note string) string {
