@@ -222,7 +222,9 @@ func waitingLines(r *migration.Report, now time.Time, gateLag time.Duration) []s
 		out = append(out, fmt.Sprintf("Waiting    for the window %s%s; it starts on its own %s, or now: godwit approve %s --gate window",
 			r.Window, before, opens, r.Name))
 	}
-	if r.Paused {
+	// A run that ended while paused keeps the flag; nothing waits for a
+	// resume any more.
+	if r.Paused && !r.Status.Final() {
 		switch {
 		case r.Status == migration.StatusWaitingApproval || r.Status == migration.StatusWaitingWindow:
 			out = append(out, "Paused     too: once that wait is over, nothing runs until: godwit resume "+r.Name)

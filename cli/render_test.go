@@ -262,6 +262,21 @@ func TestRenderText(t *testing.T) {
 			},
 		},
 		{
+			// Rolled back while paused: the run has ended, so no resume is
+			// waited for (the trial's run said "nothing runs until: godwit
+			// resume" under ROLLED_BACK).
+			name: "rolled back while paused",
+			report: func() (*migration.Report, time.Time) {
+				r, now := pausedReport()
+				r.Status, r.CurrentIndex, r.EndTime = migration.StatusRolledBack, -1, now
+				r.Phases[1].State = migration.PhaseCancelled
+				r.Refresh(now)
+				return r, now
+			},
+			lines:  []string{"Migration orders — ROLLED_BACK"},
+			absent: []string{"Paused", "godwit resume"},
+		},
+		{
 			name: "waiting at a gate among a phase's steps",
 			report: func() (*migration.Report, time.Time) {
 				r, now := waitingReport()
