@@ -357,6 +357,20 @@ func TestRenderTextPhaseDurationOfRunningPhaseUsesNow(t *testing.T) {
 	assert.Contains(t, b.String(), "(6m0s ago)")
 }
 
+// A phase a pause stopped keeps the duration and rate it had when it
+// stopped: the pause is not work (the trial's paused copy read "36s at
+// 1527/s", then "51.2s at 1075/s" 15 s later, nothing having run).
+func TestRenderTextPausedPhaseDurationStopsAtThePause(t *testing.T) {
+	r, now := pausedReport()
+	var a, b bytes.Buffer
+	renderText(&a, r, now.Add(time.Second))
+	renderText(&b, r, now.Add(10*time.Minute))
+	at, later := lineWith(t, a.String(), "2. copy"), lineWith(t, b.String(), "2. copy")
+	assert.Contains(t, at, "4m58s")
+	assert.Contains(t, later, "4m58s, 500 records at 2/s", "ten minutes of pause later")
+	assert.Equal(t, at, later)
+}
+
 func TestRenderTextStartedInTheFuture(t *testing.T) {
 	// A clock skew between the worker and this machine must not show a
 	// negative age.

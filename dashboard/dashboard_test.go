@@ -797,3 +797,19 @@ func TestRunPageSaysWhatHappensNowInPlainWords(t *testing.T) {
 		})
 	}
 }
+
+// A phase a pause stopped shows the duration it ran, not the time since it
+// started: the pause is not work.
+func TestRunPagePausedPhaseDurationStopsAtThePause(t *testing.T) {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseCopy}, nil, t0)
+	r.CurrentIndex = 0
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].Records = migration.PhaseRunning, t0, 54000
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.Refresh(t0.Add(18 * time.Second)) // the pause's boundary
+	r.ShowPaused()
+	f := newFake()
+	f.reports["orders"] = r
+	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders") // two minutes after t0
+	assert.Contains(t, body, "<span>18s</span>")
+	assert.NotContains(t, body, "<span>2m0s</span>")
+}

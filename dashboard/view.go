@@ -244,7 +244,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		v.Ended = fmt.Sprintf("%s (took %s)", stamp(rep.EndTime), rep.EndTime.Sub(rep.StartTime).Round(time.Second))
 	}
 	for i, p := range rep.Phases {
-		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, rep.Status, now))
+		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, rep.Status, rep.PhaseEnd(p, now)))
 	}
 	for _, is := range rep.Issues {
 		v.Issues = append(v.Issues, issueView{Time: stamp(is.Time), Severity: is.Severity, Phase: is.Phase, Message: is.Message})
@@ -268,7 +268,9 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 	return v
 }
 
-func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.Status, now time.Time) phaseView {
+// newPhaseView is phase i's view; end is what its duration runs to
+// (Report.PhaseEnd).
+func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.Status, end time.Time) phaseView {
 	pv := phaseView{
 		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: p.ShownState(), StateClass: phaseClass(p.State),
 		Current: current, Summary: p.ShownSummary(), Detail: p.Detail, Error: p.Error, Gate: p.Gate,
@@ -296,10 +298,6 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 		pv.Step = fmt.Sprintf("%d steps", p.Steps)
 	}
 	if !p.StartTime.IsZero() {
-		end := p.EndTime
-		if end.IsZero() {
-			end = now
-		}
 		pv.Duration = end.Sub(p.StartTime).Round(100 * time.Millisecond).String()
 	}
 	for _, t := range p.Tables {
