@@ -89,6 +89,10 @@ type runView struct {
 	// disabled, with ActionsNote saying why when it is not obvious.
 	CanApprove, CanPause, CanResume, CanRollback bool
 	ActionsNote                                  string
+	// Steerable is false once the run has ended: the page then shows no
+	// action form at all, only the note (a finished run's page showed a
+	// token field, name and reason boxes and four greyed-out buttons).
+	Steerable bool
 }
 
 // lastKnownView is a running run's page when no worker answers its status
@@ -254,6 +258,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 	v.Executive = docFields(briefing.ExecutiveSummary(rep, obs))
 	v.Team = docFields(briefing.TeamUpdate(rep, obs, now))
 	final := rep.Status.Final()
+	v.Steerable = !final
 	live := v.Actions && !final
 	v.CanApprove = live && rep.WaitingGate != ""
 	v.CanPause = live && !rep.Paused && rep.Status != migration.StatusRollingBack && rep.Status != migration.StatusRollbackBlocked
