@@ -391,6 +391,7 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (Prefligh
 			res.Problems = append(res.Problems, Problem{Phase: p.Name, Message: msg})
 		}
 	}
+	res.Problems = append(res.Problems, notificationProblems(spec.Notifications)...)
 	if in.Leases {
 		leases, err := a.leaseResources(ctx, &spec)
 		if err != nil {

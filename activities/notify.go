@@ -87,3 +87,24 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	}
 	return nil
 }
+
+// notificationProblems checks, at preflight, that each webhook's URL can be
+// read on this worker and is an http(s) URL: the Notify activity finds out
+// only when an event is sent, in the background, and a webhook it cannot
+// reach gets no event of the whole run (an audit trail with holes) while
+// the run goes on. No message holds the URL.
+func notificationProblems(ns []config.Notification) []Problem {
+	var ps []Problem
+	for i, n := range ns {
+		at := fmt.Sprintf("notifications[%d].url", i)
+		u, err := ResolveSecret(n.URL)
+		if err == nil {
+			err = notify.CheckURL(u)
+		}
+		if err != nil {
+			ps = append(ps, Problem{Phase: "notifications", Message: fmt.Sprintf(
+				"%s: %v: this webhook would get no event of the run; fix it on every worker", at, err)})
+		}
+	}
+	return ps
+}

@@ -222,6 +222,9 @@ func openLogical(ctx context.Context, o Options, tables map[string]*datastore.Ta
 	// Never report a position behind the slot's: PostgreSQL before 17
 	// would move the slot back.
 	r.confirmed = max(r.confirmed, r.skip)
+	if err := datastore.CheckPostgresDSN(o.SourceDSN); err != nil {
+		return nil, fmt.Errorf("the source DSN: %w", err)
+	}
 	cfg, err := pgconn.ParseConfig(o.SourceDSN)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the source DSN is not a PostgreSQL URL or keyword string", datastore.ErrBadDSN)

@@ -85,16 +85,12 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			extra = append(extra, gate)
 		}
 		if !p.StartTime.IsZero() {
-			end := p.EndTime
-			if end.IsZero() {
-				end = now
-			}
-			extra = append(extra, end.Sub(p.StartTime).Round(100*time.Millisecond).String())
+			extra = append(extra, r.PhaseEnd(p, now).Sub(p.StartTime).Round(100*time.Millisecond).String())
 		}
 		extra = append(extra, attemptsText(p)...)
 		if p.Records > 0 {
 			records := fmt.Sprintf("%d records", p.Records)
-			if rate := p.Rate(now); rate > 0 && p.CountsRows() {
+			if rate := p.Rate(r.PhaseEnd(p, now)); rate > 0 && p.CountsRows() {
 				// Over the whole phase, every attempt and unit: a retried
 				// copy's summary gives only its last attempt's rate.
 				records += fmt.Sprintf(" at %.0f/s", rate)
@@ -222,7 +218,9 @@ func waitingLines(r *migration.Report, now time.Time, gateLag time.Duration) []s
 		out = append(out, fmt.Sprintf("Waiting    for the window %s%s; it starts on its own %s, or now: godwit approve %s --gate window",
 			r.Window, before, opens, r.Name))
 	}
-	if r.Paused {
+	// A run that ended while paused keeps the flag; nothing waits for a
+	// resume any more.
+	if r.Paused && !r.Status.Final() {
 		switch {
 		case r.Status == migration.StatusWaitingApproval || r.Status == migration.StatusWaitingWindow:
 			out = append(out, "Paused     too: once that wait is over, nothing runs until: godwit resume "+r.Name)

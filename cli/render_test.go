@@ -262,6 +262,21 @@ func TestRenderText(t *testing.T) {
 			},
 		},
 		{
+			// Rolled back while paused: the run has ended, so no resume is
+			// waited for (the trial's run said "nothing runs until: godwit
+			// resume" under ROLLED_BACK).
+			name: "rolled back while paused",
+			report: func() (*migration.Report, time.Time) {
+				r, now := pausedReport()
+				r.Status, r.CurrentIndex, r.EndTime = migration.StatusRolledBack, -1, now
+				r.Phases[1].State = migration.PhaseCancelled
+				r.Refresh(now)
+				return r, now
+			},
+			lines:  []string{"Migration orders — ROLLED_BACK"},
+			absent: []string{"Paused", "godwit resume"},
+		},
+		{
 			name: "waiting at a gate among a phase's steps",
 			report: func() (*migration.Report, time.Time) {
 				r, now := waitingReport()
@@ -340,6 +355,20 @@ func TestRenderTextPhaseDurationOfRunningPhaseUsesNow(t *testing.T) {
 	// A finished phase's duration does not move.
 	assert.Contains(t, lineWith(t, b.String(), "1. validate"), "1.5s")
 	assert.Contains(t, b.String(), "(6m0s ago)")
+}
+
+// A phase a pause stopped keeps the duration and rate it had when it
+// stopped: the pause is not work (the trial's paused copy read "36s at
+// 1527/s", then "51.2s at 1075/s" 15 s later, nothing having run).
+func TestRenderTextPausedPhaseDurationStopsAtThePause(t *testing.T) {
+	r, now := pausedReport()
+	var a, b bytes.Buffer
+	renderText(&a, r, now.Add(time.Second))
+	renderText(&b, r, now.Add(10*time.Minute))
+	at, later := lineWith(t, a.String(), "2. copy"), lineWith(t, b.String(), "2. copy")
+	assert.Contains(t, at, "4m58s")
+	assert.Contains(t, later, "4m58s, 500 records at 2/s", "ten minutes of pause later")
+	assert.Equal(t, at, later)
 }
 
 func TestRenderTextStartedInTheFuture(t *testing.T) {

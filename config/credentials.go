@@ -41,6 +41,12 @@ var (
 	curlUser     = regexp.MustCompile(`(?:^|[\s'"])(?:-u\s*|--user[\s=]+)["']?[^\s:'"]*:` + optionValue)
 	userPassword = regexp.MustCompile(`^[^\s:]*:(.+)$`)
 	curlClient   = regexp.MustCompile(`(?:^|[\s/'"])curl(?:\s|$|['"])`)
+	// credentialOption: a long option that takes a credential as its next
+	// word (--password s3cret, --token abc, --api-key K), in a script; a
+	// separate argument is checked with credentialFlags.
+	credentialOption = regexp.MustCompile(`(?i)(?:^|[\s'"])--(?:password|passwd|token|api-?key|access-token|auth-token|client-secret|secret-access-key)\s+` + optionValue)
+	// jsonCredential: a credential in a JSON body (curl -d '{"password": "x"}').
+	jsonCredential = regexp.MustCompile(`(?i)"(?:password|passwd|token|api_?key|access_token|client_secret|secret)"\s*:\s*("[^"]*")`)
 	// passNamePattern: variable names that hold a password beyond those
 	// secretNamePattern knows (PGPASS, DB_PASS, PASS).
 	passNamePattern = regexp.MustCompile(`(?i)(?:^|_)(?:PG)?PASS(?:_|$)`)
@@ -83,8 +89,20 @@ func literalCredential(s string, mysqlArgs, curlArgs bool) string {
 		return "a token=VALUE, api_key=VALUE or secret=VALUE"
 	case curlArgs && anyLiteral(curlUser, s):
 		return "curl's -u USER:PASSWORD"
+	case anyLiteral(credentialOption, s):
+		return "a --password VALUE or --token VALUE option"
+	case anyLiteral(jsonCredential, s):
+		return `a "password": "VALUE" in JSON`
 	}
 	return ""
+}
+
+// credentialFlags are the options whose next argument is a credential
+// (argv [tool, --password, s3cret]); the --opt=VALUE and script forms are
+// found by keywordPassword, tokenParam and credentialOption.
+var credentialFlags = map[string]bool{
+	"--password": true, "--passwd": true, "--token": true, "--api-key": true, "--apikey": true,
+	"--access-token": true, "--auth-token": true, "--client-secret": true, "--secret-access-key": true,
 }
 
 // anyLiteral reports whether one of re's matches in s captures a literal
@@ -128,6 +146,9 @@ func checkCredentials(add addFunc, path, phase string, c *Command, dsnVars map[s
 		what := literalCredential(arg, mysqlArgs, curlCommand || curlClient.MatchString(" "+arg+" "))
 		if what == "" && curlCommand && i > 0 && (c.Command[i-1] == "-u" || c.Command[i-1] == "--user") && anyLiteral(userPassword, arg) {
 			what = "curl's -u USER:PASSWORD"
+		}
+		if what == "" && i > 0 && credentialFlags[strings.ToLower(c.Command[i-1])] && arg != "" && !strings.HasPrefix(arg, "$") {
+			what = "a --password VALUE or --token VALUE option"
 		}
 		if what != "" {
 			add(path+".command["+itoa(i)+"]", "holds a literal credential (%s): %s", what, fix)

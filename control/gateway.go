@@ -64,7 +64,11 @@ func (g Gateway) Stats(ctx context.Context) (api.RouteStats, error) {
 	defer cancel()
 	stats, err := gc.Stats(ctx, g.Route, 0)
 	if err != nil {
-		return stats, fmt.Errorf("%s did not answer: %v", g.Source(), err)
+		// The gateway's answer is quoted, and a gateway or a proxy before
+		// it may echo the token: the message goes to the dashboard's page
+		// (readable without a token) and the terminal, redacted like a
+		// worker's errors.
+		return stats, fmt.Errorf("%s did not answer: %s", g.Source(), activities.KnownSecrets().String(err.Error()))
 	}
 	return stats, nil
 }

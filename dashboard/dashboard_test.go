@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -315,7 +316,9 @@ func TestRunPageWithToken(t *testing.T) {
 	_, body, _ = get(t, srv.URL+"/migrations/legacy-move")
 	assert.Contains(t, body, `id="run-status">ROLLED_BACK</span>`)
 	assert.Contains(t, body, `The migration has ended (ROLLED_BACK): nothing to steer.`)
-	assert.Contains(t, body, `id="rollback" class="danger" disabled>`)
+	for _, gone := range []string{`id="rollback"`, `id="approve"`, `id="token"`, `id="reason"`} {
+		assert.NotContains(t, body, gone, "an ended run offers no action form, only the note")
+	}
 }
 
 func TestRunPageCopyTables(t *testing.T) {
@@ -741,4 +744,74 @@ func TestARunEndedWithoutAReportIsGone(t *testing.T) {
 	code, body, _ := get(t, srv.URL+"/api/migrations/cut")
 	assert.Equal(t, http.StatusGone, code, body)
 	assert.Contains(t, body, "ended without a report")
+}
+
+// The run page says in plain words what the run does, what comes next and
+// whether someone has to act, for each state a person watching meets.
+func TestRunPageSaysWhatHappensNowInPlainWords(t *testing.T) {
+	newRun := func() *migration.Report {
+		r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseReconcile},
+			map[migration.Phase]string{migration.PhaseReconcile: "go-live"}, t0)
+		r.Phases[0].State, r.Phases[0].Progress = migration.PhaseCompleted, 100
+		return r
+	}
+	cases := []struct {
+		name  string
+		setup func(r *migration.Report)
+		want  string
+	}{
+		{"copying, a gate ahead", func(r *migration.Report) {
+			r.Status, r.CurrentIndex = migration.StatusInProgress, 1
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhaseRunning, 40
+		}, "Running phase 2 of 3, copy. Nothing to do: it goes on by itself. It will stop and wait for someone to approve gate go-live before phase reconcile."},
+		{"paused mid-copy", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.Paused = migration.StatusPaused, 1, true
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhasePaused, 96
+		}, "Paused: phase copy stopped at 96% and keeps what it has done. Nothing runs until someone resumes it (the Resume button, or godwit resume orders); it then goes on from where it stopped."},
+		{"waiting at a gate", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.WaitingGate, r.Rollback = migration.StatusWaitingApproval, 2, "go-live", migration.RollbackAvailable
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhaseCompleted, 100
+		}, "Waiting for a person: nothing moves until someone approves gate go-live before phase reconcile starts (the Approve button, or godwit approve orders --gate go-live). Rolling back instead undoes what has been done so far."},
+		{"rolled back after a failure", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.EndTime = migration.StatusRolledBack, -1, t0.Add(time.Minute)
+			r.Error = "phase reconcile failed: 5 rows missing"
+			r.Rollback, r.RollbackNote = migration.RollbackDone, r.Error
+			r.Phases[0].State, r.Phases[1].State, r.Phases[2].State = migration.PhaseCompensated, migration.PhaseCompensated, migration.PhaseFailed
+		}, "Stopped and undone: phase reconcile failed (the error below says why), so every phase that had run was undone, the last first. To try again, fix the cause and start the migration again."},
+		{"finished", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.EndTime = migration.StatusCompleted, -1, t0.Add(time.Minute)
+			for i := range r.Phases {
+				r.Phases[i].State, r.Phases[i].Progress = migration.PhaseCompleted, 100
+			}
+		}, "Finished: every phase completed. Nothing left to do."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRun()
+			tc.setup(r)
+			f := newFake()
+			f.reports["orders"] = r
+			_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders")
+			assert.Contains(t, body, `<p class="now" id="run-now">`+template.HTMLEscapeString(tc.want)+`</p>`)
+			if r.Error != "" {
+				assert.Contains(t, body, `<dt>Rollback</dt><dd>DONE</dd>`, "the rollback's note does not repeat the run's error, shown just below")
+			}
+		})
+	}
+}
+
+// A phase a pause stopped shows the duration it ran, not the time since it
+// started: the pause is not work.
+func TestRunPagePausedPhaseDurationStopsAtThePause(t *testing.T) {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseCopy}, nil, t0)
+	r.CurrentIndex = 0
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].Records = migration.PhaseRunning, t0, 54000
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.Refresh(t0.Add(18 * time.Second)) // the pause's boundary
+	r.ShowPaused()
+	f := newFake()
+	f.reports["orders"] = r
+	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders") // two minutes after t0
+	assert.Contains(t, body, "<span>18s</span>")
+	assert.NotContains(t, body, "<span>2m0s</span>")
 }

@@ -75,7 +75,10 @@ type runView struct {
 	Paused              bool
 	// Error is why the run failed; Outcome, for a rollback a person asked
 	// for, who asked and why: a deliberate outcome, not shown as an error.
-	Error, Outcome  string
+	Error, Outcome string
+	// Now says in plain words what the run does, what comes next and
+	// whether someone has to act (nowInWords).
+	Now             string
 	Phases          []phaseView
 	Charts          []chart
 	Executive, Team []docField
@@ -86,6 +89,10 @@ type runView struct {
 	// disabled, with ActionsNote saying why when it is not obvious.
 	CanApprove, CanPause, CanResume, CanRollback bool
 	ActionsNote                                  string
+	// Steerable is false once the run has ended: the page then shows no
+	// action form at all, only the note (a finished run's page showed a
+	// token field, name and reason boxes and four greyed-out buttons).
+	Steerable bool
 }
 
 // lastKnownView is a running run's page when no worker answers its status
@@ -218,12 +225,13 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		Overall:      progress{Percent: rep.OverallProgress, Label: "overall progress", Text: fmt.Sprintf("%.0f%%", rep.OverallProgress)},
 		Started:      stamp(rep.StartTime),
 		Risk:         rep.Risk,
-		Rollback:     withNote(rep.Rollback, rep.RollbackNote),
+		Rollback:     withNote(rep.Rollback, rollbackNote(rep)),
 		UILink:       s.uiLink(rep.Name),
 		WaitingGate:  rep.WaitingGate,
 		Paused:       rep.Paused,
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
+		Now:          nowInWords(rep),
 	}
 	// Only while it rolls back and once it has: a requested rollback whose
 	// compensation then failed (ROLLBACK_FAILED, ROLLBACK_BLOCKED) keeps
@@ -240,7 +248,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		v.Ended = fmt.Sprintf("%s (took %s)", stamp(rep.EndTime), rep.EndTime.Sub(rep.StartTime).Round(time.Second))
 	}
 	for i, p := range rep.Phases {
-		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, rep.Status, now))
+		v.Phases = append(v.Phases, newPhaseView(i, p, i == rep.CurrentIndex, rep.Status, rep.PhaseEnd(p, now)))
 	}
 	for _, is := range rep.Issues {
 		v.Issues = append(v.Issues, issueView{Time: stamp(is.Time), Severity: is.Severity, Phase: is.Phase, Message: is.Message})
@@ -250,6 +258,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 	v.Executive = docFields(briefing.ExecutiveSummary(rep, obs))
 	v.Team = docFields(briefing.TeamUpdate(rep, obs, now))
 	final := rep.Status.Final()
+	v.Steerable = !final
 	live := v.Actions && !final
 	v.CanApprove = live && rep.WaitingGate != ""
 	v.CanPause = live && !rep.Paused && rep.Status != migration.StatusRollingBack && rep.Status != migration.StatusRollbackBlocked
@@ -264,7 +273,9 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 	return v
 }
 
-func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.Status, now time.Time) phaseView {
+// newPhaseView is phase i's view; end is what its duration runs to
+// (Report.PhaseEnd).
+func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.Status, end time.Time) phaseView {
 	pv := phaseView{
 		Number: i + 1, Name: p.Phase, Kind: string(p.Kind), State: p.ShownState(), StateClass: phaseClass(p.State),
 		Current: current, Summary: p.ShownSummary(), Detail: p.Detail, Error: p.Error, Gate: p.Gate,
@@ -292,10 +303,6 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 		pv.Step = fmt.Sprintf("%d steps", p.Steps)
 	}
 	if !p.StartTime.IsZero() {
-		end := p.EndTime
-		if end.IsZero() {
-			end = now
-		}
 		pv.Duration = end.Sub(p.StartTime).Round(100 * time.Millisecond).String()
 	}
 	for _, t := range p.Tables {
@@ -378,6 +385,16 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// rollbackNote is the report's rollback note, unless it only repeats the
+// run's error, which the page shows already (a rollback after a failure
+// noted that failure: the page printed the same long message twice).
+func rollbackNote(rep *migration.Report) string {
+	if rep.Error != "" && rep.RollbackNote == rep.Error {
+		return ""
+	}
+	return rep.RollbackNote
 }
 
 func withNote(v, note string) string {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -56,7 +55,7 @@ const databaseMarker = "godwit_database"
 func DatabaseName(engine Engine, dsn string) string {
 	switch engine {
 	case Postgres:
-		if cfg, err := pgx.ParseConfig(dsn); err == nil {
+		if cfg, err := parsePostgres(dsn); err == nil {
 			return cfg.Database
 		}
 	case MySQL:
@@ -192,9 +191,9 @@ func openServer(ctx context.Context, engine Engine, dsn string) (*sql.DB, error)
 	switch engine {
 	case Postgres:
 		for _, db := range []string{"postgres", "template1"} {
-			cfg, err := pgx.ParseConfig(dsn)
+			cfg, err := parsePostgres(dsn)
 			if err != nil {
-				return nil, fmt.Errorf("%w: not a PostgreSQL URL or keyword string", ErrBadDSN)
+				return nil, err
 			}
 			cfg.Database = db
 			tries = append(tries, stdlib.OpenDB(*cfg))

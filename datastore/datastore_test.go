@@ -227,6 +227,11 @@ func TestOpenBadInput(t *testing.T) {
 		{"unknown engine", "oracle", "x", datastore.ErrUnknownEngine, ""},
 		{"bad mysql DSN", datastore.MySQL, "not a dsn", datastore.ErrBadDSN, ""},
 		{"bad postgres DSN", datastore.Postgres, "postgres://u:s3cret@[::1", datastore.ErrBadDSN, "s3cret"},
+		// An unencoded '@' then '/' in the password made the host "Owl" and the
+		// database "77zq@127.0.0.1:5432/x": the connection error printed both.
+		{"postgres password with an unencoded @ and /", datastore.Postgres, "postgres://u:Pg@Owl/77zq@127.0.0.1:5432/x", datastore.ErrBadDSN, "Owl"},
+		{"postgres password with an unencoded ? and @", datastore.Postgres, "postgres://u:Pg@Owl?77zq@127.0.0.1:5432/x", datastore.ErrBadDSN, "Owl"},
+		{"postgres password with an unencoded /", datastore.Postgres, "postgres://u:Pg/Owl77zq@127.0.0.1:5432/x", datastore.ErrBadDSN, "Owl"},
 		{"wrong mysql password", datastore.MySQL, "root:wr0ngpass@tcp(127.0.0.1:3306)/", datastore.ErrAccessDenied, "wr0ngpass"},
 		{"empty sqlite path", datastore.SQLite, "", datastore.ErrBadDSN, ""},
 	}

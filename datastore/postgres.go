@@ -17,11 +17,50 @@ import (
 type postgresDialect struct{}
 
 func (postgresDialect) open(dsn string) (*sql.DB, error) {
+	cfg, err := parsePostgres(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+// parsePostgres parses a PostgreSQL DSN (URL or keyword string) after
+// CheckPostgresDSN; its errors never quote the DSN.
+func parsePostgres(dsn string) (*pgx.ConnConfig, error) {
+	if err := CheckPostgresDSN(dsn); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a PostgreSQL URL or keyword string", ErrBadDSN)
 	}
-	return stdlib.OpenDB(*cfg), nil
+	return cfg, nil
+}
+
+// CheckPostgresDSN refuses a PostgreSQL URL whose user or password holds a
+// '/', '?' or '#' that is not percent-encoded. Such a URL still parses, but
+// wrongly: in postgres://app:Pg@Owl/77@db:5432/shop the host is read as
+// "Owl" and the database as "77@db:5432/shop", both pieces of the password,
+// which the connection error then prints (to the log, the status and the
+// workflow's history) where no redaction knows them as a secret. The sign
+// is an '@' after the first '/', '?' or '#' of the URL: in a well-formed
+// URL the last '@' ends the user and password, before the path and query.
+// Keyword strings (host=... password=...) are not URLs and pass.
+func CheckPostgresDSN(dsn string) error {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(dsn), "postgres://")
+	if !ok {
+		rest, ok = strings.CutPrefix(strings.TrimSpace(dsn), "postgresql://")
+	}
+	if !ok {
+		return nil
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 && strings.Contains(rest[i:], "@") {
+		return fmt.Errorf("%w: the URL's user or password holds a '/', '?' or '#' that is not percent-encoded, "+
+			"so part of the password would be read as the host or database: in the user and password write "+
+			"'/' as %%2F, '?' as %%3F, '#' as %%23, '@' as %%40 and ':' as %%3A (and '@' in a query value as %%40), "+
+			"or use a keyword string (host=... user=... password=...)", ErrBadDSN)
+	}
+	return nil
 }
 
 func (postgresDialect) isAccessDenied(err error) bool {

@@ -615,6 +615,22 @@ type UnitLive struct {
 	Live
 }
 
+// PhaseEnd is the time a phase's duration and rate run to: its end once
+// it has one; for a phase a pause stopped at its checkpoint, the run's last
+// update, which is that pause's boundary (nothing changes a paused run's
+// report while it waits); otherwise now. Counting to now made a paused
+// copy read "51s, 55000 records at 1075/s" after 18 s of work at 3,000
+// rows/s, its duration growing and its rate falling while nothing ran.
+func (r *Report) PhaseEnd(p PhaseReport, now time.Time) time.Time {
+	switch {
+	case !p.EndTime.IsZero():
+		return p.EndTime
+	case p.State == PhasePaused && r.UpdatedTime.After(p.StartTime) && r.UpdatedTime.Before(now):
+		return r.UpdatedTime
+	}
+	return now
+}
+
 // ShowPaused marks the running phase PAUSED while the run is paused: no
 // activity runs then, and RUNNING at the progress it stopped at would read
 // as a copy that hangs.

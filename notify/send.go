@@ -160,9 +160,8 @@ func (s *Sender) Send(ctx context.Context, t Target, e Event) error {
 	if err != nil {
 		return &Error{Target: t.Name, Message: err.Error(), Permanent: true}
 	}
-	if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// Not the parse error: it quotes the URL.
-		return &Error{Target: t.Name, Message: "the URL is not an http(s) URL (its value is not shown: it may hold a token)", Permanent: true}
+	if err := CheckURL(t.URL); err != nil {
+		return &Error{Target: t.Name, Message: err.Error(), Permanent: true}
 	}
 	wait := s.opts.Backoff
 	var last *Error
@@ -245,4 +244,14 @@ func redact(msg, rawURL string) string {
 		}
 	}
 	return msg
+}
+
+// CheckURL refuses a webhook URL that is not http(s) with a host. Its error
+// never quotes the URL (nor url.Parse's error, which does): it may hold a
+// token.
+func CheckURL(raw string) error {
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("the URL is not an http(s) URL (its value is not shown: it may hold a token)")
+	}
+	return nil
 }

@@ -182,6 +182,32 @@ func TestParseKeyringErrors(t *testing.T) {
 	}
 }
 
+// A key in the ID's place (an entry written KEY:ID, or a key pasted where
+// its ID goes) is key material: it is refused (an ID is stored in plain
+// beside every payload) and the error says what is wrong without quoting
+// it, whether or not the key's characters would make a valid ID.
+func TestParseKeyringNeverQuotesAKeyInTheIDsPlace(t *testing.T) {
+	padded := newKey(t)                                                   // has '=', maybe '+' or '/': not an ID
+	idLike := base64.RawStdEncoding.EncodeToString(make([]byte, KeySize)) // letters only: a valid ID
+	cases := []struct{ name, text, key string }{
+		{"written KEY:ID", padded + ":k1", padded},
+		{"written KEY:ID with a key an ID could be", idLike + ":k1", idLike},
+		{"key pasted as the ID of another key", idLike + ":" + padded, idLike},
+		{"the same key-as-ID twice", idLike + ":" + padded + "\n" + idLike + ":" + padded, idLike},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseKeyring("file keys.txt", tc.text)
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), strings.TrimRight(tc.key, "="))
+			assert.Contains(t, err.Error(), "looks like a key, not an ID: write the entry as ID:BASE64KEY")
+		})
+	}
+	_, err := ParseKeyring("file keys.txt", "my key:"+padded)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `key ID "my key"`, "an ID that is no key is still quoted")
+}
+
 func TestParseKeyringAcceptsCommasUnpaddedBase64AndComments(t *testing.T) {
 	a, b := newKey(t), newKey(t)
 	k, err := ParseKeyring("env", " # rotated 2025-01\n new:"+strings.TrimRight(a, "=")+" , old:"+b+"\n")

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -112,27 +113,60 @@ func (k *Keyring) add(entry string) error {
 		return errors.New(`an entry is not "ID:BASE64KEY"`)
 	}
 	if !keyIDPattern.MatchString(id) {
-		return fmt.Errorf("key ID %q: use 1 to 64 letters, digits, '.', '_' or '-'", id)
+		return fmt.Errorf("key ID %s: use 1 to 64 letters, digits, '.', '_' or '-'", quoteID(id))
+	}
+	if looksLikeKey(id, KeySize) {
+		// The ID is stored in plain text next to every payload it encrypts.
+		return fmt.Errorf("key ID %s: an ID is stored in plain text beside every payload, so it must not be a key", quoteID(id))
 	}
 	if _, dup := k.aeads[id]; dup {
-		return fmt.Errorf("key ID %q is listed twice", id)
+		return fmt.Errorf("key ID %s is listed twice", quoteID(id))
 	}
 	key, err := decodeKey(encoded)
 	if err != nil {
-		return fmt.Errorf("key %q: %w", id, err)
+		return fmt.Errorf("key %s: %w", quoteID(id), err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return fmt.Errorf("key %q: %w", id, err)
+		return fmt.Errorf("key %s: %w", quoteID(id), err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return fmt.Errorf("key %q: %w", id, err)
+		return fmt.Errorf("key %s: %w", quoteID(id), err)
 	}
 	k.ids = append(k.ids, id)
 	k.aeads[id] = aead
 	return nil
 }
+
+// quoteID quotes a key ID for an error message, unless the text in the ID's
+// place is key material: an entry written the wrong way round ("KEY:k1"),
+// or a key pasted twice, puts a key where the ID goes, and an error quoting
+// it would print the key to the terminal and the worker's log.
+func quoteID(id string) string {
+	if looksLikeKey(id, minKeyLikeBytes) {
+		return "(the text before ':' looks like a key, not an ID: write the entry as ID:BASE64KEY)"
+	}
+	return strconv.Quote(id)
+}
+
+// looksLikeKey reports whether s decodes as base64 to at least minBytes
+// bytes: a key, or most of one, rather than an ID such as "k2025-01".
+func looksLikeKey(s string, minBytes int) bool {
+	raw := strings.TrimRight(s, "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(raw); err == nil && len(b) >= minBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// minKeyLikeBytes is the decoded length from which an error takes the text
+// in an ID's place for key material and does not quote it: 24 bytes are 32
+// base64 characters, three quarters of an AES-256 key. (An ID is refused
+// only when it decodes to a whole key, KeySize bytes.)
+const minKeyLikeBytes = 24
 
 // decodeKey accepts a 32-byte key in standard or URL-safe base64, with
 // or without its '=' padding: what `openssl rand -base64 32` prints, the
