@@ -241,11 +241,13 @@ func postgresType(native string) Type {
 		return Type{Kind: KindBool}
 	case base == "text" || base == "citext":
 		return Type{Kind: KindText}
-	case base == "character varying" || base == "character":
+	case base == "character varying":
 		if a == 0 {
 			return Type{Kind: KindText}
 		}
 		return Type{Kind: KindVarchar, Length: a}
+	case base == "character": // format_type says character(1) for a bare char
+		return Type{Kind: KindVarchar, Length: max(a, 1), Padded: true}
 	case base == "bytea":
 		return Type{Kind: KindBytes}
 	case base == "date":
