@@ -60,7 +60,9 @@ phases:
 	rep := replicate.New(hclog.NewNullLogger())
 	_, err = rep.Do(ctx, activities.ActionRun, input(0), activities.Heartbeat{}, func(activities.Heartbeat) {})
 	require.NoError(t, err)
-	t.Cleanup(func() { rep.Do(context.Background(), activities.ActionCompensate, input(0), activities.Heartbeat{}, func(activities.Heartbeat) {}) })
+	t.Cleanup(func() {
+		rep.Do(context.Background(), activities.ActionCompensate, input(0), activities.Heartbeat{}, func(activities.Heartbeat) {})
+	})
 	_, err = datacopy.Run(ctx, datacopy.Options{From: src.Store, To: dst.Store, Tables: []string{"rental"}}, datacopy.Checkpoint{}, nil)
 	require.NoError(t, err)
 	// Legacy's service goes on inserting after the copy: rows 11 and 12
