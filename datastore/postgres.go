@@ -48,8 +48,10 @@ func (postgresDialect) listTables(ctx context.Context, db *sql.DB) ([]string, er
 func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
 	rows, err := db.QueryContext(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-		       coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''), a.attidentity <> ''
+		       coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''), a.attidentity <> '',
+		       CASE WHEN ty.typtype = 'd' THEN format_type(ty.typbasetype, ty.typtypmod) ELSE '' END
 		FROM pg_attribute a
+		JOIN pg_type ty ON ty.oid = a.atttypid
 		JOIN pg_class c ON c.oid = a.attrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -65,10 +67,17 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		var c Column
 		var def string
 		var identity bool
-		if err := rows.Scan(&c.Name, &c.NativeType, &c.Nullable, &def, &identity); err != nil {
+		var domainBase string
+		if err := rows.Scan(&c.Name, &c.NativeType, &c.Nullable, &def, &identity, &domainBase); err != nil {
 			return nil, err
 		}
 		c.Type = postgresType(c.NativeType)
+		if domainBase != "" {
+			// A domain (Pagila's year) holds its base type's values: it
+			// maps as that type does. The native type stays the domain's,
+			// which PostgreSQL → PostgreSQL keeps (UndefinedTypes).
+			c.Type = postgresType(domainBase)
+		}
 		c.AutoIncrement = identity || strings.HasPrefix(def, "nextval(")
 		if def != "" && !c.AutoIncrement {
 			c.Default = postgresTimeDefault(c.Type.Kind, def, parseDefault(def))
