@@ -363,7 +363,17 @@ func (d postgresDialect) syncIdentity(ctx context.Context, db *sql.DB, t *Table)
 		if !c.AutoIncrement {
 			continue
 		}
-		q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max(%s), 0) + 1, false) FROM %s`,
+		// A serial or identity column owns its sequence; a DEFAULT
+		// nextval('seq') of a sequence made apart (Pagila's actor) does
+		// not, and is found through the default's dependency on it.
+		q := fmt.Sprintf(`SELECT setval(seq, coalesce(max(%s), 0) + 1, false) FROM %s,
+			(SELECT coalesce(pg_get_serial_sequence($1, $2)::regclass,
+				(SELECT dep.refobjid::regclass FROM pg_attrdef ad
+				 JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+				 JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = ad.oid AND dep.refclassid = 'pg_class'::regclass
+				 JOIN pg_class sq ON sq.oid = dep.refobjid AND sq.relkind = 'S'
+				 WHERE ad.adrelid = $1::regclass AND a.attname = $2 LIMIT 1)) AS seq) s
+			WHERE seq IS NOT NULL GROUP BY seq`,
 			d.quote(c.Name), d.quote(t.Name))
 		if _, err := db.ExecContext(ctx, q, d.quote(t.Name), c.Name); err != nil {
 			return fmt.Errorf("set sequence of %s.%s: %w", t.Name, c.Name, err)
