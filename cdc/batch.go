@@ -158,6 +158,7 @@ func planTables(ctx context.Context, source, target *datastore.Store, names []st
 			if err != nil {
 				return nil, fmt.Errorf("target: %w", err)
 			}
+			proj.ForeignKeys = dst.ForeignKeys // the order of a batch follows them (applyOrder)
 			out[n] = tablePair{src: src, view: view, dst: proj}
 			continue
 		}
@@ -171,6 +172,7 @@ func planTables(ctx context.Context, source, target *datastore.Store, names []st
 		}
 		// Keys are looked up by the source's key columns.
 		proj.PrimaryKey = src.PrimaryKey
+		proj.ForeignKeys = dst.ForeignKeys // the order of a batch follows them (applyOrder)
 		out[n] = tablePair{src: src, view: src, dst: proj}
 	}
 	return out, nil
@@ -246,20 +248,42 @@ type applyStep struct {
 //     since a child row may be moved off a parent row the batch deletes.
 //
 // Foreign keys are read from the source tables (names as the batch has
-// them); the target's mirror them when the copy carried them. Tables in a
-// cycle keep their name order (datastore.DependencyOrder).
+// them) and from the target's, which the target enforces: they mirror the
+// source's when the copy carried them, but a copy under live writes may
+// not carry one (its rows did not validate yet), and reverse replication
+// applies to legacy, which has every one of its own. Tables in a cycle
+// keep their name order (datastore.DependencyOrder).
 func applyOrder(tables map[string]tablePair, names []string, hasUpserts, empties func(string) bool) []applyStep {
 	in := map[string]bool{}
 	for _, n := range names {
 		in[n] = true
 	}
+	// The target's tables by their names there, as the batch names them.
+	byTarget := map[string]string{}
+	for _, n := range names {
+		if dst := tables[n].dst; dst != nil {
+			byTarget[dst.Name] = n
+		}
+	}
 	var ts []*datastore.Table
 	for _, n := range names {
 		t := &datastore.Table{Name: n}
+		refs := map[string]bool{}
+		refer := func(ref string) {
+			if ref != n && in[ref] && !refs[ref] {
+				refs[ref] = true
+				t.ForeignKeys = append(t.ForeignKeys, datastore.ForeignKey{RefTable: ref})
+			}
+		}
 		if src := tables[n].src; src != nil {
 			for _, fk := range src.ForeignKeys {
-				if fk.RefTable != src.Name && in[fk.RefTable] {
-					t.ForeignKeys = append(t.ForeignKeys, datastore.ForeignKey{RefTable: fk.RefTable})
+				refer(fk.RefTable)
+			}
+		}
+		if dst := tables[n].dst; dst != nil {
+			for _, fk := range dst.ForeignKeys {
+				if ref, ok := byTarget[fk.RefTable]; ok {
+					refer(ref)
 				}
 			}
 		}

@@ -78,8 +78,12 @@ func listObjects(ctx context.Context, s *datastore.Store, capture string) ([]Obj
 			add("slot", `SELECT slot_name, '' FROM pg_replication_slots WHERE database = current_database()`, exact),
 			add("publication", `SELECT pubname, '' FROM pg_publication`, exact),
 			add("table", `SELECT table_name, '' FROM information_schema.tables WHERE table_schema = current_schema()`, isChangelog),
+			// A trigger on a partitioned table is cloned onto each partition;
+			// the clones (a partition dependency on the parent's) go with it
+			// and cannot be dropped alone, so only the parent's is ours.
 			add("trigger", `SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-				JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT t.tgisinternal`, isTrigger),
+				JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT t.tgisinternal
+				AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'P')`, isTrigger),
 			add("function", `SELECT p.proname, '' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 				WHERE n.nspname = current_schema()`, func(n string) bool { return match(functionPrefix, n) }),
 		)

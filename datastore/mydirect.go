@@ -98,7 +98,8 @@ func loadableKinds(from, to Kind) bool {
 // loadSelectList is the source's select list for LoadDirect (and
 // SQLiteDirect): booleans as
 // 0/1, instants as their UTC wall clock (the target session's zone is
-// UTC), the rest as PostgreSQL writes them.
+// UTC), a character(n) without its padding, the rest as PostgreSQL writes
+// them.
 func (s *Store) loadSelectList(src *Table) []string {
 	cols := make([]string, len(src.Columns))
 	for i, c := range src.Columns {
@@ -108,6 +109,9 @@ func (s *Store) loadSelectList(src *Table) []string {
 			e = "(" + e + ")::int"
 		case KindTimestampTZ:
 			e = "(" + e + " AT TIME ZONE 'UTC')"
+		}
+		if c.Type.Padded {
+			e = "(" + e + ")::text" // a character(n)'s padding is no part of its value
 		}
 		cols[i] = e
 	}

@@ -87,8 +87,10 @@ func (postgresDialect) listTables(ctx context.Context, db *sql.DB) ([]string, er
 func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string) (*Table, error) {
 	rows, err := db.QueryContext(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-		       coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''), a.attidentity <> ''
+		       coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''), a.attidentity <> '',
+		       CASE WHEN ty.typtype = 'd' THEN format_type(ty.typbasetype, ty.typtypmod) ELSE '' END
 		FROM pg_attribute a
+		JOIN pg_type ty ON ty.oid = a.atttypid
 		JOIN pg_class c ON c.oid = a.attrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -104,10 +106,17 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 		var c Column
 		var def string
 		var identity bool
-		if err := rows.Scan(&c.Name, &c.NativeType, &c.Nullable, &def, &identity); err != nil {
+		var domainBase string
+		if err := rows.Scan(&c.Name, &c.NativeType, &c.Nullable, &def, &identity, &domainBase); err != nil {
 			return nil, err
 		}
 		c.Type = postgresType(c.NativeType)
+		if domainBase != "" {
+			// A domain (Pagila's year) holds its base type's values: it
+			// maps as that type does. The native type stays the domain's,
+			// which PostgreSQL → PostgreSQL keeps (UndefinedTypes).
+			c.Type = postgresType(domainBase)
+		}
 		c.AutoIncrement = identity || strings.HasPrefix(def, "nextval(")
 		if def != "" && !c.AutoIncrement {
 			c.Default = postgresTimeDefault(c.Type.Kind, def, parseDefault(def))
@@ -280,11 +289,13 @@ func postgresType(native string) Type {
 		return Type{Kind: KindBool}
 	case base == "text" || base == "citext":
 		return Type{Kind: KindText}
-	case base == "character varying" || base == "character":
+	case base == "character varying":
 		if a == 0 {
 			return Type{Kind: KindText}
 		}
 		return Type{Kind: KindVarchar, Length: a}
+	case base == "character": // format_type says character(1) for a bare char
+		return Type{Kind: KindVarchar, Length: max(a, 1), Padded: true}
 	case base == "bytea":
 		return Type{Kind: KindBytes}
 	case base == "date":
@@ -391,7 +402,17 @@ func (d postgresDialect) syncIdentity(ctx context.Context, db *sql.DB, t *Table)
 		if !c.AutoIncrement {
 			continue
 		}
-		q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max(%s), 0) + 1, false) FROM %s`,
+		// A serial or identity column owns its sequence; a DEFAULT
+		// nextval('seq') of a sequence made apart (Pagila's actor) does
+		// not, and is found through the default's dependency on it.
+		q := fmt.Sprintf(`SELECT setval(seq, coalesce(max(%s), 0) + 1, false) FROM %s,
+			(SELECT coalesce(pg_get_serial_sequence($1, $2)::regclass,
+				(SELECT dep.refobjid::regclass FROM pg_attrdef ad
+				 JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+				 JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = ad.oid AND dep.refclassid = 'pg_class'::regclass
+				 JOIN pg_class sq ON sq.oid = dep.refobjid AND sq.relkind = 'S'
+				 WHERE ad.adrelid = $1::regclass AND a.attname = $2 LIMIT 1)) AS seq) s
+			WHERE seq IS NOT NULL GROUP BY seq`,
 			d.quote(c.Name), d.quote(t.Name))
 		if _, err := db.ExecContext(ctx, q, d.quote(t.Name), c.Name); err != nil {
 			return fmt.Errorf("set sequence of %s.%s: %w", t.Name, c.Name, err)

@@ -46,6 +46,10 @@ type Type struct {
 	Length    int  `json:"length,omitempty"`    // KindVarchar
 	Precision int  `json:"precision,omitempty"` // KindDecimal; 0 = unbounded
 	Scale     int  `json:"scale,omitempty"`     // KindDecimal
+	// Padded is a PostgreSQL character(n): stored blank-padded to n, the
+	// padding no part of the value (it compares equal without it, ::text
+	// drops it). Reads drop it, so a VARCHAR(n) elsewhere holds the value.
+	Padded bool `json:"padded,omitempty"`
 }
 
 // String renders the type as in the type-mapping table, e.g. "decimal(10,2)".

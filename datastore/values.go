@@ -71,6 +71,9 @@ func Canonical(t Type, v any) (any, error) {
 			return v, nil
 		}
 	case string:
+		if t.Padded {
+			return strings.TrimRight(v.(string), " "), nil
+		}
 		if t.Kind == KindText || t.Kind == KindVarchar || t.Kind == KindUUID || t.Kind == KindUnsupported {
 			return v, nil
 		}
@@ -100,6 +103,11 @@ func Canonical(t Type, v any) (any, error) {
 	case KindBool:
 		return toBool(v)
 	case KindText, KindVarchar, KindUUID, KindUnsupported:
+		if t.Padded {
+			if s, ok := v.(string); ok {
+				return strings.TrimRight(s, " "), nil
+			}
+		}
 		return toText(v)
 	case KindJSON:
 		return toJSON(v)

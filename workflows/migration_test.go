@@ -609,6 +609,9 @@ func TestRetryingABlockedRollbackFinishesIt(t *testing.T) {
 	require.Equal(t, migration.StatusRolledBack, rep.Status)
 	require.Equal(t, append(blockedRuns, "compensate:shift-traffic", "compensate:copy", "compensate:provision"), h.fake.Calls())
 	require.Equal(t, migration.PhaseCompensated, rep.Phases[2].State)
+	require.Equal(t, migration.RollbackDone, rep.Rollback)
+	require.NotContains(t, rep.RollbackNote, "blocked", "the rollback went on and finished: its note says why it ran, not that it was blocked")
+	require.Equal(t, rep.Error, rep.RollbackNote)
 }
 
 func TestSkippingTheBlockedPhaseGoesOnWithTheRest(t *testing.T) {

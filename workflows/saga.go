@@ -89,12 +89,20 @@ func (r *run) compensateOne(dctx workflow.Context, i int) error {
 	return nil
 }
 
+const (
+	// changeRepairNote: a repaired rollback (retry, skip) gets back the
+	// note of why it runs, instead of keeping "blocked: …" to its end.
+	changeRepairNote = "repair-restores-rollback-note"
+	repairNoteV1     = 1
+)
+
 // awaitRepair holds a blocked rollback until a `repair` update says what
 // to do; the update's validator has checked the request.
 func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairRequest {
 	r.blockedPhase = r.spec.Phases[i].Name
 	r.repair = nil
 	r.setStatus(migration.StatusRollbackBlocked)
+	why := r.report.RollbackNote
 	r.report.RollbackNote = fmt.Sprintf("blocked: %v", cause)
 	workflow.GetMetricsHandler(ctx).Counter(MetricBlocked).Inc(1)
 	r.publish(ctx)
@@ -102,6 +110,12 @@ func (r *run) awaitRepair(ctx workflow.Context, i int, cause error) RepairReques
 	_ = workflow.Await(ctx, func() bool { return r.repair != nil })
 	req := *r.repair
 	r.blockedPhase, r.repair = "", nil
+	if workflow.GetVersion(ctx, changeRepairNote, workflow.DefaultVersion, repairNoteV1) >= repairNoteV1 &&
+		req.Action != RepairAbandon {
+		// The rollback goes on: it is no longer blocked (a run that
+		// ended ROLLED_BACK said "DONE (blocked: …)" with the old cause).
+		r.report.RollbackNote = why
+	}
 	r.setStatus(migration.StatusRollingBack)
 	r.logger.Warn("rollback repair", "action", req.Action, "by", req.By, "phase", r.spec.Phases[i].Name)
 	r.publish(ctx)

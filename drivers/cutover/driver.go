@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -265,6 +266,11 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 			return m, fmt.Errorf("%s of %s, before holding writes: %w", to.what, s.Route, err)
 		}
 	}
+	// Introspected before the hold; their sequences are moved inside it.
+	keyed, err := sequenced(ctx, capture)
+	if err != nil {
+		return m, fmt.Errorf("%s of %s, before holding writes: %w", to.what, s.Route, err)
+	}
 	// The hold releases itself if this worker dies: the timeout, plus time
 	// to set the weights and release.
 	if _, err := gw.HoldWrites(ctx, s.Route, timeout+30*time.Second); err != nil {
@@ -303,6 +309,12 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: fmt.Sprintf("route %s (%s): writes held for %s; catching up %s: %d changes behind, %d applied",
 				s.Route, to.what, time.Since(heldAt).Round(time.Millisecond), to.to, p.Lag.Changes, p.AppliedThisRun)})
 		})
+	}
+	if err == nil {
+		// The rows replication inserted carry their keys, which a
+		// PostgreSQL sequence does not see: the side taking the writes
+		// must hand out keys past them.
+		err = syncSequences(cctx, capture.Target, keyed)
 	}
 	m.applied = final.AppliedThisRun
 	if err != nil {
@@ -609,4 +621,37 @@ func explain(s *Spec, admin string, err error) string {
 		}
 	}
 	return fmt.Sprintf("gateway at %s: %v", admin, err)
+}
+
+// sequenced returns the tables of capture's target whose keys a
+// PostgreSQL sequence hands out (serial, identity), introspected; none on
+// other engines, whose auto-increment follows the keys written.
+func sequenced(ctx context.Context, capture cdc.RunOptions) ([]*datastore.Table, error) {
+	if capture.Target == nil || capture.Target.Engine != datastore.Postgres {
+		return nil, nil
+	}
+	var out []*datastore.Table
+	for _, name := range capture.Tables {
+		if mt, ok := capture.Mapped[name]; ok && mt.Target != "" {
+			name = mt.Target
+		}
+		t, err := capture.Target.Introspect(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("introspect %s: %w", name, err)
+		}
+		if slices.ContainsFunc(t.Columns, func(c datastore.Column) bool { return c.AutoIncrement }) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// syncSequences moves the sequences of tables past their highest keys.
+func syncSequences(ctx context.Context, s *datastore.Store, tables []*datastore.Table) error {
+	for _, t := range tables {
+		if err := datastore.SyncAutoIncrement(ctx, s, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
