@@ -85,8 +85,13 @@ const (
 // PhaseInput asks for one phase to be run or compensated. It holds the
 // phase's spec, which names secrets but never holds them.
 type PhaseInput struct {
-	Migration string           `json:"migration"`
-	Phase     config.PhaseSpec `json:"phase"`
+	Migration string `json:"migration"`
+	// Run names the run of the migration (its chain's first run ID) the
+	// phase works for; "" from a run started before the workflow sent it.
+	// What a phase creates is owned by Owner(), so another run of the same
+	// name never takes it over.
+	Run   string           `json:"run,omitempty"`
+	Phase config.PhaseSpec `json:"phase"`
 	// Step is the 1-based index of the step to run in a multi-step phase;
 	// 0 runs (or compensates) the phase as a whole.
 	Step int `json:"step,omitempty"`
@@ -321,6 +326,9 @@ func (a *Activities) driverFor(p config.PhaseSpec) (Driver, error) {
 // PreflightInput asks for every driver's preflight over a whole spec.
 type PreflightInput struct {
 	Spec config.Spec `json:"spec"`
+	// Run is the run the preflight checks for (PhaseInput.Run); "" for
+	// `godwit preflight`, which checks for a run not started yet.
+	Run string `json:"run,omitempty"`
 	// Leases asks for the spec's leases too (`godwit preflight` checks
 	// who holds them).
 	Leases bool `json:"leases,omitempty"`
@@ -362,6 +370,7 @@ type Problem struct {
 // reports all problems at once. Finding problems is its result, not an
 // error: the workflow decides what they mean.
 func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (PreflightResult, error) {
+	ctx = WithRun(ctx, in.Run)
 	res := PreflightResult{}
 	if host, err := os.Hostname(); err == nil {
 		res.Worker = fmt.Sprintf("%d@%s", os.Getpid(), host)

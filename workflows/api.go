@@ -127,6 +127,9 @@ type Carry struct {
 	// phase, and how many of its steps are done.
 	Phase int `json:"phase"`
 	Step  int `json:"step"`
+	// RunKey names the chain of runs (its first run's ID) that owns what
+	// its phases create; "" for a chain started before changeRunKey.
+	RunKey string `json:"runKey,omitempty"`
 }
 
 // RollbackRequest is the `rollback` signal's payload.

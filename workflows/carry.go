@@ -26,6 +26,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		Background:    r.bgCarry,
 		Phase:         r.startPhase,
 		Step:          r.startStep,
+		RunKey:        r.runKey,
 	}
 	r.logger.Info("continuing as new", "phase", r.currentPhase(), "step", r.startStep)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{

@@ -80,6 +80,9 @@ type WindowInput struct {
 	// driver. Unset, the window sets the rate in the section itself.
 	Planned bool           `json:"planned,omitempty"`
 	Outputs config.Outputs `json:"outputs,omitempty"`
+	// Run is the migration's run (activities.PhaseInput.Run), handed to
+	// each unit.
+	Run string `json:"run,omitempty"`
 }
 
 // UnmarshalJSON reads a window's input with its phase's driver section
@@ -204,7 +207,7 @@ func FanOutWindow(ctx workflow.Context, in WindowInput) (WindowResult, error) {
 		}
 		started++
 		running[j] = true
-		unitIn := activities.PhaseInput{Migration: in.Migration, Phase: in.Phase, Unit: unit}
+		unitIn := activities.PhaseInput{Migration: in.Migration, Run: in.Run, Phase: in.Phase, Unit: unit}
 		if in.Planned {
 			unitIn.Outputs, unitIn.RowsPerSecond = in.Outputs, control.RowsPerSecond
 		} else {
@@ -401,7 +404,7 @@ func (r *run) runWindow(ctx, cctx workflow.Context, i, k int, spec config.PhaseS
 		// A rollback waits for the units to stop before compensating.
 		WaitForCancellation: true,
 	}
-	win := WindowInput{Migration: r.spec.Name, Phase: spec, Units: units, Concurrency: limit, Control: sent}
+	win := WindowInput{Migration: r.spec.Name, Run: r.runKey, Phase: spec, Units: units, Concurrency: limit, Control: sent}
 	if r.plan != nil {
 		win.Planned, win.Outputs = true, r.phaseInput(i, spec).Outputs
 	}

@@ -177,6 +177,11 @@ const (
 // notifications), the phase loop's position, and the versions this run
 // follows. The groups are embedded, so each field reads as r.name.
 type run struct {
+	// runKey is the chain's first run ID, handed to every phase's
+	// activity (activities.PhaseInput.Run): what a phase creates belongs
+	// to this run of the migration, not to every run of its name
+	// (changeRunKey). "" in a chain started before it.
+	runKey string
 	spec   config.Spec
 	report *migration.Report
 	logger log.Logger
@@ -343,6 +348,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		r.paused, r.compensations, r.leases, r.leaseIDs = c.Paused, c.Compensations, c.Leases, c.LeaseIDs
 		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
 		r.lagCheckpoint = c.LagCheckpoint
+		r.runKey = c.RunKey
 		if c.Approvals != nil {
 			r.approvals = c.Approvals
 		}
@@ -362,6 +368,13 @@ func newRun(ctx workflow.Context, in Input) *run {
 			r.throttle = c.Throttle
 		}
 		return r
+	}
+	if workflow.GetVersion(ctx, changeRunKey, workflow.DefaultVersion, runKeyV1) >= runKeyV1 {
+		info := workflow.GetInfo(ctx)
+		r.runKey = info.FirstRunID
+		if r.runKey == "" { // the test environment leaves it unset
+			r.runKey = info.WorkflowExecution.RunID
+		}
 	}
 	withDriver := workflow.GetVersion(ctx, changeReportDriver, workflow.DefaultVersion, reportDriverV1) >= reportDriverV1
 	plan := make([]migration.PlannedPhase, len(spec.Phases))
@@ -496,3 +509,13 @@ func (r *run) currentPhase() string {
 	}
 	return ""
 }
+
+const (
+	// changeRunKey: the activities learn which run of the migration they
+	// work for (activities.PhaseInput.Run), so tables and databases a
+	// provision created are owned by that run: a later run of the same
+	// name no longer takes over (and on rollback drops or empties) what
+	// an earlier completed run created.
+	changeRunKey = "run-key"
+	runKeyV1     = 1
+)

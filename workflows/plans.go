@@ -146,7 +146,7 @@ func (r *run) phasePlan(i int) (config.PhaseSpec, config.PhasePlan, error) {
 // phaseInput is the input of an activity of phase i whose spec phasePlan
 // returned: since changePlans with the outputs its references need.
 func (r *run) phaseInput(i int, spec config.PhaseSpec) activities.PhaseInput {
-	in := activities.PhaseInput{Migration: r.spec.Name, Phase: spec}
+	in := activities.PhaseInput{Migration: r.spec.Name, Run: r.runKey, Phase: spec}
 	if r.plan != nil {
 		in.Outputs, _ = r.outputs.For(spec.Name, r.plan.Phases[i].References)
 	}
@@ -175,11 +175,11 @@ func (r *run) compensationInput(i int, spec config.PhaseSpec) activities.PhaseIn
 		if resolved, err := spec.Resolve(r.outputs); err == nil {
 			spec = resolved
 		}
-		return activities.PhaseInput{Migration: r.spec.Name, Phase: spec}
+		return activities.PhaseInput{Migration: r.spec.Name, Run: r.runKey, Phase: spec}
 	}
 	// The values there are: a compensation runs with what it has.
 	outputs := r.outputs.Known(r.plan.Phases[i].References)
-	return activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Outputs: outputs}
+	return activities.PhaseInput{Migration: r.spec.Name, Run: r.runKey, Phase: spec, Outputs: outputs}
 }
 
 // followInput is the input of a bounded run of phase src's replication,
@@ -194,7 +194,7 @@ func (r *run) followInput(src int, runFor time.Duration) (activities.PhaseInput,
 		if err != nil {
 			return activities.PhaseInput{}, err
 		}
-		return activities.PhaseInput{Migration: r.spec.Name, Phase: spec, Outputs: outputs, FollowFor: config.Duration(runFor)}, nil
+		return activities.PhaseInput{Migration: r.spec.Name, Run: r.runKey, Phase: spec, Outputs: outputs, FollowFor: config.Duration(runFor)}, nil
 	}
 	spec, err := r.spec.Phases[src].Resolve(r.outputs)
 	if err != nil {
@@ -206,7 +206,7 @@ func (r *run) followInput(src int, runFor time.Duration) (activities.PhaseInput,
 		return activities.PhaseInput{}, fmt.Errorf("phase %s does not follow a replication", spec.Name)
 	}
 	spec.Driver = d
-	return activities.PhaseInput{Migration: r.spec.Name, Phase: spec}, nil
+	return activities.PhaseInput{Migration: r.spec.Name, Run: r.runKey, Phase: spec}, nil
 }
 
 // throttles says whether phase i's driver takes a new rate while it runs.

@@ -158,3 +158,38 @@ phases:
 	require.NoError(t, err)
 	require.Equal(t, "1 of 1: ./shift.sh http://green", rep.Phases[1].Step)
 }
+
+// TestEveryActivityOfARunKnowsItsRun: each phase's activity gets the run's
+// key (its chain's first run ID), the same across continue-as-new, so what
+// a provision creates is owned by this run of the migration, not by every
+// run of its name (changeRunKey; a later run of the same name no longer
+// takes over and drops what an earlier completed run created).
+func TestEveryActivityOfARunKnowsItsRun(t *testing.T) {
+	withShifting(t, 3)
+	historyOf(t, HistoryEventsPerRun, 0, false)
+	var runs []string
+	record := func(in activities.PhaseInput) map[string]string {
+		runs = append(runs, in.Run)
+		return nil
+	}
+	h := newHarness(t)
+	h.fake.outputs = record
+	h.env.ExecuteWorkflow(WorkflowName, Input{Spec: mustSpec(t, `name: test
+phases:
+  - {phase: copy, shifting: {}}
+`)})
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, h.env.GetWorkflowError(), &can)
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.Len(t, runs, 1)
+	require.NotEmpty(t, runs[0], "the activity was not told its run")
+	require.Equal(t, runs[0], in.Carry.RunKey, "the run's key does not go on with the run")
+
+	historyOf(t, 100, 0, false)
+	next := newHarness(t)
+	next.fake.outputs = record
+	_, err := next.runInput(in)
+	require.NoError(t, err)
+	require.Equal(t, []string{runs[0], runs[0], runs[0]}, runs, "a continued run's activities got another run's key")
+}

@@ -37,7 +37,7 @@ func (r *run) preflight(ctx workflow.Context, i int) *stopCause {
 	opts.Summary = "preflight of every phase"
 	var res activities.PreflightResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PreflightName,
-		activities.PreflightInput{Spec: r.spec}).Get(ctx, &res)
+		activities.PreflightInput{Spec: r.spec, Run: r.runKey}).Get(ctx, &res)
 	if err != nil {
 		return r.actionFailed(ctx, i, spec, err)
 	}

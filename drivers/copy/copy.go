@@ -313,7 +313,7 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 		s, rng = &one, r
 		log = log.With("table", c.In.Unit)
 	}
-	return d.copy(ctx, s, c.In.Migration, rng, c.Resume, log, c.Beat)
+	return d.copy(ctx, s, c.In.Owner(), rng, c.Resume, log, c.Beat)
 }
 
 // FanOut says how many tables run at once as separate activities (0: the
@@ -565,7 +565,7 @@ func writeHow(p datastore.WritePath, e datastore.Engine) string {
 // that this migration's provision created, and leaves any other table
 // alone, since it may have held rows of its own before the copy.
 func (d *Driver) empty(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
-	s, owner, log := c.Spec, c.In.Migration, c.Log
+	s, owner, log := c.Spec, c.In.Owner(), c.Log
 	if s.OnRollback == OnRollbackKeep {
 		return activities.PhaseResult{Summary: "kept the copied rows in " + s.To + " (onRollback: keep)"}, nil
 	}

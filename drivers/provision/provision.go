@@ -206,10 +206,10 @@ func New(logger hclog.Logger) *Driver {
 	d.Driver = activities.Adapt(logger, activities.Phase[*Spec]{Key: Key, Preflight: d.preflight, Errors: stores.Errors,
 		Ready: func(s *Spec) bool { return s.Stores != nil },
 		Run: func(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
-			return d.create(ctx, c.Spec, c.In.Migration, c.Log, c.Beat)
+			return d.create(ctx, c.Spec, c.In.Owner(), c.Log, c.Beat)
 		},
 		Compensate: func(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
-			return d.drop(ctx, c.Spec, c.In.Migration, c.Log)
+			return d.drop(ctx, c.Spec, c.In.Owner(), c.Log)
 		}})
 	return d
 }
@@ -503,7 +503,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 		return problems
 	}
 	if s.MappingSpec != nil {
-		return append(problems, mappedProblems(ctx, from, to, s, spec.Name)...)
+		return append(problems, mappedProblems(ctx, from, to, s, activities.OwnerKey(spec.Name, activities.RunOf(ctx)))...)
 	}
 	names, missing, err := stores.ResolveEach(ctx, from, s.From, s.Tables)
 	if err != nil {
@@ -512,7 +512,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 	problems = append(problems, missing...)
 	var tables []*datastore.Table
 	for _, n := range names {
-		problems = append(problems, tableProblems(ctx, from, to, s, spec.Name, n)...)
+		problems = append(problems, tableProblems(ctx, from, to, s, activities.OwnerKey(spec.Name, activities.RunOf(ctx)), n)...)
 		if t, err := from.Introspect(ctx, n); err == nil {
 			tables = append(tables, t)
 		}
@@ -590,6 +590,8 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 		if _, err := to.Introspect(ctx, t.Name); err == nil {
 			if who, err := to.ProvisionOwner(ctx, t.Name); err != nil {
 				problems = append(problems, stores.Problem(s.To, err))
+			} else if sameMigration(who, owner) && who != owner {
+				problems = append(problems, fmt.Sprintf("store %s: table %s already exists, created by %s: it holds what that run moved, and this run would take it over (its rollback would drop it). Drop it yourself if it is not needed, or map the table to another name (to:)", s.To, t.Name, earlierRun(who)))
 			} else if who != owner {
 				problems = append(problems, fmt.Sprintf("store %s: table %s already exists and was not created by this migration: drop or rename it, or map the table to another name (to:)", s.To, t.Name))
 			}
@@ -631,9 +633,11 @@ func tableProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owne
 		case err != nil:
 			problems = append(problems, stores.Problem(s.To, err))
 		case who == owner:
-			// Created by an earlier run of this migration: a retry keeps it.
+			// Created by an earlier attempt of this run: a retry keeps it.
+		case sameMigration(who, owner):
+			problems = append(problems, fmt.Sprintf("store %s: table %s already exists, created by %s: it holds what that run moved, and this run would take it over (its rollback would drop it). Drop it yourself if it is not needed, or give this run another target or another migration name", s.To, name, earlierRun(who)))
 		case who != "":
-			problems = append(problems, fmt.Sprintf("store %s: table %s already exists, created by migration %s: drop it, or leave it out of tables", s.To, name, who))
+			problems = append(problems, fmt.Sprintf("store %s: table %s already exists, created by %s: drop it, or leave it out of tables", s.To, name, activities.DescribeOwner(who)))
 		default:
 			problems = append(problems, fmt.Sprintf("store %s: table %s already exists and was not created by Godwit: drop or rename it, or leave it out of tables (a copy phase alone can fill an existing table)", s.To, name))
 		}
@@ -676,3 +680,20 @@ func (s *Spec) MappingName() string { return s.Mapping }
 // TakeMapping takes the mapping's stores before the spec is checked
 // (config.MappingUser).
 func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }
+
+// sameMigration says whether two owners are runs of one migration (an
+// owner without a run key, recorded before runs had one, is a run of its
+// name too).
+func sameMigration(a, b string) bool {
+	na, _ := activities.SplitOwner(a)
+	nb, _ := activities.SplitOwner(b)
+	return na == nb
+}
+
+// earlierRun names the run of this migration that recorded owner.
+func earlierRun(owner string) string {
+	if _, run := activities.SplitOwner(owner); run != "" {
+		return "an earlier run of this migration (run " + run + ")"
+	}
+	return "an earlier run of this migration"
+}
