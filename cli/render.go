@@ -44,7 +44,16 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 	for _, l := range waitingLines(r, now, gateLag) {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
-	if l := r.Replication; l != nil {
+	if f := r.ReplicationFailing; f != nil {
+		// The last lag measured is from before the failures: shown as the
+		// lag it would read as a replication that keeps up.
+		fmt.Fprintf(w, "  Lag        not known: the replication of phase %s is failing since %s (%s ago), %s, the last %s ago: %s\n",
+			f.Phase, f.Since.Local().Format(time.DateTime), since(f.Since, now), migration.Count(f.Attempts, "failed attempt"), since(f.Last, now), f.Error)
+		if l := r.Replication; l != nil {
+			fmt.Fprintf(w, "             last measured before the failures: %s, %d changes behind (by phase %s %s ago)\n",
+				l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+		}
+	} else if l := r.Replication; l != nil {
 		last := fmt.Sprintf("%s, %d changes behind (measured by phase %s %s ago)",
 			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
 		switch cut, _ := r.CutOverAfterLag(); {

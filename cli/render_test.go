@@ -578,3 +578,28 @@ func TestStatusShowsAPhaseTheEndedRunNeverReachedAsNotRun(t *testing.T) {
 	assert.Contains(t, line, "gate go-live (never opened)")
 	assert.NotContains(t, line, "PENDING")
 }
+
+// While the replication fails, the Lag line says so (since when, how many
+// attempts, the error), not the lag measured before as if it kept up.
+func TestRenderTextLagWhileTheReplicationFails(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "reads", Kind: migration.PhaseShiftTraffic, Driver: "hook"},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime = migration.PhaseCompleted, t0, t0.Add(time.Minute)
+	r.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 0, Changes: 0, Measured: t0.Add(time.Minute)}
+	r.CurrentIndex = 1
+	r.Phases[1].State, r.Phases[1].StartTime = migration.PhaseRunning, t0.Add(time.Minute)
+	for k := range 3 {
+		r.NoteReplicationFailure(t0.Add(2*time.Minute+time.Duration(k)*30*time.Second), "catch-up", "replication slot godwit_orders is gone")
+	}
+	now := t0.Add(5 * time.Minute)
+	r.Refresh(now)
+	var b bytes.Buffer
+	renderText(&b, r, now)
+	text := b.String()
+	assert.Contains(t, text, "  Lag        not known: the replication of phase catch-up is failing since ")
+	assert.Contains(t, text, " (3m0s ago), 3 failed attempts, the last 2m0s ago: replication slot godwit_orders is gone\n")
+	assert.Contains(t, text, "last measured before the failures: 0s, 0 changes behind (by phase catch-up 4m0s ago)\n")
+	assert.NotContains(t, text, "  Lag        0s")
+}

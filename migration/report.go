@@ -41,8 +41,13 @@ type Report struct {
 	// Replication is the last lag a replicate phase measured (at its end,
 	// or while a gate with requireLag waits); nil before any.
 	Replication *ReplicationLag `json:"replication,omitempty"`
-	Paused      bool            `json:"paused"`
-	Issues      []Issue         `json:"issues,omitempty"`
+	// ReplicationFailing is the replication that runs beside the phases
+	// (in the background, or while a gate with requireLag waits) while
+	// its attempts fail; nil once one succeeds. Replication is then the
+	// last lag measured before, not the current one.
+	ReplicationFailing *ReplicationFailure `json:"replicationFailing,omitempty"`
+	Paused             bool                `json:"paused"`
+	Issues             []Issue             `json:"issues,omitempty"`
 	// IssuesDropped counts the occurrences of issues left out of Issues
 	// to keep the report (and the run's history) bounded (NoteIssue).
 	IssuesDropped int    `json:"issuesDropped,omitempty"`
@@ -785,6 +790,32 @@ func (r *Report) CutOverAfterLag() (string, time.Time) {
 		}
 	}
 	return "", time.Time{}
+}
+
+// ReplicationFailure is a replication whose attempts fail one after the
+// other: which, since when, how often and the last error.
+type ReplicationFailure struct {
+	// Phase is the replicate phase whose replication fails.
+	Phase string `json:"phase"`
+	// Since is when the first failed attempt in a row ended, Last the
+	// latest (the workflow's clock).
+	Since time.Time `json:"since"`
+	Last  time.Time `json:"last"`
+	// Attempts counts the failed attempts in a row.
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error"`
+}
+
+// NoteReplicationFailure records a failed attempt of phase's replication
+// at now: the first of a row starts a new ReplicationFailing.
+func (r *Report) NoteReplicationFailure(now time.Time, phase, err string) {
+	f := r.ReplicationFailing
+	if f == nil || f.Phase != phase {
+		f = &ReplicationFailure{Phase: phase, Since: now}
+		r.ReplicationFailing = f
+	}
+	f.Attempts++
+	f.Last, f.Error = now, ClipIssueMessage(err)
 }
 
 // Duration is Seconds as a time.Duration.
