@@ -95,6 +95,10 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		tables    []TableProgress
 		lines     []string
 		hidden    int
+		// totals: the rows each running unit copies, by its heartbeat's
+		// tables; rowsKnown while every running unit says them.
+		totals    int64
+		rowsKnown = true
 	)
 	for _, u := range units {
 		if u.Attempt > 1 && (u.Unit == "" || running[u.Unit]) {
@@ -115,6 +119,12 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		fractions = append(fractions, min(max(u.Percent, 0), 100)/100)
 		records += u.Records
 		tables = append(tables, u.Tables...)
+		total := int64(0)
+		for _, t := range u.Tables {
+			total += t.Total
+		}
+		totals += total
+		rowsKnown = rowsKnown && total > 0
 		if d, _, _ := strings.Cut(u.Detail, "\n"); d != "" {
 			if len(lines) < unitDetailLines {
 				lines = append(lines, d)
@@ -132,7 +142,11 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		for _, f := range fractions {
 			partial += f
 		}
-		p.Progress = min(max(p.Progress, 100*(float64(p.UnitsDone)+partial)/float64(p.Units)), 99.9)
+		if share, ok := p.rowShare(len(fractions), records, totals, rowsKnown); ok {
+			p.Progress = min(share, 99.9)
+		} else {
+			p.Progress = min(max(p.Progress, 100*(float64(p.UnitsDone)+partial)/float64(p.Units)), 99.9)
+		}
 	}
 	p.Records += records
 	p.Tables = SumTables(tables)
@@ -140,6 +154,28 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		lines = append(lines, fmt.Sprintf("… and %d more units running", hidden))
 	}
 	p.Detail = strings.Join(lines, "\n")
+}
+
+// rowShare is a fanned-out phase's progress by rows, when they are known:
+// the rows of the units done (Records, before the running units' are
+// added) and of the running ones, over those units' rows and, for each
+// unit not started yet, the mean of theirs (key ranges are planned about
+// equal). A 1,000-row table done beside three large ranges 10% through
+// is then about 10%, not the 32% of counting units. Not known (false)
+// when a running unit's heartbeat gives no total (a hook's units), or
+// units are done without rows: progress then counts units.
+func (p PhaseReport) rowShare(running int, runningRows, runningTotal int64, rowsKnown bool) (float64, bool) {
+	known := p.UnitsDone + running
+	if !rowsKnown || known == 0 || (p.UnitsDone > 0 && p.Records <= 0) {
+		return 0, false
+	}
+	seen := float64(p.Records + runningTotal)
+	notStarted := max(p.Units-known, 0)
+	total := seen + float64(notStarted)*seen/float64(known)
+	if total <= 0 {
+		return 0, false
+	}
+	return 100 * float64(p.Records+runningRows) / total, true
 }
 
 // SumTables adds up the progress of the same table reported by several
