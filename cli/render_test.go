@@ -230,7 +230,7 @@ func TestRenderText(t *testing.T) {
 				"Migration orders — WAITING_APPROVAL",
 				"  Waiting    for approval of gate \"go-live\" before phase shift-traffic; to continue: godwit approve orders --gate go-live",
 				"  Phase      2 of 2: shift-traffic",
-				"  Progress   " + filledBar(15, 30) + "  50.0%",
+				"  Progress   " + filledBar(22, 30) + "  75.0%", // the copy done weighs RowsShare
 				`  - approve gate "go-live" to continue: godwit approve orders --gate go-live`,
 				`  - or roll back: godwit rollback orders --reason "..."`,
 			},

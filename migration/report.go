@@ -397,19 +397,59 @@ func (r *Report) currentPhaseText() string {
 	return text
 }
 
+// RowsShare is the share of the overall progress the phases that move
+// or compare rows carry together, when the run has others too.
+const RowsShare = 0.75
+
+// overallProgress weighs the phases by the work they do: those that move
+// or compare rows (a copy, a reconcile, a backfill: RowPhase) carry
+// RowsShare of the bar between them, the others (validate, provision,
+// a cut-over, hooks: seconds to minutes) the rest; within each group
+// phases count alike. A plain mean made a 1-second validate weigh as much
+// as a 1-hour copy, and a run whose copy had barely started read 50%.
+// A run with only one kind of phase is the plain mean of its phases.
 func (r *Report) overallProgress() float64 {
 	if len(r.Phases) == 0 {
 		return 100
 	}
-	var sum float64
+	var rows, other []float64
 	for _, p := range r.Phases {
+		pct := p.Progress
 		if p.State == PhaseCompleted {
-			sum += 100
+			pct = 100
+		}
+		if p.RowPhase() {
+			rows = append(rows, pct)
 		} else {
-			sum += p.Progress
+			other = append(other, pct)
 		}
 	}
-	return sum / float64(len(r.Phases))
+	switch {
+	case len(rows) == 0:
+		return mean(other)
+	case len(other) == 0:
+		return mean(rows)
+	}
+	return RowsShare*mean(rows) + (1-RowsShare)*mean(other)
+}
+
+func mean(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
+}
+
+// RowPhase says the phase moves or compares rows (a copy, a reconcile, a
+// backfill): the bulk of a migration's time, which the overall progress
+// weighs as such.
+func (p PhaseReport) RowPhase() bool {
+	switch p.recordsAre() {
+	case recordsCopied, recordsCompared:
+		return true
+	}
+	return p.Driver == "backfill"
 }
 
 func (r *Report) metrics(now time.Time) Metrics {
