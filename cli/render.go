@@ -185,6 +185,8 @@ func attemptsText(p migration.PhaseReport) []string {
 		return []string{fmt.Sprintf("%d of %d units done, %d attempts (%d failed)", p.UnitsDone, p.Units, attempts, failed)}
 	case p.Units > 0:
 		return []string{fmt.Sprintf("%d of %d units done", p.UnitsDone, p.Units)}
+	case p.EarlierAttempts > 0:
+		return []string{fmt.Sprintf("%d attempts (%d failed, %d before a pause or a new throttle started it again)", attempts, failed, p.EarlierAttempts)}
 	case p.Attempts > 1:
 		return []string{fmt.Sprintf("%d attempts", p.Attempts)}
 	}

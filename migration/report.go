@@ -80,9 +80,14 @@ type PhaseReport struct {
 	StartTime time.Time `json:"startTime,omitzero"`
 	EndTime   time.Time `json:"endTime,omitzero"`
 	Attempts  int       `json:"attempts,omitempty"`
-	Records   int64     `json:"records,omitempty"`
-	Summary   string    `json:"summary,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	// EarlierAttempts counts the failed attempts (a worker killed, an
+	// error retried) of the phase's activities that a pause or a new
+	// throttle stopped, the run then starting the phase again from its
+	// checkpoint: Attempts counts only the last activity's.
+	EarlierAttempts int    `json:"earlierAttempts,omitempty"`
+	Records         int64  `json:"records,omitempty"`
+	Summary         string `json:"summary,omitempty"`
+	Error           string `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
 	// BeforeNoReturn is set while a decommission has run only steps that

@@ -15,13 +15,14 @@ func (p PhaseReport) attempts() (attempts, failed int) {
 	if p.Units > 0 {
 		return p.UnitsDone + len(p.RunningUnits) + p.FailedAttempts, p.FailedAttempts
 	}
+	all := p.Attempts + p.EarlierAttempts
 	switch {
 	case p.State == PhaseFailed:
-		return p.Attempts, p.Attempts
+		return all, all
 	case p.Attempts > 1:
-		return p.Attempts, p.Attempts - 1
+		return all, all - 1
 	}
-	return p.Attempts, 0
+	return all, p.EarlierAttempts
 }
 
 // work returns the pieces of work the phase stands for once it has run

@@ -194,3 +194,14 @@ func TestMergeWindowAddsTheRunningWindowsUnits(t *testing.T) {
 	assert.Equal(t, "3 of 8 units done, 1 running", p.Step)
 	assert.Equal(t, []string{"u4"}, p.RunningUnits)
 }
+
+// A phase a pause (or a new throttle) started again as a new activity
+// keeps the failed attempts of the one it stopped.
+func TestEarlierAttemptsCountAsFailedAttempts(t *testing.T) {
+	p := PhaseReport{State: PhaseCompleted, Attempts: 1, EarlierAttempts: 1}
+	attempts, failed := p.AttemptCounts()
+	assert.Equal(t, [2]int{2, 1}, [2]int{attempts, failed})
+	p.State, p.Attempts = PhaseFailed, 3
+	attempts, failed = p.AttemptCounts()
+	assert.Equal(t, [2]int{4, 4}, [2]int{attempts, failed})
+}
