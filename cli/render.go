@@ -98,7 +98,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 		}
 		extra = append(extra, attemptsText(p)...)
 		if p.Records > 0 {
-			records := fmt.Sprintf("%d records", p.Records)
+			records := migration.Count(int(p.Records), "record")
 			if rate := p.Rate(r.PhaseEnd(p, now)); rate > 0 && p.CountsRows() {
 				// Over the whole phase, every attempt and unit: a retried
 				// copy's summary gives only its last attempt's rate.

@@ -603,3 +603,16 @@ func TestRenderTextLagWhileTheReplicationFails(t *testing.T) {
 	assert.Contains(t, text, "last measured before the failures: 0s, 0 changes behind (by phase catch-up 4m0s ago)\n")
 	assert.NotContains(t, text, "  Lag        0s")
 }
+
+// A phase with one record says "1 record", not "1 records".
+func TestRenderTextCountsOneRecordInTheSingular(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{{Name: "provision", Kind: migration.PhaseProvision, Driver: "provision"}}, t0)
+	r.Phases[0].State, r.Phases[0].Records, r.Phases[0].Attempts = migration.PhaseCompleted, 1, 1
+	r.Phases[0].StartTime, r.Phases[0].EndTime = t0, t0.Add(time.Second)
+	r.Status, r.CurrentIndex, r.EndTime = migration.StatusCompleted, -1, t0.Add(time.Second)
+	r.Refresh(r.EndTime)
+	var b bytes.Buffer
+	renderText(&b, r, r.EndTime)
+	assert.Contains(t, b.String(), ", 1 record\n")
+	assert.NotContains(t, b.String(), "1 records")
+}
