@@ -93,8 +93,8 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			}
 			extra = append(extra, gate)
 		}
-		if !p.StartTime.IsZero() {
-			extra = append(extra, r.PhaseEnd(p, now).Sub(p.StartTime).Round(100*time.Millisecond).String())
+		if end, ok := p.End(r.PhaseEnd(p, now)); ok {
+			extra = append(extra, end.Sub(p.StartTime).Round(100*time.Millisecond).String())
 		}
 		extra = append(extra, attemptsText(p)...)
 		if p.Records > 0 {

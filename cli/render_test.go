@@ -616,3 +616,29 @@ func TestRenderTextCountsOneRecordInTheSingular(t *testing.T) {
 	assert.Contains(t, b.String(), ", 1 record\n")
 	assert.NotContains(t, b.String(), "1 records")
 }
+
+// A copy a pause stopped and a rollback ended, in a run from before the
+// workflow recorded its end, shows no duration or rate that keep moving:
+// the same line an hour later.
+func TestRenderTextAStoppedPhaseWithoutAnEndDoesNotMove(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{{Name: "copy", Kind: migration.PhaseCopy, Driver: "copy"}}, t0)
+	p := &r.Phases[0]
+	p.State, p.StartTime, p.Records, p.Attempts = migration.PhaseCancelled, t0, 50_000, 1
+	p.Error = "interrupted by pause, then rolled back"
+	r.Status, r.CurrentIndex, r.EndTime = migration.StatusRolledBack, -1, t0.Add(10*time.Minute)
+	line := func(now time.Time) string {
+		r.Refresh(now)
+		var b bytes.Buffer
+		renderText(&b, r, now)
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.Contains(l, "1. copy") {
+				return l
+			}
+		}
+		return ""
+	}
+	first := line(t0.Add(11 * time.Minute))
+	assert.Contains(t, first, "50000 records")
+	assert.NotContains(t, first, "/s", "no rate drawn to now")
+	assert.Equal(t, first, line(t0.Add(71*time.Minute)), "nothing moves an hour later")
+}

@@ -98,3 +98,48 @@ phases:
 	require.Regexp(t, `== copy run, attempt 1, [^,]+ ==\n(.*\n)*done at unit 40`, out)
 	recordHistory(t, name)
 }
+
+// TestACopyPausedThenRolledBackHasAnEnd pauses a resumable copy, then
+// rolls the run back while it is paused: the stopped copy gets its end
+// (when the pause stopped it), so its duration and rate stop counting.
+func TestACopyPausedThenRolledBackHasAnEnd(t *testing.T) {
+	t.Parallel()
+	d := newSpec(t, "it-pause-rollback", `
+phases:
+  - phase: copy
+    heartbeatTimeout: 30s
+    hook:
+      resumable: true
+      run:
+        dir: DIR
+        command:
+          - sh
+          - -c
+          - |
+            i=${GODWIT_CHECKPOINT:-0}
+            while [ "$i" -lt 40 ]; do
+              while [ "$i" -ge 10 ]; do sleep 0.1; done
+              i=$((i + 1))
+              echo "godwit:checkpoint=$i"; echo "godwit:progress=$((i * 100 / 40))"
+            done
+  - phase: reconcile
+    hook: {run: {command: ["true"]}}
+`)
+	d.start()
+	d.waitFor("the copy to hold at unit 10", func(r migration.Report) bool { return r.Phases[0].Progress >= 25 })
+	out, err := godwit(t, "pause", d.name)
+	require.NoError(t, err, out)
+	paused := d.waitFor("the pause to stop the copy", func(r migration.Report) bool {
+		return r.Status == migration.StatusPaused && strings.HasPrefix(r.Phases[0].Summary, "stopped by pause at its checkpoint")
+	})
+	out, err = godwit(t, "rollback", d.name, "--reason", "enough")
+	require.NoError(t, err, out)
+	final, err := d.result()
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusRolledBack, final.Status)
+	p := final.Phases[0]
+	require.Equal(t, migration.PhaseCancelled, p.State)
+	require.False(t, p.EndTime.IsZero(), "the stopped copy has an end")
+	require.False(t, p.EndTime.After(paused.UpdatedTime), "it ended when the pause stopped it, not at the rollback")
+	recordHistory(t, d.name)
+}

@@ -61,18 +61,32 @@ func (r *Report) failedThenUndone(p PhaseReport) bool {
 // attempt and unit included (to now while it runs); 0 when it has no
 // records or has not started.
 func (p PhaseReport) Rate(now time.Time) float64 {
-	if p.Records <= 0 || p.StartTime.IsZero() {
+	end, ok := p.End(now)
+	if p.Records <= 0 || !ok {
 		return 0
-	}
-	end := p.EndTime
-	if end.IsZero() {
-		end = now
 	}
 	secs := end.Sub(p.StartTime).Seconds()
 	if secs <= 0 {
 		return 0
 	}
 	return float64(p.Records) / secs
+}
+
+// End is where the phase's duration ends: its EndTime, or now (what a
+// running or paused phase's duration runs to: Report.PhaseEnd); false when it has not started, or stopped without
+// an end recorded (a phase a pause stopped and a rollback ended, in runs
+// from before the workflow recorded one): counted on to now, its duration
+// and rate would read as if it still moved.
+func (p PhaseReport) End(now time.Time) (time.Time, bool) {
+	switch {
+	case p.StartTime.IsZero():
+		return time.Time{}, false
+	case !p.EndTime.IsZero():
+		return p.EndTime, true
+	case p.State == PhaseRunning || p.State == PhasePaused:
+		return now, true
+	}
+	return time.Time{}, false
 }
 
 // unitDetailLines bounds the per-unit lines of a fanned-out phase's detail.

@@ -127,8 +127,10 @@ func TestPhaseRateIsOverTheWholePhase(t *testing.T) {
 	start := time.Unix(0, 0)
 	p := PhaseReport{Records: 600_000, StartTime: start, EndTime: start.Add(time.Minute)}
 	assert.Equal(t, 10_000.0, p.Rate(start.Add(time.Hour)), "to its end once ended")
-	p.EndTime = time.Time{}
+	p.EndTime, p.State = time.Time{}, PhaseRunning
 	assert.Equal(t, 5_000.0, p.Rate(start.Add(2*time.Minute)), "to now while it runs")
+	p.State = PhaseCancelled
+	assert.Zero(t, p.Rate(start.Add(2*time.Minute)), "not to now once stopped without an end recorded")
 	assert.Zero(t, PhaseReport{}.Rate(start))
 }
 

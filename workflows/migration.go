@@ -170,6 +170,12 @@ const (
 	// activity had failed attempts.
 	earlierAttemptsV1 = 1
 
+	changeStoppedEnd = "stopped-end"
+	// stoppedEndV1: a phase a pause (or a schema-drift pause) stopped and
+	// a rollback then ended gets its end time (when it stopped), so its
+	// duration and rate stop counting.
+	stoppedEndV1 = 1
+
 	changeRolledBackResult = "rolled-back-result"
 	// rolledBackResultV1: a rollback a person asked for (`rollback`
 	// signal) that undid every phase completes the run with the report

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -380,7 +381,9 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 				pr.Progress = min(max(stopped.Percent, 0), 99.9) // 100 only once it completed
 			}
 			r.logger.Info("paused a running phase at its checkpoint", "phase", spec.Name, "checkpoint", resume)
+			stoppedAt := workflow.Now(ctx)
 			if stop := r.holdWhilePaused(ctx); stop != nil {
+				r.endStopped(ctx, i, stoppedAt)
 				r.report.Phases[i].State = migration.PhaseCancelled
 				r.report.Phases[i].Error = "interrupted by pause, then rolled back"
 				if spec.CompensatePartial {
@@ -397,6 +400,15 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			continue
 		}
 		return res, r.actionFailed(ctx, i, spec, err)
+	}
+}
+
+// endStopped records when phase i, which a pause stopped and a rollback
+// then ended, stopped (since changeStoppedEnd): without an end its
+// duration and rate were counted on to now, as if it still moved.
+func (r *run) endStopped(ctx workflow.Context, i int, stoppedAt time.Time) {
+	if workflow.GetVersion(ctx, changeStoppedEnd, workflow.DefaultVersion, stoppedEndV1) >= stoppedEndV1 {
+		r.report.Phases[i].EndTime = stoppedAt
 	}
 }
 
