@@ -710,6 +710,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 	}
 	if p.Units > 0 && running {
 		p.mergeUnits(live.Units)
+		r.stopping(p)
 		r.WorkerLoad = live.Host
 		r.Refresh(now)
 		return
@@ -719,6 +720,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Records = live.Records
 		p.Detail = live.Detail
 		p.Tables = live.Tables
+		r.stopping(p)
 	}
 	r.WorkerLoad = live.Host
 	p.Attempts = live.Attempt
@@ -726,6 +728,28 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
 	}
 	r.Refresh(now)
+}
+
+// stopping replaces the live rates of running phase p whose activity a
+// rollback is cancelling (it ends at its next checkpoint): its last
+// heartbeat's rows/s and ETA would read as a copy still moving. Its rows
+// and progress stay: they are where it stops. (A pause is left alone: a
+// phase that cannot stop at a checkpoint runs on to its end under it.)
+func (r *Report) stopping(p *PhaseReport) {
+	if r.Status != StatusRollingBack && !r.Status.Final() {
+		return
+	}
+	tables := make([]TableProgress, len(p.Tables))
+	for k, t := range p.Tables {
+		t.RowsPerSecond, t.ETASeconds = 0, 0
+		tables[k] = t
+	}
+	if len(tables) > 0 {
+		p.Tables = tables
+	}
+	if p.Detail != "" || len(p.Tables) > 0 {
+		p.Detail = fmt.Sprintf("stopping: the rollback cancelled it; it ends at its next checkpoint, %s in", Count(int(p.Records), "record"))
+	}
 }
 
 // stepProgress is the phase's progress when its running activity is at

@@ -754,3 +754,43 @@ func TestAPhasePausedWhileItsActivityStopsShowsItsLiveProgress(t *testing.T) {
 		assert.Equal(t, "users: 400 / 1,000 rows", p.Detail)
 	}
 }
+
+// A copy whose activity a rollback is cancelling shows its rows, not its
+// last heartbeat's rows/s and ETA as if it still moved.
+func TestMergeLiveOfACopyBeingStoppedShowsNoRateOrETA(t *testing.T) {
+	start := time.Unix(0, 0)
+	live := Live{Percent: 50, Records: 1000, Attempt: 1, Detail: "orders: 1,000 / 2,000 rows, 500 rows/s, ETA 2s",
+		Tables: []TableProgress{{Table: "orders", RowsDone: 1000, Total: 2000, RowsPerSecond: 500, ETASeconds: 2}}}
+	for _, tc := range []struct {
+		name   string
+		status Status
+		state  PhaseState
+		moving bool
+	}{
+		{"running", StatusInProgress, PhaseRunning, true},
+		{"rolling back", StatusRollingBack, PhaseRunning, false},
+		{"paused: a phase that cannot stop runs on to its end", StatusPaused, PhasePaused, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewPlannedReport("m", "", []PlannedPhase{{Name: "copy", Kind: PhaseCopy, Driver: "copy"}}, start)
+			r.Status, r.CurrentIndex = tc.status, 0
+			r.Phases[0].State, r.Phases[0].StartTime = tc.state, start
+			r.MergeLive(live, start.Add(time.Minute))
+			p := r.Phases[0]
+			assert.Equal(t, int64(1000), p.Records)
+			assert.Equal(t, 50.0, p.Progress)
+			require.Len(t, p.Tables, 1)
+			if tc.moving {
+				assert.Equal(t, live.Detail, p.Detail)
+				assert.Equal(t, 500.0, p.Tables[0].RowsPerSecond)
+				return
+			}
+			assert.Zero(t, p.Tables[0].RowsPerSecond)
+			assert.Zero(t, p.Tables[0].ETASeconds)
+			assert.NotContains(t, p.Detail, "ETA")
+			assert.Contains(t, p.Detail, "stopping: ")
+			assert.Contains(t, p.Detail, "1000 records in")
+		})
+	}
+	assert.Equal(t, 500.0, live.Tables[0].RowsPerSecond, "the heartbeat's own figures are not changed")
+}
