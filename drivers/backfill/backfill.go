@@ -220,7 +220,7 @@ func heartbeat(s *Spec, p schemachange.Progress) activities.Heartbeat {
 		hb.Percent = min(100, float64(p.Checkpoint.RowsDone)*100/float64(p.Checkpoint.Total))
 	}
 	hb.Detail = fmt.Sprintf("%s: %s / %s rows, %s updated", s.Table, stores.Humanize(p.Checkpoint.RowsDone),
-		stores.Humanize(p.Checkpoint.Total), stores.Humanize(p.Updated))
+		stores.Humanize(p.Checkpoint.Total), stores.Humanize(p.TotalUpdated()))
 	if p.ETA > 0 {
 		hb.Detail += ", ETA " + p.ETA.Round(time.Second).String()
 	}

@@ -31,3 +31,12 @@ func TestSummaryGivesTheTotalsOfEveryAttempt(t *testing.T) {
 		})
 	}
 }
+
+// The live detail counts the rows updated in every attempt too.
+func TestHeartbeatCountsTheRowsUpdatedInEveryAttempt(t *testing.T) {
+	p := schemachange.Progress{Checkpoint: datacopy.TableCheckpoint{RowsDone: 20, Total: 25}, Updated: 10, UpdatedBefore: 10}
+	hb := heartbeat(&Spec{Table: "users"}, p)
+	if want := "users: 20 / 25 rows, 20 updated"; hb.Detail != want {
+		t.Errorf("detail = %q, want %q", hb.Detail, want)
+	}
+}
