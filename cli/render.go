@@ -50,19 +50,19 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 		fmt.Fprintf(w, "  Lag        not known: the replication of phase %s is failing since %s (%s ago), %s, the last %s ago: %s\n",
 			f.Phase, f.Since.Local().Format(time.DateTime), since(f.Since, now), migration.Count(f.Attempts, "failed attempt"), since(f.Last, now), f.Error)
 		if l := r.Replication; l != nil {
-			fmt.Fprintf(w, "             last measured before the failures: %s, %d changes behind (by phase %s %s ago)\n",
-				l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+			fmt.Fprintf(w, "             last measured before the failures: %s, %s behind (by phase %s %s ago)\n",
+				l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
 		}
 	} else if l := r.Replication; l != nil {
-		last := fmt.Sprintf("%s, %d changes behind (measured by phase %s %s ago)",
-			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+		last := fmt.Sprintf("%s, %s behind (measured by phase %s %s ago)",
+			l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
 		switch cut, _ := r.CutOverAfterLag(); {
 		case l.Reverse:
 			// Measured after the cut-over, by the reverse replication that
 			// keeps legacy current until a stop, a decommission or a
 			// rollback (which drains the rest).
-			fmt.Fprintf(w, "  Lag        reverse (%s → %s) %s, %d changes behind (measured by phase %s %s ago)\n",
-				l.From, l.To, l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+			fmt.Fprintf(w, "  Lag        reverse (%s → %s) %s, %s behind (measured by phase %s %s ago)\n",
+				l.From, l.To, l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
 		case cut != "":
 			// The forward figure would read as live; it stopped moving at
 			// the cut-over, and the reverse stream has not been measured

@@ -642,3 +642,15 @@ func TestRenderTextAStoppedPhaseWithoutAnEndDoesNotMove(t *testing.T) {
 	assert.NotContains(t, first, "/s", "no rate drawn to now")
 	assert.Equal(t, first, line(t0.Add(71*time.Minute)), "nothing moves an hour later")
 }
+
+// One change behind is "1 change behind".
+func TestRenderTextLagOfOneChange(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"}}, t0)
+	r.Phases[0].State = migration.PhaseRunning
+	r.CurrentIndex = 0
+	r.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 0.2, Changes: 1, Measured: t0}
+	r.Refresh(t0)
+	var b bytes.Buffer
+	renderText(&b, r, t0)
+	assert.Contains(t, b.String(), "  Lag        200ms, 1 change behind (measured by phase catch-up 0s ago)\n")
+}
