@@ -24,8 +24,9 @@ func (a *app) outputCommand() *cobra.Command {
 		Short: "Print what each phase's hook printed, attempt by attempt",
 		Long: `Print the output the phases' hooks printed (the last 16 KiB of each), in the
 order they ran: completed actions, the last attempt of a phase that failed
-(earlier attempts are retried inside Temporal and not kept), and
-compensations. Give a phase to see only that one. It reads the workflow's
+(earlier attempts are retried inside Temporal and not kept), the attempt a
+pause, a new throttle or a rollback stopped (with its attempt number, so a
+worker killed before it shows), and compensations. Give a phase to see only that one. It reads the workflow's
 history (and, for a fan-out run in windows, each window's), so it works
 for running and ended migrations alike, with or without a worker.`,
 		Example: `  godwit output demo
@@ -185,6 +186,20 @@ func attemptFromEvent(dc converter.DataConverter, ev *historypb.HistoryEvent) (a
 			return r, false, control.Undecryptable(err)
 		}
 		r.failure = ", failed: " + control.FailureMessage(dc, f)
+		return r, true, nil
+	}
+	if stopped := ev.GetActivityTaskCanceledEventAttributes(); stopped != nil {
+		// A pause or a new throttle stops a phase at its checkpoint and
+		// runs it again as a new activity, whose attempts start at 1: the
+		// stopped one's attempt number is the trace of the retries before.
+		details := stopped.GetDetails()
+		if details == nil {
+			return r, false, nil
+		}
+		if err := dc.FromPayloads(details, &r.PhaseResult); err != nil || r.Phase == "" {
+			return r, false, control.Undecryptable(err)
+		}
+		r.failure = ", stopped at its checkpoint (a pause, a new throttle or a rollback)"
 		return r, true, nil
 	}
 	return r, false, nil

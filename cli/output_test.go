@@ -5,7 +5,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/migration"
 )
@@ -29,4 +32,28 @@ func TestOutputOfAPhaseTheSpecDoesNotHave(t *testing.T) {
 	out, _, err = godwit(t, c.dial, "output", "orders", "reconcile")
 	require.NoError(t, err)
 	assert.Equal(t, "no hook output recorded for orders reconcile: a phase that has not run yet, or was cancelled while running, has none\n", out)
+}
+
+// The attempt a pause stopped is listed with its number: when a worker
+// was killed before the pause, it reads attempt 2, the trace of the
+// retry (the activity the resume starts begins at attempt 1 again).
+func TestOutputListsTheAttemptAPauseStopped(t *testing.T) {
+	dc := converter.GetDefaultDataConverter()
+	stopped := activities.PhaseResult{Phase: "copy", Kind: migration.PhaseCopy, Action: activities.ActionRun, Attempt: 2, Output: "unit 10\n", Checkpoint: "10"}
+	details, err := dc.ToPayloads(stopped)
+	require.NoError(t, err)
+	ev := &historypb.HistoryEvent{EventId: 12, Attributes: &historypb.HistoryEvent_ActivityTaskCanceledEventAttributes{
+		ActivityTaskCanceledEventAttributes: &historypb.ActivityTaskCanceledEventAttributes{Details: details}}}
+	r, ok, err := attemptFromEvent(dc, ev)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, int32(2), r.Attempt)
+	assert.Equal(t, "unit 10\n", r.Output)
+	assert.Equal(t, ", stopped at its checkpoint (a pause, a new throttle or a rollback)", r.failure)
+
+	bare := &historypb.HistoryEvent{EventId: 13, Attributes: &historypb.HistoryEvent_ActivityTaskCanceledEventAttributes{
+		ActivityTaskCanceledEventAttributes: &historypb.ActivityTaskCanceledEventAttributes{}}}
+	_, ok, err = attemptFromEvent(dc, bare)
+	require.NoError(t, err)
+	assert.False(t, ok, "a cancellation without the activity's result has nothing to show")
 }

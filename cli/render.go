@@ -44,16 +44,25 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 	for _, l := range waitingLines(r, now, gateLag) {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
-	if l := r.Replication; l != nil {
-		last := fmt.Sprintf("%s, %d changes behind (measured by phase %s %s ago)",
-			l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+	if f := r.ReplicationFailing; f != nil {
+		// The last lag measured is from before the failures: shown as the
+		// lag it would read as a replication that keeps up.
+		fmt.Fprintf(w, "  Lag        not known: the replication of phase %s is failing since %s (%s ago), %s, the last %s ago: %s\n",
+			f.Phase, f.Since.Local().Format(time.DateTime), since(f.Since, now), migration.Count(f.Attempts, "failed attempt"), since(f.Last, now), f.Error)
+		if l := r.Replication; l != nil {
+			fmt.Fprintf(w, "             last measured before the failures: %s, %s behind (by phase %s %s ago)\n",
+				l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
+		}
+	} else if l := r.Replication; l != nil {
+		last := fmt.Sprintf("%s, %s behind (measured by phase %s %s ago)",
+			l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
 		switch cut, _ := r.CutOverAfterLag(); {
 		case l.Reverse:
 			// Measured after the cut-over, by the reverse replication that
 			// keeps legacy current until a stop, a decommission or a
 			// rollback (which drains the rest).
-			fmt.Fprintf(w, "  Lag        reverse (%s → %s) %s, %d changes behind (measured by phase %s %s ago)\n",
-				l.From, l.To, l.Duration().Round(10*time.Millisecond), l.Changes, l.Phase, since(l.Measured, now))
+			fmt.Fprintf(w, "  Lag        reverse (%s → %s) %s, %s behind (measured by phase %s %s ago)\n",
+				l.From, l.To, l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
 		case cut != "":
 			// The forward figure would read as live; it stopped moving at
 			// the cut-over, and the reverse stream has not been measured
@@ -84,12 +93,12 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			}
 			extra = append(extra, gate)
 		}
-		if !p.StartTime.IsZero() {
-			extra = append(extra, r.PhaseEnd(p, now).Sub(p.StartTime).Round(100*time.Millisecond).String())
+		if end, ok := p.End(r.PhaseEnd(p, now)); ok {
+			extra = append(extra, end.Sub(p.StartTime).Round(100*time.Millisecond).String())
 		}
 		extra = append(extra, attemptsText(p)...)
 		if p.Records > 0 {
-			records := fmt.Sprintf("%d records", p.Records)
+			records := migration.Count(int(p.Records), "record")
 			if rate := p.Rate(r.PhaseEnd(p, now)); rate > 0 && p.CountsRows() {
 				// Over the whole phase, every attempt and unit: a retried
 				// copy's summary gives only its last attempt's rate.
@@ -176,6 +185,8 @@ func attemptsText(p migration.PhaseReport) []string {
 		return []string{fmt.Sprintf("%d of %d units done, %d attempts (%d failed)", p.UnitsDone, p.Units, attempts, failed)}
 	case p.Units > 0:
 		return []string{fmt.Sprintf("%d of %d units done", p.UnitsDone, p.Units)}
+	case p.EarlierAttempts > 0:
+		return []string{fmt.Sprintf("%d attempts (%d failed, %d before a pause or a new throttle started it again)", attempts, failed, p.EarlierAttempts)}
 	case p.Attempts > 1:
 		return []string{fmt.Sprintf("%d attempts", p.Attempts)}
 	}

@@ -230,7 +230,7 @@ func TestRenderText(t *testing.T) {
 				"Migration orders — WAITING_APPROVAL",
 				"  Waiting    for approval of gate \"go-live\" before phase shift-traffic; to continue: godwit approve orders --gate go-live",
 				"  Phase      2 of 2: shift-traffic",
-				"  Progress   " + filledBar(15, 30) + "  50.0%",
+				"  Progress   " + filledBar(22, 30) + "  75.0%", // the copy done weighs RowsShare
 				`  - approve gate "go-live" to continue: godwit approve orders --gate go-live`,
 				`  - or roll back: godwit rollback orders --reason "..."`,
 			},
@@ -577,4 +577,80 @@ func TestStatusShowsAPhaseTheEndedRunNeverReachedAsNotRun(t *testing.T) {
 	assert.Contains(t, line, "NOT_RUN")
 	assert.Contains(t, line, "gate go-live (never opened)")
 	assert.NotContains(t, line, "PENDING")
+}
+
+// While the replication fails, the Lag line says so (since when, how many
+// attempts, the error), not the lag measured before as if it kept up.
+func TestRenderTextLagWhileTheReplicationFails(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "reads", Kind: migration.PhaseShiftTraffic, Driver: "hook"},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime = migration.PhaseCompleted, t0, t0.Add(time.Minute)
+	r.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 0, Changes: 0, Measured: t0.Add(time.Minute)}
+	r.CurrentIndex = 1
+	r.Phases[1].State, r.Phases[1].StartTime = migration.PhaseRunning, t0.Add(time.Minute)
+	for k := range 3 {
+		r.NoteReplicationFailure(t0.Add(2*time.Minute+time.Duration(k)*30*time.Second), "catch-up", "replication slot godwit_orders is gone")
+	}
+	now := t0.Add(5 * time.Minute)
+	r.Refresh(now)
+	var b bytes.Buffer
+	renderText(&b, r, now)
+	text := b.String()
+	assert.Contains(t, text, "  Lag        not known: the replication of phase catch-up is failing since ")
+	assert.Contains(t, text, " (3m0s ago), 3 failed attempts, the last 2m0s ago: replication slot godwit_orders is gone\n")
+	assert.Contains(t, text, "last measured before the failures: 0s, 0 changes behind (by phase catch-up 4m0s ago)\n")
+	assert.NotContains(t, text, "  Lag        0s")
+}
+
+// A phase with one record says "1 record", not "1 records".
+func TestRenderTextCountsOneRecordInTheSingular(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{{Name: "provision", Kind: migration.PhaseProvision, Driver: "provision"}}, t0)
+	r.Phases[0].State, r.Phases[0].Records, r.Phases[0].Attempts = migration.PhaseCompleted, 1, 1
+	r.Phases[0].StartTime, r.Phases[0].EndTime = t0, t0.Add(time.Second)
+	r.Status, r.CurrentIndex, r.EndTime = migration.StatusCompleted, -1, t0.Add(time.Second)
+	r.Refresh(r.EndTime)
+	var b bytes.Buffer
+	renderText(&b, r, r.EndTime)
+	assert.Contains(t, b.String(), ", 1 record\n")
+	assert.NotContains(t, b.String(), "1 records")
+}
+
+// A copy a pause stopped and a rollback ended, in a run from before the
+// workflow recorded its end, shows no duration or rate that keep moving:
+// the same line an hour later.
+func TestRenderTextAStoppedPhaseWithoutAnEndDoesNotMove(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{{Name: "copy", Kind: migration.PhaseCopy, Driver: "copy"}}, t0)
+	p := &r.Phases[0]
+	p.State, p.StartTime, p.Records, p.Attempts = migration.PhaseCancelled, t0, 50_000, 1
+	p.Error = "interrupted by pause, then rolled back"
+	r.Status, r.CurrentIndex, r.EndTime = migration.StatusRolledBack, -1, t0.Add(10*time.Minute)
+	line := func(now time.Time) string {
+		r.Refresh(now)
+		var b bytes.Buffer
+		renderText(&b, r, now)
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.Contains(l, "1. copy") {
+				return l
+			}
+		}
+		return ""
+	}
+	first := line(t0.Add(11 * time.Minute))
+	assert.Contains(t, first, "50000 records")
+	assert.NotContains(t, first, "/s", "no rate drawn to now")
+	assert.Equal(t, first, line(t0.Add(71*time.Minute)), "nothing moves an hour later")
+}
+
+// One change behind is "1 change behind".
+func TestRenderTextLagOfOneChange(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"}}, t0)
+	r.Phases[0].State = migration.PhaseRunning
+	r.CurrentIndex = 0
+	r.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 0.2, Changes: 1, Measured: t0}
+	r.Refresh(t0)
+	var b bytes.Buffer
+	renderText(&b, r, t0)
+	assert.Contains(t, b.String(), "  Lag        200ms, 1 change behind (measured by phase catch-up 0s ago)\n")
 }

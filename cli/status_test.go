@@ -330,7 +330,7 @@ func TestStatusCommand(t *testing.T) {
 			states: []wfState{{report: runningRep, pending: []*workflowpb.PendingActivityInfo{
 				pendingActivity(activities.RunPhaseName, 2, hb, "connection reset")}}},
 			want: []string{
-				"  Progress   " + filledBar(17, 30) + "  58.3%", // (100 + 75 + 0) / 3
+				"  Progress   " + filledBar(20, 30) + "  68.8%", // 0.75 × 75 (copy) + 0.25 × (100 + 0) / 2
 				"2 attempts, 750 records",
 				"error: attempt 1 failed, retrying: connection reset",
 			},
@@ -434,7 +434,7 @@ func TestStatusJSON(t *testing.T) {
 	require.Len(t, got.Phases, 3)
 	assert.Equal(t, 80.0, got.Phases[1].Progress, "live heartbeat merged")
 	assert.Equal(t, int64(800), got.Phases[1].Records)
-	assert.InDelta(t, 60.0, got.OverallProgress, 0.01)
+	assert.InDelta(t, 0.75*80+0.25*(100+0)/2, got.OverallProgress, 0.01)
 	assert.Contains(t, out, "\n  \"name\": \"orders\"", "indented")
 }
 

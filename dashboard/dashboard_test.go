@@ -243,7 +243,7 @@ func TestListPage(t *testing.T) {
 	assert.Contains(t, body, `<a href="/migrations/legacy-move">legacy-move</a>`)
 	assert.Contains(t, body, `>ROLLED_BACK<`, "Godwit's status, not Temporal's Failed")
 	assert.NotContains(t, body, ">Failed<")
-	assert.Contains(t, body, `role="progressbar" aria-label="orders progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="67"`)
+	assert.Contains(t, body, `role="progressbar" aria-label="orders progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="88"`) // copy and reconcile done weigh RowsShare
 	assert.Contains(t, body, "3 of 3: shift-traffic, step 1 of 3: go-live", "the report's current phase")
 	assert.Contains(t, body, "2026-03-14 09:30:00 UTC")
 	assert.Contains(t, body, `<td data-label="Risk">`+waitingReport().Risk+`</td>`)

@@ -120,9 +120,10 @@ func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *s
 		p.hasRate = true
 	}
 	if l := rep.Replication; l != nil {
-		// After a cut-over the last forward lag is history, not a level.
+		// After a cut-over the last forward lag is history, not a level;
+		// while the replication fails it is no level either.
 		_, ended := rep.CutOverAfterLag()
-		p.LagSeconds, p.hasLag = l.Duration().Seconds(), ended.IsZero()
+		p.LagSeconds, p.hasLag = l.Duration().Seconds(), ended.IsZero() && rep.ReplicationFailing == nil
 	}
 	if r, w, ok := rep.Weights(); ok {
 		p.ReadWeight, p.WriteWeight, p.hasWeights = r, w, true

@@ -89,6 +89,20 @@ func TestChartLabels(t *testing.T) {
 	assert.Equal(t, "0.0,100.0 300.0,100.0", z.Lines[0].Points, "zeros drawn at the bottom")
 }
 
+// While the replication fails, the chart draws no lag at the last value
+// measured: that would read as a replication keeping up.
+func TestLagChartStopsWhileTheReplicationFails(t *testing.T) {
+	rep := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "reads", Kind: migration.PhaseShiftTraffic, Driver: "traffic"},
+	}, t0)
+	rep.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: 0, Measured: t0.Add(time.Minute)}
+	rep.Phases[0].State = migration.PhaseCompleted
+	assert.True(t, sampleOf(rep, nil, t0.Add(90*time.Second), nil).hasLag)
+	rep.NoteReplicationFailure(t0.Add(2*time.Minute), "catch-up", "slot gone")
+	assert.False(t, sampleOf(rep, nil, t0.Add(3*time.Minute), nil).hasLag)
+}
+
 func TestLagChartStopsAtTheCutOver(t *testing.T) {
 	rep := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
 		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},

@@ -302,7 +302,7 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 	} else if p.Steps > 0 {
 		pv.Step = fmt.Sprintf("%d steps", p.Steps)
 	}
-	if !p.StartTime.IsZero() {
+	if end, ok := p.End(end); ok {
 		pv.Duration = end.Sub(p.StartTime).Round(100 * time.Millisecond).String()
 	}
 	for _, t := range p.Tables {

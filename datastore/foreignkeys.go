@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/godwit/godwit/migration"
 )
 
 // Foreign keys cross engines like this (docs/data-plane.md):
@@ -58,7 +60,7 @@ func (r *ForeignKeyResult) add(o ForeignKeyResult) {
 func (r ForeignKeyResult) Summary() string {
 	var parts []string
 	if len(r.Carried) > 0 {
-		parts = append(parts, fmt.Sprintf("%d foreign keys carried (%s)", len(r.Carried), strings.Join(r.Carried, ", ")))
+		parts = append(parts, fmt.Sprintf("%s carried (%s)", migration.Count(len(r.Carried), "foreign key"), strings.Join(r.Carried, ", ")))
 	}
 	if len(r.Violated) > 0 {
 		parts = append(parts, fmt.Sprintf("%d violated by copied rows: %s", len(r.Violated), strings.Join(r.Violated, "; ")))
@@ -67,7 +69,7 @@ func (r ForeignKeyResult) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d with another action: %s", len(r.Changed), strings.Join(r.Changed, "; ")))
 	}
 	if len(r.NotCarried) > 0 {
-		parts = append(parts, fmt.Sprintf("%d foreign keys NOT carried: %s", len(r.NotCarried), strings.Join(r.NotCarried, "; ")))
+		parts = append(parts, fmt.Sprintf("%s NOT carried: %s", migration.Count(len(r.NotCarried), "foreign key"), strings.Join(r.NotCarried, "; ")))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -1,12 +1,27 @@
 package migration
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-// Count writes n and the noun, plural unless n is 1: "1 table", "3 tables".
-// Summaries, reports and the CLI count with it, so none says "1 tables".
+// Count writes n and the noun, plural unless n is 1: "1 table", "3 tables",
+// "2 batches". Summaries, reports and the CLI count with it, so none says
+// "1 tables". The noun's last word takes the plural ("2 foreign keys").
 func Count(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return fmt.Sprintf("%d %s", n, Plural(noun))
+}
+
+// Plural is noun's plural, by the English rule for the nouns Godwit
+// counts: -s, or -es after s, x, z, ch and sh ("batches", "indexes").
+func Plural(noun string) string {
+	for _, end := range []string{"s", "x", "z", "ch", "sh"} {
+		if strings.HasSuffix(noun, end) {
+			return noun + "es"
+		}
+	}
+	return noun + "s"
 }

@@ -41,8 +41,13 @@ type Report struct {
 	// Replication is the last lag a replicate phase measured (at its end,
 	// or while a gate with requireLag waits); nil before any.
 	Replication *ReplicationLag `json:"replication,omitempty"`
-	Paused      bool            `json:"paused"`
-	Issues      []Issue         `json:"issues,omitempty"`
+	// ReplicationFailing is the replication that runs beside the phases
+	// (in the background, or while a gate with requireLag waits) while
+	// its attempts fail; nil once one succeeds. Replication is then the
+	// last lag measured before, not the current one.
+	ReplicationFailing *ReplicationFailure `json:"replicationFailing,omitempty"`
+	Paused             bool                `json:"paused"`
+	Issues             []Issue             `json:"issues,omitempty"`
 	// IssuesDropped counts the occurrences of issues left out of Issues
 	// to keep the report (and the run's history) bounded (NoteIssue).
 	IssuesDropped int    `json:"issuesDropped,omitempty"`
@@ -75,9 +80,14 @@ type PhaseReport struct {
 	StartTime time.Time `json:"startTime,omitzero"`
 	EndTime   time.Time `json:"endTime,omitzero"`
 	Attempts  int       `json:"attempts,omitempty"`
-	Records   int64     `json:"records,omitempty"`
-	Summary   string    `json:"summary,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	// EarlierAttempts counts the failed attempts (a worker killed, an
+	// error retried) of the phase's activities that a pause or a new
+	// throttle stopped, the run then starting the phase again from its
+	// checkpoint: Attempts counts only the last activity's.
+	EarlierAttempts int    `json:"earlierAttempts,omitempty"`
+	Records         int64  `json:"records,omitempty"`
+	Summary         string `json:"summary,omitempty"`
+	Error           string `json:"error,omitempty"`
 	// ApprovedBy names who opened the phase's gate.
 	ApprovedBy string `json:"approvedBy,omitempty"`
 	// BeforeNoReturn is set while a decommission has run only steps that
@@ -392,19 +402,59 @@ func (r *Report) currentPhaseText() string {
 	return text
 }
 
+// RowsShare is the share of the overall progress the phases that move
+// or compare rows carry together, when the run has others too.
+const RowsShare = 0.75
+
+// overallProgress weighs the phases by the work they do: those that move
+// or compare rows (a copy, a reconcile, a backfill: RowPhase) carry
+// RowsShare of the bar between them, the others (validate, provision,
+// a cut-over, hooks: seconds to minutes) the rest; within each group
+// phases count alike. A plain mean made a 1-second validate weigh as much
+// as a 1-hour copy, and a run whose copy had barely started read 50%.
+// A run with only one kind of phase is the plain mean of its phases.
 func (r *Report) overallProgress() float64 {
 	if len(r.Phases) == 0 {
 		return 100
 	}
-	var sum float64
+	var rows, other []float64
 	for _, p := range r.Phases {
+		pct := p.Progress
 		if p.State == PhaseCompleted {
-			sum += 100
+			pct = 100
+		}
+		if p.RowPhase() {
+			rows = append(rows, pct)
 		} else {
-			sum += p.Progress
+			other = append(other, pct)
 		}
 	}
-	return sum / float64(len(r.Phases))
+	switch {
+	case len(rows) == 0:
+		return mean(other)
+	case len(other) == 0:
+		return mean(rows)
+	}
+	return RowsShare*mean(rows) + (1-RowsShare)*mean(other)
+}
+
+func mean(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
+}
+
+// RowPhase says the phase moves or compares rows (a copy, a reconcile, a
+// backfill): the bulk of a migration's time, which the overall progress
+// weighs as such.
+func (p PhaseReport) RowPhase() bool {
+	switch p.recordsAre() {
+	case recordsCopied, recordsCompared:
+		return true
+	}
+	return p.Driver == "backfill"
 }
 
 func (r *Report) metrics(now time.Time) Metrics {
@@ -660,6 +710,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 	}
 	if p.Units > 0 && running {
 		p.mergeUnits(live.Units)
+		r.stopping(p)
 		r.WorkerLoad = live.Host
 		r.Refresh(now)
 		return
@@ -669,6 +720,7 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Records = live.Records
 		p.Detail = live.Detail
 		p.Tables = live.Tables
+		r.stopping(p)
 	}
 	r.WorkerLoad = live.Host
 	p.Attempts = live.Attempt
@@ -676,6 +728,28 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
 	}
 	r.Refresh(now)
+}
+
+// stopping replaces the live rates of running phase p whose activity a
+// rollback is cancelling (it ends at its next checkpoint): its last
+// heartbeat's rows/s and ETA would read as a copy still moving. Its rows
+// and progress stay: they are where it stops. (A pause is left alone: a
+// phase that cannot stop at a checkpoint runs on to its end under it.)
+func (r *Report) stopping(p *PhaseReport) {
+	if r.Status != StatusRollingBack && !r.Status.Final() {
+		return
+	}
+	tables := make([]TableProgress, len(p.Tables))
+	for k, t := range p.Tables {
+		t.RowsPerSecond, t.ETASeconds = 0, 0
+		tables[k] = t
+	}
+	if len(tables) > 0 {
+		p.Tables = tables
+	}
+	if p.Detail != "" || len(p.Tables) > 0 {
+		p.Detail = fmt.Sprintf("stopping: the rollback cancelled it; it ends at its next checkpoint, %s in", Count(int(p.Records), "record"))
+	}
 }
 
 // stepProgress is the phase's progress when its running activity is at
@@ -785,6 +859,32 @@ func (r *Report) CutOverAfterLag() (string, time.Time) {
 		}
 	}
 	return "", time.Time{}
+}
+
+// ReplicationFailure is a replication whose attempts fail one after the
+// other: which, since when, how often and the last error.
+type ReplicationFailure struct {
+	// Phase is the replicate phase whose replication fails.
+	Phase string `json:"phase"`
+	// Since is when the first failed attempt in a row ended, Last the
+	// latest (the workflow's clock).
+	Since time.Time `json:"since"`
+	Last  time.Time `json:"last"`
+	// Attempts counts the failed attempts in a row.
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error"`
+}
+
+// NoteReplicationFailure records a failed attempt of phase's replication
+// at now: the first of a row starts a new ReplicationFailing.
+func (r *Report) NoteReplicationFailure(now time.Time, phase, err string) {
+	f := r.ReplicationFailing
+	if f == nil || f.Phase != phase {
+		f = &ReplicationFailure{Phase: phase, Since: now}
+		r.ReplicationFailing = f
+	}
+	f.Attempts++
+	f.Last, f.Error = now, ClipIssueMessage(err)
 }
 
 // Duration is Seconds as a time.Duration.

@@ -92,10 +92,25 @@ func TestOverallProgress(t *testing.T) {
 			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseCompleted, Progress: 0},
 			ph(PhaseReconcile, PhasePending),
 		}, 50},
-		{"mean of completed, running and pending", []PhaseReport{
+		{"phases that move rows weigh RowsShare, the others the rest", []PhaseReport{
 			ph(PhaseProvision, PhaseCompleted),
 			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseRunning, Progress: 50},
 			ph(PhaseReconcile, PhasePending),
+		}, 0.75*25 + 0.25*100},
+		{"a copy barely started is not half the run, however many short phases are done", []PhaseReport{
+			ph(PhaseValidate, PhaseCompleted),
+			ph(PhaseProvision, PhaseCompleted),
+			{Phase: "schema", Kind: PhaseProvision, Driver: "hook", State: PhaseCompleted},
+			{Phase: "setup", Kind: PhaseProvision, Driver: "replicate", State: PhaseCompleted},
+			{Phase: string(PhaseCopy), Kind: PhaseCopy, Driver: "copy", State: PhaseRunning, Progress: 1},
+			ph(PhaseShiftTraffic, PhasePending),
+		}, 0.75*1 + 0.25*(4*100.0/5)},
+		{"a backfill moves rows", []PhaseReport{
+			{Phase: "expand", Kind: PhaseProvision, Driver: "expand", State: PhaseCompleted},
+			{Phase: "backfill", Kind: PhaseCopy, Driver: "backfill", State: PhaseRunning, Progress: 10},
+		}, 0.75*10 + 0.25*100},
+		{"only short phases: their mean", []PhaseReport{
+			ph(PhaseValidate, PhaseCompleted), ph(PhaseShiftTraffic, PhasePending),
 		}, 50},
 		{"non-completed phases count their own progress", []PhaseReport{
 			{Phase: string(PhaseCopy), Kind: PhaseCopy, State: PhaseFailed, Progress: 40},
@@ -630,7 +645,7 @@ func TestMergeLive(t *testing.T) {
 		require.Equal(t, 40.0, r.Phases[1].Progress)
 		require.Equal(t, int64(400), r.Metrics.RecordsCopied)
 		require.Equal(t, 400.0, r.Metrics.RecordsPerMinute)
-		require.Equal(t, 70.0, r.OverallProgress)
+		require.Equal(t, 55.0, r.OverallProgress, "the copy's 40% weighs RowsShare, the validate done the rest")
 		require.Empty(t, r.Phases[1].Error)
 	})
 	t.Run("a running phase never shows 100 before it completes", func(t *testing.T) {
@@ -694,7 +709,7 @@ func TestHeadline(t *testing.T) {
 	r.Phases[0].State, r.CurrentIndex = PhaseCompleted, 1
 	r.Phases[1].State = PhaseRunning
 	r.Refresh(time.Unix(1, 0))
-	require.Equal(t, "- **IN_PROGRESS**: phase 2 of 2: copy, 50% done\n- rollback AVAILABLE, risk LOW\n- next: wait for phase copy to finish: `godwit status m --watch`\n", r.Headline())
+	require.Equal(t, "- **IN_PROGRESS**: phase 2 of 2: copy, 25% done\n- rollback AVAILABLE, risk LOW\n- next: wait for phase copy to finish: `godwit status m --watch`\n", r.Headline())
 }
 
 func TestShowPaused(t *testing.T) {
@@ -738,4 +753,44 @@ func TestAPhasePausedWhileItsActivityStopsShowsItsLiveProgress(t *testing.T) {
 		assert.Equal(t, int64(400), p.Records)
 		assert.Equal(t, "users: 400 / 1,000 rows", p.Detail)
 	}
+}
+
+// A copy whose activity a rollback is cancelling shows its rows, not its
+// last heartbeat's rows/s and ETA as if it still moved.
+func TestMergeLiveOfACopyBeingStoppedShowsNoRateOrETA(t *testing.T) {
+	start := time.Unix(0, 0)
+	live := Live{Percent: 50, Records: 1000, Attempt: 1, Detail: "orders: 1,000 / 2,000 rows, 500 rows/s, ETA 2s",
+		Tables: []TableProgress{{Table: "orders", RowsDone: 1000, Total: 2000, RowsPerSecond: 500, ETASeconds: 2}}}
+	for _, tc := range []struct {
+		name   string
+		status Status
+		state  PhaseState
+		moving bool
+	}{
+		{"running", StatusInProgress, PhaseRunning, true},
+		{"rolling back", StatusRollingBack, PhaseRunning, false},
+		{"paused: a phase that cannot stop runs on to its end", StatusPaused, PhasePaused, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewPlannedReport("m", "", []PlannedPhase{{Name: "copy", Kind: PhaseCopy, Driver: "copy"}}, start)
+			r.Status, r.CurrentIndex = tc.status, 0
+			r.Phases[0].State, r.Phases[0].StartTime = tc.state, start
+			r.MergeLive(live, start.Add(time.Minute))
+			p := r.Phases[0]
+			assert.Equal(t, int64(1000), p.Records)
+			assert.Equal(t, 50.0, p.Progress)
+			require.Len(t, p.Tables, 1)
+			if tc.moving {
+				assert.Equal(t, live.Detail, p.Detail)
+				assert.Equal(t, 500.0, p.Tables[0].RowsPerSecond)
+				return
+			}
+			assert.Zero(t, p.Tables[0].RowsPerSecond)
+			assert.Zero(t, p.Tables[0].ETASeconds)
+			assert.NotContains(t, p.Detail, "ETA")
+			assert.Contains(t, p.Detail, "stopping: ")
+			assert.Contains(t, p.Detail, "1000 records in")
+		})
+	}
+	assert.Equal(t, 500.0, live.Tables[0].RowsPerSecond, "the heartbeat's own figures are not changed")
 }

@@ -31,7 +31,7 @@ func TestSummary(t *testing.T) {
 			},
 			phase: "2 of 2: shift, step 2 of 3: 50%",
 			want: Summary{Status: StatusInProgress, Phase: "shift", PhaseIndex: 1, PhaseCount: 2, PhaseState: PhaseRunning,
-				Step: "2 of 3: 50%", Progress: 50, UpdatedAt: now},
+				Step: "2 of 3: 50%", Progress: 75, UpdatedAt: now}, // the copy done: RowsShare
 		},
 		{
 			name: "a failed phase's error on one line, cut",

@@ -15,13 +15,14 @@ func (p PhaseReport) attempts() (attempts, failed int) {
 	if p.Units > 0 {
 		return p.UnitsDone + len(p.RunningUnits) + p.FailedAttempts, p.FailedAttempts
 	}
+	all := p.Attempts + p.EarlierAttempts
 	switch {
 	case p.State == PhaseFailed:
-		return p.Attempts, p.Attempts
+		return all, all
 	case p.Attempts > 1:
-		return p.Attempts, p.Attempts - 1
+		return all, all - 1
 	}
-	return p.Attempts, 0
+	return all, p.EarlierAttempts
 }
 
 // work returns the pieces of work the phase stands for once it has run
@@ -60,18 +61,32 @@ func (r *Report) failedThenUndone(p PhaseReport) bool {
 // attempt and unit included (to now while it runs); 0 when it has no
 // records or has not started.
 func (p PhaseReport) Rate(now time.Time) float64 {
-	if p.Records <= 0 || p.StartTime.IsZero() {
+	end, ok := p.End(now)
+	if p.Records <= 0 || !ok {
 		return 0
-	}
-	end := p.EndTime
-	if end.IsZero() {
-		end = now
 	}
 	secs := end.Sub(p.StartTime).Seconds()
 	if secs <= 0 {
 		return 0
 	}
 	return float64(p.Records) / secs
+}
+
+// End is where the phase's duration ends: its EndTime, or now (what a
+// running or paused phase's duration runs to: Report.PhaseEnd); false when it has not started, or stopped without
+// an end recorded (a phase a pause stopped and a rollback ended, in runs
+// from before the workflow recorded one): counted on to now, its duration
+// and rate would read as if it still moved.
+func (p PhaseReport) End(now time.Time) (time.Time, bool) {
+	switch {
+	case p.StartTime.IsZero():
+		return time.Time{}, false
+	case !p.EndTime.IsZero():
+		return p.EndTime, true
+	case p.State == PhaseRunning || p.State == PhasePaused:
+		return now, true
+	}
+	return time.Time{}, false
 }
 
 // unitDetailLines bounds the per-unit lines of a fanned-out phase's detail.
@@ -95,6 +110,10 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		tables    []TableProgress
 		lines     []string
 		hidden    int
+		// totals: the rows each running unit copies, by its heartbeat's
+		// tables; rowsKnown while every running unit says them.
+		totals    int64
+		rowsKnown = true
 	)
 	for _, u := range units {
 		if u.Attempt > 1 && (u.Unit == "" || running[u.Unit]) {
@@ -115,6 +134,12 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		fractions = append(fractions, min(max(u.Percent, 0), 100)/100)
 		records += u.Records
 		tables = append(tables, u.Tables...)
+		total := int64(0)
+		for _, t := range u.Tables {
+			total += t.Total
+		}
+		totals += total
+		rowsKnown = rowsKnown && total > 0
 		if d, _, _ := strings.Cut(u.Detail, "\n"); d != "" {
 			if len(lines) < unitDetailLines {
 				lines = append(lines, d)
@@ -132,7 +157,11 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		for _, f := range fractions {
 			partial += f
 		}
-		p.Progress = min(max(p.Progress, 100*(float64(p.UnitsDone)+partial)/float64(p.Units)), 99.9)
+		if share, ok := p.rowShare(len(fractions), records, totals, rowsKnown); ok {
+			p.Progress = min(share, 99.9)
+		} else {
+			p.Progress = min(max(p.Progress, 100*(float64(p.UnitsDone)+partial)/float64(p.Units)), 99.9)
+		}
 	}
 	p.Records += records
 	p.Tables = SumTables(tables)
@@ -140,6 +169,28 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		lines = append(lines, fmt.Sprintf("… and %d more units running", hidden))
 	}
 	p.Detail = strings.Join(lines, "\n")
+}
+
+// rowShare is a fanned-out phase's progress by rows, when they are known:
+// the rows of the units done (Records, before the running units' are
+// added) and of the running ones, over those units' rows and, for each
+// unit not started yet, the mean of theirs (key ranges are planned about
+// equal). A 1,000-row table done beside three large ranges 10% through
+// is then about 10%, not the 32% of counting units. Not known (false)
+// when a running unit's heartbeat gives no total (a hook's units), or
+// units are done without rows: progress then counts units.
+func (p PhaseReport) rowShare(running int, runningRows, runningTotal int64, rowsKnown bool) (float64, bool) {
+	known := p.UnitsDone + running
+	if !rowsKnown || known == 0 || (p.UnitsDone > 0 && p.Records <= 0) {
+		return 0, false
+	}
+	seen := float64(p.Records + runningTotal)
+	notStarted := max(p.Units-known, 0)
+	total := seen + float64(notStarted)*seen/float64(known)
+	if total <= 0 {
+		return 0, false
+	}
+	return 100 * float64(p.Records+runningRows) / total, true
 }
 
 // SumTables adds up the progress of the same table reported by several

@@ -47,7 +47,9 @@ func TestMergeLiveSumsTheUnitsOfAFannedOutPhase(t *testing.T) {
 	}}
 	r.MergeLive(live, start.Add(time.Minute))
 	p := r.Phases[1]
-	assert.InDelta(t, 100*(5+0.4+0.5)/8, p.Progress, 1e-9, "units done plus each running unit's share, over all 8")
+	// By rows: 500,000 done and 45,000 running, over the 600,000 rows of
+	// the 7 units seen and, for u7, their mean.
+	assert.InDelta(t, 100*545_000/(600_000*8.0/7), p.Progress, 1e-9, "rows of the units done and running, over all 8 units' rows")
 	assert.Equal(t, int64(500_000+45_000), p.Records, "rows of the units done plus the running ones', not u4's twice")
 	assert.Equal(t, int64(500_000+45_000), r.Metrics.RecordsCopied, "provision's tables are not copied rows")
 	assert.Equal(t, []TableProgress{{Table: "orders", RowsDone: 45_000, Total: 100_000, RowsPerSecond: 2000, ETASeconds: 27.5}}, p.Tables,
@@ -65,13 +67,46 @@ func TestMergeLiveSumsTheUnitsOfAFannedOutPhase(t *testing.T) {
 	r = fannedOut(start, 6, 2, "u6")
 	r.MergeLive(Live{Units: []UnitLive{unit("u6", 1, 60, 30_000, "orders [50001, )", 50_000)}}, start.Add(2*time.Minute))
 	p = r.Phases[1]
-	assert.InDelta(t, 100*(6+0.6)/8, p.Progress, 1e-9)
+	assert.InDelta(t, 100*630_000/(650_000*8.0/7), p.Progress, 1e-9)
 	assert.GreaterOrEqual(t, r.OverallProgress, first, "progress never goes back")
 	assert.Equal(t, int64(630_000), r.Metrics.RecordsCopied)
 	assert.Equal(t, 2, r.Metrics.FailedAttempts, "failed attempts stay counted")
 	assert.Zero(t, r.Metrics.ErrorRate)
 	assert.Equal(t, RiskLow, r.Risk, "a worker crash the retry survived is no risk")
 	assert.Empty(t, p.Error)
+}
+
+// A fanned-out copy's progress is by rows: a small table done beside
+// three large key ranges barely started is not a quarter of the copy, and
+// one large range done beside three 90% through is not a quarter either.
+func TestMergeLiveCountsAFannedOutCopyByRows(t *testing.T) {
+	start := time.Unix(0, 0)
+	r := fannedOut(start, 1, 0, "u1", "u2", "u3")
+	p := &r.Phases[1]
+	p.Units, p.Records, p.Progress = 4, 1_000, 25
+	r.MergeLive(Live{Units: []UnitLive{
+		unit("u1", 1, 10, 100_000, "orders [1, 1000001)", 1_000_000),
+		unit("u2", 1, 10, 100_000, "orders [1000001, 2000001)", 1_000_000),
+		unit("u3", 1, 10, 100_000, "orders [2000001, )", 1_000_000),
+	}}, start.Add(time.Minute))
+	assert.InDelta(t, 100*301_000/3_001_000.0, r.Phases[1].Progress, 1e-9, "rows, not units: about 10%%, not 32.5%%")
+
+	r = fannedOut(start, 1, 0, "u1", "u2", "u3")
+	p = &r.Phases[1]
+	p.Units, p.Records, p.Progress = 4, 250_000, 25
+	r.MergeLive(Live{Units: []UnitLive{
+		unit("u1", 1, 90, 225_000, "orders [250001, 500001)", 250_000),
+		unit("u2", 1, 90, 225_000, "orders [500001, 750001)", 250_000),
+		unit("u3", 1, 90, 225_000, "orders [750001, )", 250_000),
+	}}, start.Add(time.Minute))
+	assert.InDelta(t, 92.5, r.Phases[1].Progress, 1e-9, "1 of 4 done and 3 at 90%% is 92.5%%, not 25%%")
+
+	// A hook's units say no rows: progress counts units and their shares.
+	r = fannedOut(start, 1, 0, "u1")
+	p = &r.Phases[1]
+	p.Units, p.Records, p.Progress = 4, 0, 25
+	r.MergeLive(Live{Units: []UnitLive{{Unit: "u1", Live: Live{Attempt: 1, Percent: 50}}}}, start.Add(time.Minute))
+	assert.InDelta(t, 100*1.5/4, r.Phases[1].Progress, 1e-9)
 }
 
 func TestMergeLiveNeverShowsAFannedOutPhaseDoneBeforeItIs(t *testing.T) {
@@ -92,8 +127,10 @@ func TestPhaseRateIsOverTheWholePhase(t *testing.T) {
 	start := time.Unix(0, 0)
 	p := PhaseReport{Records: 600_000, StartTime: start, EndTime: start.Add(time.Minute)}
 	assert.Equal(t, 10_000.0, p.Rate(start.Add(time.Hour)), "to its end once ended")
-	p.EndTime = time.Time{}
+	p.EndTime, p.State = time.Time{}, PhaseRunning
 	assert.Equal(t, 5_000.0, p.Rate(start.Add(2*time.Minute)), "to now while it runs")
+	p.State = PhaseCancelled
+	assert.Zero(t, p.Rate(start.Add(2*time.Minute)), "not to now once stopped without an end recorded")
 	assert.Zero(t, PhaseReport{}.Rate(start))
 }
 
@@ -158,4 +195,15 @@ func TestMergeWindowAddsTheRunningWindowsUnits(t *testing.T) {
 	assert.Equal(t, 1+1, p.FailedAttempts, "the window's done unit's retry and the running unit's")
 	assert.Equal(t, "3 of 8 units done, 1 running", p.Step)
 	assert.Equal(t, []string{"u4"}, p.RunningUnits)
+}
+
+// A phase a pause (or a new throttle) started again as a new activity
+// keeps the failed attempts of the one it stopped.
+func TestEarlierAttemptsCountAsFailedAttempts(t *testing.T) {
+	p := PhaseReport{State: PhaseCompleted, Attempts: 1, EarlierAttempts: 1}
+	attempts, failed := p.AttemptCounts()
+	assert.Equal(t, [2]int{2, 1}, [2]int{attempts, failed})
+	p.State, p.Attempts = PhaseFailed, 3
+	attempts, failed = p.AttemptCounts()
+	assert.Equal(t, [2]int{4, 4}, [2]int{attempts, failed})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -45,15 +46,27 @@ type Backfill struct {
 
 // Progress is a backfill's state after a batch: its checkpoint (datacopy's
 // form: stage, last key done, rows walked, total), rows updated in this
-// run, and an estimate of the time left.
+// run and before it, and an estimate of the time left.
 type Progress struct {
 	Checkpoint datacopy.TableCheckpoint `json:"checkpoint"`
 	Updated    int64                    `json:"updated"`
-	Batches    int                      `json:"batches"`
-	ETA        time.Duration            `json:"eta,omitempty"`
+	// UpdatedBefore is the rows the earlier runs (attempts) updated, kept
+	// in the store's record with the checkpoint; 0 for a record written
+	// before it kept them.
+	UpdatedBefore int64         `json:"updatedBefore,omitempty"`
+	Batches       int           `json:"batches"`
+	ETA           time.Duration `json:"eta,omitempty"`
 	// Throttle is what the back-off probe last saw (nil: no probe yet).
 	Throttle *datacopy.ThrottleStatus `json:"throttle,omitempty"`
 }
+
+// TotalUpdated is the rows the backfill updated in every run so far.
+func (p Progress) TotalUpdated() int64 { return p.UpdatedBefore + p.Updated }
+
+// maxRecordedUpdated is the most rows updated a record keeps (its done
+// column is a 32-bit INTEGER on every engine): past it the total shown
+// stays there.
+const maxRecordedUpdated = math.MaxInt32
 
 // RunBackfill walks the table in primary-key order from where the
 // backfill's record in the store says it stopped. Each batch finds the key
@@ -92,6 +105,7 @@ func RunBackfill(ctx context.Context, st *datastore.Store, b Backfill, log hclog
 			return p, fmt.Errorf("backfill %s: the store's record of %s is a %q step, not a backfill: give the phase another name", b.Table, b.Name, rec.step)
 		}
 		p.Checkpoint.RowsDone = rec.rows
+		p.UpdatedBefore = int64(rec.done) // a backfill record's done counts rows updated
 		if rec.lastKey == "done" {
 			p.Checkpoint.Stage = datacopy.StageDone
 			return p, nil
@@ -148,7 +162,8 @@ func RunBackfill(ctx context.Context, st *datastore.Store, b Backfill, log hclog
 				if err != nil {
 					return err
 				}
-				r := record{step: stepBackfill, rows: p.Checkpoint.RowsDone + n, lastKey: "done"}
+				r := record{step: stepBackfill, rows: p.Checkpoint.RowsDone + n, lastKey: "done",
+					done: int(min(p.TotalUpdated()+updated, maxRecordedUpdated))}
 				if next != nil {
 					key, err := datastore.EncodeKey(t, next)
 					if err != nil {

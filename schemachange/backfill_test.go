@@ -46,6 +46,9 @@ func TestBackfillResumesWithoutRewritingDoneBatches(t *testing.T) {
 			if p.Updated != 15 || len(progress) != 2 {
 				t.Fatalf("resumed run updated %d rows in %d batches, want 15 in 2", p.Updated, len(progress))
 			}
+			if p.UpdatedBefore != 10 || p.TotalUpdated() != 25 {
+				t.Fatalf("resumed run: %d updated before it, %d in all; want 10 and 25 (the record keeps the first run's)", p.UpdatedBefore, p.TotalUpdated())
+			}
 			var wrong int
 			if err := st.DB.QueryRow("SELECT COUNT(*) FROM users WHERE updates <> 1 OR email_address IS NULL OR email_address <> email").Scan(&wrong); err != nil {
 				t.Fatal(err)
@@ -55,8 +58,8 @@ func TestBackfillResumesWithoutRewritingDoneBatches(t *testing.T) {
 			}
 			// A finished backfill run again does nothing.
 			p, err = schemachange.RunBackfill(ctx, st, b, hclog.NewNullLogger(), nil)
-			if err != nil || p.Updated != 0 || p.Checkpoint.Stage != datacopy.StageDone {
-				t.Fatalf("backfill after done: %+v, %v", p, err)
+			if err != nil || p.Updated != 0 || p.Checkpoint.Stage != datacopy.StageDone || p.TotalUpdated() != 25 {
+				t.Fatalf("backfill after done: %+v, %v (want 25 updated in all)", p, err)
 			}
 		})
 	}

@@ -117,7 +117,7 @@ func (s Skipped) String() string {
 // record is a change's row in RecordTable.
 type record struct {
 	step    string // "up", "down" or "backfill"
-	done    int    // statements done in step
+	done    int    // statements done in step; backfill: rows updated so far
 	lastKey string // backfill: JSON of the last key done; down: partialMark when the up was partly applied; up: upMark
 	rows    int64  // backfill: rows walked; down after a partial up: up statements that had been applied
 }

@@ -50,7 +50,9 @@ func (r *run) pauseOnDrift(ctx workflow.Context, i int, spec config.PhaseSpec, e
 	r.logger.Warn("paused: source schema changed", "phase", spec.Name, "error", msg)
 	r.notify(ctx, notify.Event{Type: notify.Paused, Phase: spec.Name, Reason: msg,
 		Message: fmt.Sprintf("migration %s paused: phase %s found a source table changed: %s", r.spec.Name, spec.Name, msg)})
+	stoppedAt := workflow.Now(ctx)
 	if stop := r.holdWhilePaused(ctx); stop != nil {
+		r.endStopped(ctx, i, stoppedAt)
 		pr.State, pr.Error = migration.PhaseCancelled, "paused on a source schema change, then rolled back"
 		if spec.CompensatePartial && !contains(r.compensations, i) {
 			r.compensations = append(r.compensations, i)

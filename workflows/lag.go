@@ -27,6 +27,13 @@ const (
 	// rollback or the run's end; a requireLag gate after the cut-over
 	// measures it.
 	reverseLagV1 = 1
+
+	changeReplicationFailing = "replication-failing"
+	// replicationFailingV1: a follower's failed attempts are kept in the
+	// report (ReplicationFailing: since when, how many, the last error)
+	// until one succeeds, so the status does not show the last lag
+	// measured as if the replication kept up. Asked at the first failure.
+	replicationFailingV1 = 1
 )
 
 // How long each bounded replicate activity of a requireLag gate runs: the
@@ -135,6 +142,9 @@ func (r *run) recordLag(ctx workflow.Context, phase string, lag *migration.Repli
 		l.Measured = workflow.Now(ctx)
 	}
 	r.report.Replication = &l
+	// Set only since changeReplicationFailing: a lag measured after the
+	// failures is the current state again.
+	r.report.ReplicationFailing = nil
 	rounded := math.Round(l.Seconds*10) / 10
 	if r.publishedLag != nil && *r.publishedLag == rounded {
 		return
@@ -195,6 +205,9 @@ func (r *run) startFollower(ctx workflow.Context, src int, what string) *followe
 				return
 			case err != nil:
 				f.err = errorMessage(err)
+				if workflow.GetVersion(g, changeReplicationFailing, workflow.DefaultVersion, replicationFailingV1) >= replicationFailingV1 {
+					r.report.NoteReplicationFailure(workflow.Now(g), f.phase, f.err)
+				}
 				r.addIssue(g, f.phase, migration.SeverityWarning,
 					fmt.Sprintf("replication (%s) failed, tried again in %s: %s", what, lagRetry, f.err))
 				r.publish(g)

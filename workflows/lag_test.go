@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/godwit/godwit/activities"
@@ -409,4 +410,63 @@ phases:
 		}
 	}
 	require.Equal(t, []string{"run:shift-traffic#3"}, phases, "only the step after the gate ran: %v", calls)
+}
+
+// A replication that fails while a gate waits is in the report as failing
+// (since when, how often, the last error) until an attempt succeeds: the
+// lag its phase measured before is not shown as the current one.
+func TestAFailingReplicationIsReportedUntilAnAttemptSucceeds(t *testing.T) {
+	h := newHarness(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	h.fake.result = func(ctx context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
+		f, ok := in.Phase.Driver.(*followSpec)
+		switch {
+		case !ok:
+			return nil
+		case f.RunFor == 0:
+			res.Lag = &migration.ReplicationLag{Seconds: 0, Changes: 0}
+		case failing.Load():
+			return temporal.NewNonRetryableApplicationError("replication slot godwit_x is gone", "CaptureLost", nil)
+		default:
+			select { // a moment, as a real bounded run takes its RunFor
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+			res.Lag = &migration.ReplicationLag{Seconds: 1, Changes: 3}
+		}
+		return nil
+	}
+	var whileFailing migration.Report
+	h.env.RegisterDelayedCallback(func() {
+		whileFailing = h.query()
+		failing.Store(false)
+		h.approveWhenLagIsKnown("go")
+	}, 2*time.Minute)
+
+	rep, err := h.run(mustSpec(t, lagSpec))
+	require.NoError(t, err)
+	f := whileFailing.ReplicationFailing
+	require.NotNil(t, f, "the failing replication is in the report")
+	require.Equal(t, "replicate", f.Phase)
+	require.GreaterOrEqual(t, f.Attempts, 3, "one attempt every %s for 2 minutes", lagRetry)
+	require.Contains(t, f.Error, "replication slot godwit_x is gone")
+	require.True(t, f.Since.Before(f.Last), "since the first failure: %v, %v", f.Since, f.Last)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Nil(t, rep.ReplicationFailing, "an attempt that succeeded ends the failure")
+	require.Equal(t, 1.0, rep.Replication.Seconds)
+}
+
+// approveWhenLagIsKnown approves gate once the workflow accepts it.
+func (h *harness) approveWhenLagIsKnown(gate string) {
+	var approve func()
+	approve = func() {
+		h.env.UpdateWorkflow(UpdateApprove, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(error) { h.env.RegisterDelayedCallback(approve, 10*time.Millisecond) },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, ApproveRequest{Gate: gate, By: "erin"})
+	}
+	approve()
 }

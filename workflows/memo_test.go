@@ -75,7 +75,7 @@ func TestMemoSummaryIsUpsertedAtPhaseBoundariesOnly(t *testing.T) {
 	require.NotEmpty(t, atGate)
 	last := atGate[len(atGate)-1]
 	require.Equal(t, "go-live", last.Gate, "the memo shows the gate while it waits")
-	require.Equal(t, 50.0, last.Progress)
+	require.Equal(t, 75.0, last.Progress, "the copy done weighs migration.RowsShare")
 	require.False(t, last.UpdatedAt.IsZero(), "the summary has the workflow's time")
 	end := (*upserts)[len(*upserts)-1]
 	require.False(t, end.UpdatedAt.Before(last.UpdatedAt))

@@ -162,6 +162,20 @@ const (
 	// steps register no compensation. Asked only when such a phase comes.
 	gateAfterPlanV1 = 1
 
+	changeEarlierAttempts = "earlier-attempts"
+	// earlierAttemptsV1: the failed attempts of a phase activity that a
+	// pause or a new throttle stopped are kept in the report
+	// (PhaseReport.EarlierAttempts), so a worker killed before the pause
+	// still shows once the phase has run again. Asked only when such an
+	// activity had failed attempts.
+	earlierAttemptsV1 = 1
+
+	changeStoppedEnd = "stopped-end"
+	// stoppedEndV1: a phase a pause (or a schema-drift pause) stopped and
+	// a rollback then ended gets its end time (when it stopped), so its
+	// duration and rate stop counting.
+	stoppedEndV1 = 1
+
 	changeRolledBackResult = "rolled-back-result"
 	// rolledBackResultV1: a rollback a person asked for (`rollback`
 	// signal) that undid every phase completes the run with the report

@@ -673,7 +673,7 @@ func TestStatusQueryWhileRunning(t *testing.T) {
 		rep := h.query()
 		require.Equal(t, migration.StatusWaitingApproval, rep.Status)
 		require.Equal(t, "2 of 2: shift-traffic", rep.CurrentPhase)
-		require.Equal(t, 50.0, rep.OverallProgress)
+		require.Equal(t, 75.0, rep.OverallProgress, "the copy done weighs migration.RowsShare")
 		require.Equal(t, migration.RollbackAvailable, rep.Rollback)
 		require.Equal(t, migration.PhaseCompleted, rep.Phases[0].State)
 		h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "enough"})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -361,6 +362,7 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			if canceled.HasDetails() && canceled.Details(&stopped) == nil && stopped.Checkpoint != "" {
 				resume = stopped.Checkpoint
 			}
+			r.keepEarlierAttempts(ctx, i, stopped)
 			r.logger.Info("phase restarted at its checkpoint with a new throttle", "phase", spec.Name, "rowsPerSecond", r.throttle[i])
 			continue
 		}
@@ -369,6 +371,7 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 			if canceled.HasDetails() && canceled.Details(&stopped) == nil && stopped.Checkpoint != "" {
 				resume = stopped.Checkpoint
 			}
+			r.keepEarlierAttempts(ctx, i, stopped)
 			pr := &r.report.Phases[i]
 			pr.Summary = "stopped by pause at its checkpoint; resume goes on from there"
 			if stopped.Records > 0 {
@@ -378,7 +381,9 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 				pr.Progress = min(max(stopped.Percent, 0), 99.9) // 100 only once it completed
 			}
 			r.logger.Info("paused a running phase at its checkpoint", "phase", spec.Name, "checkpoint", resume)
+			stoppedAt := workflow.Now(ctx)
 			if stop := r.holdWhilePaused(ctx); stop != nil {
+				r.endStopped(ctx, i, stoppedAt)
 				r.report.Phases[i].State = migration.PhaseCancelled
 				r.report.Phases[i].Error = "interrupted by pause, then rolled back"
 				if spec.CompensatePartial {
@@ -396,6 +401,30 @@ func (r *run) runAction(ctx workflow.Context, i int, spec config.PhaseSpec, step
 		}
 		return res, r.actionFailed(ctx, i, spec, err)
 	}
+}
+
+// endStopped records when phase i, which a pause stopped and a rollback
+// then ended, stopped (since changeStoppedEnd): without an end its
+// duration and rate were counted on to now, as if it still moved.
+func (r *run) endStopped(ctx workflow.Context, i int, stoppedAt time.Time) {
+	if workflow.GetVersion(ctx, changeStoppedEnd, workflow.DefaultVersion, stoppedEndV1) >= stoppedEndV1 {
+		r.report.Phases[i].EndTime = stoppedAt
+	}
+}
+
+// keepEarlierAttempts keeps the failed attempts of phase i's activity
+// that a pause or a new throttle stopped (stopped is what it returned),
+// since changeEarlierAttempts: the phase runs again as a new activity,
+// whose attempts start at 1, and its report would otherwise keep no
+// trace of a worker killed or an error retried before.
+func (r *run) keepEarlierAttempts(ctx workflow.Context, i int, stopped activities.PhaseResult) {
+	if stopped.Attempt <= 1 {
+		return // asked only when there is something to keep
+	}
+	if workflow.GetVersion(ctx, changeEarlierAttempts, workflow.DefaultVersion, earlierAttemptsV1) < earlierAttemptsV1 {
+		return
+	}
+	r.report.Phases[i].EarlierAttempts += int(stopped.Attempt) - 1
 }
 
 // actionFailed records a phase activity that did not succeed: cancelled
@@ -460,7 +489,13 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 	pr.EndTime = workflow.Now(ctx)
 	pr.State, pr.Progress = migration.PhaseCompleted, 100
 	pr.Attempts, pr.Records, pr.Summary = int(res.Attempt), res.Records, res.Summary
-	if res.Attempt > 1 {
+	switch {
+	case pr.EarlierAttempts > 0: // only since changeEarlierAttempts
+		attempts, failed := pr.AttemptCounts()
+		r.addIssue(ctx, spec.Name, migration.SeverityWarning,
+			fmt.Sprintf("phase %s succeeded after %s, %d failed (%d before a pause or a new throttle started it again)",
+				spec.Name, migration.Count(attempts, "attempt"), failed, pr.EarlierAttempts))
+	case res.Attempt > 1:
 		// Retries that end well still say something about the systems.
 		r.addIssue(ctx, spec.Name, migration.SeverityWarning,
 			fmt.Sprintf("phase %s succeeded on attempt %d of %d", spec.Name, res.Attempt, spec.Retry.MaxAttempts))

@@ -771,3 +771,40 @@ phases:
 	require.Zero(t, rep.Metrics.ErrorRate, "no work failed for good")
 	require.Equal(t, migration.RiskLow, rep.Risk)
 }
+
+// A copy a pause stopped and a rollback then ended has an end: the
+// status does not count its duration and rate on to now, as if it still
+// moved.
+func TestACopyStoppedByAPauseThenRolledBackHasAnEnd(t *testing.T) {
+	spec := mustSpec(t, `name: test
+phases:
+  - phase: copy
+    heartbeatTimeout: 1s # heartbeats tell the activity of its cancellation
+    hook: {resumable: true, run: {command: ["true"]}, compensate: {command: ["true"]}}
+  - {phase: reconcile, hook: `+hookOK+`}
+`)
+	h := newHarness(t)
+	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
+		if call != "run:copy" {
+			return nil
+		}
+		h.env.SignalWorkflow(SignalPause, PauseRequest{By: "carol"})
+		for {
+			activity.RecordHeartbeat(ctx, activities.Heartbeat{Checkpoint: "row 42"})
+			select {
+			case <-ctx.Done():
+				h.env.RegisterDelayedCallback(func() {
+					h.env.SignalWorkflow(SignalRollback, RollbackRequest{Reason: "enough", By: "carol"})
+				}, time.Minute)
+				return temporal.NewCanceledError(activities.PhaseResult{Checkpoint: "row 42"})
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	rep, err := h.run(spec)
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusRolledBack, rep.Status)
+	p := rep.Phases[0]
+	require.False(t, p.EndTime.IsZero(), "the phase the pause stopped ended when the rollback came: %+v", p)
+	require.False(t, p.EndTime.Before(p.StartTime))
+}

@@ -26,6 +26,7 @@ import (
 	copydriver "github.com/godwit/godwit/drivers/copy"
 	"github.com/godwit/godwit/drivers/expand"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/schemachange"
 )
 
@@ -190,9 +191,24 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 		}
 		return out, fmt.Errorf("backfill %s in %s: %w", s.Table, s.Store, err)
 	}
-	out.Summary = fmt.Sprintf("backfilled %s.%s: %s rows walked, %s updated in this run (%d batches)",
-		s.Table, strings.Join(s.columns(), ", "), stores.Humanize(p.Checkpoint.RowsDone), stores.Humanize(p.Updated), p.Batches)
+	out.Summary = summary(s.Table, s.columns(), p)
 	return out, nil
+}
+
+// summary says what the backfill did in all its runs (attempts): the
+// rows walked and updated are the checkpointed totals, this attempt's
+// share apart, so a retried backfill does not report less than it did.
+func summary(table string, columns []string, p schemachange.Progress) string {
+	text := fmt.Sprintf("backfilled %s.%s: %s rows walked, %s updated", table, strings.Join(columns, ", "),
+		stores.Humanize(p.Checkpoint.RowsDone), stores.Humanize(p.TotalUpdated()))
+	if p.UpdatedBefore > 0 || p.Batches == 0 {
+		text += fmt.Sprintf(" in all (%s in this attempt", stores.Humanize(p.Updated))
+		if p.Batches > 0 {
+			text += ", " + migration.Count(p.Batches, "batch")
+		}
+		return text + ")"
+	}
+	return text + " (" + migration.Count(p.Batches, "batch") + ")"
 }
 
 // heartbeat is a batch's progress for the status: percent, rows, ETA and
@@ -204,7 +220,7 @@ func heartbeat(s *Spec, p schemachange.Progress) activities.Heartbeat {
 		hb.Percent = min(100, float64(p.Checkpoint.RowsDone)*100/float64(p.Checkpoint.Total))
 	}
 	hb.Detail = fmt.Sprintf("%s: %s / %s rows, %s updated", s.Table, stores.Humanize(p.Checkpoint.RowsDone),
-		stores.Humanize(p.Checkpoint.Total), stores.Humanize(p.Updated))
+		stores.Humanize(p.Checkpoint.Total), stores.Humanize(p.TotalUpdated()))
 	if p.ETA > 0 {
 		hb.Detail += ", ETA " + p.ETA.Round(time.Second).String()
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/mapping"
+	"github.com/godwit/godwit/migration"
 )
 
 // checkDeferIndexes decides, when the spec is checked, whether the copy
@@ -63,12 +64,7 @@ func indexesNote(res datacopy.Result, mapped map[string]mapping.Table) string {
 	return "; key and indexes built after the load: " + strings.Join(parts, ", ")
 }
 
-func indexCount(n int) string {
-	if n == 1 {
-		return "1 index"
-	}
-	return fmt.Sprintf("%d indexes", n)
-}
+func indexCount(n int) string { return migration.Count(n, "index") }
 
 // restoreDeferred builds the indexes a stopped copy left deferred on
 // tables (the compensation: an emptied table takes them at once). It

@@ -191,12 +191,7 @@ func forgetOthers(ctx context.Context, st *datastore.Store, migration, keep stri
 }
 
 // statements says "1 statement", "2 statements".
-func statements(n int) string {
-	if n == 1 {
-		return "1 statement"
-	}
-	return fmt.Sprintf("%d statements", n)
-}
+func statements(n int) string { return migration.Count(n, "statement") }
 
 func rollbackSummary(store string, res schemachange.Result) string {
 	var parts []string

@@ -431,10 +431,10 @@ func summary(to string, res datastore.ProvisionResult) string {
 		parts = append(parts, fk)
 	}
 	if res.ForeignKeysLater > 0 {
-		parts = append(parts, fmt.Sprintf("%d foreign keys left for after the copy", res.ForeignKeysLater))
+		parts = append(parts, migration.Count(res.ForeignKeysLater, "foreign key")+" left for after the copy")
 	}
 	if len(res.Notes) > 0 {
-		parts = append(parts, fmt.Sprintf("%d notes on what was not carried over (see godwit output)", len(res.Notes)))
+		parts = append(parts, migration.Count(len(res.Notes), "note")+" on what was not carried over (see godwit output)")
 	}
 	if len(parts) == 0 {
 		return "nothing to create"
