@@ -676,3 +676,13 @@ func (s *Spec) MappingName() string { return s.Mapping }
 // TakeMapping takes the mapping's stores before the spec is checked
 // (config.MappingUser).
 func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }
+
+// SuccessCriteria is what a person checks once the phase is done (the
+// plan's and runbook's success criteria).
+func (s *Spec) SuccessCriteria() []string {
+	tables := "the tables " + strings.Join(s.Tables, ", ")
+	if len(s.Tables) == 0 {
+		tables = "the tables of mapping " + s.Mapping
+	}
+	return []string{fmt.Sprintf("%s of %s exist in %s with their columns and primary keys", tables, s.From, s.To)}
+}
