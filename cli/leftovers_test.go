@@ -144,7 +144,7 @@ func TestStatusNamesAStoreItCannotCheck(t *testing.T) {
 	// A variable only the worker's environment sets is no fault of the
 	// run's: the note says what the CLI could not check and that the
 	// worker resolves its own (it read as a failing store).
-	assert.Contains(t, out, "only the worker needs its DSN, so the run is not affected: give this shell the same to check new too")
+	assert.Contains(t, out, "the worker reads its own, so the run is not affected: give this shell the same to check new too")
 	assert.Contains(t, out, "WARNING: the migration ended ROLLED_BACK")
 }
 

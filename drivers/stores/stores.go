@@ -289,7 +289,7 @@ func UnreadableDSN(err error) error {
 // own, the run is not affected; not as a failure of the store.
 func NotChecked(name, what string, err error) string {
 	if cause := UnreadableDSN(err); cause != nil {
-		return fmt.Sprintf("store %s not checked for %s from here — %v; only the worker needs its DSN, so the run is not affected: give this shell the same to check %s too", name, what, cause, name)
+		return fmt.Sprintf("store %s not checked for %s from here — %v; the worker reads its own, so the run is not affected: give this shell the same to check %s too", name, what, cause, name)
 	}
 	return fmt.Sprintf("store %s not checked for %s: %v", name, what, err)
 }
