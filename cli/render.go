@@ -56,7 +56,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			if l.Reverse {
 				dir = fmt.Sprintf("reverse (%s → %s) ", l.From, l.To)
 			}
-			fmt.Fprintf(w, "  Lag        none: the replication ended with the run (%s); last measured %s%s\n", r.Status, dir, last)
+			fmt.Fprintf(w, "  Lag        not running: the replication ended with the run (%s); last measured %s%s\n", r.Status, dir, last)
 		case l.Reverse:
 			// Measured after the cut-over, by the reverse replication that
 			// keeps legacy current until a stop, a decommission or a

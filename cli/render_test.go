@@ -575,7 +575,7 @@ func TestRenderTextLagOfAnEndedRun(t *testing.T) {
 	var b strings.Builder
 	renderText(&b, r, now)
 	out := b.String()
-	assert.Contains(t, out, "  Lag        none: the replication ended with the run (ROLLED_BACK); last measured reverse (new → legacy) 300ms, 2 changes behind (measured by phase switch 7m0s ago)\n")
+	assert.Contains(t, out, "  Lag        not running: the replication ended with the run (ROLLED_BACK); last measured reverse (new → legacy) 300ms, 2 changes behind (measured by phase switch 7m0s ago)\n")
 	assert.NotContains(t, out, "  Lag        reverse (new → legacy) 300ms", "the last figure shown as live")
 }
 
