@@ -57,6 +57,15 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 		last := fmt.Sprintf("%s, %s behind (measured by phase %s %s ago)",
 			l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"), l.Phase, since(l.Measured, now))
 		switch cut, _ := r.CutOverAfterLag(); {
+		case r.Status.Final():
+			// The replication ended with the run (a rollback drained the
+			// reverse capture into legacy, a stop the forward one): its
+			// last figure, shown as live, read as changes still waiting.
+			dir := ""
+			if l.Reverse {
+				dir = fmt.Sprintf("reverse (%s → %s) ", l.From, l.To)
+			}
+			fmt.Fprintf(w, "  Lag        not running: the replication ended with the run (%s); last measured %s%s\n", r.Status, dir, last)
 		case l.Reverse:
 			// Measured after the cut-over, by the reverse replication that
 			// keeps legacy current until a stop, a decommission or a

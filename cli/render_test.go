@@ -557,6 +557,28 @@ func TestRenderTextLagAfterTheCutOver(t *testing.T) {
 	assert.NotContains(t, reverse, "not measured")
 }
 
+// A run that ended (here rolled back after its cut-over, the rollback
+// draining the reverse capture into legacy) shows its last lag as history:
+// the reverse replication's figure read as changes still behind.
+func TestRenderTextLagOfAnEndedRun(t *testing.T) {
+	r := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+		{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+		{Name: "switch", Kind: migration.PhaseShiftTraffic, Driver: "cutover"},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime = migration.PhaseCompensated, t0, t0.Add(time.Minute)
+	r.Phases[1].State, r.Phases[1].StartTime, r.Phases[1].EndTime = migration.PhaseCompensated, t0.Add(2*time.Minute), t0.Add(4*time.Minute)
+	r.Replication = &migration.ReplicationLag{Phase: "switch", Seconds: 0.3, Changes: 2, Measured: t0.Add(3 * time.Minute),
+		Reverse: true, From: "new", To: "legacy"}
+	r.Status, r.EndTime, r.CurrentIndex = migration.StatusRolledBack, t0.Add(5*time.Minute), -1
+	now := t0.Add(10 * time.Minute)
+	r.Refresh(now)
+	var b strings.Builder
+	renderText(&b, r, now)
+	out := b.String()
+	assert.Contains(t, out, "  Lag        not running: the replication ended with the run (ROLLED_BACK); last measured reverse (new → legacy) 300ms, 2 changes behind (measured by phase switch 7m0s ago)\n")
+	assert.NotContains(t, out, "  Lag        reverse (new → legacy) 300ms", "the last figure shown as live")
+}
+
 // A phase still pending when its run was rolled back never runs: it reads
 // NOT_RUN and its gate as never opened, not PENDING with a gate that seems
 // to wait for someone.

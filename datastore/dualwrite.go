@@ -362,10 +362,17 @@ $godwit$`, d.quote(name), decl.String(), ins.String(), upd.String(), apply.Strin
 	return []string{fn, "DROP TRIGGER IF EXISTS " + d.quote(name) + " ON " + d.quote(t.Name), trg}, nil
 }
 
+// dualWriteTriggers leaves out the clones PostgreSQL makes of a trigger on
+// a partitioned table, one on each partition (a partition dependency on
+// the parent's): they go with the parent's and cannot be dropped alone
+// ("cannot drop trigger … because trigger … on table payment requires
+// it"), so listing them showed a partitioned table's one trigger once per
+// partition, each with a DROP that fails.
 func (postgresDialect) dualWriteTriggers(ctx context.Context, db *sql.DB) ([]DualWriteTrigger, error) {
 	return queryTriggers(ctx, db, `SELECT t.tgname, c.relname FROM pg_trigger t
 		JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND (t.tgname LIKE 'godwit\_dw\_%' OR t.tgname LIKE 'godwit\_dwm\_%')
+		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'P')
 		ORDER BY c.relname, t.tgname`)
 }
 

@@ -229,6 +229,9 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 			ph.RollbackStep = "no compensation: a rollback leaves this phase's effects in place"
 		}
 		ph.SuccessCriteria = successCriteria(ps.Phase, opts.Volumes)
+		if ct, ok := ps.Driver.(criteriaTeller); ok {
+			ph.SuccessCriteria = ct.SuccessCriteria()
+		}
 		p.Phases = append(p.Phases, ph)
 	}
 	if opts.Volumes != nil {
@@ -484,6 +487,14 @@ func rolloutHours(d *Description) float64 {
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
+// criteriaTeller is a phase driver that says what its phase's success
+// is: the phase's kind alone gave a change capture's setup (a provision)
+// "the target exists and answers its health check", a replication's
+// catch-up (a copy) row counts.
+type criteriaTeller interface{ SuccessCriteria() []string }
+
+// successCriteria is what a phase of kind succeeds by when its driver
+// does not say (a hook's phase, one made from a description).
 func successCriteria(kind migration.Phase, d *Description) []string {
 	switch kind {
 	case migration.PhaseValidate:

@@ -308,3 +308,14 @@ func (s *Spec) exprProblems(ctx context.Context, spec *config.Spec, phase string
 func (s *Spec) RecordStore() string { return s.Store }
 
 var _ expand.RecordKeeper = (*Spec)(nil)
+
+// SuccessCriteria is what a person checks once the phase is done (the
+// plan's and runbook's success criteria).
+func (s *Spec) SuccessCriteria() []string {
+	cols := slices.Sorted(maps.Keys(s.Set))
+	rows := "every row of " + s.Table
+	if s.Where != "" {
+		rows += " that matched " + s.Where
+	}
+	return []string{fmt.Sprintf("%s in %s has %s set", rows, s.Store, strings.Join(cols, ", "))}
+}

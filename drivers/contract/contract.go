@@ -139,3 +139,13 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, _ config.Phas
 func (s *Spec) RecordStore() string { return s.Store }
 
 var _ expand.RecordKeeper = (*Spec)(nil)
+
+// SuccessCriteria is what a person checks once the phase is done (the
+// plan's and runbook's success criteria).
+func (s *Spec) SuccessCriteria() []string {
+	var out []string
+	if len(s.DualWriteTables) > 0 {
+		out = append(out, fmt.Sprintf("the dual-write triggers on %s are removed", strings.Join(s.DualWriteTables, ", ")))
+	}
+	return append(out, fmt.Sprintf("%s is applied to %s: the old shape is gone", s.SQL.Path(), s.Store))
+}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -506,20 +507,35 @@ func rowsDone(cp datacopy.Checkpoint) int64 {
 	return n
 }
 
-// attemptRate is the copy's rate for its summary. A copy done in one
-// attempt gives its rate; a resumed one says the rate is its last
-// attempt's and how many rows earlier attempts had copied, since the
-// phase's rate over all attempts (godwit status) is not that.
+// attemptRate is the copy's rate for its summary, with the time it
+// counts: the rows over the time spent copying them, not the phase's whole
+// run (opening the stores, creating indexes and foreign keys after the
+// rows, the activity's scheduling), over which godwit status's phase line
+// gives its rate ("1.6s, 20000 records at 12798/s" beside "23,708 rows/s
+// over 844ms of copying"). A resumed copy says the rate is its last
+// attempt's and how many rows earlier attempts had copied.
 func attemptRate(res datacopy.Result) string {
 	secs := res.Duration.Seconds()
 	if secs <= 0 || res.Rows <= 0 {
 		return ""
 	}
 	rate := stores.Humanize(int64(float64(res.Rows) / secs))
+	took := roundDuration(res.Duration)
 	if before := rowsDone(res.Checkpoint) - res.Rows; before > 0 {
-		return fmt.Sprintf(", %s rows/s in the last attempt, which resumed after %s rows", rate, stores.Humanize(before))
+		return fmt.Sprintf(", %s rows/s over the last attempt's %s of copying, which resumed after %s rows", rate, took, stores.Humanize(before))
 	}
-	return fmt.Sprintf(", %s rows/s", rate)
+	return fmt.Sprintf(", %s rows/s over %s of copying", rate, took)
+}
+
+// roundDuration keeps two or three significant digits of d.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond)
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 func copySummary(s *Spec, res datacopy.Result, path datastore.WritePath, to datastore.Engine, mapped map[string]mapping.Table) string {

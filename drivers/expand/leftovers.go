@@ -85,7 +85,7 @@ func FindLeftovers(ctx context.Context, spec *config.Spec) Scan {
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		found, err := storeLeftovers(ctx, spec.Stores, name, tables[name], datastore.DualWriteTag(spec.Name))
 		if err != nil {
-			scan.Problems = append(scan.Problems, fmt.Sprintf("store %s not checked for dual-write triggers: %v", name, err))
+			scan.Problems = append(scan.Problems, stores.NotChecked(name, "dual-write triggers", err))
 			continue
 		}
 		scan.Found = append(scan.Found, found...)

@@ -60,7 +60,7 @@ func FindRecords(ctx context.Context, spec *config.Spec) RecordScan {
 	for _, name := range RecordStores(spec) {
 		recs, err := storeRecords(ctx, spec, name)
 		if err != nil {
-			scan.Problems = append(scan.Problems, fmt.Sprintf("store %s not checked for schema-change records: %v", name, err))
+			scan.Problems = append(scan.Problems, stores.NotChecked(name, "schema-change records", err))
 			continue
 		}
 		for _, r := range recs {

@@ -219,3 +219,13 @@ func (s *Spec) Rules() map[string][]datastore.DualWriteRule {
 
 // Tables are the dual-written tables, sorted.
 func (s *Spec) Tables() []string { return slices.Sorted(maps.Keys(s.DualWrite)) }
+
+// SuccessCriteria is what a person checks once the phase is done (the
+// plan's and runbook's success criteria).
+func (s *Spec) SuccessCriteria() []string {
+	out := []string{fmt.Sprintf("%s is applied to %s (the new shape is there beside the old one, which old code still uses)", s.SQL.Path(), s.Store)}
+	for _, t := range s.Tables() {
+		out = append(out, fmt.Sprintf("writes to %s keep its old and new columns in step (dual-write trigger in place)", t))
+	}
+	return out
+}

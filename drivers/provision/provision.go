@@ -697,3 +697,13 @@ func earlierRun(owner string) string {
 	}
 	return "an earlier run of this migration"
 }
+
+// SuccessCriteria is what a person checks once the phase is done (the
+// plan's and runbook's success criteria).
+func (s *Spec) SuccessCriteria() []string {
+	tables := "the tables " + strings.Join(s.Tables, ", ")
+	if len(s.Tables) == 0 {
+		tables = "the tables of mapping " + s.Mapping
+	}
+	return []string{fmt.Sprintf("%s of %s exist in %s with their columns and primary keys", tables, s.From, s.To)}
+}

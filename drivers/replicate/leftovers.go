@@ -77,7 +77,7 @@ func FindLeftovers(ctx context.Context, spec *config.Spec, migration string) Sca
 	for _, name := range slices.Sorted(maps.Keys(spec.Stores)) {
 		found, err := storeLeftovers(ctx, spec.Stores, name, migration)
 		if err != nil {
-			scan.Problems = append(scan.Problems, fmt.Sprintf("store %s not checked for change capture objects: %v", name, err))
+			scan.Problems = append(scan.Problems, stores.NotChecked(name, "change capture objects", err))
 			continue
 		}
 		scan.Found = append(scan.Found, found...)

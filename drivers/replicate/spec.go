@@ -300,3 +300,27 @@ func (s *Spec) CaptureSource() string { return s.From }
 
 // InBackground: a catchUp with background: true goes on after its phase.
 func (s *Spec) InBackground() bool { return s.Background && s.mode() == ModeCatchUp }
+
+// SuccessCriteria is what a person checks once the phase is done (the
+// plan's and runbook's success criteria), by mode.
+func (s *Spec) SuccessCriteria() []string {
+	tables := strings.Join(s.Tables, ", ")
+	if len(s.Tables) == 0 {
+		tables = "the tables of mapping " + s.Mapping
+	}
+	switch s.mode() {
+	case ModeSetup:
+		return []string{fmt.Sprintf("change capture of %s is set up on %s: every change to them from here on is kept for %s", tables, s.From, s.To)}
+	case ModeStop:
+		return []string{fmt.Sprintf("every captured change of %s is applied to %s", tables, s.To),
+			fmt.Sprintf("the capture is gone from %s: no replication slot, publication, changelog table or capture trigger of this migration is left", s.From)}
+	}
+	maxLag, holdFor := s.MaxLag.D(), s.HoldFor.D()
+	if maxLag <= 0 {
+		maxLag = DefaultMaxLag
+	}
+	if holdFor <= 0 {
+		holdFor = DefaultHoldFor
+	}
+	return []string{fmt.Sprintf("%s is caught up with %s on %s: the replication lag stays under %s for %s", s.To, s.From, tables, maxLag, holdFor)}
+}

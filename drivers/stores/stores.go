@@ -282,6 +282,18 @@ func UnreadableDSN(err error) error {
 	return nil
 }
 
+// NotChecked words why store name was not checked for what (change
+// capture objects, dual-write triggers) from this machine. A DSN reference
+// this process cannot read (a variable only the worker's environment sets)
+// is said as what it is: the CLI could not look, the worker resolves its
+// own, the run is not affected; not as a failure of the store.
+func NotChecked(name, what string, err error) string {
+	if cause := UnreadableDSN(err); cause != nil {
+		return fmt.Sprintf("store %s not checked for %s from here — %v; the worker reads its own, so the run is not affected: give this shell the same to check %s too", name, what, cause, name)
+	}
+	return fmt.Sprintf("store %s not checked for %s: %v", name, what, err)
+}
+
 // OpenPair opens a phase's from and to stores for its preflight, changing
 // nothing (SQLite read-only). A store that cannot be opened is nil, with
 // its problem in the list, unless its database does not exist yet and the
