@@ -120,3 +120,50 @@ func TestBackgroundReplicationAppliesBetweenPhases(t *testing.T) {
 	require.True(t, stopScheduled)
 	recordHistory(t, name)
 }
+
+// TestABackgroundReplicationThatFailsIsReportedFailing: while the run waits
+// at a gate, the background replication cannot apply (the target table is
+// renamed away); the report says it is failing (since when, attempts, the
+// error) instead of the last lag, and once the table is back the next
+// attempt applies what waited and the failure is gone. Records the
+// history of change replication-failing for the replay test.
+func TestABackgroundReplicationThatFailsIsReportedFailing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, src.Store, dbtest.KitchenDDL(src.Store.Engine, "kitchen")...)
+	k, err := src.Store.Introspect(ctx, "kitchen")
+	require.NoError(t, err)
+	require.NoError(t, src.Store.WriteBatch(ctx, k, dbtest.KitchenRows(0, 50)))
+	name := "it-replication-failing"
+	r := newDataRun(t, name, src, dst, backgroundPhases)
+	r.start()
+	r.waitFor("the reads-moved gate", waitingAt("reads-moved"))
+
+	dbtest.Exec(t, dst.Store, "ALTER TABLE kitchen RENAME TO kitchen_away")
+	dbtest.Exec(t, src.Store, "DELETE FROM kitchen WHERE id < 10")
+	r.waitFor("the replication reported failing", func(rep migration.Report) bool { return rep.ReplicationFailing != nil })
+	rep := r.status()
+	require.Equal(t, "replicate", rep.ReplicationFailing.Phase)
+	require.NotEmpty(t, rep.ReplicationFailing.Error)
+
+	dbtest.Exec(t, dst.Store, "ALTER TABLE kitchen_away RENAME TO kitchen")
+	r.waitFor("the replication applying again", func(rep migration.Report) bool { return rep.ReplicationFailing == nil })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		require.NoError(t, dst.Store.DB.QueryRowContext(ctx, "SELECT count(*) FROM kitchen").Scan(&n))
+		if n == 40 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the deletes made while the replication failed never arrived (%d rows)", n)
+		time.Sleep(300 * time.Millisecond)
+	}
+	out, err := godwit(t, "approve", name, "--gate", "reads-moved")
+	require.NoError(t, err, out)
+	final, err := r.result()
+	require.NoError(t, err, "%+v", final)
+	require.Equal(t, migration.StatusCompleted, final.Status)
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "kitchen")
+	recordHistory(t, name)
+}
