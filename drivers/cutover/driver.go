@@ -176,6 +176,7 @@ func retryForeignKeys(ctx context.Context, log hclog.Logger, s *Spec, migration 
 	}
 	for _, f := range fks.Failed {
 		log.Warn("foreign key still not carried", "note", f)
+		out.Warnings = append(out.Warnings, "foreign key still NOT carried to "+s.To+": "+f)
 	}
 	if sum := fks.Summary(); sum != "" {
 		out.Summary += "; " + sum

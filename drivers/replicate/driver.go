@@ -271,6 +271,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 		}
 		for _, f := range fks.Failed {
 			log.Warn("foreign key still not carried", "note", f)
+			out.Warnings = append(out.Warnings, "foreign key still NOT carried to "+s.To+": "+f)
 		}
 		if sum := fks.Summary(); sum != "" {
 			fkNote = "; " + sum

@@ -144,6 +144,7 @@ func TestForeignKeyLeftOffByALiveCopyIsAddedOnceCaughtUp(t *testing.T) {
 			assert.Equal(t, "payment", pending[0].Table)
 
 			res = runPhase(t, ctx, rep, spec, 3)
+			assert.Empty(t, res.Warnings)
 			assert.Contains(t, res.Summary, "caught up")
 			assert.Contains(t, res.Summary, "1 foreign keys the copy had left off (rows not yet caught up) added now: payment.")
 			assert.True(t, hasForeignKey(t, dst.Store, "payment", "rental"), "the key is on the target once caught up: %s", res.Summary)
@@ -200,6 +201,8 @@ func TestForeignKeyViolatedOnTheSourceIsReportedAfterCatchUp(t *testing.T) {
 		assert.Contains(t, res.Summary, "1 foreign keys still NOT carried: payment.")
 		assert.Contains(t, res.Summary, ": 2 rows of payment reference a missing row of rental (e.g. rental_id=")
 		assert.Contains(t, res.Summary, "so the source has them too; delete or fix them (on the source, or here), then add the key: ALTER TABLE")
+		require.Len(t, res.Warnings, 1, "the run's issues (godwit status) show it too")
+		assert.Contains(t, res.Warnings[0], "foreign key still NOT carried to new: payment.")
 	}
 	assert.False(t, hasForeignKey(t, dst.Store, "payment", "rental"))
 	pending, err := datastore.PendingForeignKeys(ctx, dst.Store, spec.Name)
