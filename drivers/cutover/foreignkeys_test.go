@@ -73,7 +73,9 @@ phases:
 `, time.Now().UnixNano()%1e9, src.Store.Engine, file("legacy", src.DSN), dst.Store.Engine, file("new", dst.DSN), gw.AdminURL)
 			spec, err := config.ParseSpec([]byte(text))
 			require.NoError(t, err, text)
-			in := func(i int) activities.PhaseInput { return activities.PhaseInput{Migration: spec.Name, Phase: spec.Phases[i]} }
+			in := func(i int) activities.PhaseInput {
+				return activities.PhaseInput{Migration: spec.Name, Phase: spec.Phases[i]}
+			}
 			log := hclog.NewNullLogger()
 			run := func(d interface {
 				Do(context.Context, activities.Action, activities.PhaseInput, activities.Heartbeat, func(activities.Heartbeat)) (activities.PhaseResult, error)
