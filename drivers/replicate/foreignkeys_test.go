@@ -142,6 +142,9 @@ func TestForeignKeyLeftOffByALiveCopyIsAddedOnceCaughtUp(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, pending, 1)
 			assert.Equal(t, "payment", pending[0].Table)
+			names, err := dst.Store.ListTables(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"payment", "rental"}, names, "the record is Godwit's, not one of the target's tables")
 
 			res = runPhase(t, ctx, rep, spec, 3)
 			assert.Empty(t, res.Warnings)
