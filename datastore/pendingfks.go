@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/godwit/godwit/migration"
 )
 
 // pendingTable records, in the target database next to the tables, the
@@ -108,10 +110,10 @@ type PendingRetry struct {
 func (r PendingRetry) Summary() string {
 	var parts []string
 	if len(r.Carried) > 0 {
-		parts = append(parts, fmt.Sprintf("%d foreign keys the copy had left off (rows not yet caught up) added now: %s", len(r.Carried), strings.Join(r.Carried, ", ")))
+		parts = append(parts, fmt.Sprintf("%s the copy had left off (rows not yet caught up) added now: %s", migration.Count(len(r.Carried), "foreign key"), strings.Join(r.Carried, ", ")))
 	}
 	if len(r.Failed) > 0 {
-		parts = append(parts, fmt.Sprintf("%d foreign keys still NOT carried: %s", len(r.Failed), strings.Join(r.Failed, "; ")))
+		parts = append(parts, fmt.Sprintf("%s still NOT carried: %s", migration.Count(len(r.Failed), "foreign key"), strings.Join(r.Failed, "; ")))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -163,8 +165,12 @@ func RetryPendingForeignKeys(ctx context.Context, target *Store, owner string) (
 		if err != nil {
 			return res, fmt.Errorf("count the rows violating foreign key %s: %w", label, err)
 		}
-		res.Failed = append(res.Failed, fmt.Sprintf("%s: %d rows of %s reference a missing row of %s (e.g. %s) after the capture caught up, so the source has them too; delete or fix them (on the source, or here), then add the key: ALTER TABLE %s ADD %s",
-			label, n, p.Table, p.FK.RefTable, example, target.d.quote(p.Table), clauseOrName(target, &t, p.FK)))
+		verb := "reference"
+		if n == 1 {
+			verb = "references"
+		}
+		res.Failed = append(res.Failed, fmt.Sprintf("%s: %s of %s %s a missing row of %s (e.g. %s) after the capture caught up, so the source has them too; delete or fix them (on the source, or here), then add the key: ALTER TABLE %s ADD %s",
+			label, migration.Count(int(n), "row"), p.Table, verb, p.FK.RefTable, example, target.d.quote(p.Table), clauseOrName(target, &t, p.FK)))
 	}
 	return res, nil
 }

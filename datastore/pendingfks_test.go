@@ -44,7 +44,7 @@ func TestPendingForeignKeysAreRetriedIdempotently(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(r.Carried) != 0 || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "1 rows of orders reference a missing row of customers (e.g. customer_id=777)") ||
+			if len(r.Carried) != 0 || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "1 row of orders references a missing row of customers (e.g. customer_id=777)") ||
 				!strings.Contains(r.Failed[0], "then add the key: ALTER TABLE") {
 				t.Fatalf("the orphan is reported with its count, an example and the fix: %+v", r)
 			}

@@ -102,7 +102,7 @@ phases:
 			d := cutover.New(log)
 			res = run(d, 3, activities.Heartbeat{})
 			assert.Contains(t, res.Summary, "route users cut over to new")
-			assert.Contains(t, res.Summary, "1 foreign keys the copy had left off (rows not yet caught up) added now: payment.")
+			assert.Contains(t, res.Summary, "1 foreign key the copy had left off (rows not yet caught up) added now: payment.")
 			assert.Empty(t, res.Warnings)
 			tbl, err := dst.Store.Introspect(ctx, "payment")
 			require.NoError(t, err)

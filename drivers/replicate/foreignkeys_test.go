@@ -149,7 +149,7 @@ func TestForeignKeyLeftOffByALiveCopyIsAddedOnceCaughtUp(t *testing.T) {
 			res = runPhase(t, ctx, rep, spec, 3)
 			assert.Empty(t, res.Warnings)
 			assert.Contains(t, res.Summary, "caught up")
-			assert.Contains(t, res.Summary, "1 foreign keys the copy had left off (rows not yet caught up) added now: payment.")
+			assert.Contains(t, res.Summary, "1 foreign key the copy had left off (rows not yet caught up) added now: payment.")
 			assert.True(t, hasForeignKey(t, dst.Store, "payment", "rental"), "the key is on the target once caught up: %s", res.Summary)
 			pending, err = datastore.PendingForeignKeys(ctx, dst.Store, spec.Name)
 			require.NoError(t, err)
@@ -201,7 +201,7 @@ func TestForeignKeyViolatedOnTheSourceIsReportedAfterCatchUp(t *testing.T) {
 
 	for _, i := range []int{3, 4} {
 		res = runPhase(t, ctx, rep, spec, i)
-		assert.Contains(t, res.Summary, "1 foreign keys still NOT carried: payment.")
+		assert.Contains(t, res.Summary, "1 foreign key still NOT carried: payment.")
 		assert.Contains(t, res.Summary, ": 2 rows of payment reference a missing row of rental (e.g. rental_id=")
 		assert.Contains(t, res.Summary, "so the source has them too; delete or fix them (on the source, or here), then add the key: ALTER TABLE")
 		require.Len(t, res.Warnings, 1, "the run's issues (godwit status) show it too")
