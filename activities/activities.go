@@ -159,6 +159,10 @@ type PhaseResult struct {
 	// workflow upserts it as the ReplicationLag search attribute and a gate
 	// with requireLag compares it with its limit.
 	Lag *migration.ReplicationLag `json:"lag,omitempty"`
+	// Warnings are what a phase that completed could not do and a person
+	// must see (a foreign key still not on the target): the workflow adds
+	// each as a warning issue of the run (godwit status).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Heartbeat is what a running phase reports as it goes: progress for people

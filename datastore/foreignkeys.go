@@ -45,6 +45,19 @@ type ForeignKeyResult struct {
 	// Changed are carried constraints whose action the target spells
 	// otherwise, each with why (also in Carried).
 	Changed []string `json:"changed,omitempty"`
+	// Pending are the constraints of NotCarried left off only because
+	// rows of the target violate them: under a live copy a child row may
+	// arrive before its parent, which change capture brings later, so they
+	// are worth trying again once the target has caught up
+	// (RecordPendingForeignKeys, RetryPendingForeignKeys).
+	Pending []PendingForeignKey `json:"pending,omitempty"`
+}
+
+// PendingForeignKey is a constraint of a target table that could not be
+// added because rows violated it at the time.
+type PendingForeignKey struct {
+	Table string     `json:"table"`
+	FK    ForeignKey `json:"fk"`
 }
 
 // add appends another result.
@@ -53,6 +66,7 @@ func (r *ForeignKeyResult) add(o ForeignKeyResult) {
 	r.NotCarried = append(r.NotCarried, o.NotCarried...)
 	r.Violated = append(r.Violated, o.Violated...)
 	r.Changed = append(r.Changed, o.Changed...)
+	r.Pending = append(r.Pending, o.Pending...)
 }
 
 // Summary renders the result for a phase summary; empty when there were no
@@ -316,6 +330,9 @@ func (s *Store) addForeignKeys(ctx context.Context, t, have *Table) (ForeignKeyR
 				if _, derr := s.DB.ExecContext(ctx, drop); derr != nil {
 					return res, fmt.Errorf("foreign key %s failed validation (%v) and dropping it failed: %w", label, err, derr)
 				}
+				if errors.Is(err, errOrphans) || isForeignKeyViolation(err) {
+					res.Pending = append(res.Pending, PendingForeignKey{Table: t.Name, FK: fk})
+				}
 				if !errors.Is(err, errOrphans) {
 					err = fmt.Errorf("%w: %v", errOrphans, err)
 				}
@@ -450,6 +467,13 @@ func queryInts(ctx context.Context, s *Store, q string, args ...any) ([]int, err
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// isForeignKeyViolation reports whether PostgreSQL refused a VALIDATE
+// CONSTRAINT because rows violate it (SQLSTATE 23503).
+func isForeignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23503"
 }
 
 // isServerError reports whether the database answered with an error (the

@@ -77,7 +77,7 @@ func MatchTables(names []string, patterns []string) ([]string, error) {
 }
 
 // ListTables returns the base tables of the store's default schema, sorted,
-// leaving out Godwit's own bookkeeping table.
+// leaving out Godwit's own bookkeeping tables.
 func (s *Store) ListTables(ctx context.Context) ([]string, error) {
 	names, err := s.d.listTables(ctx, s.DB)
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) ListTables(ctx context.Context) ([]string, error) {
 	}
 	out := names[:0]
 	for _, n := range names {
-		if n != provisionTable && n != databaseMarker {
+		if n != provisionTable && n != databaseMarker && n != pendingTable {
 			out = append(out, n)
 		}
 	}

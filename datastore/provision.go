@@ -291,6 +291,9 @@ func DropProvisioned(ctx context.Context, target *Store, owner string) ([]string
 	if err != nil {
 		return dropped, fmt.Errorf("drop provisioned %w", err)
 	}
+	if err := dropPendingForeignKeys(ctx, target, owner); err != nil {
+		return dropped, fmt.Errorf("drop provisioned: %w", err)
+	}
 	var left int
 	if err := target.DB.QueryRowContext(ctx, `SELECT count(*) FROM `+target.d.quote(provisionTable)).Scan(&left); err == nil && left == 0 {
 		if _, err := target.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+target.d.quote(provisionTable)); err != nil {

@@ -37,6 +37,12 @@ const (
 	// bytes, so the capped list is bounded in size too (a record update's
 	// message or an error's text could otherwise take megabytes).
 	issuesV2 = 2
+
+	changePhaseWarnings = "phase-warnings"
+	// phaseWarningsV1: a completed phase's warnings (PhaseResult.Warnings:
+	// a foreign key still not on the target after the catch-up) become
+	// warning issues of the run.
+	phaseWarningsV1 = 1
 )
 
 // ErrTypeInvalidInput is the error type of a run whose input could not be

@@ -721,3 +721,22 @@ func TestCompensationIsRetriedEvenWhenTheActionIsNot(t *testing.T) {
 	require.Equal(t, []string{"run:provision", "run:copy",
 		"compensate:provision", "compensate:provision", "compensate:provision"}, h.fake.Calls())
 }
+
+// A phase that completes with warnings (a replicate phase whose retried
+// foreign key is still violated) puts each in the run's issues, so
+// `godwit status` shows them, not only the phase's summary.
+func TestPhaseWarningsBecomeIssues(t *testing.T) {
+	h := newHarness(t)
+	h.fake.result = func(_ context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
+		if in.Phase.Name == "copy" {
+			res.Warnings = []string{"foreign key still NOT carried to new: payment.payment_rental_fk: 2 rows of payment reference a missing row of rental"}
+		}
+		return nil
+	}
+	rep, err := h.run(specWith(migration.PhaseValidate, migration.PhaseCopy))
+	require.NoError(t, err)
+	require.Len(t, rep.Issues, 1)
+	require.Equal(t, "copy", rep.Issues[0].Phase)
+	require.Equal(t, migration.SeverityWarning, rep.Issues[0].Severity)
+	require.Contains(t, rep.Issues[0].Message, "payment.payment_rental_fk: 2 rows of payment")
+}

@@ -500,6 +500,11 @@ func (r *run) phaseCompleted(ctx workflow.Context, i int, res activities.PhaseRe
 		r.addIssue(ctx, spec.Name, migration.SeverityWarning,
 			fmt.Sprintf("phase %s succeeded on attempt %d of %d", spec.Name, res.Attempt, spec.Retry.MaxAttempts))
 	}
+	if len(res.Warnings) > 0 && workflow.GetVersion(ctx, changePhaseWarnings, workflow.DefaultVersion, phaseWarningsV1) >= phaseWarningsV1 {
+		for _, w := range res.Warnings {
+			r.addIssue(ctx, spec.Name, migration.SeverityWarning, w)
+		}
+	}
 	if len(spec.Outputs) > 0 {
 		kept := map[string]string{}
 		for _, name := range spec.Outputs {

@@ -429,12 +429,20 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 	}
 	out.Summary = copySummary(s, res, path, to.Engine, mapped)
 	if rng == nil && s.Units == 0 && !s.TablesFromScript {
-		fks, err := createForeignKeys(ctx, from, to, owner, res.Tables, mapped)
+		fks, tables, err := createForeignKeys(ctx, from, to, owner, res.Tables, mapped)
 		if err != nil {
 			return out, fmt.Errorf("copy: create foreign keys: %w", err)
 		}
+		// Keys left off only because rows violate them now: a replicate
+		// phase that has caught up, or the cut-over, tries them again.
+		if err := datastore.RecordPendingForeignKeys(ctx, to, owner, tables, fks.Pending); err != nil {
+			return out, fmt.Errorf("copy: %w", err)
+		}
 		if sum := fks.Summary(); sum != "" {
 			out.Summary += "; " + sum
+		}
+		if len(fks.Pending) > 0 {
+			out.Summary += fmt.Sprintf(" (%d of them only because rows violate them now, e.g. a child copied before its parent: a replicate phase that has caught up, or the cut-over, of this migration tries them again)", len(fks.Pending))
 		}
 		for _, n := range append(fks.NotCarried, fks.Violated...) {
 			log.Warn("foreign key not carried over", "note", n)
@@ -448,23 +456,26 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 // provisioned their source's foreign keys, now that their rows are in
 // (on SQLite, where provision declared them, it checks the rows). A
 // table the migration did not create is left as its owner made it.
-func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []datacopy.TableProgress, mapped map[string]mapping.Table) (datastore.ForeignKeyResult, error) {
+func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []datacopy.TableProgress, mapped map[string]mapping.Table) (datastore.ForeignKeyResult, []string, error) {
 	var src []*datastore.Table
+	var names []string
 	for _, tp := range tables {
 		t, err := targetShape(ctx, from, tp.Table, mapped)
 		if err != nil {
-			return datastore.ForeignKeyResult{}, err
+			return datastore.ForeignKeyResult{}, nil, err
 		}
 		who, err := to.ProvisionOwner(ctx, t.Name)
 		if err != nil {
-			return datastore.ForeignKeyResult{}, err
+			return datastore.ForeignKeyResult{}, nil, err
 		}
 		if who != owner {
 			continue
 		}
 		src = append(src, t)
+		names = append(names, t.Name)
 	}
-	return datastore.CreateForeignKeys(ctx, to, src)
+	res, err := datastore.CreateForeignKeys(ctx, to, src)
+	return res, names, err
 }
 
 func createIndexes(ctx context.Context, from, to *datastore.Store, tables []datacopy.TableProgress, mapped map[string]mapping.Table) error {

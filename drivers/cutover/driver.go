@@ -110,9 +110,14 @@ func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.
 		if _, err := gw.ReleaseWrites(ctx, s.Route); err != nil {
 			return activities.PhaseResult{}, fmt.Errorf("cut-over: %w", err)
 		}
-		return activities.PhaseResult{Summary: fmt.Sprintf("route %s: writes moved to new by an earlier attempt; writes released", s.Route)}, nil
+		out := activities.PhaseResult{Summary: fmt.Sprintf("route %s: writes moved to new by an earlier attempt; writes released", s.Route)}
+		return retryForeignKeys(ctx, log, s, in.Migration, o, out)
 	}
-	return d.switchWrites(ctx, log, gw, s, o, beat)
+	out, err := d.switchWrites(ctx, log, gw, s, o, beat)
+	if err != nil {
+		return out, err
+	}
+	return retryForeignKeys(ctx, log, s, in.Migration, o, out)
 }
 
 // switchWrites sets up the reverse capture on new, then moves the route's
@@ -154,6 +159,29 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.early+m.applied, m.early, setup.Method),
 		Outputs: map[string]string{"heldFor": m.held.String(), "reverseCapture": o.reverse.Name},
 	}, nil
+}
+
+// retryForeignKeys adds the foreign keys the copy left off because a
+// child row had arrived before its parent: the forward capture is
+// drained, so every parent the source has is on new. It runs once the
+// writes are released (validating a key over a large table must not hold
+// them), which is as safe: a key added on PostgreSQL (NOT VALID, then
+// VALIDATE) or MySQL/MariaDB holds for every write from then on, and the
+// rows before it are checked. A key still violated is reported, with its
+// orphan rows, in the summary.
+func retryForeignKeys(ctx context.Context, log hclog.Logger, s *Spec, migration string, o pair, out activities.PhaseResult) (activities.PhaseResult, error) {
+	fks, err := datastore.RetryPendingForeignKeys(ctx, o.forward.Target, migration)
+	if err != nil {
+		return out, fmt.Errorf("cut-over of %s: foreign keys left off by the copy into %s: %w", s.Route, s.To, err)
+	}
+	for _, f := range fks.Failed {
+		log.Warn("foreign key still not carried", "note", f)
+		out.Warnings = append(out.Warnings, "foreign key still NOT carried to "+s.To+": "+f)
+	}
+	if sum := fks.Summary(); sum != "" {
+		out.Summary += "; " + sum
+	}
+	return out, nil
 }
 
 // dropReverse removes the reverse capture of a switch that did not happen.

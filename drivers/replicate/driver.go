@@ -13,6 +13,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/cdc"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
@@ -260,12 +261,29 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 		out.Summary = fmt.Sprintf("kept up for %s: lag %s, %d changes behind; %s changes applied",
 			s.RunFor, out.Lag.Duration().Round(10*time.Millisecond), last.Lag.Changes, stores.Humanize(final.Applied))
 	}
+	fkNote := ""
+	if !bounded {
+		// Caught up (or drained): the parents a live copy had not seen
+		// are on the target now; add the keys they held off.
+		fks, err := datastore.RetryPendingForeignKeys(ctx, o.Target, migration)
+		if err != nil {
+			return out, fmt.Errorf("replicate: foreign keys left off by the copy into %s: %w", s.To, err)
+		}
+		for _, f := range fks.Failed {
+			log.Warn("foreign key still not carried", "note", f)
+			out.Warnings = append(out.Warnings, "foreign key still NOT carried to "+s.To+": "+f)
+		}
+		if sum := fks.Summary(); sum != "" {
+			fkNote = "; " + sum
+			out.Summary += fkNote
+		}
+	}
 	if s.mode() == ModeStop {
 		dropped, err := cdc.Teardown(ctx, o.Options)
 		if err != nil {
 			return out, fmt.Errorf("remove change capture from %s: %w", s.From, err)
 		}
-		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s", stores.Humanize(final.Applied), s.From, countKinds(dropped))
+		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s%s", stores.Humanize(final.Applied), s.From, countKinds(dropped), fkNote)
 		out.Output = strings.Join(dropped, "\n")
 		return d.stopReverse(ctx, s, migration, o, k, out)
 	}
