@@ -111,13 +111,13 @@ func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.
 			return activities.PhaseResult{}, fmt.Errorf("cut-over: %w", err)
 		}
 		out := activities.PhaseResult{Summary: fmt.Sprintf("route %s: writes moved to new by an earlier attempt; writes released", s.Route)}
-		return retryForeignKeys(ctx, log, s, in.Migration, o, out)
+		return retryForeignKeys(ctx, log, s, in.Owner(), o, out)
 	}
 	out, err := d.switchWrites(ctx, log, gw, s, o, beat)
 	if err != nil {
 		return out, err
 	}
-	return retryForeignKeys(ctx, log, s, in.Migration, o, out)
+	return retryForeignKeys(ctx, log, s, in.Owner(), o, out)
 }
 
 // switchWrites sets up the reverse capture on new, then moves the route's
@@ -169,8 +169,11 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 // VALIDATE) or MySQL/MariaDB holds for every write from then on, and the
 // rows before it are checked. A key still violated is reported, with its
 // orphan rows, in the summary.
-func retryForeignKeys(ctx context.Context, log hclog.Logger, s *Spec, migration string, o pair, out activities.PhaseResult) (activities.PhaseResult, error) {
-	fks, err := datastore.RetryPendingForeignKeys(ctx, o.forward.Target, migration)
+//
+// owner is the run's (activities.PhaseInput.Owner): the copy recorded the
+// keys under it.
+func retryForeignKeys(ctx context.Context, log hclog.Logger, s *Spec, owner string, o pair, out activities.PhaseResult) (activities.PhaseResult, error) {
+	fks, err := datastore.RetryPendingForeignKeys(ctx, o.forward.Target, owner)
 	if err != nil {
 		return out, fmt.Errorf("cut-over of %s: foreign keys left off by the copy into %s: %w", s.Route, s.To, err)
 	}

@@ -81,7 +81,7 @@ func (d *Driver) do(ctx context.Context, c *activities.Call[*Spec]) (activities.
 	case s.mode() == ModeSetup:
 		return d.setup(ctx, s, o.Options)
 	}
-	return d.follow(ctx, s, in.Migration, o, resume, c, log)
+	return d.follow(ctx, s, in.Migration, in.Owner(), o, resume, c, log)
 }
 
 // reverse is the reverse replication a cut-over sets up on the target
@@ -206,7 +206,9 @@ func (d *Driver) teardown(ctx context.Context, s *Spec, migration string, o cdc.
 
 // follow applies changes until caught up (catchUp) or drained (stop; then
 // removes the capture).
-func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.RunOptions, resume activities.Heartbeat, k activities.Beater, log hclog.Logger) (activities.PhaseResult, error) {
+// owner is the run's (activities.PhaseInput.Owner), under which the copy
+// recorded the foreign keys it left off.
+func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o cdc.RunOptions, resume activities.Heartbeat, k activities.Beater, log hclog.Logger) (activities.PhaseResult, error) {
 	if s.mode() == ModeStop && resume.Checkpoint != "" {
 		// An earlier attempt may have drained and removed the capture,
 		// then failed on the reverse one: go on with that.
@@ -265,7 +267,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration string, o cdc.Ru
 	if !bounded {
 		// Caught up (or drained): the parents a live copy had not seen
 		// are on the target now; add the keys they held off.
-		fks, err := datastore.RetryPendingForeignKeys(ctx, o.Target, migration)
+		fks, err := datastore.RetryPendingForeignKeys(ctx, o.Target, owner)
 		if err != nil {
 			return out, fmt.Errorf("replicate: foreign keys left off by the copy into %s: %w", s.To, err)
 		}
