@@ -405,7 +405,11 @@ func (d postgresDialect) syncIdentity(ctx context.Context, db *sql.DB, t *Table)
 		// A serial or identity column owns its sequence; a DEFAULT
 		// nextval('seq') of a sequence made apart (Pagila's actor) does
 		// not, and is found through the default's dependency on it.
-		q := fmt.Sprintf(`SELECT setval(seq, coalesce(max(%s), 0) + 1, false) FROM %s,
+		// Never lower than the sequence stands, and one sync at a time per
+		// table: key ranges fanned out finish each with a sync, and a sync
+		// whose snapshot missed another unit's last rows could otherwise
+		// set the sequence back after that unit's sync set it past them.
+		q := fmt.Sprintf(`SELECT setval(seq, greatest(coalesce(max(%s), 0) + 1, coalesce(pg_sequence_last_value(seq) + 1, 1)), false) FROM %s,
 			(SELECT coalesce(pg_get_serial_sequence($1, $2)::regclass,
 				(SELECT dep.refobjid::regclass FROM pg_attrdef ad
 				 JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
@@ -414,11 +418,29 @@ func (d postgresDialect) syncIdentity(ctx context.Context, db *sql.DB, t *Table)
 				 WHERE ad.adrelid = $1::regclass AND a.attname = $2 LIMIT 1)) AS seq) s
 			WHERE seq IS NOT NULL GROUP BY seq`,
 			d.quote(c.Name), d.quote(t.Name))
-		if _, err := db.ExecContext(ctx, q, d.quote(t.Name), c.Name); err != nil {
+		if err := syncSequence(ctx, db, q, d.quote(t.Name), c.Name); err != nil {
 			return fmt.Errorf("set sequence of %s.%s: %w", t.Name, c.Name, err)
 		}
 	}
 	return nil
+}
+
+// syncSequence runs the sync q (its arguments: the quoted table, the
+// column) under a transaction-scoped advisory lock on the table, so its
+// snapshot is taken after any other sync of the table has committed.
+func syncSequence(ctx context.Context, db *sql.DB, q, table, column string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1::regclass::oid::bigint)`, table); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, q, table, column); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // conflictUpsert is the ON CONFLICT (key) DO UPDATE clause PostgreSQL and
