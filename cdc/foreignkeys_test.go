@@ -26,28 +26,14 @@ func TestChangesApplyInAnOrderTheTargetsForeignKeysAccept(t *testing.T) {
 			src, dst := pc.open(t)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			dbtest.Exec(t, src.Store,
-				"CREATE TABLE artist (id integer PRIMARY KEY, name varchar(40) NOT NULL)",
-				"CREATE TABLE album (id integer PRIMARY KEY, artist_id integer NOT NULL REFERENCES artist (id), title varchar(40))",
-				"INSERT INTO artist VALUES (1, 'a1'), (2, 'a2'), (3, 'a3')",
-				"INSERT INTO album VALUES (1, 1, 't1'), (2, 2, 't2'), (3, 3, 't3')")
-			var tables []*datastore.Table
-			for _, n := range []string{"artist", "album"} {
-				tbl, err := src.Store.Introspect(ctx, n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n == "album" && len(tbl.ForeignKeys) != 1 {
-					t.Fatalf("source album has foreign keys %+v, want 1", tbl.ForeignKeys)
-				}
-				tables = append(tables, tbl)
+			tables := mirrorTables(t, ctx, src.Store, dst.Store, []string{"artist", "album"},
+				[]string{"CREATE TABLE artist (id integer PRIMARY KEY, name varchar(40) NOT NULL)",
+					"CREATE TABLE album (id integer PRIMARY KEY, artist_id integer NOT NULL REFERENCES artist (id), title varchar(40))"},
+				[]string{"INSERT INTO artist VALUES (1, 'a1'), (2, 'a2'), (3, 'a3')",
+					"INSERT INTO album VALUES (1, 1, 't1'), (2, 2, 't2'), (3, 3, 't3')"})
+			if fks := tables[1].ForeignKeys; len(fks) != 1 {
+				t.Fatalf("source album has foreign keys %+v, want 1", fks)
 			}
-			if _, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
-				t.Fatal(err)
-			}
-			dbtest.Exec(t, dst.Store,
-				"INSERT INTO artist VALUES (1, 'a1'), (2, 'a2'), (3, 'a3')",
-				"INSERT INTO album VALUES (1, 1, 't1'), (2, 2, 't2'), (3, 3, 't3')")
 			fk, err := datastore.CreateForeignKeys(ctx, dst.Store, tables)
 			if err != nil || len(fk.Carried) != 1 {
 				t.Fatalf("foreign keys on the target: %+v, err %v; want album's carried", fk, err)
@@ -142,20 +128,8 @@ func TestForeignKeyActionsOfAMariaDBSourceReachTheTarget(t *testing.T) {
 				"INSERT INTO credit VALUES (1, 1, 'vocals'), (3, 1, 'drums'), (3, 2, 'bass')",
 				"INSERT INTO genre VALUES (1, NULL, 'rock'), (2, 1, 'metal'), (3, 2, 'doom'), (4, 3, 'funeral doom'), (5, NULL, 'jazz')",
 			}
-			dbtest.Exec(t, src.Store, append(ddl, seedRows...)...)
 			names := []string{"artist", "album", "track", "credit", "genre"}
-			var tables []*datastore.Table
-			for _, n := range names {
-				tbl, err := src.Store.Introspect(ctx, n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tables = append(tables, tbl)
-			}
-			if _, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
-				t.Fatal(err)
-			}
-			dbtest.Exec(t, dst.Store, seedRows...)
+			tables := mirrorTables(t, ctx, src.Store, dst.Store, names, ddl, seedRows)
 			if carried {
 				fk, err := datastore.CreateForeignKeys(ctx, dst.Store, tables)
 				if err != nil || len(fk.Carried) != 4 {
@@ -197,4 +171,26 @@ func TestForeignKeyActionsOfAMariaDBSourceReachTheTarget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mirrorTables creates the tables of ddl on src with rows, provisions
+// names (in that order) on dst and writes the same rows there: a target
+// that holds what a copy would have put in it, without its foreign keys
+// (datastore.CreateForeignKeys adds them). It returns the source tables.
+func mirrorTables(t *testing.T, ctx context.Context, src, dst *datastore.Store, names, ddl, rows []string) []*datastore.Table {
+	t.Helper()
+	dbtest.Exec(t, src, append(append([]string(nil), ddl...), rows...)...)
+	var tables []*datastore.Table
+	for _, n := range names {
+		tbl, err := src.Introspect(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tbl)
+	}
+	if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, dst, rows...)
+	return tables
 }

@@ -32,20 +32,8 @@ func TestTruncateOnAPostgresSourceEmptiesTheTarget(t *testing.T) {
 				"INSERT INTO album VALUES (1, 1, 't1'), (2, 2, 't2')",
 				"INSERT INTO staging VALUES (1, 'old'), (2, 'old'), (3, 'old')",
 			}
-			dbtest.Exec(t, src.Store, append(ddl, seedRows...)...)
 			names := []string{"artist", "album", "staging"}
-			var tables []*datastore.Table
-			for _, n := range names {
-				tbl, err := src.Store.Introspect(ctx, n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tables = append(tables, tbl)
-			}
-			if _, err := datastore.Provision(ctx, dst.Store, tables, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
-				t.Fatal(err)
-			}
-			dbtest.Exec(t, dst.Store, seedRows...)
+			mirrorTables(t, ctx, src.Store, dst.Store, names, ddl, seedRows)
 			o := runOpts(src, dst, captureName(t), MethodTriggers)
 			o.Tables = names
 			if _, err := Setup(ctx, o.Options); err != nil {

@@ -39,9 +39,24 @@ func RecordPendingForeignKeys(ctx context.Context, target *Store, owner string, 
 	if _, err := target.DB.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create %s: %w", pendingTable, err)
 	}
+	// One transaction: a retried copy never finds its records half
+	// replaced. Every table named, and every table with a pending key,
+	// loses its old records first.
+	tx, err := target.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", pendingTable, err)
+	}
+	defer tx.Rollback()
 	del := fmt.Sprintf("DELETE FROM %s WHERE owner = %s AND table_name = %s", target.d.quote(pendingTable), target.d.placeholder(1), target.d.placeholder(2))
+	cleared := map[string]bool{}
 	for _, t := range tables {
-		if _, err := target.DB.ExecContext(ctx, del, owner, t); err != nil {
+		cleared[t] = true
+	}
+	for _, p := range pending {
+		cleared[p.Table] = true
+	}
+	for t := range cleared {
+		if _, err := tx.ExecContext(ctx, del, owner, t); err != nil {
 			return fmt.Errorf("update %s: %w", pendingTable, err)
 		}
 	}
@@ -49,12 +64,12 @@ func RecordPendingForeignKeys(ctx context.Context, target *Store, owner string, 
 		target.d.placeholder(1), target.d.placeholder(2), target.d.placeholder(3), target.d.placeholder(4))
 	for _, p := range pending {
 		def, _ := json.Marshal(p.FK)
-		if _, err := target.DB.ExecContext(ctx, del+" AND fk_name = "+target.d.placeholder(3), owner, p.Table, p.FK.Name); err != nil {
-			return fmt.Errorf("update %s: %w", pendingTable, err)
-		}
-		if _, err := target.DB.ExecContext(ctx, ins, owner, p.Table, p.FK.Name, string(def)); err != nil {
+		if _, err := tx.ExecContext(ctx, ins, owner, p.Table, p.FK.Name, string(def)); err != nil {
 			return fmt.Errorf("record pending foreign key %s.%s in %s: %w", p.Table, p.FK.Name, pendingTable, err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update %s: %w", pendingTable, err)
 	}
 	return nil
 }
