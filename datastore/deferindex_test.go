@@ -171,3 +171,40 @@ func TestDeleteAfterKey(t *testing.T) {
 		t.Fatalf("deleted %d, %v; want the 2 left", n, err)
 	}
 }
+
+// A deferred key is built with the memory its sort needs, not the
+// server's default: on a connection whose maintenance_work_mem is the
+// least PostgreSQL takes and that may write no temporary file, the build
+// of a 100,000-row table's key succeeds (it spilled, and failed, before).
+func TestRestoreIndexesSortsInMemory(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.Postgres)
+	dbtest.Exec(t, db.Store, `CREATE TABLE big (id int PRIMARY KEY, filler char(84))`)
+	d, _, err := db.Store.DeferIndexes(ctx, "big")
+	if err != nil || d == nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, db.Store, `INSERT INTO big SELECT i, '' FROM generate_series(1, 100000) i`)
+	sep := "?"
+	if strings.Contains(db.DSN, "?") {
+		sep = "&"
+	}
+	tight, err := datastore.Open(ctx, datastore.Postgres, db.DSN+sep+"maintenance_work_mem=1MB&temp_file_limit=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tight.Close()
+	var mem string
+	if err := tight.DB.QueryRow(`SHOW maintenance_work_mem`).Scan(&mem); err != nil || mem != "1MB" {
+		t.Fatalf("the tight connection's maintenance_work_mem = %q, %v", mem, err)
+	}
+	if err := tight.RestoreIndexes(ctx, "big", d, nil); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if err := tight.DB.QueryRow(`SHOW maintenance_work_mem`).Scan(&mem); err != nil || mem != "1MB" {
+		t.Fatalf("after the build the pooled connection's maintenance_work_mem = %q, %v: the raise outlived its build", mem, err)
+	}
+	if got, _ := db.Store.IndexesDeferred(ctx, "big"); got != nil {
+		t.Fatalf("still deferred: %+v", got)
+	}
+}
