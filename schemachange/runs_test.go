@@ -94,7 +94,7 @@ func TestALaterRunRefusesAChangeAnEarlierRunLeftPartWay(t *testing.T) {
 	}
 	_, err := schemachange.Apply(ctx, st, asRun(change, "run-2"), log)
 	var other *schemachange.OtherRunError
-	if !errors.As(err, &other) || other.Run != "run-1" || !strings.Contains(err.Error(), "left part way by another run of its migration (run run-1) (1 statement of it applied") {
+	if !errors.As(err, &other) || other.Run != "run-1" || !strings.Contains(err.Error(), "left part way by another run of its migration (run run-1), with 1 statement of it applied") {
 		t.Fatalf("the second run's apply: %v; want it refused, naming run-1", err)
 	}
 	if res, err := schemachange.Rollback(ctx, st, asRun(change, "run-2"), log); err != nil || !res.OtherRun {

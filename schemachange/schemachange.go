@@ -407,7 +407,7 @@ func (e *OtherRunError) Error() string {
 		return fmt.Sprintf("change %s was being rolled back by %s, which stopped after %s of the rollback script: this run does not take over another run's change; finish that rollback by hand and forget its record",
 			e.Change, who, countOf(e.Done, "statement"))
 	}
-	return fmt.Sprintf("change %s was left part way by %s (%s of it applied, its dual-write triggers' included): this run does not take over another run's change, as its rollback would undo what that run applied; undo what was applied by hand (the rollback script) and forget its record",
+	return fmt.Sprintf("change %s was left part way by %s, with %s of it applied (its dual-write triggers' included): this run does not take over another run's change, as its rollback would undo what that run applied; undo what was applied by hand (the rollback script) and forget its record",
 		e.Change, who, countOf(e.Done, "statement"))
 }
 

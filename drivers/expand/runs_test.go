@@ -107,7 +107,7 @@ func TestALaterRunRefusesAnExpandAnEarlierRunLeftPartWay(t *testing.T) {
 	_, err := runOf(t, e, activities.ActionRun, spec, "run-1")
 	require.Error(t, err, "the first run's expand")
 
-	want := "change rerun/expand was left part way by another run of its migration (run run-1) (1 statement of it applied"
+	want := "change rerun/expand was left part way by another run of its migration (run run-1), with 1 statement of it applied"
 	problems := strings.Join(e.Preflight(activities.WithRun(ctx, "run-2"), spec, spec.Phases[0]), "\n")
 	require.Contains(t, problems, want)
 	require.Contains(t, problems, "godwit cleanup rerun forgets it")
