@@ -19,18 +19,25 @@ type Record struct {
 	Step string `json:"step"`
 	Done int    `json:"done"`
 	Rows int64  `json:"rows,omitempty"`
+	// Run is the run that keeps the record (Change.Run); "" for a record
+	// from before records had a run, or of a run without a key.
+	Run string `json:"run,omitempty"`
 }
 
 // String says what the record holds, for a person deciding whether to
 // forget it.
 func (r Record) String() string {
+	by := ""
+	if r.Run != "" {
+		by = ", by run " + r.Run
+	}
 	switch r.Step {
 	case stepBackfill:
-		return fmt.Sprintf("%s: backfill, %d rows walked", r.Name, r.Rows)
+		return fmt.Sprintf("%s: backfill, %d rows walked%s", r.Name, r.Rows, by)
 	case stepDown:
-		return fmt.Sprintf("%s: rollback, %s of its down script done", r.Name, countOf(r.Done, "statement"))
+		return fmt.Sprintf("%s: rollback, %s of its down script done%s", r.Name, countOf(r.Done, "statement"), by)
 	}
-	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)", r.Name, countOf(r.Done, "statement"))
+	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)%s", r.Name, countOf(r.Done, "statement"), by)
 }
 
 // countOf says "1 statement", "2 statements".
@@ -44,7 +51,11 @@ func countOf(n int, what string) string {
 // Records lists the records whose name starts with prefix, changing
 // nothing: a store without RecordTable has none.
 func Records(ctx context.Context, st *datastore.Store, prefix string) ([]Record, error) {
-	rows, err := st.DB.QueryContext(ctx, "SELECT name, step, done, row_count FROM "+st.Quote(RecordTable)+" ORDER BY name")
+	run := "NULL" // a table from before records had a run
+	if hasRunColumn(ctx, st) {
+		run = runColumn
+	}
+	rows, err := st.DB.QueryContext(ctx, "SELECT name, step, done, row_count, "+run+" FROM "+st.Quote(RecordTable)+" ORDER BY name")
 	if err != nil {
 		if st.IsMissingObject(err) {
 			return nil, nil
@@ -55,9 +66,11 @@ func Records(ctx context.Context, st *datastore.Store, prefix string) ([]Record,
 	var out []Record
 	for rows.Next() {
 		var r Record
-		if err := rows.Scan(&r.Name, &r.Step, &r.Done, &r.Rows); err != nil {
+		var run sql.NullString
+		if err := rows.Scan(&r.Name, &r.Step, &r.Done, &r.Rows, &run); err != nil {
 			return nil, fmt.Errorf("read %s: %w", RecordTable, err)
 		}
+		r.Run = run.String
 		if strings.HasPrefix(r.Name, prefix) {
 			out = append(out, r)
 		}

@@ -58,6 +58,9 @@ func TestALaterRunNeverUndoesAChangeAnEarlierRunApplied(t *testing.T) {
 			if n := triggers(t, st); n != wantTriggers {
 				t.Fatalf("the second run's rollback left %d dual-write triggers of the first run's %d", n, wantTriggers)
 			}
+			if recs, err := schemachange.Records(ctx, st, "rerun/"); err != nil || len(recs) != 1 || recs[0].Run != "run-1" {
+				t.Fatalf("records after the second run: %+v, %v; want the first run's", recs, err)
+			}
 			// Run again, the second run still does not take it over.
 			if res, err := schemachange.Apply(ctx, st, asRun(change, "run-2"), log); err != nil || !res.OtherRun {
 				t.Fatalf("the second run's expand after its rollback: %+v, %v", res, err)
@@ -128,6 +131,10 @@ func TestARecordTableFromBeforeRunsKeepsItsRecords(t *testing.T) {
 			}
 			// The table as it was made before: no run column.
 			dbtest.Exec(t, st, "ALTER TABLE "+st.Quote(schemachange.RecordTable)+" DROP COLUMN run_key")
+			// Status and cleanup read it as it is (they change nothing).
+			if recs, err := schemachange.Records(ctx, st, "test/"); err != nil || len(recs) != 1 || recs[0].Run != "" {
+				t.Fatalf("records of the table from before runs: %+v, %v", recs, err)
+			}
 			if res, err := schemachange.Apply(ctx, st, asRun(change, "run-2"), log); err != nil || !res.OtherRun || res.OtherRunKey != "" {
 				t.Fatalf("a run with a key: %+v, %v; want the change another run's", res, err)
 			}
