@@ -16,6 +16,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
+	"github.com/godwit/godwit/drivers/contract"
 	"github.com/godwit/godwit/drivers/expand"
 	"github.com/godwit/godwit/specfiles"
 )
@@ -128,4 +129,27 @@ func nickname(t *testing.T, db dbtest.DB) string {
 	var s string
 	require.NoError(t, db.Store.DB.QueryRow("SELECT nickname FROM users WHERE id = 1").Scan(&s))
 	return s
+}
+
+// A contract an earlier run applied is found so by a later run (a
+// migration of a contract alone, which no expand forgets for it): its
+// summary names that run rather than "an earlier attempt".
+func TestALaterRunNamesTheRunThatAppliedItsContract(t *testing.T) {
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200), legacy INTEGER)")
+	spec := sqliteSpec(t, db, map[string]string{"contract.sql": "ALTER TABLE users DROP COLUMN legacy;"}, `name: drop
+phases:
+  - phase: decommission
+    name: contract
+    contract: {store: app, sql: {fromFile: contract.sql}}
+`)
+	c := contract.New(hclog.NewNullLogger())
+	_, err := runOf(t, c, activities.ActionRun, spec, "run-1")
+	require.NoError(t, err)
+	res, err := runOf(t, c, activities.ActionRun, spec, "run-1")
+	require.NoError(t, err)
+	require.Contains(t, res.Summary, "contract.sql was already applied to app by an earlier attempt")
+	res, err = runOf(t, c, activities.ActionRun, spec, "run-2")
+	require.NoError(t, err)
+	require.Contains(t, res.Summary, "contract.sql was already applied to app by an earlier run of this migration (run run-1)")
 }
