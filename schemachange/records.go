@@ -2,7 +2,10 @@ package schemachange
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/godwit/godwit/datastore"
@@ -16,18 +19,25 @@ type Record struct {
 	Step string `json:"step"`
 	Done int    `json:"done"`
 	Rows int64  `json:"rows,omitempty"`
+	// Run is the run that keeps the record (Change.Run); "" for a record
+	// from before records had a run, or of a run without a key.
+	Run string `json:"run,omitempty"`
 }
 
 // String says what the record holds, for a person deciding whether to
 // forget it.
 func (r Record) String() string {
+	by := ""
+	if r.Run != "" {
+		by = ", by run " + r.Run
+	}
 	switch r.Step {
 	case stepBackfill:
-		return fmt.Sprintf("%s: backfill, %d rows walked", r.Name, r.Rows)
+		return fmt.Sprintf("%s: backfill, %d rows walked%s", r.Name, r.Rows, by)
 	case stepDown:
-		return fmt.Sprintf("%s: rollback, %s of its down script done", r.Name, countOf(r.Done, "statement"))
+		return fmt.Sprintf("%s: rollback, %s of its down script done%s", r.Name, countOf(r.Done, "statement"), by)
 	}
-	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)", r.Name, countOf(r.Done, "statement"))
+	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)%s", r.Name, countOf(r.Done, "statement"), by)
 }
 
 // countOf says "1 statement", "2 statements".
@@ -41,7 +51,11 @@ func countOf(n int, what string) string {
 // Records lists the records whose name starts with prefix, changing
 // nothing: a store without RecordTable has none.
 func Records(ctx context.Context, st *datastore.Store, prefix string) ([]Record, error) {
-	rows, err := st.DB.QueryContext(ctx, "SELECT name, step, done, row_count FROM "+st.Quote(RecordTable)+" ORDER BY name")
+	run := "NULL" // a table from before records had a run
+	if hasRunColumn(ctx, st) {
+		run = runColumn
+	}
+	rows, err := st.DB.QueryContext(ctx, "SELECT name, step, done, row_count, "+run+" FROM "+st.Quote(RecordTable)+" ORDER BY name")
 	if err != nil {
 		if st.IsMissingObject(err) {
 			return nil, nil
@@ -52,9 +66,11 @@ func Records(ctx context.Context, st *datastore.Store, prefix string) ([]Record,
 	var out []Record
 	for rows.Next() {
 		var r Record
-		if err := rows.Scan(&r.Name, &r.Step, &r.Done, &r.Rows); err != nil {
+		var run sql.NullString
+		if err := rows.Scan(&r.Name, &r.Step, &r.Done, &r.Rows, &run); err != nil {
 			return nil, fmt.Errorf("read %s: %w", RecordTable, err)
 		}
+		r.Run = run.String
 		if strings.HasPrefix(r.Name, prefix) {
 			out = append(out, r)
 		}
@@ -77,4 +93,54 @@ func Forget(ctx context.Context, st *datastore.Store, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// OtherRunsChange says, changing nothing, how the store records c when it
+// records it as another run's (Change.Run), as Apply will find it: inPlace
+// when that run applied c's up script whole (Apply takes it as in place,
+// and leaves it that run's), an *OtherRunError when that run left it part
+// way (Apply refuses it), run naming that run. A record of this run's, a
+// change not recorded, or one another run completed with another script
+// (Apply applies c afresh) read as neither. For a preflight: the store may
+// be read-only, its record table from before records had a run.
+func OtherRunsChange(ctx context.Context, st *datastore.Store, c Change) (inPlace bool, run string, err error) {
+	rec, err := peekRecord(ctx, st, c.Name)
+	if err != nil || rec == nil || rec.mine(c.Run) {
+		return false, "", err
+	}
+	hash, n, marked := strings.Cut(rec.lastKey, "/")
+	total, _ := strconv.Atoi(n)
+	switch {
+	case rec.step != stepUp:
+	case !marked && rec.done >= len(c.Up):
+		// A record from before marks: complete as far as can be told (it
+		// counts the triggers' statements too).
+		return true, rec.run, nil
+	case marked && rec.done >= total && hash == upHash(c.Up):
+		return true, rec.run, nil
+	case marked && rec.done >= total:
+		return false, "", nil
+	}
+	return false, rec.run, &OtherRunError{Change: c.Name, Run: rec.run, Down: rec.step != stepUp, Done: rec.done}
+}
+
+// peekRecord is readRecord for a store that may be read-only: a missing
+// RecordTable is no record, and one without the run column (made before
+// it) holds records of no run.
+func peekRecord(ctx context.Context, st *datastore.Store, name string) (*record, error) {
+	if hasRunColumn(ctx, st) {
+		return readRecord(ctx, st.DB, st, name)
+	}
+	var r record
+	var key sql.NullString
+	err := st.DB.QueryRowContext(ctx, fmt.Sprintf("SELECT step, done, last_key, row_count FROM %s WHERE name = %s",
+		st.Quote(RecordTable), st.Placeholder(1)), name).Scan(&r.step, &r.done, &key, &r.rows)
+	switch {
+	case errors.Is(err, sql.ErrNoRows), err != nil && st.IsMissingObject(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", RecordTable, err)
+	}
+	r.lastKey = key.String
+	return &r, nil
 }

@@ -9,6 +9,8 @@ func TestRecordCountsInTheSingular(t *testing.T) {
 		{Name: "m/expand", Step: stepUp, Done: 1}:   "m/expand: 1 statement applied (its dual-write triggers' included)",
 		{Name: "m/expand", Step: stepUp, Done: 5}:   "m/expand: 5 statements applied (its dual-write triggers' included)",
 		{Name: "m/expand", Step: stepDown, Done: 1}: "m/expand: rollback, 1 statement of its down script done",
+		// Whose it is, when the record says.
+		{Name: "m/expand", Step: stepUp, Done: 2, Run: "0191"}: "m/expand: 2 statements applied (its dual-write triggers' included), by run 0191",
 	} {
 		if got := r.String(); got != want {
 			t.Errorf("%q, want %q", got, want)

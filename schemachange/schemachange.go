@@ -55,6 +55,16 @@ type Change struct {
 	// untagged triggers of Godwit's (a run from before tags, resumed) gets
 	// untagged names again, so one set never holds both; "" names none.
 	Owner string
+	// Run is the run of the migration applying the change (its chain's
+	// first run ID): its record keeps it. A record another run left under
+	// the same Name is that run's, never this one's: Apply takes a change
+	// it applied completely as in place without owning it, refuses one it
+	// left part way, and Rollback leaves either as it is, so a later run of
+	// a migration never undoes what an earlier, completed run changed.
+	// "" keeps the rule from before records had a run: a record without
+	// one is the name's, whichever run left it (a run in flight from
+	// before).
+	Run string
 	// RemoveDualWrite names tables whose dual-write triggers are removed
 	// before Up runs (contract: before the old column goes).
 	RemoveDualWrite []string
@@ -95,6 +105,12 @@ type Result struct {
 	// change (MySQL/MariaDB) passed over because what they drop does not
 	// exist: the up statements that would have made it never ran.
 	Skipped []Skipped
+	// OtherRun is set when the change is recorded as another run's
+	// (Change.Run): Apply found it completely applied by that run and
+	// left it that run's; Rollback left it in place. OtherRunKey names
+	// that run ("" for a record from before records had a run).
+	OtherRun    bool
+	OtherRunKey string
 }
 
 // Skipped is a down statement a rollback passed over, and why.
@@ -120,7 +136,13 @@ type record struct {
 	done    int    // statements done in step; backfill: rows updated so far
 	lastKey string // backfill: JSON of the last key done; down: partialMark when the up was partly applied; up: upMark
 	rows    int64  // backfill: rows walked; down after a partial up: up statements that had been applied
+	run     string // the run that keeps the record (Change.Run); "" for none
 }
+
+// mine says whether the record is the run's: the same run key, or
+// neither has one (a record from before records had a run belongs to
+// the change's name, as it always did, to a run that has none).
+func (r *record) mine(run string) bool { return r.run == run }
 
 // upMark is what an up record keeps of the change it applies: a hash of
 // its up statements and their number, "sha256:HEX/N". A run whose own
@@ -136,12 +158,17 @@ type record struct {
 // table as plan finds it, which the change itself alters (a retry after
 // the expand committed must find its own record).
 func upMark(up []datastore.ScriptStatement, total int) string {
+	return upHash(up) + "/" + strconv.Itoa(total)
+}
+
+// upHash is upMark's hash of the up statements, "sha256:HEX".
+func upHash(up []datastore.ScriptStatement) string {
 	h := sha256.New()
 	for _, s := range up {
 		h.Write([]byte(s.SQL))
 		h.Write([]byte{0})
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)) + "/" + strconv.Itoa(total)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // completeOther reports that rec is an up record, marked, complete, of
@@ -172,44 +199,70 @@ type execer interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
+// runColumn holds the run that keeps a record (Change.Run); NULL in a
+// record written before it, or by a run without a key.
+const runColumn = "run_key"
+
 func ensureRecordTable(ctx context.Context, st *datastore.Store) error {
 	q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (name VARCHAR(200) NOT NULL PRIMARY KEY,
 		step VARCHAR(20) NOT NULL, done INTEGER NOT NULL, last_key TEXT, row_count BIGINT NOT NULL,
-		updated_at VARCHAR(40) NOT NULL)%s`, st.Quote(RecordTable), st.TableSuffix())
+		updated_at VARCHAR(40) NOT NULL, %s VARCHAR(200))%s`, st.Quote(RecordTable), runColumn, st.TableSuffix())
 	if _, err := st.DB.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create %s: %w", RecordTable, err)
+	}
+	// A table created before records had a run lacks the column: add it
+	// (its records keep NULL, the name's, as they were).
+	if hasRunColumn(ctx, st) {
+		return nil
+	}
+	add := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s VARCHAR(200)", st.Quote(RecordTable), runColumn)
+	if _, err := st.DB.ExecContext(ctx, add); err != nil && !hasRunColumn(ctx, st) {
+		// (Another worker may have added it meanwhile.)
+		return fmt.Errorf("add column %s to %s: %w", runColumn, RecordTable, err)
 	}
 	return nil
 }
 
+func hasRunColumn(ctx context.Context, st *datastore.Store) bool {
+	rows, err := st.DB.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE 1 = 0", runColumn, st.Quote(RecordTable)))
+	if err != nil {
+		return false
+	}
+	rows.Close()
+	return true
+}
+
 func readRecord(ctx context.Context, q execer, st *datastore.Store, name string) (*record, error) {
 	var r record
-	var key sql.NullString
-	err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT step, done, last_key, row_count FROM %s WHERE name = %s",
-		st.Quote(RecordTable), st.Placeholder(1)), name).Scan(&r.step, &r.done, &key, &r.rows)
+	var key, run sql.NullString
+	err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT step, done, last_key, row_count, %s FROM %s WHERE name = %s",
+		runColumn, st.Quote(RecordTable), st.Placeholder(1)), name).Scan(&r.step, &r.done, &key, &r.rows, &run)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", RecordTable, err)
 	}
-	r.lastKey = key.String
+	r.lastKey, r.run = key.String, run.String
 	return &r, nil
 }
 
 func writeRecord(ctx context.Context, q execer, st *datastore.Store, name string, r record) error {
 	p := st.Placeholder
 	del := fmt.Sprintf("DELETE FROM %s WHERE name = %s", st.Quote(RecordTable), p(1))
-	ins := fmt.Sprintf("INSERT INTO %s (name, step, done, last_key, row_count, updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
-		st.Quote(RecordTable), p(1), p(2), p(3), p(4), p(5), p(6))
+	ins := fmt.Sprintf("INSERT INTO %s (name, step, done, last_key, row_count, updated_at, %s) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+		st.Quote(RecordTable), runColumn, p(1), p(2), p(3), p(4), p(5), p(6), p(7))
 	if _, err := q.ExecContext(ctx, del, name); err != nil {
 		return fmt.Errorf("write %s: %w", RecordTable, err)
 	}
-	var key any
+	var key, run any
 	if r.lastKey != "" {
 		key = r.lastKey
 	}
-	if _, err := q.ExecContext(ctx, ins, name, r.step, r.done, key, r.rows, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if r.run != "" {
+		run = r.run
+	}
+	if _, err := q.ExecContext(ctx, ins, name, r.step, r.done, key, r.rows, time.Now().UTC().Format(time.RFC3339), run); err != nil {
 		return fmt.Errorf("write %s: %w", RecordTable, err)
 	}
 	return nil
@@ -239,7 +292,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	if err != nil {
 		return Result{}, err
 	}
-	if rec != nil && rec.step != stepUp {
+	if rec != nil && rec.mine(c.Run) && rec.step != stepUp {
 		return Result{}, fmt.Errorf("change %s is being rolled back (%d statements of its down script done): finish the rollback first", c.Name, rec.done)
 	}
 	removals, stmts, created, err := plan(ctx, st, c)
@@ -258,6 +311,9 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	var triggers []string
 	for _, tr := range created {
 		triggers = append(triggers, tr.Name)
+	}
+	if rec != nil && !rec.mine(c.Run) {
+		return applyOthers(ctx, st, c, rec, stmts, created, triggers, log)
 	}
 	if rec != nil && rec.done >= len(stmts) {
 		if err := restoreTriggers(ctx, st, c, stmts[len(c.Up):], created, log); err != nil {
@@ -287,7 +343,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 						return statementError(st, c, i, len(stmts), err, "nothing of the change was applied (one transaction)")
 					}
 				}
-				return writeRecord(ctx, tx, st, c.Name, record{step: stepUp, done: len(inTx), lastKey: mark})
+				return writeRecord(ctx, tx, st, c.Name, record{step: stepUp, done: len(inTx), lastKey: mark, run: c.Run})
 			})
 		})
 		if err != nil {
@@ -302,7 +358,7 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 			}
 		}
 	}
-	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp, lastKey: mark}, append(inTx, after...), done, false)
+	n, _, err := oneByOne(ctx, st, c, log, record{step: stepUp, lastKey: mark, run: c.Run}, append(inTx, after...), done, false)
 	res.Statements += n
 	if err != nil && !st.TransactionalDDL() && len(removals) > 0 {
 		// The triggers went first and for good: say so, as the error
@@ -312,10 +368,55 @@ func Apply(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger)
 	return res, err
 }
 
+// applyOthers is Apply of a change the store records as another run's
+// (Change.Run). One that run applied completely, with the same up script
+// (completeOther took any other), is in place: this run applies nothing,
+// re-creates its dual-write triggers if they are gone (as for its own, see
+// restoreTriggers), and leaves the record that run's, so its rollback
+// leaves the change. One that run left part way is refused: taking it
+// over would make this run's rollback undo what that run applied.
+func applyOthers(ctx context.Context, st *datastore.Store, c Change, rec *record, stmts []string, created []datastore.DualWriteTrigger, triggers []string, log hclog.Logger) (Result, error) {
+	if rec.step != stepUp || rec.done < len(stmts) {
+		return Result{}, &OtherRunError{Change: c.Name, Run: rec.run, Down: rec.step != stepUp, Done: rec.done}
+	}
+	if err := restoreTriggers(ctx, st, c, stmts[len(c.Up):], created, log); err != nil {
+		return Result{}, err
+	}
+	log.Warn("the change is already applied, by another run of the migration: it stays that run's (this run's rollback leaves it)",
+		"change", c.Name, "run", rec.run)
+	return Result{Already: true, Triggers: triggers, OtherRun: true, OtherRunKey: rec.run}, nil
+}
+
+// OtherRunError is a change that another run of its migration left part
+// way (its up script partly applied, or its rollback stopped): this run
+// does not take it over, since its rollback would then undo what that run
+// applied.
+type OtherRunError struct {
+	Change string
+	Run    string // "" for a record from before records had a run
+	Down   bool   // that run's rollback of the change stopped part way
+	Done   int    // statements of that step done
+}
+
+func (e *OtherRunError) Error() string {
+	who := "another run of its migration"
+	if e.Run != "" {
+		who += " (run " + e.Run + ")"
+	}
+	if e.Down {
+		return fmt.Sprintf("change %s was being rolled back by %s, which stopped after %s of the rollback script: this run does not take over another run's change; finish that rollback by hand and forget its record",
+			e.Change, who, countOf(e.Done, "statement"))
+	}
+	return fmt.Sprintf("change %s was left part way by %s, with %s of it applied (its dual-write triggers' included): this run does not take over another run's change, as its rollback would undo what that run applied; undo what was applied by hand (the rollback script) and forget its record",
+		e.Change, who, countOf(e.Done, "statement"))
+}
+
 // Rollback undoes the change: its dual-write triggers go, then Down runs
 // (one transaction where the engine allows, statement by statement with
 // recorded progress on MySQL) and the record is removed. A change never
-// applied has only its triggers removed (none should exist).
+// applied has only its triggers removed (none should exist). A change the
+// store records as another run's (Change.Run) is left as it is, triggers
+// and all: this run did not apply it.
 func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logger) (Result, error) {
 	c.normalize()
 	// A rollback runs whatever form it can: refusing it would leave the
@@ -324,13 +425,17 @@ func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 	if err := ensureRecordTable(ctx, st); err != nil {
 		return Result{}, err
 	}
+	rec, err := readRecord(ctx, st.DB, st, c.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	if rec != nil && !rec.mine(c.Run) {
+		log.Warn("the change is another run's of the migration: left in place", "change", c.Name, "run", rec.run)
+		return Result{Already: true, OtherRun: true, OtherRunKey: rec.run}, nil
+	}
 	var res Result
 	removed, err := RemoveDualWrite(ctx, st, tablesOf(c.DualWrite))
 	res.Triggers = removed
-	if err != nil {
-		return res, err
-	}
-	rec, err := readRecord(ctx, st.DB, st, c.Name)
 	if err != nil || rec == nil {
 		res.Already = rec == nil
 		return res, err
@@ -363,9 +468,9 @@ func Rollback(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 	// An up script stopped part way (a statement refused, the run
 	// stopped): the down script's statements for what never ran find
 	// nothing to drop. Those are passed over and reported, not fatal.
-	base := record{step: stepDown, lastKey: rec.lastKey, rows: rec.rows}
+	base := record{step: stepDown, lastKey: rec.lastKey, rows: rec.rows, run: c.Run}
 	if rec.step != stepDown {
-		base = record{step: stepDown}
+		base = record{step: stepDown, run: c.Run}
 		if rec.done < len(c.Up) {
 			base.lastKey, base.rows = partialMark, int64(rec.done)
 			log.Warn("rolling back a partly applied change; down statements whose object does not exist are skipped",

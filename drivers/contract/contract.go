@@ -98,7 +98,7 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 	if tables == nil {
 		tables = []string{}
 	}
-	change := schemachange.Change{Name: name, Up: up, RemoveDualWrite: tables, LockTimeout: s.LockTimeout.D(), RequireOnline: s.Online == expand.OnlineRequire}
+	change := schemachange.Change{Name: name, Run: in.Run, Up: up, RemoveDualWrite: tables, LockTimeout: s.LockTimeout.D(), RequireOnline: s.Online == expand.OnlineRequire}
 	res, err := schemachange.Apply(ctx, st, change, log)
 	if err != nil {
 		return activities.PhaseResult{}, fmt.Errorf("contract in %s: %w", s.Store, err)
@@ -110,7 +110,12 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 	}
 	log.Info("contracted", "statements", res.Statements, "already", res.Already)
 	sum := fmt.Sprintf("applied %s to %s", s.SQL.Path(), s.Store)
-	if res.Already {
+	switch {
+	case res.OtherRun && res.OtherRunKey != "":
+		sum = fmt.Sprintf("%s was already applied to %s by an earlier run of this migration (run %s)", s.SQL.Path(), s.Store, res.OtherRunKey)
+	case res.OtherRun:
+		sum = fmt.Sprintf("%s was already applied to %s by an earlier run of this migration", s.SQL.Path(), s.Store)
+	case res.Already:
 		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.Path(), s.Store)
 	}
 	if len(s.DualWriteTables) > 0 {

@@ -112,7 +112,7 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 	defer st.Close()
 	res, err := schemachange.Apply(ctx, st, change, c.Log)
 	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("expand in %s: %w", s.Store, err)
+		return activities.PhaseResult{}, fmt.Errorf("expand in %s: %w", s.Store, withCleanup(err, in.Migration))
 	}
 	// The records an earlier run of this migration left for the phases
 	// after this one (a completed run's contract's) must not make them
@@ -130,7 +130,10 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 	}
 	c.Log.Info("expanded", "statements", res.Statements, "already", res.Already, "triggers", res.Triggers)
 	sum := fmt.Sprintf("applied %s of %s to %s", migration.Count(len(change.Up), "statement"), s.SQL.Path(), s.Store)
-	if res.Already {
+	switch {
+	case res.OtherRun:
+		sum = fmt.Sprintf("%s was already applied to %s by %s: it stays that run's, so this run's rollback leaves it in place", s.SQL.Path(), s.Store, earlierRun(res.OtherRunKey))
+	case res.Already:
 		sum = fmt.Sprintf("%s was already applied to %s by an earlier attempt", s.SQL.Path(), s.Store)
 	}
 	if len(res.Triggers) > 0 {
@@ -150,8 +153,45 @@ func (d *Driver) compensate(ctx context.Context, c *activities.Call[*Spec]) (act
 	if err != nil {
 		return activities.PhaseResult{}, fmt.Errorf("expand: roll back in %s: %w", c.Spec.Store, err)
 	}
-	c.Log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers, "skipped", len(res.Skipped))
+	c.Log.Info("rolled back", "statements", res.Statements, "triggers_removed", res.Triggers, "skipped", len(res.Skipped), "other_run", res.OtherRun)
+	if res.OtherRun {
+		return activities.PhaseResult{Summary: othersLeft(c.Spec, c.In.Migration, res.OtherRunKey)}, nil
+	}
 	return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(c.Spec.Store, res)}, nil
+}
+
+// earlierRun names the run of this migration that a change's record is
+// of ("" for a record from before records had a run), as provision names
+// the run whose tables it finds.
+func earlierRun(run string) string {
+	if run == "" {
+		return "an earlier run of this migration"
+	}
+	return "an earlier run of this migration (run " + run + ")"
+}
+
+// othersLeft is the summary of a rollback that found the change another
+// run's, and left it.
+func othersLeft(s *Spec, migrationName, run string) string {
+	sum := fmt.Sprintf("left %s in %s as it is: %s applied it, not this run", s.SQL.Path(), s.Store, earlierRun(run))
+	if len(s.Tables()) > 0 {
+		sum += fmt.Sprintf(", and its dual-write triggers on %s stay too", strings.Join(s.Tables(), ", "))
+	}
+	undo := "undo it by hand"
+	if path := s.Rollback.Path(); path != "" {
+		undo = "run the rollback script " + path + " by hand"
+	}
+	return sum + fmt.Sprintf(" (to undo it, %s, then godwit cleanup %s)", undo, migrationName)
+}
+
+// withCleanup adds to a change another run left part way what forgets
+// its record once it is undone.
+func withCleanup(err error, migrationName string) error {
+	var other *schemachange.OtherRunError
+	if !errors.As(err, &other) {
+		return err
+	}
+	return fmt.Errorf("%w: godwit cleanup %s forgets it (and removes the migration's dual-write triggers) while no run of the migration goes on; then start the migration again", err, migrationName)
 }
 
 // open opens the phase's store and reads its change; a rollback goes on
@@ -182,7 +222,7 @@ func readChange(engine datastore.Engine, in activities.PhaseInput, s *Spec, roll
 	if missing := renameProblems(engine, s); len(missing) > 0 && !rollback {
 		return schemachange.Change{}, activities.ConfigError(errors.New(strings.Join(missing, "; ")))
 	}
-	return schemachange.Change{Name: RecordName(in.Migration, in.Phase.Name), Owner: in.Migration, Up: up, Down: down, DualWrite: s.Rules(),
+	return schemachange.Change{Name: RecordName(in.Migration, in.Phase.Name), Owner: in.Migration, Run: in.Run, Up: up, Down: down, DualWrite: s.Rules(),
 		LockTimeout: s.LockTimeout.D(), Retries: s.Retries, RequireOnline: s.Online == OnlineRequire}, nil
 }
 
@@ -220,7 +260,14 @@ func rollbackSummary(store string, res schemachange.Result) string {
 // Errors are the kinds of error of a schema change: a statement the store
 // refuses is a ConfigError (a retry runs it again), unless it is a lock
 // timeout or a lost connection; then those of any store.
-var Errors = append([]activities.ErrorKind{{Is: refused, Type: activities.ErrTypeConfig}}, stores.Errors...)
+var Errors = append([]activities.ErrorKind{{Is: refused, Type: activities.ErrTypeConfig}, {Is: otherRuns, Type: activities.ErrTypeConfig}}, stores.Errors...)
+
+// otherRuns is a change another run left part way: a retry finds it so
+// again.
+func otherRuns(err error) bool {
+	var other *schemachange.OtherRunError
+	return errors.As(err, &other)
+}
 
 func refused(err error) bool {
 	var sqlErr *schemachange.StatementError
@@ -252,9 +299,19 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 		problems = append(problems, renameProblems(st.Engine, s)...)
 	}
 	problems = append(problems, ruleProblems(ctx, st, s)...)
-	// The dry run would only find the same mistakes again, in its words
-	// (a table named twice), so it runs on what passed the checks above.
+	inPlace := false
 	if len(problems) == 0 {
+		var problem string
+		inPlace, problem = recordProblem(ctx, st, spec, phase.Name, s, scripts["sql"])
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+	}
+	// The dry run would only find the same mistakes again, in its words
+	// (a table named twice), so it runs on what passed the checks above;
+	// not on a change an earlier run applied, which the phase leaves as
+	// it is (run again, its statements would find what they add there).
+	if len(problems) == 0 && !inPlace {
 		problems = append(problems, d.dryRun(ctx, spec, s, phase.Name, scripts["sql"], scripts["rollback"])...)
 	}
 	return problems
@@ -308,6 +365,20 @@ func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec) []string {
 		}
 	}
 	return problems
+}
+
+// recordProblem reads the store's record of the phase's change, as the
+// phase will find it for this run (activities.RunOf): inPlace when an
+// earlier run of the migration applied the same script whole (the phase
+// takes it as in place, that run's), a problem when an earlier run left
+// it part way (the phase refuses it).
+func recordProblem(ctx context.Context, st *datastore.Store, spec *config.Spec, phase string, s *Spec, up []datastore.ScriptStatement) (inPlace bool, problem string) {
+	c := schemachange.Change{Name: RecordName(spec.Name, phase), Run: activities.RunOf(ctx), Up: up}
+	inPlace, _, err := schemachange.OtherRunsChange(ctx, st, c)
+	if err != nil {
+		return false, fmt.Sprintf("store %s: %v", s.Store, withCleanup(err, spec.Name))
+	}
+	return inPlace, ""
 }
 
 // dryRun runs the expand, its triggers and its rollback in a transaction
