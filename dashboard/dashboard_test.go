@@ -768,6 +768,11 @@ func TestRunPageSaysWhatHappensNowInPlainWords(t *testing.T) {
 			r.Status, r.CurrentIndex, r.Paused = migration.StatusPaused, 1, true
 			r.Phases[1].State, r.Phases[1].Progress = migration.PhasePaused, 96
 		}, "Paused: phase copy stopped at 96% and keeps what it has done. Nothing runs until someone resumes it (the Resume button, or godwit resume orders); it then goes on from where it stopped."},
+		{"paused by a person, with a reason", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.Paused = migration.StatusPaused, 1, true
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhasePaused, 96
+			r.SetPause("ana", "waiting for DBA", t0.Add(time.Minute))
+		}, "Paused by ana: waiting for DBA. Paused: phase copy stopped at 96% and keeps what it has done. Nothing runs until someone resumes it (the Resume button, or godwit resume orders); it then goes on from where it stopped."},
 		{"waiting at a gate", func(r *migration.Report) {
 			r.Status, r.CurrentIndex, r.WaitingGate, r.Rollback = migration.StatusWaitingApproval, 2, "go-live", migration.RollbackAvailable
 			r.Phases[1].State, r.Phases[1].Progress = migration.PhaseCompleted, 100
@@ -814,4 +819,23 @@ func TestRunPagePausedPhaseDurationStopsAtThePause(t *testing.T) {
 	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders") // two minutes after t0
 	assert.Contains(t, body, "<span>18s</span>")
 	assert.NotContains(t, body, "<span>2m0s</span>")
+}
+
+// The run page says who paused the run, since when and why, and a phase a
+// pause held shows its working time with the pause apart.
+func TestRunPageSaysWhoPausedAndThePauseApartFromAPhasesTime(t *testing.T) {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy}, nil, t0)
+	r.CurrentIndex = 1
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime = migration.PhaseCompleted, t0, t0.Add(34*time.Minute)
+	r.Phases[0].Pauses = []migration.PauseSpan{{Start: t0.Add(time.Minute), End: t0.Add(31 * time.Minute)}}
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.SetPause("ana", "waiting for DBA", t0.Add(35*time.Minute))
+	r.Refresh(t0.Add(35 * time.Minute))
+	f := newFake()
+	f.reports["orders"] = r
+	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders")
+	assert.Contains(t, body, `<dt>Paused</dt><dd id="run-paused">by ana since 2026-03-14 10:05:00 UTC (`)
+	assert.Contains(t, body, `ago): waiting for DBA</dd>`)
+	assert.Contains(t, body, "<span>4m0s (paused 30m0s)</span>")
+	assert.Contains(t, body, "<li>✓ validate (4m0s (paused 30m0s))</li>", "the team update too")
 }

@@ -73,6 +73,8 @@ type runView struct {
 	UILink              string
 	WaitingGate         string
 	Paused              bool
+	// PausedText says who paused the run, since when and why (Report.PauseText).
+	PausedText string
 	// Error is why the run failed; Outcome, for a rollback a person asked
 	// for, who asked and why: a deliberate outcome, not shown as an error.
 	Error, Outcome string
@@ -232,6 +234,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
 		Now:          nowInWords(rep),
+		PausedText:   rep.PauseText(now),
 	}
 	// Only while it rolls back and once it has: a requested rollback whose
 	// compensation then failed (ROLLBACK_FAILED, ROLLBACK_BLOCKED) keeps
@@ -303,7 +306,7 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 		pv.Step = fmt.Sprintf("%d steps", p.Steps)
 	}
 	if end, ok := p.End(end); ok {
-		pv.Duration = end.Sub(p.StartTime).Round(100 * time.Millisecond).String()
+		pv.Duration = p.DurationText(end)
 	}
 	for _, t := range p.Tables {
 		tv := tableView{Progress: progress{Label: "table " + t.Table + " copy progress",
