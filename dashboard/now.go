@@ -62,7 +62,7 @@ func nowInWords(rep *migration.Report) string {
 		return fmt.Sprintf("Waiting for its time window%s: phase %s starts by itself when the window opens. Nothing to do.",
 			inParens(rep.Window), cur)
 	case migration.StatusRollingBack:
-		return "Undoing what was done, the last phase first. Nothing to do: it ends ROLLED_BACK by itself."
+		return "Undoing what was done, the last phase first. Nothing to do: it finishes by itself."
 	case migration.StatusRollbackBlocked:
 		return fmt.Sprintf("The undo is stuck%s and needs a person: fix what its error says, then retry it (godwit rollback %s --retry). "+
 			"The phases before it stay as they are until then.", stuckAt(rep), rep.Name)

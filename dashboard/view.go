@@ -28,7 +28,17 @@ type Page struct {
 	// Actions says whether actions are allowed (a token is configured).
 	Actions bool
 	Error   string
+	// Plain says the page is in the plain view (names in words for
+	// someone who is not an engineer); Home is the list in the page's
+	// view, PlainHref and EngineerHref this page in each view.
+	Plain                   bool
+	Home                    string
+	PlainHref, EngineerHref string
 }
+
+// statusOption is a status in the list's filter: its name, and its label
+// in the page's view.
+type statusOption struct{ Value, Label string }
 
 // progress is a progress bar: its value and its words.
 type progress struct {
@@ -41,7 +51,7 @@ type progress struct {
 type listView struct {
 	Page
 	Filter   string
-	Statuses []string
+	Statuses []statusOption
 	Rows     []listRow
 	Empty    string
 }
