@@ -606,6 +606,10 @@ func TestRunPageShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 		assert.Contains(t, body, want)
 	}
 	assert.NotContains(t, body, `id="approve"`, "no action is offered while no worker answers")
+	_, body, _ = get(t, srv.URL+"/migrations/stalled?view=plain")
+	assert.Contains(t, body, `id="run-status">Waiting for approval</span>`)
+	assert.Contains(t, body, `<dd>Step 3 of 4: shift-traffic (not started yet)</dd>`)
+	assert.Contains(t, body, `<dd>Medium</dd>`)
 
 	code, body, _ = get(t, srv.URL+"/migrations/blank")
 	assert.Equal(t, http.StatusBadGateway, code, "without a summary the error stays")
