@@ -140,7 +140,7 @@ func expectedEnd(p migration.PhaseReport, now time.Time) (time.Time, bool) {
 	if p.State != migration.PhaseRunning || p.Progress <= 0 || p.StartTime.IsZero() || now.Before(p.StartTime) {
 		return time.Time{}, false
 	}
-	elapsed := now.Sub(p.StartTime)
+	elapsed := p.WorkingTime(now) // the pace of its work, not of its pauses
 	rest := time.Duration(float64(elapsed) * (100 - p.Progress) / p.Progress)
 	return now.Add(rest), true
 }
@@ -148,7 +148,7 @@ func expectedEnd(p migration.PhaseReport, now time.Time) (time.Time, bool) {
 func completedItem(p migration.PhaseReport) string {
 	var extra []string
 	if !p.StartTime.IsZero() && !p.EndTime.IsZero() {
-		extra = append(extra, p.EndTime.Sub(p.StartTime).Round(100*time.Millisecond).String())
+		extra = append(extra, p.DurationText(p.EndTime))
 	}
 	if p.Attempts > 1 {
 		extra = append(extra, fmt.Sprintf("%d attempts", p.Attempts))

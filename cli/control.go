@@ -22,7 +22,7 @@ func (a *app) resumeCommand() *cobra.Command {
 }
 
 func (a *app) pauseResume(signal, short string) *cobra.Command {
-	var reason string
+	var reason, by string
 	cmd := &cobra.Command{
 		Use:     signal + " NAME",
 		Short:   short,
@@ -34,7 +34,7 @@ func (a *app) pauseResume(signal, short string) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			req := workflows.PauseRequest{Reason: reason, By: whoami()}
+			req := workflows.PauseRequest{Reason: reason, By: by}
 			m := a.migrations(c)
 			steer := m.Pause
 			if signal == workflows.SignalResume {
@@ -48,7 +48,8 @@ func (a *app) pauseResume(signal, short string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record (godwit status shows it while paused)")
+	cmd.Flags().StringVar(&by, "by", whoami(), "who, for the record")
 	return cmd
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 func (a *app) dashboardCommand() *cobra.Command {
-	var listen, uiURL, tokenFile string
+	var listen, uiURL, tokenFile, view string
 	var refresh time.Duration
 	cmd := &cobra.Command{
 		Use:   "dashboard [--listen ADDR] [--ui-url URL]",
@@ -37,6 +37,13 @@ func (a *app) dashboardCommand() *cobra.Command {
                        on the traffic phase's route, reconcile findings), the
                        executive summary and team update, gates waiting,
                        issues, and a link to the run in the Temporal UI
+
+Each page has two views: the engineer view names statuses and states as
+godwit status does (IN_PROGRESS, COMPENSATED, "5 of 5: done"); the plain
+view says them in words for people who are not engineers ("Running",
+"Undone (rolled back)", "All 5 steps done"). A link at the top switches
+(?view=plain or ?view=engineer); --view picks the one pages open in. The
+JSON API always uses the report's names.
 
 Pages are rendered on the server from the same status report godwit status
 prints; an embedded script refreshes them (every --refresh) and sends the
@@ -62,6 +69,9 @@ merged with those the dashboard read while it ran: see docs/dashboard.md.`,
     -d '{"gate":"go-live","by":"ana"}' http://127.0.0.1:8090/api/migrations/demo/approve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if view != dashboard.ViewEngineer && view != dashboard.ViewPlain {
+				return fmt.Errorf("--view %q: use %s or %s", view, dashboard.ViewEngineer, dashboard.ViewPlain)
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -78,6 +88,7 @@ merged with those the dashboard read while it ran: see docs/dashboard.md.`,
 				Namespace: a.settings.Temporal.Namespace,
 				Refresh:   refresh,
 				Logger:    a.serverLogger(cmd).Named("dashboard"),
+				View:      view,
 			})
 			if err != nil {
 				return fmt.Errorf("dashboard: %w", err)
@@ -90,6 +101,7 @@ merged with those the dashboard read while it ran: see docs/dashboard.md.`,
 	cmd.Flags().StringVar(&tokenFile, "token-file", "",
 		"file holding the bearer token that allows actions (or set "+dashboard.TokenEnv+"); none: read-only")
 	cmd.Flags().DurationVar(&refresh, "refresh", 5*time.Second, "how often pages refresh themselves")
+	cmd.Flags().StringVar(&view, "view", dashboard.ViewEngineer, "the view pages open in: engineer (states as godwit status names them) or plain (in words for people who are not engineers)")
 	return cmd
 }
 

@@ -103,7 +103,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			extra = append(extra, gate)
 		}
 		if end, ok := p.End(r.PhaseEnd(p, now)); ok {
-			extra = append(extra, end.Sub(p.StartTime).Round(100*time.Millisecond).String())
+			extra = append(extra, p.DurationText(end))
 		}
 		extra = append(extra, attemptsText(p)...)
 		if p.Records > 0 {
@@ -241,6 +241,9 @@ func waitingLines(r *migration.Report, now time.Time, gateLag time.Duration) []s
 	// A run that ended while paused keeps the flag; nothing waits for a
 	// resume any more.
 	if r.Paused && !r.Status.Final() {
+		if who := r.PauseText(now); who != "" {
+			out = append(out, "Paused     "+who)
+		}
 		switch {
 		case r.Status == migration.StatusWaitingApproval || r.Status == migration.StatusWaitingWindow:
 			out = append(out, "Paused     too: once that wait is over, nothing runs until: godwit resume "+r.Name)

@@ -676,3 +676,27 @@ func TestRenderTextLagOfOneChange(t *testing.T) {
 	renderText(&b, r, t0)
 	assert.Contains(t, b.String(), "  Lag        200ms, 1 change behind (measured by phase catch-up 0s ago)\n")
 }
+
+// A paused run says who paused it, since when and why; a completed
+// phase a pause held shows its working time and the pause apart, and its
+// rate over the working time.
+func TestRenderTextSaysWhoPausedAndLeavesThePauseOutOfAPhasesTime(t *testing.T) {
+	r, now := runningReport()
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.SetPause("ana", "waiting for DBA", now.Add(-20*time.Minute))
+	r.Phases[0].Pauses = []migration.PauseSpan{{Start: t0.Add(500 * time.Millisecond), End: t0.Add(500*time.Millisecond + 30*time.Minute)}}
+	r.Phases[0].EndTime = t0.Add(1500*time.Millisecond + 30*time.Minute)
+	r.Refresh(now)
+	var buf bytes.Buffer
+	renderText(&buf, r, now)
+	out := buf.String()
+	assert.Contains(t, out, "\n  Paused     by ana since 2025-03-14 08:45:00 UTC (20m0s ago): waiting for DBA\n", "who paused, in the header")
+	assert.Contains(t, lineWith(t, out, "1. validate"), "1.5s (paused 30m0s)")
+
+	// A pause with no payload: who and why unknown, since when known.
+	r.ClearPause()
+	r.SetPause("", "", now.Add(-time.Minute))
+	buf.Reset()
+	renderText(&buf, r, now)
+	assert.Contains(t, lineWith(t, buf.String(), "Paused     since"), "(1m0s ago) (no reason given)")
+}

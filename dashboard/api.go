@@ -46,7 +46,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	err := checkFilter(filter)
 	var rows []listRow
 	if err == nil {
-		rows, err = s.rows(r.Context(), migration.Status(filter))
+		rows, err = s.rows(r.Context(), migration.Status(filter), ViewEngineer)
 	}
 	if err != nil {
 		writeJSON(w, statusOf(err), apiError{Error: err.Error()})

@@ -11,6 +11,7 @@ package dashboard
 import (
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -68,6 +69,9 @@ type Options struct {
 	Logger  hclog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// View is the pages' view unless a request asks for another
+	// (?view=plain|engineer): ViewEngineer (the default) or ViewPlain.
+	View string
 }
 
 // Server is the dashboard's HTTP handler.
@@ -98,6 +102,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	switch opts.View {
+	case "":
+		opts.View = ViewEngineer
+	case ViewEngineer, ViewPlain:
+	default:
+		return nil, fmt.Errorf("dashboard view %q: use %s or %s", opts.View, ViewEngineer, ViewPlain)
 	}
 	pages, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {

@@ -606,6 +606,10 @@ func TestRunPageShowsTheLastKnownStateWhenNoWorkerAnswers(t *testing.T) {
 		assert.Contains(t, body, want)
 	}
 	assert.NotContains(t, body, `id="approve"`, "no action is offered while no worker answers")
+	_, body, _ = get(t, srv.URL+"/migrations/stalled?view=plain")
+	assert.Contains(t, body, `id="run-status">Waiting for approval</span>`)
+	assert.Contains(t, body, `<dd>Step 3 of 4: shift-traffic (not started yet)</dd>`)
+	assert.Contains(t, body, `<dd>Medium</dd>`)
 
 	code, body, _ = get(t, srv.URL+"/migrations/blank")
 	assert.Equal(t, http.StatusBadGateway, code, "without a summary the error stays")
@@ -768,6 +772,11 @@ func TestRunPageSaysWhatHappensNowInPlainWords(t *testing.T) {
 			r.Status, r.CurrentIndex, r.Paused = migration.StatusPaused, 1, true
 			r.Phases[1].State, r.Phases[1].Progress = migration.PhasePaused, 96
 		}, "Paused: phase copy stopped at 96% and keeps what it has done. Nothing runs until someone resumes it (the Resume button, or godwit resume orders); it then goes on from where it stopped."},
+		{"paused by a person, with a reason", func(r *migration.Report) {
+			r.Status, r.CurrentIndex, r.Paused = migration.StatusPaused, 1, true
+			r.Phases[1].State, r.Phases[1].Progress = migration.PhasePaused, 96
+			r.SetPause("ana", "waiting for DBA", t0.Add(time.Minute))
+		}, "Paused by ana: waiting for DBA. Paused: phase copy stopped at 96% and keeps what it has done. Nothing runs until someone resumes it (the Resume button, or godwit resume orders); it then goes on from where it stopped."},
 		{"waiting at a gate", func(r *migration.Report) {
 			r.Status, r.CurrentIndex, r.WaitingGate, r.Rollback = migration.StatusWaitingApproval, 2, "go-live", migration.RollbackAvailable
 			r.Phases[1].State, r.Phases[1].Progress = migration.PhaseCompleted, 100
@@ -814,4 +823,98 @@ func TestRunPagePausedPhaseDurationStopsAtThePause(t *testing.T) {
 	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders") // two minutes after t0
 	assert.Contains(t, body, "<span>18s</span>")
 	assert.NotContains(t, body, "<span>2m0s</span>")
+}
+
+// The run page says who paused the run, since when and why, and a phase a
+// pause held shows its working time with the pause apart.
+func TestRunPageSaysWhoPausedAndThePauseApartFromAPhasesTime(t *testing.T) {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy}, nil, t0)
+	r.CurrentIndex = 1
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime = migration.PhaseCompleted, t0, t0.Add(34*time.Minute)
+	r.Phases[0].Pauses = []migration.PauseSpan{{Start: t0.Add(time.Minute), End: t0.Add(31 * time.Minute)}}
+	r.Status, r.Paused = migration.StatusPaused, true
+	r.SetPause("ana", "waiting for DBA", t0.Add(35*time.Minute))
+	r.Refresh(t0.Add(35 * time.Minute))
+	f := newFake()
+	f.reports["orders"] = r
+	_, body, _ := get(t, newTestServer(t, f, "").URL+"/migrations/orders")
+	assert.Contains(t, body, `<dt>Paused</dt><dd id="run-paused">by ana since 2026-03-14 10:05:00 UTC (`)
+	assert.Contains(t, body, `ago): waiting for DBA</dd>`)
+	assert.Contains(t, body, "<span>4m0s (paused 30m0s)</span>")
+	assert.Contains(t, body, "<li>✓ validate (4m0s (paused 30m0s))</li>", "the team update too")
+}
+
+// The plain view says statuses, states and where a run stands in words a
+// person who is not an engineer follows; the engineer view and the JSON
+// API keep the report's names.
+func TestPlainViewSaysStatesInWords(t *testing.T) {
+	done := migration.NewReport("done", "", []migration.Phase{migration.PhaseValidate, migration.PhaseProvision, migration.PhaseCopy,
+		migration.PhaseReconcile, migration.PhaseShiftTraffic}, nil, t0)
+	for i := range done.Phases {
+		done.Phases[i].State, done.Phases[i].Progress = migration.PhaseCompleted, 100
+	}
+	done.Status, done.CurrentIndex, done.EndTime = migration.StatusCompleted, -1, t0.Add(time.Minute)
+	done.Refresh(t0.Add(time.Minute))
+	running := migration.NewReport("running", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy}, nil, t0)
+	running.Phases[0].State, running.Phases[0].Progress = migration.PhaseCompleted, 100
+	running.Phases[1].State, running.Phases[1].StartTime = migration.PhaseRunning, t0
+	running.CurrentIndex = 1
+	running.Refresh(t0.Add(time.Minute))
+	src := newFake()
+	src.reports["done"], src.reports["running"] = done, running
+	srv := newTestServer(t, src, "")
+
+	cases := []struct {
+		name, path    string
+		plain, jargon []string
+	}{
+		{"completed", "/migrations/done",
+			[]string{`id="run-status">Done</span>`, `<dt>Current phase</dt><dd>All 5 steps done</dd>`, `<span class="state">Done</span>`},
+			[]string{"COMPLETED", "5 of 5: done", "Technical team update"}},
+		{"running", "/migrations/running",
+			[]string{`id="run-status">Running</span>`, `<dd>Step 2 of 2: copy</dd>`, `<span class="state">Running</span>`, `<dt>Rollback</dt><dd>Can still be undone</dd>`, `<dt>Risk</dt><dd>Low</dd>`},
+			[]string{"IN_PROGRESS", ">RUNNING<", "AVAILABLE"}},
+		{"rolled back", "/migrations/legacy-move",
+			[]string{`id="run-status">Undone (rolled back)</span>`, `<span class="state">Undone (rolled back)</span>`},
+			[]string{"COMPENSATED", "ROLLED_BACK"}},
+		{"the list", "/",
+			[]string{`<span class="status attention">Waiting for approval</span>`, `<span class="status attention">Undone (rolled back)</span>`,
+				`<option value="IN_PROGRESS">Running</option>`, `href="/migrations/orders?view=plain"`, `<input type="hidden" name="view" value="plain">`},
+			[]string{`>WAITING_APPROVAL<`, `>ROLLED_BACK<`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, body, _ := get(t, srv.URL+tc.path+"?view=plain")
+			for _, w := range tc.plain {
+				assert.Contains(t, body, w)
+			}
+			for _, w := range tc.jargon {
+				assert.NotContains(t, body, w, "the plain view says it in words")
+			}
+			assert.Contains(t, body, `<a href="`+tc.path+`?view=engineer" id="view-engineer">Engineer view</a>`)
+
+			_, body, _ = get(t, srv.URL+tc.path)
+			assert.Contains(t, body, tc.jargon[0], "the engineer view keeps the report's names")
+			assert.Contains(t, body, `id="view-plain">Plain words</a>`)
+		})
+	}
+	_, body, _ := get(t, srv.URL+"/api/migrations/done?view=plain")
+	assert.Contains(t, body, `"status": "COMPLETED"`, "the API speaks the report's names")
+}
+
+// A dashboard meant for people who are not engineers starts in the plain
+// view (--view plain); ?view=engineer still shows the names.
+func TestPlainViewAsTheDefault(t *testing.T) {
+	h, err := New(Options{Source: newFake(), View: ViewPlain, Now: func() time.Time { return t0.Add(2 * time.Minute) }})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	_, body, _ := get(t, srv.URL+"/migrations/legacy-move")
+	assert.Contains(t, body, `id="run-status">Undone (rolled back)</span>`)
+	assert.Contains(t, body, `<a class="brand" href="/">`, "links in the default view need no parameter")
+	_, body, _ = get(t, srv.URL+"/migrations/legacy-move?view=engineer")
+	assert.Contains(t, body, `id="run-status">ROLLED_BACK</span>`)
+	assert.Contains(t, body, `<a class="brand" href="/?view=engineer">`)
+	_, err = New(Options{Source: newFake(), View: "fancy"})
+	require.Error(t, err)
 }

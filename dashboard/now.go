@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/godwit/godwit/migration"
 )
@@ -28,11 +29,15 @@ func nowInWords(rep *migration.Report) string {
 		}
 		return s
 	case migration.StatusPaused:
+		what := fmt.Sprintf("Paused: the phase under way finishes, then nothing runs until someone resumes it (the Resume button, or godwit resume %s).", rep.Name)
 		if curState == migration.PhasePaused {
-			return fmt.Sprintf("Paused: phase %s stopped at %.0f%% and keeps what it has done. Nothing runs until someone resumes it "+
+			what = fmt.Sprintf("Paused: phase %s stopped at %.0f%% and keeps what it has done. Nothing runs until someone resumes it "+
 				"(the Resume button, or godwit resume %s); it then goes on from where it stopped.", cur, rep.Phases[rep.CurrentIndex].Progress, rep.Name)
 		}
-		return fmt.Sprintf("Paused: the phase under way finishes, then nothing runs until someone resumes it (the Resume button, or godwit resume %s).", rep.Name)
+		if who := pausedWho(rep); who != "" {
+			return who + " " + what
+		}
+		return what
 	case migration.StatusWaitingApproval:
 		if rep.WaitingGate == "" {
 			return "Waiting for approval."
@@ -57,7 +62,7 @@ func nowInWords(rep *migration.Report) string {
 		return fmt.Sprintf("Waiting for its time window%s: phase %s starts by itself when the window opens. Nothing to do.",
 			inParens(rep.Window), cur)
 	case migration.StatusRollingBack:
-		return "Undoing what was done, the last phase first. Nothing to do: it ends ROLLED_BACK by itself."
+		return "Undoing what was done, the last phase first. Nothing to do: it finishes by itself."
 	case migration.StatusRollbackBlocked:
 		return fmt.Sprintf("The undo is stuck%s and needs a person: fix what its error says, then retry it (godwit rollback %s --retry). "+
 			"The phases before it stay as they are until then.", stuckAt(rep), rep.Name)
@@ -79,6 +84,22 @@ func nowInWords(rep *migration.Report) string {
 		return "Finished: every phase completed. Nothing left to do."
 	}
 	return ""
+}
+
+// pausedWho says who paused the run and why, as a sentence ("Paused by
+// ana: waiting for DBA."), or "" when the report does not say.
+func pausedWho(rep *migration.Report) string {
+	if rep.PausedSince.IsZero() || (rep.PausedBy == "" && rep.PauseReason == "") {
+		return ""
+	}
+	s := "Paused"
+	if rep.PausedBy != "" {
+		s += " by " + rep.PausedBy
+	}
+	if rep.PauseReason != "" {
+		s += ": " + strings.TrimRight(rep.PauseReason, ".")
+	}
+	return s + "."
 }
 
 // nextGate is the first approval gate of a phase still to come, and that

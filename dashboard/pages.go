@@ -23,10 +23,18 @@ const rowReaders = 4
 
 func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
 	filter := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("status")))
+	view := s.view(r)
 	v := listView{
-		Page:     Page{Title: "Migrations", Kind: "list", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
-		Filter:   filter,
-		Statuses: migration.StatusNames(),
+		Page:   Page{Title: "Migrations", Kind: "list", Refresh: int(s.opts.Refresh.Seconds()), Actions: s.opts.Token != ""},
+		Filter: filter,
+	}
+	s.viewLinks(&v.Page, "/", view)
+	for _, name := range migration.StatusNames() {
+		label := name
+		if v.Plain {
+			label = plainStatus(name)
+		}
+		v.Statuses = append(v.Statuses, statusOption{Value: name, Label: label})
 	}
 	if err := checkFilter(filter); err != nil {
 		v.Error = err.Error()
@@ -34,7 +42,7 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := http.StatusOK
-	rows, err := s.rows(r.Context(), migration.Status(filter))
+	rows, err := s.rows(r.Context(), migration.Status(filter), view)
 	if err != nil {
 		code, v.Error = statusOf(err), err.Error()
 	}
@@ -43,6 +51,9 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
 		v.Empty = "No migrations yet: start one with godwit start -f SPEC."
 		if filter != "" {
 			v.Empty = "No migration is " + filter + "."
+			if v.Plain {
+				v.Empty = "No migration is " + strings.ToLower(plainStatus(filter)) + "."
+			}
 		}
 	}
 	s.render(w, code, "list.html", v)
@@ -60,7 +71,7 @@ func checkFilter(status string) error {
 // summary each run keeps in its memo, which the list brings along; for runs
 // without one (started before it was kept) from their reports, read side
 // by side.
-func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, error) {
+func (s *Server) rows(ctx context.Context, status migration.Status, view string) ([]listRow, error) {
 	listed, err := s.opts.Source.List(ctx, status, s.opts.Limit)
 	if err != nil {
 		return nil, err
@@ -69,14 +80,22 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 	sem := make(chan struct{}, rowReaders)
 	var wg sync.WaitGroup
 	for i, l := range listed {
-		rows[i] = listRow{Name: l.Name, Href: runHref(l.Name), Status: l.Status, StatusClass: statusClass(l.Status),
+		rows[i] = listRow{Name: l.Name, Href: s.withView(runHref(l.Name), view), Status: l.Status, StatusClass: statusClass(l.Status),
 			Phase: l.Phase, Started: stamp(l.StartTime), StartedISO: l.StartTime.UTC().Format(time.RFC3339), Risk: "-"}
 		if l.LastKnown != nil {
 			// The summary the run keeps at its phase boundaries came with
 			// the list: no query per row, and no worker needed.
-			fromSummary(&rows[i], *l.LastKnown)
-			endedOutside(&rows[i], l.Execution, *l.LastKnown)
+			sum := *l.LastKnown
+			fromSummary(&rows[i], sum)
+			endedOutside(&rows[i], l.Execution, sum)
+			if view == ViewPlain {
+				plainRow(&rows[i], sum)
+			}
 			continue
+		}
+		if view == ViewPlain {
+			// Until its report is read, the row has only Temporal's status.
+			rows[i].Status = plainStatus(rows[i].Status)
 		}
 		wg.Add(1)
 		go func(row *listRow) {
@@ -95,6 +114,9 @@ func (s *Server) rows(ctx context.Context, status migration.Status) ([]listRow, 
 			row.Status, row.StatusClass = string(rep.Status), reportClass(rep)
 			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
 			row.Progress = &progress{Percent: rep.OverallProgress, Label: row.Name + " progress", Text: pctText(rep.OverallProgress)}
+			if view == ViewPlain {
+				plainRow(row, rep.Summary(rep.UpdatedTime))
+			}
 		}(&rows[i])
 	}
 	wg.Wait()
@@ -137,11 +159,21 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	var nw *control.NoWorkerError
 	if errors.As(err, &nw) && nw.LastKnown != nil {
 		// The run's memo needs no worker: show its last boundary, marked.
-		s.render(w, http.StatusOK, "lastknown.html", s.newLastKnownView(nw))
+		v := s.newLastKnownView(nw)
+		s.viewLinks(&v.Page, r.URL.Path, s.view(r))
+		if v.Plain {
+			sum := *nw.LastKnown
+			v.Status, v.Phase, v.Risk = plainStatus(string(sum.Status)), plainWhere(sum.Status, sum.PhaseIndex, sum.PhaseCount, sum.Phase), sentence(sum.Risk)
+			if sum.Phase != "" && sum.PhaseState != "" {
+				v.Phase += " (" + strings.ToLower(plainPhaseState(string(sum.PhaseState))) + ")"
+			}
+		}
+		s.render(w, http.StatusOK, "lastknown.html", v)
 		return
 	}
 	if err != nil {
 		v := Page{Title: "Migration " + name, Kind: "error", Refresh: int(s.opts.Refresh.Seconds()), Error: err.Error()}
+		s.viewLinks(&v, r.URL.Path, s.view(r))
 		if nw != nil && nw.LastKnownProblem != "" {
 			v.Error += "\nthe last known state cannot be shown: " + nw.LastKnownProblem
 		}
@@ -151,7 +183,12 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	tr, note := s.traffic(r.Context(), rep)
 	now := s.opts.Now()
 	points := merged(rep, s.series.record(rep, tr, now))
-	s.render(w, http.StatusOK, "run.html", s.newRunView(rep, points, tr, note, now))
+	v := s.newRunView(rep, points, tr, note, now)
+	s.viewLinks(&v.Page, r.URL.Path, s.view(r))
+	if v.Plain {
+		plainRun(&v, rep)
+	}
+	s.render(w, http.StatusOK, "run.html", v)
 }
 
 // render writes the named template, or a plain error if it fails (before

@@ -28,7 +28,17 @@ type Page struct {
 	// Actions says whether actions are allowed (a token is configured).
 	Actions bool
 	Error   string
+	// Plain says the page is in the plain view (names in words for
+	// someone who is not an engineer); Home is the list in the page's
+	// view, PlainHref and EngineerHref this page in each view.
+	Plain                   bool
+	Home                    string
+	PlainHref, EngineerHref string
 }
+
+// statusOption is a status in the list's filter: its name, and its label
+// in the page's view.
+type statusOption struct{ Value, Label string }
 
 // progress is a progress bar: its value and its words.
 type progress struct {
@@ -41,7 +51,7 @@ type progress struct {
 type listView struct {
 	Page
 	Filter   string
-	Statuses []string
+	Statuses []statusOption
 	Rows     []listRow
 	Empty    string
 }
@@ -73,6 +83,8 @@ type runView struct {
 	UILink              string
 	WaitingGate         string
 	Paused              bool
+	// PausedText says who paused the run, since when and why (Report.PauseText).
+	PausedText string
 	// Error is why the run failed; Outcome, for a rollback a person asked
 	// for, who asked and why: a deliberate outcome, not shown as an error.
 	Error, Outcome string
@@ -232,6 +244,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
 		Now:          nowInWords(rep),
+		PausedText:   rep.PauseText(now),
 	}
 	// Only while it rolls back and once it has: a requested rollback whose
 	// compensation then failed (ROLLBACK_FAILED, ROLLBACK_BLOCKED) keeps
@@ -303,7 +316,7 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 		pv.Step = fmt.Sprintf("%d steps", p.Steps)
 	}
 	if end, ok := p.End(end); ok {
-		pv.Duration = end.Sub(p.StartTime).Round(100 * time.Millisecond).String()
+		pv.Duration = p.DurationText(end)
 	}
 	for _, t := range p.Tables {
 		tv := tableView{Progress: progress{Label: "table " + t.Table + " copy progress",

@@ -47,7 +47,16 @@ type Report struct {
 	// last lag measured before, not the current one.
 	ReplicationFailing *ReplicationFailure `json:"replicationFailing,omitempty"`
 	Paused             bool                `json:"paused"`
-	Issues             []Issue             `json:"issues,omitempty"`
+	// PausedBy, PauseReason and PausedSince say who paused the run, why
+	// and when, while it is paused (a pause signal's payload; "godwit" for
+	// a pause the run took itself, on a schema change or a step that
+	// needs a decision). Empty in runs from before they were kept
+	// (workflow change pause-who) and in a pause with no payload
+	// (PausedBy, PauseReason).
+	PausedBy    string    `json:"pausedBy,omitempty"`
+	PauseReason string    `json:"pauseReason,omitempty"`
+	PausedSince time.Time `json:"pausedSince,omitzero"`
+	Issues      []Issue   `json:"issues,omitempty"`
 	// IssuesDropped counts the occurrences of issues left out of Issues
 	// to keep the report (and the run's history) bounded (NoteIssue).
 	IssuesDropped int    `json:"issuesDropped,omitempty"`
@@ -108,6 +117,18 @@ type PhaseReport struct {
 	// units, retried or not (a phase that is not fanned out derives them
 	// from Attempts and State).
 	FailedAttempts int `json:"failedAttempts,omitempty"`
+	// Pauses are the stretches the phase, started, was held by a pause
+	// (nothing of it started while held; see PausedTime); the last has no
+	// End while the hold goes on. At most MaxPhasePauses are kept; the
+	// time of those dropped is in EarlierPausedSeconds.
+	Pauses               []PauseSpan `json:"pauses,omitempty"`
+	EarlierPausedSeconds float64     `json:"earlierPausedSeconds,omitempty"`
+}
+
+// PauseSpan is a stretch of time a phase was held by a pause.
+type PauseSpan struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"` // zero while it goes on
 }
 
 // TableProgress is one table of a running copy as its heartbeat tells it.
@@ -671,10 +692,14 @@ type UnitLive struct {
 // report while it waits); otherwise now. Counting to now made a paused
 // copy read "51s, 55000 records at 1075/s" after 18 s of work at 3,000
 // rows/s, its duration growing and its rate falling while nothing ran.
+// A phase whose hold the report records (Pauses) runs to now: its
+// working time leaves the hold out, and its paused time grows.
 func (r *Report) PhaseEnd(p PhaseReport, now time.Time) time.Time {
 	switch {
 	case !p.EndTime.IsZero():
 		return p.EndTime
+	case p.holding():
+		return now
 	case p.State == PhasePaused && r.UpdatedTime.After(p.StartTime) && r.UpdatedTime.Before(now):
 		return r.UpdatedTime
 	}

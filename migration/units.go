@@ -58,14 +58,14 @@ func (r *Report) failedThenUndone(p PhaseReport) bool {
 }
 
 // Rate is the phase's records per second over its whole run, every
-// attempt and unit included (to now while it runs); 0 when it has no
-// records or has not started.
+// attempt and unit included (to now while it runs), the time a pause held
+// it left out; 0 when it has no records or has not started.
 func (p PhaseReport) Rate(now time.Time) float64 {
 	end, ok := p.End(now)
 	if p.Records <= 0 || !ok {
 		return 0
 	}
-	secs := end.Sub(p.StartTime).Seconds()
+	secs := p.WorkingTime(end).Seconds()
 	if secs <= 0 {
 		return 0
 	}

@@ -138,11 +138,17 @@ type RollbackRequest struct {
 	By     string `json:"by,omitempty"`
 }
 
-// PauseRequest is the optional payload of `pause` and `resume`.
+// PauseRequest is the optional payload of `pause` and `resume`: a pause
+// without one (the temporal CLI without --input) pauses all the same, its
+// sender and reason unknown.
 type PauseRequest struct {
 	Reason string `json:"reason,omitempty"`
 	By     string `json:"by,omitempty"`
 }
+
+// PausedByGodwit is who paused a run that paused itself (a source table
+// changed shape, a step needs a person's decision).
+const PausedByGodwit = "godwit"
 
 // ApproveRequest is the `approve` update's argument.
 type ApproveRequest struct {

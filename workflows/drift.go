@@ -47,6 +47,7 @@ func (r *run) pauseOnDrift(ctx workflow.Context, i int, spec config.PhaseSpec, e
 		"%s — the migration is paused: make the target's table match (or undo the change on the source), then `godwit resume %s` goes on from the checkpoint; or `godwit rollback %s --reason ...`",
 		msg, r.spec.Name, r.spec.Name))
 	r.paused, r.report.Paused = true, true
+	r.pausedBy(ctx, PausedByGodwit, "phase "+spec.Name+" found a source table changed: "+msg)
 	r.logger.Warn("paused: source schema changed", "phase", spec.Name, "error", msg)
 	r.notify(ctx, notify.Event{Type: notify.Paused, Phase: spec.Name, Reason: msg,
 		Message: fmt.Sprintf("migration %s paused: phase %s found a source table changed: %s", r.spec.Name, spec.Name, msg)})

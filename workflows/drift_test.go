@@ -47,11 +47,16 @@ func TestSchemaDriftPausesAndResumeGoesOnFromTheCheckpoint(t *testing.T) {
 	require.Equal(t, migration.SeverityWarning, issue.Severity)
 	require.Contains(t, issue.Message, "column extra added (text)")
 	require.Contains(t, issue.Message, "godwit resume test")
+	require.Equal(t, PausedByGodwit, paused.PausedBy, "the run paused itself")
+	require.Contains(t, paused.PauseReason, "phase copy found a source table changed: ")
+	require.Len(t, paused.Phases[1].Pauses, 1, "the pause holds the copy it stopped")
 
 	require.Equal(t, runs(migration.PhaseProvision, migration.PhaseCopy, migration.PhaseCopy, migration.PhaseReconcile), h.fake.Calls())
 	require.Equal(t, `{"kitchen":{"lastKey":"[\"420\"]"}}`, h.fake.inputs[2].Resume, "the copy ran again from its checkpoint")
 	require.Equal(t, migration.StatusCompleted, rep.Status)
 	require.Equal(t, migration.PhaseCompleted, rep.Phases[1].State)
+	p := rep.Phases[1]
+	require.Equal(t, time.Hour, p.PausedTime(p.EndTime), "the hour the copy waited for its resume is not its time")
 }
 
 func TestSchemaDriftPauseCanBeRolledBack(t *testing.T) {
@@ -72,6 +77,11 @@ func TestSchemaDriftPauseCanBeRolledBack(t *testing.T) {
 	require.Equal(t, append(runs(migration.PhaseProvision, migration.PhaseCopy), compensations(migration.PhaseProvision)...), h.fake.Calls())
 	require.Equal(t, migration.PhaseCancelled, rep.Phases[1].State)
 	require.True(t, strings.Contains(rep.Phases[1].Error, "schema change"), rep.Phases[1].Error)
+	p := rep.Phases[1]
+	require.Len(t, p.Pauses, 1)
+	require.False(t, p.Pauses[0].End.IsZero(), "the hold ended with the rollback")
+	require.Zero(t, p.PausedTime(p.EndTime), "the copy ended when the drift stopped it: the hold after is no part of it")
+	require.True(t, p.EndTime.Before(p.Pauses[0].End))
 }
 
 // Past the point of no return a drift fails the phase as any failure does:

@@ -22,10 +22,18 @@ func (r *run) holdWhilePaused(ctx workflow.Context) *stopCause {
 	if !r.paused {
 		return nil
 	}
+	held := r.heldPhase(ctx)
+	if held != nil {
+		held.HoldStarted(workflow.Now(ctx))
+	}
 	r.setStatus(migration.StatusPaused)
 	r.publish(ctx)
 	r.logger.Info("paused before phase", "phase", r.currentPhase())
-	if err := workflow.Await(ctx, func() bool { return !r.paused || r.rollbackReason != "" }); err != nil {
+	err := workflow.Await(ctx, func() bool { return !r.paused || r.rollbackReason != "" })
+	if held != nil {
+		held.HoldEnded(workflow.Now(ctx))
+	}
+	if err != nil {
 		return r.cancelled()
 	}
 	if stop := r.requested(); stop != nil {
@@ -34,6 +42,39 @@ func (r *run) holdWhilePaused(ctx workflow.Context) *stopCause {
 	r.setStatus(migration.StatusInProgress)
 	r.publish(ctx)
 	return nil
+}
+
+// pauseWhoOn says whether this run follows changePauseWho. It is asked
+// only when a pause comes, so a run never paused records no marker.
+func (r *run) pauseWhoOn(ctx workflow.Context) bool {
+	if !r.pauseWhoAsked {
+		r.pauseWho = workflow.GetVersion(ctx, changePauseWho, workflow.DefaultVersion, pauseWhoV1)
+		r.pauseWhoAsked = true
+	}
+	return r.pauseWho >= pauseWhoV1
+}
+
+// heldPhase is the report of the phase a pause is about to hold, when one
+// has started and not ended (the pause holds it between its steps, units
+// or windows, or stopped its action at a checkpoint), since
+// changePauseWho; nil between phases, where no phase's time runs.
+func (r *run) heldPhase(ctx workflow.Context) *migration.PhaseReport {
+	i := r.report.CurrentIndex
+	if i < 0 || i >= len(r.report.Phases) {
+		return nil
+	}
+	pr := &r.report.Phases[i]
+	if pr.State != migration.PhaseRunning || pr.StartTime.IsZero() || !pr.EndTime.IsZero() || !r.pauseWhoOn(ctx) {
+		return nil
+	}
+	return pr
+}
+
+// pausedBy records who paused the run and why, since changePauseWho.
+func (r *run) pausedBy(ctx workflow.Context, by, reason string) {
+	if r.pauseWhoOn(ctx) {
+		r.report.SetPause(by, reason, workflow.Now(ctx))
+	}
 }
 
 // awaitPhaseGateAndWindow waits for the phase's gate, then for the spec's

@@ -130,6 +130,7 @@ func (r *run) onPause(ctx workflow.Context, req PauseRequest) {
 	}
 	r.paused = true
 	r.report.Paused = true
+	r.pausedBy(ctx, req.By, req.Reason)
 	if r.report.Status == migration.StatusInProgress {
 		r.setStatus(migration.StatusPaused)
 	}
@@ -145,6 +146,9 @@ func (r *run) onResume(ctx workflow.Context, req PauseRequest) {
 	}
 	r.paused = false
 	r.report.Paused = false
+	if r.pauseWhoOn(ctx) {
+		r.report.ClearPause()
+	}
 	if r.report.Status == migration.StatusPaused {
 		r.setStatus(migration.StatusInProgress)
 	}

@@ -182,6 +182,14 @@ const (
 	// (status ROLLED_BACK) as its result instead of failing it; a rollback
 	// after a failure or a gate's timeout still fails the run.
 	rolledBackResultV1 = 1
+
+	changePauseWho = "pause-who"
+	// pauseWhoV1: the report keeps who paused the run, why and since when
+	// (Report.PausedBy, PauseReason, PausedSince), and each stretch a
+	// pause held a phase that had started (PhaseReport.Pauses), so its
+	// duration and rate leave the pause out. Asked only when a pause
+	// comes (pauseWhoOn).
+	pauseWhoV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -227,6 +235,9 @@ type versions struct {
 	// gateAfterPlan is this run's changeGateAfterPlan version, once asked.
 	gateAfterPlan      workflow.Version
 	gateAfterPlanAsked bool
+	// pauseWho is this run's changePauseWho version, once asked.
+	pauseWho      workflow.Version
+	pauseWhoAsked bool
 }
 
 // saga is what a rollback undoes and holds (saga.go): the compensations

@@ -257,6 +257,7 @@ func (r *run) holdForPerson(ctx workflow.Context, phase string, k int, reason st
 	r.addIssue(ctx, phase, migration.SeverityWarning,
 		fmt.Sprintf("phase %s paused at step %d for a decision: %s; resume to run the step again, promote to go on, or roll back", phase, k+1, reason))
 	r.paused, r.report.Paused = true, true
+	r.pausedBy(ctx, PausedByGodwit, fmt.Sprintf("phase %s step %d needs a decision: %s", phase, k+1, reason))
 	return r.holdWhilePaused(ctx)
 }
 

@@ -614,6 +614,8 @@ phases:
 		rep := h.query()
 		require.Equal(t, migration.StatusPaused, rep.Status)
 		require.Contains(t, rep.Issues[0].Message, "phase shift-traffic paused at step 2 for a decision: error rate 0.02 above 0.01")
+		require.Equal(t, PausedByGodwit, rep.PausedBy)
+		require.Equal(t, "phase shift-traffic step 2 needs a decision: error rate 0.02 above 0.01", rep.PauseReason)
 		h.env.SignalWorkflow(SignalResume, PauseRequest{By: "dave"})
 	}, time.Hour)
 	rep, err := h.run(spec)
