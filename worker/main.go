@@ -105,6 +105,7 @@ func run(args []string) error {
 	if err := logEncryption(logger, settings.Temporal.Codec); err != nil {
 		return err
 	}
+	logger.Info("garbage collector: " + tuneGC() + " (see docs/scale.md)")
 
 	var metrics *workermetrics.Metrics
 	var withMetrics []func(*client.Options)
