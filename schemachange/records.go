@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/migration"
 )
 
 // Record is a change's progress as the store keeps it in RecordTable.
@@ -25,17 +26,9 @@ func (r Record) String() string {
 	case stepBackfill:
 		return fmt.Sprintf("%s: backfill, %d rows walked", r.Name, r.Rows)
 	case stepDown:
-		return fmt.Sprintf("%s: rollback, %s of its down script done", r.Name, countOf(r.Done, "statement"))
+		return fmt.Sprintf("%s: rollback, %s of its down script done", r.Name, migration.Count(r.Done, "statement"))
 	}
-	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)", r.Name, countOf(r.Done, "statement"))
-}
-
-// countOf says "1 statement", "2 statements".
-func countOf(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)", r.Name, migration.Count(r.Done, "statement"))
 }
 
 // Records lists the records whose name starts with prefix, changing
