@@ -264,7 +264,12 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o
 			s.RunFor, out.Lag.Duration().Round(10*time.Millisecond), stores.HumanCount(last.Lag.Changes, "change"), stores.HumanCount(final.Applied, "change"))
 	}
 	fkNote := ""
-	if !bounded {
+	// A bounded run (in the background, or for a gate) tries them too when
+	// it ends caught up and applied something: a parent it brought (one
+	// fixed on the source after the first catchUp reported the orphan) lets
+	// the key on now rather than at the stop or the cut-over; one that
+	// applied nothing would find what the last try found.
+	if !bounded || last.Lag.Changes == 0 && final.Applied > cp.Applied {
 		// Caught up (or drained): the parents a live copy had not seen
 		// are on the target now; add the keys they held off.
 		fks, err := datastore.RetryPendingForeignKeys(ctx, o.Target, owner)
@@ -272,8 +277,13 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o
 			return out, fmt.Errorf("replicate: foreign keys left off by the copy into %s: %w", s.To, err)
 		}
 		for _, f := range fks.Failed {
-			log.Warn("foreign key still not carried", "note", f)
+			if !bounded { // reported once, not at every bounded run
+				log.Warn("foreign key still not carried", "note", f)
+			}
 			out.Warnings = append(out.Warnings, "foreign key still NOT carried to "+s.To+": "+f)
+		}
+		for _, c := range fks.Carried {
+			log.Info("foreign key the copy had left off added", "key", c)
 		}
 		if sum := fks.Summary(); sum != "" {
 			fkNote = "; " + sum
