@@ -32,9 +32,25 @@ type NotifyInput struct {
 }
 
 // notifyProgress is the activity's heartbeat: the webhooks (by index)
-// that have the event, so a retry sends only to the others.
+// that have the event, so a retry sends only to the others, and those
+// that cannot have it (a URL this worker cannot read, a 4xx answer), with
+// why, so a retry for another webhook's 5xx neither sends to them again
+// nor forgets to report them.
 type notifyProgress struct {
-	Delivered []int `json:"delivered"`
+	Delivered []int             `json:"delivered"`
+	Rejected  []notifyRejection `json:"rejected,omitempty"`
+}
+
+// notifyRejection is a webhook that cannot have the event and why (the
+// message names the variable or file, never the URL).
+type notifyRejection struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// done says whether webhook i has had its attempt for good.
+func (p notifyProgress) done(i int) bool {
+	return slices.Contains(p.Delivered, i) || slices.ContainsFunc(p.Rejected, func(r notifyRejection) bool { return r.Index == i })
 }
 
 // notifySenderOptions are the sender's options; tests shorten the waits.
@@ -43,7 +59,12 @@ var notifySenderOptions = notify.Options{}
 // Notify posts the event to every webhook of the spec that wants it. Each
 // webhook that received it is recorded in the heartbeat, so a retry of the
 // activity does not send it there again (and if the record is lost, the
-// event's ID lets the receiver drop the duplicate).
+// event's ID lets the receiver drop the duplicate). A webhook that cannot
+// have it (a configuration error, a 4xx) is recorded too: while another
+// webhook's delivery fails (a 5xx, retried by the retry policy) the error
+// is retryable and names both; once only rejections are left it is not
+// retryable, so a configuration error ends the retries without holding
+// back the webhooks that can still get the event.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	var progress notifyProgress
 	if activity.HasHeartbeatDetails(ctx) {
@@ -54,22 +75,26 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 	opts := notifySenderOptions
 	opts.Logger = a.Logger.Named("notify").With("migration", in.Event.Migration)
 	sender := notify.NewSender(opts)
-	var failed, rejected []error
+	var failed []error
+	reject := func(i int, err error) {
+		progress.Rejected = append(progress.Rejected, notifyRejection{Index: i, Error: err.Error()})
+		activity.RecordHeartbeat(ctx, progress)
+	}
 	for i, n := range in.Notifications {
 		target := notify.Target{Name: fmt.Sprintf("notifications[%d]", i), Kind: n.Kind, Events: n.Events}
-		if slices.Contains(progress.Delivered, i) || !target.Wants(in.Event.Type) {
+		if progress.done(i) || !target.Wants(in.Event.Type) {
 			continue
 		}
 		url, err := ResolveSecret(n.URL)
 		if err != nil {
 			// The error names the variable or file, never a value.
-			rejected = append(rejected, fmt.Errorf("notify %s: webhook URL: %w", target.Name, err))
+			reject(i, fmt.Errorf("notify %s: webhook URL: %w", target.Name, err))
 			continue
 		}
 		target.URL = url
 		if err := sender.Send(ctx, target, in.Event); err != nil {
 			if notify.IsPermanent(err) {
-				rejected = append(rejected, err)
+				reject(i, err)
 			} else {
 				failed = append(failed, err)
 			}
@@ -78,12 +103,19 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 		progress.Delivered = append(progress.Delivered, i)
 		activity.RecordHeartbeat(ctx, progress)
 	}
-	all := errors.Join(append(failed, rejected...)...)
+	all := failed
+	for _, r := range progress.Rejected {
+		if len(failed) > 0 {
+			// Beside the retried ones, say which are not.
+			r.Error += " (not retried)"
+		}
+		all = append(all, errors.New(r.Error))
+	}
 	switch {
 	case len(failed) > 0:
-		return temporal.NewApplicationError(all.Error(), ErrTypeNotifyFailed)
-	case len(rejected) > 0:
-		return temporal.NewNonRetryableApplicationError(all.Error(), ErrTypeNotifyRejected, nil)
+		return temporal.NewApplicationError(errors.Join(all...).Error(), ErrTypeNotifyFailed)
+	case len(progress.Rejected) > 0:
+		return temporal.NewNonRetryableApplicationError(errors.Join(all...).Error(), ErrTypeNotifyRejected, nil)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/godwit/godwit/config"
@@ -162,4 +164,61 @@ func TestNotify(t *testing.T) {
 			assert.Contains(t, err.Error(), "notifications[")
 		})
 	}
+}
+
+// A webhook URL the worker cannot read (a configuration error) and a
+// webhook answering 4xx beside one answering 5xx: the attempt is
+// retryable for the 5xx and says the others are not retried; the retry
+// sends neither to the webhook that has the event nor to the refusing one
+// (before, each retry posted to it again) and does not read the URL
+// again, and once the 5xx one has the event the rejections end the
+// activity, not retryable.
+func TestNotifyAConfigErrorBesideA5xxIsReportedOnceTheOthersAreDelivered(t *testing.T) {
+	ok := newHookReceiver(t, http.StatusOK)
+	down := newHookReceiver(t, http.StatusServiceUnavailable)
+	gone := newHookReceiver(t, http.StatusGone)
+	t.Setenv("GODWIT_TEST_HOOK_OK", ok.srv.URL+"/hook")
+	t.Setenv("GODWIT_TEST_HOOK_DOWN", down.srv.URL+"/hook")
+	t.Setenv("GODWIT_TEST_HOOK_GONE", gone.srv.URL+"/hook")
+	in := NotifyInput{Event: completedEvent(), Notifications: []config.Notification{
+		{Kind: notify.KindJSON, URL: config.SecretRef{FromEnv: "GODWIT_TEST_HOOK_OK"}},
+		{Kind: notify.KindJSON, URL: config.SecretRef{FromFile: filepath.Join(t.TempDir(), "missing-url")}},
+		{Kind: notify.KindJSON, URL: config.SecretRef{FromEnv: "GODWIT_TEST_HOOK_DOWN"}},
+		{Kind: notify.KindJSON, URL: config.SecretRef{FromEnv: "GODWIT_TEST_HOOK_GONE"}},
+	}}
+
+	e := notifyEnv(t, io.Discard)
+	var last notifyProgress
+	e.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
+		require.NoError(t, details.Get(&last))
+	})
+	_, err := e.ExecuteActivity(NotifyName, in)
+	first := appError(t, err)
+	assert.Equal(t, ErrTypeNotifyFailed, first.Type(), "the 5xx is retried")
+	assert.False(t, first.NonRetryable())
+	assert.Contains(t, err.Error(), "notifications[1]: webhook URL")
+	assert.Contains(t, err.Error(), "(not retried)")
+	assert.Equal(t, []int{0}, last.Delivered)
+	require.Len(t, last.Rejected, 2)
+	assert.Equal(t, 1, last.Rejected[0].Index)
+	assert.Equal(t, 3, last.Rejected[1].Index)
+	require.Len(t, gone.received(), 1)
+
+	// The retry, the 5xx webhook back up.
+	down.mu.Lock()
+	down.status = http.StatusOK
+	down.mu.Unlock()
+	sentOK, sentDown := len(ok.received()), len(down.received())
+	e = notifyEnv(t, io.Discard)
+	e.SetHeartbeatDetails(last)
+	_, err = e.ExecuteActivity(NotifyName, in)
+	second := appError(t, err)
+	assert.Equal(t, ErrTypeNotifyRejected, second.Type(), "the configuration error is reported as one")
+	assert.True(t, second.NonRetryable())
+	assert.Contains(t, err.Error(), "notifications[1]: webhook URL")
+	assert.NotContains(t, err.Error(), "not retried")
+	assert.Len(t, ok.received(), sentOK, "the webhook that had the event does not get it again")
+	assert.Len(t, down.received(), sentDown+1, "the 5xx webhook gets it on the retry")
+	assert.Len(t, gone.received(), 1, "the webhook that refused it (4xx) is not sent it again")
+	assert.Contains(t, err.Error(), "notifications[3]")
 }

@@ -174,7 +174,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 			fmt.Fprintf(w, "  %s %-7s %s %s%s\n", is.Time.Local().Format(time.TimeOnly), is.Severity, is.Phase, is.Message, seen)
 		}
 		if r.IssuesDropped > 0 {
-			fmt.Fprintf(w, "  (%d older occurrences of other issues not kept)\n", r.IssuesDropped)
+			fmt.Fprintf(w, "  (%s of other issues not kept)\n", migration.Count(r.IssuesDropped, "older occurrence"))
 		}
 	}
 	if len(r.NextSteps) > 0 {
@@ -191,7 +191,7 @@ func attemptsText(p migration.PhaseReport) []string {
 	attempts, failed := p.AttemptCounts()
 	switch {
 	case p.Units > 0 && failed > 0:
-		return []string{fmt.Sprintf("%d of %d units done, %d attempts (%d failed)", p.UnitsDone, p.Units, attempts, failed)}
+		return []string{fmt.Sprintf("%d of %d units done, %s (%d failed)", p.UnitsDone, p.Units, migration.Count(attempts, "attempt"), failed)}
 	case p.Units > 0:
 		return []string{fmt.Sprintf("%d of %d units done", p.UnitsDone, p.Units)}
 	case p.EarlierAttempts > 0:

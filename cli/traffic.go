@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
-	"github.com/godwit/godwit/control"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/workflows"
 )
@@ -72,7 +71,7 @@ environment variable or file the spec names.`,
 				if note != "" {
 					return fmt.Errorf("set-weight on %s: %s", name, note)
 				}
-				if err := setWeights(cmd.Context(), target, reads, writes); err != nil {
+				if err := target.SetWeights(cmd.Context(), reads, writes); err != nil {
 					return err
 				}
 				msg := fmt.Sprintf("route %s of phase %s set by hand to reads %d%%, writes %d%% to new", target.Route, phase, reads, writes)
@@ -91,19 +90,6 @@ environment variable or file the spec names.`,
 	_ = cmd.MarkFlagRequired("phase")
 	_ = cmd.MarkFlagRequired("reads")
 	return cmd
-}
-
-func setWeights(ctx context.Context, t control.Gateway, reads, writes int) error {
-	gc, err := t.Client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, control.GatewayTimeout)
-	defer cancel()
-	if _, err := gc.SetWeights(ctx, t.Route, reads, writes); err != nil {
-		return fmt.Errorf("set weights of route %s on gateway %s: %w", t.Route, t.URL, err)
-	}
-	return nil
 }
 
 // update sends a workflow update and waits for its result.

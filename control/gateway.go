@@ -64,13 +64,33 @@ func (g Gateway) Stats(ctx context.Context) (api.RouteStats, error) {
 	defer cancel()
 	stats, err := gc.Stats(ctx, g.Route, 0)
 	if err != nil {
-		// The gateway's answer is quoted, and a gateway or a proxy before
-		// it may echo the token: the message goes to the dashboard's page
-		// (readable without a token) and the terminal, redacted like a
-		// worker's errors.
-		return stats, fmt.Errorf("%s did not answer: %s", g.Source(), activities.KnownSecrets().String(err.Error()))
+		return stats, g.redacted("did not answer", err)
 	}
 	return stats, nil
+}
+
+// SetWeights sets the route's read and write weights, waiting
+// GatewayTimeout at most.
+func (g Gateway) SetWeights(ctx context.Context, reads, writes int) error {
+	gc, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, GatewayTimeout)
+	defer cancel()
+	if _, err := gc.SetWeights(ctx, g.Route, reads, writes); err != nil {
+		return g.redacted("did not set the weights", err)
+	}
+	return nil
+}
+
+// redacted is err from the gateway, after what the call did not do. The
+// gateway's answer is quoted, and a gateway or a proxy before it may echo
+// the token: the message goes to the dashboard's page (readable without a
+// token) and the terminal, redacted like a worker's errors. The error is
+// not wrapped, so nothing unwraps to the unredacted text.
+func (g Gateway) redacted(what string, err error) error {
+	return fmt.Errorf("%s %s: %s", g.Source(), what, activities.KnownSecrets().String(err.Error()))
 }
 
 // GatewayOf finds the gateway route phase drives in spec; the error says

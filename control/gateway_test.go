@@ -29,3 +29,21 @@ func TestGatewayStatsErrorNeverHoldsTheToken(t *testing.T) {
 	require.Contains(t, err.Error(), "token refused")
 	require.NotContains(t, err.Error(), "Marten")
 }
+
+// godwit set-weight prints the gateway's error to the terminal: a gateway
+// that echoes the token in its refusal has it redacted there too.
+func TestGatewaySetWeightsErrorNeverHoldsTheToken(t *testing.T) {
+	const token = "gw-admin-Token-Heron-5823"
+	t.Setenv("TRIAL_GW_TOKEN", token)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error": "weights refused for ` + r.Header.Get("Authorization") + `"}`))
+	}))
+	t.Cleanup(srv.Close)
+	g := Gateway{URL: srv.URL, Route: "users", Token: config.SecretRef{FromEnv: "TRIAL_GW_TOKEN"}}
+	err := g.SetWeights(context.Background(), 10, 0)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "weights refused")
+	require.Contains(t, err.Error(), "route users")
+	require.NotContains(t, err.Error(), "Heron")
+}

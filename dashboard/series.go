@@ -121,9 +121,10 @@ func sampleOf(rep *migration.Report, tr *briefing.Traffic, at time.Time, prev *s
 	}
 	if l := rep.Replication; l != nil {
 		// After a cut-over the last forward lag is history, not a level;
-		// while the replication fails it is no level either.
+		// while the replication fails it is no level either, nor once the
+		// run has ended (nothing replicates for it any more).
 		_, ended := rep.CutOverAfterLag()
-		p.LagSeconds, p.hasLag = l.Duration().Seconds(), ended.IsZero() && rep.ReplicationFailing == nil
+		p.LagSeconds, p.hasLag = l.Duration().Seconds(), ended.IsZero() && rep.ReplicationFailing == nil && !rep.Status.Final()
 	}
 	if r, w, ok := rep.Weights(); ok {
 		p.ReadWeight, p.WriteWeight, p.hasWeights = r, w, true
@@ -152,7 +153,7 @@ func merged(rep *migration.Report, live []sample) []sample {
 		if prev := gainedSince(rep.Series, i); i > 0 && p.Records > 0 && p.At.After(prev.At) {
 			s.RowsPerSecond, s.hasRate = max(0, float64(p.Records-prev.Records)/p.At.Sub(prev.At).Seconds()), true
 		}
-		if p.LagSeconds != nil && (lagEnded.IsZero() || p.At.Before(lagEnded)) {
+		if p.LagSeconds != nil && (lagEnded.IsZero() || p.At.Before(lagEnded)) && !runEnded(rep, p.At) {
 			s.LagSeconds, s.hasLag = *p.LagSeconds, true
 		}
 		if p.ReadWeight != nil && p.WriteWeight != nil {
@@ -163,6 +164,12 @@ func merged(rep *migration.Report, live []sample) []sample {
 	out = append(out, live...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
+}
+
+// runEnded says rep is a run that had ended at at: its end point repeats
+// the last lag measured, which is no lag of a replication still running.
+func runEnded(rep *migration.Report, at time.Time) bool {
+	return rep.Status.Final() && !rep.EndTime.IsZero() && !at.Before(rep.EndTime)
 }
 
 // gainedSince returns the point the records of series[i] were gained

@@ -149,3 +149,28 @@ func TestCopyRateOfAPausedCopyIsNotAPeak(t *testing.T) {
 	assert.InDelta(t, 30000.0/60, points[6].RowsPerSecond, 0.01, "the next 30,000 over the 60s since the first stop")
 	assert.Zero(t, points[4].RowsPerSecond, "nothing gained between stop and resume")
 }
+
+// An ended run (completed, failed, rolled back) draws no lag at its end:
+// its end point and the dashboard's point at the end repeated the last lag
+// measured, a level line to the end read as a replication still behind.
+func TestLagChartStopsAtTheRunsEnd(t *testing.T) {
+	for _, status := range []migration.Status{migration.StatusCompleted, migration.StatusFailed, migration.StatusRolledBack} {
+		t.Run(string(status), func(t *testing.T) {
+			rep := migration.NewPlannedReport("orders", "", []migration.PlannedPhase{
+				{Name: "catch-up", Kind: migration.PhaseCopy, Driver: "replicate"},
+			}, t0)
+			lag := 4.0
+			rep.Replication = &migration.ReplicationLag{Phase: "catch-up", Seconds: lag, Measured: t0.Add(time.Minute)}
+			rep.Series = []migration.Point{{At: t0.Add(time.Minute), LagSeconds: &lag}, {At: t0.Add(5 * time.Minute), LagSeconds: &lag}}
+			rep.Phases[0].State = migration.PhaseRunning
+			assert.True(t, sampleOf(rep, nil, t0.Add(2*time.Minute), nil).hasLag, "a running run's lag is drawn")
+
+			rep.Status, rep.EndTime = status, t0.Add(5*time.Minute)
+			assert.False(t, sampleOf(rep, nil, rep.EndTime, nil).hasLag, "no lag at the end")
+			points := merged(rep, nil)
+			require.Len(t, points, 2)
+			assert.True(t, points[0].hasLag, "the lag measured while it ran stays drawn")
+			assert.False(t, points[1].hasLag, "the end point draws none")
+		})
+	}
+}

@@ -399,6 +399,11 @@ func (postgresDialect) lockTimeout(t time.Duration) string {
 	return fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", max(t.Milliseconds(), 1))
 }
 
+// exclusiveLock: DDL is transactional, so the lock is the transaction's.
+func (postgresDialect) exclusiveLock(table string) ([]string, string, string) {
+	return []string{"BEGIN", "LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE"}, "COMMIT", "ROLLBACK"
+}
+
 func (postgresDialect) missingObject(err error) bool {
 	var pg *pgconn.PgError
 	if !errors.As(err, &pg) {
@@ -493,6 +498,12 @@ func (mysqlDialect) stringLiteral(v string) string {
 func (mysqlDialect) lockTimeout(t time.Duration) string {
 	secs := max(int64(t/time.Second), 1)
 	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", secs, secs)
+}
+
+// exclusiveLock: LOCK TABLES … WRITE waits for the transactions that
+// wrote to table to end, and a table so locked may be dropped.
+func (mysqlDialect) exclusiveLock(table string) ([]string, string, string) {
+	return []string{"LOCK TABLES " + table + " WRITE"}, "UNLOCK TABLES", "UNLOCK TABLES"
 }
 
 func (mysqlDialect) missingObject(err error) bool {
@@ -590,6 +601,11 @@ func (sqliteDialect) stringLiteral(v string) string {
 
 func (sqliteDialect) claimWrite(table, column string) string {
 	return "UPDATE " + table + " SET " + column + " = " + column + " WHERE 1 = 0"
+}
+
+// exclusiveLock: a write transaction locks the whole database file.
+func (sqliteDialect) exclusiveLock(string) ([]string, string, string) {
+	return []string{"BEGIN IMMEDIATE"}, "COMMIT", "ROLLBACK"
 }
 
 func (sqliteDialect) missingObject(err error) bool {

@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -22,11 +23,27 @@ const pendingTable = "godwit_pending_foreign_keys"
 
 // RecordPendingForeignKeys replaces owner's records for tables with
 // pending (those of tables whose keys were all carried are removed): a
-// retried copy records the same again.
+// retried copy records the same again. The record table is dropped once
+// it holds no record, of this run or another (dropPendingTableIfEmpty).
 func RecordPendingForeignKeys(ctx context.Context, target *Store, owner string, tables []string, pending []PendingForeignKey) error {
 	if target.Engine == SQLite {
 		return nil // keys are declared at CREATE TABLE there; nothing to add later
 	}
+	for attempt := 1; ; attempt++ {
+		err := recordPending(ctx, target, owner, tables, pending)
+		// Another run that emptied the table may drop it between the
+		// CREATE and the writes (its drop waits for writes already begun):
+		// create it again.
+		if err == nil || attempt == 3 || !target.IsMissingObject(err) {
+			if err == nil && len(pending) == 0 {
+				err = dropPendingTableIfEmpty(ctx, target)
+			}
+			return err
+		}
+	}
+}
+
+func recordPending(ctx context.Context, target *Store, owner string, tables []string, pending []PendingForeignKey) error {
 	exists, err := target.hasPendingTable(ctx)
 	if err != nil {
 		return err
@@ -93,6 +110,9 @@ func PendingForeignKeys(ctx context.Context, target *Store, owner string) ([]Pen
 	}
 	rows, err := target.DB.QueryContext(ctx, fmt.Sprintf("SELECT table_name, fk FROM %s WHERE owner = %s ORDER BY table_name, fk_name",
 		target.d.quote(pendingTable), target.d.placeholder(1)), owner)
+	if target.IsMissingObject(err) {
+		return nil, nil // another run emptied and dropped it meanwhile
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", pendingTable, err)
 	}
@@ -187,7 +207,65 @@ func RetryPendingForeignKeys(ctx context.Context, target *Store, owner string) (
 		res.Failed = append(res.Failed, fmt.Sprintf("%s: %s of %s %s a missing row of %s (e.g. %s) after the capture caught up, so the source has them too; delete or fix them (on the source, or here), then add the key: ALTER TABLE %s ADD %s",
 			label, migration.Count(int(n), "row"), p.Table, verb, p.FK.RefTable, example, target.d.quote(p.Table), clauseOrName(target, &t, p.FK)))
 	}
+	if len(res.Carried) > 0 {
+		// The last keys added leave an empty table in the user's database.
+		if err := dropPendingTableIfEmpty(ctx, target); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// dropPendingTableIfEmpty drops pendingTable when it holds no record, of
+// any run. The count and the DROP are one step under an exclusive lock,
+// which waits for another run's records being written and makes the
+// writes that come after wait: a record committed meanwhile keeps the
+// table, and a record written after the drop fails on the missing table
+// and is written again into a new one (RecordPendingForeignKeys). Without
+// the lock another run's record could be dropped with the table between
+// the count and the DROP, and its key never retried.
+func dropPendingTableIfEmpty(ctx context.Context, target *Store) (err error) {
+	if target.Engine == SQLite {
+		return nil
+	}
+	conn, err := target.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("drop %s if empty: %w", pendingTable, err)
+	}
+	defer conn.Close()
+	table := target.d.quote(pendingTable)
+	lock, release, abort := target.d.exclusiveLock(table)
+	defer func() {
+		if err == nil {
+			return
+		}
+		if _, aerr := conn.ExecContext(context.WithoutCancel(ctx), abort); aerr != nil {
+			// Never hand a connection holding the lock back to the pool.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	for _, q := range lock {
+		if _, err = conn.ExecContext(ctx, q); err != nil {
+			if target.IsMissingObject(err) {
+				_, _ = conn.ExecContext(context.WithoutCancel(ctx), abort)
+				return nil // dropped already
+			}
+			return fmt.Errorf("lock %s: %w", pendingTable, err)
+		}
+	}
+	var left int
+	if err = conn.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&left); err != nil {
+		return fmt.Errorf("count %s: %w", pendingTable, err)
+	}
+	if left == 0 {
+		if _, err = conn.ExecContext(ctx, "DROP TABLE "+table); err != nil {
+			return fmt.Errorf("drop %s: %w", pendingTable, err)
+		}
+	}
+	if _, err = conn.ExecContext(ctx, release); err != nil {
+		return fmt.Errorf("drop %s if empty: %w", pendingTable, err)
+	}
+	return nil
 }
 
 func clauseOrName(s *Store, t *Table, fk ForeignKey) string {
@@ -245,14 +323,12 @@ func dropPendingForeignKeys(ctx context.Context, target *Store, owner string) er
 	if err != nil || !exists {
 		return err
 	}
-	if _, err := target.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE owner = %s", target.d.quote(pendingTable), target.d.placeholder(1)), owner); err != nil {
+	_, err = target.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE owner = %s", target.d.quote(pendingTable), target.d.placeholder(1)), owner)
+	if target.IsMissingObject(err) {
+		return nil // another run emptied and dropped it meanwhile
+	}
+	if err != nil {
 		return fmt.Errorf("update %s: %w", pendingTable, err)
 	}
-	var left int
-	if err := target.DB.QueryRowContext(ctx, "SELECT count(*) FROM "+target.d.quote(pendingTable)).Scan(&left); err == nil && left == 0 {
-		if _, err := target.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+target.d.quote(pendingTable)); err != nil {
-			return fmt.Errorf("drop %s: %w", pendingTable, err)
-		}
-	}
-	return nil
+	return dropPendingTableIfEmpty(ctx, target)
 }

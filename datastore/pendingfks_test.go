@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
@@ -119,5 +120,133 @@ func TestAKeyRefusedForAnotherReasonIsNotPending(t *testing.T) {
 	}
 	if len(fks.NotCarried) != 1 || !strings.Contains(fks.NotCarried[0], "SET DEFAULT") || len(fks.Pending) != 0 {
 		t.Fatalf("refused, reported, not pending: %+v", fks)
+	}
+}
+
+// The record table goes once the last key it held is added: a run whose
+// keys all went on left an empty godwit_pending_foreign_keys in the user's
+// database. Another run's records keep it (and stay), and that run's
+// retry, adding its key, drops it.
+func TestPendingForeignKeysTableIsDroppedOnceEmpty(t *testing.T) {
+	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run("postgres to "+string(to), func(t *testing.T) {
+			ctx := context.Background()
+			src, tables := sampleSource(t, datastore.Postgres)
+			dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
+				"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')")
+			dst := dbtest.New(t, to).Store
+			if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
+				t.Fatal(err)
+			}
+			copyAll(t, src.Store, dst, tables)
+			fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+			if err != nil || len(fks.Pending) != 1 {
+				t.Fatalf("the orphan's key is pending: %+v %v", fks, err)
+			}
+			// Two runs' records (the second's as a run into the same
+			// database would make them).
+			for _, owner := range []string{"m1", "m2"} {
+				if err := datastore.RecordPendingForeignKeys(ctx, dst, owner, dbtest.SampleTables, fks.Pending); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recordTable := func() bool {
+				t.Helper()
+				var n int
+				err := dst.DB.QueryRowContext(ctx, "SELECT count(*) FROM godwit_pending_foreign_keys").Scan(&n)
+				if err != nil && !dst.IsMissingObject(err) {
+					t.Fatal(err)
+				}
+				return err == nil
+			}
+			dbtest.Exec(t, dst, "INSERT INTO customers (id, name) VALUES (777, 'late')")
+			r, err := datastore.RetryPendingForeignKeys(ctx, dst, "m1")
+			if err != nil || len(r.Carried) != 1 {
+				t.Fatalf("m1's key is added: %+v %v", r, err)
+			}
+			if !recordTable() {
+				t.Fatal("the record table went while m2 still had a record in it")
+			}
+			if p, err := datastore.PendingForeignKeys(ctx, dst, "m2"); err != nil || len(p) != 1 {
+				t.Fatalf("m2's record is kept: %v %v", p, err)
+			}
+			// m2's retry finds the key on (an attempt that died after
+			// adding it counts as added) and empties the table.
+			if r, err = datastore.RetryPendingForeignKeys(ctx, dst, "m2"); err != nil || len(r.Carried) != 1 {
+				t.Fatalf("m2's key counts as added: %+v %v", r, err)
+			}
+			if recordTable() {
+				t.Fatal("the emptied record table is still in the target")
+			}
+			if r, err = datastore.RetryPendingForeignKeys(ctx, dst, "m1"); err != nil || r.Summary() != "" {
+				t.Fatalf("a further retry has nothing to do: %+v %v", r, err)
+			}
+			// A copy recording again creates it again.
+			if err := datastore.RecordPendingForeignKeys(ctx, dst, "m3", dbtest.SampleTables, fks.Pending); err != nil || !recordTable() {
+				t.Fatalf("recorded again: %v", err)
+			}
+			if err := datastore.RecordPendingForeignKeys(ctx, dst, "m3", dbtest.SampleTables, nil); err != nil {
+				t.Fatal(err)
+			}
+			if recordTable() {
+				t.Fatal("a copy whose records all went emptied the table and left it")
+			}
+		})
+	}
+}
+
+// The drop of the emptied record table races with another run recording
+// its keys: a record being written while the table is found empty must
+// not go with it (its key would never be retried). The check and the drop
+// wait for the other run's transaction, so its record and the table stay.
+func TestPendingForeignKeysTableIsNotDroppedUnderAnotherRunsRecord(t *testing.T) {
+	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run("postgres to "+string(to), func(t *testing.T) {
+			ctx := context.Background()
+			src, tables := sampleSource(t, datastore.Postgres)
+			dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
+				"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')")
+			dst := dbtest.New(t, to).Store
+			if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
+				t.Fatal(err)
+			}
+			copyAll(t, src.Store, dst, tables)
+			fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+			if err != nil || len(fks.Pending) != 1 {
+				t.Fatalf("the orphan's key is pending: %+v %v", fks, err)
+			}
+			if err := datastore.RecordPendingForeignKeys(ctx, dst, "m1", dbtest.SampleTables, fks.Pending); err != nil {
+				t.Fatal(err)
+			}
+			dbtest.Exec(t, dst, "INSERT INTO customers (id, name) VALUES (777, 'late')")
+
+			// Another run's record, written but not committed yet.
+			tx, err := dst.DB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, "INSERT INTO godwit_pending_foreign_keys (owner, table_name, fk_name, fk) VALUES ('m9', 'orders', 'k', '{}')"); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := datastore.RetryPendingForeignKeys(ctx, dst, "m1")
+				done <- err
+			}()
+			time.Sleep(500 * time.Millisecond)
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if p, err := datastore.PendingForeignKeys(ctx, dst, "m9"); err != nil || len(p) != 1 {
+				t.Fatalf("the other run's record is kept: %v %v", p, err)
+			}
+			if p, err := datastore.PendingForeignKeys(ctx, dst, "m1"); err != nil || len(p) != 0 {
+				t.Fatalf("m1's key was added and its record removed: %v %v", p, err)
+			}
+		})
 	}
 }

@@ -245,6 +245,10 @@ type dialect interface {
 	// a transaction that reads before it writes, "" where row locks make it
 	// needless.
 	claimWrite(table, column string) string
+	// exclusiveLock are the statements that lock table against every other
+	// session's reads and writes on one connection, until release (or,
+	// after a failure, abort) runs there; a DROP TABLE may come between.
+	exclusiveLock(table string) (lock []string, release, abort string)
 	// notDistinct is the condition that NEW's column equals the SQL
 	// literal, false for NULL; stringLiteral quotes a string as one.
 	notDistinct(column, literal string) string

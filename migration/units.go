@@ -166,7 +166,7 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 	p.Records += records
 	p.Tables = SumTables(tables)
 	if hidden > 0 {
-		lines = append(lines, fmt.Sprintf("… and %d more units running", hidden))
+		lines = append(lines, "… and "+Count(hidden, "more unit")+" running")
 	}
 	p.Detail = strings.Join(lines, "\n")
 }

@@ -207,3 +207,16 @@ func TestEarlierAttemptsCountAsFailedAttempts(t *testing.T) {
 	attempts, failed = p.AttemptCounts()
 	assert.Equal(t, [2]int{4, 4}, [2]int{attempts, failed})
 }
+
+// One unit left out of the detail is "1 more unit running".
+func TestMergeLiveCountsOneHiddenUnitInTheSingular(t *testing.T) {
+	start := time.Unix(0, 0)
+	names := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6"}
+	r := fannedOut(start, 1, 0, names...)
+	var live Live
+	for _, n := range names {
+		live.Units = append(live.Units, unit(n, 1, 10, 1_000, "t_"+n, 100_000))
+	}
+	r.MergeLive(live, start.Add(time.Minute))
+	assert.Contains(t, r.Phases[1].Detail, "\n… and 1 more unit running")
+}

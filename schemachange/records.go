@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/migration"
 )
 
 // Record is a change's progress as the store keeps it in RecordTable.
@@ -35,17 +36,9 @@ func (r Record) String() string {
 	case stepBackfill:
 		return fmt.Sprintf("%s: backfill, %d rows walked%s", r.Name, r.Rows, by)
 	case stepDown:
-		return fmt.Sprintf("%s: rollback, %s of its down script done%s", r.Name, countOf(r.Done, "statement"), by)
+		return fmt.Sprintf("%s: rollback, %s of its down script done%s", r.Name, migration.Count(r.Done, "statement"), by)
 	}
-	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)%s", r.Name, countOf(r.Done, "statement"), by)
-}
-
-// countOf says "1 statement", "2 statements".
-func countOf(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return fmt.Sprintf("%s: %s applied (its dual-write triggers' included)%s", r.Name, migration.Count(r.Done, "statement"), by)
 }
 
 // Records lists the records whose name starts with prefix, changing

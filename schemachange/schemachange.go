@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/migration"
 )
 
 // RecordTable is the table in the store that records each change's
@@ -405,10 +406,10 @@ func (e *OtherRunError) Error() string {
 	}
 	if e.Down {
 		return fmt.Sprintf("change %s was being rolled back by %s, which stopped after %s of the rollback script: this run does not take over another run's change; finish that rollback by hand and forget its record",
-			e.Change, who, countOf(e.Done, "statement"))
+			e.Change, who, migration.Count(e.Done, "statement"))
 	}
 	return fmt.Sprintf("change %s was left part way by %s, with %s of it applied (its dual-write triggers' included): this run does not take over another run's change, as its rollback would undo what that run applied; undo what was applied by hand (the rollback script) and forget its record",
-		e.Change, who, countOf(e.Done, "statement"))
+		e.Change, who, migration.Count(e.Done, "statement"))
 }
 
 // Rollback undoes the change: its dual-write triggers go, then Down runs

@@ -313,9 +313,9 @@ func (lg *lagGate) check(rep *migration.Report, now time.Time) error {
 		return fmt.Errorf("%s", msg)
 	}
 	if l.Duration() > lg.limit {
-		return fmt.Errorf("gate %s requires the replication lag at or under %s, but phase %s measured %s (%d changes behind) %s ago; "+
+		return fmt.Errorf("gate %s requires the replication lag at or under %s, but phase %s measured %s (%s behind) %s ago; "+
 			"it keeps applying changes while the gate waits: try again once it has caught up (godwit status shows the lag)",
-			lg.gate, config.Duration(lg.limit), lg.f.phase, l.Duration().Round(10*time.Millisecond), l.Changes,
+			lg.gate, config.Duration(lg.limit), lg.f.phase, l.Duration().Round(10*time.Millisecond), migration.Count(int(l.Changes), "change"),
 			max(0, now.Sub(l.Measured)).Round(time.Second))
 	}
 	return nil

@@ -470,3 +470,13 @@ func (h *harness) approveWhenLagIsKnown(gate string) {
 	}
 	approve()
 }
+
+// A gate's refusal counts one change behind in the singular.
+func TestLagGateRefusalCountsOneChangeInTheSingular(t *testing.T) {
+	now := time.Unix(1000, 0)
+	lg := &lagGate{gate: "go", limit: time.Second, f: &follower{phase: "replicate", measured: true}}
+	rep := &migration.Report{Replication: &migration.ReplicationLag{Phase: "replicate", Seconds: 3, Changes: 1, Measured: now}}
+	err := lg.check(rep, now)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "but phase replicate measured 3s (1 change behind) 0s ago")
+}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/godwit/godwit/activities"
+	"github.com/godwit/godwit/migration"
 )
 
 // preflightTimeout bounds one preflight: it only looks, so it is quick.
@@ -45,7 +46,7 @@ func (r *run) preflight(ctx workflow.Context, i int) *stopCause {
 		return r.phaseFailed(ctx, i, PreflightSummary(res.Problems), activities.PhaseResult{})
 	}
 	r.preflightDone = true
-	r.report.Phases[i].Summary = fmt.Sprintf("preflight passed for %d phases", len(r.spec.Phases))
+	r.report.Phases[i].Summary = "preflight passed for " + migration.Count(len(r.spec.Phases), "phase")
 	r.publish(ctx)
 	return nil
 }
@@ -56,9 +57,5 @@ func PreflightSummary(problems []activities.Problem) string {
 	for i, p := range problems {
 		lines[i] = fmt.Sprintf("phase %s: %s", p.Phase, p.Message)
 	}
-	noun := "problems"
-	if len(problems) == 1 {
-		noun = "problem"
-	}
-	return fmt.Sprintf("preflight found %d %s: %s", len(problems), noun, strings.Join(lines, "; "))
+	return fmt.Sprintf("preflight found %s: %s", migration.Count(len(problems), "problem"), strings.Join(lines, "; "))
 }

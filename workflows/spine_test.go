@@ -204,6 +204,33 @@ func TestPreflightProblemsFailTheValidatePhase(t *testing.T) {
 	require.Equal(t, "preflight found 2 problems: phase copy: store legacy: connection refused; phase copy: table users has no primary key", rep.Phases[0].Error)
 }
 
+// A preflight's summaries count in the singular for one: "1 phase",
+// "1 problem" ("preflight passed for 1 phases" before). The passed one is
+// the validate phase's summary until its own action's replaces it.
+func TestPreflightSummariesCountOneInTheSingular(t *testing.T) {
+	passed := func(spec config.Spec) string {
+		h := newHarness(t)
+		var summary string
+		h.fake.behave = func(_ context.Context, call string, _ int32) error {
+			if call == "run:validate" {
+				summary = h.query().Phases[0].Summary
+			}
+			return nil
+		}
+		_, err := h.run(spec)
+		require.NoError(t, err)
+		return summary
+	}
+	require.Equal(t, "preflight passed for 1 phase", passed(specWith(migration.PhaseValidate)))
+	require.Equal(t, "preflight passed for 2 phases", passed(specWith(migration.PhaseValidate, migration.PhaseCopy)))
+
+	h := newHarness(t)
+	h.fake.problems = []activities.Problem{{Phase: "copy", Message: "store legacy: connection refused"}}
+	rep, err := h.run(specWith(migration.PhaseValidate, migration.PhaseCopy))
+	require.Error(t, err)
+	require.Equal(t, "preflight found 1 problem: phase copy: store legacy: connection refused", rep.Phases[0].Error)
+}
+
 func TestStepsHoldOnPauseAndWaitAtTheirGate(t *testing.T) {
 	spec := mustSpec(t, `name: test
 phases:

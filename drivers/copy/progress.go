@@ -100,7 +100,7 @@ func Detail(p datacopy.Progress) string {
 		lines = append(lines, tableLine(t))
 	}
 	if hidden > 0 {
-		lines = append(lines, fmt.Sprintf("… %d more tables to copy", hidden))
+		lines = append(lines, "… "+migration.Count(hidden, "more table")+" to copy")
 	}
 	if done > 0 && len(p.Tables) > 1 {
 		lines = append(lines, fmt.Sprintf("%d of %d tables done", done, len(p.Tables)))

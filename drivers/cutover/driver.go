@@ -155,8 +155,7 @@ func (d *Driver) switchWrites(ctx context.Context, log hclog.Logger, gw *client.
 	log.Info("writes cut over to new", "held", m.held, "applied", m.applied, "reverse", setup.Method)
 	return activities.PhaseResult{
 		Records: m.early + m.applied,
-		Summary: fmt.Sprintf("route %s cut over to new (read and write weights 100, were %d/%d): writes held for %s, %d changes applied in the catch-up (%d before the hold); reverse replication new → legacy set up (%s)",
-			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.early+m.applied, m.early, setup.Method),
+		Summary: m.cutOverSummary(s.Route, setup.Method),
 		Outputs: map[string]string{"heldFor": m.held.String(), "reverseCapture": o.reverse.Name},
 	}, nil
 }
@@ -222,6 +221,21 @@ type moved struct {
 	weightsTried   bool // the weights may have changed
 }
 
+// cutOverSummary is a cut-over's summary: the move, the changes applied
+// and the reverse replication set up by method.
+func (m moved) cutOverSummary(route string, method cdc.Method) string {
+	return fmt.Sprintf("route %s cut over to new (read and write weights 100, were %d/%d): writes held for %s, %s applied in the catch-up (%d before the hold); reverse replication new → legacy set up (%s)",
+		route, m.before.Weights.Read, m.before.Weights.Write, m.held, stores.HumanCount(m.early+m.applied, "change"), m.early, method)
+}
+
+// backOnLegacySummary is a cut-over rollback's summary: the move back, the
+// changes made on new applied to legacy, the reverse capture's objects
+// removed from store.
+func (m moved) backOnLegacySummary(route, store string, dropped int) string {
+	return fmt.Sprintf("route %s back on legacy (weights 0/0, were %d/%d): writes held for %s, %s made on new applied to legacy (%d before the hold, %d while writes were held); reverse capture removed from %s (%s)",
+		route, m.before.Weights.Read, m.before.Weights.Write, m.held, stores.HumanCount(m.early+m.applied, "change"), m.early, m.applied, store, migration.Count(dropped, "object"))
+}
+
 // maxEarlyPasses bounds the catch-up passes before the hold.
 const maxEarlyPasses = 10
 
@@ -243,8 +257,8 @@ func (d *Driver) catchUpBeforeHold(ctx context.Context, s *Spec, capture cdc.Run
 		var applied int64
 		_, err := cdc.Run(pctx, capture, cdc.Checkpoint{}, func(p cdc.Progress) {
 			applied = p.AppliedThisRun
-			beat(activities.Heartbeat{Records: total + applied, Detail: fmt.Sprintf("route %s (%s): catching up %s before holding writes (pass %d): %d changes behind, %d applied",
-				s.Route, to.what, to.to, pass, p.Lag.Changes, total+applied)})
+			beat(activities.Heartbeat{Records: total + applied, Detail: fmt.Sprintf("route %s (%s): catching up %s before holding writes (pass %d): %s behind, %d applied",
+				s.Route, to.what, to.to, pass, stores.HumanCount(p.Lag.Changes, "change"), total+applied)})
 		})
 		timedOut := pctx.Err() != nil
 		cancel()
@@ -337,8 +351,8 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 		capture.Until = cdc.Drained(time.Now())
 		_, err = cdc.Run(cctx, capture, cdc.Checkpoint{}, func(p cdc.Progress) {
 			final = p
-			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: fmt.Sprintf("route %s (%s): writes held for %s; catching up %s: %d changes behind, %d applied",
-				s.Route, to.what, time.Since(heldAt).Round(time.Millisecond), to.to, p.Lag.Changes, p.AppliedThisRun)})
+			beat(activities.Heartbeat{Records: p.AppliedThisRun, Detail: fmt.Sprintf("route %s (%s): writes held for %s; catching up %s: %s behind, %d applied",
+				s.Route, to.what, time.Since(heldAt).Round(time.Millisecond), to.to, stores.HumanCount(p.Lag.Changes, "change"), p.AppliedThisRun)})
 		})
 	}
 	if err == nil {
@@ -357,7 +371,7 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 		case cctx.Err() != nil:
 			behind := "lag not measured yet"
 			if !final.Lag.Measured.IsZero() {
-				behind = fmt.Sprintf("%d changes still behind", final.Lag.Changes)
+				behind = stores.HumanCount(final.Lag.Changes, "change") + " still behind"
 			}
 			msg := fmt.Sprintf("%s of route %s cancelled: %v (%s; %s): writes released to %s after %s, weights left at read %d, write %d",
 				to.what, s.Route, ErrCatchUpTimeout, timeout, behind, to.from, m.held, m.before.Weights.Read, m.before.Weights.Write)
@@ -420,8 +434,7 @@ func (d *Driver) compensate(ctx context.Context, log hclog.Logger, gw *client.Re
 	log.Info("route moved back to legacy with the writes made on new", "held", m.held, "applied", m.applied, "dropped", dropped)
 	return activities.PhaseResult{
 		Records: m.early + m.applied,
-		Summary: fmt.Sprintf("route %s back on legacy (weights 0/0, were %d/%d): writes held for %s, %d changes made on new applied to legacy (%d before the hold, %d while writes were held); reverse capture removed from %s (%d objects)",
-			s.Route, m.before.Weights.Read, m.before.Weights.Write, m.held, m.early+m.applied, m.early, m.applied, s.To, len(dropped)),
+		Summary: m.backOnLegacySummary(s.Route, s.To, len(dropped)),
 		Outputs: map[string]string{"heldFor": m.held.String()},
 	}, nil
 }
@@ -447,9 +460,9 @@ func (d *Driver) followReverse(ctx context.Context, log hclog.Logger, s *Spec, r
 	var last cdc.Progress
 	var beaten time.Time
 	detail := func(p cdc.Progress) string {
-		return fmt.Sprintf("reverse replication %s → %s (%s): lag %s, %s changes behind\napplied %s changes in this run, %s changes/s; keeps %s current until a stop, a decommission or a rollback",
-			s.To, s.From, p.Checkpoint.Method, p.Lag.Duration().Round(10*time.Millisecond), stores.Humanize(p.Lag.Changes),
-			stores.Humanize(p.AppliedThisRun), stores.Humanize(int64(p.ChangesPerSecond)), s.From)
+		return fmt.Sprintf("reverse replication %s → %s (%s): lag %s, %s behind\napplied %s in this run, %s changes/s; keeps %s current until a stop, a decommission or a rollback",
+			s.To, s.From, p.Checkpoint.Method, p.Lag.Duration().Round(10*time.Millisecond), stores.HumanCount(p.Lag.Changes, "change"),
+			stores.HumanCount(p.AppliedThisRun, "change"), stores.Humanize(int64(p.ChangesPerSecond)), s.From)
 	}
 	final, err := cdc.Run(ctx, rev, cdc.Checkpoint{}, func(p cdc.Progress) {
 		last = p
@@ -469,8 +482,8 @@ func (d *Driver) followReverse(ctx context.Context, log hclog.Logger, s *Spec, r
 	return activities.PhaseResult{
 		Records: final.Applied,
 		Lag:     lag,
-		Summary: fmt.Sprintf("reverse replication %s → %s kept up for %s: lag %s, %d changes behind; %s changes applied",
-			s.To, s.From, s.RunFor, lag.Duration().Round(10*time.Millisecond), lag.Changes, stores.Humanize(final.Applied)),
+		Summary: fmt.Sprintf("reverse replication %s → %s kept up for %s: lag %s, %s behind; %s applied",
+			s.To, s.From, s.RunFor, lag.Duration().Round(10*time.Millisecond), stores.HumanCount(lag.Changes, "change"), stores.HumanCount(final.Applied, "change")),
 	}, nil
 }
 

@@ -255,16 +255,21 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o
 		return out, fmt.Errorf("replicate from %s to %s: %w", s.From, s.To, err)
 	}
 	out.Lag = lagOf(last)
-	out.Summary = fmt.Sprintf("caught up: lag %s, %d changes behind (under %s for %s); %s changes applied",
-		roundLag(last.Lag), last.Lag.Changes, maxLag, hold, stores.Humanize(final.Applied))
+	out.Summary = fmt.Sprintf("caught up: lag %s, %s behind (under %s for %s); %s applied",
+		roundLag(last.Lag), stores.HumanCount(last.Lag.Changes, "change"), maxLag, hold, stores.HumanCount(final.Applied, "change"))
 	if bounded {
 		cp, _ := json.Marshal(final)
 		out.Checkpoint = string(cp)
-		out.Summary = fmt.Sprintf("kept up for %s: lag %s, %d changes behind; %s changes applied",
-			s.RunFor, out.Lag.Duration().Round(10*time.Millisecond), last.Lag.Changes, stores.Humanize(final.Applied))
+		out.Summary = fmt.Sprintf("kept up for %s: lag %s, %s behind; %s applied",
+			s.RunFor, out.Lag.Duration().Round(10*time.Millisecond), stores.HumanCount(last.Lag.Changes, "change"), stores.HumanCount(final.Applied, "change"))
 	}
 	fkNote := ""
-	if !bounded {
+	// A bounded run (in the background, or for a gate) tries them too when
+	// it ends caught up and applied something: a parent it brought (one
+	// fixed on the source after the first catchUp reported the orphan) lets
+	// the key on now rather than at the stop or the cut-over; one that
+	// applied nothing would find what the last try found.
+	if !bounded || last.Lag.Changes == 0 && final.Applied > cp.Applied {
 		// Caught up (or drained): the parents a live copy had not seen
 		// are on the target now; add the keys they held off.
 		fks, err := datastore.RetryPendingForeignKeys(ctx, o.Target, owner)
@@ -272,8 +277,13 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o
 			return out, fmt.Errorf("replicate: foreign keys left off by the copy into %s: %w", s.To, err)
 		}
 		for _, f := range fks.Failed {
-			log.Warn("foreign key still not carried", "note", f)
+			if !bounded { // reported once, not at every bounded run
+				log.Warn("foreign key still not carried", "note", f)
+			}
 			out.Warnings = append(out.Warnings, "foreign key still NOT carried to "+s.To+": "+f)
+		}
+		for _, c := range fks.Carried {
+			log.Info("foreign key the copy had left off added", "key", c)
 		}
 		if sum := fks.Summary(); sum != "" {
 			fkNote = "; " + sum
@@ -285,7 +295,7 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o
 		if err != nil {
 			return out, fmt.Errorf("remove change capture from %s: %w", s.From, err)
 		}
-		out.Summary = fmt.Sprintf("drained (%s changes applied) and removed the capture from %s: %s%s", stores.Humanize(final.Applied), s.From, countKinds(dropped), fkNote)
+		out.Summary = fmt.Sprintf("drained (%s applied) and removed the capture from %s: %s%s", stores.HumanCount(final.Applied, "change"), s.From, countKinds(dropped), fkNote)
 		out.Output = strings.Join(dropped, "\n")
 		return d.stopReverse(ctx, s, migration, o, k, out)
 	}
@@ -330,8 +340,8 @@ func (d *Driver) stopReverse(ctx context.Context, s *Spec, migration string, o c
 	if err != nil {
 		return out, fmt.Errorf("remove the reverse capture from %s: %w", s.To, err)
 	}
-	out.Summary += fmt.Sprintf("; reverse replication stopped (%s changes made on %s applied to %s) and its capture removed from %s: %s",
-		stores.Humanize(final.Applied), s.To, s.From, s.To, countKinds(dropped))
+	out.Summary += fmt.Sprintf("; reverse replication stopped (%s made on %s applied to %s) and its capture removed from %s: %s",
+		stores.HumanCount(final.Applied, "change"), s.To, s.From, s.To, countKinds(dropped))
 	out.Output = strings.TrimPrefix(out.Output+"\n"+strings.Join(dropped, "\n"), "\n")
 	return out, nil
 }
@@ -354,10 +364,7 @@ func countKinds(objects []string) string {
 		if k == "table" {
 			name = "changelog table"
 		}
-		if counts[k] > 1 {
-			name += "s"
-		}
-		parts[i] = fmt.Sprintf("%d %s", counts[k], name)
+		parts[i] = migration.Count(counts[k], name)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -380,7 +387,7 @@ var errorKinds = []activities.ErrorKind{
 
 // Detail is the replication's state in words for `godwit status`.
 func Detail(s *Spec, p cdc.Progress, maxLag, hold time.Duration) string {
-	lag := fmt.Sprintf("lag %s, %s changes behind", roundLag(p.Lag), stores.Humanize(p.Lag.Changes))
+	lag := fmt.Sprintf("lag %s, %s behind", roundLag(p.Lag), stores.HumanCount(p.Lag.Changes, "change"))
 	if p.Lag.Bytes > 0 {
 		lag += fmt.Sprintf(" (%s KiB of WAL)", stores.Humanize(p.Lag.Bytes/1024))
 	}
@@ -392,8 +399,8 @@ func Detail(s *Spec, p cdc.Progress, maxLag, hold time.Duration) string {
 	if method == "" {
 		method = p.Checkpoint.Method
 	}
-	return fmt.Sprintf("%s → %s (%s): %s\napplied %s changes, %s changes/s in this attempt; %s",
-		s.From, s.To, method, lag, stores.Humanize(p.Checkpoint.Applied), stores.Humanize(int64(p.ChangesPerSecond)), target)
+	return fmt.Sprintf("%s → %s (%s): %s\napplied %s, %s changes/s in this attempt; %s",
+		s.From, s.To, method, lag, stores.HumanCount(p.Checkpoint.Applied, "change"), stores.Humanize(int64(p.ChangesPerSecond)), target)
 }
 
 // beater turns the replication's progress into heartbeats: at most one a

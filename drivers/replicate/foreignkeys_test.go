@@ -212,3 +212,51 @@ func TestForeignKeyViolatedOnTheSourceIsReportedAfterCatchUp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, pending, 1, "still recorded: a later phase (the cut-over) tries again")
 }
+
+// A replication going on in the background runs bounded (runFor), and a
+// bounded run did not try the keys the copy left off: a parent brought
+// after the catchUp (the orphan fixed on the source) let the key on only
+// at the stop or the cut-over. A bounded run that ends caught up, having
+// applied changes, tries them; one that applied nothing does not.
+func TestForeignKeyIsAddedByABoundedRunOnceItsParentArrives(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fkTables(t, src)
+	dbtest.Exec(t, src.Store, "INSERT INTO payment (id, rental_id, amount) VALUES (500, 999, 1)")
+	spec := fkSpec(t, src, dst, "triggers")
+	log := hclog.NewNullLogger()
+	rep := replicate.New(log)
+	rep.LagEvery = 50 * time.Millisecond
+	runPhase(t, ctx, provision.New(log), spec, 0)
+	runPhase(t, ctx, rep, spec, 1)
+	runPhase(t, ctx, copydriver.New(log), spec, 2)
+	res := runPhase(t, ctx, rep, spec, 3)
+	require.Contains(t, res.Summary, "1 foreign key still NOT carried: payment.")
+
+	follow, ok := spec.Phases[3].Driver.(*replicate.Spec).FollowFor(300 * time.Millisecond)
+	require.True(t, ok)
+	in := input(spec, 3)
+	in.Phase.Driver = follow
+	bounded := func() activities.PhaseResult {
+		t.Helper()
+		res, err := rep.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(activities.Heartbeat) {})
+		require.NoError(t, err)
+		in.Resume = res.Checkpoint
+		return res
+	}
+	res = bounded()
+	assert.NotContains(t, res.Summary, "foreign key", "nothing applied: the keys are not tried again")
+
+	// The orphan's parent is written on the source.
+	dbtest.Exec(t, src.Store, "INSERT INTO rental (id, label) VALUES (999, 'fixed')")
+	for k := 0; !hasForeignKey(t, dst.Store, "payment", "rental"); k++ {
+		require.Less(t, k, 20, "a bounded run never added the key: %s", res.Summary)
+		res = bounded()
+	}
+	assert.Contains(t, res.Summary, "kept up for 300ms")
+	assert.Contains(t, res.Summary, "1 foreign key the copy had left off (rows not yet caught up) added now: payment.")
+	pending, err := datastore.PendingForeignKeys(ctx, dst.Store, spec.Name)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/suggest"
 )
 
@@ -194,6 +195,15 @@ func Unreachable(name string, spec map[string]config.StoreSpec, err error) strin
 	}
 	return fmt.Sprintf("store %s (%s) is not reachable from this worker: %s", name, spec[name].Engine,
 		strings.TrimPrefix(err.Error(), "store "+name+": "))
+}
+
+// HumanCount writes n as Humanize does and the noun, singular for one
+// (migration.Count's rule): "1 change", "1,234 changes".
+func HumanCount(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return Humanize(n) + " " + migration.Plural(noun)
 }
 
 // Humanize writes n with thousands separators: 1,000,000.
