@@ -25,6 +25,49 @@ type Driver struct {
 	Logger hclog.Logger
 	// LagEvery is how often the lag is measured; default cdc's.
 	LagEvery time.Duration
+	// PendingKeysEvery is how long a bounded run waits, after one of them
+	// found a foreign key the copy left off still violated, before a
+	// bounded run tries the keys again (default DefaultPendingKeysEvery):
+	// each try checks the child table's rows, and a background replication
+	// of a busy source runs bounded every few seconds.
+	PendingKeysEvery time.Duration
+
+	mu sync.Mutex
+	// keysFailed is when a bounded run of a run (its owner key) last found
+	// a pending key still violated; kept in memory, so a worker that
+	// starts anew tries once at its first bounded run.
+	keysFailed map[string]time.Time
+}
+
+// DefaultPendingKeysEvery is Driver.PendingKeysEvery's default.
+const DefaultPendingKeysEvery = 5 * time.Minute
+
+// pendingKeysDue says whether a bounded run of owner tries the pending
+// keys now: not within PendingKeysEvery of a bounded run's failed try.
+func (d *Driver) pendingKeysDue(owner string) bool {
+	every := d.PendingKeysEvery
+	if every == 0 {
+		every = DefaultPendingKeysEvery
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	failed, ok := d.keysFailed[owner]
+	return !ok || time.Since(failed) >= every
+}
+
+// pendingKeysTried records a bounded run's try: failed, it holds the next
+// tries off; all carried, it forgets the owner.
+func (d *Driver) pendingKeysTried(owner string, failed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !failed {
+		delete(d.keysFailed, owner)
+		return
+	}
+	if d.keysFailed == nil {
+		d.keysFailed = map[string]time.Time{}
+	}
+	d.keysFailed[owner] = time.Now()
 }
 
 // New returns the replicate driver.
@@ -268,13 +311,18 @@ func (d *Driver) follow(ctx context.Context, s *Spec, migration, owner string, o
 	// it ends caught up and applied something: a parent it brought (one
 	// fixed on the source after the first catchUp reported the orphan) lets
 	// the key on now rather than at the stop or the cut-over; one that
-	// applied nothing would find what the last try found.
-	if !bounded || last.Lag.Changes == 0 && final.Applied > cp.Applied {
+	// applied nothing would find what the last try found, and one within
+	// PendingKeysEvery of a bounded run's failed try waits (each try reads
+	// the child table's rows; the stop and the cut-over always try).
+	if !bounded || last.Lag.Changes == 0 && final.Applied > cp.Applied && d.pendingKeysDue(owner) {
 		// Caught up (or drained): the parents a live copy had not seen
 		// are on the target now; add the keys they held off.
 		fks, err := datastore.RetryPendingForeignKeys(ctx, o.Target, owner)
 		if err != nil {
 			return out, fmt.Errorf("replicate: foreign keys left off by the copy into %s: %w", s.To, err)
+		}
+		if bounded {
+			d.pendingKeysTried(owner, len(fks.Failed) > 0)
 		}
 		for _, f := range fks.Failed {
 			if !bounded { // reported once, not at every bounded run

@@ -260,3 +260,47 @@ func TestForeignKeyIsAddedByABoundedRunOnceItsParentArrives(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, pending)
 }
+
+// A key that stays violated is not checked again at every bounded run of
+// a busy source (each check reads the child table): after a bounded run's
+// failed try, the next tries wait PendingKeysEvery.
+func TestABoundedRunWaitsBeforeTryingAViolatedKeyAgain(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fkTables(t, src)
+	dbtest.Exec(t, src.Store, "INSERT INTO payment (id, rental_id, amount) VALUES (500, 999, 1)")
+	spec := fkSpec(t, src, dst, "triggers")
+	log := hclog.NewNullLogger()
+	rep := replicate.New(log)
+	rep.LagEvery = 50 * time.Millisecond
+	rep.PendingKeysEvery = time.Hour
+	runPhase(t, ctx, provision.New(log), spec, 0)
+	runPhase(t, ctx, rep, spec, 1)
+	runPhase(t, ctx, copydriver.New(log), spec, 2)
+	res := runPhase(t, ctx, rep, spec, 3)
+	require.Contains(t, res.Summary, "1 foreign key still NOT carried: payment.")
+
+	follow, ok := spec.Phases[3].Driver.(*replicate.Spec).FollowFor(300 * time.Millisecond)
+	require.True(t, ok)
+	in := input(spec, 3)
+	in.Phase.Driver = follow
+	tried := func(id int) bool {
+		t.Helper()
+		// The source keeps taking writes: every bounded run applies some.
+		dbtest.Exec(t, src.Store, fmt.Sprintf("INSERT INTO payment (id, rental_id, amount) VALUES (%d, 1, 1)", id))
+		for k := 0; ; k++ {
+			res, err := rep.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(activities.Heartbeat) {})
+			require.NoError(t, err)
+			in.Resume = res.Checkpoint
+			if res.Records > 0 || k == 10 {
+				require.Positive(t, res.Records, "no bounded run applied the write")
+				return strings.Contains(strings.Join(res.Warnings, "\n"), "foreign key still NOT carried")
+			}
+		}
+	}
+	assert.True(t, tried(600), "the first bounded run that applied changes tries the key")
+	assert.False(t, tried(601), "the next, within PendingKeysEvery of the failed try, tries it again")
+	rep.PendingKeysEvery = time.Nanosecond
+	assert.True(t, tried(602), "past PendingKeysEvery a bounded run tries again")
+}
