@@ -155,6 +155,19 @@ func (r *run) recordLag(ctx workflow.Context, phase string, lag *migration.Repli
 	}
 }
 
+// unpublishLag unsets the ReplicationLag search attribute of a run that
+// ends, since changeEndedLag: its report keeps the last lag measured (the
+// status says when), but nothing replicates any more.
+func (r *run) unpublishLag(ctx workflow.Context) {
+	if r.publishedLag == nil || workflow.GetVersion(ctx, changeEndedLag, workflow.DefaultVersion, endedLagV1) < endedLagV1 {
+		return
+	}
+	r.publishedLag = nil
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrLag.ValueUnset()); err != nil {
+		r.logger.Warn("unset search attribute", "name", SearchAttrLag.GetName(), "error", err)
+	}
+}
+
 // followWhileWaiting starts, for the gate before phase i and its lag
 // condition, the replication of the latest earlier catchUp phase, unless
 // it already runs in the background; the approval's validator compares

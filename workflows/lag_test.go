@@ -2,11 +2,13 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -479,4 +481,38 @@ func TestLagGateRefusalCountsOneChangeInTheSingular(t *testing.T) {
 	err := lg.check(rep, now)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "but phase replicate measured 3s (1 change behind) 0s ago")
+}
+
+// A run that published a ReplicationLag unsets it when it ends: a query
+// for replications behind (ReplicationLag > 5) finds runs behind now, not
+// runs that ended behind. The report keeps the last lag measured.
+func TestAnEndedRunUnsetsItsReplicationLag(t *testing.T) {
+	h := newHarness(t)
+	h.fake.result = func(_ context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
+		if _, ok := in.Phase.Driver.(*followSpec); ok {
+			res.Lag = &migration.ReplicationLag{Seconds: 7, Changes: 70}
+		}
+		return nil
+	}
+	var lags []string
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		// An upsert that only unsets reaches the mock empty: the
+		// workflow's one such upsert is the lag's.
+		if v, ok := sa.GetFloat64(SearchAttrLag); ok {
+			lags = append(lags, fmt.Sprint(v))
+		} else if sa.Size() == 0 {
+			lags = append(lags, "unset")
+		}
+	}).Return(nil)
+	rep, err := h.run(mustSpec(t, `name: test
+phases:
+  - {phase: validate, hook: `+hookOK+`}
+  - {phase: copy, name: replicate, testfollow: {}}
+`))
+	require.NoError(t, err)
+	require.Equal(t, migration.StatusCompleted, rep.Status)
+	require.Equal(t, []string{"7", "unset"}, lags)
+	require.NotNil(t, rep.Replication, "the report keeps the last lag measured")
+	require.Equal(t, 7.0, rep.Replication.Seconds)
 }

@@ -190,6 +190,12 @@ const (
 	// duration and rate leave the pause out. Asked only when a pause
 	// comes (pauseWhoOn).
 	pauseWhoV1 = 1
+
+	changeEndedLag = "ended-lag"
+	// endedLagV1: a run that published a ReplicationLag unsets it when it
+	// ends, so that `ReplicationLag > 5` finds replications behind now,
+	// not runs that ended behind. Asked only by a run that published one.
+	endedLagV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -470,6 +476,7 @@ func (r *run) end(ctx workflow.Context, status migration.Status) {
 	}
 	r.report.EndTime = workflow.Now(ctx)
 	r.publish(ctx)
+	r.unpublishLag(ctx)
 	r.countEnd(ctx, status)
 	r.logger.Info("migration ended", "status", status)
 }
