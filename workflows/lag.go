@@ -157,9 +157,11 @@ func (r *run) recordLag(ctx workflow.Context, phase string, lag *migration.Repli
 
 // unpublishLag unsets the ReplicationLag search attribute of a run that
 // ends, since changeEndedLag: its report keeps the last lag measured (the
-// status says when), but nothing replicates any more.
+// status says when), but nothing replicates any more. A run continued as
+// new has not published one itself but carries the report of a run that
+// did (the attribute is carried over with it).
 func (r *run) unpublishLag(ctx workflow.Context) {
-	if r.publishedLag == nil || workflow.GetVersion(ctx, changeEndedLag, workflow.DefaultVersion, endedLagV1) < endedLagV1 {
+	if r.publishedLag == nil && r.report.Replication == nil || workflow.GetVersion(ctx, changeEndedLag, workflow.DefaultVersion, endedLagV1) < endedLagV1 {
 		return
 	}
 	r.publishedLag = nil

@@ -194,7 +194,8 @@ const (
 	changeEndedLag = "ended-lag"
 	// endedLagV1: a run that published a ReplicationLag unsets it when it
 	// ends, so that `ReplicationLag > 5` finds replications behind now,
-	// not runs that ended behind. Asked only by a run that published one.
+	// not runs that ended behind. Asked only by a run whose report has a
+	// lag (published by it, or by the run it continued).
 	endedLagV1 = 1
 )
 
