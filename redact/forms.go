@@ -1,9 +1,10 @@
 // Package redact hides secret values wherever a worker could print or store
 // them: it knows the forms in which a program commonly prints a secret
-// (base64, hex, URL-encoded, reversed, JSON-escaped), replaces every one of
-// them in text and log streams, and seals them in checkpoints so that a
-// resumed action gets the real value back on the worker while history keeps
-// only a reference. It knows nothing of Temporal.
+// (base64, hex, URL-encoded, reversed, upper- or lower-cased, spaced out,
+// JSON-escaped), replaces every one of them in text and log streams, and
+// seals them in checkpoints so that a resumed action gets the real value
+// back on the worker while history keeps only a reference. It knows
+// nothing of Temporal.
 package redact
 
 import (
@@ -39,8 +40,8 @@ type Form struct {
 // and — so that it is caught inside a longer encoded text such as an HTTP
 // Basic header's "user:secret" — the characters that encode the secret
 // alone at each of the three byte offsets), hex in either case,
-// URL-encoded (query with '+', query with %20, path), reversed and
-// JSON-escaped (with and without HTML escaping, and ASCII-only) and, for
+// URL-encoded (query with '+', query with %20, path), reversed, upper-
+// and lower-cased, spaced out letter by letter, JSON-escaped (with and without HTML escaping, and ASCII-only) and, for
 // a multi-line secret, each of its lines. Forms equal to an earlier
 // one or shorter than MinFormLen are left out.
 func Forms(secret string) []Form {
@@ -72,6 +73,11 @@ func Forms(secret string) []Form {
 	add("query20", strings.ReplaceAll(url.QueryEscape(secret), "+", "%20"))
 	add("path", url.PathEscape(secret))
 	add("reversed", reverse(secret))
+	// A hook's own transformation of a value it was given (tr a-z A-Z, a
+	// token "hidden" by spacing it out) is as readable as the value.
+	add("upper", strings.ToUpper(secret))
+	add("lower", strings.ToLower(secret))
+	add("spaced", strings.Join(strings.Split(secret, ""), " "))
 	add("json", jsonEscape(secret, false))
 	add("json-html", jsonEscape(secret, true))
 	// Python's json.dumps, jq -a and many loggers write every non-ASCII

@@ -33,6 +33,11 @@ func encodings(secret string) []struct{ name, printed string } {
 		{"url path", "/x/" + url.PathEscape(secret)},
 		{"reversed", reverse(secret)},
 		{"json-escaped", string(js)},
+		// What a hook's own transformation prints: tr a-z A-Z, tr A-Z
+		// a-z, a "hidden" value spaced out letter by letter.
+		{"upper-cased", "TOKEN=" + strings.ToUpper(secret)},
+		{"lower-cased", strings.ToLower(secret) + " was used"},
+		{"spaced", "key: " + strings.Join(strings.Split(secret, ""), " ")},
 	}
 }
 
