@@ -194,3 +194,51 @@ func mirrorTables(t *testing.T, ctx context.Context, src, dst *datastore.Store, 
 	dbtest.Exec(t, dst, rows...)
 	return tables
 }
+
+// A parent's key change on a MariaDB source with ON UPDATE CASCADE moves
+// its children (the parent's triggers record them, fkactions.go), so the
+// batch holds the parent's old key (a delete), its new key (an upsert)
+// and the children's upserts. The parent's deletes waited for every
+// upsert (a child may be moved off a parent the batch deletes), so its new
+// row was written while the old one still held its unique values: Sakila's
+// rental (UNIQUE (rental_date, inventory_id, customer_id)) stopped the
+// replication for good on "duplicate key value violates unique
+// constraint". Where every key from the children to the parent sets NULL
+// on delete (payment.rental_id), the target accepts the parent's deletes
+// first: the children it nulls get their new parent from their upserts.
+func TestAKeyChangeOfAParentWithAUniqueIndexReachesTheTarget(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ddl := []string{
+		"CREATE TABLE rental (id integer PRIMARY KEY, day date NOT NULL, item integer NOT NULL, UNIQUE KEY rental_day_item (day, item))",
+		"CREATE TABLE payment (id integer PRIMARY KEY, rental_id integer REFERENCES rental (id) ON DELETE SET NULL ON UPDATE CASCADE, amount decimal(5,2) NOT NULL)",
+	}
+	seedRows := []string{
+		"INSERT INTO rental VALUES (1, '2005-05-24', 1), (2, '2005-05-24', 2), (3, '2005-05-25', 1)",
+		"INSERT INTO payment VALUES (1, 1, 2.99), (2, 2, 0.99), (3, 2, 4.99), (4, NULL, 1.00)",
+	}
+	names := []string{"rental", "payment"}
+	tables := mirrorTables(t, ctx, src.Store, dst.Store, names, ddl, seedRows)
+	if _, err := datastore.CreateForeignKeys(ctx, dst.Store, tables); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, dst.Store, "CREATE UNIQUE INDEX rental_day_item_on_target ON rental (day, item)")
+	o := runOpts(src, dst, captureName(t), MethodTriggers)
+	o.Tables = names
+	if _, err := Setup(ctx, o.Options); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+	dbtest.Exec(t, src.Store,
+		"UPDATE rental SET id = 90000 WHERE id = 2", // payments 2 and 3 follow
+		"DELETE FROM rental WHERE id = 1",           // payment 1 loses its rental
+		"INSERT INTO payment VALUES (5, 90000, 3.99)")
+	o.Until = Drained(time.Now())
+	if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, tbl := range names {
+		dbtest.AssertSameRows(t, src.Store, dst.Store, tbl)
+	}
+}
