@@ -242,3 +242,52 @@ func TestAKeyChangeOfAParentWithAUniqueIndexReachesTheTarget(t *testing.T) {
 		dbtest.AssertSameRows(t, src.Store, dst.Store, tbl)
 	}
 }
+
+// A parent's key change whose ON UPDATE CASCADE goes on through a child's
+// key into a grandchild's (an order's lines keyed by (order, n), their
+// allocations keyed by (order, n, m)). InnoDB changes the grandchildren
+// below the SQL layer too. Before, only the first children were recorded:
+// a target with the keys refused the old child's delete while its
+// grandchildren still referenced it (NO ACTION: the replication stopped
+// for good on SQLSTATE 23503) or deleted them with it (CASCADE: rows lost
+// without an error).
+func TestAKeyChangeCascadingThroughAChildsKeyReachesTheTarget(t *testing.T) {
+	for _, onDelete := range []string{"NO ACTION", "CASCADE"} {
+		t.Run(onDelete, func(t *testing.T) {
+			src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			ddl := []string{
+				"CREATE TABLE orders (id integer PRIMARY KEY, v varchar(10))",
+				"CREATE TABLE line (order_id integer NOT NULL, n integer NOT NULL, PRIMARY KEY (order_id, n), FOREIGN KEY (order_id) REFERENCES orders (id) ON UPDATE CASCADE ON DELETE " + onDelete + ")",
+				"CREATE TABLE alloc (order_id integer NOT NULL, n integer NOT NULL, m integer NOT NULL, PRIMARY KEY (order_id, n, m), FOREIGN KEY (order_id, n) REFERENCES line (order_id, n) ON UPDATE CASCADE ON DELETE " + onDelete + ")",
+				"CREATE TABLE pick (order_id integer NOT NULL, n integer NOT NULL, m integer NOT NULL, k integer NOT NULL, PRIMARY KEY (order_id, n, m, k), FOREIGN KEY (order_id, n, m) REFERENCES alloc (order_id, n, m) ON UPDATE CASCADE ON DELETE " + onDelete + ")",
+			}
+			seedRows := []string{
+				"INSERT INTO orders VALUES (1, 'a'), (2, 'b')",
+				"INSERT INTO line VALUES (1, 1), (1, 2), (2, 1)",
+				"INSERT INTO alloc VALUES (1, 1, 1), (1, 1, 2), (1, 2, 1), (2, 1, 1)",
+				"INSERT INTO pick VALUES (1, 1, 1, 1), (1, 2, 1, 1), (2, 1, 1, 1)",
+			}
+			names := []string{"orders", "line", "alloc", "pick"}
+			tables := mirrorTables(t, ctx, src.Store, dst.Store, names, ddl, seedRows)
+			if fk, err := datastore.CreateForeignKeys(ctx, dst.Store, tables); err != nil || len(fk.Carried) != 3 {
+				t.Fatalf("foreign keys on the target: %+v, err %v; want 3 carried", fk, err)
+			}
+			o := runOpts(src, dst, captureName(t), MethodTriggers)
+			o.Tables = names
+			if _, err := Setup(ctx, o.Options); err != nil {
+				t.Fatalf("setup: %v", err)
+			}
+			t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+			dbtest.Exec(t, src.Store, "UPDATE orders SET id = 10 WHERE id = 1")
+			o.Until = Drained(time.Now())
+			if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			for _, tbl := range names {
+				dbtest.AssertSameRows(t, src.Store, dst.Store, tbl)
+			}
+		})
+	}
+}
