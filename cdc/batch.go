@@ -209,9 +209,13 @@ func apply(ctx context.Context, target *datastore.Store, tables map[string]table
 	if len(names) == 0 {
 		return nil
 	}
+	enforced, err := enforcesForeignKeys(ctx, target)
+	if err != nil {
+		return err
+	}
 	var all []datastore.TableMutations
 	for _, step := range applyOrder(tables, names,
-		func(n string) bool { return len(parts[n][1].Mutations) > 0 },
+		func(n string) bool { return enforced && len(parts[n][1].Mutations) > 0 },
 		func(n string) bool { return parts[n][0].Empty }) {
 		tm := parts[step.table][0]
 		if step.upserts {
@@ -222,6 +226,22 @@ func apply(ctx context.Context, target *datastore.Store, tables map[string]table
 		}
 	}
 	return target.ApplyWith(ctx, all, hooks)
+}
+
+// enforcesForeignKeys says whether the target refuses a write its foreign
+// keys do not allow. SQLite checks them only on a connection that turns
+// foreign_keys on, which Godwit's do not (unless the DSN does): there a
+// batch's deletes need not wait for its upserts, and must not, since a
+// row whose key changed would meet its old self on a unique index.
+func enforcesForeignKeys(ctx context.Context, target *datastore.Store) (bool, error) {
+	if target.Engine != datastore.SQLite {
+		return true, nil
+	}
+	var on int
+	if err := target.DB.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil {
+		return false, fmt.Errorf("read the target's foreign_keys setting: %w", err)
+	}
+	return on != 0, nil
 }
 
 // applyStep is one part of a batch: a table's deletes (and emptying), or

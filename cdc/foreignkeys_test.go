@@ -201,45 +201,62 @@ func mirrorTables(t *testing.T, ctx context.Context, src, dst *datastore.Store, 
 // and the children's upserts. The parent's deletes waited for every
 // upsert (a child may be moved off a parent the batch deletes), so its new
 // row was written while the old one still held its unique values: Sakila's
-// rental (UNIQUE (rental_date, inventory_id, customer_id)) stopped the
-// replication for good on "duplicate key value violates unique
-// constraint". Where every key from the children to the parent sets NULL
-// on delete (payment.rental_id), the target accepts the parent's deletes
-// first: the children it nulls get their new parent from their upserts.
+// rental (UNIQUE (rental_date, inventory_id, customer_id)) and store
+// (UNIQUE (manager_staff_id)) stopped the replication for good on a
+// duplicate key. Where every key from the children to the parent sets
+// NULL on delete (payment.rental_id), the target accepts the parent's
+// deletes first: the children it nulls get their new parent from their
+// upserts. A SQLite target enforces no foreign key on Godwit's
+// connections, so its deletes always go first.
 func TestAKeyChangeOfAParentWithAUniqueIndexReachesTheTarget(t *testing.T) {
-	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ddl := []string{
-		"CREATE TABLE rental (id integer PRIMARY KEY, day date NOT NULL, item integer NOT NULL, UNIQUE KEY rental_day_item (day, item))",
-		"CREATE TABLE payment (id integer PRIMARY KEY, rental_id integer REFERENCES rental (id) ON DELETE SET NULL ON UPDATE CASCADE, amount decimal(5,2) NOT NULL)",
-	}
-	seedRows := []string{
-		"INSERT INTO rental VALUES (1, '2005-05-24', 1), (2, '2005-05-24', 2), (3, '2005-05-25', 1)",
-		"INSERT INTO payment VALUES (1, 1, 2.99), (2, 2, 0.99), (3, 2, 4.99), (4, NULL, 1.00)",
-	}
-	names := []string{"rental", "payment"}
-	tables := mirrorTables(t, ctx, src.Store, dst.Store, names, ddl, seedRows)
-	if _, err := datastore.CreateForeignKeys(ctx, dst.Store, tables); err != nil {
-		t.Fatal(err)
-	}
-	dbtest.Exec(t, dst.Store, "CREATE UNIQUE INDEX rental_day_item_on_target ON rental (day, item)")
-	o := runOpts(src, dst, captureName(t), MethodTriggers)
-	o.Tables = names
-	if _, err := Setup(ctx, o.Options); err != nil {
-		t.Fatalf("setup: %v", err)
-	}
-	t.Cleanup(func() { Teardown(context.Background(), o.Options) })
-	dbtest.Exec(t, src.Store,
-		"UPDATE rental SET id = 90000 WHERE id = 2", // payments 2 and 3 follow
-		"DELETE FROM rental WHERE id = 1",           // payment 1 loses its rental
-		"INSERT INTO payment VALUES (5, 90000, 3.99)")
-	o.Until = Drained(time.Now())
-	if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	for _, tbl := range names {
-		dbtest.AssertSameRows(t, src.Store, dst.Store, tbl)
+	for _, tc := range []struct {
+		target   datastore.Engine
+		onDelete string
+	}{
+		{datastore.Postgres, "SET NULL"},
+		{datastore.SQLite, "SET NULL"},
+		{datastore.SQLite, "RESTRICT"},
+	} {
+		t.Run(string(tc.target)+" "+tc.onDelete, func(t *testing.T) {
+			src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, tc.target)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			ddl := []string{
+				"CREATE TABLE rental (id integer PRIMARY KEY, day date NOT NULL, item integer NOT NULL, UNIQUE KEY rental_day_item (day, item))",
+				"CREATE TABLE payment (id integer PRIMARY KEY, rental_id integer REFERENCES rental (id) ON DELETE " + tc.onDelete + " ON UPDATE CASCADE, amount decimal(5,2) NOT NULL)",
+			}
+			seedRows := []string{
+				"INSERT INTO rental VALUES (1, '2005-05-24', 1), (2, '2005-05-24', 2), (3, '2005-05-25', 1), (4, '2005-05-26', 1)",
+				"INSERT INTO payment VALUES (1, 4, 2.99), (2, 2, 0.99), (3, 2, 4.99), (4, NULL, 1.00)",
+			}
+			names := []string{"rental", "payment"}
+			tables := mirrorTables(t, ctx, src.Store, dst.Store, names, ddl, seedRows)
+			if _, err := datastore.CreateForeignKeys(ctx, dst.Store, tables); err != nil {
+				t.Fatal(err)
+			}
+			dbtest.Exec(t, dst.Store, "CREATE UNIQUE INDEX rental_day_item_on_target ON rental (day, item)")
+			o := runOpts(src, dst, captureName(t), MethodTriggers)
+			o.Tables = names
+			if _, err := Setup(ctx, o.Options); err != nil {
+				t.Fatalf("setup: %v", err)
+			}
+			t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+			stmts := []string{
+				"UPDATE rental SET id = 90000 WHERE id = 2", // payments 2 and 3 follow
+				"INSERT INTO payment VALUES (5, 90000, 3.99)",
+			}
+			if tc.onDelete == "SET NULL" {
+				stmts = append(stmts, "DELETE FROM rental WHERE id = 4") // payment 1 loses its rental
+			}
+			dbtest.Exec(t, src.Store, stmts...)
+			o.Until = Drained(time.Now())
+			if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			for _, tbl := range names {
+				dbtest.AssertSameRows(t, src.Store, dst.Store, tbl)
+			}
+		})
 	}
 }
 
