@@ -209,9 +209,13 @@ func apply(ctx context.Context, target *datastore.Store, tables map[string]table
 	if len(names) == 0 {
 		return nil
 	}
+	enforced, err := enforcesForeignKeys(ctx, target)
+	if err != nil {
+		return err
+	}
 	var all []datastore.TableMutations
 	for _, step := range applyOrder(tables, names,
-		func(n string) bool { return len(parts[n][1].Mutations) > 0 },
+		func(n string) bool { return enforced && len(parts[n][1].Mutations) > 0 },
 		func(n string) bool { return parts[n][0].Empty }) {
 		tm := parts[step.table][0]
 		if step.upserts {
@@ -222,6 +226,22 @@ func apply(ctx context.Context, target *datastore.Store, tables map[string]table
 		}
 	}
 	return target.ApplyWith(ctx, all, hooks)
+}
+
+// enforcesForeignKeys says whether the target refuses a write its foreign
+// keys do not allow. SQLite checks them only on a connection that turns
+// foreign_keys on, which Godwit's do not (unless the DSN does): there a
+// batch's deletes need not wait for its upserts, and must not, since a
+// row whose key changed would meet its old self on a unique index.
+func enforcesForeignKeys(ctx context.Context, target *datastore.Store) (bool, error) {
+	if target.Engine != datastore.SQLite {
+		return true, nil
+	}
+	var on int
+	if err := target.DB.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil {
+		return false, fmt.Errorf("read the target's foreign_keys setting: %w", err)
+	}
+	return on != 0, nil
 }
 
 // applyStep is one part of a batch: a table's deletes (and emptying), or
@@ -244,8 +264,12 @@ type applyStep struct {
 //   - a table's deletes come before its own upserts, so a unique value
 //     moved from a deleted row to a new one is free when it is written —
 //     except for a table some child of which has upserts in the batch (or
-//     is such a table itself): its deletes wait until after every upsert,
-//     since a child row may be moved off a parent row the batch deletes.
+//     is such a table itself) through a key that refuses the delete: its
+//     deletes wait until after every upsert, since a child row may be
+//     moved off a parent row the batch deletes. So a key change of a row
+//     with unique values, in a parent whose children follow it (ON UPDATE
+//     CASCADE) through a key that refuses deletes, meets its old row: the
+//     target refuses it (see docs/cdc.md).
 //
 // Foreign keys are read from the source tables (names as the batch has
 // them) and from the target's, which the target enforces: they mirror the
@@ -266,24 +290,36 @@ func applyOrder(tables map[string]tablePair, names []string, hasUpserts, empties
 		}
 	}
 	var ts []*datastore.Table
+	// refuses[child][parent]: a key of child's to parent (on the source
+	// or the target) refuses the parent's delete while a child row still
+	// references it (any ON DELETE but SET NULL and SET DEFAULT, which
+	// only change the reference the child's own upsert then sets).
+	refuses := map[string]map[string]bool{}
 	for _, n := range names {
 		t := &datastore.Table{Name: n}
 		refs := map[string]bool{}
-		refer := func(ref string) {
-			if ref != n && in[ref] && !refs[ref] {
+		refuses[n] = map[string]bool{}
+		refer := func(ref, onDelete string) {
+			if ref == n || !in[ref] {
+				return
+			}
+			if !refs[ref] {
 				refs[ref] = true
 				t.ForeignKeys = append(t.ForeignKeys, datastore.ForeignKey{RefTable: ref})
+			}
+			if !nullsOnDelete(onDelete) {
+				refuses[n][ref] = true
 			}
 		}
 		if src := tables[n].src; src != nil {
 			for _, fk := range src.ForeignKeys {
-				refer(fk.RefTable)
+				refer(fk.RefTable, fk.OnDelete)
 			}
 		}
 		if dst := tables[n].dst; dst != nil {
 			for _, fk := range dst.ForeignKeys {
 				if ref, ok := byTarget[fk.RefTable]; ok {
-					refer(ref)
+					refer(ref, fk.OnDelete)
 				}
 			}
 		}
@@ -301,8 +337,13 @@ func applyOrder(tables map[string]tablePair, names []string, hasUpserts, empties
 		}
 		for _, fk := range child.ForeignKeys {
 			// A table emptied (truncated on the source) is emptied before
-			// its upserts, whatever its children do.
-			late[fk.RefTable] = !empties(fk.RefTable)
+			// its upserts, whatever its children do; a parent whose
+			// children's keys set NULL on delete has its deletes before
+			// its upserts too: its new rows (a key change moving a row
+			// that has unique values) must not meet its old ones.
+			if refuses[child.Name][fk.RefTable] && !empties(fk.RefTable) {
+				late[fk.RefTable] = true
+			}
 		}
 	}
 	var steps []applyStep
@@ -320,6 +361,17 @@ func applyOrder(tables map[string]tablePair, names []string, hasUpserts, empties
 		}
 	}
 	return steps
+}
+
+// nullsOnDelete says whether a foreign key's ON DELETE action lets its
+// parent row go while children reference it, changing only their
+// reference (SET NULL, SET DEFAULT).
+func nullsOnDelete(action string) bool {
+	switch strings.ToUpper(action) {
+	case "SET NULL", "SET DEFAULT":
+		return true
+	}
+	return false
 }
 
 // sameValue compares canonical values.

@@ -31,10 +31,11 @@ import (
 //
 // Deletes follow CASCADE chains down to maxActionDepth tables below the
 // parent (a self-referencing tree too, that many levels deep); a changed
-// key is followed one level, to the children that referenced it.
+// key is followed to the children that referenced it and on, as deep,
+// through children whose changed columns are referenced in turn.
 
-// maxActionDepth bounds how far below a deleted parent its CASCADE chains
-// are followed.
+// maxActionDepth bounds how far below a deleted or changed parent its
+// actions are followed.
 const maxActionDepth = 4
 
 // fkEdge is a foreign key of a captured child to a captured parent.
@@ -111,7 +112,28 @@ func fkActionTriggers(s *datastore.Store, capture string, tt *triggerTable, capt
 	// Key changes: the children that referenced the old values (they now
 	// reference the new ones, or NULL, or their default), and, for
 	// CASCADE, the same children under the new values too (a child whose
-	// own key holds the reference has a new key).
+	// own key holds the reference has a new key). A child's columns the
+	// action changed may be referenced in turn (a grandchild whose key
+	// holds its parent's key): the action goes on to those rows, down to
+	// maxActionDepth tables below the parent, and they are recorded the
+	// same way, reached through the path before the change (BEFORE) and,
+	// where every step is CASCADE, after it.
+	var walkUpdate func(path []fkEdge, cond string, cascade bool)
+	walkUpdate = func(path []fkEdge, cond string, cascade bool) {
+		onUpdate = append(onUpdate, cond+touchSQL(q, now, path, "OLD")+"; END IF")
+		if cascade {
+			followed = append(followed, cond+touchSQL(q, now, path, "NEW")+"; END IF")
+		}
+		if len(path) == maxActionDepth {
+			return
+		}
+		last := path[len(path)-1]
+		for _, e := range childEdges(last.child.src.Name, captured) {
+			if acts(e.fk.OnUpdate) && overlaps(e.fk.RefColumns, last.fk.Columns) {
+				walkUpdate(append(append([]fkEdge(nil), path...), e), cond, cascade && strings.EqualFold(e.fk.OnUpdate, "CASCADE"))
+			}
+		}
+	}
 	for _, e := range childEdges(tt.src.Name, captured) {
 		if !acts(e.fk.OnUpdate) {
 			continue
@@ -120,11 +142,7 @@ func fkActionTriggers(s *datastore.Store, capture string, tt *triggerTable, capt
 		for _, r := range e.fk.RefColumns {
 			same = append(same, "OLD."+q(r)+" <=> NEW."+q(r))
 		}
-		cond := "IF NOT (" + strings.Join(same, " AND ") + ") THEN "
-		onUpdate = append(onUpdate, cond+touchSQL(q, now, []fkEdge{e}, "OLD")+"; END IF")
-		if strings.EqualFold(e.fk.OnUpdate, "CASCADE") {
-			followed = append(followed, cond+touchSQL(q, now, []fkEdge{e}, "NEW")+"; END IF")
-		}
+		walkUpdate([]fkEdge{e}, "IF NOT ("+strings.Join(same, " AND ")+") THEN ", strings.EqualFold(e.fk.OnUpdate, "CASCADE"))
 	}
 
 	var defs []triggerDef
@@ -141,6 +159,19 @@ func fkActionTriggers(s *datastore.Store, capture string, tt *triggerTable, capt
 	add("bu", "BEFORE", "UPDATE", onUpdate)
 	add("au", "AFTER", "UPDATE", followed)
 	return defs
+}
+
+// overlaps says whether two column lists share a column (names compared
+// as MySQL does, without case).
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if strings.EqualFold(x, y) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // touchSQL records in the changelog of the last table of path the keys of

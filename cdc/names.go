@@ -13,7 +13,7 @@ import (
 // Leftovers can find them and a person can recognise them.
 const (
 	prefix          = "godwit_"
-	changelogPrefix = "godwit_cl_"
+	changelogPrefix = datastore.ChangelogPrefix
 	triggerPrefix   = "godwit_tr_"
 	functionPrefix  = "godwit_fn_"
 	slotPrefix      = "godwit_"

@@ -49,7 +49,7 @@ import (
 const (
 	originSetting = "godwit.origin"
 	originVar     = "@godwit_origin"
-	originTable   = "godwit_origin"
+	originTable   = datastore.OriginTable
 	originMessage = "godwit:origin"
 )
 

@@ -422,9 +422,8 @@ func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Dura
 		return batch{}, err
 	}
 	deadline := time.Now().Add(wait)
-	per := max(maxChanges/max(len(r.tables), 1), 1)
 	for {
-		b, err := r.readAll(ctx, per)
+		b, err := r.readAll(ctx, maxChanges)
 		if err != nil {
 			return batch{}, err
 		}
@@ -442,12 +441,19 @@ func (r *triggerReader) next(ctx context.Context, maxChanges int, wait time.Dura
 // afterTableRead, when set (by tests), runs after each changelog's read.
 var afterTableRead func(table string)
 
-// readAll reads every changelog, up to per entries each, in one read-only
+// readAll reads up to room entries of the changelogs in one read-only
 // snapshot of the source: the rows a batch carries are then one state of
 // the source, which its foreign keys held. Read one by one, a parent and
 // its child deleted between two reads gave a batch with the parent's
 // delete and not the child's, which a target with the foreign key refused.
-func (r *triggerReader) readAll(ctx context.Context, per int) (batch, error) {
+//
+// Each changelog gets an equal share of room; when some have more entries
+// than their share, the room the others left is shared among those and
+// they are read again (in the same snapshot). Without it, a table
+// reloaded in one transaction (TRUNCATE, then more rows than its share)
+// never got more than its share however wide applyGrowing made the batch,
+// and a child row referencing one of its last rows was refused for good.
+func (r *triggerReader) readAll(ctx context.Context, room int) (batch, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if r.s.Engine != datastore.SQLite { // SQLite: a read transaction is a snapshot already
 		opts.Isolation = sql.LevelRepeatableRead
@@ -457,16 +463,53 @@ func (r *triggerReader) readAll(ctx context.Context, per int) (batch, error) {
 		return batch{}, fmt.Errorf("read the changelogs: %w", err)
 	}
 	defer tx.Rollback()
+	per := max(room/max(len(r.tables), 1), 1)
+	limits := map[string]int{}
+	for _, tt := range r.tables {
+		limits[tt.changelog] = per
+	}
+	b, counts, err := r.readTables(ctx, tx, limits)
+	if err != nil || !b.cut {
+		return b, err
+	}
+	left, full := room, 0
+	for _, tt := range r.tables {
+		if counts[tt.changelog] < per {
+			left -= counts[tt.changelog]
+		} else {
+			full++
+		}
+	}
+	share := left / max(full, 1)
+	if share <= per {
+		return b, nil
+	}
+	for _, tt := range r.tables {
+		if counts[tt.changelog] >= per {
+			limits[tt.changelog] = share
+		}
+	}
+	b, _, err = r.readTables(ctx, tx, limits)
+	return b, err
+}
+
+// readTables reads every changelog, up to its limit, in tx; counts are the
+// entries read of each.
+func (r *triggerReader) readTables(ctx context.Context, tx *sql.Tx, limits map[string]int) (batch, map[string]int, error) {
 	b := batch{seqs: map[string][]int64{}}
 	for _, tt := range r.tables {
-		if err := r.read(ctx, tx, tt, per, &b); err != nil {
-			return batch{}, err
+		if err := r.read(ctx, tx, tt, limits[tt.changelog], &b); err != nil {
+			return batch{}, nil, err
 		}
 		if afterTableRead != nil {
 			afterTableRead(tt.src.Name)
 		}
 	}
-	return b, nil
+	counts := map[string]int{}
+	for cl, seqs := range b.seqs {
+		counts[cl] = len(seqs)
+	}
+	return b, counts, nil
 }
 
 // checkDrift fails the run with ErrSchemaDrift, naming the change, when a

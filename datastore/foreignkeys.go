@@ -186,8 +186,11 @@ func carryable(t *Table, present map[string]bool) (*Table, []string) {
 }
 
 // DependencyOrder sorts tables so that a table comes after those its
-// foreign keys reference (self-references aside); tables in a cycle keep
-// their name order.
+// foreign keys reference (self-references aside); a cycle is broken at its
+// first table by name, and the tables that only depend on a cycle still
+// come after it (Sakila's store and staff reference each other: customer,
+// which references store, came first because it sorts first, and a batch
+// writing a store and its customers was refused for good).
 func DependencyOrder(tables []*Table) []*Table {
 	byName := map[string]*Table{}
 	for _, t := range tables {
@@ -214,17 +217,51 @@ func DependencyOrder(tables []*Table) []*Table {
 				out = append(out, t)
 			}
 		}
-		if !progress { // a cycle: take the first left, by name
+		if !progress { // a cycle: take the first left that is in one, by name
+			var next *Table
 			for _, t := range sorted {
-				if !done[t.Name] {
-					done[t.Name] = true
-					out = append(out, t)
+				if done[t.Name] {
+					continue
+				}
+				if next == nil {
+					next = t
+				}
+				if inCycle(t, byName, done) {
+					next = t
 					break
 				}
 			}
+			done[next.Name] = true
+			out = append(out, next)
 		}
 	}
 	return out
+}
+
+// inCycle says whether t reaches itself through the foreign keys of
+// tables not yet done (self-references aside).
+func inCycle(t *Table, byName map[string]*Table, done map[string]bool) bool {
+	seen := map[string]bool{}
+	var reaches func(from *Table) bool
+	reaches = func(from *Table) bool {
+		for _, fk := range from.ForeignKeys {
+			next := byName[fk.RefTable]
+			if next == nil || done[next.Name] || fk.RefTable == from.Name {
+				continue
+			}
+			if next.Name == t.Name {
+				return true
+			}
+			if !seen[next.Name] {
+				seen[next.Name] = true
+				if reaches(next) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return reaches(t)
 }
 
 // CreateForeignKeys gives the target the (source) tables' foreign keys,

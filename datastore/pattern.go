@@ -76,6 +76,27 @@ func MatchTables(names []string, patterns []string) ([]string, error) {
 	return out, nil
 }
 
+// The tables change capture keeps in a source (package cdc names them):
+// a changelog per captured table, and on SQLite one origin table.
+const (
+	// ChangelogPrefix starts the name of every changelog table.
+	ChangelogPrefix = "godwit_cl_"
+	// OriginTable is SQLite's table of origin tags shared by its captures.
+	OriginTable = "godwit_origin"
+)
+
+// isGodwitTable reports whether name is one of Godwit's own bookkeeping
+// tables (provisioning records, pending foreign keys, changelogs), which
+// no table pattern selects: a capture set up with tables "*" before the
+// copy must not have the copy take its changelogs for application tables.
+func isGodwitTable(name string) bool {
+	switch name {
+	case provisionTable, databaseMarker, pendingTable, OriginTable:
+		return true
+	}
+	return strings.HasPrefix(name, ChangelogPrefix)
+}
+
 // ListTables returns the base tables of the store's default schema, sorted,
 // leaving out Godwit's own bookkeeping tables.
 func (s *Store) ListTables(ctx context.Context) ([]string, error) {
@@ -85,7 +106,7 @@ func (s *Store) ListTables(ctx context.Context) ([]string, error) {
 	}
 	out := names[:0]
 	for _, n := range names {
-		if n != provisionTable && n != databaseMarker && n != pendingTable {
+		if !isGodwitTable(n) {
 			out = append(out, n)
 		}
 	}

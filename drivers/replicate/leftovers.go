@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -71,11 +72,15 @@ func UsesCapture(spec *config.Spec) bool {
 // migration's own captures (a capture's name derives from the migration
 // and the store's DSN reference, so every store is a possible source) and
 // any other capture's. A store that cannot be opened is a problem, not an
-// error: the others are still worth reporting.
+// error: the others are still worth reporting; one whose database does
+// not exist (not created yet, or dropped by a rollback) holds nothing.
 func FindLeftovers(ctx context.Context, spec *config.Spec, migration string) Scan {
 	var scan Scan
 	for _, name := range slices.Sorted(maps.Keys(spec.Stores)) {
 		found, err := storeLeftovers(ctx, spec.Stores, name, migration)
+		if errors.Is(err, datastore.ErrNoDatabase) {
+			continue // a database that is not there holds no capture object
+		}
 		if err != nil {
 			scan.Problems = append(scan.Problems, stores.NotChecked(name, "change capture objects", err))
 			continue
@@ -86,7 +91,8 @@ func FindLeftovers(ctx context.Context, spec *config.Spec, migration string) Sca
 }
 
 func storeLeftovers(ctx context.Context, specStores map[string]config.StoreSpec, name, migration string) ([]Leftover, error) {
-	s, err := stores.Open(ctx, specStores, name)
+	// Read-only: looking must not create a SQLite file that is not there.
+	s, err := stores.OpenReadOnly(ctx, specStores, name)
 	if err != nil {
 		return nil, err
 	}
