@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -368,6 +370,41 @@ type PreflightResult struct {
 type Problem struct {
 	Phase   string `json:"phase"`
 	Message string `json:"message"`
+}
+
+// GroupedProblem is one preflight problem and the phases that found it.
+type GroupedProblem struct {
+	Phases  []string
+	Message string
+}
+
+// Where says which phases found it: "phase copy", "phases provision, copy".
+func (g GroupedProblem) Where() string {
+	if len(g.Phases) == 1 {
+		return "phase " + g.Phases[0]
+	}
+	return "phases " + strings.Join(g.Phases, ", ")
+}
+
+// GroupProblems lists each problem once, with every phase that found it in
+// the spec's order: a mistake in a mapping that five phases go through, or
+// an environment variable every phase's store reads, is one mistake, not
+// five lines to read and compare.
+func GroupProblems(ps []Problem) []GroupedProblem {
+	var out []GroupedProblem
+	at := map[string]int{}
+	for _, p := range ps {
+		i, seen := at[p.Message]
+		if !seen {
+			i = len(out)
+			at[p.Message] = i
+			out = append(out, GroupedProblem{Message: p.Message})
+		}
+		if !slices.Contains(out[i].Phases, p.Phase) {
+			out[i].Phases = append(out[i].Phases, p.Phase)
+		}
+	}
+	return out
 }
 
 // Preflight runs every phase's driver preflight, changing nothing, and

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,44 +88,14 @@ func (a *app) dryRun(ctx context.Context, c client.Client, spec *config.Spec) er
 // writeProblems lists the preflight's problems, each once with the phases
 // that found it, and the leases held; it returns how many it listed.
 func writeProblems(w io.Writer, ps []activities.Problem, held []string) int {
-	problems := groupProblems(ps)
+	problems := activities.GroupProblems(ps)
 	for _, p := range problems {
-		what := "phase " + p.phases[0]
-		if len(p.phases) > 1 {
-			what = "phases " + strings.Join(p.phases, ", ")
-		}
-		fmt.Fprintf(w, "  ✗ %s: %s\n", what, p.message)
+		fmt.Fprintf(w, "  ✗ %s: %s\n", p.Where(), p.Message)
 	}
 	for _, h := range held {
 		fmt.Fprintf(w, "  ✗ %s\n", h)
 	}
 	return len(problems) + len(held)
-}
-
-// groupedProblem is one preflight problem and the phases that found it.
-type groupedProblem struct {
-	phases  []string
-	message string
-}
-
-// groupProblems lists each problem once, with every phase that found it
-// in the spec's order: a mistake in a mapping that five phases go through
-// is one mistake, not five lines to read and compare.
-func groupProblems(ps []activities.Problem) []groupedProblem {
-	var out []groupedProblem
-	at := map[string]int{}
-	for _, p := range ps {
-		i, seen := at[p.Message]
-		if !seen {
-			i = len(out)
-			at[p.Message] = i
-			out = append(out, groupedProblem{message: p.Message})
-		}
-		if !slices.Contains(out[i].phases, p.Phase) {
-			out[i].phases = append(out[i].phases, p.Phase)
-		}
-	}
-	return out
 }
 
 // runPreflight runs the Preflight workflow on a worker of the spec's task

@@ -51,11 +51,14 @@ func (r *run) preflight(ctx workflow.Context, i int) *stopCause {
 	return nil
 }
 
-// PreflightSummary puts preflight problems in one message, phase by phase.
+// PreflightSummary puts preflight problems in one message, each once with
+// the phases that found it (activities.GroupProblems). Text only: no
+// command depends on it.
 func PreflightSummary(problems []activities.Problem) string {
-	lines := make([]string, len(problems))
-	for i, p := range problems {
-		lines[i] = fmt.Sprintf("phase %s: %s", p.Phase, p.Message)
+	grouped := activities.GroupProblems(problems)
+	lines := make([]string, len(grouped))
+	for i, p := range grouped {
+		lines[i] = p.Where() + ": " + p.Message
 	}
-	return fmt.Sprintf("preflight found %s: %s", migration.Count(len(problems), "problem"), strings.Join(lines, "; "))
+	return fmt.Sprintf("preflight found %s: %s", migration.Count(len(grouped), "problem"), strings.Join(lines, "; "))
 }

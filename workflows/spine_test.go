@@ -204,6 +204,21 @@ func TestPreflightProblemsFailTheValidatePhase(t *testing.T) {
 	require.Equal(t, "preflight found 2 problems: phase copy: store legacy: connection refused; phase copy: table users has no primary key", rep.Phases[0].Error)
 }
 
+// A problem several phases found (an environment variable every phase's
+// store reads) is one problem in the phase's error, naming the phases:
+// not one line per phase to read and compare.
+func TestPreflightProblemsFoundBySeveralPhasesAreListedOnce(t *testing.T) {
+	h := newHarness(t)
+	h.fake.problems = []activities.Problem{
+		{Phase: "provision", Message: "store legacy: environment variable LEGACY_DSN is not set"},
+		{Phase: "copy", Message: "store legacy: environment variable LEGACY_DSN is not set"},
+		{Phase: "copy", Message: "table users has no primary key"},
+	}
+	rep, err := h.run(specWith(migration.PhaseValidate, migration.PhaseProvision, migration.PhaseCopy))
+	require.Error(t, err)
+	require.Equal(t, "preflight found 2 problems: phases provision, copy: store legacy: environment variable LEGACY_DSN is not set; phase copy: table users has no primary key", rep.Phases[0].Error)
+}
+
 // A preflight's summaries count in the singular for one: "1 phase",
 // "1 problem" ("preflight passed for 1 phases" before). The passed one is
 // the validate phase's summary until its own action's replaces it.
