@@ -869,8 +869,8 @@ func TestPlainViewSaysStatesInWords(t *testing.T) {
 		plain, jargon []string
 	}{
 		{"completed", "/migrations/done",
-			[]string{`id="run-status">Done</span>`, `<dt>Current phase</dt><dd>All 5 steps done</dd>`, `<span class="state">Done</span>`},
-			[]string{"COMPLETED", "5 of 5: done", "Technical team update"}},
+			[]string{`id="run-status">Done</span>`, `<dt>Current step</dt><dd>All 5 steps done</dd>`, `<span class="state">Done</span>`, `<h2 id="phases-h">Steps</h2>`},
+			[]string{"COMPLETED", "5 of 5: done", "Technical team update", "Current phase", ">Phases<"}},
 		{"running", "/migrations/running",
 			[]string{`id="run-status">Running</span>`, `<dd>Step 2 of 2: copy</dd>`, `<span class="state">Running</span>`, `<dt>Rollback</dt><dd>Can still be undone</dd>`, `<dt>Risk</dt><dd>Low</dd>`},
 			[]string{"IN_PROGRESS", ">RUNNING<", "AVAILABLE"}},
@@ -879,8 +879,8 @@ func TestPlainViewSaysStatesInWords(t *testing.T) {
 			[]string{"COMPENSATED", "ROLLED_BACK"}},
 		{"the list", "/",
 			[]string{`<span class="status attention">Waiting for approval</span>`, `<span class="status attention">Undone (rolled back)</span>`,
-				`<option value="IN_PROGRESS">Running</option>`, `href="/migrations/orders?view=plain"`, `<input type="hidden" name="view" value="plain">`},
-			[]string{`>WAITING_APPROVAL<`, `>ROLLED_BACK<`}},
+				`<option value="IN_PROGRESS">Running</option>`, `href="/migrations/orders?view=plain"`, `<input type="hidden" name="view" value="plain">`, `<th scope="col">Current step</th>`},
+			[]string{`>WAITING_APPROVAL<`, `>ROLLED_BACK<`, "Current phase"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
