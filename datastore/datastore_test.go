@@ -165,6 +165,8 @@ func TestMatchTables(t *testing.T) {
 		{"glob with star", []string{"orders_*"}, "orders_2023,orders_2024,orders_archive", nil},
 		{"glob with class", []string{"orders_202[34]"}, "orders_2023,orders_2024", nil},
 		{"question mark", []string{"user?"}, "users", nil},
+		{"negated class as documented", []string{"orders_[!0-9]*"}, "orders_archive", nil},
+		{"negated class leaving one table out", []string{"[!o]*"}, "customers,users", nil},
 		{"literal and glob without duplicates", []string{"users", "u*", "customers"}, "customers,users", nil},
 		{"unknown literal table", []string{"userz"}, "", datastore.ErrUnknownTable},
 		{"glob matching nothing", []string{"invoices_*"}, "", datastore.ErrUnknownTable},

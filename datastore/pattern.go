@@ -3,9 +3,10 @@ package datastore
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/godwit/godwit/glob"
 )
 
 // Table patterns are globs over table names in the store's default schema
@@ -33,7 +34,7 @@ func ValidatePattern(p string) error {
 	case strings.ContainsAny(p, "/ \t\n"):
 		return fmt.Errorf("%w: %q: whitespace and / are not allowed", ErrBadPattern, p)
 	}
-	if _, err := path.Match(p, ""); err != nil {
+	if _, err := glob.Match(p, ""); err != nil {
 		return fmt.Errorf("%w: %q: unbalanced [ ] or trailing \\", ErrBadPattern, p)
 	}
 	return nil
@@ -57,7 +58,7 @@ func MatchTables(names []string, patterns []string) ([]string, error) {
 		}
 		n := 0
 		for _, name := range names {
-			if ok, _ := path.Match(p, name); ok {
+			if ok, _ := glob.Match(p, name); ok {
 				n++
 				if !seen[name] {
 					seen[name] = true

@@ -9,7 +9,6 @@ package copy
 import (
 	"context"
 	"fmt"
-	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 )
@@ -657,7 +657,7 @@ func matching(names, patterns []string) []string {
 	var out []string
 	for _, n := range names {
 		for _, p := range patterns {
-			if ok, _ := path.Match(p, n); ok {
+			if ok, _ := glob.Match(p, n); ok {
 				out = append(out, n)
 				break
 			}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 )
@@ -181,7 +181,7 @@ func (s *Spec) Provides(store, table string) bool {
 		return true
 	}
 	for _, p := range s.Tables {
-		if ok, _ := path.Match(p, table); ok {
+		if ok, _ := glob.Match(p, table); ok {
 			return true
 		}
 	}
@@ -667,7 +667,7 @@ func (s *Spec) unopenedTarget() *datastore.Store {
 // primary key.
 func (s *Spec) withoutKey(table string) bool {
 	for _, p := range s.FullCopy {
-		if ok, _ := path.Match(p, table); ok {
+		if ok, _ := glob.Match(p, table); ok {
 			return true
 		}
 	}

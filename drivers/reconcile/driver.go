@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	rec "github.com/godwit/godwit/reconcile"
 )
 
@@ -184,7 +184,7 @@ func resolveTables(ctx context.Context, s *Spec, o rec.Options) ([]rec.TablePair
 
 func matchesAny(patterns []string, name string) bool {
 	for _, pat := range patterns {
-		if ok, _ := path.Match(pat, name); ok {
+		if ok, _ := glob.Match(pat, name); ok {
 			return true
 		}
 	}
