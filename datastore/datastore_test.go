@@ -265,3 +265,21 @@ func TestEngineSaysWhetherItsDDLIsTransactional(t *testing.T) {
 		}
 	}
 }
+
+func TestLiteralSelectsExactlyTheName(t *testing.T) {
+	names := []string{"a*b", "axb", "order items", "v1.2", "50%"}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			got, err := datastore.MatchTables(names, []string{datastore.Literal(name)})
+			if err != nil || len(got) != 1 || got[0] != name {
+				t.Fatalf("Literal(%q) = %q selects %v, %v; want only the table", name, datastore.Literal(name), got, err)
+			}
+		})
+	}
+	if err := datastore.ValidatePattern("order items"); !errors.Is(err, datastore.ErrBadPattern) {
+		t.Errorf("an unescaped space is still refused (a typo such as \"orders, items\"): %v", err)
+	}
+	if err := datastore.ValidatePattern(`order\ items`); err != nil {
+		t.Errorf("an escaped space names a table: %v", err)
+	}
+}

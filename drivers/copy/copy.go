@@ -310,7 +310,7 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 			return activities.PhaseResult{}, activities.ConfigError(err)
 		}
 		one := *s
-		one.Tables = []string{table}
+		one.Tables = []string{datastore.Literal(table)} // a name, not a pattern: "order items", "a*b"
 		s, rng = &one, r
 		log = log.With("table", c.In.Unit)
 	}
