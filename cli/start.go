@@ -184,7 +184,7 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 	switch {
 	case errors.As(err, &started):
 		if st := a.endedStatus(ctx, c, spec.Name, started.RunId); st != "" {
-			return nil, fmt.Errorf("migration %q ended %s, but its run %s is still closing (releasing its leases: about a second per table on a loaded server): start it again once it has closed; `temporal workflow describe -w %s` shows when",
+			return nil, fmt.Errorf("migration %q ended %s, but its run %s is still closing (releasing its leases, a minute or more with hundreds of tables): start it again once it has closed; `temporal workflow describe -w %s` shows when",
 				spec.Name, st, started.RunId, spec.Name)
 		}
 		return nil, fmt.Errorf("migration %q is already running (run %s): follow it with `godwit status %s --watch`, or roll it back first",
