@@ -633,10 +633,10 @@ func (d *Driver) empty(ctx context.Context, c *activities.Call[*Spec]) (activiti
 	}
 	var parts []string
 	if len(emptied) > 0 {
-		parts = append(parts, fmt.Sprintf("emptied %s in %s", strings.Join(emptied, ", "), s.To))
+		parts = append(parts, fmt.Sprintf("emptied %s in %s", migration.Names(emptied, migration.SummaryNames), s.To))
 	}
 	if len(kept) > 0 {
-		parts = append(parts, fmt.Sprintf("left %s as they are: not created by this migration's provision, so emptying them could delete rows that were not copied", strings.Join(kept, ", ")))
+		parts = append(parts, fmt.Sprintf("left %s as they are: not created by this migration's provision, so emptying them could delete rows that were not copied", migration.Names(kept, migration.SummaryNames)))
 	}
 	if len(built) > 0 {
 		parts = append(parts, "built the key and indexes the stopped copy had deferred on "+strings.Join(built, ", "))
