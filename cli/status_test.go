@@ -29,6 +29,13 @@ import (
 	"github.com/godwit/godwit/workflows"
 )
 
+// notStartedReport is a run that has not started its first phase.
+func notStartedReport() *migration.Report {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseShiftTraffic}, nil, t0)
+	r.Refresh(t0)
+	return r
+}
+
 func running(r *migration.Report) wfState { return wfState{report: r} }
 func ended(r *migration.Report) wfState   { return wfState{ended: true, report: r} }
 
@@ -322,6 +329,16 @@ func TestStatusCommand(t *testing.T) {
 			args:    []string{"status", "orders"},
 			states:  []wfState{running(only(runningReport()))},
 			want:    []string{"Migration orders — IN_PROGRESS\n", "  Phase      2 of 3: copy\n", "▶ 2. copy"},
+			queries: 1, describes: 1,
+		},
+		{
+			name: "taking its leases before the first phase",
+			args: []string{"status", "orders"},
+			states: []wfState{{report: notStartedReport(), children: []*workflowpb.PendingChildExecutionInfo{
+				{WorkflowId: "godwit-lease:k:1", WorkflowTypeName: workflows.LeaseWorkflowName},
+				{WorkflowId: "godwit-lease:k:2", WorkflowTypeName: workflows.LeaseWorkflowName},
+			}}},
+			want:    []string{"  Phase      0 of 3: not started (taking a lease on each table and resource it drives: 2 leases held so far)\n"},
 			queries: 1, describes: 1,
 		},
 		{
