@@ -500,10 +500,18 @@ func TestStatusWithoutWorkerTimesOutClearly(t *testing.T) {
 	queryTimeout = 50 * time.Millisecond
 	t.Cleanup(func() { queryTimeout = old })
 
-	c := &fakeClient{states: []wfState{{queryBlocks: true}}}
+	c := &fakeClient{states: []wfState{{queryBlocks: true}}, noPollers: true}
 	_, _, err := godwit(t, c.dial, "status", "orders")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "migration orders is running but no worker answered its status query within 50ms")
+	assert.Contains(t, err.Error(), "migration orders is running but no worker answered its status query within 50ms: is godwit-worker running on task queue")
+
+	// Workers poll the queue but are too busy to answer in time (a run of
+	// 300 tables, two workers on two loaded cores): not "is it running?".
+	c = &fakeClient{states: []wfState{{queryBlocks: true}}}
+	_, _, err = godwit(t, c.dial, "status", "orders")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no worker answered its status query within 50ms, though workers poll task queue")
+	assert.Contains(t, err.Error(), "they are busy")
 }
 
 func memoOf(t *testing.T, s migration.Summary) *commonpb.Memo {

@@ -44,6 +44,9 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	if err != nil {
 		if noWorker(qctx, err) {
 			nw := &NoWorkerError{Name: name, TaskQueue: desc.GetExecutionConfig().GetTaskQueue().GetName(), Timeout: timeout}
+			if q, err := m.Client.DescribeTaskQueue(ctx, nw.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW); err == nil {
+				nw.Polled = len(q.GetPollers()) > 0
+			}
 			if qctx.Err() == nil {
 				nw.Server = err.Error() // the server answered before the deadline
 			}
