@@ -39,3 +39,13 @@ func Names(names []string, max int) string {
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
 }
+
+// StepWords is how a phase's step reads after the phase: "step 2 of 5"
+// for a phase run as steps, but a fan-out's progress as it is ("148 of
+// 300 units done, 8 running", not "step 148 of 300 units done").
+func StepWords(step string) string {
+	if strings.Contains(step, " units done") {
+		return step
+	}
+	return "step " + step
+}
