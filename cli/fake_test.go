@@ -76,6 +76,7 @@ type wfState struct {
 	queryErr    error
 	queryBlocks bool // no worker: the query waits until its context ends
 	pending     []*workflowpb.PendingActivityInfo
+	children    []*workflowpb.PendingChildExecutionInfo
 	memo        *commonpb.Memo // the run's memo (the last known summary)
 }
 
@@ -111,6 +112,7 @@ func (c *fakeClient) DescribeWorkflowExecution(_ context.Context, id, runID stri
 	return &workflowservice.DescribeWorkflowExecutionResponse{
 		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: status, Memo: st.memo},
 		PendingActivities:     st.pending,
+		PendingChildren:       st.children,
 	}, nil
 }
 

@@ -118,7 +118,7 @@ func renderTextGate(w io.Writer, r *migration.Report, now time.Time, gateLag tim
 		fmt.Fprintf(w, "  %s %d. %-14s %s %5.1f%%  %-19s %s\n", phaseMark(p.State), i+1, p.Phase,
 			bar(p.Progress, 20), p.Progress, state, strings.Join(extra, ", "))
 		if p.Step != "" && p.State == migration.PhaseRunning {
-			fmt.Fprintf(w, "        step %s\n", p.Step)
+			fmt.Fprintf(w, "        %s\n", migration.StepWords(p.Step))
 		}
 		if p.Error != "" {
 			fmt.Fprintf(w, "        error: %s\n", p.Error)

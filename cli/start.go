@@ -183,6 +183,10 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 	var invalid *serviceerror.InvalidArgument
 	switch {
 	case errors.As(err, &started):
+		if st := a.endedStatus(ctx, c, spec.Name, started.RunId); st != "" {
+			return nil, fmt.Errorf("migration %q ended %s, but its run %s is still closing (releasing its leases, a minute or more with hundreds of tables): start it again once it has closed; `temporal workflow describe -w %s` shows when",
+				spec.Name, st, started.RunId, spec.Name)
+		}
 		return nil, fmt.Errorf("migration %q is already running (run %s): follow it with `godwit status %s --watch`, or roll it back first",
 			spec.Name, started.RunId, spec.Name)
 	case errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute"):
@@ -191,6 +195,21 @@ func (a *app) start(ctx context.Context, c client.Client, spec *config.Spec) (cl
 		return nil, fmt.Errorf("start migration %s: %w", spec.Name, err)
 	}
 	return run, nil
+}
+
+// endedStatus is the final status a still-open run has already reached
+// (its memo's), or "" when it has not ended or cannot be read. A run that
+// held many leases stays open for a while after it ended, releasing them.
+func (a *app) endedStatus(ctx context.Context, c client.Client, name, runID string) migration.Status {
+	desc, err := c.DescribeWorkflowExecution(ctx, name, runID)
+	if err != nil {
+		return ""
+	}
+	sum, err := control.MemoSummary(a.dc, desc.GetWorkflowExecutionInfo().GetMemo())
+	if err != nil || sum == nil || !sum.Status.Final() {
+		return ""
+	}
+	return sum.Status
 }
 
 // waitResult waits for the run's end and prints its final report.

@@ -75,7 +75,17 @@ func TestStart(t *testing.T) {
 			args:       []string{"start", "-f", demoSpec},
 			startErr:   serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "req", "run-0"),
 			wantQueue:  "godwit",
+			states:     []wfState{{}},
 			wantErr:    "migration \"demo\" is already running (run run-0): follow it with `godwit status demo --watch`, or roll it back first",
+			notWrapped: true,
+		},
+		{
+			name:       "ended but still releasing its leases",
+			args:       []string{"start", "-f", demoSpec},
+			startErr:   serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "req", "run-0"),
+			states:     []wfState{{memo: memoOf(t, migration.Summary{Status: migration.StatusRolledBack})}},
+			wantQueue:  "godwit",
+			wantErr:    "migration \"demo\" ended ROLLED_BACK, but its run run-0 is still closing (releasing its leases",
 			notWrapped: true,
 		},
 		{

@@ -29,6 +29,13 @@ import (
 	"github.com/godwit/godwit/workflows"
 )
 
+// notStartedReport is a run that has not started its first phase.
+func notStartedReport() *migration.Report {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseShiftTraffic}, nil, t0)
+	r.Refresh(t0)
+	return r
+}
+
 func running(r *migration.Report) wfState { return wfState{report: r} }
 func ended(r *migration.Report) wfState   { return wfState{ended: true, report: r} }
 
@@ -325,6 +332,16 @@ func TestStatusCommand(t *testing.T) {
 			queries: 1, describes: 1,
 		},
 		{
+			name: "taking its leases before the first phase",
+			args: []string{"status", "orders"},
+			states: []wfState{{report: notStartedReport(), children: []*workflowpb.PendingChildExecutionInfo{
+				{WorkflowId: "godwit-lease:k:1", WorkflowTypeName: workflows.LeaseWorkflowName},
+				{WorkflowId: "godwit-lease:k:2", WorkflowTypeName: workflows.LeaseWorkflowName},
+			}}},
+			want:    []string{"  Phase      0 of 3: not started (taking a lease on each table and resource it drives: 2 leases held so far)\n"},
+			queries: 1, describes: 1,
+		},
+		{
 			name: "running, live progress from the heartbeat",
 			args: []string{"status", "orders"},
 			states: []wfState{{report: runningRep, pending: []*workflowpb.PendingActivityInfo{
@@ -483,10 +500,18 @@ func TestStatusWithoutWorkerTimesOutClearly(t *testing.T) {
 	queryTimeout = 50 * time.Millisecond
 	t.Cleanup(func() { queryTimeout = old })
 
-	c := &fakeClient{states: []wfState{{queryBlocks: true}}}
+	c := &fakeClient{states: []wfState{{queryBlocks: true}}, noPollers: true}
 	_, _, err := godwit(t, c.dial, "status", "orders")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "migration orders is running but no worker answered its status query within 50ms")
+	assert.Contains(t, err.Error(), "migration orders is running but no worker answered its status query within 50ms: is godwit-worker running on task queue")
+
+	// Workers poll the queue but are too busy to answer in time (a run of
+	// 300 tables, two workers on two loaded cores): not "is it running?".
+	c = &fakeClient{states: []wfState{{queryBlocks: true}}}
+	_, _, err = godwit(t, c.dial, "status", "orders")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no worker answered its status query within 50ms, though workers poll task queue")
+	assert.Contains(t, err.Error(), "they are busy")
 }
 
 func memoOf(t *testing.T, s migration.Summary) *commonpb.Memo {

@@ -21,7 +21,10 @@ type NoWorkerError struct {
 	Name, TaskQueue string
 	Timeout         time.Duration
 	// Server is what the server said when it gave up before Timeout.
-	Server           string
+	Server string
+	// Polled: workers poll the task queue (DescribeTaskQueue), so they are
+	// there but busy or slow, not gone.
+	Polled           bool
 	LastKnown        *migration.Summary
 	LastKnownProblem string
 }
@@ -30,6 +33,10 @@ func (e *NoWorkerError) Error() string {
 	if e.Server != "" {
 		return fmt.Sprintf("migration %s is running but no worker answered its status query (the server: %s): is godwit-worker running on task queue %s?",
 			e.Name, e.Server, e.TaskQueue)
+	}
+	if e.Polled {
+		return fmt.Sprintf("migration %s is running but no worker answered its status query within %s, though workers poll task queue %s: they are busy (a worker that has not got the run cached replays its history to answer, thousands of events for a run of hundreds of tables); try again",
+			e.Name, e.Timeout, e.TaskQueue)
 	}
 	return fmt.Sprintf("migration %s is running but no worker answered its status query within %s: is godwit-worker running on task queue %s?",
 		e.Name, e.Timeout, e.TaskQueue)

@@ -44,6 +44,9 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	if err != nil {
 		if noWorker(qctx, err) {
 			nw := &NoWorkerError{Name: name, TaskQueue: desc.GetExecutionConfig().GetTaskQueue().GetName(), Timeout: timeout}
+			if q, err := m.Client.DescribeTaskQueue(ctx, nw.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW); err == nil {
+				nw.Polled = len(q.GetPollers()) > 0
+			}
 			if qctx.Err() == nil {
 				nw.Server = err.Error() // the server answered before the deadline
 			}
@@ -68,7 +71,27 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	if live, ok := LiveProgress(m.dc(), pending); ok {
 		rep.MergeLive(live, time.Now())
 	}
+	showLeases(&rep, desc.GetPendingChildren())
 	return &rep, nil
+}
+
+// showLeases says why a run has not started its first phase while it
+// takes its leases: one per table a pattern stands for, so a pattern over
+// 300 tables spent one to two minutes "not started" with nothing to show
+// (docs/scale.md).
+func showLeases(rep *migration.Report, children []*workflowpb.PendingChildExecutionInfo) {
+	if rep.CurrentIndex >= 0 || rep.Status != migration.StatusInProgress {
+		return
+	}
+	n := 0
+	for _, c := range children {
+		if c.GetWorkflowTypeName() == workflows.LeaseWorkflowName {
+			n++
+		}
+	}
+	if n > 0 {
+		rep.CurrentPhase += fmt.Sprintf(" (taking a lease on each table and resource it drives: %s held so far)", migration.Count(n, "lease"))
+	}
 }
 
 // runningWindow is the progress of the fan-out window running now, if

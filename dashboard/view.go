@@ -311,7 +311,7 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 		pv.Progress.Text += fmt.Sprintf(", %s records", stores.Humanize(p.Records))
 	}
 	if p.Step != "" {
-		pv.Step = "step " + p.Step
+		pv.Step = migration.StepWords(p.Step)
 	} else if p.Steps > 0 {
 		pv.Step = fmt.Sprintf("%d steps", p.Steps)
 	}

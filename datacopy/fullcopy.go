@@ -3,17 +3,17 @@ package datacopy
 import (
 	"context"
 	"fmt"
-	"path"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/glob"
 )
 
 // fullCopy reports whether a table without a key may be copied in one pass.
 func (r *run) fullCopy(table string) bool {
 	for _, p := range r.opts.FullCopy {
-		if ok, _ := path.Match(p, table); ok {
+		if ok, _ := glob.Match(p, table); ok {
 			return true
 		}
 	}

@@ -165,6 +165,8 @@ func TestMatchTables(t *testing.T) {
 		{"glob with star", []string{"orders_*"}, "orders_2023,orders_2024,orders_archive", nil},
 		{"glob with class", []string{"orders_202[34]"}, "orders_2023,orders_2024", nil},
 		{"question mark", []string{"user?"}, "users", nil},
+		{"negated class as documented", []string{"orders_[!0-9]*"}, "orders_archive", nil},
+		{"negated class leaving one table out", []string{"[!o]*"}, "customers,users", nil},
 		{"literal and glob without duplicates", []string{"users", "u*", "customers"}, "customers,users", nil},
 		{"unknown literal table", []string{"userz"}, "", datastore.ErrUnknownTable},
 		{"glob matching nothing", []string{"invoices_*"}, "", datastore.ErrUnknownTable},
@@ -261,5 +263,23 @@ func TestEngineSaysWhetherItsDDLIsTransactional(t *testing.T) {
 		if got := c.engine.TransactionalDDL(); got != c.want {
 			t.Errorf("%s: TransactionalDDL() = %v, want %v", c.engine, got, c.want)
 		}
+	}
+}
+
+func TestLiteralSelectsExactlyTheName(t *testing.T) {
+	names := []string{"a*b", "axb", "order items", "v1.2", "50%"}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			got, err := datastore.MatchTables(names, []string{datastore.Literal(name)})
+			if err != nil || len(got) != 1 || got[0] != name {
+				t.Fatalf("Literal(%q) = %q selects %v, %v; want only the table", name, datastore.Literal(name), got, err)
+			}
+		})
+	}
+	if err := datastore.ValidatePattern("order items"); !errors.Is(err, datastore.ErrBadPattern) {
+		t.Errorf("an unescaped space is still refused (a typo such as \"orders, items\"): %v", err)
+	}
+	if err := datastore.ValidatePattern(`order\ items`); err != nil {
+		t.Errorf("an escaped space names a table: %v", err)
 	}
 }

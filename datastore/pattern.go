@@ -3,9 +3,10 @@ package datastore
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/godwit/godwit/glob"
 )
 
 // Table patterns are globs over table names in the store's default schema
@@ -23,20 +24,55 @@ import (
 // ValidatePattern reports whether p is a usable table pattern; a spec parser
 // can call it to refuse a bad pattern before anything runs.
 func ValidatePattern(p string) error {
+	// A character escaped with \ is taken as it is: `order\ items` names
+	// the table "order items" (Literal writes such patterns).
+	bare := unescaped(p)
 	switch {
 	case strings.TrimSpace(p) == "":
 		return fmt.Errorf("%w: empty pattern", ErrBadPattern)
-	case strings.Contains(p, "%"):
+	case strings.Contains(bare, "%"):
 		return fmt.Errorf("%w: %q: use * and ? (glob), not SQL LIKE's %%", ErrBadPattern, p)
-	case strings.Contains(p, "."):
+	case strings.Contains(bare, "."):
 		return fmt.Errorf("%w: %q: schema-qualified names are not supported; tables are looked up in the DSN's default schema", ErrBadPattern, p)
-	case strings.ContainsAny(p, "/ \t\n"):
-		return fmt.Errorf("%w: %q: whitespace and / are not allowed", ErrBadPattern, p)
+	case strings.ContainsAny(bare, "/ \t\n"):
+		return fmt.Errorf("%w: %q: whitespace and / are not allowed (escape them with \\ in a table's name: `order\\ items`)", ErrBadPattern, p)
 	}
-	if _, err := path.Match(p, ""); err != nil {
+	if _, err := glob.Match(p, ""); err != nil {
 		return fmt.Errorf("%w: %q: unbalanced [ ] or trailing \\", ErrBadPattern, p)
 	}
 	return nil
+}
+
+// unescaped is p without its escaped characters (a \ and the character
+// after it), what is left to check for characters a pattern may not hold.
+func unescaped(p string) string {
+	if !strings.Contains(p, "\\") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' && i+1 < len(p) {
+			i++
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+// Literal is the pattern that selects exactly the table name, whatever it
+// holds: glob characters, whitespace, / . and % are escaped. A fan-out
+// unit is a table's name, and a table listed by "*" may be named
+// "order items" or "a*b".
+func Literal(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if strings.IndexByte("\\*?[] \t\n/.%", name[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(name[i])
+	}
+	return b.String()
 }
 
 // IsGlob reports whether a (valid) pattern has wildcards.
@@ -57,7 +93,7 @@ func MatchTables(names []string, patterns []string) ([]string, error) {
 		}
 		n := 0
 		for _, name := range names {
-			if ok, _ := path.Match(p, name); ok {
+			if ok, _ := glob.Match(p, name); ok {
 				n++
 				if !seen[name] {
 					seen[name] = true

@@ -3,9 +3,10 @@ package datastore
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/godwit/godwit/glob"
 )
 
 // RetireMode says what decommissioning does with a store's tables.
@@ -98,13 +99,13 @@ func Retire(ctx context.Context, s *Store, opts RetireOptions) (RetireResult, er
 			if orig, ok := RetiredOriginal(opts.RenameTo, n); ok && opts.Mode == RetireRename {
 				// A table this retire renamed earlier: done, and never a
 				// new candidate even if the pattern matches its new name.
-				if m, _ := path.Match(p, orig); m && !exists[orig] {
+				if m, _ := glob.Match(p, orig); m && !exists[orig] {
 					res.Already = appendNew(res.Already, orig)
 					already = true
 				}
 				continue
 			}
-			if ok, _ := path.Match(p, n); ok {
+			if ok, _ := glob.Match(p, n); ok {
 				matched = append(matched, n)
 			}
 		}
@@ -144,7 +145,7 @@ func appendNew(list []string, s string) []string {
 
 func matchesAny(patterns []string, name string) bool {
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, name); ok {
+		if ok, _ := glob.Match(p, name); ok {
 			return true
 		}
 	}

@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/godwit/godwit/glob"
 )
 
 // ErrMapping is a mapping that cannot work (an unknown column, a dropped
@@ -132,18 +133,18 @@ func (s *Spec) Check() []Problem {
 	for _, name := range keys {
 		t := s.Tables[name]
 		tp := "tables." + name
-		glob := isGlob(name)
-		if _, err := path.Match(name, ""); err != nil || strings.TrimSpace(name) == "" || strings.ContainsAny(name, ". \t/%") {
+		pattern := isGlob(name)
+		if _, err := glob.Match(name, ""); err != nil || strings.TrimSpace(name) == "" || strings.ContainsAny(name, ". \t/%") {
 			add(tp, "%q is not a table name or pattern: use a name or a glob such as orders_* (no schema, no SQL %%)", name)
 		}
-		if glob {
+		if pattern {
 			if t.To != "" {
 				add(tp+".to", "a pattern maps many tables: they cannot all be named %q (map those tables by name, or let the names rule name them)", t.To)
 			}
 		} else {
 			for _, other := range keys {
 				if other != name && isGlob(other) {
-					if ok, _ := path.Match(other, name); ok {
+					if ok, _ := glob.Match(other, name); ok {
 						add(tp, "table %s is mapped twice: by name and by the pattern %q; keep one", name, other)
 					}
 				}

@@ -3,11 +3,11 @@ package mapping
 import (
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/godwit/godwit/glob"
 	"github.com/godwit/godwit/suggest"
 )
 
@@ -132,7 +132,7 @@ func (s *Spec) TableNames(names []string) ([]string, error) {
 	for _, key := range slices.Sorted(maps.Keys(s.Tables)) {
 		n := 0
 		for _, name := range names {
-			if ok, _ := path.Match(key, name); !ok {
+			if ok, _ := glob.Match(key, name); !ok {
 				continue
 			}
 			n++
@@ -159,7 +159,7 @@ func (s *Spec) rulesFor(name string) TableSpec {
 		return t
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.Tables)) {
-		if ok, _ := path.Match(key, name); ok {
+		if ok, _ := glob.Match(key, name); ok {
 			return s.Tables[key]
 		}
 	}
@@ -314,7 +314,7 @@ func (s *Spec) TargetPatterns() []string {
 func (s *Spec) TargetName(name string) (string, bool) {
 	selected := false
 	for key := range s.Tables {
-		if ok, _ := path.Match(key, name); ok || key == name {
+		if ok, _ := glob.Match(key, name); ok || key == name {
 			selected = true
 			break
 		}
@@ -331,7 +331,7 @@ func (s *Spec) TargetName(name string) (string, bool) {
 // MapsTo reports whether the mapping writes target table name.
 func (s *Spec) MapsTo(name string) bool {
 	for _, p := range s.TargetPatterns() {
-		if ok, _ := path.Match(p, name); ok || p == name {
+		if ok, _ := glob.Match(p, name); ok || p == name {
 			return true
 		}
 	}

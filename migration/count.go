@@ -25,3 +25,27 @@ func Plural(noun string) string {
 	}
 	return noun + "s"
 }
+
+// SummaryNames is how many names a phase summary lists before it says how
+// many more there are: a summary is one line of `godwit status`, and the
+// tables of a 300-table migration made it several screens long.
+const SummaryNames = 12
+
+// Names joins names with ", ", at most max of them, then "and N more":
+// "a, b, c and 297 more".
+func Names(names []string, max int) string {
+	if max <= 0 || len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
+}
+
+// StepWords is how a phase's step reads after the phase: "step 2 of 5"
+// for a phase run as steps, but a fan-out's progress as it is ("148 of
+// 300 units done, 8 running", not "step 148 of 300 units done").
+func StepWords(step string) string {
+	if strings.Contains(step, " units done") {
+		return step
+	}
+	return "step " + step
+}

@@ -418,7 +418,7 @@ func (r *Report) currentPhaseText() string {
 	cur := r.Phases[r.CurrentIndex]
 	text := fmt.Sprintf("%d of %d: %s", r.CurrentIndex+1, n, cur.Phase)
 	if cur.Step != "" && (cur.State == PhaseRunning || cur.State == PhasePending) {
-		text += ", step " + cur.Step
+		text += ", " + StepWords(cur.Step)
 	}
 	return text
 }

@@ -101,7 +101,7 @@ func (s Summary) PhaseText() string {
 	}
 	text := fmt.Sprintf("%d of %d: %s", s.PhaseIndex+1, n, s.Phase)
 	if s.Step != "" && (s.PhaseState == PhaseRunning || s.PhaseState == PhasePending) {
-		text += ", step " + s.Step
+		text += ", " + StepWords(s.Step)
 	}
 	return text
 }

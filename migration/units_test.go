@@ -220,3 +220,16 @@ func TestMergeLiveCountsOneHiddenUnitInTheSingular(t *testing.T) {
 	r.MergeLive(live, start.Add(time.Minute))
 	assert.Contains(t, r.Phases[1].Detail, "\n… and 1 more unit running")
 }
+
+// A fan-out's progress reads as it is after the phase, not as a step
+// ("step 3 of 8 units done" in a 300-table trial's status).
+func TestAFanOutsProgressIsNotCalledAStep(t *testing.T) {
+	start := time.Unix(0, 0)
+	r := fannedOut(start, 3, 0, "u3")
+	r.Phases[1].Step = "3 of 8 units done, 1 running"
+	r.Refresh(start)
+	assert.Equal(t, "2 of 2: copy, 3 of 8 units done, 1 running", r.CurrentPhase)
+	r.Phases[1].Units, r.Phases[1].Step = 0, "2 of 5"
+	r.Refresh(start)
+	assert.Equal(t, "2 of 2: copy, step 2 of 5", r.CurrentPhase, "a phase run as steps keeps its word")
+}

@@ -1,10 +1,13 @@
 package workflows
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,14 +21,46 @@ import (
 	"github.com/godwit/godwit/drivers"
 )
 
+// recordedHistories lists the recorded histories: JSON files, and the
+// large ones gzipped (*.json.gz, a 300-table run is 3.6 MB of JSON and
+// 0.2 MB gzipped), which historyFile opens.
+func recordedHistories(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("testdata/histories/*.json")
+	require.NoError(t, err)
+	zipped, err := filepath.Glob("testdata/histories/*.json.gz")
+	require.NoError(t, err)
+	return append(files, zipped...)
+}
+
+// historyFile is the path of f's JSON: f itself, or a gzipped f unzipped
+// into the test's temporary directory.
+func historyFile(t *testing.T, f string) string {
+	t.Helper()
+	if !strings.HasSuffix(f, ".gz") {
+		return f
+	}
+	in, err := os.Open(f)
+	require.NoError(t, err)
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	require.NoError(t, err, f)
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(f), ".gz"))
+	w, err := os.Create(out)
+	require.NoError(t, err)
+	_, err = io.Copy(w, zr)
+	require.NoError(t, err, f)
+	require.NoError(t, w.Close())
+	return out
+}
+
 // TestReplayRecordedHistories replays histories recorded from real runs
 // (integration tests with GODWIT_RECORD_HISTORY set): migrations of every
 // driver kind and rare path, and the Preflight and Lease workflows. A
 // workflow change that is not deterministic for runs already in flight
 // fails here: put it behind workflow.GetVersion instead.
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/histories/*.json")
-	require.NoError(t, err)
+	files := recordedHistories(t)
 	require.NotEmpty(t, files, "no recorded histories: the replay test would prove nothing")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
@@ -35,7 +70,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			require.NoError(t, err)
 			Register(r)
 			guard := newStatusGuard()
-			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(guard, f))
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(guard, historyFile(t, f)))
 			guard.check(t)
 		})
 	}
@@ -45,8 +80,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 // recorded history replayed against workflows that decide differently (no
 // command at all) is reported as nondeterministic.
 func TestReplayCatchesAChangedWorkflow(t *testing.T) {
-	files, err := filepath.Glob("testdata/histories/*.json")
-	require.NoError(t, err)
+	files := recordedHistories(t)
 	changed := func(ctx workflow.Context, _ any) error {
 		// An activity no recorded run ever scheduled, as its first command.
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
@@ -58,7 +92,7 @@ func TestReplayCatchesAChangedWorkflow(t *testing.T) {
 			for _, name := range []string{WorkflowName, PreflightWorkflowName, LeaseWorkflowName, FanOutWindowName} {
 				r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: name})
 			}
-			require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
+			require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, historyFile(t, f)))
 		})
 	}
 }
@@ -71,8 +105,7 @@ func TestReplayCatchesAChangedWorkflow(t *testing.T) {
 // Record one from an integration test (recordHistory) when adding a
 // driver.
 func TestEveryDriverHasARecordedHistory(t *testing.T) {
-	files, err := filepath.Glob("testdata/histories/*.json")
-	require.NoError(t, err)
+	files := recordedHistories(t)
 	used := map[string]bool{}
 	for _, f := range files {
 		for key := range recordedPhaseSections(t, f) {
@@ -95,7 +128,7 @@ func TestEveryDriverHasARecordedHistory(t *testing.T) {
 // recorded Migration run started with (none for other workflows).
 func recordedPhaseSections(t *testing.T, file string) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	b, err := os.ReadFile(historyFile(t, file))
 	require.NoError(t, err)
 	var h struct {
 		Events []struct {

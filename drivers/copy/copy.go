@@ -9,7 +9,6 @@ package copy
 import (
 	"context"
 	"fmt"
-	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/provision"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 )
@@ -310,7 +310,7 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 			return activities.PhaseResult{}, activities.ConfigError(err)
 		}
 		one := *s
-		one.Tables = []string{table}
+		one.Tables = []string{datastore.Literal(table)} // a name, not a pattern: "order items", "a*b"
 		s, rng = &one, r
 		log = log.With("table", c.In.Unit)
 	}
@@ -633,10 +633,10 @@ func (d *Driver) empty(ctx context.Context, c *activities.Call[*Spec]) (activiti
 	}
 	var parts []string
 	if len(emptied) > 0 {
-		parts = append(parts, fmt.Sprintf("emptied %s in %s", strings.Join(emptied, ", "), s.To))
+		parts = append(parts, fmt.Sprintf("emptied %s in %s", migration.Names(emptied, migration.SummaryNames), s.To))
 	}
 	if len(kept) > 0 {
-		parts = append(parts, fmt.Sprintf("left %s as they are: not created by this migration's provision, so emptying them could delete rows that were not copied", strings.Join(kept, ", ")))
+		parts = append(parts, fmt.Sprintf("left %s as they are: not created by this migration's provision, so emptying them could delete rows that were not copied", migration.Names(kept, migration.SummaryNames)))
 	}
 	if len(built) > 0 {
 		parts = append(parts, "built the key and indexes the stopped copy had deferred on "+strings.Join(built, ", "))
@@ -657,7 +657,7 @@ func matching(names, patterns []string) []string {
 	var out []string
 	for _, n := range names {
 		for _, p := range patterns {
-			if ok, _ := path.Match(p, n); ok {
+			if ok, _ := glob.Match(p, n); ok {
 				out = append(out, n)
 				break
 			}

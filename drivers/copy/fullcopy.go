@@ -2,11 +2,11 @@ package copy
 
 import (
 	"fmt"
-	"path"
 
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datacopy"
 	"github.com/godwit/godwit/datastore"
+	"github.com/godwit/godwit/glob"
 )
 
 // checkFullCopy checks a fullCopy list: table names or patterns.
@@ -21,7 +21,7 @@ func checkFullCopy(c *config.CheckContext, field string, tables []string) {
 // matchesAny reports whether name matches one of the patterns.
 func matchesAny(name string, patterns []string) bool {
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, name); ok {
+		if ok, _ := glob.Match(p, name); ok {
 			return true
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 )
@@ -181,7 +181,7 @@ func (s *Spec) Provides(store, table string) bool {
 		return true
 	}
 	for _, p := range s.Tables {
-		if ok, _ := path.Match(p, table); ok {
+		if ok, _ := glob.Match(p, table); ok {
 			return true
 		}
 	}
@@ -422,10 +422,10 @@ func databaseWords(engine datastore.Engine, dsn string) string {
 func summary(to string, res datastore.ProvisionResult) string {
 	var parts []string
 	if len(res.Created) > 0 {
-		parts = append(parts, fmt.Sprintf("created %s in %s: %s", migration.Count(len(res.Created), "table"), to, strings.Join(res.Created, ", ")))
+		parts = append(parts, fmt.Sprintf("created %s in %s: %s", migration.Count(len(res.Created), "table"), to, migration.Names(res.Created, migration.SummaryNames)))
 	}
 	if len(res.Already) > 0 {
-		parts = append(parts, fmt.Sprintf("already created by an earlier attempt: %s", strings.Join(res.Already, ", ")))
+		parts = append(parts, fmt.Sprintf("already created by an earlier attempt: %s", migration.Names(res.Already, migration.SummaryNames)))
 	}
 	if fk := res.ForeignKeys.Summary(); fk != "" {
 		parts = append(parts, fk)
@@ -480,7 +480,7 @@ func (d *Driver) drop(ctx context.Context, s *Spec, owner string, log hclog.Logg
 	}
 	return activities.PhaseResult{
 		Records: int64(len(dropped)),
-		Summary: fmt.Sprintf("dropped %s this migration created in %s: %s", migration.Count(len(dropped), "table"), s.To, strings.Join(dropped, ", ")),
+		Summary: fmt.Sprintf("dropped %s this migration created in %s: %s", migration.Count(len(dropped), "table"), s.To, migration.Names(dropped, migration.SummaryNames)),
 	}, nil
 }
 
@@ -667,7 +667,7 @@ func (s *Spec) unopenedTarget() *datastore.Store {
 // primary key.
 func (s *Spec) withoutKey(table string) bool {
 	for _, p := range s.FullCopy {
-		if ok, _ := path.Match(p, table); ok {
+		if ok, _ := glob.Match(p, table); ok {
 			return true
 		}
 	}

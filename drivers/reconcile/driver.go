@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"go.temporal.io/sdk/temporal"
@@ -16,6 +16,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	rec "github.com/godwit/godwit/reconcile"
 )
 
@@ -184,7 +185,7 @@ func resolveTables(ctx context.Context, s *Spec, o rec.Options) ([]rec.TablePair
 
 func matchesAny(patterns []string, name string) bool {
 	for _, pat := range patterns {
-		if ok, _ := path.Match(pat, name); ok {
+		if ok, _ := glob.Match(pat, name); ok {
 			return true
 		}
 	}
@@ -205,6 +206,17 @@ func optionsFor(s *Spec, from, to *datastore.Store) rec.Options {
 		o.Source, o.Target, o.SourceName, o.TargetName = to, from, s.To, s.From
 	}
 	return o
+}
+
+// noKeyProblem says that table (of store st) cannot be compared, and how
+// to go on: with tables: ["*"] and a fullCopy table, the spec had no
+// obvious way to leave one table out.
+func noKeyProblem(source, st, table string) string {
+	hint := "name the tables to compare"
+	if r, _ := utf8.DecodeRuneInString(table); r != utf8.RuneError && !strings.ContainsRune(`\*?[]!^`, r) {
+		hint += fmt.Sprintf(", or a pattern that skips it (`[!%c]*` leaves out every table whose name starts with %c)", r, r)
+	}
+	return fmt.Sprintf("reconcile %s: store %s: table %s has no primary key: rows are compared by key, so leave it out of this phase's tables: %s; check it another way (its row count)", source, st, table, hint)
 }
 
 // Preflight opens both stores (changing nothing) and plans every table,
@@ -259,7 +271,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 			if tbl, err := side.Introspect(ctx, name); err != nil {
 				problems = append(problems, fmt.Sprintf("reconcile %s: store %s: %v", t.Source, st, err))
 			} else if len(tbl.PrimaryKey) == 0 {
-				problems = append(problems, fmt.Sprintf("reconcile %s: store %s: table %s has no primary key: rows are compared by key", t.Source, st, name))
+				problems = append(problems, noKeyProblem(t.Source, st, name))
 			}
 			continue
 		}

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/godwit/godwit/config"
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/drivers/stores"
+	"github.com/godwit/godwit/glob"
 	"github.com/godwit/godwit/mapping"
 )
 
@@ -226,13 +226,13 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 		// A table an earlier phase creates (a provision) will be there.
 		found := plan.Table(s.Store, p)
 		for _, n := range all {
-			if ok, _ := path.Match(p, n); ok {
+			if ok, _ := glob.Match(p, n); ok {
 				found = true
 				break
 			}
 			// A table an earlier attempt renamed counts too.
 			if orig, ok := datastore.RetiredOriginal(s.RenameTo, n); ok && s.Mode != string(datastore.RetireDrop) {
-				if m, _ := path.Match(p, orig); m {
+				if m, _ := glob.Match(p, orig); m {
 					found = true
 					break
 				}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
 	"github.com/godwit/godwit/activities"
 	"github.com/godwit/godwit/config"
+	"github.com/godwit/godwit/glob"
 )
 
 // ParseResource reads a resource written by Resources back into the
@@ -112,7 +112,7 @@ func (c candidates) matching(ctx context.Context, spec *config.Spec, store, patt
 	}
 	var out []string
 	for _, n := range names {
-		if ok, _ := path.Match(pattern, n); ok {
+		if ok, _ := glob.Match(pattern, n); ok {
 			out = append(out, n)
 		}
 	}
