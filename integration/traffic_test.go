@@ -201,7 +201,11 @@ func (r *trafficRun) requireNoFailedRequest() {
 	r.t.Logf("client requests: %d answered by legacy, %d by new, none failed", r.load.legacy.Load(), r.load.new_.Load())
 }
 
-const analysisStep = `        - analysis: {window: 3s, interval: 1s, minRequests: 3, maxErrorRate: 0.01, maxP99: 2s, failureLimit: 2}
+// analysisStep samples for 8 s: the test reads the analysis's figures in
+// the status while it runs, and on a loaded machine (a CI run beside other
+// work) a 3 s analysis could end between two status reads; the run then
+// waited at its gate and the test for figures it had missed.
+const analysisStep = `        - analysis: {window: 8s, interval: 1s, minRequests: 3, maxErrorRate: 0.01, maxP99: 2s, failureLimit: 2}
 `
 
 func TestTrafficShiftCompletesThroughTheGateway(t *testing.T) {
@@ -219,7 +223,7 @@ func TestTrafficShiftCompletesThroughTheGateway(t *testing.T) {
 		detail = r.status().Phases[1].Detail
 		return strings.Contains(detail, "samples:") && strings.Contains(detail, "; last: ")
 	})
-	require.Regexp(t, `^analysis \d of 3 samples: \d passed, \d failed \(limit 2\), \d inconclusive; last: \w+, new \d+ requests, error rate`, detail)
+	require.Regexp(t, `^analysis \d of 8 samples: \d passed, \d failed \(limit 2\), \d inconclusive; last: \w+, new \d+ requests, error rate`, detail)
 	t.Logf("status during the analysis: %s", detail)
 	r.waitFor("the go-100 gate", func() bool { return r.status().WaitingGate == "go-100" })
 	require.Equal(t, [2]int{50, 50}, r.weights())
