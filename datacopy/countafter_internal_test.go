@@ -3,10 +3,12 @@ package datacopy
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/time/rate"
 )
 
 // A table whose count beside its backfill failed is counted again when
@@ -46,5 +48,31 @@ func TestATableWhoseCountFailsEndsWithTheRowsItCopied(t *testing.T) {
 	p.state = &TableCheckpoint{Stage: StageBackfill, RowsDone: 10000, Total: 200000, TotalEstimated: true}
 	if err := r.countAfter(cctx, p, r.log); err == nil || !p.state.TotalEstimated {
 		t.Fatalf("cancelled: %v, estimated %v; want the cancellation and the estimate kept", err, p.state.TotalEstimated)
+	}
+}
+
+// A direct batch grows to about DirectBatchTime at the last one's rate,
+// at most sixteenfold (fourfold took five batches, three of them slower
+// than the steady rate, to copy a 1M-row table), to DirectMaxRows, never
+// below BatchRows; throttled, it stays at BatchRows.
+func TestDirectBatchesGrowSixteenfoldAtMost(t *testing.T) {
+	r := &run{opts: Options{BatchRows: 10_000, DirectBatchTime: time.Second}}
+	for _, c := range []struct {
+		limit int
+		took  time.Duration
+		want  int
+	}{
+		{10_000, 40 * time.Millisecond, 160_000},   // 250,000 at the rate: sixteenfold at most
+		{160_000, 200 * time.Millisecond, 800_000}, // about a second at the rate
+		{640_000, 300 * time.Millisecond, DirectMaxRows},
+		{10_000, 5 * time.Second, 10_000}, // never below BatchRows
+	} {
+		if got := r.nextDirectLimit(c.limit, c.took); got != c.want {
+			t.Errorf("nextDirectLimit(%d, %s) = %d, want %d", c.limit, c.took, got, c.want)
+		}
+	}
+	r.limiter = rate.NewLimiter(1000, 10_000)
+	if got := r.nextDirectLimit(10_000, time.Millisecond); got != 10_000 {
+		t.Errorf("throttled: nextDirectLimit = %d, want BatchRows", got)
 	}
 }
