@@ -2,6 +2,7 @@ package datacopy
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,5 +75,52 @@ func TestDirectBatchesGrowSixteenfoldAtMost(t *testing.T) {
 	r.limiter = rate.NewLimiter(1000, 10_000)
 	if got := r.nextDirectLimit(10_000, time.Millisecond); got != 10_000 {
 		t.Errorf("throttled: nextDirectLimit = %d, want BatchRows", got)
+	}
+}
+
+// A large table (an estimated total) whose backfill ends before the copy
+// has run for CountDelay is not counted — a COUNT(*) would scan it on the
+// cores the copy uses — and the rows it copied are its exact total; a
+// copy counting at once (CountDelay -1) counts it beside the backfill.
+func TestAShortCopyIsNotCountedBesideItsBackfill(t *testing.T) {
+	ctx := context.Background()
+	src := dbtest.New(t, datastore.Postgres).Store
+	dst := dbtest.New(t, datastore.Postgres).Store
+	dbtest.Exec(t, src, `CREATE TABLE big (id bigint PRIMARY KEY, v text)`,
+		`INSERT INTO big SELECT i, 'row ' || i FROM generate_series(1, 110000) i`, `ANALYZE big`,
+		`INSERT INTO big SELECT i, 'row ' || i FROM generate_series(110001, 112000) i`)
+	big, err := src.Introspect(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datastore.Provision(ctx, dst, []*datastore.Table{big}, datastore.ProvisionOptions{Owner: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	var counts atomic.Int32
+	countStarted = func(string) { counts.Add(1) }
+	defer func() { countStarted = nil }()
+	copyWith := func(delay time.Duration) (int32, *TableCheckpoint) {
+		t.Helper()
+		dbtest.Exec(t, dst, "TRUNCATE big")
+		counts.Store(0)
+		res, err := Run(ctx, Options{From: src, To: dst, Tables: []string{"big"}, CountDelay: delay}, Checkpoint{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts.Load(), res.Checkpoint.Tables["big"]
+	}
+	n, st := copyWith(time.Hour)
+	if n != 0 {
+		t.Errorf("a copy that ended before CountDelay counted the table %d times", n)
+	}
+	if st.Total != 112000 || st.TotalEstimated || st.RowsDone != 112000 {
+		t.Errorf("ended with total %d (estimated %v), %d rows done; want the 112000 it copied", st.Total, st.TotalEstimated, st.RowsDone)
+	}
+	n, st = copyWith(-1)
+	if n != 1 {
+		t.Errorf("counting at once, the table was counted %d times, want once", n)
+	}
+	if st.Total != 112000 || st.TotalEstimated {
+		t.Errorf("counted at once: total %d (estimated %v), want 112000", st.Total, st.TotalEstimated)
 	}
 }

@@ -100,7 +100,9 @@ func TestAQueuedLargeTableIsCountedBeforeItsTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var estimated, exactWhileWaiting bool
-	_, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"a_first", "b_shrunk"}, BatchRows: 1000, Concurrency: 1},
+	// CountDelay -1: counted from the start, as a copy that runs for
+	// longer than CountDelay is.
+	_, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"a_first", "b_shrunk"}, BatchRows: 1000, Concurrency: 1, CountDelay: -1},
 		datacopy.Checkpoint{}, func(p datacopy.Progress) {
 			var a, b datacopy.TableProgress
 			for _, tp := range p.Tables {

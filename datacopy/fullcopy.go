@@ -44,7 +44,7 @@ func (r *run) planFull(ctx context.Context, src, view *datastore.Table) ([]*tabl
 	r.cp.Tables[name] = st
 	r.live[name] = &liveTable{}
 	r.mu.Unlock()
-	return []*tablePlan{{name: name, table: name, source: src, target: view, state: st, full: true}}, nil
+	return []*tablePlan{{name: name, table: name, source: src, target: view, state: st, full: true, backfilled: make(chan struct{})}}, nil
 }
 
 // copyFull copies a table without a key in one target transaction
