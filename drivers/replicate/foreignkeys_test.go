@@ -213,21 +213,21 @@ func TestForeignKeyViolatedOnTheSourceIsReportedAfterCatchUp(t *testing.T) {
 	assert.Len(t, pending, 1, "still recorded: a later phase (the cut-over) tries again")
 }
 
-// A replication going on in the background runs bounded (runFor), and a
-// bounded run did not try the keys the copy left off: a parent brought
-// after the catchUp (the orphan fixed on the source) let the key on only
-// at the stop or the cut-over. A bounded run that ends caught up, having
-// applied changes, tries them; one that applied nothing does not.
-func TestForeignKeyIsAddedByABoundedRunOnceItsParentArrives(t *testing.T) {
-	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// orphanFollowed sets up a source whose payment references a rental it
+// does not have, provisions, captures and copies it to PostgreSQL, runs
+// the catchUp (which reports the key still not carried) and returns the
+// replicate driver and a function running one bounded (300 ms) run of
+// the replication in the background, its checkpoint carried on.
+func orphanFollowed(t *testing.T, ctx context.Context, keysEvery time.Duration) (src dbtest.DB, dst dbtest.DB, rep *replicate.Driver, bounded func() activities.PhaseResult, spec *config.Spec) {
+	t.Helper()
+	src, dst = dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
 	fkTables(t, src)
 	dbtest.Exec(t, src.Store, "INSERT INTO payment (id, rental_id, amount) VALUES (500, 999, 1)")
-	spec := fkSpec(t, src, dst, "triggers")
+	spec = fkSpec(t, src, dst, "triggers")
 	log := hclog.NewNullLogger()
-	rep := replicate.New(log)
+	rep = replicate.New(log)
 	rep.LagEvery = 50 * time.Millisecond
+	rep.PendingKeysEvery = keysEvery
 	runPhase(t, ctx, provision.New(log), spec, 0)
 	runPhase(t, ctx, rep, spec, 1)
 	runPhase(t, ctx, copydriver.New(log), spec, 2)
@@ -238,14 +238,26 @@ func TestForeignKeyIsAddedByABoundedRunOnceItsParentArrives(t *testing.T) {
 	require.True(t, ok)
 	in := input(spec, 3)
 	in.Phase.Driver = follow
-	bounded := func() activities.PhaseResult {
+	bounded = func() activities.PhaseResult {
 		t.Helper()
 		res, err := rep.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(activities.Heartbeat) {})
 		require.NoError(t, err)
 		in.Resume = res.Checkpoint
 		return res
 	}
-	res = bounded()
+	return src, dst, rep, bounded, spec
+}
+
+// A replication going on in the background runs bounded (runFor), and a
+// bounded run did not try the keys the copy left off: a parent brought
+// after the catchUp (the orphan fixed on the source) let the key on only
+// at the stop or the cut-over. A bounded run that ends caught up, having
+// applied changes, tries them; one that applied nothing does not.
+func TestForeignKeyIsAddedByABoundedRunOnceItsParentArrives(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src, dst, _, bounded, spec := orphanFollowed(t, ctx, 0)
+	res := bounded()
 	assert.NotContains(t, res.Summary, "foreign key", "nothing applied: the keys are not tried again")
 
 	// The orphan's parent is written on the source.
@@ -265,34 +277,15 @@ func TestForeignKeyIsAddedByABoundedRunOnceItsParentArrives(t *testing.T) {
 // a busy source (each check reads the child table): after a bounded run's
 // failed try, the next tries wait PendingKeysEvery.
 func TestABoundedRunWaitsBeforeTryingAViolatedKeyAgain(t *testing.T) {
-	src, dst := dbtest.New(t, datastore.SQLite), dbtest.New(t, datastore.Postgres)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	fkTables(t, src)
-	dbtest.Exec(t, src.Store, "INSERT INTO payment (id, rental_id, amount) VALUES (500, 999, 1)")
-	spec := fkSpec(t, src, dst, "triggers")
-	log := hclog.NewNullLogger()
-	rep := replicate.New(log)
-	rep.LagEvery = 50 * time.Millisecond
-	rep.PendingKeysEvery = time.Hour
-	runPhase(t, ctx, provision.New(log), spec, 0)
-	runPhase(t, ctx, rep, spec, 1)
-	runPhase(t, ctx, copydriver.New(log), spec, 2)
-	res := runPhase(t, ctx, rep, spec, 3)
-	require.Contains(t, res.Summary, "1 foreign key still NOT carried: payment.")
-
-	follow, ok := spec.Phases[3].Driver.(*replicate.Spec).FollowFor(300 * time.Millisecond)
-	require.True(t, ok)
-	in := input(spec, 3)
-	in.Phase.Driver = follow
+	src, _, rep, bounded, _ := orphanFollowed(t, ctx, time.Hour)
 	tried := func(id int) bool {
 		t.Helper()
 		// The source keeps taking writes: every bounded run applies some.
 		dbtest.Exec(t, src.Store, fmt.Sprintf("INSERT INTO payment (id, rental_id, amount) VALUES (%d, 1, 1)", id))
 		for k := 0; ; k++ {
-			res, err := rep.Do(ctx, activities.ActionRun, in, activities.Heartbeat{Checkpoint: in.Resume}, func(activities.Heartbeat) {})
-			require.NoError(t, err)
-			in.Resume = res.Checkpoint
+			res := bounded()
 			if res.Records > 0 || k == 10 {
 				require.Positive(t, res.Records, "no bounded run applied the write")
 				return strings.Contains(strings.Join(res.Warnings, "\n"), "foreign key still NOT carried")
