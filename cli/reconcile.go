@@ -161,7 +161,7 @@ func (a *app) diffCommand() *cobra.Command {
 	var fromEngine, fromEnv, fromTable, toEngine, toEnv, toTable, output, reportFile, where, updated, names string
 	var ignore, mapColumns []string
 	var portable bool
-	var threshold int
+	var threshold, concurrency int
 	var maxDiffs int64
 	var maxDuration, recheck time.Duration
 	cmd := &cobra.Command{
@@ -193,6 +193,9 @@ comparison could not run.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("-o %q: use text or json", output)
 			}
+			if concurrency < 0 {
+				return fmt.Errorf("--concurrency %d: want 1 or more key ranges checked at once (leave it out for 2)", concurrency)
+			}
 			adhoc, err := adhocMapping(fromTable, toTable, names, mapColumns)
 			if err != nil {
 				return err
@@ -219,6 +222,7 @@ comparison could not run.`,
 				Tables:    []reconcile.TablePair{{Source: fromTable, Target: toTable}},
 				Threshold: threshold, MaxDifferences: maxDiffs, MaxDuration: maxDuration, RecheckAfter: recheck,
 				Logger: a.logger.Named("diff"), UpdatedColumn: updated, PortableHash: portable,
+				Concurrency: concurrency,
 			}
 			if adhoc != nil {
 				if o.Tables, err = reconcile.ResolveMapped(ctx, from, adhoc); err != nil {
@@ -272,6 +276,7 @@ comparison could not run.`,
 	f.BoolVar(&portable, "portable-hash", false, "hash rows by MD5 of the canonical text on every engine, instead of hashtextextended (two PostgreSQL databases) or CRC-32 × CRC-32C (MariaDB on a side)")
 	f.StringSliceVar(&ignore, "ignore", nil, "columns to leave out of the comparison")
 	f.IntVar(&threshold, "threshold", 0, "largest key range compared row by row (default 256)")
+	f.IntVar(&concurrency, "concurrency", 0, "key ranges checked at once on each side (default 2): MySQL/MariaDB runs each on a core of its own, so a larger server checks a large table faster with more (SQLite: always 1)")
 	f.Int64Var(&maxDiffs, "max-differences", 0, "stop after this many differences (0: no limit)")
 	f.DurationVar(&maxDuration, "max-duration", 0, "stop after this long (0: no limit)")
 	f.DurationVar(&recheck, "recheck-after", 0, "re-fetch differing keys after this delay before they count")

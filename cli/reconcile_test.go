@@ -59,6 +59,32 @@ func TestDiffCommand(t *testing.T) {
 	})
 }
 
+// --concurrency sets how many key ranges each side checks at once: the
+// first pass over two PostgreSQL tables runs one checksum query per range
+// and side, so four ranges run four more queries than the default two.
+func TestDiffConcurrency(t *testing.T) {
+	a, b := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.Postgres)
+	for _, db := range []dbtest.DB{a, b} {
+		dbtest.Exec(t, db.Store, "CREATE TABLE users (id int PRIMARY KEY, email text)",
+			"INSERT INTO users SELECT i, 'u' || i || '@example.com' FROM generate_series(1, 5000) i")
+	}
+	t.Setenv("RC_A", a.DSN)
+	t.Setenv("RC_B", b.DSN)
+	queries := func(extra ...string) int64 {
+		t.Helper()
+		out, _, err := run(t, noDial(t), append([]string{"diff", "--from-engine", "postgres", "--from-dsn-env", "RC_A", "--from-table", "users",
+			"--to-engine", "postgres", "--to-dsn-env", "RC_B", "-o", "json"}, extra...)...)
+		require.NoError(t, err, out)
+		var rep reconcile.Report
+		require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+		return rep.Tables[0].Checksums
+	}
+	require.Equal(t, queries()+4, queries("--concurrency", "4"), "four ranges at once: two more checksum queries a side")
+	_, _, err := run(t, noDial(t), "diff", "--from-engine", "postgres", "--from-dsn-env", "RC_A", "--from-table", "users",
+		"--to-engine", "postgres", "--to-dsn-env", "RC_B", "--concurrency", "-1")
+	require.ErrorContains(t, err, "--concurrency -1: want 1 or more")
+}
+
 func TestReconcileCommandUsesTheSpecTolerance(t *testing.T) {
 	spec := func(tol string) string {
 		return writeSpec(t, `name: rc-cli
