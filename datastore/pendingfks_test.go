@@ -19,15 +19,7 @@ func TestPendingForeignKeysAreRetriedIdempotently(t *testing.T) {
 	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
 		t.Run("postgres to "+string(to), func(t *testing.T) {
 			ctx := context.Background()
-			src, tables := sampleSource(t, datastore.Postgres)
-			dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
-				"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')")
-			dst := dbtest.New(t, to).Store
-			if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
-				t.Fatal(err)
-			}
-			copyAll(t, src.Store, dst, tables)
-			fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+			dst, fks, err := orphanCopied(t, to)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,15 +123,7 @@ func TestPendingForeignKeysTableIsDroppedOnceEmpty(t *testing.T) {
 	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
 		t.Run("postgres to "+string(to), func(t *testing.T) {
 			ctx := context.Background()
-			src, tables := sampleSource(t, datastore.Postgres)
-			dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
-				"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')")
-			dst := dbtest.New(t, to).Store
-			if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
-				t.Fatal(err)
-			}
-			copyAll(t, src.Store, dst, tables)
-			fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+			dst, fks, err := orphanCopied(t, to)
 			if err != nil || len(fks.Pending) != 1 {
 				t.Fatalf("the orphan's key is pending: %+v %v", fks, err)
 			}
@@ -203,15 +187,7 @@ func TestPendingForeignKeysTableIsNotDroppedUnderAnotherRunsRecord(t *testing.T)
 	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
 		t.Run("postgres to "+string(to), func(t *testing.T) {
 			ctx := context.Background()
-			src, tables := sampleSource(t, datastore.Postgres)
-			dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
-				"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')")
-			dst := dbtest.New(t, to).Store
-			if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
-				t.Fatal(err)
-			}
-			copyAll(t, src.Store, dst, tables)
-			fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+			dst, fks, err := orphanCopied(t, to)
 			if err != nil || len(fks.Pending) != 1 {
 				t.Fatalf("the orphan's key is pending: %+v %v", fks, err)
 			}
@@ -249,4 +225,23 @@ func TestPendingForeignKeysTableIsNotDroppedUnderAnotherRunsRecord(t *testing.T)
 			}
 		})
 	}
+}
+
+// orphanCopied copies the sample database from PostgreSQL to a fresh
+// database of engine to, its orders holding an orphan (customer 777, its
+// key dropped on the source), provisioned for run m1, and creates the
+// target's foreign keys: the orders key is left off, pending.
+func orphanCopied(t *testing.T, to datastore.Engine) (*datastore.Store, datastore.ForeignKeyResult, error) {
+	t.Helper()
+	ctx := context.Background()
+	src, tables := sampleSource(t, datastore.Postgres)
+	dbtest.Exec(t, src.Store, "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey",
+		"INSERT INTO orders VALUES (9999, 777, 1.00, '2024-01-01 00:00:00')")
+	dst := dbtest.New(t, to).Store
+	if _, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	copyAll(t, src.Store, dst, tables)
+	fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+	return dst, fks, err
 }
