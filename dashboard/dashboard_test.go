@@ -809,6 +809,22 @@ func TestRunPageSaysWhatHappensNowInPlainWords(t *testing.T) {
 	}
 }
 
+// The plain view's sentence names phases as its list does, as steps.
+func TestPlainViewSaysStepsInItsSentenceToo(t *testing.T) {
+	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseValidate, migration.PhaseCopy, migration.PhaseReconcile},
+		map[migration.Phase]string{migration.PhaseReconcile: "go-live"}, t0)
+	r.Phases[0].State, r.Phases[0].Progress = migration.PhaseCompleted, 100
+	r.Status, r.CurrentIndex = migration.StatusInProgress, 1
+	r.Phases[1].State, r.Phases[1].Progress = migration.PhaseRunning, 40
+	f := newFake()
+	f.reports["orders"] = r
+	srv := newTestServer(t, f, "")
+	_, body, _ := get(t, srv.URL+"/migrations/orders?view=plain")
+	assert.Contains(t, body, `<p class="now" id="run-now">Running step 2 of 3, copy. Nothing to do: it goes on by itself. It will stop and wait for someone to approve gate go-live before step reconcile.</p>`)
+	_, body, _ = get(t, srv.URL+"/migrations/orders")
+	assert.Contains(t, body, `<p class="now" id="run-now">Running phase 2 of 3, copy.`)
+}
+
 // A phase a pause stopped shows the duration it ran, not the time since it
 // started: the pause is not work.
 func TestRunPagePausedPhaseDurationStopsAtThePause(t *testing.T) {

@@ -11,8 +11,11 @@ import (
 // the run is doing, what happens next and whether anyone has to act: the
 // status badge and the phase list say it only to those who know the
 // states. Buttons come first, the command in brackets for those at a
-// terminal.
-func nowInWords(rep *migration.Report) string {
+// terminal. u names a phase as the page does: "phase" in the engineer
+// view, "step" in the plain one (whose phase list says "All 5 steps
+// done").
+func nowInWords(rep *migration.Report, u unitWords) string {
+	phase, phases := u.one, u.many
 	cur, curState := "", migration.PhaseState("")
 	if rep.CurrentIndex >= 0 && rep.CurrentIndex < len(rep.Phases) {
 		cur, curState = rep.Phases[rep.CurrentIndex].Phase, rep.Phases[rep.CurrentIndex].State
@@ -21,18 +24,18 @@ func nowInWords(rep *migration.Report) string {
 	case migration.StatusInProgress:
 		s := "Running"
 		if cur != "" {
-			s = fmt.Sprintf("Running phase %d of %d, %s", rep.CurrentIndex+1, len(rep.Phases), cur)
+			s = fmt.Sprintf("Running %s %d of %d, %s", phase, rep.CurrentIndex+1, len(rep.Phases), cur)
 		}
 		s += ". Nothing to do: it goes on by itself."
-		if gate, phase := nextGate(rep); gate != "" {
-			s += fmt.Sprintf(" It will stop and wait for someone to approve gate %s before phase %s.", gate, phase)
+		if gate, next := nextGate(rep); gate != "" {
+			s += fmt.Sprintf(" It will stop and wait for someone to approve gate %s before %s %s.", gate, phase, next)
 		}
 		return s
 	case migration.StatusPaused:
-		what := fmt.Sprintf("Paused: the phase under way finishes, then nothing runs until someone resumes it (the Resume button, or godwit resume %s).", rep.Name)
+		what := fmt.Sprintf("Paused: the %s under way finishes, then nothing runs until someone resumes it (the Resume button, or godwit resume %s).", phase, rep.Name)
 		if curState == migration.PhasePaused {
-			what = fmt.Sprintf("Paused: phase %s stopped at %.0f%% and keeps what it has done. Nothing runs until someone resumes it "+
-				"(the Resume button, or godwit resume %s); it then goes on from where it stopped.", cur, rep.Phases[rep.CurrentIndex].Progress, rep.Name)
+			what = fmt.Sprintf("Paused: %s %s stopped at %.0f%% and keeps what it has done. Nothing runs until someone resumes it "+
+				"(the Resume button, or godwit resume %s); it then goes on from where it stopped.", phase, cur, rep.Phases[rep.CurrentIndex].Progress, rep.Name)
 		}
 		if who := pausedWho(rep); who != "" {
 			return who + " " + what
@@ -45,9 +48,9 @@ func nowInWords(rep *migration.Report) string {
 		where := ""
 		switch {
 		case cur != "" && curState == migration.PhaseRunning:
-			where = " in phase " + cur
+			where = " in " + phase + " " + cur
 		case cur != "":
-			where = " before phase " + cur + " starts"
+			where = " before " + phase + " " + cur + " starts"
 		}
 		s := fmt.Sprintf("Waiting for a person: nothing moves until someone approves gate %s%s (the Approve button, or godwit approve %s --gate %s).",
 			rep.WaitingGate, where, rep.Name, rep.WaitingGate)
@@ -59,29 +62,29 @@ func nowInWords(rep *migration.Report) string {
 		}
 		return s
 	case migration.StatusWaitingWindow:
-		return fmt.Sprintf("Waiting for its time window%s: phase %s starts by itself when the window opens. Nothing to do.",
-			inParens(rep.Window), cur)
+		return fmt.Sprintf("Waiting for its time window%s: %s %s starts by itself when the window opens. Nothing to do.",
+			inParens(rep.Window), phase, cur)
 	case migration.StatusRollingBack:
-		return "Undoing what was done, the last phase first. Nothing to do: it finishes by itself."
+		return "Undoing what was done, the last " + phase + " first. Nothing to do: it finishes by itself."
 	case migration.StatusRollbackBlocked:
 		return fmt.Sprintf("The undo is stuck%s and needs a person: fix what its error says, then retry it (godwit rollback %s --retry). "+
-			"The phases before it stay as they are until then.", stuckAt(rep), rep.Name)
+			"The %s before it stay as they are until then.", stuckAt(rep, phase), rep.Name, phases)
 	case migration.StatusRolledBack:
 		if _, _, ok := rep.RequestedRollback(); ok {
-			return "Undone on request: every phase that had run was undone, the last first. Nothing left to do; to try again, start the migration again."
+			return "Undone on request: every " + phase + " that had run was undone, the last first. Nothing left to do; to try again, start the migration again."
 		}
-		what := "a phase failed"
+		what := "a " + phase + " failed"
 		if p := phaseIn(rep, migration.PhaseFailed); p != "" {
-			what = "phase " + p + " failed"
+			what = phase + " " + p + " failed"
 		}
-		return "Stopped and undone: " + what + " (the error below says why), so every phase that had run was undone, the last first. " +
+		return "Stopped and undone: " + what + " (the error below says why), so every " + phase + " that had run was undone, the last first. " +
 			"To try again, fix the cause and start the migration again."
 	case migration.StatusRollbackFailed:
-		return "The undo was given up before it finished: some changes may remain. Someone must check the phases below and finish the clean-up by hand."
+		return "The undo was given up before it finished: some changes may remain. Someone must check the " + phases + " below and finish the clean-up by hand."
 	case migration.StatusFailed:
 		return "Failed after the point of no return, so nothing was undone. Someone must look at the error below and repair by hand."
 	case migration.StatusCompleted:
-		return "Finished: every phase completed. Nothing left to do."
+		return "Finished: every " + phase + " completed. Nothing left to do."
 	}
 	return ""
 }
@@ -114,9 +117,9 @@ func nextGate(rep *migration.Report) (gate, phase string) {
 }
 
 // stuckAt names the phase whose undo failed, " at phase X", or "".
-func stuckAt(rep *migration.Report) string {
+func stuckAt(rep *migration.Report, phase string) string {
 	if p := phaseIn(rep, migration.PhaseCompFailed); p != "" {
-		return " at phase " + p
+		return " at " + phase + " " + p
 	}
 	return ""
 }
@@ -137,3 +140,11 @@ func inParens(s string) string {
 	}
 	return " (" + s + ")"
 }
+
+// unitWords are the words a page uses for a phase.
+type unitWords struct{ one, many string }
+
+var (
+	engineerUnits = unitWords{"phase", "phases"}
+	plainUnits    = unitWords{"step", "steps"}
+)

@@ -144,6 +144,7 @@ func sentence(code string) string {
 // plainRun rewrites a run page's names in plain words.
 func plainRun(v *runView, rep *migration.Report) {
 	v.Status = plainStatus(string(rep.Status))
+	v.Now = nowInWords(rep, plainUnits)
 	current := ""
 	if i := rep.CurrentIndex; i >= 0 && i < len(rep.Phases) {
 		current = rep.Phases[i].Phase

@@ -243,7 +243,7 @@ func (s *Server) newRunView(rep *migration.Report, points []sample, tr *briefing
 		Paused:       rep.Paused,
 		Error:        rep.Error,
 		NextSteps:    rep.NextSteps,
-		Now:          nowInWords(rep),
+		Now:          nowInWords(rep, engineerUnits),
 		PausedText:   rep.PauseText(now),
 	}
 	// Only while it rolls back and once it has: a requested rollback whose
