@@ -45,21 +45,33 @@ const DefaultPendingKeysEvery = 5 * time.Minute
 // pendingKeysDue says whether a bounded run of owner tries the pending
 // keys now: not within PendingKeysEvery of a bounded run's failed try.
 func (d *Driver) pendingKeysDue(owner string) bool {
-	every := d.PendingKeysEvery
-	if every == 0 {
-		every = DefaultPendingKeysEvery
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	failed, ok := d.keysFailed[owner]
-	return !ok || time.Since(failed) >= every
+	return !ok || time.Since(failed) >= d.pendingKeysEvery()
+}
+
+func (d *Driver) pendingKeysEvery() time.Duration {
+	if d.PendingKeysEvery == 0 {
+		return DefaultPendingKeysEvery
+	}
+	return d.PendingKeysEvery
 }
 
 // pendingKeysTried records a bounded run's try: failed, it holds the next
-// tries off; all carried, it forgets the owner.
+// tries off; all carried, it forgets the owner. A try also forgets every
+// owner whose hold has run out (one that holds nothing back any more): a
+// run that ended with a key still violated would otherwise stay in a
+// long-lived worker's memory for good.
 func (d *Driver) pendingKeysTried(owner string, failed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	every := d.pendingKeysEvery()
+	for o, t := range d.keysFailed {
+		if time.Since(t) >= every {
+			delete(d.keysFailed, o)
+		}
+	}
 	if !failed {
 		delete(d.keysFailed, owner)
 		return
