@@ -60,6 +60,16 @@ func (s *Store) ApplyWith(ctx context.Context, changes []TableMutations, hooks T
 		return fmt.Errorf("apply changes: %w", err)
 	}
 	defer tx.Rollback()
+	if s.Engine == Postgres {
+		// The changes are one state of the source, whose keys it held;
+		// written table by table, rows that reference each other (a new
+		// store and its new manager, who works in it) meet a key before
+		// the row it needs. A deferrable key waits for the commit, as on
+		// the source; the others are checked at each statement still.
+		if _, err := tx.ExecContext(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
+			return fmt.Errorf("apply changes: %w", err)
+		}
+	}
 	if hooks.Begin != nil {
 		if err := hooks.Begin(ctx, tx); err != nil {
 			return fmt.Errorf("apply changes: %w", err)

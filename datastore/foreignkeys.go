@@ -42,8 +42,8 @@ type ForeignKeyResult struct {
 	// Violated are constraints declared on a SQLite target that rows of
 	// the copy violate (SQLite keeps them; PRAGMA foreign_key_check lists them).
 	Violated []string `json:"violated,omitempty"`
-	// Changed are carried constraints whose action the target spells
-	// otherwise, each with why (also in Carried).
+	// Changed are carried constraints whose action or deferral the
+	// target spells otherwise, each with why (also in Carried).
 	Changed []string `json:"changed,omitempty"`
 	// Pending are the constraints of NotCarried left off only because
 	// rows of the target violate them: under a live copy a child row may
@@ -177,6 +177,20 @@ func (s *Store) foreignKeyClause(t *Table, fk ForeignKey) (clause, changed strin
 		default:
 			return "", "", fmt.Errorf("unknown action ON %s %s", a.on, act)
 		}
+	}
+	// When the key is checked travels with it: an application that writes
+	// a child before its parent in one transaction, which a deferred key
+	// allows, must be able to on the target too.
+	switch fk.Deferrable {
+	case "":
+	case DeferrableImmediate, DeferrableDeferred:
+		if s.Engine == MySQL {
+			notes = append(notes, fmt.Sprintf("DEFERRABLE INITIALLY %s on the source: checked at each statement here (MySQL/MariaDB have no deferred constraints), so a transaction that writes a row before the row it references fails here", fk.Deferrable))
+			break
+		}
+		clause += " DEFERRABLE INITIALLY " + fk.Deferrable
+	default:
+		return "", "", fmt.Errorf("unknown deferral %q", fk.Deferrable)
 	}
 	return clause, strings.Join(notes, "; "), nil
 }

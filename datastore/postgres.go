@@ -208,7 +208,7 @@ func (d postgresDialect) introspect(ctx context.Context, db *sql.DB, name string
 // another schema is left out (a migration moves one schema).
 func (postgresDialect) foreignKeys(ctx context.Context, db *sql.DB, name string) ([]ForeignKey, error) {
 	rows, err := db.QueryContext(ctx, `
-		SELECT k.conname, rc.relname, k.confdeltype, k.confupdtype,
+		SELECT k.conname, rc.relname, k.confdeltype, k.confupdtype, k.condeferrable, k.condeferred,
 		       (SELECT string_agg(a.attname, chr(31) ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
 		          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum),
 		       (SELECT string_agg(a.attname, chr(31) ORDER BY u.ord) FROM unnest(k.confkey) WITH ORDINALITY u(attnum, ord)
@@ -228,8 +228,15 @@ func (postgresDialect) foreignKeys(ctx context.Context, db *sql.DB, name string)
 	for rows.Next() {
 		var fk ForeignKey
 		var del, upd, cols, refs string
-		if err := rows.Scan(&fk.Name, &fk.RefTable, &del, &upd, &cols, &refs); err != nil {
+		var deferrable, deferred bool
+		if err := rows.Scan(&fk.Name, &fk.RefTable, &del, &upd, &deferrable, &deferred, &cols, &refs); err != nil {
 			return nil, err
+		}
+		switch {
+		case deferred:
+			fk.Deferrable = DeferrableDeferred
+		case deferrable:
+			fk.Deferrable = DeferrableImmediate
 		}
 		fk.Columns, fk.RefColumns = strings.Split(cols, "\x1f"), strings.Split(refs, "\x1f")
 		fk.OnDelete, fk.OnUpdate = pgAction(del), pgAction(upd)

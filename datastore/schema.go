@@ -121,7 +121,20 @@ type ForeignKey struct {
 	// NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT.
 	OnDelete string `json:"onDelete,omitempty"`
 	OnUpdate string `json:"onUpdate,omitempty"`
+	// Deferrable is when the constraint is checked: "" (NOT DEFERRABLE,
+	// at each statement), DeferrableImmediate (DEFERRABLE INITIALLY
+	// IMMEDIATE: at each statement unless a transaction defers it with SET
+	// CONSTRAINTS) or DeferrableDeferred (DEFERRABLE INITIALLY DEFERRED:
+	// at commit). Read from PostgreSQL; MySQL/MariaDB have no deferred
+	// constraints.
+	Deferrable string `json:"deferrable,omitempty"`
 }
+
+// The values of ForeignKey.Deferrable.
+const (
+	DeferrableImmediate = "IMMEDIATE"
+	DeferrableDeferred  = "DEFERRED"
+)
 
 // String renders the constraint for a person: "orders(customer_id) → customers(id)".
 func (fk ForeignKey) String() string {

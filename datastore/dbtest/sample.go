@@ -50,8 +50,12 @@ func DescribeForeignKeys(tables ...*datastore.Table) []string {
 	}
 	for _, t := range tables {
 		for _, fk := range t.ForeignKeys {
-			out = append(out, fmt.Sprintf("%s(%s) → %s(%s) ON DELETE %s ON UPDATE %s", t.Name, strings.Join(fk.Columns, ", "),
-				fk.RefTable, strings.Join(fk.RefColumns, ", "), norm(fk.OnDelete), norm(fk.OnUpdate)))
+			d := fmt.Sprintf("%s(%s) → %s(%s) ON DELETE %s ON UPDATE %s", t.Name, strings.Join(fk.Columns, ", "),
+				fk.RefTable, strings.Join(fk.RefColumns, ", "), norm(fk.OnDelete), norm(fk.OnUpdate))
+			if fk.Deferrable != "" {
+				d += " DEFERRABLE INITIALLY " + fk.Deferrable
+			}
+			out = append(out, d)
 		}
 	}
 	sortStrings(out)
