@@ -119,3 +119,63 @@ func TestABatchOfRowsThatReferenceEachOtherIsAppliedUnderDeferrableKeys(t *testi
 	require.NoError(t, dst.DB.QueryRowContext(ctx, `SELECT count(*) FROM store`).Scan(&n))
 	assert.Equal(t, 1, n)
 }
+
+// Keys that close a cycle (store ↔ staff, as in Sakila; the source's are
+// NOT DEFERRABLE) are created deferrable on a PostgreSQL target, and say
+// so: change capture can then write a new store and its new manager in
+// one batch. A key outside the cycle stays as the source has it; so do
+// the keys on MySQL/MariaDB, which cannot defer.
+func TestKeysOfACycleAreDeferrableOnAPostgresTarget(t *testing.T) {
+	src := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, src.Store,
+		`CREATE TABLE store (id int PRIMARY KEY, manager int)`,
+		`CREATE TABLE staff (id int PRIMARY KEY, store int NOT NULL, CONSTRAINT staff_store_fk FOREIGN KEY (store) REFERENCES store (id))`,
+		`ALTER TABLE store ADD CONSTRAINT store_manager_fk FOREIGN KEY (manager) REFERENCES staff (id)`,
+		`CREATE TABLE customer (id int PRIMARY KEY, store int, CONSTRAINT customer_store_fk FOREIGN KEY (store) REFERENCES store (id))`)
+	var tables []*datastore.Table
+	for _, n := range []string{"customer", "staff", "store"} {
+		tb, err := src.Store.Introspect(context.Background(), n)
+		require.NoError(t, err)
+		tables = append(tables, tb)
+	}
+	for _, to := range []datastore.Engine{datastore.Postgres, datastore.MySQL} {
+		t.Run("mariadb to "+string(to), func(t *testing.T) {
+			ctx := context.Background()
+			dst := dbtest.New(t, to).Store
+			_, err := datastore.Provision(ctx, dst, tables, datastore.ProvisionOptions{Owner: "m1"})
+			require.NoError(t, err)
+			for attempt := 1; attempt <= 2; attempt++ { // a retry finds them there
+				fks, err := datastore.CreateForeignKeys(ctx, dst, tables)
+				require.NoError(t, err)
+				require.Len(t, fks.Carried, 3, fks.Summary())
+				var got []*datastore.Table
+				for _, n := range []string{"customer", "staff", "store"} {
+					tb, err := dst.Introspect(ctx, n)
+					require.NoError(t, err)
+					got = append(got, tb)
+				}
+				if to == datastore.MySQL {
+					assert.Empty(t, fks.Changed)
+					assert.Equal(t, dbtest.DescribeForeignKeys(tables...), dbtest.DescribeForeignKeys(got...))
+					continue
+				}
+				assert.Equal(t, []string{
+					"customer(store) → store(id) ON DELETE NO ACTION ON UPDATE NO ACTION",
+					"staff(store) → store(id) ON DELETE NO ACTION ON UPDATE NO ACTION DEFERRABLE INITIALLY IMMEDIATE",
+					"store(manager) → staff(id) ON DELETE NO ACTION ON UPDATE NO ACTION DEFERRABLE INITIALLY IMMEDIATE",
+				}, dbtest.DescribeForeignKeys(got...))
+				if attempt == 2 {
+					continue // a retry finds them there, as they were made
+				}
+				assert.Equal(t, []string{
+					"staff.staff_store_fk: DEFERRABLE INITIALLY IMMEDIATE here, NOT DEFERRABLE on the source: it closes a cycle of keys (staff → store → staff), " +
+						"and change capture writes rows that reference each other across it (a new row of each) in one batch, checked at its commit; " +
+						"a transaction that does not defer it sees no difference",
+					"store.store_manager_fk: DEFERRABLE INITIALLY IMMEDIATE here, NOT DEFERRABLE on the source: it closes a cycle of keys (store → staff → store), " +
+						"and change capture writes rows that reference each other across it (a new row of each) in one batch, checked at its commit; " +
+						"a transaction that does not defer it sees no difference",
+				}, fks.Changed)
+			}
+		})
+	}
+}

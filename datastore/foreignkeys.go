@@ -80,7 +80,7 @@ func (r ForeignKeyResult) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d violated by copied rows: %s", len(r.Violated), strings.Join(r.Violated, "; ")))
 	}
 	if len(r.Changed) > 0 {
-		parts = append(parts, fmt.Sprintf("%d with another action: %s", len(r.Changed), strings.Join(r.Changed, "; ")))
+		parts = append(parts, fmt.Sprintf("%d with another action or deferral: %s", len(r.Changed), strings.Join(r.Changed, "; ")))
 	}
 	if len(r.NotCarried) > 0 {
 		parts = append(parts, fmt.Sprintf("%s NOT carried: %s", migration.Count(len(r.NotCarried), "foreign key"), byReason(r.NotCarried)))
@@ -181,6 +181,11 @@ func (s *Store) foreignKeyClause(t *Table, fk ForeignKey) (clause, changed strin
 	// When the key is checked travels with it: an application that writes
 	// a child before its parent in one transaction, which a deferred key
 	// allows, must be able to on the target too.
+	if fk.cycle != "" && s.Engine == Postgres {
+		notes = append(notes, fmt.Sprintf("DEFERRABLE INITIALLY IMMEDIATE here, NOT DEFERRABLE on the source: it closes a cycle of keys (%s), "+
+			"and change capture writes rows that reference each other across it (a new row of each) in one batch, checked at its commit; "+
+			"a transaction that does not defer it sees no difference", fk.cycle))
+	}
 	switch fk.Deferrable {
 	case "":
 	case DeferrableImmediate, DeferrableDeferred:
@@ -305,6 +310,53 @@ func inCycle(t *Table, byName map[string]*Table, done map[string]bool) bool {
 	return reaches(t)
 }
 
+// deferCycleKeys makes the keys of t (a copy, see carryable) that close a
+// cycle among tables deferrable (INITIALLY IMMEDIATE): tables that
+// reference each other (Sakila's store and staff) can have new rows that
+// reference each other, which no order of writes lets in one by one, and
+// change capture writes a batch table by table (cdc's apply defers the
+// deferrable keys to the batch's commit). A key the source declares
+// deferrable keeps its own deferral. Self-references are left: a table's
+// rows are written by one statement, checked at its end.
+func deferCycleKeys(t *Table, tables []*Table) {
+	byName := map[string]*Table{}
+	for _, x := range tables {
+		byName[x.Name] = x
+	}
+	for i := range t.ForeignKeys {
+		fk := &t.ForeignKeys[i]
+		if fk.Deferrable != "" || fk.RefTable == t.Name {
+			continue
+		}
+		if path := keyPath(fk.RefTable, t.Name, byName, map[string]bool{}); path != nil {
+			fk.Deferrable = DeferrableImmediate
+			fk.cycle = strings.Join(append([]string{t.Name}, path...), " → ")
+		}
+	}
+}
+
+// keyPath is the tables from, …, to that foreign keys lead through (nil
+// when none do), visiting each table once.
+func keyPath(from, to string, byName map[string]*Table, seen map[string]bool) []string {
+	if from == to {
+		return []string{to}
+	}
+	t := byName[from]
+	if t == nil || seen[from] {
+		return nil
+	}
+	seen[from] = true
+	for _, fk := range t.ForeignKeys {
+		if fk.RefTable == from {
+			continue
+		}
+		if rest := keyPath(fk.RefTable, to, byName, seen); rest != nil {
+			return append([]string{from}, rest...)
+		}
+	}
+	return nil
+}
+
 // CreateForeignKeys gives the target the (source) tables' foreign keys,
 // after the copy, in dependency order; see the comment at the top of this
 // file for each engine. It is idempotent: a constraint of the same shape
@@ -336,6 +388,9 @@ func CreateForeignKeys(ctx context.Context, target *Store, tables []*Table) (For
 		}
 		t, not := carryable(src, present)
 		res.NotCarried = append(res.NotCarried, not...)
+		if target.Engine == Postgres {
+			deferCycleKeys(t, tables)
+		}
 		have, err := target.Introspect(ctx, t.Name)
 		if err != nil {
 			return res, fmt.Errorf("foreign keys of %s: %w", t.Name, err)

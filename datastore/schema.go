@@ -128,6 +128,10 @@ type ForeignKey struct {
 	// at commit). Read from PostgreSQL; MySQL/MariaDB have no deferred
 	// constraints.
 	Deferrable string `json:"deferrable,omitempty"`
+	// cycle, set by CreateForeignKeys on a PostgreSQL target, is the
+	// cycle of keys this one closes ("store → staff → store"), for which
+	// it is made deferrable there.
+	cycle string
 }
 
 // The values of ForeignKey.Deferrable.
