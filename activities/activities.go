@@ -27,6 +27,10 @@ const (
 	CompensatePhaseName = "CompensatePhase"
 	PreflightName       = "Preflight"
 	PlanUnitsName       = "PlanUnits"
+	// FinishUnitsName is the action a fanned-out phase runs once all its
+	// units have finished (config.UnitsFinisher): an activity of its own,
+	// so a worker from before it never takes it for a whole RunPhase.
+	FinishUnitsName = "FinishUnits"
 )
 
 // Error types that retry policies name as non-retryable: retrying cannot
@@ -106,6 +110,10 @@ type PhaseInput struct {
 	// Unit names the part of a fanned-out phase to run (a table); "" runs
 	// the whole phase.
 	Unit string `json:"unit,omitempty"`
+	// AfterUnits asks a fanned-out phase's driver for what follows its
+	// units (config.UnitsFinisher), not for a unit nor the whole phase.
+	// Only FinishUnits sets it.
+	AfterUnits bool `json:"afterUnits,omitempty"`
 	// Prior holds the outputs of the phase's earlier steps (a plan's hash
 	// for the apply step that follows it), later steps winning.
 	Prior map[string]string `json:"prior,omitempty"`
@@ -257,6 +265,9 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	log := a.Logger.With("migration", in.Migration, "phase", in.Phase.Name, "action", action)
 	if in.Step > 0 {
 		log = log.With("step", in.Step)
+	}
+	if in.AfterUnits {
+		log = log.With("after_units", true)
 	}
 	log.Info("phase started", "attempt", info.Attempt)
 	resume := Heartbeat{Checkpoint: in.Resume}
@@ -471,6 +482,22 @@ func WithResult(err error, res PhaseResult) error {
 // noCompensation is the summary of compensating a phase that has nothing
 // to undo: not an error, since a phase may have no side effects.
 const noCompensation = migration.NoCompensationSummary
+
+// FinishUnits runs what follows a fanned-out phase's units once they have
+// all finished (config.UnitsFinisher: a copy's foreign keys), as RunPhase
+// runs an action: the driver sees in.AfterUnits. A section that finishes
+// nothing is refused, not run whole.
+func (a *Activities) FinishUnits(ctx context.Context, in PhaseInput) (PhaseResult, error) {
+	applied, err := in.Applied(ActionRun)
+	if err != nil {
+		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+	}
+	if f, ok := applied.Phase.Driver.(config.UnitsFinisher); !ok || !f.FinishesUnits() {
+		return PhaseResult{}, ConfigError(fmt.Errorf("phase %s: the %s section has nothing to do after its units", applied.Phase.Name, applied.Phase.DriverKey()))
+	}
+	in.Unit, in.AfterUnits = "", true
+	return a.do(ctx, ActionRun, in)
+}
 
 // PlanUnits lists the units of a phase that fans out, in a stable order.
 func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {

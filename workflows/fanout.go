@@ -148,8 +148,64 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		return r.cancelled()
 	}
 	// In the units' order, the first 20: the result stays small.
-	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: unitsSummary(len(units), firstSummaries(nil, summaries)), Attempt: max(attempts, 1)})
+	res, stop := r.finishUnits(ctx, cctx, i, spec, len(units), activities.PhaseResult{Records: records, Summary: unitsSummary(len(units), firstSummaries(nil, summaries)), Attempt: max(attempts, 1)})
+	if stop != nil {
+		return stop
+	}
+	r.phaseCompleted(ctx, i, res)
 	return r.requested()
+}
+
+const (
+	changeFinishUnits = "finish-units"
+	// finishUnitsV1: once every unit of a fan-out whose plan says so
+	// (config.PhasePlan.FinishUnits) has finished, one FinishUnits
+	// activity runs what no unit could (a copy's foreign keys, over all
+	// its tables) before the phase completes. Asked only for such a
+	// phase, so runs of other fan-outs record no marker.
+	finishUnitsV1 = 1
+)
+
+// finishUnits runs what follows phase i's units once all n have finished
+// (finishUnitsV1), on cctx, which a rollback cancels, and returns the
+// phase's result with its summary, notes and warnings added: res as it
+// is when the phase has nothing to finish. A stop cause when it failed or
+// was cancelled.
+func (r *run) finishUnits(ctx, cctx workflow.Context, i int, spec config.PhaseSpec, n int, res activities.PhaseResult) (activities.PhaseResult, *stopCause) {
+	if r.plan == nil || !r.plan.Phases[i].FinishUnits {
+		return res, nil
+	}
+	if workflow.GetVersion(ctx, changeFinishUnits, workflow.DefaultVersion, finishUnitsV1) < finishUnitsV1 {
+		return res, nil
+	}
+	pr := &r.report.Phases[i]
+	pr.Step = fmt.Sprintf("%d of %d units done, finishing after them", n, n)
+	r.publish(ctx)
+	opts := activityOptions(spec)
+	opts.Summary = spec.Name + ": after the units"
+	r.activities++
+	var out activities.PhaseResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, opts), activities.FinishUnitsName, r.phaseInput(i, spec)).Get(ctx, &out)
+	switch {
+	case err == nil:
+	case isCanceled(err) && r.rollbackReason != "":
+		pr.State, pr.Error = migration.PhaseCancelled, fmt.Sprintf("cancelled with its %d units done, before what follows them", n)
+		r.publish(ctx)
+		return res, r.requested()
+	case isCanceled(err):
+		return res, r.cancelled()
+	default:
+		failed, _ := failedResult(err)
+		return res, r.phaseFailed(ctx, i, "after its units: "+errorMessage(err),
+			activities.PhaseResult{Summary: res.Summary, Attempt: max(failed.Attempt, 1)})
+	}
+	if out.Summary != "" {
+		res.Summary += "; " + out.Summary
+	}
+	res.Output = out.Output
+	res.Warnings = append(res.Warnings, out.Warnings...)
+	res.Attempt = max(res.Attempt, out.Attempt)
+	return res, nil
 }
 
 // failedAttempts counts the attempts behind a unit's error: all of them

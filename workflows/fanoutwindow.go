@@ -390,7 +390,11 @@ func (r *run) runWindows(ctx workflow.Context, i int, spec config.PhaseSpec, lim
 	case failure != nil || sum.UnitsDone < len(units):
 		return r.cancelled()
 	}
-	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: sum.Records, Summary: unitsSummary(len(units), summaries), Attempt: attempt})
+	res, stop := r.finishUnits(ctx, cctx, i, spec, len(units), activities.PhaseResult{Records: sum.Records, Summary: unitsSummary(len(units), summaries), Attempt: attempt})
+	if stop != nil {
+		return stop
+	}
+	r.phaseCompleted(ctx, i, res)
 	return r.requested()
 }
 
