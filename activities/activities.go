@@ -148,15 +148,18 @@ func (in *PhaseInput) UnmarshalJSON(data []byte) error {
 // PhaseResult is a phase's outcome, small enough for workflow history.
 type PhaseResult struct {
 	// Phase is the phase's name.
-	Phase    string          `json:"phase"`
-	Kind     migration.Phase `json:"kind,omitempty"`
-	Action   Action          `json:"action"`
-	Step     int             `json:"step,omitempty"`
-	Attempt  int32           `json:"attempt"`
-	Records  int64           `json:"records,omitempty"`
-	Summary  string          `json:"summary,omitempty"`
-	Output   string          `json:"output,omitempty"`
-	Duration config.Duration `json:"duration"`
+	Phase  string          `json:"phase"`
+	Kind   migration.Phase `json:"kind,omitempty"`
+	Action Action          `json:"action"`
+	Step   int             `json:"step,omitempty"`
+	// AfterUnits: the action that followed a fanned-out phase's units
+	// (FinishUnits), not one of them.
+	AfterUnits bool            `json:"afterUnits,omitempty"`
+	Attempt    int32           `json:"attempt"`
+	Records    int64           `json:"records,omitempty"`
+	Summary    string          `json:"summary,omitempty"`
+	Output     string          `json:"output,omitempty"`
+	Duration   config.Duration `json:"duration"`
 	// Percent is how far an interrupted action had got (its last
 	// heartbeat's), so a paused phase keeps showing it.
 	Percent float64 `json:"percent,omitempty"`
@@ -304,6 +307,7 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	}
 	res, err := driver.Do(ctx, action, in, resume, beat)
 	res.Phase, res.Kind, res.Action, res.Step, res.Attempt = in.Phase.Name, in.Phase.Phase, action, in.Step, info.Attempt
+	res.AfterUnits = in.AfterUnits
 	res.Duration = config.Duration(time.Since(start).Round(time.Millisecond))
 	redactResult(knownSecrets, &res)
 	err = redactError(knownSecrets, err)

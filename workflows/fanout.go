@@ -179,6 +179,7 @@ func (r *run) finishUnits(ctx, cctx workflow.Context, i int, spec config.PhaseSp
 		return res, nil
 	}
 	pr := &r.report.Phases[i]
+	unitsStep := pr.Step
 	pr.Step = fmt.Sprintf("%d of %d units done, finishing after them", n, n)
 	r.publish(ctx)
 	opts := activityOptions(spec)
@@ -199,6 +200,7 @@ func (r *run) finishUnits(ctx, cctx workflow.Context, i int, spec config.PhaseSp
 		return res, r.phaseFailed(ctx, i, "after its units: "+errorMessage(err),
 			activities.PhaseResult{Summary: res.Summary, Attempt: max(failed.Attempt, 1)})
 	}
+	pr.Step = unitsStep
 	if out.Summary != "" {
 		res.Summary += "; " + out.Summary
 	}

@@ -95,6 +95,7 @@ phases:
 			require.True(t, strings.HasPrefix(cp.Summary, "3 units: customers: ok run:copy; "), cp.Summary)
 			require.True(t, strings.HasSuffix(cp.Summary, "; 2 foreign keys carried (orders.orders_customer_fk, order_lines.order_lines_order_fk)"), cp.Summary)
 			require.Equal(t, int64(30), cp.Records, "the units' records, the finish adds none")
+			require.Equal(t, "3 of 3 units done, 0 running", cp.Step, "the units' count once finished")
 		})
 	}
 }

@@ -277,6 +277,10 @@ type Driver struct {
 	// AfterCommit, if set, runs after each batch committed and before its
 	// checkpoint (datacopy.Options.AfterCommit): for fault injection only.
 	AfterCommit func(table string)
+	// AfterForeignKeys, if set, runs after a fanned-out copy created its
+	// foreign keys and before its activity returns: for fault injection
+	// only.
+	AfterForeignKeys func()
 	// Cores is the CPUs the worker counts on when it plans key ranges
 	// (datacopy.Sizing); 0: runtime.NumCPU(). The plan is made here, in
 	// the unit planner or the copy activity, and reaches the workflow as
@@ -487,6 +491,9 @@ func (d *Driver) finishUnits(ctx context.Context, c *activities.Call[*Spec]) (ac
 	keys, err := foreignKeys(ctx, from, to, owner, tables, mapped, log)
 	if err != nil {
 		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+	}
+	if d.AfterForeignKeys != nil {
+		d.AfterForeignKeys()
 	}
 	return activities.PhaseResult{Summary: keys.Summary, Output: keys.Output}, nil
 }
