@@ -31,6 +31,9 @@ const (
 	// units have finished (config.UnitsFinisher): an activity of its own,
 	// so a worker from before it never takes it for a whole RunPhase.
 	FinishUnitsName = "FinishUnits"
+	// PlanSizedUnitsName lists a fanned-out phase's units with the rows
+	// they copy (UnitsPlan), so its status counts rows, not units.
+	PlanSizedUnitsName = "PlanSizedUnits"
 )
 
 // Error types that retry policies name as non-retryable: retrying cannot
@@ -218,6 +221,23 @@ type Driver interface {
 // (tables) of the phase, resolving patterns against the live systems.
 type UnitPlanner interface {
 	Units(ctx context.Context, in PhaseInput) ([]string, error)
+}
+
+// RowEstimator is a UnitPlanner that can say, cheaply, about how many
+// rows its units copy in all and over how many tables (a copy: the
+// engine's estimates), so a fanned-out phase's status reads rows copied
+// of a total, as a copy in one activity does.
+type RowEstimator interface {
+	EstimateRows(ctx context.Context, in PhaseInput) (rows int64, tables int, err error)
+}
+
+// UnitsPlan is a fanned-out phase's units and, when its driver estimates
+// them (RowEstimator), about how many rows they hold in how many tables;
+// Rows is 0 when unknown.
+type UnitsPlan struct {
+	Units  []string `json:"units"`
+	Rows   int64    `json:"rows,omitempty"`
+	Tables int      `json:"tables,omitempty"`
 }
 
 // Activities are the phase activities a worker registers.
@@ -501,6 +521,37 @@ func (a *Activities) FinishUnits(ctx context.Context, in PhaseInput) (PhaseResul
 	}
 	in.Unit, in.AfterUnits = "", true
 	return a.do(ctx, ActionRun, in)
+}
+
+// PlanSizedUnits lists the units of a phase that fans out, as PlanUnits
+// does, with the rows its driver estimates they hold. An estimate that
+// fails leaves Rows 0 (the status then counts units): it never fails the
+// phase.
+func (a *Activities) PlanSizedUnits(ctx context.Context, in PhaseInput) (UnitsPlan, error) {
+	units, err := a.PlanUnits(ctx, in)
+	if err != nil {
+		return UnitsPlan{}, err
+	}
+	plan := UnitsPlan{Units: units}
+	applied, err := in.Applied(ActionRun)
+	if err != nil {
+		return plan, nil // PlanUnits applied it: not reached
+	}
+	driver, err := a.driverFor(applied.Phase)
+	if err != nil {
+		return plan, nil
+	}
+	est, ok := driver.(RowEstimator)
+	if !ok || len(units) == 0 {
+		return plan, nil
+	}
+	rows, tables, err := est.EstimateRows(ctx, applied)
+	if err != nil {
+		a.Logger.Warn("could not estimate the rows of a fanned-out phase; its status counts units", "migration", in.Migration, "phase", applied.Phase.Name, "error", err)
+		return plan, nil
+	}
+	plan.Rows, plan.Tables = rows, tables
+	return plan, nil
 }
 
 // PlanUnits lists the units of a phase that fans out, in a stable order.

@@ -24,13 +24,21 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	opts := activityOptions(spec)
 	opts.Summary = spec.Name + ": list units"
 	opts.HeartbeatTimeout = 0
-	var units []string
+	var plan activities.UnitsPlan
 	r.activities++
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanUnitsName,
-		r.phaseInput(i, spec)).Get(ctx, &units)
+	var err error
+	if workflow.GetVersion(ctx, changeUnitRows, workflow.DefaultVersion, unitRowsV1) >= unitRowsV1 {
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanSizedUnitsName,
+			r.phaseInput(i, spec)).Get(ctx, &plan)
+	} else {
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanUnitsName,
+			r.phaseInput(i, spec)).Get(ctx, &plan.Units)
+	}
 	if err != nil {
 		return r.actionFailed(ctx, i, spec, err)
 	}
+	units := plan.Units
+	pr.RowsTotal, pr.TablesTotal = plan.Rows, plan.Tables
 	if len(units) == 0 {
 		r.phaseCompleted(ctx, i, activities.PhaseResult{Summary: "nothing to do: no units"})
 		return r.requested()
@@ -76,7 +84,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	}
 	progress := func() {
 		pr.Step = fmt.Sprintf("%d of %d units done, %d running", finished, len(units), started-finished)
-		pr.Progress = 100 * float64(finished) / float64(len(units))
+		pr.Progress = unitsProgress(pr, finished, records)
 		pr.Records = records
 		r.publish(ctx)
 	}
@@ -154,6 +162,25 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	}
 	r.phaseCompleted(ctx, i, res)
 	return r.requested()
+}
+
+const (
+	changeUnitRows = "unit-rows"
+	// unitRowsV1: a fan-out plans its units with PlanSizedUnits, which
+	// adds the rows its driver estimates they hold (a copy's), kept in the
+	// report (PhaseReport.RowsTotal): its progress is then rows copied of
+	// that total, as a copy in one activity reports it, not units done.
+	unitRowsV1 = 1
+)
+
+// unitsProgress is a fanned-out phase's progress with done units finished
+// holding records rows: by rows when the plan estimated them (never 100
+// before the phase completes), else by units.
+func unitsProgress(pr *migration.PhaseReport, done int, records int64) float64 {
+	if pr.RowsTotal > 0 {
+		return min(100*float64(records)/float64(max(pr.RowsTotal, records)), 99.9)
+	}
+	return 100 * float64(done) / float64(pr.Units)
 }
 
 const (

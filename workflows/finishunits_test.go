@@ -34,9 +34,9 @@ func init() {
 // does what fail says (nil: returns keys carried).
 func finishHarness(t *testing.T, units []string, fail func(attempt int32) error) (*harness, *[]int) {
 	h := newHarness(t)
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	registerUnitPlanner(h, func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		return units, nil
-	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	})
 	unitsBefore := &[]int{}
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) (activities.PhaseResult, error) {
 		attempt := activity.GetInfo(ctx).Attempt

@@ -341,6 +341,46 @@ func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string,
 	return units, activities.Classify(err, Errors)
 }
 
+// EstimateRows says about how many rows the phase's tables hold in all
+// and how many tables they are (activities.RowEstimator): the engine's
+// estimates, a COUNT(*) for a table it has none of (SQLite, a PostgreSQL
+// table never analysed).
+func (d *Driver) EstimateRows(ctx context.Context, in activities.PhaseInput) (int64, int, error) {
+	rows, tables, err := d.estimateRows(ctx, in)
+	return rows, tables, activities.Classify(err, Errors)
+}
+
+func (d *Driver) estimateRows(ctx context.Context, in activities.PhaseInput) (int64, int, error) {
+	s, err := activities.SpecOf[*Spec](Key, in.Phase)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !resolved(s) {
+		return 0, 0, activities.ConfigError(fmt.Errorf("phase %s: the copy section's stores are not resolved", in.Phase.Name))
+	}
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return 0, 0, fmt.Errorf("copy: %w", err)
+	}
+	defer from.Close()
+	tables, err := from.ResolveTables(ctx, s.Tables)
+	if err != nil {
+		return 0, 0, fmt.Errorf("copy: %w", err)
+	}
+	var rows int64
+	for _, t := range tables {
+		n, err := from.EstimateCount(ctx, t)
+		if err == nil && n < 0 {
+			n, err = from.Count(ctx, t)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("copy: %w", err)
+		}
+		rows += n
+	}
+	return rows, len(tables), nil
+}
+
 func (d *Driver) units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 	s, err := activities.SpecOf[*Spec](Key, in.Phase)
 	if err != nil {
