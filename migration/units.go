@@ -293,7 +293,11 @@ func (r *Report) MergeWindow(unitsDone int, records int64, failedAttempts int, r
 	p.Records += records
 	p.FailedAttempts += failedAttempts
 	p.RunningUnits = running
-	p.Progress = min(max(p.Progress, 100*float64(p.UnitsDone)/float64(p.Units)), 99.9)
+	if p.RowsTotal > 0 {
+		p.Progress = min(100*float64(p.Records)/float64(max(p.RowsTotal, p.Records)), 99.9)
+	} else {
+		p.Progress = min(max(p.Progress, 100*float64(p.UnitsDone)/float64(p.Units)), 99.9)
+	}
 	if strings.Contains(p.Step, " units done, ") {
 		p.Step = fmt.Sprintf("%d of %d units done, %d running", p.UnitsDone, p.Units, len(running))
 	}

@@ -195,6 +195,14 @@ func TestMergeWindowAddsTheRunningWindowsUnits(t *testing.T) {
 	assert.Equal(t, 1+1, p.FailedAttempts, "the window's done unit's retry and the running unit's")
 	assert.Equal(t, "3 of 8 units done, 1 running", p.Step)
 	assert.Equal(t, []string{"u4"}, p.RunningUnits)
+
+	// With the rows planned, a window's units count by rows even while
+	// none of its units runs (between two units, no live heartbeat).
+	r = fannedOut(start, 2, 0)
+	r.Phases[1].Step = "2 of 8 units done, 0 running"
+	r.Phases[1].RowsTotal, r.Phases[1].TablesTotal = 1_000_000, 1
+	r.MergeWindow(1, 100_000, 0, nil)
+	assert.InDelta(t, 30, r.Phases[1].Progress, 1e-9, "300,000 of 1,000,000 rows")
 }
 
 // A phase a pause (or a new throttle) started again as a new activity
