@@ -185,7 +185,11 @@ func (p PhaseReport) rowsLine(running []TableProgress) string {
 		rate += t.RowsPerSecond
 	}
 	total := max(p.RowsTotal, p.Records)
-	line := fmt.Sprintf("all %s: %s / about %s rows, %s rows/s", Count(p.TablesTotal, "table"),
+	what := "all " + Count(p.TablesTotal, "table")
+	if p.TablesTotal <= 1 {
+		what = "all rows" // one table's key ranges: "all 1 table" reads oddly
+	}
+	line := fmt.Sprintf("%s: %s / about %s rows, %s rows/s", what,
 		thousands(p.Records), thousands(total), thousands(int64(rate)))
 	if left := total - p.Records; left > 0 && rate > 0 {
 		line += ", ETA " + etaText(time.Duration(float64(left)/rate*float64(time.Second)))

@@ -203,6 +203,8 @@ func TestMergeWindowAddsTheRunningWindowsUnits(t *testing.T) {
 	r.Phases[1].RowsTotal, r.Phases[1].TablesTotal = 1_000_000, 1
 	r.MergeWindow(1, 100_000, 0, nil)
 	assert.InDelta(t, 30, r.Phases[1].Progress, 1e-9, "300,000 of 1,000,000 rows")
+	r.MergeLive(Live{}, start.Add(time.Minute))
+	assert.Equal(t, "all rows: 300,000 / about 1,000,000 rows, 0 rows/s", r.Phases[1].Detail, "one table's key ranges")
 }
 
 // A phase a pause (or a new throttle) started again as a new activity
