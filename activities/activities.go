@@ -27,6 +27,13 @@ const (
 	CompensatePhaseName = "CompensatePhase"
 	PreflightName       = "Preflight"
 	PlanUnitsName       = "PlanUnits"
+	// FinishUnitsName is the action a fanned-out phase runs once all its
+	// units have finished (config.UnitsFinisher): an activity of its own,
+	// so a worker from before it never takes it for a whole RunPhase.
+	FinishUnitsName = "FinishUnits"
+	// PlanSizedUnitsName lists a fanned-out phase's units with the rows
+	// they copy (UnitsPlan), so its status counts rows, not units.
+	PlanSizedUnitsName = "PlanSizedUnits"
 )
 
 // Error types that retry policies name as non-retryable: retrying cannot
@@ -106,6 +113,10 @@ type PhaseInput struct {
 	// Unit names the part of a fanned-out phase to run (a table); "" runs
 	// the whole phase.
 	Unit string `json:"unit,omitempty"`
+	// AfterUnits asks a fanned-out phase's driver for what follows its
+	// units (config.UnitsFinisher), not for a unit nor the whole phase.
+	// Only FinishUnits sets it.
+	AfterUnits bool `json:"afterUnits,omitempty"`
 	// Prior holds the outputs of the phase's earlier steps (a plan's hash
 	// for the apply step that follows it), later steps winning.
 	Prior map[string]string `json:"prior,omitempty"`
@@ -140,15 +151,18 @@ func (in *PhaseInput) UnmarshalJSON(data []byte) error {
 // PhaseResult is a phase's outcome, small enough for workflow history.
 type PhaseResult struct {
 	// Phase is the phase's name.
-	Phase    string          `json:"phase"`
-	Kind     migration.Phase `json:"kind,omitempty"`
-	Action   Action          `json:"action"`
-	Step     int             `json:"step,omitempty"`
-	Attempt  int32           `json:"attempt"`
-	Records  int64           `json:"records,omitempty"`
-	Summary  string          `json:"summary,omitempty"`
-	Output   string          `json:"output,omitempty"`
-	Duration config.Duration `json:"duration"`
+	Phase  string          `json:"phase"`
+	Kind   migration.Phase `json:"kind,omitempty"`
+	Action Action          `json:"action"`
+	Step   int             `json:"step,omitempty"`
+	// AfterUnits: the action that followed a fanned-out phase's units
+	// (FinishUnits), not one of them.
+	AfterUnits bool            `json:"afterUnits,omitempty"`
+	Attempt    int32           `json:"attempt"`
+	Records    int64           `json:"records,omitempty"`
+	Summary    string          `json:"summary,omitempty"`
+	Output     string          `json:"output,omitempty"`
+	Duration   config.Duration `json:"duration"`
 	// Percent is how far an interrupted action had got (its last
 	// heartbeat's), so a paused phase keeps showing it.
 	Percent float64 `json:"percent,omitempty"`
@@ -209,6 +223,23 @@ type UnitPlanner interface {
 	Units(ctx context.Context, in PhaseInput) ([]string, error)
 }
 
+// RowEstimator is a UnitPlanner that can say, cheaply, about how many
+// rows its units copy in all and over how many tables (a copy: the
+// engine's estimates), so a fanned-out phase's status reads rows copied
+// of a total, as a copy in one activity does.
+type RowEstimator interface {
+	EstimateRows(ctx context.Context, in PhaseInput) (rows int64, tables int, err error)
+}
+
+// UnitsPlan is a fanned-out phase's units and, when its driver estimates
+// them (RowEstimator), about how many rows they hold in how many tables;
+// Rows is 0 when unknown.
+type UnitsPlan struct {
+	Units  []string `json:"units"`
+	Rows   int64    `json:"rows,omitempty"`
+	Tables int      `json:"tables,omitempty"`
+}
+
 // Activities are the phase activities a worker registers.
 type Activities struct {
 	Logger hclog.Logger
@@ -258,6 +289,9 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	if in.Step > 0 {
 		log = log.With("step", in.Step)
 	}
+	if in.AfterUnits {
+		log = log.With("after_units", true)
+	}
 	log.Info("phase started", "attempt", info.Attempt)
 	resume := Heartbeat{Checkpoint: in.Resume}
 	if activity.HasHeartbeatDetails(ctx) {
@@ -293,6 +327,7 @@ func (a *Activities) do(ctx context.Context, action Action, in PhaseInput) (Phas
 	}
 	res, err := driver.Do(ctx, action, in, resume, beat)
 	res.Phase, res.Kind, res.Action, res.Step, res.Attempt = in.Phase.Name, in.Phase.Phase, action, in.Step, info.Attempt
+	res.AfterUnits = in.AfterUnits
 	res.Duration = config.Duration(time.Since(start).Round(time.Millisecond))
 	redactResult(knownSecrets, &res)
 	err = redactError(knownSecrets, err)
@@ -471,6 +506,53 @@ func WithResult(err error, res PhaseResult) error {
 // noCompensation is the summary of compensating a phase that has nothing
 // to undo: not an error, since a phase may have no side effects.
 const noCompensation = migration.NoCompensationSummary
+
+// FinishUnits runs what follows a fanned-out phase's units once they have
+// all finished (config.UnitsFinisher: a copy's foreign keys), as RunPhase
+// runs an action: the driver sees in.AfterUnits. A section that finishes
+// nothing is refused, not run whole.
+func (a *Activities) FinishUnits(ctx context.Context, in PhaseInput) (PhaseResult, error) {
+	applied, err := in.Applied(ActionRun)
+	if err != nil {
+		return PhaseResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, err)
+	}
+	if f, ok := applied.Phase.Driver.(config.UnitsFinisher); !ok || !f.FinishesUnits() {
+		return PhaseResult{}, ConfigError(fmt.Errorf("phase %s: the %s section has nothing to do after its units", applied.Phase.Name, applied.Phase.DriverKey()))
+	}
+	in.Unit, in.AfterUnits = "", true
+	return a.do(ctx, ActionRun, in)
+}
+
+// PlanSizedUnits lists the units of a phase that fans out, as PlanUnits
+// does, with the rows its driver estimates they hold. An estimate that
+// fails leaves Rows 0 (the status then counts units): it never fails the
+// phase.
+func (a *Activities) PlanSizedUnits(ctx context.Context, in PhaseInput) (UnitsPlan, error) {
+	units, err := a.PlanUnits(ctx, in)
+	if err != nil {
+		return UnitsPlan{}, err
+	}
+	plan := UnitsPlan{Units: units}
+	applied, err := in.Applied(ActionRun)
+	if err != nil {
+		return plan, nil // PlanUnits applied it: not reached
+	}
+	driver, err := a.driverFor(applied.Phase)
+	if err != nil {
+		return plan, nil
+	}
+	est, ok := driver.(RowEstimator)
+	if !ok || len(units) == 0 {
+		return plan, nil
+	}
+	rows, tables, err := est.EstimateRows(ctx, applied)
+	if err != nil {
+		a.Logger.Warn("could not estimate the rows of a fanned-out phase; its status counts units", "migration", in.Migration, "phase", applied.Phase.Name, "error", err)
+		return plan, nil
+	}
+	plan.Rows, plan.Tables = rows, tables
+	return plan, nil
+}
 
 // PlanUnits lists the units of a phase that fans out, in a stable order.
 func (a *Activities) PlanUnits(ctx context.Context, in PhaseInput) ([]string, error) {

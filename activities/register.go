@@ -13,6 +13,8 @@ func Register(r Registry, a *Activities) {
 	r.RegisterActivityWithOptions(a.CompensatePhase, activity.RegisterOptions{Name: CompensatePhaseName})
 	r.RegisterActivityWithOptions(a.Preflight, activity.RegisterOptions{Name: PreflightName})
 	r.RegisterActivityWithOptions(a.PlanUnits, activity.RegisterOptions{Name: PlanUnitsName})
+	r.RegisterActivityWithOptions(a.FinishUnits, activity.RegisterOptions{Name: FinishUnitsName})
+	r.RegisterActivityWithOptions(a.PlanSizedUnits, activity.RegisterOptions{Name: PlanSizedUnitsName})
 	r.RegisterActivityWithOptions(a.ClaimLease, activity.RegisterOptions{Name: ClaimLeaseName})
 	r.RegisterActivityWithOptions(a.LeaseResources, activity.RegisterOptions{Name: LeaseResourcesName})
 	r.RegisterActivityWithOptions(a.HolderRunning, activity.RegisterOptions{Name: HolderRunningName})

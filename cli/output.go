@@ -53,8 +53,11 @@ for running and ended migrations alike, with or without a worker.`,
 				}
 				shown++
 				what := string(r.Action)
-				if r.Step > 0 {
+				switch {
+				case r.Step > 0:
 					what = fmt.Sprintf("%s step %d", r.Action, r.Step)
+				case r.AfterUnits:
+					what = fmt.Sprintf("%s after its units", r.Action)
 				}
 				fmt.Fprintf(a.out, "== %s %s, attempt %d, %s%s ==\n", r.Phase, what, r.Attempt, r.Duration, r.failure)
 				out := r.Output

@@ -73,6 +73,14 @@ type FanOut interface {
 	FanOut() int
 }
 
+// UnitsFinisher is a FanOut whose phase has one more action once every
+// unit has finished, which no unit can do alone since none sees the whole
+// load (a copy's foreign keys, created parents first over all its
+// tables). The workflow runs it as the activity FinishUnits.
+type UnitsFinisher interface {
+	FinishesUnits() bool
+}
+
 // Step is one step of a multi-step phase: an action of the driver, a
 // durable wait, or a manual gate; exactly one of the three.
 type Step struct {

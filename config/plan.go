@@ -30,6 +30,10 @@ type PhasePlan struct {
 	// FanOut is how many units run at once when the phase fans out
 	// (FanOut); 0: one activity.
 	FanOut int `json:"fanOut,omitempty"`
+	// FinishUnits: once every unit of the fan-out has finished, one more
+	// action runs over the whole phase (UnitsFinisher). A plan made before
+	// it existed lacks it, and its run goes without, as it did.
+	FinishUnits bool `json:"finishUnits,omitempty"`
 	// Pausable: a pause stops the running action at its checkpoint.
 	Pausable bool `json:"pausable,omitempty"`
 	// Throttles: the action takes a new rate while it runs (Throttler).
@@ -73,6 +77,9 @@ func planPhase(s *Spec, ph PhaseSpec) PhasePlan {
 	}
 	if f, ok := d.(FanOut); ok {
 		pp.FanOut = f.FanOut()
+	}
+	if f, ok := d.(UnitsFinisher); ok && pp.FanOut > 0 {
+		pp.FinishUnits = f.FinishesUnits()
 	}
 	if p, ok := d.(Pausable); ok {
 		pp.Pausable = p.Pausable()

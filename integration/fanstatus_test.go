@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,13 @@ func TestStatusOfAFannedOutCopySumsItsUnits(t *testing.T) {
 		}
 		require.Equal(t, 8, p.Units, "7 key ranges of plain and audit")
 		require.LessOrEqual(t, p.Progress, 100.0)
+		// Rows of the planned total, as a copy in one activity reads
+		// (SQLite has no estimate: the planner counted them).
+		require.Equal(t, int64(76_000), p.RowsTotal)
+		require.Equal(t, 2, p.TablesTotal)
+		require.InDelta(t, min(100*float64(p.Records)/76_000, 99.9), p.Progress, 1e-9, "rows of the total, not units")
+		head, _, _ := strings.Cut(p.Detail, "\n")
+		require.Regexp(t, `^all 2 tables: [0-9,]+ / about 76,000 rows, [0-9,]+ rows/s`, head)
 		if n := len(reads); n > 0 {
 			prev := reads[n-1]
 			require.GreaterOrEqual(t, p.Progress, prev.Progress, "the phase's progress went back between two reads: %+v then %+v", prev, p)
@@ -78,4 +86,5 @@ func TestStatusOfAFannedOutCopySumsItsUnits(t *testing.T) {
 	require.Empty(t, final.Phases[1].RunningUnits)
 	require.Zero(t, final.Metrics.ErrorRate)
 	dbtest.AssertSameRows(t, src.Store, dst.Store, "plain")
+	recordHistory(t, r.name)
 }

@@ -113,6 +113,12 @@ type PhaseReport struct {
 	Units        int      `json:"units,omitempty"`
 	UnitsDone    int      `json:"unitsDone,omitempty"`
 	RunningUnits []string `json:"runningUnits,omitempty"`
+	// RowsTotal is about how many rows a fanned-out phase's units hold in
+	// all, over TablesTotal tables, as its driver estimated them when it
+	// planned the units (a copy's); 0 when unknown. Its status then reads
+	// rows copied of this total, as a copy in one activity does.
+	RowsTotal   int64 `json:"rowsTotal,omitempty"`
+	TablesTotal int   `json:"tablesTotal,omitempty"`
 	// FailedAttempts counts the failed attempts of a fanned-out phase's
 	// units, retried or not (a phase that is not fanned out derives them
 	// from Attempts and State).

@@ -195,6 +195,16 @@ func TestMergeWindowAddsTheRunningWindowsUnits(t *testing.T) {
 	assert.Equal(t, 1+1, p.FailedAttempts, "the window's done unit's retry and the running unit's")
 	assert.Equal(t, "3 of 8 units done, 1 running", p.Step)
 	assert.Equal(t, []string{"u4"}, p.RunningUnits)
+
+	// With the rows planned, a window's units count by rows even while
+	// none of its units runs (between two units, no live heartbeat).
+	r = fannedOut(start, 2, 0)
+	r.Phases[1].Step = "2 of 8 units done, 0 running"
+	r.Phases[1].RowsTotal, r.Phases[1].TablesTotal = 1_000_000, 1
+	r.MergeWindow(1, 100_000, 0, nil)
+	assert.InDelta(t, 30, r.Phases[1].Progress, 1e-9, "300,000 of 1,000,000 rows")
+	r.MergeLive(Live{}, start.Add(time.Minute))
+	assert.Equal(t, "all rows: 300,000 / about 1,000,000 rows, 0 rows/s", r.Phases[1].Detail, "one table's key ranges")
 }
 
 // A phase a pause (or a new throttle) started again as a new activity
@@ -232,4 +242,43 @@ func TestAFanOutsProgressIsNotCalledAStep(t *testing.T) {
 	r.Phases[1].Units, r.Phases[1].Step = 0, "2 of 5"
 	r.Refresh(start)
 	assert.Equal(t, "2 of 2: copy, step 2 of 5", r.CurrentPhase, "a phase run as steps keeps its word")
+}
+
+// TestMergeLiveReadsAFannedOutCopyAsRowsOfItsPlannedTotal: with the rows
+// its units hold estimated when they were planned (RowsTotal), a fanned-
+// out copy reads as a copy in one activity does: rows copied of that
+// total, a line heading its detail with the running units' rate and an
+// ETA, also while no running unit has heartbeated yet (the mean of the
+// units seen would have nothing to go on) and when small tables are done
+// beside large key ranges (which the mean would read wrong).
+func TestMergeLiveReadsAFannedOutCopyAsRowsOfItsPlannedTotal(t *testing.T) {
+	start := time.Unix(0, 0)
+	r := fannedOut(start, 2, 0, "u3", "u4")
+	p := &r.Phases[1]
+	p.Units, p.Records, p.Progress = 7, 200_000, 100*2/7.0
+	p.RowsTotal, p.TablesTotal = 408_200, 4
+	r.MergeLive(Live{Units: []UnitLive{
+		unit("u3", 1, 20, 20_000, "big [200001, 300001)", 100_000),
+		unit("u4", 1, 10, 10_000, "big [300001, )", 100_000),
+	}}, start.Add(time.Minute))
+	p = &r.Phases[1]
+	assert.InDelta(t, 100*230_000/408_200.0, p.Progress, 1e-9, "rows of the planned total, not units")
+	assert.Equal(t, "all 4 tables: 230,000 / about 408,200 rows, 2,000 rows/s, ETA 1m29s\nbig [200001, 300001): some rows\nbig [300001, ): some rows", p.Detail)
+
+	// No running unit has heartbeated yet: still rows of the total.
+	r = fannedOut(start, 2, 0, "u3", "u4")
+	p = &r.Phases[1]
+	p.Units, p.Records, p.Progress = 7, 200_000, 100*2/7.0
+	p.RowsTotal, p.TablesTotal = 408_200, 4
+	r.MergeLive(Live{}, start.Add(time.Minute))
+	assert.InDelta(t, 100*200_000/408_200.0, r.Phases[1].Progress, 1e-9)
+	assert.Equal(t, "all 4 tables: 200,000 / about 408,200 rows, 0 rows/s", r.Phases[1].Detail)
+
+	// More rows than estimated: never 100% before the phase completes.
+	r = fannedOut(start, 2, 0, "u3")
+	p = &r.Phases[1]
+	p.Units, p.Records, p.RowsTotal, p.TablesTotal = 7, 500_000, 408_200, 4
+	r.MergeLive(Live{}, start.Add(time.Minute))
+	assert.Equal(t, 99.9, r.Phases[1].Progress)
+	assert.Equal(t, "all 4 tables: 500,000 / about 500,000 rows, 0 rows/s", r.Phases[1].Detail)
 }

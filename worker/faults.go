@@ -20,8 +20,27 @@ import (
 // outside rarely hits. Never set it in production.
 const FaultKillAfterBatches = "GODWIT_FAULT_KILL_AFTER_BATCHES"
 
+// FaultKillAfterForeignKeys: with GODWIT_FAULT_KILL_AFTER_FOREIGN_KEYS=1
+// the worker kills itself with SIGKILL right after a fanned-out copy
+// created its foreign keys and before the activity reported it, so its
+// retry (on another worker) finds the keys there. Never set it in
+// production.
+const FaultKillAfterForeignKeys = "GODWIT_FAULT_KILL_AFTER_FOREIGN_KEYS"
+
 // injectFaults arms the fault-injection points the environment asks for.
 func injectFaults(acts *activities.Activities, logger hclog.Logger) error {
+	if os.Getenv(FaultKillAfterForeignKeys) != "" {
+		d, ok := acts.Drivers[copydriver.Key].(*copydriver.Driver)
+		if !ok {
+			return fmt.Errorf("%s: this build has no copy driver", FaultKillAfterForeignKeys)
+		}
+		logger.Warn("fault injection armed: this worker kills itself after a fanned-out copy created its foreign keys", "setting", FaultKillAfterForeignKeys)
+		d.AfterForeignKeys = func() {
+			logger.Warn("fault injection: killing this worker between the foreign keys and the activity's result")
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
 	v := os.Getenv(FaultKillAfterBatches)
 	if v == "" {
 		return nil

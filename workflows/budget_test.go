@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
@@ -93,13 +92,13 @@ func TestAFanOutOverTheHistoryBudgetFailsBeforeAnyUnit(t *testing.T) {
 	h := newHarness(t)
 	h.env.OnGetVersion(changeFanOutWindows, workflow.DefaultVersion, fanOutWindowsV1).Return(workflow.DefaultVersion)
 	n := MaxFanOutUnits + 1
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	registerUnitPlanner(h, func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		units := make([]string, n)
 		for k := range units {
 			units[k] = fmt.Sprintf("t%d", k)
 		}
 		return units, nil
-	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	})
 	rep, err := h.run(mustSpec(t, `name: test
 phases:
   - {phase: copy, fanned: {limit: 2}}

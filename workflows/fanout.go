@@ -24,13 +24,21 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	opts := activityOptions(spec)
 	opts.Summary = spec.Name + ": list units"
 	opts.HeartbeatTimeout = 0
-	var units []string
+	var plan activities.UnitsPlan
 	r.activities++
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanUnitsName,
-		r.phaseInput(i, spec)).Get(ctx, &units)
+	var err error
+	if workflow.GetVersion(ctx, changeUnitRows, workflow.DefaultVersion, unitRowsV1) >= unitRowsV1 {
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanSizedUnitsName,
+			r.phaseInput(i, spec)).Get(ctx, &plan)
+	} else {
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activities.PlanUnitsName,
+			r.phaseInput(i, spec)).Get(ctx, &plan.Units)
+	}
 	if err != nil {
 		return r.actionFailed(ctx, i, spec, err)
 	}
+	units := plan.Units
+	pr.RowsTotal, pr.TablesTotal = plan.Rows, plan.Tables
 	if len(units) == 0 {
 		r.phaseCompleted(ctx, i, activities.PhaseResult{Summary: "nothing to do: no units"})
 		return r.requested()
@@ -76,7 +84,7 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 	}
 	progress := func() {
 		pr.Step = fmt.Sprintf("%d of %d units done, %d running", finished, len(units), started-finished)
-		pr.Progress = 100 * float64(finished) / float64(len(units))
+		pr.Progress = unitsProgress(pr, finished, records)
 		pr.Records = records
 		r.publish(ctx)
 	}
@@ -148,8 +156,85 @@ func (r *run) runUnits(ctx workflow.Context, i int, spec config.PhaseSpec, limit
 		return r.cancelled()
 	}
 	// In the units' order, the first 20: the result stays small.
-	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: records, Summary: unitsSummary(len(units), firstSummaries(nil, summaries)), Attempt: max(attempts, 1)})
+	res, stop := r.finishUnits(ctx, cctx, i, spec, len(units), activities.PhaseResult{Records: records, Summary: unitsSummary(len(units), firstSummaries(nil, summaries)), Attempt: max(attempts, 1)})
+	if stop != nil {
+		return stop
+	}
+	r.phaseCompleted(ctx, i, res)
 	return r.requested()
+}
+
+const (
+	changeUnitRows = "unit-rows"
+	// unitRowsV1: a fan-out plans its units with PlanSizedUnits, which
+	// adds the rows its driver estimates they hold (a copy's), kept in the
+	// report (PhaseReport.RowsTotal): its progress is then rows copied of
+	// that total, as a copy in one activity reports it, not units done.
+	unitRowsV1 = 1
+)
+
+// unitsProgress is a fanned-out phase's progress with done units finished
+// holding records rows: by rows when the plan estimated them (never 100
+// before the phase completes), else by units.
+func unitsProgress(pr *migration.PhaseReport, done int, records int64) float64 {
+	if pr.RowsTotal > 0 {
+		return min(100*float64(records)/float64(max(pr.RowsTotal, records)), 99.9)
+	}
+	return 100 * float64(done) / float64(pr.Units)
+}
+
+const (
+	changeFinishUnits = "finish-units"
+	// finishUnitsV1: once every unit of a fan-out whose plan says so
+	// (config.PhasePlan.FinishUnits) has finished, one FinishUnits
+	// activity runs what no unit could (a copy's foreign keys, over all
+	// its tables) before the phase completes. Asked only for such a
+	// phase, so runs of other fan-outs record no marker.
+	finishUnitsV1 = 1
+)
+
+// finishUnits runs what follows phase i's units once all n have finished
+// (finishUnitsV1), on cctx, which a rollback cancels, and returns the
+// phase's result with its summary, notes and warnings added: res as it
+// is when the phase has nothing to finish. A stop cause when it failed or
+// was cancelled.
+func (r *run) finishUnits(ctx, cctx workflow.Context, i int, spec config.PhaseSpec, n int, res activities.PhaseResult) (activities.PhaseResult, *stopCause) {
+	if r.plan == nil || !r.plan.Phases[i].FinishUnits {
+		return res, nil
+	}
+	if workflow.GetVersion(ctx, changeFinishUnits, workflow.DefaultVersion, finishUnitsV1) < finishUnitsV1 {
+		return res, nil
+	}
+	pr := &r.report.Phases[i]
+	unitsStep := pr.Step
+	pr.Step = fmt.Sprintf("%d of %d units done, finishing after them", n, n)
+	r.publish(ctx)
+	opts := activityOptions(spec)
+	opts.Summary = spec.Name + ": after the units"
+	r.activities++
+	var out activities.PhaseResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(cctx, opts), activities.FinishUnitsName, r.phaseInput(i, spec)).Get(ctx, &out)
+	switch {
+	case err == nil:
+	case isCanceled(err) && r.rollbackReason != "":
+		pr.State, pr.Error = migration.PhaseCancelled, fmt.Sprintf("cancelled with its %d units done, before what follows them", n)
+		r.publish(ctx)
+		return res, r.requested()
+	case isCanceled(err):
+		return res, r.cancelled()
+	default:
+		failed, _ := failedResult(err)
+		return res, r.phaseFailed(ctx, i, "after its units: "+errorMessage(err),
+			activities.PhaseResult{Summary: res.Summary, Attempt: max(failed.Attempt, 1)})
+	}
+	pr.Step = unitsStep
+	if out.Summary != "" {
+		res.Summary += "; " + out.Summary
+	}
+	res.Output = out.Output
+	res.Warnings = append(res.Warnings, out.Warnings...)
+	res.Attempt = max(res.Attempt, out.Attempt)
+	return res, nil
 }
 
 // failedAttempts counts the attempts behind a unit's error: all of them

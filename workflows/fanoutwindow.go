@@ -341,7 +341,7 @@ func (r *run) runWindows(ctx workflow.Context, i int, spec config.PhaseSpec, lim
 	pr.Units, pr.UnitsDone, pr.RunningUnits, pr.FailedAttempts = len(units), 0, nil, 0
 	progress := func() {
 		pr.Step = fmt.Sprintf("%d of %d units done, %d running", done, len(units), handed-done)
-		pr.Progress = 100 * float64(done) / float64(len(units))
+		pr.Progress = unitsProgress(pr, done, sum.Records)
 		pr.Records, pr.UnitsDone, pr.FailedAttempts = sum.Records, sum.UnitsDone, sum.FailedAttempts
 		r.publish(ctx)
 	}
@@ -390,7 +390,11 @@ func (r *run) runWindows(ctx workflow.Context, i int, spec config.PhaseSpec, lim
 	case failure != nil || sum.UnitsDone < len(units):
 		return r.cancelled()
 	}
-	r.phaseCompleted(ctx, i, activities.PhaseResult{Records: sum.Records, Summary: unitsSummary(len(units), summaries), Attempt: attempt})
+	res, stop := r.finishUnits(ctx, cctx, i, spec, len(units), activities.PhaseResult{Records: sum.Records, Summary: unitsSummary(len(units), summaries), Attempt: attempt})
+	if stop != nil {
+		return stop
+	}
+	r.phaseCompleted(ctx, i, res)
 	return r.requested()
 }
 

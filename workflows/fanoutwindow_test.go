@@ -42,12 +42,12 @@ func init() {
 // planUnits makes the harness's unit planning return names, and records
 // which workflow ran it.
 func planUnits(h *harness, names []string, ranIn *[]string) {
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	registerUnitPlanner(h, func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		if ranIn != nil {
 			*ranIn = append(*ranIn, activity.GetInfo(ctx).WorkflowExecution.ID)
 		}
 		return names, nil
-	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	})
 }
 
 func unitNames(n int) []string {

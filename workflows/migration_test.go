@@ -147,6 +147,17 @@ func newHarness(t *testing.T) *harness {
 
 // run executes the workflow and returns its final report, taken from the
 // result or from the error's details.
+// registerUnitPlanner makes list the test's unit planning: PlanUnits, as
+// runs before unitRowsV1 call it, and PlanSizedUnits, which gives the
+// units with no estimate of their rows.
+func registerUnitPlanner(h *harness, list func(ctx context.Context, in activities.PhaseInput) ([]string, error)) {
+	h.env.RegisterActivityWithOptions(list, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) (activities.UnitsPlan, error) {
+		units, err := list(ctx, in)
+		return activities.UnitsPlan{Units: units}, err
+	}, activity.RegisterOptions{Name: activities.PlanSizedUnitsName})
+}
+
 func (h *harness) run(spec config.Spec) (*migration.Report, error) {
 	h.t.Helper()
 	return h.runInput(Input{Spec: spec})

@@ -673,9 +673,9 @@ phases:
   - {phase: reconcile, hook: `+hookOK+`}
 `)
 	h := newHarness(t)
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	registerUnitPlanner(h, func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		return []string{"customers", "orders", "order_lines", "invoices", "payments"}, nil
-	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	})
 	var mu sync.Mutex
 	running, most := 0, 0
 	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
@@ -713,9 +713,9 @@ phases:
   - {phase: copy, retry: {maxAttempts: 1}, fanned: {limit: 1}}
 `)
 	h := newHarness(t)
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	registerUnitPlanner(h, func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		return []string{"a", "b", "c"}, nil
-	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	})
 	h.fake.behave = func(ctx context.Context, call string, _ int32) error {
 		if len(h.fake.Calls()) == 2 { // the second unit
 			return temporal.NewNonRetryableApplicationError("table b has no primary key", "Test", nil)
@@ -788,9 +788,9 @@ phases:
   - {phase: copy, retry: {maxAttempts: 3, initialInterval: 1s}, fanned: {limit: 2}}
 `)
 	h := newHarness(t)
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
+	registerUnitPlanner(h, func(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 		return []string{"a", "b", "c", "d"}, nil
-	}, activity.RegisterOptions{Name: activities.PlanUnitsName})
+	})
 	var mu sync.Mutex
 	failures := 0
 	h.fake.behave = func(ctx context.Context, call string, attempt int32) error {

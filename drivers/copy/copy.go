@@ -254,11 +254,17 @@ func (s *Spec) MovesData() stores.Flow { return stores.Flow{From: s.From, To: s.
 func (s *Spec) HasCompensation() bool { return s.OnRollback != OnRollbackKeep }
 
 // LoadsInto reports whether the copy fills store's tables, and whether it
-// creates their foreign keys after its load (not with fanOut: no unit sees
-// the whole load).
+// creates their foreign keys after its load: it does, with fanOut too,
+// once every unit has finished (FinishesUnits).
 func (s *Spec) LoadsInto(store string) (loads, createsForeignKeys bool) {
-	return s.To == store, s.To == store && s.Units == 0
+	return s.To == store, s.To == store
 }
+
+// FinishesUnits is true for a copy that fans out and creates foreign
+// keys: no unit sees the whole load, so one action after them all
+// creates the keys (config.UnitsFinisher). Not when the target's DDL came
+// from a file, which says which keys exist.
+func (s *Spec) FinishesUnits() bool { return s.Units > 0 && !s.TablesFromScript }
 
 // CreatesIndexesIn reports whether the copy creates secondary indexes in
 // store after its load.
@@ -271,6 +277,10 @@ type Driver struct {
 	// AfterCommit, if set, runs after each batch committed and before its
 	// checkpoint (datacopy.Options.AfterCommit): for fault injection only.
 	AfterCommit func(table string)
+	// AfterForeignKeys, if set, runs after a fanned-out copy created its
+	// foreign keys and before its activity returns: for fault injection
+	// only.
+	AfterForeignKeys func()
 	// Cores is the CPUs the worker counts on when it plans key ranges
 	// (datacopy.Sizing); 0: runtime.NumCPU(). The plan is made here, in
 	// the unit planner or the copy activity, and reaches the workflow as
@@ -302,6 +312,9 @@ func resolved(s *Spec) bool { return s.Stores != nil }
 
 // run copies the phase's tables, or the unit in.Unit of a fan-out.
 func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	if c.In.AfterUnits {
+		return d.finishUnits(ctx, c)
+	}
 	s, log := c.Spec, c.Log
 	var rng *datacopy.Range
 	if c.In.Unit != "" {
@@ -326,6 +339,46 @@ func (s *Spec) FanOut() int { return s.Units }
 func (d *Driver) Units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
 	units, err := d.units(ctx, in)
 	return units, activities.Classify(err, Errors)
+}
+
+// EstimateRows says about how many rows the phase's tables hold in all
+// and how many tables they are (activities.RowEstimator): the engine's
+// estimates, a COUNT(*) for a table it has none of (SQLite, a PostgreSQL
+// table never analysed).
+func (d *Driver) EstimateRows(ctx context.Context, in activities.PhaseInput) (int64, int, error) {
+	rows, tables, err := d.estimateRows(ctx, in)
+	return rows, tables, activities.Classify(err, Errors)
+}
+
+func (d *Driver) estimateRows(ctx context.Context, in activities.PhaseInput) (int64, int, error) {
+	s, err := activities.SpecOf[*Spec](Key, in.Phase)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !resolved(s) {
+		return 0, 0, activities.ConfigError(fmt.Errorf("phase %s: the copy section's stores are not resolved", in.Phase.Name))
+	}
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return 0, 0, fmt.Errorf("copy: %w", err)
+	}
+	defer from.Close()
+	tables, err := from.ResolveTables(ctx, s.Tables)
+	if err != nil {
+		return 0, 0, fmt.Errorf("copy: %w", err)
+	}
+	var rows int64
+	for _, t := range tables {
+		n, err := from.EstimateCount(ctx, t)
+		if err == nil && n < 0 {
+			n, err = from.Count(ctx, t)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("copy: %w", err)
+		}
+		rows += n
+	}
+	return rows, len(tables), nil
 }
 
 func (d *Driver) units(ctx context.Context, in activities.PhaseInput) ([]string, error) {
@@ -429,38 +482,104 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 	}
 	out.Summary = copySummary(s, res, path, to.Engine, mapped)
 	if rng == nil && s.Units == 0 && !s.TablesFromScript {
-		fks, tables, err := createForeignKeys(ctx, from, to, owner, res.Tables, mapped)
-		if err != nil {
-			return out, fmt.Errorf("copy: create foreign keys: %w", err)
+		names := make([]string, len(res.Tables))
+		for k, tp := range res.Tables {
+			names[k] = tp.Table
 		}
-		// Keys left off only because rows violate them now: a replicate
-		// phase that has caught up, or the cut-over, tries them again.
-		if err := datastore.RecordPendingForeignKeys(ctx, to, owner, tables, fks.Pending); err != nil {
+		keys, err := foreignKeys(ctx, from, to, owner, names, mapped, log)
+		if err != nil {
 			return out, fmt.Errorf("copy: %w", err)
 		}
-		if sum := fks.Summary(); sum != "" {
-			out.Summary += "; " + sum
+		if keys.Summary != "" {
+			out.Summary += "; " + keys.Summary
 		}
-		if len(fks.Pending) > 0 {
-			out.Summary += fmt.Sprintf(" (%d of them only because rows violate them now, e.g. a child copied before its parent: a replicate phase that has caught up, or the cut-over, of this migration tries them again)", len(fks.Pending))
-		}
-		for _, n := range append(fks.NotCarried, fks.Violated...) {
-			log.Warn("foreign key not carried over", "note", n)
-		}
-		out.Output = strings.Join(append(fks.NotCarried, fks.Violated...), "\n")
+		out.Output = keys.Output
 	}
 	return out, nil
+}
+
+// finishUnits is what follows a fanned-out copy's units, once all have
+// finished (FinishesUnits): the foreign keys of its tables, created as a
+// copy that is one activity creates them after its load, parents first,
+// pending keys recorded. Idempotent like that: a retry counts the keys an
+// earlier attempt added as carried.
+func (d *Driver) finishUnits(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
+	s, owner, log := c.Spec, c.In.Owner(), c.Log
+	if s.TablesFromScript {
+		return activities.PhaseResult{}, nil
+	}
+	from, err := stores.Open(ctx, s.Stores, s.From)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+	}
+	defer from.Close()
+	to, err := stores.Open(ctx, s.Stores, s.To)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+	}
+	defer to.Close()
+	// The tables the units copied: the same patterns resolved the same
+	// way (Units), each once however many key ranges it was split into.
+	tables, err := from.ResolveTables(ctx, s.Tables)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+	}
+	mapped, err := s.mapped(ctx, from)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+	}
+	keys, err := foreignKeys(ctx, from, to, owner, tables, mapped, log)
+	if err != nil {
+		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+	}
+	if d.AfterForeignKeys != nil {
+		d.AfterForeignKeys()
+	}
+	return activities.PhaseResult{Summary: keys.Summary, Output: keys.Output}, nil
+}
+
+// keysDone is what creating a copy's foreign keys did, for its result.
+type keysDone struct {
+	// Summary is the keys' part of the phase's summary ("" when there
+	// were none to create).
+	Summary string
+	// Output lists the keys not carried and why, one a line.
+	Output string
+}
+
+// foreignKeys creates the foreign keys of the copied tables (source
+// names) that this migration provisioned, records those left off only
+// because rows violate them now, and says what it did.
+func foreignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []string, mapped map[string]mapping.Table, log hclog.Logger) (keysDone, error) {
+	fks, names, err := createForeignKeys(ctx, from, to, owner, tables, mapped)
+	if err != nil {
+		return keysDone{}, fmt.Errorf("create foreign keys: %w", err)
+	}
+	// Keys left off only because rows violate them now: a replicate
+	// phase that has caught up, or the cut-over, tries them again.
+	if err := datastore.RecordPendingForeignKeys(ctx, to, owner, names, fks.Pending); err != nil {
+		return keysDone{}, err
+	}
+	done := keysDone{Summary: fks.Summary()}
+	if len(fks.Pending) > 0 {
+		done.Summary += fmt.Sprintf(" (%d of them only because rows violate them now, e.g. a child copied before its parent: a replicate phase that has caught up, or the cut-over, of this migration tries them again)", len(fks.Pending))
+	}
+	for _, n := range append(fks.NotCarried, fks.Violated...) {
+		log.Warn("foreign key not carried over", "note", n)
+	}
+	done.Output = strings.Join(append(fks.NotCarried, fks.Violated...), "\n")
+	return done, nil
 }
 
 // createForeignKeys gives the copied tables that this migration
 // provisioned their source's foreign keys, now that their rows are in
 // (on SQLite, where provision declared them, it checks the rows). A
 // table the migration did not create is left as its owner made it.
-func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []datacopy.TableProgress, mapped map[string]mapping.Table) (datastore.ForeignKeyResult, []string, error) {
+func createForeignKeys(ctx context.Context, from, to *datastore.Store, owner string, tables []string, mapped map[string]mapping.Table) (datastore.ForeignKeyResult, []string, error) {
 	var src []*datastore.Table
 	var names []string
-	for _, tp := range tables {
-		t, err := targetShape(ctx, from, tp.Table, mapped)
+	for _, table := range tables {
+		t, err := targetShape(ctx, from, table, mapped)
 		if err != nil {
 			return datastore.ForeignKeyResult{}, nil, err
 		}

@@ -195,3 +195,35 @@ phases:
 func withoutLines(err error) string {
 	return regexp.MustCompile(` \(line \d+\)`).ReplaceAllString(err.Error(), "")
 }
+
+// TestAFannedOutCopyPlansItsForeignKeysAfterItsUnits: the plan of a copy
+// with fanOut has a step after its units (the foreign keys), and
+// provision leaves the keys to it; a plain copy makes them in its one
+// activity, and a target whose DDL came from a file gets none.
+func TestAFannedOutCopyPlansItsForeignKeysAfterItsUnits(t *testing.T) {
+	tests := []struct {
+		name      string
+		ddl, copy string
+		finish    bool
+	}{
+		{"fanOut", "", ", fanOut: 2", true},
+		{"plain", "", "", false},
+		{"fanOut onto a DDL file's tables", ", ddl: {fromFile: shop.sql}", ", fanOut: 2", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := config.ParseSpec([]byte(storesYAML + `
+  - phase: provision
+    provision: {from: legacy, to: new, tables: [customers, orders]` + tc.ddl + `}
+  - phase: copy
+    copy: {from: legacy, to: new, tables: [customers, orders]` + tc.copy + `}
+`))
+			require.NoError(t, err)
+			plan := config.PlanSpec(spec)
+			assert.Equal(t, tc.finish, plan.Phases[1].FinishUnits)
+			p := spec.Phases[0].Driver.(*provision.Spec)
+			assert.False(t, p.ForeignKeysNow, "the copy makes them")
+			assert.Empty(t, p.ForeignKeysLeft, "no reason to leave them off")
+		})
+	}
+}

@@ -73,7 +73,8 @@ type Spec struct {
 	ForeignKeysNow bool `yaml:"-" json:"foreignKeysNow,omitempty"`
 	// ForeignKeysLeft, set when the spec is checked, is why the foreign
 	// keys will not be created on a PostgreSQL or MySQL target (a later
-	// copy fans out, so no activity sees the whole load).
+	// phase loads the tables without creating them; a copy with fanOut
+	// did so before it created them after its units).
 	ForeignKeysLeft string `yaml:"-" json:"foreignKeysLeft,omitempty"`
 }
 
@@ -129,7 +130,8 @@ func (s *Spec) Check(c *config.CheckContext) {
 
 // foreignKeysPlan decides when the foreign keys of the tables provisioned
 // in store are created: now, if no later phase loads the store; by that
-// copy after its load; or not at all, if it fans out (why).
+// copy after its load (after its units, with fanOut); or not at all,
+// if the phase that loads it does not create them (why).
 func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left string) {
 	for _, p := range c.PhasesAfter() {
 		l, ok := p.Driver.(Loader)
@@ -138,7 +140,7 @@ func foreignKeysPlan(c *config.CheckContext, store string) (now bool, left strin
 		}
 		if loads, creates := l.LoadsInto(store); loads {
 			if !creates {
-				return false, fmt.Sprintf("phase %s copies the tables with fanOut, one activity per table, so no activity sees the whole load to create them after it", p.Name)
+				return false, fmt.Sprintf("phase %s loads the tables but does not create their foreign keys after its load", p.Name)
 			}
 			return false, ""
 		}
