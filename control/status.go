@@ -70,6 +70,8 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	}
 	if live, ok := LiveProgress(m.dc(), pending); ok {
 		rep.MergeLive(live, time.Now())
+	} else {
+		rep.MergeIdleUnits()
 	}
 	showLeases(&rep, desc.GetPendingChildren())
 	return &rep, nil

@@ -64,7 +64,9 @@ func TestStatusOfAFannedOutCopySumsItsUnits(t *testing.T) {
 			require.GreaterOrEqual(t, p.UnitsDone, prev.UnitsDone)
 			require.GreaterOrEqual(t, rep.OverallProgress, overall[n-1])
 		}
-		require.GreaterOrEqual(t, p.Progress, 100*float64(p.UnitsDone)/8, "at least the units done")
+		// At least the units done (a running phase shows 99.9 at most:
+		// with all 8 done, the step after them still runs).
+		require.GreaterOrEqual(t, p.Progress, min(100*float64(p.UnitsDone)/8, 99.9), "at least the units done")
 		require.Equal(t, rep.Metrics.RecordsCopied, p.Records)
 		if p.Records > 10_000 {
 			summed = true // more rows than any one unit holds

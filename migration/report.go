@@ -724,6 +724,19 @@ func (r *Report) ShowPaused() {
 	}
 }
 
+// MergeIdleUnits is MergeLive for a fanned-out phase none of whose units
+// reports live progress now (between two units, or before the first
+// heartbeat): its rows of the planned total still head its detail, as
+// when its units report. Other phases are left as they are.
+func (r *Report) MergeIdleUnits() {
+	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
+		return
+	}
+	if p := &r.Phases[r.CurrentIndex]; p.Units > 0 && (p.State == PhaseRunning || p.State == PhasePaused) {
+		p.mergeUnits(nil)
+	}
+}
+
 // MergeLive adds the running phase's live progress to the report, so a
 // long phase shows movement and retries show up as they happen rather than
 // only when retries run out.

@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -281,4 +282,25 @@ func TestMergeLiveReadsAFannedOutCopyAsRowsOfItsPlannedTotal(t *testing.T) {
 	r.MergeLive(Live{}, start.Add(time.Minute))
 	assert.Equal(t, 99.9, r.Phases[1].Progress)
 	assert.Equal(t, "all 4 tables: 500,000 / about 500,000 rows, 0 rows/s", r.Phases[1].Detail)
+}
+
+// Between two units (one done, the next not yet reporting), no unit has
+// live progress: the phase's rows of its planned total still head its
+// detail, as they do while units report. Before, the status showed no
+// detail at such moments (a status test read it empty under load).
+func TestAFannedOutCopyBetweenUnitsStillShowsItsRows(t *testing.T) {
+	start := time.Unix(0, 0)
+	r := fannedOut(start, 1, 0)
+	p := &r.Phases[1]
+	p.Units, p.UnitsDone, p.Records, p.RowsTotal, p.TablesTotal = 8, 3, 30_000, 76_000, 2
+	r.MergeIdleUnits()
+	head, _, _ := strings.Cut(r.Phases[1].Detail, "\n")
+	assert.Equal(t, "all 2 tables: 30,000 / about 76,000 rows, 0 rows/s", head)
+	assert.InDelta(t, 100*30_000/76_000.0, r.Phases[1].Progress, 1e-9)
+
+	// A phase not fanned out is left as it is.
+	r = fannedOut(start, 1, 0)
+	r.Phases[1].Units, r.Phases[1].Detail = 0, "orders: 5 / 10 rows"
+	r.MergeIdleUnits()
+	assert.Equal(t, "orders: 5 / 10 rows", r.Phases[1].Detail)
 }
