@@ -858,7 +858,7 @@ func (tc *tableCheck) compare(a, b map[string]*row) []found {
 			d.values = map[string][2]*string{}
 			for i, c := range tc.src.cols {
 				if slices.Contains(cols, c.name) {
-					d.values[c.name] = [2]*string{shown(ra, i), shown(rb, i)}
+					d.values[c.name] = shownPair(ra, rb, i)
 				}
 			}
 			out = append(out, d)
@@ -1043,15 +1043,47 @@ func (tc *tableCheck) fill(rep *TableReport) {
 	rep.KeysRead = tc.src.keysRead.Load() + tc.tgt.keysRead.Load()
 }
 
-// shown is a differing value as a report shows it: nil for NULL, so that
-// a NULL and the text "NULL" never look alike.
-func shown(r *row, i int) *string {
+// shownRunes is how many characters of a differing value a report shows.
+const shownRunes = 40
+
+// shownPair is a mismatched column's two values as a report shows them:
+// nil for NULL, so that a NULL and the text "NULL" never look alike, and
+// each clipped to shownRunes characters from the same place: the start,
+// or, when the two differ only further on, a little before the first
+// character where they differ, so that they never read alike.
+func shownPair(a, b *row, i int) [2]*string {
+	if a.nulls[i] || b.nulls[i] {
+		return [2]*string{shown(a, i, 0), shown(b, i, 0)}
+	}
+	ra, rb := []rune(a.texts[i]), []rune(b.texts[i])
+	at := 0
+	for at < len(ra) && at < len(rb) && ra[at] == rb[at] {
+		at++
+	}
+	from := 0
+	if at >= shownRunes {
+		from = at - 10
+	}
+	return [2]*string{shown(a, i, from), shown(b, i, from)}
+}
+
+// shown is one value from its from-th character, clipped to shownRunes
+// characters, with "…" where a part is left out; nil for NULL.
+func shown(r *row, i, from int) *string {
 	if r.nulls[i] {
 		return nil
 	}
 	s := r.texts[i]
-	if r := []rune(s); len(r) > 40 {
-		s = string(r[:40]) + "…"
+	if rs := []rune(s); len(rs) > shownRunes || from > 0 {
+		from = min(from, len(rs))
+		end := min(from+shownRunes, len(rs))
+		s = string(rs[from:end])
+		if from > 0 {
+			s = "…" + s
+		}
+		if end < len(rs) {
+			s += "…"
+		}
 	}
 	return &s
 }
