@@ -199,7 +199,8 @@ provision, copy and reconcile take it (mapping: schema):
   - the names rule most names follow (snake_case to PascalCase ...); only
     the names that do not follow it are listed;
   - a table renamed where one disappears and one with the same columns
-    appears; a column renamed where one disappears and one of the same
+    appears, or else one with the same primary key and most of the other
+    columns (its column renames, drops and adds then listed); a column renamed where one disappears and one of the same
     type appears in the same table;
   - columns gone with no partner under drop:, new columns under add: with
     their constant default or NULL as the value, changed types under cast:.

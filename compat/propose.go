@@ -73,7 +73,8 @@ type ProposedCast struct {
 
 // ProposeMapping infers a mapping from before to after: the names rule
 // most names follow, tables renamed (one gone and one with the same
-// columns appearing), columns renamed (one gone and one of the same type
+// columns, or else the same primary key and most columns, appearing),
+// columns renamed (one gone and one of the same type
 // appearing in the same table), dropped, added and cast columns.
 func ProposeMapping(before, after *Schema) Proposal {
 	p := Proposal{Names: inferRule(before, after), FromDatabase: before.Database, ToDatabase: after.Database}
@@ -176,6 +177,7 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 			gone = append(gone, tn)
 		}
 	}
+	gone = pairByKey(before, after, rule, gone, taken, pairs)
 	fresh = fresh[:0]
 	for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
 		if !taken[an] {
@@ -183,6 +185,65 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 		}
 	}
 	return pairs, gone, fresh
+}
+
+// pairByKey pairs each before table in gone that no after table took by
+// its columns with the one after table left that has its primary key
+// (under the rule, the same types) and more than half of its other
+// columns: a table renamed whose columns changed as well (invoice_line
+// became SalesLine, unit_price became Price, LineTotal appeared).
+// proposeColumns then lists its renames, drops and adds. It returns the
+// tables still gone.
+func pairByKey(before, after *Schema, rule string, gone []string, taken map[string]bool, pairs map[string]ProposedTable) []string {
+	sameKey := func(b, a Table) bool {
+		bk, ak := b.Constraints.PrimaryKey, a.Constraints.PrimaryKey
+		if len(bk) == 0 || len(bk) != len(ak) {
+			return false
+		}
+		for i, cn := range bk {
+			if mapping.ApplyRule(rule, cn) != ak[i] || CompareTypes(columnType(b.Columns[cn]), columnType(a.Columns[ak[i]])) != TypeSame {
+				return false
+			}
+		}
+		others, kept := 0, 0
+		for cn := range b.Columns {
+			if contains(bk, cn) {
+				continue
+			}
+			others++
+			if _, ok := a.Columns[mapping.ApplyRule(rule, cn)]; ok {
+				kept++
+			}
+		}
+		return kept > 0 && 2*kept > others
+	}
+	candidates := map[string][]string{}
+	backs := map[string][]string{}
+	for _, tn := range gone {
+		for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
+			if !taken[an] && sameKey(before.Tables[tn], after.Tables[an]) {
+				candidates[tn] = append(candidates[tn], an)
+				backs[an] = append(backs[an], tn)
+			}
+		}
+	}
+	var still []string
+	for _, tn := range gone {
+		cs := candidates[tn]
+		if len(cs) != 1 || len(backs[cs[0]]) != 1 {
+			still = append(still, tn)
+			continue
+		}
+		b := before.Tables[tn]
+		key := make([]string, len(b.Constraints.PrimaryKey))
+		for i, cn := range b.Constraints.PrimaryKey {
+			key[i] = mapping.ApplyRule(rule, cn)
+		}
+		pairs[tn] = ProposedTable{Source: tn, Target: cs[0], TargetNote: fmt.Sprintf(
+			"confirm: %s is gone and %s appeared with the same primary key (%s) and most of its columns", tn, cs[0], strings.Join(key, ", "))}
+		taken[cs[0]] = true
+	}
+	return still
 }
 
 // proposeColumns fills pt's renames, drops, adds and casts from the

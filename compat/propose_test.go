@@ -133,3 +133,55 @@ func TestProposeMappingKeepsAsIsWhenNamesAreUnchanged(t *testing.T) {
 		assert.Empty(t, pt.Cast)
 	}
 }
+
+// A table renamed whose columns changed too (Chinook's invoice_line
+// became SalesLine with unit_price renamed Price and LineTotal added) is
+// paired by its primary key and most of its columns, not reported gone
+// with its successor "new, create it with a migration of its own"; two
+// tables that share only a key name stay apart.
+func TestProposeMappingPairsARenamedTableWhoseColumnsChanged(t *testing.T) {
+	before := schema(t, `
+tables:
+  invoice_line:
+    columns:
+      invoice_line_id: {type: integer, primary_key: true}
+      invoice_id: {type: integer}
+      track_id: {type: integer}
+      unit_price: {type: "decimal(10,2)"}
+      quantity: {type: integer}
+  old_only:
+    columns:
+      id: {type: bigint, primary_key: true}
+      note: {type: text}
+`)
+	after := schema(t, `
+tables:
+  SalesLine:
+    columns:
+      InvoiceLineId: {type: integer, primary_key: true}
+      InvoiceId: {type: integer}
+      TrackId: {type: integer}
+      Price: {type: "decimal(10,2)"}
+      Quantity: {type: integer}
+      LineTotal: {type: "decimal(12,2)"}
+  BrandNew:
+    columns:
+      Id: {type: bigint, primary_key: true}
+      Label: {type: text}
+`)
+	p := ProposeMapping(before, after)
+	assert.Equal(t, []string{"old_only"}, p.Gone, "only the key name in common: not a rename")
+	assert.Equal(t, []string{"BrandNew"}, p.New)
+	var line *ProposedTable
+	for i := range p.Tables {
+		if p.Tables[i].Source == "invoice_line" {
+			line = &p.Tables[i]
+		}
+	}
+	require.NotNil(t, line, "invoice_line is proposed: %+v", p)
+	assert.Equal(t, "SalesLine", line.Target)
+	assert.Contains(t, line.TargetNote, "confirm: invoice_line is gone and SalesLine appeared with the same primary key")
+	assert.Equal(t, []ProposedRename{{From: "unit_price", To: "Price", Type: "decimal(10,2)"}}, line.Renames)
+	require.Len(t, line.Add, 1)
+	assert.Equal(t, "LineTotal", line.Add[0].Name)
+}
