@@ -52,6 +52,9 @@ type ProposedRename struct {
 	To         string   // "" when ambiguous
 	Candidates []string // the after columns of the same type, when ambiguous
 	Type       string
+	// ToType is the after column's type when it is wider than Type (the
+	// rename then comes with a cast); "" when they are the same.
+	ToType string
 }
 
 // ProposedAdd is an after column with no partner before.
@@ -294,12 +297,60 @@ func proposeColumns(pt *ProposedTable, b, a Table, rule string) {
 			pt.Drop = append(pt.Drop, g)
 		}
 	}
+	var widenedFrom map[string][]string
+	pt.Drop, widenedFrom = renameWidened(pt, b, a, newCols, backs, renamed)
 	for _, n := range newCols {
 		if renamed[n] {
 			continue
 		}
-		pt.Add = append(pt.Add, proposeAdd(n, a.Columns[n], backs[n]))
+		add := proposeAdd(n, a.Columns[n], backs[n])
+		if gs := widenedFrom[n]; add.Note == "" && len(gs) > 0 {
+			add.Note = fmt.Sprintf("or the new name of %s (%s, widened to %s): then rename it under columns:, give it cast: {type: %s} and remove this add and its drop",
+				strings.Join(gs, " or "), typeText(b.Columns[gs[0]]), typeText(a.Columns[n]), typeText(a.Columns[n]))
+		}
+		pt.Add = append(pt.Add, add)
 	}
+}
+
+// renameWidened turns a dropped column into a rename with a cast when
+// exactly one new column, claimed by no rename of the same type, has a
+// wider type than it and no other dropped column widens into that one
+// (track.milliseconds integer became DurationMs bigint). It returns the
+// columns still dropped and, for each new column that more than one of
+// them widens into, those columns (a person chooses).
+func renameWidened(pt *ProposedTable, b, a Table, newCols []string, sameTypeBacks map[string][]string, renamed map[string]bool) ([]string, map[string][]string) {
+	widens := func(g, n string) bool {
+		return CompareTypes(columnType(b.Columns[g]), columnType(a.Columns[n])) == TypeWidened
+	}
+	cands := map[string][]string{}
+	backs := map[string][]string{}
+	for _, g := range pt.Drop {
+		for _, n := range newCols {
+			if len(sameTypeBacks[n]) == 0 && widens(g, n) {
+				cands[g] = append(cands[g], n)
+				backs[n] = append(backs[n], g)
+			}
+		}
+	}
+	var still []string
+	for _, g := range pt.Drop {
+		cs := cands[g]
+		if len(cs) != 1 || len(backs[cs[0]]) != 1 {
+			still = append(still, g)
+			continue
+		}
+		from, to := typeText(b.Columns[g]), typeText(a.Columns[cs[0]])
+		pt.Renames = append(pt.Renames, ProposedRename{From: g, To: cs[0], Type: from, ToType: to})
+		pt.Cast = append(pt.Cast, ProposedCast{Column: g, From: from, To: to, Change: TypeWidened})
+		renamed[cs[0]] = true
+	}
+	ambiguous := map[string][]string{}
+	for n, gs := range backs {
+		if len(gs) > 1 {
+			ambiguous[n] = gs
+		}
+	}
+	return still, ambiguous
 }
 
 // proposeAdd proposes the value of an after column no before column

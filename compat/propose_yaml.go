@@ -56,6 +56,10 @@ func (t ProposedTable) node() *yaml.Node {
 	if len(t.Renames) > 0 {
 		cols := newMap()
 		for _, r := range t.Renames {
+			if r.To != "" && r.ToType != "" {
+				put(cols, r.From, scalar(r.To)).LineComment = fmt.Sprintf("%s%s is gone and %s appeared, %s widened to %s", todoComment, r.From, r.To, r.Type, r.ToType)
+				continue
+			}
 			if r.To != "" {
 				put(cols, r.From, scalar(r.To)).LineComment = fmt.Sprintf("%s%s is gone and %s appeared, both %s", todoComment, r.From, r.To, r.Type)
 				continue
