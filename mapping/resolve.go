@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -264,20 +265,31 @@ func (s *Spec) ResolveAll(names []string, columns func(table string) (SourceTabl
 	}
 	out := make([]Table, 0, len(selected))
 	targets := map[string]string{}
+	// Every table's problems are named at once, so that one preflight
+	// lists them all; a table that cannot be read stops here.
+	var problems []string
 	for _, n := range selected {
 		st, err := columns(n)
 		if err != nil {
 			return nil, err
 		}
 		t, err := s.Resolve(st)
+		if errors.Is(err, ErrMapping) {
+			problems = append(problems, strings.TrimPrefix(err.Error(), ErrMapping.Error()+": "))
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		if prev, dup := targets[strings.ToLower(t.Target)]; dup {
-			return nil, fmt.Errorf("%w: tables %s and %s both map to target table %s; name one of them with to:", ErrMapping, prev, n, t.Target)
+			problems = append(problems, fmt.Sprintf("tables %s and %s both map to target table %s; name one of them with to:", prev, n, t.Target))
+			continue
 		}
 		targets[strings.ToLower(t.Target)] = n
 		out = append(out, t)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrMapping, strings.Join(problems, "; "))
 	}
 	return out, nil
 }
