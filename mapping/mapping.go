@@ -35,6 +35,9 @@ type Spec struct {
 	// Tables are the source tables carried, by name or glob pattern
 	// ("orders_*"); only these are mapped.
 	Tables map[string]TableSpec `yaml:"tables" json:"tables"`
+	// adhoc is set by Adhoc: problems name the command's flags
+	// (--map-column) instead of a spec's fields.
+	adhoc bool
 }
 
 // TableSpec is how one source table (or each table a pattern matches) is

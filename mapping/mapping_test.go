@@ -313,3 +313,21 @@ func TestResolveAllNamesTheProblemsOfEveryTable(t *testing.T) {
 		t.Errorf("want ErrMapping: %v", err)
 	}
 }
+
+// An ad-hoc mapping's unknown column is named as the user gave it, by its
+// --map-column flag, not by a spec's field path (a trial's godwit diff said
+// "columns.totl: column totl is not in source table invoice").
+func TestAdhocNamesAnUnknownColumnByItsFlag(t *testing.T) {
+	s, err := Adhoc("invoice", "", RulePascal, map[string]string{"totl": "Total"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Resolve(SourceTable{Name: "invoice", Columns: []string{"invoice_id", "total"}, Key: []string{"invoice_id"}})
+	want := `--map-column totl=Total: column totl is not in source table invoice (did you mean "total"?)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Resolve = %v, want %q", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "columns.totl") {
+		t.Errorf("Resolve = %v: names a spec's field", err)
+	}
+}

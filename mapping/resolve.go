@@ -190,6 +190,10 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 		}
 	}
 	for _, c := range slices.Sorted(maps.Keys(rules.Columns)) {
+		if s.adhoc {
+			unknown("--map-column "+c+"="+rules.Columns[c], c)
+			continue
+		}
 		unknown("columns."+c, c)
 	}
 	for _, c := range slices.Sorted(maps.Keys(rules.Cast)) {
@@ -300,7 +304,7 @@ func Adhoc(table, toTable, rule string, renames map[string]string) (*Spec, error
 	if err := CheckRule(rule); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMapping, err)
 	}
-	return &Spec{Names: rule, Tables: map[string]TableSpec{table: {To: toTable, Columns: renames}}}, nil
+	return &Spec{Names: rule, Tables: map[string]TableSpec{table: {To: toTable, Columns: renames}}, adhoc: true}, nil
 }
 
 // TargetPatterns are the target tables the mapping writes, as names or
