@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -157,6 +158,9 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	if m == nil {
 		id := mapping.Identity(sourceTable(st))
 		m = &id
+	}
+	if err := checkRuleColumns(o, p.Source, st, m); err != nil {
+		return nil, err
 	}
 	isKey := map[string]int{}
 	for i, k := range st.PrimaryKey {
@@ -1149,4 +1153,39 @@ func (l *limiter) tick() {
 	if now-last >= int64(time.Second) && l.last.CompareAndSwap(last, now) {
 		l.onTick()
 	}
+}
+
+// checkRuleColumns refuses a column rule of table ("table.column") that
+// names none of its columns: a carried column is named by its source name,
+// a computed one by its target name. Such a rule would otherwise be
+// ignored, and the check it meant to relax would fail all the same; the
+// likeliest slip, a carried column under its target name (as findings
+// print it), is named as such.
+func checkRuleColumns(o *Options, table string, st *datastore.Table, m *mapping.Table) error {
+	names := map[string]bool{}
+	var known []string
+	for _, c := range st.Columns {
+		names[c.Name] = true
+		known = append(known, c.Name)
+	}
+	for _, mc := range m.Columns {
+		if mc.Computed() {
+			names[mc.Target] = true
+			known = append(known, mc.Target)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Columns)) {
+		col, ok := strings.CutPrefix(k, table+".")
+		if !ok || names[col] {
+			continue
+		}
+		for _, mc := range m.Columns {
+			if !mc.Computed() && mc.Target == col {
+				return fmt.Errorf("%w: column rule %s: %s is %s's column %s under its target name: name it by its source name, %s.%s",
+					ErrBadOption, k, col, table, mc.Source, table, mc.Source)
+			}
+		}
+		return fmt.Errorf("%w: column rule %s: %s has no column %s%s", ErrBadOption, k, table, col, suggest.DidYouMean(col, known))
+	}
+	return nil
 }
