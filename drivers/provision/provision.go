@@ -701,6 +701,18 @@ func earlierRun(owner string) string {
 // SuccessCriteria is what a person checks once the phase is done (the
 // plan's and runbook's success criteria).
 func (s *Spec) SuccessCriteria() []string {
+	if m := s.MappingSpec; m != nil {
+		var pairs []string
+		for _, src := range slices.Sorted(maps.Keys(m.Tables)) {
+			to := m.Tables[src].To
+			if to == "" {
+				to = mapping.ApplyRule(m.Names, src)
+			}
+			pairs = append(pairs, src+" → "+to)
+		}
+		return []string{fmt.Sprintf("the tables of mapping %s exist in %s as it maps them (%s): renamed, with their computed and cast columns "+
+			"and without the dropped ones, each with its primary key", s.Mapping, s.To, strings.Join(pairs, ", "))}
+	}
 	tables := "the tables " + strings.Join(s.Tables, ", ")
 	if len(s.Tables) == 0 {
 		tables = "the tables of mapping " + s.Mapping
