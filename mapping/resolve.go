@@ -232,7 +232,7 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 		}
 		place(col, "column "+c)
 	}
-	for _, name := range slices.Sorted(maps.Keys(rules.Add)) {
+	for _, name := range rules.AddedInOrder() {
 		a := rules.Add[name]
 		if has[name] {
 			// The copy reads an added column beside the source's own, under
