@@ -261,7 +261,8 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 }
 
 // ResolveAll selects the mapping's tables among the source's and resolves
-// each; columns returns a source table's columns and key.
+// each; columns returns a source table's columns and key. With an
+// ErrMapping error it also returns the tables that did resolve.
 func (s *Spec) ResolveAll(names []string, columns func(table string) (SourceTable, error)) ([]Table, error) {
 	selected, err := s.TableNames(names)
 	if err != nil {
@@ -293,7 +294,9 @@ func (s *Spec) ResolveAll(names []string, columns func(table string) (SourceTabl
 		out = append(out, t)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrMapping, strings.Join(problems, "; "))
+		// The tables that resolved come back too: a preflight checks them
+		// further, so that one run names every problem.
+		return out, fmt.Errorf("%w: %s", ErrMapping, strings.Join(problems, "; "))
 	}
 	return out, nil
 }

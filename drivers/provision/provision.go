@@ -7,6 +7,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -530,11 +531,16 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 // expressions and filters (a LIMIT 0 read), and each target table can be
 // created (declared types included) and is not there already.
 func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owner string) []string {
-	mapped, err := stores.MappedTables(ctx, from, s.MappingSpec)
-	if err != nil {
-		return []string{fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err)}
-	}
+	mapped, resolveErr := stores.MappedTables(ctx, from, s.MappingSpec)
 	var problems []string
+	if resolveErr != nil {
+		// The tables that resolved are checked on (expressions, casts), so
+		// one preflight names every problem; the target's checks need them all.
+		problems = append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, resolveErr))
+		if !errors.Is(resolveErr, mapping.ErrMapping) {
+			return problems
+		}
+	}
 	for _, m := range mapped {
 		src, err := from.Introspect(ctx, m.Source)
 		if err != nil {
@@ -553,7 +559,7 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 			problems = append(problems, stores.CastProblems(s.Mapping, src, m, engine)...)
 		}
 	}
-	if to == nil && s.unopenedTarget() == nil {
+	if resolveErr != nil || (to == nil && s.unopenedTarget() == nil) {
 		return problems
 	}
 	tables, overrides, _, err := s.sourceTables(ctx, from)
