@@ -199,8 +199,9 @@ provision, copy and reconcile take it (mapping: schema):
   - the names rule most names follow (snake_case to PascalCase ...); only
     the names that do not follow it are listed;
   - a table renamed where one disappears and one with the same columns
-    appears; a column renamed where one disappears and one of the same
-    type appears in the same table;
+    appears, or else one with the same primary key and most of the other
+    columns (its column renames, drops and adds then listed); a column renamed where one disappears and one of the same
+    type (or else one of a wider type, with a cast) appears in the same table;
   - columns gone with no partner under drop:, new columns under add: with
     their constant default or NULL as the value, changed types under cast:.
 A guess (a rename, a value for a new column) is written as a rule with a

@@ -58,10 +58,18 @@ func newRootCommand(a *app) *cobra.Command {
 		Long: `Godwit runs a migration as a durable Temporal workflow: an ordered list of
 named phases (validate first, then provision, copy, reconcile, shift-traffic
 in the order the spec gives, a kind may repeat; decommission last), each
-done by a driver (hook, provision, copy, reconcile, traffic, terraform,
-compat). Every completed phase registers a compensation; a failure, a failed
-gate or a rollback request undoes them in reverse order. The first
-decommission to start is the point of no return.
+done by a driver (hook, provision, copy, replicate, cutover, reconcile,
+retire, traffic, terraform, compat, expand/backfill/contract; mappings:
+rename and reshape tables on the way, docs/mapping.md). Every completed
+phase registers a compensation; a failure, a failed gate or a rollback
+request undoes them in reverse order. The first decommission to start is
+the point of no return.
+
+The phases run on a worker, a program of its own: godwit-worker (go build
+-o bin/godwit-worker ./worker), started with the same settings as this
+command (--address, --task-queue ...) where it can reach the databases;
+the worker reads the stores' DSNs from its own environment (the variables
+the spec names), so set them there.
 
 A migration is a YAML spec (see examples/live-demo.yaml and README.md).
 Typical session:
@@ -111,6 +119,9 @@ flags, then GODWIT_* environment variables, then a settings file
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
 	config.BindFlags(root.PersistentFlags())
+	// --metrics-listen is the worker's (godwit-worker): the CLI serves no
+	// metrics, so it does not offer it.
+	_ = root.PersistentFlags().MarkHidden("metrics-listen")
 	// The CLI logs at warn unless --log-level is given (PersistentPreRunE);
 	// the settings' "info" default is the worker's, so the CLI's help says so.
 	if f := root.PersistentFlags().Lookup("log-level"); f != nil {

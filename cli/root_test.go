@@ -437,3 +437,19 @@ func TestValidateCountsOnePhase(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "\nmigration one: 1 phase\n")
 }
+
+// A new user learns from `godwit --help` what runs the phases (there is no
+// `godwit worker`: a trial looked for one), that the stores' DSNs are read
+// by the worker, and every driver a spec may name; the worker-only
+// --metrics-listen, which the CLI ignores, is not offered.
+func TestHelpSaysWhatRunsThePhases(t *testing.T) {
+	squash := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	out, _, err := godwit(t, noDial(t), "--help")
+	require.NoError(t, err)
+	assert.Contains(t, squash(out), "godwit-worker (go build -o bin/godwit-worker ./worker)")
+	assert.Contains(t, squash(out), "the worker reads the stores' DSNs from its own environment")
+	for _, driver := range []string{"replicate", "cutover", "retire", "mappings"} {
+		assert.Contains(t, squash(out), driver, "root help names %s", driver)
+	}
+	assert.NotContains(t, out, "--metrics-listen")
+}

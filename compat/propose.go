@@ -52,6 +52,9 @@ type ProposedRename struct {
 	To         string   // "" when ambiguous
 	Candidates []string // the after columns of the same type, when ambiguous
 	Type       string
+	// ToType is the after column's type when it is wider than Type (the
+	// rename then comes with a cast); "" when they are the same.
+	ToType string
 }
 
 // ProposedAdd is an after column with no partner before.
@@ -73,7 +76,8 @@ type ProposedCast struct {
 
 // ProposeMapping infers a mapping from before to after: the names rule
 // most names follow, tables renamed (one gone and one with the same
-// columns appearing), columns renamed (one gone and one of the same type
+// columns, or else the same primary key and most columns, appearing),
+// columns renamed (one gone and one of the same type
 // appearing in the same table), dropped, added and cast columns.
 func ProposeMapping(before, after *Schema) Proposal {
 	p := Proposal{Names: inferRule(before, after), FromDatabase: before.Database, ToDatabase: after.Database}
@@ -176,6 +180,7 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 			gone = append(gone, tn)
 		}
 	}
+	gone = pairByKey(before, after, rule, gone, taken, pairs)
 	fresh = fresh[:0]
 	for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
 		if !taken[an] {
@@ -183,6 +188,65 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 		}
 	}
 	return pairs, gone, fresh
+}
+
+// pairByKey pairs each before table in gone that no after table took by
+// its columns with the one after table left that has its primary key
+// (under the rule, the same types) and more than half of its other
+// columns: a table renamed whose columns changed as well (invoice_line
+// became SalesLine, unit_price became Price, LineTotal appeared).
+// proposeColumns then lists its renames, drops and adds. It returns the
+// tables still gone.
+func pairByKey(before, after *Schema, rule string, gone []string, taken map[string]bool, pairs map[string]ProposedTable) []string {
+	sameKey := func(b, a Table) bool {
+		bk, ak := b.Constraints.PrimaryKey, a.Constraints.PrimaryKey
+		if len(bk) == 0 || len(bk) != len(ak) {
+			return false
+		}
+		for i, cn := range bk {
+			if mapping.ApplyRule(rule, cn) != ak[i] || CompareTypes(columnType(b.Columns[cn]), columnType(a.Columns[ak[i]])) != TypeSame {
+				return false
+			}
+		}
+		others, kept := 0, 0
+		for cn := range b.Columns {
+			if contains(bk, cn) {
+				continue
+			}
+			others++
+			if _, ok := a.Columns[mapping.ApplyRule(rule, cn)]; ok {
+				kept++
+			}
+		}
+		return kept > 0 && 2*kept > others
+	}
+	candidates := map[string][]string{}
+	backs := map[string][]string{}
+	for _, tn := range gone {
+		for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
+			if !taken[an] && sameKey(before.Tables[tn], after.Tables[an]) {
+				candidates[tn] = append(candidates[tn], an)
+				backs[an] = append(backs[an], tn)
+			}
+		}
+	}
+	var still []string
+	for _, tn := range gone {
+		cs := candidates[tn]
+		if len(cs) != 1 || len(backs[cs[0]]) != 1 {
+			still = append(still, tn)
+			continue
+		}
+		b := before.Tables[tn]
+		key := make([]string, len(b.Constraints.PrimaryKey))
+		for i, cn := range b.Constraints.PrimaryKey {
+			key[i] = mapping.ApplyRule(rule, cn)
+		}
+		pairs[tn] = ProposedTable{Source: tn, Target: cs[0], TargetNote: fmt.Sprintf(
+			"confirm: %s is gone and %s appeared with the same primary key (%s) and most of its columns", tn, cs[0], strings.Join(key, ", "))}
+		taken[cs[0]] = true
+	}
+	return still
 }
 
 // proposeColumns fills pt's renames, drops, adds and casts from the
@@ -233,12 +297,60 @@ func proposeColumns(pt *ProposedTable, b, a Table, rule string) {
 			pt.Drop = append(pt.Drop, g)
 		}
 	}
+	var widenedFrom map[string][]string
+	pt.Drop, widenedFrom = renameWidened(pt, b, a, newCols, backs, renamed)
 	for _, n := range newCols {
 		if renamed[n] {
 			continue
 		}
-		pt.Add = append(pt.Add, proposeAdd(n, a.Columns[n], backs[n]))
+		add := proposeAdd(n, a.Columns[n], backs[n])
+		if gs := widenedFrom[n]; add.Note == "" && len(gs) > 0 {
+			add.Note = fmt.Sprintf("or the new name of %s (%s, widened to %s): then rename it under columns:, give it cast: {type: %s} and remove this add and its drop",
+				strings.Join(gs, " or "), typeText(b.Columns[gs[0]]), typeText(a.Columns[n]), typeText(a.Columns[n]))
+		}
+		pt.Add = append(pt.Add, add)
 	}
+}
+
+// renameWidened turns a dropped column into a rename with a cast when
+// exactly one new column, claimed by no rename of the same type, has a
+// wider type than it and no other dropped column widens into that one
+// (track.milliseconds integer became DurationMs bigint). It returns the
+// columns still dropped and, for each new column that more than one of
+// them widens into, those columns (a person chooses).
+func renameWidened(pt *ProposedTable, b, a Table, newCols []string, sameTypeBacks map[string][]string, renamed map[string]bool) ([]string, map[string][]string) {
+	widens := func(g, n string) bool {
+		return CompareTypes(columnType(b.Columns[g]), columnType(a.Columns[n])) == TypeWidened
+	}
+	cands := map[string][]string{}
+	backs := map[string][]string{}
+	for _, g := range pt.Drop {
+		for _, n := range newCols {
+			if len(sameTypeBacks[n]) == 0 && widens(g, n) {
+				cands[g] = append(cands[g], n)
+				backs[n] = append(backs[n], g)
+			}
+		}
+	}
+	var still []string
+	for _, g := range pt.Drop {
+		cs := cands[g]
+		if len(cs) != 1 || len(backs[cs[0]]) != 1 {
+			still = append(still, g)
+			continue
+		}
+		from, to := typeText(b.Columns[g]), typeText(a.Columns[cs[0]])
+		pt.Renames = append(pt.Renames, ProposedRename{From: g, To: cs[0], Type: from, ToType: to})
+		pt.Cast = append(pt.Cast, ProposedCast{Column: g, From: from, To: to, Change: TypeWidened})
+		renamed[cs[0]] = true
+	}
+	ambiguous := map[string][]string{}
+	for n, gs := range backs {
+		if len(gs) > 1 {
+			ambiguous[n] = gs
+		}
+	}
+	return still, ambiguous
 }
 
 // proposeAdd proposes the value of an after column no before column

@@ -31,7 +31,7 @@ func (p Proposal) YAML(from, to string) *yaml.Node {
 	put(m, "tables", tables)
 	var head []string
 	if len(p.Gone) > 0 {
-		head = append(head, "Not carried (gone from the after schema, no table with their columns appeared): "+strings.Join(p.Gone, ", "))
+		head = append(head, "Not carried (gone from the after schema, no table with their columns or their primary key appeared): "+strings.Join(p.Gone, ", "))
 	}
 	if len(p.New) > 0 {
 		head = append(head, "New in the after schema, not written by this mapping (create them with a migration of their own): "+strings.Join(p.New, ", "))
@@ -56,6 +56,10 @@ func (t ProposedTable) node() *yaml.Node {
 	if len(t.Renames) > 0 {
 		cols := newMap()
 		for _, r := range t.Renames {
+			if r.To != "" && r.ToType != "" {
+				put(cols, r.From, scalar(r.To)).LineComment = fmt.Sprintf("%s%s is gone and %s appeared, %s widened to %s", todoComment, r.From, r.To, r.Type, r.ToType)
+				continue
+			}
 			if r.To != "" {
 				put(cols, r.From, scalar(r.To)).LineComment = fmt.Sprintf("%s%s is gone and %s appeared, both %s", todoComment, r.From, r.To, r.Type)
 				continue
@@ -69,7 +73,7 @@ func (t ProposedTable) node() *yaml.Node {
 		for _, d := range t.Drop {
 			seq.Content = append(seq.Content, scalar(d))
 		}
-		put(m, "drop", seq).LineComment = "gone from the after schema; no column of their type appeared"
+		put(m, "drop", seq).LineComment = "gone from the after schema; no new column is theirs for certain"
 	}
 	if len(t.Add) > 0 {
 		adds := newMap()

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/suggest"
 )
@@ -80,4 +82,61 @@ func (s *Spec) handMappings() {
 			mu.TakeMapping(&m)
 		}
 	}
+}
+
+// keepAddOrder records, for each mapped table's add:, the order the spec
+// writes its columns in (a map's keys have none): the target gets them in
+// that order.
+func keepAddOrder(root *yaml.Node, spec *Spec) {
+	mappings := mapValue(docMapping(root), "mappings")
+	if mappings == nil {
+		return
+	}
+	for i := 0; i+1 < len(mappings.Content); i += 2 {
+		name := mappings.Content[i].Value
+		m, ok := spec.Mappings[name]
+		if !ok {
+			continue
+		}
+		tables := mapValue(mappings.Content[i+1], "tables")
+		if tables == nil {
+			continue
+		}
+		for j := 0; j+1 < len(tables.Content); j += 2 {
+			key := tables.Content[j].Value
+			t, ok := m.Tables[key]
+			add := mapValue(tables.Content[j+1], "add")
+			if !ok || add == nil {
+				continue
+			}
+			t.AddOrder = nil
+			for k := 0; k+1 < len(add.Content); k += 2 {
+				t.AddOrder = append(t.AddOrder, add.Content[k].Value)
+			}
+			m.Tables[key] = t
+		}
+		spec.Mappings[name] = m
+	}
+}
+
+// docMapping is the top mapping of a document node.
+func docMapping(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		return n.Content[0]
+	}
+	return n
+}
+
+// mapValue is the value of key in mapping node n; nil when n is no mapping
+// or has no such key.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }

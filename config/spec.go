@@ -279,6 +279,7 @@ func ParseSpec(data []byte) (*Spec, error) {
 		return nil, sd.Errs
 	}
 	spec.applyDefaults()
+	keepAddOrder(&root, &spec)
 	refusedZeros := spec.refuseWrittenZeros(sd.zeros)
 	// Check even a spec that did not decode cleanly, so one run shows every
 	// mistake; but leave out what a decoding error already explains.

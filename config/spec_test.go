@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/mapping"
 	"github.com/godwit/godwit/migration"
 )
 
@@ -1146,4 +1147,56 @@ func FuzzParseSpec(f *testing.F) {
 		require.NoError(t, json.Unmarshal(b, &back))
 		assert.Equal(t, spec, &back)
 	})
+}
+
+// Added columns keep the order the spec gives them: a trial's add:
+// {PriceCents, LineTotal} created LineTotal before PriceCents (a map's
+// keys sorted), so the target's columns did not read as written.
+func TestAddedColumnsKeepTheSpecsOrder(t *testing.T) {
+	spec, err := ParseSpec([]byte(`
+name: m
+stores:
+  a: {engine: postgres, dsn: {fromEnv: A}}
+  b: {engine: mysql, dsn: {fromEnv: B}}
+mappings:
+  shop:
+    from: a
+    to: b
+    tables:
+      invoice_line:
+        add:
+          PriceCents: {expr: "unit_price * 100", type: int}
+          LineTotal: {expr: "unit_price * quantity", type: "decimal(12,2)"}
+          Audit: {expr: "'x'", type: "varchar(1)"}
+phases:
+  - phase: validate
+    hook: {run: {command: ["true"]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := spec.Mappings["shop"]
+	tb, err := m.Resolve(mapping.SourceTable{Name: "invoice_line", Columns: []string{"id", "unit_price", "quantity"}, Key: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range tb.Columns {
+		got = append(got, c.Target)
+	}
+	if want := "id unit_price quantity PriceCents LineTotal Audit"; strings.Join(got, " ") != want {
+		t.Errorf("columns %q, want %q", strings.Join(got, " "), want)
+	}
+	// The order survives the JSON a run carries.
+	js, err := json.Marshal(spec.Mappings["shop"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back mapping.Spec
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Tables["invoice_line"].AddOrder; strings.Join(got, " ") != "PriceCents LineTotal Audit" {
+		t.Errorf("after JSON: add order %v", got)
+	}
 }

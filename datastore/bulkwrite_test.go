@@ -3,6 +3,7 @@ package datastore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/godwit/godwit/datastore"
@@ -146,5 +147,32 @@ func TestSQLiteFailedBatchWritesNothingAndTheNextOneGoesIn(t *testing.T) {
 	}
 	if n, err := db.Store.Count(ctx, "nn"); err != nil || n != 3 {
 		t.Fatalf("%d rows, %v; want 3", n, err)
+	}
+}
+
+// The refusal says how to carry the value: a type that holds it, or a value
+// changed on the way; and that a mapping's cast with lossy: true is not the
+// latter (a trial's `cast: {first_name: {type: varchar(5), lossy: true}}`
+// stopped at "Leonie" and was told to use "a mapping's cast", which it had).
+func TestAValueThatDoesNotFitSaysWhatLossyDoesNot(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, db.Store, "CREATE TABLE t (id BIGINT PRIMARY KEY, code VARCHAR(3))")
+	tbl, err := db.Store.Introspect(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Store.WriteBatch(ctx, tbl, [][]any{{int64(1), "ok"}, {int64(2), "too long"}})
+	if err == nil {
+		t.Fatal("a value that does not fit was written")
+	}
+	for _, want := range []string{
+		"give the column a type that holds it",
+		"lossy: true only lets preflight pass: it shortens or rounds no value",
+		"drop the column and add one under a name of its own, computed by an expr that makes the value fit",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
 	}
 }

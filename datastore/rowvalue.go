@@ -48,8 +48,9 @@ func (e *rowValueError) Error() string {
 		what = "the value " + strconv.Quote(v)
 	}
 	return fmt.Sprintf("write %s: column %s, %s: %s does not fit column %s.%s; the batch is not written: "+
-		"change the target column's type (provision's typeOverrides) or map the value on the way "+
-		"(a mapping's cast, or an added column computed by an expr under a name of its own, the column dropped: docs/mapping.md) (%v)",
+		"give the column a type that holds it (provision's typeOverrides; for a mapped table, its cast:, "+
+		"whose lossy: true only lets preflight pass: it shortens or rounds no value) or change the value on the way "+
+		"(drop the column and add one under a name of its own, computed by an expr that makes the value fit: docs/mapping.md) (%v)",
 		e.table, e.column, where, what, e.table, e.column, e.err)
 }
 

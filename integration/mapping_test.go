@@ -298,3 +298,20 @@ mappings:
 	require.NoError(t, err)
 	require.EqualValues(t, 20, n)
 }
+
+// One preflight names every problem of a mapping: a misspelt column in one
+// table no longer hides the other tables' problems (a trial fixed
+// unit_prise, ran preflight again and only then learnt of a lossy cast in
+// another table).
+func TestMappedPreflightGoesOnPastAMisspeltColumn(t *testing.T) {
+	t.Parallel()
+	src, dst := mappedShop(t)
+	bad := strings.NewReplacer("{unit_price: Price}", "{unit_prise: Price}",
+		"drop: [legacy_code]", `cast: {full_name: {type: "varchar(10)"}}`).Replace(shopMapping)
+	r := newDataRun(t, "it-mapped-typo-and-cast", src, dst, mappedPhases+bad)
+	out, err := godwit(t, "preflight", "-f", r.spec)
+	require.Error(t, err, out)
+	require.Contains(t, out, `columns.unit_prise: column unit_prise is not in source table order_line (did you mean "unit_price"?)`)
+	require.Contains(t, out, `mapping shop table customer_account: cast full_name to "varchar(10)" may change values`)
+	require.Empty(t, tablesOf(t, dst.Store), "preflight created nothing")
+}

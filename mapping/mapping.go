@@ -35,6 +35,9 @@ type Spec struct {
 	// Tables are the source tables carried, by name or glob pattern
 	// ("orders_*"); only these are mapped.
 	Tables map[string]TableSpec `yaml:"tables" json:"tables"`
+	// adhoc is set by Adhoc: problems name the command's flags
+	// (--map-column) instead of a spec's fields.
+	adhoc bool
 }
 
 // TableSpec is how one source table (or each table a pattern matches) is
@@ -49,6 +52,10 @@ type TableSpec struct {
 	Drop []string `yaml:"drop" json:"drop,omitempty"`
 	// Add lists target columns computed from the source row.
 	Add map[string]Computed `yaml:"add" json:"add,omitempty"`
+	// AddOrder is Add's columns in the order the spec wrote them (the
+	// order the target gets them in), set when the spec is read; without
+	// it they come in name order.
+	AddOrder []string `yaml:"-" json:"addOrder,omitempty"`
 	// Cast changes a source column's type on the target explicitly.
 	Cast map[string]Cast `yaml:"cast" json:"cast,omitempty"`
 	// Where is an SQL condition in the source's dialect: only the rows it
@@ -268,3 +275,21 @@ func (t *TableSpec) checkInverses(tp string, dropped map[string]bool) []Problem 
 
 // isGlob reports whether a table key is a pattern.
 func isGlob(p string) bool { return strings.ContainsAny(p, "*?[\\") }
+
+// AddedInOrder is the names of Add in the order the spec wrote them
+// (AddOrder), else in name order.
+func (t TableSpec) AddedInOrder() []string {
+	if len(t.AddOrder) == len(t.Add) {
+		ok := true
+		for _, n := range t.AddOrder {
+			if _, in := t.Add[n]; !in {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return t.AddOrder
+		}
+	}
+	return slices.Sorted(maps.Keys(t.Add))
+}

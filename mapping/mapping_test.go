@@ -281,3 +281,53 @@ func TestVolatileCall(t *testing.T) {
 		}
 	}
 }
+
+// Every table's problems are named at once: a trial's preflight named only
+// invoice_line's misspelt column, and the misspelt one of the next table
+// only after that was fixed.
+func TestResolveAllNamesTheProblemsOfEveryTable(t *testing.T) {
+	s := Spec{Names: RulePascal, Tables: map[string]TableSpec{
+		"invoice_line": {Columns: map[string]string{"unit_prise": "Price"}},
+		"customer":     {Drop: []string{"faks"}},
+		"track":        {},
+	}}
+	cols := func(name string) (SourceTable, error) {
+		switch name {
+		case "invoice_line":
+			return SourceTable{Name: name, Columns: []string{"invoice_line_id", "unit_price"}, Key: []string{"invoice_line_id"}}, nil
+		case "customer":
+			return SourceTable{Name: name, Columns: []string{"customer_id", "fax"}, Key: []string{"customer_id"}}, nil
+		}
+		return SourceTable{Name: name, Columns: []string{"track_id"}, Key: []string{"track_id"}}, nil
+	}
+	_, err := s.ResolveAll([]string{"customer", "invoice_line", "track"}, cols)
+	if err == nil {
+		t.Fatal("want the two misspelt columns refused")
+	}
+	for _, want := range []string{`column unit_prise is not in source table invoice_line (did you mean "unit_price"?)`, `column faks is not in source table customer (did you mean "fax"?)`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+	if !errors.Is(err, ErrMapping) {
+		t.Errorf("want ErrMapping: %v", err)
+	}
+}
+
+// An ad-hoc mapping's unknown column is named as the user gave it, by its
+// --map-column flag, not by a spec's field path (a trial's godwit diff said
+// "columns.totl: column totl is not in source table invoice").
+func TestAdhocNamesAnUnknownColumnByItsFlag(t *testing.T) {
+	s, err := Adhoc("invoice", "", RulePascal, map[string]string{"totl": "Total"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Resolve(SourceTable{Name: "invoice", Columns: []string{"invoice_id", "total"}, Key: []string{"invoice_id"}})
+	want := `--map-column totl=Total: column totl is not in source table invoice (did you mean "total"?)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Resolve = %v, want %q", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "columns.totl") {
+		t.Errorf("Resolve = %v: names a spec's field", err)
+	}
+}

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -189,6 +190,10 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 		}
 	}
 	for _, c := range slices.Sorted(maps.Keys(rules.Columns)) {
+		if s.adhoc {
+			unknown("--map-column "+c+"="+rules.Columns[c], c)
+			continue
+		}
 		unknown("columns."+c, c)
 	}
 	for _, c := range slices.Sorted(maps.Keys(rules.Cast)) {
@@ -227,7 +232,7 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 		}
 		place(col, "column "+c)
 	}
-	for _, name := range slices.Sorted(maps.Keys(rules.Add)) {
+	for _, name := range rules.AddedInOrder() {
 		a := rules.Add[name]
 		if has[name] {
 			// The copy reads an added column beside the source's own, under
@@ -256,7 +261,8 @@ func (s *Spec) Resolve(src SourceTable) (Table, error) {
 }
 
 // ResolveAll selects the mapping's tables among the source's and resolves
-// each; columns returns a source table's columns and key.
+// each; columns returns a source table's columns and key. With an
+// ErrMapping error it also returns the tables that did resolve.
 func (s *Spec) ResolveAll(names []string, columns func(table string) (SourceTable, error)) ([]Table, error) {
 	selected, err := s.TableNames(names)
 	if err != nil {
@@ -264,20 +270,33 @@ func (s *Spec) ResolveAll(names []string, columns func(table string) (SourceTabl
 	}
 	out := make([]Table, 0, len(selected))
 	targets := map[string]string{}
+	// Every table's problems are named at once, so that one preflight
+	// lists them all; a table that cannot be read stops here.
+	var problems []string
 	for _, n := range selected {
 		st, err := columns(n)
 		if err != nil {
 			return nil, err
 		}
 		t, err := s.Resolve(st)
+		if errors.Is(err, ErrMapping) {
+			problems = append(problems, strings.TrimPrefix(err.Error(), ErrMapping.Error()+": "))
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		if prev, dup := targets[strings.ToLower(t.Target)]; dup {
-			return nil, fmt.Errorf("%w: tables %s and %s both map to target table %s; name one of them with to:", ErrMapping, prev, n, t.Target)
+			problems = append(problems, fmt.Sprintf("tables %s and %s both map to target table %s; name one of them with to:", prev, n, t.Target))
+			continue
 		}
 		targets[strings.ToLower(t.Target)] = n
 		out = append(out, t)
+	}
+	if len(problems) > 0 {
+		// The tables that resolved come back too: a preflight checks them
+		// further, so that one run names every problem.
+		return out, fmt.Errorf("%w: %s", ErrMapping, strings.Join(problems, "; "))
 	}
 	return out, nil
 }
@@ -288,7 +307,7 @@ func Adhoc(table, toTable, rule string, renames map[string]string) (*Spec, error
 	if err := CheckRule(rule); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMapping, err)
 	}
-	return &Spec{Names: rule, Tables: map[string]TableSpec{table: {To: toTable, Columns: renames}}}, nil
+	return &Spec{Names: rule, Tables: map[string]TableSpec{table: {To: toTable, Columns: renames}}, adhoc: true}, nil
 }
 
 // TargetPatterns are the target tables the mapping writes, as names or

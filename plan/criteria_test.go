@@ -29,6 +29,14 @@ func TestSuccessCriteriaFitTheirPhase(t *testing.T) {
 			"replicate":        "new is caught up with legacy on customers, order_*: the replication lag stays under 2s for 3s",
 			"stop-replication": "the capture is gone from legacy: no replication slot, publication, changelog table or capture trigger of this migration is left",
 		}},
+		// A mapped provision creates the tables under their target names and
+		// shapes (a trial's plan said "the tables invoice_line ... of legacy
+		// exist in new with their columns", where new has SalesLine).
+		{"mapping.yaml", map[string]string{
+			"provision": "the tables of mapping shop exist in new as it maps them (audit_* → Audit*, customer_account → CustomerAccount, order_line → SalesLine): renamed, with their computed and cast columns and without the dropped ones, each with its primary key",
+			// and a filtered table has fewer rows on the target than on the source
+			"copy": "every table is copied: target row counts equal source row counts, counting on the source only the rows the mapping's filters carry (order_line: quantity > 0)",
+		}},
 		{"expand-contract.yaml", map[string]string{
 			"expand":   "writes to users keep its old and new columns in step (dual-write trigger in place)",
 			"backfill": "every row of users that matched email_address IS NULL in app has email_address set",

@@ -230,7 +230,9 @@ func FromSpec(spec *config.Spec, opts Options) *Plan {
 		}
 		ph.SuccessCriteria = successCriteria(ps.Phase, opts.Volumes)
 		if ct, ok := ps.Driver.(criteriaTeller); ok {
-			ph.SuccessCriteria = ct.SuccessCriteria()
+			if c := ct.SuccessCriteria(); len(c) > 0 { // none: the kind's own
+				ph.SuccessCriteria = c
+			}
 		}
 		p.Phases = append(p.Phases, ph)
 	}

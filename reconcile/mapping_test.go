@@ -173,3 +173,34 @@ func TestRepairOfARowThatLeftTheFilterIsClean(t *testing.T) {
 		t.Fatalf("after the repair:\n%s", again.Text())
 	}
 }
+
+// A column rule names a carried column by its source name and a computed
+// one by its target name; one naming the target's name of a carried column
+// (as the findings print it: a trial copied "SupportRepEmployeeId" from
+// them) or no column at all was silently ignored, so the check it meant to
+// relax still failed. It is refused, saying which name to use.
+func TestMappedColumnRuleNamingNoColumnIsRefused(t *testing.T) {
+	src, tgt := newMappedPair(t, 10)
+	ctx := context.Background()
+	pairs, err := ResolveMapped(ctx, src.Store, mappingtest.SalesLine())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ key, want string }{
+		{"order_line.Price", `column rule order_line.Price: Price is order_line's column unit_price under its target name: name it by its source name, order_line.unit_price`},
+		{"order_line.linetotal", `column rule order_line.linetotal: order_line has no column linetotal (did you mean "LineTotal"?)`},
+	} {
+		o := Options{Source: src.Store, Target: tgt.Store, Tables: pairs, Columns: map[string]ColumnRule{c.key: {Tolerance: "1"}}}
+		_, err := Plan(ctx, o)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !IsPermanent(err) {
+			t.Errorf("rule %s: plan = %v, want a permanent error with %q", c.key, err, c.want)
+		}
+	}
+	// Named rightly, each takes effect; a rule for a dropped column is moot but not wrong.
+	dbtest.Exec(t, tgt.Store, "UPDATE SalesLine SET Price = Price + 0.5, LineTotal = LineTotal + 0.5 WHERE OrderLineId = 3")
+	o := Options{Source: src.Store, Target: tgt.Store, Tables: pairs, Columns: map[string]ColumnRule{
+		"order_line.unit_price": {Tolerance: "1"}, "order_line.LineTotal": {Tolerance: "1"}, "order_line.legacy_note": {Ignore: true}}}
+	if rep := run(t, o); rep.Differing() != 0 {
+		t.Errorf("rules by the right names: %d differences:\n%s", rep.Differing(), rep.Text())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -157,6 +158,9 @@ func planTable(ctx context.Context, o *Options, p TablePair, began time.Time) (*
 	if m == nil {
 		id := mapping.Identity(sourceTable(st))
 		m = &id
+	}
+	if err := checkRuleColumns(o, p.Source, st, m); err != nil {
+		return nil, err
 	}
 	isKey := map[string]int{}
 	for i, k := range st.PrimaryKey {
@@ -858,7 +862,7 @@ func (tc *tableCheck) compare(a, b map[string]*row) []found {
 			d.values = map[string][2]*string{}
 			for i, c := range tc.src.cols {
 				if slices.Contains(cols, c.name) {
-					d.values[c.name] = [2]*string{shown(ra, i), shown(rb, i)}
+					d.values[c.name] = shownPair(ra, rb, i)
 				}
 			}
 			out = append(out, d)
@@ -1043,15 +1047,47 @@ func (tc *tableCheck) fill(rep *TableReport) {
 	rep.KeysRead = tc.src.keysRead.Load() + tc.tgt.keysRead.Load()
 }
 
-// shown is a differing value as a report shows it: nil for NULL, so that
-// a NULL and the text "NULL" never look alike.
-func shown(r *row, i int) *string {
+// shownRunes is how many characters of a differing value a report shows.
+const shownRunes = 40
+
+// shownPair is a mismatched column's two values as a report shows them:
+// nil for NULL, so that a NULL and the text "NULL" never look alike, and
+// each clipped to shownRunes characters from the same place: the start,
+// or, when the two differ only further on, a little before the first
+// character where they differ, so that they never read alike.
+func shownPair(a, b *row, i int) [2]*string {
+	if a.nulls[i] || b.nulls[i] {
+		return [2]*string{shown(a, i, 0), shown(b, i, 0)}
+	}
+	ra, rb := []rune(a.texts[i]), []rune(b.texts[i])
+	at := 0
+	for at < len(ra) && at < len(rb) && ra[at] == rb[at] {
+		at++
+	}
+	from := 0
+	if at >= shownRunes {
+		from = at - 10
+	}
+	return [2]*string{shown(a, i, from), shown(b, i, from)}
+}
+
+// shown is one value from its from-th character, clipped to shownRunes
+// characters, with "…" where a part is left out; nil for NULL.
+func shown(r *row, i, from int) *string {
 	if r.nulls[i] {
 		return nil
 	}
 	s := r.texts[i]
-	if r := []rune(s); len(r) > 40 {
-		s = string(r[:40]) + "…"
+	if rs := []rune(s); len(rs) > shownRunes || from > 0 {
+		from = min(from, len(rs))
+		end := min(from+shownRunes, len(rs))
+		s = string(rs[from:end])
+		if from > 0 {
+			s = "…" + s
+		}
+		if end < len(rs) {
+			s += "…"
+		}
 	}
 	return &s
 }
@@ -1117,4 +1153,39 @@ func (l *limiter) tick() {
 	if now-last >= int64(time.Second) && l.last.CompareAndSwap(last, now) {
 		l.onTick()
 	}
+}
+
+// checkRuleColumns refuses a column rule of table ("table.column") that
+// names none of its columns: a carried column is named by its source name,
+// a computed one by its target name. Such a rule would otherwise be
+// ignored, and the check it meant to relax would fail all the same; the
+// likeliest slip, a carried column under its target name (as findings
+// print it), is named as such.
+func checkRuleColumns(o *Options, table string, st *datastore.Table, m *mapping.Table) error {
+	names := map[string]bool{}
+	var known []string
+	for _, c := range st.Columns {
+		names[c.Name] = true
+		known = append(known, c.Name)
+	}
+	for _, mc := range m.Columns {
+		if mc.Computed() {
+			names[mc.Target] = true
+			known = append(known, mc.Target)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Columns)) {
+		col, ok := strings.CutPrefix(k, table+".")
+		if !ok || names[col] {
+			continue
+		}
+		for _, mc := range m.Columns {
+			if !mc.Computed() && mc.Target == col {
+				return fmt.Errorf("%w: column rule %s: %s is %s's column %s under its target name: name it by its source name, %s.%s",
+					ErrBadOption, k, col, table, mc.Source, table, mc.Source)
+			}
+		}
+		return fmt.Errorf("%w: column rule %s: %s has no column %s%s", ErrBadOption, k, table, col, suggest.DidYouMean(col, known))
+	}
+	return nil
 }

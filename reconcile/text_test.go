@@ -67,3 +67,33 @@ func TestANullAndTheTextNULLAreToldApart(t *testing.T) {
 		t.Errorf("want the NULL as null in JSON: %s", js)
 	}
 }
+
+// Two long values that differ past their first 40 characters are shown
+// around where they differ, not as two identical clipped beginnings
+// (Chinook's track 3485: a backslash one load kept and the other ate,
+// 60 characters in, read `"Symphony No. 3 … and …"≠"Symphony No. 3 … and …"`).
+func TestLongValuesAreShownWhereTheyDiffer(t *testing.T) {
+	a, b := newItems(t, datastore.SQLite, 30), newItems(t, datastore.SQLite, 30)
+	long := `Symphony No. 3 Op. 36 for Orchestra and Soprano "Symfonia Piesni Zalosnych" \ Lento E Largo - Tranquillissimo`
+	dbtest.Exec(t, a.Store, `UPDATE items SET label = '`+long+`' WHERE id = 7`)
+	dbtest.Exec(t, b.Store, `UPDATE items SET label = '`+strings.Replace(long, `\ `, ``, 1)+`' WHERE id = 7`)
+	rep := run(t, Options{Source: a.Store, Target: b.Store})
+	if len(rep.Tables) != 1 || len(rep.Tables[0].Samples) != 1 {
+		t.Fatalf("want one sample: %+v", rep.Tables)
+	}
+	v := rep.Tables[0].Samples[0].Values["label"]
+	if v[0] == nil || v[1] == nil {
+		t.Fatalf("want both values shown: %v", v)
+	}
+	if *v[0] == *v[1] {
+		t.Errorf("the two values read alike: %q and %q", *v[0], *v[1])
+	}
+	if !strings.Contains(*v[0], `\ Lento`) || !strings.Contains(*v[1], `" Lento`) {
+		t.Errorf("want the part where they differ shown: %q≠%q", *v[0], *v[1])
+	}
+	for _, s := range []string{*v[0], *v[1]} {
+		if n := utf8.RuneCountInString(s); n > 50 {
+			t.Errorf("value %q is %d characters: still clipped, please", s, n)
+		}
+	}
+}

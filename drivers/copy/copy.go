@@ -9,7 +9,9 @@ package copy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -840,3 +842,25 @@ func (s *Spec) MappingName() string { return s.Mapping }
 // TakeMapping takes the mapping's stores before the spec is checked
 // (config.MappingUser).
 func (s *Spec) TakeMapping(m *mapping.Spec) { stores.TakeMapping(m, &s.From, &s.To) }
+
+// SuccessCriteria is what a person checks once the copy is done (the
+// plan's and runbook's success criteria): through a mapping with filters,
+// the source counts only the rows they carry; none otherwise (the copy
+// kind's own: equal row counts).
+func (s *Spec) SuccessCriteria() []string {
+	m := s.MappingSpec
+	if m == nil {
+		return nil
+	}
+	var filters []string
+	for _, src := range slices.Sorted(maps.Keys(m.Tables)) {
+		if w := m.Tables[src].Where; w != "" {
+			filters = append(filters, src+": "+w)
+		}
+	}
+	if len(filters) == 0 {
+		return nil
+	}
+	return []string{"every table is copied: target row counts equal source row counts, counting on the source only the rows the mapping's filters carry (" +
+		strings.Join(filters, "; ") + ")"}
+}

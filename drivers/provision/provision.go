@@ -7,6 +7,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -532,11 +533,16 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 // expressions and filters (a LIMIT 0 read), and each target table can be
 // created (declared types included) and is not there already.
 func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, owner string) []string {
-	mapped, err := stores.MappedTables(ctx, from, s.MappingSpec)
-	if err != nil {
-		return []string{fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, err)}
-	}
+	mapped, resolveErr := stores.MappedTables(ctx, from, s.MappingSpec)
 	var problems []string
+	if resolveErr != nil {
+		// The tables that resolved are checked on (expressions, casts), so
+		// one preflight names every problem; the target's checks need them all.
+		problems = append(problems, fmt.Sprintf("mapping %s on store %s: %v", s.Mapping, s.From, resolveErr))
+		if !errors.Is(resolveErr, mapping.ErrMapping) {
+			return problems
+		}
+	}
 	for _, m := range mapped {
 		src, err := from.Introspect(ctx, m.Source)
 		if err != nil {
@@ -555,7 +561,7 @@ func mappedProblems(ctx context.Context, from, to *datastore.Store, s *Spec, own
 			problems = append(problems, stores.CastProblems(s.Mapping, src, m, engine)...)
 		}
 	}
-	if to == nil && s.unopenedTarget() == nil {
+	if resolveErr != nil || (to == nil && s.unopenedTarget() == nil) {
 		return problems
 	}
 	tables, overrides, _, err := s.sourceTables(ctx, from)
@@ -703,6 +709,18 @@ func earlierRun(owner string) string {
 // SuccessCriteria is what a person checks once the phase is done (the
 // plan's and runbook's success criteria).
 func (s *Spec) SuccessCriteria() []string {
+	if m := s.MappingSpec; m != nil {
+		var pairs []string
+		for _, src := range slices.Sorted(maps.Keys(m.Tables)) {
+			to := m.Tables[src].To
+			if to == "" {
+				to = mapping.ApplyRule(m.Names, src)
+			}
+			pairs = append(pairs, src+" → "+to)
+		}
+		return []string{fmt.Sprintf("the tables of mapping %s exist in %s as it maps them (%s): renamed, with their computed and cast columns "+
+			"and without the dropped ones, each with its primary key", s.Mapping, s.To, strings.Join(pairs, ", "))}
+	}
 	tables := "the tables " + strings.Join(s.Tables, ", ")
 	if len(s.Tables) == 0 {
 		tables = "the tables of mapping " + s.Mapping
