@@ -15,6 +15,8 @@ func Register(r Registry, a *Activities) {
 	r.RegisterActivityWithOptions(a.PlanUnits, activity.RegisterOptions{Name: PlanUnitsName})
 	r.RegisterActivityWithOptions(a.ClaimLease, activity.RegisterOptions{Name: ClaimLeaseName})
 	r.RegisterActivityWithOptions(a.LeaseResources, activity.RegisterOptions{Name: LeaseResourcesName})
+	r.RegisterActivityWithOptions(a.AcquireLeases, activity.RegisterOptions{Name: AcquireLeasesName})
+	r.RegisterActivityWithOptions(a.ReleaseLeases, activity.RegisterOptions{Name: ReleaseLeasesName})
 	r.RegisterActivityWithOptions(a.HolderRunning, activity.RegisterOptions{Name: HolderRunningName})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: NotifyName})
 }
