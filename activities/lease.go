@@ -121,8 +121,8 @@ func (a *Activities) ClaimLease(ctx context.Context, in LeaseClaim) (LeaseHolder
 
 func (a *Activities) claimLease(ctx context.Context, c client.Client, in LeaseClaim) (LeaseHolder, error) {
 	id := in.WorkflowID()
-	ref, running, err := leaseHolder(ctx, c, id)
-	if err != nil || !running {
+	ref, run, err := leaseHolder(ctx, c, id)
+	if err != nil || run == "" {
 		return LeaseHolder{}, err
 	}
 	holder := ref.Workflow
@@ -139,7 +139,7 @@ func (a *Activities) claimLease(ctx context.Context, c client.Client, in LeaseCl
 	// itself that ended without releasing it.
 	a.Logger.Warn("clearing a stale lease", "resource", in.Resource, "holder", holder)
 	var notFound *serviceerror.NotFound
-	if err := c.TerminateWorkflow(ctx, id, "", "stale lease: its holder "+holder+" has ended"); err != nil && !errors.As(err, &notFound) {
+	if err := c.TerminateWorkflow(ctx, id, run, "stale lease: its holder "+holder+" has ended"); err != nil && !errors.As(err, &notFound) {
 		return LeaseHolder{}, fmt.Errorf("clear stale lease %s: %w", id, err)
 	}
 	return LeaseHolder{}, nil

@@ -86,8 +86,8 @@ type LeaseProgress struct {
 // one per ID, so two migrations never both hold one. A lease already held
 // by this run (an earlier attempt) counts as taken; one whose holder has
 // ended is cleared and taken; one held by another running migration ends
-// the call with Held set, after releasing every lease this run holds, so
-// nothing is left half-acquired.
+// the call with Held set, after ending every lease this call found or took
+// for the run, so nothing is left half-acquired.
 func (a *Activities) AcquireLeases(ctx context.Context, in AcquireLeasesInput) (AcquireLeasesResult, error) {
 	list, err := a.leaseResources(ctx, &in.Spec)
 	if err != nil {
@@ -154,11 +154,11 @@ func (l leaser) legacyHolder(ctx context.Context, a *Activities, list []LeaseRes
 
 // acquire starts the lease of each resource in list for holder.
 func (l leaser) acquire(ctx context.Context, list []LeaseResource, holder LeaseHolderRef) (AcquireLeasesResult, error) {
-	ours := make([]bool, len(list))
+	ours := make([]string, len(list)) // the run of each lease taken
 	holders := make([]string, len(list))
 	var taken atomic.Int64
 	err := forEach(ctx, len(list), func(ctx context.Context, i int) error {
-		h, err := l.take(ctx, list[i], holder)
+		h, run, err := l.take(ctx, list[i], holder)
 		if err != nil {
 			return fmt.Errorf("lease on %s: %w", list[i].Name, err)
 		}
@@ -166,15 +166,15 @@ func (l leaser) acquire(ctx context.Context, list []LeaseResource, holder LeaseH
 			holders[i] = h
 			return errLeaseHeld
 		}
-		ours[i] = true
+		ours[i] = run
 		taken.Add(1)
 		return nil
 	}, func() { l.heartbeat(LeaseProgress{Done: int(taken.Load()), Total: len(list)}) })
-	var ids []string
+	var ids, runs []string
 	var held *LeaseConflict
 	for i := range list {
-		if ours[i] {
-			ids = append(ids, list[i].ID)
+		if ours[i] != "" {
+			ids, runs = append(ids, list[i].ID), append(runs, ours[i])
 		}
 		if holders[i] != "" && held == nil {
 			held = &LeaseConflict{Name: list[i].Name, Holder: holders[i]}
@@ -184,10 +184,12 @@ func (l leaser) acquire(ctx context.Context, list []LeaseResource, holder LeaseH
 		return AcquireLeasesResult{IDs: ids}, nil
 	}
 	// Nothing half-acquired: the run stops, and would not know of these.
+	// Each is ended at once (terminated, that run only), so no other
+	// migration finds it held meanwhile.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	if rerr := l.release(rctx, ids); rerr != nil {
-		l.log("leases taken before the failure were not all released; each ends within a minute of its holder", "error", rerr)
+	if rerr := l.undo(rctx, ids, runs); rerr != nil {
+		l.log("leases taken before the failure were not all ended; each ends within a minute of its holder", "error", rerr)
 	}
 	if held != nil {
 		return AcquireLeasesResult{Held: held}, nil
@@ -197,10 +199,22 @@ func (l leaser) acquire(ctx context.Context, list []LeaseResource, holder LeaseH
 
 var errLeaseHeld = errors.New("lease held by another migration")
 
+// undo ends the leases ids (of runs) that an acquisition that failed took.
+func (l leaser) undo(ctx context.Context, ids, runs []string) error {
+	return forEach(ctx, len(ids), func(ctx context.Context, i int) error {
+		err := l.c.TerminateWorkflow(ctx, ids[i], runs[i], "its migration was refused a lease, or failed to take them all: it holds none")
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("end lease %s: %w", ids[i], err)
+		}
+		return nil
+	}, nil)
+}
+
 // take starts res's lease for holder. It returns the other running
-// migration holding it, or "" once holder holds it (now or from an
-// earlier attempt).
-func (l leaser) take(ctx context.Context, res LeaseResource, holder LeaseHolderRef) (string, error) {
+// migration holding it, or "" and the lease's run once holder holds it
+// (now or from an earlier attempt).
+func (l leaser) take(ctx context.Context, res LeaseResource, holder LeaseHolderRef) (string, string, error) {
 	claim := LeaseClaim{Resource: res.Name, Holder: holder.Workflow, HolderRun: holder.Run, ID: res.ID}
 	opts := client.StartWorkflowOptions{
 		ID:        res.ID,
@@ -212,40 +226,40 @@ func (l leaser) take(ctx context.Context, res LeaseResource, holder LeaseHolderR
 		Memo:                                     map[string]any{MemoLeaseHolder: holder},
 	}
 	for attempt := 0; ; attempt++ {
-		_, err := l.c.ExecuteWorkflow(ctx, opts, LeaseWorkflowType, claim)
+		run, err := l.c.ExecuteWorkflow(ctx, opts, LeaseWorkflowType, claim)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if err == nil {
-			return "", nil
+			return "", run.GetRunID(), nil
 		}
 		if !errors.As(err, &started) {
-			return "", err
+			return "", "", err
 		}
 		if attempt == 2 {
-			return "", fmt.Errorf("start lease %s: it kept being taken and ending: %w", res.ID, err)
+			return "", "", fmt.Errorf("start lease %s: it kept being taken and ending: %w", res.ID, err)
 		}
-		ref, running, err := leaseHolder(ctx, l.c, res.ID)
+		ref, lease, err := leaseHolder(ctx, l.c, res.ID)
 		switch {
 		case err != nil:
-			return "", err
-		case !running:
+			return "", "", err
+		case lease == "":
 			continue // it ended meanwhile: start it again
 		case ref.Workflow == holder.Workflow && (ref.Run == holder.Run || ref.Run == "" || holder.Run == ""):
-			return "", nil // ours, from an earlier attempt
+			return "", lease, nil // ours, from an earlier attempt
 		case ref.Workflow != "" && ref.Workflow != holder.Workflow:
 			alive, err := workflowRunningWith(ctx, l.c, ref.Workflow)
 			if err != nil {
-				return "", err
+				return "", "", err
 			}
 			if alive {
-				return ref.Workflow, nil
+				return ref.Workflow, "", nil
 			}
 		}
 		// Stale: its holder ended, or an earlier run of this migration
 		// took it and never released it.
 		l.log("clearing a stale lease", "resource", res.Name, "holder", ref.Workflow)
 		var notFound *serviceerror.NotFound
-		if err := l.c.TerminateWorkflow(ctx, res.ID, "", "stale lease: its holder "+ref.Workflow+" has ended"); err != nil && !errors.As(err, &notFound) {
-			return "", fmt.Errorf("clear stale lease %s: %w", res.ID, err)
+		if err := l.c.TerminateWorkflow(ctx, res.ID, lease, "stale lease: its holder "+ref.Workflow+" has ended"); err != nil && !errors.As(err, &notFound) {
+			return "", "", fmt.Errorf("clear stale lease %s: %w", res.ID, err)
 		}
 	}
 }
@@ -315,34 +329,39 @@ feed:
 	return ctx.Err()
 }
 
-// leaseHolder is the holder of the lease workflow id, and whether the
-// lease runs: named in its memo (started by AcquireLeases) or its parent
-// (started as a child by runs before leaseBatchV1).
-func leaseHolder(ctx context.Context, c client.Client, id string) (LeaseHolderRef, bool, error) {
+// leaseHolder is the holder of the lease workflow id, and the lease's
+// run while it runs ("" when it does not): the holder is named in its
+// memo (started by AcquireLeases) or is its parent (started as a child by
+// runs before leaseBatchV1).
+func leaseHolder(ctx context.Context, c client.Client, id string) (LeaseHolderRef, string, error) {
 	desc, err := c.DescribeWorkflow(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
-		return LeaseHolderRef{}, false, nil
+		return LeaseHolderRef{}, "", nil
 	case err != nil:
-		return LeaseHolderRef{}, false, fmt.Errorf("describe lease %s: %w", id, err)
+		return LeaseHolderRef{}, "", fmt.Errorf("describe lease %s: %w", id, err)
 	}
-	running := desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return LeaseHolderRef{}, "", nil
+	}
+	run := desc.WorkflowExecution.RunID
 	if _, ok := desc.Memo.GetFields()[MemoLeaseHolder]; ok {
 		var ref LeaseHolderRef
 		if err := desc.GetMemoValue(MemoLeaseHolder, &ref); err != nil {
-			return LeaseHolderRef{}, false, fmt.Errorf("lease %s: read its holder: %w", id, err)
+			return LeaseHolderRef{}, "", fmt.Errorf("lease %s: read its holder: %w", id, err)
 		}
-		return ref, running, nil
+		return ref, run, nil
 	}
 	if p := desc.ParentWorkflowExecution; p != nil {
-		return LeaseHolderRef{Workflow: p.ID, Run: p.RunID}, running, nil
+		return LeaseHolderRef{Workflow: p.ID, Run: p.RunID}, run, nil
 	}
-	return LeaseHolderRef{}, running, nil
+	return LeaseHolderRef{}, run, nil
 }
 
 // LeaseHolderOf is the migration holding the lease workflow id, as
 // leaseHolder finds it, and whether the lease runs (for the CLI's checks).
 func LeaseHolderOf(ctx context.Context, c client.Client, id string) (LeaseHolderRef, bool, error) {
-	return leaseHolder(ctx, c, id)
+	ref, run, err := leaseHolder(ctx, c, id)
+	return ref, run != "", err
 }
