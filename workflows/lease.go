@@ -14,11 +14,16 @@ import (
 
 // Leases keep two migrations from driving the same resource (a store's
 // tables, a gateway route, a Terraform workspace). Each held resource has a
-// Lease workflow, started by the migration as a child: Temporal runs at
-// most one workflow per ID, so the second migration's start of the same
-// lease fails, atomically, on the server. The lease ends when the migration
-// releases it at its end, or when it finds its holder no longer running (a
-// migration terminated by hand).
+// Lease workflow: Temporal runs at most one workflow per ID, so the second
+// migration's start of the same lease fails, atomically, on the server.
+// The lease ends when the migration releases it at its end, or when it
+// finds its holder no longer running (a migration terminated by hand).
+//
+// Since leaseBatchV1 one activity starts them all (AcquireLeases, with the
+// worker's client; the holder is in each lease's memo) and one releases
+// them (ReleaseLeases): six events of the migration's history, whatever
+// the number of tables. Runs started before start each as a child and
+// signal each to release it, four to five events per lease.
 //
 // Since leaseKeyV1 a lease's ID is a hash of what the resource is (a
 // store's identity and the table, the route, the workspace; see
