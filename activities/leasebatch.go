@@ -94,6 +94,7 @@ func (a *Activities) AcquireLeases(ctx context.Context, in AcquireLeasesInput) (
 		return AcquireLeasesResult{}, err
 	}
 	l := a.leaser(ctx)
+	l.heartbeat(LeaseProgress{Total: len(list)})
 	if held, err := l.legacyHolder(ctx, a, list, in.Holder); err != nil || held != nil {
 		return AcquireLeasesResult{Held: held}, err
 	}
@@ -140,7 +141,7 @@ func (l leaser) legacyHolder(ctx context.Context, a *Activities, list []LeaseRes
 			}
 		}
 		return nil
-	}, nil)
+	}, func() { l.heartbeat(LeaseProgress{Total: len(list)}) })
 	if err != nil {
 		return nil, err
 	}
