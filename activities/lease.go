@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"github.com/godwit/godwit/config"
 )
@@ -86,6 +87,9 @@ type LeaseClaim struct {
 	Resource string `json:"resource"`
 	Holder   string `json:"holder"`
 	ID       string `json:"id,omitempty"`
+	// HolderRun is the run of Holder that took the lease (leases taken
+	// by AcquireLeases); "" before.
+	HolderRun string `json:"holderRun,omitempty"`
 }
 
 // WorkflowID is the ID of the lease workflow the claim is about.
@@ -112,23 +116,18 @@ func (a *Activities) HolderRunning(ctx context.Context, holder string) (bool, er
 // has ended (terminated by hand, so it never released) is terminated here,
 // so the resource is free again.
 func (a *Activities) ClaimLease(ctx context.Context, in LeaseClaim) (LeaseHolder, error) {
-	c := activity.GetClient(ctx)
+	return a.claimLease(ctx, activity.GetClient(ctx), in)
+}
+
+func (a *Activities) claimLease(ctx context.Context, c client.Client, in LeaseClaim) (LeaseHolder, error) {
 	id := in.WorkflowID()
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		return LeaseHolder{}, nil
-	case err != nil:
-		return LeaseHolder{}, fmt.Errorf("describe lease %s: %w", id, err)
+	ref, run, err := leaseHolder(ctx, c, id)
+	if err != nil || run == "" {
+		return LeaseHolder{}, err
 	}
-	info := desc.GetWorkflowExecutionInfo()
-	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return LeaseHolder{}, nil
-	}
-	holder := info.GetParentExecution().GetWorkflowId()
+	holder := ref.Workflow
 	if holder != "" && holder != in.Holder {
-		running, err := workflowRunning(ctx, holder)
+		running, err := workflowRunningWith(ctx, c, holder)
 		if err != nil {
 			return LeaseHolder{}, err
 		}
@@ -139,7 +138,8 @@ func (a *Activities) ClaimLease(ctx context.Context, in LeaseClaim) (LeaseHolder
 	// Stale: its holder ended, or it is an earlier run of the claimant
 	// itself that ended without releasing it.
 	a.Logger.Warn("clearing a stale lease", "resource", in.Resource, "holder", holder)
-	if err := c.TerminateWorkflow(ctx, id, "", "stale lease: its holder "+holder+" has ended"); err != nil && !errors.As(err, &notFound) {
+	var notFound *serviceerror.NotFound
+	if err := c.TerminateWorkflow(ctx, id, run, "stale lease: its holder "+holder+" has ended"); err != nil && !errors.As(err, &notFound) {
 		return LeaseHolder{}, fmt.Errorf("clear stale lease %s: %w", id, err)
 	}
 	return LeaseHolder{}, nil
@@ -235,7 +235,11 @@ func PlainLeaseKeys(_ context.Context, _ *config.Spec, resources []string) ([]Le
 }
 
 func workflowRunning(ctx context.Context, id string) (bool, error) {
-	desc, err := activity.GetClient(ctx).DescribeWorkflowExecution(ctx, id, "")
+	return workflowRunningWith(ctx, activity.GetClient(ctx), id)
+}
+
+func workflowRunningWith(ctx context.Context, c client.Client, id string) (bool, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):

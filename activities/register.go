@@ -17,6 +17,8 @@ func Register(r Registry, a *Activities) {
 	r.RegisterActivityWithOptions(a.PlanSizedUnits, activity.RegisterOptions{Name: PlanSizedUnitsName})
 	r.RegisterActivityWithOptions(a.ClaimLease, activity.RegisterOptions{Name: ClaimLeaseName})
 	r.RegisterActivityWithOptions(a.LeaseResources, activity.RegisterOptions{Name: LeaseResourcesName})
+	r.RegisterActivityWithOptions(a.AcquireLeases, activity.RegisterOptions{Name: AcquireLeasesName})
+	r.RegisterActivityWithOptions(a.ReleaseLeases, activity.RegisterOptions{Name: ReleaseLeasesName})
 	r.RegisterActivityWithOptions(a.HolderRunning, activity.RegisterOptions{Name: HolderRunningName})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: NotifyName})
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/godwit/godwit/activities"
@@ -167,19 +166,11 @@ func (a *app) leaseHolders(ctx context.Context, c client.Client, spec *config.Sp
 // runningHolder is the running migration, other than spec's, that holds
 // the lease workflow id; "" when none does.
 func runningHolder(ctx context.Context, c client.Client, spec *config.Spec, id string) (string, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		return "", nil
-	case err != nil:
+	ref, running, err := activities.LeaseHolderOf(ctx, c, id)
+	if err != nil || !running {
 		return "", err
 	}
-	info := desc.GetWorkflowExecutionInfo()
-	if info.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return "", nil
-	}
-	holder := info.GetParentExecution().GetWorkflowId()
+	holder := ref.Workflow
 	if holder == "" || holder == spec.Name {
 		return "", nil // an earlier run of this migration: its start settles it
 	}

@@ -342,6 +342,15 @@ func TestStatusCommand(t *testing.T) {
 			queries: 1, describes: 1,
 		},
 		{
+			name: "taking its leases in one activity before the first phase",
+			args: []string{"status", "orders"},
+			states: []wfState{{report: notStartedReport(), pending: []*workflowpb.PendingActivityInfo{
+				pendingActivity(activities.AcquireLeasesName, 1, heartbeat(t, activities.LeaseProgress{Done: 1200, Total: 7800}), ""),
+			}}},
+			want:    []string{"  Phase      0 of 3: not started (taking a lease on each table and resource it drives: 1200 of 7800 leases held so far)\n"},
+			queries: 1, describes: 1,
+		},
+		{
 			name: "running, live progress from the heartbeat",
 			args: []string{"status", "orders"},
 			states: []wfState{{report: runningRep, pending: []*workflowpb.PendingActivityInfo{

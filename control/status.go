@@ -73,25 +73,38 @@ func (m Migrations) Status(ctx context.Context, name string) (*migration.Report,
 	} else {
 		rep.MergeIdleUnits()
 	}
-	showLeases(&rep, desc.GetPendingChildren())
+	showLeases(&rep, desc.GetPendingChildren(), desc.GetPendingActivities(), m.dc())
 	return &rep, nil
 }
 
 // showLeases says why a run has not started its first phase while it
 // takes its leases: one per table a pattern stands for, so a pattern over
 // 300 tables spent one to two minutes "not started" with nothing to show
-// (docs/scale.md).
-func showLeases(rep *migration.Report, children []*workflowpb.PendingChildExecutionInfo) {
+// (docs/scale.md). A run since leaseBatchV1 takes them in one activity,
+// whose heartbeat counts them; an older one as child workflows.
+func showLeases(rep *migration.Report, children []*workflowpb.PendingChildExecutionInfo, pending []*workflowpb.PendingActivityInfo, dc converter.DataConverter) {
 	if rep.CurrentIndex >= 0 || rep.Status != migration.StatusInProgress {
 		return
 	}
-	n := 0
+	n, of := 0, 0
 	for _, c := range children {
 		if c.GetWorkflowTypeName() == workflows.LeaseWorkflowName {
 			n++
 		}
 	}
-	if n > 0 {
+	for _, pa := range pending {
+		if pa.GetActivityType().GetName() != activities.AcquireLeasesName {
+			continue
+		}
+		var p activities.LeaseProgress
+		if pa.GetHeartbeatDetails() != nil && dc.FromPayloads(pa.GetHeartbeatDetails(), &p) == nil {
+			n, of = p.Done, p.Total
+		}
+	}
+	switch {
+	case of > 0:
+		rep.CurrentPhase += fmt.Sprintf(" (taking a lease on each table and resource it drives: %d of %s held so far)", n, migration.Count(of, "lease"))
+	case n > 0:
 		rep.CurrentPhase += fmt.Sprintf(" (taking a lease on each table and resource it drives: %s held so far)", migration.Count(n, "lease"))
 	}
 }

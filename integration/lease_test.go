@@ -140,10 +140,11 @@ func TestOneDatabaseUnderTwoDSNsIsOneLease(t *testing.T) {
 	require.NoError(t, err, out)
 	_, _ = a.result()
 	waitLeaseEnded(t, leaseID)
-	events := recordRun(t, a.name, "", "lease-keyed.json")
+	// lease-keyed.json is this run on the child path (before leaseBatchV1).
+	events := recordRun(t, a.name, "", "lease-keyed-batch.json")
 	require.True(t, hasEvent(events, func(ev *historypb.HistoryEvent) bool {
-		return ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == activities.LeaseResourcesName
-	}), "the run took the keyed path")
+		return ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == activities.AcquireLeasesName
+	}), "the run took its keyed leases by activity")
 	lease := recordRun(t, leaseID, "", "lease-keyed-lease.json")
 	require.Equal(t, workflows.LeaseWorkflowName, lease[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName())
 }

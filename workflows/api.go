@@ -30,8 +30,8 @@ const (
 	// Preflight and Lease are the workflow types of `godwit preflight` and
 	// of a resource's lease; SignalRelease ends a lease.
 	PreflightWorkflowName = "Preflight"
-	LeaseWorkflowName     = "Lease"
-	SignalRelease         = "release"
+	LeaseWorkflowName     = activities.LeaseWorkflowType
+	SignalRelease         = activities.LeaseReleaseSignal
 )
 
 // Workflow ID prefixes of the Preflight and Lease workflows, so a
@@ -105,18 +105,21 @@ type Input struct {
 // Carry is a migration's state across continue-as-new: everything the
 // next run needs to go on exactly where this one stopped.
 type Carry struct {
-	Report        migration.Report          `json:"report"`
-	Compensations []int                     `json:"compensations,omitempty"`
-	Approvals     map[string]string         `json:"approvals,omitempty"`
-	Outputs       config.Outputs            `json:"outputs,omitempty"`
-	Leases        []string                  `json:"leases,omitempty"`
-	LeaseIDs      []string                  `json:"leaseIDs,omitempty"`
-	StepsDone     map[int]int               `json:"stepsDone,omitempty"`
-	Prior         map[int]map[string]string `json:"prior,omitempty"`
-	Promoted      map[int]string            `json:"promoted,omitempty"`
-	Throttle      map[int]int               `json:"throttle,omitempty"`
-	Paused        bool                      `json:"paused,omitempty"`
-	PreflightDone bool                      `json:"preflightDone,omitempty"`
+	Report        migration.Report  `json:"report"`
+	Compensations []int             `json:"compensations,omitempty"`
+	Approvals     map[string]string `json:"approvals,omitempty"`
+	Outputs       config.Outputs    `json:"outputs,omitempty"`
+	Leases        []string          `json:"leases,omitempty"`
+	LeaseIDs      []string          `json:"leaseIDs,omitempty"`
+	// LeasesByActivity says the LeaseIDs were taken by the AcquireLeases
+	// activity (leaseBatchV1), so the ReleaseLeases activity ends them.
+	LeasesByActivity bool                      `json:"leasesByActivity,omitempty"`
+	StepsDone        map[int]int               `json:"stepsDone,omitempty"`
+	Prior            map[int]map[string]string `json:"prior,omitempty"`
+	Promoted         map[int]string            `json:"promoted,omitempty"`
+	Throttle         map[int]int               `json:"throttle,omitempty"`
+	Paused           bool                      `json:"paused,omitempty"`
+	PreflightDone    bool                      `json:"preflightDone,omitempty"`
 	// LagCheckpoint is where the replication that keeps a gate's lag
 	// fresh stood (requireLag).
 	LagCheckpoint string `json:"lagCheckpoint,omitempty"`

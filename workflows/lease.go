@@ -14,11 +14,16 @@ import (
 
 // Leases keep two migrations from driving the same resource (a store's
 // tables, a gateway route, a Terraform workspace). Each held resource has a
-// Lease workflow, started by the migration as a child: Temporal runs at
-// most one workflow per ID, so the second migration's start of the same
-// lease fails, atomically, on the server. The lease ends when the migration
-// releases it at its end, or when it finds its holder no longer running (a
-// migration terminated by hand).
+// Lease workflow: Temporal runs at most one workflow per ID, so the second
+// migration's start of the same lease fails, atomically, on the server.
+// The lease ends when the migration releases it at its end, or when it
+// finds its holder no longer running (a migration terminated by hand).
+//
+// Since leaseBatchV1 one activity starts them all (AcquireLeases, with the
+// worker's client; the holder is in each lease's memo) and one releases
+// them (ReleaseLeases): six events of the migration's history, whatever
+// the number of tables. Runs started before start each as a child and
+// signal each to release it, four to five events per lease.
 //
 // Since leaseKeyV1 a lease's ID is a hash of what the resource is (a
 // store's identity and the table, the route, the workspace; see
@@ -74,6 +79,9 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 	if r.version < spineV1 || r.startPhase > 0 || r.startStep > 0 || len(r.leases) > 0 || len(r.leaseIDs) > 0 {
 		return nil
 	}
+	if len(r.resources()) > 0 && workflow.GetVersion(ctx, changeLeaseBatch, workflow.DefaultVersion, leaseBatchV1) >= leaseBatchV1 {
+		return r.acquireLeasesByActivity(ctx)
+	}
 	if workflow.GetVersion(ctx, changeLeaseKey, workflow.DefaultVersion, leaseKeyV1) >= leaseKeyV1 {
 		return r.acquireKeyedLeases(ctx)
 	}
@@ -105,6 +113,35 @@ func (r *run) acquireLeases(ctx workflow.Context) *stopCause {
 	if len(r.leases) > 0 {
 		r.logger.Info("leases acquired", "resources", r.leases)
 	}
+	return nil
+}
+
+// leaseActivityTimeout bounds taking or releasing every lease of a run
+// (16 starts at a time: thousands of tables take seconds to a minute).
+const leaseActivityTimeout = 30 * time.Minute
+
+// acquireLeasesByActivity takes every lease in one activity
+// (leaseBatchV1): the run's history holds its three events whatever the
+// number of resources.
+func (r *run) acquireLeasesByActivity(ctx workflow.Context) *stopCause {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: leaseActivityTimeout,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "leases: take one on each resource the migration drives",
+	})
+	in := activities.AcquireLeasesInput{Spec: r.spec, Holder: r.spec.Name, HolderRun: workflow.GetInfo(ctx).WorkflowExecution.RunID}
+	var res activities.AcquireLeasesResult
+	if err := workflow.ExecuteActivity(actx, activities.AcquireLeasesName, in).Get(ctx, &res); err != nil {
+		reason := "leases: " + errorMessage(err)
+		r.addIssue(ctx, "", "ERROR", reason)
+		return &stopCause{reason: reason}
+	}
+	if res.Held != nil {
+		return r.leaseHeld(ctx, res.Held.Name, res.Held.Holder)
+	}
+	r.leaseIDs, r.leasesByActivity = res.IDs, true
+	r.logger.Info("leases acquired", "leases", len(r.leaseIDs))
 	return nil
 }
 
@@ -193,6 +230,10 @@ func (r *run) releaseLeases(ctx workflow.Context) {
 	if len(r.leases) == 0 && len(r.leaseIDs) == 0 {
 		return
 	}
+	if r.leasesByActivity {
+		r.releaseLeasesByActivity(ctx)
+		return
+	}
 	// A run holds leases of one form: old-form resources (r.leases) or
 	// lease IDs (r.leaseIDs).
 	ids := r.leaseIDs
@@ -211,4 +252,22 @@ func (r *run) releaseLeases(ctx workflow.Context) {
 		}
 	}
 	r.leases, r.leaseIDs = nil, nil
+}
+
+// releaseLeasesByActivity ends the leases AcquireLeases took, in one
+// activity (leaseBatchV1).
+func (r *run) releaseLeasesByActivity(ctx workflow.Context) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+		StartToCloseTimeout: leaseActivityTimeout,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+		Summary:             "leases: release each one",
+	})
+	err := workflow.ExecuteActivity(actx, activities.ReleaseLeasesName, activities.ReleaseLeasesInput{IDs: r.leaseIDs}).Get(dctx, nil)
+	if err != nil {
+		// Each lease still ends within a minute, finding its holder gone.
+		r.logger.Warn("lease release", "leases", len(r.leaseIDs), "error", err)
+	}
+	r.leaseIDs, r.leasesByActivity = nil, false
 }

@@ -29,6 +29,12 @@ func watchLeases(h *harness, list []activities.LeaseResource) *leaseWatch {
 	return watchLeasesHeld(h, list, true)
 }
 
+// childLeases keeps h's run on the path of runs started before
+// leaseBatchV1: a child workflow per lease, a signal to release each.
+func childLeases(h *harness) {
+	h.env.OnGetVersion(changeLeaseBatch, workflow.DefaultVersion, leaseBatchV1).Return(workflow.DefaultVersion)
+}
+
 // watchLeasesHeld is watchLeases whose leases, unless held, end at once
 // (the test environment waits for running children at continue-as-new).
 func watchLeasesHeld(h *harness, list []activities.LeaseResource, held bool) *leaseWatch {
@@ -53,6 +59,7 @@ func watchLeasesHeld(h *harness, list []activities.LeaseResource, held bool) *le
 		w.mu.Unlock()
 		return nil
 	}, workflow.RegisterOptions{Name: LeaseWorkflowName})
+	childLeases(h)
 	return w
 }
 
@@ -132,6 +139,7 @@ phases:
 
 func TestLeasesThatCannotBeKeyedStopTheRunBeforeAnyPhase(t *testing.T) {
 	h := newHarness(t)
+	childLeases(h)
 	h.env.RegisterActivityWithOptions(func(context.Context, activities.LeaseResourcesInput) ([]activities.LeaseResource, error) {
 		return nil, temporal.NewNonRetryableApplicationError("lease table orders of store new: store new: cannot read its DSN: ORDERS_DSN is not set", activities.ErrTypeConfig, nil)
 	}, activity.RegisterOptions{Name: activities.LeaseResourcesName})

@@ -197,6 +197,13 @@ const (
 	// not runs that ended behind. Asked only by a run whose report has a
 	// lag (published by it, or by the run it continued).
 	endedLagV1 = 1
+
+	changeLeaseBatch = "lease-batch"
+	// leaseBatchV1: the leases are taken by one activity (AcquireLeases)
+	// and released by one (ReleaseLeases), instead of a child workflow
+	// and a signal per lease, so the run's history does not grow with the
+	// number of tables. Asked only by a run with resources to lease.
+	leaseBatchV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
@@ -261,6 +268,9 @@ type saga struct {
 	// (before leaseKeyV1); leaseIDs the IDs of the leases it holds since.
 	leases   []string
 	leaseIDs []string
+	// leasesByActivity: leaseIDs were taken by the AcquireLeases activity
+	// (leaseBatchV1) and are released by ReleaseLeases.
+	leasesByActivity bool
 }
 
 // controls are what people steer the run with (handlers.go): pause,
@@ -378,6 +388,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			r.report.CompactIssues()
 		}
 		r.paused, r.compensations, r.leases, r.leaseIDs = c.Paused, c.Compensations, c.Leases, c.LeaseIDs
+		r.leasesByActivity = c.LeasesByActivity
 		r.preflightDone, r.startPhase, r.startStep = c.PreflightDone, c.Phase, c.Step
 		r.lagCheckpoint = c.LagCheckpoint
 		r.runKey = c.RunKey

@@ -38,6 +38,9 @@ func reverseReplication(h *harness, bounded *atomic.Int32) {
 	h.env.RegisterActivityWithOptions(func(context.Context, activities.LeaseResourcesInput) ([]activities.LeaseResource, error) {
 		return nil, nil
 	}, activity.RegisterOptions{Name: activities.LeaseResourcesName})
+	h.env.RegisterActivityWithOptions(func(context.Context, activities.AcquireLeasesInput) (activities.AcquireLeasesResult, error) {
+		return activities.AcquireLeasesResult{}, nil
+	}, activity.RegisterOptions{Name: activities.AcquireLeasesName})
 	h.fake.result = func(ctx context.Context, in activities.PhaseInput, res *activities.PhaseResult) error {
 		if in.Phase.Name == "stop" {
 			// Long enough for a follower still running to schedule more

@@ -12,7 +12,8 @@ import (
 
 // scheduleLog records, in the order the workflow schedules them, the
 // activities it starts: "RunPhase:stop", "CompensatePhase:writes", and a
-// follower's bounded run as "follow:writes". Unlike the fake's calls,
+// follower's bounded run as "follow:writes"; and the child workflows it
+// starts ("child:Lease") and signals it sends ("signal:release"). Unlike the fake's calls,
 // whose order is that of the goroutines running them (and the test
 // environment does not wait for a cancelled activity to end, as
 // WaitForCancellation makes the server do), this order is the
@@ -62,6 +63,24 @@ func (o *scheduleOut) ExecuteActivity(ctx workflow.Context, activityType string,
 	o.log.entries = append(o.log.entries, entry)
 	o.log.mu.Unlock()
 	return o.Next.ExecuteActivity(ctx, activityType, args...)
+}
+
+// ExecuteChildWorkflow logs "child:" and the child's type.
+func (o *scheduleOut) ExecuteChildWorkflow(ctx workflow.Context, childWorkflowType string, args ...interface{}) workflow.ChildWorkflowFuture {
+	o.log.add("child:" + childWorkflowType)
+	return o.Next.ExecuteChildWorkflow(ctx, childWorkflowType, args...)
+}
+
+// SignalExternalWorkflow logs "signal:" and the signal's name.
+func (o *scheduleOut) SignalExternalWorkflow(ctx workflow.Context, workflowID, runID, signalName string, arg interface{}) workflow.Future {
+	o.log.add("signal:" + signalName)
+	return o.Next.SignalExternalWorkflow(ctx, workflowID, runID, signalName, arg)
+}
+
+func (l *scheduleLog) add(entry string) {
+	l.mu.Lock()
+	l.entries = append(l.entries, entry)
+	l.mu.Unlock()
 }
 
 // followsAfter counts the follower runs scheduled after the first entry
