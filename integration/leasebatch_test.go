@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,9 +157,22 @@ func plainResources(prefix string, from, to int) []string {
 	return out
 }
 
+// leaseBatchSize is how many leases TestLeaseActivitiesTakeThousandsAtOnceAndNeverHalf
+// takes in one call: 400 in the normal run, which shares one dev server
+// with every other test (2,000 leases cost that server about 4,000
+// workflow tasks a minute and the test 5 minutes on a loaded 2-core
+// machine); GODWIT_LEASE_BATCH=2000 for the full figure (docs/scale.md).
+func leaseBatchSize() int {
+	if n, err := strconv.Atoi(os.Getenv("GODWIT_LEASE_BATCH")); err == nil && n >= 20 {
+		return n
+	}
+	return 400
+}
+
 func TestLeaseActivitiesTakeThousandsAtOnceAndNeverHalf(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	size := leaseBatchSize()
 	// The leases and the lease activities on one queue, as on a worker;
 	// the callers on another, so their updates do not wait behind the
 	// workflow tasks of 2,000 leases.
@@ -180,17 +195,17 @@ func TestLeaseActivitiesTakeThousandsAtOnceAndNeverHalf(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	// A takes 2,000 leases in one activity call.
-	start("it-batch-a", plainResources("b", 0, 2000))
+	// A takes them all in one activity call.
+	start("it-batch-a", plainResources("b", 0, size))
 	began := time.Now()
 	a := callerOp[activities.AcquireLeasesResult](t, "it-batch-a", "acquire")
 	took := time.Since(began)
 	require.Nil(t, a.Held)
-	require.Len(t, a.IDs, 2000)
+	require.Len(t, a.IDs, size)
 	runs := leaseRuns(t, a.IDs)
-	require.Equal(t, 2000, countRunning(runs), "every lease runs")
-	t.Logf("all 2,000 described running after %s", time.Since(began).Round(time.Millisecond))
-	t.Logf("2,000 leases taken in one activity call in %s", took.Round(time.Millisecond))
+	require.Equal(t, size, countRunning(runs), "every lease runs")
+	t.Logf("all %d described running after %s", size, time.Since(began).Round(time.Millisecond))
+	t.Logf("%d leases taken in one activity call in %s", size, took.Round(time.Millisecond))
 	ref, running, err := activities.LeaseHolderOf(ctx, env.client, a.IDs[0])
 	require.NoError(t, err)
 	require.True(t, running)
@@ -199,12 +214,12 @@ func TestLeaseActivitiesTakeThousandsAtOnceAndNeverHalf(t *testing.T) {
 
 	// B overlaps A on ten resources and has ten of its own: refused,
 	// naming A, and none of its own leases is left running.
-	bRes := plainResources("b", 1990, 2010)
+	bRes := plainResources("b", size-10, size+10)
 	start("it-batch-b", bRes)
 	b := callerOp[activities.AcquireLeasesResult](t, "it-batch-b", "acquire")
 	require.NotNil(t, b.Held)
 	require.Equal(t, "it-batch-a", b.Held.Holder)
-	require.True(t, strings.HasPrefix(b.Held.Name, "lease-it:b19"), "one of the ten A holds: %s", b.Held.Name)
+	require.Contains(t, bRes[:10], b.Held.Name, "one of the ten A holds")
 	require.Empty(t, b.IDs)
 	var bOwn []string
 	for _, r := range bRes[10:] {
@@ -302,13 +317,13 @@ func leaseEvents(events []*historypb.HistoryEvent) int {
 }
 
 // TestAMigrationsHistoryDoesNotGrowWithItsTables runs one migration over
-// 50 tables and one over 500: their histories are as long, lease events
+// 50 tables and one over 300: their histories are as long, lease events
 // included. The 50-table run is recorded (lease-batch.json).
 func TestAMigrationsHistoryDoesNotGrowWithItsTables(t *testing.T) {
 	t.Parallel()
 	type measured struct{ events, lease int }
 	got := map[int]measured{}
-	for _, n := range []int{50, 500} {
+	for _, n := range []int{50, 300} {
 		d := manyTablesSpec(t, fmt.Sprintf("it-lease-tables-%d", n), n)
 		d.start()
 		final, err := d.result()
@@ -327,6 +342,6 @@ func TestAMigrationsHistoryDoesNotGrowWithItsTables(t *testing.T) {
 			waitLeaseEnded(t, activities.LeaseKeyID(r))
 		}
 	}
-	require.Equal(t, got[50], got[500], "the history does not grow with the tables")
+	require.Equal(t, got[50], got[300], "the history does not grow with the tables")
 	require.Equal(t, 6, got[50].lease, "one activity to take them, one to release them")
 }
