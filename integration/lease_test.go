@@ -145,8 +145,12 @@ func TestOneDatabaseUnderTwoDSNsIsOneLease(t *testing.T) {
 	require.True(t, hasEvent(events, func(ev *historypb.HistoryEvent) bool {
 		return ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == activities.AcquireLeasesName
 	}), "the run took its keyed leases by activity")
-	lease := recordRun(t, leaseID, "", "lease-keyed-lease.json")
+	// lease-keyed-lease.json is a lease from before leaseCheckV1.
+	lease := recordRun(t, leaseID, "", "lease-check-lease.json")
 	require.Equal(t, workflows.LeaseWorkflowName, lease[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName())
+	require.True(t, hasEvent(lease, func(ev *historypb.HistoryEvent) bool {
+		return ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version"
+	}), "the lease asked which check interval it follows (lease-check)")
 }
 
 // legacyLeaseHolder stands for a run started before leases were keyed: it

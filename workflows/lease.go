@@ -36,8 +36,12 @@ import (
 // migration that holds it.
 type LeaseInput = activities.LeaseClaim
 
-// leaseCheckInterval is how often a lease checks that its holder runs.
-const leaseCheckInterval = time.Minute
+// leaseCheckInterval is how often a lease checks that its holder runs;
+// leaseCheckIntervalV1 since leaseCheckV1.
+const (
+	leaseCheckInterval   = time.Minute
+	leaseCheckIntervalV1 = 10 * time.Minute
+)
 
 // leaseChecksPerRun bounds a lease's history: it continues as new after
 // this many checks (about ten events each).
@@ -46,6 +50,10 @@ const leaseChecksPerRun = 500
 // Lease holds a resource for a migration until released or until the
 // migration is gone.
 func Lease(ctx workflow.Context, in LeaseInput) error {
+	every := leaseCheckInterval
+	if workflow.GetVersion(ctx, changeLeaseCheck, workflow.DefaultVersion, leaseCheckV1) >= leaseCheckV1 {
+		every = leaseCheckIntervalV1
+	}
 	released := false
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		workflow.GetSignalChannel(gctx, SignalRelease).Receive(gctx, nil)
@@ -56,7 +64,7 @@ func Lease(ctx workflow.Context, in LeaseInput) error {
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	for checks := 0; checks < leaseChecksPerRun; checks++ {
-		ok, err := workflow.AwaitWithTimeout(ctx, leaseCheckInterval, func() bool { return released })
+		ok, err := workflow.AwaitWithTimeout(ctx, every, func() bool { return released })
 		if err != nil || ok {
 			return err
 		}

@@ -204,6 +204,16 @@ const (
 	// and a signal per lease, so the run's history does not grow with the
 	// number of tables. Asked only by a run with resources to lease.
 	leaseBatchV1 = 1
+
+	changeLeaseCheck = "lease-check"
+	// leaseCheckV1: a lease checks that its holder still runs every
+	// leaseCheckIntervalV1 (10 minutes), not every minute. The check only
+	// ends the leases of a migration terminated by hand (a new run's claim
+	// clears such a stale lease at once), and each costs the task queue an
+	// activity and two workflow tasks: 2,000 leases made 4,000 workflow
+	// tasks a minute, and a migration's own tasks waited behind them.
+	// Asked by each Lease run, first thing.
+	leaseCheckV1 = 1
 )
 
 // run is one migration's state. The report is the source of truth for what
