@@ -34,12 +34,21 @@ func (a *app) validateCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.out, "%s: spec is valid\n", file)
 			describeSpec(a, spec)
+			printWarnings(a, spec)
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "migration spec (YAML)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// printWarnings says what the spec's check found valid but likely not
+// meant (config.Spec.Warnings), on the error stream.
+func printWarnings(a *app, spec *config.Spec) {
+	for _, w := range spec.Warnings() {
+		fmt.Fprintln(a.errOut, "godwit: warning: "+w)
+	}
 }
 
 func describeSpec(a *app, spec *config.Spec) {
@@ -80,6 +89,7 @@ resources' leases are checked; exit 2 if anything would stop the migration.`,
 			if err != nil {
 				return err
 			}
+			printWarnings(a, spec)
 			c, err := a.client()
 			if err != nil {
 				return err

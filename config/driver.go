@@ -186,8 +186,9 @@ type CheckContext struct {
 	Spec  *Spec
 	Phase *PhaseSpec
 	// Path is the driver section's path, e.g. "phases[2].hook".
-	Path string
-	errs FieldErrors
+	Path  string
+	errs  FieldErrors
+	warns FieldErrors
 }
 
 // PhasesBefore returns the spec's phases before the one being checked, in
@@ -222,6 +223,17 @@ func (c *CheckContext) Errorf(sub, format string, args ...any) {
 		path = joinPath(path, sub)
 	}
 	c.errs = append(c.errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// Warnf reports what is valid but likely not meant, at the field sub of
+// the section: the spec loads, and the CLI prints it as a warning
+// (Spec.Warnings).
+func (c *CheckContext) Warnf(sub, format string, args ...any) {
+	path := c.Path
+	if sub != "" {
+		path = joinPath(path, sub)
+	}
+	c.warns = append(c.warns, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 // phaseJSON is PhaseSpec's plain fields, for its JSON form.

@@ -51,6 +51,21 @@ type Spec struct {
 	// Defaults apply to every phase that does not set its own.
 	Defaults PhaseDefaults `yaml:"defaults" json:"defaults"`
 	Phases   []PhaseSpec   `yaml:"phases" json:"phases"`
+
+	// warnings are what Check found valid but likely not meant (a change
+	// capture no phase removes), for the CLI to print; never part of the
+	// workflow's input.
+	warnings FieldErrors
+}
+
+// Warnings are what the last Check found valid but likely not meant, each
+// with its field path, as "phases[2].replicate.mode: …".
+func (s *Spec) Warnings() []string {
+	out := make([]string, len(s.warnings))
+	for i, w := range s.warnings {
+		out[i] = w.Error()
+	}
+	return out
 }
 
 // PhaseDefaults are the activity options shared by phases.
@@ -289,6 +304,9 @@ func ParseSpec(data []byte) (*Spec, error) {
 	}
 	errs := unrelatedTo(spec.Check(), explained)
 	errs = dropInherited(errs, sd.Has)
+	for i := range spec.warnings {
+		spec.warnings[i].Line = sd.Line(spec.warnings[i].Path)
+	}
 	for i := range errs {
 		errs[i].Line = sd.Line(errs[i].Path)
 		if refusedZeros[errs[i].Path] {
@@ -430,6 +448,7 @@ func (r *RetryPolicy) fill(from RetryPolicy) {
 // Check reports every missing required field and impossible value.
 func (s *Spec) Check() FieldErrors {
 	var errs FieldErrors
+	s.warnings = nil
 	add := func(path, format string, args ...any) {
 		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
@@ -499,6 +518,7 @@ func (s *Spec) Check() FieldErrors {
 		c := &CheckContext{Spec: s, Phase: p, Path: path + "." + p.DriverKey()}
 		p.Driver.Check(c)
 		errs = append(errs, c.errs...)
+		s.warnings = append(s.warnings, c.warns...)
 	}
 	errs = append(errs, s.checkReferences()...)
 	return errs

@@ -204,6 +204,7 @@ func (s *Spec) checkOrder(c *config.CheckContext) {
 		}
 	}
 	if s.mode() == ModeSetup {
+		s.warnNoStop(c)
 		return
 	}
 	if setup == nil {
@@ -217,6 +218,23 @@ func (s *Spec) checkOrder(c *config.CheckContext) {
 	if setup.To != s.To || !sameSet(setup.Tables, s.Tables) {
 		c.Errorf("tables", "must be the setup phase's (to: %s, tables: %s): one capture, one list", setup.To, strings.Join(setup.Tables, ", "))
 	}
+}
+
+// warnNoStop warns about a setup that no later phase stops: the run
+// completes with the capture still on the source (triggers recording
+// every write, or a slot holding WAL back) until someone removes it. A
+// later run of the migration may stop it, so it is a warning; a trial
+// found 55 triggers left on legacy after a run that had COMPLETED.
+func (s *Spec) warnNoStop(c *config.CheckContext) {
+	for _, p := range c.PhasesAfter() {
+		if other, ok := p.Driver.(*Spec); ok && other.From == s.From && other.mode() == ModeStop {
+			return
+		}
+	}
+	c.Warnf("mode", "sets up a change capture on %s that no later phase stops: when the run completes, the capture stays there "+
+		"(its triggers record every write, or its replication slot holds WAL back) until godwit cleanup %s removes it; "+
+		"add a last phase replicate: {from: %s, to: %s, tables: [...], mode: stop} (after the writes move, behind a gate: docs/cdc.md)",
+		s.From, c.Spec.Name, s.From, s.To)
 }
 
 func sameSet(a, b []string) bool {
