@@ -91,12 +91,16 @@ func runHook(ctx context.Context, c *Call[*config.Hook]) (PhaseResult, error) {
 		Logger: c.Log.With("action", action),
 		Tick: func(p hook.Progress) {
 			// Until the hook reports a checkpoint of its own, the one it
-			// resumed from is still where a retry would go on.
-			cp := p.Checkpoint
-			if cp == "" {
-				cp = c.Resume.Checkpoint
+			// resumed from is still where a retry would go on, and the
+			// progress made up to it is still made: a hook resumed after
+			// its worker was killed showed 0% until it printed progress
+			// again (one waiting at its checkpoint, for minutes).
+			hb := Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: p.Checkpoint}
+			if hb.Checkpoint == "" && c.Resume.Checkpoint != "" {
+				hb.Checkpoint = c.Resume.Checkpoint
+				hb.Percent, hb.Records = max(hb.Percent, c.Resume.Percent), max(hb.Records, c.Resume.Records)
 			}
-			c.Beat(Heartbeat{Percent: p.Percent, Records: p.Records, Checkpoint: cp})
+			c.Beat(hb)
 		},
 		// Frequent ticks let a rollback reach a running hook within seconds.
 		TickInterval: time.Second,

@@ -636,3 +636,29 @@ func TestAResumedHookKeepsItsCheckpointUntilItReportsOne(t *testing.T) {
 	}
 	require.True(t, seen["id:9"], "the hook's own checkpoint: %+v", beats)
 }
+
+// A hook resumed from a checkpoint keeps the progress made up to it until
+// it reports progress of its own: one resumed after its worker was killed
+// and waiting at its checkpoint showed 0% in the status (and a test that
+// waited for the resumed attempt's progress waited for good under load).
+func TestAResumedHookKeepsItsProgressUntilItReportsSome(t *testing.T) {
+	var mu sync.Mutex
+	var beats []Heartbeat
+	in := hookInput(shCmd(`sleep 1.3; echo godwit:progress=40; echo godwit:checkpoint=id:9; sleep 1.2`), nil)
+	_, err := NewHookDriver(hclog.NewNullLogger()).Do(context.Background(), ActionRun, in,
+		Heartbeat{Percent: 25, Records: 250, Checkpoint: "id:7"}, func(hb Heartbeat) {
+			mu.Lock()
+			defer mu.Unlock()
+			beats = append(beats, hb)
+		})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, beats)
+	for _, hb := range beats {
+		if hb.Checkpoint == "id:7" {
+			require.Equal(t, Heartbeat{Percent: 25, Records: 250, Checkpoint: "id:7"}, hb, "resumed, before its own progress: %+v", beats)
+		}
+	}
+	require.Contains(t, beats, Heartbeat{Percent: 40, Checkpoint: "id:9"}, "its own progress and checkpoint, once it reports them")
+}
