@@ -125,24 +125,31 @@ func (a *Activities) claimLease(ctx context.Context, c client.Client, in LeaseCl
 	if err != nil || run == "" {
 		return LeaseHolder{}, err
 	}
-	holder := ref.Workflow
-	if holder != "" && holder != in.Holder {
+	holder, err := heldElsewhere(ctx, c, a.Logger.Warn, in.Resource, id, run, ref.Workflow, in.Holder)
+	return LeaseHolder{Holder: holder}, err
+}
+
+// heldElsewhere returns holder when it is a running migration other than
+// claimant: the lease (workflow id, its run) is held. Otherwise the lease
+// is stale — its holder ended, or it is an earlier run of the claimant
+// that ended without releasing it — and is ended here (that run only), so
+// the resource is free again: "".
+func heldElsewhere(ctx context.Context, c client.Client, log func(msg string, kv ...any), resource, id, run, holder, claimant string) (string, error) {
+	if holder != "" && holder != claimant {
 		running, err := workflowRunningWith(ctx, c, holder)
 		if err != nil {
-			return LeaseHolder{}, err
+			return "", err
 		}
 		if running {
-			return LeaseHolder{Holder: holder}, nil
+			return holder, nil
 		}
 	}
-	// Stale: its holder ended, or it is an earlier run of the claimant
-	// itself that ended without releasing it.
-	a.Logger.Warn("clearing a stale lease", "resource", in.Resource, "holder", holder)
+	log("clearing a stale lease", "resource", resource, "holder", holder)
 	var notFound *serviceerror.NotFound
 	if err := c.TerminateWorkflow(ctx, id, run, "stale lease: its holder "+holder+" has ended"); err != nil && !errors.As(err, &notFound) {
-		return LeaseHolder{}, fmt.Errorf("clear stale lease %s: %w", id, err)
+		return "", fmt.Errorf("clear stale lease %s: %w", id, err)
 	}
-	return LeaseHolder{}, nil
+	return "", nil
 }
 
 // LeaseResources lists the leases the spec's migration takes, keyed by

@@ -190,7 +190,7 @@ func (l leaser) acquire(ctx context.Context, list []LeaseResource, holder LeaseH
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	if rerr := l.undo(rctx, ids, runs); rerr != nil {
-		l.log("leases taken before the failure were not all ended; each ends within a minute of its holder", "error", rerr)
+		l.log("leases taken before the failure were not all ended; each ends by itself once it finds its holder gone (it checks every 10 minutes)", "error", rerr)
 	}
 	if held != nil {
 		return AcquireLeasesResult{Held: held}, nil
@@ -246,21 +246,11 @@ func (l leaser) take(ctx context.Context, res LeaseResource, holder LeaseHolderR
 			continue // it ended meanwhile: start it again
 		case ref.Workflow == holder.Workflow && (ref.Run == holder.Run || ref.Run == "" || holder.Run == ""):
 			return "", lease, nil // ours, from an earlier attempt
-		case ref.Workflow != "" && ref.Workflow != holder.Workflow:
-			alive, err := workflowRunningWith(ctx, l.c, ref.Workflow)
-			if err != nil {
-				return "", "", err
-			}
-			if alive {
-				return ref.Workflow, "", nil
-			}
 		}
-		// Stale: its holder ended, or an earlier run of this migration
-		// took it and never released it.
-		l.log("clearing a stale lease", "resource", res.Name, "holder", ref.Workflow)
-		var notFound *serviceerror.NotFound
-		if err := l.c.TerminateWorkflow(ctx, res.ID, lease, "stale lease: its holder "+ref.Workflow+" has ended"); err != nil && !errors.As(err, &notFound) {
-			return "", "", fmt.Errorf("clear stale lease %s: %w", res.ID, err)
+		// Held by another running migration, or stale and ended now (then
+		// started again by the next turn of the loop).
+		if other, err := heldElsewhere(ctx, l.c, l.log, res.Name, res.ID, lease, ref.Workflow, holder.Workflow); err != nil || other != "" {
+			return other, "", err
 		}
 	}
 }

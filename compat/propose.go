@@ -157,21 +157,12 @@ func pairTables(before, after *Schema, rule string) (map[string]ProposedTable, [
 		}
 		return true
 	}
-	candidates := map[string][]string{} // before table -> after tables
-	backs := map[string][]string{}      // after table -> before tables
-	for _, tn := range unpaired {
-		for _, an := range fresh {
-			if sameColumns(before.Tables[tn], after.Tables[an]) {
-				candidates[tn] = append(candidates[tn], an)
-				backs[an] = append(backs[an], tn)
-			}
-		}
-	}
+	m := matchUp(unpaired, fresh, func(tn, an string) bool { return sameColumns(before.Tables[tn], after.Tables[an]) })
 	var gone []string
 	for _, tn := range unpaired {
-		cs := candidates[tn]
+		cs := m.cands[tn]
 		switch {
-		case len(cs) == 1 && len(backs[cs[0]]) == 1:
+		case m.only(tn):
 			pairs[tn] = ProposedTable{Source: tn, Target: cs[0], TargetNote: fmt.Sprintf("confirm: %s is gone and %s appeared with the same columns", tn, cs[0])}
 			taken[cs[0]] = true
 		case len(cs) > 0:
@@ -220,23 +211,20 @@ func pairByKey(before, after *Schema, rule string, gone []string, taken map[stri
 		}
 		return kept > 0 && 2*kept > others
 	}
-	candidates := map[string][]string{}
-	backs := map[string][]string{}
-	for _, tn := range gone {
-		for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
-			if !taken[an] && sameKey(before.Tables[tn], after.Tables[an]) {
-				candidates[tn] = append(candidates[tn], an)
-				backs[an] = append(backs[an], tn)
-			}
+	var left []string
+	for _, an := range slices.Sorted(maps.Keys(after.Tables)) {
+		if !taken[an] {
+			left = append(left, an)
 		}
 	}
+	m := matchUp(gone, left, func(tn, an string) bool { return sameKey(before.Tables[tn], after.Tables[an]) })
 	var still []string
 	for _, tn := range gone {
-		cs := candidates[tn]
-		if len(cs) != 1 || len(backs[cs[0]]) != 1 {
+		if !m.only(tn) {
 			still = append(still, tn)
 			continue
 		}
+		cs := m.cands[tn]
 		b := before.Tables[tn]
 		key := make([]string, len(b.Constraints.PrimaryKey))
 		for i, cn := range b.Constraints.PrimaryKey {
@@ -274,21 +262,13 @@ func proposeColumns(pt *ProposedTable, b, a Table, rule string) {
 		}
 	}
 	sameType := func(x, y Column) bool { return CompareTypes(columnType(x), columnType(y)) == TypeSame }
-	cands := map[string][]string{}
-	backs := map[string][]string{}
-	for _, g := range goneCols {
-		for _, n := range newCols {
-			if sameType(b.Columns[g], a.Columns[n]) {
-				cands[g] = append(cands[g], n)
-				backs[n] = append(backs[n], g)
-			}
-		}
-	}
+	m := matchUp(goneCols, newCols, func(g, n string) bool { return sameType(b.Columns[g], a.Columns[n]) })
+	backs := m.backs
 	renamed := map[string]bool{}
 	for _, g := range goneCols {
-		cs := cands[g]
+		cs := m.cands[g]
 		switch {
-		case len(cs) == 1 && len(backs[cs[0]]) == 1:
+		case m.only(g):
 			pt.Renames = append(pt.Renames, ProposedRename{From: g, To: cs[0], Type: typeText(b.Columns[g])})
 			renamed[cs[0]] = true
 		case len(cs) > 0:
@@ -322,35 +302,52 @@ func renameWidened(pt *ProposedTable, b, a Table, newCols []string, sameTypeBack
 	widens := func(g, n string) bool {
 		return CompareTypes(columnType(b.Columns[g]), columnType(a.Columns[n])) == TypeWidened
 	}
-	cands := map[string][]string{}
-	backs := map[string][]string{}
-	for _, g := range pt.Drop {
-		for _, n := range newCols {
-			if len(sameTypeBacks[n]) == 0 && widens(g, n) {
-				cands[g] = append(cands[g], n)
-				backs[n] = append(backs[n], g)
-			}
-		}
-	}
+	m := matchUp(pt.Drop, newCols, func(g, n string) bool { return len(sameTypeBacks[n]) == 0 && widens(g, n) })
 	var still []string
 	for _, g := range pt.Drop {
-		cs := cands[g]
-		if len(cs) != 1 || len(backs[cs[0]]) != 1 {
+		if !m.only(g) {
 			still = append(still, g)
 			continue
 		}
+		cs := m.cands[g]
 		from, to := typeText(b.Columns[g]), typeText(a.Columns[cs[0]])
 		pt.Renames = append(pt.Renames, ProposedRename{From: g, To: cs[0], Type: from, ToType: to})
 		pt.Cast = append(pt.Cast, ProposedCast{Column: g, From: from, To: to, Change: TypeWidened})
 		renamed[cs[0]] = true
 	}
 	ambiguous := map[string][]string{}
-	for n, gs := range backs {
+	for n, gs := range m.backs {
 		if len(gs) > 1 {
 			ambiguous[n] = gs
 		}
 	}
 	return still, ambiguous
+}
+
+// matches are the pairs a fit allows between two lists of names: cands[f]
+// the names of to that f fits, backs[t] the names of from that fit t, in
+// the lists' orders.
+type matches struct{ cands, backs map[string][]string }
+
+// matchUp lists which of from fit which of to.
+func matchUp(from, to []string, fits func(f, t string) bool) matches {
+	m := matches{cands: map[string][]string{}, backs: map[string][]string{}}
+	for _, f := range from {
+		for _, t := range to {
+			if fits(f, t) {
+				m.cands[f] = append(m.cands[f], t)
+				m.backs[t] = append(m.backs[t], f)
+			}
+		}
+	}
+	return m
+}
+
+// only says whether f fits exactly one name, which fits no other: a pair
+// for certain (cands[f][0]).
+func (m matches) only(f string) bool {
+	cs := m.cands[f]
+	return len(cs) == 1 && len(m.backs[cs[0]]) == 1
 }
 
 // proposeAdd proposes the value of an after column no before column

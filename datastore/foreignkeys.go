@@ -311,18 +311,14 @@ func inCycle(t *Table, byName map[string]*Table, done map[string]bool) bool {
 }
 
 // deferCycleKeys makes the keys of t (a copy, see carryable) that close a
-// cycle among tables deferrable (INITIALLY IMMEDIATE): tables that
+// cycle among the tables of byName deferrable (INITIALLY IMMEDIATE): tables that
 // reference each other (Sakila's store and staff) can have new rows that
 // reference each other, which no order of writes lets in one by one, and
 // change capture writes a batch table by table (cdc's apply defers the
 // deferrable keys to the batch's commit). A key the source declares
 // deferrable keeps its own deferral. Self-references are left: a table's
 // rows are written by one statement, checked at its end.
-func deferCycleKeys(t *Table, tables []*Table) {
-	byName := map[string]*Table{}
-	for _, x := range tables {
-		byName[x.Name] = x
-	}
+func deferCycleKeys(t *Table, byName map[string]*Table) {
 	for i := range t.ForeignKeys {
 		fk := &t.ForeignKeys[i]
 		if fk.Deferrable != "" || fk.RefTable == t.Name {
@@ -376,6 +372,10 @@ func CreateForeignKeys(ctx context.Context, target *Store, tables []*Table) (For
 	for _, n := range names {
 		present[n] = true
 	}
+	byName := map[string]*Table{}
+	for _, t := range tables {
+		byName[t.Name] = t
+	}
 	for _, src := range DependencyOrder(tables) {
 		if len(src.ForeignKeys) == 0 {
 			continue
@@ -389,7 +389,7 @@ func CreateForeignKeys(ctx context.Context, target *Store, tables []*Table) (For
 		t, not := carryable(src, present)
 		res.NotCarried = append(res.NotCarried, not...)
 		if target.Engine == Postgres {
-			deferCycleKeys(t, tables)
+			deferCycleKeys(t, byName)
 		}
 		have, err := target.Introspect(ctx, t.Name)
 		if err != nil {

@@ -157,8 +157,8 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		for _, f := range fractions {
 			partial += f
 		}
-		if done := p.Records + records; p.RowsTotal > 0 {
-			p.Progress = min(100*float64(done)/float64(max(p.RowsTotal, done)), 99.9)
+		if p.RowsTotal > 0 {
+			p.Progress = p.RowsProgress(p.Records + records)
 		} else if share, ok := p.rowShare(len(fractions), records, totals, rowsKnown); ok {
 			p.Progress = min(share, 99.9)
 		} else {
@@ -174,6 +174,13 @@ func (p *PhaseReport) mergeUnits(units []UnitLive) {
 		lines = append([]string{p.rowsLine(tables)}, lines...)
 	}
 	p.Detail = strings.Join(lines, "\n")
+}
+
+// RowsProgress is a fanned-out phase's progress with done rows copied of
+// its planned total (RowsTotal, an estimate: more rows than it holds never
+// pass 100), never 100 before the phase completes.
+func (p PhaseReport) RowsProgress(done int64) float64 {
+	return min(100*float64(done)/float64(max(p.RowsTotal, done)), 99.9)
 }
 
 // rowsLine is a fanned-out phase's rows of its planned total, as a copy

@@ -178,7 +178,7 @@ const (
 // before the phase completes), else by units.
 func unitsProgress(pr *migration.PhaseReport, done int, records int64) float64 {
 	if pr.RowsTotal > 0 {
-		return min(100*float64(records)/float64(max(pr.RowsTotal, records)), 99.9)
+		return pr.RowsProgress(records)
 	}
 	return 100 * float64(done) / float64(pr.Units)
 }

@@ -274,7 +274,8 @@ func (r *run) releaseLeasesByActivity(ctx workflow.Context) {
 	})
 	err := workflow.ExecuteActivity(actx, activities.ReleaseLeasesName, activities.ReleaseLeasesInput{IDs: r.leaseIDs}).Get(dctx, nil)
 	if err != nil {
-		// Each lease still ends within a minute, finding its holder gone.
+		// Each lease still ends by itself once it finds its holder gone
+		// (it checks every leaseCheckIntervalV1).
 		r.logger.Warn("lease release", "leases", len(r.leaseIDs), "error", err)
 	}
 	r.leaseIDs, r.leasesByActivity = nil, false

@@ -420,16 +420,11 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 	if len(cp.Tables) > 0 {
 		log.Info("resuming from checkpoint", "tables", len(cp.Tables), "rows_done", rowsDone(cp))
 	}
-	from, err := stores.Open(ctx, s.Stores, s.From)
+	from, to, closeStores, err := s.openStores(ctx)
 	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+		return activities.PhaseResult{}, err
 	}
-	defer from.Close()
-	to, err := stores.Open(ctx, s.Stores, s.To)
-	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
-	}
-	defer to.Close()
+	defer closeStores()
 	// A spec without a validate phase has had no preflight: a copy onto
 	// itself must still never start.
 	if err := stores.RefuseSameDatabase(ctx, s.From, from, s.To, to); err != nil {
@@ -507,19 +502,11 @@ func (d *Driver) copy(ctx context.Context, s *Spec, owner string, rng *datacopy.
 // earlier attempt added as carried.
 func (d *Driver) finishUnits(ctx context.Context, c *activities.Call[*Spec]) (activities.PhaseResult, error) {
 	s, owner, log := c.Spec, c.In.Owner(), c.Log
-	if s.TablesFromScript {
-		return activities.PhaseResult{}, nil
-	}
-	from, err := stores.Open(ctx, s.Stores, s.From)
+	from, to, closeStores, err := s.openStores(ctx)
 	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
+		return activities.PhaseResult{}, err
 	}
-	defer from.Close()
-	to, err := stores.Open(ctx, s.Stores, s.To)
-	if err != nil {
-		return activities.PhaseResult{}, fmt.Errorf("copy: %w", err)
-	}
-	defer to.Close()
+	defer closeStores()
 	// The tables the units copied: the same patterns resolved the same
 	// way (Units), each once however many key ranges it was split into.
 	tables, err := from.ResolveTables(ctx, s.Tables)
@@ -538,6 +525,18 @@ func (d *Driver) finishUnits(ctx context.Context, c *activities.Call[*Spec]) (ac
 		d.AfterForeignKeys()
 	}
 	return activities.PhaseResult{Summary: keys.Summary, Output: keys.Output}, nil
+}
+
+// openStores opens the copy's source and target; closeStores closes both.
+func (s *Spec) openStores(ctx context.Context) (from, to *datastore.Store, closeStores func(), err error) {
+	if from, err = stores.Open(ctx, s.Stores, s.From); err != nil {
+		return nil, nil, nil, fmt.Errorf("copy: %w", err)
+	}
+	if to, err = stores.Open(ctx, s.Stores, s.To); err != nil {
+		from.Close()
+		return nil, nil, nil, fmt.Errorf("copy: %w", err)
+	}
+	return from, to, func() { from.Close(); to.Close() }, nil
 }
 
 // keysDone is what creating a copy's foreign keys did, for its result.
