@@ -64,9 +64,9 @@ func TestStatusOfAFannedOutCopySumsItsUnits(t *testing.T) {
 			require.GreaterOrEqual(t, p.UnitsDone, prev.UnitsDone)
 			require.GreaterOrEqual(t, rep.OverallProgress, overall[n-1])
 		}
-		// At least the units done (a running phase shows 99.9 at most:
-		// with all 8 done, the step after them still runs).
-		require.GreaterOrEqual(t, p.Progress, min(100*float64(p.UnitsDone)/8, 99.9), "at least the units done")
+		// Not "at least the share of units done": progress is rows of the
+		// total (asserted above), and the small audit unit (6,000 of
+		// 76,000 rows) done first is one unit in 8 but 7.9 % of the rows.
 		require.Equal(t, rep.Metrics.RecordsCopied, p.Records)
 		if p.Records > 10_000 {
 			summed = true // more rows than any one unit holds
