@@ -40,6 +40,7 @@ type side struct {
 	goHash   bool
 	goSel    []string   // per compared column, what a goHash side selects
 	goHow    []pgRender // and how Go renders it
+	goKey    int        // the goSel column that is the integer first key as PostgreSQL writes it (-1: none)
 	floatDec int
 	hints    []sqlHint // per compared column, what cheapens its SQL text (nil: none)
 	// unpad: per compared column, a PostgreSQL char(n) whose padding is
@@ -84,8 +85,12 @@ func (s *side) prepare() {
 			s.hashSQL = recordHashSQL(s.exprs, s.types)
 		}
 	}
+	s.goKey = -1
 	if s.goHash {
 		s.goSel, s.goHow = pgGoColumns(s.exprs, s.cols, s.types, s.floatDec)
+		if k := s.keyPos[0]; intKind(s.types[k].Kind) && s.goSel[k] == s.exprs[k]+"::text" {
+			s.goKey = k
+		}
 	}
 }
 
@@ -111,15 +116,44 @@ func (s *side) minMax(ctx context.Context) (lo, hi int64, ok bool, err error) {
 	return a.Int64, b.Int64, a.Valid && b.Valid, nil
 }
 
-// bucketSQL renders which sub-range of sp a row falls in.
-type bucketSQL func(q *qb, s *side) string
+// bucketing says which sub-range of a split a row falls in: sql renders
+// it. An arithmetic split of an integer first key (arith) puts a row in
+// bucket (key - lo) / width, truncated as SQL's integer division does: a
+// side that streams its rows computes that from the key it reads anyway,
+// rather than have the database compute and send one more column a row.
+type bucketing struct {
+	sql       func(q *qb, s *side) string
+	arith     bool
+	lo, width int64
+}
+
+// bucketOf is a row's bucket under an arithmetic split, from its first
+// key column as PostgreSQL's text output has it; ok is false when the key
+// cannot be read or its bucket is beyond int64 (never in a split's range).
+func (b bucketing) bucketOf(key []byte) (int64, bool) {
+	k, err := strconv.ParseInt(string(key), 10, 64)
+	if err != nil || b.width <= 0 {
+		return 0, false
+	}
+	d := k - b.lo
+	if (d < 0) != (k < b.lo) { // overflow
+		return 0, false
+	}
+	return d / b.width, true
+}
 
 // checksums returns the checksum of each of n buckets of rows in r. wide
 // says r holds a large part of the table: PostgreSQL then scans the table
 // rather than walk the key's index.
-func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n int, wide bool) ([]checksum, error) {
+func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketing, n int, wide bool) ([]checksum, error) {
 	q := &qb{engine: s.store.Engine}
-	b := bucket(q, s)
+	if s.goHash && bucket.arith && s.goKey >= 0 {
+		// The bucket from the key as it is read: no bucket column.
+		cond := rangeCond(q, s.keys, s.keyKinds, r)
+		s.queries.Add(1)
+		return s.streamedChecksums(ctx, "", &bucket, cond, q.args, n, wide)
+	}
+	b := bucket.sql(q, s)
 	cond := rangeCond(q, s.keys, s.keyKinds, r)
 	out := make([]checksum, n)
 	for i := range out {
@@ -127,7 +161,7 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketSQL, n in
 	}
 	s.queries.Add(1)
 	if s.goHash {
-		return s.streamedChecksums(ctx, b, cond, q.args, n, wide)
+		return s.streamedChecksums(ctx, b, nil, cond, q.args, n, wide)
 	}
 	if s.inDB {
 		agg := "SUM("
@@ -440,12 +474,19 @@ func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64
 // each row's bucket and columns in its own text output (pgGoColumns), Go
 // builds the canonical text and hashes it. Read through pgx itself:
 // database/sql's conversions cost more than the hashing.
-func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args []any, n int, wide bool) ([]checksum, error) {
+func (s *side) streamedChecksums(ctx context.Context, bucket string, byKey *bucketing, cond string, args []any, n int, wide bool) ([]checksum, error) {
 	accs := make([]acc, n)
 	for i := range accs {
 		accs[i].xor = s.xor
 	}
+	// The first column is the bucket, computed by PostgreSQL, or (byKey)
+	// none: each row's bucket is computed here from its key.
+	lead := 1
 	stmt := "SELECT (" + bucket + ")::int8, " + strings.Join(s.goSel, ", ") + s.from() + whereClause(cond, s.where)
+	if byKey != nil {
+		lead = 0
+		stmt = "SELECT " + strings.Join(s.goSel, ", ") + s.from() + whereClause(cond, s.where)
+	}
 	conn, err := s.store.DB.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
@@ -477,17 +518,24 @@ func (s *side) streamedChecksums(ctx context.Context, bucket, cond string, args 
 		var text []byte
 		for rows.Next() {
 			raw := rows.RawValues()
-			if raw[0] == nil {
-				continue // never: a bucket is a number
-			}
-			i, err := strconv.ParseInt(string(raw[0]), 10, 64)
-			if err != nil {
-				return fmt.Errorf("bucket %q: %w", raw[0], err)
+			var i int64
+			if byKey != nil {
+				var ok bool
+				if i, ok = byKey.bucketOf(raw[s.goKey]); !ok {
+					continue // never: a key in the range is a number in it
+				}
+			} else {
+				if raw[0] == nil {
+					continue // never: a bucket is a number
+				}
+				if i, err = strconv.ParseInt(string(raw[0]), 10, 64); err != nil {
+					return fmt.Errorf("bucket %q: %w", raw[0], err)
+				}
 			}
 			if i < 0 || i >= int64(n) {
 				continue
 			}
-			text = s.goText(text[:0], raw[1:])
+			text = s.goText(text[:0], raw[lead:])
 			accs[i].add(crcHash(text))
 		}
 		return rows.Err()

@@ -617,19 +617,19 @@ func (tc *tableCheck) release() { <-tc.sem }
 // split cuts r into up to Factor sub-ranges and returns how a row's
 // sub-range is computed in SQL. A first key column of integers is cut
 // arithmetically; any other key at keys read in order from the larger side.
-func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRange, bucketSQL, error) {
+func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRange, bucketing, error) {
 	f := tc.o.Factor
 	if intKind(tc.src.keyKinds[0]) && intKind(tc.tgt.keyKinds[0]) && len(r.Lo) <= 1 && len(r.Hi) <= 1 {
 		lo, hi, ok, err := tc.intBounds(ctx, r)
 		if err != nil {
-			return nil, nil, err
+			return nil, bucketing{}, err
 		}
 		if ok && hi-lo >= 2 {
 			subs, bucket := tc.intSplit(lo, hi, n)
 			return subs, bucket, nil
 		}
 		if ok && len(tc.src.keys) == 1 {
-			return nil, nil, nil // one key value: nothing to split
+			return nil, bucketing{}, nil // one key value: nothing to split
 		}
 	}
 	// Split points from the side with more rows in r.
@@ -638,7 +638,7 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 	points, err := from.splitKeys(ctx, r, f, m)
 	tc.release()
 	if err != nil {
-		return nil, nil, err
+		return nil, bucketing{}, err
 	}
 	if len(points) == 0 {
 		from = tc.tgt
@@ -646,7 +646,7 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 		points, err = from.splitKeys(ctx, r, f, m)
 		tc.release()
 		if err != nil || len(points) == 0 {
-			return nil, nil, err
+			return nil, bucketing{}, err
 		}
 	}
 	subs := make([]keyRange, 0, len(points)+1)
@@ -656,7 +656,7 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 		lo = p
 	}
 	subs = append(subs, keyRange{Lo: lo, Hi: r.Hi})
-	return subs, func(q *qb, s *side) string {
+	return subs, bucketing{sql: func(q *qb, s *side) string {
 		var b strings.Builder
 		b.WriteString("(CASE")
 		for i, p := range points {
@@ -664,7 +664,7 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 		}
 		fmt.Fprintf(&b, " ELSE %d END)", len(points))
 		return b.String()
-	}, nil
+	}}, nil
 }
 
 // intSplit cuts the integer keys [lo, hi) of about n rows into sub-ranges
@@ -673,7 +673,7 @@ func (tc *tableCheck) split(ctx context.Context, r keyRange, n int64) ([]keyRang
 // a quarter of Threshold rows, so a table with differences all over is not
 // scanned once per level, and a difference costs a fetch of a quarter of
 // Threshold rows per side, not of Threshold.
-func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketSQL) {
+func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketing) {
 	parts := int64(tc.o.Factor)
 	rows := max(int64(tc.o.Threshold)/4, 1)
 	if want := (n + rows - 1) / rows; want > parts {
@@ -687,7 +687,7 @@ func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketSQL) {
 			break
 		}
 	}
-	return subs, func(q *qb, s *side) string {
+	return subs, bucketing{arith: true, lo: lo, width: width, sql: func(q *qb, s *side) string {
 		k := s.keys[0]
 		switch s.store.Engine {
 		case datastore.Postgres:
@@ -696,7 +696,7 @@ func (tc *tableCheck) intSplit(lo, hi, n int64) ([]keyRange, bucketSQL) {
 			return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") DIV " + q.ph(datastore.KindBigInt, width) + ")"
 		}
 		return "((" + k + " - " + q.ph(datastore.KindBigInt, lo) + ") / " + q.ph(datastore.KindBigInt, width) + ")"
-	}
+	}}
 }
 
 // firstPass starts a table whose first key column is an integer on both
@@ -742,7 +742,7 @@ func (tc *tableCheck) firstPass(ctx context.Context, g *errgroup.Group, rep *Tab
 // cores as chunks, and the faster side's idle time is not the slower
 // side's. The first chunk is unbounded below and the last above, so every
 // row is in one.
-func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, bucket bucketSQL) (a, b []checksum, err error) {
+func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, bucket bucketing) (a, b []checksum, err error) {
 	n := len(subs)
 	chunks := max(1, min(tc.o.Concurrency, n))
 	if tc.src.store.Engine == datastore.SQLite || tc.tgt.store.Engine == datastore.SQLite {
