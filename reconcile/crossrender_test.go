@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/godwit/godwit/datastore"
 	"github.com/godwit/godwit/datastore/dbtest"
@@ -278,5 +279,69 @@ func TestCrossEngineDiffOverNegativeKeysFindsEachDifference(t *testing.T) {
 		if got := strings.Join(keysOf(tr, class), " "); got != want {
 			t.Errorf("%s: %q, want %q\n%s", class, got, want, rep.Text())
 		}
+	}
+}
+
+// A PostgreSQL side hashed in Go reads the whole table's first pass in
+// parts of its pages, not of its keys: each part sums rows of any bucket,
+// so the parts' merged checksums must be those of one read by key, on a
+// table whose rows are nowhere near key order on disk (inserted shuffled,
+// then some updated, which moves them to other pages).
+func TestChecksumsReadByPagesAreThoseReadByKeys(t *testing.T) {
+	ctx := context.Background()
+	pg, my := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	dbtest.Exec(t, pg.Store, `CREATE TABLE shuffled (id bigint PRIMARY KEY, v text, n numeric(8,2))`,
+		`INSERT INTO shuffled SELECT i, repeat('v', i % 50) || i, i / 7.0 FROM generate_series(-3000, 20000) i ORDER BY md5(i::text)`,
+		`UPDATE shuffled SET v = v || '.' WHERE id % 97 = 0`, `ANALYZE shuffled`)
+	dbtest.Exec(t, my.Store, `CREATE TABLE shuffled (id BIGINT PRIMARY KEY, v TEXT, n DECIMAL(8,2))`)
+	o := (&Options{Source: pg.Store, Target: my.Store}).withDefaults()
+	tc, err := planTable(ctx, &o, TablePair{Source: "shuffled", Target: "shuffled"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, bucket := tc.intSplit(-3000, 20001, 23001)
+	for _, parts := range []int{2, 3, 7} {
+		starts, err := tc.src.pageParts(ctx, bucket, parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(starts) != parts-1 {
+			t.Fatalf("%d parts: starts %v; a PostgreSQL side hashed in Go should be read by pages", parts, starts)
+		}
+		paged, err := tc.src.pagedChecksums(ctx, bucket, starts, len(subs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyed, err := tc.src.checksums(ctx, keyRange{}, bucket, len(subs), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows int64
+		for i := range keyed {
+			rows += paged[i].Count
+			if paged[i] != keyed[i] {
+				t.Fatalf("%d parts, bucket %d: by pages %+v, by keys %+v", parts, i, paged[i], keyed[i])
+			}
+		}
+		if rows != 23001 {
+			t.Fatalf("%d parts: %d rows summed, want 23001", parts, rows)
+		}
+	}
+	// The target side (MariaDB, hashed in SQL) is read by keys.
+	if starts, err := tc.tgt.pageParts(ctx, bucket, 2); err != nil || starts != nil {
+		t.Fatalf("MariaDB side: starts %v, %v; want none", starts, err)
+	}
+	// And end to end: equal, then each planted difference found.
+	dbtest.Exec(t, my.Store, `INSERT INTO shuffled SELECT CAST(seq AS SIGNED) - 3001, CONCAT(REPEAT('v', MOD(CAST(seq AS SIGNED) - 3001, 50)), CAST(seq AS SIGNED) - 3001,
+		IF(MOD(CAST(seq AS SIGNED) - 3001, 97) = 0, '.', '')), (CAST(seq AS SIGNED) - 3001) / 7.0 FROM seq_1_to_23001`)
+	tables := []TablePair{{Source: "shuffled", Target: "shuffled"}}
+	if rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables}); rep.Differing() != 0 || rep.Tables[0].RowsFetched != 0 {
+		t.Fatalf("equal tables: %d differences, %d rows fetched\n%s", rep.Differing(), rep.Tables[0].RowsFetched, rep.Text())
+	}
+	dbtest.Exec(t, my.Store, "UPDATE shuffled SET n = n + 0.01 WHERE id IN (-2999, 0, 19999)")
+	dbtest.Exec(t, pg.Store, "UPDATE shuffled SET v = 'moved' WHERE id = 12345")
+	rep := run(t, Options{Source: pg.Store, Target: my.Store, Tables: tables})
+	if got := strings.Join(keysOf(&rep.Tables[0], Mismatched), " "); got != "-2999 0 12345 19999" {
+		t.Fatalf("mismatched %q, want -2999 0 12345 19999\n%s", got, rep.Text())
 	}
 }

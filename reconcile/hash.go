@@ -76,6 +76,18 @@ func (a *acc) add(h uint64) {
 	a.hi += carry
 }
 
+// merge adds b's rows to a, as if each had been added to a.
+func (a *acc) merge(b acc) {
+	a.n += b.n
+	if a.xor {
+		a.lo ^= b.lo
+		return
+	}
+	var carry uint64
+	a.lo, carry = bits.Add64(a.lo, b.lo, 0)
+	a.hi += b.hi + carry
+}
+
 func (a *acc) checksum() checksum {
 	v := new(big.Int).SetUint64(a.hi)
 	v.Lsh(v, 64)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/godwit/godwit/datastore"
 )
@@ -475,6 +476,25 @@ func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64
 // builds the canonical text and hashes it. Read through pgx itself:
 // database/sql's conversions cost more than the hashing.
 func (s *side) streamedChecksums(ctx context.Context, bucket string, byKey *bucketing, cond string, args []any, n int, wide bool) ([]checksum, error) {
+	accs, err := s.streamedAccs(ctx, bucket, byKey, cond, args, n, wide)
+	if err != nil {
+		return nil, err
+	}
+	return s.checksumsOf(accs), nil
+}
+
+func (s *side) checksumsOf(accs []acc) []checksum {
+	out := make([]checksum, len(accs))
+	for i := range accs {
+		out[i] = accs[i].checksum()
+		s.streamed.Add(accs[i].n)
+	}
+	return out
+}
+
+// streamedAccs streams the rows of a goHash side and sums each into its
+// bucket's accumulator.
+func (s *side) streamedAccs(ctx context.Context, bucket string, byKey *bucketing, cond string, args []any, n int, wide bool) ([]acc, error) {
 	accs := make([]acc, n)
 	for i := range accs {
 		accs[i].xor = s.xor
@@ -543,12 +563,71 @@ func (s *side) streamedChecksums(ctx context.Context, bucket string, byKey *buck
 	if err != nil {
 		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
 	}
-	out := make([]checksum, n)
-	for i := range accs {
-		out[i] = accs[i].checksum()
-		s.streamed.Add(accs[i].n)
+	return accs, nil
+}
+
+// pageParts says in how many parts pagedChecksums may read this side for
+// bucket, and from which page each part after the first starts: only a
+// PostgreSQL (14 or later: TID range scans) table hashed in Go, whose
+// bucket it computes from the key (so a part may hold rows of any
+// bucket). nil: read it by key ranges.
+func (s *side) pageParts(ctx context.Context, bucket bucketing, parts int) ([]int64, error) {
+	if !s.goHash || !bucket.arith || s.goKey < 0 || parts < 2 {
+		return nil, nil
 	}
-	return out, nil
+	var version int
+	var kind string
+	var pages int64
+	err := s.store.DB.QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int, c.relkind::text,
+		pg_relation_size(c.oid) / current_setting('block_size')::bigint FROM pg_class c WHERE c.oid = $1::regclass`,
+		s.quote(s.table)).Scan(&version, &kind, &pages)
+	if err != nil {
+		return nil, fmt.Errorf("pages of %s on %s: %w", s.table, s.label, err)
+	}
+	if version < 140000 || kind != "r" || pages < int64(parts) {
+		return nil, nil
+	}
+	starts := make([]int64, parts-1)
+	for i := range starts {
+		starts[i] = pages * int64(i+1) / int64(parts)
+	}
+	return starts, nil
+}
+
+// pagedChecksums computes the checksums of every bucket of the whole
+// table in parts of its pages read at once: PostgreSQL's parts by key
+// range are each a scan of the whole table skipping the other parts' rows
+// (a walk of the key's index costs more), parts by pages are each a scan
+// of their own pages only. Every row is in exactly one part (the first is
+// unbounded below and the last above, so pages added meanwhile are read
+// too), and each part sums into any bucket: the accumulators of the parts
+// are merged.
+func (s *side) pagedChecksums(ctx context.Context, bucket bucketing, starts []int64, n int) ([]checksum, error) {
+	parts := make([][]acc, len(starts)+1)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range parts {
+		var conds []string
+		if i > 0 {
+			conds = append(conds, fmt.Sprintf("ctid >= '(%d,0)'::tid", starts[i-1]))
+		}
+		if i < len(starts) {
+			conds = append(conds, fmt.Sprintf("ctid < '(%d,0)'::tid", starts[i]))
+		}
+		s.queries.Add(1)
+		g.Go(func() (err error) {
+			parts[i], err = s.streamedAccs(gctx, "", &bucket, joinConds(conds...), nil, n, true)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, p := range parts[1:] {
+		for j := range p {
+			parts[0][j].merge(p[j])
+		}
+	}
+	return s.checksumsOf(parts[0]), nil
 }
 
 // goText appends a row's canonical text, from its columns as a goHash

@@ -753,7 +753,26 @@ func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, buc
 	// sequential scan that skips the other chunks' rows than through the
 	// key's index (a heap fetch per row).
 	wide := chunks <= 4
+	// A side that can read its table in parts of its pages instead does
+	// (pagedChecksums): no part scans what the others read.
+	pagesA, err := tc.src.pageParts(ctx, bucket, chunks)
+	if err != nil {
+		return nil, nil, err
+	}
+	pagesB, err := tc.tgt.pageParts(ctx, bucket, chunks)
+	if err != nil {
+		return nil, nil, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	if pagesA != nil {
+		g.Go(func() (e error) { a, e = tc.src.pagedChecksums(gctx, bucket, pagesA, n); return })
+	}
+	if pagesB != nil {
+		g.Go(func() (e error) { b, e = tc.tgt.pagedChecksums(gctx, bucket, pagesB, n); return })
+	}
+	if pagesA != nil && pagesB != nil {
+		return a, b, g.Wait()
+	}
 	for c := range chunks {
 		first, last := c*n/chunks, (c+1)*n/chunks-1
 		r := keyRange{Lo: subs[first].Lo, Hi: subs[last].Hi}
@@ -768,14 +787,22 @@ func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, buc
 			defer tc.release()
 			var x, y []checksum
 			cg, cctx := errgroup.WithContext(gctx)
-			cg.Go(func() (e error) { x, e = tc.src.checksums(cctx, r, bucket, n, wide); return })
-			cg.Go(func() (e error) { y, e = tc.tgt.checksums(cctx, r, bucket, n, wide); return })
+			if pagesA == nil {
+				cg.Go(func() (e error) { x, e = tc.src.checksums(cctx, r, bucket, n, wide); return })
+			}
+			if pagesB == nil {
+				cg.Go(func() (e error) { y, e = tc.tgt.checksums(cctx, r, bucket, n, wide); return })
+			}
 			if err := cg.Wait(); err != nil {
 				return err
 			}
 			// Each chunk fills its own sub-ranges only.
-			copy(a[first:last+1], x[first:last+1])
-			copy(b[first:last+1], y[first:last+1])
+			if pagesA == nil {
+				copy(a[first:last+1], x[first:last+1])
+			}
+			if pagesB == nil {
+				copy(b[first:last+1], y[first:last+1])
+			}
 			return nil
 		})
 	}
