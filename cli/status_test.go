@@ -620,3 +620,27 @@ func TestLiveProgressKeepsEveryUnitOfAFannedOutPhase(t *testing.T) {
 	assert.Equal(t, migration.UnitLive{Unit: "customers", Live: migration.Live{Percent: 10, Records: 100, Attempt: 2, LastFailure: "worker lost"}}, got.Units[1])
 	assert.Equal(t, migration.UnitLive{Live: migration.Live{Attempt: 1}}, got.Units[2], "no heartbeat yet: no name")
 }
+
+// A fanned-out copy whose units are all done runs what follows them (its
+// foreign keys, activities.FinishUnits); when that retries, the status
+// says so. It showed every unit done and the phase running, and nothing
+// of the step failing behind it.
+func TestStatusShowsTheStepAfterAFannedOutPhasesUnitsRetrying(t *testing.T) {
+	rep, _ := runningReport()
+	p := &rep.Phases[1]
+	p.Units, p.UnitsDone, p.Records, p.Progress, p.Summary = 4, 4, 1000, 99.9, ""
+	hb := heartbeat(t, activities.Heartbeat{Percent: 50, Detail: "creating 3 foreign keys"})
+	c := &fakeClient{states: []wfState{{report: rep, pending: []*workflowpb.PendingActivityInfo{
+		pendingActivity(activities.FinishUnitsName, 3, hb, `copy: foreign key orders_customer_id_fkey: 3 rows of orders reference no row of customers`)}}}}
+	out, _, err := godwit(t, c.dial, "status", "orders", "--leftovers=false")
+	require.NoError(t, err)
+	assert.Contains(t, out, "finishing the phase after its units: creating 3 foreign keys")
+	assert.Contains(t, out, "after its units: attempt 2 failed, retrying: copy: foreign key orders_customer_id_fkey: 3 rows of orders reference no row of customers")
+
+	out, _, err = godwit(t, c.dial, "status", "orders", "-o", "json")
+	require.NoError(t, err)
+	var got migration.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, 3, got.Phases[1].Attempts)
+	assert.Equal(t, int64(1000), got.Phases[1].Records, "the units' rows stay")
+}

@@ -155,21 +155,25 @@ func noWorker(qctx context.Context, err error) bool {
 // time, besides the bounded replications of a follower (their IDs start
 // with workflows.FollowActivityPrefix), so the first other phase activity
 // found is the current phase's; a fanned-out phase runs one per unit, and
-// all of them are in Units. dc decodes the heartbeat and, when
+// all of them are in Units, then, once they are all done, the step after
+// them (FinishUnits: Live.Finishing). dc decodes the heartbeat and, when
 // encryption is on, the failure's message.
 func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) (migration.Live, bool) {
 	var out migration.Live
 	found := false
 	for _, pa := range pending {
+		finishing := false
 		switch pa.GetActivityType().GetName() {
 		case activities.RunPhaseName, activities.CompensatePhaseName:
+		case activities.FinishUnitsName:
+			finishing = true // alone: it starts once every unit is done
 		default:
 			continue
 		}
 		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
 			continue // a replication beside the phase (requireLag, background)
 		}
-		live := migration.Live{Attempt: int(pa.GetAttempt())}
+		live := migration.Live{Attempt: int(pa.GetAttempt()), Finishing: finishing}
 		unit := ""
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat

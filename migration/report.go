@@ -683,6 +683,9 @@ type Live struct {
 	// Units are the running units of a fanned-out phase, one Live each
 	// (the fields above are then the first one's).
 	Units []UnitLive
+	// Finishing: what a fanned-out phase runs once every unit is done (a
+	// copy's foreign keys) is running; the fields above are its own.
+	Finishing bool
 }
 
 // UnitLive is one running unit of a fanned-out phase as Temporal knows it.
@@ -750,6 +753,25 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 	// one to show, not the 0 the workflow has until the activity returns.
 	running := p.State == PhaseRunning || p.State == PhasePaused
 	if !running && p.State != PhaseCompensating {
+		return
+	}
+	if p.Units > 0 && running && live.Finishing {
+		// Every unit is done; a step that retries here (a foreign key
+		// the copied rows break) is the phase's, and must show: the
+		// units alone read as all done with the phase still running.
+		p.mergeUnits(nil)
+		what := "finishing the phase after its units"
+		if d, _, _ := strings.Cut(live.Detail, "\n"); d != "" {
+			what += ": " + d
+		}
+		p.Detail = strings.TrimPrefix(p.Detail+"\n"+what, "\n")
+		p.Attempts = max(p.Attempts, live.Attempt)
+		if live.LastFailure != "" && live.Attempt > 1 {
+			p.FailedAttempts += live.Attempt - 1
+			p.Error = fmt.Sprintf("after its units: attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
+		}
+		r.WorkerLoad = live.Host
+		r.Refresh(now)
 		return
 	}
 	if p.Units > 0 && running {
