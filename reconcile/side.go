@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -165,52 +166,7 @@ func (s *side) checksums(ctx context.Context, r keyRange, bucket bucketing, n in
 		return s.streamedChecksums(ctx, b, nil, cond, q.args, n, wide)
 	}
 	if s.inDB {
-		agg := "SUM("
-		if s.xor {
-			agg = "BIT_XOR("
-		}
-		stmt := "SELECT " + b + " AS godwit_b, COUNT(*), " + agg + s.hashSQL + ")" + s.from() +
-			whereClause(cond, s.where) + " GROUP BY 1"
-		tx, err := s.store.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
-			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
-		}
-		defer tx.Rollback()
-		if s.store.Engine == datastore.Postgres {
-			// PostgreSQL cannot estimate the number of buckets, assumes
-			// one per row and sorts; hashing the few groups is cheaper.
-			// Up to maxBuckets groups of a few hundred bytes each must
-			// hash in memory, not spill to disk. Compiling the expressions
-			// (JIT) costs more than it saves on calls of hash functions.
-			sets := []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"}
-			if wide {
-				sets = append(sets, "SET LOCAL enable_indexscan = off", "SET LOCAL enable_indexonlyscan = off", "SET LOCAL enable_bitmapscan = off")
-			}
-			for _, set := range sets {
-				if _, err := tx.ExecContext(ctx, set); err != nil {
-					return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
-				}
-			}
-		}
-		rows, err := tx.QueryContext(ctx, stmt, q.args...)
-		if err != nil {
-			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var i, c int64
-			var sum sql.NullString
-			if err := rows.Scan(&i, &c, &sum); err != nil {
-				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
-			}
-			if i >= 0 && i < int64(n) {
-				out[i] = checksum{Count: c, Sum: normSum(sum.String)}
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
-		}
-		return out, nil
+		return s.groupedChecksums(ctx, b, cond, q.args, n, wide)
 	}
 	// No hash function in this engine (or text it cannot render like the
 	// other side): stream the range and hash each row here.
@@ -471,6 +427,61 @@ func (s *side) splitKeys(ctx context.Context, r keyRange, parts int, total int64
 	return out, nil
 }
 
+// groupedChecksums is checksums for an inDB side: the database sums each
+// bucket's row hashes (b: the bucket's SQL) in one grouped query.
+func (s *side) groupedChecksums(ctx context.Context, b, cond string, args []any, n int, wide bool) ([]checksum, error) {
+	out := make([]checksum, n)
+	for i := range out {
+		out[i].Sum = "0"
+	}
+	agg := "SUM("
+	if s.xor {
+		agg = "BIT_XOR("
+	}
+	stmt := "SELECT " + b + " AS godwit_b, COUNT(*), " + agg + s.hashSQL + ")" + s.from() +
+		whereClause(cond, s.where) + " GROUP BY 1"
+	tx, err := s.store.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+	}
+	defer tx.Rollback()
+	if s.store.Engine == datastore.Postgres {
+		// PostgreSQL cannot estimate the number of buckets, assumes
+		// one per row and sorts; hashing the few groups is cheaper.
+		// Up to maxBuckets groups of a few hundred bytes each must
+		// hash in memory, not spill to disk. Compiling the expressions
+		// (JIT) costs more than it saves on calls of hash functions.
+		sets := []string{"SET LOCAL enable_sort = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"}
+		if wide {
+			sets = append(sets, "SET LOCAL enable_indexscan = off", "SET LOCAL enable_indexonlyscan = off", "SET LOCAL enable_bitmapscan = off")
+		}
+		for _, set := range sets {
+			if _, err := tx.ExecContext(ctx, set); err != nil {
+				return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+			}
+		}
+	}
+	rows, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i, c int64
+		var sum sql.NullString
+		if err := rows.Scan(&i, &c, &sum); err != nil {
+			return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+		}
+		if i >= 0 && i < int64(n) {
+			out[i] = checksum{Count: c, Sum: normSum(sum.String)}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("checksum %s on %s: %w", s.table, s.label, err)
+	}
+	return out, nil
+}
+
 // streamedChecksums is checksums for a goHash side: PostgreSQL streams
 // each row's bucket and columns in its own text output (pgGoColumns), Go
 // builds the canonical text and hashes it. Read through pgx itself:
@@ -568,11 +579,15 @@ func (s *side) streamedAccs(ctx context.Context, bucket string, byKey *bucketing
 
 // pageParts says in how many parts pagedChecksums may read this side for
 // bucket, and from which page each part after the first starts: only a
-// PostgreSQL (14 or later: TID range scans) table hashed in Go, whose
-// bucket it computes from the key (so a part may hold rows of any
-// bucket). nil: read it by key ranges.
+// PostgreSQL (14 or later: TID range scans) table whose buckets are
+// arithmetic, hashed in Go (the bucket computed from the key) or by
+// PostgreSQL (grouped by the bucket's SQL): either way a part may hold
+// rows of any bucket. nil: read it by key ranges.
 func (s *side) pageParts(ctx context.Context, bucket bucketing, parts int) ([]int64, error) {
-	if !s.goHash || !bucket.arith || s.goKey < 0 || parts < 2 {
+	if s.store.Engine != datastore.Postgres || !bucket.arith || parts < 2 {
+		return nil, nil
+	}
+	if !(s.goHash && s.goKey >= 0) && !(s.inDB && !s.goHash) {
 		return nil, nil
 	}
 	var version int
@@ -604,6 +619,7 @@ func (s *side) pageParts(ctx context.Context, bucket bucketing, parts int) ([]in
 // are merged.
 func (s *side) pagedChecksums(ctx context.Context, bucket bucketing, starts []int64, n int) ([]checksum, error) {
 	parts := make([][]acc, len(starts)+1)
+	grouped := make([][]checksum, len(starts)+1)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range parts {
 		var conds []string
@@ -615,12 +631,21 @@ func (s *side) pagedChecksums(ctx context.Context, bucket bucketing, starts []in
 		}
 		s.queries.Add(1)
 		g.Go(func() (err error) {
-			parts[i], err = s.streamedAccs(gctx, "", &bucket, joinConds(conds...), nil, n, true)
+			if s.goHash {
+				parts[i], err = s.streamedAccs(gctx, "", &bucket, joinConds(conds...), nil, n, true)
+				return err
+			}
+			q := &qb{engine: s.store.Engine}
+			b := bucket.sql(q, s)
+			grouped[i], err = s.groupedChecksums(gctx, b, joinConds(conds...), q.args, n, true)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if !s.goHash {
+		return mergeChecksums(grouped, s.xor)
 	}
 	for _, p := range parts[1:] {
 		for j := range p {
@@ -628,6 +653,31 @@ func (s *side) pagedChecksums(ctx context.Context, bucket bucketing, starts []in
 		}
 	}
 	return s.checksumsOf(parts[0]), nil
+}
+
+// mergeChecksums adds up the checksums of each bucket over parts: counts
+// and sums added (the sums as the database printed them: integers of any
+// size and sign), or combined by exclusive or.
+func mergeChecksums(parts [][]checksum, xor bool) ([]checksum, error) {
+	out := make([]checksum, len(parts[0]))
+	for j := range out {
+		var total big.Int
+		for _, p := range parts {
+			c := p[j]
+			out[j].Count += c.Count
+			v, ok := new(big.Int).SetString(c.Sum, 10)
+			if !ok {
+				return nil, fmt.Errorf("checksum %q of bucket %d is not an integer", c.Sum, j)
+			}
+			if xor {
+				total.Xor(&total, v)
+			} else {
+				total.Add(&total, v)
+			}
+		}
+		out[j].Sum = total.String()
+	}
+	return out, nil
 }
 
 // goText appends a row's canonical text, from its columns as a goHash
