@@ -107,8 +107,22 @@ func (s *Store) columnExpr(c Column) string {
 // the value the target holds: `price * 1.2` into a decimal(12,2) is
 // rounded, not refused on one path, rounded silently on another and
 // reported mismatched by reconcile on every row.
+//
+// An integer target is converted the same way (rounded by the source
+// engine): `amount * 100` over a decimal(5,2) reads "299.00", which no
+// integer column takes as text, so without it the copy stops at the
+// first row although every value is whole.
 func ComputedExpr(e Engine, expr string, t Type) string {
 	x := "(" + expr + ")"
+	if pg, my, ok := integerCast(t.Kind); ok {
+		switch e {
+		case Postgres:
+			return fmt.Sprintf("(%s::%s)", x, pg)
+		case MySQL:
+			return fmt.Sprintf("CAST(%s AS %s)", x, my)
+		}
+		return x
+	}
 	if t.Kind != KindDecimal || t.Precision <= 0 {
 		return x
 	}
@@ -121,6 +135,21 @@ func ComputedExpr(e Engine, expr string, t Type) string {
 		}
 	}
 	return x
+}
+
+// integerCast names the conversion of a computed value into an integer
+// kind on PostgreSQL and on MySQL/MariaDB (whose CAST has one signed
+// integer type; the target refuses a value out of its own range).
+func integerCast(k Kind) (pg, my string, ok bool) {
+	switch k {
+	case KindSmallInt:
+		return "smallint", "SIGNED", true
+	case KindInt:
+		return "integer", "SIGNED", true
+	case KindBigInt:
+		return "bigint", "SIGNED", true
+	}
+	return "", "", false
 }
 
 // selectList is the columns of t as a read selects them, joined.
