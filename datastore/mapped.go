@@ -181,7 +181,8 @@ func (s *Store) SelectNamed(t *Table) []string {
 // mapping leaves out (an index or foreign key over a dropped column) is
 // said in notes.
 func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (t *Table, overrides map[string]string, notes []string) {
-	t = &Table{Name: m.Target, Engine: src.Engine, PrimaryKey: m.Key, Skipped: src.Skipped}
+	t = &Table{Name: m.Target, Engine: src.Engine, PrimaryKey: m.Key, Skipped: src.Skipped,
+		MappedFrom: src.Name, SourceColumns: map[string]string{}}
 	overrides = map[string]string{}
 	for _, mc := range m.Columns {
 		if mc.Computed() {
@@ -191,6 +192,7 @@ func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (
 		}
 		c := *src.Column(mc.Source)
 		c.Name = mc.Target
+		t.SourceColumns[mc.Target] = mc.Source
 		t.Columns = append(t.Columns, c)
 		if mc.Type != "" {
 			overrides[m.Target+"."+mc.Target] = mc.Type
