@@ -308,3 +308,51 @@ func TestAKeyChangeCascadingThroughAChildsKeyReachesTheTarget(t *testing.T) {
 		})
 	}
 }
+
+// A captured child of a parent that is not captured (a new-user trial
+// carried Sakila's payment without rental, MariaDB → PostgreSQL) follows
+// the parent's actions all the same: InnoDB moved payments to a rental's
+// new key (ON UPDATE CASCADE) and nulled them on its delete (ON DELETE SET
+// NULL) below the SQL layer, no trigger heard of it, and reconcile found
+// payment.rental_id mismatched ("108098"≠"8098"). The parent gets the
+// action triggers, no changelog, and teardown removes them.
+func TestActionsOfAParentThatIsNotCapturedReachTheTarget(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ddl := []string{
+		"CREATE TABLE rental (id integer PRIMARY KEY, note varchar(20))",
+		"CREATE TABLE payment (id integer PRIMARY KEY, rental_id integer REFERENCES rental (id) ON DELETE SET NULL ON UPDATE CASCADE, amount decimal(5,2))",
+	}
+	dbtest.Exec(t, src.Store, ddl...)
+	dbtest.Exec(t, src.Store, "INSERT INTO rental VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+		"INSERT INTO payment VALUES (1, 1, 1.00), (2, 2, 2.00), (3, 3, 3.00), (4, 3, 4.00)")
+	tbl, err := src.Store.Introspect(ctx, "payment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, dst.Store, "INSERT INTO payment VALUES (1, 1, 1.00), (2, 2, 2.00), (3, 3, 3.00), (4, 3, 4.00)")
+	o := runOpts(src, dst, captureName(t), MethodTriggers)
+	o.Tables = []string{"payment"}
+	if _, err := Setup(ctx, o.Options); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+	dbtest.Exec(t, src.Store, "UPDATE rental SET id = 30 WHERE id = 3", "DELETE FROM rental WHERE id = 1")
+	o.Until = Drained(time.Now())
+	if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "payment")
+	if _, err := Teardown(ctx, o.Options); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := src.Store.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TRIGGERS
+		WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'rental'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d triggers left on rental after teardown (%v)", left, err)
+	}
+}

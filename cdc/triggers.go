@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -70,8 +71,49 @@ func setupTriggers(ctx context.Context, o Options) ([]string, error) {
 				return created, fmt.Errorf("set up triggers on %s: %w", name, err)
 			}
 		}
+		// A parent that is not captured changes its captured children
+		// through its keys' actions all the same (Sakila's payment,
+		// captured without rental: a rental's key change moved payments
+		// to the new key, a delete nulled their rental_id, and no
+		// trigger heard of it): it gets the triggers that record them,
+		// and no changelog of its own. Teardown finds them by the
+		// capture's prefix like the others.
+		for _, parent := range uncapturedParents(captured) {
+			pt, err := o.Source.Introspect(ctx, parent)
+			if err != nil {
+				return created, fmt.Errorf("set up foreign-key action triggers on %s, a parent of captured tables: %w", parent, err)
+			}
+			tt := &triggerTable{src: pt}
+			made, err := createTriggers(ctx, o.Source, tt, fkActionTriggers(o.Source, o.Name, tt, captured))
+			created = append(created, made...)
+			if err != nil {
+				return created, fmt.Errorf("set up foreign-key action triggers on %s, a parent of captured tables: %w", parent, err)
+			}
+		}
 	}
 	return created, nil
+}
+
+// uncapturedParents are the tables, not captured themselves, that a
+// captured table references through a foreign key with an action that
+// changes child rows (ON DELETE or ON UPDATE CASCADE, SET NULL, SET
+// DEFAULT), sorted. A self-reference is captured with its table.
+func uncapturedParents(captured map[string]*triggerTable) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range captured {
+		for _, fk := range c.src.ForeignKeys {
+			if _, in := captured[fk.RefTable]; in || seen[fk.RefTable] {
+				continue
+			}
+			if acts(fk.OnDelete) || acts(fk.OnUpdate) {
+				seen[fk.RefTable] = true
+				out = append(out, fk.RefTable)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func loadTriggerTable(ctx context.Context, s *datastore.Store, capture, name string) (*triggerTable, error) {
