@@ -3,6 +3,7 @@ package cdc
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,87 @@ func TestAKeyChangeCascadingThroughAChildsKeyReachesTheTarget(t *testing.T) {
 				dbtest.AssertSameRows(t, src.Store, dst.Store, tbl)
 			}
 		})
+	}
+}
+
+// A captured child of a parent that is not captured (a new-user trial
+// carried Sakila's payment without rental, MariaDB → PostgreSQL) follows
+// the parent's actions all the same: InnoDB moved payments to a rental's
+// new key (ON UPDATE CASCADE) and nulled them on its delete (ON DELETE SET
+// NULL) below the SQL layer, no trigger heard of it, and reconcile found
+// payment.rental_id mismatched ("108098"≠"8098"). The parent gets the
+// action triggers, no changelog, and teardown removes them.
+func TestActionsOfAParentThatIsNotCapturedReachTheTarget(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.MySQL), dbtest.New(t, datastore.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ddl := []string{
+		"CREATE TABLE rental (id integer PRIMARY KEY, note varchar(20))",
+		"CREATE TABLE payment (id integer PRIMARY KEY, rental_id integer REFERENCES rental (id) ON DELETE SET NULL ON UPDATE CASCADE, amount decimal(5,2))",
+	}
+	dbtest.Exec(t, src.Store, ddl...)
+	dbtest.Exec(t, src.Store, "INSERT INTO rental VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+		"INSERT INTO payment VALUES (1, 1, 1.00), (2, 2, 2.00), (3, 3, 3.00), (4, 3, 4.00)")
+	tbl, err := src.Store.Introspect(ctx, "payment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, dst.Store, "INSERT INTO payment VALUES (1, 1, 1.00), (2, 2, 2.00), (3, 3, 3.00), (4, 3, 4.00)")
+	o := runOpts(src, dst, captureName(t), MethodTriggers)
+	o.Tables = []string{"payment"}
+	if _, err := Setup(ctx, o.Options); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+	dbtest.Exec(t, src.Store, "UPDATE rental SET id = 30 WHERE id = 3", "DELETE FROM rental WHERE id = 1")
+	o.Until = Drained(time.Now())
+	if _, err := Run(ctx, o, Checkpoint{}, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	dbtest.AssertSameRows(t, src.Store, dst.Store, "payment")
+	if _, err := Teardown(ctx, o.Options); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := src.Store.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TRIGGERS
+		WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'rental'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d triggers left on rental after teardown (%v)", left, err)
+	}
+}
+
+// A delete the target's foreign keys refuse for good, because a table the
+// capture does not carry references the row there, says what to repair:
+// a new-user trial's reverse replication (actor deleted on new, legacy's
+// film_actor still referencing it) stopped on a bare "Error 1451 (23000):
+// Cannot delete or update a parent row" with no way forward named.
+func TestARefusedDeleteNamesTheFix(t *testing.T) {
+	src, dst := dbtest.New(t, datastore.Postgres), dbtest.New(t, datastore.MySQL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbtest.Exec(t, src.Store, "CREATE TABLE actor (id integer PRIMARY KEY, name varchar(20))", "INSERT INTO actor VALUES (5, 'a'), (6, 'b')")
+	tbl, err := src.Store.Introspect(ctx, "actor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datastore.Provision(ctx, dst.Store, []*datastore.Table{tbl}, datastore.ProvisionOptions{Owner: "cdc-test"}); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, dst.Store, "INSERT INTO actor VALUES (5, 'a'), (6, 'b')",
+		"CREATE TABLE film_actor (actor_id integer NOT NULL REFERENCES actor (id), film_id integer NOT NULL, PRIMARY KEY (actor_id, film_id))",
+		"INSERT INTO film_actor VALUES (6, 1)")
+	o := runOpts(src, dst, captureName(t), MethodTriggers)
+	o.Tables = []string{"actor"}
+	if _, err := Setup(ctx, o.Options); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	t.Cleanup(func() { Teardown(context.Background(), o.Options) })
+	dbtest.Exec(t, src.Store, "DELETE FROM actor WHERE id = 6")
+	o.Until = Drained(time.Now())
+	_, err = Run(ctx, o, Checkpoint{}, nil)
+	if err == nil || !datastore.IsForeignKeyViolation(err) || !strings.Contains(err.Error(), "by a table this capture does not carry") {
+		t.Fatalf("run: %v; want the foreign key's refusal with what to repair", err)
 	}
 }

@@ -281,6 +281,17 @@ func loop(ctx context.Context, o RunOptions, r reader, tables map[string]tablePa
 	}
 }
 
+// fkRefusalHint says what to do when the target's foreign keys refuse a
+// batch for good: most often a table the capture does not carry still
+// references a row the source deleted or re-keyed (Sakila's film_actor on
+// legacy, referencing an actor deleted on new after a cut-over of actor
+// alone).
+const fkRefusalHint = "the target's foreign keys refuse these changes: a row deleted on the source " +
+	"(or whose key changed: applied as a delete, then an insert) may still be referenced on the target " +
+	"by a table this capture does not carry, or a row may reference a parent the target lacks; " +
+	"repair those rows on the target, or carry the referencing table too: the replication retries " +
+	"the same changes until the target takes them"
+
 // maxGrowth bounds how far applyGrowing widens a batch (×64, 320,000
 // changes at the default batchChanges): a refusal the batch's width does
 // not explain (a parent the capture does not carry) must not read a whole
@@ -298,7 +309,10 @@ func applyGrowing(ctx context.Context, o RunOptions, r reader, tables map[string
 	room := o.BatchChanges
 	for {
 		err := apply(ctx, o.Target, tables, b, hooks)
-		if err == nil || !b.cut || !datastore.IsForeignKeyViolation(err) || room >= maxGrowth*o.BatchChanges {
+		if err != nil && datastore.IsForeignKeyViolation(err) && (!b.cut || room >= maxGrowth*o.BatchChanges) {
+			return b, fmt.Errorf("%w (%s)", err, fkRefusalHint)
+		}
+		if err == nil || !b.cut || !datastore.IsForeignKeyViolation(err) {
 			return b, err
 		}
 		room *= 4

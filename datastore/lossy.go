@@ -26,6 +26,20 @@ func (s *Store) unmappedError(t *Table, cols []Column, inKey map[string]bool) er
 			break
 		}
 	}
+	if t.MappedFrom != "" {
+		// A mapped provision refuses typeOverrides: the fix is the
+		// mapping's cast:, keyed by the source's column names.
+		var casts []string
+		for _, c := range cols {
+			src := t.SourceColumns[c.Name]
+			if src == "" {
+				src = c.Name
+			}
+			casts = append(casts, fmt.Sprintf("%s: {type: %s}", src, strconv.Quote(s.suggestedType(t.Engine, c, inKey[c.Name]))))
+		}
+		return fmt.Errorf("table %s: %w to %s for %s; opt in per column in the mapping, under tables.%s: cast: {%s} (%s)",
+			t.Name, ErrUnsupportedType, s.Engine, what, t.MappedFrom, strings.Join(casts, ", "), tail)
+	}
 	return fmt.Errorf("table %s: %w to %s for %s; opt in per column in the provision section with typeOverrides: {%s} (%s)",
 		t.Name, ErrUnsupportedType, s.Engine, what, strings.Join(lines, ", "), tail)
 }

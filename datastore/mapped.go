@@ -107,8 +107,22 @@ func (s *Store) columnExpr(c Column) string {
 // the value the target holds: `price * 1.2` into a decimal(12,2) is
 // rounded, not refused on one path, rounded silently on another and
 // reported mismatched by reconcile on every row.
+//
+// An integer target is converted the same way (rounded by the source
+// engine): `amount * 100` over a decimal(5,2) reads "299.00", which no
+// integer column takes as text, so without it the copy stops at the
+// first row although every value is whole.
 func ComputedExpr(e Engine, expr string, t Type) string {
 	x := "(" + expr + ")"
+	if pg, my, ok := integerCast(t.Kind); ok {
+		switch e {
+		case Postgres:
+			return fmt.Sprintf("(%s::%s)", x, pg)
+		case MySQL:
+			return fmt.Sprintf("CAST(%s AS %s)", x, my)
+		}
+		return x
+	}
 	if t.Kind != KindDecimal || t.Precision <= 0 {
 		return x
 	}
@@ -121,6 +135,21 @@ func ComputedExpr(e Engine, expr string, t Type) string {
 		}
 	}
 	return x
+}
+
+// integerCast names the conversion of a computed value into an integer
+// kind on PostgreSQL and on MySQL/MariaDB (whose CAST has one signed
+// integer type; the target refuses a value out of its own range).
+func integerCast(k Kind) (pg, my string, ok bool) {
+	switch k {
+	case KindSmallInt:
+		return "smallint", "SIGNED", true
+	case KindInt:
+		return "integer", "SIGNED", true
+	case KindBigInt:
+		return "bigint", "SIGNED", true
+	}
+	return "", "", false
 }
 
 // selectList is the columns of t as a read selects them, joined.
@@ -152,7 +181,8 @@ func (s *Store) SelectNamed(t *Table) []string {
 // mapping leaves out (an index or foreign key over a dropped column) is
 // said in notes.
 func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (t *Table, overrides map[string]string, notes []string) {
-	t = &Table{Name: m.Target, Engine: src.Engine, PrimaryKey: m.Key, Skipped: src.Skipped}
+	t = &Table{Name: m.Target, Engine: src.Engine, PrimaryKey: m.Key, Skipped: src.Skipped,
+		MappedFrom: src.Name, SourceColumns: map[string]string{}}
 	overrides = map[string]string{}
 	for _, mc := range m.Columns {
 		if mc.Computed() {
@@ -162,6 +192,7 @@ func TargetTable(src *Table, m mapping.Table, others map[string]mapping.Table) (
 		}
 		c := *src.Column(mc.Source)
 		c.Name = mc.Target
+		t.SourceColumns[mc.Target] = mc.Source
 		t.Columns = append(t.Columns, c)
 		if mc.Type != "" {
 			overrides[m.Target+"."+mc.Target] = mc.Type

@@ -217,3 +217,25 @@ func TestAForeignKeyToAFilteredTableIsNotCarried(t *testing.T) {
 		t.Errorf("notes %q: want %q", n, want)
 	}
 }
+
+// A mapped table with a column of a type that has no lossless mapping is
+// refused with the fix in the mapping's terms: a cast: under the source
+// table, keyed by the source column. A new-user trial (Sakila's film,
+// PostgreSQL → SQLite) was told to add typeOverrides, which a mapped
+// provision refuses at validate.
+func TestAMappedTablesUnmappedTypeNamesACast(t *testing.T) {
+	src := orderLine()
+	src.Columns = append(src.Columns, datastore.Column{Name: "time_spent", Type: datastore.Type{Kind: datastore.KindUnsupported}, NativeType: "interval", Nullable: true})
+	m := &mapping.Spec{Names: mapping.RulePascal, Tables: map[string]mapping.TableSpec{"order_line": {To: "SalesLine"}}}
+	ol := resolved(t, m, src, src.PrimaryKey)
+	tt, overrides, _ := datastore.TargetTable(src, ol, map[string]mapping.Table{"order_line": ol})
+	dst := dbtest.New(t, datastore.SQLite).Store
+	_, _, err := dst.CreateTableSQL(tt, overrides)
+	if !errors.Is(err, datastore.ErrUnsupportedType) {
+		t.Fatalf("err = %v, want ErrUnsupportedType", err)
+	}
+	want := `SalesLine.TimeSpent (interval); opt in per column in the mapping, under tables.order_line: cast: {time_spent: {type: "TEXT"}}`
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "typeOverrides") {
+		t.Errorf("err = %v\nwant it to contain %s and not name typeOverrides", err, want)
+	}
+}

@@ -172,6 +172,13 @@ type Table struct {
 	// never probed (no index would answer the probe) nor merged (no key
 	// to merge on).
 	IndexesDeferred bool `json:"-"`
+	// MappedFrom, on a table provision creates through a mapping
+	// (TargetTable), is the source table, and SourceColumns maps each
+	// carried target column to its source column: a type refusal then
+	// names the fix in the mapping's terms (cast:), since a mapped
+	// provision refuses typeOverrides.
+	MappedFrom    string            `json:"-"`
+	SourceColumns map[string]string `json:"-"`
 }
 
 // InheritanceProblems names each table whose PostgreSQL parent is among
