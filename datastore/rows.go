@@ -18,7 +18,28 @@ func (s *Store) Introspect(ctx context.Context, table string) (*Table, error) {
 	if t == nil {
 		return nil, fmt.Errorf("introspect: %w: %q", ErrUnknownTable, table)
 	}
+	t.InsertTriggers = beforeInsertTriggers(t.Skipped)
 	return t, nil
+}
+
+// beforeInsertTriggers picks the BEFORE INSERT triggers out of what
+// introspection lists as not carried: "trigger NAME (BEFORE INSERT OR
+// UPDATE)" (postgres.go, mysql.go).
+func beforeInsertTriggers(skipped []string) []string {
+	var out []string
+	for _, s := range skipped {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(s, "trigger "), " (")
+		if !ok || !strings.HasPrefix(s, "trigger ") || !strings.HasPrefix(rest, "BEFORE ") {
+			continue
+		}
+		for _, ev := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(rest, "BEFORE "), ")"), " OR ") {
+			if ev == "INSERT" {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Filter restricts a read to rows whose Column is at least Since (a
@@ -462,7 +483,7 @@ func (s *Store) Max(ctx context.Context, t *Table, column string) (any, error) {
 // (the primary key must be among them); it is how a copy writes the
 // source's columns into a target whose column order differs.
 func (t *Table) Project(names []string) (*Table, error) {
-	p := &Table{Name: t.Name, PrimaryKey: t.PrimaryKey, Indexes: t.Indexes}
+	p := &Table{Name: t.Name, PrimaryKey: t.PrimaryKey, Indexes: t.Indexes, InsertTriggers: t.InsertTriggers}
 	for _, n := range names {
 		c := t.Column(n)
 		if c == nil {

@@ -157,6 +157,12 @@ type Table struct {
 	// Skipped lists what introspection saw but cannot carry (expression or
 	// partial indexes), so provision can say so instead of dropping it silently.
 	Skipped []string `json:"skipped,omitempty"`
+	// InsertTriggers names the table's own BEFORE INSERT triggers
+	// (PostgreSQL, MySQL; not Godwit's). An upsert (ON CONFLICT / ON
+	// DUPLICATE KEY UPDATE) passes every row through them, also one that
+	// exists and is only updated, and writes the values they set (a
+	// create date reset to now): Apply updates the rows that exist instead.
+	InsertTriggers []string `json:"insertTriggers,omitempty"`
 	// Where, in a mapped source view (MapTable), is the SQL condition
 	// (source dialect) of the rows read; "" reads every row.
 	Where string `json:"where,omitempty"`
