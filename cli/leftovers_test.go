@@ -72,7 +72,6 @@ func TestStatusWarnsAboutLeftoversAndCleanupRemovesThem(t *testing.T) {
 	assert.Contains(t, out, "legacy (sqlite): trigger "+trigger)
 	assert.Contains(t, out, "legacy (sqlite): table godwit_cl_"+legacy.Name+"_customers")
 	assert.Contains(t, out, "remove them: godwit cleanup orders")
-	t.Log(out)
 	// The other migration's capture is named, with what drops it by hand.
 	assert.Contains(t, out, "objects of another change capture (not this migration's; owner unknown)")
 	assert.Contains(t, out, "new (postgres): trigger godwit_tr_"+other.Name+"_customers_iud — once sure no migration uses it: DROP TRIGGER godwit_tr_"+other.Name+"_customers_iud ON customers;")
@@ -176,4 +175,54 @@ func TestStatusCountsALeftReverseCaptureAsTheMigrations(t *testing.T) {
 	objs, err = cdc.Objects(ctx, other.Source, other.Name)
 	require.NoError(t, err)
 	assert.Len(t, objs, 5, "cleanup touched another migration's capture (two triggers, two functions, the changelog)")
+}
+
+// A capture of many tables is counted per store in a running migration's
+// status (five objects a table made a 15-table capture 85 lines of it),
+// and listed one a line by cleanup --dry-run, which a running migration
+// allows: it lists what is in use, removing nothing.
+func TestStatusCountsAManyTableCaptureAndDryRunListsItWhileRunning(t *testing.T) {
+	lines := countObjects([]replicate.Leftover{
+		{Store: "legacy", Engine: "mysql", Object: cdc.Object{Kind: "trigger", Name: "godwit_tr_a_i", Table: "a"}},
+		{Store: "legacy", Engine: "mysql", Object: cdc.Object{Kind: "trigger", Name: "godwit_tr_a_u", Table: "a"}},
+		{Store: "legacy", Engine: "mysql", Object: cdc.Object{Kind: "trigger", Name: "godwit_tr_b_i", Table: "b"}},
+		{Store: "legacy", Engine: "mysql", Object: cdc.Object{Kind: "table", Name: "godwit_changes"}},
+		{Store: "new", Engine: "postgres", Object: cdc.Object{Kind: "slot", Name: "godwit_x"}},
+		{Store: "new", Engine: "postgres", Object: cdc.Object{Kind: "function", Name: "godwit_f1"}},
+		{Store: "new", Engine: "postgres", Object: cdc.Object{Kind: "function", Name: "godwit_f2"}},
+	})
+	assert.Equal(t, []string{"legacy (mysql): 1 capture table, 3 triggers on 2 tables", "new (postgres): 2 functions, 1 replication slot"}, lines)
+
+	isolate(t)
+	spec, legacy, other := leftoverStores(t)
+	_, err := cdc.Teardown(context.Background(), other)
+	require.NoError(t, err)
+	// Two more tables captured: 3 tables, 11 objects.
+	dbtest.Exec(t, legacy.Source, `CREATE TABLE invoices (id INTEGER PRIMARY KEY, total TEXT)`, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`)
+	legacy.Tables = append(legacy.Tables, "invoices", "notes")
+	_, err = cdc.Setup(context.Background(), legacy)
+	require.NoError(t, err)
+	before, err := cdc.Objects(context.Background(), legacy.Source, legacy.Name)
+	require.NoError(t, err)
+	require.Greater(t, len(before), inUseListed)
+	running := endedReport(migration.StatusInProgress)
+	running.EndTime = time.Time{}
+	c := &fakeClient{states: []wfState{{report: running}}, startSpec: spec}
+	dial := func(context.Context) (client.Client, error) { return c, nil }
+
+	out, _, err := run(t, dial, "status", "orders")
+	require.NoError(t, err)
+	assert.Contains(t, out, "in use by this migration (IN_PROGRESS), removed by its stop phase or its rollback:")
+	assert.Regexp(t, `· legacy \(sqlite\): .*9 triggers on 3 tables`, out)
+	assert.Contains(t, out, "(one a line: godwit cleanup orders --dry-run)")
+	assert.NotContains(t, out, "· legacy (sqlite): trigger ")
+
+	out, _, err = run(t, dial, "cleanup", "orders", "--dry-run")
+	require.NoError(t, err)
+	assert.Contains(t, out, "migration orders is running: what it uses is listed, nothing would be removed now")
+	assert.Contains(t, out, "in use: legacy trigger godwit_tr_"+legacy.Name+"_invoices_d")
+	assert.NotContains(t, out, "would remove")
+	objs, err := cdc.Objects(context.Background(), legacy.Source, legacy.Name)
+	require.NoError(t, err)
+	assert.Len(t, objs, len(before), "nothing removed")
 }

@@ -27,6 +27,9 @@ import (
 // app carries what every command needs; commands get it, never globals.
 type app struct {
 	out, errOut io.Writer
+	// dryRunVerb heads each object cleanup --dry-run lists: "would
+	// remove", or "in use" for a running migration's.
+	dryRunVerb string
 	cmd         *cobra.Command
 	settings    *config.Settings
 	logger      hclog.Logger
