@@ -30,9 +30,9 @@ type app struct {
 	// dryRunVerb heads each object cleanup --dry-run lists: "would
 	// remove", or "in use" for a running migration's.
 	dryRunVerb string
-	cmd         *cobra.Command
-	settings    *config.Settings
-	logger      hclog.Logger
+	cmd        *cobra.Command
+	settings   *config.Settings
+	logger     hclog.Logger
 	// dial is swappable so tests can point the CLI at their own server.
 	dial func(ctx context.Context) (client.Client, error)
 	// dc decodes payloads the CLI reads itself from history and
