@@ -169,7 +169,7 @@ func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
 			continue // a replication beside the phase (requireLag, background)
 		}
-		live := migration.Live{Attempt: int(pa.GetAttempt())}
+		live := migration.Live{Attempt: int(pa.GetAttempt()), MaxAttempts: int(pa.GetMaximumAttempts())}
 		unit := ""
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat
