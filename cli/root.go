@@ -72,7 +72,11 @@ The phases run on a worker, a program of its own: godwit-worker (go build
 -o bin/godwit-worker ./worker), started with the same settings as this
 command (--address, --task-queue ...) where it can reach the databases;
 the worker reads the stores' DSNs from its own environment (the variables
-the spec names), so set them there.
+the spec names), so set them there. The traffic and cutover drivers move
+routes of godwit-gateway, the traffic plane, a program of its own as well
+(go build -o bin/godwit-gateway ./gateway/cmd/godwit-gateway;
+docs/gateway.md); the worker reads its admin token (gateway.token) from
+its own environment too.
 
 A migration is a YAML spec (see examples/live-demo.yaml and README.md).
 Typical session:

@@ -439,7 +439,8 @@ func TestValidateCountsOnePhase(t *testing.T) {
 }
 
 // A new user learns from `godwit --help` what runs the phases (there is no
-// `godwit worker`: a trial looked for one), that the stores' DSNs are read
+// `godwit worker`: a trial looked for one), how the gateway the traffic
+// and cutover drivers drive is built, that the stores' DSNs are read
 // by the worker, and every driver a spec may name; the worker-only
 // --metrics-listen, which the CLI ignores, is not offered.
 func TestHelpSaysWhatRunsThePhases(t *testing.T) {
@@ -448,6 +449,8 @@ func TestHelpSaysWhatRunsThePhases(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, squash(out), "godwit-worker (go build -o bin/godwit-worker ./worker)")
 	assert.Contains(t, squash(out), "the worker reads the stores' DSNs from its own environment")
+	assert.Contains(t, squash(out), "godwit-gateway, the traffic plane, a program of its own as well (go build -o bin/godwit-gateway ./gateway/cmd/godwit-gateway; docs/gateway.md)",
+		"a trial of the gateway from the docs found the worker's build in the help, not the gateway's")
 	for _, driver := range []string{"replicate", "cutover", "retire", "mappings"} {
 		assert.Contains(t, squash(out), driver, "root help names %s", driver)
 	}

@@ -116,6 +116,16 @@ func TestLiveProgress(t *testing.T) {
 			ok:   true,
 		},
 		{
+			name: "the retry policy's limit comes along, so the next steps can say how many attempts are left",
+			pending: func() []*workflowpb.PendingActivityInfo {
+				pa := pendingActivity(activities.RunPhaseName, 8, nil, "replica did not acknowledge")
+				pa.MaximumAttempts = 200
+				return []*workflowpb.PendingActivityInfo{pa}
+			}(),
+			want: migration.Live{Attempt: 8, MaxAttempts: 200, LastFailure: "replica did not acknowledge"},
+			ok:   true,
+		},
+		{
 			name:    "a failure on the first attempt is not a retry",
 			pending: []*workflowpb.PendingActivityInfo{pendingActivity(activities.RunPhaseName, 1, nil, "stale")},
 			want:    migration.Live{Attempt: 1},

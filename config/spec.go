@@ -430,6 +430,22 @@ func atMost(d, limit Duration) Duration {
 	return d
 }
 
+// WaitsFor is how long the retries of a phase wait in all, the attempts'
+// own run time aside: the time a cause (a gateway replica being restarted,
+// a database failing over) has to go away before the phase fails for good.
+func (r RetryPolicy) WaitsFor() time.Duration {
+	var total time.Duration
+	wait := time.Duration(r.InitialInterval)
+	for k := 1; k < r.MaxAttempts; k++ {
+		if r.MaxInterval > 0 && wait > time.Duration(r.MaxInterval) {
+			wait = time.Duration(r.MaxInterval)
+		}
+		total += wait
+		wait = time.Duration(float64(wait) * max(r.BackoffCoefficient, 1))
+	}
+	return total
+}
+
 func (r *RetryPolicy) fill(from RetryPolicy) {
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = from.MaxAttempts

@@ -173,7 +173,7 @@ func LiveProgress(dc converter.DataConverter, pending []*workflowpb.PendingActiv
 		if strings.HasPrefix(pa.GetActivityId(), workflows.FollowActivityPrefix) {
 			continue // a replication beside the phase (requireLag, background)
 		}
-		live := migration.Live{Attempt: int(pa.GetAttempt()), Finishing: finishing}
+		live := migration.Live{Attempt: int(pa.GetAttempt()), MaxAttempts: int(pa.GetMaximumAttempts()), Finishing: finishing}
 		unit := ""
 		if pa.GetHeartbeatDetails() != nil {
 			var hb activities.Heartbeat

@@ -146,7 +146,13 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read gateway config: %w", err)
 	}
-	return ParseConfig(raw)
+	c, err := ParseConfig(raw)
+	if err != nil {
+		// The file's name, as validate names a spec's: an operator with a
+		// gateway per host, or a reload refused in a log, knows which file.
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }
 
 // ParseConfig decodes, defaults and validates a YAML configuration. A

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -128,4 +132,21 @@ func TestParseConfigNamesTheFieldAndLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A refused file is named in the error, so a reload or restart refused in
+// the log (or a gateway per host) says which file to fix; a trial saw
+// "reload refused; ...: parse gateway config: routes[0].wieghts (line 12)"
+// without it.
+func TestLoadConfigNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw1.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("routes:\n  - name: users\n    legacy: http://127.0.0.1:1\n    new: http://127.0.0.1:2\n    wieghts: {read: 0}\n"), 0o600))
+	_, err := LoadConfig(path)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), path+": parse gateway config: routes[0].wieghts (line 5): unknown field"), err.Error())
+
+	require.NoError(t, os.WriteFile(path, []byte("routes:\n  - name: users\n    new: http://127.0.0.1:2\n"), 0o600))
+	_, err = LoadConfig(path)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), path+": "), err.Error())
 }

@@ -448,14 +448,23 @@ func (w *rawWaiter) callback(fd uintptr) bool {
 // follows cannot miss the answer and no read is wasted. afterWrite, if
 // set, runs once the data is written; false ends the call with errStopped.
 //
-// A socket that does not take the whole write at once leaves the rest to
-// the caller: rest is the part not written and nothing was waited for.
+// A socket that does not take the whole write at once, or a read deadline
+// already past when the call starts, leaves the rest to the caller: rest
+// is the part not written and nothing was waited for.
 // The read deadline applies to the wait.
 func (w *rawWaiter) writeThenWait(data []byte) (rest []byte, err error) {
 	w.data, w.written, w.n, w.wrote, w.stop, w.werr, w.rerr = data, 0, 0, false, false, nil, nil
 	err = w.rc.Read(w.fn)
 	w.data = nil
 	switch {
+	case !w.wrote && err != nil && isTimeout(err):
+		// The read deadline had passed before the wait began (a goroutine
+		// descheduled for longer than the loop's 50 ms probe, on a busy
+		// host): RawConn.Read checks it before the first callback, so
+		// nothing was written. The caller writes it all; before, it waited
+		// for the answer to a request never sent until the route's
+		// timeout (a read 5 s late on legacy, a write's 504).
+		return data, nil
 	case w.werr == syscall.EAGAIN:
 		return data[w.written:], nil
 	case w.werr != nil:

@@ -675,6 +675,7 @@ type Live struct {
 	Percent     float64
 	Records     int64
 	Attempt     int
+	MaxAttempts int    // the phase's retry policy's limit; 0: none or unknown
 	LastFailure string // the previous attempt's error, "" if none
 	Detail      string // the driver's progress in words, shown under the phase
 	Host        string // the worker host's load in words
@@ -794,6 +795,22 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		p.Error = fmt.Sprintf("attempt %d failed, retrying: %s", live.Attempt-1, live.LastFailure)
 	}
 	r.Refresh(now)
+	if live.LastFailure != "" && running && r.Status == StatusInProgress {
+		r.NextSteps = append([]string{retryingStep(p.Phase, live)}, r.NextSteps...)
+	}
+}
+
+// retryingStep is the next step of a phase whose attempts fail: "wait for
+// it to finish" alone read as if nothing needed doing while a trial's
+// shift retried on a gateway replica that had been killed, and ran out of
+// attempts before anyone started it again.
+func retryingStep(phase string, live Live) string {
+	of := fmt.Sprintf("attempt %d of %d", live.Attempt, live.MaxAttempts)
+	if live.MaxAttempts <= 0 {
+		of = fmt.Sprintf("attempt %d", live.Attempt)
+	}
+	return fmt.Sprintf("phase %s is retrying (%s) after the error shown under it: fix what it names (a gateway replica, service or database "+
+		"that does not answer: start it again) before the attempts run out, or the phase fails and the migration rolls back", phase, of)
 }
 
 // stopping replaces the live rates of running phase p whose activity a

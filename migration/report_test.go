@@ -660,6 +660,20 @@ func TestMergeLive(t *testing.T) {
 		require.Equal(t, "attempt 2 failed, retrying: connection refused", r.Phases[1].Error)
 		require.Equal(t, RiskMedium, r.Risk, "failed attempts raise the risk")
 	})
+	t.Run("a retry in progress says what to do before the attempts run out", func(t *testing.T) {
+		r := newRunning(PhaseRunning)
+		r.MergeLive(Live{Attempt: 8, MaxAttempts: 200, LastFailure: "gateway replica http://gw2:9090 did not acknowledge"}, start)
+		require.NotEmpty(t, r.NextSteps)
+		assert.Equal(t, "phase copy is retrying (attempt 8 of 200) after the error shown under it: fix what it names (a gateway replica, service "+
+			"or database that does not answer: start it again) before the attempts run out, or the phase fails and the migration rolls back", r.NextSteps[0])
+		assert.Contains(t, r.NextSteps, `to abort: godwit rollback m --reason "..."`, "the other steps stay")
+
+		r = newRunning(PhaseRunning)
+		r.MergeLive(Live{Attempt: 1}, start)
+		for _, step := range r.NextSteps {
+			assert.NotContains(t, step, "retrying", "a first attempt is not a retry")
+		}
+	})
 	t.Run("a multi-step phase counts its steps done, not the running step's own percent", func(t *testing.T) {
 		var shown []float64
 		for _, at := range []struct {

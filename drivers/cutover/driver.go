@@ -316,12 +316,6 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 	if err != nil {
 		return m, fmt.Errorf("%s of %s, before holding writes: %w", to.what, s.Route, err)
 	}
-	// The hold releases itself if this worker dies: the timeout, plus time
-	// to set the weights and release.
-	if _, err := gw.HoldWrites(ctx, s.Route, timeout+30*time.Second); err != nil {
-		return m, fmt.Errorf("cut-over: %w", err)
-	}
-	heldAt := time.Now()
 	released := false
 	release := func() error {
 		if released {
@@ -334,6 +328,20 @@ func (d *Driver) move(ctx context.Context, log hclog.Logger, gw *client.Replicas
 		released = err == nil
 		return err
 	}
+	// The hold releases itself if this worker dies: the timeout, plus time
+	// to set the weights and release.
+	if _, err := gw.HoldWrites(ctx, s.Route, timeout+30*time.Second); err != nil {
+		// The replicas that took the hold while another did not answer
+		// release it now: left held, every write through them (a load
+		// balancer sends them all there meanwhile) would wait and get 503
+		// for the hold's whole TTL.
+		if relErr := release(); relErr != nil {
+			log.Warn("hold not acknowledged by every replica; releasing the others failed too, the gateway releases them at the hold's end",
+				"error", relErr)
+		}
+		return m, fmt.Errorf("cut-over: %w", err)
+	}
+	heldAt := time.Now()
 	defer func() {
 		if err := release(); err != nil {
 			log.Error("could not release the route's writes; the gateway releases them at the hold's end", "error", err)

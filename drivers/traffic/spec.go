@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -193,6 +194,7 @@ func (g Gateway) Check(c *config.CheckContext, path string) {
 		}
 		seen[strings.TrimSuffix(u, "/")] = true
 	}
+	g.warnShortRetries(c, path)
 	if t := g.Token; t != nil {
 		switch {
 		case t.FromEnv == "" && t.FromFile == "":
@@ -201,6 +203,33 @@ func (g Gateway) Check(c *config.CheckContext, path string) {
 			c.Errorf(path+".token", "sets both fromEnv and fromFile: choose one")
 		}
 	}
+}
+
+// replicaDowntime is the least time a phase over several gateway replicas
+// should keep retrying a replica that does not answer: about what it takes
+// a person to notice a replica is down and start it again.
+const replicaDowntime = 5 * time.Minute
+
+// warnShortRetries warns about a phase over several replicas whose retry
+// policy gives up on a replica that does not answer sooner than someone
+// can start it again. The phase then fails, the migration rolls back, and
+// the rollback, which must reach every replica too, blocks
+// (ROLLBACK_BLOCKED) until it is back. A trial with examples/traffic.yaml's
+// 5 attempts (about 15 s of retries) rolled back that way when one replica
+// was SIGKILLed mid-shift.
+func (g Gateway) warnShortRetries(c *config.CheckContext, path string) {
+	if len(g.Admin) < 2 || c.Phase == nil || c.Phase.Retry == nil {
+		return
+	}
+	r := *c.Phase.Retry
+	if r.WaitsFor() >= replicaDowntime {
+		return
+	}
+	c.Warnf(path+".admin", "lists %d gateway replicas, but the phase's retry policy (maxAttempts %d, initialInterval %s, backoffCoefficient %g, maxInterval %s) "+
+		"retries a replica that does not answer for only about %s: one down longer (restarted by hand) fails the phase, and the rollback, which must reach every replica too, "+
+		"then blocks until it is back; give the phase time to bring a replica back, e.g. retry: {maxAttempts: 200, initialInterval: 1s, maxInterval: 5s} "+
+		"(about 16 minutes; docs/gateway.md, \"Replicas behind HAProxy\")",
+		len(g.Admin), r.MaxAttempts, r.InitialInterval, r.BackoffCoefficient, r.MaxInterval, r.WaitsFor().Round(time.Second))
 }
 
 // StorePair names the stores (keys of the spec's stores:) that legacy and

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -78,7 +79,7 @@ func run(configPath, pidFile string, log hclog.Logger) error {
 		return err
 	}
 	if pidFile != "" {
-		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		if err := writePidFile(pidFile, os.Getpid()); err != nil {
 			log.Warn("could not write the pid file", "path", pidFile, "error", err)
 		}
 	}
@@ -108,6 +109,32 @@ func run(configPath, pidFile string, log hclog.Logger) error {
 			}
 		}
 	}
+}
+
+// writePidFile replaces the pid file whole (a temporary file renamed over
+// it): a script that reads it while a successor writes its own id, as a
+// new-user trial's hand-over loop did, sees the old id or the new one,
+// never the empty file that truncating in place shows for a moment.
+func writePidFile(path string, pid int) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // gone after the rename; removes what a failure left
+	_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return nil
 }
 
 // loadConfig reads the configuration and its admin token.
