@@ -646,6 +646,7 @@ func TestStatusShowsTheStepAfterAFannedOutPhasesUnitsRetrying(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "finishing the phase after its units: creating 3 foreign keys")
 	assert.Contains(t, out, "after its units: attempt 2 failed, retrying: copy: foreign key orders_customer_id_fkey: 3 rows of orders reference no row of customers")
+	assert.Contains(t, out, "Next steps\n  - phase copy is retrying (attempt 3")
 
 	out, _, err = godwit(t, c.dial, "status", "orders", "-o", "json")
 	require.NoError(t, err)

@@ -773,6 +773,9 @@ func (r *Report) MergeLive(live Live, now time.Time) {
 		}
 		r.WorkerLoad = live.Host
 		r.Refresh(now)
+		if live.LastFailure != "" && live.Attempt > 1 && r.Status == StatusInProgress {
+			r.NextSteps = append([]string{retryingStep(p.Phase, live)}, r.NextSteps...)
+		}
 		return
 	}
 	if p.Units > 0 && running {
