@@ -30,12 +30,15 @@ func RecordPendingForeignKeys(ctx context.Context, target *Store, owner string, 
 		return nil // keys are declared at CREATE TABLE there; nothing to add later
 	}
 	for attempt := 1; ; attempt++ {
-		err := recordPending(ctx, target, owner, tables, pending)
+		exists, err := recordPending(ctx, target, owner, tables, pending)
 		// Another run that emptied the table may drop it between the
 		// CREATE and the writes (its drop waits for writes already begun):
 		// create it again.
 		if err == nil || attempt == 3 || !target.IsMissingObject(err) {
-			if err == nil && len(pending) == 0 {
+			// No table, nothing to drop: its lock would fail on the
+			// missing table, harmless here but an ERROR line in the
+			// target's server log at the end of every copy.
+			if err == nil && len(pending) == 0 && exists {
 				err = dropPendingTableIfEmpty(ctx, target)
 			}
 			return err
@@ -43,25 +46,28 @@ func RecordPendingForeignKeys(ctx context.Context, target *Store, owner string, 
 	}
 }
 
-func recordPending(ctx context.Context, target *Store, owner string, tables []string, pending []PendingForeignKey) error {
-	exists, err := target.hasPendingTable(ctx)
+// recordPending writes the records; exists says whether the table was
+// there (or is now).
+func recordPending(ctx context.Context, target *Store, owner string, tables []string, pending []PendingForeignKey) (exists bool, err error) {
+	exists, err = target.hasPendingTable(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !exists && len(pending) == 0 {
-		return nil
+		return false, nil
 	}
+	exists = true
 	q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (owner VARCHAR(200) NOT NULL, table_name VARCHAR(200) NOT NULL,
 		fk_name VARCHAR(200) NOT NULL, fk TEXT NOT NULL, PRIMARY KEY (owner, table_name, fk_name))%s`, target.d.quote(pendingTable), target.d.tableSuffix())
 	if _, err := target.DB.ExecContext(ctx, q); err != nil {
-		return fmt.Errorf("create %s: %w", pendingTable, err)
+		return true, fmt.Errorf("create %s: %w", pendingTable, err)
 	}
 	// One transaction: a retried copy never finds its records half
 	// replaced. Every table named, and every table with a pending key,
 	// loses its old records first.
 	tx, err := target.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("update %s: %w", pendingTable, err)
+		return true, fmt.Errorf("update %s: %w", pendingTable, err)
 	}
 	defer tx.Rollback()
 	del := fmt.Sprintf("DELETE FROM %s WHERE owner = %s AND table_name = %s", target.d.quote(pendingTable), target.d.placeholder(1), target.d.placeholder(2))
@@ -74,7 +80,7 @@ func recordPending(ctx context.Context, target *Store, owner string, tables []st
 	}
 	for t := range cleared {
 		if _, err := tx.ExecContext(ctx, del, owner, t); err != nil {
-			return fmt.Errorf("update %s: %w", pendingTable, err)
+			return true, fmt.Errorf("update %s: %w", pendingTable, err)
 		}
 	}
 	ins := fmt.Sprintf("INSERT INTO %s (owner, table_name, fk_name, fk) VALUES (%s, %s, %s, %s)", target.d.quote(pendingTable),
@@ -82,13 +88,13 @@ func recordPending(ctx context.Context, target *Store, owner string, tables []st
 	for _, p := range pending {
 		def, _ := json.Marshal(p.FK)
 		if _, err := tx.ExecContext(ctx, ins, owner, p.Table, p.FK.Name, string(def)); err != nil {
-			return fmt.Errorf("record pending foreign key %s.%s in %s: %w", p.Table, p.FK.Name, pendingTable, err)
+			return true, fmt.Errorf("record pending foreign key %s.%s in %s: %w", p.Table, p.FK.Name, pendingTable, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("update %s: %w", pendingTable, err)
+		return true, fmt.Errorf("update %s: %w", pendingTable, err)
 	}
-	return nil
+	return true, nil
 }
 
 func (s *Store) hasPendingTable(ctx context.Context) (bool, error) {
