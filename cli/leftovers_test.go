@@ -51,6 +51,14 @@ func leftoverStores(t *testing.T) (spec *config.Spec, legacy, other cdc.Options)
 	return spec, legacy, other
 }
 
+// runningDial dials a fake client whose migration orders runs spec.
+func runningDial(spec *config.Spec) func(context.Context) (client.Client, error) {
+	running := endedReport(migration.StatusInProgress)
+	running.EndTime = time.Time{}
+	c := &fakeClient{states: []wfState{{report: running}}, startSpec: spec}
+	return func(context.Context) (client.Client, error) { return c, nil }
+}
+
 func endedReport(status migration.Status) *migration.Report {
 	r := migration.NewReport("orders", "", []migration.Phase{migration.PhaseProvision, migration.PhaseCopy}, nil, t0)
 	r.Phases[0].State = migration.PhaseCompleted
@@ -110,10 +118,7 @@ func TestStatusListsTheCaptureOfARunningMigrationAndCleanupRefusesIt(t *testing.
 	spec, legacy, other := leftoverStores(t)
 	_, err := cdc.Teardown(context.Background(), other)
 	require.NoError(t, err)
-	running := endedReport(migration.StatusInProgress)
-	running.EndTime = time.Time{}
-	c := &fakeClient{states: []wfState{{report: running}}, startSpec: spec}
-	dial := func(context.Context) (client.Client, error) { return c, nil }
+	dial := runningDial(spec)
 
 	out, _, err := run(t, dial, "status", "orders")
 	require.NoError(t, err)
@@ -197,7 +202,7 @@ func TestStatusCountsAManyTableCaptureAndDryRunListsItWhileRunning(t *testing.T)
 	spec, legacy, other := leftoverStores(t)
 	_, err := cdc.Teardown(context.Background(), other)
 	require.NoError(t, err)
-	// Two more tables captured: 3 tables, 11 objects.
+	// Two more tables captured: 3 tables.
 	dbtest.Exec(t, legacy.Source, `CREATE TABLE invoices (id INTEGER PRIMARY KEY, total TEXT)`, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`)
 	legacy.Tables = append(legacy.Tables, "invoices", "notes")
 	_, err = cdc.Setup(context.Background(), legacy)
@@ -205,10 +210,7 @@ func TestStatusCountsAManyTableCaptureAndDryRunListsItWhileRunning(t *testing.T)
 	before, err := cdc.Objects(context.Background(), legacy.Source, legacy.Name)
 	require.NoError(t, err)
 	require.Greater(t, len(before), inUseListed)
-	running := endedReport(migration.StatusInProgress)
-	running.EndTime = time.Time{}
-	c := &fakeClient{states: []wfState{{report: running}}, startSpec: spec}
-	dial := func(context.Context) (client.Client, error) { return c, nil }
+	dial := runningDial(spec)
 
 	out, _, err := run(t, dial, "status", "orders")
 	require.NoError(t, err)

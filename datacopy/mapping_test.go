@@ -117,42 +117,10 @@ func TestAComputedDecimalIsRoundedToItsDeclaredScale(t *testing.T) {
 		from, to := pair[0], pair[1]
 		t.Run(string(from)+"→"+string(to), func(t *testing.T) {
 			ctx := context.Background()
-			src, dst := dbtest.New(t, from).Store, dbtest.New(t, to).Store
-			dbtest.Exec(t, src, orderLineDDL[from])
-			var rows []string
-			for i := 1; i <= 300; i++ {
-				rows = append(rows, fmt.Sprintf("(%d, %d.%02d, %d, 'note %d')", i, i%70, i%100, 1+i%5, i))
-			}
-			dbtest.Exec(t, src, "INSERT INTO order_line VALUES "+strings.Join(rows, ", "))
-			dbtest.Exec(t, dst, salesLineDDL[to])
-			m := mappingtest.SalesLine()
-			tb := m.Tables["order_line"]
-			tb.Add = map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * quantity / 3", Type: "decimal(12,2)"}}
-			m.Tables["order_line"] = tb
-			pairs, err := reconcile.ResolveMapped(ctx, src, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mapped := map[string]mapping.Table{"order_line": *pairs[0].Map}
-			if _, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"order_line"}, Mapped: mapped, BatchRows: 100},
-				datacopy.Checkpoint{}, nil); err != nil {
-				t.Fatalf("copy: %v", err)
-			}
+			src, dst, pairs := copyComputedLineTotal(t, from, to, salesLineDDL[to], mapping.Computed{Expr: "unit_price * quantity / 3", Type: "decimal(12,2)"})
 			// Row 7: 7.07 × 3 / 3 = 7.07; row 8: 8.08 × 4 / 3 = 10.7733… → 10.77.
-			q := "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 8"
-			if to == datastore.Postgres {
-				q = `SELECT "LineTotal"::text FROM "SalesLine" WHERE "OrderLineId" = 8`
-			}
-			var total string
-			if err := dst.DB.QueryRowContext(ctx, q).Scan(&total); err != nil || total != "10.77" {
+			if total, err := lineTotalOf8(dst, to); err != nil || total != "10.77" {
 				t.Errorf("LineTotal of 8 (8.08 × 4 / 3) = %q (%v), want 10.77", total, err)
-			}
-			rep, err := reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Differing() != 0 {
-				t.Fatalf("reconcile through the mapping after the copy:\n%s", rep.Text())
 			}
 			// A target value off by a cent is still found.
 			up := "UPDATE SalesLine SET LineTotal = LineTotal + 0.01 WHERE OrderLineId = 8"
@@ -160,11 +128,60 @@ func TestAComputedDecimalIsRoundedToItsDeclaredScale(t *testing.T) {
 				up = `UPDATE "SalesLine" SET "LineTotal" = "LineTotal" + 0.01 WHERE "OrderLineId" = 8`
 			}
 			dbtest.Exec(t, dst, up)
-			if rep, err = reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{}); err != nil || rep.Differing() != 1 {
+			if rep, err := reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{}); err != nil || rep.Differing() != 1 {
 				t.Fatalf("a cent off: %v\n%s", err, rep.Text())
 			}
 		})
 	}
+}
+
+// copyComputedLineTotal copies 300 order lines from a from source into a
+// to target (created by targetDDL) through SalesLine's mapping with c as
+// its LineTotal, and checks that reconcile through the mapping finds no
+// difference after the copy.
+func copyComputedLineTotal(t *testing.T, from, to datastore.Engine, targetDDL string, c mapping.Computed) (src, dst *datastore.Store, pairs []reconcile.TablePair) {
+	t.Helper()
+	ctx := context.Background()
+	src, dst = dbtest.New(t, from).Store, dbtest.New(t, to).Store
+	dbtest.Exec(t, src, orderLineDDL[from])
+	var rows []string
+	for i := 1; i <= 300; i++ {
+		rows = append(rows, fmt.Sprintf("(%d, %d.%02d, %d, 'note %d')", i, i%70, i%100, 1+i%5, i))
+	}
+	dbtest.Exec(t, src, "INSERT INTO order_line VALUES "+strings.Join(rows, ", "))
+	dbtest.Exec(t, dst, targetDDL)
+	m := mappingtest.SalesLine()
+	tb := m.Tables["order_line"]
+	tb.Add = map[string]mapping.Computed{"LineTotal": c}
+	m.Tables["order_line"] = tb
+	pairs, err := reconcile.ResolveMapped(ctx, src, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped := map[string]mapping.Table{"order_line": *pairs[0].Map}
+	if _, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"order_line"}, Mapped: mapped, BatchRows: 100},
+		datacopy.Checkpoint{}, nil); err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	rep, err := reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Differing() != 0 {
+		t.Fatalf("reconcile through the mapping after the copy:\n%s", rep.Text())
+	}
+	return src, dst, pairs
+}
+
+// lineTotalOf8 is SalesLine 8's LineTotal as text.
+func lineTotalOf8(dst *datastore.Store, to datastore.Engine) (string, error) {
+	q := "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 8"
+	if to == datastore.Postgres {
+		q = `SELECT "LineTotal"::text FROM "SalesLine" WHERE "OrderLineId" = 8`
+	}
+	var total string
+	err := dst.DB.QueryRowContext(context.Background(), q).Scan(&total)
+	return total, err
 }
 
 // A computed column declared as an integer whose expression gives a
@@ -182,42 +199,9 @@ func TestAComputedIntegerFromADecimalExpressionIsCarried(t *testing.T) {
 	for _, pair := range [][2]datastore.Engine{{datastore.Postgres, datastore.Postgres}, {datastore.Postgres, datastore.MySQL}, {datastore.MySQL, datastore.Postgres}} {
 		from, to := pair[0], pair[1]
 		t.Run(string(from)+"→"+string(to), func(t *testing.T) {
-			ctx := context.Background()
-			src, dst := dbtest.New(t, from).Store, dbtest.New(t, to).Store
-			dbtest.Exec(t, src, orderLineDDL[from])
-			var rows []string
-			for i := 1; i <= 300; i++ {
-				rows = append(rows, fmt.Sprintf("(%d, %d.%02d, %d, 'note %d')", i, i%70, i%100, 1+i%5, i))
-			}
-			dbtest.Exec(t, src, "INSERT INTO order_line VALUES "+strings.Join(rows, ", "))
-			dbtest.Exec(t, dst, cents[to])
-			m := mappingtest.SalesLine()
-			tb := m.Tables["order_line"]
-			tb.Add = map[string]mapping.Computed{"LineTotal": {Expr: "unit_price * 100", Type: "bigint"}}
-			m.Tables["order_line"] = tb
-			pairs, err := reconcile.ResolveMapped(ctx, src, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mapped := map[string]mapping.Table{"order_line": *pairs[0].Map}
-			if _, err := datacopy.Run(ctx, datacopy.Options{From: src, To: dst, Tables: []string{"order_line"}, Mapped: mapped, BatchRows: 100},
-				datacopy.Checkpoint{}, nil); err != nil {
-				t.Fatalf("copy: %v", err)
-			}
-			q := "SELECT CAST(LineTotal AS CHAR) FROM SalesLine WHERE OrderLineId = 8"
-			if to == datastore.Postgres {
-				q = `SELECT "LineTotal"::text FROM "SalesLine" WHERE "OrderLineId" = 8`
-			}
-			var total string
-			if err := dst.DB.QueryRowContext(ctx, q).Scan(&total); err != nil || total != "808" {
+			_, dst, _ := copyComputedLineTotal(t, from, to, cents[to], mapping.Computed{Expr: "unit_price * 100", Type: "bigint"})
+			if total, err := lineTotalOf8(dst, to); err != nil || total != "808" {
 				t.Errorf("LineTotal of 8 (8.08 × 100) = %q (%v), want 808", total, err)
-			}
-			rep, err := reconcile.Run(ctx, reconcile.Options{Source: src, Target: dst, Tables: pairs}, reconcile.Checkpoint{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Differing() != 0 {
-				t.Fatalf("reconcile through the mapping after the copy:\n%s", rep.Text())
 			}
 		})
 	}
