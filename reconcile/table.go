@@ -771,7 +771,8 @@ func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, buc
 		g.Go(func() (e error) { b, e = tc.tgt.pagedChecksums(gctx, bucket, pagesB, n); return })
 	}
 	if pagesA != nil && pagesB != nil {
-		return a, b, g.Wait()
+		err := g.Wait()
+		return a, b, err
 	}
 	for c := range chunks {
 		first, last := c*n/chunks, (c+1)*n/chunks-1
@@ -806,7 +807,10 @@ func (tc *tableCheck) chunkedChecksums(ctx context.Context, subs []keyRange, buc
 			return nil
 		})
 	}
-	return a, b, g.Wait()
+	// Wait first: a paged side's goroutine assigns a or b itself, and a
+	// return's variable operands may be read before its call runs.
+	err = g.Wait()
+	return a, b, err
 }
 
 // maxBuckets bounds the sub-ranges of one arithmetic split (the rows a
