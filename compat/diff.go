@@ -702,7 +702,7 @@ func (c *comparison) column(table, name string, b, a Column) {
 	path := fmt.Sprintf("tables.%s.columns.%s", table, name)
 	col := d.ident(name)
 	key := func(n int) string { return fmt.Sprintf("%s.%d", path, n) }
-	bt, at := columnType(b), columnType(a)
+	bt, at := d.columnType(b), d.columnType(a)
 	if change := CompareTypes(bt, at); change != TypeSame {
 		c.needRebuild(table)
 		c.typeChanged(table, name, path, b, a, change, key(0))
@@ -792,7 +792,7 @@ func orNone(s string) string {
 func (c *comparison) typeChanged(table, name, path string, b, a Column, change TypeChange, key string) {
 	d := c.opts.Dialect
 	col := d.ident(name)
-	bt, at := columnType(b), columnType(a)
+	bt, at := d.columnType(b), d.columnType(a)
 	alter := func(t SQLType, cast bool, now Column) string {
 		if d == MySQL {
 			return d.alterTable(table, "MODIFY COLUMN "+d.columnDef(name, now))
@@ -826,6 +826,11 @@ func (c *comparison) typeChanged(table, name, path string, b, a Column, change T
 		issue.Impact = "existing values that do not fit make the change fail; writers sending them fail afterwards"
 		issue.SuggestedMigration = "run the precheck query, shorten or migrate the values that do not fit, and release writers that respect the new limit first"
 		s.PrecheckQuery = narrowingPrecheck(d, table, col, bt, at)
+		if timestamp(at) && timestamp(bt) {
+			issue.Impact = "existing values lose their fractional-second digits beyond the new precision (PostgreSQL rounds them, MySQL cuts them): the change does not fail; writers' fractions are cut afterwards"
+			issue.SuggestedMigration = "run the precheck query to count the values that change; release writers that do not rely on the digits first"
+			s.DataLoss = true
+		}
 	default:
 		issue.Type, issue.Severity = "column_type_changed", Breaking
 		issue.Description = fmt.Sprintf("column %s.%s changed type from %s to %s", table, name, bt, at)
@@ -854,10 +859,12 @@ func pgFormatType(t SQLType) string {
 		return "character varying"
 	case "char":
 		return fmt.Sprintf("character(%d)", t.Length)
-	case "timestamp":
-		return "timestamp without time zone"
-	case "timestamptz":
-		return "timestamp with time zone"
+	case "timestamp", "timestamptz":
+		zone := map[string]string{"timestamp": " without time zone", "timestamptz": " with time zone"}[t.Name]
+		if p := t.fractionDigits(); p < 6 {
+			return fmt.Sprintf("timestamp(%d)%s", p, zone)
+		}
+		return "timestamp" + zone
 	case "time":
 		return "time without time zone"
 	}
@@ -877,6 +884,15 @@ func narrowingPrecheck(d Dialect, table, col string, from, to SQLType) string {
 		limits := map[string][2]string{"smallint": {"-32768", "32767"}, "integer": {"-2147483648", "2147483647"}}
 		if l, ok := limits[to.Name]; ok {
 			return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s NOT BETWEEN %s AND %s;", d.ident(table), col, l[0], l[1])
+		}
+	case timestamp(to) && to.fractionDigits() < from.fractionDigits():
+		// Rounded (PostgreSQL) or cut (MySQL), not refused: count the
+		// values that change.
+		switch d {
+		case Postgres:
+			return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s <> %s::%s;", d.ident(table), col, col, to)
+		case MySQL:
+			return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s <> CAST(%s AS DATETIME(%d));", d.ident(table), col, col, to.fractionDigits())
 		}
 	case to.Family == "decimal" && to.Precision > 0:
 		return fmt.Sprintf("SELECT count(*) FROM %s WHERE abs(%s) >= 1e%d OR %s <> round(%s, %d);", d.ident(table), col, to.Precision-to.Scale, col, col, to.Scale)

@@ -130,6 +130,11 @@ func exportType(engine datastore.Engine, c datastore.Column) (string, int, int, 
 		}
 		return name, 0, 0, 0
 	}
+	if k := c.Type.Kind; engine == datastore.MySQL && (k == datastore.KindTimestamp || k == datastore.KindTimestampTZ) {
+		// Digits always written: a timestamp without them means none on
+		// MySQL (its DATETIME) but six on PostgreSQL.
+		return fmt.Sprintf("%s(%d)", name, c.Type.FractionDigits()), 0, 0, 0
+	}
 	return name, c.Type.Length, c.Type.Precision, c.Type.Scale
 }
 

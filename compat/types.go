@@ -20,7 +20,29 @@ type SQLType struct {
 	Length int
 	// Precision and Scale of a numeric; Precision 0 = unbounded.
 	Precision, Scale int
+	// Fraction is a timestamp's or timestamptz's fractional-second digits
+	// when written with fewer than six: 1–5, or WholeSeconds; 0 is six
+	// (microseconds, PostgreSQL's default, so timestamp(6) is timestamp).
+	Fraction int
 }
+
+// WholeSeconds is SQLType.Fraction of a timestamp(0).
+const WholeSeconds = -1
+
+// fractionDigits is how many fractional-second digits a timestamp keeps.
+func (t SQLType) fractionDigits() int {
+	if t.Fraction == WholeSeconds {
+		return 0
+	}
+	if t.Fraction > 0 && t.Fraction < 6 {
+		return t.Fraction
+	}
+	return 6
+}
+
+// zonedTimestamp is PostgreSQL's spelling of a timestamp with digits,
+// as format_type writes it: timestamp(3) without time zone.
+var zonedTimestamp = regexp.MustCompile(`^\s*(?i:timestamp)\s*(\(\s*\d+\s*\))\s*(?i:(with|without)\s+time\s+zone)\s*$`)
 
 var typePattern = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9 _]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$`)
 
@@ -58,6 +80,13 @@ var intDigits = map[string]int{"smallint": 5, "integer": 10, "bigint": 19}
 // "VARCHAR(255)", "decimal(10,2)") with the length, precision and scale
 // fields the description may give beside it.
 func ParseType(typ string, length, precision, scale int) (SQLType, error) {
+	if z := zonedTimestamp.FindStringSubmatch(typ); z != nil {
+		name := "timestamp"
+		if strings.EqualFold(z[2], "with") {
+			name = "timestamptz"
+		}
+		typ = name + z[1]
+	}
 	m := typePattern.FindStringSubmatch(typ)
 	if m == nil {
 		return SQLType{}, fmt.Errorf("%q is not a type: write a name with an optional size, e.g. varchar(255) or numeric(10,2)", typ)
@@ -84,6 +113,14 @@ func ParseType(typ string, length, precision, scale int) (SQLType, error) {
 		if t.Scale > t.Precision && t.Precision > 0 {
 			return SQLType{}, fmt.Errorf("%q has a scale larger than its precision", typ)
 		}
+	case "timestamp", "timestamptz":
+		switch {
+		case m[2] == "" || a >= 6:
+		case a == 0:
+			t.Fraction = WholeSeconds
+		default:
+			t.Fraction = a
+		}
 	}
 	// Any other size (int(11) in MySQL) is a display width: it does not
 	// change what the column holds.
@@ -103,6 +140,17 @@ func columnType(c Column) SQLType {
 	t, err := ParseType(c.Type, c.Length, c.Precision, c.Scale)
 	if err != nil {
 		return SQLType{Name: c.Type, Family: "other"}
+	}
+	return t
+}
+
+// columnType is columnType in the dialect's terms: a timestamp written
+// without digits has MySQL's default, none (typeSQL writes datetime),
+// rather than PostgreSQL's six.
+func (d Dialect) columnType(c Column) SQLType {
+	t := columnType(c)
+	if d == MySQL && timestamp(t) && t.Fraction == 0 && !strings.Contains(c.Type, "(") {
+		t.Fraction = WholeSeconds
 	}
 	return t
 }
@@ -155,6 +203,8 @@ func CompareTypes(a, b SQLType) TypeChange {
 			return TypeWidened
 		}
 		return TypeNarrowed
+	case timestamp(a) && timestamp(b) && b.fractionDigits() < a.fractionDigits():
+		return TypeNarrowed // fractions rounded away
 	case a.Name == "timestamp" && b.Name == "timestamptz", a.Name == "json" && b.Name == "jsonb":
 		return TypeWidened
 	case a.Name == b.Name:
@@ -162,6 +212,8 @@ func CompareTypes(a, b SQLType) TypeChange {
 	}
 	return TypeConverted
 }
+
+func timestamp(t SQLType) bool { return t.Name == "timestamp" || t.Name == "timestamptz" }
 
 // sizeChange compares two lengths where 0 means unbounded.
 func sizeChange(a, b int) TypeChange {
@@ -185,6 +237,8 @@ func (t SQLType) String() string {
 		return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale)
 	case t.Name == "numeric" && t.Precision > 0:
 		return fmt.Sprintf("numeric(%d)", t.Precision)
+	case timestamp(t) && t.fractionDigits() < 6:
+		return fmt.Sprintf("%s(%d)", t.Name, t.fractionDigits())
 	}
 	return t.Name
 }

@@ -320,7 +320,8 @@ func CastLoss(from, to Type) string {
 		return ""
 	case from.Kind == KindVarchar && text && (to.Length == 0 || to.Length >= from.Length):
 		return ""
-	case from.Kind == KindTimestamp && to.Kind == KindTimestamp, from.Kind == KindDate && to.Kind == KindDate:
+	case (from.Kind == KindTimestamp || from.Kind == KindTimestampTZ) && to.Kind == from.Kind && to.FractionDigits() >= from.FractionDigits(),
+		from.Kind == KindDate && to.Kind == KindDate:
 		return ""
 	}
 	return fmt.Sprintf("%s does not hold every value of %s", to, from)

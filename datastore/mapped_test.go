@@ -184,6 +184,12 @@ func TestCastLoss(t *testing.T) {
 		{"decimal widened on postgres", ty(pg, "numeric(10,2)"), ty(pg, "decimal(12,2)"), true},
 		{"timestamp alias", ty(pg, "timestamp without time zone"), ty(pg, "timestamp"), true},
 		{"timestamp(3) alias", ty(pg, "timestamp(3) without time zone"), ty(pg, "timestamp(3)"), true},
+		// Fractional seconds: fewer digits round every value that has more.
+		{"timestamp into timestamp(0)", ty(pg, "timestamp without time zone"), ty(pg, "timestamp(0)"), false},
+		{"datetime(6) into datetime", ty(my, "datetime(6)"), ty(my, "DATETIME"), false},
+		{"datetime into timestamp(3)", ty(my, "datetime"), ty(pg, "timestamp(3)"), true},
+		{"timestamptz(3) into timestamptz", ty(pg, "timestamp(3) with time zone"), ty(pg, "timestamptz"), true},
+		{"timestamptz into timestamptz(3)", ty(pg, "timestamptz"), ty(pg, "timestamptz(3)"), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -328,9 +328,9 @@ func mysqlType(native string) Type {
 	case "date":
 		return Type{Kind: KindDate}
 	case "datetime":
-		return Type{Kind: KindTimestamp}
+		return timestampType(KindTimestamp, a) // no digits unless declared
 	case "timestamp":
-		return Type{Kind: KindTimestampTZ}
+		return timestampType(KindTimestampTZ, a)
 	case "json":
 		return Type{Kind: KindJSON}
 	case "uuid": // MariaDB 10.7+
@@ -378,7 +378,10 @@ func (mysqlDialect) nativeType(c Column, key bool) (string, error) {
 	case KindDate:
 		return "DATE", nil
 	case KindTimestamp, KindTimestampTZ:
-		return "DATETIME(6)", nil
+		if p := t.FractionDigits(); p > 0 {
+			return fmt.Sprintf("DATETIME(%d)", p), nil
+		}
+		return "DATETIME", nil
 	case KindJSON:
 		return "JSON", nil
 	case KindUUID:
@@ -391,8 +394,8 @@ func (mysqlDialect) autoIncrementClause(Column) string { return " AUTO_INCREMENT
 
 func (mysqlDialect) renderDefault(c Column) (string, bool) {
 	now := "CURRENT_TIMESTAMP"
-	if c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ {
-		now = "CURRENT_TIMESTAMP(6)"
+	if p := c.Type.FractionDigits(); (c.Type.Kind == KindTimestamp || c.Type.Kind == KindTimestampTZ) && p > 0 {
+		now = fmt.Sprintf("CURRENT_TIMESTAMP(%d)", p) // as many digits as the column: MySQL refuses others
 	}
 	if c.Type.Kind == KindDate {
 		now = "(CURRENT_DATE)" // an expression default: MariaDB 10.2+, MySQL 8.0.13+

@@ -307,10 +307,15 @@ func postgresType(native string) Type {
 		return Type{Kind: KindBytes}
 	case base == "date":
 		return Type{Kind: KindDate}
-	case base == "timestamp without time zone":
-		return Type{Kind: KindTimestamp}
-	case base == "timestamp with time zone":
-		return Type{Kind: KindTimestampTZ}
+	case base == "timestamp without time zone", base == "timestamp with time zone":
+		k := KindTimestamp
+		if base == "timestamp with time zone" {
+			k = KindTimestampTZ
+		}
+		if !typeArgs.MatchString(n) {
+			return Type{Kind: k} // PostgreSQL's default: microseconds
+		}
+		return timestampType(k, a)
 	case base == "json" || base == "jsonb":
 		return Type{Kind: KindJSON}
 	case base == "uuid":
@@ -347,10 +352,14 @@ func (postgresDialect) nativeType(c Column, key bool) (string, error) {
 		return "bytea", nil
 	case KindDate:
 		return "date", nil
-	case KindTimestamp:
-		return "timestamp", nil
-	case KindTimestampTZ:
-		return "timestamptz", nil
+	case KindTimestamp, KindTimestampTZ:
+		// Fewer digits than the default are kept: a value written here
+		// with a fraction (now()) is rounded as the source would round it,
+		// so it reaches the source unchanged when replicated back.
+		if p := t.FractionDigits(); p < 6 {
+			return fmt.Sprintf("%s(%d)", t.Kind, p), nil
+		}
+		return string(t.Kind), nil
 	case KindJSON:
 		return "jsonb", nil
 	case KindUUID:

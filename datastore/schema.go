@@ -50,6 +50,39 @@ type Type struct {
 	// padding no part of the value (it compares equal without it, ::text
 	// drops it). Reads drop it, so a VARCHAR(n) elsewhere holds the value.
 	Padded bool `json:"padded,omitempty"`
+	// Fraction is a KindTimestamp's or KindTimestampTZ's fractional-second
+	// digits: 1–5, WholeSeconds for none (a MySQL DATETIME), or 0 for six
+	// (microseconds, the most any engine here keeps; PostgreSQL's default).
+	// 0 is also what a Type stored before the field existed (in a running
+	// migration's payloads) reads as, which keeps six as it always was.
+	Fraction int `json:"fraction,omitempty"`
+}
+
+// WholeSeconds is Type.Fraction of a timestamp without fractional seconds.
+const WholeSeconds = -1
+
+// FractionDigits is how many fractional-second digits a timestamp keeps (6
+// unless Fraction says fewer).
+func (t Type) FractionDigits() int {
+	switch {
+	case t.Fraction == WholeSeconds:
+		return 0
+	case t.Fraction > 0 && t.Fraction < 6:
+		return t.Fraction
+	}
+	return 6
+}
+
+// timestampType is the timestamp kind k keeping digits fractional-second
+// digits, as an engine's type declares them (timestamp(3), DATETIME(0)).
+func timestampType(k Kind, digits int) Type {
+	switch {
+	case digits <= 0:
+		return Type{Kind: k, Fraction: WholeSeconds}
+	case digits < 6:
+		return Type{Kind: k, Fraction: digits}
+	}
+	return Type{Kind: k}
 }
 
 // String renders the type as in the type-mapping table, e.g. "decimal(10,2)".
@@ -59,6 +92,8 @@ func (t Type) String() string {
 		return fmt.Sprintf("varchar(%d)", t.Length)
 	case t.Kind == KindDecimal && t.Precision > 0:
 		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
+	case (t.Kind == KindTimestamp || t.Kind == KindTimestampTZ) && t.FractionDigits() < 6:
+		return fmt.Sprintf("%s(%d)", t.Kind, t.FractionDigits())
 	}
 	return string(t.Kind)
 }
