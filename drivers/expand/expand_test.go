@@ -530,6 +530,30 @@ func TestPreflightChecksTheRulesOnEveryEngine(t *testing.T) {
 	}
 }
 
+// A dual-written column that is neither in the table nor named by the
+// expand SQL (a typo in the spec, or spec and script disagreeing on the
+// name) is a problem of preflight on every engine: on MySQL/MariaDB,
+// which has no dry run, it used to pass preflight, and the phase then
+// applied the expand to the live table, failed creating the triggers
+// ("Unknown column 'email_adress' in 'NEW'") and rolled it back.
+func TestPreflightNamesADualWrittenColumnTheExpandDoesNotAdd(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			db := dbtest.New(t, engine)
+			dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+			spec := renameSpec(t, db)
+			e := spec.Phases[0].Driver.(*expand.Spec)
+			d := expand.New(hclog.NewNullLogger())
+			require.Empty(t, d.Preflight(ctx, spec, spec.Phases[0]))
+
+			e.DualWrite["users"] = map[string]expand.Rule{"email_adress": {Expr: "email"}}
+			problems := d.Preflight(ctx, spec, spec.Phases[0])
+			require.Equal(t, []string{`store app: dualWrite.users.email_adress: users has no column email_adress, and the expand SQL (expand.sql) does not add it (did you mean "email_address"?): name in dualWrite the column the expand SQL adds`}, problems)
+		})
+	}
+}
+
 // A name the table does not have, in a rule that also reads a real column,
 // passes the trigger's creation on every engine (PostgreSQL checks a
 // function's body when it first runs, MySQL/MariaDB a trigger's when it
