@@ -592,6 +592,19 @@ func (r *Report) retrying() bool {
 	return p.Attempts > 1
 }
 
+// inPlaceSchemaChange says every phase is an expand, backfill or contract:
+// a schema changed in place, with no legacy and new side.
+func (r *Report) inPlaceSchemaChange() bool {
+	for _, p := range r.Phases {
+		switch p.Driver {
+		case "expand", "backfill", "contract":
+		default:
+			return false
+		}
+	}
+	return len(r.Phases) > 0
+}
+
 // currentPhase returns the kind of the current phase.
 func (r *Report) currentPhase() Phase {
 	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
@@ -615,9 +628,15 @@ func (r *Report) nextSteps() []string {
 		return []string{"none: the migration is complete"}
 	case StatusRolledBack:
 		if by, reason, ok := r.RequestedRollback(); ok {
+			check := "check the legacy side serves as before (traffic, data), and tell the teams that depend on it"
+			if r.inPlaceSchemaChange() {
+				// No legacy side: the table was changed where it is.
+				check = fmt.Sprintf("check the application reads and writes the schema as it was before the expand "+
+					"(each expand phase's line says what its rollback did; anything left: godwit cleanup %s --dry-run), and tell the teams that depend on it", name)
+			}
 			return []string{
 				fmt.Sprintf("nothing failed: the rollback was %s, and every completed phase that could be undone was", RequestText(by, reason)),
-				"check the legacy side serves as before (traffic, data), and tell the teams that depend on it",
+				check,
 				"when what made you roll back is dealt with, start again: godwit start -f <spec>",
 			}
 		}

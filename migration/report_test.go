@@ -424,6 +424,7 @@ func TestNextSteps(t *testing.T) {
 		want    []string // substrings that some step must contain
 		notWant []string // substrings no step may contain
 		exactly int      // number of steps, when > 0
+		note    string   // the report's RollbackNote
 	}{
 		{
 			name: "waiting for approval says how to approve the gate and how to roll back", status: StatusWaitingApproval, gate: "go-live", current: 1,
@@ -480,6 +481,18 @@ func TestNextSteps(t *testing.T) {
 			exactly: 1,
 		},
 		{
+			name: "an asked-for rollback of an in-place schema change speaks of the schema, not a legacy side", status: StatusRolledBack, current: -1,
+			phases: []PhaseReport{
+				{Phase: "expand", Kind: PhaseProvision, Driver: "expand", State: PhaseCompensated},
+				{Phase: "backfill", Kind: PhaseCopy, Driver: "backfill", State: PhaseCompensated},
+				{Phase: "contract", Kind: PhaseDecommission, Driver: "contract", State: PhasePending},
+			},
+			note:    "rollback requested by alice: trial",
+			want:    []string{"nothing failed", "the schema as it was before the expand", "the application", "godwit cleanup demo --dry-run", "godwit start -f"},
+			notWant: []string{"legacy side"},
+			exactly: 3,
+		},
+		{
 			name: "rollback failed says to undo compensation failures by hand", status: StatusRollbackFailed, current: 0,
 			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompFailed)},
 			want:    []string{"COMPENSATION_FAILED", "by hand", "godwit start -f"},
@@ -497,7 +510,7 @@ func TestNextSteps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Report{Name: "demo", Status: tt.status, Paused: tt.paused, WaitingGate: tt.gate,
-				StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases}
+				StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases, RollbackNote: tt.note}
 			r.Refresh(t0)
 			all := strings.Join(r.NextSteps, "\n")
 			for _, w := range tt.want {
