@@ -831,6 +831,13 @@ func retryingStep(phase string, live Live) string {
 	if live.MaxAttempts <= 0 {
 		of = fmt.Sprintf("attempt %d", live.Attempt)
 	}
+	if strings.Contains(strings.ToLower(live.LastFailure), "heartbeat timeout") {
+		// The attempt's worker went away; the service it drove did not
+		// fail (a trial's killed worker read as "start a service again").
+		return fmt.Sprintf("phase %s's attempt %d stopped sending heartbeats (its worker was killed, lost its connection or hung) and %s "+
+			"took it over (from its last checkpoint, if it keeps one): keep godwit-worker running on the task queue; if attempts keep timing out, "+
+			"read the workers' logs before the attempts run out, or the phase fails and the migration rolls back", phase, live.Attempt-1, of)
+	}
 	return fmt.Sprintf("phase %s is retrying (%s) after the error shown under it: fix what it names (a gateway replica, service or database "+
 		"that does not answer: start it again) before the attempts run out, or the phase fails and the migration rolls back", phase, of)
 }

@@ -687,6 +687,18 @@ func TestMergeLive(t *testing.T) {
 			assert.NotContains(t, step, "retrying", "a first attempt is not a retry")
 		}
 	})
+	t.Run("a retry after a heartbeat timeout points at the workers, not at a service", func(t *testing.T) {
+		// A trial killed the worker mid-backfill: the next attempt resumed
+		// on a new worker, and the step told the person to restart "a
+		// gateway replica, service or database", none of which had failed.
+		r := newRunning(PhaseRunning)
+		r.MergeLive(Live{Attempt: 2, MaxAttempts: 3, LastFailure: "activity Heartbeat timeout"}, start)
+		require.NotEmpty(t, r.NextSteps)
+		assert.Equal(t, "phase copy's attempt 1 stopped sending heartbeats (its worker was killed, lost its connection or hung) and attempt 2 of 3 "+
+			"took it over (from its last checkpoint, if it keeps one): keep godwit-worker running on the task queue; if attempts keep timing out, "+
+			"read the workers' logs before the attempts run out, or the phase fails and the migration rolls back", r.NextSteps[0])
+		assert.NotContains(t, r.NextSteps[0], "gateway replica")
+	})
 	t.Run("a multi-step phase counts its steps done, not the running step's own percent", func(t *testing.T) {
 		var shown []float64
 		for _, at := range []struct {
