@@ -142,7 +142,9 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 	if len(res.Triggers) > 0 {
 		sum += fmt.Sprintf("; dual-write on %s (triggers %s)", strings.Join(s.Tables(), ", "), strings.Join(res.Triggers, ", "))
 	}
-	return activities.PhaseResult{Records: int64(res.Statements), Summary: sum}, nil
+	// No Records: a schema change moves none, and its count of statements
+	// (the triggers' included) read as rows beside the summary's count.
+	return activities.PhaseResult{Summary: sum}, nil
 }
 
 // compensate undoes the change, as far as it was applied.
@@ -160,7 +162,7 @@ func (d *Driver) compensate(ctx context.Context, c *activities.Call[*Spec]) (act
 	if res.OtherRun {
 		return activities.PhaseResult{Summary: othersLeft(c.Spec, c.In.Migration, res.OtherRunKey)}, nil
 	}
-	return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(c.Spec.Store, res)}, nil
+	return activities.PhaseResult{Summary: rollbackSummary(c.Spec.Store, res)}, nil
 }
 
 // earlierRun names the run of this migration that a change's record is
