@@ -668,9 +668,14 @@ func (r *Report) nextSteps() []string {
 			fmt.Sprintf("or roll back: godwit rollback %s --reason \"...\"", name),
 		}
 	case StatusWaitingApproval:
-		steps := []string{
-			fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate),
+		approve := fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate)
+		if r.CurrentIndex >= 0 && r.CurrentIndex < len(r.Phases) && r.Phases[r.CurrentIndex].Driver == "contract" {
+			// The gate is where the old shape goes for good: say what must
+			// hold first, not only how to open it.
+			approve = fmt.Sprintf("approve gate %q once no code reads or writes what the contract removes (the new code is out everywhere; "+
+				"the contract is the point of no return, no rollback after it): godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate)
 		}
+		steps := []string{approve}
 		if r.Paused {
 			steps = append(steps, "the migration is also paused: after approval it waits for godwit resume "+name)
 		}

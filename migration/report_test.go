@@ -433,6 +433,16 @@ func TestNextSteps(t *testing.T) {
 			exactly: 2,
 		},
 		{
+			name: "waiting at a contract's gate says what must hold before approving", status: StatusWaitingApproval, gate: "contract", current: 2,
+			phases: []PhaseReport{
+				{Phase: "expand", Kind: PhaseProvision, Driver: "expand", State: PhaseCompleted},
+				{Phase: "backfill", Kind: PhaseCopy, Driver: "backfill", State: PhaseCompleted},
+				{Phase: "contract", Kind: PhaseDecommission, Driver: "contract", State: PhasePending, Gate: "contract"},
+			},
+			want:    []string{"once no code reads or writes what the contract removes", "no rollback after it", "godwit approve demo --gate contract", rollbackCmd},
+			exactly: 2,
+		},
+		{
 			name: "paused says how to resume and how to roll back", status: StatusPaused, paused: true, current: 1,
 			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), ph(PhaseReconcile, PhasePending)},
 			want:    []string{"godwit resume demo", rollbackCmd},
