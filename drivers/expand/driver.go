@@ -303,7 +303,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 	if len(problems) == 0 {
 		problems = append(problems, renameProblems(st.Engine, s)...)
 	}
-	problems = append(problems, ruleProblems(ctx, st, s, scripts["sql"])...)
+	problems = append(problems, ruleProblems(ctx, st, s, withEarlierScripts(st.Engine, spec, phase.Name, s.Store, scripts["sql"]))...)
 	inPlace := false
 	if len(problems) == 0 {
 		var problem string
@@ -379,6 +379,28 @@ func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec, up []datast
 		}
 	}
 	return problems
+}
+
+// withEarlierScripts adds to up (nil: unreadable, left so) the expand SQL of
+// the expand phases before phase on store: a column one of them adds may be
+// dual-written by a later one whose own SQL does not name it. A script that
+// cannot be read is left out (its phase reports it).
+func withEarlierScripts(engine datastore.Engine, spec *config.Spec, phase, store string, up []datastore.ScriptStatement) []datastore.ScriptStatement {
+	if up == nil {
+		return nil
+	}
+	all := slices.Clone(up)
+	for _, p := range spec.Phases {
+		if p.Name == phase {
+			break
+		}
+		if e, ok := p.Driver.(*Spec); ok && e.Store == store {
+			if stmts, err := readSource(engine, "sql", e.SQL); err == nil {
+				all = append(all, stmts...)
+			}
+		}
+	}
+	return all
 }
 
 // scriptNames says whether name occurs in the statements as a whole word
