@@ -521,6 +521,29 @@ func (mysqlDialect) missingObject(err error) bool {
 	return false
 }
 
+// NullIntoNotNull reports whether err is MySQL/MariaDB refusing a
+// statement that makes a column NOT NULL (or narrower) over a row that
+// does not fit it, and the column when the server names it: 1138 invalid
+// use of NULL, 1048 column cannot be null, and 1265 data truncated, which
+// an ALTER … NOT NULL in strict mode gives for a NULL (and a narrowing for
+// a value too long).
+func NullIntoNotNull(err error) (column string, ok bool) {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return "", false
+	}
+	switch me.Number {
+	case 1138, 1048, 1265:
+		if _, rest, found := strings.Cut(me.Message, "column '"); found {
+			column, _, _ = strings.Cut(rest, "'")
+		} else if _, rest, found := strings.Cut(me.Message, "Column '"); found {
+			column, _, _ = strings.Cut(rest, "'")
+		}
+		return column, true
+	}
+	return "", false
+}
+
 func (mysqlDialect) refused(err error) bool {
 	var me *mysql.MySQLError
 	// 1205 lock wait timeout, 1213 deadlock: worth retrying.

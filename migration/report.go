@@ -592,6 +592,19 @@ func (r *Report) retrying() bool {
 	return p.Attempts > 1
 }
 
+// inPlaceSchemaChange says every phase is an expand, backfill or contract:
+// a schema changed in place, with no legacy and new side.
+func (r *Report) inPlaceSchemaChange() bool {
+	for _, p := range r.Phases {
+		switch p.Driver {
+		case "expand", "backfill", "contract":
+		default:
+			return false
+		}
+	}
+	return len(r.Phases) > 0
+}
+
 // currentPhase returns the kind of the current phase.
 func (r *Report) currentPhase() Phase {
 	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
@@ -615,9 +628,15 @@ func (r *Report) nextSteps() []string {
 		return []string{"none: the migration is complete"}
 	case StatusRolledBack:
 		if by, reason, ok := r.RequestedRollback(); ok {
+			check := "check the legacy side serves as before (traffic, data), and tell the teams that depend on it"
+			if r.inPlaceSchemaChange() {
+				// No legacy side: the table was changed where it is.
+				check = fmt.Sprintf("check the application reads and writes the schema as it was before the expand "+
+					"(each expand phase's line says what its rollback did; anything left: godwit cleanup %s --dry-run), and tell the teams that depend on it", name)
+			}
 			return []string{
 				fmt.Sprintf("nothing failed: the rollback was %s, and every completed phase that could be undone was", RequestText(by, reason)),
-				"check the legacy side serves as before (traffic, data), and tell the teams that depend on it",
+				check,
 				"when what made you roll back is dealt with, start again: godwit start -f <spec>",
 			}
 		}
@@ -649,9 +668,14 @@ func (r *Report) nextSteps() []string {
 			fmt.Sprintf("or roll back: godwit rollback %s --reason \"...\"", name),
 		}
 	case StatusWaitingApproval:
-		steps := []string{
-			fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate),
+		approve := fmt.Sprintf("approve gate %q to continue: godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate)
+		if r.CurrentIndex >= 0 && r.CurrentIndex < len(r.Phases) && r.Phases[r.CurrentIndex].Driver == "contract" {
+			// The gate is where the old shape goes for good: say what must
+			// hold first, not only how to open it.
+			approve = fmt.Sprintf("approve gate %q once no code reads or writes what the contract removes (the new code is out everywhere; "+
+				"the contract is the point of no return, no rollback after it): godwit approve %s --gate %s", r.WaitingGate, name, r.WaitingGate)
 		}
+		steps := []string{approve}
 		if r.Paused {
 			steps = append(steps, "the migration is also paused: after approval it waits for godwit resume "+name)
 		}
@@ -811,6 +835,13 @@ func retryingStep(phase string, live Live) string {
 	of := fmt.Sprintf("attempt %d of %d", live.Attempt, live.MaxAttempts)
 	if live.MaxAttempts <= 0 {
 		of = fmt.Sprintf("attempt %d", live.Attempt)
+	}
+	if strings.Contains(strings.ToLower(live.LastFailure), "heartbeat timeout") {
+		// The attempt's worker went away; the service it drove did not
+		// fail (a trial's killed worker read as "start a service again").
+		return fmt.Sprintf("phase %s's attempt %d stopped sending heartbeats (its worker was killed, lost its connection or hung) and %s "+
+			"took it over (from its last checkpoint, if it keeps one): keep godwit-worker running on the task queue; if attempts keep timing out, "+
+			"read the workers' logs before the attempts run out, or the phase fails and the migration rolls back", phase, live.Attempt-1, of)
 	}
 	return fmt.Sprintf("phase %s is retrying (%s) after the error shown under it: fix what it names (a gateway replica, service or database "+
 		"that does not answer: start it again) before the attempts run out, or the phase fails and the migration rolls back", phase, of)

@@ -424,11 +424,22 @@ func TestNextSteps(t *testing.T) {
 		want    []string // substrings that some step must contain
 		notWant []string // substrings no step may contain
 		exactly int      // number of steps, when > 0
+		note    string   // the report's RollbackNote
 	}{
 		{
 			name: "waiting for approval says how to approve the gate and how to roll back", status: StatusWaitingApproval, gate: "go-live", current: 1,
 			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompleted), {Phase: string(PhaseShiftTraffic), Kind: PhaseShiftTraffic, State: PhasePending, Gate: "go-live"}},
 			want:    []string{"godwit approve demo --gate go-live", `"go-live"`, rollbackCmd},
+			exactly: 2,
+		},
+		{
+			name: "waiting at a contract's gate says what must hold before approving", status: StatusWaitingApproval, gate: "contract", current: 2,
+			phases: []PhaseReport{
+				{Phase: "expand", Kind: PhaseProvision, Driver: "expand", State: PhaseCompleted},
+				{Phase: "backfill", Kind: PhaseCopy, Driver: "backfill", State: PhaseCompleted},
+				{Phase: "contract", Kind: PhaseDecommission, Driver: "contract", State: PhasePending, Gate: "contract"},
+			},
+			want:    []string{"once no code reads or writes what the contract removes", "no rollback after it", "godwit approve demo --gate contract", rollbackCmd},
 			exactly: 2,
 		},
 		{
@@ -480,6 +491,18 @@ func TestNextSteps(t *testing.T) {
 			exactly: 1,
 		},
 		{
+			name: "an asked-for rollback of an in-place schema change speaks of the schema, not a legacy side", status: StatusRolledBack, current: -1,
+			phases: []PhaseReport{
+				{Phase: "expand", Kind: PhaseProvision, Driver: "expand", State: PhaseCompensated},
+				{Phase: "backfill", Kind: PhaseCopy, Driver: "backfill", State: PhaseCompensated},
+				{Phase: "contract", Kind: PhaseDecommission, Driver: "contract", State: PhasePending},
+			},
+			note:    "rollback requested by alice: trial",
+			want:    []string{"nothing failed", "the schema as it was before the expand", "the application", "godwit cleanup demo --dry-run", "godwit start -f"},
+			notWant: []string{"legacy side"},
+			exactly: 3,
+		},
+		{
 			name: "rollback failed says to undo compensation failures by hand", status: StatusRollbackFailed, current: 0,
 			phases:  []PhaseReport{ph(PhaseCopy, PhaseCompFailed)},
 			want:    []string{"COMPENSATION_FAILED", "by hand", "godwit start -f"},
@@ -497,7 +520,7 @@ func TestNextSteps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Report{Name: "demo", Status: tt.status, Paused: tt.paused, WaitingGate: tt.gate,
-				StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases}
+				StartTime: t0, CurrentIndex: tt.current, Phases: tt.phases, RollbackNote: tt.note}
 			r.Refresh(t0)
 			all := strings.Join(r.NextSteps, "\n")
 			for _, w := range tt.want {
@@ -673,6 +696,18 @@ func TestMergeLive(t *testing.T) {
 		for _, step := range r.NextSteps {
 			assert.NotContains(t, step, "retrying", "a first attempt is not a retry")
 		}
+	})
+	t.Run("a retry after a heartbeat timeout points at the workers, not at a service", func(t *testing.T) {
+		// A trial killed the worker mid-backfill: the next attempt resumed
+		// on a new worker, and the step told the person to restart "a
+		// gateway replica, service or database", none of which had failed.
+		r := newRunning(PhaseRunning)
+		r.MergeLive(Live{Attempt: 2, MaxAttempts: 3, LastFailure: "activity Heartbeat timeout"}, start)
+		require.NotEmpty(t, r.NextSteps)
+		assert.Equal(t, "phase copy's attempt 1 stopped sending heartbeats (its worker was killed, lost its connection or hung) and attempt 2 of 3 "+
+			"took it over (from its last checkpoint, if it keeps one): keep godwit-worker running on the task queue; if attempts keep timing out, "+
+			"read the workers' logs before the attempts run out, or the phase fails and the migration rolls back", r.NextSteps[0])
+		assert.NotContains(t, r.NextSteps[0], "gateway replica")
 	})
 	t.Run("a multi-step phase counts its steps done, not the running step's own percent", func(t *testing.T) {
 		var shown []float64

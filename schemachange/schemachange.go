@@ -595,7 +595,10 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 			skipped = append(skipped, sk)
 		case err != nil:
 			what := "the statements before it were applied and recorded: the phase's rollback undoes them, a retry goes on after them"
-			if i == 0 {
+			switch {
+			case step == stepDown:
+				what = downNote(c, i, q, err)
+			case i == 0:
 				what = "nothing of the change was applied"
 			}
 			if skipMissing {
@@ -612,6 +615,41 @@ func oneByOne(ctx context.Context, st *datastore.Store, c Change, log hclog.Logg
 		}
 	}
 	return n, skipped, nil
+}
+
+// downNote says, for a rollback statement i that failed on MySQL/MariaDB
+// (whose rollback removes the dual-write triggers first, and whose DDL
+// commits at once), what stays and how a retry goes on; and for a row the
+// statement's NOT NULL refuses, where to look: rows that code writing
+// only the new column inserted once the triggers were gone.
+func downNote(c Change, i int, q string, err error) string {
+	note := "no rollback statement ran: the change stays applied, without its dual-write triggers (removed first); a retry of the rollback starts at this statement"
+	if i > 0 {
+		note = fmt.Sprintf("rollback statements 1 to %d ran and were recorded; the rest of the change stays, without its dual-write triggers (removed first); a retry of the rollback goes on at this statement", i)
+	}
+	column, ok := datastore.NullIntoNotNull(err)
+	if !ok {
+		return note
+	}
+	look := "look for NULLs in the columns it makes NOT NULL"
+	if table := alteredTable(q); table != "" && column != "" {
+		look = fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s IS NULL", table, column)
+	}
+	return note + fmt.Sprintf("; a row holds NULL in a column this statement makes NOT NULL (or a value too long for a narrower type): "+
+		"rows inserted, since the dual-write triggers went, by code that writes only the new column (%s); stop that code, "+
+		"fill the column from the new one (UPDATE … WHERE … IS NULL), then retry the rollback", look)
+}
+
+// alteredTable is the table an ALTER TABLE statement names, or "".
+func alteredTable(q string) string {
+	f := strings.Fields(q)
+	if len(f) < 3 || !strings.EqualFold(f[0], "ALTER") || !strings.EqualFold(f[1], "TABLE") {
+		return ""
+	}
+	if len(f) >= 5 && strings.EqualFold(f[2], "IF") && strings.EqualFold(f[3], "EXISTS") {
+		return f[4]
+	}
+	return f[2]
 }
 
 // execOnline runs a statement in its most online form the engine takes

@@ -550,3 +550,50 @@ func TestANewChangeUnderTheNameOfACompletedOneIsApplied(t *testing.T) {
 		})
 	}
 }
+
+// A rollback on MySQL/MariaDB whose script makes the old column NOT NULL
+// again (as docs/expand-contract.md advises) is refused when new code,
+// writing only the new column, inserted rows after the dual-write
+// triggers went (a trial: ROLLBACK_BLOCKED on "Error 1265: Data truncated
+// for column 'last_name'"). Its error used to end "nothing of the change
+// was applied", which is wrong for a rollback (the change is applied, the
+// triggers gone); it now says what stays and names the NULL rows' fix.
+func TestARefusedRollbackSaysWhatStaysAndHowToFixNulls(t *testing.T) {
+	ctx := context.Background()
+	st := setupUsers(t, datastore.MySQL, 3)
+	c := schemachange.Change{
+		Name: "test/expand",
+		Up: datastore.SplitScript(datastore.MySQL, "ALTER TABLE users ADD COLUMN email_address VARCHAR(200) NULL;\n"+
+			"ALTER TABLE users MODIFY name VARCHAR(50) NULL;"),
+		Down: datastore.SplitScript(datastore.MySQL, "ALTER TABLE users MODIFY name VARCHAR(50) NOT NULL;\n"+
+			"ALTER TABLE users DROP COLUMN email_address;"),
+		DualWrite: map[string][]datastore.DualWriteRule{"users": {{Column: "email_address", Expr: "email"}}},
+	}
+	if _, err := schemachange.Apply(ctx, st, c, hclog.NewNullLogger()); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, st, "INSERT INTO users (id, email_address) VALUES (4, 'new@x')") // new code: no name
+	_, err := schemachange.Rollback(ctx, st, c, hclog.NewNullLogger())
+	if err == nil {
+		t.Fatal("a NOT NULL over a NULL row was applied")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"rollback script's statement 1 of 2 (line 1) failed",
+		"no rollback statement ran: the change stays applied, without its dual-write triggers",
+		"a row holds NULL in a column this statement makes NOT NULL",
+		"SELECT COUNT(*) FROM users WHERE name IS NULL",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "nothing of the change was applied") {
+		t.Errorf("a rollback's error says the change was not applied:\n%s", msg)
+	}
+	// Fixed by hand, the retried rollback completes.
+	dbtest.Exec(t, st, "UPDATE users SET name = 'filled' WHERE name IS NULL")
+	if _, err := schemachange.Rollback(ctx, st, c, hclog.NewNullLogger()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/godwit/godwit/drivers/stores"
 	"github.com/godwit/godwit/migration"
 	"github.com/godwit/godwit/schemachange"
+	"github.com/godwit/godwit/suggest"
 )
 
 // Driver runs expand phases.
@@ -139,7 +142,9 @@ func (d *Driver) run(ctx context.Context, c *activities.Call[*Spec]) (activities
 	if len(res.Triggers) > 0 {
 		sum += fmt.Sprintf("; dual-write on %s (triggers %s)", strings.Join(s.Tables(), ", "), strings.Join(res.Triggers, ", "))
 	}
-	return activities.PhaseResult{Records: int64(res.Statements), Summary: sum}, nil
+	// No Records: a schema change moves none, and its count of statements
+	// (the triggers' included) read as rows beside the summary's count.
+	return activities.PhaseResult{Summary: sum}, nil
 }
 
 // compensate undoes the change, as far as it was applied.
@@ -157,7 +162,7 @@ func (d *Driver) compensate(ctx context.Context, c *activities.Call[*Spec]) (act
 	if res.OtherRun {
 		return activities.PhaseResult{Summary: othersLeft(c.Spec, c.In.Migration, res.OtherRunKey)}, nil
 	}
-	return activities.PhaseResult{Records: int64(res.Statements), Summary: rollbackSummary(c.Spec.Store, res)}, nil
+	return activities.PhaseResult{Summary: rollbackSummary(c.Spec.Store, res)}, nil
 }
 
 // earlierRun names the run of this migration that a change's record is
@@ -298,7 +303,7 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 	if len(problems) == 0 {
 		problems = append(problems, renameProblems(st.Engine, s)...)
 	}
-	problems = append(problems, ruleProblems(ctx, st, s)...)
+	problems = append(problems, ruleProblems(ctx, st, s, withEarlierScripts(st.Engine, spec, phase.Name, s.Store, scripts["sql"]))...)
 	inPlace := false
 	if len(problems) == 0 {
 		var problem string
@@ -327,7 +332,10 @@ func (d *Driver) preflight(ctx context.Context, spec *config.Spec, phase config.
 // engine checks a trigger's body before it runs (PostgreSQL's dry run
 // creates the function without running it), so a misspelt name in a rule
 // would otherwise refuse every write to the table once the expand is in.
-func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec) []string {
+// A set column the table lacks must be named by the expand SQL (up; nil
+// when it could not be read, which is reported apart): no engine checks
+// a trigger's target column before the trigger fires either.
+func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec, up []datastore.ScriptStatement) []string {
 	var problems []string
 	for _, table := range s.Tables() {
 		t, err := st.Introspect(ctx, table)
@@ -344,6 +352,12 @@ func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec) []string {
 			}
 			if !s.ProvidesColumn(s.Store, table, r.Column) {
 				problems = append(problems, fmt.Sprintf("store %s: dualWrite.%s.%s: no such column", s.Store, table, r.Column))
+				missing = true
+				continue
+			}
+			if up != nil && !scriptNames(up, r.Column) {
+				problems = append(problems, fmt.Sprintf("store %s: dualWrite.%s.%s: %s has no column %s, and the expand SQL (%s) does not add it%s: name in dualWrite the column the expand SQL adds",
+					s.Store, table, r.Column, t.Name, r.Column, s.SQL.Path(), suggest.DidYouMean(r.Column, scriptWords(up, t.ColumnNames()))))
 				missing = true
 				continue
 			}
@@ -365,6 +379,64 @@ func ruleProblems(ctx context.Context, st *datastore.Store, s *Spec) []string {
 		}
 	}
 	return problems
+}
+
+// withEarlierScripts adds to up (nil: unreadable, left so) the expand SQL of
+// the expand phases before phase on store: a column one of them adds may be
+// dual-written by a later one whose own SQL does not name it. A script that
+// cannot be read is left out (its phase reports it).
+func withEarlierScripts(engine datastore.Engine, spec *config.Spec, phase, store string, up []datastore.ScriptStatement) []datastore.ScriptStatement {
+	if up == nil {
+		return nil
+	}
+	all := slices.Clone(up)
+	for _, p := range spec.Phases {
+		if p.Name == phase {
+			break
+		}
+		if e, ok := p.Driver.(*Spec); ok && e.Store == store {
+			if stmts, err := readSource(engine, "sql", e.SQL); err == nil {
+				all = append(all, stmts...)
+			}
+		}
+	}
+	return all
+}
+
+// scriptNames says whether name occurs in the statements as a whole word
+// (bare or quoted, any case): a column an expand adds is always written
+// out in it. A name found only in a comment or a string passes: the check
+// refuses only what the script cannot add.
+func scriptNames(up []datastore.ScriptStatement, name string) bool {
+	for _, st := range up {
+		for _, w := range identifierWords(st.SQL) {
+			if strings.EqualFold(w, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scriptWords lists the identifier-like words of the statements that are
+// not among columns: the names the script may add, for "did you mean".
+func scriptWords(up []datastore.ScriptStatement, columns []string) []string {
+	var out []string
+	for _, st := range up {
+		for _, w := range identifierWords(st.SQL) {
+			if !slices.ContainsFunc(columns, func(c string) bool { return strings.EqualFold(c, w) }) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// identifierWords splits text into runs of letters, digits, '_' and '$'.
+func identifierWords(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '$')
+	})
 }
 
 // recordProblem reads the store's record of the phase's change, as the

@@ -51,6 +51,37 @@ phases:
 	require.Equal(t, []string{"id", "email"}, tb.ColumnNames())
 }
 
+// A column an earlier expand phase adds may be dual-written by a later one
+// whose own SQL does not name it: preflight, which runs before either,
+// finds it in the earlier phase's script, and still refuses a name no
+// expand SQL of the store adds.
+func TestPreflightFindsADualWrittenColumnAnEarlierExpandAdds(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.New(t, datastore.SQLite)
+	dbtest.Exec(t, db.Store, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+	phases := `name: two
+phases:
+  - phase: provision
+    name: expand-a
+    expand: {store: app, sql: {fromFile: a.sql}, rollback: {fromFile: a.down.sql}}
+  - phase: provision
+    name: expand-b
+    expand: {store: app, sql: {fromFile: b.sql}, rollback: {fromFile: b.down.sql}, dualWrite: {users: {%s: "email", b: {from: %s}}}}
+`
+	files := map[string]string{
+		"a.sql": "ALTER TABLE users ADD COLUMN a VARCHAR(200);", "a.down.sql": "ALTER TABLE users DROP COLUMN a;",
+		"b.sql": "ALTER TABLE users ADD COLUMN b VARCHAR(200);", "b.down.sql": "ALTER TABLE users DROP COLUMN b;",
+	}
+	e := expand.New(hclog.NewNullLogger())
+	spec := sqliteSpec(t, db, files, fmt.Sprintf(phases, "a", "a"))
+	require.Empty(t, e.Preflight(ctx, spec, spec.Phases[1]))
+
+	spec = sqliteSpec(t, db, files, fmt.Sprintf(phases, "c", "c"))
+	problems := e.Preflight(ctx, spec, spec.Phases[1])
+	require.Len(t, problems, 1, "%q", problems)
+	require.Contains(t, problems[0], "dualWrite.users.c: users has no column c, and the expand SQL (b.sql) does not add it")
+}
+
 // A migration without an expand (backfill, then contract) run again under
 // the name of one that completed applies its contract: the backfill
 // forgets the completed run's contract record.
