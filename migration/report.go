@@ -613,6 +613,23 @@ func (r *Report) currentPhase() Phase {
 	return r.Phases[r.CurrentIndex].kind()
 }
 
+// repairedRollback counts the compensations that failed during a
+// rollback (their issues) and names the phases a person marked undone by
+// hand (rollback --skip).
+func (r *Report) repairedRollback() (failed int, byHand []string) {
+	for _, is := range r.Issues {
+		if strings.HasPrefix(is.Message, "compensation failed") {
+			failed += is.Times()
+		}
+	}
+	for _, p := range r.Phases {
+		if p.State == PhaseUndoneByHand {
+			byHand = append(byHand, p.Phase)
+		}
+	}
+	return failed, byHand
+}
+
 // currentName returns the name of the current phase.
 func (r *Report) currentName() string {
 	if r.CurrentIndex < 0 || r.CurrentIndex >= len(r.Phases) {
@@ -634,8 +651,21 @@ func (r *Report) nextSteps() []string {
 				check = fmt.Sprintf("check the application reads and writes the schema as it was before the expand "+
 					"(each expand phase's line says what its rollback did; anything left: godwit cleanup %s --dry-run), and tell the teams that depend on it", name)
 			}
+			first := fmt.Sprintf("nothing failed: the rollback was %s, and every completed phase that could be undone was", RequestText(by, reason))
+			if failed, byHand := r.repairedRollback(); failed > 0 || len(byHand) > 0 {
+				// A compensation failed and a person repaired the
+				// rollback (rollback --retry or --skip): "nothing failed"
+				// was not so.
+				first = fmt.Sprintf("the rollback was %s; %s failed on the way and was repaired by a person (see issues)",
+					RequestText(by, reason), Count(failed, "compensation"))
+				if len(byHand) > 0 {
+					first += fmt.Sprintf("; %s marked undone by hand, not by Godwit: check %s really is",
+						strings.Join(byHand, ", "), map[bool]string{true: "it", false: "each"}[len(byHand) == 1])
+				}
+				first += "; every other completed phase that could be undone was"
+			}
 			return []string{
-				fmt.Sprintf("nothing failed: the rollback was %s, and every completed phase that could be undone was", RequestText(by, reason)),
+				first,
 				check,
 				"when what made you roll back is dealt with, start again: godwit start -f <spec>",
 			}

@@ -117,3 +117,18 @@ func TestAValidatePhaseWithoutCompensationHasNothingToUndo(t *testing.T) {
 	hook := PhaseReport{Phase: "migrate-schema", Kind: PhaseProvision, State: PhaseCompensated, Summary: NoCompensationSummary}
 	assert.Equal(t, "NOT_UNDONE", hook.ShownState(), "a phase of another kind may have changed things")
 }
+
+// A requested rollback one of whose compensations failed, and that a
+// person repaired (retried, or skipped having undone the phase by hand),
+// does not end saying "nothing failed".
+func TestARepairedRollbackDoesNotSayNothingFailed(t *testing.T) {
+	r := requestedRollback(StatusRolledBack, "alice", "p99 too high")
+	r.Issues = append(r.Issues, Issue{Phase: "copy", Severity: SeverityError, Message: "compensation failed: drop tables: connection refused"})
+	r.Refresh(r.UpdatedTime)
+	assert.NotContains(t, r.NextSteps[0], "nothing failed")
+	assert.Contains(t, r.NextSteps[0], "the rollback was asked for by alice: p99 too high; 1 compensation failed on the way and was repaired by a person (see issues); every other completed phase that could be undone was")
+
+	r.Phases[1].State = PhaseUndoneByHand
+	r.Refresh(r.UpdatedTime)
+	assert.Contains(t, r.NextSteps[0], "; shift-traffic marked undone by hand, not by Godwit: check it really is; every other")
+}
