@@ -981,3 +981,45 @@ func TestListSaysWhyARunWasRolledBack(t *testing.T) {
 	_, body, _ = get(t, srv.URL+"/")
 	assert.NotContains(t, body, `class="why`)
 }
+
+// The plain view says what each step's gate means for the reader (approved
+// by whom, awaited now, needed before it starts, never reached) instead of
+// "gate go-live", and names the Temporal UI link for engineers; the
+// engineer view keeps its words.
+func TestPlainViewSaysWhatAGateMeans(t *testing.T) {
+	r := migration.NewPlannedReport("gated", "", []migration.PlannedPhase{
+		{Name: "validate", Kind: migration.PhaseValidate, Gate: "schema"},
+		{Name: "copy", Kind: migration.PhaseCopy, Gate: "go-live"},
+		{Name: "reconcile", Kind: migration.PhaseReconcile, Gate: "final"},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime, r.Phases[0].ApprovedBy = migration.PhaseCompleted, t0, t0.Add(time.Second), "ana"
+	r.CurrentIndex = 1
+	r.Status, r.WaitingGate = migration.StatusWaitingApproval, "go-live"
+	r.Refresh(t0.Add(time.Minute))
+	undone := migration.NewPlannedReport("undone", "", []migration.PlannedPhase{
+		{Name: "copy", Kind: migration.PhaseCopy},
+		{Name: "reconcile", Kind: migration.PhaseReconcile, Gate: "go-live"},
+	}, t0)
+	undone.Status, undone.EndTime, undone.Error = migration.StatusRolledBack, t0.Add(time.Minute), "phase copy failed: disk full"
+	undone.Phases[0].State = migration.PhaseCompensated
+	undone.Refresh(t0.Add(time.Minute))
+	src := newFake()
+	src.reports["gated"], src.reports["undone"] = r, undone
+	srv := newTestServer(t, src, "")
+
+	_, body, _ := get(t, srv.URL+"/migrations/gated?view=plain")
+	assert.Contains(t, body, `<span>Approved by ana (gate schema)</span>`)
+	assert.Contains(t, body, `<span>Waiting for a person to approve it (gate go-live)</span>`)
+	assert.Contains(t, body, `<span>A person must approve it before it starts (gate final)</span>`)
+	assert.Contains(t, body, `<dt>For engineers</dt>`)
+	assert.NotContains(t, body, `<dt>Temporal</dt>`)
+	_, body, _ = get(t, srv.URL+"/migrations/undone?view=plain")
+	assert.Contains(t, body, `<span>Never reached its approval (gate go-live)</span>`)
+
+	_, body, _ = get(t, srv.URL+"/migrations/gated")
+	assert.Contains(t, body, `<span>gate schema approved by ana</span>`)
+	assert.Contains(t, body, `<span>gate go-live</span>`)
+	assert.Contains(t, body, `<dt>Temporal</dt>`)
+	_, body, _ = get(t, srv.URL+"/migrations/undone")
+	assert.Contains(t, body, `<span>gate go-live (never opened)</span>`)
+}

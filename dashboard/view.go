@@ -328,6 +328,9 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 			pv.Gate += " (never opened)"
 		}
 	}
+	if pv.Gate != "" {
+		pv.Gate = "gate " + pv.Gate
+	}
 	percent := p.Progress
 	if p.State == migration.PhaseCompleted {
 		percent = 100
