@@ -23,7 +23,9 @@ type chart struct {
 	Note  string
 	Lines []line
 	Bars  []bar
-	// YMax labels the top of the axis; From and To the time span.
+	// YMax is the highest figure drawn, shown as the chart's caption (the
+	// axis of an all-zero chart reaches 1, which is no figure); From and To
+	// the time span.
 	YMax, From, To string
 }
 
@@ -93,7 +95,7 @@ func timeChart(id, title, unit, emptyNote string, points []sample, ss ...series)
 		}
 		c.Lines = append(c.Lines, line{Name: s.name, Class: s.class, Points: strings.TrimSpace(b.String())})
 	}
-	c.YMax = number(top) + " " + unit
+	c.YMax = highest
 	c.From, c.To = first.Local().Format(time.TimeOnly), last.Local().Format(time.TimeOnly)
 	c.Label = fmt.Sprintf("%s from %s to %s: latest %s; highest %s.", title, c.From, c.To, strings.Join(lastText, ", "), highest)
 	return c
@@ -107,10 +109,12 @@ func findingsChart(fs []finding) chart {
 		c.Note = "No samples yet: no reconcile phase has reported its differences."
 		return c
 	}
-	top := 1.0
+	var top float64
 	for _, f := range fs {
 		top = max(top, f.Differences)
 	}
+	c.YMax = number(top) + " rows"
+	top = max(top, 1) // the axis needs a positive top; YMax keeps the figure
 	w := chartW / float64(len(fs))
 	var parts []string
 	for i, f := range fs {
@@ -119,7 +123,6 @@ func findingsChart(fs []finding) chart {
 			Label: fmt.Sprintf("%s: %s rows different", f.Phase, number(f.Differences))})
 		parts = append(parts, fmt.Sprintf("%s %s", f.Phase, number(f.Differences)))
 	}
-	c.YMax = number(top) + " rows"
 	c.Label = fmt.Sprintf("%s: %s.", c.Title, strings.Join(parts, ", "))
 	return c
 }

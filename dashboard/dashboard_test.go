@@ -934,3 +934,92 @@ func TestPlainViewAsTheDefault(t *testing.T) {
 	_, err = New(Options{Source: newFake(), View: "fancy"})
 	require.Error(t, err)
 }
+
+// In the list, a run undone on request and one undone after a failure both
+// read ROLLED_BACK; the row says which, so a reader knows whether something
+// went wrong without opening each run — from the report and from the memo.
+func TestListSaysWhyARunWasRolledBack(t *testing.T) {
+	asked := migration.NewPlannedReport("asked", "", []migration.PlannedPhase{{Name: "copy", Kind: migration.PhaseCopy}}, t0)
+	note := migration.RollbackRequestNote("alice", "p99 too high")
+	asked.Status, asked.RollbackNote, asked.Error = migration.StatusRolledBack, note, note
+	asked.Phases[0].State = migration.PhaseCompensated
+	asked.EndTime = t0.Add(time.Minute)
+	asked.Refresh(t0.Add(time.Minute))
+	failed := rolledBackReport()
+	failed.Name, failed.Error = "failed", "phase copy failed: connection refused"
+	src := &fakeSource{
+		listed: []control.Listed{
+			{Name: "asked", Status: "ROLLED_BACK", StartTime: t0, Execution: "Completed"},
+			{Name: "failed", Status: "ROLLED_BACK", StartTime: t0, Execution: "Failed"},
+		},
+		reports: map[string]*migration.Report{"asked": asked, "failed": failed},
+	}
+	srv := newTestServer(t, src, "")
+	_, body, _ := get(t, srv.URL+"/")
+	assert.Contains(t, body, `<span class="status attention">ROLLED_BACK</span> <small class="why attention">on request</small>`)
+	assert.Contains(t, body, `ROLLED_BACK</span> <small class="why bad">after a failure</small>`)
+	_, body, _ = get(t, srv.URL+"/?view=plain")
+	assert.Contains(t, body, `<small class="why attention">Asked for by a person; nothing failed</small>`)
+	assert.Contains(t, body, `<small class="why bad">After a failure: open it to see why</small>`)
+
+	// The same from the runs' memo summaries.
+	sa, sf := asked.Summary(t0), failed.Summary(t0)
+	src.mu.Lock()
+	src.listed = []control.Listed{
+		{Name: "asked", Status: "ROLLED_BACK", StartTime: t0, Execution: "Completed", LastKnown: &sa},
+		{Name: "failed", Status: "ROLLED_BACK", StartTime: t0, Execution: "Failed", LastKnown: &sf},
+	}
+	src.mu.Unlock()
+	_, body, _ = get(t, srv.URL+"/")
+	assert.Contains(t, body, `<small class="why attention">on request</small>`)
+	assert.Contains(t, body, `<small class="why bad">after a failure</small>`)
+
+	// A run that is not rolling back says nothing of the kind.
+	src.mu.Lock()
+	src.listed = []control.Listed{{Name: "done", Status: "COMPLETED", StartTime: t0, Execution: "Completed", LastKnown: &migration.Summary{Status: migration.StatusCompleted}}}
+	src.mu.Unlock()
+	_, body, _ = get(t, srv.URL+"/")
+	assert.NotContains(t, body, `class="why`)
+}
+
+// The plain view says what each step's gate means for the reader (approved
+// by whom, awaited now, needed before it starts, never reached) instead of
+// "gate go-live", and names the Temporal UI link for engineers; the
+// engineer view keeps its words.
+func TestPlainViewSaysWhatAGateMeans(t *testing.T) {
+	r := migration.NewPlannedReport("gated", "", []migration.PlannedPhase{
+		{Name: "validate", Kind: migration.PhaseValidate, Gate: "schema"},
+		{Name: "copy", Kind: migration.PhaseCopy, Gate: "go-live"},
+		{Name: "reconcile", Kind: migration.PhaseReconcile, Gate: "final"},
+	}, t0)
+	r.Phases[0].State, r.Phases[0].StartTime, r.Phases[0].EndTime, r.Phases[0].ApprovedBy = migration.PhaseCompleted, t0, t0.Add(time.Second), "ana"
+	r.CurrentIndex = 1
+	r.Status, r.WaitingGate = migration.StatusWaitingApproval, "go-live"
+	r.Refresh(t0.Add(time.Minute))
+	undone := migration.NewPlannedReport("undone", "", []migration.PlannedPhase{
+		{Name: "copy", Kind: migration.PhaseCopy},
+		{Name: "reconcile", Kind: migration.PhaseReconcile, Gate: "go-live"},
+	}, t0)
+	undone.Status, undone.EndTime, undone.Error = migration.StatusRolledBack, t0.Add(time.Minute), "phase copy failed: disk full"
+	undone.Phases[0].State = migration.PhaseCompensated
+	undone.Refresh(t0.Add(time.Minute))
+	src := newFake()
+	src.reports["gated"], src.reports["undone"] = r, undone
+	srv := newTestServer(t, src, "")
+
+	_, body, _ := get(t, srv.URL+"/migrations/gated?view=plain")
+	assert.Contains(t, body, `<span>Approved by ana (gate schema)</span>`)
+	assert.Contains(t, body, `<span>Waiting for a person to approve it (gate go-live)</span>`)
+	assert.Contains(t, body, `<span>A person must approve it before it starts (gate final)</span>`)
+	assert.Contains(t, body, `<dt>For engineers</dt>`)
+	assert.NotContains(t, body, `<dt>Temporal</dt>`)
+	_, body, _ = get(t, srv.URL+"/migrations/undone?view=plain")
+	assert.Contains(t, body, `<span>Never reached its approval (gate go-live)</span>`)
+
+	_, body, _ = get(t, srv.URL+"/migrations/gated")
+	assert.Contains(t, body, `<span>gate schema approved by ana</span>`)
+	assert.Contains(t, body, `<span>gate go-live</span>`)
+	assert.Contains(t, body, `<dt>Temporal</dt>`)
+	_, body, _ = get(t, srv.URL+"/migrations/undone")
+	assert.Contains(t, body, `<span>gate go-live (never opened)</span>`)
+}

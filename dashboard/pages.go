@@ -87,6 +87,7 @@ func (s *Server) rows(ctx context.Context, status migration.Status, view string)
 			// the list: no query per row, and no worker needed.
 			sum := *l.LastKnown
 			fromSummary(&rows[i], sum)
+			rows[i].Why, rows[i].WhyClass = rollbackWhy(sum, view == ViewPlain)
 			endedOutside(&rows[i], l.Execution, sum)
 			if view == ViewPlain {
 				plainRow(&rows[i], sum)
@@ -114,8 +115,10 @@ func (s *Server) rows(ctx context.Context, status migration.Status, view string)
 			row.Status, row.StatusClass = string(rep.Status), reportClass(rep)
 			row.Phase, row.Risk = rep.CurrentPhase, rep.Risk
 			row.Progress = &progress{Percent: rep.OverallProgress, Label: row.Name + " progress", Text: pctText(rep.OverallProgress)}
+			sum := rep.Summary(rep.UpdatedTime)
+			row.Why, row.WhyClass = rollbackWhy(sum, view == ViewPlain)
 			if view == ViewPlain {
-				plainRow(row, rep.Summary(rep.UpdatedTime))
+				plainRow(row, sum)
 			}
 		}(&rows[i])
 	}

@@ -160,6 +160,9 @@ func plainRun(v *runView, rep *migration.Report) {
 	for k := range v.Phases {
 		pv := &v.Phases[k]
 		pv.State = plainPhaseState(pv.State)
+		if g := plainGate(rep, k); g != "" {
+			pv.Gate, pv.ApprovedBy = g, ""
+		}
 		if p := rep.Phases[k]; p.Step != "" && p.Units == 0 {
 			pv.Step = "part " + p.Step
 		} else if p.Steps > 0 && p.Step == "" {
@@ -190,6 +193,25 @@ func plainRun(v *runView, rep *migration.Report) {
 	}
 	// The team update is for engineers: it names states as they do.
 	v.Team = nil
+}
+
+// plainGate says what phase k's gate means for the reader: whether a person
+// must approve before it starts, is awaited now, did approve, or never got
+// there. "gate go-live" under "Not started yet" said none of that to
+// someone who does not know what a gate is.
+func plainGate(rep *migration.Report, k int) string {
+	p := rep.Phases[k]
+	switch {
+	case p.Gate == "":
+		return ""
+	case p.ApprovedBy != "":
+		return fmt.Sprintf("Approved by %s (gate %s)", p.ApprovedBy, p.Gate)
+	case rep.WaitingGate == p.Gate && k == rep.CurrentIndex:
+		return fmt.Sprintf("Waiting for a person to approve it (gate %s)", p.Gate)
+	case p.NotRun(rep.Status):
+		return fmt.Sprintf("Never reached its approval (gate %s)", p.Gate)
+	}
+	return fmt.Sprintf("A person must approve it before it starts (gate %s)", p.Gate)
 }
 
 // plainRow rewrites a list row's names in plain words, from the run's

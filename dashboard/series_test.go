@@ -87,6 +87,12 @@ func TestChartLabels(t *testing.T) {
 		series{"errors", "s1", func(p sample) (float64, bool) { return p.ErrorRate, true }})
 	assert.Contains(t, z.Label, "latest errors 0 %; highest 0 %.")
 	assert.Equal(t, "0.0,100.0 300.0,100.0", z.Lines[0].Points, "zeros drawn at the bottom")
+	// The visible caption too: "top 1 %" under a run without an error read
+	// as a peak error rate of 1% to a reader of the page.
+	assert.Equal(t, "0 %", z.YMax, "the caption says the highest figure, not the axis's 1")
+	assert.Equal(t, "2 s", c.YMax)
+	f := findingsChart([]finding{{Phase: "reconcile", Differences: 0}})
+	assert.Equal(t, "0 rows", f.YMax, "no difference found reads 0, not the axis's 1")
 }
 
 // While the replication fails, the chart draws no lag at the last value

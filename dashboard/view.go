@@ -66,6 +66,9 @@ type listRow struct {
 	StartedISO  string
 	Risk        string
 	Problem     string // why the report could not be read
+	// Why says, for a run rolled back or rolling back, whether a person
+	// asked for it or a failure caused it (rollbackWhy); WhyClass colours it.
+	Why, WhyClass string
 	// AsOf is when the row's figures were recorded, when they come from
 	// the run's memo (its last phase boundary) rather than a live report.
 	AsOf, AsOfISO string
@@ -192,6 +195,29 @@ func summaryClass(sum migration.Summary) string {
 	return statusClass(string(sum.Status))
 }
 
+// rollbackWhy says why a run rolls back or was rolled back: on request or
+// after a failure. Both read ROLLED_BACK, and in the list a run undone on
+// purpose and one undone because something went wrong looked the same; the
+// reader the list is for must tell them apart without opening each run.
+func rollbackWhy(sum migration.Summary, plain bool) (text, class string) {
+	if sum.Status != migration.StatusRollingBack && sum.Status != migration.StatusRolledBack {
+		return "", ""
+	}
+	switch {
+	case sum.RequestedRollback:
+		if plain {
+			return "Asked for by a person; nothing failed", "attention"
+		}
+		return "on request", "attention"
+	case sum.Error != "":
+		if plain {
+			return "After a failure: open it to see why", "bad"
+		}
+		return "after a failure", "bad"
+	}
+	return "", ""
+}
+
 // statusClass names the CSS class of a status: its colour family.
 func statusClass(s string) string {
 	switch migration.Status(s) {
@@ -301,6 +327,9 @@ func newPhaseView(i int, p migration.PhaseReport, current bool, run migration.St
 		if pv.Gate != "" {
 			pv.Gate += " (never opened)"
 		}
+	}
+	if pv.Gate != "" {
+		pv.Gate = "gate " + pv.Gate
 	}
 	percent := p.Progress
 	if p.State == migration.PhaseCompleted {
