@@ -208,10 +208,15 @@ func TestDashboardInABrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/migrations/it-dash-gated"]`))))
 	require.Contains(t, text(t, ctx, `a[href="/migrations/it-dash-undone"]`), "it-dash-undone")
-	rows, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll("tbody tr")].map(r => [r.querySelector("th").textContent.trim(), r.querySelector("td[data-label=Status]").textContent.trim()]))`))
+	// The status badge, and beside it why a rolled-back run was (on
+	// request, or after a failure).
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll("tbody tr")].map(r => [r.querySelector("th").textContent.trim(), r.querySelector("td[data-label=Status] .status").textContent.trim()]))`))
 	require.NoError(t, err)
 	require.Equal(t, "WAITING_APPROVAL", rows["it-dash-gated"], "rows: %v", rows)
 	require.Equal(t, "ROLLED_BACK", rows["it-dash-undone"], "a rolled-back run reads ROLLED_BACK, not Failed; rows: %v", rows)
+	why, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll("tbody tr")].map(r => [r.querySelector("th").textContent.trim(), r.querySelector("td[data-label=Status]").textContent.trim()]))`))
+	require.NoError(t, err)
+	require.Equal(t, "ROLLED_BACK on request", why["it-dash-undone"], "rows: %v", why)
 	require.Positive(t, count(t, ctx, `tbody [role=progressbar][aria-valuenow]`))
 	others := otherWorkflows(t)
 	require.NotEmpty(t, others, "the preflight ran as a workflow of its own")
