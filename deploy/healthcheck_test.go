@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -85,14 +87,24 @@ func TestHealthchecksPassAgainstTheRealEndpoints(t *testing.T) {
 	root, project := loadCompose(t)
 	notFound := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(notFound.Close)
-	closed := func() string { // a port nothing listens on
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port nothing listens on, held for the test: bound, never listened
+	// on, so a connection is refused and no other test's server can take
+	// it. A port closed after its listener was picked was taken once, in
+	// CI's parallel packages, by a server that answered 200 on /healthz.
+	closed := func() string {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := l.Addr().String()
-		l.Close()
-		return addr
+		t.Cleanup(func() { syscall.Close(fd) })
+		if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			t.Fatal(err)
+		}
+		sa, err := syscall.Getsockname(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 	}()
 
 	cases := []struct {
